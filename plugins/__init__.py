@@ -1,0 +1,1 @@
+"""trtforge.plugins: the plugin SDK (declarations, IPluginV3 adapters, registration, trt-build)."""
