@@ -15,7 +15,7 @@ import onnx
 from trtforge.analyzer.findings import Finding, Fix
 from trtforge.analyzer.graph import GraphView, infer_types
 from trtforge.analyzer.kb import graph_rules
-from trtforge.analyzer.kb.policy import default_types
+from trtforge.analyzer.kb.policy import convertible_types, default_types
 from trtforge.analyzer.kb.registry import find_rule
 from trtforge.analyzer.kb.rule import NodeContext, OpRule
 from trtforge.analyzer.loading import LoadedModel
@@ -64,6 +64,7 @@ class StaticChecker:
         self.opsets = loaded.opsets
         self.types = infer_types(loaded.proto)
         self._default_types = default_types(target)
+        self._convertible = convertible_types(target)
 
     # -- one node -----------------------------------------------------------------------
     def evaluate(self, node: onnx.NodeProto, graph: GraphView):
@@ -144,6 +145,8 @@ class StaticChecker:
                 continue
             if allowed is None:
                 allowed = self._default_types
+            else:  # a type the parser cannot convert is refused whatever the rule lists
+                allowed = frozenset(allowed) & self._convertible
             if info.dtype not in allowed:
                 yield ctx.finding(
                     "unsupported-dtype",
