@@ -1,0 +1,74 @@
+"""Shared vocabulary of the compute-op rules (elementwise, activations, reductions, conv, …).
+
+Not a rule module (the leading underscore keeps the registry from loading it as one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from trtforge.analyzer.findings import Finding, Fix
+from trtforge.analyzer.kb.rule import NodeContext
+
+#: Citation prefixes used by the compute rules.
+OPS_MD = "onnx-tensorrt docs/operators.md (TensorRT 10.15)"
+CHANGELOG = "onnx-tensorrt docs/Changelog.md"
+IMPORTERS = "onnx-tensorrt onnxOpImporters.cpp"
+OBSERVED = "observed with TensorRT-RTX 1.7.1 parser"
+
+FOLD = Fix("rewrite", "fold-constants")
+
+
+def src(*parts: str) -> str:
+    """Joins citation parts into one `source` string."""
+    return "; ".join(p for p in parts if p)
+
+
+def declared_outputs(ctx: NodeContext) -> int:
+    """Outputs the node declares with a name (empty names are omitted optional outputs)."""
+    return sum(1 for name in ctx.node.output if name)
+
+
+def only_first_output(ctx: NodeContext, what: str, hint: str) -> Iterable[Finding]:
+    """The importer produces one output; any other named output fails the parse.
+
+    The parser counts named outputs, not consumed ones: an optional output that is declared
+    but unused still fails (observed with TensorRT-RTX 1.7.1 for LayerNormalization, MaxPool,
+    BatchNormalization and Attention).
+    """
+    extra = [name for name in list(ctx.node.output)[1:] if name]
+    if extra:
+        yield ctx.finding(
+            "extra-outputs",
+            f"{what} ({', '.join(repr(n) for n in extra)})",
+            hint,
+        )
+
+
+def is_const(ctx: NodeContext, index: int) -> bool:
+    info = ctx.input(index)
+    return info is not None and info.is_constant
+
+
+def static_shape(ctx: NodeContext, index: int) -> tuple[int, ...] | None:
+    """The input's shape when every dim is a known non-negative int, else None."""
+    info = ctx.input(index)
+    if info is None or not info.static_shape:
+        return None
+    return tuple(int(d) for d in info.shape)
+
+
+def rank(ctx: NodeContext, index: int) -> int | None:
+    info = ctx.input(index)
+    return None if info is None else info.rank
+
+
+def scalar(value) -> float | None:
+    """A one-element constant's value as a Python number, else None."""
+    if value is None:
+        return None
+    try:
+        flat = value.reshape(-1)
+    except AttributeError:
+        return None
+    return flat[0].item() if flat.size == 1 else None
