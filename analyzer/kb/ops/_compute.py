@@ -72,3 +72,19 @@ def scalar(value) -> float | None:
     except AttributeError:
         return None
     return flat[0].item() if flat.size == 1 else None
+
+
+def pre_opset7_broadcast(ctx: NodeContext, a: int, b: int) -> Iterable[Finding]:
+    """Below opset 7 the parser's broadcast helper refuses operands of different ranks
+    ("Pre-opset 7 broadcasting is unsupported"; observed with TensorRT-RTX 1.7.1 for PRelu,
+    Gemm's bias and MatMul)."""
+    if not ctx.opset or ctx.opset >= 7:
+        return
+    ra, rb = rank(ctx, a), rank(ctx, b)
+    if ra is not None and rb is not None and ra != rb:
+        yield ctx.finding(
+            "pre-opset7-broadcast",
+            f"broadcasts rank {ra} against rank {rb} in an opset-{ctx.opset} model; the parser "
+            "supports broadcasting from opset 7",
+            "re-export the model at opset >= 7 (13 or later recommended)",
+        )

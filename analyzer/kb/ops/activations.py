@@ -17,7 +17,14 @@ operators.md.
 
 from __future__ import annotations
 
-from trtforge.analyzer.kb.ops._compute import CHANGELOG, IMPORTERS, OBSERVED, OPS_MD, src
+from trtforge.analyzer.kb.ops._compute import (
+    CHANGELOG,
+    IMPORTERS,
+    OBSERVED,
+    OPS_MD,
+    pre_opset7_broadcast,
+    src,
+)
 from trtforge.analyzer.kb.policy import FLOAT_LIKE, FLOAT_OPS, INDEX_INTS
 from trtforge.analyzer.kb.rule import NEVER, AttrLimit, OpRule, Since
 
@@ -43,7 +50,7 @@ RULES = [
     _rule("Mish", {"FLOAT", "FLOAT16", "DOUBLE"}),
     _rule("Shrink", {"FLOAT", "FLOAT16", "DOUBLE", "INT8"} | INDEX_INTS, CHANGELOG + " 8.4"),
     _rule("Hardmax", FLOAT_LIKE | {"FLOAT8E4M3FN", "INT4", "FLOAT4E2M1"}, CHANGELOG + " 9.2"),
-    _rule("PRelu", {0: FLOAT_OPS, 1: FLOAT_OPS}),
+    _rule("PRelu", {0: FLOAT_OPS, 1: FLOAT_OPS}, check=lambda ctx: pre_opset7_broadcast(ctx, 0, 1)),
     _rule(
         "Gelu",
         FLOAT_OPS,

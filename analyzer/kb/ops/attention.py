@@ -88,8 +88,12 @@ def _attention_dims(ctx: NodeContext) -> list | None:
         return [known(q.shape[0]), known(q.shape[1]), known(q.shape[2]), known(k.shape[2])]
     if len(q.shape) == 3 and len(k.shape) == 3:
         heads = ctx.attr("q_num_heads")
-        return [known(q.shape[0]), int(heads) if heads else None, known(q.shape[1]),
-                known(k.shape[1])]
+        return [
+            known(q.shape[0]),
+            int(heads) if heads else None,
+            known(q.shape[1]),
+            known(k.shape[1]),
+        ]
     return None
 
 

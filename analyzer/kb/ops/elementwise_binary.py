@@ -21,11 +21,18 @@ _LOGIC = ("And", "Or", "Xor")
 _BITWISE = ("BitShift", "BitwiseAnd", "BitwiseNot", "BitwiseOr", "BitwiseXor")
 
 
+#: "Pre-opset 7 broadcasting is unsupported in this version of the ONNX parser": the
+#: elementwise helper refuses every node of a model whose default opset is below 7 (observed
+#: with TensorRT-RTX 1.7.1 on the onnx pytorch-operator/pytorch-converted models).
+_OPSETS = (7, None)
+
+
 def _rule(op: str, types, **kw) -> OpRule:
     return OpRule(
         op=op,
-        source=src(f"{OPS_MD} ({op} row)", f"{IMPORTERS} import{op}", OBSERVED),
+        source=src(f"{OPS_MD} ({op} row)", f"{IMPORTERS} import{op} (elementwiseHelper)", OBSERVED),
         types={"*": types},
+        opsets=_OPSETS,
         **kw,
     )
 
@@ -82,6 +89,7 @@ RULES = [
             OBSERVED,
         ),
         types={"*": NUMERIC},
+        opsets=_OPSETS,
         check=_check_mod,
     ),
     OpRule(
@@ -93,6 +101,7 @@ RULES = [
             OBSERVED,
         ),
         types={0: NUMERIC, 1: NUMERIC},
+        opsets=_OPSETS,
         check=_check_pow,
     ),
     *(

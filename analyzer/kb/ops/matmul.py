@@ -10,7 +10,14 @@ quantized inputs parse, INT32/INT64 fail the type check, UINT8/BOOL fail at the 
 
 from __future__ import annotations
 
-from trtforge.analyzer.kb.ops._compute import CHANGELOG, IMPORTERS, OBSERVED, OPS_MD, src
+from trtforge.analyzer.kb.ops._compute import (
+    CHANGELOG,
+    IMPORTERS,
+    OBSERVED,
+    OPS_MD,
+    pre_opset7_broadcast,
+    src,
+)
 from trtforge.analyzer.kb.policy import FLOAT_OPS
 from trtforge.analyzer.kb.rule import NEVER, NodeContext, OpRule
 
@@ -42,6 +49,7 @@ def _check_matmul(ctx: NodeContext):
     """A 1-D first operand against a batched second operand fails: the importer's
     prepend-then-squeeze of the vector produces a reshape that changes the volume (observed,
     onnx test test_matmul_1d_3d: "reshape changes volume")."""
+    yield from pre_opset7_broadcast(ctx, 0, 1)
     a, b = ctx.input(0), ctx.input(1)
     if a is None or b is None or a.rank != 1 or b.rank is None or b.rank < 3:
         return
@@ -67,6 +75,7 @@ RULES = [
         op="Gemm",
         source=src(f"{OPS_MD} (Gemm row)", f"{IMPORTERS} importGemm", OBSERVED),
         types={"*": FLOAT_OPS},
+        check=lambda ctx: pre_opset7_broadcast(ctx, 2, 0) if ctx.has_input(2) else (),
     ),
     OpRule(
         op="Einsum",
