@@ -15,7 +15,11 @@ import onnx
 from trtforge.analyzer.findings import Finding, Fix
 from trtforge.analyzer.graph import GraphView, infer_types
 from trtforge.analyzer.kb import graph_rules
-from trtforge.analyzer.kb.policy import convertible_types, default_types
+from trtforge.analyzer.kb.policy import (
+    convertible_types,
+    default_types,
+    intermediate_refused_types,
+)
 from trtforge.analyzer.kb.registry import find_rule
 from trtforge.analyzer.kb.rule import NodeContext, OpRule
 from trtforge.analyzer.loading import LoadedModel
@@ -165,6 +169,17 @@ class StaticChecker:
                     f"output {index} ('{name}') has type {info.dtype}, which the parser does "
                     f"not produce here (produces {', '.join(sorted(allowed))})",
                     "change the requested output type in the exporter",
+                )
+        for index, name in enumerate(node.output):
+            if not name or ctx.graph.is_graph_output(name):
+                continue
+            if ctx.graph.tensor(name).dtype in intermediate_refused_types(self.target):
+                yield ctx.finding(
+                    "uint8-intermediate",
+                    f"output {index} ('{name}') is a UINT8 tensor that is not a graph output; "
+                    "TensorRT allows UINT8 only for network inputs and outputs",
+                    "keep the tensor in INT32/FLOAT (cast to UINT8 only at the graph output), "
+                    "or quantize to INT8",
                 )
         for index, why in rule.const_inputs.items():
             if ctx.has_input(index) and not ctx.input(index).is_constant:

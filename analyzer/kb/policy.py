@@ -97,6 +97,19 @@ def cast_targets(target: Target) -> frozenset[str]:
     return convertible_types(target)
 
 
+def intermediate_refused_types(target: Target) -> frozenset[str]:
+    """Types a node output may have only when it is a graph output.
+
+    Observed with TensorRT-RTX 1.7.1 (onnx tests test_dynamicquantizelinear_*_expanded and
+    probes): any node (Cast, CastLike, Identity, Dropout, …) whose UINT8 output feeds another
+    node instead of being a graph output fails with "legalUINT8: TensorRT does not support
+    UINT8 types for intermediate tensors"; the same tensor as a graph output (even one that is
+    also consumed) parses. operators.md: "UINT8 is only supported as network input or output
+    tensor types".
+    """
+    return frozenset({"UINT8"})
+
+
 def int64_note() -> str:
     """INT64 is native since TensorRT 9.0 (Changelog 9.0 EA): models with INT64 I/O bind INT64
     buffers; the parser no longer casts INT64 down to INT32."""
