@@ -105,7 +105,7 @@ def _check_mask(ctx: NodeContext):
     dims = _attention_dims(ctx)
     if mask is None or mask.shape is None or dims is None or len(mask.shape) > 4:
         return
-    for have, want in zip(reversed(mask.shape), reversed(dims)):
+    for have, want in zip(reversed(mask.shape), reversed(dims), strict=False):
         if isinstance(have, int) and have > 1 and want is not None and have != want:
             yield ctx.finding(
                 "mask-shape",
