@@ -18,6 +18,7 @@ from trtforge.analyzer.kb import graph_rules
 from trtforge.analyzer.kb.policy import (
     convertible_types,
     default_types,
+    effective_dtype,
     intermediate_refused_types,
 )
 from trtforge.analyzer.kb.registry import find_rule
@@ -147,11 +148,12 @@ class StaticChecker:
             info = ctx.graph.tensor(name)
             if info.dtype in ("UNDEFINED",):
                 continue
+            dtype = effective_dtype(ctx.graph, name, info.dtype)
             if allowed is None:
                 allowed = self._default_types
             else:  # a type the parser cannot convert is refused whatever the rule lists
                 allowed = frozenset(allowed) & self._convertible
-            if info.dtype not in allowed:
+            if dtype not in allowed:
                 yield ctx.finding(
                     "unsupported-dtype",
                     f"input {index} ('{name}') has type {info.dtype}, which the parser does "
@@ -173,7 +175,8 @@ class StaticChecker:
         for index, name in enumerate(node.output):
             if not name or ctx.graph.is_graph_output(name):
                 continue
-            if ctx.graph.tensor(name).dtype in intermediate_refused_types(self.target):
+            dtype = effective_dtype(ctx.graph, name, ctx.graph.tensor(name).dtype)
+            if dtype in intermediate_refused_types(self.target):
                 yield ctx.finding(
                     "uint8-intermediate",
                     f"output {index} ('{name}') is a UINT8 tensor that is not a graph output; "
