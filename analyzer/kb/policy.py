@@ -110,6 +110,58 @@ def intermediate_refused_types(target: Target) -> frozenset[str]:
     return frozenset({"UINT8"})
 
 
+#: Ops whose data output keeps the TensorRT type of their data input (input 0).
+_TYPE_PRESERVING = frozenset(
+    {
+        "Identity",
+        "Reshape",
+        "Transpose",
+        "Squeeze",
+        "Unsqueeze",
+        "Flatten",
+        "Slice",
+        "Gather",
+        "Concat",
+        "Split",
+        "Expand",
+        "Tile",
+        "Pad",
+        "DepthToSpace",
+        "SpaceToDepth",
+        "Dropout",
+    }
+)
+
+
+def effective_dtype(graph, name: str, dtype: str, depth: int = 8) -> str:
+    """The element type the tensor has inside TensorRT, which can differ from its ONNX type.
+
+    QuantizeLinear with a UINT8 zero point (or none, before opset 19: UINT8 by default) is
+    imported as INT8 quantization ("TensorRT will use INT8 instead", onnxOpImporters.cpp
+    QuantDequantLinearHelper), so its UINT8 output is an INT8 tensor in the network, and so are
+    type-preserving ops fed by it. Observed with TensorRT-RTX 1.7.1: QuantizeLinear(UINT8 zero
+    point 0) -> DequantizeLinear parses, while DequantizeLinear on a UINT8 graph input or
+    initializer fails.
+
+    Args:
+        graph: the GraphView holding the tensor.
+        name: the tensor name.
+        dtype: its ONNX element type name.
+        depth: how many type-preserving producers to walk through.
+    """
+    if dtype != "UINT8" or depth <= 0:
+        return dtype
+    producer = graph.producers.get(name)
+    if producer is None:
+        return dtype
+    if producer.op_type == "QuantizeLinear":
+        return "INT8"
+    if producer.op_type in _TYPE_PRESERVING and producer.input and producer.input[0]:
+        source = producer.input[0]
+        return effective_dtype(graph, source, graph.tensor(source).dtype, depth - 1)
+    return dtype
+
+
 def int64_note() -> str:
     """INT64 is native since TensorRT 9.0 (Changelog 9.0 EA): models with INT64 I/O bind INT64
     buffers; the parser no longer casts INT64 down to INT32."""

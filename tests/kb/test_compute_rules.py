@@ -667,3 +667,84 @@ def test_rtx_cases_agree_with_parser() -> None:
                 f"{'ok' if parsed.ok else parsed.errors[:1]}"
             )
     assert not disagreements, "\n".join(disagreements)
+
+
+def _chain(nodes, inputs, output, out_type="FLOAT", inits=(), opset=13) -> onnx.ModelProto:
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info(n, getattr(TP, t), s) for n, t, s in inputs],
+        [helper.make_tensor_value_info(output, getattr(TP, out_type), None)],
+        initializer=list(inits),
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8
+    return model
+
+
+_S = _init("s", np.array(0.5, np.float32))
+
+# (id, model, index of the node judged, expected code or None)
+CHAIN_CASES = [
+    (
+        "cast-to-uint8-intermediate",
+        _chain(
+            [
+                helper.make_node("Cast", ["x"], ["u"], to=TP.UINT8, name="to_u8"),
+                helper.make_node("Cast", ["u"], ["y"], to=TP.FLOAT, name="back"),
+            ],
+            [F23],
+            "y",
+        ),
+        0,
+        "uint8-intermediate",
+    ),
+    (
+        "qdq-uint8-zero-point",
+        _chain(
+            [
+                helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"], name="q"),
+                helper.make_node("DequantizeLinear", ["q", "s", "z"], ["y"], name="dq"),
+            ],
+            [F23],
+            "y",
+            inits=(_S, _init("z", np.array(0, np.uint8))),
+        ),
+        1,
+        None,
+    ),
+    (
+        "qdq-uint8-through-reshape",
+        _chain(
+            [
+                helper.make_node("QuantizeLinear", ["x", "s"], ["q"], name="q"),
+                helper.make_node("Identity", ["q"], ["r"], name="id"),
+                helper.make_node("DequantizeLinear", ["r", "s"], ["y"], name="dq"),
+            ],
+            [F23],
+            "y",
+            inits=(_S,),
+        ),
+        2,
+        None,
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CHAIN_CASES, ids=lambda c: c[0])
+def test_chain_verdict(case) -> None:
+    _, model, index, code = case
+    report = check(model, target="rtx-1", backend="static")
+    verdict = report.nodes[index]
+    codes = [f.code for f in verdict.errors]
+    if code is None:
+        assert verdict.ok, codes
+    else:
+        assert code in codes and not verdict.ok
+
+
+@pytest.mark.skipif(not HAS_RTX, reason="needs tensorrt_rtx")
+def test_chain_cases_agree_with_parser() -> None:
+    results = parse_models({c[0]: c[1] for c in CHAIN_CASES})
+    wrong = [c[0] for c in CHAIN_CASES if results[c[0]].ok != (c[3] is None)]
+    assert not wrong, wrong

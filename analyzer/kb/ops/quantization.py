@@ -125,6 +125,8 @@ RULES = [
             f"{IMPORTERS} importDequantizeLinear / QuantDequantLinearHelper",
             OBSERVED,
         ),
+        # UINT8 data is refused unless a QuantizeLinear made it (then it is INT8 in TensorRT;
+        # the engine checks the effective type, policy.effective_dtype)
         types={0: QUANTIZED, 1: FLOAT_LIKE, 2: QUANTIZED | {"UINT8"}},
         hint="UINT8 data is DLA-only: quantize to INT8 (symmetric) instead",
         check=_check_dq,
