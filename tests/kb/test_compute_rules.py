@@ -731,6 +731,61 @@ CHAIN_CASES = [
 ]
 
 
+def _const(name: str, value) -> onnx.NodeProto:
+    return helper.make_node("Constant", [], [name], value=_init(name + "_v", value))
+
+
+_AXES = [("x", "FLOAT", [1, 2, 4, 4])]
+CHAIN_CASES += [
+    (
+        "reduce-axes-concat-of-constants",
+        _chain(
+            [
+                _const("c1", np.array([1], np.int64)),
+                _const("c2", np.array([2], np.int64)),
+                helper.make_node("Concat", ["c1", "c2"], ["ax"], axis=0),
+                helper.make_node("ReduceMean", ["x", "ax"], ["y"], name="mean"),
+            ],
+            _AXES,
+            "y",
+            opset=18,
+        ),
+        3,
+        "input-not-constant",
+    ),
+    (
+        "reduce-axes-cast-constant",
+        _chain(
+            [
+                _const("c1", np.array([1], np.int32)),
+                helper.make_node("Cast", ["c1"], ["ax"], to=TP.INT64),
+                helper.make_node("ReduceMean", ["x", "ax"], ["y"], name="mean"),
+            ],
+            _AXES,
+            "y",
+            opset=18,
+        ),
+        2,
+        None,
+    ),
+    (
+        "stft-frame-step-through-identity",
+        _chain(
+            [
+                helper.make_node("Identity", ["fs"], ["fs2"]),
+                helper.make_node("STFT", ["sig", "fs2", "win"], ["y"], name="stft"),
+            ],
+            [SIG],
+            "y",
+            inits=(FS, WIN),
+            opset=17,
+        ),
+        1,
+        "input-not-constant",
+    ),
+]
+
+
 @pytest.mark.parametrize("case", CHAIN_CASES, ids=lambda c: c[0])
 def test_chain_verdict(case) -> None:
     _, model, index, code = case

@@ -46,8 +46,57 @@ def only_first_output(ctx: NodeContext, what: str, hint: str) -> Iterable[Findin
 
 
 def is_const(ctx: NodeContext, index: int) -> bool:
+    """A build-time constant in the broad sense (folds of constants included)."""
     info = ctx.input(index)
     return info is not None and info.is_constant
+
+
+def is_weights(ctx: NodeContext, index: int) -> bool:
+    """What the parser calls weights: an initializer or a Constant node's output, directly.
+
+    Observed with TensorRT-RTX 1.7.1: an initializer passed through an Identity is a tensor,
+    not weights (STFT frame_step, Dropout training_mode and Clip bounds then fail).
+    """
+    if not ctx.has_input(index):
+        return False
+    name = ctx.node.input[index]
+    if ctx.graph.is_initializer(name):
+        return True
+    producer = ctx.graph.producers.get(name)
+    return producer is not None and producer.op_type == "Constant"
+
+
+def resolves_to_weights(ctx: NodeContext, index: int, depth: int = 16) -> bool:
+    """Weights reached back through Identity/Cast nodes only (the parser's resolution of
+    Reduce axes: an initializer behind Cast or Identity resolves, a Concat or Add of
+    constants does not; observed with TensorRT-RTX 1.7.1)."""
+    if not ctx.has_input(index):
+        return False
+    name = ctx.node.input[index]
+    graph = ctx.graph
+    for _ in range(depth):
+        if graph.is_initializer(name):
+            return True
+        producer = graph.producers.get(name)
+        if producer is None:
+            return False
+        if producer.op_type == "Constant":
+            return True
+        if producer.op_type not in ("Identity", "Cast") or not producer.input:
+            return False
+        name = producer.input[0]
+    return False
+
+
+def not_weights(ctx: NodeContext, index: int, why: str) -> Finding:
+    """The generic `input-not-constant` finding, with the fold-constants fix."""
+    return ctx.finding(
+        "input-not-constant",
+        f"input {index} ('{ctx.node.input[index]}') must be an initializer or Constant: {why}",
+        "fold it into an initializer (trt-rewrite --fold-constants) if it depends only on "
+        "constants; otherwise export with a fixed value",
+        (FOLD,),
+    )
 
 
 def static_shape(ctx: NodeContext, index: int) -> tuple[int, ...] | None:

@@ -10,7 +10,7 @@ test_clip_default_int8_*), with initializer bounds it parses.
 
 from __future__ import annotations
 
-from trtforge.analyzer.kb.ops._compute import IMPORTERS, OBSERVED, OPS_MD, is_const, src
+from trtforge.analyzer.kb.ops._compute import IMPORTERS, OBSERVED, OPS_MD, is_weights, src
 from trtforge.analyzer.kb.policy import NUMERIC, QUANTIZED
 from trtforge.analyzer.kb.rule import NodeContext, OpRule
 
@@ -21,7 +21,7 @@ def _check(ctx: NodeContext):
         return
     # an omitted bound written as an empty name still counts: the importer sees a null tensor
     # and takes the elementwise path (onnx test test_clip_default_int8_inbounds)
-    dynamic = [i for i in (1, 2) if i < ctx.num_inputs and not is_const(ctx, i)]
+    dynamic = [i for i in (1, 2) if i < ctx.num_inputs and not is_weights(ctx, i)]
     if dynamic:
         yield ctx.finding(
             "quantized-dynamic-bounds",

@@ -22,7 +22,7 @@ from trtforge.analyzer.kb.ops._compute import (
     IMPORTERS,
     OBSERVED,
     OPS_MD,
-    is_const,
+    is_weights,
     src,
 )
 from trtforge.analyzer.kb.policy import ANY_TRT
@@ -38,7 +38,7 @@ _DTYPE = AttrLimit(
 
 def _check_like(ctx: NodeContext):
     t = ctx.target
-    if t.family == "trt" and t.version < (10, 11) and is_const(ctx, 0):
+    if t.family == "trt" and t.version < (10, 11) and is_weights(ctx, 0):
         yield ctx.finding(
             "constant-input",
             "input is a build-time constant; before TensorRT 10.11 the *Like input must be a "
@@ -55,7 +55,7 @@ def _check_dropout(ctx: NodeContext):
             "export in inference mode (model.eval())",
         )
     if ctx.opset >= 12 and len(ctx.node.input) >= 3 and ctx.node.input[2]:
-        if not is_const(ctx, 2):
+        if not is_weights(ctx, 2):
             yield ctx.finding(
                 "training-mode-not-constant",
                 f"training_mode ('{ctx.node.input[2]}') is a runtime tensor; TensorRT needs an "

@@ -22,13 +22,18 @@ from trtforge.analyzer.kb.ops._compute import (
     IMPORTERS,
     OBSERVED,
     OPS_MD,
-    is_const,
+    is_weights,
+    not_weights,
+    resolves_to_weights,
     src,
 )
 from trtforge.analyzer.kb.policy import FLOAT_LIKE, FLOAT_OPS, INDEX_INTS, NUMERIC
 from trtforge.analyzer.kb.rule import NEVER, NodeContext, OpRule
 
-_AXES_WHY = "TensorRT's reduce layer takes its axes at build time"
+_AXES_WHY = (
+    "TensorRT's reduce layer takes its axes at build time (an initializer or Constant, "
+    "possibly behind Identity/Cast; a Concat/Add of constants does not resolve)"
+)
 _INT_OK = (
     "ReduceSum",
     "ReduceMean",
@@ -41,6 +46,11 @@ _INT_OK = (
 _FLOAT_ONLY = ("ReduceL2", "ReduceLogSum", "ReduceLogSumExp")
 
 
+def _check_axes(ctx: NodeContext):
+    if ctx.has_input(1) and not resolves_to_weights(ctx, 1):
+        yield not_weights(ctx, 1, _AXES_WHY)
+
+
 def _reduce(op: str, types) -> OpRule:
     return OpRule(
         op=op,
@@ -50,13 +60,13 @@ def _reduce(op: str, types) -> OpRule:
             OBSERVED,
         ),
         types={0: types, 1: {"INT64"}},
-        const_inputs={1: _AXES_WHY},
+        check=_check_axes,
     )
 
 
 def _check_cumsum(ctx: NodeContext):
     t = ctx.target
-    if t.family == "trt" and t.version < (10, 8) and ctx.has_input(1) and not is_const(ctx, 1):
+    if t.family == "trt" and t.version < (10, 8) and ctx.has_input(1) and not is_weights(ctx, 1):
         yield ctx.finding(
             "axis-not-constant",
             f"axis ('{ctx.node.input[1]}') is a runtime tensor; TensorRT takes a dynamic CumSum "

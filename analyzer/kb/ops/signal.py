@@ -12,12 +12,30 @@ output_datatype=FLOAT16 fails.
 
 from __future__ import annotations
 
-from trtforge.analyzer.kb.ops._compute import CHANGELOG, IMPORTERS, OBSERVED, OPS_MD, src
+from trtforge.analyzer.kb.ops._compute import (
+    CHANGELOG,
+    IMPORTERS,
+    OBSERVED,
+    OPS_MD,
+    is_weights,
+    not_weights,
+    src,
+)
 from trtforge.analyzer.kb.policy import FLOAT_LIKE, INDEX_INTS
 from trtforge.analyzer.kb.rule import NEVER, AttrLimit, NodeContext, OpRule, Since
 
 
+_STFT_CONST = {
+    1: "frame_step becomes the convolution stride",
+    2: "the window is folded into the DFT weights",
+    3: "frame_length sizes the DFT weights",
+}
+
+
 def _check_stft(ctx: NodeContext):
+    for index, why in _STFT_CONST.items():
+        if ctx.has_input(index) and not is_weights(ctx, index):
+            yield not_weights(ctx, index, why)
     signal = ctx.input(0)
     if signal is not None and signal.shape is not None:
         shape = signal.shape
@@ -68,11 +86,6 @@ RULES = [
         ),
         since=Since(trt=(10, 5), rtx=(1, 0), reason="STFT is imported from TensorRT 10.5"),
         types={0: FLOAT_LIKE, 1: INDEX_INTS, 2: FLOAT_LIKE, 3: INDEX_INTS},
-        const_inputs={
-            1: "frame_step becomes the convolution stride",
-            2: "the window is folded into the DFT weights",
-            3: "frame_length sizes the DFT weights",
-        },
         hint="compute the STFT as a strided Conv with precomputed DFT weights",
         check=_check_stft,
     ),
