@@ -257,33 +257,66 @@ class Partition:
                     )
                     changed = True
 
-    def _failing(self, alive: list[int], subgraphs: list[list[int]], errors: list[dict]):
-        """Positions (in `alive`) of the nodes the failed parse stopped at.
+    def _failing(
+        self, alive: list[int], subgraphs: list[list[int]], errors: list[dict]
+    ) -> tuple[dict[int, list[dict]], list[dict]]:
+        """Which nodes the failed parse rejects: ({position in `alive`: errors}, graph errors).
 
-        The node at fault is left out of every subgraph `supports_model_v2` reports. Some
-        errors (raised in helpers, e.g. broadcasting) name no node and leave every node in a
-        subgraph; then the node is the one the parser's log names ("While parsing node number
-        N"), else the last top-level node it started parsing — unless the error comes from
-        importing the graph's inputs or outputs, which is a graph-level failure.
+        `supports_model_v2` first runs the parser's per-op checkers over every node (each
+        failing checker adds an error naming its node), then imports the nodes in order and
+        stops at the first that fails. So:
+          * an error from importing the graph's inputs/outputs concerns no node;
+          * an error naming a top-level node (index and op agree) belongs to that node;
+          * the node the import stopped at is left out of every reported subgraph (used only
+            when there is no graph-level error, which leaves every node out);
+          * errors raised in helpers name no node and leave every node in a subgraph: the node
+            is the one the parser's log names ("While parsing node number N"), else the last
+            top-level node it started parsing.
+        Errors not claimed by a node named in them (e.g. from a node inside an If body) go to
+        the node found by the other rules.
         """
-        covered = {i for nodes in subgraphs for i in nodes}
-        failing = [i for i in range(len(alive)) if i not in covered]
-        if failing:
-            return failing
-        if errors and all(e.get("func") in GRAPH_FUNCS for e in errors):
-            return []
-        log_ = self.parser.logger
-        numbers = [n for n in log_.failed_at if 0 <= n < len(alive)]
-        if numbers:
-            return [numbers[0]]
-        labels = {}
-        for position, original in enumerate(alive):
-            labels.setdefault(_label(self.model.graph.node[original]), position)
-        for label, op in reversed(log_.parsing):
-            position = labels.get((label, op))
-            if position is not None:
-                return [position]
-        return []
+        graph_errors = [e for e in errors if e.get("func") in GRAPH_FUNCS]
+        node_errors = [e for e in errors if e.get("func") not in GRAPH_FUNCS]
+        nodes = self.model.graph.node
+        failing: dict[int, list[dict]] = {}
+        unclaimed: list[dict] = []
+        for err in node_errors:
+            position = err.get("node", -1)
+            if (
+                isinstance(position, int)
+                and 0 <= position < len(alive)
+                and err.get("op") == nodes[alive[position]].op_type
+                and err.get("node_name", "") in ("", nodes[alive[position]].name)
+            ):
+                failing.setdefault(position, []).append(err)
+            else:
+                unclaimed.append(err)
+        if graph_errors:
+            for err in unclaimed:  # cannot tell which node: keep them with the graph's
+                graph_errors.append(err)
+            return failing, graph_errors
+        if not unclaimed:
+            return failing, []
+        covered = {i for nodes_ in subgraphs for i in nodes_}
+        stopped = [i for i in range(len(alive)) if i not in covered and i not in failing]
+        if not stopped:
+            log_ = self.parser.logger
+            numbers = [n for n in log_.failed_at if 0 <= n < len(alive)]
+            if numbers:
+                stopped = [numbers[0]]
+            else:
+                labels: dict[tuple[str, str], int] = {}
+                for position, original in enumerate(alive):
+                    labels.setdefault(_label(nodes[original]), position)
+                for label in reversed(log_.parsing):
+                    if label in labels:
+                        stopped = [labels[label]]
+                        break
+        if not stopped:
+            return failing, unclaimed
+        for position in stopped:
+            failing.setdefault(position, []).extend(unclaimed)
+        return failing, []
 
     def run(self) -> dict:
         n = len(self.model.graph.node)
@@ -300,16 +333,19 @@ class Partition:
                     self.status[i] = "supported"
                 self.complete = True
                 break
-            failing = self._failing(alive, subgraphs, errors)
-            if not failing:
-                self.graph_errors.extend(errors)
-                for i in alive:
-                    self.cause[i] = "not judged: the parser failed on the graph as a whole"
-                break
-            for position in failing:
+            failing, graph_errors = self._failing(alive, subgraphs, errors)
+            for position, errs in failing.items():
                 original = alive[position]
                 self.status[original] = "unsupported"
-                self.errors[original] = _errors_for(errors, failing, position, self.model, original)
+                self.errors[original] = errs
+            if graph_errors or not failing:
+                self.graph_errors.extend(graph_errors or errors)
+                for position, original in enumerate(alive):
+                    if position not in failing:
+                        self.cause[original] = (
+                            "not judged: the parser failed on the graph as a whole"
+                        )
+                break
             for position in sorted(failing, reverse=True):
                 removed.append(alive.pop(position))
             if not alive:
@@ -328,17 +364,6 @@ class Partition:
             data = self._build(alive, removed).SerializeToString()
             self.emit(self.result())
         return self.result()
-
-
-def _errors_for(
-    errors: list[dict], failing: list[int], position: int, model: onnx.ModelProto, original: int
-) -> list[dict]:
-    """The errors that belong to one failing node (all of them when only one node failed)."""
-    if len(failing) == 1:
-        return errors
-    node = model.graph.node[original]
-    mine = [e for e in errors if e.get("node_name") == node.name and e.get("op") == node.op_type]
-    return mine or errors
 
 
 def _handle(parser: Parser, request: dict, out) -> None:

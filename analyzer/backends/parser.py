@@ -323,10 +323,11 @@ class ParserPool:
 
 def _finding(error: dict, source: str, inner: str = "") -> Finding:
     code = error.get("code") or "UNKNOWN"
-    desc = (error.get("desc") or "").strip() or "rejected by the parser (no description)"
-    where = ""
-    if error.get("func"):
-        where = f" [{error['func']}]"
+    desc = " ".join((error.get("desc") or "").split())
+    func = error.get("func") or ""
+    if desc in ("", "false"):  # a checker that only says no
+        desc = f"rejected by the parser's {func or 'checks'}"
+    where = f" [{func}]" if func and func not in desc else ""
     return Finding(
         code=f"parser/{code}",
         message=f"{desc}{where}",
