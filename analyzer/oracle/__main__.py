@@ -7,7 +7,8 @@ verdict agreement, then every disagreement. Exit status 0 when all three reach t
 (0.97), 1 when one does not, 2 on bad arguments.
 
 With --out DIR it writes DIR/scores.txt, DIR/disagreements.json (scores + every disagreement),
-DIR/ground_truth.json (the parser's verdicts per model) and DIR/corpus/ (the generated models).
+DIR/ground_truth.json (the parser's verdicts per model), DIR/parser_rejections.md (what the
+parser rejects, per op) and DIR/corpus/ (the generated models).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from trtforge.analyzer import trt as trt_adapter
     from trtforge.analyzer.oracle.corpus import build_corpus
     from trtforge.analyzer.oracle.groundtruth import cache_path, ground_truth
-    from trtforge.analyzer.oracle.score import score
+    from trtforge.analyzer.oracle.score import rejection_table, score
     from trtforge.analyzer.targets import parse_target
 
     if trt_adapter.flavour() is None:
@@ -132,6 +133,11 @@ def run(args: argparse.Namespace) -> int:
             if m.sha256 in truth
         }
         (args.out / "ground_truth.json").write_text(json.dumps(gt, indent=1))
+        (args.out / "parser_rejections.md").write_text(
+            f"# What the {trt_adapter.parser_name()} rejects in the corpus\n\n"
+            + rejection_table(models, truth)
+            + "\n"
+        )
     if tmp is not None:
         tmp.cleanup()
     return 0 if scores.passed else 1

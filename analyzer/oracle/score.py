@@ -250,3 +250,66 @@ def score(
             )
     scores.static_seconds = time.perf_counter() - start
     return scores
+
+
+def rejection_table(models: list[CorpusModel], truth: dict[str, ParserResult]) -> str:
+    """Markdown: per op, how often the parser rejects/accepts it and why (with an example)."""
+    import re
+
+    import onnx
+
+    rejected: dict[str, Counter] = {}
+    examples: dict[tuple, str] = {}
+    accepted: Counter = Counter()
+    graph: Counter = Counter()
+    for model in models:
+        result = truth.get(model.sha256)
+        if result is None:
+            continue
+        for err in result.graph_errors:
+            key = (err.get("code"), err.get("func"), " ".join((err.get("desc") or "").split()))
+            graph[key] += 1
+            examples.setdefault(("graph", *key), model.name)
+        if not any(n["status"] == "unsupported" for n in result.nodes) and result.supported:
+            nodes = None
+        else:
+            nodes = onnx.load(str(model.path), load_external_data=False).graph.node
+        for index, entry in enumerate(result.nodes):
+            if entry["status"] == "supported":
+                if nodes is None:
+                    continue
+                accepted[nodes[index].op_type] += 1
+            elif entry["status"] == "unsupported" and nodes is not None:
+                op = nodes[index].op_type
+                err = entry["errors"][0] if entry["errors"] else {}
+                desc = re.sub(r"\s+", " ", err.get("desc") or "")[:200]
+                key = (err.get("code"), err.get("func"), desc)
+                rejected.setdefault(op, Counter())[key] += 1
+                examples.setdefault((op, *key), model.name)
+    lines = [
+        "| op | rejected | accepted* | code | parser function | message | example |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for op in sorted(rejected):
+        for key, count in rejected[op].most_common():
+            code, func, desc = key
+            desc = desc.replace("|", "\\|")
+            lines.append(
+                f"| {op} | {count} | {accepted.get(op, 0)} | {code} | {func} | {desc} | "
+                f"{examples[(op, *key)]} |"
+            )
+    lines += [
+        "",
+        "Graph-level errors:",
+        "",
+        "| count | code | function | message | example |",
+        "|---|---|---|---|---|",
+    ]
+    for key, count in graph.most_common():
+        code, func, desc = key
+        lines.append(f"| {count} | {code} | {func} | {desc[:200]} | {examples[('graph', *key)]} |")
+    lines += [
+        "",
+        "*accepted: nodes of that op the parser accepted in models that had some failure.",
+    ]
+    return "\n".join(lines)
