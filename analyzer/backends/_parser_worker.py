@@ -15,7 +15,10 @@ records the parser's errors against it, removes it — its outputs become graph 
 types shape inference found — and parses again, until the rest parses. Every other node keeps
 its full context (constants stay constants), unlike cutting the graph into pieces. A node whose
 inputs come from a removed node with no known tensor type cannot be judged and stays
-`unknown`; so do all nodes after an error that names no node (a graph-level error).
+`unknown`; so do all nodes after an error that names no node (a graph-level error). A node
+rejected only in a later parse while it reads (directly or not) such a stand-in input is marked
+`dependent`: its verdict may be an artifact of the stand-in (e.g. a shape computation that lost
+its values), so the agreement score leaves it out.
 """
 
 from __future__ import annotations
@@ -182,6 +185,8 @@ class Partition:
         self.status = ["unknown"] * n
         self.errors: list[list[dict]] = [[] for _ in range(n)]
         self.cause = [""] * n
+        self.found_in = [0] * n  # which parse rejected the node (1: the model as it is)
+        self.dependent: set[int] = set()  # rejected while reading a stand-in input
         self.graph_errors: list[dict] = []
         self.supported: bool | None = None
         self.parses = 0
@@ -192,8 +197,16 @@ class Partition:
         return {
             "supported": self.supported,
             "nodes": [
-                {"status": s, "errors": e, **({"cause": c} if c else {})}
-                for s, e, c in zip(self.status, self.errors, self.cause, strict=True)
+                {
+                    "status": s,
+                    "errors": e,
+                    **({"cause": c} if c else {}),
+                    **({"parse": k} if k else {}),
+                    **({"dependent": True} if i in self.dependent else {}),
+                }
+                for i, (s, e, c, k) in enumerate(
+                    zip(self.status, self.errors, self.cause, self.found_in, strict=True)
+                )
             ],
             "graph_errors": self.graph_errors,
             "parses": self.parses,
@@ -230,6 +243,17 @@ class Partition:
         model.CopyFrom(self.model)
         model.graph.CopyFrom(graph)
         return model
+
+    def _downstream(self, alive: list[int], removed: list[int]) -> set[int]:
+        """Alive nodes that read (directly or not) an output of a removed node."""
+        src = self.model.graph
+        tainted = {o for i in removed for o in src.node[i].output if o}
+        out: set[int] = set()
+        for i in alive:  # graph order is topological
+            if _used_names(onnx.GraphProto(node=[src.node[i]]), set()) & tainted:
+                out.add(i)
+                tainted.update(o for o in src.node[i].output if o)
+        return out
 
     def _cascade(self, alive: list[int], removed: list[int]) -> None:
         """Removes (as `unknown`) nodes fed by a removed node's output of unusable type."""
@@ -334,10 +358,14 @@ class Partition:
                 self.complete = True
                 break
             failing, graph_errors = self._failing(alive, subgraphs, errors)
+            tainted = self._downstream(alive, removed) if removed else set()
             for position, errs in failing.items():
                 original = alive[position]
                 self.status[original] = "unsupported"
                 self.errors[original] = errs
+                self.found_in[original] = self.parses
+                if original in tainted:
+                    self.dependent.add(original)
             if graph_errors or not failing:
                 self.graph_errors.extend(graph_errors or errors)
                 for position, original in enumerate(alive):

@@ -21,7 +21,7 @@ from trtforge.analyzer.oracle.corpus import CorpusModel
 log = logging.getLogger("trtforge.oracle")
 
 #: revision of the per-node method (`_parser_worker`); bump it to invalidate caches.
-METHOD = 4
+METHOD = 6
 
 
 def cache_path() -> Path:

@@ -4,8 +4,10 @@ Per-node ground truth (see `_parser_worker` for how it is obtained): a node is *
 when the parser fails on it while every node it was parsed with is as in the model, except that
 nodes the parser already rejected are replaced by graph inputs carrying their outputs' inferred
 types. Nodes the parser could not judge (after a graph-level error, behind an output of unknown
-type, or after a parser crash) are left out of the node scores. A node with a subgraph body
-(If/Loop/Scan) is one node: it is unsupported when anything in its body is.
+type, or after a parser crash) are left out of the node scores, and so are nodes rejected only
+while reading such a stand-in input (`dependent`: the rejection may be an artifact of it).
+A node with a subgraph body (If/Loop/Scan) is one node: it is unsupported when anything in
+its body is.
 
 Scores:
   * recall of unsupported nodes: of the nodes the parser rejects, the share the static
@@ -216,7 +218,7 @@ def score(
                     }
                 )
         for verdict, entry in zip(report.nodes, result.nodes, strict=False):
-            if entry["status"] not in ("supported", "unsupported"):
+            if entry["status"] not in ("supported", "unsupported") or entry.get("dependent"):
                 continue
             scores.nodes_judged += 1
             parser_bad = entry["status"] == "unsupported"
