@@ -12,6 +12,12 @@ API:
     `logger()`       a TensorRT logger (one per process).
     `rtx_lib_dir()`  a private folder holding `libtensorrt_rtx.so` (see below), or None.
     `child_env()`    the environment a subprocess that imports TensorRT must start with.
+    `rtx_fix_needed()` True when loading a plugin would abort this process (fix not in place).
+    `ensure_rtx_loadable(reexec)` for programs that own their process: re-execute with the
+                     fix, or raise `RtxLibraryError` (a UserError) naming the line to run.
+
+`TRTFORGE_TRT_FLAVOUR` (`trt`/`tensorrt` or `rtx`/`tensorrt_rtx`) picks one when both are
+installed.
 
 The TensorRT-RTX fix: the `tensorrt-rtx` wheel ships `libtensorrt_rtx.so.1` but not the
 unversioned `libtensorrt_rtx.so`, which its ONNX parser `dlopen`s when it imports a plugin;
@@ -46,9 +52,19 @@ RTX_SONAME = "libtensorrt_rtx.so.1"
 RTX_LINK = "libtensorrt_rtx.so"
 
 
+_REEXEC_MARK = "TRTFORGE_RTX_REEXEC"
+
+
+class RtxLibraryError(UserError):
+    """TensorRT-RTX would abort this process when it loads a plugin (`libtensorrt_rtx.so`)."""
+
+
 @cache
 def _found() -> tuple[str, str] | None:
+    wanted = os.environ.get("TRTFORGE_TRT_FLAVOUR", "")
     for family, module, _ in _MODULES:
+        if wanted and wanted not in (family, module):
+            continue
         if importlib.util.find_spec(module) is not None:
             return family, module
     return None
@@ -194,3 +210,50 @@ def env_is_fixed() -> bool:
     if folder is None:
         return True
     return str(folder) in os.environ.get("LD_LIBRARY_PATH", "").split(os.pathsep)
+
+
+def _on_loader_path(name: str) -> bool:
+    return any(
+        d and (Path(d) / name).exists()
+        for d in os.environ.get("LD_LIBRARY_PATH", "").split(os.pathsep)
+    )
+
+
+def rtx_fix_needed() -> bool:
+    """True when TensorRT-RTX is in use and this process cannot `dlopen` `libtensorrt_rtx.so`."""
+    if flavour() != "rtx":
+        return False
+    so = _rtx_wheel_lib()
+    if so is None or (so.parent / RTX_LINK).exists():
+        return False
+    return not _on_loader_path(RTX_LINK)
+
+
+def ensure_rtx_loadable(reexec: bool = False) -> None:
+    """Makes sure TensorRT-RTX can load plugins in this process; call before importing it.
+
+    Args:
+        reexec: re-execute the process (`sys.orig_argv`) with the fix on `LD_LIBRARY_PATH`;
+            only for programs that own their process (CLIs).
+
+    Raises:
+        RtxLibraryError: the fix is needed and `reexec` is False (or re-executing did not help).
+    """
+    import sys
+
+    if not rtx_fix_needed():
+        return
+    folder = rtx_lib_dir()
+    if folder is not None and reexec and not os.environ.get(_REEXEC_MARK):
+        env = child_env()
+        env[_REEXEC_MARK] = "1"
+        sys.stdout.flush()
+        sys.stderr.flush()
+        argv = list(getattr(sys, "orig_argv", [sys.executable, *sys.argv]))
+        os.execve(sys.executable, [sys.executable, *argv[1:]], env)
+    raise RtxLibraryError(
+        "TensorRT-RTX would abort this process when it loads a plugin: its wheel lacks "
+        f"{RTX_LINK} (only {RTX_SONAME} is installed)",
+        f"start Python with the fix on the loader path: export LD_LIBRARY_PATH={folder}"
+        ":$LD_LIBRARY_PATH",
+    )

@@ -365,6 +365,17 @@ def report_from_result(loaded: LoadedModel, result: ParserResult) -> Report:
             status = UNSUPPORTED
             if not findings:
                 findings = [Finding("parser/UNKNOWN", "rejected by the parser", source=source)]
+            if entry.get("dependent"):
+                findings.append(
+                    Finding(
+                        "parser/after-upstream-failure",
+                        "rejected only once the unsupported nodes before it were replaced by "
+                        "inputs; the rejection may go away when those are fixed",
+                        hint="fix the nodes reported before it and check again",
+                        source=source,
+                        severity="warning",
+                    )
+                )
         elif entry["status"] == "unknown":
             findings.append(
                 Finding(
