@@ -317,6 +317,15 @@ CASES = [
             attrs={"equation": "...ij,...jk->...ik"},
         ),
     ),
+    Case(
+        "einsum-upper-case",
+        node_model(
+            "Einsum",
+            [("a", "FLOAT", [2, 3]), ("b", "FLOAT", [3, 4])],
+            attrs={"equation": "IJ,JK->IK"},
+        ),
+        code="einsum/equation-characters",
+    ),
     Case("det", node_model("Det", [("a", "FLOAT", [3, 3])]), code="not-available"),
     # attention
     Case("attention", node_model("Attention", [Q, K, V], opset=23)),

@@ -2,7 +2,7 @@
 
 Sources: onnx-tensorrt docs/operators.md (10.15: MatMul, Gemm, Einsum FP32, FP16, BF16; Det: N);
 onnxOpImporters.cpp importMatMul and importGemm (checkNotInvalidType INT32/INT64; Gemm needs
-2-D inputs), importEinsum (UINT8, INT32, INT64 refused); Changelog 10.12 ("Added support for
+2-D inputs), importEinsum (UINT8, INT32, INT64 refused); onnxOpCheckers.cpp checkEinsum (subscripts a-z only); Changelog 10.12 ("Added support for
 ellipses, diagonal, and broadcasting in Einsum"; before it operators.md said "Ellipsis and
 diagonal operations are not supported"). Observed with the TensorRT-RTX 1.7.1 parser: float and
 quantized inputs parse, INT32/INT64 fail the type check, UINT8/BOOL fail at the layer.
@@ -22,11 +22,24 @@ from trtforge.analyzer.kb.policy import FLOAT_OPS
 from trtforge.analyzer.kb.rule import NEVER, NodeContext, OpRule
 
 
+_EINSUM_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz->., ")
+
+
 def _check_einsum(ctx: NodeContext):
+    equation = str(ctx.attr("equation", ""))
+    bad = sorted({c for c in equation if c not in _EINSUM_CHARS})
+    if bad:
+        # onnxOpCheckers.cpp checkEinsum: only lower-case subscripts (observed: "IJ,JK->IK" fails)
+        yield ctx.finding(
+            "equation-characters",
+            f"equation '{equation}' uses {', '.join(repr(c) for c in bad)}; TensorRT accepts "
+            "only lower-case letters as subscripts",
+            "rename the subscripts to lower-case letters",
+        )
     t = ctx.target
     if t.family != "trt" or t.version >= (10, 12):
         return
-    equation = str(ctx.attr("equation", "")).replace(" ", "")
+    equation = equation.replace(" ", "")
     lhs = equation.split("->")[0]
     if "..." in equation:
         yield ctx.finding(

@@ -47,13 +47,22 @@ def _check(ctx: NodeContext):
         )
     if str(ctx.attr("direction", "forward")) == "bidirectional" and len(acts) % 2 == 0:
         half = len(acts) // 2
-        if acts[:half] != acts[half:]:
-            yield ctx.finding(
-                "bidirectional-activations",
-                f"forward {acts[:half]} and reverse {acts[half:]} activations differ",
-                "use the same activations for both directions, or split into two "
-                "unidirectional nodes",
-            )
+        # activations, and their alpha/beta when given for every activation, must repeat
+        # (onnxOpCheckers.cpp checkRNN/checkGRU/checkLSTM)
+        lists = [("activations", acts)]
+        for name in ("activation_alpha", "activation_beta"):
+            values = ctx.attr(name)
+            if values and len(values) == len(acts):
+                lists.append((name, [float(v) for v in values]))
+        for name, values in lists:
+            if values[:half] != values[half:]:
+                yield ctx.finding(
+                    "bidirectional-activations",
+                    f"forward {values[:half]} and reverse {values[half:]} {name} differ",
+                    "use the same activations for both directions, or split into two "
+                    "unidirectional nodes",
+                )
+                break
 
 
 def _rule(op: str, types, attrs=()) -> OpRule:
