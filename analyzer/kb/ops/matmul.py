@@ -4,8 +4,9 @@ Sources: onnx-tensorrt docs/operators.md (10.15: MatMul, Gemm, Einsum FP32, FP16
 onnxOpImporters.cpp importMatMul and importGemm (checkNotInvalidType INT32/INT64; Gemm needs
 2-D inputs), importEinsum (UINT8, INT32, INT64 refused); onnxOpCheckers.cpp checkEinsum
 (subscripts a-z only); Changelog 10.12 ("Added support for ellipses, diagonal, and broadcasting
-in Einsum"; before it operators.md said "Ellipsis and diagonal operations are not supported"). Observed with the TensorRT-RTX 1.7.1 parser: float and
-quantized inputs parse, INT32/INT64 fail the type check, UINT8/BOOL fail at the layer.
+in Einsum"; before it operators.md said "Ellipsis and diagonal operations are not supported").
+Observed with the TensorRT-RTX 1.7.1 parser: float and quantized inputs parse, INT32/INT64 fail
+the type check, UINT8/BOOL fail at the layer.
 """
 
 from __future__ import annotations
