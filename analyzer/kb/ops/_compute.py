@@ -14,6 +14,7 @@ from trtforge.analyzer.kb.rule import NodeContext
 OPS_MD = "onnx-tensorrt docs/operators.md (TensorRT 10.15)"
 CHANGELOG = "onnx-tensorrt docs/Changelog.md"
 IMPORTERS = "onnx-tensorrt onnxOpImporters.cpp"
+CHECKERS = "onnx-tensorrt onnxOpCheckers.cpp"
 OBSERVED = "observed with TensorRT-RTX 1.7.1 parser"
 
 FOLD = Fix("rewrite", "fold-constants")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from trtforge.analyzer.kb.ops._compute import (
     CHANGELOG,
+    CHECKERS,
     IMPORTERS,
     OBSERVED,
     OPS_MD,
@@ -132,6 +133,7 @@ RULES = [
         source=src(
             f"{OPS_MD} (Attention row)",
             f"{IMPORTERS} importAttention",
+            f"{CHECKERS} checkAttention (softcap, softmax_precision)",
             CHANGELOG + " 10.14",
             OBSERVED,
         ),

@@ -11,8 +11,7 @@ refused. Cast is one of the few importers that take UINT8 inputs.
 from __future__ import annotations
 
 import onnx
-
-from trtforge.analyzer.kb.ops._compute import IMPORTERS, OBSERVED, OPS_MD, src
+from trtforge.analyzer.kb.ops._compute import CHECKERS, IMPORTERS, OBSERVED, OPS_MD, src
 from trtforge.analyzer.kb.policy import ANY_TRT, cast_targets
 from trtforge.analyzer.kb.rule import NodeContext, OpRule
 
@@ -34,7 +33,12 @@ def _check_cast(ctx: NodeContext):
         )
 
 
-_SOURCE = src(f"{OPS_MD} (Cast/CastLike rows)", f"{IMPORTERS} importCast, importCastLike", OBSERVED)
+_SOURCE = src(
+    f"{OPS_MD} (Cast/CastLike rows)",
+    f"{IMPORTERS} importCast, importCastLike",
+    f"{CHECKERS} checkCast (`to` must convert)",
+    OBSERVED,
+)
 
 RULES = [
     OpRule(op="Cast", source=_SOURCE, types={0: ANY_TRT}, check=_check_cast),

@@ -22,7 +22,6 @@ from trtforge.analyzer.kb.ops._compute import (
 from trtforge.analyzer.kb.policy import FLOAT_OPS
 from trtforge.analyzer.kb.rule import NEVER, NodeContext, OpRule
 
-
 _EINSUM_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz->., ")
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from trtforge.analyzer.kb.ops._compute import (
     CHANGELOG,
+    CHECKERS,
     IMPORTERS,
     OBSERVED,
     OPS_MD,
@@ -86,7 +87,8 @@ RULES = [
         op="BatchNormalization",
         source=src(
             f"{OPS_MD} (BatchNormalization row)",
-            f"{IMPORTERS} importBatchNormalization (training_mode refused)",
+            f"{IMPORTERS} importBatchNormalization",
+            f"{CHECKERS} checkBatchNormalization (training_mode, one output)",
             OBSERVED,
         ),
         types={"*": FLOAT_OPS},
@@ -116,6 +118,7 @@ RULES = [
         source=src(
             f"{OPS_MD} (LayerNormalization row: only the first output Y)",
             f"{IMPORTERS} importLayerNormalization",
+            f"{CHECKERS} checkLayerNormalization (one output)",
             CHANGELOG + " 8.6",
             OBSERVED,
         ),
@@ -152,7 +155,10 @@ RULES = [
     OpRule(
         op="LpNormalization",
         source=src(
-            f"{OPS_MD} (LpNormalization row)", f"{IMPORTERS} importLpNormalization", OBSERVED
+            f"{OPS_MD} (LpNormalization row)",
+            f"{IMPORTERS} importLpNormalization",
+            f"{CHECKERS} checkLpNormalization (p in 1, 2)",
+            OBSERVED,
         ),
         types={0: {"FLOAT", "FLOAT16", "DOUBLE"}},
         attrs=(_P_LIMIT,),

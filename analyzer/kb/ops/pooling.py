@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from trtforge.analyzer.kb.ops._compute import (
     CHANGELOG,
+    CHECKERS,
     IMPORTERS,
     OBSERVED,
     OPS_MD,
@@ -61,19 +62,34 @@ _P_LIMIT = AttrLimit(
 RULES = [
     OpRule(
         op="AveragePool",
-        source=src(f"{OPS_MD} (AveragePool row)", f"{IMPORTERS} poolingHelper", OBSERVED),
+        source=src(
+            f"{OPS_MD} (AveragePool row)",
+            f"{IMPORTERS} poolingHelper",
+            f"{CHECKERS} poolingCheckHelper (dilations 1)",
+            OBSERVED,
+        ),
         types={0: FLOAT_OPS},
         check=_check_pool,
     ),
     OpRule(
         op="MaxPool",
-        source=src(f"{OPS_MD} (MaxPool row)", f"{IMPORTERS} poolingHelper", OBSERVED),
+        source=src(
+            f"{OPS_MD} (MaxPool row)",
+            f"{IMPORTERS} poolingHelper",
+            f"{CHECKERS} checkMaxPool (one output, dilations 1)",
+            OBSERVED,
+        ),
         types={0: FLOAT_OPS},
         check=_check_maxpool,
     ),
     OpRule(
         op="LpPool",
-        source=src(f"{OPS_MD} (LpPool row)", f"{IMPORTERS} importLpPool", OBSERVED),
+        source=src(
+            f"{OPS_MD} (LpPool row)",
+            f"{IMPORTERS} importLpPool",
+            f"{CHECKERS} checkLpPool (p in 1, 2)",
+            OBSERVED,
+        ),
         types={0: {"FLOAT", "FLOAT16", "DOUBLE"}},
         attrs=(_P_LIMIT,),
         check=_check_pool,

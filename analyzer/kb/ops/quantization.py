@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
-
 from trtforge.analyzer.kb.ops._compute import (
     CHANGELOG,
     IMPORTERS,

@@ -15,9 +15,9 @@ or runtime training_mode fails.
 from __future__ import annotations
 
 import numpy as np
-
 from trtforge.analyzer.kb.ops._compute import (
     CHANGELOG,
+    CHECKERS,
     FOLD,
     IMPORTERS,
     OBSERVED,
@@ -76,6 +76,7 @@ def _check_dropout(ctx: NodeContext):
 _RANDOM_SRC = src(
     f"{OPS_MD} (Random* rows: seed ignored)",
     f"{IMPORTERS} randomHelper",
+    f"{CHECKERS} random*CheckHelper (dtype FLOAT/FLOAT16)",
     CHANGELOG + " 8.5, 10.11",
     OBSERVED,
 )
@@ -97,7 +98,12 @@ RULES = [
     ),
     OpRule(
         op="Dropout",
-        source=src(f"{OPS_MD} (Dropout row)", f"{IMPORTERS} importDropout", OBSERVED),
+        source=src(
+            f"{OPS_MD} (Dropout row)",
+            f"{IMPORTERS} importDropout",
+            f"{CHECKERS} checkDropout (is_test)",
+            OBSERVED,
+        ),
         # Dropout in inference is an identity: any type passes (UINT8 and BOOL observed).
         types={0: ANY_TRT},
         check=_check_dropout,

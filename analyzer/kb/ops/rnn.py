@@ -13,7 +13,7 @@ parses.
 
 from __future__ import annotations
 
-from trtforge.analyzer.kb.ops._compute import IMPORTERS, OBSERVED, OPS_MD, src
+from trtforge.analyzer.kb.ops._compute import CHECKERS, IMPORTERS, OBSERVED, OPS_MD, src
 from trtforge.analyzer.kb.policy import FLOAT_LIKE, INDEX_INTS
 from trtforge.analyzer.kb.rule import AttrLimit, NodeContext, OpRule
 
@@ -68,7 +68,12 @@ def _check(ctx: NodeContext):
 def _rule(op: str, types, attrs=()) -> OpRule:
     return OpRule(
         op=op,
-        source=src(f"{OPS_MD} ({op} row)", f"{IMPORTERS} import{op}", OBSERVED),
+        source=src(
+            f"{OPS_MD} ({op} row)",
+            f"{IMPORTERS} import{op}",
+            f"{CHECKERS} check{op} (bidirectional activations)",
+            OBSERVED,
+        ),
         types={0: types, 1: types, 2: types, 3: types, 4: INDEX_INTS, 5: types, 6: types, 7: types},
         attrs=attrs,
         check=_check,

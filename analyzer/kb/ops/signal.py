@@ -24,7 +24,6 @@ from trtforge.analyzer.kb.ops._compute import (
 from trtforge.analyzer.kb.policy import FLOAT_LIKE, INDEX_INTS
 from trtforge.analyzer.kb.rule import NEVER, AttrLimit, NodeContext, OpRule, Since
 
-
 _STFT_CONST = {
     1: "frame_step becomes the convolution stride",
     2: "the window is folded into the DFT weights",
