@@ -251,6 +251,20 @@ CASES = [
     ),
     Case("conv-runtime-weights", node_model("Conv", [X4, ("w", "FLOAT", [2, 2, 3, 3])])),
     Case(
+        "conv-symbolic-weight-channels",
+        node_model("Conv", [X4, ("w", "FLOAT", ["O", "I", 3, 3])], out_type="FLOAT"),
+        code="conv/dynamic-channels",
+    ),
+    Case(
+        "conv-symbolic-input-channels",
+        node_model("Conv", [("x", "FLOAT", [1, "C", 4, 4])], inits=(W,), out_type="FLOAT"),
+    ),
+    Case(
+        "convtranspose-symbolic-input-channels",
+        node_model("ConvTranspose", [("x", "FLOAT", [1, "C", 4, 4])], inits=(W,), out_type="FLOAT"),
+        code="convtranspose/dynamic-channels",
+    ),
+    Case(
         "conv-4d-spatial",
         node_model(
             "Conv",

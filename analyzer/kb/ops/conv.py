@@ -38,8 +38,41 @@ def _spatial(ctx: NodeContext, low: int, high: int):
         )
 
 
+def _dim(ctx: NodeContext, index: int, axis: int):
+    """(known, value): whether the input's rank is known, and the dim if it is a static int."""
+    info = ctx.input(index)
+    if info is None or info.shape is None or len(info.shape) <= axis:
+        return False, None
+    d = info.shape[axis]
+    return True, d if isinstance(d, int) and d > 0 else None
+
+
 def _check_conv(ctx: NodeContext):
     yield from _spatial(ctx, 1, 3)
+    known, channels = _dim(ctx, 1, 1)
+    if known and channels is None:
+        # IConvolutionLayer needs the kernel's input-channel count at build time (observed:
+        # runtime weights with a symbolic channel dim fail the group/channel check or the
+        # layer's "channel dimension … must be a build time constant")
+        yield ctx.finding(
+            "dynamic-channels",
+            f"weights '{ctx.node.input[1]}' have a dynamic input-channel dim "
+            f"{list(ctx.input(1).shape)}",
+            "give the weights a static shape (e.g. an initializer, or fix the channel dim)",
+        )
+
+
+def _check_deconv(ctx: NodeContext):
+    yield from _spatial(ctx, 1, 3)
+    known, channels = _dim(ctx, 0, 1)
+    if known and channels is None:
+        # observed: "IDeconvolutionLayer number of channels in `input` tensor must not be
+        # dynamic"
+        yield ctx.finding(
+            "dynamic-channels",
+            f"input '{ctx.node.input[0]}' has a dynamic channel dim {list(ctx.input(0).shape)}",
+            "export with a static channel dimension",
+        )
 
 
 def _check_deform(ctx: NodeContext):
@@ -66,7 +99,7 @@ RULES = [
         op="ConvTranspose",
         source=src(f"{OPS_MD} (ConvTranspose row)", f"{IMPORTERS} importConvTranspose", OBSERVED),
         types={"*": FLOAT_LIKE},
-        check=_check_conv,
+        check=_check_deconv,
     ),
     OpRule(
         op="DeformConv",
