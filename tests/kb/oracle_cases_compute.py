@@ -9,7 +9,7 @@ None for supported); `TARGET_CASES` hold facts of other targets and are not pars
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import onnx
@@ -57,8 +57,7 @@ def node_model(
     return model
 
 
-@dataclass(frozen=True)
-class Case:
+class Case(NamedTuple):
     id: str
     model: onnx.ModelProto
     target: str = "rtx-1"
