@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import ml_dtypes
 import numpy as np
 import onnx
 from onnx import TensorProto as TP
@@ -259,6 +260,28 @@ CASES = [
         "convtranspose-symbolic-input-channels",
         node_model("ConvTranspose", [("x", "FLOAT", [1, "C", 4, 4])], inits=(W,), out_type="FLOAT"),
         code="convtranspose/dynamic-channels",
+    ),
+    Case(
+        "conv-fp16-data-fp32-weights",
+        node_model("Conv", [("x", "FLOAT16", [1, 2, 4, 4])], inits=(W,), out_type="FLOAT16"),
+        code="conv/mixed-types",
+    ),
+    Case(
+        "matmul-fp16-fp32",
+        node_model(
+            "MatMul", [("a", "FLOAT16", [2, 3]), ("b", "FLOAT", [3, 4])], out_type="FLOAT16"
+        ),
+        code="matmul/mixed-types",
+    ),
+    Case(
+        "batchnorm-fp16-data-fp32-params",
+        node_model(
+            "BatchNormalization",
+            [("x", "FLOAT16", [1, 2, 4, 4])],
+            inits=BN,
+            opset=15,
+            out_type="FLOAT16",
+        ),
     ),
     Case(
         "conv-4d-spatial",
@@ -788,7 +811,7 @@ SWEEP_TYPES = (
     "UINT64",
     "FLOAT8E5M2",
 )
-_FLOAT_INIT = {"FLOAT16": np.float16, "DOUBLE": np.float64}
+_FLOAT_INIT = {"FLOAT16": np.float16, "DOUBLE": np.float64, "BFLOAT16": ml_dtypes.bfloat16}
 
 
 def _t(shape=(1, 2, 4, 4)):

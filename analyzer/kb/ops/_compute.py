@@ -138,3 +138,43 @@ def pre_opset7_broadcast(ctx: NodeContext, a: int, b: int) -> Iterable[Finding]:
             "supports broadcasting from opset 7",
             "re-export the model at opset >= 7 (13 or later recommended)",
         )
+
+
+_FLOAT_KIND = {"FLOAT": "FLOAT", "DOUBLE": "FLOAT", "FLOAT16": "FLOAT16", "BFLOAT16": "BFLOAT16"}
+
+
+def mixed_float_types(ctx: NodeContext, indices: Iterable[int] | None = None) -> Iterable[Finding]:
+    """Inputs ONNX types with one `T` must reach TensorRT with one float type.
+
+    Observed with TensorRT-RTX 1.7.1: FLOAT16 data with FLOAT weights fails in Conv,
+    ConvTranspose, MatMul, Gemm, PRelu, the elementwise ops, Layer/Instance/GroupNormalization,
+    RotaryEmbedding and LSTM ("must have same input types", "must have identical types");
+    BatchNormalization, Pow, RMSNormalization and Attention cast instead. DOUBLE counts as FLOAT
+    (the parser casts it down).
+    """
+    seen: dict[str, int] = {}
+    positions = range(ctx.num_inputs) if indices is None else indices
+    for index in positions:
+        info = ctx.input(index)
+        if info is None:
+            continue
+        kind = _FLOAT_KIND.get(info.dtype)
+        if kind is not None:
+            seen.setdefault(kind, index)
+    if len(seen) > 1:
+        kinds = ", ".join(f"input {i}: {k}" for k, i in sorted(seen.items(), key=lambda x: x[1]))
+        yield ctx.finding(
+            "mixed-types",
+            f"float inputs of different types ({kinds}); TensorRT needs one type here",
+            "cast the inputs (or weights) to one float type, e.g. convert the weights to FLOAT16",
+        )
+
+
+def checks(*fns):
+    """Combines several check functions into one `OpRule.check`."""
+
+    def combined(ctx: NodeContext):
+        for fn in fns:
+            yield from fn(ctx)
+
+    return combined

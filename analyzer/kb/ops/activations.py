@@ -22,6 +22,8 @@ from trtforge.analyzer.kb.ops._compute import (
     IMPORTERS,
     OBSERVED,
     OPS_MD,
+    checks,
+    mixed_float_types,
     pre_opset7_broadcast,
     src,
 )
@@ -50,7 +52,11 @@ RULES = [
     _rule("Mish", {"FLOAT", "FLOAT16", "DOUBLE"}),
     _rule("Shrink", {"FLOAT", "FLOAT16", "DOUBLE", "INT8"} | INDEX_INTS, CHANGELOG + " 8.4"),
     _rule("Hardmax", FLOAT_LIKE | {"FLOAT8E4M3FN", "INT4", "FLOAT4E2M1"}, CHANGELOG + " 9.2"),
-    _rule("PRelu", {0: FLOAT_OPS, 1: FLOAT_OPS}, check=lambda ctx: pre_opset7_broadcast(ctx, 0, 1)),
+    _rule(
+        "PRelu",
+        {0: FLOAT_OPS, 1: FLOAT_OPS},
+        check=checks(lambda ctx: pre_opset7_broadcast(ctx, 0, 1), mixed_float_types),
+    ),
     _rule(
         "Gelu",
         FLOAT_OPS,

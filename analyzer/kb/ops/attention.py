@@ -23,6 +23,7 @@ from trtforge.analyzer.kb.ops._compute import (
     IMPORTERS,
     OBSERVED,
     OPS_MD,
+    mixed_float_types,
     src,
 )
 from trtforge.analyzer.kb.policy import FLOAT_LIKE, INDEX_INTS
@@ -118,6 +119,7 @@ def _check_mask(ctx: NodeContext):
 
 
 def _check_rope(ctx: NodeContext):
+    yield from mixed_float_types(ctx, (0, 1, 2))
     x = ctx.input(0)
     if x is not None and x.rank == 3 and "num_heads" not in ctx.attrs:
         yield ctx.finding(

@@ -18,6 +18,7 @@ from trtforge.analyzer.kb.ops._compute import (
     IMPORTERS,
     OBSERVED,
     OPS_MD,
+    mixed_float_types,
     rank,
     src,
 )
@@ -49,6 +50,7 @@ def _dim(ctx: NodeContext, index: int, axis: int):
 
 def _check_conv(ctx: NodeContext):
     yield from _spatial(ctx, 1, 3)
+    yield from mixed_float_types(ctx, (0, 1, 2))
     known, channels = _dim(ctx, 1, 1)
     if known and channels is None:
         # IConvolutionLayer needs the kernel's input-channel count at build time (observed:
@@ -64,6 +66,7 @@ def _check_conv(ctx: NodeContext):
 
 def _check_deconv(ctx: NodeContext):
     yield from _spatial(ctx, 1, 3)
+    yield from mixed_float_types(ctx, (0, 1, 2))
     known, channels = _dim(ctx, 0, 1)
     if known and channels is None:
         # observed: "IDeconvolutionLayer number of channels in `input` tensor must not be

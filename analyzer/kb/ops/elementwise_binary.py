@@ -11,7 +11,15 @@ integer Pow bases 10.12); types observed with the TensorRT-RTX 1.7.1 parser.
 
 from __future__ import annotations
 
-from trtforge.analyzer.kb.ops._compute import CHANGELOG, IMPORTERS, OBSERVED, OPS_MD, src
+from trtforge.analyzer.kb.ops._compute import (
+    CHANGELOG,
+    IMPORTERS,
+    OBSERVED,
+    OPS_MD,
+    checks,
+    mixed_float_types,
+    src,
+)
 from trtforge.analyzer.kb.policy import FLOAT_LIKE, INDEX_INTS, NUMERIC
 from trtforge.analyzer.kb.rule import NEVER, NodeContext, OpRule
 
@@ -28,6 +36,7 @@ _OPSETS = (7, None)
 
 
 def _rule(op: str, types, **kw) -> OpRule:
+    kw.setdefault("check", mixed_float_types)
     return OpRule(
         op=op,
         source=src(f"{OPS_MD} ({op} row)", f"{IMPORTERS} import{op} (elementwiseHelper)", OBSERVED),
@@ -90,7 +99,7 @@ RULES = [
         ),
         types={"*": NUMERIC},
         opsets=_OPSETS,
-        check=_check_mod,
+        check=checks(_check_mod, mixed_float_types),
     ),
     OpRule(
         op="Pow",

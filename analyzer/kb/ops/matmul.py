@@ -16,6 +16,8 @@ from trtforge.analyzer.kb.ops._compute import (
     IMPORTERS,
     OBSERVED,
     OPS_MD,
+    checks,
+    mixed_float_types,
     pre_opset7_broadcast,
     src,
 )
@@ -26,6 +28,7 @@ _EINSUM_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz->., ")
 
 
 def _check_einsum(ctx: NodeContext):
+    yield from mixed_float_types(ctx)
     equation = str(ctx.attr("equation", ""))
     bad = sorted({c for c in equation if c not in _EINSUM_CHARS})
     if bad:
@@ -63,6 +66,7 @@ def _check_matmul(ctx: NodeContext):
     prepend-then-squeeze of the vector produces a reshape that changes the volume (observed,
     onnx test test_matmul_1d_3d: "reshape changes volume")."""
     yield from pre_opset7_broadcast(ctx, 0, 1)
+    yield from mixed_float_types(ctx)
     a, b = ctx.input(0), ctx.input(1)
     if a is None or b is None or a.rank != 1 or b.rank is None or b.rank < 3:
         return
@@ -88,7 +92,10 @@ RULES = [
         op="Gemm",
         source=src(f"{OPS_MD} (Gemm row)", f"{IMPORTERS} importGemm", OBSERVED),
         types={"*": FLOAT_OPS},
-        check=lambda ctx: pre_opset7_broadcast(ctx, 2, 0) if ctx.has_input(2) else (),
+        check=checks(
+            lambda ctx: pre_opset7_broadcast(ctx, 2, 0) if ctx.has_input(2) else (),
+            mixed_float_types,
+        ),
     ),
     OpRule(
         op="Einsum",

@@ -22,6 +22,8 @@ from trtforge.analyzer.kb.ops._compute import (
     IMPORTERS,
     OBSERVED,
     OPS_MD,
+    checks,
+    mixed_float_types,
     only_first_output,
     rank,
     src,
@@ -41,6 +43,7 @@ def _check_batchnorm(ctx: NodeContext):
 
 
 def _check_layernorm(ctx: NodeContext):
+    yield from mixed_float_types(ctx, (0, 1, 2))
     yield from only_first_output(
         ctx,
         "declares the optional Mean/InvStdDev outputs; TensorRT supports only Y (even unused "
@@ -64,6 +67,7 @@ def _min_rank(minimum: int, code: str):
 
 
 def _check_groupnorm(ctx: NodeContext):
+    yield from mixed_float_types(ctx, (0, 1, 2))
     t = ctx.target
     if t.family == "trt" and t.version < (10, 9) and ctx.opset >= 21:
         yield ctx.finding(
@@ -111,7 +115,7 @@ RULES = [
             OBSERVED,
         ),
         types={"*": _NORM_TYPES},
-        check=_min_rank(3, "rank"),
+        check=checks(_min_rank(3, "rank"), lambda ctx: mixed_float_types(ctx, (0, 1, 2))),
     ),
     OpRule(
         op="LayerNormalization",

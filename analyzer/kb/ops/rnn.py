@@ -13,7 +13,14 @@ parses.
 
 from __future__ import annotations
 
-from trtforge.analyzer.kb.ops._compute import CHECKERS, IMPORTERS, OBSERVED, OPS_MD, src
+from trtforge.analyzer.kb.ops._compute import (
+    CHECKERS,
+    IMPORTERS,
+    OBSERVED,
+    OPS_MD,
+    mixed_float_types,
+    src,
+)
 from trtforge.analyzer.kb.policy import FLOAT_LIKE, INDEX_INTS
 from trtforge.analyzer.kb.rule import AttrLimit, NodeContext, OpRule
 
@@ -34,6 +41,7 @@ _ACTIVATIONS = frozenset(
 
 
 def _check(ctx: NodeContext):
+    yield from mixed_float_types(ctx, (0, 1, 2, 3, 5, 6, 7))
     acts = ctx.attr("activations")
     if not acts:
         return
