@@ -1,0 +1,87 @@
+"""Shared facts for the tensor-manipulation, indexing and control-flow rules.
+
+Not a rule module (the leading underscore keeps the registry from loading it as one).
+
+Sources: onnx-tensorrt onnxOpImporters.cpp (`notInvalidType(..., {"UINT8"})` guards and
+`convertDtype` in importerUtils.cpp); observed with the TensorRT-RTX 1.7.1 parser: DOUBLE tensors
+are accepted (the parser casts them down to FLOAT), UINT8 is refused by almost every importer
+("Found unsupported input type of UINT8") and only passes through Identity/Shape/Size, and
+INT16/UINT16/UINT32/UINT64/STRING/complex tensors have no TensorRT type at all.
+"""
+
+from __future__ import annotations
+
+from trtforge.analyzer.graph import GraphView
+from trtforge.analyzer.kb.policy import FLOATS, QUANT
+from trtforge.analyzer.kb.rule import NodeContext
+
+#: element types a TensorRT tensor can hold once imported (DOUBLE is cast down to FLOAT).
+TENSOR = frozenset(FLOATS | QUANT | {"DOUBLE", "INT32", "INT64", "INT8", "BOOL"})
+#: the same plus UINT8, which a few importers pass through (network I/O only).
+TENSOR_U8 = TENSOR | {"UINT8"}
+#: layers that interpolate (Resize, GridSample): no BOOL and no integer data.
+INTERPOLATABLE = frozenset(FLOATS | QUANT | {"DOUBLE", "INT8"})
+#: data for DepthToSpace/SpaceToDepth (shuffles, but the importer refuses BOOL and UINT8).
+NO_BOOL = TENSOR - {"BOOL"}
+#: integer index / shape tensors.
+INDEX = frozenset({"INT32", "INT64"})
+#: anything numeric that the parser reads as a shape-tensor value.
+SHAPE_VALUES = frozenset({"INT32", "INT64"})
+FLOAT_LIKE = frozenset(FLOATS | {"DOUBLE"})
+
+OPSRC = "onnx-tensorrt onnxOpImporters.cpp"
+OBSERVED = "observed with TensorRT-RTX 1.7.1 parser"
+
+#: ops whose output is computable while building the engine when their inputs' shapes are.
+_SHAPE_OPS = frozenset({"Shape", "Size"})
+#: ops that never yield build-time values.
+_OPAQUE = frozenset({"If", "Loop", "Scan", "NonZero", "Unique", "NonMaxSuppression"})
+
+
+def shape_derived(graph: GraphView, name: str, depth: int = 24) -> bool:
+    """True when tensor `name` is a build-time constant or computed only from shapes.
+
+    TensorRT evaluates such values as shape tensors while building, so an importer that needs
+    a value (a float `scales`, a float `Range` bound) can use them. A network input, or a value
+    computed from tensor data, is neither.
+    """
+    if not name:
+        return True
+    info = graph.tensor(name)
+    if info.is_constant:
+        return True
+    if info.is_graph_input or depth <= 0:
+        return False
+    node = graph.producers.get(name)
+    if node is None:
+        return False  # a body input or an outer value we cannot see through
+    if node.op_type in _SHAPE_OPS:
+        return True
+    if node.op_type in _OPAQUE:
+        return False
+    inputs = [n for n in node.input if n]
+    return bool(inputs) and all(shape_derived(graph, n, depth - 1) for n in inputs)
+
+
+def float_value_input(ctx: NodeContext, index: int, what: str):
+    """Finding when float input `index` must be a value TensorRT can evaluate but is not.
+
+    TensorRT carries values that decide shapes as shape tensors, which must be INT32/INT64
+    unless they are build-time constants or computed from shapes; a FLOAT network input (or a
+    float computed from data) cannot be one. Observed with TensorRT-RTX 1.7.1: "Network input
+    scales is a shape tensor and must have type Int32 or Int64".
+    """
+    info = ctx.input(index)
+    if info is None or info.dtype not in FLOAT_LIKE:
+        return None
+    if shape_derived(ctx.graph, ctx.node.input[index]):
+        return None
+    seen = "a network input" if info.is_graph_input else "computed from tensor data"
+    return ctx.finding(
+        "float-shape-input",
+        f"{what} ('{ctx.node.input[index]}') is a {info.dtype} value {seen}; TensorRT needs it "
+        "as a build-time constant or a value computed from shapes",
+        "make it an initializer (trt-rewrite --fold-constants when it depends only on static "
+        "shapes), or pass integer sizes instead",
+        source=OBSERVED,
+    )
