@@ -80,7 +80,8 @@ RULES = [
     ),
     OpRule(
         op="ConstantOfShape",
-        source=f"onnxOpCheckers.cpp checkConstantOfShape; {OPSRC} importConstantOfShape; {OBSERVED}",
+        source=f"onnxOpCheckers.cpp checkConstantOfShape; {OPSRC} importConstantOfShape; "
+        f"{OBSERVED}",
         types={0: INDEX},
         check=_check_constant_of_shape,
     ),

@@ -56,7 +56,7 @@ def _check_if(ctx: NodeContext):
     if value is not None and value.size == 1:
         return  # only one branch is imported
     for i, ((t_type, t_rank), (e_type, e_rank)) in enumerate(
-        zip(_outputs(then_graph), _outputs(else_graph))
+        zip(_outputs(then_graph), _outputs(else_graph), strict=False)
     ):
         name = ctx.node.output[i] if i < len(ctx.node.output) else str(i)
         if "UNDEFINED" in (t_type, e_type):

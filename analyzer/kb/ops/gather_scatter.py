@@ -75,7 +75,9 @@ RULES = [
         op="ScatterElements",
         source=f"{OPSRC} importScatterElements; plugin/scatterElementsPlugin README; {OBSERVED}",
         types={0: TENSOR, 1: INDEX, 2: TENSOR},
-        attrs=(AttrLimit("reduction", allowed={"none", "add", "mul", "max", "min"}, default="none"),),
+        attrs=(
+            AttrLimit("reduction", allowed={"none", "add", "mul", "max", "min"}, default="none"),
+        ),
         check=_check_scatter_elements,
     ),
     OpRule(

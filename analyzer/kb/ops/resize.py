@@ -39,7 +39,7 @@ def _scaled_dims_finding(ctx: NodeContext, mode: str, scales, axes):
     rank = info.rank if info is not None else None
     if axes and rank is not None and len(axes) == len(values):
         full = [1.0] * rank
-        for axis, value in zip(axes, values):
+        for axis, value in zip(axes, values, strict=True):
             full[axis % rank] = value
     else:
         full = values

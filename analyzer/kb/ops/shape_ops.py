@@ -15,7 +15,7 @@ from __future__ import annotations
 from trtforge.analyzer.kb.ops._tensor_common import INDEX, OBSERVED, OPSRC, TENSOR, TENSOR_U8
 from trtforge.analyzer.kb.rule import OpRule
 
-AXES_CONST = "TensorRT needs the axes to build the layer (\"axis is not a constant\")"
+AXES_CONST = 'TensorRT needs the axes to build the layer ("axis is not a constant")'
 
 RULES = [
     OpRule(
