@@ -1,0 +1,543 @@
+"""Tensor-manipulation, indexing, control-flow and custom-domain rules, on real models.
+
+Each case is a small model (ONNX text), the target, and the expected static verdict and
+finding code. Where TensorRT-RTX is installed, every `rtx-1` case is also parsed by the real
+parser (one subprocess for all of them) and its verdict must agree with the static one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import onnx
+import onnx.parser
+import pytest
+
+from conftest import HAS_RTX
+from trtforge.analyzer.api import check
+
+SUPPORTED, UNSUPPORTED, PLUGIN = "supported", "unsupported", "plugin"
+
+
+def _model(text: str, opset: int, domains: dict[str, int] | None = None) -> onnx.ModelProto:
+    imports = ", ".join([f'"": {opset}', *(f'"{d}": {v}' for d, v in (domains or {}).items())])
+    return onnx.parser.parse_model(f"<ir_version: 10, opset_import: [{imports}]>\n{text}")
+
+
+MS = {"com.microsoft": 1}
+ML = {"ai.onnx.ml": 3}
+IF_COL2IM = """g (bool c, float[4] x) => (float[4] y) {
+  y = If(c) <then_branch = t () => (float[4] a) { a = Identity(x) },
+             else_branch = e () => (float[4] b) { b = Col2Im(x, x, x) }> }"""
+IF_COL2IM_CONST = IF_COL2IM.replace("(bool c, float[4] x)", "(float[4] x)").replace(
+    "{\n  y = If", "<bool c = {1}> {\n  y = If"
+)
+LOOP_SCAN = """g (float[4] x, bool c) => (float[4] y, float z) {
+  y, z = Loop(, c, x) <body = body (int64 i, bool cin, float[4] s) => (bool cout, float[4] so,
+      float[4] sc) { cout = Identity(cin) so = Identity(s) sc = Identity(so) }> }"""
+
+# (id, model text, opset, domains, target, status, code expected among the node's reasons)
+CASES = [
+    (
+        "squeeze-axes-init",
+        "g (float[1,3] x) => (float[3] y) <int64[1] a = {0}> { y = Squeeze(x, a) }",
+        13,
+        None,
+        "rtx-1",
+        SUPPORTED,
+        None,
+    ),
+    (
+        "unsqueeze-axes-input",
+        "g (float[3] x, int64[1] a) => (float y) { y = Unsqueeze(x, a) }",
+        13,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "input-not-constant",
+    ),
+    (
+        "reshape-shape-input",
+        "g (float[2,3] x, int64[2] s) => (float y) { y = Reshape(x, s) }",
+        13,
+        None,
+        "rtx-1",
+        SUPPORTED,
+        None,
+    ),
+    (
+        "concat-uint8",
+        "g (uint8[2] a) => (uint8 y) { y = Concat<axis=0>(a, a) }",
+        13,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "unsupported-dtype",
+    ),
+    (
+        "pad-wrap",
+        'g (float[4,4] x) => (float y) <int64[4] p = {1,1,1,1}> { y = Pad<mode="wrap">(x, p) }',
+        19,
+        None,
+        "rtx-1",
+        SUPPORTED,
+        None,
+    ),
+    (
+        "resize-half-pixel-symmetric",
+        "g (float[1,1,4,4] x) => (float y) <float[4] s = {1,1,2,2}> "
+        '{ y = Resize<mode="linear", coordinate_transformation_mode="half_pixel_symmetric">'
+        "(x, , s) }",
+        19,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "resize/coordinate-transformation-mode",
+    ),
+    (
+        "resize-antialias",
+        "g (float[1,1,4,4] x) => (float y) <float[4] s = {1,1,0.5,0.5}> "
+        '{ y = Resize<mode="linear", antialias=1>(x, , s) }',
+        19,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "resize/antialias",
+    ),
+    (
+        "resize-scales-network-input",
+        'g (float[1,1,4,4] x, float[4] s) => (float y) { y = Resize<mode="nearest">(x, , s) }',
+        19,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "resize/float-shape-input",
+    ),
+    (
+        "resize-scales-from-shape",
+        "g (float[1,1,4,4] x, float[1,1,8,8] z) => (float y) "
+        '{ s = Shape(z) f = Cast<to=1>(s) q = Div(f, f) y = Resize<mode="nearest">(x, , q) }',
+        19,
+        None,
+        "rtx-1",
+        SUPPORTED,
+        None,
+    ),
+    (
+        "resize-linear-4-dims",
+        "g (float[1,1,4,4] x) => (float y) <float[4] s = {2,2,2,2}> "
+        '{ y = Resize<mode="linear">(x, , s) }',
+        19,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "resize/scaled-dims",
+    ),
+    (
+        "resize-int32-data",
+        "g (int32[1,1,4,4] x) => (int32 y) <float[4] s = {1,1,2,2}> { y = Resize(x, , s) }",
+        19,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "unsupported-dtype",
+    ),
+    (
+        "range-float-input",
+        "g (float s, float l, float d) => (float y) { y = Range(s, l, d) }",
+        11,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "range/float-shape-input",
+    ),
+    (
+        "range-int64-input",
+        "g (int64 s, int64 l, int64 d) => (int64 y) { y = Range(s, l, d) }",
+        11,
+        None,
+        "rtx-1",
+        SUPPORTED,
+        None,
+    ),
+    (
+        "onehot-float-depth-input",
+        "g (int64[3] i, float d) => (float y) <float[2] v = {0,1}> { y = OneHot(i, d, v) }",
+        11,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "onehot/float-shape-input",
+    ),
+    (
+        "onehot-int-depth-input",
+        "g (int64[3] i, int64[1] d) => (float y) <float[2] v = {0,1}> { y = OneHot(i, d, v) }",
+        11,
+        None,
+        "rtx-1",
+        SUPPORTED,
+        None,
+    ),
+    (
+        "eyelike-dynamic",
+        "g (float[N,4] x) => (float y) { y = EyeLike(x) }",
+        13,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "eyelike/dynamic-shape",
+    ),
+    (
+        "depthtospace-5d",
+        "g (float[1,8,2,2,2] x) => (float y) { y = DepthToSpace<blocksize=2>(x) }",
+        13,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "depthtospace/rank",
+    ),
+    (
+        "gridsample-5d",
+        "g (float[1,1,4,4,4] x, float[1,2,2,2,3] g) => (float y) { y = GridSample(x, g) }",
+        20,
+        None,
+        "rtx-1",
+        SUPPORTED,
+        None,
+    ),
+    (
+        "gridsample-3d",
+        "g (float[1,1,4] x, float[1,2,1] g) => (float y) { y = GridSample(x, g) }",
+        20,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "gridsample/rank",
+    ),
+    (
+        "where-int-condition",
+        "g (int32[4] c, float[4] a, float[4] b) => (float y) { y = Where(c, a, b) }",
+        16,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "unsupported-dtype",
+    ),
+    (
+        "trilu-1d",
+        "g (float[4] x) => (float y) { y = Trilu(x) }",
+        14,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "trilu/rank",
+    ),
+    (
+        "constant-strings",
+        'g (float[2] a) => (float[2] y) { y = Identity(a) c = Constant<value_strings=["a"]>() }',
+        13,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "constant/attribute",
+    ),
+    (
+        "constantofshape-uint8",
+        "g (int64[2] s) => (uint8 y) { y = ConstantOfShape<value=uint8[1] {1}>(s) }",
+        13,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "constantofshape/value-type",
+    ),
+    (
+        "scatternd-add",
+        "g (float[4,4] x, int64[1,1] i, float[1,4] u) => (float y) "
+        '{ y = ScatterND<reduction="add">(x, i, u) }',
+        16,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "scatternd/reduction",
+    ),
+    (
+        "scatterelements-add-rtx",
+        "g (float[4,4] x, int64[1,4] i, float[1,4] u) => (float y) "
+        '{ y = ScatterElements<reduction="add">(x, i, u) }',
+        16,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "scatterelements/reduction",
+    ),
+    (
+        "scatterelements-add-trt",
+        "g (float[4,4] x, int64[1,4] i, float[1,4] u) => (float y) "
+        '{ y = ScatterElements<reduction="add">(x, i, u) }',
+        16,
+        None,
+        "trt-10",
+        SUPPORTED,
+        None,
+    ),
+    (
+        "tensorscatter-axis1",
+        "g (float[1,8,2,4] c, float[1,1,2,4] u, int64[1] w) => (float y) "
+        "{ y = TensorScatter<axis=1>(c, u, w) }",
+        24,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "tensorscatter/axis",
+    ),
+    (
+        "topk-k-above-limit",
+        "g (float[5000] x) => (float v, int64 i) <int64[1] k = {4000}> { v, i = TopK(x, k) }",
+        11,
+        None,
+        "rtx-1",
+        SUPPORTED,
+        "topk/k-too-large",
+    ),
+    (
+        "nonzero-rtx",
+        "g (float[4] x) => (int64 y) { y = NonZero(x) }",
+        13,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "not-available",
+    ),
+    (
+        "nonzero-trt",
+        "g (float[4] x) => (int64 y) { y = NonZero(x) }",
+        13,
+        None,
+        "trt-10",
+        SUPPORTED,
+        None,
+    ),
+    (
+        "nms",
+        "g (float[1,4,4] b, float[1,1,4] s) => (int64 y) <int64[1] m = {3}> "
+        "{ y = NonMaxSuppression(b, s, m) }",
+        11,
+        None,
+        "rtx-1",
+        SUPPORTED,
+        None,
+    ),
+    (
+        "unique",
+        "g (float[4] x) => (float y) { y = Unique(x) }",
+        13,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "not-available",
+    ),
+    (
+        "sequence",
+        "g (float[4] a) => (float[4] y) <int64 i = {0}> "
+        "{ s = SequenceConstruct(a, a) y = SequenceAt(s, i) }",
+        16,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "not-available",
+    ),
+    ("if-inner-unsupported", IF_COL2IM, 18, None, "rtx-1", UNSUPPORTED, "not-available"),
+    ("if-constant-condition", IF_COL2IM_CONST, 18, None, "rtx-1", SUPPORTED, None),
+    (
+        "loop-scan-without-trip-count",
+        LOOP_SCAN,
+        16,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "loop/scan-output-without-trip-count",
+    ),
+    (
+        "ml-normalizer",
+        "g (float[4,4] x) => (float y) { y = ai.onnx.ml.Normalizer(x) }",
+        17,
+        ML,
+        "rtx-1",
+        UNSUPPORTED,
+        "not-available",
+    ),
+    (
+        "ms-simplified-layernorm-rtx",
+        "g (float[4,4] x) => (float y) <float[4] g = {1,1,1,1}> "
+        "{ y = com.microsoft.SimplifiedLayerNormalization(x, g) }",
+        17,
+        MS,
+        "rtx-1",
+        SUPPORTED,
+        None,
+    ),
+    (
+        "ms-simplified-layernorm-trt",
+        "g (float[4,4] x) => (float y) <float[4] g = {1,1,1,1}> "
+        "{ y = com.microsoft.SimplifiedLayerNormalization(x, g) }",
+        17,
+        MS,
+        "trt-10",
+        UNSUPPORTED,
+        "custom-domain-op",
+    ),
+    (
+        "ms-fastgelu",
+        "g (float[4,4] x) => (float y) { y = com.microsoft.FastGelu(x) }",
+        17,
+        MS,
+        "rtx-1",
+        UNSUPPORTED,
+        "custom-domain-op",
+    ),
+    (
+        "custom-domain-builtin",
+        "g (float[4,4] x) => (float y) { y = my.dom.Transpose(x) }",
+        17,
+        {"my.dom": 1},
+        "rtx-1",
+        SUPPORTED,
+        None,
+    ),
+    (
+        "shipped-plugin-trt",
+        "g (float[1,4,4] b, float[1,4,2] s) => (int32 n) { n = EfficientNMS_TRT(b, s) }",
+        17,
+        None,
+        "trt-10",
+        PLUGIN,
+        None,
+    ),
+    (
+        "shipped-plugin-rtx",
+        "g (float[1,4,4] b, float[1,4,2] s) => (int32 n) { n = EfficientNMS_TRT(b, s) }",
+        17,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "unknown-op",
+    ),
+    (
+        "removed-plugin-trt11",
+        "g (float[4] x) => (float y) { y = Clip_TRT(x) }",
+        17,
+        None,
+        "trt-11",
+        UNSUPPORTED,
+        "unknown-op",
+    ),
+]
+IDS = [c[0] for c in CASES]
+
+
+def _first_node_of_interest(report):
+    """The verdict of the node the case is about: the last one (helpers come first)."""
+    return report.nodes[-1]
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_static_verdict(case) -> None:
+    _, text, opset, domains, target, status, code = case
+    report = check(_model(text, opset, domains), target=target, backend="static")
+    node = _first_node_of_interest(report)
+    codes = [r.code for r in node.reasons]
+    assert node.status == status, f"{node.op_type}: {node.status} {codes}"
+    if code is not None:
+        assert code in codes, f"expected {code} in {codes}"
+
+
+def test_inner_node_is_named() -> None:
+    report = check(_model(IF_COL2IM, 18), target="rtx-1", backend="static")
+    (node,) = report.nodes
+    messages = " ".join(r.message for r in node.reasons)
+    assert "else_branch" in messages and "Col2Im" in messages
+    assert any(r.inner for r in node.reasons)
+
+
+def test_custom_domain_uses_default_opset() -> None:
+    """A built-in importer reads the default domain's opset, not the custom domain's."""
+    text = "g (float[4,4] x) => (float y) { y = my.dom.Transpose(x) }"
+    report = check(_model(text, 17, {"my.dom": 1}), target="trt-10", backend="static")
+    assert report.nodes[0].status == SUPPORTED
+
+
+_PARSE_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    import tensorrt_rtx as trt
+    logger = trt.Logger(trt.Logger.ERROR)
+    out = {}
+    for path in sys.argv[1:]:
+        builder = trt.Builder(logger)
+        network = builder.create_network(0)
+        parser = trt.OnnxParser(network, logger)
+        with open(path, "rb") as f:
+            ok = parser.parse(f.read())
+        out[path] = [bool(ok), [parser.get_error(i).desc() for i in range(parser.num_errors)]]
+        print("@@" + json.dumps({path: out[path]}), flush=True)
+    """
+)
+
+
+def _rtx_env(tmp: Path) -> dict[str, str]:
+    """LD_LIBRARY_PATH holding the unversioned libtensorrt_rtx.so the parser dlopens."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("tensorrt_rtx_libs")
+    env = dict(os.environ)
+    if spec is not None and spec.submodule_search_locations:
+        libdir = Path(list(spec.submodule_search_locations)[0])
+        link = tmp / "libtensorrt_rtx.so"
+        if (libdir / "libtensorrt_rtx.so.1").exists() and not link.exists():
+            link.symlink_to(libdir / "libtensorrt_rtx.so.1")
+        env["LD_LIBRARY_PATH"] = os.pathsep.join(
+            p for p in (str(tmp), env.get("LD_LIBRARY_PATH", "")) if p
+        )
+    return env
+
+
+@pytest.mark.skipif(not HAS_RTX, reason="needs tensorrt_rtx")
+def test_rtx_cases_agree_with_the_real_parser(tmp_path: Path) -> None:
+    cases = [c for c in CASES if c[4] == "rtx-1"]
+    paths = []
+    for case_id, text, opset, domains, *_ in cases:
+        path = tmp_path / f"{case_id}.onnx"
+        onnx.save(_model(text, opset, domains), path)
+        paths.append(str(path))
+    script = tmp_path / "parse.py"
+    script.write_text(_PARSE_SCRIPT)
+    results: dict[str, list] = {}
+    pending = list(paths)
+    while pending:  # a parser abort costs one model, not the test
+        proc = subprocess.run(
+            [sys.executable, str(script), *pending],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=_rtx_env(tmp_path),
+        )
+        for line in proc.stdout.splitlines():
+            if line.startswith("@@"):  # the TensorRT logger writes to stdout too
+                results.update(json.loads(line[2:]))
+        done = [p for p in pending if p in results]
+        pending = [p for p in pending if p not in results]
+        if pending and proc.returncode != 0:
+            results[pending.pop(0)] = [False, [f"parser aborted ({proc.returncode})"]]
+        elif pending and not done:
+            break
+    disagreements = []
+    for (case_id, *_, status, _code), path in zip(cases, paths, strict=True):
+        ok, errors = results[path]
+        if ok != (status != UNSUPPORTED):
+            disagreements.append(f"{case_id}: parser ok={ok} {errors[:1]}, static {status}")
+    assert not disagreements, "\n".join(disagreements)
