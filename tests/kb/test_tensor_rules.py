@@ -44,6 +44,46 @@ LOOP_SCAN = """g (float[4] x, bool c) => (float[4] y, float z) {
 # (id, model text, opset, domains, target, status, code expected among the node's reasons)
 CASES = [
     (
+        "split-negative-last-chunk",
+        "g (float[1,4] x) => (float a, float b, float c) "
+        "{ a, b, c = Split<axis=0, num_outputs=3>(x) }",
+        18,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "split/negative-last-chunk",
+    ),
+    (
+        "range-float-from-int-input",
+        "g (int64 n) => (float y) <float s = {0.0}, float d = {1.0}> "
+        "{ l = Cast<to=1>(n) y = Range(s, l, d) }",
+        11,
+        None,
+        "rtx-1",
+        SUPPORTED,
+        None,
+    ),
+    (
+        "loop-trip-count-from-float-input-ok",
+        "g (float[4] x, float l) => (float[4] y) <bool c = {1}> "
+        "{ m = Cast<to=7>(l) y = Loop(m, c, x) <body = body (int64 i, bool cin, float[4] s) "
+        "=> (bool cout, float[4] so) { cout = Identity(cin) so = Identity(s) }> }",
+        16,
+        None,
+        "rtx-1",
+        SUPPORTED,
+        None,
+    ),
+    (
+        "reshape-shape-from-float-input",
+        "g (float[6] x, float[2] f) => (float y) { s = Cast<to=7>(f) y = Reshape(x, s) }",
+        16,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "reshape/float-shape-input",
+    ),
+    (
         "squeeze-axes-init",
         "g (float[1,3] x) => (float[3] y) <int64[1] a = {0}> { y = Squeeze(x, a) }",
         13,

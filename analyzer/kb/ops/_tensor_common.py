@@ -41,16 +41,21 @@ _OPAQUE = frozenset({"If", "Loop", "Scan", "NonZero", "Unique", "NonMaxSuppressi
 def shape_derived(graph: GraphView, name: str, depth: int = 24) -> bool:
     """True when tensor `name` is a build-time constant or computed only from shapes.
 
-    TensorRT evaluates such values as shape tensors while building, so an importer that needs
-    a value (a float `scales`, a float `Range` bound) can use them. A network input, or a value
-    computed from tensor data, is neither.
+    TensorRT evaluates such values as shape tensors, so an importer that needs a value (a float
+    `scales`, a float `Range` bound) can use them: constants, Shape/Size outputs, INT32/INT64
+    network inputs (which become shape tensors) and anything computed from those only (casts
+    to float included). A FLOAT network input, or a value computed from tensor data, is not.
+    Observed with the TensorRT-RTX 1.7.1 parser (the ONNX window-function expansions cast an
+    INT64 network input to float and feed Range: accepted).
     """
     if not name:
         return True
     info = graph.tensor(name)
     if info.is_constant:
         return True
-    if info.is_graph_input or depth <= 0:
+    if info.is_graph_input:
+        return info.dtype in SHAPE_VALUES  # an integer network input becomes a shape tensor
+    if depth <= 0:
         return False
     node = graph.producers.get(name)
     if node is None:
@@ -85,3 +90,54 @@ def float_value_input(ctx: NodeContext, index: int, what: str):
         "shapes), or pass integer sizes instead",
         source=OBSERVED,
     )
+
+
+def reads_float_network_input(graph: GraphView, name: str, depth: int = 24) -> bool:
+    """True when `name` is computed (through anything but Shape/Size) from a float network input."""
+    if not name or depth <= 0:
+        return False
+    info = graph.tensor(name)
+    if info.is_constant:
+        return False
+    if info.is_graph_input:
+        return info.dtype in FLOAT_LIKE
+    node = graph.producers.get(name)
+    if node is None or node.op_type in _SHAPE_OPS:
+        return False
+    return any(reads_float_network_input(graph, n, depth - 1) for n in node.input if n)
+
+
+def shape_input(ctx: NodeContext, index: int, what: str):
+    """Finding when an integer shape-tensor input is computed from a FLOAT network input.
+
+    TensorRT computes shape tensors while building; one computed from float network data
+    (e.g. Cast(float input) fed to Reshape's shape or Range's limit) fails with
+    "Assertion !isInFlight(...)" (observed with TensorRT-RTX 1.7.1).
+    """
+    if not ctx.has_input(index):
+        return None
+    name = ctx.node.input[index]
+    info = ctx.input(index)
+    if info.is_constant or info.dtype in FLOAT_LIKE:
+        return None  # float values are judged by float_value_input
+    if not reads_float_network_input(ctx.graph, name):
+        return None
+    return ctx.finding(
+        "float-shape-input",
+        f"{what} ('{name}') is computed from a FLOAT network input; TensorRT computes it as a "
+        "shape tensor and cannot",
+        "feed the dimensions as INT64 network inputs, or fold them to constants",
+        source=OBSERVED,
+    )
+
+
+def shape_inputs_check(*specs: tuple[int, str]):
+    """A rule check applying `shape_input` to each (index, description)."""
+
+    def check(ctx: NodeContext):
+        for index, what in specs:
+            finding = shape_input(ctx, index, what)
+            if finding is not None:
+                yield finding
+
+    return check

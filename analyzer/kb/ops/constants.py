@@ -20,6 +20,7 @@ from trtforge.analyzer.kb.ops._tensor_common import (
     OPSRC,
     TENSOR,
     float_value_input,
+    shape_input,
 )
 from trtforge.analyzer.kb.rule import NodeContext, OpRule
 
@@ -38,6 +39,9 @@ def _check_constant(ctx: NodeContext):
 
 
 def _check_constant_of_shape(ctx: NodeContext):
+    finding = shape_input(ctx, 0, "shape")
+    if finding is not None:
+        yield finding
     value = ctx.attr("value")
     if value is not None and getattr(value, "data_type", 0) == 2:  # TensorProto.UINT8
         yield ctx.finding(
@@ -49,7 +53,9 @@ def _check_constant_of_shape(ctx: NodeContext):
 
 def _check_range(ctx: NodeContext):
     for index, what in ((0, "start"), (1, "limit"), (2, "delta")):
-        finding = float_value_input(ctx, index, f"Range {what}")
+        finding = float_value_input(ctx, index, f"Range {what}") or shape_input(
+            ctx, index, f"Range {what}"
+        )
         if finding is not None:
             yield finding
 

@@ -10,6 +10,7 @@ loop-carried dependencies must be the same across iterations"), onnxOpImporters.
 `sequence_lens` must be empty), onnxOpCheckers.cpp checkIf; TensorRT 10.11 release notes
 ("inputs to IIfConditionalOutputLayer may now have different shapes; they must still have the
 same rank"); observed with the TensorRT-RTX 1.7.1 parser:
+- a trip count cast from a FLOAT network input is accepted;
 - a Loop with scan outputs and no trip count fails ("TensorRT cannot infer the shape of scan
   output ... since no trip limit was set"); a network-input trip count is fine;
 - If branches whose outputs differ in element type fail ("IConditionalOutputLayer must have

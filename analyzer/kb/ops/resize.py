@@ -21,6 +21,7 @@ from trtforge.analyzer.kb.ops._tensor_common import (
     OBSERVED,
     OPSRC,
     float_value_input,
+    shape_input,
 )
 from trtforge.analyzer.kb.rule import AttrLimit, NodeContext, OpRule
 
@@ -61,6 +62,9 @@ def _check_resize(ctx: NodeContext):
     scales_index = 2 if ctx.opset >= 11 else 1
     has_sizes = ctx.opset >= 11 and ctx.has_input(3)
     if has_sizes:
+        finding = shape_input(ctx, 3, "sizes")
+        if finding is not None:
+            yield finding
         return
     if not ctx.has_input(scales_index):
         return

@@ -19,6 +19,7 @@ from trtforge.analyzer.kb.ops._tensor_common import (
     OPSRC,
     TENSOR,
     float_value_input,
+    shape_input,
 )
 from trtforge.analyzer.kb.rule import NEVER, NodeContext, OpRule
 
@@ -44,7 +45,7 @@ def _check_reverse_sequence(ctx: NodeContext):
 
 
 def _check_one_hot(ctx: NodeContext):
-    finding = float_value_input(ctx, 1, "depth")
+    finding = float_value_input(ctx, 1, "depth") or shape_input(ctx, 1, "depth")
     if finding is not None:
         yield finding
 

@@ -12,7 +12,14 @@ importSize); observed with the TensorRT-RTX 1.7.1 parser:
 
 from __future__ import annotations
 
-from trtforge.analyzer.kb.ops._tensor_common import INDEX, OBSERVED, OPSRC, TENSOR, TENSOR_U8
+from trtforge.analyzer.kb.ops._tensor_common import (
+    INDEX,
+    OBSERVED,
+    OPSRC,
+    TENSOR,
+    TENSOR_U8,
+    shape_inputs_check,
+)
 from trtforge.analyzer.kb.rule import OpRule
 
 AXES_CONST = 'TensorRT needs the axes to build the layer ("axis is not a constant")'
@@ -22,6 +29,7 @@ RULES = [
         op="Reshape",
         source=f"{OPSRC} importReshape; docs/operators.md (Reshape); {OBSERVED}",
         types={0: TENSOR, 1: INDEX},
+        check=shape_inputs_check((1, "shape")),
     ),
     OpRule(
         op="Flatten",
