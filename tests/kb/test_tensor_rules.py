@@ -75,6 +75,18 @@ CASES = [
         None,
     ),
     (
+        "loop-scan-trip-count-from-float-input",
+        "g (float[4] x, float l) => (float[4] y, float z) <bool c = {1}> "
+        "{ m = Cast<to=7>(l) y, z = Loop(m, c, x) <body = body (int64 i, bool cin, float[4] s) "
+        "=> (bool cout, float[4] so, float[4] sc) { cout = Identity(cin) so = Identity(s) "
+        "sc = Identity(s) }> }",
+        16,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "loop/trip-count",
+    ),
+    (
         "reshape-shape-from-float-input",
         "g (float[6] x, float[2] f) => (float y) { s = Cast<to=7>(f) y = Reshape(x, s) }",
         16,

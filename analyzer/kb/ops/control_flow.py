@@ -10,7 +10,8 @@ loop-carried dependencies must be the same across iterations"), onnxOpImporters.
 `sequence_lens` must be empty), onnxOpCheckers.cpp checkIf; TensorRT 10.11 release notes
 ("inputs to IIfConditionalOutputLayer may now have different shapes; they must still have the
 same rank"); observed with the TensorRT-RTX 1.7.1 parser:
-- a trip count cast from a FLOAT network input is accepted;
+- a trip count cast from a FLOAT network input is accepted, unless the loop has scan outputs
+  (they are sized by it: "Network input limit is a shape tensor and must have type Int32");
 - a Loop with scan outputs and no trip count fails ("TensorRT cannot infer the shape of scan
   output ... since no trip limit was set"); a network-input trip count is fine;
 - If branches whose outputs differ in element type fail ("IConditionalOutputLayer must have
@@ -25,7 +26,12 @@ from __future__ import annotations
 import onnx
 
 from trtforge.analyzer.graph import dtype_name
-from trtforge.analyzer.kb.ops._tensor_common import OBSERVED, OPSRC, TENSOR
+from trtforge.analyzer.kb.ops._tensor_common import (
+    OBSERVED,
+    OPSRC,
+    TENSOR,
+    reads_float_network_input,
+)
 from trtforge.analyzer.kb.rule import NodeContext, OpRule
 
 
@@ -85,12 +91,22 @@ def _check_if(ctx: NodeContext):
 def _check_loop(ctx: NodeContext):
     carried = max(0, len(ctx.node.input) - 2)
     scan_outputs = len(ctx.node.output) - carried
-    if scan_outputs > 0 and not ctx.has_input(0):
+    if scan_outputs <= 0:
+        return
+    if not ctx.has_input(0):
         yield ctx.finding(
             "scan-output-without-trip-count",
             f"{scan_outputs} scan output(s) but no trip count: TensorRT cannot size them",
             "export the loop with a trip count (M), e.g. an upper bound, and keep the "
             "condition for early exit only if the scan outputs are not needed",
+        )
+    elif reads_float_network_input(ctx.graph, ctx.node.input[0]):
+        yield ctx.finding(
+            "trip-count",
+            f"{scan_outputs} scan output(s) sized by a trip count ('{ctx.node.input[0]}') "
+            "computed from a FLOAT network input; TensorRT computes it as a shape tensor and "
+            "cannot",
+            "feed the loop bounds as INT64 network inputs (or constants)",
         )
 
 
