@@ -114,6 +114,26 @@ CASES = [
         "input-not-constant",
     ),
     (
+        "unsqueeze-axes-from-shape",
+        "g (float[2,3] x, float[5] z) => (float y) "
+        "{ s = Shape(z) c = Constant<value=int64[1] {4}>() a = Sub(s, c) y = Unsqueeze(x, a) }",
+        13,
+        None,
+        "rtx-1",
+        SUPPORTED,
+        None,
+    ),
+    (
+        "constantofshape-from-data",
+        "g (float[2,3] x) => (float y) <int64[1] ax = {0}> { r = ReduceMax<keepdims=0>(x) "
+        "i = Cast<to=7>(r) u = Unsqueeze(i, ax) y = ConstantOfShape(u) }",
+        13,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "constantofshape/float-shape-input",
+    ),
+    (
         "reshape-shape-input",
         "g (float[2,3] x, int64[2] s) => (float y) { y = Reshape(x, s) }",
         13,

@@ -11,6 +11,7 @@ INT16/UINT16/UINT32/UINT64/STRING/complex tensors have no TensorRT type at all.
 
 from __future__ import annotations
 
+from trtforge.analyzer.findings import Fix
 from trtforge.analyzer.graph import GraphView
 from trtforge.analyzer.kb.policy import FLOATS, QUANT
 from trtforge.analyzer.kb.rule import NodeContext
@@ -30,6 +31,7 @@ SHAPE_VALUES = frozenset({"INT32", "INT64"})
 FLOAT_LIKE = frozenset(FLOATS | {"DOUBLE"})
 
 OPSRC = "onnx-tensorrt onnxOpImporters.cpp"
+FOLD = Fix("rewrite", "fold-constants")
 OBSERVED = "observed with TensorRT-RTX 1.7.1 parser"
 
 #: ops whose output is computable while building the engine when their inputs' shapes are.
@@ -38,7 +40,9 @@ _SHAPE_OPS = frozenset({"Shape", "Size"})
 _OPAQUE = frozenset({"If", "Loop", "Scan", "NonZero", "Unique", "NonMaxSuppression"})
 
 
-def shape_derived(graph: GraphView, name: str, depth: int = 24) -> bool:
+def shape_derived(
+    graph: GraphView, name: str, depth: int = 24, network_inputs: bool = True
+) -> bool:
     """True when tensor `name` is a build-time constant or computed only from shapes.
 
     TensorRT evaluates such values as shape tensors, so an importer that needs a value (a float
@@ -47,14 +51,17 @@ def shape_derived(graph: GraphView, name: str, depth: int = 24) -> bool:
     to float included). A FLOAT network input, or a value computed from tensor data, is not.
     Observed with the TensorRT-RTX 1.7.1 parser (the ONNX window-function expansions cast an
     INT64 network input to float and feed Range: accepted).
+
+    With `network_inputs=False`, values that depend on a network input do not count (for
+    inputs whose values TensorRT must know while building, like Squeeze/Unsqueeze axes).
     """
     if not name:
         return True
     info = graph.tensor(name)
     if info.is_constant:
         return True
-    if info.is_graph_input:
-        return info.dtype in SHAPE_VALUES  # an integer network input becomes a shape tensor
+    if info.is_graph_input:  # an integer network input becomes a shape tensor
+        return network_inputs and info.dtype in SHAPE_VALUES
     if depth <= 0:
         return False
     node = graph.producers.get(name)
@@ -65,7 +72,7 @@ def shape_derived(graph: GraphView, name: str, depth: int = 24) -> bool:
     if node.op_type in _OPAQUE:
         return False
     inputs = [n for n in node.input if n]
-    return bool(inputs) and all(shape_derived(graph, n, depth - 1) for n in inputs)
+    return bool(inputs) and all(shape_derived(graph, n, depth - 1, network_inputs) for n in inputs)
 
 
 def float_value_input(ctx: NodeContext, index: int, what: str):
@@ -141,3 +148,23 @@ def shape_inputs_check(*specs: tuple[int, str]):
                 yield finding
 
     return check
+
+
+def build_time_input(ctx: NodeContext, index: int, why: str):
+    """Finding when input `index` is not known while building (constant or from shapes).
+
+    Observed with TensorRT-RTX 1.7.1: Unsqueeze/Squeeze axes computed from Shape(...) are
+    accepted; axes that are a network input fail ("axis is not a constant").
+    """
+    if not ctx.has_input(index):
+        return None
+    name = ctx.node.input[index]
+    if shape_derived(ctx.graph, name, network_inputs=False):
+        return None
+    return ctx.finding(
+        "input-not-constant",
+        f"input {index} ('{name}') must be a build-time constant: {why}",
+        "fold it into an initializer (trt-rewrite --fold-constants) if it depends only on "
+        "static shapes; otherwise export with a fixed value",
+        (FOLD,),
+    )

@@ -6,7 +6,8 @@ importSize); observed with the TensorRT-RTX 1.7.1 parser:
 - Reshape/Transpose/Squeeze refuse UINT8 data ("first input has type UInt8 but must have type
   Float, Half, BFloat16, FP8, ..."); Identity, Shape and Size accept it.
 - Reshape's `shape` may be a network input (it becomes a shape tensor), INT64 or INT32.
-- Squeeze/Unsqueeze `axes` must be build-time constants ("squeeze axis is not a constant");
+- Squeeze/Unsqueeze `axes` must be known while building: constants or values computed from
+  shapes are accepted, a network input fails ("squeeze axis is not a constant");
   Squeeze without axes is accepted even with dynamic dims.
 """
 
@@ -18,11 +19,20 @@ from trtforge.analyzer.kb.ops._tensor_common import (
     OPSRC,
     TENSOR,
     TENSOR_U8,
+    build_time_input,
     shape_inputs_check,
 )
-from trtforge.analyzer.kb.rule import OpRule
+from trtforge.analyzer.kb.rule import NodeContext, OpRule
+
 
 AXES_CONST = 'TensorRT needs the axes to build the layer ("axis is not a constant")'
+
+
+def _axes_known(ctx: NodeContext):
+    finding = build_time_input(ctx, 1, AXES_CONST)
+    if finding is not None:
+        yield finding
+
 
 RULES = [
     OpRule(
@@ -41,14 +51,14 @@ RULES = [
         source=f"{OPSRC} importSqueeze; docs/operators.md (Squeeze: axes must be an "
         f"initializer); {OBSERVED}",
         types={0: TENSOR, 1: INDEX},
-        const_inputs={1: AXES_CONST},
+        check=_axes_known,
     ),
     OpRule(
         op="Unsqueeze",
         source=f"{OPSRC} importUnsqueeze; docs/operators.md (Unsqueeze: axes must be a constant "
         f"tensor); {OBSERVED}",
         types={0: TENSOR, 1: INDEX},
-        const_inputs={1: AXES_CONST},
+        check=_axes_known,
     ),
     OpRule(
         op="Transpose",
