@@ -613,3 +613,24 @@ def test_rtx_cases_agree_with_the_real_parser(tmp_path: Path) -> None:
         if ok != (status != UNSUPPORTED):
             disagreements.append(f"{case_id}: parser ok={ok} {errors[:1]}, static {status}")
     assert not disagreements, "\n".join(disagreements)
+
+
+def test_every_ai_onnx_ml_op_has_a_rule() -> None:
+    import onnx.defs
+
+    from trtforge.analyzer.kb.registry import find_rule
+
+    ml_ops = {s.name for s in onnx.defs.get_all_schemas_with_history() if s.domain == "ai.onnx.ml"}
+    missing = sorted(op for op in ml_ops if find_rule("ai.onnx.ml", op) is None)
+    assert not missing, f"ai.onnx.ml ops without a rule: {missing}"
+
+
+def test_shipped_plugins_follow_the_release_notes() -> None:
+    from trtforge.analyzer.kb.shipped_plugins import SHIPPED
+    from trtforge.analyzer.targets import parse_target
+
+    trt10, trt11, rtx = (parse_target(t) for t in ("trt-10.16", "trt-11.4", "rtx-1.7"))
+    assert SHIPPED[("Clip_TRT", "1")].available(trt10)
+    assert not SHIPPED[("Clip_TRT", "1")].available(trt11)  # removed in 11.0
+    assert SHIPPED[("EfficientNMS_TRT", "1")].available(trt11)
+    assert not any(entry.available(rtx) for entry in SHIPPED.values())

@@ -168,3 +168,22 @@ def build_time_input(ctx: NodeContext, index: int, why: str):
         "static shapes; otherwise export with a fixed value",
         (FOLD,),
     )
+
+
+#: TensorRT tensors have at most 8 dims (nvinfer1::Dims::MAX_DIMS).
+MAX_DIMS = 8
+
+
+def output_rank(ctx: NodeContext, rank: int | None):
+    """Finding when the node would produce a tensor of more than MAX_DIMS dims.
+
+    Observed with TensorRT-RTX 1.7.1: Reshape to 9 dims fails ("Number of dimensions (9) is
+    not in the valid range [-1, Dims::MAX_DIMS]").
+    """
+    if rank is None or rank <= MAX_DIMS:
+        return None
+    return ctx.finding(
+        "rank-above-8",
+        f"the output would have {rank} dims; TensorRT tensors have at most {MAX_DIMS}",
+        "merge adjacent dims so that no tensor exceeds 8 dims",
+    )

@@ -20,6 +20,7 @@ from trtforge.analyzer.kb.ops._tensor_common import (
     TENSOR,
     TENSOR_U8,
     build_time_input,
+    output_rank,
     shape_inputs_check,
 )
 from trtforge.analyzer.kb.rule import NodeContext, OpRule
@@ -32,6 +33,25 @@ def _axes_known(ctx: NodeContext):
     finding = build_time_input(ctx, 1, AXES_CONST)
     if finding is not None:
         yield finding
+    if ctx.op == "Unsqueeze":
+        axes = ctx.input_value(1) if ctx.opset >= 13 else ctx.attr("axes")
+        data = ctx.input(0)
+        if axes is not None and data is not None and data.rank is not None:
+            count = axes.size if hasattr(axes, "size") else len(axes)
+            finding = output_rank(ctx, data.rank + int(count))
+            if finding is not None:
+                yield finding
+
+
+def _check_reshape(ctx: NodeContext):
+    yield from shape_inputs_check((1, "shape"))(ctx)
+    shape = ctx.input(1)
+    if shape is not None and shape.shape is not None and len(shape.shape) == 1:
+        length = shape.shape[0]
+        if isinstance(length, int):
+            finding = output_rank(ctx, length)
+            if finding is not None:
+                yield finding
 
 
 RULES = [
@@ -39,7 +59,7 @@ RULES = [
         op="Reshape",
         source=f"{OPSRC} importReshape; docs/operators.md (Reshape); {OBSERVED}",
         types={0: TENSOR, 1: INDEX},
-        check=shape_inputs_check((1, "shape")),
+        check=_check_reshape,
     ),
     OpRule(
         op="Flatten",
