@@ -482,6 +482,15 @@ CASES = [
         None,
     ),
     (
+        "trt-attention-before-11",
+        "g (float[4,4] x) => (float y) { y = trt.TRT_Attention(x) }",
+        17,
+        {"trt": 1},
+        "trt-10",
+        UNSUPPORTED,
+        "custom-domain-op",
+    ),
+    (
         "shipped-plugin-trt",
         "g (float[1,4,4] b, float[1,4,2] s) => (int32 n) { n = EfficientNMS_TRT(b, s) }",
         17,
