@@ -34,9 +34,9 @@ def _decl_modules() -> list[str]:
 
 
 @functools.lru_cache(maxsize=1)
-def _load() -> tuple[PluginSpec, ...]:
+def _load_with_modules() -> tuple[tuple[PluginSpec, str], ...]:
     seen: dict[tuple[str, str, str], str] = {}
-    specs: list[PluginSpec] = []
+    specs: list[tuple[PluginSpec, str]] = []
     for modname in _decl_modules():
         mod = importlib.import_module(modname)
         found = list(getattr(mod, "SPECS", ()))
@@ -53,8 +53,20 @@ def _load() -> tuple[PluginSpec, ...]:
                     f"and in {modname}"
                 )
             seen[spec.key] = modname
-            specs.append(spec)
+            specs.append((spec, modname))
     return tuple(specs)
+
+
+def _load() -> tuple[PluginSpec, ...]:
+    return tuple(s for s, _ in _load_with_modules())
+
+
+def declaration_module(spec: PluginSpec) -> str:
+    """The short name of the module declaring ``spec`` (= its folder name under ``csrc/``)."""
+    for s, modname in _load_with_modules():
+        if s.key == spec.key:
+            return modname.rsplit(".", 1)[-1]
+    raise KeyError(spec.key)
 
 
 def all_plugins() -> list[PluginSpec]:
@@ -78,9 +90,11 @@ def find_for_node(node) -> PluginSpec | None:
     return None
 
 
-def package_dir() -> Path:
-    """The installed ``trtforge`` directory holding ``_C*.so`` and ``lib/``."""
-    return Path(__file__).resolve().parent.parent
+def package_dirs() -> list[Path]:
+    """The ``trtforge`` namespace package's directories (where ``_C*.so`` and ``lib/`` live)."""
+    import trtforge
+
+    return [Path(p) for p in trtforge.__path__]
 
 
 def native_library_path() -> Path | None:
@@ -91,14 +105,23 @@ def native_library_path() -> Path | None:
     if env:
         p = Path(env)
         return p if p.is_file() else None
-    p = package_dir() / "lib" / "libtrtforge_plugins.so"
-    return p if p.is_file() else None
+    for d in package_dirs():
+        p = d / "lib" / "libtrtforge_plugins.so"
+        if p.is_file():
+            return p
+    return None
 
 
 def extension_path() -> Path | None:
     """Path of the ``trtforge._C`` extension if it was built, else ``None``."""
-    hits = sorted(package_dir().glob("_C.*.so")) + sorted(package_dir().glob("_C.*.pyd"))
-    return hits[0] if hits else None
+    import importlib.machinery
+
+    for d in package_dirs():
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+            p = d / f"_C{suffix}"
+            if p.is_file():
+                return p
+    return None
 
 
 @functools.lru_cache(maxsize=1)

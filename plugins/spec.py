@@ -139,11 +139,13 @@ class PluginSpec:
     attributes: tuple[AttrSpec, ...]
     type_combinations: tuple[tuple[str, ...], ...]
     tolerances: Mapping[str, Tolerance]
-    reference: ReferenceFn
-    doc: str = ""
-    decomposition: str | None = None
-    test_shapes: Callable[[int, int], list[tuple[int, ...]]] | None = None
-    test_attrs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    reference: ReferenceFn = dataclasses.field(repr=False)
+    doc: str = dataclasses.field(default="", repr=False)
+    decomposition: str | None = dataclasses.field(default=None, repr=False)
+    test_shapes: Callable[[int, int], list[tuple[int, ...]]] | None = dataclasses.field(
+        default=None, repr=False
+    )
+    test_attrs: Mapping[str, Any] = dataclasses.field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if not _IDENT.match(self.name):

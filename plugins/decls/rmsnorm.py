@@ -19,7 +19,7 @@ def reference(inputs, epsilon: float, axis: int):
 
 DECOMPOSITION = """
 <domain: "trtforge", opset_import: ["" : 18]>
-RMSNorm <epsilon: float = 0.00001, axis: int = -1> (X, gamma) => (Y)
+RMSNorm <epsilon: float = 0.000001, axis: int = -1> (X, gamma) => (Y)
 {
     shape = Shape (X)
     x2 = Flatten <axis: int = @axis> (X)
