@@ -1,0 +1,1 @@
+"""Command-line tools of trtforge.plugins: ``trt-build`` and ``trt-plugin``."""
