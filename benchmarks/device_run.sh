@@ -3,7 +3,7 @@
 # benchmark. Logs and results go to $OUT (default ./out). Usage (repo root):
 #   bash benchmarks/device_run.sh
 set -uo pipefail
-OUT=${OUT:-$PWD/out}
+OUT=${OUT:-$PWD/build/device-out}
 mkdir -p "$OUT"
 ARCH=${TRTFORGE_CUDA_ARCHITECTURES:-90}
 {
