@@ -15,7 +15,7 @@ rm -rf build/device .dev && mkdir -p .dev/trtforge
 ln -sfn ../../plugins .dev/trtforge/plugins
 [ -d analyzer ] && ln -sfn ../../analyzer .dev/trtforge/analyzer
 t0=$(date +%s)
-cmake -S . -B build/device -G Ninja -DCMAKE_BUILD_TYPE=Release -DTRTFORGE_CUDA_ARCHITECTURES="$ARCH" \
+TRTFORGE_NO_DOWNLOAD=1 cmake -S . -B build/device -G Ninja -DCMAKE_BUILD_TYPE=Release -DTRTFORGE_CUDA_ARCHITECTURES="$ARCH" \
   -DPython_EXECUTABLE="$(command -v python3)" > "$OUT/build.log" 2>&1 &&
 cmake --build build/device >> "$OUT/build.log" 2>&1 &&
 cmake --install build/device --prefix .dev >> "$OUT/build.log" 2>&1
@@ -23,6 +23,7 @@ rc=$?
 echo "build rc=$rc in $(( $(date +%s) - t0 )) s"; tail -3 "$OUT/build.log"
 [ $rc -ne 0 ] && { tail -40 "$OUT/build.log"; exit 1; }
 export PYTHONPATH=$PWD/.dev
+export TRTFORGE_NO_DOWNLOAD=1  # no network on the device machine, and no TensorRT to load the library
 python3 -m pytest -q -p no:cacheprovider tests/plugins -m gpu -rs -s > "$OUT/gpu_tests.log" 2>&1
 echo "gpu tests rc=$?"; grep -E "passed|failed|error|FAIL" "$OUT/gpu_tests.log" | tail -15
 python3 -m trtforge.plugins.cli.plugin test RMSNorm --hidden 1,127,768,65536 --rows 1,64 > "$OUT/trt_plugin_test.log" 2>&1
