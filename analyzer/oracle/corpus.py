@@ -15,6 +15,8 @@ generalizes beyond the exact test cases, since real models differ from node test
     holding the test data — as weights, shapes, axes, pads, scales are in exported models.
   * `dynamic`: each node test case with the first dim of every input of rank >= 2 symbolic
     (`N`), as in models exported with a dynamic batch.
+  * `torch`: small PyTorch and (tiny, random) transformers models exported with both
+    torch.onnx exporters (`trtforge.analyzer.oracle.exports`; needs torch).
 
 Models are de-duplicated by the sha256 of their bytes (the first name wins).
 """
@@ -229,6 +231,11 @@ def build_corpus(
     if "dynamic" in sources:
         for name, model in dynamic_variants(cases):
             add(name, "dynamic", model)
+    if "torch" in sources:
+        from trtforge.analyzer.oracle.exports import export_models
+
+        for name, path in export_models():
+            add(name, "torch", path)
     if "fixture" in sources:
         dirs = default_fixture_dirs() if fixture_dirs is None else list(fixture_dirs)
         for name, item in fixture_models(dirs):
