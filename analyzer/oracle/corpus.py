@@ -207,7 +207,8 @@ def build_corpus(
             digest = hashlib.sha256(data).hexdigest()
             if digest in seen:
                 return
-            path = workdir / source / f"{name.replace('/', '__')}.onnx"
+            # the digest keeps two cases that share a name from overwriting each other
+            path = workdir / source / f"{name.replace('/', '__')}-{digest[:10]}.onnx"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
         else:

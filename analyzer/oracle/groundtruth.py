@@ -68,6 +68,8 @@ def ground_truth(
     if todo:
         workers = workers or max(1, min(len(todo), os.cpu_count() or 1))
         by_path = {str(m.path): m for m in todo.values()}
+        if len(by_path) != len(todo):
+            raise ValueError("two corpus models with different contents share a file path")
         done = 0
         last_save = time.monotonic()
         start = time.monotonic()
