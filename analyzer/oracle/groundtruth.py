@@ -57,11 +57,11 @@ def ground_truth(
     """The parser's verdict for each model, by sha256 (cached unless `fresh`)."""
     models = list(models)
     cache = cache or cache_path()
-    stored = {} if fresh else _load(cache)
+    stored = _load(cache)  # kept for writing back even when `fresh`
     results: dict[str, ParserResult] = {}
     todo: dict[str, CorpusModel] = {}
     for model in models:
-        if model.sha256 in stored:
+        if model.sha256 in stored and not fresh:
             results[model.sha256] = ParserResult.from_json(stored[model.sha256])
         else:
             todo.setdefault(model.sha256, model)
