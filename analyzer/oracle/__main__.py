@@ -46,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--sources",
         default="wheel,node,fixture",
-        help="comma-separated corpus sources (wheel, node, fixture)",
+        help="comma-separated corpus sources: wheel, node, fixture (the acceptance corpus), "
+        "and the held-out variants const, dynamic (see trtforge.analyzer.oracle.corpus)",
     )
     parser.add_argument(
         "--fixtures",

@@ -115,3 +115,26 @@ def test_input_types_agree_with_the_parser(tmp_path):
         if parser_ok != static_ok:
             disagree.append(f"{name}: parser {parser_ok}, static {static_ok}")
     assert not disagree, disagree
+
+
+def test_input_of_rank_above_8_fails_the_model():
+    nine = check(_identity(TensorProto.FLOAT, (1,) * 9), target="rtx-1", backend="static")
+    assert _graph_codes(nine).get("graph/input-rank") == "error"
+    eight = check(_identity(TensorProto.FLOAT, (1,) * 8), target="rtx-1", backend="static")
+    assert "graph/input-rank" not in _graph_codes(eight)
+
+
+@requires_parser
+@pytest.mark.parser
+def test_input_rank_limit_agrees_with_the_parser(tmp_path):
+    from trtforge.analyzer.backends.parser import ParserPool
+
+    paths = []
+    for rank in (8, 9):
+        path = tmp_path / f"rank{rank}.onnx"
+        onnx.save(_identity(TensorProto.FLOAT, (1,) * rank), path)
+        paths.append(path)
+    with ParserPool(1) as pool:
+        results = pool.run(paths)
+    assert not results[str(paths[0])].graph_errors
+    assert results[str(paths[1])].graph_errors[0]["func"] == "importInput"
