@@ -70,7 +70,9 @@ def build() -> onnx.ModelProto:
 
     def weight(name: str, shape: tuple[int, ...]) -> str:
         scale = 1.0 / np.sqrt(shape[0])
-        inits.append(numpy_helper.from_array((scale * rng.standard_normal(shape)).astype(np.float32), name))
+        inits.append(
+            numpy_helper.from_array((scale * rng.standard_normal(shape)).astype(np.float32), name)
+        )
         return name
 
     def node(op: str, ins: list[str], out: str, domain: str = "", **kw) -> str:
@@ -97,7 +99,9 @@ def build() -> onnx.ModelProto:
     # --- MLP with a contrib activation ---------------------------------------------------
     h = _layernorm("ln_2", h1, nodes, inits, rng)
     up = node("MatMul", [h, weight("mlp.up.weight", (HIDDEN, FFN))], "mlp/up")
-    inits.append(numpy_helper.from_array((0.02 * rng.standard_normal(FFN)).astype(np.float32), "mlp.up.bias"))
+    inits.append(
+        numpy_helper.from_array((0.02 * rng.standard_normal(FFN)).astype(np.float32), "mlp.up.bias")
+    )
     act = node("FastGelu", [up, "mlp.up.bias"], "mlp/FastGelu", domain="com.microsoft")
     down = node("MatMul", [act, weight("mlp.down.weight", (FFN, HIDDEN))], "mlp/down")
     node("Add", [h1, down], "y")
