@@ -246,28 +246,131 @@ def _constant_node_value(node: onnx.NodeProto) -> np.ndarray | None:
     return None
 
 
+#: initializers larger than this (serialized bytes) are left out of shape inference.
+MAX_INFERENCE_INITIALIZER_BYTES = 64 * 1024
+
+
+def _is_heavy(tensor: onnx.TensorProto) -> bool:
+    return (
+        tensor.data_location == onnx.TensorProto.EXTERNAL
+        or tensor.ByteSize() > MAX_INFERENCE_INITIALIZER_BYTES
+    )
+
+
+def _weightless(model: onnx.ModelProto) -> onnx.ModelProto:
+    """`model` with its large or external initializers turned into typed graph inputs.
+
+    Shape inference with data propagation reads initializer values: on an external tensor it
+    allocates the tensor's full size (gigabytes for large models, though the data is never
+    read), and on large embedded weights it copies them. Types and shapes of weights do not
+    need their values, so inference runs on a copy without them. Returns `model` itself when
+    it has no such initializer.
+    """
+    graph = model.graph
+    heavy = [t for t in graph.initializer if _is_heavy(t)]
+    if not heavy:
+        return model
+    light = onnx.ModelProto()
+    for name in ("ir_version", "producer_name", "producer_version", "domain", "model_version"):
+        setattr(light, name, getattr(model, name))
+    light.opset_import.extend(model.opset_import)
+    light.functions.extend(model.functions)
+    target = light.graph
+    target.name = graph.name
+    target.node.extend(graph.node)
+    target.input.extend(graph.input)
+    target.output.extend(graph.output)
+    target.value_info.extend(graph.value_info)
+    target.sparse_initializer.extend(graph.sparse_initializer)
+    heavy_names = {t.name for t in heavy}
+    target.initializer.extend(t for t in graph.initializer if t.name not in heavy_names)
+    declared = {vi.name for vi in graph.input}
+    for tensor in heavy:
+        if tensor.name not in declared:
+            target.input.append(
+                onnx.helper.make_tensor_value_info(tensor.name, tensor.data_type, tensor.dims)
+            )
+    return light
+
+
+#: data propagation expands every rank-0/1 tensor into per-element shape data (about 200 bytes
+#: per element in onnx 1.23, whatever the dtype): it only runs when none has more elements.
+MAX_DATA_PROP_ELEMENTS = 1 << 16
+
+
+def _collect_types(graph: onnx.GraphProto, types: dict[str, onnx.TypeProto]) -> None:
+    for vi in list(graph.value_info) + list(graph.output) + list(graph.input):
+        if vi.type.WhichOneof("value") is not None:
+            types.setdefault(vi.name, vi.type)
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.HasField("g"):
+                _collect_types(attr.g, types)
+            for sub in attr.graphs:
+                _collect_types(sub, types)
+
+
+def _infer(model: onnx.ModelProto, data_prop: bool) -> onnx.ModelProto | None:
+    try:
+        return onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=data_prop)
+    except Exception as err:  # inference is best effort; the model may use unknown ops
+        log.info("shape inference (data_prop=%s) failed: %s", data_prop, err)
+        return None
+
+
+def _needs_data_prop(graph: onnx.GraphProto, types: dict[str, onnx.TypeProto]) -> bool:
+    """True when some node output of the top-level graph has no rank or an unknown dim
+    (no value, or a name shape inference made up: `unk__<n>`)."""
+    for node in graph.node:
+        for out in node.output:
+            if not out:
+                continue
+            value = types.get(out)
+            if value is None:
+                return True
+            if value.WhichOneof("value") != "tensor_type":
+                continue
+            tensor = value.tensor_type
+            if not tensor.HasField("shape"):
+                return True
+            if any(
+                not d.HasField("dim_value") and (not d.dim_param or d.dim_param.startswith("unk__"))
+                for d in tensor.shape.dim
+            ):
+                return True
+    return False
+
+
+def _safe_for_data_prop(types: dict[str, onnx.TypeProto]) -> bool:
+    """False when a rank-0/1 tensor is large enough to make data propagation blow up."""
+    for value in types.values():
+        if value.WhichOneof("value") != "tensor_type" or not value.tensor_type.HasField("shape"):
+            continue
+        dims = value.tensor_type.shape.dim
+        if len(dims) == 1 and dims[0].dim_value > MAX_DATA_PROP_ELEMENTS:
+            return False
+    return True
+
+
 def infer_types(model: onnx.ModelProto) -> dict[str, onnx.TypeProto]:
     """Runs ONNX shape inference (no weights needed) and returns every tensor's type.
 
-    Failures of shape inference are not fatal: types then come from what the model states.
+    Inference runs on the model without its large weights (`_weightless`). A second pass with
+    data propagation (which resolves shapes computed from Shape/Gather/Concat chains) runs only
+    when the first leaves some node output without a rank or with an unknown dim, and no large 1-D tensor would make
+    it blow up. Failures of shape inference are not fatal: types then come from what the model
+    states.
     """
-    inferred = model
-    try:
-        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
-    except Exception as err:  # inference is best effort; the model may use unknown ops
-        log.info("shape inference failed (%s); using the model's own value_info", err)
+    light = _weightless(model)
+    inferred = _infer(light, data_prop=False)
     types: dict[str, onnx.TypeProto] = {}
-
-    def collect(graph: onnx.GraphProto) -> None:
-        for vi in list(graph.value_info) + list(graph.output) + list(graph.input):
-            if vi.type.WhichOneof("value") is not None:
-                types.setdefault(vi.name, vi.type)
-        for node in graph.node:
-            for attr in node.attribute:
-                if attr.HasField("g"):
-                    collect(attr.g)
-                for sub in attr.graphs:
-                    collect(sub)
-
-    collect(inferred.graph)
+    _collect_types((inferred or model).graph, types)
+    if inferred is not None and _needs_data_prop(inferred.graph, types):
+        if _safe_for_data_prop(types):
+            propagated = _infer(light, data_prop=True)
+            if propagated is not None:
+                types = {}
+                _collect_types(propagated.graph, types)
+        else:
+            log.info("data propagation skipped: the model has large 1-D tensors")
     return types
