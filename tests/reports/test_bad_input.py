@@ -10,12 +10,11 @@ import sys
 import numpy as np
 import onnx
 import pytest
+from conftest import run_cli
 from onnx import TensorProto, helper
-
 from trtforge.analyzer.errors import UserError
 from trtforge.analyzer.loading import load_model
 
-from conftest import run_cli
 from .models import save, topk_model
 
 CHECK = "trtforge.analyzer.cli.check"
