@@ -192,29 +192,6 @@ def _one_line(err: Exception, limit: int = 80) -> str:
     return " ".join(str(err).split())[:limit]
 
 
-def _check_text(proto: onnx.ModelProto, source: str) -> None:
-    """Refuses names that are not UTF-8 (protobuf hands them over as bytes, which no report
-    can print). Checks the top-level graph's nodes, inputs, outputs and initializers."""
-    graph = proto.graph
-    hint = "ONNX requires UTF-8 strings; re-export the model"
-    for index, node in enumerate(graph.node):
-        if (
-            type(node.name) is bytes
-            or type(node.op_type) is bytes
-            or type(node.domain) is bytes
-            or any(type(n) is bytes for n in node.input)
-            or any(type(n) is bytes for n in node.output)
-        ):
-            raise UserError(f"{source}: node {index} has a name that is not valid UTF-8", hint)
-    for items in (graph.input, graph.output, graph.initializer):
-        for item in items:
-            if type(item.name) is bytes:
-                raise UserError(f"{source}: tensor name {item.name!r} is not valid UTF-8", hint)
-    for opset in proto.opset_import:
-        if type(opset.domain) is bytes:
-            raise UserError(f"{source}: opset domain {opset.domain!r} is not valid UTF-8", hint)
-
-
 def load_model(model: str | os.PathLike | onnx.ModelProto | bytes) -> LoadedModel:
     """Loads and validates a model without loading its external weights.
 
@@ -233,7 +210,6 @@ def load_model(model: str | os.PathLike | onnx.ModelProto | bytes) -> LoadedMode
     if isinstance(model, bytes):
         proto = _parse(model, "<bytes>")
         _validate(proto, "<bytes>")
-        _check_text(proto, "<bytes>")
         return LoadedModel(None, proto, hashlib.sha256(model).hexdigest())
 
     path = Path(model)
@@ -257,7 +233,6 @@ def load_model(model: str | os.PathLike | onnx.ModelProto | bytes) -> LoadedMode
         raise UserError(f"{path}: cannot read ({err.strerror})", "check the file's permissions") from None
     proto = _parse(data, str(path))
     _validate(proto, str(path))
-    _check_text(proto, str(path))
     refs, total = _check_external(proto, path.parent)
     return LoadedModel(path, proto, hashlib.sha256(data).hexdigest(), refs, total)
 
