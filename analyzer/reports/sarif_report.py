@@ -171,4 +171,4 @@ def render(report: Report) -> str:
         log["runs"][0]["originalUriBaseIds"] = {
             "%SRCROOT%": {"description": {"text": "The directory trt-check was run from."}}
         }
-    return json.dumps(log, indent=2)
+    return json.dumps(log, indent=2, ensure_ascii=False)

@@ -15,7 +15,7 @@ from onnx import TensorProto, helper
 from trtforge.analyzer.errors import UserError
 from trtforge.analyzer.loading import load_model
 
-from .models import save, topk_model
+from .models import custom_op_model, save, topk_model
 
 CHECK = "trtforge.analyzer.cli.check"
 ARGS = ("--backend", "static", "--target", "trt-10")
@@ -113,11 +113,17 @@ def test_protobuf_that_is_not_a_model(tmp_path):
     assert_clean_usage_error(run_cli(CHECK, str(path), *ARGS), str(path))
 
 
-def test_names_that_are_not_utf8(tmp_path):
-    data = topk_model(name="topk_node").SerializeToString()
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif", "markdown"])
+def test_names_that_are_not_utf8_are_reported_not_crashed_on(tmp_path, fmt):
+    """protobuf returns such names as bytes; TensorRT accepts them, so the report shows them
+    with a replacement character (this used to crash the JSON writer)."""
+    data = custom_op_model(name="gelu_node").SerializeToString()
     path = tmp_path / "latin1.onnx"
-    path.write_bytes(data.replace(b"topk_node", b"topk_n\xf6de"))
-    assert_clean_usage_error(run_cli(CHECK, str(path), *ARGS), "UTF-8")
+    path.write_bytes(data.replace(b"gelu_node", b"gelu_n\xf6de"))
+    proc = run_cli(CHECK, str(path), *ARGS, "--format", fmt)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr == ""
+    assert "gelu_n\ufffdde" in proc.stdout
 
 
 def test_single_protobuf_over_2gib(tmp_path):
