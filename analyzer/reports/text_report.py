@@ -86,6 +86,7 @@ def _summary(console: Console, report: Report) -> None:
         names = ", ".join(f"{escape(name)} ({n} node{'s' * (n != 1)})" for name, n in plan.plugins)
         console.print(f"[bold]Plugins that cover nodes:[/] {names}", soft_wrap=True)
     if not report.supported and not plan.command and not plan.plugins and plan.total:
+        console.print()
         console.print(
             "No rewrite pass or plugin covers these nodes yet; see the hints below.",
             soft_wrap=True,
