@@ -59,6 +59,8 @@ class NodeVerdict:
 
     @property
     def fixes(self) -> list[Fix]:
+        if not self.reasons:
+            return []
         seen: dict[tuple, Fix] = {}
         for reason in self.reasons:
             for fix in reason.fixes:
