@@ -115,20 +115,43 @@ def make_big_weights(path: Path, layers: int = 12, width: int = 8192) -> int:
     return layers * per
 
 
+#: runs argv[1:] (`-m module args…` or `-c code args…`) and writes this process's peak RSS
+#: (VmHWM: the peak of this process image; getrusage's ru_maxrss would include the RSS the
+#: parent had when it forked) to the file named by TRTFORGE_BENCH_HWM.
+HWM_WRAPPER = """
+import atexit, os, runpy, sys
+
+def _hwm():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                with open(os.environ["TRTFORGE_BENCH_HWM"], "w") as out:
+                    out.write(line.split()[1])
+
+atexit.register(_hwm)
+mode, target, *rest = sys.argv[1:]
+sys.argv = [target, *rest]
+if mode == "-m":
+    runpy.run_module(target, run_name="__main__", alter_sys=True)
+else:
+    exec(compile(target, "<bench>", "exec"), {"__name__": "__main__"})
+"""
+
 PHASES = """
 import json, sys, time
-t0 = time.perf_counter()
+clock = time.process_time  # CPU seconds: what a busy machine does not inflate
+t0 = clock()
 from trtforge.analyzer.loading import load_model
 from trtforge.analyzer.backends.static import check_static
 from trtforge.analyzer.reports import render
 from trtforge.analyzer.targets import parse_target
-t1 = time.perf_counter()
+t1 = clock()
 loaded = load_model(sys.argv[1])
-t2 = time.perf_counter()
+t2 = clock()
 report = check_static(loaded, parse_target(sys.argv[2]))
-t3 = time.perf_counter()
+t3 = clock()
 text = render(report, "json")
-t4 = time.perf_counter()
+t4 = clock()
 print(json.dumps({"import": t1 - t0, "load": t2 - t1, "check": t3 - t2, "render": t4 - t3,
                   "nodes": len(report.nodes), "supported": report.supported}))
 """
@@ -143,7 +166,7 @@ builder = trt.Builder(logger)
 network = builder.create_network(0)
 parser = trt.OnnxParser(network, logger)
 ok = parser.parse_from_file(sys.argv[1])
-t2 = time.perf_counter()
+t2 = clock()
 print(json.dumps({"import": t1 - t0, "parse": t2 - t1, "ok": bool(ok),
                   "errors": parser.num_errors, "layers": network.num_layers,
                   "version": trt.__version__}))
@@ -151,28 +174,46 @@ print(json.dumps({"import": t1 - t0, "parse": t2 - t1, "ok": bool(ok),
 
 
 def measure(argv: list[str], timeout: float = 900) -> dict:
-    """Runs `argv` in a subprocess: wall seconds, the child's own peak RSS (os.wait4, MiB),
-    exit status and stdout."""
-    start = time.perf_counter()
+    """Runs `python -m …` / `python -c …` (argv without the interpreter) in a subprocess.
+
+    Returns wall seconds, CPU seconds (user + system, from os.wait4), peak RSS in MiB (VmHWM
+    of the child), exit status and stdout.
+    """
+    hwm = tempfile.NamedTemporaryFile(prefix="hwm-", delete=False)
+    hwm.close()
+    env = dict(os.environ, TRTFORGE_BENCH_HWM=hwm.name)
     out_file = tempfile.TemporaryFile(mode="w+")
-    proc = subprocess.Popen(argv, stdout=out_file, stderr=subprocess.DEVNULL, text=True)
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HWM_WRAPPER, *argv],
+        stdout=out_file,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
     deadline = start + timeout
+    rc: int | str
     while True:
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
+            rc = os.waitstatus_to_exitcode(status)
             break
         if time.perf_counter() > deadline:
             proc.kill()
             pid, status, usage = os.wait4(proc.pid, 0)
-            return {"wall": time.perf_counter() - start, "rss_mib": None, "rc": "timeout"}
-        time.sleep(0.01)
+            rc = "timeout"
+            break
+        time.sleep(0.005)
     wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc.returncode = rc if isinstance(rc, int) else -9
     out_file.seek(0)
+    text = Path(hwm.name).read_text().strip()
+    os.unlink(hwm.name)
     return {
         "wall": wall,
-        "rss_mib": usage.ru_maxrss / 1024,
-        "rc": proc.returncode,
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "rss_mib": int(text) / 1024 if text else None,
+        "rc": rc,
         "out": out_file.read(),
     }
 
@@ -188,11 +229,14 @@ def main() -> None:
     scratch.mkdir(parents=True, exist_ok=True)
     many = scratch / "nodes-100k.onnx"
     big = scratch / "weights-3g.onnx"
+    small = scratch / "weights-small.onnx"
     n = make_many_nodes(many, args.nodes)
     ext = make_big_weights(big)
+    ext_small = make_big_weights(small, width=256)
     models = [
         (f"{n:,} nodes ({many.stat().st_size / 2**20:.1f} MiB file)", many),
         (f"24 nodes + {ext / 2**30:.1f} GiB external data (sparse)", big),
+        (f"same 24 nodes + {ext_small / 2**20:.1f} MiB external data", small),
     ]
     has_rtx = False
     if not args.no_parser:
@@ -205,7 +249,6 @@ def main() -> None:
         out = scratch / (path.stem + ".json")
         cli = measure(
             [
-                sys.executable,
                 "-m",
                 "trtforge.analyzer.cli.check",
                 str(path),
@@ -219,11 +262,11 @@ def main() -> None:
                 str(out),
             ]
         )
-        phases = measure([sys.executable, "-c", PHASES, str(path), TARGET])
+        phases = measure(["-c", PHASES, str(path), TARGET])
         phase = json.loads(phases["out"]) if phases["rc"] == 0 else {}
         row = {"model": label, "cli": cli, "phases": phase, "phases_rss": phases["rss_mib"]}
         if has_rtx:
-            rtx = measure([sys.executable, "-c", PARSER, str(path)])
+            rtx = measure(["-c", PARSER, str(path)])
             row["parser"] = rtx
             row["parser_info"] = json.loads(rtx["out"]) if rtx["rc"] == 0 and rtx["out"] else {}
         rows.append(row)
@@ -233,8 +276,8 @@ def main() -> None:
     print(f"python {platform.python_version()}, onnx {onnx.__version__}, {os.cpu_count()} cores")
     print()
     print(
-        "| model | trt-check static: CLI wall | peak RSS | in-process load + check + render "
-        "| TensorRT-RTX parser: wall | parse | peak RSS |"
+        "| model | trt-check static (CLI): wall / CPU | peak RSS | in-process CPU: load + check "
+        "+ render | TensorRT-RTX parser: wall / CPU | of which parse (wall) | peak RSS |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|")
     for row in rows:
@@ -243,14 +286,19 @@ def main() -> None:
         if "parser" in row:
             p, info = row["parser"], row["parser_info"]
             parse = (
-                f"{info['parse']:.2f} s ({'ok' if info.get('ok') else 'failed'})" if info else "–"
+                f"{info['parse']:.2f} s ({'ok' if info.get('ok') else 'failed'}, "
+                f"{info.get('layers', 0):,} layers)"
+                if info
+                else f"failed (exit {p['rc']})"
             )
-            parser_cols = f"{p['wall']:.2f} s | {parse} | {p['rss_mib'] or 0:.0f} MiB"
+            parser_cols = (
+                f"{p['wall']:.2f} s / {p['cpu']:.2f} s | {parse} | {p['rss_mib'] or 0:.0f} MiB"
+            )
         else:
             parser_cols = "not installed | – | –"
         print(
-            f"| {row['model']} | {cli['wall']:.2f} s (exit {cli['rc']}) | "
-            f"{cli['rss_mib']:.0f} MiB | {inproc} | {parser_cols} |"
+            f"| {row['model']} | {cli['wall']:.2f} s / {cli['cpu']:.2f} s (exit {cli['rc']}) | "
+            f"{cli['rss_mib'] or 0:.0f} MiB | {inproc} | {parser_cols} |"
         )
 
 
