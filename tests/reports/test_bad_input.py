@@ -10,12 +10,11 @@ import sys
 import numpy as np
 import onnx
 import pytest
-from conftest import run_cli
 from onnx import TensorProto, helper
 from trtforge.analyzer.errors import UserError
 from trtforge.analyzer.loading import load_model
 
-from .models import custom_op_model, save, topk_model
+from .models import custom_op_model, run_cli, save, topk_model
 
 CHECK = "trtforge.analyzer.cli.check"
 ARGS = ("--backend", "static", "--target", "trt-10")
