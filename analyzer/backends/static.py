@@ -69,7 +69,10 @@ class StaticChecker:
     def evaluate(self, node: onnx.NodeProto, graph: GraphView):
         """Returns (status, findings, plugin match) for one node."""
         rule = _builtin_rule(node, self.target)
-        opset = self.opsets.get(_domain(node), 0)
+        # Built-in importers read the default domain's opset whatever the node's domain
+        # (onnx-tensorrt ImporterContext::getOpsetVersion() with no domain).
+        opset_domain = "" if rule is not None and not rule.domain else _domain(node)
+        opset = self.opsets.get(opset_domain, 0)
         ctx = NodeContext(node, graph, self.target, opset, rule)
         if rule is None or not rule.since.available(self.target):
             plugin = find_plugin(node, self.target)
@@ -77,7 +80,8 @@ class StaticChecker:
                 return PLUGIN, self._plugin_findings(ctx, plugin), plugin
             return UNSUPPORTED, [self._no_importer(ctx, rule)], None
         findings = list(self._apply(ctx, rule))
-        findings.extend(self._subgraphs(node, graph))
+        only = set(rule.bodies(ctx)) if rule.bodies is not None else None
+        findings.extend(self._subgraphs(node, graph, only))
         status = UNSUPPORTED if any(f.is_error for f in findings) else SUPPORTED
         return status, findings, None
 
@@ -186,9 +190,13 @@ class StaticChecker:
         if rule.check is not None:
             yield from rule.check(ctx)
 
-    def _subgraphs(self, node: onnx.NodeProto, graph: GraphView) -> list[Finding]:
+    def _subgraphs(
+        self, node: onnx.NodeProto, graph: GraphView, only: set[str] | None = None
+    ) -> list[Finding]:
         out: list[Finding] = []
         for attr in node.attribute:
+            if only is not None and attr.name not in only:
+                continue
             bodies = [attr.g] if attr.HasField("g") else list(attr.graphs)
             for body in bodies:
                 label = f"{graph.path}{node.name or node.op_type}/{attr.name}"
