@@ -166,7 +166,7 @@ builder = trt.Builder(logger)
 network = builder.create_network(0)
 parser = trt.OnnxParser(network, logger)
 ok = parser.parse_from_file(sys.argv[1])
-t2 = clock()
+t2 = time.perf_counter()
 print(json.dumps({"import": t1 - t0, "parse": t2 - t1, "ok": bool(ok),
                   "errors": parser.num_errors, "layers": network.num_layers,
                   "version": trt.__version__}))
