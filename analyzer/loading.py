@@ -188,6 +188,10 @@ def _validate(proto: onnx.ModelProto, source: str) -> None:
         )
 
 
+def _one_line(err: Exception, limit: int = 80) -> str:
+    return " ".join(str(err).split())[:limit]
+
+
 def load_model(model: str | os.PathLike | onnx.ModelProto | bytes) -> LoadedModel:
     """Loads and validates a model without loading its external weights.
 
@@ -213,6 +217,8 @@ def load_model(model: str | os.PathLike | onnx.ModelProto | bytes) -> LoadedMode
         raise UserError(f"{path}: no such file", "check the path; the model must be a .onnx file")
     if path.is_dir():
         raise UserError(f"{path}: is a directory", "pass the .onnx file inside it")
+    if not path.is_file():  # a FIFO or a device would block or never end when read
+        raise UserError(f"{path}: not a regular file", "pass a .onnx file saved on disk")
     size = path.stat().st_size
     if size == 0:
         raise UserError(f"{path}: the file is empty", "export the model again")
@@ -241,7 +247,7 @@ def _parse(data: bytes, source: str) -> onnx.ModelProto:
         proto.ParseFromString(data)
     except (DecodeError, RuntimeWarning, ValueError) as err:
         raise UserError(
-            f"{source}: not a valid ONNX protobuf ({type(err).__name__}: {str(err)[:80]})",
+            f"{source}: not a valid ONNX protobuf ({type(err).__name__}: {_one_line(err)})",
             "the file is truncated or not an ONNX model; re-export or re-download it",
         ) from None
     return proto
