@@ -20,8 +20,14 @@ log = logging.getLogger("trtforge.graph")
 
 #: ops whose outputs are not functions of their inputs alone.
 NONDETERMINISTIC = frozenset(
-    {"RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike", "Multinomial",
-     "Bernoulli"}
+    {
+        "RandomNormal",
+        "RandomNormalLike",
+        "RandomUniform",
+        "RandomUniformLike",
+        "Multinomial",
+        "Bernoulli",
+    }
 )
 #: ops that never produce a build-time constant even from constant inputs.
 _NO_FOLD = NONDETERMINISTIC | {"If", "Loop", "Scan"}

@@ -56,6 +56,14 @@ def build_parser():
         "below opset 17 to 17), plugin = trtforge::LayerNorm node, auto (default) "
         "= onnx at opset >= 17, else plugin",
     )
+    passes.add_argument(
+        "--rmsnorm-impl",
+        choices=("auto", "onnx", "plugin"),
+        default="auto",
+        help="fuse-rmsnorm output: onnx = RMSNormalization (converts a model below "
+        "opset 23 to 23), plugin = trtforge::RMSNorm node, auto (default) = onnx "
+        "at opset >= 23 where the target's parser imports it, else plugin",
+    )
     add_target_args(parser)
     ver = parser.add_argument_group("verification")
     ver.add_argument(
@@ -152,7 +160,9 @@ def _main(argv: Sequence[str] | None) -> int:
             f"trt-check ({target.id}, static): {len(before.unsupported_nodes)} unsupported "
             f"node(s); passes suggested: {', '.join(suggested) or 'none'}",
         )
-    options = RewriteOptions(target=target, layernorm_impl=args.layernorm_impl)
+    options = RewriteOptions(
+        target=target, layernorm_impl=args.layernorm_impl, rmsnorm_impl=args.rmsnorm_impl
+    )
     result = rewrite_model(loaded.proto, passes, options)
     report.update(result.to_json())
     for pid, stats in result.passes.items():

@@ -48,10 +48,14 @@ class RewriteOptions:
         target: the TensorRT target the model is rewritten for.
         layernorm_impl: "onnx" (LayerNormalization, opset >= 17), "plugin" (the trtforge
             LayerNorm plugin node), or "auto" (onnx when the model's opset is >= 17, else plugin).
+        rmsnorm_impl: "onnx" (RMSNormalization, opset >= 23), "plugin" (the trtforge RMSNorm
+            plugin node), or "auto" (onnx when the model's opset is >= 23 and the target's
+            parser imports RMSNormalization, else plugin).
     """
 
     target: Target
     layernorm_impl: str = "auto"
+    rmsnorm_impl: str = "auto"
 
 
 @dataclass

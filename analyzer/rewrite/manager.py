@@ -23,6 +23,8 @@ log = logging.getLogger("trtforge.rewrite")
 MAX_ROUNDS = 8
 #: the first opset with LayerNormalization.
 LAYERNORM_OPSET = 17
+#: the first opset with RMSNormalization.
+RMSNORM_OPSET = 23
 
 
 @dataclass
@@ -105,26 +107,27 @@ def resolve_order(pass_ids: Iterable[str]) -> list[str]:
 
 
 def prepare(proto: onnx.ModelProto, pass_ids: list[str], options: RewriteOptions, notes: list[str]):
-    """Converts the model's opset when the requested output needs a newer one."""
+    """Converts the model's opset when an explicitly requested output op needs a newer one."""
     opset = model_opsets(proto).get("", 0)
-    if (
-        "fuse-layernorm" in pass_ids
-        and options.layernorm_impl == "onnx"
-        and opset < LAYERNORM_OPSET
-    ):
-        from onnx import version_converter
+    wanted = 0
+    if "fuse-layernorm" in pass_ids and options.layernorm_impl == "onnx":
+        wanted = max(wanted, LAYERNORM_OPSET)
+    if "fuse-rmsnorm" in pass_ids and options.rmsnorm_impl == "onnx":
+        wanted = max(wanted, RMSNORM_OPSET)
+    if opset >= wanted:
+        return proto, False
+    from onnx import version_converter
 
-        try:
-            converted = version_converter.convert_version(proto, LAYERNORM_OPSET)
-        except Exception as err:  # noqa: BLE001 - the converter raises many kinds
-            raise UserError(
-                f"cannot convert the model from opset {opset} to {LAYERNORM_OPSET} for "
-                f"LayerNormalization ({type(err).__name__}: {str(err)[:120]})",
-                "use --layernorm-impl plugin, or re-export the model at opset 17 or later",
-            ) from None
-        notes.append(f"converted the model from opset {opset} to {LAYERNORM_OPSET}")
-        return converted, True
-    return proto, False
+    try:
+        converted = version_converter.convert_version(proto, wanted)
+    except Exception as err:  # noqa: BLE001 - the converter raises many kinds
+        raise UserError(
+            f"cannot convert the model from opset {opset} to {wanted} for the fused op "
+            f"({type(err).__name__}: {str(err)[:120]})",
+            "use --layernorm-impl/--rmsnorm-impl plugin, or re-export at a newer opset",
+        ) from None
+    notes.append(f"converted the model from opset {opset} to {wanted}")
+    return converted, True
 
 
 def rewrite_model(

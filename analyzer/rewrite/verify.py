@@ -155,46 +155,62 @@ def make_inputs(
     return feeds
 
 
-def _has_plugin_nodes(proto: onnx.ModelProto) -> bool:
-    return any(n.domain == PLUGIN_DOMAIN for n in proto.graph.node)
-
-
-def _reference_ops(proto: onnx.ModelProto) -> list:
+def _plugin_spec(node: onnx.NodeProto):
     try:
         from trtforge.plugins import catalog
     except ImportError:
         catalog = None
-    ops = []
-    seen = set()
-    for node in proto.graph.node:
-        if node.domain != PLUGIN_DOMAIN or node.op_type in seen:
-            continue
-        seen.add(node.op_type)
-        version = "1"
-        for attr in node.attribute:
-            if attr.name == "plugin_version":
-                version = onnx.helper.get_attribute_value(attr)
-                version = version.decode() if isinstance(version, bytes) else str(version)
-        spec = catalog.find_plugin(node.op_type, version, PLUGIN_DOMAIN) if catalog else None
-        if spec is None:
-            raise UserError(
-                f"{node.op_type} node '{node.name}': plugin {PLUGIN_DOMAIN}::{node.op_type} "
-                f"v{version} has no declaration here, so its output cannot be verified",
-                "install trtforge with its plugins, or rewrite with --no-verify",
-            )
-        ops.append(spec.reference_op())
-    return ops
+    version = "1"
+    for attr in node.attribute:
+        if attr.name == "plugin_version":
+            value = onnx.helper.get_attribute_value(attr)
+            version = value.decode() if isinstance(value, bytes) else str(value)
+    spec = catalog.find_plugin(node.op_type, version, PLUGIN_DOMAIN) if catalog else None
+    if spec is None:
+        raise UserError(
+            f"{node.op_type} node '{node.name}': plugin {PLUGIN_DOMAIN}::{node.op_type} "
+            f"v{version} has no declaration here, so its output cannot be verified",
+            "install trtforge with its plugins, or rewrite with --no-verify",
+        )
+    return spec
 
 
-def run_model(proto: onnx.ModelProto, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Runs a model (weights loaded) and returns its outputs by name."""
-    names = [o.name for o in proto.graph.output]
-    if _has_plugin_nodes(proto):
-        from onnx.reference import ReferenceEvaluator
+def _run_plugin_node(node: onnx.NodeProto, args: list[np.ndarray | None]) -> list[np.ndarray]:
+    """Evaluates one plugin node with onnx.reference and the plugin's NumPy reference op."""
+    from onnx.reference import ReferenceEvaluator
 
-        evaluator = ReferenceEvaluator(proto, new_ops=_reference_ops(proto))
-        results = evaluator.run(None, dict(feeds))
-        return dict(zip(names, results, strict=True))
+    spec = _plugin_spec(node)
+    names = [f"in{i}" if a is not None else "" for i, a in enumerate(args)]
+    inputs = [
+        onnx.helper.make_tensor_value_info(
+            n, onnx.helper.np_dtype_to_tensor_dtype(a.dtype), a.shape
+        )
+        for n, a in zip(names, args, strict=True)
+        if a is not None
+    ]
+    outs = [f"out{i}" for i in range(len(node.output))]
+    single = onnx.NodeProto()
+    single.CopyFrom(node)
+    del single.input[:]
+    single.input.extend(names)
+    del single.output[:]
+    single.output.extend(outs)
+    graph = onnx.helper.make_graph(
+        [single], "plugin", inputs, [onnx.helper.make_empty_tensor_value_info(o) for o in outs]
+    )
+    model = onnx.helper.make_model(
+        graph,
+        opset_imports=[
+            onnx.helper.make_opsetid("", 17),
+            onnx.helper.make_opsetid(PLUGIN_DOMAIN, 1),
+        ],
+    )
+    evaluator = ReferenceEvaluator(model, new_ops=[spec.reference_op()])
+    feeds = {n: a for n, a in zip(names, args, strict=True) if a is not None}
+    return list(evaluator.run(None, feeds))
+
+
+def _ort_run(proto: onnx.ModelProto, feeds: Mapping[str, np.ndarray], wanted: list[str]):
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -204,13 +220,93 @@ def run_model(proto: onnx.ModelProto, feeds: Mapping[str, np.ndarray]) -> dict[s
         session = ort.InferenceSession(
             proto.SerializeToString(), options, providers=["CPUExecutionProvider"]
         )
-        results = session.run(names, dict(feeds))
+        feed_names = {i.name for i in session.get_inputs()}
+        results = session.run(wanted, {k: v for k, v in feeds.items() if k in feed_names})
     except Exception as err:  # noqa: BLE001 - onnxruntime raises its own error types
         raise UserError(
             f"onnxruntime cannot run the model for verification ({str(err).splitlines()[0][:200]})",
             "rewrite with --no-verify if the model is meant for TensorRT only",
         ) from None
-    return dict(zip(names, results, strict=True))
+    return dict(zip(wanted, results, strict=True))
+
+
+def _slice(
+    proto: onnx.ModelProto, known: Mapping[str, np.ndarray], wanted: list[str]
+) -> onnx.ModelProto:
+    """The part of `proto` computing `wanted` from the `known` tensors (fed as inputs)."""
+    graph = proto.graph
+    producers = {o: n for n in graph.node for o in n.output}
+    inits = {t.name for t in graph.initializer}
+    keep: list[onnx.NodeProto] = []
+    seen: set[int] = set()
+    stack = list(wanted)
+    used_known: set[str] = set()
+    while stack:
+        name = stack.pop()
+        if name in known:
+            used_known.add(name)
+            continue
+        if name in inits or not name:
+            continue
+        node = producers.get(name)
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        keep.append(node)
+        stack.extend(node.input)
+        for attr in node.attribute:  # outer tensors read by subgraphs
+            for body in [attr.g] if attr.HasField("g") else list(attr.graphs):
+                stack.extend(i for n in body.node for i in n.input)
+    order = {id(n): i for i, n in enumerate(graph.node)}
+    keep.sort(key=lambda n: order[id(n)])
+    needed_inits = {i for n in keep for i in n.input} | set(wanted)
+    for node in keep:
+        for attr in node.attribute:
+            for body in [attr.g] if attr.HasField("g") else list(attr.graphs):
+                needed_inits.update(i for n in body.node for i in n.input)
+    inputs = [
+        onnx.helper.make_tensor_value_info(
+            n, onnx.helper.np_dtype_to_tensor_dtype(np.asarray(known[n]).dtype), np.shape(known[n])
+        )
+        for n in sorted(used_known)
+    ]
+    outputs = [onnx.helper.make_empty_tensor_value_info(w) for w in wanted]
+    sub = onnx.helper.make_graph(
+        keep, "slice", inputs, outputs, [t for t in graph.initializer if t.name in needed_inits]
+    )
+    model = onnx.helper.make_model(sub, opset_imports=list(proto.opset_import))
+    model.ir_version = proto.ir_version
+    model.functions.extend(proto.functions)
+    return model
+
+
+def run_model(proto: onnx.ModelProto, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Runs a model (weights loaded) and returns its outputs by name.
+
+    onnxruntime runs the standard ops; each trtforge plugin node is evaluated, in graph order,
+    by its plugin's reference op, and onnxruntime continues from its outputs.
+    """
+    names = [o.name for o in proto.graph.output]
+    plugin_nodes = [n for n in proto.graph.node if n.domain == PLUGIN_DOMAIN]
+    if not plugin_nodes:
+        return _ort_run(proto, feeds, names)
+    from onnx import numpy_helper
+
+    inits = {t.name: t for t in proto.graph.initializer}
+    known: dict[str, np.ndarray] = dict(feeds)
+    for node in plugin_nodes:
+        needed = [i for i in node.input if i and i not in known and i not in inits]
+        if needed:
+            known.update(_ort_run(_slice(proto, known, needed), known, needed))
+        args = [
+            None if not i else known[i] if i in known else numpy_helper.to_array(inits[i])
+            for i in node.input
+        ]
+        known.update(zip(node.output, _run_plugin_node(node, args), strict=False))
+    missing = [n for n in names if n not in known]
+    if missing:
+        known.update(_ort_run(_slice(proto, known, missing), known, missing))
+    return {n: known[n] for n in names}
 
 
 def compare(name: str, ref: np.ndarray, got: np.ndarray, elem_type: int) -> OutputDiff:

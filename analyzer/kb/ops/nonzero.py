@@ -13,8 +13,11 @@ RULES = [
     OpRule(
         op="NonZero",
         source="onnxOpImporters.cpp importNonZero; TensorRT-RTX 1.7 parser (observed)",
-        since=Since(trt=(8, 5), rtx=None, reason="needs the NonZero plugin, which TensorRT-RTX "
-                    "does not ship"),
+        since=Since(
+            trt=(8, 5),
+            rtx=None,
+            reason="needs the NonZero plugin, which TensorRT-RTX does not ship",
+        ),
         data_dependent_shape=True,
         hint="avoid data-dependent shapes (e.g. replace masking with Where), or target TensorRT",
     )

@@ -73,11 +73,11 @@ def _square_of(d: gs.Tensor) -> list[gs.Node]:
     return found
 
 
-def match_inverse_std(var: gs.Tensor) -> tuple[list[gs.Node], float, gs.Tensor, str] | None:
+def match_inverse_std(var: gs.Tensor):
     """From the variance: Add(eps) then Sqrt (divide) or Reciprocal/Pow(-0.5) (multiply).
 
-    Returns (nodes, eps, tensor, "div"|"mul"): divide the centred input by `tensor`, or
-    multiply it by `tensor`.
+    Yields every candidate (nodes, eps, tensor, "div"|"mul"): divide the centred input by
+    `tensor`, or multiply it by `tensor`.
     """
     for add in _users(var, "Add"):
         split = split_const(add)
@@ -88,14 +88,27 @@ def match_inverse_std(var: gs.Tensor) -> tuple[list[gs.Node], float, gs.Tensor, 
         for sqrt in _users(e, "Sqrt"):
             s = sqrt.outputs[0]
             for recip in _users(s, "Reciprocal"):
-                return [add, sqrt, recip], eps, recip.outputs[0], "mul"
+                yield [add, sqrt, recip], eps, recip.outputs[0], "mul"
             for div in _users(s, "Div"):
                 if div.inputs[1] is s and is_close(scalar(div.inputs[0]), 1.0):
-                    return [add, sqrt, div], eps, div.outputs[0], "mul"
-            return [add, sqrt], eps, s, "div"
+                    yield [add, sqrt, div], eps, div.outputs[0], "mul"
+            yield [add, sqrt], eps, s, "div"
         for pow_ in _users(e, "Pow"):
             if pow_.inputs[0] is e and is_close(scalar(pow_.inputs[1]), -0.5):
-                return [add, pow_], eps, pow_.outputs[0], "mul"
+                yield [add, pow_], eps, pow_.outputs[0], "mul"
+
+
+def _numerator(var: gs.Tensor, sub: gs.Node, m: gs.Tensor, x: gs.Tensor):
+    """(inverse-std nodes, eps, numerator node, second Sub or None) completing a LayerNorm."""
+    for inv_nodes, eps, inv, how in match_inverse_std(var):
+        numerator = apply_inverse(sub.outputs[0], inv, how)
+        if numerator is not None:
+            return inv_nodes, eps, numerator, None
+        for twin in _users(m, "Sub"):  # the numerator may use a second Sub(x, mean)
+            if twin is not sub and twin.inputs[0] is x and twin.inputs[1] is m:
+                numerator = apply_inverse(twin.outputs[0], inv, how)
+                if numerator is not None:
+                    return inv_nodes, eps, numerator, twin
     return None
 
 
@@ -199,21 +212,10 @@ class FuseLayerNorm(RewritePass):
                 d = sub.outputs[0]
                 for square in _square_of(d):
                     for var_node in _users(square.outputs[0], "ReduceMean"):
-                        found = match_inverse_std(var_node.outputs[0])
+                        found = _numerator(var_node.outputs[0], sub, m, x)
                         if found is None:
                             continue
-                        inv_nodes, eps, inv, how = found
-                        numerator = apply_inverse(d, inv, how)
-                        other_sub = None
-                        if numerator is None:  # the numerator may use a second Sub(x, mean)
-                            for twin in _users(m, "Sub"):
-                                if twin is not sub and twin.inputs[0] is x and twin.inputs[1] is m:
-                                    numerator = apply_inverse(twin.outputs[0], inv, how)
-                                    if numerator is not None:
-                                        other_sub = twin
-                                        break
-                        if numerator is None:
-                            continue
+                        inv_nodes, eps, numerator, other_sub = found
                         nodes = [mean, sub, square, var_node, *inv_nodes, numerator]
                         if other_sub is not None:
                             nodes.insert(2, other_sub)

@@ -12,8 +12,9 @@ Before (T5LayerNorm / LlamaRMSNorm as exporters emit them)::
 After::
 
     y = RMSNormalization(x, gamma, axis=-k, epsilon=eps)   # opset >= 23 and the target's parser
-                                                           # imports it (knowledge base)
-    y = trtforge::RMSNorm(x, gamma, axis=-k, epsilon=eps)  # otherwise
+                                                           # imports it (knowledge base), or
+                                                           # --rmsnorm-impl onnx (converts to 23)
+    y = trtforge::RMSNorm(x, gamma, axis=-k, epsilon=eps)  # otherwise, or --rmsnorm-impl plugin
 
 Skips (reported): an intermediate read outside the pattern or a graph output; reduction not
 over the trailing axes; input not float; normalized dims not static when gamma must be made.
@@ -54,7 +55,13 @@ def _is_centred(x: gs.Tensor) -> bool:
     return mean is not None and mean.op == "ReduceMean" and mean.inputs[0] is sub.inputs[0]
 
 
-def rms_supported_as_onnx(ctx: PassContext) -> bool:
+def rms_as_onnx(ctx: PassContext) -> bool:
+    """True when the fused node is RMSNormalization (else the trtforge RMSNorm plugin)."""
+    wanted = ctx.options.rmsnorm_impl
+    if wanted == "plugin":
+        return False
+    if wanted == "onnx":
+        return True
     return ctx.opset >= emit.OPSET_RMSNORM and emit.op_supported("RMSNormalization", ctx.target)
 
 
@@ -86,12 +93,11 @@ class FuseRMSNorm(RewritePass):
                 continue
             if _is_centred(x):
                 continue
-            found = match_inverse_std(var_node.outputs[0])
-            if found is None:
-                continue
-            inv_nodes, eps, inv, how = found
-            numerator = apply_inverse(x, inv, how)
-            if numerator is None:
+            for inv_nodes, eps, inv, how in match_inverse_std(var_node.outputs[0]):
+                numerator = apply_inverse(x, inv, how)
+                if numerator is not None:
+                    break
+            else:
                 continue
             nodes = [square, var_node, *inv_nodes, numerator]
             match = Match(
@@ -141,6 +147,8 @@ class FuseRMSNorm(RewritePass):
         data["axis"] = first
         if not emit.is_float(x):
             return f"input '{x.name}' has type {x.dtype}, not a float type"
+        if rms_as_onnx(ctx) and ctx.opset < emit.OPSET_RMSNORM:
+            return f"RMSNormalization needs opset {emit.OPSET_RMSNORM} (model has {ctx.opset})"
         dims = static_tail(x, -first)
         cast_node = data.get("cast")
         # the dtype the fused node computes in: the cast's target when the Cast is absorbed
@@ -177,7 +185,7 @@ class FuseRMSNorm(RewritePass):
         norm_out = out
         if cast_node is not None:
             norm_out = ctx.variable("normalized", dtype=dtype, shape=x.shape)
-        if rms_supported_as_onnx(ctx):
+        if rms_as_onnx(ctx):
             ctx.node(
                 "RMSNormalization", [x, scale], [norm_out], {"axis": axis, "epsilon": data["eps"]}
             )
