@@ -53,10 +53,12 @@ def is_float(tensor: gs.Tensor) -> bool:
 
 def np_float(tensor: gs.Tensor) -> np.dtype:
     """The NumPy float dtype of a tensor (float32 when unknown)."""
+    if tensor.dtype is None:
+        return np.dtype(np.float32)
     try:
         return np.dtype(tensor.dtype)
     except TypeError:
-        return np.dtype(np.float32)
+        return np.dtype(onnx.helper.tensor_dtype_to_np_dtype(tensor.dtype))
 
 
 # -- plugin nodes ---------------------------------------------------------------------------

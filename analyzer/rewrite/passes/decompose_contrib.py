@@ -13,6 +13,9 @@ Before → After (one node each)::
     SkipLayerNormalization(x, skip, g[, b, bias])         → Add(s) then LayerNorm as above
     SkipSimplifiedLayerNormalization(x, skip, g[, bias])  → Add(s) then RMSNorm as above
 
+    (SimplifiedLayerNormalization and SkipSimplifiedLayerNormalization are also matched in the
+    default domain, where onnxruntime's optimizer registers them.)
+
 Skips (reported): outputs the standard ops do not produce (mean, inv_std_var) are used;
 FusedMatMul with transBatchA/transBatchB; a transpose of an input of unknown rank; a
 normalization axis that cannot be expressed because the input rank is unknown.
@@ -169,17 +172,24 @@ HANDLERS: dict[str, tuple[Builder, tuple[int, ...]]] = {
 }
 
 
+#: contrib ops onnxruntime registers under the default domain (they are not ONNX standard ops)
+DEFAULT_DOMAIN = frozenset({"SimplifiedLayerNormalization", "SkipSimplifiedLayerNormalization"})
+
+
 class DecomposeContrib(RewritePass):
     """com.microsoft contrib ops → standard ONNX ops or the fused standard op."""
 
     id = "decompose-contrib"
     summary = "ONNX Runtime com.microsoft contrib ops → standard ONNX subgraphs TensorRT parses"
     order = 10
-    removes = frozenset((MS, op) for op in HANDLERS)
+    removes = frozenset({(MS, op) for op in HANDLERS} | {("", op) for op in DEFAULT_DOMAIN})
 
     def find(self, ctx: PassContext):
         for node in list(ctx.graph.nodes):
-            if node.domain == MS and node.op in HANDLERS:
+            domain = node.domain or ""
+            if (domain == MS and node.op in HANDLERS) or (
+                domain in ("", "ai.onnx") and node.op in DEFAULT_DOMAIN
+            ):
                 yield Match(anchor=anchor(node), nodes=[node])
 
     def check(self, match: Match, ctx: PassContext) -> str | None:
