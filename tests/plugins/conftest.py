@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _has(mod: str) -> bool:
@@ -59,13 +53,3 @@ def native_lib():
     if p is None:
         pytest.skip("libtrtforge_plugins.so was not built")
     return p
-
-
-def run_cli(module: str, *args: str, env: dict | None = None, cwd=None, timeout=600):
-    """Run ``python -m module args`` and return the CompletedProcess (text)."""
-    full_env = dict(os.environ)
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", module, *args],
-        capture_output=True, text=True, env=full_env, cwd=cwd, timeout=timeout,
-    )
