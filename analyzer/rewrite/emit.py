@@ -12,6 +12,7 @@ import numpy as np
 import onnx
 import onnx_graphsurgeon as gs
 from trtforge.analyzer.rewrite.base import PassContext
+from trtforge.analyzer.rewrite.graphutil import guess_dtype
 from trtforge.analyzer.targets import Target
 
 log = logging.getLogger("trtforge.rewrite")
@@ -38,7 +39,7 @@ def op_supported(op: str, target: Target) -> bool:
 
 
 def is_float(tensor: gs.Tensor) -> bool:
-    dtype = tensor.dtype
+    dtype = guess_dtype(tensor)
     if dtype is None:
         return False
     try:
@@ -53,12 +54,13 @@ def is_float(tensor: gs.Tensor) -> bool:
 
 def np_float(tensor: gs.Tensor) -> np.dtype:
     """The NumPy float dtype of a tensor (float32 when unknown)."""
-    if tensor.dtype is None:
+    dtype = guess_dtype(tensor)
+    if dtype is None:
         return np.dtype(np.float32)
     try:
-        return np.dtype(tensor.dtype)
+        return np.dtype(dtype)
     except TypeError:
-        return np.dtype(onnx.helper.tensor_dtype_to_np_dtype(tensor.dtype))
+        return np.dtype(onnx.helper.tensor_dtype_to_np_dtype(dtype))
 
 
 # -- plugin nodes ---------------------------------------------------------------------------

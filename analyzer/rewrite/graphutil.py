@@ -228,3 +228,28 @@ def anchor(node: gs.Node) -> str:
         return node.name
     out = node.outputs[0].name if node.outputs else "?"
     return f"{node.op} -> '{out}'"
+
+
+def guess_dtype(tensor: gs.Tensor, depth: int = 32):
+    """The tensor's dtype, else the first known dtype found walking up through producers.
+
+    Used where shape inference could not type a tensor (outputs of custom-domain ops); every
+    op the passes rewrite keeps its first input's element type.
+    """
+    seen: set[int] = set()
+    frontier = [tensor]
+    for _ in range(depth):
+        nxt = []
+        for t in frontier:
+            if t is None or id(t) in seen:
+                continue
+            seen.add(id(t))
+            if t.dtype is not None:
+                return t.dtype
+            node = producer(t)
+            if node is not None:
+                nxt.extend(i for i in node.inputs[:1] if i is not None)
+        if not nxt:
+            return None
+        frontier = nxt
+    return None

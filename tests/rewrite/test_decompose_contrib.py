@@ -12,8 +12,10 @@ from trtforge.analyzer.rewrite.registry import passes_removing
 from trtforge.analyzer.rewrite.verify import make_inputs, run_model
 
 HEAD = '<ir_version: 8, opset_import: ["" : {opset}, "com.microsoft" : 1]>'
-INITS = ("<float[8] gamma = {1,2,3,4,5,6,7,8}, float[8] beta = {0,0,0,1,1,1,2,2}, "
-         "float[8] bias = {1,1,1,1,0,0,0,0}, float[8,4] wb = {" + ",".join(["0.1", "-0.2"] * 16) + "}>")
+INITS = (
+    "<float[8] gamma = {1,2,3,4,5,6,7,8}, float[8] beta = {0,0,0,1,1,1,2,2}, "
+    "float[8] bias = {1,1,1,1,0,0,0,0}, float[8,4] wb = {" + ",".join(["0.1", "-0.2"] * 16) + "}>"
+)
 
 CASES = {
     "Gelu": "y = com.microsoft.Gelu(x)",
@@ -22,12 +24,9 @@ CASES = {
     "QuickGelu": "y = com.microsoft.QuickGelu<alpha=1.5>(x)",
     "BiasAdd": "y = com.microsoft.BiasAdd(x, bias, s)",
     "LayerNormalization": "y = com.microsoft.LayerNormalization<axis=-1, epsilon=1e-5>(x, gamma, beta)",
-    "SimplifiedLayerNormalization":
-        "y = com.microsoft.SimplifiedLayerNormalization<axis=-1, epsilon=1e-6>(x, gamma)",
-    "SkipLayerNormalization":
-        "y, m, iv, sum = com.microsoft.SkipLayerNormalization<epsilon=1e-5>(x, s, gamma, beta, bias)",
-    "SkipSimplifiedLayerNormalization":
-        "y, m, iv, sum = com.microsoft.SkipSimplifiedLayerNormalization<epsilon=1e-6>(x, s, gamma)",
+    "SimplifiedLayerNormalization": "y = com.microsoft.SimplifiedLayerNormalization<axis=-1, epsilon=1e-6>(x, gamma)",
+    "SkipLayerNormalization": "y, m, iv, sum = com.microsoft.SkipLayerNormalization<epsilon=1e-5>(x, s, gamma, beta, bias)",
+    "SkipSimplifiedLayerNormalization": "y, m, iv, sum = com.microsoft.SkipSimplifiedLayerNormalization<epsilon=1e-6>(x, s, gamma)",
 }
 
 
@@ -70,8 +69,9 @@ def _ln(x, eps=1e-5):
 NUMPY = {
     "BiasAdd": lambda x, s: x + BIAS + s,
     "LayerNormalization": lambda x, s: _ln(x),
-    "SimplifiedLayerNormalization": lambda x, s: x / np.sqrt((x * x).mean(-1, keepdims=True) + 1e-6)
-    * GAMMA,
+    "SimplifiedLayerNormalization": lambda x, s: (
+        x / np.sqrt((x * x).mean(-1, keepdims=True) + 1e-6) * GAMMA
+    ),
 }
 
 
@@ -104,8 +104,9 @@ def test_skip_layernorm_sum_output_kept(rw):
 
 def test_used_mean_output_is_skipped(rw):
     body = CASES["SkipLayerNormalization"]
-    result = rw.apply(rw.parse(model(body, outputs="float[2,3,8] y, float[2,3,1] m")),
-                      "decompose-contrib")
+    result = rw.apply(
+        rw.parse(model(body, outputs="float[2,3,8] y, float[2,3,1] m")), "decompose-contrib"
+    )
     assert not result.changed
     assert "output 1 ('m') is used" in result.passes["decompose-contrib"].skips[0].reason
 

@@ -11,9 +11,18 @@ HEAD = '<ir_version: 8, opset_import: ["" : {opset}]>'
 AFFINE = "<float[8] gamma = {1,2,3,4,5,6,7,8}, float[8] beta = {0,0,0,1,1,1,2,2}>"
 
 
-def ln_model(square="p = Pow(d, two)", inv="n = Div(d, s)", opset=17, affine=True,
-             eps="eps = Constant<value = float {1e-5}>()", axes="<axes=[-1]>", axes_in="",
-             extra_out="", extra="", add="e = Add(var, eps)"):
+def ln_model(
+    square="p = Pow(d, two)",
+    inv="n = Div(d, s)",
+    opset=17,
+    affine=True,
+    eps="eps = Constant<value = float {1e-5}>()",
+    axes="<axes=[-1]>",
+    axes_in="",
+    extra_out="",
+    extra="",
+    add="e = Add(var, eps)",
+):
     tail = "y = Mul(n, gamma)\n z = Add(y, beta)" if affine else "z = Identity(n)"
     return f"""{HEAD.format(opset=opset)}
     g (float[2,3,8] x) => (float[2,3,8] z{extra_out}) {AFFINE} {{
@@ -40,7 +49,11 @@ VARIANTS = {
     "gamma-first": {"inv": "n = Div(d, s)\n y = Mul(gamma, n)", "affine": False},
     "twin-sub": {"inv": "d2 = Sub(x, mean)\n n = Div(d2, s)"},
     "no-affine": {"affine": False},
-    "opset18-axes-input": {"opset": 18, "axes": "", "axes_in": "ax = Constant<value = int64[1] {-1}>()"},
+    "opset18-axes-input": {
+        "opset": 18,
+        "axes": "",
+        "axes_in": "ax = Constant<value = int64[1] {-1}>()",
+    },
 }
 
 
@@ -87,7 +100,9 @@ def test_multiple_trailing_axes(rw):
 
 
 def test_non_trailing_axes_skipped_with_reason(rw):
-    model = rw.parse(ln_model(axes="<axes=[1]>", affine=False).replace("float[2,3,8] x", "float[2,3,8] x"))
+    model = rw.parse(
+        ln_model(axes="<axes=[1]>", affine=False).replace("float[2,3,8] x", "float[2,3,8] x")
+    )
     result = rw.apply(model, "fuse-layernorm")
     assert result.passes["fuse-layernorm"].applied == 0
     assert not result.changed and result.proto is model

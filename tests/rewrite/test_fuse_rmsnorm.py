@@ -11,8 +11,8 @@ W = "<float[8] w = {1,2,3,4,5,6,7,8}, float two = {2.0}, float eps = {1e-6}, flo
 
 
 def t5(opset=17):
-    axes_in = ', ax' if opset >= 18 else ''
-    axes_attr = '' if opset >= 18 else '<axes=[-1]>'
+    axes_in = ", ax" if opset >= 18 else ""
+    axes_attr = "" if opset >= 18 else "<axes=[-1]>"
     # T5LayerNorm as the TorchScript exporter emits it: rsqrt = Div(1, Sqrt(.))
     return f"""<ir_version: 9, opset_import: ["" : {opset}]>
     g (float[2,3,8] x) => (float[2,3,8] y) {W} {{

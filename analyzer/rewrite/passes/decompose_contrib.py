@@ -217,9 +217,8 @@ class DecomposeContrib(RewritePass):
             axis = int(node.attrs.get("axis", -1)) if not node.op.startswith("Skip") else -1
             if needs_decomposition and emit.axes_for(axis, tensor_rank(node.inputs[0])) is None:
                 return f"axis={axis} with an input of unknown rank cannot be decomposed"
-        if not node.inputs or not emit.is_float(node.inputs[0]) and node.op != "FusedMatMul":
-            if node.inputs and node.inputs[0].dtype is None:
-                return f"the type of input '{node.inputs[0].name}' is unknown"
+        if node.op != "FusedMatMul" and not emit.is_float(node.inputs[0]):
+            return f"input '{node.inputs[0].name}' is not known to be a float tensor"
         return None
 
     def rewrite(self, match: Match, ctx: PassContext) -> None:
