@@ -108,6 +108,19 @@ def test_usage_errors_exit_2(rtx, native_lib, tmp_path, args, needle):
     assert "Traceback" not in proc.stderr
 
 
+def test_parser_refusal_exit_1(rtx, tmp_path):
+    node = helper.make_node("Unique", ["x"], ["y"], name="uniq0", sorted=1)
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    path = tmp_path / "bad.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    proc = run_cli("trtforge.plugins.cli.build", str(path), "-o", str(tmp_path / "bad.plan"),
+                   "--compute-capability", "89", env={"TRTFORGE_TRT_FLAVOUR": "tensorrt_rtx"})
+    assert proc.returncode == 1, proc.stderr
+    assert "node 0 (uniq0, Unique): UNSUPPORTED_NODE" in proc.stderr and "trt-check" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
 def test_missing_model_exit_2(tmp_path):
     proc = run_cli("trtforge.plugins.cli.build", str(tmp_path / "nope.onnx"), "-o", str(tmp_path / "x.plan"))
     assert proc.returncode == 2
