@@ -12,7 +12,7 @@ Measured, one run each (wall clock, `time.perf_counter`):
     defaults and once with constant folding and shape inference skipped (closest to "only the
     fusion passes").
 
-    python benchmarks/rewrite_scale.py [--workdir /tmp/trtforge-bench] [--layers 24] [--json out.json]
+    python benchmarks/rewrite_scale.py [--workdir DIR] [--layers 24] [--json out.json]
 """
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 
-def build(layers: int, hidden: int, heads: int, inter: int, vocab: int, seed: int = 0) -> onnx.ModelProto:
+def build(
+    layers: int, hidden: int, heads: int, inter: int, vocab: int, seed: int = 0
+) -> onnx.ModelProto:
     """A BERT encoder graph with decomposed LayerNorms (opset 17) and random weights."""
     rng = np.random.default_rng(seed)
     nodes, inits = [], []
@@ -41,7 +43,9 @@ def build(layers: int, hidden: int, heads: int, inter: int, vocab: int, seed: in
 
     def weight(shape, scale=0.02) -> str:
         n = name("w")
-        inits.append(numpy_helper.from_array((rng.standard_normal(shape, dtype=np.float32) * scale), n))
+        inits.append(
+            numpy_helper.from_array((rng.standard_normal(shape, dtype=np.float32) * scale), n)
+        )
         return n
 
     def const(value, dtype=np.float32) -> str:
@@ -72,8 +76,13 @@ def build(layers: int, hidden: int, heads: int, inter: int, vocab: int, seed: in
     emb = op("Gather", [weight([vocab, hidden]), "input_ids"])
     emb = op("Add", [emb, op("Gather", [weight([512, hidden]), "position_ids"])])
     h = layernorm(emb)
-    mask = op("Mul", [op("Sub", [const(1.0), op("Unsqueeze", ["attention_mask", const([1, 2], np.int64)])]),
-                      const(-10000.0)])
+    mask = op(
+        "Mul",
+        [
+            op("Sub", [const(1.0), op("Unsqueeze", ["attention_mask", const([1, 2], np.int64)])]),
+            const(-10000.0),
+        ],
+    )
     split = const([0, 0, heads, head], np.int64)
     merge = const([0, 0, hidden], np.int64)
     for _ in range(layers):
@@ -95,7 +104,11 @@ def build(layers: int, hidden: int, heads: int, inter: int, vocab: int, seed: in
             helper.make_tensor_value_info("position_ids", TensorProto.INT64, ["batch", "seq"]),
             helper.make_tensor_value_info("attention_mask", TensorProto.FLOAT, ["batch", "seq"]),
         ],
-        [helper.make_tensor_value_info("last_hidden_state", TensorProto.FLOAT, ["batch", "seq", hidden])],
+        [
+            helper.make_tensor_value_info(
+                "last_hidden_state", TensorProto.FLOAT, ["batch", "seq", hidden]
+            )
+        ],
         inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
@@ -136,12 +149,17 @@ def main() -> None:
     }
     loaded, t_load = _timed(lambda: load_model(path))
     layernorms = sum(1 for n in loaded.proto.graph.node if n.op_type == "Sqrt")
-    results.update(nodes=len(loaded.proto.graph.node), decomposed_layernorms=layernorms,
-                   weight_bytes=loaded.external_bytes)
+    results.update(
+        nodes=len(loaded.proto.graph.node),
+        decomposed_layernorms=layernorms,
+        weight_bytes=loaded.external_bytes,
+    )
     options = RewriteOptions(parse_target("trt-10"))
     result, t_rewrite = _timed(lambda: rewrite_model(loaded.proto, ["fuse-layernorm"], options))
     fused = sum(1 for n in result.proto.graph.node if n.op_type == "LayerNormalization")
-    _, t_write = _timed(lambda: write_model(result.proto, work / "bert_large.rewritten.onnx", loaded))
+    _, t_write = _timed(
+        lambda: write_model(result.proto, work / "bert_large.rewritten.onnx", loaded)
+    )
     results["trt_rewrite"] = {
         "load_s": round(t_load, 3),
         "rewrite_s": round(t_rewrite, 3),
@@ -160,23 +178,29 @@ def main() -> None:
             runs = {}
             for label, kwargs in (
                 ("defaults", {}),
-                ("no_folding_no_shape_inference",
-                 {"skip_constant_folding": True, "skip_shape_inference": True}),
+                (
+                    "no_folding_no_shape_inference",
+                    {"skip_constant_folding": True, "skip_shape_inference": True},
+                ),
             ):
                 try:
                     (simplified, ok), t_sim = _timed(lambda kw=kwargs: onnxsim.simplify(full, **kw))
                     runs[label] = {
                         "simplify_s": round(t_sim, 3),
                         "check_ok": bool(ok),
-                        "fused": sum(1 for n in simplified.graph.node
-                                     if n.op_type == "LayerNormalization"),
+                        "fused": sum(
+                            1 for n in simplified.graph.node if n.op_type == "LayerNormalization"
+                        ),
                         "nodes_after": len(simplified.graph.node),
                     }
                 except Exception as err:  # noqa: BLE001 - report whatever onnxsim raised
                     runs[label] = {"error": f"{type(err).__name__}: {str(err)[:200]}"}
                 print(label, runs[label], flush=True)
-            results["onnxsim"] = {"version": onnxsim.__version__, "load_s": round(t_sim_load, 3),
-                                  **runs}
+            results["onnxsim"] = {
+                "version": onnxsim.__version__,
+                "load_s": round(t_sim_load, 3),
+                **runs,
+            }
     print(json.dumps(results, indent=2))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")

@@ -235,7 +235,7 @@ def gelu_subgraph(ctx: PassContext, x: gs.Tensor, out: gs.Tensor, approximate: s
 
 
 def gelu(ctx: PassContext, x: gs.Tensor, out: gs.Tensor, approximate: str) -> None:
-    """GELU as the standard Gelu op where the model's opset and the target allow it, else basic ops."""
+    """GELU: the standard Gelu op where the opset and the target allow it, else basic ops."""
     if ctx.opset >= OPSET_GELU and op_supported("Gelu", ctx.target):
         ctx.node("Gelu", [x], [out], {"approximate": approximate})
     else:

@@ -152,7 +152,8 @@ def rewrite_model(
     stats = {pid: PassStats() for pid in order}
     rounds = 0
     any_change = converted
-    for rounds in range(1, MAX_ROUNDS + 1):
+    for round_index in range(1, MAX_ROUNDS + 1):
+        rounds = round_index
         round_changed = False
         for pid in order:
             cls = get_pass(pid)

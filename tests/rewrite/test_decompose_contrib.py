@@ -3,11 +3,9 @@ contrib kernel computes (the original runs in onnxruntime, so the comparison is 
 
 from __future__ import annotations
 
-import pytest
-
 import numpy as np
 import onnx
-
+import pytest
 from trtforge.analyzer.rewrite.registry import passes_removing
 from trtforge.analyzer.rewrite.verify import make_inputs, run_model
 

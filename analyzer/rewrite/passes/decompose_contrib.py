@@ -1,4 +1,4 @@
-"""decompose-contrib: ONNX Runtime contrib ops (com.microsoft) become standard ONNX that TensorRT parses.
+"""decompose-contrib: onnxruntime contrib ops (com.microsoft) become standard ONNX TensorRT parses.
 
 Before → After (one node each)::
 
@@ -9,7 +9,7 @@ Before → After (one node each)::
     FusedMatMul(a, b, alpha, transA, transB) → [Transpose] MatMul [Mul(alpha)]
     BiasAdd(x, bias, skip)            → Add(Add(x, bias), skip)
     LayerNormalization(x, s[, b])     → LayerNormalization (opset ≥ 17) | ReduceMean/Sub/…/Div
-    SimplifiedLayerNormalization(x, s)→ RMSNormalization (opset ≥ 23, where supported) | Pow/ReduceMean/…
+    SimplifiedLayerNormalization(x, s)→ RMSNormalization (opset ≥ 23, if supported) | basic ops
     SkipLayerNormalization(x, skip, g[, b, bias])         → Add(s) then LayerNorm as above
     SkipSimplifiedLayerNormalization(x, skip, g[, bias])  → Add(s) then RMSNorm as above
 
@@ -197,7 +197,8 @@ class DecomposeContrib(RewritePass):
         _, produced = HANDLERS[node.op]
         for index in range(len(node.outputs)):
             if index not in produced and _used(node, index, ctx.graph):
-                return f"output {index} ('{node.outputs[index].name}') is used; standard ops do not produce it"
+                name = node.outputs[index].name
+                return f"output {index} ('{name}') is used; standard ops do not produce it"
         if node.op == "FusedMatMul":
             if node.attrs.get("transBatchA", 0) or node.attrs.get("transBatchB", 0):
                 return "transBatchA/transBatchB are set (not decomposed)"

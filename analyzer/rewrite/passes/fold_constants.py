@@ -101,7 +101,10 @@ class FoldConstants(RewritePass):
     """Constant folding (graphsurgeon + onnxruntime) and removal of no-op nodes."""
 
     id = "fold-constants"
-    summary = "fold build-time constants (incl. static shape arithmetic); drop Identity/Dropout/no-op Cast/Reshape"
+    summary = (
+        "fold build-time constants (incl. static shape arithmetic); "
+        "drop Identity/Dropout/no-op Cast/Reshape"
+    )
     order = 20
 
     def run(self, ctx: PassContext) -> PassOutcome:

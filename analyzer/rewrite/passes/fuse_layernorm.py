@@ -148,7 +148,9 @@ def fit_param(
         return None
     if shape == dims and list(param.shape) == dims and np.dtype(param.dtype) == dtype:
         return param
-    if len(shape) > len(dims) or any(s not in (1, d) for s, d in zip(shape[::-1], dims[::-1])):
+    if len(shape) > len(dims) or any(
+        s not in (1, d) for s, d in zip(shape[::-1], dims[::-1], strict=False)
+    ):
         return None
     if is_lazy_external(param):
         return None

@@ -1,4 +1,4 @@
-"""fuse-rmsnorm: a decomposed RMSNorm (T5, LLaMA) becomes one RMSNormalization or RMSNorm plugin node.
+"""fuse-rmsnorm: a decomposed RMSNorm (T5, LLaMA) becomes one RMSNormalization or plugin node.
 
 Before (T5LayerNorm / LlamaRMSNorm as exporters emit them)::
 
@@ -93,12 +93,17 @@ class FuseRMSNorm(RewritePass):
                 continue
             if _is_centred(x):
                 continue
-            for inv_nodes, eps, inv, how in match_inverse_std(var_node.outputs[0]):
-                numerator = apply_inverse(x, inv, how)
-                if numerator is not None:
-                    break
-            else:
+            found = next(
+                (
+                    (nodes_, eps_, num)
+                    for nodes_, eps_, inv, how in match_inverse_std(var_node.outputs[0])
+                    if (num := apply_inverse(x, inv, how)) is not None
+                ),
+                None,
+            )
+            if found is None:
                 continue
+            inv_nodes, eps, numerator = found
             nodes = [square, var_node, *inv_nodes, numerator]
             match = Match(
                 anchor=anchor(numerator),
