@@ -31,11 +31,19 @@ def _write_chunks(handle, data: bytes) -> None:
         handle.write(view[start : start + CHUNK])
 
 
+def _umask_mode() -> int:
+    """The mode a plainly created file gets (0666 minus the umask); temp files start at 0600."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def _fsync_write(path: Path, data: bytes) -> None:
     with open(path, "wb") as handle:
         _write_chunks(handle, data)
         handle.flush()
         os.fsync(handle.fileno())
+    os.chmod(path, _umask_mode())
 
 
 def has_external(proto: onnx.ModelProto) -> bool:
@@ -136,6 +144,7 @@ def _write_with_data(proto: onnx.ModelProto, out: Path, source: LoadedModel | No
         if data_tmp.exists():
             with open(data_tmp, "rb+") as handle:
                 os.fsync(handle.fileno())
+            os.chmod(data_tmp, _umask_mode())
         _fsync_write(tmpdir / out.name, full.SerializeToString())
         if data_tmp.exists():
             os.replace(data_tmp, out.parent / data_name)
