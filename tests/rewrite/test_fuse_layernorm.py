@@ -180,3 +180,17 @@ def test_plugin_on_request_and_onnx_with_conversion(rw):
     assert {o.domain: o.version for o in converted.proto.opset_import}[""] == 17
     assert any("opset 14 to 17" in n for n in converted.notes)
     rw.same(old, converted.proto)
+
+
+def test_affine_that_does_not_fit_stays_outside(rw):
+    # gamma of shape [3, 8] broadcasts over more than the normalized dim: not absorbed
+    text = ln_model().replace(
+        "float[8] gamma = {1,2,3,4,5,6,7,8}",
+        "float[3,8] gamma = {" + ",".join(str(i % 7 + 1) for i in range(24)) + "}",
+    )
+    model = rw.parse(text)
+    result = rw.apply(model, "fuse-layernorm")
+    counts = rw.ops(result.proto)
+    assert counts["LayerNormalization"] == 1 and counts["Mul"] == 1 and counts["Add"] == 1
+    rw.same(model, result.proto)
+    assert not rw.apply(result.proto, "fuse-layernorm").changed

@@ -272,15 +272,9 @@ class FuseLayerNorm(RewritePass):
             if key in data:
                 fitted = fit_param(data[key][1], dims, dtype)
                 if fitted is None:  # keep that Mul/Add (and what follows) outside the fusion
-                    cut = match.nodes.index(data[key][0])
-                    for dropped in match.nodes[cut:]:
-                        for k in ("gamma", "beta", "cast"):
-                            if k in data and (
-                                data[k] is dropped
-                                or (isinstance(data[k], tuple) and data[k][0] is dropped)
-                            ):
-                                data.pop(k)
-                    del match.nodes[cut:]
+                    del match.nodes[match.nodes.index(data[key][0]) :]
+                    data.pop("beta", None)
+                    data.pop("gamma" if key == "gamma" else "beta", None)
                     break
                 data[key + "_fit"] = fitted
         if dims is None and (self.impl(ctx) == "plugin" or "gamma" not in data):
