@@ -210,6 +210,31 @@ def _run_plugin_node(node: onnx.NodeProto, args: list[np.ndarray | None]) -> lis
     return list(evaluator.run(None, feeds))
 
 
+#: models larger than this go to onnxruntime through a temporary file with external data
+#: (a protobuf cannot be serialized past 2 GiB).
+INLINE_LIMIT = 1 << 30
+
+
+def _session(proto: onnx.ModelProto, options):
+    import onnxruntime as ort
+
+    if proto.ByteSize() < INLINE_LIMIT:
+        return ort.InferenceSession(
+            proto.SerializeToString(), options, providers=["CPUExecutionProvider"]
+        )
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory(prefix="trtforge-verify-") as tmp:
+        path = Path(tmp) / "model.onnx"
+        copy = onnx.ModelProto()
+        copy.CopyFrom(proto)
+        onnx.save(
+            copy, path, save_as_external_data=True, location="model.onnx.data", size_threshold=1024
+        )
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
 def _ort_run(proto: onnx.ModelProto, feeds: Mapping[str, np.ndarray], wanted: list[str]):
     import onnxruntime as ort
 
@@ -217,9 +242,7 @@ def _ort_run(proto: onnx.ModelProto, feeds: Mapping[str, np.ndarray], wanted: li
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     options.log_severity_level = 3
     try:
-        session = ort.InferenceSession(
-            proto.SerializeToString(), options, providers=["CPUExecutionProvider"]
-        )
+        session = _session(proto, options)
         feed_names = {i.name for i in session.get_inputs()}
         results = session.run(wanted, {k: v for k, v in feeds.items() if k in feed_names})
     except Exception as err:  # noqa: BLE001 - onnxruntime raises its own error types

@@ -59,3 +59,11 @@ def test_verify_reports_the_worst_output():
     assert result.worst.name == "b"
     assert "output 'b'" in result.describe_worst()
     assert V.verify(original, original).ok
+
+
+def test_large_models_go_through_a_file(monkeypatch):
+    # past INLINE_LIMIT (1 GiB) the model is saved with external data and run from the file
+    monkeypatch.setattr(V, "INLINE_LIMIT", 0)
+    original = onnx.parser.parse_model("""<ir_version: 8, opset_import: ["" : 17]>
+    g (float[2,4] x) => (float[2,4] a) <float[4] w = {1,2,3,4}> { a = Mul(x, w) }""")
+    assert V.verify(original, original).ok
