@@ -135,3 +135,43 @@ def test_decomposed_layernorm_is_fused_in_the_same_run(rw):
     feeds = make_inputs(original, seed=3)
     ours = run_model(result.proto, feeds)["y"]
     np.testing.assert_allclose(ours, _ln(feeds["x"]), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "activation",
+    [
+        'activation="Relu"',
+        'activation="LeakyRelu", activation_params=[0.2]',
+        'activation="Clip", activation_params=[-0.5, 0.5]',
+        'activation="Sigmoid"',
+    ],
+)
+def test_fused_conv(rw, activation):
+    weights = ",".join(f"{(i % 5) * 0.1 - 0.2:.2f}" for i in range(4 * 3 * 3 * 3))
+    original = rw.parse(f"""{HEAD.format(opset=17)}
+    g (float[1,3,6,6] x, float[1,4,6,6] z) => (float[1,4,6,6] y) <float[4,3,3,3] w = {{{weights}}}, float[4] b = {{0.1,0.2,0.3,0.4}}> {{
+     y = com.microsoft.FusedConv<{activation}, pads=[1,1,1,1], kernel_shape=[3,3]>(x, w, b, z)
+    }}""")
+    result = rw.apply(original, "decompose-contrib")
+    assert result.passes["decompose-contrib"].applied == 1
+    assert rw.ops(result.proto)["Conv"] == 1
+    rw.same(original, result.proto)
+
+
+def test_fused_gemm(rw):
+    original = rw.parse(f"""{HEAD.format(opset=17)}
+    g (float[3,8] x) => (float[3,4] y) <float[8,4] w = {{{",".join(["0.1", "-0.3"] * 16)}}}, float[4] c = {{1,2,3,4}}> {{
+     y = com.microsoft.FusedGemm<activation="LeakyRelu", activation_alpha=0.1, alpha=0.5>(x, w, c)
+    }}""")
+    result = rw.apply(original, "decompose-contrib")
+    assert rw.ops(result.proto) == {"Gemm": 1, "LeakyRelu": 1}
+    rw.same(original, result.proto)
+
+
+def test_fused_conv_unknown_activation_skipped(rw):
+    original = rw.parse(f"""{HEAD.format(opset=17)}
+    g (float[1,3,6,6] x, float[4,3,3,3] w) => (float[1,4,4,4] y) {{
+     y = com.microsoft.FusedConv<activation="Swish">(x, w)
+    }}""")
+    result = rw.apply(original, "decompose-contrib")
+    assert "activation 'Swish'" in result.passes["decompose-contrib"].skips[0].reason

@@ -8,6 +8,8 @@ Before → After (one node each)::
     QuickGelu(x, alpha)               → Mul(x, Sigmoid(Mul(x, alpha)))
     FusedMatMul(a, b, alpha, transA, transB) → [Transpose] MatMul [Mul(alpha)]
     BiasAdd(x, bias, skip)            → Add(Add(x, bias), skip)
+    FusedConv(x, w[, b, z], activation)  → Conv [Add(z)] then Relu/Tanh/Sigmoid/LeakyRelu/Clip/HardSigmoid
+    FusedGemm(a, b[, c], activation)     → Gemm then the activation
     LayerNormalization(x, s[, b])     → LayerNormalization (opset ≥ 17) | ReduceMean/Sub/…/Div
     SimplifiedLayerNormalization(x, s)→ RMSNormalization (opset ≥ 23, if supported) | basic ops
     SkipLayerNormalization(x, skip, g[, b, bias])         → Add(s) then LayerNorm as above
@@ -17,7 +19,7 @@ Before → After (one node each)::
     default domain, where onnxruntime's optimizer registers them.)
 
 Skips (reported): outputs the standard ops do not produce (mean, inv_std_var) are used;
-FusedMatMul with transBatchA/transBatchB; a transpose of an input of unknown rank; a
+FusedMatMul with transBatchA/transBatchB; FusedConv/FusedGemm with another activation; a transpose of an input of unknown rank; a
 normalization axis that cannot be expressed because the input rank is unknown.
 """
 
@@ -155,6 +157,57 @@ def _skip_layer_norm(rms: bool):
     return build
 
 
+CONV_ATTRS = ("auto_pad", "dilations", "group", "kernel_shape", "pads", "strides")
+ACTIVATIONS = ("Relu", "Tanh", "Sigmoid", "LeakyRelu", "Clip", "HardSigmoid")
+
+
+def _activation(ctx, x: gs.Tensor, out: gs.Tensor, name: str, params: list[float]) -> None:
+    """One of FusedConv/FusedGemm's activations, as the standard op."""
+    dtype = emit.np_float(x)
+    if name == "LeakyRelu":
+        emit.unary(ctx, name, x, out=out, attrs={"alpha": params[0] if params else 0.01})
+    elif name == "HardSigmoid":
+        alpha, beta = (params + [0.2, 0.5][len(params) :])[:2]
+        emit.unary(ctx, name, x, out=out, attrs={"alpha": alpha, "beta": beta})
+    elif name == "Clip":
+        low, high = (params + [float("-inf"), float("inf")][len(params) :])[:2]
+        ctx.node(
+            "Clip",
+            [
+                x,
+                emit.scalar_const(ctx, low, dtype, "min"),
+                emit.scalar_const(ctx, high, dtype, "max"),
+            ],
+            [out],
+        )
+    else:
+        emit.unary(ctx, name, x, out=out)
+
+
+def _fused_conv(node, outs, ctx):
+    attrs = {k: v for k, v in node.attrs.items() if k in CONV_ATTRS}
+    inputs = [t for t in node.inputs[:3] if t is not None and t.name]
+    y = ctx.variable("conv", dtype=emit.np_float(node.inputs[0]))
+    ctx.node("Conv", inputs, [y], attrs)
+    z = _input(node, 3)
+    if z is not None:
+        y = emit.binary(ctx, "Add", y, z)
+    name = node.attrs.get("activation", "")
+    params = [float(p) for p in node.attrs.get("activation_params", [])]
+    _activation(ctx, y, outs[0], name, params)
+
+
+def _fused_gemm(node, outs, ctx):
+    attrs = {k: node.attrs[k] for k in ("alpha", "beta", "transA", "transB") if k in node.attrs}
+    y = ctx.variable("gemm", dtype=emit.np_float(node.inputs[0]))
+    ctx.node("Gemm", [t for t in node.inputs[:3] if t is not None and t.name], [y], attrs)
+    name = node.attrs.get("activation", "")
+    params = [
+        float(node.attrs[k]) for k in ("activation_alpha", "activation_beta") if k in node.attrs
+    ]
+    _activation(ctx, y, outs[0], name, params)
+
+
 Builder = Callable[[gs.Node, list, PassContext], None]
 
 #: op_type → (builder, indices of outputs the standard ops reproduce, needs known rank)
@@ -165,6 +218,8 @@ HANDLERS: dict[str, tuple[Builder, tuple[int, ...]]] = {
     "QuickGelu": (_quick_gelu, (0,)),
     "FusedMatMul": (_fused_matmul, (0,)),
     "BiasAdd": (_bias_add, (0,)),
+    "FusedConv": (_fused_conv, (0,)),
+    "FusedGemm": (_fused_gemm, (0,)),
     "LayerNormalization": (_layer_norm(False), (0,)),
     "SimplifiedLayerNormalization": (_layer_norm(True), (0,)),
     "SkipLayerNormalization": (_skip_layer_norm(False), (0, 3)),
@@ -205,6 +260,10 @@ class DecomposeContrib(RewritePass):
             for flag, t in (("transA", node.inputs[0]), ("transB", node.inputs[1])):
                 if node.attrs.get(flag, 0) and (tensor_rank(t) is None or tensor_rank(t) < 2):
                     return f"{flag} is set and the rank of '{t.name}' is unknown"
+        if node.op in ("FusedConv", "FusedGemm"):
+            activation = node.attrs.get("activation", "")
+            if activation not in ACTIVATIONS:
+                return f"activation '{activation}' has no standard-op mapping here"
         if "LayerNormalization" in node.op:
             rms = "Simplified" in node.op
             needs_decomposition = (
