@@ -71,7 +71,11 @@ def version(name: str | None = None) -> str | None:
     name = name or flavour()
     if name is None:
         return None
-    for dist in (name.replace("_", "-"), name.replace("_", "-") + "-cu13", name.replace("_", "-") + "-cu12"):
+    for dist in (
+        name.replace("_", "-"),
+        name.replace("_", "-") + "-cu13",
+        name.replace("_", "-") + "-cu12",
+    ):
         try:
             return metadata.version(dist)
         except metadata.PackageNotFoundError:
@@ -155,6 +159,7 @@ def ensure_rtx_loadable(reexec: bool = False) -> None:
     raise RtxLibraryError(
         "TensorRT-RTX would abort this process when it loads a plugin: its wheel lacks "
         "libtensorrt_rtx.so (only libtensorrt_rtx.so.1 is installed)",
-        f"start Python with the fix on the loader path: export LD_LIBRARY_PATH={d}:$LD_LIBRARY_PATH "
+        "start Python with the fix on the loader path: "
+        f"export LD_LIBRARY_PATH={d}:$LD_LIBRARY_PATH "
         "(trt-build does this by itself)",
     )

@@ -61,7 +61,8 @@ def run(main: Callable[[list[str] | None], int], argv: list[str] | None = None) 
     except Exception:  # noqa: BLE001
         traceback.print_exc()
         print(
-            f"error: internal error in trtforge. Please report it with the traceback above: {REPORT_URL}",
+            "error: internal error in trtforge. Please report it with the traceback above: "
+            f"{REPORT_URL}",
             file=sys.stderr,
         )
         return EXIT_INTERNAL

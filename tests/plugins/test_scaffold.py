@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from _plugin_helpers import REPO, run_cli
 
 
@@ -53,9 +52,18 @@ def test_scaffolded_plugin_builds_and_passes(tmp_path):
     archs = os.environ.get("TRTFORGE_CUDA_ARCHITECTURES", "89-real")
     gen = ["-G", "Ninja"] if shutil.which("ninja") else []
     for cmd in (
-        ["cmake", "-S", str(root), "-B", str(build), *gen, "-DCMAKE_BUILD_TYPE=Release",
-         f"-DTRTFORGE_CUDA_ARCHITECTURES={archs}", f"-DPython_EXECUTABLE={sys.executable}",
-         *([f"-DTRTFORGE_TRT_INCLUDE_DIR={headers}"] if headers else [])],
+        [
+            "cmake",
+            "-S",
+            str(root),
+            "-B",
+            str(build),
+            *gen,
+            "-DCMAKE_BUILD_TYPE=Release",
+            f"-DTRTFORGE_CUDA_ARCHITECTURES={archs}",
+            f"-DPython_EXECUTABLE={sys.executable}",
+            *([f"-DTRTFORGE_TRT_INCLUDE_DIR={headers}"] if headers else []),
+        ],
         ["cmake", "--build", str(build), "-j", str(os.cpu_count() or 2)],
         ["cmake", "--install", str(build), "--prefix", str(root / ".dev")],
     ):
@@ -66,11 +74,26 @@ def test_scaffolded_plugin_builds_and_passes(tmp_path):
     manifest = (shim / "lib" / "plugins.txt").read_text()
     assert "trtforge ScaffoldProbe 1" in manifest
 
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root / ".dev"), os.environ.get("PYTHONPATH", "")]))
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(root / ".dev"), os.environ.get("PYTHONPATH", "")]),
+    )
     r = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs",
-         str(root / "tests" / "plugins" / "test_scaffold_probe.py")],
-        capture_output=True, text=True, env=env, cwd=root, timeout=1800,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-rs",
+            str(root / "tests" / "plugins" / "test_scaffold_probe.py"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=root,
+        timeout=1800,
     )
     assert r.returncode == 0, r.stdout[-6000:] + r.stderr[-3000:]
     assert "failed" not in r.stdout
