@@ -1,0 +1,77 @@
+"""`check()`: the Python API behind `trt-check`."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+
+import onnx
+
+from trtforge.analyzer.errors import UserError
+from trtforge.analyzer.loading import LoadedModel, load_model
+from trtforge.analyzer.report import Report
+from trtforge.analyzer.targets import Target, default_target, installed_target, parse_target
+
+BACKENDS = ("auto", "static", "parser")
+
+
+def parser_available() -> bool:
+    """True when `tensorrt` or `tensorrt_rtx` can be imported (checked without importing)."""
+    return any(importlib.util.find_spec(m) is not None for m in ("tensorrt", "tensorrt_rtx"))
+
+
+def resolve_backend(backend: str, target: Target | None) -> str:
+    """Picks the backend that will run: `auto` means the parser when one is installed and
+    matches the requested target's family and major version, else the knowledge base."""
+    if backend not in BACKENDS:
+        raise UserError(f"unknown backend '{backend}'", f"use one of {', '.join(BACKENDS)}")
+    if backend == "static":
+        return "static"
+    installed = installed_target() if parser_available() else None
+    if backend == "parser":
+        if installed is None:
+            raise UserError(
+                "--backend parser needs TensorRT, and neither tensorrt nor tensorrt_rtx is "
+                "installed",
+                "pip install tensorrt-rtx (runs on CPU), or use --backend static",
+            )
+        if target is not None and target.line != installed.line:
+            raise UserError(
+                f"--backend parser checks with the installed {installed.line}, not {target.line}",
+                f"drop --target, or use --backend static for {target.line}",
+            )
+        return "parser"
+    if installed is not None and (target is None or target.line == installed.line):
+        return "parser"
+    return "static"
+
+
+def check(
+    model: str | os.PathLike | onnx.ModelProto | LoadedModel,
+    target: str | Target | None = None,
+    backend: str = "auto",
+) -> Report:
+    """Checks whether TensorRT's ONNX parser accepts every node of `model`.
+
+    Args:
+        model: a path, a ModelProto, or an already loaded model.
+        target: a target id (`trt-10`, `trt-10.16`, `trt-11`, `rtx-1`); default: the
+            installed TensorRT's, else `trt-11`.
+        backend: `static` (knowledge base), `parser` (real parser) or `auto`.
+
+    Returns:
+        The report; `report.supported` is the whole-model verdict.
+
+    Raises:
+        UserError: bad model or arguments.
+    """
+    wanted = parse_target(target) if target is not None else None
+    chosen = resolve_backend(backend, wanted)
+    loaded = model if isinstance(model, LoadedModel) else load_model(model)
+    if chosen == "parser":
+        from trtforge.analyzer.backends.parser import check_parser
+
+        return check_parser(loaded)
+    from trtforge.analyzer.backends.static import check_static
+
+    return check_static(loaded, wanted or default_target())

@@ -1,0 +1,97 @@
+"""Argument groups and the error handling shared by every trtforge CLI.
+
+Exit codes (DESIGN.md): 0 ok, 1 findings, 2 bad input or usage (one line + hint, no
+traceback), 3 internal error (traceback and a request to report it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+ISSUES_URL = "https://github.com/trtforge/trtforge/issues"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that ends usage errors with a hint line and exit status 2."""
+
+    def error(self, message: str) -> None:  # noqa: D102 - argparse API
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\nHint: run '{self.prog} -h'\n")
+
+
+def make_parser(prog: str, doc: str | None) -> argparse.ArgumentParser:
+    """A parser whose description is the command module's docstring."""
+    summary, _, rest = (doc or "").strip().partition("\n")
+    return _Parser(
+        prog=prog,
+        description=summary,
+        epilog=rest.strip() or None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def add_model_arg(parser: argparse.ArgumentParser, help: str = "the ONNX model") -> None:
+    parser.add_argument("model", metavar="MODEL", help=help)
+
+
+def add_target_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("target")
+    group.add_argument(
+        "--target",
+        metavar="T",
+        help="TensorRT release line: trt-10, trt-11, rtx-1 (optionally with minor, e.g. "
+        "trt-10.16); default: the installed TensorRT's, else trt-11",
+    )
+
+
+def add_logging_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("logging")
+    group.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    group.add_argument("-q", "--quiet", action="store_true", help="only errors")
+
+
+def configure_logging(args: argparse.Namespace) -> None:
+    level = logging.WARNING
+    if getattr(args, "quiet", False):
+        level = logging.ERROR
+    elif getattr(args, "verbose", 0) >= 2:
+        level = logging.DEBUG
+    elif getattr(args, "verbose", 0) == 1:
+        level = logging.INFO
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+def run_cli(prog: str, body: Callable[[Sequence[str] | None], int], argv=None) -> int:
+    """Runs a CLI body, mapping errors to the shared exit codes."""
+    from trtforge.analyzer.errors import UserError
+
+    try:
+        return body(argv)
+    except UserError as err:
+        print(f"{prog}: error: {err.message}", file=sys.stderr)
+        if err.hint:
+            print(f"Hint: {err.hint}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception:  # noqa: BLE001 - the last line of defence
+        traceback.print_exc()
+        print(
+            f"{prog}: internal error. This is a bug in trtforge; please report it with the "
+            f"traceback above at {ISSUES_URL}",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+def not_yet_available(prog: str, issue: str) -> int:
+    print(f"{prog}: not yet available ({issue})", file=sys.stderr)
+    print("Hint: use trt-check for now", file=sys.stderr)
+    return EXIT_USAGE

@@ -1,0 +1,63 @@
+"""Check whether TensorRT's ONNX parser accepts every node of a model.
+
+For each node: supported, unsupported (why, and which trt-rewrite pass or plugin fixes it), or
+runs through a plugin. Works without a GPU or TensorRT (the static knowledge base); with
+tensorrt or tensorrt_rtx installed, --backend auto asks the real parser.
+
+Exit status: 0 every node supported, 1 some node is not, 2 bad input or arguments,
+3 internal error.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from trtforge.analyzer.cli._args import (
+    add_logging_args,
+    add_model_arg,
+    add_target_args,
+    configure_logging,
+    make_parser,
+    run_cli,
+)
+
+FORMATS = ("text", "json", "sarif", "markdown")
+
+
+def build_parser():
+    parser = make_parser("trt-check", __doc__)
+    add_model_arg(parser)
+    add_target_args(parser)
+    parser.add_argument(
+        "--backend",
+        choices=("auto", "static", "parser"),
+        default="auto",
+        help="static: the knowledge base; parser: the installed TensorRT's ONNX parser; "
+        "auto (default): parser when installed for the target, else static",
+    )
+    out = parser.add_argument_group("output")
+    out.add_argument("--format", choices=FORMATS, default="text", help="report format")
+    out.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
+    add_logging_args(parser)
+    return parser
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(args)
+    from trtforge.analyzer.api import check
+    from trtforge.analyzer.reports import render, write_report
+
+    report = check(args.model, target=args.target, backend=args.backend)
+    text = render(report, args.format, color=args.output is None and sys.stdout.isatty())
+    write_report(text, args.output)
+    return report.exit_code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_cli("trt-check", _main, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

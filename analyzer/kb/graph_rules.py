@@ -1,0 +1,180 @@
+"""Graph-level checks: network-input types, opset and IR version, dynamic input dims.
+
+Facts (each checked against the TensorRT-RTX 1.7.1 parser; the parser code is onnx-tensorrt's
+ModelImporter.cpp `importInput` + importerUtils `convertDtype`):
+  * A top-level graph input whose element type has no TensorRT DataType fails the whole parse
+    in `importInput` ("Failed to convert ONNX date type to TensorRT data type"): INT16, UINT16,
+    UINT32, UINT64, STRING, complex, FLOAT8E5M2 and the FNUZ float8s, FLOAT8E8M0, UINT4,
+    INT2/UINT2, and any non-tensor input (sequence, optional, map). Accepted: FLOAT, FLOAT16,
+    BFLOAT16, INT32, INT64, INT8, UINT8, BOOL, FLOAT8E4M3FN, INT4, FLOAT4E2M1 (TensorRT 10.8+),
+    and DOUBLE, which the parser converts to FLOAT (a warning here). An input of rank > 8
+    (TensorRT's Dims::MAX_DIMS) fails there too ("Failed to convert ONNX dimensions").
+  * The parser does not reject a model for its opset or IR version (observed: default-domain
+    opsets 1..30 and IR versions 1..20 all parse). Below opset 7 it warns that such models "are
+    not guaranteed to work" (ModelImporter.cpp), and elementwise ops that broadcast with the
+    pre-opset-7 `broadcast` attribute fail — that is a per-node rule.
+  * Inputs with dims that are not fixed numbers parse, but building an engine then needs an
+    optimization profile (min/opt/max) for each such input (TensorRT developer guide,
+    "Working with Dynamic Shapes").
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import onnx
+from trtforge.analyzer.findings import Finding
+from trtforge.analyzer.graph import GraphView
+from trtforge.analyzer.loading import LoadedModel
+from trtforge.analyzer.targets import Target
+
+log = logging.getLogger("trtforge.kb.graph")
+
+SOURCE_INPUT = (
+    "onnx-tensorrt ModelImporter.cpp importInput / importerUtils convertDtype; observed with "
+    "TensorRT-RTX 1.7.1"
+)
+SOURCE_OPSET = "onnx-tensorrt ModelImporter.cpp (opset warning); observed with TensorRT-RTX 1.7.1"
+SOURCE_DYNAMIC = "TensorRT developer guide, Working with Dynamic Shapes (optimization profiles)"
+
+#: TensorRT's Dims::MAX_DIMS: a network input of higher rank fails in importInput.
+MAX_RANK = 8
+
+#: element types a network input may have, on every target.
+_INPUT_TYPES = frozenset(
+    {
+        "FLOAT",
+        "FLOAT16",
+        "BFLOAT16",
+        "INT32",
+        "INT64",
+        "INT8",
+        "UINT8",
+        "BOOL",
+        "FLOAT8E4M3FN",
+        "INT4",
+        "DOUBLE",
+    }
+)
+
+
+def input_types(target: Target) -> frozenset[str]:
+    """Element types the parser accepts for a top-level graph input on `target`."""
+    types = set(_INPUT_TYPES)
+    if target.is_rtx or target.version >= (10, 8):  # FP4 arrived in TensorRT 10.8
+        types.add("FLOAT4E2M1")
+    return frozenset(types)
+
+
+def _input_finding(name: str, kind: str, what: str, hint: str, severity: str = "error"):
+    return Finding(
+        code=f"graph/{kind}",
+        message=f"graph input '{name}': {what}",
+        hint=hint,
+        source=SOURCE_INPUT if kind.startswith("input-") else SOURCE_DYNAMIC,
+        severity=severity,
+    )
+
+
+def _check_inputs(graph: GraphView, target: Target) -> Iterator[Finding]:
+    allowed = input_types(target)
+    initializers = {t.name for t in graph.graph.initializer}
+    for value in graph.graph.input:
+        if value.name in initializers:  # an initializer listed as input (IR < 4): a weight
+            continue
+        kind = value.type.WhichOneof("value")
+        if kind not in ("tensor_type", None):
+            yield _input_finding(
+                value.name,
+                "input-not-tensor",
+                f"is a {kind.replace('_type', '')}, which TensorRT cannot take as a network "
+                f"input (type {kind})",
+                "export the model with plain tensor inputs (unpack sequences/optionals before "
+                "the model)",
+            )
+            continue
+        if kind is None:
+            continue
+        tensor = value.type.tensor_type
+        dtype = onnx.TensorProto.DataType.Name(tensor.elem_type) if tensor.elem_type else ""
+        if dtype and dtype not in allowed:
+            yield _input_finding(
+                value.name,
+                "input-dtype",
+                f"has element type {dtype}, which has no TensorRT data type (accepted: "
+                f"{', '.join(sorted(allowed - {'DOUBLE'}))})",
+                "cast the input to a supported type before the model (e.g. INT16/UINT16 to "
+                "INT32, UINT32/UINT64 to INT64) and re-export",
+            )
+        elif dtype == "DOUBLE":
+            yield _input_finding(
+                value.name,
+                "input-double",
+                "has element type DOUBLE; the parser converts it to FLOAT (precision loss, and "
+                "the engine expects FLOAT data)",
+                "export the input as FLOAT",
+                severity="warning",
+            )
+        if tensor.HasField("shape") and len(tensor.shape.dim) > MAX_RANK:
+            yield _input_finding(
+                value.name,
+                "input-rank",
+                f"has rank {len(tensor.shape.dim)}; TensorRT tensors have at most {MAX_RANK} dims",
+                "reshape the input to at most 8 dims before the model (merge adjacent dims)",
+            )
+        if not tensor.HasField("shape"):
+            yield _input_finding(
+                value.name,
+                "input-unknown-rank",
+                "has no shape (unknown rank); TensorRT needs each input's rank to build",
+                "export the model with input shapes (e.g. torch.onnx.export with example inputs)",
+                severity="warning",
+            )
+            continue
+        dynamic = [d.dim_param or "?" for d in tensor.shape.dim if not d.HasField("dim_value")] + [
+            str(d.dim_value)
+            for d in tensor.shape.dim
+            if d.HasField("dim_value") and d.dim_value < 0
+        ]
+        if dynamic:
+            yield _input_finding(
+                value.name,
+                "dynamic-input",
+                f"has dynamic dims ({', '.join(dynamic)}); the engine build needs an "
+                "optimization profile giving min/opt/max for them",
+                "add a profile when building (trtexec --minShapes/--optShapes/--maxShapes, or "
+                "IOptimizationProfile.set_shape), or export with fixed dims",
+                severity="warning",
+            )
+
+
+def _check_opsets(loaded: LoadedModel, target: Target) -> Iterator[Finding]:
+    opset = loaded.opsets.get("")
+    if opset is not None and 0 < opset < 7:
+        yield Finding(
+            code="graph/old-opset",
+            message=f"default-domain opset {opset} is below 7; the parser warns that such models "
+            "are not guaranteed to work, and ops that broadcast with the old `broadcast` "
+            "attribute are rejected",
+            hint="re-export the model at opset 13 or newer (or convert it with "
+            "onnx.version_converter)",
+            source=SOURCE_OPSET,
+            severity="warning",
+        )
+    newest = onnx.defs.onnx_opset_version()
+    if opset is not None and opset > newest:
+        yield Finding(
+            code="graph/opset-newer-than-onnx",
+            message=f"default-domain opset {opset} is newer than the installed onnx knows "
+            f"({newest}); ops of that opset cannot be checked",
+            hint="upgrade onnx (pip install -U onnx)",
+            source="onnx.defs.onnx_opset_version()",
+            severity="warning",
+        )
+
+
+def check_graph(loaded: LoadedModel, graph: GraphView, target: Target) -> Iterator[Finding]:
+    """Findings about the model as a whole (not tied to one node)."""
+    yield from _check_inputs(graph, target)
+    yield from _check_opsets(loaded, target)

@@ -1,0 +1,269 @@
+"""The declarative shape of one op rule, and the context a rule's `check()` sees.
+
+A rule states facts; the engine (`kb.engine`) turns them into findings:
+
+    OpRule(
+        op="TopK",
+        source="onnx-tensorrt docs/operators.md (TopK); onnxOpImporters.cpp importTopK",
+        types={0: FLOATS | {"INT32", "INT64"}},
+        const_inputs={1: "K must be a build-time constant"},
+        attrs=(AttrLimit("sorted", allowed={1}, hint="..."),),
+        check=_check_topk,          # only for conditional logic
+    )
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import onnx
+
+from trtforge.analyzer.findings import Finding, Fix
+from trtforge.analyzer.graph import GraphView, TensorInfo
+from trtforge.analyzer.targets import Target
+
+Version = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Since:
+    """The first release of each target family whose parser accepts the op (None: never).
+
+    Attributes:
+        trt: first TensorRT release, e.g. (10, 0). None: no TensorRT release accepts it.
+        rtx: first TensorRT-RTX release, e.g. (1, 0). None: no TensorRT-RTX release accepts it.
+        reason: why a family lacks it (shown when not available), e.g. "needs the NonZero
+            plugin, which TensorRT-RTX does not ship".
+    """
+
+    trt: Version | None = (8, 0)
+    rtx: Version | None = (1, 0)
+    reason: str = ""
+
+    def available(self, target: Target) -> bool:
+        first = self.trt if target.family == "trt" else self.rtx
+        return first is not None and target.version >= first
+
+    def first(self, target: Target) -> Version | None:
+        return self.trt if target.family == "trt" else self.rtx
+
+
+#: every TensorRT and TensorRT-RTX release the knowledge base covers.
+ALWAYS = Since()
+#: no release accepts the op.
+NEVER = Since(trt=None, rtx=None)
+
+
+@dataclass(frozen=True)
+class AttrLimit:
+    """A limit on one attribute's value.
+
+    Attributes:
+        name: attribute name.
+        allowed: values the parser accepts (strings compared after decoding bytes).
+        default: the ONNX default, used when the attribute is absent.
+        hint: what to do when the value is outside `allowed`.
+        fixes: passes/plugins that resolve it.
+        code: finding code suffix (defaults to the attribute name).
+    """
+
+    name: str
+    allowed: frozenset | set | tuple
+    default: Any = None
+    hint: str = ""
+    fixes: tuple[Fix, ...] = ()
+    code: str = ""
+
+
+@dataclass(frozen=True)
+class OpRule:
+    """What the parser accepts for one op (of one domain).
+
+    Attributes:
+        op: the op_type.
+        source: where the facts come from (doc, release note, parser file and function).
+        domain: "" for ops of the built-in importer table (dispatched by op_type whatever
+            the node's domain), or a custom domain for ops handled only under that domain.
+        since: which target releases accept the op at all.
+        opsets: (min, max) opset versions of the node's domain the rule covers; None = any.
+        types: allowed element types per input index ("*" for any input not listed).
+            Inputs absent from `types` accept what the engine's default policy accepts.
+        output_types: allowed element types per output index.
+        const_inputs: input index -> why it must be a build-time constant.
+        attrs: attribute limits.
+        check: conditional logic that `types`/`attrs` cannot say; yields findings.
+        fixes: what resolves "not available on this target" (passes or plugins).
+        hint: the hint for "not available on this target".
+        data_dependent_shape: the op's output shape depends on values (NonZero, Unique, …).
+        bodies: for ops with subgraphs, returns the names of the graph attributes the parser
+            actually imports (e.g. only the taken branch of an If with a constant condition);
+            None: every body is checked.
+    """
+
+    op: str
+    source: str
+    domain: str = ""
+    since: Since = ALWAYS
+    opsets: tuple[int, int | None] | None = None
+    types: Mapping[int | str, frozenset[str] | set[str]] = field(default_factory=dict)
+    output_types: Mapping[int | str, frozenset[str] | set[str]] = field(default_factory=dict)
+    const_inputs: Mapping[int, str] = field(default_factory=dict)
+    attrs: tuple[AttrLimit, ...] = ()
+    check: Callable[[NodeContext], Iterable[Finding]] | None = None
+    fixes: tuple[Fix, ...] = ()
+    hint: str = ""
+    data_dependent_shape: bool = False
+    bodies: Callable[[NodeContext], Iterable[str]] | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.domain, self.op)
+
+    @property
+    def slug(self) -> str:
+        """Prefix of this rule's finding codes, e.g. `topk`."""
+        return self.op.lower()
+
+
+class NodeContext:
+    """What a rule sees of one node: its tensors, attributes, opset and target.
+
+    Args:
+        node: the node.
+        graph: the view of the graph holding the node.
+        target: the target being checked.
+        opset: the opset version of the node's domain in the model (0 if not imported).
+        rule: the rule being applied.
+    """
+
+    def __init__(
+        self,
+        node: onnx.NodeProto,
+        graph: GraphView,
+        target: Target,
+        opset: int,
+        rule: OpRule | None = None,
+    ) -> None:
+        self.node = node
+        self.graph = graph
+        self.target = target
+        self.opset = opset
+        self.rule = rule
+
+    @property
+    def op(self) -> str:
+        return self.node.op_type
+
+    @property
+    def name(self) -> str:
+        return self.node.name
+
+    @cached_property
+    def attrs(self) -> dict[str, Any]:
+        """Attribute values, decoded (bytes → str); subgraphs and tensors left as protos."""
+        out: dict[str, Any] = {}
+        for attr in self.node.attribute:
+            if attr.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS):
+                out[attr.name] = attr.g if attr.type == onnx.AttributeProto.GRAPH else attr.graphs
+                continue
+            if attr.type == onnx.AttributeProto.TENSOR:
+                out[attr.name] = attr.t
+                continue
+            value = onnx.helper.get_attribute_value(attr)
+            if isinstance(value, bytes):
+                value = value.decode("utf-8", "replace")
+            elif isinstance(value, list) and value and isinstance(value[0], bytes):
+                value = [v.decode("utf-8", "replace") for v in value]
+            out[attr.name] = value
+        return out
+
+    def attr(self, name: str, default: Any = None) -> Any:
+        return self.attrs.get(name, default)
+
+    @property
+    def num_inputs(self) -> int:
+        return len(self.node.input)
+
+    def has_input(self, index: int) -> bool:
+        return index < len(self.node.input) and bool(self.node.input[index])
+
+    def input(self, index: int) -> TensorInfo | None:
+        """The input tensor at `index`, or None when absent (optional input left out)."""
+        if not self.has_input(index):
+            return None
+        return self.graph.tensor(self.node.input[index])
+
+    def output(self, index: int) -> TensorInfo | None:
+        if index >= len(self.node.output) or not self.node.output[index]:
+            return None
+        return self.graph.tensor(self.node.output[index])
+
+    def input_value(self, index: int) -> np.ndarray | None:
+        """The value of a small constant input, else None (weights are never loaded)."""
+        if not self.has_input(index):
+            return None
+        return self.graph.constant_value(self.node.input[index])
+
+    def output_used(self, index: int) -> bool:
+        """True when output `index` exists and something reads it (a node or a graph output)."""
+        if index >= len(self.node.output) or not self.node.output[index]:
+            return False
+        name = self.node.output[index]
+        return bool(self.graph.consumers.get(name)) or self.graph.is_graph_output(name)
+
+    @property
+    def display(self) -> str:
+        return self.node.name or f"<{self.node.op_type} #{self._index()}>"
+
+    def _index(self) -> int:
+        for i, n in enumerate(self.graph.graph.node):
+            if n is self.node:
+                return i
+        return -1
+
+    def finding(
+        self,
+        code: str,
+        what: str,
+        hint: str = "",
+        fixes: Iterable[Fix] = (),
+        severity: str = "error",
+        source: str = "",
+    ) -> Finding:
+        """A finding in the house style: `<op> node '<name>': <what>`.
+
+        `code` without a slash is prefixed with the rule's slug (`k-not-constant` →
+        `topk/k-not-constant`).
+        """
+        if "/" not in code and code not in GENERIC_CODES:
+            code = f"{(self.rule.slug if self.rule else self.op.lower())}/{code}"
+        return Finding(
+            code=code,
+            message=f"{self.op} node '{self.display}': {what}",
+            hint=hint,
+            fixes=tuple(fixes),
+            source=source or (self.rule.source if self.rule else ""),
+            severity=severity,
+        )
+
+
+#: finding codes that are not specific to one op.
+GENERIC_CODES = frozenset(
+    {
+        "custom-domain-op",
+        "unknown-op",
+        "not-available",
+        "opset-out-of-range",
+        "unsupported-dtype",
+        "input-not-constant",
+        "attribute-value",
+        "subgraph-node",
+        "data-dependent-shape",
+        "plugin-not-registered",
+        "uint8-intermediate",
+    }
+)

@@ -1,0 +1,272 @@
+"""Loading untrusted ONNX files safely.
+
+The model's protobuf is parsed without its external weights. Every external-data reference is
+checked with path arithmetic and `stat` only: a location must resolve inside the model's folder
+(no `..`, no absolute path, no symlink that leads out), the file must exist and be large enough.
+The outside file is never opened. Weights are loaded only by callers that need them
+(`load_external_weights`), e.g. numerical verification.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import onnx
+from google.protobuf.message import DecodeError
+
+from trtforge.analyzer.errors import UserError
+
+log = logging.getLogger("trtforge.loading")
+
+#: protobuf cannot parse a single message of 2 GiB or more.
+PROTOBUF_LIMIT = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class ExternalRef:
+    """One tensor whose data lives in a separate file."""
+
+    tensor: str
+    location: str
+    offset: int
+    length: int | None
+
+
+@dataclass
+class LoadedModel:
+    """A parsed model, with what we learnt while loading it.
+
+    Attributes:
+        path: the file it came from (None for an in-memory model).
+        proto: the ModelProto, external data NOT loaded.
+        sha256: hex digest of the model file's bytes (of the serialized proto if in memory).
+        external: every external-data reference (all validated).
+        external_bytes: total size of the external data referenced.
+    """
+
+    path: Path | None
+    proto: onnx.ModelProto
+    sha256: str
+    external: list[ExternalRef] = field(default_factory=list)
+    external_bytes: int = 0
+
+    @property
+    def folder(self) -> Path | None:
+        return self.path.parent if self.path is not None else None
+
+    @property
+    def display_path(self) -> str:
+        return str(self.path) if self.path is not None else "<in-memory>"
+
+    @property
+    def opsets(self) -> dict[str, int]:
+        return {
+            ("" if op.domain == "ai.onnx" else op.domain): op.version
+            for op in self.proto.opset_import
+        }
+
+
+def iter_graph_tensors(graph: onnx.GraphProto) -> Iterator[onnx.TensorProto]:
+    """Every TensorProto of a graph and its subgraphs (initializers and tensor attributes)."""
+    yield from graph.initializer
+    for sparse in graph.sparse_initializer:
+        yield sparse.values
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.HasField("t"):
+                yield attr.t
+            yield from attr.tensors
+            if attr.HasField("g"):
+                yield from iter_graph_tensors(attr.g)
+            for sub in attr.graphs:
+                yield from iter_graph_tensors(sub)
+
+
+def _external_fields(tensor: onnx.TensorProto) -> dict[str, str]:
+    return {entry.key: entry.value for entry in tensor.external_data}
+
+
+def _resolve_location(folder: Path, location: str, tensor: str) -> Path:
+    """Resolves an external-data location, refusing anything that leaves `folder`."""
+    hint = "external data must sit in the model's folder or below it; re-save the model there"
+    if not location:
+        raise UserError(f"tensor '{tensor}': external data has an empty location", hint)
+    if "\x00" in location:
+        raise UserError(f"tensor '{tensor}': external data location contains a NUL byte", hint)
+    pure = Path(location)
+    if (
+        pure.is_absolute()
+        or location.startswith(("/", "\\"))
+        or (len(location) > 1 and location[1] == ":")
+    ):
+        raise UserError(
+            f"tensor '{tensor}': external data location is an absolute path ('{location}')", hint
+        )
+    parts = location.replace("\\", "/").split("/")
+    if ".." in parts:
+        raise UserError(
+            f"tensor '{tensor}': external data location leaves the model folder ('{location}')",
+            hint,
+        )
+    root = folder.resolve()
+    resolved = (folder / location).resolve()  # follows symlinks without opening the target
+    if resolved != root and root not in resolved.parents:
+        raise UserError(
+            f"tensor '{tensor}': external data location '{location}' resolves outside the "
+            f"model folder (symlink to '{resolved}')",
+            hint,
+        )
+    return resolved
+
+
+def _check_external(proto: onnx.ModelProto, folder: Path | None) -> tuple[list[ExternalRef], int]:
+    refs: list[ExternalRef] = []
+    total = 0
+    sizes: dict[Path, int] = {}
+    for tensor in iter_graph_tensors(proto.graph):
+        if tensor.data_location != onnx.TensorProto.EXTERNAL:
+            continue
+        fields = _external_fields(tensor)
+        location = fields.get("location", "")
+        try:
+            offset = int(fields.get("offset", "0") or 0)
+            length = int(fields["length"]) if fields.get("length") else None
+        except ValueError:
+            raise UserError(
+                f"tensor '{tensor.name}': external data offset/length is not a number",
+                "the model file is damaged; re-export it",
+            ) from None
+        if offset < 0 or (length is not None and length < 0):
+            raise UserError(
+                f"tensor '{tensor.name}': negative external data offset/length",
+                "the model file is damaged; re-export it",
+            )
+        if folder is None:
+            raise UserError(
+                f"tensor '{tensor.name}' has external data but the model was given in memory",
+                "pass the model's path so its external data can be found",
+            )
+        target = _resolve_location(folder, location, tensor.name)
+        if target not in sizes:
+            try:
+                st = target.stat()
+            except OSError:
+                raise UserError(
+                    f"tensor '{tensor.name}': external data file '{location}' is missing",
+                    f"copy '{location}' next to the model, or re-export with weights embedded",
+                ) from None
+            if not target.is_file():
+                raise UserError(
+                    f"tensor '{tensor.name}': external data location '{location}' is not a file",
+                    "the model file is damaged; re-export it",
+                )
+            sizes[target] = st.st_size
+        end = offset + (length if length is not None else 0)
+        if end > sizes[target]:
+            raise UserError(
+                f"tensor '{tensor.name}': external data file '{location}' is too short "
+                f"({sizes[target]} bytes, needs {end})",
+                "the external data file is truncated; copy it again or re-export the model",
+            )
+        size = length if length is not None else sizes[target] - offset
+        total += size
+        refs.append(ExternalRef(tensor.name, location, offset, length))
+    return refs, total
+
+
+def _validate(proto: onnx.ModelProto, source: str) -> None:
+    if proto.ir_version <= 0 or not proto.HasField("graph"):
+        raise UserError(
+            f"{source}: not an ONNX model (no IR version or no graph)",
+            "pass a .onnx file exported by torch.onnx, tf2onnx or onnx.save",
+        )
+    if len(proto.graph.node) == 0:
+        raise UserError(
+            f"{source}: the model's graph has no nodes",
+            "export the model again; an empty graph has nothing to build",
+        )
+
+
+def _one_line(err: Exception, limit: int = 80) -> str:
+    return " ".join(str(err).split())[:limit]
+
+
+def load_model(model: str | os.PathLike | onnx.ModelProto | bytes) -> LoadedModel:
+    """Loads and validates a model without loading its external weights.
+
+    Args:
+        model: a path, a ModelProto, or serialized bytes.
+
+    Raises:
+        UserError: the file is missing, not a model, damaged, or its external data is unsafe.
+    """
+    if isinstance(model, onnx.ModelProto):
+        data = model.SerializeToString() if model.ByteSize() < PROTOBUF_LIMIT else b""
+        digest = hashlib.sha256(data).hexdigest()
+        _validate(model, "<in-memory model>")
+        refs, total = _check_external(model, None) if _has_external(model) else ([], 0)
+        return LoadedModel(None, model, digest, refs, total)
+    if isinstance(model, bytes):
+        proto = _parse(model, "<bytes>")
+        _validate(proto, "<bytes>")
+        return LoadedModel(None, proto, hashlib.sha256(model).hexdigest())
+
+    path = Path(model)
+    if not path.exists():
+        raise UserError(f"{path}: no such file", "check the path; the model must be a .onnx file")
+    if path.is_dir():
+        raise UserError(f"{path}: is a directory", "pass the .onnx file inside it")
+    if not path.is_file():  # a FIFO or a device would block or never end when read
+        raise UserError(f"{path}: not a regular file", "pass a .onnx file saved on disk")
+    size = path.stat().st_size
+    if size == 0:
+        raise UserError(f"{path}: the file is empty", "export the model again")
+    if size > PROTOBUF_LIMIT:
+        raise UserError(
+            f"{path}: the file is {size / 2**30:.1f} GiB; a single protobuf cannot exceed 2 GiB",
+            "save the model with external data (onnx.save(..., save_as_external_data=True))",
+        )
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise UserError(
+            f"{path}: cannot read ({err.strerror})", "check the file's permissions"
+        ) from None
+    proto = _parse(data, str(path))
+    _validate(proto, str(path))
+    refs, total = _check_external(proto, path.parent)
+    return LoadedModel(path, proto, hashlib.sha256(data).hexdigest(), refs, total)
+
+
+def _has_external(proto: onnx.ModelProto) -> bool:
+    return any(
+        t.data_location == onnx.TensorProto.EXTERNAL for t in iter_graph_tensors(proto.graph)
+    )
+
+
+def _parse(data: bytes, source: str) -> onnx.ModelProto:
+    proto = onnx.ModelProto()
+    try:
+        proto.ParseFromString(data)
+    except (DecodeError, RuntimeWarning, ValueError) as err:
+        raise UserError(
+            f"{source}: not a valid ONNX protobuf ({type(err).__name__}: {_one_line(err)})",
+            "the file is truncated or not an ONNX model; re-export or re-download it",
+        ) from None
+    return proto
+
+
+def load_external_weights(loaded: LoadedModel) -> onnx.ModelProto:
+    """A copy of the model with its external data loaded (for numerical verification only)."""
+    proto = onnx.ModelProto()
+    proto.CopyFrom(loaded.proto)
+    if loaded.external and loaded.folder is not None:
+        from onnx.external_data_helper import load_external_data_for_model
+
+        load_external_data_for_model(proto, str(loaded.folder))
+    return proto
