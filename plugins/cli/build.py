@@ -199,6 +199,7 @@ def _main(argv: list[str] | None = None) -> int:
     from trtforge.plugins import _trt, registry
 
     if args.flavour:
+        # read by trtforge.analyzer.trt; also survives the RTX re-exec below
         os.environ["TRTFORGE_TRT_FLAVOUR"] = args.flavour
     flavour = _trt.flavour()
     if flavour is None:
