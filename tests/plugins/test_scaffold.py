@@ -2,8 +2,9 @@
 
 Copies the source tree's CMake/csrc/plugins into a temporary directory, scaffolds a plugin
 there, compiles csrc/ for one architecture (TRTFORGE_CUDA_ARCHITECTURES, default 89-real), and
-runs the generated test file against that build. Needs nvcc, cmake and TensorRT headers
-(TensorRT_ROOT or the kernel-lens package); skipped otherwise.
+runs the generated test file against that build. Needs nvcc and cmake (skipped otherwise).
+TensorRT headers come from TensorRT_ROOT, an importable kernel-lens, or the wheel CMake
+downloads; without any, only the extension is built and the native-library tests skip.
 """
 
 from __future__ import annotations
@@ -71,8 +72,9 @@ def test_scaffolded_plugin_builds_and_passes(tmp_path):
         assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
     shim = root / ".dev" / "trtforge"
     (shim / "plugins").symlink_to(root / "plugins", target_is_directory=True)
-    manifest = (shim / "lib" / "plugins.txt").read_text()
-    assert "trtforge ScaffoldProbe 1" in manifest
+    if (shim / "lib" / "plugins.txt").is_file():  # the native library was built
+        assert "trtforge ScaffoldProbe 1" in (shim / "lib" / "plugins.txt").read_text()
+    assert list(shim.glob("_C.*")), "the extension was not built"
 
     env = dict(
         os.environ,
