@@ -26,14 +26,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-from trtforge.plugins.cli._common import EXIT_OK, Failure, UserError, run, setup_logging
+from trtforge.plugins.cli._common import EXIT_OK, Failure, Parser, UserError, run, setup_logging
 
 logger = logging.getLogger("trtforge.plugins.build")
 
 
 def _parser() -> argparse.ArgumentParser:
     doc = __doc__.split("\n\n")
-    ap = argparse.ArgumentParser(
+    ap = Parser(
         prog="trt-build",
         description="\n\n".join(doc[:2]),
         epilog="\n\n".join(doc[2:]),
@@ -397,7 +397,7 @@ def _main(argv: list[str] | None = None) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: the exit status (0, 1, 2 or 3)."""
-    return run(_main, argv)
+    return run("trt-build", _main, argv)
 
 
 if __name__ == "__main__":

@@ -22,11 +22,11 @@ import string
 import sys
 from pathlib import Path
 
-from trtforge.plugins.cli._common import EXIT_OK, Failure, UserError, run, setup_logging
+from trtforge.plugins.cli._common import EXIT_OK, Failure, Parser, UserError, run, setup_logging
 
 
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
+    ap = Parser(
         prog="trt-plugin", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("-v", "--verbose", action="count", default=0)
@@ -230,7 +230,7 @@ def _main(argv: list[str] | None = None) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: the exit status (0, 1, 2 or 3)."""
-    return run(_main, argv)
+    return run("trt-plugin", _main, argv)
 
 
 if __name__ == "__main__":
