@@ -321,3 +321,13 @@ def test_markdown_collapses_long_finding_lists(tmp_path):
     text = render(check(model, target="trt-10", backend="static"), "markdown")
     assert "<details><summary>10 more findings</summary>" in text
     assert text.count("\n| ") > 60
+
+
+def test_large_sarif_is_compact_and_valid(tmp_path):
+    from trtforge.analyzer.reports import sarif_report
+
+    copies = sarif_report.INDENT_MAX_RESULTS + 1
+    model = save(custom_op_model(copies=copies), tmp_path / "many.onnx")
+    text = render(check(model, target="trt-10", backend="static"), "sarif")
+    assert "\n" not in text
+    assert len(validate_sarif(json.loads(text))) == copies
