@@ -164,6 +164,22 @@ class GraphView:
                 constant.update(o for o in node.output if o)
         return constant
 
+    @cached_property
+    def _node_positions(self) -> tuple[list[onnx.NodeProto], dict[int, int]]:
+        nodes = list(self.graph.node)  # holding the wrappers keeps their ids unique
+        return nodes, {id(node): i for i, node in enumerate(nodes)}
+
+    def node_index(self, node: onnx.NodeProto) -> int:
+        """Position of `node` in this graph's node list (-1 if it is not one of them)."""
+        nodes, positions = self._node_positions
+        i = positions.get(id(node), -1)
+        if i >= 0 and nodes[i] is node:
+            return i
+        for i, other in enumerate(self.graph.node):  # a wrapper made after the index
+            if other is node:
+                return i
+        return -1
+
     def is_graph_output(self, name: str) -> bool:
         return name in self._outputs
 
