@@ -220,10 +220,7 @@ class NodeContext:
         return self.node.name or f"<{self.node.op_type} #{self._index()}>"
 
     def _index(self) -> int:
-        for i, n in enumerate(self.graph.graph.node):
-            if n is self.node:
-                return i
-        return -1
+        return self.graph.node_index(self.node)
 
     def finding(
         self,
