@@ -99,7 +99,11 @@ def _resolve_location(folder: Path, location: str, tensor: str) -> Path:
     if "\x00" in location:
         raise UserError(f"tensor '{tensor}': external data location contains a NUL byte", hint)
     pure = Path(location)
-    if pure.is_absolute() or location.startswith(("/", "\\")) or (len(location) > 1 and location[1] == ":"):
+    if (
+        pure.is_absolute()
+        or location.startswith(("/", "\\"))
+        or (len(location) > 1 and location[1] == ":")
+    ):
         raise UserError(
             f"tensor '{tensor}': external data location is an absolute path ('{location}')", hint
         )
@@ -230,7 +234,9 @@ def load_model(model: str | os.PathLike | onnx.ModelProto | bytes) -> LoadedMode
     try:
         data = path.read_bytes()
     except OSError as err:
-        raise UserError(f"{path}: cannot read ({err.strerror})", "check the file's permissions") from None
+        raise UserError(
+            f"{path}: cannot read ({err.strerror})", "check the file's permissions"
+        ) from None
     proto = _parse(data, str(path))
     _validate(proto, str(path))
     refs, total = _check_external(proto, path.parent)
@@ -238,7 +244,9 @@ def load_model(model: str | os.PathLike | onnx.ModelProto | bytes) -> LoadedMode
 
 
 def _has_external(proto: onnx.ModelProto) -> bool:
-    return any(t.data_location == onnx.TensorProto.EXTERNAL for t in iter_graph_tensors(proto.graph))
+    return any(
+        t.data_location == onnx.TensorProto.EXTERNAL for t in iter_graph_tensors(proto.graph)
+    )
 
 
 def _parse(data: bytes, source: str) -> onnx.ModelProto:

@@ -56,7 +56,11 @@ def _resolve_backend(backend: str) -> str:
         return "native"
     if catalog.extension_path() is not None:
         return "python"
-    return "native"  # fails below with the hint about building the kernels
+    raise RegistrationError(
+        "trtforge's CUDA kernels were not built (neither libtrtforge_plugins.so nor trtforge._C "
+        "is installed)",
+        "reinstall trtforge on a machine where nvcc is on PATH (pip install . builds csrc/)",
+    )
 
 
 def register(
@@ -96,7 +100,8 @@ def register(
         if path is None:
             raise RegistrationError(
                 "the native plugin library libtrtforge_plugins.so was not built",
-                "install trtforge where a CUDA compiler (nvcc) is on PATH, or use backend='python'",
+                "install trtforge where a CUDA compiler (nvcc) is on PATH, or register the "
+                "Python plugins (backend='python', trt-build --plugin-backend python)",
             )
         if path not in _NATIVE_LOADED:
             handle = reg.load_library(path)

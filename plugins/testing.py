@@ -18,6 +18,10 @@ from trtforge.plugins.spec import DTYPES, PluginSpec
 
 ONNX_TYPES = {name: onnx_t for name, (_trt, onnx_t) in DTYPES.items()}
 
+#: IR version of the test models: new enough for opset 18, old enough for onnxruntime >= 1.16
+#: (onnx 1.23 writes IR 14 by default, which onnxruntime 1.30 refuses).
+IR_VERSION = 9
+
 
 def single_node_model(spec: PluginSpec, shapes, dtypes, attrs=None, opset: int = 18, dynamic_rows=False):
     """A model of one plugin node; inputs after the first are graph inputs too (or initializers
@@ -38,7 +42,8 @@ def single_node_model(spec: PluginSpec, shapes, dtypes, attrs=None, opset: int =
     outputs = [helper.make_tensor_value_info(n, ONNX_TYPES[t], x_shape) for n, t in zip(out_names, out_types)]
     graph = helper.make_graph([node], f"{spec.name}_test", inputs, outputs)
     return helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", opset), helper.make_opsetid(spec.namespace, 1)]
+        graph, opset_imports=[helper.make_opsetid("", opset), helper.make_opsetid(spec.namespace, 1)],
+        ir_version=IR_VERSION,
     )
 
 

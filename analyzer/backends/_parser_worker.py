@@ -103,6 +103,27 @@ class Parser:
         self.builder = self.trt.Builder(self.logger)
         self.name = trt_adapter.parser_name()
         self.version = trt_adapter.version()
+        self.plugins = self._register_trtforge_plugins()
+
+    def _register_trtforge_plugins(self) -> str:
+        """Registers trtforge's own plugins (when their kernels were built), as trt-build does.
+
+        Then nodes for trtforge plugins parse as they will when the engine is built. Skipped
+        when the plugin SDK is absent, its kernels were not built, or
+        TRTFORGE_PARSER_PLUGINS=0.
+        """
+        if os.environ.get("TRTFORGE_PARSER_PLUGINS", "1") == "0":
+            return "disabled"
+        try:
+            from trtforge.plugins import registry
+        except ImportError:
+            return "no plugin SDK"
+        try:
+            done = registry.register(trt=self.trt)
+        except Exception as err:  # noqa: BLE001 - kernels not built, library not loadable
+            log.debug("trtforge plugins not registered: %s", err)
+            return f"not registered: {str(err).splitlines()[0]}"
+        return f"{len(done.specs)} registered ({done.backend})"
 
     def parse(self, data: bytes, path: str) -> tuple[bool, list[list[int]], list[dict]]:
         """Returns (accepted, node lists of the reported subgraphs, errors).
@@ -403,6 +424,9 @@ def _handle(parser: Parser, request: dict, out) -> None:
 
     start = time.perf_counter()
     path = request["path"]
+    crash_on = os.environ.get("TRTFORGE_TEST_WORKER_ABORT")
+    if crash_on and crash_on in path:  # tests: stand in for a parser that aborts the process
+        os.abort()
     try:
         model = onnx.load(path, load_external_data=False)
     except Exception as err:  # noqa: BLE001
@@ -421,7 +445,13 @@ def main() -> int:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     parser = Parser()
-    ready = {"event": "ready", "parser": parser.name, "version": parser.version, "pid": os.getpid()}
+    ready = {
+        "event": "ready",
+        "parser": parser.name,
+        "version": parser.version,
+        "plugins": parser.plugins,
+        "pid": os.getpid(),
+    }
     out.write(json.dumps(ready) + "\n")
     out.flush()
     for line in sys.stdin:

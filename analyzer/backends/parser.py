@@ -76,6 +76,7 @@ class Worker:
         )
         self.parser = ready.get("parser", "")
         self.version = ready.get("version", "")
+        self.plugins = ready.get("plugins", "")
 
     def _readline(self, deadline: float) -> bytes:
         fd = self.proc.stdout.fileno()
@@ -162,6 +163,7 @@ class ParserResult:
     parses: int = 0
     seconds: float = 0.0
     parser: str = ""
+    plugins: str = ""  # what became of registering trtforge's plugins in the worker
 
     def to_json(self) -> dict:
         return {
@@ -281,7 +283,9 @@ class ParserPool:
             log.warning("%s: %s", path, died)
             return _from_answer(last, node_count, str(died), worker.parser or self.parser)
         self._give(worker)
-        return _from_answer(answer, node_count, "", worker.parser or self.parser)
+        result = _from_answer(answer, node_count, "", worker.parser or self.parser)
+        result.plugins = worker.plugins
+        return result
 
     def run(self, paths: Iterable[str | os.PathLike], on_result=None) -> dict[str, ParserResult]:
         """Parses many models in parallel; returns {path: result}."""
@@ -407,6 +411,8 @@ def report_from_result(loaded: LoadedModel, result: ParserResult) -> Report:
             Finding("parser/rejected", "the parser rejected the model", source=source)
         )
     notes = [f"backend: {source}, {result.parses} parse(s), {result.seconds:.2f} s"]
+    if result.plugins:
+        notes.append(f"trtforge plugins in the parser: {result.plugins}")
     return Report(
         model=model_info(loaded),
         target=target.id if target is not None else "unknown",

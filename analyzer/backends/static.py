@@ -15,7 +15,12 @@ import onnx
 from trtforge.analyzer.findings import Finding, Fix
 from trtforge.analyzer.graph import GraphView, infer_types
 from trtforge.analyzer.kb import graph_rules
-from trtforge.analyzer.kb.policy import default_types
+from trtforge.analyzer.kb.policy import (
+    convertible_types,
+    default_types,
+    effective_dtype,
+    intermediate_refused_types,
+)
 from trtforge.analyzer.kb.registry import find_rule
 from trtforge.analyzer.kb.rule import NodeContext, OpRule
 from trtforge.analyzer.loading import LoadedModel
@@ -64,6 +69,7 @@ class StaticChecker:
         self.opsets = loaded.opsets
         self.types = infer_types(loaded.proto)
         self._default_types = default_types(target)
+        self._convertible = convertible_types(target)
 
     # -- one node -----------------------------------------------------------------------
     def evaluate(self, node: onnx.NodeProto, graph: GraphView):
@@ -111,7 +117,7 @@ class StaticChecker:
                 "not-available",
                 f"not supported on {self.target.id}: {why}",
                 rule.hint or "rewrite the model to avoid this op, or implement it as a plugin",
-                rule.fixes,
+                _merge_fixes(rule.fixes, _custom_fixes(node)),
                 source=rule.source,
             )
         if domain:
@@ -126,6 +132,7 @@ class StaticChecker:
             "unknown-op",
             "not an operator of the ONNX standard, and no plugin of that name is known",
             f"check the exporter; or provide a plugin named '{node.op_type}'",
+            _custom_fixes(node),
         )
 
     def _apply(self, ctx: NodeContext, rule: OpRule):
@@ -146,9 +153,12 @@ class StaticChecker:
             info = ctx.graph.tensor(name)
             if info.dtype in ("UNDEFINED",):
                 continue
+            dtype = effective_dtype(ctx.graph, name, info.dtype)
             if allowed is None:
                 allowed = self._default_types
-            if info.dtype not in allowed:
+            else:  # a type the parser cannot convert is refused whatever the rule lists
+                allowed = frozenset(allowed) & self._convertible
+            if dtype not in allowed:
                 yield ctx.finding(
                     "unsupported-dtype",
                     f"input {index} ('{name}') has type {info.dtype}, which the parser does "
@@ -166,6 +176,18 @@ class StaticChecker:
                     f"output {index} ('{name}') has type {info.dtype}, which the parser does "
                     f"not produce here (produces {', '.join(sorted(allowed))})",
                     "change the requested output type in the exporter",
+                )
+        for index, name in enumerate(node.output):
+            if not name or ctx.graph.is_graph_output(name):
+                continue
+            dtype = effective_dtype(ctx.graph, name, ctx.graph.tensor(name).dtype)
+            if dtype in intermediate_refused_types(self.target):
+                yield ctx.finding(
+                    "uint8-intermediate",
+                    f"output {index} ('{name}') is a UINT8 tensor that is not a graph output; "
+                    "TensorRT allows UINT8 only for network inputs and outputs",
+                    "keep the tensor in INT32/FLOAT (cast to UINT8 only at the graph output), "
+                    "or quantize to INT8",
                 )
         for index, why in rule.const_inputs.items():
             if ctx.has_input(index) and not ctx.input(index).is_constant:
@@ -248,12 +270,20 @@ class StaticChecker:
 
 
 def _custom_fixes(node: onnx.NodeProto) -> tuple[Fix, ...]:
-    """Rewrite passes that remove this custom op, from the pass registry if it is installed."""
+    """Rewrite passes that remove this op (custom domain, or a non-standard op in the default
+    domain such as onnxruntime's SimplifiedLayerNormalization), from the pass registry."""
     try:
         from trtforge.analyzer.rewrite.registry import passes_removing
     except ImportError:
         return ()
     return tuple(Fix("rewrite", p) for p in passes_removing(_domain(node), node.op_type))
+
+
+def _merge_fixes(*groups: tuple[Fix, ...]) -> tuple[Fix, ...]:
+    seen: dict[tuple[str, str], Fix] = {}
+    for fix in (f for group in groups for f in group):
+        seen.setdefault((fix.kind, fix.name), fix)
+    return tuple(seen.values())
 
 
 def model_info(loaded: LoadedModel) -> ModelInfo:

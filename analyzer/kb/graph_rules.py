@@ -7,7 +7,8 @@ ModelImporter.cpp `importInput` + importerUtils `convertDtype`):
     UINT32, UINT64, STRING, complex, FLOAT8E5M2 and the FNUZ float8s, FLOAT8E8M0, UINT4,
     INT2/UINT2, and any non-tensor input (sequence, optional, map). Accepted: FLOAT, FLOAT16,
     BFLOAT16, INT32, INT64, INT8, UINT8, BOOL, FLOAT8E4M3FN, INT4, FLOAT4E2M1 (TensorRT 10.8+),
-    and DOUBLE, which the parser converts to FLOAT (a warning here).
+    and DOUBLE, which the parser converts to FLOAT (a warning here). An input of rank > 8
+    (TensorRT's Dims::MAX_DIMS) fails there too ("Failed to convert ONNX dimensions").
   * The parser does not reject a model for its opset or IR version (observed: default-domain
     opsets 1..30 and IR versions 1..20 all parse). Below opset 7 it warns that such models "are
     not guaranteed to work" (ModelImporter.cpp), and elementwise ops that broadcast with the
@@ -36,6 +37,9 @@ SOURCE_INPUT = (
 )
 SOURCE_OPSET = "onnx-tensorrt ModelImporter.cpp (opset warning); observed with TensorRT-RTX 1.7.1"
 SOURCE_DYNAMIC = "TensorRT developer guide, Working with Dynamic Shapes (optimization profiles)"
+
+#: TensorRT's Dims::MAX_DIMS: a network input of higher rank fails in importInput.
+MAX_RANK = 8
 
 #: element types a network input may have, on every target.
 _INPUT_TYPES = frozenset(
@@ -111,6 +115,13 @@ def _check_inputs(graph: GraphView, target: Target) -> Iterator[Finding]:
                 "the engine expects FLOAT data)",
                 "export the input as FLOAT",
                 severity="warning",
+            )
+        if tensor.HasField("shape") and len(tensor.shape.dim) > MAX_RANK:
+            yield _input_finding(
+                value.name,
+                "input-rank",
+                f"has rank {len(tensor.shape.dim)}; TensorRT tensors have at most {MAX_RANK} dims",
+                "reshape the input to at most 8 dims before the model (merge adjacent dims)",
             )
         if not tensor.HasField("shape"):
             yield _input_finding(

@@ -261,5 +261,6 @@ GENERIC_CODES = frozenset(
         "subgraph-node",
         "data-dependent-shape",
         "plugin-not-registered",
+        "uint8-intermediate",
     }
 )

@@ -39,11 +39,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--workers", type=int, default=None, help="parser processes (default: one per CPU)"
     )
+    parser.add_argument(
+        "--json", type=Path, help="write the scores and every disagreement to this JSON file"
+    )
     parser.add_argument("--fresh", action="store_true", help="ignore the ground-truth cache")
     parser.add_argument(
         "--sources",
         default="wheel,node,fixture",
-        help="comma-separated corpus sources (wheel, node, fixture)",
+        help="comma-separated corpus sources: wheel, node, fixture (the acceptance corpus), "
+        "and the held-out variants const, dynamic (see trtforge.analyzer.oracle.corpus)",
     )
     parser.add_argument(
         "--fixtures",
@@ -119,6 +123,9 @@ def run(args: argparse.Namespace) -> int:
         ]
     )
     print(summary if args.quiet else text)
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(scores.to_json(), indent=1))
     if args.out is not None:
         (args.out / "scores.txt").write_text(text + "\n")
         (args.out / "disagreements.json").write_text(json.dumps(scores.to_json(), indent=1))

@@ -9,6 +9,15 @@ Sources:
     `(name, ModelProto)` returned by `cases()` of a module named `oracle_cases*.py` there
     (default folder: the repository's `tests/`, when running from a checkout).
 
+Held-out variants (not part of the acceptance corpus; a check that the knowledge base
+generalizes beyond the exact test cases, since real models differ from node tests):
+  * `const`: each node test case with its inputs after the first turned into initializers
+    holding the test data — as weights, shapes, axes, pads, scales are in exported models.
+  * `dynamic`: each node test case with the first dim of every input of rank >= 2 symbolic
+    (`N`), as in models exported with a dynamic batch.
+  * `torch`: small PyTorch and (tiny, random) transformers models exported with both
+    torch.onnx exporters (`trtforge.analyzer.oracle.exports`; needs torch).
+
 Models are de-duplicated by the sha256 of their bytes (the first name wins).
 """
 
@@ -59,17 +68,82 @@ def wheel_models() -> Iterator[tuple[str, Path]]:
         yield f"wheel/{name}", path
 
 
-def node_case_models() -> Iterator[tuple[str, onnx.ModelProto]]:
-    """Every node (and model) test case the installed onnx generates."""
+def _test_cases() -> list:
     from onnx.backend.test.case import model as model_cases
     from onnx.backend.test.case import node as node_cases
 
     with warnings.catch_warnings(), _quiet_numpy():
         warnings.simplefilter("ignore")
-        cases = list(node_cases.collect_testcases(None)) + list(model_cases.collect_testcases())
-    for case in cases:
+        return list(node_cases.collect_testcases(None)) + list(model_cases.collect_testcases())
+
+
+def node_case_models(cases: list | None = None) -> Iterator[tuple[str, onnx.ModelProto]]:
+    """Every node (and model) test case the installed onnx generates."""
+    for case in _test_cases() if cases is None else cases:
         if case.model is not None:
             yield f"{case.kind}/{case.name}", case.model
+
+
+def const_variants(cases: list | None = None) -> Iterator[tuple[str, onnx.ModelProto]]:
+    """Node test cases whose inputs after the first are initializers holding the test data."""
+    import numpy as np
+    from onnx import numpy_helper
+
+    for case in _test_cases() if cases is None else cases:
+        model = case.model
+        if model is None or case.kind != "node" or len(model.graph.input) < 2:
+            continue
+        if not case.data_sets:
+            continue
+        inputs = case.data_sets[0][0]
+        if len(inputs) != len(model.graph.input):
+            continue
+        variant = onnx.ModelProto()
+        variant.CopyFrom(model)
+        graph = variant.graph
+        keep = [graph.input[0]]
+        try:
+            for value, data in zip(list(graph.input)[1:], inputs[1:], strict=True):
+                if not isinstance(data, np.ndarray) or data.dtype == object:
+                    keep.append(value)
+                    continue
+                tensor = numpy_helper.from_array(data, value.name)
+                tensor.data_type = value.type.tensor_type.elem_type or tensor.data_type
+                graph.initializer.append(tensor)
+        except (TypeError, ValueError) as err:
+            log.debug("%s: no const variant (%s)", case.name, err)
+            continue
+        if len(keep) == len(graph.input):
+            continue
+        del graph.input[:]
+        graph.input.extend(keep)
+        yield f"const/{case.name}", variant
+
+
+def dynamic_variants(cases: list | None = None) -> Iterator[tuple[str, onnx.ModelProto]]:
+    """Node test cases with a symbolic first dim on inputs of rank >= 2; output dims unknown."""
+    for case in _test_cases() if cases is None else cases:
+        model = case.model
+        if model is None or case.kind != "node":
+            continue
+        variant = onnx.ModelProto()
+        variant.CopyFrom(model)
+        changed = False
+        for value in variant.graph.input:
+            if value.type.WhichOneof("value") != "tensor_type":
+                continue
+            dims = value.type.tensor_type.shape.dim
+            if len(dims) >= 2 and dims[0].HasField("dim_value"):  # activations, not parameters
+                dims[0].dim_param = "N"
+                changed = True
+        if not changed:
+            continue
+        for value in variant.graph.output:
+            if value.type.WhichOneof("value") != "tensor_type":
+                continue
+            for index, dim in enumerate(value.type.tensor_type.shape.dim):
+                dim.dim_param = f"out_{value.name}_{index}"
+        yield f"dynamic/{case.name}", variant
 
 
 class _quiet_numpy:
@@ -133,7 +207,8 @@ def build_corpus(
             digest = hashlib.sha256(data).hexdigest()
             if digest in seen:
                 return
-            path = workdir / source / f"{name.replace('/', '__')}.onnx"
+            # the digest keeps two cases that share a name from overwriting each other
+            path = workdir / source / f"{name.replace('/', '__')}-{digest[:10]}.onnx"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
         else:
@@ -147,9 +222,21 @@ def build_corpus(
     if "wheel" in sources:
         for name, path in wheel_models():
             add(name, "wheel", path)
+    cases = _test_cases() if sources & {"node", "const", "dynamic"} else []
     if "node" in sources:
-        for name, model in node_case_models():
+        for name, model in node_case_models(cases):
             add(name, "node", model)
+    if "const" in sources:
+        for name, model in const_variants(cases):
+            add(name, "const", model)
+    if "dynamic" in sources:
+        for name, model in dynamic_variants(cases):
+            add(name, "dynamic", model)
+    if "torch" in sources:
+        from trtforge.analyzer.oracle.exports import export_models
+
+        for name, path in export_models():
+            add(name, "torch", path)
     if "fixture" in sources:
         dirs = default_fixture_dirs() if fixture_dirs is None else list(fixture_dirs)
         for name, item in fixture_models(dirs):

@@ -57,17 +57,19 @@ def ground_truth(
     """The parser's verdict for each model, by sha256 (cached unless `fresh`)."""
     models = list(models)
     cache = cache or cache_path()
-    stored = {} if fresh else _load(cache)
+    stored = _load(cache)  # kept for writing back even when `fresh`
     results: dict[str, ParserResult] = {}
     todo: dict[str, CorpusModel] = {}
     for model in models:
-        if model.sha256 in stored:
+        if model.sha256 in stored and not fresh:
             results[model.sha256] = ParserResult.from_json(stored[model.sha256])
         else:
             todo.setdefault(model.sha256, model)
     if todo:
         workers = workers or max(1, min(len(todo), os.cpu_count() or 1))
         by_path = {str(m.path): m for m in todo.values()}
+        if len(by_path) != len(todo):
+            raise ValueError("two corpus models with different contents share a file path")
         done = 0
         last_save = time.monotonic()
         start = time.monotonic()

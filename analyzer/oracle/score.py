@@ -149,11 +149,25 @@ def _short_errors(entry: dict) -> list[dict]:
 
 
 def score(
-    models: list[CorpusModel], truth: dict[str, ParserResult], target: Target, parser: str = ""
+    models: list[CorpusModel],
+    truth: dict[str, ParserResult],
+    target: Target,
+    parser: str = "",
+    static=None,
 ) -> Scores:
-    """Runs the static backend on each model and compares it with the parser's verdicts."""
-    from trtforge.analyzer.backends.static import check_static
+    """Runs the static backend on each model and compares it with the parser's verdicts.
+
+    Args:
+        models: the corpus.
+        truth: the parser's verdicts by sha256.
+        target: the static backend's target.
+        parser: the parser's name, for the summary.
+        static: `(LoadedModel, Target) -> Report`; default: the static backend.
+    """
     from trtforge.analyzer.loading import load_model
+
+    if static is None:
+        from trtforge.analyzer.backends.static import check_static as static
 
     scores = Scores(target=target.id, parser=parser)
     start = time.perf_counter()
@@ -165,7 +179,7 @@ def score(
         if result.crash:
             scores.crashes.append({"model": model.name, "crash": result.crash})
         try:
-            report = check_static(load_model(model.path), target)
+            report = static(load_model(model.path), target)
         except UserError as err:
             # the model is malformed for trt-check: its verdict is "does not build"
             scores.static_errors.append({"model": model.name, "error": str(err)})

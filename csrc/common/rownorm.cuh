@@ -178,9 +178,9 @@ __global__ void __launch_bounds__(256) groupKernel(Params p, int tpr) {
 template <typename T, typename W, bool kRMS, int V, int NV>
 __global__ void __launch_bounds__(512) blockKernel(Params p, int64_t chunk) {
   __shared__ float red[33];
-  __shared__ float part[2];
   unsigned csize = 1, crank = 0;
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  __shared__ float part[2];  // this block's partial sums, read by the cluster's other blocks
   cg::cluster_group cluster = cg::this_cluster();
   csize = cluster.num_blocks();
   crank = cluster.block_rank();

@@ -212,7 +212,9 @@ def _main(argv: list[str] | None = None) -> int:
     if not parser.parse_from_file(str(model_path)):
         errs = [parser.get_error(i) for i in range(parser.num_errors)]
         detail = "; ".join(
-            f"node {e.node()} ({e.node_name() or '?'}, {e.node_operator() or '?'}): {e.desc()}" for e in errs
+            f"node {e.node()} ({e.node_name() or '?'}, {e.node_operator() or '?'}): "
+            f"{str(e.code()).split('.')[-1]} in {e.func()}: {e.desc()}"
+            for e in errs
         ) or "; ".join(log.errors) or "no detail"
         raise Failure(f"the {flavour} ONNX parser refused the model: {detail}",
                       "run trt-check on the model to see which nodes are unsupported and why")

@@ -45,7 +45,7 @@ def _norm_model(path, dtype=np.float16, hidden=768, extra_node=None):
     opsets = [helper.make_opsetid("", 17), helper.make_opsetid("trtforge", 1)]
     if extra_node is not None and extra_node.domain not in ("", "trtforge"):
         opsets.append(helper.make_opsetid(extra_node.domain, 1))
-    model = helper.make_model(graph, opset_imports=opsets)
+    model = helper.make_model(graph, opset_imports=opsets, ir_version=9)
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
     return path
@@ -105,6 +105,19 @@ def test_usage_errors_exit_2(rtx, native_lib, tmp_path, args, needle):
                    env={"TRTFORGE_TRT_FLAVOUR": "tensorrt_rtx"})
     assert proc.returncode == 2, proc.stderr
     assert needle in proc.stderr and "Hint:" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_parser_refusal_exit_1(rtx, tmp_path):
+    node = helper.make_node("Unique", ["x"], ["y"], name="uniq0", sorted=1)
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    path = tmp_path / "bad.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9), str(path))
+    proc = run_cli("trtforge.plugins.cli.build", str(path), "-o", str(tmp_path / "bad.plan"),
+                   "--compute-capability", "89", env={"TRTFORGE_TRT_FLAVOUR": "tensorrt_rtx"})
+    assert proc.returncode == 1, proc.stderr
+    assert "node 0 (uniq0, Unique): UNSUPPORTED_NODE" in proc.stderr and "trt-check" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 

@@ -36,8 +36,6 @@ def test_scaffolded_plugin_builds_and_passes(tmp_path):
     if not (shutil.which("nvcc") and shutil.which("cmake")):
         pytest.skip("needs nvcc and cmake")
     headers = _trt_headers()
-    if not headers:
-        pytest.skip("needs TensorRT headers (TensorRT_ROOT or pip install kernel-lens==2.0.1)")
     root = tmp_path / "src"
     root.mkdir()
     for item in ("CMakeLists.txt", "pyproject.toml", "csrc", "plugins"):
@@ -57,7 +55,7 @@ def test_scaffolded_plugin_builds_and_passes(tmp_path):
     for cmd in (
         ["cmake", "-S", str(root), "-B", str(build), *gen, "-DCMAKE_BUILD_TYPE=Release",
          f"-DTRTFORGE_CUDA_ARCHITECTURES={archs}", f"-DPython_EXECUTABLE={sys.executable}",
-         f"-DTRTFORGE_TRT_INCLUDE_DIR={headers}"],
+         *([f"-DTRTFORGE_TRT_INCLUDE_DIR={headers}"] if headers else [])],
         ["cmake", "--build", str(build), "-j", str(os.cpu_count() or 2)],
         ["cmake", "--install", str(build), "--prefix", str(root / ".dev")],
     ):

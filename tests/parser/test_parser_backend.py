@@ -1,0 +1,224 @@
+"""The parser backend (`--backend parser`) and the TensorRT adapter, against the real parser."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import onnx
+import pytest
+from _parser_helpers import HAS_RTX, requires_parser, run_cli, save_text_model
+
+pytestmark = [requires_parser, pytest.mark.parser]
+
+CHECK = "trtforge.analyzer.cli.check"
+
+#: Add, Det (no importer: the parser's checker rejects it), Relu, an unknown custom op (no
+#: plugin), Sigmoid. The parser stops at Det; the nodes after it still need verdicts.
+TWO_FAILURES = """
+<ir_version: 8, opset_import: ["" : 17, "my.ops" : 1]>
+g (float[2,3,3] x, float[2,3,3] y) => (float[2] z, float[2,3,3] w)
+{
+  a = Add(x, y)
+  z = Det(a)
+  b = Relu(a)
+  c = my.ops.NoSuchOp(b)
+  w = Sigmoid(b)
+}
+"""
+
+IF_BODY = """
+<ir_version: 8, opset_import: ["" : 17, "my.ops" : 1]>
+g (bool cond, float[2,3] x) => (float[2,3] z)
+{
+  a = Relu(x)
+  z = If(cond) <
+    then_branch = t () => (float[2,3] o) { o = my.ops.NoSuchOp(a) },
+    else_branch = e () => (float[2,3] o) { o = Tanh(a) }
+  >
+}
+"""
+
+UINT16_INPUT = """
+<ir_version: 8, opset_import: ["" : 17]>
+g (uint16[4] x) => (uint16[4] y)
+{
+  y = Identity(x)
+}
+"""
+
+GOOD = """
+<ir_version: 8, opset_import: ["" : 17]>
+g (float[2,3] x) => (float[2,3] y)
+{
+  a = Relu(x)
+  y = Sigmoid(a)
+}
+"""
+
+
+def _save(tmp_path: Path, text: str, name: str = "m.onnx") -> Path:
+    return save_text_model(tmp_path, text, name)
+
+
+def _check(path: Path):
+    from trtforge.analyzer.api import check
+
+    return check(path, backend="parser")
+
+
+# -- the adapter -----------------------------------------------------------------------------
+
+
+def test_adapter_names_the_installed_parser():
+    from trtforge.analyzer import trt
+
+    target = trt.target()
+    assert target is not None and target.line in ("trt-10", "trt-11", "rtx-1")
+    assert trt.version() and trt.version().split(".")[0] == str(target.major)
+    assert trt.parser_name().endswith("ONNX parser")
+    assert ".".join(trt.version().split(".")[:2]) in trt.parser_name()
+
+
+@pytest.mark.skipif(not HAS_RTX, reason="TensorRT-RTX only")
+def test_rtx_library_fix_makes_unversioned_name_loadable(tmp_path):
+    from trtforge.analyzer import trt
+
+    if trt.flavour() != "rtx":
+        pytest.skip("tensorrt is preferred over tensorrt_rtx here")
+    folder = trt.rtx_lib_dir()
+    if folder is None:
+        pytest.skip("this tensorrt-rtx wheel already ships libtensorrt_rtx.so")
+    link = folder / trt.RTX_LINK
+    assert link.is_symlink() and link.resolve().name == trt.RTX_SONAME
+    assert "site-packages" not in str(folder)
+    env = trt.child_env()
+    assert env["LD_LIBRARY_PATH"].split(os.pathsep)[0] == str(folder)
+    probe = "import ctypes; ctypes.CDLL('libtensorrt_rtx.so'); print('ok')"
+    fixed = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
+    assert fixed.returncode == 0 and fixed.stdout.strip() == "ok", fixed.stderr
+    bare = dict(env)
+    bare["LD_LIBRARY_PATH"] = os.pathsep.join(
+        p for p in env["LD_LIBRARY_PATH"].split(os.pathsep) if p != str(folder)
+    )
+    broken = subprocess.run([sys.executable, "-c", probe], env=bare, capture_output=True)
+    assert broken.returncode != 0  # what the parser's dlopen would hit without the fix
+
+
+# -- per-node verdicts -----------------------------------------------------------------------
+
+
+def test_every_node_gets_a_verdict_after_the_first_failure(tmp_path):
+    report = _check(_save(tmp_path, TWO_FAILURES))
+    assert report.backend == "parser"
+    assert [n.status for n in report.nodes] == [
+        "supported",
+        "unsupported",
+        "supported",
+        "unsupported",
+        "supported",
+    ]
+    det, custom = report.nodes[1], report.nodes[3]
+    assert [f.code for f in det.errors] == ["parser/UNSUPPORTED_NODE"]
+    assert "checkDet" in det.errors[0].message
+    assert custom.errors[0].code == "parser/INVALID_NODE"
+    assert "Plugin not found" in custom.errors[0].message
+    assert "ONNX parser" in custom.errors[0].source
+    assert report.supported is False and report.exit_code == 1
+
+
+def test_error_inside_an_if_body_names_the_inner_node(tmp_path):
+    report = _check(_save(tmp_path, IF_BODY))
+    relu, if_node = report.nodes
+    assert relu.status == "supported"
+    assert if_node.status == "unsupported"
+    assert any("NoSuchOp" in f.inner for f in if_node.errors), if_node.errors
+
+
+def test_graph_level_error_leaves_nodes_unjudged(tmp_path):
+    report = _check(_save(tmp_path, UINT16_INPUT))
+    assert report.supported is False
+    assert any("importInput" in f.message for f in report.graph_findings)
+    assert [f.code for f in report.nodes[0].reasons] == ["parser/not-judged"]
+    assert report.nodes[0].reasons[0].severity == "warning"
+
+
+def test_cli_parser_backend_json(tmp_path):
+    bad = run_cli(
+        CHECK, str(_save(tmp_path, TWO_FAILURES)), "--backend", "parser", "--format", "json"
+    )
+    assert bad.returncode == 1, bad.stderr
+    data = json.loads(bad.stdout)
+    assert data["backend"] == "parser"
+    assert data["target"].split(".")[0] in ("rtx-1", "trt-10", "trt-11")
+    assert [n["status"] for n in data["nodes"]].count("unsupported") == 2
+    good = run_cli(
+        CHECK, str(_save(tmp_path, GOOD, "good.onnx")), "--backend", "parser", "--format", "json"
+    )
+    assert good.returncode == 0, good.stderr
+    assert json.loads(good.stdout)["supported"] is True
+
+
+def test_external_data_is_read_by_the_parser_not_by_trt_check(tmp_path):
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.ones((64, 64), np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [2, 64])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [2, 64])],
+        [weight],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    path = tmp_path / "ext.onnx"
+    onnx.save(
+        model,
+        path,
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location="ext.bin",
+        size_threshold=0,
+    )
+    report = _check(path)
+    assert report.supported is True
+    assert report.nodes[0].status == "supported"
+
+
+# -- failures of the parser process ----------------------------------------------------------
+
+
+def test_parser_abort_is_recorded_and_the_pool_goes_on(tmp_path, monkeypatch):
+    from trtforge.analyzer.backends.parser import ParserPool
+
+    crash = _save(tmp_path, GOOD, "abort-me.onnx")
+    good = _save(tmp_path, TWO_FAILURES, "fine.onnx")
+    monkeypatch.setenv("TRTFORGE_TEST_WORKER_ABORT", "abort-me")
+    with ParserPool(1) as pool:
+        results = pool.run([crash, good])
+    died = results[str(crash)]
+    assert died.crash.startswith("parser process died (signal 6")
+    assert died.supported is False
+    assert all(n["status"] == "unknown" for n in died.nodes)
+    assert results[str(good)].crash == ""
+    assert [n["status"] for n in results[str(good)].nodes].count("unsupported") == 2
+
+
+def test_crash_becomes_a_graph_finding_not_a_traceback(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRTFORGE_TEST_WORKER_ABORT", "abort-me")
+    proc = run_cli(
+        CHECK,
+        str(_save(tmp_path, GOOD, "abort-me.onnx")),
+        "--backend",
+        "parser",
+        "--format",
+        "json",
+    )
+    assert proc.returncode == 1, proc.stderr
+    data = json.loads(proc.stdout)
+    assert [r["code"] for r in data["graph"]["reasons"]] == ["parser/crash"]
+    assert "Traceback" not in proc.stderr
