@@ -193,9 +193,12 @@ class NodeContext:
 
     def input(self, index: int) -> TensorInfo | None:
         """The input tensor at `index`, or None when absent (optional input left out)."""
-        if not self.has_input(index):
-            return None
-        return self.graph.tensor(self.node.input[index])
+        names = self.node.input
+        if index < len(names):
+            name = names[index]
+            if name:
+                return self.graph.tensor(name)
+        return None
 
     def output(self, index: int) -> TensorInfo | None:
         if index >= len(self.node.output) or not self.node.output[index]:
