@@ -195,9 +195,12 @@ def test_text_report_has_summary_first_then_every_section():
     assert "cast/int64-narrowed" in text
 
 
-def test_text_report_colour_only_when_asked():
+def test_text_report_colour_only_when_asked(monkeypatch):
+    monkeypatch.delenv("NO_COLOR", raising=False)
     assert ANSI.search(render(rich_report(), "text", color=True))
     assert not ANSI.search(render(rich_report(), "text", color=False))
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not ANSI.search(render(rich_report(), "text", color=True))
 
 
 def test_text_report_keeps_long_names_whole_and_collapses_repeats(tmp_path):
