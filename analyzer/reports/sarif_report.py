@@ -165,6 +165,7 @@ def render(report: Report) -> str:
                     "backend": report.backend,
                     "supported": report.supported,
                     "summary": report.summary,
+                    "notes": list(report.notes),
                 },
             }
         ],

@@ -135,7 +135,7 @@ def rich_report(path: str = "models/net.onnx") -> Report:
             severity="warning",
         )
     ]
-    return Report(info, "trt-10.16", "static", nodes, graph)
+    return Report(info, "trt-10.16", "static", nodes, graph, notes=["backend: test, 1 parse(s)"])
 
 
 # -- summary logic ---------------------------------------------------------------------------
@@ -193,6 +193,7 @@ def test_text_report_has_summary_first_then_every_section():
     assert "at: loop/body/u" in text
     assert "trtforge::LayerNorm v1" in text
     assert "cast/int64-narrowed" in text
+    assert lines[-1] == "Note: backend: test, 1 parse(s)"
 
 
 def test_text_report_colour_only_when_asked(monkeypatch):
@@ -285,6 +286,7 @@ def test_sarif_has_one_result_per_finding_located_at_its_node():
     inner = next(r for r in results if r["ruleId"] == "unique/data-dependent")
     assert inner["locations"][0]["logicalLocations"][1]["name"] == "loop/body/u"
     assert len({r["partialFingerprints"]["trtforgeNode/v1"] for r in results}) == len(results)
+    assert run["properties"]["notes"] == ["backend: test, 1 parse(s)"]
 
 
 def test_sarif_of_real_models(tmp_path):
@@ -317,6 +319,7 @@ def test_markdown_has_summary_table_fix_command_and_escaped_findings():
     assert rows and all(row.count(" | ") == 6 for row in rows)  # the '|' in 'rms|norm' escaped
     assert "rms\\|norm" in rows[0]
     assert "`trtforge::LayerNorm` v1" in text
+    assert text.rstrip().endswith("_Note: backend: test, 1 parse(s)_")
 
 
 def test_markdown_collapses_long_finding_lists(tmp_path):
