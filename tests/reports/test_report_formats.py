@@ -216,7 +216,7 @@ def test_text_report_keeps_long_names_whole_and_collapses_repeats(tmp_path):
 def test_text_report_of_a_supported_model(tmp_path):
     report = check(save(topk_model(), tmp_path / "ok.onnx"), target="trt-10", backend="static")
     text = render(report, "text")
-    assert "SUPPORTED: all 1 nodes build" in text
+    assert "SUPPORTED: all 1 nodes build (1 supported, 0 unsupported, 0 plugin)" in text
     assert "Unsupported nodes" not in text and "trt-rewrite" not in text
 
 
@@ -337,3 +337,13 @@ def test_large_sarif_is_compact_and_valid(tmp_path):
     text = render(check(model, target="trt-10", backend="static"), "sarif")
     assert "\n" not in text
     assert len(validate_sarif(json.loads(text))) == copies
+
+
+def test_verdict_line_counts_warnings_of_a_supported_model():
+    from trtforge.analyzer.reports._summary import verdict_line
+
+    report = rich_report()
+    report.nodes = [n for n in report.nodes if n.ok]  # the supported nodes, one with a warning
+    assert verdict_line(report) == (
+        "SUPPORTED: all 3 nodes build (2 supported, 0 unsupported, 1 plugin); 2 warnings"
+    )
