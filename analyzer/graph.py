@@ -465,23 +465,61 @@ def _safe_for_data_prop(types: Mapping[str, onnx.TypeProto]) -> bool:
     return True
 
 
-def infer_types(model: onnx.ModelProto) -> Mapping[str, onnx.TypeProto]:
-    """Runs ONNX shape inference (no weights needed) and returns every tensor's type.
+def infer_model(model: onnx.ModelProto) -> onnx.ModelProto | None:
+    """Runs ONNX shape inference the way every part of trtforge does: safely.
 
     Inference runs on the model without its large weights (`_weightless`). A second pass with
     data propagation (which resolves shapes computed from Shape/Gather/Concat chains) runs only
     when the first leaves a shape-consuming node's output without a rank or with an unknown
-    dim, and no large 1-D tensor would make it blow up. Failures of shape inference are not
-    fatal: types then come from what the model states.
+    dim, and no large 1-D tensor would make it blow up (onnx's data propagation allocates
+    ~200 bytes per element of every rank-0/1 tensor).
+
+    Returns:
+        The inferred model *without its large or external initializers* (they are typed graph
+        inputs there; `with_weights` puts them back), or None when inference fails.
     """
+    return _infer_model(model)[0]
+
+
+def _infer_model(model: onnx.ModelProto) -> tuple[onnx.ModelProto | None, TypeTable | None]:
+    """`infer_model`, and the type table of its result (None with it)."""
     light = _weightless(model)
     inferred = _infer(light, data_prop=False)
-    types = _collect_types((inferred or model).graph)
-    if inferred is not None and _needs_data_prop(inferred.graph, types):
+    if inferred is None:
+        return None, None
+    types = _collect_types(inferred.graph)
+    if _needs_data_prop(inferred.graph, types):
         if _safe_for_data_prop(types):
             propagated = _infer(light, data_prop=True)
             if propagated is not None:
-                types = _collect_types(propagated.graph)
+                return propagated, _collect_types(propagated.graph)
         else:
             log.info("data propagation skipped: the model has large 1-D tensors")
-    return types
+    return inferred, types
+
+
+def with_weights(inferred: onnx.ModelProto, original: onnx.ModelProto) -> onnx.ModelProto:
+    """`inferred` (from `infer_model(original)`) with the initializers of `original` back.
+
+    The graph inputs `_weightless` added for large initializers are removed again, and the
+    initializers are those of `original`, in its order. Returns `inferred` itself (modified).
+    """
+    graph, source = inferred.graph, original.graph
+    declared = {vi.name for vi in source.input}
+    heavy = {t.name for t in source.initializer if _is_heavy(t)} - declared
+    if heavy:
+        kept = [vi for vi in graph.input if vi.name not in heavy]
+        del graph.input[:]
+        graph.input.extend(kept)
+        del graph.initializer[:]
+        graph.initializer.extend(source.initializer)
+    return inferred
+
+
+def infer_types(model: onnx.ModelProto) -> Mapping[str, onnx.TypeProto]:
+    """Every tensor's type, from `infer_model` (no weights needed).
+
+    Failures of shape inference are not fatal: types then come from what the model states.
+    """
+    inferred, types = _infer_model(model)
+    return types if inferred is not None else _collect_types(model.graph)

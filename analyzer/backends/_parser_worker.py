@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 import onnx
+from trtforge.analyzer.graph import infer_model
 
 log = logging.getLogger("trtforge.parser_worker")
 
@@ -155,16 +156,10 @@ def _used_names(graph: onnx.GraphProto, into: set[str]) -> set[str]:
 
 
 def _tensor_types(model: onnx.ModelProto) -> dict[str, onnx.TypeProto]:
-    """Types of the top-level tensors, from shape inference (with data propagation)."""
-    inferred = model
-    for kwargs in ({"data_prop": True}, {}):
-        try:
-            inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False, **kwargs)
-            break
-        except Exception as err:  # noqa: BLE001 - inference fails on odd models
-            log.debug("shape inference failed (%s): %s", kwargs, err)
+    """Types of the top-level tensors, from shape inference as the static backend runs it
+    (`graph.infer_model`: no large weights, data propagation only where it helps and is safe)."""
+    graph = (infer_model(model) or model).graph
     types: dict[str, onnx.TypeProto] = {}
-    graph = inferred.graph
     for value in [*graph.input, *graph.value_info, *graph.output]:
         if value.type.WhichOneof("value") is not None:
             types.setdefault(value.name, value.type)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import onnx
 import onnx_graphsurgeon as gs
 from trtforge.analyzer.errors import UserError
+from trtforge.analyzer.graph import infer_model, with_weights
 from trtforge.analyzer.rewrite.base import PassContext, RewriteOptions, Skip
 from trtforge.analyzer.rewrite.registry import all_passes, get_pass
 
@@ -146,8 +147,8 @@ def rewrite_model(
     order = resolve_order(pass_ids)
     notes: list[str] = []
     working, converted = prepare(proto, order, options, notes)
-    inferred = onnx.shape_inference.infer_shapes(working, strict_mode=False, data_prop=True)
-    graph = gs.import_onnx(inferred)
+    inferred = infer_model(working)
+    graph = gs.import_onnx(working if inferred is None else with_weights(inferred, working))
     opsets = model_opsets(working)
     stats = {pid: PassStats() for pid in order}
     rounds = 0
