@@ -132,12 +132,19 @@ class OpRule:
 class NodeContext:
     """What a rule sees of one node: its tensors, attributes, opset and target.
 
+    The engine shares one verdict among nodes that look alike (same op, attributes, and
+    facts of every input and output tensor; see `backends.static`). So a context notes, in
+    `reads_outside`, when a check reads anything those facts leave out: the node or graph
+    protos, a tensor's name or constant value, whether an output is used, the node's name.
+
     Args:
         node: the node.
         graph: the view of the graph holding the node.
         target: the target being checked.
         opset: the opset version of the node's domain in the model (0 if not imported).
         rule: the rule being applied.
+        watch: hand out tensors that report reads of their `name` too (costs a little; the
+            engine asks for it the first time it meets a kind of node).
     """
 
     def __init__(
@@ -147,26 +154,41 @@ class NodeContext:
         target: Target,
         opset: int,
         rule: OpRule | None = None,
+        watch: bool = False,
     ) -> None:
-        self.node = node
-        self.graph = graph
+        self._node = node
+        self._graph = graph
         self.target = target
         self.opset = opset
         self.rule = rule
+        self._watch = watch
+        #: True once something outside the node's facts was read (see the class docstring).
+        self.reads_outside = False
+
+    @property
+    def node(self) -> onnx.NodeProto:
+        self.reads_outside = True
+        return self._node
+
+    @property
+    def graph(self) -> GraphView:
+        self.reads_outside = True
+        return self._graph
 
     @property
     def op(self) -> str:
-        return self.node.op_type
+        return self._node.op_type
 
     @property
     def name(self) -> str:
-        return self.node.name
+        self.reads_outside = True
+        return self._node.name
 
     @cached_property
     def attrs(self) -> dict[str, Any]:
         """Attribute values, decoded (bytes → str); subgraphs and tensors left as protos."""
         out: dict[str, Any] = {}
-        for attr in self.node.attribute:
+        for attr in self._node.attribute:
             if attr.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS):
                 out[attr.name] = attr.g if attr.type == onnx.AttributeProto.GRAPH else attr.graphs
                 continue
@@ -186,44 +208,54 @@ class NodeContext:
 
     @property
     def num_inputs(self) -> int:
-        return len(self.node.input)
+        return len(self._node.input)
 
     def has_input(self, index: int) -> bool:
-        return index < len(self.node.input) and bool(self.node.input[index])
+        return index < len(self._node.input) and bool(self._node.input[index])
 
     def input(self, index: int) -> TensorInfo | None:
         """The input tensor at `index`, or None when absent (optional input left out)."""
-        names = self.node.input
+        names = self._node.input
         if index < len(names):
             name = names[index]
             if name:
-                return self.graph.tensor(name)
+                return self._tensor(name)
         return None
 
     def output(self, index: int) -> TensorInfo | None:
-        if index >= len(self.node.output) or not self.node.output[index]:
+        if index >= len(self._node.output) or not self._node.output[index]:
             return None
-        return self.graph.tensor(self.node.output[index])
+        return self._tensor(self._node.output[index])
+
+    def _tensor(self, name: str) -> TensorInfo:
+        if not self._watch:
+            return self._graph.tensor(name)
+        watched = _WatchedTensorInfo(name, *self._graph.facts(name))
+        object.__setattr__(watched, "_context", self)
+        return watched
 
     def input_value(self, index: int) -> np.ndarray | None:
         """The value of a small constant input, else None (weights are never loaded)."""
         if not self.has_input(index):
             return None
-        return self.graph.constant_value(self.node.input[index])
+        self.reads_outside = True
+        return self._graph.constant_value(self._node.input[index])
 
     def output_used(self, index: int) -> bool:
         """True when output `index` exists and something reads it (a node or a graph output)."""
-        if index >= len(self.node.output) or not self.node.output[index]:
+        if index >= len(self._node.output) or not self._node.output[index]:
             return False
-        name = self.node.output[index]
-        return bool(self.graph.consumers.get(name)) or self.graph.is_graph_output(name)
+        self.reads_outside = True
+        name = self._node.output[index]
+        return bool(self._graph.consumers.get(name)) or self._graph.is_graph_output(name)
 
     @property
     def display(self) -> str:
-        return self.node.name or f"<{self.node.op_type} #{self._index()}>"
+        self.reads_outside = True
+        return self._node.name or f"<{self._node.op_type} #{self._index()}>"
 
     def _index(self) -> int:
-        return self.graph.node_index(self.node)
+        return self._graph.node_index(self._node)
 
     def finding(
         self,
@@ -249,6 +281,15 @@ class NodeContext:
             source=source or (self.rule.source if self.rule else ""),
             severity=severity,
         )
+
+
+class _WatchedTensorInfo(TensorInfo):
+    """A TensorInfo that marks its context's `reads_outside` when its `name` is read."""
+
+    def __getattribute__(self, attr: str) -> Any:
+        if attr == "name":
+            object.__getattribute__(self, "_context").reads_outside = True
+        return object.__getattribute__(self, attr)
 
 
 #: finding codes that are not specific to one op.
