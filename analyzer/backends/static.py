@@ -4,6 +4,9 @@ For every node: find how the parser would handle it (a built-in importer, chosen
 alone whatever the domain; else a plugin), then apply the rule's facts — availability on the
 target, opset range, element types, build-time-constant inputs, attribute limits, and the
 rule's own check. Nodes with subgraphs (If/Loop/Scan) get the verdict of their whole body.
+
+Large models repeat a few kinds of node thousands of times; a node found supported with no
+finding lends that verdict to the nodes that look exactly like it (`VerdictMemo`).
 """
 
 from __future__ import annotations
@@ -61,35 +64,72 @@ def _builtin_rule(node: onnx.NodeProto, target: Target) -> OpRule | None:
 
 
 class StaticChecker:
-    """Applies the knowledge base to every node of one model for one target."""
+    """Applies the knowledge base to every node of one model for one target.
 
-    def __init__(self, loaded: LoadedModel, target: Target) -> None:
+    Args:
+        loaded: the model.
+        target: the target.
+        memo: share verdicts among nodes that look alike (`VerdictMemo`); False judges every
+            node on its own (the reference the memo is tested against).
+    """
+
+    def __init__(self, loaded: LoadedModel, target: Target, memo: bool = True) -> None:
         self.loaded = loaded
         self.target = target
+        self.memo = memo
         self.opsets = loaded.opsets
         self.types = infer_types(loaded.proto)
         self._default_types = default_types(target)
         self._convertible = convertible_types(target)
+        self._refused_intermediate = intermediate_refused_types(target)
+        self._dispatch: dict[tuple[str, str], tuple[OpRule | None, int, bool]] = {}
+        self._input_types: dict[tuple[tuple[str, str], int], frozenset[str]] = {}
 
     # -- one node -----------------------------------------------------------------------
+    def _rule_of(self, node: onnx.NodeProto) -> tuple[OpRule | None, int, bool]:
+        """(rule, opset, has a built-in importer on the target), per (op_type, domain)."""
+        key = (node.op_type, node.domain)
+        found = self._dispatch.get(key)
+        if found is None:
+            rule = _builtin_rule(node, self.target)
+            # Built-in importers read the default domain's opset whatever the node's domain
+            # (onnx-tensorrt ImporterContext::getOpsetVersion() with no domain).
+            opset_domain = "" if rule is not None and not rule.domain else _domain(node)
+            builtin = rule is not None and rule.since.available(self.target)
+            found = self._dispatch[key] = (rule, self.opsets.get(opset_domain, 0), builtin)
+        return found
+
     def evaluate(self, node: onnx.NodeProto, graph: GraphView):
         """Returns (status, findings, plugin match) for one node."""
-        rule = _builtin_rule(node, self.target)
-        # Built-in importers read the default domain's opset whatever the node's domain
-        # (onnx-tensorrt ImporterContext::getOpsetVersion() with no domain).
-        opset_domain = "" if rule is not None and not rule.domain else _domain(node)
-        opset = self.opsets.get(opset_domain, 0)
-        ctx = NodeContext(node, graph, self.target, opset, rule)
-        if rule is None or not rule.since.available(self.target):
+        return self._judge(node, graph)[:3]
+
+    def _judge(self, node: onnx.NodeProto, graph: GraphView, watch: bool = False):
+        """`evaluate`, and the NodeContext the rule saw (`watch`: see NodeContext)."""
+        rule, opset, builtin = self._rule_of(node)
+        ctx = NodeContext(node, graph, self.target, opset, rule, watch=watch)
+        if not builtin:
             plugin = find_plugin(node, self.target)
             if plugin is not None:
-                return PLUGIN, self._plugin_findings(ctx, plugin), plugin
-            return UNSUPPORTED, [self._no_importer(ctx, rule)], None
-        findings = list(self._apply(ctx, rule))
+                return PLUGIN, self._plugin_findings(ctx, plugin), plugin, ctx
+            return UNSUPPORTED, [self._no_importer(ctx, rule)], None, ctx
+        findings = list(self._apply(ctx, node, graph, rule))
         only = set(rule.bodies(ctx)) if rule.bodies is not None else None
         findings.extend(self._subgraphs(node, graph, only))
         status = UNSUPPORTED if any(f.is_error for f in findings) else SUPPORTED
-        return status, findings, None
+        return status, findings, None, ctx
+
+    def _allowed_input_types(self, rule: OpRule, index: int) -> frozenset[str]:
+        """The element types input `index` may have under `rule` on the target."""
+        key = (rule.key, index)
+        allowed = self._input_types.get(key)
+        if allowed is None:
+            listed = rule.types.get(index, rule.types.get("*"))
+            if listed is None:
+                allowed = self._default_types
+            else:  # a type the parser cannot convert is refused whatever the rule lists
+                allowed = frozenset(listed) & self._convertible
+            self._input_types[key] = allowed
+        return allowed
 
     def _plugin_findings(self, ctx: NodeContext, plugin) -> list[Finding]:
         if plugin.available:
@@ -135,8 +175,7 @@ class StaticChecker:
             _custom_fixes(node),
         )
 
-    def _apply(self, ctx: NodeContext, rule: OpRule):
-        node = ctx.node
+    def _apply(self, ctx: NodeContext, node: onnx.NodeProto, graph: GraphView, rule: OpRule):
         if rule.opsets is not None and ctx.opset:
             low, high = rule.opsets
             if ctx.opset < low or (high is not None and ctx.opset > high):
@@ -149,15 +188,11 @@ class StaticChecker:
         for index, name in enumerate(node.input):
             if not name:
                 continue
-            allowed = rule.types.get(index, rule.types.get("*"))
-            info = ctx.graph.tensor(name)
-            if info.dtype in ("UNDEFINED",):
+            info = graph.tensor(name)
+            if info.dtype == "UNDEFINED":
                 continue
-            dtype = effective_dtype(ctx.graph, name, info.dtype)
-            if allowed is None:
-                allowed = self._default_types
-            else:  # a type the parser cannot convert is refused whatever the rule lists
-                allowed = frozenset(allowed) & self._convertible
+            dtype = effective_dtype(graph, name, info.dtype)
+            allowed = self._allowed_input_types(rule, index)
             if dtype not in allowed:
                 yield ctx.finding(
                     "unsupported-dtype",
@@ -169,7 +204,7 @@ class StaticChecker:
             allowed = rule.output_types.get(index, rule.output_types.get("*"))
             if not name or allowed is None:
                 continue
-            info = ctx.graph.tensor(name)
+            info = graph.tensor(name)
             if info.dtype != "UNDEFINED" and info.dtype not in allowed:
                 yield ctx.finding(
                     "unsupported-dtype",
@@ -178,10 +213,10 @@ class StaticChecker:
                     "change the requested output type in the exporter",
                 )
         for index, name in enumerate(node.output):
-            if not name or ctx.graph.is_graph_output(name):
+            if not name or graph.is_graph_output(name):
                 continue
-            dtype = effective_dtype(ctx.graph, name, ctx.graph.tensor(name).dtype)
-            if dtype in intermediate_refused_types(self.target):
+            dtype = effective_dtype(graph, name, graph.tensor(name).dtype)
+            if dtype in self._refused_intermediate:
                 yield ctx.finding(
                     "uint8-intermediate",
                     f"output {index} ('{name}') is a UINT8 tensor that is not a graph output; "
@@ -190,7 +225,7 @@ class StaticChecker:
                     "or quantize to INT8",
                 )
         for index, why in rule.const_inputs.items():
-            if ctx.has_input(index) and not ctx.input(index).is_constant:
+            if ctx.has_input(index) and not graph.tensor(node.input[index]).is_constant:
                 yield ctx.finding(
                     "input-not-constant",
                     f"input {index} ('{node.input[index]}') must be a build-time constant: {why}",
@@ -250,10 +285,21 @@ class StaticChecker:
     def run(self) -> Report:
         proto = self.loaded.proto
         top = GraphView(proto.graph, self.types)
+        memo = VerdictMemo(top) if self.memo else None
         verdicts: list[NodeVerdict] = []
-        for index, node in top.nodes():
-            status, findings, plugin = self.evaluate(node, top)
-            verdict = NodeVerdict(index, node.name, node.op_type, node.domain, status, findings)
+        for index, (node, op, domain, inputs, outputs) in enumerate(top.rows):
+            key = memo.key(node, op, domain, inputs, outputs) if memo is not None else None
+            watch = False
+            if key is not None:
+                shared = memo.clean.get(key)
+                if shared:
+                    verdicts.append(NodeVerdict(index, node.name, op, domain))
+                    continue
+                watch = shared is None  # the first node of its kind
+            status, findings, plugin, ctx = self._judge(node, top, watch)
+            if watch:
+                memo.clean[key] = status == SUPPORTED and not findings and not ctx.reads_outside
+            verdict = NodeVerdict(index, node.name, op, domain, status, findings)
             if plugin is not None:
                 verdict.plugin = PluginRef(
                     plugin.name, plugin.version, plugin.namespace, plugin.available
@@ -267,6 +313,67 @@ class StaticChecker:
             nodes=verdicts,
             graph_findings=graph_findings,
         )
+
+
+_GRAPH_ATTRIBUTES = (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
+
+
+class VerdictMemo:
+    """Verdicts shared among the nodes of one graph that look exactly alike.
+
+    A node's verdict is a function of what the engine and the node's rule read of it. The
+    key holds all the engine reads: op_type and domain (hence rule and opset), the
+    attributes (serialized), and for each input and output the tensor's facts (dtype, shape,
+    initializer/constant/graph-input flags; `GraphView.facts`), its effective dtype and
+    whether it is a graph output. A rule's `check` may read more (the graph, constant values,
+    names): its NodeContext notes that (`reads_outside`), and such kinds of node are judged
+    one by one. Only the verdict "supported, no finding" is shared (findings name their node
+    and tensors), and never for nodes with subgraphs.
+
+    Attributes:
+        clean: key -> True when nodes of that key are supported with no finding, False when
+            each must be judged on its own.
+    """
+
+    def __init__(self, graph: GraphView) -> None:
+        self.graph = graph
+        self.clean: dict[tuple, bool] = {}
+        self._tensor_keys: dict[str, int] = {"": -1}  # ids from 1: a key is never falsy
+        self._ids: dict[tuple, int] = {}
+
+    def key(
+        self,
+        node: onnx.NodeProto,
+        op: str,
+        domain: str,
+        inputs: tuple[str, ...],
+        outputs: tuple[str, ...],
+    ) -> tuple | None:
+        """The node's key, or None when its verdict is never shared (it has subgraphs)."""
+        attributes = node.attribute
+        attrs: tuple[bytes, ...] = ()
+        if attributes:
+            if any(attr.type in _GRAPH_ATTRIBUTES for attr in attributes):
+                return None
+            attrs = tuple([attr.SerializeToString() for attr in attributes])
+        known = self._tensor_keys
+        return (
+            op,
+            domain,
+            attrs,
+            tuple([known.get(name) or self._tensor_key(name) for name in inputs]),
+            tuple([known.get(name) or self._tensor_key(name) for name in outputs]),
+        )
+
+    def _tensor_key(self, name: str) -> int:
+        graph = self.graph
+        facts = graph.facts(name)
+        seen = (facts, effective_dtype(graph, name, facts[0]), graph.is_graph_output(name))
+        key = self._ids.get(seen)
+        if key is None:
+            key = self._ids[seen] = len(self._ids) + 1
+        self._tensor_keys[name] = key
+        return key
 
 
 def _custom_fixes(node: onnx.NodeProto) -> tuple[Fix, ...]:
@@ -297,6 +404,9 @@ def model_info(loaded: LoadedModel) -> ModelInfo:
     )
 
 
-def check_static(loaded: LoadedModel, target: Target) -> Report:
-    """Checks `loaded` against the knowledge base for `target`."""
-    return StaticChecker(loaded, target).run()
+def check_static(loaded: LoadedModel, target: Target, memo: bool = True) -> Report:
+    """Checks `loaded` against the knowledge base for `target`.
+
+    `memo=False` judges every node on its own (see `VerdictMemo`); the report is the same.
+    """
+    return StaticChecker(loaded, target, memo).run()
