@@ -88,12 +88,18 @@ TensorFacts = tuple[str, tuple[Dim, ...] | None, bool, bool, bool]
 def _type_of(value_type: onnx.TypeProto) -> tuple[str, tuple[Dim, ...] | None]:
     """(dtype name, shape) of a type; memoized by the type's bytes (most tensors of a large
     model share a handful of types, and decoding dims costs ~1 µs each in Python)."""
-    key = value_type.SerializeToString()
-    known = _TYPE_CACHE.get(key)
+    return _type_of_bytes(value_type.SerializeToString(), value_type)
+
+
+def _type_of_bytes(
+    raw: bytes, value_type: onnx.TypeProto | None = None
+) -> tuple[str, tuple[Dim, ...] | None]:
+    """`_type_of` of a serialized TypeProto (`value_type`: the same, parsed, if at hand)."""
+    known = _TYPE_CACHE.get(raw)
     if known is None:
-        known = _decode_type(value_type)
+        known = _decode_type(value_type or onnx.TypeProto.FromString(raw))
         if len(_TYPE_CACHE) < 100_000:
-            _TYPE_CACHE[key] = known
+            _TYPE_CACHE[raw] = known
     return known
 
 
@@ -122,6 +128,16 @@ def _decode_type(value_type: onnx.TypeProto) -> tuple[str, tuple[Dim, ...] | Non
     return "UNDEFINED", None
 
 
+def _decoder(types: Mapping[str, onnx.TypeProto]):
+    """`TypeTable.decoded` for any name -> TypeProto mapping."""
+
+    def decoded(name: str) -> tuple[str, tuple[Dim, ...] | None] | None:
+        value = types.get(name)
+        return None if value is None else _type_of(value)
+
+    return decoded
+
+
 class GraphView:
     """Tensors, producers and constness of one graph (and, for bodies, its enclosing graphs).
 
@@ -143,6 +159,7 @@ class GraphView:
         self.outer = outer
         self.path = path
         self._types = types
+        self._decoded = types.decoded if isinstance(types, TypeTable) else _decoder(types)
         self._initializers = {t.name: t for t in graph.initializer}
         for sparse in graph.sparse_initializer:
             self._initializers[sparse.values.name] = sparse.values
@@ -265,12 +282,15 @@ class GraphView:
         if value is not None:
             dtype, shape = _type_of(value.type)
             return (dtype, shape, False, False, self.outer is None)
-        if name in self._types:
-            dtype, shape = _type_of(self._types[name])
+        typed = self._decoded(name)
+        if typed is not None:
+            dtype, shape = typed
         elif self.outer is not None and name not in self.producers:
             return self.outer.facts(name)
         else:
             dtype, shape = "UNDEFINED", None
+        if self.outer is None and name in self.producers:  # the common case, in short
+            return (dtype, shape, False, name in self._constants, False)
         return (dtype, shape, self.is_initializer(name), self.is_constant(name), False)
 
     def constant_value(self, name: str) -> np.ndarray | None:
@@ -377,25 +397,27 @@ CONTROL_FLOW = frozenset({"If", "Loop", "Scan"})
 
 
 class TypeTable(Mapping):
-    """name -> TypeProto over inferred graphs, decoded on demand.
+    """name -> TypeProto over inferred graphs, held as serialized bytes.
 
-    Building a dict of every TypeProto costs ~1 µs per tensor in Python protobuf; indexing the
-    names only is 4x cheaper, and most lookups come later, once per tensor a rule asks about.
+    Holding the bytes (not the protobuf wrappers) lets the inferred model be freed once the
+    table is built (it is a full copy of the graph: ~1 KB a node), and most tensors of a large
+    model share a handful of types, decoded once each (`_type_of_bytes`).
     Precedence as in the model: value_info, then graph outputs, then graph inputs; the
     top-level graph before bodies of If/Loop/Scan.
     """
 
     def __init__(self) -> None:
-        self._where: dict[str, tuple] = {}
+        self._raw: dict[str, bytes] = {}
         #: indices of the top-level nodes whose op is in SHAPE_CONSUMERS.
         self.shape_consumers: list[int] = []
 
     def add_graph(self, graph: onnx.GraphProto, top: bool = True) -> None:
-        where = self._where
+        raw = self._raw
         for container in (graph.value_info, graph.output, graph.input):
-            for i, name in enumerate([vi.name for vi in container]):
-                if name not in where:
-                    where[name] = (container, i)
+            for value in container:
+                name = value.name
+                if name not in raw:
+                    raw[name] = value.type.SerializeToString()
         for index, op in enumerate([node.op_type for node in graph.node]):
             if top and op in SHAPE_CONSUMERS:
                 self.shape_consumers.append(index)
@@ -408,17 +430,25 @@ class TypeTable(Mapping):
                     self.add_graph(sub, top=False)
 
     def __getitem__(self, name: str) -> onnx.TypeProto:
-        container, i = self._where[name]
-        return container[i].type
+        return onnx.TypeProto.FromString(self._raw[name])
+
+    def decoded(self, name: str) -> tuple[str, tuple[Dim, ...] | None] | None:
+        """(dtype name, shape) of `name`, or None when the table has no type for it."""
+        raw = self._raw.get(name)
+        return None if raw is None else _type_of_bytes(raw)
+
+    def distinct_types(self) -> list[onnx.TypeProto]:
+        """Each distinct type in the table, once."""
+        return [onnx.TypeProto.FromString(raw) for raw in set(self._raw.values())]
 
     def __contains__(self, name: object) -> bool:
-        return name in self._where
+        return name in self._raw
 
     def __iter__(self):
-        return iter(self._where)
+        return iter(self._raw)
 
     def __len__(self) -> int:
-        return len(self._where)
+        return len(self._raw)
 
 
 def _collect_types(graph: onnx.GraphProto) -> TypeTable:
@@ -478,7 +508,8 @@ def _needs_data_prop(graph: onnx.GraphProto, types: Mapping[str, onnx.TypeProto]
 
 def _safe_for_data_prop(types: Mapping[str, onnx.TypeProto]) -> bool:
     """False when a rank-0/1 tensor is large enough to make data propagation blow up."""
-    for value in types.values():
+    values = types.distinct_types() if isinstance(types, TypeTable) else types.values()
+    for value in values:
         if value.WhichOneof("value") != "tensor_type" or not value.tensor_type.HasField("shape"):
             continue
         dims = value.tensor_type.shape.dim
