@@ -11,6 +11,8 @@ finding lends that verdict to the nodes that look exactly like it (`VerdictMemo`
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 
 import onnx
@@ -409,4 +411,22 @@ def check_static(loaded: LoadedModel, target: Target, memo: bool = True) -> Repo
 
     `memo=False` judges every node on its own (see `VerdictMemo`); the report is the same.
     """
-    return StaticChecker(loaded, target, memo).run()
+    with _cyclic_gc_paused():
+        return StaticChecker(loaded, target, memo).run()
+
+
+@contextlib.contextmanager
+def _cyclic_gc_paused():
+    """Pauses Python's cyclic garbage collector (restored after).
+
+    A check allocates a few objects per node and tensor and frees nothing cyclic; with
+    hundreds of thousands of live protobuf wrappers, each automatic collection walks all of
+    them: ~0.4 s of a 100,000-node check. Reference counting still frees everything.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
