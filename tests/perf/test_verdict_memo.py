@@ -1,0 +1,205 @@
+"""The static backend's verdict memo (`backends.static.VerdictMemo`) never changes a report.
+
+Every model here is checked twice, with the memo and without it (each node judged on its
+own), and the JSON reports must be equal; plus models built so that a wrongly shared verdict
+would show.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+from trtforge.analyzer.backends import static
+from trtforge.analyzer.kb.rule import OpRule
+from trtforge.analyzer.loading import load_model
+from trtforge.analyzer.reports import render
+from trtforge.analyzer.targets import parse_target
+
+REPO = Path(__file__).resolve().parents[2]
+REAL_MODELS = sorted((REPO / "tests" / "fixtures" / "hf").glob("*.onnx")) + [
+    REPO / "examples" / "transformer_block.onnx"
+]
+TARGETS = ("rtx-1", "trt-10", "trt-11", "trt-10.0")
+
+
+def _reports(model, target: str) -> tuple[str, str]:
+    """JSON reports with and without the memo."""
+    loaded = load_model(model)
+    wanted = parse_target(target)
+    shared = render(static.check_static(loaded, wanted), "json")
+    alone = render(static.check_static(loaded, wanted, memo=False), "json")
+    return shared, alone
+
+
+def repeat_blocks(model: onnx.ModelProto, copies: int) -> onnx.ModelProto:
+    """`copies` copies of a one-input, one-output model chained output to input.
+
+    Initializers are shared; every other tensor and node name gets a per-copy prefix.
+    """
+    graph = model.graph
+    (source,), (sink,) = [i.name for i in graph.input], [o.name for o in graph.output]
+    weights = {t.name for t in graph.initializer}
+    nodes, current = [], source
+    for copy in range(copies):
+
+        def rename(name: str, copy=copy, current=current) -> str:
+            if not name or name in weights:
+                return name
+            return current if name == source else f"b{copy}/{name}"
+
+        for node in graph.node:
+            clone = onnx.NodeProto()
+            clone.CopyFrom(node)
+            clone.name = f"b{copy}/{node.name}" if node.name else ""
+            clone.input[:] = [rename(n) for n in node.input]
+            clone.output[:] = [rename(n) for n in node.output]
+            nodes.append(clone)
+        current = rename(sink)
+    out = helper.make_graph(
+        nodes,
+        graph.name,
+        list(graph.input),
+        [helper.make_value_info(current, graph.output[0].type)],
+        list(graph.initializer),
+    )
+    chained = helper.make_model(out, opset_imports=list(model.opset_import))
+    chained.ir_version = model.ir_version
+    return chained
+
+
+@pytest.mark.parametrize("path", REAL_MODELS, ids=lambda p: p.name)
+@pytest.mark.parametrize("target", TARGETS)
+def test_real_models_same_report_with_and_without_memo(path, target):
+    shared, alone = _reports(path, target)
+    assert shared == alone
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_repeated_transformer_blocks_same_report(target):
+    block = onnx.load(REPO / "examples" / "transformer_block.onnx")
+    model = repeat_blocks(block, 12)
+    assert len(model.graph.node) == 12 * len(block.graph.node)
+    shared, alone = _reports(model, target)
+    assert shared == alone
+    assert '"status": "unsupported"' in shared  # the contrib op in every block stays reported
+
+
+def test_oracle_cases_same_report():
+    """Every rule fixture of the agreement oracle (one or a few nodes each)."""
+    from trtforge.analyzer.oracle.corpus import fixture_models
+
+    cases = [model for name, model in fixture_models([REPO / "tests"]) if "oracle_cases" in name]
+    assert len(cases) > 1000
+    for model in cases:
+        shared, alone = _reports(model, "rtx-1")
+        assert shared == alone, model.graph.node[0].op_type
+
+
+def _model(nodes, inputs, outputs, inits=(), opset=21):
+    graph = helper.make_graph(nodes, "g", inputs, outputs, list(inits))
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=10)
+
+
+def test_constant_values_are_not_shared():
+    """Two QuantizeLinear nodes alike in every tensor fact, scales 0.5 and -0.5: the rule reads
+    the value, so the second is judged on its own."""
+    scale = lambda name, v: numpy_helper.from_array(np.array(v, np.float32), name)  # noqa: E731
+    model = _model(
+        [
+            helper.make_node("QuantizeLinear", ["x", "s_good"], ["q0"], name="q_good"),
+            helper.make_node("QuantizeLinear", ["x", "s_bad"], ["q1"], name="q_bad"),
+        ],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
+        [
+            helper.make_tensor_value_info("q0", TensorProto.UINT8, [4]),
+            helper.make_tensor_value_info("q1", TensorProto.UINT8, [4]),
+        ],
+        [scale("s_good", 0.5), scale("s_bad", -0.5)],
+    )
+    report = static.check_static(load_model(model), parse_target("rtx-1"))
+    good, bad = report.nodes
+    assert good.status == "supported" and not good.reasons
+    assert bad.status == "unsupported"
+    assert [r.code for r in bad.reasons] == ["quantizelinear/scale-not-positive"]
+
+
+def _fake_rule(check) -> OpRule:
+    return OpRule(op="Relu", source="test", check=check)
+
+
+@pytest.mark.parametrize(
+    ("reads", "flag"),
+    [
+        pytest.param(lambda ctx: ctx.input(0).name, "y1", id="tensor-name"),
+        pytest.param(lambda ctx: ctx.node.name, "r2", id="node-proto"),
+        pytest.param(lambda ctx: ctx.name, "r2", id="node-name"),
+        pytest.param(
+            lambda ctx: getattr(ctx.graph.producers.get(ctx.node.input[0]), "name", None),
+            "r1",
+            id="graph",
+        ),
+        pytest.param(lambda ctx: ctx.output_used(0), False, id="output-used"),
+    ],
+)
+def test_checks_reading_outside_the_facts_are_not_shared(monkeypatch, reads, flag):
+    """A check that branches on what the key leaves out (a name, the graph, whether an output
+    is used) tells apart nodes that look alike (r1, r2 and r4 here); the memo must notice."""
+
+    def check(ctx):
+        if reads(ctx) == flag:
+            yield ctx.finding("flagged", "flagged by the test rule")
+
+    rule = OpRule(op="Relu", source="test", check=check)
+    real = static.find_rule
+    monkeypatch.setattr(
+        static, "find_rule", lambda domain, op: rule if op == "Relu" else real(domain, op)
+    )
+    model = _model(
+        [
+            helper.make_node("Relu", ["x"], ["y0"], name="r0"),
+            helper.make_node("Relu", ["y0"], ["y1"], name="r1"),
+            helper.make_node("Relu", ["y1"], ["y2"], name="r2"),
+            helper.make_node("Relu", ["y2"], ["y3"], name="r3"),
+            helper.make_node("Relu", ["y0"], ["y4"], name="r4"),  # y4: not used
+        ],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
+        [helper.make_tensor_value_info("y3", TensorProto.FLOAT, [4])],
+    )
+    loaded, target = load_model(model), parse_target("rtx-1")
+    alone = static.check_static(loaded, target, memo=False)
+    flagged = [n.name for n in alone.nodes if n.status == "unsupported"]
+    assert flagged in (["r2"], ["r4"])  # the rule does tell alike nodes apart
+    shared = static.check_static(loaded, target)
+    assert [n.to_json() for n in shared.nodes] == [n.to_json() for n in alone.nodes]
+
+
+def test_alike_nodes_share_and_findings_stay_per_node():
+    """Nodes alike in every fact share 'supported'; a node whose verdict has a finding is judged
+    alone, so each finding names its own node."""
+    judged = []
+    real = static.StaticChecker._judge
+
+    def spy(self, node, graph, watch=False):
+        judged.append(node.name)
+        return real(self, node, graph, watch)
+
+    nodes = [helper.make_node("Relu", [f"x{i}"], [f"y{i}"], name=f"relu{i}") for i in range(4)]
+    nodes += [helper.make_node("Relu", [f"s{i}"], [f"t{i}"], name=f"bad{i}") for i in range(2)]
+    model = _model(
+        nodes,
+        [helper.make_tensor_value_info(f"x{i}", TensorProto.FLOAT, [4]) for i in range(4)]
+        + [helper.make_tensor_value_info(f"s{i}", TensorProto.UINT16, [4]) for i in range(2)],
+        [helper.make_tensor_value_info(f"y{i}", TensorProto.FLOAT, [4]) for i in range(4)]
+        + [helper.make_tensor_value_info(f"t{i}", TensorProto.UINT16, [4]) for i in range(2)],
+    )
+    checker = static.StaticChecker(load_model(model), parse_target("rtx-1"))
+    checker._judge = spy.__get__(checker)
+    report = checker.run()
+    assert judged == ["relu0", "bad0", "bad1"]
+    assert [n.status for n in report.nodes] == ["supported"] * 4 + ["unsupported"] * 2
+    assert "'bad0'" in report.nodes[4].reasons[0].message
+    assert "'bad1'" in report.nodes[5].reasons[0].message
