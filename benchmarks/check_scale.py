@@ -1,21 +1,25 @@
 """trt-check at scale: wall time and peak memory of the static backend, beside the parser's.
 
-Two synthetic models are written to a scratch folder:
+Synthetic models are written to a scratch folder:
 
 * `nodes-100k.onnx`: 100,000 nodes (a residual MLP chain: MatMul, Add, Relu, Mul, Add, with a
   LayerNormalization every 25 blocks), small shared weights, static shapes;
+* `blocks-100k.onnx`: about 100,000 nodes of a real exported block, repeated: the example
+  transformer block (`examples/transformer_block.onnx`: attention with Reshape/Transpose,
+  a decomposed LayerNorm, a contrib FastGelu) chained output to input, dynamic batch/seq;
 * `weights-3g.onnx`: a 12-layer MLP whose 3 GiB of FP32 weights live in external data, written
   as a *sparse* file (`truncate`), so no disk space or time is spent on zeros.
 
-For each model it measures, one run each, every run in a fresh subprocess (peak RSS from
-`os.wait4`):
+For each model it measures, every run in a fresh subprocess (peak RSS from `/proc`); with
+`--repeat N` each figure is the median of N runs:
 
 * `trt-check --backend static` end to end (the CLI, JSON to a file), and the in-process
   phases of the static check (load, shape inference + rules, render);
 * the TensorRT-RTX ONNX parser (`tensorrt_rtx.OnnxParser.parse_from_file`) when installed.
 
     python benchmarks/check_scale.py                 # prints a Markdown table
-    python benchmarks/check_scale.py --nodes 20000   # a smaller model
+    python benchmarks/check_scale.py --nodes 20000   # smaller models
+    python benchmarks/check_scale.py --repeat 5      # medians of 5 runs
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -80,6 +85,45 @@ def make_many_nodes(path: Path, nodes: int) -> int:
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
     onnx.save(model, path)
     return len(graph_nodes)
+
+
+EXAMPLE_BLOCK = Path(__file__).resolve().parent.parent / "examples" / "transformer_block.onnx"
+
+
+def make_repeated_blocks(path: Path, nodes: int, block_path: Path = EXAMPLE_BLOCK) -> int:
+    """Copies of a one-input, one-output model chained output to input, `nodes` nodes at most
+    (whole copies). Initializers are shared; other names get a per-copy prefix. Returns the
+    node count."""
+    block = onnx.load(block_path)
+    graph = block.graph
+    (source,), (sink,) = [i.name for i in graph.input], [o.name for o in graph.output]
+    weights = {t.name for t in graph.initializer}
+    out_nodes: list[onnx.NodeProto] = []
+    current = source
+    for copy in range(max(1, nodes // len(graph.node))):
+        names = {source: current}
+        for node in graph.node:
+            clone = onnx.NodeProto()
+            clone.CopyFrom(node)
+            clone.name = f"b{copy}/{node.name}"
+            for field in (clone.input, clone.output):
+                field[:] = [
+                    n if not n or n in weights else names.setdefault(n, f"b{copy}/{n}")
+                    for n in field
+                ]
+            out_nodes.append(clone)
+        current = names[sink]
+    chained = helper.make_graph(
+        out_nodes,
+        "repeated_blocks",
+        list(graph.input),
+        [helper.make_value_info(current, graph.output[0].type)],
+        list(graph.initializer),
+    )
+    model = helper.make_model(chained, opset_imports=list(block.opset_import))
+    model.ir_version = block.ir_version
+    onnx.save(model, path)
+    return len(out_nodes)
 
 
 def make_big_weights(path: Path, layers: int = 12, width: int = 8192) -> int:
@@ -218,11 +262,44 @@ def measure(argv: list[str], timeout: float = 900) -> dict:
     }
 
 
+def _last_json(text: str) -> dict | None:
+    """The last line of `text` that is a JSON object (libraries may print before it)."""
+    for line in reversed(text.splitlines()):
+        if line.startswith("{"):
+            try:
+                return json.loads(line)
+            except ValueError:
+                continue
+    return None
+
+
+def repeated(argv: list[str], runs: int) -> dict:
+    """`measure` `runs` times: medians of wall, CPU, peak RSS and of every number the command
+    printed as JSON (under "json"; empty when a run failed); rc of the last run."""
+    results = [measure(argv) for _ in range(max(1, runs))]
+    out = dict(results[-1])
+    for key in ("wall", "cpu"):
+        out[key] = statistics.median(r[key] for r in results)
+    rss = [r["rss_mib"] for r in results if r["rss_mib"] is not None]
+    out["rss_mib"] = statistics.median(rss) if rss else None
+    printed = [_last_json(r["out"]) for r in results if r["rc"] == 0]
+    printed = [p for p in printed if p is not None]
+    merged: dict = {}
+    if len(printed) == len(results):
+        merged = dict(printed[-1])
+        for key, value in merged.items():
+            if isinstance(value, float):
+                merged[key] = statistics.median(p[key] for p in printed)
+    out["json"] = merged
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--nodes", type=int, default=100_000)
     parser.add_argument("--dir", help="scratch folder (default: a temporary one)")
     parser.add_argument("--no-parser", action="store_true", help="skip the TensorRT-RTX parser")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per figure (median)")
     args = parser.parse_args()
 
     scratch = Path(args.dir or tempfile.mkdtemp(prefix="trtforge-bench-"))
@@ -230,11 +307,18 @@ def main() -> None:
     many = scratch / "nodes-100k.onnx"
     big = scratch / "weights-3g.onnx"
     small = scratch / "weights-small.onnx"
+    blocks = scratch / "blocks-100k.onnx"
     n = make_many_nodes(many, args.nodes)
+    nb = make_repeated_blocks(blocks, args.nodes)
     ext = make_big_weights(big)
     ext_small = make_big_weights(small, width=256)
     models = [
         (f"{n:,} nodes ({many.stat().st_size / 2**20:.1f} MiB file)", many),
+        (
+            f"{nb:,} nodes: repeated transformer blocks "
+            f"({blocks.stat().st_size / 2**20:.1f} MiB file)",
+            blocks,
+        ),
         (f"24 nodes + {ext / 2**30:.1f} GiB external data (sparse)", big),
         (f"same 24 nodes + {ext_small / 2**20:.1f} MiB external data", small),
     ]
@@ -247,33 +331,26 @@ def main() -> None:
     rows = []
     for label, path in models:
         out = scratch / (path.stem + ".json")
-        cli = measure(
-            [
-                "-m",
-                "trtforge.analyzer.cli.check",
-                str(path),
-                "--backend",
-                "static",
-                "--target",
-                TARGET,
-                "--format",
-                "json",
-                "-o",
-                str(out),
-            ]
-        )
-        phases = measure(["-c", PHASES, str(path), TARGET])
-        phase = json.loads(phases["out"]) if phases["rc"] == 0 else {}
-        row = {"model": label, "cli": cli, "phases": phase, "phases_rss": phases["rss_mib"]}
+        cli_argv = ["-m", "trtforge.analyzer.cli.check", str(path), "--backend", "static"]
+        cli_argv += ["--target", TARGET, "--format", "json", "-o", str(out)]
+        cli = repeated(cli_argv, args.repeat)
+        phases = repeated(["-c", PHASES, str(path), TARGET], args.repeat)
+        row = {
+            "model": label,
+            "cli": cli,
+            "phases": phases["json"],
+            "phases_rss": phases["rss_mib"],
+        }
         if has_rtx:
-            rtx = measure(["-c", PARSER, str(path)])
+            rtx = repeated(["-c", PARSER, str(path)], args.repeat)
             row["parser"] = rtx
-            row["parser_info"] = json.loads(rtx["out"]) if rtx["rc"] == 0 and rtx["out"] else {}
+            row["parser_info"] = rtx["json"]
         rows.append(row)
         print(json.dumps(row, default=str), file=sys.stderr)
 
     print(f"date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print(f"python {platform.python_version()}, onnx {onnx.__version__}, {os.cpu_count()} cores")
+    print(f"each figure: median of {args.repeat} run(s)")
     print()
     print(
         "| model | trt-check static (CLI): wall / CPU | peak RSS | in-process CPU: load + check "
@@ -282,7 +359,12 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         cli, ph = row["cli"], row["phases"]
-        inproc = f"{ph['load']:.2f} + {ph['check']:.2f} + {ph['render']:.2f} s" if ph else "failed"
+        inproc = (
+            f"{ph['load']:.2f} + {ph['check']:.2f} + {ph['render']:.2f} "
+            f"= {ph['load'] + ph['check'] + ph['render']:.2f} s"
+            if ph
+            else "failed"
+        )
         if "parser" in row:
             p, info = row["parser"], row["parser_info"]
             parse = (
