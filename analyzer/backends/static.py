@@ -320,6 +320,10 @@ class StaticChecker:
 _GRAPH_ATTRIBUTES = (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
 
 
+#: prefix of the symbolic dims ONNX shape inference makes up for unknown sizes (`unk__<n>`).
+GENERATED_DIM = "unk__"
+
+
 class VerdictMemo:
     """Verdicts shared among the nodes of one graph that look exactly alike.
 
@@ -332,6 +336,10 @@ class VerdictMemo:
     one by one. Only the verdict "supported, no finding" is shared (findings name their node
     and tensors), and never for nodes with subgraphs.
 
+    Symbolic dims that shape inference made up (`unk__<n>`, new names in every block of a
+    transformer) enter the key by which of the node's dims they equal, not by their spelling:
+    a check can compare dims, and a name made up by inference means nothing else.
+
     Attributes:
         clean: key -> True when nodes of that key are supported with no finding, False when
             each must be judged on its own.
@@ -340,8 +348,11 @@ class VerdictMemo:
     def __init__(self, graph: GraphView) -> None:
         self.graph = graph
         self.clean: dict[tuple, bool] = {}
-        self._tensor_keys: dict[str, int] = {"": -1}  # ids from 1: a key is never falsy
+        #: name -> id (from 1: never falsy), or (id, generated dim names) for shapes that
+        #: hold dims made up by shape inference.
+        self._tensor_keys: dict[str, int | tuple[int, tuple[str, ...]]] = {"": -1}
         self._ids: dict[tuple, int] = {}
+        self._generated = False  # some tensor has made-up dims
 
     def key(
         self,
@@ -359,23 +370,46 @@ class VerdictMemo:
                 return None
             attrs = tuple([attr.SerializeToString() for attr in attributes])
         known = self._tensor_keys
-        return (
-            op,
-            domain,
-            attrs,
-            tuple([known.get(name) or self._tensor_key(name) for name in inputs]),
-            tuple([known.get(name) or self._tensor_key(name) for name in outputs]),
-        )
+        tensors = tuple([known.get(name) or self._tensor_key(name) for name in inputs + outputs])
+        if self._generated and any(type(t) is tuple for t in tensors):
+            tensors = _renumber(tensors)
+        return (op, domain, attrs, len(inputs), tensors)
 
-    def _tensor_key(self, name: str) -> int:
+    def _tensor_key(self, name: str) -> int | tuple[int, tuple[str, ...]]:
         graph = self.graph
         facts = graph.facts(name)
+        shape = facts[1]
+        generated: tuple[str, ...] = ()
+        if shape is not None:
+            generated = tuple(d for d in shape if type(d) is str and d.startswith(GENERATED_DIM))
+            if generated:
+                shape = tuple(
+                    GENERATED_DIM if type(d) is str and d.startswith(GENERATED_DIM) else d
+                    for d in shape
+                )
+                facts = (facts[0], shape, *facts[2:])
         seen = (facts, effective_dtype(graph, name, facts[0]), graph.is_graph_output(name))
         key = self._ids.get(seen)
         if key is None:
             key = self._ids[seen] = len(self._ids) + 1
+        if generated:
+            self._generated = True
+            self._tensor_keys[name] = (key, generated)
+            return (key, generated)
         self._tensor_keys[name] = key
         return key
+
+
+def _renumber(tensors: tuple) -> tuple:
+    """Tensor keys with made-up dim names replaced by their order of first appearance."""
+    numbers: dict[str, int] = {}
+    out = []
+    for tensor in tensors:
+        if type(tensor) is tuple:
+            key, names = tensor
+            tensor = (key, tuple([numbers.setdefault(n, len(numbers)) for n in names]))
+        out.append(tensor)
+    return tuple(out)
 
 
 def _custom_fixes(node: onnx.NodeProto) -> tuple[Fix, ...]:

@@ -203,3 +203,49 @@ def test_alike_nodes_share_and_findings_stay_per_node():
     assert [n.status for n in report.nodes] == ["supported"] * 4 + ["unsupported"] * 2
     assert "'bad0'" in report.nodes[4].reasons[0].message
     assert "'bad1'" in report.nodes[5].reasons[0].message
+
+
+def test_made_up_dims_share_by_pattern_not_spelling(monkeypatch):
+    """Dims shape inference made up (`unk__<n>`) differ in every block; nodes share a verdict
+    when their dims are equal in the same places, and not when the pattern differs."""
+
+    def check(ctx):
+        if ctx.input(0).shape != ctx.input(1).shape:
+            yield ctx.finding("dims-differ", "inputs have different dims")
+
+    rule = OpRule(op="Concat", source="test", check=check)
+    real = static.find_rule
+    monkeypatch.setattr(
+        static, "find_rule", lambda domain, op: rule if op == "Concat" else real(domain, op)
+    )
+    dims = {
+        "a": "unk__1",
+        "b": "unk__1",
+        "c": "unk__2",
+        "d": "unk__2",
+        "e": "unk__3",
+        "f": "unk__4",
+    }
+    model = _model(
+        [
+            helper.make_node("Concat", ["a", "b"], ["ab"], name="same_1", axis=0),
+            helper.make_node("Concat", ["c", "d"], ["cd"], name="same_2", axis=0),
+            helper.make_node("Concat", ["e", "f"], ["ef"], name="differ", axis=0),
+        ],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, [d]) for n, d in dims.items()],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("ab", "cd", "ef")],
+    )
+    judged = []
+    real_judge = static.StaticChecker._judge
+
+    def spy(self, node, graph, watch=False):
+        judged.append(node.name)
+        return real_judge(self, node, graph, watch)
+
+    monkeypatch.setattr(static.StaticChecker, "_judge", spy)
+    loaded, target = load_model(model), parse_target("rtx-1")
+    report = static.check_static(loaded, target)
+    assert judged == ["same_1", "differ"]  # same_2 shared same_1's verdict
+    assert [n.status for n in report.nodes] == ["supported", "supported", "unsupported"]
+    alone = static.check_static(loaded, target, memo=False)
+    assert [n.to_json() for n in report.nodes] == [n.to_json() for n in alone.nodes]
