@@ -317,9 +317,6 @@ class StaticChecker:
         )
 
 
-_GRAPH_ATTRIBUTES = (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
-
-
 #: prefix of the symbolic dims ONNX shape inference makes up for unknown sizes (`unk__<n>`).
 GENERATED_DIM = "unk__"
 
@@ -366,8 +363,8 @@ class VerdictMemo:
         attributes = node.attribute
         attrs: tuple[bytes, ...] = ()
         if attributes:
-            if any(attr.type in _GRAPH_ATTRIBUTES for attr in attributes):
-                return None
+            if any(attr.HasField("g") or attr.graphs for attr in attributes):
+                return None  # as `_subgraphs` finds bodies, whatever the attribute's type
             attrs = tuple([attr.SerializeToString() for attr in attributes])
         known = self._tensor_keys
         tensors = tuple([known.get(name) or self._tensor_key(name) for name in inputs + outputs])
