@@ -5,15 +5,27 @@ The public API is small:
     from trtforge.analyzer import check
     report = check("model.onnx", target="trt-10", backend="static")
     print(report.supported, report.summary)
+
+Names are imported on first use (PEP 562), so `import trtforge.analyzer.cli…` — and every
+CLI's `-h` — does not pay for importing onnx.
 """
 
 from __future__ import annotations
 
-from trtforge.analyzer.api import check
-from trtforge.analyzer.errors import UserError
-from trtforge.analyzer.loading import LoadedModel, load_model
-from trtforge.analyzer.report import NodeVerdict, Report
-from trtforge.analyzer.targets import Target, default_target, parse_target
+import importlib
+from typing import TYPE_CHECKING
+
+_EXPORTS = {
+    "LoadedModel": "trtforge.analyzer.loading",
+    "NodeVerdict": "trtforge.analyzer.report",
+    "Report": "trtforge.analyzer.report",
+    "Target": "trtforge.analyzer.targets",
+    "UserError": "trtforge.analyzer.errors",
+    "check": "trtforge.analyzer.api",
+    "default_target": "trtforge.analyzer.targets",
+    "load_model": "trtforge.analyzer.loading",
+    "parse_target": "trtforge.analyzer.targets",
+}
 
 __all__ = [
     "LoadedModel",
@@ -26,3 +38,23 @@ __all__ = [
     "load_model",
     "parse_target",
 ]
+
+if TYPE_CHECKING:
+    from trtforge.analyzer.api import check
+    from trtforge.analyzer.errors import UserError
+    from trtforge.analyzer.loading import LoadedModel, load_model
+    from trtforge.analyzer.report import NodeVerdict, Report
+    from trtforge.analyzer.targets import Target, default_target, parse_target
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

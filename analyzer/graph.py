@@ -8,7 +8,7 @@ Types come from ONNX shape inference, run once per model.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -20,8 +20,14 @@ log = logging.getLogger("trtforge.graph")
 
 #: ops whose outputs are not functions of their inputs alone.
 NONDETERMINISTIC = frozenset(
-    {"RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike", "Multinomial",
-     "Bernoulli"}
+    {
+        "RandomNormal",
+        "RandomNormalLike",
+        "RandomUniform",
+        "RandomUniformLike",
+        "Multinomial",
+        "Bernoulli",
+    }
 )
 #: ops that never produce a build-time constant even from constant inputs.
 _NO_FOLD = NONDETERMINISTIC | {"If", "Loop", "Scan"}
@@ -34,10 +40,12 @@ def dtype_name(elem_type: int | None) -> str:
     """`FLOAT`, `INT64`, ... for an ONNX element type (`UNDEFINED` when unknown)."""
     if not elem_type:
         return "UNDEFINED"
-    try:
-        return onnx.TensorProto.DataType.Name(elem_type)
-    except ValueError:
-        return f"TYPE{elem_type}"
+    name = _DTYPE_NAMES.get(elem_type)
+    return name if name is not None else f"TYPE{elem_type}"
+
+
+#: element type number -> name (a dict: the protobuf enum's Name() costs ~1 µs a call).
+_DTYPE_NAMES: dict[int, str] = {number: name for name, number in onnx.TensorProto.DataType.items()}
 
 
 Dim = int | str | None
@@ -76,12 +84,14 @@ class TensorInfo:
 def _type_of(value_type: onnx.TypeProto) -> tuple[str, tuple[Dim, ...] | None]:
     kind = value_type.WhichOneof("value")
     if kind in ("tensor_type", "sparse_tensor_type"):
-        tensor = getattr(value_type, kind)
+        tensor = value_type.tensor_type if kind == "tensor_type" else value_type.sparse_tensor_type
         shape: tuple[Dim, ...] | None = None
         if tensor.HasField("shape"):
             shape = tuple(
-                d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
-                for d in tensor.shape.dim
+                [
+                    d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
+                    for d in tensor.shape.dim
+                ]
             )
         return dtype_name(tensor.elem_type), shape
     if kind == "sequence_type":
@@ -106,7 +116,7 @@ class GraphView:
     def __init__(
         self,
         graph: onnx.GraphProto,
-        types: dict[str, onnx.TypeProto],
+        types: Mapping[str, onnx.TypeProto],
         outer: GraphView | None = None,
         path: str = "",
     ) -> None:
@@ -246,28 +256,190 @@ def _constant_node_value(node: onnx.NodeProto) -> np.ndarray | None:
     return None
 
 
-def infer_types(model: onnx.ModelProto) -> dict[str, onnx.TypeProto]:
+#: initializers larger than this (serialized bytes) are left out of shape inference.
+MAX_INFERENCE_INITIALIZER_BYTES = 64 * 1024
+
+
+def _is_heavy(tensor: onnx.TensorProto) -> bool:
+    return (
+        tensor.data_location == onnx.TensorProto.EXTERNAL
+        or tensor.ByteSize() > MAX_INFERENCE_INITIALIZER_BYTES
+    )
+
+
+def _weightless(model: onnx.ModelProto) -> onnx.ModelProto:
+    """`model` with its large or external initializers turned into typed graph inputs.
+
+    Shape inference with data propagation reads initializer values: on an external tensor it
+    allocates the tensor's full size (gigabytes for large models, though the data is never
+    read), and on large embedded weights it copies them. Types and shapes of weights do not
+    need their values, so inference runs on a copy without them. Returns `model` itself when
+    it has no such initializer.
+    """
+    graph = model.graph
+    heavy = [t for t in graph.initializer if _is_heavy(t)]
+    if not heavy:
+        return model
+    light = onnx.ModelProto()
+    for name in ("ir_version", "producer_name", "producer_version", "domain", "model_version"):
+        setattr(light, name, getattr(model, name))
+    light.opset_import.extend(model.opset_import)
+    light.functions.extend(model.functions)
+    target = light.graph
+    target.name = graph.name
+    target.node.extend(graph.node)
+    target.input.extend(graph.input)
+    target.output.extend(graph.output)
+    target.value_info.extend(graph.value_info)
+    target.sparse_initializer.extend(graph.sparse_initializer)
+    heavy_names = {t.name for t in heavy}
+    target.initializer.extend(t for t in graph.initializer if t.name not in heavy_names)
+    declared = {vi.name for vi in graph.input}
+    for tensor in heavy:
+        if tensor.name not in declared:
+            target.input.append(
+                onnx.helper.make_tensor_value_info(tensor.name, tensor.data_type, tensor.dims)
+            )
+    return light
+
+
+#: data propagation expands every rank-0/1 tensor into per-element shape data (about 200 bytes
+#: per element in onnx 1.23, whatever the dtype): it only runs when none has more elements.
+MAX_DATA_PROP_ELEMENTS = 1 << 16
+
+
+#: ops whose attributes hold subgraphs (whose value_info shape inference fills too).
+CONTROL_FLOW = frozenset({"If", "Loop", "Scan"})
+
+
+class TypeTable(Mapping):
+    """name -> TypeProto over inferred graphs, decoded on demand.
+
+    Building a dict of every TypeProto costs ~1 µs per tensor in Python protobuf; indexing the
+    names only is 4x cheaper, and most lookups come later, once per tensor a rule asks about.
+    Precedence as in the model: value_info, then graph outputs, then graph inputs; the
+    top-level graph before bodies of If/Loop/Scan.
+    """
+
+    def __init__(self) -> None:
+        self._where: dict[str, tuple] = {}
+        #: indices of the top-level nodes whose op is in SHAPE_CONSUMERS.
+        self.shape_consumers: list[int] = []
+
+    def add_graph(self, graph: onnx.GraphProto, top: bool = True) -> None:
+        where = self._where
+        for container in (graph.value_info, graph.output, graph.input):
+            for i, name in enumerate([vi.name for vi in container]):
+                if name not in where:
+                    where[name] = (container, i)
+        for index, op in enumerate([node.op_type for node in graph.node]):
+            if top and op in SHAPE_CONSUMERS:
+                self.shape_consumers.append(index)
+            if op not in CONTROL_FLOW:
+                continue
+            for attr in graph.node[index].attribute:
+                if attr.HasField("g"):
+                    self.add_graph(attr.g, top=False)
+                for sub in attr.graphs:
+                    self.add_graph(sub, top=False)
+
+    def __getitem__(self, name: str) -> onnx.TypeProto:
+        container, i = self._where[name]
+        return container[i].type
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._where
+
+    def __iter__(self):
+        return iter(self._where)
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+
+def _collect_types(graph: onnx.GraphProto) -> TypeTable:
+    table = TypeTable()
+    table.add_graph(graph)
+    return table
+
+
+def _infer(model: onnx.ModelProto, data_prop: bool) -> onnx.ModelProto | None:
+    try:
+        return onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=data_prop)
+    except Exception as err:  # inference is best effort; the model may use unknown ops
+        log.info("shape inference (data_prop=%s) failed: %s", data_prop, err)
+        return None
+
+
+#: ops whose output shape depends on the *values* of an input (a shape, axes, sizes, ...):
+#: the only places where data propagation can add shape information.
+SHAPE_CONSUMERS = frozenset(
+    {
+        "Reshape", "Expand", "Tile", "Slice", "Pad", "Resize", "Upsample", "Range",
+        "ConstantOfShape", "OneHot", "TopK", "Squeeze", "Unsqueeze", "ReduceMean", "ReduceSum",
+        "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum",
+        "ReduceLogSumExp", "ReduceSumSquare", "Split", "CenterCropPad", "Col2Im", "DFT",
+    }
+)  # fmt: skip
+
+
+def _needs_data_prop(graph: onnx.GraphProto, types: Mapping[str, onnx.TypeProto]) -> bool:
+    """True when a node whose output shape depends on input values has an output with no
+    rank or an unknown dim (no value, or a name shape inference made up: `unk__<n>`)."""
+    consumers = getattr(types, "shape_consumers", None)
+    nodes = (
+        [graph.node[i] for i in consumers]
+        if consumers is not None
+        else [n for n in graph.node if n.op_type in SHAPE_CONSUMERS]
+    )
+    for node in nodes:
+        for out in node.output:
+            if not out:
+                continue
+            value = types.get(out)
+            if value is None:
+                return True
+            if value.WhichOneof("value") != "tensor_type":
+                continue
+            tensor = value.tensor_type
+            if not tensor.HasField("shape"):
+                return True
+            if any(
+                not d.HasField("dim_value") and (not d.dim_param or d.dim_param.startswith("unk__"))
+                for d in tensor.shape.dim
+            ):
+                return True
+    return False
+
+
+def _safe_for_data_prop(types: Mapping[str, onnx.TypeProto]) -> bool:
+    """False when a rank-0/1 tensor is large enough to make data propagation blow up."""
+    for value in types.values():
+        if value.WhichOneof("value") != "tensor_type" or not value.tensor_type.HasField("shape"):
+            continue
+        dims = value.tensor_type.shape.dim
+        if len(dims) == 1 and dims[0].dim_value > MAX_DATA_PROP_ELEMENTS:
+            return False
+    return True
+
+
+def infer_types(model: onnx.ModelProto) -> Mapping[str, onnx.TypeProto]:
     """Runs ONNX shape inference (no weights needed) and returns every tensor's type.
 
-    Failures of shape inference are not fatal: types then come from what the model states.
+    Inference runs on the model without its large weights (`_weightless`). A second pass with
+    data propagation (which resolves shapes computed from Shape/Gather/Concat chains) runs only
+    when the first leaves a shape-consuming node's output without a rank or with an unknown
+    dim, and no large 1-D tensor would make it blow up. Failures of shape inference are not
+    fatal: types then come from what the model states.
     """
-    inferred = model
-    try:
-        inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
-    except Exception as err:  # inference is best effort; the model may use unknown ops
-        log.info("shape inference failed (%s); using the model's own value_info", err)
-    types: dict[str, onnx.TypeProto] = {}
-
-    def collect(graph: onnx.GraphProto) -> None:
-        for vi in list(graph.value_info) + list(graph.output) + list(graph.input):
-            if vi.type.WhichOneof("value") is not None:
-                types.setdefault(vi.name, vi.type)
-        for node in graph.node:
-            for attr in node.attribute:
-                if attr.HasField("g"):
-                    collect(attr.g)
-                for sub in attr.graphs:
-                    collect(sub)
-
-    collect(inferred.graph)
+    light = _weightless(model)
+    inferred = _infer(light, data_prop=False)
+    types = _collect_types((inferred or model).graph)
+    if inferred is not None and _needs_data_prop(inferred.graph, types):
+        if _safe_for_data_prop(types):
+            propagated = _infer(light, data_prop=True)
+            if propagated is not None:
+                types = _collect_types(propagated.graph)
+        else:
+            log.info("data propagation skipped: the model has large 1-D tensors")
     return types

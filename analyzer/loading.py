@@ -99,7 +99,11 @@ def _resolve_location(folder: Path, location: str, tensor: str) -> Path:
     if "\x00" in location:
         raise UserError(f"tensor '{tensor}': external data location contains a NUL byte", hint)
     pure = Path(location)
-    if pure.is_absolute() or location.startswith(("/", "\\")) or (len(location) > 1 and location[1] == ":"):
+    if (
+        pure.is_absolute()
+        or location.startswith(("/", "\\"))
+        or (len(location) > 1 and location[1] == ":")
+    ):
         raise UserError(
             f"tensor '{tensor}': external data location is an absolute path ('{location}')", hint
         )
@@ -188,6 +192,10 @@ def _validate(proto: onnx.ModelProto, source: str) -> None:
         )
 
 
+def _one_line(err: Exception, limit: int = 80) -> str:
+    return " ".join(str(err).split())[:limit]
+
+
 def load_model(model: str | os.PathLike | onnx.ModelProto | bytes) -> LoadedModel:
     """Loads and validates a model without loading its external weights.
 
@@ -213,6 +221,8 @@ def load_model(model: str | os.PathLike | onnx.ModelProto | bytes) -> LoadedMode
         raise UserError(f"{path}: no such file", "check the path; the model must be a .onnx file")
     if path.is_dir():
         raise UserError(f"{path}: is a directory", "pass the .onnx file inside it")
+    if not path.is_file():  # a FIFO or a device would block or never end when read
+        raise UserError(f"{path}: not a regular file", "pass a .onnx file saved on disk")
     size = path.stat().st_size
     if size == 0:
         raise UserError(f"{path}: the file is empty", "export the model again")
@@ -224,7 +234,9 @@ def load_model(model: str | os.PathLike | onnx.ModelProto | bytes) -> LoadedMode
     try:
         data = path.read_bytes()
     except OSError as err:
-        raise UserError(f"{path}: cannot read ({err.strerror})", "check the file's permissions") from None
+        raise UserError(
+            f"{path}: cannot read ({err.strerror})", "check the file's permissions"
+        ) from None
     proto = _parse(data, str(path))
     _validate(proto, str(path))
     refs, total = _check_external(proto, path.parent)
@@ -232,7 +244,9 @@ def load_model(model: str | os.PathLike | onnx.ModelProto | bytes) -> LoadedMode
 
 
 def _has_external(proto: onnx.ModelProto) -> bool:
-    return any(t.data_location == onnx.TensorProto.EXTERNAL for t in iter_graph_tensors(proto.graph))
+    return any(
+        t.data_location == onnx.TensorProto.EXTERNAL for t in iter_graph_tensors(proto.graph)
+    )
 
 
 def _parse(data: bytes, source: str) -> onnx.ModelProto:
@@ -241,7 +255,7 @@ def _parse(data: bytes, source: str) -> onnx.ModelProto:
         proto.ParseFromString(data)
     except (DecodeError, RuntimeWarning, ValueError) as err:
         raise UserError(
-            f"{source}: not a valid ONNX protobuf ({type(err).__name__}: {str(err)[:80]})",
+            f"{source}: not a valid ONNX protobuf ({type(err).__name__}: {_one_line(err)})",
             "the file is truncated or not an ONNX model; re-export or re-download it",
         ) from None
     return proto

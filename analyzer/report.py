@@ -43,12 +43,24 @@ class NodeVerdict:
     reasons: list[Finding] = field(default_factory=list)
     plugin: PluginRef | None = None
 
+    def __post_init__(self) -> None:
+        # protobuf hands strings that are not valid UTF-8 over as bytes; TensorRT accepts
+        # such names, so they are shown with replacement characters rather than refused.
+        if type(self.name) is bytes:
+            self.name = self.name.decode("utf-8", "replace")
+        if type(self.op_type) is bytes:
+            self.op_type = self.op_type.decode("utf-8", "replace")
+        if type(self.domain) is bytes:
+            self.domain = self.domain.decode("utf-8", "replace")
+
     @property
     def errors(self) -> list[Finding]:
         return [r for r in self.reasons if r.is_error]
 
     @property
     def fixes(self) -> list[Fix]:
+        if not self.reasons:
+            return []
         seen: dict[tuple, Fix] = {}
         for reason in self.reasons:
             for fix in reason.fixes:

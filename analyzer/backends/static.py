@@ -15,7 +15,12 @@ import onnx
 from trtforge.analyzer.findings import Finding, Fix
 from trtforge.analyzer.graph import GraphView, infer_types
 from trtforge.analyzer.kb import graph_rules
-from trtforge.analyzer.kb.policy import default_types
+from trtforge.analyzer.kb.policy import (
+    convertible_types,
+    default_types,
+    effective_dtype,
+    intermediate_refused_types,
+)
 from trtforge.analyzer.kb.registry import find_rule
 from trtforge.analyzer.kb.rule import NodeContext, OpRule
 from trtforge.analyzer.loading import LoadedModel
@@ -64,12 +69,16 @@ class StaticChecker:
         self.opsets = loaded.opsets
         self.types = infer_types(loaded.proto)
         self._default_types = default_types(target)
+        self._convertible = convertible_types(target)
 
     # -- one node -----------------------------------------------------------------------
     def evaluate(self, node: onnx.NodeProto, graph: GraphView):
         """Returns (status, findings, plugin match) for one node."""
         rule = _builtin_rule(node, self.target)
-        opset = self.opsets.get(_domain(node), 0)
+        # Built-in importers read the default domain's opset whatever the node's domain
+        # (onnx-tensorrt ImporterContext::getOpsetVersion() with no domain).
+        opset_domain = "" if rule is not None and not rule.domain else _domain(node)
+        opset = self.opsets.get(opset_domain, 0)
         ctx = NodeContext(node, graph, self.target, opset, rule)
         if rule is None or not rule.since.available(self.target):
             plugin = find_plugin(node, self.target)
@@ -77,7 +86,8 @@ class StaticChecker:
                 return PLUGIN, self._plugin_findings(ctx, plugin), plugin
             return UNSUPPORTED, [self._no_importer(ctx, rule)], None
         findings = list(self._apply(ctx, rule))
-        findings.extend(self._subgraphs(node, graph))
+        only = set(rule.bodies(ctx)) if rule.bodies is not None else None
+        findings.extend(self._subgraphs(node, graph, only))
         status = UNSUPPORTED if any(f.is_error for f in findings) else SUPPORTED
         return status, findings, None
 
@@ -142,9 +152,12 @@ class StaticChecker:
             info = ctx.graph.tensor(name)
             if info.dtype in ("UNDEFINED",):
                 continue
+            dtype = effective_dtype(ctx.graph, name, info.dtype)
             if allowed is None:
                 allowed = self._default_types
-            if info.dtype not in allowed:
+            else:  # a type the parser cannot convert is refused whatever the rule lists
+                allowed = frozenset(allowed) & self._convertible
+            if dtype not in allowed:
                 yield ctx.finding(
                     "unsupported-dtype",
                     f"input {index} ('{name}') has type {info.dtype}, which the parser does "
@@ -162,6 +175,18 @@ class StaticChecker:
                     f"output {index} ('{name}') has type {info.dtype}, which the parser does "
                     f"not produce here (produces {', '.join(sorted(allowed))})",
                     "change the requested output type in the exporter",
+                )
+        for index, name in enumerate(node.output):
+            if not name or ctx.graph.is_graph_output(name):
+                continue
+            dtype = effective_dtype(ctx.graph, name, ctx.graph.tensor(name).dtype)
+            if dtype in intermediate_refused_types(self.target):
+                yield ctx.finding(
+                    "uint8-intermediate",
+                    f"output {index} ('{name}') is a UINT8 tensor that is not a graph output; "
+                    "TensorRT allows UINT8 only for network inputs and outputs",
+                    "keep the tensor in INT32/FLOAT (cast to UINT8 only at the graph output), "
+                    "or quantize to INT8",
                 )
         for index, why in rule.const_inputs.items():
             if ctx.has_input(index) and not ctx.input(index).is_constant:
@@ -186,9 +211,13 @@ class StaticChecker:
         if rule.check is not None:
             yield from rule.check(ctx)
 
-    def _subgraphs(self, node: onnx.NodeProto, graph: GraphView) -> list[Finding]:
+    def _subgraphs(
+        self, node: onnx.NodeProto, graph: GraphView, only: set[str] | None = None
+    ) -> list[Finding]:
         out: list[Finding] = []
         for attr in node.attribute:
+            if only is not None and attr.name not in only:
+                continue
             bodies = [attr.g] if attr.HasField("g") else list(attr.graphs)
             for body in bodies:
                 label = f"{graph.path}{node.name or node.op_type}/{attr.name}"

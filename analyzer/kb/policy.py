@@ -1,4 +1,22 @@
-"""Parser-wide facts that apply to every op unless its rule says otherwise."""
+"""Parser-wide facts about element types, per target.
+
+Every input a built-in importer sees goes through the parser's ONNX→TensorRT type conversion
+first: a type with no TensorRT ``DataType`` fails there, whatever the op (the error is
+"Failed to convert ONNX date type to TensorRT data type"). Rules then narrow the types an op
+accepts. The sets below are the vocabulary rules use.
+
+Sources:
+    * onnx-tensorrt docs/operators.md, preamble (TensorRT 10.15): DOUBLE, FLOAT32, FLOAT16,
+      BFLOAT16, FP8, FP4, INT32, INT64, INT8, INT4, UINT8 and BOOL; DOUBLE is cast down to
+      FLOAT; INT8/INT4/FP8/FP4 are "quantized types"; UINT8 only as network input/output.
+    * onnx-tensorrt docs/Changelog.md: BF16 and FP8 in 9.0, INT64 native in 9.0, INT4 in 10.0
+      EA, FLOAT4E2M1 in 10.8.
+    * Observed with TensorRT-RTX 1.7.1's ONNX parser (single-node models, every ONNX element
+      type): INT16, UINT16, UINT32, UINT64, STRING, COMPLEX64/128, FLOAT8E5M2, the FNUZ FP8
+      variants, FLOAT8E8M0, UINT4, INT2 and UINT2 fail the type conversion; DOUBLE inputs are
+      accepted (downcast); UINT8 is refused by compute layers (Add, MatMul, Relu, Reshape, …)
+      but accepted by Cast, Identity and Equal.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +24,148 @@ from trtforge.analyzer.targets import Target
 
 #: Floating-point types TensorRT tensors can hold.
 FLOATS = frozenset({"FLOAT", "FLOAT16", "BFLOAT16"})
-#: Integer types TensorRT tensors can hold (INT64 natively since TensorRT 10).
+#: Floating-point types the parser accepts on inputs (DOUBLE is cast down to FLOAT).
+FLOAT_LIKE = FLOATS | {"DOUBLE"}
+#: Integer types TensorRT tensors can hold (INT64 natively since TensorRT 9/10).
 INTS = frozenset({"INT32", "INT64", "INT8", "UINT8"})
+#: Signed integer types of ordinary (non-quantized) arithmetic.
+INDEX_INTS = frozenset({"INT32", "INT64"})
+#: Low-precision types TensorRT treats as quantized (produced by DequantizeLinear inputs /
+#: QuantizeLinear outputs). Most float importers let them through at parse time.
 QUANT = frozenset({"FLOAT8E4M3FN", "INT4", "FLOAT4E2M1"})
+QUANTIZED = QUANT | {"INT8"}
+#: What float-only importers (unary math, activations, pooling, MatMul, …) accept when
+#: parsing: the float types plus the quantized ones (observed with TensorRT-RTX 1.7.1).
+FLOAT_OPS = FLOAT_LIKE | QUANTIZED
+#: Float and signed-integer arithmetic (Add, Max, ReduceSum, ArgMax, …).
+NUMERIC = FLOAT_OPS | INDEX_INTS
+
+#: Every type some TensorRT release can hold (the engine narrows it to the target's
+#: convertible types); for importers that take anything (Cast, Identity-like ops).
+ANY_TRT = FLOAT_LIKE | INTS | {"BOOL"} | QUANT
+
+#: ONNX element types with no TensorRT DataType at all.
+NEVER_CONVERTIBLE = frozenset(
+    {
+        "STRING",
+        "INT16",
+        "UINT16",
+        "UINT32",
+        "UINT64",
+        "COMPLEX64",
+        "COMPLEX128",
+        "FLOAT8E5M2",
+        "FLOAT8E4M3FNUZ",
+        "FLOAT8E5M2FNUZ",
+        "FLOAT8E8M0",
+        "UINT4",
+        "INT2",
+        "UINT2",
+    }
+)
+
+
+def convertible_types(target: Target) -> frozenset[str]:
+    """Element types the parser can convert to a TensorRT type on `target`.
+
+    FLOAT4E2M1 arrived in TensorRT 10.8 (onnx-tensorrt Changelog, 10.8 GA); every
+    TensorRT-RTX release has it (observed in 1.7.1; RTX branched after 10.8).
+    """
+    types = FLOAT_LIKE | INTS | {"BOOL", "FLOAT8E4M3FN", "INT4"}
+    if target.family == "rtx" or target.version >= (10, 8):
+        types = types | {"FLOAT4E2M1"}
+    return frozenset(types)
 
 
 def default_types(target: Target) -> frozenset[str]:
     """Element types any input may have unless the op's rule narrows or widens it.
 
-    Source: TensorRT docs, "Types and Precision" and onnx-tensorrt docs/operators.md
-    (DOUBLE, UINT64, STRING and complex tensors have no TensorRT DataType).
+    Everything the parser can convert, except UINT8: "UINT8 is only supported as network
+    input or output tensor types" (operators.md); rules of ops that do take UINT8 (Cast,
+    Identity, Equal, …) list it explicitly.
     """
-    return FLOATS | INTS | QUANT | {"BOOL"}
+    return convertible_types(target) - {"UINT8"}
+
+
+def cast_targets(target: Target) -> frozenset[str]:
+    """Types a Cast (`to` attribute) may produce: those with a TensorRT DataType.
+
+    Observed with TensorRT-RTX 1.7.1: Cast to DOUBLE is accepted (computed as FLOAT); casts to
+    FLOAT8E5M2, the FNUZ types, FLOAT8E8M0, UINT4, INT2/UINT2, INT16 and the wide unsigned
+    types are refused ("Unsupported data type for the Cast operator!").
+    """
+    return convertible_types(target)
+
+
+def intermediate_refused_types(target: Target) -> frozenset[str]:
+    """Types a node output may have only when it is a graph output.
+
+    Observed with TensorRT-RTX 1.7.1 (onnx tests test_dynamicquantizelinear_*_expanded and
+    probes): any node (Cast, CastLike, Identity, Dropout, …) whose UINT8 output feeds another
+    node instead of being a graph output fails with "legalUINT8: TensorRT does not support
+    UINT8 types for intermediate tensors"; the same tensor as a graph output (even one that is
+    also consumed) parses. operators.md: "UINT8 is only supported as network input or output
+    tensor types".
+    """
+    return frozenset({"UINT8"})
+
+
+#: Ops whose data output keeps the TensorRT type of their data input (input 0).
+_TYPE_PRESERVING = frozenset(
+    {
+        "Identity",
+        "Reshape",
+        "Transpose",
+        "Squeeze",
+        "Unsqueeze",
+        "Flatten",
+        "Slice",
+        "Gather",
+        "Concat",
+        "Split",
+        "Expand",
+        "Tile",
+        "Pad",
+        "DepthToSpace",
+        "SpaceToDepth",
+        "Dropout",
+    }
+)
+
+
+def effective_dtype(graph, name: str, dtype: str, depth: int = 8) -> str:
+    """The element type the tensor has inside TensorRT, which can differ from its ONNX type.
+
+    QuantizeLinear with a UINT8 zero point (or none, before opset 19: UINT8 by default) is
+    imported as INT8 quantization ("TensorRT will use INT8 instead", onnxOpImporters.cpp
+    QuantDequantLinearHelper), so its UINT8 output is an INT8 tensor in the network, and so are
+    type-preserving ops fed by it. Observed with TensorRT-RTX 1.7.1: QuantizeLinear(UINT8 zero
+    point 0) -> DequantizeLinear parses, while DequantizeLinear on a UINT8 graph input or
+    initializer fails.
+
+    Args:
+        graph: the GraphView holding the tensor.
+        name: the tensor name.
+        dtype: its ONNX element type name.
+        depth: how many type-preserving producers to walk through.
+    """
+    if dtype != "UINT8" or depth <= 0:
+        return dtype
+    producer = graph.producers.get(name)
+    if producer is None:
+        return dtype
+    if producer.op_type == "QuantizeLinear":
+        return "INT8"
+    if producer.op_type in _TYPE_PRESERVING and producer.input and producer.input[0]:
+        source = producer.input[0]
+        return effective_dtype(graph, source, graph.tensor(source).dtype, depth - 1)
+    return dtype
+
+
+def int64_note() -> str:
+    """INT64 is native since TensorRT 9.0 (Changelog 9.0 EA): models with INT64 I/O bind INT64
+    buffers; the parser no longer casts INT64 down to INT32."""
+    return (
+        "INT64 tensors are native since TensorRT 9.0; models with INT64 inputs/outputs need "
+        "INT64 bindings"
+    )

@@ -99,6 +99,9 @@ class OpRule:
         fixes: what resolves "not available on this target" (passes or plugins).
         hint: the hint for "not available on this target".
         data_dependent_shape: the op's output shape depends on values (NonZero, Unique, …).
+        bodies: for ops with subgraphs, returns the names of the graph attributes the parser
+            actually imports (e.g. only the taken branch of an If with a constant condition);
+            None: every body is checked.
     """
 
     op: str
@@ -114,6 +117,7 @@ class OpRule:
     fixes: tuple[Fix, ...] = ()
     hint: str = ""
     data_dependent_shape: bool = False
+    bodies: Callable[[NodeContext], Iterable[str]] | None = None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -260,5 +264,6 @@ GENERIC_CODES = frozenset(
         "subgraph-node",
         "data-dependent-shape",
         "plugin-not-registered",
+        "uint8-intermediate",
     }
 )

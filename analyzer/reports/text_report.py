@@ -1,13 +1,173 @@
-"""The human-readable report (placeholder until the rich report lands)."""
+"""The human-readable report, rendered with rich.
+
+Layout: a summary first (verdict and counts, the unsupported op types with counts, the one
+`trt-rewrite` command that fixes the most), then details per unsupported node (reasons, hints,
+fixes), nodes that run through plugins, nodes with warnings, and graph-level findings.
+Colour only when asked (the CLI asks when stdout is a terminal). Long names never truncate:
+lines soft-wrap, and groups of identical findings collapse after a few nodes.
+"""
 
 from __future__ import annotations
 
-from trtforge.analyzer.report import Report
+import io
+import shutil
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from trtforge.analyzer.findings import Finding, Fix
+from trtforge.analyzer.report import PLUGIN, NodeVerdict, Report
+from trtforge.analyzer.reports._summary import fix_plan, unsupported_op_types, verdict_line
+
+#: nodes shown in full per group of identical findings (op type + codes) before collapsing.
+SHOWN_PER_GROUP = 5
+#: width used when not writing to a terminal.
+PLAIN_WIDTH = 100
+
+
+def _fix_text(fix: Fix) -> str:
+    if fix.kind == "rewrite":
+        text = f"trt-rewrite --{fix.name}"
+    elif fix.kind == "plugin":
+        text = f"plugin {fix.name}"
+    else:
+        text = fix.name
+    return f"{text} ({fix.detail})" if fix.detail else text
+
+
+def _node_title(node: NodeVerdict) -> str:
+    domain = f" [dim]({escape(node.domain)})[/]" if node.domain not in ("", "ai.onnx") else ""
+    name = escape(node.name) if node.name else "[dim]<unnamed>[/]"
+    return f"[bold]#{node.index}[/] {name}  [cyan]{escape(node.op_type)}[/]{domain}"
+
+
+def _print_finding(console: Console, finding: Finding, indent: str = "    ") -> None:
+    mark = "[red]✗[/]" if finding.is_error else "[yellow]![/]"
+    console.print(
+        f"{indent}{mark} [magenta]{escape(finding.code)}[/]: {escape(finding.message)}",
+        soft_wrap=True,
+    )
+    if finding.inner:
+        console.print(f"{indent}  at: {escape(finding.inner)}", soft_wrap=True)
+    if finding.hint:
+        console.print(f"{indent}  Hint: {escape(finding.hint)}", soft_wrap=True)
+    for fix in finding.fixes:
+        console.print(f"{indent}  Fix: [green]{escape(_fix_text(fix))}[/]", soft_wrap=True)
+
+
+def _summary(console: Console, report: Report) -> None:
+    console.print(
+        f"[bold]trt-check[/] {escape(report.model.path)}  ·  target [bold]{report.target}[/]"
+        f"  ·  backend {report.backend}",
+        soft_wrap=True,
+    )
+    style = "bold green" if report.supported else "bold red"
+    console.print(f"[{style}]{escape(verdict_line(report))}[/]", soft_wrap=True)
+
+    op_types = unsupported_op_types(report)
+    if op_types:
+        table = Table(title=None, box=None, pad_edge=False, show_edge=False, header_style="bold")
+        table.add_column("unsupported op type", overflow="fold")
+        table.add_column("nodes", justify="right")
+        table.add_column("why", overflow="fold")
+        for row in op_types:
+            table.add_row(escape(row.label), str(row.count), escape(", ".join(row.codes)))
+        console.print()
+        console.print(table)
+
+    plan = fix_plan(report)
+    if plan.command:
+        console.print()
+        console.print(
+            f"[bold]Fix {plan.fixed} of {plan.total} unsupported nodes with:[/]", soft_wrap=True
+        )
+        console.print(f"  [green]{escape(plan.command)}[/]", soft_wrap=True)
+    if plan.plugins:
+        names = ", ".join(f"{escape(name)} ({n} node{'s' * (n != 1)})" for name, n in plan.plugins)
+        console.print(f"[bold]Plugins that cover nodes:[/] {names}", soft_wrap=True)
+    if not report.supported and not plan.command and not plan.plugins and plan.total:
+        console.print()
+        console.print(
+            "No rewrite pass or plugin covers these nodes yet; see the hints below.",
+            soft_wrap=True,
+        )
+
+
+def _group_key(node: NodeVerdict) -> tuple:
+    return (node.op_type, node.domain, tuple(r.code for r in node.reasons))
+
+
+def _details(console: Console, report: Report) -> None:
+    bad = report.unsupported_nodes
+    if bad:
+        console.print()
+        console.rule("[bold]Unsupported nodes[/]", align="left")
+        shown: dict[tuple, list[NodeVerdict]] = {}
+        for node in bad:
+            shown.setdefault(_group_key(node), []).append(node)
+        for group in shown.values():
+            for node in group[:SHOWN_PER_GROUP]:
+                console.print(_node_title(node), soft_wrap=True)
+                if node.status == PLUGIN and node.plugin is not None and not node.reasons:
+                    console.print(
+                        f"    [red]✗[/] plugin {escape(node.plugin.namespace)}::"
+                        f"{escape(node.plugin.name)} v{escape(node.plugin.version)} "
+                        "is not available",
+                        soft_wrap=True,
+                    )
+                for reason in node.reasons:
+                    _print_finding(console, reason)
+            rest = group[SHOWN_PER_GROUP:]
+            if rest:
+                names = ", ".join(f"#{n.index} {n.name}" for n in rest[:20])
+                more = f", … ({len(rest) - 20} more)" if len(rest) > 20 else ""
+                console.print(
+                    f"  [dim]… and {len(rest)} more {escape(rest[0].op_type)} nodes with the "
+                    f"same findings: {escape(names)}{more}[/]",
+                    soft_wrap=True,
+                )
+
+    plugins = [n for n in report.nodes if n.status == PLUGIN and n.ok]
+    if plugins:
+        console.print()
+        console.rule("[bold]Nodes that run through plugins[/]", align="left")
+        for node in plugins:
+            ref = node.plugin
+            where = f"{ref.namespace}::{ref.name} v{ref.version}" if ref else "a plugin"
+            console.print(f"{_node_title(node)}  → {escape(where)}", soft_wrap=True)
+
+    warned = [n for n in report.nodes if n.ok and any(not r.is_error for r in n.reasons)]
+    if warned:
+        console.print()
+        console.rule("[bold]Warnings (these nodes build)[/]", align="left")
+        for node in warned:
+            console.print(_node_title(node), soft_wrap=True)
+            for reason in node.reasons:
+                _print_finding(console, reason)
+
+    if report.graph_findings:
+        console.print()
+        console.rule("[bold]Graph[/]", align="left")
+        for finding in report.graph_findings:
+            _print_finding(console, finding, indent="  ")
+
+    for note in report.notes:
+        console.print(f"[dim]Note: {escape(note)}[/]", soft_wrap=True)
 
 
 def render(report: Report, color: bool = False) -> str:
-    lines = [f"{report.model.path}: {report.summary} on {report.target} ({report.backend})"]
-    for node in report.unsupported_nodes:
-        for reason in node.reasons:
-            lines.append(f"  [{reason.code}] {reason.message}")
-    return "\n".join(lines)
+    """The report as text; ANSI colour only when `color` is true."""
+    buffer = io.StringIO()
+    width = shutil.get_terminal_size((PLAIN_WIDTH, 24)).columns if color else PLAIN_WIDTH
+    console = Console(
+        file=buffer,
+        force_terminal=color,
+        no_color=not color,
+        color_system="standard" if color else None,
+        width=max(width, 60),
+        highlight=False,
+        emoji=False,
+    )
+    _summary(console, report)
+    _details(console, report)
+    return buffer.getvalue()

@@ -1,1 +1,1 @@
-"""Command-line entry points of the plugin SDK."""
+"""Command-line tools of trtforge.plugins: ``trt-build`` and ``trt-plugin``."""

@@ -1,14 +1,320 @@
-"""Build a TensorRT engine from an ONNX model, registering the plugins it needs."""
+"""trt-build: build a TensorRT (or TensorRT-RTX) engine from an ONNX model, plugins registered.
+
+Registers the trtforge plugins the model uses (native library or Python plugins), parses the
+model with the installed ``tensorrt`` (else ``tensorrt_rtx``), builds with the given precision
+flags, optimization profiles, timing cache and workspace limit, and writes the engine plus a
+JSON sidecar (ENGINE.json) recording TensorRT flavour and version, compute capability, plugins
+used with their versions, and input profiles.
+
+Examples:
+  trt-build model.onnx -o model.engine --shapes x:1x768,32x768,256x768
+  trt-build model.onnx -o model.plan --compute-capability 89 --plugin-backend python
+
+Exit status: 0 engine written; 1 the build failed (a plugin is missing, the parser or the
+builder refused the model); 2 bad input or arguments; 3 internal error.
+"""
 
 from __future__ import annotations
 
+import argparse
+import hashlib
+import json
+import logging
+import os
+import re
 import sys
+import tempfile
+from pathlib import Path
+
+from trtforge.plugins.cli._common import EXIT_OK, Failure, UserError, run, setup_logging
+
+logger = logging.getLogger("trtforge.plugins.build")
 
 
-def main(argv=None) -> int:
-    from trtforge.analyzer.cli._args import not_yet_available
+def _parser() -> argparse.ArgumentParser:
+    doc = __doc__.split("\n\n")
+    ap = argparse.ArgumentParser(
+        prog="trt-build",
+        description="\n\n".join(doc[:2]),
+        epilog="\n\n".join(doc[2:]),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ap.add_argument("model", help="ONNX model (external data beside it is found)")
+    ap.add_argument("-o", "--output", required=True, help="engine file to write")
+    g = ap.add_argument_group("build")
+    g.add_argument("--shapes", action="append", default=[], metavar="NAME:MIN,OPT,MAX",
+                   help="optimization profile of a dynamic input, dims joined by 'x' "
+                        "(e.g. x:1x768,32x768,256x768); repeat per input")
+    g.add_argument("--fp16", action="store_true", help="allow FP16 kernels (TensorRT; RTX networks are strongly typed)")
+    g.add_argument("--bf16", action="store_true", help="allow BF16 kernels (TensorRT; RTX networks are strongly typed)")
+    g.add_argument("--workspace", type=float, metavar="MiB", help="workspace memory pool limit in MiB")
+    g.add_argument("--timing-cache", metavar="FILE", help="timing cache to read (if present) and update")
+    g.add_argument("--compute-capability", action="append", default=[], metavar="CC",
+                   help="TensorRT-RTX: build ahead of time for this compute capability (e.g. 89); "
+                        "repeatable; default: the current GPU")
+    g.add_argument("--flavour", choices=("tensorrt", "tensorrt_rtx"),
+                   help="which installed TensorRT to use (default: tensorrt, else tensorrt_rtx)")
+    p = ap.add_argument_group("plugins")
+    p.add_argument("--plugin-backend", choices=("auto", "native", "python"), default="auto",
+                   help="how to register trtforge plugins: the native library, the Python "
+                        "IPluginV3 classes, or auto (native where built)")
+    p.add_argument("--plugin-library", action="append", default=[], metavar="SO",
+                   help="also load this plugin library (getCreators); repeatable")
+    ap.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: TensorRT's too)")
+    return ap
 
-    return not_yet_available("trt-build", "issue #4")
+
+_DIMS = re.compile(r"^\d+(x\d+)*$")
+
+
+def parse_shapes(items: list[str]) -> dict[str, tuple[tuple[int, ...], ...]]:
+    out: dict[str, tuple[tuple[int, ...], ...]] = {}
+    for item in items:
+        name, sep, rest = item.rpartition(":")
+        parts = rest.split(",")
+        if not sep or not name or len(parts) != 3 or not all(_DIMS.match(p) for p in parts):
+            raise UserError(
+                f"--shapes '{item}': expected NAME:MIN,OPT,MAX with dims joined by 'x'",
+                "write e.g. --shapes input:1x3x224x224,8x3x224x224,32x3x224x224",
+            )
+        dims = tuple(tuple(int(d) for d in p.split("x")) for p in parts)
+        if len({len(d) for d in dims}) != 1 or any(
+            not (a <= b <= c) for a, b, c in zip(*dims)
+        ):
+            raise UserError(
+                f"--shapes '{item}': min, opt and max must have one rank and min <= opt <= max",
+                "check each dimension of the three shapes",
+            )
+        out[name] = dims
+    return out
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+class _Logger:
+    """A TensorRT logger collecting errors (shown on failure) and forwarding to logging."""
+
+    def __init__(self, trt, verbose: int):
+        base = trt.ILogger
+        outer = self
+        self.errors: list[str] = []
+
+        class L(base):
+            def __init__(self):
+                base.__init__(self)
+
+            def log(self, severity, msg):
+                if severity <= trt.ILogger.Severity.ERROR:
+                    if "cudaError 35" in msg or "CUDA driver version is insufficient" in msg:
+                        logger.debug("TensorRT: %s", msg)  # no GPU here: harmless for AOT builds
+                        return
+                    outer.errors.append(msg)
+                    logger.debug("TensorRT: %s", msg)
+                elif severity <= trt.ILogger.Severity.WARNING and verbose:
+                    logger.warning("TensorRT: %s", msg)
+                elif verbose > 1:
+                    logger.info("TensorRT: %s", msg)
+
+        self.trt_logger = L()
+
+
+def _main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    setup_logging(args.verbose)
+    model_path = Path(args.model)
+    if not model_path.is_file():
+        raise UserError(f"model '{args.model}' does not exist", "pass the path of an .onnx file")
+    shapes = parse_shapes(args.shapes)
+    ccs = []
+    for cc in args.compute_capability:
+        if not re.fullmatch(r"\d{2,3}", cc.replace(".", "")):
+            raise UserError(f"--compute-capability '{cc}' is not a compute capability", "write e.g. 89 or 8.9")
+        ccs.append(cc.replace(".", ""))
+
+    import onnx
+
+    try:
+        model = onnx.load(str(model_path), load_external_data=False)
+    except Exception as e:  # noqa: BLE001
+        raise UserError(f"model '{args.model}' is not a readable ONNX file ({e})", "check the file") from e
+
+    from trtforge.plugins import _trt, registry
+
+    if args.flavour:
+        os.environ["TRTFORGE_TRT_FLAVOUR"] = args.flavour
+    flavour = _trt.flavour()
+    if flavour is None:
+        raise UserError("neither tensorrt nor tensorrt_rtx is installed",
+                        "pip install tensorrt (NVIDIA GPUs) or pip install tensorrt-rtx")
+    _trt.ensure_rtx_loadable(reexec=True)  # re-executes this process once if needed
+    trt = _trt.import_trt(flavour)
+    is_rtx = flavour == "tensorrt_rtx"
+    if ccs and not is_rtx:
+        raise UserError("--compute-capability applies to TensorRT-RTX only",
+                        "TensorRT builds for the GPU it runs on; drop the flag or use --flavour tensorrt_rtx")
+
+    # --- plugins -------------------------------------------------------------------------
+    nodes = registry.plugin_nodes(model)
+    needed = []
+    for _, _node, spec in nodes:
+        if spec is not None and spec not in needed:
+            needed.append(spec)
+    registered = None
+    if needed:
+        try:
+            registered = registry.register(needed, backend=args.plugin_backend, trt=trt)
+        except registry.RegistrationError as e:
+            raise Failure(e.message, e.hint) from e
+    reg = trt.get_plugin_registry()
+    for lib in args.plugin_library:
+        if not Path(lib).is_file():
+            raise UserError(f"--plugin-library '{lib}' does not exist", "pass the path of a .so")
+        if reg.load_library(lib) is None:
+            raise Failure(f"TensorRT could not load the plugin library {lib}",
+                          "check it exports getCreators (ldd / nm -D) and matches this TensorRT")
+    missing = registry.find_missing(reg, model)
+    if missing:
+        lines = []
+        for node, (name, version, namespaces) in missing:
+            ns = namespaces[-1] if namespaces else ""
+            lines.append(f"{node.op_type} node '{node.name}': plugin name={name} version={version} "
+                         f"namespace={ns or '(empty)'} is not registered")
+        raise Failure(
+            "; ".join(lines),
+            "declare and build it (trt-plugin new NAME, then pip install .), or load a library "
+            "that provides it with --plugin-library PATH (a shared library exporting getCreators)",
+        )
+
+    # --- parse -----------------------------------------------------------------------------
+    log = _Logger(trt, args.verbose)
+    builder = trt.Builder(log.trt_logger)
+    network = builder.create_network(0)
+    parser = trt.OnnxParser(network, log.trt_logger)
+    if not parser.parse_from_file(str(model_path)):
+        errs = [parser.get_error(i) for i in range(parser.num_errors)]
+        detail = "; ".join(
+            f"node {e.node()} ({e.node_name() or '?'}, {e.node_operator() or '?'}): "
+            f"{str(e.code()).split('.')[-1]} in {e.func()}: {e.desc()}"
+            for e in errs
+        ) or "; ".join(log.errors) or "no detail"
+        raise Failure(f"the {flavour} ONNX parser refused the model: {detail}",
+                      "run trt-check on the model to see which nodes are unsupported and why")
+
+    # --- config ------------------------------------------------------------------------------
+    config = builder.create_builder_config()
+    precision = []
+    for flag, wanted in (("FP16", args.fp16), ("BF16", args.bf16)):
+        if not wanted:
+            continue
+        if hasattr(trt.BuilderFlag, flag):
+            config.set_flag(getattr(trt.BuilderFlag, flag))
+            precision.append(flag.lower())
+        else:
+            logger.warning("%s has no %s builder flag (strongly typed networks): types come from the model",
+                           flavour, flag)
+    if args.workspace:
+        config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(args.workspace * (1 << 20)))
+    if is_rtx:
+        if ccs:
+            config.num_compute_capabilities = len(ccs)
+            for i, cc in enumerate(ccs):
+                member = getattr(trt.ComputeCapability, f"SM{cc}", None)
+                if member is None:
+                    known = [m for m in trt.ComputeCapability.__members__ if m.startswith("SM")]
+                    raise UserError(f"{flavour} cannot build for compute capability {cc}",
+                                    f"choose one of {', '.join(m[2:] for m in known)}")
+                config.set_compute_capability(member, i)
+    inputs_info = []
+    profile = builder.create_optimization_profile()
+    need_profile = False
+    net_inputs = [network.get_input(i) for i in range(network.num_inputs)]
+    for t in net_inputs:
+        dims = tuple(t.shape)
+        info = {"name": t.name, "dtype": str(t.dtype).split(".")[-1], "shape": list(dims)}
+        if t.name in shapes:
+            mn, op, mx = shapes[t.name]
+            if len(mn) != len(dims) or any(
+                d >= 0 and not (a == b == c == d) for d, a, b, c in zip(dims, mn, op, mx)
+            ):
+                raise UserError(f"--shapes {t.name}: does not fit the input's shape {list(dims)}",
+                                    "keep static dimensions as they are; vary only the dynamic (-1) ones")
+            profile.set_shape(t.name, mn, op, mx)
+            need_profile = True
+            info["profile"] = {"min": list(mn), "opt": list(op), "max": list(mx)}
+        elif any(d < 0 for d in dims):
+            raise UserError(f"input '{t.name}' has dynamic shape {list(dims)} and no --shapes",
+                            f"add --shapes {t.name}:MIN,OPT,MAX (e.g. " +
+                            "x".join("1" if d < 0 else str(d) for d in dims) + ",...)")
+        inputs_info.append(info)
+    unknown = set(shapes) - {t.name for t in net_inputs}
+    if unknown:
+        raise UserError(f"--shapes names unknown input(s) {sorted(unknown)}",
+                        f"the model's inputs are {[t.name for t in net_inputs]}")
+    if need_profile:
+        config.add_optimization_profile(profile)
+    cache = None
+    if args.timing_cache:
+        blob = Path(args.timing_cache).read_bytes() if Path(args.timing_cache).is_file() else b""
+        cache = config.create_timing_cache(blob)
+        config.set_timing_cache(cache, ignore_mismatch=False)
+
+    engine = builder.build_serialized_network(network, config)
+    if engine is None:
+        raise Failure(f"the {flavour} builder failed: " + ("; ".join(log.errors) or "no detail"),
+                      "run with -vv to see TensorRT's log")
+    out = Path(args.output)
+    _atomic_write(out, bytes(engine))
+    if cache is not None:
+        _atomic_write(Path(args.timing_cache), bytes(config.get_timing_cache().serialize()))
+
+    sidecar = {
+        "schema": "trtforge.build/1",
+        "engine": out.name,
+        "model": {"path": str(model_path), "sha256": _sha256(model_path)},
+        "tensorrt": {"flavour": flavour, "version": getattr(trt, "__version__", None)},
+        "compute_capability": [f"{c[:-1]}.{c[-1]}" for c in ccs] if ccs else ["current"],
+        "precision": precision or ["as-typed" if is_rtx else "fp32"],
+        "workspace_mib": args.workspace,
+        "plugins": [
+            {"name": s.name, "version": s.version, "namespace": s.namespace,
+             "backend": registered.backend if registered else None,
+             "library": Path(registered.library).name if registered and registered.library else None}
+            for s in needed
+        ],
+        "plugin_libraries": [Path(p).name for p in args.plugin_library],
+        "inputs": inputs_info,
+        "outputs": [{"name": network.get_output(i).name,
+                     "dtype": str(network.get_output(i).dtype).split(".")[-1]}
+                    for i in range(network.num_outputs)],
+    }
+    _atomic_write(out.with_name(out.name + ".json"), (json.dumps(sidecar, indent=2) + "\n").encode())
+    print(f"wrote {out} ({len(bytes(engine))} bytes) and {out.name}.json"
+          + (f"; plugins: {', '.join(s.qualified_name for s in needed)}" if needed else ""))
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point: the exit status (0, 1, 2 or 3)."""
+    return run(_main, argv)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,16 @@
 """TopK.
 
-Source: onnx-tensorrt docs/operators.md (TopK row) and onnxOpImporters.cpp importTopK;
-TensorRT API docs, ITopKLayer (K ≤ 3840 as a build-time constant).
+Sources: onnx-tensorrt docs/operators.md (TopK row: "`K` input must be less than 3840") and
+onnxOpImporters.cpp importTopK (UINT8 refused; opset < 10 takes K as an attribute); TensorRT
+API docs, ITopKLayer (K <= 3840); observed with the TensorRT-RTX 1.7.1 parser: K may be a
+network input or computed from shapes, `sorted=0` is accepted, INT32/INT64/FLOAT16/BFLOAT16
+data is accepted, and K = 4000 still parses (the limit is enforced when the engine is built,
+so it is reported as a warning).
 """
 
 from __future__ import annotations
 
+from trtforge.analyzer.kb.ops._tensor_common import INDEX, OBSERVED
 from trtforge.analyzer.kb.policy import FLOATS
 from trtforge.analyzer.kb.rule import NodeContext, OpRule
 
@@ -15,22 +20,25 @@ MAX_K = 3840
 
 def _check(ctx: NodeContext):
     k = ctx.input_value(1) if ctx.opset >= 10 else ctx.attr("k")
-    if k is not None:
-        k = int(k.reshape(-1)[0]) if hasattr(k, "reshape") else int(k)
-        if k > MAX_K:
-            yield ctx.finding(
-                "k-too-large",
-                f"K={k} exceeds TensorRT's TopK limit of {MAX_K}",
-                "split the TopK into chunks, or use a plugin",
-                source=SOURCE,
-            )
+    if k is None:
+        return
+    k = int(k.reshape(-1)[0]) if hasattr(k, "reshape") else int(k)
+    if k > MAX_K:
+        yield ctx.finding(
+            "k-too-large",
+            f"K={k} exceeds TensorRT's TopK limit of {MAX_K}; the parser accepts the node but "
+            "the engine build fails",
+            "split the TopK into chunks of at most 3840, or sort instead",
+            severity="warning",
+            source=SOURCE,
+        )
 
 
 RULES = [
     OpRule(
         op="TopK",
-        source=SOURCE,
-        types={0: FLOATS | {"INT32", "INT64"}, 1: {"INT64"}},
+        source=f"{SOURCE}; {OBSERVED}",
+        types={0: FLOATS | {"DOUBLE", "INT32", "INT64", "INT8"}, 1: INDEX},
         check=_check,
     )
 ]

@@ -1,0 +1,180 @@
+"""Shared vocabulary of the compute-op rules (elementwise, activations, reductions, conv, …).
+
+Not a rule module (the leading underscore keeps the registry from loading it as one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from trtforge.analyzer.findings import Finding, Fix
+from trtforge.analyzer.kb.rule import NodeContext
+
+#: Citation prefixes used by the compute rules.
+OPS_MD = "onnx-tensorrt docs/operators.md (TensorRT 10.15)"
+CHANGELOG = "onnx-tensorrt docs/Changelog.md"
+IMPORTERS = "onnx-tensorrt onnxOpImporters.cpp"
+CHECKERS = "onnx-tensorrt onnxOpCheckers.cpp"
+OBSERVED = "observed with TensorRT-RTX 1.7.1 parser"
+
+FOLD = Fix("rewrite", "fold-constants")
+
+
+def src(*parts: str) -> str:
+    """Joins citation parts into one `source` string."""
+    return "; ".join(p for p in parts if p)
+
+
+def declared_outputs(ctx: NodeContext) -> int:
+    """Outputs the node declares with a name (empty names are omitted optional outputs)."""
+    return sum(1 for name in ctx.node.output if name)
+
+
+def only_first_output(ctx: NodeContext, what: str, hint: str) -> Iterable[Finding]:
+    """The importer produces one output; any other named output fails the parse.
+
+    The parser counts named outputs, not consumed ones: an optional output that is declared
+    but unused still fails (observed with TensorRT-RTX 1.7.1 for LayerNormalization, MaxPool,
+    BatchNormalization and Attention).
+    """
+    extra = [name for name in list(ctx.node.output)[1:] if name]
+    if extra:
+        yield ctx.finding(
+            "extra-outputs",
+            f"{what} ({', '.join(repr(n) for n in extra)})",
+            hint,
+        )
+
+
+def is_const(ctx: NodeContext, index: int) -> bool:
+    """A build-time constant in the broad sense (folds of constants included)."""
+    info = ctx.input(index)
+    return info is not None and info.is_constant
+
+
+def is_weights(ctx: NodeContext, index: int) -> bool:
+    """What the parser calls weights: an initializer or a Constant node's output, directly.
+
+    Observed with TensorRT-RTX 1.7.1: an initializer passed through an Identity is a tensor,
+    not weights (STFT frame_step, Dropout training_mode and Clip bounds then fail).
+    """
+    if not ctx.has_input(index):
+        return False
+    name = ctx.node.input[index]
+    if ctx.graph.is_initializer(name):
+        return True
+    producer = ctx.graph.producers.get(name)
+    return producer is not None and producer.op_type == "Constant"
+
+
+def resolves_to_weights(ctx: NodeContext, index: int, depth: int = 16) -> bool:
+    """Weights reached back through Identity/Cast nodes only (the parser's resolution of
+    Reduce axes: an initializer behind Cast or Identity resolves, a Concat or Add of
+    constants does not; observed with TensorRT-RTX 1.7.1)."""
+    if not ctx.has_input(index):
+        return False
+    name = ctx.node.input[index]
+    graph = ctx.graph
+    for _ in range(depth):
+        if graph.is_initializer(name):
+            return True
+        producer = graph.producers.get(name)
+        if producer is None:
+            return False
+        if producer.op_type == "Constant":
+            return True
+        if producer.op_type not in ("Identity", "Cast") or not producer.input:
+            return False
+        name = producer.input[0]
+    return False
+
+
+def not_weights(ctx: NodeContext, index: int, why: str) -> Finding:
+    """The generic `input-not-constant` finding, with the fold-constants fix."""
+    return ctx.finding(
+        "input-not-constant",
+        f"input {index} ('{ctx.node.input[index]}') must be an initializer or Constant: {why}",
+        "fold it into an initializer (trt-rewrite --fold-constants) if it depends only on "
+        "constants; otherwise export with a fixed value",
+        (FOLD,),
+    )
+
+
+def static_shape(ctx: NodeContext, index: int) -> tuple[int, ...] | None:
+    """The input's shape when every dim is a known non-negative int, else None."""
+    info = ctx.input(index)
+    if info is None or not info.static_shape:
+        return None
+    return tuple(int(d) for d in info.shape)
+
+
+def rank(ctx: NodeContext, index: int) -> int | None:
+    info = ctx.input(index)
+    return None if info is None else info.rank
+
+
+def scalar(value) -> float | None:
+    """A one-element constant's value as a Python number, else None."""
+    if value is None:
+        return None
+    try:
+        flat = value.reshape(-1)
+    except AttributeError:
+        return None
+    return flat[0].item() if flat.size == 1 else None
+
+
+def pre_opset7_broadcast(ctx: NodeContext, a: int, b: int) -> Iterable[Finding]:
+    """Below opset 7 the parser's broadcast helper refuses operands of different ranks
+    ("Pre-opset 7 broadcasting is unsupported"; observed with TensorRT-RTX 1.7.1 for PRelu,
+    Gemm's bias and MatMul)."""
+    if not ctx.opset or ctx.opset >= 7:
+        return
+    ra, rb = rank(ctx, a), rank(ctx, b)
+    if ra is not None and rb is not None and ra != rb:
+        yield ctx.finding(
+            "pre-opset7-broadcast",
+            f"broadcasts rank {ra} against rank {rb} in an opset-{ctx.opset} model; the parser "
+            "supports broadcasting from opset 7",
+            "re-export the model at opset >= 7 (13 or later recommended)",
+        )
+
+
+_FLOAT_KIND = {"FLOAT": "FLOAT", "DOUBLE": "FLOAT", "FLOAT16": "FLOAT16", "BFLOAT16": "BFLOAT16"}
+
+
+def mixed_float_types(ctx: NodeContext, indices: Iterable[int] | None = None) -> Iterable[Finding]:
+    """Inputs ONNX types with one `T` must reach TensorRT with one float type.
+
+    Observed with TensorRT-RTX 1.7.1: FLOAT16 data with FLOAT weights fails in Conv,
+    ConvTranspose, MatMul, Gemm, PRelu, the elementwise ops, Layer/Instance/GroupNormalization,
+    RotaryEmbedding and LSTM ("must have same input types", "must have identical types");
+    BatchNormalization, Pow, RMSNormalization and Attention cast instead. DOUBLE counts as FLOAT
+    (the parser casts it down).
+    """
+    seen: dict[str, int] = {}
+    positions = range(ctx.num_inputs) if indices is None else indices
+    for index in positions:
+        info = ctx.input(index)
+        if info is None:
+            continue
+        kind = _FLOAT_KIND.get(info.dtype)
+        if kind is not None:
+            seen.setdefault(kind, index)
+    if len(seen) > 1:
+        kinds = ", ".join(f"input {i}: {k}" for k, i in sorted(seen.items(), key=lambda x: x[1]))
+        yield ctx.finding(
+            "mixed-types",
+            f"float inputs of different types ({kinds}); TensorRT needs one type here",
+            "cast the inputs (or weights) to one float type, e.g. convert the weights to FLOAT16",
+        )
+
+
+def checks(*fns):
+    """Combines several check functions into one `OpRule.check`."""
+
+    def combined(ctx: NodeContext):
+        for fn in fns:
+            yield from fn(ctx)
+
+    return combined

@@ -1,0 +1,189 @@
+"""Shared facts for the tensor-manipulation, indexing and control-flow rules.
+
+Not a rule module (the leading underscore keeps the registry from loading it as one).
+
+Sources: onnx-tensorrt onnxOpImporters.cpp (`notInvalidType(..., {"UINT8"})` guards and
+`convertDtype` in importerUtils.cpp); observed with the TensorRT-RTX 1.7.1 parser: DOUBLE tensors
+are accepted (the parser casts them down to FLOAT), UINT8 is refused by almost every importer
+("Found unsupported input type of UINT8") and only passes through Identity/Shape/Size, and
+INT16/UINT16/UINT32/UINT64/STRING/complex tensors have no TensorRT type at all.
+"""
+
+from __future__ import annotations
+
+from trtforge.analyzer.findings import Fix
+from trtforge.analyzer.graph import GraphView
+from trtforge.analyzer.kb.policy import FLOATS, QUANT
+from trtforge.analyzer.kb.rule import NodeContext
+
+#: element types a TensorRT tensor can hold once imported (DOUBLE is cast down to FLOAT).
+TENSOR = frozenset(FLOATS | QUANT | {"DOUBLE", "INT32", "INT64", "INT8", "BOOL"})
+#: the same plus UINT8, which a few importers pass through (network I/O only).
+TENSOR_U8 = TENSOR | {"UINT8"}
+#: layers that interpolate (Resize, GridSample): no BOOL and no integer data.
+INTERPOLATABLE = frozenset(FLOATS | QUANT | {"DOUBLE", "INT8"})
+#: data for DepthToSpace/SpaceToDepth (shuffles, but the importer refuses BOOL and UINT8).
+NO_BOOL = TENSOR - {"BOOL"}
+#: integer index / shape tensors.
+INDEX = frozenset({"INT32", "INT64"})
+#: anything numeric that the parser reads as a shape-tensor value.
+SHAPE_VALUES = frozenset({"INT32", "INT64"})
+FLOAT_LIKE = frozenset(FLOATS | {"DOUBLE"})
+
+OPSRC = "onnx-tensorrt onnxOpImporters.cpp"
+FOLD = Fix("rewrite", "fold-constants")
+OBSERVED = "observed with TensorRT-RTX 1.7.1 parser"
+
+#: ops whose output is computable while building the engine when their inputs' shapes are.
+_SHAPE_OPS = frozenset({"Shape", "Size"})
+#: ops that never yield build-time values.
+_OPAQUE = frozenset({"If", "Loop", "Scan", "NonZero", "Unique", "NonMaxSuppression"})
+
+
+def shape_derived(
+    graph: GraphView, name: str, depth: int = 24, network_inputs: bool = True
+) -> bool:
+    """True when tensor `name` is a build-time constant or computed only from shapes.
+
+    TensorRT evaluates such values as shape tensors, so an importer that needs a value (a float
+    `scales`, a float `Range` bound) can use them: constants, Shape/Size outputs, INT32/INT64
+    network inputs (which become shape tensors) and anything computed from those only (casts
+    to float included). A FLOAT network input, or a value computed from tensor data, is not.
+    Observed with the TensorRT-RTX 1.7.1 parser (the ONNX window-function expansions cast an
+    INT64 network input to float and feed Range: accepted).
+
+    With `network_inputs=False`, values that depend on a network input do not count (for
+    inputs whose values TensorRT must know while building, like Squeeze/Unsqueeze axes).
+    """
+    if not name:
+        return True
+    info = graph.tensor(name)
+    if info.is_constant:
+        return True
+    if info.is_graph_input:  # an integer network input becomes a shape tensor
+        return network_inputs and info.dtype in SHAPE_VALUES
+    if depth <= 0:
+        return False
+    node = graph.producers.get(name)
+    if node is None:
+        return False  # a body input or an outer value we cannot see through
+    if node.op_type in _SHAPE_OPS:
+        return True
+    if node.op_type in _OPAQUE:
+        return False
+    inputs = [n for n in node.input if n]
+    return bool(inputs) and all(shape_derived(graph, n, depth - 1, network_inputs) for n in inputs)
+
+
+def float_value_input(ctx: NodeContext, index: int, what: str):
+    """Finding when float input `index` must be a value TensorRT can evaluate but is not.
+
+    TensorRT carries values that decide shapes as shape tensors, which must be INT32/INT64
+    unless they are build-time constants or computed from shapes; a FLOAT network input (or a
+    float computed from data) cannot be one. Observed with TensorRT-RTX 1.7.1: "Network input
+    scales is a shape tensor and must have type Int32 or Int64".
+    """
+    info = ctx.input(index)
+    if info is None or info.dtype not in FLOAT_LIKE:
+        return None
+    if shape_derived(ctx.graph, ctx.node.input[index]):
+        return None
+    seen = "a network input" if info.is_graph_input else "computed from tensor data"
+    return ctx.finding(
+        "float-shape-input",
+        f"{what} ('{ctx.node.input[index]}') is a {info.dtype} value {seen}; TensorRT needs it "
+        "as a build-time constant or a value computed from shapes",
+        "make it an initializer (trt-rewrite --fold-constants when it depends only on static "
+        "shapes), or pass integer sizes instead",
+        source=OBSERVED,
+    )
+
+
+def reads_float_network_input(graph: GraphView, name: str, depth: int = 24) -> bool:
+    """True when `name` is computed (through anything but Shape/Size) from a float network input."""
+    if not name or depth <= 0:
+        return False
+    info = graph.tensor(name)
+    if info.is_constant:
+        return False
+    if info.is_graph_input:
+        return info.dtype in FLOAT_LIKE
+    node = graph.producers.get(name)
+    if node is None or node.op_type in _SHAPE_OPS:
+        return False
+    return any(reads_float_network_input(graph, n, depth - 1) for n in node.input if n)
+
+
+def shape_input(ctx: NodeContext, index: int, what: str):
+    """Finding when an integer shape-tensor input is computed from a FLOAT network input.
+
+    TensorRT computes shape tensors while building; one computed from float network data
+    (e.g. Cast(float input) fed to Reshape's shape or Range's limit) fails with
+    "Assertion !isInFlight(...)" (observed with TensorRT-RTX 1.7.1).
+    """
+    if not ctx.has_input(index):
+        return None
+    name = ctx.node.input[index]
+    info = ctx.input(index)
+    if info.is_constant or info.dtype in FLOAT_LIKE:
+        return None  # float values are judged by float_value_input
+    if not reads_float_network_input(ctx.graph, name):
+        return None
+    return ctx.finding(
+        "float-shape-input",
+        f"{what} ('{name}') is computed from a FLOAT network input; TensorRT computes it as a "
+        "shape tensor and cannot",
+        "feed the dimensions as INT64 network inputs, or fold them to constants",
+        source=OBSERVED,
+    )
+
+
+def shape_inputs_check(*specs: tuple[int, str]):
+    """A rule check applying `shape_input` to each (index, description)."""
+
+    def check(ctx: NodeContext):
+        for index, what in specs:
+            finding = shape_input(ctx, index, what)
+            if finding is not None:
+                yield finding
+
+    return check
+
+
+def build_time_input(ctx: NodeContext, index: int, why: str):
+    """Finding when input `index` is not known while building (constant or from shapes).
+
+    Observed with TensorRT-RTX 1.7.1: Unsqueeze/Squeeze axes computed from Shape(...) are
+    accepted; axes that are a network input fail ("axis is not a constant").
+    """
+    if not ctx.has_input(index):
+        return None
+    name = ctx.node.input[index]
+    if shape_derived(ctx.graph, name, network_inputs=False):
+        return None
+    return ctx.finding(
+        "input-not-constant",
+        f"input {index} ('{name}') must be a build-time constant: {why}",
+        "fold it into an initializer (trt-rewrite --fold-constants) if it depends only on "
+        "static shapes; otherwise export with a fixed value",
+        (FOLD,),
+    )
+
+
+#: TensorRT tensors have at most 8 dims (nvinfer1::Dims::MAX_DIMS).
+MAX_DIMS = 8
+
+
+def output_rank(ctx: NodeContext, rank: int | None):
+    """Finding when the node would produce a tensor of more than MAX_DIMS dims.
+
+    Observed with TensorRT-RTX 1.7.1: Reshape to 9 dims fails ("Number of dimensions (9) is
+    not in the valid range [-1, Dims::MAX_DIMS]").
+    """
+    if rank is None or rank <= MAX_DIMS:
+        return None
+    return ctx.finding(
+        "rank-above-8",
+        f"the output would have {rank} dims; TensorRT tensors have at most {MAX_DIMS}",
+        "merge adjacent dims so that no tensor exceeds 8 dims",
+    )

@@ -1,0 +1,194 @@
+"""Attention family: Attention, RotaryEmbedding, LinearAttention, CausalConvWithState.
+
+Sources: onnx-tensorrt docs/operators.md (10.15 Attention row: past_key/past_value and the
+present_*/qk_matmul_output outputs unsupported, softcap unsupported; RotaryEmbedding row);
+onnxOpImporters.cpp importAttention (exactly one output, past_key/past_value refused,
+IAttention layer), importRotaryEmbedding (3-D input needs num_heads); Changelog 10.14
+(Attention), 10.15 (RotaryEmbedding, RMSNormalization). Observed with the TensorRT-RTX 1.7.1
+parser on the onnx Attention test cases and extra probes: `softcap` != 0 and
+`softmax_precision` are refused; `is_causal=1` together with an `attn_mask` fails in
+IAttention::setMask; K and V with different shapes (different head sizes) fail ("Key and Value
+must have the same shape"); GQA, 3-D inputs with q_num_heads/kv_num_heads, bool/float masks of
+rank 2-4, nonpad_kv_seqlen and left_window_size parse; Q/K/V must be float types (INT8/FP8
+inputs fail at the layer). LinearAttention and CausalConvWithState (opset 27) have importers
+in TensorRT-RTX 1.7.1 that need a plugin it does not ship ("failed to load … plugin"); they are
+absent from TensorRT's operators.md (10.15).
+"""
+
+from __future__ import annotations
+
+from trtforge.analyzer.kb.ops._compute import (
+    CHANGELOG,
+    CHECKERS,
+    IMPORTERS,
+    OBSERVED,
+    OPS_MD,
+    mixed_float_types,
+    src,
+)
+from trtforge.analyzer.kb.policy import FLOAT_LIKE, INDEX_INTS
+from trtforge.analyzer.kb.rule import NodeContext, OpRule, Since
+
+
+def _check_attention(ctx: NodeContext):
+    outputs = len(ctx.node.output)
+    if outputs > 1:
+        yield ctx.finding(
+            "extra-outputs",
+            f"declares {outputs} outputs; TensorRT's Attention produces only Y (present_key, "
+            "present_value and qk_matmul_output are unsupported, even as empty names)",
+            "remove the trailing outputs from the node (KV-cache attention needs a plugin)",
+        )
+    for index, name in ((4, "past_key"), (5, "past_value")):
+        if ctx.has_input(index):
+            yield ctx.finding(
+                "past-kv",
+                f"{name} input is set; TensorRT's Attention has no KV-cache inputs",
+                "update the KV cache outside the node (Concat) and pass full K/V",
+            )
+    if float(ctx.attr("softcap", 0.0) or 0.0) != 0.0:
+        yield ctx.finding(
+            "softcap",
+            f"softcap={ctx.attr('softcap')} is not supported",
+            "apply softcapping outside the node, or decompose the attention",
+        )
+    if "softmax_precision" in ctx.attrs:
+        yield ctx.finding(
+            "softmax-precision",
+            "softmax_precision is not supported",
+            "drop the softmax_precision attribute",
+        )
+    if int(ctx.attr("is_causal", 0)) and ctx.has_input(3):
+        yield ctx.finding(
+            "causal-with-mask",
+            "is_causal=1 together with an attn_mask; TensorRT takes one or the other",
+            "fold the causal mask into attn_mask and set is_causal=0",
+        )
+    if ctx.has_input(3):
+        yield from _check_mask(ctx)
+    k, v = ctx.input(1), ctx.input(2)
+    if k is not None and v is not None and k.static_shape and v.static_shape:
+        if tuple(k.shape) != tuple(v.shape):
+            yield ctx.finding(
+                "kv-shape",
+                f"K {list(k.shape)} and V {list(v.shape)} differ; TensorRT needs equal shapes "
+                "(same head size)",
+                "pad V to K's head size and slice the output, or decompose the attention",
+            )
+
+
+def _attention_dims(ctx: NodeContext) -> list | None:
+    """[batch, q_heads, q_seq, kv_seq] as far as known (None entries unknown)."""
+    q, k = ctx.input(0), ctx.input(1)
+    if q is None or k is None or q.shape is None or k.shape is None:
+        return None
+
+    def known(d):
+        return d if isinstance(d, int) and d > 0 else None
+
+    if len(q.shape) == 4 and len(k.shape) == 4:
+        return [known(q.shape[0]), known(q.shape[1]), known(q.shape[2]), known(k.shape[2])]
+    if len(q.shape) == 3 and len(k.shape) == 3:
+        heads = ctx.attr("q_num_heads")
+        return [
+            known(q.shape[0]),
+            int(heads) if heads else None,
+            known(q.shape[1]),
+            known(k.shape[1]),
+        ]
+    return None
+
+
+def _check_mask(ctx: NodeContext):
+    """The mask must broadcast to [batch, q_heads, q_seq, kv_seq] (observed: "mask must be
+    broadcastable to …" from the attention input layer, e.g. onnx test
+    test_attention_4d_padded_kv_bf16)."""
+    mask = ctx.input(3)
+    dims = _attention_dims(ctx)
+    if mask is None or mask.shape is None or dims is None or len(mask.shape) > 4:
+        return
+    for have, want in zip(reversed(mask.shape), reversed(dims), strict=False):
+        if isinstance(have, int) and have > 1 and want is not None and have != want:
+            yield ctx.finding(
+                "mask-shape",
+                f"attn_mask {list(mask.shape)} does not broadcast to [batch, heads, q_len, "
+                f"kv_len] = {dims}",
+                "pad or slice the mask to the key/value sequence length",
+            )
+            return
+
+
+def _check_rope(ctx: NodeContext):
+    yield from mixed_float_types(ctx, (0, 1, 2))
+    x = ctx.input(0)
+    if x is not None and x.rank == 3 and "num_heads" not in ctx.attrs:
+        yield ctx.finding(
+            "num-heads",
+            "3-D input without the num_heads attribute",
+            "set num_heads, or reshape the input to 4-D",
+        )
+
+
+RULES = [
+    OpRule(
+        op="Attention",
+        source=src(
+            f"{OPS_MD} (Attention row)",
+            f"{IMPORTERS} importAttention",
+            f"{CHECKERS} checkAttention (softcap, softmax_precision)",
+            CHANGELOG + " 10.14",
+            OBSERVED,
+        ),
+        since=Since(
+            trt=(10, 14),
+            rtx=(1, 7),
+            reason="Attention is imported from TensorRT 10.14 (TensorRT-RTX: verified in 1.7)",
+        ),
+        types={
+            0: FLOAT_LIKE,
+            1: FLOAT_LIKE,
+            2: FLOAT_LIKE,
+            3: FLOAT_LIKE | {"BOOL"},
+            6: INDEX_INTS,
+        },
+        hint="decompose Attention into MatMul/Softmax/MatMul (the exporter's default before "
+        "opset 23)",
+        check=_check_attention,
+    ),
+    OpRule(
+        op="RotaryEmbedding",
+        source=src(
+            f"{OPS_MD} (RotaryEmbedding row)",
+            f"{IMPORTERS} importRotaryEmbedding",
+            CHANGELOG + " 10.15",
+            OBSERVED,
+        ),
+        since=Since(
+            trt=(10, 15),
+            rtx=(1, 7),
+            reason="RotaryEmbedding is imported from TensorRT "
+            "10.15 (TensorRT-RTX: verified in 1.7)",
+        ),
+        types={0: FLOAT_LIKE, 1: FLOAT_LIKE, 2: FLOAT_LIKE, 3: INDEX_INTS},
+        hint="decompose the rotary embedding (Slice, Mul, Neg, Concat, Add)",
+        check=_check_rope,
+    ),
+    *(
+        OpRule(
+            op=op,
+            source=src(
+                f"absent from {OPS_MD}",
+                f'TensorRT-RTX 1.7.1 importer needs the {op} plugin ("failed to load … plugin")',
+                OBSERVED,
+            ),
+            since=Since(
+                trt=None,
+                rtx=None,
+                reason=f"{op} needs a TensorRT plugin that no "
+                "release in the knowledge base is known to ship",
+            ),
+            hint=f"decompose {op} into standard ops, or implement it as a plugin",
+        )
+        for op in ("LinearAttention", "CausalConvWithState")
+    ),
+]

@@ -1,0 +1,49 @@
+"""ONNX Runtime contrib ops (`com.microsoft`) that TensorRT-RTX's parser imports natively.
+
+Importers are chosen by op_type whatever the domain, so these rules sit in the built-in table
+(domain ""). TensorRT-RTX 1.7's parser registers importers for MultiHeadAttention,
+GroupQueryAttention, MatMulNBits, SimplifiedLayerNormalization, SkipSimplifiedLayerNormalization
+and QMoE; the open-source TensorRT parser has none of them, so on trt-10/trt-11 such nodes fall
+through to the plugin lookup (and `trt-rewrite --decompose-contrib` where it handles them).
+Contrib ops with no importer anywhere (FastGelu, BiasGelu, QuickGelu, FusedMatMul,
+SkipLayerNormalization, BiasAdd, EmbedLayerNormalization, ...) need no rule: the engine reports
+them as custom-domain ops with the rewrite passes that remove them.
+
+Sources: observed with the TensorRT-RTX 1.7.1 parser ("TensorRT-RTX MultiHeadAttention requires
+query, key, and value inputs", "k must be greater than 0" from MatMulNBits, "activation_alpha
+must be specified" from QMoE; every other contrib name tried gives "Plugin not found");
+onnx-tensorrt onnxOpImporters.cpp (no such importers in the open-source parser).
+"""
+
+from __future__ import annotations
+
+from trtforge.analyzer.kb.ops._tensor_common import OBSERVED
+from trtforge.analyzer.kb.rule import NodeContext, OpRule, Since
+
+SOURCE = f"{OBSERVED}; onnx-tensorrt onnxOpImporters.cpp (absent in the open-source parser)"
+RTX_ONLY = Since(
+    trt=None,
+    rtx=(1, 7),
+    reason="only TensorRT-RTX's parser has an importer for this ONNX Runtime contrib op",
+)
+HINT = "decompose the contrib op into standard ONNX ops (trt-rewrite), or provide a plugin"
+
+
+def _check_mha(ctx: NodeContext):
+    present = [i for i in range(min(3, ctx.num_inputs)) if ctx.has_input(i)]
+    if len(present) < 3:
+        yield ctx.finding(
+            "packed-qkv",
+            "query, key and value must be separate inputs (packed QKV is not supported)",
+            "split the packed QKV projection into three inputs when exporting",
+        )
+
+
+RULES = [
+    OpRule(op="MultiHeadAttention", source=SOURCE, since=RTX_ONLY, hint=HINT, check=_check_mha),
+    OpRule(op="GroupQueryAttention", source=SOURCE, since=RTX_ONLY, hint=HINT),
+    OpRule(op="MatMulNBits", source=SOURCE, since=RTX_ONLY, hint=HINT),
+    OpRule(op="SimplifiedLayerNormalization", source=SOURCE, since=RTX_ONLY, hint=HINT),
+    OpRule(op="SkipSimplifiedLayerNormalization", source=SOURCE, since=RTX_ONLY, hint=HINT),
+    OpRule(op="QMoE", source=SOURCE, since=RTX_ONLY, hint=HINT),
+]

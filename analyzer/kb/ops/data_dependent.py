@@ -1,0 +1,34 @@
+"""Unique, NonMaxSuppression: ops whose output shape depends on values.
+
+Sources: onnx-tensorrt docs/operators.md (Unique: N; NonMaxSuppression: Y, FP32/FP16) and
+onnxOpImporters.cpp importNonMaxSuppression (native INMSLayer; boxes and scores 3-D,
+center_point_box 0 or 1, the three scalar inputs may be tensors); observed with the
+TensorRT-RTX 1.7.1 parser: every ONNX NonMaxSuppression test case imports (it is a core layer,
+not a plugin, so RTX has it too); Unique has no importer.
+"""
+
+from __future__ import annotations
+
+from trtforge.analyzer.kb.ops._tensor_common import OBSERVED, OPSRC
+from trtforge.analyzer.kb.policy import FLOATS
+from trtforge.analyzer.kb.rule import NEVER, AttrLimit, OpRule, Since
+
+RULES = [
+    OpRule(
+        op="NonMaxSuppression",
+        source=f"{OPSRC} importNonMaxSuppression; docs/operators.md (NonMaxSuppression); "
+        f"INMSLayer docs; {OBSERVED}",
+        since=Since(trt=(8, 5), rtx=(1, 0)),
+        types={0: FLOATS, 1: FLOATS, 2: {"INT32", "INT64"}, 3: FLOATS, 4: FLOATS},
+        attrs=(AttrLimit("center_point_box", allowed={0, 1}, default=0),),
+        data_dependent_shape=True,
+    ),
+    OpRule(
+        op="Unique",
+        source=f"docs/operators.md (Unique: N); {OBSERVED} (no importer)",
+        since=NEVER,
+        data_dependent_shape=True,
+        hint="compute unique values outside the engine, or use a fixed-size formulation "
+        "(sort with TopK and compare neighbours)",
+    ),
+]

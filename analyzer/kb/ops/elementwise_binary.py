@@ -1,0 +1,130 @@
+"""Binary/variadic elementwise ops: arithmetic, comparison, logic, Mod, Pow, Mean.
+
+The elementwise helper refuses BOOL for arithmetic ("Elementwise layer does not support
+operator … and BOOL") and UINT8 at the layer ("requires inputs with type kFLOAT, kHALF, …");
+And/Or/Xor take BOOL only; Equal also takes BOOL and UINT8.
+
+Sources: onnx-tensorrt docs/operators.md (10.15); onnxOpImporters.cpp (elementwiseHelper,
+importMod, importPow, importMean); Changelog (Xor 8.4, Mod 8.5, integer Pow exponents 10.8,
+integer Pow bases 10.12); types observed with the TensorRT-RTX 1.7.1 parser.
+"""
+
+from __future__ import annotations
+
+from trtforge.analyzer.kb.ops._compute import (
+    CHANGELOG,
+    IMPORTERS,
+    OBSERVED,
+    OPS_MD,
+    checks,
+    mixed_float_types,
+    src,
+)
+from trtforge.analyzer.kb.policy import FLOAT_LIKE, INDEX_INTS, NUMERIC
+from trtforge.analyzer.kb.rule import NEVER, NodeContext, OpRule
+
+_ARITH = ("Add", "Sub", "Mul", "Div", "Max", "Min", "Sum")
+_COMPARE = ("Greater", "GreaterOrEqual", "Less", "LessOrEqual")
+_LOGIC = ("And", "Or", "Xor")
+_BITWISE = ("BitShift", "BitwiseAnd", "BitwiseNot", "BitwiseOr", "BitwiseXor")
+
+
+#: "Pre-opset 7 broadcasting is unsupported in this version of the ONNX parser": the
+#: elementwise helper refuses every node of a model whose default opset is below 7 (observed
+#: with TensorRT-RTX 1.7.1 on the onnx pytorch-operator/pytorch-converted models).
+_OPSETS = (7, None)
+
+
+def _rule(op: str, types, **kw) -> OpRule:
+    kw.setdefault("check", mixed_float_types)
+    return OpRule(
+        op=op,
+        source=src(f"{OPS_MD} ({op} row)", f"{IMPORTERS} import{op} (elementwiseHelper)", OBSERVED),
+        types={"*": types},
+        opsets=_OPSETS,
+        **kw,
+    )
+
+
+def _check_mod(ctx: NodeContext):
+    """Mod with fmod=0 (integer semantics) takes INT32/INT64 only."""
+    if int(ctx.attr("fmod", 0)) != 0:
+        return
+    info = ctx.input(0)
+    if info is not None and info.dtype not in ("INT32", "INT64", "UNDEFINED"):
+        yield ctx.finding(
+            "fmod-float",
+            f"fmod=0 (integer modulo) on a {info.dtype} input; TensorRT computes it only for "
+            "INT32/INT64",
+            "set fmod=1 for floating-point inputs (C fmod semantics), or cast to INT32/INT64",
+        )
+
+
+def _check_pow(ctx: NodeContext):
+    """Integer exponents from 10.8, integer bases from 10.12 (Changelog)."""
+    base, exp = ctx.input(0), ctx.input(1)
+    t = ctx.target
+    if t.family != "trt":
+        return
+    if exp is not None and exp.dtype in INDEX_INTS and t.version < (10, 8):
+        yield ctx.finding(
+            "integer-exponent",
+            f"integer ({exp.dtype}) exponent; TensorRT accepts it from 10.8",
+            "cast the exponent to the base's float type",
+        )
+    if base is not None and base.dtype in INDEX_INTS and t.version < (10, 12):
+        yield ctx.finding(
+            "integer-base",
+            f"integer ({base.dtype}) base; TensorRT accepts it from 10.12",
+            "cast the base to FLOAT",
+        )
+
+
+RULES = [
+    *(_rule(op, NUMERIC) for op in _ARITH),
+    *(_rule(op, NUMERIC) for op in _COMPARE),
+    _rule("Equal", NUMERIC | {"BOOL", "UINT8"}),
+    *(
+        _rule(op, {"BOOL"}, hint="And/Or/Xor take BOOL tensors; cast with Cast(to=BOOL)")
+        for op in _LOGIC
+    ),
+    _rule("Mean", FLOAT_LIKE),
+    OpRule(
+        op="Mod",
+        source=src(
+            f"{OPS_MD} (Mod row)",
+            f"{IMPORTERS} importMod (fmod=0 needs INT32/INT64)",
+            CHANGELOG + " 8.5",
+            OBSERVED,
+        ),
+        types={"*": NUMERIC},
+        opsets=_OPSETS,
+        check=checks(_check_mod, mixed_float_types),
+    ),
+    OpRule(
+        op="Pow",
+        source=src(
+            f"{OPS_MD} (Pow row)",
+            f"{IMPORTERS} importPow (mixed types computed in FLOAT)",
+            CHANGELOG + " 10.8/10.12",
+            OBSERVED,
+        ),
+        types={0: NUMERIC, 1: NUMERIC},
+        opsets=_OPSETS,
+        check=_check_pow,
+    ),
+    *(
+        OpRule(
+            op=op,
+            source=src(
+                f"{OPS_MD} ({op} row: N)",
+                "no importer; the parser falls back to a plugin lookup that fails",
+                OBSERVED,
+            ),
+            since=NEVER,
+            hint="no TensorRT importer: emulate with integer arithmetic (Mul/Div by powers of "
+            "two) or implement a plugin",
+        )
+        for op in _BITWISE
+    ),
+]

@@ -1,0 +1,115 @@
+"""Matrix products: MatMul, Gemm, Einsum, Det.
+
+Sources: onnx-tensorrt docs/operators.md (10.15: MatMul, Gemm, Einsum FP32, FP16, BF16; Det: N);
+onnxOpImporters.cpp importMatMul and importGemm (checkNotInvalidType INT32/INT64; Gemm needs
+2-D inputs), importEinsum (UINT8, INT32, INT64 refused); onnxOpCheckers.cpp checkEinsum
+(subscripts a-z only); Changelog 10.12 ("Added support for ellipses, diagonal, and broadcasting
+in Einsum"; before it operators.md said "Ellipsis and diagonal operations are not supported").
+Observed with the TensorRT-RTX 1.7.1 parser: float and quantized inputs parse, INT32/INT64 fail
+the type check, UINT8/BOOL fail at the layer.
+"""
+
+from __future__ import annotations
+
+from trtforge.analyzer.kb.ops._compute import (
+    CHANGELOG,
+    IMPORTERS,
+    OBSERVED,
+    OPS_MD,
+    checks,
+    mixed_float_types,
+    pre_opset7_broadcast,
+    src,
+)
+from trtforge.analyzer.kb.policy import FLOAT_OPS
+from trtforge.analyzer.kb.rule import NEVER, NodeContext, OpRule
+
+_EINSUM_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz->., ")
+
+
+def _check_einsum(ctx: NodeContext):
+    yield from mixed_float_types(ctx)
+    equation = str(ctx.attr("equation", ""))
+    bad = sorted({c for c in equation if c not in _EINSUM_CHARS})
+    if bad:
+        # onnxOpCheckers.cpp checkEinsum: only lower-case subscripts (observed: "IJ,JK->IK" fails)
+        yield ctx.finding(
+            "equation-characters",
+            f"equation '{equation}' uses {', '.join(repr(c) for c in bad)}; TensorRT accepts "
+            "only lower-case letters as subscripts",
+            "rename the subscripts to lower-case letters",
+        )
+    t = ctx.target
+    if t.family != "trt" or t.version >= (10, 12):
+        return
+    equation = equation.replace(" ", "")
+    lhs = equation.split("->")[0]
+    if "..." in equation:
+        yield ctx.finding(
+            "ellipsis",
+            f"equation '{equation}' uses an ellipsis; TensorRT accepts it from 10.12",
+            "spell out the batch dimensions in the equation",
+        )
+    for term in lhs.split(","):
+        letters = term.replace(".", "")
+        if len(set(letters)) != len(letters):
+            yield ctx.finding(
+                "diagonal",
+                f"term '{term}' repeats an index (diagonal); TensorRT accepts it from 10.12",
+                "extract the diagonal explicitly (e.g. Mul by an EyeLike mask, then ReduceSum)",
+            )
+            break
+
+
+def _check_matmul(ctx: NodeContext):
+    """A 1-D first operand against a batched second operand fails: the importer's
+    prepend-then-squeeze of the vector produces a reshape that changes the volume (observed,
+    onnx test test_matmul_1d_3d: "reshape changes volume")."""
+    yield from pre_opset7_broadcast(ctx, 0, 1)
+    yield from mixed_float_types(ctx)
+    a, b = ctx.input(0), ctx.input(1)
+    if a is None or b is None or a.rank != 1 or b.rank is None or b.rank < 3:
+        return
+    batch = b.shape[:-2]
+    if all(isinstance(d, int) and d == 1 for d in batch):
+        return
+    yield ctx.finding(
+        "vector-times-batched",
+        f"1-D first operand times a batched operand {list(b.shape)}",
+        "Unsqueeze the vector to [1, K] before the MatMul and Squeeze the result",
+    )
+
+
+RULES = [
+    OpRule(
+        op="MatMul",
+        source=src(f"{OPS_MD} (MatMul row)", f"{IMPORTERS} importMatMul", OBSERVED),
+        types={"*": FLOAT_OPS},
+        hint="cast integer operands to FLOAT",
+        check=_check_matmul,
+    ),
+    OpRule(
+        op="Gemm",
+        source=src(f"{OPS_MD} (Gemm row)", f"{IMPORTERS} importGemm", OBSERVED),
+        types={"*": FLOAT_OPS},
+        check=checks(
+            lambda ctx: pre_opset7_broadcast(ctx, 2, 0) if ctx.has_input(2) else (),
+            mixed_float_types,
+        ),
+    ),
+    OpRule(
+        op="Einsum",
+        source=src(
+            f"{OPS_MD} (Einsum row)", f"{IMPORTERS} importEinsum", CHANGELOG + " 10.12", OBSERVED
+        ),
+        types={"*": FLOAT_OPS},
+        check=_check_einsum,
+    ),
+    OpRule(
+        op="Det",
+        source=src(f"{OPS_MD} (Det row: N)", "no importer", OBSERVED),
+        since=NEVER,
+        hint="no TensorRT importer: for small fixed sizes expand the determinant with Mul/Sub, "
+        "or use a plugin",
+    ),
+]

@@ -1,0 +1,148 @@
+"""Quantization: QuantizeLinear, DequantizeLinear and the integer/QLinear ops TensorRT lacks.
+
+Sources: onnx-tensorrt docs/operators.md (10.15: QuantizeLinear FP32/FP16/BF16 "`y_zero_point`
+must be 0"; DequantizeLinear INT8/FP8/FP4/INT4 "`x_zero_point` must be zero";
+DynamicQuantizeLinear, QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger: N);
+onnxOpImporters.cpp QuantDequantLinearHelper: DequantizeLinear refuses UINT8 data (unless the
+DLA flag kENABLE_UINT8_AND_ASYMMETRIC_QUANTIZATION_DLA is set); constant scales must be all
+positive; constant zero points must be all zero (FP8 excepted); the quantized type must be FP8,
+INT8, INT4 or FP4 (a UINT8 zero point is taken as INT8); `output_dtype` must name such a type
+(QuantizeLinear) or FLOAT/FLOAT16/BFLOAT16 (DequantizeLinear); 4-bit data needs an even element
+count; Changelog (INT4 10.0, FP4 10.8). Observed with the TensorRT-RTX 1.7.1 parser on the onnx
+test cases and probes (nonzero zero points, negative scales, UINT8/INT16/INT2 types, odd INT4
+volumes fail; runtime-tensor scales and zero points parse).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from trtforge.analyzer.kb.ops._compute import (
+    CHANGELOG,
+    IMPORTERS,
+    OBSERVED,
+    OPS_MD,
+    src,
+    static_shape,
+)
+from trtforge.analyzer.kb.policy import FLOAT_LIKE, FLOATS, QUANTIZED
+from trtforge.analyzer.kb.rule import NEVER, NodeContext, OpRule
+
+_QTYPES = {"INT8", "FLOAT8E4M3FN", "INT4", "FLOAT4E2M1"}
+
+
+def _dtype_name(value) -> str:
+    try:
+        return onnx.TensorProto.DataType.Name(int(value))
+    except ValueError:
+        return f"TYPE{value}"
+
+
+def _common(ctx: NodeContext, quantize: bool):
+    scale = ctx.input_value(1)
+    if scale is not None and scale.size and np.issubdtype(np.asarray(scale).dtype, np.floating):
+        if not bool(np.all(np.asarray(scale, dtype=np.float64) > 0)):
+            yield ctx.finding(
+                "scale-not-positive",
+                "scale has zero or negative coefficients",
+                "use strictly positive scales",
+            )
+    zero_point = ctx.input(2)
+    if zero_point is not None and zero_point.dtype != "FLOAT8E4M3FN":
+        zp = ctx.input_value(2)
+        if zp is not None and zp.size and bool(np.any(np.asarray(zp).astype(np.float64) != 0)):
+            yield ctx.finding(
+                "nonzero-zero-point",
+                "zero point is not all zero; TensorRT supports symmetric quantization only",
+                "re-quantize symmetrically (zero point 0), e.g. with TensorRT Model Optimizer",
+            )
+    # the quantized (4-bit) type: zero point's type, else output_dtype, else the data type
+    qtype = None
+    if zero_point is not None:
+        qtype = zero_point.dtype
+    elif "output_dtype" in ctx.attrs and quantize:
+        qtype = _dtype_name(ctx.attr("output_dtype"))
+    elif not quantize and ctx.input(0) is not None:
+        qtype = ctx.input(0).dtype
+    if qtype in ("INT4", "FLOAT4E2M1"):
+        shape = static_shape(ctx, 0)
+        if shape is not None and int(np.prod(shape, dtype=np.int64)) % 2:
+            yield ctx.finding(
+                "odd-4bit-volume",
+                f"4-bit ({qtype}) data with an odd element count {list(shape)}",
+                "pad the tensor to an even number of elements",
+            )
+
+
+def _check_q(ctx: NodeContext):
+    yield from _common(ctx, quantize=True)
+    if "output_dtype" in ctx.attrs:
+        name = _dtype_name(ctx.attr("output_dtype"))
+        if name not in _QTYPES:
+            yield ctx.finding(
+                "output-dtype",
+                f"output_dtype={name}; TensorRT quantizes to INT8, FLOAT8E4M3FN, INT4 or "
+                "FLOAT4E2M1 only",
+                "quantize to INT8 (symmetric) instead",
+            )
+
+
+def _check_dq(ctx: NodeContext):
+    yield from _common(ctx, quantize=False)
+    if "output_dtype" in ctx.attrs:
+        name = _dtype_name(ctx.attr("output_dtype"))
+        if name not in FLOATS:
+            yield ctx.finding(
+                "output-dtype",
+                f"output_dtype={name} is not a float type",
+                "dequantize to FLOAT, FLOAT16 or BFLOAT16",
+            )
+
+
+_NEVER_HINT = (
+    "no TensorRT importer: express the op in QDQ form (QuantizeLinear/DequantizeLinear around a "
+    "float op), which TensorRT fuses into an integer kernel"
+)
+
+RULES = [
+    OpRule(
+        op="QuantizeLinear",
+        source=src(
+            f"{OPS_MD} (QuantizeLinear row)",
+            f"{IMPORTERS} importQuantizeLinear / QuantDequantLinearHelper",
+            CHANGELOG + " 10.0 (INT4), 10.8 (FP4)",
+            OBSERVED,
+        ),
+        # a UINT8 zero point is accepted and replaced by INT8 (importer warning)
+        types={0: FLOAT_LIKE, 1: FLOAT_LIKE, 2: QUANTIZED | {"UINT8"}},
+        check=_check_q,
+    ),
+    OpRule(
+        op="DequantizeLinear",
+        source=src(
+            f"{OPS_MD} (DequantizeLinear row)",
+            f"{IMPORTERS} importDequantizeLinear / QuantDequantLinearHelper",
+            OBSERVED,
+        ),
+        # UINT8 data is refused unless a QuantizeLinear made it (then it is INT8 in TensorRT;
+        # the engine checks the effective type, policy.effective_dtype)
+        types={0: QUANTIZED, 1: FLOAT_LIKE, 2: QUANTIZED | {"UINT8"}},
+        hint="UINT8 data is DLA-only: quantize to INT8 (symmetric) instead",
+        check=_check_dq,
+    ),
+    *(
+        OpRule(
+            op=op,
+            source=src(f"{OPS_MD} ({op} row: N)", "no importer", OBSERVED),
+            since=NEVER,
+            hint=_NEVER_HINT,
+        )
+        for op in (
+            "DynamicQuantizeLinear",
+            "QLinearConv",
+            "QLinearMatMul",
+            "ConvInteger",
+            "MatMulInteger",
+        )
+    ),
+]

@@ -1,0 +1,157 @@
+"""Resize, Upsample.
+
+Sources: onnx-tensorrt docs/operators.md (Resize: supported coordinate transformation modes
+half_pixel, pytorch_half_pixel, tf_half_pixel_for_nn, asymmetric, align_corners; modes nearest,
+linear (cubic in newer parsers); aspect-ratio policy `stretch` only; with a `scales` tensor
+input, `axes` must be an iota of the input rank; no antialiasing) and onnxOpImporters.cpp
+importResize / importUpsample (linear resize only on the innermost 3 dims, cubic on the
+innermost 2, when scales are constant; BOOL/UINT8 data refused); observed with the
+TensorRT-RTX 1.7.1 parser:
+- INT32/INT64 data is refused ("first input has type Int32 but must have type Float, Half, ...").
+- A FLOAT `scales` network input fails ("Network input scales is a shape tensor and must have
+  type Int32 or Int64"); scales computed from shapes, and `sizes` network inputs, are accepted.
+- half_pixel_symmetric and tf_crop_and_resize are refused; cubic, exclude_outside,
+  cubic_coeff_a and every nearest_mode are accepted.
+"""
+
+from __future__ import annotations
+
+from trtforge.analyzer.kb.ops._tensor_common import (
+    INTERPOLATABLE,
+    OBSERVED,
+    OPSRC,
+    float_value_input,
+    shape_input,
+)
+from trtforge.analyzer.kb.rule import AttrLimit, NodeContext, OpRule
+
+SOURCE = f"{OPSRC} importResize; docs/operators.md (Resize); {OBSERVED}"
+MODES = {"align_corners", "asymmetric", "half_pixel", "pytorch_half_pixel", "tf_half_pixel_for_nn"}
+#: interpolation mode -> how many innermost dims it may scale (importerUtils canUseNDResize).
+MAX_SCALED_DIMS = {"linear": 3, "bilinear": 3, "cubic": 2}
+
+
+def _scaled_dims_finding(ctx: NodeContext, mode: str, scales, axes):
+    limit = MAX_SCALED_DIMS.get(mode)
+    if limit is None or scales is None:
+        return None
+    values = [float(v) for v in scales.reshape(-1)]
+    info = ctx.input(0)
+    rank = info.rank if info is not None else None
+    if axes and rank is not None and len(axes) == len(values):
+        full = [1.0] * rank
+        for axis, value in zip(axes, values, strict=True):
+            full[axis % rank] = value
+    else:
+        full = values
+    if len(values) <= limit:
+        return None
+    outer = [v for v in full[: len(values) - limit] if v != 1.0]
+    if not outer:
+        return None
+    return ctx.finding(
+        "scaled-dims",
+        f"{mode} resize may only scale the innermost {limit} dims (scales {values})",
+        "keep scale 1 on the outer dims (e.g. reshape to fold them), or use mode='nearest'",
+    )
+
+
+def _check_resize(ctx: NodeContext):
+    mode = ctx.attr("mode", "nearest")
+    axes = ctx.attr("axes")
+    scales_index = 2 if ctx.opset >= 11 else 1
+    has_sizes = ctx.opset >= 11 and ctx.has_input(3)
+    if has_sizes:
+        finding = shape_input(ctx, 3, "sizes")
+        if finding is not None:
+            yield finding
+        return
+    if not ctx.has_input(scales_index):
+        return
+    info = ctx.input(scales_index)
+    if info.is_constant:
+        finding = _scaled_dims_finding(ctx, mode, ctx.input_value(scales_index), axes)
+        if finding is not None:
+            yield finding
+        return
+    rank = ctx.input(0).rank if ctx.input(0) is not None else None
+    if axes and (rank is None or list(a % rank for a in axes) != list(range(rank))):
+        yield ctx.finding(
+            "axes",
+            f"axes={list(axes)} with a non-constant scales tensor is not supported (only an "
+            "iota of the input rank is)",
+            "make scales an initializer, or drop `axes` and give one scale per dim",
+        )
+    finding = float_value_input(ctx, scales_index, "scales")
+    if finding is not None:
+        yield finding
+
+
+def _check_upsample(ctx: NodeContext):
+    mode = ctx.attr("mode", "nearest")
+    if ctx.opset < 9:
+        scales = ctx.attr("scales")
+        if scales is not None:
+            import numpy as np
+
+            finding = _scaled_dims_finding(ctx, mode, np.asarray(scales), None)
+            if finding is not None:
+                yield finding
+        return
+    if not ctx.has_input(1):
+        return
+    info = ctx.input(1)
+    if info.is_constant:
+        if info.dtype not in ("FLOAT", "UNDEFINED"):
+            yield ctx.finding(
+                "scales-type",
+                f"constant scales must be FLOAT ({info.dtype})",
+                "store the scales as FLOAT",
+            )
+        finding = _scaled_dims_finding(ctx, mode, ctx.input_value(1), None)
+        if finding is not None:
+            yield finding
+        return
+    finding = float_value_input(ctx, 1, "scales")
+    if finding is not None:
+        yield finding
+
+
+RULES = [
+    OpRule(
+        op="Resize",
+        source=SOURCE,
+        types={0: INTERPOLATABLE},
+        attrs=(
+            AttrLimit(
+                "coordinate_transformation_mode",
+                allowed=MODES,
+                default="half_pixel",
+                code="coordinate-transformation-mode",
+                hint="re-export with half_pixel, pytorch_half_pixel, asymmetric or align_corners",
+            ),
+            AttrLimit(
+                "antialias",
+                allowed={0},
+                default=0,
+                hint="resize without antialiasing (e.g. torch interpolate antialias=False), or "
+                "blur explicitly before resizing",
+            ),
+            AttrLimit(
+                "keep_aspect_ratio_policy",
+                allowed={"stretch"},
+                default="stretch",
+                code="keep-aspect-ratio-policy",
+                hint="compute the target sizes in the exporter and use the default 'stretch'",
+            ),
+            AttrLimit("mode", allowed={"nearest", "linear", "cubic"}, default="nearest"),
+        ),
+        check=_check_resize,
+    ),
+    OpRule(
+        op="Upsample",
+        source=f"{OPSRC} importUpsample; docs/operators.md (Upsample); {OBSERVED}",
+        types={0: INTERPOLATABLE},
+        check=_check_upsample,
+    ),
+]

@@ -1,0 +1,107 @@
+"""Recurrent ops: RNN, GRU, LSTM (built as ILoop networks by the parser).
+
+Sources: onnx-tensorrt docs/operators.md (10.15: "For bidirectional RNNs/GRUs/LSTMs,
+activation functions must be the same for both the forward and reverse pass"; LSTM
+"`input_forget` attribute must be 0"); onnxOpImporters.cpp importRNN/importGRU/importLSTM;
+OnnxAttrs activation-name table. Observed with the TensorRT-RTX 1.7.1 parser: activations Relu,
+Tanh, Sigmoid, LeakyRelu, ThresholdedRelu, ScaledTanh, HardSigmoid, Elu, Softsign and Softplus
+parse, Affine fails ("Unknown activation type: Affine"); bidirectional with different
+per-direction activations fails; input_forget=1 fails; layout=1 parses; all outputs (Y, Y_h,
+Y_c) parse; GRU with BFLOAT16 inputs fails (its zero initial state is a FLOAT constant), FLOAT16
+parses.
+"""
+
+from __future__ import annotations
+
+from trtforge.analyzer.kb.ops._compute import (
+    CHECKERS,
+    IMPORTERS,
+    OBSERVED,
+    OPS_MD,
+    mixed_float_types,
+    src,
+)
+from trtforge.analyzer.kb.policy import FLOAT_LIKE, INDEX_INTS
+from trtforge.analyzer.kb.rule import AttrLimit, NodeContext, OpRule
+
+_ACTIVATIONS = frozenset(
+    {
+        "Relu",
+        "Tanh",
+        "Sigmoid",
+        "LeakyRelu",
+        "ThresholdedRelu",
+        "ScaledTanh",
+        "HardSigmoid",
+        "Elu",
+        "Softsign",
+        "Softplus",
+    }
+)
+
+
+def _check(ctx: NodeContext):
+    yield from mixed_float_types(ctx, (0, 1, 2, 3, 5, 6, 7))
+    acts = ctx.attr("activations")
+    if not acts:
+        return
+    acts = [str(a) for a in acts]
+    unknown = sorted({a for a in acts if a not in _ACTIVATIONS})
+    if unknown:
+        yield ctx.finding(
+            "activation",
+            f"activation(s) {', '.join(unknown)} not supported",
+            f"use one of {', '.join(sorted(_ACTIVATIONS))}",
+        )
+    if str(ctx.attr("direction", "forward")) == "bidirectional" and len(acts) % 2 == 0:
+        half = len(acts) // 2
+        # activations, and their alpha/beta when given for every activation, must repeat
+        # (onnxOpCheckers.cpp checkRNN/checkGRU/checkLSTM)
+        lists = [("activations", acts)]
+        for name in ("activation_alpha", "activation_beta"):
+            values = ctx.attr(name)
+            if values and len(values) == len(acts):
+                lists.append((name, [float(v) for v in values]))
+        for name, values in lists:
+            if values[:half] != values[half:]:
+                yield ctx.finding(
+                    "bidirectional-activations",
+                    f"forward {values[:half]} and reverse {values[half:]} {name} differ",
+                    "use the same activations for both directions, or split into two "
+                    "unidirectional nodes",
+                )
+                break
+
+
+def _rule(op: str, types, attrs=()) -> OpRule:
+    return OpRule(
+        op=op,
+        source=src(
+            f"{OPS_MD} ({op} row)",
+            f"{IMPORTERS} import{op}",
+            f"{CHECKERS} check{op} (bidirectional activations)",
+            OBSERVED,
+        ),
+        types={0: types, 1: types, 2: types, 3: types, 4: INDEX_INTS, 5: types, 6: types, 7: types},
+        attrs=attrs,
+        check=_check,
+    )
+
+
+RULES = [
+    _rule("RNN", FLOAT_LIKE),
+    _rule("GRU", {"FLOAT", "FLOAT16", "DOUBLE"}),
+    _rule(
+        "LSTM",
+        FLOAT_LIKE,
+        attrs=(
+            AttrLimit(
+                "input_forget",
+                allowed={0},
+                default=0,
+                hint="coupled input/forget gates are unsupported; export with input_forget=0",
+                code="input-forget",
+            ),
+        ),
+    ),
+]

@@ -1,0 +1,103 @@
+"""Reshape, Flatten, Squeeze, Unsqueeze, Transpose, Identity, Shape, Size.
+
+Sources: onnx-tensorrt docs/operators.md (10.x rows) and onnxOpImporters.cpp (importReshape,
+importFlatten, importSqueeze, importUnsqueeze, importTranspose, importIdentity, importShape,
+importSize); observed with the TensorRT-RTX 1.7.1 parser:
+- Reshape/Transpose/Squeeze refuse UINT8 data ("first input has type UInt8 but must have type
+  Float, Half, BFloat16, FP8, ..."); Identity, Shape and Size accept it.
+- Reshape's `shape` may be a network input (it becomes a shape tensor), INT64 or INT32.
+- Squeeze/Unsqueeze `axes` must be known while building: constants or values computed from
+  shapes are accepted, a network input fails ("squeeze axis is not a constant");
+  Squeeze without axes is accepted even with dynamic dims.
+"""
+
+from __future__ import annotations
+
+from trtforge.analyzer.kb.ops._tensor_common import (
+    INDEX,
+    OBSERVED,
+    OPSRC,
+    TENSOR,
+    TENSOR_U8,
+    build_time_input,
+    output_rank,
+    shape_inputs_check,
+)
+from trtforge.analyzer.kb.rule import NodeContext, OpRule
+
+
+AXES_CONST = 'TensorRT needs the axes to build the layer ("axis is not a constant")'
+
+
+def _axes_known(ctx: NodeContext):
+    finding = build_time_input(ctx, 1, AXES_CONST)
+    if finding is not None:
+        yield finding
+    if ctx.op == "Unsqueeze":
+        axes = ctx.input_value(1) if ctx.opset >= 13 else ctx.attr("axes")
+        data = ctx.input(0)
+        if axes is not None and data is not None and data.rank is not None:
+            count = axes.size if hasattr(axes, "size") else len(axes)
+            finding = output_rank(ctx, data.rank + int(count))
+            if finding is not None:
+                yield finding
+
+
+def _check_reshape(ctx: NodeContext):
+    yield from shape_inputs_check((1, "shape"))(ctx)
+    shape = ctx.input(1)
+    if shape is not None and shape.shape is not None and len(shape.shape) == 1:
+        length = shape.shape[0]
+        if isinstance(length, int):
+            finding = output_rank(ctx, length)
+            if finding is not None:
+                yield finding
+
+
+RULES = [
+    OpRule(
+        op="Reshape",
+        source=f"{OPSRC} importReshape; docs/operators.md (Reshape); {OBSERVED}",
+        types={0: TENSOR, 1: INDEX},
+        check=_check_reshape,
+    ),
+    OpRule(
+        op="Flatten",
+        source=f"{OPSRC} importFlatten; docs/operators.md (Flatten); {OBSERVED}",
+        types={0: TENSOR_U8},
+    ),
+    OpRule(
+        op="Squeeze",
+        source=f"{OPSRC} importSqueeze; docs/operators.md (Squeeze: axes must be an "
+        f"initializer); {OBSERVED}",
+        types={0: TENSOR, 1: INDEX},
+        check=_axes_known,
+    ),
+    OpRule(
+        op="Unsqueeze",
+        source=f"{OPSRC} importUnsqueeze; docs/operators.md (Unsqueeze: axes must be a constant "
+        f"tensor); {OBSERVED}",
+        types={0: TENSOR, 1: INDEX},
+        check=_axes_known,
+    ),
+    OpRule(
+        op="Transpose",
+        source=f"{OPSRC} importTranspose; docs/operators.md (Transpose); {OBSERVED}",
+        types={0: TENSOR},
+    ),
+    OpRule(
+        op="Identity",
+        source=f"{OPSRC} importIdentity; {OBSERVED} (sequence/optional values refused)",
+        types={0: TENSOR_U8},
+    ),
+    OpRule(
+        op="Shape",
+        source=f"{OPSRC} importShape; {OBSERVED}",
+        types={0: TENSOR_U8},
+    ),
+    OpRule(
+        op="Size",
+        source=f"{OPSRC} importSize; {OBSERVED}",
+        types={0: TENSOR_U8},
+    ),
+]

@@ -1,0 +1,100 @@
+"""Concat, Split, Slice, Pad, Tile, Expand.
+
+Sources: onnx-tensorrt docs/operators.md (10.x rows) and onnxOpImporters.cpp (importConcat,
+importSplit, importSlice, importPad, importTile, importExpand: each refuses UINT8 data through
+`notInvalidType`); observed with the TensorRT-RTX 1.7.1 parser:
+- Slice `starts`/`ends`/`axes`/`steps`, Pad `pads`/`constant_value`/`axes`, Tile `repeats`,
+  Expand `shape` and Split `split` may all be network inputs (shape tensors); none needs to be
+  an initializer any more (older operators.md rows said Slice/Pad axes must be).
+- Split with num_outputs sizes chunks ceil(dim/n) and fails when the last one would be negative
+  ("The last chunk size is negative", onnx/onnx#5766).
+- Pad modes constant, reflect, edge and wrap are all accepted; BOOL and INT64 data too.
+"""
+
+from __future__ import annotations
+
+from trtforge.analyzer.kb.ops._tensor_common import (
+    INDEX,
+    OBSERVED,
+    OPSRC,
+    TENSOR,
+    shape_inputs_check,
+)
+from trtforge.analyzer.kb.rule import AttrLimit, NodeContext, OpRule
+
+
+def _check_split(ctx: NodeContext):
+    # importSplit: opset 18 `num_outputs` must match the node's outputs.
+    n = ctx.attr("num_outputs")
+    if n is None or ctx.opset < 18:
+        return
+    n = int(n)
+    if n != len(ctx.node.output):
+        yield ctx.finding(
+            "num-outputs",
+            f"num_outputs={n} does not match the node's {len(ctx.node.output)} outputs",
+            "re-export the model; the exporter produced an inconsistent Split",
+        )
+        return
+    # importSplit sizes the chunks ceil(dim / n) and gives the rest to the last one, which
+    # must not be negative (onnx/onnx#5766).
+    info = ctx.input(0)
+    if info is None or info.shape is None or not info.shape or n <= 0:
+        return
+    axis = int(ctx.attr("axis", 0)) % len(info.shape)
+    dim = info.shape[axis]
+    if isinstance(dim, int) and dim >= 0:
+        chunk = -(-dim // n)
+        if (n - 1) * chunk > dim:
+            yield ctx.finding(
+                "negative-last-chunk",
+                f"splitting a dim of {dim} into num_outputs={n} leaves the last chunk "
+                f"{dim - (n - 1) * chunk} elements",
+                "pass explicit split sizes (the `split` input) instead of num_outputs",
+            )
+
+
+RULES = [
+    OpRule(
+        op="Concat",
+        source=f"{OPSRC} importConcat; docs/operators.md (Concat); {OBSERVED}",
+        types={"*": TENSOR},
+    ),
+    OpRule(
+        op="Split",
+        source=f"{OPSRC} importSplit; docs/operators.md (Split); {OBSERVED}",
+        types={0: TENSOR, 1: INDEX},
+        check=_check_split,
+    ),
+    OpRule(
+        op="Slice",
+        source=f"{OPSRC} importSlice; docs/operators.md (Slice); {OBSERVED}",
+        types={0: TENSOR, 1: INDEX, 2: INDEX, 3: INDEX, 4: INDEX},
+        check=shape_inputs_check((1, "starts"), (2, "ends"), (3, "axes"), (4, "steps")),
+    ),
+    OpRule(
+        op="Pad",
+        source=f"{OPSRC} importPad; docs/operators.md (Pad); {OBSERVED}",
+        types={0: TENSOR, 1: INDEX, 2: TENSOR, 3: INDEX},
+        attrs=(
+            AttrLimit(
+                "mode",
+                allowed={"constant", "reflect", "edge", "wrap"},
+                default="constant",
+                hint="use one of constant, reflect, edge or wrap",
+            ),
+        ),
+    ),
+    OpRule(
+        op="Tile",
+        source=f"{OPSRC} importTile; docs/operators.md (Tile); {OBSERVED}",
+        types={0: TENSOR, 1: INDEX},
+        check=shape_inputs_check((1, "repeats")),
+    ),
+    OpRule(
+        op="Expand",
+        source=f"{OPSRC} importExpand; docs/operators.md (Expand); {OBSERVED}",
+        types={0: TENSOR, 1: INDEX},
+        check=shape_inputs_check((1, "shape")),
+    ),
+]

@@ -1,0 +1,112 @@
+"""What every human-facing report shows first: counts, unsupported op types, the fix command.
+
+Shared by the text and markdown reports so both say the same thing.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import PurePath
+
+from trtforge.analyzer.report import NodeVerdict, Report
+
+
+@dataclass(frozen=True)
+class OpTypeCount:
+    """Unsupported nodes of one op type."""
+
+    op_type: str
+    domain: str
+    count: int
+    codes: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return f"{self.op_type} ({self.domain})" if self.domain else self.op_type
+
+
+@dataclass(frozen=True)
+class FixPlan:
+    """The one command that fixes the most, built from the fixes in the report.
+
+    Attributes:
+        passes: rewrite pass ids, most nodes fixed first.
+        command: the `trt-rewrite` command line ("" when no pass applies).
+        fixed: unsupported nodes with at least one of those passes among their fixes.
+        total: unsupported nodes.
+        plugins: plugin names that fixes name, with how many nodes each would cover.
+    """
+
+    passes: tuple[str, ...]
+    command: str
+    fixed: int
+    total: int
+    plugins: tuple[tuple[str, int], ...]
+
+
+def _domain(node: NodeVerdict) -> str:
+    return "" if node.domain in ("", "ai.onnx") else node.domain
+
+
+def unsupported_op_types(report: Report) -> list[OpTypeCount]:
+    """Unsupported op types, most frequent first."""
+    counts: Counter[tuple[str, str]] = Counter()
+    codes: dict[tuple[str, str], dict[str, None]] = {}
+    for node in report.unsupported_nodes:
+        key = (node.op_type, _domain(node))
+        counts[key] += 1
+        bucket = codes.setdefault(key, {})
+        for reason in node.errors or node.reasons:
+            bucket.setdefault(reason.code, None)
+    return [
+        OpTypeCount(op, domain, n, tuple(codes[(op, domain)]))
+        for (op, domain), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+
+
+def rewritten_path(path: str) -> str:
+    """`model.onnx` -> `model.trt.onnx` (same folder)."""
+    pure = PurePath(path)
+    stem = pure.name[: -len(".onnx")] if pure.name.endswith(".onnx") else pure.name
+    return str(pure.with_name(f"{stem}.trt.onnx"))
+
+
+def fix_plan(report: Report) -> FixPlan:
+    """Collects the rewrite passes named by the unsupported nodes' fixes into one command."""
+    unsupported = report.unsupported_nodes
+    per_pass: Counter[str] = Counter()
+    per_plugin: Counter[str] = Counter()
+    fixed = 0
+    for node in unsupported:
+        names = {f.name for f in node.fixes if f.kind == "rewrite"}
+        per_pass.update(names)
+        per_plugin.update({f.name for f in node.fixes if f.kind == "plugin"})
+        fixed += bool(names)
+    for finding in report.graph_findings:
+        per_pass.update({f.name for f in finding.fixes if f.kind == "rewrite"})
+    passes = tuple(p for p, _ in sorted(per_pass.items(), key=lambda kv: (-kv[1], kv[0])))
+    command = ""
+    if passes:
+        model = report.model.path
+        words = ["trt-rewrite", model, "-o", rewritten_path(model)]
+        words += [f"--{p}" for p in passes]
+        command = " ".join(shlex.quote(w) for w in words)
+    plugins = tuple(sorted(per_plugin.items(), key=lambda kv: (-kv[1], kv[0])))
+    return FixPlan(passes, command, fixed, len(unsupported), plugins)
+
+
+def verdict_line(report: Report) -> str:
+    """One line: the whole-model verdict with counts."""
+    s = report.summary
+    total = len(report.nodes)
+    bad = len(report.unsupported_nodes)
+    counts = f"{s['supported']} supported, {s['unsupported']} unsupported, {s['plugin']} plugin"
+    if report.supported:
+        return f"SUPPORTED: all {total} nodes build ({counts})"
+    graph_errors = sum(f.is_error for f in report.graph_findings)
+    what = f"{bad} of {total} nodes will not build" if bad else "the graph will not build"
+    if bad and graph_errors:
+        what += f", plus {graph_errors} graph-level problem{'s' * (graph_errors != 1)}"
+    return f"NOT SUPPORTED: {what} ({counts})"

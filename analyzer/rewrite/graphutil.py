@@ -1,0 +1,255 @@
+"""Small helpers passes use to read an onnx-graphsurgeon graph: producers, consumers, constants.
+
+Nothing here mutates a graph, and nothing loads external weights: a constant whose data lives
+in an external file reads as "unknown" (None).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import onnx
+import onnx_graphsurgeon as gs
+
+log = logging.getLogger("trtforge.rewrite")
+
+#: constants larger than this are never decoded for matching (weights stay untouched).
+MAX_MATCH_ELEMENTS = 1 << 16
+
+
+def producer(tensor: gs.Tensor | None) -> gs.Node | None:
+    """The node producing `tensor` (None for graph inputs and constants)."""
+    if tensor is None or not tensor.inputs:
+        return None
+    return tensor.inputs[0]
+
+
+def producer_op(tensor: gs.Tensor | None, *ops: str) -> gs.Node | None:
+    """The producer of `tensor` if its op_type is one of `ops` (in the default domain)."""
+    node = producer(tensor)
+    if node is None or node.op not in ops or node.domain not in ("", "ai.onnx"):
+        return None
+    return node
+
+
+def consumers(tensor: gs.Tensor) -> list[gs.Node]:
+    return list(tensor.outputs)
+
+
+def is_lazy_external(const: gs.Constant) -> bool:
+    """True when a Constant's data sits in an external file that has not been loaded."""
+    values = const._values  # noqa: SLF001 - graphsurgeon keeps the TensorProto here
+    tensor = getattr(values, "tensor", None)
+    return tensor is not None and tensor.data_location == onnx.TensorProto.EXTERNAL
+
+
+def const_value(
+    tensor: gs.Tensor | None, max_elements: int = MAX_MATCH_ELEMENTS
+) -> np.ndarray | None:
+    """The value of a constant tensor (initializer or Constant-node output), else None.
+
+    Large constants and constants with unloaded external data read as None.
+    """
+    if tensor is None:
+        return None
+    if isinstance(tensor, gs.Constant):
+        if is_lazy_external(tensor):
+            return None
+        if int(np.prod(tensor.shape or ())) > max_elements:
+            return None
+        return np.asarray(tensor.values)
+    node = producer(tensor)
+    if node is None or node.op != "Constant":
+        return None
+    attrs = node.attrs
+    if "value" in attrs:
+        value = attrs["value"]
+        if isinstance(value, gs.Constant):
+            if is_lazy_external(value) or int(np.prod(value.shape or ())) > max_elements:
+                return None
+            return np.asarray(value.values)
+        return np.asarray(value)
+    for key, dtype in (
+        ("value_float", np.float32),
+        ("value_floats", np.float32),
+        ("value_int", np.int64),
+        ("value_ints", np.int64),
+    ):
+        if key in attrs:
+            return np.asarray(attrs[key], dtype=dtype)
+    return None
+
+
+def scalar(tensor: gs.Tensor | None) -> float | None:
+    """The value of a constant holding exactly one element, else None."""
+    value = const_value(tensor, max_elements=1)
+    if value is None or value.size != 1:
+        return None
+    return float(value.reshape(()))
+
+
+def is_close(value: float | None, expected: float, rel: float = 1e-4) -> bool:
+    return value is not None and abs(value - expected) <= rel * max(1.0, abs(expected))
+
+
+def other_input(node: gs.Node, tensor: gs.Tensor) -> gs.Tensor | None:
+    """For a binary node with `tensor` as one input, the other input."""
+    if len(node.inputs) != 2:
+        return None
+    if node.inputs[0] is tensor:
+        return node.inputs[1]
+    if node.inputs[1] is tensor:
+        return node.inputs[0]
+    return None
+
+
+def split_const(node: gs.Node) -> tuple[gs.Tensor, float] | None:
+    """For a binary node with one scalar-constant input: (the other input, the constant)."""
+    if len(node.inputs) != 2:
+        return None
+    a, b = node.inputs
+    vb = scalar(b)
+    if vb is not None and scalar(a) is None:
+        return a, vb
+    va = scalar(a)
+    if va is not None and vb is None:
+        return b, va
+    return None
+
+
+def graph_output_names(graph: gs.Graph) -> set[str]:
+    return {t.name for t in graph.outputs}
+
+
+def escapes(tensor: gs.Tensor, inside: Iterable[gs.Node], graph: gs.Graph) -> str | None:
+    """Why `tensor` cannot disappear with the pattern `inside`, else None.
+
+    A tensor escapes when it is a graph output or a node outside the pattern reads it.
+    """
+    if tensor.name in graph_output_names(graph):
+        return f"intermediate '{tensor.name}' is a graph output"
+    ids = {id(n) for n in inside}
+    for user in tensor.outputs:
+        if id(user) not in ids:
+            return (
+                f"intermediate '{tensor.name}' is also consumed by {user.op} node "
+                f"'{user.name}' outside the pattern"
+            )
+    return None
+
+
+def single_use(tensor: gs.Tensor, graph: gs.Graph) -> bool:
+    """True when exactly one node reads `tensor` and it is not a graph output."""
+    return len(tensor.outputs) == 1 and tensor.name not in graph_output_names(graph)
+
+
+def reduce_axes(node: gs.Node, opset: int) -> list[int] | None:
+    """The axes of a Reduce* node (attribute before opset 18, input from 18), else None.
+
+    Returns None when the axes are not a constant or are absent (reduce over all axes).
+    """
+    if node.attrs.get("keepdims", 1) != 1:
+        return None
+    if "axes" in node.attrs:
+        return [int(a) for a in node.attrs["axes"]]
+    if len(node.inputs) > 1 and node.inputs[1] is not None and node.inputs[1].name:
+        value = const_value(node.inputs[1])
+        if value is None:
+            return None
+        return [int(a) for a in value.reshape(-1)]
+    return None
+
+
+def trailing_axes(axes: Sequence[int], rank: int | None) -> int | None:
+    """If `axes` are the last k axes of a tensor of `rank`, the first of them (negative), else None.
+
+    With an unknown rank only negative axes can be judged.
+    """
+    if not axes:
+        return None
+    if rank is not None:
+        norm = sorted(a + rank if a < 0 else a for a in axes)
+        if norm != list(range(rank - len(norm), rank)) or norm[0] < 0:
+            return None
+        return -len(norm)
+    if any(a >= 0 for a in axes):
+        return None
+    norm = sorted(axes)
+    if norm != list(range(-len(norm), 0)):
+        return None
+    return -len(norm)
+
+
+def tensor_rank(tensor: gs.Tensor) -> int | None:
+    shape = tensor.shape
+    return None if shape is None else len(shape)
+
+
+def static_tail(tensor: gs.Tensor, count: int) -> list[int] | None:
+    """The last `count` dims of `tensor` if they are all static, else None."""
+    shape = tensor.shape
+    if shape is None or len(shape) < count:
+        return None
+    tail = list(shape[len(shape) - count :])
+    if any(not isinstance(d, (int, np.integer)) or d < 0 for d in tail):
+        return None
+    return [int(d) for d in tail]
+
+
+def np_dtype(tensor: gs.Tensor) -> np.dtype | None:
+    """The NumPy dtype of a tensor when known."""
+    dtype = tensor.dtype
+    if dtype is None:
+        return None
+    try:
+        return np.dtype(dtype)
+    except TypeError:
+        try:
+            return np.dtype(onnx.helper.tensor_dtype_to_np_dtype(dtype))
+        except (TypeError, KeyError, ValueError):
+            return None
+
+
+def onnx_dtype(tensor: gs.Tensor) -> int | None:
+    dtype = np_dtype(tensor)
+    if dtype is None:
+        return None
+    try:
+        return onnx.helper.np_dtype_to_tensor_dtype(dtype)
+    except (KeyError, ValueError):
+        return None
+
+
+def anchor(node: gs.Node) -> str:
+    """A name for `node` in reports: its name, else its op and first output."""
+    if node.name:
+        return node.name
+    out = node.outputs[0].name if node.outputs else "?"
+    return f"{node.op} -> '{out}'"
+
+
+def guess_dtype(tensor: gs.Tensor, depth: int = 32):
+    """The tensor's dtype, else the first known dtype found walking up through producers.
+
+    Used where shape inference could not type a tensor (outputs of custom-domain ops); every
+    op the passes rewrite keeps its first input's element type.
+    """
+    seen: set[int] = set()
+    frontier = [tensor]
+    for _ in range(depth):
+        nxt = []
+        for t in frontier:
+            if t is None or id(t) in seen:
+                continue
+            seen.add(id(t))
+            if t.dtype is not None:
+                return t.dtype
+            node = producer(t)
+            if node is not None:
+                nxt.extend(i for i in node.inputs[:1] if i is not None)
+        if not nxt:
+            return None
+        frontier = nxt
+    return None

@@ -1,0 +1,196 @@
+"""Runs rewrite passes over a model until none changes anything (a fixed point).
+
+The model's external weights are never loaded here: graphsurgeon keeps such tensors as
+references and writes them back untouched. When no pass changes the graph, the original
+ModelProto is returned as it was (not a re-export of it).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import onnx
+import onnx_graphsurgeon as gs
+from trtforge.analyzer.errors import UserError
+from trtforge.analyzer.rewrite.base import PassContext, RewriteOptions, Skip
+from trtforge.analyzer.rewrite.registry import all_passes, get_pass
+
+log = logging.getLogger("trtforge.rewrite")
+
+#: rounds of all passes before the manager gives up on reaching a fixed point.
+MAX_ROUNDS = 8
+#: the first opset with LayerNormalization.
+LAYERNORM_OPSET = 17
+#: the first opset with RMSNormalization.
+RMSNORM_OPSET = 23
+
+
+@dataclass
+class PassStats:
+    """What one pass did over all rounds."""
+
+    applied: int = 0
+    skips: list[Skip] = field(default_factory=list)
+
+    def add_skips(self, skips: Iterable[Skip]) -> None:
+        seen = {(s.anchor, s.reason) for s in self.skips}
+        for skip in skips:
+            if (skip.anchor, skip.reason) not in seen:
+                seen.add((skip.anchor, skip.reason))
+                self.skips.append(skip)
+
+    def to_json(self) -> dict:
+        return {
+            "applied": self.applied,
+            "skipped": [{"anchor": s.anchor, "reason": s.reason} for s in self.skips],
+        }
+
+
+@dataclass
+class RewriteResult:
+    """The rewritten model and what each pass did."""
+
+    proto: onnx.ModelProto
+    changed: bool
+    passes: dict[str, PassStats]
+    rounds: int
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {
+            "changed": self.changed,
+            "rounds": self.rounds,
+            "passes": {pid: stats.to_json() for pid, stats in self.passes.items()},
+            "notes": list(self.notes),
+        }
+
+
+def model_opsets(proto: onnx.ModelProto) -> dict[str, int]:
+    return {("" if o.domain == "ai.onnx" else o.domain): o.version for o in proto.opset_import}
+
+
+def _signature(graph: gs.Graph) -> tuple:
+    """A cheap fingerprint of a graph's structure, to tell whether a pass changed it."""
+    return tuple(
+        (n.op, n.domain, tuple(t.name for t in n.inputs), tuple(t.name for t in n.outputs))
+        for n in graph.nodes
+    )
+
+
+def _min_ir_version(opsets: dict[str, int]) -> int:
+    default = opsets.get("", 1)
+    best = 3
+    for row in onnx.helper.VERSION_TABLE:
+        # (release, ir_version, ai.onnx opset, ai.onnx.ml opset, ...)
+        if row[2] >= default:
+            best = row[1]
+            break
+    else:
+        best = onnx.IR_VERSION
+    return best
+
+
+def resolve_order(pass_ids: Iterable[str]) -> list[str]:
+    """The passes to run, deduplicated, in the registry's order.
+
+    Raises:
+        UserError: an unknown pass id.
+    """
+    wanted = list(dict.fromkeys(pass_ids))
+    known = all_passes()
+    for pid in wanted:
+        if pid not in known:
+            raise UserError(f"unknown rewrite pass '{pid}'", f"use one of {', '.join(known)}")
+    return [pid for pid in known if pid in wanted]
+
+
+def prepare(proto: onnx.ModelProto, pass_ids: list[str], options: RewriteOptions, notes: list[str]):
+    """Converts the model's opset when an explicitly requested output op needs a newer one."""
+    opset = model_opsets(proto).get("", 0)
+    wanted = 0
+    if "fuse-layernorm" in pass_ids and options.layernorm_impl == "onnx":
+        wanted = max(wanted, LAYERNORM_OPSET)
+    if "fuse-rmsnorm" in pass_ids and options.rmsnorm_impl == "onnx":
+        wanted = max(wanted, RMSNORM_OPSET)
+    if opset >= wanted:
+        return proto, False
+    from onnx import version_converter
+
+    try:
+        converted = version_converter.convert_version(proto, wanted)
+    except Exception as err:  # noqa: BLE001 - the converter raises many kinds
+        raise UserError(
+            f"cannot convert the model from opset {opset} to {wanted} for the fused op "
+            f"({type(err).__name__}: {str(err)[:120]})",
+            "use --layernorm-impl/--rmsnorm-impl plugin, or re-export at a newer opset",
+        ) from None
+    notes.append(f"converted the model from opset {opset} to {wanted}")
+    return converted, True
+
+
+def rewrite_model(
+    proto: onnx.ModelProto, pass_ids: Iterable[str], options: RewriteOptions
+) -> RewriteResult:
+    """Applies the passes `pass_ids` to `proto` until nothing changes.
+
+    Args:
+        proto: the model (not modified); external weights need not be loaded.
+        pass_ids: ids of the passes to run (run in the registry's order).
+        options: options for the passes.
+
+    Returns:
+        The result; `result.proto is proto` when nothing changed.
+    """
+    order = resolve_order(pass_ids)
+    notes: list[str] = []
+    working, converted = prepare(proto, order, options, notes)
+    inferred = onnx.shape_inference.infer_shapes(working, strict_mode=False, data_prop=True)
+    graph = gs.import_onnx(inferred)
+    opsets = model_opsets(working)
+    stats = {pid: PassStats() for pid in order}
+    rounds = 0
+    any_change = converted
+    for round_index in range(1, MAX_ROUNDS + 1):
+        rounds = round_index
+        round_changed = False
+        for pid in order:
+            cls = get_pass(pid)
+            ctx = PassContext(graph, options, pid, opsets)
+            before = _signature(graph)
+            outcome = cls().run(ctx)
+            stats[pid].applied += outcome.applied
+            stats[pid].add_skips(outcome.skips)
+            if outcome.changed:
+                graph.cleanup().toposort()
+                if _signature(graph) != before:
+                    round_changed = True
+        if not round_changed:
+            break
+        any_change = True
+    else:
+        raise RuntimeError(
+            f"rewrite passes {order} did not reach a fixed point in {MAX_ROUNDS} rounds"
+        )
+    if not any_change:
+        return RewriteResult(proto, False, stats, rounds, notes)
+    return RewriteResult(_export(graph, proto, opsets), True, stats, rounds, notes)
+
+
+def _export(graph: gs.Graph, original: onnx.ModelProto, opsets: dict[str, int]) -> onnx.ModelProto:
+    graph.opset = opsets.get("", graph.opset)
+    out = gs.export_onnx(graph, do_type_check=False)
+    used = {n.domain for n in out.graph.node}
+    for domain in used:
+        key = "" if domain == "ai.onnx" else domain
+        opsets.setdefault(key, 1)
+    del out.opset_import[:]
+    for domain, version in sorted(opsets.items()):
+        out.opset_import.add(domain=domain, version=version)
+    out.ir_version = max(original.ir_version, _min_ir_version(opsets))
+    for name in ("producer_name", "producer_version", "domain", "model_version", "doc_string"):
+        setattr(out, name, getattr(original, name))
+    del out.metadata_props[:]
+    out.metadata_props.extend(original.metadata_props)
+    return out

@@ -1,0 +1,1 @@
+"""Rewrite passes, one module each, discovered by `rewrite.registry` (each module sets `PASS`)."""

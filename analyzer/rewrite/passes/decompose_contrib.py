@@ -1,0 +1,293 @@
+"""decompose-contrib: onnxruntime contrib ops (com.microsoft) become standard ONNX TensorRT parses.
+
+Before → After (one node each)::
+
+    Gelu(x)                           → Gelu(x) (opset 20, where supported) | x*0.5*(1+Erf(x/√2))
+    FastGelu(x[, bias])               → tanh-approximation GELU of x(+bias)
+    BiasGelu(a, b)                    → GELU of Add(a, b)
+    QuickGelu(x, alpha)               → Mul(x, Sigmoid(Mul(x, alpha)))
+    FusedMatMul(a, b, alpha, transA, transB) → [Transpose] MatMul [Mul(alpha)]
+    BiasAdd(x, bias, skip)            → Add(Add(x, bias), skip)
+    FusedConv(x, w[, b, z], activation)  → Conv [Add(z)] then Relu/Tanh/Sigmoid/LeakyRelu/Clip/HardSigmoid
+    FusedGemm(a, b[, c], activation)     → Gemm then the activation
+    LayerNormalization(x, s[, b])     → LayerNormalization (opset ≥ 17) | ReduceMean/Sub/…/Div
+    SimplifiedLayerNormalization(x, s)→ RMSNormalization (opset ≥ 23, if supported) | basic ops
+    SkipLayerNormalization(x, skip, g[, b, bias])         → Add(s) then LayerNorm as above
+    SkipSimplifiedLayerNormalization(x, skip, g[, bias])  → Add(s) then RMSNorm as above
+
+    (SimplifiedLayerNormalization and SkipSimplifiedLayerNormalization are also matched in the
+    default domain, where onnxruntime's optimizer registers them.)
+
+Skips (reported): outputs the standard ops do not produce (mean, inv_std_var) are used;
+FusedMatMul with transBatchA/transBatchB; FusedConv/FusedGemm with another activation; a transpose of an input of unknown rank; a
+normalization axis that cannot be expressed because the input rank is unknown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import onnx_graphsurgeon as gs
+from trtforge.analyzer.rewrite import emit
+from trtforge.analyzer.rewrite.base import Match, PassContext, RewritePass, detach
+from trtforge.analyzer.rewrite.graphutil import anchor, graph_output_names, tensor_rank
+
+MS = "com.microsoft"
+
+
+def _used(node: gs.Node, index: int, graph: gs.Graph) -> bool:
+    if index >= len(node.outputs):
+        return False
+    out = node.outputs[index]
+    return bool(out.name) and (bool(out.outputs) or out.name in graph_output_names(graph))
+
+
+def _input(node: gs.Node, index: int) -> gs.Tensor | None:
+    if index < len(node.inputs) and node.inputs[index] is not None and node.inputs[index].name:
+        return node.inputs[index]
+    return None
+
+
+def _add(
+    ctx: PassContext, a: gs.Tensor, b: gs.Tensor | None, out: gs.Tensor | None = None
+) -> gs.Tensor:
+    if b is None:
+        return a
+    return emit.binary(ctx, "Add", a, b, out=out)
+
+
+def _norm(ctx: PassContext, x, scale, bias, axis, eps, out, rms: bool) -> None:
+    if (
+        rms
+        and ctx.opset >= emit.OPSET_RMSNORM
+        and emit.op_supported("RMSNormalization", ctx.target)
+    ):
+        ctx.node("RMSNormalization", [x, scale], [out], {"axis": axis, "epsilon": eps})
+    elif not rms and ctx.opset >= emit.OPSET_LAYERNORM:
+        ctx.node(
+            "LayerNormalization",
+            [x, scale] + ([bias] if bias is not None else []),
+            [out],
+            {"axis": axis, "epsilon": eps},
+        )
+    elif not emit.decomposed_norm(ctx, x, scale, bias, axis, eps, out, rms):
+        raise AssertionError("checked before: axis must be expressible")
+
+
+# -- one function per op: (node, outs, ctx) -------------------------------------------------
+def _gelu(node, outs, ctx):
+    emit.gelu(ctx, node.inputs[0], outs[0], "none")
+
+
+def _fast_gelu(node, outs, ctx):
+    emit.gelu(ctx, _add(ctx, node.inputs[0], _input(node, 1)), outs[0], "tanh")
+
+
+def _bias_gelu(node, outs, ctx):
+    emit.gelu(ctx, _add(ctx, node.inputs[0], _input(node, 1)), outs[0], "none")
+
+
+def _quick_gelu(node, outs, ctx):
+    x = node.inputs[0]
+    alpha = float(node.attrs.get("alpha", 1.702))
+    scaled = emit.binary(ctx, "Mul", x, emit.scalar_const(ctx, alpha, emit.np_float(x), "alpha"))
+    emit.binary(ctx, "Mul", x, emit.unary(ctx, "Sigmoid", scaled), out=outs[0])
+
+
+def _swap_last(ctx, t: gs.Tensor) -> gs.Tensor:
+    rank = tensor_rank(t)
+    perm = list(range(rank))
+    perm[-1], perm[-2] = perm[-2], perm[-1]
+    return emit.unary(ctx, "Transpose", t, attrs={"perm": perm})
+
+
+def _fused_matmul(node, outs, ctx):
+    a, b = node.inputs[0], node.inputs[1]
+    if node.attrs.get("transA", 0):
+        a = _swap_last(ctx, a)
+    if node.attrs.get("transB", 0):
+        b = _swap_last(ctx, b)
+    alpha = float(node.attrs.get("alpha", 1.0))
+    if alpha == 1.0:
+        emit.binary(ctx, "MatMul", a, b, out=outs[0])
+    else:
+        product = emit.binary(ctx, "MatMul", a, b)
+        emit.binary(
+            ctx,
+            "Mul",
+            product,
+            emit.scalar_const(ctx, alpha, emit.np_float(a), "alpha"),
+            out=outs[0],
+        )
+
+
+def _bias_add(node, outs, ctx):
+    emit.binary(
+        ctx,
+        "Add",
+        emit.binary(ctx, "Add", node.inputs[0], node.inputs[1]),
+        node.inputs[2],
+        out=outs[0],
+    )
+
+
+def _layer_norm(rms: bool):
+    def build(node, outs, ctx):
+        axis = int(node.attrs.get("axis", -1))
+        eps = float(node.attrs.get("epsilon", 1e-5))
+        bias = None if rms else _input(node, 2)
+        _norm(ctx, node.inputs[0], node.inputs[1], bias, axis, eps, outs[0], rms)
+
+    return build
+
+
+def _skip_layer_norm(rms: bool):
+    def build(node, outs, ctx):
+        eps = float(node.attrs.get("epsilon", 1e-12))
+        x, skip, gamma = node.inputs[0], node.inputs[1], node.inputs[2]
+        beta = None if rms else _input(node, 3)
+        bias = _input(node, 3 if rms else 4)
+        summed_out = outs[3] if len(outs) > 3 and outs[3] is not None else None
+        total = emit.binary(ctx, "Add", x, skip, out=summed_out if bias is None else None)
+        if bias is not None:
+            total = emit.binary(ctx, "Add", total, bias, out=summed_out)
+        _norm(ctx, total, gamma, beta, -1, eps, outs[0], rms)
+
+    return build
+
+
+CONV_ATTRS = ("auto_pad", "dilations", "group", "kernel_shape", "pads", "strides")
+ACTIVATIONS = ("Relu", "Tanh", "Sigmoid", "LeakyRelu", "Clip", "HardSigmoid")
+
+
+def _activation(ctx, x: gs.Tensor, out: gs.Tensor, name: str, params: list[float]) -> None:
+    """One of FusedConv/FusedGemm's activations, as the standard op."""
+    dtype = emit.np_float(x)
+    if name == "LeakyRelu":
+        emit.unary(ctx, name, x, out=out, attrs={"alpha": params[0] if params else 0.01})
+    elif name == "HardSigmoid":
+        alpha, beta = (params + [0.2, 0.5][len(params) :])[:2]
+        emit.unary(ctx, name, x, out=out, attrs={"alpha": alpha, "beta": beta})
+    elif name == "Clip":
+        low, high = (params + [float("-inf"), float("inf")][len(params) :])[:2]
+        ctx.node(
+            "Clip",
+            [
+                x,
+                emit.scalar_const(ctx, low, dtype, "min"),
+                emit.scalar_const(ctx, high, dtype, "max"),
+            ],
+            [out],
+        )
+    else:
+        emit.unary(ctx, name, x, out=out)
+
+
+def _fused_conv(node, outs, ctx):
+    attrs = {k: v for k, v in node.attrs.items() if k in CONV_ATTRS}
+    inputs = [t for t in node.inputs[:3] if t is not None and t.name]
+    y = ctx.variable("conv", dtype=emit.np_float(node.inputs[0]))
+    ctx.node("Conv", inputs, [y], attrs)
+    z = _input(node, 3)
+    if z is not None:
+        y = emit.binary(ctx, "Add", y, z)
+    name = node.attrs.get("activation", "")
+    params = [float(p) for p in node.attrs.get("activation_params", [])]
+    _activation(ctx, y, outs[0], name, params)
+
+
+def _fused_gemm(node, outs, ctx):
+    attrs = {k: node.attrs[k] for k in ("alpha", "beta", "transA", "transB") if k in node.attrs}
+    y = ctx.variable("gemm", dtype=emit.np_float(node.inputs[0]))
+    ctx.node("Gemm", [t for t in node.inputs[:3] if t is not None and t.name], [y], attrs)
+    name = node.attrs.get("activation", "")
+    params = [
+        float(node.attrs[k]) for k in ("activation_alpha", "activation_beta") if k in node.attrs
+    ]
+    _activation(ctx, y, outs[0], name, params)
+
+
+Builder = Callable[[gs.Node, list, PassContext], None]
+
+#: op_type → (builder, indices of outputs the standard ops reproduce, needs known rank)
+HANDLERS: dict[str, tuple[Builder, tuple[int, ...]]] = {
+    "Gelu": (_gelu, (0,)),
+    "FastGelu": (_fast_gelu, (0,)),
+    "BiasGelu": (_bias_gelu, (0,)),
+    "QuickGelu": (_quick_gelu, (0,)),
+    "FusedMatMul": (_fused_matmul, (0,)),
+    "BiasAdd": (_bias_add, (0,)),
+    "FusedConv": (_fused_conv, (0,)),
+    "FusedGemm": (_fused_gemm, (0,)),
+    "LayerNormalization": (_layer_norm(False), (0,)),
+    "SimplifiedLayerNormalization": (_layer_norm(True), (0,)),
+    "SkipLayerNormalization": (_skip_layer_norm(False), (0, 3)),
+    "SkipSimplifiedLayerNormalization": (_skip_layer_norm(True), (0, 3)),
+}
+
+
+#: contrib ops onnxruntime registers under the default domain (they are not ONNX standard ops)
+DEFAULT_DOMAIN = frozenset({"SimplifiedLayerNormalization", "SkipSimplifiedLayerNormalization"})
+
+
+class DecomposeContrib(RewritePass):
+    """com.microsoft contrib ops → standard ONNX ops or the fused standard op."""
+
+    id = "decompose-contrib"
+    summary = "ONNX Runtime com.microsoft contrib ops → standard ONNX subgraphs TensorRT parses"
+    order = 10
+    removes = frozenset({(MS, op) for op in HANDLERS} | {("", op) for op in DEFAULT_DOMAIN})
+
+    def find(self, ctx: PassContext):
+        for node in list(ctx.graph.nodes):
+            domain = node.domain or ""
+            if (domain == MS and node.op in HANDLERS) or (
+                domain in ("", "ai.onnx") and node.op in DEFAULT_DOMAIN
+            ):
+                yield Match(anchor=anchor(node), nodes=[node])
+
+    def check(self, match: Match, ctx: PassContext) -> str | None:
+        node = match.nodes[0]
+        _, produced = HANDLERS[node.op]
+        for index in range(len(node.outputs)):
+            if index not in produced and _used(node, index, ctx.graph):
+                name = node.outputs[index].name
+                return f"output {index} ('{name}') is used; standard ops do not produce it"
+        if node.op == "FusedMatMul":
+            if node.attrs.get("transBatchA", 0) or node.attrs.get("transBatchB", 0):
+                return "transBatchA/transBatchB are set (not decomposed)"
+            for flag, t in (("transA", node.inputs[0]), ("transB", node.inputs[1])):
+                if node.attrs.get(flag, 0) and (tensor_rank(t) is None or tensor_rank(t) < 2):
+                    return f"{flag} is set and the rank of '{t.name}' is unknown"
+        if node.op in ("FusedConv", "FusedGemm"):
+            activation = node.attrs.get("activation", "")
+            if activation not in ACTIVATIONS:
+                return f"activation '{activation}' has no standard-op mapping here"
+        if "LayerNormalization" in node.op:
+            rms = "Simplified" in node.op
+            needs_decomposition = (
+                (ctx.opset < emit.OPSET_LAYERNORM)
+                if not rms
+                else not (
+                    ctx.opset >= emit.OPSET_RMSNORM
+                    and emit.op_supported("RMSNormalization", ctx.target)
+                )
+            )
+            axis = int(node.attrs.get("axis", -1)) if not node.op.startswith("Skip") else -1
+            if needs_decomposition and emit.axes_for(axis, tensor_rank(node.inputs[0])) is None:
+                return f"axis={axis} with an input of unknown rank cannot be decomposed"
+        if node.op != "FusedMatMul" and not emit.is_float(node.inputs[0]):
+            return f"input '{node.inputs[0].name}' is not known to be a float tensor"
+        return None
+
+    def rewrite(self, match: Match, ctx: PassContext) -> None:
+        node = match.nodes[0]
+        outs = [t if t.name else None for t in node.outputs]
+        builder, _ = HANDLERS[node.op]
+        detach(node)
+        builder(node, outs, ctx)
+
+
+PASS = DecomposeContrib
+_ = np  # numpy is used through emit's helpers

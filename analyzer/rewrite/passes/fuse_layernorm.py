@@ -1,0 +1,320 @@
+"""fuse-layernorm: a decomposed LayerNorm becomes one LayerNormalization (or LayerNorm plugin) node.
+
+Before (what exporters emit; every variant below is matched)::
+
+    mean = ReduceMean(x, axes)            # axes as attribute, or as input (opset 18+)
+    d    = Sub(x, mean)
+    p    = Pow(d, 2) | Mul(d, d)
+    var  = ReduceMean(p, axes)
+    s    = Sqrt(Add(var, eps))            # eps from a Constant node or an initializer
+    n    = Div(d, s) | Mul(d, Reciprocal(s)) | Mul(d, Pow(Add(var, eps), -0.5))
+    [n   = Cast(n)]                       # fp16 models: x = Cast(x16 -> float32) ... Cast(-> fp16)
+    [y   = Mul(n, gamma)]                 # optional affine, either operand order
+    [z   = Add(y, beta)]
+
+After::
+
+    z = LayerNormalization(x, gamma, beta, axis=-k, epsilon=eps)     # opset >= 17
+    z = trtforge::LayerNorm(x, gamma, beta, axis=-k, epsilon=eps)   # --layernorm-impl plugin,
+                                                                     # or a model below opset 17
+    (an fp16 Cast island stays float32 inside: Cast -> LayerNormalization -> Cast)
+
+Skips (reported with the reason):
+    an intermediate (mean, d, var, ...) is read by a node outside the pattern or is a graph
+    output; the reduction is not over the trailing axes; a non-constant or non-scalar epsilon;
+    an unknown input type; normalized dims that are not static when gamma/beta must be made.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx_graphsurgeon as gs
+from trtforge.analyzer.rewrite import emit
+from trtforge.analyzer.rewrite.base import Match, PassContext, RewritePass, detach
+from trtforge.analyzer.rewrite.graphutil import (
+    anchor,
+    escapes,
+    is_close,
+    is_lazy_external,
+    other_input,
+    reduce_axes,
+    scalar,
+    single_use,
+    split_const,
+    static_tail,
+    tensor_rank,
+    trailing_axes,
+)
+
+
+def _is_default(node: gs.Node) -> bool:
+    return node.domain in ("", "ai.onnx", None)
+
+
+def _users(tensor: gs.Tensor, *ops: str) -> list[gs.Node]:
+    return [n for n in tensor.outputs if n.op in ops and _is_default(n)]
+
+
+def _square_of(d: gs.Tensor) -> list[gs.Node]:
+    """Pow(d, 2) and Mul(d, d) nodes reading `d`."""
+    found = []
+    for node in d.outputs:
+        if not _is_default(node):
+            continue
+        if node.op == "Pow" and node.inputs[0] is d and is_close(scalar(node.inputs[1]), 2.0):
+            found.append(node)
+        elif (
+            node.op == "Mul"
+            and len(node.inputs) == 2
+            and node.inputs[0] is d
+            and node.inputs[1] is d
+        ):
+            found.append(node)
+    return found
+
+
+def match_inverse_std(var: gs.Tensor):
+    """From the variance: Add(eps) then Sqrt (divide) or Reciprocal/Pow(-0.5) (multiply).
+
+    Yields every candidate (nodes, eps, tensor, "div"|"mul"): divide the centred input by
+    `tensor`, or multiply it by `tensor`.
+    """
+    for add in _users(var, "Add"):
+        split = split_const(add)
+        if split is None or split[0] is not var:
+            continue
+        eps = split[1]
+        e = add.outputs[0]
+        for sqrt in _users(e, "Sqrt"):
+            s = sqrt.outputs[0]
+            for recip in _users(s, "Reciprocal"):
+                yield [add, sqrt, recip], eps, recip.outputs[0], "mul"
+            for div in _users(s, "Div"):
+                if div.inputs[1] is s and is_close(scalar(div.inputs[0]), 1.0):
+                    yield [add, sqrt, div], eps, div.outputs[0], "mul"
+            yield [add, sqrt], eps, s, "div"
+        for pow_ in _users(e, "Pow"):
+            if pow_.inputs[0] is e and is_close(scalar(pow_.inputs[1]), -0.5):
+                yield [add, pow_], eps, pow_.outputs[0], "mul"
+
+
+def _numerator(var: gs.Tensor, sub: gs.Node, m: gs.Tensor, x: gs.Tensor):
+    """(inverse-std nodes, eps, numerator node, second Sub or None) completing a LayerNorm."""
+    for inv_nodes, eps, inv, how in match_inverse_std(var):
+        numerator = apply_inverse(sub.outputs[0], inv, how)
+        if numerator is not None:
+            return inv_nodes, eps, numerator, None
+        for twin in _users(m, "Sub"):  # the numerator may use a second Sub(x, mean)
+            if twin is not sub and twin.inputs[0] is x and twin.inputs[1] is m:
+                numerator = apply_inverse(twin.outputs[0], inv, how)
+                if numerator is not None:
+                    return inv_nodes, eps, numerator, twin
+    return None
+
+
+def apply_inverse(centred: gs.Tensor, inv: gs.Tensor, how: str) -> gs.Node | None:
+    """The node dividing `centred` by `inv` (how="div") or multiplying by it (how="mul")."""
+    if how == "div":
+        for node in _users(centred, "Div"):
+            if node.inputs[0] is centred and node.inputs[1] is inv:
+                return node
+        return None
+    for node in _users(centred, "Mul"):
+        if other_input(node, centred) is inv:
+            return node
+    return None
+
+
+def affine_param(node: gs.Node, tensor: gs.Tensor) -> gs.Constant | None:
+    """For Mul/Add(tensor, param): the param when it is a Constant (initializer)."""
+    param = other_input(node, tensor)
+    if isinstance(param, gs.Constant):
+        return param
+    return None
+
+
+def fit_param(
+    param: gs.Constant, dims: list[int] | None, dtype: np.dtype
+) -> np.ndarray | gs.Constant | None:
+    """The affine parameter shaped exactly `dims` in `dtype`, if it broadcasts that way.
+
+    Returns the Constant itself when it already fits (weights not loaded), a new array when it
+    needed reshaping or a dtype change, or None when it does not fit.
+    """
+    shape = list(param.shape or [])
+    while shape and shape[0] == 1 and (dims is None or len(shape) > len(dims)):
+        shape.pop(0)
+    if dims is None:
+        return None
+    if shape == dims and list(param.shape) == dims and np.dtype(param.dtype) == dtype:
+        return param
+    if len(shape) > len(dims) or any(
+        s not in (1, d) for s, d in zip(shape[::-1], dims[::-1], strict=False)
+    ):
+        return None
+    if is_lazy_external(param):
+        return None
+    values = np.asarray(param.values).reshape(shape)
+    return np.broadcast_to(values, dims).astype(dtype)
+
+
+def extend_tail(match: Match, graph: gs.Graph, last: gs.Node, x: gs.Tensor) -> None:
+    """Absorbs a trailing Cast (fp16 island), Mul(gamma) and Add(beta) into the match."""
+    data = match.data
+    out = last.outputs[0]
+    if not single_use(out, graph):
+        return
+    nxt = out.outputs[0]
+    src = x.inputs[0] if x.inputs else None
+    if (
+        nxt.op == "Cast"
+        and _is_default(nxt)
+        and src is not None
+        and src.op == "Cast"
+        and nxt.outputs[0].dtype is not None
+        and src.inputs[0].dtype is not None
+        and np.dtype(nxt.outputs[0].dtype) == np.dtype(src.inputs[0].dtype)
+    ):
+        data["cast"] = nxt
+        match.nodes.append(nxt)
+        out = nxt.outputs[0]
+        if not single_use(out, graph):
+            return
+        nxt = out.outputs[0]
+    if nxt.op == "Mul" and _is_default(nxt) and affine_param(nxt, out) is not None:
+        data["gamma"] = (nxt, affine_param(nxt, out))
+        match.nodes.append(nxt)
+        out = nxt.outputs[0]
+        if not single_use(out, graph):
+            return
+        nxt = out.outputs[0]
+        if nxt.op == "Add" and _is_default(nxt) and affine_param(nxt, out) is not None:
+            data["beta"] = (nxt, affine_param(nxt, out))
+            match.nodes.append(nxt)
+
+
+class FuseLayerNorm(RewritePass):
+    """Decomposed LayerNorm → LayerNormalization (opset >= 17) or the trtforge LayerNorm plugin."""
+
+    id = "fuse-layernorm"
+    summary = (
+        "decomposed LayerNorm → LayerNormalization (opset ≥ 17) or the trtforge LayerNorm plugin"
+    )
+    order = 30
+
+    def find(self, ctx: PassContext):
+        for mean in list(ctx.graph.nodes):
+            if mean.op != "ReduceMean" or not _is_default(mean) or not mean.outputs:
+                continue
+            x = mean.inputs[0]
+            m = mean.outputs[0]
+            for sub in _users(m, "Sub"):
+                if sub.inputs[0] is not x or sub.inputs[1] is not m:
+                    continue
+                d = sub.outputs[0]
+                for square in _square_of(d):
+                    for var_node in _users(square.outputs[0], "ReduceMean"):
+                        found = _numerator(var_node.outputs[0], sub, m, x)
+                        if found is None:
+                            continue
+                        inv_nodes, eps, numerator, other_sub = found
+                        nodes = [mean, sub, square, var_node, *inv_nodes, numerator]
+                        if other_sub is not None:
+                            nodes.insert(2, other_sub)
+                        match = Match(
+                            anchor=anchor(numerator),
+                            nodes=nodes,
+                            data={
+                                "x": x,
+                                "eps": eps,
+                                "axes": (
+                                    reduce_axes(mean, ctx.opset),
+                                    reduce_axes(var_node, ctx.opset),
+                                ),
+                                "core": nodes,
+                                "last_core": numerator,
+                            },
+                        )
+                        extend_tail(match, ctx.graph, numerator, x)
+                        yield match
+                        break
+
+    def impl(self, ctx: PassContext) -> str:
+        wanted = ctx.options.layernorm_impl
+        if wanted == "auto":
+            return "onnx" if ctx.opset >= emit.OPSET_LAYERNORM else "plugin"
+        return wanted
+
+    def check(self, match: Match, ctx: PassContext) -> str | None:
+        data = match.data
+        x: gs.Tensor = data["x"]
+        core = data["core"]
+        for node in core[:-1]:
+            for out in node.outputs:
+                why = escapes(out, core, ctx.graph)
+                if why:
+                    return why
+        axes_mean, axes_var = data["axes"]
+        if axes_mean is None or axes_var is None:
+            return "the ReduceMean axes are not constant (or keepdims=0)"
+        rank = tensor_rank(x)
+        first = trailing_axes(axes_mean, rank)
+        if first is None or trailing_axes(axes_var, rank) != first:
+            return f"reduces over axes {axes_mean}/{axes_var}, not the trailing axes of the input"
+        data["axis"] = first
+        if not emit.is_float(x):
+            return f"input '{x.name}' has type {x.dtype}, not a float type"
+        if self.impl(ctx) == "onnx" and ctx.opset < emit.OPSET_LAYERNORM:
+            return f"LayerNormalization needs opset {emit.OPSET_LAYERNORM} (model has {ctx.opset})"
+        dims = static_tail(x, -first)
+        dtype = emit.np_float(x)
+        for key in ("gamma", "beta"):
+            if key in data:
+                fitted = fit_param(data[key][1], dims, dtype)
+                if fitted is None:  # keep that Mul/Add (and what follows) outside the fusion
+                    del match.nodes[match.nodes.index(data[key][0]) :]
+                    data.pop("beta", None)
+                    data.pop("gamma" if key == "gamma" else "beta", None)
+                    break
+                data[key + "_fit"] = fitted
+        if dims is None and (self.impl(ctx) == "plugin" or "gamma" not in data):
+            return f"the normalized dims of '{x.name}' are not static (shape {x.shape})"
+        return None
+
+    def rewrite(self, match: Match, ctx: PassContext) -> None:
+        data = match.data
+        x: gs.Tensor = data["x"]
+        axis = data["axis"]
+        dtype = emit.np_float(x)
+        last = match.nodes[-1]
+        out = last.outputs[0]
+        detach(last)
+        dims = static_tail(x, -axis)
+
+        def param(key: str, fill: float) -> gs.Tensor | None:
+            fitted = data.get(key + "_fit")
+            if isinstance(fitted, gs.Constant):
+                return fitted
+            if fitted is not None:
+                return ctx.constant(key, fitted)
+            if fill == 0.0 and self.impl(ctx) == "onnx":
+                return None  # B is optional in LayerNormalization
+            return ctx.constant(key, emit.ones_like_tail(dims, dtype, fill))
+
+        scale, bias = param("gamma", 1.0), param("beta", 0.0)
+        cast_node = data.get("cast")
+        norm_out = out
+        if cast_node is not None:
+            norm_out = ctx.variable("normalized", dtype=dtype, shape=x.shape)
+        inputs = [x, scale] + ([bias] if bias is not None else [])
+        if self.impl(ctx) == "onnx":
+            ctx.node(
+                "LayerNormalization", inputs, [norm_out], {"axis": axis, "epsilon": data["eps"]}
+            )
+        else:
+            emit.plugin_node(ctx, "LayerNorm", inputs, [norm_out], epsilon=data["eps"], axis=axis)
+        if cast_node is not None:
+            ctx.node("Cast", [norm_out], [out], {"to": cast_node.attrs["to"]})
+
+
+PASS = FuseLayerNorm

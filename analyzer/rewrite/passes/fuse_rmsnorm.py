@@ -1,0 +1,203 @@
+"""fuse-rmsnorm: a decomposed RMSNorm (T5, LLaMA) becomes one RMSNormalization or plugin node.
+
+Before (T5LayerNorm / LlamaRMSNorm as exporters emit them)::
+
+    p   = Pow(x, 2) | Mul(x, x)
+    var = ReduceMean(p, axes)              # axes as attribute, or as input (opset 18+)
+    r   = Reciprocal(Sqrt(Add(var, eps)))  | Div(1, Sqrt(...)) | Pow(Add(var, eps), -0.5)
+    n   = Mul(x, r)                         | Div(x, Sqrt(Add(var, eps)))
+    [n  = Cast(n)]                          # back to the input dtype (fp16 models, or a no-op)
+    [y  = Mul(gamma, n)]                    # the weight, either operand order
+
+After::
+
+    y = RMSNormalization(x, gamma, axis=-k, epsilon=eps)   # opset >= 23 and the target's parser
+                                                           # imports it (knowledge base), or
+                                                           # --rmsnorm-impl onnx (converts to 23)
+    y = trtforge::RMSNorm(x, gamma, axis=-k, epsilon=eps)  # otherwise, or --rmsnorm-impl plugin
+
+Skips (reported): an intermediate read outside the pattern or a graph output; reduction not
+over the trailing axes; input not float; normalized dims not static when gamma must be made.
+A LayerNorm (x is itself `Sub(y, ReduceMean(y))`) is left to fuse-layernorm.
+"""
+
+from __future__ import annotations
+
+import onnx_graphsurgeon as gs
+from trtforge.analyzer.rewrite import emit
+from trtforge.analyzer.rewrite.base import Match, PassContext, RewritePass, detach
+from trtforge.analyzer.rewrite.graphutil import (
+    anchor,
+    escapes,
+    is_close,
+    reduce_axes,
+    scalar,
+    single_use,
+    static_tail,
+    tensor_rank,
+    trailing_axes,
+)
+from trtforge.analyzer.rewrite.passes.fuse_layernorm import (
+    _is_default,
+    affine_param,
+    apply_inverse,
+    fit_param,
+    match_inverse_std,
+)
+
+
+def _is_centred(x: gs.Tensor) -> bool:
+    """True when x = Sub(y, ReduceMean(y)): the pattern is a LayerNorm, not an RMSNorm."""
+    sub = x.inputs[0] if x.inputs else None
+    if sub is None or sub.op != "Sub" or len(sub.inputs) != 2:
+        return False
+    mean = sub.inputs[1].inputs[0] if sub.inputs[1].inputs else None
+    return mean is not None and mean.op == "ReduceMean" and mean.inputs[0] is sub.inputs[0]
+
+
+def rms_as_onnx(ctx: PassContext) -> bool:
+    """True when the fused node is RMSNormalization (else the trtforge RMSNorm plugin)."""
+    wanted = ctx.options.rmsnorm_impl
+    if wanted == "plugin":
+        return False
+    if wanted == "onnx":
+        return True
+    return ctx.opset >= emit.OPSET_RMSNORM and emit.op_supported("RMSNormalization", ctx.target)
+
+
+class FuseRMSNorm(RewritePass):
+    """Decomposed RMSNorm → RMSNormalization (where supported) or the trtforge RMSNorm plugin."""
+
+    id = "fuse-rmsnorm"
+    summary = (
+        "decomposed RMSNorm (T5/LLaMA) → RMSNormalization where supported, else the RMSNorm plugin"
+    )
+    order = 40
+
+    def find(self, ctx: PassContext):
+        for var_node in list(ctx.graph.nodes):
+            if var_node.op != "ReduceMean" or not _is_default(var_node) or not var_node.outputs:
+                continue
+            square = var_node.inputs[0].inputs[0] if var_node.inputs[0].inputs else None
+            if square is None or not _is_default(square):
+                continue
+            if square.op == "Pow" and is_close(scalar(square.inputs[1]), 2.0):
+                x = square.inputs[0]
+            elif (
+                square.op == "Mul"
+                and len(square.inputs) == 2
+                and square.inputs[0] is square.inputs[1]
+            ):
+                x = square.inputs[0]
+            else:
+                continue
+            if _is_centred(x):
+                continue
+            found = next(
+                (
+                    (nodes_, eps_, num)
+                    for nodes_, eps_, inv, how in match_inverse_std(var_node.outputs[0])
+                    if (num := apply_inverse(x, inv, how)) is not None
+                ),
+                None,
+            )
+            if found is None:
+                continue
+            inv_nodes, eps, numerator = found
+            nodes = [square, var_node, *inv_nodes, numerator]
+            match = Match(
+                anchor=anchor(numerator),
+                nodes=nodes,
+                data={
+                    "x": x,
+                    "eps": eps,
+                    "axes": reduce_axes(var_node, ctx.opset),
+                    "core": list(nodes),
+                },
+            )
+            self._extend(match, ctx.graph, numerator)
+            yield match
+
+    @staticmethod
+    def _extend(match: Match, graph: gs.Graph, last: gs.Node) -> None:
+        out = last.outputs[0]
+        if not single_use(out, graph):
+            return
+        nxt = out.outputs[0]
+        if nxt.op == "Cast" and _is_default(nxt):
+            match.data["cast"] = nxt
+            match.nodes.append(nxt)
+            out = nxt.outputs[0]
+            if not single_use(out, graph):
+                return
+            nxt = out.outputs[0]
+        if nxt.op == "Mul" and _is_default(nxt) and affine_param(nxt, out) is not None:
+            match.data["gamma"] = (nxt, affine_param(nxt, out))
+            match.nodes.append(nxt)
+
+    def check(self, match: Match, ctx: PassContext) -> str | None:
+        data = match.data
+        x: gs.Tensor = data["x"]
+        core = data["core"]
+        for node in core[:-1]:
+            for out in node.outputs:
+                why = escapes(out, core, ctx.graph)
+                if why:
+                    return why
+        if data["axes"] is None:
+            return "the ReduceMean axes are not constant (or keepdims=0)"
+        first = trailing_axes(data["axes"], tensor_rank(x))
+        if first is None:
+            return f"reduces over axes {data['axes']}, not the trailing axes of the input"
+        data["axis"] = first
+        if not emit.is_float(x):
+            return f"input '{x.name}' has type {x.dtype}, not a float type"
+        if rms_as_onnx(ctx) and ctx.opset < emit.OPSET_RMSNORM:
+            return f"RMSNormalization needs opset {emit.OPSET_RMSNORM} (model has {ctx.opset})"
+        dims = static_tail(x, -first)
+        cast_node = data.get("cast")
+        # the dtype the fused node computes in: the cast's target when the Cast is absorbed
+        out_dtype = (
+            emit.np_float(cast_node.outputs[0]) if cast_node is not None else emit.np_float(x)
+        )
+        data["out_dtype"] = out_dtype
+        if "gamma" in data:
+            fitted = fit_param(data["gamma"][1], dims, emit.np_float(x))
+            if fitted is None:
+                match.nodes.remove(data.pop("gamma")[0])
+            else:
+                data["gamma_fit"] = fitted
+        if dims is None and "gamma" not in data:
+            return f"the normalized dims of '{x.name}' are not static (shape {x.shape})"
+        return None
+
+    def rewrite(self, match: Match, ctx: PassContext) -> None:
+        data = match.data
+        x: gs.Tensor = data["x"]
+        axis = data["axis"]
+        dtype = emit.np_float(x)
+        last = match.nodes[-1]
+        out = last.outputs[0]
+        detach(last)
+        fitted = data.get("gamma_fit")
+        if isinstance(fitted, gs.Constant):
+            scale = fitted
+        elif fitted is not None:
+            scale = ctx.constant("gamma", fitted)
+        else:
+            scale = ctx.constant("gamma", emit.ones_like_tail(static_tail(x, -axis), dtype, 1.0))
+        cast_node = data.get("cast")
+        norm_out = out
+        if cast_node is not None:
+            norm_out = ctx.variable("normalized", dtype=dtype, shape=x.shape)
+        if rms_as_onnx(ctx):
+            ctx.node(
+                "RMSNormalization", [x, scale], [norm_out], {"axis": axis, "epsilon": data["eps"]}
+            )
+        else:
+            emit.plugin_node(ctx, "RMSNorm", [x, scale], [norm_out], epsilon=data["eps"], axis=axis)
+        if cast_node is not None:
+            ctx.node("Cast", [norm_out], [out], {"to": cast_node.attrs["to"]})
+
+
+PASS = FuseRMSNorm

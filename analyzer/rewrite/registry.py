@@ -1,0 +1,76 @@
+"""Discovers rewrite passes by declaration: every module in `rewrite.passes` defining `PASS`.
+
+One module holds one pass; two passes with the same id are an error.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from functools import cache
+
+from trtforge.analyzer.rewrite.base import RewritePass
+
+
+class DuplicatePassError(RuntimeError):
+    """Two modules declare a pass with the same id."""
+
+
+@cache
+def _passes_by_id() -> dict[str, type[RewritePass]]:
+    from trtforge.analyzer.rewrite import passes
+
+    found: dict[str, type[RewritePass]] = {}
+    origin: dict[str, str] = {}
+    for info in sorted(pkgutil.iter_modules(passes.__path__), key=lambda i: i.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{passes.__name__}.{info.name}")
+        declared = getattr(module, "PASS", None)
+        if declared is None:
+            raise DuplicatePassError(f"{module.__name__} declares no PASS")
+        register(found, origin, declared, module.__name__)
+    return dict(sorted(found.items(), key=lambda kv: (kv[1].order, kv[0])))
+
+
+def register(
+    found: dict[str, type[RewritePass]],
+    origin: dict[str, str],
+    declared: type[RewritePass],
+    module: str,
+) -> None:
+    """Adds one pass class to `found`, rejecting a malformed or duplicate declaration."""
+    if not (isinstance(declared, type) and issubclass(declared, RewritePass)):
+        raise TypeError(f"{module}.PASS is not a RewritePass subclass")
+    if not declared.id:
+        raise TypeError(f"{module}.PASS has no id")
+    if declared.id in found:
+        raise DuplicatePassError(
+            f"rewrite pass '{declared.id}' declared twice: {origin[declared.id]} and {module}"
+        )
+    found[declared.id] = declared
+    origin[declared.id] = module
+
+
+def all_passes() -> list[str]:
+    """Every pass id, in the order passes run."""
+    return list(_passes_by_id())
+
+
+def get_pass(pass_id: str) -> type[RewritePass]:
+    """The pass class of `pass_id`.
+
+    Raises:
+        KeyError: no such pass.
+    """
+    return _passes_by_id()[pass_id]
+
+
+def pass_classes() -> list[type[RewritePass]]:
+    return list(_passes_by_id().values())
+
+
+def passes_removing(domain: str, op_type: str) -> list[str]:
+    """Ids of the passes that replace nodes of `op_type` in the custom `domain`."""
+    key = ("" if domain == "ai.onnx" else domain, op_type)
+    return [pid for pid, cls in _passes_by_id().items() if key in cls.removes]

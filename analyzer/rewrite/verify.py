@@ -1,0 +1,404 @@
+"""Numerical verification: the rewritten model must compute what the original computes.
+
+Both models run on the same random inputs (each input's own dtype; dynamic dims get concrete
+sizes) and every output is compared with the explicit per-dtype tolerance of `TOLERANCES`:
+an element passes when `|rewritten - original| <= atol + rtol * |original|` (NaN must meet NaN).
+
+The runner is onnxruntime with graph optimizations off. A model holding trtforge plugin nodes
+(domain `trtforge`), which onnxruntime cannot run, is evaluated with `onnx.reference`, each
+plugin node through its plugin's NumPy reference (`PluginSpec.reference_op()`).
+
+External weights are loaded here (and only here, besides copying them into the written model).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import onnx
+from trtforge.analyzer.errors import UserError
+
+log = logging.getLogger("trtforge.rewrite.verify")
+
+#: (rtol, atol) per ONNX element type. Integer and boolean outputs must match exactly.
+TOLERANCES: dict[str, tuple[float, float]] = {
+    "FLOAT": (1e-4, 1e-4),
+    "DOUBLE": (1e-6, 1e-6),
+    "FLOAT16": (1e-2, 1e-2),
+    "BFLOAT16": (5e-2, 5e-2),
+}
+EXACT = (0.0, 0.0)
+#: size given to a dynamic dim that `dims` does not name.
+DEFAULT_DIM = 3
+PLUGIN_DOMAIN = "trtforge"
+
+
+@dataclass(frozen=True)
+class OutputDiff:
+    """How one output of the rewritten model compares with the original."""
+
+    name: str
+    dtype: str
+    rtol: float
+    atol: float
+    max_abs_diff: float
+    worst_index: tuple[int, ...] | None
+    excess: float  # max over elements of |diff| / (atol + rtol*|ref|); <= 1 passes
+    ok: bool
+    note: str = ""
+
+    def to_json(self) -> dict:
+        return {
+            "name": self.name,
+            "dtype": self.dtype,
+            "rtol": self.rtol,
+            "atol": self.atol,
+            "max_abs_diff": self.max_abs_diff,
+            "worst_index": list(self.worst_index) if self.worst_index is not None else None,
+            "ok": self.ok,
+            "note": self.note,
+        }
+
+
+@dataclass
+class Verification:
+    """The comparison of every output."""
+
+    outputs: list[OutputDiff] = field(default_factory=list)
+    inputs: dict[str, list[int]] = field(default_factory=dict)
+    seed: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return all(o.ok for o in self.outputs)
+
+    @property
+    def worst(self) -> OutputDiff | None:
+        if not self.outputs:
+            return None
+        return max(self.outputs, key=lambda o: (not o.ok, o.excess))
+
+    def to_json(self) -> dict:
+        worst = self.worst
+        return {
+            "ok": self.ok,
+            "seed": self.seed,
+            "input_shapes": self.inputs,
+            "outputs": [o.to_json() for o in self.outputs],
+            "worst": worst.to_json() if worst is not None else None,
+        }
+
+    def describe_worst(self) -> str:
+        worst = self.worst
+        if worst is None:
+            return "no outputs compared"
+        where = f" at index {list(worst.worst_index)}" if worst.worst_index is not None else ""
+        return (
+            f"output '{worst.name}' ({worst.dtype}): max |diff| {worst.max_abs_diff:.3g}{where} "
+            f"exceeds atol {worst.atol:g} + rtol {worst.rtol:g}·|ref|"
+            + (f" ({worst.note})" if worst.note else "")
+        )
+
+
+def _dtype_name(elem: int) -> str:
+    return onnx.TensorProto.DataType.Name(elem)
+
+
+def _initializer_names(graph: onnx.GraphProto) -> set[str]:
+    return {t.name for t in graph.initializer}
+
+
+def make_inputs(
+    proto: onnx.ModelProto, seed: int = 0, dims: Mapping[str, int] | None = None
+) -> dict[str, np.ndarray]:
+    """Random inputs for every graph input that is not an initializer.
+
+    Floats: standard normal. Integers: 0..3 (valid as token ids, masks and indices of any
+    tiny model). Booleans: random. A dynamic dim takes `dims[name]` or `DEFAULT_DIM`.
+    """
+    rng = np.random.default_rng(seed)
+    dims = dict(dims or {})
+    inits = _initializer_names(proto.graph)
+    feeds: dict[str, np.ndarray] = {}
+    for value in proto.graph.input:
+        if value.name in inits:
+            continue
+        ttype = value.type.tensor_type
+        if not value.type.HasField("tensor_type"):
+            raise UserError(
+                f"input '{value.name}' is not a tensor; verification cannot feed it",
+                "rewrite with --no-verify",
+            )
+        shape = []
+        for dim in ttype.shape.dim:
+            if dim.HasField("dim_value") and dim.dim_value >= 0:
+                shape.append(dim.dim_value)
+            else:
+                shape.append(int(dims.get(dim.dim_param, DEFAULT_DIM)))
+        np_type = onnx.helper.tensor_dtype_to_np_dtype(ttype.elem_type)
+        kind = np.dtype(np_type).kind
+        if kind == "f":
+            feeds[value.name] = rng.standard_normal(shape).astype(np_type)
+        elif kind in "iu":
+            feeds[value.name] = rng.integers(0, 4, size=shape).astype(np_type)
+        elif kind == "b":
+            feeds[value.name] = rng.integers(0, 2, size=shape).astype(bool)
+        else:
+            raise UserError(
+                f"input '{value.name}' has type {_dtype_name(ttype.elem_type)}, which verification "
+                "cannot generate",
+                "rewrite with --no-verify",
+            )
+    return feeds
+
+
+def _plugin_spec(node: onnx.NodeProto):
+    try:
+        from trtforge.plugins import catalog
+    except ImportError:
+        catalog = None
+    version = "1"
+    for attr in node.attribute:
+        if attr.name == "plugin_version":
+            value = onnx.helper.get_attribute_value(attr)
+            version = value.decode() if isinstance(value, bytes) else str(value)
+    spec = catalog.find_plugin(node.op_type, version, PLUGIN_DOMAIN) if catalog else None
+    if spec is None:
+        raise UserError(
+            f"{node.op_type} node '{node.name}': plugin {PLUGIN_DOMAIN}::{node.op_type} "
+            f"v{version} has no declaration here, so its output cannot be verified",
+            "install trtforge with its plugins, or rewrite with --no-verify",
+        )
+    return spec
+
+
+def _run_plugin_node(node: onnx.NodeProto, args: list[np.ndarray | None]) -> list[np.ndarray]:
+    """Evaluates one plugin node with onnx.reference and the plugin's NumPy reference op."""
+    from onnx.reference import ReferenceEvaluator
+
+    spec = _plugin_spec(node)
+    names = [f"in{i}" if a is not None else "" for i, a in enumerate(args)]
+    inputs = [
+        onnx.helper.make_tensor_value_info(
+            n, onnx.helper.np_dtype_to_tensor_dtype(a.dtype), a.shape
+        )
+        for n, a in zip(names, args, strict=True)
+        if a is not None
+    ]
+    outs = [f"out{i}" for i in range(len(node.output))]
+    single = onnx.NodeProto()
+    single.CopyFrom(node)
+    del single.input[:]
+    single.input.extend(names)
+    del single.output[:]
+    single.output.extend(outs)
+    graph = onnx.helper.make_graph(
+        [single], "plugin", inputs, [onnx.helper.make_empty_tensor_value_info(o) for o in outs]
+    )
+    model = onnx.helper.make_model(
+        graph,
+        opset_imports=[
+            onnx.helper.make_opsetid("", 17),
+            onnx.helper.make_opsetid(PLUGIN_DOMAIN, 1),
+        ],
+    )
+    evaluator = ReferenceEvaluator(model, new_ops=[spec.reference_op()])
+    feeds = {n: a for n, a in zip(names, args, strict=True) if a is not None}
+    return list(evaluator.run(None, feeds))
+
+
+#: models larger than this go to onnxruntime through a temporary file with external data
+#: (a protobuf cannot be serialized past 2 GiB).
+INLINE_LIMIT = 1 << 30
+
+
+def _session(proto: onnx.ModelProto, options):
+    import onnxruntime as ort
+
+    if proto.ByteSize() < INLINE_LIMIT:
+        return ort.InferenceSession(
+            proto.SerializeToString(), options, providers=["CPUExecutionProvider"]
+        )
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory(prefix="trtforge-verify-") as tmp:
+        path = Path(tmp) / "model.onnx"
+        copy = onnx.ModelProto()
+        copy.CopyFrom(proto)
+        onnx.save(
+            copy, path, save_as_external_data=True, location="model.onnx.data", size_threshold=1024
+        )
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def _ort_run(proto: onnx.ModelProto, feeds: Mapping[str, np.ndarray], wanted: list[str]):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    options.log_severity_level = 3
+    try:
+        session = _session(proto, options)
+        feed_names = {i.name for i in session.get_inputs()}
+        results = session.run(wanted, {k: v for k, v in feeds.items() if k in feed_names})
+    except Exception as err:  # noqa: BLE001 - onnxruntime raises its own error types
+        raise UserError(
+            f"onnxruntime cannot run the model for verification ({str(err).splitlines()[0][:200]})",
+            "rewrite with --no-verify if the model is meant for TensorRT only",
+        ) from None
+    return dict(zip(wanted, results, strict=True))
+
+
+def _slice(
+    proto: onnx.ModelProto, known: Mapping[str, np.ndarray], wanted: list[str]
+) -> onnx.ModelProto:
+    """The part of `proto` computing `wanted` from the `known` tensors (fed as inputs)."""
+    graph = proto.graph
+    producers = {o: n for n in graph.node for o in n.output}
+    inits = {t.name for t in graph.initializer}
+    keep: list[onnx.NodeProto] = []
+    seen: set[int] = set()
+    stack = list(wanted)
+    used_known: set[str] = set()
+    while stack:
+        name = stack.pop()
+        if name in known:
+            used_known.add(name)
+            continue
+        if name in inits or not name:
+            continue
+        node = producers.get(name)
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        keep.append(node)
+        stack.extend(node.input)
+        for attr in node.attribute:  # outer tensors read by subgraphs
+            for body in [attr.g] if attr.HasField("g") else list(attr.graphs):
+                stack.extend(i for n in body.node for i in n.input)
+    order = {id(n): i for i, n in enumerate(graph.node)}
+    keep.sort(key=lambda n: order[id(n)])
+    needed_inits = {i for n in keep for i in n.input} | set(wanted)
+    for node in keep:
+        for attr in node.attribute:
+            for body in [attr.g] if attr.HasField("g") else list(attr.graphs):
+                needed_inits.update(i for n in body.node for i in n.input)
+    inputs = [
+        onnx.helper.make_tensor_value_info(
+            n, onnx.helper.np_dtype_to_tensor_dtype(np.asarray(known[n]).dtype), np.shape(known[n])
+        )
+        for n in sorted(used_known)
+    ]
+    outputs = [onnx.helper.make_empty_tensor_value_info(w) for w in wanted]
+    sub = onnx.helper.make_graph(
+        keep, "slice", inputs, outputs, [t for t in graph.initializer if t.name in needed_inits]
+    )
+    model = onnx.helper.make_model(sub, opset_imports=list(proto.opset_import))
+    model.ir_version = proto.ir_version
+    model.functions.extend(proto.functions)
+    return model
+
+
+def run_model(proto: onnx.ModelProto, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Runs a model (weights loaded) and returns its outputs by name.
+
+    onnxruntime runs the standard ops; each trtforge plugin node is evaluated, in graph order,
+    by its plugin's reference op, and onnxruntime continues from its outputs.
+    """
+    names = [o.name for o in proto.graph.output]
+    plugin_nodes = [n for n in proto.graph.node if n.domain == PLUGIN_DOMAIN]
+    if not plugin_nodes:
+        return _ort_run(proto, feeds, names)
+    from onnx import numpy_helper
+
+    inits = {t.name: t for t in proto.graph.initializer}
+    known: dict[str, np.ndarray] = dict(feeds)
+    for node in plugin_nodes:
+        needed = [i for i in node.input if i and i not in known and i not in inits]
+        if needed:
+            known.update(_ort_run(_slice(proto, known, needed), known, needed))
+        args = [
+            None if not i else known[i] if i in known else numpy_helper.to_array(inits[i])
+            for i in node.input
+        ]
+        known.update(zip(node.output, _run_plugin_node(node, args), strict=False))
+    missing = [n for n in names if n not in known]
+    if missing:
+        known.update(_ort_run(_slice(proto, known, missing), known, missing))
+    return {n: known[n] for n in names}
+
+
+def compare(name: str, ref: np.ndarray, got: np.ndarray, elem_type: int) -> OutputDiff:
+    """Compares one output with the tolerance of its dtype."""
+    dtype = _dtype_name(elem_type) if elem_type else str(ref.dtype).upper()
+    rtol, atol = TOLERANCES.get(dtype, EXACT)
+    ref = np.asarray(ref)
+    got = np.asarray(got)
+    if ref.shape != got.shape:
+        return OutputDiff(
+            name,
+            dtype,
+            rtol,
+            atol,
+            float("inf"),
+            None,
+            float("inf"),
+            False,
+            f"shape {list(got.shape)} instead of {list(ref.shape)}",
+        )
+    if ref.size == 0:
+        return OutputDiff(name, dtype, rtol, atol, 0.0, None, 0.0, True)
+    if ref.dtype.kind not in "fc":
+        diff = (ref != got).astype(np.float64)
+        excess = diff
+    else:
+        a = ref.astype(np.float64)
+        b = got.astype(np.float64)
+        both_nan = np.isnan(a) & np.isnan(b)
+        diff = np.where(both_nan, 0.0, np.abs(a - b))
+        diff = np.where(np.isnan(diff), np.inf, diff)
+        bound = atol + rtol * np.abs(np.nan_to_num(a))
+        excess = np.where(
+            bound > 0, diff / np.where(bound > 0, bound, 1.0), np.where(diff > 0, np.inf, 0.0)
+        )
+    worst_flat = int(np.argmax(excess))
+    worst_index = tuple(int(i) for i in np.unravel_index(worst_flat, ref.shape))
+    max_excess = float(excess.reshape(-1)[worst_flat])
+    ok = max_excess <= 1.0 if ref.dtype.kind in "fc" else max_excess == 0.0
+    return OutputDiff(name, dtype, rtol, atol, float(np.max(diff)), worst_index, max_excess, ok)
+
+
+def verify(
+    original: onnx.ModelProto,
+    rewritten: onnx.ModelProto,
+    seed: int = 0,
+    dims: Mapping[str, int] | None = None,
+) -> Verification:
+    """Runs both models (weights loaded) on the same random inputs and compares every output."""
+    feeds = make_inputs(original, seed, dims)
+    expected = run_model(original, feeds)
+    actual = run_model(rewritten, feeds)
+    result = Verification(inputs={k: list(v.shape) for k, v in feeds.items()}, seed=seed)
+    for out in original.graph.output:
+        elem = out.type.tensor_type.elem_type
+        if out.name not in actual:
+            result.outputs.append(
+                OutputDiff(
+                    out.name,
+                    _dtype_name(elem) if elem else "?",
+                    0,
+                    0,
+                    float("inf"),
+                    None,
+                    float("inf"),
+                    False,
+                    "missing in the rewritten model",
+                )
+            )
+            continue
+        result.outputs.append(compare(out.name, expected[out.name], actual[out.name], elem))
+    return result

@@ -1,0 +1,161 @@
+"""Writing a model atomically: all of it, or nothing.
+
+The model (and its external data file, if it has one) is written under temporary names in the
+output's own folder, flushed to disk, then renamed into place — the data file first, the model
+last, so a model file at OUT is always complete. On any error the temporary files are removed;
+after a kill, only a hidden temporary (`.OUT.*.tmp`) can remain, never a partial OUT.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import onnx
+from trtforge.analyzer.errors import UserError
+from trtforge.analyzer.loading import PROTOBUF_LIMIT, LoadedModel, iter_graph_tensors
+
+log = logging.getLogger("trtforge.rewrite")
+
+CHUNK = 1 << 20
+#: tensors at least this large go to the external data file when the model needs one.
+EXTERNAL_THRESHOLD = 1024
+
+
+def _write_chunks(handle, data: bytes) -> None:
+    view = memoryview(data)
+    for start in range(0, len(view), CHUNK):
+        handle.write(view[start : start + CHUNK])
+
+
+def _umask_mode() -> int:
+    """The mode a plainly created file gets (0666 minus the umask); temp files start at 0600."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def _fsync_write(path: Path, data: bytes) -> None:
+    with open(path, "wb") as handle:
+        _write_chunks(handle, data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.chmod(path, _umask_mode())
+
+
+def has_external(proto: onnx.ModelProto) -> bool:
+    return any(
+        t.data_location == onnx.TensorProto.EXTERNAL for t in iter_graph_tensors(proto.graph)
+    )
+
+
+def data_file_name(out: Path) -> str:
+    return out.name + ".data"
+
+
+def check_destination(out: Path, source: LoadedModel | None) -> None:
+    """Refuses an OUT that would overwrite IN or IN's external data.
+
+    Raises:
+        UserError: OUT is IN, or a file IN depends on, or its folder does not exist.
+    """
+    if not out.parent.exists():
+        raise UserError(
+            f"{out}: folder '{out.parent}' does not exist", "create it, or choose another -o path"
+        )
+    if out.is_dir():
+        raise UserError(f"{out}: is a directory", "give a file name, e.g. -o model.rewritten.onnx")
+    if source is None or source.path is None:
+        return
+    protected = {source.path.resolve()}
+    protected.update((source.folder / ref.location).resolve() for ref in source.external)
+    for candidate in (out, out.parent / data_file_name(out)):
+        if candidate.resolve() in protected:
+            raise UserError(
+                f"{out}: writing it would overwrite the input model or its data ('{candidate}')",
+                "choose a different -o path; the input is never modified",
+            )
+
+
+def write_model(
+    proto: onnx.ModelProto, out: str | os.PathLike, source: LoadedModel | None = None
+) -> Path:
+    """Writes `proto` to `out` atomically, with its external data if it has or needs any.
+
+    Args:
+        proto: the model; external-data references are resolved against `source`'s folder.
+        out: the destination path.
+        source: the model `proto` was derived from (for its external data and folder).
+
+    Returns:
+        The path written.
+    """
+    out = Path(out)
+    check_destination(out, source)
+    external = has_external(proto)
+    if not external and proto.ByteSize() < PROTOBUF_LIMIT:
+        _write_single(proto.SerializeToString(), out)
+    else:
+        _write_with_data(proto, out, source)
+    return out
+
+
+def _write_single(data: bytes, out: Path) -> None:
+    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        _fsync_write(tmp, data)
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _write_with_data(proto: onnx.ModelProto, out: Path, source: LoadedModel | None) -> None:
+    from onnx.external_data_helper import (
+        convert_model_to_external_data,
+        load_external_data_for_model,
+        write_external_data_tensors,
+    )
+
+    full = onnx.ModelProto()
+    full.CopyFrom(proto)
+    if has_external(full):
+        if source is None or source.folder is None:
+            raise UserError(
+                "the model's external data has no folder to be read from", "pass the model by path"
+            )
+        load_external_data_for_model(full, str(source.folder))
+    data_name = data_file_name(out)
+    tmpdir = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
+    try:
+        convert_model_to_external_data(
+            full,
+            all_tensors_to_one_file=True,
+            location=data_name,
+            size_threshold=EXTERNAL_THRESHOLD,
+        )
+        full = write_external_data_tensors(full, str(tmpdir))
+        data_tmp = tmpdir / data_name
+        if data_tmp.exists():
+            with open(data_tmp, "rb+") as handle:
+                os.fsync(handle.fileno())
+            os.chmod(data_tmp, _umask_mode())
+        _fsync_write(tmpdir / out.name, full.SerializeToString())
+        if data_tmp.exists():
+            os.replace(data_tmp, out.parent / data_name)
+        os.replace(tmpdir / out.name, out)
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def write_text(text: str, out: str | os.PathLike) -> None:
+    """Writes a small text file (a report) atomically."""
+    path = Path(out)
+    if not path.parent.exists():
+        raise UserError(f"{path}: folder '{path.parent}' does not exist", "create it first")
+    _write_single(text.encode(), path)

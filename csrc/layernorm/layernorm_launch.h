@@ -1,0 +1,8 @@
+// LayerNorm: LaunchArgs (tensors + attributes) -> kernel. No TensorRT, no pybind11.
+#pragma once
+
+#include "common/launch.h"
+
+namespace trtforge {
+cudaError_t layerNormLaunch(const LaunchArgs& a);
+}

@@ -1,0 +1,522 @@
+"""Oracle cases for the tensor, indexing, control-flow and custom-domain rules.
+
+`CASES` lists (id, model text, opset, extra domains, target, expected status, expected code);
+`tests/kb/test_tensor_rules.py` checks the static verdicts, and the agreement oracle
+(`python -m trtforge.analyzer.oracle`) parses every model of `cases()` with the real parser.
+"""
+
+from __future__ import annotations
+
+import onnx
+import onnx.parser
+
+SUPPORTED, UNSUPPORTED, PLUGIN = "supported", "unsupported", "plugin"
+
+
+def model(text: str, opset: int, domains: dict[str, int] | None = None) -> onnx.ModelProto:
+    imports = ", ".join([f'"": {opset}', *(f'"{d}": {v}' for d, v in (domains or {}).items())])
+    return onnx.parser.parse_model(f"<ir_version: 10, opset_import: [{imports}]>\n{text}")
+
+
+MS = {"com.microsoft": 1}
+ML = {"ai.onnx.ml": 3}
+IF_COL2IM = """g (bool c, float[4] x) => (float[4] y) {
+  y = If(c) <then_branch = t () => (float[4] a) { a = Identity(x) },
+             else_branch = e () => (float[4] b) { b = Col2Im(x, x, x) }> }"""
+IF_COL2IM_CONST = IF_COL2IM.replace("(bool c, float[4] x)", "(float[4] x)").replace(
+    "{\n  y = If", "<bool c = {1}> {\n  y = If"
+)
+LOOP_SCAN = """g (float[4] x, bool c) => (float[4] y, float z) {
+  y, z = Loop(, c, x) <body = body (int64 i, bool cin, float[4] s) => (bool cout, float[4] so,
+      float[4] sc) { cout = Identity(cin) so = Identity(s) sc = Identity(so) }> }"""
+
+# (id, model text, opset, domains, target, status, code expected among the node's reasons)
+CASES = [
+    (
+        "split-negative-last-chunk",
+        "g (float[1,4] x) => (float a, float b, float c) "
+        "{ a, b, c = Split<axis=0, num_outputs=3>(x) }",
+        18,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "split/negative-last-chunk",
+    ),
+    (
+        "range-float-from-int-input",
+        "g (int64 n) => (float y) <float s = {0.0}, float d = {1.0}> "
+        "{ l = Cast<to=1>(n) y = Range(s, l, d) }",
+        11,
+        None,
+        "rtx-1",
+        SUPPORTED,
+        None,
+    ),
+    (
+        "loop-trip-count-from-float-input-ok",
+        "g (float[4] x, float l) => (float[4] y) <bool c = {1}> "
+        "{ m = Cast<to=7>(l) y = Loop(m, c, x) <body = body (int64 i, bool cin, float[4] s) "
+        "=> (bool cout, float[4] so) { cout = Identity(cin) so = Identity(s) }> }",
+        16,
+        None,
+        "rtx-1",
+        SUPPORTED,
+        None,
+    ),
+    (
+        "loop-scan-trip-count-from-float-input",
+        "g (float[4] x, float l) => (float[4] y, float z) <bool c = {1}> "
+        "{ m = Cast<to=7>(l) y, z = Loop(m, c, x) <body = body (int64 i, bool cin, float[4] s) "
+        "=> (bool cout, float[4] so, float[4] sc) { cout = Identity(cin) so = Identity(s) "
+        "sc = Identity(s) }> }",
+        16,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "loop/trip-count",
+    ),
+    (
+        "reshape-shape-from-float-input",
+        "g (float[6] x, float[2] f) => (float y) { s = Cast<to=7>(f) y = Reshape(x, s) }",
+        16,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "reshape/float-shape-input",
+    ),
+    (
+        "squeeze-axes-init",
+        "g (float[1,3] x) => (float[3] y) <int64[1] a = {0}> { y = Squeeze(x, a) }",
+        13,
+        None,
+        "rtx-1",
+        SUPPORTED,
+        None,
+    ),
+    (
+        "unsqueeze-axes-input",
+        "g (float[3] x, int64[1] a) => (float y) { y = Unsqueeze(x, a) }",
+        13,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "input-not-constant",
+    ),
+    (
+        "unsqueeze-axes-from-shape",
+        "g (float[2,3] x, float[5] z) => (float y) "
+        "{ s = Shape(z) c = Constant<value=int64[1] {4}>() a = Sub(s, c) y = Unsqueeze(x, a) }",
+        13,
+        None,
+        "rtx-1",
+        SUPPORTED,
+        None,
+    ),
+    (
+        "constantofshape-from-data",
+        "g (float[2,3] x) => (float y) <int64[1] ax = {0}> { r = ReduceMax<keepdims=0>(x) "
+        "i = Cast<to=7>(r) u = Unsqueeze(i, ax) y = ConstantOfShape(u) }",
+        13,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "constantofshape/float-shape-input",
+    ),
+    (
+        "reshape-shape-input",
+        "g (float[2,3] x, int64[2] s) => (float y) { y = Reshape(x, s) }",
+        13,
+        None,
+        "rtx-1",
+        SUPPORTED,
+        None,
+    ),
+    (
+        "concat-uint8",
+        "g (uint8[2] a) => (uint8 y) { y = Concat<axis=0>(a, a) }",
+        13,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "unsupported-dtype",
+    ),
+    (
+        "pad-wrap",
+        'g (float[4,4] x) => (float y) <int64[4] p = {1,1,1,1}> { y = Pad<mode="wrap">(x, p) }',
+        19,
+        None,
+        "rtx-1",
+        SUPPORTED,
+        None,
+    ),
+    (
+        "resize-half-pixel-symmetric",
+        "g (float[1,1,4,4] x) => (float y) <float[4] s = {1,1,2,2}> "
+        '{ y = Resize<mode="linear", coordinate_transformation_mode="half_pixel_symmetric">'
+        "(x, , s) }",
+        19,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "resize/coordinate-transformation-mode",
+    ),
+    (
+        "resize-antialias",
+        "g (float[1,1,4,4] x) => (float y) <float[4] s = {1,1,0.5,0.5}> "
+        '{ y = Resize<mode="linear", antialias=1>(x, , s) }',
+        19,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "resize/antialias",
+    ),
+    (
+        "resize-scales-network-input",
+        'g (float[1,1,4,4] x, float[4] s) => (float y) { y = Resize<mode="nearest">(x, , s) }',
+        19,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "resize/float-shape-input",
+    ),
+    (
+        "resize-scales-from-shape",
+        "g (float[1,1,4,4] x, float[1,1,8,8] z) => (float y) "
+        '{ s = Shape(z) f = Cast<to=1>(s) q = Div(f, f) y = Resize<mode="nearest">(x, , q) }',
+        19,
+        None,
+        "rtx-1",
+        SUPPORTED,
+        None,
+    ),
+    (
+        "resize-linear-4-dims",
+        "g (float[1,1,4,4] x) => (float y) <float[4] s = {2,2,2,2}> "
+        '{ y = Resize<mode="linear">(x, , s) }',
+        19,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "resize/scaled-dims",
+    ),
+    (
+        "resize-int32-data",
+        "g (int32[1,1,4,4] x) => (int32 y) <float[4] s = {1,1,2,2}> { y = Resize(x, , s) }",
+        19,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "unsupported-dtype",
+    ),
+    (
+        "range-float-input",
+        "g (float s, float l, float d) => (float y) { y = Range(s, l, d) }",
+        11,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "range/float-shape-input",
+    ),
+    (
+        "range-int64-input",
+        "g (int64 s, int64 l, int64 d) => (int64 y) { y = Range(s, l, d) }",
+        11,
+        None,
+        "rtx-1",
+        SUPPORTED,
+        None,
+    ),
+    (
+        "onehot-float-depth-input",
+        "g (int64[3] i, float d) => (float y) <float[2] v = {0,1}> { y = OneHot(i, d, v) }",
+        11,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "onehot/float-shape-input",
+    ),
+    (
+        "onehot-int-depth-input",
+        "g (int64[3] i, int64[1] d) => (float y) <float[2] v = {0,1}> { y = OneHot(i, d, v) }",
+        11,
+        None,
+        "rtx-1",
+        SUPPORTED,
+        None,
+    ),
+    (
+        "eyelike-dynamic",
+        "g (float[N,4] x) => (float y) { y = EyeLike(x) }",
+        13,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "eyelike/dynamic-shape",
+    ),
+    (
+        "depthtospace-5d",
+        "g (float[1,8,2,2,2] x) => (float y) { y = DepthToSpace<blocksize=2>(x) }",
+        13,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "depthtospace/rank",
+    ),
+    (
+        "gridsample-5d",
+        "g (float[1,1,4,4,4] x, float[1,2,2,2,3] g) => (float y) { y = GridSample(x, g) }",
+        20,
+        None,
+        "rtx-1",
+        SUPPORTED,
+        None,
+    ),
+    (
+        "gridsample-3d",
+        "g (float[1,1,4] x, float[1,2,1] g) => (float y) { y = GridSample(x, g) }",
+        20,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "gridsample/rank",
+    ),
+    (
+        "where-int-condition",
+        "g (int32[4] c, float[4] a, float[4] b) => (float y) { y = Where(c, a, b) }",
+        16,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "unsupported-dtype",
+    ),
+    (
+        "trilu-1d",
+        "g (float[4] x) => (float y) { y = Trilu(x) }",
+        14,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "trilu/rank",
+    ),
+    (
+        "constant-strings",
+        'g (float[2] a) => (float[2] y) { y = Identity(a) c = Constant<value_strings=["a"]>() }',
+        13,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "constant/attribute",
+    ),
+    (
+        "constantofshape-uint8",
+        "g (int64[2] s) => (uint8 y) { y = ConstantOfShape<value=uint8[1] {1}>(s) }",
+        13,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "constantofshape/value-type",
+    ),
+    (
+        "scatternd-add",
+        "g (float[4,4] x, int64[1,1] i, float[1,4] u) => (float y) "
+        '{ y = ScatterND<reduction="add">(x, i, u) }',
+        16,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "scatternd/reduction",
+    ),
+    (
+        "scatterelements-add-rtx",
+        "g (float[4,4] x, int64[1,4] i, float[1,4] u) => (float y) "
+        '{ y = ScatterElements<reduction="add">(x, i, u) }',
+        16,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "scatterelements/reduction",
+    ),
+    (
+        "scatterelements-add-trt",
+        "g (float[4,4] x, int64[1,4] i, float[1,4] u) => (float y) "
+        '{ y = ScatterElements<reduction="add">(x, i, u) }',
+        16,
+        None,
+        "trt-10",
+        SUPPORTED,
+        None,
+    ),
+    (
+        "tensorscatter-axis1",
+        "g (float[1,8,2,4] c, float[1,1,2,4] u, int64[1] w) => (float y) "
+        "{ y = TensorScatter<axis=1>(c, u, w) }",
+        24,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "tensorscatter/axis",
+    ),
+    (
+        "topk-k-above-limit",
+        "g (float[5000] x) => (float v, int64 i) <int64[1] k = {4000}> { v, i = TopK(x, k) }",
+        11,
+        None,
+        "rtx-1",
+        SUPPORTED,
+        "topk/k-too-large",
+    ),
+    (
+        "nonzero-rtx",
+        "g (float[4] x) => (int64 y) { y = NonZero(x) }",
+        13,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "not-available",
+    ),
+    (
+        "nonzero-trt",
+        "g (float[4] x) => (int64 y) { y = NonZero(x) }",
+        13,
+        None,
+        "trt-10",
+        SUPPORTED,
+        None,
+    ),
+    (
+        "nms",
+        "g (float[1,4,4] b, float[1,1,4] s) => (int64 y) <int64[1] m = {3}> "
+        "{ y = NonMaxSuppression(b, s, m) }",
+        11,
+        None,
+        "rtx-1",
+        SUPPORTED,
+        None,
+    ),
+    (
+        "unique",
+        "g (float[4] x) => (float y) { y = Unique(x) }",
+        13,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "not-available",
+    ),
+    (
+        "sequence",
+        "g (float[4] a) => (float[4] y) <int64 i = {0}> "
+        "{ s = SequenceConstruct(a, a) y = SequenceAt(s, i) }",
+        16,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "not-available",
+    ),
+    ("if-inner-unsupported", IF_COL2IM, 18, None, "rtx-1", UNSUPPORTED, "not-available"),
+    ("if-constant-condition", IF_COL2IM_CONST, 18, None, "rtx-1", SUPPORTED, None),
+    (
+        "loop-scan-without-trip-count",
+        LOOP_SCAN,
+        16,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "loop/scan-output-without-trip-count",
+    ),
+    (
+        "ml-normalizer",
+        "g (float[4,4] x) => (float y) { y = ai.onnx.ml.Normalizer(x) }",
+        17,
+        ML,
+        "rtx-1",
+        UNSUPPORTED,
+        "not-available",
+    ),
+    (
+        "ms-simplified-layernorm-rtx",
+        "g (float[4,4] x) => (float y) <float[4] g = {1,1,1,1}> "
+        "{ y = com.microsoft.SimplifiedLayerNormalization(x, g) }",
+        17,
+        MS,
+        "rtx-1",
+        SUPPORTED,
+        None,
+    ),
+    (
+        "ms-simplified-layernorm-trt",
+        "g (float[4,4] x) => (float y) <float[4] g = {1,1,1,1}> "
+        "{ y = com.microsoft.SimplifiedLayerNormalization(x, g) }",
+        17,
+        MS,
+        "trt-10",
+        UNSUPPORTED,
+        "custom-domain-op",
+    ),
+    (
+        "ms-fastgelu",
+        "g (float[4,4] x) => (float y) { y = com.microsoft.FastGelu(x) }",
+        17,
+        MS,
+        "rtx-1",
+        UNSUPPORTED,
+        "custom-domain-op",
+    ),
+    (
+        "custom-domain-builtin",
+        "g (float[4,4] x) => (float y) { y = my.dom.Transpose(x) }",
+        17,
+        {"my.dom": 1},
+        "rtx-1",
+        SUPPORTED,
+        None,
+    ),
+    (
+        "trt-attention-before-11",
+        "g (float[4,4] x) => (float y) { y = trt.TRT_Attention(x) }",
+        17,
+        {"trt": 1},
+        "trt-10",
+        UNSUPPORTED,
+        "custom-domain-op",
+    ),
+    (
+        "shipped-plugin-trt",
+        "g (float[1,4,4] b, float[1,4,2] s) => (int32 n) { n = EfficientNMS_TRT(b, s) }",
+        17,
+        None,
+        "trt-10",
+        PLUGIN,
+        None,
+    ),
+    (
+        "shipped-plugin-rtx",
+        "g (float[1,4,4] b, float[1,4,2] s) => (int32 n) { n = EfficientNMS_TRT(b, s) }",
+        17,
+        None,
+        "rtx-1",
+        UNSUPPORTED,
+        "unknown-op",
+    ),
+    (
+        "removed-plugin-trt11",
+        "g (float[4] x) => (float y) { y = Clip_TRT(x) }",
+        17,
+        None,
+        "trt-11",
+        UNSUPPORTED,
+        "unknown-op",
+    ),
+]
+
+
+def cases():
+    """(name, model) for the oracle (which scores rtx-1): every distinct rtx-1 model of CASES."""
+    seen = set()
+    for case_id, text, opset, domains, target, *_ in CASES:
+        if target != "rtx-1":
+            continue
+        key = (text, opset, tuple(sorted((domains or {}).items())))
+        if key in seen:
+            continue
+        seen.add(key)
+        yield case_id, model(text, opset, domains)

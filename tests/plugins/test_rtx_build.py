@@ -1,0 +1,134 @@
+"""TensorRT-RTX (CPU): the native library loads, models with trtforge::LayerNorm and
+trtforge::RMSNorm nodes parse and engines build for SM89 — through the native library and
+through the Python IPluginV3 path. No engine is run (no GPU; RTX engines do not run on Hopper).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from trtforge.plugins import find_plugin, testing
+
+from _plugin_helpers import run_cli
+
+pytestmark = pytest.mark.parser
+
+
+def _norm_model(path, dtype=np.float16, hidden=768, extra_node=None):
+    ln, rms = find_plugin("LayerNorm"), find_plugin("RMSNorm")
+    onnx_t = {np.float16: TensorProto.FLOAT16, np.float32: TensorProto.FLOAT}[dtype]
+    rng = np.random.default_rng(0)
+    inits = [
+        numpy_helper.from_array(rng.normal(1, 0.1, hidden).astype(dtype), "gamma"),
+        numpy_helper.from_array(rng.normal(0, 0.1, hidden).astype(dtype), "beta"),
+    ]
+    nodes = [
+        ln.make_node(["x", "gamma", "beta"], ["t"], name="block0/ln", epsilon=1e-5),
+        helper.make_node("Relu", ["t"], ["r"], name="block0/relu"),
+        rms.make_node(["r", "gamma"], ["y"], name="block0/rms", epsilon=1e-6),
+    ]
+    out = "y"
+    if extra_node is not None:
+        nodes.append(extra_node)
+        out = extra_node.output[0]
+    graph = helper.make_graph(
+        nodes, "norms",
+        [helper.make_tensor_value_info("x", onnx_t, ["batch", "seq", hidden])],
+        [helper.make_tensor_value_info(out, onnx_t, ["batch", "seq", hidden])],
+        initializer=inits,
+    )
+    opsets = [helper.make_opsetid("", 17), helper.make_opsetid("trtforge", 1)]
+    if extra_node is not None and extra_node.domain not in ("", "trtforge"):
+        opsets.append(helper.make_opsetid(extra_node.domain, 1))
+    model = helper.make_model(graph, opset_imports=opsets, ir_version=9)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.mark.parametrize("backend", ["native", "python"])
+@pytest.mark.parametrize("dtype", [np.float16, np.float32], ids=["fp16", "fp32"])
+def test_engine_builds_for_sm89(rtx, native_lib, tmp_path, backend, dtype):
+    model = _norm_model(tmp_path / "m.onnx", dtype)
+    engine = tmp_path / "m.plan"
+    cache = tmp_path / "timing.cache"
+    proc = run_cli(
+        "trtforge.plugins.cli.build", str(model), "-o", str(engine),
+        "--compute-capability", "89", "--plugin-backend", backend, "--workspace", "256",
+        "--timing-cache", str(cache),
+        "--shapes", "x:1x1x768,4x128x768,8x512x768",
+        env={"TRTFORGE_TRT_FLAVOUR": "tensorrt_rtx"},
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert engine.stat().st_size > 1000
+    side = json.loads((tmp_path / "m.plan.json").read_text())
+    assert side["schema"] == "trtforge.build/1"
+    assert side["tensorrt"]["flavour"] == "tensorrt_rtx"
+    assert side["compute_capability"] == ["8.9"]
+    assert {(p["name"], p["version"], p["namespace"], p["backend"]) for p in side["plugins"]} == {
+        ("LayerNorm", "1", "trtforge", backend), ("RMSNorm", "1", "trtforge", backend)}
+    assert side["inputs"][0]["profile"] == {"min": [1, 1, 768], "opt": [4, 128, 768], "max": [8, 512, 768]}
+    assert "Traceback" not in proc.stderr
+
+
+def test_missing_plugin_is_reported(rtx, native_lib, tmp_path):
+    foo = helper.make_node("FancyAct", ["y"], ["z"], name="block0/act", domain="acme")
+    model = _norm_model(tmp_path / "m.onnx", extra_node=foo)
+    proc = run_cli("trtforge.plugins.cli.build", str(model), "-o", str(tmp_path / "m.plan"),
+                   "--compute-capability", "89", "--shapes", "x:1x1x768,1x8x768,1x16x768",
+                   env={"TRTFORGE_TRT_FLAVOUR": "tensorrt_rtx"})
+    assert proc.returncode == 1, proc.stderr
+    assert "FancyAct node 'block0/act'" in proc.stderr
+    assert "name=FancyAct version=1 namespace=acme" in proc.stderr
+    assert "Hint:" in proc.stderr and "trt-plugin new" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "m.plan").exists()
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--shapes", "x:1x768"], "expected NAME:MIN,OPT,MAX"),
+        (["--shapes", "x:4x1x768,1x1x768,8x1x768"], "min <= opt <= max"),
+        (["--compute-capability", "sm89"], "not a compute capability"),
+        ([], "dynamic shape"),
+    ],
+)
+def test_usage_errors_exit_2(rtx, native_lib, tmp_path, args, needle):
+    model = _norm_model(tmp_path / "m.onnx")
+    proc = run_cli("trtforge.plugins.cli.build", str(model), "-o", str(tmp_path / "m.plan"), *args,
+                   env={"TRTFORGE_TRT_FLAVOUR": "tensorrt_rtx"})
+    assert proc.returncode == 2, proc.stderr
+    assert needle in proc.stderr and "Hint:" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_parser_refusal_exit_1(rtx, tmp_path):
+    node = helper.make_node("Unique", ["x"], ["y"], name="uniq0", sorted=1)
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    path = tmp_path / "bad.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9), str(path))
+    proc = run_cli("trtforge.plugins.cli.build", str(path), "-o", str(tmp_path / "bad.plan"),
+                   "--compute-capability", "89", env={"TRTFORGE_TRT_FLAVOUR": "tensorrt_rtx"})
+    assert proc.returncode == 1, proc.stderr
+    assert "node 0 (uniq0, Unique): UNSUPPORTED_NODE" in proc.stderr and "trt-check" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_missing_model_exit_2(tmp_path):
+    proc = run_cli("trtforge.plugins.cli.build", str(tmp_path / "nope.onnx"), "-o", str(tmp_path / "x.plan"))
+    assert proc.returncode == 2
+    assert "does not exist" in proc.stderr and "Hint:" in proc.stderr
+
+
+@pytest.mark.parametrize("name", ["LayerNorm", "RMSNorm"])
+def test_single_node_models_build(rtx, native_lib, tmp_path, name):
+    proc, sidecar = testing.build_rtx_engine(find_plugin(name), tmp_path, backend="native", dtype="bfloat16")
+    assert proc.returncode == 0, proc.stderr
+    assert sidecar["plugins"][0]["name"] == name

@@ -1,0 +1,202 @@
+"""CLI hygiene: every CLI's -h works fast with the heavy modules blocked; trt-check exit codes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from .models import custom_op_model, nonzero_model, save, topk_model
+
+CLIS = {
+    "trt-check": "trtforge.analyzer.cli.check",
+    "trt-rewrite": "trtforge.analyzer.cli.rewrite",
+    "trt-build": "trtforge.plugins.cli.build",
+    "trt-plugin": "trtforge.plugins.cli.plugin",
+}
+BLOCKED = ("tensorrt", "tensorrt_rtx", "onnxruntime", "cupy", "torch")
+#: generous for a 2-core CI machine; a -h that imports onnx/TensorRT takes far longer.
+HELP_SECONDS = 3.0
+
+BLOCKER = textwrap.dedent(
+    """
+    import os, sys
+
+    BLOCKED = set(os.environ["TRTFORGE_TEST_BLOCKED"].split(","))
+    LOG = os.environ["TRTFORGE_TEST_BLOCK_LOG"]
+
+
+    class _Blocker:
+        def find_spec(self, name, path=None, target=None):
+            if name.partition(".")[0] in BLOCKED:
+                with open(LOG, "a") as handle:
+                    handle.write(name + "\\n")
+                raise ModuleNotFoundError(f"blocked for this test: {name}", name=name)
+            return None
+
+
+    sys.meta_path.insert(0, _Blocker())
+    """
+)
+
+
+@pytest.fixture
+def blocked_env(tmp_path):
+    """An environment whose Python refuses to import the heavy modules and logs attempts."""
+    site = tmp_path / "block"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(BLOCKER)
+    log = tmp_path / "attempts.log"
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(site), env.get("PYTHONPATH", "")) if p)
+    env["TRTFORGE_TEST_BLOCKED"] = ",".join(BLOCKED)
+    env["TRTFORGE_TEST_BLOCK_LOG"] = str(log)
+    return env, log
+
+
+def _run(env, *args, timeout=120):
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, env=env, timeout=timeout
+    )
+
+
+def test_the_blocker_blocks(blocked_env):
+    env, log = blocked_env
+    proc = _run(env, "-c", "import onnxruntime")
+    assert proc.returncode == 1 and "blocked for this test: onnxruntime" in proc.stderr
+    assert log.read_text().split() == ["onnxruntime"]
+
+
+@pytest.mark.parametrize("prog", sorted(CLIS))
+def test_help_is_fast_and_imports_nothing_heavy(blocked_env, prog):
+    env, log = blocked_env
+    start = time.perf_counter()
+    proc = _run(env, "-m", CLIS[prog], "-h")
+    elapsed = time.perf_counter() - start
+    assert "Traceback" not in proc.stderr
+    assert not log.exists(), f"{prog} -h tried to import {log.read_text().split()}"
+    assert elapsed < HELP_SECONDS, f"{prog} -h took {elapsed:.2f} s"
+    if proc.returncode == 2 and "not yet available" in proc.stderr:
+        pytest.xfail(f"{prog} is not implemented on this branch yet")
+    assert proc.returncode == 0, proc.stderr
+    assert "usage:" in proc.stdout and prog in proc.stdout
+
+
+def test_help_lists_every_trt_check_option(blocked_env):
+    env, _ = blocked_env
+    out = _run(env, "-m", CLIS["trt-check"], "-h").stdout
+    for option in ("--target", "--backend", "--format", "--output", "--verbose", "--quiet"):
+        assert option in out
+    assert "Exit status" in out
+
+
+# -- exit codes of trt-check (static backend, explicit target, heavy modules blocked) ----------
+@pytest.fixture
+def models(tmp_path):
+    return {
+        "ok": save(topk_model(), tmp_path / "ok.onnx"),
+        "custom": save(custom_op_model(), tmp_path / "custom.onnx"),
+        "nonzero": save(nonzero_model(), tmp_path / "nonzero.onnx"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("model", "target", "code"),
+    [
+        ("ok", "trt-10", 0),
+        ("ok", "rtx-1.7", 0),
+        ("custom", "trt-11", 1),
+        ("nonzero", "trt-10", 0),  # through TensorRT's NonZero plugin
+        ("nonzero", "rtx-1", 1),  # TensorRT-RTX ships no plugin library
+    ],
+)
+def test_exit_codes(blocked_env, models, model, target, code):
+    env, log = blocked_env
+    proc = _run(
+        env, "-m", CLIS["trt-check"], models[model], "--backend", "static", "--target", target
+    )
+    assert proc.returncode == code, proc.stderr
+    assert proc.stderr == ""
+    assert not log.exists(), log.read_text()
+    expected = "SUPPORTED: all" if code == 0 else "NOT SUPPORTED"
+    assert proc.stdout.splitlines()[1].startswith(expected)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--target", "trt-9"),
+        ("--target", "trt-10.99"),
+        ("--backend", "oracle"),
+        ("--format", "xml"),
+        ("--no-such-option",),
+    ],
+)
+def test_bad_arguments_exit_2_with_a_hint(blocked_env, models, args):
+    env, _ = blocked_env
+    proc = _run(env, "-m", CLIS["trt-check"], models["ok"], "--backend", "static", *args)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.rstrip().splitlines()[-1].startswith("Hint: ")
+
+
+def test_no_model_argument_exits_2(blocked_env):
+    env, _ = blocked_env
+    proc = _run(env, "-m", CLIS["trt-check"])
+    assert proc.returncode == 2 and "Hint: " in proc.stderr
+
+
+def test_bundled_example_reports_the_contrib_op(tmp_path):
+    example = Path(__file__).resolve().parents[2] / "examples" / "transformer_block.onnx"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            CLIS["trt-check"],
+            str(example),
+            "--backend",
+            "static",
+            "--target",
+            "trt-10",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    import json
+
+    assert proc.returncode == 1, proc.stderr
+    report = json.loads(proc.stdout)
+    gelu = [n for n in report["nodes"] if n["op_type"] == "FastGelu"]
+    assert len(gelu) == 1 and gelu[0]["status"] == "unsupported"
+    assert gelu[0]["domain"] == "com.microsoft"
+    assert report["model"]["node_count"] == 39
+
+
+def test_bundled_example_is_reproducible_and_runs_in_onnxruntime():
+    import importlib.util
+
+    import numpy as np
+
+    root = Path(__file__).resolve().parents[2] / "examples"
+    spec = importlib.util.spec_from_file_location("make_example", root / "make_example.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    model = module.build()
+    assert model.SerializeToString() == (root / "transformer_block.onnx").read_bytes()
+    assert (root / "transformer_block.onnx").stat().st_size < 200_000
+    ops = [n.op_type for n in model.graph.node]
+    for op in ("ReduceMean", "Pow", "Sqrt", "Softmax", "MatMul", "FastGelu"):
+        assert op in ops
+    ort = pytest.importorskip("onnxruntime")
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(0).standard_normal((2, 5, 64)).astype(np.float32)
+    (y,) = session.run(None, {"x": x})
+    assert y.shape == (2, 5, 64) and np.isfinite(y).all()

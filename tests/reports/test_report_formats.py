@@ -1,0 +1,323 @@
+"""The four report formats on real models and on hand-built reports covering every section."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from trtforge.analyzer import check
+from trtforge.analyzer.findings import Finding, Fix
+from trtforge.analyzer.report import ModelInfo, NodeVerdict, PluginRef, Report
+from trtforge.analyzer.reports import render
+from trtforge.analyzer.reports._summary import fix_plan, rewritten_path, unsupported_op_types
+
+from .models import custom_op_model, nonzero_model, save, topk_model
+from .schema_check import validate_check_json, validate_sarif
+
+ANSI = re.compile(r"\x1b\[")
+
+
+def _finding(code, message, hint="", fixes=(), severity="error", inner=""):
+    return Finding(code, message, hint, tuple(fixes), "test", severity, inner)
+
+
+def rich_report(path: str = "models/net.onnx") -> Report:
+    """A report with every kind of content: unsupported nodes with and without fixes, a
+    plugin node (available and not), a warning, an inner body node and a graph finding."""
+    fold = Fix("rewrite", "fold-constants")
+    contrib = Fix("rewrite", "decompose-contrib")
+    nodes = [
+        NodeVerdict(0, "embed/Gather", "Gather", ""),
+        NodeVerdict(
+            1,
+            "mlp/FastGelu",
+            "FastGelu",
+            "com.microsoft",
+            "unsupported",
+            [
+                _finding(
+                    "custom-domain-op",
+                    "FastGelu node 'mlp/FastGelu': no importer",
+                    "decompose it",
+                    [contrib],
+                )
+            ],
+        ),
+        NodeVerdict(
+            2,
+            "head/TopK",
+            "TopK",
+            "",
+            "unsupported",
+            [
+                _finding(
+                    "input-not-constant",
+                    "TopK node 'head/TopK': input 1 ('k') must be a build-time constant",
+                    "fold it",
+                    [fold],
+                )
+            ],
+        ),
+        NodeVerdict(
+            3,
+            "ln/LayerNorm",
+            "LayerNorm",
+            "trtforge",
+            "plugin",
+            [],
+            PluginRef("LayerNorm", "1", "trtforge", True),
+        ),
+        NodeVerdict(
+            4,
+            "rms|norm",
+            "RMSNorm",
+            "trtforge",
+            "plugin",
+            [
+                _finding(
+                    "plugin-not-registered",
+                    "RMSNorm node 'rms|norm': plugin not built",
+                    "install with nvcc",
+                    [Fix("plugin", "RMSNorm")],
+                )
+            ],
+            PluginRef("RMSNorm", "1", "trtforge", False),
+        ),
+        NodeVerdict(
+            5,
+            "cast",
+            "Cast",
+            "",
+            "supported",
+            [
+                _finding(
+                    "cast/int64-narrowed", "Cast node 'cast': INT64 is narrowed", severity="warning"
+                )
+            ],
+        ),
+        NodeVerdict(
+            6,
+            "loop",
+            "Loop",
+            "",
+            "unsupported",
+            [
+                _finding(
+                    "unique/data-dependent",
+                    "Loop node 'loop': body node 'loop/body/u' is not supported",
+                    inner="loop/body/u",
+                )
+            ],
+        ),
+        NodeVerdict(
+            7,
+            "mlp2/FastGelu",
+            "FastGelu",
+            "com.microsoft",
+            "unsupported",
+            [
+                _finding(
+                    "custom-domain-op",
+                    "FastGelu node 'mlp2/FastGelu': no importer",
+                    "decompose it",
+                    [contrib],
+                )
+            ],
+        ),
+    ]
+    info = ModelInfo(path, "ab" * 32, 8, {"": 17, "com.microsoft": 1}, len(nodes))
+    graph = [
+        _finding(
+            "graph/dynamic-input",
+            "input 'x' has a dynamic dim without bounds",
+            "give an optimization profile",
+            severity="warning",
+        )
+    ]
+    return Report(info, "trt-10.16", "static", nodes, graph)
+
+
+# -- summary logic ---------------------------------------------------------------------------
+def test_fix_plan_orders_passes_by_nodes_fixed_and_counts_coverage():
+    plan = fix_plan(rich_report())
+    assert plan.passes == ("decompose-contrib", "fold-constants")
+    assert plan.command == (
+        "trt-rewrite models/net.onnx -o models/net.trt.onnx --decompose-contrib --fold-constants"
+    )
+    assert (plan.fixed, plan.total) == (3, 5)  # the loop and the unbuilt plugin have no pass
+    assert plan.plugins == (("RMSNorm", 1),)
+
+
+def test_fix_plan_quotes_paths_with_spaces():
+    plan = fix_plan(rich_report("my models/net v2.onnx"))
+    assert plan.command.startswith(
+        "trt-rewrite 'my models/net v2.onnx' -o 'my models/net v2.trt.onnx'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [("m.onnx", "m.trt.onnx"), ("a/b.c.onnx", "a/b.c.trt.onnx"), ("model", "model.trt.onnx")],
+)
+def test_rewritten_path(given, expected):
+    assert rewritten_path(given) == expected
+
+
+def test_unsupported_op_types_are_counted_most_frequent_first():
+    rows = unsupported_op_types(rich_report())
+    assert [(r.label, r.count) for r in rows][0] == ("FastGelu (com.microsoft)", 2)
+    assert {r.op_type for r in rows} == {"FastGelu", "TopK", "RMSNorm", "Loop"}
+
+
+# -- text ------------------------------------------------------------------------------------
+def test_text_report_has_summary_first_then_every_section():
+    text = render(rich_report(), "text")
+    assert not ANSI.search(text)
+    lines = text.splitlines()
+    assert lines[0].startswith("trt-check models/net.onnx")
+    assert lines[1].startswith("NOT SUPPORTED: 5 of 8 nodes will not build")
+    command = (
+        "trt-rewrite models/net.onnx -o models/net.trt.onnx --decompose-contrib --fold-constants"
+    )
+    assert "  " + command in lines  # on its own line, never wrapped
+    assert (
+        text.index("FastGelu (com.microsoft)")
+        < text.index(command)
+        < text.index("Unsupported nodes")
+    )
+    assert "Fix 3 of 5 unsupported nodes with:" in text
+    for section in ("Unsupported nodes", "Nodes that run through plugins", "Warnings", "Graph"):
+        assert section in text
+    assert "Hint: fold it" in text and "Fix: trt-rewrite --fold-constants" in text
+    assert "at: loop/body/u" in text
+    assert "trtforge::LayerNorm v1" in text
+    assert "cast/int64-narrowed" in text
+
+
+def test_text_report_colour_only_when_asked():
+    assert ANSI.search(render(rich_report(), "text", color=True))
+    assert not ANSI.search(render(rich_report(), "text", color=False))
+
+
+def test_text_report_keeps_long_names_whole_and_collapses_repeats(tmp_path):
+    long = "encoder/" + "layer_with_a_very_long_scope_name/" * 8 + "TopK"
+    model = save(custom_op_model(name=long, copies=30), tmp_path / "wide.onnx")
+    text = render(check(model, target="trt-10", backend="static"), "text")
+    assert f"#0 {long}_0  FastGelu (com.microsoft)" in text.splitlines()
+    assert "… and 25 more FastGelu nodes with the same findings" in text
+    assert text.count("✗ custom-domain-op") == 5
+
+
+def test_text_report_of_a_supported_model(tmp_path):
+    report = check(save(topk_model(), tmp_path / "ok.onnx"), target="trt-10", backend="static")
+    text = render(report, "text")
+    assert "SUPPORTED: all 1 nodes build" in text
+    assert "Unsupported nodes" not in text and "trt-rewrite" not in text
+
+
+# -- json ------------------------------------------------------------------------------------
+def _real_reports(tmp_path):
+    yield check(save(topk_model(), tmp_path / "a.onnx"), target="trt-10", backend="static")
+    yield check(
+        save(custom_op_model(name="a|b", copies=3), tmp_path / "e.onnx"),
+        target="rtx-1",
+        backend="static",
+    )
+    yield check(
+        save(topk_model(k_constant=False), tmp_path / "b.onnx"), target="trt-11", backend="static"
+    )
+    yield check(save(custom_op_model(), tmp_path / "c.onnx"), target="trt-10", backend="static")
+    yield check(save(nonzero_model(), tmp_path / "d.onnx"), target="rtx-1", backend="static")
+    yield rich_report()
+
+
+def test_every_json_report_validates_against_the_shipped_schema(tmp_path):
+    for report in _real_reports(tmp_path):
+        doc = json.loads(render(report, "json"))
+        validate_check_json(doc)
+        assert doc == report.to_json()  # the fast writer says exactly what the model says
+        assert list(doc) == list(report.to_json())  # in the same key order
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda d: d.update(schema="trtforge.check/2"),
+        lambda d: d["nodes"][0].update(status="maybe"),
+        lambda d: d["nodes"][1]["fixes"].append({"kind": "rewrite"}),
+        lambda d: d["nodes"][3].pop("plugin"),
+        lambda d: d["model"].update(sha256="xyz"),
+        lambda d: d.update(target="tensorrt"),
+        lambda d: d["summary"].pop("plugin"),
+    ],
+)
+def test_schema_rejects_damaged_reports(damage):
+    import jsonschema
+
+    doc = json.loads(render(rich_report(), "json"))
+    damage(doc)
+    with pytest.raises(jsonschema.ValidationError):
+        validate_check_json(doc)
+
+
+# -- sarif -----------------------------------------------------------------------------------
+def test_sarif_has_one_result_per_finding_located_at_its_node():
+    report = rich_report()
+    log = json.loads(render(report, "sarif"))
+    results = validate_sarif(log)
+    expected = sum(len(n.reasons) for n in report.nodes) + len(report.graph_findings)
+    assert len(results) == expected
+    run = log["runs"][0]
+    assert run["artifacts"][0]["hashes"]["sha-256"] == "ab" * 32
+    assert run["artifacts"][0]["location"]["uri"] == "models/net.onnx"
+    gelu = [r for r in results if r["ruleId"] == "custom-domain-op"]
+    assert [r["locations"][0]["logicalLocations"][0]["fullyQualifiedName"] for r in gelu] == [
+        "graph.node[1]",
+        "graph.node[7]",
+    ]
+    assert gelu[0]["properties"]["fixes"] == [{"kind": "rewrite", "pass": "decompose-contrib"}]
+    levels = {r["ruleId"]: r["level"] for r in results}
+    assert levels["cast/int64-narrowed"] == "warning" and levels["input-not-constant"] == "error"
+    inner = next(r for r in results if r["ruleId"] == "unique/data-dependent")
+    assert inner["locations"][0]["logicalLocations"][1]["name"] == "loop/body/u"
+    assert len({r["partialFingerprints"]["trtforgeNode/v1"] for r in results}) == len(results)
+
+
+def test_sarif_of_real_models(tmp_path):
+    for report in _real_reports(tmp_path):
+        results = validate_sarif(json.loads(render(report, "sarif")))
+        assert len(results) == sum(len(n.reasons) for n in report.nodes) + len(
+            report.graph_findings
+        )
+
+
+def test_sarif_absolute_path_is_a_file_uri(tmp_path):
+    report = check(
+        save(custom_op_model(), tmp_path / "c d.onnx"), target="trt-10", backend="static"
+    )
+    log = json.loads(render(report, "sarif"))
+    uri = log["runs"][0]["artifacts"][0]["location"]["uri"]
+    assert uri.startswith("file:///") and uri.endswith("/c%20d.onnx")
+
+
+# -- markdown --------------------------------------------------------------------------------
+def test_markdown_has_summary_table_fix_command_and_escaped_findings():
+    text = render(rich_report(), "markdown")
+    assert text.startswith("## ❌ trt-check: `models/net.onnx` on `trt-10.16`")
+    assert "| unsupported | 4 |" in text and "| **total** | **8** |" in text
+    assert (
+        "```sh\ntrt-rewrite models/net.onnx -o models/net.trt.onnx --decompose-contrib "
+        "--fold-constants\n```" in text
+    )
+    rows = [line for line in text.splitlines() if line.startswith("| 4 |")]
+    assert rows and all(row.count(" | ") == 6 for row in rows)  # the '|' in 'rms|norm' escaped
+    assert "rms\\|norm" in rows[0]
+    assert "`trtforge::LayerNorm` v1" in text
+
+
+def test_markdown_collapses_long_finding_lists(tmp_path):
+    model = save(custom_op_model(copies=60), tmp_path / "many.onnx")
+    text = render(check(model, target="trt-10", backend="static"), "markdown")
+    assert "<details><summary>10 more findings</summary>" in text
+    assert text.count("\n| ") > 60

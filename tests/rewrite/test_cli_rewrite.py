@@ -1,0 +1,284 @@
+"""trt-rewrite CLI: exit codes, IN never modified, verification gate, atomic writes, reports."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import textwrap
+
+import onnx
+import pytest
+from trtforge.analyzer.cli import rewrite as cli
+
+MODULE = "trtforge.analyzer.cli.rewrite"
+
+LN = """<ir_version: 8, opset_import: ["" : 17]>
+g (float[2,3,8] x) => (float[2,3,8] z) <float[8] gamma = {1,2,3,4,5,6,7,8}, float[8] beta = {0,0,0,1,1,1,2,2}, float two = {2.0}, float eps = {1e-5}> {
+ mean = ReduceMean<axes=[-1]>(x)
+ d = Sub(x, mean)
+ p = Pow(d, two)
+ var = ReduceMean<axes=[-1]>(p)
+ e = Add(var, eps)
+ s = Sqrt(e)
+ n = Div(d, s)
+ y = Mul(n, gamma)
+ z = Add(y, beta)
+}"""
+
+
+def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", MODULE, *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
+def raw(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Initializers as raw_data, so that onnx.save can move them to an external file."""
+    for i, t in enumerate(model.graph.initializer):
+        model.graph.initializer[i].CopyFrom(
+            onnx.numpy_helper.from_array(onnx.numpy_helper.to_array(t), t.name)
+        )
+    return model
+
+
+def sha(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def ln_file(tmp_path):
+    path = tmp_path / "in.onnx"
+    onnx.save(onnx.parser.parse_model(LN), path)
+    return path
+
+
+def test_writes_verified_model_and_leaves_input_untouched(ln_file, tmp_path):
+    before = sha(ln_file)
+    out = tmp_path / "out.onnx"
+    report = tmp_path / "r.json"
+    proc = run(
+        str(ln_file),
+        "-o",
+        str(out),
+        "--fuse-layernorm",
+        "--report",
+        str(report),
+        "--target",
+        "trt-10",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert sha(ln_file) == before
+    model = onnx.load(out)
+    assert [n.op_type for n in model.graph.node] == ["LayerNormalization"]
+    data = json.loads(report.read_text())
+    assert data["schema"] == "trtforge.rewrite/1"
+    assert data["input"]["sha256"] == before
+    assert data["passes"]["fuse-layernorm"] == {"applied": 1, "skipped": []}
+    assert data["verification"]["ok"] is True and data["written"] is True
+    assert "fuse-layernorm: applied 1" in proc.stderr
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp left
+
+
+def test_second_run_is_idempotent(ln_file, tmp_path):
+    first, second = tmp_path / "a.onnx", tmp_path / "b.onnx"
+    assert run(str(ln_file), "-o", str(first), "--fuse-layernorm").returncode == 0
+    proc = run(str(first), "-o", str(second), "--fuse-layernorm")
+    assert proc.returncode == 0 and "graph unchanged" in proc.stderr
+    assert onnx.load(first).graph == onnx.load(second).graph
+
+
+def test_broken_pass_fails_verification_and_writes_nothing(ln_file, tmp_path, monkeypatch, capsys):
+    from trtforge.analyzer.rewrite.passes import fuse_layernorm
+
+    original_rewrite = fuse_layernorm.FuseLayerNorm.rewrite
+
+    def broken(self, match, ctx):  # a deliberate bug: the wrong epsilon
+        match.data["eps"] = 0.5
+        original_rewrite(self, match, ctx)
+
+    monkeypatch.setattr(fuse_layernorm.FuseLayerNorm, "rewrite", broken)
+    out, report = tmp_path / "out.onnx", tmp_path / "r.json"
+    before = sha(ln_file)
+    code = cli.main([str(ln_file), "-o", str(out), "--fuse-layernorm", "--report", str(report)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert not out.exists()
+    assert "verification failed" in err and "output 'z'" in err and "nothing written" in err
+    assert sha(ln_file) == before
+    data = json.loads(report.read_text())
+    assert data["written"] is False and data["verification"]["worst"]["name"] == "z"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_no_verify_writes_even_a_broken_rewrite(ln_file, tmp_path, monkeypatch):
+    from trtforge.analyzer.rewrite.passes import fuse_layernorm
+
+    original_rewrite = fuse_layernorm.FuseLayerNorm.rewrite
+    monkeypatch.setattr(
+        fuse_layernorm.FuseLayerNorm,
+        "rewrite",
+        lambda self, m, c: (m.data.__setitem__("eps", 0.5), original_rewrite(self, m, c)),
+    )
+    out = tmp_path / "out.onnx"
+    assert cli.main([str(ln_file), "-o", str(out), "--fuse-layernorm", "--no-verify", "-q"]) == 0
+    assert out.exists()
+
+
+KILLER = textwrap.dedent("""
+    import os, signal, sys
+    from trtforge.analyzer.rewrite import writer
+    def half_then_die(handle, data):
+        handle.write(data[: len(data) // 2])
+        handle.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+    writer._write_chunks = half_then_die
+    from trtforge.analyzer.cli.rewrite import main
+    sys.exit(main(sys.argv[1:]))
+""")
+
+
+@pytest.mark.parametrize("external", [False, True])
+def test_killed_mid_write_leaves_no_file(ln_file, tmp_path, external):
+    src = ln_file
+    if external:
+        src = tmp_path / "ext" / "in.onnx"
+        src.parent.mkdir()
+        onnx.save(
+            raw(onnx.load(ln_file)),
+            src,
+            save_as_external_data=True,
+            size_threshold=0,
+            location="in.onnx.data",
+        )
+        assert (src.parent / "in.onnx.data").exists()
+    out = tmp_path / "out.onnx"
+    proc = subprocess.run(
+        [sys.executable, "-c", KILLER, str(src), "-o", str(out), "--fuse-layernorm"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == -9, proc.stderr
+    assert not out.exists()
+    assert not (tmp_path / "out.onnx.data").exists()
+
+
+def test_failure_inside_the_write_cleans_up(ln_file, tmp_path, monkeypatch):
+    from trtforge.analyzer.rewrite import writer
+
+    def fail(handle, data):
+        handle.write(data[:10])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(writer, "_write_chunks", fail)
+    out = tmp_path / "out.onnx"
+    with pytest.raises(OSError):
+        cli._main([str(ln_file), "-o", str(out), "--fuse-layernorm", "-q"])
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.onnx"]
+
+
+WIDE = (
+    LN.replace("float[2,3,8]", "float[2,3,512]")
+    .replace(
+        "float[8] gamma = {1,2,3,4,5,6,7,8}", "float[512] gamma = {" + ",".join(["1.5"] * 512) + "}"
+    )
+    .replace(
+        "float[8] beta = {0,0,0,1,1,1,2,2}", "float[512] beta = {" + ",".join(["0.25"] * 512) + "}"
+    )
+)
+
+
+def test_external_data_written_beside_the_output(tmp_path):
+    src = tmp_path / "in" / "model.onnx"
+    src.parent.mkdir()
+    onnx.save(
+        raw(onnx.parser.parse_model(WIDE)),
+        src,
+        save_as_external_data=True,
+        size_threshold=64,  # scalars stay inline, as exporters keep them
+        location="weights.bin",
+    )
+    data_before = sha(src.parent / "weights.bin")
+    out = tmp_path / "out" / "model.onnx"
+    out.parent.mkdir()
+    proc = run(str(src), "-o", str(out), "--fuse-layernorm")
+    assert proc.returncode == 0, proc.stderr
+    assert (out.parent / "model.onnx.data").exists()
+    assert sha(src.parent / "weights.bin") == data_before
+    loaded = onnx.load(out)  # loads its own external data from out's folder
+    assert [n.op_type for n in loaded.graph.node] == ["LayerNormalization"]
+    gamma = next(t for t in loaded.graph.initializer if t.name == "gamma")
+    assert onnx.numpy_helper.to_array(gamma).tolist() == [1.5] * 512
+    import shutil
+
+    shutil.rmtree(src.parent)  # the output does not depend on the input's files
+    assert len(onnx.load(out).graph.initializer) == 2
+
+
+def test_no_pattern_output_equals_input(tmp_path):
+    src = tmp_path / "in.onnx"
+    onnx.save(
+        onnx.parser.parse_model("""<ir_version: 8, opset_import: ["" : 17]>
+    g (float[2,8] x) => (float[2,8] y) { y = Relu(x) }"""),
+        src,
+    )
+    out = tmp_path / "out.onnx"
+    proc = run(
+        str(src),
+        "-o",
+        str(out),
+        "--fuse-layernorm",
+        "--fuse-gelu",
+        "--fuse-rmsnorm",
+        "--decompose-contrib",
+        "--fold-constants",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes() == src.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["missing.onnx", "-o", "x.onnx", "--fuse-layernorm"], "no such file"),
+        (["IN", "-o", "x.onnx"], "no rewrite pass selected"),
+        (["IN", "-o", "IN", "--fuse-layernorm"], "overwrite the input"),
+        (["IN", "-o", "x.onnx", "--fuse-layernorm", "--dim", "seq"], "NAME=SIZE"),
+        (["IN", "-o", "x.onnx", "--fuse-layernorm", "--target", "trt-99"], "unknown target"),
+        (["IN", "-o", "nodir/x.onnx", "--fuse-layernorm"], "does not exist"),
+        (["IN", "--fuse-layernorm"], "required"),
+    ],
+)
+def test_bad_input_exits_2_with_a_hint(ln_file, tmp_path, args, needle):
+    args = [
+        str(ln_file)
+        if a == "IN"
+        else str(tmp_path / a)
+        if a.endswith(".onnx") and a != "missing.onnx"
+        else a
+        for a in args
+    ]
+    proc = run(*args)
+    assert proc.returncode == 2, proc.stderr
+    assert needle in proc.stderr and "Hint:" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_help_lists_every_pass():
+    proc = run("-h")
+    assert proc.returncode == 0
+    for flag in (
+        "--fuse-layernorm",
+        "--fuse-rmsnorm",
+        "--fuse-gelu",
+        "--decompose-contrib",
+        "--fold-constants",
+        "--auto",
+        "--layernorm-impl",
+        "--no-verify",
+        "--report",
+    ):
+        assert flag in proc.stdout

@@ -1,0 +1,177 @@
+"""decompose-contrib: each com.microsoft op becomes standard ONNX computing what onnxruntime's
+contrib kernel computes (the original runs in onnxruntime, so the comparison is against it)."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from trtforge.analyzer.rewrite.registry import passes_removing
+from trtforge.analyzer.rewrite.verify import make_inputs, run_model
+
+HEAD = '<ir_version: 8, opset_import: ["" : {opset}, "com.microsoft" : 1]>'
+INITS = (
+    "<float[8] gamma = {1,2,3,4,5,6,7,8}, float[8] beta = {0,0,0,1,1,1,2,2}, "
+    "float[8] bias = {1,1,1,1,0,0,0,0}, float[8,4] wb = {" + ",".join(["0.1", "-0.2"] * 16) + "}>"
+)
+
+CASES = {
+    "Gelu": "y = com.microsoft.Gelu(x)",
+    "FastGelu": "y = com.microsoft.FastGelu(x, bias)",
+    "BiasGelu": "y = com.microsoft.BiasGelu(x, bias)",
+    "QuickGelu": "y = com.microsoft.QuickGelu<alpha=1.5>(x)",
+    "BiasAdd": "y = com.microsoft.BiasAdd(x, bias, s)",
+    "LayerNormalization": "y = com.microsoft.LayerNormalization<axis=-1, epsilon=1e-5>(x, gamma, beta)",
+    "SimplifiedLayerNormalization": "y = com.microsoft.SimplifiedLayerNormalization<axis=-1, epsilon=1e-6>(x, gamma)",
+    "SkipLayerNormalization": "y, m, iv, sum = com.microsoft.SkipLayerNormalization<epsilon=1e-5>(x, s, gamma, beta, bias)",
+    "SkipSimplifiedLayerNormalization": "y, m, iv, sum = com.microsoft.SkipSimplifiedLayerNormalization<epsilon=1e-6>(x, s, gamma)",
+}
+
+
+def model(body, opset=17, outputs="float[2,3,8] y"):
+    return f"""{HEAD.format(opset=opset)}
+    g (float[2,3,8] x, float[2,3,8] s) => ({outputs}) {INITS} {{
+     {body}
+    }}"""
+
+
+@pytest.mark.parametrize("opset", [14, 17])
+@pytest.mark.parametrize("op", sorted(CASES))
+def test_decomposes_and_matches_onnxruntime(rw, op, opset):
+    original = rw.parse(model(CASES[op], opset=opset))
+    result = rw.apply(original, "decompose-contrib")
+    assert result.passes["decompose-contrib"].applied == 1
+    assert not any(n.domain == "com.microsoft" for n in result.proto.graph.node)
+    assert all(n.name.startswith("decompose-contrib/") for n in result.proto.graph.node)
+    if "LayerNormalization" in op and "Simplified" not in op:
+        assert (rw.ops(result.proto)["LayerNormalization"] == 1) == (opset >= 17)
+    if op in NUMPY:  # onnxruntime has no CPU kernel for these under com.microsoft
+        feeds = make_inputs(original, seed=3)
+        ours = run_model(result.proto, feeds)["y"]
+        np.testing.assert_allclose(ours, NUMPY[op](feeds["x"], feeds["s"]), rtol=1e-4, atol=1e-4)
+    else:
+        rw.same(original, result.proto)
+    assert not rw.apply(result.proto, "decompose-contrib").changed
+
+
+GAMMA = np.arange(1, 9, dtype=np.float32)
+BETA = np.array([0, 0, 0, 1, 1, 1, 2, 2], np.float32)
+BIAS = np.array([1, 1, 1, 1, 0, 0, 0, 0], np.float32)
+
+
+def _ln(x, eps=1e-5):
+    mean = x.mean(-1, keepdims=True)
+    return (x - mean) / np.sqrt(((x - mean) ** 2).mean(-1, keepdims=True) + eps) * GAMMA + BETA
+
+
+NUMPY = {
+    "BiasAdd": lambda x, s: x + BIAS + s,
+    "LayerNormalization": lambda x, s: _ln(x),
+    "SimplifiedLayerNormalization": lambda x, s: (
+        x / np.sqrt((x * x).mean(-1, keepdims=True) + 1e-6) * GAMMA
+    ),
+}
+
+
+def test_default_domain_simplified_layernorm(rw):
+    # onnxruntime's optimizer emits SimplifiedLayerNormalization in the default domain
+    text = model(CASES["SimplifiedLayerNormalization"].replace("com.microsoft.", ""))
+    original = onnx.parser.parse_model(text)
+    result = rw.apply(original, "decompose-contrib")
+    assert result.passes["decompose-contrib"].applied == 1
+    rw.same(original, result.proto)
+
+
+def test_fused_matmul(rw):
+    original = rw.parse(f"""{HEAD.format(opset=17)}
+    g (float[2,3,8] x, float[2,4,3] s) => (float[2,8,4] y) {INITS} {{
+     y = com.microsoft.FusedMatMul<alpha=0.5, transA=1, transB=1>(x, s)
+    }}""")
+    result = rw.apply(original, "decompose-contrib")
+    assert rw.ops(result.proto) == {"Transpose": 2, "MatMul": 1, "Mul": 1}
+    rw.same(original, result.proto)
+
+
+def test_skip_layernorm_sum_output_kept(rw):
+    body = CASES["SkipLayerNormalization"]
+    original = rw.parse(model(body, outputs="float[2,3,8] y, float[2,3,8] sum"))
+    result = rw.apply(original, "decompose-contrib")
+    assert result.passes["decompose-contrib"].applied == 1
+    rw.same(original, result.proto)
+
+
+def test_used_mean_output_is_skipped(rw):
+    body = CASES["SkipLayerNormalization"]
+    result = rw.apply(
+        rw.parse(model(body, outputs="float[2,3,8] y, float[2,3,1] m")), "decompose-contrib"
+    )
+    assert not result.changed
+    assert "output 1 ('m') is used" in result.passes["decompose-contrib"].skips[0].reason
+
+
+def test_fused_matmul_batch_transpose_skipped(rw):
+    original = rw.parse(f"""{HEAD.format(opset=17)}
+    g (float[2,3,8] x, float[2,8,4] s) => (float[2,3,4] y) {INITS} {{
+     y = com.microsoft.FusedMatMul<transBatchA=1>(x, s)
+    }}""")
+    result = rw.apply(original, "decompose-contrib")
+    assert "transBatch" in result.passes["decompose-contrib"].skips[0].reason
+
+
+def test_registry_names_the_pass_for_trt_check():
+    for op in CASES:
+        assert passes_removing("com.microsoft", op) == ["decompose-contrib"]
+    assert passes_removing("com.microsoft", "FusedMatMul") == ["decompose-contrib"]
+    assert passes_removing("com.microsoft", "Attention") == []
+    assert passes_removing("", "Gelu") == []
+
+
+def test_decomposed_layernorm_is_fused_in_the_same_run(rw):
+    # below opset 17 the decomposition is basic ops; fuse-layernorm then makes it a plugin node
+    original = rw.parse(model(CASES["LayerNormalization"], opset=14))
+    result = rw.apply(original, "decompose-contrib", "fuse-layernorm")
+    assert rw.ops(result.proto) == {"LayerNorm": 1}
+    assert result.passes["fuse-layernorm"].applied == 1
+    feeds = make_inputs(original, seed=3)
+    ours = run_model(result.proto, feeds)["y"]
+    np.testing.assert_allclose(ours, _ln(feeds["x"]), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "activation",
+    [
+        'activation="Relu"',
+        'activation="LeakyRelu", activation_params=[0.2]',
+        'activation="Clip", activation_params=[-0.5, 0.5]',
+        'activation="Sigmoid"',
+    ],
+)
+def test_fused_conv(rw, activation):
+    weights = ",".join(f"{(i % 5) * 0.1 - 0.2:.2f}" for i in range(4 * 3 * 3 * 3))
+    original = rw.parse(f"""{HEAD.format(opset=17)}
+    g (float[1,3,6,6] x, float[1,4,6,6] z) => (float[1,4,6,6] y) <float[4,3,3,3] w = {{{weights}}}, float[4] b = {{0.1,0.2,0.3,0.4}}> {{
+     y = com.microsoft.FusedConv<{activation}, pads=[1,1,1,1], kernel_shape=[3,3]>(x, w, b, z)
+    }}""")
+    result = rw.apply(original, "decompose-contrib")
+    assert result.passes["decompose-contrib"].applied == 1
+    assert rw.ops(result.proto)["Conv"] == 1
+    rw.same(original, result.proto)
+
+
+def test_fused_gemm(rw):
+    original = rw.parse(f"""{HEAD.format(opset=17)}
+    g (float[3,8] x) => (float[3,4] y) <float[8,4] w = {{{",".join(["0.1", "-0.3"] * 16)}}}, float[4] c = {{1,2,3,4}}> {{
+     y = com.microsoft.FusedGemm<activation="LeakyRelu", activation_alpha=0.1, alpha=0.5>(x, w, c)
+    }}""")
+    result = rw.apply(original, "decompose-contrib")
+    assert rw.ops(result.proto) == {"Gemm": 1, "LeakyRelu": 1}
+    rw.same(original, result.proto)
+
+
+def test_fused_conv_unknown_activation_skipped(rw):
+    original = rw.parse(f"""{HEAD.format(opset=17)}
+    g (float[1,3,6,6] x, float[4,3,3,3] w) => (float[1,4,4,4] y) {{
+     y = com.microsoft.FusedConv<activation="Swish">(x, w)
+    }}""")
+    result = rw.apply(original, "decompose-contrib")
+    assert "activation 'Swish'" in result.passes["decompose-contrib"].skips[0].reason
