@@ -222,3 +222,23 @@ def test_crash_becomes_a_graph_finding_not_a_traceback(tmp_path, monkeypatch):
     data = json.loads(proc.stdout)
     assert [r["code"] for r in data["graph"]["reasons"]] == ["parser/crash"]
     assert "Traceback" not in proc.stderr
+
+
+#: ScatterElements with reduction="mul": the importer refuses it from a helper that names no
+#: node (error node index -1) and leaves every node inside a reported subgraph.
+NAMELESS_ERROR = """
+<ir_version: 8, opset_import: ["" : 18]>
+g (float[3,3] x, int64[2,3] i, float[2,3] u) => (float[3,3] y)
+{
+  a = Relu(x)
+  b = ScatterElements <reduction = "mul"> (a, i, u)
+  y = Sigmoid(b)
+}
+"""
+
+
+def test_error_that_names_no_node_goes_to_the_node_being_imported(tmp_path):
+    report = _check(_save(tmp_path, NAMELESS_ERROR))
+    assert [n.status for n in report.nodes] == ["supported", "unsupported", "supported"]
+    assert report.nodes[1].errors[0].code == "parser/UNSUPPORTED_NODE_ATTR"
+    assert not report.graph_findings
