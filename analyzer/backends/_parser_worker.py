@@ -139,8 +139,13 @@ class Parser:
         self.logger.clear()
         network = self.builder.create_network(0)
         parser = trt.OnnxParser(network, self.logger if record else self.quiet)
-        ok = bool(parser.supports_model_v2(data, path))
-        subgraphs = [list(parser.get_subgraph_nodes(i)) for i in range(parser.num_subgraphs)]
+        if hasattr(parser, "supports_model_v2"):
+            ok = bool(parser.supports_model_v2(data, path))
+            subgraphs = [list(parser.get_subgraph_nodes(i)) for i in range(parser.num_subgraphs)]
+        else:  # TensorRT before 10.x's supports_model_v2: node lists come back directly
+            ok, collection = parser.supports_model(data, path)
+            ok = bool(ok)
+            subgraphs = [list(nodes) for nodes, _ in collection]
         errors = [_error_json(parser.get_error(i)) for i in range(parser.num_errors)]
         del parser, network
         return ok, subgraphs, errors
