@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import onnx
@@ -434,9 +434,40 @@ def parse_loaded(loaded: LoadedModel, timeout: float = DEFAULT_TIMEOUT) -> Parse
             return pool.run_one(path, len(loaded.proto.graph.node))
 
 
+def add_static_fixes(report: Report, loaded: LoadedModel) -> None:
+    """Gives the parser's findings the hints and fixes the knowledge base has for the node.
+
+    The parser says *that* and *why* a node fails; the knowledge base knows which rewrite pass
+    or plugin fixes it. Where both reject a node, the parser's findings keep their message and
+    take the static findings' hint and fixes.
+    """
+    from trtforge.analyzer.backends.static import check_static
+
+    target = trt_adapter.target()
+    if target is None:
+        return
+    try:
+        static = check_static(loaded, target)
+    except Exception as err:  # noqa: BLE001 - hints are a bonus; the verdicts stand
+        log.debug("no static hints for the parser report: %s", err)
+        return
+    for verdict, known in zip(report.nodes, static.nodes, strict=False):
+        if verdict.status != UNSUPPORTED or not known.errors:
+            continue
+        hint = known.errors[0].hint
+        fixes = tuple(dict.fromkeys(f for e in known.errors for f in e.fixes))
+        verdict.reasons = [
+            replace(f, hint=hint or f.hint, fixes=fixes or f.fixes)
+            if f.code.startswith("parser/") and f.is_error
+            else f
+            for f in verdict.reasons
+        ]
+
+
 def check_parser(loaded: LoadedModel, timeout: float = DEFAULT_TIMEOUT) -> Report:
     """Checks `loaded` with the installed TensorRT's ONNX parser (in a subprocess)."""
-    trt_adapter.import_trt  # noqa: B018 - raises UserError below when none is installed
     if trt_adapter.flavour() is None:
-        trt_adapter.import_trt()
-    return report_from_result(loaded, parse_loaded(loaded, timeout))
+        trt_adapter.import_trt()  # raises the UserError that says what to install
+    report = report_from_result(loaded, parse_loaded(loaded, timeout))
+    add_static_fixes(report, loaded)
+    return report

@@ -242,3 +242,22 @@ def test_error_that_names_no_node_goes_to_the_node_being_imported(tmp_path):
     assert [n.status for n in report.nodes] == ["supported", "unsupported", "supported"]
     assert report.nodes[1].errors[0].code == "parser/UNSUPPORTED_NODE_ATTR"
     assert not report.graph_findings
+
+
+CONTRIB = """
+<ir_version: 8, opset_import: ["" : 17, "com.microsoft" : 1]>
+g (float[2,3] x) => (float[2,3] z)
+{
+  a = Relu(x)
+  z = com.microsoft.FastGelu(a)
+}
+"""
+
+
+def test_parser_findings_carry_the_knowledge_base_fixes(tmp_path):
+    report = _check(_save(tmp_path, CONTRIB))
+    gelu = report.nodes[1]
+    assert gelu.status == "unsupported"
+    assert gelu.errors[0].code == "parser/INVALID_NODE"  # the parser's verdict and words
+    assert "Plugin not found" in gelu.errors[0].message
+    assert ("rewrite", "decompose-contrib") in {(f.kind, f.name) for f in gelu.fixes}
