@@ -341,17 +341,37 @@ def _finding(error: dict, source: str, inner: str = "") -> Finding:
     )
 
 
+def _find_inner(node: onnx.NodeProto, op: str, name: str, index: int) -> list[str]:
+    """Paths (`<attr>/<inner>`…) of the body nodes that match the error, searched depth-first."""
+    found: list[str] = []
+    for attr in node.attribute:
+        bodies = [attr.g] if attr.HasField("g") else list(attr.graphs)
+        for body in bodies:
+            for position, inner in enumerate(body.node):
+                here = f"{attr.name}/{inner.name or inner.op_type}"
+                if inner.op_type == op and (inner.name == name if name else position == index):
+                    found.append(here)
+                found.extend(f"{here}/{deeper}" for deeper in _find_inner(inner, op, name, index))
+    return found
+
+
 def _inner_path(node: onnx.NodeProto, error: dict) -> str:
-    """For a node with bodies: the inner node the error names, if it is not the node itself."""
+    """For a node with bodies: the path of the inner node the error names (static's format,
+    e.g. `loop_0/body/Unique_3`), or "" when the error is about the node itself."""
     if not any(a.HasField("g") or len(a.graphs) for a in node.attribute):
         return ""
     op = error.get("op", "")
     name = error.get("node_name", "")
     if op == node.op_type and name == node.name:
         return ""
-    label = name or f"{op}#{error.get('node', '?')}"
+    index = error.get("node", -1)
+    matches = _find_inner(node, op, name, index) if op else []
+    outer = node.name or node.op_type
+    if len(matches) == 1:
+        return f"{outer}/{matches[0]}"
+    label = name or f"{op}#{index}"
     stack = "/".join(error.get("stack") or [])
-    return f"{node.name or node.op_type}/{stack + '/' if stack else ''}{label}"
+    return f"{outer}/{stack + '/' if stack else ''}{label}"
 
 
 def report_from_result(loaded: LoadedModel, result: ParserResult) -> Report:
