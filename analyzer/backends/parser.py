@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import queue
+import re
 import select
 import subprocess
 import sys
@@ -355,6 +356,43 @@ def _find_inner(node: onnx.NodeProto, op: str, name: str, index: int) -> list[st
     return found
 
 
+_STACK_ENTRY = re.compile(r"^(.*) \((.*)\)$")
+
+
+def _parser_label(node: onnx.NodeProto) -> str:
+    return node.name or (f"node_of_{node.output[0]}" if node.output else node.op_type)
+
+
+def _follow_stack(node: onnx.NodeProto, stack: list[str], op: str, name: str) -> str | None:
+    """Follows the parser's subgraph stack ("<node> (<op>)", "<graph> (<attr>)", …) down from
+    `node`; returns the path below it in static's format, or None when it does not fit."""
+    parts: list[str] = []
+    current, body = node, None
+    for depth, entry in enumerate(stack[1:]):
+        match = _STACK_ENTRY.match(entry)
+        if not match:
+            return None
+        label, kind = match[1], match[2]
+        if depth % 2 == 0:  # a body of the current node, named by its attribute
+            attr = next((a for a in current.attribute if a.name == kind), None)
+            if attr is None or not attr.HasField("g"):
+                return None
+            body = attr.g
+            parts.append(kind)
+        else:  # a node of that body
+            assert body is not None
+            current = next((n for n in body.node if _parser_label(n) == label), None)
+            if current is None:
+                return None
+            parts.append(current.name or current.op_type)
+    if body is None:
+        return None
+    candidates = [n for n in body.node if n.op_type == op and (not name or n.name == name)]
+    if len(candidates) != 1:
+        return None
+    return "/".join([*parts, candidates[0].name or candidates[0].op_type])
+
+
 def _inner_path(node: onnx.NodeProto, error: dict) -> str:
     """For a node with bodies: the path of the inner node the error names (static's format,
     e.g. `loop_0/body/Unique_3`), or "" when the error is about the node itself."""
@@ -364,14 +402,15 @@ def _inner_path(node: onnx.NodeProto, error: dict) -> str:
     name = error.get("node_name", "")
     if op == node.op_type and name == node.name:
         return ""
-    index = error.get("node", -1)
-    matches = _find_inner(node, op, name, index) if op else []
     outer = node.name or node.op_type
-    if len(matches) == 1:
-        return f"{outer}/{matches[0]}"
-    label = name or f"{op}#{index}"
-    stack = "/".join(error.get("stack") or [])
-    return f"{outer}/{stack + '/' if stack else ''}{label}"
+    stack = list(error.get("stack") or [])
+    below = _follow_stack(node, stack, op, name) if stack and op else None
+    if below is None and op:
+        matches = _find_inner(node, op, name, error.get("node", -1))
+        below = matches[0] if len(matches) == 1 else None
+    if below is None:
+        below = "/".join([*stack[1:], name or f"{op}#{error.get('node', '?')}"])
+    return f"{outer}/{below}"
 
 
 def report_from_result(loaded: LoadedModel, result: ParserResult) -> Report:

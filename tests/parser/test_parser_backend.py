@@ -261,3 +261,32 @@ def test_parser_findings_carry_the_knowledge_base_fixes(tmp_path):
     assert gelu.errors[0].code == "parser/INVALID_NODE"  # the parser's verdict and words
     assert "Plugin not found" in gelu.errors[0].message
     assert ("rewrite", "decompose-contrib") in {(f.kind, f.name) for f in gelu.fixes}
+
+
+NESTED_IF = """
+<ir_version: 8, opset_import: ["" : 17, "my.ops" : 1]>
+g (bool c, float[2,3] x) => (float[2,3] z)
+{
+  a = Relu(x)
+  z = If(c) <
+    then_branch = t () => (float[2,3] o) {
+      o = If(c) <
+        then_branch = t2 () => (float[2,3] p) { q = Neg(a)
+                                                p = my.ops.Bad(q) },
+        else_branch = e2 () => (float[2,3] p) { p = Tanh(a) }
+      >
+    },
+    else_branch = e () => (float[2,3] o) { o = Tanh(a) }
+  >
+}
+"""
+
+
+def test_nested_body_path_matches_the_static_backend(tmp_path):
+    from trtforge.analyzer.api import check
+
+    path = _save(tmp_path, NESTED_IF)
+    parser = _check(path).nodes[1]
+    static = check(path, target="rtx-1", backend="static").nodes[1]
+    assert [f.inner for f in parser.errors] == ["If/then_branch/If/then_branch/Bad"]
+    assert [f.inner for f in parser.errors] == [f.inner for f in static.errors]
