@@ -117,7 +117,7 @@ class StaticChecker:
                 "not-available",
                 f"not supported on {self.target.id}: {why}",
                 rule.hint or "rewrite the model to avoid this op, or implement it as a plugin",
-                rule.fixes,
+                _merge_fixes(rule.fixes, _custom_fixes(node)),
                 source=rule.source,
             )
         if domain:
@@ -132,6 +132,7 @@ class StaticChecker:
             "unknown-op",
             "not an operator of the ONNX standard, and no plugin of that name is known",
             f"check the exporter; or provide a plugin named '{node.op_type}'",
+            _custom_fixes(node),
         )
 
     def _apply(self, ctx: NodeContext, rule: OpRule):
@@ -269,12 +270,20 @@ class StaticChecker:
 
 
 def _custom_fixes(node: onnx.NodeProto) -> tuple[Fix, ...]:
-    """Rewrite passes that remove this custom op, from the pass registry if it is installed."""
+    """Rewrite passes that remove this op (custom domain, or a non-standard op in the default
+    domain such as onnxruntime's SimplifiedLayerNormalization), from the pass registry."""
     try:
         from trtforge.analyzer.rewrite.registry import passes_removing
     except ImportError:
         return ()
     return tuple(Fix("rewrite", p) for p in passes_removing(_domain(node), node.op_type))
+
+
+def _merge_fixes(*groups: tuple[Fix, ...]) -> tuple[Fix, ...]:
+    seen: dict[tuple[str, str], Fix] = {}
+    for fix in (f for group in groups for f in group):
+        seen.setdefault((fix.kind, fix.name), fix)
+    return tuple(seen.values())
 
 
 def model_info(loaded: LoadedModel) -> ModelInfo:
