@@ -82,6 +82,21 @@ class TensorInfo:
 
 
 def _type_of(value_type: onnx.TypeProto) -> tuple[str, tuple[Dim, ...] | None]:
+    """(dtype name, shape) of a type; memoized by the type's bytes (most tensors of a large
+    model share a handful of types, and decoding dims costs ~1 µs each in Python)."""
+    key = value_type.SerializeToString()
+    known = _TYPE_CACHE.get(key)
+    if known is None:
+        known = _decode_type(value_type)
+        if len(_TYPE_CACHE) < 100_000:
+            _TYPE_CACHE[key] = known
+    return known
+
+
+_TYPE_CACHE: dict[bytes, tuple[str, tuple[Dim, ...] | None]] = {}
+
+
+def _decode_type(value_type: onnx.TypeProto) -> tuple[str, tuple[Dim, ...] | None]:
     kind = value_type.WhichOneof("value")
     if kind in ("tensor_type", "sparse_tensor_type"):
         tensor = value_type.tensor_type if kind == "tensor_type" else value_type.sparse_tensor_type
@@ -148,21 +163,48 @@ class GraphView:
     def _constants(self) -> set[str]:
         """Names computed at build time: initializers, Constant outputs, and folds of them."""
         constant: set[str] = set(self._initializers)
-
-        def known(name: str) -> bool:
-            if name in constant:
-                return True
-            if name in self._inputs or name in self.producers:
-                return False
-            return self.outer.is_constant(name) if self.outer else False
-
+        graph_inputs, producers, outer = self._inputs, self.producers, self.outer
         for node in self.graph.node:  # graph.node is topologically sorted by the ONNX spec
-            if node.op_type in _NO_FOLD:
+            op = node.op_type
+            if op in _NO_FOLD:
                 continue
-            inputs = [n for n in node.input if n]
-            if node.op_type == "Constant" or (inputs and all(known(n) for n in inputs)):
-                constant.update(o for o in node.output if o)
+            if op != "Constant":
+                folds = False  # true once a named input is seen and all so far are constant
+                for name in node.input:
+                    if not name:
+                        continue
+                    if name in constant:
+                        folds = True
+                    elif (
+                        name in graph_inputs
+                        or name in producers
+                        or outer is None
+                        or not outer.is_constant(name)
+                    ):
+                        folds = False
+                        break
+                    else:
+                        folds = True
+                if not folds:
+                    continue
+            constant.update(o for o in node.output if o)
         return constant
+
+    @cached_property
+    def _node_positions(self) -> tuple[list[onnx.NodeProto], dict[int, int]]:
+        nodes = list(self.graph.node)  # holding the wrappers keeps their ids unique
+        return nodes, {id(node): i for i, node in enumerate(nodes)}
+
+    def node_index(self, node: onnx.NodeProto) -> int:
+        """Position of `node` in this graph's node list (-1 if it is not one of them)."""
+        nodes, positions = self._node_positions
+        i = positions.get(id(node), -1)
+        if i >= 0 and nodes[i] is node:
+            return i
+        for i, other in enumerate(self.graph.node):  # a wrapper made after the index
+            if other is node:
+                return i
+        return -1
 
     def is_graph_output(self, name: str) -> bool:
         return name in self._outputs

@@ -34,7 +34,6 @@ def main() -> int:
 
     import torch
     import torch.nn.functional as F
-
     from trtforge import _C
 
     dev = torch.cuda.get_device_properties(0)
@@ -58,85 +57,138 @@ def main() -> int:
             times.append(s.elapsed_time(e) / args.reps * 1e-3)
         return statistics.median(times), min(times), max(times)
 
+    def bench_case(dtype_name, rows, hidden):
+        """Check, then time every implementation on one (dtype, shape); None if wrong."""
+        dt = getattr(torch, dtype_name)
+        out = []
+        item = torch.tensor([], dtype=dt).element_size()
+        tensor_bytes = rows * hidden * item
+        nbuf = max(1, min(8, -(-4 * l2 // (2 * tensor_bytes))))
+        xs = [
+            torch.randn(rows, hidden, device="cuda", dtype=torch.float32).mul_(2).add_(3).to(dt)
+            for _ in range(nbuf)
+        ]
+        ys = [torch.empty_like(xs[0]) for _ in range(nbuf)]
+        g = (torch.randn(hidden, device="cuda") * 0.5 + 1).to(dt)
+        b = torch.randn(hidden, device="cuda").to(dt)
+
+        def ours(name, i):
+            ins = [
+                (xs[i].data_ptr(), TRT_DTYPE[dtype_name], (rows, hidden)),
+                (g.data_ptr(), TRT_DTYPE[dtype_name], (hidden,)),
+            ]
+            if name == "LayerNorm":
+                ins.append((b.data_ptr(), TRT_DTYPE[dtype_name], (hidden,)))
+            _C.launch(
+                f"trtforge::{name}/1",
+                ins,
+                [(ys[i].data_ptr(), TRT_DTYPE[dtype_name], (rows, hidden))],
+                {"epsilon": 1e-5, "axis": -1},
+                stream.cuda_stream,
+                0,
+            )
+
+        # correctness first (float32 torch reference)
+        xf = xs[0].float()
+        for name in ("LayerNorm", "RMSNorm"):
+            ys[0].fill_(float("nan"))
+            ours(name, 0)
+            torch.cuda.synchronize()
+            if name == "LayerNorm":
+                ref = F.layer_norm(xf, (hidden,), g.float(), b.float(), 1e-5)
+            else:
+                ref = F.rms_norm(xf, (hidden,), g.float(), 1e-5)
+            err = ((ys[0].float() - ref).norm() / ref.norm()).item()
+            tol = {"float32": 1e-5, "float16": 2e-3, "bfloat16": 1e-2}[dtype_name]
+            if not (err <= tol):
+                print(f"CORRECTNESS FAIL {name} {dtype_name} {rows}x{hidden}: rel err {err}")
+                return None
+
+        io_bytes = 2 * tensor_bytes
+        results = {}
+        results["copy"] = (timeit(lambda i: ys[i].copy_(xs[i]), nbuf), io_bytes)
+        for name, nw in (("LayerNorm", 2), ("RMSNorm", 1)):
+            nbytes = io_bytes + nw * hidden * item
+            results[f"trtforge {name}"] = (timeit(lambda i, n=name: ours(n, i), nbuf), nbytes)
+        results["torch layer_norm"] = (
+            timeit(lambda i: F.layer_norm(xs[i], (hidden,), g, b, 1e-5), nbuf),
+            io_bytes + 2 * hidden * item,
+        )
+        results["torch rms_norm"] = (
+            timeit(lambda i: F.rms_norm(xs[i], (hidden,), g, 1e-5), nbuf),
+            io_bytes + hidden * item,
+        )
+        for impl, ((med, lo, hi), nbytes) in results.items():
+            row = {
+                "dtype": dtype_name,
+                "rows": rows,
+                "hidden": hidden,
+                "impl": impl,
+                "median_us": med * 1e6,
+                "min_us": lo * 1e6,
+                "max_us": hi * 1e6,
+                "bytes": nbytes,
+                "GBps": nbytes / med / 1e9,
+            }
+            out.append(row)
+        return out
+
     rows_out = []
     for dtype_name in DTYPES:
-        dt = getattr(torch, dtype_name)
         for rows, hidden in SHAPES:
-            item = torch.tensor([], dtype=dt).element_size()
-            tensor_bytes = rows * hidden * item
-            nbuf = max(1, min(8, -(-4 * l2 // (2 * tensor_bytes))))
-            xs = [torch.randn(rows, hidden, device="cuda", dtype=torch.float32).mul_(2).add_(3).to(dt) for _ in range(nbuf)]
-            ys = [torch.empty_like(xs[0]) for _ in range(nbuf)]
-            g = (torch.randn(hidden, device="cuda") * 0.5 + 1).to(dt)
-            b = torch.randn(hidden, device="cuda").to(dt)
-
-            def ours(name, i):
-                ins = [(xs[i].data_ptr(), TRT_DTYPE[dtype_name], (rows, hidden)),
-                       (g.data_ptr(), TRT_DTYPE[dtype_name], (hidden,))]
-                if name == "LayerNorm":
-                    ins.append((b.data_ptr(), TRT_DTYPE[dtype_name], (hidden,)))
-                _C.launch(f"trtforge::{name}/1", ins,
-                          [(ys[i].data_ptr(), TRT_DTYPE[dtype_name], (rows, hidden))],
-                          {"epsilon": 1e-5, "axis": -1}, stream.cuda_stream, 0)
-
-            # correctness first (float32 torch reference)
-            xf = xs[0].float()
-            for name in ("LayerNorm", "RMSNorm"):
-                ys[0].fill_(float("nan"))
-                ours(name, 0)
-                torch.cuda.synchronize()
-                if name == "LayerNorm":
-                    ref = F.layer_norm(xf, (hidden,), g.float(), b.float(), 1e-5)
-                else:
-                    ref = F.rms_norm(xf, (hidden,), g.float(), 1e-5)
-                err = ((ys[0].float() - ref).norm() / ref.norm()).item()
-                tol = {"float32": 1e-5, "float16": 2e-3, "bfloat16": 1e-2}[dtype_name]
-                if not (err <= tol):
-                    print(f"CORRECTNESS FAIL {name} {dtype_name} {rows}x{hidden}: rel err {err}")
-                    return 1
-
-            io_bytes = 2 * tensor_bytes
-            results = {}
-            results["copy"] = (timeit(lambda i: ys[i].copy_(xs[i]), nbuf), io_bytes)
-            for name, nw in (("LayerNorm", 2), ("RMSNorm", 1)):
-                nbytes = io_bytes + nw * hidden * item
-                results[f"trtforge {name}"] = (timeit(lambda i, n=name: ours(n, i), nbuf), nbytes)
-            results["torch layer_norm"] = (
-                timeit(lambda i: F.layer_norm(xs[i], (hidden,), g, b, 1e-5), nbuf),
-                io_bytes + 2 * hidden * item)
-            results["torch rms_norm"] = (
-                timeit(lambda i: F.rms_norm(xs[i], (hidden,), g, 1e-5), nbuf), io_bytes + hidden * item)
-            for impl, ((med, lo, hi), nbytes) in results.items():
-                row = {"dtype": dtype_name, "rows": rows, "hidden": hidden, "impl": impl,
-                       "median_us": med * 1e6, "min_us": lo * 1e6, "max_us": hi * 1e6,
-                       "bytes": nbytes, "GBps": nbytes / med / 1e9}
-                rows_out.append(row)
-            del xs, ys
+            res = bench_case(dtype_name, rows, hidden)
+            if res is None:
+                return 1
+            rows_out.extend(res)
             torch.cuda.empty_cache()
 
     # report
-    print(f"# device: {dev.name}, {dev.multi_processor_count} SMs, L2 {l2 >> 20} MiB; "
-          f"torch {torch.__version__}; {datetime.date.today()}; python {platform.python_version()}")
-    print("| dtype | rows×hidden | copy GB/s | LN GB/s | LN % copy | torch LN GB/s | LN ×torch | RMS GB/s | RMS % copy | torch RMS GB/s | RMS ×torch |")
+    print(
+        f"# device: {dev.name}, {dev.multi_processor_count} SMs, L2 {l2 >> 20} MiB; "
+        f"torch {torch.__version__}; {datetime.date.today()}; python {platform.python_version()}"
+    )
+    print(
+        "| dtype | rows×hidden | copy GB/s | LN GB/s | LN % copy | torch LN GB/s | LN ×torch "
+        "| RMS GB/s | RMS % copy | torch RMS GB/s | RMS ×torch |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     ratios = {"LayerNorm": [], "RMSNorm": []}
     for dtype_name in DTYPES:
         for rows, hidden in SHAPES:
-            sel = {r["impl"]: r for r in rows_out if r["dtype"] == dtype_name and r["rows"] == rows and r["hidden"] == hidden}
+            sel = {
+                r["impl"]: r
+                for r in rows_out
+                if r["dtype"] == dtype_name and r["rows"] == rows and r["hidden"] == hidden
+            }
             c = sel["copy"]["GBps"]
             ln, tln = sel["trtforge LayerNorm"], sel["torch layer_norm"]
             rm, trm = sel["trtforge RMSNorm"], sel["torch rms_norm"]
             ratios["LayerNorm"].append(tln["median_us"] / ln["median_us"])
             ratios["RMSNorm"].append(trm["median_us"] / rm["median_us"])
-            print(f"| {dtype_name} | {rows}×{hidden} | {c:.0f} | {ln['GBps']:.0f} | {100 * ln['GBps'] / c:.0f}% | "
-                  f"{tln['GBps']:.0f} | {tln['median_us'] / ln['median_us']:.2f} | {rm['GBps']:.0f} | "
-                  f"{100 * rm['GBps'] / c:.0f}% | {trm['GBps']:.0f} | {trm['median_us'] / rm['median_us']:.2f} |")
+            print(
+                f"| {dtype_name} | {rows}×{hidden} | {c:.0f} | {ln['GBps']:.0f} "
+                f"| {100 * ln['GBps'] / c:.0f}% | {tln['GBps']:.0f} "
+                f"| {tln['median_us'] / ln['median_us']:.2f} | {rm['GBps']:.0f} "
+                f"| {100 * rm['GBps'] / c:.0f}% | {trm['GBps']:.0f} "
+                f"| {trm['median_us'] / rm['median_us']:.2f} |"
+            )
     for k, v in ratios.items():
-        print(f"median speed-up over torch, {k}: {statistics.median(v):.2f}x (min {min(v):.2f}, max {max(v):.2f})")
+        print(
+            f"median speed-up over torch, {k}: {statistics.median(v):.2f}x "
+            f"(min {min(v):.2f}, max {max(v):.2f})"
+        )
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"device": dev.name, "date": str(datetime.date.today()), "torch": torch.__version__,
-                       "results": rows_out}, f, indent=1)
+            json.dump(
+                {
+                    "device": dev.name,
+                    "date": str(datetime.date.today()),
+                    "torch": torch.__version__,
+                    "results": rows_out,
+                },
+                f,
+                indent=1,
+            )
     return 0
 
 

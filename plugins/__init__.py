@@ -21,7 +21,10 @@ __all__ = [
 
 
 def register(*args, **kwargs):
-    """Register plugins with TensorRT's plugin registry; see :func:`trtforge.plugins.registry.register`."""
+    """Register plugins with TensorRT's plugin registry.
+
+    See :func:`trtforge.plugins.registry.register`.
+    """
     from trtforge.plugins.registry import register as _register
 
     return _register(*args, **kwargs)

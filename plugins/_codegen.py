@@ -21,7 +21,13 @@ import sys
 import types
 from pathlib import Path
 
-KINDS = {"float": "kFloat", "int": "kInt", "string": "kString", "floats": "kFloats", "ints": "kInts"}
+KINDS = {
+    "float": "kFloat",
+    "int": "kInt",
+    "string": "kString",
+    "floats": "kFloats",
+    "ints": "kInts",
+}
 
 
 def _import_catalog(repo: Path):
@@ -56,7 +62,9 @@ def header(spec, dtypes) -> str:
         if a.default is not None and a.type == "string":
             text = _c_str(str(a.default))
         required = "true" if a.required else "false"
-        lines.append(f"    {{{_c_str(a.name)}, FieldKind::{KINDS[a.type]}, {required}, {num}, {text}}},")
+        lines.append(
+            f"    {{{_c_str(a.name)}, FieldKind::{KINDS[a.type]}, {required}, {num}, {text}}},"
+        )
     if not spec.attributes:
         lines.append('    {"", FieldKind::kInt, false, 0.0, nullptr},')
     lines.append("};")

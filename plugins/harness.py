@@ -36,7 +36,8 @@ class CaseResult:
         status = "ok  " if self.ok else "FAIL"
         return (
             f"{status} {self.plugin:10s} {'/'.join(self.types):40s} rows={self.rows:<6d} "
-            f"hidden={self.hidden:<6d} max|err|={self.max_abs_err:.3e} rel_l2={self.rel_l2_err:.3e} "
+            f"hidden={self.hidden:<6d} max|err|={self.max_abs_err:.3e} "
+            f"rel_l2={self.rel_l2_err:.3e} "
             f"tol_ratio={self.worst_ratio:.3f} unwritten={self.unwritten}"
         )
 
@@ -52,10 +53,13 @@ def np_dtype(name: str):
 
 
 def random_inputs(spec: PluginSpec, types: Sequence[str], rows: int, hidden: int, rng):
-    """Inputs for one case: X ~ N(3, 2) (a non-zero mean tests the variance), weights ~ N(1, .5) / N(0, 1)."""
-    shapes = spec.test_shapes(rows, hidden) if spec.test_shapes else [(rows, hidden)] * len(spec.inputs)
+    """Inputs for one case: X ~ N(3, 2) (a non-zero mean tests the variance); weights
+    ~ N(1, 0.5) (first) and N(0, 1) (others)."""
+    shapes = (
+        spec.test_shapes(rows, hidden) if spec.test_shapes else [(rows, hidden)] * len(spec.inputs)
+    )
     out = []
-    for k, (shape, t) in enumerate(zip(shapes, types)):
+    for k, (shape, t) in enumerate(zip(shapes, types, strict=False)):
         if k == 0:
             a = rng.normal(3.0, 2.0, size=shape)
         elif k == 1:
@@ -76,7 +80,6 @@ def run_launch(spec: PluginSpec, inputs, out_types, attrs, stream=0):
     """Run the kernel on host arrays through CuPy device buffers; return host outputs."""
     import cupy as cp
     import numpy as np
-
     from trtforge import _C
 
     key = f"{spec.namespace}::{spec.name}/{spec.version}"
@@ -84,13 +87,18 @@ def run_launch(spec: PluginSpec, inputs, out_types, attrs, stream=0):
     out_shape = inputs[0].shape
     dev_out = [_poison(cp, int(np.prod(out_shape)) * np_dtype(t).itemsize) for t in out_types]
     args_in = [
-        (int(d.data.ptr), DTYPES[str(a.dtype) if str(a.dtype) != "bfloat16" else "bfloat16"][0], a.shape)
-        for d, a in zip(dev_in, inputs)
+        (
+            int(d.data.ptr),
+            DTYPES[str(a.dtype) if str(a.dtype) != "bfloat16" else "bfloat16"][0],
+            a.shape,
+        )
+        for d, a in zip(dev_in, inputs, strict=False)
     ]
-    args_out = [(int(d.data.ptr), DTYPES[t][0], out_shape) for d, t in zip(dev_out, out_types)]
+    pairs = list(zip(dev_out, out_types, strict=True))
+    args_out = [(int(d.data.ptr), DTYPES[t][0], out_shape) for d, t in pairs]
     _C.launch(key, args_in, args_out, dict(attrs), int(stream), 0)
     cp.cuda.runtime.deviceSynchronize()
-    return [d.get().view(np_dtype(t)).reshape(out_shape) for d, t in zip(dev_out, out_types)]
+    return [d.get().view(np_dtype(t)).reshape(out_shape) for d, t in pairs]
 
 
 def compare(spec: PluginSpec, types, rows, hidden, outs, refs) -> CaseResult:
@@ -101,13 +109,15 @@ def compare(spec: PluginSpec, types, rows, hidden, outs, refs) -> CaseResult:
     max_abs = 0.0
     rel = 0.0
     unwritten = 0
-    for out, ref, t in zip(outs, refs, types[n_in:]):
+    for out, ref, t in zip(outs, refs, types[n_in:], strict=False):
         tol = spec.tolerances[t]
         o = out.astype(np.float64)
         unwritten += int(np.count_nonzero(~np.isfinite(o)))
         err = np.abs(np.where(np.isfinite(o), o, np.inf) - ref)
         max_abs = max(max_abs, float(err.max()) if err.size else 0.0)
-        worst = max(worst, float((err / (tol.atol + tol.rtol * np.abs(ref))).max()) if err.size else 0.0)
+        worst = max(
+            worst, float((err / (tol.atol + tol.rtol * np.abs(ref))).max()) if err.size else 0.0
+        )
         denom = float(np.linalg.norm(ref)) or 1.0
         rel = max(rel, float(np.linalg.norm(np.where(np.isfinite(o), o, 0) - ref)) / denom)
     ok = unwritten == 0 and worst <= 1.0
@@ -126,7 +136,11 @@ def check_case(spec: PluginSpec, types, rows, hidden, rng, attrs=None, launcher=
     return compare(spec, types, rows, hidden, outs, [np.asarray(r, np.float64) for r in refs])
 
 
-def cases(spec: PluginSpec, hidden_sizes: Iterable[int] = HIDDEN_SIZES, row_counts: Iterable[int] = ROW_COUNTS):
+def cases(
+    spec: PluginSpec,
+    hidden_sizes: Iterable[int] = HIDDEN_SIZES,
+    row_counts: Iterable[int] = ROW_COUNTS,
+):
     for types in spec.type_combinations:
         for h in hidden_sizes:
             for r in row_counts:

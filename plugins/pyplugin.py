@@ -59,7 +59,9 @@ def _field_value(field, attr_type: str):
 
     data = field.data
     if attr_type == "string":
-        raw = bytes(np.asarray(data, dtype=np.uint8)) if not isinstance(data, (bytes, str)) else data
+        raw = (
+            bytes(np.asarray(data, dtype=np.uint8)) if not isinstance(data, (bytes, str)) else data
+        )
         return raw.decode() if isinstance(raw, bytes) else raw
     arr = np.asarray(data).reshape(-1)
     if attr_type in ("float", "int"):
@@ -82,7 +84,9 @@ def make_plugin_class(spec: PluginSpec, trt):
     key = f"{spec.namespace}::{spec.name}/{spec.version}"
     n_in = len(spec.inputs)
 
-    class Plugin(trt.IPluginV3, trt.IPluginV3OneCore, trt.IPluginV3OneBuild, trt.IPluginV3OneRuntime):
+    class Plugin(
+        trt.IPluginV3, trt.IPluginV3OneCore, trt.IPluginV3OneBuild, trt.IPluginV3OneRuntime
+    ):
         def __init__(self, attrs: dict | None = None):
             trt.IPluginV3.__init__(self)
             trt.IPluginV3OneCore.__init__(self)
@@ -132,7 +136,9 @@ def make_plugin_class(spec: PluginSpec, trt):
         def get_fields_to_serialize(self):
             return trt.PluginFieldCollection(
                 [
-                    trt.PluginField(a.name, _field_array(self.attrs[a.name], a.type), _field_type(trt, a.type))
+                    trt.PluginField(
+                        a.name, _field_array(self.attrs[a.name], a.type), _field_type(trt, a.type)
+                    )
                     for a in spec.attributes
                 ]
             )
@@ -145,8 +151,8 @@ def make_plugin_class(spec: PluginSpec, trt):
 
             _C.launch(
                 key,
-                [arg(d, p) for d, p in zip(input_desc, inputs)],
-                [arg(d, p) for d, p in zip(output_desc, outputs)],
+                [arg(d, p) for d, p in zip(input_desc, inputs, strict=False)],
+                [arg(d, p) for d, p in zip(output_desc, outputs, strict=False)],
                 dict(self.attrs),
                 int(stream),
                 int(workspace or 0),
@@ -169,8 +175,14 @@ def make_creator(spec: PluginSpec, trt):
             self.plugin_namespace = spec.namespace
             self.plugin_version = spec.version
             self.field_names = trt.PluginFieldCollection(
-                [trt.PluginField(a.name, _field_array(a.default if a.default is not None else 0, a.type),
-                                 _field_type(trt, a.type)) for a in spec.attributes]
+                [
+                    trt.PluginField(
+                        a.name,
+                        _field_array(a.default if a.default is not None else 0, a.type),
+                        _field_type(trt, a.type),
+                    )
+                    for a in spec.attributes
+                ]
             )
 
         def create_plugin(self, name, fc, phase):

@@ -96,7 +96,9 @@ def register(
     chosen = "native" if library else _resolve_backend(backend)
 
     if chosen == "native":
-        path = library or (str(catalog.native_library_path()) if catalog.native_library_path() else None)
+        path = library or (
+            str(catalog.native_library_path()) if catalog.native_library_path() else None
+        )
         if path is None:
             raise RegistrationError(
                 "the native plugin library libtrtforge_plugins.so was not built",
@@ -115,8 +117,7 @@ def register(
         missing = [s for s in specs if not _has_creator(reg, s)]
         if missing and not library:
             raise RegistrationError(
-                "the native plugin library lacks "
-                + ", ".join(s.qualified_name for s in missing),
+                "the native plugin library lacks " + ", ".join(s.qualified_name for s in missing),
                 "rebuild trtforge (pip install .) so csrc/ is compiled again",
             )
         return Registered(tuple(s for s in specs if s not in missing), "native", path)
@@ -133,7 +134,9 @@ def register(
         tag = (trt.__name__,) + s.key
         if tag not in _PY_CREATORS:
             if _has_creator(reg, s):
-                logger.info("%s already registered; not adding the Python creator", s.qualified_name)
+                logger.info(
+                    "%s already registered; not adding the Python creator", s.qualified_name
+                )
                 done.append(s)
                 continue
             creator = make_creator(s, trt)

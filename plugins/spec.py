@@ -260,15 +260,23 @@ class PluginSpec:
         for a in self.attributes:
             v = values[a.name]
             if a.type == "float":
-                attr = onnx.helper.make_attribute(a.name, float(v), attr_type=onnx.AttributeProto.FLOAT)
+                attr = onnx.helper.make_attribute(
+                    a.name, float(v), attr_type=onnx.AttributeProto.FLOAT
+                )
             elif a.type == "int":
                 attr = onnx.helper.make_attribute(a.name, int(v), attr_type=onnx.AttributeProto.INT)
             elif a.type == "string":
-                attr = onnx.helper.make_attribute(a.name, str(v), attr_type=onnx.AttributeProto.STRING)
+                attr = onnx.helper.make_attribute(
+                    a.name, str(v), attr_type=onnx.AttributeProto.STRING
+                )
             elif a.type == "floats":
-                attr = onnx.helper.make_attribute(a.name, [float(x) for x in v], attr_type=onnx.AttributeProto.FLOATS)
+                attr = onnx.helper.make_attribute(
+                    a.name, [float(x) for x in v], attr_type=onnx.AttributeProto.FLOATS
+                )
             else:
-                attr = onnx.helper.make_attribute(a.name, [int(x) for x in v], attr_type=onnx.AttributeProto.INTS)
+                attr = onnx.helper.make_attribute(
+                    a.name, [int(x) for x in v], attr_type=onnx.AttributeProto.INTS
+                )
             node.attribute.append(attr)
         if self.version != "1":
             node.attribute.append(onnx.helper.make_attribute("plugin_version", self.version))
@@ -317,7 +325,7 @@ class PluginSpec:
         in_dtypes = [_np_name(x.dtype) for x in inputs]
         out_dtypes = self.output_dtypes(in_dtypes)
         res = self.reference([np.asarray(x, dtype=np.float64) for x in inputs], **values)
-        return [np.asarray(r).astype(_np_dtype(t)) for r, t in zip(res, out_dtypes)]
+        return [np.asarray(r).astype(_np_dtype(t)) for r, t in zip(res, out_dtypes, strict=False)]
 
     def reference_op(self):
         """An ``onnx.reference.op_run.OpRun`` subclass evaluating this plugin's nodes.

@@ -23,7 +23,9 @@ ONNX_TYPES = {name: onnx_t for name, (_trt, onnx_t) in DTYPES.items()}
 IR_VERSION = 9
 
 
-def single_node_model(spec: PluginSpec, shapes, dtypes, attrs=None, opset: int = 18, dynamic_rows=False):
+def single_node_model(
+    spec: PluginSpec, shapes, dtypes, attrs=None, opset: int = 18, dynamic_rows=False
+):
     """A model of one plugin node; inputs after the first are graph inputs too (or initializers
     when ``initializers`` are given to :func:`with_weights`)."""
     from onnx import helper
@@ -38,34 +40,48 @@ def single_node_model(spec: PluginSpec, shapes, dtypes, attrs=None, opset: int =
     if dynamic_rows:
         x_shape[0] = "N"
     inputs = [helper.make_tensor_value_info(names[0], ONNX_TYPES[dtypes[0]], x_shape)]
-    inputs += [helper.make_tensor_value_info(n, ONNX_TYPES[t], s) for n, t, s in zip(names[1:], dtypes[1:n_in], shapes[1:])]
-    outputs = [helper.make_tensor_value_info(n, ONNX_TYPES[t], x_shape) for n, t in zip(out_names, out_types)]
+    inputs += [
+        helper.make_tensor_value_info(n, ONNX_TYPES[t], s)
+        for n, t, s in zip(names[1:], dtypes[1:n_in], shapes[1:], strict=False)
+    ]
+    outputs = [
+        helper.make_tensor_value_info(n, ONNX_TYPES[t], x_shape)
+        for n, t in zip(out_names, out_types, strict=False)
+    ]
     graph = helper.make_graph([node], f"{spec.name}_test", inputs, outputs)
     return helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", opset), helper.make_opsetid(spec.namespace, 1)],
+        graph,
+        opset_imports=[helper.make_opsetid("", opset), helper.make_opsetid(spec.namespace, 1)],
         ir_version=IR_VERSION,
     )
 
 
 def check_decomposition(spec: PluginSpec, rows: int = 4, hidden: int = 96, seed: int = 0) -> float:
-    """Run reference and decomposition (float32, onnxruntime); return max |diff|; assert tolerance."""
+    """Reference vs decomposition (float32, onnxruntime): assert tolerance, return max |diff|."""
     import numpy as np
     import onnxruntime as ort
 
     if spec.decomposition is None:
         raise ValueError(f"{spec.name} declares no decomposition")
-    shapes = spec.test_shapes(rows, hidden) if spec.test_shapes else [(rows, hidden)] * len(spec.inputs)
+    shapes = (
+        spec.test_shapes(rows, hidden) if spec.test_shapes else [(rows, hidden)] * len(spec.inputs)
+    )
     n_in = len(spec.inputs)
     model = single_node_model(spec, shapes, ["float32"] * n_in, spec.test_attrs)
     model.functions.append(spec.function_proto())
     rng = np.random.default_rng(seed)
-    feeds = {t.name: rng.normal(1.0, 2.0, s).astype(np.float32) for t, s in zip(spec.inputs, shapes)}
+    feeds = {
+        t.name: rng.normal(1.0, 2.0, s).astype(np.float32)
+        for t, s in zip(spec.inputs, shapes, strict=True)
+    }
     sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     got = sess.run(None, feeds)
-    ref = spec.reference([v.astype(np.float64) for v in feeds.values()], **spec.resolve_attrs(spec.test_attrs))
+    ref = spec.reference(
+        [v.astype(np.float64) for v in feeds.values()], **spec.resolve_attrs(spec.test_attrs)
+    )
     tol = spec.tolerances["float32"]
     worst = 0.0
-    for g, r in zip(got, ref):
+    for g, r in zip(got, ref, strict=False):
         np.testing.assert_allclose(g, r, rtol=tol.rtol, atol=tol.atol)
         worst = max(worst, float(np.abs(g - r).max()))
     return worst
@@ -86,13 +102,27 @@ def check_kernel(spec: PluginSpec, hidden_sizes=None, row_counts=None, seed: int
     return results
 
 
-def build_rtx_engine(spec: PluginSpec, workdir: Path, backend: str = "native", dtype: str = "float16",
-                     hidden: int = 256, extra_env: dict | None = None, compute_capability: str = "89"):
-    """Build a one-node model with ``trt-build`` under TensorRT-RTX; return (process, sidecar or None)."""
+def build_rtx_engine(
+    spec: PluginSpec,
+    workdir: Path,
+    backend: str = "native",
+    dtype: str = "float16",
+    hidden: int = 256,
+    extra_env: dict | None = None,
+    compute_capability: str = "89",
+):
+    """Build a one-node model with ``trt-build`` under TensorRT-RTX.
+
+    Returns:
+        (the finished process, the sidecar dict or None).
+    """
     import onnx
 
     n_in = len(spec.inputs)
-    combo = next((c for c in spec.type_combinations if all(t == dtype for t in c[:n_in])), spec.type_combinations[0])
+    combo = next(
+        (c for c in spec.type_combinations if all(t == dtype for t in c[:n_in])),
+        spec.type_combinations[0],
+    )
     shapes = spec.test_shapes(8, hidden) if spec.test_shapes else [(8, hidden)] * n_in
     model = single_node_model(spec, shapes, list(combo[:n_in]), spec.test_attrs, dynamic_rows=True)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -104,10 +134,24 @@ def build_rtx_engine(spec: PluginSpec, workdir: Path, backend: str = "native", d
     prof = ",".join(f"{r}x{dims}" if dims else f"{r}" for r in (1, 8, 64))
     env = dict(os.environ, TRTFORGE_TRT_FLAVOUR="tensorrt_rtx", **(extra_env or {}))
     proc = subprocess.run(
-        [sys.executable, "-m", "trtforge.plugins.cli.build", str(path), "-o", str(engine),
-         "--compute-capability", compute_capability, "--plugin-backend", backend,
-         "--shapes", f"{x_name}:{prof}"],
-        capture_output=True, text=True, env=env, timeout=900,
+        [
+            sys.executable,
+            "-m",
+            "trtforge.plugins.cli.build",
+            str(path),
+            "-o",
+            str(engine),
+            "--compute-capability",
+            compute_capability,
+            "--plugin-backend",
+            backend,
+            "--shapes",
+            f"{x_name}:{prof}",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
     )
     sidecar = None
     side = engine.with_name(engine.name + ".json")

@@ -193,9 +193,12 @@ class NodeContext:
 
     def input(self, index: int) -> TensorInfo | None:
         """The input tensor at `index`, or None when absent (optional input left out)."""
-        if not self.has_input(index):
-            return None
-        return self.graph.tensor(self.node.input[index])
+        names = self.node.input
+        if index < len(names):
+            name = names[index]
+            if name:
+                return self.graph.tensor(name)
+        return None
 
     def output(self, index: int) -> TensorInfo | None:
         if index >= len(self.node.output) or not self.node.output[index]:
@@ -220,10 +223,7 @@ class NodeContext:
         return self.node.name or f"<{self.node.op_type} #{self._index()}>"
 
     def _index(self) -> int:
-        for i, n in enumerate(self.graph.graph.node):
-            if n is self.node:
-                return i
-        return -1
+        return self.graph.node_index(self.node)
 
     def finding(
         self,

@@ -104,7 +104,10 @@ def verdict_line(report: Report) -> str:
     bad = len(report.unsupported_nodes)
     counts = f"{s['supported']} supported, {s['unsupported']} unsupported, {s['plugin']} plugin"
     if report.supported:
-        return f"SUPPORTED: all {total} nodes build ({counts})"
+        warnings = sum(not r.is_error for n in report.nodes for r in n.reasons)
+        warnings += sum(not f.is_error for f in report.graph_findings)
+        note = f"; {warnings} warning{'s' * (warnings != 1)}" if warnings else ""
+        return f"SUPPORTED: all {total} nodes build ({counts}){note}"
     graph_errors = sum(f.is_error for f in report.graph_findings)
     what = f"{bad} of {total} nodes will not build" if bad else "the graph will not build"
     if bad and graph_errors:

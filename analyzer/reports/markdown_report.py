@@ -110,4 +110,6 @@ def render(report: Report) -> str:
             f"v{n.plugin.version}"
             for n in plugins
         ]
+    if report.notes:
+        out += [""] + [f"_Note: {_cell(note)}_" for note in report.notes]
     return "\n".join(out) + "\n"

@@ -20,6 +20,8 @@ from trtforge.analyzer.report import NodeVerdict, Report
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/trtforge/trtforge"
+#: logs with more results than this are written without indentation.
+INDENT_MAX_RESULTS = 2000
 
 #: short descriptions of the codes every op can produce; op-specific codes use their message.
 DESCRIPTIONS = {
@@ -163,6 +165,7 @@ def render(report: Report) -> str:
                     "backend": report.backend,
                     "supported": report.supported,
                     "summary": report.summary,
+                    "notes": list(report.notes),
                 },
             }
         ],
@@ -171,4 +174,6 @@ def render(report: Report) -> str:
         log["runs"][0]["originalUriBaseIds"] = {
             "%SRCROOT%": {"description": {"text": "The directory trt-check was run from."}}
         }
-    return json.dumps(log, indent=2, ensure_ascii=False)
+    # indented for reading; large logs compact (the C encoder: `indent` disables it)
+    indent = 2 if len(results) <= INDENT_MAX_RESULTS else None
+    return json.dumps(log, indent=indent, ensure_ascii=False)

@@ -3,13 +3,15 @@
 Layout: a summary first (verdict and counts, the unsupported op types with counts, the one
 `trt-rewrite` command that fixes the most), then details per unsupported node (reasons, hints,
 fixes), nodes that run through plugins, nodes with warnings, and graph-level findings.
-Colour only when asked (the CLI asks when stdout is a terminal). Long names never truncate:
-lines soft-wrap, and groups of identical findings collapse after a few nodes.
+Colour only when asked (the CLI asks when stdout is a terminal) and NO_COLOR is unset. Long
+names never truncate: lines soft-wrap, and groups of identical findings collapse after a few
+nodes.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import shutil
 
 from rich.console import Console
@@ -156,7 +158,9 @@ def _details(console: Console, report: Report) -> None:
 
 
 def render(report: Report, color: bool = False) -> str:
-    """The report as text; ANSI colour only when `color` is true."""
+    """The report as text; ANSI colour only when `color` is true and NO_COLOR is not set
+    (https://no-color.org)."""
+    color = color and not os.environ.get("NO_COLOR")
     buffer = io.StringIO()
     width = shutil.get_terminal_size((PLAIN_WIDTH, 24)).columns if color else PLAIN_WIDTH
     console = Console(

@@ -1,32 +1,33 @@
-"""Exit codes and error handling shared by the plugin CLIs.
+"""Exit codes and error handling of the plugin CLIs, on the shared ``trtforge.analyzer.cli._args``.
 
-Minimal stand-in for ``trtforge.analyzer.errors.UserError`` and ``trtforge.analyzer.cli._args``
-(not on main when this was written); to be consolidated with them. Same contract:
-0 ok, 1 findings/failure, 2 bad input or usage (one line + ``Hint:``, no traceback),
-3 internal error (traceback and a request to report it).
+Same contract for every trtforge CLI: 0 ok, 1 findings/failure, 2 bad input or usage (one line
+and a ``Hint:``, no traceback), 3 internal error (traceback and a request to report it). This
+module adds :class:`Failure` (exit 1: the tool ran and the answer is no, e.g. a missing plugin).
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-import traceback
 from collections.abc import Callable
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
-REPORT_URL = "https://github.com/trtforge/trtforge/issues"
+from trtforge.analyzer.cli._args import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, _Parser, run_cli
+from trtforge.analyzer.errors import UserError
 
-try:  # prefer the shared one once it exists
-    from trtforge.analyzer.errors import UserError  # type: ignore[import-not-found]
-except Exception:  # noqa: BLE001
+EXIT_FAIL = 1
+__all__ = [
+    "EXIT_FAIL",
+    "EXIT_INTERNAL",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "Failure",
+    "Parser",
+    "UserError",
+    "run",
+    "setup_logging",
+]
 
-    class UserError(Exception):  # type: ignore[no-redef]
-        """Bad input or arguments (exit 2): one clear line and a hint."""
-
-        def __init__(self, message: str, hint: str = "") -> None:
-            super().__init__(message)
-            self.message = message
-            self.hint = hint
+Parser = _Parser  # argparse with a Hint line and exit status 2 on usage errors
 
 
 class Failure(Exception):
@@ -38,33 +39,19 @@ class Failure(Exception):
         self.hint = hint
 
 
-def _say(err) -> None:
-    print(f"error: {err.message}", file=sys.stderr)
-    if getattr(err, "hint", ""):
-        print(f"Hint: {err.hint}", file=sys.stderr)
-
-
-def run(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
+def run(prog: str, main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
     """Run a CLI body, mapping exceptions onto the shared exit codes."""
-    try:
-        return main(argv)
-    except UserError as e:
-        _say(e)
-        return EXIT_USAGE
-    except Failure as e:
-        _say(e)
-        return EXIT_FAIL
-    except KeyboardInterrupt:
-        return 130
-    except SystemExit:
-        raise
-    except Exception:  # noqa: BLE001
-        traceback.print_exc()
-        print(
-            f"error: internal error in trtforge. Please report it with the traceback above: {REPORT_URL}",
-            file=sys.stderr,
-        )
-        return EXIT_INTERNAL
+
+    def body(args):
+        try:
+            return main(args)
+        except Failure as e:
+            print(f"{prog}: error: {e.message}", file=sys.stderr)
+            if e.hint:
+                print(f"Hint: {e.hint}", file=sys.stderr)
+            return EXIT_FAIL
+
+    return run_cli(prog, body, argv)
 
 
 def setup_logging(verbose: int) -> None:

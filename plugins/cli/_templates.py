@@ -1,6 +1,6 @@
 """Templates of ``trt-plugin new`` (string.Template: $Name, $mod, $ns, $fn)."""
 
-DECL = '''"""$Name: identity (Y = X). Scaffolded by trt-plugin new; replace the kernel and this text."""
+DECL = '''"""$Name: identity (Y = X). Scaffolded by trt-plugin new: replace kernel and text."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ SPEC = PluginSpec(
 )
 '''
 
-KERNEL_H = '''// $Name kernel launch function. No TensorRT, no pybind11.
+KERNEL_H = """// $Name kernel launch function. No TensorRT, no pybind11.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -66,9 +66,9 @@ namespace trtforge {
 cudaError_t ${fn}Forward(const void* x, void* y, int64_t n, DType type, cudaStream_t stream);
 
 }  // namespace trtforge
-'''
+"""
 
-KERNEL_CU = '''#include "$mod/${mod}_kernel.h"
+KERNEL_CU = """#include "$mod/${mod}_kernel.h"
 
 namespace trtforge {
 namespace {
@@ -89,17 +89,23 @@ cudaError_t ${fn}Forward(const void* x, void* y, int64_t n, DType type, cudaStre
   const int64_t blocks64 = (n + threads - 1) / threads;
   const unsigned blocks = static_cast<unsigned>(blocks64 < 65535 * 8 ? blocks64 : 65535 * 8);
   switch (dtypeSize(type)) {
-    case 4: ${fn}Kernel<uint32_t><<<blocks, threads, 0, stream>>>(static_cast<const uint32_t*>(x), static_cast<uint32_t*>(y), n); break;
-    case 2: ${fn}Kernel<uint16_t><<<blocks, threads, 0, stream>>>(static_cast<const uint16_t*>(x), static_cast<uint16_t*>(y), n); break;
+    case 4:
+      ${fn}Kernel<<<blocks, threads, 0, stream>>>(static_cast<const uint32_t*>(x),
+                                                   static_cast<uint32_t*>(y), n);
+      break;
+    case 2:
+      ${fn}Kernel<<<blocks, threads, 0, stream>>>(static_cast<const uint16_t*>(x),
+                                                   static_cast<uint16_t*>(y), n);
+      break;
     default: return cudaErrorInvalidValue;
   }
   return cudaGetLastError();
 }
 
 }  // namespace trtforge
-'''
+"""
 
-LAUNCH_H = '''// $Name: LaunchArgs (tensors + attributes) -> kernel. No TensorRT, no pybind11.
+LAUNCH_H = """// $Name: LaunchArgs (tensors + attributes) -> kernel. No TensorRT, no pybind11.
 #pragma once
 
 #include "common/launch.h"
@@ -107,9 +113,9 @@ LAUNCH_H = '''// $Name: LaunchArgs (tensors + attributes) -> kernel. No TensorRT
 namespace trtforge {
 cudaError_t ${fn}Launch(const LaunchArgs& a);
 }
-'''
+"""
 
-LAUNCH_CPP = '''#include "$mod/${mod}_launch.h"
+LAUNCH_CPP = """#include "$mod/${mod}_launch.h"
 
 #include "$mod/${mod}_kernel.h"
 
@@ -121,9 +127,9 @@ cudaError_t ${fn}Launch(const LaunchArgs& a) {
 }
 
 }  // namespace trtforge
-'''
+"""
 
-PLUGIN_CPP = '''// $Name IPluginV3 glue: everything else comes from PluginBase and the declaration
+PLUGIN_CPP = """// $Name IPluginV3 glue: everything else comes from PluginBase and the declaration
 // (plugins/decls/$mod.py -> generated decl/${Name}_v1.h).
 #include "common/plugin_base.h"
 #include "decl/${Name}_v1.h"
@@ -140,15 +146,15 @@ struct ${Name}Plugin : PluginBase<${Name}Plugin> {
 TRTFORGE_REGISTER_PLUGIN(${Name}Plugin);
 
 }  // namespace trtforge
-'''
+"""
 
-BINDING_CPP = '''// $Name in the pybind11 module: trtforge._C.launch("$ns::$Name/1", ...).
+BINDING_CPP = """// $Name in the pybind11 module: trtforge._C.launch("$ns::$Name/1", ...).
 #include "common/binding.h"
 #include "decl/${Name}_v1.h"
 #include "$mod/${mod}_launch.h"
 
 TRTFORGE_BIND_PLUGIN(trtforge::decl::${Name}_v1, trtforge::${fn}Launch);
-'''
+"""
 
 TEST = '''"""Tests of the $Name plugin (scaffolded by trt-plugin new)."""
 

@@ -26,14 +26,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-from trtforge.plugins.cli._common import EXIT_OK, Failure, UserError, run, setup_logging
+from trtforge.plugins.cli._common import EXIT_OK, Failure, Parser, UserError, run, setup_logging
 
 logger = logging.getLogger("trtforge.plugins.build")
 
 
 def _parser() -> argparse.ArgumentParser:
     doc = __doc__.split("\n\n")
-    ap = argparse.ArgumentParser(
+    ap = Parser(
         prog="trt-build",
         description="\n\n".join(doc[:2]),
         epilog="\n\n".join(doc[2:]),
@@ -42,25 +42,61 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("model", help="ONNX model (external data beside it is found)")
     ap.add_argument("-o", "--output", required=True, help="engine file to write")
     g = ap.add_argument_group("build")
-    g.add_argument("--shapes", action="append", default=[], metavar="NAME:MIN,OPT,MAX",
-                   help="optimization profile of a dynamic input, dims joined by 'x' "
-                        "(e.g. x:1x768,32x768,256x768); repeat per input")
-    g.add_argument("--fp16", action="store_true", help="allow FP16 kernels (TensorRT; RTX networks are strongly typed)")
-    g.add_argument("--bf16", action="store_true", help="allow BF16 kernels (TensorRT; RTX networks are strongly typed)")
-    g.add_argument("--workspace", type=float, metavar="MiB", help="workspace memory pool limit in MiB")
-    g.add_argument("--timing-cache", metavar="FILE", help="timing cache to read (if present) and update")
-    g.add_argument("--compute-capability", action="append", default=[], metavar="CC",
-                   help="TensorRT-RTX: build ahead of time for this compute capability (e.g. 89); "
-                        "repeatable; default: the current GPU")
-    g.add_argument("--flavour", choices=("tensorrt", "tensorrt_rtx"),
-                   help="which installed TensorRT to use (default: tensorrt, else tensorrt_rtx)")
+    g.add_argument(
+        "--shapes",
+        action="append",
+        default=[],
+        metavar="NAME:MIN,OPT,MAX",
+        help="optimization profile of a dynamic input, dims joined by 'x' "
+        "(e.g. x:1x768,32x768,256x768); repeat per input",
+    )
+    g.add_argument(
+        "--fp16",
+        action="store_true",
+        help="allow FP16 kernels (TensorRT; RTX networks are strongly typed)",
+    )
+    g.add_argument(
+        "--bf16",
+        action="store_true",
+        help="allow BF16 kernels (TensorRT; RTX networks are strongly typed)",
+    )
+    g.add_argument(
+        "--workspace", type=float, metavar="MiB", help="workspace memory pool limit in MiB"
+    )
+    g.add_argument(
+        "--timing-cache", metavar="FILE", help="timing cache to read (if present) and update"
+    )
+    g.add_argument(
+        "--compute-capability",
+        action="append",
+        default=[],
+        metavar="CC",
+        help="TensorRT-RTX: build ahead of time for this compute capability (e.g. 89); "
+        "repeatable; default: the current GPU",
+    )
+    g.add_argument(
+        "--flavour",
+        choices=("tensorrt", "tensorrt_rtx"),
+        help="which installed TensorRT to use (default: tensorrt, else tensorrt_rtx)",
+    )
     p = ap.add_argument_group("plugins")
-    p.add_argument("--plugin-backend", choices=("auto", "native", "python"), default="auto",
-                   help="how to register trtforge plugins: the native library, the Python "
-                        "IPluginV3 classes, or auto (native where built)")
-    p.add_argument("--plugin-library", action="append", default=[], metavar="SO",
-                   help="also load this plugin library (getCreators); repeatable")
-    ap.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: TensorRT's too)")
+    p.add_argument(
+        "--plugin-backend",
+        choices=("auto", "native", "python"),
+        default="auto",
+        help="how to register trtforge plugins: the native library, the Python "
+        "IPluginV3 classes, or auto (native where built)",
+    )
+    p.add_argument(
+        "--plugin-library",
+        action="append",
+        default=[],
+        metavar="SO",
+        help="also load this plugin library (getCreators); repeatable",
+    )
+    ap.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more log output (-vv: TensorRT's too)"
+    )
     return ap
 
 
@@ -78,9 +114,8 @@ def parse_shapes(items: list[str]) -> dict[str, tuple[tuple[int, ...], ...]]:
                 "write e.g. --shapes input:1x3x224x224,8x3x224x224,32x3x224x224",
             )
         dims = tuple(tuple(int(d) for d in p.split("x")) for p in parts)
-        if len({len(d) for d in dims}) != 1 or any(
-            not (a <= b <= c) for a, b, c in zip(*dims)
-        ):
+        ordered = all(a <= b <= c for a, b, c in zip(*dims, strict=True))
+        if len({len(d) for d in dims}) != 1 or not ordered:
             raise UserError(
                 f"--shapes '{item}': min, opt and max must have one rank and min <= opt <= max",
                 "check each dimension of the three shapes",
@@ -147,7 +182,9 @@ def _main(argv: list[str] | None = None) -> int:
     ccs = []
     for cc in args.compute_capability:
         if not re.fullmatch(r"\d{2,3}", cc.replace(".", "")):
-            raise UserError(f"--compute-capability '{cc}' is not a compute capability", "write e.g. 89 or 8.9")
+            raise UserError(
+                f"--compute-capability '{cc}' is not a compute capability", "write e.g. 89 or 8.9"
+            )
         ccs.append(cc.replace(".", ""))
 
     import onnx
@@ -155,22 +192,29 @@ def _main(argv: list[str] | None = None) -> int:
     try:
         model = onnx.load(str(model_path), load_external_data=False)
     except Exception as e:  # noqa: BLE001
-        raise UserError(f"model '{args.model}' is not a readable ONNX file ({e})", "check the file") from e
+        raise UserError(
+            f"model '{args.model}' is not a readable ONNX file ({e})", "check the file"
+        ) from e
 
     from trtforge.plugins import _trt, registry
 
     if args.flavour:
+        # read by trtforge.analyzer.trt; also survives the RTX re-exec below
         os.environ["TRTFORGE_TRT_FLAVOUR"] = args.flavour
     flavour = _trt.flavour()
     if flavour is None:
-        raise UserError("neither tensorrt nor tensorrt_rtx is installed",
-                        "pip install tensorrt (NVIDIA GPUs) or pip install tensorrt-rtx")
+        raise UserError(
+            "neither tensorrt nor tensorrt_rtx is installed",
+            "pip install tensorrt (NVIDIA GPUs) or pip install tensorrt-rtx",
+        )
     _trt.ensure_rtx_loadable(reexec=True)  # re-executes this process once if needed
     trt = _trt.import_trt(flavour)
     is_rtx = flavour == "tensorrt_rtx"
     if ccs and not is_rtx:
-        raise UserError("--compute-capability applies to TensorRT-RTX only",
-                        "TensorRT builds for the GPU it runs on; drop the flag or use --flavour tensorrt_rtx")
+        raise UserError(
+            "--compute-capability applies to TensorRT-RTX only",
+            "TensorRT builds for the GPU it runs on; drop the flag or use --flavour tensorrt_rtx",
+        )
 
     # --- plugins -------------------------------------------------------------------------
     nodes = registry.plugin_nodes(model)
@@ -189,15 +233,19 @@ def _main(argv: list[str] | None = None) -> int:
         if not Path(lib).is_file():
             raise UserError(f"--plugin-library '{lib}' does not exist", "pass the path of a .so")
         if reg.load_library(lib) is None:
-            raise Failure(f"TensorRT could not load the plugin library {lib}",
-                          "check it exports getCreators (ldd / nm -D) and matches this TensorRT")
+            raise Failure(
+                f"TensorRT could not load the plugin library {lib}",
+                "check it exports getCreators (ldd / nm -D) and matches this TensorRT",
+            )
     missing = registry.find_missing(reg, model)
     if missing:
         lines = []
         for node, (name, version, namespaces) in missing:
             ns = namespaces[-1] if namespaces else ""
-            lines.append(f"{node.op_type} node '{node.name}': plugin name={name} version={version} "
-                         f"namespace={ns or '(empty)'} is not registered")
+            lines.append(
+                f"{node.op_type} node '{node.name}': plugin name={name} version={version} "
+                f"namespace={ns or '(empty)'} is not registered"
+            )
         raise Failure(
             "; ".join(lines),
             "declare and build it (trt-plugin new NAME, then pip install .), or load a library "
@@ -211,13 +259,19 @@ def _main(argv: list[str] | None = None) -> int:
     parser = trt.OnnxParser(network, log.trt_logger)
     if not parser.parse_from_file(str(model_path)):
         errs = [parser.get_error(i) for i in range(parser.num_errors)]
-        detail = "; ".join(
-            f"node {e.node()} ({e.node_name() or '?'}, {e.node_operator() or '?'}): "
-            f"{str(e.code()).split('.')[-1]} in {e.func()}: {e.desc()}"
-            for e in errs
-        ) or "; ".join(log.errors) or "no detail"
-        raise Failure(f"the {flavour} ONNX parser refused the model: {detail}",
-                      "run trt-check on the model to see which nodes are unsupported and why")
+        detail = (
+            "; ".join(
+                f"node {e.node()} ({e.node_name() or '?'}, {e.node_operator() or '?'}): "
+                f"{str(e.code()).split('.')[-1]} in {e.func()}: {e.desc()}"
+                for e in errs
+            )
+            or "; ".join(log.errors)
+            or "no detail"
+        )
+        raise Failure(
+            f"the {flavour} ONNX parser refused the model: {detail}",
+            "run trt-check on the model to see which nodes are unsupported and why",
+        )
 
     # --- config ------------------------------------------------------------------------------
     config = builder.create_builder_config()
@@ -229,8 +283,11 @@ def _main(argv: list[str] | None = None) -> int:
             config.set_flag(getattr(trt.BuilderFlag, flag))
             precision.append(flag.lower())
         else:
-            logger.warning("%s has no %s builder flag (strongly typed networks): types come from the model",
-                           flavour, flag)
+            logger.warning(
+                "%s has no %s builder flag (strongly typed networks): types come from the model",
+                flavour,
+                flag,
+            )
     if args.workspace:
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(args.workspace * (1 << 20)))
     if is_rtx:
@@ -240,8 +297,10 @@ def _main(argv: list[str] | None = None) -> int:
                 member = getattr(trt.ComputeCapability, f"SM{cc}", None)
                 if member is None:
                     known = [m for m in trt.ComputeCapability.__members__ if m.startswith("SM")]
-                    raise UserError(f"{flavour} cannot build for compute capability {cc}",
-                                    f"choose one of {', '.join(m[2:] for m in known)}")
+                    raise UserError(
+                        f"{flavour} cannot build for compute capability {cc}",
+                        f"choose one of {', '.join(m[2:] for m in known)}",
+                    )
                 config.set_compute_capability(member, i)
     inputs_info = []
     profile = builder.create_optimization_profile()
@@ -253,22 +312,30 @@ def _main(argv: list[str] | None = None) -> int:
         if t.name in shapes:
             mn, op, mx = shapes[t.name]
             if len(mn) != len(dims) or any(
-                d >= 0 and not (a == b == c == d) for d, a, b, c in zip(dims, mn, op, mx)
+                d >= 0 and not (a == b == c == d)
+                for d, a, b, c in zip(dims, mn, op, mx, strict=True)
             ):
-                raise UserError(f"--shapes {t.name}: does not fit the input's shape {list(dims)}",
-                                    "keep static dimensions as they are; vary only the dynamic (-1) ones")
+                raise UserError(
+                    f"--shapes {t.name}: does not fit the input's shape {list(dims)}",
+                    "keep static dimensions as they are; vary only the dynamic (-1) ones",
+                )
             profile.set_shape(t.name, mn, op, mx)
             need_profile = True
             info["profile"] = {"min": list(mn), "opt": list(op), "max": list(mx)}
         elif any(d < 0 for d in dims):
-            raise UserError(f"input '{t.name}' has dynamic shape {list(dims)} and no --shapes",
-                            f"add --shapes {t.name}:MIN,OPT,MAX (e.g. " +
-                            "x".join("1" if d < 0 else str(d) for d in dims) + ",...)")
+            raise UserError(
+                f"input '{t.name}' has dynamic shape {list(dims)} and no --shapes",
+                f"add --shapes {t.name}:MIN,OPT,MAX (e.g. "
+                + "x".join("1" if d < 0 else str(d) for d in dims)
+                + ",...)",
+            )
         inputs_info.append(info)
     unknown = set(shapes) - {t.name for t in net_inputs}
     if unknown:
-        raise UserError(f"--shapes names unknown input(s) {sorted(unknown)}",
-                        f"the model's inputs are {[t.name for t in net_inputs]}")
+        raise UserError(
+            f"--shapes names unknown input(s) {sorted(unknown)}",
+            f"the model's inputs are {[t.name for t in net_inputs]}",
+        )
     if need_profile:
         config.add_optimization_profile(profile)
     cache = None
@@ -279,8 +346,10 @@ def _main(argv: list[str] | None = None) -> int:
 
     engine = builder.build_serialized_network(network, config)
     if engine is None:
-        raise Failure(f"the {flavour} builder failed: " + ("; ".join(log.errors) or "no detail"),
-                      "run with -vv to see TensorRT's log")
+        raise Failure(
+            f"the {flavour} builder failed: " + ("; ".join(log.errors) or "no detail"),
+            "run with -vv to see TensorRT's log",
+        )
     out = Path(args.output)
     _atomic_write(out, bytes(engine))
     if cache is not None:
@@ -295,26 +364,40 @@ def _main(argv: list[str] | None = None) -> int:
         "precision": precision or ["as-typed" if is_rtx else "fp32"],
         "workspace_mib": args.workspace,
         "plugins": [
-            {"name": s.name, "version": s.version, "namespace": s.namespace,
-             "backend": registered.backend if registered else None,
-             "library": Path(registered.library).name if registered and registered.library else None}
+            {
+                "name": s.name,
+                "version": s.version,
+                "namespace": s.namespace,
+                "backend": registered.backend if registered else None,
+                "library": Path(registered.library).name
+                if registered and registered.library
+                else None,
+            }
             for s in needed
         ],
         "plugin_libraries": [Path(p).name for p in args.plugin_library],
         "inputs": inputs_info,
-        "outputs": [{"name": network.get_output(i).name,
-                     "dtype": str(network.get_output(i).dtype).split(".")[-1]}
-                    for i in range(network.num_outputs)],
+        "outputs": [
+            {
+                "name": network.get_output(i).name,
+                "dtype": str(network.get_output(i).dtype).split(".")[-1],
+            }
+            for i in range(network.num_outputs)
+        ],
     }
-    _atomic_write(out.with_name(out.name + ".json"), (json.dumps(sidecar, indent=2) + "\n").encode())
-    print(f"wrote {out} ({len(bytes(engine))} bytes) and {out.name}.json"
-          + (f"; plugins: {', '.join(s.qualified_name for s in needed)}" if needed else ""))
+    _atomic_write(
+        out.with_name(out.name + ".json"), (json.dumps(sidecar, indent=2) + "\n").encode()
+    )
+    print(
+        f"wrote {out} ({len(bytes(engine))} bytes) and {out.name}.json"
+        + (f"; plugins: {', '.join(s.qualified_name for s in needed)}" if needed else "")
+    )
     return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: the exit status (0, 1, 2 or 3)."""
-    return run(_main, argv)
+    return run("trt-build", _main, argv)
 
 
 if __name__ == "__main__":

@@ -22,18 +22,23 @@ import string
 import sys
 from pathlib import Path
 
-from trtforge.plugins.cli._common import EXIT_FAIL, EXIT_OK, Failure, UserError, run, setup_logging
+from trtforge.plugins.cli._common import EXIT_OK, Failure, Parser, UserError, run, setup_logging
 
 
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="trt-plugin", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = Parser(
+        prog="trt-plugin", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("-v", "--verbose", action="count", default=0)
     sub = ap.add_subparsers(dest="cmd", required=True)
     n = sub.add_parser("new", help="scaffold a plugin (identity kernel, declaration, tests)")
     n.add_argument("name", help="plugin name = ONNX op_type, CamelCase (e.g. FastGelu)")
-    n.add_argument("--namespace", default="trtforge", help="plugin namespace = ONNX domain (default trtforge)")
-    n.add_argument("--root", help="trtforge source tree (default: found upward from the current directory)")
+    n.add_argument(
+        "--namespace", default="trtforge", help="plugin namespace = ONNX domain (default trtforge)"
+    )
+    n.add_argument(
+        "--root", help="trtforge source tree (default: found upward from the current directory)"
+    )
     ls = sub.add_parser("list", help="list declared plugins")
     ls.add_argument("--json", action="store_true", help="machine-readable output")
     t = sub.add_parser("test", help="run the kernel harness on a GPU")
@@ -52,7 +57,9 @@ def _snake(name: str) -> str:
 
 def _find_root(start: Path) -> Path | None:
     for d in (start, *start.parents):
-        if (d / "csrc" / "common" / "plugin_base.h").is_file() and (d / "plugins" / "decls").is_dir():
+        if (d / "csrc" / "common" / "plugin_base.h").is_file() and (
+            d / "plugins" / "decls"
+        ).is_dir():
             return d
     return None
 
@@ -62,21 +69,33 @@ def cmd_new(args) -> int:
 
     name = args.name
     if not re.fullmatch(r"[A-Z][A-Za-z0-9]*", name):
-        raise UserError(f"plugin name '{name}' is not CamelCase letters and digits",
-                        "use a name like FastGelu: it becomes the ONNX op_type")
+        raise UserError(
+            f"plugin name '{name}' is not CamelCase letters and digits",
+            "use a name like FastGelu: it becomes the ONNX op_type",
+        )
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", args.namespace):
-        raise UserError(f"namespace '{args.namespace}' is not a valid ONNX domain", "use e.g. trtforge or acme.ops")
+        raise UserError(
+            f"namespace '{args.namespace}' is not a valid ONNX domain",
+            "use e.g. trtforge or acme.ops",
+        )
     root = Path(args.root) if args.root else _find_root(Path.cwd())
     if root is None or not (root / "csrc" / "common" / "plugin_base.h").is_file():
-        raise UserError("no trtforge source tree here (csrc/common/plugin_base.h and plugins/decls/ not found)",
-                        "run inside a checkout of trtforge, or pass --root DIR")
+        raise UserError(
+            "no trtforge source tree here (csrc/common/plugin_base.h and plugins/decls/ not found)",
+            "run inside a checkout of trtforge, or pass --root DIR",
+        )
     mod = _snake(name)
     fn = name[0].lower() + name[1:]
     from trtforge.plugins import find_plugin
 
-    if find_plugin(name, "1", args.namespace) is not None and (root / "plugins" / "decls" / f"{mod}.py").exists():
-        raise UserError(f"plugin {args.namespace}::{name} (version 1) is already declared",
-                        "pick another name, or add a new version beside the old one")
+    if (
+        find_plugin(name, "1", args.namespace) is not None
+        and (root / "plugins" / "decls" / f"{mod}.py").exists()
+    ):
+        raise UserError(
+            f"plugin {args.namespace}::{name} (version 1) is already declared",
+            "pick another name, or add a new version beside the old one",
+        )
     files = {
         root / "plugins" / "decls" / f"{mod}.py": tpl.DECL,
         root / "csrc" / mod / f"{mod}_kernel.h": tpl.KERNEL_H,
@@ -89,13 +108,19 @@ def cmd_new(args) -> int:
     }
     clash = [str(p.relative_to(root)) for p in files if p.exists()]
     if clash:
-        raise UserError(f"refusing to overwrite {', '.join(clash)}", "remove them or choose another name")
+        raise UserError(
+            f"refusing to overwrite {', '.join(clash)}", "remove them or choose another name"
+        )
     for path, text in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(string.Template(text).substitute(Name=name, mod=mod, ns=args.namespace, fn=fn))
+        path.write_text(
+            string.Template(text).substitute(Name=name, mod=mod, ns=args.namespace, fn=fn)
+        )
         print(f"created {path.relative_to(root)}")
-    print(f"\nnext: edit the kernel in csrc/{mod}/, rebuild (pip install .), then\n"
-          f"  trt-plugin test {name}    and    pytest tests/plugins/test_{mod}.py")
+    print(
+        f"\nnext: edit the kernel in csrc/{mod}/, rebuild (pip install .), then\n"
+        f"  trt-plugin test {name}    and    pytest tests/plugins/test_{mod}.py"
+    )
     return EXIT_OK
 
 
@@ -104,21 +129,30 @@ def cmd_list(args) -> int:
 
     rows = []
     for s in all_plugins():
-        rows.append({
-            "name": s.name, "version": s.version, "namespace": s.namespace,
-            "available": is_available(s),
-            "inputs": [t.name for t in s.inputs], "outputs": [t.name for t in s.outputs],
-            "attributes": {a.name: {"type": a.type, "default": a.default} for a in s.attributes},
-            "types": ["/".join(c) for c in s.type_combinations],
-        })
+        rows.append(
+            {
+                "name": s.name,
+                "version": s.version,
+                "namespace": s.namespace,
+                "available": is_available(s),
+                "inputs": [t.name for t in s.inputs],
+                "outputs": [t.name for t in s.outputs],
+                "attributes": {
+                    a.name: {"type": a.type, "default": a.default} for a in s.attributes
+                },
+                "types": ["/".join(c) for c in s.type_combinations],
+            }
+        )
     if args.json:
         print(json.dumps(rows, indent=2))
         return EXIT_OK
     for r in rows:
         attrs = ", ".join(f"{k}:{v['type']}={v['default']}" for k, v in r["attributes"].items())
-        print(f"{r['namespace']}::{r['name']} v{r['version']}  "
-              f"{'built' if r['available'] else 'NOT BUILT'}  "
-              f"({', '.join(r['inputs'])}) -> ({', '.join(r['outputs'])})  [{attrs}]")
+        print(
+            f"{r['namespace']}::{r['name']} v{r['version']}  "
+            f"{'built' if r['available'] else 'NOT BUILT'}  "
+            f"({', '.join(r['inputs'])}) -> ({', '.join(r['outputs'])})  [{attrs}]"
+        )
     return EXIT_OK
 
 
@@ -130,8 +164,10 @@ def _ints(text: str | None, what: str):
     except ValueError:
         vals = ()
     if not vals or any(v <= 0 for v in vals):
-        raise UserError(f"--{what} '{text}' is not a comma-separated list of positive integers",
-                        f"write e.g. --{what} 1,128,4096")
+        raise UserError(
+            f"--{what} '{text}' is not a comma-separated list of positive integers",
+            f"write e.g. --{what} 1,128,4096",
+        )
     return vals
 
 
@@ -141,15 +177,19 @@ def cmd_test(args) -> int:
     spec = find_plugin(args.name, args.version, args.namespace)
     if spec is None:
         known = ", ".join(f"{s.namespace}::{s.name} v{s.version}" for s in catalog.all_plugins())
-        raise UserError(f"no plugin {args.namespace}::{args.name} version {args.version}", f"declared: {known}")
+        raise UserError(
+            f"no plugin {args.namespace}::{args.name} version {args.version}", f"declared: {known}"
+        )
     hidden, rows = _ints(args.hidden, "hidden"), _ints(args.rows, "rows")
     try:
         import cupy as cp
 
         n = cp.cuda.runtime.getDeviceCount()
     except Exception as e:  # noqa: BLE001
-        raise UserError(f"trt-plugin test needs a CUDA GPU and CuPy ({type(e).__name__}: {e})",
-                        "pip install cupy-cuda13x (or -cuda12x) and run on a machine with a GPU") from e
+        raise UserError(
+            f"trt-plugin test needs a CUDA GPU and CuPy ({type(e).__name__}: {e})",
+            "pip install cupy-cuda13x (or -cuda12x) and run on a machine with a GPU",
+        ) from e
     if n == 0:
         raise UserError("no CUDA GPU visible", "run on a machine with a GPU")
     if catalog.extension_path() is None:
@@ -158,8 +198,10 @@ def cmd_test(args) -> int:
 
     key = f"{spec.namespace}::{spec.name}/{spec.version}"
     if key not in _C.plugins():
-        raise UserError(f"{key} has no kernel in trtforge._C (built before the plugin was added?)",
-                        "rebuild: pip install . (or cmake --build)")
+        raise UserError(
+            f"{key} has no kernel in trtforge._C (built before the plugin was added?)",
+            "rebuild: pip install . (or cmake --build)",
+        )
     from trtforge.plugins import harness
 
     kw = {}
@@ -173,8 +215,10 @@ def cmd_test(args) -> int:
     bad = [r for r in results if not r.ok]
     print(f"{len(results) - len(bad)}/{len(results)} cases within tolerance")
     if bad:
-        raise Failure(f"{len(bad)} case(s) of {spec.qualified_name} differ from the reference",
-                      "see the FAIL lines: unwritten > 0 means outputs left unwritten")
+        raise Failure(
+            f"{len(bad)} case(s) of {spec.qualified_name} differ from the reference",
+            "see the FAIL lines: unwritten > 0 means outputs left unwritten",
+        )
     return EXIT_OK
 
 
@@ -186,7 +230,7 @@ def _main(argv: list[str] | None = None) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: the exit status (0, 1, 2 or 3)."""
-    return run(_main, argv)
+    return run("trt-plugin", _main, argv)
 
 
 if __name__ == "__main__":

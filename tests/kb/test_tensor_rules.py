@@ -7,6 +7,7 @@ parser (one subprocess for all of them) and its verdict must agree with the stat
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -17,10 +18,11 @@ from pathlib import Path
 import onnx
 import pytest
 
-from conftest import HAS_RTX
 from oracle_cases_tensor import CASES, IF_COL2IM, SUPPORTED, UNSUPPORTED
 from oracle_cases_tensor import model as _model
 from trtforge.analyzer.api import check
+
+HAS_RTX = importlib.util.find_spec("tensorrt_rtx") is not None
 
 
 IDS = [c[0] for c in CASES]

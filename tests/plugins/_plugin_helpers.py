@@ -16,5 +16,9 @@ def run_cli(module: str, *args: str, env: dict | None = None, cwd=None, timeout=
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", module, *args],
-        capture_output=True, text=True, env=full_env, cwd=cwd, timeout=timeout,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=timeout,
     )

@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import pytest
-
 from _plugin_helpers import run_cli
 
 HEAVY = ("tensorrt", "tensorrt_rtx", "cupy", "torch", "onnxruntime")

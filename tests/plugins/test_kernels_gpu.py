@@ -10,13 +10,14 @@ import enum
 import types
 
 import pytest
-
 from trtforge.plugins import all_plugins, harness
 from trtforge.plugins.spec import DTYPES
 
 pytestmark = pytest.mark.gpu
 
-SPECS = [s for s in all_plugins() if s.namespace == "trtforge" and s.name in ("LayerNorm", "RMSNorm")]
+SPECS = [
+    s for s in all_plugins() if s.namespace == "trtforge" and s.name in ("LayerNorm", "RMSNorm")
+]
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
@@ -84,7 +85,6 @@ def _stub_trt():
 def test_python_plugin_enqueue(gpu, spec, dtype):
     import cupy as cp
     import numpy as np
-
     from trtforge.plugins.pyplugin import make_plugin_class
 
     trt = _stub_trt()
@@ -98,7 +98,11 @@ def test_python_plugin_enqueue(gpu, spec, dtype):
     out_t = harness.np_dtype(combo[n_in])
     dev_out = cp.full(rows * hidden * out_t.itemsize, 0xFF, dtype=cp.uint8)
     enum_of = {v[0]: k for k, v in {n: DTYPES[n] for n in DTYPES}.items()}
-    trt_type = {"float32": trt.DataType.FLOAT, "float16": trt.DataType.HALF, "bfloat16": trt.DataType.BF16}
+    trt_type = {
+        "float32": trt.DataType.FLOAT,
+        "float16": trt.DataType.HALF,
+        "bfloat16": trt.DataType.BF16,
+    }
 
     def desc(a, t):
         return types.SimpleNamespace(type=trt_type[t], dims=a.shape, format=trt.TensorFormat.LINEAR)
@@ -106,7 +110,7 @@ def test_python_plugin_enqueue(gpu, spec, dtype):
     assert enum_of[DTYPES[dtype][0]] == dtype
     stream = cp.cuda.Stream(non_blocking=True)
     plugin.enqueue(
-        [desc(a, t) for a, t in zip(inputs, combo[:n_in])],
+        [desc(a, t) for a, t in zip(inputs, combo[:n_in], strict=False)],
         [desc(inputs[0], combo[n_in])],
         [int(d.data.ptr) for d in dev_in],
         [int(dev_out.data.ptr)],

@@ -6,17 +6,20 @@ import shutil
 import subprocess
 
 import pytest
-
 from trtforge.plugins import all_plugins, catalog, is_available
 
 
 def test_exports_only_the_plugin_entry_points(native_lib):
     if shutil.which("nm") is None:
         pytest.skip("nm not installed")
-    out = subprocess.run(["nm", "-D", "--defined-only", str(native_lib)], capture_output=True, text=True).stdout
+    out = subprocess.run(
+        ["nm", "-D", "--defined-only", str(native_lib)], capture_output=True, text=True
+    ).stdout
     names = {line.split()[-1] for line in out.splitlines() if " T " in line}
     assert {"getCreators", "setLoggerFinder"} <= names
-    assert not [n for n in names if n not in ("getCreators", "setLoggerFinder") and not n.startswith("_")]
+    assert not [
+        n for n in names if n not in ("getCreators", "setLoggerFinder") and not n.startswith("_")
+    ]
 
 
 def test_not_linked_against_tensorrt(native_lib):
@@ -36,7 +39,7 @@ def test_manifest_and_is_available(native_lib):
 
 
 def test_rtx_loads_library_in_subprocess(rtx, native_lib):
-    """load_library + creators visible (in a child process: the RTX fix needs a fresh loader path)."""
+    """load_library, creators visible (in a child: the RTX fix needs a fresh loader path)."""
     import sys
 
     code = (
@@ -46,11 +49,15 @@ def test_rtx_loads_library_in_subprocess(rtx, native_lib):
         "from trtforge.plugins import register\n"
         "r = register(backend='native', trt=trt)\n"
         "reg = trt.get_plugin_registry()\n"
-        "print(sorted((c.name, c.plugin_version, c.plugin_namespace) for c in reg.all_creators if c.plugin_namespace == 'trtforge'))\n"
+        "mine = [c for c in reg.all_creators if c.plugin_namespace == 'trtforge']\n"
+        "print(sorted((c.name, c.plugin_version, c.plugin_namespace) for c in mine))\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    assert "('LayerNorm', '1', 'trtforge')" in proc.stdout and "('RMSNorm', '1', 'trtforge')" in proc.stdout
+    assert (
+        "('LayerNorm', '1', 'trtforge')" in proc.stdout
+        and "('RMSNorm', '1', 'trtforge')" in proc.stdout
+    )
 
 
 def test_extension_lists_the_same_plugins():

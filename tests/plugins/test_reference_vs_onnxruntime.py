@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from onnx import TensorProto, helper
-
 from trtforge.plugins import all_plugins
 
 SPECS = [s for s in all_plugins() if s.decomposition]
@@ -13,7 +12,8 @@ SPECS = [s for s in all_plugins() if s.decomposition]
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
 @pytest.mark.parametrize(
-    "shape,axis", [((4, 768), -1), ((2, 3, 127), -1), ((2, 3, 4, 5), 1), ((6, 1), 1), ((3, 8, 16), -2)]
+    "shape,axis",
+    [((4, 768), -1), ((2, 3, 127), -1), ((2, 3, 4, 5), 1), ((6, 1), 1), ((3, 8, 16), -2)],
 )
 def test_reference_matches_decomposition(spec, shape, axis):
     import onnxruntime as ort
@@ -25,7 +25,9 @@ def test_reference_matches_decomposition(spec, shape, axis):
     inputs = [helper.make_tensor_value_info("X", TensorProto.FLOAT, shape)] + [
         helper.make_tensor_value_info(t.name, TensorProto.FLOAT, wshape) for t in spec.inputs[1:]
     ]
-    graph = helper.make_graph([node], "g", inputs, [helper.make_tensor_value_info("Y", TensorProto.FLOAT, shape)])
+    graph = helper.make_graph(
+        [node], "g", inputs, [helper.make_tensor_value_info("Y", TensorProto.FLOAT, shape)]
+    )
     model = helper.make_model(
         graph,
         opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid(spec.namespace, 1)],

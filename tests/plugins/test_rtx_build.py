@@ -10,11 +10,9 @@ import json
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
-
-from trtforge.plugins import find_plugin, testing
-
 from _plugin_helpers import run_cli
+from onnx import TensorProto, helper, numpy_helper
+from trtforge.plugins import find_plugin, testing
 
 pytestmark = pytest.mark.parser
 
@@ -37,7 +35,8 @@ def _norm_model(path, dtype=np.float16, hidden=768, extra_node=None):
         nodes.append(extra_node)
         out = extra_node.output[0]
     graph = helper.make_graph(
-        nodes, "norms",
+        nodes,
+        "norms",
         [helper.make_tensor_value_info("x", onnx_t, ["batch", "seq", hidden])],
         [helper.make_tensor_value_info(out, onnx_t, ["batch", "seq", hidden])],
         initializer=inits,
@@ -58,10 +57,20 @@ def test_engine_builds_for_sm89(rtx, native_lib, tmp_path, backend, dtype):
     engine = tmp_path / "m.plan"
     cache = tmp_path / "timing.cache"
     proc = run_cli(
-        "trtforge.plugins.cli.build", str(model), "-o", str(engine),
-        "--compute-capability", "89", "--plugin-backend", backend, "--workspace", "256",
-        "--timing-cache", str(cache),
-        "--shapes", "x:1x1x768,4x128x768,8x512x768",
+        "trtforge.plugins.cli.build",
+        str(model),
+        "-o",
+        str(engine),
+        "--compute-capability",
+        "89",
+        "--plugin-backend",
+        backend,
+        "--workspace",
+        "256",
+        "--timing-cache",
+        str(cache),
+        "--shapes",
+        "x:1x1x768,4x128x768,8x512x768",
         env={"TRTFORGE_TRT_FLAVOUR": "tensorrt_rtx"},
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -71,17 +80,31 @@ def test_engine_builds_for_sm89(rtx, native_lib, tmp_path, backend, dtype):
     assert side["tensorrt"]["flavour"] == "tensorrt_rtx"
     assert side["compute_capability"] == ["8.9"]
     assert {(p["name"], p["version"], p["namespace"], p["backend"]) for p in side["plugins"]} == {
-        ("LayerNorm", "1", "trtforge", backend), ("RMSNorm", "1", "trtforge", backend)}
-    assert side["inputs"][0]["profile"] == {"min": [1, 1, 768], "opt": [4, 128, 768], "max": [8, 512, 768]}
+        ("LayerNorm", "1", "trtforge", backend),
+        ("RMSNorm", "1", "trtforge", backend),
+    }
+    assert side["inputs"][0]["profile"] == {
+        "min": [1, 1, 768],
+        "opt": [4, 128, 768],
+        "max": [8, 512, 768],
+    }
     assert "Traceback" not in proc.stderr
 
 
 def test_missing_plugin_is_reported(rtx, native_lib, tmp_path):
     foo = helper.make_node("FancyAct", ["y"], ["z"], name="block0/act", domain="acme")
     model = _norm_model(tmp_path / "m.onnx", extra_node=foo)
-    proc = run_cli("trtforge.plugins.cli.build", str(model), "-o", str(tmp_path / "m.plan"),
-                   "--compute-capability", "89", "--shapes", "x:1x1x768,1x8x768,1x16x768",
-                   env={"TRTFORGE_TRT_FLAVOUR": "tensorrt_rtx"})
+    proc = run_cli(
+        "trtforge.plugins.cli.build",
+        str(model),
+        "-o",
+        str(tmp_path / "m.plan"),
+        "--compute-capability",
+        "89",
+        "--shapes",
+        "x:1x1x768,1x8x768,1x16x768",
+        env={"TRTFORGE_TRT_FLAVOUR": "tensorrt_rtx"},
+    )
     assert proc.returncode == 1, proc.stderr
     assert "FancyAct node 'block0/act'" in proc.stderr
     assert "name=FancyAct version=1 namespace=acme" in proc.stderr
@@ -101,8 +124,14 @@ def test_missing_plugin_is_reported(rtx, native_lib, tmp_path):
 )
 def test_usage_errors_exit_2(rtx, native_lib, tmp_path, args, needle):
     model = _norm_model(tmp_path / "m.onnx")
-    proc = run_cli("trtforge.plugins.cli.build", str(model), "-o", str(tmp_path / "m.plan"), *args,
-                   env={"TRTFORGE_TRT_FLAVOUR": "tensorrt_rtx"})
+    proc = run_cli(
+        "trtforge.plugins.cli.build",
+        str(model),
+        "-o",
+        str(tmp_path / "m.plan"),
+        *args,
+        env={"TRTFORGE_TRT_FLAVOUR": "tensorrt_rtx"},
+    )
     assert proc.returncode == 2, proc.stderr
     assert needle in proc.stderr and "Hint:" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -110,25 +139,43 @@ def test_usage_errors_exit_2(rtx, native_lib, tmp_path, args, needle):
 
 def test_parser_refusal_exit_1(rtx, tmp_path):
     node = helper.make_node("Unique", ["x"], ["y"], name="uniq0", sorted=1)
-    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [8])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
     path = tmp_path / "bad.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9), str(path))
-    proc = run_cli("trtforge.plugins.cli.build", str(path), "-o", str(tmp_path / "bad.plan"),
-                   "--compute-capability", "89", env={"TRTFORGE_TRT_FLAVOUR": "tensorrt_rtx"})
+    onnx.save(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9),
+        str(path),
+    )
+    proc = run_cli(
+        "trtforge.plugins.cli.build",
+        str(path),
+        "-o",
+        str(tmp_path / "bad.plan"),
+        "--compute-capability",
+        "89",
+        env={"TRTFORGE_TRT_FLAVOUR": "tensorrt_rtx"},
+    )
     assert proc.returncode == 1, proc.stderr
     assert "node 0 (uniq0, Unique): UNSUPPORTED_NODE" in proc.stderr and "trt-check" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
 def test_missing_model_exit_2(tmp_path):
-    proc = run_cli("trtforge.plugins.cli.build", str(tmp_path / "nope.onnx"), "-o", str(tmp_path / "x.plan"))
+    proc = run_cli(
+        "trtforge.plugins.cli.build", str(tmp_path / "nope.onnx"), "-o", str(tmp_path / "x.plan")
+    )
     assert proc.returncode == 2
     assert "does not exist" in proc.stderr and "Hint:" in proc.stderr
 
 
 @pytest.mark.parametrize("name", ["LayerNorm", "RMSNorm"])
 def test_single_node_models_build(rtx, native_lib, tmp_path, name):
-    proc, sidecar = testing.build_rtx_engine(find_plugin(name), tmp_path, backend="native", dtype="bfloat16")
+    proc, sidecar = testing.build_rtx_engine(
+        find_plugin(name), tmp_path, backend="native", dtype="bfloat16"
+    )
     assert proc.returncode == 0, proc.stderr
     assert sidecar["plugins"][0]["name"] == name

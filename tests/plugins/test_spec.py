@@ -7,8 +7,15 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 from onnx.reference import ReferenceEvaluator
-
-from trtforge.plugins import AttrSpec, PluginSpec, TensorSpec, Tolerance, all_plugins, catalog, find_plugin
+from trtforge.plugins import (
+    AttrSpec,
+    PluginSpec,
+    TensorSpec,
+    Tolerance,
+    all_plugins,
+    catalog,
+    find_plugin,
+)
 
 
 def test_builtins_declared():
@@ -25,7 +32,9 @@ def test_make_node_types_and_domain():
     node = spec.make_node(["x", "g", "b"], ["y"], name="ln0", epsilon=1e-3, axis=2)
     assert (node.op_type, node.domain, node.name) == ("LayerNorm", "trtforge", "ln0")
     attrs = {a.name: a for a in node.attribute}
-    assert attrs["epsilon"].type == onnx.AttributeProto.FLOAT and attrs["epsilon"].f == pytest.approx(1e-3)
+    assert attrs["epsilon"].type == onnx.AttributeProto.FLOAT and attrs[
+        "epsilon"
+    ].f == pytest.approx(1e-3)
     assert attrs["axis"].type == onnx.AttributeProto.INT and attrs["axis"].i == 2
     assert "plugin_version" not in attrs  # version "1" is the parser's default
     assert spec.matches_node(node)
@@ -44,8 +53,11 @@ def test_make_node_rejects_bad_input():
 
 def test_plugin_version_written_when_not_1():
     spec = PluginSpec(
-        name="Thing", version="2", namespace="acme",
-        inputs=(TensorSpec("x"),), outputs=(TensorSpec("y"),),
+        name="Thing",
+        version="2",
+        namespace="acme",
+        inputs=(TensorSpec("x"),),
+        outputs=(TensorSpec("y"),),
         attributes=(AttrSpec("k", "int", 3),),
         type_combinations=(("float32", "float32"),),
         tolerances={"float32": Tolerance(0, 0)},
@@ -60,7 +72,17 @@ def test_plugin_version_written_when_not_1():
 
 def test_spec_validation():
     with pytest.raises(ValueError, match="entries"):
-        PluginSpec("A", "1", "n", (TensorSpec("x"),), (TensorSpec("y"),), (), (("float32",),), {}, lambda i: i)
+        PluginSpec(
+            "A",
+            "1",
+            "n",
+            (TensorSpec("x"),),
+            (TensorSpec("y"),),
+            (),
+            (("float32",),),
+            {},
+            lambda i: i,
+        )
     with pytest.raises(ValueError, match="unknown type"):
         AttrSpec("a", "double", 1.0)
 
@@ -74,8 +96,12 @@ def test_reference_evaluator_runs_plugin_nodes(name):
     inputs = [helper.make_tensor_value_info("X", TensorProto.FLOAT, shape)] + [
         helper.make_tensor_value_info(t.name, TensorProto.FLOAT, (4, 5)) for t in spec.inputs[1:]
     ]
-    graph = helper.make_graph([node], "g", inputs, [helper.make_tensor_value_info("Y", TensorProto.FLOAT, shape)])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid("trtforge", 1)])
+    graph = helper.make_graph(
+        [node], "g", inputs, [helper.make_tensor_value_info("Y", TensorProto.FLOAT, shape)]
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid("trtforge", 1)]
+    )
     rng = np.random.default_rng(0)
     feeds = {"X": rng.normal(2, 3, shape).astype(np.float32)}
     for t in spec.inputs[1:]:
@@ -87,7 +113,9 @@ def test_reference_evaluator_runs_plugin_nodes(name):
         expect = d / np.sqrt((d * d).mean(1, keepdims=True) + 1e-4)
         expect = expect * feeds["gamma"].reshape(1, 20) + feeds["beta"].reshape(1, 20)
     else:
-        expect = x2 / np.sqrt((x2 * x2).mean(1, keepdims=True) + 1e-4) * feeds["gamma"].reshape(1, 20)
+        expect = (
+            x2 / np.sqrt((x2 * x2).mean(1, keepdims=True) + 1e-4) * feeds["gamma"].reshape(1, 20)
+        )
     np.testing.assert_allclose(y.reshape(3, 20), expect, rtol=1e-5, atol=1e-5)
     assert n_in == len(feeds)
 
@@ -115,8 +143,11 @@ def test_duplicate_declarations_rejected(monkeypatch, tmp_path):
         mod = types.ModuleType(modname)
         mod.SPEC = spec
         monkeypatch.setitem(sys.modules, modname, mod)
-    monkeypatch.setattr(catalog, "_decl_modules",
-                        lambda: ["trtforge.plugins.decls.dup_a", "trtforge.plugins.decls.dup_b"])
+    monkeypatch.setattr(
+        catalog,
+        "_decl_modules",
+        lambda: ["trtforge.plugins.decls.dup_a", "trtforge.plugins.decls.dup_b"],
+    )
     catalog._load_with_modules.cache_clear()
     try:
         with pytest.raises(catalog.DuplicatePluginError, match="declared twice"):
@@ -137,7 +168,8 @@ def test_declaration_modules_import_only_stdlib():
         "import sys, types, builtins\n"
         "real = builtins.__import__\n"
         "def guard(name, *a, **k):\n"
-        "    if name.split('.')[0] in ('numpy', 'onnx', 'onnxruntime', 'tensorrt', 'tensorrt_rtx', 'cupy', 'torch'):\n"
+        "    if name.split('.')[0] in ('numpy', 'onnx', 'onnxruntime', 'tensorrt',\n"
+        "                              'tensorrt_rtx', 'cupy', 'torch'):\n"
         "        raise ImportError('blocked ' + name)\n"
         "    return real(name, *a, **k)\n"
         "builtins.__import__ = guard\n"

@@ -135,7 +135,7 @@ def rich_report(path: str = "models/net.onnx") -> Report:
             severity="warning",
         )
     ]
-    return Report(info, "trt-10.16", "static", nodes, graph)
+    return Report(info, "trt-10.16", "static", nodes, graph, notes=["backend: test, 1 parse(s)"])
 
 
 # -- summary logic ---------------------------------------------------------------------------
@@ -193,11 +193,15 @@ def test_text_report_has_summary_first_then_every_section():
     assert "at: loop/body/u" in text
     assert "trtforge::LayerNorm v1" in text
     assert "cast/int64-narrowed" in text
+    assert lines[-1] == "Note: backend: test, 1 parse(s)"
 
 
-def test_text_report_colour_only_when_asked():
+def test_text_report_colour_only_when_asked(monkeypatch):
+    monkeypatch.delenv("NO_COLOR", raising=False)
     assert ANSI.search(render(rich_report(), "text", color=True))
     assert not ANSI.search(render(rich_report(), "text", color=False))
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not ANSI.search(render(rich_report(), "text", color=True))
 
 
 def test_text_report_keeps_long_names_whole_and_collapses_repeats(tmp_path):
@@ -212,7 +216,7 @@ def test_text_report_keeps_long_names_whole_and_collapses_repeats(tmp_path):
 def test_text_report_of_a_supported_model(tmp_path):
     report = check(save(topk_model(), tmp_path / "ok.onnx"), target="trt-10", backend="static")
     text = render(report, "text")
-    assert "SUPPORTED: all 1 nodes build" in text
+    assert "SUPPORTED: all 1 nodes build (1 supported, 0 unsupported, 0 plugin)" in text
     assert "Unsupported nodes" not in text and "trt-rewrite" not in text
 
 
@@ -282,6 +286,7 @@ def test_sarif_has_one_result_per_finding_located_at_its_node():
     inner = next(r for r in results if r["ruleId"] == "unique/data-dependent")
     assert inner["locations"][0]["logicalLocations"][1]["name"] == "loop/body/u"
     assert len({r["partialFingerprints"]["trtforgeNode/v1"] for r in results}) == len(results)
+    assert run["properties"]["notes"] == ["backend: test, 1 parse(s)"]
 
 
 def test_sarif_of_real_models(tmp_path):
@@ -314,6 +319,7 @@ def test_markdown_has_summary_table_fix_command_and_escaped_findings():
     assert rows and all(row.count(" | ") == 6 for row in rows)  # the '|' in 'rms|norm' escaped
     assert "rms\\|norm" in rows[0]
     assert "`trtforge::LayerNorm` v1" in text
+    assert text.rstrip().endswith("_Note: backend: test, 1 parse(s)_")
 
 
 def test_markdown_collapses_long_finding_lists(tmp_path):
@@ -321,3 +327,23 @@ def test_markdown_collapses_long_finding_lists(tmp_path):
     text = render(check(model, target="trt-10", backend="static"), "markdown")
     assert "<details><summary>10 more findings</summary>" in text
     assert text.count("\n| ") > 60
+
+
+def test_large_sarif_is_compact_and_valid(tmp_path):
+    from trtforge.analyzer.reports import sarif_report
+
+    copies = sarif_report.INDENT_MAX_RESULTS + 1
+    model = save(custom_op_model(copies=copies), tmp_path / "many.onnx")
+    text = render(check(model, target="trt-10", backend="static"), "sarif")
+    assert "\n" not in text
+    assert len(validate_sarif(json.loads(text))) == copies
+
+
+def test_verdict_line_counts_warnings_of_a_supported_model():
+    from trtforge.analyzer.reports._summary import verdict_line
+
+    report = rich_report()
+    report.nodes = [n for n in report.nodes if n.ok]  # the supported nodes, one with a warning
+    assert verdict_line(report) == (
+        "SUPPORTED: all 3 nodes build (2 supported, 0 unsupported, 1 plugin); 2 warnings"
+    )
