@@ -17,6 +17,8 @@ generalizes beyond the exact test cases, since real models differ from node test
     (`N`), as in models exported with a dynamic batch.
   * `fp16`: each single-node test case with its FLOAT inputs, outputs and initializers made
     FLOAT16 (where ONNX allows it), as in half-precision exports.
+  * `opset`: each node test case converted down to opsets 11 and 13 (onnx.version_converter),
+    as older exporters write them.
   * `torch`: small PyTorch and (tiny, random) transformers models exported with both
     torch.onnx exporters (`trtforge.analyzer.oracle.exports`; needs torch).
 
@@ -168,6 +170,34 @@ def fp16_variants(cases: list | None = None) -> Iterator[tuple[str, onnx.ModelPr
         yield f"fp16/{case.name}", variant
 
 
+def older_opset_variants(
+    cases: list | None = None, opsets: tuple[int, ...] = (11, 13)
+) -> Iterator[tuple[str, onnx.ModelProto]]:
+    """Node test cases converted down to older default-domain opsets (as many exporters emit).
+
+    Uses onnx.version_converter; a case it cannot convert, or that is already at or below the
+    opset, is skipped.
+    """
+    from onnx import version_converter
+
+    for case in _test_cases() if cases is None else cases:
+        model = case.model
+        if model is None or case.kind != "node":
+            continue
+        current = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+        for opset in opsets:
+            if current <= opset:
+                continue
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    converted = version_converter.convert_version(model, opset)
+                onnx.checker.check_model(converted)
+            except Exception:  # noqa: BLE001 - no adapter for this op/opset
+                continue
+            yield f"opset{opset}/{case.name}", converted
+
+
 def dynamic_variants(cases: list | None = None) -> Iterator[tuple[str, onnx.ModelProto]]:
     """Node test cases with a symbolic first dim on inputs of rank >= 2; output dims unknown."""
     for case in _test_cases() if cases is None else cases:
@@ -270,7 +300,7 @@ def build_corpus(
     if "wheel" in sources:
         for name, path in wheel_models():
             add(name, "wheel", path)
-    cases = _test_cases() if sources & {"node", "const", "dynamic", "fp16"} else []
+    cases = _test_cases() if sources & {"node", "const", "dynamic", "fp16", "opset"} else []
     if "node" in sources:
         for name, model in node_case_models(cases):
             add(name, "node", model)
@@ -280,6 +310,9 @@ def build_corpus(
     if "dynamic" in sources:
         for name, model in dynamic_variants(cases):
             add(name, "dynamic", model)
+    if "opset" in sources:
+        for name, model in older_opset_variants(cases):
+            add(name, "opset", model)
     if "fp16" in sources:
         for name, model in fp16_variants(cases):
             add(name, "fp16", model)
