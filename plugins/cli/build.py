@@ -145,6 +145,27 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
+#: Marks an error TensorRT raises against itself (a failed internal assertion), not the model.
+_INTERNAL_ERROR = "Error Code 2: Internal Error"
+
+
+def _build_with_retry(builder, network, config, log):
+    """Builds the engine, retrying once after a TensorRT *internal* error.
+
+    TensorRT-RTX 1.7.1 intermittently fails the shape analysis of plugin nodes with an internal
+    assertion (`gThreadContext != nullptr` in its logging) when other builds run on the machine;
+    the same build then succeeds. Errors about the model itself are never retried.
+    """
+    engine = builder.build_serialized_network(network, config)
+    if engine is None and any(_INTERNAL_ERROR in e for e in log.errors):
+        logger.warning(
+            "TensorRT reported an internal error (%s); building once more", log.errors[-1]
+        )
+        log.errors.clear()
+        engine = builder.build_serialized_network(network, config)
+    return engine
+
+
 class _Logger:
     """A TensorRT logger collecting errors (shown on failure) and forwarding to logging."""
 
@@ -344,7 +365,7 @@ def _main(argv: list[str] | None = None) -> int:
         cache = config.create_timing_cache(blob)
         config.set_timing_cache(cache, ignore_mismatch=False)
 
-    engine = builder.build_serialized_network(network, config)
+    engine = _build_with_retry(builder, network, config, log)
     if engine is None:
         raise Failure(
             f"the {flavour} builder failed: " + ("; ".join(log.errors) or "no detail"),
