@@ -25,10 +25,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import onnx
+
 from trtforge.analyzer import trt as trt_adapter
 from trtforge.analyzer.findings import Finding
 from trtforge.analyzer.loading import LoadedModel
-from trtforge.analyzer.report import SUPPORTED, UNSUPPORTED, NodeVerdict, Report
+from trtforge.analyzer.report import PLUGIN, SUPPORTED, UNSUPPORTED, NodeVerdict, PluginRef, Report
 
 log = logging.getLogger("trtforge.parser")
 
@@ -415,7 +416,7 @@ def _inner_path(node: onnx.NodeProto, error: dict) -> str:
 
 def report_from_result(loaded: LoadedModel, result: ParserResult) -> Report:
     """Turns the parser's verdicts into a trt-check report."""
-    from trtforge.analyzer.backends.static import model_info
+    from trtforge.analyzer.backends.static import model_info, plugin_match
 
     source = result.parser or trt_adapter.parser_name()
     target = trt_adapter.target()
@@ -449,7 +450,14 @@ def report_from_result(loaded: LoadedModel, result: ParserResult) -> Report:
                     severity="warning",
                 )
             )
-        verdicts.append(NodeVerdict(index, node.name, node.op_type, node.domain, status, findings))
+        verdict = NodeVerdict(index, node.name, node.op_type, node.domain, status, findings)
+        if status == SUPPORTED and target is not None:
+            # accepted through a plugin (no built-in importer): the parser found it registered
+            match = plugin_match(node, target)
+            if match is not None:
+                verdict.status = PLUGIN
+                verdict.plugin = PluginRef(match.name, match.version, match.namespace, True)
+        verdicts.append(verdict)
     graph_findings = [_finding(e, source) for e in result.graph_errors]
     if result.crash:
         graph_findings.append(

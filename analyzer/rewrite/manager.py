@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import onnx
 import onnx_graphsurgeon as gs
+
 from trtforge.analyzer.errors import UserError
 from trtforge.analyzer.rewrite.base import PassContext, RewriteOptions, Skip
 from trtforge.analyzer.rewrite.registry import all_passes, get_pass
