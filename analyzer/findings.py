@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -68,13 +68,3 @@ class Finding:
         if self.inner:
             out["node"] = self.inner
         return out
-
-
-@dataclass
-class FindingList:
-    """Collects findings; convenience for rule checks."""
-
-    items: list[Finding] = field(default_factory=list)
-
-    def add(self, finding: Finding) -> None:
-        self.items.append(finding)

@@ -38,6 +38,7 @@ import re
 import tempfile
 from functools import cache
 from pathlib import Path
+from typing import NoReturn
 
 from trtforge.analyzer.errors import UserError
 from trtforge.analyzer.targets import NEWEST_MINOR, Target
@@ -229,6 +230,16 @@ def rtx_fix_needed() -> bool:
     return not _on_loader_path(RTX_LINK)
 
 
+def reexec_process(env: dict[str, str]) -> NoReturn:
+    """Replaces this process with a fresh run of the same command line (CLIs only)."""
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    argv = list(getattr(sys, "orig_argv", [sys.executable, *sys.argv]))
+    os.execve(sys.executable, [sys.executable, *argv[1:]], env)
+
+
 def ensure_rtx_loadable(reexec: bool = False) -> None:
     """Makes sure TensorRT-RTX can load plugins in this process; call before importing it.
 
@@ -239,7 +250,6 @@ def ensure_rtx_loadable(reexec: bool = False) -> None:
     Raises:
         RtxLibraryError: the fix is needed and `reexec` is False (or re-executing did not help).
     """
-    import sys
 
     if not rtx_fix_needed():
         return
@@ -247,10 +257,7 @@ def ensure_rtx_loadable(reexec: bool = False) -> None:
     if folder is not None and reexec and not os.environ.get(_REEXEC_MARK):
         env = child_env()
         env[_REEXEC_MARK] = "1"
-        sys.stdout.flush()
-        sys.stderr.flush()
-        argv = list(getattr(sys, "orig_argv", [sys.executable, *sys.argv]))
-        os.execve(sys.executable, [sys.executable, *argv[1:]], env)
+        reexec_process(env)
     raise RtxLibraryError(
         "TensorRT-RTX would abort this process when it loads a plugin: its wheel lacks "
         f"{RTX_LINK} (only {RTX_SONAME} is installed)",

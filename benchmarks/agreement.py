@@ -3,7 +3,7 @@
 Prints recall and precision of unsupported nodes and whole-model verdict agreement, then
 every disagreement, for the acceptance corpus (onnx wheel models, onnx node test cases, the
 project's fixtures) and writes them to `agreement.json`. With `--heldout` it then does the
-same for the held-out variants (const, dynamic, and torch exports when torch is installed)
+same for the held-out variants (const, dynamic, fp16, opset, and torch exports with torch)
 and writes `agreement-heldout.json`. Needs tensorrt-rtx; the parser's verdicts are cached.
 
     python benchmarks/agreement.py [--heldout] [--fresh] [--out-dir DIR]
@@ -30,7 +30,9 @@ def run() -> int:
     common = ["--fresh"] if args.fresh else []
     status = main(["--json", str(args.out_dir / "agreement.json"), *common])
     if args.heldout:
-        sources = "const,dynamic" + (",torch" if importlib.util.find_spec("torch") else "")
+        sources = "const,dynamic,fp16,opset" + (
+            ",torch" if importlib.util.find_spec("torch") else ""
+        )
         print()
         held = main(
             ["--json", str(args.out_dir / "agreement-heldout.json"), "--sources", sources, *common]

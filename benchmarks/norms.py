@@ -34,6 +34,7 @@ def main() -> int:
 
     import torch
     import torch.nn.functional as F
+
     from trtforge import _C
 
     dev = torch.cuda.get_device_properties(0)

@@ -80,6 +80,7 @@ def run_launch(spec: PluginSpec, inputs, out_types, attrs, stream=0):
     """Run the kernel on host arrays through CuPy device buffers; return host outputs."""
     import cupy as cp
     import numpy as np
+
     from trtforge import _C
 
     key = f"{spec.namespace}::{spec.name}/{spec.version}"

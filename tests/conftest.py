@@ -22,4 +22,6 @@ def run_cli(module: str, *args: str, timeout: float = 300) -> subprocess.Complet
     )
 
 
-requires_parser = pytest.mark.skipif(not (HAS_RTX or HAS_TRT), reason="needs tensorrt or tensorrt_rtx")
+requires_parser = pytest.mark.skipif(
+    not (HAS_RTX or HAS_TRT), reason="needs tensorrt or tensorrt_rtx"
+)

@@ -101,6 +101,7 @@ class Parser:
 
         self.trt = trt_adapter.import_trt()
         self.logger = _make_logger(self.trt)
+        self.quiet = self.trt.Logger(self.trt.Logger.INTERNAL_ERROR)
         self.builder = self.trt.Builder(self.logger)
         self.name = trt_adapter.parser_name()
         self.version = trt_adapter.version()
@@ -126,18 +127,26 @@ class Parser:
             return f"not registered: {str(err).splitlines()[0]}"
         return f"{len(done.specs)} registered ({done.backend})"
 
-    def parse(self, data: bytes, path: str) -> tuple[bool, list[list[int]], list[dict]]:
+    def parse(
+        self, data: bytes, path: str, record: bool = False
+    ) -> tuple[bool, list[list[int]], list[dict]]:
         """Returns (accepted, node lists of the reported subgraphs, errors).
 
-        `self.logger.parsing` then holds the (label, op) of each node the parser started, in
-        order, and `self.logger.failed_at` the node numbers its error messages name.
+        With `record`, `self.logger.parsing` then holds the (label, op) of each node the parser
+        started, in order, and `self.logger.failed_at` the node numbers its error messages
+        name. (Recording costs a Python call per log message, so it is off by default.)
         """
         trt = self.trt
         self.logger.clear()
         network = self.builder.create_network(0)
-        parser = trt.OnnxParser(network, self.logger)
-        ok = bool(parser.supports_model_v2(data, path))
-        subgraphs = [list(parser.get_subgraph_nodes(i)) for i in range(parser.num_subgraphs)]
+        parser = trt.OnnxParser(network, self.logger if record else self.quiet)
+        if hasattr(parser, "supports_model_v2"):
+            ok = bool(parser.supports_model_v2(data, path))
+            subgraphs = [list(parser.get_subgraph_nodes(i)) for i in range(parser.num_subgraphs)]
+        else:  # TensorRT before 10.x's supports_model_v2: node lists come back directly
+            ok, collection = parser.supports_model(data, path)
+            ok = bool(ok)
+            subgraphs = [list(nodes) for nodes, _ in collection]
         errors = [_error_json(parser.get_error(i)) for i in range(parser.num_errors)]
         del parser, network
         return ok, subgraphs, errors
@@ -208,6 +217,17 @@ class Partition:
         self.parses = 0
         self.complete = False
         self.types: dict[str, onnx.TypeProto] | None = None
+        self._reads: list[set[str]] | None = None
+        self._data = b""
+
+    @property
+    def reads(self) -> list[set[str]]:
+        """Per top-level node: every tensor name it (and its bodies) reads."""
+        if self._reads is None:
+            self._reads = [
+                _used_names(onnx.GraphProto(node=[node]), set()) for node in self.model.graph.node
+            ]
+        return self._reads
 
     def result(self) -> dict:
         return {
@@ -240,7 +260,7 @@ class Partition:
         graph.value_info.extend(src.value_info)
         graph.input.extend(src.input)
         produced_by_removed = {o for i in removed for o in src.node[i].output if o}
-        used = _used_names(graph, set())
+        used = set().union(*(self.reads[i] for i in alive))
         assert self.types is not None
         have = {v.name for v in graph.input}
         for name in sorted(produced_by_removed & used):
@@ -266,7 +286,7 @@ class Partition:
         tainted = {o for i in removed for o in src.node[i].output if o}
         out: set[int] = set()
         for i in alive:  # graph order is topological
-            if _used_names(onnx.GraphProto(node=[src.node[i]]), set()) & tainted:
+            if not self.reads[i].isdisjoint(tainted):
                 out.add(i)
                 tainted.update(o for o in src.node[i].output if o)
         return out
@@ -287,8 +307,7 @@ class Partition:
             if not bad:
                 return
             for i in list(alive):
-                reads = _used_names(onnx.GraphProto(node=[src.node[i]]), set())
-                if reads & bad:
+                if not self.reads[i].isdisjoint(bad):
                     alive.remove(i)
                     removed.append(i)
                     self.cause[i] = (
@@ -340,6 +359,7 @@ class Partition:
         covered = {i for nodes_ in subgraphs for i in nodes_}
         stopped = [i for i in range(len(alive)) if i not in covered and i not in failing]
         if not stopped:
+            self.parser.parse(self._data, self.path, record=True)
             log_ = self.parser.logger
             numbers = [n for n in log_.failed_at if 0 <= n < len(alive)]
             if numbers:
@@ -362,10 +382,10 @@ class Partition:
         n = len(self.model.graph.node)
         alive = list(range(n))
         removed: list[int] = []
-        data = self.model.SerializeToString()
+        self._data = self.model.SerializeToString()
         while alive:
             self.parses += 1
-            ok, subgraphs, errors = self.parser.parse(data, self.path)
+            ok, subgraphs, errors = self.parser.parse(self._data, self.path)
             if self.supported is None:
                 self.supported = ok
             if ok:
@@ -405,7 +425,7 @@ class Partition:
             if not alive:
                 self.complete = True
                 break
-            data = self._build(alive, removed).SerializeToString()
+            self._data = self._build(alive, removed).SerializeToString()
             self.emit(self.result())
         return self.result()
 

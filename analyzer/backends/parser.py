@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import queue
+import re
 import select
 import subprocess
 import sys
@@ -20,14 +21,15 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import onnx
+
 from trtforge.analyzer import trt as trt_adapter
 from trtforge.analyzer.findings import Finding
 from trtforge.analyzer.loading import LoadedModel
-from trtforge.analyzer.report import SUPPORTED, UNSUPPORTED, NodeVerdict, Report
+from trtforge.analyzer.report import PLUGIN, SUPPORTED, UNSUPPORTED, NodeVerdict, PluginRef, Report
 
 log = logging.getLogger("trtforge.parser")
 
@@ -341,22 +343,80 @@ def _finding(error: dict, source: str, inner: str = "") -> Finding:
     )
 
 
+def _find_inner(node: onnx.NodeProto, op: str, name: str, index: int) -> list[str]:
+    """Paths (`<attr>/<inner>`…) of the body nodes that match the error, searched depth-first."""
+    found: list[str] = []
+    for attr in node.attribute:
+        bodies = [attr.g] if attr.HasField("g") else list(attr.graphs)
+        for body in bodies:
+            for position, inner in enumerate(body.node):
+                here = f"{attr.name}/{inner.name or inner.op_type}"
+                if inner.op_type == op and (inner.name == name if name else position == index):
+                    found.append(here)
+                found.extend(f"{here}/{deeper}" for deeper in _find_inner(inner, op, name, index))
+    return found
+
+
+_STACK_ENTRY = re.compile(r"^(.*) \((.*)\)$")
+
+
+def _parser_label(node: onnx.NodeProto) -> str:
+    return node.name or (f"node_of_{node.output[0]}" if node.output else node.op_type)
+
+
+def _follow_stack(node: onnx.NodeProto, stack: list[str], op: str, name: str) -> str | None:
+    """Follows the parser's subgraph stack ("<node> (<op>)", "<graph> (<attr>)", …) down from
+    `node`; returns the path below it in static's format, or None when it does not fit."""
+    parts: list[str] = []
+    current, body = node, None
+    for depth, entry in enumerate(stack[1:]):
+        match = _STACK_ENTRY.match(entry)
+        if not match:
+            return None
+        label, kind = match[1], match[2]
+        if depth % 2 == 0:  # a body of the current node, named by its attribute
+            attr = next((a for a in current.attribute if a.name == kind), None)
+            if attr is None or not attr.HasField("g"):
+                return None
+            body = attr.g
+            parts.append(kind)
+        else:  # a node of that body
+            assert body is not None
+            current = next((n for n in body.node if _parser_label(n) == label), None)
+            if current is None:
+                return None
+            parts.append(current.name or current.op_type)
+    if body is None:
+        return None
+    candidates = [n for n in body.node if n.op_type == op and (not name or n.name == name)]
+    if len(candidates) != 1:
+        return None
+    return "/".join([*parts, candidates[0].name or candidates[0].op_type])
+
+
 def _inner_path(node: onnx.NodeProto, error: dict) -> str:
-    """For a node with bodies: the inner node the error names, if it is not the node itself."""
+    """For a node with bodies: the path of the inner node the error names (static's format,
+    e.g. `loop_0/body/Unique_3`), or "" when the error is about the node itself."""
     if not any(a.HasField("g") or len(a.graphs) for a in node.attribute):
         return ""
     op = error.get("op", "")
     name = error.get("node_name", "")
     if op == node.op_type and name == node.name:
         return ""
-    label = name or f"{op}#{error.get('node', '?')}"
-    stack = "/".join(error.get("stack") or [])
-    return f"{node.name or node.op_type}/{stack + '/' if stack else ''}{label}"
+    outer = node.name or node.op_type
+    stack = list(error.get("stack") or [])
+    below = _follow_stack(node, stack, op, name) if stack and op else None
+    if below is None and op:
+        matches = _find_inner(node, op, name, error.get("node", -1))
+        below = matches[0] if len(matches) == 1 else None
+    if below is None:
+        below = "/".join([*stack[1:], name or f"{op}#{error.get('node', '?')}"])
+    return f"{outer}/{below}"
 
 
 def report_from_result(loaded: LoadedModel, result: ParserResult) -> Report:
     """Turns the parser's verdicts into a trt-check report."""
-    from trtforge.analyzer.backends.static import model_info
+    from trtforge.analyzer.backends.static import model_info, plugin_match
 
     source = result.parser or trt_adapter.parser_name()
     target = trt_adapter.target()
@@ -390,7 +450,14 @@ def report_from_result(loaded: LoadedModel, result: ParserResult) -> Report:
                     severity="warning",
                 )
             )
-        verdicts.append(NodeVerdict(index, node.name, node.op_type, node.domain, status, findings))
+        verdict = NodeVerdict(index, node.name, node.op_type, node.domain, status, findings)
+        if status == SUPPORTED and target is not None:
+            # accepted through a plugin (no built-in importer): the parser found it registered
+            match = plugin_match(node, target)
+            if match is not None:
+                verdict.status = PLUGIN
+                verdict.plugin = PluginRef(match.name, match.version, match.namespace, True)
+        verdicts.append(verdict)
     graph_findings = [_finding(e, source) for e in result.graph_errors]
     if result.crash:
         graph_findings.append(
@@ -434,9 +501,40 @@ def parse_loaded(loaded: LoadedModel, timeout: float = DEFAULT_TIMEOUT) -> Parse
             return pool.run_one(path, len(loaded.proto.graph.node))
 
 
+def add_static_fixes(report: Report, loaded: LoadedModel) -> None:
+    """Gives the parser's findings the hints and fixes the knowledge base has for the node.
+
+    The parser says *that* and *why* a node fails; the knowledge base knows which rewrite pass
+    or plugin fixes it. Where both reject a node, the parser's findings keep their message and
+    take the static findings' hint and fixes.
+    """
+    from trtforge.analyzer.backends.static import check_static
+
+    target = trt_adapter.target()
+    if target is None:
+        return
+    try:
+        static = check_static(loaded, target)
+    except Exception as err:  # noqa: BLE001 - hints are a bonus; the verdicts stand
+        log.debug("no static hints for the parser report: %s", err)
+        return
+    for verdict, known in zip(report.nodes, static.nodes, strict=False):
+        if verdict.status != UNSUPPORTED or not known.errors:
+            continue
+        hint = known.errors[0].hint
+        fixes = tuple(dict.fromkeys(f for e in known.errors for f in e.fixes))
+        verdict.reasons = [
+            replace(f, hint=hint or f.hint, fixes=fixes or f.fixes)
+            if f.code.startswith("parser/") and f.is_error
+            else f
+            for f in verdict.reasons
+        ]
+
+
 def check_parser(loaded: LoadedModel, timeout: float = DEFAULT_TIMEOUT) -> Report:
     """Checks `loaded` with the installed TensorRT's ONNX parser (in a subprocess)."""
-    trt_adapter.import_trt  # noqa: B018 - raises UserError below when none is installed
     if trt_adapter.flavour() is None:
-        trt_adapter.import_trt()
-    return report_from_result(loaded, parse_loaded(loaded, timeout))
+        trt_adapter.import_trt()  # raises the UserError that says what to install
+    report = report_from_result(loaded, parse_loaded(loaded, timeout))
+    add_static_fixes(report, loaded)
+    return report

@@ -65,6 +65,14 @@ def _builtin_rule(node: onnx.NodeProto, target: Target) -> OpRule | None:
     return rule
 
 
+def plugin_match(node: onnx.NodeProto, target: Target):
+    """The plugin `node` resolves to on `target` (no built-in importer takes it), else None."""
+    rule = _builtin_rule(node, target)
+    if rule is not None and rule.since.available(target):
+        return None
+    return find_plugin(node, target)
+
+
 class StaticChecker:
     """Applies the knowledge base to every node of one model for one target.
 

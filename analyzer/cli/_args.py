@@ -89,9 +89,3 @@ def run_cli(prog: str, body: Callable[[Sequence[str] | None], int], argv=None) -
             file=sys.stderr,
         )
         return EXIT_INTERNAL
-
-
-def not_yet_available(prog: str, issue: str) -> int:
-    print(f"{prog}: not yet available ({issue})", file=sys.stderr)
-    print("Hint: use trt-check for now", file=sys.stderr)
-    return EXIT_USAGE

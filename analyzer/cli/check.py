@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from trtforge.analyzer.cli._args import (
+    EXIT_OK,
     add_logging_args,
     add_model_arg,
     add_target_args,
@@ -39,6 +40,12 @@ def build_parser():
     out = parser.add_argument_group("output")
     out.add_argument("--format", choices=FORMATS, default="text", help="report format")
     out.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
+    out.add_argument(
+        "--exit-zero",
+        action="store_true",
+        help="exit 0 even when some node is unsupported (report-only runs, e.g. a CI step that "
+        "uploads SARIF); bad input still exits 2",
+    )
     add_logging_args(parser)
     return parser
 
@@ -52,7 +59,7 @@ def _main(argv: Sequence[str] | None) -> int:
     report = check(args.model, target=args.target, backend=args.backend)
     text = render(report, args.format, color=args.output is None and sys.stdout.isatty())
     write_report(text, args.output)
-    return report.exit_code
+    return EXIT_OK if args.exit_zero else report.exit_code
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -177,6 +177,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
     if args.verify and result.changed:
         import onnx
+
         from trtforge.analyzer.rewrite.verify import verify
 
         original = load_external_weights(loaded)

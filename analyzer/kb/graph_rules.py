@@ -24,6 +24,7 @@ import logging
 from collections.abc import Iterator
 
 import onnx
+
 from trtforge.analyzer.findings import Finding
 from trtforge.analyzer.graph import GraphView
 from trtforge.analyzer.loading import LoadedModel

@@ -15,6 +15,10 @@ generalizes beyond the exact test cases, since real models differ from node test
     holding the test data — as weights, shapes, axes, pads, scales are in exported models.
   * `dynamic`: each node test case with the first dim of every input of rank >= 2 symbolic
     (`N`), as in models exported with a dynamic batch.
+  * `fp16`: each single-node test case with its FLOAT inputs, outputs and initializers made
+    FLOAT16 (where ONNX allows it), as in half-precision exports.
+  * `opset`: each node test case converted down to opsets 11 and 13 (onnx.version_converter),
+    as older exporters write them.
   * `torch`: small PyTorch and (tiny, random) transformers models exported with both
     torch.onnx exporters (`trtforge.analyzer.oracle.exports`; needs torch).
 
@@ -120,6 +124,80 @@ def const_variants(cases: list | None = None) -> Iterator[tuple[str, onnx.ModelP
         yield f"const/{case.name}", variant
 
 
+#: ops whose attributes name element types or hold typed values: the fp16 variant skips them.
+_TYPED_ATTR_OPS = frozenset(
+    {"Cast", "CastLike", "Constant", "ConstantOfShape", "EyeLike", "RandomNormal",
+     "RandomNormalLike", "RandomUniform", "RandomUniformLike", "Multinomial", "Bernoulli",
+     "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "Loop", "If", "Scan"}
+)  # fmt: skip
+
+
+def fp16_variants(cases: list | None = None) -> Iterator[tuple[str, onnx.ModelProto]]:
+    """Node test cases with every FLOAT input, output and initializer made FLOAT16.
+
+    Only cases whose single node has no type-bearing attributes; a variant that ONNX shape
+    inference rejects (the op has no FLOAT16 signature) is skipped.
+    """
+    import numpy as np
+    from onnx import numpy_helper
+
+    float_, half = onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16
+    for case in _test_cases() if cases is None else cases:
+        model = case.model
+        if model is None or case.kind != "node" or len(model.graph.node) != 1:
+            continue
+        if model.graph.node[0].op_type in _TYPED_ATTR_OPS:
+            continue
+        variant = onnx.ModelProto()
+        variant.CopyFrom(model)
+        graph = variant.graph
+        changed = False
+        for value in [*graph.input, *graph.output]:
+            tensor = value.type.tensor_type if value.type.HasField("tensor_type") else None
+            if tensor is not None and tensor.elem_type == float_:
+                tensor.elem_type = half
+                changed = True
+        for index, init in enumerate(graph.initializer):
+            if init.data_type == float_:
+                array = numpy_helper.to_array(init).astype(np.float16)
+                graph.initializer[index].CopyFrom(numpy_helper.from_array(array, init.name))
+        if not changed:
+            continue
+        try:
+            onnx.shape_inference.infer_shapes(variant, strict_mode=True)
+        except Exception:  # noqa: BLE001 - no FLOAT16 signature for this op
+            continue
+        yield f"fp16/{case.name}", variant
+
+
+def older_opset_variants(
+    cases: list | None = None, opsets: tuple[int, ...] = (11, 13)
+) -> Iterator[tuple[str, onnx.ModelProto]]:
+    """Node test cases converted down to older default-domain opsets (as many exporters emit).
+
+    Uses onnx.version_converter; a case it cannot convert, or that is already at or below the
+    opset, is skipped.
+    """
+    from onnx import version_converter
+
+    for case in _test_cases() if cases is None else cases:
+        model = case.model
+        if model is None or case.kind != "node":
+            continue
+        current = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+        for opset in opsets:
+            if current <= opset:
+                continue
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    converted = version_converter.convert_version(model, opset)
+                onnx.checker.check_model(converted)
+            except Exception:  # noqa: BLE001 - no adapter for this op/opset
+                continue
+            yield f"opset{opset}/{case.name}", converted
+
+
 def dynamic_variants(cases: list | None = None) -> Iterator[tuple[str, onnx.ModelProto]]:
     """Node test cases with a symbolic first dim on inputs of rank >= 2; output dims unknown."""
     for case in _test_cases() if cases is None else cases:
@@ -222,7 +300,7 @@ def build_corpus(
     if "wheel" in sources:
         for name, path in wheel_models():
             add(name, "wheel", path)
-    cases = _test_cases() if sources & {"node", "const", "dynamic"} else []
+    cases = _test_cases() if sources & {"node", "const", "dynamic", "fp16", "opset"} else []
     if "node" in sources:
         for name, model in node_case_models(cases):
             add(name, "node", model)
@@ -232,6 +310,12 @@ def build_corpus(
     if "dynamic" in sources:
         for name, model in dynamic_variants(cases):
             add(name, "dynamic", model)
+    if "opset" in sources:
+        for name, model in older_opset_variants(cases):
+            add(name, "opset", model)
+    if "fp16" in sources:
+        for name, model in fp16_variants(cases):
+            add(name, "fp16", model)
     if "torch" in sources:
         from trtforge.analyzer.oracle.exports import export_models
 

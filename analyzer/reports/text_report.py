@@ -17,6 +17,7 @@ import shutil
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
 from trtforge.analyzer.findings import Finding, Fix
 from trtforge.analyzer.report import PLUGIN, NodeVerdict, Report
 from trtforge.analyzer.reports._summary import fix_plan, unsupported_op_types, verdict_line

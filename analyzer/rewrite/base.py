@@ -33,6 +33,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import onnx_graphsurgeon as gs
+
 from trtforge.analyzer.targets import Target
 
 log = logging.getLogger("trtforge.rewrite")

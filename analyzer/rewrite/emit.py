@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import onnx
 import onnx_graphsurgeon as gs
+
 from trtforge.analyzer.rewrite.base import PassContext
 from trtforge.analyzer.rewrite.graphutil import guess_dtype
 from trtforge.analyzer.targets import Target

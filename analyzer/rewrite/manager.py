@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import onnx
 import onnx_graphsurgeon as gs
+
 from trtforge.analyzer.errors import UserError
 from trtforge.analyzer.graph import infer_model, with_weights
 from trtforge.analyzer.rewrite.base import PassContext, RewriteOptions, Skip

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import onnx
+
 from trtforge.analyzer.errors import UserError
 
 log = logging.getLogger("trtforge.rewrite.verify")

@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 import onnx
+
 from trtforge.analyzer.errors import UserError
 from trtforge.analyzer.loading import PROTOBUF_LIMIT, LoadedModel, iter_graph_tensors
 

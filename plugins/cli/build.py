@@ -24,6 +24,7 @@ import os
 import re
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from trtforge.plugins.cli._common import EXIT_OK, Failure, Parser, UserError, run, setup_logging
@@ -172,86 +173,42 @@ class _Logger:
         self.trt_logger = L()
 
 
-def _main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    setup_logging(args.verbose)
-    model_path = Path(args.model)
-    if not model_path.is_file():
-        raise UserError(f"model '{args.model}' does not exist", "pass the path of an .onnx file")
-    shapes = parse_shapes(args.shapes)
-    ccs = []
-    for cc in args.compute_capability:
-        if not re.fullmatch(r"\d{2,3}", cc.replace(".", "")):
-            raise UserError(
-                f"--compute-capability '{cc}' is not a compute capability", "write e.g. 89 or 8.9"
-            )
-        ccs.append(cc.replace(".", ""))
+@dataclass
+class _Compiled:
+    """What one parse-and-build produced."""
 
-    import onnx
+    engine: bytes
+    timing_cache: bytes | None
+    inputs: list[dict]
+    outputs: list[dict]
+    precision: list[str]
 
-    try:
-        model = onnx.load(str(model_path), load_external_data=False)
-    except Exception as e:  # noqa: BLE001
-        raise UserError(
-            f"model '{args.model}' is not a readable ONNX file ({e})", "check the file"
-        ) from e
 
-    from trtforge.plugins import _trt, registry
+#: TensorRT-RTX 1.7.1 sometimes fails the shape analysis of plugin nodes with an internal
+#: assertion (`gThreadContext != nullptr`) or "Output shape can not be computed for node <plugin
+#: node>" while other builds load the machine; the process then keeps failing, but the same
+#: build in a fresh process succeeds (trt-build re-executes itself once, marked by _RETRY_MARK).
+_INTERNAL_ERROR = "Error Code 2: Internal Error"
+_RETRY_MARK = "TRTFORGE_BUILD_RETRIED"
+_SHAPE_ERROR = "Output shape can not be computed for node"
 
-    if args.flavour:
-        # read by trtforge.analyzer.trt; also survives the RTX re-exec below
-        os.environ["TRTFORGE_TRT_FLAVOUR"] = args.flavour
-    flavour = _trt.flavour()
-    if flavour is None:
-        raise UserError(
-            "neither tensorrt nor tensorrt_rtx is installed",
-            "pip install tensorrt (NVIDIA GPUs) or pip install tensorrt-rtx",
-        )
-    _trt.ensure_rtx_loadable(reexec=True)  # re-executes this process once if needed
-    trt = _trt.import_trt(flavour)
-    is_rtx = flavour == "tensorrt_rtx"
-    if ccs and not is_rtx:
-        raise UserError(
-            "--compute-capability applies to TensorRT-RTX only",
-            "TensorRT builds for the GPU it runs on; drop the flag or use --flavour tensorrt_rtx",
-        )
 
-    # --- plugins -------------------------------------------------------------------------
-    nodes = registry.plugin_nodes(model)
-    needed = []
-    for _, _node, spec in nodes:
-        if spec is not None and spec not in needed:
-            needed.append(spec)
-    registered = None
-    if needed:
-        try:
-            registered = registry.register(needed, backend=args.plugin_backend, trt=trt)
-        except registry.RegistrationError as e:
-            raise Failure(e.message, e.hint) from e
-    reg = trt.get_plugin_registry()
-    for lib in args.plugin_library:
-        if not Path(lib).is_file():
-            raise UserError(f"--plugin-library '{lib}' does not exist", "pass the path of a .so")
-        if reg.load_library(lib) is None:
-            raise Failure(
-                f"TensorRT could not load the plugin library {lib}",
-                "check it exports getCreators (ldd / nm -D) and matches this TensorRT",
-            )
-    missing = registry.find_missing(reg, model)
-    if missing:
-        lines = []
-        for node, (name, version, namespaces) in missing:
-            ns = namespaces[-1] if namespaces else ""
-            lines.append(
-                f"{node.op_type} node '{node.name}': plugin name={name} version={version} "
-                f"namespace={ns or '(empty)'} is not registered"
-            )
-        raise Failure(
-            "; ".join(lines),
-            "declare and build it (trt-plugin new NAME, then pip install .), or load a library "
-            "that provides it with --plugin-library PATH (a shared library exporting getCreators)",
-        )
+def _is_transient(errors: list[str], plugin_node_names: set[str]) -> bool:
+    """True for the upstream failures above; errors about the model itself are never retried."""
+    for error in errors:
+        if _INTERNAL_ERROR in error:
+            return True
+        if _SHAPE_ERROR in error and any(f"node {n}." in error for n in plugin_node_names):
+            return True
+    return False
 
+
+def _compile(trt, flavour, is_rtx, ccs, shapes, args, model_path):
+    """Parses the model and builds the engine.
+
+    Returns:
+        (the result, []) or, when the builder failed, (None, its error messages).
+    """
     # --- parse -----------------------------------------------------------------------------
     log = _Logger(trt, args.verbose)
     builder = trt.Builder(log.trt_logger)
@@ -346,14 +303,114 @@ def _main(argv: list[str] | None = None) -> int:
 
     engine = builder.build_serialized_network(network, config)
     if engine is None:
+        return None, list(log.errors)
+    outputs = [
+        {
+            "name": network.get_output(i).name,
+            "dtype": str(network.get_output(i).dtype).split(".")[-1],
+        }
+        for i in range(network.num_outputs)
+    ]
+    cache_blob = bytes(config.get_timing_cache().serialize()) if cache is not None else None
+    return _Compiled(bytes(engine), cache_blob, inputs_info, outputs, precision), []
+
+
+def _main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    setup_logging(args.verbose)
+    model_path = Path(args.model)
+    if not model_path.is_file():
+        raise UserError(f"model '{args.model}' does not exist", "pass the path of an .onnx file")
+    shapes = parse_shapes(args.shapes)
+    ccs = []
+    for cc in args.compute_capability:
+        if not re.fullmatch(r"\d{2,3}", cc.replace(".", "")):
+            raise UserError(
+                f"--compute-capability '{cc}' is not a compute capability", "write e.g. 89 or 8.9"
+            )
+        ccs.append(cc.replace(".", ""))
+
+    import onnx
+
+    try:
+        model = onnx.load(str(model_path), load_external_data=False)
+    except Exception as e:  # noqa: BLE001
+        raise UserError(
+            f"model '{args.model}' is not a readable ONNX file ({e})", "check the file"
+        ) from e
+
+    from trtforge.plugins import _trt, registry
+
+    if args.flavour:
+        # read by trtforge.analyzer.trt; also survives the RTX re-exec below
+        os.environ["TRTFORGE_TRT_FLAVOUR"] = args.flavour
+    flavour = _trt.flavour()
+    if flavour is None:
+        raise UserError(
+            "neither tensorrt nor tensorrt_rtx is installed",
+            "pip install tensorrt (NVIDIA GPUs) or pip install tensorrt-rtx",
+        )
+    _trt.ensure_rtx_loadable(reexec=True)  # re-executes this process once if needed
+    trt = _trt.import_trt(flavour)
+    is_rtx = flavour == "tensorrt_rtx"
+    if ccs and not is_rtx:
+        raise UserError(
+            "--compute-capability applies to TensorRT-RTX only",
+            "TensorRT builds for the GPU it runs on; drop the flag or use --flavour tensorrt_rtx",
+        )
+
+    # --- plugins -------------------------------------------------------------------------
+    nodes = registry.plugin_nodes(model)
+    needed = []
+    for _, _node, spec in nodes:
+        if spec is not None and spec not in needed:
+            needed.append(spec)
+    registered = None
+    if needed:
+        try:
+            registered = registry.register(needed, backend=args.plugin_backend, trt=trt)
+        except registry.RegistrationError as e:
+            raise Failure(e.message, e.hint) from e
+    reg = trt.get_plugin_registry()
+    for lib in args.plugin_library:
+        if not Path(lib).is_file():
+            raise UserError(f"--plugin-library '{lib}' does not exist", "pass the path of a .so")
+        if reg.load_library(lib) is None:
+            raise Failure(
+                f"TensorRT could not load the plugin library {lib}",
+                "check it exports getCreators (ldd / nm -D) and matches this TensorRT",
+            )
+    missing = registry.find_missing(reg, model)
+    if missing:
+        lines = []
+        for node, (name, version, namespaces) in missing:
+            ns = namespaces[-1] if namespaces else ""
+            lines.append(
+                f"{node.op_type} node '{node.name}': plugin name={name} version={version} "
+                f"namespace={ns or '(empty)'} is not registered"
+            )
         raise Failure(
-            f"the {flavour} builder failed: " + ("; ".join(log.errors) or "no detail"),
+            "; ".join(lines),
+            "declare and build it (trt-plugin new NAME, then pip install .), or load a library "
+            "that provides it with --plugin-library PATH (a shared library exporting getCreators)",
+        )
+
+    plugin_node_names = {node.name for _, node, _spec in nodes}
+    compiled, errors = _compile(trt, flavour, is_rtx, ccs, shapes, args, model_path)
+    if compiled is None and _is_transient(errors, plugin_node_names):
+        if not os.environ.get(_RETRY_MARK):
+            # Once it happens, TensorRT stays broken in this process: retry in a fresh one.
+            logger.warning("TensorRT failed transiently (%s); building once more", errors[-1])
+            _trt.reexec_process({**os.environ, _RETRY_MARK: "1"})
+    if compiled is None:
+        raise Failure(
+            f"the {flavour} builder failed: " + ("; ".join(errors) or "no detail"),
             "run with -vv to see TensorRT's log",
         )
     out = Path(args.output)
-    _atomic_write(out, bytes(engine))
-    if cache is not None:
-        _atomic_write(Path(args.timing_cache), bytes(config.get_timing_cache().serialize()))
+    _atomic_write(out, compiled.engine)
+    if compiled.timing_cache is not None:
+        _atomic_write(Path(args.timing_cache), compiled.timing_cache)
 
     sidecar = {
         "schema": "trtforge.build/1",
@@ -361,7 +418,7 @@ def _main(argv: list[str] | None = None) -> int:
         "model": {"path": str(model_path), "sha256": _sha256(model_path)},
         "tensorrt": {"flavour": flavour, "version": getattr(trt, "__version__", None)},
         "compute_capability": [f"{c[:-1]}.{c[-1]}" for c in ccs] if ccs else ["current"],
-        "precision": precision or ["as-typed" if is_rtx else "fp32"],
+        "precision": compiled.precision or ["as-typed" if is_rtx else "fp32"],
         "workspace_mib": args.workspace,
         "plugins": [
             {
@@ -376,20 +433,14 @@ def _main(argv: list[str] | None = None) -> int:
             for s in needed
         ],
         "plugin_libraries": [Path(p).name for p in args.plugin_library],
-        "inputs": inputs_info,
-        "outputs": [
-            {
-                "name": network.get_output(i).name,
-                "dtype": str(network.get_output(i).dtype).split(".")[-1],
-            }
-            for i in range(network.num_outputs)
-        ],
+        "inputs": compiled.inputs,
+        "outputs": compiled.outputs,
     }
     _atomic_write(
         out.with_name(out.name + ".json"), (json.dumps(sidecar, indent=2) + "\n").encode()
     )
     print(
-        f"wrote {out} ({len(bytes(engine))} bytes) and {out.name}.json"
+        f"wrote {out} ({len(compiled.engine)} bytes) and {out.name}.json"
         + (f"; plugins: {', '.join(s.qualified_name for s in needed)}" if needed else "")
     )
     return EXIT_OK

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import onnx
 import pytest
-
 from oracle_cases_tensor import CASES, IF_COL2IM, SUPPORTED, UNSUPPORTED
 from oracle_cases_tensor import model as _model
+
 from trtforge.analyzer.api import check
 
 HAS_RTX = importlib.util.find_spec("tensorrt_rtx") is not None

@@ -27,6 +27,7 @@ import os
 
 import pytest
 from _parser_helpers import requires_rtx, save_text_model
+
 from trtforge.analyzer.backends.parser import ParserResult
 from trtforge.analyzer.oracle.corpus import CorpusModel
 from trtforge.analyzer.oracle.score import THRESHOLD, score

@@ -6,6 +6,7 @@ import onnx
 import pytest
 from _parser_helpers import requires_parser, save_text_model
 from onnx import TensorProto, helper
+
 from trtforge.analyzer.api import check
 from trtforge.analyzer.kb.graph_rules import input_types
 from trtforge.analyzer.targets import parse_target

@@ -135,7 +135,7 @@ def test_error_inside_an_if_body_names_the_inner_node(tmp_path):
     relu, if_node = report.nodes
     assert relu.status == "supported"
     assert if_node.status == "unsupported"
-    assert any("NoSuchOp" in f.inner for f in if_node.errors), if_node.errors
+    assert [f.inner for f in if_node.errors] == ["If/then_branch/NoSuchOp"]
 
 
 def test_graph_level_error_leaves_nodes_unjudged(tmp_path):
@@ -222,3 +222,71 @@ def test_crash_becomes_a_graph_finding_not_a_traceback(tmp_path, monkeypatch):
     data = json.loads(proc.stdout)
     assert [r["code"] for r in data["graph"]["reasons"]] == ["parser/crash"]
     assert "Traceback" not in proc.stderr
+
+
+#: ScatterElements with reduction="mul": the importer refuses it from a helper that names no
+#: node (error node index -1) and leaves every node inside a reported subgraph.
+NAMELESS_ERROR = """
+<ir_version: 8, opset_import: ["" : 18]>
+g (float[3,3] x, int64[2,3] i, float[2,3] u) => (float[3,3] y)
+{
+  a = Relu(x)
+  b = ScatterElements <reduction = "mul"> (a, i, u)
+  y = Sigmoid(b)
+}
+"""
+
+
+def test_error_that_names_no_node_goes_to_the_node_being_imported(tmp_path):
+    report = _check(_save(tmp_path, NAMELESS_ERROR))
+    assert [n.status for n in report.nodes] == ["supported", "unsupported", "supported"]
+    assert report.nodes[1].errors[0].code == "parser/UNSUPPORTED_NODE_ATTR"
+    assert not report.graph_findings
+
+
+CONTRIB = """
+<ir_version: 8, opset_import: ["" : 17, "com.microsoft" : 1]>
+g (float[2,3] x) => (float[2,3] z)
+{
+  a = Relu(x)
+  z = com.microsoft.FastGelu(a)
+}
+"""
+
+
+def test_parser_findings_carry_the_knowledge_base_fixes(tmp_path):
+    report = _check(_save(tmp_path, CONTRIB))
+    gelu = report.nodes[1]
+    assert gelu.status == "unsupported"
+    assert gelu.errors[0].code == "parser/INVALID_NODE"  # the parser's verdict and words
+    assert "Plugin not found" in gelu.errors[0].message
+    assert ("rewrite", "decompose-contrib") in {(f.kind, f.name) for f in gelu.fixes}
+
+
+NESTED_IF = """
+<ir_version: 8, opset_import: ["" : 17, "my.ops" : 1]>
+g (bool c, float[2,3] x) => (float[2,3] z)
+{
+  a = Relu(x)
+  z = If(c) <
+    then_branch = t () => (float[2,3] o) {
+      o = If(c) <
+        then_branch = t2 () => (float[2,3] p) { q = Neg(a)
+                                                p = my.ops.Bad(q) },
+        else_branch = e2 () => (float[2,3] p) { p = Tanh(a) }
+      >
+    },
+    else_branch = e () => (float[2,3] o) { o = Tanh(a) }
+  >
+}
+"""
+
+
+def test_nested_body_path_matches_the_static_backend(tmp_path):
+    from trtforge.analyzer.api import check
+
+    path = _save(tmp_path, NESTED_IF)
+    parser = _check(path).nodes[1]
+    static = check(path, target="rtx-1", backend="static").nodes[1]
+    assert [f.inner for f in parser.errors] == ["If/then_branch/If/then_branch/Bad"]
+    assert [f.inner for f in parser.errors] == [f.inner for f in static.errors]

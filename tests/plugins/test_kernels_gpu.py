@@ -10,6 +10,7 @@ import enum
 import types
 
 import pytest
+
 from trtforge.plugins import all_plugins, harness
 from trtforge.plugins.spec import DTYPES
 
@@ -85,6 +86,7 @@ def _stub_trt():
 def test_python_plugin_enqueue(gpu, spec, dtype):
     import cupy as cp
     import numpy as np
+
     from trtforge.plugins.pyplugin import make_plugin_class
 
     trt = _stub_trt()

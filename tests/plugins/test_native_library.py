@@ -6,6 +6,7 @@ import shutil
 import subprocess
 
 import pytest
+
 from trtforge.plugins import all_plugins, catalog, is_available
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from onnx import TensorProto, helper
+
 from trtforge.plugins import all_plugins
 
 SPECS = [s for s in all_plugins() if s.decomposition]

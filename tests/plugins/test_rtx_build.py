@@ -12,6 +12,7 @@ import onnx
 import pytest
 from _plugin_helpers import run_cli
 from onnx import TensorProto, helper, numpy_helper
+
 from trtforge.plugins import find_plugin, testing
 
 pytestmark = pytest.mark.parser

@@ -7,6 +7,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 from onnx.reference import ReferenceEvaluator
+
 from trtforge.plugins import (
     AttrSpec,
     PluginSpec,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import jsonschema
+
 from trtforge.analyzer.schemas import check_schema
 
 

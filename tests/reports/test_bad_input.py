@@ -11,6 +11,7 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper
+
 from trtforge.analyzer.errors import UserError
 from trtforge.analyzer.loading import load_model
 

@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+
 from trtforge.analyzer import check
 from trtforge.analyzer.findings import Finding, Fix
 from trtforge.analyzer.report import ModelInfo, NodeVerdict, PluginRef, Report

@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
+
 from trtforge.analyzer.graph import GraphView, infer_types
 
 

@@ -7,6 +7,7 @@ from collections import Counter
 import numpy as np
 import onnx
 import pytest
+
 from trtforge.analyzer.rewrite import RewriteOptions, rewrite_model
 from trtforge.analyzer.rewrite.verify import verify
 from trtforge.analyzer.targets import parse_target

@@ -10,6 +10,7 @@ import textwrap
 
 import onnx
 import pytest
+
 from trtforge.analyzer.cli import rewrite as cli
 
 MODULE = "trtforge.analyzer.cli.rewrite"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
+
 from trtforge.analyzer.rewrite.registry import passes_removing
 from trtforge.analyzer.rewrite.verify import make_inputs, run_model
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from trtforge.analyzer.rewrite.verify import run_model
 
 HEAD = '<ir_version: 8, opset_import: ["" : {opset}]>'

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from trtforge.analyzer.rewrite.verify import run_model
 
 W = "<float[8] w = {1,2,3,4,5,6,7,8}, float two = {2.0}, float eps = {1e-6}, float one = {1.0}>"

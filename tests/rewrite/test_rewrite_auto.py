@@ -9,6 +9,7 @@ from pathlib import Path
 
 import onnx
 import pytest
+
 from trtforge.analyzer.kb import find_rule
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from trtforge.analyzer.rewrite import base, manager, registry
 from trtforge.analyzer.rewrite.base import Match, RewritePass
 

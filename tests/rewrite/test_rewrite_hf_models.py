@@ -11,6 +11,7 @@ from pathlib import Path
 
 import onnx
 import pytest
+
 from trtforge.analyzer.loading import load_external_weights, load_model
 from trtforge.analyzer.rewrite import RewriteOptions, rewrite_model
 from trtforge.analyzer.rewrite.verify import verify

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
+
 from trtforge.analyzer.rewrite import verify as V
 
 

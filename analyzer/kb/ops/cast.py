@@ -11,6 +11,7 @@ refused. Cast is one of the few importers that take UINT8 inputs.
 from __future__ import annotations
 
 import onnx
+
 from trtforge.analyzer.kb.ops._compute import CHECKERS, IMPORTERS, OBSERVED, OPS_MD, src
 from trtforge.analyzer.kb.policy import ANY_TRT, cast_targets
 from trtforge.analyzer.kb.rule import NodeContext, OpRule

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
+
 from trtforge.analyzer.kb.ops._compute import (
     CHANGELOG,
     IMPORTERS,

@@ -15,6 +15,7 @@ or runtime training_mode fails.
 from __future__ import annotations
 
 import numpy as np
+
 from trtforge.analyzer.kb.ops._compute import (
     CHANGELOG,
     CHECKERS,

@@ -25,7 +25,6 @@ from trtforge.analyzer.kb.ops._tensor_common import (
 )
 from trtforge.analyzer.kb.rule import NodeContext, OpRule
 
-
 AXES_CONST = 'TensorRT needs the axes to build the layer ("axis is not a constant")'
 
 

@@ -8,7 +8,8 @@ Before → After (one node each)::
     QuickGelu(x, alpha)               → Mul(x, Sigmoid(Mul(x, alpha)))
     FusedMatMul(a, b, alpha, transA, transB) → [Transpose] MatMul [Mul(alpha)]
     BiasAdd(x, bias, skip)            → Add(Add(x, bias), skip)
-    FusedConv(x, w[, b, z], activation)  → Conv [Add(z)] then Relu/Tanh/Sigmoid/LeakyRelu/Clip/HardSigmoid
+    FusedConv(x, w[, b, z], activation)  → Conv [Add(z)] then the activation
+                                           (Relu/Tanh/Sigmoid/LeakyRelu/Clip/HardSigmoid)
     FusedGemm(a, b[, c], activation)     → Gemm then the activation
     LayerNormalization(x, s[, b])     → LayerNormalization (opset ≥ 17) | ReduceMean/Sub/…/Div
     SimplifiedLayerNormalization(x, s)→ RMSNormalization (opset ≥ 23, if supported) | basic ops
@@ -19,8 +20,9 @@ Before → After (one node each)::
     default domain, where onnxruntime's optimizer registers them.)
 
 Skips (reported): outputs the standard ops do not produce (mean, inv_std_var) are used;
-FusedMatMul with transBatchA/transBatchB; FusedConv/FusedGemm with another activation; a transpose of an input of unknown rank; a
-normalization axis that cannot be expressed because the input rank is unknown.
+FusedMatMul with transBatchA/transBatchB; FusedConv/FusedGemm with another activation; a
+transpose of an input of unknown rank; a normalization axis that cannot be expressed because
+the input rank is unknown.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from collections.abc import Callable
 
 import numpy as np
 import onnx_graphsurgeon as gs
+
 from trtforge.analyzer.rewrite import emit
 from trtforge.analyzer.rewrite.base import Match, PassContext, RewritePass, detach
 from trtforge.analyzer.rewrite.graphutil import anchor, graph_output_names, tensor_rank

@@ -30,6 +30,7 @@ import logging
 
 import onnx
 import onnx_graphsurgeon as gs
+
 from trtforge.analyzer.rewrite.base import Match, PassContext, PassOutcome, RewritePass, detach
 from trtforge.analyzer.rewrite.graphutil import anchor, graph_output_names, is_lazy_external, scalar
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 
 import onnx_graphsurgeon as gs
+
 from trtforge.analyzer.rewrite import emit
 from trtforge.analyzer.rewrite.base import Match, PassContext, RewritePass, detach
 from trtforge.analyzer.rewrite.graphutil import (

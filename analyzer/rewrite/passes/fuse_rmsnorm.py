@@ -24,6 +24,7 @@ A LayerNorm (x is itself `Sub(y, ReduceMean(y))`) is left to fuse-layernorm.
 from __future__ import annotations
 
 import onnx_graphsurgeon as gs
+
 from trtforge.analyzer.rewrite import emit
 from trtforge.analyzer.rewrite.base import Match, PassContext, RewritePass, detach
 from trtforge.analyzer.rewrite.graphutil import (
