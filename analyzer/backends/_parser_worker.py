@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 import onnx
+
 from trtforge.analyzer.graph import infer_model
 
 log = logging.getLogger("trtforge.parser_worker")

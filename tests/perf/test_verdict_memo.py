@@ -13,6 +13,7 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
+
 from trtforge.analyzer.backends import static
 from trtforge.analyzer.kb.rule import OpRule
 from trtforge.analyzer.loading import load_model
