@@ -250,3 +250,24 @@ def test_made_up_dims_share_by_pattern_not_spelling(monkeypatch):
     assert [n.status for n in report.nodes] == ["supported", "supported", "unsupported"]
     alone = static.check_static(loaded, target, memo=False)
     assert [n.to_json() for n in report.nodes] == [n.to_json() for n in alone.nodes]
+
+
+def test_repeated_blocks_are_judged_once_per_kind(monkeypatch):
+    """Work, not time: in 12 chained transformer blocks only the first block, the Reshapes
+    (their check walks the graph) and the nodes with findings (the contrib FastGelu) are judged
+    one by one; every other node shares a verdict."""
+    block = onnx.load(REPO / "examples" / "transformer_block.onnx")
+    model = repeat_blocks(block, 12)
+    judged = []
+    real_judge = static.StaticChecker._judge
+
+    def spy(self, node, graph, watch=False):
+        judged.append(node.op_type)
+        return real_judge(self, node, graph, watch)
+
+    monkeypatch.setattr(static.StaticChecker, "_judge", spy)
+    static.check_static(load_model(model), parse_target("rtx-1"))
+    per_block = len(block.graph.node)
+    alone = sum(1 for n in block.graph.node if n.op_type in ("Reshape", "FastGelu"))
+    assert len(judged) <= per_block + 11 * alone + 11  # +11: slack for one more kind
+    assert len(judged) < len(model.graph.node) / 3
