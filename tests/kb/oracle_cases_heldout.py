@@ -1,0 +1,66 @@
+# ruff: noqa: E501 (one ONNX-text model per line reads best)
+"""Fixtures for the behaviours found by the held-out corpus variants (symbolic batch dims,
+inputs as initializers, FLOAT16, other opsets), each with the verdict the TensorRT-RTX 1.7.1
+parser gives it.
+
+Every case isolates one general parser behaviour, on shapes and values of its own (never a
+corpus model's), both sides of the limit. `test_heldout_rules.py` checks the static verdicts
+(and, with tensorrt_rtx installed, the parser's); the agreement oracle loads `cases()` from this
+module into its corpus. The module is self-contained (the oracle imports it by path).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import onnx
+import onnx.parser
+
+
+class Case(NamedTuple):
+    id: str
+    model: onnx.ModelProto
+    code: str | None = None  # expected finding code on the last node; None: supported
+    target: str = "rtx-1"
+
+
+def _m(text: str, opset: int = 21) -> onnx.ModelProto:
+    return onnx.parser.parse_model(f'<ir_version: 10, opset_import: ["": {opset}]>\n{text}')
+
+
+_W9 = ",".join(["1"] * 9)
+_W18 = ",".join(["1"] * 18)
+
+# fmt: off
+CASES: list[Case] = [
+    # --- Conv / ConvTranspose: runtime weights and bias need a static shape
+    Case("conv-wtensor-static", _m("g (float[N,1,5,5] x, float[2,1,3,3] w) => (float y) { y = Conv(x, w) }")),
+    Case("conv-wtensor-dyn-maps", _m("g (float[1,1,5,5] x, float[M,1,3,3] w) => (float y) { y = Conv(x, w) }"), "conv/dynamic-weights"),
+    Case("conv-wtensor-dyn-kernel", _m("g (float[1,1,5,5] x, float[2,1,K,K] w) => (float y) { y = Conv<kernel_shape=[3,3]>(x, w) }"), "conv/dynamic-weights"),
+    Case("conv1d-wtensor-dyn-maps", _m("g (float[1,1,5] x, float[M,1,3] w) => (float y) { y = Conv(x, w) }"), "conv/dynamic-weights"),
+    Case("conv-btensor-dyn", _m("g (float[1,1,5,5] x, float[2,1,3,3] w, float[M] b) => (float y) { y = Conv(x, w, b) }"), "conv/dynamic-weights"),
+    Case("conv-winit-xdyn", _m(f"g (float[N,1,5,5] x) => (float y) <float[1,1,3,3] w = {{{_W9}}}> {{ y = Conv(x, w) }}")),
+    Case("conv-wcomputed-static", _m("g (float[1,1,5,5] x, float[2,1,3,3] w0) => (float y) { w = Relu(w0)\n y = Conv(x, w) }")),
+    Case("deconv-wtensor-static", _m("g (float[N,1,3,3] x, float[1,2,3,3] w) => (float y) { y = ConvTranspose(x, w) }")),
+    Case("deconv-wtensor-dyn-cin", _m("g (float[1,1,3,3] x, float[C,2,3,3] w) => (float y) { y = ConvTranspose(x, w) }"), "convtranspose/dynamic-weights"),
+    Case("deconv-wtensor-dyn-maps", _m("g (float[1,1,3,3] x, float[1,M,3,3] w) => (float y) { y = ConvTranspose(x, w) }"), "convtranspose/dynamic-weights"),
+    Case("deconv-wtensor-dyn-outpad", _m("g (float[1,1,3,3] x, float[C,2,3,3] w) => (float y) { y = ConvTranspose<strides=[3,2],output_padding=[1,1]>(x, w) }"), "convtranspose/dynamic-weights"),
+    Case("deconv-btensor-dyn", _m("g (float[1,1,3,3] x, float[1,2,3,3] w, float[M] b) => (float y) { y = ConvTranspose(x, w, b) }"), "convtranspose/dynamic-weights"),
+    # --- ConvTranspose output_shape: padding computed from the input dims at build time
+    Case("deconv-outshape-xdynbatch", _m(f"g (float[N,1,3,3] x) => (float y) <float[1,2,3,3] w = {{{_W18}}}> {{ y = ConvTranspose<strides=[3,2],output_shape=[10,8]>(x, w) }}")),
+    Case("deconv-outshape-xdynspatial", _m(f"g (float[1,1,H,W] x) => (float y) <float[1,2,3,3] w = {{{_W18}}}> {{ y = ConvTranspose<strides=[3,2],output_shape=[10,8]>(x, w) }}"), "convtranspose/output-shape-dynamic"),
+    Case("deconv-outshape-xdynH", _m(f"g (float[1,1,H,3] x) => (float y) <float[1,2,3,3] w = {{{_W18}}}> {{ y = ConvTranspose<strides=[3,2],output_shape=[10,8]>(x, w) }}"), "convtranspose/output-shape-dynamic"),
+    Case("deconv-outpad-xdynspatial", _m(f"g (float[1,1,H,W] x) => (float y) <float[1,2,3,3] w = {{{_W18}}}> {{ y = ConvTranspose<strides=[3,2],output_padding=[1,1]>(x, w) }}")),
+    Case("deconv-outshape-autopad-xdynspatial", _m(f"g (float[1,1,H,W] x) => (float y) <float[1,2,3,3] w = {{{_W18}}}> {{ y = ConvTranspose<strides=[2,2],output_shape=[6,6],auto_pad=\"SAME_UPPER\">(x, w) }}")),
+    Case("deconv-outshape-static-negative", _m(f"g (float[1,1,3,3] x) => (float y) <float[1,2,3,3] w = {{{_W18}}}> {{ y = ConvTranspose<output_shape=[7,7]>(x, w) }}"), "convtranspose/negative-pre-padding"),
+    Case("deconv-outshape-static-ok", _m(f"g (float[1,1,3,3] x) => (float y) <float[1,2,3,3] w = {{{_W18}}}> {{ y = ConvTranspose<output_shape=[4,4]>(x, w) }}")),
+    Case("deconv-outshape-full-static", _m(f"g (float[1,1,3,3] x) => (float y) <float[1,2,3,3] w = {{{_W18}}}> {{ y = ConvTranspose<strides=[3,2],output_shape=[1,2,10,8]>(x, w) }}")),
+    Case("deconv1d-outshape", _m("g (float[1,1,3] x) => (float y) <float[1,2,3] w = {1,1,1,1,1,1}> { y = ConvTranspose<strides=[2],output_shape=[7]>(x, w) }"), "convtranspose/output-shape-1d"),
+    Case("deconv1d-outpad", _m("g (float[1,1,3] x) => (float y) <float[1,2,3] w = {1,1,1,1,1,1}> { y = ConvTranspose<strides=[2],output_padding=[1]>(x, w) }")),
+]
+# fmt: on
+
+
+def cases():
+    """(name, model) for every case."""
+    return [(c.id, c.model) for c in CASES]
