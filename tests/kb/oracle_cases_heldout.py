@@ -76,6 +76,14 @@ CASES: list[Case] = [
     Case("gru-fp16-seqlens", _m("g (float16[1,2,4] x, float16[1,9,4] w, float16[1,9,3] r, int32[2] sl) => (float16[1,2,3] h) { y, h = GRU<hidden_size=3>(x, w, r, , sl) }"), "gru/sequence-lens-dtype"),
     Case("rnn-fp16-seqlens", _m("g (float16[1,2,4] x, float16[1,3,4] w, float16[1,3,3] r, int32[2] sl) => (float16[1,2,3] h) { y, h = RNN<hidden_size=3>(x, w, r, , sl) }"), "rnn/sequence-lens-dtype"),
     Case("rnn-fp16", _m("g (float16[1,2,4] x, float16[1,3,4] w, float16[1,3,3] r) => (float16[1,2,3] h) { y, h = RNN<hidden_size=3>(x, w, r) }")),
+    # --- MatMul 1-D x N-D: the squeeze of axis 0 fails only when the product is static
+    Case("matmul-vec-batched-static", _m("g (float[4] a, float[3,4,5] b) => (float y) { y = MatMul(a, b) }"), "matmul/vector-times-batched"),
+    Case("matmul-vec-batched-dynbatch", _m("g (float[4] a, float[N,4,5] b) => (float y) { y = MatMul(a, b) }")),
+    Case("matmul-vec-batched-dyncols", _m("g (float[4] a, float[3,4,M] b) => (float y) { y = MatMul(a, b) }")),
+    Case("matmul-vec-batched-dynk", _m("g (float[4] a, float[3,K,5] b) => (float y) { y = MatMul(a, b) }"), "matmul/vector-times-batched"),
+    Case("matmul-vec-4d-leading-one", _m("g (float[4] a, float[1,3,4,5] b) => (float y) { y = MatMul(a, b) }")),
+    Case("matmul-vec-4d-inner-dyn", _m("g (float[4] a, float[3,N,4,5] b) => (float y) { y = MatMul(a, b) }")),
+    Case("matmul-vec-4d-static", _m("g (float[4] a, float[3,1,4,5] b) => (float y) { y = MatMul(a, b) }"), "matmul/vector-times-batched"),
 ]
 # fmt: on
 
