@@ -84,6 +84,12 @@ CASES: list[Case] = [
     Case("matmul-vec-4d-leading-one", _m("g (float[4] a, float[1,3,4,5] b) => (float y) { y = MatMul(a, b) }")),
     Case("matmul-vec-4d-inner-dyn", _m("g (float[4] a, float[3,N,4,5] b) => (float y) { y = MatMul(a, b) }")),
     Case("matmul-vec-4d-static", _m("g (float[4] a, float[3,1,4,5] b) => (float y) { y = MatMul(a, b) }"), "matmul/vector-times-batched"),
+    # --- Equal: a UINT8 initializer is INT32 weights, a UINT8 input stays UINT8
+    Case("equal-uint8-input-vs-init", _m("g (uint8[3] x) => (bool y) <uint8[3] z = {1,2,3}> { y = Equal(x, z) }"), "equal/uint8-weights-vs-tensor"),
+    Case("equal-uint8-init-vs-input", _m("g (uint8[2,3] x) => (bool y) <uint8[3] z = {4,5,6}> { y = Equal(z, x) }"), "equal/uint8-weights-vs-tensor"),
+    Case("equal-uint8-init-vs-init", _m("g (uint8[3] x0) => (bool y) <uint8[3] z = {1,2,3}, uint8[3] w = {3,2,1}> { y = Equal(z, w) }")),
+    Case("equal-uint8-inputs", _m("g (uint8[3] x, uint8[3] z) => (bool y) { y = Equal(x, z) }")),
+    Case("equal-int8-input-vs-init", _m("g (int8[3] x) => (bool y) <int8[3] z = {1,2,3}> { y = Equal(x, z) }")),
 ]
 # fmt: on
 
