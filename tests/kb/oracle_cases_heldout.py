@@ -90,6 +90,21 @@ CASES: list[Case] = [
     Case("equal-uint8-init-vs-init", _m("g (uint8[3] x0) => (bool y) <uint8[3] z = {1,2,3}, uint8[3] w = {3,2,1}> { y = Equal(z, w) }")),
     Case("equal-uint8-inputs", _m("g (uint8[3] x, uint8[3] z) => (bool y) { y = Equal(x, z) }")),
     Case("equal-int8-input-vs-init", _m("g (int8[3] x) => (bool y) <int8[3] z = {1,2,3}> { y = Equal(x, z) }")),
+    # --- Quantize/DequantizeLinear: per-axis and block scales need a static axis dim
+    Case("q-int4-peraxis-dynaxis", _m("g (float[B,6] x, float[5] s, int4[5] z) => (int4 y) { y = QuantizeLinear<axis=0>(x, s, z) }"), "quantizelinear/dynamic-axis-dim"),
+    Case("q-fp4-peraxis-dynaxis", _m("g (float[B,6] x, float[5] s, float4e2m1[5] z) => (float4e2m1 y) { y = QuantizeLinear<axis=0>(x, s, z) }"), "quantizelinear/dynamic-axis-dim"),
+    Case("q-int8-peraxis-dynaxis-neg", _m("g (float[B,6] x, float[5] s, int8[5] z) => (int8 y) { y = QuantizeLinear<axis=-2>(x, s, z) }"), "quantizelinear/dynamic-axis-dim"),
+    Case("q-fp8-peraxis-unknown", _m("g (float[?,6] x, float[5] s, float8e4m3fn[5] z) => (float8e4m3fn y) { y = QuantizeLinear<axis=0>(x, s, z) }"), "quantizelinear/dynamic-axis-dim"),
+    Case("q-int8-peraxis-init-dynaxis", _m("g (float[B,6] x) => (int8 y) <float[5] s = {1.0,1.0,1.0,1.0,1.0}, int8[5] z = {0,0,0,0,0}> { y = QuantizeLinear<axis=0>(x, s, z) }"), "quantizelinear/dynamic-axis-dim"),
+    Case("q-int4-peraxis-static-axis", _m("g (float[B,6] x, float[6] s, int4[6] z) => (int4 y) { y = QuantizeLinear<axis=1>(x, s, z) }")),
+    Case("q-int8-one-element-scale", _m("g (float[B,6] x, float[1] s, int8[1] z) => (int8 y) { y = QuantizeLinear<axis=0>(x, s, z) }")),
+    Case("q-int4-pertensor-dyn", _m("g (float[B,6] x, float s, int4 z) => (int4 y) { y = QuantizeLinear(x, s, z) }")),
+    Case("q-int4-block-dynaxis", _m("g (float[B,6] x, float[C,6] s, int4[C,6] z) => (int4 y) { y = QuantizeLinear<axis=0, block_size=2>(x, s, z) }"), "quantizelinear/dynamic-axis-dim"),
+    Case("q-int4-block-static-axis", _m("g (float[B,6] x, float[B,3] s, int4[B,3] z) => (int4 y) { y = QuantizeLinear<axis=1, block_size=2>(x, s, z) }")),
+    Case("dq-int4-peraxis-dynaxis", _m("g (int4[B,6] x, float[5] s) => (float y) { y = DequantizeLinear<axis=0>(x, s) }"), "dequantizelinear/dynamic-axis-dim"),
+    Case("dq-int8-peraxis-dynaxis", _m("g (int8[B,6] x, float[5] s) => (float y) { y = DequantizeLinear<axis=0>(x, s) }"), "dequantizelinear/dynamic-axis-dim"),
+    Case("dq-int4-peraxis-static-axis", _m("g (int4[B,6] x, float[6] s) => (float y) { y = DequantizeLinear<axis=1>(x, s) }")),
+    Case("dq-int4-block-static-axis", _m("g (int4[B,6] x, float[B,3] s) => (float y) { y = DequantizeLinear<axis=1, block_size=2>(x, s) }")),
 ]
 # fmt: on
 
