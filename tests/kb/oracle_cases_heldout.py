@@ -105,6 +105,15 @@ CASES: list[Case] = [
     Case("dq-int8-peraxis-dynaxis", _m("g (int8[B,6] x, float[5] s) => (float y) { y = DequantizeLinear<axis=0>(x, s) }"), "dequantizelinear/dynamic-axis-dim"),
     Case("dq-int4-peraxis-static-axis", _m("g (int4[B,6] x, float[6] s) => (float y) { y = DequantizeLinear<axis=1>(x, s) }")),
     Case("dq-int4-block-static-axis", _m("g (int4[B,6] x, float[B,3] s) => (float y) { y = DequantizeLinear<axis=1, block_size=2>(x, s) }")),
+    # --- Attention: K and V compared dim by dim (a dynamic dim is -1)
+    Case("attn-kv-head-differs-dynbatch", _m("g (float[B,2,4,8] q, float[B,2,6,8] k, float[B,2,6,10] v) => (float y) { y = Attention(q, k, v) }", 23), "attention/kv-shape"),
+    Case("attn-kv-seq-differs-dynbatch", _m("g (float[B,2,4,8] q, float[B,2,6,8] k, float[B,2,5,8] v) => (float y) { y = Attention(q, k, v) }", 23), "attention/kv-shape"),
+    Case("attn-kv-dyn-vs-static", _m("g (float[2,2,4,8] q, float[2,2,6,8] k, float[B,2,6,8] v) => (float y) { y = Attention(q, k, v) }", 23), "attention/kv-shape"),
+    Case("attn-kv-head-dyn-vs-static", _m("g (float[B,2,4,8] q, float[B,2,6,8] k, float[B,2,6,H] v) => (float y) { y = Attention(q, k, v) }", 23), "attention/kv-shape"),
+    Case("attn-kv-same-dynbatch", _m("g (float[B,2,4,8] q, float[B,2,6,8] k, float[B,2,6,8] v) => (float y) { y = Attention(q, k, v) }", 23)),
+    Case("attn-kv-two-symbols", _m("g (float[B,2,4,8] q, float[B,2,6,8] k, float[M,2,6,8] v) => (float y) { y = Attention(q, k, v) }", 23)),
+    Case("attn3d-kv-hidden-differs-dynbatch", _m("g (float[B,5,24] q, float[B,7,24] k, float[B,7,30] v) => (float y) { y = Attention<q_num_heads=3, kv_num_heads=3>(q, k, v) }", 23), "attention/kv-shape"),
+    Case("attn3d-kv-same-dynseq", _m("g (float[2,S,24] q, float[2,T,24] k, float[2,T,24] v) => (float y) { y = Attention<q_num_heads=3, kv_num_heads=3>(q, k, v) }", 23)),
 ]
 # fmt: on
 

@@ -2,16 +2,16 @@
 
 Sources: onnx-tensorrt docs/operators.md (10.15 Attention row: past_key/past_value and the
 present_*/qk_matmul_output outputs unsupported, softcap unsupported; RotaryEmbedding row);
-onnxOpImporters.cpp importAttention (exactly one output, past_key/past_value refused,
-IAttention layer), importRotaryEmbedding (3-D input needs num_heads); Changelog 10.14
-(Attention), 10.15 (RotaryEmbedding, RMSNormalization). Observed with the TensorRT-RTX 1.7.1
-parser on the onnx Attention test cases and extra probes: `softcap` != 0 and
-`softmax_precision` are refused; `is_causal=1` together with an `attn_mask` fails in
-IAttention::setMask; K and V with different shapes (different head sizes) fail ("Key and Value
-must have the same shape"); GQA, 3-D inputs with q_num_heads/kv_num_heads, bool/float masks of
-rank 2-4, nonpad_kv_seqlen and left_window_size parse; Q/K/V must be float types (INT8/FP8
-inputs fail at the layer). LinearAttention and CausalConvWithState (opset 27) have importers
-in TensorRT-RTX 1.7.1 that need a plugin it does not ship ("failed to load … plugin"); they are
+onnxOpImporters.cpp importAttention (exactly one output, past_key/past_value refused, IAttention
+layer), importRotaryEmbedding (3-D input needs num_heads); Changelog 10.14 (Attention), 10.15
+(RotaryEmbedding, RMSNormalization). Observed with the TensorRT-RTX 1.7.1 parser on the onnx
+Attention test cases and extra probes: `softcap` != 0 and `softmax_precision` are refused;
+`is_causal=1` together with an `attn_mask` fails in IAttention::setMask; K and V with different
+shapes (different head sizes) fail ("Key and Value must have the same shape", compared dim by
+dim with -1 for a dynamic dim); GQA, 3-D inputs with q_num_heads/kv_num_heads, bool/float masks
+of rank 2-4, nonpad_kv_seqlen and left_window_size parse; Q/K/V must be float types (INT8/FP8
+inputs fail at the layer). LinearAttention and CausalConvWithState (opset 27) have importers in
+TensorRT-RTX 1.7.1 that need a plugin it does not ship ("failed to load … plugin"); they are
 absent from TensorRT's operators.md (10.15).
 """
 
@@ -66,15 +66,41 @@ def _check_attention(ctx: NodeContext):
         )
     if ctx.has_input(3):
         yield from _check_mask(ctx)
+    yield from _check_kv_shapes(ctx)
+
+
+def _trt_dims(info) -> list[int | None]:
+    """The dims as TensorRT's layer sees them: a static dim, -1 for a dynamic dim of a network
+    input, None where this analysis cannot tell (a dynamic dim of a computed tensor, which
+    TensorRT may know)."""
+    out: list[int | None] = []
+    for d in info.shape:
+        if isinstance(d, int) and d > 0:
+            out.append(d)
+        else:
+            out.append(-1 if info.is_graph_input else None)
+    return out
+
+
+def _check_kv_shapes(ctx: NodeContext):
+    """IAttention's input layer compares the K and V dims as build-time values, a dynamic
+    dim being -1 (observed with TensorRT-RTX 1.7.1: K and V that differ in a static dim are
+    refused whatever the other dims are; two dynamic dims compare equal, a dynamic dim
+    against a static one does not)."""
     k, v = ctx.input(1), ctx.input(2)
-    if k is not None and v is not None and k.static_shape and v.static_shape:
-        if tuple(k.shape) != tuple(v.shape):
+    if k is None or v is None or k.shape is None or v.shape is None:
+        return
+    if len(k.shape) != len(v.shape):
+        return
+    for kd, vd in zip(_trt_dims(k), _trt_dims(v), strict=True):
+        if kd is not None and vd is not None and kd != vd:
             yield ctx.finding(
                 "kv-shape",
                 f"K {list(k.shape)} and V {list(v.shape)} differ; TensorRT needs equal shapes "
                 "(same head size)",
                 "pad V to K's head size and slice the output, or decompose the attention",
             )
+            return
 
 
 def _attention_dims(ctx: NodeContext) -> list | None:
