@@ -114,6 +114,18 @@ CASES: list[Case] = [
     Case("attn-kv-two-symbols", _m("g (float[B,2,4,8] q, float[B,2,6,8] k, float[M,2,6,8] v) => (float y) { y = Attention(q, k, v) }", 23)),
     Case("attn3d-kv-hidden-differs-dynbatch", _m("g (float[B,5,24] q, float[B,7,24] k, float[B,7,30] v) => (float y) { y = Attention<q_num_heads=3, kv_num_heads=3>(q, k, v) }", 23), "attention/kv-shape"),
     Case("attn3d-kv-same-dynseq", _m("g (float[2,S,24] q, float[2,T,24] k, float[2,T,24] v) => (float y) { y = Attention<q_num_heads=3, kv_num_heads=3>(q, k, v) }", 23)),
+    # --- RotaryEmbedding: IRotaryEmbeddingLayer compares batch/sequence dims at build time
+    Case("rope-dynbatch-const-positions", _m("g (float[B,2,3,8] x, float[8,4] c, float[8,4] s) => (float y) <int64[2,3] p = {0,1,2,0,1,2}> { y = RotaryEmbedding(x, c, s, p) }", 23), "rotaryembedding/rope-dims"),
+    Case("rope-dynbatch-static-positions", _m("g (float[B,2,3,8] x, float[8,4] c, float[8,4] s, int64[1,3] p) => (float y) { y = RotaryEmbedding(x, c, s, p) }", 23), "rotaryembedding/rope-dims"),
+    Case("rope-static-dyn-positions", _m("g (float[2,2,3,8] x, float[8,4] c, float[8,4] s, int64[B,3] p) => (float y) { y = RotaryEmbedding(x, c, s, p) }", 23), "rotaryembedding/rope-dims"),
+    Case("rope-dynseq-static-positions", _m("g (float[2,2,S,8] x, float[8,4] c, float[8,4] s, int64[2,3] p) => (float y) { y = RotaryEmbedding(x, c, s, p) }", 23), "rotaryembedding/rope-dims"),
+    Case("rope-dynbatch-dyn-positions", _m("g (float[B,2,S,8] x, float[8,4] c, float[8,4] s, int64[B,S] p) => (float y) { y = RotaryEmbedding(x, c, s, p) }", 23)),
+    Case("rope-dynbatch-other-symbol", _m("g (float[B,2,3,8] x, float[8,4] c, float[8,4] s, int64[M,3] p) => (float y) { y = RotaryEmbedding(x, c, s, p) }", 23)),
+    Case("rope-dyn-head", _m("g (float[2,2,3,D] x, float[8,2] c, float[8,2] s, int64[2,3] p) => (float y) { y = RotaryEmbedding<rotary_embedding_dim=4>(x, c, s, p) }", 23), "rotaryembedding/dynamic-head-size"),
+    Case("rope3d-dyn-hidden", _m("g (float[2,3,H] x, float[8,4] c, float[8,4] s, int64[2,3] p) => (float y) { y = RotaryEmbedding<num_heads=2>(x, c, s, p) }", 23), "rotaryembedding/dynamic-head-size"),
+    Case("rope3d-dynbatch-const-positions", _m("g (float[B,3,16] x, float[8,4] c, float[8,4] s) => (float y) <int64[2,3] p = {0,1,2,0,1,2}> { y = RotaryEmbedding<num_heads=2>(x, c, s, p) }", 23), "rotaryembedding/rope-dims"),
+    Case("rope-nopos-dynbatch-cache", _m("g (float[B,2,3,8] x, float[B,3,4] c, float[B,3,4] s) => (float y) { y = RotaryEmbedding(x, c, s) }", 23)),
+    Case("rope-nopos-dynbatch-static-cache", _m("g (float[B,2,3,8] x, float[2,3,4] c, float[2,3,4] s) => (float y) { y = RotaryEmbedding(x, c, s) }", 23), "rotaryembedding/rope-dims"),
 ]
 # fmt: on
 

@@ -12,7 +12,9 @@ dim with -1 for a dynamic dim); GQA, 3-D inputs with q_num_heads/kv_num_heads, b
 of rank 2-4, nonpad_kv_seqlen and left_window_size parse; Q/K/V must be float types (INT8/FP8
 inputs fail at the layer). LinearAttention and CausalConvWithState (opset 27) have importers in
 TensorRT-RTX 1.7.1 that need a plugin it does not ship ("failed to load … plugin"); they are
-absent from TensorRT's operators.md (10.15).
+absent from TensorRT's operators.md (10.15). RotaryEmbedding (held-out const+dynamic probes,
+TensorRT-RTX 1.7.1): the head size must be static, and position_ids (or, without them, the
+caches) must match the input's batch/sequence dims as build-time values.
 """
 
 from __future__ import annotations
@@ -153,6 +155,52 @@ def _check_rope(ctx: NodeContext):
             "3-D input without the num_heads attribute",
             "set num_heads, or reshape the input to 4-D",
         )
+    yield from _check_rope_dims(ctx)
+
+
+def _check_rope_dims(ctx: NodeContext):
+    """IRotaryEmbeddingLayer checks at build time (observed with TensorRT-RTX 1.7.1): the head
+    size (hidden size of a 3-D input) must be static ("rotaryEmbeddingDim <= headSize" with
+    headSize -1, "hiddenSize must be divisible by num_heads"); position_ids [batch, seq] must
+    have the input's batch and sequence dims, and without position_ids the caches [batch, seq,
+    …] its batch dim, compared as build-time values (-1 for a dynamic dim): a dynamic batch
+    against a constant position_ids of batch 1 or 2 fails."""
+    x = ctx.input(0)
+    if x is None or x.shape is None or x.rank not in (3, 4):
+        return
+    last = x.shape[-1]
+    if not (isinstance(last, int) and last > 0):
+        what = "hidden size" if x.rank == 3 else "head size"
+        yield ctx.finding(
+            "dynamic-head-size",
+            f"the input's {what} (last dim) is dynamic {list(x.shape)}; TensorRT needs it at "
+            "build time",
+            "export with a static head size (fixed hidden size / num_heads)",
+        )
+    xdims = _trt_dims(x)
+    batch, seq = xdims[0], xdims[2] if x.rank == 4 else xdims[1]
+    if ctx.has_input(3):
+        pos = ctx.input(3)
+        if pos is None or pos.shape is None or pos.rank != 2:
+            return
+        pairs = (("batch", batch, _trt_dims(pos)[0]), ("sequence", seq, _trt_dims(pos)[1]))
+        which, what = "position_ids", pos.shape
+    else:
+        cos = ctx.input(1)
+        if cos is None or cos.shape is None or cos.rank != 3:
+            return
+        pairs = (("batch", batch, _trt_dims(cos)[0]),)
+        which, what = "cos_cache", cos.shape
+    for name, want, have in pairs:
+        if want is not None and have is not None and want != have:
+            yield ctx.finding(
+                "rope-dims",
+                f"{which} {list(what)} and the input {list(x.shape)} differ in the {name} dim "
+                "as TensorRT sees it at build time (a dynamic dim is -1)",
+                f"give {which} the input's {name} dim (e.g. compute it from the input's "
+                "shape, or make both static)",
+            )
+            return
 
 
 RULES = [
