@@ -126,6 +126,12 @@ CASES: list[Case] = [
     Case("rope3d-dynbatch-const-positions", _m("g (float[B,3,16] x, float[8,4] c, float[8,4] s) => (float y) <int64[2,3] p = {0,1,2,0,1,2}> { y = RotaryEmbedding<num_heads=2>(x, c, s, p) }", 23), "rotaryembedding/rope-dims"),
     Case("rope-nopos-dynbatch-cache", _m("g (float[B,2,3,8] x, float[B,3,4] c, float[B,3,4] s) => (float y) { y = RotaryEmbedding(x, c, s) }", 23)),
     Case("rope-nopos-dynbatch-static-cache", _m("g (float[B,2,3,8] x, float[2,3,4] c, float[2,3,4] s) => (float y) { y = RotaryEmbedding(x, c, s) }", 23), "rotaryembedding/rope-dims"),
+    Case("q-int8-scale-dyn-length", _m("g (float[2,3] x, float[S] s) => (int8 y) { y = QuantizeLinear<axis=1>(x, s) }"), "quantizelinear/dynamic-scale-shape"),
+    Case("q-int8-zero-point-dyn-length", _m("g (float[2,3] x, float[3] s, int8[Z] z) => (int8 y) { y = QuantizeLinear<axis=1>(x, s, z) }"), "quantizelinear/dynamic-scale-shape"),
+    Case("dq-int8-zero-point-dyn-length", _m("g (int8[4] x, float s, int8[Z] z) => (float y) { y = DequantizeLinear(x, s, z) }"), "dequantizelinear/dynamic-scale-shape"),
+    Case("dq-int8-scalar-scale-dyn-data", _m("g (int8[X] x, float s) => (float y) { y = DequantizeLinear(x, s) }")),
+    Case("q-int8-block-scale-dyn-block-axis", _m("g (float[2,4] x, float[2,S] s) => (int8 y) { y = QuantizeLinear<axis=1, block_size=2>(x, s) }"), "quantizelinear/dynamic-scale-shape"),
+    Case("q-int4-block-scale-dyn-other-axis", _m("g (float[B,4] x, float[B,2] s) => (int4 y) { y = QuantizeLinear<axis=1, block_size=2, output_dtype=22>(x, s) }")),
 ]
 # fmt: on
 

@@ -15,7 +15,8 @@ batch dim and probes (TensorRT-RTX 1.7.1, every quantized type alike): per-axis 
 data's dim on `axis` known at build time ("ScaleMode is illegal", validateQuantizationHelper),
 and block quantization needs the dim on the block axis known ("input shape in the block axis
 dimension … must be known at build time"); a one-element scale is per-tensor and takes any
-shape.
+shape. The scale and zero point themselves need static shapes (on the block axis in block
+mode).
 """
 
 from __future__ import annotations
@@ -106,9 +107,39 @@ def _check_axis_dim(ctx: NodeContext):
     )
 
 
+def _check_scale_shapes(ctx: NodeContext):
+    """The scale's and zero point's volumes are build-time values: outside block mode their
+    shapes must be static ("volume" assertion, "The scale and zero point must have the same
+    volume. Size of zero point = -1"); in block mode their dim on the block axis must be
+    ("scale shape in the block axis dimension … must be known at build time"). Observed with
+    TensorRT-RTX 1.7.1 (QuantDequantLinearHelper / resolveZeroPoint, validateQuantizationHelper)."""
+    block = int(ctx.attr("block_size", 0) or 0)
+    axis = int(ctx.attr("axis", 1))
+    for index, name in ((1, "scale"), (2, "zero point")):
+        info = ctx.input(index)
+        if info is None or info.shape is None or info.static_shape:
+            continue
+        if block > 0:
+            a = axis + len(info.shape) if axis < 0 else axis
+            if not 0 <= a < len(info.shape):
+                continue
+            d = info.shape[a]
+            if isinstance(d, int) and d > 0:
+                continue
+            what = f"dim {a} (the block axis) of the {name} is dynamic"
+        else:
+            what = f"the {name} has a dynamic shape"
+        yield ctx.finding(
+            "dynamic-scale-shape",
+            f"{what} {list(info.shape)}; TensorRT needs its size at build time",
+            f"give the {name} a static shape (one value per channel or block)",
+        )
+
+
 def _check_q(ctx: NodeContext):
     yield from _common(ctx, quantize=True)
     yield from _check_axis_dim(ctx)
+    yield from _check_scale_shapes(ctx)
     if "output_dtype" in ctx.attrs:
         name = _dtype_name(ctx.attr("output_dtype"))
         if name not in _QTYPES:
@@ -123,6 +154,7 @@ def _check_q(ctx: NodeContext):
 def _check_dq(ctx: NodeContext):
     yield from _common(ctx, quantize=False)
     yield from _check_axis_dim(ctx)
+    yield from _check_scale_shapes(ctx)
     if "output_dtype" in ctx.attrs:
         name = _dtype_name(ctx.attr("output_dtype"))
         if name not in FLOATS:
