@@ -119,6 +119,8 @@ def _check_scale_shapes(ctx: NodeContext):
         info = ctx.input(index)
         if info is None or info.shape is None or info.static_shape:
             continue
+        if index == 2 and info.dtype == "FLOAT8E4M3FN":
+            continue  # FP8 zero points are not resolved (observed: any shape parses)
         if block > 0:
             a = axis + len(info.shape) if axis < 0 else axis
             if not 0 <= a < len(info.shape):
