@@ -132,6 +132,24 @@ CASES: list[Case] = [
     Case("dq-int8-scalar-scale-dyn-data", _m("g (int8[X] x, float s) => (float y) { y = DequantizeLinear(x, s) }")),
     Case("q-int8-block-scale-dyn-block-axis", _m("g (float[2,4] x, float[2,S] s) => (int8 y) { y = QuantizeLinear<axis=1, block_size=2>(x, s) }"), "quantizelinear/dynamic-scale-shape"),
     Case("q-int4-block-scale-dyn-other-axis", _m("g (float[B,4] x, float[B,2] s) => (int4 y) { y = QuantizeLinear<axis=1, block_size=2, output_dtype=22>(x, s) }")),
+    # --- shape-tensor inputs: their length (output rank / axis count) is a build-time value
+    Case("reshape-shape-dyn-length", _m("g (float[2,3,4] x, int64[L] s) => (float y) { y = Reshape(x, s) }"), "reshape/dynamic-length"),
+    Case("reshape-shape-input-static-length", _m("g (float[A,B,C] x, int64[2] s) => (float y) { y = Reshape(x, s) }")),
+    Case("expand-shape-dyn-length", _m("g (float[3,1] x, int64[L] s) => (float y) { y = Expand(x, s) }"), "expand/dynamic-length"),
+    Case("constantofshape-dyn-length", _m("g (int64[L] s) => (float y) { y = ConstantOfShape(s) }"), "constantofshape/dynamic-length"),
+    Case("constantofshape-static-length", _m("g (int64[2] s) => (float y) { y = ConstantOfShape(s) }")),
+    Case("slice-starts-dyn-length", _m("g (float[4,5] x, int64[L] b, int64[L] e) => (float y) { y = Slice(x, b, e) }"), "slice/dynamic-length"),
+    Case("slice-axes-dyn-length", _m("g (float[4,5] x, int64[1] b, int64[1] e, int64[L] a) => (float y) { y = Slice(x, b, e, a) }"), "slice/dynamic-length"),
+    Case("slice-inputs-static-length", _m("g (float[4,N] x, int64[2] b, int64[2] e) => (float y) { y = Slice(x, b, e) }")),
+    Case("pad-pads-dyn-length", _m("g (float[4,5] x, int64[L] p) => (float y) { y = Pad(x, p) }"), "pad/dynamic-length"),
+    Case("pad-pads-static-length", _m("g (float[N,5] x, int64[4] p) => (float y) { y = Pad(x, p) }")),
+    Case("tile-repeats-dyn-length", _m("g (float[4,5] x, int64[L] r) => (float y) { y = Tile(x, r) }")),
+    Case("resize-sizes-dyn-length", _m("g (float[1,1,4,4] x, int64[L] sz) => (float y) { y = Resize(x, , , sz) }"), "resize/dynamic-length"),
+    Case("resize-sizes-static-length", _m("g (float[N,1,4,4] x, int64[4] sz) => (float y) { y = Resize(x, , , sz) }")),
+    Case("gathernd-dyn-index-depth", _m("g (float[A,B] x, int64[C,D] i) => (float y) { y = GatherND(x, i) }"), "gathernd/dynamic-index-depth"),
+    Case("gathernd-static-index-depth", _m("g (float[A,B] x, int64[C,2] i) => (float y) { y = GatherND(x, i) }")),
+    Case("dq-fp8-zero-point-dyn-length", _m("g (float8e4m3fn[X] x, float s, float8e4m3fn[Z] z) => (float y) { y = DequantizeLinear(x, s, z) }")),
+    Case("reshape-shape-computed", _m("g (float[N,3,4] x) => (float y) { s0 = Shape<start=0, end=1>(x)\n m = Constant<value = int64[1] {-1}>()\n s = Concat<axis=0>(s0, m)\n y = Reshape(x, s) }")),
 ]
 # fmt: on
 

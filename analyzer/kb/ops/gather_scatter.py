@@ -18,6 +18,24 @@ from trtforge.analyzer.kb.ops._tensor_common import INDEX, OBSERVED, OPSRC, TENS
 from trtforge.analyzer.kb.rule import AttrLimit, NodeContext, OpRule, Since
 
 
+def _check_gather_nd(ctx: NodeContext):
+    """The last dim of GatherND's indices (how many data dims each index addresses) sets the
+    output rank: it must be static (observed with TensorRT-RTX 1.7.1: "Error while computing
+    output extent" for indices [C, D] with D dynamic; other index dims may be dynamic)."""
+    idx = ctx.input(1)
+    if idx is None or idx.shape is None or not idx.shape or not idx.is_graph_input:
+        return  # a computed tensor's dims may be known to TensorRT but not to ONNX inference
+    last = idx.shape[-1]
+    if not (isinstance(last, int) and last > 0):
+        yield ctx.finding(
+            "dynamic-index-depth",
+            f"the last dim of indices {list(idx.shape)} is dynamic; TensorRT needs it (the "
+            "number of indexed dims, which sets the output rank) at build time",
+            "give the indices a static last dim",
+            source=OBSERVED,
+        )
+
+
 def _check_scatter_elements(ctx: NodeContext):
     reduction = ctx.attr("reduction", "none")
     if reduction != "none" and ctx.target.is_rtx:
@@ -65,6 +83,7 @@ RULES = [
         op="GatherND",
         source=f"{OPSRC} importGatherND; docs/operators.md (GatherND); {OBSERVED}",
         types={0: TENSOR, 1: INDEX},
+        check=_check_gather_nd,
     ),
     OpRule(
         op="Scatter",

@@ -22,6 +22,7 @@ from trtforge.analyzer.kb.ops._tensor_common import (
     OPSRC,
     float_value_input,
     shape_input,
+    static_length,
 )
 from trtforge.analyzer.kb.rule import AttrLimit, NodeContext, OpRule
 
@@ -62,6 +63,9 @@ def _check_resize(ctx: NodeContext):
     scales_index = 2 if ctx.opset >= 11 else 1
     has_sizes = ctx.opset >= 11 and ctx.has_input(3)
     if has_sizes:
+        length = static_length(ctx, 3, "sizes")
+        if length is not None:
+            yield length
         finding = shape_input(ctx, 3, "sizes")
         if finding is not None:
             yield finding
