@@ -25,6 +25,7 @@ from trtforge.analyzer.kb.ops._compute import (
     IMPORTERS,
     OBSERVED,
     OPS_MD,
+    is_dynamic_dim,
     mixed_float_types,
     src,
 )
@@ -168,8 +169,7 @@ def _check_rope_dims(ctx: NodeContext):
     x = ctx.input(0)
     if x is None or x.shape is None or x.rank not in (3, 4):
         return
-    last = x.shape[-1]
-    if not (isinstance(last, int) and last > 0):
+    if is_dynamic_dim(x, x.shape[-1]):
         what = "hidden size" if x.rank == 3 else "head size"
         yield ctx.finding(
             "dynamic-head-size",

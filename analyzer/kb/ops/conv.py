@@ -28,6 +28,7 @@ from trtforge.analyzer.kb.ops._compute import (
     IMPORTERS,
     OBSERVED,
     OPS_MD,
+    has_dynamic_dim,
     is_weights,
     mixed_float_types,
     rank,
@@ -67,7 +68,7 @@ def _dynamic_weights(ctx: NodeContext, skip_channels: bool):
     Initializers and Constant outputs always have static shapes."""
     for index, what in ((1, "weights"), (2, "bias")):
         info = ctx.input(index)
-        if info is None or info.shape is None or info.static_shape or is_weights(ctx, index):
+        if not has_dynamic_dim(info) or is_weights(ctx, index):
             continue
         if index == 1 and skip_channels:
             continue  # reported as dynamic-channels

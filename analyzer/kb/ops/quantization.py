@@ -28,6 +28,8 @@ from trtforge.analyzer.kb.ops._compute import (
     IMPORTERS,
     OBSERVED,
     OPS_MD,
+    has_dynamic_dim,
+    is_dynamic_dim,
     src,
     static_shape,
 )
@@ -95,8 +97,7 @@ def _check_axis_dim(ctx: NodeContext):
         axis += len(x.shape)
     if not 0 <= axis < len(x.shape):
         return
-    dim = x.shape[axis]
-    if isinstance(dim, int) and dim > 0:
+    if not is_dynamic_dim(x, x.shape[axis]):
         return
     kind = "block" if block > 0 else "per-axis"
     yield ctx.finding(
@@ -117,7 +118,7 @@ def _check_scale_shapes(ctx: NodeContext):
     axis = int(ctx.attr("axis", 1))
     for index, name in ((1, "scale"), (2, "zero point")):
         info = ctx.input(index)
-        if info is None or info.shape is None or info.static_shape:
+        if not has_dynamic_dim(info):
             continue
         if index == 2 and info.dtype == "FLOAT8E4M3FN":
             continue  # FP8 zero points are not resolved (observed: any shape parses)
@@ -125,8 +126,7 @@ def _check_scale_shapes(ctx: NodeContext):
             a = axis + len(info.shape) if axis < 0 else axis
             if not 0 <= a < len(info.shape):
                 continue
-            d = info.shape[a]
-            if isinstance(d, int) and d > 0:
+            if not is_dynamic_dim(info, info.shape[a]):
                 continue
             what = f"dim {a} (the block axis) of the {name} is dynamic"
         else:
