@@ -150,6 +150,10 @@ CASES: list[Case] = [
     Case("gathernd-static-index-depth", _m("g (float[A,B] x, int64[C,2] i) => (float y) { y = GatherND(x, i) }")),
     Case("dq-fp8-zero-point-dyn-length", _m("g (float8e4m3fn[X] x, float s, float8e4m3fn[Z] z) => (float y) { y = DequantizeLinear(x, s, z) }")),
     Case("reshape-shape-computed", _m("g (float[N,3,4] x) => (float y) { s0 = Shape<start=0, end=1>(x)\n m = Constant<value = int64[1] {-1}>()\n s = Concat<axis=0>(s0, m)\n y = Reshape(x, s) }")),
+    # --- TensorScatter: the KV cache's sequence dim (capacity) is a build-time value
+    Case("tensorscatter-dyn-cache-length", _m('g (float[2,2,S,4] c, float[2,2,1,4] u, int64[2] w) => (float y) { y = TensorScatter<mode="linear">(c, u, w) }', 24), "tensorscatter/dynamic-cache-length"),
+    Case("tensorscatter-dyn-batch", _m('g (float[B,2,8,4] c, float[B,2,1,4] u, int64[B] w) => (float y) { y = TensorScatter<mode="linear">(c, u, w) }', 24)),
+    Case("tensorscatter-dyn-update-length", _m('g (float[2,2,8,4] c, float[2,2,T,4] u, int64[2] w) => (float y) { y = TensorScatter<mode="linear">(c, u, w) }', 24)),
 ]
 # fmt: on
 

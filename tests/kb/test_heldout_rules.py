@@ -33,14 +33,19 @@ def test_static_verdict(case: Case) -> None:
 @pytest.mark.parametrize("target", ["trt-10", "trt-11"])
 def test_same_verdict_on_tensorrt_targets(target: str) -> None:
     """These are facts of the open-source parser and TensorRT's layers, not of RTX: the
-    TensorRT targets give the same verdicts (every op here is available on both)."""
+    TensorRT targets give the same verdicts where the op is available there."""
     wrong = []
+    checked = 0
     for case in CASES:
         report = check(case.model, target=target, backend="static")
         codes = [f.code for n in report.nodes for f in n.errors]
+        if "not-available" in codes:
+            continue  # e.g. TensorScatter before TensorRT 11
+        checked += 1
         if (case.code is None) != report.supported or (case.code and case.code not in codes):
             wrong.append(f"{case.id}: {codes}")
     assert not wrong, wrong
+    assert checked > len(CASES) * 0.9
 
 
 @pytest.mark.skipif(not HAS_RTX, reason="needs tensorrt_rtx")

@@ -14,6 +14,7 @@ reduce="none" is TensorRT core); observed with the TensorRT-RTX 1.7.1 parser:
 
 from __future__ import annotations
 
+from trtforge.analyzer.kb.ops._compute import is_dynamic_dim
 from trtforge.analyzer.kb.ops._tensor_common import INDEX, OBSERVED, OPSRC, TENSOR
 from trtforge.analyzer.kb.rule import AttrLimit, NodeContext, OpRule, Since
 
@@ -65,6 +66,16 @@ def _check_tensor_scatter(ctx: NodeContext):
             "axis",
             f"the sequence axis must be -2 (axis={ctx.attr('axis', -2)})",
             "lay the cache out as (batch, heads, sequence, head_dim)",
+        )
+    if rank == 4 and is_dynamic_dim(cache, cache.shape[2]):
+        # observed with TensorRT-RTX 1.7.1 (held-out all-dims-dynamic probe): "The KV cache
+        # tensor must have a static sequence length dimension" (the KV-cache update layer);
+        # dynamic batch, heads, head size and update length parse
+        yield ctx.finding(
+            "dynamic-cache-length",
+            f"past_cache {list(cache.shape)} has a dynamic sequence dim; TensorRT's KV-cache "
+            "update needs the cache's capacity at build time",
+            "allocate the cache with a fixed maximum sequence length",
         )
 
 
