@@ -154,6 +154,13 @@ CASES: list[Case] = [
     Case("tensorscatter-dyn-cache-length", _m('g (float[2,2,S,4] c, float[2,2,1,4] u, int64[2] w) => (float y) { y = TensorScatter<mode="linear">(c, u, w) }', 24), "tensorscatter/dynamic-cache-length"),
     Case("tensorscatter-dyn-batch", _m('g (float[B,2,8,4] c, float[B,2,1,4] u, int64[B] w) => (float y) { y = TensorScatter<mode="linear">(c, u, w) }', 24)),
     Case("tensorscatter-dyn-update-length", _m('g (float[2,2,8,4] c, float[2,2,T,4] u, int64[2] w) => (float y) { y = TensorScatter<mode="linear">(c, u, w) }', 24)),
+    # --- Resize: constant sizes for a subset of axes, other axes dynamic
+    Case("resize-axes-const-sizes-dynbatch", _m("g (float[N,1,2,2] x) => (float y) <int64[2] sz = {7,8}> { y = Resize<axes=[2,3]>(x, , , sz) }"), "resize/axes-sizes-dynamic-dim"),
+    Case("resize-axes-const-sizes-dynchannels", _m("g (float[1,C,2,2] x) => (float y) <int64[2] sz = {5,6}> { y = Resize<axes=[-2,-1]>(x, , , sz) }"), "resize/axes-sizes-dynamic-dim"),
+    Case("resize-axes-const-sizes-dyn-resized-axis", _m("g (float[1,1,H,2] x) => (float y) <int64[2] sz = {7,8}> { y = Resize<axes=[2,3]>(x, , , sz) }")),
+    Case("resize-axes-input-sizes-dynbatch", _m("g (float[N,1,2,2] x, int64[2] sz) => (float y) { y = Resize<axes=[2,3]>(x, , , sz) }")),
+    Case("resize-axes-const-scales-dynbatch", _m("g (float[N,1,2,2] x) => (float y) <float[2] sc = {2.0,2.0}> { y = Resize<axes=[2,3]>(x, , sc) }")),
+    Case("resize-all-const-sizes-dynbatch", _m("g (float[N,1,2,2] x) => (float y) <int64[4] sz = {1,1,7,8}> { y = Resize(x, , , sz) }")),
 ]
 # fmt: on
 
