@@ -161,6 +161,16 @@ CASES: list[Case] = [
     Case("resize-axes-input-sizes-dynbatch", _m("g (float[N,1,2,2] x, int64[2] sz) => (float y) { y = Resize<axes=[2,3]>(x, , , sz) }")),
     Case("resize-axes-const-scales-dynbatch", _m("g (float[N,1,2,2] x) => (float y) <float[2] sc = {2.0,2.0}> { y = Resize<axes=[2,3]>(x, , sc) }")),
     Case("resize-all-const-sizes-dynbatch", _m("g (float[N,1,2,2] x) => (float y) <int64[4] sz = {1,1,7,8}> { y = Resize(x, , , sz) }")),
+    # --- third check (sequence/last dims symbolic): heads, NMS boxes, RoPE caches
+    Case("attn-qheads-dyn-kv2", _m("g (float[1,H,4,8] q, float[1,2,6,8] k, float[1,2,6,8] v) => (float y) { y = Attention(q, k, v) }", 23), "attention/heads-divisible"),
+    Case("attn-qheads-dyn-kv1", _m("g (float[1,H,4,8] q, float[1,1,6,8] k, float[1,1,6,8] v) => (float y) { y = Attention(q, k, v) }", 23)),
+    Case("attn-qheads-dyn-kvdyn", _m("g (float[1,H,4,8] q, float[1,G,6,8] k, float[1,G,6,8] v) => (float y) { y = Attention(q, k, v) }", 23)),
+    Case("attn-q4-kv3", _m("g (float[1,4,4,8] q, float[1,3,6,8] k, float[1,3,6,8] v) => (float y) { y = Attention(q, k, v) }", 23), "attention/heads-divisible"),
+    Case("attn-q4-kvdyn", _m("g (float[1,4,4,8] q, float[1,G,6,8] k, float[1,G,6,8] v) => (float y) { y = Attention(q, k, v) }", 23)),
+    Case("nms-boxes-dyn-last-dim", _m("g (float[1,6,L] b, float[1,1,6] s) => (int64[3,3] y) { y = NonMaxSuppression(b, s) }"), "nonmaxsuppression/boxes-last-dim"),
+    Case("nms-boxes-last-dim-5", _m("g (float[1,6,5] b, float[1,1,6] s) => (int64[3,3] y) { y = NonMaxSuppression(b, s) }"), "nonmaxsuppression/boxes-last-dim"),
+    Case("nms-boxes-dyn-count", _m("g (float[1,B,4] b, float[1,1,B] s) => (int64[3,3] y) { y = NonMaxSuppression(b, s) }")),
+    Case("rope-nopos-cache-dyn-seq", _m("g (float[2,2,3,8] x, float[2,S,4] c, float[2,S,4] s) => (float y) { y = RotaryEmbedding(x, c, s) }", 23), "rotaryembedding/rope-dims"),
 ]
 # fmt: on
 

@@ -19,6 +19,8 @@ caches) must match the input's batch/sequence dims as build-time values.
 
 from __future__ import annotations
 
+import math
+
 from trtforge.analyzer.kb.ops._compute import (
     CHANGELOG,
     CHECKERS,
@@ -70,6 +72,7 @@ def _check_attention(ctx: NodeContext):
     if ctx.has_input(3):
         yield from _check_mask(ctx)
     yield from _check_kv_shapes(ctx)
+    yield from _check_heads(ctx)
 
 
 def _trt_dims(info) -> list[int | None]:
@@ -83,6 +86,28 @@ def _trt_dims(info) -> list[int | None]:
         else:
             out.append(-1 if info.is_graph_input else None)
     return out
+
+
+def _check_heads(ctx: NodeContext):
+    """IAttention's input layer: the query head count must be divisible by the key/value head
+    count, as build-time values (a dynamic count is -1, C++ remainder): a dynamic query head
+    count against 2 or 4 key/value heads fails, against 1 or a dynamic count parses; 4 query
+    heads against 3 fail (observed with TensorRT-RTX 1.7.1, held-out probes)."""
+    q, k = ctx.input(0), ctx.input(1)
+    if q is None or k is None or q.shape is None or k.shape is None:
+        return
+    if len(q.shape) != 4 or len(k.shape) != 4:
+        return  # 3-D inputs take the head counts from the attributes
+    qh, kh = _trt_dims(q)[1], _trt_dims(k)[1]
+    if qh is None or kh is None or kh == 0:
+        return
+    if int(math.fmod(qh, kh)) != 0:
+        yield ctx.finding(
+            "heads-divisible",
+            f"query heads ({q.shape[1]}) are not a multiple of key/value heads ({k.shape[1]}) "
+            "as TensorRT sees them at build time (a dynamic count is -1)",
+            "give Q a static head dim (heads are usually fixed in the model)",
+        )
 
 
 def _check_kv_shapes(ctx: NodeContext):
@@ -163,8 +188,8 @@ def _check_rope_dims(ctx: NodeContext):
     """IRotaryEmbeddingLayer checks at build time (observed with TensorRT-RTX 1.7.1): the head
     size (hidden size of a 3-D input) must be static ("rotaryEmbeddingDim <= headSize" with
     headSize -1, "hiddenSize must be divisible by num_heads"); position_ids [batch, seq] must
-    have the input's batch and sequence dims, and without position_ids the caches [batch, seq,
-    …] its batch dim, compared as build-time values (-1 for a dynamic dim): a dynamic batch
+    have the input's batch and sequence dims, and so must the caches [batch, seq, …] without
+    position_ids, compared as build-time values (-1 for a dynamic dim): a dynamic batch
     against a constant position_ids of batch 1 or 2 fails."""
     x = ctx.input(0)
     if x is None or x.shape is None or x.rank not in (3, 4):
@@ -189,7 +214,7 @@ def _check_rope_dims(ctx: NodeContext):
         cos = ctx.input(1)
         if cos is None or cos.shape is None or cos.rank != 3:
             return
-        pairs = (("batch", batch, _trt_dims(cos)[0]),)
+        pairs = (("batch", batch, _trt_dims(cos)[0]), ("sequence", seq, _trt_dims(cos)[1]))
         which, what = "cos_cache", cos.shape
     for name, want, have in pairs:
         if want is not None and have is not None and want != have:
