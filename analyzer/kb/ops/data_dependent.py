@@ -13,9 +13,27 @@ may be FLOAT, FLOAT16, BFLOAT16 or DOUBLE.
 
 from __future__ import annotations
 
+from trtforge.analyzer.kb.ops._compute import is_dynamic_dim
 from trtforge.analyzer.kb.ops._tensor_common import OBSERVED, OPSRC
 from trtforge.analyzer.kb.policy import FLOAT_LIKE
-from trtforge.analyzer.kb.rule import NEVER, AttrLimit, OpRule, Since
+from trtforge.analyzer.kb.rule import NEVER, AttrLimit, NodeContext, OpRule, Since
+
+
+def _check_nms(ctx: NodeContext):
+    """INMSLayer: "the last dimension of the Boxes tensor must always have a size of 4" — a
+    build-time 4 (a dynamic dim of a network input, or 5, fails; observed with TensorRT-RTX
+    1.7.1, held-out probes)."""
+    boxes = ctx.input(0)
+    if boxes is None or boxes.shape is None or not boxes.shape:
+        return
+    last = boxes.shape[-1]
+    if (isinstance(last, int) and last >= 0 and last != 4) or is_dynamic_dim(boxes, last):
+        yield ctx.finding(
+            "boxes-last-dim",
+            f"boxes {list(boxes.shape)}: the last dim must be a static 4",
+            "give the boxes a static last dim of 4 (x1, y1, x2, y2 or center/size)",
+        )
+
 
 RULES = [
     OpRule(
@@ -32,6 +50,7 @@ RULES = [
             4: {"FLOAT", "DOUBLE"},
         },
         attrs=(AttrLimit("center_point_box", allowed={0, 1}, default=0),),
+        check=_check_nms,
         data_dependent_shape=True,
     ),
     OpRule(
