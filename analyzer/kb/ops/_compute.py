@@ -108,6 +108,27 @@ def static_shape(ctx: NodeContext, index: int) -> tuple[int, ...] | None:
     return tuple(int(d) for d in info.shape)
 
 
+def is_dynamic_dim(info, d) -> bool:
+    """Whether TensorRT sees dim `d` of tensor `info` as dynamic (-1) at build time, as far as
+    this analysis can tell: a symbolic dim (named, hence derived from a dynamic network-input
+    dim), or an unknown dim of a network input. An unknown dim of a computed tensor is not
+    counted: ONNX shape inference often loses dims that TensorRT computes."""
+    if isinstance(d, int) and d >= 0:
+        return False
+    if isinstance(d, str) and d:
+        return True
+    return bool(info.is_graph_input)
+
+
+def has_dynamic_dim(info) -> bool:
+    """`is_dynamic_dim` for any dim of the tensor (False when its rank is unknown)."""
+    return (
+        info is not None
+        and info.shape is not None
+        and any(is_dynamic_dim(info, d) for d in info.shape)
+    )
+
+
 def rank(ctx: NodeContext, index: int) -> int | None:
     info = ctx.input(index)
     return None if info is None else info.rank

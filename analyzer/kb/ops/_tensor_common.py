@@ -150,6 +150,45 @@ def shape_inputs_check(*specs: tuple[int, str]):
     return check
 
 
+def static_length(ctx: NodeContext, index: int, what: str):
+    """Finding when a 1-D shape-tensor input (a shape, starts/ends/axes, pads, sizes) has a
+    dynamic length: its length sets the output's rank or the number of axes, which TensorRT
+    needs at build time. Observed with TensorRT-RTX 1.7.1 (held-out all-dims-dynamic probes):
+    Reshape/Expand `shape`, ConstantOfShape's input and Resize `sizes` fail in the shape
+    analyzer ("value should have been set by symbolic execution of producer"), Slice
+    ("The shape of input starts misaligns with the shape of input axes … = -1") and Pad
+    ("pads should be twice the length of input axes … actual length is: -1") in importSlice /
+    importPad; Tile `repeats` of dynamic length parses.
+
+    Only network inputs are judged: the length of a computed shape tensor (Concat of Shape
+    slices, …) is often unknown to ONNX shape inference but known to TensorRT.
+    """
+    info = ctx.input(index)
+    if info is None or info.shape is None or len(info.shape) != 1 or info.static_shape:
+        return None
+    if not info.is_graph_input:
+        return None
+    return ctx.finding(
+        "dynamic-length",
+        f"{what} ('{ctx.node.input[index]}') has a dynamic length {list(info.shape)}; TensorRT "
+        "needs the number of elements (the output rank or axis count) at build time",
+        f"give {what} a static length (e.g. build it with Concat of fixed pieces)",
+        source=OBSERVED,
+    )
+
+
+def static_lengths_check(*specs: tuple[int, str]):
+    """A rule check applying `static_length` to each (index, description)."""
+
+    def check(ctx: NodeContext):
+        for index, what in specs:
+            finding = static_length(ctx, index, what)
+            if finding is not None:
+                yield finding
+
+    return check
+
+
 def build_time_input(ctx: NodeContext, index: int, why: str):
     """Finding when input `index` is not known while building (constant or from shapes).
 

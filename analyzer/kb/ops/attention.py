@@ -2,20 +2,24 @@
 
 Sources: onnx-tensorrt docs/operators.md (10.15 Attention row: past_key/past_value and the
 present_*/qk_matmul_output outputs unsupported, softcap unsupported; RotaryEmbedding row);
-onnxOpImporters.cpp importAttention (exactly one output, past_key/past_value refused,
-IAttention layer), importRotaryEmbedding (3-D input needs num_heads); Changelog 10.14
-(Attention), 10.15 (RotaryEmbedding, RMSNormalization). Observed with the TensorRT-RTX 1.7.1
-parser on the onnx Attention test cases and extra probes: `softcap` != 0 and
-`softmax_precision` are refused; `is_causal=1` together with an `attn_mask` fails in
-IAttention::setMask; K and V with different shapes (different head sizes) fail ("Key and Value
-must have the same shape"); GQA, 3-D inputs with q_num_heads/kv_num_heads, bool/float masks of
-rank 2-4, nonpad_kv_seqlen and left_window_size parse; Q/K/V must be float types (INT8/FP8
-inputs fail at the layer). LinearAttention and CausalConvWithState (opset 27) have importers
-in TensorRT-RTX 1.7.1 that need a plugin it does not ship ("failed to load … plugin"); they are
-absent from TensorRT's operators.md (10.15).
+onnxOpImporters.cpp importAttention (exactly one output, past_key/past_value refused, IAttention
+layer), importRotaryEmbedding (3-D input needs num_heads); Changelog 10.14 (Attention), 10.15
+(RotaryEmbedding, RMSNormalization). Observed with the TensorRT-RTX 1.7.1 parser on the onnx
+Attention test cases and extra probes: `softcap` != 0 and `softmax_precision` are refused;
+`is_causal=1` together with an `attn_mask` fails in IAttention::setMask; K and V with different
+shapes (different head sizes) fail ("Key and Value must have the same shape", compared dim by
+dim with -1 for a dynamic dim); GQA, 3-D inputs with q_num_heads/kv_num_heads, bool/float masks
+of rank 2-4, nonpad_kv_seqlen and left_window_size parse; Q/K/V must be float types (INT8/FP8
+inputs fail at the layer). LinearAttention and CausalConvWithState (opset 27) have importers in
+TensorRT-RTX 1.7.1 that need a plugin it does not ship ("failed to load … plugin"); they are
+absent from TensorRT's operators.md (10.15). RotaryEmbedding (held-out const+dynamic probes,
+TensorRT-RTX 1.7.1): the head size must be static, and position_ids (or, without them, the
+caches) must match the input's batch/sequence dims as build-time values.
 """
 
 from __future__ import annotations
+
+import math
 
 from trtforge.analyzer.kb.ops._compute import (
     CHANGELOG,
@@ -23,6 +27,7 @@ from trtforge.analyzer.kb.ops._compute import (
     IMPORTERS,
     OBSERVED,
     OPS_MD,
+    is_dynamic_dim,
     mixed_float_types,
     src,
 )
@@ -66,15 +71,64 @@ def _check_attention(ctx: NodeContext):
         )
     if ctx.has_input(3):
         yield from _check_mask(ctx)
+    yield from _check_kv_shapes(ctx)
+    yield from _check_heads(ctx)
+
+
+def _trt_dims(info) -> list[int | None]:
+    """The dims as TensorRT's layer sees them: a static dim, -1 for a dynamic dim of a network
+    input, None where this analysis cannot tell (a dynamic dim of a computed tensor, which
+    TensorRT may know)."""
+    out: list[int | None] = []
+    for d in info.shape:
+        if isinstance(d, int) and d > 0:
+            out.append(d)
+        else:
+            out.append(-1 if info.is_graph_input else None)
+    return out
+
+
+def _check_heads(ctx: NodeContext):
+    """IAttention's input layer: the query head count must be divisible by the key/value head
+    count, as build-time values (a dynamic count is -1, C++ remainder): a dynamic query head
+    count against 2 or 4 key/value heads fails, against 1 or a dynamic count parses; 4 query
+    heads against 3 fail (observed with TensorRT-RTX 1.7.1, held-out probes)."""
+    q, k = ctx.input(0), ctx.input(1)
+    if q is None or k is None or q.shape is None or k.shape is None:
+        return
+    if len(q.shape) != 4 or len(k.shape) != 4:
+        return  # 3-D inputs take the head counts from the attributes
+    qh, kh = _trt_dims(q)[1], _trt_dims(k)[1]
+    if qh is None or kh is None or kh == 0:
+        return
+    if int(math.fmod(qh, kh)) != 0:
+        yield ctx.finding(
+            "heads-divisible",
+            f"query heads ({q.shape[1]}) are not a multiple of key/value heads ({k.shape[1]}) "
+            "as TensorRT sees them at build time (a dynamic count is -1)",
+            "give Q a static head dim (heads are usually fixed in the model)",
+        )
+
+
+def _check_kv_shapes(ctx: NodeContext):
+    """IAttention's input layer compares the K and V dims as build-time values, a dynamic
+    dim being -1 (observed with TensorRT-RTX 1.7.1: K and V that differ in a static dim are
+    refused whatever the other dims are; two dynamic dims compare equal, a dynamic dim
+    against a static one does not)."""
     k, v = ctx.input(1), ctx.input(2)
-    if k is not None and v is not None and k.static_shape and v.static_shape:
-        if tuple(k.shape) != tuple(v.shape):
+    if k is None or v is None or k.shape is None or v.shape is None:
+        return
+    if len(k.shape) != len(v.shape):
+        return
+    for kd, vd in zip(_trt_dims(k), _trt_dims(v), strict=True):
+        if kd is not None and vd is not None and kd != vd:
             yield ctx.finding(
                 "kv-shape",
                 f"K {list(k.shape)} and V {list(v.shape)} differ; TensorRT needs equal shapes "
                 "(same head size)",
                 "pad V to K's head size and slice the output, or decompose the attention",
             )
+            return
 
 
 def _attention_dims(ctx: NodeContext) -> list | None:
@@ -127,6 +181,51 @@ def _check_rope(ctx: NodeContext):
             "3-D input without the num_heads attribute",
             "set num_heads, or reshape the input to 4-D",
         )
+    yield from _check_rope_dims(ctx)
+
+
+def _check_rope_dims(ctx: NodeContext):
+    """IRotaryEmbeddingLayer checks at build time (observed with TensorRT-RTX 1.7.1): the head
+    size (hidden size of a 3-D input) must be static ("rotaryEmbeddingDim <= headSize" with
+    headSize -1, "hiddenSize must be divisible by num_heads"); position_ids [batch, seq] must
+    have the input's batch and sequence dims, and so must the caches [batch, seq, …] without
+    position_ids, compared as build-time values (-1 for a dynamic dim): a dynamic batch
+    against a constant position_ids of batch 1 or 2 fails."""
+    x = ctx.input(0)
+    if x is None or x.shape is None or x.rank not in (3, 4):
+        return
+    if is_dynamic_dim(x, x.shape[-1]):
+        what = "hidden size" if x.rank == 3 else "head size"
+        yield ctx.finding(
+            "dynamic-head-size",
+            f"the input's {what} (last dim) is dynamic {list(x.shape)}; TensorRT needs it at "
+            "build time",
+            "export with a static head size (fixed hidden size / num_heads)",
+        )
+    xdims = _trt_dims(x)
+    batch, seq = xdims[0], xdims[2] if x.rank == 4 else xdims[1]
+    if ctx.has_input(3):
+        pos = ctx.input(3)
+        if pos is None or pos.shape is None or pos.rank != 2:
+            return
+        pairs = (("batch", batch, _trt_dims(pos)[0]), ("sequence", seq, _trt_dims(pos)[1]))
+        which, what = "position_ids", pos.shape
+    else:
+        cos = ctx.input(1)
+        if cos is None or cos.shape is None or cos.rank != 3:
+            return
+        pairs = (("batch", batch, _trt_dims(cos)[0]), ("sequence", seq, _trt_dims(cos)[1]))
+        which, what = "cos_cache", cos.shape
+    for name, want, have in pairs:
+        if want is not None and have is not None and want != have:
+            yield ctx.finding(
+                "rope-dims",
+                f"{which} {list(what)} and the input {list(x.shape)} differ in the {name} dim "
+                "as TensorRT sees it at build time (a dynamic dim is -1)",
+                f"give {which} the input's {name} dim (e.g. compute it from the input's "
+                "shape, or make both static)",
+            )
+            return
 
 
 RULES = [

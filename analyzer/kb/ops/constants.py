@@ -21,6 +21,7 @@ from trtforge.analyzer.kb.ops._tensor_common import (
     TENSOR,
     float_value_input,
     shape_input,
+    static_length,
 )
 from trtforge.analyzer.kb.rule import NodeContext, OpRule
 
@@ -40,6 +41,9 @@ def _check_constant(ctx: NodeContext):
 
 def _check_constant_of_shape(ctx: NodeContext):
     finding = shape_input(ctx, 0, "shape")
+    if finding is not None:
+        yield finding
+    finding = static_length(ctx, 0, "shape")  # the output rank
     if finding is not None:
         yield finding
     value = ctx.attr("value")

@@ -9,6 +9,16 @@ same type, built on the ModulatedDeformConv plugin); Changelog 10.1 (DeformConv)
 TensorRT-RTX 1.7.1 parser: 1-D, 2-D and 3-D convolutions parse, 4-D spatial ones fail
 (addConvolutionNd needs 2 or 3 kernel dims after 1-D expansion); input and weights must share a
 type; DeformConv fails on RTX ("Plugin not found": no plugin library ships with TensorRT-RTX).
+
+Held-out variants (symbolic batch dim, observed with the TensorRT-RTX 1.7.1 parser): weights or
+bias that are runtime tensors (not an initializer or Constant) need a fully static shape — the
+output-map count, channel count and kernel size are layer parameters (importConv/convMultiInput
+reads K from the weights' dim 0 for addConvolutionNd, importConvTranspose reads the output maps
+from dim 1; TensorRT then asserts "dynamic shape is not supported for weights"). ConvTranspose
+with `output_shape` computes its padding from the input's spatial dims (generatePadding, with -1
+for a dynamic dim) and refuses a negative pre-padding, so `output_shape` needs static spatial
+dims in practice; on a 1-D ConvTranspose `output_shape` always fails (the padding of the axis
+the parser adds to make it 2-D comes out negative).
 """
 
 from __future__ import annotations
@@ -18,6 +28,8 @@ from trtforge.analyzer.kb.ops._compute import (
     IMPORTERS,
     OBSERVED,
     OPS_MD,
+    has_dynamic_dim,
+    is_weights,
     mixed_float_types,
     rank,
     src,
@@ -48,10 +60,31 @@ def _dim(ctx: NodeContext, index: int, axis: int):
     return True, d if isinstance(d, int) and d > 0 else None
 
 
+def _dynamic_weights(ctx: NodeContext, skip_channels: bool):
+    """Runtime-tensor weights/bias must have a static shape (observed with TensorRT-RTX 1.7.1:
+    addConvolutionNd/addDeconvolutionNd "Invalid number of output channels", "kernelSize",
+    or "dynamic shape is not supported for weights"; importConv/convMultiInput and
+    importConvTranspose take the layer's output maps and kernel size from the weights' dims).
+    Initializers and Constant outputs always have static shapes."""
+    for index, what in ((1, "weights"), (2, "bias")):
+        info = ctx.input(index)
+        if not has_dynamic_dim(info) or is_weights(ctx, index):
+            continue
+        if index == 1 and skip_channels:
+            continue  # reported as dynamic-channels
+        yield ctx.finding(
+            "dynamic-weights",
+            f"{what} '{ctx.node.input[index]}' are a runtime tensor with a dynamic shape "
+            f"{list(info.shape)}; TensorRT needs the output maps and kernel size at build time",
+            f"give the {what} a static shape (fixed dims), or make them an initializer",
+        )
+
+
 def _check_conv(ctx: NodeContext):
     yield from _spatial(ctx, 1, 3)
     yield from mixed_float_types(ctx, (0, 1, 2))
     known, channels = _dim(ctx, 1, 1)
+    yield from _dynamic_weights(ctx, skip_channels=known and channels is None)
     if known and channels is None:
         # IConvolutionLayer needs the kernel's input-channel count at build time (observed:
         # runtime weights with a symbolic channel dim fail the group/channel check or the
@@ -76,6 +109,90 @@ def _check_deconv(ctx: NodeContext):
             f"input '{ctx.node.input[0]}' has a dynamic channel dim {list(ctx.input(0).shape)}",
             "export with a static channel dimension",
         )
+    yield from _dynamic_weights(ctx, skip_channels=False)
+    yield from _output_shape_padding(ctx)
+
+
+def _ints(ctx: NodeContext, name: str, n: int, default: int) -> list[int] | None:
+    value = ctx.attr(name)
+    if value is None:
+        return [default] * n
+    value = [int(v) for v in value]
+    return value if len(value) == n else None
+
+
+def _output_shape_padding(ctx: NodeContext):
+    """importConvTranspose with `output_shape` (and auto_pad NOTSET) derives the padding with
+    generatePadding: total = stride * (in - 1) + output_padding + ((k - 1) * dilation + 1)
+    - out, pre = total / 2 (C++ division), where a dynamic input dim is -1; a negative
+    pre-padding is refused ("TensorRT does not support negative pre-padding in the
+    ConvTranspose operator!"; observed with TensorRT-RTX 1.7.1 for dynamic spatial dims)."""
+    out_shape = ctx.attr("output_shape")
+    if not out_shape or str(ctx.attr("auto_pad", "NOTSET")) != "NOTSET":
+        return
+    x = ctx.input(0)
+    if x is None or x.shape is None:
+        return
+    if len(x.shape) == 3:
+        # a 1-D deconvolution is expanded to 2-D first, but output_shape is not: the padding
+        # of the added unit axis comes out negative (or the final reshape fails); observed
+        # with TensorRT-RTX 1.7.1 for every output_shape tried
+        yield ctx.finding(
+            "output-shape-1d",
+            f"output_shape {list(out_shape)} on a 1-D ConvTranspose; the parser's 1-D to 2-D "
+            "expansion makes the padding it derives from output_shape invalid",
+            "use pads/output_padding instead of output_shape (same output size)",
+        )
+        return
+    if len(x.shape) not in (4, 5):
+        return
+    n = len(x.shape) - 2
+    out_shape = [int(v) for v in out_shape]
+    if len(out_shape) < n:
+        return
+    kernel = ctx.attr("kernel_shape")
+    if kernel is None:
+        w = ctx.input(1)
+        if w is None or w.shape is None or len(w.shape) != n + 2:
+            return
+        kernel = w.shape[2:]
+    if len(kernel) != n or not all(isinstance(k, int) and k > 0 for k in kernel):
+        return
+    strides = _ints(ctx, "strides", n, 1)
+    dilations = _ints(ctx, "dilations", n, 1)
+    out_pad = _ints(ctx, "output_padding", n, 0)
+    if strides is None or dilations is None or out_pad is None:
+        return
+    offset = len(out_shape) - n
+    for i in range(n):
+        d = x.shape[2 + i]
+        dim = d if isinstance(d, int) and d > 0 else -1
+        total = (
+            strides[i] * (dim - 1)
+            + out_pad[i]
+            + ((int(kernel[i]) - 1) * dilations[i] + 1)
+            - out_shape[offset + i]
+        )
+        pre = int(total / 2)  # C++ integer division truncates toward zero
+        if pre >= 0:
+            continue
+        if dim == -1:
+            yield ctx.finding(
+                "output-shape-dynamic",
+                f"output_shape {out_shape} with a dynamic spatial input dim "
+                f"{list(x.shape)}; the parser computes the padding from the input dims at "
+                "build time and gets a negative pre-padding",
+                "give the input static spatial dims, or use pads/output_padding (or auto_pad) "
+                "instead of output_shape",
+            )
+        else:
+            yield ctx.finding(
+                "negative-pre-padding",
+                f"output_shape {out_shape} implies a negative pre-padding on spatial axis {i} "
+                f"(input {list(x.shape)})",
+                "use pads/output_padding that give the wanted output size, or crop the output",
+            )
+        return
 
 
 def _check_deform(ctx: NodeContext):

@@ -6,7 +6,11 @@ And/Or/Xor take BOOL only; Equal also takes BOOL and UINT8.
 
 Sources: onnx-tensorrt docs/operators.md (10.15); onnxOpImporters.cpp (elementwiseHelper,
 importMod, importPow, importMean); Changelog (Xor 8.4, Mod 8.5, integer Pow exponents 10.8,
-integer Pow bases 10.12); types observed with the TensorRT-RTX 1.7.1 parser.
+integer Pow bases 10.12); types observed with the TensorRT-RTX 1.7.1 parser. Held-out variant
+with inputs as initializers (observed with TensorRT-RTX 1.7.1): a UINT8 initializer is imported
+as INT32 weights while a UINT8 network input stays UINT8, so Equal between the two fails
+("ElementWiseOperation EQUAL must have same input types. But they are of types UInt8 and
+Int32"); two UINT8 initializers, or two UINT8 inputs, parse.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from trtforge.analyzer.kb.ops._compute import (
     OBSERVED,
     OPS_MD,
     checks,
+    is_weights,
     mixed_float_types,
     src,
 )
@@ -60,6 +65,24 @@ def _check_mod(ctx: NodeContext):
         )
 
 
+def _check_uint8_weights(ctx: NodeContext):
+    """UINT8 weights (initializer or Constant) become INT32 in the network; a UINT8 tensor
+    stays UINT8: the two cannot meet in one elementwise layer."""
+    if ctx.num_inputs < 2:
+        return
+    infos = [ctx.input(0), ctx.input(1)]
+    if any(info is None or info.dtype != "UINT8" for info in infos):
+        return
+    weights = [is_weights(ctx, 0), is_weights(ctx, 1)]
+    if weights[0] != weights[1]:
+        const = ctx.node.input[0 if weights[0] else 1]
+        yield ctx.finding(
+            "uint8-weights-vs-tensor",
+            f"compares the UINT8 constant '{const}' (imported as INT32) with a UINT8 tensor",
+            "cast both sides to INT32 (the constant in the graph, the tensor with Cast)",
+        )
+
+
 def _check_pow(ctx: NodeContext):
     """Integer exponents from 10.8, integer bases from 10.12 (Changelog)."""
     base, exp = ctx.input(0), ctx.input(1)
@@ -83,7 +106,11 @@ def _check_pow(ctx: NodeContext):
 RULES = [
     *(_rule(op, NUMERIC) for op in _ARITH),
     *(_rule(op, NUMERIC) for op in _COMPARE),
-    _rule("Equal", NUMERIC | {"BOOL", "UINT8"}),
+    _rule(
+        "Equal",
+        NUMERIC | {"BOOL", "UINT8"},
+        check=checks(mixed_float_types, _check_uint8_weights),
+    ),
     *(
         _rule(op, {"BOOL"}, hint="And/Or/Xor take BOOL tensors; cast with Cast(to=BOOL)")
         for op in _LOGIC

@@ -14,8 +14,27 @@ reduce="none" is TensorRT core); observed with the TensorRT-RTX 1.7.1 parser:
 
 from __future__ import annotations
 
+from trtforge.analyzer.kb.ops._compute import is_dynamic_dim
 from trtforge.analyzer.kb.ops._tensor_common import INDEX, OBSERVED, OPSRC, TENSOR
 from trtforge.analyzer.kb.rule import AttrLimit, NodeContext, OpRule, Since
+
+
+def _check_gather_nd(ctx: NodeContext):
+    """The last dim of GatherND's indices (how many data dims each index addresses) sets the
+    output rank: it must be static (observed with TensorRT-RTX 1.7.1: "Error while computing
+    output extent" for indices [C, D] with D dynamic; other index dims may be dynamic)."""
+    idx = ctx.input(1)
+    if idx is None or idx.shape is None or not idx.shape or not idx.is_graph_input:
+        return  # a computed tensor's dims may be known to TensorRT but not to ONNX inference
+    last = idx.shape[-1]
+    if not (isinstance(last, int) and last > 0):
+        yield ctx.finding(
+            "dynamic-index-depth",
+            f"the last dim of indices {list(idx.shape)} is dynamic; TensorRT needs it (the "
+            "number of indexed dims, which sets the output rank) at build time",
+            "give the indices a static last dim",
+            source=OBSERVED,
+        )
 
 
 def _check_scatter_elements(ctx: NodeContext):
@@ -48,6 +67,16 @@ def _check_tensor_scatter(ctx: NodeContext):
             f"the sequence axis must be -2 (axis={ctx.attr('axis', -2)})",
             "lay the cache out as (batch, heads, sequence, head_dim)",
         )
+    if rank == 4 and is_dynamic_dim(cache, cache.shape[2]):
+        # observed with TensorRT-RTX 1.7.1 (held-out all-dims-dynamic probe): "The KV cache
+        # tensor must have a static sequence length dimension" (the KV-cache update layer);
+        # dynamic batch, heads, head size and update length parse
+        yield ctx.finding(
+            "dynamic-cache-length",
+            f"past_cache {list(cache.shape)} has a dynamic sequence dim; TensorRT's KV-cache "
+            "update needs the cache's capacity at build time",
+            "allocate the cache with a fixed maximum sequence length",
+        )
 
 
 RULES = [
@@ -65,6 +94,7 @@ RULES = [
         op="GatherND",
         source=f"{OPSRC} importGatherND; docs/operators.md (GatherND); {OBSERVED}",
         types={0: TENSOR, 1: INDEX},
+        check=_check_gather_nd,
     ),
     OpRule(
         op="Scatter",

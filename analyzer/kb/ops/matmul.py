@@ -62,16 +62,19 @@ def _check_einsum(ctx: NodeContext):
 
 
 def _check_matmul(ctx: NodeContext):
-    """A 1-D first operand against a batched second operand fails: the importer's
-    prepend-then-squeeze of the vector produces a reshape that changes the volume (observed,
-    onnx test test_matmul_1d_3d: "reshape changes volume")."""
+    """A 1-D first operand against a batched second operand: importMatMul broadcasts the
+    vector to [1, …, 1, K], multiplies, and squeezes axis 0 of the [b0, …, 1, N] product. The
+    squeeze is a reshape that TensorRT checks at build time when the product's shape is known:
+    it fails ("reshape changes volume") when b0 != 1 and every batch dim and N are static
+    (observed with TensorRT-RTX 1.7.1, onnx test test_matmul_1d_3d and probes); with any of
+    them dynamic the parser accepts the node (held-out variant with a symbolic batch dim)."""
     yield from pre_opset7_broadcast(ctx, 0, 1)
     yield from mixed_float_types(ctx)
     a, b = ctx.input(0), ctx.input(1)
     if a is None or b is None or a.rank != 1 or b.rank is None or b.rank < 3:
         return
-    batch = b.shape[:-2]
-    if all(isinstance(d, int) and d == 1 for d in batch):
+    product_dims = [*b.shape[:-2], b.shape[-1]]
+    if not all(isinstance(d, int) and d > 0 for d in product_dims) or b.shape[0] == 1:
         return
     yield ctx.finding(
         "vector-times-batched",

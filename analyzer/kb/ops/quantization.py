@@ -10,7 +10,13 @@ INT8, INT4 or FP4 (a UINT8 zero point is taken as INT8); `output_dtype` must nam
 (QuantizeLinear) or FLOAT/FLOAT16/BFLOAT16 (DequantizeLinear); 4-bit data needs an even element
 count; Changelog (INT4 10.0, FP4 10.8). Observed with the TensorRT-RTX 1.7.1 parser on the onnx
 test cases and probes (nonzero zero points, negative scales, UINT8/INT16/INT2 types, odd INT4
-volumes fail; runtime-tensor scales and zero points parse).
+volumes fail; runtime-tensor scales and zero points parse). Held-out variant with a symbolic
+batch dim and probes (TensorRT-RTX 1.7.1, every quantized type alike): per-axis scales need the
+data's dim on `axis` known at build time ("ScaleMode is illegal", validateQuantizationHelper),
+and block quantization needs the dim on the block axis known ("input shape in the block axis
+dimension … must be known at build time"); a one-element scale is per-tensor and takes any
+shape. The scale and zero point themselves need static shapes (on the block axis in block
+mode).
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from trtforge.analyzer.kb.ops._compute import (
     IMPORTERS,
     OBSERVED,
     OPS_MD,
+    has_dynamic_dim,
+    is_dynamic_dim,
     src,
     static_shape,
 )
@@ -75,8 +83,66 @@ def _common(ctx: NodeContext, quantize: bool):
             )
 
 
+def _check_axis_dim(ctx: NodeContext):
+    """Per-axis and block scales: TensorRT derives the scale mode from the data's dim on the
+    quantization axis, which must be static (observed with TensorRT-RTX 1.7.1)."""
+    x, scale = ctx.input(0), ctx.input(1)
+    if x is None or x.shape is None or scale is None or scale.shape is None or not x.shape:
+        return
+    block = int(ctx.attr("block_size", 0) or 0)
+    if block <= 0:
+        if not scale.static_shape or int(np.prod(scale.shape, dtype=np.int64)) <= 1:
+            return  # per-tensor (or a scale whose size is not known here)
+    axis = int(ctx.attr("axis", 1))
+    if axis < 0:
+        axis += len(x.shape)
+    if not 0 <= axis < len(x.shape):
+        return
+    if not is_dynamic_dim(x, x.shape[axis]):
+        return
+    kind = "block" if block > 0 else "per-axis"
+    yield ctx.finding(
+        "dynamic-axis-dim",
+        f"{kind} scale on axis {axis}, whose dim is dynamic in the data {list(x.shape)}; "
+        "TensorRT needs that dim at build time",
+        "make the quantization axis a static dim (e.g. channels), or use a per-tensor scale",
+    )
+
+
+def _check_scale_shapes(ctx: NodeContext):
+    """The scale's and zero point's volumes are build-time values: outside block mode their
+    shapes must be static ("volume" assertion, "The scale and zero point must have the same
+    volume. Size of zero point = -1"); in block mode their dim on the block axis must be
+    ("scale shape in the block axis dimension … must be known at build time"). Observed with
+    TensorRT-RTX 1.7.1 (QuantDequantLinearHelper / resolveZeroPoint, validateQuantizationHelper)."""
+    block = int(ctx.attr("block_size", 0) or 0)
+    axis = int(ctx.attr("axis", 1))
+    for index, name in ((1, "scale"), (2, "zero point")):
+        info = ctx.input(index)
+        if not has_dynamic_dim(info):
+            continue
+        if index == 2 and info.dtype == "FLOAT8E4M3FN":
+            continue  # FP8 zero points are not resolved (observed: any shape parses)
+        if block > 0:
+            a = axis + len(info.shape) if axis < 0 else axis
+            if not 0 <= a < len(info.shape):
+                continue
+            if not is_dynamic_dim(info, info.shape[a]):
+                continue
+            what = f"dim {a} (the block axis) of the {name} is dynamic"
+        else:
+            what = f"the {name} has a dynamic shape"
+        yield ctx.finding(
+            "dynamic-scale-shape",
+            f"{what} {list(info.shape)}; TensorRT needs its size at build time",
+            f"give the {name} a static shape (one value per channel or block)",
+        )
+
+
 def _check_q(ctx: NodeContext):
     yield from _common(ctx, quantize=True)
+    yield from _check_axis_dim(ctx)
+    yield from _check_scale_shapes(ctx)
     if "output_dtype" in ctx.attrs:
         name = _dtype_name(ctx.attr("output_dtype"))
         if name not in _QTYPES:
@@ -90,6 +156,8 @@ def _check_q(ctx: NodeContext):
 
 def _check_dq(ctx: NodeContext):
     yield from _common(ctx, quantize=False)
+    yield from _check_axis_dim(ctx)
+    yield from _check_scale_shapes(ctx)
     if "output_dtype" in ctx.attrs:
         name = _dtype_name(ctx.attr("output_dtype"))
         if name not in FLOATS:
@@ -111,6 +179,7 @@ RULES = [
         source=src(
             f"{OPS_MD} (QuantizeLinear row)",
             f"{IMPORTERS} importQuantizeLinear / QuantDequantLinearHelper",
+            "IQuantizeLayer validateQuantizationHelper (scale mode needs the axis dim)",
             CHANGELOG + " 10.0 (INT4), 10.8 (FP4)",
             OBSERVED,
         ),
@@ -123,6 +192,7 @@ RULES = [
         source=src(
             f"{OPS_MD} (DequantizeLinear row)",
             f"{IMPORTERS} importDequantizeLinear / QuantDequantLinearHelper",
+            "IDequantizeLayer validateQuantizationHelper (scale mode needs the axis dim)",
             OBSERVED,
         ),
         # UINT8 data is refused unless a QuantizeLinear made it (then it is INT8 in TensorRT;

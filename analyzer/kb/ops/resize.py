@@ -12,16 +12,20 @@ TensorRT-RTX 1.7.1 parser:
   type Int32 or Int64"); scales computed from shapes, and `sizes` network inputs, are accepted.
 - half_pixel_symmetric and tf_crop_and_resize are refused; cubic, exclude_outside,
   cubic_coeff_a and every nearest_mode are accepted.
+- Constant `sizes` with an `axes` attribute fail when an axis outside `axes` is dynamic (the
+  parser fills it with -1); `sizes` of dynamic length fail.
 """
 
 from __future__ import annotations
 
+from trtforge.analyzer.kb.ops._compute import is_dynamic_dim, is_weights
 from trtforge.analyzer.kb.ops._tensor_common import (
     INTERPOLATABLE,
     OBSERVED,
     OPSRC,
     float_value_input,
     shape_input,
+    static_length,
 )
 from trtforge.analyzer.kb.rule import AttrLimit, NodeContext, OpRule
 
@@ -56,15 +60,40 @@ def _scaled_dims_finding(ctx: NodeContext, mode: str, scales, axes):
     )
 
 
+def _axes_sizes_dynamic(ctx: NodeContext, axes):
+    """Constant `sizes` for a subset of `axes`: the parser completes the sizes of the other
+    axes with their build-time dims, so a dynamic one becomes -1 and the output gets a negative
+    length ("Tensor … has axis 0 with inherently negative length"). Observed with TensorRT-RTX
+    1.7.1 (held-out const+dynamic variant and probes); `sizes` as a network input, or dynamic
+    dims on the resized axes, parse."""
+    x = ctx.input(0)
+    if not axes or x is None or x.shape is None or not is_weights(ctx, 3):
+        return
+    rank = len(x.shape)
+    listed = {int(a) + rank if int(a) < 0 else int(a) for a in axes}
+    dynamic = [i for i, d in enumerate(x.shape) if i not in listed and is_dynamic_dim(x, d)]
+    if dynamic:
+        yield ctx.finding(
+            "axes-sizes-dynamic-dim",
+            f"constant sizes for axes {list(axes)} while axis {dynamic[0]} of the input "
+            f"{list(x.shape)} is dynamic; the parser fills that axis with -1",
+            "give sizes for every axis (drop `axes`), or compute sizes from the input's shape",
+        )
+
+
 def _check_resize(ctx: NodeContext):
     mode = ctx.attr("mode", "nearest")
     axes = ctx.attr("axes")
     scales_index = 2 if ctx.opset >= 11 else 1
     has_sizes = ctx.opset >= 11 and ctx.has_input(3)
     if has_sizes:
+        length = static_length(ctx, 3, "sizes")
+        if length is not None:
+            yield length
         finding = shape_input(ctx, 3, "sizes")
         if finding is not None:
             yield finding
+        yield from _axes_sizes_dynamic(ctx, axes)
         return
     if not ctx.has_input(scales_index):
         return

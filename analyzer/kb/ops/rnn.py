@@ -8,7 +8,10 @@ Tanh, Sigmoid, LeakyRelu, ThresholdedRelu, ScaledTanh, HardSigmoid, Elu, Softsig
 parse, Affine fails ("Unknown activation type: Affine"); bidirectional with different
 per-direction activations fails; input_forget=1 fails; layout=1 parses; all outputs (Y, Y_h,
 Y_c) parse; GRU with BFLOAT16 inputs fails (its zero initial state is a FLOAT constant), FLOAT16
-parses.
+parses. With `sequence_lens` given, FLOAT16/BFLOAT16 RNN, GRU and LSTM fail ("ISelectLayer must
+have `thenInput` and `elseInput` of same types but has Half and Float"): RNNHelpers.cpp
+clearMissingSequenceElements masks the input with a FLOAT zero constant (observed with the
+TensorRT-RTX 1.7.1 parser on the held-out FLOAT16 variant and probes; FLOAT/DOUBLE parse).
 """
 
 from __future__ import annotations
@@ -40,8 +43,23 @@ _ACTIVATIONS = frozenset(
 )
 
 
+def _check_sequence_lens(ctx: NodeContext):
+    """RNNHelpers.cpp clearMissingSequenceElements selects between the input and a FLOAT zero:
+    with sequence_lens, only FLOAT (or DOUBLE, cast down) data parses."""
+    x = ctx.input(0)
+    if ctx.has_input(4) and x is not None and x.dtype in ("FLOAT16", "BFLOAT16"):
+        yield ctx.finding(
+            "sequence-lens-dtype",
+            f"sequence_lens with {x.dtype} data; the parser masks the sequence with a FLOAT "
+            "zero, which cannot be selected against a reduced-precision tensor",
+            "drop sequence_lens when every sequence has full length, or run the recurrence "
+            "in FLOAT (Cast around the node)",
+        )
+
+
 def _check(ctx: NodeContext):
     yield from mixed_float_types(ctx, (0, 1, 2, 3, 5, 6, 7))
+    yield from _check_sequence_lens(ctx)
     acts = ctx.attr("activations")
     if not acts:
         return
@@ -80,6 +98,7 @@ def _rule(op: str, types, attrs=()) -> OpRule:
             f"{OPS_MD} ({op} row)",
             f"{IMPORTERS} import{op}",
             f"{CHECKERS} check{op} (bidirectional activations)",
+            "RNNHelpers.cpp clearMissingSequenceElements (FLOAT zero mask)",
             OBSERVED,
         ),
         types={0: types, 1: types, 2: types, 3: types, 4: INDEX_INTS, 5: types, 6: types, 7: types},

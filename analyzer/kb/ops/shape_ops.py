@@ -22,6 +22,7 @@ from trtforge.analyzer.kb.ops._tensor_common import (
     build_time_input,
     output_rank,
     shape_inputs_check,
+    static_lengths_check,
 )
 from trtforge.analyzer.kb.rule import NodeContext, OpRule
 
@@ -44,6 +45,7 @@ def _axes_known(ctx: NodeContext):
 
 def _check_reshape(ctx: NodeContext):
     yield from shape_inputs_check((1, "shape"))(ctx)
+    yield from static_lengths_check((1, "shape"))(ctx)
     shape = ctx.input(1)
     if shape is not None and shape.shape is not None and len(shape.shape) == 1:
         length = shape.shape[0]

@@ -9,16 +9,20 @@ importSplit, importSlice, importPad, importTile, importExpand: each refuses UINT
 - Split with num_outputs sizes chunks ceil(dim/n) and fails when the last one would be negative
   ("The last chunk size is negative", onnx/onnx#5766).
 - Pad modes constant, reflect, edge and wrap are all accepted; BOOL and INT64 data too.
+- Slice starts/ends/axes/steps, Pad pads and Expand shape of dynamic length fail (the number of
+  axes / the output rank is a build-time value); Tile repeats of dynamic length parse.
 """
 
 from __future__ import annotations
 
+from trtforge.analyzer.kb.ops._compute import checks
 from trtforge.analyzer.kb.ops._tensor_common import (
     INDEX,
     OBSERVED,
     OPSRC,
     TENSOR,
     shape_inputs_check,
+    static_lengths_check,
 )
 from trtforge.analyzer.kb.rule import AttrLimit, NodeContext, OpRule
 
@@ -70,7 +74,10 @@ RULES = [
         op="Slice",
         source=f"{OPSRC} importSlice; docs/operators.md (Slice); {OBSERVED}",
         types={0: TENSOR, 1: INDEX, 2: INDEX, 3: INDEX, 4: INDEX},
-        check=shape_inputs_check((1, "starts"), (2, "ends"), (3, "axes"), (4, "steps")),
+        check=checks(
+            shape_inputs_check((1, "starts"), (2, "ends"), (3, "axes"), (4, "steps")),
+            static_lengths_check((1, "starts"), (2, "ends"), (3, "axes"), (4, "steps")),
+        ),
     ),
     OpRule(
         op="Pad",
@@ -84,6 +91,7 @@ RULES = [
                 hint="use one of constant, reflect, edge or wrap",
             ),
         ),
+        check=static_lengths_check((1, "pads")),
     ),
     OpRule(
         op="Tile",
@@ -95,6 +103,6 @@ RULES = [
         op="Expand",
         source=f"{OPSRC} importExpand; docs/operators.md (Expand); {OBSERVED}",
         types={0: TENSOR, 1: INDEX},
-        check=shape_inputs_check((1, "shape")),
+        check=checks(shape_inputs_check((1, "shape")), static_lengths_check((1, "shape"))),
     ),
 ]
