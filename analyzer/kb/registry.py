@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from functools import cache
 
+from trtforge.analyzer.discovery import declarations
 from trtforge.analyzer.kb.rule import OpRule
 
 
@@ -19,23 +18,17 @@ def _rules_by_key() -> dict[tuple[str, str], OpRule]:
 
     rules: dict[tuple[str, str], OpRule] = {}
     origin: dict[tuple[str, str], str] = {}
-    for info in sorted(pkgutil.iter_modules(ops.__path__), key=lambda i: i.name):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{ops.__name__}.{info.name}")
-        declared = getattr(module, "RULES", None)
-        if declared is None:
-            raise DuplicateRuleError(f"{module.__name__} declares no RULES")
+    for module, declared in declarations(ops, "RULES"):
         for rule in declared:
             if not isinstance(rule, OpRule):
-                raise TypeError(f"{module.__name__}.RULES holds a {type(rule).__name__}")
+                raise TypeError(f"{module}.RULES holds a {type(rule).__name__}")
             if rule.key in rules:
                 raise DuplicateRuleError(
                     f"rule for {rule.domain or 'ai.onnx'}::{rule.op} declared twice: "
-                    f"{origin[rule.key]} and {module.__name__}"
+                    f"{origin[rule.key]} and {module}"
                 )
             rules[rule.key] = rule
-            origin[rule.key] = module.__name__
+            origin[rule.key] = module
     return rules
 
 

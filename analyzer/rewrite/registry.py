@@ -5,10 +5,9 @@ One module holds one pass; two passes with the same id are an error.
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from functools import cache
 
+from trtforge.analyzer.discovery import declarations
 from trtforge.analyzer.rewrite.base import RewritePass
 
 
@@ -22,14 +21,8 @@ def _passes_by_id() -> dict[str, type[RewritePass]]:
 
     found: dict[str, type[RewritePass]] = {}
     origin: dict[str, str] = {}
-    for info in sorted(pkgutil.iter_modules(passes.__path__), key=lambda i: i.name):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{passes.__name__}.{info.name}")
-        declared = getattr(module, "PASS", None)
-        if declared is None:
-            raise DuplicatePassError(f"{module.__name__} declares no PASS")
-        register(found, origin, declared, module.__name__)
+    for module, declared in declarations(passes, "PASS"):
+        register(found, origin, declared, module)
     return dict(sorted(found.items(), key=lambda kv: (kv[1].order, kv[0])))
 
 
