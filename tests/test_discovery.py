@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import sys
 
 import pytest
 
@@ -16,11 +15,7 @@ def _package(tmp_path, name: str, modules: dict[str, str]):
     (root / "__init__.py").write_text("")
     for module, source in modules.items():
         (root / f"{module}.py").write_text(source)
-    sys.path.insert(0, str(tmp_path))
-    try:
-        return importlib.import_module(name)
-    finally:
-        sys.path.remove(str(tmp_path))
+    return importlib.import_module(name)
 
 
 def test_declarations_in_name_order_skipping_helpers(tmp_path, monkeypatch) -> None:
