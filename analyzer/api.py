@@ -50,6 +50,7 @@ def check(
     model: str | os.PathLike | onnx.ModelProto | LoadedModel,
     target: str | Target | None = None,
     backend: str = "auto",
+    advice: bool = True,
 ) -> Report:
     """Checks whether TensorRT's ONNX parser accepts every node of `model`.
 
@@ -58,6 +59,7 @@ def check(
         target: a target id (`trt-10`, `trt-10.16`, `trt-11`, `rtx-1`); default: the
             installed TensorRT's, else `trt-11`.
         backend: `static` (knowledge base), `parser` (real parser) or `auto`.
+        advice: add performance advice (fusions trt-rewrite would make) as graph warnings.
 
     Returns:
         The report; `report.supported` is the whole-model verdict.
@@ -69,9 +71,18 @@ def check(
     chosen = resolve_backend(backend, wanted)
     loaded = model if isinstance(model, LoadedModel) else load_model(model)
     if chosen == "parser":
+        from trtforge.analyzer import trt as trt_adapter
         from trtforge.analyzer.backends.parser import check_parser
 
-        return check_parser(loaded)
-    from trtforge.analyzer.backends.static import check_static
+        report = check_parser(loaded)
+        checked_for = trt_adapter.target()
+    else:
+        from trtforge.analyzer.backends.static import check_static
 
-    return check_static(loaded, wanted or default_target())
+        checked_for = wanted or default_target()
+        report = check_static(loaded, checked_for)
+    if advice and checked_for is not None:
+        from trtforge.analyzer.advice import fusion_advice
+
+        report.graph_findings.extend(fusion_advice(loaded, checked_for))
+    return report

@@ -40,6 +40,11 @@ def build_parser():
     out = parser.add_argument_group("output")
     out.add_argument("--format", choices=FORMATS, default="text", help="report format")
     out.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
+    parser.add_argument(
+        "--no-advice",
+        action="store_true",
+        help="skip the performance advice (fusions trt-rewrite would make)",
+    )
     out.add_argument(
         "--exit-zero",
         action="store_true",
@@ -56,7 +61,7 @@ def _main(argv: Sequence[str] | None) -> int:
     from trtforge.analyzer.api import check
     from trtforge.analyzer.reports import render, write_report
 
-    report = check(args.model, target=args.target, backend=args.backend)
+    report = check(args.model, target=args.target, backend=args.backend, advice=not args.no_advice)
     text = render(report, args.format, color=args.output is None and sys.stdout.isatty())
     write_report(text, args.output)
     return EXIT_OK if args.exit_zero else report.exit_code

@@ -114,10 +114,11 @@ def _auto_passes(loaded, target, known: list[str]):
 
     report = check(loaded, target=target, backend="static")
     wanted = []
-    for node in report.unsupported_nodes:
-        for fix in node.fixes:
-            if fix.kind == "rewrite" and fix.name in known and fix.name not in wanted:
-                wanted.append(fix.name)
+    fixes = [f for node in report.unsupported_nodes for f in node.fixes]
+    fixes += [f for finding in report.graph_findings for f in finding.fixes]  # advice
+    for fix in fixes:
+        if fix.kind == "rewrite" and fix.name in known and fix.name not in wanted:
+            wanted.append(fix.name)
     return report, wanted
 
 

@@ -1,0 +1,76 @@
+"""Performance advice: fusions trt-rewrite would make, so the engine runs faster.
+
+A model TensorRT accepts can still build a slower engine than it should: a LayerNorm that an
+exporter decomposed into nine elementwise and reduce ops becomes nine layers (and, in FP16,
+loses accuracy in the variance), where the fused op is one normalization layer. The advice is
+what the fusion passes actually match: they run here in memory, on the model without its
+weights, exactly as `trt-rewrite` would run them — so each piece of advice names the command
+that realises it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from trtforge.analyzer.findings import Finding, Fix
+from trtforge.analyzer.loading import LoadedModel
+from trtforge.analyzer.targets import Target
+
+log = logging.getLogger("trtforge.advice")
+
+#: pass id -> (what it fuses, what the fused form is, ops a match must contain)
+FUSIONS: dict[str, tuple[str, str, frozenset[str]]] = {
+    "fuse-layernorm": (
+        "decomposed LayerNorm",
+        "one normalization layer",
+        frozenset({"ReduceMean"}),
+    ),
+    "fuse-rmsnorm": ("decomposed RMSNorm", "one normalization layer", frozenset({"ReduceMean"})),
+    "fuse-gelu": ("decomposed GELU", "one Gelu op", frozenset({"Erf", "Tanh"})),
+}
+
+#: matching runs on a graphsurgeon copy of the graph; past this size the advice is skipped
+#: so that checking very large graphs stays fast (run trt-rewrite to see what it fuses).
+MAX_NODES = 20_000
+
+
+def fusion_advice(loaded: LoadedModel, target: Target) -> list[Finding]:
+    """Graph-level warnings `advice/<pass>` for every fusion pass that would apply.
+
+    Best effort: a model the passes cannot process gets no advice, never an error.
+    """
+    graph = loaded.proto.graph
+    if len(graph.node) > MAX_NODES:
+        return []
+    ops = {node.op_type for node in graph.node}
+    candidates = [pid for pid, (_, _, needs) in FUSIONS.items() if ops & needs]
+    if not candidates:
+        return []
+    try:
+        from trtforge.analyzer.rewrite.base import RewriteOptions
+        from trtforge.analyzer.rewrite.manager import rewrite_model
+
+        result = rewrite_model(loaded.proto, candidates, RewriteOptions(target=target))
+    except Exception as err:  # noqa: BLE001 - advice must never break a check
+        log.info("no fusion advice: the rewrite passes could not process the model (%s)", err)
+        return []
+    findings = []
+    for pid in candidates:
+        applied = result.passes[pid].applied
+        if not applied:
+            continue
+        what, fused, _ = FUSIONS[pid]
+        findings.append(
+            Finding(
+                code=f"advice/{pid}",
+                message=(
+                    f"{applied} {what} subgraph{'s' * (applied != 1)} could each run as {fused} "
+                    "(fewer layers and kernels; better FP16 accuracy for norms)"
+                ),
+                hint=f"trt-rewrite MODEL -o OUT --{pid} (verified against the original)",
+                fixes=(Fix("rewrite", pid),),
+                source="trtforge rewrite passes, matched in memory",
+                severity="warning",
+            )
+        )
+    return findings

@@ -1,0 +1,76 @@
+"""Performance advice: trt-check names the fusions trt-rewrite would make, and --auto makes them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import onnx
+
+from trtforge.analyzer import check
+from trtforge.analyzer.schemas import check_schema
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "transformer_block.onnx"
+
+
+def run_cli(module: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def _advice(report) -> dict[str, str]:
+    return {f.code: f.message for f in report.graph_findings if f.code.startswith("advice/")}
+
+
+def test_decomposed_layernorms_are_advised_with_their_count() -> None:
+    report = check(EXAMPLE, target="trt-10", backend="static")
+    advice = _advice(report)
+    assert list(advice) == ["advice/fuse-layernorm"]
+    assert advice["advice/fuse-layernorm"].startswith("2 decomposed LayerNorm subgraphs")
+    finding = next(f for f in report.graph_findings if f.code == "advice/fuse-layernorm")
+    assert not finding.is_error and [x.name for x in finding.fixes] == ["fuse-layernorm"]
+    jsonschema.validate(report.to_json(), check_schema())
+
+
+def test_advice_can_be_turned_off_and_never_changes_the_verdict() -> None:
+    with_advice = check(EXAMPLE, target="trt-10", backend="static")
+    without = check(EXAMPLE, target="trt-10", backend="static", advice=False)
+    assert not _advice(without)
+    assert with_advice.supported == without.supported
+    assert with_advice.summary == without.summary
+
+
+def test_auto_rewrite_realises_the_advice(tmp_path) -> None:
+    out = tmp_path / "block.trt.onnx"
+    proc = run_cli(
+        "trtforge.analyzer.cli.rewrite",
+        str(EXAMPLE),
+        "-o",
+        str(out),
+        "--auto",
+        "--target",
+        "trt-10",
+    )
+    assert proc.returncode == 0, proc.stderr
+    after = check(out, target="trt-10", backend="static")
+    assert after.supported and not _advice(after)
+    ops = [n.op_type for n in onnx.load(str(out)).graph.node]
+    assert ops.count("LayerNormalization") == 2 and "FastGelu" not in ops
+    proc = run_cli(
+        "trtforge.analyzer.cli.check",
+        str(EXAMPLE),
+        "--backend",
+        "static",
+        "--target",
+        "trt-10",
+        "--no-advice",
+        "--format",
+        "json",
+    )
+    assert not any(
+        r["code"].startswith("advice/") for r in json.loads(proc.stdout)["graph"]["reasons"]
+    )
