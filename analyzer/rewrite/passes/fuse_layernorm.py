@@ -31,7 +31,7 @@ import numpy as np
 import onnx_graphsurgeon as gs
 
 from trtforge.analyzer.rewrite import emit
-from trtforge.analyzer.rewrite.base import Match, PassContext, RewritePass, detach
+from trtforge.analyzer.rewrite.base import Match, PassContext, RewritePass
 from trtforge.analyzer.rewrite.graphutil import (
     anchor,
     escapes,
@@ -46,6 +46,7 @@ from trtforge.analyzer.rewrite.graphutil import (
     tensor_rank,
     trailing_axes,
 )
+from trtforge.analyzer.rewrite.passes._norm_emit import replace_with_norm
 
 
 def _is_default(node: gs.Node) -> bool:
@@ -285,12 +286,8 @@ class FuseLayerNorm(RewritePass):
     def rewrite(self, match: Match, ctx: PassContext) -> None:
         data = match.data
         x: gs.Tensor = data["x"]
-        axis = data["axis"]
         dtype = emit.np_float(x)
-        last = match.nodes[-1]
-        out = last.outputs[0]
-        detach(last)
-        dims = static_tail(x, -axis)
+        dims = static_tail(x, -data["axis"])
 
         def param(key: str, fill: float) -> gs.Tensor | None:
             fitted = data.get(key + "_fit")
@@ -303,19 +300,9 @@ class FuseLayerNorm(RewritePass):
             return ctx.constant(key, emit.ones_like_tail(dims, dtype, fill))
 
         scale, bias = param("gamma", 1.0), param("beta", 0.0)
-        cast_node = data.get("cast")
-        norm_out = out
-        if cast_node is not None:
-            norm_out = ctx.variable("normalized", dtype=dtype, shape=x.shape)
         inputs = [x, scale] + ([bias] if bias is not None else [])
-        if self.impl(ctx) == "onnx":
-            ctx.node(
-                "LayerNormalization", inputs, [norm_out], {"axis": axis, "epsilon": data["eps"]}
-            )
-        else:
-            emit.plugin_node(ctx, "LayerNorm", inputs, [norm_out], epsilon=data["eps"], axis=axis)
-        if cast_node is not None:
-            ctx.node("Cast", [norm_out], [out], {"to": cast_node.attrs["to"]})
+        onnx_op = "LayerNormalization" if self.impl(ctx) == "onnx" else None
+        replace_with_norm(ctx, match, inputs, onnx_op, "LayerNorm")
 
 
 PASS = FuseLayerNorm

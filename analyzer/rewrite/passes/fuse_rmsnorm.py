@@ -26,7 +26,7 @@ from __future__ import annotations
 import onnx_graphsurgeon as gs
 
 from trtforge.analyzer.rewrite import emit
-from trtforge.analyzer.rewrite.base import Match, PassContext, RewritePass, detach
+from trtforge.analyzer.rewrite.base import Match, PassContext, RewritePass
 from trtforge.analyzer.rewrite.graphutil import (
     anchor,
     escapes,
@@ -38,6 +38,7 @@ from trtforge.analyzer.rewrite.graphutil import (
     tensor_rank,
     trailing_axes,
 )
+from trtforge.analyzer.rewrite.passes._norm_emit import replace_with_norm
 from trtforge.analyzer.rewrite.passes.fuse_layernorm import (
     _is_default,
     affine_param,
@@ -175,30 +176,16 @@ class FuseRMSNorm(RewritePass):
     def rewrite(self, match: Match, ctx: PassContext) -> None:
         data = match.data
         x: gs.Tensor = data["x"]
-        axis = data["axis"]
-        dtype = emit.np_float(x)
-        last = match.nodes[-1]
-        out = last.outputs[0]
-        detach(last)
         fitted = data.get("gamma_fit")
         if isinstance(fitted, gs.Constant):
             scale = fitted
         elif fitted is not None:
             scale = ctx.constant("gamma", fitted)
         else:
-            scale = ctx.constant("gamma", emit.ones_like_tail(static_tail(x, -axis), dtype, 1.0))
-        cast_node = data.get("cast")
-        norm_out = out
-        if cast_node is not None:
-            norm_out = ctx.variable("normalized", dtype=dtype, shape=x.shape)
-        if rms_as_onnx(ctx):
-            ctx.node(
-                "RMSNormalization", [x, scale], [norm_out], {"axis": axis, "epsilon": data["eps"]}
-            )
-        else:
-            emit.plugin_node(ctx, "RMSNorm", [x, scale], [norm_out], epsilon=data["eps"], axis=axis)
-        if cast_node is not None:
-            ctx.node("Cast", [norm_out], [out], {"to": cast_node.attrs["to"]})
+            tail = static_tail(x, -data["axis"])
+            scale = ctx.constant("gamma", emit.ones_like_tail(tail, emit.np_float(x), 1.0))
+        onnx_op = "RMSNormalization" if rms_as_onnx(ctx) else None
+        replace_with_norm(ctx, match, [x, scale], onnx_op, "RMSNorm")
 
 
 PASS = FuseRMSNorm

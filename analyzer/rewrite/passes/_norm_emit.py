@@ -1,0 +1,42 @@
+"""What the LayerNorm and RMSNorm fusions share once a pattern is accepted: replacing it.
+
+The pattern's last node is detached and the fused node produces its output: the standard ONNX
+op, or the trtforge plugin node. In an FP16 model whose norm was computed in float32 (a Cast
+island), the fused node computes in the input's type and a Cast restores the output's type.
+"""
+
+from __future__ import annotations
+
+import onnx_graphsurgeon as gs
+
+from trtforge.analyzer.rewrite import emit
+from trtforge.analyzer.rewrite.base import Match, PassContext, detach
+
+
+def replace_with_norm(
+    ctx: PassContext, match: Match, inputs: list[gs.Tensor], onnx_op: str | None, plugin: str
+) -> None:
+    """Replaces the matched pattern with one normalization node.
+
+    Args:
+        ctx: the pass context.
+        match: the accepted match; `match.data` holds `x`, `axis`, `eps` and maybe `cast`.
+        inputs: the fused node's inputs (x, scale[, bias]).
+        onnx_op: the standard op to emit (e.g. "LayerNormalization"), or None for the plugin.
+        plugin: the trtforge plugin's name, emitted when `onnx_op` is None.
+    """
+    data = match.data
+    x: gs.Tensor = data["x"]
+    last = match.nodes[-1]
+    out = last.outputs[0]
+    detach(last)
+    cast_node = data.get("cast")
+    norm_out = out
+    if cast_node is not None:
+        norm_out = ctx.variable("normalized", dtype=emit.np_float(x), shape=x.shape)
+    if onnx_op is not None:
+        ctx.node(onnx_op, inputs, [norm_out], {"axis": data["axis"], "epsilon": data["eps"]})
+    else:
+        emit.plugin_node(ctx, plugin, inputs, [norm_out], epsilon=data["eps"], axis=data["axis"])
+    if cast_node is not None:
+        ctx.node("Cast", [norm_out], [out], {"to": cast_node.attrs["to"]})
