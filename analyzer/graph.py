@@ -16,6 +16,8 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from trtforge.analyzer._shallow_graph import shallow_graph
+
 log = logging.getLogger("trtforge.graph")
 
 #: ops whose outputs are not functions of their inputs alone.
@@ -158,15 +160,27 @@ class GraphView:
         self.graph = graph
         self.outer = outer
         self.path = path
-        self._types = types
-        self._decoded = types.decoded if isinstance(types, TypeTable) else _decoder(types)
+        self._info: dict[str, TensorInfo] = {}
+        self._facts: dict[str, TensorFacts] = {}
+        self.use_types(types)
         self._initializers = {t.name: t for t in graph.initializer}
         for sparse in graph.sparse_initializer:
             self._initializers[sparse.values.name] = sparse.values
         self._inputs = {vi.name: vi for vi in graph.input}
         self._outputs = {vi.name for vi in graph.output}
-        self._info: dict[str, TensorInfo] = {}
-        self._facts: dict[str, TensorFacts] = {}
+
+    def use_types(self, types: Mapping[str, onnx.TypeProto]) -> None:
+        """Sets the name -> type mapping (types may arrive after the structural caches such as
+        `rows` and `producers` were built; see `background.py`)."""
+        self._types = types
+        self._decoded = types.decoded if isinstance(types, TypeTable) else _decoder(types)
+        self._serialized = types.serialized if isinstance(types, TypeTable) else None
+        self._info.clear()
+        self._facts.clear()
+
+    def read_structure(self) -> None:
+        """Builds the caches that need no types (`rows`, `producers`, constants) now."""
+        self._constants  # noqa: B018 - reads rows and producers too
 
     @cached_property
     def rows(self) -> list[tuple[onnx.NodeProto, str, str, tuple[str, ...], tuple[str, ...]]]:
@@ -273,6 +287,24 @@ class GraphView:
         if known is None:
             known = self._facts[name] = self._find_facts(name)
         return known
+
+    def tensors_not_typed_alike(self) -> set[str] | None:
+        """The tensors whose `facts` and `is_graph_output` may differ from those of another
+        tensor with the same serialized type (`serialized_type`): initializers, graph inputs
+        and outputs, build-time constants. Every other tensor of the graph has the facts of
+        its type. None when that does not hold for any tensor (an If/Loop/Scan body, or no
+        TypeTable).
+
+        The static backend's verdict memo reads this to spare decoding the facts of each of
+        100,000 tensors.
+        """
+        if self.outer is not None or self._serialized is None:
+            return None
+        return set(self._initializers) | set(self._inputs) | self._outputs | self._constants
+
+    def serialized_type(self, name: str) -> bytes | None:
+        """The serialized TypeProto of `name` (equal types: the same object), or None."""
+        return self._serialized(name) if self._serialized is not None else None
 
     def _find_facts(self, name: str) -> TensorFacts:
         init = self._initializers.get(name)
@@ -411,14 +443,25 @@ class TypeTable(Mapping):
         #: indices of the top-level nodes whose op is in SHAPE_CONSUMERS.
         self.shape_consumers: list[int] = []
 
+    def __getstate__(self) -> tuple[dict[str, bytes], list[int]]:
+        return self._raw, self.shape_consumers
+
+    def __setstate__(self, state: tuple[dict[str, bytes], list[int]]) -> None:
+        self._raw, self.shape_consumers = state
+
     def add_graph(self, graph: onnx.GraphProto, top: bool = True) -> None:
         raw = self._raw
-        for container in (graph.value_info, graph.output, graph.input):
+        # equal types share one bytes object: its hash is computed once, and a pickled
+        # table (`background.py`) holds each distinct type once
+        shared: dict[bytes, bytes] = {}
+        shallow = shallow_graph(graph.SerializeToString())  # types as bytes, undecoded
+        for container in (shallow.value_info, shallow.output, shallow.input):
             for value in container:
                 name = value.name
                 if name not in raw:
-                    raw[name] = value.type.SerializeToString()
-        for index, op in enumerate([node.op_type for node in graph.node]):
+                    serialized = value.type
+                    raw[name] = shared.setdefault(serialized, serialized)
+        for index, op in enumerate([node.op_type for node in shallow.node]):
             if top and op in SHAPE_CONSUMERS:
                 self.shape_consumers.append(index)
             if op not in CONTROL_FLOW:
@@ -436,6 +479,10 @@ class TypeTable(Mapping):
         """(dtype name, shape) of `name`, or None when the table has no type for it."""
         raw = self._raw.get(name)
         return None if raw is None else _type_of_bytes(raw)
+
+    def serialized(self, name: str) -> bytes | None:
+        """The serialized TypeProto of `name` (equal types: the same object), or None."""
+        return self._raw.get(name)
 
     def distinct_types(self) -> list[onnx.TypeProto]:
         """Each distinct type in the table, once."""
@@ -569,10 +616,15 @@ def with_weights(inferred: onnx.ModelProto, original: onnx.ModelProto) -> onnx.M
     return inferred
 
 
-def infer_types(model: onnx.ModelProto) -> Mapping[str, onnx.TypeProto]:
+def infer_types(model: onnx.ModelProto) -> TypeTable:
     """Every tensor's type, from `infer_model` (no weights needed).
 
     Failures of shape inference are not fatal: types then come from what the model states.
     """
     inferred, types = _infer_model(model)
-    return types if inferred is not None else _collect_types(model.graph)
+    return types if inferred is not None else collect_declared_types(model)
+
+
+def collect_declared_types(model: onnx.ModelProto) -> TypeTable:
+    """The types `model` states itself (value_info, graph inputs and outputs), uninferred."""
+    return _collect_types(model.graph)

@@ -17,8 +17,9 @@ import logging
 
 import onnx
 
+from trtforge.analyzer.background import start_type_inference
 from trtforge.analyzer.findings import Finding, Fix
-from trtforge.analyzer.graph import GraphView, infer_types
+from trtforge.analyzer.graph import GraphView, TypeTable
 from trtforge.analyzer.kb import graph_rules
 from trtforge.analyzer.kb.policy import (
     convertible_types,
@@ -88,7 +89,8 @@ class StaticChecker:
         self.target = target
         self.memo = memo
         self.opsets = loaded.opsets
-        self.types = infer_types(loaded.proto)
+        #: every tensor's type: set by `run` (inferred while the graph's structure is read).
+        self.types = TypeTable()
         self._default_types = default_types(target)
         self._convertible = convertible_types(target)
         self._refused_intermediate = intermediate_refused_types(target)
@@ -294,27 +296,38 @@ class StaticChecker:
     # -- whole model --------------------------------------------------------------------
     def run(self) -> Report:
         proto = self.loaded.proto
-        top = GraphView(proto.graph, self.types)
-        memo = VerdictMemo(top) if self.memo else None
-        verdicts: list[NodeVerdict] = []
-        for index, (node, op, domain, inputs, outputs) in enumerate(top.rows):
-            key = memo.key(node, op, domain, inputs, outputs) if memo is not None else None
+        pending = start_type_inference(proto)
+        try:  # what needs no types, while they are inferred
+            top = GraphView(proto.graph, self.types)
+            top.read_structure()
+            memo = VerdictMemo(top) if self.memo else None
+            kinds = [memo.kind(*row) for row in top.rows] if memo is not None else None
+            # every verdict starts as "supported"; judging a node below changes its own
+            verdicts = [
+                NodeVerdict(index, node.name, op, domain)
+                for index, (node, op, domain, _, _) in enumerate(top.rows)
+            ]
+            self.types = pending.result()
+        finally:
+            pending.close()
+        top.use_types(self.types)
+        for index, (node, _, _, inputs, outputs) in enumerate(top.rows):
+            key = memo.key(kinds[index], inputs + outputs) if memo is not None else None
             watch = False
             if key is not None:
                 shared = memo.clean.get(key)
                 if shared:
-                    verdicts.append(NodeVerdict(index, node.name, op, domain))
-                    continue
+                    continue  # supported with no finding, like the first node of its kind
                 watch = shared is None  # the first node of its kind
             status, findings, plugin, ctx = self._judge(node, top, watch)
             if watch:
                 memo.clean[key] = status == SUPPORTED and not findings and not ctx.reads_outside
-            verdict = NodeVerdict(index, node.name, op, domain, status, findings)
+            verdict = verdicts[index]
+            verdict.status, verdict.reasons = status, findings
             if plugin is not None:
                 verdict.plugin = PluginRef(
                     plugin.name, plugin.version, plugin.namespace, plugin.available
                 )
-            verdicts.append(verdict)
         graph_findings = list(graph_rules.check_graph(self.loaded, top, self.target))
         return Report(
             model=model_info(self.loaded),
@@ -357,30 +370,66 @@ class VerdictMemo:
         #: hold dims made up by shape inference.
         self._tensor_keys: dict[str, int | tuple[int, tuple[str, ...]]] = {"": -1}
         self._ids: dict[tuple, int] = {}
+        #: (op, domain, serialized attributes, input count) -> number
+        self._kinds: dict[tuple, int] = {}
         self._generated = False  # some tensor has made-up dims
+        #: serialized type -> key of the tensors whose facts are those of their type (all
+        #: but `_not_typed_alike`): spares decoding the facts of every tensor. Set up at the
+        #: first key (the graph's types may arrive after this memo is made).
+        self._by_type: dict[bytes | None, int | tuple[int, tuple[str, ...]]] | None = None
+        self._not_typed_alike: set[str] | None = None
 
-    def key(
+    def kind(
         self,
         node: onnx.NodeProto,
         op: str,
         domain: str,
         inputs: tuple[str, ...],
         outputs: tuple[str, ...],
-    ) -> tuple | None:
-        """The node's key, or None when its verdict is never shared (it has subgraphs)."""
+    ) -> int | None:
+        """The part of a node's key that needs no types — op, domain, serialized attributes
+        and input count — as a small number; None when the node's verdict is never shared
+        (it has subgraphs)."""
         attributes = node.attribute
         attrs: tuple[bytes, ...] = ()
         if attributes:
             if any(attr.HasField("g") or attr.graphs for attr in attributes):
                 return None  # as `_subgraphs` finds bodies, whatever the attribute's type
             attrs = tuple([attr.SerializeToString() for attr in attributes])
+        kinds = self._kinds
+        return kinds.setdefault((op, domain, attrs, len(inputs)), len(kinds))
+
+    def key(self, kind: int | None, tensors: tuple[str, ...]) -> tuple | None:
+        """The key of a node of `kind` (from `kind`) whose inputs and then outputs are
+        `tensors`; None when its verdict is never shared."""
+        if kind is None:
+            return None
         known = self._tensor_keys
-        tensors = tuple([known.get(name) or self._tensor_key(name) for name in inputs + outputs])
-        if self._generated and any(type(t) is tuple for t in tensors):
-            tensors = _renumber(tensors)
-        return (op, domain, attrs, len(inputs), tensors)
+        keys = tuple([known.get(name) or self._tensor_key(name) for name in tensors])
+        if self._generated and any(type(t) is tuple for t in keys):
+            keys = _renumber(keys)
+        return (kind, keys)
 
     def _tensor_key(self, name: str) -> int | tuple[int, tuple[str, ...]]:
+        if self._not_typed_alike is None:  # the first key: types are known now
+            not_typed_alike = self.graph.tensors_not_typed_alike()
+            self._by_type = None if not_typed_alike is None else {}
+            self._not_typed_alike = not_typed_alike or set()
+        if self._by_type is not None and name not in self._not_typed_alike:
+            serialized = self.graph.serialized_type(name)
+            key = self._by_type.get(serialized)
+            if key is not None:
+                self._tensor_keys[name] = key
+                return key
+            key, of_type = self._new_tensor_key(name)
+            if of_type:
+                self._by_type[serialized] = key  # same type, same facts, same key
+            return key
+        return self._new_tensor_key(name)[0]
+
+    def _new_tensor_key(self, name: str) -> tuple[int | tuple[int, tuple[str, ...]], bool]:
+        """The tensor's key from its facts, and whether the key is a function of them alone
+        (not of the producer: a UINT8 tensor may be INT8 inside TensorRT)."""
         graph = self.graph
         facts = graph.facts(name)
         shape = facts[1]
@@ -397,12 +446,13 @@ class VerdictMemo:
         key = self._ids.get(seen)
         if key is None:
             key = self._ids[seen] = len(self._ids) + 1
+        of_type = facts[0] != "UINT8"
         if generated:
             self._generated = True
             self._tensor_keys[name] = (key, generated)
-            return (key, generated)
+            return (key, generated), of_type
         self._tensor_keys[name] = key
-        return key
+        return key, of_type
 
 
 def _renumber(tensors: tuple) -> tuple:

@@ -10,8 +10,10 @@ Exit status: 0 every node supported, 1 some node is not, 2 bad input or argument
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from trtforge.analyzer.cli._args import (
     EXIT_OK,
@@ -19,6 +21,7 @@ from trtforge.analyzer.cli._args import (
     add_model_arg,
     add_target_args,
     configure_logging,
+    exit_now,
     make_parser,
     run_cli,
 )
@@ -71,5 +74,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_cli("trt-check", _main, argv)
 
 
+def console_main() -> NoReturn:
+    """The `trt-check` command: `main()` without the cyclic garbage collector (a one-shot
+    command whose objects are freed by reference counting; each collection would walk every
+    live protobuf wrapper of a large model), then a quick exit (`exit_now`)."""
+    gc.disable()
+    exit_now(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console_main()
