@@ -87,14 +87,38 @@ def copy_variants(sms, want_bulk):
             for b in BLOCKS:
                 ks = sorted({k for k in GRID_K} | {2048 // b})
                 for k in ks:
-                    out.append((f"gs v{v * 16}B {hint} b{b} g{k}xSM", f"copy_gs<{v},{h}>",
-                                (lambda n16, k=k: k * sms), b, 0, None))
-                out.append((f"chunk v{v * 16}B {hint} b{b}", f"copy_chunk<{v},{h}>",
-                            (lambda n16, b=b, v=v: -(-n16 // (b * v))), b, 0, None))
+                    out.append(
+                        (
+                            f"gs v{v * 16}B {hint} b{b} g{k}xSM",
+                            f"copy_gs<{v},{h}>",
+                            (lambda n16, k=k: k * sms),
+                            b,
+                            0,
+                            None,
+                        )
+                    )
+                out.append(
+                    (
+                        f"chunk v{v * 16}B {hint} b{b}",
+                        f"copy_chunk<{v},{h}>",
+                        (lambda n16, b=b, v=v: -(-n16 // (b * v))),
+                        b,
+                        0,
+                        None,
+                    )
+                )
     if want_bulk:
         for s, c, k in BULK:
-            out.append((f"bulk S{s} {c // 1024}KiB {k}xSM", f"copy_bulk<{s}>",
-                        (lambda n16, k=k: k * sms), 32, s * c, c))
+            out.append(
+                (
+                    f"bulk S{s} {c // 1024}KiB {k}xSM",
+                    f"copy_bulk<{s}>",
+                    (lambda n16, k=k: k * sms),
+                    32,
+                    s * c,
+                    c,
+                )
+            )
     return out
 
 
@@ -104,8 +128,14 @@ def sum_variants(sms):
         for hint in SUM_HINTS:
             for b in BLOCKS:
                 for k in SUM_K:
-                    out.append((f"sum v{v * 16}B {hint} b{b} g{k}xSM",
-                                f"sum_gs<{v},{HINTS.index(hint)}>", k * sms, b))
+                    out.append(
+                        (
+                            f"sum v{v * 16}B {hint} b{b} g{k}xSM",
+                            f"sum_gs<{v},{HINTS.index(hint)}>",
+                            k * sms,
+                            b,
+                        )
+                    )
     return out
 
 
@@ -117,11 +147,17 @@ def main() -> int:
     ap.add_argument("--screen-batches", type=int, default=5)
     ap.add_argument("--top", type=int, default=4, help="per-case variants re-timed in full")
     ap.add_argument("--json", help="write all numbers here")
-    ap.add_argument("--ours-json", help="a benchmarks/norms.py JSON: also show its trtforge "
-                    "RMSNorm GB/s as a %% of this run's best copy (different run!)")
+    ap.add_argument(
+        "--ours-json",
+        help="a benchmarks/norms.py JSON: also show its trtforge "
+        "RMSNorm GB/s as a %% of this run's best copy (different run!)",
+    )
     ap.add_argument("--bulk", action="store_true", help="include cp.async.bulk copies (sm_90+)")
-    ap.add_argument("--bulk-selftest", action="store_true",
-                    help="only check the bulk-copy kernel on small sizes and exit")
+    ap.add_argument(
+        "--bulk-selftest",
+        action="store_true",
+        help="only check the bulk-copy kernel on small sizes and exit",
+    )
     ap.add_argument("--cases", type=int, default=0, help="only the first N cases (debug)")
     ap.add_argument("--quick", action="store_true", help="a few variants only (debug)")
     args = ap.parse_args()
@@ -153,22 +189,31 @@ def main() -> int:
         fn = fns[kname]
         if chunk is None:
             n16 = nbytes // 16
-            fn((gridf(n16),), (block,), (P(x.data_ptr()), P(y.data_ptr()), np.int64(n16)),
-               stream=cstream)
+            fn(
+                (gridf(n16),),
+                (block,),
+                (P(x.data_ptr()), P(y.data_ptr()), np.int64(n16)),
+                stream=cstream,
+            )
         else:
-            fn((gridf(nbytes // 16),), (block,),
-               (P(x.data_ptr()), P(y.data_ptr()), np.int64(nbytes), np.int32(chunk)),
-               shared_mem=shmem, stream=cstream)
+            fn(
+                (gridf(nbytes // 16),),
+                (block,),
+                (P(x.data_ptr()), P(y.data_ptr()), np.int64(nbytes), np.int32(chunk)),
+                shared_mem=shmem,
+                stream=cstream,
+            )
 
     if want_bulk:
         for kname in {v[1] for v in copy_variants(sms, True) if v[5] is not None}:
             fns[kname].max_dynamic_shared_size_bytes = max(
-                v[4] for v in copy_variants(sms, True) if v[1] == kname)
+                v[4] for v in copy_variants(sms, True) if v[1] == kname
+            )
 
     if args.bulk_selftest:
         bad = 0
         for nbytes in (16, 4096, 8192 + 48, 1 << 20, (7 << 20) + 4096 + 16, 64 << 20):
-            x = torch.randint(-2**31, 2**31 - 1, (nbytes // 4,), dtype=torch.int32, device="cuda")
+            x = torch.randint(-(2**31), 2**31 - 1, (nbytes // 4,), dtype=torch.int32, device="cuda")
             for var in copy_variants(sms, True):
                 if var[5] is None:
                     continue
@@ -211,8 +256,10 @@ def main() -> int:
         tensor_bytes = rows * hidden * item
         nbuf = max(1, min(8, -(-4 * l2 // (2 * tensor_bytes))))
         torch.manual_seed(1234 + rows + hidden + item)
-        xs = [torch.randn(rows, hidden, device="cuda", dtype=torch.float32).mul_(2).add_(3).to(dt)
-              for _ in range(nbuf)]
+        xs = [
+            torch.randn(rows, hidden, device="cuda", dtype=torch.float32).mul_(2).add_(3).to(dt)
+            for _ in range(nbuf)
+        ]
         ys = [torch.empty_like(xs[0]) for _ in range(nbuf)]
         g = (torch.randn(hidden, device="cuda") * 0.5 + 1).to(dt)
         return dt, item, tensor_bytes, nbuf, xs, ys, g
@@ -229,8 +276,12 @@ def main() -> int:
     def launch_sum(var, x):
         _, kname, grid, block = var
         n16 = x.numel() * x.element_size() // 16
-        fns[kname]((grid,), (block,), (P(x.data_ptr()), np.int64(n16), P(sum_out.data_ptr())),
-                   stream=cstream)
+        fns[kname](
+            (grid,),
+            (block,),
+            (P(x.data_ptr()), np.int64(n16), P(sum_out.data_ptr())),
+            stream=cstream,
+        )
 
     def check_sum(var, x):
         sum_out.zero_()
@@ -253,15 +304,23 @@ def main() -> int:
             if not check_copy(var, xs, ys, item):
                 print(f"CORRECTNESS FAIL {var[0]} {dtype_name} {rows}x{hidden}")
                 return None
-            r = timeit(lambda i, var=var: launch_copy(var, xs[i], ys[i]), nbuf,
-                       args.screen_reps, args.screen_batches)
+            r = timeit(
+                lambda i, var=var: launch_copy(var, xs[i], ys[i]),
+                nbuf,
+                args.screen_reps,
+                args.screen_batches,
+            )
             res[var[0]] = 2 * tb / (r["median_us"] * 1e-6) / 1e9
         for var in svars:
             if not check_sum(var, xs[0]):
                 print(f"CORRECTNESS FAIL {var[0]} {dtype_name} {rows}x{hidden}")
                 return None
-            r = timeit(lambda i, var=var: launch_sum(var, xs[i]), nbuf,
-                       args.screen_reps, args.screen_batches)
+            r = timeit(
+                lambda i, var=var: launch_sum(var, xs[i]),
+                nbuf,
+                args.screen_reps,
+                args.screen_batches,
+            )
             res[var[0]] = tb / (r["median_us"] * 1e-6) / 1e9
         return res
 
@@ -274,8 +333,11 @@ def main() -> int:
         torch.cuda.empty_cache()
         if screen[key] is None:
             return 1
-        print(f"# screened {key}: {len(cvars)} copies, {len(svars)} sums "
-              f"({time.perf_counter() - t_start:.0f} s)", file=sys.stderr)
+        print(
+            f"# screened {key}: {len(cvars)} copies, {len(svars)} sums "
+            f"({time.perf_counter() - t_start:.0f} s)",
+            file=sys.stderr,
+        )
 
     def geomean_best(prefixes):
         names = [n for n in next(iter(screen.values())) if n.startswith(prefixes)]
@@ -302,15 +364,29 @@ def main() -> int:
         n_args = (args.reps, args.batches)
 
         def rec(impl, r, nbytes, kind):
-            results.append({"dtype": dtype_name, "rows": rows, "hidden": hidden, "impl": impl,
-                            "kind": kind, "bytes": nbytes,
-                            "GBps": nbytes / (r["median_us"] * 1e-6) / 1e9, **r})
+            results.append(
+                {
+                    "dtype": dtype_name,
+                    "rows": rows,
+                    "hidden": hidden,
+                    "impl": impl,
+                    "kind": kind,
+                    "bytes": nbytes,
+                    "GBps": nbytes / (r["median_us"] * 1e-6) / 1e9,
+                    **r,
+                }
+            )
 
         rec("torch copy_", timeit(lambda i: ys[i].copy_(xs[i]), nbuf, *n_args), io, "torch_copy")
 
         def memcpy(i):
-            cp.cuda.runtime.memcpyAsync(ys[i].data_ptr(), xs[i].data_ptr(), tb,
-                                        cp.cuda.runtime.memcpyDeviceToDevice, tstream.cuda_stream)
+            cp.cuda.runtime.memcpyAsync(
+                ys[i].data_ptr(),
+                xs[i].data_ptr(),
+                tb,
+                cp.cuda.runtime.memcpyDeviceToDevice,
+                tstream.cuda_stream,
+            )
 
         ys[0].view(ibits[item]).fill_(-1)
         memcpy(0)
@@ -352,20 +428,27 @@ def main() -> int:
                     ours[(r["dtype"], r["rows"], r["hidden"])] = r
 
     # ---- report
-    print(f"# device: {dev.name}, {sms} SMs, L2 {l2 >> 20} MiB; torch {torch.__version__}; "
-          f"cupy {cp.__version__}; CUDA runtime {cp.cuda.runtime.runtimeGetVersion()}; "
-          f"{datetime.date.today()}; python {platform.python_version()}")
-    print(f"# best single copy variant over all cases (screening geomean): {global_copy}; "
-          f"best single read-only variant: {global_sum}")
+    print(
+        f"# device: {dev.name}, {sms} SMs, L2 {l2 >> 20} MiB; torch {torch.__version__}; "
+        f"cupy {cp.__version__}; CUDA runtime {cp.cuda.runtime.runtimeGetVersion()}; "
+        f"{datetime.date.today()}; python {platform.python_version()}"
+    )
+    print(
+        f"# best single copy variant over all cases (screening geomean): {global_copy}; "
+        f"best single read-only variant: {global_sum}"
+    )
     print()
-    print("| dtype | rows×hidden | torch copy GB/s (1st / 2nd) | memcpy GB/s | best kernel GB/s "
-          "| best kernel | best ÷ torch copy | fixed variant GB/s | read-only GB/s "
-          "| torch rms GB/s | bound ×torch rms (best copy) | bound (torch copy) |")
+    print(
+        "| dtype | rows×hidden | torch copy GB/s (1st / 2nd) | memcpy GB/s | best kernel GB/s "
+        "| best kernel | best ÷ torch copy | fixed variant GB/s | read-only GB/s "
+        "| torch rms GB/s | bound ×torch rms (best copy) | bound (torch copy) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     bounds_best, bounds_tc, ratios, summary = [], [], [], []
     for dtype_name, rows, hidden in cases:
-        sel = [r for r in results
-               if (r["dtype"], r["rows"], r["hidden"]) == (dtype_name, rows, hidden)]
+        sel = [
+            r for r in results if (r["dtype"], r["rows"], r["hidden"]) == (dtype_name, rows, hidden)
+        ]
         by = {r["kind"]: r for r in sel}
         kern = [r for r in sel if r["kind"].startswith("kernel")]
         best = max(kern, key=lambda r: r["GBps"])
@@ -380,24 +463,42 @@ def main() -> int:
         bounds_best.append(b_best)
         bounds_tc.append(b_tc)
         ratios.append(best["GBps"] / tc)
-        summary.append({"dtype": dtype_name, "rows": rows, "hidden": hidden,
-                        "torch_copy_GBps": [tc1["GBps"], tc2["GBps"]], "memcpy_GBps": mc["GBps"],
-                        "best_kernel": best["impl"], "best_kernel_GBps": best["GBps"],
-                        "fixed_variant_GBps": fixed["GBps"], "read_only_GBps": rd["GBps"],
-                        "read_only_kernel": rd["impl"], "torch_rms_GBps": trms["GBps"],
-                        "torch_rms_us": trms["median_us"], "ceiling_GBps": ceiling,
-                        "bound_best": b_best, "bound_torch_copy": b_tc})
-        print(f"| {dtype_name} | {rows}×{hidden} | {tc1['GBps']:.0f} / {tc2['GBps']:.0f} "
-              f"| {mc['GBps']:.0f} | {best['GBps']:.0f} | {best['impl']} "
-              f"| {best['GBps'] / tc:.3f} | {fixed['GBps']:.0f} | {rd['GBps']:.0f} "
-              f"| {trms['GBps']:.0f} | {b_best:.2f} | {b_tc:.2f} |")
+        summary.append(
+            {
+                "dtype": dtype_name,
+                "rows": rows,
+                "hidden": hidden,
+                "torch_copy_GBps": [tc1["GBps"], tc2["GBps"]],
+                "memcpy_GBps": mc["GBps"],
+                "best_kernel": best["impl"],
+                "best_kernel_GBps": best["GBps"],
+                "fixed_variant_GBps": fixed["GBps"],
+                "read_only_GBps": rd["GBps"],
+                "read_only_kernel": rd["impl"],
+                "torch_rms_GBps": trms["GBps"],
+                "torch_rms_us": trms["median_us"],
+                "ceiling_GBps": ceiling,
+                "bound_best": b_best,
+                "bound_torch_copy": b_tc,
+            }
+        )
+        print(
+            f"| {dtype_name} | {rows}×{hidden} | {tc1['GBps']:.0f} / {tc2['GBps']:.0f} "
+            f"| {mc['GBps']:.0f} | {best['GBps']:.0f} | {best['impl']} "
+            f"| {best['GBps'] / tc:.3f} | {fixed['GBps']:.0f} | {rd['GBps']:.0f} "
+            f"| {trms['GBps']:.0f} | {b_best:.2f} | {b_tc:.2f} |"
+        )
     print()
-    print(f"best hand-written copy ÷ torch copy (better of its two timings): median "
-          f"{statistics.median(ratios):.3f}, min {min(ratios):.3f}, max {max(ratios):.3f}")
-    print(f"UPPER BOUND on the median speed-up over torch rms_norm (15 cases) for an RMSNorm at "
-          f"the best measured copy bandwidth of each case: {statistics.median(bounds_best):.3f}x "
-          f"(per case {min(bounds_best):.2f}–{max(bounds_best):.2f}); at torch copy's bandwidth: "
-          f"{statistics.median(bounds_tc):.3f}x")
+    print(
+        f"best hand-written copy ÷ torch copy (better of its two timings): median "
+        f"{statistics.median(ratios):.3f}, min {min(ratios):.3f}, max {max(ratios):.3f}"
+    )
+    print(
+        f"UPPER BOUND on the median speed-up over torch rms_norm (15 cases) for an RMSNorm at "
+        f"the best measured copy bandwidth of each case: {statistics.median(bounds_best):.3f}x "
+        f"(per case {min(bounds_best):.2f}–{max(bounds_best):.2f}); at torch copy's bandwidth: "
+        f"{statistics.median(bounds_tc):.3f}x"
+    )
     if ours:
         pct = []
         for s in summary:
@@ -405,19 +506,32 @@ def main() -> int:
             if o:
                 pct.append(100 * o["GBps"] / s["ceiling_GBps"])
         if pct:
-            print(f"trtforge RMSNorm from {os.path.basename(args.ours_json)} (another run) as % of "
-                  f"this run's best copy: median {statistics.median(pct):.1f}%, "
-                  f"min {min(pct):.1f}%, max {max(pct):.1f}%")
+            print(
+                f"trtforge RMSNorm from {os.path.basename(args.ours_json)} (another run) as % of "
+                f"this run's best copy: median {statistics.median(pct):.1f}%, "
+                f"min {min(pct):.1f}%, max {max(pct):.1f}%"
+            )
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"device": dev.name, "sms": sms, "l2_bytes": l2,
-                       "date": str(datetime.date.today()), "torch": torch.__version__,
-                       "cupy": cp.__version__, "global_copy_variant": global_copy,
-                       "global_sum_variant": global_sum,
-                       "median_bound_best": statistics.median(bounds_best),
-                       "median_bound_torch_copy": statistics.median(bounds_tc),
-                       "summary": summary, "results": results, "screen": screen},
-                      f, indent=1)
+            json.dump(
+                {
+                    "device": dev.name,
+                    "sms": sms,
+                    "l2_bytes": l2,
+                    "date": str(datetime.date.today()),
+                    "torch": torch.__version__,
+                    "cupy": cp.__version__,
+                    "global_copy_variant": global_copy,
+                    "global_sum_variant": global_sum,
+                    "median_bound_best": statistics.median(bounds_best),
+                    "median_bound_torch_copy": statistics.median(bounds_tc),
+                    "summary": summary,
+                    "results": results,
+                    "screen": screen,
+                },
+                f,
+                indent=1,
+            )
     return 0
 
 
