@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import signal
 import sys
 import threading
 
@@ -86,15 +87,14 @@ class PendingTypes:
                 while chunk := pipe.read(1 << 20):
                     chunks.append(chunk)
         finally:
-            _, status = os.waitpid(self._pid, 0)
-            self._pid = 0
-        if os.WIFSIGNALED(status):
+            status = self._reap()
+        if status is not None and os.WIFSIGNALED(status):
             log.warning(
                 "shape inference crashed (signal %d); using the types the model declares",
                 os.WTERMSIG(status),
             )
             return collect_declared_types(self._model)
-        if os.waitstatus_to_exitcode(status) == 0 and chunks:
+        if chunks and (status is None or os.waitstatus_to_exitcode(status) == 0):
             try:
                 table = pickle.loads(b"".join(chunks))
             except Exception as err:  # noqa: BLE001 - fall through to in-process inference
@@ -105,15 +105,23 @@ class PendingTypes:
         log.info("inference child failed; inferring in-process")
         return infer_types(self._model)
 
+    def _reap(self) -> int | None:
+        """Waits for the child; its wait status, or None when someone else reaped it (a
+        process that ignores SIGCHLD)."""
+        pid, self._pid = self._pid, 0
+        try:
+            return os.waitpid(pid, 0)[1]
+        except ChildProcessError:
+            return None
+
     def close(self) -> None:
         """Stops and reaps the child if `result()` was never called (e.g. on an error)."""
         if self._pid:
             try:
-                os.kill(self._pid, 9)
-                os.waitpid(self._pid, 0)
+                os.kill(self._pid, signal.SIGKILL)
             except OSError:
                 pass
-            self._pid = 0
+            self._reap()
         if self._pipe >= 0:
             os.close(self._pipe)
             self._pipe = -1

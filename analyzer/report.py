@@ -124,14 +124,12 @@ class Report:
     def supported(self) -> bool:
         """True when every node is supported (or covered by an available plugin)."""
         graph_ok = not any(f.is_error for f in self.graph_findings)
-        return graph_ok and all(node.ok for node in self.nodes)
+        return graph_ok and all(node.ok for node in self.nodes if node.status != SUPPORTED)
 
     @property
     def summary(self) -> dict[str, int]:
-        counts = {SUPPORTED: 0, UNSUPPORTED: 0, PLUGIN: 0}
-        for node in self.nodes:
-            counts[node.status] += 1
-        return counts
+        statuses = [node.status for node in self.nodes]
+        return {status: statuses.count(status) for status in (SUPPORTED, UNSUPPORTED, PLUGIN)}
 
     @property
     def unsupported_nodes(self) -> list[NodeVerdict]:

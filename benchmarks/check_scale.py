@@ -161,18 +161,28 @@ def make_big_weights(path: Path, layers: int = 12, width: int = 8192) -> int:
 
 #: runs argv[1:] (`-m module args…` or `-c code args…`) and writes this process's peak RSS
 #: (VmHWM: the peak of this process image; getrusage's ru_maxrss would include the RSS the
-#: parent had when it forked) to the file named by TRTFORGE_BENCH_HWM.
+#: parent had when it forked) to the file named by TRTFORGE_BENCH_HWM. trt-check leaves with
+#: os._exit (no atexit handlers), so that is wrapped too; a process it forks (shape inference
+#: runs in a child for large models) writes its own peak to the same name + ".child".
 HWM_WRAPPER = """
 import atexit, os, runpy, sys
 
+_main_pid, _real_exit = os.getpid(), os._exit
+
 def _hwm():
+    path = os.environ["TRTFORGE_BENCH_HWM"] + ("" if os.getpid() == _main_pid else ".child")
     with open("/proc/self/status") as status:
         for line in status:
             if line.startswith("VmHWM:"):
-                with open(os.environ["TRTFORGE_BENCH_HWM"], "w") as out:
+                with open(path, "w") as out:
                     out.write(line.split()[1])
 
+def _exit(code):
+    _hwm()
+    _real_exit(code)
+
 atexit.register(_hwm)
+os._exit = _exit
 mode, target, *rest = sys.argv[1:]
 sys.argv = [target, *rest]
 if mode == "-m":
@@ -183,7 +193,7 @@ else:
 
 PHASES = """
 import json, sys, time
-clock = time.process_time  # CPU seconds: what a busy machine does not inflate
+clock = time.perf_counter  # wall: shape inference overlaps reading the graph (a forked child)
 t0 = clock()
 from trtforge.analyzer.loading import load_model
 from trtforge.analyzer.backends.static import check_static
@@ -220,7 +230,8 @@ print(json.dumps({"import": t1 - t0, "parse": t2 - t1, "ok": bool(ok),
 def measure(argv: list[str], timeout: float = 900) -> dict:
     """Runs `python -m …` / `python -c …` (argv without the interpreter) in a subprocess.
 
-    Returns wall seconds, CPU seconds (user + system, from os.wait4), peak RSS in MiB (VmHWM
+    Returns wall seconds, CPU seconds (user + system of the process and of the children it
+    reaped, from os.wait4), peak RSS in MiB (VmHWM
     of the child), exit status and stdout.
     """
     hwm = tempfile.NamedTemporaryFile(prefix="hwm-", delete=False)
@@ -253,10 +264,14 @@ def measure(argv: list[str], timeout: float = 900) -> dict:
     out_file.seek(0)
     text = Path(hwm.name).read_text().strip()
     os.unlink(hwm.name)
+    child = Path(hwm.name + ".child")
+    child_text = child.read_text().strip() if child.exists() else ""
+    child.unlink(missing_ok=True)
     return {
         "wall": wall,
         "cpu": usage.ru_utime + usage.ru_stime,
         "rss_mib": int(text) / 1024 if text else None,
+        "child_rss_mib": int(child_text) / 1024 if child_text else None,
         "rc": rc,
         "out": out_file.read(),
     }
@@ -280,8 +295,9 @@ def repeated(argv: list[str], runs: int) -> dict:
     out = dict(results[-1])
     for key in ("wall", "cpu"):
         out[key] = statistics.median(r[key] for r in results)
-    rss = [r["rss_mib"] for r in results if r["rss_mib"] is not None]
-    out["rss_mib"] = statistics.median(rss) if rss else None
+    for key in ("rss_mib", "child_rss_mib"):
+        rss = [r[key] for r in results if r[key] is not None]
+        out[key] = statistics.median(rss) if rss else None
     printed = [_last_json(r["out"]) for r in results if r["rc"] == 0]
     printed = [p for p in printed if p is not None]
     merged: dict = {}
@@ -353,8 +369,9 @@ def main() -> None:
     print(f"each figure: median of {args.repeat} run(s)")
     print()
     print(
-        "| model | trt-check static (CLI): wall / CPU | peak RSS | in-process CPU: load + check "
-        "+ render | TensorRT-RTX parser: wall / CPU | of which parse (wall) | peak RSS |"
+        "| model | trt-check static (CLI): wall / CPU | peak RSS (+ inference child) | in-process "
+        "wall: load + check + render | TensorRT-RTX parser: wall / CPU | of which parse (wall) "
+        "| peak RSS |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|")
     for row in rows:
@@ -378,9 +395,12 @@ def main() -> None:
             )
         else:
             parser_cols = "not installed | – | –"
+        rss = f"{cli['rss_mib'] or 0:.0f} MiB"
+        if cli.get("child_rss_mib"):
+            rss += f" (+ {cli['child_rss_mib']:.0f} MiB)"
         print(
             f"| {row['model']} | {cli['wall']:.2f} s / {cli['cpu']:.2f} s (exit {cli['rc']}) | "
-            f"{cli['rss_mib'] or 0:.0f} MiB | {inproc} | {parser_cols} |"
+            f"{rss} | {inproc} | {parser_cols} |"
         )
 
 

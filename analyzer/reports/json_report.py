@@ -14,15 +14,18 @@ from trtforge.analyzer.report import SCHEMA_ID, SUPPORTED, NodeVerdict, Report
 _compact = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
 
 
-def _node_line(node: NodeVerdict) -> str:
+def _node_line(node: NodeVerdict, kinds: dict[tuple[str, str], str]) -> str:
     if node.status == SUPPORTED and not node.reasons and node.plugin is None:
-        # the common case, written directly (same text as _compact(node.to_json()))
-        return (
-            f'{{"index": {node.index}, "name": {encode_basestring(node.name)}, '
-            f'"op_type": {encode_basestring(node.op_type)}, '
-            f'"domain": {encode_basestring(node.domain)}, "status": "supported", '
-            f'"reasons": [], "fixes": []}}'
-        )
+        # the common case, written directly (same text as _compact(node.to_json()));
+        # `kinds`: the encoded op_type and domain fields, per (op_type, domain)
+        kind = kinds.get((node.op_type, node.domain))
+        if kind is None:
+            kind = kinds[node.op_type, node.domain] = (
+                f'"op_type": {encode_basestring(node.op_type)}, '
+                f'"domain": {encode_basestring(node.domain)}, "status": "supported", '
+                f'"reasons": [], "fixes": []}}'
+            )
+        return f'{{"index": {node.index}, "name": {encode_basestring(node.name)}, {kind}'
     return _compact(node.to_json())
 
 
@@ -41,6 +44,7 @@ def render(report: Report) -> str:
     body = json.dumps(doc, indent=2, ensure_ascii=False)
     if not report.nodes:
         return body
-    lines = ",\n    ".join(_node_line(node) for node in report.nodes)
+    kinds: dict[tuple[str, str], str] = {}
+    lines = ",\n    ".join([_node_line(node, kinds) for node in report.nodes])
     head, _, tail = body.partition('"nodes": []')
     return f'{head}"nodes": [\n    {lines}\n  ]{tail}'
