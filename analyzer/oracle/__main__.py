@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--sources",
         default="wheel,node,fixture",
         help="comma-separated corpus sources: wheel, node, fixture (the acceptance corpus), "
-        "and the held-out variants const, dynamic, fp16, opset, torch (see oracle.corpus)",
+        "and the held-out variants const, dynamic, alldyn, fp16, opset, torch (see oracle.corpus)",
     )
     parser.add_argument(
         "--fixtures",

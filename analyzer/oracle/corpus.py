@@ -15,6 +15,8 @@ generalizes beyond the exact test cases, since real models differ from node test
     holding the test data — as weights, shapes, axes, pads, scales are in exported models.
   * `dynamic`: each node test case with the first dim of every input of rank >= 2 symbolic
     (`N`), as in models exported with a dynamic batch.
+  * `alldyn`: each node test case with every static dim of every input symbolic (1-D
+    parameters such as scales or shapes included), as in fully dynamic exports.
   * `fp16`: each single-node test case with its FLOAT inputs, outputs and initializers made
     FLOAT16 (where ONNX allows it), as in half-precision exports.
   * `opset`: each node test case converted down to opsets 11 and 13 (onnx.version_converter),
@@ -198,8 +200,12 @@ def older_opset_variants(
             yield f"opset{opset}/{case.name}", converted
 
 
-def dynamic_variants(cases: list | None = None) -> Iterator[tuple[str, onnx.ModelProto]]:
-    """Node test cases with a symbolic first dim on inputs of rank >= 2; output dims unknown."""
+def dynamic_variants(
+    cases: list | None = None, every_dim: bool = False
+) -> Iterator[tuple[str, onnx.ModelProto]]:
+    """Node test cases with a symbolic first dim on inputs of rank >= 2 (`every_dim`: every
+    static dim of every input symbolic, 1-D parameters included); output dims unknown."""
+    prefix = "alldyn" if every_dim else "dynamic"
     for case in _test_cases() if cases is None else cases:
         model = case.model
         if model is None or case.kind != "node":
@@ -211,7 +217,12 @@ def dynamic_variants(cases: list | None = None) -> Iterator[tuple[str, onnx.Mode
             if value.type.WhichOneof("value") != "tensor_type":
                 continue
             dims = value.type.tensor_type.shape.dim
-            if len(dims) >= 2 and dims[0].HasField("dim_value"):  # activations, not parameters
+            if every_dim:
+                for index, dim in enumerate(dims):
+                    if dim.HasField("dim_value"):
+                        dim.dim_param = f"{value.name}_{index}"
+                        changed = True
+            elif len(dims) >= 2 and dims[0].HasField("dim_value"):  # activations, not parameters
                 dims[0].dim_param = "N"
                 changed = True
         if not changed:
@@ -221,7 +232,7 @@ def dynamic_variants(cases: list | None = None) -> Iterator[tuple[str, onnx.Mode
                 continue
             for index, dim in enumerate(value.type.tensor_type.shape.dim):
                 dim.dim_param = f"out_{value.name}_{index}"
-        yield f"dynamic/{case.name}", variant
+        yield f"{prefix}/{case.name}", variant
 
 
 class _quiet_numpy:
@@ -300,7 +311,9 @@ def build_corpus(
     if "wheel" in sources:
         for name, path in wheel_models():
             add(name, "wheel", path)
-    cases = _test_cases() if sources & {"node", "const", "dynamic", "fp16", "opset"} else []
+    cases = (
+        _test_cases() if sources & {"node", "const", "dynamic", "alldyn", "fp16", "opset"} else []
+    )
     if "node" in sources:
         for name, model in node_case_models(cases):
             add(name, "node", model)
@@ -310,6 +323,9 @@ def build_corpus(
     if "dynamic" in sources:
         for name, model in dynamic_variants(cases):
             add(name, "dynamic", model)
+    if "alldyn" in sources:
+        for name, model in dynamic_variants(cases, every_dim=True):
+            add(name, "alldyn", model)
     if "opset" in sources:
         for name, model in older_opset_variants(cases):
             add(name, "opset", model)

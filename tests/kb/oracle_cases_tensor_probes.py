@@ -127,6 +127,34 @@ def cases():
         """g (float[1,1,4,4] x) => (float y) <float[4] sc = {2,2,2,2}> { y = Upsample<mode="linear">(x, sc) }""",
         opset=9,
     )
+    # FLOAT scales that are not constants: of static length they fail, of dynamic (symbolic)
+    # length they parse, as a network input or computed from data
+    for op, opset, args in (("Resize", 19, "x, , {s}"), ("Upsample", 9, "x, {s}")):
+        low = op.lower()
+        for length, tag in (("k", "dynlen"), ("4", "statlen")):
+            mk(
+                f"{low}_scales_{tag}_input",
+                f"""g (float[1,1,4,4] x, float[{length}] sc) => (float y) {{ y = {op}<mode="nearest">({args.format(s="sc")}) }}""",
+                opset=opset,
+            )
+            mk(
+                f"{low}_scales_{tag}_computed",
+                f"""g (float[1,1,4,4] x, float[{length}] sc) => (float y) {{ s2 = Mul(sc, sc) y = {op}<mode="nearest">({args.format(s="s2")}) }}""",
+                opset=opset,
+            )
+        mk(
+            f"{low}_scales_norank_input",
+            f"""g (float[1,1,4,4] x, float sc) => (float y) {{ y = {op}<mode="nearest">({args.format(s="sc")}) }}""",
+            opset=opset,
+        )
+    # TopK with K of dynamic length crashes the parser; [1], [] and no shape parse
+    for name, kshape in (("dynlen", "[kk]"), ("len1", "[1]"), ("scalar", "")):
+        for xname, xshape in (("", "[3,4]"), ("_dynx", "[a,b]")):
+            mk(
+                f"topk_k_{name}{xname}",
+                f"""g (float{xshape} x, int64{kshape} k) => (float v, int64 i) {{ v, i = TopK<axis=1>(x, k) }}""",
+                opset=11,
+            )
     # Range
     mk(
         "range_f_init",

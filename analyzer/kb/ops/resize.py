@@ -10,6 +10,9 @@ TensorRT-RTX 1.7.1 parser:
 - INT32/INT64 data is refused ("first input has type Int32 but must have type Float, Half, ...").
 - A FLOAT `scales` network input fails ("Network input scales is a shape tensor and must have
   type Int32 or Int64"); scales computed from shapes, and `sizes` network inputs, are accepted.
+  So are FLOAT scales of dynamic length (a 1-D tensor whose length is symbolic), network
+  input or computed from data alike; of static length, unknown rank or rank 0 they fail
+  (probes `resize_scales_dynlen_*`, `upsample_scales_dynlen_*`).
 - half_pixel_symmetric and tf_crop_and_resize are refused; cubic, exclude_outside,
   cubic_coeff_a and every nearest_mode are accepted.
 - Constant `sizes` with an `axes` attribute fail when an axis outside `axes` is dynamic (the
@@ -81,6 +84,18 @@ def _axes_sizes_dynamic(ctx: NodeContext, axes):
         )
 
 
+def _scales_of_dynamic_length(ctx: NodeContext, index: int) -> bool:
+    """True when `scales` is 1-D with a length not known at build time: the parser then takes
+    the scales as a runtime tensor instead of computing output dims from their values."""
+    info = ctx.input(index)
+    return (
+        info is not None
+        and info.shape is not None
+        and len(info.shape) == 1
+        and is_dynamic_dim(info, info.shape[0])
+    )
+
+
 def _check_resize(ctx: NodeContext):
     mode = ctx.attr("mode", "nearest")
     axes = ctx.attr("axes")
@@ -111,6 +126,8 @@ def _check_resize(ctx: NodeContext):
             "iota of the input rank is)",
             "make scales an initializer, or drop `axes` and give one scale per dim",
         )
+    if _scales_of_dynamic_length(ctx, scales_index):
+        return
     finding = float_value_input(ctx, scales_index, "scales")
     if finding is not None:
         yield finding
@@ -140,6 +157,8 @@ def _check_upsample(ctx: NodeContext):
         finding = _scaled_dims_finding(ctx, mode, ctx.input_value(1), None)
         if finding is not None:
             yield finding
+        return
+    if _scales_of_dynamic_length(ctx, 1):
         return
     finding = float_value_input(ctx, 1, "scales")
     if finding is not None:
