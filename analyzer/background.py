@@ -21,6 +21,7 @@ import pickle
 import signal
 import sys
 import threading
+import warnings
 
 import onnx
 
@@ -57,7 +58,15 @@ class PendingTypes:
 
     def _fork(self) -> None:
         read_end, write_end = os.pipe()
-        pid = os.fork()
+        with warnings.catch_warnings():
+            # Python 3.12+ warns when the process has any other OS thread. Python threads are
+            # ruled out above (`_can_fork`); what remains are native pools such as OpenBLAS's
+            # (started by `import numpy`), which prepare for fork themselves (pthread_atfork)
+            # and which the child, running only shape inference, never uses.
+            warnings.filterwarnings(
+                "ignore", "This process .* is multi-threaded", DeprecationWarning
+            )
+            pid = os.fork()
         if pid == 0:  # the child: infer, send, and leave without running any exit handler
             status = 1
             try:
