@@ -428,6 +428,29 @@ MAX_DATA_PROP_ELEMENTS = 1 << 16
 CONTROL_FLOW = frozenset({"If", "Loop", "Scan"})
 
 
+#: graphs up to this size (serialized) have their types read through `_shallow_graph`.
+MAX_SHALLOW_BYTES = 64 << 20
+
+
+def _typed_names(graph: onnx.GraphProto) -> tuple[Iterator[tuple[str, bytes]], list[str]]:
+    """(name, serialized type) of the graph's value_info, outputs and inputs, in that order,
+    and the op_type of each node.
+
+    Read through `_shallow_graph` (no TypeProto decoded and serialized again), unless the
+    graph embeds large weights, which serializing it would copy.
+    """
+    if graph.ByteSize() <= MAX_SHALLOW_BYTES:
+        shallow = shallow_graph(graph.SerializeToString())
+        containers = (shallow.value_info, shallow.output, shallow.input)
+        typed = ((value.name, value.type) for values in containers for value in values)
+        return typed, [node.op_type for node in shallow.node]
+    containers = (graph.value_info, graph.output, graph.input)
+    typed = (
+        (value.name, value.type.SerializeToString()) for values in containers for value in values
+    )
+    return typed, [node.op_type for node in graph.node]
+
+
 class TypeTable(Mapping):
     """name -> TypeProto over inferred graphs, held as serialized bytes.
 
@@ -454,14 +477,11 @@ class TypeTable(Mapping):
         # equal types share one bytes object: its hash is computed once, and a pickled
         # table (`background.py`) holds each distinct type once
         shared: dict[bytes, bytes] = {}
-        shallow = shallow_graph(graph.SerializeToString())  # types as bytes, undecoded
-        for container in (shallow.value_info, shallow.output, shallow.input):
-            for value in container:
-                name = value.name
-                if name not in raw:
-                    serialized = value.type
-                    raw[name] = shared.setdefault(serialized, serialized)
-        for index, op in enumerate([node.op_type for node in shallow.node]):
+        typed, ops = _typed_names(graph)
+        for name, serialized in typed:
+            if name not in raw:
+                raw[name] = shared.setdefault(serialized, serialized)
+        for index, op in enumerate(ops):
             if top and op in SHAPE_CONSUMERS:
                 self.shape_consumers.append(index)
             if op not in CONTROL_FLOW:

@@ -193,3 +193,18 @@ def test_sigchld_ignored_still_gives_the_table(fork_always):
     finally:
         signal.signal(signal.SIGCHLD, previous)
     assert table._raw == infer_types(model)._raw
+
+
+def test_type_table_same_through_shallow_read_and_per_value(monkeypatch):
+    """The type table reads types as bytes through `_shallow_graph`, or per value when the
+    graph embeds large weights: both give the same table (bodies of If included)."""
+    from trtforge.analyzer import graph as graph_module
+
+    model = _shape_computing_model()
+    inferred = graph_module.infer_model(model)
+    shallow = graph_module.collect_declared_types(inferred)
+    monkeypatch.setattr(graph_module, "MAX_SHALLOW_BYTES", 0)
+    per_value = graph_module.collect_declared_types(inferred)
+    assert shallow._raw == per_value._raw
+    assert shallow.shape_consumers == per_value.shape_consumers == [5]  # the Reshape
+    assert {"y", "n", "a", "b"} <= set(shallow._raw)
