@@ -26,6 +26,7 @@ from trtforge.analyzer.kb.policy import (
     default_types,
     effective_dtype,
     intermediate_refused_types,
+    uint8_weights,
 )
 from trtforge.analyzer.kb.registry import find_rule
 from trtforge.analyzer.kb.rule import NodeContext, OpRule
@@ -205,11 +206,14 @@ class StaticChecker:
                 continue
             dtype = effective_dtype(graph, name, info.dtype)
             allowed = self._allowed_input_types(rule, index)
+            if dtype == "UINT8" and dtype not in allowed and uint8_weights(graph, name):
+                dtype = "INT32"  # an importer that wants a tensor gets an INT32 constant
             if dtype not in allowed:
+                inside = f" ({dtype} inside TensorRT)" if dtype != info.dtype else ""
                 yield ctx.finding(
                     "unsupported-dtype",
-                    f"input {index} ('{name}') has type {info.dtype}, which the parser does "
-                    f"not accept here (accepts {', '.join(sorted(allowed))})",
+                    f"input {index} ('{name}') has type {info.dtype}{inside}, which the parser "
+                    f"does not accept here (accepts {', '.join(sorted(allowed))})",
                     "cast the tensor to a supported type in the exporter",
                 )
         for index, name in enumerate(node.output):
@@ -225,10 +229,19 @@ class StaticChecker:
                     "change the requested output type in the exporter",
                 )
         for index, name in enumerate(node.output):
-            if not name or graph.is_graph_output(name):
+            if not name:
                 continue
             dtype = effective_dtype(graph, name, graph.tensor(name).dtype)
-            if dtype in self._refused_intermediate:
+            if graph.is_graph_output(name):
+                if dtype == "INT32" and graph.tensor(name).dtype == "UINT8":
+                    yield ctx.finding(
+                        "uint8-weights-output",
+                        f"output {index} ('{name}') is declared UINT8 but is computed from "
+                        "UINT8 weights, which TensorRT imports as INT32",
+                        "declare the output INT32, or Cast it to UINT8 before the graph output",
+                    )
+                continue
+            if dtype in self._refused_intermediate and not uint8_weights(graph, name):
                 yield ctx.finding(
                     "uint8-intermediate",
                     f"output {index} ('{name}') is a UINT8 tensor that is not a graph output; "
@@ -442,7 +455,12 @@ class VerdictMemo:
                     for d in shape
                 )
                 facts = (facts[0], shape, *facts[2:])
-        seen = (facts, effective_dtype(graph, name, facts[0]), graph.is_graph_output(name))
+        seen = (
+            facts,
+            effective_dtype(graph, name, facts[0]),
+            graph.is_graph_output(name),
+            facts[0] == "UINT8" and uint8_weights(graph, name),  # read as INT32 by most ops
+        )
         key = self._ids.get(seen)
         if key is None:
             key = self._ids[seen] = len(self._ids) + 1

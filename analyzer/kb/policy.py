@@ -110,6 +110,9 @@ def intermediate_refused_types(target: Target) -> frozenset[str]:
     return frozenset({"UINT8"})
 
 
+#: Ops whose output type is set by an attribute or by definition, not by their inputs' types.
+_EXPLICIT_TYPE = frozenset({"Cast", "CastLike", "QuantizeLinear", "DynamicQuantizeLinear"})
+
 #: Ops whose data output keeps the TensorRT type of their data input (input 0).
 _TYPE_PRESERVING = frozenset(
     {
@@ -153,13 +156,45 @@ def effective_dtype(graph, name: str, dtype: str, depth: int = 8) -> str:
         return dtype
     producer = graph.producers.get(name)
     if producer is None:
-        return dtype
+        return dtype  # weights: as the consumer reads them (`uint8_weights`)
     if producer.op_type == "QuantizeLinear":
         return "INT8"
     if producer.op_type in _TYPE_PRESERVING and producer.input and producer.input[0]:
         source = producer.input[0]
+        if uint8_weights(graph, source):
+            return "INT32"  # the op read a constant tensor made from UINT8 weights
         return effective_dtype(graph, source, graph.tensor(source).dtype, depth - 1)
+    if producer.op_type not in _EXPLICIT_TYPE:
+        # an op whose UINT8 output type comes from its UINT8 inputs (Add of two UINT8
+        # initializers, ...) computes in INT32 when all of those are INT32 inside TensorRT
+        uint8_inputs = [n for n in producer.input if n and graph.tensor(n).dtype == "UINT8"]
+        if uint8_inputs and all(
+            uint8_weights(graph, n) or effective_dtype(graph, n, "UINT8", depth - 1) == "INT32"
+            for n in uint8_inputs
+        ):
+            return "INT32"
     return dtype
+
+
+def uint8_weights(graph, name: str) -> bool:
+    """True when `name` is UINT8 weights: an initializer or a Constant's output of type UINT8.
+
+    Importers that read an input as weights (QuantizeLinear/DequantizeLinear zero points and
+    data, …) see UINT8 and accept or refuse it themselves; for any other input the parser
+    makes a constant tensor of the weights, and a UINT8 one is made INT32. Observed with
+    TensorRT-RTX 1.7.1: Gather on a UINT8 initializer parses, and its output is INT32 ("input
+    has type Int32" at a DequantizeLinear after it; a UINT8 graph output fed by it fails the
+    output type check); Equal between a UINT8 initializer and a UINT8 input fails ("UInt8 and
+    Int32"); DequantizeLinear directly on a UINT8 initializer fails ("unsupported input type
+    of UINT8"). Seen in onnxruntime's dynamic quantization of embedding tables.
+    """
+    info = graph.tensor(name)
+    if info.dtype != "UINT8":
+        return False
+    if info.is_initializer:
+        return True
+    producer = graph.producers.get(name)
+    return producer is not None and producer.op_type == "Constant"
 
 
 def int64_note() -> str:

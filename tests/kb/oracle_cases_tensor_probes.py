@@ -155,6 +155,22 @@ def cases():
                 f"""g (float{xshape} x, int64{kshape} k) => (float v, int64 i) {{ v, i = TopK<axis=1>(x, k) }}""",
                 opset=11,
             )
+    # UINT8 weights: read as UINT8 by importers that take weights (Q/DQ), made an INT32
+    # constant tensor for any other input (policy.uint8_weights)
+    table = "<uint8[4,2] E = {0,1,2,3,4,5,6,7}, float s = {0.5}, uint8 z0 = {0}, uint8 z3 = {3}>"
+    for name, body, result in (
+        ("gather_cast", "g = Gather(E, i) y = Cast<to=1>(g)", "float y"),
+        ("gather_out", "g = Gather(E, i)", "uint8 g"),
+        ("gather_dq_zp0", "g = Gather(E, i) y = DequantizeLinear(g, s, z0)", "float y"),
+        ("gather_dq_zp3", "g = Gather(E, i) y = DequantizeLinear(g, s, z3)", "float y"),
+        ("dq_direct", "w = DequantizeLinear(E, s, z0) y = Gather(w, i)", "float y"),
+        ("transpose_cast", "t = Transpose(E) y = Cast<to=1>(t)", "float y"),
+        ("gather_identity_cast", "g = Gather(E, i) h = Identity(g) y = Cast<to=1>(h)", "float y"),
+        ("add_two_cast", "a = Add(E, E) y = Cast<to=1>(a)", "float y"),
+        ("relu_cast", "r = Relu(E) y = Cast<to=1>(r)", "float y"),
+        ("const_gather_cast", "C = Constant<value=uint8[2] {1,2}>() g = Gather(C, i) y = Cast<to=1>(g)", "float y"),
+    ):
+        mk(f"uint8w_{name}", f"g (int64[b] i) => ({result}) {table} {{ {body} }}", opset=13)
     # Range
     mk(
         "range_f_init",
