@@ -3,6 +3,9 @@
 Both models run on the same random inputs (each input's own dtype; dynamic dims get concrete
 sizes) and every output is compared with the explicit per-dtype tolerance of `TOLERANCES`:
 an element passes when `|rewritten - original| <= atol + rtol * |original|` (NaN must meet NaN).
+A float output of a model that computes in a lower precision somewhere (FLOAT outputs of a
+FLOAT16 model with float I/O, as onnxruntime's and most converters' fp16 conversions write
+them) is compared at that precision's tolerance: a rewrite reorders arithmetic done in it.
 
 The runner is onnxruntime with graph optimizations off. A model holding trtforge plugin nodes
 (domain `trtforge`), which onnxruntime cannot run, is evaluated with `onnx.reference`, each
@@ -333,10 +336,35 @@ def run_model(proto: onnx.ModelProto, feeds: Mapping[str, np.ndarray]) -> dict[s
     return {n: known[n] for n in names}
 
 
-def compare(name: str, ref: np.ndarray, got: np.ndarray, elem_type: int) -> OutputDiff:
-    """Compares one output with the tolerance of its dtype."""
+def computed_float_types(model: onnx.ModelProto) -> set[str]:
+    """The floating-point element types `model` computes in: those of its tensors (inferred,
+    subgraphs included) and initializers."""
+    from trtforge.analyzer.graph import dtype_name, infer_types
+
+    names = {dtype_name(t.data_type) for t in model.graph.initializer}
+    names |= {dtype_name(t.tensor_type.elem_type) for t in infer_types(model).distinct_types()}
+    return names & set(TOLERANCES)
+
+
+def _loosest(dtypes: set[str]) -> str | None:
+    """The float type of the loosest tolerance among `dtypes` (None when there is none)."""
+    known = [d for d in dtypes if d in TOLERANCES]
+    return max(known, key=lambda d: TOLERANCES[d]) if known else None
+
+
+def compare(
+    name: str, ref: np.ndarray, got: np.ndarray, elem_type: int, computed_in: str | None = None
+) -> OutputDiff:
+    """Compares one output with the tolerance of its dtype, or of `computed_in` (the lowest
+    float precision the model computes in) for a float output when that one is looser."""
     dtype = _dtype_name(elem_type) if elem_type else str(ref.dtype).upper()
     rtol, atol = TOLERANCES.get(dtype, EXACT)
+    note = ""
+    if dtype in TOLERANCES and computed_in is not None:
+        looser = TOLERANCES[computed_in]
+        if looser > (rtol, atol):
+            rtol, atol = looser
+            note = f"compared at {computed_in} tolerance: the model computes in {computed_in}"
     ref = np.asarray(ref)
     got = np.asarray(got)
     if ref.shape != got.shape:
@@ -370,7 +398,9 @@ def compare(name: str, ref: np.ndarray, got: np.ndarray, elem_type: int) -> Outp
     worst_index = tuple(int(i) for i in np.unravel_index(worst_flat, ref.shape))
     max_excess = float(excess.reshape(-1)[worst_flat])
     ok = max_excess <= 1.0 if ref.dtype.kind in "fc" else max_excess == 0.0
-    return OutputDiff(name, dtype, rtol, atol, float(np.max(diff)), worst_index, max_excess, ok)
+    return OutputDiff(
+        name, dtype, rtol, atol, float(np.max(diff)), worst_index, max_excess, ok, note
+    )
 
 
 def verify(
@@ -383,6 +413,7 @@ def verify(
     feeds = make_inputs(original, seed, dims)
     expected = run_model(original, feeds)
     actual = run_model(rewritten, feeds)
+    computed_in = _loosest(computed_float_types(original))
     result = Verification(inputs={k: list(v.shape) for k, v in feeds.items()}, seed=seed)
     for out in original.graph.output:
         elem = out.type.tensor_type.elem_type
@@ -401,5 +432,7 @@ def verify(
                 )
             )
             continue
-        result.outputs.append(compare(out.name, expected[out.name], actual[out.name], elem))
+        result.outputs.append(
+            compare(out.name, expected[out.name], actual[out.name], elem, computed_in)
+        )
     return result

@@ -68,3 +68,33 @@ def test_large_models_go_through_a_file(monkeypatch):
     original = onnx.parser.parse_model("""<ir_version: 8, opset_import: ["" : 17]>
     g (float[2,4] x) => (float[2,4] a) <float[4] w = {1,2,3,4}> { a = Mul(x, w) }""")
     assert V.verify(original, original).ok
+
+
+def _scaled(body: str) -> onnx.ModelProto:
+    """x scaled by about 0.1, between FLOAT inputs and outputs."""
+    return onnx.parser.parse_model(f"""<ir_version: 8, opset_import: ["" : 17]>
+    g (float[64] x) => (float[64] y) {{ {body} }}""")
+
+
+#: x times 2.31 (2.3105 in FLOAT16) or 2.3125, in FLOAT16: apart by one FLOAT16 rounding step
+#: of the constant (what folding a product of FLOAT16 constants changes)
+FP16_A = "h = Cast<to=10>(x) k = Constant<value=float {2.31}>() c = Cast<to=10>(k) m = Mul(h, c) y = Cast<to=1>(m)"
+FP16_B = "h = Cast<to=10>(x) k = Constant<value=float {2.3125}>() c = Cast<to=10>(k) m = Mul(h, c) y = Cast<to=1>(m)"
+#: the same change made in FLOAT: a real difference of that size
+FP32_A = "c = Constant<value=float {2.3105}>() y = Mul(x, c)"
+FP32_B = "c = Constant<value=float {2.3125}>() y = Mul(x, c)"
+
+
+def test_float_outputs_of_a_float16_model_use_the_float16_tolerance():
+    """FLOAT outputs of a model that computes in FLOAT16 (float I/O, as fp16 conversions keep
+    it): a difference of FLOAT16 rounding size is far over FLOAT's tolerance; such outputs are
+    compared at FLOAT16's, and the report says so."""
+    result = V.verify(_scaled(FP16_A), _scaled(FP16_B), seed=0)
+    (out,) = result.outputs
+    assert 1e-4 < out.max_abs_diff < 1e-2  # FLOAT16 rounding: beyond FLOAT's tolerance
+    assert out.ok and (out.rtol, out.atol) == V.TOLERANCES["FLOAT16"]
+    assert "the model computes in FLOAT16" in out.note
+    # a real difference of the same size in a FLOAT model still fails
+    bad = V.verify(_scaled(FP32_A), _scaled(FP32_B), seed=0)
+    assert not bad.ok and bad.outputs[0].note == ""
+    assert V.computed_float_types(_scaled(FP16_A)) == {"FLOAT", "FLOAT16"}
