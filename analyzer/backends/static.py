@@ -214,7 +214,9 @@ class StaticChecker:
                     "unsupported-dtype",
                     f"input {index} ('{name}') has type {info.dtype}{inside}, which the parser "
                     f"does not accept here (accepts {', '.join(sorted(allowed))})",
-                    "cast the tensor to a supported type in the exporter",
+                    rule.type_hints.get(
+                        index, "cast the tensor to a supported type in the exporter"
+                    ),
                 )
         for index, name in enumerate(node.output):
             allowed = rule.output_types.get(index, rule.output_types.get("*"))

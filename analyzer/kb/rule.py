@@ -92,6 +92,8 @@ class OpRule:
         opsets: (min, max) opset versions of the node's domain the rule covers; None = any.
         types: allowed element types per input index ("*" for any input not listed).
             Inputs absent from `types` accept what the engine's default policy accepts.
+        type_hints: what to do about an input of a refused element type, per input index
+            (default: cast it in the exporter).
         output_types: allowed element types per output index.
         const_inputs: input index -> why it must be a build-time constant.
         attrs: attribute limits.
@@ -110,6 +112,7 @@ class OpRule:
     since: Since = ALWAYS
     opsets: tuple[int, int | None] | None = None
     types: Mapping[int | str, frozenset[str] | set[str]] = field(default_factory=dict)
+    type_hints: Mapping[int, str] = field(default_factory=dict)
     output_types: Mapping[int | str, frozenset[str] | set[str]] = field(default_factory=dict)
     const_inputs: Mapping[int, str] = field(default_factory=dict)
     attrs: tuple[AttrLimit, ...] = ()

@@ -63,7 +63,7 @@ def _common(ctx: NodeContext, quantize: bool):
             yield ctx.finding(
                 "nonzero-zero-point",
                 "zero point is not all zero; TensorRT supports symmetric quantization only",
-                "re-quantize symmetrically (zero point 0), e.g. with TensorRT Model Optimizer",
+                f"re-quantize symmetrically (zero point 0): {SYMMETRIC_QDQ}",
             )
     # the quantized (4-bit) type: zero point's type, else output_dtype, else the data type
     qtype = None
@@ -168,6 +168,18 @@ def _check_dq(ctx: NodeContext):
             )
 
 
+#: how to get QDQ that TensorRT takes from the usual tools (onnxruntime's quantizer options,
+#: checked with onnxruntime 1.32 on the `benchmarks/holdout_hf.py` models).
+SYMMETRIC_QDQ = (
+    "with TensorRT Model Optimizer, or onnxruntime quantize_static(..., activation_type="
+    "QuantType.QInt8, weight_type=QuantType.QInt8, extra_options={'ActivationSymmetric': True, "
+    "'WeightSymmetric': True, 'QuantizeBias': False})"
+)
+_DQ_DATA_HINT = (
+    "TensorRT dequantizes INT8, FP8, INT4 and FP4 data only (INT32 data is usually a bias that "
+    f"onnxruntime quantized: leave biases in float); re-quantize {SYMMETRIC_QDQ}"
+)
+
 _NEVER_HINT = (
     "no TensorRT importer: express the op in QDQ form (QuantizeLinear/DequantizeLinear around a "
     "float op), which TensorRT fuses into an integer kernel"
@@ -198,6 +210,7 @@ RULES = [
         # UINT8 data is refused unless a QuantizeLinear made it (then it is INT8 in TensorRT;
         # the engine checks the effective type, policy.effective_dtype)
         types={0: QUANTIZED, 1: FLOAT_LIKE, 2: QUANTIZED | {"UINT8"}},
+        type_hints={0: _DQ_DATA_HINT, 2: _DQ_DATA_HINT},
         hint="UINT8 data is DLA-only: quantize to INT8 (symmetric) instead",
         check=_check_dq,
     ),
