@@ -74,3 +74,31 @@ def test_auto_rewrite_realises_the_advice(tmp_path) -> None:
     assert not any(
         r["code"].startswith("advice/") for r in json.loads(proc.stdout)["graph"]["reasons"]
     )
+
+
+def test_json_on_stdout_stays_json_for_bfloat16_models(tmp_path) -> None:
+    """The advice runs the rewrite passes through onnx-graphsurgeon, which prints warnings with
+    print() (e.g. "Could not convert: BFLOAT16 ...") — never onto trt-check's stdout."""
+    from onnx import TensorProto, helper
+
+    scale = helper.make_tensor("g", TensorProto.BFLOAT16, [8], [1.0] * 8)
+    nodes = [
+        helper.make_node("ReduceMean", ["x"], ["m"], axes=[-1]),
+        helper.make_node("Sub", ["x", "m"], ["d"]),
+        helper.make_node("Mul", ["d", "g"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "bf16",
+        [helper.make_tensor_value_info("x", TensorProto.BFLOAT16, [4, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.BFLOAT16, [4, 8])],
+        [scale],
+    )
+    path = tmp_path / "bf16.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    done = run_cli(
+        "trtforge.analyzer.cli.check", str(path), "--backend", "static", "--format", "json"
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["supported"] is True
+    assert "[W]" not in done.stdout + done.stderr

@@ -6,8 +6,9 @@ in an external file reads as "unknown" (None).
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 import onnx
@@ -17,6 +18,17 @@ log = logging.getLogger("trtforge.rewrite")
 
 #: constants larger than this are never decoded for matching (weights stay untouched).
 MAX_MATCH_ELEMENTS = 1 << 16
+
+
+@contextlib.contextmanager
+def graphsurgeon_silenced() -> Iterator[None]:
+    """onnx-graphsurgeon prints its log lines with `print()`, to stdout, where they would
+    corrupt a report written there (`trt-check --format json` on a BFLOAT16 model got "[W]
+    Could not convert: BFLOAT16 …" before its JSON). While trtforge drives it, it prints
+    nothing; its failures still raise."""
+    logger = gs.logger.G_LOGGER
+    with logger.suppress(logger.CRITICAL + 10):
+        yield
 
 
 def producer(tensor: gs.Tensor | None) -> gs.Node | None:

@@ -17,6 +17,7 @@ import onnx_graphsurgeon as gs
 from trtforge.analyzer.errors import UserError
 from trtforge.analyzer.graph import infer_model, with_weights
 from trtforge.analyzer.rewrite.base import PassContext, RewriteOptions, Skip
+from trtforge.analyzer.rewrite.graphutil import graphsurgeon_silenced
 from trtforge.analyzer.rewrite.registry import all_passes, get_pass
 
 log = logging.getLogger("trtforge.rewrite")
@@ -145,6 +146,13 @@ def rewrite_model(
     Returns:
         The result; `result.proto is proto` when nothing changed.
     """
+    with graphsurgeon_silenced():
+        return _rewrite_model(proto, pass_ids, options)
+
+
+def _rewrite_model(
+    proto: onnx.ModelProto, pass_ids: Iterable[str], options: RewriteOptions
+) -> RewriteResult:
     order = resolve_order(pass_ids)
     notes: list[str] = []
     working, converted = prepare(proto, order, options, notes)
