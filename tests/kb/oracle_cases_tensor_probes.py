@@ -168,7 +168,11 @@ def cases():
         ("gather_identity_cast", "g = Gather(E, i) h = Identity(g) y = Cast<to=1>(h)", "float y"),
         ("add_two_cast", "a = Add(E, E) y = Cast<to=1>(a)", "float y"),
         ("relu_cast", "r = Relu(E) y = Cast<to=1>(r)", "float y"),
-        ("const_gather_cast", "C = Constant<value=uint8[2] {1,2}>() g = Gather(C, i) y = Cast<to=1>(g)", "float y"),
+        (
+            "const_gather_cast",
+            "C = Constant<value=uint8[2] {1,2}>() g = Gather(C, i) y = Cast<to=1>(g)",
+            "float y",
+        ),
     ):
         mk(f"uint8w_{name}", f"g (int64[b] i) => ({result}) {table} {{ {body} }}", opset=13)
     # Range
