@@ -161,6 +161,7 @@ def cases():
     for name, body, result in (
         ("gather_cast", "g = Gather(E, i) y = Cast<to=1>(g)", "float y"),
         ("gather_out", "g = Gather(E, i)", "uint8 g"),
+        ("gather_cast_u8_out", "g = Gather(E, i) y = Cast<to=2>(g)", "uint8 y"),
         ("gather_dq_zp0", "g = Gather(E, i) y = DequantizeLinear(g, s, z0)", "float y"),
         ("gather_dq_zp3", "g = Gather(E, i) y = DequantizeLinear(g, s, z3)", "float y"),
         ("dq_direct", "w = DequantizeLinear(E, s, z0) y = Gather(w, i)", "float y"),

@@ -29,6 +29,7 @@ EXPECTED = {
     "uint8w_add_two_cast": (True, None),
     "uint8w_const_gather_cast": (True, None),
     "uint8w_gather_out": (False, "gather/uint8-weights-output"),
+    "uint8w_gather_cast_u8_out": (True, None),  # the finding's hint: Cast to UINT8 at the end
     "uint8w_gather_dq_zp0": (False, "unsupported-dtype"),
     "uint8w_gather_dq_zp3": (False, "unsupported-dtype"),
     "uint8w_dq_direct": (False, "unsupported-dtype"),
