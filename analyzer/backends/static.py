@@ -17,6 +17,7 @@ import logging
 
 import onnx
 
+from trtforge.analyzer.backends import local_functions
 from trtforge.analyzer.background import start_type_inference
 from trtforge.analyzer.findings import Finding, Fix
 from trtforge.analyzer.graph import GraphView, TypeTable
@@ -30,7 +31,7 @@ from trtforge.analyzer.kb.policy import (
 )
 from trtforge.analyzer.kb.registry import find_rule
 from trtforge.analyzer.kb.rule import NodeContext, OpRule
-from trtforge.analyzer.loading import LoadedModel
+from trtforge.analyzer.loading import LoadedModel, load_model
 from trtforge.analyzer.plugin_lookup import find_plugin
 from trtforge.analyzer.report import (
     PLUGIN,
@@ -97,6 +98,9 @@ class StaticChecker:
         self._refused_intermediate = intermediate_refused_types(target)
         self._dispatch: dict[tuple[str, str], tuple[OpRule | None, int, bool]] = {}
         self._input_types: dict[tuple[tuple[str, str], int], frozenset[str]] = {}
+        #: model-local functions by name (the parser looks them up by op_type alone)
+        self._functions = {f.name: f for f in loaded.proto.functions}
+        self._depth = 0  # of local-function calls being judged (see `_call_findings`)
 
     # -- one node -----------------------------------------------------------------------
     def _rule_of(self, node: onnx.NodeProto) -> tuple[OpRule | None, int, bool]:
@@ -120,6 +124,11 @@ class StaticChecker:
         """`evaluate`, and the NodeContext the rule saw (`watch`: see NodeContext)."""
         rule, opset, builtin = self._rule_of(node)
         ctx = NodeContext(node, graph, self.target, opset, rule, watch=watch)
+        if not builtin and node.op_type in self._functions:
+            ctx.reads_outside = True  # the verdict comes from the function's body
+            findings = self._call_findings(node, graph)
+            status = UNSUPPORTED if any(f.is_error for f in findings) else SUPPORTED
+            return status, findings, None, ctx
         if not builtin:
             plugin = find_plugin(node, self.target)
             if plugin is not None:
@@ -130,6 +139,18 @@ class StaticChecker:
         findings.extend(self._subgraphs(node, graph, only))
         status = UNSUPPORTED if any(f.is_error for f in findings) else SUPPORTED
         return status, findings, None, ctx
+
+    def _call_findings(self, node: onnx.NodeProto, graph: GraphView) -> list[Finding]:
+        """A call to a model-local function: the findings of its body (`local_functions`)."""
+        if self._depth >= local_functions.MAX_DEPTH:
+            return []
+
+        def check(model: onnx.ModelProto) -> Report:
+            inner = StaticChecker(load_model(model), self.target, memo=False)
+            inner._depth = self._depth + 1
+            return inner.run()
+
+        return local_functions.judge_call(node, graph, self.loaded.proto, check)
 
     def _allowed_input_types(self, rule: OpRule, index: int) -> frozenset[str]:
         """The element types input `index` may have under `rule` on the target."""
