@@ -121,6 +121,11 @@ def parse_shapes(items: list[str]) -> dict[str, tuple[tuple[int, ...], ...]]:
                 f"--shapes '{item}': min, opt and max must have one rank and min <= opt <= max",
                 "check each dimension of the three shapes",
             )
+        if name in out:
+            raise UserError(
+                f"--shapes names input '{name}' twice",
+                f"give one --shapes {name}:MIN,OPT,MAX (one optimization profile per build)",
+            )
         out[name] = dims
     return out
 

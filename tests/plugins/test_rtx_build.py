@@ -119,6 +119,10 @@ def test_missing_plugin_is_reported(rtx, native_lib, tmp_path):
     [
         (["--shapes", "x:1x768"], "expected NAME:MIN,OPT,MAX"),
         (["--shapes", "x:4x1x768,1x1x768,8x1x768"], "min <= opt <= max"),
+        (
+            ["--shapes", "x:1x1x768,2x1x768,4x1x768", "--shapes", "x:1x1x768,1x1x768,1x1x768"],
+            "names input 'x' twice",
+        ),
         (["--compute-capability", "sm89"], "not a compute capability"),
         ([], "dynamic shape"),
     ],
