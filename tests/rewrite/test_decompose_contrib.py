@@ -176,3 +176,46 @@ def test_fused_conv_unknown_activation_skipped(rw):
     }}""")
     result = rw.apply(original, "decompose-contrib")
     assert "activation 'Swish'" in result.passes["decompose-contrib"].skips[0].reason
+
+
+def _table(name: str, rows: int) -> str:
+    values = ",".join(f"{((i * 7) % 13 - 6) / 10:g}" for i in range(rows * 8))
+    return f"float[{rows},8] {name} = {{{values}}}"
+
+
+def embed_model(outputs: str, body: str) -> str:
+    tables = f"{_table('word', 6)}, {_table('pos', 5)}, {_table('seg', 4)}"
+    return f"""{HEAD.format(opset=17)}
+    g (int32[2,3] ids, int32[2,3] sids, int32[2,3] pids) => ({outputs})
+    <{tables}, float[8] gamma = {{1,2,3,4,5,6,7,8}}, float[8] beta = {{0,0,0,1,1,1,2,2}}> {{
+     {body}
+    }}"""
+
+
+EMBED = {
+    "positions-implicit": "y, mi = com.microsoft.EmbedLayerNormalization<epsilon=1e-5>(ids, , word, pos, , gamma, beta)",
+    "segments": "y, mi = com.microsoft.EmbedLayerNormalization<epsilon=1e-5>(ids, sids, word, pos, seg, gamma, beta)",
+    "position-ids": "y, mi = com.microsoft.EmbedLayerNormalization<epsilon=1e-5>(ids, , word, pos, , gamma, beta, , pids)",
+    "sum-output": "y, mi, sum = com.microsoft.EmbedLayerNormalization<epsilon=1e-5>(ids, sids, word, pos, seg, gamma, beta)",
+}
+
+
+@pytest.mark.parametrize("case", sorted(EMBED))
+def test_embed_layernorm_matches_onnxruntime(rw, case):
+    """onnxruntime's fused BERT embeddings: word (+ position, + segment) lookups, summed,
+    LayerNorm; output 2 (the sum before the norm) kept when used."""
+    outputs = "float[2,3,8] y" + (", float[2,3,8] sum" if case == "sum-output" else "")
+    original = rw.parse(embed_model(outputs, EMBED[case]))
+    result = rw.apply(original, "decompose-contrib")
+    assert result.passes["decompose-contrib"].applied == 1
+    assert not any(n.domain == "com.microsoft" for n in result.proto.graph.node)
+    assert rw.ops(result.proto)["Gather"] >= 2
+    rw.same(original, result.proto)
+
+
+def test_embed_layernorm_used_mask_index_is_skipped(rw):
+    body = "y, mi = com.microsoft.EmbedLayerNormalization<epsilon=1e-5>(ids, , word, pos, , gamma, beta, sids)"
+    original = rw.parse(embed_model("float[2,3,8] y, int32[2] mi", body))
+    result = rw.apply(original, "decompose-contrib")
+    assert not result.changed
+    assert "output 1 ('mi') is used" in result.passes["decompose-contrib"].skips[0].reason

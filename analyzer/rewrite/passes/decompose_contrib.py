@@ -15,11 +15,14 @@ Before → After (one node each)::
     SimplifiedLayerNormalization(x, s)→ RMSNormalization (opset ≥ 23, if supported) | basic ops
     SkipLayerNormalization(x, skip, g[, b, bias])         → Add(s) then LayerNorm as above
     SkipSimplifiedLayerNormalization(x, skip, g[, bias])  → Add(s) then RMSNorm as above
+    EmbedLayerNormalization(ids, [seg_ids], word, pos, [seg], g[, b, mask, pos_ids])
+                                      → Gather word/position/segment rows, Add, LayerNorm
 
     (SimplifiedLayerNormalization and SkipSimplifiedLayerNormalization are also matched in the
     default domain, where onnxruntime's optimizer registers them.)
 
-Skips (reported): outputs the standard ops do not produce (mean, inv_std_var) are used;
+Skips (reported): outputs the standard ops do not produce (mean, inv_std_var,
+EmbedLayerNormalization's mask_index) are used;
 FusedMatMul with transBatchA/transBatchB; FusedConv/FusedGemm with another activation; a
 transpose of an input of unknown rank; a normalization axis that cannot be expressed because
 the input rank is unknown.
@@ -160,6 +163,37 @@ def _skip_layer_norm(rms: bool):
     return build
 
 
+def _embed_layer_norm(node, outs, ctx):
+    """Word (+ position, + segment) embedding lookups, summed, then LayerNorm. Positions are
+    `position_ids` when given, else 0..seq-1. The mask only feeds output 1 (mask_index),
+    which this does not produce."""
+    ids, word, positions, gamma = node.inputs[0], node.inputs[2], node.inputs[3], node.inputs[5]
+    segment_ids, segments = _input(node, 1), _input(node, 4)
+    position_ids = _input(node, 8)
+    dtype = emit.np_float(word)
+    total = ctx.variable("word", dtype=dtype)
+    ctx.node("Gather", [word, ids], [total])
+    if position_ids is None:
+        shape = ctx.variable("ids_shape", dtype=np.int64)
+        ctx.node("Shape", [ids], [shape])
+        seq = ctx.variable("seq_len", dtype=np.int64)
+        ctx.node("Gather", [shape, ctx.constant("seq_axis", np.array(1, np.int64))], [seq])
+        position_ids = ctx.variable("positions", dtype=np.int64)
+        zero, one = (ctx.constant(n, np.array(v, np.int64)) for n, v in (("zero", 0), ("one", 1)))
+        ctx.node("Range", [zero, seq, one], [position_ids])
+    lookups = [(positions, position_ids)]
+    if segment_ids is not None and segments is not None:
+        lookups.append((segments, segment_ids))
+    summed_out = outs[2] if len(outs) > 2 and outs[2] is not None else None
+    for index, (table, indices) in enumerate(lookups):
+        rows = ctx.variable("embedding", dtype=dtype)
+        ctx.node("Gather", [table, indices], [rows])
+        last = index == len(lookups) - 1
+        total = emit.binary(ctx, "Add", total, rows, out=summed_out if last else None)
+    eps = float(node.attrs.get("epsilon", 1e-12))
+    _norm(ctx, total, gamma, _input(node, 6), -1, eps, outs[0], rms=False)
+
+
 CONV_ATTRS = ("auto_pad", "dilations", "group", "kernel_shape", "pads", "strides")
 ACTIVATIONS = ("Relu", "Tanh", "Sigmoid", "LeakyRelu", "Clip", "HardSigmoid")
 
@@ -227,6 +261,7 @@ HANDLERS: dict[str, tuple[Builder, tuple[int, ...]]] = {
     "SimplifiedLayerNormalization": (_layer_norm(True), (0,)),
     "SkipLayerNormalization": (_skip_layer_norm(False), (0, 3)),
     "SkipSimplifiedLayerNormalization": (_skip_layer_norm(True), (0, 3)),
+    "EmbedLayerNormalization": (_embed_layer_norm, (0, 2)),
 }
 
 
@@ -280,8 +315,9 @@ class DecomposeContrib(RewritePass):
             axis = int(node.attrs.get("axis", -1)) if not node.op.startswith("Skip") else -1
             if needs_decomposition and emit.axes_for(axis, tensor_rank(node.inputs[0])) is None:
                 return f"axis={axis} with an input of unknown rank cannot be decomposed"
-        if node.op != "FusedMatMul" and not emit.is_float(node.inputs[0]):
-            return f"input '{node.inputs[0].name}' is not known to be a float tensor"
+        data = node.inputs[2] if node.op == "EmbedLayerNormalization" else node.inputs[0]
+        if node.op != "FusedMatMul" and not emit.is_float(data):
+            return f"input '{data.name}' is not known to be a float tensor"
         return None
 
     def rewrite(self, match: Match, ctx: PassContext) -> None:
