@@ -123,7 +123,8 @@ def test_registry_names_the_pass_for_trt_check():
     for op in CASES:
         assert passes_removing("com.microsoft", op) == ["decompose-contrib"]
     assert passes_removing("com.microsoft", "FusedMatMul") == ["decompose-contrib"]
-    assert passes_removing("com.microsoft", "Attention") == []
+    assert passes_removing("com.microsoft", "Attention") == ["decompose-contrib"]
+    assert passes_removing("com.microsoft", "MultiHeadAttention") == []
     assert passes_removing("", "Gelu") == []
 
 
@@ -213,9 +214,80 @@ def test_embed_layernorm_matches_onnxruntime(rw, case):
     rw.same(original, result.proto)
 
 
-def test_embed_layernorm_used_mask_index_is_skipped(rw):
-    body = "y, mi = com.microsoft.EmbedLayerNormalization<epsilon=1e-5>(ids, , word, pos, , gamma, beta, sids)"
+def test_embed_layernorm_mask_index_without_a_mask_is_skipped(rw):
+    body = "y, mi = com.microsoft.EmbedLayerNormalization<epsilon=1e-5>(ids, , word, pos, , gamma, beta)"
     original = rw.parse(embed_model("float[2,3,8] y, int32[2] mi", body))
     result = rw.apply(original, "decompose-contrib")
     assert not result.changed
-    assert "output 1 ('mi') is used" in result.passes["decompose-contrib"].skips[0].reason
+    assert "no mask to count" in result.passes["decompose-contrib"].skips[0].reason
+
+
+def _weights(name: str, rows: int, cols: int) -> str:
+    values = ",".join(f"{((i * 5) % 11 - 5) / 10:g}" for i in range(rows * cols))
+    return f"float[{rows},{cols}] {name} = {{{values}}}"
+
+
+def attention_model(body: str, outputs: str = "float[2,3,8] y", extra_inputs: str = "") -> str:
+    bias = ",".join(f"{i / 50:g}" for i in range(24))
+    return f"""{HEAD.format(opset=17)}
+    g (float[2,3,8] x, int32[2,3] mask{extra_inputs}) => ({outputs})
+    <{_weights("w", 8, 24)}, float[24] b = {{{bias}}}> {{
+     {body}
+    }}"""
+
+
+ATTENTION = {
+    "no-mask": "y = com.microsoft.Attention<num_heads=2>(x, w, b)",
+    "mask-2d": "y = com.microsoft.Attention<num_heads=2>(x, w, b, mask)",
+    "causal": "y = com.microsoft.Attention<num_heads=2, unidirectional=1>(x, w, b)",
+    "scale-filter": "y = com.microsoft.Attention<num_heads=4, scale=0.3, mask_filter_value=-50.0>(x, w, b, mask)",
+    "count-1d": "n = ReduceSum<keepdims=0>(mask, one) y = com.microsoft.Attention<num_heads=2>(x, w, b, n)",
+}
+
+
+@pytest.mark.parametrize("case", sorted(ATTENTION))
+def test_attention_matches_onnxruntime(rw, case):
+    """onnxruntime's fused self-attention becomes standard ops computing what its kernel
+    computes: key-padding masks (2-D 1/0, or a 1-D count of attended tokens), causal masks,
+    explicit scale and mask_filter_value."""
+    body = ATTENTION[case]
+    if "one)" in body:
+        body = "one = Constant<value=int64[1] {1}>() " + body
+    original = rw.parse(attention_model(body))
+    result = rw.apply(original, "decompose-contrib")
+    assert result.passes["decompose-contrib"].applied == 1, result.passes["decompose-contrib"].skips
+    assert not any(n.domain == "com.microsoft" for n in result.proto.graph.node)
+    assert rw.ops(result.proto)["Softmax"] == 1
+    rw.same(original, result.proto)
+
+
+def test_bert_embeddings_feed_attention_their_mask_index(rw):
+    """The onnxruntime-optimized BERT pattern: EmbedLayerNormalization's mask_index (tokens
+    attended per sequence) is Attention's 1-D mask; both decompose, in one run."""
+    tables = f"{_table('word', 6)}, {_table('pos', 5)}"
+    weights = _weights("w", 8, 24)
+    original = rw.parse(f"""{HEAD.format(opset=17)}
+    g (int32[2,3] ids, int32[2,3] mask) => (float[2,3,8] y)
+    <{tables}, {weights}, float[8] gamma = {{1,2,3,4,5,6,7,8}}, float[8] beta = {{0,0,0,1,1,1,2,2}}> {{
+     e, mi = com.microsoft.EmbedLayerNormalization<epsilon=1e-5>(ids, , word, pos, , gamma, beta, mask)
+     y = com.microsoft.Attention<num_heads=2>(e, w, , mi)
+    }}""")
+    result = rw.apply(original, "decompose-contrib")
+    assert result.passes["decompose-contrib"].applied == 2
+    assert not any(n.domain == "com.microsoft" for n in result.proto.graph.node)
+    rw.same(original, result.proto)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("y = com.microsoft.Attention<num_heads=2, do_rotary=1>(x, w, b)", "do_rotary"),
+        ("y = com.microsoft.Attention<num_heads=5>(x, w, b)", "num_heads"),
+        ("y = com.microsoft.Attention<num_heads=2>(x, w, b, m3)", "rank 3"),
+    ],
+)
+def test_attention_outside_the_decomposition_is_skipped(rw, body, reason):
+    original = rw.parse(attention_model(body, extra_inputs=", int32[2,3,3] m3"))
+    result = rw.apply(original, "decompose-contrib")
+    assert not result.changed
+    assert reason in result.passes["decompose-contrib"].skips[0].reason

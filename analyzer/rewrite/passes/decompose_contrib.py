@@ -17,12 +17,16 @@ Before → After (one node each)::
     SkipSimplifiedLayerNormalization(x, skip, g[, bias])  → Add(s) then RMSNorm as above
     EmbedLayerNormalization(ids, [seg_ids], word, pos, [seg], g[, b, mask, pos_ids])
                                       → Gather word/position/segment rows, Add, LayerNorm
+                                        (mask_index: ReduceSum of the mask)
+    Attention(x, w[, b, mask])        → MatMul/Split, per-head MatMul, Mul(scale), the mask
+                                        added as Where(…, mask_filter_value, 0), Softmax, MatMul
 
     (SimplifiedLayerNormalization and SkipSimplifiedLayerNormalization are also matched in the
     default domain, where onnxruntime's optimizer registers them.)
 
-Skips (reported): outputs the standard ops do not produce (mean, inv_std_var,
-EmbedLayerNormalization's mask_index) are used;
+Skips (reported): outputs the standard ops do not produce (mean, inv_std_var, Attention's
+present state) are used; Attention with past state, an attention bias, rotary embedding, a
+3-D/4-D mask or Q/K sizes that differ;
 FusedMatMul with transBatchA/transBatchB; FusedConv/FusedGemm with another activation; a
 transpose of an input of unknown rank; a normalization axis that cannot be expressed because
 the input rank is unknown.
@@ -192,6 +196,151 @@ def _embed_layer_norm(node, outs, ctx):
         total = emit.binary(ctx, "Add", total, rows, out=summed_out if last else None)
     eps = float(node.attrs.get("epsilon", 1e-12))
     _norm(ctx, total, gamma, _input(node, 6), -1, eps, outs[0], rms=False)
+    mask = _input(node, 7)
+    if len(outs) > 1 and outs[1] is not None and mask is not None:
+        # mask_index: how many mask entries are 1 (attended tokens, right padding), 1-D
+        # (batch); onnxruntime's kernel counts exactly the 1s (a 2 or 3 counts as padding)
+        one = ctx.constant("one", np.array(1, np.dtype(mask.dtype or np.int32)))
+        attended = emit.binary(ctx, "Equal", mask, one, dtype=np.bool_)
+        _reduce_sum(ctx, emit.cast(ctx, attended, np.int32), 1, outs[1])
+        outs[1].dtype = np.int32
+        outs[1].shape = [ids.shape[0] if ids.shape else "batch"]
+
+
+def _reduce_sum(ctx: PassContext, x: gs.Tensor, axis: int, out: gs.Tensor) -> None:
+    if ctx.opset >= 13:
+        axes = ctx.constant("axes", np.array([axis], np.int64))
+        ctx.node("ReduceSum", [x, axes], [out], {"keepdims": 0})
+    else:
+        ctx.node("ReduceSum", [x], [out], {"axes": [axis], "keepdims": 0})
+
+
+def _unsqueeze(ctx: PassContext, x: gs.Tensor, axes: list[int]) -> gs.Tensor:
+    out = ctx.variable("unsqueezed", dtype=x.dtype)
+    if ctx.opset >= 13:
+        ctx.node("Unsqueeze", [x, ctx.constant("axes", np.array(axes, np.int64))], [out])
+    else:
+        ctx.node("Unsqueeze", [x], [out], {"axes": axes})
+    return out
+
+
+def _attention_sizes(node: gs.Node) -> list[int] | None:
+    """(q, k, v) hidden sizes of an Attention node, or None when they cannot be known."""
+    sizes = [int(v) for v in node.attrs.get("qkv_hidden_sizes", [])]
+    if not sizes:
+        weights = node.inputs[1]
+        if (
+            weights.shape is None
+            or len(weights.shape) != 2
+            or not isinstance(weights.shape[1], int)
+        ):
+            return None
+        if weights.shape[1] % 3:
+            return None
+        sizes = [weights.shape[1] // 3] * 3
+    heads = int(node.attrs.get("num_heads", 0))
+    if len(sizes) != 3 or sizes[0] != sizes[1] or heads <= 0 or any(n % heads for n in sizes):
+        return None
+    return sizes
+
+
+def _attention_unsupported(node: gs.Node) -> str | None:
+    """Why an Attention node is left as it is (None: it is decomposed)."""
+    for index, what in ((4, "past state"), (5, "attention bias"), (6, "past length")):
+        if _input(node, index) is not None:
+            return f"input {index} ({what}) is given (not decomposed)"
+    for attr in ("do_rotary", "past_present_share_buffer"):
+        if int(node.attrs.get(attr, 0)):
+            return f"{attr} is set (not decomposed)"
+    if _attention_sizes(node) is None:
+        return "the Q/K/V sizes are not known, or Q and K differ, or do not split into num_heads"
+    if tensor_rank(node.inputs[0]) not in (None, 3):  # the contrib spec: (batch, seq, hidden)
+        return f"input '{node.inputs[0].name}' is not (batch, sequence, hidden)"
+    mask = _input(node, 3)
+    if mask is not None and tensor_rank(mask) not in (1, 2):
+        return f"mask '{mask.name}' of rank {tensor_rank(mask)} (only 1-D counts and 2-D masks are)"
+    return None
+
+
+def _attention(node, outs, ctx):
+    """onnxruntime's fused multi-head self-attention (no past state, no attention bias): QKV
+    projection, per-head scaled dot products, the key-padding mask (a 1-D count of attended
+    tokens or a 2-D 1/0 mask) and the causal mask as `mask_filter_value` added to the scores,
+    Softmax, and the heads joined again."""
+    x, weights = node.inputs[0], node.inputs[1]
+    bias, mask = _input(node, 2), _input(node, 3)
+    heads = int(node.attrs["num_heads"])
+    sizes = _attention_sizes(node)
+    dtype = emit.np_float(x)
+    qkv = emit.binary(ctx, "MatMul", x, weights)
+    if bias is not None:
+        qkv = emit.binary(ctx, "Add", qkv, bias)
+    parts = [ctx.variable(n, dtype=dtype) for n in ("q", "k", "v")]
+    split = np.array(sizes, np.int64)
+    if ctx.opset >= 13:
+        ctx.node("Split", [qkv, ctx.constant("qkv_sizes", split)], parts, {"axis": -1})
+    else:
+        ctx.node("Split", [qkv], parts, {"axis": -1, "split": sizes})
+
+    def by_head(t: gs.Tensor, size: int, perm: list[int]) -> gs.Tensor:
+        shape = ctx.constant("heads_shape", np.array([0, 0, heads, size // heads], np.int64))
+        split_heads = emit.binary(ctx, "Reshape", t, shape)
+        return emit.unary(ctx, "Transpose", split_heads, attrs={"perm": perm})
+
+    q = by_head(parts[0], sizes[0], [0, 2, 1, 3])  # (B, N, S, h)
+    k = by_head(parts[1], sizes[1], [0, 2, 3, 1])  # (B, N, h, S)
+    v = by_head(parts[2], sizes[2], [0, 2, 1, 3])
+    scale = float(node.attrs.get("scale", 0.0)) or 1.0 / float(np.sqrt(sizes[0] // heads))
+    scores = emit.binary(
+        ctx, "Mul", emit.binary(ctx, "MatMul", q, k), emit.scalar_const(ctx, scale, dtype, "scale")
+    )
+    filler = float(node.attrs.get("mask_filter_value", -10000.0))
+    if mask is not None or int(node.attrs.get("unidirectional", 0)):
+        scores = emit.binary(ctx, "Add", scores, _attention_mask(ctx, x, mask, node, filler, dtype))
+    probs = emit.unary(ctx, "Softmax", scores, attrs={"axis": -1})
+    context = emit.unary(
+        ctx, "Transpose", emit.binary(ctx, "MatMul", probs, v), attrs={"perm": [0, 2, 1, 3]}
+    )
+    joined = ctx.constant("joined_shape", np.array([0, 0, sizes[2]], np.int64))
+    ctx.node("Reshape", [context, joined], [outs[0]])
+
+
+def _attention_mask(ctx, x, mask, node, filler: float, dtype) -> gs.Tensor:
+    """The additive mask, broadcastable to the scores (B, N, S, S): `filler` where a key is
+    padding (per `mask`) or in the future (`unidirectional`), else 0."""
+    shape = emit.unary(ctx, "Shape", x, dtype=np.int64)
+    seq = emit.binary(
+        ctx, "Gather", shape, ctx.constant("seq_axis", np.array(1, np.int64)), dtype=np.int64
+    )
+    zero, one = (ctx.constant(n, np.array(v, np.int64)) for n, v in (("zero", 0), ("one", 1)))
+    keys = ctx.variable("key_positions", dtype=np.int64)
+    ctx.node("Range", [zero, seq, one], [keys])
+    blocked = None
+    if mask is not None:
+        if len(mask.shape) == 1:  # attended tokens per sequence: keys at or past it are padding
+            count_col = _unsqueeze(ctx, emit.cast(ctx, mask, np.int64), [1])  # (B, 1)
+            blocked = emit.binary(ctx, "GreaterOrEqual", keys, count_col, dtype=np.bool_)
+        else:  # 1 = attend, 0 = padding
+            pad = ctx.constant("pad", np.array(0, np.dtype(mask.dtype or np.int32)))
+            blocked = emit.binary(ctx, "Equal", mask, pad, dtype=np.bool_)
+        blocked = _unsqueeze(ctx, blocked, [1, 2])  # (B, 1, 1, S)
+    if int(node.attrs.get("unidirectional", 0)):
+        queries = _unsqueeze(ctx, keys, [1])  # (S, 1)
+        future = emit.binary(ctx, "Greater", keys, queries, dtype=np.bool_)  # (S, S)
+        blocked = (
+            future if blocked is None else emit.binary(ctx, "Or", blocked, future, dtype=np.bool_)
+        )
+    additive = ctx.variable("attention_mask", dtype=dtype)
+    ctx.node(
+        "Where",
+        [
+            blocked,
+            emit.scalar_const(ctx, filler, dtype, "filler"),
+            emit.scalar_const(ctx, 0.0, dtype, "open"),
+        ],
+        [additive],
+    )
+    return additive
 
 
 CONV_ATTRS = ("auto_pad", "dilations", "group", "kernel_shape", "pads", "strides")
@@ -261,7 +410,8 @@ HANDLERS: dict[str, tuple[Builder, tuple[int, ...]]] = {
     "SimplifiedLayerNormalization": (_layer_norm(True), (0,)),
     "SkipLayerNormalization": (_skip_layer_norm(False), (0, 3)),
     "SkipSimplifiedLayerNormalization": (_skip_layer_norm(True), (0, 3)),
-    "EmbedLayerNormalization": (_embed_layer_norm, (0, 2)),
+    "EmbedLayerNormalization": (_embed_layer_norm, (0, 1, 2)),
+    "Attention": (_attention, (0,)),
 }
 
 
@@ -298,6 +448,13 @@ class DecomposeContrib(RewritePass):
             for flag, t in (("transA", node.inputs[0]), ("transB", node.inputs[1])):
                 if node.attrs.get(flag, 0) and (tensor_rank(t) is None or tensor_rank(t) < 2):
                     return f"{flag} is set and the rank of '{t.name}' is unknown"
+        if node.op == "EmbedLayerNormalization" and _used(node, 1, ctx.graph):
+            if _input(node, 7) is None:
+                return "output 1 (mask_index) is used but the node has no mask to count"
+        if node.op == "Attention":
+            reason = _attention_unsupported(node)
+            if reason:
+                return reason
         if node.op in ("FusedConv", "FusedGemm"):
             activation = node.attrs.get("activation", "")
             if activation not in ACTIVATIONS:
