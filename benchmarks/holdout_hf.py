@@ -1,7 +1,8 @@
 """Hold-out check on real architectures: tiny random `transformers` models, as deployed.
 
-Writes into a folder, for 27 architectures (vision: ViT, DeiT, BEiT, Swin, ConvNeXt, ResNet,
-MobileViT, SegFormer, CLIP vision, DETR, YOLOS; text: CLIP text, DistilBERT, RoBERTa,
+Writes into a folder, for 28 architectures (vision: ViT, DeiT, BEiT, Swin, ConvNeXt, ResNet,
+MobileViT, SegFormer, CLIP vision, DETR, YOLOS; text: CLIP text, BERT (eager attention, with an
+attention mask), DistilBERT, RoBERTa,
 DeBERTa-v2, ALBERT, ELECTRA, MPNet, Mistral, Phi, GPT-NeoX, OPT, BLOOM, Gemma; encoder-decoder:
 BART, T5, Whisper; audio: wav2vec2), with random weights from tiny configs (no download):
 
@@ -181,6 +182,14 @@ def architectures():
         ),  # fmt: skip
         "clip_vision": (lambda: hf.CLIPVisionModel(hf.CLIPVisionConfig(**VISION)), _image(), IMAGE),
         "clip_text": (lambda: hf.CLIPTextModel(hf.CLIPTextConfig(**TEXT)), _tokens, TOKENS),
+        "bert_eager": (  # eager attention: onnxruntime's optimizer fuses it into Attention
+            lambda: Call(
+                hf.BertModel(hf.BertConfig(attn_implementation="eager", **TEXT)),
+                lambda m, ids, mask: m(input_ids=ids, attention_mask=mask)[0],
+            ),
+            lambda: (torch.randint(0, 100, (1, 8)), torch.ones(1, 8, dtype=torch.int64)),
+            {0: {0: "batch", 1: "seq"}, 1: {0: "batch", 1: "seq"}},
+        ),
         "distilbert": (
             lambda: hf.DistilBertModel(
                 hf.DistilBertConfig(vocab_size=100, dim=32, n_layers=1, n_heads=4, hidden_dim=64)
@@ -316,10 +325,11 @@ def architectures():
 
 #: onnxruntime transformer-optimizer model type and (heads, hidden size) per architecture.
 ORT_TYPES = {
-    "distilbert": "bert", "roberta": "bert", "albert": "bert", "electra": "bert",
-    "mpnet": "bert", "mistral": "bert", "segformer": "bert", "vit": "vit", "deit": "vit",
-    "clip_vision": "clip", "clip_text": "clip", "bart": "bart", "whisper": "bart", "t5": "t5",
-    "phi": "phi", "gpt_neox": "gpt_neox", "swin": "swin",
+    "bert_eager": "bert", "distilbert": "bert", "roberta": "bert", "albert": "bert",
+    "electra": "bert", "mpnet": "bert", "mistral": "bert", "segformer": "bert",
+    "vit": "vit", "deit": "vit", "clip_vision": "clip", "clip_text": "clip",
+    "bart": "bart", "whisper": "bart", "t5": "t5", "phi": "phi", "gpt_neox": "gpt_neox",
+    "swin": "swin",
 }  # fmt: skip
 ORT_SHAPES = {"swin": (2, 16), "segformer": (2, 16)}
 QUANTIZED = [
