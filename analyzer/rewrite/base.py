@@ -107,6 +107,7 @@ class PassContext:
         self.pass_id = pass_id
         self.opsets = opsets
         self._taken: set[str] | None = None
+        self._next_index: dict[str, int] = {}  # base -> the next index to try (`unique`)
 
     @property
     def target(self) -> Target:
@@ -125,13 +126,18 @@ class PassContext:
         return self._taken
 
     def unique(self, base: str) -> str:
-        """A name under the pass id that no node or tensor of the graph uses yet."""
+        """A name under the pass id that no node or tensor of the graph uses yet.
+
+        Numbering resumes where the last name of the same base stopped: a pass rewriting
+        thousands of matches must not rescan every earlier name (that was quadratic).
+        """
         taken = self._names()
-        index = 0
+        index = self._next_index.get(base, 0)
         while True:
             name = f"{self.pass_id}/{base}_{index}"
             if name not in taken:
                 taken.add(name)
+                self._next_index[base] = index + 1
                 return name
             index += 1
 
