@@ -227,9 +227,11 @@ def _weights(name: str, rows: int, cols: int) -> str:
     return f"float[{rows},{cols}] {name} = {{{values}}}"
 
 
-def attention_model(body: str, outputs: str = "float[2,3,8] y", extra_inputs: str = "") -> str:
+def attention_model(
+    body: str, outputs: str = "float[2,3,8] y", extra_inputs: str = "", opset: int = 17
+) -> str:
     bias = ",".join(f"{i / 50:g}" for i in range(24))
-    return f"""{HEAD.format(opset=17)}
+    return f"""{HEAD.format(opset=opset)}
     g (float[2,3,8] x, int32[2,3] mask{extra_inputs}) => ({outputs})
     <{_weights("w", 8, 24)}, float[24] b = {{{bias}}}> {{
      {body}
@@ -245,15 +247,21 @@ ATTENTION = {
 }
 
 
+@pytest.mark.parametrize("opset", [11, 17])
 @pytest.mark.parametrize("case", sorted(ATTENTION))
-def test_attention_matches_onnxruntime(rw, case):
+def test_attention_matches_onnxruntime(rw, case, opset):
     """onnxruntime's fused self-attention becomes standard ops computing what its kernel
     computes: key-padding masks (2-D 1/0, or a 1-D count of attended tokens), causal masks,
     explicit scale and mask_filter_value."""
     body = ATTENTION[case]
     if "one)" in body:
-        body = "one = Constant<value=int64[1] {1}>() " + body
-    original = rw.parse(attention_model(body))
+        if opset < 13:
+            body = body.replace(
+                "ReduceSum<keepdims=0>(mask, one)", "ReduceSum<keepdims=0, axes=[1]>(mask)"
+            )
+        else:
+            body = "one = Constant<value=int64[1] {1}>() " + body
+    original = rw.parse(attention_model(body, opset=opset))
     result = rw.apply(original, "decompose-contrib")
     assert result.passes["decompose-contrib"].applied == 1, result.passes["decompose-contrib"].skips
     assert not any(n.domain == "com.microsoft" for n in result.proto.graph.node)

@@ -319,7 +319,8 @@ def _attention_mask(ctx, x, mask, node, filler: float, dtype) -> gs.Tensor:
     if mask is not None:
         if len(mask.shape) == 1:  # attended tokens per sequence: keys at or past it are padding
             count_col = _unsqueeze(ctx, emit.cast(ctx, mask, np.int64), [1])  # (B, 1)
-            blocked = emit.binary(ctx, "GreaterOrEqual", keys, count_col, dtype=np.bool_)
+            attended = emit.binary(ctx, "Less", keys, count_col, dtype=np.bool_)
+            blocked = emit.unary(ctx, "Not", attended)  # (GreaterOrEqual needs opset 12)
         else:  # 1 = attend, 0 = padding
             pad = ctx.constant("pad", np.array(0, np.dtype(mask.dtype or np.int32)))
             blocked = emit.binary(ctx, "Equal", mask, pad, dtype=np.bool_)
@@ -451,6 +452,11 @@ class DecomposeContrib(RewritePass):
         if node.op == "EmbedLayerNormalization" and _used(node, 1, ctx.graph):
             if _input(node, 7) is None:
                 return "output 1 (mask_index) is used but the node has no mask to count"
+        needs_range = node.op == "Attention" or (
+            node.op == "EmbedLayerNormalization" and _input(node, 8) is None
+        )
+        if needs_range and ctx.opset < 11:
+            return f"the decomposition needs Range (opset 11; the model has {ctx.opset})"
         if node.op == "Attention":
             reason = _attention_unsupported(node)
             if reason:
