@@ -6,20 +6,13 @@ dynamic quantization of embedding tables (Gather on a UINT8 table). Static verdi
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 from _oracle import HAS_RTX, parse_models
+from oracle_cases_tensor_probes import cases
 
 from trtforge.analyzer import check
 
-_spec = importlib.util.spec_from_file_location(
-    "_probes", Path(__file__).with_name("oracle_cases_tensor_probes.py")
-)
-_probes = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_probes)
-PROBES = {name: model for name, model in _probes.cases() if name.startswith("uint8w_")}
+PROBES = {name: model for name, model in cases() if name.startswith("uint8w_")}
 
 #: probe -> (parses with TensorRT-RTX 1.7.1, the finding code of the failing node)
 EXPECTED = {

@@ -178,13 +178,7 @@ def _embed_layer_norm(node, outs, ctx):
     total = ctx.variable("word", dtype=dtype)
     ctx.node("Gather", [word, ids], [total])
     if position_ids is None:
-        shape = ctx.variable("ids_shape", dtype=np.int64)
-        ctx.node("Shape", [ids], [shape])
-        seq = ctx.variable("seq_len", dtype=np.int64)
-        ctx.node("Gather", [shape, ctx.constant("seq_axis", np.array(1, np.int64))], [seq])
-        position_ids = ctx.variable("positions", dtype=np.int64)
-        zero, one = (ctx.constant(n, np.array(v, np.int64)) for n, v in (("zero", 0), ("one", 1)))
-        ctx.node("Range", [zero, seq, one], [position_ids])
+        position_ids = _sequence_positions(ctx, ids)
     lookups = [(positions, position_ids)]
     if segment_ids is not None and segments is not None:
         lookups.append((segments, segment_ids))
@@ -205,6 +199,17 @@ def _embed_layer_norm(node, outs, ctx):
         _reduce_sum(ctx, emit.cast(ctx, attended, np.int32), 1, outs[1])
         outs[1].dtype = np.int32
         outs[1].shape = [ids.shape[0] if ids.shape else "batch"]
+
+
+def _sequence_positions(ctx: PassContext, x: gs.Tensor) -> gs.Tensor:
+    """0, 1, …, seq-1 for a (batch, seq, …) tensor `x` (INT64, 1-D)."""
+    shape = emit.unary(ctx, "Shape", x, dtype=np.int64)
+    seq_axis = ctx.constant("seq_axis", np.array(1, np.int64))
+    seq = emit.binary(ctx, "Gather", shape, seq_axis, dtype=np.int64)
+    zero, one = (ctx.constant(n, np.array(v, np.int64)) for n, v in (("zero", 0), ("one", 1)))
+    positions = ctx.variable("positions", dtype=np.int64)
+    ctx.node("Range", [zero, seq, one], [positions])
+    return positions
 
 
 def _reduce_sum(ctx: PassContext, x: gs.Tensor, axis: int, out: gs.Tensor) -> None:
@@ -308,13 +313,7 @@ def _attention(node, outs, ctx):
 def _attention_mask(ctx, x, mask, node, filler: float, dtype) -> gs.Tensor:
     """The additive mask, broadcastable to the scores (B, N, S, S): `filler` where a key is
     padding (per `mask`) or in the future (`unidirectional`), else 0."""
-    shape = emit.unary(ctx, "Shape", x, dtype=np.int64)
-    seq = emit.binary(
-        ctx, "Gather", shape, ctx.constant("seq_axis", np.array(1, np.int64)), dtype=np.int64
-    )
-    zero, one = (ctx.constant(n, np.array(v, np.int64)) for n, v in (("zero", 0), ("one", 1)))
-    keys = ctx.variable("key_positions", dtype=np.int64)
-    ctx.node("Range", [zero, seq, one], [keys])
+    keys = _sequence_positions(ctx, x)
     blocked = None
     if mask is not None:
         if len(mask.shape) == 1:  # attended tokens per sequence: keys at or past it are padding
