@@ -64,6 +64,14 @@ def build_parser():
         "opset 23 to 23), plugin = trtforge::RMSNorm node, auto (default) = onnx "
         "at opset >= 23 where the target's parser imports it, else plugin",
     )
+    passes.add_argument(
+        "--gqa-impl",
+        choices=("auto", "decomposed", "onnx-attention"),
+        default="auto",
+        help="decompose-gqa's attention core: decomposed = MatMul/Softmax, onnx-attention = "
+        "the opset-23 Attention op (model at opset >= 23), auto (default) = decomposed "
+        "(TensorRT-RTX 1.7 parses Attention but its float32 AOT build fails)",
+    )
     add_target_args(parser)
     ver = parser.add_argument_group("verification")
     ver.add_argument(
@@ -162,7 +170,10 @@ def _main(argv: Sequence[str] | None) -> int:
             f"node(s); passes suggested: {', '.join(suggested) or 'none'}",
         )
     options = RewriteOptions(
-        target=target, layernorm_impl=args.layernorm_impl, rmsnorm_impl=args.rmsnorm_impl
+        target=target,
+        layernorm_impl=args.layernorm_impl,
+        rmsnorm_impl=args.rmsnorm_impl,
+        gqa_impl=args.gqa_impl,
     )
     result = rewrite_model(loaded.proto, passes, options)
     report.update(result.to_json())

@@ -52,11 +52,14 @@ class RewriteOptions:
         rmsnorm_impl: "onnx" (RMSNormalization, opset >= 23), "plugin" (the trtforge RMSNorm
             plugin node), or "auto" (onnx when the model's opset is >= 23 and the target's
             parser imports RMSNormalization, else plugin).
+        gqa_impl: decompose-gqa's attention core: "decomposed" (MatMul/Softmax),
+            "onnx-attention" (the opset-23 Attention op), or "auto" (decomposed; see the pass).
     """
 
     target: Target
     layernorm_impl: str = "auto"
     rmsnorm_impl: str = "auto"
+    gqa_impl: str = "auto"
 
 
 @dataclass

@@ -1,0 +1,160 @@
+"""Small GroupQueryAttention / RotaryEmbedding graphs built with onnx.helper, and feeds that
+follow onnxruntime's KV-cache contract (prefill with an empty past, decode with a past, batch
+entries of different lengths)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+MAX_POSITIONS = 64
+
+
+@dataclass(frozen=True)
+class GQAConfig:
+    heads: int = 4
+    kv_heads: int = 2
+    head: int = 8
+    packed: bool = False
+    past: bool = True
+    rotary: bool = False
+    interleaved: bool = False
+    rotary_dim: int = 0  # 0: the whole head
+    softcap: float = 0.0
+    window: int = -1
+    smooth: bool = False
+    head_sink: bool = False
+    scale: float = 0.0
+    dtype: int = TensorProto.FLOAT
+    opset: int = 21
+
+
+def gqa_model(cfg: GQAConfig) -> onnx.ModelProto:
+    """One GroupQueryAttention node with named dynamic dims."""
+    elem = cfg.dtype
+    np_dtype = helper.tensor_dtype_to_np_dtype(elem)
+    hidden, kv_hidden = cfg.heads * cfg.head, cfg.kv_heads * cfg.head
+    inputs, names, inits = [], [], []
+    if cfg.packed:
+        width = hidden + 2 * kv_hidden
+        inputs.append(helper.make_tensor_value_info("query", elem, ["batch", "seq", width]))
+        names += ["query", "", ""]
+    else:
+        inputs += [
+            helper.make_tensor_value_info("query", elem, ["batch", "seq", hidden]),
+            helper.make_tensor_value_info("key", elem, ["batch", "seq", kv_hidden]),
+            helper.make_tensor_value_info("value", elem, ["batch", "seq", kv_hidden]),
+        ]
+        names += ["query", "key", "value"]
+    if cfg.past:
+        for name in ("past_key", "past_value"):
+            shape = ["batch", cfg.kv_heads, "past", cfg.head]
+            inputs.append(helper.make_tensor_value_info(name, elem, shape))
+        names += ["past_key", "past_value"]
+    else:
+        names += ["", ""]
+    inputs += [
+        helper.make_tensor_value_info("seqlens_k", TensorProto.INT32, ["batch"]),
+        helper.make_tensor_value_info("total_sequence_length", TensorProto.INT32, []),
+    ]
+    names += ["seqlens_k", "total_sequence_length"]
+    attrs = {"num_heads": cfg.heads, "kv_num_heads": cfg.kv_heads}
+    if cfg.rotary:
+        rotary_dim = cfg.rotary_dim or cfg.head
+        cos, sin = rotary_tables(rotary_dim, np_dtype)
+        inits += [helper.make_tensor("cos_cache", elem, cos.shape, cos.flatten().tolist()),
+                  helper.make_tensor("sin_cache", elem, sin.shape, sin.flatten().tolist())]
+        names += ["cos_cache", "sin_cache"]
+        attrs.update(do_rotary=1, rotary_interleaved=int(cfg.interleaved))
+    if cfg.head_sink:
+        sink = np.linspace(-1.0, 1.5, cfg.heads).astype(np_dtype)
+        while len(names) < 11:
+            names.append("")
+        inits.append(helper.make_tensor("head_sink", elem, sink.shape, sink.tolist()))
+        names.append("head_sink")
+    if cfg.softcap:
+        attrs["softcap"] = cfg.softcap
+    if cfg.window > 0:
+        attrs["local_window_size"] = cfg.window
+    if cfg.smooth:
+        attrs["smooth_softmax"] = 1
+    if cfg.scale:
+        attrs["scale"] = cfg.scale
+    while names and names[-1] == "":
+        names.pop()
+    node = helper.make_node(
+        "GroupQueryAttention",
+        names,
+        ["output", "present_key", "present_value"],
+        domain="com.microsoft",
+        name="gqa",
+        **attrs,
+    )
+    outputs = [helper.make_tensor_value_info("output", elem, ["batch", "seq", hidden])] + [
+        helper.make_tensor_value_info(name, elem, ["batch", cfg.kv_heads, "present", cfg.head])
+        for name in ("present_key", "present_value")
+    ]
+    graph = helper.make_graph([node], "gqa", inputs, outputs, initializer=inits)
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", cfg.opset), helper.make_opsetid("com.microsoft", 1)],
+    )
+    model.ir_version = 10
+    return model
+
+
+def rotary_tables(rotary_dim: int, dtype=np.float32):
+    """cos/sin caches (MAX_POSITIONS, rotary_dim/2) as onnxruntime-genai builds them."""
+    inv = 1.0 / (10000 ** (np.arange(0, rotary_dim, 2, dtype=np.float64) / rotary_dim))
+    angles = np.outer(np.arange(MAX_POSITIONS, dtype=np.float64), inv)
+    return np.cos(angles).astype(dtype), np.sin(angles).astype(dtype)
+
+
+def gqa_feeds(cfg: GQAConfig, past_lengths, seq: int, past_dim: int | None = None, seed=0):
+    """Feeds for one step: entry b held past_lengths[b] tokens and adds `seq` (a prompt when
+    every past length is 0: then entry b's valid prompt length is given by `seq` minus padding,
+    see `prompt_feeds`)."""
+    rng = np.random.default_rng(seed)
+    np_dtype = helper.tensor_dtype_to_np_dtype(cfg.dtype)
+    batch = len(past_lengths)
+    hidden, kv_hidden = cfg.heads * cfg.head, cfg.kv_heads * cfg.head
+    feeds = {}
+    if cfg.packed:
+        feeds["query"] = rng.standard_normal((batch, seq, hidden + 2 * kv_hidden))
+    else:
+        feeds["query"] = rng.standard_normal((batch, seq, hidden))
+        feeds["key"] = rng.standard_normal((batch, seq, kv_hidden))
+        feeds["value"] = rng.standard_normal((batch, seq, kv_hidden))
+    past_dim = max(past_lengths) if past_dim is None else past_dim
+    if cfg.past:
+        for name in ("past_key", "past_value"):
+            feeds[name] = rng.standard_normal((batch, cfg.kv_heads, past_dim, cfg.head))
+    feeds = {k: v.astype(np_dtype) for k, v in feeds.items()}
+    totals = [p + seq for p in past_lengths]
+    feeds["seqlens_k"] = np.array([t - 1 for t in totals], np.int32)
+    feeds["total_sequence_length"] = np.array(max(totals), np.int32)
+    return feeds, totals
+
+
+def prompt_feeds(cfg: GQAConfig, lengths, seed=0):
+    """A right-padded prompt: entry b has lengths[b] valid tokens of max(lengths)."""
+    seq = max(lengths)
+    feeds, _ = gqa_feeds(cfg, [0] * len(lengths), seq, past_dim=0, seed=seed)
+    feeds["seqlens_k"] = np.array([n - 1 for n in lengths], np.int32)
+    feeds["total_sequence_length"] = np.array(seq, np.int32)
+    return feeds, list(lengths)
+
+
+def valid_parts(outputs, totals, seq: int):
+    """The output rows and cache rows onnxruntime specifies: query rows of real tokens, cache
+    rows below each entry's total length."""
+    out, present_k, present_v = outputs
+    parts = []
+    for b, total in enumerate(totals):
+        past = max(total - seq, 0)
+        rows = total - past  # valid query rows of this entry
+        parts += [out[b, :rows], present_k[b, :, :total], present_v[b, :, :total]]
+    return parts
