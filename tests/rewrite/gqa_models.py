@@ -28,6 +28,7 @@ class GQAConfig:
     smooth: bool = False
     head_sink: bool = False
     scale: float = 0.0
+    causal: bool = True
     dtype: int = TensorProto.FLOAT
     opset: int = 21
 
@@ -65,8 +66,10 @@ def gqa_model(cfg: GQAConfig) -> onnx.ModelProto:
     if cfg.rotary:
         rotary_dim = cfg.rotary_dim or cfg.head
         cos, sin = rotary_tables(rotary_dim, np_dtype)
-        inits += [helper.make_tensor("cos_cache", elem, cos.shape, cos.flatten().tolist()),
-                  helper.make_tensor("sin_cache", elem, sin.shape, sin.flatten().tolist())]
+        inits += [
+            helper.make_tensor("cos_cache", elem, cos.shape, cos.flatten().tolist()),
+            helper.make_tensor("sin_cache", elem, sin.shape, sin.flatten().tolist()),
+        ]
         names += ["cos_cache", "sin_cache"]
         attrs.update(do_rotary=1, rotary_interleaved=int(cfg.interleaved))
     if cfg.head_sink:
@@ -83,6 +86,8 @@ def gqa_model(cfg: GQAConfig) -> onnx.ModelProto:
         attrs["smooth_softmax"] = 1
     if cfg.scale:
         attrs["scale"] = cfg.scale
+    if not cfg.causal:
+        attrs["causal"] = 0
     while names and names[-1] == "":
         names.pop()
     node = helper.make_node(
@@ -158,3 +163,35 @@ def valid_parts(outputs, totals, seq: int):
         rows = total - past  # valid query rows of this entry
         parts += [out[b, :rows], present_k[b, :, :total], present_v[b, :, :total]]
     return parts
+
+
+def rotary_model(shape, heads: int, rotary_dim: int, interleaved: bool, offset: bool):
+    """One RotaryEmbedding node: x (B, S, N·H) or (B, N, S, H); position_ids (B, S), or one
+    offset when `offset`."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)
+    pos_shape = [1] if offset else ["batch", "seq"]
+    pos = helper.make_tensor_value_info("position_ids", TensorProto.INT64, pos_shape)
+    cos, sin = rotary_tables(rotary_dim)
+    inits = [
+        helper.make_tensor("cos_cache", TensorProto.FLOAT, cos.shape, cos.flatten().tolist()),
+        helper.make_tensor("sin_cache", TensorProto.FLOAT, sin.shape, sin.flatten().tolist()),
+    ]
+    attrs = {"interleaved": int(interleaved), "num_heads": heads}
+    if rotary_dim != shape[-1] // (heads if len(shape) == 3 else 1):
+        attrs["rotary_embedding_dim"] = rotary_dim
+    node = helper.make_node(
+        "RotaryEmbedding",
+        ["x", "position_ids", "cos_cache", "sin_cache"],
+        ["y"],
+        domain="com.microsoft",
+        name="rope",
+        **attrs,
+    )
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)
+    graph = helper.make_graph([node], "rope", [x, pos], [y], initializer=inits)
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", 21), helper.make_opsetid("com.microsoft", 1)],
+    )
+    model.ir_version = 10
+    return model

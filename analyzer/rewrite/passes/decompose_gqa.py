@@ -22,18 +22,22 @@ Semantics reproduced (onnxruntime's CPU kernel, non-shared KV buffers): for batc
 cache holds T_b = seqlens_k[b] + 1 tokens after the step and held P_b = max(T_b - S, 0) before
 it (S: the query length); query row s sits at absolute position P_b + s, which is also its
 rotary position; it attends to keys at positions ≤ its own (causal), and when
-`local_window_size` = W > 0 only to the last W of them (its own included). present_key/present_value have
-max(total_sequence_length, past length) rows; rows at or beyond T_b, and output rows of padding
-queries (s ≥ T_b in a prompt), are unspecified in onnxruntime and hold finite values here.
+`local_window_size` = W > 0 only to the last W of them (its own included). present_key and
+present_value have max(total_sequence_length, past length) rows; rows at or beyond T_b, and
+output rows of padding queries (s ≥ T_b in a prompt), are unspecified in onnxruntime and hold
+finite values here. With causal=0 a query sees every key below T_b.
 Grouped heads: query head n reads KV head n // (num_heads / kv_num_heads).
 
-`--gqa-impl`: `decomposed` (the default; MatMul/Softmax) or `onnx-attention` (the opset-23
-`Attention` op for the Q·K/softmax/·V core; the model must be at opset ≥ 23, and smooth softmax /
-head sinks stay decomposed). Probe (TensorRT-RTX 1.7.1, PyPI, AOT for SM89 on a CPU-only
-machine, 2026-12-03): RTX's parser imports opset-23 `Attention` (4-D Q/K/V, grouped KV heads, a
-boolean mask), but the float32 AOT build fails ("Attention operation was not supported by a
-dedicated kernel"), so `decomposed` is the only default; see `ATTENTION_PROBE` for the float16
-result.
+`--gqa-impl`: `decomposed` (MatMul/Softmax), `onnx-attention` (the opset-23 `Attention` op for
+the Q·K/softmax/·V core, after the same rotary and KV-cache ops; the model must be at opset ≥ 23;
+smooth softmax and head sinks stay decomposed), or `auto` (the default): onnx-attention only where
+the probe below says the target builds it — an rtx target, a float16 model at opset ≥ 23, a head
+size in `ATTENTION_PROBE["float16_head_sizes"]` — else decomposed.
+Probe (TensorRT-RTX 1.7.1 from PyPI, AOT build for SM89 on a CPU-only machine, 2026-12-03; a
+4-D Q/K/V Attention node with a boolean mask, 4 query heads, 4 or 2 KV heads): the parser imports
+it in every case; the build succeeds in float16 with head size 64 or 128, and fails in float32
+(any head size tried) and in float16 with head size 8 ("Attention operation was not supported by
+a dedicated kernel"). TensorRT 10/11 were not probed, so auto keeps them decomposed.
 
 Skips (reported): inputs position_ids, attention_bias, k_scale/v_scale (quantized cache),
 q_norm_weight/k_norm_weight, query_seqlens; sliding_window_cache, qk_output, kv_cache_bit_width,
@@ -59,7 +63,8 @@ OPSET_ATTENTION = 23
 #: what TensorRT-RTX 1.7.1 does with opset-23 Attention (probed 2026-12-03, see the docstring)
 ATTENTION_PROBE = {
     "parses": True,
-    "aot_builds_float32": False,
+    "float32_builds": False,
+    "float16_head_sizes": (64, 128),  # the float16 head sizes whose AOT build succeeded
 }
 
 # GroupQueryAttention input indices (onnxruntime contrib schema)
@@ -364,6 +369,8 @@ def _gqa_skip(node: gs.Node, ctx: PassContext, impl: str) -> str | None:
         value = value.decode() if isinstance(value, bytes) else str(value)
         if value.upper() != "NONE":
             return f"{attr}={value} (a quantized KV cache is not decomposed)"
+    if not int(node.attrs.get("causal", 1)) and int(node.attrs.get("local_window_size", -1)) > 0:
+        return "causal=0 with local_window_size (invalid for onnxruntime)"
     if _used(node, 3, ctx.graph):
         return "output 3 (output_qk) is used; the decomposition does not produce it"
     if (_input(node, K) is None) != (_input(node, V) is None):
@@ -392,9 +399,17 @@ def _gqa_skip(node: gs.Node, ctx: PassContext, impl: str) -> str | None:
 
 
 def _use_attention_op(node: gs.Node, ctx: PassContext, impl: str) -> bool:
-    if impl != "onnx-attention":
-        return False  # "auto": decomposed (see ATTENTION_PROBE)
-    return _input(node, HEAD_SINK) is None and not int(node.attrs.get("smooth_softmax", 0))
+    """Whether the core becomes the opset-23 Attention op (see the module docstring)."""
+    if _input(node, HEAD_SINK) is not None or int(node.attrs.get("smooth_softmax", 0)):
+        return False  # Attention has no extra softmax logit
+    if impl == "onnx-attention":
+        return True
+    if impl != "auto" or ctx.opset < OPSET_ATTENTION or not ctx.target.is_rtx:
+        return False
+    return (
+        emit.np_float(node.inputs[Q]) == np.float16
+        and _head_size(node) in ATTENTION_PROBE["float16_head_sizes"]
+    )
 
 
 # -- RotaryEmbedding ------------------------------------------------------------------------
