@@ -8,7 +8,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from gqa_models import (
+from _gqa_models import (
     GQAConfig,
     gqa_feeds,
     gqa_model,

@@ -195,3 +195,95 @@ def rotary_model(shape, heads: int, rotary_dim: int, interleaved: bool, offset: 
     )
     model.ir_version = 10
     return model
+
+
+def decoder_model(
+    heads: int = 4,
+    kv_heads: int = 2,
+    head: int = 16,
+    vocab: int = 32,
+    dtype: int = TensorProto.FLOAT,
+    rotary: bool = True,
+) -> onnx.ModelProto:
+    """A one-layer decoder shaped like onnxruntime-genai's exports: input_ids, attention_mask,
+    past_key_values.0.key/value with the dims batch_size, sequence_length,
+    past_sequence_length and total_sequence_length; seqlens_k and total_sequence_length derived
+    from the mask as the builder does; logits and present.0.key/value out."""
+    np_dtype = helper.tensor_dtype_to_np_dtype(dtype)
+    rng = np.random.default_rng(0)
+    hidden, kv_hidden = heads * head, kv_heads * head
+
+    def init(name, shape):
+        data = (rng.standard_normal(shape) * 0.2).astype(np_dtype)
+        return onnx.numpy_helper.from_array(data, name)
+
+    inits = [
+        init("embed", (vocab, hidden)),
+        init("w_q", (hidden, hidden)),
+        init("w_k", (hidden, kv_hidden)),
+        init("w_v", (hidden, kv_hidden)),
+        init("w_o", (hidden, hidden)),
+        init("lm_head", (hidden, vocab)),
+        onnx.numpy_helper.from_array(np.array([1], np.int64), "one"),
+        onnx.numpy_helper.from_array(np.array(1, np.int64), "one_scalar"),
+    ]
+    nodes = [
+        helper.make_node("Gather", ["embed", "input_ids"], ["h"]),
+        helper.make_node("MatMul", ["h", "w_q"], ["q"]),
+        helper.make_node("MatMul", ["h", "w_k"], ["k"]),
+        helper.make_node("MatMul", ["h", "w_v"], ["v"]),
+        helper.make_node("ReduceSum", ["attention_mask", "one"], ["mask_sum"], keepdims=0),
+        helper.make_node("Sub", ["mask_sum", "one_scalar"], ["seqlens_64"]),
+        helper.make_node("Cast", ["seqlens_64"], ["seqlens_k"], to=TensorProto.INT32),
+        helper.make_node("Shape", ["attention_mask"], ["mask_shape"]),
+        helper.make_node("Gather", ["mask_shape", "one_scalar"], ["total_64"], axis=0),
+        helper.make_node("Cast", ["total_64"], ["total_len"], to=TensorProto.INT32),
+    ]
+    gqa_inputs = ["q", "k", "v", "past_key_values.0.key", "past_key_values.0.value"]
+    gqa_inputs += ["seqlens_k", "total_len"]
+    attrs = {"num_heads": heads, "kv_num_heads": kv_heads}
+    if rotary:
+        cos, sin = rotary_tables(head, np_dtype)
+        inits += [
+            onnx.numpy_helper.from_array(cos, "cos_cache"),
+            onnx.numpy_helper.from_array(sin, "sin_cache"),
+        ]
+        gqa_inputs += ["cos_cache", "sin_cache"]
+        attrs["do_rotary"] = 1
+    nodes += [
+        helper.make_node(
+            "GroupQueryAttention",
+            gqa_inputs,
+            ["attn", "present.0.key", "present.0.value"],
+            domain="com.microsoft",
+            name="layers.0/attn/GroupQueryAttention",
+            **attrs,
+        ),
+        helper.make_node("MatMul", ["attn", "w_o"], ["o"]),
+        helper.make_node("Add", ["o", "h"], ["res"]),
+        helper.make_node("MatMul", ["res", "lm_head"], ["logits"]),
+    ]
+    kv = ["batch_size", kv_heads, "past_sequence_length", head]
+    present = ["batch_size", kv_heads, "total_sequence_length", head]
+    inputs = [
+        helper.make_tensor_value_info(
+            "input_ids", TensorProto.INT64, ["batch_size", "sequence_length"]
+        ),
+        helper.make_tensor_value_info(
+            "attention_mask", TensorProto.INT64, ["batch_size", "total_sequence_length"]
+        ),
+        helper.make_tensor_value_info("past_key_values.0.key", dtype, kv),
+        helper.make_tensor_value_info("past_key_values.0.value", dtype, kv),
+    ]
+    outputs = [
+        helper.make_tensor_value_info("logits", dtype, ["batch_size", "sequence_length", vocab]),
+        helper.make_tensor_value_info("present.0.key", dtype, present),
+        helper.make_tensor_value_info("present.0.value", dtype, present),
+    ]
+    graph = helper.make_graph(nodes, "decoder", inputs, outputs, initializer=inits)
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 21), helper.make_opsetid("com.microsoft", 1)]
+    )
+    model.ir_version = 10
+    onnx.checker.check_model(model)
+    return model
