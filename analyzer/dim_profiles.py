@@ -265,3 +265,28 @@ def suggest_command(model: onnx.ModelProto, model_path: Path | str | None) -> st
     parts = [f"{n}={ranges[n].text()}" if n in ranges else f"{n}=MIN:OPT:MAX" for n in used]
     path = str(model_path) if model_path else "MODEL.onnx"
     return f"trt-build {path} -o model.engine --dims " + ",".join(parts)
+
+
+def build_profile_advice(proto: onnx.ModelProto, model_path: Path | str | None):
+    """A graph-level warning `advice/build-dims` naming the `trt-build --dims` command for a
+    model with KV-cache dims (None when it has none): TensorRT needs a range for each, with an
+    empty cache (past length 0) at the minimum."""
+    from trtforge.analyzer.findings import Finding
+
+    command = suggest_command(proto, model_path)
+    if command is None:
+        return None
+    used = named_dims(proto)
+    kv = sorted(n for n in used if role(n) in KV_ROLES)
+    source = GENAI_CONFIG if genai_config(model_path) else "generic defaults (context 2048)"
+    return Finding(
+        code="advice/build-dims",
+        message=(
+            f"the inputs use KV-cache dims ({', '.join(kv)}) and {len(used)} named dim(s) in "
+            "all; an engine needs one optimization profile range per name, past length 0 at "
+            f"the minimum (ranges below from {source})"
+        ),
+        hint=command,
+        source="trtforge dim profiles (trt-build --dims)",
+        severity="warning",
+    )
