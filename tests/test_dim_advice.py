@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import jsonschema
 import onnx
 from _gqa_models import decoder_model
-from conftest import run_cli
 
 from trtforge.analyzer.api import check
 from trtforge.analyzer.schemas import check_schema
+
+
+def run_cli(module: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], capture_output=True, text=True, timeout=300
+    )
 
 
 def test_kv_cache_model_gets_the_build_command(tmp_path):

@@ -53,7 +53,7 @@ import numpy as np
 import onnx_graphsurgeon as gs
 
 from trtforge.analyzer.rewrite import emit
-from trtforge.analyzer.rewrite.base import Match, PassContext, RewritePass, detach
+from trtforge.analyzer.rewrite.base import Match, PassContext, PassOption, RewritePass, detach
 from trtforge.analyzer.rewrite.graphutil import anchor, graph_output_names, tensor_rank
 
 MS = "com.microsoft"
@@ -480,6 +480,17 @@ class DecomposeGQA(RewritePass):
     )
     order = 11
     removes = frozenset({(MS, "GroupQueryAttention"), (MS, "RotaryEmbedding")})
+    options = (
+        PassOption(
+            "gqa_impl",
+            "auto",
+            "decompose-gqa's attention core: decomposed = MatMul/Softmax, onnx-attention = the "
+            "opset-23 Attention op (model at opset >= 23), auto (default) = onnx-attention only "
+            "for an rtx target, a float16 model at opset >= 23 and head size 64 or 128 (where "
+            "TensorRT-RTX 1.7 builds it), else decomposed",
+            choices=GQA_IMPLS,
+        ),
+    )
 
     def find(self, ctx: PassContext):
         for node in list(ctx.graph.nodes):
@@ -487,7 +498,7 @@ class DecomposeGQA(RewritePass):
                 yield Match(anchor=anchor(node), nodes=[node])
 
     def _impl(self, ctx: PassContext) -> str:
-        return getattr(ctx.options, "gqa_impl", "auto")
+        return ctx.options.gqa_impl
 
     def check(self, match: Match, ctx: PassContext) -> str | None:
         node = match.nodes[0]
