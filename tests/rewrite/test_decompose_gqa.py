@@ -119,10 +119,10 @@ def test_auto_impl_picks_attention_only_where_rtx_builds_it():
     assert core(dataclasses.replace(fp16_64, smooth=True), "rtx-1") == "Softmax"
 
 
-def test_onnx_attention_below_opset_23_is_skipped():
-    result = decompose(gqa_model(GQAConfig()), gqa_impl="onnx-attention")
-    (skip,) = result.passes["decompose-gqa"].skips
-    assert "opset 23" in skip.reason and "--gqa-impl decomposed" in skip.reason
+def test_onnx_attention_converts_a_model_below_opset_23():
+    proto = assert_matches(GQAConfig(opset=21), gqa_impl="onnx-attention")
+    assert {o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")} == {23}
+    assert "Attention" in {n.op_type for n in proto.graph.node}
 
 
 def _with_input(model: onnx.ModelProto, index: int, name: str, info) -> onnx.ModelProto:

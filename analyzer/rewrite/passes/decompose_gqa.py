@@ -29,10 +29,10 @@ finite values here. With causal=0 a query sees every key below T_b.
 Grouped heads: query head n reads KV head n // (num_heads / kv_num_heads).
 
 `--gqa-impl`: `decomposed` (MatMul/Softmax), `onnx-attention` (the opset-23 `Attention` op for
-the Q·K/softmax/·V core, after the same rotary and KV-cache ops; the model must be at opset ≥ 23;
-smooth softmax and head sinks stay decomposed), or `auto` (the default): onnx-attention only where
-the probe below says the target builds it — an rtx target, a float16 model at opset ≥ 23, a head
-size in `ATTENTION_PROBE["float16_head_sizes"]` — else decomposed.
+the Q·K/softmax/·V core, after the same rotary and KV-cache ops; a model below opset 23 is
+converted first; smooth softmax and head sinks stay decomposed), or `auto` (the default):
+onnx-attention only where the probe below says the target builds it — an rtx target, a float16
+model at opset ≥ 23, a head size in `ATTENTION_PROBE["float16_head_sizes"]` — else decomposed.
 Probe (TensorRT-RTX 1.7.1 from PyPI, AOT build for SM89 on a CPU-only machine, 2026-12-03; a
 4-D Q/K/V Attention node with a boolean mask, 4 query heads, 4 or 2 KV heads): the parser imports
 it in every case; the build succeeds in float16 with head size 64 or 128, and fails in float32
@@ -496,6 +496,11 @@ class DecomposeGQA(RewritePass):
         for node in list(ctx.graph.nodes):
             if node.domain == MS and node.op in ("GroupQueryAttention", "RotaryEmbedding"):
                 yield Match(anchor=anchor(node), nodes=[node])
+
+    @classmethod
+    def required_opset(cls, options) -> int:
+        """`--gqa-impl onnx-attention` writes Attention: the model is converted to opset 23."""
+        return OPSET_ATTENTION if options.gqa_impl == "onnx-attention" else 0
 
     def _impl(self, ctx: PassContext) -> str:
         return ctx.options.gqa_impl
