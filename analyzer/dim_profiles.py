@@ -8,7 +8,8 @@ TensorRT; per-input `--shapes` would need dozens of consistent flags.
 
 Defaults come from `genai_config.json` beside the model when it is there: the context length
 bounds the sequence dims, the past length starts at 0 (an empty KV cache, the first prompt), and
-the batch from the search settings (num_beams × num_return_sequences, at least 1).
+the batch from the search settings (num_beams × num_return_sequences, at least 1), and the KV
+cache's head-size dim (`kv_cache_dim`) is fixed to the decoder's head_size.
 
 trt-build resolves the profiles with `resolve()`; trt-check names the command with
 `suggest_command()`. Nothing here imports TensorRT.
@@ -36,6 +37,7 @@ _ROLES = (
     ("total", re.compile(r"^(total_(sequence|seq)(_length|_len)?|past_sequence_length ?\+ ?1)$")),
     ("sequence", re.compile(r"^(sequence_length|seq_len|seq_length|sequence)$", re.I)),
     ("batch", re.compile(r"^(batch_size|batch)$", re.I)),
+    ("head", re.compile(r"^(kv_cache_dim|head_size|head_dim)$", re.I)),
 )
 #: a role the KV-cache hint looks for
 KV_ROLES = frozenset({"past", "total"})
@@ -141,12 +143,16 @@ def genai_defaults(config: dict, names: list[str]) -> dict[str, DimRange]:
     returns = _positive(search.get("num_return_sequences")) or 1
     batch = _positive(search.get("batch_size")) or beams * returns
     source = GENAI_CONFIG
+    decoder = model.get("decoder") if isinstance(model.get("decoder"), dict) else {}
+    head = _positive(decoder.get("head_size"))
     by_role = {
         "batch": DimRange(1, 1, batch, source),
         "sequence": DimRange(1, min(128, length), length, source),
         "past": DimRange(0, min(128, length - 1), length - 1, source),
         "total": DimRange(1, min(256, length), length, source),
     }
+    if head is not None:
+        by_role["head"] = DimRange(head, head, head, source)
     return {n: by_role[role(n)] for n in names if role(n) in by_role}
 
 

@@ -96,6 +96,10 @@ def test_dims_parse_without_tensorrt():
         dim_profiles.parse_dims(["a=3:2:1"])
     assert dim_profiles.parse_dims(["a=2, b=0:1:2"])["a"].text() == "2:2:2"
     assert dim_profiles.role("past_sequence_length + 1") == "total"
+    config = {"model": {"context_length": 64, "decoder": {"head_size": 16}}}
+    defaults = dim_profiles.genai_defaults(config, ["kv_cache_dim", "past_sequence_length"])
+    assert defaults["kv_cache_dim"].text() == "16:16:16"  # genai's name for the head size
+    assert defaults["past_sequence_length"].text() == "0:63:63"
 
 
 @pytest.mark.parser
