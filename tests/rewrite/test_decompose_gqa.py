@@ -134,9 +134,14 @@ def _with_input(model: onnx.ModelProto, index: int, name: str, info) -> onnx.Mod
     return model
 
 
+def _drop_input(model: onnx.ModelProto, index: int) -> None:
+    model.graph.node[0].input[index] = ""
+
+
 @pytest.mark.parametrize(
     ("edit", "reason"),
     [
+        (lambda m: _drop_input(m, 5), "seqlens_k or total_sequence_length is missing"),
         (
             lambda m: _with_input(
                 m,

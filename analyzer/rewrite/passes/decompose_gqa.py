@@ -358,6 +358,10 @@ def _gqa_skip(node: gs.Node, ctx: PassContext, impl: str) -> str | None:
     heads, kv_heads = int(node.attrs.get("num_heads", 0)), int(node.attrs.get("kv_num_heads", 0))
     if heads <= 0 or kv_heads <= 0 or heads % kv_heads:
         return f"num_heads={heads} is not a multiple of kv_num_heads={kv_heads}"
+    if _input(node, SEQLENS) is None or _input(node, TOTAL) is None:
+        return "seqlens_k or total_sequence_length is missing (both are required)"
+    if tensor_rank(node.inputs[Q]) not in (None, 3):
+        return f"query '{node.inputs[Q].name}' is not (batch, sequence, hidden)"
     for index, name in UNSUPPORTED_INPUTS.items():
         if _input(node, index) is not None:
             return f"input {index} ({name}) is given (not decomposed)"
