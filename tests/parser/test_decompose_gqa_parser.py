@@ -52,3 +52,17 @@ def test_decomposed_model_parses_with_tensorrt_rtx(tmp_path, name):
     assert report.summary["unsupported"] == 0, [
         (n.name, [r.message for r in n.reasons]) for n in report.unsupported_nodes
     ]
+
+
+def test_parser_rejection_names_decompose_gqa(tmp_path):
+    """RTX's importer wants a GroupQueryAttention plugin the PyPI build lacks; the report
+    names the pass that replaces the node, even where the knowledge base expects an importer."""
+    from trtforge.analyzer.api import check
+
+    path = tmp_path / "gqa.onnx"
+    onnx.save(gqa_model(GQAConfig(head=16, rotary=True)), path)
+    report = check(path, backend="parser")
+    (node,) = report.unsupported_nodes
+    assert node.op_type == "GroupQueryAttention"
+    fixes = {(f.kind, f.name) for r in node.reasons for f in r.fixes}
+    assert ("rewrite", "decompose-gqa") in fixes
