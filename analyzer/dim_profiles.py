@@ -30,6 +30,7 @@ from trtforge.analyzer.errors import UserError
 log = logging.getLogger("trtforge.dims")
 
 GENAI_CONFIG = "genai_config.json"
+INT32_MAX = 2**31 - 1  # TensorRT dimensions are int32
 
 #: the role of a named dim, from its name (genai builder and Optimum spellings)
 _ROLES = (
@@ -95,6 +96,12 @@ def parse_dims(items: list[str]) -> dict[str, DimRange]:
                     f"--dims {name}={spec}: min <= opt <= max does not hold",
                     f"order the three sizes, e.g. {name}={min(low, opt, high)}:"
                     f"{sorted((low, opt, high))[1]}:{max(low, opt, high)}",
+                )
+            if high > INT32_MAX:
+                raise UserError(
+                    f"--dims {name}={spec}: {high} exceeds TensorRT's dimension limit "
+                    f"({INT32_MAX})",
+                    "give a smaller maximum",
                 )
             if name in out:
                 raise UserError(
