@@ -30,7 +30,11 @@ FORMATS = ("text", "json", "sarif", "markdown")
 
 
 def build_parser():
+    from trtforge.analyzer.api import explain_selection, resolve_backend
+
     parser = make_parser("trt-check", __doc__)
+    here = explain_selection("auto", None, resolve_backend("auto", None))
+    parser.epilog = f"{parser.epilog}\n\nWithout --target/--backend, here: {here}."
     add_model_arg(parser)
     add_target_args(parser)
     parser.add_argument(
@@ -38,7 +42,8 @@ def build_parser():
         choices=("auto", "static", "parser"),
         default="auto",
         help="static: the knowledge base; parser: the installed TensorRT's ONNX parser; "
-        "auto (default): parser when installed for the target, else static",
+        "auto (default): parser when installed for the target, else static "
+        "(what runs here: see the end of this help)",
     )
     out = parser.add_argument_group("output")
     out.add_argument("--format", choices=FORMATS, default="text", help="report format")
