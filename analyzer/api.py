@@ -10,6 +10,7 @@ import onnx
 from trtforge.analyzer.errors import UserError
 from trtforge.analyzer.loading import LoadedModel, load_model
 from trtforge.analyzer.report import Report
+from trtforge.analyzer.selection import explain_selection
 from trtforge.analyzer.targets import Target, default_target, installed_target, parse_target
 
 BACKENDS = ("auto", "static", "parser")
@@ -44,58 +45,6 @@ def resolve_backend(backend: str, target: Target | None) -> str:
     if installed is not None and (target is None or target.line == installed.line):
         return "parser"
     return "static"
-
-
-def _installed_name() -> str:
-    """E.g. `tensorrt_rtx 1.7.1` (the package `installed_target()` reads), or ""."""
-    import importlib.metadata
-
-    for module, dists in (
-        ("tensorrt", ("tensorrt", "tensorrt-cu13", "tensorrt-cu12", "tensorrt-cu11")),
-        ("tensorrt_rtx", ("tensorrt-rtx", "tensorrt_rtx", "tensorrt-rtx-cu13")),
-    ):
-        if importlib.util.find_spec(module) is None:
-            continue
-        for dist in dists:
-            try:
-                return f"{module} {importlib.metadata.version(dist)}"
-            except importlib.metadata.PackageNotFoundError:
-                continue
-    return ""
-
-
-def explain_selection(backend: str, target: Target | None, chosen: str) -> str:
-    """Why `check(backend=backend, target=target)` runs `chosen` and for which target: one
-    line for the report header and `--help`, naming the flag that changes it.
-
-    E.g. `target rtx-1.7 (tensorrt_rtx 1.7.1 installed; --target T for another) · backend
-    parser (tensorrt_rtx 1.7.1 installed; --backend static for the knowledge base)`.
-    """
-    installed = installed_target() if parser_available() else None
-    name = _installed_name() if installed is not None else ""
-    if target is not None:
-        why_target = f"target {target.id} (--target)"
-    elif installed is not None:
-        why_target = f"target {installed.id} ({name} installed; --target T for another)"
-    else:
-        why_target = (
-            f"target {default_target().id} (no TensorRT installed: the newest line the "
-            "knowledge base knows; --target T for another)"
-        )
-    if backend != "auto":
-        why_backend = f"backend {chosen} (--backend {backend})"
-    elif chosen == "parser":
-        why_backend = f"backend parser ({name} installed; --backend static for the knowledge base)"
-    elif installed is None:
-        why_backend = (
-            "backend static (no TensorRT installed; pip install tensorrt-rtx for the real parser)"
-        )
-    else:
-        why_backend = (
-            f"backend static ({name} installed is not {target.line if target else '?'}; "
-            "--backend parser needs the same line)"
-        )
-    return f"{why_target} · {why_backend}"
 
 
 def check(

@@ -30,10 +30,12 @@ FORMATS = ("text", "json", "sarif", "markdown")
 
 
 def build_parser():
-    from trtforge.analyzer.api import explain_selection, resolve_backend
+    from trtforge.analyzer.selection import explain_selection
+    from trtforge.analyzer.targets import installed_target
 
     parser = make_parser("trt-check", __doc__)
-    here = explain_selection("auto", None, resolve_backend("auto", None))
+    chosen = "parser" if installed_target(find_module=False) else "static"
+    here = explain_selection("auto", None, chosen)
     parser.epilog = f"{parser.epilog}\n\nWithout --target/--backend, here: {here}."
     add_model_arg(parser)
     add_target_args(parser)

@@ -31,7 +31,7 @@ def test_the_header_says_why_this_target_and_backend():
 def test_without_tensorrt_the_header_says_so(monkeypatch):
     from trtforge.analyzer import targets
 
-    monkeypatch.setattr(api, "parser_available", lambda: False)
+    monkeypatch.setattr(api, "parser_available", lambda: False)  # what resolve_backend asks
     monkeypatch.setattr(targets, "_installed_version", lambda *args: None)
     report = check(EXAMPLE)
     assert report.backend == "static" and report.target == "trt-11.4"
