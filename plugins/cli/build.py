@@ -378,7 +378,7 @@ def _check_plugins_known(model, model_path: Path, args) -> None:
     library may provide it, and TensorRT's registry decides after loading it."""
     if args.plugin_library:
         return
-    from trtforge.analyzer.plugin_lookup import find_plugin, lookup_keys
+    from trtforge.analyzer.plugin_lookup import find_plugin, plugin_keys
     from trtforge.analyzer.targets import installed_target, parse_target
     from trtforge.plugins import registry
 
@@ -387,13 +387,13 @@ def _check_plugins_known(model, model_path: Path, args) -> None:
         target = parse_target("rtx-1" if args.flavour == "tensorrt_rtx" else "trt-10")
     unknown = [
         node
-        for _, node, spec in registry.plugin_nodes(model)
+        for _, node, spec in registry.plugin_nodes(model, target)
         if spec is None and find_plugin(node, target) is None
     ]
     if unknown:
         lines = []
         for node in unknown[:5]:
-            name, version, namespace = lookup_keys(node, target)[-1]
+            name, version, namespace = plugin_keys(node, target)[-1]
             lines.append(
                 f"{node.op_type} node '{node.name}': plugin name={name} version={version} "
                 f"namespace={namespace or '(empty)'} is not registered (neither trtforge nor "
