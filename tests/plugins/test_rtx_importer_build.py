@@ -12,7 +12,6 @@ import pytest
 from _plugin_helpers import run_cli
 from onnx import TensorProto, helper, numpy_helper
 
-from trtforge.analyzer.api import check
 
 pytestmark = pytest.mark.parser
 
@@ -63,6 +62,8 @@ def _detector_tail(path, opset=16):
 
 
 def test_check_marks_importer_plugins(tmp_path):
+    from trtforge.analyzer.api import check
+
     model = _detector_tail(tmp_path / "m.onnx")
     report = check(str(model), "rtx-1", backend="static", advice=False)
     status = {n.name: n for n in report.nodes}
