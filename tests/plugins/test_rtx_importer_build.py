@@ -12,7 +12,6 @@ import pytest
 from _plugin_helpers import run_cli
 from onnx import TensorProto, helper, numpy_helper
 
-
 pytestmark = pytest.mark.parser
 
 
