@@ -95,3 +95,14 @@ def test_nonzero_and_roialign_build_for_sm89(rtx, native_lib, tmp_path, backend)
         ("NonZero", "1", ""),
         ("ROIAlign_TRT", "2", ""),
     }
+
+
+def test_rewrite_auto_leaves_plugin_served_nodes(tmp_path):
+    model = _detector_tail(tmp_path / "m.onnx")
+    out = tmp_path / "out.onnx"
+    proc = run_cli(
+        "trtforge.analyzer.cli.rewrite", str(model), "-o", str(out), "--auto", "--target", "rtx-1"
+    )
+    assert proc.returncode == 0, proc.stderr
+    ops = [n.op_type for n in onnx.load(str(out)).graph.node]
+    assert "NonZero" in ops and "RoiAlign" in ops
