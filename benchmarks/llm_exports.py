@@ -126,8 +126,9 @@ def _cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
 
 
 def _check(model: Path, target: str, backend: str) -> dict | None:
-    proc = _cli("trt-check", str(model), "--target", target, "--backend", backend, "--format",
-                "json")
+    proc = _cli(
+        "trt-check", str(model), "--target", target, "--backend", backend, "--format", "json"
+    )
     if proc.returncode not in (0, 1):
         return None
     return json.loads(proc.stdout)
@@ -150,8 +151,7 @@ def _rewrite(model: Path, out: Path, target: str) -> tuple[str, str]:
 
 
 def _build(model: Path, out: Path) -> str:
-    proc = _cli("trt-build", str(model), "-o", str(out), "--compute-capability", "8.9",
-                timeout=900)
+    proc = _cli("trt-build", str(model), "-o", str(out), "--compute-capability", "8.9", timeout=900)
     if proc.returncode == 0:
         return "yes"
     last = (proc.stderr.strip().splitlines() or [""])[-1]
@@ -170,7 +170,9 @@ def report(corpus: Path, markdown: Path | None, build: bool) -> int:
             "rtx static": _unsupported(static),
             "rtx parser": _unsupported(parser),
             "agree": "yes"
-            if static and parser and static["supported"] == parser["supported"]
+            if static
+            and parser
+            and static["supported"] == parser["supported"]
             and [n["status"] for n in static["nodes"]] == [n["status"] for n in parser["nodes"]]
             else "NO",
         }
@@ -186,9 +188,7 @@ def report(corpus: Path, markdown: Path | None, build: bool) -> int:
                 row[f"{target} verified"] = verified if not why else f"{verified}: {why[:90]}"
                 if target == "rtx-1":
                     row["engine (rtx-1, SM89)"] = (
-                        _build(out, Path(tmp) / "m.engine")
-                        if build and verified == "yes"
-                        else "—"
+                        _build(out, Path(tmp) / "m.engine") if build and verified == "yes" else "—"
                     )
         print(f"{folder.name}: {time.time() - started:.0f} s", file=sys.stderr)
         rows.append(row)

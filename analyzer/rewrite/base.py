@@ -186,6 +186,8 @@ class PassContext:
         self.pass_id = pass_id
         self.opsets = opsets
         self._taken: set[str] | None = None
+        #: what the pass wants the user to know (`note`), message -> count
+        self.notes: dict[str, int] = {}
         self._next_index: dict[str, int] = {}  # base -> the next index to try (`unique`)
 
     @property
@@ -246,6 +248,11 @@ class PassContext:
         )
         self.graph.nodes.append(node)
         return node
+
+    def note(self, message: str) -> None:
+        """Records something the report should say (e.g. which form a rewrite produced);
+        identical messages are counted, not repeated."""
+        self.notes[message] = self.notes.get(message, 0) + 1
 
     def require_domain(self, domain: str, version: int) -> None:
         """Records that the output model must import `domain` at `version` or later."""
