@@ -210,6 +210,7 @@ FIXTURES = (
     "llama-int4-cuda",
     "gemma-int4-cpu",
     "qwen2-fp16-cuda",
+    "phi3-int4-cpu",
 )
 
 
