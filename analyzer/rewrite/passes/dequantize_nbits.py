@@ -57,7 +57,7 @@ def _value(tensor: gs.Tensor | None) -> np.ndarray | None:
     if value is not None or tensor is None:
         return value
     node = producer(tensor)
-    if node is None or node.domain not in ("", "ai.onnx"):
+    if node is None or (node.domain or "") not in ("", "ai.onnx"):
         return None
     if node.op == "Identity":
         return _value(node.inputs[0])
