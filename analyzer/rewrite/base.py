@@ -277,6 +277,9 @@ class RewritePass:
             names the pass as the fix for such nodes.
         options: the options the pass reads (`PassOption`); trt-rewrite offers each as a flag.
         advice: set (`Advice`) when trt-check should advise the pass on models it matches.
+        reads_weights: the pass decodes weight values (e.g. to requantize them), so trt-rewrite
+            loads the model's external data before running it (other passes keep external
+            weights as references).
     """
 
     id: ClassVar[str] = ""
@@ -285,6 +288,7 @@ class RewritePass:
     removes: ClassVar[frozenset[tuple[str, str]]] = frozenset()
     options: ClassVar[tuple[PassOption, ...]] = ()
     advice: ClassVar[Advice | None] = None
+    reads_weights: ClassVar[bool] = False
 
     @classmethod
     def required_opset(cls, options: RewriteOptions) -> int:

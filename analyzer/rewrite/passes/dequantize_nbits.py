@@ -164,6 +164,7 @@ class DequantizeNBits(RewritePass):
     )
     order = 12
     removes = frozenset({(MS, "MatMulNBits"), (MS, "GatherBlockQuantized")})
+    reads_weights = True
     options = (
         PassOption(
             "nbits_impl",
