@@ -166,6 +166,8 @@ def _rewrite_model(
             outcome = cls().run(ctx)
             stats[pid].applied += outcome.applied
             stats[pid].add_skips(outcome.skips)
+            for message, count in ctx.notes.items():
+                notes.append(f"{pid}: {message}" + (f" ({count}x)" if count > 1 else ""))
             if outcome.changed:
                 graph.cleanup().toposort()
                 if _signature(graph) != before:

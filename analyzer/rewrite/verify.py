@@ -322,6 +322,7 @@ def run_model(proto: onnx.ModelProto, feeds: Mapping[str, np.ndarray]) -> dict[s
     by its plugin's reference op, and onnxruntime continues from its outputs.
     """
     names = [o.name for o in proto.graph.output]
+    proto = exact_nbits(proto)
     plugin_nodes = [n for n in proto.graph.node if _is_plugin_node(n)]
     if not plugin_nodes:
         return _ort_run(proto, feeds, names)
@@ -342,6 +343,26 @@ def run_model(proto: onnx.ModelProto, feeds: Mapping[str, np.ndarray]) -> dict[s
     if missing:
         known.update(_ort_run(_slice(proto, known, missing), known, missing))
     return {n: known[n] for n in names}
+
+
+def exact_nbits(proto: onnx.ModelProto) -> onnx.ModelProto:
+    """`proto` with `accuracy_level` dropped from com.microsoft MatMulNBits nodes (a copy, only
+    when one has it). Level 4, which onnxruntime-genai's int4 exports set, quantizes the
+    activations to INT8 inside onnxruntime's kernel: an approximation of the op, not its
+    definition, which a rewrite computing the exact product would be compared against."""
+    if not any(
+        n.op_type == "MatMulNBits" and any(a.name == "accuracy_level" for a in n.attribute)
+        for n in proto.graph.node
+    ):
+        return proto
+    exact = onnx.ModelProto()
+    exact.CopyFrom(proto)
+    for node in exact.graph.node:
+        if node.op_type == "MatMulNBits":
+            kept = [a for a in node.attribute if a.name != "accuracy_level"]
+            del node.attribute[:]
+            node.attribute.extend(kept)
+    return exact
 
 
 def computed_float_types(model: onnx.ModelProto) -> set[str]:
