@@ -440,7 +440,7 @@ class _Rewriter:
         op, dom = node.op, _domain(node)
         reads = [t for t in node.inputs if t.name in self.records]
         if dom == "" and op == "QuantizeLinear":
-            if not (self._bad_qdq(node) or reads):
+            if not (self._bad_qdq(node) or reads or not self.qdq):
                 return False
             self._check_attrs(node)
             axis = (
@@ -455,7 +455,7 @@ class _Rewriter:
             self.quantized(x, node.inputs[1], zp, axis, node.outputs[0])
             return True
         if dom == "" and op == "DequantizeLinear":
-            if not (self._bad_qdq(node) or reads):
+            if not (self._bad_qdq(node) or reads or not self.qdq):
                 return False
             self._check_attrs(node)
             s = _value(_input(node, 1))
