@@ -11,8 +11,11 @@ model takes it), a folder of such files, or a Polygraphy-style data loader scrip
 A few hundred representative samples are typical; random data gives meaningless scales, so it
 is used only with --random-calibration.
 
-Exit status: 0 written, 1 a check or the accuracy threshold failed (nothing written), 2 bad
-input or arguments, 3 internal error.
+--check-fp16 runs the float model on the same samples instead and names the layers FP16 cannot
+hold, as the `trt-build --layer-precisions` value that keeps them in FP32.
+
+Exit status: 0 written, 1 a check or the accuracy threshold failed (nothing written) — with
+--check-fp16: some layer must stay FP32 —, 2 bad input or arguments, 3 internal error.
 """
 
 from __future__ import annotations
@@ -39,7 +42,14 @@ RANDOM_SAMPLES = 16
 def build_parser():
     parser = make_parser(PROG, __doc__)
     parser.add_argument("model", metavar="MODEL", help="the float ONNX model (never modified)")
-    parser.add_argument("-o", "--output", metavar="OUT", required=True, help="the INT8 model")
+    parser.add_argument("-o", "--output", metavar="OUT", help="the INT8 model (required)")
+    parser.add_argument(
+        "--check-fp16",
+        action="store_true",
+        help="instead of quantizing: run the float model on the samples, name the layers whose "
+        "values FP16 cannot hold (overflow past 65504, or underflow), and print the "
+        "trt-build --layer-precisions that keeps them in FP32 (exit 1 when there are any)",
+    )
     cal = parser.add_argument_group("calibration")
     cal.add_argument(
         "--calibration-data",
@@ -138,10 +148,13 @@ def _main(argv: Sequence[str] | None) -> int:
         )
     if args.min_cosine is not None and not -1.0 <= args.min_cosine <= 1.0:
         raise UserError(f"--min-cosine {args.min_cosine} is outside [-1, 1]", "e.g. 0.99")
+    if args.output is None and not args.check_fp16:
+        raise UserError("no output given", "add -o OUT (or --check-fp16 to check FP16 ranges)")
     target = parse_target(args.target) if args.target else default_target()
     loaded = load_model(args.model)
-    out_path = Path(args.output)
-    check_destination(out_path, loaded)
+    out_path = Path(args.output) if args.output else None
+    if out_path is not None:
+        check_destination(out_path, loaded)
     model = load_external_weights(loaded)
     if args.calibration_data is not None:
         feeds = load_feeds(args.calibration_data)
@@ -151,6 +164,8 @@ def _main(argv: Sequence[str] | None) -> int:
         feeds = [make_inputs(model, seed) for seed in range(RANDOM_SAMPLES)]
         _say(args, f"warning: calibrating on {RANDOM_SAMPLES} random samples (scales mean nothing)")
     check_feeds(model, feeds, "--calibration-data")
+    if args.check_fp16:
+        return _check_fp16(args, loaded, model, feeds)
 
     from trtforge.analyzer.quantize import quantize
 
@@ -211,6 +226,30 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.report:
         write_text(json.dumps(report, indent=2) + "\n", args.report)
     return EXIT_OK
+
+
+def _check_fp16(args, loaded, model, feeds) -> int:
+    from trtforge.analyzer.fp16_check import check_fp16, precision_spec
+    from trtforge.analyzer.rewrite.writer import write_text
+
+    findings = check_fp16(model, feeds)
+    spec = precision_spec(findings)
+    for f in findings:
+        print(f"{f.op_type} node '{f.node}' ({f.tensor}): {f.why}")
+    if findings:
+        print(f"keep {len(findings)} layer(s) in FP32: trt-build ... --layer-precisions {spec}")
+    else:
+        print(f"every float tensor fits FP16 on {len(feeds)} sample(s)")
+    if args.report:
+        report = {
+            "schema": "trtforge.fp16-check/1",
+            "input": {"path": loaded.display_path, "sha256": loaded.sha256},
+            "samples": len(feeds),
+            "findings": [f.to_json() for f in findings],
+            "layer_precisions": spec,
+        }
+        write_text(json.dumps(report, indent=2) + "\n", args.report)
+    return EXIT_FINDINGS if findings else EXIT_OK
 
 
 def _checks(result, before, target, args) -> str | None:
