@@ -91,5 +91,9 @@ def apply(trt, network, config, wanted: dict[str, str], is_rtx: bool) -> dict[st
             if flag is not None:
                 config.set_flag(flag)
             how = "precision constraint (obeyed)"
-        applied[name] = {"precision": precision, "layers": [layer.name for layer in chosen], "how": how}
+        applied[name] = {
+            "precision": precision,
+            "layers": [layer.name for layer in chosen],
+            "how": how,
+        }
     return applied
