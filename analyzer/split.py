@@ -92,7 +92,7 @@ def _make_convex(region: set[int], parents, children) -> set[int]:
     """The larger of two convex parts of `region`: where a path leaves it and comes back
     (region → outside → region), either the nodes after the re-entry or the nodes before the
     exit are dropped (they would need the host in the middle of the engine)."""
-    return max(_convex(region, children, parents), _convex(region, parents, children), key=len)
+    return max(_convex(region, children), _convex(region, parents), key=len)
 
 
 def _convex(region: set[int], forward) -> set[int]:
