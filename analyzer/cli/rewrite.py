@@ -64,6 +64,12 @@ def build_parser():
         "opset 23 to 23), plugin = trtforge::RMSNorm node, auto (default) = onnx "
         "at opset >= 23 where the target's parser imports it, else plugin",
     )
+    passes.add_argument(
+        "--zipmap-as-tensor",
+        action="store_true",
+        help="lower-ml: replace a ZipMap (a sequence of maps, which no TensorRT engine can "
+        "output) by the [N, classes] probability tensor, under the same output name",
+    )
     add_target_args(parser)
     ver = parser.add_argument_group("verification")
     ver.add_argument(
@@ -162,7 +168,10 @@ def _main(argv: Sequence[str] | None) -> int:
             f"node(s); passes suggested: {', '.join(suggested) or 'none'}",
         )
     options = RewriteOptions(
-        target=target, layernorm_impl=args.layernorm_impl, rmsnorm_impl=args.rmsnorm_impl
+        target=target,
+        layernorm_impl=args.layernorm_impl,
+        rmsnorm_impl=args.rmsnorm_impl,
+        zipmap_as_tensor=args.zipmap_as_tensor,
     )
     result = rewrite_model(loaded.proto, passes, options)
     report.update(result.to_json())

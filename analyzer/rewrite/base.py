@@ -52,11 +52,15 @@ class RewriteOptions:
         rmsnorm_impl: "onnx" (RMSNormalization, opset >= 23), "plugin" (the trtforge RMSNorm
             plugin node), or "auto" (onnx when the model's opset is >= 23 and the target's
             parser imports RMSNormalization, else plugin).
+        zipmap_as_tensor: `lower-ml` replaces a ZipMap (a sequence of maps, which no TensorRT
+            engine can output) by its input, the [N, classes] probability tensor, under the
+            same output name. Off by default: it changes the model's output type.
     """
 
     target: Target
     layernorm_impl: str = "auto"
     rmsnorm_impl: str = "auto"
+    zipmap_as_tensor: bool = False
 
 
 @dataclass

@@ -352,11 +352,20 @@ def _loosest(dtypes: set[str]) -> str | None:
     return max(known, key=lambda d: TOLERANCES[d]) if known else None
 
 
+def _maps_as_array(value):
+    """A sequence of maps (ZipMap's output: one {label: probability} per row) as the
+    [rows, labels] array `lower-ml --zipmap-as-tensor` outputs instead; anything else as is."""
+    if isinstance(value, list) and value and all(isinstance(row, dict) for row in value):
+        return np.array([list(row.values()) for row in value], dtype=np.float32)
+    return value
+
+
 def compare(
     name: str, ref: np.ndarray, got: np.ndarray, elem_type: int, computed_in: str | None = None
 ) -> OutputDiff:
     """Compares one output with the tolerance of its dtype, or of `computed_in` (the lowest
     float precision the model computes in) for a float output when that one is looser."""
+    ref = _maps_as_array(ref)
     dtype = _dtype_name(elem_type) if elem_type else str(ref.dtype).upper()
     rtol, atol = TOLERANCES.get(dtype, EXACT)
     note = ""
