@@ -28,6 +28,8 @@ MAX_ROUNDS = 8
 LAYERNORM_OPSET = 17
 #: the first opset with RMSNormalization.
 RMSNORM_OPSET = 23
+#: the opset `lower-ml`'s subgraphs need (GatherElements, Slice with inputs).
+LOWER_ML_OPSET = 11
 
 
 @dataclass
@@ -117,6 +119,8 @@ def prepare(proto: onnx.ModelProto, pass_ids: list[str], options: RewriteOptions
         wanted = max(wanted, LAYERNORM_OPSET)
     if "fuse-rmsnorm" in pass_ids and options.rmsnorm_impl == "onnx":
         wanted = max(wanted, RMSNORM_OPSET)
+    if "lower-ml" in pass_ids and any(n.domain == "ai.onnx.ml" for n in proto.graph.node):
+        wanted = max(wanted, LOWER_ML_OPSET if opset else 0)  # no ai.onnx import: the pass adds it
     if opset >= wanted:
         return proto, False
     from onnx import version_converter
@@ -125,7 +129,7 @@ def prepare(proto: onnx.ModelProto, pass_ids: list[str], options: RewriteOptions
         converted = version_converter.convert_version(proto, wanted)
     except Exception as err:  # noqa: BLE001 - the converter raises many kinds
         raise UserError(
-            f"cannot convert the model from opset {opset} to {wanted} for the fused op "
+            f"cannot convert the model from opset {opset} to {wanted} for the ops the passes emit "
             f"({type(err).__name__}: {str(err)[:120]})",
             "use --layernorm-impl/--rmsnorm-impl plugin, or re-export at a newer opset",
         ) from None

@@ -365,7 +365,10 @@ def compare(
 ) -> OutputDiff:
     """Compares one output with the tolerance of its dtype, or of `computed_in` (the lowest
     float precision the model computes in) for a float output when that one is looser."""
+    maps = ref
     ref = _maps_as_array(ref)
+    if ref is not maps:
+        elem_type = onnx.TensorProto.FLOAT
     dtype = _dtype_name(elem_type) if elem_type else str(ref.dtype).upper()
     rtol, atol = TOLERANCES.get(dtype, EXACT)
     note = ""

@@ -47,6 +47,8 @@ from trtforge.analyzer.rewrite.passes import _ml_emit as ml
 from trtforge.analyzer.rewrite.passes._ml_emit import F32, Emit
 
 ML = "ai.onnx.ml"
+#: the ai.onnx opset imported when the model had none.
+NEW_OPSET = 17
 TRANSFORMS = ("NONE", "LOGISTIC", "SOFTMAX", "SOFTMAX_ZERO", "PROBIT")
 
 
@@ -101,8 +103,9 @@ def _numeric_input(node: gs.Node, rank2: bool) -> str | None:
     dtype = _dtype(x)
     if dtype is None or dtype.type not in NUMERIC:
         return f"input '{x.name}' is not known to be a numeric tensor (dtype {dtype})"
-    if rank2 and tensor_rank(x) != 2:
-        return f"input '{x.name}' is not known to be 2-D [N, features] (rank {tensor_rank(x)})"
+    rank = tensor_rank(x)
+    if rank2 and rank is not None and rank != 2:  # unknown: [N, features] by the op's spec
+        return f"input '{x.name}' is not 2-D [N, features] (rank {rank})"
     return None
 
 
@@ -175,9 +178,9 @@ def _imputer(node, ctx):
 
 
 def _array_feature_extractor(node, ctx):
+    # onnxruntime reads the indices flat: a scalar index still gives a last dim of 1
     e = Emit(ctx)
-    rank = tensor_rank(node.inputs[0])
-    e.op("Gather", node.inputs[0], node.inputs[1], axis=rank - 1, out=node.outputs[0])
+    e.op("Gather", node.inputs[0], _flat(e, node.inputs[1]), axis=-1, out=node.outputs[0])
 
 
 def _label_encoder_table(node):
@@ -242,7 +245,9 @@ def _zipmap(node, ctx):
     out.type = "tensor_type"
     out.dtype = np.float32
     x = node.inputs[0]
-    out.shape = list(x.shape) if x.shape is not None else None
+    labels = _list(node, "classlabels_int64s") or _list(node, "classlabels_strings")
+    rows = x.shape[0] if x.shape is not None and len(x.shape) == 2 else None
+    out.shape = [rows if rows is not None else "N", len(labels)]
     Emit(ctx).op("Identity", x, out=out)
 
 
@@ -688,9 +693,10 @@ def _check_imputer(node, ctx):
 
 def _check_afe(node, ctx):
     rank = tensor_rank(node.inputs[0])
-    if rank is None or rank < 2:
-        return f"input '{node.inputs[0].name}' has unknown rank or rank < 2 (rank {rank})"
-    if _dtype(node.inputs[0]) is None or _dtype(node.inputs[0]).kind in "OSU":
+    if rank is not None and rank < 2:  # onnxruntime reads a 1-D input as one row
+        return f"input '{node.inputs[0].name}' is 1-D (a row of [1, features] is expected)"
+    dtype = _dtype(node.inputs[0])
+    if dtype is not None and dtype.kind in "OSU":
         return "string input (TensorRT has no string tensors)"
     return None
 
@@ -777,7 +783,7 @@ class LowerMl(RewritePass):
     def check(self, match: Match, ctx: PassContext) -> str | None:
         node = match.nodes[0]
         _, check, rank2 = HANDLERS[node.op]
-        if ctx.opset < 11:
+        if 0 < ctx.opset < 11:
             return f"the lowering needs ai.onnx opset 11 (the model has {ctx.opset})"
         if node.op in _NUMERIC_INPUT:
             reason = _numeric_input(node, rank2)
@@ -788,6 +794,8 @@ class LowerMl(RewritePass):
     def rewrite(self, match: Match, ctx: PassContext) -> None:
         node = match.nodes[0]
         build, _, _ = HANDLERS[node.op]
+        if not ctx.opset:  # the model imports no ai.onnx opset (onnxmltools' XGBoost models)
+            ctx.require_domain("", NEW_OPSET)
         outputs = list(node.outputs)
         detach(node)
         node.outputs.extend(outputs)  # builders read them; cleared again below
