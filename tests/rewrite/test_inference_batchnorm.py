@@ -116,3 +116,17 @@ def test_check_names_the_pass():
     node = report.nodes[0]
     assert not node.ok
     assert any(f.name == "inference-batchnorm" for f in node.fixes)
+
+
+@pytest.mark.parser
+def test_rewritten_model_parses_with_tensorrt_rtx(rw, tmp_path):
+    pytest.importorskip("tensorrt_rtx")
+    import onnx
+
+    from trtforge.analyzer import check
+
+    original = rw.parse(model(15, "y, rm, rv", "<training_mode=1>", "float[2,3,4,5] y"))
+    path = tmp_path / "m.onnx"
+    onnx.save(rw.apply(original, "inference-batchnorm").proto, path)
+    report = check(str(path), backend="parser", target="rtx-1")
+    assert report.supported, [(n.op_type, [r.message for r in n.reasons]) for n in report.nodes]
