@@ -104,14 +104,22 @@ def installed_target() -> Target | None:
     )
     for family, module, dists in candidates:
         version = _installed_version(module, dists)
-        if not version:
-            continue
-        parts = [int(p) for p in re.findall(r"\d+", version)[:2]] + [0]
-        line = f"{family}-{parts[0]}"
-        if line not in NEWEST_MINOR:
-            continue
-        return Target(family, parts[0], min(parts[1], NEWEST_MINOR[line]))
+        target = target_of(family, version) if version else None
+        if target is not None:
+            return target
     return None
+
+
+def target_of(family: str, version: str) -> Target | None:
+    """The target of release `version` (e.g. "10.16.0.5") of `family` ("trt" or "rtx"), or
+    None when the knowledge base has no such line. Newer minors map to the newest known."""
+    parts = [int(p) for p in re.findall(r"\d+", version)[:2]] + [0]
+    if not parts or len(parts) < 2:
+        return None
+    line = f"{family}-{parts[0]}"
+    if line not in NEWEST_MINOR:
+        return None
+    return Target(family, parts[0], min(parts[1], NEWEST_MINOR[line]))
 
 
 def default_target() -> Target:

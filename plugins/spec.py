@@ -282,19 +282,15 @@ class PluginSpec:
             node.attribute.append(onnx.helper.make_attribute("plugin_version", self.version))
         return node
 
-    def matches_node(self, node) -> bool:
-        """True when an ONNX node names this plugin (the parser's lookup rules, see DESIGN.md)."""
-        if node.op_type != self.name:
-            return False
-        version, namespace = "1", None
-        for a in node.attribute:
-            if a.name == "plugin_version":
-                version = a.s.decode()
-            elif a.name == "plugin_namespace":
-                namespace = a.s.decode()
-        if namespace is None:
-            namespace = node.domain
-        return version == self.version and namespace == self.namespace
+    def matches_node(self, node, target=None) -> bool:
+        """True when `target`'s ONNX parser would look ``node`` up under this plugin's key.
+
+        The rule lives in ``trtforge.analyzer.plugin_lookup`` (one place for trt-check,
+        trt-build, rewrite emission and verification); ``target=None`` means the newest parsers.
+        """
+        from trtforge.analyzer.plugin_lookup import plugin_keys
+
+        return self.key in plugin_keys(node, target)
 
     def node_attrs(self, node) -> dict[str, Any]:
         """The node's attributes as plugin field values, defaults filled in."""

@@ -24,12 +24,6 @@ log = logging.getLogger("trtforge.rewrite")
 
 #: rounds of all passes before the manager gives up on reaching a fixed point.
 MAX_ROUNDS = 8
-#: the first opset with LayerNormalization.
-LAYERNORM_OPSET = 17
-#: the first opset with RMSNormalization.
-RMSNORM_OPSET = 23
-#: the opset `lower-ml`'s subgraphs need (GatherElements, Slice with inputs).
-LOWER_ML_OPSET = 11
 
 
 @dataclass
@@ -112,15 +106,10 @@ def resolve_order(pass_ids: Iterable[str]) -> list[str]:
 
 
 def prepare(proto: onnx.ModelProto, pass_ids: list[str], options: RewriteOptions, notes: list[str]):
-    """Converts the model's opset when an explicitly requested output op needs a newer one."""
+    """Converts the model's opset when a pass's options need a newer one (`required_opset`)."""
     opset = model_opsets(proto).get("", 0)
-    wanted = 0
-    if "fuse-layernorm" in pass_ids and options.layernorm_impl == "onnx":
-        wanted = max(wanted, LAYERNORM_OPSET)
-    if "fuse-rmsnorm" in pass_ids and options.rmsnorm_impl == "onnx":
-        wanted = max(wanted, RMSNORM_OPSET)
-    if "lower-ml" in pass_ids and any(n.domain == "ai.onnx.ml" for n in proto.graph.node):
-        wanted = max(wanted, LOWER_ML_OPSET if opset else 0)  # no ai.onnx import: the pass adds it
+    needs = {pid: get_pass(pid).required_opset(options) for pid in pass_ids}
+    wanted = max(needs.values(), default=0)
     if opset >= wanted:
         return proto, False
     from onnx import version_converter
@@ -129,9 +118,10 @@ def prepare(proto: onnx.ModelProto, pass_ids: list[str], options: RewriteOptions
         converted = version_converter.convert_version(proto, wanted)
     except Exception as err:  # noqa: BLE001 - the converter raises many kinds
         raise UserError(
-            f"cannot convert the model from opset {opset} to {wanted} for the ops the passes emit "
+            f"cannot convert the model from opset {opset} to {wanted} for the fused op "
             f"({type(err).__name__}: {str(err)[:120]})",
-            "use --layernorm-impl/--rmsnorm-impl plugin, or re-export at a newer opset",
+            f"choose another output for {', '.join(p for p, v in needs.items() if v > opset)} "
+            "(e.g. --layernorm-impl/--rmsnorm-impl plugin), or re-export at a newer opset",
         ) from None
     notes.append(f"converted the model from opset {opset} to {wanted}")
     return converted, True

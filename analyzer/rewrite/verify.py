@@ -160,23 +160,30 @@ def make_inputs(
 
 
 def _plugin_spec(node: onnx.NodeProto):
-    try:
-        from trtforge.plugins import catalog
-    except ImportError:
-        catalog = None
-    version = "1"
-    for attr in node.attribute:
-        if attr.name == "plugin_version":
-            value = onnx.helper.get_attribute_value(attr)
-            version = value.decode() if isinstance(value, bytes) else str(value)
-    spec = catalog.find_plugin(node.op_type, version, PLUGIN_DOMAIN) if catalog else None
+    """The declaration serving a plugin node (plugin_lookup's rule, newest parsers)."""
+    from trtforge.analyzer.plugin_lookup import find_declared, plugin_keys
+
+    spec = find_declared(node)
     if spec is None:
+        name, version, namespace = plugin_keys(node)[-1]
         raise UserError(
-            f"{node.op_type} node '{node.name}': plugin {PLUGIN_DOMAIN}::{node.op_type} "
-            f"v{version} has no declaration here, so its output cannot be verified",
+            f"{node.op_type} node '{node.name}': plugin {namespace}::{name} v{version} has no "
+            "declaration here, so its output cannot be verified",
             "install trtforge with its plugins, or rewrite with --no-verify",
         )
     return spec
+
+
+def _is_plugin_node(node: onnx.NodeProto) -> bool:
+    """A node onnxruntime cannot run but a plugin declaration evaluates: trtforge's domain, or
+    another custom domain whose node the lookup maps onto a declaration."""
+    if node.domain == PLUGIN_DOMAIN:
+        return True
+    if node.domain in ("", "ai.onnx", "ai.onnx.ml"):
+        return False
+    from trtforge.analyzer.plugin_lookup import find_declared
+
+    return find_declared(node) is not None
 
 
 def _run_plugin_node(node: onnx.NodeProto, args: list[np.ndarray | None]) -> list[np.ndarray]:
@@ -199,6 +206,7 @@ def _run_plugin_node(node: onnx.NodeProto, args: list[np.ndarray | None]) -> lis
     single.input.extend(names)
     del single.output[:]
     single.output.extend(outs)
+    single.domain = spec.namespace  # where the reference op is registered
     graph = onnx.helper.make_graph(
         [single], "plugin", inputs, [onnx.helper.make_empty_tensor_value_info(o) for o in outs]
     )
@@ -206,7 +214,7 @@ def _run_plugin_node(node: onnx.NodeProto, args: list[np.ndarray | None]) -> lis
         graph,
         opset_imports=[
             onnx.helper.make_opsetid("", 17),
-            onnx.helper.make_opsetid(PLUGIN_DOMAIN, 1),
+            onnx.helper.make_opsetid(spec.namespace, 1),
         ],
     )
     evaluator = ReferenceEvaluator(model, new_ops=[spec.reference_op()])
@@ -342,7 +350,7 @@ def run_model(proto: onnx.ModelProto, feeds: Mapping[str, np.ndarray]) -> dict[s
     names = [o.name for o in proto.graph.output]
     if _off_spec_in_onnxruntime(proto):
         return _reference_run(proto, feeds, names)
-    plugin_nodes = [n for n in proto.graph.node if n.domain == PLUGIN_DOMAIN]
+    plugin_nodes = [n for n in proto.graph.node if _is_plugin_node(n)]
     if not plugin_nodes:
         return _ort_run(proto, feeds, names)
     from onnx import numpy_helper

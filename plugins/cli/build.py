@@ -365,7 +365,11 @@ def _main(argv: list[str] | None = None) -> int:
         )
 
     # --- plugins -------------------------------------------------------------------------
-    nodes = registry.plugin_nodes(model)
+    from trtforge.analyzer.targets import target_of
+
+    # the parser about to run decides which plugin serves a node (plugin_lookup's rule)
+    target = target_of("rtx" if is_rtx else "trt", str(getattr(trt, "__version__", "")))
+    nodes = registry.plugin_nodes(model, target)
     needed = []
     for _, _node, spec in nodes:
         if spec is not None and spec not in needed:
@@ -385,11 +389,11 @@ def _main(argv: list[str] | None = None) -> int:
                 f"TensorRT could not load the plugin library {lib}",
                 "check it exports getCreators (ldd / nm -D) and matches this TensorRT",
             )
-    missing = registry.find_missing(reg, model)
+    missing = registry.find_missing(reg, model, target)
     if missing:
         lines = []
-        for node, (name, version, namespaces) in missing:
-            ns = namespaces[-1] if namespaces else ""
+        for node, keys in missing:
+            name, version, ns = keys[-1]
             lines.append(
                 f"{node.op_type} node '{node.name}': plugin name={name} version={version} "
                 f"namespace={ns or '(empty)'} is not registered"

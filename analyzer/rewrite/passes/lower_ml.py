@@ -41,7 +41,7 @@ from __future__ import annotations
 import numpy as np
 import onnx_graphsurgeon as gs
 
-from trtforge.analyzer.rewrite.base import Match, PassContext, RewritePass, detach
+from trtforge.analyzer.rewrite.base import Match, PassContext, PassOption, RewritePass, detach
 from trtforge.analyzer.rewrite.graphutil import anchor, graph_output_names, guess_dtype, tensor_rank
 from trtforge.analyzer.rewrite.passes import _ml_emit as ml
 from trtforge.analyzer.rewrite.passes._ml_emit import F32, Emit
@@ -49,6 +49,8 @@ from trtforge.analyzer.rewrite.passes._ml_emit import F32, Emit
 ML = "ai.onnx.ml"
 #: the ai.onnx opset imported when the model had none.
 NEW_OPSET = 17
+#: the ai.onnx opset the subgraphs need (GatherElements, Gather with axis -1, Slice inputs).
+MIN_OPSET = 11
 TRANSFORMS = ("NONE", "LOGISTIC", "SOFTMAX", "SOFTMAX_ZERO", "PROBIT")
 
 
@@ -767,6 +769,27 @@ _NUMERIC_INPUT = {
 }
 
 
+def _ops_changed_since(graph: gs.Graph, old: int, new: int) -> list[str]:
+    """The model's default-domain ops whose schema changed between opsets `old` and `new`
+    (raising the import is exact when none did; onnxmltools' LightGBM models are opset 8/9
+    with only Identity/Cast/Reshape-like ops)."""
+    import onnx
+
+    changed = set()
+    for node in graph.nodes:
+        if node.domain not in ("", "ai.onnx", None):
+            continue
+        try:
+            before = onnx.defs.get_schema(node.op, old, "").since_version
+            after = onnx.defs.get_schema(node.op, new, "").since_version
+        except onnx.defs.SchemaError:
+            changed.add(node.op)
+            continue
+        if before != after:
+            changed.add(node.op)
+    return sorted(changed)
+
+
 class LowerMl(RewritePass):
     """ai.onnx.ml ops → standard ONNX ops (tensorized trees, kernel SVMs, linear models, …)."""
 
@@ -774,6 +797,16 @@ class LowerMl(RewritePass):
     summary = "ai.onnx.ml ops (linear, SVM, tree ensembles, scalers, encoders) → standard ONNX"
     order = 12
     removes = frozenset((ML, op) for op in HANDLERS)
+
+    options = (
+        PassOption(
+            "zipmap_as_tensor",
+            default=False,
+            type=bool,
+            help="lower-ml: replace a ZipMap (a sequence of maps, which no TensorRT engine "
+            "can output) by the [N, classes] probability tensor, under the same output name",
+        ),
+    )
 
     def find(self, ctx: PassContext):
         for node in list(ctx.graph.nodes):
@@ -783,8 +816,14 @@ class LowerMl(RewritePass):
     def check(self, match: Match, ctx: PassContext) -> str | None:
         node = match.nodes[0]
         _, check, rank2 = HANDLERS[node.op]
-        if 0 < ctx.opset < 11:
-            return f"the lowering needs ai.onnx opset 11 (the model has {ctx.opset})"
+        if 0 < ctx.opset < MIN_OPSET:
+            changed = _ops_changed_since(ctx.graph, ctx.opset, MIN_OPSET)
+            if changed:
+                return (
+                    f"the lowering needs ai.onnx opset {MIN_OPSET} and the model's "
+                    f"{', '.join(changed)} changed since its opset {ctx.opset} (convert it "
+                    "with onnx.version_converter first)"
+                )
         if node.op in _NUMERIC_INPUT:
             reason = _numeric_input(node, rank2)
             if reason:
@@ -796,6 +835,8 @@ class LowerMl(RewritePass):
         build, _, _ = HANDLERS[node.op]
         if not ctx.opset:  # the model imports no ai.onnx opset (onnxmltools' XGBoost models)
             ctx.require_domain("", NEW_OPSET)
+        elif ctx.opset < MIN_OPSET:  # checked: no op of the model changed meaning since
+            ctx.require_domain("", MIN_OPSET)
         outputs = list(node.outputs)
         detach(node)
         node.outputs.extend(outputs)  # builders read them; cleared again below
