@@ -18,7 +18,9 @@ F = 4  # features
 RNG = np.random.default_rng(7)
 
 
-def ml_model(op, attrs, outputs, x_type=TensorProto.FLOAT, x_shape=("N", F), extra_inputs=()):
+def ml_model(
+    op, attrs, outputs, x_type=TensorProto.FLOAT, x_shape=("N", F), extra_inputs=(), ml_opset=3
+):
     """One ai.onnx.ml node `op` on input x; `outputs` = [(name, elem_type, shape)]."""
     node = helper.make_node(
         op, ["x", *[i.name for i in extra_inputs]], [o[0] for o in outputs], domain=ML, **attrs
@@ -32,8 +34,11 @@ def ml_model(op, attrs, outputs, x_type=TensorProto.FLOAT, x_shape=("N", F), ext
     )
     model = helper.make_model(
         graph,
-        opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(ML, 3)],
-        ir_version=8,
+        opset_imports=[
+            helper.make_opsetid("", 17 if ml_opset < 5 else 21),
+            helper.make_opsetid(ML, ml_opset),
+        ],
+        ir_version=8 if ml_opset < 5 else 10,
     )
     onnx.checker.check_model(model, full_check=True)
     return model
@@ -472,3 +477,76 @@ def test_nothing_to_do_leaves_model_unchanged(rw):
 
 
 _ = make_inputs
+
+
+def v5_forest(trees, depth, targets, seed=0):
+    """Random trees in the TreeEnsemble (ai.onnx.ml opset 5) layout: interior nodes and leaves
+    in separate arrays, modes as a uint8 tensor."""
+    rng = np.random.default_rng(seed)
+    n = {k: [] for k in ("modes", "feat", "split", "true", "false", "tleaf", "fleaf", "miss")}
+    leaf_targets, leaf_weights, roots = [], [], []
+
+    def leaf():
+        leaf_targets.append(int(rng.integers(targets)))
+        leaf_weights.append(float(rng.standard_normal()))
+        return len(leaf_targets) - 1, 1
+
+    def grow(level):
+        if level > 0 and (level >= depth or rng.random() < 0.25):
+            return leaf()
+        me = len(n["modes"])
+        n["modes"].append(int(rng.integers(6)))
+        n["feat"].append(int(rng.integers(F)))
+        n["split"].append(float(np.round(rng.standard_normal(), 2)))
+        n["miss"].append(int(rng.random() < 0.5))
+        for key in ("true", "false", "tleaf", "fleaf"):
+            n[key].append(0)
+        for side, flag in (("true", "tleaf"), ("false", "fleaf")):
+            child, is_leaf = grow(level + 1)
+            n[side][me], n[flag][me] = child, is_leaf
+        return me, 0
+
+    for _ in range(trees):
+        roots.append(grow(0)[0])
+    return {
+        "nodes_modes": helper.make_tensor("m", TensorProto.UINT8, [len(n["modes"])], n["modes"]),
+        "nodes_featureids": n["feat"],
+        "nodes_splits": helper.make_tensor("s", TensorProto.FLOAT, [len(n["split"])], n["split"]),
+        "nodes_truenodeids": n["true"],
+        "nodes_falsenodeids": n["false"],
+        "nodes_trueleafs": n["tleaf"],
+        "nodes_falseleafs": n["fleaf"],
+        "nodes_missing_value_tracks_true": n["miss"],
+        "leaf_targetids": leaf_targets,
+        "leaf_weights": helper.make_tensor(
+            "w", TensorProto.FLOAT, [len(leaf_weights)], leaf_weights
+        ),
+        "tree_roots": roots,
+        "n_targets": targets,
+    }
+
+
+@pytest.mark.parametrize("agg", [0, 1, 2, 3])
+@pytest.mark.parametrize("transform,targets", [(0, 1), (0, 3), (3, 3), (4, 2)])
+def test_tree_ensemble_opset5(rw, agg, transform, targets):
+    attrs = v5_forest(4, 5, targets, seed=agg + 10 * targets)
+    attrs.update(aggregate_function=agg, post_transform=transform)
+    if transform == 4:  # PROBIT: leaf weights giving scores in (0, 1), away from 0.5
+        attrs["leaf_weights"] = helper.make_tensor(
+            "w",
+            TensorProto.FLOAT,
+            [len(attrs["leaf_targetids"])],
+            [0.2] * len(attrs["leaf_targetids"]),
+        )
+    outputs = [("y", TensorProto.FLOAT, ["N", targets])]
+    lowered(rw, ml_model("TreeEnsemble", attrs, outputs, ml_opset=5))
+
+
+@pytest.mark.parametrize("transform", [1, 2])
+def test_tree_ensemble_opset5_disputed_transforms_skipped(rw, transform):
+    attrs = v5_forest(2, 3, 3, seed=1)
+    attrs.update(post_transform=transform)
+    model = ml_model("TreeEnsemble", attrs, [("y", TensorProto.FLOAT, ["N", 3])], ml_opset=5)
+    result = rw.apply(model, "lower-ml")
+    assert not result.changed
+    assert "onnxruntime" in result.passes["lower-ml"].skips[0].reason

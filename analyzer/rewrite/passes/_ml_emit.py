@@ -211,6 +211,81 @@ def forest_from_attrs(attrs: dict, prefix: str, n_targets: int) -> Forest | str:
     )
 
 
+#: TreeEnsemble (ai.onnx.ml opset 5) encodings of nodes_modes, aggregate_function and
+#: post_transform.
+V5_MODES = MODES[:6]
+V5_AGGREGATES = ("AVERAGE", "SUM", "MIN", "MAX")
+V5_TRANSFORMS = ("NONE", "SOFTMAX", "LOGISTIC", "SOFTMAX_ZERO", "PROBIT")
+
+
+def forest_from_v5(attrs: dict) -> Forest | str:
+    """The flattened forest of a TreeEnsemble (ai.onnx.ml opset 5) node: its interior nodes
+    first, then its leaves (each pointing to itself), or why it cannot be built."""
+    modes = [int(v) for v in _attr(attrs, "nodes_modes", [])]
+    features = _attr(attrs, "nodes_featureids", [])
+    splits = _attr(attrs, "nodes_splits", [])
+    trues = _attr(attrs, "nodes_truenodeids", [])
+    falses = _attr(attrs, "nodes_falsenodeids", [])
+    true_leaf = _attr(attrs, "nodes_trueleafs", [])
+    false_leaf = _attr(attrs, "nodes_falseleafs", [])
+    missing = _attr(attrs, "nodes_missing_value_tracks_true") or [0] * len(modes)
+    targets = _attr(attrs, "leaf_targetids", [])
+    weights = _attr(attrs, "leaf_weights", [])
+    roots = _attr(attrs, "tree_roots", [])
+    n, leaves = len(modes), len(targets)
+    if not n or any(
+        len(a) != n for a in (features, splits, trues, falses, true_leaf, false_leaf, missing)
+    ):
+        return "the nodes_* attributes are missing or of different lengths"
+    if len(weights) != leaves or not leaves:
+        return "leaf_weights and leaf_targetids differ in length"
+    if any(m >= len(V5_MODES) for m in modes):
+        return "BRANCH_MEMBER (set membership) nodes are not lowered"
+    n_targets = int(attrs.get("n_targets", 1))
+    if any(not 0 <= int(t) < n_targets for t in targets):
+        return f"a leaf target id is outside 0..{n_targets - 1}"
+    m = n + leaves
+
+    def successor(ids, is_leaf, i):
+        j = int(ids[i])
+        limit = leaves if is_leaf[i] else n
+        if not 0 <= j < limit:
+            raise IndexError(j)
+        return n + j if is_leaf[i] else j
+
+    true_next = np.arange(m, dtype=np.int64)
+    false_next = np.arange(m, dtype=np.int64)
+    try:
+        for i in range(n):
+            true_next[i] = successor(trues, true_leaf, i)
+            false_next[i] = successor(falses, false_leaf, i)
+    except IndexError as err:
+        return f"a node points outside the nodes/leaves ({err})"
+    if not roots or any(not 0 <= int(r) < n for r in roots):
+        return "tree_roots is empty or points outside the nodes"
+    table = np.zeros((m, n_targets), np.float32)
+    scored = np.zeros((m, n_targets), bool)
+    for j, (t, w) in enumerate(zip(targets, weights, strict=True)):
+        table[n + j, int(t)] += np.float32(w)
+        scored[n + j, int(t)] = True
+    roots_a = np.array([int(r) for r in roots], np.int64)
+    depth = _depth(roots_a, true_next, false_next, m)
+    if depth is None:
+        return "the trees have a cycle"
+    return Forest(
+        feature=np.concatenate([np.array(features, np.int64), np.zeros(leaves, np.int64)]),
+        threshold=np.concatenate([np.array(splits, np.float32), np.zeros(leaves, np.float32)]),
+        mode=[V5_MODES[k] for k in modes] + ["LEAF"] * leaves,
+        true_next=true_next,
+        false_next=false_next,
+        missing_true=np.concatenate([np.array(missing, bool), np.zeros(leaves, bool)]),
+        weights=table,
+        scored=scored,
+        roots=roots_a,
+        depth=depth,
+    )
+
+
 def _depth(roots, true_next, false_next, m: int) -> int | None:
     depth = 0
     frontier = set(int(r) for r in roots)

@@ -495,13 +495,33 @@ def _svm_classifier_check(node, ctx):
 
 # -- trees -------------------------------------------------------------------------------------
 def _tree_regressor(node, ctx):
+    targets = int(node.attrs.get("n_targets", 1))
+    base = np.array(_list(node, "base_values") or _list(node, "base_values_as_tensor"), F32)
+    _aggregate_trees(
+        node,
+        ctx,
+        ml.forest_from_attrs(node.attrs, "target", targets),
+        _s(node.attrs.get("aggregate_function", "SUM")),
+        _s(node.attrs.get("post_transform", "NONE")),
+        base,
+        targets,
+    )
+
+
+def _tree_ensemble_v5(node, ctx):
+    agg = ml.V5_AGGREGATES[int(node.attrs.get("aggregate_function", 1))]
+    kind = ml.V5_TRANSFORMS[int(node.attrs.get("post_transform", 0))]
+    targets = int(node.attrs.get("n_targets", 1))
+    forest = ml.forest_from_v5(node.attrs)
+    _aggregate_trees(node, ctx, forest, agg, kind, np.zeros(0, F32), targets)
+
+
+def _aggregate_trees(node, ctx, forest, agg: str, kind: str, base, targets: int) -> None:
+    """onnxruntime's regression aggregation: SUM/AVERAGE/MIN/MAX over the trees (a tree
+    that scores no leaf for a target leaves it out), base_values, then the post-transform
+    (with one target, only PROBIT applies)."""
     e = Emit(ctx)
     x = _as_float(e, node.inputs[0])
-    targets = int(node.attrs.get("n_targets", 1))
-    forest = ml.forest_from_attrs(node.attrs, "target", targets)
-    agg = _s(node.attrs.get("aggregate_function", "SUM"))
-    kind = _s(node.attrs.get("post_transform", "NONE"))
-    base = np.array(_list(node, "base_values") or _list(node, "base_values_as_tensor"), F32)
     leaves = ml.traverse(e, x, forest)
     weights = ml.leaf_values(e, leaves, forest.weights, "leaf_weights")
     rounds = len(forest.roots)
@@ -517,10 +537,7 @@ def _tree_regressor(node, ctx):
         scores = e.reduce("ReduceMin" if agg == "MIN" else "ReduceMax", masked, [1], 0)
         has = e.reduce("ReduceMax", e.cast(scored, np.int32), [1], 0)
         scores = e.op("Where", e.cast(has, np.bool_), scores, c(0.0))
-    if targets == 1:
-        if len(base) == 1:
-            scores = e.op("Add", scores, e.const(base))
-    elif len(base) == targets:
+    if (targets == 1 and len(base) == 1) or (targets > 1 and len(base) == targets):
         scores = e.op("Add", scores, e.const(base))
     e.op("Identity", ml.post_transform(e, scores, kind, targets), out=node.outputs[0])
 
@@ -666,6 +683,23 @@ def _tree_classifier_check(node, ctx):
     return plan if isinstance(plan, str) else None
 
 
+def _tree_ensemble_v5_check(node, ctx):
+    if _dtype(node.inputs[0]) != np.float32:
+        return "TreeEnsemble on a non-float32 input computes in its type; only float32 is lowered"
+    if int(node.attrs.get("aggregate_function", 1)) not in range(4):
+        return "unknown aggregate_function"
+    transform = int(node.attrs.get("post_transform", 0))
+    if transform not in range(5):
+        return "unknown post_transform"
+    if transform in (1, 2):
+        return (
+            f"post_transform={transform}: the ONNX spec reads 1 as SOFTMAX and 2 as LOGISTIC, "
+            "onnxruntime (1.32) the reverse; not lowered while the two disagree"
+        )
+    forest = ml.forest_from_v5(node.attrs)
+    return forest if isinstance(forest, str) else None
+
+
 def _tree_regressor_check(node, ctx):
     targets = int(node.attrs.get("n_targets", 1))
     forest = ml.forest_from_attrs(node.attrs, "target", targets)
@@ -678,6 +712,24 @@ def _tree_regressor_check(node, ctx):
 
 
 # -- checks of the simple ops ---------------------------------------------------------------
+def _check_linear_regressor(node, ctx):
+    targets = int(node.attrs.get("targets", 1))
+    coef = _list(node, "coefficients")
+    intercepts = _list(node, "intercepts")
+    if targets < 1 or not coef or len(coef) % targets:
+        return f"{len(coef)} coefficients do not split into {targets} target rows"
+    if intercepts and len(intercepts) not in (1, targets):
+        return f"{len(intercepts)} intercepts for {targets} targets"
+    return None
+
+
+def _check_known_dtype(node, ctx):
+    dtype = _dtype(node.inputs[0])
+    if dtype is None or dtype.type not in NUMERIC:
+        return f"input '{node.inputs[0].name}' is not a known numeric tensor ({dtype})"
+    return None
+
+
 def _check_normalizer(node, ctx):
     norm = _s(node.attrs.get("norm", "MAX"))
     return None if norm in ("MAX", "L1", "L2") else f"unknown norm {norm}"
@@ -742,18 +794,19 @@ Builder = tuple  # (build, check, needs a 2-D input)
 HANDLERS: dict[str, tuple] = {
     "Scaler": (_scaler, None, False),
     "Normalizer": (_normalizer, _check_normalizer, False),
-    "Binarizer": (_binarizer, None, False),
+    "Binarizer": (_binarizer, _check_known_dtype, False),
     "Imputer": (_imputer, _check_imputer, False),
     "ArrayFeatureExtractor": (_array_feature_extractor, _check_afe, False),
     "LabelEncoder": (_label_encoder, _check_label_encoder, False),
     "OneHotEncoder": (_one_hot_encoder, _check_one_hot, False),
     "ZipMap": (_zipmap, _check_zipmap, False),
-    "LinearRegressor": (_linear_regressor, None, True),
+    "LinearRegressor": (_linear_regressor, _check_linear_regressor, True),
     "LinearClassifier": (_linear_classifier, _linear_classifier_check, True),
     "SVMRegressor": (_svm_regressor, _svm_regressor_check, True),
     "SVMClassifier": (_svm_classifier, _svm_classifier_check, True),
     "TreeEnsembleRegressor": (_tree_regressor, _tree_regressor_check, True),
     "TreeEnsembleClassifier": (_tree_classifier, _tree_classifier_check, True),
+    "TreeEnsemble": (_tree_ensemble_v5, _tree_ensemble_v5_check, True),
 }
 #: ops whose input is data (not a label/category) and must be numeric.
 _NUMERIC_INPUT = {
@@ -766,6 +819,7 @@ _NUMERIC_INPUT = {
     "SVMClassifier",
     "TreeEnsembleRegressor",
     "TreeEnsembleClassifier",
+    "TreeEnsemble",
 }
 
 
