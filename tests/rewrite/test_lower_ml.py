@@ -550,3 +550,52 @@ def test_tree_ensemble_opset5_disputed_transforms_skipped(rw, transform):
     result = rw.apply(model, "lower-ml")
     assert not result.changed
     assert "onnxruntime" in result.passes["lower-ml"].skips[0].reason
+
+
+@pytest.mark.parametrize(
+    "op,attrs,needle",
+    [
+        ("LinearRegressor", {"coefficients": [1.0, 2.0, 3.0], "targets": 2}, "coefficients"),
+        (
+            "TreeEnsembleRegressor",
+            {
+                "nodes_treeids": [0, 0],
+                "nodes_nodeids": [0, 1],
+                "nodes_featureids": [0, 0],
+                "nodes_values": [0.0, 0.0],
+                "nodes_modes": ["BRANCH_LEQ", "LEAF"],
+                "nodes_truenodeids": [1, 0],
+                "nodes_falsenodeids": [7, 0],
+                "target_treeids": [0],
+                "target_nodeids": [1],
+                "target_ids": [0],
+                "target_weights": [1.0],
+                "n_targets": 1,
+            },
+            "missing node",
+        ),
+        (
+            "TreeEnsembleRegressor",
+            {
+                "nodes_treeids": [0, 0],
+                "nodes_nodeids": [0, 1],
+                "nodes_featureids": [0, 0],
+                "nodes_values": [0.0, 0.0],
+                "nodes_modes": ["BRANCH_LEQ", "BRANCH_LEQ"],
+                "nodes_truenodeids": [1, 0],
+                "nodes_falsenodeids": [1, 0],
+                "target_treeids": [0],
+                "target_nodeids": [1],
+                "target_ids": [0],
+                "target_weights": [1.0],
+                "n_targets": 1,
+            },
+            "root",
+        ),
+    ],
+)
+def test_malformed_nodes_skipped_not_crashed(rw, op, attrs, needle):
+    model = ml_model(op, attrs, [("y", TensorProto.FLOAT, ["N", 1])])
+    result = rw.apply(model, "lower-ml")
+    assert not result.changed
+    assert needle in result.passes["lower-ml"].skips[0].reason

@@ -180,6 +180,8 @@ def forest_from_attrs(attrs: dict, prefix: str, n_targets: int) -> Forest | str:
             targets[i] = j
             has_parent[j] = True
     roots = np.array([i for i in range(m) if not has_parent[i]], np.int64)
+    if len(roots) != len({int(t) for t in tree_ids}):
+        return "a tree without exactly one root (a cycle, or a node no branch reaches)"
     weights = np.zeros((m, n_targets), np.float32)
     scored = np.zeros((m, n_targets), bool)
     w_trees = _attr(attrs, f"{prefix}_treeids", [])
