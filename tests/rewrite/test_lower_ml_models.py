@@ -53,3 +53,13 @@ def test_lowered_verified_and_parsed(path, tmp_path):
     report = check(str(out), backend="parser", target="rtx-1")
     bad = [(n.op_type, [r.message for r in n.reasons]) for n in report.nodes if not n.ok]
     assert report.supported, bad[:3]
+
+
+@pytest.mark.parametrize("name", ["xgboost_3class", "svc_rbf_3class", "onehot_logreg"])
+def test_check_names_lower_ml_for_every_ml_node(name):
+    from trtforge.analyzer import check
+
+    report = check(str(FIXTURES / f"{name}.onnx"), backend="static", target="rtx-1")
+    ml_nodes = [n for n in report.nodes if n.domain == "ai.onnx.ml"]
+    assert ml_nodes and all(not n.ok for n in ml_nodes)
+    assert all(any(f.name == "lower-ml" for f in n.fixes) for n in ml_nodes)
