@@ -27,6 +27,9 @@ from trtforge.analyzer.cli._args import (
 
 PROG = "trt-rewrite"
 REPORT_SCHEMA = "trtforge.rewrite/1"
+#: models (weights included) larger than this are verified region by region: the original
+#: runs once and only what the passes changed runs again (`rewrite.regional`).
+REGIONAL_BYTES = 256 << 20
 
 
 def build_parser():
@@ -81,6 +84,20 @@ def build_parser():
         action="append",
         default=[],
         help="size of a named dynamic dim for verification (default 3)",
+    )
+    ver.add_argument(
+        "--inputs",
+        metavar="FILE.npz",
+        action="append",
+        default=[],
+        help="verify on these inputs (arrays named after the model inputs; repeatable; a folder "
+        "of .npz files) instead of generated ones",
+    )
+    ver.add_argument(
+        "--data-loader-script",
+        metavar="FILE.py[:FUNC]",
+        help="verify on the feed dicts a Polygraphy-style data-loader function yields "
+        "(default function load_data)",
     )
     out = parser.add_argument_group("output")
     out.add_argument(
@@ -177,18 +194,29 @@ def _main(argv: Sequence[str] | None) -> int:
         _say(args, f"note: {note}")
 
     if args.verify and result.changed:
-        import onnx
-
+        from trtforge.analyzer.rewrite import inputs as gen
         from trtforge.analyzer.rewrite.verify import verify
 
-        original = load_external_weights(loaded)
-        rewritten = onnx.ModelProto()
-        rewritten.CopyFrom(result.proto)
+        feeds = None
+        if args.inputs:
+            feeds = gen.load_npz(args.inputs)
+        if args.data_loader_script:
+            feeds = (feeds or []) + gen.load_script(args.data_loader_script)
         if loaded.external and loaded.folder is not None:
-            from onnx.external_data_helper import load_external_data_for_model
-
-            load_external_data_for_model(rewritten, str(loaded.folder))
-        verification = verify(original, rewritten, seed=args.seed, dims=dims)
+            # onnxruntime reads the weights from their files; they are never copied here
+            original, rewritten, folder = loaded.proto, result.proto, loaded.folder
+        else:
+            original, rewritten, folder = load_external_weights(loaded), result.proto, None
+        regional = loaded.external_bytes + loaded.proto.ByteSize() > REGIONAL_BYTES
+        verification = verify(
+            original,
+            rewritten,
+            seed=args.seed,
+            dims=dims,
+            feeds=feeds,
+            folder=folder,
+            regional=regional,
+        )
         report["verification"] = verification.to_json()
         if not verification.ok:
             print(
@@ -206,12 +234,16 @@ def _main(argv: Sequence[str] | None) -> int:
                 write_text(json.dumps(report, indent=2) + "\n", args.report)
             return EXIT_FINDINGS
         worst = verification.worst
+        what = "output(s)" if verification.mode == "model" else "changed-region tensor(s)"
         if worst is not None:
+            steps = f" over {len(verification.steps)} steps" if len(verification.steps) > 1 else ""
             _say(
                 args,
-                f"verified: {len(verification.outputs)} output(s) match (largest |diff| "
+                f"verified: {len(verification.outputs)} {what} match{steps} (largest |diff| "
                 f"{max(o.max_abs_diff for o in verification.outputs):.3g})",
             )
+        for note in verification.notes:
+            _say(args, f"  verification: {note}")
     elif not args.verify:
         report["verification"] = None
     write_model(result.proto, out_path, loaded)
