@@ -91,9 +91,18 @@ def _random_boundary(
     from trtforge.analyzer.graph import infer_model
     from trtforge.analyzer.rewrite import inputs as gen
 
+    infos: dict[str, onnx.ValueInfoProto] = {}
+    try:  # onnxruntime's symbolic inference knows the shapes of its contrib ops
+        from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
+
+        symbolic = SymbolicShapeInference.infer_shapes(original, auto_merge=True)
+        infos.update({vi.name: vi for vi in symbolic.graph.value_info})
+    except Exception as err:  # noqa: BLE001 - best effort; ONNX inference follows
+        log.info("symbolic shape inference failed (%s)", err)
     inferred = infer_model(original)
     source = inferred.graph if inferred is not None else original.graph
-    infos = {vi.name: vi for vi in [*source.value_info, *source.input, *source.output]}
+    for vi in [*source.value_info, *source.input, *source.output]:
+        infos.setdefault(vi.name, vi)
     sizes: dict[str, int] = {}
     for vi in original.graph.input:
         if vi.name in feed:
@@ -177,7 +186,7 @@ def verify_regions(
                 try:
                     if missing:
                         boundary.update(
-                            run_model(_slice(original, feed, missing), feed, missing, None, folder)
+                            run_model(_slice(original, feed, missing), feed, missing, folder)
                         )
                     note = "boundary inputs computed by the original's unchanged prefix"
                 except NoKernelError:

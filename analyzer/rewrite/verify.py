@@ -57,7 +57,11 @@ class NoKernelError(RunError):
 
 def _classify(err: Exception) -> type[RunError]:
     text = str(err)
-    if "NOT_IMPLEMENTED" in text or "Could not find an implementation" in text:
+    if (
+        "NOT_IMPLEMENTED" in text
+        or "Could not find an implementation" in text
+        or "is not a registered function/op" in text
+    ):
         return NoKernelError
     return RunError
 
