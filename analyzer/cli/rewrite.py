@@ -42,8 +42,18 @@ def build_parser():
     )
     passes = parser.add_argument_group("passes (run in this order until nothing changes)")
     for pid in all_passes():
+        cls = get_pass(pid)
+        if cls.value_metavar:  # e.g. --upgrade-opset N: the value goes to RewriteOptions
+            passes.add_argument(
+                f"--{pid}",
+                dest=pid.replace("-", "_"),
+                metavar=cls.value_metavar,
+                type=int,
+                help=cls.summary,
+            )
+            continue
         passes.add_argument(
-            f"--{pid}", dest="passes", action="append_const", const=pid, help=get_pass(pid).summary
+            f"--{pid}", dest="passes", action="append_const", const=pid, help=cls.summary
         )
     passes.add_argument(
         "--auto",
@@ -148,11 +158,17 @@ def _main(argv: Sequence[str] | None) -> int:
     from trtforge.analyzer.loading import load_external_weights, load_model
     from trtforge.analyzer.rewrite.base import RewriteOptions
     from trtforge.analyzer.rewrite.manager import rewrite_model
-    from trtforge.analyzer.rewrite.registry import all_passes
+    from trtforge.analyzer.rewrite.registry import all_passes, get_pass
     from trtforge.analyzer.rewrite.writer import check_destination, write_model, write_text
     from trtforge.analyzer.targets import default_target, parse_target
 
     passes = list(args.passes or [])
+    valued = {
+        pid: getattr(args, pid.replace("-", "_"), None)
+        for pid in all_passes()
+        if get_pass(pid).value_metavar
+    }
+    passes += [pid for pid, value in valued.items() if value is not None]
     if not passes and not args.auto:
         raise UserError(
             "no rewrite pass selected",
@@ -179,7 +195,10 @@ def _main(argv: Sequence[str] | None) -> int:
             f"node(s); passes suggested: {', '.join(suggested) or 'none'}",
         )
     options = RewriteOptions(
-        target=target, layernorm_impl=args.layernorm_impl, rmsnorm_impl=args.rmsnorm_impl
+        target=target,
+        layernorm_impl=args.layernorm_impl,
+        rmsnorm_impl=args.rmsnorm_impl,
+        upgrade_opset=valued.get("upgrade-opset"),
     )
     result = rewrite_model(loaded.proto, passes, options)
     report.update(result.to_json())

@@ -57,6 +57,8 @@ class RewriteOptions:
     target: Target
     layernorm_impl: str = "auto"
     rmsnorm_impl: str = "auto"
+    #: the opset `upgrade-opset` converts to (None: its default).
+    upgrade_opset: int | None = None
 
 
 @dataclass
@@ -189,12 +191,15 @@ class RewritePass:
         order: passes run in ascending order within each round.
         removes: (domain, op_type) pairs of custom-domain ops this pass replaces; trt-check
             names the pass as the fix for such nodes.
+        value_metavar: set when the pass's flag takes a value (read from `RewriteOptions`).
     """
 
     id: ClassVar[str] = ""
     summary: ClassVar[str] = ""
     order: ClassVar[int] = 50
     removes: ClassVar[frozenset[tuple[str, str]]] = frozenset()
+    #: a pass whose flag takes a value (`--upgrade-opset N`) names it here; None: a plain flag.
+    value_metavar: ClassVar[str | None] = None
 
     def find(self, ctx: PassContext) -> Iterable[Match]:
         """Yields every candidate occurrence of the pattern. Must not mutate the graph."""
