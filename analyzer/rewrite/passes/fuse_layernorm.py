@@ -129,10 +129,17 @@ def apply_inverse(centred: gs.Tensor, inv: gs.Tensor, how: str) -> gs.Node | Non
 
 
 def affine_param(node: gs.Node, tensor: gs.Tensor) -> gs.Constant | None:
-    """For Mul/Add(tensor, param): the param when it is a Constant (initializer)."""
+    """For Mul/Add(tensor, param): the param when it is a Constant (initializer), also behind
+    Identity nodes (the TorchScript exporter deduplicates equal initializers — every LayerNorm
+    weight of ones — into one, read through an Identity per use)."""
     param = other_input(node, tensor)
-    if isinstance(param, gs.Constant):
-        return param
+    for _ in range(4):
+        if isinstance(param, gs.Constant):
+            return param
+        producer = param.inputs[0] if param is not None and len(param.inputs) == 1 else None
+        if producer is None or producer.op != "Identity" or not _is_default(producer):
+            return None
+        param = producer.inputs[0]
     return None
 
 
