@@ -33,7 +33,7 @@ REGIONAL_BYTES = 256 << 20
 
 
 def build_parser():
-    from trtforge.analyzer.rewrite.registry import all_passes, get_pass
+    from trtforge.analyzer.rewrite.registry import all_passes, declared_options, get_pass
 
     parser = make_parser(PROG, __doc__)
     parser.add_argument("model", metavar="IN", help="the ONNX model to rewrite (never modified)")
@@ -41,19 +41,12 @@ def build_parser():
         "-o", "--output", metavar="OUT", required=True, help="where to write the rewritten model"
     )
     passes = parser.add_argument_group("passes (run in this order until nothing changes)")
+    option_flags = {o.flag for o in declared_options().values()}
     for pid in all_passes():
-        cls = get_pass(pid)
-        if cls.value_metavar:  # e.g. --upgrade-opset N: the value goes to RewriteOptions
-            passes.add_argument(
-                f"--{pid}",
-                dest=pid.replace("-", "_"),
-                metavar=cls.value_metavar,
-                type=int,
-                help=cls.summary,
-            )
-            continue
+        if f"--{pid}" in option_flags:
+            continue  # the pass's own option (--upgrade-opset N) selects it
         passes.add_argument(
-            f"--{pid}", dest="passes", action="append_const", const=pid, help=cls.summary
+            f"--{pid}", dest="passes", action="append_const", const=pid, help=get_pass(pid).summary
         )
     passes.add_argument(
         "--auto",
@@ -61,22 +54,8 @@ def build_parser():
         help="run trt-check (static) for the target, apply the passes its findings "
         "name, and re-check",
     )
-    passes.add_argument(
-        "--layernorm-impl",
-        choices=("auto", "onnx", "plugin"),
-        default="auto",
-        help="fuse-layernorm output: onnx = LayerNormalization (converts a model "
-        "below opset 17 to 17), plugin = trtforge::LayerNorm node, auto (default) "
-        "= onnx at opset >= 17, else plugin",
-    )
-    passes.add_argument(
-        "--rmsnorm-impl",
-        choices=("auto", "onnx", "plugin"),
-        default="auto",
-        help="fuse-rmsnorm output: onnx = RMSNormalization (converts a model below "
-        "opset 23 to 23), plugin = trtforge::RMSNorm node, auto (default) = onnx "
-        "at opset >= 23 where the target's parser imports it, else plugin",
-    )
+    for option in declared_options().values():
+        _add_option(passes, option)
     add_target_args(parser)
     ver = parser.add_argument_group("verification")
     ver.add_argument(
@@ -119,6 +98,22 @@ def build_parser():
     return parser
 
 
+def _add_option(group, option) -> None:
+    """Offers a pass's declared option (`rewrite.base.PassOption`) as a flag."""
+    if option.type is bool:
+        group.add_argument(option.flag, dest=option.name, action="store_true", help=option.help)
+        return
+    group.add_argument(
+        option.flag,
+        dest=option.name,
+        type=option.type,
+        choices=option.choices,
+        default=option.default,
+        metavar=None if option.choices else option.name.upper(),
+        help=option.help,
+    )
+
+
 def _dims(items: list[str]) -> dict[str, int]:
     from trtforge.analyzer.errors import UserError
 
@@ -158,17 +153,17 @@ def _main(argv: Sequence[str] | None) -> int:
     from trtforge.analyzer.loading import load_external_weights, load_model
     from trtforge.analyzer.rewrite.base import RewriteOptions
     from trtforge.analyzer.rewrite.manager import rewrite_model
-    from trtforge.analyzer.rewrite.registry import all_passes, get_pass
+    from trtforge.analyzer.rewrite.registry import all_passes, declared_options, get_pass
     from trtforge.analyzer.rewrite.writer import check_destination, write_model, write_text
     from trtforge.analyzer.targets import default_target, parse_target
 
     passes = list(args.passes or [])
-    valued = {
-        pid: getattr(args, pid.replace("-", "_"), None)
-        for pid in all_passes()
-        if get_pass(pid).value_metavar
-    }
-    passes += [pid for pid, value in valued.items() if value is not None]
+    # a pass whose flag is its own option (--upgrade-opset N) runs when the option is given
+    options_by_flag = {o.flag: o for o in declared_options().values()}
+    for pid in all_passes():
+        option = options_by_flag.get(f"--{pid}")
+        if option is not None and getattr(args, option.name) != option.default:
+            passes.append(pid)
     if not passes and not args.auto:
         raise UserError(
             "no rewrite pass selected",
@@ -194,13 +189,11 @@ def _main(argv: Sequence[str] | None) -> int:
             f"trt-check ({target.id}, static): {len(before.unsupported_nodes)} unsupported "
             f"node(s); passes suggested: {', '.join(suggested) or 'none'}",
         )
-    options = RewriteOptions(
-        target=target,
-        layernorm_impl=args.layernorm_impl,
-        rmsnorm_impl=args.rmsnorm_impl,
-        upgrade_opset=valued.get("upgrade-opset"),
-    )
-    result = rewrite_model(loaded.proto, passes, options)
+    options = RewriteOptions(target, **{name: getattr(args, name) for name in declared_options()})
+    source = loaded.proto
+    if loaded.external and any(get_pass(p).reads_weights for p in passes):
+        source = load_external_weights(loaded)  # a pass decodes weights (dequantize-nbits)
+    result = rewrite_model(source, passes, options)
     report.update(result.to_json())
     for pid, stats in result.passes.items():
         line = f"{pid}: applied {stats.applied}"
@@ -235,6 +228,7 @@ def _main(argv: Sequence[str] | None) -> int:
             feeds=feeds,
             folder=folder,
             regional=regional,
+            allowances=result.allowances,
         )
         report["verification"] = verification.to_json()
         if not verification.ok:

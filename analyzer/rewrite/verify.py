@@ -163,23 +163,30 @@ def make_inputs(
 
 
 def _plugin_spec(node: onnx.NodeProto):
-    try:
-        from trtforge.plugins import catalog
-    except ImportError:
-        catalog = None
-    version = "1"
-    for attr in node.attribute:
-        if attr.name == "plugin_version":
-            value = onnx.helper.get_attribute_value(attr)
-            version = value.decode() if isinstance(value, bytes) else str(value)
-    spec = catalog.find_plugin(node.op_type, version, PLUGIN_DOMAIN) if catalog else None
+    """The declaration serving a plugin node (plugin_lookup's rule, newest parsers)."""
+    from trtforge.analyzer.plugin_lookup import find_declared, plugin_keys
+
+    spec = find_declared(node)
     if spec is None:
+        name, version, namespace = plugin_keys(node)[-1]
         raise UserError(
-            f"{node.op_type} node '{node.name}': plugin {PLUGIN_DOMAIN}::{node.op_type} "
-            f"v{version} has no declaration here, so its output cannot be verified",
+            f"{node.op_type} node '{node.name}': plugin {namespace}::{name} v{version} has no "
+            "declaration here, so its output cannot be verified",
             "install trtforge with its plugins, or rewrite with --no-verify",
         )
     return spec
+
+
+def _is_plugin_node(node: onnx.NodeProto) -> bool:
+    """A node onnxruntime cannot run but a plugin declaration evaluates: trtforge's domain, or
+    another custom domain whose node the lookup maps onto a declaration."""
+    if node.domain == PLUGIN_DOMAIN:
+        return True
+    if node.domain in ("", "ai.onnx", "ai.onnx.ml"):
+        return False
+    from trtforge.analyzer.plugin_lookup import find_declared
+
+    return find_declared(node) is not None
 
 
 def _run_plugin_node(node: onnx.NodeProto, args: list[np.ndarray | None]) -> list[np.ndarray]:
@@ -202,6 +209,7 @@ def _run_plugin_node(node: onnx.NodeProto, args: list[np.ndarray | None]) -> lis
     single.input.extend(names)
     del single.output[:]
     single.output.extend(outs)
+    single.domain = spec.namespace  # where the reference op is registered
     graph = onnx.helper.make_graph(
         [single], "plugin", inputs, [onnx.helper.make_empty_tensor_value_info(o) for o in outs]
     )
@@ -209,7 +217,7 @@ def _run_plugin_node(node: onnx.NodeProto, args: list[np.ndarray | None]) -> lis
         graph,
         opset_imports=[
             onnx.helper.make_opsetid("", 17),
-            onnx.helper.make_opsetid(PLUGIN_DOMAIN, 1),
+            onnx.helper.make_opsetid(spec.namespace, 1),
         ],
     )
     evaluator = ReferenceEvaluator(model, new_ops=[spec.reference_op()])
@@ -343,7 +351,8 @@ def run_model(
     external weights are read from when they are not loaded (plugin nodes need them loaded).
     """
     names = names or [o.name for o in proto.graph.output]
-    plugin_nodes = [n for n in proto.graph.node if n.domain == PLUGIN_DOMAIN]
+    proto = exact_nbits(proto)
+    plugin_nodes = [n for n in proto.graph.node if _is_plugin_node(n)]
     if not plugin_nodes:
         if set(names) - {o.name for o in proto.graph.output}:
             proto = _with_outputs(proto, names)
@@ -391,6 +400,26 @@ def _with_outputs(proto: onnx.ModelProto, names: list[str]) -> onnx.ModelProto:
     return out
 
 
+def exact_nbits(proto: onnx.ModelProto) -> onnx.ModelProto:
+    """`proto` with `accuracy_level` dropped from com.microsoft MatMulNBits nodes (a copy, only
+    when one has it). Level 4, which onnxruntime-genai's int4 exports set, quantizes the
+    activations to INT8 inside onnxruntime's kernel: an approximation of the op, not its
+    definition, which a rewrite computing the exact product would be compared against."""
+    if not any(
+        n.op_type == "MatMulNBits" and any(a.name == "accuracy_level" for a in n.attribute)
+        for n in proto.graph.node
+    ):
+        return proto
+    exact = onnx.ModelProto()
+    exact.CopyFrom(proto)
+    for node in exact.graph.node:
+        if node.op_type == "MatMulNBits":
+            kept = [a for a in node.attribute if a.name != "accuracy_level"]
+            del node.attribute[:]
+            node.attribute.extend(kept)
+    return exact
+
+
 def computed_float_types(model: onnx.ModelProto) -> set[str]:
     """The floating-point element types `model` computes in: those of its tensors (inferred,
     subgraphs included) and initializers."""
@@ -408,10 +437,17 @@ def _loosest(dtypes: set[str]) -> str | None:
 
 
 def compare(
-    name: str, ref: np.ndarray, got: np.ndarray, elem_type: int, computed_in: str | None = None
+    name: str,
+    ref: np.ndarray,
+    got: np.ndarray,
+    elem_type: int,
+    computed_in: str | None = None,
+    allowance: tuple[float, str] | None = None,
 ) -> OutputDiff:
     """Compares one output with the tolerance of its dtype, or of `computed_in` (the lowest
-    float precision the model computes in) for a float output when that one is looser."""
+    float precision the model computes in) for a float output when that one is looser, or with
+    the absolute `allowance` a pass declared for it (`RewriteResult.allowances`: e.g. a
+    quantization step that the rewrite changed) when that one is looser."""
     dtype = _dtype_name(elem_type) if elem_type else str(ref.dtype).upper()
     rtol, atol = TOLERANCES.get(dtype, EXACT)
     note = ""
@@ -420,6 +456,8 @@ def compare(
         if looser > (rtol, atol):
             rtol, atol = looser
             note = f"compared at {computed_in} tolerance: the model computes in {computed_in}"
+    if dtype in TOLERANCES and allowance is not None and allowance[0] > atol:
+        atol, note = allowance
     ref = np.asarray(ref)
     got = np.asarray(got)
     if ref.shape != got.shape:
@@ -466,6 +504,7 @@ def _diffs(
     computed_in: str | None,
     label: str = "",
     types: Mapping[str, int] | None = None,
+    allowances: Mapping[str, tuple[float, str]] | None = None,
 ) -> list[OutputDiff]:
     declared = {o.name: o.type.tensor_type.elem_type for o in original.graph.output}
     declared.update(types or {})
@@ -488,7 +527,8 @@ def _diffs(
                 )
             )
             continue
-        diff = compare(shown, expected[name], actual[name], elem, computed_in)
+        allowance = (allowances or {}).get(name)
+        diff = compare(shown, expected[name], actual[name], elem, computed_in, allowance)
         out.append(diff)
     return out
 
@@ -501,6 +541,7 @@ def verify(
     feeds: list | None = None,
     folder=None,
     regional: bool = False,
+    allowances: Mapping[str, tuple[float, str]] | None = None,
 ) -> Verification:
     """Runs both models on the same inputs and compares every output.
 
@@ -511,6 +552,7 @@ def verify(
         folder: the folder external weights are read from when they are not loaded.
         regional: compare only what the passes changed (`rewrite.regional`), as for large
             models; also chosen when onnxruntime has no kernel for an op of the model.
+        allowances: absolute tolerances the passes declared per output, with why.
 
     Raises:
         UserError: the original model runs on none of the inputs (the inputs are blamed),
@@ -548,7 +590,9 @@ def verify(
         for step, want in zip(candidate.steps, expected, strict=True):
             got = run_model(rewritten, step.feed, names, folder)
             label = step.label if len(candidate.steps) > 1 else ""
-            result.outputs.extend(_diffs(original, names, want, got, computed_in, label))
+            result.outputs.extend(
+                _diffs(original, names, want, got, computed_in, label, None, allowances)
+            )
         return result
     what = "the given inputs" if given else f"any of {len(options)} generated input sets"
     raise UserError(

@@ -31,7 +31,13 @@ import onnx_graphsurgeon as gs
 
 from trtforge.analyzer.errors import UserError
 from trtforge.analyzer.kb.fixability import UPGRADE_DEFAULT
-from trtforge.analyzer.rewrite.base import PassContext, PassOutcome, RewritePass, Skip
+from trtforge.analyzer.rewrite.base import (
+    PassContext,
+    PassOption,
+    PassOutcome,
+    RewritePass,
+    Skip,
+)
 
 log = logging.getLogger("trtforge.rewrite")
 
@@ -45,10 +51,18 @@ class UpgradeOpset(RewritePass):
         "pre-opset-7 models, fusions needing a newer opset)"
     )
     order = 0
-    value_metavar = "N"
+    options = (
+        PassOption(
+            "upgrade_opset",
+            0,
+            f"--upgrade-opset N: run upgrade-opset, converting to opset N (under --auto the pass "
+            f"converts to {UPGRADE_DEFAULT})",
+            type=int,
+        ),
+    )
 
     def run(self, ctx: PassContext) -> PassOutcome:
-        wanted = getattr(ctx.options, "upgrade_opset", None)
+        wanted = ctx.options.upgrade_opset
         target = int(wanted or UPGRADE_DEFAULT)
         current = ctx.opset
         if current >= target:
