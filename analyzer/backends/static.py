@@ -132,7 +132,8 @@ class StaticChecker:
         if not builtin:
             plugin = find_plugin(node, self.target)
             if plugin is not None:
-                return PLUGIN, self._plugin_findings(ctx, plugin), plugin, ctx
+                findings = fixability.complete(self._plugin_findings(ctx, plugin), node, graph)
+                return PLUGIN, findings, plugin, ctx
             findings = fixability.complete([self._no_importer(ctx, rule)], node, graph)
             return UNSUPPORTED, findings, None, ctx
         findings = list(self._apply(ctx, node, graph, rule))
