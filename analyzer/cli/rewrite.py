@@ -229,6 +229,7 @@ def _main(argv: Sequence[str] | None) -> int:
             folder=folder,
             regional=regional,
             allowances=result.allowances,
+            model_dir=loaded.folder,
         )
         report["verification"] = verification.to_json()
         if not verification.ok:

@@ -271,7 +271,7 @@ def _ort_run(
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    options.log_severity_level = 3
+    options.log_severity_level = 4  # failures are reported as one line, not logged
     # Verification runs each model on a handful of feeds: repacking every weight for faster
     # MatMuls costs more than it saves (BERT-large: 5 s of a 5.5 s session start, and a
     # second copy of the weights in memory).
@@ -542,6 +542,7 @@ def verify(
     folder=None,
     regional: bool = False,
     allowances: Mapping[str, tuple[float, str]] | None = None,
+    model_dir=None,
 ) -> Verification:
     """Runs both models on the same inputs and compares every output.
 
@@ -553,6 +554,7 @@ def verify(
         regional: compare only what the passes changed (`rewrite.regional`), as for large
             models; also chosen when onnxruntime has no kernel for an op of the model.
         allowances: absolute tolerances the passes declared per output, with why.
+        model_dir: the model's folder, for `genai_config.json` (decoder KV-cache layout).
 
     Raises:
         UserError: the original model runs on none of the inputs (the inputs are blamed),
@@ -561,7 +563,7 @@ def verify(
     from trtforge.analyzer.rewrite import inputs as gen
 
     given = feeds is not None
-    options = feeds if given else gen.candidates(original, seed, dims, folder)
+    options = feeds if given else gen.candidates(original, seed, dims, model_dir or folder)
     computed_in = _loosest(computed_float_types(original))
     if regional:
         from trtforge.analyzer.rewrite.regional import verify_regions

@@ -266,3 +266,21 @@ def test_regional_verification_matches_whole_model(rw) -> None:
             node.op_type = "Relu"
             del node.attribute[:]
     assert not verify(model, broken, regional=True).ok
+
+
+def test_genai_decoder_verified_on_prefill_and_decode(tmp_path) -> None:
+    """An onnxruntime-genai export (KV head size only in genai_config.json: `kv_cache_dim`)."""
+    from pathlib import Path
+
+    model = Path(__file__).resolve().parents[1] / "fixtures" / "llm" / "llama-fp32-cpu"
+    if not (model / "model.onnx").exists():
+        pytest.skip("no LLM fixture")
+    report = tmp_path / "r.json"
+    out = tmp_path / "o.onnx"
+    args = [str(model / "model.onnx"), "-o", str(out), "--auto", "--target", "trt-10"]
+    assert main([*args, "--report", str(report), "-q"]) == 0
+    import json
+
+    verification = json.loads(report.read_text())["verification"]
+    assert verification["ok"] and len(verification["steps"]) == 2
+    assert verification["steps"][0].startswith("prefill")
