@@ -566,9 +566,10 @@ def verify(
     options = feeds if given else gen.candidates(original, seed, dims, model_dir or folder)
     computed_in = _loosest(computed_float_types(original))
     if regional:
-        from trtforge.analyzer.rewrite.regional import verify_regions
+        from trtforge.analyzer.rewrite.regional import changed_regions, verify_regions
 
-        return verify_regions(original, rewritten, options, computed_in, folder, seed)
+        if changed_regions(original, rewritten) is not None:  # else: whole models, below
+            return verify_regions(original, rewritten, options, computed_in, folder, seed)
     names = [o.name for o in original.graph.output]
     failures = []
     for candidate in options:
