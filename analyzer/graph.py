@@ -398,7 +398,10 @@ def _weightless(model: onnx.ModelProto) -> onnx.ModelProto:
         return model
     light = onnx.ModelProto()
     for name in ("ir_version", "producer_name", "producer_version", "domain", "model_version"):
-        setattr(light, name, getattr(model, name))
+        try:
+            setattr(light, name, getattr(model, name))
+        except (TypeError, ValueError):  # text that is not UTF-8 (protobuf hands bytes)
+            pass  # metadata: inference does not need it
     light.opset_import.extend(model.opset_import)
     light.functions.extend(model.functions)
     target = light.graph

@@ -283,6 +283,15 @@ def _schema(op: str, domain: str, opset: int):
         return None
 
 
+@functools.cache
+def schema_attr_types(op: str, domain: str, opset: int) -> dict[str, int]:
+    """Attribute name -> AttributeProto type the op's schema defines ({} without a schema)."""
+    schema = _schema(op, "" if domain == "ai.onnx" else domain, opset) if opset > 0 else None
+    if schema is None:
+        return {}
+    return {name: int(spec.type) for name, spec in schema.attributes.items()}
+
+
 _OPTIONAL = onnx.defs.OpSchema.FormalParameterOption.Optional
 _VARIADIC = onnx.defs.OpSchema.FormalParameterOption.Variadic
 

@@ -143,7 +143,7 @@ def _main(argv: Sequence[str] | None) -> int:
     from pathlib import Path
 
     from trtforge.analyzer.errors import UserError
-    from trtforge.analyzer.loading import load_external_weights, load_model
+    from trtforge.analyzer.loading import load_external_into, load_external_weights, load_model
     from trtforge.analyzer.rewrite.base import RewriteOptions
     from trtforge.analyzer.rewrite.manager import rewrite_model
     from trtforge.analyzer.rewrite.registry import all_passes
@@ -200,10 +200,7 @@ def _main(argv: Sequence[str] | None) -> int:
         original = load_external_weights(loaded)
         rewritten = onnx.ModelProto()
         rewritten.CopyFrom(result.proto)
-        if loaded.external and loaded.folder is not None:
-            from onnx.external_data_helper import load_external_data_for_model
-
-            load_external_data_for_model(rewritten, str(loaded.folder))
+        load_external_into(rewritten, loaded)
         verification = verify(original, rewritten, seed=args.seed, dims=dims)
         report["verification"] = verification.to_json()
         if not verification.ok:

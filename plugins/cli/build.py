@@ -335,14 +335,10 @@ def _main(argv: list[str] | None = None) -> int:
             )
         ccs.append(cc.replace(".", ""))
 
-    import onnx
+    from trtforge.analyzer.loading import load_model
 
-    try:
-        model = onnx.load(str(model_path), load_external_data=False)
-    except Exception as e:  # noqa: BLE001
-        raise UserError(
-            f"model '{args.model}' is not a readable ONNX file ({e})", "check the file"
-        ) from e
+    # the safe loader: one-line errors for damaged files, external data checked with stat
+    model = load_model(model_path).proto
 
     from trtforge.plugins import _trt, registry
 
