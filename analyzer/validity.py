@@ -474,6 +474,14 @@ class _GraphChecker:
                 )
 
     def _node(self, node, op, domain, n_in, n_out, inputs, where, at) -> None:
+        if not op:
+            self.add(
+                at,
+                "op-type",
+                f"node {at} ('{where}{short(node.name)}') has no op_type",
+                "the model is damaged; re-export it",
+            )
+            return
         domain = "" if domain == "ai.onnx" else domain
         opset = self.opsets.get(domain)
         if opset is None or opset < 1:
