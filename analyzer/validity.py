@@ -657,6 +657,24 @@ def validate(proto: onnx.ModelProto, rows=None, strict: bool = True) -> list[Pro
     return problems
 
 
+def undecodable_name(proto: onnx.ModelProto) -> str | None:
+    """The first name of the top-level graph that is not UTF-8 text (protobuf hands such
+    text over as bytes), shown escaped; None when every name is text. TensorRT's parser takes
+    such names; writing a model (trt-rewrite) does not."""
+    graph = proto.graph
+    names = [graph.name]
+    for node in graph.node:
+        names.append(node.name)
+        names.extend(node.input)
+        names.extend(node.output)
+    names.extend(v.name for v in (*graph.input, *graph.output, *graph.value_info))
+    names.extend(t.name for t in graph.initializer)
+    for name in names:
+        if type(name) is bytes:
+            return short(repr(name)[2:-1])
+    return None
+
+
 def attach(report, problems: list[Problem]) -> None:
     """Puts `problems` into a trt-check `Report`: on the node at fault (an error makes it
     unsupported) or, when no top-level node is at fault, among the graph's findings."""

@@ -129,6 +129,13 @@ def _refuse_invalid(loaded) -> None:
     from trtforge.analyzer.errors import UserError
 
     problem = validity.first_error(validity.validate(loaded.proto))
+    bad_name = validity.undecodable_name(loaded.proto) if problem is None else None
+    if bad_name is not None:
+        raise UserError(
+            f"{loaded.display_path}: the name '{bad_name}' is not UTF-8 text, which ONNX "
+            "requires of names",
+            "rename it in the exporter (trt-check still checks such a model)",
+        )
     if problem is not None:
         raise UserError(
             f"{loaded.display_path}: {problem}",
