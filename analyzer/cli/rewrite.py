@@ -30,7 +30,7 @@ REPORT_SCHEMA = "trtforge.rewrite/1"
 
 
 def build_parser():
-    from trtforge.analyzer.rewrite.registry import all_passes, get_pass
+    from trtforge.analyzer.rewrite.registry import all_passes, declared_options, get_pass
 
     parser = make_parser(PROG, __doc__)
     parser.add_argument("model", metavar="IN", help="the ONNX model to rewrite (never modified)")
@@ -48,22 +48,8 @@ def build_parser():
         help="run trt-check (static) for the target, apply the passes its findings "
         "name, and re-check",
     )
-    passes.add_argument(
-        "--layernorm-impl",
-        choices=("auto", "onnx", "plugin"),
-        default="auto",
-        help="fuse-layernorm output: onnx = LayerNormalization (converts a model "
-        "below opset 17 to 17), plugin = trtforge::LayerNorm node, auto (default) "
-        "= onnx at opset >= 17, else plugin",
-    )
-    passes.add_argument(
-        "--rmsnorm-impl",
-        choices=("auto", "onnx", "plugin"),
-        default="auto",
-        help="fuse-rmsnorm output: onnx = RMSNormalization (converts a model below "
-        "opset 23 to 23), plugin = trtforge::RMSNorm node, auto (default) = onnx "
-        "at opset >= 23 where the target's parser imports it, else plugin",
-    )
+    for option in declared_options().values():
+        _add_option(passes, option)
     add_target_args(parser)
     ver = parser.add_argument_group("verification")
     ver.add_argument(
@@ -84,12 +70,35 @@ def build_parser():
     )
     out = parser.add_argument_group("output")
     out.add_argument(
+        "--split",
+        action="store_true",
+        help="after the passes, write the largest part the target parses to OUT and the rest "
+        "as host models (onnxruntime) beside it, with a JSON manifest of how they connect; "
+        "verified by running the composition against the original",
+    )
+    out.add_argument(
         "--report",
         metavar="FILE.json",
         help="write per-pass applied counts, skip reasons and verification to FILE",
     )
     add_logging_args(parser)
     return parser
+
+
+def _add_option(group, option) -> None:
+    """Offers a pass's declared option (`rewrite.base.PassOption`) as a flag."""
+    if option.type is bool:
+        group.add_argument(option.flag, dest=option.name, action="store_true", help=option.help)
+        return
+    group.add_argument(
+        option.flag,
+        dest=option.name,
+        type=option.type,
+        choices=option.choices,
+        default=option.default,
+        metavar=None if option.choices else option.name.upper(),
+        help=option.help,
+    )
 
 
 def _dims(items: list[str]) -> dict[str, int]:
@@ -153,12 +162,12 @@ def _main(argv: Sequence[str] | None) -> int:
     from trtforge.analyzer.loading import load_external_into, load_external_weights, load_model
     from trtforge.analyzer.rewrite.base import RewriteOptions
     from trtforge.analyzer.rewrite.manager import rewrite_model
-    from trtforge.analyzer.rewrite.registry import all_passes
+    from trtforge.analyzer.rewrite.registry import all_passes, declared_options, get_pass
     from trtforge.analyzer.rewrite.writer import check_destination, write_model, write_text
     from trtforge.analyzer.targets import default_target, parse_target
 
     passes = list(args.passes or [])
-    if not passes and not args.auto:
+    if not passes and not args.auto and not args.split:
         raise UserError(
             "no rewrite pass selected",
             f"name passes ({', '.join('--' + p for p in all_passes())}) or use --auto",
@@ -184,10 +193,11 @@ def _main(argv: Sequence[str] | None) -> int:
             f"trt-check ({target.id}, static): {len(before.unsupported_nodes)} unsupported "
             f"node(s); passes suggested: {', '.join(suggested) or 'none'}",
         )
-    options = RewriteOptions(
-        target=target, layernorm_impl=args.layernorm_impl, rmsnorm_impl=args.rmsnorm_impl
-    )
-    result = rewrite_model(loaded.proto, passes, options)
+    options = RewriteOptions(target, **{name: getattr(args, name) for name in declared_options()})
+    source = loaded.proto
+    if loaded.external and any(get_pass(p).reads_weights for p in passes):
+        source = load_external_weights(loaded)  # a pass decodes weights (dequantize-nbits)
+    result = rewrite_model(source, passes, options)
     report.update(result.to_json())
     for pid, stats in result.passes.items():
         line = f"{pid}: applied {stats.applied}"
@@ -208,7 +218,9 @@ def _main(argv: Sequence[str] | None) -> int:
         rewritten = onnx.ModelProto()
         rewritten.CopyFrom(result.proto)
         load_external_into(rewritten, loaded)
-        verification = verify(original, rewritten, seed=args.seed, dims=dims)
+        verification = verify(
+            original, rewritten, seed=args.seed, dims=dims, allowances=result.allowances
+        )
         report["verification"] = verification.to_json()
         if not verification.ok:
             print(
@@ -234,6 +246,8 @@ def _main(argv: Sequence[str] | None) -> int:
             )
     elif not args.verify:
         report["verification"] = None
+    if args.split:
+        return _split(args, loaded, result, target, out_path, report, dims)
     write_model(result.proto, out_path, loaded)
     report["written"] = True
     _say(args, f"wrote {out_path}" + ("" if result.changed else " (graph unchanged)"))
@@ -251,6 +265,59 @@ def _main(argv: Sequence[str] | None) -> int:
             f"unsupported nodes ({target.id}, static): {len(before.unsupported_nodes)} "
             f"before → {len(after.unsupported_nodes)} after",
         )
+    if args.report:
+        write_text(json.dumps(report, indent=2) + "\n", args.report)
+    return EXIT_OK
+
+
+def _split(args, loaded, result, target, out_path, report, dims) -> int:
+    """--split: cut the rewritten model into host and TensorRT parts, verify, write them."""
+    import onnx
+
+    from trtforge.analyzer.api import check
+    from trtforge.analyzer.loading import load_external_weights
+    from trtforge.analyzer.rewrite.verify import compare, run_model
+    from trtforge.analyzer.rewrite.writer import write_model, write_text
+    from trtforge.analyzer.split import run_split, sample_feeds, split_model, stage_paths
+
+    model = onnx.ModelProto()
+    model.CopyFrom(result.proto)
+    if loaded.external and loaded.folder is not None:
+        from onnx.external_data_helper import load_external_data_for_model
+
+        load_external_data_for_model(model, str(loaded.folder))
+    verdicts = check(model, target=target, backend="static", advice=False)
+    accepted = [True] * len(model.graph.node)
+    for node in verdicts.nodes:
+        accepted[node.index] = node.status != "unsupported"
+    split = split_model(model, accepted)
+    paths = stage_paths(out_path)
+    for stage in split.stages:
+        _say(args, f"{stage.name}: {stage.nodes} node(s) → {paths[stage.name]}")
+    report["split"] = split.manifest({s.name: paths[s.name].name for s in split.stages})
+    if args.verify:
+        original = load_external_weights(loaded)
+        feeds = sample_feeds(original, args.seed, dims)
+        expected = run_model(original, feeds)
+        got = run_split(split, feeds)
+        elem = {o.name: o.type.tensor_type.elem_type for o in original.graph.output}
+        diffs = [compare(n, expected[n], got[n], elem[n]) for n in expected]
+        bad = [d for d in diffs if not d.ok]
+        report["split"]["verified"] = not bad
+        if bad:
+            print(
+                f"{PROG}: verification of the split failed: output '{bad[0].name}' max |diff| "
+                f"{bad[0].max_abs_diff:.3g}; nothing written to {out_path}",
+                file=sys.stderr,
+            )
+            return EXIT_FINDINGS
+        _say(args, f"verified: the {len(split.stages)} stages reproduce every output")
+    for stage in split.stages:
+        write_model(stage.proto, paths[stage.name], None)
+    manifest = report["split"]
+    write_text(json.dumps(manifest, indent=2) + "\n", paths["manifest"])
+    report["written"] = True
+    _say(args, f"wrote {paths['manifest']}")
     if args.report:
         write_text(json.dumps(report, indent=2) + "\n", args.report)
     return EXIT_OK

@@ -6,8 +6,15 @@ flags, optimization profiles, timing cache and workspace limit, and writes the e
 JSON sidecar (ENGINE.json) recording TensorRT flavour and version, compute capability, plugins
 used with their versions, and input profiles.
 
+Dynamic inputs get their ranges from --shapes (per input) or --dims (per dim name, applied to
+every input whose shape uses the name: the way to describe an LLM's KV cache); without either,
+genai_config.json beside the model supplies defaults for batch and sequence dims.
+
 Examples:
   trt-build model.onnx -o model.engine --shapes x:1x768,32x768,256x768
+  trt-build decoder.onnx -o decoder.engine --compute-capability 8.9 \
+      --dims batch_size=1:1:4,sequence_length=1:128:512,past_sequence_length=0:128:1024 \
+      --dims total_sequence_length=1:256:1536
   trt-build model.onnx -o model.plan --compute-capability 89 --plugin-backend python
 
 Exit status: 0 engine written; 1 the build failed (a plugin is missing, the parser or the
@@ -52,6 +59,15 @@ def _parser() -> argparse.ArgumentParser:
         "(e.g. x:1x768,32x768,256x768); repeat per input",
     )
     g.add_argument(
+        "--dims",
+        action="append",
+        default=[],
+        metavar="NAME=MIN:OPT:MAX,...",
+        help="range of a named dynamic dim, applied to every input using it (e.g. "
+        "batch_size=1:1:4,past_sequence_length=0:128:1024); NAME=SIZE fixes it; repeatable; "
+        "default for batch/sequence dims: from genai_config.json beside the model",
+    )
+    g.add_argument(
         "--fp16",
         action="store_true",
         help="allow FP16 kernels (TensorRT; RTX networks are strongly typed)",
@@ -60,6 +76,14 @@ def _parser() -> argparse.ArgumentParser:
         "--bf16",
         action="store_true",
         help="allow BF16 kernels (TensorRT; RTX networks are strongly typed)",
+    )
+    g.add_argument(
+        "--layer-precisions",
+        action="append",
+        default=[],
+        metavar="NODE:fp32,...",
+        help="keep these layers (ONNX node names) in a precision, as trt-quantize "
+        "--check-fp16 prints them; TensorRT-RTX: checked against the model's types",
     )
     g.add_argument(
         "--workspace", type=float, metavar="MiB", help="workspace memory pool limit in MiB"
@@ -187,6 +211,7 @@ class _Compiled:
     inputs: list[dict]
     outputs: list[dict]
     precision: list[str]
+    layer_precisions: dict[str, dict]
 
 
 #: TensorRT-RTX 1.7.1 sometimes fails the shape analysis of plugin nodes with an internal
@@ -250,6 +275,9 @@ def _compile(trt, flavour, is_rtx, ccs, shapes, args, model_path):
                 flavour,
                 flag,
             )
+    from trtforge.plugins import layer_precisions
+
+    constrained = layer_precisions.apply(trt, network, config, args.layer_constraints, is_rtx)
     if args.workspace:
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(args.workspace * (1 << 20)))
     if is_rtx:
@@ -317,7 +345,94 @@ def _compile(trt, flavour, is_rtx, ccs, shapes, args, model_path):
         for i in range(network.num_outputs)
     ]
     cache_blob = bytes(config.get_timing_cache().serialize()) if cache is not None else None
-    return _Compiled(bytes(engine), cache_blob, inputs_info, outputs, precision), []
+    return (
+        _Compiled(bytes(engine), cache_blob, inputs_info, outputs, precision, constrained),
+        [],
+    )
+
+
+def _check_shapes(model, shapes: dict[str, tuple[tuple[int, ...], ...]]) -> None:
+    """Rejects a dynamic input without --shapes, or --shapes that fit no input, from the ONNX
+    graph alone: before TensorRT is imported (seconds), so a missing profile fails at once."""
+    initializers = {t.name for t in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in initializers]
+    unknown = set(shapes) - {i.name for i in inputs}
+    if unknown:
+        raise UserError(
+            f"--shapes names unknown input(s) {sorted(unknown)}",
+            f"the model's inputs are {[i.name for i in inputs]}",
+        )
+    for value in inputs:
+        if not value.type.HasField("tensor_type") or not value.type.tensor_type.HasField("shape"):
+            continue  # no static shape in the file: TensorRT's network input decides
+        dims = [
+            d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else -1
+            for d in value.type.tensor_type.shape.dim
+        ]
+        if value.name in shapes:
+            if any(len(s) != len(dims) for s in shapes[value.name]):
+                raise UserError(
+                    f"--shapes {value.name}: does not fit the input's shape {dims}",
+                    "keep static dimensions as they are; vary only the dynamic (-1) ones",
+                )
+        elif any(d < 0 for d in dims):
+            raise UserError(
+                f"input '{value.name}' has dynamic shape {dims} and no --shapes",
+                f"add --shapes {value.name}:MIN,OPT,MAX (e.g. "
+                + "x".join("1" if d < 0 else str(d) for d in dims)
+                + ",...)",
+            )
+
+
+def _plugin_fix_hint(model_path: Path, nodes) -> str:
+    """The hint for nodes no plugin serves: trt-check's fix (a rewrite pass that replaces such
+    ops with standard ONNX) when one exists, else how to provide the plugin."""
+    from trtforge.analyzer.rewrite.registry import passes_removing
+
+    passes = list(dict.fromkeys(p for n in nodes for p in passes_removing(n.domain, n.op_type)))
+    provide = (
+        "declare and build it (trt-plugin new NAME, then pip install .), or load a library "
+        "that provides it with --plugin-library PATH (a shared library exporting getCreators)"
+    )
+    if not passes:
+        return provide
+    flags = " ".join(f"--{p}" for p in passes)
+    return (
+        f"replace them with standard ONNX ops, as trt-check suggests: trt-rewrite {model_path} "
+        f"-o {model_path.with_suffix('')}.trt.onnx {flags}, then build that; or {provide}"
+    )
+
+
+def _check_plugins_known(model, model_path: Path, args) -> None:
+    """Fails before TensorRT is imported when a node needs a plugin that neither trtforge nor
+    TensorRT ships (the knowledge base's lookup, as trt-check does); with --plugin-library the
+    library may provide it, and TensorRT's registry decides after loading it."""
+    if args.plugin_library:
+        return
+    from trtforge.analyzer.plugin_lookup import find_plugin, plugin_keys
+    from trtforge.analyzer.targets import installed_target, parse_target
+    from trtforge.plugins import registry
+
+    target = installed_target()
+    if target is None or (args.flavour and (args.flavour == "tensorrt_rtx") != target.is_rtx):
+        target = parse_target("rtx-1" if args.flavour == "tensorrt_rtx" else "trt-10")
+    unknown = [
+        node
+        for _, node, spec in registry.plugin_nodes(model, target)
+        if spec is None and find_plugin(node, target) is None
+    ]
+    if unknown:
+        lines = []
+        for node in unknown[:5]:
+            name, version, namespace = plugin_keys(node, target)[-1]
+            lines.append(
+                f"{node.op_type} node '{node.name}': plugin name={name} version={version} "
+                f"namespace={namespace or '(empty)'} is not registered (neither trtforge nor "
+                "TensorRT provides it)"
+            )
+        if len(unknown) > 5:
+            lines.append(f"and {len(unknown) - 5} more")
+        raise Failure("; ".join(lines), _plugin_fix_hint(model_path, unknown))
 
 
 def _main(argv: list[str] | None = None) -> int:
@@ -327,6 +442,9 @@ def _main(argv: list[str] | None = None) -> int:
     if not model_path.is_file():
         raise UserError(f"model '{args.model}' does not exist", "pass the path of an .onnx file")
     shapes = parse_shapes(args.shapes)
+    from trtforge.analyzer import dim_profiles
+
+    dims = dim_profiles.parse_dims(args.dims)
     ccs = []
     for cc in args.compute_capability:
         if not re.fullmatch(r"\d{2,3}", cc.replace(".", "")):
@@ -339,6 +457,16 @@ def _main(argv: list[str] | None = None) -> int:
 
     # the safe loader: one-line errors for damaged files, external data checked with stat
     model = load_model(model_path).proto
+    resolved = dim_profiles.resolve(model, model_path, dims, shapes)  # before TensorRT loads
+    shapes = {**resolved.shapes, **shapes}
+
+    _check_shapes(model, shapes)
+    _check_plugins_known(model, model_path, args)
+    from trtforge.plugins import layer_precisions
+
+    args.layer_constraints = layer_precisions.parse(
+        args.layer_precisions, {n.name for n in model.graph.node if n.name}
+    )
 
     from trtforge.plugins import _trt, registry
 
@@ -361,7 +489,11 @@ def _main(argv: list[str] | None = None) -> int:
         )
 
     # --- plugins -------------------------------------------------------------------------
-    nodes = registry.plugin_nodes(model)
+    from trtforge.analyzer.targets import target_of
+
+    # the parser about to run decides which plugin serves a node (plugin_lookup's rule)
+    target = target_of("rtx" if is_rtx else "trt", str(getattr(trt, "__version__", "")))
+    nodes = registry.plugin_nodes(model, target)
     needed = []
     for _, _node, spec in nodes:
         if spec is not None and spec not in needed:
@@ -381,20 +513,16 @@ def _main(argv: list[str] | None = None) -> int:
                 f"TensorRT could not load the plugin library {lib}",
                 "check it exports getCreators (ldd / nm -D) and matches this TensorRT",
             )
-    missing = registry.find_missing(reg, model)
+    missing = registry.find_missing(reg, model, target)
     if missing:
         lines = []
-        for node, (name, version, namespaces) in missing:
-            ns = namespaces[-1] if namespaces else ""
+        for node, keys in missing:
+            name, version, ns = keys[-1]
             lines.append(
                 f"{node.op_type} node '{node.name}': plugin name={name} version={version} "
                 f"namespace={ns or '(empty)'} is not registered"
             )
-        raise Failure(
-            "; ".join(lines),
-            "declare and build it (trt-plugin new NAME, then pip install .), or load a library "
-            "that provides it with --plugin-library PATH (a shared library exporting getCreators)",
-        )
+        raise Failure("; ".join(lines), _plugin_fix_hint(model_path, [n for n, _ in missing]))
 
     plugin_node_names = {node.name for _, node, _spec in nodes}
     compiled, errors = _compile(trt, flavour, is_rtx, ccs, shapes, args, model_path)
@@ -420,6 +548,7 @@ def _main(argv: list[str] | None = None) -> int:
         "tensorrt": {"flavour": flavour, "version": getattr(trt, "__version__", None)},
         "compute_capability": [f"{c[:-1]}.{c[-1]}" for c in ccs] if ccs else ["current"],
         "precision": compiled.precision or ["as-typed" if is_rtx else "fp32"],
+        "layer_precisions": compiled.layer_precisions,
         "workspace_mib": args.workspace,
         "plugins": [
             {
@@ -436,6 +565,7 @@ def _main(argv: list[str] | None = None) -> int:
         "plugin_libraries": [Path(p).name for p in args.plugin_library],
         "inputs": compiled.inputs,
         "outputs": compiled.outputs,
+        "dims": {name: r.to_json() for name, r in sorted(resolved.dims.items())},
     }
     _atomic_write(
         out.with_name(out.name + ".json"), (json.dumps(sidecar, indent=2) + "\n").encode()
