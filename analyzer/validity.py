@@ -407,7 +407,7 @@ class _GraphChecker:
                     late.append((index, name))
             self._node(node, op, domain, len(inputs), len(outputs), inputs, where, at)
             available.update(outputs)
-            if node.attribute and (not at_top or op in _NESTING_OPS):
+            if (not at_top or op in _NESTING_OPS) and node.attribute:
                 self._subgraphs(node, available | outer, where, at)
         if late:
             self._order(rows, late, produced_by, outer, defined, where, top_index)
@@ -487,14 +487,11 @@ class _GraphChecker:
         if opset is None or opset < 1:
             return
         attrs = node.attribute
-        key = (
-            op,
-            domain,
-            n_in,
-            n_out,
-            tuple(i == "" for i in inputs),
-            tuple((a.name, a.type) for a in attrs) if attrs else (),
-        )
+        key = (op, domain, n_in, n_out)
+        if "" in inputs:
+            key += (tuple([i == "" for i in inputs]),)
+        if attrs:
+            key += tuple([(a.name, a.type) for a in attrs])
         found = self._node_memo.get(key)
         if found is None:
             found = self._node_memo[key] = list(self._judge_node(node, op, domain, opset, inputs))
