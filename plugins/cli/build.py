@@ -453,14 +453,10 @@ def _main(argv: list[str] | None = None) -> int:
             )
         ccs.append(cc.replace(".", ""))
 
-    import onnx
+    from trtforge.analyzer.loading import load_model
 
-    try:
-        model = onnx.load(str(model_path), load_external_data=False)
-    except Exception as e:  # noqa: BLE001
-        raise UserError(
-            f"model '{args.model}' is not a readable ONNX file ({e})", "check the file"
-        ) from e
+    # the safe loader: one-line errors for damaged files, external data checked with stat
+    model = load_model(model_path).proto
     resolved = dim_profiles.resolve(model, model_path, dims, shapes)  # before TensorRT loads
     shapes = {**resolved.shapes, **shapes}
 
