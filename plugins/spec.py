@@ -161,7 +161,8 @@ class PluginSpec:
         output_shapes: ``output_shapes(in_shapes, attrs, dims) -> list of shapes``, one per
             output, computed from the input shapes (sequences of dims) and the attributes;
             ``None``: every output shaped like input 0. Write it with ``+ - * //`` on dims,
-            ``dims.const(v)``, ``dims.max(a, b)``, ``dims.min(a, b)``, ``dims.ceil_div(a, b)`` and, for a
+            ``dims.const(v)``, ``dims.max(a, b)``, ``dims.min(a, b)``, ``dims.ceil_div(a, b)``
+            and, for a
             data-dependent extent, ``dims.size(k, upper)`` where output ``k`` is declared
             ``TensorSpec(..., size_tensor=True)`` (a 0-D tensor the kernel writes the extent
             into) and ``upper`` bounds it. The same function runs on numbers
