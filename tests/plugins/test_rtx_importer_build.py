@@ -175,3 +175,22 @@ def test_nms_plugin_builds_for_sm89(rtx, native_lib, tmp_path, backend):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     side = json.loads((tmp_path / "m.plan.json").read_text())
     assert [p["name"] for p in side["plugins"]] == ["NMS"]
+
+
+def test_nms_rewrite_verifies_and_builds(rtx, native_lib, tmp_path):
+    """trt-rewrite --nms-plugin: verified against onnxruntime's NonMaxSuppression, then the
+    rewritten model builds for SM89 where the original fails (no INMSLayer runner)."""
+    model = _nms_model(tmp_path / "m.onnx", plugin=False)
+    out = tmp_path / "rw.onnx"
+    proc = run_cli(
+        "trtforge.analyzer.cli.rewrite", str(model), "-o", str(out), "--nms-plugin", "--verify"
+    )
+    assert proc.returncode == 0, proc.stderr
+    nodes = onnx.load(str(out)).graph.node
+    assert [(n.op_type, n.domain) for n in nodes][0] == ("NMS", "trtforge")
+    build = ["-o", str(tmp_path / "m.plan"), "--compute-capability", "89"]
+    env = {"TRTFORGE_TRT_FLAVOUR": "tensorrt_rtx"}
+    before = run_cli("trtforge.plugins.cli.build", str(model), *build, env=env)
+    assert before.returncode == 1 and "no runners" in before.stderr
+    after = run_cli("trtforge.plugins.cli.build", str(out), *build, env=env)
+    assert after.returncode == 0, after.stderr

@@ -7,7 +7,14 @@ import pytest
 from trtforge.analyzer.rewrite import base, manager, registry
 from trtforge.analyzer.rewrite.base import Match, RewritePass
 
-PASS_IDS = {"decompose-contrib", "fold-constants", "fuse-layernorm", "fuse-rmsnorm", "fuse-gelu"}
+PASS_IDS = {
+    "decompose-contrib",
+    "fold-constants",
+    "fuse-layernorm",
+    "fuse-rmsnorm",
+    "fuse-gelu",
+    "nms-plugin",
+}
 
 PLAIN = """<ir_version: 8, opset_import: ["" : 17]>
 g (float[2,8] x) => (float[2,8] y) {
