@@ -178,12 +178,13 @@ def test_nms_plugin_builds_for_sm89(rtx, native_lib, tmp_path, backend):
 
 
 def test_nms_rewrite_verifies_and_builds(rtx, native_lib, tmp_path):
-    """trt-rewrite --nms-plugin: verified against onnxruntime's NonMaxSuppression, then the
-    rewritten model builds for SM89 where the original fails (no INMSLayer runner)."""
+    """trt-rewrite --auto on rtx-1 applies nms-plugin (trt-check advises it), verified against
+    onnxruntime's NonMaxSuppression; the rewritten model builds for SM89 where the original
+    fails (no INMSLayer runner). On TensorRT targets the pass is neither advised nor applied."""
     model = _nms_model(tmp_path / "m.onnx", plugin=False)
     out = tmp_path / "rw.onnx"
     proc = run_cli(
-        "trtforge.analyzer.cli.rewrite", str(model), "-o", str(out), "--nms-plugin", "--verify"
+        "trtforge.analyzer.cli.rewrite", str(model), "-o", str(out), "--auto", "--target", "rtx-1"
     )
     assert proc.returncode == 0, proc.stderr
     nodes = onnx.load(str(out)).graph.node
@@ -194,3 +195,9 @@ def test_nms_rewrite_verifies_and_builds(rtx, native_lib, tmp_path):
     assert before.returncode == 1 and "no runners" in before.stderr
     after = run_cli("trtforge.plugins.cli.build", str(out), *build, env=env)
     assert after.returncode == 0, after.stderr
+    from trtforge.analyzer.api import check
+
+    codes = {f.code for f in check(str(model), "trt-10", backend="static").graph_findings}
+    assert "advice/nms-plugin" not in codes
+    codes = {f.code for f in check(str(model), "rtx-1", backend="static").graph_findings}
+    assert "advice/nms-plugin" in codes

@@ -15,8 +15,12 @@ After::
     sel, count = trtforge::NMS<center_point_box=0, max_output_boxes_per_class=max_out,
                                iou_threshold=iou, score_threshold=score_thr>(boxes, scores)
 
-Skips (reported): max_output_boxes_per_class, iou_threshold or score_threshold not build-time
-constants; boxes or scores not float32; the plugin SDK not installed.
+trt-check advises it (and `--auto` applies it) on TensorRT-RTX targets only: TensorRT builds
+INMSLayer.
+
+Skips (reported): a target other than TensorRT-RTX; max_output_boxes_per_class, iou_threshold
+or score_threshold not build-time constants; boxes or scores not float32; the plugin SDK not
+installed.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from trtforge.analyzer.rewrite import emit
-from trtforge.analyzer.rewrite.base import Match, PassContext, RewritePass, detach
+from trtforge.analyzer.rewrite.base import Advice, Match, PassContext, RewritePass, detach
 from trtforge.analyzer.rewrite.graphutil import scalar
 
 #: ONNX defaults of the optional scalar inputs (a missing score_threshold keeps every box)
@@ -45,6 +49,12 @@ def _scalar_inputs(node) -> list[float | None]:
 class NmsPlugin(RewritePass):
     id = "nms-plugin"
     summary = "NonMaxSuppression -> the trtforge NMS plugin (TensorRT-RTX cannot build INMSLayer)"
+    advice = Advice(
+        "NonMaxSuppression",
+        "the trtforge NMS plugin",
+        frozenset({"NonMaxSuppression"}),
+        why="TensorRT-RTX's builder has no INMSLayer implementation: the engine build fails",
+    )
 
     def find(self, ctx: PassContext):
         for node in ctx.graph.nodes:
@@ -53,6 +63,8 @@ class NmsPlugin(RewritePass):
 
     def check(self, match: Match, ctx: PassContext) -> str | None:
         node = match.nodes[0]
+        if not ctx.target.is_rtx:
+            return "only TensorRT-RTX needs it (TensorRT builds INMSLayer)"
         if emit._catalog() is None or emit._catalog().find_plugin("NMS", "1", "trtforge") is None:
             return "the trtforge plugin SDK (NMS plugin) is not installed"
         if any(v is None for v in _scalar_inputs(node)):
