@@ -97,7 +97,7 @@ def _backbone(names=("0",)):
         def forward(self, x):
             f0 = self.body(x)
             feats = [f0, self.down(f0)]
-            return OrderedDict((n, f) for n, f in zip(self.names, feats))
+            return OrderedDict((n, f) for n, f in zip(self.names, feats, strict=False))
 
     torch.manual_seed(0)
     return Backbone()
@@ -122,10 +122,9 @@ def models():
     """(name, model) pairs: the four torchvision detector families, tiny and random."""
     import torch
     from torchvision.models.detection import FCOS, FasterRCNN, RetinaNet
-    from torchvision.models.detection.ssd import SSD
     from torchvision.models.detection.anchor_utils import AnchorGenerator, DefaultBoxGenerator
     from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
-    from torchvision.models.detection.ssd import SSDHead
+    from torchvision.models.detection.ssd import SSD, SSDHead
     from torchvision.ops import MultiScaleRoIAlign
 
     _trust_defined_ops()
