@@ -361,11 +361,18 @@ def _check_shapes(model, shapes: dict[str, tuple[tuple[int, ...], ...]]) -> None
                     "keep static dimensions as they are; vary only the dynamic (-1) ones",
                 )
         elif any(d < 0 for d in dims):
+            names = [d.dim_param for d in value.type.tensor_type.shape.dim if d.dim_param]
             raise UserError(
                 f"input '{value.name}' has dynamic shape {dims} and no --shapes",
                 f"add --shapes {value.name}:MIN,OPT,MAX (e.g. "
                 + "x".join("1" if d < 0 else str(d) for d in dims)
-                + ",...)",
+                + ",...)"
+                + (
+                    f", or --dims {','.join(f'{n}=MIN:OPT:MAX' for n in names)} for every "
+                    "input using those names"
+                    if names
+                    else ""
+                ),
             )
 
 
