@@ -44,8 +44,9 @@ attention_bias, k_scale/v_scale (quantized cache), q_norm_weight/k_norm_weight, 
 sliding_window_cache, qk_output, kv_cache_bit_width, causal=0 with local_window_size; a quantized
 KV cache type; missing seqlens_k/total_sequence_length; an unknown head size (the hidden size of
 query/past_key not static); rotary with a cos_cache whose width is not static; opset below 13;
-the output_qk output in use. RotaryEmbedding: is_packed_batching, an input of unknown
-rank, an unknown head size for a 3-D input.
+the output_qk output in use. RotaryEmbedding: a target whose parser imports it (the knowledge
+base says TensorRT-RTX does), is_packed_batching, an input of unknown rank, an unknown head size
+for a 3-D input.
 """
 
 from __future__ import annotations
@@ -430,6 +431,11 @@ def _use_attention_op(node: gs.Node, ctx: PassContext, impl: str) -> bool:
 
 # -- RotaryEmbedding ------------------------------------------------------------------------
 def _rotary_skip(node: gs.Node, ctx: PassContext) -> str | None:
+    from trtforge.analyzer.kb import find_rule
+
+    rule = find_rule(MS, "RotaryEmbedding")
+    if rule is not None and rule.since.available(ctx.target):
+        return f"the {ctx.target.line} parser imports com.microsoft RotaryEmbedding (kept)"
     if int(node.attrs.get("is_packed_batching", 0)):
         return "is_packed_batching is set (not decomposed)"
     if len(node.inputs) < 4:
