@@ -4,6 +4,8 @@ Synthetic models are written to a scratch folder:
 
 * `nodes-100k.onnx`: 100,000 nodes (a residual MLP chain: MatMul, Add, Relu, Mul, Add, with a
   LayerNormalization every 25 blocks), small shared weights, static shapes;
+* `common-100k.onnx`: 100,000 nodes, a chain of common ops (MatMul, Add, Reshape with a constant
+  shape, ReduceMean, Sub, Pow, Erf, Relu), static shapes;
 * `blocks-100k.onnx`: about 100,000 nodes of a real exported block, repeated: the example
   transformer block (`examples/transformer_block.onnx`: attention with Reshape/Transpose,
   a decomposed LayerNorm, a contrib FastGelu) chained output to input, dynamic batch/seq;
@@ -78,6 +80,49 @@ def make_many_nodes(path: Path, nodes: int) -> int:
     graph = helper.make_graph(
         graph_nodes,
         "many_nodes",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [8, HIDDEN])],
+        [helper.make_tensor_value_info(cur, TensorProto.FLOAT, [8, HIDDEN])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    onnx.save(model, path)
+    return len(graph_nodes)
+
+
+def make_common_ops(path: Path, nodes: int) -> int:
+    """A chain of `nodes` common ops: MatMul, Add, Reshape (constant shape), ReduceMean, Sub,
+    Pow, Erf, Relu, repeated (static shapes, shared small weights). Returns the node count."""
+    rng = np.random.default_rng(0)
+    inits = [
+        numpy_helper.from_array(rng.standard_normal((HIDDEN, HIDDEN)).astype(np.float32), "W"),
+        numpy_helper.from_array(rng.standard_normal(HIDDEN).astype(np.float32), "b"),
+        numpy_helper.from_array(np.array([8, HIDDEN], np.int64), "shape"),
+        numpy_helper.from_array(np.array(2.0, np.float32), "two"),
+    ]
+    graph_nodes: list[onnx.NodeProto] = []
+    cur = "x"
+    block = 0
+    while len(graph_nodes) < nodes:
+        p = f"c{block}"
+        steps = [
+            ("MatMul", [cur, "W"], f"{p}/mm", {}),
+            ("Add", [f"{p}/mm", "b"], f"{p}/add", {}),
+            ("Reshape", [f"{p}/add", "shape"], f"{p}/rs", {}),
+            ("ReduceMean", [f"{p}/rs"], f"{p}/mean", {"axes": [-1], "keepdims": 1}),
+            ("Sub", [f"{p}/rs", f"{p}/mean"], f"{p}/sub", {}),
+            ("Pow", [f"{p}/sub", "two"], f"{p}/pow", {}),
+            ("Erf", [f"{p}/pow"], f"{p}/erf", {}),
+            ("Relu", [f"{p}/erf"], f"{p}/relu", {}),
+        ]
+        for op, ins, out, attrs in steps:
+            if len(graph_nodes) == nodes:
+                break
+            graph_nodes.append(helper.make_node(op, ins, [out], name=out, **attrs))
+            cur = out
+        block += 1
+    graph = helper.make_graph(
+        graph_nodes,
+        "common_ops",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [8, HIDDEN])],
         [helper.make_tensor_value_info(cur, TensorProto.FLOAT, [8, HIDDEN])],
         inits,
@@ -324,12 +369,18 @@ def main() -> None:
     big = scratch / "weights-3g.onnx"
     small = scratch / "weights-small.onnx"
     blocks = scratch / "blocks-100k.onnx"
+    common = scratch / "common-100k.onnx"
     n = make_many_nodes(many, args.nodes)
+    nc = make_common_ops(common, args.nodes)
     nb = make_repeated_blocks(blocks, args.nodes)
     ext = make_big_weights(big)
     ext_small = make_big_weights(small, width=256)
     models = [
         (f"{n:,} nodes ({many.stat().st_size / 2**20:.1f} MiB file)", many),
+        (
+            f"{nc:,} nodes: a chain of common ops ({common.stat().st_size / 2**20:.1f} MiB file)",
+            common,
+        ),
         (
             f"{nb:,} nodes: repeated transformer blocks "
             f"({blocks.stat().st_size / 2**20:.1f} MiB file)",

@@ -60,9 +60,9 @@ def is_weights(ctx: NodeContext, index: int) -> bool:
     """
     if not ctx.has_input(index):
         return False
-    name = ctx.node.input[index]
-    if ctx.graph.is_initializer(name):
+    if ctx.input(index).is_initializer:  # a fact: the verdict stays shareable (VerdictMemo)
         return True
+    name = ctx.node.input[index]
     producer = ctx.graph.producers.get(name)
     return producer is not None and producer.op_type == "Constant"
 
@@ -73,6 +73,8 @@ def resolves_to_weights(ctx: NodeContext, index: int, depth: int = 16) -> bool:
     constants does not; observed with TensorRT-RTX 1.7.1)."""
     if not ctx.has_input(index):
         return False
+    if ctx.input(index).is_initializer:  # a fact: the verdict stays shareable (VerdictMemo)
+        return True
     name = ctx.node.input[index]
     graph = ctx.graph
     for _ in range(depth):
