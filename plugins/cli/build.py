@@ -434,8 +434,7 @@ def _main(argv: list[str] | None = None) -> int:
     from trtforge.plugins import _trt, registry
 
     if args.flavour:
-        # read by trtforge.analyzer.trt; also survives the RTX re-exec below
-        os.environ["TRTFORGE_TRT_FLAVOUR"] = args.flavour
+        _trt.choose(args.flavour)  # parsed and chosen again after the RTX re-exec below
     flavour = _trt.flavour()
     if flavour is None:
         raise UserError(

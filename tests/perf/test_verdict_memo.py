@@ -91,7 +91,7 @@ def test_repeated_transformer_blocks_same_report(target):
 
 def test_oracle_cases_same_report():
     """Every rule fixture of the agreement oracle (one or a few nodes each)."""
-    from trtforge.analyzer.oracle.corpus import fixture_models
+    from tools.oracle.corpus import fixture_models
 
     cases = [model for name, model in fixture_models([REPO / "tests"]) if "oracle_cases" in name]
     assert len(cases) > 1000

@@ -25,11 +25,6 @@ def src(*parts: str) -> str:
     return "; ".join(p for p in parts if p)
 
 
-def declared_outputs(ctx: NodeContext) -> int:
-    """Outputs the node declares with a name (empty names are omitted optional outputs)."""
-    return sum(1 for name in ctx.node.output if name)
-
-
 def only_first_output(ctx: NodeContext, what: str, hint: str) -> Iterable[Finding]:
     """The importer produces one output; any other named output fails the parse.
 
@@ -44,12 +39,6 @@ def only_first_output(ctx: NodeContext, what: str, hint: str) -> Iterable[Findin
             f"{what} ({', '.join(repr(n) for n in extra)})",
             hint,
         )
-
-
-def is_const(ctx: NodeContext, index: int) -> bool:
-    """A build-time constant in the broad sense (folds of constants included)."""
-    info = ctx.input(index)
-    return info is not None and info.is_constant
 
 
 def is_weights(ctx: NodeContext, index: int) -> bool:
