@@ -87,4 +87,10 @@ def check(
         from trtforge.analyzer.advice import fusion_advice
 
         report.graph_findings.extend(fusion_advice(loaded, checked_for))
+    if advice:
+        from trtforge.analyzer.dim_profiles import build_profile_advice
+
+        profile = build_profile_advice(loaded.proto, loaded.path)
+        if profile is not None:
+            report.graph_findings.append(profile)
     return report

@@ -133,7 +133,7 @@ def _main(argv: Sequence[str] | None) -> int:
     from trtforge.analyzer.loading import load_external_weights, load_model
     from trtforge.analyzer.rewrite.base import RewriteOptions
     from trtforge.analyzer.rewrite.manager import rewrite_model
-    from trtforge.analyzer.rewrite.registry import all_passes, declared_options
+    from trtforge.analyzer.rewrite.registry import all_passes, declared_options, get_pass
     from trtforge.analyzer.rewrite.writer import check_destination, write_model, write_text
     from trtforge.analyzer.targets import default_target, parse_target
 
@@ -164,7 +164,10 @@ def _main(argv: Sequence[str] | None) -> int:
             f"node(s); passes suggested: {', '.join(suggested) or 'none'}",
         )
     options = RewriteOptions(target, **{name: getattr(args, name) for name in declared_options()})
-    result = rewrite_model(loaded.proto, passes, options)
+    source = loaded.proto
+    if loaded.external and any(get_pass(p).reads_weights for p in passes):
+        source = load_external_weights(loaded)  # a pass decodes weights (dequantize-nbits)
+    result = rewrite_model(source, passes, options)
     report.update(result.to_json())
     for pid, stats in result.passes.items():
         line = f"{pid}: applied {stats.applied}"
@@ -188,7 +191,9 @@ def _main(argv: Sequence[str] | None) -> int:
             from onnx.external_data_helper import load_external_data_for_model
 
             load_external_data_for_model(rewritten, str(loaded.folder))
-        verification = verify(original, rewritten, seed=args.seed, dims=dims)
+        verification = verify(
+            original, rewritten, seed=args.seed, dims=dims, allowances=result.allowances
+        )
         report["verification"] = verification.to_json()
         if not verification.ok:
             print(

@@ -169,6 +169,9 @@ class PassOutcome:
     applied: int = 0
     skips: list[Skip] = field(default_factory=list)
     changed: bool = False
+    #: graph output -> (absolute tolerance, why) for verification, where the pass changes
+    #: results by design (e.g. a new quantization grid)
+    allowances: dict[str, tuple[float, str]] = field(default_factory=dict)
 
 
 class PassContext:
@@ -186,6 +189,8 @@ class PassContext:
         self.pass_id = pass_id
         self.opsets = opsets
         self._taken: set[str] | None = None
+        #: what the pass wants the user to know (`note`), message -> count
+        self.notes: dict[str, int] = {}
         self._next_index: dict[str, int] = {}  # base -> the next index to try (`unique`)
 
     @property
@@ -247,6 +252,11 @@ class PassContext:
         self.graph.nodes.append(node)
         return node
 
+    def note(self, message: str) -> None:
+        """Records something the report should say (e.g. which form a rewrite produced);
+        identical messages are counted, not repeated."""
+        self.notes[message] = self.notes.get(message, 0) + 1
+
     def require_domain(self, domain: str, version: int) -> None:
         """Records that the output model must import `domain` at `version` or later."""
         if self.opsets.get(domain, 0) < version:
@@ -270,6 +280,9 @@ class RewritePass:
             names the pass as the fix for such nodes.
         options: the options the pass reads (`PassOption`); trt-rewrite offers each as a flag.
         advice: set (`Advice`) when trt-check should advise the pass on models it matches.
+        reads_weights: the pass decodes weight values (e.g. to requantize them), so trt-rewrite
+            loads the model's external data before running it (other passes keep external
+            weights as references).
     """
 
     id: ClassVar[str] = ""
@@ -278,6 +291,7 @@ class RewritePass:
     removes: ClassVar[frozenset[tuple[str, str]]] = frozenset()
     options: ClassVar[tuple[PassOption, ...]] = ()
     advice: ClassVar[Advice | None] = None
+    reads_weights: ClassVar[bool] = False
 
     @classmethod
     def required_opset(cls, options: RewriteOptions) -> int:

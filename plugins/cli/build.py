@@ -6,8 +6,15 @@ flags, optimization profiles, timing cache and workspace limit, and writes the e
 JSON sidecar (ENGINE.json) recording TensorRT flavour and version, compute capability, plugins
 used with their versions, and input profiles.
 
+Dynamic inputs get their ranges from --shapes (per input) or --dims (per dim name, applied to
+every input whose shape uses the name: the way to describe an LLM's KV cache); without either,
+genai_config.json beside the model supplies defaults for batch and sequence dims.
+
 Examples:
   trt-build model.onnx -o model.engine --shapes x:1x768,32x768,256x768
+  trt-build decoder.onnx -o decoder.engine --compute-capability 8.9 \
+      --dims batch_size=1:1:4,sequence_length=1:128:512,past_sequence_length=0:128:1024 \
+      --dims total_sequence_length=1:256:1536
   trt-build model.onnx -o model.plan --compute-capability 89 --plugin-backend python
 
 Exit status: 0 engine written; 1 the build failed (a plugin is missing, the parser or the
@@ -50,6 +57,15 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME:MIN,OPT,MAX",
         help="optimization profile of a dynamic input, dims joined by 'x' "
         "(e.g. x:1x768,32x768,256x768); repeat per input",
+    )
+    g.add_argument(
+        "--dims",
+        action="append",
+        default=[],
+        metavar="NAME=MIN:OPT:MAX,...",
+        help="range of a named dynamic dim, applied to every input using it (e.g. "
+        "batch_size=1:1:4,past_sequence_length=0:128:1024); NAME=SIZE fixes it; repeatable; "
+        "default for batch/sequence dims: from genai_config.json beside the model",
     )
     g.add_argument(
         "--fp16",
@@ -411,6 +427,9 @@ def _main(argv: list[str] | None = None) -> int:
     if not model_path.is_file():
         raise UserError(f"model '{args.model}' does not exist", "pass the path of an .onnx file")
     shapes = parse_shapes(args.shapes)
+    from trtforge.analyzer import dim_profiles
+
+    dims = dim_profiles.parse_dims(args.dims)
     ccs = []
     for cc in args.compute_capability:
         if not re.fullmatch(r"\d{2,3}", cc.replace(".", "")):
@@ -427,6 +446,8 @@ def _main(argv: list[str] | None = None) -> int:
         raise UserError(
             f"model '{args.model}' is not a readable ONNX file ({e})", "check the file"
         ) from e
+    resolved = dim_profiles.resolve(model, model_path, dims, shapes)  # before TensorRT loads
+    shapes = {**resolved.shapes, **shapes}
 
     _check_shapes(model, shapes)
     _check_plugins_known(model, model_path, args)
@@ -526,6 +547,7 @@ def _main(argv: list[str] | None = None) -> int:
         "plugin_libraries": [Path(p).name for p in args.plugin_library],
         "inputs": compiled.inputs,
         "outputs": compiled.outputs,
+        "dims": {name: r.to_json() for name, r in sorted(resolved.dims.items())},
     }
     _atomic_write(
         out.with_name(out.name + ".json"), (json.dumps(sidecar, indent=2) + "\n").encode()
