@@ -56,3 +56,14 @@ def test_trt_build_chooses_the_flavour_by_call_not_through_the_environment(monke
         trt.choose("")
     build = (REPO / "plugins" / "cli" / "build.py").read_text(encoding="utf-8")
     assert 'os.environ["TRTFORGE_TRT_FLAVOUR"]' not in build
+
+
+def test_the_pass_table_in_the_docs_is_generated_from_the_registry():
+    from tools import pass_table
+
+    doc = pass_table.DOC.read_text(encoding="utf-8")
+    assert pass_table.render(doc) == doc, "docs/trt-rewrite.md is stale: python -m tools.pass_table"
+    from trtforge.analyzer.rewrite.registry import all_passes
+
+    for pid in all_passes():
+        assert f"`--{pid}`" in pass_table.table()
