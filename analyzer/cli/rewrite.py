@@ -70,6 +70,13 @@ def build_parser():
     )
     out = parser.add_argument_group("output")
     out.add_argument(
+        "--split",
+        action="store_true",
+        help="after the passes, write the largest part the target parses to OUT and the rest "
+        "as host models (onnxruntime) beside it, with a JSON manifest of how they connect; "
+        "verified by running the composition against the original",
+    )
+    out.add_argument(
         "--report",
         metavar="FILE.json",
         help="write per-pass applied counts, skip reasons and verification to FILE",
@@ -138,7 +145,7 @@ def _main(argv: Sequence[str] | None) -> int:
     from trtforge.analyzer.targets import default_target, parse_target
 
     passes = list(args.passes or [])
-    if not passes and not args.auto:
+    if not passes and not args.auto and not args.split:
         raise UserError(
             "no rewrite pass selected",
             f"name passes ({', '.join('--' + p for p in all_passes())}) or use --auto",
@@ -219,6 +226,8 @@ def _main(argv: Sequence[str] | None) -> int:
             )
     elif not args.verify:
         report["verification"] = None
+    if args.split:
+        return _split(args, loaded, result, target, out_path, report, dims)
     write_model(result.proto, out_path, loaded)
     report["written"] = True
     _say(args, f"wrote {out_path}" + ("" if result.changed else " (graph unchanged)"))
@@ -236,6 +245,59 @@ def _main(argv: Sequence[str] | None) -> int:
             f"unsupported nodes ({target.id}, static): {len(before.unsupported_nodes)} "
             f"before → {len(after.unsupported_nodes)} after",
         )
+    if args.report:
+        write_text(json.dumps(report, indent=2) + "\n", args.report)
+    return EXIT_OK
+
+
+def _split(args, loaded, result, target, out_path, report, dims) -> int:
+    """--split: cut the rewritten model into host and TensorRT parts, verify, write them."""
+    import onnx
+
+    from trtforge.analyzer.api import check
+    from trtforge.analyzer.loading import load_external_weights
+    from trtforge.analyzer.rewrite.verify import compare, run_model
+    from trtforge.analyzer.rewrite.writer import write_model, write_text
+    from trtforge.analyzer.split import run_split, sample_feeds, split_model, stage_paths
+
+    model = onnx.ModelProto()
+    model.CopyFrom(result.proto)
+    if loaded.external and loaded.folder is not None:
+        from onnx.external_data_helper import load_external_data_for_model
+
+        load_external_data_for_model(model, str(loaded.folder))
+    verdicts = check(model, target=target, backend="static", advice=False)
+    accepted = [True] * len(model.graph.node)
+    for node in verdicts.nodes:
+        accepted[node.index] = node.status != "unsupported"
+    split = split_model(model, accepted)
+    paths = stage_paths(out_path)
+    for stage in split.stages:
+        _say(args, f"{stage.name}: {stage.nodes} node(s) → {paths[stage.name]}")
+    report["split"] = split.manifest({s.name: paths[s.name].name for s in split.stages})
+    if args.verify:
+        original = load_external_weights(loaded)
+        feeds = sample_feeds(original, args.seed, dims)
+        expected = run_model(original, feeds)
+        got = run_split(split, feeds)
+        elem = {o.name: o.type.tensor_type.elem_type for o in original.graph.output}
+        diffs = [compare(n, expected[n], got[n], elem[n]) for n in expected]
+        bad = [d for d in diffs if not d.ok]
+        report["split"]["verified"] = not bad
+        if bad:
+            print(
+                f"{PROG}: verification of the split failed: output '{bad[0].name}' max |diff| "
+                f"{bad[0].max_abs_diff:.3g}; nothing written to {out_path}",
+                file=sys.stderr,
+            )
+            return EXIT_FINDINGS
+        _say(args, f"verified: the {len(split.stages)} stages reproduce every output")
+    for stage in split.stages:
+        write_model(stage.proto, paths[stage.name], None)
+    manifest = report["split"]
+    write_text(json.dumps(manifest, indent=2) + "\n", paths["manifest"])
+    report["written"] = True
+    _say(args, f"wrote {paths['manifest']}")
     if args.report:
         write_text(json.dumps(report, indent=2) + "\n", args.report)
     return EXIT_OK
