@@ -55,12 +55,9 @@ def make_many_nodes(path: Path, nodes: int) -> int:
         numpy_helper.from_array(np.ones(HIDDEN, np.float32), "gamma"),
         numpy_helper.from_array(np.zeros(HIDDEN, np.float32), "beta"),
     ]
-    graph_nodes: list[onnx.NodeProto] = []
-    cur = "x"
-    block = 0
-    while len(graph_nodes) < nodes:
-        p = f"blk{block}"
-        steps = [
+
+    def steps(p: str, cur: str, block: int) -> list:
+        out = [
             ("MatMul", [cur, "W"], f"{p}/mm", {}),
             ("Add", [f"{p}/mm", "b"], f"{p}/bias", {}),
             ("Relu", [f"{p}/bias"], f"{p}/act", {}),
@@ -68,10 +65,22 @@ def make_many_nodes(path: Path, nodes: int) -> int:
             ("Add", [cur, f"{p}/scale"], f"{p}/res", {}),
         ]
         if block % 25 == 24:
-            steps.append(
+            out.append(
                 ("LayerNormalization", [f"{p}/res", "gamma", "beta"], f"{p}/ln", {"axis": -1})
             )
-        for op, ins, out, attrs in steps:
+        return out
+
+    return _save_chain(path, nodes, "many_nodes", "blk", steps, inits)
+
+
+def _save_chain(path: Path, nodes: int, name: str, prefix: str, steps, inits) -> int:
+    """Saves a chain of `nodes` nodes: `steps(prefix+block, current tensor, block)` gives each
+    block's (op, inputs, output, attributes); input x and the output are [8, HIDDEN] FLOAT."""
+    graph_nodes: list[onnx.NodeProto] = []
+    cur = "x"
+    block = 0
+    while len(graph_nodes) < nodes:
+        for op, ins, out, attrs in steps(f"{prefix}{block}", cur, block):
             if len(graph_nodes) == nodes:
                 break
             graph_nodes.append(helper.make_node(op, ins, [out], name=out, **attrs))
@@ -79,7 +88,7 @@ def make_many_nodes(path: Path, nodes: int) -> int:
         block += 1
     graph = helper.make_graph(
         graph_nodes,
-        "many_nodes",
+        name,
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [8, HIDDEN])],
         [helper.make_tensor_value_info(cur, TensorProto.FLOAT, [8, HIDDEN])],
         inits,
@@ -99,12 +108,9 @@ def make_common_ops(path: Path, nodes: int) -> int:
         numpy_helper.from_array(np.array([8, HIDDEN], np.int64), "shape"),
         numpy_helper.from_array(np.array(2.0, np.float32), "two"),
     ]
-    graph_nodes: list[onnx.NodeProto] = []
-    cur = "x"
-    block = 0
-    while len(graph_nodes) < nodes:
-        p = f"c{block}"
-        steps = [
+
+    def steps(p: str, cur: str, block: int) -> list:
+        return [
             ("MatMul", [cur, "W"], f"{p}/mm", {}),
             ("Add", [f"{p}/mm", "b"], f"{p}/add", {}),
             ("Reshape", [f"{p}/add", "shape"], f"{p}/rs", {}),
@@ -114,22 +120,8 @@ def make_common_ops(path: Path, nodes: int) -> int:
             ("Erf", [f"{p}/pow"], f"{p}/erf", {}),
             ("Relu", [f"{p}/erf"], f"{p}/relu", {}),
         ]
-        for op, ins, out, attrs in steps:
-            if len(graph_nodes) == nodes:
-                break
-            graph_nodes.append(helper.make_node(op, ins, [out], name=out, **attrs))
-            cur = out
-        block += 1
-    graph = helper.make_graph(
-        graph_nodes,
-        "common_ops",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [8, HIDDEN])],
-        [helper.make_tensor_value_info(cur, TensorProto.FLOAT, [8, HIDDEN])],
-        inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
-    onnx.save(model, path)
-    return len(graph_nodes)
+
+    return _save_chain(path, nodes, "common_ops", "c", steps, inits)
 
 
 EXAMPLE_BLOCK = Path(__file__).resolve().parent.parent / "examples" / "transformer_block.onnx"
