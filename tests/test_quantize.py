@@ -167,7 +167,19 @@ def test_cli_writes_report_and_refuses_bad_data(tmp_path):
         np.savez(data / f"{i:02d}.npz", **feed)
     out, report = tmp_path / "m.int8.onnx", tmp_path / "r.json"
     before = src.read_bytes()
-    proc = _cli(src, "-o", out, "--calibration-data", data, "--report", report, "--target", "rtx-1")
+    proc = _cli(
+        src,
+        "-o",
+        out,
+        "--calibration-data",
+        data,
+        "--report",
+        report,
+        "--target",
+        "rtx-1",
+        "--method",
+        "minmax",
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == ""  # onnxruntime's prints do not leak
     assert src.read_bytes() == before
@@ -189,6 +201,7 @@ def test_cli_writes_report_and_refuses_bad_data(tmp_path):
     # a threshold nobody meets: exit 1, nothing written
     proc = _cli(src, "-o", tmp_path / "y.onnx", "--calibration-data", data, "--min-cosine", "1")
     assert proc.returncode == 1 and "min-cosine" in proc.stderr
+    assert "entropy calibration on 10 sample(s)" in proc.stderr  # few samples: warned
     assert not (tmp_path / "y.onnx").exists()
 
 

@@ -74,9 +74,9 @@ def run_cli(prog: str, body: Callable[[Sequence[str] | None], int], argv=None) -
     try:
         return body(argv)
     except UserError as err:
-        print(f"{prog}: error: {err.message}", file=sys.stderr)
+        print(f"{prog}: error: {_one_line(err.message)}", file=sys.stderr)
         if err.hint:
-            print(f"Hint: {err.hint}", file=sys.stderr)
+            print(f"Hint: {_one_line(err.hint)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
@@ -91,6 +91,15 @@ def run_cli(prog: str, body: Callable[[Sequence[str] | None], int], argv=None) -
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+
+
+#: the longest error line printed (a message quoting a hostile name must stay one short line).
+MAX_ERROR_LINE = 1000
+
+
+def _one_line(text: str) -> str:
+    text = " ".join(text[: 4 * MAX_ERROR_LINE].splitlines())
+    return text if len(text) <= MAX_ERROR_LINE else text[: MAX_ERROR_LINE - 1] + "…"
 
 
 def exit_now(code: int) -> NoReturn:

@@ -151,6 +151,28 @@ def _auto_passes(loaded, target, known: list[str]):
     return report, wanted
 
 
+def _refuse_invalid(loaded) -> None:
+    """Raises UserError (exit 2) when the model is not a valid ONNX graph: passes and
+    verification assume one, and a rewrite must never write an invalid model."""
+    from trtforge.analyzer import validity
+    from trtforge.analyzer.errors import UserError
+
+    problem = validity.first_error(validity.validate(loaded.proto))
+    bad_name = validity.undecodable_name(loaded.proto) if problem is None else None
+    if bad_name is not None:
+        raise UserError(
+            f"{loaded.display_path}: the name '{bad_name}' is not UTF-8 text, which ONNX "
+            "requires of names",
+            "rename it in the exporter (trt-check still checks such a model)",
+        )
+    if problem is not None:
+        raise UserError(
+            f"{loaded.display_path}: {problem}",
+            "trt-rewrite only rewrites valid ONNX graphs; fix or re-export the model "
+            "(trt-check MODEL lists every problem)",
+        )
+
+
 def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args)
@@ -179,6 +201,7 @@ def _main(argv: Sequence[str] | None) -> int:
     dims = _dims(args.dim)
     target = parse_target(args.target) if args.target else default_target()
     loaded = load_model(args.model)
+    _refuse_invalid(loaded)
     out_path = Path(args.output)
     check_destination(out_path, loaded)
     report: dict = {
@@ -296,17 +319,14 @@ def _split(args, loaded, result, target, out_path, report, dims) -> int:
     import onnx
 
     from trtforge.analyzer.api import check
-    from trtforge.analyzer.loading import load_external_weights
+    from trtforge.analyzer.loading import load_external_into, load_external_weights
     from trtforge.analyzer.rewrite.verify import compare, run_model
     from trtforge.analyzer.rewrite.writer import write_model, write_text
     from trtforge.analyzer.split import run_split, sample_feeds, split_model, stage_paths
 
     model = onnx.ModelProto()
     model.CopyFrom(result.proto)
-    if loaded.external and loaded.folder is not None:
-        from onnx.external_data_helper import load_external_data_for_model
-
-        load_external_data_for_model(model, str(loaded.folder))
+    load_external_into(model, loaded)
     verdicts = check(model, target=target, backend="static", advice=False)
     accepted = [True] * len(model.graph.node)
     for node in verdicts.nodes:

@@ -17,7 +17,12 @@ from pathlib import Path
 import onnx
 
 from trtforge.analyzer.errors import UserError
-from trtforge.analyzer.loading import PROTOBUF_LIMIT, LoadedModel, iter_graph_tensors
+from trtforge.analyzer.loading import (
+    PROTOBUF_LIMIT,
+    LoadedModel,
+    iter_graph_tensors,
+    load_external_into,
+)
 
 log = logging.getLogger("trtforge.rewrite")
 
@@ -239,7 +244,6 @@ def _write_streamed(proto: onnx.ModelProto, out: Path, folder: Path) -> None:
 def _write_loaded(proto: onnx.ModelProto, out: Path, source: LoadedModel | None) -> None:
     from onnx.external_data_helper import (
         convert_model_to_external_data,
-        load_external_data_for_model,
         write_external_data_tensors,
     )
 
@@ -250,7 +254,7 @@ def _write_loaded(proto: onnx.ModelProto, out: Path, source: LoadedModel | None)
             raise UserError(
                 "the model's external data has no folder to be read from", "pass the model by path"
             )
-        load_external_data_for_model(full, str(source.folder))
+        load_external_into(full, source)
     data_name = data_file_name(out)
     tmpdir = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
     try:

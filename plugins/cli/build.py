@@ -395,6 +395,17 @@ def _plugin_fix_hint(model_path: Path, nodes) -> str:
     )
 
 
+def natively_imported(node, target) -> bool:
+    """True when `target`'s parser has a built-in importer for the node's op_type (importers are
+    chosen by op_type whatever the domain; e.g. TensorRT-RTX imports com.microsoft
+    SkipSimplifiedLayerNormalization): such a node is not a plugin lookup, and whether the
+    importer accepts it is the parser's call (trt-check says why it would not)."""
+    from trtforge.analyzer.kb import find_rule
+
+    rule = find_rule("", node.op_type)
+    return target is not None and rule is not None and rule.since.available(target)
+
+
 def _check_plugins_known(model, model_path: Path, args) -> None:
     """Fails before TensorRT is imported when a node needs a plugin that neither trtforge nor
     TensorRT ships (the knowledge base's lookup, as trt-check does); with --plugin-library the
@@ -411,7 +422,9 @@ def _check_plugins_known(model, model_path: Path, args) -> None:
     unknown = [
         node
         for _, node, spec in registry.plugin_nodes(model, target)
-        if spec is None and find_plugin(node, target) is None
+        if spec is None
+        and not natively_imported(node, target)
+        and find_plugin(node, target) is None
     ]
     if unknown:
         lines = []
@@ -445,14 +458,10 @@ def _main(argv: list[str] | None = None) -> int:
             )
         ccs.append(cc.replace(".", ""))
 
-    import onnx
+    from trtforge.analyzer.loading import load_model
 
-    try:
-        model = onnx.load(str(model_path), load_external_data=False)
-    except Exception as e:  # noqa: BLE001
-        raise UserError(
-            f"model '{args.model}' is not a readable ONNX file ({e})", "check the file"
-        ) from e
+    # the safe loader: one-line errors for damaged files, external data checked with stat
+    model = load_model(model_path).proto
     _check_shapes(model, shapes)  # the inputs --shapes names, then their ranges:
     resolved = dim_profiles.resolve(model, model_path, dims, shapes)  # before TensorRT loads
     shapes = {**resolved.shapes, **shapes}
@@ -507,7 +516,11 @@ def _main(argv: list[str] | None = None) -> int:
                 f"TensorRT could not load the plugin library {lib}",
                 "check it exports getCreators (ldd / nm -D) and matches this TensorRT",
             )
-    missing = registry.find_missing(reg, model, target)
+    missing = [
+        (node, keys)
+        for node, keys in registry.find_missing(reg, model, target)
+        if not natively_imported(node, target)
+    ]
     if missing:
         lines = []
         for node, keys in missing:
