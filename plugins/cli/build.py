@@ -352,8 +352,8 @@ def _compile(trt, flavour, is_rtx, ccs, shapes, args, model_path):
 
 
 def _check_shapes(model, shapes: dict[str, tuple[tuple[int, ...], ...]]) -> None:
-    """Rejects --shapes that name no input or do not fit its rank, from the ONNX graph alone,
-    before TensorRT is imported (dynamic inputs without a range: `dim_profiles.resolve`)."""
+    """Rejects a dynamic input without --shapes, or --shapes that fit no input, from the ONNX
+    graph alone: before TensorRT is imported (seconds), so a missing profile fails at once."""
     initializers = {t.name for t in model.graph.initializer}
     inputs = [i for i in model.graph.input if i.name not in initializers]
     unknown = set(shapes) - {i.name for i in inputs}
@@ -363,16 +363,31 @@ def _check_shapes(model, shapes: dict[str, tuple[tuple[int, ...], ...]]) -> None
             f"the model's inputs are {[i.name for i in inputs]}",
         )
     for value in inputs:
-        if value.name not in shapes or not value.type.tensor_type.HasField("shape"):
-            continue
+        if not value.type.HasField("tensor_type") or not value.type.tensor_type.HasField("shape"):
+            continue  # no static shape in the file: TensorRT's network input decides
         dims = [
             d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else -1
             for d in value.type.tensor_type.shape.dim
         ]
-        if any(len(s) != len(dims) for s in shapes[value.name]):
+        if value.name in shapes:
+            if any(len(s) != len(dims) for s in shapes[value.name]):
+                raise UserError(
+                    f"--shapes {value.name}: does not fit the input's shape {dims}",
+                    "keep static dimensions as they are; vary only the dynamic (-1) ones",
+                )
+        elif any(d < 0 for d in dims):
+            names = [d.dim_param for d in value.type.tensor_type.shape.dim if d.dim_param]
             raise UserError(
-                f"--shapes {value.name}: does not fit the input's shape {dims}",
-                "keep static dimensions as they are; vary only the dynamic (-1) ones",
+                f"input '{value.name}' has dynamic shape {dims} and no --shapes",
+                f"add --shapes {value.name}:MIN,OPT,MAX (e.g. "
+                + "x".join("1" if d < 0 else str(d) for d in dims)
+                + ",...)"
+                + (
+                    f", or --dims {','.join(f'{n}=MIN:OPT:MAX' for n in names)} for every "
+                    "input using those names"
+                    if names
+                    else ""
+                ),
             )
 
 
@@ -462,9 +477,9 @@ def _main(argv: list[str] | None = None) -> int:
 
     # the safe loader: one-line errors for damaged files, external data checked with stat
     model = load_model(model_path).proto
-    _check_shapes(model, shapes)  # the inputs --shapes names, then their ranges:
     resolved = dim_profiles.resolve(model, model_path, dims, shapes)  # before TensorRT loads
     shapes = {**resolved.shapes, **shapes}
+    _check_shapes(model, shapes)
     _check_plugins_known(model, model_path, args)
     from trtforge.plugins import layer_precisions
 
