@@ -60,9 +60,23 @@ class RtxLibraryError(UserError):
     """TensorRT-RTX would abort this process when it loads a plugin (`libtensorrt_rtx.so`)."""
 
 
+#: the module a command chose for its process (`choose`), over TRTFORGE_TRT_FLAVOUR.
+_chosen = ""
+
+
+def choose(name: str) -> None:
+    """Uses TensorRT flavour `name` (`trt`/`tensorrt` or `rtx`/`tensorrt_rtx`) for the rest of
+    this process, whatever TRTFORGE_TRT_FLAVOUR says: a command's own flag (`trt-build
+    --flavour`), passed by call rather than through the environment. A re-executed command
+    parses its flags, and chooses, again."""
+    global _chosen
+    _chosen = name
+    _found.cache_clear()
+
+
 @cache
 def _found() -> tuple[str, str] | None:
-    wanted = os.environ.get("TRTFORGE_TRT_FLAVOUR", "")
+    wanted = _chosen or os.environ.get("TRTFORGE_TRT_FLAVOUR", "")
     for family, module, _ in _MODULES:
         if wanted and wanted not in (family, module):
             continue
@@ -203,14 +217,6 @@ def child_env(base: dict[str, str] | None = None) -> dict[str, str]:
         if str(folder) not in parts:
             env["LD_LIBRARY_PATH"] = os.pathsep.join([str(folder), *parts])
     return env
-
-
-def env_is_fixed() -> bool:
-    """True when this process started with the RTX fix in place (or does not need it)."""
-    folder = rtx_lib_dir()
-    if folder is None:
-        return True
-    return str(folder) in os.environ.get("LD_LIBRARY_PATH", "").split(os.pathsep)
 
 
 def _on_loader_path(name: str) -> bool:

@@ -8,7 +8,7 @@ and writes `agreement-heldout.json`. Needs tensorrt-rtx; the parser's verdicts a
 
     python benchmarks/agreement.py [--heldout] [--fresh] [--out-dir DIR]
 
-The same as `python -m trtforge.analyzer.oracle --json FILE [--sources ...]`.
+The same as `python -m tools.oracle --json FILE [--sources ...]`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from trtforge.analyzer.oracle.__main__ import main
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's tools/
+from tools.oracle.__main__ import main  # noqa: E402
 
 
 def run() -> int:

@@ -4,6 +4,8 @@ Synthetic models are written to a scratch folder:
 
 * `nodes-100k.onnx`: 100,000 nodes (a residual MLP chain: MatMul, Add, Relu, Mul, Add, with a
   LayerNormalization every 25 blocks), small shared weights, static shapes;
+* `common-100k.onnx`: 100,000 nodes, a chain of common ops (MatMul, Add, Reshape with a constant
+  shape, ReduceMean, Sub, Pow, Erf, Relu), static shapes;
 * `blocks-100k.onnx`: about 100,000 nodes of a real exported block, repeated: the example
   transformer block (`examples/transformer_block.onnx`: attention with Reshape/Transpose,
   a decomposed LayerNorm, a contrib FastGelu) chained output to input, dynamic batch/seq;
@@ -53,12 +55,9 @@ def make_many_nodes(path: Path, nodes: int) -> int:
         numpy_helper.from_array(np.ones(HIDDEN, np.float32), "gamma"),
         numpy_helper.from_array(np.zeros(HIDDEN, np.float32), "beta"),
     ]
-    graph_nodes: list[onnx.NodeProto] = []
-    cur = "x"
-    block = 0
-    while len(graph_nodes) < nodes:
-        p = f"blk{block}"
-        steps = [
+
+    def steps(p: str, cur: str, block: int) -> list:
+        out = [
             ("MatMul", [cur, "W"], f"{p}/mm", {}),
             ("Add", [f"{p}/mm", "b"], f"{p}/bias", {}),
             ("Relu", [f"{p}/bias"], f"{p}/act", {}),
@@ -66,10 +65,22 @@ def make_many_nodes(path: Path, nodes: int) -> int:
             ("Add", [cur, f"{p}/scale"], f"{p}/res", {}),
         ]
         if block % 25 == 24:
-            steps.append(
+            out.append(
                 ("LayerNormalization", [f"{p}/res", "gamma", "beta"], f"{p}/ln", {"axis": -1})
             )
-        for op, ins, out, attrs in steps:
+        return out
+
+    return _save_chain(path, nodes, "many_nodes", "blk", steps, inits)
+
+
+def _save_chain(path: Path, nodes: int, name: str, prefix: str, steps, inits) -> int:
+    """Saves a chain of `nodes` nodes: `steps(prefix+block, current tensor, block)` gives each
+    block's (op, inputs, output, attributes); input x and the output are [8, HIDDEN] FLOAT."""
+    graph_nodes: list[onnx.NodeProto] = []
+    cur = "x"
+    block = 0
+    while len(graph_nodes) < nodes:
+        for op, ins, out, attrs in steps(f"{prefix}{block}", cur, block):
             if len(graph_nodes) == nodes:
                 break
             graph_nodes.append(helper.make_node(op, ins, [out], name=out, **attrs))
@@ -77,7 +88,7 @@ def make_many_nodes(path: Path, nodes: int) -> int:
         block += 1
     graph = helper.make_graph(
         graph_nodes,
-        "many_nodes",
+        name,
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [8, HIDDEN])],
         [helper.make_tensor_value_info(cur, TensorProto.FLOAT, [8, HIDDEN])],
         inits,
@@ -85,6 +96,32 @@ def make_many_nodes(path: Path, nodes: int) -> int:
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
     onnx.save(model, path)
     return len(graph_nodes)
+
+
+def make_common_ops(path: Path, nodes: int) -> int:
+    """A chain of `nodes` common ops: MatMul, Add, Reshape (constant shape), ReduceMean, Sub,
+    Pow, Erf, Relu, repeated (static shapes, shared small weights). Returns the node count."""
+    rng = np.random.default_rng(0)
+    inits = [
+        numpy_helper.from_array(rng.standard_normal((HIDDEN, HIDDEN)).astype(np.float32), "W"),
+        numpy_helper.from_array(rng.standard_normal(HIDDEN).astype(np.float32), "b"),
+        numpy_helper.from_array(np.array([8, HIDDEN], np.int64), "shape"),
+        numpy_helper.from_array(np.array(2.0, np.float32), "two"),
+    ]
+
+    def steps(p: str, cur: str, block: int) -> list:
+        return [
+            ("MatMul", [cur, "W"], f"{p}/mm", {}),
+            ("Add", [f"{p}/mm", "b"], f"{p}/add", {}),
+            ("Reshape", [f"{p}/add", "shape"], f"{p}/rs", {}),
+            ("ReduceMean", [f"{p}/rs"], f"{p}/mean", {"axes": [-1], "keepdims": 1}),
+            ("Sub", [f"{p}/rs", f"{p}/mean"], f"{p}/sub", {}),
+            ("Pow", [f"{p}/sub", "two"], f"{p}/pow", {}),
+            ("Erf", [f"{p}/pow"], f"{p}/erf", {}),
+            ("Relu", [f"{p}/erf"], f"{p}/relu", {}),
+        ]
+
+    return _save_chain(path, nodes, "common_ops", "c", steps, inits)
 
 
 EXAMPLE_BLOCK = Path(__file__).resolve().parent.parent / "examples" / "transformer_block.onnx"
@@ -324,12 +361,18 @@ def main() -> None:
     big = scratch / "weights-3g.onnx"
     small = scratch / "weights-small.onnx"
     blocks = scratch / "blocks-100k.onnx"
+    common = scratch / "common-100k.onnx"
     n = make_many_nodes(many, args.nodes)
+    nc = make_common_ops(common, args.nodes)
     nb = make_repeated_blocks(blocks, args.nodes)
     ext = make_big_weights(big)
     ext_small = make_big_weights(small, width=256)
     models = [
         (f"{n:,} nodes ({many.stat().st_size / 2**20:.1f} MiB file)", many),
+        (
+            f"{nc:,} nodes: a chain of common ops ({common.stat().st_size / 2**20:.1f} MiB file)",
+            common,
+        ),
         (
             f"{nb:,} nodes: repeated transformer blocks "
             f"({blocks.stat().st_size / 2**20:.1f} MiB file)",

@@ -7,7 +7,7 @@ TorchScript exporter, into a folder that the oracle scores against the installed
 
     pip install torch==2.13.0          # CPU build; any other spec pulls CUDA packages
     python benchmarks/holdout_export.py /tmp/holdout
-    python -m trtforge.analyzer.oracle --sources fixture --fixtures /tmp/holdout
+    python -m tools.oracle --sources fixture --fixtures /tmp/holdout
 
 Results are recorded in docs/knowledge-base.md ("Hold-out check").
 """

@@ -18,7 +18,7 @@ Exporters fail on some architectures (recorded, skipped). Then score them:
 
     pip install torch==2.13.0          # CPU build; any other spec pulls CUDA packages
     python benchmarks/holdout_hf.py /tmp/holdout-hf
-    python -m trtforge.analyzer.oracle --sources fixture --fixtures /tmp/holdout-hf
+    python -m tools.oracle --sources fixture --fixtures /tmp/holdout-hf
 
 Results are recorded in docs/knowledge-base.md ("Hold-out check").
 """

@@ -21,6 +21,7 @@ RtxLibraryError = _adapter.RtxLibraryError
 ensure_rtx_loadable = _adapter.ensure_rtx_loadable
 rtx_fix_needed = _adapter.rtx_fix_needed
 rtx_lib_dir = _adapter.rtx_lib_dir
+choose = _adapter.choose
 reexec_process = _adapter.reexec_process
 
 

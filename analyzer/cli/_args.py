@@ -1,7 +1,7 @@
 """Argument groups and the error handling shared by every trtforge CLI.
 
-Exit codes (DESIGN.md): 0 ok, 1 findings, 2 bad input or usage (one line + hint, no
-traceback), 3 internal error (traceback and a request to report it).
+Exit codes (docs/trt-check.md; the same for every CLI): 0 ok, 1 findings, 2 bad input or usage
+(one line + hint, no traceback), 3 internal error (traceback and a request to report it).
 """
 
 from __future__ import annotations

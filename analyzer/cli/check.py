@@ -4,8 +4,11 @@ For each node: supported, unsupported (why, and which trt-rewrite pass or plugin
 runs through a plugin. Works without a GPU or TensorRT (the static knowledge base); with
 tensorrt or tensorrt_rtx installed, --backend auto asks the real parser.
 
+Several files or folders (searched recursively for *.onnx) are checked in one process and
+summarised in one table, one row per model; a file that cannot be loaded is an error row.
+
 Exit status: 0 every node supported, 1 some node is not, 2 bad input or arguments,
-3 internal error.
+3 internal error. With several models: the worst of the models' statuses (a bad file: 2).
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from typing import NoReturn
 from trtforge.analyzer.cli._args import (
     EXIT_OK,
     add_logging_args,
-    add_model_arg,
     add_target_args,
     configure_logging,
     exit_now,
@@ -37,7 +39,12 @@ def build_parser():
     chosen = "parser" if installed_target(find_module=False) else "static"
     here = explain_selection("auto", None, chosen)
     parser.epilog = f"{parser.epilog}\n\nWithout --target/--backend, here: {here}."
-    add_model_arg(parser)
+    parser.add_argument(
+        "model",
+        metavar="MODEL",
+        nargs="+",
+        help="the ONNX model; or several, or folders (searched recursively for *.onnx)",
+    )
     add_target_args(parser)
     parser.add_argument(
         "--backend",
@@ -68,13 +75,56 @@ def build_parser():
 def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args)
+    from pathlib import Path
+
     from trtforge.analyzer.api import check
     from trtforge.analyzer.reports import render, write_report
 
-    report = check(args.model, target=args.target, backend=args.backend, advice=not args.no_advice)
-    text = render(report, args.format, color=args.output is None and sys.stdout.isatty())
-    write_report(text, args.output)
-    return EXIT_OK if args.exit_zero else report.exit_code
+    color = args.output is None and sys.stdout.isatty()
+    if len(args.model) == 1 and not Path(args.model[0]).is_dir():
+        report = check(
+            args.model[0], target=args.target, backend=args.backend, advice=not args.no_advice
+        )
+        write_report(render(report, args.format, color=color), args.output)
+        return EXIT_OK if args.exit_zero else report.exit_code
+    return _check_many(args, color)
+
+
+def _check_many(args, color: bool) -> int:
+    """Several models in one process: a progress bar on a terminal, then the summary table."""
+    from pathlib import Path
+
+    from trtforge.analyzer.api import check, resolve_backend
+    from trtforge.analyzer.batch import check_many, collect
+    from trtforge.analyzer.reports import write_report
+    from trtforge.analyzer.reports.many_report import render
+    from trtforge.analyzer.targets import parse_target
+
+    target = parse_target(args.target) if args.target else None
+    resolve_backend(args.backend, target)  # bad --backend/--target: exit 2 before any model
+    paths = collect(args.model)
+
+    def one(path: str):
+        return check(path, target=target, backend=args.backend, advice=not args.no_advice)
+
+    if sys.stderr.isatty() and not args.quiet:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+        with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task("checking", total=len(paths))
+
+            def advance(path: str) -> None:
+                bar.update(task, description=f"checking {Path(path).name}")
+
+            batch = check_many(paths, one, progress=advance)
+            bar.update(task, completed=len(paths))
+    else:
+        batch = check_many(paths, one)
+    write_report(render(batch, args.format, color=color), args.output)
+    code = batch.exit_code
+    return EXIT_OK if args.exit_zero and code == 1 else code
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -195,12 +195,3 @@ def uint8_weights(graph, name: str) -> bool:
         return True
     producer = graph.producers.get(name)
     return producer is not None and producer.op_type == "Constant"
-
-
-def int64_note() -> str:
-    """INT64 is native since TensorRT 9.0 (Changelog 9.0 EA): models with INT64 I/O bind INT64
-    buffers; the parser no longer casts INT64 down to INT32."""
-    return (
-        "INT64 tensors are native since TensorRT 9.0; models with INT64 inputs/outputs need "
-        "INT64 bindings"
-    )

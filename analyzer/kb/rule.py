@@ -1,6 +1,7 @@
 """The declarative shape of one op rule, and the context a rule's `check()` sees.
 
-A rule states facts; the engine (`kb.engine`) turns them into findings:
+A rule states facts; the static backend (`backends.static.StaticChecker`) turns them into
+findings:
 
     OpRule(
         op="TopK",

@@ -81,7 +81,8 @@ def plugin_node(
     outputs: Sequence[gs.Tensor],
     **attrs,
 ) -> gs.Node:
-    """A node for the trtforge plugin `name` (DESIGN.md plugin naming).
+    """A node for the trtforge plugin `name` (naming: docs/plugins.md, "How the parser finds a
+    plugin").
 
     The plugin's declaration (trtforge.plugins.catalog) builds the node when it is installed,
     so the node carries exactly the fields the plugin declares.

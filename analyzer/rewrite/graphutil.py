@@ -38,14 +38,6 @@ def producer(tensor: gs.Tensor | None) -> gs.Node | None:
     return tensor.inputs[0]
 
 
-def producer_op(tensor: gs.Tensor | None, *ops: str) -> gs.Node | None:
-    """The producer of `tensor` if its op_type is one of `ops` (in the default domain)."""
-    node = producer(tensor)
-    if node is None or node.op not in ops or node.domain not in ("", "ai.onnx"):
-        return None
-    return node
-
-
 def consumers(tensor: gs.Tensor) -> list[gs.Node]:
     return list(tensor.outputs)
 
@@ -222,16 +214,6 @@ def np_dtype(tensor: gs.Tensor) -> np.dtype | None:
             return np.dtype(onnx.helper.tensor_dtype_to_np_dtype(dtype))
         except (TypeError, KeyError, ValueError):
             return None
-
-
-def onnx_dtype(tensor: gs.Tensor) -> int | None:
-    dtype = np_dtype(tensor)
-    if dtype is None:
-        return None
-    try:
-        return onnx.helper.np_dtype_to_tensor_dtype(dtype)
-    except (KeyError, ValueError):
-        return None
 
 
 def anchor(node: gs.Node) -> str:

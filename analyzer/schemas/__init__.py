@@ -12,3 +12,11 @@ def check_schema() -> dict:
     """The JSON Schema of `trt-check --format json` (schema id `trtforge.check/1`)."""
     text = resources.files(__name__).joinpath("check.schema.json").read_text(encoding="utf-8")
     return json.loads(text)
+
+
+@cache
+def check_many_schema() -> dict:
+    """The JSON Schema of `trt-check` over several models (schema id `trtforge.check-many/1`);
+    each row's `report` follows `check_schema()`."""
+    text = resources.files(__name__).joinpath("check-many.schema.json").read_text(encoding="utf-8")
+    return json.loads(text)

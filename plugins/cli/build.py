@@ -479,7 +479,6 @@ def _main(argv: list[str] | None = None) -> int:
     model = load_model(model_path).proto
     resolved = dim_profiles.resolve(model, model_path, dims, shapes)  # before TensorRT loads
     shapes = {**resolved.shapes, **shapes}
-
     _check_shapes(model, shapes)
     _check_plugins_known(model, model_path, args)
     from trtforge.plugins import layer_precisions
@@ -491,8 +490,7 @@ def _main(argv: list[str] | None = None) -> int:
     from trtforge.plugins import _trt, registry
 
     if args.flavour:
-        # read by trtforge.analyzer.trt; also survives the RTX re-exec below
-        os.environ["TRTFORGE_TRT_FLAVOUR"] = args.flavour
+        _trt.choose(args.flavour)  # parsed and chosen again after the RTX re-exec below
     flavour = _trt.flavour()
     if flavour is None:
         raise UserError(

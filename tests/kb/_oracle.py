@@ -3,7 +3,7 @@
 A parser abort (e.g. a plugin dlopen failure) kills only the worker: the model being parsed is
 recorded as failed with the exit status, and the worker restarts with the remaining models.
 The PyPI wheel lacks the unversioned `libtensorrt_rtx.so` the parser dlopens for plugins; a
-temporary directory with that symlink is put on LD_LIBRARY_PATH (see DESIGN.md).
+temporary directory with that symlink is put on LD_LIBRARY_PATH (see docs/install.md).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 `CASES` lists (id, model text, opset, extra domains, target, expected status, expected code);
 `tests/kb/test_tensor_rules.py` checks the static verdicts, and the agreement oracle
-(`python -m trtforge.analyzer.oracle`) parses every model of `cases()` with the real parser.
+(`python -m tools.oracle`) parses every model of `cases()` with the real parser.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 
 Each probe isolates one parser behaviour (a dtype, a constness, an attribute value, a control-
 flow shape) and was written while observing the TensorRT-RTX 1.7.1 parser; the agreement
-oracle (`python -m trtforge.analyzer.oracle`) parses them all and scores the static verdicts.
+oracle (`python -m tools.oracle`) parses them all and scores the static verdicts.
 """
 
 from __future__ import annotations

@@ -28,9 +28,9 @@ import os
 import pytest
 from _parser_helpers import requires_rtx, save_text_model
 
+from tools.oracle.corpus import CorpusModel
+from tools.oracle.score import THRESHOLD, score
 from trtforge.analyzer.backends.parser import ParserResult
-from trtforge.analyzer.oracle.corpus import CorpusModel
-from trtforge.analyzer.oracle.score import THRESHOLD, score
 from trtforge.analyzer.targets import parse_target
 
 # -- the scoring itself (no parser needed) ---------------------------------------------------
@@ -115,9 +115,9 @@ def test_unjudged_and_dependent_nodes_are_not_scored(tmp_path):
 @requires_rtx
 @pytest.mark.parser
 def test_static_backend_agrees_with_the_rtx_parser(tmp_path, capsys):
+    from tools.oracle.corpus import build_corpus
+    from tools.oracle.groundtruth import ground_truth
     from trtforge.analyzer import trt
-    from trtforge.analyzer.oracle.corpus import build_corpus
-    from trtforge.analyzer.oracle.groundtruth import ground_truth
 
     if trt.flavour() != "rtx":
         pytest.skip("the agreement test scores rtx-1 against tensorrt_rtx")

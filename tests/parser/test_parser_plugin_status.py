@@ -1,4 +1,5 @@
-"""The parser backend marks nodes accepted through a trtforge plugin as `plugin` (DESIGN.md)."""
+"""The parser backend marks nodes accepted through a trtforge plugin as `plugin` (docs/trt-check.md,
+`nodes[].status`)."""
 
 from __future__ import annotations
 

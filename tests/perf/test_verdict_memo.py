@@ -91,7 +91,7 @@ def test_repeated_transformer_blocks_same_report(target):
 
 def test_oracle_cases_same_report():
     """Every rule fixture of the agreement oracle (one or a few nodes each)."""
-    from trtforge.analyzer.oracle.corpus import fixture_models
+    from tools.oracle.corpus import fixture_models
 
     cases = [model for name, model in fixture_models([REPO / "tests"]) if "oracle_cases" in name]
     assert len(cases) > 1000
@@ -271,3 +271,66 @@ def test_repeated_blocks_are_judged_once_per_kind(monkeypatch):
     alone = sum(1 for n in block.graph.node if n.op_type in ("Reshape", "FastGelu"))
     assert len(judged) <= per_block + 11 * alone + 11  # +11: slack for one more kind
     assert len(judged) < len(model.graph.node) / 3
+
+
+def _common_ops_chain(blocks: int) -> onnx.ModelProto:
+    """MatMul, Add, Reshape (initializer shape), ReduceMean, Sub, Pow, Erf, Relu, repeated;
+    plus one Reshape whose shape is computed from a FLOAT network input (a finding)."""
+    inits = [
+        numpy_helper.from_array(np.ones((8, 8), np.float32), "W"),
+        numpy_helper.from_array(np.ones(8, np.float32), "b"),
+        numpy_helper.from_array(np.array([2, 8], np.int64), "shape"),
+        numpy_helper.from_array(np.array(2.0, np.float32), "two"),
+    ]
+    nodes, cur = [], "x"
+    for i in range(blocks):
+        for op, ins, attrs in (
+            ("MatMul", [cur, "W"], {}),
+            ("Add", [None, "b"], {}),
+            ("Reshape", [None, "shape"], {}),
+            ("ReduceMean", [None], {"axes": [-1], "keepdims": 1}),
+            ("Sub", [None, "MEAN_IN"], {}),
+            ("Pow", [None, "two"], {}),
+            ("Erf", [None], {}),
+            ("Relu", [None], {}),
+        ):
+            out = f"c{i}/{op}"
+            ins = [cur if n is None else n for n in ins]
+            if op == "Sub":
+                ins = [f"c{i}/Reshape", cur]
+            nodes.append(helper.make_node(op, ins, [out], name=out, **attrs))
+            cur = out
+    nodes.append(helper.make_node("Cast", ["s"], ["s64"], name="cast", to=TensorProto.INT64))
+    nodes.append(helper.make_node("Reshape", [cur, "s64"], ["y"], name="float_shape"))
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 8]),
+            helper.make_tensor_value_info("s", TensorProto.FLOAT, [2]),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        inits,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+
+
+def test_reshapes_with_a_constant_shape_share_their_verdict(monkeypatch):
+    """A check that decides from the input's facts (the shape is an initializer) reads
+    nothing else, so such Reshapes share one verdict; the one whose shape is computed from a
+    float network input is still judged on its own and keeps its finding."""
+    model = _common_ops_chain(40)
+    shared, alone = _reports(model, "rtx-1")
+    assert shared == alone
+    assert "float-shape-input" in shared
+    judged = []
+    real_judge = static.StaticChecker._judge
+
+    def spy(self, node, graph, watch=False):
+        judged.append(node.op_type)
+        return real_judge(self, node, graph, watch)
+
+    monkeypatch.setattr(static.StaticChecker, "_judge", spy)
+    static.check_static(load_model(model), parse_target("rtx-1"))
+    assert judged.count("Reshape") <= 3, judged
+    assert len(judged) < 20

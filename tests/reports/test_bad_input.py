@@ -85,7 +85,8 @@ def test_empty_file(tmp_path):
 
 
 def test_directory(tmp_path):
-    assert_clean_usage_error(run_cli(CHECK, str(tmp_path), *ARGS), "is a directory")
+    # a folder is searched for models (trt-check FOLDER); one without any is bad input
+    assert_clean_usage_error(run_cli(CHECK, str(tmp_path), *ARGS), "no .onnx file")
 
 
 def test_missing_path(tmp_path):

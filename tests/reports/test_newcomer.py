@@ -148,7 +148,7 @@ def test_trt_build_rejects_dynamic_inputs_before_tensorrt(tmp_path, no_tensorrt,
     assert time.perf_counter() - started < 2
     err = capsys.readouterr().err
     assert "input 'x' has dynamic shape [-1, 8] and no --shapes" in err
-    assert "Hint: add --shapes x:MIN,OPT,MAX" in err
+    assert "Hint: add --shapes x:MIN,OPT,MAX" in err and "--dims batch=MIN:OPT:MAX" in err
     assert main([str(model), "-o", str(tmp_path / "m.plan"), "--shapes", "y:1x8,2x8,4x8"]) == 2
     assert "unknown input(s) ['y']" in capsys.readouterr().err
     assert not (tmp_path / "m.plan").exists()

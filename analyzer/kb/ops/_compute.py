@@ -25,11 +25,6 @@ def src(*parts: str) -> str:
     return "; ".join(p for p in parts if p)
 
 
-def declared_outputs(ctx: NodeContext) -> int:
-    """Outputs the node declares with a name (empty names are omitted optional outputs)."""
-    return sum(1 for name in ctx.node.output if name)
-
-
 def only_first_output(ctx: NodeContext, what: str, hint: str) -> Iterable[Finding]:
     """The importer produces one output; any other named output fails the parse.
 
@@ -46,12 +41,6 @@ def only_first_output(ctx: NodeContext, what: str, hint: str) -> Iterable[Findin
         )
 
 
-def is_const(ctx: NodeContext, index: int) -> bool:
-    """A build-time constant in the broad sense (folds of constants included)."""
-    info = ctx.input(index)
-    return info is not None and info.is_constant
-
-
 def is_weights(ctx: NodeContext, index: int) -> bool:
     """What the parser calls weights: an initializer or a Constant node's output, directly.
 
@@ -60,9 +49,9 @@ def is_weights(ctx: NodeContext, index: int) -> bool:
     """
     if not ctx.has_input(index):
         return False
-    name = ctx.node.input[index]
-    if ctx.graph.is_initializer(name):
+    if ctx.input(index).is_initializer:  # a fact: the verdict stays shareable (VerdictMemo)
         return True
+    name = ctx.node.input[index]
     producer = ctx.graph.producers.get(name)
     return producer is not None and producer.op_type == "Constant"
 
@@ -73,6 +62,8 @@ def resolves_to_weights(ctx: NodeContext, index: int, depth: int = 16) -> bool:
     constants does not; observed with TensorRT-RTX 1.7.1)."""
     if not ctx.has_input(index):
         return False
+    if ctx.input(index).is_initializer:  # a fact: the verdict stays shareable (VerdictMemo)
+        return True
     name = ctx.node.input[index]
     graph = ctx.graph
     for _ in range(depth):

@@ -123,10 +123,10 @@ def shape_input(ctx: NodeContext, index: int, what: str):
     """
     if not ctx.has_input(index):
         return None
-    name = ctx.node.input[index]
-    info = ctx.input(index)
+    info = ctx.input(index)  # facts first: a verdict from them alone is shared (VerdictMemo)
     if info.is_constant or info.dtype in FLOAT_LIKE:
         return None  # float values are judged by float_value_input
+    name = ctx.node.input[index]
     if not reads_float_network_input(ctx.graph, name):
         return None
     return ctx.finding(
@@ -196,6 +196,8 @@ def build_time_input(ctx: NodeContext, index: int, why: str):
     accepted; axes that are a network input fail ("axis is not a constant").
     """
     if not ctx.has_input(index):
+        return None
+    if ctx.input(index).is_constant:  # a fact: the verdict stays shareable (VerdictMemo)
         return None
     name = ctx.node.input[index]
     if shape_derived(ctx.graph, name, network_inputs=False):

@@ -22,7 +22,7 @@ generalizes beyond the exact test cases, since real models differ from node test
   * `opset`: each node test case converted down to opsets 11 and 13 (onnx.version_converter),
     as older exporters write them.
   * `torch`: small PyTorch and (tiny, random) transformers models exported with both
-    torch.onnx exporters (`trtforge.analyzer.oracle.exports`; needs torch).
+    torch.onnx exporters (`tools.oracle.exports`; needs torch).
 
 Models are de-duplicated by the sha256 of their bytes (the first name wins).
 """
@@ -248,10 +248,8 @@ class _quiet_numpy:
 
 
 def default_fixture_dirs() -> list[Path]:
-    """The repository's `tests/` folder when running from a checkout, else nothing."""
-    import trtforge.analyzer
-
-    repo = Path(trtforge.analyzer.__file__).resolve().parent.parent
+    """The repository's `tests/` folder (this module lives in the checkout's `tools/`)."""
+    repo = Path(__file__).resolve().parents[2]
     tests = repo / "tests"
     return [tests] if tests.is_dir() and (repo / "pyproject.toml").exists() else []
 
@@ -333,7 +331,7 @@ def build_corpus(
         for name, model in fp16_variants(cases):
             add(name, "fp16", model)
     if "torch" in sources:
-        from trtforge.analyzer.oracle.exports import export_models
+        from tools.oracle.exports import export_models
 
         for name, path in export_models():
             add(name, "torch", path)

@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from tools.oracle.corpus import CorpusModel
 from trtforge.analyzer import trt as trt_adapter
 from trtforge.analyzer.backends.parser import ParserPool, ParserResult
-from trtforge.analyzer.oracle.corpus import CorpusModel
 
 log = logging.getLogger("trtforge.oracle")
 

@@ -26,7 +26,7 @@ log = logging.getLogger("trtforge.oracle")
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m trtforge.analyzer.oracle",
+        prog="python -m tools.oracle",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -61,10 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tools.oracle.corpus import build_corpus
+    from tools.oracle.groundtruth import cache_path, ground_truth
+    from tools.oracle.score import rejection_table, score
     from trtforge.analyzer import trt as trt_adapter
-    from trtforge.analyzer.oracle.corpus import build_corpus
-    from trtforge.analyzer.oracle.groundtruth import cache_path, ground_truth
-    from trtforge.analyzer.oracle.score import rejection_table, score
     from trtforge.analyzer.targets import parse_target
 
     if trt_adapter.flavour() is None:

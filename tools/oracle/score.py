@@ -25,9 +25,9 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+from tools.oracle.corpus import CorpusModel
 from trtforge.analyzer.backends.parser import ParserResult
 from trtforge.analyzer.errors import UserError
-from trtforge.analyzer.oracle.corpus import CorpusModel
 from trtforge.analyzer.targets import Target
 
 log = logging.getLogger("trtforge.oracle")

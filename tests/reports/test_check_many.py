@@ -1,0 +1,94 @@
+"""trt-check over several files and folders: one process, one summary, the worst exit status."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import pytest
+
+from trtforge.analyzer.schemas import check_many_schema, check_schema
+
+from .models import custom_op_model, run_cli, save, topk_model
+
+CHECK = "trtforge.analyzer.cli.check"
+STATIC = ("--target", "trt-10", "--backend", "static")
+
+
+@pytest.fixture
+def tree(tmp_path):
+    """ok.onnx (supported), nested/deeper/custom.onnx (unsupported), nested/notes.txt."""
+    deeper = tmp_path / "models" / "nested" / "deeper"
+    deeper.mkdir(parents=True)
+    save(topk_model(), tmp_path / "models" / "ok.onnx")
+    save(custom_op_model(), deeper / "custom.onnx")
+    (tmp_path / "models" / "nested" / "notes.txt").write_text("not a model")
+    return tmp_path / "models"
+
+
+def _json(proc) -> dict:
+    data = json.loads(proc.stdout)
+    jsonschema.validate(data, check_many_schema())
+    for row in data["models"]:
+        if row["report"] is not None:
+            jsonschema.validate(row["report"], check_schema())
+    return data
+
+
+def test_a_folder_is_searched_recursively_and_summarised(tree):
+    proc = run_cli(CHECK, str(tree), *STATIC, "--format", "json")
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr == ""  # no progress bar when stderr is not a terminal
+    data = _json(proc)
+    assert data["schema"] == "trtforge.check-many/1"
+    assert [r["path"] for r in data["models"]] == [
+        str(tree / "nested" / "deeper" / "custom.onnx"),
+        str(tree / "ok.onnx"),
+    ]
+    assert [r["status"] for r in data["models"]] == ["unsupported", "supported"]
+    assert data["summary"] == {"models": 2, "supported": 1, "unsupported": 1, "error": 0}
+    assert data["models"][0]["report"]["schema"] == "trtforge.check/1"
+
+
+def test_all_supported_exits_0_and_a_bad_file_is_an_error_row_exiting_2(tree, tmp_path):
+    ok = str(tree / "ok.onnx")
+    proc = run_cli(CHECK, ok, ok, *STATIC)  # the same file twice is checked once
+    assert proc.returncode == 0, proc.stderr
+    assert "1 model: 1 supported, 0 not supported, 0 could not be checked" in proc.stdout
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x00garbage")
+    missing = tmp_path / "missing.onnx"
+    proc = run_cli(CHECK, str(tree), str(bad), str(missing), *STATIC, "--format", "json")
+    assert proc.returncode == 2, proc.stderr
+    data = _json(proc)
+    rows = {r["path"]: r for r in data["models"]}
+    assert rows[str(bad)]["status"] == "error" and rows[str(bad)]["report"] is None
+    assert rows[str(bad)]["error"]["hint"]
+    assert rows[str(missing)]["status"] == "error"
+    assert data["summary"]["error"] == 2 and data["summary"]["unsupported"] == 1
+    # --exit-zero only forgives unsupported nodes, never bad input
+    assert run_cli(CHECK, str(tree), *STATIC, "--exit-zero").returncode == 0
+    assert run_cli(CHECK, str(tree), str(bad), *STATIC, "--exit-zero").returncode == 2
+
+
+def test_text_markdown_and_sarif_summaries(tree):
+    text = run_cli(CHECK, str(tree), *STATIC)
+    lines = text.stdout.splitlines()
+    assert lines[0].startswith("trt-check  ·  target trt-10.16  ·  backend static")
+    assert sum("NOT supported" in line for line in lines) == 1
+    assert "FastGelu (com.microsoft) ×1" in text.stdout and "custom.onnx" in text.stdout
+    assert "2 models: 1 supported, 1 not supported, 0 could not be checked" in text.stdout
+    md = run_cli(CHECK, str(tree), *STATIC, "--format", "markdown").stdout
+    assert md.startswith("## ❌ trt-check: 2 models") and "| `" in md
+    sarif = json.loads(run_cli(CHECK, str(tree), *STATIC, "--format", "sarif").stdout)
+    assert sarif["version"] == "2.1.0" and len(sarif["runs"]) == 2
+    assert any(r["results"] for r in sarif["runs"])
+
+
+def test_bad_arguments_exit_2_before_any_model(tmp_path, tree):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    proc = run_cli(CHECK, str(tree), str(empty), *STATIC)
+    assert proc.returncode == 2 and "no .onnx file" in proc.stderr and "Hint:" in proc.stderr
+    proc = run_cli(CHECK, str(tree), "--target", "trt-99")
+    assert proc.returncode == 2 and "unknown target" in proc.stderr and proc.stdout == ""

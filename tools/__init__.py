@@ -1,0 +1,6 @@
+"""Development tooling that reads the checkout (not installed with trtforge).
+
+`tools.oracle`: the agreement oracle — builds a corpus from `tests/` fixtures and exports,
+runs the real TensorRT parser on it, and scores the knowledge base
+(`python -m tools.oracle`, from the repository root). Tests and benchmarks import it.
+"""
