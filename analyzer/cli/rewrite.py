@@ -129,10 +129,12 @@ def _main(argv: Sequence[str] | None) -> int:
 
     from trtforge.analyzer.errors import UserError
     from trtforge.analyzer.loading import load_external_weights, load_model
+    from trtforge.analyzer.outputs import OutputSet, check_output
+    from trtforge.analyzer.outputs import write_text as write_file
     from trtforge.analyzer.rewrite.base import RewriteOptions
     from trtforge.analyzer.rewrite.manager import rewrite_model
     from trtforge.analyzer.rewrite.registry import all_passes
-    from trtforge.analyzer.rewrite.writer import check_destination, write_model, write_text
+    from trtforge.analyzer.rewrite.writer import check_destination, stage_model
     from trtforge.analyzer.targets import default_target, parse_target
 
     passes = list(args.passes or [])
@@ -146,6 +148,8 @@ def _main(argv: Sequence[str] | None) -> int:
     loaded = load_model(args.model)
     out_path = Path(args.output)
     check_destination(out_path, loaded)
+    if args.report:
+        check_output(args.report, "--report")
     report: dict = {
         "schema": REPORT_SCHEMA,
         "input": {"path": loaded.display_path, "sha256": loaded.sha256},
@@ -203,7 +207,7 @@ def _main(argv: Sequence[str] | None) -> int:
             )
             if args.report:
                 report["written"] = False
-                write_text(json.dumps(report, indent=2) + "\n", args.report)
+                write_file(args.report, json.dumps(report, indent=2) + "\n", "--report")
             return EXIT_FINDINGS
         worst = verification.worst
         if worst is not None:
@@ -214,25 +218,29 @@ def _main(argv: Sequence[str] | None) -> int:
             )
     elif not args.verify:
         report["verification"] = None
-    write_model(result.proto, out_path, loaded)
-    report["written"] = True
+    # The model, its external data and the report are committed together or not at all.
+    with OutputSet() as outputs:
+        staged = stage_model(outputs, result.proto, out_path, loaded)
+        report["written"] = True
+        if args.auto:
+            from trtforge.analyzer.api import check
+
+            after = check(load_model(staged), target=target, backend="static")
+            report["auto"] = {
+                "passes": passes,
+                "unsupported_before": len(before.unsupported_nodes),
+                "unsupported_after": len(after.unsupported_nodes),
+            }
+        if args.report:
+            outputs.add_text(args.report, json.dumps(report, indent=2) + "\n", "--report")
+        outputs.commit()
     _say(args, f"wrote {out_path}" + ("" if result.changed else " (graph unchanged)"))
     if args.auto:
-        from trtforge.analyzer.api import check
-
-        after = check(load_model(out_path), target=target, backend="static")
-        report["auto"] = {
-            "passes": passes,
-            "unsupported_before": len(before.unsupported_nodes),
-            "unsupported_after": len(after.unsupported_nodes),
-        }
         _say(
             args,
             f"unsupported nodes ({target.id}, static): {len(before.unsupported_nodes)} "
-            f"before → {len(after.unsupported_nodes)} after",
+            f"before → {report['auto']['unsupported_after']} after",
         )
-    if args.report:
-        write_text(json.dumps(report, indent=2) + "\n", args.report)
     return EXIT_OK
 
 
