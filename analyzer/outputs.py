@@ -327,7 +327,7 @@ class OutputSet:
         return tmp
 
     def add_text(self, path: str | os.PathLike, text: str, what: str = "-o") -> Path:
-        return self.add_bytes(path, text.encode("utf-8", errors="surrogateescape"), what)
+        return self.add_bytes(path, text.encode("utf-8", errors="backslashreplace"), what)
 
     def scratch_dir(self, out: str | os.PathLike, what: str = "-o") -> Path:
         """A temporary folder beside `out` (removed at the end) to build files in."""
@@ -424,4 +424,4 @@ def write_bytes(path: str | os.PathLike, data: bytes, what: str = "-o") -> Path:
 
 def write_text(path: str | os.PathLike, text: str, what: str = "-o") -> Path:
     """Writes one text file atomically (see the module docstring)."""
-    return write_bytes(path, text.encode("utf-8", errors="surrogateescape"), what)
+    return write_bytes(path, text.encode("utf-8", errors="backslashreplace"), what)

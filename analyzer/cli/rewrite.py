@@ -105,8 +105,10 @@ def _dims(items: list[str]) -> dict[str, int]:
 
 
 def _say(args, text: str) -> None:
+    from trtforge.analyzer.safe_text import printable
+
     if not args.quiet:
-        print(text, file=sys.stderr)
+        print(printable(text), file=sys.stderr)
 
 
 def _auto_passes(loaded, target, known: list[str]):
@@ -195,9 +197,11 @@ def _main(argv: Sequence[str] | None) -> int:
         verification = verify(original, rewritten, seed=args.seed, dims=dims)
         report["verification"] = verification.to_json()
         if not verification.ok:
+            from trtforge.analyzer.safe_text import printable
+
             print(
-                f"{PROG}: verification failed: {verification.describe_worst()}; "
-                f"nothing written to {out_path}",
+                f"{PROG}: verification failed: {printable(verification.describe_worst())}; "
+                f"nothing written to {printable(out_path)}",
                 file=sys.stderr,
             )
             print(

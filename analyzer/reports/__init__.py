@@ -23,7 +23,9 @@ def write_report(text: str, output: str | None) -> None:
     if output is None:
         import sys
 
-        sys.stdout.write(text)
+        # undecodable bytes of a path (lone surrogates) as visible escapes, never an error
+        encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+        sys.stdout.write(text.encode(encoding, "backslashreplace").decode(encoding))
         return
     from trtforge.analyzer.outputs import write_text
 
