@@ -5,7 +5,7 @@ exporter decomposed into nine elementwise and reduce ops becomes nine layers (an
 loses accuracy in the variance), where the fused op is one normalization layer. The advice is
 what the fusion passes actually match: they run here in memory, on the model without its
 weights, exactly as `trt-rewrite` would run them — so each piece of advice names the command
-that realises it.
+that realises it. A pass is advised when it declares `advice` (`rewrite.base.Advice`).
 """
 
 from __future__ import annotations
@@ -17,17 +17,6 @@ from trtforge.analyzer.loading import LoadedModel
 from trtforge.analyzer.targets import Target
 
 log = logging.getLogger("trtforge.advice")
-
-#: pass id -> (what it fuses, what the fused form is, ops a match must contain)
-FUSIONS: dict[str, tuple[str, str, frozenset[str]]] = {
-    "fuse-layernorm": (
-        "decomposed LayerNorm",
-        "one normalization layer",
-        frozenset({"ReduceMean"}),
-    ),
-    "fuse-rmsnorm": ("decomposed RMSNorm", "one normalization layer", frozenset({"ReduceMean"})),
-    "fuse-gelu": ("decomposed GELU", "one Gelu op", frozenset({"Erf", "Tanh"})),
-}
 
 #: matching runs on a graphsurgeon copy of the graph; past this size the advice is skipped
 #: so that checking very large graphs stays fast (run trt-rewrite to see what it fuses).
@@ -43,7 +32,10 @@ def fusion_advice(loaded: LoadedModel, target: Target) -> list[Finding]:
     if len(graph.node) > MAX_NODES:
         return []
     ops = {node.op_type for node in graph.node}
-    candidates = [pid for pid, (_, _, needs) in FUSIONS.items() if ops & needs]
+    from trtforge.analyzer.rewrite.registry import advised_passes
+
+    advised = advised_passes()
+    candidates = [pid for pid, cls in advised.items() if ops & cls.advice.needs]
     if not candidates:
         return []
     try:
@@ -59,7 +51,7 @@ def fusion_advice(loaded: LoadedModel, target: Target) -> list[Finding]:
         applied = result.passes[pid].applied
         if not applied:
             continue
-        what, fused, _ = FUSIONS[pid]
+        what, fused = advised[pid].advice.what, advised[pid].advice.fused
         findings.append(
             Finding(
                 code=f"advice/{pid}",

@@ -82,12 +82,12 @@ def find_plugin(op_type: str, version: str = "1", namespace: str = "trtforge") -
     return None
 
 
-def find_for_node(node) -> PluginSpec | None:
-    """The declaration an ONNX node maps to under the parser's lookup rules, or ``None``."""
-    for spec in _load():
-        if spec.matches_node(node):
-            return spec
-    return None
+def find_for_node(node, target=None) -> PluginSpec | None:
+    """The declaration `target`'s ONNX parser creates for ``node``, or ``None`` (the rule:
+    ``trtforge.analyzer.plugin_lookup``; ``target=None`` means the newest parsers)."""
+    from trtforge.analyzer.plugin_lookup import find_declared
+
+    return find_declared(node, target)
 
 
 def package_dirs() -> list[Path]:
@@ -137,7 +137,8 @@ def _built_keys() -> frozenset[tuple[str, str, str]] | None:
     for line in manifest.read_text().splitlines():
         parts = line.split()
         if len(parts) == 3:
-            keys.add((parts[1], parts[2], parts[0]))  # namespace name version
+            ns = "" if parts[0] == '""' else parts[0]  # namespace name version
+            keys.add((parts[1], parts[2], ns))
     return frozenset(keys)
 
 

@@ -27,6 +27,7 @@ BACKENDS = ("auto", "native", "python")
 # Keep Python creators alive for the life of the process (TensorRT holds borrowed references).
 _PY_CREATORS: dict[tuple[str, str, str, str], object] = {}
 _NATIVE_LOADED: dict[str, object] = {}
+_TAKEN_OVER: set[tuple[str, str, str]] = set()  # keys whose TensorRT-RTX creator was removed
 
 
 class RegistrationError(RuntimeError):
@@ -94,6 +95,9 @@ def register(
         trt = _trt.import_trt()
     reg = trt.get_plugin_registry()
     chosen = "native" if library else _resolve_backend(backend)
+    if not library:
+        # the native library registers every creator it holds, whichever specs were asked for
+        _take_over_shipped(reg, catalog.all_plugins() if chosen == "native" else specs, trt)
 
     if chosen == "native":
         path = library or (
@@ -150,6 +154,28 @@ def register(
     return Registered(tuple(done), "python")
 
 
+def _take_over_shipped(reg, specs, trt) -> None:
+    """Under TensorRT-RTX, remove its own creator of a plugin trtforge declares in TensorRT's
+    (empty) namespace, so trtforge's registers in its place.
+
+    TensorRT-RTX 1.7 ships ``ROIAlign_TRT`` v2, but creating it needs a CUDA device ("Cuda
+    Error in ROIAlignV3: 35" on a machine without one), so the RoiAlign importer fails and
+    ahead-of-time builds on a build machine cannot work; trtforge's creates no CUDA state.
+    TensorRT's own plugins (``libnvinfer_plugin``) are left alone.
+    """
+    if not trt.__name__.startswith("tensorrt_rtx"):
+        return
+    wanted = {s.key for s in specs if s.namespace == "" and s.key not in _TAKEN_OVER}
+    if not wanted:
+        return
+    for creator in list(getattr(reg, "all_creators", ())):
+        key = (creator.name, creator.plugin_version, creator.plugin_namespace)
+        if key in wanted and reg.deregister_creator(creator):
+            logger.info("replaced TensorRT-RTX's %s v%s with trtforge's", key[0], key[1])
+    # once per process: later calls would find trtforge's own creator under the key
+    _TAKEN_OVER.update(wanted)
+
+
 def _has_creator(reg, spec: PluginSpec) -> bool:
     try:
         return reg.get_creator(spec.name, spec.version, spec.namespace) is not None
@@ -157,18 +183,21 @@ def _has_creator(reg, spec: PluginSpec) -> bool:
         return False
 
 
-def plugin_nodes(model) -> list[tuple[int, object, PluginSpec | None]]:
+def plugin_nodes(model, target=None) -> list[tuple[int, object, PluginSpec | None]]:
     """Nodes of ``model``'s graph (and subgraphs) that are plugins: (index, node, spec or None).
 
-    A node counts as a plugin when its domain is not a standard ONNX domain, or when it
-    matches a declaration. ``spec`` is ``None`` for plugins trtforge does not declare.
+    A node counts as a plugin when its domain is not a standard ONNX domain, or when
+    `target`'s parser looks it up under a declaration's key (``plugin_lookup``; ``None``: the
+    newest parsers). ``spec`` is ``None`` for plugins trtforge does not declare.
     """
+    from trtforge.analyzer.plugin_lookup import find_declared
+
     out = []
     standard = {"", "ai.onnx", "ai.onnx.ml", "ai.onnx.preview.training"}
 
     def walk(graph):
         for i, node in enumerate(graph.node):
-            spec = catalog.find_for_node(node)
+            spec = find_declared(node, target)
             if spec is not None or node.domain not in standard:
                 out.append((i, node, spec))
             for a in node.attribute:
@@ -181,31 +210,19 @@ def plugin_nodes(model) -> list[tuple[int, object, PluginSpec | None]]:
     return out
 
 
-def node_plugin_key(node) -> tuple[str, str, tuple[str, ...]]:
-    """(name, version, candidate namespaces) as the ONNX parser looks a node up."""
-    version, namespace = "1", None
-    for a in node.attribute:
-        if a.name == "plugin_version":
-            version = a.s.decode()
-        elif a.name == "plugin_namespace":
-            namespace = a.s.decode()
-    cands = (namespace,) if namespace is not None else ("", node.domain)
-    return node.op_type, version, tuple(dict.fromkeys(cands))
+def find_missing(reg, model, target=None) -> list[tuple[object, list[tuple[str, str, str]]]]:
+    """Plugin nodes of ``model`` for which ``reg`` has no creator under any key `target`'s
+    parser tries: (node, the keys tried)."""
+    from trtforge.analyzer.plugin_lookup import find_registered, plugin_keys
 
+    def has_creator(name, version, namespace):
+        try:
+            return reg.get_creator(name, version, namespace) is not None
+        except Exception:  # noqa: BLE001 - older bindings raise on a miss
+            return False
 
-def find_missing(reg, model) -> list[tuple[object, tuple[str, str, tuple[str, ...]]]]:
-    """Plugin nodes of ``model`` with no creator in ``reg``: (node, lookup key)."""
     missing = []
-    for _, node, _spec in plugin_nodes(model):
-        name, version, namespaces = node_plugin_key(node)
-        found = False
-        for ns in namespaces:
-            try:
-                found = reg.get_creator(name, version, ns) is not None
-            except Exception:  # noqa: BLE001
-                found = False
-            if found:
-                break
-        if not found:
-            missing.append((node, (name, version, namespaces)))
+    for _, node, _spec in plugin_nodes(model, target):
+        if find_registered(node, target, has_creator) is None:
+            missing.append((node, plugin_keys(node, target)))
     return missing

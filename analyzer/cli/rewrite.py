@@ -30,7 +30,7 @@ REPORT_SCHEMA = "trtforge.rewrite/1"
 
 
 def build_parser():
-    from trtforge.analyzer.rewrite.registry import all_passes, get_pass
+    from trtforge.analyzer.rewrite.registry import all_passes, declared_options, get_pass
 
     parser = make_parser(PROG, __doc__)
     parser.add_argument("model", metavar="IN", help="the ONNX model to rewrite (never modified)")
@@ -48,22 +48,8 @@ def build_parser():
         help="run trt-check (static) for the target, apply the passes its findings "
         "name, and re-check",
     )
-    passes.add_argument(
-        "--layernorm-impl",
-        choices=("auto", "onnx", "plugin"),
-        default="auto",
-        help="fuse-layernorm output: onnx = LayerNormalization (converts a model "
-        "below opset 17 to 17), plugin = trtforge::LayerNorm node, auto (default) "
-        "= onnx at opset >= 17, else plugin",
-    )
-    passes.add_argument(
-        "--rmsnorm-impl",
-        choices=("auto", "onnx", "plugin"),
-        default="auto",
-        help="fuse-rmsnorm output: onnx = RMSNormalization (converts a model below "
-        "opset 23 to 23), plugin = trtforge::RMSNorm node, auto (default) = onnx "
-        "at opset >= 23 where the target's parser imports it, else plugin",
-    )
+    for option in declared_options().values():
+        _add_option(passes, option)
     add_target_args(parser)
     ver = parser.add_argument_group("verification")
     ver.add_argument(
@@ -90,6 +76,22 @@ def build_parser():
     )
     add_logging_args(parser)
     return parser
+
+
+def _add_option(group, option) -> None:
+    """Offers a pass's declared option (`rewrite.base.PassOption`) as a flag."""
+    if option.type is bool:
+        group.add_argument(option.flag, dest=option.name, action="store_true", help=option.help)
+        return
+    group.add_argument(
+        option.flag,
+        dest=option.name,
+        type=option.type,
+        choices=option.choices,
+        default=option.default,
+        metavar=None if option.choices else option.name.upper(),
+        help=option.help,
+    )
 
 
 def _dims(items: list[str]) -> dict[str, int]:
@@ -135,7 +137,7 @@ def _main(argv: Sequence[str] | None) -> int:
     from trtforge.analyzer.outputs import write_text as write_file
     from trtforge.analyzer.rewrite.base import RewriteOptions
     from trtforge.analyzer.rewrite.manager import rewrite_model
-    from trtforge.analyzer.rewrite.registry import all_passes
+    from trtforge.analyzer.rewrite.registry import all_passes, declared_options, get_pass
     from trtforge.analyzer.rewrite.writer import check_destination, stage_model
     from trtforge.analyzer.targets import default_target, parse_target
 
@@ -167,10 +169,11 @@ def _main(argv: Sequence[str] | None) -> int:
             f"trt-check ({target.id}, static): {len(before.unsupported_nodes)} unsupported "
             f"node(s); passes suggested: {', '.join(suggested) or 'none'}",
         )
-    options = RewriteOptions(
-        target=target, layernorm_impl=args.layernorm_impl, rmsnorm_impl=args.rmsnorm_impl
-    )
-    result = rewrite_model(loaded.proto, passes, options)
+    options = RewriteOptions(target, **{name: getattr(args, name) for name in declared_options()})
+    source = loaded.proto
+    if loaded.external and any(get_pass(p).reads_weights for p in passes):
+        source = load_external_weights(loaded)  # a pass decodes weights (dequantize-nbits)
+    result = rewrite_model(source, passes, options)
     report.update(result.to_json())
     for pid, stats in result.passes.items():
         line = f"{pid}: applied {stats.applied}"
@@ -194,7 +197,9 @@ def _main(argv: Sequence[str] | None) -> int:
             from onnx.external_data_helper import load_external_data_for_model
 
             load_external_data_for_model(rewritten, str(loaded.folder))
-        verification = verify(original, rewritten, seed=args.seed, dims=dims)
+        verification = verify(
+            original, rewritten, seed=args.seed, dims=dims, allowances=result.allowances
+        )
         report["verification"] = verification.to_json()
         if not verification.ok:
             from trtforge.analyzer.safe_text import printable

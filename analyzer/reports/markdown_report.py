@@ -48,6 +48,7 @@ def render(report: Report) -> str:
         f"## {mark} trt-check: {_code(report.model.path)} on {_code(report.target)}",
         "",
         f"**{verdict_line(report)}** — backend `{report.backend}`",
+        *(["", f"_{_cell(report.selection)}_"] if report.selection else []),
         "",
         "| status | nodes |",
         "|---|---:|",
@@ -64,7 +65,7 @@ def render(report: Report) -> str:
     if plan.command:
         out += [
             "",
-            f"### Fix {plan.fixed} of {plan.total} unsupported nodes with",
+            f"### {plan.heading}",
             "",
             "```sh",
             printable(plan.command).replace("`", "'"),

@@ -9,6 +9,8 @@ once after a pass that changed it, and reruns all passes until none changes anyt
         '''Before: ...  After: ...  Skips: ...'''
         id = "fuse-thing"
         summary = "one line for --help"
+        options = (PassOption("thing_mode", "auto", "--thing-mode: ...", choices=("auto", "x")),)
+        advice = Advice("decomposed Thing", "one Thing layer", frozenset({"Thing"}))  # optional
 
         def find(self, ctx):
             for node in ctx.graph.nodes:
@@ -38,25 +40,102 @@ from trtforge.analyzer.targets import Target
 
 log = logging.getLogger("trtforge.rewrite")
 
-LAYERNORM_IMPLS = ("auto", "onnx", "plugin")
+
+@dataclass(frozen=True)
+class PassOption:
+    """An option a pass declares (`RewritePass.options`).
+
+    trt-rewrite offers it as `--<name with dashes>`; the Python API takes it as a keyword of
+    `RewriteOptions`; the pass reads it as `ctx.options.<name>`. Not given, it is `default`.
+
+    Attributes:
+        name: a Python identifier, unique among all passes' options.
+        default: the value when the option is not given.
+        help: one line for `--help` (say what each choice does and what the default picks).
+        type: str, int or float (the value's type), or bool (a flag, `default` False).
+        choices: the allowed values, or None for any value of `type`.
+    """
+
+    name: str
+    default: Any
+    help: str
+    type: type = str
+    choices: tuple | None = None
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    def validate(self, value: Any) -> Any:
+        """`value` when allowed.
+
+        Raises:
+            ValueError: not one of `choices`, or not of `type`.
+        """
+        if self.choices is not None and value not in self.choices:
+            raise ValueError(
+                f"rewrite option {self.name}={value!r}: use one of {', '.join(self.choices)}"
+            )
+        if not isinstance(value, self.type) and not (self.type is float and isinstance(value, int)):
+            raise ValueError(f"rewrite option {self.name}={value!r} is not {self.type.__name__}")
+        return value
 
 
 @dataclass(frozen=True)
-class RewriteOptions:
-    """Options every pass may read.
+class Advice:
+    """Declares that trt-check advises the pass (a warning `advice/<id>`) on a model it matches.
+
+    Advice is for passes that make a model TensorRT already accepts build a faster or more
+    accurate engine (fusions). trt-check runs the pass in memory, with default options, on a
+    model containing one of `needs`, and reports how many matches it would rewrite.
 
     Attributes:
-        target: the TensorRT target the model is rewritten for.
-        layernorm_impl: "onnx" (LayerNormalization, opset >= 17), "plugin" (the trtforge
-            LayerNorm plugin node), or "auto" (onnx when the model's opset is >= 17, else plugin).
-        rmsnorm_impl: "onnx" (RMSNormalization, opset >= 23), "plugin" (the trtforge RMSNorm
-            plugin node), or "auto" (onnx when the model's opset is >= 23 and the target's
-            parser imports RMSNormalization, else plugin).
+        what: what one match is, singular ("decomposed LayerNorm").
+        fused: what it becomes ("one normalization layer").
+        needs: op types a match always contains (a cheap filter before matching).
     """
 
-    target: Target
-    layernorm_impl: str = "auto"
-    rmsnorm_impl: str = "auto"
+    what: str
+    fused: str
+    needs: frozenset[str]
+
+
+class RewriteOptions:
+    """Options every pass may read: the target and the options the passes declare.
+
+    `RewriteOptions(target, layernorm_impl="onnx")`; `options.layernorm_impl` reads an option,
+    its declared default when not given.
+
+    Raises (constructor):
+        TypeError: a keyword no pass declares.
+        ValueError: a value the option does not allow.
+    """
+
+    def __init__(self, target: Target, **values: Any):
+        from trtforge.analyzer.rewrite.registry import declared_options
+
+        declared = declared_options()
+        unknown = sorted(set(values) - set(declared))
+        if unknown:
+            raise TypeError(
+                f"unknown rewrite option(s) {', '.join(unknown)}; declared: "
+                f"{', '.join(declared) or 'none'}"
+            )
+        self.target = target
+        self._values = {
+            name: option.validate(values[name]) if name in values else option.default
+            for name, option in declared.items()
+        }
+
+    def __getattr__(self, name: str) -> Any:
+        values = self.__dict__.get("_values", {})
+        if name in values:
+            return values[name]
+        raise AttributeError(f"no rewrite option '{name}' (no pass declares it)")
+
+    def __repr__(self) -> str:
+        values = ", ".join(f"{k}={v!r}" for k, v in self._values.items())
+        return f"RewriteOptions({self.target.id}{', ' if values else ''}{values})"
 
 
 @dataclass
@@ -90,6 +169,9 @@ class PassOutcome:
     applied: int = 0
     skips: list[Skip] = field(default_factory=list)
     changed: bool = False
+    #: graph output -> (absolute tolerance, why) for verification, where the pass changes
+    #: results by design (e.g. a new quantization grid)
+    allowances: dict[str, tuple[float, str]] = field(default_factory=dict)
 
 
 class PassContext:
@@ -107,6 +189,8 @@ class PassContext:
         self.pass_id = pass_id
         self.opsets = opsets
         self._taken: set[str] | None = None
+        #: what the pass wants the user to know (`note`), message -> count
+        self.notes: dict[str, int] = {}
         self._next_index: dict[str, int] = {}  # base -> the next index to try (`unique`)
 
     @property
@@ -168,6 +252,11 @@ class PassContext:
         self.graph.nodes.append(node)
         return node
 
+    def note(self, message: str) -> None:
+        """Records something the report should say (e.g. which form a rewrite produced);
+        identical messages are counted, not repeated."""
+        self.notes[message] = self.notes.get(message, 0) + 1
+
     def require_domain(self, domain: str, version: int) -> None:
         """Records that the output model must import `domain` at `version` or later."""
         if self.opsets.get(domain, 0) < version:
@@ -189,12 +278,29 @@ class RewritePass:
         order: passes run in ascending order within each round.
         removes: (domain, op_type) pairs of custom-domain ops this pass replaces; trt-check
             names the pass as the fix for such nodes.
+        options: the options the pass reads (`PassOption`); trt-rewrite offers each as a flag.
+        advice: set (`Advice`) when trt-check should advise the pass on models it matches.
+        reads_weights: the pass decodes weight values (e.g. to requantize them), so trt-rewrite
+            loads the model's external data before running it (other passes keep external
+            weights as references).
     """
 
     id: ClassVar[str] = ""
     summary: ClassVar[str] = ""
     order: ClassVar[int] = 50
     removes: ClassVar[frozenset[tuple[str, str]]] = frozenset()
+    options: ClassVar[tuple[PassOption, ...]] = ()
+    advice: ClassVar[Advice | None] = None
+    reads_weights: ClassVar[bool] = False
+
+    @classmethod
+    def required_opset(cls, options: RewriteOptions) -> int:
+        """The ai.onnx opset the output needs with these options (0: any).
+
+        The manager converts a model below it first (e.g. `--layernorm-impl onnx` on an
+        opset-13 model: LayerNormalization exists from opset 17).
+        """
+        return 0
 
     def find(self, ctx: PassContext) -> Iterable[Match]:
         """Yields every candidate occurrence of the pattern. Must not mutate the graph."""

@@ -12,6 +12,7 @@ import numpy as np
 import onnx
 import onnx_graphsurgeon as gs
 
+from trtforge.analyzer.plugin_lookup import namespace_attr_needed
 from trtforge.analyzer.rewrite.base import PassContext
 from trtforge.analyzer.rewrite.graphutil import guess_dtype
 from trtforge.analyzer.targets import Target
@@ -98,6 +99,8 @@ def plugin_node(
         node_attrs = {a.name: _attr_value(a) for a in proto.attribute}
     else:
         node_attrs.setdefault("plugin_version", PLUGIN_VERSION)
+    if namespace_attr_needed(domain, ctx.target):
+        node_attrs["plugin_namespace"] = domain  # this parser ignores the domain
     node = gs.Node(
         op=op,
         name=node_name,

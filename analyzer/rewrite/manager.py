@@ -24,10 +24,6 @@ log = logging.getLogger("trtforge.rewrite")
 
 #: rounds of all passes before the manager gives up on reaching a fixed point.
 MAX_ROUNDS = 8
-#: the first opset with LayerNormalization.
-LAYERNORM_OPSET = 17
-#: the first opset with RMSNormalization.
-RMSNORM_OPSET = 23
 
 
 @dataclass
@@ -60,6 +56,8 @@ class RewriteResult:
     passes: dict[str, PassStats]
     rounds: int
     notes: list[str] = field(default_factory=list)
+    #: graph output -> (absolute tolerance, why) that passes declared for verification
+    allowances: dict[str, tuple[float, str]] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {
@@ -110,13 +108,10 @@ def resolve_order(pass_ids: Iterable[str]) -> list[str]:
 
 
 def prepare(proto: onnx.ModelProto, pass_ids: list[str], options: RewriteOptions, notes: list[str]):
-    """Converts the model's opset when an explicitly requested output op needs a newer one."""
+    """Converts the model's opset when a pass's options need a newer one (`required_opset`)."""
     opset = model_opsets(proto).get("", 0)
-    wanted = 0
-    if "fuse-layernorm" in pass_ids and options.layernorm_impl == "onnx":
-        wanted = max(wanted, LAYERNORM_OPSET)
-    if "fuse-rmsnorm" in pass_ids and options.rmsnorm_impl == "onnx":
-        wanted = max(wanted, RMSNORM_OPSET)
+    needs = {pid: get_pass(pid).required_opset(options) for pid in pass_ids}
+    wanted = max(needs.values(), default=0)
     if opset >= wanted:
         return proto, False
     from onnx import version_converter
@@ -127,7 +122,8 @@ def prepare(proto: onnx.ModelProto, pass_ids: list[str], options: RewriteOptions
         raise UserError(
             f"cannot convert the model from opset {opset} to {wanted} for the fused op "
             f"({type(err).__name__}: {str(err)[:120]})",
-            "use --layernorm-impl/--rmsnorm-impl plugin, or re-export at a newer opset",
+            f"choose another output for {', '.join(p for p, v in needs.items() if v > opset)} "
+            "(e.g. --layernorm-impl/--rmsnorm-impl plugin), or re-export at a newer opset",
         ) from None
     notes.append(f"converted the model from opset {opset} to {wanted}")
     return converted, True
@@ -160,6 +156,7 @@ def _rewrite_model(
     graph = gs.import_onnx(working if inferred is None else with_weights(inferred, working))
     opsets = model_opsets(working)
     stats = {pid: PassStats() for pid in order}
+    allowances: dict[str, tuple[float, str]] = {}
     rounds = 0
     any_change = converted
     for round_index in range(1, MAX_ROUNDS + 1):
@@ -172,6 +169,11 @@ def _rewrite_model(
             outcome = cls().run(ctx)
             stats[pid].applied += outcome.applied
             stats[pid].add_skips(outcome.skips)
+            for message, count in ctx.notes.items():
+                notes.append(f"{pid}: {message}" + (f" ({count}x)" if count > 1 else ""))
+            for name, (atol, why) in outcome.allowances.items():
+                if atol > allowances.get(name, (0.0, ""))[0]:
+                    allowances[name] = (atol, why)
             if outcome.changed:
                 graph.cleanup().toposort()
                 if _signature(graph) != before:
@@ -185,7 +187,7 @@ def _rewrite_model(
         )
     if not any_change:
         return RewriteResult(proto, False, stats, rounds, notes)
-    return RewriteResult(_export(graph, proto, opsets), True, stats, rounds, notes)
+    return RewriteResult(_export(graph, proto, opsets), True, stats, rounds, notes, allowances)
 
 
 def _export(graph: gs.Graph, original: onnx.ModelProto, opsets: dict[str, int]) -> onnx.ModelProto:

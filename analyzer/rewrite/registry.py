@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import cache
 
 from trtforge.analyzer.discovery import declarations
-from trtforge.analyzer.rewrite.base import RewritePass
+from trtforge.analyzer.rewrite.base import PassOption, RewritePass
 
 
 class DuplicatePassError(RuntimeError):
@@ -37,6 +37,9 @@ def register(
         raise TypeError(f"{module}.PASS is not a RewritePass subclass")
     if not declared.id:
         raise TypeError(f"{module}.PASS has no id")
+    for option in declared.options:
+        if not (isinstance(option, PassOption) and option.name.isidentifier()):
+            raise TypeError(f"{module}.PASS.options: {option!r} is not a PassOption")
     if declared.id in found:
         raise DuplicatePassError(
             f"rewrite pass '{declared.id}' declared twice: {origin[declared.id]} and {module}"
@@ -61,6 +64,32 @@ def get_pass(pass_id: str) -> type[RewritePass]:
 
 def pass_classes() -> list[type[RewritePass]]:
     return list(_passes_by_id().values())
+
+
+def declared_options() -> dict[str, PassOption]:
+    """Every option the passes declare, by name, in pass order.
+
+    Raises:
+        DuplicatePassError: two passes declare different options under one name (two passes
+            may share an option by declaring the same `PassOption`).
+    """
+    options: dict[str, PassOption] = {}
+    owner: dict[str, str] = {}
+    for pid, cls in _passes_by_id().items():
+        for option in cls.options:
+            if option.name in options and options[option.name] != option:
+                raise DuplicatePassError(
+                    f"rewrite option '{option.name}' declared differently by passes "
+                    f"'{owner[option.name]}' and '{pid}'"
+                )
+            options.setdefault(option.name, option)
+            owner.setdefault(option.name, pid)
+    return options
+
+
+def advised_passes() -> dict[str, type[RewritePass]]:
+    """The passes trt-check advises (those declaring `advice`), by id, in pass order."""
+    return {pid: cls for pid, cls in _passes_by_id().items() if cls.advice is not None}
 
 
 def passes_removing(domain: str, op_type: str) -> list[str]:

@@ -160,23 +160,30 @@ def make_inputs(
 
 
 def _plugin_spec(node: onnx.NodeProto):
-    try:
-        from trtforge.plugins import catalog
-    except ImportError:
-        catalog = None
-    version = "1"
-    for attr in node.attribute:
-        if attr.name == "plugin_version":
-            value = onnx.helper.get_attribute_value(attr)
-            version = value.decode() if isinstance(value, bytes) else str(value)
-    spec = catalog.find_plugin(node.op_type, version, PLUGIN_DOMAIN) if catalog else None
+    """The declaration serving a plugin node (plugin_lookup's rule, newest parsers)."""
+    from trtforge.analyzer.plugin_lookup import find_declared, plugin_keys
+
+    spec = find_declared(node)
     if spec is None:
+        name, version, namespace = plugin_keys(node)[-1]
         raise UserError(
-            f"{node.op_type} node '{node.name}': plugin {PLUGIN_DOMAIN}::{node.op_type} "
-            f"v{version} has no declaration here, so its output cannot be verified",
+            f"{node.op_type} node '{node.name}': plugin {namespace}::{name} v{version} has no "
+            "declaration here, so its output cannot be verified",
             "install trtforge with its plugins, or rewrite with --no-verify",
         )
     return spec
+
+
+def _is_plugin_node(node: onnx.NodeProto) -> bool:
+    """A node onnxruntime cannot run but a plugin declaration evaluates: trtforge's domain, or
+    another custom domain whose node the lookup maps onto a declaration."""
+    if node.domain == PLUGIN_DOMAIN:
+        return True
+    if node.domain in ("", "ai.onnx", "ai.onnx.ml"):
+        return False
+    from trtforge.analyzer.plugin_lookup import find_declared
+
+    return find_declared(node) is not None
 
 
 def _run_plugin_node(node: onnx.NodeProto, args: list[np.ndarray | None]) -> list[np.ndarray]:
@@ -199,6 +206,7 @@ def _run_plugin_node(node: onnx.NodeProto, args: list[np.ndarray | None]) -> lis
     single.input.extend(names)
     del single.output[:]
     single.output.extend(outs)
+    single.domain = spec.namespace  # where the reference op is registered
     graph = onnx.helper.make_graph(
         [single], "plugin", inputs, [onnx.helper.make_empty_tensor_value_info(o) for o in outs]
     )
@@ -206,7 +214,7 @@ def _run_plugin_node(node: onnx.NodeProto, args: list[np.ndarray | None]) -> lis
         graph,
         opset_imports=[
             onnx.helper.make_opsetid("", 17),
-            onnx.helper.make_opsetid(PLUGIN_DOMAIN, 1),
+            onnx.helper.make_opsetid(spec.namespace, 1),
         ],
     )
     evaluator = ReferenceEvaluator(model, new_ops=[spec.reference_op()])
@@ -314,7 +322,8 @@ def run_model(proto: onnx.ModelProto, feeds: Mapping[str, np.ndarray]) -> dict[s
     by its plugin's reference op, and onnxruntime continues from its outputs.
     """
     names = [o.name for o in proto.graph.output]
-    plugin_nodes = [n for n in proto.graph.node if n.domain == PLUGIN_DOMAIN]
+    proto = exact_nbits(proto)
+    plugin_nodes = [n for n in proto.graph.node if _is_plugin_node(n)]
     if not plugin_nodes:
         return _ort_run(proto, feeds, names)
     from onnx import numpy_helper
@@ -336,6 +345,26 @@ def run_model(proto: onnx.ModelProto, feeds: Mapping[str, np.ndarray]) -> dict[s
     return {n: known[n] for n in names}
 
 
+def exact_nbits(proto: onnx.ModelProto) -> onnx.ModelProto:
+    """`proto` with `accuracy_level` dropped from com.microsoft MatMulNBits nodes (a copy, only
+    when one has it). Level 4, which onnxruntime-genai's int4 exports set, quantizes the
+    activations to INT8 inside onnxruntime's kernel: an approximation of the op, not its
+    definition, which a rewrite computing the exact product would be compared against."""
+    if not any(
+        n.op_type == "MatMulNBits" and any(a.name == "accuracy_level" for a in n.attribute)
+        for n in proto.graph.node
+    ):
+        return proto
+    exact = onnx.ModelProto()
+    exact.CopyFrom(proto)
+    for node in exact.graph.node:
+        if node.op_type == "MatMulNBits":
+            kept = [a for a in node.attribute if a.name != "accuracy_level"]
+            del node.attribute[:]
+            node.attribute.extend(kept)
+    return exact
+
+
 def computed_float_types(model: onnx.ModelProto) -> set[str]:
     """The floating-point element types `model` computes in: those of its tensors (inferred,
     subgraphs included) and initializers."""
@@ -353,10 +382,17 @@ def _loosest(dtypes: set[str]) -> str | None:
 
 
 def compare(
-    name: str, ref: np.ndarray, got: np.ndarray, elem_type: int, computed_in: str | None = None
+    name: str,
+    ref: np.ndarray,
+    got: np.ndarray,
+    elem_type: int,
+    computed_in: str | None = None,
+    allowance: tuple[float, str] | None = None,
 ) -> OutputDiff:
     """Compares one output with the tolerance of its dtype, or of `computed_in` (the lowest
-    float precision the model computes in) for a float output when that one is looser."""
+    float precision the model computes in) for a float output when that one is looser, or with
+    the absolute `allowance` a pass declared for it (`RewriteResult.allowances`: e.g. a
+    quantization step that the rewrite changed) when that one is looser."""
     dtype = _dtype_name(elem_type) if elem_type else str(ref.dtype).upper()
     rtol, atol = TOLERANCES.get(dtype, EXACT)
     note = ""
@@ -365,6 +401,8 @@ def compare(
         if looser > (rtol, atol):
             rtol, atol = looser
             note = f"compared at {computed_in} tolerance: the model computes in {computed_in}"
+    if dtype in TOLERANCES and allowance is not None and allowance[0] > atol:
+        atol, note = allowance
     ref = np.asarray(ref)
     got = np.asarray(got)
     if ref.shape != got.shape:
@@ -408,8 +446,10 @@ def verify(
     rewritten: onnx.ModelProto,
     seed: int = 0,
     dims: Mapping[str, int] | None = None,
+    allowances: Mapping[str, tuple[float, str]] | None = None,
 ) -> Verification:
-    """Runs both models (weights loaded) on the same random inputs and compares every output."""
+    """Runs both models (weights loaded) on the same random inputs and compares every output
+    (`allowances`: absolute tolerances the passes declared per output, with why)."""
     feeds = make_inputs(original, seed, dims)
     expected = run_model(original, feeds)
     actual = run_model(rewritten, feeds)
@@ -432,7 +472,8 @@ def verify(
                 )
             )
             continue
+        allowance = (allowances or {}).get(out.name)
         result.outputs.append(
-            compare(out.name, expected[out.name], actual[out.name], elem, computed_in)
+            compare(out.name, expected[out.name], actual[out.name], elem, computed_in, allowance)
         )
     return result

@@ -1,13 +1,18 @@
-"""The pass framework: discovery, duplicates, naming, fixed point, unchanged graphs, reports."""
+"""The pass framework: discovery, conventions, declared options and advice, duplicates, naming,
+fixed point, unchanged graphs, reports.
+
+The convention tests iterate over the registry: a new pass file is checked without editing them.
+"""
 
 from __future__ import annotations
 
 import pytest
 
 from trtforge.analyzer.rewrite import base, manager, registry
-from trtforge.analyzer.rewrite.base import Match, RewritePass
+from trtforge.analyzer.rewrite.base import Advice, Match, PassOption, RewriteOptions, RewritePass
+from trtforge.analyzer.targets import parse_target
 
-PASS_IDS = {"decompose-contrib", "fold-constants", "fuse-layernorm", "fuse-rmsnorm", "fuse-gelu"}
+PASS_IDS = registry.all_passes()
 
 PLAIN = """<ir_version: 8, opset_import: ["" : 17]>
 g (float[2,8] x) => (float[2,8] y) {
@@ -16,8 +21,17 @@ g (float[2,8] x) => (float[2,8] y) {
 }"""
 
 
-def test_every_pass_discovered_with_its_module_docstring():
-    assert set(registry.all_passes()) == PASS_IDS
+def test_every_pass_module_is_discovered():
+    import pkgutil
+
+    from trtforge.analyzer.rewrite import passes
+
+    modules = {m.name for m in pkgutil.iter_modules(passes.__path__) if not m.name.startswith("_")}
+    assert {cls.__module__.rsplit(".", 1)[-1] for cls in registry.pass_classes()} == modules
+    assert {"fold-constants", "fuse-layernorm", "decompose-contrib"} <= set(PASS_IDS)
+
+
+def test_every_pass_follows_the_conventions():
     for cls in registry.pass_classes():
         module = __import__(cls.__module__, fromlist=["_"])
         doc = module.__doc__ or ""
@@ -44,7 +58,157 @@ def test_unknown_pass_is_a_user_error(rw):
         rw.apply(rw.parse(PLAIN), "fuse-everything")
 
 
-@pytest.mark.parametrize("pass_id", sorted(PASS_IDS))
+@pytest.mark.parametrize("pass_id", PASS_IDS)
+def test_declared_options_are_well_formed_and_offered_by_the_cli(pass_id):
+    from trtforge.analyzer.cli.rewrite import build_parser
+
+    parser = build_parser()
+    flags = {flag for action in parser._actions for flag in action.option_strings}
+    for option in registry.get_pass(pass_id).options:
+        assert option.help and option.name.islower(), option
+        assert option.validate(option.default) == option.default
+        assert option.flag in flags
+        assert parser.parse_args(["in.onnx", "-o", "out.onnx"]).__dict__[option.name] == (
+            option.default
+        )
+        if option.choices:
+            other = next(c for c in option.choices if c != option.default)
+            args = parser.parse_args(["in.onnx", "-o", "o.onnx", option.flag, str(other)])
+            assert getattr(args, option.name) == other
+
+
+@pytest.mark.parametrize("pass_id", PASS_IDS)
+def test_advice_declarations_are_well_formed(pass_id):
+    advice = registry.get_pass(pass_id).advice
+    if advice is None:
+        return
+    assert isinstance(advice, Advice) and advice.what and advice.fused
+    assert advice.needs and all(isinstance(op, str) for op in advice.needs)
+
+
+def test_rewrite_options_hold_defaults_and_reject_unknown_or_disallowed_values():
+    target = parse_target("trt-10")
+    options = RewriteOptions(target)
+    for name, option in registry.declared_options().items():
+        assert getattr(options, name) == option.default
+    with pytest.raises(TypeError, match="unknown rewrite option"):
+        RewriteOptions(target, no_such_option=1)
+    with pytest.raises(AttributeError, match="no pass declares"):
+        _ = options.no_such_option
+    choice = next(o for o in registry.declared_options().values() if o.choices)
+    with pytest.raises(ValueError, match="use one of"):
+        RewriteOptions(target, **{choice.name: "not-a-choice"})
+
+
+class _WithOption(RewritePass):
+    """Before: Relu. After: Relu or Sigmoid, by option. Skips: none."""
+
+    id = "test-relu-to"
+    summary = "test"
+    options = (PassOption("relu_to", "Relu", "what Relu becomes", choices=("Relu", "Sigmoid")),)
+    advice = Advice("replaceable Relu", "one Sigmoid", frozenset({"Relu"}))
+
+    def find(self, ctx):
+        for node in list(ctx.graph.nodes):
+            if node.op == "Relu" and ctx.options.relu_to != "Relu":
+                yield Match(node.name or "relu", [node])
+
+    def rewrite(self, match, ctx):
+        match.nodes[0].op = ctx.options.relu_to
+
+
+@pytest.fixture
+def with_test_pass(monkeypatch):
+    table = dict(registry._passes_by_id())
+    table["test-relu-to"] = _WithOption
+    monkeypatch.setattr(registry, "_passes_by_id", lambda: table)
+
+
+def test_a_declared_option_reaches_the_pass_cli_and_advice(rw, with_test_pass, tmp_path):
+    from trtforge.analyzer import check
+    from trtforge.analyzer.cli.rewrite import build_parser, main
+
+    assert "--relu-to" in build_parser().format_help()
+    assert rw.apply(rw.parse(PLAIN), "test-relu-to").changed is False
+    result = rw.apply(rw.parse(PLAIN), "test-relu-to", relu_to="Sigmoid")
+    assert rw.ops(result.proto)["Sigmoid"] == 2
+    model = tmp_path / "m.onnx"
+    model.write_bytes(rw.parse(PLAIN).SerializeToString())
+    out = tmp_path / "o.onnx"
+    assert (
+        main(
+            [
+                str(model),
+                "-o",
+                str(out),
+                "--test-relu-to",
+                "--relu-to",
+                "Sigmoid",
+                "-q",
+                "--no-verify",
+            ]
+        )
+        == 0
+    )
+    assert rw.ops(__import__("onnx").load(str(out)))["Sigmoid"] == 2
+    # advice runs the pass with its defaults: Relu stays Relu, so nothing is advised
+    report = check(model, target="trt-10", backend="static")
+    assert not [f for f in report.graph_findings if f.code == "advice/test-relu-to"]
+
+
+def test_advice_is_read_from_the_declaration(rw, monkeypatch, tmp_path):
+    class _Always(_WithOption):
+        id = "test-always"
+        options = ()
+
+        def find(self, ctx):
+            for node in list(ctx.graph.nodes):
+                if node.op == "Relu":
+                    yield Match(node.name or "relu", [node])
+
+        def rewrite(self, match, ctx):
+            match.nodes[0].op = "Sigmoid"
+
+    from trtforge.analyzer import check
+
+    table = dict(registry._passes_by_id())
+    table["test-always"] = _Always
+    monkeypatch.setattr(registry, "_passes_by_id", lambda: table)
+    model = tmp_path / "m.onnx"
+    model.write_bytes(rw.parse(PLAIN).SerializeToString())
+    report = check(model, target="trt-10", backend="static")
+    (finding,) = [f for f in report.graph_findings if f.code == "advice/test-always"]
+    assert finding.message.startswith("1 replaceable Relu subgraph could each run as one Sigmoid")
+    assert "--test-always" in finding.hint
+
+
+def test_two_passes_declaring_one_option_differently_are_rejected(monkeypatch):
+    class _Clash(_WithOption):
+        id = "test-clash"
+        options = (PassOption("relu_to", "Sigmoid", "other", choices=("Sigmoid",)),)
+
+    table = dict(registry._passes_by_id())
+    table["test-relu-to"] = _WithOption
+    table["test-clash"] = _Clash
+    monkeypatch.setattr(registry, "_passes_by_id", lambda: table)
+    with pytest.raises(registry.DuplicatePassError, match="declared differently"):
+        registry.declared_options()
+
+
+def test_a_pass_option_can_require_a_newer_opset(rw):
+    option = next(
+        (cls, o)
+        for cls in registry.pass_classes()
+        for o in cls.options
+        if o.choices and "onnx" in o.choices
+    )
+    cls, opt = option
+    options = RewriteOptions(parse_target("trt-10"), **{opt.name: "onnx"})
+    assert cls.required_opset(options) > 0
+    assert cls.required_opset(RewriteOptions(parse_target("trt-10"))) == 0
+
+
+@pytest.mark.parametrize("pass_id", PASS_IDS)
 def test_no_match_leaves_the_model_untouched(rw, pass_id):
     model = rw.parse(PLAIN)
     before = model.SerializeToString()

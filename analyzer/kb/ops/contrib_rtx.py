@@ -2,17 +2,19 @@
 
 Importers are chosen by op_type whatever the domain, so these rules sit in the built-in table
 (domain ""). TensorRT-RTX 1.7's parser registers importers for MultiHeadAttention,
-GroupQueryAttention, MatMulNBits, SimplifiedLayerNormalization, SkipSimplifiedLayerNormalization
-and QMoE; the open-source TensorRT parser has none of them, so on trt-10/trt-11 such nodes fall
-through to the plugin lookup (and `trt-rewrite --decompose-contrib` where it handles them).
-Contrib ops with no importer anywhere (FastGelu, BiasGelu, QuickGelu, FusedMatMul,
-SkipLayerNormalization, BiasAdd, EmbedLayerNormalization, ...) need no rule: the engine reports
-them as custom-domain ops with the rewrite passes that remove them.
+SimplifiedLayerNormalization, SkipSimplifiedLayerNormalization and QMoE (and for
+GroupQueryAttention and MatMulNBits, whose importers need plugins: `contrib_llm`); the
+open-source TensorRT parser has none of them, so on trt-10/trt-11 such nodes fall through to the
+plugin lookup (and `trt-rewrite --decompose-contrib` where it handles them). Contrib ops with no
+importer anywhere (FastGelu, BiasGelu, QuickGelu, FusedMatMul, SkipLayerNormalization, BiasAdd,
+EmbedLayerNormalization, PackedAttention, GatherBlockQuantized, ...) need no rule: the engine
+reports them as custom-domain ops with the rewrite passes that remove them.
 
 Sources: observed with the TensorRT-RTX 1.7.1 parser ("TensorRT-RTX MultiHeadAttention requires
-query, key, and value inputs", "k must be greater than 0" from MatMulNBits, "activation_alpha
-must be specified" from QMoE; every other contrib name tried gives "Plugin not found");
-onnx-tensorrt onnxOpImporters.cpp (no such importers in the open-source parser).
+query, key, and value inputs", "TensorRT-RTX only supports MultiHeadAttention with a single
+context output", "activation_alpha must be specified" from QMoE; every other contrib name tried
+gives "Plugin not found"); onnx-tensorrt onnxOpImporters.cpp (no such importers in the
+open-source parser).
 """
 
 from __future__ import annotations
@@ -37,12 +39,18 @@ def _check_mha(ctx: NodeContext):
             "query, key and value must be separate inputs (packed QKV is not supported)",
             "split the packed QKV projection into three inputs when exporting",
         )
+    outputs = sum(1 for name in ctx.node.output if name)
+    if outputs > 1:
+        yield ctx.finding(
+            "extra-outputs",
+            f"declares {outputs} outputs; TensorRT-RTX imports MultiHeadAttention with a single "
+            "context output (present_key/present_value unsupported)",
+            "update the KV cache outside the node (Concat) and drop the present outputs",
+        )
 
 
 RULES = [
     OpRule(op="MultiHeadAttention", source=SOURCE, since=RTX_ONLY, hint=HINT, check=_check_mha),
-    OpRule(op="GroupQueryAttention", source=SOURCE, since=RTX_ONLY, hint=HINT),
-    OpRule(op="MatMulNBits", source=SOURCE, since=RTX_ONLY, hint=HINT),
     OpRule(op="SimplifiedLayerNormalization", source=SOURCE, since=RTX_ONLY, hint=HINT),
     OpRule(op="SkipSimplifiedLayerNormalization", source=SOURCE, since=RTX_ONLY, hint=HINT),
     OpRule(op="QMoE", source=SOURCE, since=RTX_ONLY, hint=HINT),

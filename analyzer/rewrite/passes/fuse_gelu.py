@@ -23,7 +23,7 @@ import math
 import onnx_graphsurgeon as gs
 
 from trtforge.analyzer.rewrite import emit
-from trtforge.analyzer.rewrite.base import Match, PassContext, RewritePass, detach
+from trtforge.analyzer.rewrite.base import Advice, Match, PassContext, RewritePass, detach
 from trtforge.analyzer.rewrite.graphutil import (
     anchor,
     escapes,
@@ -125,6 +125,7 @@ class FuseGelu(RewritePass):
     id = "fuse-gelu"
     summary = "erf and tanh-approximation GELU subgraphs → Gelu (opset 20) where supported"
     order = 50
+    advice = Advice("decomposed GELU", "one Gelu op", frozenset({"Erf", "Tanh"}))
 
     def find(self, ctx: PassContext):
         for node in list(ctx.graph.nodes):

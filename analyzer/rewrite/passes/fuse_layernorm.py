@@ -31,7 +31,7 @@ import numpy as np
 import onnx_graphsurgeon as gs
 
 from trtforge.analyzer.rewrite import emit
-from trtforge.analyzer.rewrite.base import Match, PassContext, RewritePass
+from trtforge.analyzer.rewrite.base import Advice, Match, PassContext, PassOption, RewritePass
 from trtforge.analyzer.rewrite.graphutil import (
     anchor,
     escapes,
@@ -203,6 +203,21 @@ class FuseLayerNorm(RewritePass):
         "decomposed LayerNorm → LayerNormalization (opset ≥ 17) or the trtforge LayerNorm plugin"
     )
     order = 30
+    options = (
+        PassOption(
+            "layernorm_impl",
+            default="auto",
+            choices=("auto", "onnx", "plugin"),
+            help="fuse-layernorm output: onnx = LayerNormalization (converts a model "
+            "below opset 17 to 17), plugin = trtforge::LayerNorm node, auto (default) "
+            "= onnx at opset >= 17, else plugin",
+        ),
+    )
+    advice = Advice("decomposed LayerNorm", "one normalization layer", frozenset({"ReduceMean"}))
+
+    @classmethod
+    def required_opset(cls, options) -> int:
+        return emit.OPSET_LAYERNORM if options.layernorm_impl == "onnx" else 0
 
     def find(self, ctx: PassContext):
         for mean in list(ctx.graph.nodes):

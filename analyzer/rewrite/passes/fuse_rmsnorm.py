@@ -26,7 +26,7 @@ from __future__ import annotations
 import onnx_graphsurgeon as gs
 
 from trtforge.analyzer.rewrite import emit
-from trtforge.analyzer.rewrite.base import Match, PassContext, RewritePass
+from trtforge.analyzer.rewrite.base import Advice, Match, PassContext, PassOption, RewritePass
 from trtforge.analyzer.rewrite.graphutil import (
     anchor,
     escapes,
@@ -75,6 +75,21 @@ class FuseRMSNorm(RewritePass):
         "decomposed RMSNorm (T5/LLaMA) → RMSNormalization where supported, else the RMSNorm plugin"
     )
     order = 40
+    options = (
+        PassOption(
+            "rmsnorm_impl",
+            default="auto",
+            choices=("auto", "onnx", "plugin"),
+            help="fuse-rmsnorm output: onnx = RMSNormalization (converts a model below "
+            "opset 23 to 23), plugin = trtforge::RMSNorm node, auto (default) = onnx "
+            "at opset >= 23 where the target's parser imports it, else plugin",
+        ),
+    )
+    advice = Advice("decomposed RMSNorm", "one normalization layer", frozenset({"ReduceMean"}))
+
+    @classmethod
+    def required_opset(cls, options) -> int:
+        return emit.OPSET_RMSNORM if options.rmsnorm_impl == "onnx" else 0
 
     def find(self, ctx: PassContext):
         for var_node in list(ctx.graph.nodes):
