@@ -69,6 +69,7 @@ class Interrupted(KeyboardInterrupt):
 class _State:
     deferring = False  # from the first rename on: signals are recorded, not raised
     pending: int | None = None  # the signal that came while deferring
+    inputs: set[str] = set()  # real paths of the files read as input (never replaced)
 
 
 _STATE = _State()
@@ -93,6 +94,7 @@ def signal_guard(keep: bool = False) -> Iterator[_State]:
     """
     _STATE.deferring = False
     _STATE.pending = None
+    _STATE.inputs = set()
     if threading.current_thread() is not threading.main_thread():
         yield _STATE
         return
@@ -125,6 +127,16 @@ def signal_name(signum: int) -> str:
 
 
 # --- checks --------------------------------------------------------------------------------
+
+
+def protect(*paths: str | os.PathLike) -> None:
+    """Marks files read as input (a model, its external data): no output may replace them.
+    The marks last until the next command starts (`signal_guard`)."""
+    for path in paths:
+        try:
+            _STATE.inputs.add(os.path.realpath(path))
+        except (ValueError, OSError):  # a NUL in the name: nothing can be written there
+            continue
 
 
 def _kind(mode: int) -> str:
@@ -169,6 +181,11 @@ def check_output(path: str | os.PathLike, what: str = "-o") -> Path:
             f"{out}: is {_kind(st.st_mode)}{extra}; trtforge writes only regular files",
             f"give {what} the path of a regular file (a new one, or one to replace)"
             + ("; for a link, its real path" if extra else ""),
+        )
+    if _STATE.inputs and os.path.realpath(out) in _STATE.inputs:
+        raise UserError(
+            f"{out}: is an input of this command; writing it would replace the input",
+            f"choose another {what} path; inputs are never modified",
         )
     parent = out.parent
     if not parent.is_dir():

@@ -154,6 +154,22 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def protect_inputs(model, model_path: Path) -> None:
+    """The model file and its external data files are inputs no output may replace."""
+    from onnx.external_data_helper import ExternalDataInfo, _get_all_tensors
+
+    from trtforge.analyzer.outputs import protect
+
+    locations = set()
+    try:
+        for tensor in _get_all_tensors(model):
+            if tensor.HasField("data_location") and tensor.data_location == 1:
+                locations.add(ExternalDataInfo(tensor).location)
+    except Exception:  # noqa: BLE001 - a malformed entry: the parser refuses it later
+        pass
+    protect(model_path, *(model_path.parent / loc for loc in locations if loc and "\0" not in loc))
+
+
 class _Logger:
     """A TensorRT logger collecting errors (shown on failure) and forwarding to logging."""
 
@@ -437,6 +453,9 @@ def _main(argv: list[str] | None = None) -> int:
         raise UserError(
             f"model '{args.model}' is not a readable ONNX file ({e})", "check the file"
         ) from e
+    protect_inputs(model, model_path)
+    for path in (out, out.with_name(out.name + ".json")):
+        check_output(path)  # an input (the model, its data) is never replaced
     resolved = dim_profiles.resolve(model, model_path, dims, shapes)  # before TensorRT loads
     shapes = {**resolved.shapes, **shapes}
 
