@@ -18,3 +18,18 @@ class UserError(Exception):
 
     def __str__(self) -> str:
         return self.message if not self.hint else f"{self.message}\nHint: {self.hint}"
+
+
+#: names quoted in messages are cut to this many characters (a hostile model may hold names
+#: of megabytes; one line of error must stay one line).
+MAX_NAME = 80
+
+
+def short(name: str | bytes, limit: int = MAX_NAME) -> str:
+    """A name fit for a one-line message: decoded, control characters escaped, cut."""
+    if isinstance(name, bytes):
+        name = name.decode("utf-8", "replace")
+    if len(name) > 4 * limit:
+        name = name[: 4 * limit]
+    text = name if name.isprintable() else name.encode("unicode_escape").decode("ascii")
+    return text if len(text) <= limit else text[: limit - 1] + "…"

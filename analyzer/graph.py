@@ -465,12 +465,15 @@ class TypeTable(Mapping):
         self._raw: dict[str, bytes] = {}
         #: indices of the top-level nodes whose op is in SHAPE_CONSUMERS.
         self.shape_consumers: list[int] = []
+        #: what shape inference in strict mode raised ("" when it passed or did not run);
+        #: `validity.inference_problems` reads the attribute errors in it.
+        self.strict_error = ""
 
-    def __getstate__(self) -> tuple[dict[str, bytes], list[int]]:
-        return self._raw, self.shape_consumers
+    def __getstate__(self) -> tuple[dict[str, bytes], list[int], str]:
+        return self._raw, self.shape_consumers, self.strict_error
 
-    def __setstate__(self, state: tuple[dict[str, bytes], list[int]]) -> None:
-        self._raw, self.shape_consumers = state
+    def __setstate__(self, state: tuple[dict[str, bytes], list[int], str]) -> None:
+        self._raw, self.shape_consumers, self.strict_error = state
 
     def add_graph(self, graph: onnx.GraphProto, top: bool = True) -> None:
         raw = self._raw
@@ -524,12 +527,22 @@ def _collect_types(graph: onnx.GraphProto) -> TypeTable:
     return table
 
 
-def _infer(model: onnx.ModelProto, data_prop: bool) -> onnx.ModelProto | None:
+def _infer(model: onnx.ModelProto, data_prop: bool, strict: bool = False) -> onnx.ModelProto | None:
     try:
-        return onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=data_prop)
+        return onnx.shape_inference.infer_shapes(model, strict_mode=strict, data_prop=data_prop)
     except Exception as err:  # inference is best effort; the model may use unknown ops
         log.info("shape inference (data_prop=%s) failed: %s", data_prop, err)
         return None
+
+
+def _infer_strict(model: onnx.ModelProto) -> tuple[onnx.ModelProto | None, str]:
+    """Inference in strict mode, which costs nothing more when the model passes, and what it
+    raised otherwise (then the model is inferred again, leniently)."""
+    try:
+        return onnx.shape_inference.infer_shapes(model, strict_mode=True), ""
+    except Exception as err:  # noqa: BLE001 - InferenceError, or anything onnx raises
+        log.info("strict shape inference failed: %s", " ".join(str(err).split())[:500])
+        return _infer(model, data_prop=False), str(err)
 
 
 #: ops whose output shape depends on the *values* of an input (a shape, axes, sizes, ...):
@@ -604,15 +617,18 @@ def infer_model(model: onnx.ModelProto) -> onnx.ModelProto | None:
 def _infer_model(model: onnx.ModelProto) -> tuple[onnx.ModelProto | None, TypeTable | None]:
     """`infer_model`, and the type table of its result (None with it)."""
     light = _weightless(model)
-    inferred = _infer(light, data_prop=False)
+    inferred, strict_error = _infer_strict(light)
     if inferred is None:
         return None, None
     types = _collect_types(inferred.graph)
+    types.strict_error = strict_error
     if _needs_data_prop(inferred.graph, types):
         if _safe_for_data_prop(types):
             propagated = _infer(light, data_prop=True)
             if propagated is not None:
-                return propagated, _collect_types(propagated.graph)
+                table = _collect_types(propagated.graph)
+                table.strict_error = strict_error
+                return propagated, table
         else:
             log.info("data propagation skipped: the model has large 1-D tensors")
     return inferred, types
@@ -642,7 +658,11 @@ def infer_types(model: onnx.ModelProto) -> TypeTable:
     Failures of shape inference are not fatal: types then come from what the model states.
     """
     inferred, types = _infer_model(model)
-    return types if inferred is not None else collect_declared_types(model)
+    if inferred is not None:
+        return types
+    table = collect_declared_types(model)
+    table.strict_error = "shape inference failed"
+    return table
 
 
 def collect_declared_types(model: onnx.ModelProto) -> TypeTable:

@@ -19,7 +19,7 @@ from pathlib import Path
 import onnx
 from google.protobuf.message import DecodeError
 
-from trtforge.analyzer.errors import UserError
+from trtforge.analyzer.errors import UserError, short
 
 log = logging.getLogger("trtforge.loading")
 
@@ -94,31 +94,35 @@ def _external_fields(tensor: onnx.TensorProto) -> dict[str, str]:
 def _resolve_location(folder: Path, location: str, tensor: str) -> Path:
     """Resolves an external-data location, refusing anything that leaves `folder`."""
     hint = "external data must sit in the model's folder or below it; re-save the model there"
-    if not location:
+    full, tensor, location = location, short(tensor), short(location)
+    if not full:
         raise UserError(f"tensor '{tensor}': external data has an empty location", hint)
-    if "\x00" in location:
+    if "\x00" in full:
         raise UserError(f"tensor '{tensor}': external data location contains a NUL byte", hint)
-    pure = Path(location)
-    if (
-        pure.is_absolute()
-        or location.startswith(("/", "\\"))
-        or (len(location) > 1 and location[1] == ":")
-    ):
+    pure = Path(full)
+    if pure.is_absolute() or full.startswith(("/", "\\")) or (len(full) > 1 and full[1] == ":"):
         raise UserError(
             f"tensor '{tensor}': external data location is an absolute path ('{location}')", hint
         )
-    parts = location.replace("\\", "/").split("/")
+    parts = full.replace("\\", "/").split("/")
     if ".." in parts:
         raise UserError(
             f"tensor '{tensor}': external data location leaves the model folder ('{location}')",
             hint,
         )
-    root = folder.resolve()
-    resolved = (folder / location).resolve()  # follows symlinks without opening the target
+    try:
+        root = folder.resolve()
+        resolved = (folder / full).resolve()  # follows symlinks without opening the target
+    except (OSError, RuntimeError, ValueError) as err:  # a symlink loop, a name too long
+        why = "a symlink loop" if isinstance(err, RuntimeError) else _one_line(err)
+        raise UserError(
+            f"tensor '{tensor}': external data location '{location}' cannot be resolved ({why})",
+            "the external data file must be a plain file next to the model; re-save the model",
+        ) from None
     if resolved != root and root not in resolved.parents:
         raise UserError(
             f"tensor '{tensor}': external data location '{location}' resolves outside the "
-            f"model folder (symlink to '{resolved}')",
+            f"model folder (symlink to '{short(str(resolved))}')",
             hint,
         )
     return resolved
@@ -131,6 +135,7 @@ def _check_external(proto: onnx.ModelProto, folder: Path | None) -> tuple[list[E
     for tensor in iter_graph_tensors(proto.graph):
         if tensor.data_location != onnx.TensorProto.EXTERNAL:
             continue
+        name = short(tensor.name)
         fields = _external_fields(tensor)
         location = fields.get("location", "")
         try:
@@ -138,17 +143,17 @@ def _check_external(proto: onnx.ModelProto, folder: Path | None) -> tuple[list[E
             length = int(fields["length"]) if fields.get("length") else None
         except ValueError:
             raise UserError(
-                f"tensor '{tensor.name}': external data offset/length is not a number",
+                f"tensor '{name}': external data offset/length is not a number",
                 "the model file is damaged; re-export it",
             ) from None
         if offset < 0 or (length is not None and length < 0):
             raise UserError(
-                f"tensor '{tensor.name}': negative external data offset/length",
+                f"tensor '{name}': negative external data offset/length",
                 "the model file is damaged; re-export it",
             )
         if folder is None:
             raise UserError(
-                f"tensor '{tensor.name}' has external data but the model was given in memory",
+                f"tensor '{name}' has external data but the model was given in memory",
                 "pass the model's path so its external data can be found",
             )
         target = _resolve_location(folder, location, tensor.name)
@@ -157,19 +162,22 @@ def _check_external(proto: onnx.ModelProto, folder: Path | None) -> tuple[list[E
                 st = target.stat()
             except OSError:
                 raise UserError(
-                    f"tensor '{tensor.name}': external data file '{location}' is missing",
-                    f"copy '{location}' next to the model, or re-export with weights embedded",
+                    f"tensor '{name}': external data file '{short(location)}' is missing",
+                    f"copy '{short(location)}' next to the model, or re-export with weights "
+                    "embedded",
                 ) from None
             if not target.is_file():
                 raise UserError(
-                    f"tensor '{tensor.name}': external data location '{location}' is not a file",
+                    f"tensor '{name}': external data location '{short(location)}' is not a file",
                     "the model file is damaged; re-export it",
                 )
             sizes[target] = st.st_size
-        end = offset + (length if length is not None else 0)
+        needed = tensor_nbytes(tensor)  # what dims and type need; a length that
+        # disagrees with it is an invalid graph (`validity.py`), a file too short is not a model
+        end = offset + (length if length is not None else needed or 0)
         if end > sizes[target]:
             raise UserError(
-                f"tensor '{tensor.name}': external data file '{location}' is too short "
+                f"tensor '{name}': external data file '{short(location)}' is too short "
                 f"({sizes[target]} bytes, needs {end})",
                 "the external data file is truncated; copy it again or re-export the model",
             )
@@ -177,6 +185,21 @@ def _check_external(proto: onnx.ModelProto, folder: Path | None) -> tuple[list[E
         total += size
         refs.append(ExternalRef(tensor.name, location, offset, length))
     return refs, total
+
+
+def tensor_nbytes(tensor: onnx.TensorProto) -> int | None:
+    """Bytes the raw data of `tensor` takes by its dims and element type (None: unknown, e.g.
+    STRING, an unknown element type or a negative dim)."""
+    from trtforge.analyzer.validity import element_bits
+
+    bits = element_bits(tensor.data_type)
+    dims = list(tensor.dims)
+    if bits is None or any(d < 0 for d in dims):
+        return None
+    count = 1
+    for d in dims:
+        count *= d
+    return (count * bits + 7) // 8
 
 
 def _validate(proto: onnx.ModelProto, source: str) -> None:

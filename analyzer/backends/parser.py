@@ -550,6 +550,11 @@ def check_parser(loaded: LoadedModel, timeout: float = DEFAULT_TIMEOUT) -> Repor
     """Checks `loaded` with the installed TensorRT's ONNX parser (in a subprocess)."""
     if trt_adapter.flavour() is None:
         trt_adapter.import_trt()  # raises the UserError that says what to install
+    from trtforge.analyzer import validity
+
     report = report_from_result(loaded, parse_loaded(loaded, timeout))
     add_static_fixes(report, loaded)
+    # the parser takes some invalid graphs on trust (an unknown opset or IR version, a bad
+    # attribute type, value_info of no ONNX type): never call them supported
+    validity.attach(report, validity.validate(loaded.proto))
     return report

@@ -17,6 +17,7 @@ import logging
 
 import onnx
 
+from trtforge.analyzer import validity
 from trtforge.analyzer.backends import local_functions
 from trtforge.analyzer.background import start_type_inference
 from trtforge.analyzer.findings import Finding, Fix
@@ -344,6 +345,7 @@ class StaticChecker:
                 NodeVerdict(index, node.name, op, domain)
                 for index, (node, op, domain, _, _) in enumerate(top.rows)
             ]
+            problems = validity.check_validity(proto, top.rows) if self._depth == 0 else []
             self.types = pending.result()
         finally:
             pending.close()
@@ -366,13 +368,17 @@ class StaticChecker:
                     plugin.name, plugin.version, plugin.namespace, plugin.available
                 )
         graph_findings = list(graph_rules.check_graph(self.loaded, top, self.target))
-        return Report(
+        report = Report(
             model=model_info(self.loaded),
             target=self.target.id,
             backend="static",
             nodes=verdicts,
             graph_findings=graph_findings,
         )
+        if self._depth == 0 and not any(p.finding.is_error for p in problems):
+            problems += validity.inference_problems(self.types.strict_error, proto)
+        validity.attach(report, problems)
+        return report
 
 
 #: prefix of the symbolic dims ONNX shape inference makes up for unknown sizes (`unk__<n>`).

@@ -83,9 +83,9 @@ def run_cli(prog: str, body: Callable[[Sequence[str] | None], int], argv=None) -
         try:
             code = body(argv)
         except UserError as err:
-            print(f"{prog}: error: {printable(err.message)}", file=sys.stderr)
+            print(f"{prog}: error: {_one_line(printable(err.message))}", file=sys.stderr)
             if err.hint:
-                print(f"Hint: {printable(err.hint)}", file=sys.stderr)
+                print(f"Hint: {_one_line(printable(err.hint))}", file=sys.stderr)
             code = EXIT_USAGE
         except KeyboardInterrupt as err:
             signum = err.signum if isinstance(err, Interrupted) else 2
@@ -108,6 +108,15 @@ def run_cli(prog: str, body: Callable[[Sequence[str] | None], int], argv=None) -
                 file=sys.stderr,
             )
     return code
+
+
+#: the longest error line printed (a message quoting a hostile name must stay one short line).
+MAX_ERROR_LINE = 1000
+
+
+def _one_line(text: str) -> str:
+    text = " ".join(text[: 4 * MAX_ERROR_LINE].splitlines())
+    return text if len(text) <= MAX_ERROR_LINE else text[: MAX_ERROR_LINE - 1] + "…"
 
 
 def exit_now(code: int) -> NoReturn:

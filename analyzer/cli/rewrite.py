@@ -126,6 +126,21 @@ def _auto_passes(loaded, target, known: list[str]):
     return report, wanted
 
 
+def _refuse_invalid(loaded) -> None:
+    """Raises UserError (exit 2) when the model is not a valid ONNX graph: passes and
+    verification assume one, and a rewrite must never write an invalid model."""
+    from trtforge.analyzer import validity
+    from trtforge.analyzer.errors import UserError
+
+    problem = validity.first_error(validity.validate(loaded.proto))
+    if problem is not None:
+        raise UserError(
+            f"{loaded.display_path}: {problem}",
+            "trt-rewrite only rewrites valid ONNX graphs; fix or re-export the model "
+            "(trt-check MODEL lists every problem)",
+        )
+
+
 def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args)
@@ -150,6 +165,7 @@ def _main(argv: Sequence[str] | None) -> int:
     dims = _dims(args.dim)
     target = parse_target(args.target) if args.target else default_target()
     loaded = load_model(args.model)
+    _refuse_invalid(loaded)
     out_path = Path(args.output)
     check_destination(out_path, loaded)
     if args.report:

@@ -23,10 +23,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
-import onnx
-
 from trtforge.analyzer.findings import Finding
-from trtforge.analyzer.graph import GraphView
+from trtforge.analyzer.graph import GraphView, dtype_name
 from trtforge.analyzer.loading import LoadedModel
 from trtforge.analyzer.targets import Target
 
@@ -98,7 +96,7 @@ def _check_inputs(graph: GraphView, target: Target) -> Iterator[Finding]:
         if kind is None:
             continue
         tensor = value.type.tensor_type
-        dtype = onnx.TensorProto.DataType.Name(tensor.elem_type) if tensor.elem_type else ""
+        dtype = dtype_name(tensor.elem_type) if tensor.elem_type else ""
         if dtype and dtype not in allowed:
             yield _input_finding(
                 value.name,
@@ -163,16 +161,7 @@ def _check_opsets(loaded: LoadedModel, target: Target) -> Iterator[Finding]:
             source=SOURCE_OPSET,
             severity="warning",
         )
-    newest = onnx.defs.onnx_opset_version()
-    if opset is not None and opset > newest:
-        yield Finding(
-            code="graph/opset-newer-than-onnx",
-            message=f"default-domain opset {opset} is newer than the installed onnx knows "
-            f"({newest}); ops of that opset cannot be checked",
-            hint="upgrade onnx (pip install -U onnx)",
-            source="onnx.defs.onnx_opset_version()",
-            severity="warning",
-        )
+    # an opset that does not exist is an invalid model: `validity.py` reports it
 
 
 def check_graph(loaded: LoadedModel, graph: GraphView, target: Target) -> Iterator[Finding]:

@@ -1,0 +1,668 @@
+"""Is the model a valid ONNX graph at all? Structural checks, cheap enough for 100k nodes.
+
+TensorRT's ONNX parser assumes a valid graph: on a cycle, a tensor nobody produces or a name
+produced twice it fails (or, worse, parses something undefined), and an unknown opset or IR
+version is taken on trust. trt-check must never call such a model "supported", and trt-rewrite
+must never rewrite it, so these checks run before either looks at the nodes:
+
+* the model: an `opset_import` for the default domain when nodes use it, opsets and IR version
+  that exist (no newer than the installed onnx knows, at least 1);
+* the graph: every node input is a graph input, an initializer, an outer-scope name or the
+  output of a node before it (a node whose input is produced only later is a cycle or an
+  unsorted graph; the two are told apart), no name produced twice;
+* each node with a standard schema: input and output counts in the schema's range, required
+  inputs present, attributes of the schema's types, required attributes present, no
+  attribute the op does not define;
+* element types: every number that is not an ONNX `TensorProto.DataType` (on inputs, outputs,
+  value_info, initializers);
+* tensor data (initializers and tensor attributes): raw_data, typed fields or the external
+  data's declared length must match dims and element type; sizes are read, never the data.
+
+Attribute *values* (a Transpose `perm` that is not a permutation of the input's axes, ...) are
+checked by ONNX shape inference in strict mode (`strict_inference_problems`): the errors it
+raises about attributes and input counts are findings, other inference errors (a stale
+value_info, a shape it cannot compute) are not, since the parser ignores value_info.
+
+Each problem is a `Finding` with code `invalid/<kind>` and severity error, attached to the
+node at fault (its index in the top-level graph) or to the graph.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import onnx
+
+from trtforge.analyzer.errors import short
+from trtforge.analyzer.findings import Finding
+
+log = logging.getLogger("trtforge.validity")
+
+SOURCE = "ONNX IR specification (onnx/IR.md) and onnx.checker; the parser assumes a valid graph"
+
+_KNOWN_TYPES = frozenset(onnx.TensorProto.DataType.values())
+_ATTR = onnx.AttributeProto
+_TYPED_FIELD_NAMES = {
+    _ATTR.FLOAT: "f",
+    _ATTR.INT: "i",
+    _ATTR.STRING: "s",
+    _ATTR.TENSOR: "t",
+    _ATTR.GRAPH: "g",
+    _ATTR.SPARSE_TENSOR: "sparse_tensor",
+    _ATTR.TYPE_PROTO: "tp",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One validity problem: the top-level node it belongs to (None: the graph) and why."""
+
+    node: int | None
+    finding: Finding
+
+    @property
+    def message(self) -> str:
+        return self.finding.message
+
+
+def _problem(
+    node: int | None, kind: str, message: str, hint: str, severity: str = "error"
+) -> Problem:
+    finding = Finding(f"invalid/{kind}", message, hint=hint, source=SOURCE, severity=severity)
+    return Problem(node, finding)
+
+
+def _node_label(node: onnx.NodeProto, where: str) -> str:
+    return f"{short(node.op_type) or '<no op_type>'} node '{where}{short(node.name)}'"
+
+
+# -- the model ----------------------------------------------------------------------------
+def _model_problems(proto: onnx.ModelProto, uses_default: bool) -> Iterator[Problem]:
+    newest_ir = onnx.IR_VERSION
+    if proto.ir_version > newest_ir:
+        yield _problem(
+            None,
+            "ir-version",
+            f"IR version {proto.ir_version} does not exist (the newest onnx "
+            f"{onnx.__version__} knows is {newest_ir})",
+            "re-export the model, or upgrade onnx if it really is newer",
+        )
+    newest = onnx.defs.onnx_opset_version()
+    seen: set[str] = set()
+    for entry in proto.opset_import:
+        domain = "" if entry.domain == "ai.onnx" else entry.domain
+        if domain in seen:
+            yield _problem(
+                None,
+                "opset-import",
+                f"opset_import names domain '{short(domain)}' more than once",
+                "re-export the model",
+            )
+        seen.add(domain)
+        if entry.version < 1:
+            yield _problem(
+                None,
+                "opset",
+                f"domain '{short(domain)}' is imported at opset {entry.version}; opsets start at 1",
+                "re-export the model with a valid opset",
+            )
+        elif domain == "" and entry.version > newest:
+            yield _problem(
+                None,
+                "opset",
+                f"default-domain opset {entry.version} does not exist (the newest onnx "
+                f"{onnx.__version__} knows is {newest})",
+                "re-export the model at an existing opset (e.g. 17), or upgrade onnx if the "
+                "opset really is newer",
+            )
+    if uses_default and "" not in seen:
+        yield _problem(
+            None,
+            "opset-import",
+            "the model has no opset_import for the default ONNX domain, which its nodes use",
+            "re-export the model (exporters always write one), or add it with "
+            "onnx.helper.make_opsetid('', 17)",
+        )
+
+
+# -- element types and tensor sizes -------------------------------------------------------
+def _elem_type_problems(graph: onnx.GraphProto, where: str, node: int | None) -> Iterator[Problem]:
+    for kind, values in (
+        ("input", graph.input),
+        ("output", graph.output),
+        ("value_info", graph.value_info),
+    ):
+        for value in values:
+            elem = _elem_type(value.type)
+            if elem is not None and elem not in _KNOWN_TYPES:
+                yield _problem(
+                    node,
+                    "element-type",
+                    f"{kind} '{where}{short(value.name)}' has element type {elem}, which is not "
+                    "an ONNX data type",
+                    "the model file is damaged or was written by a broken exporter; re-export it",
+                )
+
+
+def _elem_type(value: onnx.TypeProto) -> int | None:
+    kind = value.WhichOneof("value")
+    if kind == "tensor_type":
+        return value.tensor_type.elem_type if value.tensor_type.HasField("elem_type") else None
+    if kind == "sparse_tensor_type":
+        t = value.sparse_tensor_type
+        return t.elem_type if t.HasField("elem_type") else None
+    if kind == "sequence_type":
+        return _elem_type(value.sequence_type.elem_type)
+    if kind == "optional_type":
+        return _elem_type(value.optional_type.elem_type)
+    return None
+
+
+@functools.cache
+def element_bits(data_type: int) -> int | None:
+    """Bits per element of `data_type` in raw_data (None: STRING or unknown)."""
+    if data_type in (onnx.TensorProto.STRING, onnx.TensorProto.UNDEFINED):
+        return None
+    name = onnx.TensorProto.DataType.Name(data_type)
+    if name.endswith(("INT4", "FLOAT4E2M1")):
+        return 4
+    if name.endswith("INT2"):
+        return 2
+    try:
+        return onnx.helper.tensor_dtype_to_np_dtype(data_type).itemsize * 8
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+#: typed field of TensorProto -> values per element.
+_COMPLEX = {onnx.TensorProto.COMPLEX64, onnx.TensorProto.COMPLEX128}
+
+
+def _typed_count(tensor: onnx.TensorProto) -> tuple[str, int] | None:
+    """(field, number of values) of the typed field that holds `tensor`'s data, if any."""
+    for field in (
+        "float_data",
+        "int32_data",
+        "string_data",
+        "int64_data",
+        "double_data",
+        "uint64_data",
+    ):
+        count = len(getattr(tensor, field))
+        if count:
+            return field, count
+    return None
+
+
+#: raw_data longer than this is measured with ByteSize (no copy) instead of len(raw_data).
+_RAW_LEN_COPY_LIMIT = 64 << 20
+
+
+def _tensor_problems(
+    tensor: onnx.TensorProto, where: str, node: int | None, kind: str
+) -> Iterator[Problem]:
+    name = f"{kind} '{where}{short(tensor.name)}'"
+    data_type = tensor.data_type
+    if data_type not in _KNOWN_TYPES or data_type == onnx.TensorProto.UNDEFINED:
+        yield _problem(
+            node,
+            "element-type",
+            f"{name} has element type {data_type}, which is not an ONNX data type",
+            "the model file is damaged or was written by a broken exporter; re-export it",
+        )
+        return
+    dims = list(tensor.dims)
+    if any(d < 0 for d in dims):
+        yield _problem(
+            node,
+            "tensor-size",
+            f"{name} has a negative dim ({dims[:8]})",
+            "the model file is damaged; re-export it",
+        )
+        return
+    count = math.prod(dims)
+    bits = element_bits(data_type)
+    if tensor.data_location == onnx.TensorProto.EXTERNAL:
+        length = {e.key: e.value for e in tensor.external_data}.get("length")
+        if bits is not None and length and length.isdigit():
+            needed = (count * bits + 7) // 8
+            if int(length) != needed:
+                yield _size_problem(
+                    node, name, f"external data length {int(length)} bytes", f"{needed} bytes"
+                )
+        return
+    if tensor.HasField("raw_data"):
+        if bits is None:
+            return  # STRING tensors cannot use raw_data; the parser refuses them anyway
+        needed = (count * bits + 7) // 8
+        size = tensor.ByteSize()
+        if size > _RAW_LEN_COPY_LIMIT:
+            if size < needed:  # the serialized tensor cannot even hold its data
+                yield _size_problem(
+                    node, name, f"at most {size} bytes of raw_data", f"{needed} bytes"
+                )
+            return
+        have = len(tensor.raw_data)
+        if have != needed:
+            yield _size_problem(node, name, f"{have} bytes of raw_data", f"{needed} bytes")
+        return
+    typed = _typed_count(tensor)
+    have = typed[1] if typed is not None else 0
+    per = 2 if data_type in _COMPLEX else 1
+    if bits is not None and bits < 8 and data_type != onnx.TensorProto.BOOL:
+        needed = (count + 3) // 4 if bits == 2 else (count + 1) // 2  # packed in bytes
+    else:
+        needed = count * per
+    if typed is None and tensor.HasField("segment"):
+        return
+    if have != needed:
+        field = typed[0] if typed is not None else "data"
+        yield _size_problem(node, name, f"{have} values in {field}", f"{needed}")
+
+
+def _size_problem(node: int | None, name: str, have: str, needed: str) -> Problem:
+    return _problem(
+        node,
+        "tensor-size",
+        f"{name}: its data does not match its dims and type ({have}, needs {needed})",
+        "the model file is damaged or truncated; re-export it",
+    )
+
+
+# -- nodes ---------------------------------------------------------------------------------
+@functools.cache
+def _schema(op: str, domain: str, opset: int):
+    try:
+        return onnx.defs.get_schema(op, opset, domain)
+    except Exception:  # noqa: BLE001 - no schema: a custom op, nothing to check against
+        return None
+
+
+_OPTIONAL = onnx.defs.OpSchema.FormalParameterOption.Optional
+_VARIADIC = onnx.defs.OpSchema.FormalParameterOption.Variadic
+
+
+@functools.cache
+def _arity(schema) -> tuple[int, int, int, int, tuple[int, ...]]:
+    """(min inputs, max inputs, min outputs, max outputs, required single input positions)."""
+    required = tuple(
+        i for i, p in enumerate(schema.inputs) if p.option not in (_OPTIONAL, _VARIADIC)
+    )
+    return (
+        schema.min_input,
+        schema.max_input,
+        schema.min_output,
+        schema.max_output,
+        required,
+    )
+
+
+def _attr_problems(node: onnx.NodeProto, schema) -> Iterator[tuple[str, str]]:
+    declared = schema.attributes
+    present = set()
+    for attr in node.attribute:
+        name = attr.name
+        present.add(name)
+        spec = declared.get(name)
+        if spec is None:  # an attribute the op does not define: the parser ignores it
+            continue
+        expected = int(spec.type)
+        actual = attr.type
+        if actual == _ATTR.UNDEFINED:
+            actual = _guess_attr_type(attr)
+        if actual != expected and actual != _ATTR.UNDEFINED:
+            yield (
+                "attribute-type",
+                f"attribute '{short(name)}' is {_attr_type_name(actual)}, the op "
+                f"defines it as {_attr_type_name(expected)}",
+            )
+    for name, spec in declared.items():
+        if spec.required and name not in present:
+            yield ("attribute-missing", f"required attribute '{name}' is missing")
+
+
+def _guess_attr_type(attr: onnx.AttributeProto) -> int:
+    for kind, field in _TYPED_FIELD_NAMES.items():
+        if attr.HasField(field):
+            return kind
+    for kind, field in (
+        (_ATTR.FLOATS, "floats"),
+        (_ATTR.INTS, "ints"),
+        (_ATTR.STRINGS, "strings"),
+        (_ATTR.TENSORS, "tensors"),
+        (_ATTR.GRAPHS, "graphs"),
+    ):
+        if len(getattr(attr, field)):
+            return kind
+    return _ATTR.UNDEFINED
+
+
+def _attr_type_name(kind: int) -> str:
+    try:
+        return _ATTR.AttributeType.Name(kind)
+    except ValueError:
+        return f"type {kind}"
+
+
+class _GraphChecker:
+    """Walks one graph (and its subgraphs) once, collecting problems."""
+
+    def __init__(self, opsets: dict[str, int]) -> None:
+        self.opsets = opsets
+        self.problems: list[Problem] = []
+        #: per-kind memo of node checks that depend only on op, domain, counts and attributes
+        self._node_memo: dict[tuple, list[tuple[str, str]]] = {}
+
+    def add(
+        self, node: int | None, kind: str, message: str, hint: str, severity: str = "error"
+    ) -> None:
+        self.problems.append(_problem(node, kind, message, hint, severity))
+
+    def graph(
+        self,
+        graph: onnx.GraphProto,
+        rows,
+        outer: frozenset[str] | set[str],
+        where: str,
+        top_index: int | None,
+    ) -> None:
+        """Checks `graph`; `rows` are (node, op, domain, inputs, outputs) for its nodes."""
+        at_top = top_index is None
+        defined: set[str] = {vi.name for vi in graph.input}
+        defined.update(t.name for t in graph.initializer)
+        defined.update(s.values.name for s in graph.sparse_initializer)
+        self.problems.extend(_elem_type_problems(graph, where, top_index))
+        for tensor in graph.initializer:
+            self.problems.extend(_tensor_problems(tensor, where, top_index, "initializer"))
+        produced_by: dict[str, int] = {}
+        for index, (_, _, _, _, outputs) in enumerate(rows):
+            for out in outputs:
+                if not out:
+                    continue
+                first = produced_by.setdefault(out, index)
+                if first != index or out in defined:
+                    self._duplicate(rows, index, out, first, defined, where, top_index)
+                elif outputs.count(out) > 1:
+                    self._duplicate(rows, index, out, index, defined, where, top_index)
+        available = set(defined)
+        late: list[tuple[int, str]] = []
+        for index, (node, op, domain, inputs, outputs) in enumerate(rows):
+            at = index if at_top else top_index
+            for name in inputs:
+                if name and name not in available and name not in outer:
+                    late.append((index, name))
+            self._node(node, op, domain, len(inputs), len(outputs), inputs, where, at)
+            available.update(outputs)
+            if node.attribute and (not at_top or op in _NESTING_OPS):
+                self._subgraphs(node, available | outer, where, at)
+        if late:
+            self._order(rows, late, produced_by, outer, defined, where, top_index)
+        for value in graph.output:
+            name = value.name
+            if name and name not in available and name not in outer:
+                self.add(
+                    top_index,
+                    "dangling",
+                    f"graph output '{where}{short(name)}' is produced by no node and is not an "
+                    "input or initializer",
+                    "the model is damaged; re-export it",
+                )
+
+    def _duplicate(self, rows, index, out, first, defined, where, top_index) -> None:
+        node = rows[index][0]
+        what = (
+            "a graph input or initializer"
+            if out in defined and first == index
+            else f"node {first} ('{short(rows[first][0].name)}')"
+            if first != index
+            else "this node's other output"
+        )
+        self.add(
+            index if top_index is None else top_index,
+            "duplicate-output",
+            f"{_node_label(node, where)}: output '{short(out)}' is already produced by {what}; "
+            "ONNX graphs name each value once",
+            "give each node output a unique name (re-export the model)",
+        )
+
+    def _order(self, rows, late, produced_by, outer, defined, where, top_index) -> None:
+        """Inputs used before they are produced: a cycle, an unsorted graph, or no producer."""
+        in_cycle = _cycle_nodes(rows, produced_by, defined | set(outer))
+        for index, name in late:
+            node = rows[index][0]
+            at = index if top_index is None else top_index
+            producer = produced_by.get(name)
+            if producer is None:
+                self.add(
+                    at,
+                    "dangling",
+                    f"{_node_label(node, where)}: input '{short(name)}' is produced by no node "
+                    "and is not a graph input or initializer",
+                    "the model is damaged or was cut badly; connect the input or re-export it",
+                )
+            elif index in in_cycle:
+                self.add(
+                    at,
+                    "cycle",
+                    f"{_node_label(node, where)}: input '{short(name)}' depends on this node's "
+                    "own output (a cycle); ONNX graphs are acyclic",
+                    "the model is damaged; re-export it (loops belong in a Loop node's body)",
+                )
+            else:
+                self.add(
+                    at,
+                    "not-sorted",
+                    f"{_node_label(node, where)}: input '{short(name)}' is produced by a later "
+                    f"node ({producer}); ONNX requires nodes in topological order",
+                    "sort the graph (onnx_graphsurgeon: graph.toposort()) and save it again; "
+                    "TensorRT's parser sorts it itself",
+                    severity="warning",
+                )
+
+    def _node(self, node, op, domain, n_in, n_out, inputs, where, at) -> None:
+        domain = "" if domain == "ai.onnx" else domain
+        opset = self.opsets.get(domain)
+        if opset is None or opset < 1:
+            return
+        attrs = node.attribute
+        key = (
+            op,
+            domain,
+            n_in,
+            n_out,
+            tuple(i == "" for i in inputs),
+            tuple((a.name, a.type) for a in attrs) if attrs else (),
+        )
+        found = self._node_memo.get(key)
+        if found is None:
+            found = self._node_memo[key] = list(self._judge_node(node, op, domain, opset, inputs))
+        for kind, message in found:
+            self.add(
+                at,
+                kind,
+                f"{_node_label(node, where)}: {message}",
+                "the model is damaged or was written by a broken exporter; re-export it",
+            )
+
+    def _judge_node(self, node, op, domain, opset, inputs) -> Iterator[tuple[str, str]]:
+        schema = _schema(op, domain, opset)
+        if schema is None or schema.deprecated:
+            return
+        low_in, high_in, low_out, high_out, required = _arity(schema)
+        n_in, n_out = len(inputs), len(node.output)
+        if not low_in <= n_in <= high_in:
+            yield (
+                "input-count",
+                f"has {n_in} input(s); {op}-{schema.since_version} takes {_range(low_in, high_in)}",
+            )
+        else:
+            missing = [i for i in required if i < n_in and not inputs[i]]
+            if missing:
+                yield ("input-count", f"required input {missing[0]} is empty")
+        if not low_out <= n_out <= high_out:
+            yield (
+                "output-count",
+                f"has {n_out} output(s); {op}-{schema.since_version} gives "
+                f"{_range(low_out, high_out)}",
+            )
+        yield from _attr_problems(node, schema)
+
+    def _subgraphs(self, node, visible, where, at) -> None:
+        for attr in node.attribute:
+            bodies = [attr.g] if attr.HasField("g") else []
+            bodies += list(attr.graphs)
+            for body in bodies:
+                label = f"{where}{short(node.name or node.op_type)}/{short(attr.name)}/"
+                rows = [
+                    (n, n.op_type, n.domain, tuple(n.input), tuple(n.output)) for n in body.node
+                ]
+                self.graph(body, rows, frozenset(visible), label, at)
+            if attr.HasField("t"):
+                self.problems.extend(_tensor_problems(attr.t, where, at, "tensor attribute"))
+
+
+#: top-level ops whose attributes are searched for graphs and tensors (every op in bodies).
+_NESTING_OPS = frozenset({"If", "Loop", "Scan", "Constant", "ConstantOfShape", "SequenceMap"})
+
+
+def _range(low: int, high: int) -> str:
+    if low == high:
+        return str(low)
+    if high >= 2**31 - 1:
+        return f"at least {low}"
+    return f"{low} to {high}"
+
+
+def _cycle_nodes(rows, produced_by: dict[str, int], defined: set[str]) -> set[int]:
+    """Indices of the nodes on a cycle (or between two): what Kahn's algorithm leaves, run
+    forward (drops what only depends on a cycle) and backward (drops what only feeds one)."""
+    edges: dict[int, set[int]] = {}  # producer -> users
+    for index, (_, _, _, inputs, _) in enumerate(rows):
+        for name in inputs:
+            producer = produced_by.get(name)
+            if name and name not in defined and producer is not None:
+                edges.setdefault(producer, set()).add(index)
+    backward: dict[int, set[int]] = {}
+    for producer, users in edges.items():
+        for user in users:
+            backward.setdefault(user, set()).add(producer)
+    return _leftover(edges, backward, len(rows)) & _leftover(backward, edges, len(rows))
+
+
+def _leftover(forward: dict[int, set[int]], backward: dict[int, set[int]], count: int) -> set[int]:
+    """Nodes Kahn's algorithm cannot order along `forward` edges."""
+    waiting = [len(backward.get(i, ())) for i in range(count)]
+    ready = [i for i in range(count) if waiting[i] == 0]
+    while ready:
+        index = ready.pop()
+        for user in forward.get(index, ()):
+            waiting[user] -= 1
+            if waiting[user] == 0:
+                ready.append(user)
+    return {i for i in range(count) if waiting[i] > 0}
+
+
+def check_validity(proto: onnx.ModelProto, rows=None) -> list[Problem]:
+    """Every structural problem of `proto` (empty for a valid model).
+
+    Args:
+        proto: the model (external data not loaded: only its declared length is read).
+        rows: (node, op_type, domain, inputs, outputs) of the top-level nodes, when the caller
+            has them already (`GraphView.rows`); read from `proto` otherwise.
+    """
+    graph = proto.graph
+    if rows is None:
+        rows = [(n, n.op_type, n.domain, tuple(n.input), tuple(n.output)) for n in graph.node]
+    opsets = {("" if o.domain == "ai.onnx" else o.domain): o.version for o in proto.opset_import}
+    uses_default = any(domain in ("", "ai.onnx") for _, _, domain, _, _ in rows)
+    checker = _GraphChecker(opsets)
+    checker.problems.extend(_model_problems(proto, uses_default))
+    checker.graph(graph, rows, frozenset(), "", None)
+    return checker.problems
+
+
+_INFERENCE_ERROR = re.compile(r"\(op_type:([^,]*), node name: ([^)]*)\): (.*)")
+
+
+def strict_inference_problems(proto: onnx.ModelProto) -> list[Problem]:
+    """`inference_problems` of strict ONNX shape inference run on `proto` now."""
+    from trtforge.analyzer.graph import _weightless
+
+    try:
+        onnx.shape_inference.infer_shapes(_weightless(proto), strict_mode=True)
+        return []
+    except Exception as err:  # noqa: BLE001 - InferenceError, or anything onnx raises
+        return inference_problems(str(err), proto)
+
+
+def inference_problems(error: str, proto: onnx.ModelProto) -> list[Problem]:
+    """The attribute and input errors in what strict shape inference raised (`error`).
+
+    Only errors that name an attribute or an input out of bounds count; a stale value_info or
+    a shape inference cannot compute is not a reason to call the graph invalid.
+    """
+    if not error:
+        return []
+    names: dict[str, int] = {}
+    for index, node in enumerate(proto.graph.node):
+        names.setdefault(node.name, index)
+    out: list[Problem] = []
+    for line in re.split(r"\n|(?=\(op_type:)", error):
+        match = _INFERENCE_ERROR.search(line)
+        if match is None:
+            continue
+        op, name, why = match.groups()
+        if not re.search(r"[Aa]ttribute|out of bounds", why):
+            continue
+        why = re.sub(r"^(\[[A-Za-z]+\]\s*)+", "", " ".join(why.split()))
+        out.append(
+            _problem(
+                names.get(name),
+                "attribute-value",
+                f"{short(op)} node '{short(name)}': {short(why, 200)} (ONNX shape inference)",
+                "fix the attribute in the exporter and re-export the model",
+            )
+        )
+    return out
+
+
+def validate(proto: onnx.ModelProto, rows=None, strict: bool = True) -> list[Problem]:
+    """`check_validity`, plus `strict_inference_problems` when `strict` and the structure
+    is sound (inference on a broken graph says nothing new)."""
+    problems = check_validity(proto, rows)
+    if strict and not any(p.finding.is_error for p in problems):
+        problems += strict_inference_problems(proto)
+    return problems
+
+
+def attach(report, problems: list[Problem]) -> None:
+    """Puts `problems` into a trt-check `Report`: on the node at fault (an error makes it
+    unsupported) or, when no top-level node is at fault, among the graph's findings."""
+    from trtforge.analyzer.report import UNSUPPORTED
+
+    graph_level: list[Finding] = []
+    for problem in problems:
+        index = problem.node
+        if index is None or not 0 <= index < len(report.nodes):
+            graph_level.append(problem.finding)
+            continue
+        verdict = report.nodes[index]
+        if problem.finding.is_error and verdict.status != UNSUPPORTED:
+            verdict.status = UNSUPPORTED
+            verdict.plugin = None
+        verdict.reasons.insert(0, problem.finding)
+    report.graph_findings[:0] = graph_level
+
+
+def first_error(problems: list[Problem]) -> str | None:
+    """A one-line summary of the errors among `problems` (None when there is none)."""
+    errors = [p for p in problems if p.finding.is_error]
+    if not errors:
+        return None
+    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+    return f"invalid ONNX graph: {errors[0].message}{more}"
