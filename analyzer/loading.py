@@ -293,7 +293,21 @@ def load_external_weights(loaded: LoadedModel) -> onnx.ModelProto:
     proto = onnx.ModelProto()
     proto.CopyFrom(loaded.proto)
     if loaded.external and loaded.folder is not None:
-        from onnx.external_data_helper import load_external_data_for_model
-
-        load_external_data_for_model(proto, str(loaded.folder))
+        load_external_data(proto, loaded.folder)
     return proto
+
+
+def load_external_data(proto: onnx.ModelProto, folder: str | os.PathLike) -> None:
+    """onnx's `load_external_data_for_model`, whose refusals (a data file that is a link, has
+    several hard links, or cannot be read) become a one-line UserError."""
+    from onnx.external_data_helper import load_external_data_for_model
+
+    try:
+        load_external_data_for_model(proto, str(folder))
+    except (onnx.checker.ValidationError, OSError, ValueError) as err:
+        detail = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise UserError(
+            f"external data of the model in '{folder}' cannot be read: {detail}",
+            "keep each external data file a plain file (no link, one hard link) in the "
+            "model's folder",
+        ) from None

@@ -139,6 +139,16 @@ def _refuse_invalid(loaded) -> None:
             "trt-rewrite only rewrites valid ONNX graphs; fix or re-export the model "
             "(trt-check MODEL lists every problem)",
         )
+    import onnx
+
+    try:  # what a rewrite writes must pass onnx.checker: so must what it reads
+        onnx.checker.check_model(loaded.proto)
+    except (onnx.checker.ValidationError, ValueError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UserError(
+            f"{loaded.display_path}: not a valid ONNX model (onnx.checker: {first})",
+            "trt-rewrite only rewrites models that pass onnx.checker; fix or re-export it",
+        ) from None
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -210,9 +220,9 @@ def _main(argv: Sequence[str] | None) -> int:
         rewritten = onnx.ModelProto()
         rewritten.CopyFrom(result.proto)
         if loaded.external and loaded.folder is not None:
-            from onnx.external_data_helper import load_external_data_for_model
+            from trtforge.analyzer.loading import load_external_data
 
-            load_external_data_for_model(rewritten, str(loaded.folder))
+            load_external_data(rewritten, loaded.folder)
         verification = verify(
             original, rewritten, seed=args.seed, dims=dims, allowances=result.allowances
         )

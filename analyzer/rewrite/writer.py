@@ -15,7 +15,12 @@ from pathlib import Path
 import onnx
 
 from trtforge.analyzer.errors import UserError
-from trtforge.analyzer.loading import PROTOBUF_LIMIT, LoadedModel, iter_graph_tensors
+from trtforge.analyzer.loading import (
+    PROTOBUF_LIMIT,
+    LoadedModel,
+    iter_graph_tensors,
+    load_external_data,
+)
 from trtforge.analyzer.outputs import OutputSet, check_output
 from trtforge.analyzer.outputs import write_text as outputs_write_text
 
@@ -96,7 +101,6 @@ def _stage_with_data(
 ) -> Path:
     from onnx.external_data_helper import (
         convert_model_to_external_data,
-        load_external_data_for_model,
         write_external_data_tensors,
     )
 
@@ -107,7 +111,7 @@ def _stage_with_data(
             raise UserError(
                 "the model's external data has no folder to be read from", "pass the model by path"
             )
-        load_external_data_for_model(full, str(source.folder))
+        load_external_data(full, source.folder)
     data_name = data_file_name(out)
     check_output(out.parent / data_name, "-o (its external data file)")
     scratch = outputs.scratch_dir(out)
