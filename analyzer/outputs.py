@@ -184,7 +184,7 @@ def check_output(path: str | os.PathLike, what: str = "-o") -> Path:
         )
     if _STATE.inputs and os.path.realpath(out) in _STATE.inputs:
         raise UserError(
-            f"{out}: is an input of this command; writing it would replace the input",
+            f"{out}: is an input of this command; writing it would overwrite the input",
             f"choose another {what} path; inputs are never modified",
         )
     parent = out.parent

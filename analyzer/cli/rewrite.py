@@ -142,7 +142,10 @@ def _refuse_invalid(loaded) -> None:
     import onnx
 
     try:  # what a rewrite writes must pass onnx.checker: so must what it reads
-        onnx.checker.check_model(loaded.proto)
+        if loaded.external and loaded.path is not None:
+            onnx.checker.check_model(str(loaded.path))  # its data files beside it
+        else:
+            onnx.checker.check_model(loaded.proto)
     except (onnx.checker.ValidationError, ValueError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UserError(
