@@ -70,6 +70,13 @@ def build_parser():
     )
     out = parser.add_argument_group("output")
     out.add_argument(
+        "--split",
+        action="store_true",
+        help="after the passes, write the largest part the target parses to OUT and the rest "
+        "as host models (onnxruntime) beside it, with a JSON manifest of how they connect; "
+        "verified by running the composition against the original",
+    )
+    out.add_argument(
         "--report",
         metavar="FILE.json",
         help="write per-pass applied counts, skip reasons and verification to FILE",
@@ -170,7 +177,7 @@ def _main(argv: Sequence[str] | None) -> int:
     from trtforge.analyzer.targets import default_target, parse_target
 
     passes = list(args.passes or [])
-    if not passes and not args.auto:
+    if not passes and not args.auto and not args.split:
         raise UserError(
             "no rewrite pass selected",
             f"name passes ({', '.join('--' + p for p in all_passes())}) or use --auto",
@@ -256,6 +263,8 @@ def _main(argv: Sequence[str] | None) -> int:
             )
     elif not args.verify:
         report["verification"] = None
+    if args.split:
+        return _split(args, loaded, result, target, out_path, report, dims)
     # The model, its external data and the report are committed together or not at all.
     with OutputSet() as outputs:
         staged = stage_model(outputs, result.proto, out_path, loaded)
@@ -279,6 +288,61 @@ def _main(argv: Sequence[str] | None) -> int:
             f"unsupported nodes ({target.id}, static): {len(before.unsupported_nodes)} "
             f"before → {report['auto']['unsupported_after']} after",
         )
+    return EXIT_OK
+
+
+def _split(args, loaded, result, target, out_path, report, dims) -> int:
+    """--split: cut the rewritten model into host and TensorRT parts, verify, write them."""
+    import onnx
+
+    from trtforge.analyzer.api import check
+    from trtforge.analyzer.loading import load_external_data, load_external_weights
+    from trtforge.analyzer.outputs import OutputSet
+    from trtforge.analyzer.rewrite.verify import compare, run_model
+    from trtforge.analyzer.rewrite.writer import stage_model
+    from trtforge.analyzer.split import run_split, sample_feeds, split_model, stage_paths
+
+    model = onnx.ModelProto()
+    model.CopyFrom(result.proto)
+    if loaded.external and loaded.folder is not None:
+        load_external_data(model, loaded.folder)
+    verdicts = check(model, target=target, backend="static", advice=False)
+    accepted = [True] * len(model.graph.node)
+    for node in verdicts.nodes:
+        accepted[node.index] = node.status != "unsupported"
+    split = split_model(model, accepted)
+    paths = stage_paths(out_path)
+    for stage in split.stages:
+        _say(args, f"{stage.name}: {stage.nodes} node(s) → {paths[stage.name]}")
+    report["split"] = split.manifest({s.name: paths[s.name].name for s in split.stages})
+    if args.verify:
+        original = load_external_weights(loaded)
+        feeds = sample_feeds(original, args.seed, dims)
+        expected = run_model(original, feeds)
+        got = run_split(split, feeds)
+        elem = {o.name: o.type.tensor_type.elem_type for o in original.graph.output}
+        diffs = [compare(n, expected[n], got[n], elem[n]) for n in expected]
+        bad = [d for d in diffs if not d.ok]
+        report["split"]["verified"] = not bad
+        if bad:
+            print(
+                f"{PROG}: verification of the split failed: output '{bad[0].name}' max |diff| "
+                f"{bad[0].max_abs_diff:.3g}; nothing written to {out_path}",
+                file=sys.stderr,
+            )
+            return EXIT_FINDINGS
+        _say(args, f"verified: the {len(split.stages)} stages reproduce every output")
+    # every stage, the manifest and the report are committed together or not at all
+    with OutputSet() as outputs:
+        for stage in split.stages:
+            stage_model(outputs, stage.proto, paths[stage.name], None)
+        manifest = report["split"]
+        outputs.add_text(paths["manifest"], json.dumps(manifest, indent=2) + "\n")
+        report["written"] = True
+        if args.report:
+            outputs.add_text(args.report, json.dumps(report, indent=2) + "\n", "--report")
+        outputs.commit()
+    _say(args, f"wrote {paths['manifest']}")
     return EXIT_OK
 
 
