@@ -122,3 +122,17 @@ def test_undecodable_path_bytes(tmp_path, capsys):
         assert ("%FF" if fmt == "sarif" else "\\udcff") in out  # SARIF: a percent-encoded URI
         if fmt == "json":
             validate_check_json(json.loads(out))
+
+
+@pytest.mark.parametrize("tweak", ["opset 0", "opset -1", "empty op_type"])
+def test_invalid_models_still_give_schema_valid_json(tmp_path, tweak):
+    """What the model declares is reported as it is (and the model is not supported), and the
+    JSON still validates against the shipped schema."""
+    model = hostile_model("n")
+    if tweak.startswith("opset"):
+        model.opset_import[0].version = int(tweak.split()[1])
+    else:
+        model.graph.node[2].op_type = ""
+    rep = check(save(model, tmp_path / "m.onnx"), target="trt-10", backend="static")
+    assert not rep.supported
+    validate_check_json(json.loads(render(rep, "json")))
