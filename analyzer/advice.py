@@ -57,7 +57,7 @@ def fusion_advice(loaded: LoadedModel, target: Target) -> list[Finding]:
                 code=f"advice/{pid}",
                 message=(
                     f"{applied} {what} subgraph{'s' * (applied != 1)} could each run as {fused} "
-                    "(fewer layers and kernels; better FP16 accuracy for norms)"
+                    f"({advised[pid].advice.why})"
                 ),
                 hint=f"trt-rewrite MODEL -o OUT --{pid} (verified against the original)",
                 fixes=(Fix("rewrite", pid),),

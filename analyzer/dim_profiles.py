@@ -184,11 +184,12 @@ def resolve(
     """The profile of every input with named dims that `--shapes` does not give.
 
     `--dims` ranges win over genai_config.json defaults; an input given by `--shapes` keeps
-    those shapes, which must agree with any `--dims` range of its named dims.
+    those shapes, which must agree with any `--dims` range of its named dims. With neither
+    `--dims` nor defaults, inputs are left to `--shapes` (and its check) alone.
 
     Raises:
-        UserError: a `--dims` name no input uses, a conflict with `--shapes`, or an input
-            whose named dim has no range.
+        UserError: a `--dims` name no input uses, a conflict with `--shapes`, or (where
+            `--dims` or defaults are in use) an input whose named dim has no range.
     """
     used = named_dims(model)
     unknown = sorted(set(dims) - set(used))
@@ -227,7 +228,7 @@ def resolve(
                 unbound.setdefault("?", []).append(input_name)
         if not any(input_name in names for names in unbound.values()):
             out[input_name] = (tuple(low), tuple(opt), tuple(high))
-    if unbound:
+    if unbound and (dims or ranges):
         first = next(iter(unbound.values()))[0]
         shape = [_dim_text(d) for d in inputs[first].type.tensor_type.shape.dim]
         named = [n for n in unbound if n != "?"]

@@ -383,6 +383,25 @@ def _is_heavy(tensor: onnx.TensorProto) -> bool:
     )
 
 
+def _copy_field(message, name: str, value) -> None:
+    """Sets a scalar field; text that is not UTF-8 (protobuf reads it as bytes and refuses to
+    assign it back) is copied as it is, through the wire format."""
+    if type(value) is not bytes:
+        setattr(message, name, value)
+        return
+    number = message.DESCRIPTOR.fields_by_name[name].number
+    message.MergeFromString(_varint(number << 3 | 2) + _varint(len(value)) + value)
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        low, value = value & 0x7F, value >> 7
+        out.append(low | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
 def _weightless(model: onnx.ModelProto) -> onnx.ModelProto:
     """`model` with its large or external initializers turned into typed graph inputs.
 
@@ -398,11 +417,11 @@ def _weightless(model: onnx.ModelProto) -> onnx.ModelProto:
         return model
     light = onnx.ModelProto()
     for name in ("ir_version", "producer_name", "producer_version", "domain", "model_version"):
-        setattr(light, name, getattr(model, name))
+        _copy_field(light, name, getattr(model, name))
     light.opset_import.extend(model.opset_import)
     light.functions.extend(model.functions)
     target = light.graph
-    target.name = graph.name
+    _copy_field(target, "name", graph.name)
     target.node.extend(graph.node)
     target.input.extend(graph.input)
     target.output.extend(graph.output)
@@ -413,9 +432,9 @@ def _weightless(model: onnx.ModelProto) -> onnx.ModelProto:
     declared = {vi.name for vi in graph.input}
     for tensor in heavy:
         if tensor.name not in declared:
-            target.input.append(
-                onnx.helper.make_tensor_value_info(tensor.name, tensor.data_type, tensor.dims)
-            )
+            value = onnx.helper.make_tensor_value_info("", tensor.data_type, tensor.dims)
+            _copy_field(value, "name", tensor.name)
+            target.input.append(value)
     return light
 
 

@@ -281,6 +281,13 @@ def _parse(data: bytes, source: str) -> onnx.ModelProto:
     try:
         proto.ParseFromString(data)
     except (DecodeError, RuntimeWarning, ValueError) as err:
+        if "depth" in str(err).lower() or "recursion" in str(err).lower():
+            raise UserError(
+                f"{source}: the model nests subgraphs (If/Loop/Scan bodies) or messages deeper "
+                "than protobuf can parse (100 levels)",
+                "flatten the nested control flow in the exporter (e.g. fold constant If "
+                "conditions) and re-export",
+            ) from None
         raise UserError(
             f"{source}: not a valid ONNX protobuf ({type(err).__name__}: {_one_line(err)})",
             "the file is truncated or not an ONNX model; re-export or re-download it",
@@ -292,22 +299,25 @@ def load_external_weights(loaded: LoadedModel) -> onnx.ModelProto:
     """A copy of the model with its external data loaded (for numerical verification only)."""
     proto = onnx.ModelProto()
     proto.CopyFrom(loaded.proto)
-    if loaded.external and loaded.folder is not None:
-        load_external_data(proto, loaded.folder)
+    load_external_into(proto, loaded)
     return proto
 
 
-def load_external_data(proto: onnx.ModelProto, folder: str | os.PathLike) -> None:
-    """onnx's `load_external_data_for_model`, whose refusals (a data file that is a link, has
-    several hard links, or cannot be read) become a one-line UserError."""
+def load_external_into(proto: onnx.ModelProto, loaded: LoadedModel) -> None:
+    """Loads the external data of `proto` (a model derived from `loaded`) from `loaded`'s folder.
+
+    Raises:
+        UserError: onnx refuses the data (a file with several hard links, a changed file).
+    """
+    if not loaded.external or loaded.folder is None:
+        return
     from onnx.external_data_helper import load_external_data_for_model
 
     try:
-        load_external_data_for_model(proto, str(folder))
+        load_external_data_for_model(proto, str(loaded.folder))
     except (onnx.checker.ValidationError, OSError, ValueError) as err:
-        detail = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise UserError(
-            f"external data of the model in '{folder}' cannot be read: {detail}",
-            "keep each external data file a plain file (no link, one hard link) in the "
-            "model's folder",
+            f"{loaded.display_path}: cannot read its external data ({_one_line(err, 200)})",
+            "give each external data file a single name (copy it rather than hard-linking "
+            "it) and keep it unchanged while trtforge runs",
         ) from None

@@ -283,6 +283,15 @@ def _schema(op: str, domain: str, opset: int):
         return None
 
 
+@functools.cache
+def schema_attr_types(op: str, domain: str, opset: int) -> dict[str, int]:
+    """Attribute name -> AttributeProto type the op's schema defines ({} without a schema)."""
+    schema = _schema(op, "" if domain == "ai.onnx" else domain, opset) if opset > 0 else None
+    if schema is None:
+        return {}
+    return {name: int(spec.type) for name, spec in schema.attributes.items()}
+
+
 _OPTIONAL = onnx.defs.OpSchema.FormalParameterOption.Optional
 _VARIADIC = onnx.defs.OpSchema.FormalParameterOption.Variadic
 
@@ -398,7 +407,7 @@ class _GraphChecker:
                     late.append((index, name))
             self._node(node, op, domain, len(inputs), len(outputs), inputs, where, at)
             available.update(outputs)
-            if node.attribute and (not at_top or op in _NESTING_OPS):
+            if (not at_top or op in _NESTING_OPS) and node.attribute:
                 self._subgraphs(node, available | outer, where, at)
         if late:
             self._order(rows, late, produced_by, outer, defined, where, top_index)
@@ -465,19 +474,24 @@ class _GraphChecker:
                 )
 
     def _node(self, node, op, domain, n_in, n_out, inputs, where, at) -> None:
+        if not op:
+            self.add(
+                at,
+                "op-type",
+                f"node {at} ('{where}{short(node.name)}') has no op_type",
+                "the model is damaged; re-export it",
+            )
+            return
         domain = "" if domain == "ai.onnx" else domain
         opset = self.opsets.get(domain)
         if opset is None or opset < 1:
             return
         attrs = node.attribute
-        key = (
-            op,
-            domain,
-            n_in,
-            n_out,
-            tuple(i == "" for i in inputs),
-            tuple((a.name, a.type) for a in attrs) if attrs else (),
-        )
+        key = (op, domain, n_in, n_out)
+        if "" in inputs:
+            key += (tuple([i == "" for i in inputs]),)
+        if attrs:
+            key += tuple([(a.name, a.type) for a in attrs])
         found = self._node_memo.get(key)
         if found is None:
             found = self._node_memo[key] = list(self._judge_node(node, op, domain, opset, inputs))
@@ -638,6 +652,24 @@ def validate(proto: onnx.ModelProto, rows=None, strict: bool = True) -> list[Pro
     if strict and not any(p.finding.is_error for p in problems):
         problems += strict_inference_problems(proto)
     return problems
+
+
+def undecodable_name(proto: onnx.ModelProto) -> str | None:
+    """The first name of the top-level graph that is not UTF-8 text (protobuf hands such
+    text over as bytes), shown escaped; None when every name is text. TensorRT's parser takes
+    such names; writing a model (trt-rewrite) does not."""
+    graph = proto.graph
+    names = [graph.name]
+    for node in graph.node:
+        names.append(node.name)
+        names.extend(node.input)
+        names.extend(node.output)
+    names.extend(v.name for v in (*graph.input, *graph.output, *graph.value_info))
+    names.extend(t.name for t in graph.initializer)
+    for name in names:
+        if type(name) is bytes:
+            return short(repr(name)[2:-1])
+    return None
 
 
 def attach(report, problems: list[Problem]) -> None:

@@ -207,11 +207,11 @@ def gen_transformers_ort(out: Path) -> None:
     holdout.ort_optimized(str(out))
     holdout.quantized(str(out))
     # keep only what onnxruntime changed: the plain exports are the agreement corpus's business
+    changed = ("_ort", "_dyn_", "_qdq", "_qop")
     for path in out.glob("*.onnx"):
-        if "_ort" not in path.stem and not any(
-            s in path.stem for s in ("_dyn", "_qdq", "_qop", "_quant")
-        ):
+        if not any(s in path.stem for s in changed):
             path.unlink()
+            Path(f"{path}.data").unlink(missing_ok=True)
 
 
 def gen_ml(out: Path) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import types
 from pathlib import Path
@@ -61,7 +62,9 @@ def header(spec, dtypes) -> str:
     for a in spec.attributes:
         num, text = "0.0", "nullptr"
         if a.default is not None and a.type in ("float", "int"):
-            num = repr(float(a.default))
+            value = float(a.default)
+            # C++ has no inf literal; a double past float's range becomes ±inf as a field
+            num = repr(value) if math.isfinite(value) else ("-" if value < 0 else "") + "1e308"
         if a.default is not None and a.type == "string":
             text = _c_str(str(a.default))
         required = "true" if a.required else "false"

@@ -137,6 +137,10 @@ class ExprDims:
             self, self.eb.operation(self.trt.DimensionOperation.MAX, self.expr(a), self.expr(b))
         )
 
+    def min(self, a, b) -> _Expr:
+        op = self.trt.DimensionOperation.MIN
+        return _Expr(self, self.eb.operation(op, self.expr(a), self.expr(b)))
+
     def ceil_div(self, a, b) -> _Expr:
         op = self.trt.DimensionOperation.CEIL_DIV
         return _Expr(self, self.eb.operation(op, self.expr(a), self.expr(b)))
@@ -205,7 +209,9 @@ def make_plugin_class(spec: PluginSpec, trt):
             pass
 
         def get_workspace_size(self, inp, out):
-            return 0
+            if spec.workspace is None:
+                return 0
+            return int(spec.workspace([tuple(d.max) for d in inp], dict(self.attrs)))
 
         def get_valid_tactics(self):
             return []  # one implementation: no tactics to time

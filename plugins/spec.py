@@ -85,6 +85,9 @@ class NumericDims:
     def max(self, a, b) -> int:
         return max(int(a), int(b))
 
+    def min(self, a, b) -> int:
+        return min(int(a), int(b))
+
     def ceil_div(self, a, b) -> int:
         return -(-int(a) // int(b))
 
@@ -158,11 +161,15 @@ class PluginSpec:
         output_shapes: ``output_shapes(in_shapes, attrs, dims) -> list of shapes``, one per
             output, computed from the input shapes (sequences of dims) and the attributes;
             ``None``: every output shaped like input 0. Write it with ``+ - * //`` on dims,
-            ``dims.const(v)``, ``dims.max(a, b)``, ``dims.ceil_div(a, b)`` and, for a
+            ``dims.const(v)``, ``dims.max(a, b)``, ``dims.min(a, b)``, ``dims.ceil_div(a, b)``
+            and, for a
             data-dependent extent, ``dims.size(k, upper)`` where output ``k`` is declared
             ``TensorSpec(..., size_tensor=True)`` (a 0-D tensor the kernel writes the extent
             into) and ``upper`` bounds it. The same function runs on numbers
             (:class:`NumericDims`) and on TensorRT's symbolic dims (the Python plugin).
+        workspace: ``workspace(in_shapes, attrs) -> bytes`` of scratch device memory the kernel
+            needs (the Python plugin's ``getWorkspaceSize``; the C++ glue's ``workspaceSize``
+            hook says the same), or ``None`` for none.
         test_inputs: ``test_inputs(rng) -> list of (inputs, attrs)`` — real input arrays and
             attribute sets the harness and generic tests run the plugin on (plugins whose
             inputs are not "rows x hidden" tensors declare these instead of ``test_shapes``).
@@ -188,6 +195,9 @@ class PluginSpec:
     )
     test_inputs: Callable[[Any], list[tuple[list[Any], dict[str, Any]]]] | None = dataclasses.field(
         default=None, repr=False
+    )
+    workspace: Callable[[Sequence[Sequence[int]], Mapping[str, Any]], int] | None = (
+        dataclasses.field(default=None, repr=False)
     )
 
     def __post_init__(self) -> None:

@@ -167,7 +167,19 @@ def test_cli_writes_report_and_refuses_bad_data(tmp_path):
         np.savez(data / f"{i:02d}.npz", **feed)
     out, report = tmp_path / "m.int8.onnx", tmp_path / "r.json"
     before = src.read_bytes()
-    proc = _cli(src, "-o", out, "--calibration-data", data, "--report", report, "--target", "rtx-1")
+    proc = _cli(
+        src,
+        "-o",
+        out,
+        "--calibration-data",
+        data,
+        "--report",
+        report,
+        "--target",
+        "rtx-1",
+        "--method",
+        "minmax",
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == ""  # onnxruntime's prints do not leak
     assert src.read_bytes() == before
@@ -189,6 +201,7 @@ def test_cli_writes_report_and_refuses_bad_data(tmp_path):
     # a threshold nobody meets: exit 1, nothing written
     proc = _cli(src, "-o", tmp_path / "y.onnx", "--calibration-data", data, "--min-cosine", "1")
     assert proc.returncode == 1 and "min-cosine" in proc.stderr
+    assert "entropy calibration on 10 sample(s)" in proc.stderr  # few samples: warned
     assert not (tmp_path / "y.onnx").exists()
 
 
@@ -230,3 +243,22 @@ def test_result_parses_and_builds_for_sm89(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (tmp_path / "q.engine").stat().st_size > 0
+
+
+def test_entropy_clips_where_minmax_takes_the_full_range():
+    """onnxruntime's quantize_static alone gives entropy the scales of minmax (128 bins, one
+    candidate threshold); trt-quantize runs the entropy search over 2048 bins."""
+
+    def activation_scales(method):
+        proto = quantize(_model(), _feeds(), method=method).proto
+        inits = {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
+        return [
+            float(inits[n.input[1]].ravel()[0])
+            for n in proto.graph.node
+            if n.op_type == "QuantizeLinear"
+        ]
+
+    entropy, minmax = activation_scales("entropy"), activation_scales("minmax")
+    assert len(entropy) == len(minmax)
+    assert all(e <= m * (1 + 1e-6) for e, m in zip(entropy, minmax, strict=True))
+    assert any(e < m * 0.98 for e, m in zip(entropy, minmax, strict=True))

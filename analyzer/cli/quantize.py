@@ -37,6 +37,8 @@ from trtforge.analyzer.cli._args import (
 PROG = "trt-quantize"
 REPORT_SCHEMA = "trtforge.quantize/1"
 RANDOM_SAMPLES = 16
+#: below this many samples entropy calibration warns (sparse histograms, unstable thresholds)
+ENTROPY_MIN_SAMPLES = 32
 
 
 def build_parser():
@@ -168,6 +170,13 @@ def _main(argv: Sequence[str] | None) -> int:
         feeds = [make_inputs(model, seed) for seed in range(RANDOM_SAMPLES)]
         _say(args, f"warning: calibrating on {RANDOM_SAMPLES} random samples (scales mean nothing)")
     check_feeds(model, feeds, "--calibration-data")
+    if args.method == "entropy" and len(feeds) < ENTROPY_MIN_SAMPLES and not args.check_fp16:
+        _say(
+            args,
+            f"warning: entropy calibration on {len(feeds)} sample(s): its 2048-bin histograms "
+            f"need more (hundreds are typical) and can clip badly; --method minmax or "
+            "percentile is steadier on few samples",
+        )
     if args.check_fp16:
         return _check_fp16(args, loaded, model, feeds)
 

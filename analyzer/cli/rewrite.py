@@ -27,6 +27,9 @@ from trtforge.analyzer.cli._args import (
 
 PROG = "trt-rewrite"
 REPORT_SCHEMA = "trtforge.rewrite/1"
+#: models (weights included) larger than this are verified region by region: the original
+#: runs once and only what the passes changed runs again (`rewrite.regional`).
+REGIONAL_BYTES = 256 << 20
 
 
 def build_parser():
@@ -38,7 +41,10 @@ def build_parser():
         "-o", "--output", metavar="OUT", required=True, help="where to write the rewritten model"
     )
     passes = parser.add_argument_group("passes (run in this order until nothing changes)")
+    option_flags = {o.flag for o in declared_options().values()}
     for pid in all_passes():
+        if f"--{pid}" in option_flags:
+            continue  # the pass's own option (--upgrade-opset N) selects it
         passes.add_argument(
             f"--{pid}", dest="passes", action="append_const", const=pid, help=get_pass(pid).summary
         )
@@ -67,6 +73,20 @@ def build_parser():
         action="append",
         default=[],
         help="size of a named dynamic dim for verification (default 3)",
+    )
+    ver.add_argument(
+        "--inputs",
+        metavar="FILE.npz",
+        action="append",
+        default=[],
+        help="verify on these inputs (arrays named after the model inputs; repeatable; a folder "
+        "of .npz files) instead of generated ones",
+    )
+    ver.add_argument(
+        "--data-loader-script",
+        metavar="FILE.py[:FUNC]",
+        help="verify on the feed dicts a Polygraphy-style data-loader function yields "
+        "(default function load_data)",
     )
     out = parser.add_argument_group("output")
     out.add_argument(
@@ -140,6 +160,13 @@ def _refuse_invalid(loaded) -> None:
     from trtforge.analyzer.errors import UserError
 
     problem = validity.first_error(validity.validate(loaded.proto))
+    bad_name = validity.undecodable_name(loaded.proto) if problem is None else None
+    if bad_name is not None:
+        raise UserError(
+            f"{loaded.display_path}: the name '{bad_name}' is not UTF-8 text, which ONNX "
+            "requires of names",
+            "rename it in the exporter (trt-check still checks such a model)",
+        )
     if problem is not None:
         raise UserError(
             f"{loaded.display_path}: {problem}",
@@ -177,6 +204,12 @@ def _main(argv: Sequence[str] | None) -> int:
     from trtforge.analyzer.targets import default_target, parse_target
 
     passes = list(args.passes or [])
+    # a pass whose flag is its own option (--upgrade-opset N) runs when the option is given
+    options_by_flag = {o.flag: o for o in declared_options().values()}
+    for pid in all_passes():
+        option = options_by_flag.get(f"--{pid}")
+        if option is not None and getattr(args, option.name) != option.default:
+            passes.append(pid)
     if not passes and not args.auto and not args.split:
         raise UserError(
             "no rewrite pass selected",
@@ -222,19 +255,30 @@ def _main(argv: Sequence[str] | None) -> int:
         _say(args, f"note: {note}")
 
     if args.verify and result.changed:
-        import onnx
-
+        from trtforge.analyzer.rewrite import inputs as gen
         from trtforge.analyzer.rewrite.verify import verify
 
-        original = load_external_weights(loaded)
-        rewritten = onnx.ModelProto()
-        rewritten.CopyFrom(result.proto)
+        feeds = None
+        if args.inputs:
+            feeds = gen.load_npz(args.inputs)
+        if args.data_loader_script:
+            feeds = (feeds or []) + gen.load_script(args.data_loader_script)
         if loaded.external and loaded.folder is not None:
-            from trtforge.analyzer.loading import load_external_data
-
-            load_external_data(rewritten, loaded.folder)
+            # onnxruntime reads the weights from their files; they are never copied here
+            original, rewritten, folder = loaded.proto, result.proto, loaded.folder
+        else:
+            original, rewritten, folder = load_external_weights(loaded), result.proto, None
+        regional = loaded.external_bytes + loaded.proto.ByteSize() > REGIONAL_BYTES
         verification = verify(
-            original, rewritten, seed=args.seed, dims=dims, allowances=result.allowances
+            original,
+            rewritten,
+            seed=args.seed,
+            dims=dims,
+            feeds=feeds,
+            folder=folder,
+            regional=regional,
+            allowances=result.allowances,
+            model_dir=loaded.folder,
         )
         report["verification"] = verification.to_json()
         if not verification.ok:
@@ -255,12 +299,16 @@ def _main(argv: Sequence[str] | None) -> int:
                 write_file(args.report, json.dumps(report, indent=2) + "\n", "--report")
             return EXIT_FINDINGS
         worst = verification.worst
+        what = "output(s)" if verification.mode == "model" else "changed-region tensor(s)"
         if worst is not None:
+            steps = f" over {len(verification.steps)} steps" if len(verification.steps) > 1 else ""
             _say(
                 args,
-                f"verified: {len(verification.outputs)} output(s) match (largest |diff| "
+                f"verified: {len(verification.outputs)} {what} match{steps} (largest |diff| "
                 f"{max(o.max_abs_diff for o in verification.outputs):.3g})",
             )
+        for note in verification.notes:
+            _say(args, f"  verification: {note}")
     elif not args.verify:
         report["verification"] = None
     if args.split:
@@ -296,7 +344,7 @@ def _split(args, loaded, result, target, out_path, report, dims) -> int:
     import onnx
 
     from trtforge.analyzer.api import check
-    from trtforge.analyzer.loading import load_external_data, load_external_weights
+    from trtforge.analyzer.loading import load_external_into, load_external_weights
     from trtforge.analyzer.outputs import OutputSet
     from trtforge.analyzer.rewrite.verify import compare, run_model
     from trtforge.analyzer.rewrite.writer import stage_model
@@ -304,8 +352,7 @@ def _split(args, loaded, result, target, out_path, report, dims) -> int:
 
     model = onnx.ModelProto()
     model.CopyFrom(result.proto)
-    if loaded.external and loaded.folder is not None:
-        load_external_data(model, loaded.folder)
+    load_external_into(model, loaded)
     verdicts = check(model, target=target, backend="static", advice=False)
     accepted = [True] * len(model.graph.node)
     for node in verdicts.nodes:

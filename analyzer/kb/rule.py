@@ -191,16 +191,30 @@ class NodeContext:
 
     @cached_property
     def attrs(self) -> dict[str, Any]:
-        """Attribute values, decoded (bytes → str); subgraphs and tensors left as protos."""
+        """Attribute values, decoded (bytes → str); subgraphs and tensors left as protos.
+
+        An attribute whose type is not the one the op's schema defines (an If whose branch
+        is an int, a perm that is a float) is left out: rules may rely on the schema's types,
+        and `validity.py` reports the attribute.
+        """
+        from trtforge.analyzer.validity import schema_attr_types
+
+        declared = schema_attr_types(self._node.op_type, self._node.domain, self.opset)
         out: dict[str, Any] = {}
         for attr in self._node.attribute:
+            expected = declared.get(attr.name)
+            if expected is not None and attr.type != expected:
+                continue
             if attr.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS):
                 out[attr.name] = attr.g if attr.type == onnx.AttributeProto.GRAPH else attr.graphs
                 continue
             if attr.type == onnx.AttributeProto.TENSOR:
                 out[attr.name] = attr.t
                 continue
-            value = onnx.helper.get_attribute_value(attr)
+            try:
+                value = onnx.helper.get_attribute_value(attr)
+            except (ValueError, TypeError):  # no type, or one onnx cannot read: unknown
+                continue
             if isinstance(value, bytes):
                 value = value.decode("utf-8", "replace")
             elif isinstance(value, list) and value and isinstance(value[0], bytes):

@@ -19,15 +19,37 @@ from trtforge.analyzer.loading import (
     PROTOBUF_LIMIT,
     LoadedModel,
     iter_graph_tensors,
-    load_external_data,
+    load_external_into,
 )
 from trtforge.analyzer.outputs import OutputSet, check_output
 from trtforge.analyzer.outputs import write_text as outputs_write_text
 
 log = logging.getLogger("trtforge.rewrite")
 
+CHUNK = 1 << 20
 #: tensors at least this large go to the external data file when the model needs one.
 EXTERNAL_THRESHOLD = 1024
+
+
+def _write_chunks(handle, data: bytes) -> None:
+    view = memoryview(data)
+    for start in range(0, len(view), CHUNK):
+        handle.write(view[start : start + CHUNK])
+
+
+def _umask_mode() -> int:
+    """The mode a plainly created file gets (0666 minus the umask); temp files start at 0600."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def _fsync_write(path: Path, data: bytes) -> None:
+    with open(path, "wb") as handle:
+        _write_chunks(handle, data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.chmod(path, _umask_mode())
 
 
 def has_external(proto: onnx.ModelProto) -> bool:
@@ -93,12 +115,135 @@ def stage_model(
     check_destination(out, source)
     if not has_external(proto) and proto.ByteSize() < PROTOBUF_LIMIT:
         return outputs.add_bytes(out, proto.SerializeToString())
-    return _stage_with_data(outputs, proto, out, source)
+    data_name = data_file_name(out)
+    check_output(out.parent / data_name, "-o (its external data file)")
+    scratch = outputs.scratch_dir(out)
+    try:
+        if source is not None and source.folder is not None:
+            _write_streamed(proto, out, source.folder, scratch)
+        else:
+            _write_loaded(proto, out, source, scratch)
+    except OSError as err:
+        raise UserError(
+            f"{out}: cannot write it ({err.strerror or err})",
+            "check the folder's permissions and free space, or choose another -o path",
+        ) from None
+    if (scratch / data_name).exists():
+        outputs.add_file(scratch / data_name, out.parent / data_name, "-o (its external data file)")
+    outputs.add_file(scratch / out.name, out)
+    return scratch / out.name
 
 
-def _stage_with_data(
-    outputs: OutputSet, proto: onnx.ModelProto, out: Path, source: LoadedModel | None
-) -> Path:
+def _copy_range(src, dst, offset: int, length: int) -> None:
+    """Copies `length` bytes at `offset` of `src` to the end of `dst`, in the kernel where it
+    can (`os.copy_file_range`), else through a 1 MiB buffer."""
+    copy = getattr(os, "copy_file_range", None)
+    done = 0
+    if copy is not None:
+        try:
+            while done < length:
+                n = copy(src.fileno(), dst.fileno(), length - done, offset + done)
+                if n == 0:
+                    break
+                done += n
+        except OSError:
+            pass  # e.g. across file systems on old kernels: fall back to read/write
+    if done < length:
+        src.seek(offset + done)
+        dst.seek(0, os.SEEK_END)
+        while done < length:
+            chunk = src.read(min(CHUNK, length - done))
+            if not chunk:
+                raise UserError(
+                    "the model's external data file is shorter than its tensors say",
+                    "check that the .data file beside the model is complete",
+                )
+            dst.write(chunk)
+            done += len(chunk)
+
+
+def _write_streamed(proto: onnx.ModelProto, out: Path, folder: Path, tmpdir: Path) -> None:
+    """Writes `proto` and one data file, copying each external tensor's bytes straight from the
+    input's data files (never loaded into memory; each range copied once) and moving large
+    new inline tensors out. Offsets are aligned to 64 bytes for memory-mapping readers."""
+    from onnx import numpy_helper
+
+    from trtforge.analyzer.loading import _external_fields, _resolve_location
+
+    full = onnx.ModelProto()
+    full.CopyFrom(proto)  # weights are references here: a small copy
+    data_name = data_file_name(out)
+    data_tmp = tmpdir / data_name
+    sources: dict[str, object] = {}
+    resolved: dict[str, Path] = {}  # location -> path (checked once per file, not per tensor)
+    copied: dict[tuple[str, int, int], int] = {}
+    try:
+        with open(data_tmp, "wb+") as dst:
+
+            def place(tensor: onnx.TensorProto, offset: int, length: int) -> None:
+                del tensor.external_data[:]
+                tensor.data_location = onnx.TensorProto.EXTERNAL
+                for key, value in (("location", data_name), ("offset", offset), ("length", length)):
+                    entry = tensor.external_data.add()
+                    entry.key, entry.value = key, str(value)
+
+            def align() -> int:
+                end = dst.seek(0, os.SEEK_END)
+                pad = (-end) % 64
+                if pad:
+                    dst.write(b"\0" * pad)
+                return end + pad
+
+            for tensor in iter_graph_tensors(full.graph):
+                if tensor.data_location == onnx.TensorProto.EXTERNAL:
+                    fields = _external_fields(tensor)
+                    location = fields.get("location", "")
+                    path = resolved.get(location)
+                    if path is None:
+                        path = resolved[location] = _resolve_location(folder, location, tensor.name)
+                    offset = int(fields.get("offset", 0) or 0)
+                    length = fields.get("length")
+                    length = int(length) if length else path.stat().st_size - offset
+                    key = (str(path), offset, length)
+                    if key not in copied:
+                        if str(path) not in sources:
+                            sources[str(path)] = open(path, "rb")  # noqa: SIM115
+                        start = align()
+                        _copy_range(sources[str(path)], dst, offset, length)
+                        copied[key] = start
+                    place(tensor, copied[key], length)
+                elif tensor.ByteSize() >= EXTERNAL_THRESHOLD and tensor.data_type not in (
+                    onnx.TensorProto.STRING,
+                    onnx.TensorProto.UNDEFINED,
+                ):
+                    raw = (
+                        tensor.raw_data
+                        if tensor.HasField("raw_data")
+                        else numpy_helper.to_array(tensor).tobytes()
+                    )
+                    start = align()
+                    _write_chunks(dst, raw)
+                    for field in (
+                        "raw_data",
+                        "float_data",
+                        "int32_data",
+                        "int64_data",
+                        "double_data",
+                        "uint64_data",
+                        "string_data",
+                    ):
+                        tensor.ClearField(field)
+                    place(tensor, start, len(raw))
+            dst.flush()
+        _fsync_write(tmpdir / out.name, full.SerializeToString())
+    finally:
+        for handle in sources.values():
+            handle.close()
+
+
+def _write_loaded(
+    proto: onnx.ModelProto, out: Path, source: LoadedModel | None, tmpdir: Path
+) -> None:
     from onnx.external_data_helper import (
         convert_model_to_external_data,
         write_external_data_tensors,
@@ -111,28 +256,16 @@ def _stage_with_data(
             raise UserError(
                 "the model's external data has no folder to be read from", "pass the model by path"
             )
-        load_external_data(full, source.folder)
+        load_external_into(full, source)
     data_name = data_file_name(out)
-    check_output(out.parent / data_name, "-o (its external data file)")
-    scratch = outputs.scratch_dir(out)
     convert_model_to_external_data(
-        full, all_tensors_to_one_file=True, location=data_name, size_threshold=EXTERNAL_THRESHOLD
+        full,
+        all_tensors_to_one_file=True,
+        location=data_name,
+        size_threshold=EXTERNAL_THRESHOLD,
     )
-    try:
-        full = write_external_data_tensors(full, str(scratch))
-        data_tmp = scratch / data_name
-        model_tmp = scratch / out.name
-        with open(model_tmp, "wb") as handle:
-            handle.write(full.SerializeToString())
-    except OSError as err:
-        raise UserError(
-            f"{out}: cannot write it ({err.strerror or err})",
-            "check the folder's permissions and free space, or choose another -o path",
-        ) from None
-    if data_tmp.exists():
-        outputs.add_file(data_tmp, out.parent / data_name, "-o (its external data file)")
-    outputs.add_file(model_tmp, out)
-    return model_tmp
+    full = write_external_data_tensors(full, str(tmpdir))
+    _fsync_write(tmpdir / out.name, full.SerializeToString())
 
 
 def write_text(text: str, out: str | os.PathLike) -> None:

@@ -162,22 +162,6 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def protect_inputs(model, model_path: Path) -> None:
-    """The model file and its external data files are inputs no output may replace."""
-    from onnx.external_data_helper import ExternalDataInfo, _get_all_tensors
-
-    from trtforge.analyzer.outputs import protect
-
-    locations = set()
-    try:
-        for tensor in _get_all_tensors(model):
-            if tensor.HasField("data_location") and tensor.data_location == 1:
-                locations.add(ExternalDataInfo(tensor).location)
-    except Exception:  # noqa: BLE001 - a malformed entry: the parser refuses it later
-        pass
-    protect(model_path, *(model_path.parent / loc for loc in locations if loc and "\0" not in loc))
-
-
 class _Logger:
     """A TensorRT logger collecting errors (shown on failure) and forwarding to logging."""
 
@@ -379,11 +363,18 @@ def _check_shapes(model, shapes: dict[str, tuple[tuple[int, ...], ...]]) -> None
                     "keep static dimensions as they are; vary only the dynamic (-1) ones",
                 )
         elif any(d < 0 for d in dims):
+            names = [d.dim_param for d in value.type.tensor_type.shape.dim if d.dim_param]
             raise UserError(
                 f"input '{value.name}' has dynamic shape {dims} and no --shapes",
                 f"add --shapes {value.name}:MIN,OPT,MAX (e.g. "
                 + "x".join("1" if d < 0 else str(d) for d in dims)
-                + ",...)",
+                + ",...)"
+                + (
+                    f", or --dims {','.join(f'{n}=MIN:OPT:MAX' for n in names)} for every "
+                    "input using those names"
+                    if names
+                    else ""
+                ),
             )
 
 
@@ -406,6 +397,17 @@ def _plugin_fix_hint(model_path: Path, nodes) -> str:
     )
 
 
+def natively_imported(node, target) -> bool:
+    """True when `target`'s parser has a built-in importer for the node's op_type (importers are
+    chosen by op_type whatever the domain; e.g. TensorRT-RTX imports com.microsoft
+    SkipSimplifiedLayerNormalization): such a node is not a plugin lookup, and whether the
+    importer accepts it is the parser's call (trt-check says why it would not)."""
+    from trtforge.analyzer.kb import find_rule
+
+    rule = find_rule("", node.op_type)
+    return target is not None and rule is not None and rule.since.available(target)
+
+
 def _check_plugins_known(model, model_path: Path, args) -> None:
     """Fails before TensorRT is imported when a node needs a plugin that neither trtforge nor
     TensorRT ships (the knowledge base's lookup, as trt-check does); with --plugin-library the
@@ -422,7 +424,9 @@ def _check_plugins_known(model, model_path: Path, args) -> None:
     unknown = [
         node
         for _, node, spec in registry.plugin_nodes(model, target)
-        if spec is None and find_plugin(node, target) is None
+        if spec is None
+        and not natively_imported(node, target)
+        and find_plugin(node, target) is None
     ]
     if unknown:
         lines = []
@@ -460,15 +464,10 @@ def _main(argv: list[str] | None = None) -> int:
             )
         ccs.append(cc.replace(".", ""))
 
-    import onnx
+    from trtforge.analyzer.loading import load_model
 
-    try:
-        model = onnx.load(str(model_path), load_external_data=False)
-    except Exception as e:  # noqa: BLE001
-        raise UserError(
-            f"model '{args.model}' is not a readable ONNX file ({e})", "check the file"
-        ) from e
-    protect_inputs(model, model_path)
+    # the safe loader: one-line errors for damaged files, external data checked with stat
+    model = load_model(model_path).proto
     for path in (out, out.with_name(out.name + ".json")):
         check_output(path)  # an input (the model, its data) is never replaced
     resolved = dim_profiles.resolve(model, model_path, dims, shapes)  # before TensorRT loads
@@ -527,7 +526,11 @@ def _main(argv: list[str] | None = None) -> int:
                 f"TensorRT could not load the plugin library {lib}",
                 "check it exports getCreators (ldd / nm -D) and matches this TensorRT",
             )
-    missing = registry.find_missing(reg, model, target)
+    missing = [
+        (node, keys)
+        for node, keys in registry.find_missing(reg, model, target)
+        if not natively_imported(node, target)
+    ]
     if missing:
         lines = []
         for node, keys in missing:

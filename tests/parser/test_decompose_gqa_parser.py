@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import onnx
 import pytest
-from _gqa_models import GQAConfig, gqa_model, rotary_model
+from _gqa_models import GQAConfig, gqa_model
 from _parser_helpers import requires_rtx
 from onnx import TensorProto
 
@@ -32,7 +32,6 @@ CASES = {
         gqa_model(GQAConfig(head=64, rotary=True, opset=23, dtype=TensorProto.FLOAT16)),
         "onnx-attention",
     ),
-    "rotary-embedding": (rotary_model(["batch", "seq", 64], 4, 8, True, False), "decomposed"),
 }
 
 

@@ -120,3 +120,47 @@ def test_size_tensor_must_be_an_integer_output():
             {},
             lambda i: i,
         )
+
+
+NMS = find_plugin("NMS")
+
+
+@pytest.mark.parametrize("i", range(len(_cases(NMS))))
+def test_nms_reference_matches_onnxruntime(i):
+    (boxes, scores), attrs = _cases(NMS)[i]
+    sel, count = NMS.run_reference([boxes, scores], attrs)
+    consts = [
+        helper.make_tensor(
+            "mo", onnx.TensorProto.INT64, [1], [attrs["max_output_boxes_per_class"]]
+        ),
+        helper.make_tensor("iou", onnx.TensorProto.FLOAT, [1], [attrs["iou_threshold"]]),
+        helper.make_tensor("st", onnx.TensorProto.FLOAT, [1], [attrs["score_threshold"]]),
+    ]
+    nodes = [helper.make_node("Constant", [], [t.name], value=t) for t in consts]
+    nodes.append(
+        helper.make_node(
+            "NonMaxSuppression",
+            ["boxes", "scores", "mo", "iou", "st"],
+            ["y"],
+            center_point_box=attrs["center_point_box"],
+        )
+    )
+    f = onnx.TensorProto.FLOAT
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [
+            helper.make_tensor_value_info("boxes", f, boxes.shape),
+            helper.make_tensor_value_info("scores", f, scores.shape),
+        ],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.INT64, [None, 3])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    (want,) = sess.run(None, {"boxes": boxes, "scores": scores})
+    np.testing.assert_array_equal(sel, want)
+    assert int(count) == want.shape[0]
+    assert (attrs["max_output_boxes_per_class"] == 0) == (want.shape[0] == 0)
+    upper = NMS.shapes_of_outputs([boxes.shape, scores.shape], attrs)[0][0]
+    assert isinstance(upper, UpperBound) and upper >= want.shape[0]

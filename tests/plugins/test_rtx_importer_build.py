@@ -106,3 +106,98 @@ def test_rewrite_auto_leaves_plugin_served_nodes(tmp_path):
     assert proc.returncode == 0, proc.stderr
     ops = [n.op_type for n in onnx.load(str(out)).graph.node]
     assert "NonZero" in ops and "RoiAlign" in ops
+
+
+def _nms_model(path, plugin: bool):
+    """boxes/scores -> NonMaxSuppression (standard, or trtforge's plugin node) -> Gather."""
+    from trtforge.plugins import find_plugin
+
+    attrs = {
+        "center_point_box": 0,
+        "max_output_boxes_per_class": 20,
+        "iou_threshold": 0.5,
+        "score_threshold": 0.05,
+    }
+    inits = [numpy_helper.from_array(np.array([2], np.int64), "col")]
+    if plugin:
+        nms = find_plugin("NMS").make_node(
+            ["boxes", "scores"], ["sel", "count"], name="nms", **attrs
+        )
+    else:
+        inits += [
+            numpy_helper.from_array(np.array([20], np.int64), "mo"),
+            numpy_helper.from_array(np.array([0.5], np.float32), "iou"),
+            numpy_helper.from_array(np.array([0.05], np.float32), "st"),
+        ]
+        nms = helper.make_node(
+            "NonMaxSuppression", ["boxes", "scores", "mo", "iou", "st"], ["sel"], name="nms"
+        )
+    nodes = [
+        nms,
+        helper.make_node("Gather", ["sel", "col"], ["box_idx2"], name="col", axis=1),
+        helper.make_node("Flatten", ["box_idx2"], ["box_idx"], name="flat", axis=0),
+    ]
+    f = TensorProto.FLOAT
+    graph = helper.make_graph(
+        nodes,
+        "nms",
+        [
+            helper.make_tensor_value_info("boxes", f, [1, 100, 4]),
+            helper.make_tensor_value_info("scores", f, [1, 3, 100]),
+        ],
+        [helper.make_tensor_value_info("box_idx", TensorProto.INT64, [1, None])],
+        initializer=inits,
+    )
+    opsets = [helper.make_opsetid("", 13)] + (
+        [helper.make_opsetid("trtforge", 1)] if plugin else []
+    )
+    model = helper.make_model(graph, opset_imports=opsets)
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.mark.parametrize("backend", ["native", "python"])
+def test_nms_plugin_builds_for_sm89(rtx, native_lib, tmp_path, backend):
+    model = _nms_model(tmp_path / "m.onnx", plugin=True)
+    proc = run_cli(
+        "trtforge.plugins.cli.build",
+        str(model),
+        "-o",
+        str(tmp_path / "m.plan"),
+        "--compute-capability",
+        "89",
+        "--plugin-backend",
+        backend,
+        env={"TRTFORGE_TRT_FLAVOUR": "tensorrt_rtx"},
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    side = json.loads((tmp_path / "m.plan.json").read_text())
+    assert [p["name"] for p in side["plugins"]] == ["NMS"]
+
+
+def test_nms_rewrite_verifies_and_builds(rtx, native_lib, tmp_path):
+    """trt-rewrite --auto on rtx-1 applies nms-plugin (trt-check advises it), verified against
+    onnxruntime's NonMaxSuppression; the rewritten model builds for SM89 where the original
+    fails (no INMSLayer runner). On TensorRT targets the pass is neither advised nor applied."""
+    model = _nms_model(tmp_path / "m.onnx", plugin=False)
+    out = tmp_path / "rw.onnx"
+    proc = run_cli(
+        "trtforge.analyzer.cli.rewrite", str(model), "-o", str(out), "--auto", "--target", "rtx-1"
+    )
+    assert proc.returncode == 0, proc.stderr
+    nodes = onnx.load(str(out)).graph.node
+    assert [(n.op_type, n.domain) for n in nodes][0] == ("NMS", "trtforge")
+    build = ["-o", str(tmp_path / "m.plan"), "--compute-capability", "89"]
+    env = {"TRTFORGE_TRT_FLAVOUR": "tensorrt_rtx"}
+    before = run_cli("trtforge.plugins.cli.build", str(model), *build, env=env)
+    assert before.returncode == 1 and "no runners" in before.stderr
+    after = run_cli("trtforge.plugins.cli.build", str(out), *build, env=env)
+    assert after.returncode == 0, after.stderr
+    from trtforge.analyzer.api import check
+
+    codes = {f.code for f in check(str(model), "trt-10", backend="static").graph_findings}
+    assert "advice/nms-plugin" not in codes
+    codes = {f.code for f in check(str(model), "rtx-1", backend="static").graph_findings}
+    assert "advice/nms-plugin" in codes

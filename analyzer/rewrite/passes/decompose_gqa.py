@@ -39,12 +39,14 @@ it in every case; the build succeeds in float16 with head size 64 or 128, and fa
 (any head size tried) and in float16 with head size 8 ("Attention operation was not supported by
 a dedicated kernel"). TensorRT 10/11 were not probed, so auto keeps them decomposed.
 
-Skips (reported): inputs position_ids, attention_bias, k_scale/v_scale (quantized cache),
-q_norm_weight/k_norm_weight, query_seqlens; sliding_window_cache, qk_output, kv_cache_bit_width,
-causal=0 with local_window_size; a quantized KV cache type; an unknown head size (the hidden
-size of query/past_key not static); rotary with a cos_cache whose width is not static; opset
-below 13; the output_qk output in use. RotaryEmbedding: is_packed_batching, an input of unknown
-rank, an unknown head size for a 3-D input.
+Skips (reported): a query that is not float32/float16 (e.g. bfloat16); the inputs position_ids,
+attention_bias, k_scale/v_scale (quantized cache), q_norm_weight/k_norm_weight, query_seqlens;
+sliding_window_cache, qk_output, kv_cache_bit_width, causal=0 with local_window_size; a quantized
+KV cache type; missing seqlens_k/total_sequence_length; an unknown head size (the hidden size of
+query/past_key not static); rotary with a cos_cache whose width is not static; opset below 13;
+the output_qk output in use. RotaryEmbedding: a target whose parser imports it (the knowledge
+base says TensorRT-RTX does), is_packed_batching, an input of unknown rank, an unknown head size
+for a 3-D input.
 """
 
 from __future__ import annotations
@@ -385,6 +387,8 @@ def _gqa_skip(node: gs.Node, ctx: PassContext, impl: str) -> str | None:
         return "the head size is unknown (query's hidden size is not static)"
     if not emit.is_float(node.inputs[Q]):
         return f"query '{node.inputs[Q].name}' is not known to be a float tensor"
+    if _float_kind(node.inputs[Q]) is None:
+        return f"query '{node.inputs[Q].name}' is neither float32 nor float16 (not decomposed)"
     if int(node.attrs.get("do_rotary", 0)):
         width = _static_last(_input(node, COS))
         if _input(node, SIN) is None or width is None:
@@ -400,6 +404,15 @@ def _gqa_skip(node: gs.Node, ctx: PassContext, impl: str) -> str | None:
                 f"{ctx.opset}); use --gqa-impl decomposed"
             )
     return None
+
+
+def _float_kind(t: gs.Tensor) -> np.dtype | None:
+    """float32 or float16 (what the decomposition computes in), else None (e.g. bfloat16)."""
+    try:
+        dtype = emit.np_float(t)
+    except (TypeError, ValueError):
+        return None
+    return dtype if dtype in (np.float32, np.float16) else None
 
 
 def _use_attention_op(node: gs.Node, ctx: PassContext, impl: str) -> bool:
@@ -418,6 +431,11 @@ def _use_attention_op(node: gs.Node, ctx: PassContext, impl: str) -> bool:
 
 # -- RotaryEmbedding ------------------------------------------------------------------------
 def _rotary_skip(node: gs.Node, ctx: PassContext) -> str | None:
+    from trtforge.analyzer.kb import find_rule
+
+    rule = find_rule(MS, "RotaryEmbedding")
+    if rule is not None and rule.since.available(ctx.target):
+        return f"the {ctx.target.line} parser imports com.microsoft RotaryEmbedding (kept)"
     if int(node.attrs.get("is_packed_batching", 0)):
         return "is_packed_batching is set (not decomposed)"
     if len(node.inputs) < 4:
@@ -429,8 +447,8 @@ def _rotary_skip(node: gs.Node, ctx: PassContext) -> str | None:
         return "cos_cache's width is not static"
     if _rotary_head(node) is None:
         return "the head size of the input is unknown"
-    if not emit.is_float(node.inputs[0]):
-        return f"input '{node.inputs[0].name}' is not known to be a float tensor"
+    if not emit.is_float(node.inputs[0]) or _float_kind(node.inputs[0]) is None:
+        return f"input '{node.inputs[0].name}' is not known to be a float32/float16 tensor"
     if ctx.opset < 13:
         return f"the decomposition needs opset 13 (the model has {ctx.opset})"
     return None

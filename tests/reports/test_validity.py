@@ -1,0 +1,303 @@
+"""Invalid graphs are findings, never "supported"; hostile files never give a traceback.
+
+Each case builds a broken model and checks: `trt-check` exits 1 with an `invalid/…` finding
+in a report that validates against the shipped schema (static backend; the parser backend on
+the cases TensorRT's parser takes on trust), and `trt-rewrite --auto` exits 2 with one error
+line and one hint, writing nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from trtforge.analyzer.api import parser_available
+from trtforge.analyzer.cli.check import main as check_main
+from trtforge.analyzer.cli.rewrite import main as rewrite_main
+
+from .schema_check import validate_check_json
+
+N = helper.make_node
+
+
+def _vi(name: str, elem: int = TensorProto.FLOAT, shape=(2, 2)):
+    return helper.make_tensor_value_info(name, elem, list(shape))
+
+
+def _model(nodes, inputs=None, outputs=None, inits=(), opset=17, ir=8, value_info=()):
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        inputs if inputs is not None else [_vi("x")],
+        outputs if outputs is not None else [_vi("y")],
+        list(inits),
+        value_info=list(value_info),
+    )
+    model = helper.make_model(graph, ir_version=ir)
+    del model.opset_import[:]
+    if opset is not None:
+        model.opset_import.append(helper.make_opsetid("", opset))
+    return model
+
+
+def _relu(**kw):
+    return _model([N("Relu", ["x"], ["y"], name="r")], **kw)
+
+
+def _raw(name: str, elem: int, raw: bytes, dims=(2, 2)) -> TensorProto:
+    tensor = TensorProto(name=name, data_type=elem, dims=list(dims))
+    tensor.raw_data = raw
+    return tensor
+
+
+def _add_w(w: TensorProto, **kw):
+    return _model([N("Add", ["x", "w"], ["y"], name="add")], inits=[w], **kw)
+
+
+def _wrong_attr_type():
+    node = N("Transpose", ["x"], ["y"], name="t")
+    node.attribute.append(helper.make_attribute("perm", 1.5))
+    return _model([node])
+
+
+def _typed_short():
+    w = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[2, 2])
+    w.float_data.extend([1.0, 2.0, 3.0])
+    return _add_w(w)
+
+
+#: name -> (model builder, code of the finding, words of the one-line message)
+CASES = {
+    "cycle": (
+        lambda: _model(
+            [
+                N("Relu", ["b"], ["a"], name="r1"),
+                N("Add", ["a", "x"], ["b"], name="r2"),
+                N("Relu", ["b"], ["y"], name="r3"),
+            ]
+        ),
+        "invalid/cycle",
+        "a cycle",
+    ),
+    "dangling-input": (
+        lambda: _model([N("Add", ["x", "ghost"], ["y"], name="add")]),
+        "invalid/dangling",
+        "'ghost' is produced by no node",
+    ),
+    "relu-no-input": (
+        lambda: _model([N("Relu", [], ["y"], name="r")]),
+        "invalid/input-count",
+        "has 0 input(s)",
+    ),
+    "duplicate-output": (
+        lambda: _model([N("Relu", ["x"], ["y"], name="r1"), N("Sigmoid", ["x"], ["y"], name="s")]),
+        "invalid/duplicate-output",
+        "output 'y' is already produced",
+    ),
+    "same-node-output-twice": (
+        lambda: _model([N("Split", ["x"], ["y", "y"], name="s", axis=0, num_outputs=2)], opset=18),
+        "invalid/duplicate-output",
+        "output 'y' is already produced",
+    ),
+    "transpose-perm": (
+        lambda: _model([N("Transpose", ["x"], ["y"], name="t", perm=[5, 7])]),
+        "invalid/attribute-value",
+        "Invalid attribute perm",
+    ),
+    "attribute-wrong-type": (_wrong_attr_type, "invalid/attribute-type", "'perm' is FLOAT"),
+    "if-branch-is-int": (
+        lambda: _model(
+            [N("If", ["c"], ["y"], name="if", then_branch=3, else_branch=4)],
+            inputs=[_vi("x"), _vi("c", TensorProto.BOOL, ())],
+        ),
+        "invalid/attribute-type",
+        "is INT, the op defines it as GRAPH",
+    ),
+    "no-opset-import": (lambda: _relu(opset=None), "invalid/opset-import", "no opset_import"),
+    "opset-99": (lambda: _relu(opset=99), "invalid/opset", "opset 99 does not exist"),
+    "opset-1e6": (lambda: _relu(opset=10**6), "invalid/opset", "opset 1000000 does not exist"),
+    "opset-0": (lambda: _relu(opset=0), "invalid/opset", "opset 0"),
+    "ir-99": (lambda: _relu(ir=99), "invalid/ir-version", "IR version 99"),
+    "raw-data-1-byte": (
+        lambda: _add_w(_raw("w", TensorProto.FLOAT, b"\x01")),
+        "invalid/tensor-size",
+        "1 bytes of raw_data, needs 16",
+    ),
+    "typed-data-short": (_typed_short, "invalid/tensor-size", "3 values in float_data"),
+    "empty-op-type": (
+        lambda: _model([N("", ["x"], ["y"], name="n")]),
+        "invalid/op-type",
+        "has no op_type",
+    ),
+}
+for _elem in (99, 255, 12345, -1):
+    CASES[f"input-type-{_elem}"] = (
+        lambda e=_elem: _relu(inputs=[_vi("x", e)]),
+        "invalid/element-type",
+        f"input 'x' has element type {_elem}",
+    )
+    CASES[f"output-type-{_elem}"] = (
+        lambda e=_elem: _relu(outputs=[_vi("y", e)]),
+        "invalid/element-type",
+        f"output 'y' has element type {_elem}",
+    )
+    CASES[f"value-info-type-{_elem}"] = (
+        lambda e=_elem: _model(
+            [N("Relu", ["x"], ["h"], name="r1"), N("Relu", ["h"], ["y"], name="r2")],
+            value_info=[_vi("h", e)],
+        ),
+        "invalid/element-type",
+        f"value_info 'h' has element type {_elem}",
+    )
+    CASES[f"initializer-type-{_elem}"] = (
+        lambda e=_elem: _add_w(_raw("w", e, b"\0" * 16)),
+        "invalid/element-type",
+        f"initializer 'w' has element type {_elem}",
+    )
+
+#: cases TensorRT's parser accepts on its own (it takes them on trust)
+PARSER_CASES = ("attribute-wrong-type", "ir-99", "value-info-type-99")
+
+
+def _write(tmp_path, case: str) -> str:
+    path = tmp_path / "model.onnx"
+    path.write_bytes(CASES[case][0]().SerializeToString())
+    return str(path)
+
+
+def _check(path: str, tmp_path, capsys, backend: str = "static"):
+    out = tmp_path / "report.json"
+    args = [path, "--backend", backend, "--format", "json", "-o", str(out)]
+    if backend == "static":
+        args += ["--target", "rtx-1"]
+    code = check_main(args)
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    doc = json.loads(out.read_text())
+    validate_check_json(doc)
+    return code, doc
+
+
+def _codes(doc: dict) -> dict[str, str]:
+    reasons = [r for n in doc["nodes"] for r in n["reasons"]] + doc["graph"]["reasons"]
+    return {r["code"]: r["message"] for r in reasons}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_check_reports_invalid_graph(case, tmp_path, capsys):
+    code, doc = _check(_write(tmp_path, case), tmp_path, capsys)
+    _, wanted, words = CASES[case]
+    assert code == 1
+    assert doc["supported"] is False
+    codes = _codes(doc)
+    assert wanted in codes, codes
+    assert words in codes[wanted]
+
+
+@pytest.mark.skipif(not parser_available(), reason="no TensorRT parser installed")
+@pytest.mark.parametrize("case", PARSER_CASES)
+def test_parser_backend_reports_invalid_graph(case, tmp_path, capsys):
+    code, doc = _check(_write(tmp_path, case), tmp_path, capsys, backend="parser")
+    assert code == 1
+    assert CASES[case][1] in _codes(doc)
+
+
+def _assert_refused(code: int, err: str, *needles: str) -> None:
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 2, err
+    assert lines[0].startswith("trt-rewrite: error: ") and lines[1].startswith("Hint: ")
+    assert len(lines[0]) < 600
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_rewrite_refuses_invalid_graph(case, tmp_path, capsys):
+    path = _write(tmp_path, case)
+    before = sorted(os.listdir(tmp_path))
+    out = tmp_path / "out.onnx"
+    code = rewrite_main([path, "-o", str(out), "--auto", "--target", "rtx-1"])
+    _assert_refused(code, capsys.readouterr().err, "invalid ONNX graph", CASES[case][2])
+    assert sorted(os.listdir(tmp_path)) == before  # nothing written, not even a temporary
+
+
+def _external(tmp_path, data: bytes, length: int | None) -> str:
+    """Add(x, w) with a [2,2] FLOAT `w` in external data w.bin holding `data`."""
+    w = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[2, 2])
+    w.data_location = TensorProto.EXTERNAL
+    fields = {"location": "w.bin", "offset": "0"}
+    if length is not None:
+        fields["length"] = str(length)
+    for key, value in fields.items():
+        entry = w.external_data.add()
+        entry.key, entry.value = key, value
+    (tmp_path / "w.bin").write_bytes(data)
+    path = tmp_path / "model.onnx"
+    path.write_bytes(_add_w(w).SerializeToString())
+    return str(path)
+
+
+def test_external_data_length_shorter_than_tensor(tmp_path, capsys):
+    path = _external(tmp_path, b"\0" * 4, length=4)
+    code, doc = _check(path, tmp_path, capsys)
+    assert code == 1
+    assert "external data length 4 bytes, needs 16" in _codes(doc)["invalid/tensor-size"]
+    (tmp_path / "report.json").unlink()
+    before = sorted(os.listdir(tmp_path))
+    code = rewrite_main([path, "-o", str(tmp_path / "out.onnx"), "--auto"])
+    err = capsys.readouterr().err
+    _assert_refused(code, err, "needs 16")
+    assert "wrote" not in err and "graph unchanged" not in err
+    assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_external_data_file_shorter_than_tensor(tmp_path, capsys):
+    path = _external(tmp_path, b"\0" * 4, length=None)  # no length: dims say 16 bytes
+    before = sorted(os.listdir(tmp_path))
+    code = check_main([path, "--backend", "static"])
+    err = capsys.readouterr().err
+    assert code == 2 and "too short (4 bytes, needs 16)" in err
+    code = rewrite_main([path, "-o", str(tmp_path / "out.onnx"), "--auto"])
+    _assert_refused(code, capsys.readouterr().err, "too short")
+    assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_valid_models_have_no_validity_problem():
+    """The bundled real exports are valid: no invalid/ finding (no false alarm)."""
+    from pathlib import Path
+
+    from trtforge.analyzer.validity import validate
+
+    repo = Path(__file__).resolve().parents[2]
+    models = sorted((repo / "tests" / "fixtures" / "hf").glob("*.onnx"))
+    models.append(repo / "examples" / "transformer_block.onnx")
+    assert len(models) > 1
+    for path in models:
+        proto = onnx.load(str(path), load_external_data=False)
+        assert validate(proto) == [], path
+
+
+def test_unsorted_graph_is_a_warning_not_an_error(tmp_path, capsys):
+    """The parser sorts the graph itself: an unsorted acyclic graph is only a warning."""
+    model = _model([N("Relu", ["h"], ["y"], name="second"), N("Relu", ["x"], ["h"], name="first")])
+    path = tmp_path / "model.onnx"
+    path.write_bytes(model.SerializeToString())
+    code, doc = _check(str(path), tmp_path, capsys)
+    assert code == 0
+    reason = doc["nodes"][0]["reasons"][0]
+    assert reason["code"] == "invalid/not-sorted" and reason["severity"] == "warning"
+
+
+def test_weights_in_the_model_are_checked_without_slowing_small_models(tmp_path, capsys):
+    """A valid model with real weights passes (sizes agree for raw and typed data)."""
+    w = numpy_helper.from_array(np.ones((2, 2), np.float32), "w")
+    path = tmp_path / "model.onnx"
+    path.write_bytes(_add_w(w).SerializeToString())
+    code, doc = _check(str(path), tmp_path, capsys)
+    assert code == 0, _codes(doc)
