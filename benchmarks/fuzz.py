@@ -25,6 +25,9 @@ runs the real console scripts as subprocesses; trt-build always runs as a subpro
 
     python benchmarks/fuzz.py -n 10000 --seed 1 --out /tmp/fuzz --results fuzz.json
 
+Do not edit, merge or check out the source tree while a campaign runs: forked children import
+what the parent has not imported yet from the tree as it is at that moment.
+
 The CI test (tests/test_fuzz.py) runs a few hundred cases of the same generators.
 """
 
