@@ -262,3 +262,26 @@ def test_entropy_clips_where_minmax_takes_the_full_range():
     assert len(entropy) == len(minmax)
     assert all(e <= m * (1 + 1e-6) for e, m in zip(entropy, minmax, strict=True))
     assert any(e < m * 0.98 for e, m in zip(entropy, minmax, strict=True))
+
+
+@pytest.mark.parametrize("fixture", ["vit_opset14.onnx", "bert_opset17.onnx"])
+def test_committed_transformer_fixtures(tmp_path, fixture):
+    """Real exports (tests/fixtures/hf): a ViT at opset 14 and a BERT with token ids — valid
+    output in TensorRT's form, and (with TensorRT-RTX) a parse without unsupported nodes."""
+    from pathlib import Path
+
+    from trtforge.analyzer.rewrite.verify import make_inputs
+
+    path = Path(__file__).parent / "fixtures" / "hf" / fixture
+    model = onnx.load(path)
+    feeds = [make_inputs(model, seed, {"batch": 1}) for seed in range(12)]
+    result = quantize(model, feeds, method="minmax")
+    onnx.checker.check_model(result.proto, full_check=True)
+    _check_tensorrt_form(result.proto)
+    assert result.qdq_nodes > 10
+    assert all(a.cosine > 0.9 for a in result.agreement), result.agreement
+    if HAS_RTX:
+        from trtforge.analyzer.api import check
+
+        report = check(result.proto, "rtx-1", "parser", advice=False)
+        assert report.summary["unsupported"] == 0, report.summary
