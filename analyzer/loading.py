@@ -263,7 +263,11 @@ def load_model(model: str | os.PathLike | onnx.ModelProto | bytes) -> LoadedMode
     proto = _parse(data, str(path))
     _validate(proto, str(path))
     refs, total = _check_external(proto, path.parent)
-    return LoadedModel(path, proto, hashlib.sha256(data).hexdigest(), refs, total)
+    loaded = LoadedModel(path, proto, hashlib.sha256(data).hexdigest(), refs, total)
+    from trtforge.analyzer.outputs import protect  # outputs never replace what was read
+
+    protect(path, *(loaded.folder / ref.location for ref in refs))
+    return loaded
 
 
 def _has_external(proto: onnx.ModelProto) -> bool:

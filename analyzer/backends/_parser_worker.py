@@ -455,6 +455,12 @@ def _handle(parser: Parser, request: dict, out) -> None:
 
 
 def main() -> int:
+    # A Ctrl-C reaches the whole process group: the parent decides (it cleans up, reports
+    # "interrupted" and closes our stdin, which ends this loop); the worker does not print a
+    # KeyboardInterrupt of its own.
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # TensorRT's logger prints to stdout: keep the real stdout for the protocol only and send
     # everything else written to file descriptor 1 to stderr.
     out = os.fdopen(os.dup(1), "w", buffering=1)

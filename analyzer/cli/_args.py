@@ -68,29 +68,46 @@ def configure_logging(args: argparse.Namespace) -> None:
 
 
 def run_cli(prog: str, body: Callable[[Sequence[str] | None], int], argv=None) -> int:
-    """Runs a CLI body, mapping errors to the shared exit codes."""
-    from trtforge.analyzer.errors import UserError
+    """Runs a CLI body, mapping errors to the shared exit codes.
 
-    try:
-        return body(argv)
-    except UserError as err:
-        print(f"{prog}: error: {_one_line(err.message)}", file=sys.stderr)
-        if err.hint:
-            print(f"Hint: {_one_line(err.hint)}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return EXIT_OK
-    except Exception:  # noqa: BLE001 - the last line of defence
-        traceback.print_exc()
-        print(
-            f"{prog}: internal error. This is a bug in trtforge; please report it with the "
-            f"traceback above at {ISSUES_URL}",
-            file=sys.stderr,
-        )
-        return EXIT_INTERNAL
+    SIGINT, SIGTERM and SIGHUP stop the command with 128 + the signal's number and nothing
+    written; once the outputs are being renamed into place they are deferred, and the command
+    ends with its real status (`trtforge.analyzer.outputs`). Run as the command (`argv` None:
+    sys.argv), they stay deferred until the process exits.
+    """
+    from trtforge.analyzer.errors import UserError
+    from trtforge.analyzer.outputs import Interrupted, signal_guard, signal_name
+    from trtforge.analyzer.safe_text import printable
+
+    with signal_guard(keep=argv is None) as signals:
+        try:
+            code = body(argv)
+        except UserError as err:
+            print(f"{prog}: error: {_one_line(printable(err.message))}", file=sys.stderr)
+            if err.hint:
+                print(f"Hint: {_one_line(printable(err.hint))}", file=sys.stderr)
+            code = EXIT_USAGE
+        except KeyboardInterrupt as err:
+            signum = err.signum if isinstance(err, Interrupted) else 2
+            print(f"{prog}: interrupted ({signal_name(signum)}); nothing written", file=sys.stderr)
+            return 128 + signum
+        except BrokenPipeError:
+            code = EXIT_OK
+        except Exception:  # noqa: BLE001 - the last line of defence
+            traceback.print_exc()
+            print(
+                f"{prog}: internal error. This is a bug in trtforge; please report it with the "
+                f"traceback above at {ISSUES_URL}",
+                file=sys.stderr,
+            )
+            code = EXIT_INTERNAL
+        if signals.pending is not None:
+            print(
+                f"{prog}: {signal_name(signals.pending)} came after the outputs were written; "
+                "they are complete",
+                file=sys.stderr,
+            )
+    return code
 
 
 #: the longest error line printed (a message quoting a hostile name must stay one short line).

@@ -139,7 +139,7 @@ def _main(argv: Sequence[str] | None) -> int:
     from trtforge.analyzer.calibration import check_feeds, load_feeds
     from trtforge.analyzer.errors import UserError
     from trtforge.analyzer.loading import load_external_weights, load_model
-    from trtforge.analyzer.rewrite.writer import check_destination, write_model, write_text
+    from trtforge.analyzer.rewrite.writer import check_destination, write_text
     from trtforge.analyzer.targets import default_target, parse_target
 
     if args.calibration_data is None and not args.random_calibration:
@@ -157,6 +157,10 @@ def _main(argv: Sequence[str] | None) -> int:
     out_path = Path(args.output) if args.output else None
     if out_path is not None:
         check_destination(out_path, loaded)
+    if args.report:
+        from trtforge.analyzer.outputs import check_output
+
+        check_output(args.report, "--report")  # before calibrating: refuse what cannot be written
     model = load_external_weights(loaded)
     if args.calibration_data is not None:
         feeds = load_feeds(args.calibration_data)
@@ -229,11 +233,16 @@ def _main(argv: Sequence[str] | None) -> int:
         if args.report:
             write_text(json.dumps(report, indent=2) + "\n", args.report)
         return EXIT_FINDINGS
-    write_model(result.proto, out_path, None)
-    report["written"] = True
+    from trtforge.analyzer.outputs import OutputSet
+    from trtforge.analyzer.rewrite.writer import stage_model
+
+    with OutputSet() as outputs:  # the model and its report together, or neither
+        stage_model(outputs, result.proto, out_path, None)
+        report["written"] = True
+        if args.report:
+            outputs.add_text(args.report, json.dumps(report, indent=2) + "\n", "--report")
+        outputs.commit()
     _say(args, f"wrote {out_path}")
-    if args.report:
-        write_text(json.dumps(report, indent=2) + "\n", args.report)
     return EXIT_OK
 
 

@@ -134,8 +134,10 @@ def _dims(items: list[str]) -> dict[str, int]:
 
 
 def _say(args, text: str) -> None:
+    from trtforge.analyzer.safe_text import printable
+
     if not args.quiet:
-        print(text, file=sys.stderr)
+        print(printable(text), file=sys.stderr)
 
 
 def _auto_passes(loaded, target, known: list[str]):
@@ -171,6 +173,19 @@ def _refuse_invalid(loaded) -> None:
             "trt-rewrite only rewrites valid ONNX graphs; fix or re-export the model "
             "(trt-check MODEL lists every problem)",
         )
+    import onnx
+
+    try:  # what a rewrite writes must pass onnx.checker: so must what it reads
+        if loaded.external and loaded.path is not None:
+            onnx.checker.check_model(str(loaded.path))  # its data files beside it
+        else:
+            onnx.checker.check_model(loaded.proto)
+    except (onnx.checker.ValidationError, ValueError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UserError(
+            f"{loaded.display_path}: not a valid ONNX model (onnx.checker: {first})",
+            "trt-rewrite only rewrites models that pass onnx.checker; fix or re-export it",
+        ) from None
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -180,10 +195,12 @@ def _main(argv: Sequence[str] | None) -> int:
 
     from trtforge.analyzer.errors import UserError
     from trtforge.analyzer.loading import load_external_weights, load_model
+    from trtforge.analyzer.outputs import OutputSet, check_output
+    from trtforge.analyzer.outputs import write_text as write_file
     from trtforge.analyzer.rewrite.base import RewriteOptions
     from trtforge.analyzer.rewrite.manager import rewrite_model
     from trtforge.analyzer.rewrite.registry import all_passes, declared_options, get_pass
-    from trtforge.analyzer.rewrite.writer import check_destination, write_model, write_text
+    from trtforge.analyzer.rewrite.writer import check_destination, stage_model
     from trtforge.analyzer.targets import default_target, parse_target
 
     passes = list(args.passes or [])
@@ -204,6 +221,8 @@ def _main(argv: Sequence[str] | None) -> int:
     _refuse_invalid(loaded)
     out_path = Path(args.output)
     check_destination(out_path, loaded)
+    if args.report:
+        check_output(args.report, "--report")
     report: dict = {
         "schema": REPORT_SCHEMA,
         "input": {"path": loaded.display_path, "sha256": loaded.sha256},
@@ -263,9 +282,11 @@ def _main(argv: Sequence[str] | None) -> int:
         )
         report["verification"] = verification.to_json()
         if not verification.ok:
+            from trtforge.analyzer.safe_text import printable
+
             print(
-                f"{PROG}: verification failed: {verification.describe_worst()}; "
-                f"nothing written to {out_path}",
+                f"{PROG}: verification failed: {printable(verification.describe_worst())}; "
+                f"nothing written to {printable(out_path)}",
                 file=sys.stderr,
             )
             print(
@@ -275,7 +296,7 @@ def _main(argv: Sequence[str] | None) -> int:
             )
             if args.report:
                 report["written"] = False
-                write_text(json.dumps(report, indent=2) + "\n", args.report)
+                write_file(args.report, json.dumps(report, indent=2) + "\n", "--report")
             return EXIT_FINDINGS
         worst = verification.worst
         what = "output(s)" if verification.mode == "model" else "changed-region tensor(s)"
@@ -292,25 +313,29 @@ def _main(argv: Sequence[str] | None) -> int:
         report["verification"] = None
     if args.split:
         return _split(args, loaded, result, target, out_path, report, dims)
-    write_model(result.proto, out_path, loaded)
-    report["written"] = True
+    # The model, its external data and the report are committed together or not at all.
+    with OutputSet() as outputs:
+        staged = stage_model(outputs, result.proto, out_path, loaded)
+        report["written"] = True
+        if args.auto:
+            from trtforge.analyzer.api import check
+
+            after = check(load_model(staged), target=target, backend="static")
+            report["auto"] = {
+                "passes": passes,
+                "unsupported_before": len(before.unsupported_nodes),
+                "unsupported_after": len(after.unsupported_nodes),
+            }
+        if args.report:
+            outputs.add_text(args.report, json.dumps(report, indent=2) + "\n", "--report")
+        outputs.commit()
     _say(args, f"wrote {out_path}" + ("" if result.changed else " (graph unchanged)"))
     if args.auto:
-        from trtforge.analyzer.api import check
-
-        after = check(load_model(out_path), target=target, backend="static")
-        report["auto"] = {
-            "passes": passes,
-            "unsupported_before": len(before.unsupported_nodes),
-            "unsupported_after": len(after.unsupported_nodes),
-        }
         _say(
             args,
             f"unsupported nodes ({target.id}, static): {len(before.unsupported_nodes)} "
-            f"before → {len(after.unsupported_nodes)} after",
+            f"before → {report['auto']['unsupported_after']} after",
         )
-    if args.report:
-        write_text(json.dumps(report, indent=2) + "\n", args.report)
     return EXIT_OK
 
 
@@ -320,8 +345,9 @@ def _split(args, loaded, result, target, out_path, report, dims) -> int:
 
     from trtforge.analyzer.api import check
     from trtforge.analyzer.loading import load_external_into, load_external_weights
+    from trtforge.analyzer.outputs import OutputSet
     from trtforge.analyzer.rewrite.verify import compare, run_model
-    from trtforge.analyzer.rewrite.writer import write_model, write_text
+    from trtforge.analyzer.rewrite.writer import stage_model
     from trtforge.analyzer.split import run_split, sample_feeds, split_model, stage_paths
 
     model = onnx.ModelProto()
@@ -353,14 +379,17 @@ def _split(args, loaded, result, target, out_path, report, dims) -> int:
             )
             return EXIT_FINDINGS
         _say(args, f"verified: the {len(split.stages)} stages reproduce every output")
-    for stage in split.stages:
-        write_model(stage.proto, paths[stage.name], None)
-    manifest = report["split"]
-    write_text(json.dumps(manifest, indent=2) + "\n", paths["manifest"])
-    report["written"] = True
+    # every stage, the manifest and the report are committed together or not at all
+    with OutputSet() as outputs:
+        for stage in split.stages:
+            stage_model(outputs, stage.proto, paths[stage.name], None)
+        manifest = report["split"]
+        outputs.add_text(paths["manifest"], json.dumps(manifest, indent=2) + "\n")
+        report["written"] = True
+        if args.report:
+            outputs.add_text(args.report, json.dumps(report, indent=2) + "\n", "--report")
+        outputs.commit()
     _say(args, f"wrote {paths['manifest']}")
-    if args.report:
-        write_text(json.dumps(report, indent=2) + "\n", args.report)
     return EXIT_OK
 
 

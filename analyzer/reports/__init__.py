@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import os
-import tempfile
-from pathlib import Path
 
 from trtforge.analyzer.errors import UserError
 from trtforge.analyzer.report import Report
@@ -20,22 +17,16 @@ def render(report: Report, fmt: str, color: bool = False) -> str:
 
 
 def write_report(text: str, output: str | None) -> None:
-    """Prints `text`, or writes it atomically to `output`."""
+    """Prints `text`, or writes it atomically to `output` (`trtforge.analyzer.outputs`)."""
+    if not text.endswith("\n"):
+        text += "\n"
     if output is None:
         import sys
 
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        # undecodable bytes of a path (lone surrogates) as visible escapes, never an error
+        encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+        sys.stdout.write(text.encode(encoding, "backslashreplace").decode(encoding))
         return
-    path = Path(output)
-    if path.is_dir():
-        raise UserError(f"{path}: is a directory", "pass a file name to -o")
-    if not path.parent.exists():
-        raise UserError(f"{path.parent}: no such directory", "create it first, or pick another -o")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text if text.endswith("\n") else text + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from trtforge.analyzer.outputs import write_text
+
+    write_text(output, text, "-o")

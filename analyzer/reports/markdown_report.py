@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
+import re
+
 from trtforge.analyzer.findings import Fix
 from trtforge.analyzer.report import PLUGIN, Report
 from trtforge.analyzer.reports._summary import fix_plan, unsupported_op_types, verdict_line
+from trtforge.analyzer.safe_text import printable
 
 #: findings listed in the table before the rest collapse into a <details> block.
 SHOWN = 50
 
 
+_HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
 def _cell(text: str) -> str:
-    """Text safe inside a table cell: no pipes or newlines breaking the row."""
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ").replace("`", "'")
+    """Untrusted text safe inside a table cell: one line (newlines and control characters made
+    visible escapes), no pipes breaking the row, no Markdown or HTML taking effect."""
+    text = printable(text)
+    text = "".join(_HTML.get(c, c) for c in text)
+    text = re.sub(r"([\\`*_\[\]#!~])", r"\\\1", text)
+    return text.replace("|", "\\|")
 
 
 def _code(text: str) -> str:
-    safe = text.replace("`", "'")
+    """Untrusted text as inline code in a table cell: one line, no backtick ending the span,
+    pipes escaped (GitHub splits table cells on `|` even inside code spans)."""
+    safe = printable(text).replace("`", "'").replace("|", "\\|")
     return f"`{safe}`"
 
 
@@ -33,7 +45,7 @@ def render(report: Report) -> str:
     mark = "✅" if report.supported else "❌"
     s = report.summary
     out = [
-        f"## {mark} trt-check: {_code(report.model.path)} on `{report.target}`",
+        f"## {mark} trt-check: {_code(report.model.path)} on {_code(report.target)}",
         "",
         f"**{verdict_line(report)}** — backend `{report.backend}`",
         *(["", f"_{_cell(report.selection)}_"] if report.selection else []),
@@ -56,7 +68,7 @@ def render(report: Report) -> str:
             f"### {plan.heading}",
             "",
             "```sh",
-            plan.command,
+            printable(plan.command).replace("`", "'"),
             "```",
         ]
     if plan.plugins:
@@ -108,7 +120,7 @@ def render(report: Report) -> str:
         out += ["", "### Nodes that run through plugins", ""]
         out += [
             f"- #{n.index} {_code(n.name)}: {_code(f'{n.plugin.namespace}::{n.plugin.name}')} "
-            f"v{n.plugin.version}"
+            f"v{_cell(n.plugin.version)}"
             for n in plugins
         ]
     if report.notes:

@@ -48,7 +48,7 @@ def _version() -> str:
 def _uri(path: str) -> tuple[str, str | None]:
     """(uri, uriBaseId): relative paths are relative to the source root."""
     pure = PurePath(path)
-    text = quote(pure.as_posix(), safe="/:")
+    text = quote(pure.as_posix(), safe="/:", errors="surrogateescape")  # the file name's bytes
     if pure.is_absolute():
         return "file://" + text, None
     return text, "%SRCROOT%"

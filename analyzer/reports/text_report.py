@@ -15,17 +15,24 @@ import os
 import shutil
 
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape as _markup_escape
 from rich.table import Table
 
 from trtforge.analyzer.findings import Finding, Fix
 from trtforge.analyzer.report import PLUGIN, NodeVerdict, Report
 from trtforge.analyzer.reports._summary import fix_plan, unsupported_op_types, verdict_line
+from trtforge.analyzer.safe_text import printable
 
 #: nodes shown in full per group of identical findings (op type + codes) before collapsing.
 SHOWN_PER_GROUP = 5
 #: width used when not writing to a terminal.
 PLAIN_WIDTH = 100
+
+
+def escape(text: str) -> str:
+    """Untrusted text (names from the model, paths) for rich: control characters and escape
+    sequences made visible (`safe_text.printable`), then rich's markup escaped."""
+    return _markup_escape(printable(text))
 
 
 def _fix_text(fix: Fix) -> str:
@@ -60,8 +67,9 @@ def _print_finding(console: Console, finding: Finding, indent: str = "    ") -> 
 
 def _summary(console: Console, report: Report) -> None:
     console.print(
-        f"[bold]trt-check[/] {escape(report.model.path)}  ·  target [bold]{report.target}[/]"
-        f"  ·  backend {report.backend}",
+        f"[bold]trt-check[/] {escape(report.model.path)}"
+        f"  ·  target [bold]{escape(report.target)}[/]"
+        f"  ·  backend {escape(report.backend)}",
         soft_wrap=True,
     )
     if report.selection:

@@ -1,17 +1,15 @@
 """Writing a model atomically: all of it, or nothing.
 
-The model (and its external data file, if it has one) is written under temporary names in the
-output's own folder, flushed to disk, then renamed into place — the data file first, the model
-last, so a model file at OUT is always complete. On any error the temporary files are removed;
-after a kill, only a hidden temporary (`.OUT.*.tmp`) can remain, never a partial OUT.
+The model (and its external data file, if it has one) is staged in an `OutputSet`
+(`trtforge.analyzer.outputs`: the rules for every file trtforge writes) and renamed into place
+with the command's other outputs — the data file first, the model last, so a model file at OUT
+is always complete. OUT must not be IN or a file IN depends on.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import onnx
@@ -23,6 +21,8 @@ from trtforge.analyzer.loading import (
     iter_graph_tensors,
     load_external_into,
 )
+from trtforge.analyzer.outputs import OutputSet, check_output
+from trtforge.analyzer.outputs import write_text as outputs_write_text
 
 log = logging.getLogger("trtforge.rewrite")
 
@@ -66,20 +66,17 @@ def check_destination(out: Path, source: LoadedModel | None) -> None:
     """Refuses an OUT that would overwrite IN or IN's external data.
 
     Raises:
-        UserError: OUT is IN, or a file IN depends on, or its folder does not exist.
+        UserError: OUT is IN, or a file IN depends on, or not a path trtforge writes
+            (`outputs.check_output`).
     """
-    if not out.parent.exists():
-        raise UserError(
-            f"{out}: folder '{out.parent}' does not exist", "create it, or choose another -o path"
-        )
-    if out.is_dir():
-        raise UserError(f"{out}: is a directory", "give a file name, e.g. -o model.rewritten.onnx")
+    check_output(out)
     if source is None or source.path is None:
         return
-    protected = {source.path.resolve()}
-    protected.update((source.folder / ref.location).resolve() for ref in source.external)
+    real = os.path.realpath  # never raises (a link loop stays unresolved)
+    protected = {real(source.path)}
+    protected.update(real(source.folder / ref.location) for ref in source.external)
     for candidate in (out, out.parent / data_file_name(out)):
-        if candidate.resolve() in protected:
+        if real(candidate) in protected:
             raise UserError(
                 f"{out}: writing it would overwrite the input model or its data ('{candidate}')",
                 "choose a different -o path; the input is never modified",
@@ -99,33 +96,42 @@ def write_model(
     Returns:
         The path written.
     """
+    with OutputSet() as outputs:
+        stage_model(outputs, proto, out, source)
+        outputs.commit()
+    return Path(out)
+
+
+def stage_model(
+    outputs: OutputSet, proto: onnx.ModelProto, out: str | os.PathLike, source: LoadedModel | None
+) -> Path:
+    """Stages `proto` (and its external data file) for `out` in `outputs`, to be committed
+    with the other outputs of the command (e.g. its `--report`).
+
+    Returns:
+        The staged model file: complete and loadable (its data beside it) until the commit.
+    """
     out = Path(out)
     check_destination(out, source)
-    external = has_external(proto)
-    if not external and proto.ByteSize() < PROTOBUF_LIMIT:
-        _write_single(proto.SerializeToString(), out)
-    else:
-        _write_with_data(proto, out, source)
-    return out
-
-
-def _write_single(data: bytes, out: Path) -> None:
-    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(tmp_name)
+    if not has_external(proto) and proto.ByteSize() < PROTOBUF_LIMIT:
+        return outputs.add_bytes(out, proto.SerializeToString())
+    data_name = data_file_name(out)
+    check_output(out.parent / data_name, "-o (its external data file)")
+    scratch = outputs.scratch_dir(out)
     try:
-        _fsync_write(tmp, data)
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _write_with_data(proto: onnx.ModelProto, out: Path, source: LoadedModel | None) -> None:
-    if source is not None and source.folder is not None:
-        _write_streamed(proto, out, source.folder)
-        return
-    _write_loaded(proto, out, source)
+        if source is not None and source.folder is not None:
+            _write_streamed(proto, out, source.folder, scratch)
+        else:
+            _write_loaded(proto, out, source, scratch)
+    except OSError as err:
+        raise UserError(
+            f"{out}: cannot write it ({err.strerror or err})",
+            "check the folder's permissions and free space, or choose another -o path",
+        ) from None
+    if (scratch / data_name).exists():
+        outputs.add_file(scratch / data_name, out.parent / data_name, "-o (its external data file)")
+    outputs.add_file(scratch / out.name, out)
+    return scratch / out.name
 
 
 def _copy_range(src, dst, offset: int, length: int) -> None:
@@ -156,7 +162,7 @@ def _copy_range(src, dst, offset: int, length: int) -> None:
             done += len(chunk)
 
 
-def _write_streamed(proto: onnx.ModelProto, out: Path, folder: Path) -> None:
+def _write_streamed(proto: onnx.ModelProto, out: Path, folder: Path, tmpdir: Path) -> None:
     """Writes `proto` and one data file, copying each external tensor's bytes straight from the
     input's data files (never loaded into memory; each range copied once) and moving large
     new inline tensors out. Offsets are aligned to 64 bytes for memory-mapping readers."""
@@ -167,7 +173,6 @@ def _write_streamed(proto: onnx.ModelProto, out: Path, folder: Path) -> None:
     full = onnx.ModelProto()
     full.CopyFrom(proto)  # weights are references here: a small copy
     data_name = data_file_name(out)
-    tmpdir = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
     data_tmp = tmpdir / data_name
     sources: dict[str, object] = {}
     resolved: dict[str, Path] = {}  # location -> path (checked once per file, not per tensor)
@@ -230,18 +235,15 @@ def _write_streamed(proto: onnx.ModelProto, out: Path, folder: Path) -> None:
                         tensor.ClearField(field)
                     place(tensor, start, len(raw))
             dst.flush()
-            os.fsync(dst.fileno())
-        os.chmod(data_tmp, _umask_mode())
         _fsync_write(tmpdir / out.name, full.SerializeToString())
-        os.replace(data_tmp, out.parent / data_name)
-        os.replace(tmpdir / out.name, out)
     finally:
         for handle in sources.values():
             handle.close()
-        shutil.rmtree(tmpdir, ignore_errors=True)
 
 
-def _write_loaded(proto: onnx.ModelProto, out: Path, source: LoadedModel | None) -> None:
+def _write_loaded(
+    proto: onnx.ModelProto, out: Path, source: LoadedModel | None, tmpdir: Path
+) -> None:
     from onnx.external_data_helper import (
         convert_model_to_external_data,
         write_external_data_tensors,
@@ -256,31 +258,16 @@ def _write_loaded(proto: onnx.ModelProto, out: Path, source: LoadedModel | None)
             )
         load_external_into(full, source)
     data_name = data_file_name(out)
-    tmpdir = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
-    try:
-        convert_model_to_external_data(
-            full,
-            all_tensors_to_one_file=True,
-            location=data_name,
-            size_threshold=EXTERNAL_THRESHOLD,
-        )
-        full = write_external_data_tensors(full, str(tmpdir))
-        data_tmp = tmpdir / data_name
-        if data_tmp.exists():
-            with open(data_tmp, "rb+") as handle:
-                os.fsync(handle.fileno())
-            os.chmod(data_tmp, _umask_mode())
-        _fsync_write(tmpdir / out.name, full.SerializeToString())
-        if data_tmp.exists():
-            os.replace(data_tmp, out.parent / data_name)
-        os.replace(tmpdir / out.name, out)
-    finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
+    convert_model_to_external_data(
+        full,
+        all_tensors_to_one_file=True,
+        location=data_name,
+        size_threshold=EXTERNAL_THRESHOLD,
+    )
+    full = write_external_data_tensors(full, str(tmpdir))
+    _fsync_write(tmpdir / out.name, full.SerializeToString())
 
 
 def write_text(text: str, out: str | os.PathLike) -> None:
     """Writes a small text file (a report) atomically."""
-    path = Path(out)
-    if not path.parent.exists():
-        raise UserError(f"{path}: folder '{path.parent}' does not exist", "create it first")
-    _write_single(text.encode(), path)
+    outputs_write_text(out, text, "--report")

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from trtforge.analyzer.cli._args import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, _Parser, run_cli
 from trtforge.analyzer.errors import UserError
+from trtforge.analyzer.safe_text import printable
 
 EXIT_FAIL = 1
 __all__ = [
@@ -46,9 +47,9 @@ def run(prog: str, main: Callable[[list[str] | None], int], argv: list[str] | No
         try:
             return main(args)
         except Failure as e:
-            print(f"{prog}: error: {e.message}", file=sys.stderr)
+            print(f"{prog}: error: {printable(e.message)}", file=sys.stderr)
             if e.hint:
-                print(f"Hint: {e.hint}", file=sys.stderr)
+                print(f"Hint: {printable(e.hint)}", file=sys.stderr)
             return EXIT_FAIL
 
     return run_cli(prog, body, argv)

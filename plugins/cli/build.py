@@ -30,10 +30,10 @@ import logging
 import os
 import re
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from trtforge.analyzer.outputs import OutputSet, check_output
 from trtforge.plugins.cli._common import EXIT_OK, Failure, Parser, UserError, run, setup_logging
 
 logger = logging.getLogger("trtforge.plugins.build")
@@ -160,19 +160,6 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 class _Logger:
@@ -462,6 +449,10 @@ def _main(argv: list[str] | None = None) -> int:
     if not model_path.is_file():
         raise UserError(f"model '{args.model}' does not exist", "pass the path of an .onnx file")
     shapes = parse_shapes(args.shapes)
+    out = check_output(args.output)  # before the (long) build: refuse what cannot be written
+    check_output(out.with_name(out.name + ".json"), "-o (its JSON sidecar)")
+    if args.timing_cache:
+        check_output(args.timing_cache, "--timing-cache")
     from trtforge.analyzer import dim_profiles
 
     dims = dim_profiles.parse_dims(args.dims)
@@ -477,6 +468,8 @@ def _main(argv: list[str] | None = None) -> int:
 
     # the safe loader: one-line errors for damaged files, external data checked with stat
     model = load_model(model_path).proto
+    for path in (out, out.with_name(out.name + ".json")):
+        check_output(path)  # an input (the model, its data) is never replaced
     resolved = dim_profiles.resolve(model, model_path, dims, shapes)  # before TensorRT loads
     shapes = {**resolved.shapes, **shapes}
     _check_shapes(model, shapes)
@@ -559,9 +552,6 @@ def _main(argv: list[str] | None = None) -> int:
             "run with -vv to see TensorRT's log",
         )
     out = Path(args.output)
-    _atomic_write(out, compiled.engine)
-    if compiled.timing_cache is not None:
-        _atomic_write(Path(args.timing_cache), compiled.timing_cache)
 
     sidecar = {
         "schema": "trtforge.build/1",
@@ -589,9 +579,17 @@ def _main(argv: list[str] | None = None) -> int:
         "outputs": compiled.outputs,
         "dims": {name: r.to_json() for name, r in sorted(resolved.dims.items())},
     }
-    _atomic_write(
-        out.with_name(out.name + ".json"), (json.dumps(sidecar, indent=2) + "\n").encode()
-    )
+    # The engine, its sidecar and the updated timing cache are committed together or not at all.
+    with OutputSet() as outputs:
+        outputs.add_bytes(out, compiled.engine)
+        outputs.add_text(
+            out.with_name(out.name + ".json"),
+            json.dumps(sidecar, indent=2) + "\n",
+            "-o (its JSON sidecar)",
+        )
+        if compiled.timing_cache is not None:
+            outputs.add_bytes(args.timing_cache, compiled.timing_cache, "--timing-cache")
+        outputs.commit()
     print(
         f"wrote {out} ({len(compiled.engine)} bytes) and {out.name}.json"
         + (f"; plugins: {', '.join(s.qualified_name for s in needed)}" if needed else "")

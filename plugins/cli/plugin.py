@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import string
 import sys
@@ -106,16 +107,25 @@ def cmd_new(args) -> int:
         root / "csrc" / mod / f"{mod}_binding.cpp": tpl.BINDING_CPP,
         root / "tests" / "plugins" / f"test_{mod}.py": tpl.TEST,
     }
-    clash = [str(p.relative_to(root)) for p in files if p.exists()]
+    clash = [str(p.relative_to(root)) for p in files if os.path.lexists(p)]
     if clash:
         raise UserError(
             f"refusing to overwrite {', '.join(clash)}", "remove them or choose another name"
         )
-    for path, text in files.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(
-            string.Template(text).substitute(Name=name, mod=mod, ns=args.namespace, fn=fn)
-        )
+    from trtforge.analyzer.outputs import OutputSet
+
+    with OutputSet() as outputs:  # all the scaffold's files, or none
+        for path, text in files.items():
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise UserError(
+                    f"{path.parent}: cannot create it ({err.strerror})", "check the permissions"
+                ) from None
+            body = string.Template(text).substitute(Name=name, mod=mod, ns=args.namespace, fn=fn)
+            outputs.add_text(path, body, "trt-plugin new")
+        outputs.commit()
+    for path in files:
         print(f"created {path.relative_to(root)}")
     print(
         f"\nnext: edit the kernel in csrc/{mod}/, rebuild (pip install .), then\n"

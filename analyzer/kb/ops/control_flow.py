@@ -57,8 +57,8 @@ def _if_bodies(ctx: NodeContext):
 
 def _check_if(ctx: NodeContext):
     then_graph, else_graph = ctx.attr("then_branch"), ctx.attr("else_branch")
-    if then_graph is None or else_graph is None:
-        return
+    if not isinstance(then_graph, onnx.GraphProto) or not isinstance(else_graph, onnx.GraphProto):
+        return  # missing, or not a graph: an invalid/* finding (analyzer/validity.py)
     value = ctx.input_value(0)
     if value is not None and value.size == 1:
         return  # only one branch is imported
