@@ -171,6 +171,16 @@ def _check_external(proto: onnx.ModelProto, folder: Path | None) -> tuple[list[E
                     f"tensor '{name}': external data location '{short(location)}' is not a file",
                     "the model file is damaged; re-export it",
                 )
+            if st.st_nlink > 1:
+                # a hard link may be a second name of any file of the filesystem; onnx's own
+                # loader refuses such files, and every reader here (onnxruntime, the writer's
+                # stream copy) must do the same
+                raise UserError(
+                    f"tensor '{name}': external data file '{short(location)}' has "
+                    f"{st.st_nlink} hard links",
+                    "give each external data file a single name (copy it rather than "
+                    "hard-linking it)",
+                )
             sizes[target] = st.st_size
         needed = tensor_nbytes(tensor)  # what dims and type need; a length that
         # disagrees with it is an invalid graph (`validity.py`), a file too short is not a model
