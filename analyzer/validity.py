@@ -73,6 +73,8 @@ class Problem:
 def _problem(
     node: int | None, kind: str, message: str, hint: str, severity: str = "error"
 ) -> Problem:
+    if severity == "error":  # no pass repairs an invalid graph (kb/fixability.py's rule)
+        hint = f"{hint}; no automatic fix: trtforge rewrites valid graphs only"
     finding = Finding(f"invalid/{kind}", message, hint=hint, source=SOURCE, severity=severity)
     return Problem(node, finding)
 
@@ -93,17 +95,20 @@ def _model_problems(proto: onnx.ModelProto, uses_default: bool) -> Iterator[Prob
             "re-export the model, or upgrade onnx if it really is newer",
         )
     newest = onnx.defs.onnx_opset_version()
-    seen: set[str] = set()
+    seen: dict[str, int] = {}
     for entry in proto.opset_import:
         domain = "" if entry.domain == "ai.onnx" else entry.domain
-        if domain in seen:
+        # the same import twice is harmless (skl2onnx writes it; onnx.checker accepts it);
+        # two versions of one domain leave the ops' meaning undefined
+        if domain in seen and seen[domain] != entry.version:
             yield _problem(
                 None,
                 "opset-import",
-                f"opset_import names domain '{short(domain)}' more than once",
+                f"opset_import names domain '{short(domain)}' at opsets {seen[domain]} and "
+                f"{entry.version}",
                 "re-export the model",
             )
-        seen.add(domain)
+        seen.setdefault(domain, entry.version)
         if entry.version < 1:
             yield _problem(
                 None,

@@ -301,3 +301,24 @@ def test_weights_in_the_model_are_checked_without_slowing_small_models(tmp_path,
     path.write_bytes(_add_w(w).SerializeToString())
     code, doc = _check(str(path), tmp_path, capsys)
     assert code == 0, _codes(doc)
+
+
+def test_repeated_opset_import_is_valid_only_at_one_version():
+    """skl2onnx writes the default domain twice at the same version (onnx.checker accepts
+    it); two versions of one domain leave the ops' meaning undefined."""
+    from onnx import TensorProto, helper
+
+    from trtforge.analyzer.api import check
+
+    def model(*versions):
+        x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])
+        y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])
+        graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y])
+        return helper.make_model(
+            graph, opset_imports=[helper.make_opsetid("", v) for v in versions]
+        )
+
+    assert check(model(17, 17), target="trt-10", backend="static").supported
+    report = check(model(17, 13), target="trt-10", backend="static")
+    assert not report.supported
+    assert "invalid/opset-import" in [f.code for f in report.graph_findings]
