@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,6 @@ CLIS = {
 }
 BLOCKED = ("tensorrt", "tensorrt_rtx", "onnxruntime", "cupy", "torch")
 #: generous for a 2-core CI machine; a -h that imports onnx/TensorRT takes far longer.
-HELP_SECONDS = 3.0
 
 BLOCKER = textwrap.dedent(
     """
@@ -75,12 +73,10 @@ def test_the_blocker_blocks(blocked_env):
 @pytest.mark.parametrize("prog", sorted(CLIS))
 def test_help_is_fast_and_imports_nothing_heavy(blocked_env, prog):
     env, log = blocked_env
-    start = time.perf_counter()
+    # how fast -h is belongs to the benchmarks (docs/benchmarks.md); here: what it imports
     proc = _run(env, "-m", CLIS[prog], "-h")
-    elapsed = time.perf_counter() - start
     assert "Traceback" not in proc.stderr
     assert not log.exists(), f"{prog} -h tried to import {log.read_text().split()}"
-    assert elapsed < HELP_SECONDS, f"{prog} -h took {elapsed:.2f} s"
     if proc.returncode == 2 and "not yet available" in proc.stderr:
         pytest.xfail(f"{prog} is not implemented on this branch yet")
     assert proc.returncode == 0, proc.stderr

@@ -3,7 +3,6 @@ counted alike by both backends, no "Fix 0 of 0", and trt-build's early, consiste
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import onnx
@@ -143,9 +142,7 @@ def test_trt_build_rejects_dynamic_inputs_before_tensorrt(tmp_path, no_tensorrt,
     from trtforge.plugins.cli.build import main
 
     model = _dynamic_model(tmp_path / "m.onnx")
-    started = time.perf_counter()
-    assert main([str(model), "-o", str(tmp_path / "m.plan")]) == 2
-    assert time.perf_counter() - started < 2
+    assert main([str(model), "-o", str(tmp_path / "m.plan")]) == 2  # no_tensorrt: before it
     err = capsys.readouterr().err
     assert "input 'x' has dynamic shape [-1, 8] and no --shapes" in err
     assert "Hint: add --shapes x:MIN,OPT,MAX" in err and "--dims batch=MIN:OPT:MAX" in err
