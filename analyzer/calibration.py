@@ -22,71 +22,27 @@ from trtforge.analyzer.errors import UserError
 
 
 def load_feeds(spec: str) -> list[dict[str, np.ndarray]]:
-    """The feeds named by `spec` (a .npz, a folder of them, or script.py[:func]).
+    """The feeds named by `spec` (a .npz, a folder of them, or script.py[:func]), read by the
+    same loaders as trt-rewrite's --inputs and --data-loader-script.
 
     Raises:
         UserError: missing or unreadable data, or a loader that fails or yields nothing.
     """
-    path_part = spec.split(":", 1)[0] if spec.endswith(".py") or ".py:" in spec else spec
-    if path_part.endswith(".py"):
-        return _from_script(spec)
-    path = Path(spec)
-    if path.is_dir():
-        files = sorted(path.glob("*.npz"))
-        if not files:
-            raise UserError(f"--calibration-data {spec}: no .npz file in that folder", _HINT)
-        return [_npz(f) for f in files]
-    if not path.is_file():
-        raise UserError(f"--calibration-data {spec}: no such file or folder", _HINT)
-    return [_npz(path)]
+    from trtforge.analyzer.rewrite import inputs
 
-
-_HINT = (
-    "give FILE.npz (numpy.savez(FILE, input_name=array, ...)), a folder of them, or a data "
-    "loader script.py[:function]"
-)
-
-
-def _npz(path: Path) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return {k: np.asarray(data[k]) for k in data.files}
-    except (OSError, ValueError, EOFError) as err:
+    flag = "--calibration-data"
+    path = spec.split(":", 1)[0] if ".py:" in spec else spec
+    if path.endswith(".py"):
+        candidates = inputs.load_script(spec, flag)
+    elif Path(spec).exists():
+        candidates = inputs.load_npz([spec], flag)
+    else:
         raise UserError(
-            f"--calibration-data {path}: not a readable .npz ({str(err)[:120]})", _HINT
-        ) from None
-
-
-def _from_script(spec: str) -> list[dict[str, np.ndarray]]:
-    from polygraphy import mod
-
-    path, _, func = spec.partition(":")
-    if not Path(path).is_file():
-        raise UserError(f"--calibration-data {spec}: no such script", _HINT)
-    try:
-        loader = mod.import_from_script(path, func or "load_data")
-    except Exception as err:  # noqa: BLE001 - the user's script can raise anything
-        raise UserError(
-            f"--calibration-data {spec}: cannot import it ({type(err).__name__}: {str(err)[:120]})",
-            "the script must define the function (default load_data) yielding feed dicts",
-        ) from None
-    if loader is None:
-        raise UserError(
-            f"--calibration-data {spec}: no function '{func or 'load_data'}' in it",
-            "define load_data() (or name the function after a colon)",
+            f"{flag} {spec}: no such file or folder",
+            "give FILE.npz (numpy.savez(FILE, input_name=array, ...)), a folder of them, or a "
+            "data loader script.py[:function]",
         )
-    try:
-        data = loader() if callable(loader) else loader
-        feeds = [{k: np.asarray(v) for k, v in dict(feed).items()} for feed in data]
-    except Exception as err:  # noqa: BLE001 - the user's script can raise anything
-        raise UserError(
-            f"--calibration-data {spec}: the loader failed ({type(err).__name__}: "
-            f"{str(err)[:120]})",
-            "it must yield dicts of input name -> array",
-        ) from None
-    if not feeds:
-        raise UserError(f"--calibration-data {spec}: the loader yielded no feed", "yield one")
-    return feeds
+    return [step.feed for candidate in candidates for step in candidate.steps]
 
 
 def check_feeds(model: onnx.ModelProto, feeds: list[dict[str, np.ndarray]], what: str) -> None:

@@ -502,7 +502,7 @@ def candidates(
     return out
 
 
-def load_npz(paths: list[str]) -> list[Candidate]:
+def load_npz(paths: list[str], flag: str = "--inputs") -> list[Candidate]:
     """User feeds: `.npz` files of arrays named after the model inputs, or folders of them
     (one step per file, in name order)."""
     steps = []
@@ -510,21 +510,21 @@ def load_npz(paths: list[str]) -> list[Candidate]:
         path = Path(item)
         files = sorted(path.glob("*.npz")) if path.is_dir() else [path]
         if not files:
-            raise UserError(f"--inputs {item}: no .npz file in that folder", "give FILE.npz")
+            raise UserError(f"{flag} {item}: no .npz file in that folder", "give FILE.npz")
         for file in files:
             try:
                 with np.load(file, allow_pickle=False) as data:
                     feed = {k: np.asarray(data[k]) for k in data.files}
             except (OSError, ValueError) as err:
                 raise UserError(
-                    f"--inputs {file}: not a readable .npz ({str(err)[:120]})",
+                    f"{flag} {file}: not a readable .npz ({str(err)[:120]})",
                     "save the arrays with numpy.savez(FILE, name=array, ...)",
                 ) from None
             steps.append(Step(file.name, feed))
-    return [Candidate(steps, "inputs given with --inputs")]
+    return [Candidate(steps, f"inputs given with {flag}")]
 
 
-def load_script(spec: str) -> list[Candidate]:
+def load_script(spec: str, flag: str = "--data-loader-script") -> list[Candidate]:
     """User feeds from a Polygraphy-style data-loader script `file.py[:func]` (default
     function `load_data`): an iterable of feed dicts, as `polygraphy run --data-loader-script`
     takes. Polygraphy's own script importer loads it."""
@@ -532,18 +532,17 @@ def load_script(spec: str) -> list[Candidate]:
 
     path, _, func = spec.partition(":")
     if not Path(path).is_file():
-        raise UserError(f"--data-loader-script {spec}: no such file", "give file.py[:function]")
+        raise UserError(f"{flag} {spec}: no such file", "give file.py[:function]")
     try:
         loader = mod.import_from_script(path, func or "load_data")
     except Exception as err:  # noqa: BLE001 - the user's script can raise anything
         raise UserError(
-            f"--data-loader-script {spec}: cannot import it ({type(err).__name__}: "
-            f"{str(err)[:120]})",
+            f"{flag} {spec}: cannot import it ({type(err).__name__}: {str(err)[:120]})",
             "the script must define the function (default load_data) returning feed dicts",
         ) from None
     if loader is None:
         raise UserError(
-            f"--data-loader-script {spec}: no function '{func or 'load_data'}' in it",
+            f"{flag} {spec}: no function '{func or 'load_data'}' in it",
             "define load_data() (or name the function after a colon)",
         )
     try:
@@ -554,10 +553,9 @@ def load_script(spec: str) -> list[Candidate]:
         ]
     except Exception as err:  # noqa: BLE001 - the user's script can raise anything
         raise UserError(
-            f"--data-loader-script {spec}: the loader failed ({type(err).__name__}: "
-            f"{str(err)[:120]})",
+            f"{flag} {spec}: the loader failed ({type(err).__name__}: {str(err)[:120]})",
             "it must yield dicts of input name -> array",
         ) from None
     if not steps:
-        raise UserError(f"--data-loader-script {spec}: the loader yielded no feed", "yield one")
-    return [Candidate(steps, "inputs from --data-loader-script")]
+        raise UserError(f"{flag} {spec}: the loader yielded no feed", "yield one")
+    return [Candidate(steps, f"inputs from {flag}")]
