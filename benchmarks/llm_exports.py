@@ -142,20 +142,28 @@ def _unsupported(report: dict | None) -> str:
     return f"{count}" + (f" ({', '.join(ops)})" if ops else "")
 
 
+def _error_line(stderr: str) -> str:
+    """The line that says what went wrong (not the Hint after it)."""
+    lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
+    for line in reversed(lines):
+        if "error" in line.lower() or "failed" in line.lower():
+            return line.strip()
+    return lines[-1] if lines else ""
+
+
 def _rewrite(model: Path, out: Path, target: str) -> tuple[str, str]:
     proc = _cli("trt-rewrite", str(model), "-o", str(out), "--auto", "--target", target)
     if proc.returncode == 0:
-        return "yes", ""
-    last = (proc.stderr.strip().splitlines() or [""])[-1]
-    return ("no" if proc.returncode == 1 else f"exit {proc.returncode}"), last
+        unchanged = "graph unchanged" in proc.stderr + proc.stdout
+        return ("unchanged" if unchanged else "yes"), ""
+    return ("no" if proc.returncode == 1 else f"exit {proc.returncode}"), _error_line(proc.stderr)
 
 
 def _build(model: Path, out: Path) -> str:
     proc = _cli("trt-build", str(model), "-o", str(out), "--compute-capability", "8.9", timeout=900)
     if proc.returncode == 0:
         return "yes"
-    last = (proc.stderr.strip().splitlines() or [""])[-1]
-    return f"no: {last[:100]}"
+    return f"no: {_error_line(proc.stderr)[:120]}"
 
 
 def report(corpus: Path, markdown: Path | None, build: bool) -> int:
@@ -182,7 +190,8 @@ def report(corpus: Path, markdown: Path | None, build: bool) -> int:
                 out = Path(tmp) / f"{target}.onnx"
                 verified, why = _rewrite(model, out, target)
                 after_backend = "parser" if target == "rtx-1" else "static"
-                after = _check(out, target, after_backend) if verified == "yes" else None
+                written = verified in ("yes", "unchanged")
+                after = _check(out, target, after_backend) if written else None
                 row[f"{target} before"] = _unsupported(before)
                 row[f"{target} after --auto"] = _unsupported(after) if after else "—"
                 row[f"{target} verified"] = verified if not why else f"{verified}: {why[:90]}"
