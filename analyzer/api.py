@@ -10,6 +10,7 @@ import onnx
 from trtforge.analyzer.errors import UserError
 from trtforge.analyzer.loading import LoadedModel, load_model
 from trtforge.analyzer.report import Report
+from trtforge.analyzer.selection import explain_selection
 from trtforge.analyzer.targets import Target, default_target, installed_target, parse_target
 
 BACKENDS = ("auto", "static", "parser")
@@ -81,8 +82,15 @@ def check(
 
         checked_for = wanted or default_target()
         report = check_static(loaded, checked_for)
+    report.selection = explain_selection(backend, wanted, chosen)
     if advice and checked_for is not None:
         from trtforge.analyzer.advice import fusion_advice
 
         report.graph_findings.extend(fusion_advice(loaded, checked_for))
+    if advice:
+        from trtforge.analyzer.dim_profiles import build_profile_advice
+
+        profile = build_profile_advice(loaded.proto, loaded.path)
+        if profile is not None:
+            report.graph_findings.append(profile)
     return report

@@ -66,8 +66,36 @@ def retries_domain(target: Target | None) -> bool:
     return target is None or target.is_rtx or target.version >= (10, 10)
 
 
+#: Standard ops whose importer creates a plugin by a fixed key, and on which targets (None:
+#: all). RoiAlign: onnxOpImporters.cpp importRoiAlign creates ROIAlign_TRT v2 (every TensorRT;
+#: observed with TensorRT-RTX 1.7.1). NonZero: TensorRT-RTX's importer asks for an IPluginV3
+#: `NonZero` v1 ("NonZero plugin creator version 1 was not found in plugin registry", observed
+#: 1.7.1); TensorRT builds INonZeroLayer instead.
+IMPORTER_PLUGINS: dict[str, tuple[Key, str | None]] = {
+    "RoiAlign": (("ROIAlign_TRT", "2", ""), None),
+    "NonZero": (("NonZero", "1", ""), "rtx"),
+}
+
+
+def importer_plugin(node: onnx.NodeProto, target: Target | None) -> Key | None:
+    """The plugin key a standard op's importer creates on `target` (``None``: TensorRT-RTX,
+    the newest parser), or None when its importer builds layers."""
+    if node.domain not in _STANDARD_DOMAINS:
+        return None
+    found = IMPORTER_PLUGINS.get(node.op_type)
+    if found is None:
+        return None
+    key, family = found
+    on = "rtx" if target is None else target.family
+    return key if family is None or family == on else None
+
+
 def plugin_keys(node: onnx.NodeProto, target: Target | None = None) -> list[Key]:
-    """The (name, version, namespace) keys the parser of `target` tries for `node`, in order."""
+    """The (name, version, namespace) keys the parser of `target` tries for `node`, in order:
+    the fixed key of an importer that creates a plugin, else the generic lookup."""
+    if node.domain in _STANDARD_DOMAINS and node.op_type in IMPORTER_PLUGINS:
+        fixed = importer_plugin(node, target)
+        return [fixed] if fixed is not None else []  # [] : this target's importer builds layers
     version = _text_attr(node, "plugin_version")
     version = "1" if version is None else version
     namespace = _text_attr(node, "plugin_namespace") or ""

@@ -119,6 +119,8 @@ class Report:
     nodes: list[NodeVerdict]
     graph_findings: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: why this target and backend were used (set by `check()`; shown in the report header).
+    selection: str = ""
 
     @property
     def supported(self) -> bool:

@@ -82,8 +82,10 @@ def parse_target(text: str | Target) -> Target:
     return Target(match[1], int(match[2]), minor)
 
 
-def _installed_version(module: str, distributions: tuple[str, ...]) -> str | None:
-    if importlib.util.find_spec(module) is None:
+def _installed_version(
+    module: str, distributions: tuple[str, ...], find_module: bool = True
+) -> str | None:
+    if find_module and importlib.util.find_spec(module) is None:
         return None
     for dist in distributions:
         try:
@@ -93,17 +95,32 @@ def _installed_version(module: str, distributions: tuple[str, ...]) -> str | Non
     return None
 
 
-def installed_target() -> Target | None:
+_CANDIDATES = (
+    ("trt", "tensorrt", ("tensorrt", "tensorrt-cu13", "tensorrt-cu12", "tensorrt-cu11")),
+    ("rtx", "tensorrt_rtx", ("tensorrt-rtx", "tensorrt_rtx", "tensorrt-rtx-cu13")),
+)
+
+
+def installed_package(find_module: bool = True) -> tuple[str, str] | None:
+    """(module, version) of the installed TensorRT (`tensorrt`, else `tensorrt_rtx`), if any.
+
+    With `find_module=False` only package metadata is read (not even the import system is
+    asked: `--help` must not look for TensorRT).
+    """
+    for _, module, dists in _CANDIDATES:
+        version = _installed_version(module, dists, find_module)
+        if version:
+            return module, version
+    return None
+
+
+def installed_target(find_module: bool = True) -> Target | None:
     """The target of the installed TensorRT (`tensorrt`, else `tensorrt_rtx`), if any.
 
     Reads package metadata only: importing TensorRT is slow and not needed to know its version.
     """
-    candidates = (
-        ("trt", "tensorrt", ("tensorrt", "tensorrt-cu13", "tensorrt-cu12", "tensorrt-cu11")),
-        ("rtx", "tensorrt_rtx", ("tensorrt-rtx", "tensorrt_rtx", "tensorrt-rtx-cu13")),
-    )
-    for family, module, dists in candidates:
-        version = _installed_version(module, dists)
+    for family, module, dists in _CANDIDATES:
+        version = _installed_version(module, dists, find_module)
         target = target_of(family, version) if version else None
         if target is not None:
             return target

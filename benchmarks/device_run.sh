@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# One device call: build the CUDA extension for sm_90, run the GPU tests, run the norm
-# benchmark. Logs and results go to $OUT (default ./out). Usage (repo root):
+# One device call: build the CUDA extension for sm_90, run the GPU tests (the plugin host
+# among them: it needs TensorRT headers, found through TensorRT_ROOT), run the norm benchmark,
+# then the scaffold test (slowest, last). Logs and results go to $OUT (default ./out). Usage (repo root):
 #   bash benchmarks/device_run.sh
 set -uo pipefail
 OUT=${OUT:-$PWD/build/device-out}
@@ -28,10 +29,10 @@ python3 -m pytest -q -p no:cacheprovider tests/plugins -m "gpu or not parser" -r
 echo "gpu tests rc=$?"; grep -E "passed|failed|error|FAIL" "$OUT/gpu_tests.log" | tail -15
 python3 -m trtforge.plugins.cli.plugin test RMSNorm --hidden 1,127,768,65536 --rows 1,64 > "$OUT/trt_plugin_test.log" 2>&1
 echo "trt-plugin test rc=$?"; tail -3 "$OUT/trt_plugin_test.log"
-# a scaffolded plugin: trt-plugin new in a copy of the tree, build, run its generated tests
-TRTFORGE_CUDA_ARCHITECTURES=$ARCH python3 -m pytest -q -p no:cacheprovider tests/plugins/test_scaffold.py -rs > "$OUT/scaffold.log" 2>&1
-echo "scaffold rc=$?"; tail -5 "$OUT/scaffold.log"
 if [ -z "${SKIP_BENCH:-}" ]; then
   python3 benchmarks/norms.py --json "$OUT/bench.json" > "$OUT/bench.md" 2>&1
   echo "bench rc=$?"; cat "$OUT/bench.md"
 fi
+# a scaffolded plugin: trt-plugin new in a copy of the tree, build, run its generated tests
+TRTFORGE_CUDA_ARCHITECTURES=$ARCH python3 -m pytest -q -p no:cacheprovider tests/plugins/test_scaffold.py -rs > "$OUT/scaffold.log" 2>&1
+echo "scaffold rc=$?"; tail -5 "$OUT/scaffold.log"

@@ -21,6 +21,9 @@ import sys
 import types
 from pathlib import Path
 
+#: how plugins.txt writes the empty namespace (TensorRT's own, for importer-requested plugins)
+EMPTY_NS = '""'
+
 KINDS = {
     "float": "kFloat",
     "int": "kInt",
@@ -104,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         _write(args.out / "decl" / f"{spec.c_ident}.h", header(spec, spec_mod.DTYPES))
         module = catalog.declaration_module(spec)
         if (repo / "csrc" / module).is_dir():
-            manifest.append(f"{spec.namespace} {spec.name} {spec.version}")
+            manifest.append(f"{spec.namespace or EMPTY_NS} {spec.name} {spec.version}")
     _write(args.out / "plugins.txt", "\n".join(manifest) + "\n")
     print(f"trtforge codegen: {len(manifest)} plugin(s) with kernels: " + ", ".join(manifest))
     return 0

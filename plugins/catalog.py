@@ -137,7 +137,8 @@ def _built_keys() -> frozenset[tuple[str, str, str]] | None:
     for line in manifest.read_text().splitlines():
         parts = line.split()
         if len(parts) == 3:
-            keys.add((parts[1], parts[2], parts[0]))  # namespace name version
+            ns = "" if parts[0] == '""' else parts[0]  # namespace name version
+            keys.add((parts[1], parts[2], ns))
     return frozenset(keys)
 
 

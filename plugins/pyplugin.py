@@ -79,6 +79,76 @@ def _field_array(value, attr_type: str):
     return np.array(value if attr_type == "ints" else [value], dtype=np.int32)
 
 
+class _Expr:
+    """A TensorRT ``IDimensionExpr`` with Python arithmetic, for declarations' ``output_shapes``."""
+
+    def __init__(self, dims: ExprDims, expr) -> None:
+        self.dims, self.expr = dims, expr
+
+    def _op(self, name: str, other, swap: bool = False):
+        a, b = self.expr, self.dims.expr(other)
+        if swap:
+            a, b = b, a
+        op = getattr(self.dims.trt.DimensionOperation, name)
+        return _Expr(self.dims, self.dims.eb.operation(op, a, b))
+
+    def __add__(self, o):
+        return self._op("SUM", o)
+
+    __radd__ = __add__
+
+    def __mul__(self, o):
+        return self._op("PROD", o)
+
+    __rmul__ = __mul__
+
+    def __sub__(self, o):
+        return self._op("SUB", o)
+
+    def __rsub__(self, o):
+        return self._op("SUB", o, swap=True)
+
+    def __floordiv__(self, o):
+        return self._op("FLOOR_DIV", o)
+
+    def __rfloordiv__(self, o):
+        return self._op("FLOOR_DIV", o, swap=True)
+
+
+class ExprDims:
+    """The ``dims`` of a declaration's ``output_shapes`` on TensorRT's ``IExprBuilder`` (the
+    symbolic twin of :class:`trtforge.plugins.spec.NumericDims`)."""
+
+    def __init__(self, trt, eb) -> None:
+        self.trt, self.eb = trt, eb
+
+    def expr(self, value):
+        if isinstance(value, _Expr):
+            return value.expr
+        if isinstance(value, int):
+            return self.eb.constant(int(value))
+        return value  # already an IDimensionExpr
+
+    def const(self, value: int) -> _Expr:
+        return _Expr(self, self.eb.constant(int(value)))
+
+    def max(self, a, b) -> _Expr:
+        return _Expr(
+            self, self.eb.operation(self.trt.DimensionOperation.MAX, self.expr(a), self.expr(b))
+        )
+
+    def ceil_div(self, a, b) -> _Expr:
+        op = self.trt.DimensionOperation.CEIL_DIV
+        return _Expr(self, self.eb.operation(op, self.expr(a), self.expr(b)))
+
+    def size(self, output_index: int, upper) -> _Expr:
+        """A data-dependent extent: size-tensor output ``output_index``, at most ``upper``
+        (TensorRT plans for half of it)."""
+        up = self.expr(upper)
+        opt = self.eb.operation(self.trt.DimensionOperation.CEIL_DIV, up, self.eb.constant(2))
+        return _Expr(self, self.eb.declare_size_tensor(output_index, opt, up))
+
+
 def make_plugin_class(spec: PluginSpec, trt):
     """The ``IPluginV3`` class for ``spec`` under the TensorRT module ``trt``."""
     key = f"{spec.namespace}::{spec.name}/{spec.version}"
@@ -111,7 +181,18 @@ def make_plugin_class(spec: PluginSpec, trt):
             return [trt_dtype(trt, t) for t in outs]
 
         def get_output_shapes(self, inputs, shape_inputs, expr_builder):
-            return [trt.DimsExprs(inputs[0]) for _ in spec.outputs]
+            if spec.output_shapes is None:
+                return [trt.DimsExprs(inputs[0]) for _ in spec.outputs]
+            dims = ExprDims(trt, expr_builder)
+            in_shapes = [[_Expr(dims, inp[i]) for i in range(len(inp))] for inp in inputs]
+            shapes = spec.output_shapes(in_shapes, dict(self.attrs), dims)
+            out = []
+            for shape in shapes:
+                d = trt.DimsExprs(len(shape))
+                for i, e in enumerate(shape):
+                    d[i] = dims.expr(e)
+                out.append(d)
+            return out
 
         def supports_format_combination(self, pos, in_out, num_inputs):
             desc = in_out[pos].desc
@@ -125,6 +206,12 @@ def make_plugin_class(spec: PluginSpec, trt):
 
         def get_workspace_size(self, inp, out):
             return 0
+
+        def get_valid_tactics(self):
+            return []  # one implementation: no tactics to time
+
+        def set_tactic(self, tactic):
+            pass  # TensorRT-RTX calls it for plugins with data-dependent outputs too
 
         # runtime
         def on_shape_change(self, inp, out):

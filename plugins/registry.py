@@ -27,6 +27,7 @@ BACKENDS = ("auto", "native", "python")
 # Keep Python creators alive for the life of the process (TensorRT holds borrowed references).
 _PY_CREATORS: dict[tuple[str, str, str, str], object] = {}
 _NATIVE_LOADED: dict[str, object] = {}
+_TAKEN_OVER: set[tuple[str, str, str]] = set()  # keys whose TensorRT-RTX creator was removed
 
 
 class RegistrationError(RuntimeError):
@@ -94,6 +95,9 @@ def register(
         trt = _trt.import_trt()
     reg = trt.get_plugin_registry()
     chosen = "native" if library else _resolve_backend(backend)
+    if not library:
+        # the native library registers every creator it holds, whichever specs were asked for
+        _take_over_shipped(reg, catalog.all_plugins() if chosen == "native" else specs, trt)
 
     if chosen == "native":
         path = library or (
@@ -148,6 +152,28 @@ def register(
             _PY_CREATORS[tag] = creator
         done.append(s)
     return Registered(tuple(done), "python")
+
+
+def _take_over_shipped(reg, specs, trt) -> None:
+    """Under TensorRT-RTX, remove its own creator of a plugin trtforge declares in TensorRT's
+    (empty) namespace, so trtforge's registers in its place.
+
+    TensorRT-RTX 1.7 ships ``ROIAlign_TRT`` v2, but creating it needs a CUDA device ("Cuda
+    Error in ROIAlignV3: 35" on a machine without one), so the RoiAlign importer fails and
+    ahead-of-time builds on a build machine cannot work; trtforge's creates no CUDA state.
+    TensorRT's own plugins (``libnvinfer_plugin``) are left alone.
+    """
+    if not trt.__name__.startswith("tensorrt_rtx"):
+        return
+    wanted = {s.key for s in specs if s.namespace == "" and s.key not in _TAKEN_OVER}
+    if not wanted:
+        return
+    for creator in list(getattr(reg, "all_creators", ())):
+        key = (creator.name, creator.plugin_version, creator.plugin_namespace)
+        if key in wanted and reg.deregister_creator(creator):
+            logger.info("replaced TensorRT-RTX's %s v%s with trtforge's", key[0], key[1])
+    # once per process: later calls would find trtforge's own creator under the key
+    _TAKEN_OVER.update(wanted)
 
 
 def _has_creator(reg, spec: PluginSpec) -> bool:

@@ -61,6 +61,32 @@ class TensorSpec:
 
     name: str
     doc: str = ""
+    size_tensor: bool = False  # outputs only: a 0-D int32/int64 holding a data-dependent dim
+
+
+class UpperBound(int):
+    """A data-dependent output dim, evaluated numerically: its value is the upper bound (what a
+    buffer must hold); the real extent is known only after the kernel ran."""
+
+
+class NumericDims:
+    """The ``dims`` argument of a declaration's ``output_shapes`` when shapes are numbers
+    (reference checks, test harness, buffer sizes). The Python IPluginV3 passes an equivalent
+    built on TensorRT's ``IExprBuilder`` (``trtforge.plugins.pyplugin``)."""
+
+    def const(self, value: int) -> int:
+        return int(value)
+
+    def size(self, output_index: int, upper) -> UpperBound:  # noqa: ARG002 - same API as TRT's
+        """A dim whose extent is the value of size-tensor output ``output_index``, at most
+        ``upper``."""
+        return UpperBound(int(upper))
+
+    def max(self, a, b) -> int:
+        return max(int(a), int(b))
+
+    def ceil_div(self, a, b) -> int:
+        return -(-int(a) // int(b))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,6 +155,17 @@ class PluginSpec:
         test_shapes: input shapes the CPU and GPU harness use for this plugin, a function of
             the hidden size: ``test_shapes(rows, hidden) -> list of input shapes``.
         test_attrs: attribute values the harness uses (beside the defaults).
+        output_shapes: ``output_shapes(in_shapes, attrs, dims) -> list of shapes``, one per
+            output, computed from the input shapes (sequences of dims) and the attributes;
+            ``None``: every output shaped like input 0. Write it with ``+ - * //`` on dims,
+            ``dims.const(v)``, ``dims.max(a, b)``, ``dims.ceil_div(a, b)`` and, for a
+            data-dependent extent, ``dims.size(k, upper)`` where output ``k`` is declared
+            ``TensorSpec(..., size_tensor=True)`` (a 0-D tensor the kernel writes the extent
+            into) and ``upper`` bounds it. The same function runs on numbers
+            (:class:`NumericDims`) and on TensorRT's symbolic dims (the Python plugin).
+        test_inputs: ``test_inputs(rng) -> list of (inputs, attrs)`` — real input arrays and
+            attribute sets the harness and generic tests run the plugin on (plugins whose
+            inputs are not "rows x hidden" tensors declare these instead of ``test_shapes``).
     """
 
     name: str
@@ -146,12 +183,19 @@ class PluginSpec:
         default=None, repr=False
     )
     test_attrs: Mapping[str, Any] = dataclasses.field(default_factory=dict, repr=False)
+    output_shapes: Callable[..., list[Sequence[Any]]] | None = dataclasses.field(
+        default=None, repr=False
+    )
+    test_inputs: Callable[[Any], list[tuple[list[Any], dict[str, Any]]]] | None = dataclasses.field(
+        default=None, repr=False
+    )
 
     def __post_init__(self) -> None:
         if not _IDENT.match(self.name):
             raise ValueError(f"plugin name '{self.name}' is not an identifier")
-        if not self.version or not self.namespace:
-            raise ValueError(f"plugin '{self.name}': version and namespace must be non-empty")
+        if not self.version:
+            raise ValueError(f"plugin '{self.name}': the version must be non-empty")
+        # an empty namespace is TensorRT's own (plugins an ONNX importer asks for by name)
         n = len(self.inputs) + len(self.outputs)
         for combo in self.type_combinations:
             if len(combo) != n:
@@ -162,6 +206,16 @@ class PluginSpec:
             for t in combo:
                 if t not in DTYPES:
                     raise ValueError(f"plugin '{self.name}': unknown dtype '{t}'")
+        if any(t.size_tensor for t in self.inputs):
+            raise ValueError(f"plugin '{self.name}': only outputs can be size tensors")
+        n_in = len(self.inputs)
+        for k, t in enumerate(self.outputs):
+            if t.size_tensor and any(
+                c[n_in + k] not in ("int32", "int64") for c in self.type_combinations
+            ):
+                raise ValueError(
+                    f"plugin '{self.name}': size-tensor output '{t.name}' must be int32 or int64"
+                )
         names = [a.name for a in self.attributes]
         if len(set(names)) != len(names) or "plugin_version" in names:
             raise ValueError(f"plugin '{self.name}': duplicate or reserved attribute name")
@@ -231,6 +285,27 @@ class PluginSpec:
             f"{self.name}: input types {tuple(input_dtypes)} are not supported "
             f"(supported: {[c[:n_in] for c in self.type_combinations]})"
         )
+
+    def shapes_of_outputs(
+        self, in_shapes: Sequence[Sequence[int]], attrs: Mapping[str, Any] | None = None
+    ) -> list[tuple[int, ...]]:
+        """Output shapes for numeric input shapes; a data-dependent dim is an
+        :class:`UpperBound` (its bound)."""
+        if self.output_shapes is None:
+            return [tuple(in_shapes[0]) for _ in self.outputs]
+        values = self.resolve_attrs(attrs)
+        shapes = self.output_shapes([list(s) for s in in_shapes], values, NumericDims())
+        if len(shapes) != len(self.outputs):
+            raise ValueError(
+                f"{self.name}: output_shapes gave {len(shapes)} shapes for "
+                f"{len(self.outputs)} outputs"
+            )
+        return [tuple(d for d in s) for s in shapes]
+
+    @property
+    def data_dependent(self) -> bool:
+        """True when some output's extent is known only after the kernel ran."""
+        return any(t.size_tensor for t in self.outputs)
 
     # -- ONNX ---------------------------------------------------------------------------------
     def make_node(
@@ -318,9 +393,14 @@ class PluginSpec:
         import numpy as np
 
         values = self.resolve_attrs(attrs)
-        in_dtypes = [_np_name(x.dtype) for x in inputs]
+        in_dtypes = [_np_name(np.asarray(x).dtype) for x in inputs]
         out_dtypes = self.output_dtypes(in_dtypes)
-        res = self.reference([np.asarray(x, dtype=np.float64) for x in inputs], **values)
+        # floating inputs reach the reference as float64; integer and bool ones keep their type
+        args = [
+            np.asarray(x, dtype=np.float64) if t in _FLOAT_NAMES else np.asarray(x)
+            for x, t in zip(inputs, in_dtypes, strict=True)
+        ]
+        res = self.reference(args, **values)
         return [np.asarray(r).astype(_np_dtype(t)) for r, t in zip(res, out_dtypes, strict=False)]
 
     def reference_op(self):
@@ -347,6 +427,9 @@ class PluginSpec:
             },
         )
         return cls
+
+
+_FLOAT_NAMES = ("float32", "float16", "bfloat16", "float64")
 
 
 def _np_name(dtype) -> str:

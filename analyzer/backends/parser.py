@@ -27,7 +27,7 @@ from pathlib import Path
 import onnx
 
 from trtforge.analyzer import trt as trt_adapter
-from trtforge.analyzer.findings import Finding
+from trtforge.analyzer.findings import Finding, Fix
 from trtforge.analyzer.loading import LoadedModel
 from trtforge.analyzer.report import PLUGIN, SUPPORTED, UNSUPPORTED, NodeVerdict, PluginRef, Report
 
@@ -519,16 +519,31 @@ def add_static_fixes(report: Report, loaded: LoadedModel) -> None:
         log.debug("no static hints for the parser report: %s", err)
         return
     for verdict, known in zip(report.nodes, static.nodes, strict=False):
-        if verdict.status != UNSUPPORTED or not known.errors:
+        if verdict.status != UNSUPPORTED:
             continue
-        hint = known.errors[0].hint
-        fixes = tuple(dict.fromkeys(f for e in known.errors for f in e.fixes))
+        if known.errors:
+            hint = known.errors[0].hint
+            fixes = tuple(dict.fromkeys(f for e in known.errors for f in e.fixes))
+        else:  # the knowledge base expects an importer; a pass may still replace the op
+            fixes = _removing_passes(verdict.domain, verdict.op_type)
+            if not fixes:
+                continue
+            hint = f"replace it with standard ops: trt-rewrite --{fixes[0].name}"
         verdict.reasons = [
             replace(f, hint=hint or f.hint, fixes=fixes or f.fixes)
             if f.code.startswith("parser/") and f.is_error
             else f
             for f in verdict.reasons
         ]
+
+
+def _removing_passes(domain: str, op_type: str) -> tuple[Fix, ...]:
+    """Rewrite passes that replace a custom-domain op (`RewritePass.removes`)."""
+    from trtforge.analyzer.rewrite.registry import passes_removing
+
+    if domain in ("", "ai.onnx"):
+        return ()
+    return tuple(Fix("rewrite", p) for p in passes_removing(domain, op_type))
 
 
 def check_parser(loaded: LoadedModel, timeout: float = DEFAULT_TIMEOUT) -> Report:

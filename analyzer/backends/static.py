@@ -238,6 +238,7 @@ class StaticChecker:
                     rule.type_hints.get(
                         index, "cast the tensor to a supported type in the exporter"
                     ),
+                    rule.type_fixes.get(index, ()),
                 )
         for index, name in enumerate(node.output):
             allowed = rule.output_types.get(index, rule.output_types.get("*"))

@@ -30,7 +30,13 @@ FORMATS = ("text", "json", "sarif", "markdown")
 
 
 def build_parser():
+    from trtforge.analyzer.selection import explain_selection
+    from trtforge.analyzer.targets import installed_target
+
     parser = make_parser("trt-check", __doc__)
+    chosen = "parser" if installed_target(find_module=False) else "static"
+    here = explain_selection("auto", None, chosen)
+    parser.epilog = f"{parser.epilog}\n\nWithout --target/--backend, here: {here}."
     add_model_arg(parser)
     add_target_args(parser)
     parser.add_argument(
@@ -38,7 +44,8 @@ def build_parser():
         choices=("auto", "static", "parser"),
         default="auto",
         help="static: the knowledge base; parser: the installed TensorRT's ONNX parser; "
-        "auto (default): parser when installed for the target, else static",
+        "auto (default): parser when installed for the target, else static "
+        "(what runs here: see the end of this help)",
     )
     out = parser.add_argument_group("output")
     out.add_argument("--format", choices=FORMATS, default="text", help="report format")

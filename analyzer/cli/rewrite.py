@@ -191,7 +191,9 @@ def _main(argv: Sequence[str] | None) -> int:
             from onnx.external_data_helper import load_external_data_for_model
 
             load_external_data_for_model(rewritten, str(loaded.folder))
-        verification = verify(original, rewritten, seed=args.seed, dims=dims)
+        verification = verify(
+            original, rewritten, seed=args.seed, dims=dims, allowances=result.allowances
+        )
         report["verification"] = verification.to_json()
         if not verification.ok:
             print(

@@ -94,6 +94,7 @@ class OpRule:
             Inputs absent from `types` accept what the engine's default policy accepts.
         type_hints: what to do about an input of a refused element type, per input index
             (default: cast it in the exporter).
+        type_fixes: passes that remove a refused element type, per input index.
         output_types: allowed element types per output index.
         const_inputs: input index -> why it must be a build-time constant.
         attrs: attribute limits.
@@ -113,6 +114,7 @@ class OpRule:
     opsets: tuple[int, int | None] | None = None
     types: Mapping[int | str, frozenset[str] | set[str]] = field(default_factory=dict)
     type_hints: Mapping[int, str] = field(default_factory=dict)
+    type_fixes: Mapping[int, tuple[Fix, ...]] = field(default_factory=dict)
     output_types: Mapping[int | str, frozenset[str] | set[str]] = field(default_factory=dict)
     const_inputs: Mapping[int, str] = field(default_factory=dict)
     attrs: tuple[AttrLimit, ...] = ()

@@ -45,6 +45,14 @@ class FixPlan:
     total: int
     plugins: tuple[tuple[str, int], ...]
 
+    @property
+    def heading(self) -> str:
+        """What the command does: fixes unsupported nodes, or (a supported model) applies the
+        performance advice."""
+        if self.total:
+            return f"Fix {self.fixed} of {self.total} unsupported nodes with"
+        return "Apply the performance advice with"
+
 
 def _domain(node: NodeVerdict) -> str:
     return "" if node.domain in ("", "ai.onnx") else node.domain
@@ -97,12 +105,26 @@ def fix_plan(report: Report) -> FixPlan:
     return FixPlan(passes, command, fixed, len(unsupported), plugins)
 
 
+def not_judged(report: Report) -> int:
+    """Nodes the backend could not judge (a `…/not-judged` warning; typically they read the
+    output of an unsupported node). Both backends count them as supported — they do not make
+    the model fail by themselves — and the verdict line says how many there are."""
+    return sum(
+        node.ok and any(r.code.endswith("not-judged") for r in node.reasons)
+        for node in report.nodes
+    )
+
+
 def verdict_line(report: Report) -> str:
     """One line: the whole-model verdict with counts."""
     s = report.summary
     total = len(report.nodes)
     bad = len(report.unsupported_nodes)
-    counts = f"{s['supported']} supported, {s['unsupported']} unsupported, {s['plugin']} plugin"
+    unjudged = not_judged(report)
+    supported = f"{s['supported']} supported"
+    if unjudged:
+        supported += f" (incl. {unjudged} not judged)"
+    counts = f"{supported}, {s['unsupported']} unsupported, {s['plugin']} plugin"
     if report.supported:
         warnings = sum(not r.is_error for n in report.nodes for r in n.reasons)
         warnings += sum(not f.is_error for f in report.graph_findings)

@@ -36,6 +36,7 @@ def render(report: Report) -> str:
         f"## {mark} trt-check: {_code(report.model.path)} on `{report.target}`",
         "",
         f"**{verdict_line(report)}** — backend `{report.backend}`",
+        *(["", f"_{_cell(report.selection)}_"] if report.selection else []),
         "",
         "| status | nodes |",
         "|---|---:|",
@@ -52,7 +53,7 @@ def render(report: Report) -> str:
     if plan.command:
         out += [
             "",
-            f"### Fix {plan.fixed} of {plan.total} unsupported nodes with",
+            f"### {plan.heading}",
             "",
             "```sh",
             plan.command,

@@ -64,6 +64,8 @@ def _summary(console: Console, report: Report) -> None:
         f"  ·  backend {report.backend}",
         soft_wrap=True,
     )
+    if report.selection:
+        console.print(f"[dim]{escape(report.selection)}[/]", soft_wrap=True)
     style = "bold green" if report.supported else "bold red"
     console.print(f"[{style}]{escape(verdict_line(report))}[/]", soft_wrap=True)
 
@@ -81,9 +83,7 @@ def _summary(console: Console, report: Report) -> None:
     plan = fix_plan(report)
     if plan.command:
         console.print()
-        console.print(
-            f"[bold]Fix {plan.fixed} of {plan.total} unsupported nodes with:[/]", soft_wrap=True
-        )
+        console.print(f"[bold]{plan.heading}:[/]", soft_wrap=True)
         console.print(f"  [green]{escape(plan.command)}[/]", soft_wrap=True)
     if plan.plugins:
         names = ", ".join(f"{escape(name)} ({n} node{'s' * (n != 1)})" for name, n in plan.plugins)

@@ -169,6 +169,9 @@ class PassOutcome:
     applied: int = 0
     skips: list[Skip] = field(default_factory=list)
     changed: bool = False
+    #: graph output -> (absolute tolerance, why) for verification, where the pass changes
+    #: results by design (e.g. a new quantization grid)
+    allowances: dict[str, tuple[float, str]] = field(default_factory=dict)
 
 
 class PassContext:

@@ -56,6 +56,8 @@ class RewriteResult:
     passes: dict[str, PassStats]
     rounds: int
     notes: list[str] = field(default_factory=list)
+    #: graph output -> (absolute tolerance, why) that passes declared for verification
+    allowances: dict[str, tuple[float, str]] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {
@@ -154,6 +156,7 @@ def _rewrite_model(
     graph = gs.import_onnx(working if inferred is None else with_weights(inferred, working))
     opsets = model_opsets(working)
     stats = {pid: PassStats() for pid in order}
+    allowances: dict[str, tuple[float, str]] = {}
     rounds = 0
     any_change = converted
     for round_index in range(1, MAX_ROUNDS + 1):
@@ -168,6 +171,9 @@ def _rewrite_model(
             stats[pid].add_skips(outcome.skips)
             for message, count in ctx.notes.items():
                 notes.append(f"{pid}: {message}" + (f" ({count}x)" if count > 1 else ""))
+            for name, (atol, why) in outcome.allowances.items():
+                if atol > allowances.get(name, (0.0, ""))[0]:
+                    allowances[name] = (atol, why)
             if outcome.changed:
                 graph.cleanup().toposort()
                 if _signature(graph) != before:
@@ -181,7 +187,7 @@ def _rewrite_model(
         )
     if not any_change:
         return RewriteResult(proto, False, stats, rounds, notes)
-    return RewriteResult(_export(graph, proto, opsets), True, stats, rounds, notes)
+    return RewriteResult(_export(graph, proto, opsets), True, stats, rounds, notes, allowances)
 
 
 def _export(graph: gs.Graph, original: onnx.ModelProto, opsets: dict[str, int]) -> onnx.ModelProto:

@@ -382,10 +382,17 @@ def _loosest(dtypes: set[str]) -> str | None:
 
 
 def compare(
-    name: str, ref: np.ndarray, got: np.ndarray, elem_type: int, computed_in: str | None = None
+    name: str,
+    ref: np.ndarray,
+    got: np.ndarray,
+    elem_type: int,
+    computed_in: str | None = None,
+    allowance: tuple[float, str] | None = None,
 ) -> OutputDiff:
     """Compares one output with the tolerance of its dtype, or of `computed_in` (the lowest
-    float precision the model computes in) for a float output when that one is looser."""
+    float precision the model computes in) for a float output when that one is looser, or with
+    the absolute `allowance` a pass declared for it (`RewriteResult.allowances`: e.g. a
+    quantization step that the rewrite changed) when that one is looser."""
     dtype = _dtype_name(elem_type) if elem_type else str(ref.dtype).upper()
     rtol, atol = TOLERANCES.get(dtype, EXACT)
     note = ""
@@ -394,6 +401,8 @@ def compare(
         if looser > (rtol, atol):
             rtol, atol = looser
             note = f"compared at {computed_in} tolerance: the model computes in {computed_in}"
+    if dtype in TOLERANCES and allowance is not None and allowance[0] > atol:
+        atol, note = allowance
     ref = np.asarray(ref)
     got = np.asarray(got)
     if ref.shape != got.shape:
@@ -437,8 +446,10 @@ def verify(
     rewritten: onnx.ModelProto,
     seed: int = 0,
     dims: Mapping[str, int] | None = None,
+    allowances: Mapping[str, tuple[float, str]] | None = None,
 ) -> Verification:
-    """Runs both models (weights loaded) on the same random inputs and compares every output."""
+    """Runs both models (weights loaded) on the same random inputs and compares every output
+    (`allowances`: absolute tolerances the passes declared per output, with why)."""
     feeds = make_inputs(original, seed, dims)
     expected = run_model(original, feeds)
     actual = run_model(rewritten, feeds)
@@ -461,7 +472,8 @@ def verify(
                 )
             )
             continue
+        allowance = (allowances or {}).get(out.name)
         result.outputs.append(
-            compare(out.name, expected[out.name], actual[out.name], elem, computed_in)
+            compare(out.name, expected[out.name], actual[out.name], elem, computed_in, allowance)
         )
     return result

@@ -6,8 +6,15 @@ flags, optimization profiles, timing cache and workspace limit, and writes the e
 JSON sidecar (ENGINE.json) recording TensorRT flavour and version, compute capability, plugins
 used with their versions, and input profiles.
 
+Dynamic inputs get their ranges from --shapes (per input) or --dims (per dim name, applied to
+every input whose shape uses the name: the way to describe an LLM's KV cache); without either,
+genai_config.json beside the model supplies defaults for batch and sequence dims.
+
 Examples:
   trt-build model.onnx -o model.engine --shapes x:1x768,32x768,256x768
+  trt-build decoder.onnx -o decoder.engine --compute-capability 8.9 \
+      --dims batch_size=1:1:4,sequence_length=1:128:512,past_sequence_length=0:128:1024 \
+      --dims total_sequence_length=1:256:1536
   trt-build model.onnx -o model.plan --compute-capability 89 --plugin-backend python
 
 Exit status: 0 engine written; 1 the build failed (a plugin is missing, the parser or the
@@ -50,6 +57,15 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME:MIN,OPT,MAX",
         help="optimization profile of a dynamic input, dims joined by 'x' "
         "(e.g. x:1x768,32x768,256x768); repeat per input",
+    )
+    g.add_argument(
+        "--dims",
+        action="append",
+        default=[],
+        metavar="NAME=MIN:OPT:MAX,...",
+        help="range of a named dynamic dim, applied to every input using it (e.g. "
+        "batch_size=1:1:4,past_sequence_length=0:128:1024); NAME=SIZE fixes it; repeatable; "
+        "default for batch/sequence dims: from genai_config.json beside the model",
     )
     g.add_argument(
         "--fp16",
@@ -320,6 +336,90 @@ def _compile(trt, flavour, is_rtx, ccs, shapes, args, model_path):
     return _Compiled(bytes(engine), cache_blob, inputs_info, outputs, precision), []
 
 
+def _check_shapes(model, shapes: dict[str, tuple[tuple[int, ...], ...]]) -> None:
+    """Rejects a dynamic input without --shapes, or --shapes that fit no input, from the ONNX
+    graph alone: before TensorRT is imported (seconds), so a missing profile fails at once."""
+    initializers = {t.name for t in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in initializers]
+    unknown = set(shapes) - {i.name for i in inputs}
+    if unknown:
+        raise UserError(
+            f"--shapes names unknown input(s) {sorted(unknown)}",
+            f"the model's inputs are {[i.name for i in inputs]}",
+        )
+    for value in inputs:
+        if not value.type.HasField("tensor_type") or not value.type.tensor_type.HasField("shape"):
+            continue  # no static shape in the file: TensorRT's network input decides
+        dims = [
+            d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else -1
+            for d in value.type.tensor_type.shape.dim
+        ]
+        if value.name in shapes:
+            if any(len(s) != len(dims) for s in shapes[value.name]):
+                raise UserError(
+                    f"--shapes {value.name}: does not fit the input's shape {dims}",
+                    "keep static dimensions as they are; vary only the dynamic (-1) ones",
+                )
+        elif any(d < 0 for d in dims):
+            raise UserError(
+                f"input '{value.name}' has dynamic shape {dims} and no --shapes",
+                f"add --shapes {value.name}:MIN,OPT,MAX (e.g. "
+                + "x".join("1" if d < 0 else str(d) for d in dims)
+                + ",...)",
+            )
+
+
+def _plugin_fix_hint(model_path: Path, nodes) -> str:
+    """The hint for nodes no plugin serves: trt-check's fix (a rewrite pass that replaces such
+    ops with standard ONNX) when one exists, else how to provide the plugin."""
+    from trtforge.analyzer.rewrite.registry import passes_removing
+
+    passes = list(dict.fromkeys(p for n in nodes for p in passes_removing(n.domain, n.op_type)))
+    provide = (
+        "declare and build it (trt-plugin new NAME, then pip install .), or load a library "
+        "that provides it with --plugin-library PATH (a shared library exporting getCreators)"
+    )
+    if not passes:
+        return provide
+    flags = " ".join(f"--{p}" for p in passes)
+    return (
+        f"replace them with standard ONNX ops, as trt-check suggests: trt-rewrite {model_path} "
+        f"-o {model_path.with_suffix('')}.trt.onnx {flags}, then build that; or {provide}"
+    )
+
+
+def _check_plugins_known(model, model_path: Path, args) -> None:
+    """Fails before TensorRT is imported when a node needs a plugin that neither trtforge nor
+    TensorRT ships (the knowledge base's lookup, as trt-check does); with --plugin-library the
+    library may provide it, and TensorRT's registry decides after loading it."""
+    if args.plugin_library:
+        return
+    from trtforge.analyzer.plugin_lookup import find_plugin, plugin_keys
+    from trtforge.analyzer.targets import installed_target, parse_target
+    from trtforge.plugins import registry
+
+    target = installed_target()
+    if target is None or (args.flavour and (args.flavour == "tensorrt_rtx") != target.is_rtx):
+        target = parse_target("rtx-1" if args.flavour == "tensorrt_rtx" else "trt-10")
+    unknown = [
+        node
+        for _, node, spec in registry.plugin_nodes(model, target)
+        if spec is None and find_plugin(node, target) is None
+    ]
+    if unknown:
+        lines = []
+        for node in unknown[:5]:
+            name, version, namespace = plugin_keys(node, target)[-1]
+            lines.append(
+                f"{node.op_type} node '{node.name}': plugin name={name} version={version} "
+                f"namespace={namespace or '(empty)'} is not registered (neither trtforge nor "
+                "TensorRT provides it)"
+            )
+        if len(unknown) > 5:
+            lines.append(f"and {len(unknown) - 5} more")
+        raise Failure("; ".join(lines), _plugin_fix_hint(model_path, unknown))
+
+
 def _main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     setup_logging(args.verbose)
@@ -327,6 +427,9 @@ def _main(argv: list[str] | None = None) -> int:
     if not model_path.is_file():
         raise UserError(f"model '{args.model}' does not exist", "pass the path of an .onnx file")
     shapes = parse_shapes(args.shapes)
+    from trtforge.analyzer import dim_profiles
+
+    dims = dim_profiles.parse_dims(args.dims)
     ccs = []
     for cc in args.compute_capability:
         if not re.fullmatch(r"\d{2,3}", cc.replace(".", "")):
@@ -343,6 +446,11 @@ def _main(argv: list[str] | None = None) -> int:
         raise UserError(
             f"model '{args.model}' is not a readable ONNX file ({e})", "check the file"
         ) from e
+    resolved = dim_profiles.resolve(model, model_path, dims, shapes)  # before TensorRT loads
+    shapes = {**resolved.shapes, **shapes}
+
+    _check_shapes(model, shapes)
+    _check_plugins_known(model, model_path, args)
 
     from trtforge.plugins import _trt, registry
 
@@ -398,11 +506,7 @@ def _main(argv: list[str] | None = None) -> int:
                 f"{node.op_type} node '{node.name}': plugin name={name} version={version} "
                 f"namespace={ns or '(empty)'} is not registered"
             )
-        raise Failure(
-            "; ".join(lines),
-            "declare and build it (trt-plugin new NAME, then pip install .), or load a library "
-            "that provides it with --plugin-library PATH (a shared library exporting getCreators)",
-        )
+        raise Failure("; ".join(lines), _plugin_fix_hint(model_path, [n for n, _ in missing]))
 
     plugin_node_names = {node.name for _, node, _spec in nodes}
     compiled, errors = _compile(trt, flavour, is_rtx, ccs, shapes, args, model_path)
@@ -444,6 +548,7 @@ def _main(argv: list[str] | None = None) -> int:
         "plugin_libraries": [Path(p).name for p in args.plugin_library],
         "inputs": compiled.inputs,
         "outputs": compiled.outputs,
+        "dims": {name: r.to_json() for name, r in sorted(resolved.dims.items())},
     }
     _atomic_write(
         out.with_name(out.name + ".json"), (json.dumps(sidecar, indent=2) + "\n").encode()

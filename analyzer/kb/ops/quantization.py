@@ -34,10 +34,14 @@ from trtforge.analyzer.kb.ops._compute import (
     src,
     static_shape,
 )
+from trtforge.analyzer.findings import Fix
 from trtforge.analyzer.kb.policy import FLOAT_LIKE, FLOATS, QUANTIZED
 from trtforge.analyzer.kb.rule import NEVER, NodeContext, OpRule
 
 _QTYPES = {"INT8", "FLOAT8E4M3FN", "INT4", "FLOAT4E2M1"}
+
+#: the pass that turns onnxruntime's quantization into the form TensorRT takes
+REQUANTIZE = (Fix("rewrite", "requantize"),)
 
 
 def _dtype_name(value) -> str:
@@ -63,7 +67,9 @@ def _common(ctx: NodeContext, quantize: bool):
             yield ctx.finding(
                 "nonzero-zero-point",
                 "zero point is not all zero; TensorRT supports symmetric quantization only",
-                f"re-quantize symmetrically (zero point 0): {SYMMETRIC_QDQ}",
+                "trt-rewrite --requantize rewrites it as symmetric INT8 (or re-quantize "
+                f"symmetrically at the source: {SYMMETRIC_QDQ})",
+                REQUANTIZE,
             )
     # the quantized (4-bit) type: zero point's type, else output_dtype, else the data type
     qtype = None
@@ -177,12 +183,14 @@ SYMMETRIC_QDQ = (
 )
 _DQ_DATA_HINT = (
     "TensorRT dequantizes INT8, FP8, INT4 and FP4 data only (INT32 data is usually a bias that "
-    f"onnxruntime quantized: leave biases in float); re-quantize {SYMMETRIC_QDQ}"
+    "onnxruntime quantized: leave biases in float); trt-rewrite --requantize rewrites it (INT8 "
+    f"symmetric, float biases), or re-quantize {SYMMETRIC_QDQ}"
 )
 
 _NEVER_HINT = (
-    "no TensorRT importer: express the op in QDQ form (QuantizeLinear/DequantizeLinear around a "
-    "float op), which TensorRT fuses into an integer kernel"
+    "no TensorRT importer: trt-rewrite --requantize expresses it in QDQ form (QuantizeLinear/"
+    "DequantizeLinear around a float op, which TensorRT fuses into an integer kernel), or in "
+    "float where the quantization is dynamic"
 )
 
 RULES = [
@@ -197,6 +205,7 @@ RULES = [
         ),
         # a UINT8 zero point is accepted and replaced by INT8 (importer warning)
         types={0: FLOAT_LIKE, 1: FLOAT_LIKE, 2: QUANTIZED | {"UINT8"}},
+        type_fixes={2: REQUANTIZE},
         check=_check_q,
     ),
     OpRule(
@@ -211,6 +220,7 @@ RULES = [
         # the engine checks the effective type, policy.effective_dtype)
         types={0: QUANTIZED, 1: FLOAT_LIKE, 2: QUANTIZED | {"UINT8"}},
         type_hints={0: _DQ_DATA_HINT, 2: _DQ_DATA_HINT},
+        type_fixes={0: REQUANTIZE, 2: REQUANTIZE},
         hint="UINT8 data is DLA-only: quantize to INT8 (symmetric) instead",
         check=_check_dq,
     ),

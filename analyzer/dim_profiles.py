@@ -1,0 +1,305 @@
+"""Optimization profiles by dim name: `batch_size=1:1:4,past_sequence_length=0:128:1024`.
+
+A decoder exported for ONNX Runtime (onnxruntime-genai's builder, Optimum) names its dynamic
+dims — `batch_size`, `sequence_length`, `past_sequence_length`, `total_sequence_length` — and
+uses each on many inputs (input_ids, attention_mask, every layer's past key and value). One
+range per name, applied to every input whose shape uses it, is how such a model is described to
+TensorRT; per-input `--shapes` would need dozens of consistent flags.
+
+Defaults come from `genai_config.json` beside the model when it is there: the context length
+bounds the sequence dims, the past length starts at 0 (an empty KV cache, the first prompt), and
+the batch from the search settings (num_beams × num_return_sequences, at least 1), and the KV
+cache's head-size dim (`kv_cache_dim`) is fixed to the decoder's head_size.
+
+trt-build resolves the profiles with `resolve()`; trt-check names the command with
+`suggest_command()`. Nothing here imports TensorRT.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import onnx
+
+from trtforge.analyzer.errors import UserError
+
+log = logging.getLogger("trtforge.dims")
+
+GENAI_CONFIG = "genai_config.json"
+INT32_MAX = 2**31 - 1  # TensorRT dimensions are int32
+
+#: the role of a named dim, from its name (genai builder and Optimum spellings)
+_ROLES = (
+    ("past", re.compile(r"^past_(sequence|seq)(_length|_len)?$", re.I)),
+    ("total", re.compile(r"^(total_(sequence|seq)(_length|_len)?|past_sequence_length ?\+ ?1)$")),
+    ("sequence", re.compile(r"^(sequence_length|seq_len|seq_length|sequence)$", re.I)),
+    ("batch", re.compile(r"^(batch_size|batch)$", re.I)),
+    ("head", re.compile(r"^(kv_cache_dim|head_size|head_dim)$", re.I)),
+)
+#: a role the KV-cache hint looks for
+KV_ROLES = frozenset({"past", "total"})
+
+
+@dataclass(frozen=True)
+class DimRange:
+    """min ≤ opt ≤ max of one named dim, and where the range came from."""
+
+    min: int
+    opt: int
+    max: int
+    source: str = "--dims"
+
+    def text(self) -> str:
+        return f"{self.min}:{self.opt}:{self.max}"
+
+    def to_json(self) -> dict:
+        return {"min": self.min, "opt": self.opt, "max": self.max, "source": self.source}
+
+
+def role(name: str) -> str | None:
+    """ "batch", "sequence", "past", "total", or None for a dim name of no known role."""
+    for kind, pattern in _ROLES:
+        if pattern.match(name.strip()):
+            return kind
+    return None
+
+
+def parse_dims(items: list[str]) -> dict[str, DimRange]:
+    """Parses `--dims` values: comma-separated NAME=MIN:OPT:MAX (or NAME=N for a fixed size).
+
+    Raises:
+        UserError: a malformed item, a name given twice, or not min ≤ opt ≤ max.
+    """
+    out: dict[str, DimRange] = {}
+    for item in items:
+        for part in filter(None, (p.strip() for p in item.split(","))):
+            name, sep, spec = part.rpartition("=")
+            values = spec.split(":")
+            if (
+                not sep
+                or not name.strip()
+                or len(values) not in (1, 3)
+                or not all(v.isdigit() for v in values)
+            ):
+                raise UserError(
+                    f"--dims '{part}': expected NAME=MIN:OPT:MAX (or NAME=SIZE)",
+                    "write e.g. --dims batch_size=1:1:4,sequence_length=1:128:512",
+                )
+            name = name.strip()
+            low, opt, high = (int(values[0]),) * 3 if len(values) == 1 else map(int, values)
+            if not low <= opt <= high:
+                raise UserError(
+                    f"--dims {name}={spec}: min <= opt <= max does not hold",
+                    f"order the three sizes, e.g. {name}={min(low, opt, high)}:"
+                    f"{sorted((low, opt, high))[1]}:{max(low, opt, high)}",
+                )
+            if high > INT32_MAX:
+                raise UserError(
+                    f"--dims {name}={spec}: {high} exceeds TensorRT's dimension limit "
+                    f"({INT32_MAX})",
+                    "give a smaller maximum",
+                )
+            if name in out:
+                raise UserError(
+                    f"--dims names '{name}' twice", f"give one range for {name} (MIN:OPT:MAX)"
+                )
+            out[name] = DimRange(low, opt, high)
+    return out
+
+
+def named_dims(model: onnx.ModelProto) -> dict[str, list[tuple[str, int]]]:
+    """Each dim_param of the graph inputs → the (input, axis) pairs using it."""
+    initializers = {t.name for t in model.graph.initializer}
+    found: dict[str, list[tuple[str, int]]] = {}
+    for value in model.graph.input:
+        if value.name in initializers or not value.type.HasField("tensor_type"):
+            continue
+        for axis, dim in enumerate(value.type.tensor_type.shape.dim):
+            if dim.HasField("dim_param") and dim.dim_param:
+                found.setdefault(dim.dim_param, []).append((value.name, axis))
+    return found
+
+
+def genai_config(model_path: Path | str | None) -> dict | None:
+    """genai_config.json beside the model, or None (absent or unreadable: logged)."""
+    if model_path is None:
+        return None
+    path = Path(model_path).parent / GENAI_CONFIG
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        log.warning("%s is not readable JSON (%s); no default dim ranges", path, err)
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def genai_defaults(config: dict, names: list[str]) -> dict[str, DimRange]:
+    """Default ranges for the named dims whose role is known, from a genai_config.json."""
+    model = config.get("model") if isinstance(config.get("model"), dict) else {}
+    search = config.get("search") if isinstance(config.get("search"), dict) else {}
+    length = _positive(model.get("context_length")) or _positive(search.get("max_length"))
+    if length is None:
+        return {}
+    beams = _positive(search.get("num_beams")) or 1
+    returns = _positive(search.get("num_return_sequences")) or 1
+    batch = _positive(search.get("batch_size")) or beams * returns
+    source = GENAI_CONFIG
+    decoder = model.get("decoder") if isinstance(model.get("decoder"), dict) else {}
+    head = _positive(decoder.get("head_size"))
+    by_role = {
+        "batch": DimRange(1, 1, batch, source),
+        "sequence": DimRange(1, min(128, length), length, source),
+        "past": DimRange(0, min(128, length - 1), length - 1, source),
+        "total": DimRange(1, min(256, length), length, source),
+    }
+    if head is not None:
+        by_role["head"] = DimRange(head, head, head, source)
+    return {n: by_role[role(n)] for n in names if role(n) in by_role}
+
+
+def _positive(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Per-input (min, opt, max) shapes and the named ranges they came from."""
+
+    shapes: dict[str, tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]]
+    dims: dict[str, DimRange]
+
+
+def resolve(
+    model: onnx.ModelProto,
+    model_path: Path | str | None,
+    dims: dict[str, DimRange],
+    shapes: dict[str, tuple[tuple[int, ...], ...]],
+) -> Resolved:
+    """The profile of every input with named dims that `--shapes` does not give.
+
+    `--dims` ranges win over genai_config.json defaults; an input given by `--shapes` keeps
+    those shapes, which must agree with any `--dims` range of its named dims.
+
+    Raises:
+        UserError: a `--dims` name no input uses, a conflict with `--shapes`, or an input
+            whose named dim has no range.
+    """
+    used = named_dims(model)
+    unknown = sorted(set(dims) - set(used))
+    if unknown:
+        raise UserError(
+            f"--dims names dim(s) {', '.join(unknown)} that no model input uses",
+            f"the named dims of the inputs are: {', '.join(sorted(used)) or 'none'}",
+        )
+    config = genai_config(model_path)
+    ranges = dict(genai_defaults(config, list(used)) if config else {})
+    ranges.update(dims)
+    inputs = {v.name: v for v in model.graph.input}
+    out: dict[str, tuple[tuple[int, ...], ...]] = {}
+    applied: dict[str, DimRange] = {}
+    for name, uses in used.items():
+        for input_name, axis in uses:
+            if input_name in shapes:
+                _check_agrees(name, dims.get(name), input_name, axis, shapes[input_name])
+    unbound: dict[str, list[str]] = {}
+    for input_name in dict.fromkeys(i for uses in used.values() for i, _ in uses):
+        if input_name in shapes:
+            continue
+        dim_protos = inputs[input_name].type.tensor_type.shape.dim
+        low, opt, high = [], [], []
+        for dim in dim_protos:
+            if dim.HasField("dim_param") and dim.dim_param:
+                r = ranges.get(dim.dim_param)
+                if r is None:
+                    unbound.setdefault(dim.dim_param, []).append(input_name)
+                    continue
+                applied[dim.dim_param] = r
+                low.append(r.min), opt.append(r.opt), high.append(r.max)
+            elif dim.HasField("dim_value"):
+                low.append(dim.dim_value), opt.append(dim.dim_value), high.append(dim.dim_value)
+            else:  # an anonymous dynamic dim: only --shapes can give it
+                unbound.setdefault("?", []).append(input_name)
+        if not any(input_name in names for names in unbound.values()):
+            out[input_name] = (tuple(low), tuple(opt), tuple(high))
+    if unbound:
+        first = next(iter(unbound.values()))[0]
+        shape = [_dim_text(d) for d in inputs[first].type.tensor_type.shape.dim]
+        named = [n for n in unbound if n != "?"]
+        hint = (
+            "add --dims " + ",".join(f"{n}=MIN:OPT:MAX" for n in named)
+            if named
+            else f"add --shapes {first}:MIN,OPT,MAX"
+        )
+        if named and config is None:
+            hint += f" (or put onnxruntime-genai's {GENAI_CONFIG} beside the model for defaults)"
+        raise UserError(
+            f"input '{first}' has dynamic shape {shape} and no range for "
+            + (", ".join(named) if named else "an unnamed dim"),
+            hint,
+        )
+    return Resolved(out, applied)
+
+
+def _dim_text(dim) -> str | int:
+    if dim.HasField("dim_value"):
+        return dim.dim_value
+    return dim.dim_param or "?"
+
+
+def _check_agrees(name, given: DimRange | None, input_name, axis, shape) -> None:
+    if given is None:
+        return
+    seen = tuple(s[axis] if axis < len(s) else None for s in shape)
+    if seen != (given.min, given.opt, given.max):
+        raise UserError(
+            f"--shapes {input_name} gives {name} (axis {axis}) as "
+            f"{':'.join(map(str, seen))} but --dims gives {given.text()}",
+            f"drop --shapes {input_name} (--dims covers it) or make the two agree",
+        )
+
+
+def suggest_command(model: onnx.ModelProto, model_path: Path | str | None) -> str | None:
+    """A `trt-build … --dims …` line for a model with KV-cache-style named dims, or None.
+
+    Ranges come from genai_config.json when present, else from generic defaults (context 2048)
+    marked as such in the text.
+    """
+    used = named_dims(model)
+    if not any(role(n) in KV_ROLES for n in used):
+        return None
+    config = genai_config(model_path) or {"model": {"context_length": 2048}}
+    ranges = genai_defaults(config, list(used))
+    parts = [f"{n}={ranges[n].text()}" if n in ranges else f"{n}=MIN:OPT:MAX" for n in used]
+    path = str(model_path) if model_path else "MODEL.onnx"
+    return f"trt-build {path} -o model.engine --dims " + ",".join(parts)
+
+
+def build_profile_advice(proto: onnx.ModelProto, model_path: Path | str | None):
+    """A graph-level warning `advice/build-dims` naming the `trt-build --dims` command for a
+    model with KV-cache dims (None when it has none): TensorRT needs a range for each, with an
+    empty cache (past length 0) at the minimum."""
+    from trtforge.analyzer.findings import Finding
+
+    command = suggest_command(proto, model_path)
+    if command is None:
+        return None
+    used = named_dims(proto)
+    kv = sorted(n for n in used if role(n) in KV_ROLES)
+    source = GENAI_CONFIG if genai_config(model_path) else "generic defaults (context 2048)"
+    return Finding(
+        code="advice/build-dims",
+        message=(
+            f"the inputs use KV-cache dims ({', '.join(kv)}) and {len(used)} named dim(s) in "
+            "all; an engine needs one optimization profile range per name, past length 0 at "
+            f"the minimum (ranges below from {source})"
+        ),
+        hint=command,
+        source="trtforge dim profiles (trt-build --dims)",
+        severity="warning",
+    )

@@ -1,0 +1,8 @@
+// ROIAlign_TRT: LaunchArgs -> kernel. No TensorRT, no pybind11.
+#pragma once
+
+#include "common/launch.h"
+
+namespace trtforge {
+cudaError_t roiAlignLaunch(const LaunchArgs& a);
+}

@@ -1,0 +1,209 @@
+"""decompose-gqa against onnxruntime's CPU GroupQueryAttention / RotaryEmbedding kernels."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from _gqa_models import (
+    GQAConfig,
+    gqa_feeds,
+    gqa_model,
+    prompt_feeds,
+    rotary_model,
+    valid_parts,
+)
+from onnx import TensorProto, helper
+
+from trtforge.analyzer.rewrite import RewriteOptions, rewrite_model
+from trtforge.analyzer.targets import parse_target
+
+#: float32 results agree to this (max abs), float16 to the second value
+ATOL = {TensorProto.FLOAT: 1e-5, TensorProto.FLOAT16: 4e-3}
+
+
+def run(model: onnx.ModelProto, feeds: dict) -> list[np.ndarray]:
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    names = {i.name for i in session.get_inputs()}
+    return session.run(None, {k: v for k, v in feeds.items() if k in names})
+
+
+def decompose(model, target="rtx-1", **options):
+    result = rewrite_model(
+        model, ["decompose-gqa"], RewriteOptions(parse_target(target), **options)
+    )
+    onnx.checker.check_model(result.proto, full_check=True)
+    return result
+
+
+def steps(cfg: GQAConfig):
+    """(feeds, totals, seq) of a right-padded batch-2 prompt with an empty past, a batch-2
+    decode step whose entries hold different past lengths, and a batch-1 chunk after a past."""
+    yield (*prompt_feeds(cfg, [5, 3]), 5)
+    if cfg.past:
+        yield (*gqa_feeds(cfg, [6, 3], 1), 1)
+        yield (*gqa_feeds(cfg, [4], 3), 3)
+
+
+def assert_matches(cfg: GQAConfig, **options) -> onnx.ModelProto:
+    model = gqa_model(cfg)
+    result = decompose(model, **options)
+    assert result.passes["decompose-gqa"].applied == 1, result.passes
+    assert not any(n.domain == "com.microsoft" for n in result.proto.graph.node)
+    for feeds, totals, seq in steps(cfg):
+        expected = valid_parts(run(model, feeds), totals, seq)
+        got = valid_parts(run(result.proto, feeds), totals, seq)
+        for want, have in zip(expected, got, strict=True):
+            assert want.shape == have.shape
+            np.testing.assert_allclose(
+                have.astype(np.float32), want.astype(np.float32), atol=ATOL[cfg.dtype], rtol=0
+            )
+    return result.proto
+
+
+VARIANTS = {
+    "mha": GQAConfig(kv_heads=4),
+    "gqa2": GQAConfig(kv_heads=2),
+    "gqa4": GQAConfig(kv_heads=1),
+    "packed": GQAConfig(packed=True),
+    "packed-gqa4": GQAConfig(packed=True, kv_heads=1),
+    "rotary": GQAConfig(head=16, rotary=True),
+    "rotary-interleaved": GQAConfig(head=16, rotary=True, interleaved=True),
+    "rotary-partial-packed": GQAConfig(head=32, rotary=True, rotary_dim=16, packed=True),
+    "rotary-partial-interleaved": GQAConfig(head=32, rotary=True, rotary_dim=16, interleaved=True),
+    "softcap": GQAConfig(softcap=2.0),
+    "local-window": GQAConfig(window=2),
+    "smooth-softmax": GQAConfig(smooth=True),
+    "head-sink": GQAConfig(head_sink=True),
+    "scale": GQAConfig(scale=0.3),
+    "not-causal": GQAConfig(causal=False),
+    "no-past": GQAConfig(past=False),
+    "everything": GQAConfig(
+        head=16, kv_heads=1, packed=True, rotary=True, softcap=3.0, window=3, smooth=True
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_matches_onnxruntime(name):
+    assert_matches(VARIANTS[name])
+
+
+def test_float16_matches_onnxruntime():
+    assert_matches(GQAConfig(head=16, rotary=True, dtype=TensorProto.FLOAT16))
+
+
+@pytest.mark.parametrize("dtype", [TensorProto.FLOAT, TensorProto.FLOAT16])
+def test_onnx_attention_impl_matches_onnxruntime(dtype):
+    cfg = GQAConfig(head=16, rotary=True, softcap=1.5, window=3, opset=23, dtype=dtype)
+    proto = assert_matches(cfg, gqa_impl="onnx-attention")
+    ops = {n.op_type for n in proto.graph.node}
+    assert "Attention" in ops and "Softmax" not in ops
+
+
+def test_auto_impl_picks_attention_only_where_rtx_builds_it():
+    fp16_64 = GQAConfig(head=64, opset=23, dtype=TensorProto.FLOAT16)
+
+    def core(cfg, target):
+        ops = {n.op_type for n in decompose(gqa_model(cfg), target=target).proto.graph.node}
+        return "Attention" if "Attention" in ops else "Softmax"
+
+    assert core(fp16_64, "rtx-1") == "Attention"
+    assert core(fp16_64, "trt-10") == "Softmax"  # not probed
+    assert core(dataclasses.replace(fp16_64, dtype=TensorProto.FLOAT), "rtx-1") == "Softmax"
+    assert core(dataclasses.replace(fp16_64, head=8), "rtx-1") == "Softmax"
+    assert core(dataclasses.replace(fp16_64, opset=21), "rtx-1") == "Softmax"
+    assert core(dataclasses.replace(fp16_64, smooth=True), "rtx-1") == "Softmax"
+
+
+def test_onnx_attention_converts_a_model_below_opset_23():
+    proto = assert_matches(GQAConfig(opset=21), gqa_impl="onnx-attention")
+    assert {o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")} == {23}
+    assert "Attention" in {n.op_type for n in proto.graph.node}
+
+
+def _with_input(model: onnx.ModelProto, index: int, name: str, info) -> onnx.ModelProto:
+    node = model.graph.node[0]
+    while len(node.input) <= index:
+        node.input.append("")
+    node.input[index] = name
+    model.graph.input.append(info)
+    return model
+
+
+def _drop_input(model: onnx.ModelProto, index: int) -> None:
+    model.graph.node[0].input[index] = ""
+
+
+@pytest.mark.parametrize(
+    ("edit", "reason"),
+    [
+        (lambda m: _drop_input(m, 5), "seqlens_k or total_sequence_length is missing"),
+        (
+            lambda m: _with_input(
+                m,
+                9,
+                "position_ids",
+                helper.make_tensor_value_info("position_ids", TensorProto.INT64, ["batch", "seq"]),
+            ),
+            "position_ids",
+        ),
+        (
+            lambda m: m.graph.node[0].attribute.append(helper.make_attribute("qk_output", 1)),
+            "qk_output",
+        ),
+        (
+            lambda m: m.graph.node[0].attribute.append(
+                helper.make_attribute("sliding_window_cache", 1)
+            ),
+            "sliding_window_cache",
+        ),
+    ],
+)
+def test_unreproducible_inputs_are_skipped_with_a_reason(edit, reason):
+    model = gqa_model(GQAConfig())
+    edit(model)
+    result = rewrite_model(model, ["decompose-gqa"], RewriteOptions(parse_target("rtx-1")))
+    (skip,) = result.passes["decompose-gqa"].skips
+    assert reason in skip.reason
+    assert result.passes["decompose-gqa"].applied == 0
+    assert any(n.op_type == "GroupQueryAttention" for n in result.proto.graph.node)
+
+
+def test_idempotent_and_nothing_to_do():
+    once = decompose(gqa_model(GQAConfig(rotary=True, head=16))).proto
+    again = rewrite_model(once, ["decompose-gqa"], RewriteOptions(parse_target("rtx-1")))
+    assert again.passes["decompose-gqa"].applied == 0 and not again.changed
+    assert [n.name for n in again.proto.graph.node] == [n.name for n in once.graph.node]
+
+
+@pytest.mark.parametrize(
+    ("shape", "rotary_dim", "interleaved", "offset"),
+    [
+        (["batch", "seq", 64], 16, False, False),
+        (["batch", "seq", 64], 16, True, True),
+        (["batch", "seq", 64], 8, False, True),
+        (["batch", 4, "seq", 16], 16, False, False),
+        (["batch", 4, "seq", 16], 8, True, False),
+    ],
+)
+def test_rotary_embedding_matches_onnxruntime(shape, rotary_dim, interleaved, offset):
+    model = rotary_model(shape, 4, rotary_dim, interleaved, offset)
+    result = decompose(model)
+    assert result.passes["decompose-gqa"].applied == 1
+    assert not any(n.domain == "com.microsoft" for n in result.proto.graph.node)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal([2 if d == "batch" else 5 if d == "seq" else d for d in shape])
+    positions = np.array([3]) if offset else np.array([[0, 1, 2, 3, 4], [7, 8, 9, 10, 11]])
+    feeds = {"x": x.astype(np.float32), "position_ids": positions.astype(np.int64)}
+    np.testing.assert_allclose(run(result.proto, feeds)[0], run(model, feeds)[0], atol=1e-5)
+
+
+def test_trt_check_names_the_pass():
+    from trtforge.analyzer.rewrite.registry import passes_removing
+
+    assert "decompose-gqa" in passes_removing("com.microsoft", "GroupQueryAttention")
+    assert "decompose-gqa" in passes_removing("com.microsoft", "RotaryEmbedding")

@@ -1,0 +1,251 @@
+"""requantize: onnxruntime's quantizers' output → TensorRT's explicit quantization, or float.
+
+Every model here is quantized by onnxruntime itself (quantize_static in QOperator and QDQ
+formats, per tensor and per channel; quantize_dynamic), so the inputs are what users have.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections import Counter
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from trtforge.analyzer.rewrite import RewriteOptions, rewrite_model
+from trtforge.analyzer.rewrite.verify import make_inputs, run_model, verify
+from trtforge.analyzer.targets import parse_target
+
+quantization = pytest.importorskip("onnxruntime.quantization")
+
+RTX = parse_target("rtx-1")
+INTEGER_OPS = {
+    "DynamicQuantizeLinear",
+    "MatMulInteger",
+    "ConvInteger",
+    "QLinearConv",
+    "QLinearMatMul",
+    "QLinearAdd",
+    "QLinearGlobalAveragePool",
+}
+
+
+def _cnn(opset: int) -> onnx.ModelProto:
+    """Conv-ReLU, a 1x1 conv with a residual Add, MaxPool, global pooling, a classifier."""
+    rng = np.random.default_rng(0)
+
+    def init(name, shape, scale=0.3):
+        return numpy_helper.from_array((rng.standard_normal(shape) * scale).astype(np.float32), name)
+
+    nodes = [
+        helper.make_node("Conv", ["x", "W1", "B1"], ["c1"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c1"], ["r1"]),
+        helper.make_node("Conv", ["r1", "W2"], ["c2"]),
+        helper.make_node("Add", ["c2", "r1"], ["a"]),
+        helper.make_node("MaxPool", ["a"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("GlobalAveragePool", ["p"], ["g"]),
+        helper.make_node("Flatten", ["g"], ["f"]),
+        helper.make_node("MatMul", ["f", "Wf"], ["m"]),
+        helper.make_node("Add", ["m", "Bf"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "cnn",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 16, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 10])],
+        [
+            init("W1", (8, 3, 3, 3)),
+            init("B1", (8,), 0.1),
+            init("W2", (8, 8, 1, 1)),
+            init("Wf", (8, 10)),
+            init("Bf", (10,), 0.1),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 7
+    return model
+
+
+def _mlp() -> onnx.ModelProto:
+    """Gemm → Sigmoid → MatMul on a batch of 4 (quantize_dynamic's usual MatMul target)."""
+    rng = np.random.default_rng(1)
+    w1 = numpy_helper.from_array(rng.standard_normal((16, 32)).astype(np.float32) * 0.2, "W1")
+    b1 = numpy_helper.from_array(rng.standard_normal(32).astype(np.float32) * 0.1, "B1")
+    w2 = numpy_helper.from_array(rng.standard_normal((32, 4)).astype(np.float32) * 0.2, "W2")
+    nodes = [
+        helper.make_node("Gemm", ["x", "W1", "B1"], ["h"]),
+        helper.make_node("Sigmoid", ["h"], ["s"]),
+        helper.make_node("MatMul", ["s", "W2"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "mlp",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, 4])],
+        [w1, b1, w2],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 7
+    return model
+
+
+class _Reader(quantization.CalibrationDataReader):
+    def __init__(self, model: onnx.ModelProto):
+        feeds = [make_inputs(model, seed) for seed in range(8)]
+        self._it = iter(feeds)
+
+    def get_next(self):
+        return next(self._it, None)
+
+
+def _quantize(tmp_path, model: onnx.ModelProto, how: str) -> onnx.ModelProto:
+    src, dst = tmp_path / "float.onnx", tmp_path / f"{how}.onnx"
+    onnx.save(model, src)
+    if how == "dynamic":
+        # reduce_range: onnxruntime's x86 UINT8xINT8 MatMulInteger kernel saturates int16
+        # pair sums with full-range weights (its documented limit), so the reference itself
+        # would be off; 7-bit weights keep it exact
+        quantization.quantize_dynamic(str(src), str(dst), reduce_range=True)
+    else:
+        fmt, _, pc = how.partition("-")
+        quantization.quantize_static(
+            str(src),
+            str(dst),
+            _Reader(model),
+            quant_format=quantization.QuantFormat.QOperator
+            if fmt == "qop"
+            else quantization.QuantFormat.QDQ,
+            per_channel=pc == "pc",
+        )
+    return onnx.load(dst)
+
+
+def _ops(model: onnx.ModelProto) -> Counter:
+    return Counter(n.op_type for n in model.graph.node)
+
+
+def _rewrite(model, form):
+    return rewrite_model(model, ["requantize"], RewriteOptions(RTX, requantize_form=form))
+
+
+def _qdq_params_are_tensorrt_form(model: onnx.ModelProto) -> None:
+    inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type not in ("QuantizeLinear", "DequantizeLinear"):
+            continue
+        scale = inits[node.input[1]]
+        assert np.all(scale > 0), node.name
+        if len(node.input) > 2 and node.input[2]:
+            zp = inits[node.input[2]]
+            assert zp.dtype == np.int8 and not np.any(zp), node.name
+        if node.op_type == "DequantizeLinear" and node.input[0] in inits:
+            assert inits[node.input[0]].dtype == np.int8, node.name
+
+
+@pytest.mark.parametrize("how", ["qop", "qop-pc", "qdq", "qdq-pc", "dynamic"])
+def test_float_form_is_exact(tmp_path, how):
+    quantized = _quantize(tmp_path, _cnn(13), how)
+    assert set(_ops(quantized)) & (INTEGER_OPS | {"QuantizeLinear"})
+    result = _rewrite(quantized, "float")
+    ops = _ops(result.proto)
+    assert not set(ops) & (INTEGER_OPS | {"QuantizeLinear", "DequantizeLinear"}), ops
+    onnx.checker.check_model(result.proto, full_check=True)
+    verification = verify(quantized, result.proto)
+    assert verification.ok, verification.describe_worst()
+    assert verification.worst.max_abs_diff < 1e-5
+    assert "requantize: wrote the float form" in result.notes
+
+
+@pytest.mark.parametrize("how", ["qop", "qop-pc", "qdq", "qdq-pc"])
+def test_qdq_form_is_symmetric_int8_and_close(tmp_path, how):
+    quantized = _quantize(tmp_path, _cnn(13), how)
+    result = _rewrite(quantized, "qdq")
+    ops = _ops(result.proto)
+    assert not set(ops) & INTEGER_OPS, ops
+    assert ops["QuantizeLinear"] >= 3 and ops["DequantizeLinear"] >= ops["QuantizeLinear"]
+    assert ops["Conv"] == 2 and ops["MatMul"] == 1
+    _qdq_params_are_tensorrt_form(result.proto)
+    onnx.checker.check_model(result.proto, full_check=True)
+    # the verification allowance knows the new grid: a few steps, not a free pass
+    (name, (atol, why)) = next(iter(result.allowances.items()))
+    assert name == "y" and "steps" in why
+    verification = verify(quantized, result.proto, allowances=result.allowances)
+    assert verification.ok, verification.describe_worst()
+    assert 0 < verification.worst.max_abs_diff <= atol
+    # and the rewritten model is as close to the float model as onnxruntime's quantization
+    feeds = make_inputs(quantized, 3)
+    reference = run_model(_cnn(13), feeds)["y"]
+    original_error = np.abs(run_model(quantized, feeds)["y"] - reference).max()
+    new_error = np.abs(run_model(result.proto, feeds)["y"] - reference).max()
+    assert new_error < 3 * original_error + 1e-3
+
+
+def test_fused_relu_clamp_is_kept(tmp_path):
+    """ORT folds Conv+ReLU into a UINT8 output of zero point 0: the clamp at 0 is part of the
+    result, so the symmetric INT8 form must keep it (as a Relu before the Q)."""
+    result = _rewrite(_quantize(tmp_path, _cnn(13), "qop"), "qdq")
+    producers = {o: n for n in result.proto.graph.node for o in n.output}
+    relu_fed_q = [
+        n
+        for n in result.proto.graph.node
+        if n.op_type == "QuantizeLinear" and producers.get(n.input[0], n).op_type == "Relu"
+    ]
+    assert relu_fed_q
+
+
+def test_dynamic_quantization_is_float_in_both_forms(tmp_path):
+    quantized = _quantize(tmp_path, _mlp(), "dynamic")
+    assert {"DynamicQuantizeLinear", "MatMulInteger"} <= set(_ops(quantized))
+    for form in ("qdq", "float"):
+        result = _rewrite(quantized, form)
+        assert not set(_ops(result.proto)) & INTEGER_OPS
+        assert "requantize: wrote the float form" in result.notes
+        verification = verify(quantized, result.proto)
+        assert verification.ok and verification.worst.max_abs_diff < 1e-5
+
+
+def test_opset_11_qoperator_is_converted_for_per_channel_qdq(tmp_path):
+    quantized = _quantize(tmp_path, _cnn(11), "qop-pc")
+    result = _rewrite(quantized, "qdq")
+    assert {o.version for o in result.proto.opset_import if o.domain in ("", "ai.onnx")} == {13}
+    assert any("axis" in [a.name for a in n.attribute] for n in result.proto.graph.node)
+    onnx.checker.check_model(result.proto, full_check=True)
+    assert verify(quantized, result.proto, allowances=result.allowances).ok
+
+
+def test_idempotent_and_nothing_to_do(tmp_path):
+    quantized = _quantize(tmp_path, _cnn(13), "qdq")
+    once = _rewrite(quantized, "qdq")
+    twice = _rewrite(once.proto, "qdq")
+    assert not twice.changed and twice.passes["requantize"].applied == 0
+    float_model = _cnn(13)
+    assert not _rewrite(float_model, "qdq").changed
+
+
+def test_trt_check_names_requantize_and_auto_fixes_it(tmp_path):
+    from trtforge.analyzer.api import check
+
+    quantized = _quantize(tmp_path, _cnn(13), "qop")
+    path = tmp_path / "q.onnx"
+    onnx.save(quantized, path)
+    report = check(str(path), target="rtx-1", backend="static")
+    bad = [n for n in report.nodes if n.status == "unsupported"]
+    assert bad
+    assert all(
+        any(f.kind == "rewrite" and f.name == "requantize" for f in n.fixes) for n in bad
+    ), [(n.op_type, [f.name for f in n.fixes]) for n in bad]
+
+
+@pytest.mark.parser
+@pytest.mark.skipif(importlib.util.find_spec("tensorrt_rtx") is None, reason="needs tensorrt_rtx")
+def test_rewritten_models_parse_with_tensorrt_rtx(tmp_path):
+    from trtforge.analyzer.api import check
+
+    for how, form in (("qop-pc", "qdq"), ("qdq", "qdq"), ("dynamic", "qdq"), ("qop", "float")):
+        quantized = _quantize(tmp_path, _cnn(13), how)
+        assert not check(quantized, "rtx-1", "parser", advice=False).supported, how
+        result = _rewrite(quantized, form)
+        report = check(result.proto, "rtx-1", "parser", advice=False)
+        assert report.supported, (how, form, report.summary)
