@@ -78,6 +78,14 @@ def _parser() -> argparse.ArgumentParser:
         help="allow BF16 kernels (TensorRT; RTX networks are strongly typed)",
     )
     g.add_argument(
+        "--layer-precisions",
+        action="append",
+        default=[],
+        metavar="NODE:fp32,...",
+        help="keep these layers (ONNX node names) in a precision, as trt-quantize "
+        "--check-fp16 prints them; TensorRT-RTX: checked against the model's types",
+    )
+    g.add_argument(
         "--workspace", type=float, metavar="MiB", help="workspace memory pool limit in MiB"
     )
     g.add_argument(
@@ -203,6 +211,7 @@ class _Compiled:
     inputs: list[dict]
     outputs: list[dict]
     precision: list[str]
+    layer_precisions: dict[str, dict]
 
 
 #: TensorRT-RTX 1.7.1 sometimes fails the shape analysis of plugin nodes with an internal
@@ -266,6 +275,9 @@ def _compile(trt, flavour, is_rtx, ccs, shapes, args, model_path):
                 flavour,
                 flag,
             )
+    from trtforge.plugins import layer_precisions
+
+    constrained = layer_precisions.apply(trt, network, config, args.layer_constraints, is_rtx)
     if args.workspace:
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(args.workspace * (1 << 20)))
     if is_rtx:
@@ -333,7 +345,10 @@ def _compile(trt, flavour, is_rtx, ccs, shapes, args, model_path):
         for i in range(network.num_outputs)
     ]
     cache_blob = bytes(config.get_timing_cache().serialize()) if cache is not None else None
-    return _Compiled(bytes(engine), cache_blob, inputs_info, outputs, precision), []
+    return (
+        _Compiled(bytes(engine), cache_blob, inputs_info, outputs, precision, constrained),
+        [],
+    )
 
 
 def _check_shapes(model, shapes: dict[str, tuple[tuple[int, ...], ...]]) -> None:
@@ -451,6 +466,11 @@ def _main(argv: list[str] | None = None) -> int:
 
     _check_shapes(model, shapes)
     _check_plugins_known(model, model_path, args)
+    from trtforge.plugins import layer_precisions
+
+    args.layer_constraints = layer_precisions.parse(
+        args.layer_precisions, {n.name for n in model.graph.node if n.name}
+    )
 
     from trtforge.plugins import _trt, registry
 
@@ -532,6 +552,7 @@ def _main(argv: list[str] | None = None) -> int:
         "tensorrt": {"flavour": flavour, "version": getattr(trt, "__version__", None)},
         "compute_capability": [f"{c[:-1]}.{c[-1]}" for c in ccs] if ccs else ["current"],
         "precision": compiled.precision or ["as-typed" if is_rtx else "fp32"],
+        "layer_precisions": compiled.layer_precisions,
         "workspace_mib": args.workspace,
         "plugins": [
             {

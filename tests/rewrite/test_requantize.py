@@ -37,7 +37,9 @@ def _cnn(opset: int) -> onnx.ModelProto:
     rng = np.random.default_rng(0)
 
     def init(name, shape, scale=0.3):
-        return numpy_helper.from_array((rng.standard_normal(shape) * scale).astype(np.float32), name)
+        return numpy_helper.from_array(
+            (rng.standard_normal(shape) * scale).astype(np.float32), name
+        )
 
     nodes = [
         helper.make_node("Conv", ["x", "W1", "B1"], ["c1"], pads=[1, 1, 1, 1]),
@@ -233,9 +235,9 @@ def test_trt_check_names_requantize_and_auto_fixes_it(tmp_path):
     report = check(str(path), target="rtx-1", backend="static")
     bad = [n for n in report.nodes if n.status == "unsupported"]
     assert bad
-    assert all(
-        any(f.kind == "rewrite" and f.name == "requantize" for f in n.fixes) for n in bad
-    ), [(n.op_type, [f.name for f in n.fixes]) for n in bad]
+    assert all(any(f.kind == "rewrite" and f.name == "requantize" for f in n.fixes) for n in bad), [
+        (n.op_type, [f.name for f in n.fixes]) for n in bad
+    ]
 
 
 @pytest.mark.parser

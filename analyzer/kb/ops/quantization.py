@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 
+from trtforge.analyzer.findings import Fix
 from trtforge.analyzer.kb.ops._compute import (
     CHANGELOG,
     IMPORTERS,
@@ -34,7 +35,6 @@ from trtforge.analyzer.kb.ops._compute import (
     src,
     static_shape,
 )
-from trtforge.analyzer.findings import Fix
 from trtforge.analyzer.kb.policy import FLOAT_LIKE, FLOATS, QUANTIZED
 from trtforge.analyzer.kb.rule import NEVER, NodeContext, OpRule
 

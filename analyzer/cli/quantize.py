@@ -1,0 +1,288 @@
+"""INT8 post-training quantization into the explicit Q/DQ form TensorRT takes.
+
+Runs the float model on the calibration samples with onnxruntime's calibrators, writes symmetric
+INT8 Q/DQ (per-channel weights, float biases) where TensorRT fuses it, checks the result
+(onnx.checker, trt-check for the target) and compares it with the float model on held-back
+samples (cosine, max |error|, top-1 agreement). MODEL is never modified; OUT is written
+atomically, and not at all when a check or --min-cosine fails.
+
+Calibration data: FILE.npz (arrays named after the model inputs, one sample shaped as the
+model takes it), a folder of such files, or a Polygraphy-style data loader script.py[:func].
+A few hundred representative samples are typical; random data gives meaningless scales, so it
+is used only with --random-calibration.
+
+--check-fp16 runs the float model on the same samples instead and names the layers FP16 cannot
+hold, as the `trt-build --layer-precisions` value that keeps them in FP32.
+
+Exit status: 0 written, 1 a check or the accuracy threshold failed (nothing written) — with
+--check-fp16: some layer must stay FP32 —, 2 bad input or arguments, 3 internal error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+
+from trtforge.analyzer.cli._args import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    add_logging_args,
+    add_target_args,
+    configure_logging,
+    make_parser,
+    run_cli,
+)
+
+PROG = "trt-quantize"
+REPORT_SCHEMA = "trtforge.quantize/1"
+RANDOM_SAMPLES = 16
+
+
+def build_parser():
+    parser = make_parser(PROG, __doc__)
+    parser.add_argument("model", metavar="MODEL", help="the float ONNX model (never modified)")
+    parser.add_argument("-o", "--output", metavar="OUT", help="the INT8 model (required)")
+    parser.add_argument(
+        "--check-fp16",
+        action="store_true",
+        help="instead of quantizing: run the float model on the samples, name the layers whose "
+        "values FP16 cannot hold (overflow past 65504, or underflow), and print the "
+        "trt-build --layer-precisions that keeps them in FP32 (exit 1 when there are any)",
+    )
+    cal = parser.add_argument_group("calibration")
+    cal.add_argument(
+        "--calibration-data",
+        metavar="PATH",
+        help="FILE.npz, a folder of .npz files, or a data loader script.py[:func]",
+    )
+    cal.add_argument(
+        "--random-calibration",
+        action="store_true",
+        help=f"calibrate on {RANDOM_SAMPLES} random samples (for trying the tool only: the "
+        "scales mean nothing for real data)",
+    )
+    cal.add_argument(
+        "--method",
+        choices=("entropy", "minmax", "percentile"),
+        default="entropy",
+        help="entropy (KL divergence, default: TensorRT's own calibrator's choice), minmax "
+        "(the full observed range), percentile (99.999th percentile of |x|)",
+    )
+    cal.add_argument(
+        "--holdout",
+        type=int,
+        metavar="N",
+        help="samples kept back for the accuracy report (default: a fifth)",
+    )
+    what = parser.add_argument_group("what stays float")
+    what.add_argument(
+        "--exclude",
+        metavar="NODES|OP_TYPES|PATTERN",
+        action="append",
+        default=[],
+        help="node names, op types or a regular expression on node names (comma-separated, "
+        "repeatable)",
+    )
+    what.add_argument(
+        "--keep-float",
+        choices=("head",),
+        help="head: the last Conv/MatMul/Gemm before every output (classifier, detection head)",
+    )
+    what.add_argument(
+        "--per-tensor",
+        action="store_true",
+        help="one scale per weight tensor (default: one per output channel)",
+    )
+    checks = parser.add_argument_group("checks")
+    checks.add_argument(
+        "--min-cosine",
+        type=float,
+        metavar="X",
+        help="write nothing (exit 1) when an output's cosine similarity to the float model "
+        "falls below X on the held-back samples",
+    )
+    add_target_args(parser)
+    parser.add_argument("--report", metavar="FILE.json", help="write the accuracy report here")
+    add_logging_args(parser)
+    return parser
+
+
+def _say(args, text: str) -> None:
+    if not args.quiet:
+        print(text, file=sys.stderr)
+
+
+def _progress(args):
+    """A progress callback on stderr (rich) when it is a terminal, else None."""
+    if args.quiet or not sys.stderr.isatty():
+        return None, None
+    from rich.progress import Progress
+
+    bar = Progress(transient=True)
+    task = bar.add_task("calibrating", total=None)
+
+    def update(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    return bar, update
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(args)
+    from pathlib import Path
+
+    from trtforge.analyzer.api import check
+    from trtforge.analyzer.calibration import check_feeds, load_feeds
+    from trtforge.analyzer.errors import UserError
+    from trtforge.analyzer.loading import load_external_weights, load_model
+    from trtforge.analyzer.rewrite.writer import check_destination, write_model, write_text
+    from trtforge.analyzer.targets import default_target, parse_target
+
+    if args.calibration_data is None and not args.random_calibration:
+        raise UserError(
+            "no calibration data",
+            "give --calibration-data (a few hundred representative samples); random data "
+            "gives meaningless scales, so it needs --random-calibration",
+        )
+    if args.min_cosine is not None and not -1.0 <= args.min_cosine <= 1.0:
+        raise UserError(f"--min-cosine {args.min_cosine} is outside [-1, 1]", "e.g. 0.99")
+    if args.output is None and not args.check_fp16:
+        raise UserError("no output given", "add -o OUT (or --check-fp16 to check FP16 ranges)")
+    target = parse_target(args.target) if args.target else default_target()
+    loaded = load_model(args.model)
+    out_path = Path(args.output) if args.output else None
+    if out_path is not None:
+        check_destination(out_path, loaded)
+    model = load_external_weights(loaded)
+    if args.calibration_data is not None:
+        feeds = load_feeds(args.calibration_data)
+    else:
+        from trtforge.analyzer.rewrite.verify import make_inputs
+
+        feeds = [make_inputs(model, seed) for seed in range(RANDOM_SAMPLES)]
+        _say(args, f"warning: calibrating on {RANDOM_SAMPLES} random samples (scales mean nothing)")
+    check_feeds(model, feeds, "--calibration-data")
+    if args.check_fp16:
+        return _check_fp16(args, loaded, model, feeds)
+
+    from trtforge.analyzer.quantize import quantize
+
+    before = check(loaded, target=target, backend="static", advice=False)
+    bar, update = _progress(args)
+    if bar is not None:
+        bar.start()
+    try:
+        result = quantize(
+            model,
+            feeds,
+            method=args.method,
+            exclude=args.exclude,
+            keep_float_head=args.keep_float == "head",
+            per_channel=not args.per_tensor,
+            holdout=args.holdout,
+            progress=update,
+        )
+    finally:
+        if bar is not None:
+            bar.stop()
+    report: dict = {
+        "schema": REPORT_SCHEMA,
+        "input": {"path": loaded.display_path, "sha256": loaded.sha256},
+        "output": str(out_path),
+        "target": target.id,
+        "method": args.method,
+        "per_channel": not args.per_tensor,
+        **result.to_json(),
+    }
+    failure = _checks(result, before, target, args)
+    if result.converted_from is not None:
+        _say(args, f"converted the model from opset {result.converted_from} to 13")
+    _say(
+        args,
+        f"calibrated on {result.calibration_samples} sample(s) ({args.method}); "
+        f"{result.qdq_nodes} Q/DQ nodes; {len(result.excluded)} node(s) kept float",
+    )
+    for a in result.agreement:
+        top1 = f", top-1 agreement {a.top1_agreement:.1%}" if a.top1_agreement is not None else ""
+        _say(
+            args,
+            f"  {a.name}: cosine {a.cosine:.4f}, max |error| {a.max_abs_error:.3g}{top1} "
+            f"({result.holdout_samples} held-back sample(s))",
+        )
+    if not result.agreement:
+        _say(args, "  no held-back sample: accuracy not measured (give two or more samples)")
+    if failure:
+        report["written"] = False
+        report["failure"] = failure
+        print(f"{PROG}: {failure}; nothing written to {out_path}", file=sys.stderr)
+        if args.report:
+            write_text(json.dumps(report, indent=2) + "\n", args.report)
+        return EXIT_FINDINGS
+    write_model(result.proto, out_path, None)
+    report["written"] = True
+    _say(args, f"wrote {out_path}")
+    if args.report:
+        write_text(json.dumps(report, indent=2) + "\n", args.report)
+    return EXIT_OK
+
+
+def _check_fp16(args, loaded, model, feeds) -> int:
+    from trtforge.analyzer.fp16_check import check_fp16, precision_spec
+    from trtforge.analyzer.rewrite.writer import write_text
+
+    findings = check_fp16(model, feeds)
+    spec = precision_spec(findings)
+    for f in findings:
+        print(f"{f.op_type} node '{f.node}' ({f.tensor}): {f.why}")
+    if findings:
+        print(f"keep {len(findings)} layer(s) in FP32: trt-build ... --layer-precisions {spec}")
+    else:
+        print(f"every float tensor fits FP16 on {len(feeds)} sample(s)")
+    if args.report:
+        report = {
+            "schema": "trtforge.fp16-check/1",
+            "input": {"path": loaded.display_path, "sha256": loaded.sha256},
+            "samples": len(feeds),
+            "findings": [f.to_json() for f in findings],
+            "layer_precisions": spec,
+        }
+        write_text(json.dumps(report, indent=2) + "\n", args.report)
+    return EXIT_FINDINGS if findings else EXIT_OK
+
+
+def _checks(result, before, target, args) -> str | None:
+    """Why the result must not be written, or None."""
+    import onnx
+
+    from trtforge.analyzer.api import check
+
+    try:
+        onnx.checker.check_model(result.proto, full_check=True)
+    except Exception as err:  # noqa: BLE001 - the checker raises several types
+        return f"the quantized model fails onnx.checker ({str(err).splitlines()[0][:200]})"
+    after = check(result.proto, target=target, backend="static", advice=False)
+    known = {(n.op_type, n.name) for n in before.unsupported_nodes}
+    new = [n for n in after.unsupported_nodes if (n.op_type, n.name) not in known]
+    if new:
+        names = ", ".join(f"{n.op_type} '{n.name}'" for n in new[:5])
+        return f"{len(new)} quantization node(s) {target.id} rejects: {names}"
+    if args.min_cosine is not None:
+        low = [a for a in result.agreement if a.cosine < args.min_cosine]
+        if low:
+            worst = min(low, key=lambda a: a.cosine)
+            return (
+                f"output '{worst.name}' has cosine {worst.cosine:.4f} < --min-cosine "
+                f"{args.min_cosine} (exclude sensitive layers with --exclude/--keep-float head, "
+                "or try --method minmax/percentile)"
+            )
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_cli(PROG, _main, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

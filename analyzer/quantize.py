@@ -1,0 +1,326 @@
+"""INT8 post-training quantization into the explicit (Q/DQ) form TensorRT takes.
+
+Calibration is onnxruntime's (`quantize_static` with its entropy, min-max or percentile
+calibrators), with the settings TensorRT imports: symmetric INT8 activations and weights (zero
+points 0), per-channel weights, float biases, QDQ format. Q/DQ go where TensorRT fuses them:
+the inputs of Conv, ConvTranspose, MatMul and Gemm, and residual Adds (an Add of two computed
+tensors); bias Adds and everything else stay float. Models below opset 13 are converted to 13
+first (per-channel DequantizeLinear needs its `axis`).
+
+Before anything is written the result must pass `onnx.checker` (full), trt-check (static) must
+find no node the target rejects that the float model did not already have, and the float and
+quantized models are compared in onnxruntime on held-back samples: per output the cosine
+similarity, the largest absolute error and, for classifier-like outputs, top-1 agreement.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import re
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from trtforge.analyzer.errors import UserError
+
+log = logging.getLogger("trtforge.quantize")
+
+#: ops whose inputs get Q/DQ (TensorRT fuses them into INT8 kernels)
+QUANTIZED_OPS = ("Conv", "ConvTranspose", "MatMul", "Gemm")
+METHODS = ("entropy", "minmax", "percentile")
+MIN_OPSET = 13
+
+
+@dataclass
+class OutputAgreement:
+    """How close one output of the quantized model is to the float model's."""
+
+    name: str
+    cosine: float
+    max_abs_error: float
+    top1_agreement: float | None  # classifier-like outputs only
+
+    def to_json(self) -> dict:
+        return {
+            "name": self.name,
+            "cosine": self.cosine,
+            "max_abs_error": self.max_abs_error,
+            "top1_agreement": self.top1_agreement,
+        }
+
+
+@dataclass
+class QuantizeResult:
+    proto: onnx.ModelProto
+    excluded: list[str]
+    converted_from: int | None
+    calibration_samples: int
+    holdout_samples: int
+    agreement: list[OutputAgreement] = field(default_factory=list)
+    qdq_nodes: int = 0
+
+    def to_json(self) -> dict:
+        return {
+            "excluded_nodes": self.excluded,
+            "converted_from_opset": self.converted_from,
+            "calibration_samples": self.calibration_samples,
+            "holdout_samples": self.holdout_samples,
+            "qdq_nodes": self.qdq_nodes,
+            "outputs": [a.to_json() for a in self.agreement],
+        }
+
+
+def select_excluded(
+    model: onnx.ModelProto, exclude: Iterable[str], keep_float_head: bool
+) -> list[str]:
+    """Names of the nodes to keep in float.
+
+    `exclude` items name nodes, op types, or (any other text) regular expressions matched
+    against node names. `keep_float_head`: the last quantizable node on every path to a graph
+    output (the classifier or detection head). Bias Adds (one constant input) are always
+    float; only residual Adds are quantized.
+    """
+    nodes = list(model.graph.node)
+    names = {n.name for n in nodes}
+    ops = {n.op_type for n in nodes}
+    excluded: list[str] = []
+
+    def add(name: str) -> None:
+        if name and name not in excluded:
+            excluded.append(name)
+
+    for item in (x.strip() for spec in exclude for x in spec.split(",")):
+        if not item:
+            continue
+        if item in names:
+            add(item)
+        elif item in ops:
+            for n in nodes:
+                if n.op_type == item:
+                    add(n.name)
+        else:
+            try:
+                pattern = re.compile(item)
+            except re.error as err:
+                raise UserError(
+                    f"--exclude {item!r}: not a node name, op type or regular expression ({err})",
+                    "name nodes, op types (Conv) or a pattern (e.g. 'head/.*')",
+                ) from None
+            hits = [n.name for n in nodes if pattern.search(n.name)]
+            if not hits:
+                raise UserError(
+                    f"--exclude {item!r}: matches no node name or op type",
+                    "list node names with trt-check --format json",
+                )
+            for name in hits:
+                add(name)
+    if keep_float_head:
+        for name in _head_nodes(model):
+            add(name)
+    constants = {i.name for i in model.graph.initializer} | {
+        o for n in nodes if n.op_type == "Constant" for o in n.output
+    }
+    for n in nodes:
+        if n.op_type == "Add" and any(i in constants for i in n.input):
+            add(n.name)
+    return excluded
+
+
+def _head_nodes(model: onnx.ModelProto) -> list[str]:
+    producer = {o: n for n in model.graph.node for o in n.output}
+    found: list[str] = []
+    for out in model.graph.output:
+        stack, seen = [out.name], set()
+        while stack:
+            name = stack.pop()
+            node = producer.get(name)
+            if node is None or id(node) in seen:
+                continue
+            seen.add(id(node))
+            if node.op_type in QUANTIZED_OPS:
+                if node.name not in found:
+                    found.append(node.name)
+                continue
+            stack.extend(node.input)
+    return found
+
+
+def _named(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Gives unnamed nodes names (onnxruntime's exclusion list works by name)."""
+    taken = {n.name for n in model.graph.node}
+    for i, node in enumerate(model.graph.node):
+        if not node.name:
+            name = f"{node.op_type}_{i}"
+            while name in taken:
+                name += "_"
+            node.name = name
+            taken.add(name)
+    return model
+
+
+class _Reader:
+    """onnxruntime's CalibrationDataReader over a list of feeds, with a progress callback."""
+
+    def __init__(self, feeds, progress: Callable[[int], None] | None):
+        self._feeds = list(feeds)
+        self._next = 0
+        self._progress = progress
+
+    def get_next(self):
+        if self._next >= len(self._feeds):
+            return None
+        feed = self._feeds[self._next]
+        self._next += 1
+        if self._progress is not None:
+            self._progress(self._next)
+        return feed
+
+    def rewind(self):  # onnxruntime calls it for some calibrators
+        self._next = 0
+
+
+def quantize(
+    model: onnx.ModelProto,
+    feeds: list[dict[str, np.ndarray]],
+    method: str = "entropy",
+    exclude: Iterable[str] = (),
+    keep_float_head: bool = False,
+    per_channel: bool = True,
+    holdout: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> QuantizeResult:
+    """Calibrates `model` (weights loaded) on `feeds` and returns the Q/DQ model.
+
+    `holdout`: feeds kept back for the agreement report (default: a fifth, at least one when
+    there are two or more feeds).
+    """
+    from onnxruntime.quantization import (
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+
+    if method not in METHODS:
+        raise UserError(f"--method {method}: unknown", f"use one of {', '.join(METHODS)}")
+    if not feeds:
+        raise UserError("no calibration samples", "give --calibration-data")
+    if holdout is None:
+        holdout = len(feeds) // 5 if len(feeds) >= 5 else (1 if len(feeds) >= 2 else 0)
+    if holdout >= len(feeds):
+        raise UserError(
+            f"--holdout {holdout} leaves no calibration sample of {len(feeds)}",
+            "give more samples or a smaller --holdout",
+        )
+    calibrate, held = feeds[: len(feeds) - holdout], feeds[len(feeds) - holdout :]
+    working = onnx.ModelProto()
+    working.CopyFrom(model)
+    _named(working)
+    opset = next((o.version for o in working.opset_import if o.domain in ("", "ai.onnx")), 0)
+    converted_from = None
+    if opset < MIN_OPSET:
+        from onnx import version_converter
+
+        try:
+            working = version_converter.convert_version(working, MIN_OPSET)
+        except Exception as err:  # noqa: BLE001 - the converter raises many types
+            raise UserError(
+                f"cannot convert the model from opset {opset} to {MIN_OPSET} for per-channel "
+                f"Q/DQ ({type(err).__name__}: {str(err)[:160]})",
+                "export the model at opset 13 or later",
+            ) from None
+        converted_from = opset
+    excluded = select_excluded(working, exclude, keep_float_head)
+    methods = {
+        "entropy": CalibrationMethod.Entropy,
+        "minmax": CalibrationMethod.MinMax,
+        "percentile": CalibrationMethod.Percentile,
+    }
+    with tempfile.TemporaryDirectory(prefix="trtforge-quantize-") as tmp:
+        src, dst = Path(tmp) / "float.onnx", Path(tmp) / "int8.onnx"
+        onnx.save(working, src, save_as_external_data=working.ByteSize() > 1_500_000_000)
+        reader = _Reader(calibrate, (lambda i: progress(i, len(calibrate))) if progress else None)
+        with _quiet_onnxruntime():
+            quantize_static(
+                str(src),
+                str(dst),
+                reader,
+                quant_format=QuantFormat.QDQ,
+                op_types_to_quantize=[*QUANTIZED_OPS, "Add"],
+                per_channel=per_channel,
+                activation_type=QuantType.QInt8,
+                weight_type=QuantType.QInt8,
+                nodes_to_exclude=excluded,
+                calibrate_method=methods[method],
+                extra_options={
+                    "ActivationSymmetric": True,
+                    "WeightSymmetric": True,
+                    "QuantizeBias": False,
+                    "AddQDQPairToWeight": False,
+                },
+            )
+        proto = onnx.load(dst)
+    result = QuantizeResult(
+        proto,
+        excluded,
+        converted_from,
+        len(calibrate),
+        len(held),
+        qdq_nodes=sum(
+            n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in proto.graph.node
+        ),
+    )
+    if held:
+        result.agreement = agreement(working, proto, held)
+    return result
+
+
+@contextlib.contextmanager
+def _quiet_onnxruntime():
+    """onnxruntime's quantizer prints progress with print() and warns through the root logger;
+    trt-quantize reports for itself (stdout stays clean for pipes)."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        root.setLevel(level)
+
+
+def agreement(
+    reference: onnx.ModelProto, quantized: onnx.ModelProto, feeds: list[dict[str, np.ndarray]]
+) -> list[OutputAgreement]:
+    """Per output: cosine similarity and largest |error| over all feeds; top-1 agreement for
+    float outputs whose last dim holds more than one class score."""
+    from trtforge.analyzer.rewrite.verify import run_model
+
+    ref = [run_model(reference, f) for f in feeds]
+    got = [run_model(quantized, f) for f in feeds]
+    out = []
+    for value in reference.graph.output:
+        a = [np.asarray(r[value.name], np.float64) for r in ref]
+        b = [np.asarray(g[value.name], np.float64) for g in got]
+        flat_a = np.concatenate([x.reshape(-1) for x in a])
+        flat_b = np.concatenate([x.reshape(-1) for x in b])
+        norm = np.linalg.norm(flat_a) * np.linalg.norm(flat_b)
+        cosine = float(flat_a @ flat_b / norm) if norm > 0 else float(np.array_equal(a, b))
+        top1 = None
+        if a[0].ndim >= 2 and a[0].shape[-1] > 1 and np.issubdtype(a[0].dtype, np.floating):
+            hits = [
+                np.mean(np.argmax(x, -1) == np.argmax(y, -1)) for x, y in zip(a, b, strict=True)
+            ]
+            top1 = float(np.mean(hits))
+        out.append(
+            OutputAgreement(
+                value.name, cosine, float(np.max(np.abs(flat_a - flat_b), initial=0.0)), top1
+            )
+        )
+    return out

@@ -1,0 +1,232 @@
+"""trt-quantize: calibration into symmetric INT8 Q/DQ that TensorRT takes."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from trtforge.analyzer.errors import UserError
+from trtforge.analyzer.quantize import agreement, quantize, select_excluded
+
+pytest.importorskip("onnxruntime.quantization")
+HAS_RTX = importlib.util.find_spec("tensorrt_rtx") is not None
+
+
+def _model(opset: int = 17) -> onnx.ModelProto:
+    """Conv+ReLU, a residual block (Conv, Add of two computed tensors), Gemm, MatMul head."""
+    rng = np.random.default_rng(0)
+
+    def w(name, shape, scale=0.3):
+        return numpy_helper.from_array(
+            (rng.standard_normal(shape) * scale).astype(np.float32), name
+        )
+
+    nodes = [
+        helper.make_node("Conv", ["x", "W1", "B1"], ["c1"], name="stem", pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c1"], ["r1"], name="stem_relu"),
+        helper.make_node("Conv", ["r1", "W2"], ["c2"], name="block_conv", pads=[1, 1, 1, 1]),
+        helper.make_node("Add", ["c2", "r1"], ["res"], name="residual"),
+        helper.make_node("GlobalAveragePool", ["res"], ["g"], name="pool"),
+        helper.make_node("Flatten", ["g"], ["f"], name="flat"),
+        helper.make_node("Gemm", ["f", "Wg", "Bg"], ["h"], name="fc", transB=1),
+        helper.make_node("Relu", ["h"], ["hr"], name="fc_relu"),
+        helper.make_node("MatMul", ["hr", "Wh"], ["m"], name="head"),
+        helper.make_node("Add", ["m", "Bh"], ["logits"], name="head_bias"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "net",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 16, 16])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 10])],
+        [
+            w("W1", (8, 3, 3, 3)),
+            w("B1", (8,), 0.1),
+            w("W2", (8, 8, 3, 3)),
+            w("Wg", (16, 8)),
+            w("Bg", (16,), 0.1),
+            w("Wh", (16, 10)),
+            w("Bh", (10,), 0.1),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 7 if opset < 15 else 8
+    return model
+
+
+def _feeds(n: int = 20, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    return [{"x": rng.standard_normal((1, 3, 16, 16)).astype(np.float32)} for _ in range(n)]
+
+
+def _qdq_inputs(model: onnx.ModelProto) -> dict[str, list[bool]]:
+    """Per node name: which inputs are produced by a DequantizeLinear."""
+    dq = {o for n in model.graph.node if n.op_type == "DequantizeLinear" for o in n.output}
+    return {n.name: [i in dq for i in n.input] for n in model.graph.node if n.name}
+
+
+def _check_tensorrt_form(model: onnx.ModelProto) -> None:
+    inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type in ("QuantizeLinear", "DequantizeLinear"):
+            assert np.all(inits[node.input[1]] > 0)
+            if len(node.input) > 2 and node.input[2]:
+                zp = inits[node.input[2]]
+                assert zp.dtype == np.int8 and not zp.any(), node.name
+        if node.op_type == "DequantizeLinear" and node.input[0] in inits:
+            assert inits[node.input[0]].dtype == np.int8, "weights INT8 (biases stay float)"
+
+
+@pytest.mark.parametrize("method", ["entropy", "minmax", "percentile"])
+def test_qdq_placement_and_form(method):
+    result = quantize(_model(), _feeds(), method=method)
+    onnx.checker.check_model(result.proto, full_check=True)
+    _check_tensorrt_form(result.proto)
+    qdq = _qdq_inputs(result.proto)
+    for conv in ("stem", "block_conv"):
+        assert qdq[conv][:2] == [True, True], conv  # activation and weight
+        assert not qdq[conv][2:] or qdq[conv][2] is False  # float bias
+    assert qdq["fc"][:2] == [True, True]
+    assert qdq["head"] == [True, True]
+    assert qdq["residual"] == [True, True]  # residual Add: both computed inputs
+    assert qdq["head_bias"][1] is False  # a bias Add: its constant stays float
+    # per-channel weights: the conv weight's scale has one value per output channel
+    inits = {i.name: numpy_helper.to_array(i) for i in result.proto.graph.initializer}
+    producers = {o: n for n in result.proto.graph.node for o in n.output}
+    stem = next(n for n in result.proto.graph.node if n.name == "stem")
+    assert inits[producers[stem.input[1]].input[1]].shape == (8,)
+    assert result.agreement[0].cosine > 0.99
+    assert result.agreement[0].top1_agreement is not None
+
+
+def test_per_tensor_and_excluded_head():
+    model = _model()
+    assert select_excluded(model, [], keep_float_head=True)[:1] == ["head"]
+    result = quantize(model, _feeds(), per_channel=False, keep_float_head=True, exclude=["Gemm"])
+    qdq = _qdq_inputs(result.proto)
+    assert qdq["head"] == [False, False] and qdq["fc"][:2] == [False, False]
+    assert qdq["stem"][:2] == [True, True]
+    inits = {i.name: numpy_helper.to_array(i) for i in result.proto.graph.initializer}
+    scales = [inits[n.input[1]] for n in result.proto.graph.node if n.op_type == "DequantizeLinear"]
+    assert all(s.size == 1 for s in scales)
+
+
+def test_exclude_by_pattern_and_errors():
+    model = _model()
+    assert set(select_excluded(model, ["^block"], False)) >= {"block_conv"}
+    with pytest.raises(UserError):
+        select_excluded(model, ["no_such_node"], False)
+
+
+def test_opset_11_input_is_converted():
+    result = quantize(_model(11), _feeds())
+    assert result.converted_from == 11
+    opset = next(o.version for o in result.proto.opset_import if o.domain in ("", "ai.onnx"))
+    assert opset >= 13
+    onnx.checker.check_model(result.proto, full_check=True)
+    _check_tensorrt_form(result.proto)
+
+
+def test_agreement_reports_disagreement():
+    model = _model()
+    feeds = _feeds(3)
+    same = agreement(model, model, feeds)
+    assert same[0].cosine == pytest.approx(1.0) and same[0].max_abs_error == 0
+    assert same[0].top1_agreement == 1.0
+    negated = onnx.ModelProto()
+    negated.CopyFrom(model)
+    for init in negated.graph.initializer:
+        if init.name in ("Wh", "Bh"):
+            init.CopyFrom(numpy_helper.from_array(-numpy_helper.to_array(init), init.name))
+    flipped = agreement(model, negated, feeds)
+    assert flipped[0].cosine < 0
+
+
+def _cli(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "trtforge.analyzer.cli.quantize", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=cwd,
+    )
+
+
+def test_cli_writes_report_and_refuses_bad_data(tmp_path):
+    src = tmp_path / "m.onnx"
+    onnx.save(_model(), src)
+    data = tmp_path / "cal"
+    data.mkdir()
+    for i, feed in enumerate(_feeds(10)):
+        np.savez(data / f"{i:02d}.npz", **feed)
+    out, report = tmp_path / "m.int8.onnx", tmp_path / "r.json"
+    before = src.read_bytes()
+    proc = _cli(src, "-o", out, "--calibration-data", data, "--report", report, "--target", "rtx-1")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == ""  # onnxruntime's prints do not leak
+    assert src.read_bytes() == before
+    rep = json.loads(report.read_text())
+    assert rep["schema"] == "trtforge.quantize/1" and rep["written"] is True
+    assert rep["outputs"][0]["cosine"] > 0.99 and rep["holdout_samples"] == 2
+    onnx.checker.check_model(onnx.load(out), full_check=True)
+
+    # no data: refused with a hint; random calibration only when asked for
+    proc = _cli(src, "-o", tmp_path / "x.onnx")
+    assert proc.returncode == 2 and "--random-calibration" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) <= 2
+    # a sample of the wrong shape
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, x=np.zeros((1, 3, 8, 8), np.float32))
+    proc = _cli(src, "-o", tmp_path / "x.onnx", "--calibration-data", bad)
+    assert proc.returncode == 2 and "shape" in proc.stderr
+    assert not (tmp_path / "x.onnx").exists()
+    # a threshold nobody meets: exit 1, nothing written
+    proc = _cli(src, "-o", tmp_path / "y.onnx", "--calibration-data", data, "--min-cosine", "1")
+    assert proc.returncode == 1 and "min-cosine" in proc.stderr
+    assert not (tmp_path / "y.onnx").exists()
+
+
+def test_cli_data_loader_script(tmp_path):
+    src = tmp_path / "m.onnx"
+    onnx.save(_model(), src)
+    script = tmp_path / "loader.py"
+    script.write_text(
+        "import numpy as np\n"
+        "def load_data():\n"
+        "    rng = np.random.default_rng(1)\n"
+        "    for _ in range(6):\n"
+        "        yield {'x': rng.standard_normal((1, 3, 16, 16)).astype(np.float32)}\n"
+    )
+    proc = _cli(src, "-o", tmp_path / "q.onnx", "--calibration-data", f"{script}:load_data")
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parser
+@pytest.mark.skipif(not HAS_RTX, reason="needs tensorrt_rtx")
+def test_result_parses_and_builds_for_sm89(tmp_path):
+    result = quantize(_model(), _feeds())
+    path = tmp_path / "q.onnx"
+    onnx.save(result.proto, path)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "trtforge.plugins.cli.build",
+            str(path),
+            "-o",
+            str(tmp_path / "q.engine"),
+            "--compute-capability",
+            "89",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (tmp_path / "q.engine").stat().st_size > 0
