@@ -151,6 +151,16 @@ def _head_nodes(model: onnx.ModelProto) -> list[str]:
     return found
 
 
+def _methods() -> dict:
+    from onnxruntime.quantization import CalibrationMethod
+
+    return {
+        "entropy": CalibrationMethod.Entropy,
+        "minmax": CalibrationMethod.MinMax,
+        "percentile": CalibrationMethod.Percentile,
+    }
+
+
 def _named(model: onnx.ModelProto) -> onnx.ModelProto:
     """Gives unnamed nodes names (onnxruntime's exclusion list works by name)."""
     taken = {n.name for n in model.graph.node}
@@ -200,12 +210,7 @@ def quantize(
     `holdout`: feeds kept back for the agreement report (default: a fifth, at least one when
     there are two or more feeds).
     """
-    from onnxruntime.quantization import (
-        CalibrationMethod,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
 
     if method not in METHODS:
         raise UserError(f"--method {method}: unknown", f"use one of {', '.join(METHODS)}")
@@ -237,20 +242,20 @@ def quantize(
             ) from None
         converted_from = opset
     excluded = select_excluded(working, exclude, keep_float_head)
-    methods = {
-        "entropy": CalibrationMethod.Entropy,
-        "minmax": CalibrationMethod.MinMax,
-        "percentile": CalibrationMethod.Percentile,
-    }
+    methods = _methods()
     with tempfile.TemporaryDirectory(prefix="trtforge-quantize-") as tmp:
         src, dst = Path(tmp) / "float.onnx", Path(tmp) / "int8.onnx"
-        onnx.save(working, src, save_as_external_data=working.ByteSize() > 1_500_000_000)
+        large = working.ByteSize() > 1_500_000_000
+        onnx.save(working, src, save_as_external_data=large, location="float.onnx.data")
         reader = _Reader(calibrate, (lambda i: progress(i, len(calibrate))) if progress else None)
+        ranges = Path(tmp) / "ranges.json"
         with _quiet_onnxruntime():
+            _calibrate(src, Path(tmp), reader, methods[method], ranges)
             quantize_static(
                 str(src),
                 str(dst),
-                reader,
+                None,
+                calibration_cache_path=str(ranges),
                 quant_format=QuantFormat.QDQ,
                 op_types_to_quantize=[*QUANTIZED_OPS, "Add"],
                 per_channel=per_channel,
@@ -279,6 +284,35 @@ def quantize(
     if held:
         result.agreement = agreement(working, proto, held)
     return result
+
+
+#: histogram settings per method. onnxruntime's quantize_static builds its entropy calibrator
+#: with 128 bins and 128 quantized bins, which leaves one candidate threshold (the full range:
+#: the same scales as minmax); TensorRT's entropy calibration searches 2048 bins for the
+#: threshold of 128 quantized ones, so the calibrator is run here with those settings.
+HISTOGRAM = {
+    "entropy": {"num_bins": 2048, "num_quantized_bins": 128},
+    "percentile": {"num_bins": 2048, "percentile": 99.999},
+    "minmax": {},
+}
+
+
+def _calibrate(src: Path, tmp: Path, reader, method, ranges: Path) -> None:
+    """Runs onnxruntime's calibrator for `method` and saves the tensor ranges where
+    quantize_static reads them (`calibration_cache_path`)."""
+    from onnxruntime.quantization.calibrate import create_calibrator, save_tensors_data
+
+    name = {v: k for k, v in _methods().items()}[method]
+    calibrator = create_calibrator(
+        src,
+        [*QUANTIZED_OPS, "Add"],
+        augmented_model_path=str(tmp / "augmented.onnx"),
+        calibrate_method=method,
+        use_external_data_format=src.with_suffix(".onnx.data").exists(),
+        extra_options={"symmetric": True, **HISTOGRAM[name]},
+    )
+    calibrator.collect_data(reader)
+    save_tensors_data(calibrator.compute_data(), ranges)
 
 
 @contextlib.contextmanager

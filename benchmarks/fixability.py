@@ -116,8 +116,13 @@ def gen_nfnet(out: Path) -> None:
         for opset in (11, 13, 17):
             name = f"nfnet_{'gain' if gain else 'nogain'}_opset{opset}"
             torch.onnx.export(
-                model, (x,), str(out / f"{name}.onnx"), opset_version=opset, dynamo=False,
-                input_names=["image"], output_names=["logits"],
+                model,
+                (x,),
+                str(out / f"{name}.onnx"),
+                opset_version=opset,
+                dynamo=False,
+                input_names=["image"],
+                output_names=["logits"],
             )
 
 
@@ -157,14 +162,20 @@ def gen_torchscript_old(out: Path) -> None:
         "vit": (
             tf.ViTModel(
                 tf.ViTConfig(
-                    image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=2,
-                    num_attention_heads=2, intermediate_size=64, **eager,
+                    image_size=32,
+                    patch_size=8,
+                    hidden_size=32,
+                    num_hidden_layers=2,
+                    num_attention_heads=2,
+                    intermediate_size=64,
+                    **eager,
                 )
             ),
             (torch.randn(1, 3, 32, 32),),
             ["pixel_values"],
         ),
     }
+
     class ByName(torch.nn.Module):
         """Calls the model with keyword arguments and returns its last hidden state."""
 
@@ -179,8 +190,12 @@ def gen_torchscript_old(out: Path) -> None:
         wrapped = ByName(model.eval(), names)
         for opset in (11, 12, 13):
             torch.onnx.export(
-                wrapped, inputs, str(out / f"{name}_opset{opset}.onnx"), opset_version=opset,
-                dynamo=False, input_names=names,
+                wrapped,
+                inputs,
+                str(out / f"{name}_opset{opset}.onnx"),
+                opset_version=opset,
+                dynamo=False,
+                input_names=names,
                 dynamic_axes={n: {0: "batch"} for n in names},
             )
 
@@ -197,6 +212,16 @@ def gen_transformers_ort(out: Path) -> None:
             s in path.stem for s in ("_dyn", "_qdq", "_qop", "_quant")
         ):
             path.unlink()
+
+
+def gen_ml(out: Path) -> None:
+    """scikit-learn, LightGBM and XGBoost models converted with skl2onnx/onnxmltools
+    (benchmarks/ml_models.py)."""
+    ml = _load_script("ml_models")
+    for name, model, classes in ml.sklearn_models():
+        ml.convert_sklearn(name, model, classes, out)
+    ml.onehot_pipeline(out)
+    ml.boosters(out)
 
 
 def _from_script(script: str, function: str = "build") -> Callable[[Path], None]:
@@ -224,7 +249,7 @@ GENERATORS: dict[str, Callable[[Path], None]] = {
     "torchscript-old": gen_torchscript_old,
     "transformers-ort": gen_transformers_ort,
     "detection": _from_script("detection_models"),
-    "ml": _from_script("ml_models"),
+    "ml": gen_ml,
 }
 
 
@@ -282,8 +307,19 @@ def _last_line(text: str) -> str:
 
 
 def _check(model: Path) -> tuple[int | None, str]:
-    proc = _run([*_tool("trt-check"), str(model), "--backend", "parser", "--target", TARGET,
-                 "--format", "json", "--no-advice"])
+    proc = _run(
+        [
+            *_tool("trt-check"),
+            str(model),
+            "--backend",
+            "parser",
+            "--target",
+            TARGET,
+            "--format",
+            "json",
+            "--no-advice",
+        ]
+    )
     if proc.returncode not in (0, 1):
         return None, _last_line(proc.stderr or proc.stdout)
     report = json.loads(proc.stdout)
@@ -344,8 +380,20 @@ def process(category: str, model: Path, work: Path) -> Outcome:
     if res.rejected_before:
         out = work / f"{category}__{model.stem}.trt.onnx"
         report = work / f"{category}__{model.stem}.report.json"
-        proc = _run([*_tool("trt-rewrite"), str(model), "-o", str(out), "--auto",
-                     "--target", TARGET, "--report", str(report), "-q"])
+        proc = _run(
+            [
+                *_tool("trt-rewrite"),
+                str(model),
+                "-o",
+                str(out),
+                "--auto",
+                "--target",
+                TARGET,
+                "--report",
+                str(report),
+                "-q",
+            ]
+        )
         res.rewrite_exit = proc.returncode
         if proc.returncode == 0:
             res.verified = "yes"
@@ -368,8 +416,17 @@ def process(category: str, model: Path, work: Path) -> Outcome:
         res.reason = why or f"{after} unsupported after --auto"
     else:
         engine = work / f"{category}__{model.stem}.engine"
-        proc = _run([*_tool("trt-build"), str(target), "-o", str(engine),
-                     "--compute-capability", "89", *_build_shapes(model)])
+        proc = _run(
+            [
+                *_tool("trt-build"),
+                str(target),
+                "-o",
+                str(engine),
+                "--compute-capability",
+                "89",
+                *_build_shapes(model),
+            ]
+        )
         res.builds_after = proc.returncode == 0
         if not res.builds_after:
             res.reason = f"trt-build: {_last_line(proc.stderr or proc.stdout)}"
@@ -428,18 +485,28 @@ def markdown(results: list[Outcome], command: str) -> str:
             total = [a + b for a, b in zip(total, row, strict=True)]
     rej_ns = total[2]
     if rej_ns:
-        lines += ["", f"Parse after `--auto`: {total[3]}/{rej_ns} = {total[3] / rej_ns:.1%} of "
-                  "the rejected models without string tensors."]
+        lines += [
+            "",
+            f"Parse after `--auto`: {total[3]}/{rej_ns} = {total[3] / rej_ns:.1%} of "
+            "the rejected models without string tensors.",
+        ]
     failing = [r for r in results if r.rejected_before and not (r.parses_after and r.builds_after)]
     failing += [r for r in results if r.rejected_before is None]
     if failing:
-        lines += ["", "## Models that do not get through, and why", "",
-                  "| category | model | strings | verified | reason |", "| --- | --- | --- | --- | --- |"]
+        lines += [
+            "",
+            "## Models that do not get through, and why",
+            "",
+            "| category | model | strings | verified | reason |",
+            "| --- | --- | --- | --- | --- |",
+        ]
         for r in failing:
             reason = r.reason.replace("|", "\\|")
             verified = r.verified.replace("|", "\\|")
-            lines.append(f"| `{r.category}` | `{r.model}` | {'yes' if r.strings else ''} | "
-                         f"{verified} | {reason} |")
+            lines.append(
+                f"| `{r.category}` | `{r.model}` | {'yes' if r.strings else ''} | "
+                f"{verified} | {reason} |"
+            )
     return "\n".join(lines) + "\n"
 
 

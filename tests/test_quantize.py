@@ -230,3 +230,22 @@ def test_result_parses_and_builds_for_sm89(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (tmp_path / "q.engine").stat().st_size > 0
+
+
+def test_entropy_clips_where_minmax_takes_the_full_range():
+    """onnxruntime's quantize_static alone gives entropy the scales of minmax (128 bins, one
+    candidate threshold); trt-quantize runs the entropy search over 2048 bins."""
+
+    def activation_scales(method):
+        proto = quantize(_model(), _feeds(), method=method).proto
+        inits = {i.name: numpy_helper.to_array(i) for i in proto.graph.initializer}
+        return [
+            float(inits[n.input[1]].ravel()[0])
+            for n in proto.graph.node
+            if n.op_type == "QuantizeLinear"
+        ]
+
+    entropy, minmax = activation_scales("entropy"), activation_scales("minmax")
+    assert len(entropy) == len(minmax)
+    assert all(e <= m * (1 + 1e-6) for e, m in zip(entropy, minmax, strict=True))
+    assert any(e < m * 0.98 for e, m in zip(entropy, minmax, strict=True))

@@ -21,7 +21,7 @@ from trtforge.analyzer.backends import local_functions
 from trtforge.analyzer.background import start_type_inference
 from trtforge.analyzer.findings import Finding, Fix
 from trtforge.analyzer.graph import GraphView, TypeTable
-from trtforge.analyzer.kb import graph_rules
+from trtforge.analyzer.kb import fixability, graph_rules
 from trtforge.analyzer.kb.policy import (
     convertible_types,
     default_types,
@@ -140,11 +140,14 @@ class StaticChecker:
         if not builtin:
             plugin = find_plugin(node, self.target)
             if plugin is not None:
-                return PLUGIN, self._plugin_findings(ctx, plugin), plugin, ctx
-            return UNSUPPORTED, [self._no_importer(ctx, rule)], None, ctx
+                findings = fixability.complete(self._plugin_findings(ctx, plugin), node, graph)
+                return PLUGIN, findings, plugin, ctx
+            findings = fixability.complete([self._no_importer(ctx, rule)], node, graph)
+            return UNSUPPORTED, findings, None, ctx
         findings = list(self._apply(ctx, node, graph, rule))
         only = set(rule.bodies(ctx)) if rule.bodies is not None else None
         findings.extend(self._subgraphs(node, graph, only))
+        findings = fixability.complete(findings, node, graph)
         status = UNSUPPORTED if any(f.is_error for f in findings) else SUPPORTED
         return status, findings, None, ctx
 
@@ -373,7 +376,9 @@ class StaticChecker:
                 verdict.plugin = PluginRef(
                     plugin.name, plugin.version, plugin.namespace, plugin.available
                 )
-        graph_findings = list(graph_rules.check_graph(self.loaded, top, self.target))
+        graph_findings = fixability.complete_graph(
+            list(graph_rules.check_graph(self.loaded, top, self.target))
+        )
         return Report(
             model=model_info(self.loaded),
             target=self.target.id,

@@ -27,6 +27,9 @@ from trtforge.analyzer.cli._args import (
 
 PROG = "trt-rewrite"
 REPORT_SCHEMA = "trtforge.rewrite/1"
+#: models (weights included) larger than this are verified region by region: the original
+#: runs once and only what the passes changed runs again (`rewrite.regional`).
+REGIONAL_BYTES = 256 << 20
 
 
 def build_parser():
@@ -38,7 +41,10 @@ def build_parser():
         "-o", "--output", metavar="OUT", required=True, help="where to write the rewritten model"
     )
     passes = parser.add_argument_group("passes (run in this order until nothing changes)")
+    option_flags = {o.flag for o in declared_options().values()}
     for pid in all_passes():
+        if f"--{pid}" in option_flags:
+            continue  # the pass's own option (--upgrade-opset N) selects it
         passes.add_argument(
             f"--{pid}", dest="passes", action="append_const", const=pid, help=get_pass(pid).summary
         )
@@ -68,7 +74,28 @@ def build_parser():
         default=[],
         help="size of a named dynamic dim for verification (default 3)",
     )
+    ver.add_argument(
+        "--inputs",
+        metavar="FILE.npz",
+        action="append",
+        default=[],
+        help="verify on these inputs (arrays named after the model inputs; repeatable; a folder "
+        "of .npz files) instead of generated ones",
+    )
+    ver.add_argument(
+        "--data-loader-script",
+        metavar="FILE.py[:FUNC]",
+        help="verify on the feed dicts a Polygraphy-style data-loader function yields "
+        "(default function load_data)",
+    )
     out = parser.add_argument_group("output")
+    out.add_argument(
+        "--split",
+        action="store_true",
+        help="after the passes, write the largest part the target parses to OUT and the rest "
+        "as host models (onnxruntime) beside it, with a JSON manifest of how they connect; "
+        "verified by running the composition against the original",
+    )
     out.add_argument(
         "--report",
         metavar="FILE.json",
@@ -138,7 +165,13 @@ def _main(argv: Sequence[str] | None) -> int:
     from trtforge.analyzer.targets import default_target, parse_target
 
     passes = list(args.passes or [])
-    if not passes and not args.auto:
+    # a pass whose flag is its own option (--upgrade-opset N) runs when the option is given
+    options_by_flag = {o.flag: o for o in declared_options().values()}
+    for pid in all_passes():
+        option = options_by_flag.get(f"--{pid}")
+        if option is not None and getattr(args, option.name) != option.default:
+            passes.append(pid)
+    if not passes and not args.auto and not args.split:
         raise UserError(
             "no rewrite pass selected",
             f"name passes ({', '.join('--' + p for p in all_passes())}) or use --auto",
@@ -180,19 +213,30 @@ def _main(argv: Sequence[str] | None) -> int:
         _say(args, f"note: {note}")
 
     if args.verify and result.changed:
-        import onnx
-
+        from trtforge.analyzer.rewrite import inputs as gen
         from trtforge.analyzer.rewrite.verify import verify
 
-        original = load_external_weights(loaded)
-        rewritten = onnx.ModelProto()
-        rewritten.CopyFrom(result.proto)
+        feeds = None
+        if args.inputs:
+            feeds = gen.load_npz(args.inputs)
+        if args.data_loader_script:
+            feeds = (feeds or []) + gen.load_script(args.data_loader_script)
         if loaded.external and loaded.folder is not None:
-            from onnx.external_data_helper import load_external_data_for_model
-
-            load_external_data_for_model(rewritten, str(loaded.folder))
+            # onnxruntime reads the weights from their files; they are never copied here
+            original, rewritten, folder = loaded.proto, result.proto, loaded.folder
+        else:
+            original, rewritten, folder = load_external_weights(loaded), result.proto, None
+        regional = loaded.external_bytes + loaded.proto.ByteSize() > REGIONAL_BYTES
         verification = verify(
-            original, rewritten, seed=args.seed, dims=dims, allowances=result.allowances
+            original,
+            rewritten,
+            seed=args.seed,
+            dims=dims,
+            feeds=feeds,
+            folder=folder,
+            regional=regional,
+            allowances=result.allowances,
+            model_dir=loaded.folder,
         )
         report["verification"] = verification.to_json()
         if not verification.ok:
@@ -211,14 +255,20 @@ def _main(argv: Sequence[str] | None) -> int:
                 write_text(json.dumps(report, indent=2) + "\n", args.report)
             return EXIT_FINDINGS
         worst = verification.worst
+        what = "output(s)" if verification.mode == "model" else "changed-region tensor(s)"
         if worst is not None:
+            steps = f" over {len(verification.steps)} steps" if len(verification.steps) > 1 else ""
             _say(
                 args,
-                f"verified: {len(verification.outputs)} output(s) match (largest |diff| "
+                f"verified: {len(verification.outputs)} {what} match{steps} (largest |diff| "
                 f"{max(o.max_abs_diff for o in verification.outputs):.3g})",
             )
+        for note in verification.notes:
+            _say(args, f"  verification: {note}")
     elif not args.verify:
         report["verification"] = None
+    if args.split:
+        return _split(args, loaded, result, target, out_path, report, dims)
     write_model(result.proto, out_path, loaded)
     report["written"] = True
     _say(args, f"wrote {out_path}" + ("" if result.changed else " (graph unchanged)"))
@@ -236,6 +286,59 @@ def _main(argv: Sequence[str] | None) -> int:
             f"unsupported nodes ({target.id}, static): {len(before.unsupported_nodes)} "
             f"before → {len(after.unsupported_nodes)} after",
         )
+    if args.report:
+        write_text(json.dumps(report, indent=2) + "\n", args.report)
+    return EXIT_OK
+
+
+def _split(args, loaded, result, target, out_path, report, dims) -> int:
+    """--split: cut the rewritten model into host and TensorRT parts, verify, write them."""
+    import onnx
+
+    from trtforge.analyzer.api import check
+    from trtforge.analyzer.loading import load_external_weights
+    from trtforge.analyzer.rewrite.verify import compare, run_model
+    from trtforge.analyzer.rewrite.writer import write_model, write_text
+    from trtforge.analyzer.split import run_split, sample_feeds, split_model, stage_paths
+
+    model = onnx.ModelProto()
+    model.CopyFrom(result.proto)
+    if loaded.external and loaded.folder is not None:
+        from onnx.external_data_helper import load_external_data_for_model
+
+        load_external_data_for_model(model, str(loaded.folder))
+    verdicts = check(model, target=target, backend="static", advice=False)
+    accepted = [True] * len(model.graph.node)
+    for node in verdicts.nodes:
+        accepted[node.index] = node.status != "unsupported"
+    split = split_model(model, accepted)
+    paths = stage_paths(out_path)
+    for stage in split.stages:
+        _say(args, f"{stage.name}: {stage.nodes} node(s) → {paths[stage.name]}")
+    report["split"] = split.manifest({s.name: paths[s.name].name for s in split.stages})
+    if args.verify:
+        original = load_external_weights(loaded)
+        feeds = sample_feeds(original, args.seed, dims)
+        expected = run_model(original, feeds)
+        got = run_split(split, feeds)
+        elem = {o.name: o.type.tensor_type.elem_type for o in original.graph.output}
+        diffs = [compare(n, expected[n], got[n], elem[n]) for n in expected]
+        bad = [d for d in diffs if not d.ok]
+        report["split"]["verified"] = not bad
+        if bad:
+            print(
+                f"{PROG}: verification of the split failed: output '{bad[0].name}' max |diff| "
+                f"{bad[0].max_abs_diff:.3g}; nothing written to {out_path}",
+                file=sys.stderr,
+            )
+            return EXIT_FINDINGS
+        _say(args, f"verified: the {len(split.stages)} stages reproduce every output")
+    for stage in split.stages:
+        write_model(stage.proto, paths[stage.name], None)
+    manifest = report["split"]
+    write_text(json.dumps(manifest, indent=2) + "\n", paths["manifest"])
+    report["written"] = True
+    _say(args, f"wrote {paths['manifest']}")
     if args.report:
         write_text(json.dumps(report, indent=2) + "\n", args.report)
     return EXIT_OK

@@ -166,6 +166,7 @@ def _rewrite_model(
             cls = get_pass(pid)
             ctx = PassContext(graph, options, pid, opsets)
             before = _signature(graph)
+            opsets_before = dict(opsets)
             outcome = cls().run(ctx)
             stats[pid].applied += outcome.applied
             stats[pid].add_skips(outcome.skips)
@@ -176,7 +177,7 @@ def _rewrite_model(
                     allowances[name] = (atol, why)
             if outcome.changed:
                 graph.cleanup().toposort()
-                if _signature(graph) != before:
+                if _signature(graph) != before or opsets != opsets_before:
                     round_changed = True
         if not round_changed:
             break

@@ -11,6 +11,13 @@ The runner is onnxruntime with graph optimizations off. A model holding trtforge
 (domain `trtforge`), which onnxruntime cannot run, is evaluated with `onnx.reference`, each
 plugin node through its plugin's NumPy reference (`PluginSpec.reference_op()`).
 
+Inputs come from `rewrite.inputs` (bounded token ids, 0/1 masks, sizes from the graph,
+prefill and decode steps for decoders), or from the user (`--inputs`, `--data-loader-script`).
+The original model is run on each candidate in turn until it runs: when it fails on all of
+them, the inputs are blamed, not the rewrite. When onnxruntime has no kernel for an op of the
+model (contrib ops its CPU build lacks), or the model is large, only what the passes changed is
+compared (`rewrite.regional`).
+
 External weights are loaded here (and only here, besides copying them into the written model).
 """
 
@@ -38,6 +45,25 @@ EXACT = (0.0, 0.0)
 #: size given to a dynamic dim that `dims` does not name.
 DEFAULT_DIM = 3
 PLUGIN_DOMAIN = "trtforge"
+
+
+class RunError(UserError):
+    """onnxruntime could not run a model on the given feed."""
+
+
+class NoKernelError(RunError):
+    """onnxruntime has no kernel for an op of the model (e.g. a contrib op its CPU build lacks)."""
+
+
+def _classify(err: Exception) -> type[RunError]:
+    text = str(err)
+    if (
+        "NOT_IMPLEMENTED" in text
+        or "Could not find an implementation" in text
+        or "is not a registered function/op" in text
+    ):
+        return NoKernelError
+    return RunError
 
 
 @dataclass(frozen=True)
@@ -74,6 +100,12 @@ class Verification:
     outputs: list[OutputDiff] = field(default_factory=list)
     inputs: dict[str, list[int]] = field(default_factory=dict)
     seed: int = 0
+    #: "model" (both whole models compared) or "regions" (only what the passes changed)
+    mode: str = "model"
+    #: labels of the feeds compared (one per step: "inputs", "prefill (...)", "decode (...)")
+    steps: list[str] = field(default_factory=list)
+    #: what the inputs assumed (from `rewrite.inputs`), and why a mode was chosen
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -90,6 +122,9 @@ class Verification:
         return {
             "ok": self.ok,
             "seed": self.seed,
+            "mode": self.mode,
+            "steps": list(self.steps),
+            "notes": list(self.notes),
             "input_shapes": self.inputs,
             "outputs": [o.to_json() for o in self.outputs],
             "worst": worst.to_json() if worst is not None else None,
@@ -118,45 +153,13 @@ def _initializer_names(graph: onnx.GraphProto) -> set[str]:
 def make_inputs(
     proto: onnx.ModelProto, seed: int = 0, dims: Mapping[str, int] | None = None
 ) -> dict[str, np.ndarray]:
-    """Random inputs for every graph input that is not an initializer.
+    """Inputs for every graph input that is not an initializer: the first step of the first
+    candidate of `rewrite.inputs.candidates` (floats standard normal; integers bounded by the
+    tables they index, else 0..3; masks 0/1; a dynamic dim takes `dims[name]` or
+    `DEFAULT_DIM`)."""
+    from trtforge.analyzer.rewrite.inputs import candidates
 
-    Floats: standard normal. Integers: 0..3 (valid as token ids, masks and indices of any
-    tiny model). Booleans: random. A dynamic dim takes `dims[name]` or `DEFAULT_DIM`.
-    """
-    rng = np.random.default_rng(seed)
-    dims = dict(dims or {})
-    inits = _initializer_names(proto.graph)
-    feeds: dict[str, np.ndarray] = {}
-    for value in proto.graph.input:
-        if value.name in inits:
-            continue
-        ttype = value.type.tensor_type
-        if not value.type.HasField("tensor_type"):
-            raise UserError(
-                f"input '{value.name}' is not a tensor; verification cannot feed it",
-                "rewrite with --no-verify",
-            )
-        shape = []
-        for dim in ttype.shape.dim:
-            if dim.HasField("dim_value") and dim.dim_value >= 0:
-                shape.append(dim.dim_value)
-            else:
-                shape.append(int(dims.get(dim.dim_param, DEFAULT_DIM)))
-        np_type = onnx.helper.tensor_dtype_to_np_dtype(ttype.elem_type)
-        kind = np.dtype(np_type).kind
-        if kind == "f":
-            feeds[value.name] = rng.standard_normal(shape).astype(np_type)
-        elif kind in "iu":
-            feeds[value.name] = rng.integers(0, 4, size=shape).astype(np_type)
-        elif kind == "b":
-            feeds[value.name] = rng.integers(0, 2, size=shape).astype(bool)
-        else:
-            raise UserError(
-                f"input '{value.name}' has type {_dtype_name(ttype.elem_type)}, which verification "
-                "cannot generate",
-                "rewrite with --no-verify",
-            )
-    return feeds
+    return candidates(proto, seed, dims)[0].steps[0].feed
 
 
 def _plugin_spec(node: onnx.NodeProto):
@@ -227,9 +230,16 @@ def _run_plugin_node(node: onnx.NodeProto, args: list[np.ndarray | None]) -> lis
 INLINE_LIMIT = 1 << 30
 
 
-def _session(proto: onnx.ModelProto, options):
+#: onnxruntime's session option naming the folder external data is read from, when the model
+#: is given as bytes (it then reads the weights itself; Python never holds them).
+EXTERNAL_FOLDER_KEY = "session.model_external_initializers_file_folder_path"
+
+
+def _session(proto: onnx.ModelProto, options, folder=None):
     import onnxruntime as ort
 
+    if folder is not None:
+        options.add_session_config_entry(EXTERNAL_FOLDER_KEY, str(folder))
     if proto.ByteSize() < INLINE_LIMIT:
         return ort.InferenceSession(
             proto.SerializeToString(), options, providers=["CPUExecutionProvider"]
@@ -247,18 +257,31 @@ def _session(proto: onnx.ModelProto, options):
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def _ort_run(proto: onnx.ModelProto, feeds: Mapping[str, np.ndarray], wanted: list[str]):
+def _ort_run(
+    proto: onnx.ModelProto, feeds: Mapping[str, np.ndarray], wanted: list[str], folder=None
+):
+    """Runs `proto` in onnxruntime (optimizations off). `folder`: where its external data is,
+    when its weights are not loaded.
+
+    Raises:
+        NoKernelError: onnxruntime has no kernel for one of its ops.
+        RunError: any other failure (usually: the model does not run on these inputs).
+    """
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    options.log_severity_level = 3
+    options.log_severity_level = 4  # failures are reported as one line, not logged
+    # Verification runs each model on a handful of feeds: repacking every weight for faster
+    # MatMuls costs more than it saves (BERT-large: 5 s of a 5.5 s session start, and a
+    # second copy of the weights in memory).
+    options.add_session_config_entry("session.disable_prepacking", "1")
     try:
-        session = _session(proto, options)
+        session = _session(proto, options, folder)
         feed_names = {i.name for i in session.get_inputs()}
         results = session.run(wanted, {k: v for k, v in feeds.items() if k in feed_names})
     except Exception as err:  # noqa: BLE001 - onnxruntime raises its own error types
-        raise UserError(
+        raise _classify(err)(
             f"onnxruntime cannot run the model for verification ({str(err).splitlines()[0][:200]})",
             "rewrite with --no-verify if the model is meant for TensorRT only",
         ) from None
@@ -315,17 +338,53 @@ def _slice(
     return model
 
 
-def run_model(proto: onnx.ModelProto, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Runs a model (weights loaded) and returns its outputs by name.
+def _off_spec_in_onnxruntime(proto: onnx.ModelProto) -> bool:
+    """True for a model holding a training-mode BatchNormalization: onnxruntime's CPU kernel
+    (1.32) normalizes it by statistics that are not the batch's (a [2, 3, 4] input with
+    mean 0 / var 1 inputs is off by 0.1), where the ONNX spec and `onnx.reference` use the
+    batch mean and population variance. Such a model is evaluated with `onnx.reference`."""
+    for node in proto.graph.node:
+        if node.op_type != "BatchNormalization" or node.domain not in ("", "ai.onnx"):
+            continue
+        if any(a.name == "training_mode" and a.i for a in node.attribute):
+            return True
+    return False
+
+
+def _reference_run(proto: onnx.ModelProto, feeds, names: list[str]) -> dict[str, np.ndarray]:
+    from onnx.reference import ReferenceEvaluator
+
+    try:
+        results = ReferenceEvaluator(proto).run(names, dict(feeds))
+    except Exception as err:  # noqa: BLE001 - the reference raises many kinds
+        raise UserError(
+            f"onnx.reference cannot run the model for verification ({str(err)[:200]})",
+            "rewrite with --no-verify if the model is meant for TensorRT only",
+        ) from None
+    return dict(zip(names, results, strict=True))
+
+
+def run_model(
+    proto: onnx.ModelProto,
+    feeds: Mapping[str, np.ndarray],
+    names: list[str] | None = None,
+    folder=None,
+) -> dict[str, np.ndarray]:
+    """Runs a model and returns its outputs (or the tensors `names`) by name.
 
     onnxruntime runs the standard ops; each trtforge plugin node is evaluated, in graph order,
-    by its plugin's reference op, and onnxruntime continues from its outputs.
+    by its plugin's reference op, and onnxruntime continues from its outputs. `folder`: where
+    external weights are read from when they are not loaded (plugin nodes need them loaded).
     """
-    names = [o.name for o in proto.graph.output]
+    names = names or [o.name for o in proto.graph.output]
     proto = exact_nbits(proto)
+    if _off_spec_in_onnxruntime(proto):
+        return _reference_run(proto, feeds, names)
     plugin_nodes = [n for n in proto.graph.node if _is_plugin_node(n)]
     if not plugin_nodes:
-        return _ort_run(proto, feeds, names)
+        if set(names) - {o.name for o in proto.graph.output}:
+            proto = _with_outputs(proto, names)
+        return _ort_run(proto, feeds, names, folder)
     from onnx import numpy_helper
 
     inits = {t.name: t for t in proto.graph.initializer}
@@ -333,16 +392,40 @@ def run_model(proto: onnx.ModelProto, feeds: Mapping[str, np.ndarray]) -> dict[s
     for node in plugin_nodes:
         needed = [i for i in node.input if i and i not in known and i not in inits]
         if needed:
-            known.update(_ort_run(_slice(proto, known, needed), known, needed))
+            known.update(_ort_run(_slice(proto, known, needed), known, needed, folder))
         args = [
-            None if not i else known[i] if i in known else numpy_helper.to_array(inits[i])
+            None
+            if not i
+            else known[i]
+            if i in known
+            else numpy_helper.to_array(inits[i], base_dir=str(folder or ""))
             for i in node.input
         ]
         known.update(zip(node.output, _run_plugin_node(node, args), strict=False))
     missing = [n for n in names if n not in known]
     if missing:
-        known.update(_ort_run(_slice(proto, known, missing), known, missing))
+        known.update(_ort_run(_slice(proto, known, missing), known, missing, folder))
     return {n: known[n] for n in names}
+
+
+def _with_outputs(proto: onnx.ModelProto, names: list[str]) -> onnx.ModelProto:
+    """A shallow copy of `proto` (initializers shared as references, not loaded) whose graph
+    outputs are `names` (intermediate tensors included)."""
+    out = onnx.ModelProto()
+    graph = proto.graph
+    out.CopyFrom(onnx.ModelProto(ir_version=proto.ir_version, opset_import=proto.opset_import))
+    out.functions.extend(proto.functions)
+    new = out.graph
+    new.name = graph.name
+    new.node.extend(graph.node)
+    new.initializer.extend(graph.initializer)
+    new.sparse_initializer.extend(graph.sparse_initializer)
+    new.input.extend(graph.input)
+    new.value_info.extend(graph.value_info)
+    declared = {o.name: o for o in graph.output}
+    for name in names:
+        new.output.append(declared.get(name) or onnx.helper.make_empty_tensor_value_info(name))
+    return out
 
 
 def exact_nbits(proto: onnx.ModelProto) -> onnx.ModelProto:
@@ -381,6 +464,14 @@ def _loosest(dtypes: set[str]) -> str | None:
     return max(known, key=lambda d: TOLERANCES[d]) if known else None
 
 
+def _maps_as_array(value):
+    """A sequence of maps (ZipMap's output: one {label: probability} per row) as the
+    [rows, labels] array `lower-ml --zipmap-as-tensor` outputs instead; anything else as is."""
+    if isinstance(value, list) and value and all(isinstance(row, dict) for row in value):
+        return np.array([list(row.values()) for row in value], dtype=np.float32)
+    return value
+
+
 def compare(
     name: str,
     ref: np.ndarray,
@@ -392,7 +483,12 @@ def compare(
     """Compares one output with the tolerance of its dtype, or of `computed_in` (the lowest
     float precision the model computes in) for a float output when that one is looser, or with
     the absolute `allowance` a pass declared for it (`RewriteResult.allowances`: e.g. a
-    quantization step that the rewrite changed) when that one is looser."""
+    quantization step that the rewrite changed) when that one is looser. A sequence of maps
+    (ZipMap) is compared as the [rows, labels] float array."""
+    maps = ref
+    ref = _maps_as_array(ref)
+    if ref is not maps:
+        elem_type = onnx.TensorProto.FLOAT
     dtype = _dtype_name(elem_type) if elem_type else str(ref.dtype).upper()
     rtol, atol = TOLERANCES.get(dtype, EXACT)
     note = ""
@@ -441,26 +537,26 @@ def compare(
     )
 
 
-def verify(
+def _diffs(
     original: onnx.ModelProto,
-    rewritten: onnx.ModelProto,
-    seed: int = 0,
-    dims: Mapping[str, int] | None = None,
+    names: list[str],
+    expected: Mapping[str, np.ndarray],
+    actual: Mapping[str, np.ndarray],
+    computed_in: str | None,
+    label: str = "",
+    types: Mapping[str, int] | None = None,
     allowances: Mapping[str, tuple[float, str]] | None = None,
-) -> Verification:
-    """Runs both models (weights loaded) on the same random inputs and compares every output
-    (`allowances`: absolute tolerances the passes declared per output, with why)."""
-    feeds = make_inputs(original, seed, dims)
-    expected = run_model(original, feeds)
-    actual = run_model(rewritten, feeds)
-    computed_in = _loosest(computed_float_types(original))
-    result = Verification(inputs={k: list(v.shape) for k, v in feeds.items()}, seed=seed)
-    for out in original.graph.output:
-        elem = out.type.tensor_type.elem_type
-        if out.name not in actual:
-            result.outputs.append(
+) -> list[OutputDiff]:
+    declared = {o.name: o.type.tensor_type.elem_type for o in original.graph.output}
+    declared.update(types or {})
+    out = []
+    for name in names:
+        shown = f"{name} [{label}]" if label else name
+        elem = declared.get(name, 0)
+        if name not in actual:
+            out.append(
                 OutputDiff(
-                    out.name,
+                    shown,
                     _dtype_name(elem) if elem else "?",
                     0,
                     0,
@@ -472,8 +568,80 @@ def verify(
                 )
             )
             continue
-        allowance = (allowances or {}).get(out.name)
-        result.outputs.append(
-            compare(out.name, expected[out.name], actual[out.name], elem, computed_in, allowance)
+        allowance = (allowances or {}).get(name)
+        diff = compare(shown, expected[name], actual[name], elem, computed_in, allowance)
+        out.append(diff)
+    return out
+
+
+def verify(
+    original: onnx.ModelProto,
+    rewritten: onnx.ModelProto,
+    seed: int = 0,
+    dims: Mapping[str, int] | None = None,
+    feeds: list | None = None,
+    folder=None,
+    regional: bool = False,
+    allowances: Mapping[str, tuple[float, str]] | None = None,
+    model_dir=None,
+) -> Verification:
+    """Runs both models on the same inputs and compares every output.
+
+    Args:
+        original, rewritten: the models; weights loaded, or external and read from `folder`.
+        seed, dims: for generated inputs (`rewrite.inputs.candidates`).
+        feeds: user-given candidates (`rewrite.inputs.load_npz` / `load_script`) instead.
+        folder: the folder external weights are read from when they are not loaded.
+        regional: compare only what the passes changed (`rewrite.regional`), as for large
+            models; also chosen when onnxruntime has no kernel for an op of the model.
+        allowances: absolute tolerances the passes declared per output, with why.
+        model_dir: the model's folder, for `genai_config.json` (decoder KV-cache layout).
+
+    Raises:
+        UserError: the original model runs on none of the inputs (the inputs are blamed),
+            or neither whole-model nor regional verification is possible.
+    """
+    from trtforge.analyzer.rewrite import inputs as gen
+
+    given = feeds is not None
+    options = feeds if given else gen.candidates(original, seed, dims, model_dir or folder)
+    computed_in = _loosest(computed_float_types(original))
+    if regional:
+        from trtforge.analyzer.rewrite.regional import changed_regions, verify_regions
+
+        if changed_regions(original, rewritten) is not None:  # else: whole models, below
+            return verify_regions(original, rewritten, options, computed_in, folder, seed)
+    names = [o.name for o in original.graph.output]
+    failures = []
+    for candidate in options:
+        try:
+            expected = [run_model(original, step.feed, names, folder) for step in candidate.steps]
+        except NoKernelError as err:
+            from trtforge.analyzer.rewrite.regional import verify_regions
+
+            result = verify_regions(original, rewritten, options, computed_in, folder, seed)
+            result.notes.insert(0, f"whole-model run impossible: {err.message}")
+            return result
+        except RunError as err:
+            failures.append(f"{candidate.assumed or 'inputs'}: {err.message}")
+            continue
+        result = Verification(
+            inputs={k: list(v.shape) for k, v in candidate.steps[0].feed.items()},
+            seed=seed,
+            steps=[step.label for step in candidate.steps],
+            notes=[candidate.assumed] if candidate.assumed else [],
         )
-    return result
+        for step, want in zip(candidate.steps, expected, strict=True):
+            got = run_model(rewritten, step.feed, names, folder)
+            label = step.label if len(candidate.steps) > 1 else ""
+            result.outputs.extend(
+                _diffs(original, names, want, got, computed_in, label, None, allowances)
+            )
+        return result
+    what = "the given inputs" if given else f"any of {len(options)} generated input sets"
+    raise UserError(
+        f"verification: the ORIGINAL model does not run on {what}, so the rewrite cannot be "
+        f"compared ({'; '.join(failures)[:400]})",
+        "give inputs it runs with (--inputs FILE.npz, --data-loader-script file.py, or --dim "
+        "NAME=SIZE), or rewrite with --no-verify",
+    )

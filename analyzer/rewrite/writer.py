@@ -117,6 +117,126 @@ def _write_single(data: bytes, out: Path) -> None:
 
 
 def _write_with_data(proto: onnx.ModelProto, out: Path, source: LoadedModel | None) -> None:
+    if source is not None and source.folder is not None:
+        _write_streamed(proto, out, source.folder)
+        return
+    _write_loaded(proto, out, source)
+
+
+def _copy_range(src, dst, offset: int, length: int) -> None:
+    """Copies `length` bytes at `offset` of `src` to the end of `dst`, in the kernel where it
+    can (`os.copy_file_range`), else through a 1 MiB buffer."""
+    copy = getattr(os, "copy_file_range", None)
+    done = 0
+    if copy is not None:
+        try:
+            while done < length:
+                n = copy(src.fileno(), dst.fileno(), length - done, offset + done)
+                if n == 0:
+                    break
+                done += n
+        except OSError:
+            pass  # e.g. across file systems on old kernels: fall back to read/write
+    if done < length:
+        src.seek(offset + done)
+        dst.seek(0, os.SEEK_END)
+        while done < length:
+            chunk = src.read(min(CHUNK, length - done))
+            if not chunk:
+                raise UserError(
+                    "the model's external data file is shorter than its tensors say",
+                    "check that the .data file beside the model is complete",
+                )
+            dst.write(chunk)
+            done += len(chunk)
+
+
+def _write_streamed(proto: onnx.ModelProto, out: Path, folder: Path) -> None:
+    """Writes `proto` and one data file, copying each external tensor's bytes straight from the
+    input's data files (never loaded into memory; each range copied once) and moving large
+    new inline tensors out. Offsets are aligned to 64 bytes for memory-mapping readers."""
+    from onnx import numpy_helper
+
+    from trtforge.analyzer.loading import _external_fields, _resolve_location
+
+    full = onnx.ModelProto()
+    full.CopyFrom(proto)  # weights are references here: a small copy
+    data_name = data_file_name(out)
+    tmpdir = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
+    data_tmp = tmpdir / data_name
+    sources: dict[str, object] = {}
+    resolved: dict[str, Path] = {}  # location -> path (checked once per file, not per tensor)
+    copied: dict[tuple[str, int, int], int] = {}
+    try:
+        with open(data_tmp, "wb+") as dst:
+
+            def place(tensor: onnx.TensorProto, offset: int, length: int) -> None:
+                del tensor.external_data[:]
+                tensor.data_location = onnx.TensorProto.EXTERNAL
+                for key, value in (("location", data_name), ("offset", offset), ("length", length)):
+                    entry = tensor.external_data.add()
+                    entry.key, entry.value = key, str(value)
+
+            def align() -> int:
+                end = dst.seek(0, os.SEEK_END)
+                pad = (-end) % 64
+                if pad:
+                    dst.write(b"\0" * pad)
+                return end + pad
+
+            for tensor in iter_graph_tensors(full.graph):
+                if tensor.data_location == onnx.TensorProto.EXTERNAL:
+                    fields = _external_fields(tensor)
+                    location = fields.get("location", "")
+                    path = resolved.get(location)
+                    if path is None:
+                        path = resolved[location] = _resolve_location(folder, location, tensor.name)
+                    offset = int(fields.get("offset", 0) or 0)
+                    length = fields.get("length")
+                    length = int(length) if length else path.stat().st_size - offset
+                    key = (str(path), offset, length)
+                    if key not in copied:
+                        if str(path) not in sources:
+                            sources[str(path)] = open(path, "rb")  # noqa: SIM115
+                        start = align()
+                        _copy_range(sources[str(path)], dst, offset, length)
+                        copied[key] = start
+                    place(tensor, copied[key], length)
+                elif tensor.ByteSize() >= EXTERNAL_THRESHOLD and tensor.data_type not in (
+                    onnx.TensorProto.STRING,
+                    onnx.TensorProto.UNDEFINED,
+                ):
+                    raw = (
+                        tensor.raw_data
+                        if tensor.HasField("raw_data")
+                        else numpy_helper.to_array(tensor).tobytes()
+                    )
+                    start = align()
+                    _write_chunks(dst, raw)
+                    for field in (
+                        "raw_data",
+                        "float_data",
+                        "int32_data",
+                        "int64_data",
+                        "double_data",
+                        "uint64_data",
+                        "string_data",
+                    ):
+                        tensor.ClearField(field)
+                    place(tensor, start, len(raw))
+            dst.flush()
+            os.fsync(dst.fileno())
+        os.chmod(data_tmp, _umask_mode())
+        _fsync_write(tmpdir / out.name, full.SerializeToString())
+        os.replace(data_tmp, out.parent / data_name)
+        os.replace(tmpdir / out.name, out)
+    finally:
+        for handle in sources.values():
+            handle.close()
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def _write_loaded(proto: onnx.ModelProto, out: Path, source: LoadedModel | None) -> None:
     from onnx.external_data_helper import (
         convert_model_to_external_data,
         load_external_data_for_model,

@@ -23,8 +23,9 @@ WHY = Since(
     reason="the parser has no importer for ai.onnx.ml ops and no plugin of that name is known",
 )
 HINT = (
-    "run the classical-ML part outside TensorRT (e.g. onnxruntime), convert it to tensor ops "
-    "(e.g. Hummingbird for tree ensembles), or register a plugin of that name"
+    "trt-rewrite --lower-ml turns linear/SVM/tree-ensemble/preprocessing ops with numeric "
+    "labels into standard ops (ZipMap with --zipmap-as-tensor); otherwise run the "
+    "classical-ML part outside TensorRT (e.g. onnxruntime) or register a plugin of that name"
 )
 
 OPS = (

@@ -16,6 +16,9 @@ LpNormalization takes FLOAT/FLOAT16 only.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from trtforge.analyzer.findings import Fix
 from trtforge.analyzer.kb.ops._compute import (
     CHANGELOG,
     CHECKERS,
@@ -34,12 +37,18 @@ from trtforge.analyzer.kb.rule import AttrLimit, NodeContext, OpRule, Since
 _NORM_TYPES = FLOAT_LIKE
 
 
+#: the rewrite that turns training-mode BatchNormalization into ops the parser takes.
+_INFERENCE_BN = (Fix("rewrite", "inference-batchnorm"),)
+
+
 def _check_batchnorm(ctx: NodeContext):
-    yield from only_first_output(
+    for finding in only_first_output(
         ctx,
         "declares the training outputs running_mean/running_var, which TensorRT does not produce",
-        "export in inference mode (model.eval()) so the node has one output",
-    )
+        "export in inference mode (model.eval()) so the node has one output, or "
+        "trt-rewrite --inference-batchnorm",
+    ):
+        yield replace(finding, fixes=_INFERENCE_BN)
 
 
 def _check_layernorm(ctx: NodeContext):
@@ -101,7 +110,9 @@ RULES = [
                 "training_mode",
                 allowed={0},
                 default=0,
-                hint="export in inference mode (model.eval())",
+                hint="export in inference mode (model.eval()), or trt-rewrite "
+                "--inference-batchnorm (batch statistics as Reduce ops)",
+                fixes=_INFERENCE_BN,
                 code="training-mode",
             ),
         ),

@@ -22,7 +22,8 @@ After::
 Skips (reported with the reason):
     an intermediate (mean, d, var, ...) is read by a node outside the pattern or is a graph
     output; the reduction is not over the trailing axes; a non-constant or non-scalar epsilon;
-    an unknown input type; normalized dims that are not static when gamma/beta must be made.
+    an unknown input type; normalized dims that are not static when gamma/beta must be made
+    (when shape inference lost the input's shape, the dims are read off gamma/beta).
 """
 
 from __future__ import annotations
@@ -128,10 +129,17 @@ def apply_inverse(centred: gs.Tensor, inv: gs.Tensor, how: str) -> gs.Node | Non
 
 
 def affine_param(node: gs.Node, tensor: gs.Tensor) -> gs.Constant | None:
-    """For Mul/Add(tensor, param): the param when it is a Constant (initializer)."""
+    """For Mul/Add(tensor, param): the param when it is a Constant (initializer), also behind
+    Identity nodes (the TorchScript exporter deduplicates equal initializers — every LayerNorm
+    weight of ones — into one, read through an Identity per use)."""
     param = other_input(node, tensor)
-    if isinstance(param, gs.Constant):
-        return param
+    for _ in range(4):
+        if isinstance(param, gs.Constant):
+            return param
+        producer = param.inputs[0] if param is not None and len(param.inputs) == 1 else None
+        if producer is None or producer.op != "Identity" or not _is_default(producer):
+            return None
+        param = producer.inputs[0]
     return None
 
 
@@ -158,6 +166,30 @@ def fit_param(
         return None
     values = np.asarray(param.values).reshape(shape)
     return np.broadcast_to(values, dims).astype(dtype)
+
+
+def dims_from_params(params: list[gs.Tensor], count: int) -> list[int] | None:
+    """The normalized dims read off the affine parameters, for an input whose shape is lost.
+
+    TorchScript exports at opset 11-13 leave ONNX shape inference without the input's shape,
+    but gamma/beta are `[..., D]` initializers: one whose static shape (leading 1s dropped)
+    has exactly `count` dims spans the normalized axes, since `Mul`/`Add` broadcast it against
+    them. A parameter of fewer dims (a scalar, `[1]`) says nothing and is not used; when two
+    disagree, nothing is returned. The result is checked when the rewrite is verified.
+    """
+    found: list[int] | None = None
+    for param in params:
+        if not isinstance(param, gs.Constant) or param.shape is None:
+            continue
+        shape = [int(d) for d in param.shape]
+        while len(shape) > count and shape[0] == 1:
+            shape.pop(0)
+        if len(shape) != count or any(d <= 1 for d in shape):
+            continue
+        if found is not None and found != shape:
+            return None
+        found = shape
+    return found
 
 
 def extend_tail(match: Match, graph: gs.Graph, last: gs.Node, x: gs.Tensor) -> None:
@@ -284,6 +316,9 @@ class FuseLayerNorm(RewritePass):
         if self.impl(ctx) == "onnx" and ctx.opset < emit.OPSET_LAYERNORM:
             return f"LayerNormalization needs opset {emit.OPSET_LAYERNORM} (model has {ctx.opset})"
         dims = static_tail(x, -first)
+        if dims is None:  # shape inference lost it: the width is in gamma/beta
+            dims = dims_from_params([data[k][1] for k in ("gamma", "beta") if k in data], -first)
+        data["dims"] = dims
         dtype = emit.np_float(x)
         for key in ("gamma", "beta"):
             if key in data:
@@ -302,7 +337,7 @@ class FuseLayerNorm(RewritePass):
         data = match.data
         x: gs.Tensor = data["x"]
         dtype = emit.np_float(x)
-        dims = static_tail(x, -data["axis"])
+        dims = data["dims"]
 
         def param(key: str, fill: float) -> gs.Tensor | None:
             fitted = data.get(key + "_fit")

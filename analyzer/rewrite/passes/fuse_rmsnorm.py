@@ -43,6 +43,7 @@ from trtforge.analyzer.rewrite.passes.fuse_layernorm import (
     _is_default,
     affine_param,
     apply_inverse,
+    dims_from_params,
     fit_param,
     match_inverse_std,
 )
@@ -172,6 +173,9 @@ class FuseRMSNorm(RewritePass):
         if rms_as_onnx(ctx) and ctx.opset < emit.OPSET_RMSNORM:
             return f"RMSNormalization needs opset {emit.OPSET_RMSNORM} (model has {ctx.opset})"
         dims = static_tail(x, -first)
+        if dims is None and "gamma" in data:  # shape inference lost it: the width is in gamma
+            dims = dims_from_params([data["gamma"][1]], -first)
+        data["dims"] = dims
         cast_node = data.get("cast")
         # the dtype the fused node computes in: the cast's target when the Cast is absorbed
         out_dtype = (
@@ -197,7 +201,7 @@ class FuseRMSNorm(RewritePass):
         elif fitted is not None:
             scale = ctx.constant("gamma", fitted)
         else:
-            tail = static_tail(x, -data["axis"])
+            tail = data["dims"]
             scale = ctx.constant("gamma", emit.ones_like_tail(tail, emit.np_float(x), 1.0))
         onnx_op = "RMSNormalization" if rms_as_onnx(ctx) else None
         replace_with_norm(ctx, match, [x, scale], onnx_op, "RMSNorm")

@@ -1,0 +1,195 @@
+"""Completes every finding with what fixes it, or why nothing does automatically.
+
+Rules state why the parser refuses a node; whether a trt-rewrite pass removes the finding is
+often a fact about the graph around the node, not about the op. This module adds those fixes
+once, for every rule, after the rule has spoken:
+
+  * a node whose every input is a build-time constant (initializers, Constant nodes and what
+    is computed from them only) is computed by `fold-constants`, whatever the parser thinks
+    of the op: the node disappears (two real models parsed only after folding and were never
+    told so);
+  * a node refused for its opset below the rule's range (`opset-out-of-range`,
+    `pre-opset7-broadcast`) and the graph-level `graph/old-opset` are fixed by
+    `upgrade-opset` (onnx's version converter, verified);
+  * any other error finding without a fix gets "no automatic fix: <why>" in its hint, the why
+    chosen by the kind of finding (`NO_FIX`); `explain` returns it for a code.
+"""
+
+from __future__ import annotations
+
+import re
+
+from trtforge.analyzer.findings import Finding, Fix
+
+FOLD = Fix("rewrite", "fold-constants")
+UPGRADE = Fix("rewrite", "upgrade-opset")
+#: the opset `upgrade-opset` converts to when no other is asked for.
+UPGRADE_DEFAULT = 17
+#: ops whose output is not a function of their inputs: never folded.
+_NOT_FOLDABLE = frozenset(
+    {
+        "RandomNormal",
+        "RandomUniform",
+        "RandomNormalLike",
+        "RandomUniformLike",
+        "Multinomial",
+        "Bernoulli",
+        "Constant",
+    }
+)
+#: codes fixed by raising the model's opset.
+_OPSET_CODES = ("opset-out-of-range", "pre-opset7-broadcast", "graph/old-opset")
+
+#: (pattern on the code, why no pass removes it). First match wins; every code the knowledge
+#: base can emit must match one (tests/test_fixability.py enumerates them).
+NO_FIX: tuple[tuple[str, str], ...] = (
+    (
+        r"(^|/)(not-available|custom-domain-op|unknown-op|plugin-not-registered)$",
+        "no trtforge pass or built plugin implements this op for the target; `trt-plugin new` "
+        "scaffolds a plugin for it",
+    ),
+    (
+        r"(dtype|types|-type|datatype|uint8-[a-z-]+|unsupported-target-type|float-shape-input)$",
+        "changing an element type changes what the model computes; re-export with a type the "
+        "parser takes",
+    ),
+    (
+        r"(dynamic[a-z-]*|not-constant|cache-length|index-depth|axis-dim|scale-shape|head-size|"
+        r"constant-input|sequence-lens|trip-count|scan-output-without-trip-count)$",
+        "the value is known only at run time here (fold-constants applies only when it depends "
+        "on constants and static shapes); export with static shapes",
+    ),
+    (
+        r"(training-mode|extra-outputs)$",
+        "the node computes training-time outputs; export the model in inference mode (eval())",
+    ),
+    (
+        r"(^|/)(rank|spatial-rank|rank-above-8|branch-ranks|rope-dims|heads-divisible|kv-shape|"
+        r"mask-shape|past-kv|packed-qkv|num-heads|boxes-last-dim|vector-times-batched|"
+        r"output-shape-1d|odd-4bit-volume|scaled-dims|negative-last-chunk|num-outputs|"
+        r"frame-length|complex-signal|k-too-large|diagonal|ellipsis)$",
+        "the tensor layout is one the parser's importer does not implement; reshape it in the "
+        "exporter",
+    ),
+    (
+        r"(^|/)(p|dilations|activation|bidirectional-activations|input-forget|fmod-float|"
+        r"softcap|softmax-precision|causal-with-mask|negative-pre-padding|nonzero-zero-point|"
+        r"scale-not-positive|equation-characters|approximate|attribute|attribute-value|axes|"
+        r"axis|asymmetric-pads|coordinate-transformation-mode|keep-aspect-ratio-policy|"
+        r"reduction|integer-base|integer-exponent|opset-21)$",
+        "the attribute or value selects a computation TensorRT's importer does not implement; "
+        "no equivalent rewrite exists in trtforge",
+    ),
+    (
+        r"(^|/)local-function-not-analyzed$",
+        "the function body could not be judged; inline the model's functions (onnx.inliner) "
+        "and check again",
+    ),
+    (
+        r"^graph/",
+        "the model's interface itself must change; re-export it",
+    ),
+)
+#: the reason for an attribute limit's finding (codes derived from the rules' `attrs`).
+ATTRIBUTE_WHY = (
+    "the attribute selects a computation TensorRT's importer does not implement; no "
+    "equivalent rewrite exists in trtforge"
+)
+
+
+def _attribute_codes() -> frozenset[str]:
+    """Codes of every attribute-limit finding, from the knowledge base's rules."""
+    global _ATTR_CODES
+    if _ATTR_CODES is None:
+        from trtforge.analyzer.kb import all_rules
+
+        _ATTR_CODES = frozenset(
+            f"{rule.slug}/{limit.code or limit.name}"
+            for rule in all_rules()
+            for limit in rule.attrs
+        )
+    return _ATTR_CODES
+
+
+_ATTR_CODES: frozenset[str] | None = None
+
+
+def explain(code: str) -> str | None:
+    """Why no pass removes a finding of `code` (None when no pattern matches)."""
+    for pattern, why in NO_FIX:
+        if re.search(pattern, code):
+            return why
+    if code in _attribute_codes():
+        return ATTRIBUTE_WHY
+    return None
+
+
+def foldable(node, graph) -> bool:
+    """True when `node` computes only from build-time constants (and can be folded)."""
+    if node.op_type in _NOT_FOLDABLE or not any(node.input):
+        return False
+    if any(attr.HasField("g") or attr.graphs for attr in node.attribute):
+        return False
+    return all(graph.tensor(name).is_constant for name in node.input if name)
+
+
+def _with(finding: Finding, fix: Fix, hint: str) -> Finding:
+    if any((f.kind, f.name) == (fix.kind, fix.name) for f in finding.fixes):
+        return finding
+    joined = f"{hint}; {finding.hint}" if finding.hint else hint
+    return Finding(
+        finding.code,
+        finding.message,
+        joined,
+        (fix, *finding.fixes),
+        finding.source,
+        finding.severity,
+        finding.inner,
+    )
+
+
+def _no_fix(finding: Finding) -> Finding:
+    if finding.fixes or "no automatic fix" in finding.hint or not finding.is_error:
+        return finding
+    why = explain(finding.code) or "trtforge has no rewrite for this case"
+    hint = (
+        f"{finding.hint}; no automatic fix: {why}" if finding.hint else f"no automatic fix: {why}"
+    )
+    return Finding(
+        finding.code, finding.message, hint, (), finding.source, finding.severity, finding.inner
+    )
+
+
+def _opset_fix(finding: Finding) -> Finding:
+    if finding.code.endswith(_OPSET_CODES):
+        return _with(
+            finding,
+            UPGRADE,
+            f"trt-rewrite --upgrade-opset {UPGRADE_DEFAULT} converts the model (onnx version "
+            "converter, verified)",
+        )
+    return finding
+
+
+def complete(findings: list[Finding], node, graph) -> list[Finding]:
+    """The findings of one node, each naming its fix or saying why there is none."""
+    if not findings:
+        return findings
+    fold = any(f.is_error for f in findings) and foldable(node, graph)
+    out = []
+    for finding in findings:
+        finding = _opset_fix(finding)
+        if fold and finding.is_error:
+            finding = _with(
+                finding,
+                FOLD,
+                "every input of the node is a build-time constant: trt-rewrite "
+                "--fold-constants computes it away",
+            )
+        out.append(_no_fix(finding))
+    return out
+
+
+def complete_graph(findings: list[Finding]) -> list[Finding]:
+    """Graph-level findings, completed as `complete` does for nodes."""
+    return [_no_fix(_opset_fix(f)) for f in findings]

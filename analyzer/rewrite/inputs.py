@@ -1,0 +1,563 @@
+"""Verification inputs a real model runs with, derived from the graph.
+
+Random inputs break real models in predictable ways: token ids past a vocabulary of 2
+(BERT's `token_type_ids`), masks that hide every key, spatial sizes a UNet's up-block Concat
+cannot take, KV caches shaped unlike the model's heads. This module reads the graph for what
+each input must be, and proposes candidate feeds; the verifier runs the ORIGINAL model on them
+and keeps the first one it runs with (a failing original is the inputs' fault, not the
+rewrite's).
+
+What is derived:
+  * integer bounds: an integer input is followed through value-preserving ops (Cast, Reshape,
+    Unsqueeze, Concat, ...) and Add/Sub of constants to every Gather / GatherElements /
+    GatherND / EmbedLayerNormalization it indexes; values stay below the smallest table size.
+  * masks: inputs named like a mask, or reaching a Where condition or a contrib attention's
+    mask input, get 0/1 values with a 1 in the first position of every row.
+  * sizes: a named dim takes one value everywhere (`--dim` or `DEFAULT_DIM`); dynamic spatial
+    dims of a convolutional model are multiples of its cumulative stride, then 32 and 64.
+  * decoders (KV-cache inputs `past_key_values.*`, `past_key`/`past_value`, ...): head count and
+    head size from the inputs' fixed dims, else `genai_config.json` beside the model, else the
+    graph's GroupQueryAttention/MultiHeadAttention attributes; two steps are fed — a prefill
+    (past length 0) and a decode step (sequence 1 after a non-empty past), with
+    `attention_mask`, `position_ids`, `seqlens_k` and `total_sequence_length` consistent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from trtforge.analyzer.errors import UserError
+
+log = logging.getLogger("trtforge.rewrite.inputs")
+
+#: size given to a dynamic dim that nothing names.
+DEFAULT_DIM = 3
+#: exclusive upper bound of integer inputs that index nothing the graph shows.
+DEFAULT_INT_HIGH = 4
+#: decode step: the past length (the prefill step has none).
+DECODE_PAST = 3
+#: ops whose output holds (a subset or rearrangement of) the values of the input at index 0.
+_PASS_THROUGH = frozenset(
+    {
+        "Cast",
+        "Identity",
+        "Reshape",
+        "Unsqueeze",
+        "Squeeze",
+        "Flatten",
+        "Expand",
+        "Transpose",
+        "Slice",
+        "Tile",
+        "Split",
+        "Concat",
+        "Gather",
+        "GatherElements",
+        "Pad",
+        "Abs",
+        "Max",
+        "Min",
+    }
+)
+#: (domain, op) -> {index input: table input, the indexed axis being 0}.
+_CONTRIB_TABLES = {
+    ("com.microsoft", "EmbedLayerNormalization"): {0: 2, 1: 4, 8: 3},
+}
+#: (domain, op) -> mask input indices.
+_CONTRIB_MASKS = {
+    ("com.microsoft", "EmbedLayerNormalization"): {7},
+    ("com.microsoft", "Attention"): {3},
+    ("com.microsoft", "MultiHeadAttention"): {4},
+    ("com.microsoft", "PackedAttention"): {3},
+}
+_STRIDED = frozenset({"Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool", "QLinearConv"})
+_PAST = re.compile(
+    r"^(past_key_values[._]\d+[._](key|value)|past[._]\d+[._](key|value)|past_(key|value)"
+    r"(_\d+)?|past_key_values|cache_(key|value)[._]?\d*)$",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class Step:
+    """One feed of a verification candidate, with a label for messages ("prefill", ...)."""
+
+    label: str
+    feed: dict[str, np.ndarray]
+
+
+@dataclass
+class Candidate:
+    """A set of steps that together make one verification (one for most models, two for
+    decoders), and what was assumed to make them."""
+
+    steps: list[Step]
+    assumed: str = ""
+
+
+@dataclass
+class _Graph:
+    """What the derivation reads of a graph: producers, consumers, constants, shapes."""
+
+    proto: onnx.ModelProto
+    consumers: dict[str, list[tuple[onnx.NodeProto, int]]] = field(default_factory=dict)
+    shapes: dict[str, list] = field(default_factory=dict)
+    small: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, proto: onnx.ModelProto) -> _Graph:
+        g = cls(proto)
+        for node in proto.graph.node:
+            for index, name in enumerate(node.input):
+                if name:
+                    g.consumers.setdefault(name, []).append((node, index))
+            if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
+                for attr in node.attribute:
+                    if attr.name == "value" and attr.t.data_location != onnx.TensorProto.EXTERNAL:
+                        g.small[node.output[0]] = numpy_helper.to_array(attr.t)
+        for init in proto.graph.initializer:
+            g.shapes[init.name] = list(init.dims)
+            if (
+                init.data_location != onnx.TensorProto.EXTERNAL
+                and int(np.prod(init.dims, dtype=np.int64)) <= 16
+            ):
+                g.small[init.name] = numpy_helper.to_array(init)
+        inferred = None
+        try:
+            from trtforge.analyzer.graph import infer_model
+
+            inferred = infer_model(proto)
+        except Exception as err:  # noqa: BLE001 - shapes are a help, not a need
+            log.info("no inferred shapes for input generation (%s)", err)
+        source = inferred.graph if inferred is not None else proto.graph
+        for vi in [*source.value_info, *source.input, *source.output]:
+            if vi.type.HasField("tensor_type") and vi.type.tensor_type.HasField("shape"):
+                g.shapes.setdefault(
+                    vi.name,
+                    [
+                        d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
+                        for d in vi.type.tensor_type.shape.dim
+                    ],
+                )
+        return g
+
+    def dim(self, name: str, axis: int) -> int | None:
+        shape = self.shapes.get(name)
+        if shape is None or not shape:
+            return None
+        if axis < 0:
+            axis += len(shape)
+        if not 0 <= axis < len(shape):
+            return None
+        value = shape[axis]
+        return value if isinstance(value, int) and value > 0 else None
+
+
+def _attr(node: onnx.NodeProto, name: str, default=None):
+    for attr in node.attribute:
+        if attr.name == name:
+            return onnx.helper.get_attribute_value(attr)
+    return default
+
+
+def _scalar(g: _Graph, name: str) -> int | None:
+    value = g.small.get(name)
+    if value is None or value.size != 1 or value.dtype.kind not in "iu":
+        return None
+    return int(value.reshape(-1)[0])
+
+
+def index_bound(g: _Graph, start: str) -> int | None:
+    """The smallest table size `start`'s values index (exclusive bound), None if they index none.
+
+    Follows the values through `_PASS_THROUGH` ops and Add/Sub of integer constants (a shift
+    of the values: `ids + 2` indexes a table of N with ids below N - 2).
+    """
+    best: int | None = None
+    seen: set[tuple[str, int]] = set()
+    stack = [(start, 0)]
+    while stack:
+        name, shift = stack.pop()
+        if (name, shift) in seen or len(seen) > 10_000:
+            continue
+        seen.add((name, shift))
+        for node, index in g.consumers.get(name, []):
+            op, domain = node.op_type, node.domain or ""
+            size = None
+            if op == "Gather" and domain in ("", "ai.onnx") and index == 1:
+                size = g.dim(node.input[0], int(_attr(node, "axis", 0)))
+            elif op == "GatherElements" and index == 1:
+                size = g.dim(node.input[0], int(_attr(node, "axis", 0)))
+            elif op == "GatherND" and index == 1:
+                shape = g.shapes.get(node.input[0]) or []
+                dims = [d for d in shape[int(_attr(node, "batch_dims", 0)) :] if isinstance(d, int)]
+                size = min(dims) if dims else None
+            elif op == "GatherBlockQuantized" and index == 1:
+                size = g.dim(node.input[0], int(_attr(node, "gather_axis", 0)))
+            elif (domain, op) in _CONTRIB_TABLES and index in _CONTRIB_TABLES[(domain, op)]:
+                size = g.dim(node.input[_CONTRIB_TABLES[(domain, op)][index]], 0)
+            elif op in ("Add", "Sub") and len(node.input) == 2:
+                other = _scalar(g, node.input[1 - index])
+                if other is not None:
+                    delta = other if op == "Add" else (-other if index == 0 else None)
+                    if delta is not None:
+                        stack.append((node.output[0], shift + delta))
+                continue
+            elif op in _PASS_THROUGH and (index == 0 or op in ("Concat", "Max", "Min")):
+                stack.extend((out, shift) for out in node.output if out)
+                continue
+            if size is not None:
+                bound = size - shift
+                best = bound if best is None else min(best, bound)
+    return best
+
+
+def is_mask(g: _Graph, name: str) -> bool:
+    """True for an attention-style mask: named like one, or feeding a Where condition or a
+    contrib attention's mask input (through value-preserving ops and Cast/Not/Equal)."""
+    if "mask" in name.lower():
+        return True
+    seen: set[str] = set()
+    stack = [name]
+    while stack:
+        current = stack.pop()
+        if current in seen or len(seen) > 2000:
+            continue
+        seen.add(current)
+        for node, index in g.consumers.get(current, []):
+            key = (node.domain or "", node.op_type)
+            if node.op_type == "Where" and index == 0:
+                return True
+            if key in _CONTRIB_MASKS and index in _CONTRIB_MASKS[key]:
+                return True
+            if node.op_type in _PASS_THROUGH | {"Not", "Equal"} and index == 0:
+                stack.extend(o for o in node.output if o)
+    return False
+
+
+def cumulative_stride(proto: onnx.ModelProto) -> int:
+    """The product of every strided Conv/pool's largest stride, capped at 64 (1 if none)."""
+    total = 1
+    for node in proto.graph.node:
+        if node.op_type in _STRIDED:
+            strides = _attr(node, "strides", None)
+            if strides:
+                total *= max(1, max(int(s) for s in strides))
+        if total >= 64:
+            return 64
+    return total
+
+
+@dataclass(frozen=True)
+class DecoderLayout:
+    """The dims of a KV-cache decoder's inputs, by name."""
+
+    past_inputs: tuple[str, ...]
+    past_dim: str | None  # the symbolic past-length dim of the past inputs
+    seq_dim: str | None
+    total_dim: str | None
+    heads: dict[str, int]  # past input -> head count (axis 1) when it had to be found
+    head_size: dict[str, int]  # past input -> head size (axis 3) when it had to be found
+
+
+def _genai_config(folder: Path | None) -> dict:
+    if folder is None:
+        return {}
+    path = folder / "genai_config.json"
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    decoder = (data.get("model") or {}).get("decoder") or {}
+    return decoder if isinstance(decoder, dict) else {}
+
+
+def decoder_layout(proto: onnx.ModelProto, folder: Path | None = None) -> DecoderLayout | None:
+    """The KV-cache layout of a decoder, or None when the model takes no past inputs."""
+    inits = {t.name for t in proto.graph.initializer}
+    inputs = [vi for vi in proto.graph.input if vi.name not in inits]
+    past = [vi for vi in inputs if _PAST.match(vi.name)]
+    if not past:
+        return None
+
+    def dims(vi):
+        return list(vi.type.tensor_type.shape.dim)
+
+    past_dim = None
+    for vi in past:
+        d = dims(vi)
+        if len(d) == 4 and d[2].dim_param:
+            past_dim = d[2].dim_param
+            break
+    seq_dim = total_dim = None
+    for vi in inputs:
+        d = dims(vi)
+        if vi.name in ("input_ids", "inputs_embeds") and len(d) >= 2 and d[1].dim_param:
+            seq_dim = d[1].dim_param
+    for vi in inputs:
+        d = dims(vi)
+        if "mask" in vi.name.lower() and len(d) == 2 and d[1].dim_param:
+            if d[1].dim_param not in (seq_dim, past_dim):
+                total_dim = d[1].dim_param
+    config = _genai_config(folder)
+    kv_heads = config.get("num_key_value_heads")
+    head_size = config.get("head_size")
+    if kv_heads is None or head_size is None:
+        for node in proto.graph.node:
+            if node.op_type in ("GroupQueryAttention", "MultiHeadAttention"):
+                kv_heads = (
+                    kv_heads or _attr(node, "kv_num_heads", None) or _attr(node, "num_heads", None)
+                )
+    heads: dict[str, int] = {}
+    sizes: dict[str, int] = {}
+    for vi in past:
+        d = dims(vi)
+        if len(d) != 4:
+            continue
+        if not d[1].HasField("dim_value") and kv_heads:
+            heads[vi.name] = int(kv_heads)
+        if not d[3].HasField("dim_value") and head_size:
+            sizes[vi.name] = int(head_size)
+    return DecoderLayout(tuple(vi.name for vi in past), past_dim, seq_dim, total_dim, heads, sizes)
+
+
+def _fill(
+    g: _Graph,
+    vi: onnx.ValueInfoProto,
+    dims: Mapping[str, int],
+    rng: np.random.Generator,
+    overrides: Mapping[int, int] | None = None,
+) -> np.ndarray:
+    ttype = vi.type.tensor_type
+    shape = []
+    for axis, dim in enumerate(ttype.shape.dim):
+        if overrides and axis in overrides:
+            shape.append(overrides[axis])
+        elif dim.HasField("dim_value") and dim.dim_value >= 0:
+            shape.append(dim.dim_value)
+        else:
+            key = dim.dim_param or f"{vi.name}:{axis}"
+            shape.append(int(dims.get(key, DEFAULT_DIM)))
+    np_type = onnx.helper.tensor_dtype_to_np_dtype(ttype.elem_type)
+    kind = np.dtype(np_type).kind
+    name = vi.name
+    if is_mask(g, name) and kind in "iufb":
+        values = rng.integers(0, 2, size=shape)
+        if values.ndim >= 1 and values.size:
+            values[..., 0] = 1  # every row sees at least one position
+        return values.astype(np_type)
+    if kind == "f":
+        return rng.standard_normal(shape).astype(np_type)
+    if kind in "iu":
+        bound = index_bound(g, name)
+        high = DEFAULT_INT_HIGH if bound is None else max(1, min(bound, DEFAULT_INT_HIGH * 8))
+        return rng.integers(0, high, size=shape).astype(np_type)
+    if kind == "b":
+        return rng.integers(0, 2, size=shape).astype(bool)
+    raise UserError(
+        f"input '{name}' has type {onnx.TensorProto.DataType.Name(ttype.elem_type)}, which "
+        "verification cannot generate",
+        "give inputs with --inputs FILE.npz or --data-loader-script, or rewrite with --no-verify",
+    )
+
+
+def _feed(
+    proto: onnx.ModelProto,
+    g: _Graph,
+    dims: Mapping[str, int],
+    seed: int,
+    overrides: Mapping[str, Mapping[int, int]] | None = None,
+) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    inits = {t.name for t in proto.graph.initializer}
+    feed = {}
+    for vi in proto.graph.input:
+        if vi.name in inits:
+            continue
+        if not vi.type.HasField("tensor_type"):
+            raise UserError(
+                f"input '{vi.name}' is not a tensor; verification cannot feed it",
+                "give inputs with --data-loader-script, or rewrite with --no-verify",
+            )
+        feed[vi.name] = _fill(g, vi, dims, rng, (overrides or {}).get(vi.name))
+    return feed
+
+
+def _spatial_dims(proto: onnx.ModelProto) -> set[str]:
+    """Names of dynamic dims at spatial positions (axes >= 2) of float inputs of a model with
+    convolutions or pooling."""
+    if not any(n.op_type in _STRIDED for n in proto.graph.node):
+        return set()
+    names = set()
+    for vi in proto.graph.input:
+        ttype = vi.type.tensor_type
+        if not vi.type.HasField("tensor_type") or ttype.elem_type not in (1, 10, 16, 11):
+            continue
+        for axis, dim in enumerate(ttype.shape.dim):
+            if axis >= 2 and len(ttype.shape.dim) >= 3 and not dim.HasField("dim_value"):
+                names.add(dim.dim_param or f"{vi.name}:{axis}")
+    return names
+
+
+def _decoder_steps(
+    proto: onnx.ModelProto,
+    g: _Graph,
+    layout: DecoderLayout,
+    dims: Mapping[str, int],
+    seed: int,
+) -> list[Step]:
+    seq = int(dims.get(layout.seq_dim or "", DEFAULT_DIM)) if layout.seq_dim else DEFAULT_DIM
+    steps = []
+    for label, s, past in (("prefill", seq, 0), ("decode", 1, DECODE_PAST)):
+        total = s + past
+        step_dims = dict(dims)
+        for name, value in (
+            (layout.seq_dim, s),
+            (layout.past_dim, past),
+            (layout.total_dim, total),
+        ):
+            if name:
+                step_dims[name] = value
+        overrides: dict[str, dict[int, int]] = {}
+        for name in layout.past_inputs:
+            over = {2: past}
+            if name in layout.heads:
+                over[1] = layout.heads[name]
+            if name in layout.head_size:
+                over[3] = layout.head_size[name]
+            overrides[name] = over
+        feed = _feed(proto, g, step_dims, seed, overrides)
+        for name, value in list(feed.items()):
+            lower = name.lower()
+            if "mask" in lower and value.ndim == 2:
+                feed[name] = np.ones((value.shape[0], total), dtype=value.dtype)
+            elif lower in ("position_ids", "cache_position"):
+                pos = np.arange(past, total, dtype=value.dtype)
+                feed[name] = np.broadcast_to(pos, value.shape).copy() if value.ndim else pos
+            elif lower == "seqlens_k":
+                feed[name] = np.full(value.shape, total - 1, dtype=value.dtype)
+            elif lower == "total_sequence_length":
+                feed[name] = np.full(value.shape, total, dtype=value.dtype)
+        steps.append(Step(f"{label} (sequence {s}, past {past})", feed))
+    return steps
+
+
+def candidates(
+    proto: onnx.ModelProto,
+    seed: int = 0,
+    dims: Mapping[str, int] | None = None,
+    folder: Path | None = None,
+) -> list[Candidate]:
+    """Candidate feeds for verifying `proto`, most plausible first.
+
+    The verifier runs the original model on each in turn and keeps the first it runs with.
+    Spatial dims try multiples of the cumulative stride, then 32 and 64; other dynamic dims
+    then 1 and 8. A decoder's candidate has two steps (prefill and decode).
+    """
+    given = dict(dims or {})
+    g = _Graph.of(proto)
+    layout = decoder_layout(proto, folder)
+    if layout is not None:
+        return [Candidate(_decoder_steps(proto, g, layout, given, seed), "decoder steps")]
+    spatial = {n for n in _spatial_dims(proto) if n not in given}
+    stride = cumulative_stride(proto)
+    sizes = []
+    for size in (
+        max(stride, 8) if stride > 1 else None,
+        2 * stride if stride > 1 else None,
+        32,
+        64,
+    ):
+        if size and size not in sizes:
+            sizes.append(size)
+    plans: list[tuple[dict[str, int], str]] = []
+    if spatial:
+        for size in sizes:
+            plans.append(({**{n: size for n in spatial}, **given}, f"spatial dims {size}"))
+    else:
+        plans.append((given, f"dynamic dims {DEFAULT_DIM}"))
+    named = {
+        d.dim_param
+        for vi in proto.graph.input
+        if vi.type.HasField("tensor_type")
+        for d in vi.type.tensor_type.shape.dim
+        if d.dim_param and d.dim_param not in given and d.dim_param not in spatial
+    }
+    for size in (1, 8):
+        base = dict(plans[0][0])
+        base.update({n: size for n in named})
+        plans.append((base, f"other dynamic dims {size}"))
+    out = []
+    for plan, assumed in plans:
+        out.append(Candidate([Step("inputs", _feed(proto, g, plan, seed))], assumed))
+    return out
+
+
+def load_npz(paths: list[str]) -> list[Candidate]:
+    """User feeds: `.npz` files of arrays named after the model inputs, or folders of them
+    (one step per file, in name order)."""
+    steps = []
+    for item in paths:
+        path = Path(item)
+        files = sorted(path.glob("*.npz")) if path.is_dir() else [path]
+        if not files:
+            raise UserError(f"--inputs {item}: no .npz file in that folder", "give FILE.npz")
+        for file in files:
+            try:
+                with np.load(file, allow_pickle=False) as data:
+                    feed = {k: np.asarray(data[k]) for k in data.files}
+            except (OSError, ValueError) as err:
+                raise UserError(
+                    f"--inputs {file}: not a readable .npz ({str(err)[:120]})",
+                    "save the arrays with numpy.savez(FILE, name=array, ...)",
+                ) from None
+            steps.append(Step(file.name, feed))
+    return [Candidate(steps, "inputs given with --inputs")]
+
+
+def load_script(spec: str) -> list[Candidate]:
+    """User feeds from a Polygraphy-style data-loader script `file.py[:func]` (default
+    function `load_data`): an iterable of feed dicts, as `polygraphy run --data-loader-script`
+    takes. Polygraphy's own script importer loads it."""
+    from polygraphy import mod
+
+    path, _, func = spec.partition(":")
+    if not Path(path).is_file():
+        raise UserError(f"--data-loader-script {spec}: no such file", "give file.py[:function]")
+    try:
+        loader = mod.import_from_script(path, func or "load_data")
+    except Exception as err:  # noqa: BLE001 - the user's script can raise anything
+        raise UserError(
+            f"--data-loader-script {spec}: cannot import it ({type(err).__name__}: "
+            f"{str(err)[:120]})",
+            "the script must define the function (default load_data) returning feed dicts",
+        ) from None
+    if loader is None:
+        raise UserError(
+            f"--data-loader-script {spec}: no function '{func or 'load_data'}' in it",
+            "define load_data() (or name the function after a colon)",
+        )
+    try:
+        data = loader() if callable(loader) else loader
+        steps = [
+            Step(f"{Path(path).name}[{i}]", {k: np.asarray(v) for k, v in dict(feed).items()})
+            for i, feed in enumerate(data)
+        ]
+    except Exception as err:  # noqa: BLE001 - the user's script can raise anything
+        raise UserError(
+            f"--data-loader-script {spec}: the loader failed ({type(err).__name__}: "
+            f"{str(err)[:120]})",
+            "it must yield dicts of input name -> array",
+        ) from None
+    if not steps:
+        raise UserError(f"--data-loader-script {spec}: the loader yielded no feed", "yield one")
+    return [Candidate(steps, "inputs from --data-loader-script")]

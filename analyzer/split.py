@@ -1,0 +1,303 @@
+"""Split a model into the largest part TensorRT parses and the parts that run on the host.
+
+For what no rewrite can change — string pre/post-processing, ai.onnx.ml ops that stay, ops no
+target imports — the deployable answer is a pipeline: host code (onnxruntime) before, a
+TensorRT engine in the middle, host code after. The TensorRT part is the largest *convex* set
+of nodes trt-check accepts (no path leaves it and comes back, so it runs as one engine); the
+host parts are everything that must run before it (its ancestors) and everything else after it.
+Each part is cut out with onnx's own `onnx.utils.Extractor`; a manifest says which tensors flow
+from which stage to which.
+
+    {"schema": "trtforge.split/1",
+     "stages": [{"name": "host-pre", "runtime": "onnxruntime", "model": "m.host-pre.onnx",
+                 "inputs": {"text": "input:text"}, "outputs": ["ids"]},
+                {"name": "tensorrt", "runtime": "tensorrt", "model": "m.trt.onnx",
+                 "inputs": {"ids": "host-pre:ids"}, "outputs": ["logits"]}, …],
+     "outputs": {"label": "host-post:label", "logits": "tensorrt:logits"}}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import onnx
+
+from trtforge.analyzer.errors import UserError
+
+
+@dataclass
+class Stage:
+    name: str  # host-pre, tensorrt, host-post
+    runtime: str  # onnxruntime or tensorrt
+    proto: onnx.ModelProto
+    inputs: dict[str, str]  # tensor -> "input:<name>" or "<stage>:<name>"
+    outputs: list[str]
+    nodes: int = 0
+
+
+@dataclass
+class Split:
+    stages: list[Stage]
+    outputs: dict[str, str]  # original graph output -> "<stage>:<name>"
+    unsupported: list[str] = field(default_factory=list)
+
+    def manifest(self, files: dict[str, str]) -> dict:
+        return {
+            "schema": "trtforge.split/1",
+            "stages": [
+                {
+                    "name": s.name,
+                    "runtime": s.runtime,
+                    "model": files[s.name],
+                    "nodes": s.nodes,
+                    "inputs": s.inputs,
+                    "outputs": s.outputs,
+                }
+                for s in self.stages
+            ],
+            "outputs": self.outputs,
+            "host_nodes": self.unsupported,
+        }
+
+
+def _largest_convex(nodes: list[onnx.NodeProto], ok: list[bool]) -> set[int]:
+    """Indices of the largest convex set of connected accepted nodes."""
+    produced = {o: i for i, n in enumerate(nodes) for o in n.output if o}
+    parents = [{produced[t] for t in n.input if t in produced} for n in nodes]
+    children: list[set[int]] = [set() for _ in nodes]
+    for i, ps in enumerate(parents):
+        for p in ps:
+            children[p].add(i)
+    seen: set[int] = set()
+    best: set[int] = set()
+    for start in range(len(nodes)):
+        if not ok[start] or start in seen:
+            continue
+        comp, stack = set(), [start]
+        while stack:  # undirected component of accepted nodes
+            i = stack.pop()
+            if i in comp:
+                continue
+            comp.add(i)
+            stack.extend(j for j in parents[i] | children[i] if ok[j] and j not in comp)
+        seen |= comp
+        comp = _make_convex(comp, parents, children)
+        if len(comp) > len(best):
+            best = comp
+    return best
+
+
+def _make_convex(region: set[int], parents, children) -> set[int]:
+    """The larger of two convex parts of `region`: where a path leaves it and comes back
+    (region → outside → region), either the nodes after the re-entry or the nodes before the
+    exit are dropped (they would need the host in the middle of the engine)."""
+    return max(_convex(region, children), _convex(region, parents), key=len)
+
+
+def _convex(region: set[int], forward) -> set[int]:
+    """Drops the region nodes reachable (along `forward`) from the region through an outside
+    node, until none is."""
+    while True:
+        reached: set[int] = set()
+        stack = [c for i in region for c in forward[i] if c not in region]
+        while stack:
+            i = stack.pop()
+            if i in reached:
+                continue
+            reached.add(i)
+            stack.extend(forward[i])
+        bad = region & reached
+        if not bad:
+            return region
+        region = region - bad
+
+
+def split_model(model: onnx.ModelProto, accepted: list[bool]) -> Split:
+    """Splits `model` (weights loaded) by the per-node verdicts `accepted` (graph.node order).
+
+    Raises:
+        UserError: nothing TensorRT accepts, or everything is accepted (nothing to split).
+    """
+    nodes = list(model.graph.node)
+    if all(accepted):
+        raise UserError("every node is supported: nothing to split", "write the model as is")
+    region = _largest_convex(nodes, accepted)
+    if not region:
+        raise UserError(
+            "no node of the model is supported by the target: no TensorRT part to split off",
+            "run trt-check to see why",
+        )
+    inits = {i.name for i in model.graph.initializer}
+    graph_inputs = [v.name for v in model.graph.input if v.name not in inits]
+    graph_outputs = [v.name for v in model.graph.output]
+    produced_by = {o: i for i, n in enumerate(nodes) for o in n.output if o}
+    # ancestors of the region outside it run before it; everything else after
+    pre: set[int] = set()
+    stack = [produced_by[t] for i in region for t in nodes[i].input if t in produced_by]
+    while stack:
+        i = stack.pop()
+        if i in region or i in pre:
+            continue
+        pre.add(i)
+        stack.extend(produced_by[t] for t in nodes[i].input if t in produced_by)
+    post = set(range(len(nodes))) - region - pre
+
+    def consumed(indices: set[int]) -> list[str]:
+        names: list[str] = []
+        made = {o for i in indices for o in nodes[i].output}
+        for i in sorted(indices):
+            for t in nodes[i].input:
+                if t and t not in made and t not in inits and t not in names:
+                    names.append(t)
+            for attr in nodes[i].attribute:  # outer tensors read inside subgraphs
+                for g in [attr.g] if attr.HasField("g") else list(attr.graphs):
+                    for inner in g.node:
+                        for t in inner.input:
+                            if t in produced_by or t in graph_inputs:
+                                if t not in made and t not in names:
+                                    names.append(t)
+        return names
+
+    def needed_from(indices: set[int]) -> list[str]:
+        made = [o for i in sorted(indices) for o in nodes[i].output if o]
+        later = set(consumed(set(range(len(nodes))) - indices)) | set(graph_outputs)
+        return [t for t in made if t in later]
+
+    origin: dict[str, str] = {t: f"input:{t}" for t in graph_inputs}
+    stages: list[Stage] = []
+    boundary = {t for part in (pre, region, post) for t in consumed(part) + needed_from(part)}
+    extractor = onnx.utils.Extractor(_with_types(model, boundary))
+    for name, runtime, part in (
+        ("host-pre", "onnxruntime", pre),
+        ("tensorrt", "tensorrt", region),
+        ("host-post", "onnxruntime", post),
+    ):
+        if not part:
+            continue
+        ins = consumed(part)
+        outs = needed_from(part)
+        if name == "host-post":
+            outs = [t for t in graph_outputs if produced_by.get(t) in part] or outs
+        if not outs:
+            continue
+        try:
+            proto = extractor.extract_model(ins, outs)
+        except Exception as err:  # noqa: BLE001 - the extractor raises several types
+            raise UserError(
+                f"cannot cut out the {name} part ({type(err).__name__}: {str(err)[:160]})",
+                "report this model",
+            ) from None
+        missing = [t for t in ins if t not in origin]
+        if missing:
+            raise UserError(f"the {name} part reads {missing[:3]} before they exist", "report it")
+        stages.append(Stage(name, runtime, proto, {t: origin[t] for t in ins}, outs, len(part)))
+        for t in outs:
+            origin[t] = f"{name}:{t}"
+    outputs = {}
+    for t in graph_outputs:
+        if t not in origin:
+            raise UserError(f"graph output '{t}' is produced by no part", "report this model")
+        outputs[t] = origin[t]
+    unsupported = [nodes[i].name or nodes[i].op_type for i in sorted(pre | post)]
+    return Split(stages, outputs, unsupported)
+
+
+def _with_types(model: onnx.ModelProto, names: set[str]) -> onnx.ModelProto:
+    """The model with a value_info for every boundary tensor: from ONNX shape inference, else
+    (ops it cannot infer, e.g. some ai.onnx.ml ones) from one onnxruntime run on generated
+    inputs — element type and rank, every dim left symbolic."""
+    inferred = onnx.shape_inference.infer_shapes(model)
+    known = {
+        v.name
+        for v in [*inferred.graph.value_info, *inferred.graph.input, *inferred.graph.output]
+        if v.type.HasField("tensor_type") and v.type.tensor_type.elem_type
+    }
+    known |= {i.name for i in model.graph.initializer}
+    missing = sorted(names - known)
+    if not missing:
+        return inferred
+    from trtforge.analyzer.rewrite.verify import run_model
+
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    del probe.graph.output[:]
+    probe.graph.output.extend(onnx.helper.make_empty_tensor_value_info(n) for n in missing)
+    try:
+        values = run_model(probe, sample_feeds(model, 0))
+    except Exception as err:  # noqa: BLE001 - onnxruntime raises several types
+        raise UserError(
+            f"cannot tell the types of {missing[:3]} to cut the model there "
+            f"({type(err).__name__}: {str(err)[:120]})",
+            "give the model value_info for those tensors",
+        ) from None
+    for name in missing:
+        value = np.asarray(values[name])
+        elem = (
+            onnx.helper.np_dtype_to_tensor_dtype(value.dtype)
+            if value.dtype.kind != "O"
+            else (onnx.TensorProto.STRING)
+        )
+        shape = [f"{name}_d{i}" for i in range(value.ndim)]
+        inferred.graph.value_info.append(onnx.helper.make_tensor_value_info(name, elem, shape))
+    return inferred
+
+
+def sample_feeds(model: onnx.ModelProto, seed: int = 0, dims=None) -> dict[str, np.ndarray]:
+    """Generated inputs (the verifier's), with STRING inputs drawn from the strings the graph
+    itself knows (LabelEncoder keys, class labels, stop words), so lookups hit real entries."""
+    from trtforge.analyzer.rewrite.verify import make_inputs
+
+    strings = [
+        v for v in model.graph.input if v.type.tensor_type.elem_type == onnx.TensorProto.STRING
+    ]
+    if not strings:
+        return make_inputs(model, seed, dims)
+    proxy = onnx.ModelProto()
+    proxy.CopyFrom(model)
+    for v in proxy.graph.input:
+        if v.type.tensor_type.elem_type == onnx.TensorProto.STRING:
+            v.type.tensor_type.elem_type = onnx.TensorProto.FLOAT
+    feeds = make_inputs(proxy, seed, dims)
+    vocab = sorted(
+        {
+            s.decode("utf-8", "replace")
+            for n in model.graph.node
+            for a in n.attribute
+            if a.type == onnx.AttributeProto.STRINGS
+            for s in a.strings
+        }
+    ) + ["unknown"]
+    rng = np.random.default_rng(seed)
+    for v in strings:
+        shape = feeds[v.name].shape
+        feeds[v.name] = rng.choice(np.array(vocab, dtype=object), size=shape)
+    return feeds
+
+
+def run_split(split: Split, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Runs the stages in order in onnxruntime (the TensorRT part too, for verification)."""
+    from trtforge.analyzer.rewrite.verify import run_model
+
+    values: dict[str, np.ndarray] = {f"input:{k}": v for k, v in feeds.items()}
+    for stage in split.stages:
+        stage_feeds = {t: values[src] for t, src in stage.inputs.items()}
+        got = run_model(stage.proto, stage_feeds)
+        for t in stage.outputs:
+            values[f"{stage.name}:{t}"] = got[t]
+    return {name: values[src] for name, src in split.outputs.items()}
+
+
+def stage_paths(out) -> dict[str, object]:
+    """Where each stage and the manifest go: OUT holds the TensorRT part, the host parts and
+    the manifest sit beside it (`m.trt.onnx` → `m.trt.host-pre.onnx`, `m.trt.split.json`)."""
+    from pathlib import Path
+
+    out = Path(out)
+    stem = out.name[: -len(".onnx")] if out.name.endswith(".onnx") else out.name
+    return {
+        "tensorrt": out,
+        "host-pre": out.with_name(f"{stem}.host-pre.onnx"),
+        "host-post": out.with_name(f"{stem}.host-post.onnx"),
+        "manifest": out.with_name(f"{stem}.split.json"),
+    }

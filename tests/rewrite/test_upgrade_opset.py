@@ -1,0 +1,108 @@
+"""upgrade-opset: pre-opset-7 models converted with onnx's version converter, verified; trt-check
+names the pass and --auto applies it."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import onnx
+import pytest
+
+from trtforge.analyzer import check
+from trtforge.analyzer.cli.rewrite import main
+from trtforge.analyzer.rewrite.verify import verify
+
+OPSET6 = """<ir_version: 4, opset_import: ["" : 6]>
+g (float[2, 3] x) => (float[2, 3] y) <float[3] b = {1.0, 2.0, 3.0}> {
+    y = Add <broadcast = 1> (x, b)
+}"""
+
+GELU13 = """<ir_version: 7, opset_import: ["" : 13]>
+g (float[2, 8] x) => (float[2, 8] y)
+  <float sqrt2 = {1.4142135}, float one = {1.0}, float half = {0.5}> {
+    g1 = Div(x, sqrt2)
+    g2 = Erf(g1)
+    g3 = Add(g2, one)
+    g4 = Mul(x, g3)
+    y = Mul(g4, half)
+}"""
+
+
+def _model(text: str) -> onnx.ModelProto:
+    model = onnx.parser.parse_model(text)
+    onnx.checker.check_model(model)
+    return model
+
+
+def test_trt_check_names_upgrade_opset_for_pre_opset7_broadcast() -> None:
+    report = check(_model(OPSET6), target="rtx-1", backend="static")
+    (node,) = report.unsupported_nodes
+    assert ("rewrite", "upgrade-opset") in {(f.kind, f.name) for f in node.fixes}
+    assert "--upgrade-opset" in node.reasons[0].hint
+    old = [f for f in report.graph_findings if f.code == "graph/old-opset"]
+    assert old and old[0].fixes[0].name == "upgrade-opset"
+
+
+def test_upgrade_converts_and_verifies(rw) -> None:
+    model = _model(OPSET6)
+    result = rw.apply(model, "upgrade-opset")
+    assert result.changed and result.passes["upgrade-opset"].applied == 1
+    out = result.proto
+    assert {o.domain: o.version for o in out.opset_import}[""] == 17
+    onnx.checker.check_model(out)
+    (node,) = out.graph.node
+    assert not node.attribute  # implicit broadcasting now
+    outcome = verify(model, out)  # onnxruntime has no opset-6 Add: regional + onnx.reference
+    assert outcome.ok, outcome.describe_worst()
+    assert not check(out, target="rtx-1", backend="static").unsupported_nodes
+    assert not rw.apply(out, "upgrade-opset").changed  # idempotent
+
+
+def test_nothing_to_do_leaves_the_model(rw) -> None:
+    model = _model(GELU13.replace('"" : 13', '"" : 17'))
+    result = rw.apply(model, "upgrade-opset")
+    assert not result.changed and result.proto is model
+
+
+def test_upgrade_unblocks_a_fusion(tmp_path, capsys) -> None:
+    """Gelu needs opset 20: --upgrade-opset 20 lets fuse-gelu fuse, verified."""
+    src = tmp_path / "m.onnx"
+    onnx.save(_model(GELU13), src)
+    out = tmp_path / "o.onnx"
+    assert main([str(src), "-o", str(out), "--fuse-gelu", "-q"]) == 0
+    assert "Erf" in {n.op_type for n in onnx.load(out).graph.node}
+    report = tmp_path / "r.json"
+    args = [str(src), "-o", str(out), "--fuse-gelu", "--upgrade-opset", "20"]
+    assert main([*args, "--report", str(report)]) == 0
+    written = onnx.load(out)
+    assert {n.op_type for n in written.graph.node} == {"Gelu"}
+    assert json.loads(report.read_text())["verification"]["ok"]
+
+
+def test_auto_fixes_onnx_wheel_pre_opset7_model(tmp_path, capsys) -> None:
+    """A PyTorch-converted model the onnx wheel ships (opset 6, PReLU broadcast)."""
+    path = os.path.join(
+        os.path.dirname(onnx.__file__),
+        "backend/test/data/pytorch-converted/test_PReLU_1d/model.onnx",
+    )
+    if not os.path.exists(path):
+        pytest.skip("the onnx wheel has no backend test data")
+    out = tmp_path / "o.onnx"
+    report = tmp_path / "r.json"
+    args = [path, "-o", str(out), "--auto", "--target", "rtx-1", "--report", str(report)]
+    assert main(args) == 0
+    data = json.loads(report.read_text())
+    assert data["auto"]["unsupported_before"] >= 1 and data["auto"]["unsupported_after"] == 0
+    assert "upgrade-opset" in data["auto"]["passes"] and data["verification"]["ok"]
+    err = capsys.readouterr().err
+    assert "before" in err and "after" in err
+    import onnxruntime as ort
+
+    from trtforge.analyzer.rewrite.verify import make_inputs
+
+    written = onnx.load(out)
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    (result,) = session.run(None, make_inputs(written))
+    assert np.isfinite(result).all()  # the written model runs where the original could not
