@@ -142,20 +142,59 @@ def _unsupported(report: dict | None) -> str:
     return f"{count}" + (f" ({', '.join(ops)})" if ops else "")
 
 
+def _error_line(stderr: str) -> str:
+    """The line that says what went wrong (not the Hint after it)."""
+    lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
+    for line in reversed(lines):
+        if "error" in line.lower() or "failed" in line.lower():
+            return line.strip()
+    return lines[-1] if lines else ""
+
+
 def _rewrite(model: Path, out: Path, target: str) -> tuple[str, str]:
     proc = _cli("trt-rewrite", str(model), "-o", str(out), "--auto", "--target", target)
     if proc.returncode == 0:
-        return "yes", ""
-    last = (proc.stderr.strip().splitlines() or [""])[-1]
-    return ("no" if proc.returncode == 1 else f"exit {proc.returncode}"), last
+        unchanged = "graph unchanged" in proc.stderr + proc.stdout
+        return ("unchanged" if unchanged else "yes"), ""
+    return ("no" if proc.returncode == 1 else f"exit {proc.returncode}"), _error_line(proc.stderr)
 
 
 def _build(model: Path, out: Path) -> str:
+    """trt-build AOT for SM89; the KV-cache dims get their ranges from genai_config.json beside
+    the model (trt-build's defaults)."""
     proc = _cli("trt-build", str(model), "-o", str(out), "--compute-capability", "8.9", timeout=900)
     if proc.returncode == 0:
         return "yes"
-    last = (proc.stderr.strip().splitlines() or [""])[-1]
-    return f"no: {last[:100]}"
+    return f"no: {_error_line(proc.stderr)[:120]}"
+
+
+def _rewrite_row(folder: Path, work: Path, target: str, build: bool) -> dict[str, str]:
+    """`trt-rewrite --auto` for `target` (verified); when verification fails or cannot run, the
+    same with --no-verify, so that the table still shows what the passes leave and whether the
+    engine builds (marked unverified)."""
+    work.mkdir()
+    shutil.copy(folder / "genai_config.json", work / "genai_config.json")
+    model, out = folder / "model.onnx", work / "model.onnx"
+    before = _check(model, target, "static")
+    verified, why = _rewrite(model, out, target)
+    written = verified in ("yes", "unchanged")
+    if not written:
+        proc = _cli(
+            "trt-rewrite", str(model), "-o", str(out), "--auto", "--target", target, "--no-verify"
+        )
+        written = proc.returncode == 0
+    after = _check(out, target, "parser" if target == "rtx-1" else "static") if written else None
+    row = {
+        f"{target} before": _unsupported(before),
+        f"{target} after --auto": (_unsupported(after) if after else "—")
+        + ("" if verified in ("yes", "unchanged") or not after else " (unverified)"),
+        f"{target} verified": verified if not why else f"{verified}: {why[:100]}",
+    }
+    if target == "rtx-1":
+        row["engine (rtx-1, SM89)"] = (
+            _build(out, work / "model.engine") if build and written else "—"
+        )
+    return row
 
 
 def report(corpus: Path, markdown: Path | None, build: bool) -> int:
@@ -178,18 +217,7 @@ def report(corpus: Path, markdown: Path | None, build: bool) -> int:
         }
         with tempfile.TemporaryDirectory() as tmp:
             for target in ("trt-10", "rtx-1"):
-                before = _check(model, target, "static")
-                out = Path(tmp) / f"{target}.onnx"
-                verified, why = _rewrite(model, out, target)
-                after_backend = "parser" if target == "rtx-1" else "static"
-                after = _check(out, target, after_backend) if verified == "yes" else None
-                row[f"{target} before"] = _unsupported(before)
-                row[f"{target} after --auto"] = _unsupported(after) if after else "—"
-                row[f"{target} verified"] = verified if not why else f"{verified}: {why[:90]}"
-                if target == "rtx-1":
-                    row["engine (rtx-1, SM89)"] = (
-                        _build(out, Path(tmp) / "m.engine") if build and verified == "yes" else "—"
-                    )
+                row.update(_rewrite_row(folder, Path(tmp) / target, target, build))
         print(f"{folder.name}: {time.time() - started:.0f} s", file=sys.stderr)
         rows.append(row)
     header = list(rows[0]) if rows else []

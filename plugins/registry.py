@@ -188,8 +188,11 @@ def plugin_nodes(model, target=None) -> list[tuple[int, object, PluginSpec | Non
 
     A node counts as a plugin when its domain is not a standard ONNX domain, or when
     `target`'s parser looks it up under a declaration's key (``plugin_lookup``; ``None``: the
-    newest parsers). ``spec`` is ``None`` for plugins trtforge does not declare.
+    newest parsers). ``spec`` is ``None`` for plugins trtforge does not declare. A
+    custom-domain node that `target`'s parser imports by op_type (TensorRT-RTX's
+    com.microsoft SkipSimplifiedLayerNormalization, MultiHeadAttention, ...) is not a plugin.
     """
+    from trtforge.analyzer.backends.static import has_importer
     from trtforge.analyzer.plugin_lookup import find_declared
 
     out = []
@@ -198,7 +201,10 @@ def plugin_nodes(model, target=None) -> list[tuple[int, object, PluginSpec | Non
     def walk(graph):
         for i, node in enumerate(graph.node):
             spec = find_declared(node, target)
-            if spec is not None or node.domain not in standard:
+            custom = node.domain not in standard
+            if custom and spec is None and target is not None and has_importer(node, target):
+                custom = False  # a built-in importer takes it
+            if spec is not None or custom:
                 out.append((i, node, spec))
             for a in node.attribute:
                 if a.g is not None and a.g.node:

@@ -69,6 +69,14 @@ def _builtin_rule(node: onnx.NodeProto, target: Target) -> OpRule | None:
     return rule
 
 
+def has_importer(node: onnx.NodeProto, target: Target) -> bool:
+    """True when `target`'s parser dispatches `node` to a built-in importer (by op_type, whatever
+    the domain: TensorRT-RTX imports com.microsoft SkipSimplifiedLayerNormalization itself), so
+    the node is not looked up as a plugin."""
+    rule = _builtin_rule(node, target)
+    return rule is not None and rule.since.available(target)
+
+
 def plugin_match(node: onnx.NodeProto, target: Target):
     """The plugin `node` resolves to on `target` (no built-in importer takes it), else None."""
     rule = _builtin_rule(node, target)

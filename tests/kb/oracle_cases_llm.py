@@ -180,12 +180,15 @@ def gather_block_quantized(elem=TP.FLOAT):
     )
 
 
-def int4_weights(elem=TP.FLOAT, op="MatMul", k=64, n=32, block=32):
+def int4_weights(elem=TP.FLOAT, op="MatMul", k=64, n=32, block=32, qtype=TP.INT4, sign=1.0):
     """TensorRT's weight-only form: DequantizeLinear(int4 [K, N], scales, axis 0, block) then
     MatMul (or Gather of rows)."""
-    weights = helper.make_tensor("W", TP.INT4, (k, n), _RNG.integers(-8, 8, k * n).tolist())
-    scales = numpy_helper.from_array(_RNG.random((k // block, n)).astype(_np(elem)), "S")
+    weights = helper.make_tensor("W", qtype, (k, n), _RNG.integers(-8, 8, k * n).tolist())
+    values = sign * (_RNG.random((k // block, n)) + 0.1)
+    scales = numpy_helper.from_array(values.astype(_np(elem)), "S")
     dq = helper.make_node("DequantizeLinear", ["W", "S"], ["Wf"], axis=0, block_size=block)
+    if op == "none":  # DequantizeLinear alone, its output the graph's
+        return _model([dq], [], [_vi("Wf", elem, [k, n])], [weights, scales])
     if op == "MatMul":
         last = helper.make_node("MatMul", ["A", "Wf"], ["Y"])
         inputs, out = [_vi("A", elem, ["b", "s", k])], [_vi("Y", elem, ["b", "s", n])]
@@ -235,6 +238,14 @@ CASES: list[Case] = [
     Case("int4-dq-matmul", int4_weights()),
     Case("int4-dq-matmul-fp16", int4_weights(F16)),
     Case("int4-dq-gather", int4_weights(op="Gather")),
+    # negative scales (onnxruntime-genai's int4 weights have them): INT4 data only
+    Case("int4-dq-negative-scales", int4_weights(sign=-1.0)),
+    Case("int4-dq-alone-negative-scales", int4_weights(op="none", sign=-1.0)),
+    Case(
+        "int8-dq-negative-scales",
+        int4_weights(op="none", qtype=TP.INT8, sign=-1.0),
+        "dequantizelinear/scale-not-positive",
+    ),
 ]
 
 

@@ -36,6 +36,8 @@ def test_contrib_ops_unsupported_on_tensorrt(target: str) -> None:
     onnxruntime's default-domain SimplifiedLayerNormalization): unsupported there; the INT4
     weight-only form is supported."""
     for case in CASES:
+        if "negative-scales" in case.id:
+            continue  # the open-source parser refuses nonpositive scales (INT4 too)
         report = check(case.model, target=target, backend="static")
         contrib = any(
             n.op_type not in ("DequantizeLinear", "MatMul", "Gather") for n in case.model.graph.node

@@ -111,3 +111,52 @@ def test_dequantize_nbits_leaves_nothing_quantized_the_parser_rejects(name):
         )
     parsed = check(result.proto, target="rtx-1", backend="parser")
     assert set(_rejected(parsed)) == {"GroupQueryAttention"}
+
+
+@pytest.mark.parametrize("target, plugin", [("rtx-1", False), ("trt-10", True)])
+def test_contrib_ops_with_an_importer_are_not_plugins(target, plugin):
+    """trt-build's plugin check: TensorRT-RTX imports com.microsoft
+    SkipSimplifiedLayerNormalization by op_type; TensorRT would look it up as a plugin."""
+    from trtforge.plugins import registry
+
+    model = _load("llama-fp16-cuda")
+    found = {n.op_type for _, n, _ in registry.plugin_nodes(model, parse_target(target))}
+    assert ("SkipSimplifiedLayerNormalization" in found) == plugin
+    assert "GroupQueryAttention" in found or target == "rtx-1"
+
+
+@requires_rtx
+def test_fp16_export_builds_after_auto_rewrite(tmp_path):
+    """trt-rewrite --auto for rtx-1, then trt-build AOT for SM89 with the KV-cache dims taken
+    from genai_config.json beside the model."""
+    import shutil
+    import subprocess
+    import sys
+
+    shutil.copy(FIXTURES / "llama-fp16-cuda" / "genai_config.json", tmp_path)
+    out = tmp_path / "model.onnx"
+    bindir = Path(sys.executable).parent
+    rewrite = subprocess.run(
+        [
+            bindir / "trt-rewrite",
+            FIXTURES / "llama-fp16-cuda" / "model.onnx",
+            "-o",
+            out,
+            "--auto",
+            "--target",
+            "rtx-1",
+            "--no-verify",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert rewrite.returncode == 0, rewrite.stderr
+    build = subprocess.run(
+        [bindir / "trt-build", out, "-o", tmp_path / "m.engine", "--compute-capability", "8.9"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert build.returncode == 0, build.stderr
+    assert (tmp_path / "m.engine").stat().st_size > 0

@@ -287,3 +287,16 @@ def test_cli_reads_external_weights(tmp_path, capsys):
     written = onnx.load(out)
     assert "MatMulNBits" not in {n.op_type for n in written.graph.node}
     _compare(original, written, np.float32, _a(original, np.float32))
+
+
+@pytest.mark.parametrize("target, form", [("rtx-1", "INT4 blocked"), ("trt-10", "float weights")])
+def test_negative_scales_take_the_form_the_target_parses(rw, target, form):
+    """onnxruntime-genai's int4 weights have negative scales: TensorRT-RTX takes them for INT4
+    data, the open-source parser refuses any nonpositive scale."""
+    original = matmul_nbits()
+    scales = next(t for t in original.graph.initializer if t.name == "S")
+    negated = -numpy_helper.to_array(scales)
+    scales.CopyFrom(numpy_helper.from_array(negated, "S"))
+    result = rw.apply(original, PASS, target=target)
+    assert form in _form(result)
+    _compare(original, result.proto, np.float32, _a(original, np.float32))

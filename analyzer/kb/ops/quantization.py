@@ -51,10 +51,20 @@ def _dtype_name(value) -> str:
         return f"TYPE{value}"
 
 
+def _negative_ok(ctx: NodeContext) -> bool:
+    """TensorRT-RTX 1.7.1 takes negative scales for INT4 data ("(scaleAllPositive ||
+    allowNegativeScale)": blocked and per-axis INT4 DequantizeLinear parse and build; INT8 per
+    tensor, per axis and blocked do not); onnxruntime-genai's int4 weights have negative scales.
+    The open-source parser (onnxOpImporters.cpp, QuantDequantLinearHelper) refuses any
+    nonpositive constant scale."""
+    data = ctx.input(0)
+    return ctx.target.family == "rtx" and data is not None and data.dtype == "INT4"
+
+
 def _common(ctx: NodeContext, quantize: bool):
     scale = ctx.input_value(1)
     if scale is not None and scale.size and np.issubdtype(np.asarray(scale).dtype, np.floating):
-        if not bool(np.all(np.asarray(scale, dtype=np.float64) > 0)):
+        if not bool(np.all(np.asarray(scale, dtype=np.float64) > 0)) and not _negative_ok(ctx):
             yield ctx.finding(
                 "scale-not-positive",
                 "scale has zero or negative coefficients",

@@ -21,10 +21,12 @@ The int4-blocked form is exact when the weights are symmetric about the zero poi
 assumes (no zero points, or every zero point at the midpoint 2^(bits-1) for unsigned data):
 the signed weights are `q - zero_point`. With bits=8 the same form holds INT8 weights; it is
 used on TensorRT-RTX only (observed to parse and build, fp32 and fp16 activations), elsewhere
-the weights are dequantized. Any other zero point (TensorRT's DequantizeLinear refuses nonzero
-ones), act-order `g_idx`, a model below opset 21, or `--nbits-impl float` give the float form,
-dequantized with the same arithmetic as onnxruntime's kernels. The pass notes which form each
-node took (trt-rewrite prints the notes).
+the weights are dequantized. Negative scales (onnxruntime-genai's quantizer writes them) are
+taken by TensorRT-RTX for INT4 data only; the open-source parser refuses any nonpositive
+constant scale, so there the weights are dequantized. Any other zero point (TensorRT's
+DequantizeLinear refuses nonzero ones), act-order `g_idx`, a model below opset 21, or
+`--nbits-impl float` give the float form, dequantized with the same arithmetic as
+onnxruntime's kernels. The pass notes which form each node took (trt-rewrite prints the notes).
 
 Skips (reported): weights, scales or zero points that are not build-time constants (or live in
 an external file that was not loaded); shapes that disagree with the K/N/bits/block_size
@@ -199,6 +201,10 @@ class DequantizeNBits(RewritePass):
             return False
         if data["bits"] == 4 and data["q"].size % 2:
             return False  # TensorRT: 4-bit data needs an even element count
+        if not bool(np.all(data["scales"] > 0)) and not (
+            data["bits"] == 4 and ctx.target.family == "rtx"
+        ):
+            return False  # negative scales: TensorRT-RTX takes them for INT4 data only
         info = np.iinfo(np.int8) if data["bits"] == 8 else ml_dtypes.iinfo(ml_dtypes.int4)
         signed = data["q"] - data["zero"]
         return bool(signed.min() >= int(info.min) and signed.max() <= int(info.max))
