@@ -446,12 +446,13 @@ def process(category: str, model: Path, work: Path) -> Outcome:
     return res
 
 
-def run(root: Path, jobs: int) -> list[Outcome]:
+def run(root: Path, jobs: int, categories: list[str] | None = None) -> list[Outcome]:
     work = root / "_work"
     work.mkdir(exist_ok=True)
     tasks = [
         (cat.name, model)
         for cat in sorted(p for p in root.iterdir() if p.is_dir() and p.name != "_work")
+        if not categories or cat.name in categories
         for model in sorted(cat.glob("*.onnx"))
     ]
     with ThreadPoolExecutor(jobs) as pool:
@@ -531,11 +532,21 @@ def main() -> None:
     r.add_argument("-j", "--jobs", type=int, default=max(1, (os.cpu_count() or 2) // 2))
     r.add_argument("--markdown", type=Path, help="write the report here (e.g. docs/fixability.md)")
     r.add_argument("--json", type=Path, help="per-model outcomes")
+    r.add_argument("--category", action="append", help="only these categories (repeatable)")
+    r.add_argument(
+        "--merge",
+        type=Path,
+        action="append",
+        default=[],
+        help="add the outcomes of earlier runs (their --json files) to the report",
+    )
     args = ap.parse_args()
     if args.cmd == "build":
         build(args.dir, args.category or list(GENERATORS))
         return
-    results = run(args.dir, args.jobs)
+    results = run(args.dir, args.jobs, args.category)
+    for earlier in args.merge:
+        results += [Outcome(**r) for r in json.loads(earlier.read_text())]
     command = "python benchmarks/fixability.py build DIR && python benchmarks/fixability.py run DIR"
     text = markdown(results, command)
     if args.markdown:

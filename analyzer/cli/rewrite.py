@@ -176,7 +176,9 @@ def _refuse_invalid(loaded) -> None:
     import onnx
 
     try:  # what a rewrite writes must pass onnx.checker: so must what it reads
-        if loaded.external and loaded.path is not None:
+        if _unregistered_ops(loaded.proto):
+            onnx.checker.check_model(_as_custom_ops(loaded.proto))
+        elif loaded.external and loaded.path is not None:
             onnx.checker.check_model(str(loaded.path))  # its data files beside it
         else:
             onnx.checker.check_model(loaded.proto)
@@ -186,6 +188,38 @@ def _refuse_invalid(loaded) -> None:
             f"{loaded.display_path}: not a valid ONNX model (onnx.checker: {first})",
             "trt-rewrite only rewrites models that pass onnx.checker; fix or re-export it",
         ) from None
+
+
+#: the domain that stands in for the default domain of ops onnx does not define (checker only)
+_UNREGISTERED = "trtforge.unregistered"
+
+
+def _unregistered_ops(proto) -> set[str]:
+    """Default-domain op types onnx does not define: onnxruntime's own ops that its tools write
+    into the default domain (onnxruntime-genai's SimplifiedLayerNormalization, …). TensorRT's
+    parser dispatches them by op_type, so they are real models, not invalid ones."""
+    import onnx
+
+    return {
+        n.op_type
+        for n in proto.graph.node
+        if n.domain in ("", "ai.onnx") and not onnx.defs.has(n.op_type)
+    }
+
+
+def _as_custom_ops(proto):
+    """A copy for onnx.checker in which those ops sit in a custom domain (the checker cannot
+    know their schemas; everything else is checked as it is)."""
+    import onnx
+
+    copy = onnx.ModelProto()
+    copy.CopyFrom(proto)
+    unknown = _unregistered_ops(proto)
+    for node in copy.graph.node:
+        if node.domain in ("", "ai.onnx") and node.op_type in unknown:
+            node.domain = _UNREGISTERED
+    copy.opset_import.append(onnx.helper.make_opsetid(_UNREGISTERED, 1))
+    return copy
 
 
 def _main(argv: Sequence[str] | None) -> int:
