@@ -124,3 +124,30 @@ def test_torchscript_legacy_exports_fuse_every_layernorm(tmp_path, name: str) ->
     assert data["verification"]["ok"]
     ops = Counter(n.op_type for n in onnx.load(out).graph.node)
     assert ops["LayerNorm"] == expected and ops["ReduceMean"] == 0
+
+
+def test_a_huge_declared_width_is_a_skip_not_a_crash(tmp_path):
+    """Found by benchmarks/fuzz.py: a damaged dim of 2^62 on the normalized axis made the pass
+    allocate γ/β of that size (exit 3)."""
+    import onnx.parser
+
+    from trtforge.analyzer.rewrite import RewriteOptions, rewrite_model
+    from trtforge.analyzer.targets import parse_target
+
+    model = onnx.parser.parse_model(
+        """<ir_version: 8, opset_import: ["" : 17]>
+g (float[2, 3, 4611686018427387904] x) => (float[2, 3, 4611686018427387904] y)
+  <float eps = {1e-5}, float two = {2.0}> {
+    m = ReduceMean <axes = [-1]> (x)
+    d = Sub(x, m)
+    p = Pow(d, two)
+    v = ReduceMean <axes = [-1]> (p)
+    e = Add(v, eps)
+    s = Sqrt(e)
+    y = Div(d, s)
+}"""
+    )
+    result = rewrite_model(model, ["fuse-layernorm"], RewriteOptions(parse_target("trt-10")))
+    assert not result.changed
+    (skip,) = result.passes["fuse-layernorm"].skips
+    assert "more than" in skip.reason

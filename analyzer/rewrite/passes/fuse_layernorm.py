@@ -49,6 +49,10 @@ from trtforge.analyzer.rewrite.graphutil import (
 )
 from trtforge.analyzer.rewrite.passes._norm_emit import replace_with_norm
 
+#: the most values a normalized width may hold: γ/β are made as constants of that size, and a
+#: damaged shape (a fuzzed dim of 2^40) must be a skip, not an allocation failure
+MAX_NORM_ELEMENTS = 1 << 24
+
 
 def _is_default(node: gs.Node) -> bool:
     return node.domain in ("", "ai.onnx", None)
@@ -319,6 +323,11 @@ class FuseLayerNorm(RewritePass):
         if dims is None:  # shape inference lost it: the width is in gamma/beta
             dims = dims_from_params([data[k][1] for k in ("gamma", "beta") if k in data], -first)
         data["dims"] = dims
+        if dims is not None and int(np.prod(dims, dtype=np.float64)) > MAX_NORM_ELEMENTS:
+            return (
+                f"the normalized dims {list(dims)} of '{x.name}' hold more than "
+                f"{MAX_NORM_ELEMENTS:,} values (a damaged shape?): no γ/β of that size is made"
+            )
         dtype = emit.np_float(x)
         for key in ("gamma", "beta"):
             if key in data:
