@@ -227,13 +227,18 @@ def _main(argv: Sequence[str] | None) -> int:
     configure_logging(args)
     from pathlib import Path
 
-    from trtforge.analyzer.errors import UserError
+    from trtforge.analyzer.errors import UserError, short
     from trtforge.analyzer.loading import load_external_weights, load_model
     from trtforge.analyzer.outputs import OutputSet, check_output
     from trtforge.analyzer.outputs import write_text as write_file
     from trtforge.analyzer.rewrite.base import RewriteOptions
     from trtforge.analyzer.rewrite.manager import rewrite_model
-    from trtforge.analyzer.rewrite.registry import all_passes, declared_options, get_pass
+    from trtforge.analyzer.rewrite.registry import (
+        all_passes,
+        declared_options,
+        get_pass,
+        passes_removing,
+    )
     from trtforge.analyzer.rewrite.writer import check_destination, stage_model
     from trtforge.analyzer.targets import default_target, parse_target
 
@@ -266,6 +271,10 @@ def _main(argv: Sequence[str] | None) -> int:
     before = None
     if args.auto:
         before, suggested = _auto_passes(loaded, target, all_passes())
+        # ops onnx does not define in the default domain must go, whatever the target imports:
+        # the output has to pass onnx.checker
+        for op in sorted(_unregistered_ops(loaded.proto)):
+            suggested += [p for p in passes_removing("", op) if p not in suggested]
         passes += [p for p in suggested if p not in passes]
         _say(
             args,
@@ -345,6 +354,17 @@ def _main(argv: Sequence[str] | None) -> int:
             _say(args, f"  verification: {note}")
     elif not args.verify:
         report["verification"] = None
+    left = sorted(_unregistered_ops(result.proto))
+    if left:
+        removers = sorted({p for op in left for p in passes_removing("", op)})
+        raise UserError(
+            f"the rewritten model would still hold {', '.join(short(o) for o in left[:3])} in "
+            "the default domain, which onnx does not define (it would fail onnx.checker); "
+            f"nothing written to {out_path}",
+            f"add {' '.join('--' + p for p in removers)}"
+            if removers
+            else "replace those ops in the exporter (no pass removes them)",
+        )
     if args.split:
         return _split(args, loaded, result, target, out_path, report, dims)
     # The model, its external data and the report are committed together or not at all.
