@@ -203,7 +203,9 @@ def _unregistered_ops(proto) -> set[str]:
     return {
         n.op_type
         for n in proto.graph.node
-        if n.domain in ("", "ai.onnx") and not onnx.defs.has(n.op_type)
+        if n.domain in ("", "ai.onnx")
+        and isinstance(n.op_type, str)  # protobuf hands undecodable text over as bytes
+        and not onnx.defs.has(n.op_type)
     }
 
 

@@ -9,6 +9,7 @@ If nesting deeper than protobuf parses, and a 100k-character external-data locat
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -183,3 +184,14 @@ def test_if_nested_deeper_than_protobuf_parses(tmp_path, capsys):
     code, err = _run("check", [str(path), "--backend", "static"], capsys)
     line = _one_line_error(code, err)
     assert "deeper than protobuf can parse" in line and "truncated" not in err
+
+
+def test_op_type_that_is_not_utf8_is_bad_input_for_rewrite(tmp_path, capsys):
+    """benchmarks/fuzz.py seed 2030 case 3464 (a byte mutation of a GELU model): protobuf
+    hands the undecodable op_type over as bytes, which the checker gate's schema look-up
+    did not expect (exit 3)."""
+    src = Path(__file__).parents[1] / "fixtures" / "hostile" / "op_type_not_utf8.onnx"
+    out = tmp_path / "out.onnx"
+    code, err = _run("rewrite", [str(src), "-o", str(out), "--fuse-gelu", "-q"], capsys)
+    assert code == 2 and "Traceback" not in err, err
+    assert not out.exists()
