@@ -1368,7 +1368,10 @@ def judge(camp, case, folder, log, code, signaled, hung, before_in, before_out, 
             break
     opened_file = log / "opened.json"
     if opened_file.exists():
-        opened = json.loads(opened_file.read_text())
+        try:
+            opened = json.loads(opened_file.read_text())
+        except ValueError:  # a child killed while writing its log (SIGKILL cases)
+            opened = [] if signaled else ["<the child's open log is unreadable>"]
         if opened:
             bad.append("open-outside")
     after_out = _snapshot(folder / "out")
