@@ -54,6 +54,16 @@ from trtforge.analyzer.rewrite.passes._norm_emit import replace_with_norm
 MAX_NORM_ELEMENTS = 1 << 24
 
 
+def too_wide(dims, x: gs.Tensor) -> str | None:
+    """Why normalized dims are too large to make γ/β for (a damaged shape), or None."""
+    if dims is None or int(np.prod(dims, dtype=np.float64)) <= MAX_NORM_ELEMENTS:
+        return None
+    return (
+        f"the normalized dims {list(dims)} of '{x.name}' hold more than "
+        f"{MAX_NORM_ELEMENTS:,} values (a damaged shape?): no γ/β of that size is made"
+    )
+
+
 def _is_default(node: gs.Node) -> bool:
     return node.domain in ("", "ai.onnx", None)
 
@@ -323,11 +333,8 @@ class FuseLayerNorm(RewritePass):
         if dims is None:  # shape inference lost it: the width is in gamma/beta
             dims = dims_from_params([data[k][1] for k in ("gamma", "beta") if k in data], -first)
         data["dims"] = dims
-        if dims is not None and int(np.prod(dims, dtype=np.float64)) > MAX_NORM_ELEMENTS:
-            return (
-                f"the normalized dims {list(dims)} of '{x.name}' hold more than "
-                f"{MAX_NORM_ELEMENTS:,} values (a damaged shape?): no γ/β of that size is made"
-            )
+        if too_wide(dims, x):
+            return too_wide(dims, x)
         dtype = emit.np_float(x)
         for key in ("gamma", "beta"):
             if key in data:

@@ -23,7 +23,6 @@ A LayerNorm (x is itself `Sub(y, ReduceMean(y))`) is left to fuse-layernorm.
 
 from __future__ import annotations
 
-import numpy as np
 import onnx_graphsurgeon as gs
 
 from trtforge.analyzer.rewrite import emit
@@ -41,13 +40,13 @@ from trtforge.analyzer.rewrite.graphutil import (
 )
 from trtforge.analyzer.rewrite.passes._norm_emit import replace_with_norm
 from trtforge.analyzer.rewrite.passes.fuse_layernorm import (
-    MAX_NORM_ELEMENTS,
     _is_default,
     affine_param,
     apply_inverse,
     dims_from_params,
     fit_param,
     match_inverse_std,
+    too_wide,
 )
 
 
@@ -178,11 +177,8 @@ class FuseRMSNorm(RewritePass):
         if dims is None and "gamma" in data:  # shape inference lost it: the width is in gamma
             dims = dims_from_params([data["gamma"][1]], -first)
         data["dims"] = dims
-        if dims is not None and int(np.prod(dims, dtype=np.float64)) > MAX_NORM_ELEMENTS:
-            return (
-                f"the normalized dims {list(dims)} of '{x.name}' hold more than "
-                f"{MAX_NORM_ELEMENTS:,} values (a damaged shape?): no γ of that size is made"
-            )
+        if too_wide(dims, x):
+            return too_wide(dims, x)
         cast_node = data.get("cast")
         # the dtype the fused node computes in: the cast's target when the Cast is absorbed
         out_dtype = (
