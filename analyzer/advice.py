@@ -23,6 +23,19 @@ log = logging.getLogger("trtforge.advice")
 MAX_NODES = 20_000
 
 
+def _op_types(graph) -> set[str]:
+    """Op types of the graph and of its subgraphs (If/Loop/Scan bodies): a pass that inlines
+    a branch (inline-empty-guard) brings their nodes to the top level for the others."""
+    ops = set()
+    stack = [graph]
+    while stack:
+        for node in stack.pop().node:
+            ops.add(node.op_type)
+            stack += [a.g for a in node.attribute if a.HasField("g")]
+            stack += list(next((a.graphs for a in node.attribute if a.graphs), []))
+    return ops
+
+
 def fusion_advice(loaded: LoadedModel, target: Target) -> list[Finding]:
     """Graph-level warnings `advice/<pass>` for every fusion pass that would apply.
 
@@ -31,7 +44,7 @@ def fusion_advice(loaded: LoadedModel, target: Target) -> list[Finding]:
     graph = loaded.proto.graph
     if len(graph.node) > MAX_NODES:
         return []
-    ops = {node.op_type for node in graph.node}
+    ops = _op_types(graph)
     from trtforge.analyzer.rewrite.registry import advised_passes
 
     advised = advised_passes()
