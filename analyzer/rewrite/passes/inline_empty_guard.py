@@ -19,18 +19,20 @@ After::
 
     …; y = Squeeze(Gather(NMS(…)))              # the else branch's nodes, at the top level
 
-The pass proves the equivalence on data instead of trusting the pattern: it runs the model in
-onnxruntime on sample inputs (the verifier's, `rewrite.inputs`) to get the tensors the If
-reads, then evaluates the If and the bare general branch on (1) those values and (2) the same
-values emptied — x and every tensor the branch reads whose dynamic axis has x's length are cut
-to length 0 along it — and rewrites only when both give identical outputs (shape, dtype,
-values). Only top-level Ifs are matched; an If inside an inlined branch is found in the next
+On non-empty x the If runs the general branch, so inlining it changes nothing; what needs
+proof is the empty case, and the pass proves it on data instead of trusting the pattern: it
+runs the model in onnxruntime on sample inputs (the verifier's, `rewrite.inputs`) to get the
+tensors the If reads, then evaluates the If (its condition included) and the bare general
+branch on (1) those values and (2) the same values emptied — x and every tensor the branch
+reads whose dynamic axis has x's length, cut to length 0 along it — and rewrites only when
+both give identical outputs (shape, dtype, values). When the sample already leaves x empty
+(e.g. random weights score every box below the threshold), that real empty state is the
+proof. Only top-level Ifs are matched; an If inside an inlined branch is found in the next
 round.
 
 Skips (reported): the condition is not an emptiness test of one tensor; the general branch
-computes no data-dependent shape (TensorRT builds that If as it is); the sample inputs leave x
-empty (nothing proves the non-empty case: pass `--inputs`); onnxruntime cannot run the model
-or a probe; the branch gives a different result on empty input.
+computes no data-dependent shape (TensorRT builds that If as it is); onnxruntime cannot run
+the model or a probe; the branch gives a different result (or fails) on empty input.
 """
 
 from __future__ import annotations
@@ -175,11 +177,6 @@ def _emptied(feeds: dict, guard: Guard, captured: list[gs.Tensor]) -> dict | str
     if not axes:
         return f"'{guard.x.name}' has no dynamic axis to be empty along"
     length = x.shape[axes[0]]
-    if length == 0:
-        return (
-            f"the sample inputs leave '{guard.x.name}' empty, so the non-empty case is not "
-            "exercised (pass --inputs that reach it)"
-        )
     out = dict(feeds)
     for t in [guard.x, *captured]:
         value = out[t.name]
@@ -348,10 +345,14 @@ class InlineEmptyGuard(RewritePass):
             return match.data["error"]
         captured = [t for n, t in match.data["reads"].items() if n != guard.x.name]
         sample = match.data["values"]
-        emptied = _emptied(sample, guard, captured)
-        if isinstance(emptied, str):
-            return emptied
-        for feeds, case in ((sample, "non-empty"), (emptied, "empty")):
+        if sample[guard.x.name].size == 0:  # the sample is itself a real empty state
+            cases = [(sample, "empty")]
+        else:
+            emptied = _emptied(sample, guard, captured)
+            if isinstance(emptied, str):
+                return emptied
+            cases = [(sample, "non-empty"), (emptied, "empty")]
+        for feeds, case in cases:
             reason = _compare(match.data["protos"], guard, feeds, ctx.opsets)
             if reason is not None:
                 return f"on {case} '{guard.x.name}' the branch differs from the If ({reason})"
