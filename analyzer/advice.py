@@ -31,8 +31,8 @@ def _op_types(graph) -> set[str]:
     while stack:
         for node in stack.pop().node:
             ops.add(node.op_type)
-            stack += [a.g for a in node.attribute if a.HasField("g")]
-            stack += list(next((a.graphs for a in node.attribute if a.graphs), []))
+            for attr in node.attribute:
+                stack += ([attr.g] if attr.HasField("g") else []) + list(attr.graphs)
     return ops
 
 
