@@ -11,7 +11,7 @@ import pytest
 
 from trtforge.analyzer.rewrite.registry import advised_passes
 
-HEAD = """<ir_version: 8, opset_import: ["" : 17]>
+HEAD = """<ir_version: 8, opset_import: ["" : {opset}]>
 g (float[N] x, float[N] s) => ({out} y) <int64 zero = {{0}}, float thr = {{0.0}},
     int64[1] ax = {{0}}, int64[1] minus = {{-1}}> {{
   {cond}
@@ -25,10 +25,10 @@ INDICES = "p = Greater(x, thr)\n nz = NonZero(p)\n ey = Squeeze(nz, ax)"
 EMPTY_I64 = "ty = Constant <value = int64[0] {}> ()"
 
 
-def model(cond=EQUAL, then=EMPTY_I64, other=INDICES, out="int64[?]", swap=False):
+def model(cond=EQUAL, then=EMPTY_I64, other=INDICES, out="int64[?]", swap=False, opset=17):
     if swap:
         then, other = other.replace("ey", "ty"), then.replace("ty", "ey")
-    text = HEAD.format(cond=cond, then=then, other=other, out=out)
+    text = HEAD.format(cond=cond, then=then, other=other, out=out, opset=opset)
     proto = onnx.parser.parse_model(text)
     onnx.checker.check_model(proto, full_check=True)
     return proto
@@ -60,13 +60,21 @@ def assert_same_everywhere(original, rewritten):
             False,
         ),
         ("sh = Shape(x)\n  d = Gather(sh, zero)\n  c = Equal(d, zero)", False),
+        ("sh = Shape(x)\n  n = ReduceProd<keepdims=0>(sh, ax)\n  c = Equal(n, zero)", False),
         ("n = Size(x)\n  c = Greater(n, zero)", True),
         ("n = Size(x)\n  e = Equal(n, zero)\n  c = Not(e)", True),
     ],
-    ids=["size-equal", "reduceprod-shape-cast", "dim-equal", "greater", "not-equal"],
+    ids=[
+        "size-equal",
+        "reduceprod-shape-cast",
+        "dim-equal",
+        "reduceprod-axes-input",
+        "greater",
+        "not-equal",
+    ],
 )
 def test_guard_forms_are_inlined(rw, cond, swap):
-    original = model(cond=cond, swap=swap)
+    original = model(cond=cond, swap=swap, opset=18 if "sh, ax" in cond else 17)
     result = rw.apply(original, "inline-empty-guard")
     assert result.passes["inline-empty-guard"].applied == 1
     ops = rw.ops(result.proto)

@@ -93,9 +93,11 @@ def _count(tensor: gs.Tensor) -> tuple[gs.Tensor, int | None] | None:
         return node.inputs[0], None
     if node.op == "ReduceProd" and node.inputs:
         shape = producer(node.inputs[0])
-        reduces_all = len(node.inputs) < 2 or not node.inputs[1].name
-        if "axes" in node.attrs:
-            reduces_all = list(node.attrs["axes"]) in ([0], [-1])
+        axes = node.attrs.get("axes")  # opset < 18: an attribute; 18+: an input
+        if len(node.inputs) > 1 and node.inputs[1].name:
+            axes = const_value(node.inputs[1])
+            axes = [-2] if axes is None else np.asarray(axes).reshape(-1).tolist()
+        reduces_all = axes is None or list(axes) in ([0], [-1])
         if shape is not None and shape.op == "Shape" and reduces_all and not shape.attrs:
             return shape.inputs[0], None
     if node.op == "Gather" and node.attrs.get("axis", 0) == 0:
