@@ -134,3 +134,39 @@ def test_advised_by_trt_check(tmp_path):
     report = check(str(path), "rtx-1", backend="static")
     codes = {f.code for f in report.graph_findings}
     assert "advice/inline-empty-guard" in codes
+
+
+def test_two_outputs(rw):
+    """Both outputs of the If are taken over by the inlined nodes."""
+    text = """<ir_version: 8, opset_import: ["" : 17]>
+    g (float[N] x, float[N] s) => (int64[?] y, float[?] z) <int64 zero = {0}, float thr = {0.0},
+        int64[1] ax = {0}> {
+      n = Size(x)
+      c = Equal(n, zero)
+      y, z = If(c) <
+        then_branch = t () => (int64[?] ty, float[?] tz) {
+          ty = Constant <value = int64[0] {}> ()
+          tz = Constant <value = float[0] {}> ()
+        },
+        else_branch = e () => (int64[?] ey, float[?] es) {
+          p = Greater(x, thr)
+          nz = NonZero(p)
+          ey = Squeeze(nz, ax)
+          es = Gather(s, ey)
+        }>
+    }"""
+    original = onnx.parser.parse_model(text)
+    onnx.checker.check_model(original, full_check=True)
+    result = rw.apply(original, "inline-empty-guard")
+    assert result.passes["inline-empty-guard"].applied == 1
+    onnx.checker.check_model(result.proto, full_check=True)
+    sess = [
+        ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"])
+        for m in (original, result.proto)
+    ]
+    for n in (0, 5):
+        feeds = {"x": np.linspace(-1, 1, n, dtype=np.float32), "s": np.ones(n, np.float32)}
+        want, got = (s.run(None, feeds) for s in sess)
+        for a, b in zip(want, got, strict=True):
+            assert a.dtype == b.dtype and a.shape == b.shape
+            np.testing.assert_array_equal(a, b)

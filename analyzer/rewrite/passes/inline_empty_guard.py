@@ -370,14 +370,18 @@ class InlineEmptyGuard(RewritePass):
             if not inner.name or inner.name in taken:
                 inner.name = ctx.unique(inner.op)
             ctx.graph.nodes.append(inner)
+        moved = {id(n) for n in branch.nodes}
+        renamed: dict[int, gs.Tensor] = {}  # a branch tensor -> the If output now naming it
         for inner, outer in zip(branch.outputs, outputs, strict=True):
-            made = inner.inputs[0] if inner.inputs and inner.inputs[0] in branch.nodes else None
-            if made is None:
-                ctx.node("Identity", [inner], [outer])
+            made = inner.inputs[0] if inner.inputs else None
+            if id(inner) in renamed or made is None or id(made) not in moved:
+                # an outer tensor, a branch constant, or a tensor output twice: copy it
+                ctx.node("Identity", [renamed.get(id(inner), inner)], [outer])
                 continue
             for user in list(inner.outputs):
                 _replace(user.inputs, inner, outer)
             _replace(made.outputs, inner, outer)
+            renamed[id(inner)] = outer
         branch.nodes.clear()
 
 
