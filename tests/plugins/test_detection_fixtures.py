@@ -103,3 +103,39 @@ def test_parses_and_builds_for_sm89(rtx, native_lib, rewritten, tmp_path, name):
     assert {"NonZero", "NMS"} <= plugins
     if MANIFEST[name]["family"] == "fasterrcnn":
         assert "ROIAlign_TRT" in plugins
+
+
+def test_nms_plugin_takes_int64_max_boxes_per_class():
+    """torchvision exports max_output_boxes_per_class = INT64_MAX; the plugin field is INT32
+    and any count past the number of boxes keeps them all."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    from trtforge.analyzer.rewrite import RewriteOptions, rewrite_model
+    from trtforge.analyzer.rewrite.verify import verify
+    from trtforge.analyzer.targets import parse_target
+
+    inits = [
+        numpy_helper.from_array(np.array([np.iinfo(np.int64).max], np.int64), "mo"),
+        numpy_helper.from_array(np.array([0.5], np.float32), "iou"),
+    ]
+    nms = helper.make_node("NonMaxSuppression", ["boxes", "scores", "mo", "iou"], ["sel"])
+    graph = helper.make_graph(
+        [nms],
+        "nms",
+        [
+            helper.make_tensor_value_info("boxes", TensorProto.FLOAT, [1, 6, 4]),
+            helper.make_tensor_value_info("scores", TensorProto.FLOAT, [1, 2, 6]),
+        ],
+        [helper.make_tensor_value_info("sel", TensorProto.INT64, [None, 3])],
+        initializer=inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    result = rewrite_model(model, ["nms-plugin"], RewriteOptions(parse_target("rtx-1")))
+    assert result.passes["nms-plugin"].applied == 1
+    (node,) = result.proto.graph.node
+    field = next(a for a in node.attribute if a.name == "max_output_boxes_per_class")
+    assert field.i == 2**31 - 1
+    check = verify(model, result.proto, seed=1)
+    assert check.ok, check.describe_worst()
