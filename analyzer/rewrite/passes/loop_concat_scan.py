@@ -165,6 +165,8 @@ class LoopConcatScan(RewritePass):
             body = node.attrs.get("body")
             if not isinstance(body, gs.Graph) or len(body.inputs) != len(node.inputs):
                 continue
+            if len(node.outputs) < len(node.inputs) - 2:
+                continue  # a final value left out: the graph is not one this pass reads
             grown = []
             for k in range(len(node.inputs) - 2):
                 shape = _empty_rows(node.inputs[2 + k])
