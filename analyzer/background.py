@@ -25,7 +25,7 @@ import warnings
 
 import onnx
 
-from trtforge.analyzer.graph import TypeTable, collect_declared_types, infer_types
+from trtforge.analyzer.inference import TypeTable, collect_declared_types, infer_types
 
 log = logging.getLogger("trtforge.background")
 

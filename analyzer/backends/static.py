@@ -21,7 +21,8 @@ from trtforge.analyzer import validity
 from trtforge.analyzer.backends import local_functions
 from trtforge.analyzer.background import start_type_inference
 from trtforge.analyzer.findings import Finding, Fix
-from trtforge.analyzer.graph import GraphView, TypeTable
+from trtforge.analyzer.graph import GraphView
+from trtforge.analyzer.inference import TypeTable
 from trtforge.analyzer.kb import fixability, graph_rules
 from trtforge.analyzer.kb.policy import (
     convertible_types,

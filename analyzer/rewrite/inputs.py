@@ -133,7 +133,7 @@ class _Graph:
                 g.small[init.name] = numpy_helper.to_array(init)
         inferred = None
         try:
-            from trtforge.analyzer.graph import infer_model
+            from trtforge.analyzer.inference import infer_model
 
             inferred = infer_model(proto)
         except Exception as err:  # noqa: BLE001 - shapes are a help, not a need

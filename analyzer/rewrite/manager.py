@@ -15,7 +15,7 @@ import onnx
 import onnx_graphsurgeon as gs
 
 from trtforge.analyzer.errors import UserError
-from trtforge.analyzer.graph import infer_model, with_weights
+from trtforge.analyzer.inference import infer_model, with_weights
 from trtforge.analyzer.rewrite.base import PassContext, RewriteOptions, Skip
 from trtforge.analyzer.rewrite.graphutil import graphsurgeon_silenced
 from trtforge.analyzer.rewrite.registry import all_passes, get_pass

@@ -88,7 +88,7 @@ def _random_boundary(
 ) -> dict[str, np.ndarray]:
     """Random values for boundary tensors the original's prefix cannot compute, from their
     inferred type and shape (dims named by graph inputs take the fed sizes)."""
-    from trtforge.analyzer.graph import infer_model
+    from trtforge.analyzer.inference import infer_model
     from trtforge.analyzer.rewrite import inputs as gen
 
     infos: dict[str, onnx.ValueInfoProto] = {}

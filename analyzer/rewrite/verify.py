@@ -451,7 +451,7 @@ def exact_nbits(proto: onnx.ModelProto) -> onnx.ModelProto:
 def computed_float_types(model: onnx.ModelProto) -> set[str]:
     """The floating-point element types `model` computes in: those of its tensors (inferred,
     subgraphs included) and initializers."""
-    from trtforge.analyzer.graph import dtype_name, infer_types
+    from trtforge.analyzer.inference import dtype_name, infer_types
 
     names = {dtype_name(t.data_type) for t in model.graph.initializer}
     names |= {dtype_name(t.tensor_type.elem_type) for t in infer_types(model).distinct_types()}
