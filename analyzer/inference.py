@@ -339,10 +339,18 @@ def infer_model(model: onnx.ModelProto) -> onnx.ModelProto | None:
 
 def _infer_model(model: onnx.ModelProto) -> tuple[onnx.ModelProto | None, TypeTable | None]:
     """`infer_model`, and the type table of its result (None with it)."""
+    inferred, types, _ = infer_all(model)
+    return inferred, types
+
+
+def infer_all(model: onnx.ModelProto) -> tuple[onnx.ModelProto | None, TypeTable | None, str]:
+    """One run of the policy (`infer_model`): the inferred model without its large weights and
+    its type table (both None when inference fails), and what strict inference raised ("" when
+    the model passed it). `ModelSession` calls this once per version of a model."""
     light = _weightless(model)
     inferred, strict_error = _infer_strict(light)
     if inferred is None:
-        return None, None
+        return None, None, strict_error
     types = _collect_types(inferred.graph)
     types.strict_error = strict_error
     if _needs_data_prop(inferred.graph, types):
@@ -351,10 +359,10 @@ def _infer_model(model: onnx.ModelProto) -> tuple[onnx.ModelProto | None, TypeTa
             if propagated is not None:
                 table = _collect_types(propagated.graph)
                 table.strict_error = strict_error
-                return propagated, table
+                return propagated, table, strict_error
         else:
             log.info("data propagation skipped: the model has large 1-D tensors")
-    return inferred, types
+    return inferred, types, strict_error
 
 
 def with_weights(inferred: onnx.ModelProto, original: onnx.ModelProto) -> onnx.ModelProto:
@@ -365,7 +373,10 @@ def with_weights(inferred: onnx.ModelProto, original: onnx.ModelProto) -> onnx.M
     """
     graph, source = inferred.graph, original.graph
     declared = {vi.name for vi in source.input}
-    heavy = {t.name for t in source.initializer if _is_heavy(t)} - declared
+    initializers = {t.name for t in source.initializer}
+    # the inputs `_weightless` added (read from `inferred`: `original` may have its external
+    # data loaded since, and then nothing of it looks heavy)
+    heavy = {vi.name for vi in graph.input if vi.name in initializers} - declared
     if heavy:
         kept = [vi for vi in graph.input if vi.name not in heavy]
         del graph.input[:]
@@ -380,8 +391,12 @@ def infer_types(model: onnx.ModelProto) -> TypeTable:
 
     Failures of shape inference are not fatal: types then come from what the model states.
     """
-    inferred, types = _infer_model(model)
-    if inferred is not None:
+    return types_or_declared(model, infer_all(model)[1])
+
+
+def types_or_declared(model: onnx.ModelProto, types: TypeTable | None) -> TypeTable:
+    """`types` (from `infer_all(model)`), or the types `model` declares when inference failed."""
+    if types is not None:
         return types
     table = collect_declared_types(model)
     table.strict_error = "shape inference failed"

@@ -19,7 +19,6 @@ import onnx
 
 from trtforge.analyzer import validity
 from trtforge.analyzer.backends import local_functions
-from trtforge.analyzer.background import start_type_inference
 from trtforge.analyzer.findings import Finding, Fix
 from trtforge.analyzer.graph import GraphView
 from trtforge.analyzer.inference import TypeTable
@@ -44,6 +43,7 @@ from trtforge.analyzer.report import (
     PluginRef,
     Report,
 )
+from trtforge.analyzer.session import ModelSession
 from trtforge.analyzer.targets import Target
 
 log = logging.getLogger("trtforge.static")
@@ -90,14 +90,18 @@ class StaticChecker:
     """Applies the knowledge base to every node of one model for one target.
 
     Args:
-        loaded: the model.
+        model: the model, or its session (whose type table and structural problems it
+            shares: `session.ModelSession`).
         target: the target.
         memo: share verdicts among nodes that look alike (`VerdictMemo`); False judges every
             node on its own (the reference the memo is tested against).
     """
 
-    def __init__(self, loaded: LoadedModel, target: Target, memo: bool = True) -> None:
-        self.loaded = loaded
+    def __init__(
+        self, model: LoadedModel | ModelSession, target: Target, memo: bool = True
+    ) -> None:
+        self.session = ModelSession.of(model)
+        loaded = self.loaded = self.session.loaded
         self.target = target
         self.memo = memo
         self.opsets = loaded.opsets
@@ -346,7 +350,7 @@ class StaticChecker:
     # -- whole model --------------------------------------------------------------------
     def run(self) -> Report:
         proto = self.loaded.proto
-        pending = start_type_inference(proto)
+        pending = self.session.pending_types()
         try:  # what needs no types, while they are inferred
             top = GraphView(proto.graph, self.types)
             top.read_structure()
@@ -357,7 +361,7 @@ class StaticChecker:
                 NodeVerdict(index, node.name, op, domain)
                 for index, (node, op, domain, _, _) in enumerate(top.rows)
             ]
-            problems = validity.check_validity(proto, top.rows) if self._depth == 0 else []
+            problems = self.session.structural_problems(top.rows) if self._depth == 0 else []
             self.types = pending.result()
         finally:
             pending.close()
@@ -557,13 +561,13 @@ def model_info(loaded: LoadedModel) -> ModelInfo:
     )
 
 
-def check_static(loaded: LoadedModel, target: Target, memo: bool = True) -> Report:
-    """Checks `loaded` against the knowledge base for `target`.
+def check_static(model: LoadedModel | ModelSession, target: Target, memo: bool = True) -> Report:
+    """Checks `model` (or the model of a session) against the knowledge base for `target`.
 
     `memo=False` judges every node on its own (see `VerdictMemo`); the report is the same.
     """
     with _cyclic_gc_paused():
-        return StaticChecker(loaded, target, memo).run()
+        return StaticChecker(model, target, memo).run()
 
 
 @contextlib.contextmanager
