@@ -259,11 +259,11 @@ def _reference_run(
 
     try:
         if folder is not None:
-            from onnx.external_data_helper import load_external_data_for_model
+            from trtforge.analyzer.loading import load_external_from
 
             copy = onnx.ModelProto()
             copy.CopyFrom(piece)
-            load_external_data_for_model(copy, str(folder))
+            load_external_from(copy, folder)
             piece = copy
         evaluator = ReferenceEvaluator(piece)
         wanted = [n for n in names]

@@ -18,7 +18,9 @@ them, the inputs are blamed, not the rewrite. When onnxruntime has no kernel for
 model (contrib ops its CPU build lacks), or the model is large, only what the passes changed is
 compared (`rewrite.regional`).
 
-External weights are loaded here (and only here, besides copying them into the written model).
+External weights are not loaded here: onnxruntime reads them from the model's folder
+(`folder`), or the caller passes a model whose weights its session loaded
+(`ModelSession.weights`, through `loading.load_external_from`).
 """
 
 from __future__ import annotations
