@@ -245,6 +245,10 @@ class GraphView:
             return None
         return set(self._initializers) | set(self._inputs) | self._outputs | self._constants
 
+    def serialized_types(self) -> Iterator[tuple[str, bytes]]:
+        """(name, serialized TypeProto) of every typed tensor (none without a TypeTable)."""
+        return self._types.serialized_items() if self._serialized is not None else iter(())
+
     def serialized_type(self, name: str) -> bytes | None:
         """The serialized TypeProto of `name` (equal types: the same object), or None."""
         return self._serialized(name) if self._serialized is not None else None

@@ -230,6 +230,10 @@ class TypeTable(Mapping):
         """The serialized TypeProto of `name` (equal types: the same object), or None."""
         return self._raw.get(name)
 
+    def serialized_items(self) -> Iterator[tuple[str, bytes]]:
+        """(name, serialized TypeProto) of every entry (equal types: the same object)."""
+        return iter(self._raw.items())
+
     def distinct_types(self) -> list[onnx.TypeProto]:
         """Each distinct type in the table, once."""
         return [onnx.TypeProto.FromString(raw) for raw in set(self._raw.values())]
@@ -282,31 +286,48 @@ SHAPE_CONSUMERS = frozenset(
 
 def _needs_data_prop(graph: onnx.GraphProto, types: Mapping[str, onnx.TypeProto]) -> bool:
     """True when a node whose output shape depends on input values has an output with no
-    rank or an unknown dim (no value, or a name shape inference made up: `unk__<n>`)."""
+    rank or an unknown dim (no value, or a name shape inference made up: `unk__<n>`).
+
+    Each distinct type is judged once (most outputs of a large model share a few types)."""
     consumers = getattr(types, "shape_consumers", None)
     nodes = (
         [graph.node[i] for i in consumers]
         if consumers is not None
         else [n for n in graph.node if n.op_type in SHAPE_CONSUMERS]
     )
+    serialized = types.serialized if isinstance(types, TypeTable) else None
+    judged: dict[bytes, bool] = {}
     for node in nodes:
         for out in node.output:
             if not out:
                 continue
-            value = types.get(out)
-            if value is None:
-                return True
-            if value.WhichOneof("value") != "tensor_type":
+            if serialized is None:
+                value = types.get(out)
+                if value is None or _unresolved(value):
+                    return True
                 continue
-            tensor = value.tensor_type
-            if not tensor.HasField("shape"):
+            raw = serialized(out)
+            if raw is None:
                 return True
-            if any(
-                not d.HasField("dim_value") and (not d.dim_param or d.dim_param.startswith("unk__"))
-                for d in tensor.shape.dim
-            ):
+            unresolved = judged.get(raw)
+            if unresolved is None:
+                unresolved = judged[raw] = _unresolved(onnx.TypeProto.FromString(raw))
+            if unresolved:
                 return True
     return False
+
+
+def _unresolved(value: onnx.TypeProto) -> bool:
+    """A tensor type with no rank or a dim that is neither a value nor a real name."""
+    if value.WhichOneof("value") != "tensor_type":
+        return False
+    tensor = value.tensor_type
+    if not tensor.HasField("shape"):
+        return True
+    return any(
+        not d.HasField("dim_value") and (not d.dim_param or d.dim_param.startswith("unk__"))
+        for d in tensor.shape.dim
+    )
 
 
 def _safe_for_data_prop(types: Mapping[str, onnx.TypeProto]) -> bool:

@@ -476,6 +476,11 @@ class VerdictMemo:
             not_typed_alike = self.graph.tensors_not_typed_alike()
             self._by_type = None if not_typed_alike is None else {}
             self._not_typed_alike = not_typed_alike or set()
+            if self._by_type is not None:
+                self._key_typed_alike()
+            known = self._tensor_keys.get(name)
+            if known is not None:
+                return known
         if self._by_type is not None and name not in self._not_typed_alike:
             serialized = self.graph.serialized_type(name)
             key = self._by_type.get(serialized)
@@ -487,6 +492,22 @@ class VerdictMemo:
                 self._by_type[serialized] = key  # same type, same facts, same key
             return key
         return self._new_tensor_key(name)[0]
+
+    def _key_typed_alike(self) -> None:
+        """Gives every tensor typed alike (all but `_not_typed_alike`) the key of its type in
+        one pass over the type table: one dictionary lookup a tensor, where keying each as a
+        node first reads it costs a few calls (100,000 tensors: ~0.3 s)."""
+        by_type, known, skip = self._by_type, self._tensor_keys, self._not_typed_alike
+        for name, serialized in self.graph.serialized_types():
+            if name in skip or name in known:
+                continue
+            key = by_type.get(serialized)
+            if key is not None:
+                known[name] = key
+                continue
+            key, of_type = self._new_tensor_key(name)
+            if of_type:
+                by_type[serialized] = key
 
     def _new_tensor_key(self, name: str) -> tuple[int | tuple[int, tuple[str, ...]], bool]:
         """The tensor's key from its facts, and whether the key is a function of them alone
