@@ -123,7 +123,10 @@ class ModelSession:
         """
         from trtforge.analyzer import background
 
-        if self._types is not None or self.for_rewrite or not background.can_fork(self.proto):
+        small = len(self.proto.graph.node) <= KEEP_INFERRED_NODES  # advice may import it
+        if self._types is not None or self.for_rewrite or small:
+            return _Ready(self)
+        if not background.can_fork(self.proto):
             return _Ready(self)
         return _Recorded(self, background.start_type_inference(self.proto))
 

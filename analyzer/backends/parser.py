@@ -523,7 +523,10 @@ def add_static_fixes(report: Report, model: LoadedModel | ModelSession) -> None:
         checker.types = session.types()
         view = GraphView(session.proto.graph, checker.types)
         nodes = session.proto.graph.node
-        known = {v.index: checker.evaluate(nodes[v.index], view)[1] for v in rejected}
+        known = {v.index: list(checker.evaluate(nodes[v.index], view)[1]) for v in rejected}
+        for problem in session.problems():  # as the static report puts them first
+            if problem.node in known:
+                known[problem.node].insert(0, problem.finding)
     except Exception as err:  # noqa: BLE001 - hints are a bonus; the verdicts stand
         log.debug("no static hints for the parser report: %s", err)
         return
