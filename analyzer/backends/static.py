@@ -467,7 +467,7 @@ class VerdictMemo:
             return None
         known = self._tensor_keys
         keys = tuple([known.get(name) or self._tensor_key(name) for name in tensors])
-        if self._generated and any(type(t) is tuple for t in keys):
+        if self._generated and tuple in map(type, keys):  # (map: no Python frame a key)
             keys = _renumber(keys)
         return (kind, keys)
 
