@@ -183,11 +183,13 @@ class ModelSession:
 
         if self._inferred is None and self._types is None:
             self._infer()
-        inferred, self._inferred = self._inferred, None  # with_weights changes it
-        if inferred is None and not self._types.strict_error == "shape inference failed":
+        if self._inferred is None and self._types.strict_error != "shape inference failed":
             log.info("the inferred model was not kept; inferring %s again", self.display_path)
-            inferred = infer_all(self.proto)[0]
-        source = self.proto if inferred is None else with_weights(inferred, self.proto)
+            self._inferred = infer_all(self.proto)[0]
+        if self._inferred is None:
+            source = self.proto
+        else:  # its weights put back (idempotent: a second import reads the same model)
+            source = self._inferred = with_weights(self._inferred, self.proto)
         with graphsurgeon_silenced():
             return gs.import_onnx(source)
 
