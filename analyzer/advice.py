@@ -26,19 +26,6 @@ log = logging.getLogger("trtforge.advice")
 MAX_NODES = 20_000
 
 
-def _op_types(graph) -> set[str]:
-    """Op types of the graph and of its subgraphs (If/Loop/Scan bodies): a pass that inlines
-    a branch (inline-empty-guard) brings their nodes to the top level for the others."""
-    ops = set()
-    stack = [graph]
-    while stack:
-        for node in stack.pop().node:
-            ops.add(node.op_type)
-            for attr in node.attribute:
-                stack += ([attr.g] if attr.HasField("g") else []) + list(attr.graphs)
-    return ops
-
-
 def fusion_advice(model: LoadedModel | ModelSession, target: Target) -> list[Finding]:
     """Graph-level warnings `advice/<pass>` for every fusion pass that would apply.
 
@@ -48,7 +35,7 @@ def fusion_advice(model: LoadedModel | ModelSession, target: Target) -> list[Fin
     graph = session.proto.graph
     if len(graph.node) > MAX_NODES:
         return []
-    ops = _op_types(graph)
+    ops = {node.op_type for node in graph.node}
     from trtforge.analyzer.rewrite.registry import advised_passes
 
     advised = advised_passes()
