@@ -102,3 +102,32 @@ def test_scaffolded_plugin_builds_and_passes(tmp_path):
     )
     assert r.returncode == 0, r.stdout[-6000:] + r.stderr[-3000:]
     assert "failed" not in r.stdout
+    if not (shim / "lib" / "plugins.txt").is_file():
+        return
+    # the plugin host drives the scaffolded plugin through the IPluginV3 lifecycle, as TensorRT
+    # would, from the native library just built (it skips without a GPU)
+    shutil.copy(REPO / "tests" / "plugins" / "test_plugin_host.py", root / "tests" / "plugins")
+    shutil.copytree(REPO / "tests" / "plugins" / "host", root / "tests" / "plugins" / "host")
+    if headers:
+        env["TRTFORGE_TRT_INCLUDE_DIR"] = headers
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-rs",
+            "-k",
+            "ScaffoldProbe",
+            str(root / "tests" / "plugins" / "test_plugin_host.py"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=root,
+        timeout=900,
+    )
+    assert r.returncode == 0, r.stdout[-6000:] + r.stderr[-3000:]
+    print(r.stdout[-2000:])
