@@ -7,12 +7,13 @@ OUT=${OUT:-$PWD/build/norm-sweep}
 mkdir -p "$OUT"
 tmp=$(mktemp -d)
 t0=$(date +%s)
-# builds: sweep<T> (plain loads, as the plugins build) and sweep<T>cs (streaming-hint loads)
+# builds: sweep<T> (plain loads, as the plugins build) and, with SWEEP_LDCS=1, sweep<T>cs
+# (streaming-hint loads)
 for t in 0 1 2; do
   nvcc -O3 -std=c++17 -arch=sm_90 -DSWEEP_T=$t -Icsrc/common benchmarks/norm_sweep.cu \
     -o "$tmp/sweep$t" -Xptxas -v > "$OUT/ptxas-$t.txt" 2>&1 &
-  nvcc -O3 -std=c++17 -arch=sm_90 -DSWEEP_T=$t -DTRTFORGE_ROWNORM_LDCS=1 -Icsrc/common \
-    benchmarks/norm_sweep.cu -o "$tmp/sweep${t}cs" > /dev/null 2>&1 &
+  [ -n "${SWEEP_LDCS:-}" ] && nvcc -O3 -std=c++17 -arch=sm_90 -DSWEEP_T=$t -DTRTFORGE_ROWNORM_LDCS=1 \
+    -Icsrc/common benchmarks/norm_sweep.cu -o "$tmp/sweep${t}cs" > /dev/null 2>&1 &
 done
 wait
 echo "sweep build $(( $(date +%s) - t0 )) s"

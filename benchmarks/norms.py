@@ -3,6 +3,7 @@ the fused residual-add + norm plugins (SkipLayerNorm / SkipRMSNorm) beside torch
 and layer_norm / rms_norm.
 
     python benchmarks/norms.py [--reps 20] [--batches 15] [--json out.json]
+    python benchmarks/norms.py --report out.json     # the tables of a saved run
 
 Bytes counted per call: X read once + Y written once + the weights read once
 (rows*hidden*2*itemsize + hidden*n_weights*itemsize_w): the fewest bytes any implementation
@@ -29,12 +30,81 @@ DTYPES = ["float16", "bfloat16", "float32"]
 TRT_DTYPE = {"float32": 0, "float16": 1, "bfloat16": 7}
 
 
+def report(rows_out: list[dict], header: str) -> None:
+    """Prints the Markdown tables (percentages of copy to one decimal: a case at 89.6% must
+    not read as 90%) and the median speed-ups."""
+    print(header)
+    print(
+        "| dtype | rows×hidden | copy GB/s | LN GB/s | LN % copy | torch LN GB/s | LN ×torch "
+        "| RMS GB/s | RMS % copy | torch RMS GB/s | RMS ×torch |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    ratios = {"LayerNorm": [], "RMSNorm": []}
+    for dtype_name in DTYPES:
+        for rows, hidden in SHAPES:
+            sel = {
+                r["impl"]: r
+                for r in rows_out
+                if r["dtype"] == dtype_name and r["rows"] == rows and r["hidden"] == hidden
+            }
+            c = sel["copy"]["GBps"]
+            ln, tln = sel["trtforge LayerNorm"], sel["torch layer_norm"]
+            rm, trm = sel["trtforge RMSNorm"], sel["torch rms_norm"]
+            ratios["LayerNorm"].append(tln["median_us"] / ln["median_us"])
+            ratios["RMSNorm"].append(trm["median_us"] / rm["median_us"])
+            print(
+                f"| {dtype_name} | {rows}×{hidden} | {c:.0f} | {ln['GBps']:.0f} "
+                f"| {100 * ln['GBps'] / c:.1f}% | {tln['GBps']:.0f} "
+                f"| {tln['median_us'] / ln['median_us']:.2f} | {rm['GBps']:.0f} "
+                f"| {100 * rm['GBps'] / c:.1f}% | {trm['GBps']:.0f} "
+                f"| {trm['median_us'] / rm['median_us']:.2f} |"
+            )
+    print()
+    print(
+        "| dtype | rows×hidden | SkipLN GB/s | SkipLN % copy | SkipLN ×(torch add+LN) "
+        "| SkipRMS GB/s | SkipRMS % copy | SkipRMS ×(torch add+RMS) |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for dtype_name in DTYPES:
+        for rows, hidden in SHAPES:
+            sel = {
+                r["impl"]: r
+                for r in rows_out
+                if r["dtype"] == dtype_name and r["rows"] == rows and r["hidden"] == hidden
+            }
+            c = sel["copy"]["GBps"]
+            cells = []
+            for ours, theirs in (
+                ("trtforge SkipLayerNorm", "torch add+layer_norm"),
+                ("trtforge SkipRMSNorm", "torch add+rms_norm"),
+            ):
+                o, t = sel[ours], sel[theirs]
+                speed = t["median_us"] / o["median_us"]
+                ratios.setdefault(ours, []).append(speed)
+                cells += [f"{o['GBps']:.0f}", f"{100 * o['GBps'] / c:.1f}%", f"{speed:.2f}"]
+            print(f"| {dtype_name} | {rows}×{hidden} | " + " | ".join(cells) + " |")
+    for k, v in ratios.items():
+        print(
+            f"median speed-up over torch, {k}: {statistics.median(v):.2f}x "
+            f"(min {min(v):.2f}, max {max(v):.2f})"
+        )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=20)
     ap.add_argument("--batches", type=int, default=15)
     ap.add_argument("--json", help="write all numbers here")
+    ap.add_argument("--report", metavar="JSON", help="print the tables of a saved --json run")
     args = ap.parse_args()
+    if args.report:
+        with open(args.report) as f:
+            saved = json.load(f)
+        report(
+            saved["results"],
+            f"# device: {saved['device']}; torch {saved['torch']}; {saved['date']}",
+        )
+        return 0
 
     import torch
     import torch.nn.functional as F
@@ -204,65 +274,11 @@ def main() -> int:
             rows_out.extend(res)
             torch.cuda.empty_cache()
 
-    # report
-    print(
+    header = (
         f"# device: {dev.name}, {dev.multi_processor_count} SMs, L2 {l2 >> 20} MiB; "
         f"torch {torch.__version__}; {datetime.date.today()}; python {platform.python_version()}"
     )
-    print(
-        "| dtype | rows×hidden | copy GB/s | LN GB/s | LN % copy | torch LN GB/s | LN ×torch "
-        "| RMS GB/s | RMS % copy | torch RMS GB/s | RMS ×torch |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    ratios = {"LayerNorm": [], "RMSNorm": []}
-    for dtype_name in DTYPES:
-        for rows, hidden in SHAPES:
-            sel = {
-                r["impl"]: r
-                for r in rows_out
-                if r["dtype"] == dtype_name and r["rows"] == rows and r["hidden"] == hidden
-            }
-            c = sel["copy"]["GBps"]
-            ln, tln = sel["trtforge LayerNorm"], sel["torch layer_norm"]
-            rm, trm = sel["trtforge RMSNorm"], sel["torch rms_norm"]
-            ratios["LayerNorm"].append(tln["median_us"] / ln["median_us"])
-            ratios["RMSNorm"].append(trm["median_us"] / rm["median_us"])
-            print(
-                f"| {dtype_name} | {rows}×{hidden} | {c:.0f} | {ln['GBps']:.0f} "
-                f"| {100 * ln['GBps'] / c:.0f}% | {tln['GBps']:.0f} "
-                f"| {tln['median_us'] / ln['median_us']:.2f} | {rm['GBps']:.0f} "
-                f"| {100 * rm['GBps'] / c:.0f}% | {trm['GBps']:.0f} "
-                f"| {trm['median_us'] / rm['median_us']:.2f} |"
-            )
-    print()
-    print(
-        "| dtype | rows×hidden | SkipLN GB/s | SkipLN % copy | SkipLN ×(torch add+LN) "
-        "| SkipRMS GB/s | SkipRMS % copy | SkipRMS ×(torch add+RMS) |"
-    )
-    print("|---|---|---|---|---|---|---|---|")
-    for dtype_name in DTYPES:
-        for rows, hidden in SHAPES:
-            sel = {
-                r["impl"]: r
-                for r in rows_out
-                if r["dtype"] == dtype_name and r["rows"] == rows and r["hidden"] == hidden
-            }
-            c = sel["copy"]["GBps"]
-            cells = []
-            for ours, theirs in (
-                ("trtforge SkipLayerNorm", "torch add+layer_norm"),
-                ("trtforge SkipRMSNorm", "torch add+rms_norm"),
-            ):
-                o, t = sel[ours], sel[theirs]
-                speed = t["median_us"] / o["median_us"]
-                ratios.setdefault(ours, []).append(speed)
-                cells += [f"{o['GBps']:.0f}", f"{100 * o['GBps'] / c:.0f}%", f"{speed:.2f}"]
-            print(f"| {dtype_name} | {rows}×{hidden} | " + " | ".join(cells) + " |")
-    for k, v in ratios.items():
-        print(
-            f"median speed-up over torch, {k}: {statistics.median(v):.2f}x "
-            f"(min {min(v):.2f}, max {max(v):.2f})"
-        )
+    report(rows_out, header)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(

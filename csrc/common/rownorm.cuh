@@ -258,11 +258,24 @@ __device__ __forceinline__ Vec<T, V> normVec(const Vec<T, V>& xv, const Vec<W, V
 // ---------------------------------------------------------------------------------------------
 // Group kernel: `tpr` (power of two, <= 32) threads per row, blockDim.x = 256, each thread
 // holding up to NV vectors of a row as float32; each group handles R rows at a time and strides
-// over the rows with the whole grid. With kCacheW the weights (and bias) stay in registers, as
-// float32, for the group's lifetime; without, they are re-read (L1 hits) for every row.
+// over the rows with the whole grid. The weights (and bias): kW = 1 keeps them in registers, as
+// float32, for the group's lifetime; kW = 2 keeps gamma/beta in shared memory as float32
+// (16-byte vectors only; the bias is then re-read); kW = 0 re-reads them (L1 hits) per row.
+template <int kW, int V>
+__host__ __device__ constexpr int weightMode() {
+  return (kW == 2 && V % 4 != 0) ? 0 : kW;
+}
+
+template <typename W, bool kRMS, int V>
+__host__ __device__ constexpr size_t weightSmemBytes(int64_t nvec) {
+  return static_cast<size_t>(nvec) * (V / 4) * (kRMS ? 1 : 2) * sizeof(float4);
+}
+
 template <typename T, typename W, bool kRMS, bool kSkip, int V, int NV, int R, int MINB,
-          bool kCacheW>
+          int kWIn>
 __global__ void __launch_bounds__(256, MINB) groupKernel(Params p, int tpr) {
+  constexpr int kW = weightMode<kWIn, V>();
+  constexpr bool kCacheW = kW == 1;
   const int64_t nvec = p.cols / V;
   const int lane = threadIdx.x & (tpr - 1);
   const int64_t gpb = blockDim.x / tpr;
@@ -285,6 +298,23 @@ __global__ void __launch_bounds__(256, MINB) groupKernel(Params p, int tpr) {
         if constexpr (kSkip) loadBias<T, V>(p, j, biasc[k]);
       }
     }
+  }
+  // kW == 2: gamma (then beta) as float4 planes: plane h holds elements 4h..4h+3 of every
+  // vector, so a warp's reads of one plane are contiguous (no bank conflicts)
+  extern __shared__ float4 wsm[];
+  constexpr int Q = V / 4 > 0 ? V / 4 : 1;
+  if constexpr (kW == 2) {
+    for (int64_t j = threadIdx.x; j < nvec; j += blockDim.x) {
+      float g[V], b[V];
+      weights(j, g, b);
+#pragma unroll
+      for (int h = 0; h < Q; ++h) {
+        wsm[h * nvec + j] = make_float4(g[4 * h], g[4 * h + 1], g[4 * h + 2], g[4 * h + 3]);
+        if constexpr (!kRMS)
+          wsm[(Q + h) * nvec + j] = make_float4(b[4 * h], b[4 * h + 1], b[4 * h + 2], b[4 * h + 3]);
+      }
+    }
+    __syncthreads();
   }
   const float inv = 1.f / static_cast<float>(p.cols);
   for (int64_t r0 = group * R; r0 < p.rows; r0 += ngroups * R) {
@@ -365,6 +395,18 @@ __global__ void __launch_bounds__(256, MINB) groupKernel(Params p, int tpr) {
         if (j < nvec) {
           if constexpr (kCacheW) {
             stv<T, V>(y, j, normVecF<T, kRMS, V>(xf[r][k], gc[k], bc[kRMS ? 0 : k], rstd[r], shift[r]));
+          } else if constexpr (kW == 2) {
+            float g[V], b[V];
+#pragma unroll
+            for (int h = 0; h < Q; ++h) {
+              const float4 a = wsm[h * nvec + j];
+              g[4 * h] = a.x, g[4 * h + 1] = a.y, g[4 * h + 2] = a.z, g[4 * h + 3] = a.w;
+              if constexpr (!kRMS) {
+                const float4 c = wsm[(Q + h) * nvec + j];
+                b[4 * h] = c.x, b[4 * h + 1] = c.y, b[4 * h + 2] = c.z, b[4 * h + 3] = c.w;
+              }
+            }
+            stv<T, V>(y, j, normVecF<T, kRMS, V>(xf[r][k], g, b, rstd[r], shift[r]));
           } else {
             float g[V], b[V];
             weights(j, g, b);
@@ -543,11 +585,12 @@ inline DeviceInfo deviceInfo() {
 
 inline int smMajor() { return deviceInfo().major; }
 
-// Blocks of `kernel` (256 threads) resident on one SM; 0 when unknown.
+// Blocks of `kernel` (256 threads, `smem` bytes of dynamic shared memory) resident on one SM;
+// 0 when unknown.
 template <typename K>
-int residentBlocks(K kernel) {
+int residentBlocks(K kernel, size_t smem) {
   int n = 0;
-  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, 256, 0) != cudaSuccess) {
+  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, 256, smem) != cudaSuccess) {
     cudaGetLastError();
     return 0;
   }
@@ -557,20 +600,21 @@ int residentBlocks(K kernel) {
 // Launches the group kernel: rows in groups of `tpr` threads, R rows per group at a time,
 // with no more blocks than `wavesCap` full waves of the GPU (0: one block per R*groups rows).
 template <typename T, typename W, bool kRMS, bool kSkip, int V, int NV, int R, int MINB = 1,
-          bool kCacheW = true>
+          int kW = 1>
 cudaError_t launchGroup(const Params& p, int tpr, int wavesCap, cudaStream_t stream) {
-  auto kernel = groupKernel<T, W, kRMS, kSkip, V, NV, R, MINB, kCacheW>;
+  auto kernel = groupKernel<T, W, kRMS, kSkip, V, NV, R, MINB, kW>;
+  const size_t smem = weightMode<kW, V>() == 2 ? weightSmemBytes<W, kRMS, V>(p.cols / V) : 0;
   const int64_t rowsPerBlock = static_cast<int64_t>(256 / tpr) * R;
   int64_t blocks = (p.rows + rowsPerBlock - 1) / rowsPerBlock;
   if (wavesCap > 0) {
     static thread_local int resident = -1;  // per instantiation
-    if (resident < 0) resident = residentBlocks(kernel);
+    if (resident < 0) resident = residentBlocks(kernel, smem);
     const int64_t cap = static_cast<int64_t>(resident > 0 ? resident : 1) * deviceInfo().sms *
                         wavesCap;
     if (blocks > cap) blocks = cap;
   }
   if (blocks > 0x7fffffff) blocks = 0x7fffffff;
-  kernel<<<dim3(static_cast<unsigned>(blocks)), 256, 0, stream>>>(p, tpr);
+  kernel<<<dim3(static_cast<unsigned>(blocks)), 256, smem, stream>>>(p, tpr);
   return cudaGetLastError();
 }
 
@@ -588,7 +632,10 @@ cudaError_t launchV(const Params& p, cudaStream_t stream) {
     // docs/benchmarks.md): keeping the weights in registers pays for float32 rows and for
     // 16-bit RMSNorm rows of <= 3 vectors a thread, and costs occupancy elsewhere (then they
     // are re-read from L1 for each row); 16-bit LayerNorm gains from a grid capped at two
-    // waves of resident blocks (each group then strides over rows).
+    // waves of resident blocks (each group then strides over rows). kW = 2 (gamma/beta in
+    // shared memory) measured 1-3 points better still for 16-bit LayerNorm, and re-reading the
+    // weights better for 16-bit RMSNorm rows of <= 2 vectors a thread; neither is used here yet
+    // (not re-verified on the GPU, docs/benchmarks.md 2026-12-04).
     constexpr int kCap = (sizeof(T) == 2 && !kRMS) ? 2 : 0;
     constexpr bool kWide = sizeof(T) == 4 && !kSkip;        // cache weights at any NV
     constexpr bool kNarrow = kWide || (kRMS && !kSkip);     // ... or at NV <= 3

@@ -218,3 +218,75 @@ def test_declared_and_built_as_plugins():
         spec = catalog.find_plugin(name, "1", "trtforge")
         assert spec is not None and spec.decomposition
         assert [t.name for t in spec.outputs] == ["Y", "S"]
+
+
+@pytest.mark.parser
+@pytest.mark.parametrize("op", sorted(ORT_OP.values()))
+@pytest.mark.parametrize("backend", ["native", "python"])
+def test_rewritten_model_builds_with_tensorrt_rtx(rtx, native_lib, tmp_path, op, backend):
+    """A float16 onnxruntime Skip*LayerNormalization model (dynamic batch and sequence),
+    rewritten with `--skipnorm-impl plugin`, parses with TensorRT-RTX and builds for SM89 with
+    the fused plugin, through the native library and through the Python plugin."""
+    import json
+
+    from _plugin_helpers import run_cli
+
+    hidden = 64
+    f16 = TensorProto.FLOAT16
+    rms = "Simplified" in op
+    names = ["x", "skip", "gamma"] + ([] if rms else ["beta"])
+    node = helper.make_node(op, names, ["y", "", "", "sum"], domain="com.microsoft", epsilon=1e-5)
+    rng = np.random.default_rng(0)
+    inits = [
+        onnx.numpy_helper.from_array(rng.normal(1, 0.1, hidden).astype(np.float16), n)
+        for n in names[2:]
+    ]
+    dims = ["batch", "seq", hidden]
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info(n, f16, dims) for n in ("x", "skip")],
+        [helper.make_tensor_value_info(n, f16, dims) for n in ("y", "sum")],
+        inits,
+    )
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)],
+        ir_version=9,
+    )
+    src, out, engine = tmp_path / "m.onnx", tmp_path / "m.trt.onnx", tmp_path / "m.plan"
+    onnx.save(model, str(src))
+    proc = run_cli(
+        "trtforge.analyzer.cli.rewrite",
+        str(src),
+        "-o",
+        str(out),
+        "--decompose-contrib",
+        "--skipnorm-impl",
+        "plugin",
+        "--target",
+        "rtx-1.7",
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    plugin = "SkipRMSNorm" if rms else "SkipLayerNorm"
+    assert [n.op_type for n in onnx.load(str(out)).graph.node] == [plugin]
+    proc = run_cli(
+        "trtforge.plugins.cli.build",
+        str(out),
+        "-o",
+        str(engine),
+        "--compute-capability",
+        "89",
+        "--plugin-backend",
+        backend,
+        "--workspace",
+        "256",
+        "--shapes",
+        f"x:1x1x{hidden},2x16x{hidden},4x64x{hidden}",
+        "--shapes",
+        f"skip:1x1x{hidden},2x16x{hidden},4x64x{hidden}",
+        env={"TRTFORGE_TRT_FLAVOUR": "tensorrt_rtx"},
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    side = json.loads((tmp_path / "m.plan.json").read_text())
+    assert {p["name"] for p in side["plugins"]} == {plugin}
