@@ -10,9 +10,11 @@ import contextlib
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 
-import numpy as np
-import onnx
-import onnx_graphsurgeon as gs
+from trtforge.analyzer.lazy import lazy_import
+
+np = lazy_import("numpy")
+onnx = lazy_import("onnx")
+gs = lazy_import("onnx_graphsurgeon")
 
 log = logging.getLogger("trtforge.rewrite")
 

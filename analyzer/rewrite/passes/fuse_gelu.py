@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import math
 
-import onnx_graphsurgeon as gs
-
+from trtforge.analyzer.lazy import lazy_import
 from trtforge.analyzer.rewrite import emit
 from trtforge.analyzer.rewrite.base import Advice, Match, PassContext, RewritePass, detach
 from trtforge.analyzer.rewrite.graphutil import (
@@ -33,6 +32,8 @@ from trtforge.analyzer.rewrite.graphutil import (
     split_const,
 )
 from trtforge.analyzer.rewrite.passes.fuse_layernorm import _is_default, _users
+
+gs = lazy_import("onnx_graphsurgeon")
 
 SQRT2 = math.sqrt(2.0)
 TOL = 1e-3

@@ -28,9 +28,7 @@ Skips (reported with the reason):
 
 from __future__ import annotations
 
-import numpy as np
-import onnx_graphsurgeon as gs
-
+from trtforge.analyzer.lazy import lazy_import
 from trtforge.analyzer.rewrite import emit
 from trtforge.analyzer.rewrite.base import Advice, Match, PassContext, PassOption, RewritePass
 from trtforge.analyzer.rewrite.graphutil import (
@@ -48,6 +46,9 @@ from trtforge.analyzer.rewrite.graphutil import (
     trailing_axes,
 )
 from trtforge.analyzer.rewrite.passes._norm_emit import replace_with_norm
+
+np = lazy_import("numpy")
+gs = lazy_import("onnx_graphsurgeon")
 
 #: the most values a normalized width may hold: γ/β are made as constants of that size, and a
 #: damaged shape (a fuzzed dim of 2^40) must be a skip, not an allocation failure

@@ -23,8 +23,7 @@ A LayerNorm (x is itself `Sub(y, ReduceMean(y))`) is left to fuse-layernorm.
 
 from __future__ import annotations
 
-import onnx_graphsurgeon as gs
-
+from trtforge.analyzer.lazy import lazy_import
 from trtforge.analyzer.rewrite import emit
 from trtforge.analyzer.rewrite.base import Advice, Match, PassContext, PassOption, RewritePass
 from trtforge.analyzer.rewrite.graphutil import (
@@ -48,6 +47,8 @@ from trtforge.analyzer.rewrite.passes.fuse_layernorm import (
     match_inverse_std,
     too_wide,
 )
+
+gs = lazy_import("onnx_graphsurgeon")
 
 
 def _is_centred(x: gs.Tensor) -> bool:
