@@ -67,3 +67,14 @@ def test_the_pass_table_in_the_docs_is_generated_from_the_registry():
 
     for pid in all_passes():
         assert f"`--{pid}`" in pass_table.table()
+
+
+def test_a_pass_imports_no_other_pass():
+    """Shared matching lives in `_`-prefixed helper modules (e.g. `passes/_norm_match.py`),
+    never in another pass: a pass can then be removed or changed on its own."""
+    passes = REPO / "analyzer" / "rewrite" / "passes"
+    public = {p.stem for p in passes.glob("*.py") if not p.stem.startswith("_")}
+    for path in passes.glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        imported = set(re.findall(r"trtforge\.analyzer\.rewrite\.passes\.(\w+)", text))
+        assert not imported & public, f"{path.name} imports pass {sorted(imported & public)}"

@@ -44,6 +44,16 @@ def consumers(tensor: gs.Tensor) -> list[gs.Node]:
     return list(tensor.outputs)
 
 
+def is_default(node: gs.Node) -> bool:
+    """True for a node of the default ONNX domain."""
+    return node.domain in ("", "ai.onnx", None)
+
+
+def users(tensor: gs.Tensor, *ops: str) -> list[gs.Node]:
+    """The default-domain nodes of types `ops` reading `tensor`."""
+    return [n for n in tensor.outputs if n.op in ops and is_default(n)]
+
+
 def is_lazy_external(const: gs.Constant) -> bool:
     """True when a Constant's data sits in an external file that has not been loaded."""
     values = const._values  # noqa: SLF001 - graphsurgeon keeps the TensorProto here

@@ -30,6 +30,7 @@ from trtforge.analyzer.rewrite.graphutil import (
     anchor,
     escapes,
     is_close,
+    is_default,
     reduce_axes,
     scalar,
     single_use,
@@ -38,8 +39,7 @@ from trtforge.analyzer.rewrite.graphutil import (
     trailing_axes,
 )
 from trtforge.analyzer.rewrite.passes._norm_emit import replace_with_norm
-from trtforge.analyzer.rewrite.passes.fuse_layernorm import (
-    _is_default,
+from trtforge.analyzer.rewrite.passes._norm_match import (
     affine_param,
     apply_inverse,
     dims_from_params,
@@ -96,10 +96,10 @@ class FuseRMSNorm(RewritePass):
 
     def find(self, ctx: PassContext):
         for var_node in list(ctx.graph.nodes):
-            if var_node.op != "ReduceMean" or not _is_default(var_node) or not var_node.outputs:
+            if var_node.op != "ReduceMean" or not is_default(var_node) or not var_node.outputs:
                 continue
             square = var_node.inputs[0].inputs[0] if var_node.inputs[0].inputs else None
-            if square is None or not _is_default(square):
+            if square is None or not is_default(square):
                 continue
             if square.op == "Pow" and is_close(scalar(square.inputs[1]), 2.0):
                 x = square.inputs[0]
@@ -144,14 +144,14 @@ class FuseRMSNorm(RewritePass):
         if not single_use(out, graph):
             return
         nxt = out.outputs[0]
-        if nxt.op == "Cast" and _is_default(nxt):
+        if nxt.op == "Cast" and is_default(nxt):
             match.data["cast"] = nxt
             match.nodes.append(nxt)
             out = nxt.outputs[0]
             if not single_use(out, graph):
                 return
             nxt = out.outputs[0]
-        if nxt.op == "Mul" and _is_default(nxt) and affine_param(nxt, out) is not None:
+        if nxt.op == "Mul" and is_default(nxt) and affine_param(nxt, out) is not None:
             match.data["gamma"] = (nxt, affine_param(nxt, out))
             match.nodes.append(nxt)
 
