@@ -166,7 +166,8 @@ def cmd_new(args) -> int:
         print(f"created {path.relative_to(root)}")
     print(
         f"\nnext: edit the kernel in csrc/{mod}/, rebuild (pip install .), then\n"
-        f"  trt-plugin test {name}    and    pytest tests/plugins/test_{mod}.py"
+        f"  trt-plugin test {name}    and    pytest tests/plugins/\n"
+        "and regenerate the plugin list in docs/plugins.md: python -m tools.plugin_table"
     )
     return EXIT_OK
 
