@@ -8,8 +8,10 @@ pass's private helpers. Nothing here mutates a graph (`extend_tail` only grows a
 from __future__ import annotations
 
 from trtforge.analyzer.lazy import lazy_import
+from trtforge.analyzer.rewrite import emit
 from trtforge.analyzer.rewrite.base import Match
 from trtforge.analyzer.rewrite.graphutil import (
+    escapes,
     is_close,
     is_default,
     is_lazy_external,
@@ -17,6 +19,9 @@ from trtforge.analyzer.rewrite.graphutil import (
     scalar,
     single_use,
     split_const,
+    static_tail,
+    tensor_rank,
+    trailing_axes,
     users,
 )
 
@@ -140,36 +145,90 @@ def dims_from_params(params: list[gs.Tensor], count: int) -> list[int] | None:
     return found
 
 
-def extend_tail(match: Match, graph: gs.Graph, last: gs.Node, x: gs.Tensor) -> None:
-    """Absorbs a trailing Cast (fp16 island), Mul(gamma) and Add(beta) into the match."""
+def _closes_island(cast: gs.Node, x: gs.Tensor) -> bool:
+    """True when `cast` converts back to the type `x` was cast from (an fp16 model computing a
+    norm in float32: Cast(x16 -> float32) ... Cast(-> fp16))."""
+    src = x.inputs[0] if x.inputs else None
+    return (
+        src is not None
+        and src.op == "Cast"
+        and cast.outputs[0].dtype is not None
+        and src.inputs[0].dtype is not None
+        and np.dtype(cast.outputs[0].dtype) == np.dtype(src.inputs[0].dtype)
+    )
+
+
+#: the affine tail of a LayerNorm: Mul(gamma) then Add(beta); an RMSNorm has only the Mul.
+AFFINE = (("gamma", "Mul"), ("beta", "Add"))
+
+
+def extend_tail(
+    match: Match,
+    graph: gs.Graph,
+    last: gs.Node,
+    x: gs.Tensor,
+    params: tuple[tuple[str, str], ...] = AFFINE,
+    any_cast: bool = False,
+) -> None:
+    """Absorbs a trailing Cast and the affine `params` (key in `match.data`, op) into the match.
+
+    The Cast is taken when it closes an fp16 island around the norm, or any default-domain
+    Cast with `any_cast`. Each step needs the previous output to have this one reader.
+    """
     data = match.data
     out = last.outputs[0]
     if not single_use(out, graph):
         return
     nxt = out.outputs[0]
-    src = x.inputs[0] if x.inputs else None
-    if (
-        nxt.op == "Cast"
-        and is_default(nxt)
-        and src is not None
-        and src.op == "Cast"
-        and nxt.outputs[0].dtype is not None
-        and src.inputs[0].dtype is not None
-        and np.dtype(nxt.outputs[0].dtype) == np.dtype(src.inputs[0].dtype)
-    ):
+    if nxt.op == "Cast" and is_default(nxt) and (any_cast or _closes_island(nxt, x)):
         data["cast"] = nxt
         match.nodes.append(nxt)
         out = nxt.outputs[0]
         if not single_use(out, graph):
             return
         nxt = out.outputs[0]
-    if nxt.op == "Mul" and is_default(nxt) and affine_param(nxt, out) is not None:
-        data["gamma"] = (nxt, affine_param(nxt, out))
+    for key, op in params:
+        if nxt.op != op or not is_default(nxt) or affine_param(nxt, out) is None:
+            return
+        data[key] = (nxt, affine_param(nxt, out))
         match.nodes.append(nxt)
         out = nxt.outputs[0]
         if not single_use(out, graph):
             return
         nxt = out.outputs[0]
-        if nxt.op == "Add" and is_default(nxt) and affine_param(nxt, out) is not None:
-            data["beta"] = (nxt, affine_param(nxt, out))
-            match.nodes.append(nxt)
+
+
+def check_core(data: dict, graph: gs.Graph, axes: list) -> str | None:
+    """The checks LayerNorm and RMSNorm share, in order: no intermediate of the pattern's core
+    is read outside it, every ReduceMean reduces the same trailing axes, the input is a float
+    type. Sets `data["axis"]` (the first normalized axis). Returns why not, or None."""
+    x: gs.Tensor = data["x"]
+    core = data["core"]
+    for node in core[:-1]:
+        for out in node.outputs:
+            why = escapes(out, core, graph)
+            if why:
+                return why
+    if any(a is None for a in axes):
+        return "the ReduceMean axes are not constant (or keepdims=0)"
+    rank = tensor_rank(x)
+    first = trailing_axes(axes[0], rank)
+    if first is None or any(trailing_axes(a, rank) != first for a in axes[1:]):
+        shown = "/".join(str(a) for a in axes)
+        return f"reduces over axes {shown}, not the trailing axes of the input"
+    data["axis"] = first
+    if not emit.is_float(x):
+        return f"input '{x.name}' has type {x.dtype}, not a float type"
+    return None
+
+
+def normalized_dims(data: dict, params: list[gs.Tensor]) -> str | None:
+    """Sets `data["dims"]`: the normalized dims from the input's shape, else (shape inference
+    lost it) from the affine `params`; None when neither says. Returns why they are unusable
+    (too wide), or None."""
+    x: gs.Tensor = data["x"]
+    dims = static_tail(x, -data["axis"])
+    if dims is None:
+        dims = dims_from_params(params, -data["axis"])
+    data["dims"] = dims
+    return too_wide(dims, x)

@@ -33,24 +33,20 @@ from trtforge.analyzer.rewrite import emit
 from trtforge.analyzer.rewrite.base import Advice, Match, PassContext, PassOption, RewritePass
 from trtforge.analyzer.rewrite.graphutil import (
     anchor,
-    escapes,
     is_close,
     is_default,
     reduce_axes,
     scalar,
-    static_tail,
-    tensor_rank,
-    trailing_axes,
     users,
 )
 from trtforge.analyzer.rewrite.passes._norm_emit import replace_with_norm
 from trtforge.analyzer.rewrite.passes._norm_match import (
     apply_inverse,
-    dims_from_params,
+    check_core,
     extend_tail,
     fit_param,
     match_inverse_std,
-    too_wide,
+    normalized_dims,
 )
 
 np = lazy_import("numpy")
@@ -159,30 +155,15 @@ class FuseLayerNorm(RewritePass):
     def check(self, match: Match, ctx: PassContext) -> str | None:
         data = match.data
         x: gs.Tensor = data["x"]
-        core = data["core"]
-        for node in core[:-1]:
-            for out in node.outputs:
-                why = escapes(out, core, ctx.graph)
-                if why:
-                    return why
-        axes_mean, axes_var = data["axes"]
-        if axes_mean is None or axes_var is None:
-            return "the ReduceMean axes are not constant (or keepdims=0)"
-        rank = tensor_rank(x)
-        first = trailing_axes(axes_mean, rank)
-        if first is None or trailing_axes(axes_var, rank) != first:
-            return f"reduces over axes {axes_mean}/{axes_var}, not the trailing axes of the input"
-        data["axis"] = first
-        if not emit.is_float(x):
-            return f"input '{x.name}' has type {x.dtype}, not a float type"
+        why = check_core(data, ctx.graph, list(data["axes"]))
+        if why:
+            return why
         if self.impl(ctx) == "onnx" and ctx.opset < emit.OPSET_LAYERNORM:
             return f"LayerNormalization needs opset {emit.OPSET_LAYERNORM} (model has {ctx.opset})"
-        dims = static_tail(x, -first)
-        if dims is None:  # shape inference lost it: the width is in gamma/beta
-            dims = dims_from_params([data[k][1] for k in ("gamma", "beta") if k in data], -first)
-        data["dims"] = dims
-        if too_wide(dims, x):
-            return too_wide(dims, x)
+        why = normalized_dims(data, [data[k][1] for k in ("gamma", "beta") if k in data])
+        if why:
+            return why
+        dims = data["dims"]
         dtype = emit.np_float(x)
         for key in ("gamma", "beta"):
             if key in data:

@@ -28,24 +28,20 @@ from trtforge.analyzer.rewrite import emit
 from trtforge.analyzer.rewrite.base import Advice, Match, PassContext, PassOption, RewritePass
 from trtforge.analyzer.rewrite.graphutil import (
     anchor,
-    escapes,
     is_close,
     is_default,
     reduce_axes,
     scalar,
-    single_use,
-    static_tail,
-    tensor_rank,
-    trailing_axes,
 )
 from trtforge.analyzer.rewrite.passes._norm_emit import replace_with_norm
 from trtforge.analyzer.rewrite.passes._norm_match import (
-    affine_param,
+    AFFINE,
     apply_inverse,
-    dims_from_params,
+    check_core,
+    extend_tail,
     fit_param,
     match_inverse_std,
-    too_wide,
+    normalized_dims,
 )
 
 gs = lazy_import("onnx_graphsurgeon")
@@ -135,51 +131,21 @@ class FuseRMSNorm(RewritePass):
                     "core": list(nodes),
                 },
             )
-            self._extend(match, ctx.graph, numerator)
+            extend_tail(match, ctx.graph, numerator, x, (AFFINE[0],), any_cast=True)
             yield match
-
-    @staticmethod
-    def _extend(match: Match, graph: gs.Graph, last: gs.Node) -> None:
-        out = last.outputs[0]
-        if not single_use(out, graph):
-            return
-        nxt = out.outputs[0]
-        if nxt.op == "Cast" and is_default(nxt):
-            match.data["cast"] = nxt
-            match.nodes.append(nxt)
-            out = nxt.outputs[0]
-            if not single_use(out, graph):
-                return
-            nxt = out.outputs[0]
-        if nxt.op == "Mul" and is_default(nxt) and affine_param(nxt, out) is not None:
-            match.data["gamma"] = (nxt, affine_param(nxt, out))
-            match.nodes.append(nxt)
 
     def check(self, match: Match, ctx: PassContext) -> str | None:
         data = match.data
         x: gs.Tensor = data["x"]
-        core = data["core"]
-        for node in core[:-1]:
-            for out in node.outputs:
-                why = escapes(out, core, ctx.graph)
-                if why:
-                    return why
-        if data["axes"] is None:
-            return "the ReduceMean axes are not constant (or keepdims=0)"
-        first = trailing_axes(data["axes"], tensor_rank(x))
-        if first is None:
-            return f"reduces over axes {data['axes']}, not the trailing axes of the input"
-        data["axis"] = first
-        if not emit.is_float(x):
-            return f"input '{x.name}' has type {x.dtype}, not a float type"
+        why = check_core(data, ctx.graph, [data["axes"]])
+        if why:
+            return why
         if rms_as_onnx(ctx) and ctx.opset < emit.OPSET_RMSNORM:
             return f"RMSNormalization needs opset {emit.OPSET_RMSNORM} (model has {ctx.opset})"
-        dims = static_tail(x, -first)
-        if dims is None and "gamma" in data:  # shape inference lost it: the width is in gamma
-            dims = dims_from_params([data["gamma"][1]], -first)
-        data["dims"] = dims
-        if too_wide(dims, x):
-            return too_wide(dims, x)
+        why = normalized_dims(data, [data["gamma"][1]] if "gamma" in data else [])
+        if why:
+            return why
+        dims = data["dims"]
         cast_node = data.get("cast")
         # the dtype the fused node computes in: the cast's target when the Cast is absorbed
         out_dtype = (
