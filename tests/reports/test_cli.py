@@ -214,3 +214,21 @@ def test_bundled_example_is_reproducible_and_runs_in_onnxruntime():
     x = np.random.default_rng(0).standard_normal((2, 5, 64)).astype(np.float32)
     (y,) = session.run(None, {"x": x})
     assert y.shape == (2, 5, 64) and np.isfinite(y).all()
+
+
+def test_discovering_passes_and_plugins_imports_nothing_heavy(help_env):
+    """Every pass and plugin module is imported (that is how they are discovered) and their
+    declarations read, with graphsurgeon, onnx, numpy, onnxruntime and TensorRT blocked."""
+    env, log = help_env
+    code = (
+        "from trtforge.analyzer.rewrite import registry\n"
+        "from trtforge.plugins import all_plugins\n"
+        "passes = registry.pass_classes()\n"
+        "assert passes and registry.declared_options() and registry.advised_passes()\n"
+        "print(len(passes), len(all_plugins()), registry.passes_removing('com.microsoft', 'Gelu'))\n"
+    )
+    proc = _run(env, "-c", code)
+    assert proc.returncode == 0, proc.stderr
+    assert not log.exists(), f"discovery tried to import {log.read_text().split()}"
+    n_passes, n_plugins, removing = proc.stdout.split(maxsplit=2)
+    assert int(n_passes) > 5 and int(n_plugins) >= 2 and "decompose-contrib" in removing
