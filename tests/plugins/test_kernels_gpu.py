@@ -16,24 +16,19 @@ from trtforge.plugins.spec import DTYPES
 
 pytestmark = pytest.mark.gpu
 
-<<<<<<< HEAD
-SPECS = [
-    s for s in all_plugins() if s.namespace == "trtforge" and s.name in ("LayerNorm", "RMSNorm")
-]
+#: plugins whose test data is "rows x hidden" tensors (`test_shapes`): the harness sweeps sizes.
+SPECS = [s for s in all_plugins() if s.test_shapes is not None]
+#: the normalization plugins, for the tests below that set their attributes.
+NORMS = [s for s in SPECS if s.namespace == "trtforge" and s.name in ("LayerNorm", "RMSNorm")]
+#: the fused residual-add + norm plugins.
 SKIP_SPECS = [
     s
     for s in all_plugins()
     if s.namespace == "trtforge" and s.name in ("SkipLayerNorm", "SkipRMSNorm")
 ]
-=======
-#: plugins whose test data is "rows x hidden" tensors (`test_shapes`): the harness sweeps sizes.
-SPECS = [s for s in all_plugins() if s.test_shapes is not None]
-#: the normalization plugins, for the tests below that set their attributes.
-NORMS = [s for s in SPECS if s.namespace == "trtforge" and s.name in ("LayerNorm", "RMSNorm")]
->>>>>>> arch2
 
 
-@pytest.mark.parametrize("spec", SPECS + SKIP_SPECS, ids=lambda s: s.name)
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
 @pytest.mark.parametrize("hidden", harness.HIDDEN_SIZES)
 def test_kernel_matches_reference(gpu, spec, hidden):
     import numpy as np

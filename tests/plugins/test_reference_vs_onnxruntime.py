@@ -1,11 +1,6 @@
-<<<<<<< HEAD
-"""Each normalization plugin's (X, weights..., axis) NumPy reference against its ONNX
-decomposition run by onnxruntime (the fused residual ones: tests/plugins/test_skipnorm.py)."""
-=======
 """Each plugin's NumPy reference against its ONNX decomposition run by onnxruntime, on the
 declaration's own test cases (`testing.declared_cases`: its `test_inputs`, else its
 `test_shapes` and `test_attrs`) — nothing here knows what a plugin's attributes mean."""
->>>>>>> arch2
 
 from __future__ import annotations
 
@@ -13,9 +8,7 @@ import pytest
 
 from trtforge.plugins import all_plugins, testing
 
-SPECS = [
-    s for s in all_plugins() if s.decomposition and any(a.name == "axis" for a in s.attributes)
-]
+SPECS = [s for s in all_plugins() if s.decomposition]
 
 
 def test_some_declaration_has_a_decomposition():
