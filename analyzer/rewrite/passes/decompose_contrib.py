@@ -40,12 +40,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
-import onnx_graphsurgeon as gs
-
+from trtforge.analyzer.lazy import lazy_import
 from trtforge.analyzer.rewrite import emit
 from trtforge.analyzer.rewrite.base import Match, PassContext, PassOption, RewritePass, detach
 from trtforge.analyzer.rewrite.graphutil import anchor, graph_output_names, tensor_rank
+
+np = lazy_import("numpy")
+gs = lazy_import("onnx_graphsurgeon")
 
 MS = "com.microsoft"
 
@@ -492,7 +493,7 @@ def _fused_gemm(node, outs, ctx):
     _activation(ctx, y, outs[0], name, params)
 
 
-Builder = Callable[[gs.Node, list, PassContext], None]
+Builder = Callable[["gs.Node", list, PassContext], None]
 
 #: op_type → (builder, indices of outputs the standard ops reproduce, needs known rank)
 HANDLERS: dict[str, tuple[Builder, tuple[int, ...]]] = {
@@ -600,4 +601,3 @@ class DecomposeContrib(RewritePass):
 
 
 PASS = DecomposeContrib
-_ = np  # numpy is used through emit's helpers
