@@ -177,7 +177,7 @@ def _refuse_invalid(loaded) -> None:
 
     try:  # what a rewrite writes must pass onnx.checker: so must what it reads
         if _unregistered_ops(loaded.proto):
-            onnx.checker.check_model(_as_custom_ops(loaded.proto))
+            _check_custom_copy(_as_custom_ops(loaded.proto), bool(loaded.external))
         elif loaded.external and loaded.path is not None:
             onnx.checker.check_model(str(loaded.path))  # its data files beside it
         else:
@@ -207,6 +207,49 @@ def _unregistered_ops(proto) -> set[str]:
         and isinstance(n.op_type, str)  # protobuf hands undecodable text over as bytes
         and not onnx.defs.has(n.op_type)
     }
+
+
+def _check_custom_copy(copy, external: bool) -> None:
+    """onnx.checker on `_as_custom_ops`'s copy. Given a proto, the checker looks for external
+    data relative to the working directory, so an export with its weights beside it (every
+    onnxruntime-genai LLM) would fail; the copy is checked as a file in a temporary folder
+    instead, its external references pointing at an empty stand-in there. The real locations
+    were validated when the model was loaded (`loading._check_external`), and the weights are
+    never read for the check."""
+    import onnx
+
+    if not external:
+        onnx.checker.check_model(copy)
+        return
+    import tempfile
+    from pathlib import Path
+
+    for tensor in _external_tensors(copy.graph):
+        for entry in tensor.external_data:
+            if entry.key == "location":
+                entry.value = "weights.stand-in"
+    with tempfile.TemporaryDirectory(prefix="trtforge-check-") as tmp:
+        (Path(tmp) / "weights.stand-in").touch()
+        path = Path(tmp) / "model.onnx"
+        path.write_bytes(copy.SerializeToString())
+        onnx.checker.check_model(str(path))
+
+
+def _external_tensors(graph):
+    """Every TensorProto of `graph` and its subgraphs whose data is external."""
+    import onnx
+
+    for tensor in graph.initializer:
+        if tensor.data_location == onnx.TensorProto.EXTERNAL:
+            yield tensor
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.HasField("t") and attr.t.data_location == onnx.TensorProto.EXTERNAL:
+                yield attr.t
+            if attr.HasField("g"):
+                yield from _external_tensors(attr.g)
+            for sub in attr.graphs:
+                yield from _external_tensors(sub)
 
 
 def _as_custom_ops(proto):
