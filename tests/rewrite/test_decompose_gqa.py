@@ -209,3 +209,26 @@ def test_trt_check_names_the_pass():
 
     assert "decompose-gqa" in passes_removing("com.microsoft", "GroupQueryAttention")
     assert "decompose-gqa" in passes_removing("com.microsoft", "RotaryEmbedding")
+
+
+@pytest.mark.parametrize("interleaved", [False, True])
+def test_rotary_embedding_heads_zero_is_decomposed_for_rtx(interleaved):
+    """num_heads=0 on a 3-D input (onnxruntime-genai's DML and fp16 CPU exports): onnxruntime
+    takes the head size from the cache (2 × its width); TensorRT-RTX's importer divides by
+    num_heads and dies, so the node is decomposed for rtx-1 too, not kept."""
+    from trtforge.analyzer import check
+
+    model = rotary_model(["batch", "seq", 64], 4, 16, interleaved, False)
+    attr = next(a for a in model.graph.node[0].attribute if a.name == "num_heads")
+    attr.i = 0  # 4 heads of 16 from the 8-wide cache
+    codes = [f.code for f in check(model, target="rtx-1", backend="static").nodes[0].errors]
+    assert codes == ["rotaryembedding/num-heads-zero"]
+    result = decompose(model, target="rtx-1")
+    assert result.passes["decompose-gqa"].applied == 1
+    assert check(result.proto, target="rtx-1", backend="static").supported
+    rng = np.random.default_rng(4)
+    feeds = {
+        "x": rng.standard_normal((2, 5, 64)).astype(np.float32),
+        "position_ids": np.array([[0, 1, 2, 3, 4], [7, 8, 9, 10, 11]], np.int64),
+    }
+    np.testing.assert_allclose(run(result.proto, feeds)[0], run(model, feeds)[0], atol=1e-5)

@@ -143,24 +143,29 @@ def _check_ms_rotary(ctx: NodeContext):
         )
         return
     x = ctx.input(0)
-    if x is None or x.rank != 3:
-        return
-    heads = ctx.attr("num_heads", None)
-    if heads is None:
+    problem = rotary_heads_problem(x.rank if x is not None else None, ctx.attr("num_heads", None))
+    if problem is not None:
+        code, message = problem
         yield ctx.finding(
-            "num-heads",
-            "3-D input without the num_heads attribute; the importer asserts it is set",
-            "set num_heads (hidden size / head size), or " + hint,
-            fixes,
+            code, message, "set num_heads (hidden size / head size), or " + hint, fixes
         )
-    elif int(heads) == 0:
-        yield ctx.finding(
+
+
+def rotary_heads_problem(rank: int | None, num_heads) -> tuple[str, str] | None:
+    """(code, message) when TensorRT-RTX's importer cannot take a com.microsoft RotaryEmbedding
+    of input rank `rank` with the attribute num_heads (None: absent); None when it can. Shared
+    with decompose-gqa, which keeps the nodes RTX imports."""
+    if rank != 3:
+        return None
+    if num_heads is None:
+        return "num-heads", "3-D input without the num_heads attribute; the importer asserts it"
+    if int(num_heads) == 0:
+        return (
             "num-heads-zero",
             "3-D input with num_heads=0 (onnxruntime infers the heads from cos_cache); "
             "TensorRT-RTX's importer divides by it and the parser process dies (SIGFPE)",
-            "set num_heads (hidden size / head size), or " + hint,
-            fixes,
         )
+    return None
 
 
 def _check_ms_attention(ctx: NodeContext):

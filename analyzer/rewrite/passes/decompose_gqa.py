@@ -432,9 +432,14 @@ def _use_attention_op(node: gs.Node, ctx: PassContext, impl: str) -> bool:
 # -- RotaryEmbedding ------------------------------------------------------------------------
 def _rotary_skip(node: gs.Node, ctx: PassContext) -> str | None:
     from trtforge.analyzer.kb import find_rule
+    from trtforge.analyzer.kb.ops.contrib_llm import rotary_heads_problem
 
     rule = find_rule(MS, "RotaryEmbedding")
-    if rule is not None and rule.since.available(ctx.target):
+    if (
+        rule is not None
+        and rule.since.available(ctx.target)
+        and rotary_heads_problem(tensor_rank(node.inputs[0]), node.attrs.get("num_heads")) is None
+    ):
         return f"the {ctx.target.line} parser imports com.microsoft RotaryEmbedding (kept)"
     if int(node.attrs.get("is_packed_batching", 0)):
         return "is_packed_batching is set (not decomposed)"
@@ -463,8 +468,8 @@ def _rotary_head(node: gs.Node) -> int | None:
     if heads > 0 and hidden is not None and hidden % heads == 0:
         return hidden // heads
     width = _static_last(node.inputs[2])
-    if heads == 0 and width is not None and hidden == 2 * width:
-        return hidden  # one head spanning the hidden size
+    if heads == 0 and width and hidden is not None and hidden % (2 * width) == 0:
+        return 2 * width  # onnxruntime: head size = 2 × the cache width, heads = hidden / that
     return None
 
 
