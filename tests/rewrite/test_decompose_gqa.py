@@ -232,3 +232,80 @@ def test_rotary_embedding_heads_zero_is_decomposed_for_rtx(interleaved):
         "position_ids": np.array([[0, 1, 2, 3, 4], [7, 8, 9, 10, 11]], np.int64),
     }
     np.testing.assert_allclose(run(result.proto, feeds)[0], run(model, feeds)[0], atol=1e-5)
+
+
+def _with_qk_norm(cfg: GQAConfig, eps: float) -> tuple[onnx.ModelProto, onnx.ModelProto]:
+    """(GQA with q_norm_weight/k_norm_weight, the same computed with explicit per-head
+    SimplifiedLayerNormalization before a plain GQA). onnxruntime has no CPU kernel for the
+    fused form, so the second is the reference."""
+    np_dtype = helper.tensor_dtype_to_np_dtype(cfg.dtype)
+    weights = {
+        "q_norm_w": np.linspace(0.5, 1.5, cfg.head).astype(np_dtype),
+        "k_norm_w": np.linspace(1.5, 0.5, cfg.head).astype(np_dtype),
+    }
+    fused = gqa_model(cfg)
+    node = fused.graph.node[0]
+    while len(node.input) < 14:
+        node.input.append("")
+    node.input.extend(["q_norm_w", "k_norm_w"])
+    node.attribute.append(helper.make_attribute("qk_norm_epsilon", eps))
+    fused.graph.initializer.extend(
+        helper.make_tensor(k, cfg.dtype, v.shape, v.tolist()) for k, v in weights.items()
+    )
+    ref = gqa_model(cfg)
+    graph = ref.graph
+    graph.initializer.extend(
+        helper.make_tensor(k, cfg.dtype, v.shape, v.tolist()) for k, v in weights.items()
+    )
+    graph.initializer.extend(
+        [
+            helper.make_tensor("to_heads", TensorProto.INT64, [4], [0, 0, -1, cfg.head]),
+            helper.make_tensor("to_hidden", TensorProto.INT64, [3], [0, 0, -1]),
+        ]
+    )
+    pre = []
+    for name, weight in (("query", "q_norm_w"), ("key", "k_norm_w")):
+        pre += [
+            helper.make_node("Reshape", [name, "to_heads"], [f"{name}_4d"]),
+            helper.make_node(
+                "SimplifiedLayerNormalization",
+                [f"{name}_4d", weight],
+                [f"{name}_n4d"],  # onnxruntime registers it in the default domain
+                axis=-1,
+                epsilon=eps,
+            ),
+            helper.make_node("Reshape", [f"{name}_n4d", "to_hidden"], [f"{name}_n"]),
+        ]
+    gqa = graph.node[0]
+    gqa.input[0], gqa.input[1] = "query_n", "key_n"
+    nodes = pre + list(graph.node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    return fused, ref
+
+
+@pytest.mark.parametrize("dtype", [TensorProto.FLOAT, TensorProto.FLOAT16])
+def test_qk_norm_weights_match_explicit_norms(dtype):
+    """q_norm_weight/k_norm_weight (onnxruntime-genai's CUDA exports of Qwen3): an RMSNorm
+    over each head of Q and K before the rotary, as the explicit norms compute it."""
+    cfg = GQAConfig(heads=4, kv_heads=2, head=16, rotary=True, dtype=dtype)
+    fused, ref = _with_qk_norm(cfg, 1e-6)
+    result = decompose(fused)
+    assert result.passes["decompose-gqa"].applied == 1, result.passes
+    assert not any(n.domain == "com.microsoft" for n in result.proto.graph.node)
+    for feeds, totals, seq in steps(cfg):
+        expected = valid_parts(run(ref, feeds), totals, seq)
+        got = valid_parts(run(result.proto, feeds), totals, seq)
+        for want, have in zip(expected, got, strict=True):
+            np.testing.assert_allclose(
+                have.astype(np.float32), want.astype(np.float32), atol=ATOL[dtype], rtol=0
+            )
+
+
+def test_only_one_qk_norm_weight_is_skipped():
+    fused, _ = _with_qk_norm(GQAConfig(head=16, rotary=True), 1e-6)
+    fused.graph.node[0].input[15] = ""
+    result = decompose(fused)
+    assert (
+        "only one of q_norm_weight/k_norm_weight" in result.passes["decompose-gqa"].skips[0].reason
+    )

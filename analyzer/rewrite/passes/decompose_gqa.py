@@ -15,6 +15,9 @@ Before → After::
           broadcast, no K/V copies) → Mul(scale) → [softcap: Tanh] → causal / padding /
           local-window mask (Where) → Softmax [smooth softmax / head sink: an extra logit] →
           ·V → Reshape back to (batch, sequence, hidden)
+    q_norm_weight/k_norm_weight (onnxruntime-genai's CUDA exports of Qwen3-style models fuse
+    the per-head Q/K RMSNorm into the node; onnxruntime has a CUDA kernel only)
+        → RMSNorm over each head of Q and K (qk_norm_epsilon, in float32) before the rotary
     RotaryEmbedding(x, position_ids, cos_cache, sin_cache)
         → Gather cos/sin rows, rotate halves (or interleaved pairs), Concat the unrotated tail
 
@@ -40,7 +43,8 @@ it in every case; the build succeeds in float16 with head size 64 or 128, and fa
 a dedicated kernel"). TensorRT 10/11 were not probed, so auto keeps them decomposed.
 
 Skips (reported): a query that is not float32/float16 (e.g. bfloat16); the inputs position_ids,
-attention_bias, k_scale/v_scale (quantized cache), q_norm_weight/k_norm_weight, query_seqlens;
+attention_bias, k_scale/v_scale (quantized cache), query_seqlens, only one of
+q_norm_weight/k_norm_weight;
 sliding_window_cache, qk_output, kv_cache_bit_width, causal=0 with local_window_size; a quantized
 KV cache type; missing seqlens_k/total_sequence_length; an unknown head size (the hidden size of
 query/past_key not static); rotary with a cos_cache whose width is not static; opset below 13;
@@ -71,13 +75,12 @@ ATTENTION_PROBE = {
 
 # GroupQueryAttention input indices (onnxruntime contrib schema)
 Q, K, V, PAST_K, PAST_V, SEQLENS, TOTAL, COS, SIN = range(9)
+Q_NORM, K_NORM = 14, 15  # q_norm_weight / k_norm_weight [head_size]: per-head RMSNorm
 UNSUPPORTED_INPUTS = {
     9: "position_ids",
     10: "attention_bias",
     12: "k_scale",
     13: "v_scale",
-    14: "q_norm_weight",
-    15: "k_norm_weight",
     16: "query_seqlens",
 }
 HEAD_SINK = 11
@@ -227,6 +230,13 @@ def _gqa(node: gs.Node, outs, ctx: PassContext, use_attention_op: bool) -> None:
 
     q4 = b.reshape(q, [0, 0, heads, head])  # (B, S, N, H)
     k4 = b.reshape(k, [0, 0, kv_heads, head])
+    if _input(node, Q_NORM) is not None:  # per-head RMSNorm of Q and K, before the rotary
+        eps = float(node.attrs.get("qk_norm_epsilon", 1e-6))
+        for name, index in (("q", Q_NORM), ("k", K_NORM)):
+            normed = ctx.variable(f"{name}_norm", dtype=dtype)
+            x4 = q4 if name == "q" else k4
+            emit.decomposed_norm(ctx, x4, node.inputs[index], None, -1, eps, normed, rms=True)
+            q4, k4 = (normed, k4) if name == "q" else (q4, normed)
     if int(node.attrs.get("do_rotary", 0)):
         cos_cache, sin_cache = node.inputs[COS], node.inputs[SIN]
         rotary_dim = 2 * _static_last(cos_cache)
@@ -383,6 +393,8 @@ def _gqa_skip(node: gs.Node, ctx: PassContext, impl: str) -> str | None:
         return "only one of key/value is given"
     if (_input(node, PAST_K) is None) != (_input(node, PAST_V) is None):
         return "only one of past_key/past_value is given"
+    if (_input(node, Q_NORM) is None) != (_input(node, K_NORM) is None):
+        return "only one of q_norm_weight/k_norm_weight is given"
     if _head_size(node) is None:
         return "the head size is unknown (query's hidden size is not static)"
     if not emit.is_float(node.inputs[Q]):
