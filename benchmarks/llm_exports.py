@@ -16,6 +16,15 @@ verdicts and the engines, TensorRT-RTX):
     # the small fixtures committed for the tests (tests/fixtures/llm/)
     python benchmarks/llm_exports.py fixtures /tmp/llm_corpus tests/fixtures/llm
 
+    # other builder paths: more architectures, providers and --extra_options (PRECISION-PROVIDER
+    # [+KEY=VALUE...]); two of them are the fixtures of tests/fixtures/llm-variants/
+    /work/venvs/genai/bin/python benchmarks/llm_exports.py export --out /tmp/llm_extra \
+        --arch llama --variant fp16-dml --variant int4-cpu+is_symmetric=0
+    /work/venvs/genai/bin/python benchmarks/llm_exports.py export --out /tmp/llm_extra \
+        --arch qwen3 --variant fp16-cuda
+    python benchmarks/llm_exports.py fixtures /tmp/llm_extra tests/fixtures/llm-variants \
+        --name llama-fp16-dml --name qwen3-fp16-cuda
+
 Each architecture is a transformers config with hidden size 32 (2 attention heads of 16, one
 key/value head: grouped-query attention), 2 layers and a 64-token vocabulary, saved locally
 with a word-level tokenizer, so the builder runs offline. Variants: fp32-cpu, int4-cpu,
@@ -45,7 +54,9 @@ ARCHS: dict[str, tuple[str, dict]] = {
     # not in the default corpus (--arch NAME): other attention layouts of the builder
     "qwen3": ("Qwen3Config", {"head_dim": 16}),  # q_norm/k_norm per head
     "gemma2": ("Gemma2Config", {"head_dim": 16}),  # softcap, alternating sliding window
-    "phi": ("PhiConfig", {"partial_rotary_factor": 0.5}),  # LayerNorm, partial rotary, Gelu
+    # LayerNorm, partial rotary, Gelu; head size 32 so that the rotary half is 8 wide (the
+    # CPU GroupQueryAttention kernel wants a cache width that is a multiple of 8)
+    "phi": ("PhiConfig", {"partial_rotary_factor": 0.5, "hidden_size": 64}),
 }
 #: the five architectures of the default corpus
 DEFAULT_ARCHS = ("llama", "qwen2", "mistral", "gemma", "phi3")
@@ -70,7 +81,7 @@ def _save_hf(arch: str, folder: Path) -> None:
     from tokenizers import Tokenizer, models, pre_tokenizers
 
     config_class, extra = ARCHS[arch]
-    config = getattr(transformers, config_class)(**COMMON, **extra)
+    config = getattr(transformers, config_class)(**{**COMMON, **extra})
     torch.manual_seed(0)
     model = transformers.AutoModelForCausalLM.from_config(config)
     model.save_pretrained(folder)
@@ -277,12 +288,17 @@ FIXTURES = (
 )
 
 
-def fixtures(corpus: Path, dest: Path) -> int:
+#: exports of other builder paths (tests/fixtures/llm-variants, from a corpus made with
+#: `export --arch llama --variant fp16-dml` and `export --arch qwen3 --variant fp16-cuda`)
+VARIANT_FIXTURES = ("llama-fp16-dml", "qwen3-fp16-cuda")
+
+
+def fixtures(corpus: Path, dest: Path, names: list[str]) -> int:
     """Copies a few exports (model, weights inlined, genai_config.json) into `dest`."""
     import onnx
 
     dest.mkdir(parents=True, exist_ok=True)
-    for name in FIXTURES:
+    for name in names:
         model = onnx.load(corpus / name / "model.onnx")  # pulls in model.onnx.data
         target = dest / name
         target.mkdir(exist_ok=True)
@@ -316,12 +332,21 @@ def main(argv: list[str] | None = None) -> int:
     f = sub.add_parser("fixtures", help="copy the committed fixtures out of the corpus")
     f.add_argument("corpus", type=Path)
     f.add_argument("dest", type=Path)
+    f.add_argument(
+        "--name",
+        action="append",
+        help="an export to copy (default: "
+        + ", ".join(FIXTURES)
+        + "; the variant fixtures: "
+        + ", ".join(VARIANT_FIXTURES)
+        + ")",
+    )
     args = ap.parse_args(argv)
     if args.cmd == "export":
         return export(args.out, args.arch or list(DEFAULT_ARCHS), args.variant or list(VARIANTS))
     if args.cmd == "report":
         return report(args.corpus, args.markdown, not args.no_build)
-    return fixtures(args.corpus, args.dest)
+    return fixtures(args.corpus, args.dest, args.name or list(FIXTURES))
 
 
 if __name__ == "__main__":
