@@ -159,7 +159,7 @@ def _drop_input(model: onnx.ModelProto, index: int) -> None:
             lambda m: m.graph.node[0].attribute.append(
                 helper.make_attribute("sliding_window_cache", 1)
             ),
-            "sliding_window_cache",
+            "windowed_kv_cache=false",
         ),
     ],
 )

@@ -377,7 +377,13 @@ def _gqa_skip(node: gs.Node, ctx: PassContext, impl: str) -> str | None:
     for index, name in UNSUPPORTED_INPUTS.items():
         if _input(node, index) is not None:
             return f"input {index} ({name}) is given (not decomposed)"
-    for attr, default in (("sliding_window_cache", 0), ("qk_output", 0), ("kv_cache_bit_width", 0)):
+    if int(node.attrs.get("sliding_window_cache", 0)):
+        return (
+            "sliding_window_cache=1: a window-sized ring-buffer KV cache is not decomposed "
+            "(onnxruntime-genai writes it for sliding-window layers, e.g. Gemma-2; re-export "
+            "with --extra_options windowed_kv_cache=false, or -e NvTensorRtRtx)"
+        )
+    for attr, default in (("qk_output", 0), ("kv_cache_bit_width", 0)):
         if int(node.attrs.get(attr, default)) != default:
             return f"{attr}={node.attrs[attr]} (not decomposed)"
     for attr in ("k_quant_type", "v_quant_type"):
