@@ -56,6 +56,9 @@ ARCHS: dict[str, tuple[str, dict]] = {
     "gemma2": ("Gemma2Config", {"head_dim": 16}),  # softcap, alternating sliding window
     # LayerNorm, partial rotary, Gelu; head size 32 so that the rotary half is 8 wide (the
     # CPU GroupQueryAttention kernel wants a cache width that is a multiple of 8)
+    "granite": ("GraniteConfig", {}),
+    "smollm3": ("SmolLM3Config", {"pad_token_id": 2, "bos_token_id": 1, "eos_token_id": 2}),
+    "olmo": ("OlmoConfig", {}),
     "phi": ("PhiConfig", {"partial_rotary_factor": 0.5, "hidden_size": 64}),
 }
 #: the five architectures of the default corpus
@@ -164,7 +167,8 @@ def _check(model: Path, target: str, backend: str) -> dict | None:
 
 
 def _judged(node: dict) -> bool:
-    """False for a node the parser backend could not judge (its process died before it)."""
+    """False for a node the parser backend could not judge (its process died before it, or the
+    parser failed on the graph as a whole)."""
     return not any(r.get("code") == "parser/not-judged" for r in node.get("reasons", []))
 
 
@@ -177,7 +181,7 @@ def _unsupported(report: dict | None) -> str:
     return (
         f"{count}"
         + (f" ({', '.join(ops)})" if ops else "")
-        + (f" + {unjudged} not judged (parser crashed)" if unjudged else "")
+        + (f" + {unjudged} not judged" if unjudged else "")
     )
 
 

@@ -309,3 +309,56 @@ def test_only_one_qk_norm_weight_is_skipped():
     assert (
         "only one of q_norm_weight/k_norm_weight" in result.passes["decompose-gqa"].skips[0].reason
     )
+
+
+def _float_io(model: onnx.ModelProto) -> onnx.ModelProto:
+    """The model with float32 inputs/outputs cast to and from its bfloat16 ones (onnxruntime
+    takes no bfloat16 feeds here)."""
+    graph = model.graph
+    bf16 = TensorProto.BFLOAT16
+    casts_in, casts_out = [], []
+    for value in graph.input:
+        if value.type.tensor_type.elem_type == bf16:
+            inner = value.name + "_bf16"
+            for node in graph.node:
+                node.input[:] = [inner if i == value.name else i for i in node.input]
+            casts_in.append(helper.make_node("Cast", [value.name], [inner], to=bf16))
+            value.type.tensor_type.elem_type = TensorProto.FLOAT
+    for value in graph.output:
+        if value.type.tensor_type.elem_type == bf16:
+            inner = value.name + "_bf16"
+            for node in graph.node:
+                node.output[:] = [inner if o == value.name else o for o in node.output]
+            casts_out.append(helper.make_node("Cast", [inner], [value.name], to=TensorProto.FLOAT))
+            value.type.tensor_type.elem_type = TensorProto.FLOAT
+    nodes = casts_in + list(graph.node) + casts_out
+    del graph.node[:]
+    graph.node.extend(nodes)
+    return model
+
+
+def test_bfloat16_is_computed_in_float32():
+    """onnxruntime-genai's bf16 CUDA exports: the node is decomposed between Casts and computes
+    what the float32 node computes on the bfloat16 values (onnxruntime has no bfloat16 CPU
+    kernel for GroupQueryAttention, so the float32 node on rounded inputs is the reference)."""
+    import ml_dtypes
+
+    cfg = GQAConfig(heads=4, kv_heads=2, head=16, rotary=True, dtype=TensorProto.BFLOAT16)
+    result = decompose(gqa_model(cfg))
+    assert result.passes["decompose-gqa"].applied == 1, result.passes
+    assert not any(n.domain == "com.microsoft" for n in result.proto.graph.node)
+    wide = _float_io(result.proto)
+    ref_cfg = dataclasses.replace(cfg, dtype=TensorProto.FLOAT)
+    reference = gqa_model(ref_cfg)
+    for init in reference.graph.initializer:  # the rotary caches as bfloat16 holds them
+        rounded = onnx.numpy_helper.to_array(init).astype(ml_dtypes.bfloat16).astype(np.float32)
+        init.CopyFrom(onnx.numpy_helper.from_array(rounded, init.name))
+    for feeds, totals, seq in steps(ref_cfg):
+        feeds = {
+            k: v.astype(ml_dtypes.bfloat16).astype(np.float32) if v.dtype == np.float32 else v
+            for k, v in feeds.items()
+        }
+        expected = valid_parts(run(reference, feeds), totals, seq)
+        got = valid_parts(run(wide, feeds), totals, seq)
+        for want, have in zip(expected, got, strict=True):
+            np.testing.assert_allclose(have, want, atol=3e-2, rtol=1e-2)

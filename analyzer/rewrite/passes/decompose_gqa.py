@@ -42,7 +42,9 @@ it in every case; the build succeeds in float16 with head size 64 or 128, and fa
 (any head size tried) and in float16 with head size 8 ("Attention operation was not supported by
 a dedicated kernel"). TensorRT 10/11 were not probed, so auto keeps them decomposed.
 
-Skips (reported): a query that is not float32/float16 (e.g. bfloat16); the inputs position_ids,
+A bfloat16 node (onnxruntime-genai's bf16 CUDA exports) is computed in float32 between Casts.
+
+Skips (reported): a query that is not float32/float16/bfloat16; the inputs position_ids,
 attention_bias, k_scale/v_scale (quantized cache), query_seqlens, only one of
 q_norm_weight/k_norm_weight;
 sliding_window_cache, qk_output, kv_cache_bit_width, causal=0 with local_window_size; a quantized
@@ -56,6 +58,7 @@ for a 3-D input.
 from __future__ import annotations
 
 import numpy as np
+import onnx
 import onnx_graphsurgeon as gs
 
 from trtforge.analyzer.rewrite import emit
@@ -405,8 +408,11 @@ def _gqa_skip(node: gs.Node, ctx: PassContext, impl: str) -> str | None:
         return "the head size is unknown (query's hidden size is not static)"
     if not emit.is_float(node.inputs[Q]):
         return f"query '{node.inputs[Q].name}' is not known to be a float tensor"
-    if _float_kind(node.inputs[Q]) is None:
-        return f"query '{node.inputs[Q].name}' is neither float32 nor float16 (not decomposed)"
+    if _float_kind(node.inputs[Q]) is None and not _is_bf16(node.inputs[Q]):
+        return (
+            f"query '{node.inputs[Q].name}' is neither float32, float16 nor bfloat16 "
+            "(not decomposed)"
+        )
     if int(node.attrs.get("do_rotary", 0)):
         width = _static_last(_input(node, COS))
         if _input(node, SIN) is None or width is None:
@@ -422,6 +428,38 @@ def _gqa_skip(node: gs.Node, ctx: PassContext, impl: str) -> str | None:
                 f"{ctx.opset}); use --gqa-impl decomposed"
             )
     return None
+
+
+def _is_bf16(t: gs.Tensor | None) -> bool:
+    if t is None or not t.name:
+        return False
+    try:
+        return str(emit.np_float(t)) == "bfloat16"
+    except (TypeError, ValueError):
+        return False
+
+
+def _in_float32(node: gs.Node, outs, ctx: PassContext):
+    """A bfloat16 node computed in float32: its bfloat16 inputs are cast to float32 and its
+    outputs are float32 tensors cast back into the node's outputs (returns the new outputs).
+    onnxruntime-genai's bf16 CUDA exports; the float16 decomposition's float32 softmax is the
+    same idea for the rest of the graph."""
+    for index, tensor in enumerate(node.inputs):
+        if _is_bf16(tensor):
+            shape = list(tensor.shape) if tensor.shape is not None else None
+            wide = ctx.variable(f"{tensor.name}_f32", dtype=np.float32, shape=shape)
+            ctx.node("Cast", [tensor], [wide], {"to": onnx.TensorProto.FLOAT})
+            node.inputs[index] = wide
+    wide_outs = []
+    for out in outs:
+        if out is None:
+            wide_outs.append(None)
+            continue
+        shape = list(out.shape) if out.shape is not None else None
+        wide = ctx.variable(f"{out.name}_f32", dtype=np.float32, shape=shape)
+        ctx.node("Cast", [wide], [out], {"to": onnx.TensorProto.BFLOAT16})
+        wide_outs.append(wide)
+    return wide_outs
 
 
 def _float_kind(t: gs.Tensor) -> np.dtype | None:
@@ -563,6 +601,8 @@ class DecomposeGQA(RewritePass):
         if node.op == "RotaryEmbedding":
             _rotary_embedding(node, outs, ctx)
         else:
+            if _is_bf16(node.inputs[Q]):
+                outs = _in_float32(node, outs, ctx)
             _gqa(node, outs, ctx, _use_attention_op(node, ctx, self._impl(ctx)))
 
 
