@@ -618,6 +618,22 @@ cudaError_t launchGroup(const Params& p, int tpr, int wavesCap, cudaStream_t str
   return cudaGetLastError();
 }
 
+// Where the group kernel keeps the weights (its kW) for rows of NV vectors per thread, by
+// element size and kind of norm. Measured on the H200 (benchmarks/norm_sweep.cu; raw sweeps in
+// benchmarks/results/norm-sweep-h200-2026-12-04*.txt): float32 rows gain from weights in
+// registers at any NV; 16-bit LayerNorm from gamma/beta in shared memory (1-2 points over
+// re-reading them at NV 2-4, more at NV 6-8; registers cost occupancy: 5-13 points lower);
+// 16-bit RMSNorm from registers at NV = 3 only (elsewhere they cost occupancy: NV = 2 at 91%
+// of copy with them, 96% re-reading). The fused residual-add kernels re-read the weights and
+// bias (kW = 0) at every size.
+template <typename T, bool kRMS, bool kSkip>
+constexpr int groupWeightMode(int nv) {
+  if (kSkip) return 0;
+  if (sizeof(T) == 4) return 1;
+  if (!kRMS) return 2;
+  return nv == 3 ? 1 : 0;
+}
+
 constexpr int64_t kGroupMaxVec = 256;    // 32 threads x 8 vectors
 constexpr int64_t kBlockMaxVec = 4096;   // 512 threads x 8 vectors
 constexpr int64_t kClusterCtaVec = 4096; // per block of a cluster: 512 threads x 8 vectors
@@ -628,26 +644,27 @@ cudaError_t launchV(const Params& p, cudaStream_t stream) {
   const int64_t nvec = p.cols / V;
   if (nvec <= kGroupMaxVec) {
     // A warp-or-less group per row holding NV vectors per thread; NV chosen so that no slot is
-    // left empty where it can be. Measured on the H200 (benchmarks/norm_sweep.cu,
-    // docs/benchmarks.md): keeping the weights in registers pays for float32 rows and for
-    // 16-bit RMSNorm rows of <= 3 vectors a thread, and costs occupancy elsewhere (then they
-    // are re-read from L1 for each row); 16-bit LayerNorm gains from a grid capped at two
-    // waves of resident blocks (each group then strides over rows). kW = 2 (gamma/beta in
-    // shared memory) measured 1-3 points better still for 16-bit LayerNorm, and re-reading the
-    // weights better for 16-bit RMSNorm rows of <= 2 vectors a thread; neither is used here yet
-    // (not re-verified on the GPU, docs/benchmarks.md 2026-12-04).
+    // left empty where it can be. The weight mode (groupWeightMode) and, for 16-bit LayerNorm,
+    // a grid capped at two waves of resident blocks (each group then strides over rows) were
+    // measured on the H200 (benchmarks/norm_sweep.cu, docs/benchmarks.md).
     constexpr int kCap = (sizeof(T) == 2 && !kRMS) ? 2 : 0;
-    constexpr bool kWide = sizeof(T) == 4 && !kSkip;        // cache weights at any NV
-    constexpr bool kNarrow = kWide || (kRMS && !kSkip);     // ... or at NV <= 3
     if (nvec <= 2)
-      return launchGroup<T, W, kRMS, kSkip, V, 1, 2, 1, kNarrow>(p, ceilPow2(nvec), kCap, stream);
+      return launchGroup<T, W, kRMS, kSkip, V, 1, 2, 1, groupWeightMode<T, kRMS, kSkip>(1)>(
+          p, ceilPow2(nvec), kCap, stream);
     if (nvec <= 64)
-      return launchGroup<T, W, kRMS, kSkip, V, 2, 1, 1, kNarrow>(p, ceilPow2((nvec + 1) / 2),
-                                                                 kCap, stream);
-    if (nvec <= 96) return launchGroup<T, W, kRMS, kSkip, V, 3, 1, 1, kNarrow>(p, 32, kCap, stream);
-    if (nvec <= 128) return launchGroup<T, W, kRMS, kSkip, V, 4, 1, 1, kWide>(p, 32, kCap, stream);
-    if (nvec <= 192) return launchGroup<T, W, kRMS, kSkip, V, 6, 1, 1, kWide>(p, 32, kCap, stream);
-    return launchGroup<T, W, kRMS, kSkip, V, 8, 1, 1, kWide>(p, 32, kCap, stream);
+      return launchGroup<T, W, kRMS, kSkip, V, 2, 1, 1, groupWeightMode<T, kRMS, kSkip>(2)>(
+          p, ceilPow2((nvec + 1) / 2), kCap, stream);
+    if (nvec <= 96)
+      return launchGroup<T, W, kRMS, kSkip, V, 3, 1, 1, groupWeightMode<T, kRMS, kSkip>(3)>(
+          p, 32, kCap, stream);
+    if (nvec <= 128)
+      return launchGroup<T, W, kRMS, kSkip, V, 4, 1, 1, groupWeightMode<T, kRMS, kSkip>(4)>(
+          p, 32, kCap, stream);
+    if (nvec <= 192)
+      return launchGroup<T, W, kRMS, kSkip, V, 6, 1, 1, groupWeightMode<T, kRMS, kSkip>(6)>(
+          p, 32, kCap, stream);
+    return launchGroup<T, W, kRMS, kSkip, V, 8, 1, 1, groupWeightMode<T, kRMS, kSkip>(8)>(
+        p, 32, kCap, stream);
   }
   if (nvec <= kBlockMaxVec) {
     const int nv = nvec <= 1024 ? 4 : 8;

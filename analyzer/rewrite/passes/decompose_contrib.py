@@ -160,7 +160,6 @@ def _layer_norm(rms: bool):
 #: onnxruntime's default epsilon of SkipLayerNormalization / SkipSimplifiedLayerNormalization
 SKIP_EPSILON = 1e-12
 SKIP_PLUGINS = {False: "SkipLayerNorm", True: "SkipRMSNorm"}
-_PLUGIN_FLOATS = (np.float32, np.float16)
 
 
 def _static_dims(t: gs.Tensor) -> list[int] | None:
