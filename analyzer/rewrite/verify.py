@@ -487,6 +487,7 @@ def compare(
     (ZipMap) is compared as the [rows, labels] float array."""
     maps = ref
     ref = _maps_as_array(ref)
+    got = _maps_as_array(got)  # both sides when the rewrite keeps the ZipMap
     if ref is not maps:
         elem_type = onnx.TensorProto.FLOAT
     dtype = _dtype_name(elem_type) if elem_type else str(ref.dtype).upper()
