@@ -646,8 +646,9 @@ def markdown(runs: list[tuple[str, dict | None]], results: list[Outcome], keep: 
             continue
         after = "" if r.unsupported_after is None else str(r.unsupported_after)
         split = r.split + (f" (host: {', '.join(r.host_nodes)})" if r.host_nodes else "")
+        io = r.io or ("yes" if r.strings else "")
         lines.append(
-            f"| `{r.category}` | `{r.model}` | {_cell(r.io or ('yes' if r.strings else ''))} | {r.unsupported_before} → {after} "
+            f"| `{r.category}` | `{r.model}` | {_cell(io)} | {r.unsupported_before} → {after} "
             f"| {', '.join(r.passes)} | {_cell(r.verified)} | {yes(r.parses_after)} "
             f"| {yes(r.builds_after)} | {_cell(split)} | {_cell(r.reason)} |"
         )
