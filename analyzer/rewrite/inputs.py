@@ -13,6 +13,8 @@ What is derived:
     GatherND / EmbedLayerNormalization it indexes; values stay below the smallest table size.
   * masks: inputs named like a mask, or reaching a Where condition or a contrib attention's
     mask input, get 0/1 values with a 1 in the first position of every row.
+  * split sizes: an integer input that is the `split` of a Split / SplitToSequence gets
+    non-negative sizes summing to the split dim of the data it splits.
   * sizes: a named dim takes one value everywhere (`--dim` or `DEFAULT_DIM`); dynamic spatial
     dims of a convolutional model are multiples of its cumulative stride, then 32 and 64.
   * decoders (KV-cache inputs `past_key_values.*`, `past_key`/`past_value`, ...): head count and
@@ -389,7 +391,35 @@ def _feed(
                 "give inputs with --data-loader-script, or rewrite with --no-verify",
             )
         feed[vi.name] = _fill(g, vi, dims, rng, (overrides or {}).get(vi.name))
+    for name, value in list(feed.items()):
+        total = split_total(g, name, feed)
+        if total is not None and value.ndim == 1 and value.size:
+            feed[name] = _composition(total, value.size, rng).astype(value.dtype)
     return feed
+
+
+def split_total(g: _Graph, name: str, feed: Mapping[str, np.ndarray]) -> int | None:
+    """The length that the integer input `name` splits when it is the `split` input of a
+    Split / SplitToSequence (its sizes must add up to it), else None."""
+    if name not in feed or feed[name].dtype.kind not in "iu":
+        return None
+    for node, index in g.consumers.get(name, []):
+        if node.op_type not in ("Split", "SplitToSequence") or index != 1:
+            continue
+        data, axis = node.input[0], int(_attr(node, "axis", 0))
+        if data in feed:
+            shape = feed[data].shape
+            if -len(shape) <= axis < len(shape):
+                return int(shape[axis])
+        else:
+            return g.dim(data, axis)
+    return None
+
+
+def _composition(total: int, parts: int, rng: np.random.Generator) -> np.ndarray:
+    """`parts` random non-negative integers adding up to `total`."""
+    cuts = np.sort(rng.integers(0, total + 1, size=parts - 1))
+    return np.diff(np.concatenate([[0], cuts, [total]])).astype(np.int64)
 
 
 def _spatial_dims(proto: onnx.ModelProto) -> set[str]:

@@ -284,3 +284,28 @@ def test_genai_decoder_verified_on_prefill_and_decode(tmp_path) -> None:
     verification = json.loads(report.read_text())["verification"]
     assert verification["ok"] and len(verification["steps"]) == 2
     assert verification["steps"][0].startswith("prefill")
+
+
+@pytest.mark.parametrize("op", ["Split", "SplitToSequence"])
+def test_split_sizes_add_up_to_the_split_dim(rw, op) -> None:
+    """An integer input used as Split sizes gets sizes that add up to the dim it splits (random
+    ones rarely do, and the original then refuses to run); a rewrite of such a model verifies."""
+    outputs = "float[2, A] a, float[2, B] b" if op == "Split" else "int64 n"
+    body = (
+        "a, b = Split<axis = 1>(x, sp)"
+        if op == "Split"
+        else ("s = SplitToSequence<axis = 1>(x, sp)\n     n = SequenceLength(s)")
+    )
+    model = rw.parse(f"""<ir_version: 8, opset_import: ["" : 17]>
+    g (float[2, N] x, int64[2] sp) => ({outputs}) {{
+     {body}
+    }}""")
+    for seed in range(3):
+        (candidate, *_) = gen.candidates(model, seed, {"N": 7})
+        feed = candidate.steps[0].feed
+        assert feed["sp"].sum() == feed["x"].shape[1] == 7 and (feed["sp"] >= 0).all()
+    if op == "SplitToSequence":
+        result = rw.apply(model, "lower-sequences")
+        assert result.changed
+        outcome = verify(model, result.proto, dims={"N": 7})
+        assert outcome.ok and outcome.outputs, outcome.describe_worst()
