@@ -251,3 +251,37 @@ def test_rewritten_models_parse_with_tensorrt_rtx(tmp_path):
         result = _rewrite(quantized, form)
         report = check(result.proto, "rtx-1", "parser", advice=False)
         assert report.supported, (how, form, report.summary)
+
+
+@pytest.mark.parametrize("zero_points", [False, True])
+def test_matmul_integer_reference_is_exact(zero_points) -> None:
+    """Verification computes MatMulInteger by the spec (onnxruntime's x86 uint8×int8 kernels
+    saturate 16-bit pair sums on CPUs without VNNI): 255·127 + 255·127 overflows int16, the
+    reference does not; the float form of requantize then verifies against it."""
+    a = np.full((2, 4), 255, np.uint8)
+    a[1] = [3, 200, 255, 17]
+    b = np.full((4, 3), 127, np.int8)
+    b[:, 1] = [-128, 5, 127, -7]
+    zps = [numpy_helper.from_array(np.array(1, np.uint8), "azp")] if zero_points else []
+    zps += [numpy_helper.from_array(np.array([0, -3, 2], np.int8), "bzp")] if zero_points else []
+    node = helper.make_node(
+        "MatMulInteger", ["a", "b", *(["azp", "bzp"] if zero_points else [])], ["y"]
+    )
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("a", TensorProto.UINT8, [2, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.INT32, [2, 3])],
+        initializer=[numpy_helper.from_array(b, "b"), *zps],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model, full_check=True)
+    a_zp, b_zp = (1, np.array([0, -3, 2])) if zero_points else (0, 0)
+    want = (a.astype(np.int64) - a_zp) @ (b.astype(np.int64) - b_zp)
+    got = run_model(model, {"a": a})["y"]
+    assert got.dtype == np.int32
+    np.testing.assert_array_equal(got, want)
+    result = rewrite_model(model, ["requantize"], RewriteOptions(RTX))
+    assert "MatMulInteger" not in {n.op_type for n in result.proto.graph.node}
+    outcome = verify(model, result.proto, feeds=None)
+    assert outcome.ok, outcome.describe_worst()
