@@ -285,3 +285,45 @@ def test_matmul_integer_reference_is_exact(zero_points) -> None:
     assert "MatMulInteger" not in {n.op_type for n in result.proto.graph.node}
     outcome = verify(model, result.proto, feeds=None)
     assert outcome.ok, outcome.describe_worst()
+
+
+@pytest.mark.parametrize("form", ["qdq", "float"])
+@pytest.mark.parametrize("version", [13, 11])
+def test_qlinear_softmax(form, version) -> None:
+    """com.microsoft QLinearSoftmax (what quantize_static writes for attention's Softmax in
+    QOperator format) → DequantizeLinear, Softmax, QuantizeLinear; verified against
+    onnxruntime's kernel."""
+    q = helper.make_node("QuantizeLinear", ["x", "xs", "xz"], ["xq"])
+    sm = helper.make_node(
+        "QLinearSoftmax",
+        ["xq", "xs", "xz", "ys", "yz"],
+        ["yq"],
+        domain="com.microsoft",
+        axis=-1,
+        opset=version,
+    )
+    dq = helper.make_node("DequantizeLinear", ["yq", "ys", "yz"], ["y"])
+    inits = [
+        numpy_helper.from_array(np.array(0.05, np.float32), "xs"),
+        numpy_helper.from_array(np.array(128, np.uint8), "xz"),
+        numpy_helper.from_array(np.array(1 / 256, np.float32), "ys"),
+        numpy_helper.from_array(np.array(0, np.uint8), "yz"),
+    ]
+    graph = helper.make_graph(
+        [q, sm, dq],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3, 8])],
+        initializer=inits,
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
+    )
+    result = rewrite_model(model, ["requantize"], RewriteOptions(RTX, requantize_form=form))
+    stats = result.passes["requantize"]
+    assert stats.applied and not stats.skips, [s.reason for s in stats.skips]
+    ops = Counter(n.op_type for n in result.proto.graph.node)
+    assert "QLinearSoftmax" not in ops and ops["Softmax"] == 1
+    onnx.checker.check_model(result.proto, full_check=True)
+    outcome = verify(model, result.proto, allowances=result.allowances)
+    assert outcome.ok, outcome.describe_worst()

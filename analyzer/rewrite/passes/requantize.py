@@ -87,6 +87,7 @@ INTEGER_OPS = {
     (MS, "QLinearAdd"),
     (MS, "QLinearMul"),
     (MS, "QLinearSigmoid"),
+    (MS, "QLinearSoftmax"),
     (MS, "QLinearLeakyRelu"),
     (MS, "QLinearGlobalAveragePool"),
     (MS, "QLinearAveragePool"),
@@ -681,6 +682,15 @@ class _Rewriter:
 
     def _QLinearSigmoid(self, node):  # noqa: N802
         self._unary(node, "Sigmoid")
+
+    def _QLinearSoftmax(self, node):  # noqa: N802
+        """Softmax over `axis`; the `opset` attribute picks the Softmax semantics (below 13:
+        over the flattened trailing dims from `axis`, the same only at the last axis)."""
+        axis = int(node.attrs.get("axis", -1))
+        rank = self._rank(node.inputs[0])
+        if int(node.attrs.get("opset", 13)) < 13 and axis != -1 and axis != (rank or 0) - 1:
+            raise Unsupported("QLinearSoftmax with opset < 13 semantics before the last axis")
+        self._unary(node, "Softmax", {"axis": axis})
 
     def _QLinearLeakyRelu(self, node):  # noqa: N802
         self._unary(node, "LeakyRelu", {"alpha": float(node.attrs.get("alpha", 0.01))})
