@@ -327,3 +327,62 @@ def test_qlinear_softmax(form, version) -> None:
     onnx.checker.check_model(result.proto, full_check=True)
     outcome = verify(model, result.proto, allowances=result.allowances)
     assert outcome.ok, outcome.describe_worst()
+
+
+def _qlinear_mul_by_scalar() -> onnx.ModelProto:
+    """x → Q → QLinearMul(·, a quantized scalar constant) → DQ (attention's 1/√d scaling as
+    quantize_static writes it in QOperator format)."""
+    q = helper.make_node("QuantizeLinear", ["x", "xs", "xz"], ["xq"])
+    mul = helper.make_node(
+        "QLinearMul",
+        ["xq", "xs", "xz", "cq", "cs", "cz", "ys", "yz"],
+        ["yq"],
+        domain="com.microsoft",
+    )
+    dq = helper.make_node("DequantizeLinear", ["yq", "ys", "yz"], ["y"])
+    values = {
+        "xs": np.array(0.05, np.float32),
+        "xz": np.array(128, np.uint8),
+        "cq": np.array(218, np.uint8),
+        "cs": np.array(0.004, np.float32),
+        "cz": np.array(128, np.uint8),
+        "ys": np.array(0.02, np.float32),
+        "yz": np.array(128, np.uint8),
+    }
+    graph = helper.make_graph(
+        [q, mul, dq],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 8])],
+        initializer=[numpy_helper.from_array(v, k) for k, v in values.items()],
+    )
+    return helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
+    )
+
+
+def test_quantized_scalar_constant_becomes_float(tmp_path) -> None:
+    """A quantized scalar operand is no INT8 constant in the qdq form (TensorRT's builder takes
+    INT8 constants only into a DQ it fuses into a weighted op); verified; builds for SM89."""
+    import subprocess
+    import sys
+
+    model = _qlinear_mul_by_scalar()
+    result = rewrite_model(model, ["requantize"], RewriteOptions(RTX))
+    dequantized = {n.input[0] for n in result.proto.graph.node if n.op_type == "DequantizeLinear"}
+    int8_scalars = [
+        t.name for t in result.proto.graph.initializer
+        if t.data_type == TensorProto.INT8 and not t.dims and t.name in dequantized
+    ]  # fmt: skip
+    assert not int8_scalars
+    assert "QuantizeLinear" in {n.op_type for n in result.proto.graph.node}  # still qdq form
+    outcome = verify(model, result.proto, allowances=result.allowances)
+    assert outcome.ok, outcome.describe_worst()
+    if importlib.util.find_spec("tensorrt_rtx") is None:
+        return
+    path = tmp_path / "m.onnx"
+    onnx.save(result.proto, path)
+    cmd = [sys.executable, "-m", "trtforge.plugins.cli.build", str(path), "-o"]
+    cmd += [str(tmp_path / "m.engine"), "--compute-capability", "89"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]

@@ -293,8 +293,11 @@ class _Rewriter:
         if self.qdq:
             if isinstance(rec, Static) and self._same(rec, s, z, axis):
                 return self._qdq_pair(rec, out)
-            if data is not None:
+            if data is not None and (weight_axis is not None or data.size > 1):
                 return self._qdq_weight(data, s, z, axis, weight_axis, out)
+            # a quantized scalar constant (QLinearMul's scaling factor): TensorRT's builder
+            # takes an INT8 constant only into a DQ that it fuses into a weighted op
+            # ("Quantized constant … is only allowed before DQ"); its real value is exact
         rank = self._rank(rec.x if isinstance(rec, Static) else t)
         if self.qdq:
             log.debug("requantize: %s dequantized in float (%s)", t.name, type(rec).__name__)
