@@ -16,7 +16,8 @@ What is derived:
   * split sizes: an integer input that is the `split` of a Split / SplitToSequence gets
     non-negative sizes summing to the split dim of the data it splits.
   * sizes: a named dim takes one value everywhere (`--dim` or `DEFAULT_DIM`); dynamic spatial
-    dims of a convolutional model are multiples of its cumulative stride, then 32 and 64.
+    dims of a convolutional model (axes >= 2, or axis 1 of a rank-2 float input: a waveform)
+    are multiples of its cumulative stride, then 32 and 64.
   * decoders (KV-cache inputs `past_key_values.*`, `past_key`/`past_value`, ...): head count and
     head size from the inputs' fixed dims, else `genai_config.json` beside the model, else the
     graph's GroupQueryAttention/MultiHeadAttention attributes; two steps are fed — a prefill
@@ -81,7 +82,9 @@ _CONTRIB_MASKS = {
     ("com.microsoft", "MultiHeadAttention"): {4},
     ("com.microsoft", "PackedAttention"): {3},
 }
-_STRIDED = frozenset({"Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool", "QLinearConv"})
+_STRIDED = frozenset(
+    {"Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool", "QLinearConv", "ConvInteger"}
+)
 _PAST = re.compile(
     r"^(past_key_values[._]\d+[._](key|value)|past[._]\d+[._](key|value)|past_(key|value)"
     r"(_\d+)?|past_key_values|cache_(key|value)[._]?\d*)$",
@@ -423,8 +426,9 @@ def _composition(total: int, parts: int, rng: np.random.Generator) -> np.ndarray
 
 
 def _spatial_dims(proto: onnx.ModelProto) -> set[str]:
-    """Names of dynamic dims at spatial positions (axes >= 2) of float inputs of a model with
-    convolutions or pooling."""
+    """Names of dynamic dims at spatial positions of float inputs of a model with convolutions
+    or pooling: axes >= 2, or axis 1 of a rank-2 input (a waveform [batch, samples] that the
+    model unsqueezes into a 1-D convolution's channel axis, as wav2vec2 does)."""
     if not any(n.op_type in _STRIDED for n in proto.graph.node):
         return set()
     names = set()
@@ -432,8 +436,10 @@ def _spatial_dims(proto: onnx.ModelProto) -> set[str]:
         ttype = vi.type.tensor_type
         if not vi.type.HasField("tensor_type") or ttype.elem_type not in (1, 10, 16, 11):
             continue
+        rank = len(ttype.shape.dim)
+        first = 2 if rank >= 3 else 1
         for axis, dim in enumerate(ttype.shape.dim):
-            if axis >= 2 and len(ttype.shape.dim) >= 3 and not dim.HasField("dim_value"):
+            if axis >= first and rank >= 2 and not dim.HasField("dim_value"):
                 names.add(dim.dim_param or f"{vi.name}:{axis}")
     return names
 

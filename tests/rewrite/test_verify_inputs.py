@@ -309,3 +309,35 @@ def test_split_sizes_add_up_to_the_split_dim(rw, op) -> None:
         assert result.changed
         outcome = verify(model, result.proto, dims={"N": 7})
         assert outcome.ok and outcome.outputs, outcome.describe_worst()
+
+
+@pytest.mark.parametrize("integer", [False, True], ids=["Conv", "ConvInteger"])
+def test_waveform_length_is_a_spatial_dim(rw, integer) -> None:
+    """A rank-2 float input [batch, time] that a strided 1-D convolution reads (wav2vec2's
+    waveform, also quantize_dynamic's ConvInteger form) gets a time long enough for the kernel,
+    not the default 3."""
+    import onnxruntime as ort
+
+    conv = (
+        "q, s, z = DynamicQuantizeLinear(x3)\n     c = ConvInteger<strides = [5]>(q, w, z)\n"
+        "     y = Cast<to = 1>(c)"
+        if integer
+        else "y = Conv<strides = [5]>(x3, w)"
+    )
+    wtype = "uint8" if integer else "float"
+    model = rw.parse(f"""<ir_version: 8, opset_import: ["" : 17]>
+    g (float[batch, time] x) => (float[batch, 2, frames] y) <int64[1] one = {{1}},
+        {wtype}[2, 1, 10] w = {{{", ".join(["3"] * 20)}}}> {{
+     x3 = Unsqueeze(x, one)
+     {conv}
+    }}""")
+    session = ort.InferenceSession(model.SerializeToString())
+    runs = []
+    for candidate in gen.candidates(model, 0):  # the verifier keeps the first that runs
+        feed = candidate.steps[0].feed
+        try:
+            session.run(None, feed)
+        except Exception:  # noqa: BLE001 - onnxruntime's refusal: try the next candidate
+            continue
+        runs.append(feed["x"].shape[1])
+    assert runs and min(runs) >= 10
