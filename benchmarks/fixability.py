@@ -39,6 +39,7 @@ import argparse
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -425,6 +426,19 @@ def _verification(report: Path) -> tuple[str, list[str]]:
     return ("yes" if mode == "model" else f"yes ({mode})"), passes
 
 
+def _original_does_not_run(proc: subprocess.CompletedProcess) -> str:
+    """Why verification was impossible when trt-rewrite refused because the ORIGINAL model
+    does not run in onnxruntime (an invalid export, a kernel onnxruntime lacks), else ""."""
+    text = proc.stderr or ""
+    if proc.returncode != 2 or "ORIGINAL model does not run" not in text:
+        return ""
+    detail = re.search(r"\[ONNXRuntimeError\] : \d+ : \w+ : (.*)", text)
+    what = detail.group(1) if detail else _last_line(text)
+    what = re.split(r"\)?; (other dynamic|spatial) dims", what)[0]  # the first candidate's
+    what = re.sub(r"^(This is an invalid model\. |Load model from \S+ failed:)", "", what)
+    return f"the original model does not run in onnxruntime ({what.strip()[:200]})"
+
+
 def _trt_build(target: Path, shapes_from: Path, engine: Path) -> tuple[bool, bool, str]:
     """TensorRT-RTX's parser (trtforge's plugins registered) and its AOT builder for SM89:
     (parses, builds, the tool's one-line reason)."""
@@ -460,11 +474,18 @@ def process(category: str, model: Path, work: Path) -> Outcome:
     out, report = Path(f"{stem}.trt.onnx"), Path(f"{stem}.report.json")
     proc = _rewrite(model, out, report)
     res.rewrite_exit = proc.returncode
+    unverifiable = _original_does_not_run(proc)
+    if unverifiable:
+        # what the hint says to do: the original cannot be compared, so write it unverified
+        proc = _rewrite(model, out, report, "--no-verify")
+        res.rewrite_exit = proc.returncode
     if proc.returncode != 0:
         res.verified = f"no: {_last_line(proc.stderr or proc.stdout)}"
         res.reason = f"trt-rewrite exit {proc.returncode}"
     else:
         res.verified, res.passes = _verification(report)
+        if unverifiable:
+            res.verified = f"no (written with --no-verify): {unverifiable}"
         res.unsupported_after, _ = _check(out)
         # the real parser and builder: a parser refusal and a builder failure are told apart
         res.parses_after, res.builds_after, message = _trt_build(out, model, Path(f"{stem}.engine"))
