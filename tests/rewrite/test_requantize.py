@@ -386,3 +386,33 @@ def test_quantized_scalar_constant_becomes_float(tmp_path) -> None:
     cmd += [str(tmp_path / "m.engine"), "--compute-capability", "89"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_dynamic_quantization_of_an_all_zero_tensor() -> None:
+    """DynamicQuantizeLinear of zeros: onnxruntime's scale is 1 (not 0/0); the float emulation
+    agrees (a MobileViT with a zero activation came out NaN)."""
+    dq = helper.make_node("DynamicQuantizeLinear", ["r"], ["q", "s", "z"])
+    relu = helper.make_node("Relu", ["x"], ["r"])
+    mm = helper.make_node("MatMulInteger", ["q", "w", "z"], ["m"])
+    cast = helper.make_node("Cast", ["m"], ["mf"], to=TensorProto.FLOAT)
+    scale = helper.make_node("Mul", ["mf", "s"], ["y"])
+    graph = helper.make_graph(
+        [relu, dq, mm, cast, scale],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])],
+        [
+            helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3]),
+            helper.make_tensor_value_info("s", TensorProto.FLOAT, []),
+        ],
+        initializer=[numpy_helper.from_array(np.arange(12, dtype=np.uint8).reshape(4, 3), "w")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    result = rewrite_model(model, ["requantize"], RewriteOptions(RTX))
+    assert "DynamicQuantizeLinear" not in {n.op_type for n in result.proto.graph.node}
+    feed = {"x": -np.ones((2, 4), np.float32)}  # all zero after the Relu
+    want = run_model(model, feed)
+    got = run_model(result.proto, feed)
+    assert float(got["s"]) == float(want["s"]) == 1.0
+    np.testing.assert_array_equal(got["y"], want["y"])
+    outcome = verify(model, result.proto)
+    assert outcome.ok, outcome.describe_worst()

@@ -39,7 +39,7 @@ Before (`quantize_dynamic`)::
 
 After (float, both forms)::
 
-    s  = (Max(ReduceMax(x), 0) - Min(ReduceMin(x), 0)) / 255
+    s  = (Max(ReduceMax(x), 0) - Min(ReduceMin(x), 0)) / 255   (1 where that range is 0)
     zp = Clip(Round(-Min(ReduceMin(x), 0) / s), 0, 255)
     xq = Clip(Round(x / s) + zp, 0, 255)                             # integral float values
     y  = Mul(MatMul(xq - zp, w - wzp), Mul(s, ws))
@@ -551,6 +551,10 @@ class _Rewriter:
         lo = self.op("Min", [self.op("ReduceMin", [x], {"keepdims": 0}), self.const(0.0)])
         hi = self.op("Max", [self.op("ReduceMax", [x], {"keepdims": 0}), self.const(0.0)])
         scale = self.op("Div", [self.op("Sub", [hi, lo]), self.const(255.0)])
+        # an all-zero tensor (lo = hi = 0) has scale 1, as onnxruntime's kernel sets it (0
+        # would divide 0 by 0 below)
+        zero = self.op("Equal", [hi, lo], dtype=np.dtype(bool))
+        scale = self.op("Where", [zero, self.const(1.0), scale])
         zp = self.op(
             "Clip",
             [
