@@ -4,7 +4,13 @@ Two steps, as a user runs the tools:
 
     pip install torch==2.13.0 transformers onnxscript   # the generators only; CPU torch
     python benchmarks/fixability.py build DIR [--category C ...]
-    python benchmarks/fixability.py run DIR [--markdown docs/fixability.md] [--json out.json]
+    python benchmarks/fixability.py run DIR [-j N] [--category C ...] [--json out.json]
+        [--markdown docs/fixability.md] [--merge earlier.json ...]
+    python benchmarks/fixability.py report a.json b.json ... --markdown docs/fixability.md
+
+`report` writes the Markdown from the --json files of runs (made on different machines or by
+different people, e.g. the detection category apart), keeping everything below the analysis
+mark of an existing report. Generated corpora belong outside git (/tmp or .dev/).
 
 `build` writes models into `DIR/<category>/`, each generator with random weights and no
 download (a generator whose packages are missing is skipped with a message):
@@ -28,7 +34,11 @@ registered, then its AOT builder — no GPU needed; a parser refusal and a build
 told apart), and
 writes per category: models, rejected before, parsing after, building after, verified — plus
 every model that does not get through, with the tools' own one-line reason. Models whose
-inputs or outputs are string tensors are counted apart: no TensorRT engine takes strings.
+inputs or outputs are string tensors, maps or sequences are counted apart: no TensorRT engine
+has those. A model that does not parse after `--auto` is tried again with `--auto --split`
+(does the TensorRT part build?). Where trt-rewrite refuses because the ORIGINAL model does not
+run in onnxruntime (so nothing can be compared), it is rewritten with `--no-verify`, as the
+tool's hint says, and reported as not verified, with onnxruntime's reason.
 A sidecar `MODEL.shapes.json` (`{"input": [dims…]}`) gives build shapes for dynamic inputs;
 otherwise a dynamic dim builds as 1 (first dim) or 16.
 """
