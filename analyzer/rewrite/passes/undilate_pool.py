@@ -4,12 +4,14 @@ TensorRT's pooling takes no dilation ("This version of TensorRT does not support
 other than 1"); PyTorch's `MaxPool{1,2,3}d(dilation=d)` exports one. A dilated window reads
 every d-th element: out[i] = max_j xp[i·s + j·d] (xp: the input padded). Where the stride is a
 multiple of the dilation (s = s'·d, the common case: stride = dilation), those elements all lie
-on the grid of multiples of d, so
+on the grid of multiples of d.
 
-    MaxPool<kernel k, strides s, dilations d, pads (b, e)>(x)
+Before → After::
+
+    y = MaxPool<kernel k, strides s, dilations d, pads (b, e)>(x)
         → xp = Pad(x, (b, e'), -inf)                 (e' ≥ e: room for the last window)
-          y  = Slice(xp, 0, end, steps d)            (every d-th element)
-          MaxPool<kernel k, strides s'>(y)           (the same windows, contiguous now)
+          g  = Slice(xp, 0, end, steps d)            (every d-th element)
+          y  = MaxPool<kernel k, strides s'>(g)      (the same windows, contiguous now)
 
 Otherwise every kernel offset is a Slice with steps s and the result their Max (kept to small
 kernels: at most `MAX_OFFSETS` slices). AveragePool (opset 19 has dilations) is rewritten the
