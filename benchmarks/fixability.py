@@ -386,13 +386,20 @@ def _type_text(t) -> str:
     return str(kind)
 
 
-def _build_shapes(model: Path, original: Path) -> list[str]:
-    """--shapes for `model`'s dynamic inputs: from the original's sidecar, else 1 for a first
-    dim and 16 for others."""
+def _build_shapes(model: Path, original: Path, report: Path | None = None) -> list[str]:
+    """--shapes for `model`'s dynamic inputs: from the original's sidecar, else the shapes
+    verification ran the original with (the rewrite's report: sizes the model takes, e.g. a
+    waveform long enough for its convolutions), else 1 for a first dim and 16 for others."""
     import onnx
 
     side = original.with_suffix(".shapes.json")
     given = json.loads(side.read_text()) if side.is_file() else {}
+    verified: dict = {}
+    try:
+        ver = json.loads(report.read_text()).get("verification") if report else None
+        verified = (ver or {}).get("input_shapes") or {}
+    except (OSError, ValueError):
+        pass
     m = onnx.load(str(model), load_external_data=False)
     inits = {i.name for i in m.graph.initializer}
     args = []
@@ -404,6 +411,8 @@ def _build_shapes(model: Path, original: Path) -> list[str]:
             shape = given[inp.name]
         elif all(d.HasField("dim_value") for d in dims):
             continue
+        elif len(verified.get(inp.name, [])) == len(dims):
+            shape = verified[inp.name]
         else:
             shape = [
                 d.dim_value if d.HasField("dim_value") else (1 if i == 0 else 16)
@@ -449,11 +458,13 @@ def _original_does_not_run(proc: subprocess.CompletedProcess) -> str:
     return f"the original model does not run in onnxruntime ({what.strip()[:200]})"
 
 
-def _trt_build(target: Path, shapes_from: Path, engine: Path) -> tuple[bool, bool, str]:
+def _trt_build(
+    target: Path, shapes_from: Path, engine: Path, report: Path | None = None
+) -> tuple[bool, bool, str]:
     """TensorRT-RTX's parser (trtforge's plugins registered) and its AOT builder for SM89:
     (parses, builds, the tool's one-line reason)."""
     cmd = [*_tool("trt-build"), str(target), "-o", str(engine), "--compute-capability", "89"]
-    proc = _run([*cmd, *_build_shapes(target, shapes_from)])
+    proc = _run([*cmd, *_build_shapes(target, shapes_from, report)])
     message = _last_line(proc.stderr or proc.stdout)
     builds = proc.returncode == 0
     parses = builds or (proc.returncode == 1 and "parser refused" not in message)
@@ -498,7 +509,9 @@ def process(category: str, model: Path, work: Path) -> Outcome:
             res.verified = f"no (written with --no-verify): {unverifiable}"
         res.unsupported_after, _ = _check(out)
         # the real parser and builder: a parser refusal and a builder failure are told apart
-        res.parses_after, res.builds_after, message = _trt_build(out, model, Path(f"{stem}.engine"))
+        res.parses_after, res.builds_after, message = _trt_build(
+            out, model, Path(f"{stem}.engine"), report
+        )
         if message:
             res.reason = f"trt-build: {message}"
     if not res.parses_after and proc.returncode in (0, 1):
