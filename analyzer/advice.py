@@ -3,9 +3,11 @@
 A model TensorRT accepts can still build a slower engine than it should: a LayerNorm that an
 exporter decomposed into nine elementwise and reduce ops becomes nine layers (and, in FP16,
 loses accuracy in the variance), where the fused op is one normalization layer. The advice is
-what the fusion passes actually match: they run here in memory, on the model without its
-weights, exactly as `trt-rewrite` would run them — so each piece of advice names the command
-that realises it. A pass is advised when it declares `advice` (`rewrite.base.Advice`).
+what the fusion passes actually match: each advised pass finds and checks its matches on the
+session's graphsurgeon graph (`ModelSession.graph`, imported once, no weights loaded), exactly
+as `trt-rewrite` would before rewriting them — so each piece of advice names the command that
+realises it. Nothing is rewritten or exported. A pass is advised when it declares `advice`
+(`rewrite.base.Advice`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import logging
 
 from trtforge.analyzer.findings import Finding, Fix
 from trtforge.analyzer.loading import LoadedModel
+from trtforge.analyzer.session import ModelSession
 from trtforge.analyzer.targets import Target
 
 log = logging.getLogger("trtforge.advice")
@@ -23,12 +26,13 @@ log = logging.getLogger("trtforge.advice")
 MAX_NODES = 20_000
 
 
-def fusion_advice(loaded: LoadedModel, target: Target) -> list[Finding]:
+def fusion_advice(model: LoadedModel | ModelSession, target: Target) -> list[Finding]:
     """Graph-level warnings `advice/<pass>` for every fusion pass that would apply.
 
     Best effort: a model the passes cannot process gets no advice, never an error.
     """
-    graph = loaded.proto.graph
+    session = ModelSession.of(model)
+    graph = session.proto.graph
     if len(graph.node) > MAX_NODES:
         return []
     ops = {node.op_type for node in graph.node}
@@ -39,16 +43,13 @@ def fusion_advice(loaded: LoadedModel, target: Target) -> list[Finding]:
     if not candidates:
         return []
     try:
-        from trtforge.analyzer.rewrite.base import RewriteOptions
-        from trtforge.analyzer.rewrite.manager import rewrite_model
-
-        result = rewrite_model(loaded.proto, candidates, RewriteOptions(target=target))
+        counts = _count_matches(session, candidates, target)
     except Exception as err:  # noqa: BLE001 - advice must never break a check
         log.info("no fusion advice: the rewrite passes could not process the model (%s)", err)
         return []
     findings = []
     for pid in candidates:
-        applied = result.passes[pid].applied
+        applied = counts[pid]
         if not applied:
             continue
         what, fused = advised[pid].advice.what, advised[pid].advice.fused
@@ -66,3 +67,41 @@ def fusion_advice(loaded: LoadedModel, target: Target) -> list[Finding]:
             )
         )
     return findings
+
+
+def _count_matches(session: ModelSession, pass_ids: list[str], target: Target) -> dict[str, int]:
+    """How many non-overlapping matches of each pass its `check` accepts, on the session's
+    graph, with default options. `find` and `check` never change the graph (the pass
+    contract, `rewrite.base`), so nothing is copied, rewritten or exported.
+
+    Passes match in the registry's order, and a node an earlier pass's accepted match covers
+    is not counted again (trt-rewrite would have replaced it before the later pass ran: the
+    tail of a decomposed LayerNorm is not also an RMSNorm). A pass whose options need a newer
+    opset than the model's (`required_opset`) is matched as trt-rewrite would after converting
+    the model: with that opset.
+    """
+    from trtforge.analyzer.rewrite.base import PassContext, RewriteOptions
+    from trtforge.analyzer.rewrite.graphutil import graphsurgeon_silenced
+    from trtforge.analyzer.rewrite.manager import model_opsets, resolve_order
+    from trtforge.analyzer.rewrite.registry import get_pass
+
+    options = RewriteOptions(target=target)
+    graph = session.graph()
+    counts = {}
+    touched: set[int] = set()  # ids of the nodes an accepted match covers
+    with graphsurgeon_silenced():
+        for pid in resolve_order(pass_ids):
+            cls = get_pass(pid)
+            opsets = model_opsets(session.proto)
+            opsets[""] = max(opsets.get("", 0), cls.required_opset(options))
+            ctx = PassContext(graph, options, pid, opsets)
+            instance = cls()
+            applied = 0
+            for match in list(instance.find(ctx)):
+                if any(id(n) in touched for n in match.nodes):
+                    continue  # as `RewritePass.run`: one rewrite per node and round
+                if instance.check(match, ctx) is None:
+                    touched.update(id(n) for n in match.nodes)
+                    applied += 1
+            counts[pid] = applied
+    return counts

@@ -8,9 +8,10 @@ import os
 import onnx
 
 from trtforge.analyzer.errors import UserError
-from trtforge.analyzer.loading import LoadedModel, load_model
+from trtforge.analyzer.loading import LoadedModel
 from trtforge.analyzer.report import Report
 from trtforge.analyzer.selection import explain_selection
+from trtforge.analyzer.session import ModelSession
 from trtforge.analyzer.targets import Target, default_target, installed_target, parse_target
 
 BACKENDS = ("auto", "static", "parser")
@@ -48,7 +49,7 @@ def resolve_backend(backend: str, target: Target | None) -> str:
 
 
 def check(
-    model: str | os.PathLike | onnx.ModelProto | LoadedModel,
+    model: str | os.PathLike | onnx.ModelProto | LoadedModel | ModelSession,
     target: str | Target | None = None,
     backend: str = "auto",
     advice: bool = True,
@@ -56,7 +57,8 @@ def check(
     """Checks whether TensorRT's ONNX parser accepts every node of `model`.
 
     Args:
-        model: a path, a ModelProto, or an already loaded model.
+        model: a path, a ModelProto, an already loaded model, or a `ModelSession` (whose
+            type table, validity problems and graphsurgeon graph the check shares and fills).
         target: a target id (`trt-10`, `trt-10.16`, `trt-11`, `rtx-1`); default: the
             installed TensorRT's, else `trt-11`.
         backend: `static` (knowledge base), `parser` (real parser) or `auto`.
@@ -70,23 +72,24 @@ def check(
     """
     wanted = parse_target(target) if target is not None else None
     chosen = resolve_backend(backend, wanted)
-    loaded = model if isinstance(model, LoadedModel) else load_model(model)
+    session = ModelSession.of(model)
+    loaded = session.loaded
     if chosen == "parser":
         from trtforge.analyzer import trt as trt_adapter
         from trtforge.analyzer.backends.parser import check_parser
 
-        report = check_parser(loaded)
+        report = check_parser(session)
         checked_for = trt_adapter.target()
     else:
         from trtforge.analyzer.backends.static import check_static
 
         checked_for = wanted or default_target()
-        report = check_static(loaded, checked_for)
+        report = check_static(session, checked_for)
     report.selection = explain_selection(backend, wanted, chosen)
     if advice and checked_for is not None:
         from trtforge.analyzer.advice import fusion_advice
 
-        report.graph_findings.extend(fusion_advice(loaded, checked_for))
+        report.graph_findings.extend(fusion_advice(session, checked_for))
     if advice:
         from trtforge.analyzer.dim_profiles import build_profile_advice
 

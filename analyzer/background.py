@@ -25,7 +25,7 @@ import warnings
 
 import onnx
 
-from trtforge.analyzer.graph import TypeTable, collect_declared_types, infer_types
+from trtforge.analyzer.inference import TypeTable, collect_declared_types, infer_types
 
 log = logging.getLogger("trtforge.background")
 
@@ -33,7 +33,7 @@ log = logging.getLogger("trtforge.background")
 MIN_NODES = 20_000
 
 
-def _can_fork(model: onnx.ModelProto) -> bool:
+def can_fork(model: onnx.ModelProto) -> bool:
     return (
         len(model.graph.node) >= MIN_NODES
         and sys.platform.startswith("linux")
@@ -51,7 +51,7 @@ class PendingTypes:
         self._table: TypeTable | None = None
         self._pid = 0
         self._pipe = -1
-        if _can_fork(model):
+        if can_fork(model):
             self._fork()
         else:
             self._table = infer_types(model)
@@ -60,7 +60,7 @@ class PendingTypes:
         read_end, write_end = os.pipe()
         with warnings.catch_warnings():
             # Python 3.12+ warns when the process has any other OS thread. Python threads are
-            # ruled out above (`_can_fork`); what remains are native pools such as OpenBLAS's
+            # ruled out above (`can_fork`); what remains are native pools such as OpenBLAS's
             # (started by `import numpy`), which prepare for fork themselves (pthread_atfork)
             # and which the child, running only shape inference, never uses.
             warnings.filterwarnings(

@@ -3,8 +3,9 @@
 The model's protobuf is parsed without its external weights. Every external-data reference is
 checked with path arithmetic and `stat` only: a location must resolve inside the model's folder
 (no `..`, no absolute path, no symlink that leads out), the file must exist and be large enough.
-The outside file is never opened. Weights are loaded only by callers that need them
-(`load_external_weights`), e.g. numerical verification.
+The outside file is never opened. Weights are loaded only by callers that need them, all
+through `load_external_from` (a command's `ModelSession.weights`, e.g. for numerical
+verification, and the writer copying them into an output).
 """
 
 from __future__ import annotations
@@ -321,13 +322,23 @@ def load_external_into(proto: onnx.ModelProto, loaded: LoadedModel) -> None:
     """
     if not loaded.external or loaded.folder is None:
         return
+    load_external_from(proto, loaded.folder, loaded.display_path)
+
+
+def load_external_from(proto: onnx.ModelProto, folder: Path, source: str = "the model") -> None:
+    """Loads the external data of `proto` from `folder` (whose references `load_model` checked
+    when it loaded the model `proto` derives from): where every trtforge command reads weights.
+
+    Raises:
+        UserError: onnx refuses the data (a file with several hard links, a changed file).
+    """
     from onnx.external_data_helper import load_external_data_for_model
 
     try:
-        load_external_data_for_model(proto, str(loaded.folder))
+        load_external_data_for_model(proto, str(folder))
     except (onnx.checker.ValidationError, OSError, ValueError) as err:
         raise UserError(
-            f"{loaded.display_path}: cannot read its external data ({_one_line(err, 200)})",
+            f"{source}: cannot read its external data ({_one_line(err, 200)})",
             "give each external data file a single name (copy it rather than hard-linking "
             "it) and keep it unchanged while trtforge runs",
         ) from None

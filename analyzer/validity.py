@@ -610,7 +610,7 @@ _INFERENCE_ERROR = re.compile(r"\(op_type:([^,]*), node name: ([^)]*)\): (.*)")
 
 def strict_inference_problems(proto: onnx.ModelProto) -> list[Problem]:
     """`inference_problems` of strict ONNX shape inference run on `proto` now."""
-    from trtforge.analyzer.graph import _weightless
+    from trtforge.analyzer.inference import _weightless
 
     try:
         onnx.shape_inference.infer_shapes(_weightless(proto), strict_mode=True)

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import onnx
 
-from trtforge.analyzer.graph import infer_model
+from trtforge.analyzer.inference import infer_model
 
 log = logging.getLogger("trtforge.parser_worker")
 

@@ -30,6 +30,7 @@ from trtforge.analyzer import trt as trt_adapter
 from trtforge.analyzer.findings import Finding, Fix
 from trtforge.analyzer.loading import LoadedModel
 from trtforge.analyzer.report import PLUGIN, SUPPORTED, UNSUPPORTED, NodeVerdict, PluginRef, Report
+from trtforge.analyzer.session import ModelSession
 
 log = logging.getLogger("trtforge.parser")
 
@@ -501,29 +502,39 @@ def parse_loaded(loaded: LoadedModel, timeout: float = DEFAULT_TIMEOUT) -> Parse
             return pool.run_one(path, len(loaded.proto.graph.node))
 
 
-def add_static_fixes(report: Report, loaded: LoadedModel) -> None:
+def add_static_fixes(report: Report, model: LoadedModel | ModelSession) -> None:
     """Gives the parser's findings the hints and fixes the knowledge base has for the node.
 
     The parser says *that* and *why* a node fails; the knowledge base knows which rewrite pass
     or plugin fixes it. Where both reject a node, the parser's findings keep their message and
-    take the static findings' hint and fixes.
+    take the static findings' hint and fixes. Only the nodes the parser rejected are judged,
+    on the session's type table (no second check of the whole model).
     """
-    from trtforge.analyzer.backends.static import check_static
+    from trtforge.analyzer.backends.static import StaticChecker
+    from trtforge.analyzer.graph import GraphView
 
     target = trt_adapter.target()
-    if target is None:
+    rejected = [v for v in report.nodes if v.status == UNSUPPORTED]
+    if target is None or not rejected:
         return
+    session = ModelSession.of(model)
     try:
-        static = check_static(loaded, target)
+        checker = StaticChecker(session, target)
+        checker.types = session.types()
+        view = GraphView(session.proto.graph, checker.types)
+        nodes = session.proto.graph.node
+        known = {v.index: list(checker.evaluate(nodes[v.index], view)[1]) for v in rejected}
+        for problem in session.problems():  # as the static report puts them first
+            if problem.node in known:
+                known[problem.node].insert(0, problem.finding)
     except Exception as err:  # noqa: BLE001 - hints are a bonus; the verdicts stand
         log.debug("no static hints for the parser report: %s", err)
         return
-    for verdict, known in zip(report.nodes, static.nodes, strict=False):
-        if verdict.status != UNSUPPORTED:
-            continue
-        if known.errors:
-            hint = known.errors[0].hint
-            fixes = tuple(dict.fromkeys(f for e in known.errors for f in e.fixes))
+    for verdict in rejected:
+        errors = [f for f in known[verdict.index] if f.is_error]
+        if errors:
+            hint = errors[0].hint
+            fixes = tuple(dict.fromkeys(f for e in errors for f in e.fixes))
         else:  # the knowledge base expects an importer; a pass may still replace the op
             fixes = _removing_passes(verdict.domain, verdict.op_type)
             if not fixes:
@@ -546,15 +557,18 @@ def _removing_passes(domain: str, op_type: str) -> tuple[Fix, ...]:
     return tuple(Fix("rewrite", p) for p in passes_removing(domain, op_type))
 
 
-def check_parser(loaded: LoadedModel, timeout: float = DEFAULT_TIMEOUT) -> Report:
-    """Checks `loaded` with the installed TensorRT's ONNX parser (in a subprocess)."""
+def check_parser(model: LoadedModel | ModelSession, timeout: float = DEFAULT_TIMEOUT) -> Report:
+    """Checks `model` (or the model of a session) with the installed TensorRT's ONNX parser
+    (in a subprocess)."""
     if trt_adapter.flavour() is None:
         trt_adapter.import_trt()  # raises the UserError that says what to install
     from trtforge.analyzer import validity
 
+    session = ModelSession.of(model)
+    loaded = session.loaded
     report = report_from_result(loaded, parse_loaded(loaded, timeout))
-    add_static_fixes(report, loaded)
+    add_static_fixes(report, session)
     # the parser takes some invalid graphs on trust (an unknown opset or IR version, a bad
     # attribute type, value_info of no ONNX type): never call them supported
-    validity.attach(report, validity.validate(loaded.proto))
+    validity.attach(report, session.problems())
     return report

@@ -19,9 +19,9 @@ import onnx
 
 from trtforge.analyzer import validity
 from trtforge.analyzer.backends import local_functions
-from trtforge.analyzer.background import start_type_inference
 from trtforge.analyzer.findings import Finding, Fix
-from trtforge.analyzer.graph import GraphView, TypeTable
+from trtforge.analyzer.graph import GraphView
+from trtforge.analyzer.inference import TypeTable
 from trtforge.analyzer.kb import fixability, graph_rules
 from trtforge.analyzer.kb.policy import (
     convertible_types,
@@ -43,6 +43,7 @@ from trtforge.analyzer.report import (
     PluginRef,
     Report,
 )
+from trtforge.analyzer.session import ModelSession
 from trtforge.analyzer.targets import Target
 
 log = logging.getLogger("trtforge.static")
@@ -89,14 +90,18 @@ class StaticChecker:
     """Applies the knowledge base to every node of one model for one target.
 
     Args:
-        loaded: the model.
+        model: the model, or its session (whose type table and structural problems it
+            shares: `session.ModelSession`).
         target: the target.
         memo: share verdicts among nodes that look alike (`VerdictMemo`); False judges every
             node on its own (the reference the memo is tested against).
     """
 
-    def __init__(self, loaded: LoadedModel, target: Target, memo: bool = True) -> None:
-        self.loaded = loaded
+    def __init__(
+        self, model: LoadedModel | ModelSession, target: Target, memo: bool = True
+    ) -> None:
+        self.session = ModelSession.of(model)
+        loaded = self.loaded = self.session.loaded
         self.target = target
         self.memo = memo
         self.opsets = loaded.opsets
@@ -345,7 +350,7 @@ class StaticChecker:
     # -- whole model --------------------------------------------------------------------
     def run(self) -> Report:
         proto = self.loaded.proto
-        pending = start_type_inference(proto)
+        pending = self.session.pending_types()
         try:  # what needs no types, while they are inferred
             top = GraphView(proto.graph, self.types)
             top.read_structure()
@@ -356,7 +361,7 @@ class StaticChecker:
                 NodeVerdict(index, node.name, op, domain)
                 for index, (node, op, domain, _, _) in enumerate(top.rows)
             ]
-            problems = validity.check_validity(proto, top.rows) if self._depth == 0 else []
+            problems = self.session.structural_problems(top.rows) if self._depth == 0 else []
             self.types = pending.result()
         finally:
             pending.close()
@@ -462,7 +467,7 @@ class VerdictMemo:
             return None
         known = self._tensor_keys
         keys = tuple([known.get(name) or self._tensor_key(name) for name in tensors])
-        if self._generated and any(type(t) is tuple for t in keys):
+        if self._generated and tuple in map(type, keys):  # (map: no Python frame a key)
             keys = _renumber(keys)
         return (kind, keys)
 
@@ -471,6 +476,11 @@ class VerdictMemo:
             not_typed_alike = self.graph.tensors_not_typed_alike()
             self._by_type = None if not_typed_alike is None else {}
             self._not_typed_alike = not_typed_alike or set()
+            if self._by_type is not None:
+                self._key_typed_alike()
+            known = self._tensor_keys.get(name)
+            if known is not None:
+                return known
         if self._by_type is not None and name not in self._not_typed_alike:
             serialized = self.graph.serialized_type(name)
             key = self._by_type.get(serialized)
@@ -482,6 +492,22 @@ class VerdictMemo:
                 self._by_type[serialized] = key  # same type, same facts, same key
             return key
         return self._new_tensor_key(name)[0]
+
+    def _key_typed_alike(self) -> None:
+        """Gives every tensor typed alike (all but `_not_typed_alike`) the key of its type in
+        one pass over the type table: one dictionary lookup a tensor, where keying each as a
+        node first reads it costs a few calls (100,000 tensors: ~0.3 s)."""
+        by_type, known, skip = self._by_type, self._tensor_keys, self._not_typed_alike
+        for name, serialized in self.graph.serialized_types():
+            if name in skip or name in known:
+                continue
+            key = by_type.get(serialized)
+            if key is not None:
+                known[name] = key
+                continue
+            key, of_type = self._new_tensor_key(name)
+            if of_type:
+                by_type[serialized] = key
 
     def _new_tensor_key(self, name: str) -> tuple[int | tuple[int, tuple[str, ...]], bool]:
         """The tensor's key from its facts, and whether the key is a function of them alone
@@ -556,13 +582,13 @@ def model_info(loaded: LoadedModel) -> ModelInfo:
     )
 
 
-def check_static(loaded: LoadedModel, target: Target, memo: bool = True) -> Report:
-    """Checks `loaded` against the knowledge base for `target`.
+def check_static(model: LoadedModel | ModelSession, target: Target, memo: bool = True) -> Report:
+    """Checks `model` (or the model of a session) against the knowledge base for `target`.
 
     `memo=False` judges every node on its own (see `VerdictMemo`); the report is the same.
     """
     with _cyclic_gc_paused():
-        return StaticChecker(loaded, target, memo).run()
+        return StaticChecker(model, target, memo).run()
 
 
 @contextlib.contextmanager

@@ -24,7 +24,8 @@ import logging
 from collections.abc import Iterator
 
 from trtforge.analyzer.findings import Finding
-from trtforge.analyzer.graph import GraphView, dtype_name
+from trtforge.analyzer.graph import GraphView
+from trtforge.analyzer.inference import dtype_name
 from trtforge.analyzer.loading import LoadedModel
 from trtforge.analyzer.targets import Target
 

@@ -33,12 +33,16 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import onnx
 from onnx import numpy_helper
 
 from trtforge.analyzer.errors import UserError
+
+if TYPE_CHECKING:
+    from trtforge.analyzer.inference import TypeTable
 
 log = logging.getLogger("trtforge.rewrite.inputs")
 
@@ -119,7 +123,9 @@ class _Graph:
     small: dict[str, np.ndarray] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, proto: onnx.ModelProto) -> _Graph:
+    def of(cls, proto: onnx.ModelProto, types: TypeTable | None = None) -> _Graph:
+        """What the derivation reads of `proto`; shapes from `types` (its type table, e.g.
+        `ModelSession.types()`), inferred here when not given."""
         g = cls(proto)
         for node in proto.graph.node:
             for index, name in enumerate(node.input):
@@ -136,23 +142,18 @@ class _Graph:
                 and int(np.prod(init.dims, dtype=np.int64)) <= 16
             ):
                 g.small[init.name] = numpy_helper.to_array(init)
-        inferred = None
-        try:
-            from trtforge.analyzer.graph import infer_model
+        if types is None:
+            from trtforge.analyzer.inference import collect_declared_types, infer_types
 
-            inferred = infer_model(proto)
-        except Exception as err:  # noqa: BLE001 - shapes are a help, not a need
-            log.info("no inferred shapes for input generation (%s)", err)
-        source = inferred.graph if inferred is not None else proto.graph
-        for vi in [*source.value_info, *source.input, *source.output]:
-            if vi.type.HasField("tensor_type") and vi.type.tensor_type.HasField("shape"):
-                g.shapes.setdefault(
-                    vi.name,
-                    [
-                        d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
-                        for d in vi.type.tensor_type.shape.dim
-                    ],
-                )
+            try:  # the model's declared types when inference fails
+                types = infer_types(proto)
+            except Exception as err:  # noqa: BLE001 - shapes are a help, not a need
+                log.info("no inferred shapes for input generation (%s)", err)
+                types = collect_declared_types(proto)
+        for name in types:
+            typed = types.decoded(name)
+            if typed is not None and typed[1] is not None:
+                g.shapes.setdefault(name, list(typed[1]))
         return g
 
     def dim(self, name: str, axis: int) -> int | None:
@@ -492,15 +493,17 @@ def candidates(
     seed: int = 0,
     dims: Mapping[str, int] | None = None,
     folder: Path | None = None,
+    types: TypeTable | None = None,
 ) -> list[Candidate]:
-    """Candidate feeds for verifying `proto`, most plausible first.
+    """Candidate feeds for verifying `proto`, most plausible first (`types`: its type table,
+    when the caller has it).
 
     The verifier runs the original model on each in turn and keeps the first it runs with.
     Spatial dims try multiples of the cumulative stride, then 32 and 64; other dynamic dims
     then 1 and 8. A decoder's candidate has two steps (prefill and decode).
     """
     given = dict(dims or {})
-    g = _Graph.of(proto)
+    g = _Graph.of(proto, types)
     layout = decoder_layout(proto, folder)
     if layout is not None:
         return [Candidate(_decoder_steps(proto, g, layout, given, seed), "decoder steps")]

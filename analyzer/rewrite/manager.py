@@ -3,6 +3,9 @@
 The model's external weights are never loaded here: graphsurgeon keeps such tensors as
 references and writes them back untouched. When no pass changes the graph, the original
 ModelProto is returned as it was (not a re-export of it).
+
+The graph comes from the model's session (`session.ModelSession.take_graph`): imported once
+from the session's one shape-inference run, which trt-check (`--auto`) and advice share.
 """
 
 from __future__ import annotations
@@ -10,15 +13,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import onnx
 import onnx_graphsurgeon as gs
 
 from trtforge.analyzer.errors import UserError
-from trtforge.analyzer.graph import infer_model, with_weights
 from trtforge.analyzer.rewrite.base import PassContext, RewriteOptions, Skip
 from trtforge.analyzer.rewrite.graphutil import graphsurgeon_silenced
 from trtforge.analyzer.rewrite.registry import all_passes, get_pass
+from trtforge.analyzer.session import ModelSession
 
 log = logging.getLogger("trtforge.rewrite")
 
@@ -49,7 +53,11 @@ class PassStats:
 
 @dataclass
 class RewriteResult:
-    """The rewritten model and what each pass did."""
+    """The rewritten model and what each pass did.
+
+    `rewrite_model` fills the first fields; `rewrite_file` (`rewrite.api`: verification,
+    the written files) the rest.
+    """
 
     proto: onnx.ModelProto
     changed: bool
@@ -58,6 +66,15 @@ class RewriteResult:
     notes: list[str] = field(default_factory=list)
     #: graph output -> (absolute tolerance, why) that passes declared for verification
     allowances: dict[str, tuple[float, str]] = field(default_factory=dict)
+    #: `rewrite.verify.Verification` of the result (None: not verified)
+    verification: Any = None
+    #: the output files were written (False: verification failed, nothing written)
+    written: bool = False
+    #: the trt-rewrite JSON report (`--report`, schema trtforge.rewrite/1)
+    report: dict = field(default_factory=dict)
+    #: why nothing was written, in one line (a failed verification), and what to do next
+    failure: str | None = None
+    failure_hint: str | None = None
 
     def to_json(self) -> dict:
         return {
@@ -130,30 +147,32 @@ def prepare(proto: onnx.ModelProto, pass_ids: list[str], options: RewriteOptions
 
 
 def rewrite_model(
-    proto: onnx.ModelProto, pass_ids: Iterable[str], options: RewriteOptions
+    model: onnx.ModelProto | ModelSession, pass_ids: Iterable[str], options: RewriteOptions
 ) -> RewriteResult:
-    """Applies the passes `pass_ids` to `proto` until nothing changes.
+    """Applies the passes `pass_ids` to `model` until nothing changes.
 
     Args:
-        proto: the model (not modified); external weights need not be loaded.
+        model: the model (not modified; external weights need not be loaded), or its
+            session, whose graphsurgeon graph the passes then take and change.
         pass_ids: ids of the passes to run (run in the registry's order).
         options: options for the passes.
 
     Returns:
         The result; `result.proto is proto` when nothing changed.
     """
+    session = model if isinstance(model, ModelSession) else ModelSession.unchecked(model, True)
     with graphsurgeon_silenced():
-        return _rewrite_model(proto, pass_ids, options)
+        return _rewrite_model(session, pass_ids, options)
 
 
 def _rewrite_model(
-    proto: onnx.ModelProto, pass_ids: Iterable[str], options: RewriteOptions
+    session: ModelSession, pass_ids: Iterable[str], options: RewriteOptions
 ) -> RewriteResult:
+    proto = session.proto
     order = resolve_order(pass_ids)
     notes: list[str] = []
     working, converted = prepare(proto, order, options, notes)
-    inferred = infer_model(working)
-    graph = gs.import_onnx(working if inferred is None else with_weights(inferred, working))
+    graph = (session.derive(working) if converted else session).take_graph()
     opsets = model_opsets(working)
     stats = {pid: PassStats() for pid in order}
     allowances: dict[str, tuple[float, str]] = {}

@@ -105,11 +105,16 @@ def changed_regions(original: onnx.ModelProto, rewritten: onnx.ModelProto) -> Re
 
 
 def _random_boundary(
-    original: onnx.ModelProto, names: list[str], feed: Mapping[str, np.ndarray], seed: int
+    original: onnx.ModelProto,
+    names: list[str],
+    feed: Mapping[str, np.ndarray],
+    seed: int,
+    types=None,
 ) -> dict[str, np.ndarray]:
     """Random values for boundary tensors the original's prefix cannot compute, from their
-    inferred type and shape (dims named by graph inputs take the fed sizes)."""
-    from trtforge.analyzer.graph import infer_model
+    inferred type and shape (dims named by graph inputs take the fed sizes). `types`: the
+    original's type table (`ModelSession.types()`), inferred here when not given."""
+    from trtforge.analyzer.inference import infer_types
     from trtforge.analyzer.rewrite import inputs as gen
 
     infos: dict[str, onnx.ValueInfoProto] = {}
@@ -120,17 +125,18 @@ def _random_boundary(
         infos.update({vi.name: vi for vi in symbolic.graph.value_info})
     except Exception as err:  # noqa: BLE001 - best effort; ONNX inference follows
         log.info("symbolic shape inference failed (%s)", err)
-    inferred = infer_model(original)
-    source = inferred.graph if inferred is not None else original.graph
-    for vi in [*source.value_info, *source.input, *source.output]:
-        infos.setdefault(vi.name, vi)
+    if types is None:
+        types = infer_types(original)  # the declared types when inference fails
+    for name in names:
+        if name not in infos and name in types:
+            infos[name] = onnx.helper.make_value_info(name, types[name])
     sizes: dict[str, int] = {}
     for vi in original.graph.input:
         if vi.name in feed:
             for dim, size in zip(vi.type.tensor_type.shape.dim, feed[vi.name].shape, strict=False):
                 if dim.dim_param:
                     sizes[dim.dim_param] = int(size)
-    graph = gen._Graph.of(original)
+    graph = gen._Graph.of(original, types)
     rng = np.random.default_rng(seed)
     out = {}
     for name in names:
@@ -157,8 +163,10 @@ def verify_regions(
     computed_in: str | None,
     folder=None,
     seed: int = 0,
+    types=None,
 ):
     """Compares the changed regions of `rewritten` with the original (see the module doc).
+    `types`: the original's type table, when the caller has it.
 
     Raises:
         UserError: the regions cannot be compared (their boundary is not shared, or the
@@ -211,7 +219,7 @@ def verify_regions(
                         )
                     note = "boundary inputs computed by the original's unchanged prefix"
                 except NoKernelError:
-                    boundary.update(_random_boundary(original, missing, feed, seed))
+                    boundary.update(_random_boundary(original, missing, feed, seed, types))
                     note = (
                         "boundary inputs random (the original's prefix holds an op onnxruntime "
                         "has no kernel for)"
@@ -272,11 +280,11 @@ def _reference_run(
 
     try:
         if folder is not None:
-            from onnx.external_data_helper import load_external_data_for_model
+            from trtforge.analyzer.loading import load_external_from
 
             copy = onnx.ModelProto()
             copy.CopyFrom(piece)
-            load_external_data_for_model(copy, str(folder))
+            load_external_from(copy, folder)
             piece = copy
         evaluator = ReferenceEvaluator(piece)
         wanted = [n for n in names]

@@ -18,7 +18,9 @@ them, the inputs are blamed, not the rewrite. When onnxruntime has no kernel for
 model (contrib ops its CPU build lacks), or the model is large, only what the passes changed is
 compared (`rewrite.regional`).
 
-External weights are loaded here (and only here, besides copying them into the written model).
+External weights are not loaded here: onnxruntime reads them from the model's folder
+(`folder`), or the caller passes a model whose weights its session loaded
+(`ModelSession.weights`, through `loading.load_external_from`).
 """
 
 from __future__ import annotations
@@ -471,13 +473,15 @@ def exact_nbits(proto: onnx.ModelProto) -> onnx.ModelProto:
     return exact
 
 
-def computed_float_types(model: onnx.ModelProto) -> set[str]:
+def computed_float_types(model: onnx.ModelProto, types=None) -> set[str]:
     """The floating-point element types `model` computes in: those of its tensors (inferred,
-    subgraphs included) and initializers."""
-    from trtforge.analyzer.graph import dtype_name, infer_types
+    subgraphs included; `types`: its type table when the caller has it) and initializers."""
+    from trtforge.analyzer.inference import dtype_name, infer_types
 
+    if types is None:
+        types = infer_types(model)
     names = {dtype_name(t.data_type) for t in model.graph.initializer}
-    names |= {dtype_name(t.tensor_type.elem_type) for t in infer_types(model).distinct_types()}
+    names |= {dtype_name(t.tensor_type.elem_type) for t in types.distinct_types()}
     return names & set(TOLERANCES)
 
 
@@ -608,6 +612,7 @@ def verify(
     regional: bool = False,
     allowances: Mapping[str, tuple[float, str]] | None = None,
     model_dir=None,
+    types=None,
 ) -> Verification:
     """Runs both models on the same inputs and compares every output.
 
@@ -620,6 +625,7 @@ def verify(
             models; also chosen when onnxruntime has no kernel for an op of the model.
         allowances: absolute tolerances the passes declared per output, with why.
         model_dir: the model's folder, for `genai_config.json` (decoder KV-cache layout).
+        types: the original's type table (`ModelSession.types()`): shared, not inferred again.
 
     Raises:
         UserError: the original model runs on none of the inputs (the inputs are blamed),
@@ -628,13 +634,17 @@ def verify(
     from trtforge.analyzer.rewrite import inputs as gen
 
     given = feeds is not None
-    options = feeds if given else gen.candidates(original, seed, dims, model_dir or folder)
-    computed_in = _loosest(computed_float_types(original))
+    if types is None:
+        from trtforge.analyzer.inference import infer_types
+
+        types = infer_types(original)
+    options = feeds if given else gen.candidates(original, seed, dims, model_dir or folder, types)
+    computed_in = _loosest(computed_float_types(original, types))
     if regional:
         from trtforge.analyzer.rewrite.regional import changed_regions, verify_regions
 
         if changed_regions(original, rewritten) is not None:  # else: whole models, below
-            return verify_regions(original, rewritten, options, computed_in, folder, seed)
+            return verify_regions(original, rewritten, options, computed_in, folder, seed, types)
     names = [o.name for o in original.graph.output]
     failures = []
     for candidate in options:
@@ -643,7 +653,7 @@ def verify(
         except NoKernelError as err:
             from trtforge.analyzer.rewrite.regional import verify_regions
 
-            result = verify_regions(original, rewritten, options, computed_in, folder, seed)
+            result = verify_regions(original, rewritten, options, computed_in, folder, seed, types)
             result.notes.insert(0, f"whole-model run impossible: {err.message}")
             return result
         except RunError as err:

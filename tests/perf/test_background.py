@@ -15,7 +15,7 @@ from onnx import TensorProto, helper
 
 from trtforge.analyzer import background
 from trtforge.analyzer.backends import static
-from trtforge.analyzer.graph import collect_declared_types, infer_types
+from trtforge.analyzer.inference import collect_declared_types, infer_types
 from trtforge.analyzer.loading import load_model
 from trtforge.analyzer.reports import render
 from trtforge.analyzer.targets import parse_target
@@ -198,13 +198,13 @@ def test_sigchld_ignored_still_gives_the_table(fork_always):
 def test_type_table_same_through_shallow_read_and_per_value(monkeypatch):
     """The type table reads types as bytes through `_shallow_graph`, or per value when the
     graph embeds large weights: both give the same table (bodies of If included)."""
-    from trtforge.analyzer import graph as graph_module
+    from trtforge.analyzer import inference
 
     model = _shape_computing_model()
-    inferred = graph_module.infer_model(model)
-    shallow = graph_module.collect_declared_types(inferred)
-    monkeypatch.setattr(graph_module, "MAX_SHALLOW_BYTES", 0)
-    per_value = graph_module.collect_declared_types(inferred)
+    inferred = inference.infer_model(model)
+    shallow = inference.collect_declared_types(inferred)
+    monkeypatch.setattr(inference, "MAX_SHALLOW_BYTES", 0)
+    per_value = inference.collect_declared_types(inferred)
     assert shallow._raw == per_value._raw
     assert shallow.shape_consumers == per_value.shape_consumers == [5]  # the Reshape
     assert {"y", "n", "a", "b"} <= set(shallow._raw)

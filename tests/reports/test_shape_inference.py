@@ -8,7 +8,8 @@ import time
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
-from trtforge.analyzer.graph import GraphView, infer_types
+from trtforge.analyzer.graph import GraphView
+from trtforge.analyzer.inference import infer_types
 
 
 def _model(nodes, inputs, outputs, inits=()):

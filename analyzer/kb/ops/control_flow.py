@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import onnx
 
-from trtforge.analyzer.graph import dtype_name
+from trtforge.analyzer.inference import dtype_name
 from trtforge.analyzer.kb.ops._tensor_common import (
     OBSERVED,
     OPSRC,

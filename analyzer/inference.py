@@ -1,0 +1,429 @@
+"""Types of tensors: the type table and the shape-inference policy every part of trtforge uses.
+
+`infer_types` runs ONNX shape inference the safe way (on the model without its large weights;
+data propagation only where it can help and cannot blow up) and keeps each tensor's type as
+serialized bytes (`TypeTable`). `ModelSession` (`analyzer/session.py`) calls it once per
+version of a model; the read-only view the rules see is `graph.GraphView`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+
+import onnx
+
+from trtforge.analyzer._shallow_graph import shallow_graph
+
+log = logging.getLogger("trtforge.inference")
+
+
+def dtype_name(elem_type: int | None) -> str:
+    """`FLOAT`, `INT64`, ... for an ONNX element type (`UNDEFINED` when unknown)."""
+    if not elem_type:
+        return "UNDEFINED"
+    name = _DTYPE_NAMES.get(elem_type)
+    return name if name is not None else f"TYPE{elem_type}"
+
+
+#: element type number -> name (a dict: the protobuf enum's Name() costs ~1 µs a call).
+_DTYPE_NAMES: dict[int, str] = {number: name for name, number in onnx.TensorProto.DataType.items()}
+
+
+Dim = int | str | None
+
+
+def _type_of(value_type: onnx.TypeProto) -> tuple[str, tuple[Dim, ...] | None]:
+    """(dtype name, shape) of a type; memoized by the type's bytes (most tensors of a large
+    model share a handful of types, and decoding dims costs ~1 µs each in Python)."""
+    return _type_of_bytes(value_type.SerializeToString(), value_type)
+
+
+def _type_of_bytes(
+    raw: bytes, value_type: onnx.TypeProto | None = None
+) -> tuple[str, tuple[Dim, ...] | None]:
+    """`_type_of` of a serialized TypeProto (`value_type`: the same, parsed, if at hand)."""
+    known = _TYPE_CACHE.get(raw)
+    if known is None:
+        known = _decode_type(value_type or onnx.TypeProto.FromString(raw))
+        if len(_TYPE_CACHE) < 100_000:
+            _TYPE_CACHE[raw] = known
+    return known
+
+
+_TYPE_CACHE: dict[bytes, tuple[str, tuple[Dim, ...] | None]] = {}
+
+
+def _decode_type(value_type: onnx.TypeProto) -> tuple[str, tuple[Dim, ...] | None]:
+    kind = value_type.WhichOneof("value")
+    if kind in ("tensor_type", "sparse_tensor_type"):
+        tensor = value_type.tensor_type if kind == "tensor_type" else value_type.sparse_tensor_type
+        shape: tuple[Dim, ...] | None = None
+        if tensor.HasField("shape"):
+            shape = tuple(
+                [
+                    d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
+                    for d in tensor.shape.dim
+                ]
+            )
+        return dtype_name(tensor.elem_type), shape
+    if kind == "sequence_type":
+        return "SEQUENCE", None
+    if kind == "map_type":
+        return "MAP", None
+    if kind == "optional_type":
+        return "OPTIONAL", None
+    return "UNDEFINED", None
+
+
+#: initializers larger than this (serialized bytes) are left out of shape inference.
+MAX_INFERENCE_INITIALIZER_BYTES = 64 * 1024
+
+
+def _is_heavy(tensor: onnx.TensorProto) -> bool:
+    return (
+        tensor.data_location == onnx.TensorProto.EXTERNAL
+        or tensor.ByteSize() > MAX_INFERENCE_INITIALIZER_BYTES
+    )
+
+
+def _copy_field(message, name: str, value) -> None:
+    """Sets a scalar field; text that is not UTF-8 (protobuf reads it as bytes and refuses to
+    assign it back) is copied as it is, through the wire format."""
+    if type(value) is not bytes:
+        setattr(message, name, value)
+        return
+    number = message.DESCRIPTOR.fields_by_name[name].number
+    message.MergeFromString(_varint(number << 3 | 2) + _varint(len(value)) + value)
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        low, value = value & 0x7F, value >> 7
+        out.append(low | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _weightless(model: onnx.ModelProto) -> onnx.ModelProto:
+    """`model` with its large or external initializers turned into typed graph inputs.
+
+    Shape inference with data propagation reads initializer values: on an external tensor it
+    allocates the tensor's full size (gigabytes for large models, though the data is never
+    read), and on large embedded weights it copies them. Types and shapes of weights do not
+    need their values, so inference runs on a copy without them. Returns `model` itself when
+    it has no such initializer.
+    """
+    graph = model.graph
+    heavy = [t for t in graph.initializer if _is_heavy(t)]
+    if not heavy:
+        return model
+    light = onnx.ModelProto()
+    for name in ("ir_version", "producer_name", "producer_version", "domain", "model_version"):
+        _copy_field(light, name, getattr(model, name))
+    light.opset_import.extend(model.opset_import)
+    light.functions.extend(model.functions)
+    target = light.graph
+    _copy_field(target, "name", graph.name)
+    target.node.extend(graph.node)
+    target.input.extend(graph.input)
+    target.output.extend(graph.output)
+    target.value_info.extend(graph.value_info)
+    target.sparse_initializer.extend(graph.sparse_initializer)
+    heavy_names = {t.name for t in heavy}
+    target.initializer.extend(t for t in graph.initializer if t.name not in heavy_names)
+    declared = {vi.name for vi in graph.input}
+    for tensor in heavy:
+        if tensor.name not in declared:
+            value = onnx.helper.make_tensor_value_info("", tensor.data_type, tensor.dims)
+            _copy_field(value, "name", tensor.name)
+            target.input.append(value)
+    return light
+
+
+#: data propagation expands every rank-0/1 tensor into per-element shape data (about 200 bytes
+#: per element in onnx 1.23, whatever the dtype): it only runs when none has more elements.
+MAX_DATA_PROP_ELEMENTS = 1 << 16
+
+
+#: ops whose attributes hold subgraphs (whose value_info shape inference fills too).
+CONTROL_FLOW = frozenset({"If", "Loop", "Scan"})
+
+
+#: graphs up to this size (serialized) have their types read through `_shallow_graph`.
+MAX_SHALLOW_BYTES = 64 << 20
+
+
+def _typed_names(graph: onnx.GraphProto) -> tuple[Iterator[tuple[str, bytes]], list[str]]:
+    """(name, serialized type) of the graph's value_info, outputs and inputs, in that order,
+    and the op_type of each node.
+
+    Read through `_shallow_graph` (no TypeProto decoded and serialized again), unless the
+    graph embeds large weights, which serializing it would copy.
+    """
+    if graph.ByteSize() <= MAX_SHALLOW_BYTES:
+        shallow = shallow_graph(graph.SerializeToString())
+        containers = (shallow.value_info, shallow.output, shallow.input)
+        typed = ((value.name, value.type) for values in containers for value in values)
+        return typed, [node.op_type for node in shallow.node]
+    containers = (graph.value_info, graph.output, graph.input)
+    typed = (
+        (value.name, value.type.SerializeToString()) for values in containers for value in values
+    )
+    return typed, [node.op_type for node in graph.node]
+
+
+class TypeTable(Mapping):
+    """name -> TypeProto over inferred graphs, held as serialized bytes.
+
+    Holding the bytes (not the protobuf wrappers) lets the inferred model be freed once the
+    table is built (it is a full copy of the graph: ~1 KB a node), and most tensors of a large
+    model share a handful of types, decoded once each (`_type_of_bytes`).
+    Precedence as in the model: value_info, then graph outputs, then graph inputs; the
+    top-level graph before bodies of If/Loop/Scan.
+    """
+
+    def __init__(self) -> None:
+        self._raw: dict[str, bytes] = {}
+        #: indices of the top-level nodes whose op is in SHAPE_CONSUMERS.
+        self.shape_consumers: list[int] = []
+        #: what shape inference in strict mode raised ("" when it passed or did not run);
+        #: `validity.inference_problems` reads the attribute errors in it.
+        self.strict_error = ""
+
+    def __getstate__(self) -> tuple[dict[str, bytes], list[int], str]:
+        return self._raw, self.shape_consumers, self.strict_error
+
+    def __setstate__(self, state: tuple[dict[str, bytes], list[int], str]) -> None:
+        self._raw, self.shape_consumers, self.strict_error = state
+
+    def add_graph(self, graph: onnx.GraphProto, top: bool = True) -> None:
+        raw = self._raw
+        # equal types share one bytes object: its hash is computed once, and a pickled
+        # table (`background.py`) holds each distinct type once
+        shared: dict[bytes, bytes] = {}
+        typed, ops = _typed_names(graph)
+        for name, serialized in typed:
+            if name not in raw:
+                raw[name] = shared.setdefault(serialized, serialized)
+        for index, op in enumerate(ops):
+            if top and op in SHAPE_CONSUMERS:
+                self.shape_consumers.append(index)
+            if op not in CONTROL_FLOW:
+                continue
+            for attr in graph.node[index].attribute:
+                if attr.HasField("g"):
+                    self.add_graph(attr.g, top=False)
+                for sub in attr.graphs:
+                    self.add_graph(sub, top=False)
+
+    def __getitem__(self, name: str) -> onnx.TypeProto:
+        return onnx.TypeProto.FromString(self._raw[name])
+
+    def decoded(self, name: str) -> tuple[str, tuple[Dim, ...] | None] | None:
+        """(dtype name, shape) of `name`, or None when the table has no type for it."""
+        raw = self._raw.get(name)
+        return None if raw is None else _type_of_bytes(raw)
+
+    def serialized(self, name: str) -> bytes | None:
+        """The serialized TypeProto of `name` (equal types: the same object), or None."""
+        return self._raw.get(name)
+
+    def serialized_items(self) -> Iterator[tuple[str, bytes]]:
+        """(name, serialized TypeProto) of every entry (equal types: the same object)."""
+        return iter(self._raw.items())
+
+    def distinct_types(self) -> list[onnx.TypeProto]:
+        """Each distinct type in the table, once."""
+        return [onnx.TypeProto.FromString(raw) for raw in set(self._raw.values())]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._raw
+
+    def __iter__(self):
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+
+def _collect_types(graph: onnx.GraphProto) -> TypeTable:
+    table = TypeTable()
+    table.add_graph(graph)
+    return table
+
+
+def _infer(model: onnx.ModelProto, data_prop: bool, strict: bool = False) -> onnx.ModelProto | None:
+    try:
+        return onnx.shape_inference.infer_shapes(model, strict_mode=strict, data_prop=data_prop)
+    except Exception as err:  # inference is best effort; the model may use unknown ops
+        log.info("shape inference (data_prop=%s) failed: %s", data_prop, err)
+        return None
+
+
+def _infer_strict(model: onnx.ModelProto) -> tuple[onnx.ModelProto | None, str]:
+    """Inference in strict mode, which costs nothing more when the model passes, and what it
+    raised otherwise (then the model is inferred again, leniently)."""
+    try:
+        return onnx.shape_inference.infer_shapes(model, strict_mode=True), ""
+    except Exception as err:  # noqa: BLE001 - InferenceError, or anything onnx raises
+        log.info("strict shape inference failed: %s", " ".join(str(err).split())[:500])
+        return _infer(model, data_prop=False), str(err)
+
+
+#: ops whose output shape depends on the *values* of an input (a shape, axes, sizes, ...):
+#: the only places where data propagation can add shape information.
+SHAPE_CONSUMERS = frozenset(
+    {
+        "Reshape", "Expand", "Tile", "Slice", "Pad", "Resize", "Upsample", "Range",
+        "ConstantOfShape", "OneHot", "TopK", "Squeeze", "Unsqueeze", "ReduceMean", "ReduceSum",
+        "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum",
+        "ReduceLogSumExp", "ReduceSumSquare", "Split", "CenterCropPad", "Col2Im", "DFT",
+    }
+)  # fmt: skip
+
+
+def _needs_data_prop(graph: onnx.GraphProto, types: Mapping[str, onnx.TypeProto]) -> bool:
+    """True when a node whose output shape depends on input values has an output with no
+    rank or an unknown dim (no value, or a name shape inference made up: `unk__<n>`).
+
+    Each distinct type is judged once (most outputs of a large model share a few types)."""
+    consumers = getattr(types, "shape_consumers", None)
+    nodes = (
+        [graph.node[i] for i in consumers]
+        if consumers is not None
+        else [n for n in graph.node if n.op_type in SHAPE_CONSUMERS]
+    )
+    serialized = types.serialized if isinstance(types, TypeTable) else None
+    judged: dict[bytes, bool] = {}
+    for node in nodes:
+        for out in node.output:
+            if not out:
+                continue
+            if serialized is None:
+                value = types.get(out)
+                if value is None or _unresolved(value):
+                    return True
+                continue
+            raw = serialized(out)
+            if raw is None:
+                return True
+            unresolved = judged.get(raw)
+            if unresolved is None:
+                unresolved = judged[raw] = _unresolved(onnx.TypeProto.FromString(raw))
+            if unresolved:
+                return True
+    return False
+
+
+def _unresolved(value: onnx.TypeProto) -> bool:
+    """A tensor type with no rank or a dim that is neither a value nor a real name."""
+    if value.WhichOneof("value") != "tensor_type":
+        return False
+    tensor = value.tensor_type
+    if not tensor.HasField("shape"):
+        return True
+    return any(
+        not d.HasField("dim_value") and (not d.dim_param or d.dim_param.startswith("unk__"))
+        for d in tensor.shape.dim
+    )
+
+
+def _safe_for_data_prop(types: Mapping[str, onnx.TypeProto]) -> bool:
+    """False when a rank-0/1 tensor is large enough to make data propagation blow up."""
+    values = types.distinct_types() if isinstance(types, TypeTable) else types.values()
+    for value in values:
+        if value.WhichOneof("value") != "tensor_type" or not value.tensor_type.HasField("shape"):
+            continue
+        dims = value.tensor_type.shape.dim
+        if len(dims) == 1 and dims[0].dim_value > MAX_DATA_PROP_ELEMENTS:
+            return False
+    return True
+
+
+def infer_model(model: onnx.ModelProto) -> onnx.ModelProto | None:
+    """Runs ONNX shape inference the way every part of trtforge does: safely.
+
+    Inference runs on the model without its large weights (`_weightless`). A second pass with
+    data propagation (which resolves shapes computed from Shape/Gather/Concat chains) runs only
+    when the first leaves a shape-consuming node's output without a rank or with an unknown
+    dim, and no large 1-D tensor would make it blow up (onnx's data propagation allocates
+    ~200 bytes per element of every rank-0/1 tensor).
+
+    Returns:
+        The inferred model *without its large or external initializers* (they are typed graph
+        inputs there; `with_weights` puts them back), or None when inference fails.
+    """
+    return _infer_model(model)[0]
+
+
+def _infer_model(model: onnx.ModelProto) -> tuple[onnx.ModelProto | None, TypeTable | None]:
+    """`infer_model`, and the type table of its result (None with it)."""
+    inferred, types, _ = infer_all(model)
+    return inferred, types
+
+
+def infer_all(model: onnx.ModelProto) -> tuple[onnx.ModelProto | None, TypeTable | None, str]:
+    """One run of the policy (`infer_model`): the inferred model without its large weights and
+    its type table (both None when inference fails), and what strict inference raised ("" when
+    the model passed it). `ModelSession` calls this once per version of a model."""
+    light = _weightless(model)
+    inferred, strict_error = _infer_strict(light)
+    if inferred is None:
+        return None, None, strict_error
+    types = _collect_types(inferred.graph)
+    types.strict_error = strict_error
+    if _needs_data_prop(inferred.graph, types):
+        if _safe_for_data_prop(types):
+            propagated = _infer(light, data_prop=True)
+            if propagated is not None:
+                table = _collect_types(propagated.graph)
+                table.strict_error = strict_error
+                return propagated, table, strict_error
+        else:
+            log.info("data propagation skipped: the model has large 1-D tensors")
+    return inferred, types, strict_error
+
+
+def with_weights(inferred: onnx.ModelProto, original: onnx.ModelProto) -> onnx.ModelProto:
+    """`inferred` (from `infer_model(original)`) with the initializers of `original` back.
+
+    The graph inputs `_weightless` added for large initializers are removed again, and the
+    initializers are those of `original`, in its order. Returns `inferred` itself (modified).
+    """
+    graph, source = inferred.graph, original.graph
+    declared = {vi.name for vi in source.input}
+    initializers = {t.name for t in source.initializer}
+    # the inputs `_weightless` added (read from `inferred`: `original` may have its external
+    # data loaded since, and then nothing of it looks heavy)
+    heavy = {vi.name for vi in graph.input if vi.name in initializers} - declared
+    if heavy:
+        kept = [vi for vi in graph.input if vi.name not in heavy]
+        del graph.input[:]
+        graph.input.extend(kept)
+        del graph.initializer[:]
+        graph.initializer.extend(source.initializer)
+    return inferred
+
+
+def infer_types(model: onnx.ModelProto) -> TypeTable:
+    """Every tensor's type, from `infer_model` (no weights needed).
+
+    Failures of shape inference are not fatal: types then come from what the model states.
+    """
+    return types_or_declared(model, infer_all(model)[1])
+
+
+def types_or_declared(model: onnx.ModelProto, types: TypeTable | None) -> TypeTable:
+    """`types` (from `infer_all(model)`), or the types `model` declares when inference failed."""
+    if types is not None:
+        return types
+    table = collect_declared_types(model)
+    table.strict_error = "shape inference failed"
+    return table
+
+
+def collect_declared_types(model: onnx.ModelProto) -> TypeTable:
+    """The types `model` states itself (value_info, graph inputs and outputs), uninferred."""
+    return _collect_types(model.graph)

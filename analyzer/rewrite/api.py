@@ -1,0 +1,379 @@
+"""`rewrite_file()`: the Python API behind `trt-rewrite` (the CLI only parses arguments).
+
+    from trtforge.analyzer.rewrite.api import rewrite_file
+    result = rewrite_file("model.onnx", "fixed.onnx", auto=True, target="trt-10")
+    print(result.written, result.report["auto"])
+
+One `ModelSession` carries the input through the command: the validity gate, trt-check
+(`--auto`), the pass manager and verification share its one shape-inference run and its
+graphsurgeon graph; its external data is loaded (`ModelSession.weights`) only when a pass
+decodes weights or verification runs without the model's folder. The rewritten model is a new
+version, inferred once more by the check after the rewrite (`--auto`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from trtforge.analyzer.errors import UserError, short
+from trtforge.analyzer.rewrite.manager import RewriteResult
+from trtforge.analyzer.session import ModelSession
+from trtforge.analyzer.targets import Target, default_target, parse_target
+
+REPORT_SCHEMA = "trtforge.rewrite/1"
+#: models (weights included) larger than this are verified region by region: the original
+#: runs once and only what the passes changed runs again (`rewrite.regional`).
+REGIONAL_BYTES = 256 << 20
+
+
+def rewrite_file(
+    in_path: str | os.PathLike,
+    out_path: str | os.PathLike,
+    passes: Iterable[str] = (),
+    *,
+    auto: bool = False,
+    split: bool = False,
+    target: str | Target | None = None,
+    options: Mapping[str, Any] | None = None,
+    verify: bool = True,
+    seed: int = 0,
+    dims: Mapping[str, int] | None = None,
+    inputs: Iterable[str] = (),
+    data_loader_script: str | None = None,
+    report_path: str | os.PathLike | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> RewriteResult:
+    """Rewrites the model at `in_path` and writes it to `out_path` (what `trt-rewrite` does).
+
+    Args:
+        in_path: the model (never modified).
+        out_path: where the rewritten model goes (with its external data file, if any).
+        passes: pass ids to run (`rewrite.registry.all_passes()`).
+        auto: also run the passes trt-check (static) names for `target`, and re-check after.
+        split: write the largest part the target parses to `out_path` and the rest as host
+            models beside it, with a JSON manifest (`analyzer/split.py`).
+        target: a target id or Target; default: `targets.default_target()`.
+        options: the passes' declared options by name (`RewriteOptions`); a pass whose option
+            is its own flag (`upgrade_opset=18`) runs when the option is given.
+        verify: compare the outputs with the original in onnxruntime before writing.
+        seed, dims: for generated verification inputs (dims: size of each named dynamic dim).
+        inputs: .npz files (or folders of them) to verify on instead.
+        data_loader_script: `FILE.py[:FUNC]` yielding feed dicts to verify on instead.
+        report_path: where to write the JSON report (schema trtforge.rewrite/1).
+        progress: called with each line trt-rewrite prints to stderr.
+
+    Returns:
+        The result: `written` False (and `failure` set) when verification failed, in which
+        case nothing but the report was written. `report` is the JSON report.
+
+    Raises:
+        UserError: bad input or arguments (exit 2 in the CLI); nothing is written.
+    """
+    from trtforge.analyzer.outputs import OutputSet, check_output
+    from trtforge.analyzer.rewrite.base import RewriteOptions
+    from trtforge.analyzer.rewrite.manager import rewrite_model
+    from trtforge.analyzer.rewrite.registry import (
+        all_passes,
+        declared_options,
+        get_pass,
+        passes_removing,
+    )
+    from trtforge.analyzer.rewrite.writer import check_destination, stage_model
+
+    say = progress or (lambda line: None)
+    options = dict(options or {})
+    passes = list(passes)
+    # a pass whose flag is its own option (--upgrade-opset N) runs when the option is given
+    by_flag = {o.flag: o for o in declared_options().values()}
+    for pid in all_passes():
+        option = by_flag.get(f"--{pid}")
+        if option is not None and options.get(option.name, option.default) != option.default:
+            passes.append(pid)
+    if not passes and not auto and not split:
+        raise UserError(
+            "no rewrite pass selected",
+            f"name passes ({', '.join('--' + p for p in all_passes())}) or use --auto",
+        )
+    dims = dict(dims or {})
+    if isinstance(target, str):
+        target = parse_target(target)
+    target = target or default_target()
+    session = ModelSession.of(in_path, for_rewrite=True)
+    loaded = session.loaded
+    refuse_invalid(session)
+    out_path = Path(out_path)
+    check_destination(out_path, loaded)
+    if report_path:
+        check_output(report_path, "--report")
+    report: dict = {
+        "schema": REPORT_SCHEMA,
+        "input": {"path": loaded.display_path, "sha256": loaded.sha256},
+        "output": str(out_path),
+        "target": target.id,
+    }
+    before = None
+    if auto:
+        before, suggested = _auto_passes(session, target, all_passes())
+        # ops onnx does not define in the default domain must go, whatever the target imports:
+        # the output has to pass onnx.checker
+        for op in sorted(unregistered_ops(loaded.proto)):
+            suggested += [p for p in passes_removing("", op) if p not in suggested]
+        passes += [p for p in suggested if p not in passes]
+        say(
+            f"trt-check ({target.id}, static): {len(before.unsupported_nodes)} unsupported "
+            f"node(s); passes suggested: {', '.join(suggested) or 'none'}"
+        )
+    rewrite_options = RewriteOptions(target, **options)
+    work = session
+    if loaded.external and any(get_pass(p).reads_weights for p in passes):
+        work = session.weights_loaded()  # a pass decodes weights (dequantize-nbits)
+    result = rewrite_model(work, passes, rewrite_options)
+    report.update(result.to_json())
+    result.report = report
+    for pid, stats in result.passes.items():
+        line = f"{pid}: applied {stats.applied}"
+        if stats.skips:
+            line += f", skipped {len(stats.skips)}"
+        say(line)
+        for skip in stats.skips:
+            say(f"  skipped {skip.anchor}: {skip.reason}")
+    for note in result.notes:
+        say(f"note: {note}")
+
+    if verify and result.changed:
+        verification = _verify(session, result, seed, dims, list(inputs), data_loader_script)
+        result.verification = verification
+        report["verification"] = verification.to_json()
+        if not verification.ok:
+            result.failure = (
+                f"verification failed: {verification.describe_worst()}; nothing written to "
+                f"{out_path}"
+            )
+            result.failure_hint = (
+                "a pass produced a different result; rerun with fewer passes to find it, and "
+                "report it"
+            )
+            if report_path:
+                from trtforge.analyzer.outputs import write_text
+
+                report["written"] = False
+                write_text(report_path, json.dumps(report, indent=2) + "\n", "--report")
+            return result
+        worst = verification.worst
+        what = "output(s)" if verification.mode == "model" else "changed-region tensor(s)"
+        if worst is not None:
+            steps = f" over {len(verification.steps)} steps" if len(verification.steps) > 1 else ""
+            say(
+                f"verified: {len(verification.outputs)} {what} match{steps} (largest |diff| "
+                f"{max(o.max_abs_diff for o in verification.outputs):.3g})"
+            )
+        for note in verification.notes:
+            say(f"  verification: {note}")
+    elif not verify:
+        report["verification"] = None
+    left = sorted(unregistered_ops(result.proto))
+    if left:
+        removers = sorted({p for op in left for p in passes_removing("", op)})
+        raise UserError(
+            f"the rewritten model would still hold {', '.join(short(o) for o in left[:3])} in "
+            "the default domain, which onnx does not define (it would fail onnx.checker); "
+            f"nothing written to {out_path}",
+            f"add {' '.join('--' + p for p in removers)}"
+            if removers
+            else "replace those ops in the exporter (no pass removes them)",
+        )
+    if split:
+        return _split(session, result, target, out_path, report_path, seed, dims, verify, say)
+    # The model, its external data and the report are committed together or not at all.
+    with OutputSet() as outputs:
+        staged = stage_model(outputs, result.proto, out_path, loaded)
+        report["written"] = True
+        if auto:
+            from trtforge.analyzer.api import check
+
+            after = check(staged, target=target, backend="static")
+            report["auto"] = {
+                "passes": passes,
+                "unsupported_before": len(before.unsupported_nodes),
+                "unsupported_after": len(after.unsupported_nodes),
+            }
+        if report_path:
+            outputs.add_text(report_path, json.dumps(report, indent=2) + "\n", "--report")
+        outputs.commit()
+    result.written = True
+    say(f"wrote {out_path}" + ("" if result.changed else " (graph unchanged)"))
+    if auto:
+        say(
+            f"unsupported nodes ({target.id}, static): {len(before.unsupported_nodes)} "
+            f"before → {report['auto']['unsupported_after']} after"
+        )
+    return result
+
+
+def _verify(session: ModelSession, result: RewriteResult, seed, dims, inputs, script):
+    """Runs the original and the rewritten model on the same inputs (`rewrite.verify`)."""
+    from trtforge.analyzer.rewrite import inputs as gen
+    from trtforge.analyzer.rewrite.verify import verify
+
+    loaded = session.loaded
+    feeds = None
+    if inputs:
+        feeds = gen.load_npz(inputs)
+    if script:
+        feeds = (feeds or []) + gen.load_script(script)
+    if loaded.external and loaded.folder is not None:
+        # onnxruntime reads the weights from their files; they are never copied here
+        original, folder = loaded.proto, loaded.folder
+    else:
+        original, folder = session.weights(), None
+    return verify(
+        original,
+        result.proto,
+        seed=seed,
+        dims=dims,
+        feeds=feeds,
+        folder=folder,
+        regional=loaded.external_bytes + loaded.proto.ByteSize() > REGIONAL_BYTES,
+        allowances=result.allowances,
+        model_dir=loaded.folder,
+        types=session.types(),
+    )
+
+
+def _auto_passes(session: ModelSession, target: Target, known: list[str]):
+    """trt-check (static) of the input, and the passes its findings name, in order."""
+    from trtforge.analyzer.api import check
+
+    report = check(session, target=target, backend="static")
+    wanted = []
+    fixes = [f for node in report.unsupported_nodes for f in node.fixes]
+    fixes += [f for finding in report.graph_findings for f in finding.fixes]  # advice
+    for fix in fixes:
+        if fix.kind == "rewrite" and fix.name in known and fix.name not in wanted:
+            wanted.append(fix.name)
+    return report, wanted
+
+
+def refuse_invalid(session: ModelSession) -> None:
+    """Raises UserError (exit 2) when the model is not a valid ONNX graph: passes and
+    verification assume one, and a rewrite must never write an invalid model."""
+    import onnx
+
+    from trtforge.analyzer import validity
+
+    loaded = session.loaded
+    problem = validity.first_error(session.problems())
+    bad_name = validity.undecodable_name(loaded.proto) if problem is None else None
+    if bad_name is not None:
+        raise UserError(
+            f"{loaded.display_path}: the name '{bad_name}' is not UTF-8 text, which ONNX "
+            "requires of names",
+            "rename it in the exporter (trt-check still checks such a model)",
+        )
+    if problem is not None:
+        raise UserError(
+            f"{loaded.display_path}: {problem}",
+            "trt-rewrite only rewrites valid ONNX graphs; fix or re-export the model "
+            "(trt-check MODEL lists every problem)",
+        )
+    try:  # what a rewrite writes must pass onnx.checker: so must what it reads
+        if unregistered_ops(loaded.proto):
+            onnx.checker.check_model(_as_custom_ops(loaded.proto))
+        elif loaded.external and loaded.path is not None:
+            onnx.checker.check_model(str(loaded.path))  # its data files beside it
+        else:
+            onnx.checker.check_model(loaded.proto)
+    except (onnx.checker.ValidationError, ValueError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UserError(
+            f"{loaded.display_path}: not a valid ONNX model (onnx.checker: {first})",
+            "trt-rewrite only rewrites models that pass onnx.checker; fix or re-export it",
+        ) from None
+
+
+#: the domain that stands in for the default domain of ops onnx does not define (checker only)
+_UNREGISTERED = "trtforge.unregistered"
+
+
+def unregistered_ops(proto) -> set[str]:
+    """Default-domain op types onnx does not define: onnxruntime's own ops that its tools write
+    into the default domain (onnxruntime-genai's SimplifiedLayerNormalization, …). TensorRT's
+    parser dispatches them by op_type, so they are real models, not invalid ones."""
+    import onnx
+
+    return {
+        n.op_type
+        for n in proto.graph.node
+        if n.domain in ("", "ai.onnx")
+        and isinstance(n.op_type, str)  # protobuf hands undecodable text over as bytes
+        and not onnx.defs.has(n.op_type)
+    }
+
+
+def _as_custom_ops(proto):
+    """A copy for onnx.checker in which those ops sit in a custom domain (the checker cannot
+    know their schemas; everything else is checked as it is)."""
+    import onnx
+
+    copy = onnx.ModelProto()
+    copy.CopyFrom(proto)
+    unknown = unregistered_ops(proto)
+    for node in copy.graph.node:
+        if node.domain in ("", "ai.onnx") and node.op_type in unknown:
+            node.domain = _UNREGISTERED
+    copy.opset_import.append(onnx.helper.make_opsetid(_UNREGISTERED, 1))
+    return copy
+
+
+def _split(session, result, target, out_path, report_path, seed, dims, verify, say):
+    """split=True: cut the rewritten model into host and TensorRT parts, verify, write them."""
+    from trtforge.analyzer.api import check
+    from trtforge.analyzer.outputs import OutputSet
+    from trtforge.analyzer.rewrite.verify import compare, run_model
+    from trtforge.analyzer.rewrite.writer import stage_model
+    from trtforge.analyzer.split import run_split, sample_feeds, split_model, stage_paths
+
+    report = result.report
+    model = session.with_external_data(result.proto)
+    verdicts = check(model, target=target, backend="static", advice=False)
+    accepted = [True] * len(model.graph.node)
+    for node in verdicts.nodes:
+        accepted[node.index] = node.status != "unsupported"
+    split = split_model(model, accepted)
+    paths = stage_paths(out_path)
+    for stage in split.stages:
+        say(f"{stage.name}: {stage.nodes} node(s) → {paths[stage.name]}")
+    report["split"] = split.manifest({s.name: paths[s.name].name for s in split.stages})
+    if verify:
+        original = session.weights()
+        feeds = sample_feeds(original, seed, dims)
+        expected = run_model(original, feeds)
+        got = run_split(split, feeds)
+        elem = {o.name: o.type.tensor_type.elem_type for o in original.graph.output}
+        diffs = [compare(n, expected[n], got[n], elem[n]) for n in expected]
+        bad = [d for d in diffs if not d.ok]
+        report["split"]["verified"] = not bad
+        if bad:
+            result.failure = (
+                f"verification of the split failed: output '{bad[0].name}' max |diff| "
+                f"{bad[0].max_abs_diff:.3g}; nothing written to {out_path}"
+            )
+            return result
+        say(f"verified: the {len(split.stages)} stages reproduce every output")
+    # every stage, the manifest and the report are committed together or not at all
+    with OutputSet() as outputs:
+        for stage in split.stages:
+            stage_model(outputs, stage.proto, paths[stage.name], None)
+        manifest = report["split"]
+        outputs.add_text(paths["manifest"], json.dumps(manifest, indent=2) + "\n")
+        report["written"] = True
+        if report_path:
+            outputs.add_text(report_path, json.dumps(report, indent=2) + "\n", "--report")
+        outputs.commit()
+    result.written = True
+    say(f"wrote {paths['manifest']}")
+    return result

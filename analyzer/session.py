@@ -1,0 +1,261 @@
+"""One model, and what every command derives from it, computed once per version.
+
+A command used to load a model, infer its types, build an onnx-graphsurgeon graph and load its
+external data wherever it needed them: `trt-check` inferred shapes twice (advice ran a whole
+rewrite), `trt-rewrite --auto` six times. A `ModelSession` owns the loaded model (through
+`loading.load_model`: external-data references checked, weights not read) and, lazily:
+
+* its **type table** (`types()`): ONNX shape inference run once by `inference.infer_all`, the
+  policy every part of trtforge uses; for a large model checked by the static backend, in a
+  forked child while the graph's structure is read (`pending_types()`, `background.py`);
+* its **structural problems** (`problems()`): `validity`'s checks, and the attribute errors of
+  that same strict inference run;
+* its **graphsurgeon graph** (`graph()`), imported from the inferred model: advice matches
+  passes on it, the rewrite pass manager takes it (`take_graph()`) and changes it;
+* its **weights** (`weights()`): a copy with the external data loaded, for the passes that
+  decode weights and for numerical verification.
+
+A session is one *version* of a model. A rewrite produces a new version: a new session
+(`derive`), whose types are inferred again, once. The proto of a session must not be changed
+in place; whoever changes the graph takes it (`take_graph`) and the session forgets it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import TYPE_CHECKING
+
+import onnx
+
+from trtforge.analyzer.inference import TypeTable, infer_all, types_or_declared
+from trtforge.analyzer.loading import LoadedModel, load_external_into, load_model
+
+if TYPE_CHECKING:
+    import onnx_graphsurgeon as gs
+
+    from trtforge.analyzer.validity import Problem
+
+log = logging.getLogger("trtforge.session")
+
+#: the inferred model (a full copy of the graph, ~1 KB a node) is kept for a later graphsurgeon
+#: import only up to this many nodes (advice matches only such models), or when the session
+#: is opened for a rewrite.
+KEEP_INFERRED_NODES = 20_000
+
+
+class ModelSession:
+    """A loaded model and its derived data (see the module docstring).
+
+    Args:
+        loaded: the model, from `loading.load_model`.
+        for_rewrite: the graph will be imported (trt-rewrite): types are inferred in-process
+            and the inferred model is kept for the import, so the model is inferred once.
+    """
+
+    def __init__(self, loaded: LoadedModel, for_rewrite: bool = False) -> None:
+        self.loaded = loaded
+        self.for_rewrite = for_rewrite
+        self._types: TypeTable | None = None
+        self._inferred: onnx.ModelProto | None = None
+        self._strict_error: str | None = None  # what strict inference raised, once it ran
+        self._structure: list[Problem] | None = None
+        self._graph: gs.Graph | None = None
+        self._weights: onnx.ModelProto | None = None
+        #: results that commands compute once per version (e.g. trt-check's static report)
+        self.memo: dict[object, object] = {}
+
+    @classmethod
+    def of(
+        cls,
+        model: str | os.PathLike | onnx.ModelProto | bytes | LoadedModel | ModelSession,
+        for_rewrite: bool = False,
+    ) -> ModelSession:
+        """A session for `model`; `model` itself when it is one.
+
+        Raises:
+            UserError: a path or proto `load_model` refuses.
+        """
+        if isinstance(model, ModelSession):
+            model.for_rewrite = model.for_rewrite or for_rewrite
+            return model
+        loaded = model if isinstance(model, LoadedModel) else load_model(model)
+        return cls(loaded, for_rewrite)
+
+    @classmethod
+    def unchecked(cls, proto: onnx.ModelProto, for_rewrite: bool = False) -> ModelSession:
+        """A session for an in-memory proto that `load_model` has not validated (the rewrite
+        pass manager's Python API takes any ModelProto)."""
+        return cls(LoadedModel(None, proto, ""), for_rewrite)
+
+    def derive(self, proto: onnx.ModelProto) -> ModelSession:
+        """A session for a new version of this model (a rewrite's result, an opset
+        conversion): its external data is resolved against this model's folder."""
+        loaded = self.loaded
+        derived = LoadedModel(loaded.path, proto, "", loaded.external, loaded.external_bytes)
+        return ModelSession(derived, self.for_rewrite)
+
+    @property
+    def proto(self) -> onnx.ModelProto:
+        return self.loaded.proto
+
+    # -- types ----------------------------------------------------------------------------
+    def types(self) -> TypeTable:
+        """Every tensor's type (shape inference, run at most once for this session)."""
+        if self._types is None:
+            self._infer()
+        return self._types
+
+    def _infer(self) -> None:
+        proto = self.proto
+        inferred, types, strict_error = infer_all(proto)
+        self._types = types_or_declared(proto, types)
+        self._strict_error = strict_error
+        keep = self.for_rewrite or len(proto.graph.node) <= KEEP_INFERRED_NODES
+        self._inferred = inferred if keep else None
+
+    def pending_types(self):
+        """The type table, being computed: `.result()` waits for it, `.close()` stops it.
+
+        For a large model that no graph import will follow, inference runs in a forked
+        child while the caller reads the graph's structure (`background.py`); otherwise
+        in-process, through `types()`.
+        """
+        from trtforge.analyzer import background
+
+        small = len(self.proto.graph.node) <= KEEP_INFERRED_NODES  # advice may import it
+        if self._types is not None or self.for_rewrite or small:
+            return _Ready(self)
+        if not background.can_fork(self.proto):
+            return _Ready(self)
+        return _Recorded(self, background.start_type_inference(self.proto))
+
+    def strict_error(self) -> str:
+        """What strict shape inference raised on this model ("" when it passed)."""
+        if self._strict_error is None:
+            if self._types is not None and self._types.strict_error != "shape inference failed":
+                self._strict_error = self._types.strict_error
+            else:
+                self._infer()
+        return self._strict_error
+
+    # -- validity -------------------------------------------------------------------------
+    def structural_problems(self, rows=None) -> list[Problem]:
+        """`validity.check_validity` of the model (computed once; `rows`: the top-level
+        nodes' fields when the caller has read them, `GraphView.rows`)."""
+        if self._structure is None:
+            from trtforge.analyzer import validity
+
+            self._structure = validity.check_validity(self.proto, rows)
+        return list(self._structure)
+
+    def problems(self) -> list[Problem]:
+        """`validity.validate` of the model: the structural problems and, when the structure
+        is sound, the attribute errors strict shape inference found (the session's one run)."""
+        from trtforge.analyzer import validity
+
+        problems = self.structural_problems()
+        if not any(p.finding.is_error for p in problems):
+            problems += validity.inference_problems(self.strict_error(), self.proto)
+        return problems
+
+    # -- graphsurgeon ---------------------------------------------------------------------
+    def graph(self) -> gs.Graph:
+        """The model as an onnx-graphsurgeon graph with the inferred types (imported once).
+
+        Read-only: whoever changes it takes it (`take_graph`)."""
+        if self._graph is None:
+            self._graph = self._import()
+        return self._graph
+
+    def take_graph(self) -> gs.Graph:
+        """The graph, for the caller to change: the session forgets it (a later `graph()`
+        imports the model again)."""
+        graph = self.graph()
+        self._graph = None
+        return graph
+
+    def _import(self) -> gs.Graph:
+        import onnx_graphsurgeon as gs
+
+        from trtforge.analyzer.inference import with_weights
+        from trtforge.analyzer.rewrite.graphutil import graphsurgeon_silenced
+
+        if self._inferred is None and self._types is None:
+            self._infer()
+        if self._inferred is None and self._types.strict_error != "shape inference failed":
+            log.info("the inferred model was not kept; inferring %s again", self.display_path)
+            self._inferred = infer_all(self.proto)[0]
+        if self._inferred is None:
+            source = self.proto
+        else:  # its weights put back (idempotent: a second import reads the same model)
+            source = self._inferred = with_weights(self._inferred, self.proto)
+        with graphsurgeon_silenced():
+            return gs.import_onnx(source)
+
+    # -- weights --------------------------------------------------------------------------
+    def weights(self) -> onnx.ModelProto:
+        """A copy of the model with its external data loaded (read once; the proto itself
+        when it has none)."""
+        if not self.loaded.external:
+            return self.proto
+        if self._weights is None:
+            self._weights = self.with_external_data(self.proto)
+        return self._weights
+
+    def weights_loaded(self) -> ModelSession:
+        """This version with its external data loaded (for passes that decode weights),
+        sharing the type table and the inferred model: weights do not change types."""
+        if not self.loaded.external:
+            return self
+        loaded = self.loaded
+        twin = ModelSession(LoadedModel(loaded.path, self.weights(), loaded.sha256), True)
+        self.types()
+        twin._types, twin._strict_error = self._types, self._strict_error
+        twin._structure = self._structure
+        twin._inferred, self._inferred = self._inferred, None  # the graph is imported once
+        return twin
+
+    def with_external_data(self, proto: onnx.ModelProto) -> onnx.ModelProto:
+        """A copy of `proto` (this model or one derived from it) with the external data it
+        references loaded from this model's folder: the one place trtforge reads weights.
+
+        Raises:
+            UserError: onnx refuses the data (a file with several hard links, a changed file).
+        """
+        copy = onnx.ModelProto()
+        copy.CopyFrom(proto)
+        load_external_into(copy, self.loaded)
+        return copy
+
+    @property
+    def display_path(self) -> str:
+        return self.loaded.display_path
+
+
+class _Ready:
+    """`pending_types()` when the types are computed in-process."""
+
+    def __init__(self, session: ModelSession) -> None:
+        self._session = session
+
+    def result(self) -> TypeTable:
+        return self._session.types()
+
+    def close(self) -> None:
+        pass
+
+
+class _Recorded:
+    """`pending_types()` of a forked inference: the session keeps its table."""
+
+    def __init__(self, session: ModelSession, pending) -> None:
+        self._session, self._pending = session, pending
+
+    def result(self) -> TypeTable:
+        table = self._pending.result()
+        self._session._types = table
+        return table
+
+    def close(self) -> None:
+        self._pending.close()

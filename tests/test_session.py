@@ -1,0 +1,114 @@
+"""One model session per command: shape inference runs once per version of a model, the
+graphsurgeon graph is imported once per version, and advice exports nothing.
+
+Counted by wrapping `onnx.shape_inference.infer_shapes` and onnx-graphsurgeon's
+`import_onnx`/`export_onnx` in this process (the parser backend's worker is another process).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import onnx
+import onnx.shape_inference
+import onnx_graphsurgeon as gs
+import pytest
+
+from trtforge.analyzer.api import check, parser_available
+from trtforge.analyzer.cli import check as check_cli
+from trtforge.analyzer.cli import rewrite as rewrite_cli
+from trtforge.analyzer.session import ModelSession
+
+#: a real exported block: two decomposed LayerNorms (fuse-layernorm) and a contrib FastGelu
+#: (decompose-contrib, which trt-10 needs), so `--auto` runs several passes that change it
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "transformer_block.onnx"
+
+
+@pytest.fixture
+def calls(monkeypatch) -> Counter:
+    counts: Counter = Counter()
+
+    def counted(name, real):
+        def wrapper(*args, **kwargs):
+            counts[name] += 1
+            return real(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(
+        onnx.shape_inference,
+        "infer_shapes",
+        counted("infer_shapes", onnx.shape_inference.infer_shapes),
+    )
+    monkeypatch.setattr(gs, "import_onnx", counted("import_onnx", gs.import_onnx))
+    monkeypatch.setattr(gs, "export_onnx", counted("export_onnx", gs.export_onnx))
+    return counts
+
+
+def _check(tmp_path: Path, *args: str) -> dict:
+    out = tmp_path / "report.json"
+    code = check_cli.main([str(EXAMPLE), "--format", "json", "-o", str(out), *args])
+    assert code in (0, 1)
+    return json.loads(out.read_text())
+
+
+def _advice(report: dict) -> list[str]:
+    return [r["code"] for r in report["graph"]["reasons"] if r["code"].startswith("advice/")]
+
+
+def test_trt_check_static_infers_once_and_advice_exports_nothing(tmp_path, calls):
+    report = _check(tmp_path, "--backend", "static", "--target", "trt-10")
+    assert _advice(report) == ["advice/fuse-layernorm"]  # advice ran, on the session's graph
+    assert calls["infer_shapes"] == 1
+    assert calls["import_onnx"] == 1
+    assert calls["export_onnx"] == 0
+
+
+@pytest.mark.skipif(not parser_available(), reason="needs tensorrt or tensorrt_rtx")
+def test_trt_check_with_the_parser_infers_once(tmp_path, calls):
+    """The parser backend borrows the knowledge base's hints for the nodes it rejects from
+    the session (no second whole static check), and its validity gate shares the run."""
+    report = _check(tmp_path)  # auto: the installed parser
+    assert report["backend"] == "parser"
+    assert calls["infer_shapes"] == 1
+    assert calls["export_onnx"] == 0
+    rejected = {n["index"]: n for n in report["nodes"] if n["status"] == "unsupported"}
+    assert rejected  # FastGelu: its hint comes from the knowledge base
+    static = check(EXAMPLE, target=report["target"], backend="static", advice=False)
+    for index, node in rejected.items():
+        known = [f.hint for f in static.nodes[index].reasons if f.is_error]
+        assert known and node["reasons"][0]["hint"] == known[0]
+
+
+def test_rewrite_auto_infers_each_version_once(tmp_path, calls):
+    out, report_path = tmp_path / "block.trt.onnx", tmp_path / "r.json"
+    code = rewrite_cli.main(
+        [str(EXAMPLE), "-o", str(out), "--auto", "--target", "trt-10", "--report", str(report_path)]
+    )
+    assert code == 0
+    report = json.loads(report_path.read_text())
+    changed_by = [pid for pid, stats in report["passes"].items() if stats["applied"]]
+    assert len(changed_by) >= 2, changed_by  # several passes changed the graph
+    assert report["verification"]["ok"] and report["auto"]["unsupported_after"] == 0
+    assert "converted the model" not in " ".join(report["notes"])
+    # two versions: the input (validity gate, trt-check, advice, the passes, verification)
+    # and the written output (the check after the rewrite, and its advice)
+    assert calls["infer_shapes"] == 2
+    assert calls["import_onnx"] <= 2
+    assert calls["export_onnx"] == 1
+
+
+def test_a_session_infers_once_and_forgets_a_taken_graph(calls):
+    session = ModelSession.of(EXAMPLE)
+    assert session.types() is session.types()
+    assert session.problems() == session.problems() == []
+    graph = session.graph()
+    assert session.graph() is graph and session.take_graph() is graph
+    assert calls["infer_shapes"] == 1 and calls["import_onnx"] == 1
+    assert session.graph() is not graph  # imported again: the taken one may have changed
+    assert calls["import_onnx"] == 2 and calls["infer_shapes"] == 1
+    derived = session.derive(onnx.load(EXAMPLE))
+    derived.types()
+    assert calls["infer_shapes"] == 2  # a new version is inferred once more
