@@ -15,8 +15,9 @@ CLI's `-h` — does not pay for importing onnx.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from trtforge.analyzer.lazy import lazy_exports
 
 _EXPORTS = {
     "LoadedModel": "trtforge.analyzer.loading",
@@ -55,15 +56,4 @@ if TYPE_CHECKING:
     from trtforge.analyzer.session import ModelSession
     from trtforge.analyzer.targets import Target, default_target, parse_target
 
-
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -32,8 +32,3 @@ def printable(text: object) -> str:
     """`text` with control, format and undecodable characters written as visible escapes."""
     text = str(text)
     return _UNSAFE.sub(_escape, text)
-
-
-def has_unsafe(text: str) -> bool:
-    """True when `printable` would change `text`."""
-    return _UNSAFE.search(text) is not None

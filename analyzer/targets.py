@@ -52,10 +52,6 @@ class Target:
     def is_rtx(self) -> bool:
         return self.family == "rtx"
 
-    def at_least(self, family: str, major: int, minor: int = 0) -> bool:
-        """True when this target is of `family` and at or after `major.minor`."""
-        return self.family == family and (self.major, self.minor) >= (major, minor)
-
     def __str__(self) -> str:
         return self.id
 

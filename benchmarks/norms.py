@@ -1,10 +1,15 @@
-"""Effective bandwidth of the LayerNorm / RMSNorm kernels beside PyTorch and a device copy.
+"""Effective bandwidth of the LayerNorm / RMSNorm kernels beside PyTorch and a device copy;
+the fused residual-add + norm plugins (SkipLayerNorm / SkipRMSNorm) beside torch's separate add
+and layer_norm / rms_norm.
 
     python benchmarks/norms.py [--reps 20] [--batches 15] [--json out.json]
+    python benchmarks/norms.py --report out.json     # the tables of a saved run
 
 Bytes counted per call: X read once + Y written once + the weights read once
 (rows*hidden*2*itemsize + hidden*n_weights*itemsize_w): the fewest bytes any implementation
-must move. Effective bandwidth = bytes / median time. The copy moves the same X bytes
+must move. Fused: X and skip read, Y and the sum written (4 tensors) + the weights and bias; its
+torch counterpart (torch.add, then the norm) moves 5 tensors, and is compared by time.
+Effective bandwidth = bytes / median time. The copy moves the same X bytes
 (read + write). Each timing: warm-up, then `batches` batches of `reps` back-to-back calls
 between CUDA events (median over batches of time/reps), rotating among several input/output
 buffers so the working set exceeds L2. Correctness is checked against a float32 torch
@@ -25,12 +30,81 @@ DTYPES = ["float16", "bfloat16", "float32"]
 TRT_DTYPE = {"float32": 0, "float16": 1, "bfloat16": 7}
 
 
+def report(rows_out: list[dict], header: str) -> None:
+    """Prints the Markdown tables (percentages of copy to one decimal: a case at 89.6% must
+    not read as 90%) and the median speed-ups."""
+    print(header)
+    print(
+        "| dtype | rows×hidden | copy GB/s | LN GB/s | LN % copy | torch LN GB/s | LN ×torch "
+        "| RMS GB/s | RMS % copy | torch RMS GB/s | RMS ×torch |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    ratios = {"LayerNorm": [], "RMSNorm": []}
+    for dtype_name in DTYPES:
+        for rows, hidden in SHAPES:
+            sel = {
+                r["impl"]: r
+                for r in rows_out
+                if r["dtype"] == dtype_name and r["rows"] == rows and r["hidden"] == hidden
+            }
+            c = sel["copy"]["GBps"]
+            ln, tln = sel["trtforge LayerNorm"], sel["torch layer_norm"]
+            rm, trm = sel["trtforge RMSNorm"], sel["torch rms_norm"]
+            ratios["LayerNorm"].append(tln["median_us"] / ln["median_us"])
+            ratios["RMSNorm"].append(trm["median_us"] / rm["median_us"])
+            print(
+                f"| {dtype_name} | {rows}×{hidden} | {c:.0f} | {ln['GBps']:.0f} "
+                f"| {100 * ln['GBps'] / c:.1f}% | {tln['GBps']:.0f} "
+                f"| {tln['median_us'] / ln['median_us']:.2f} | {rm['GBps']:.0f} "
+                f"| {100 * rm['GBps'] / c:.1f}% | {trm['GBps']:.0f} "
+                f"| {trm['median_us'] / rm['median_us']:.2f} |"
+            )
+    print()
+    print(
+        "| dtype | rows×hidden | SkipLN GB/s | SkipLN % copy | SkipLN ×(torch add+LN) "
+        "| SkipRMS GB/s | SkipRMS % copy | SkipRMS ×(torch add+RMS) |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for dtype_name in DTYPES:
+        for rows, hidden in SHAPES:
+            sel = {
+                r["impl"]: r
+                for r in rows_out
+                if r["dtype"] == dtype_name and r["rows"] == rows and r["hidden"] == hidden
+            }
+            c = sel["copy"]["GBps"]
+            cells = []
+            for ours, theirs in (
+                ("trtforge SkipLayerNorm", "torch add+layer_norm"),
+                ("trtforge SkipRMSNorm", "torch add+rms_norm"),
+            ):
+                o, t = sel[ours], sel[theirs]
+                speed = t["median_us"] / o["median_us"]
+                ratios.setdefault(ours, []).append(speed)
+                cells += [f"{o['GBps']:.0f}", f"{100 * o['GBps'] / c:.1f}%", f"{speed:.2f}"]
+            print(f"| {dtype_name} | {rows}×{hidden} | " + " | ".join(cells) + " |")
+    for k, v in ratios.items():
+        print(
+            f"median speed-up over torch, {k}: {statistics.median(v):.2f}x "
+            f"(min {min(v):.2f}, max {max(v):.2f})"
+        )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=20)
     ap.add_argument("--batches", type=int, default=15)
     ap.add_argument("--json", help="write all numbers here")
+    ap.add_argument("--report", metavar="JSON", help="print the tables of a saved --json run")
     args = ap.parse_args()
+    if args.report:
+        with open(args.report) as f:
+            saved = json.load(f)
+        report(
+            saved["results"],
+            f"# device: {saved['device']}; torch {saved['torch']}; {saved['date']}",
+        )
+        return 0
 
     import torch
     import torch.nn.functional as F
@@ -72,6 +146,10 @@ def main() -> int:
         ys = [torch.empty_like(xs[0]) for _ in range(nbuf)]
         g = (torch.randn(hidden, device="cuda") * 0.5 + 1).to(dt)
         b = torch.randn(hidden, device="cuda").to(dt)
+        skips = [torch.randn(rows, hidden, device="cuda").to(dt) for _ in range(nbuf)]
+        sums = [torch.empty_like(xs[0]) for _ in range(nbuf)]
+        bias = torch.randn(hidden, device="cuda").mul_(0.3).to(dt)
+        zeros = torch.zeros(hidden, device="cuda", dtype=dt)
 
         def ours(name, i):
             ins = [
@@ -89,8 +167,40 @@ def main() -> int:
                 0,
             )
 
+        def fused(name, i, bias_t):
+            code = TRT_DTYPE[dtype_name]
+            ins = [(t.data_ptr(), code, (rows, hidden)) for t in (xs[i], skips[i])]
+            ins.append((g.data_ptr(), code, (hidden,)))
+            if name == "SkipLayerNorm":
+                ins.append((b.data_ptr(), code, (hidden,)))
+            ins.append((bias_t.data_ptr(), code, (hidden,)))
+            _C.launch(
+                f"trtforge::{name}/1",
+                ins,
+                [(t.data_ptr(), code, (rows, hidden)) for t in (ys[i], sums[i])],
+                {"epsilon": 1e-5},
+                stream.cuda_stream,
+                0,
+            )
+
         # correctness first (float32 torch reference)
         xf = xs[0].float()
+        tol = {"float32": 1e-5, "float16": 2e-3, "bfloat16": 1e-2}[dtype_name]
+        for name in ("SkipLayerNorm", "SkipRMSNorm"):
+            ys[0].fill_(float("nan"))
+            sums[0].fill_(float("nan"))
+            fused(name, 0, bias)
+            torch.cuda.synchronize()
+            sref = (xf + skips[0].float() + bias.float()).to(dt).float()
+            if name == "SkipLayerNorm":
+                ref = F.layer_norm(sref, (hidden,), g.float(), b.float(), 1e-5)
+            else:
+                ref = F.rms_norm(sref, (hidden,), g.float(), 1e-5)
+            err = ((ys[0].float() - ref).norm() / ref.norm()).item()
+            serr = ((sums[0].float() - sref).norm() / sref.norm()).item()
+            if not (err <= tol and serr <= tol):
+                print(f"CORRECTNESS FAIL {name} {dtype_name} {rows}x{hidden}: {err} {serr}")
+                return None
         for name in ("LayerNorm", "RMSNorm"):
             ys[0].fill_(float("nan"))
             ours(name, 0)
@@ -100,7 +210,6 @@ def main() -> int:
             else:
                 ref = F.rms_norm(xf, (hidden,), g.float(), 1e-5)
             err = ((ys[0].float() - ref).norm() / ref.norm()).item()
-            tol = {"float32": 1e-5, "float16": 2e-3, "bfloat16": 1e-2}[dtype_name]
             if not (err <= tol):
                 print(f"CORRECTNESS FAIL {name} {dtype_name} {rows}x{hidden}: rel err {err}")
                 return None
@@ -118,6 +227,28 @@ def main() -> int:
         results["torch rms_norm"] = (
             timeit(lambda i: F.rms_norm(xs[i], (hidden,), g, 1e-5), nbuf),
             io_bytes + hidden * item,
+        )
+        fused_bytes = 4 * tensor_bytes + 4 * hidden * item
+        for name, nw in (("SkipLayerNorm", 2), ("SkipRMSNorm", 1)):
+            results[f"trtforge {name}"] = (
+                timeit(lambda i, n=name: fused(n, i, zeros), nbuf),
+                fused_bytes - (2 - nw) * hidden * item,
+            )
+
+        def torch_add_norm(i, rms):
+            torch.add(xs[i], skips[i], out=sums[i])
+            if rms:
+                F.rms_norm(sums[i], (hidden,), g, 1e-5)
+            else:
+                F.layer_norm(sums[i], (hidden,), g, b, 1e-5)
+
+        results["torch add+layer_norm"] = (
+            timeit(lambda i: torch_add_norm(i, False), nbuf),
+            fused_bytes - hidden * item,
+        )
+        results["torch add+rms_norm"] = (
+            timeit(lambda i: torch_add_norm(i, True), nbuf),
+            fused_bytes - 2 * hidden * item,
         )
         for impl, ((med, lo, hi), nbytes) in results.items():
             row = {
@@ -143,41 +274,11 @@ def main() -> int:
             rows_out.extend(res)
             torch.cuda.empty_cache()
 
-    # report
-    print(
+    header = (
         f"# device: {dev.name}, {dev.multi_processor_count} SMs, L2 {l2 >> 20} MiB; "
         f"torch {torch.__version__}; {datetime.date.today()}; python {platform.python_version()}"
     )
-    print(
-        "| dtype | rows×hidden | copy GB/s | LN GB/s | LN % copy | torch LN GB/s | LN ×torch "
-        "| RMS GB/s | RMS % copy | torch RMS GB/s | RMS ×torch |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    ratios = {"LayerNorm": [], "RMSNorm": []}
-    for dtype_name in DTYPES:
-        for rows, hidden in SHAPES:
-            sel = {
-                r["impl"]: r
-                for r in rows_out
-                if r["dtype"] == dtype_name and r["rows"] == rows and r["hidden"] == hidden
-            }
-            c = sel["copy"]["GBps"]
-            ln, tln = sel["trtforge LayerNorm"], sel["torch layer_norm"]
-            rm, trm = sel["trtforge RMSNorm"], sel["torch rms_norm"]
-            ratios["LayerNorm"].append(tln["median_us"] / ln["median_us"])
-            ratios["RMSNorm"].append(trm["median_us"] / rm["median_us"])
-            print(
-                f"| {dtype_name} | {rows}×{hidden} | {c:.0f} | {ln['GBps']:.0f} "
-                f"| {100 * ln['GBps'] / c:.0f}% | {tln['GBps']:.0f} "
-                f"| {tln['median_us'] / ln['median_us']:.2f} | {rm['GBps']:.0f} "
-                f"| {100 * rm['GBps'] / c:.0f}% | {trm['GBps']:.0f} "
-                f"| {trm['median_us'] / rm['median_us']:.2f} |"
-            )
-    for k, v in ratios.items():
-        print(
-            f"median speed-up over torch, {k}: {statistics.median(v):.2f}x "
-            f"(min {min(v):.2f}, max {max(v):.2f})"
-        )
+    report(rows_out, header)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(

@@ -16,10 +16,10 @@ declaration modules (stdlib-only at module level by contract, see ``spec.py``).
 from __future__ import annotations
 
 import argparse
+import importlib.machinery
 import json
 import math
 import sys
-import types
 from pathlib import Path
 
 #: how plugins.txt writes the empty namespace (TensorRT's own, for importer-requested plugins)
@@ -34,12 +34,35 @@ KINDS = {
 }
 
 
+class SourceTreeFinder:
+    """Finds `trtforge` and every `trtforge.*` module in one folder, ahead of any installed
+    trtforge — an editable install's finder included, which would otherwise hand back the
+    installed declarations instead of the tree's (a plugin scaffolded in a copy of the tree
+    then got no C++ header). `trtforge` becomes a namespace package over `folder`."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = str(folder)
+
+    def find_spec(self, name: str, path=None, target=None):
+        if name == "trtforge":
+            spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
+            spec.submodule_search_locations = [self.folder]
+            return spec
+        if name.startswith("trtforge."):
+            return importlib.machinery.PathFinder.find_spec(name, path)
+        return None
+
+
+def use_tree(folder: Path) -> None:
+    """Imports of `trtforge.*` in this process resolve under `folder` (see SourceTreeFinder)."""
+    if any(name == "trtforge" or name.startswith("trtforge.") for name in sys.modules):
+        raise RuntimeError("trtforge was imported before use_tree(): its modules would mix")
+    sys.meta_path.insert(0, SourceTreeFinder(folder))
+
+
 def _import_catalog(repo: Path):
-    pkg = sys.modules.get("trtforge")
-    if pkg is None:
-        pkg = types.ModuleType("trtforge")
-        pkg.__path__ = [str(repo)]  # trtforge.plugins -> REPO/plugins
-        sys.modules["trtforge"] = pkg
+    if "trtforge" not in sys.modules:
+        use_tree(repo)  # trtforge.plugins -> REPO/plugins
     from trtforge.plugins import catalog, spec
 
     return catalog, spec

@@ -171,8 +171,10 @@ class PluginSpec:
             needs (the Python plugin's ``getWorkspaceSize``; the C++ glue's ``workspaceSize``
             hook says the same), or ``None`` for none.
         test_inputs: ``test_inputs(rng) -> list of (inputs, attrs)`` — real input arrays and
-            attribute sets the harness and generic tests run the plugin on (plugins whose
-            inputs are not "rows x hidden" tensors declare these instead of ``test_shapes``).
+            attribute sets the generic tests run the plugin on (``testing.declared_cases``:
+            reference vs decomposition, the IPluginV3 lifecycle on a GPU). Without it they use
+            one case per type combination on ``test_shapes``. A declaration may have both:
+            ``test_shapes`` then drives the GPU harness's sweep of sizes.
     """
 
     name: str

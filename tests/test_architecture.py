@@ -8,6 +8,8 @@ import os
 import re
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 INSTALLED = ("analyzer", "plugins")
 SOURCES = [
@@ -58,12 +60,33 @@ def test_trt_build_chooses_the_flavour_by_call_not_through_the_environment(monke
     assert 'os.environ["TRTFORGE_TRT_FLAVOUR"]' not in build
 
 
-def test_the_pass_table_in_the_docs_is_generated_from_the_registry():
-    from tools import pass_table
+@pytest.mark.parametrize("name", ["pass_table", "plugin_table"])
+def test_generated_doc_sections_are_fresh(name):
+    import importlib
 
-    doc = pass_table.DOC.read_text(encoding="utf-8")
-    assert pass_table.render(doc) == doc, "docs/trt-rewrite.md is stale: python -m tools.pass_table"
+    section = importlib.import_module(f"tools.{name}").SECTION
+    assert not section.is_stale(), f"{section.doc.name} is stale: python -m tools.{name}"
+
+
+def test_the_generated_tables_name_every_pass_and_plugin():
+    from tools import pass_table, plugin_table
     from trtforge.analyzer.rewrite.registry import all_passes
+    from trtforge.plugins import all_plugins
 
     for pid in all_passes():
         assert f"`--{pid}`" in pass_table.table()
+    text = plugin_table.section()
+    for spec in all_plugins():
+        assert f"{spec.name}` v{spec.version}" in text
+        assert spec.doc.strip().splitlines()[0] in text  # PluginSpec.doc is rendered
+
+
+def test_a_pass_imports_no_other_pass():
+    """Shared matching lives in `_`-prefixed helper modules (e.g. `passes/_norm_match.py`),
+    never in another pass: a pass can then be removed or changed on its own."""
+    passes = REPO / "analyzer" / "rewrite" / "passes"
+    public = {p.stem for p in passes.glob("*.py") if not p.stem.startswith("_")}
+    for path in passes.glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        imported = set(re.findall(r"trtforge\.analyzer\.rewrite\.passes\.(\w+)", text))
+        assert not imported & public, f"{path.name} imports pass {sorted(imported & public)}"

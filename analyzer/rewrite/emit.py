@@ -8,14 +8,15 @@ import logging
 import math
 from collections.abc import Sequence
 
-import numpy as np
-import onnx
-import onnx_graphsurgeon as gs
-
+from trtforge.analyzer.lazy import lazy_import
 from trtforge.analyzer.plugin_lookup import namespace_attr_needed
 from trtforge.analyzer.rewrite.base import PassContext
 from trtforge.analyzer.rewrite.graphutil import guess_dtype
 from trtforge.analyzer.targets import Target
+
+np = lazy_import("numpy")
+onnx = lazy_import("onnx")
+gs = lazy_import("onnx_graphsurgeon")
 
 log = logging.getLogger("trtforge.rewrite")
 
@@ -26,7 +27,7 @@ OPSET_LAYERNORM = 17
 OPSET_GELU = 20
 OPSET_RMSNORM = 23
 
-_FLOAT_TYPES = (np.float32, np.float16, np.float64)
+_FLOAT_TYPES = ("float32", "float16", "float64")
 
 
 def op_supported(op: str, target: Target) -> bool:

@@ -10,9 +10,11 @@ import contextlib
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 
-import numpy as np
-import onnx
-import onnx_graphsurgeon as gs
+from trtforge.analyzer.lazy import lazy_import
+
+np = lazy_import("numpy")
+onnx = lazy_import("onnx")
+gs = lazy_import("onnx_graphsurgeon")
 
 log = logging.getLogger("trtforge.rewrite")
 
@@ -40,6 +42,16 @@ def producer(tensor: gs.Tensor | None) -> gs.Node | None:
 
 def consumers(tensor: gs.Tensor) -> list[gs.Node]:
     return list(tensor.outputs)
+
+
+def is_default(node: gs.Node) -> bool:
+    """True for a node of the default ONNX domain."""
+    return node.domain in ("", "ai.onnx", None)
+
+
+def users(tensor: gs.Tensor, *ops: str) -> list[gs.Node]:
+    """The default-domain nodes of types `ops` reading `tensor`."""
+    return [n for n in tensor.outputs if n.op in ops and is_default(n)]
 
 
 def is_lazy_external(const: gs.Constant) -> bool:

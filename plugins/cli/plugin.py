@@ -65,6 +65,46 @@ def _find_root(start: Path) -> Path | None:
     return None
 
 
+def _declared_where(root: Path, key: tuple[str, str, str]) -> str | None:
+    """Where plugin `key` (name, version, namespace) is already declared, or None.
+
+    Two places count: the declarations this installation loads (what every trtforge command
+    reads; a second one makes them all fail), and the `PluginSpec(...)` calls with literal
+    arguments in `root`'s plugins/decls/ (a tree other than the installed one).
+    """
+    from trtforge.plugins import catalog
+
+    spec = catalog.find_plugin(*key)
+    if spec is not None:
+        return f"plugins/decls/{catalog.declaration_module(spec)}.py"
+    for path in sorted((root / "plugins" / "decls").glob("*.py")):
+        if not path.name.startswith("_") and key in _literal_specs(path):
+            return str(path.relative_to(root))
+    return None
+
+
+def _literal_specs(path: Path) -> set[tuple[str, str, str]]:
+    """(name, version, namespace) of each `PluginSpec(name=..., version=..., namespace=...)`
+    call with constant arguments in the Python file `path`."""
+    import ast
+
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return set()
+    keys = set()
+    for node in ast.walk(tree):
+        func = getattr(node, "func", None)
+        if not isinstance(node, ast.Call) or getattr(func, "id", getattr(func, "attr", "")) != (
+            "PluginSpec"
+        ):
+            continue
+        kw = {k.arg: k.value.value for k in node.keywords if isinstance(k.value, ast.Constant)}
+        if {"name", "version", "namespace"} <= kw.keys():
+            keys.add((kw["name"], kw["version"], kw["namespace"]))
+    return keys
+
+
 def cmd_new(args) -> int:
     from trtforge.plugins.cli import _templates as tpl
 
@@ -87,15 +127,12 @@ def cmd_new(args) -> int:
         )
     mod = _snake(name)
     fn = name[0].lower() + name[1:]
-    from trtforge.plugins import find_plugin
-
-    if (
-        find_plugin(name, "1", args.namespace) is not None
-        and (root / "plugins" / "decls" / f"{mod}.py").exists()
-    ):
+    where = _declared_where(root, (name, "1", args.namespace))
+    if where is not None:
         raise UserError(
-            f"plugin {args.namespace}::{name} (version 1) is already declared",
-            "pick another name, or add a new version beside the old one",
+            f"plugin {args.namespace}::{name} version 1 is already declared (in {where}); a "
+            "second declaration would stop every trtforge command",
+            f"pick another name, or add version 2 beside version 1 in {where}",
         )
     files = {
         root / "plugins" / "decls" / f"{mod}.py": tpl.DECL,
@@ -129,7 +166,8 @@ def cmd_new(args) -> int:
         print(f"created {path.relative_to(root)}")
     print(
         f"\nnext: edit the kernel in csrc/{mod}/, rebuild (pip install .), then\n"
-        f"  trt-plugin test {name}    and    pytest tests/plugins/test_{mod}.py"
+        f"  trt-plugin test {name}    and    pytest tests/plugins/\n"
+        "and regenerate the plugin list in docs/plugins.md: python -m tools.plugin_table"
     )
     return EXIT_OK
 

@@ -46,3 +46,33 @@ def test_shapes(n_weights: int):
         return [(rows, hidden)] + [(hidden,)] * n_weights
 
     return shapes
+
+
+#: (X shape, axis) of the declared test cases: a wide row, an odd width, a normalization over
+#: several dims (axis 1 of rank 4, axis -2), a width of one.
+CASE_SHAPES = (((4, 768), -1), ((2, 3, 127), -1), ((2, 3, 4, 5), 1), ((6, 1), 1), ((3, 8, 16), -2))
+
+
+def test_inputs(n_weights: int, epsilon: float):
+    """The declaration's test cases: every type combination on every `CASE_SHAPES` entry, X
+    ~ N(3, 2) (a non-zero mean tests the variance), weights ~ N(1, 0.5) and N(0, 1)."""
+
+    def cases(rng):
+        from trtforge.plugins.harness import np_dtype
+
+        out = []
+        for combo in type_combinations(n_weights):
+            for shape, axis in CASE_SHAPES:
+                a, _, _ = split(shape, axis)
+                x = rng.normal(3.0, 2.0, size=shape).astype(np_dtype(combo[0]))
+                weights = [
+                    rng.normal(1.0 if k == 0 else 0.0, 0.5 if k == 0 else 1.0, size=shape[a:])
+                    for k in range(n_weights)
+                ]
+                inputs = [x] + [
+                    w.astype(np_dtype(t)) for w, t in zip(weights, combo[1:], strict=False)
+                ]
+                out.append((inputs, {"epsilon": epsilon, "axis": axis}))
+        return out
+
+    return cases

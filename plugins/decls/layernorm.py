@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from trtforge.plugins.decls._norm_common import TOLERANCES, split, test_shapes, type_combinations
+from trtforge.plugins.decls._norm_common import (
+    TOLERANCES,
+    split,
+    test_inputs,
+    test_shapes,
+    type_combinations,
+)
 from trtforge.plugins.spec import AttrSpec, PluginSpec, TensorSpec
 
 
@@ -71,4 +77,5 @@ SPEC = PluginSpec(
     decomposition=DECOMPOSITION,
     test_shapes=test_shapes(2),
     test_attrs={"epsilon": 1e-5, "axis": -1},
+    test_inputs=test_inputs(2, epsilon=1e-3),
 )

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from trtforge.plugins.decls._norm_common import TOLERANCES, split, test_shapes, type_combinations
+from trtforge.plugins.decls._norm_common import (
+    TOLERANCES,
+    split,
+    test_inputs,
+    test_shapes,
+    type_combinations,
+)
 from trtforge.plugins.spec import AttrSpec, PluginSpec, TensorSpec
 
 
@@ -63,4 +69,5 @@ SPEC = PluginSpec(
     decomposition=DECOMPOSITION,
     test_shapes=test_shapes(1),
     test_attrs={"epsilon": 1e-6, "axis": -1},
+    test_inputs=test_inputs(1, epsilon=1e-3),
 )

@@ -1,4 +1,5 @@
-"""Runs TensorRT-RTX's ONNX parser on models, each batch in a subprocess.
+"""Runs TensorRT-RTX's ONNX parser on models, each batch in a subprocess; and the checks every
+oracle-case test makes of the static backend's verdict (`assert_supported`, `assert_refused`).
 
 A parser abort (e.g. a plugin dlopen failure) kills only the worker: the model being parsed is
 recorded as failed with the exit status, and the worker restarts with the remaining models.
@@ -110,3 +111,21 @@ def parse_models(
                 break
             todo = remaining
         return results
+
+
+def assert_supported(report, case_id: str) -> None:
+    """Every node of the case's model is supported (else: which are not, and why)."""
+    assert report.supported, f"{case_id}: expected supported, got " + "; ".join(
+        f"{n.op_type}: {[f.code for f in n.errors]}" for n in report.nodes if not n.ok
+    )
+
+
+def assert_refused(verdict, case_id: str, code: str, sourced: bool = True) -> None:
+    """`verdict` refuses the node with finding `code`, whose message names the node and which
+    carries a hint and (when `sourced`) the source of the fact."""
+    codes = [f.code for f in verdict.errors]
+    assert not verdict.ok and code in codes, f"{case_id}: expected {code}, got {codes}"
+    finding = next(f for f in verdict.errors if f.code == code)
+    assert finding.message.startswith(f"{verdict.op_type} node '")
+    assert finding.hint, f"{case_id}: {code} has no hint"
+    assert finding.source or not sourced, f"{case_id}: {code} cites no source"

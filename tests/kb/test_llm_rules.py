@@ -6,7 +6,7 @@ installed (one subprocess for all of them).
 from __future__ import annotations
 
 import pytest
-from _oracle import HAS_RTX, parse_models
+from _oracle import HAS_RTX, assert_refused, assert_supported, parse_models
 from oracle_cases_llm import CASES, Case
 
 from trtforge.analyzer import check
@@ -16,18 +16,10 @@ from trtforge.analyzer import check
 def test_static_verdict(case: Case) -> None:
     report = check(case.model, target=case.target, backend="static")
     verdict = report.nodes[-1]
-    codes = [f.code for f in verdict.errors]
     if case.code is None:
-        assert report.supported, f"{case.id}: expected supported, got " + "; ".join(
-            f"{n.op_type}: {[f.code for f in n.errors]}" for n in report.nodes if not n.ok
-        )
+        assert_supported(report, case.id)
     else:
-        assert not verdict.ok and case.code in codes, (
-            f"{case.id}: expected {case.code}, got {codes}"
-        )
-        finding = next(f for f in verdict.errors if f.code == case.code)
-        assert finding.message.startswith(f"{verdict.op_type} node '")
-        assert finding.hint and (finding.source or case.code == "custom-domain-op")
+        assert_refused(verdict, case.id, case.code, sourced=case.code != "custom-domain-op")
 
 
 @pytest.mark.parametrize("target", ["trt-10", "trt-11"])

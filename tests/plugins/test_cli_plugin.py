@@ -1,28 +1,10 @@
-"""trt-plugin and the CLIs' -h without heavy modules."""
+"""trt-plugin list/test/new (every CLI's -h without heavy modules: tests/reports/test_cli.py)."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
-import pytest
 from _plugin_helpers import run_cli
-
-HEAVY = ("tensorrt", "tensorrt_rtx", "cupy", "torch", "onnxruntime")
-
-
-@pytest.mark.parametrize("module", ["trtforge.plugins.cli.build", "trtforge.plugins.cli.plugin"])
-def test_help_works_without_heavy_modules(module):
-    code = (
-        "import sys, runpy\n"
-        f"for m in {HEAVY!r}: sys.modules[m] = None  # import fails if attempted\n"
-        f"sys.argv = ['x', '-h']\n"
-        f"runpy.run_module({module!r}, run_name='__main__')\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    assert "usage:" in proc.stdout
 
 
 def test_list_json():
@@ -43,3 +25,56 @@ def test_new_rejects_bad_names(tmp_path):
     assert proc.returncode == 2 and "CamelCase" in proc.stderr
     proc = run_cli("trtforge.plugins.cli.plugin", "new", "Good", "--root", str(tmp_path))
     assert proc.returncode == 2 and "no trtforge source tree" in proc.stderr
+
+
+def _bare_tree(root):
+    """The least `trt-plugin new` takes for a source tree."""
+    (root / "csrc" / "common").mkdir(parents=True)
+    (root / "csrc" / "common" / "plugin_base.h").write_text("// stand-in\n")
+    (root / "plugins" / "decls").mkdir(parents=True)
+    return root
+
+
+def _files(root):
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+def test_new_refuses_a_plugin_this_installation_declares(tmp_path):
+    root = _bare_tree(tmp_path)
+    before = _files(root)
+    proc = run_cli("trtforge.plugins.cli.plugin", "new", "LayerNorm", "--root", str(root))
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 2 and lines[1].startswith("Hint: ")
+    assert "trtforge::LayerNorm version 1 is already declared" in lines[0]
+    assert "plugins/decls/layernorm.py" in lines[0]
+    assert _files(root) == before  # nothing scaffolded
+    # another namespace is another plugin
+    proc = run_cli(
+        "trtforge.plugins.cli.plugin",
+        "new",
+        "LayerNorm",
+        "--namespace",
+        "acme",
+        "--root",
+        str(root),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (root / "plugins" / "decls" / "layer_norm.py").is_file()
+
+
+def test_new_refuses_a_plugin_the_target_tree_declares(tmp_path):
+    root = _bare_tree(tmp_path)
+    (root / "plugins" / "decls" / "acme_ops.py").write_text(
+        "from trtforge.plugins.spec import PluginSpec\n"
+        'SPEC = PluginSpec(name="Thing", version="1", namespace="acme", inputs=(), outputs=())\n'
+    )
+    before = _files(root)
+    proc = run_cli(
+        "trtforge.plugins.cli.plugin", "new", "Thing", "--namespace", "acme", "--root", str(root)
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "acme::Thing version 1 is already declared (in plugins/decls/acme_ops.py)" in proc.stderr
+    assert _files(root) == before
+    proc = run_cli("trtforge.plugins.cli.plugin", "new", "Thing", "--root", str(root))
+    assert proc.returncode == 0, proc.stderr  # trtforge::Thing is not acme::Thing

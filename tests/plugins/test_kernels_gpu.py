@@ -16,8 +16,15 @@ from trtforge.plugins.spec import DTYPES
 
 pytestmark = pytest.mark.gpu
 
-SPECS = [
-    s for s in all_plugins() if s.namespace == "trtforge" and s.name in ("LayerNorm", "RMSNorm")
+#: plugins whose test data is "rows x hidden" tensors (`test_shapes`): the harness sweeps sizes.
+SPECS = [s for s in all_plugins() if s.test_shapes is not None]
+#: the normalization plugins, for the tests below that set their attributes.
+NORMS = [s for s in SPECS if s.namespace == "trtforge" and s.name in ("LayerNorm", "RMSNorm")]
+#: the fused residual-add + norm plugins.
+SKIP_SPECS = [
+    s
+    for s in all_plugins()
+    if s.namespace == "trtforge" and s.name in ("SkipLayerNorm", "SkipRMSNorm")
 ]
 
 
@@ -36,7 +43,7 @@ def test_kernel_matches_reference(gpu, spec, hidden):
     assert not failures, "\n".join(failures)
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+@pytest.mark.parametrize("spec", NORMS, ids=lambda s: s.name)
 def test_axis_and_epsilon(gpu, spec):
     """axis=1 on a rank-3 input: dims 1..2 flattened; a large epsilon changes the result."""
     import numpy as np
@@ -49,6 +56,44 @@ def test_axis_and_epsilon(gpu, spec):
     out = harness.run_launch(spec, [x, *ws], ["float32"], attrs)[0]
     ref = spec.reference([x.astype(np.float64)] + [w.astype(np.float64) for w in ws], **attrs)[0]
     np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("spec", SKIP_SPECS, ids=lambda s: s.name)
+@pytest.mark.parametrize("skip_shape", [(6, 40), (1, 6, 40), (5, 6, 40)])
+@pytest.mark.parametrize("hidden_dtype", ["float32", "float16"])
+def test_skip_broadcast(gpu, spec, skip_shape, hidden_dtype):
+    """skip of shape (seq, hidden) / (1, seq, hidden) / X's shape; the sum output is
+    (X + skip) + bias in float32, rounded once to the I/O type."""
+    import numpy as np
+
+    rng = np.random.default_rng(11)
+    dt = np.dtype(hidden_dtype)
+    x = rng.normal(1.0, 3.0, size=(5, 6, 40)).astype(dt)
+    skip = rng.normal(0.0, 1.0, size=skip_shape).astype(dt)
+    ws = [rng.normal(1.0, 0.5, size=(40,)).astype(dt) for _ in range(len(spec.inputs) - 2)]
+    attrs = spec.resolve_attrs({"epsilon": 1e-5})
+    y, s = harness.run_launch(spec, [x, skip, *ws], [hidden_dtype] * 2, attrs)
+    f32 = np.float32
+    expect_s = ((x.astype(f32) + skip.astype(f32)) + ws[-1].astype(f32)).astype(dt)
+    np.testing.assert_array_equal(s, expect_s)
+    ref = spec.reference(
+        [x.astype(np.float64), skip.astype(np.float64)] + [w.astype(np.float64) for w in ws],
+        **attrs,
+    )
+    tol = spec.tolerances[hidden_dtype]
+    np.testing.assert_allclose(y, ref[0], rtol=tol.rtol, atol=tol.atol)
+
+
+@pytest.mark.parametrize("spec", SKIP_SPECS, ids=lambda s: s.name)
+def test_skip_shape_refused(gpu, spec):
+    """A skip that is not X's trailing dims is refused, not read out of bounds."""
+    import numpy as np
+
+    x = np.ones((4, 6, 8), np.float32)
+    skip = np.ones((4, 1, 8), np.float32)  # broadcasts in ONNX, but not as whole rows
+    ws = [np.ones((8,), np.float32) for _ in range(len(spec.inputs) - 2)]
+    with pytest.raises(Exception, match="trailing dims"):
+        harness.run_launch(spec, [x, skip, *ws], ["float32"] * 2, spec.resolve_attrs({}))
 
 
 # -- Python IPluginV3 enqueue on CuPy buffers --------------------------------------------------
@@ -81,7 +126,7 @@ def _stub_trt():
     )
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+@pytest.mark.parametrize("spec", NORMS, ids=lambda s: s.name)
 @pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
 def test_python_plugin_enqueue(gpu, spec, dtype):
     import cupy as cp

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from conftest import gpu_available
 
-from trtforge.plugins import catalog, harness
+from trtforge.plugins import catalog, harness, testing
 from trtforge.plugins.spec import DTYPES
 
 pytestmark = pytest.mark.gpu
@@ -81,17 +81,6 @@ def _field_line(spec, name, value) -> str:
     return f"field {name} {tag} " + " ".join(str(v) for v in vals)
 
 
-def _cases(spec):
-    rng = np.random.default_rng(5)
-    if spec.test_inputs is not None:
-        return spec.test_inputs(rng)
-    n_in = len(spec.inputs)
-    return [
-        (harness.random_inputs(spec, combo[:n_in], 7, 768, rng), dict(spec.test_attrs))
-        for combo in spec.type_combinations
-    ]
-
-
 def _run(host, spec, inputs, attrs, work: Path):
     exe, lib = host
     work.mkdir(parents=True, exist_ok=True)
@@ -124,7 +113,7 @@ def _specs():
 def test_plugin_lifecycle_matches_reference(host, spec, tmp_path):
     if not catalog.is_available(spec):
         pytest.skip(f"{spec.qualified_name} has no kernel in this build")
-    for n, (inputs, attrs) in enumerate(_cases(spec)):
+    for n, (inputs, attrs) in enumerate(testing.declared_cases(spec, np.random.default_rng(5))):
         outs = _run(host, spec, inputs, attrs, tmp_path / f"case{n}")
         refs = spec.run_reference(inputs, attrs)
         assert len(outs) == len(refs)

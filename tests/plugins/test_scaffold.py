@@ -1,8 +1,11 @@
-"""trt-plugin new: a scaffolded plugin builds (native library + extension) and its tests pass.
+"""trt-plugin new: a scaffolded plugin builds (native library + extension) and passes its own
+tests and the whole generic plugin suite.
 
 Copies the source tree's CMake/csrc/plugins into a temporary directory, scaffolds a plugin
 there, compiles csrc/ for one architecture (TRTFORGE_CUDA_ARCHITECTURES, default 89-real), and
-runs the generated test file against that build. Needs nvcc and cmake (skipped otherwise).
+runs, against that build, the generated test file and every test module of tests/plugins that
+runs over all declarations (those calling `all_plugins()`): the scaffold is tested on its own
+declared data like every shipped plugin. Needs nvcc and cmake (skipped otherwise).
 TensorRT headers come from TensorRT_ROOT, an importable kernel-lens, or the wheel CMake
 downloads; without any, only the extension is built and the native-library tests skip.
 """
@@ -18,6 +21,13 @@ from pathlib import Path
 
 import pytest
 from _plugin_helpers import REPO, run_cli
+
+#: the generic plugin tests: every module that runs over all declared plugins.
+GENERIC = sorted(
+    p.name
+    for p in (REPO / "tests" / "plugins").glob("test_*.py")
+    if "all_plugins(" in p.read_text(encoding="utf-8") and p.name != Path(__file__).name
+)
 
 
 def _trt_headers() -> str | None:
@@ -42,8 +52,9 @@ def test_scaffolded_plugin_builds_and_passes(tmp_path):
         src = REPO / item
         (shutil.copytree if src.is_dir() else shutil.copy)(src, root / item)
     (root / "tests" / "plugins").mkdir(parents=True)
-    for f in ("conftest.py", "_plugin_helpers.py"):
+    for f in ("conftest.py", "_plugin_helpers.py", *GENERIC):
         shutil.copy(REPO / "tests" / "plugins" / f, root / "tests" / "plugins" / f)
+    shutil.copytree(REPO / "tests" / "plugins" / "host", root / "tests" / "plugins" / "host")
 
     proc = run_cli("trtforge.plugins.cli.plugin", "new", "ScaffoldProbe", "--root", str(root))
     assert proc.returncode == 0, proc.stderr
@@ -79,20 +90,34 @@ def test_scaffolded_plugin_builds_and_passes(tmp_path):
         assert "trtforge ScaffoldProbe 1" in (shim / "lib" / "plugins.txt").read_text()
     assert list(shim.glob("_C.*")), "the extension was not built"
 
-    env = dict(
-        os.environ,
-        PYTHONPATH=os.pathsep.join([str(root / ".dev"), os.environ.get("PYTHONPATH", "")]),
+    # trtforge in the test processes and their children = this build (an installed trtforge,
+    # editable or not, must not answer for it): a sitecustomize maps the imports onto
+    # .dev/trtforge with the tree's own codegen finder
+    site = root / ".dev" / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import importlib.util, pathlib\n"
+        f"root = pathlib.Path({str(root)!r})\n"
+        "spec = importlib.util.spec_from_file_location('_codegen', root / 'plugins' / '_codegen.py')\n"
+        "codegen = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(codegen)\n"
+        "codegen.use_tree(root / '.dev' / 'trtforge')\n"
     )
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(site), env.get("PYTHONPATH", "")) if p)
+    env.pop("TRTFORGE_PLUGIN_LIBRARY", None)  # this build's library, not one named outside
+    if headers:  # the plugin host (a generic module) compiles against the same headers
+        env["TRTFORGE_TRT_INCLUDE_DIR"] = headers
     r = subprocess.run(
         [
             sys.executable,
             "-m",
             "pytest",
-            "-q",
+            "-v",
             "-p",
             "no:cacheprovider",
             "-rs",
-            str(root / "tests" / "plugins" / "test_scaffold_probe.py"),
+            str(root / "tests" / "plugins"),
         ],
         capture_output=True,
         text=True,
@@ -102,3 +127,5 @@ def test_scaffolded_plugin_builds_and_passes(tmp_path):
     )
     assert r.returncode == 0, r.stdout[-6000:] + r.stderr[-3000:]
     assert "failed" not in r.stdout
+    # the generic modules ran on the scaffold too, not only on the shipped plugins
+    assert "test_reference_matches_decomposition[ScaffoldProbe]" in r.stdout, r.stdout[-3000:]

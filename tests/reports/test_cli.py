@@ -17,9 +17,13 @@ CLIS = {
     "trt-rewrite": "trtforge.analyzer.cli.rewrite",
     "trt-build": "trtforge.plugins.cli.build",
     "trt-plugin": "trtforge.plugins.cli.plugin",
+    "trt-quantize": "trtforge.analyzer.cli.quantize",
 }
-BLOCKED = ("tensorrt", "tensorrt_rtx", "onnxruntime", "cupy", "torch")
-#: generous for a 2-core CI machine; a -h that imports onnx/TensorRT takes far longer.
+#: what a static check must not import.
+BLOCKED = ("tensorrt", "tensorrt_rtx", "onnxruntime", "cupy", "torch", "polygraphy")
+#: what `-h` must not import either: discovering the passes' and plugins' declarations and
+#: building the parser needs none of them (onnx and numpy alone cost 0.3 s of start-up).
+HELP_BLOCKED = (*BLOCKED, "onnx_graphsurgeon", "onnx", "numpy", "ml_dtypes")
 
 BLOCKER = textwrap.dedent(
     """
@@ -43,18 +47,27 @@ BLOCKER = textwrap.dedent(
 )
 
 
-@pytest.fixture
-def blocked_env(tmp_path):
-    """An environment whose Python refuses to import the heavy modules and logs attempts."""
+def _blocking(tmp_path, modules):
+    """An environment whose Python refuses to import `modules` and logs attempts."""
     site = tmp_path / "block"
     site.mkdir()
     (site / "sitecustomize.py").write_text(BLOCKER)
     log = tmp_path / "attempts.log"
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(site), env.get("PYTHONPATH", "")) if p)
-    env["TRTFORGE_TEST_BLOCKED"] = ",".join(BLOCKED)
+    env["TRTFORGE_TEST_BLOCKED"] = ",".join(modules)
     env["TRTFORGE_TEST_BLOCK_LOG"] = str(log)
     return env, log
+
+
+@pytest.fixture
+def blocked_env(tmp_path):
+    return _blocking(tmp_path, BLOCKED)
+
+
+@pytest.fixture
+def help_env(tmp_path):
+    return _blocking(tmp_path, HELP_BLOCKED)
 
 
 def _run(env, *args, timeout=120):
@@ -71,8 +84,8 @@ def test_the_blocker_blocks(blocked_env):
 
 
 @pytest.mark.parametrize("prog", sorted(CLIS))
-def test_help_is_fast_and_imports_nothing_heavy(blocked_env, prog):
-    env, log = blocked_env
+def test_help_is_fast_and_imports_nothing_heavy(help_env, prog):
+    env, log = help_env
     # how fast -h is belongs to the benchmarks (docs/benchmarks.md); here: what it imports
     proc = _run(env, "-m", CLIS[prog], "-h")
     assert "Traceback" not in proc.stderr
@@ -83,8 +96,8 @@ def test_help_is_fast_and_imports_nothing_heavy(blocked_env, prog):
     assert "usage:" in proc.stdout and prog in proc.stdout
 
 
-def test_help_lists_every_trt_check_option(blocked_env):
-    env, _ = blocked_env
+def test_help_lists_every_trt_check_option(help_env):
+    env, _ = help_env
     out = _run(env, "-m", CLIS["trt-check"], "-h").stdout
     for option in ("--target", "--backend", "--format", "--output", "--verbose", "--quiet"):
         assert option in out
@@ -201,3 +214,21 @@ def test_bundled_example_is_reproducible_and_runs_in_onnxruntime():
     x = np.random.default_rng(0).standard_normal((2, 5, 64)).astype(np.float32)
     (y,) = session.run(None, {"x": x})
     assert y.shape == (2, 5, 64) and np.isfinite(y).all()
+
+
+def test_discovering_passes_and_plugins_imports_nothing_heavy(help_env):
+    """Every pass and plugin module is imported (that is how they are discovered) and their
+    declarations read, with graphsurgeon, onnx, numpy, onnxruntime and TensorRT blocked."""
+    env, log = help_env
+    code = (
+        "from trtforge.analyzer.rewrite import registry\n"
+        "from trtforge.plugins import all_plugins\n"
+        "passes = registry.pass_classes()\n"
+        "assert passes and registry.declared_options() and registry.advised_passes()\n"
+        "print(len(passes), len(all_plugins()), registry.passes_removing('com.microsoft', 'Gelu'))\n"
+    )
+    proc = _run(env, "-c", code)
+    assert proc.returncode == 0, proc.stderr
+    assert not log.exists(), f"discovery tried to import {log.read_text().split()}"
+    n_passes, n_plugins, removing = proc.stdout.split(maxsplit=2)
+    assert int(n_passes) > 5 and int(n_plugins) >= 2 and "decompose-contrib" in removing

@@ -10,13 +10,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-import numpy as np
-import onnx
-import onnx_graphsurgeon as gs
-
+from trtforge.analyzer.lazy import lazy_import
 from trtforge.analyzer.rewrite.base import PassContext
 
-F32 = np.float32
+np = lazy_import("numpy")
+onnx = lazy_import("onnx")
+gs = lazy_import("onnx_graphsurgeon")
+
+#: the float type lowered models compute in (a dtype name: numpy is imported on first use).
+F32 = "float32"
 
 
 class Emit:
@@ -75,11 +77,11 @@ def probit(e: Emit, x: gs.Tensor) -> gs.Tensor:
     log = e.op("Log", square)
     # the constants are folded in float32, exactly as onnxruntime's float code folds them:
     # the formula cancels badly near 0.5 and a one-ulp difference there shows
-    a = F32(0.147)
-    v = e.op("Add", c(F32(2) / (F32(3.14159) * a)), e.op("Mul", c(0.5), log))
-    v2 = e.op("Mul", c(F32(1) / a), log)
+    a = np.float32(0.147)
+    v = e.op("Add", c(np.float32(2) / (np.float32(3.14159) * a)), e.op("Mul", c(0.5), log))
+    v2 = e.op("Mul", c(np.float32(1) / a), log)
     v3 = e.op("Sub", e.op("Sqrt", e.op("Sub", e.op("Mul", v, v), v2)), v)
-    return e.op("Mul", c(F32(math.sqrt(2.0))), e.op("Mul", sign, e.op("Sqrt", v3)))
+    return e.op("Mul", c(np.float32(math.sqrt(2.0))), e.op("Mul", sign, e.op("Sqrt", v3)))
 
 
 def softmax_zero(e: Emit, x: gs.Tensor) -> gs.Tensor:

@@ -7,10 +7,11 @@ island), the fused node computes in the input's type and a Cast restores the out
 
 from __future__ import annotations
 
-import onnx_graphsurgeon as gs
-
+from trtforge.analyzer.lazy import lazy_import
 from trtforge.analyzer.rewrite import emit
 from trtforge.analyzer.rewrite.base import Match, PassContext, detach
+
+gs = lazy_import("onnx_graphsurgeon")
 
 
 def replace_with_norm(

@@ -15,6 +15,10 @@ Before → After (one node each)::
     SimplifiedLayerNormalization(x, s)→ RMSNormalization (opset ≥ 23, if supported) | basic ops
     SkipLayerNormalization(x, skip, g[, b, bias])         → Add(s) then LayerNorm as above
     SkipSimplifiedLayerNormalization(x, skip, g[, bias])  → Add(s) then RMSNorm as above
+        (--skipnorm-impl plugin: one trtforge::SkipLayerNorm / SkipRMSNorm node instead, the
+         fused residual add + norm plugin, an absent beta/bias given as zeros; where the plugin
+         cannot serve the node — no plugin SDK, a non-float type, a skip that is not the
+         input's trailing dims, an unknown hidden size — the Add + norm above)
     EmbedLayerNormalization(ids, [seg_ids], word, pos, [seg], g[, b, mask, pos_ids])
                                       → Gather word/position/segment rows, Add, LayerNorm
                                         (mask_index: ReduceSum of the mask)
@@ -36,12 +40,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
-import onnx_graphsurgeon as gs
-
+from trtforge.analyzer.lazy import lazy_import
 from trtforge.analyzer.rewrite import emit
-from trtforge.analyzer.rewrite.base import Match, PassContext, RewritePass, detach
+from trtforge.analyzer.rewrite.base import Match, PassContext, PassOption, RewritePass, detach
 from trtforge.analyzer.rewrite.graphutil import anchor, graph_output_names, tensor_rank
+
+np = lazy_import("numpy")
+gs = lazy_import("onnx_graphsurgeon")
 
 MS = "com.microsoft"
 
@@ -152,9 +157,102 @@ def _layer_norm(rms: bool):
     return build
 
 
+#: onnxruntime's default epsilon of SkipLayerNormalization / SkipSimplifiedLayerNormalization
+SKIP_EPSILON = 1e-12
+SKIP_PLUGINS = {False: "SkipLayerNorm", True: "SkipRMSNorm"}
+
+
+def _static_dims(t: gs.Tensor) -> list[int] | None:
+    shape = t.shape
+    if shape is None or not all(isinstance(d, int) and d >= 0 for d in shape):
+        return None
+    return list(shape)
+
+
+def _hidden_size(node: gs.Node) -> int | None:
+    """The normalized width: gamma's size, else the input's last dim (when static)."""
+    gamma = node.inputs[2]
+    dims = _static_dims(gamma)
+    if dims is not None and len(dims) == 1:
+        return dims[0]
+    x_dims = node.inputs[0].shape
+    if x_dims and isinstance(x_dims[-1], int) and x_dims[-1] > 0:
+        return x_dims[-1]
+    return None
+
+
+def _dtype_name(t: gs.Tensor | None) -> str | None:
+    if t is None:
+        return None
+    try:
+        dtype = emit.np_float(t) if emit.is_float(t) else None
+    except TypeError:
+        return None
+    if dtype is None:
+        return None
+    name = str(dtype)
+    return name if name in ("float32", "float16", "bfloat16") else None
+
+
+def skip_plugin_unfit(node: gs.Node) -> str | None:
+    """Why the fused plugin cannot serve this Skip*LayerNormalization node (None: it can)."""
+    if emit._catalog() is None:
+        return "the trtforge plugin SDK is not installed"
+    rms = "Simplified" in node.op
+    if emit._catalog().find_plugin(SKIP_PLUGINS[rms], "1", "trtforge") is None:
+        return f"the {SKIP_PLUGINS[rms]} plugin is not declared"
+    x, skip, gamma = node.inputs[0], node.inputs[1], node.inputs[2]
+    beta = None if rms else _input(node, 3)
+    bias = _input(node, 3 if rms else 4)
+    io = _dtype_name(x)
+    if io is None:
+        return f"input '{x.name}' is not known to be float32, float16 or bfloat16"
+    if _dtype_name(skip) != io or (bias is not None and _dtype_name(bias) != io):
+        return "skip and bias are not of the input's type"
+    w = _dtype_name(gamma)
+    if w not in (io, "float32") or (beta is not None and _dtype_name(beta) != w):
+        return "gamma/beta are neither of the input's type nor float32"
+    if _hidden_size(node) is None:
+        return "the hidden size is not known (gamma's shape and the input's last dim)"
+    x_rank, skip_dims = tensor_rank(x), skip.shape
+    if x_rank is None or skip_dims is None:
+        return "the ranks of input and skip are not known"
+    lead = 0
+    while lead < len(skip_dims) - 1 and skip_dims[lead] == 1:
+        lead += 1
+    tail = list(skip_dims[lead:])
+    if len(tail) > x_rank:
+        return "skip has more dims than the input"
+    x_tail = list(x.shape[x_rank - len(tail) :]) if x.shape is not None else tail
+    if any(a != b for a, b in zip(tail, x_tail, strict=True)):
+        return "skip is not the input's trailing dims"
+    return None
+
+
+def _skip_plugin(node: gs.Node, outs: list, ctx: PassContext, rms: bool) -> None:
+    """One trtforge SkipLayerNorm / SkipRMSNorm node; absent beta/bias become zeros."""
+    x, skip, gamma = node.inputs[0], node.inputs[1], node.inputs[2]
+    hidden = _hidden_size(node)
+    beta = None if rms else _input(node, 3)
+    bias = _input(node, 3 if rms else 4)
+    if not rms and beta is None:
+        beta = ctx.constant("beta_zeros", np.zeros(hidden, emit.np_float(gamma)))
+    if bias is None:
+        bias = ctx.constant("bias_zeros", np.zeros(hidden, emit.np_float(x)))
+    summed = outs[3] if len(outs) > 3 and outs[3] is not None else None
+    if summed is None:
+        summed = ctx.variable("skip_sum", dtype=emit.np_float(x), shape=x.shape)
+    inputs = [x, skip, gamma] + ([] if rms else [beta]) + [bias]
+    eps = float(node.attrs.get("epsilon", SKIP_EPSILON))
+    emit.plugin_node(ctx, SKIP_PLUGINS[rms], inputs, [outs[0], summed], epsilon=eps)
+
+
 def _skip_layer_norm(rms: bool):
     def build(node, outs, ctx):
-        eps = float(node.attrs.get("epsilon", 1e-12))
+        if ctx.options.skipnorm_impl == "plugin" and skip_plugin_unfit(node) is None:
+            _skip_plugin(node, outs, ctx, rms)
+            return
+        eps = float(node.attrs.get("epsilon", SKIP_EPSILON))
         x, skip, gamma = node.inputs[0], node.inputs[1], node.inputs[2]
         beta = None if rms else _input(node, 3)
         bias = _input(node, 3 if rms else 4)
@@ -394,7 +492,7 @@ def _fused_gemm(node, outs, ctx):
     _activation(ctx, y, outs[0], name, params)
 
 
-Builder = Callable[[gs.Node, list, PassContext], None]
+Builder = Callable[["gs.Node", list, PassContext], None]
 
 #: op_type → (builder, indices of outputs the standard ops reproduce, needs known rank)
 HANDLERS: dict[str, tuple[Builder, tuple[int, ...]]] = {
@@ -426,6 +524,17 @@ class DecomposeContrib(RewritePass):
     summary = "ONNX Runtime com.microsoft contrib ops → standard ONNX subgraphs TensorRT parses"
     order = 10
     removes = frozenset({(MS, op) for op in HANDLERS} | {("", op) for op in DEFAULT_DOMAIN})
+    options = (
+        PassOption(
+            "skipnorm_impl",
+            "auto",
+            "--skipnorm-impl: SkipLayerNormalization / SkipSimplifiedLayerNormalization as "
+            "Add + the standard norm ('auto', default) or as the fused trtforge "
+            "SkipLayerNorm / SkipRMSNorm plugin node ('plugin'; Add + norm where the plugin "
+            "cannot serve the node)",
+            choices=("auto", "plugin"),
+        ),
+    )
 
     def find(self, ctx: PassContext):
         for node in list(ctx.graph.nodes):
@@ -491,4 +600,3 @@ class DecomposeContrib(RewritePass):
 
 
 PASS = DecomposeContrib
-_ = np  # numpy is used through emit's helpers

@@ -51,12 +51,13 @@ for a 3-D input.
 
 from __future__ import annotations
 
-import numpy as np
-import onnx_graphsurgeon as gs
-
+from trtforge.analyzer.lazy import lazy_import
 from trtforge.analyzer.rewrite import emit
 from trtforge.analyzer.rewrite.base import Match, PassContext, PassOption, RewritePass, detach
 from trtforge.analyzer.rewrite.graphutil import anchor, graph_output_names, tensor_rank
+
+np = lazy_import("numpy")
+gs = lazy_import("onnx_graphsurgeon")
 
 MS = "com.microsoft"
 GQA_IMPLS = ("auto", "decomposed", "onnx-attention")

@@ -35,21 +35,27 @@ attributes; bits other than 2, 4 or 8; a g_idx entry outside the block range.
 
 from __future__ import annotations
 
-import ml_dtypes
-import numpy as np
-import onnx_graphsurgeon as gs
-from onnx import numpy_helper
-from onnx_graphsurgeon.ir.tensor import LazyValues
-
+from trtforge.analyzer.lazy import lazy_import
 from trtforge.analyzer.rewrite.base import Match, PassContext, PassOption, RewritePass, detach
 from trtforge.analyzer.rewrite.graphutil import anchor, const_value, producer
+
+np = lazy_import("numpy")
+ml_dtypes = lazy_import("ml_dtypes")
+numpy_helper = lazy_import("onnx.numpy_helper")
+gs = lazy_import("onnx_graphsurgeon")
 
 MS = "com.microsoft"
 #: DequantizeLinear takes block_size from opset 21.
 OPSET_BLOCKED_DQ = 21
 #: weights this pass decodes whatever their size (they are the point of the pass).
 UNLIMITED = 1 << 62
-_SIGNED = {4: ml_dtypes.int4, 8: np.int8}
+#: bit widths whose weights this pass re-encodes as signed integers (`_signed_type`).
+_SIGNED_BITS = (4, 8)
+
+
+def _signed_type(bits: int) -> type:
+    """The signed integer type of `bits`-wide weights (int4 comes from ml_dtypes)."""
+    return ml_dtypes.int4 if bits == 4 else np.int8
 
 
 def _value(tensor: gs.Tensor | None) -> np.ndarray | None:
@@ -197,7 +203,7 @@ class DequantizeNBits(RewritePass):
             return False
         if data["bits"] == 8 and ctx.target.family != "rtx":
             return False
-        if data["bits"] not in _SIGNED or not _symmetric(data["zp"], data["zero"]):
+        if data["bits"] not in _SIGNED_BITS or not _symmetric(data["zp"], data["zero"]):
             return False
         if data["bits"] == 4 and data["q"].size % 2:
             return False  # TensorRT: 4-bit data needs an even element count
@@ -228,7 +234,9 @@ class DequantizeNBits(RewritePass):
         """
         dtype = scales.dtype
         if quantized:
-            signed = (q - data["zero"]).astype(_SIGNED[data["bits"]])
+            from onnx_graphsurgeon.ir.tensor import LazyValues
+
+            signed = (q - data["zero"]).astype(_signed_type(data["bits"]))
             proto = numpy_helper.from_array(signed, ctx.unique(f"{what}_q"))
             wq = gs.Constant(proto.name, LazyValues(proto))
             weights = ctx.variable(f"{what}_dq", dtype=dtype, shape=list(q.shape))

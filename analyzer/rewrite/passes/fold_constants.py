@@ -28,11 +28,12 @@ from __future__ import annotations
 
 import logging
 
-import onnx
-import onnx_graphsurgeon as gs
-
+from trtforge.analyzer.lazy import lazy_import
 from trtforge.analyzer.rewrite.base import Match, PassContext, PassOutcome, RewritePass, detach
 from trtforge.analyzer.rewrite.graphutil import anchor, graph_output_names, is_lazy_external, scalar
+
+onnx = lazy_import("onnx")
+gs = lazy_import("onnx_graphsurgeon")
 
 log = logging.getLogger("trtforge.rewrite")
 

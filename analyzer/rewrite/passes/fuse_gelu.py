@@ -20,19 +20,21 @@ from __future__ import annotations
 
 import math
 
-import onnx_graphsurgeon as gs
-
+from trtforge.analyzer.lazy import lazy_import
 from trtforge.analyzer.rewrite import emit
 from trtforge.analyzer.rewrite.base import Advice, Match, PassContext, RewritePass, detach
 from trtforge.analyzer.rewrite.graphutil import (
     anchor,
     escapes,
     is_close,
+    is_default,
     scalar,
     single_use,
     split_const,
+    users,
 )
-from trtforge.analyzer.rewrite.passes.fuse_layernorm import _is_default, _users
+
+gs = lazy_import("onnx_graphsurgeon")
 
 SQRT2 = math.sqrt(2.0)
 TOL = 1e-3
@@ -41,7 +43,7 @@ TOL = 1e-3
 def _scaled(t: gs.Tensor, factor: float) -> tuple[gs.Node, gs.Tensor] | None:
     """If t = x * factor (or x / (1/factor)): (that node, x)."""
     node = t.inputs[0] if t.inputs else None
-    if node is None or not _is_default(node) or node.op not in ("Mul", "Div"):
+    if node is None or not is_default(node) or node.op not in ("Mul", "Div"):
         return None
     split = split_const(node)
     if split is None:
@@ -57,7 +59,7 @@ def _scaled(t: gs.Tensor, factor: float) -> tuple[gs.Node, gs.Tensor] | None:
 def _cube_of(t: gs.Tensor) -> tuple[list[gs.Node], gs.Tensor] | None:
     """If t = Pow(x, 3) or x*x*x: (nodes, x)."""
     node = t.inputs[0] if t.inputs else None
-    if node is None or not _is_default(node):
+    if node is None or not is_default(node):
         return None
     if node.op == "Pow" and is_close(scalar(node.inputs[1]), 3.0):
         return [node], node.inputs[0]
@@ -99,7 +101,7 @@ def _product(
         if not single_use(cur, graph):
             return None
         node = cur.outputs[0]
-        if node.op != "Mul" or not _is_default(node) or len(node.inputs) != 2:
+        if node.op != "Mul" or not is_default(node) or len(node.inputs) != 2:
             return None
         other = node.inputs[1] if node.inputs[0] is cur else node.inputs[0]
         nodes.append(node)
@@ -129,7 +131,7 @@ class FuseGelu(RewritePass):
 
     def find(self, ctx: PassContext):
         for node in list(ctx.graph.nodes):
-            if node.op not in ("Erf", "Tanh") or not _is_default(node):
+            if node.op not in ("Erf", "Tanh") or not is_default(node):
                 continue
             if node.op == "Erf":
                 scaled = _scaled(node.inputs[0], 1.0 / SQRT2)
@@ -145,7 +147,7 @@ class FuseGelu(RewritePass):
                 approximate = "tanh"
             adds = [
                 a
-                for a in _users(node.outputs[0], "Add")
+                for a in users(node.outputs[0], "Add")
                 if is_close(
                     scalar(a.inputs[1] if a.inputs[0] is node.outputs[0] else a.inputs[0]), 1.0
                 )

@@ -28,55 +28,36 @@ Skips (reported with the reason):
 
 from __future__ import annotations
 
-import numpy as np
-import onnx_graphsurgeon as gs
-
+from trtforge.analyzer.lazy import lazy_import
 from trtforge.analyzer.rewrite import emit
 from trtforge.analyzer.rewrite.base import Advice, Match, PassContext, PassOption, RewritePass
 from trtforge.analyzer.rewrite.graphutil import (
     anchor,
-    escapes,
     is_close,
-    is_lazy_external,
-    other_input,
+    is_default,
     reduce_axes,
     scalar,
-    single_use,
-    split_const,
-    static_tail,
-    tensor_rank,
-    trailing_axes,
+    users,
 )
 from trtforge.analyzer.rewrite.passes._norm_emit import replace_with_norm
+from trtforge.analyzer.rewrite.passes._norm_match import (
+    apply_inverse,
+    check_core,
+    extend_tail,
+    fit_param,
+    match_inverse_std,
+    normalized_dims,
+)
 
-#: the most values a normalized width may hold: γ/β are made as constants of that size, and a
-#: damaged shape (a fuzzed dim of 2^40) must be a skip, not an allocation failure
-MAX_NORM_ELEMENTS = 1 << 24
-
-
-def too_wide(dims, x: gs.Tensor) -> str | None:
-    """Why normalized dims are too large to make γ/β for (a damaged shape), or None."""
-    if dims is None or int(np.prod(dims, dtype=np.float64)) <= MAX_NORM_ELEMENTS:
-        return None
-    return (
-        f"the normalized dims {list(dims)} of '{x.name}' hold more than "
-        f"{MAX_NORM_ELEMENTS:,} values (a damaged shape?): no γ/β of that size is made"
-    )
-
-
-def _is_default(node: gs.Node) -> bool:
-    return node.domain in ("", "ai.onnx", None)
-
-
-def _users(tensor: gs.Tensor, *ops: str) -> list[gs.Node]:
-    return [n for n in tensor.outputs if n.op in ops and _is_default(n)]
+np = lazy_import("numpy")
+gs = lazy_import("onnx_graphsurgeon")
 
 
 def _square_of(d: gs.Tensor) -> list[gs.Node]:
     """Pow(d, 2) and Mul(d, d) nodes reading `d`."""
     found = []
     for node in d.outputs:
-        if not _is_default(node):
+        if not is_default(node):
             continue
         if node.op == "Pow" and node.inputs[0] is d and is_close(scalar(node.inputs[1]), 2.0):
             found.append(node)
@@ -90,155 +71,18 @@ def _square_of(d: gs.Tensor) -> list[gs.Node]:
     return found
 
 
-def match_inverse_std(var: gs.Tensor):
-    """From the variance: Add(eps) then Sqrt (divide) or Reciprocal/Pow(-0.5) (multiply).
-
-    Yields every candidate (nodes, eps, tensor, "div"|"mul"): divide the centred input by
-    `tensor`, or multiply it by `tensor`.
-    """
-    for add in _users(var, "Add"):
-        split = split_const(add)
-        if split is None or split[0] is not var:
-            continue
-        eps = split[1]
-        e = add.outputs[0]
-        for sqrt in _users(e, "Sqrt"):
-            s = sqrt.outputs[0]
-            for recip in _users(s, "Reciprocal"):
-                yield [add, sqrt, recip], eps, recip.outputs[0], "mul"
-            for div in _users(s, "Div"):
-                if div.inputs[1] is s and is_close(scalar(div.inputs[0]), 1.0):
-                    yield [add, sqrt, div], eps, div.outputs[0], "mul"
-            yield [add, sqrt], eps, s, "div"
-        for pow_ in _users(e, "Pow"):
-            if pow_.inputs[0] is e and is_close(scalar(pow_.inputs[1]), -0.5):
-                yield [add, pow_], eps, pow_.outputs[0], "mul"
-
-
 def _numerator(var: gs.Tensor, sub: gs.Node, m: gs.Tensor, x: gs.Tensor):
     """(inverse-std nodes, eps, numerator node, second Sub or None) completing a LayerNorm."""
     for inv_nodes, eps, inv, how in match_inverse_std(var):
         numerator = apply_inverse(sub.outputs[0], inv, how)
         if numerator is not None:
             return inv_nodes, eps, numerator, None
-        for twin in _users(m, "Sub"):  # the numerator may use a second Sub(x, mean)
+        for twin in users(m, "Sub"):  # the numerator may use a second Sub(x, mean)
             if twin is not sub and twin.inputs[0] is x and twin.inputs[1] is m:
                 numerator = apply_inverse(twin.outputs[0], inv, how)
                 if numerator is not None:
                     return inv_nodes, eps, numerator, twin
     return None
-
-
-def apply_inverse(centred: gs.Tensor, inv: gs.Tensor, how: str) -> gs.Node | None:
-    """The node dividing `centred` by `inv` (how="div") or multiplying by it (how="mul")."""
-    if how == "div":
-        for node in _users(centred, "Div"):
-            if node.inputs[0] is centred and node.inputs[1] is inv:
-                return node
-        return None
-    for node in _users(centred, "Mul"):
-        if other_input(node, centred) is inv:
-            return node
-    return None
-
-
-def affine_param(node: gs.Node, tensor: gs.Tensor) -> gs.Constant | None:
-    """For Mul/Add(tensor, param): the param when it is a Constant (initializer), also behind
-    Identity nodes (the TorchScript exporter deduplicates equal initializers — every LayerNorm
-    weight of ones — into one, read through an Identity per use)."""
-    param = other_input(node, tensor)
-    for _ in range(4):
-        if isinstance(param, gs.Constant):
-            return param
-        producer = param.inputs[0] if param is not None and len(param.inputs) == 1 else None
-        if producer is None or producer.op != "Identity" or not _is_default(producer):
-            return None
-        param = producer.inputs[0]
-    return None
-
-
-def fit_param(
-    param: gs.Constant, dims: list[int] | None, dtype: np.dtype
-) -> np.ndarray | gs.Constant | None:
-    """The affine parameter shaped exactly `dims` in `dtype`, if it broadcasts that way.
-
-    Returns the Constant itself when it already fits (weights not loaded), a new array when it
-    needed reshaping or a dtype change, or None when it does not fit.
-    """
-    shape = list(param.shape or [])
-    while shape and shape[0] == 1 and (dims is None or len(shape) > len(dims)):
-        shape.pop(0)
-    if dims is None:
-        return None
-    if shape == dims and list(param.shape) == dims and np.dtype(param.dtype) == dtype:
-        return param
-    if len(shape) > len(dims) or any(
-        s not in (1, d) for s, d in zip(shape[::-1], dims[::-1], strict=False)
-    ):
-        return None
-    if is_lazy_external(param):
-        return None
-    values = np.asarray(param.values).reshape(shape)
-    return np.broadcast_to(values, dims).astype(dtype)
-
-
-def dims_from_params(params: list[gs.Tensor], count: int) -> list[int] | None:
-    """The normalized dims read off the affine parameters, for an input whose shape is lost.
-
-    TorchScript exports at opset 11-13 leave ONNX shape inference without the input's shape,
-    but gamma/beta are `[..., D]` initializers: one whose static shape (leading 1s dropped)
-    has exactly `count` dims spans the normalized axes, since `Mul`/`Add` broadcast it against
-    them. A parameter of fewer dims (a scalar, `[1]`) says nothing and is not used; when two
-    disagree, nothing is returned. The result is checked when the rewrite is verified.
-    """
-    found: list[int] | None = None
-    for param in params:
-        if not isinstance(param, gs.Constant) or param.shape is None:
-            continue
-        shape = [int(d) for d in param.shape]
-        while len(shape) > count and shape[0] == 1:
-            shape.pop(0)
-        if len(shape) != count or any(d <= 1 for d in shape):
-            continue
-        if found is not None and found != shape:
-            return None
-        found = shape
-    return found
-
-
-def extend_tail(match: Match, graph: gs.Graph, last: gs.Node, x: gs.Tensor) -> None:
-    """Absorbs a trailing Cast (fp16 island), Mul(gamma) and Add(beta) into the match."""
-    data = match.data
-    out = last.outputs[0]
-    if not single_use(out, graph):
-        return
-    nxt = out.outputs[0]
-    src = x.inputs[0] if x.inputs else None
-    if (
-        nxt.op == "Cast"
-        and _is_default(nxt)
-        and src is not None
-        and src.op == "Cast"
-        and nxt.outputs[0].dtype is not None
-        and src.inputs[0].dtype is not None
-        and np.dtype(nxt.outputs[0].dtype) == np.dtype(src.inputs[0].dtype)
-    ):
-        data["cast"] = nxt
-        match.nodes.append(nxt)
-        out = nxt.outputs[0]
-        if not single_use(out, graph):
-            return
-        nxt = out.outputs[0]
-    if nxt.op == "Mul" and _is_default(nxt) and affine_param(nxt, out) is not None:
-        data["gamma"] = (nxt, affine_param(nxt, out))
-        match.nodes.append(nxt)
-        out = nxt.outputs[0]
-        if not single_use(out, graph):
-            return
-        nxt = out.outputs[0]
-        if nxt.op == "Add" and _is_default(nxt) and affine_param(nxt, out) is not None:
-            data["beta"] = (nxt, affine_param(nxt, out))
-            match.nodes.append(nxt)
 
 
 class FuseLayerNorm(RewritePass):
@@ -267,16 +111,16 @@ class FuseLayerNorm(RewritePass):
 
     def find(self, ctx: PassContext):
         for mean in list(ctx.graph.nodes):
-            if mean.op != "ReduceMean" or not _is_default(mean) or not mean.outputs:
+            if mean.op != "ReduceMean" or not is_default(mean) or not mean.outputs:
                 continue
             x = mean.inputs[0]
             m = mean.outputs[0]
-            for sub in _users(m, "Sub"):
+            for sub in users(m, "Sub"):
                 if sub.inputs[0] is not x or sub.inputs[1] is not m:
                     continue
                 d = sub.outputs[0]
                 for square in _square_of(d):
-                    for var_node in _users(square.outputs[0], "ReduceMean"):
+                    for var_node in users(square.outputs[0], "ReduceMean"):
                         found = _numerator(var_node.outputs[0], sub, m, x)
                         if found is None:
                             continue
@@ -311,30 +155,15 @@ class FuseLayerNorm(RewritePass):
     def check(self, match: Match, ctx: PassContext) -> str | None:
         data = match.data
         x: gs.Tensor = data["x"]
-        core = data["core"]
-        for node in core[:-1]:
-            for out in node.outputs:
-                why = escapes(out, core, ctx.graph)
-                if why:
-                    return why
-        axes_mean, axes_var = data["axes"]
-        if axes_mean is None or axes_var is None:
-            return "the ReduceMean axes are not constant (or keepdims=0)"
-        rank = tensor_rank(x)
-        first = trailing_axes(axes_mean, rank)
-        if first is None or trailing_axes(axes_var, rank) != first:
-            return f"reduces over axes {axes_mean}/{axes_var}, not the trailing axes of the input"
-        data["axis"] = first
-        if not emit.is_float(x):
-            return f"input '{x.name}' has type {x.dtype}, not a float type"
+        why = check_core(data, ctx.graph, list(data["axes"]))
+        if why:
+            return why
         if self.impl(ctx) == "onnx" and ctx.opset < emit.OPSET_LAYERNORM:
             return f"LayerNormalization needs opset {emit.OPSET_LAYERNORM} (model has {ctx.opset})"
-        dims = static_tail(x, -first)
-        if dims is None:  # shape inference lost it: the width is in gamma/beta
-            dims = dims_from_params([data[k][1] for k in ("gamma", "beta") if k in data], -first)
-        data["dims"] = dims
-        if too_wide(dims, x):
-            return too_wide(dims, x)
+        why = normalized_dims(data, [data[k][1] for k in ("gamma", "beta") if k in data])
+        if why:
+            return why
+        dims = data["dims"]
         dtype = emit.np_float(x)
         for key in ("gamma", "beta"):
             if key in data:

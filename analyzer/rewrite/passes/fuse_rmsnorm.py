@@ -23,31 +23,28 @@ A LayerNorm (x is itself `Sub(y, ReduceMean(y))`) is left to fuse-layernorm.
 
 from __future__ import annotations
 
-import onnx_graphsurgeon as gs
-
+from trtforge.analyzer.lazy import lazy_import
 from trtforge.analyzer.rewrite import emit
 from trtforge.analyzer.rewrite.base import Advice, Match, PassContext, PassOption, RewritePass
 from trtforge.analyzer.rewrite.graphutil import (
     anchor,
-    escapes,
     is_close,
+    is_default,
     reduce_axes,
     scalar,
-    single_use,
-    static_tail,
-    tensor_rank,
-    trailing_axes,
 )
 from trtforge.analyzer.rewrite.passes._norm_emit import replace_with_norm
-from trtforge.analyzer.rewrite.passes.fuse_layernorm import (
-    _is_default,
-    affine_param,
+from trtforge.analyzer.rewrite.passes._norm_match import (
+    AFFINE,
     apply_inverse,
-    dims_from_params,
+    check_core,
+    extend_tail,
     fit_param,
     match_inverse_std,
-    too_wide,
+    normalized_dims,
 )
+
+gs = lazy_import("onnx_graphsurgeon")
 
 
 def _is_centred(x: gs.Tensor) -> bool:
@@ -95,10 +92,10 @@ class FuseRMSNorm(RewritePass):
 
     def find(self, ctx: PassContext):
         for var_node in list(ctx.graph.nodes):
-            if var_node.op != "ReduceMean" or not _is_default(var_node) or not var_node.outputs:
+            if var_node.op != "ReduceMean" or not is_default(var_node) or not var_node.outputs:
                 continue
             square = var_node.inputs[0].inputs[0] if var_node.inputs[0].inputs else None
-            if square is None or not _is_default(square):
+            if square is None or not is_default(square):
                 continue
             if square.op == "Pow" and is_close(scalar(square.inputs[1]), 2.0):
                 x = square.inputs[0]
@@ -134,51 +131,21 @@ class FuseRMSNorm(RewritePass):
                     "core": list(nodes),
                 },
             )
-            self._extend(match, ctx.graph, numerator)
+            extend_tail(match, ctx.graph, numerator, x, (AFFINE[0],), any_cast=True)
             yield match
-
-    @staticmethod
-    def _extend(match: Match, graph: gs.Graph, last: gs.Node) -> None:
-        out = last.outputs[0]
-        if not single_use(out, graph):
-            return
-        nxt = out.outputs[0]
-        if nxt.op == "Cast" and _is_default(nxt):
-            match.data["cast"] = nxt
-            match.nodes.append(nxt)
-            out = nxt.outputs[0]
-            if not single_use(out, graph):
-                return
-            nxt = out.outputs[0]
-        if nxt.op == "Mul" and _is_default(nxt) and affine_param(nxt, out) is not None:
-            match.data["gamma"] = (nxt, affine_param(nxt, out))
-            match.nodes.append(nxt)
 
     def check(self, match: Match, ctx: PassContext) -> str | None:
         data = match.data
         x: gs.Tensor = data["x"]
-        core = data["core"]
-        for node in core[:-1]:
-            for out in node.outputs:
-                why = escapes(out, core, ctx.graph)
-                if why:
-                    return why
-        if data["axes"] is None:
-            return "the ReduceMean axes are not constant (or keepdims=0)"
-        first = trailing_axes(data["axes"], tensor_rank(x))
-        if first is None:
-            return f"reduces over axes {data['axes']}, not the trailing axes of the input"
-        data["axis"] = first
-        if not emit.is_float(x):
-            return f"input '{x.name}' has type {x.dtype}, not a float type"
+        why = check_core(data, ctx.graph, [data["axes"]])
+        if why:
+            return why
         if rms_as_onnx(ctx) and ctx.opset < emit.OPSET_RMSNORM:
             return f"RMSNormalization needs opset {emit.OPSET_RMSNORM} (model has {ctx.opset})"
-        dims = static_tail(x, -first)
-        if dims is None and "gamma" in data:  # shape inference lost it: the width is in gamma
-            dims = dims_from_params([data["gamma"][1]], -first)
-        data["dims"] = dims
-        if too_wide(dims, x):
-            return too_wide(dims, x)
+        why = normalized_dims(data, [data["gamma"][1]] if "gamma" in data else [])
+        if why:
+            return why
+        dims = data["dims"]
         cast_node = data.get("cast")
         # the dtype the fused node computes in: the cast's target when the Cast is absorbed
         out_dtype = (

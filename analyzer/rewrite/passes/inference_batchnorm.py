@@ -26,12 +26,13 @@ outputs of an inference-mode node are used.
 
 from __future__ import annotations
 
-import numpy as np
-import onnx_graphsurgeon as gs
-
+from trtforge.analyzer.lazy import lazy_import
 from trtforge.analyzer.rewrite.base import Match, PassContext, RewritePass, detach
 from trtforge.analyzer.rewrite.graphutil import anchor, graph_output_names, tensor_rank
 from trtforge.analyzer.rewrite.passes._ml_emit import Emit
+
+np = lazy_import("numpy")
+gs = lazy_import("onnx_graphsurgeon")
 
 
 def _named(node: gs.Node, index: int) -> bool:

@@ -38,13 +38,14 @@ inputs that are not 2-D float/int tensors where a 2-D matrix is needed.
 
 from __future__ import annotations
 
-import numpy as np
-import onnx_graphsurgeon as gs
-
+from trtforge.analyzer.lazy import lazy_import
 from trtforge.analyzer.rewrite.base import Match, PassContext, PassOption, RewritePass, detach
 from trtforge.analyzer.rewrite.graphutil import anchor, graph_output_names, guess_dtype, tensor_rank
 from trtforge.analyzer.rewrite.passes import _ml_emit as ml
 from trtforge.analyzer.rewrite.passes._ml_emit import F32, Emit
+
+np = lazy_import("numpy")
+gs = lazy_import("onnx_graphsurgeon")
 
 ML = "ai.onnx.ml"
 #: the ai.onnx opset imported when the model had none.
@@ -97,13 +98,13 @@ def _dtype(tensor: gs.Tensor) -> np.dtype | None:
         return np.dtype(onnx.helper.tensor_dtype_to_np_dtype(dtype))
 
 
-NUMERIC = (np.float32, np.float64, np.int64, np.int32, np.float16)
+NUMERIC = ("float32", "float64", "int64", "int32", "float16")
 
 
 def _numeric_input(node: gs.Node, rank2: bool) -> str | None:
     x = node.inputs[0]
     dtype = _dtype(x)
-    if dtype is None or dtype.type not in NUMERIC:
+    if dtype is None or dtype.name not in NUMERIC:
         return f"input '{x.name}' is not known to be a numeric tensor (dtype {dtype})"
     rank = tensor_rank(x)
     if rank2 and rank is not None and rank != 2:  # unknown: [N, features] by the op's spec
@@ -725,7 +726,7 @@ def _check_linear_regressor(node, ctx):
 
 def _check_known_dtype(node, ctx):
     dtype = _dtype(node.inputs[0])
-    if dtype is None or dtype.type not in NUMERIC:
+    if dtype is None or dtype.name not in NUMERIC:
         return f"input '{node.inputs[0].name}' is not a known numeric tensor ({dtype})"
     return None
 
@@ -737,7 +738,7 @@ def _check_normalizer(node, ctx):
 
 def _check_imputer(node, ctx):
     dtype = _dtype(node.inputs[0])
-    if dtype is None or dtype.type not in NUMERIC:
+    if dtype is None or dtype.name not in NUMERIC:
         return f"input '{node.inputs[0].name}' is not a known numeric tensor"
     name = "imputed_value_floats" if dtype.kind == "f" else "imputed_value_int64s"
     if not _list(node, name):

@@ -29,12 +29,13 @@ of static length (the number of pieces).
 
 from __future__ import annotations
 
-import numpy as np
-import onnx_graphsurgeon as gs
-
+from trtforge.analyzer.lazy import lazy_import
 from trtforge.analyzer.rewrite.base import PassContext, PassOutcome, RewritePass, Skip, detach
 from trtforge.analyzer.rewrite.graphutil import anchor, const_value, tensor_rank
 from trtforge.analyzer.rewrite.passes._ml_emit import Emit
+
+np = lazy_import("numpy")
+gs = lazy_import("onnx_graphsurgeon")
 
 #: sequence ops whose result is a sequence (tracked) and ops that read one (rewritten).
 PRODUCERS = (
@@ -46,7 +47,7 @@ PRODUCERS = (
 )
 CONSUMERS = ("SequenceAt", "SequenceLength", "ConcatFromSequence")
 
-Pieces = list[gs.Tensor]
+Pieces = list["gs.Tensor"]
 
 
 def _position(tensor: gs.Tensor | None) -> int | None | str:

@@ -25,11 +25,12 @@ installed.
 
 from __future__ import annotations
 
-import numpy as np
-
+from trtforge.analyzer.lazy import lazy_import
 from trtforge.analyzer.rewrite import emit
 from trtforge.analyzer.rewrite.base import Advice, Match, PassContext, RewritePass, detach
 from trtforge.analyzer.rewrite.graphutil import scalar
+
+np = lazy_import("numpy")
 
 #: ONNX defaults of the optional scalar inputs (a missing score_threshold keeps every box)
 _DEFAULTS = {2: 0.0, 3: 0.0, 4: float("-inf")}

@@ -55,9 +55,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-import numpy as np
-import onnx_graphsurgeon as gs
-
+from trtforge.analyzer.lazy import lazy_import
 from trtforge.analyzer.rewrite.base import (
     PassContext,
     PassOption,
@@ -67,6 +65,9 @@ from trtforge.analyzer.rewrite.base import (
     detach,
 )
 from trtforge.analyzer.rewrite.graphutil import anchor, const_value, graph_output_names
+
+np = lazy_import("numpy")
+gs = lazy_import("onnx_graphsurgeon")
 
 log = logging.getLogger("trtforge.rewrite")
 
@@ -116,10 +117,12 @@ MOVERS = {
 }
 
 #: integer types this pass understands, with their ranges.
-RANGES = {
-    np.dtype(np.uint8): (0, 255),
-    np.dtype(np.int8): (-128, 127),
-}
+RANGES = {"uint8": (0, 255), "int8": (-128, 127)}
+
+
+def _range(dtype) -> tuple[int, int] | None:
+    """The (lowest, highest) value of integer type `dtype`, None for a type not rewritten."""
+    return None if dtype is None else RANGES.get(np.dtype(dtype).name)
 
 
 def _domain(node: gs.Node) -> str:
@@ -253,7 +256,7 @@ class _Rewriter:
             return rec.value
         if isinstance(rec, Static):
             if "integral" not in rec.cache:
-                lo, hi = RANGES[rec.dtype]
+                lo, hi = _range(rec.dtype)
                 rank = self._rank(rec.x)
                 s = self.const(self._bshape(rec.scale.astype(np.float32), rec.axis, rank))
                 zp = self.const(self._bshape(rec.zp.astype(np.float32), rec.axis, rank))
@@ -288,7 +291,7 @@ class _Rewriter:
                 s.astype(np.float64), axis, data.ndim
             )
             return self._bind(self.const(real.astype(np.float32)), out)
-        if dtype not in RANGES:
+        if _range(dtype) is None:
             raise Unsupported(f"quantized type {dtype} (INT8 and UINT8 are rewritten)")
         if self.qdq:
             if isinstance(rec, Static) and self._same(rec, s, z, axis):
@@ -338,7 +341,7 @@ class _Rewriter:
     def _qdq_pair(self, rec: Static, out: gs.Tensor | None) -> gs.Tensor:
         """Symmetric INT8 QuantizeLinear (shared) + a DequantizeLinear for this consumer."""
         if "q" not in rec.cache:
-            lo, hi = RANGES[rec.dtype]
+            lo, hi = _range(rec.dtype)
             zp = rec.zp.astype(np.float64)
             reach = np.maximum(np.abs(lo - zp), np.abs(hi - zp))
             sym = (reach * rec.scale.astype(np.float64) / 127.0).astype(np.float32)
@@ -421,7 +424,7 @@ class _Rewriter:
             dtype = np.dtype(z.dtype) if z is not None else np.dtype(np.uint8)
         if z is None:
             z = np.zeros(s.shape if s is not None else (), dtype)
-        if dtype not in RANGES:
+        if _range(dtype) is None:
             raise Unsupported(f"quantized type {dtype}")
         if s is not None:
             if axis is not None and s.size <= 1:
@@ -429,7 +432,7 @@ class _Rewriter:
             self.records[out.name] = Static(x, s, z, np.dtype(dtype), axis)
             return
         # runtime scale: emulate in float
-        lo, hi = RANGES[np.dtype(dtype)]
+        lo, hi = _range(dtype)
         q = self.op("Round", [self.op("Div", [x, scale])])
         zf = self.cast(zp, 1) if zp is not None else None
         if zf is not None:

@@ -32,11 +32,9 @@ from __future__ import annotations
 
 import logging
 
-import onnx
-import onnx_graphsurgeon as gs
-
 from trtforge.analyzer.errors import UserError
 from trtforge.analyzer.kb.fixability import UPGRADE_DEFAULT
+from trtforge.analyzer.lazy import lazy_import
 from trtforge.analyzer.rewrite.base import (
     PassContext,
     PassOption,
@@ -44,6 +42,9 @@ from trtforge.analyzer.rewrite.base import (
     RewritePass,
     Skip,
 )
+
+onnx = lazy_import("onnx")
+gs = lazy_import("onnx_graphsurgeon")
 
 log = logging.getLogger("trtforge.rewrite")
 
