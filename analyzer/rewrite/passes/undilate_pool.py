@@ -29,12 +29,13 @@ from __future__ import annotations
 import itertools
 import math
 
-import numpy as np
-import onnx_graphsurgeon as gs
-
+from trtforge.analyzer.lazy import lazy_import
 from trtforge.analyzer.rewrite.base import Match, PassContext, RewritePass, detach
 from trtforge.analyzer.rewrite.graphutil import anchor
 from trtforge.analyzer.rewrite.passes._ml_emit import Emit
+
+np = lazy_import("numpy")
+gs = lazy_import("onnx_graphsurgeon")
 
 #: the most kernel offsets rewritten as one Slice each (stride not a multiple of the dilation).
 MAX_OFFSETS = 64
