@@ -596,6 +596,7 @@ def load_results(path: Path) -> tuple[dict | None, list[Outcome]]:
 
 
 def _cell(text: str) -> str:
+    text = re.sub(r"\b(trt-\w+): \1:", r"\1:", text)  # the tool names itself once
     return text.replace("|", "\\|").replace("\n", " ")
 
 
