@@ -6,9 +6,9 @@ onnx_ir, which are not trtforge dependencies; the others need only trtforge and,
 verdicts and the engines, TensorRT-RTX):
 
     # a separate venv for the exporter (torch CPU exactly ==2.13.0)
-    python -m venv /work/venvs/genai
-    /work/venvs/genai/bin/pip install torch==2.13.0 transformers onnxruntime-genai onnx onnx_ir
-    /work/venvs/genai/bin/python benchmarks/llm_exports.py export --out /tmp/llm_corpus
+    python -m venv .venv-genai
+    .venv-genai/bin/pip install torch==2.13.0 transformers onnxruntime-genai onnx onnx_ir
+    .venv-genai/bin/python benchmarks/llm_exports.py export --out /tmp/llm_corpus
 
     # the table (trtforge's venv, tensorrt_rtx installed)
     python benchmarks/llm_exports.py report /tmp/llm_corpus --markdown docs/llm-exports-table.md
@@ -18,9 +18,9 @@ verdicts and the engines, TensorRT-RTX):
 
     # other builder paths: more architectures, providers and --extra_options (PRECISION-PROVIDER
     # [+KEY=VALUE...]); two of them are the fixtures of tests/fixtures/llm-variants/
-    /work/venvs/genai/bin/python benchmarks/llm_exports.py export --out /tmp/llm_extra \
+    .venv-genai/bin/python benchmarks/llm_exports.py export --out /tmp/llm_extra \
         --arch llama --variant fp16-dml --variant int4-cpu+is_symmetric=0
-    /work/venvs/genai/bin/python benchmarks/llm_exports.py export --out /tmp/llm_extra \
+    .venv-genai/bin/python benchmarks/llm_exports.py export --out /tmp/llm_extra \
         --arch qwen3 --variant fp16-cuda
     python benchmarks/llm_exports.py fixtures /tmp/llm_extra tests/fixtures/llm-variants \
         --name llama-fp16-dml --name qwen3-fp16-cuda
