@@ -146,6 +146,27 @@ def rewrite_file(
 
     if verify and result.changed:
         verification = _verify(session, result, seed, dims, list(inputs), data_loader_script)
+        if not verification.ok and auto and _may_requantize_exactly(result, options):
+            # --auto chose requantize, and its default Q/DQ form moved the outputs further than
+            # the quantization step allows: the exact float form is the other fix it can offer
+            say(
+                "note: requantize's qdq form failed verification "
+                f"({verification.describe_worst()});"
+                " retrying with --requantize-form float (exact, no INT8)"
+            )
+            rewrite_options = RewriteOptions(target, **{**options, "requantize_form": "float"})
+            retry = rewrite_model(work, passes, rewrite_options)
+            retry_verification = _verify(
+                session, retry, seed, dims, list(inputs), data_loader_script
+            )
+            if retry_verification.ok:
+                result, verification = retry, retry_verification
+                report.update(result.to_json())
+                report["requantize_form"] = "float (qdq form failed verification)"
+                result.report = report
+                result.notes.append(
+                    "requantize: the qdq form failed verification; the float form was written"
+                )
         result.verification = verification
         report["verification"] = verification.to_json()
         if not verification.ok:
@@ -212,6 +233,12 @@ def rewrite_file(
             f"before → {report['auto']['unsupported_after']} after"
         )
     return result
+
+
+def _may_requantize_exactly(result: RewriteResult, options: Mapping[str, Any]) -> bool:
+    """True when requantize ran in its default qdq form and the user did not choose a form."""
+    stats = result.passes.get("requantize")
+    return bool(stats and stats.applied) and "requantize_form" not in options
 
 
 def _verify(session: ModelSession, result: RewriteResult, seed, dims, inputs, script):

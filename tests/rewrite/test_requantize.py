@@ -416,3 +416,31 @@ def test_dynamic_quantization_of_an_all_zero_tensor() -> None:
     np.testing.assert_array_equal(got["y"], want["y"])
     outcome = verify(model, result.proto)
     assert outcome.ok, outcome.describe_worst()
+
+
+def test_auto_falls_back_to_the_float_form_when_qdq_fails_verification(tmp_path, monkeypatch):
+    """`--auto` picked requantize; when its default Q/DQ form does not verify, the exact float
+    form is written (and said), unless the user chose a form, which is then respected."""
+    from trtforge.analyzer.rewrite.api import rewrite_file
+    from trtforge.analyzer.rewrite.passes import requantize
+
+    quantized = _quantize(tmp_path, _cnn(13), "qop")
+    src = tmp_path / "q.onnx"
+    onnx.save(quantized, src)
+    monkeypatch.setattr(requantize, "QDQ_STEPS", 0)  # no output may move: qdq cannot verify
+    lines = []
+    result = rewrite_file(
+        src, tmp_path / "auto.onnx", auto=True, target="rtx-1", progress=lines.append
+    )
+    assert result.written and result.verification.ok
+    assert result.report["requantize_form"].startswith("float")
+    assert any("retrying with --requantize-form float" in line for line in lines), lines
+    written = onnx.load(tmp_path / "auto.onnx")
+    assert not any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in written.graph.node)
+    assert not INTEGER_OPS & set(_ops(written))
+
+    chosen = rewrite_file(
+        src, tmp_path / "chosen.onnx", auto=True, target="rtx-1", options={"requantize_form": "qdq"}
+    )
+    assert not chosen.written and not chosen.verification.ok
+    assert not (tmp_path / "chosen.onnx").exists()
