@@ -152,11 +152,16 @@ def genai_defaults(config: dict, names: list[str]) -> dict[str, DimRange]:
     source = GENAI_CONFIG
     decoder = model.get("decoder") if isinstance(model.get("decoder"), dict) else {}
     head = _positive(decoder.get("head_size"))
+    # the opt point is one real step: past + new tokens = total, within the context length
+    # (a mask or rotary table of `length` rows is sliced at total; TensorRT checks the shapes
+    # at opt, so a total opt other than past + sequence fails the build of some exports)
+    seq_opt = min(128, max(1, length // 2))
+    past_opt = min(128, length - seq_opt)
     by_role = {
         "batch": DimRange(1, 1, batch, source),
-        "sequence": DimRange(1, min(128, length), length, source),
-        "past": DimRange(0, min(128, length - 1), length - 1, source),
-        "total": DimRange(1, min(256, length), length, source),
+        "sequence": DimRange(1, seq_opt, length, source),
+        "past": DimRange(0, past_opt, length - 1, source),
+        "total": DimRange(1, seq_opt + past_opt, length, source),
     }
     if head is not None:
         by_role["head"] = DimRange(head, head, head, source)

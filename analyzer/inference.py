@@ -402,8 +402,10 @@ def with_weights(inferred: onnx.ModelProto, original: onnx.ModelProto) -> onnx.M
         kept = [vi for vi in graph.input if vi.name not in heavy]
         del graph.input[:]
         graph.input.extend(kept)
-        del graph.initializer[:]
-        graph.initializer.extend(source.initializer)
+    # always: `inferred` may carry the initializers of an earlier call, whose `original` had
+    # its external data not loaded (a session's graph imported before `weights_loaded`)
+    del graph.initializer[:]
+    graph.initializer.extend(source.initializer)
     return inferred
 
 

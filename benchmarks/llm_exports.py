@@ -6,15 +6,24 @@ onnx_ir, which are not trtforge dependencies; the others need only trtforge and,
 verdicts and the engines, TensorRT-RTX):
 
     # a separate venv for the exporter (torch CPU exactly ==2.13.0)
-    python -m venv /work/venvs/genai
-    /work/venvs/genai/bin/pip install torch==2.13.0 transformers onnxruntime-genai onnx onnx_ir
-    /work/venvs/genai/bin/python benchmarks/llm_exports.py export --out /tmp/llm_corpus
+    python -m venv .venv-genai
+    .venv-genai/bin/pip install torch==2.13.0 transformers onnxruntime-genai onnx onnx_ir
+    .venv-genai/bin/python benchmarks/llm_exports.py export --out /tmp/llm_corpus
 
     # the table (trtforge's venv, tensorrt_rtx installed)
     python benchmarks/llm_exports.py report /tmp/llm_corpus --markdown docs/llm-exports-table.md
 
     # the small fixtures committed for the tests (tests/fixtures/llm/)
     python benchmarks/llm_exports.py fixtures /tmp/llm_corpus tests/fixtures/llm
+
+    # other builder paths: more architectures, providers and --extra_options (PRECISION-PROVIDER
+    # [+KEY=VALUE...]); two of them are the fixtures of tests/fixtures/llm-variants/
+    .venv-genai/bin/python benchmarks/llm_exports.py export --out /tmp/llm_extra \
+        --arch llama --variant fp16-dml --variant int4-cpu+is_symmetric=0
+    .venv-genai/bin/python benchmarks/llm_exports.py export --out /tmp/llm_extra \
+        --arch qwen3 --variant fp16-cuda
+    python benchmarks/llm_exports.py fixtures /tmp/llm_extra tests/fixtures/llm-variants \
+        --name llama-fp16-dml --name qwen3-fp16-cuda
 
 Each architecture is a transformers config with hidden size 32 (2 attention heads of 16, one
 key/value head: grouped-query attention), 2 layers and a 64-token vocabulary, saved locally
@@ -42,8 +51,19 @@ ARCHS: dict[str, tuple[str, dict]] = {
     "mistral": ("MistralConfig", {"sliding_window": None}),
     "gemma": ("GemmaConfig", {"head_dim": 16}),
     "phi3": ("Phi3Config", {"pad_token_id": 2, "original_max_position_embeddings": 64}),
+    # not in the default corpus (--arch NAME): other attention layouts of the builder
+    "qwen3": ("Qwen3Config", {"head_dim": 16}),  # q_norm/k_norm per head
+    "gemma2": ("Gemma2Config", {"head_dim": 16}),  # softcap, alternating sliding window
+    # LayerNorm, partial rotary, Gelu; head size 32 so that the rotary half is 8 wide (the
+    # CPU GroupQueryAttention kernel wants a cache width that is a multiple of 8)
+    "granite": ("GraniteConfig", {}),
+    "smollm3": ("SmolLM3Config", {"pad_token_id": 2, "bos_token_id": 1, "eos_token_id": 2}),
+    "olmo": ("OlmoConfig", {}),
+    "phi": ("PhiConfig", {"partial_rotary_factor": 0.5, "hidden_size": 64}),
 }
-VARIANTS = (("fp32", "cpu"), ("int4", "cpu"), ("fp16", "cuda"), ("int4", "cuda"))
+#: the five architectures of the default corpus
+DEFAULT_ARCHS = ("llama", "qwen2", "mistral", "gemma", "phi3")
+VARIANTS = ("fp32-cpu", "int4-cpu", "fp16-cuda", "int4-cuda")
 COMMON = dict(
     hidden_size=32,
     intermediate_size=64,
@@ -64,7 +84,7 @@ def _save_hf(arch: str, folder: Path) -> None:
     from tokenizers import Tokenizer, models, pre_tokenizers
 
     config_class, extra = ARCHS[arch]
-    config = getattr(transformers, config_class)(**COMMON, **extra)
+    config = getattr(transformers, config_class)(**{**COMMON, **extra})
     torch.manual_seed(0)
     model = transformers.AutoModelForCausalLM.from_config(config)
     model.save_pretrained(folder)
@@ -77,15 +97,25 @@ def _save_hf(arch: str, folder: Path) -> None:
     ).save_pretrained(folder)
 
 
-def export(out: Path, archs: list[str]) -> int:
+def _variant(spec: str) -> tuple[str, str, list[str], str]:
+    """`PRECISION-PROVIDER[+KEY=VALUE...]` -> precision, provider, builder --extra_options,
+    the folder suffix (fp16-cuda, int4-cpu+is_symmetric=0 -> int4-cpu-is_symmetric0)."""
+    head, *extra = spec.split("+")
+    precision, _, provider = head.partition("-")
+    suffix = "-".join([head, *(e.replace("=", "").replace("/", "") for e in extra)])
+    return precision, provider, extra, suffix
+
+
+def export(out: Path, archs: list[str], variants: list[str]) -> int:
     out.mkdir(parents=True, exist_ok=True)
     failures = 0
     with tempfile.TemporaryDirectory() as tmp:
         for arch in archs:
             hf = Path(tmp) / arch
             _save_hf(arch, hf)
-            for precision, provider in VARIANTS:
-                name = f"{arch}-{precision}-{provider}"
+            for spec in variants:
+                precision, provider, extra_options, suffix = _variant(spec)
+                name = f"{arch}-{suffix}"
                 dest = out / name
                 shutil.rmtree(dest, ignore_errors=True)
                 cmd = [
@@ -103,6 +133,8 @@ def export(out: Path, archs: list[str]) -> int:
                     "-c",
                     str(Path(tmp) / "cache"),
                 ]
+                if extra_options:
+                    cmd += ["--extra_options", *extra_options]
                 started = time.time()
                 proc = subprocess.run(
                     cmd, capture_output=True, text=True, env={**os.environ, **OFFLINE}
@@ -134,12 +166,35 @@ def _check(model: Path, target: str, backend: str) -> dict | None:
     return json.loads(proc.stdout)
 
 
+def _judged(node: dict) -> bool:
+    """False for a node the parser backend could not judge (its process died before it, or the
+    parser failed on the graph as a whole)."""
+    return not any(r.get("code") == "parser/not-judged" for r in node.get("reasons", []))
+
+
 def _unsupported(report: dict | None) -> str:
     if report is None:
         return "error"
     ops = sorted({n["op_type"] for n in report["nodes"] if n["status"] == "unsupported"})
     count = report["summary"]["unsupported"]
-    return f"{count}" + (f" ({', '.join(ops)})" if ops else "")
+    unjudged = sum(not _judged(n) for n in report["nodes"])
+    return (
+        f"{count}"
+        + (f" ({', '.join(ops)})" if ops else "")
+        + (f" + {unjudged} not judged" if unjudged else "")
+    )
+
+
+def _agree(static: dict | None, parser: dict | None) -> str:
+    """yes: the same verdict for the model and for every node the parser judged (a parser
+    crash leaves the nodes after the crash unjudged: they are not compared)."""
+    if not static or not parser:
+        return "NO"
+    pairs = [(s, p) for s, p in zip(static["nodes"], parser["nodes"], strict=True) if _judged(p)]
+    same = static["supported"] == parser["supported"] and all(
+        s["status"] == p["status"] for s, p in pairs
+    )
+    return "yes" if same else "NO"
 
 
 def _error_line(stderr: str) -> str:
@@ -208,12 +263,7 @@ def report(corpus: Path, markdown: Path | None, build: bool) -> int:
             "model": folder.name,
             "rtx static": _unsupported(static),
             "rtx parser": _unsupported(parser),
-            "agree": "yes"
-            if static
-            and parser
-            and static["supported"] == parser["supported"]
-            and [n["status"] for n in static["nodes"]] == [n["status"] for n in parser["nodes"]]
-            else "NO",
+            "agree": _agree(static, parser),
         }
         with tempfile.TemporaryDirectory() as tmp:
             for target in ("trt-10", "rtx-1"):
@@ -242,12 +292,17 @@ FIXTURES = (
 )
 
 
-def fixtures(corpus: Path, dest: Path) -> int:
+#: exports of other builder paths (tests/fixtures/llm-variants, from a corpus made with
+#: `export --arch llama --variant fp16-dml` and `export --arch qwen3 --variant fp16-cuda`)
+VARIANT_FIXTURES = ("llama-fp16-dml", "qwen3-fp16-cuda")
+
+
+def fixtures(corpus: Path, dest: Path, names: list[str]) -> int:
     """Copies a few exports (model, weights inlined, genai_config.json) into `dest`."""
     import onnx
 
     dest.mkdir(parents=True, exist_ok=True)
-    for name in FIXTURES:
+    for name in names:
         model = onnx.load(corpus / name / "model.onnx")  # pulls in model.onnx.data
         target = dest / name
         target.mkdir(exist_ok=True)
@@ -262,7 +317,18 @@ def main(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     e = sub.add_parser("export", help="build the corpus (exporter venv)")
     e.add_argument("--out", type=Path, required=True)
-    e.add_argument("--arch", action="append", choices=sorted(ARCHS))
+    e.add_argument(
+        "--arch",
+        action="append",
+        choices=sorted(ARCHS),
+        help="default: " + ", ".join(DEFAULT_ARCHS),
+    )
+    e.add_argument(
+        "--variant",
+        action="append",
+        help="PRECISION-PROVIDER[+KEY=VALUE...] (builder -p, -e, --extra_options), e.g. "
+        "fp16-cpu or int4-cpu+is_symmetric=0; default: " + ", ".join(VARIANTS),
+    )
     r = sub.add_parser("report", help="check/rewrite/build every model of the corpus")
     r.add_argument("corpus", type=Path)
     r.add_argument("--markdown", type=Path)
@@ -270,12 +336,21 @@ def main(argv: list[str] | None = None) -> int:
     f = sub.add_parser("fixtures", help="copy the committed fixtures out of the corpus")
     f.add_argument("corpus", type=Path)
     f.add_argument("dest", type=Path)
+    f.add_argument(
+        "--name",
+        action="append",
+        help="an export to copy (default: "
+        + ", ".join(FIXTURES)
+        + "; the variant fixtures: "
+        + ", ".join(VARIANT_FIXTURES)
+        + ")",
+    )
     args = ap.parse_args(argv)
     if args.cmd == "export":
-        return export(args.out, args.arch or list(ARCHS))
+        return export(args.out, args.arch or list(DEFAULT_ARCHS), args.variant or list(VARIANTS))
     if args.cmd == "report":
         return report(args.corpus, args.markdown, not args.no_build)
-    return fixtures(args.corpus, args.dest)
+    return fixtures(args.corpus, args.dest, args.name or list(FIXTURES))
 
 
 if __name__ == "__main__":

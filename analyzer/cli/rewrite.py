@@ -11,6 +11,7 @@ Exit status: 0 written, 1 verification failed (nothing written), 2 bad input or 
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Sequence
 
@@ -101,16 +102,23 @@ def build_parser():
 
 
 def _add_option(group, option) -> None:
-    """Offers a pass's declared option (`rewrite.base.PassOption`) as a flag."""
+    """Offers a pass's declared option (`rewrite.base.PassOption`) as a flag. Left out of the
+    namespace unless given (`SUPPRESS`), so the API knows which choices the user made."""
     if option.type is bool:
-        group.add_argument(option.flag, dest=option.name, action="store_true", help=option.help)
+        group.add_argument(
+            option.flag,
+            dest=option.name,
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help=option.help,
+        )
         return
     group.add_argument(
         option.flag,
         dest=option.name,
         type=option.type,
         choices=option.choices,
-        default=option.default,
+        default=argparse.SUPPRESS,
         metavar=None if option.choices else option.name.upper(),
         help=option.help,
     )
@@ -150,7 +158,7 @@ def _main(argv: Sequence[str] | None) -> int:
         auto=args.auto,
         split=args.split,
         target=args.target,
-        options={name: getattr(args, name) for name in declared_options()},
+        options={name: getattr(args, name) for name in declared_options() if hasattr(args, name)},
         verify=args.verify,
         seed=args.seed,
         dims=_dims(args.dim),

@@ -149,6 +149,27 @@ def rewrite_file(
 
     if verify and result.changed:
         verification = _verify(session, result, seed, dims, list(inputs), data_loader_script)
+        if not verification.ok and auto and _may_requantize_exactly(result, options):
+            # --auto chose requantize, and its default Q/DQ form moved the outputs further than
+            # the quantization step allows: the exact float form is the other fix it can offer
+            say(
+                "note: requantize's qdq form failed verification "
+                f"({verification.describe_worst()});"
+                " retrying with --requantize-form float (exact, no INT8)"
+            )
+            rewrite_options = RewriteOptions(target, **{**options, "requantize_form": "float"})
+            retry = rewrite_model(work, passes, rewrite_options)
+            retry_verification = _verify(
+                session, retry, seed, dims, list(inputs), data_loader_script
+            )
+            if retry_verification.ok:
+                result, verification = retry, retry_verification
+                report.update(result.to_json())
+                report["requantize_form"] = "float (qdq form failed verification)"
+                result.report = report
+                result.notes.append(
+                    "requantize: the qdq form failed verification; the float form was written"
+                )
         result.verification = verification
         report["verification"] = verification.to_json()
         if not verification.ok:
@@ -216,6 +237,12 @@ def rewrite_file(
             f"before → {report['auto']['unsupported_after']} after"
         )
     return result
+
+
+def _may_requantize_exactly(result: RewriteResult, options: Mapping[str, Any]) -> bool:
+    """True when requantize ran in its default qdq form and the user did not choose a form."""
+    stats = result.passes.get("requantize")
+    return bool(stats and stats.applied) and "requantize_form" not in options
 
 
 def _verify(session: ModelSession, result: RewriteResult, seed, dims, inputs, script):
@@ -318,7 +345,7 @@ def refuse_invalid(session: ModelSession) -> None:
         )
     try:  # what a rewrite writes must pass onnx.checker: so must what it reads
         if unregistered_ops(loaded.proto):
-            onnx.checker.check_model(_as_custom_ops(loaded.proto))
+            _check_custom_copy(_as_custom_ops(loaded.proto), bool(loaded.external))
         elif loaded.external and loaded.path is not None:
             onnx.checker.check_model(str(loaded.path))  # its data files beside it
         else:
@@ -348,6 +375,49 @@ def unregistered_ops(proto) -> set[str]:
         and isinstance(n.op_type, str)  # protobuf hands undecodable text over as bytes
         and not onnx.defs.has(n.op_type)
     }
+
+
+def _check_custom_copy(copy, external: bool) -> None:
+    """onnx.checker on `_as_custom_ops`'s copy. Given a proto, the checker looks for external
+    data relative to the working directory, so an export with its weights beside it (every
+    onnxruntime-genai LLM) would fail; the copy is checked as a file in a temporary folder
+    instead, its external references pointing at an empty stand-in there. The real locations
+    were validated when the model was loaded (`loading._check_external`), and the weights are
+    never read for the check."""
+    import onnx
+
+    if not external:
+        onnx.checker.check_model(copy)
+        return
+    import tempfile
+    from pathlib import Path
+
+    for tensor in _external_tensors(copy.graph):
+        for entry in tensor.external_data:
+            if entry.key == "location":
+                entry.value = "weights.stand-in"
+    with tempfile.TemporaryDirectory(prefix="trtforge-check-") as tmp:
+        (Path(tmp) / "weights.stand-in").touch()
+        path = Path(tmp) / "model.onnx"
+        path.write_bytes(copy.SerializeToString())
+        onnx.checker.check_model(str(path))
+
+
+def _external_tensors(graph):
+    """Every TensorProto of `graph` and its subgraphs whose data is external."""
+    import onnx
+
+    for tensor in graph.initializer:
+        if tensor.data_location == onnx.TensorProto.EXTERNAL:
+            yield tensor
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.HasField("t") and attr.t.data_location == onnx.TensorProto.EXTERNAL:
+                yield attr.t
+            if attr.HasField("g"):
+                yield from _external_tensors(attr.g)
+            for sub in attr.graphs:
+                yield from _external_tensors(sub)
 
 
 def _as_custom_ops(proto):

@@ -13,8 +13,11 @@ What is derived:
     GatherND / EmbedLayerNormalization it indexes; values stay below the smallest table size.
   * masks: inputs named like a mask, or reaching a Where condition or a contrib attention's
     mask input, get 0/1 values with a 1 in the first position of every row.
+  * split sizes: an integer input that is the `split` of a Split / SplitToSequence gets
+    non-negative sizes summing to the split dim of the data it splits.
   * sizes: a named dim takes one value everywhere (`--dim` or `DEFAULT_DIM`); dynamic spatial
-    dims of a convolutional model are multiples of its cumulative stride, then 32 and 64.
+    dims of a convolutional model (axes >= 2, or axis 1 of a rank-2 float input: a waveform)
+    are multiples of its cumulative stride, then 32 and 64.
   * decoders (KV-cache inputs `past_key_values.*`, `past_key`/`past_value`, ...): head count and
     head size from the inputs' fixed dims, else `genai_config.json` beside the model, else the
     graph's GroupQueryAttention/MultiHeadAttention attributes; two steps are fed — a prefill
@@ -83,7 +86,9 @@ _CONTRIB_MASKS = {
     ("com.microsoft", "MultiHeadAttention"): {4},
     ("com.microsoft", "PackedAttention"): {3},
 }
-_STRIDED = frozenset({"Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool", "QLinearConv"})
+_STRIDED = frozenset(
+    {"Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool", "QLinearConv", "ConvInteger"}
+)
 _PAST = re.compile(
     r"^(past_key_values[._]\d+[._](key|value)|past[._]\d+[._](key|value)|past_(key|value)"
     r"(_\d+)?|past_key_values|cache_(key|value)[._]?\d*)$",
@@ -390,12 +395,41 @@ def _feed(
                 "give inputs with --data-loader-script, or rewrite with --no-verify",
             )
         feed[vi.name] = _fill(g, vi, dims, rng, (overrides or {}).get(vi.name))
+    for name, value in list(feed.items()):
+        total = split_total(g, name, feed)
+        if total is not None and value.ndim == 1 and value.size:
+            feed[name] = _composition(total, value.size, rng).astype(value.dtype)
     return feed
 
 
+def split_total(g: _Graph, name: str, feed: Mapping[str, np.ndarray]) -> int | None:
+    """The length that the integer input `name` splits when it is the `split` input of a
+    Split / SplitToSequence (its sizes must add up to it), else None."""
+    if name not in feed or feed[name].dtype.kind not in "iu":
+        return None
+    for node, index in g.consumers.get(name, []):
+        if node.op_type not in ("Split", "SplitToSequence") or index != 1:
+            continue
+        data, axis = node.input[0], int(_attr(node, "axis", 0))
+        if data in feed:
+            shape = feed[data].shape
+            if -len(shape) <= axis < len(shape):
+                return int(shape[axis])
+        else:
+            return g.dim(data, axis)
+    return None
+
+
+def _composition(total: int, parts: int, rng: np.random.Generator) -> np.ndarray:
+    """`parts` random non-negative integers adding up to `total`."""
+    cuts = np.sort(rng.integers(0, total + 1, size=parts - 1))
+    return np.diff(np.concatenate([[0], cuts, [total]])).astype(np.int64)
+
+
 def _spatial_dims(proto: onnx.ModelProto) -> set[str]:
-    """Names of dynamic dims at spatial positions (axes >= 2) of float inputs of a model with
-    convolutions or pooling."""
+    """Names of dynamic dims at spatial positions of float inputs of a model with convolutions
+    or pooling: axes >= 2, or axis 1 of a rank-2 input (a waveform [batch, samples] that the
+    model unsqueezes into a 1-D convolution's channel axis, as wav2vec2 does)."""
     if not any(n.op_type in _STRIDED for n in proto.graph.node):
         return set()
     names = set()
@@ -403,8 +437,10 @@ def _spatial_dims(proto: onnx.ModelProto) -> set[str]:
         ttype = vi.type.tensor_type
         if not vi.type.HasField("tensor_type") or ttype.elem_type not in (1, 10, 16, 11):
             continue
+        rank = len(ttype.shape.dim)
+        first = 2 if rank >= 3 else 1
         for axis, dim in enumerate(ttype.shape.dim):
-            if axis >= 2 and len(ttype.shape.dim) >= 3 and not dim.HasField("dim_value"):
+            if axis >= first and rank >= 2 and not dim.HasField("dim_value"):
                 names.add(dim.dim_param or f"{vi.name}:{axis}")
     return names
 

@@ -213,6 +213,7 @@ def _rewrite_model(
 def _export(graph: gs.Graph, original: onnx.ModelProto, opsets: dict[str, int]) -> onnx.ModelProto:
     graph.opset = opsets.get("", graph.opset)
     out = gs.export_onnx(graph, do_type_check=False)
+    _keep_non_tensor_io_types(out, original)
     used = {n.domain for n in out.graph.node}
     for domain in used:
         key = "" if domain == "ai.onnx" else domain
@@ -226,3 +227,30 @@ def _export(graph: gs.Graph, original: onnx.ModelProto, opsets: dict[str, int]) 
     del out.metadata_props[:]
     out.metadata_props.extend(original.metadata_props)
     return out
+
+
+def _keep_non_tensor_io_types(out: onnx.ModelProto, original: onnx.ModelProto) -> None:
+    """Gives graph inputs/outputs whose type graphsurgeon cannot express their original type.
+
+    graphsurgeon models every value as a tensor or a sequence of tensors: a map or a sequence
+    of maps (ZipMap's output) comes back as `seq(undefined)`, which onnxruntime refuses to load
+    ("Invalid tensor data type 0"). Such a value that keeps its name gets its original type
+    back; a type a pass set on purpose (a defined one) is left alone.
+    """
+    for mine, theirs in ((out.graph.input, original.graph.input),
+                         (out.graph.output, original.graph.output)):  # fmt: skip
+        types = {v.name: v.type for v in theirs if v.type.WhichOneof("value") != "tensor_type"}
+        for value in mine:
+            if value.name in types and _undefined(value.type):
+                value.type.CopyFrom(types[value.name])
+
+
+def _undefined(type_proto: onnx.TypeProto) -> bool:
+    """True when the type, or the type inside a sequence/optional, has no element type."""
+    kind = type_proto.WhichOneof("value")
+    if kind in ("tensor_type", "sparse_tensor_type"):
+        return getattr(type_proto, kind).elem_type == 0
+    if kind in ("sequence_type", "optional_type"):
+        inner = getattr(type_proto, kind)
+        return not inner.HasField("elem_type") or _undefined(inner.elem_type)
+    return kind is None

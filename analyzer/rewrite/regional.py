@@ -49,13 +49,34 @@ def _key(node: onnx.NodeProto) -> tuple:
     )
 
 
+def _versioned(model: onnx.ModelProto, other: onnx.ModelProto):
+    """`_key` plus the op's schema version under `model`'s opsets, when the two models import
+    different opsets: a node an opset upgrade left as it was (PRelu 6 → 16) may still compute
+    something else (its broadcasting changed), so it counts as changed."""
+    mine = {(o.domain or ""): o.version for o in model.opset_import}
+    theirs = {(o.domain or ""): o.version for o in other.opset_import}
+    if mine == theirs:
+        return _key
+
+    def key(node: onnx.NodeProto) -> tuple:
+        domain = "" if node.domain in ("", "ai.onnx") else node.domain
+        try:
+            since = onnx.defs.get_schema(node.op_type, mine.get(domain, 1), domain).since_version
+        except Exception:  # noqa: BLE001 - an op onnx does not define: its name is the key
+            since = None
+        return (*_key(node), since)
+
+    return key
+
+
 def changed_regions(original: onnx.ModelProto, rewritten: onnx.ModelProto) -> Regions | None:
     """The regions a rewrite changed, or None when their boundary is not shared by both models
     (a pass renamed a graph output or a boundary tensor: compare the whole models instead)."""
-    before = {_key(n) for n in original.graph.node}
-    after = {_key(n) for n in rewritten.graph.node}
-    added = [n for n in rewritten.graph.node if _key(n) not in before]
-    removed = [n for n in original.graph.node if _key(n) not in after]
+    key_before, key_after = _versioned(original, rewritten), _versioned(rewritten, original)
+    before = {key_before(n) for n in original.graph.node}
+    after = {key_after(n) for n in rewritten.graph.node}
+    added = [n for n in rewritten.graph.node if key_after(n) not in before]
+    removed = [n for n in original.graph.node if key_before(n) not in after]
     produced_new = {o for n in added for o in n.output if o}
     new_inits = {t.name for t in rewritten.graph.initializer}
     old_produced = {o for n in original.graph.node for o in n.output if o}
@@ -67,7 +88,7 @@ def changed_regions(original: onnx.ModelProto, rewritten: onnx.ModelProto) -> Re
             if name and name not in produced_new and name not in new_inits and name not in inputs:
                 inputs.append(name)
     # tensors read from the regions by unchanged nodes or graph outputs
-    readers = [n for n in rewritten.graph.node if _key(n) in before]
+    readers = [n for n in rewritten.graph.node if key_after(n) in before]
     read = {i for n in readers for i in n.input} | {o.name for o in rewritten.graph.output}
     outputs = [o for o in sorted(produced_new | removed_out) if o in read and o in produced_new]
     outputs += [f for f in folded if f in read]

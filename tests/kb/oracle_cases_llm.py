@@ -125,20 +125,48 @@ def mha(elem=TP.FLOAT, present=False):
     return _model([node], inputs, [_vi("o", elem, ["b", "s", hidden])])
 
 
-def ms_rotary(elem=TP.FLOAT):
+def ms_rotary(elem=TP.FLOAT, num_heads: int | None = H, rank=3, heads=H):
+    """com.microsoft RotaryEmbedding; num_heads None: the attribute absent (0 is onnxruntime's
+    default, written explicitly by onnxruntime-genai's DML and fp16 CPU exports)."""
     caches = [
         numpy_helper.from_array(_RNG.random((64, HD // 2)).astype(_np(elem)), n)
         for n in ("cos", "sin")
     ]
+    attrs = {} if num_heads is None else {"num_heads": num_heads}
     node = helper.make_node(
-        "RotaryEmbedding", ["x", "pos", "cos", "sin"], ["y"], domain=MS, num_heads=H
+        "RotaryEmbedding", ["x", "pos", "cos", "sin"], ["y"], domain=MS, **attrs
     )
+    shape = ["b", "s", heads * HD] if rank == 3 else ["b", heads, "s", HD]
     return _model(
         [node],
-        [_vi("x", elem, ["b", "s", H * HD]), _vi("pos", TP.INT64, ["b", "s"])],
-        [_vi("y", elem, ["b", "s", H * HD])],
+        [_vi("x", elem, shape), _vi("pos", TP.INT64, ["b", "s"])],
+        [_vi("y", elem, shape)],
         caches,
     )
+
+
+def ms_attention(elem=TP.FLOAT, bias=True):
+    """com.microsoft Attention: hidden states, packed QKV weights [hidden, 3*hidden], bias."""
+    hidden = H * HD
+    inits = [numpy_helper.from_array(_RNG.random((hidden, 3 * hidden)).astype(_np(elem)), "w")]
+    if bias:
+        inits.append(numpy_helper.from_array(_RNG.random(3 * hidden).astype(_np(elem)), "bb"))
+    node = helper.make_node(
+        "Attention", ["x", "w"] + ["bb"] * bias, ["y"], domain=MS, num_heads=H, unidirectional=1
+    )
+    hid = [_vi("x", elem, ["b", "s", hidden])]
+    return _model([node], hid, [_vi("y", elem, ["b", "s", hidden])], inits)
+
+
+def mha_attention_bias(elem=TP.FLOAT16):
+    """MultiHeadAttention with a 4-D additive mask (attention_bias), as the fp16 CPU export."""
+    hidden = H * HD
+    node = helper.make_node(
+        "MultiHeadAttention", ["q", "k", "v", "", "", "m"], ["o"], domain=MS, num_heads=H
+    )
+    inputs = [_vi(n, elem, ["b", "s", hidden]) for n in ("q", "k", "v")]
+    inputs.append(_vi("m", elem, ["b", H, "s", "s"]))
+    return _model([node], inputs, [_vi("o", elem, ["b", "s", hidden])])
 
 
 def norm(op, inputs, elem=TP.FLOAT, domain=MS, outputs=("y",)):
@@ -223,6 +251,16 @@ CASES: list[Case] = [
     # --- com.microsoft RotaryEmbedding (input, position_ids, cos, sin)
     Case("ms-rotary", ms_rotary()),
     Case("ms-rotary-fp16", ms_rotary(F16)),
+    # 3-D input: num_heads=0 kills the parser process (SIGFPE), absent is an assertion
+    Case("ms-rotary-heads0", ms_rotary(num_heads=0), "rotaryembedding/num-heads-zero"),
+    Case("ms-rotary-heads0-fp16-kv1", ms_rotary(F16, 0, heads=1), "rotaryembedding/num-heads-zero"),
+    Case("ms-rotary-no-heads", ms_rotary(num_heads=None), "rotaryembedding/num-heads"),
+    Case("ms-rotary-4d-heads0", ms_rotary(num_heads=0, rank=4)),
+    Case("ms-rotary-4d-no-heads", ms_rotary(num_heads=None, rank=4)),
+    # --- com.microsoft Attention reaches the ONNX Attention importer (Q, K, V ranks differ)
+    Case("ms-attention", ms_attention(), "attention/contrib-layout"),
+    Case("ms-attention-fp16-no-bias", ms_attention(F16, bias=False), "attention/contrib-layout"),
+    Case("mha-attention-bias", mha_attention_bias()),
     # --- normalizations of the builder's exports
     Case("sln-default", norm("SimplifiedLayerNormalization", ["x", "g"], domain="")),
     Case("sln-ms-fp16", norm("SimplifiedLayerNormalization", ["x", "g"], F16)),

@@ -68,7 +68,7 @@ def test_genai_config_gives_defaults_with_an_empty_cache_at_the_minimum(decoder)
     assert resolved.dims["total_sequence_length"].max == 64
     assert resolved.dims["batch_size"].source == "--dims"  # --dims wins over the defaults
     command = dim_profiles.suggest_command(model, decoder)
-    assert "past_sequence_length=0:63:63" in command and "batch_size=1:1:2" in command
+    assert "past_sequence_length=0:32:63" in command and "batch_size=1:1:2" in command
 
 
 @pytest.mark.parametrize(
@@ -99,7 +99,21 @@ def test_dims_parse_without_tensorrt():
     config = {"model": {"context_length": 64, "decoder": {"head_size": 16}}}
     defaults = dim_profiles.genai_defaults(config, ["kv_cache_dim", "past_sequence_length"])
     assert defaults["kv_cache_dim"].text() == "16:16:16"  # genai's name for the head size
-    assert defaults["past_sequence_length"].text() == "0:63:63"
+    assert defaults["past_sequence_length"].text() == "0:32:63"
+
+
+@pytest.mark.parametrize("length", [1, 2, 7, 64, 255, 256, 4096])
+def test_genai_defaults_opt_is_one_real_step(length):
+    """At opt, past + new tokens = total within the context length (TensorRT checks shape
+    constraints there: a causal-mask table of `length` rows sliced at total, as in genai's
+    MultiHeadAttention exports, fails the build otherwise); min/max span the context."""
+    config = {"search": {"max_length": length}}
+    names = ["sequence_length", "past_sequence_length", "total_sequence_length"]
+    seq, past, total = (dim_profiles.genai_defaults(config, names)[n] for n in names)
+    assert seq.opt + past.opt == total.opt <= length
+    assert (seq.min, seq.max, past.min, past.max, total.max) == (1, length, 0, length - 1, length)
+    if length >= 256:
+        assert (seq.opt, past.opt, total.opt) == (128, 128, 256)
 
 
 @pytest.mark.parser

@@ -159,7 +159,7 @@ def _drop_input(model: onnx.ModelProto, index: int) -> None:
             lambda m: m.graph.node[0].attribute.append(
                 helper.make_attribute("sliding_window_cache", 1)
             ),
-            "sliding_window_cache",
+            "windowed_kv_cache=false",
         ),
     ],
 )
@@ -209,3 +209,156 @@ def test_trt_check_names_the_pass():
 
     assert "decompose-gqa" in passes_removing("com.microsoft", "GroupQueryAttention")
     assert "decompose-gqa" in passes_removing("com.microsoft", "RotaryEmbedding")
+
+
+@pytest.mark.parametrize("interleaved", [False, True])
+def test_rotary_embedding_heads_zero_is_decomposed_for_rtx(interleaved):
+    """num_heads=0 on a 3-D input (onnxruntime-genai's DML and fp16 CPU exports): onnxruntime
+    takes the head size from the cache (2 × its width); TensorRT-RTX's importer divides by
+    num_heads and dies, so the node is decomposed for rtx-1 too, not kept."""
+    from trtforge.analyzer import check
+
+    model = rotary_model(["batch", "seq", 64], 4, 16, interleaved, False)
+    attr = next(a for a in model.graph.node[0].attribute if a.name == "num_heads")
+    attr.i = 0  # 4 heads of 16 from the 8-wide cache
+    codes = [f.code for f in check(model, target="rtx-1", backend="static").nodes[0].errors]
+    assert codes == ["rotaryembedding/num-heads-zero"]
+    result = decompose(model, target="rtx-1")
+    assert result.passes["decompose-gqa"].applied == 1
+    assert check(result.proto, target="rtx-1", backend="static").supported
+    rng = np.random.default_rng(4)
+    feeds = {
+        "x": rng.standard_normal((2, 5, 64)).astype(np.float32),
+        "position_ids": np.array([[0, 1, 2, 3, 4], [7, 8, 9, 10, 11]], np.int64),
+    }
+    np.testing.assert_allclose(run(result.proto, feeds)[0], run(model, feeds)[0], atol=1e-5)
+
+
+def _with_qk_norm(cfg: GQAConfig, eps: float) -> tuple[onnx.ModelProto, onnx.ModelProto]:
+    """(GQA with q_norm_weight/k_norm_weight, the same computed with explicit per-head
+    SimplifiedLayerNormalization before a plain GQA). onnxruntime has no CPU kernel for the
+    fused form, so the second is the reference."""
+    np_dtype = helper.tensor_dtype_to_np_dtype(cfg.dtype)
+    weights = {
+        "q_norm_w": np.linspace(0.5, 1.5, cfg.head).astype(np_dtype),
+        "k_norm_w": np.linspace(1.5, 0.5, cfg.head).astype(np_dtype),
+    }
+    fused = gqa_model(cfg)
+    node = fused.graph.node[0]
+    while len(node.input) < 14:
+        node.input.append("")
+    node.input.extend(["q_norm_w", "k_norm_w"])
+    node.attribute.append(helper.make_attribute("qk_norm_epsilon", eps))
+    fused.graph.initializer.extend(
+        helper.make_tensor(k, cfg.dtype, v.shape, v.tolist()) for k, v in weights.items()
+    )
+    ref = gqa_model(cfg)
+    graph = ref.graph
+    graph.initializer.extend(
+        helper.make_tensor(k, cfg.dtype, v.shape, v.tolist()) for k, v in weights.items()
+    )
+    graph.initializer.extend(
+        [
+            helper.make_tensor("to_heads", TensorProto.INT64, [4], [0, 0, -1, cfg.head]),
+            helper.make_tensor("to_hidden", TensorProto.INT64, [3], [0, 0, -1]),
+        ]
+    )
+    pre = []
+    for name, weight in (("query", "q_norm_w"), ("key", "k_norm_w")):
+        pre += [
+            helper.make_node("Reshape", [name, "to_heads"], [f"{name}_4d"]),
+            helper.make_node(
+                "SimplifiedLayerNormalization",
+                [f"{name}_4d", weight],
+                [f"{name}_n4d"],  # onnxruntime registers it in the default domain
+                axis=-1,
+                epsilon=eps,
+            ),
+            helper.make_node("Reshape", [f"{name}_n4d", "to_hidden"], [f"{name}_n"]),
+        ]
+    gqa = graph.node[0]
+    gqa.input[0], gqa.input[1] = "query_n", "key_n"
+    nodes = pre + list(graph.node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    return fused, ref
+
+
+@pytest.mark.parametrize("dtype", [TensorProto.FLOAT, TensorProto.FLOAT16])
+def test_qk_norm_weights_match_explicit_norms(dtype):
+    """q_norm_weight/k_norm_weight (onnxruntime-genai's CUDA exports of Qwen3): an RMSNorm
+    over each head of Q and K before the rotary, as the explicit norms compute it."""
+    cfg = GQAConfig(heads=4, kv_heads=2, head=16, rotary=True, dtype=dtype)
+    fused, ref = _with_qk_norm(cfg, 1e-6)
+    result = decompose(fused)
+    assert result.passes["decompose-gqa"].applied == 1, result.passes
+    assert not any(n.domain == "com.microsoft" for n in result.proto.graph.node)
+    for feeds, totals, seq in steps(cfg):
+        expected = valid_parts(run(ref, feeds), totals, seq)
+        got = valid_parts(run(result.proto, feeds), totals, seq)
+        for want, have in zip(expected, got, strict=True):
+            np.testing.assert_allclose(
+                have.astype(np.float32), want.astype(np.float32), atol=ATOL[dtype], rtol=0
+            )
+
+
+def test_only_one_qk_norm_weight_is_skipped():
+    fused, _ = _with_qk_norm(GQAConfig(head=16, rotary=True), 1e-6)
+    fused.graph.node[0].input[15] = ""
+    result = decompose(fused)
+    assert (
+        "only one of q_norm_weight/k_norm_weight" in result.passes["decompose-gqa"].skips[0].reason
+    )
+
+
+def _float_io(model: onnx.ModelProto) -> onnx.ModelProto:
+    """The model with float32 inputs/outputs cast to and from its bfloat16 ones (onnxruntime
+    takes no bfloat16 feeds here)."""
+    graph = model.graph
+    bf16 = TensorProto.BFLOAT16
+    casts_in, casts_out = [], []
+    for value in graph.input:
+        if value.type.tensor_type.elem_type == bf16:
+            inner = value.name + "_bf16"
+            for node in graph.node:
+                node.input[:] = [inner if i == value.name else i for i in node.input]
+            casts_in.append(helper.make_node("Cast", [value.name], [inner], to=bf16))
+            value.type.tensor_type.elem_type = TensorProto.FLOAT
+    for value in graph.output:
+        if value.type.tensor_type.elem_type == bf16:
+            inner = value.name + "_bf16"
+            for node in graph.node:
+                node.output[:] = [inner if o == value.name else o for o in node.output]
+            casts_out.append(helper.make_node("Cast", [inner], [value.name], to=TensorProto.FLOAT))
+            value.type.tensor_type.elem_type = TensorProto.FLOAT
+    nodes = casts_in + list(graph.node) + casts_out
+    del graph.node[:]
+    graph.node.extend(nodes)
+    return model
+
+
+def test_bfloat16_is_computed_in_float32():
+    """onnxruntime-genai's bf16 CUDA exports: the node is decomposed between Casts and computes
+    what the float32 node computes on the bfloat16 values (onnxruntime has no bfloat16 CPU
+    kernel for GroupQueryAttention, so the float32 node on rounded inputs is the reference)."""
+    import ml_dtypes
+
+    cfg = GQAConfig(heads=4, kv_heads=2, head=16, rotary=True, dtype=TensorProto.BFLOAT16)
+    result = decompose(gqa_model(cfg))
+    assert result.passes["decompose-gqa"].applied == 1, result.passes
+    assert not any(n.domain == "com.microsoft" for n in result.proto.graph.node)
+    wide = _float_io(result.proto)
+    ref_cfg = dataclasses.replace(cfg, dtype=TensorProto.FLOAT)
+    reference = gqa_model(ref_cfg)
+    for init in reference.graph.initializer:  # the rotary caches as bfloat16 holds them
+        rounded = onnx.numpy_helper.to_array(init).astype(ml_dtypes.bfloat16).astype(np.float32)
+        init.CopyFrom(onnx.numpy_helper.from_array(rounded, init.name))
+    for feeds, totals, seq in steps(ref_cfg):
+        feeds = {
+            k: v.astype(ml_dtypes.bfloat16).astype(np.float32) if v.dtype == np.float32 else v
+            for k, v in feeds.items()
+        }
+        expected = valid_parts(run(reference, feeds), totals, seq)
+        got = valid_parts(run(wide, feeds), totals, seq)
+        for want, have in zip(expected, got, strict=True):
+            np.testing.assert_allclose(have, want, atol=3e-2, rtol=1e-2)

@@ -461,6 +461,40 @@ def test_zipmap_needs_the_option(rw):
     assert check.ok, check.describe_worst()
 
 
+def test_kept_zipmap_output_keeps_its_type_and_verifies(rw):
+    """Without --zipmap-as-tensor the tree is lowered and the ZipMap stays: its output must keep
+    the seq(map) type (graphsurgeon would write seq(undefined), which onnxruntime refuses to
+    load) and verification compares the maps on both sides."""
+    nodes, leaves = random_forest(2, 3, 3, seed=2)
+    attrs = tree_attrs(nodes, leaves, "class")
+    attrs.update(classlabels_int64s=[0, 1, 2])
+    tree = helper.make_node("TreeEnsembleClassifier", ["x"], ["label", "p"], domain=ML, **attrs)
+    zipmap = helper.make_node("ZipMap", ["p"], ["probs"], domain=ML, classlabels_int64s=[0, 1, 2])
+    seq = helper.make_sequence_type_proto(
+        helper.make_map_type_proto(TensorProto.INT64, helper.make_tensor_type_proto(1, None))
+    )
+    graph = helper.make_graph(
+        [tree, zipmap],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", F])],
+        [
+            helper.make_tensor_value_info("label", TensorProto.INT64, ["N"]),
+            helper.make_value_info("probs", seq),
+        ],
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(ML, 1)], ir_version=8
+    )
+    result = rw.apply(model, "lower-ml")
+    assert result.passes["lower-ml"].applied == 1
+    assert [n.op_type for n in result.proto.graph.node].count("TreeEnsembleClassifier") == 0
+    assert result.proto.graph.output[1].type == seq
+    onnx.checker.check_model(result.proto, full_check=True)
+    check = verify(model, result.proto, seed=1, dims={"N": 5})
+    assert check.ok, check.describe_worst()
+    assert [o.name for o in check.outputs] == ["label", "probs"]
+
+
 def test_every_handled_op_is_named_as_fix():
     from trtforge.analyzer.rewrite.passes.lower_ml import HANDLERS
 

@@ -125,3 +125,42 @@ def test_lowered_model_parses_with_tensorrt_rtx(rw, tmp_path):
     onnx.save(lowered.proto, path)
     report = check(str(path), backend="parser", target="rtx-1")
     assert report.supported, [(n.op_type, [r.message for r in n.reasons]) for n in report.nodes]
+
+
+@pytest.mark.parametrize("opset", [11, 17])
+def test_split_sizes_computed_at_run_time(rw, opset):
+    """Split sizes that are an input of static length 3: three pieces (Slices between the
+    running sums), SequenceLength 3, onnxruntime agrees on valid sizes."""
+    import numpy as np
+    import onnxruntime as ort
+
+    body = (
+        "s = SplitToSequence<axis=1>(x, sp)\n n = SequenceLength(s)\n a = SequenceAt(s, one)\n"
+        " b = SequenceAt(s, minus1)\n y = Identity(a)\n w = Identity(b)"
+    )
+    original = rw.parse(
+        model(
+            body,
+            opset=opset,
+            inputs="float[2,N] x, int64[3] sp",
+            outputs="float[2,M] y, float[2,K] w, int64 n",
+        )
+    )
+    result = rw.apply(original, "lower-sequences", "fold-constants")
+    assert not set(rw.ops(result.proto)) & set(SEQ_OPS), rw.ops(result.proto)
+    x = np.arange(14, dtype=np.float32).reshape(2, 7)
+    for sizes in ([2, 4, 1], [0, 7, 0], [3, 3, 1]):
+        feed = {"x": x, "sp": np.array(sizes, np.int64)}
+        want = ort.InferenceSession(original.SerializeToString()).run(None, feed)
+        got = ort.InferenceSession(result.proto.SerializeToString()).run(None, feed)
+        for a, b in zip(want, got, strict=True):
+            np.testing.assert_array_equal(a, b)
+    assert not rw.apply(result.proto, "lower-sequences").changed
+
+
+def test_runtime_split_of_unknown_length_skipped_with_reason(rw):
+    body = "s = SplitToSequence<axis=1>(x, sp)\n n = SequenceLength(s)"
+    original = rw.parse(model(body, inputs="float[2,5] x, int64[K] sp", outputs="int64 n"))
+    result = rw.apply(original, "lower-sequences")
+    assert not result.changed
+    assert "not static" in result.passes["lower-sequences"].skips[0].reason

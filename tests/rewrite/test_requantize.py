@@ -251,3 +251,196 @@ def test_rewritten_models_parse_with_tensorrt_rtx(tmp_path):
         result = _rewrite(quantized, form)
         report = check(result.proto, "rtx-1", "parser", advice=False)
         assert report.supported, (how, form, report.summary)
+
+
+@pytest.mark.parametrize("zero_points", [False, True])
+def test_matmul_integer_reference_is_exact(zero_points) -> None:
+    """Verification computes MatMulInteger by the spec (onnxruntime's x86 uint8×int8 kernels
+    saturate 16-bit pair sums on CPUs without VNNI): 255·127 + 255·127 overflows int16, the
+    reference does not; the float form of requantize then verifies against it."""
+    a = np.full((2, 4), 255, np.uint8)
+    a[1] = [3, 200, 255, 17]
+    b = np.full((4, 3), 127, np.int8)
+    b[:, 1] = [-128, 5, 127, -7]
+    zps = [numpy_helper.from_array(np.array(1, np.uint8), "azp")] if zero_points else []
+    zps += [numpy_helper.from_array(np.array([0, -3, 2], np.int8), "bzp")] if zero_points else []
+    node = helper.make_node(
+        "MatMulInteger", ["a", "b", *(["azp", "bzp"] if zero_points else [])], ["y"]
+    )
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("a", TensorProto.UINT8, [2, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.INT32, [2, 3])],
+        initializer=[numpy_helper.from_array(b, "b"), *zps],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model, full_check=True)
+    a_zp, b_zp = (1, np.array([0, -3, 2])) if zero_points else (0, 0)
+    want = (a.astype(np.int64) - a_zp) @ (b.astype(np.int64) - b_zp)
+    got = run_model(model, {"a": a})["y"]
+    assert got.dtype == np.int32
+    np.testing.assert_array_equal(got, want)
+    result = rewrite_model(model, ["requantize"], RewriteOptions(RTX))
+    assert "MatMulInteger" not in {n.op_type for n in result.proto.graph.node}
+    outcome = verify(model, result.proto, feeds=None)
+    assert outcome.ok, outcome.describe_worst()
+
+
+@pytest.mark.parametrize("form", ["qdq", "float"])
+@pytest.mark.parametrize("version", [13, 11])
+def test_qlinear_softmax(form, version) -> None:
+    """com.microsoft QLinearSoftmax (what quantize_static writes for attention's Softmax in
+    QOperator format) → DequantizeLinear, Softmax, QuantizeLinear; verified against
+    onnxruntime's kernel."""
+    q = helper.make_node("QuantizeLinear", ["x", "xs", "xz"], ["xq"])
+    sm = helper.make_node(
+        "QLinearSoftmax",
+        ["xq", "xs", "xz", "ys", "yz"],
+        ["yq"],
+        domain="com.microsoft",
+        axis=-1,
+        opset=version,
+    )
+    dq = helper.make_node("DequantizeLinear", ["yq", "ys", "yz"], ["y"])
+    inits = [
+        numpy_helper.from_array(np.array(0.05, np.float32), "xs"),
+        numpy_helper.from_array(np.array(128, np.uint8), "xz"),
+        numpy_helper.from_array(np.array(1 / 256, np.float32), "ys"),
+        numpy_helper.from_array(np.array(0, np.uint8), "yz"),
+    ]
+    graph = helper.make_graph(
+        [q, sm, dq],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3, 8])],
+        initializer=inits,
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
+    )
+    result = rewrite_model(model, ["requantize"], RewriteOptions(RTX, requantize_form=form))
+    stats = result.passes["requantize"]
+    assert stats.applied and not stats.skips, [s.reason for s in stats.skips]
+    ops = Counter(n.op_type for n in result.proto.graph.node)
+    assert "QLinearSoftmax" not in ops and ops["Softmax"] == 1
+    onnx.checker.check_model(result.proto, full_check=True)
+    outcome = verify(model, result.proto, allowances=result.allowances)
+    assert outcome.ok, outcome.describe_worst()
+
+
+def _qlinear_mul_by_scalar() -> onnx.ModelProto:
+    """x → Q → QLinearMul(·, a quantized scalar constant) → DQ (attention's 1/√d scaling as
+    quantize_static writes it in QOperator format)."""
+    q = helper.make_node("QuantizeLinear", ["x", "xs", "xz"], ["xq"])
+    mul = helper.make_node(
+        "QLinearMul",
+        ["xq", "xs", "xz", "cq", "cs", "cz", "ys", "yz"],
+        ["yq"],
+        domain="com.microsoft",
+    )
+    dq = helper.make_node("DequantizeLinear", ["yq", "ys", "yz"], ["y"])
+    values = {
+        "xs": np.array(0.05, np.float32),
+        "xz": np.array(128, np.uint8),
+        "cq": np.array(218, np.uint8),
+        "cs": np.array(0.004, np.float32),
+        "cz": np.array(128, np.uint8),
+        "ys": np.array(0.02, np.float32),
+        "yz": np.array(128, np.uint8),
+    }
+    graph = helper.make_graph(
+        [q, mul, dq],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 8])],
+        initializer=[numpy_helper.from_array(v, k) for k, v in values.items()],
+    )
+    return helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
+    )
+
+
+def test_quantized_scalar_constant_becomes_float(tmp_path) -> None:
+    """A quantized scalar operand is no INT8 constant in the qdq form (TensorRT's builder takes
+    INT8 constants only into a DQ it fuses into a weighted op); verified; builds for SM89."""
+    import subprocess
+    import sys
+
+    model = _qlinear_mul_by_scalar()
+    result = rewrite_model(model, ["requantize"], RewriteOptions(RTX))
+    dequantized = {n.input[0] for n in result.proto.graph.node if n.op_type == "DequantizeLinear"}
+    int8_scalars = [
+        t.name for t in result.proto.graph.initializer
+        if t.data_type == TensorProto.INT8 and not t.dims and t.name in dequantized
+    ]  # fmt: skip
+    assert not int8_scalars
+    assert "QuantizeLinear" in {n.op_type for n in result.proto.graph.node}  # still qdq form
+    outcome = verify(model, result.proto, allowances=result.allowances)
+    assert outcome.ok, outcome.describe_worst()
+    if importlib.util.find_spec("tensorrt_rtx") is None:
+        return
+    path = tmp_path / "m.onnx"
+    onnx.save(result.proto, path)
+    cmd = [sys.executable, "-m", "trtforge.plugins.cli.build", str(path), "-o"]
+    cmd += [str(tmp_path / "m.engine"), "--compute-capability", "89"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_dynamic_quantization_of_an_all_zero_tensor() -> None:
+    """DynamicQuantizeLinear of zeros: onnxruntime's scale is 1 (not 0/0); the float emulation
+    agrees (a MobileViT with a zero activation came out NaN)."""
+    dq = helper.make_node("DynamicQuantizeLinear", ["r"], ["q", "s", "z"])
+    relu = helper.make_node("Relu", ["x"], ["r"])
+    mm = helper.make_node("MatMulInteger", ["q", "w", "z"], ["m"])
+    cast = helper.make_node("Cast", ["m"], ["mf"], to=TensorProto.FLOAT)
+    scale = helper.make_node("Mul", ["mf", "s"], ["y"])
+    graph = helper.make_graph(
+        [relu, dq, mm, cast, scale],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])],
+        [
+            helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3]),
+            helper.make_tensor_value_info("s", TensorProto.FLOAT, []),
+        ],
+        initializer=[numpy_helper.from_array(np.arange(12, dtype=np.uint8).reshape(4, 3), "w")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    result = rewrite_model(model, ["requantize"], RewriteOptions(RTX))
+    assert "DynamicQuantizeLinear" not in {n.op_type for n in result.proto.graph.node}
+    feed = {"x": -np.ones((2, 4), np.float32)}  # all zero after the Relu
+    want = run_model(model, feed)
+    got = run_model(result.proto, feed)
+    assert float(got["s"]) == float(want["s"]) == 1.0
+    np.testing.assert_array_equal(got["y"], want["y"])
+    outcome = verify(model, result.proto)
+    assert outcome.ok, outcome.describe_worst()
+
+
+def test_auto_falls_back_to_the_float_form_when_qdq_fails_verification(tmp_path, monkeypatch):
+    """`--auto` picked requantize; when its default Q/DQ form does not verify, the exact float
+    form is written (and said), unless the user chose a form, which is then respected."""
+    from trtforge.analyzer.rewrite.api import rewrite_file
+    from trtforge.analyzer.rewrite.passes import requantize
+
+    quantized = _quantize(tmp_path, _cnn(13), "qop")
+    src = tmp_path / "q.onnx"
+    onnx.save(quantized, src)
+    monkeypatch.setattr(requantize, "QDQ_STEPS", 0)  # no output may move: qdq cannot verify
+    lines = []
+    result = rewrite_file(
+        src, tmp_path / "auto.onnx", auto=True, target="rtx-1", progress=lines.append
+    )
+    assert result.written and result.verification.ok
+    assert result.report["requantize_form"].startswith("float")
+    assert any("retrying with --requantize-form float" in line for line in lines), lines
+    written = onnx.load(tmp_path / "auto.onnx")
+    assert not any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in written.graph.node)
+    assert not INTEGER_OPS & set(_ops(written))
+
+    chosen = rewrite_file(
+        src, tmp_path / "chosen.onnx", auto=True, target="rtx-1", options={"requantize_form": "qdq"}
+    )
+    assert not chosen.written and not chosen.verification.ok
+    assert not (tmp_path / "chosen.onnx").exists()

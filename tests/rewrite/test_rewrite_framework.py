@@ -68,9 +68,9 @@ def test_declared_options_are_well_formed_and_offered_by_the_cli(pass_id):
         assert option.help and option.name.islower(), option
         assert option.validate(option.default) == option.default
         assert option.flag in flags
-        assert parser.parse_args(["in.onnx", "-o", "out.onnx"]).__dict__[option.name] == (
-            option.default
-        )
+        # not given: left out, so the API can tell a default from a choice (RewriteOptions
+        # fills in the default)
+        assert option.name not in parser.parse_args(["in.onnx", "-o", "out.onnx"]).__dict__
         if option.choices:
             other = next(c for c in option.choices if c != option.default)
             args = parser.parse_args(["in.onnx", "-o", "o.onnx", option.flag, str(other)])

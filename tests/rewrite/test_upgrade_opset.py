@@ -106,3 +106,63 @@ def test_auto_fixes_onnx_wheel_pre_opset7_model(tmp_path, capsys) -> None:
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     (result,) = session.run(None, make_inputs(written))
     assert np.isfinite(result).all()  # the written model runs where the original could not
+
+
+PRELU6 = """<ir_version: 4, opset_import: ["" : 6]>
+g (float[2, 3, 4, 5] x{slope_input}) => (float[2, 3, 4, 5] y) {initializer}{{
+    y = PRelu (x, s)
+}}"""
+
+
+def _prelu6(computed: bool) -> onnx.ModelProto:
+    text = PRELU6.format(
+        slope_input=", float[3] s" if computed else "",
+        initializer="" if computed else "<float[3] s = {0.1, 0.5, 2.0}> ",
+    )
+    return _model(text)
+
+
+@pytest.mark.parametrize("computed", [False, True], ids=["constant-slope", "input-slope"])
+def test_pre_opset7_prelu_slope_stays_per_channel(rw, computed) -> None:
+    """Opset 6 PRelu applies a [C] slope per channel (axis 1); opset 7+ broadcasts it against
+    the last axis. The converter alone leaves [C]: the pass makes it [C, 1, 1]."""
+    import onnxruntime as ort
+
+    model = _prelu6(computed)
+    result = rw.apply(model, "upgrade-opset")
+    out = result.proto
+    onnx.checker.check_model(out, full_check=True)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 4, 5)).astype(np.float32)
+    slope = np.array([0.1, 0.5, 2.0], np.float32)
+    want = np.where(x > 0, x, x * slope.reshape(3, 1, 1))
+    feed = {"x": x, "s": slope} if computed else {"x": x}
+    (got,) = ort.InferenceSession(out.SerializeToString()).run(None, feed)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    assert ("Reshape" in {n.op_type for n in out.graph.node}) == computed
+    assert not rw.apply(out, "upgrade-opset").changed
+
+
+def test_regional_verification_sees_a_node_whose_opset_semantics_changed(rw) -> None:
+    """A node an upgrade leaves textually as it was (PRelu 6 → 16) is still a changed region:
+    the converter-only result (a [C] slope broadcast against the last axis, which onnxruntime
+    refuses for [2, 3, 4, 5]) does not pass verification."""
+    from trtforge.analyzer.errors import UserError
+    from trtforge.analyzer.rewrite.regional import changed_regions
+
+    model = _prelu6(False)
+    naive = onnx.ModelProto()
+    naive.CopyFrom(model)
+    naive.opset_import[0].version = 17
+    naive.ir_version = 8
+    regions = changed_regions(model, naive)
+    assert regions is not None and [n.op_type for n in regions.added] == ["PRelu"]
+    try:
+        outcome = verify(model, naive)
+    except UserError as err:  # onnxruntime refuses the rewritten region: not verified
+        assert "cannot run" in err.message
+    else:
+        assert not outcome.ok
+    good = rw.apply(model, "upgrade-opset").proto
+    outcome = verify(model, good)
+    assert outcome.ok and outcome.outputs, outcome.describe_worst()

@@ -284,3 +284,60 @@ def test_genai_decoder_verified_on_prefill_and_decode(tmp_path) -> None:
     verification = json.loads(report.read_text())["verification"]
     assert verification["ok"] and len(verification["steps"]) == 2
     assert verification["steps"][0].startswith("prefill")
+
+
+@pytest.mark.parametrize("op", ["Split", "SplitToSequence"])
+def test_split_sizes_add_up_to_the_split_dim(rw, op) -> None:
+    """An integer input used as Split sizes gets sizes that add up to the dim it splits (random
+    ones rarely do, and the original then refuses to run); a rewrite of such a model verifies."""
+    outputs = "float[2, A] a, float[2, B] b" if op == "Split" else "int64 n"
+    body = (
+        "a, b = Split<axis = 1>(x, sp)"
+        if op == "Split"
+        else ("s = SplitToSequence<axis = 1>(x, sp)\n     n = SequenceLength(s)")
+    )
+    model = rw.parse(f"""<ir_version: 8, opset_import: ["" : 17]>
+    g (float[2, N] x, int64[2] sp) => ({outputs}) {{
+     {body}
+    }}""")
+    for seed in range(3):
+        (candidate, *_) = gen.candidates(model, seed, {"N": 7})
+        feed = candidate.steps[0].feed
+        assert feed["sp"].sum() == feed["x"].shape[1] == 7 and (feed["sp"] >= 0).all()
+    if op == "SplitToSequence":
+        result = rw.apply(model, "lower-sequences")
+        assert result.changed
+        outcome = verify(model, result.proto, dims={"N": 7})
+        assert outcome.ok and outcome.outputs, outcome.describe_worst()
+
+
+@pytest.mark.parametrize("integer", [False, True], ids=["Conv", "ConvInteger"])
+def test_waveform_length_is_a_spatial_dim(rw, integer) -> None:
+    """A rank-2 float input [batch, time] that a strided 1-D convolution reads (wav2vec2's
+    waveform, also quantize_dynamic's ConvInteger form) gets a time long enough for the kernel,
+    not the default 3."""
+    import onnxruntime as ort
+
+    conv = (
+        "q, s, z = DynamicQuantizeLinear(x3)\n     c = ConvInteger<strides = [5]>(q, w, z)\n"
+        "     y = Cast<to = 1>(c)"
+        if integer
+        else "y = Conv<strides = [5]>(x3, w)"
+    )
+    wtype = "uint8" if integer else "float"
+    model = rw.parse(f"""<ir_version: 8, opset_import: ["" : 17]>
+    g (float[batch, time] x) => (float[batch, 2, frames] y) <int64[1] one = {{1}},
+        {wtype}[2, 1, 10] w = {{{", ".join(["3"] * 20)}}}> {{
+     x3 = Unsqueeze(x, one)
+     {conv}
+    }}""")
+    session = ort.InferenceSession(model.SerializeToString())
+    runs = []
+    for candidate in gen.candidates(model, 0):  # the verifier keeps the first that runs
+        feed = candidate.steps[0].feed
+        try:
+            session.run(None, feed)
+        except Exception:  # noqa: BLE001 - onnxruntime's refusal: try the next candidate
+            continue
+        runs.append(feed["x"].shape[1])
+    assert runs and min(runs) >= 10

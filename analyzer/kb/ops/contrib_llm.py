@@ -20,7 +20,10 @@ target (RTX: "Plugin not found"), so they need no rule: the engine reports a cus
 The com.microsoft RotaryEmbedding (inputs: input, position_ids, cos_cache, sin_cache) parses and
 builds on TensorRT-RTX 1.7 (FLOAT and FLOAT16, 3-D input with num_heads); on TensorRT it would
 reach the ONNX RotaryEmbedding importer (10.15), which reads ONNX's input order (X, cos_cache,
-sin_cache, position_ids), so it is not counted as supported there.
+sin_cache, position_ids), so it is not counted as supported there. On TensorRT-RTX its 3-D form
+needs a nonzero `num_heads` (absent: an assertion; 0, as onnxruntime-genai's DML and fp16 CPU
+exports write it: the parser process dies of SIGFPE). com.microsoft Attention (packed QKV
+weights) reaches the ONNX Attention importer (dispatch by op_type) and fails its rank check.
 
 Every finding names the rewrite passes that remove the op (`dequantize-nbits` for
 MatMulNBits, the GroupQueryAttention decomposition where one is installed), from the pass
@@ -119,6 +122,63 @@ def _check_gqa(ctx: NodeContext):
     yield _plugin_missing(ctx, "GroupQueryAttention", hint)
 
 
+def _check_ms_rotary(ctx: NodeContext):
+    """com.microsoft RotaryEmbedding on TensorRT-RTX 1.7.1 (observed): all four inputs are read
+    ("Invalid Node" when one is empty); a 3-D input needs `num_heads`: absent, the importer
+    asserts ("num_heads attribute is required for 3D input tensors"); 0 (onnxruntime's default,
+    which infers the heads from the cache width, as onnxruntime-genai's DML and fp16 CPU exports
+    write it) the importer divides by it and the parser process dies (SIGFPE). 4-D inputs
+    [batch, heads, seq, head_size] parse either way."""
+    fixes = _fixes("RotaryEmbedding")
+    hint = "trt-rewrite --decompose-gqa (decomposes the rotary embedding into standard ops)"
+    names = ("input", "position_ids", "cos_cache", "sin_cache")
+    missing = [names[i] for i in range(4) if not ctx.has_input(i)]
+    if missing:
+        yield ctx.finding(
+            "missing-input",
+            f"{', '.join(missing)} not given; the importer reads all four inputs (input, "
+            "position_ids, cos_cache, sin_cache)",
+            "connect every input (the export is incomplete)",
+            fixes,
+        )
+        return
+    x = ctx.input(0)
+    problem = rotary_heads_problem(x.rank if x is not None else None, ctx.attr("num_heads", None))
+    if problem is not None:
+        code, message = problem
+        yield ctx.finding(
+            code, message, "set num_heads (hidden size / head size), or " + hint, fixes
+        )
+
+
+def rotary_heads_problem(rank: int | None, num_heads) -> tuple[str, str] | None:
+    """(code, message) when TensorRT-RTX's importer cannot take a com.microsoft RotaryEmbedding
+    of input rank `rank` with the attribute num_heads (None: absent); None when it can. Shared
+    with decompose-gqa, which keeps the nodes RTX imports."""
+    if rank != 3:
+        return None
+    if num_heads is None:
+        return "num-heads", "3-D input without the num_heads attribute; the importer asserts it"
+    if int(num_heads) == 0:
+        return (
+            "num-heads-zero",
+            "3-D input with num_heads=0 (onnxruntime infers the heads from cos_cache); "
+            "TensorRT-RTX's importer divides by it and the parser process dies (SIGFPE)",
+        )
+    return None
+
+
+def _check_ms_attention(ctx: NodeContext):
+    yield ctx.finding(
+        "contrib-layout",
+        "com.microsoft Attention (hidden states, packed QKV weights, bias) reaches the ONNX "
+        "Attention importer, which parsers choose by op_type and which reads (Q, K, V): "
+        '"Q, K, and V inputs must have the same number of dimensions"',
+        "trt-rewrite --decompose-contrib (MatMul/Softmax/MatMul)",
+        _fixes("Attention"),
+    )
+
+
 RULES = [
     OpRule(
         op="MatMulNBits",
@@ -147,5 +207,15 @@ RULES = [
             "position_ids, cos_cache, sin_cache)",
         ),
         hint="decompose the rotary embedding (Slice, Mul, Neg, Concat, Add)",
+        check=_check_ms_rotary,
+    ),
+    OpRule(
+        op="Attention",
+        domain=MS,
+        source=f"{OBSERVED} (com.microsoft Attention with and without bias, FLOAT and "
+        "FLOAT16: the ONNX Attention importer's rank assertion); onnx-tensorrt "
+        "onnxOpImporters.cpp importAttention (dispatch by op_type)",
+        hint="trt-rewrite --decompose-contrib (MatMul/Softmax/MatMul)",
+        check=_check_ms_attention,
     ),
 ]

@@ -14,6 +14,7 @@ ROIAlign plugin).
 
 from __future__ import annotations
 
+from trtforge.analyzer.findings import Fix
 from trtforge.analyzer.kb.ops._compute import (
     CHANGELOG,
     CHECKERS,
@@ -38,10 +39,13 @@ def _check_pool(ctx: NodeContext):
         )
     dilations = ctx.attr("dilations")
     if dilations and any(int(d) != 1 for d in dilations):
+        if ctx.rule is not None and ctx.rule.op in ("MaxPool", "AveragePool"):
+            hint = "trt-rewrite --undilate-pool (a strided Slice, then an undilated pool)"
+            fixes = (Fix("rewrite", "undilate-pool"),)
+        else:
+            hint, fixes = "rewrite the dilated pool (Slice with steps, then pool)", ()
         yield ctx.finding(
-            "dilations",
-            f"dilations {list(dilations)} are not supported (only 1)",
-            "rewrite the dilated pool (e.g. Slice with steps, then pool), or use a plugin",
+            "dilations", f"dilations {list(dilations)} are not supported (only 1)", hint, fixes
         )
 
 

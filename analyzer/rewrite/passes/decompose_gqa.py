@@ -15,6 +15,9 @@ Before → After::
           broadcast, no K/V copies) → Mul(scale) → [softcap: Tanh] → causal / padding /
           local-window mask (Where) → Softmax [smooth softmax / head sink: an extra logit] →
           ·V → Reshape back to (batch, sequence, hidden)
+    q_norm_weight/k_norm_weight (onnxruntime-genai's CUDA exports of Qwen3-style models fuse
+    the per-head Q/K RMSNorm into the node; onnxruntime has a CUDA kernel only)
+        → RMSNorm over each head of Q and K (qk_norm_epsilon, in float32) before the rotary
     RotaryEmbedding(x, position_ids, cos_cache, sin_cache)
         → Gather cos/sin rows, rotate halves (or interleaved pairs), Concat the unrotated tail
 
@@ -39,8 +42,11 @@ it in every case; the build succeeds in float16 with head size 64 or 128, and fa
 (any head size tried) and in float16 with head size 8 ("Attention operation was not supported by
 a dedicated kernel"). TensorRT 10/11 were not probed, so auto keeps them decomposed.
 
-Skips (reported): a query that is not float32/float16 (e.g. bfloat16); the inputs position_ids,
-attention_bias, k_scale/v_scale (quantized cache), q_norm_weight/k_norm_weight, query_seqlens;
+A bfloat16 node (onnxruntime-genai's bf16 CUDA exports) is computed in float32 between Casts.
+
+Skips (reported): a query that is not float32/float16/bfloat16; the inputs position_ids,
+attention_bias, k_scale/v_scale (quantized cache), query_seqlens, only one of
+q_norm_weight/k_norm_weight;
 sliding_window_cache, qk_output, kv_cache_bit_width, causal=0 with local_window_size; a quantized
 KV cache type; missing seqlens_k/total_sequence_length; an unknown head size (the hidden size of
 query/past_key not static); rotary with a cos_cache whose width is not static; opset below 13;
@@ -58,6 +64,7 @@ from trtforge.analyzer.rewrite.graphutil import anchor, graph_output_names, tens
 
 np = lazy_import("numpy")
 gs = lazy_import("onnx_graphsurgeon")
+onnx = lazy_import("onnx")
 
 MS = "com.microsoft"
 GQA_IMPLS = ("auto", "decomposed", "onnx-attention")
@@ -72,13 +79,12 @@ ATTENTION_PROBE = {
 
 # GroupQueryAttention input indices (onnxruntime contrib schema)
 Q, K, V, PAST_K, PAST_V, SEQLENS, TOTAL, COS, SIN = range(9)
+Q_NORM, K_NORM = 14, 15  # q_norm_weight / k_norm_weight [head_size]: per-head RMSNorm
 UNSUPPORTED_INPUTS = {
     9: "position_ids",
     10: "attention_bias",
     12: "k_scale",
     13: "v_scale",
-    14: "q_norm_weight",
-    15: "k_norm_weight",
     16: "query_seqlens",
 }
 HEAD_SINK = 11
@@ -228,6 +234,13 @@ def _gqa(node: gs.Node, outs, ctx: PassContext, use_attention_op: bool) -> None:
 
     q4 = b.reshape(q, [0, 0, heads, head])  # (B, S, N, H)
     k4 = b.reshape(k, [0, 0, kv_heads, head])
+    if _input(node, Q_NORM) is not None:  # per-head RMSNorm of Q and K, before the rotary
+        eps = float(node.attrs.get("qk_norm_epsilon", 1e-6))
+        for name, index in (("q", Q_NORM), ("k", K_NORM)):
+            normed = ctx.variable(f"{name}_norm", dtype=dtype)
+            x4 = q4 if name == "q" else k4
+            emit.decomposed_norm(ctx, x4, node.inputs[index], None, -1, eps, normed, rms=True)
+            q4, k4 = (normed, k4) if name == "q" else (q4, normed)
     if int(node.attrs.get("do_rotary", 0)):
         cos_cache, sin_cache = node.inputs[COS], node.inputs[SIN]
         rotary_dim = 2 * _static_last(cos_cache)
@@ -368,7 +381,13 @@ def _gqa_skip(node: gs.Node, ctx: PassContext, impl: str) -> str | None:
     for index, name in UNSUPPORTED_INPUTS.items():
         if _input(node, index) is not None:
             return f"input {index} ({name}) is given (not decomposed)"
-    for attr, default in (("sliding_window_cache", 0), ("qk_output", 0), ("kv_cache_bit_width", 0)):
+    if int(node.attrs.get("sliding_window_cache", 0)):
+        return (
+            "sliding_window_cache=1: a window-sized ring-buffer KV cache is not decomposed "
+            "(onnxruntime-genai writes it for sliding-window layers, e.g. Gemma-2; re-export "
+            "with --extra_options windowed_kv_cache=false, or -e NvTensorRtRtx)"
+        )
+    for attr, default in (("qk_output", 0), ("kv_cache_bit_width", 0)):
         if int(node.attrs.get(attr, default)) != default:
             return f"{attr}={node.attrs[attr]} (not decomposed)"
     for attr in ("k_quant_type", "v_quant_type"):
@@ -384,12 +403,17 @@ def _gqa_skip(node: gs.Node, ctx: PassContext, impl: str) -> str | None:
         return "only one of key/value is given"
     if (_input(node, PAST_K) is None) != (_input(node, PAST_V) is None):
         return "only one of past_key/past_value is given"
+    if (_input(node, Q_NORM) is None) != (_input(node, K_NORM) is None):
+        return "only one of q_norm_weight/k_norm_weight is given"
     if _head_size(node) is None:
         return "the head size is unknown (query's hidden size is not static)"
     if not emit.is_float(node.inputs[Q]):
         return f"query '{node.inputs[Q].name}' is not known to be a float tensor"
-    if _float_kind(node.inputs[Q]) is None:
-        return f"query '{node.inputs[Q].name}' is neither float32 nor float16 (not decomposed)"
+    if _float_kind(node.inputs[Q]) is None and not _is_bf16(node.inputs[Q]):
+        return (
+            f"query '{node.inputs[Q].name}' is neither float32, float16 nor bfloat16 "
+            "(not decomposed)"
+        )
     if int(node.attrs.get("do_rotary", 0)):
         width = _static_last(_input(node, COS))
         if _input(node, SIN) is None or width is None:
@@ -405,6 +429,38 @@ def _gqa_skip(node: gs.Node, ctx: PassContext, impl: str) -> str | None:
                 f"{ctx.opset}); use --gqa-impl decomposed"
             )
     return None
+
+
+def _is_bf16(t: gs.Tensor | None) -> bool:
+    if t is None or not t.name:
+        return False
+    try:
+        return str(emit.np_float(t)) == "bfloat16"
+    except (TypeError, ValueError):
+        return False
+
+
+def _in_float32(node: gs.Node, outs, ctx: PassContext):
+    """A bfloat16 node computed in float32: its bfloat16 inputs are cast to float32 and its
+    outputs are float32 tensors cast back into the node's outputs (returns the new outputs).
+    onnxruntime-genai's bf16 CUDA exports; the float16 decomposition's float32 softmax is the
+    same idea for the rest of the graph."""
+    for index, tensor in enumerate(node.inputs):
+        if _is_bf16(tensor):
+            shape = list(tensor.shape) if tensor.shape is not None else None
+            wide = ctx.variable(f"{tensor.name}_f32", dtype=np.float32, shape=shape)
+            ctx.node("Cast", [tensor], [wide], {"to": onnx.TensorProto.FLOAT})
+            node.inputs[index] = wide
+    wide_outs = []
+    for out in outs:
+        if out is None:
+            wide_outs.append(None)
+            continue
+        shape = list(out.shape) if out.shape is not None else None
+        wide = ctx.variable(f"{out.name}_f32", dtype=np.float32, shape=shape)
+        ctx.node("Cast", [wide], [out], {"to": onnx.TensorProto.BFLOAT16})
+        wide_outs.append(wide)
+    return wide_outs
 
 
 def _float_kind(t: gs.Tensor) -> np.dtype | None:
@@ -433,9 +489,14 @@ def _use_attention_op(node: gs.Node, ctx: PassContext, impl: str) -> bool:
 # -- RotaryEmbedding ------------------------------------------------------------------------
 def _rotary_skip(node: gs.Node, ctx: PassContext) -> str | None:
     from trtforge.analyzer.kb import find_rule
+    from trtforge.analyzer.kb.ops.contrib_llm import rotary_heads_problem
 
     rule = find_rule(MS, "RotaryEmbedding")
-    if rule is not None and rule.since.available(ctx.target):
+    if (
+        rule is not None
+        and rule.since.available(ctx.target)
+        and rotary_heads_problem(tensor_rank(node.inputs[0]), node.attrs.get("num_heads")) is None
+    ):
         return f"the {ctx.target.line} parser imports com.microsoft RotaryEmbedding (kept)"
     if int(node.attrs.get("is_packed_batching", 0)):
         return "is_packed_batching is set (not decomposed)"
@@ -464,8 +525,8 @@ def _rotary_head(node: gs.Node) -> int | None:
     if heads > 0 and hidden is not None and hidden % heads == 0:
         return hidden // heads
     width = _static_last(node.inputs[2])
-    if heads == 0 and width is not None and hidden == 2 * width:
-        return hidden  # one head spanning the hidden size
+    if heads == 0 and width and hidden is not None and hidden % (2 * width) == 0:
+        return 2 * width  # onnxruntime: head size = 2 × the cache width, heads = hidden / that
     return None
 
 
@@ -541,6 +602,8 @@ class DecomposeGQA(RewritePass):
         if node.op == "RotaryEmbedding":
             _rotary_embedding(node, outs, ctx)
         else:
+            if _is_bf16(node.inputs[Q]):
+                outs = _in_float32(node, outs, ctx)
             _gqa(node, outs, ctx, _use_attention_op(node, ctx, self._impl(ctx)))
 
 

@@ -17,10 +17,14 @@ Before → After::
     y = ConcatFromSequence<axis=1>(s3)       → y = Concat<axis=1>(a, t, b)
     y = ConcatFromSequence<axis=1, new_axis=1>(s3) → Concat of Unsqueeze(·, 1)
 
+    s = SplitToSequence<axis=0>(x, sp)       → piece i = Slice(x, starts[i], ends[i], [0]),
+        (sp: int64[3] computed at run time)     ends = CumSum(sp), starts = ends - sp
+
 The sequence producers disappear once nothing reads their sequences. Skips (reported): a
 sequence produced by something else (Loop, If, a graph input, SequenceMap, …); a position that
 is not a build-time constant or is out of range; a SplitToSequence whose dim along the axis is
-not static (without split sizes) or whose split sizes are not constant.
+not static (without split sizes), or whose split sizes are neither constant nor a 1-D tensor
+of static length (the number of pieces).
 """
 
 from __future__ import annotations
@@ -150,7 +154,7 @@ class LowerSequences(RewritePass):
         else:
             split = const_value(split_in)
             if split is None:
-                return f"split '{split_in.name}' is not a build-time constant"
+                return self._runtime_split(x, split_in, axis, e, ctx)
             split = np.asarray(split).astype(np.int64)
             if split.ndim == 0:
                 if not isinstance(size, int):
@@ -178,6 +182,29 @@ class LowerSequences(RewritePass):
                 pieces = [e.op("Squeeze", p, axes) for p in pieces]
             else:
                 pieces = [e.op("Squeeze", p, axes=[axis]) for p in pieces]
+        return pieces
+
+    def _runtime_split(
+        self, x: gs.Tensor, split: gs.Tensor, axis: int, e: Emit, ctx: PassContext
+    ) -> Pieces | str:
+        """Split sizes computed at run time: their count (a static 1-D length) is the number of
+        pieces; each piece is a Slice between the running sums of the sizes."""
+        shape = split.shape
+        if shape is None or len(shape) != 1 or not isinstance(shape[0], int):
+            return (
+                f"split '{split.name}' is not a build-time constant and its length (the number "
+                f"of pieces) is not static ({shape})"
+            )
+        if ctx.opset < 11:
+            return f"split '{split.name}' is computed at run time and CumSum needs opset 11"
+        ends = e.op("CumSum", split, e.const(np.array(0, np.int64), base="axis"))
+        starts = e.op("Sub", ends, split)
+        axes = e.const(np.array([axis], np.int64), base="axes")
+        pieces = []
+        for i in range(shape[0]):
+            at = e.const(np.array([i], np.int64), base="index")
+            begin, end = e.op("Gather", starts, at, axis=0), e.op("Gather", ends, at, axis=0)
+            pieces.append(e.op("Slice", x, begin, end, axes))
         return pieces
 
     # -- consumers ----------------------------------------------------------------------------

@@ -39,7 +39,7 @@ Before (`quantize_dynamic`)::
 
 After (float, both forms)::
 
-    s  = (Max(ReduceMax(x), 0) - Min(ReduceMin(x), 0)) / 255
+    s  = (Max(ReduceMax(x), 0) - Min(ReduceMin(x), 0)) / 255   (1 where that range is 0)
     zp = Clip(Round(-Min(ReduceMin(x), 0) / s), 0, 255)
     xq = Clip(Round(x / s) + zp, 0, 255)                             # integral float values
     y  = Mul(MatMul(xq - zp, w - wzp), Mul(s, ws))
@@ -88,6 +88,7 @@ INTEGER_OPS = {
     (MS, "QLinearAdd"),
     (MS, "QLinearMul"),
     (MS, "QLinearSigmoid"),
+    (MS, "QLinearSoftmax"),
     (MS, "QLinearLeakyRelu"),
     (MS, "QLinearGlobalAveragePool"),
     (MS, "QLinearAveragePool"),
@@ -295,8 +296,11 @@ class _Rewriter:
         if self.qdq:
             if isinstance(rec, Static) and self._same(rec, s, z, axis):
                 return self._qdq_pair(rec, out)
-            if data is not None:
+            if data is not None and (weight_axis is not None or data.size > 1):
                 return self._qdq_weight(data, s, z, axis, weight_axis, out)
+            # a quantized scalar constant (QLinearMul's scaling factor): TensorRT's builder
+            # takes an INT8 constant only into a DQ that it fuses into a weighted op
+            # ("Quantized constant … is only allowed before DQ"); its real value is exact
         rank = self._rank(rec.x if isinstance(rec, Static) else t)
         if self.qdq:
             log.debug("requantize: %s dequantized in float (%s)", t.name, type(rec).__name__)
@@ -550,6 +554,10 @@ class _Rewriter:
         lo = self.op("Min", [self.op("ReduceMin", [x], {"keepdims": 0}), self.const(0.0)])
         hi = self.op("Max", [self.op("ReduceMax", [x], {"keepdims": 0}), self.const(0.0)])
         scale = self.op("Div", [self.op("Sub", [hi, lo]), self.const(255.0)])
+        # an all-zero tensor (lo = hi = 0) has scale 1, as onnxruntime's kernel sets it (0
+        # would divide 0 by 0 below)
+        zero = self.op("Equal", [hi, lo], dtype=np.dtype(bool))
+        scale = self.op("Where", [zero, self.const(1.0), scale])
         zp = self.op(
             "Clip",
             [
@@ -684,6 +692,15 @@ class _Rewriter:
 
     def _QLinearSigmoid(self, node):  # noqa: N802
         self._unary(node, "Sigmoid")
+
+    def _QLinearSoftmax(self, node):  # noqa: N802
+        """Softmax over `axis`; the `opset` attribute picks the Softmax semantics (below 13:
+        over the flattened trailing dims from `axis`, the same only at the last axis)."""
+        axis = int(node.attrs.get("axis", -1))
+        rank = self._rank(node.inputs[0])
+        if int(node.attrs.get("opset", 13)) < 13 and axis != -1 and axis != (rank or 0) - 1:
+            raise Unsupported("QLinearSoftmax with opset < 13 semantics before the last axis")
+        self._unary(node, "Softmax", {"axis": axis})
 
     def _QLinearLeakyRelu(self, node):  # noqa: N802
         self._unary(node, "LeakyRelu", {"alpha": float(node.attrs.get("alpha", 0.01))})

@@ -17,6 +17,12 @@ After (`--upgrade-opset 17`, the default when `--auto` applies it)::
     opset_import: ["" : 17]
     y = Add(x, b)
 
+Opset 7 also changed PRelu: its 1-D slope of C values was per channel (axis 1) and became
+numpy-broadcast against the LAST axis, which the version converter leaves as it was (a [C] slope
+on an [N, C, H, W] input then no longer broadcasts, or worse, silently applies per column).
+Below opset 7 the pass first reshapes such a slope to [C, 1, ..., 1] (a constant in place, a
+computed slope through a Reshape).
+
 Skips (reported): a model already at (or above) the opset asked for; a model the converter
 cannot convert (the converter's error is the reason) — with `--upgrade-opset N` given
 explicitly, that is an error (exit 2) rather than a skip.
@@ -70,6 +76,8 @@ class UpgradeOpset(RewritePass):
             return PassOutcome()
         from onnx import version_converter
 
+        if current < 7:
+            _channel_slopes(ctx.graph)
         model = gs.export_onnx(ctx.graph, do_type_check=False)
         del model.opset_import[:]
         for domain, version in sorted(ctx.opsets.items()):
@@ -105,6 +113,31 @@ class UpgradeOpset(RewritePass):
         ctx.opsets[""] = target
         log.info("upgrade-opset: converted opset %d to %d", current, target)
         return PassOutcome(applied=1, changed=True)
+
+
+def _channel_slopes(graph: gs.Graph) -> None:
+    """Makes each pre-opset-7 PRelu's per-channel 1-D slope [C] explicit as [C, 1, ..., 1] for
+    an input of known rank >= 3 (at rank 2 the channel axis is the last one: unchanged)."""
+    import numpy as np
+
+    for node in [n for n in graph.nodes if n.op == "PRelu" and len(n.inputs) == 2]:
+        x, slope = node.inputs
+        rank = len(x.shape) if x.shape is not None else None
+        if rank is None or rank < 3 or slope.shape is None or len(slope.shape) != 1:
+            continue
+        if slope.shape[0] == 1:
+            continue  # one value for every element: broadcasts the same under both rules
+        trailing = [1] * (rank - 2)
+        if isinstance(slope, gs.Constant):
+            values = np.asarray(slope.values)
+            node.inputs[1] = gs.Constant(
+                f"{slope.name}/per_channel", values.reshape(values.shape[0], *trailing)
+            )
+            continue
+        shape = gs.Constant(f"{slope.name}/per_channel_shape", np.array([-1, *trailing], np.int64))
+        out = gs.Variable(f"{slope.name}/per_channel", dtype=slope.dtype)
+        graph.nodes.append(gs.Node("Reshape", inputs=[slope, shape], outputs=[out]))
+        node.inputs[1] = out
 
 
 PASS = UpgradeOpset
