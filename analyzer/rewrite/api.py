@@ -132,6 +132,9 @@ def rewrite_file(
     if loaded.external and any(get_pass(p).reads_weights for p in passes):
         work = session.weights_loaded()  # a pass decodes weights (dequantize-nbits)
     result = rewrite_model(work, passes, rewrite_options)
+    after = None  # trt-check of the final result, when the follow-up made it
+    if auto:
+        result, after = _follow_up(work, result, passes, rewrite_options, say)
     report.update(result.to_json())
     result.report = report
     for pid, stats in result.passes.items():
@@ -216,7 +219,8 @@ def rewrite_file(
         if auto:
             from trtforge.analyzer.api import check
 
-            after = check(staged, target=target, backend="static")
+            if after is None:
+                after = check(staged, target=target, backend="static")
             report["auto"] = {
                 "passes": passes,
                 "unsupported_before": len(before.unsupported_nodes),
@@ -271,7 +275,39 @@ def _verify(session: ModelSession, result: RewriteResult, seed, dims, inputs, sc
     )
 
 
-def _auto_passes(session: ModelSession, target: Target, known: list[str]):
+#: rounds of "check the rewritten model, add the passes it names" under --auto
+FOLLOW_UP_ROUNDS = 3
+
+
+def _follow_up(work: ModelSession, result: RewriteResult, passes: list[str], options, say):
+    """--auto: the passes trt-check names on the rewritten model that did not run, added.
+
+    A pass can bring nodes within another pass's reach that trt-check could not see in the
+    input: inline-empty-guard lifts a NonMaxSuppression out of an If, where nms-plugin then
+    applies. The model is rewritten again from the input with the longer list (`passes` is
+    extended in place), until trt-check names nothing new.
+
+    Returns:
+        The result, and trt-check's report on it (None when it was not checked): the check
+        after writing reuses it, so each version of the model is inferred once.
+    """
+    from trtforge.analyzer.rewrite.manager import rewrite_model
+    from trtforge.analyzer.rewrite.registry import all_passes
+
+    for _ in range(FOLLOW_UP_ROUNDS + 1):
+        if not result.changed:
+            return result, None
+        report, named = _auto_passes(work.derive(result.proto), options.target, all_passes())
+        extra = [p for p in named if p not in passes]
+        if not extra:
+            return result, report
+        say(f"trt-check of the rewritten model: passes suggested: {', '.join(extra)}")
+        passes += extra
+        result = rewrite_model(work, passes, options)
+    return result, None
+
+
+def _auto_passes(session, target: Target, known: list[str]):
     """trt-check (static) of the input, and the passes its findings name, in order."""
     from trtforge.analyzer.api import check
 

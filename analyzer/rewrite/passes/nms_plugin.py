@@ -36,6 +36,9 @@ np = lazy_import("numpy")
 _DEFAULTS = {2: 0.0, 3: 0.0, 4: float("-inf")}
 
 
+_INT32_MAX = 2**31 - 1
+
+
 def _scalar_inputs(node) -> list[float | None]:
     values = []
     for i in (2, 3, 4):
@@ -86,7 +89,9 @@ class NmsPlugin(RewritePass):
             node.inputs[:2],
             [selected, count],
             center_point_box=int(node.attrs.get("center_point_box", 0)),
-            max_output_boxes_per_class=int(max_out),
+            # the plugin field is INT32; any count past the boxes there are keeps them all
+            # (torchvision exports INT64_MAX)
+            max_output_boxes_per_class=int(min(max_out, _INT32_MAX)),
             iou_threshold=float(iou),
             score_threshold=float(score),
         )
