@@ -17,7 +17,14 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from trtforge.analyzer.inference import Dim, TypeTable, _type_of, dtype_name
+from trtforge.analyzer._shallow_graph import node_fields
+from trtforge.analyzer.inference import (
+    MAX_SHALLOW_BYTES,
+    Dim,
+    TypeTable,
+    _type_of,
+    dtype_name,
+)
 
 log = logging.getLogger("trtforge.graph")
 
@@ -73,6 +80,101 @@ class TensorInfo:
 TensorFacts = tuple[str, tuple[Dim, ...] | None, bool, bool, bool]
 
 
+class NodeFields:
+    """The fields of every node of one graph, as columns (index i: node i).
+
+    Read from the protobuf once: each field access of an onnx `NodeProto` costs ~0.2 µs in
+    Python protobuf, which adds up on models of 100,000 nodes. Graphs up to
+    `MAX_SHALLOW_BYTES` (serialized) are read through `_shallow_graph.node_fields`: one parse
+    and one slice per repeated field, attributes kept serialized; larger graphs (large
+    embedded weights, which serializing would copy) node by node, with the same result.
+
+    Attributes:
+        nodes: the onnx `NodeProto`s.
+        names, ops, domains: each node's name, op_type and domain (text that is not UTF-8:
+            bytes, as protobuf hands it over).
+        inputs, outputs: each node's input and output names (lists).
+        attributes: each node's attributes, each serialized (`AttributeProto` bytes).
+    """
+
+    __slots__ = (
+        "nodes",
+        "names",
+        "ops",
+        "domains",
+        "inputs",
+        "outputs",
+        "attributes",
+        "_signatures",
+    )
+
+    def __init__(self, nodes, names, ops, domains, inputs, outputs, attributes) -> None:
+        self.nodes: list[onnx.NodeProto] = nodes
+        self.names: list[str] = names
+        self.ops: list[str] = ops
+        self.domains: list[str] = domains
+        self.inputs: list[list[str]] = inputs
+        self.outputs: list[list[str]] = outputs
+        self.attributes: list[list[bytes]] = attributes
+        self._signatures: tuple[list[int], list[int]] | None = None
+
+    def signatures(self) -> tuple[list[int], list[int]]:
+        """(each node's signature number, the first node of each signature), computed once.
+
+        Nodes of one signature have the same op_type, domain, serialized attributes, input
+        and output counts and empty inputs: everything of a node but its name and the names
+        of its tensors. What depends only on that (a schema check, the type-free part of a
+        verdict) is judged once per signature. Large models have a few dozen signatures.
+        """
+        if self._signatures is None:
+            table: dict[tuple, int] = {}
+            first: list[int] = []
+            numbers = []
+            for index, key in enumerate(
+                zip(
+                    self.ops,
+                    self.domains,
+                    map(tuple, self.attributes),
+                    map(len, self.inputs),
+                    map(len, self.outputs),
+                    [None if "" not in i else tuple([n == "" for n in i]) for i in self.inputs],
+                    strict=True,
+                )
+            ):
+                number = table.get(key)
+                if number is None:
+                    number = table[key] = len(first)
+                    first.append(index)
+                numbers.append(number)
+            self._signatures = numbers, first
+        return self._signatures
+
+    @classmethod
+    def read(cls, graph: onnx.GraphProto) -> NodeFields:
+        nodes = list(graph.node)
+        if not nodes:
+            return cls([], [], [], [], [], [], [])
+        if graph.ByteSize() <= MAX_SHALLOW_BYTES:
+            source = node_fields(graph.SerializeToString())
+            rows = [
+                (n.name, n.op_type, n.domain, n.input[:], n.output[:], n.attribute[:])
+                for n in source
+            ]
+        else:
+            rows = [
+                (
+                    n.name,
+                    n.op_type,
+                    n.domain,
+                    n.input[:],
+                    n.output[:],
+                    [a.SerializeToString() for a in n.attribute],
+                )
+                for n in nodes
+            ]
+        return cls(nodes, *map(list, zip(*rows, strict=True)))
+
+
 def _decoder(types: Mapping[str, onnx.TypeProto]):
     """`TypeTable.decoded` for any name -> TypeProto mapping."""
 
@@ -126,16 +228,15 @@ class GraphView:
         self._constants  # noqa: B018 - reads rows and producers too
 
     @cached_property
-    def rows(self) -> list[tuple[onnx.NodeProto, str, str, tuple[str, ...], tuple[str, ...]]]:
-        """(node, op_type, domain, inputs, outputs) for each node, in order.
+    def fields(self) -> NodeFields:
+        """Every node's fields, read from the protobuf once (`NodeFields`)."""
+        return NodeFields.read(self.graph)
 
-        Read from the protobuf once: each field access of a node costs ~0.2 µs in Python
-        protobuf, which adds up on models of 100,000 nodes.
-        """
-        return [
-            (node, node.op_type, node.domain, tuple(node.input), tuple(node.output))
-            for node in self.graph.node
-        ]
+    @cached_property
+    def rows(self) -> list[tuple[onnx.NodeProto, str, str, list[str], list[str]]]:
+        """(node, op_type, domain, inputs, outputs) for each node, in order (`fields`)."""
+        f = self.fields
+        return list(zip(f.nodes, f.ops, f.domains, f.inputs, f.outputs, strict=True))
 
     @cached_property
     def producers(self) -> dict[str, onnx.NodeProto]:

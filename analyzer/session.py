@@ -140,13 +140,16 @@ class ModelSession:
         return self._strict_error
 
     # -- validity -------------------------------------------------------------------------
-    def structural_problems(self, rows=None) -> list[Problem]:
-        """`validity.check_validity` of the model (computed once; `rows`: the top-level
-        nodes' fields when the caller has read them, `GraphView.rows`)."""
+    def structural_problems(self, view=None) -> list[Problem]:
+        """`validity.check_validity` of the model (computed once; `view`: the top-level
+        graph's `GraphView`, whose node fields the caller has read)."""
         if self._structure is None:
             from trtforge.analyzer import validity
 
-            self._structure = validity.check_validity(self.proto, rows)
+            if view is None:
+                self._structure = validity.check_validity(self.proto)
+            else:
+                self._structure = validity.check_validity(self.proto, view.rows, view.fields)
         return list(self._structure)
 
     def problems(self) -> list[Problem]:

@@ -355,13 +355,24 @@ class StaticChecker:
             top = GraphView(proto.graph, self.types)
             top.read_structure()
             memo = VerdictMemo(top) if self.memo else None
-            kinds = [memo.kind(*row) for row in top.rows] if memo is not None else None
+            f = top.fields
+            kinds = None
+            if memo is not None:
+                kind = memo.kind
+                kinds = [
+                    kind(op, domain, attrs, len(inputs))
+                    for op, domain, attrs, inputs in zip(
+                        f.ops, f.domains, f.attributes, f.inputs, strict=True
+                    )
+                ]
             # every verdict starts as "supported"; judging a node below changes its own
             verdicts = [
-                NodeVerdict(index, node.name, op, domain)
-                for index, (node, op, domain, _, _) in enumerate(top.rows)
+                NodeVerdict(index, name, op, domain)
+                for index, (name, op, domain) in enumerate(
+                    zip(f.names, f.ops, f.domains, strict=True)
+                )
             ]
-            problems = self.session.structural_problems(top.rows) if self._depth == 0 else []
+            problems = self.session.structural_problems(top) if self._depth == 0 else []
             self.types = pending.result()
         finally:
             pending.close()
@@ -433,6 +444,8 @@ class VerdictMemo:
         self._ids: dict[tuple, int] = {}
         #: (op, domain, serialized attributes, input count) -> number
         self._kinds: dict[tuple, int] = {}
+        #: serialized attribute -> whether it holds a graph
+        self._nested: dict[bytes, bool] = {}
         self._generated = False  # some tensor has made-up dims
         #: serialized type -> key of the tensors whose facts are those of their type (all
         #: but `_not_typed_alike`): spares decoding the facts of every tensor. Set up at the
@@ -440,25 +453,23 @@ class VerdictMemo:
         self._by_type: dict[bytes | None, int | tuple[int, tuple[str, ...]]] | None = None
         self._not_typed_alike: set[str] | None = None
 
-    def kind(
-        self,
-        node: onnx.NodeProto,
-        op: str,
-        domain: str,
-        inputs: tuple[str, ...],
-        outputs: tuple[str, ...],
-    ) -> int | None:
+    def kind(self, op: str, domain: str, attributes: list[bytes], n_inputs: int) -> int | None:
         """The part of a node's key that needs no types — op, domain, serialized attributes
-        and input count — as a small number; None when the node's verdict is never shared
-        (it has subgraphs)."""
-        attributes = node.attribute
+        (`GraphView.fields`) and input count — as a small number; None when the node's
+        verdict is never shared (it has subgraphs)."""
         attrs: tuple[bytes, ...] = ()
         if attributes:
-            if any(attr.HasField("g") or attr.graphs for attr in attributes):
-                return None  # as `_subgraphs` finds bodies, whatever the attribute's type
-            attrs = tuple([attr.SerializeToString() for attr in attributes])
+            attrs = tuple(attributes)
+            nested = self._nested
+            for attr in attrs:
+                has_graph = nested.get(attr)
+                if has_graph is None:
+                    parsed = onnx.AttributeProto.FromString(attr)
+                    has_graph = nested[attr] = parsed.HasField("g") or len(parsed.graphs) > 0
+                if has_graph:
+                    return None  # as `_subgraphs` finds bodies, whatever the attribute's type
         kinds = self._kinds
-        return kinds.setdefault((op, domain, attrs, len(inputs)), len(kinds))
+        return kinds.setdefault((op, domain, attrs, n_inputs), len(kinds))
 
     def key(self, kind: int | None, tensors: tuple[str, ...]) -> tuple | None:
         """The key of a node of `kind` (from `kind`) whose inputs and then outputs are
