@@ -88,3 +88,78 @@ def node_fields(serialized: bytes):
     """The nodes of the graph `serialized`, each with `.name`, `.op_type`, `.domain`,
     `.input`, `.output` and `.attribute` (each AttributeProto serialized, bytes)."""
     return _nodes_class().FromString(serialized).node
+
+
+@functools.cache
+def _locations_class():
+    """A projection of ModelProto onto the `data_location` of every TensorProto that
+    `loading.iter_graph_tensors` visits: initializers (GraphProto 5), sparse initializers'
+    values (GraphProto 15, SparseTensorProto 1), and tensor attributes of nodes (GraphProto 1,
+    NodeProto 5, AttributeProto t 5 and tensors 10), in bodies too (AttributeProto g 6 and
+    graphs 11). Every message field is declared singular: protobuf merges the repeated
+    occurrences of a singular message field into one message, and `data_location`
+    (TensorProto 14) is declared repeated, so one parse gathers every tensor's value in a
+    handful of lists, whatever the number of nodes."""
+    field = descriptor_pb2.FieldDescriptorProto
+    file = descriptor_pb2.FileDescriptorProto(
+        name="trtforge_data_locations.proto", package=_PACKAGE, syntax="proto2"
+    )
+
+    def message(name: str, *fields: tuple[str, int, str | None]) -> None:
+        msg = file.message_type.add(name=name)
+        for field_name, number, kind in fields:
+            if kind is None:  # TensorProto.data_location, all occurrences kept
+                msg.field.add(
+                    name=field_name,
+                    number=number,
+                    type=field.TYPE_INT32,
+                    label=field.LABEL_REPEATED,
+                )
+            else:
+                msg.field.add(
+                    name=field_name,
+                    number=number,
+                    type=field.TYPE_MESSAGE,
+                    type_name=f".{_PACKAGE}.{kind}",
+                    label=field.LABEL_OPTIONAL,
+                )
+
+    message("LocTensor", ("data_location", 14, None))
+    message("LocSparse", ("values", 1, "LocTensor"))
+    message(
+        "LocAttribute",
+        ("t", 5, "LocTensor"),
+        ("g", 6, "LocGraph"),
+        ("tensors", 10, "LocTensor"),
+        ("graphs", 11, "LocGraph"),
+    )
+    message("LocNode", ("attribute", 5, "LocAttribute"))
+    message(
+        "LocGraph",
+        ("node", 1, "LocNode"),
+        ("initializer", 5, "LocTensor"),
+        ("sparse_initializer", 15, "LocSparse"),
+    )
+    message("LocModel", ("graph", 7, "LocGraph"))
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(file)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{_PACKAGE}.LocModel"))
+
+
+def data_locations(serialized_model: bytes) -> set[int]:
+    """Every value of `data_location` among the tensors of the serialized ModelProto that
+    `loading.iter_graph_tensors` would visit (`_locations_class`): a model none of whose
+    tensors is external has no 1 (`TensorProto.EXTERNAL`) here."""
+    found: set[int] = set()
+    graphs = [_locations_class().FromString(serialized_model).graph]
+    while graphs:
+        graph = graphs.pop()
+        attribute = graph.node.attribute
+        found.update(graph.initializer.data_location)
+        found.update(graph.sparse_initializer.values.data_location)
+        found.update(attribute.t.data_location)
+        found.update(attribute.tensors.data_location)
+        for body in (attribute.g, attribute.graphs):
+            if body.ByteSize():
+                graphs.append(body)
+    return found
