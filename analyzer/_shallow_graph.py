@@ -49,6 +49,14 @@ def _graph_class():
             type_name=f".{_PACKAGE}.{kind}",
             label=field.LABEL_REPEATED,
         )
+    model = file.message_type.add(name="Model")
+    model.field.add(
+        name="graph",
+        number=7,
+        type=field.TYPE_MESSAGE,
+        type_name=f".{_PACKAGE}.Graph",
+        label=field.LABEL_OPTIONAL,
+    )
     fields = file.message_type.add(name="NodeFields")
     for name, number, kind, label in (
         ("input", 1, field.TYPE_STRING, field.LABEL_REPEATED),
@@ -82,6 +90,13 @@ def shallow_graph(serialized: bytes):
     """The graph `serialized` as a message with `node[i].op_type` and `value_info`, `output`,
     `input` entries of `.name` and `.type` (the serialized TypeProto, bytes)."""
     return _graph_class().FromString(serialized)
+
+
+def shallow_model_graph(serialized_model: bytes):
+    """`shallow_graph` of the graph of a serialized ModelProto (field 7)."""
+    pool = _graph_class().DESCRIPTOR.file.pool
+    model = message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{_PACKAGE}.Model"))
+    return model.FromString(serialized_model).graph
 
 
 def node_fields(serialized: bytes):

@@ -108,11 +108,11 @@ class ModelSession:
 
     def _infer(self) -> None:
         proto = self.proto
-        inferred, types, strict_error = infer_all(proto)
+        keep = self.for_rewrite or len(proto.graph.node) <= KEEP_INFERRED_NODES
+        inferred, types, strict_error = infer_all(proto, keep_model=keep)
         self._types = types_or_declared(proto, types)
         self._strict_error = strict_error
-        keep = self.for_rewrite or len(proto.graph.node) <= KEEP_INFERRED_NODES
-        self._inferred = inferred if keep else None
+        self._inferred = inferred
 
     def pending_types(self):
         """The type table, being computed: `.result()` waits for it, `.close()` stops it.

@@ -261,3 +261,64 @@ def test_bulk_validity_equals_the_node_walk(label, model, monkeypatch):
     )
     if any(p.finding.is_error for p in walked):
         assert not report.supported  # an invalid graph is never "supported"
+
+
+# -- the type table from serialized inference results ------------------------------------
+def _inference_cases() -> list[tuple[str, onnx.ModelProto]]:
+    computed = onnx.parser.parse_model(
+        """
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float[N, 6] x) => (float[N, 2, 3] y) {
+            s = Shape(x)
+            zero = Constant<value = int64[1] {0}>()
+            n = Gather<axis = 0>(s, zero)
+            tail = Constant<value = int64[2] {2, 3}>()
+            shape = Concat<axis = 0>(n, tail)
+            y = Reshape(x, shape)
+        }
+        """
+    )
+    bad_perm = onnx.parser.parse_model(
+        """
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float[2, 3] x) => (float[3, 2] y, float[2, 3] z) {
+            y = Transpose<perm = [0, 5]>(x)
+            z = Relu(x)
+        }
+        """
+    )
+    declared_twice = _chain()
+    declared_twice.graph.value_info.extend(
+        [
+            helper.make_tensor_value_info("t0", TensorProto.FLOAT, [8, 8]),
+            helper.make_tensor_value_info("t0", TensorProto.FLOAT16, None),
+            helper.make_tensor_value_info("x", TensorProto.INT8, [1]),
+        ]
+    )
+    heavy = _chain()
+    heavy.graph.initializer.append(numpy_helper.from_array(np.ones(20000, np.float32), "big"))
+    return [
+        ("chain", _chain()),
+        ("data propagation", computed),
+        ("strict error", bad_perm),
+        ("value_info twice, and for an input", declared_twice),
+        ("large initializer", heavy),
+        ("If", _with_if()),
+    ]
+
+
+@pytest.mark.parametrize("label,model", _inference_cases(), ids=lambda c: str(c)[:30])
+def test_table_from_serialized_results_equals_parsed(label, model):
+    from trtforge.analyzer.inference import infer_table, infer_types
+
+    parsed, serialized = infer_types(model), infer_table(model)
+    assert serialized._raw == parsed._raw
+    assert serialized.shape_consumers == parsed.shape_consumers
+    assert serialized.strict_error == parsed.strict_error
+    if label in ("chain", "data propagation"):
+        assert not parsed.strict_error
+    if label == "strict error":
+        assert "perm" in parsed.strict_error
+    if label != "If":  # (bodies' types are shared per graph)
+        distinct = {id(raw) for raw in serialized._raw.values()}
+        assert len(distinct) == len(set(serialized._raw.values()))  # equal types: one object
