@@ -106,6 +106,7 @@ class NodeFields:
         "outputs",
         "attributes",
         "_signatures",
+        "_producer_index",
     )
 
     def __init__(self, nodes, names, ops, domains, inputs, outputs, attributes) -> None:
@@ -117,6 +118,16 @@ class NodeFields:
         self.outputs: list[list[str]] = outputs
         self.attributes: list[list[bytes]] = attributes
         self._signatures: tuple[list[int], list[int]] | None = None
+        self._producer_index: dict[str, int] | None = None
+
+    def producer_index(self) -> dict[str, int]:
+        """Output name -> index of the node producing it (the last one, if several; "" is no
+        name), computed once."""
+        if self._producer_index is None:
+            index = {out: i for i, outs in enumerate(self.outputs) for out in outs}
+            index.pop("", None)
+            self._producer_index = index
+        return self._producer_index
 
     def signatures(self) -> tuple[list[int], list[int]]:
         """(each node's signature number, the first node of each signature), computed once.
@@ -224,8 +235,8 @@ class GraphView:
         self._facts.clear()
 
     def read_structure(self) -> None:
-        """Builds the caches that need no types (`rows`, `producers`, constants) now."""
-        self._constants  # noqa: B018 - reads rows and producers too
+        """Builds the caches that need no types (`rows`, `producer_index`, constants) now."""
+        self._constants  # noqa: B018 - reads rows and producer_index too
 
     @cached_property
     def fields(self) -> NodeFields:
@@ -239,8 +250,15 @@ class GraphView:
         return list(zip(f.nodes, f.ops, f.domains, f.inputs, f.outputs, strict=True))
 
     @cached_property
+    def producer_index(self) -> dict[str, int]:
+        """Output name -> index of the node producing it (the last one, if several)."""
+        return self.fields.producer_index()
+
+    @cached_property
     def producers(self) -> dict[str, onnx.NodeProto]:
-        return {out: node for node, _, _, _, outputs in self.rows for out in outputs if out}
+        """Output name -> the node producing it (the last one, if several)."""
+        index, nodes = self.producer_index, self.fields.nodes
+        return dict(zip(index, map(nodes.__getitem__, index.values()), strict=True))
 
     @cached_property
     def consumers(self) -> dict[str, list[onnx.NodeProto]]:
@@ -255,7 +273,7 @@ class GraphView:
     def _constants(self) -> set[str]:
         """Names computed at build time: initializers, Constant outputs, and folds of them."""
         constant: set[str] = set(self._initializers)
-        graph_inputs, producers, outer = self._inputs, self.producers, self.outer
+        graph_inputs, producers, outer = self._inputs, self.producer_index, self.outer
         for _, op, _, inputs, outputs in self.rows:  # topologically sorted by the ONNX spec
             if op in _NO_FOLD:
                 continue
@@ -303,7 +321,7 @@ class GraphView:
     def is_initializer(self, name: str) -> bool:
         if name in self._initializers:
             return True
-        if name in self._inputs or name in self.producers:
+        if name in self._inputs or name in self.producer_index:
             return False
         return self.outer.is_initializer(name) if self.outer else False
 
@@ -312,7 +330,7 @@ class GraphView:
             return True
         if name in self._inputs:
             return False
-        if name in self.producers:
+        if name in self.producer_index:
             return name in self._constants
         return self.outer.is_constant(name) if self.outer else False
 
@@ -365,11 +383,11 @@ class GraphView:
         typed = self._decoded(name)
         if typed is not None:
             dtype, shape = typed
-        elif self.outer is not None and name not in self.producers:
+        elif self.outer is not None and name not in self.producer_index:
             return self.outer.facts(name)
         else:
             dtype, shape = "UNDEFINED", None
-        if self.outer is None and name in self.producers:  # the common case, in short
+        if self.outer is None and name in self.producer_index:  # the common case, in short
             return (dtype, shape, False, name in self._constants, False)
         return (dtype, shape, self.is_initializer(name), self.is_constant(name), False)
 

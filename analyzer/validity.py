@@ -35,6 +35,7 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import chain
 
 import onnx
 
@@ -446,11 +447,9 @@ class _GraphChecker:
         A 100,000-node graph has a few dozen signatures: ~0.05 s here against ~0.5 s.
         """
         inputs, outputs = fields.inputs, fields.outputs
-        produced_by: dict[str, int] = {
-            out: index for index, outs in enumerate(outputs) for out in outs
-        }
-        produced_by.pop("", None)
-        named = sum(map(len, outputs)) - sum([outs.count("") for outs in outputs])
+        produced_by: dict[str, int] = fields.producer_index()
+        every = list(chain.from_iterable(outputs))
+        named = len(every) - every.count("")
         if len(produced_by) != named or not defined.isdisjoint(produced_by):
             return False  # a name produced twice
         after = len(inputs)  # the position of a name no node produces

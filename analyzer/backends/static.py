@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+from itertools import chain
 
 import onnx
 
@@ -356,15 +357,7 @@ class StaticChecker:
             top.read_structure()
             memo = VerdictMemo(top) if self.memo else None
             f = top.fields
-            kinds = None
-            if memo is not None:
-                kind = memo.kind
-                kinds = [
-                    kind(op, domain, attrs, len(inputs))
-                    for op, domain, attrs, inputs in zip(
-                        f.ops, f.domains, f.attributes, f.inputs, strict=True
-                    )
-                ]
+            kinds = memo.kinds(f) if memo is not None else None
             # every verdict starts as "supported"; judging a node below changes its own
             verdicts = [
                 NodeVerdict(index, name, op, domain)
@@ -377,17 +370,22 @@ class StaticChecker:
         finally:
             pending.close()
         top.use_types(self.types)
-        for index, (node, _, _, inputs, outputs) in enumerate(top.rows):
-            key = memo.key(kinds[index], inputs + outputs) if memo is not None else None
+        nodes = f.nodes
+        if memo is None:
+            keys = [None] * len(nodes)
+        else:
+            keys = memo.keys(kinds, f.inputs, f.outputs)
+        clean = memo.clean if memo is not None else {}
+        for index, key in enumerate(keys):
             watch = False
             if key is not None:
-                shared = memo.clean.get(key)
+                shared = clean.get(key)
                 if shared:
                     continue  # supported with no finding, like the first node of its kind
                 watch = shared is None  # the first node of its kind
-            status, findings, plugin, ctx = self._judge(node, top, watch)
+            status, findings, plugin, ctx = self._judge(nodes[index], top, watch)
             if watch:
-                memo.clean[key] = status == SUPPORTED and not findings and not ctx.reads_outside
+                clean[key] = status == SUPPORTED and not findings and not ctx.reads_outside
             verdict = verdicts[index]
             verdict.status, verdict.reasons = status, findings
             if plugin is not None:
@@ -471,6 +469,19 @@ class VerdictMemo:
         kinds = self._kinds
         return kinds.setdefault((op, domain, attrs, n_inputs), len(kinds))
 
+    def kinds(self, fields) -> list[int | None]:
+        """`kind` of every node of `fields` (`graph.NodeFields`), computed once per node
+        signature (`NodeFields.signatures`: signatures refine kinds)."""
+        numbers, first = fields.signatures()
+        ops, domains, attributes, inputs = (
+            fields.ops,
+            fields.domains,
+            fields.attributes,
+            fields.inputs,
+        )
+        of_signature = [self.kind(ops[i], domains[i], attributes[i], len(inputs[i])) for i in first]
+        return list(map(of_signature.__getitem__, numbers))
+
     def key(self, kind: int | None, tensors: tuple[str, ...]) -> tuple | None:
         """The key of a node of `kind` (from `kind`) whose inputs and then outputs are
         `tensors`; None when its verdict is never shared."""
@@ -481,6 +492,38 @@ class VerdictMemo:
         if self._generated and tuple in map(type, keys):  # (map: no Python frame a key)
             keys = _renumber(keys)
         return (kind, keys)
+
+    def keys(
+        self, kinds: list[int | None], inputs: list[list[str]], outputs: list[list[str]]
+    ) -> list[tuple | None]:
+        """`key` of every node (node i: `kinds[i]`, inputs `inputs[i]`, outputs
+        `outputs[i]`), in bulk: every tensor is keyed first (`_tensor_key`), then each node's
+        key is built from lookups only."""
+        known = self._tensor_keys
+        names = set(chain.from_iterable(inputs))
+        names.update(chain.from_iterable(outputs))
+        names.difference_update(known)
+        if names and self._not_typed_alike is None:
+            self._tensor_key(names.pop())  # the first key sets up the keys by type
+            names.difference_update(known)
+        for name in names:
+            self._tensor_key(name)
+        get = known.__getitem__
+        if not self._generated:
+            return [
+                None if kind is None else (kind, (*map(get, ins), *map(get, outs)))
+                for kind, ins, outs in zip(kinds, inputs, outputs, strict=True)
+            ]
+        out: list[tuple | None] = []
+        for kind, ins, outs in zip(kinds, inputs, outputs, strict=True):
+            if kind is None:
+                out.append(None)
+                continue
+            key = (*map(get, ins), *map(get, outs))
+            if tuple in map(type, key):
+                key = _renumber(key)
+            out.append((kind, key))
+        return out
 
     def _tensor_key(self, name: str) -> int | tuple[int, tuple[str, ...]]:
         if self._not_typed_alike is None:  # the first key: types are known now
