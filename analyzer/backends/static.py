@@ -549,19 +549,34 @@ class VerdictMemo:
 
     def _key_typed_alike(self) -> None:
         """Gives every tensor typed alike (all but `_not_typed_alike`) the key of its type in
-        one pass over the type table: one dictionary lookup a tensor, where keying each as a
-        node first reads it costs a few calls (100,000 tensors: ~0.3 s)."""
+        one pass over the type table: each distinct type is keyed once, from one of its
+        tensors, and the rest get that key in bulk (100,000 tensors: ~0.02 s, against ~0.3 s
+        keying each as a node first reads it). A type whose key is not a function of the
+        type alone (UINT8: `_new_tensor_key`) leaves its tensors to be keyed one by one."""
         by_type, known, skip = self._by_type, self._tensor_keys, self._not_typed_alike
-        for name, serialized in self.graph.serialized_types():
-            if name in skip or name in known:
-                continue
-            key = by_type.get(serialized)
-            if key is not None:
-                known[name] = key
+        table = dict(self.graph.serialized_types())
+        names = table.keys() - skip - known.keys()
+        if not names:
+            return
+        one_of = {table[name]: name for name in names}
+        one_by_one = []
+        for serialized, name in one_of.items():
+            if serialized in by_type:
                 continue
             key, of_type = self._new_tensor_key(name)
             if of_type:
                 by_type[serialized] = key
+            else:
+                one_by_one.append(serialized)
+        if one_by_one:
+            alone = set(one_by_one)
+            for name in [n for n in names if table[n] in alone]:
+                names.discard(name)
+                if name not in known:
+                    self._new_tensor_key(name)
+        ordered = list(names)
+        keys = map(by_type.__getitem__, map(table.__getitem__, ordered))
+        known.update(zip(ordered, keys, strict=True))
 
     def _new_tensor_key(self, name: str) -> tuple[int | tuple[int, tuple[str, ...]], bool]:
         """The tensor's key from its facts, and whether the key is a function of them alone
