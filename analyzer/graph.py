@@ -120,6 +120,10 @@ class NodeFields:
         self._signatures: tuple[list[int], list[int]] | None = None
         self._producer_index: dict[str, int] | None = None
 
+    def rows(self) -> list[tuple[onnx.NodeProto, str, str, list[str], list[str]]]:
+        """(node, op_type, domain, inputs, outputs) for each node, in order."""
+        return list(zip(self.nodes, self.ops, self.domains, self.inputs, self.outputs, strict=True))
+
     def producer_index(self) -> dict[str, int]:
         """Output name -> index of the node producing it (the last one, if several; "" is no
         name), computed once."""
@@ -246,8 +250,7 @@ class GraphView:
     @cached_property
     def rows(self) -> list[tuple[onnx.NodeProto, str, str, list[str], list[str]]]:
         """(node, op_type, domain, inputs, outputs) for each node, in order (`fields`)."""
-        f = self.fields
-        return list(zip(f.nodes, f.ops, f.domains, f.inputs, f.outputs, strict=True))
+        return self.fields.rows()
 
     @cached_property
     def producer_index(self) -> dict[str, int]:
@@ -274,7 +277,8 @@ class GraphView:
         """Names computed at build time: initializers, Constant outputs, and folds of them."""
         constant: set[str] = set(self._initializers)
         graph_inputs, producers, outer = self._inputs, self.producer_index, self.outer
-        for _, op, _, inputs, outputs in self.rows:  # topologically sorted by the ONNX spec
+        f = self.fields
+        for op, inputs, outputs in zip(f.ops, f.inputs, f.outputs, strict=True):  # in order
             if op in _NO_FOLD:
                 continue
             if op != "Constant":

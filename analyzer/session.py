@@ -149,7 +149,7 @@ class ModelSession:
             if view is None:
                 self._structure = validity.check_validity(self.proto)
             else:
-                self._structure = validity.check_validity(self.proto, view.rows, view.fields)
+                self._structure = validity.check_validity(self.proto, fields=view.fields)
         return list(self._structure)
 
     def problems(self) -> list[Problem]:

@@ -387,8 +387,9 @@ class _GraphChecker:
         top_index: int | None,
         fields=None,
     ) -> None:
-        """Checks `graph`; `rows` are (node, op, domain, inputs, outputs) for its nodes, and
-        `fields` the same as columns (`graph.NodeFields`) when the caller has them."""
+        """Checks `graph`; `rows` are (node, op, domain, inputs, outputs) for its nodes (or a
+        callable giving them), and `fields` the same as columns (`graph.NodeFields`) when the
+        caller has them."""
         at_top = top_index is None
         defined: set[str] = {vi.name for vi in graph.input}
         defined.update(t.name for t in graph.initializer)
@@ -398,6 +399,8 @@ class _GraphChecker:
             self.problems.extend(_tensor_problems(tensor, where, top_index, "initializer"))
         if at_top and fields is not None and self._sound(graph, fields, defined, outer, where):
             return
+        if callable(rows):  # `NodeFields.rows`, read only when the nodes are walked
+            rows = rows()
         produced_by: dict[str, int] = {}
         for index, (_, _, _, _, outputs) in enumerate(rows):
             for out in outputs:
@@ -648,13 +651,15 @@ def check_validity(proto: onnx.ModelProto, rows=None, fields=None) -> list[Probl
         proto: the model (external data not loaded: only its declared length is read).
         rows: (node, op_type, domain, inputs, outputs) of the top-level nodes, when the caller
             has them already (`GraphView.rows`); read from `proto` otherwise.
-        fields: the same as columns (`GraphView.fields`), with `rows`: the top-level graph
-            is then checked in bulk where it can be (`_GraphChecker._sound`).
+        fields: the top-level nodes' fields as columns (`GraphView.fields`), when the caller
+            has them: the graph is then checked in bulk where it can be
+            (`_GraphChecker._sound`), and `rows` come from them.
     """
     graph = proto.graph
-    if rows is None:
+    if fields is not None:
+        rows = rows if rows is not None else fields.rows
+    elif rows is None:
         rows = [(n, n.op_type, n.domain, tuple(n.input), tuple(n.output)) for n in graph.node]
-        fields = None
     opsets = {("" if o.domain == "ai.onnx" else o.domain): o.version for o in proto.opset_import}
     domains = fields.domains if fields is not None else [row[2] for row in rows]
     uses_default = "" in domains or "ai.onnx" in domains
