@@ -372,6 +372,11 @@ class GraphView:
         """(name, serialized TypeProto) of every typed tensor (none without a TypeTable)."""
         return self._types.serialized_items() if self._serialized is not None else iter(())
 
+    def type_table(self) -> Mapping[str, bytes]:
+        """Name -> serialized TypeProto of every typed tensor (equal types: the same object;
+        empty without a TypeTable). Read-only."""
+        return self._types.serialized_table() if self._serialized is not None else {}
+
     def serialized_type(self, name: str) -> bytes | None:
         """The serialized TypeProto of `name` (equal types: the same object), or None."""
         return self._serialized(name) if self._serialized is not None else None

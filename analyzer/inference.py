@@ -269,6 +269,11 @@ class TypeTable(Mapping):
         """The serialized TypeProto of `name` (equal types: the same object), or None."""
         return self._raw.get(name)
 
+    def serialized_table(self) -> Mapping[str, bytes]:
+        """Name -> serialized TypeProto of every entry (equal types: the same object), the
+        table itself: read-only."""
+        return self._raw
+
     def serialized_items(self) -> Iterator[tuple[str, bytes]]:
         """(name, serialized TypeProto) of every entry (equal types: the same object)."""
         return iter(self._raw.items())
