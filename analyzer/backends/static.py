@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
-from itertools import chain, repeat
+from itertools import repeat
 
 import onnx
 
@@ -438,7 +438,7 @@ class VerdictMemo:
         self.clean: dict[tuple, bool] = {}
         #: name -> id (from 1: never falsy), or (id, generated dim names) for shapes that
         #: hold dims made up by shape inference.
-        self._tensor_keys: dict[str, int | tuple[int, tuple[str, ...]]] = {"": -1}
+        self._tensor_keys = _TensorKeys(self)
         self._ids: dict[tuple, int] = {}
         #: (op, domain, serialized attributes, input count) -> number
         self._kinds: dict[tuple, int] = {}
@@ -500,14 +500,7 @@ class VerdictMemo:
         `outputs[i]`), in bulk: every tensor is keyed first (`_key_all`), then each node's key
         is built from lookups only, as (kind, input keys, output keys)."""
         self._key_all()
-        try:
-            return self._node_keys(kinds, inputs, outputs)
-        except KeyError:  # tensors with no type: keyed one by one, then the nodes again
-            names = set(chain.from_iterable(inputs))
-            names.update(chain.from_iterable(outputs))
-            for name in names.difference(self._tensor_keys):
-                self._tensor_key(name)
-            return self._node_keys(kinds, inputs, outputs)
+        return self._node_keys(kinds, inputs, outputs)  # (tensors with no type: `_TensorKeys`)
 
     def _node_keys(
         self, kinds: list[int | None], inputs: list[list[str]], outputs: list[list[str]]
@@ -638,6 +631,19 @@ class VerdictMemo:
             return (key, generated), of_type
         self._tensor_keys[name] = key
         return key, of_type
+
+
+class _TensorKeys(dict):
+    """name -> tensor key (`VerdictMemo._tensor_key`); a name not yet keyed (a tensor with no
+    type, that `_key_typed_alike` did not see) is keyed on lookup, so node keys are built by
+    plain lookups (`VerdictMemo._node_keys`)."""
+
+    def __init__(self, memo: VerdictMemo) -> None:
+        super().__init__({"": -1})
+        self._memo = memo
+
+    def __missing__(self, name: str) -> int | tuple[int, tuple[str, ...]]:
+        return self._memo._tensor_key(name)
 
 
 def _renumber(tensors: tuple) -> tuple:
