@@ -178,3 +178,64 @@ def data_locations(serialized_model: bytes) -> set[int]:
             if body.ByteSize():
                 graphs.append(body)
     return found
+
+
+@functools.cache
+def _merged_classes():
+    """(model class, graph class) of a projection in which a graph's nodes and its
+    value_info entries are declared as singular messages: protobuf merges the occurrences of
+    a singular message field, so one parse yields every node's op_type and every value_info
+    entry's name and serialized type as flat lists (`merged_columns`)."""
+    field = descriptor_pb2.FieldDescriptorProto
+    file = descriptor_pb2.FileDescriptorProto(
+        name="trtforge_merged_graph.proto", package=_PACKAGE, syntax="proto2"
+    )
+    node = file.message_type.add(name="MergedNode")
+    node.field.add(name="op_type", number=4, type=field.TYPE_STRING, label=field.LABEL_REPEATED)
+    values = file.message_type.add(name="MergedValues")
+    values.field.add(name="name", number=1, type=field.TYPE_STRING, label=field.LABEL_REPEATED)
+    values.field.add(name="type", number=2, type=field.TYPE_BYTES, label=field.LABEL_REPEATED)
+    graph = file.message_type.add(name="MergedGraph")
+    for name, number, kind in (("node", 1, "MergedNode"), ("value_info", 13, "MergedValues")):
+        graph.field.add(
+            name=name,
+            number=number,
+            type=field.TYPE_MESSAGE,
+            type_name=f".{_PACKAGE}.{kind}",
+            label=field.LABEL_OPTIONAL,
+        )
+    model = file.message_type.add(name="MergedModel")
+    model.field.add(
+        name="graph",
+        number=7,
+        type=field.TYPE_MESSAGE,
+        type_name=f".{_PACKAGE}.MergedGraph",
+        label=field.LABEL_OPTIONAL,
+    )
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(file)
+    return tuple(
+        message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{_PACKAGE}.{name}"))
+        for name in ("MergedModel", "MergedGraph")
+    )
+
+
+def merged_columns(serialized: bytes, shallow, model: bool = False):
+    """(op_type of every node, name of every value_info entry, serialized type of every
+    value_info entry) of the graph `serialized` (a ModelProto's when `model`), whose
+    `shallow_graph` is `shallow`: read as flat lists (`_merged_classes`) when each node has
+    exactly one op_type and each entry one name and one type in the wire data (the flat
+    lists are then as long as the nodes and entries `shallow` counts; serialized messages
+    write each set field once), else entry by entry from `shallow`."""
+    model_class, graph_class = _merged_classes()
+    merged = (
+        model_class.FromString(serialized).graph if model else graph_class.FromString(serialized)
+    )
+    ops = merged.node.op_type[:]
+    if len(ops) != len(shallow.node):
+        ops = [node.op_type for node in shallow.node]
+    names, types = merged.value_info.name[:], merged.value_info.type[:]
+    if not len(names) == len(types) == len(shallow.value_info):
+        names = [value.name for value in shallow.value_info]
+        types = [value.type for value in shallow.value_info]
+    return ops, names, types

@@ -13,7 +13,11 @@ from collections.abc import Iterator, Mapping
 
 import onnx
 
-from trtforge.analyzer._shallow_graph import shallow_graph, shallow_model_graph
+from trtforge.analyzer._shallow_graph import (
+    merged_columns,
+    shallow_graph,
+    shallow_model_graph,
+)
 
 log = logging.getLogger("trtforge.inference")
 
@@ -155,14 +159,6 @@ CONTROL_FLOW = frozenset({"If", "Loop", "Scan"})
 MAX_SHALLOW_BYTES = 64 << 20
 
 
-def _shallow(graph: onnx.GraphProto):
-    """The graph read through `_shallow_graph` (no TypeProto decoded and serialized again),
-    or None when it embeds large weights, which serializing it would copy."""
-    if graph.ByteSize() <= MAX_SHALLOW_BYTES:
-        return shallow_graph(graph.SerializeToString())
-    return None
-
-
 class TypeTable(Mapping):
     """name -> TypeProto over inferred graphs, held as serialized bytes.
 
@@ -190,11 +186,12 @@ class TypeTable(Mapping):
     def add_graph(self, graph: onnx.GraphProto, top: bool = True) -> None:
         """Adds the types of `graph` (value_info, outputs, inputs) and of its If/Loop/Scan
         bodies; names already in the table keep their type."""
-        shallow = _shallow(graph)
-        if shallow is not None:
-            self._add_shallow(shallow)
-            ops = [node.op_type for node in shallow.node]
-        else:
+        serialized = graph.SerializeToString() if graph.ByteSize() <= MAX_SHALLOW_BYTES else None
+        if serialized is not None:  # read without decoding TypeProtos (`_shallow_graph`)
+            shallow = shallow_graph(serialized)
+            ops, *value_info = merged_columns(serialized, shallow)
+            self._add_shallow(shallow, value_info)
+        else:  # large embedded weights, which serializing the graph would copy
             containers = (graph.value_info, graph.output, graph.input)
             self._add_typed(
                 (value.name, value.type.SerializeToString())
@@ -210,11 +207,11 @@ class TypeTable(Mapping):
         parsing the whole model; None when its graph has If/Loop/Scan nodes (their bodies
         are read from the parsed model: `add_graph`)."""
         shallow = shallow_model_graph(serialized)
-        ops = [node.op_type for node in shallow.node]
+        ops, *value_info = merged_columns(serialized, shallow, model=True)
         if not CONTROL_FLOW.isdisjoint(ops):
             return None
         table = cls()
-        table._add_shallow(shallow)
+        table._add_shallow(shallow, value_info)
         table._add_ops(None, ops, True)
         return table
 
@@ -227,16 +224,19 @@ class TypeTable(Mapping):
             if name not in raw:
                 raw[name] = shared.setdefault(serialized, serialized)
 
-    def _add_shallow(self, shallow) -> None:
-        """`_add_typed` of the entries of a `_shallow_graph` graph, in bulk: each name gets
-        its first type in the order value_info, outputs, inputs (dict updates, inputs first,
-        each container reversed so that its first entry of a name is the one kept); names
-        already in the table keep their type. Equal types share one bytes object."""
+    def _add_shallow(self, shallow, value_info: tuple[list, list]) -> None:
+        """`_add_typed` of the entries of a `_shallow_graph` graph, in bulk (`value_info`:
+        its value_info entries' names and types, `_shallow_graph.merged_columns`): each name
+        gets its first type in the order value_info, outputs, inputs (dict updates, inputs
+        first, each container reversed so that its first entry of a name is the one kept);
+        names already in the table keep their type. Equal types share one bytes object."""
         fresh: dict[str, bytes] = {}
-        for values in (shallow.input, shallow.output, shallow.value_info):
+        for values in (shallow.input, shallow.output):
             if len(values):
                 names, types = zip(*[(value.name, value.type) for value in values], strict=True)
                 fresh.update(zip(reversed(names), reversed(types), strict=True))
+        names, types = value_info
+        fresh.update(zip(reversed(names), reversed(types), strict=True))
         shared = {t: t for t in fresh.values()}
         fresh = dict(zip(fresh, map(shared.__getitem__, fresh.values()), strict=True))
         if self._raw:

@@ -322,3 +322,29 @@ def test_table_from_serialized_results_equals_parsed(label, model):
     if label != "If":  # (bodies' types are shared per graph)
         distinct = {id(raw) for raw in serialized._raw.values()}
         assert len(distinct) == len(set(serialized._raw.values()))  # equal types: one object
+
+
+def test_merged_columns_fall_back_when_an_entry_lacks_a_field():
+    from trtforge.analyzer._shallow_graph import merged_columns, shallow_graph
+
+    def per_entry(serialized):
+        shallow = shallow_graph(serialized)
+        return (
+            [n.op_type for n in shallow.node],
+            [v.name for v in shallow.value_info],
+            [v.type for v in shallow.value_info],
+        )
+
+    graph = _chain().graph
+    graph.value_info.append(helper.make_tensor_value_info("t0", TensorProto.FLOAT, [8, 8]))
+    graph.value_info.append(helper.make_tensor_value_info("t1", TensorProto.FLOAT, None))
+    whole = graph.SerializeToString()
+    assert merged_columns(whole, shallow_graph(whole)) == per_entry(whole)
+    untyped = onnx.GraphProto()
+    untyped.CopyFrom(graph)
+    untyped.value_info.add(name="no type")  # a name, no type: the flat lists misalign
+    untyped.node[3].ClearField("op_type")
+    serialized = untyped.SerializeToString()
+    ops, names, types = merged_columns(serialized, shallow_graph(serialized))
+    assert (ops, names, types) == per_entry(serialized)
+    assert ops[3] == "" and names[-1] == "no type" and types[-1] == b""
