@@ -184,14 +184,16 @@ def data_locations(serialized_model: bytes) -> set[int]:
 def _merged_classes():
     """(model class, graph class) of a projection in which a graph's nodes and its
     value_info entries are declared as singular messages: protobuf merges the occurrences of
-    a singular message field, so one parse yields every node's op_type and every value_info
-    entry's name and serialized type as flat lists (`merged_columns`)."""
+    a singular message field, so one parse yields every node's name, op_type and domain and
+    every value_info entry's name and serialized type as flat lists (`merged_columns`,
+    `node_scalars`)."""
     field = descriptor_pb2.FieldDescriptorProto
     file = descriptor_pb2.FileDescriptorProto(
         name="trtforge_merged_graph.proto", package=_PACKAGE, syntax="proto2"
     )
     node = file.message_type.add(name="MergedNode")
-    node.field.add(name="op_type", number=4, type=field.TYPE_STRING, label=field.LABEL_REPEATED)
+    for name, number in (("name", 3), ("op_type", 4), ("domain", 7)):
+        node.field.add(name=name, number=number, type=field.TYPE_STRING, label=field.LABEL_REPEATED)
     values = file.message_type.add(name="MergedValues")
     values.field.add(name="name", number=1, type=field.TYPE_STRING, label=field.LABEL_REPEATED)
     values.field.add(name="type", number=2, type=field.TYPE_BYTES, label=field.LABEL_REPEATED)
@@ -239,3 +241,20 @@ def merged_columns(serialized: bytes, shallow, model: bool = False):
         names = [value.name for value in shallow.value_info]
         types = [value.type for value in shallow.value_info]
     return ops, names, types
+
+
+def node_scalars(serialized_graph: bytes, count: int) -> tuple[list | None, list | None, list]:
+    """(names, op_types, domains) of the `count` nodes of the graph `serialized_graph`, each
+    read as one flat list (`_merged_classes`) where it lines up with the nodes: a list as long
+    as the nodes (every node has the field once: serialized messages write each set field
+    once), or, for domains, empty (no node sets one: all ""); None where it does not, for the
+    caller to read node by node."""
+    merged = _merged_classes()[1].FromString(serialized_graph).node
+    names, ops, domains = merged.name[:], merged.op_type[:], merged.domain[:]
+    if not domains:
+        domains = [""] * count
+    return (
+        names if len(names) == count else None,
+        ops if len(ops) == count else None,
+        domains if len(domains) == count else None,
+    )

@@ -17,7 +17,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from trtforge.analyzer._shallow_graph import node_fields
+from trtforge.analyzer._shallow_graph import node_fields, node_scalars
 from trtforge.analyzer.inference import (
     MAX_SHALLOW_BYTES,
     Dim,
@@ -170,7 +170,12 @@ class NodeFields:
         if not nodes:
             return cls([], [], [], [], [], [], [])
         if graph.ByteSize() <= MAX_SHALLOW_BYTES:
-            source = node_fields(graph.SerializeToString())
+            serialized = graph.SerializeToString()
+            source = node_fields(serialized)
+            names, ops, domains = node_scalars(serialized, len(nodes))
+            if names is not None and ops is not None and domains is not None:
+                rows = [(n.input[:], n.output[:], n.attribute[:]) for n in source]
+                return cls(nodes, names, ops, domains, *map(list, zip(*rows, strict=True)))
             rows = [
                 (n.name, n.op_type, n.domain, n.input[:], n.output[:], n.attribute[:])
                 for n in source

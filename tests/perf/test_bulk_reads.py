@@ -181,7 +181,29 @@ def _odd_nodes() -> onnx.ModelProto:
     return onnx.ModelProto.FromString(data)
 
 
-@pytest.mark.parametrize("model", [_chain(), _chain(attrs=False), _odd_nodes(), _with_if()])
+def _all_named(domain: str | None) -> onnx.ModelProto:
+    """Every node with a name, and with `domain` set (None: none set): node scalars then
+    read as flat lists (`_shallow_graph.node_scalars`)."""
+    model = _chain()
+    for index, node in enumerate(model.graph.node):
+        node.name = f"node{index}"
+        if domain is not None:
+            node.domain = domain
+    return model
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        _chain(),
+        _chain(attrs=False),
+        _odd_nodes(),
+        _with_if(),
+        _all_named(""),
+        _all_named(None),
+        _all_named("ai.onnx"),
+    ],
+)
 def test_node_fields_shallow_and_per_node_agree(model, monkeypatch):
     shallow = NodeFields.read(model.graph)
     monkeypatch.setattr(graph_module, "MAX_SHALLOW_BYTES", 0)
@@ -190,6 +212,11 @@ def test_node_fields_shallow_and_per_node_agree(model, monkeypatch):
         assert getattr(shallow, name) == getattr(per_node, name), name
     assert shallow.nodes == per_node.nodes == list(model.graph.node)
     assert shallow.attributes[0] == [a.SerializeToString() for a in model.graph.node[0].attribute]
+    from trtforge.analyzer._shallow_graph import node_scalars
+
+    names, _, domains = node_scalars(model.graph.SerializeToString(), len(model.graph.node))
+    if model.graph.node[1].name == "node1":  # every node named: read as one list
+        assert names == shallow.names and domains == shallow.domains
 
 
 # -- validity in bulk --------------------------------------------------------------------
