@@ -215,7 +215,7 @@ def test_node_fields_shallow_and_per_node_agree(model, monkeypatch):
     from trtforge.analyzer._shallow_graph import node_scalars
 
     names, _, domains = node_scalars(model.graph.SerializeToString(), len(model.graph.node))
-    if model.graph.node[1].name == "node1":  # every node named: read as one list
+    if model.graph.node[-1].name.startswith("node"):  # every node named: one list
         assert names == shallow.names and domains == shallow.domains
 
 
