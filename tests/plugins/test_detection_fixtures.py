@@ -1,7 +1,7 @@
 """torchvision's detectors (random weights, tiny backbones; tests/fixtures/detection, written by
 examples/detection/export_detection_models.py) go through `trt-rewrite --auto` for TensorRT-RTX
-verified, parse with TensorRT-RTX's parser with trtforge's plugins, and — except Mask and
-Keypoint R-CNN, see docs/plugins.md — build ahead of time for SM89."""
+verified, parse with TensorRT-RTX's parser with trtforge's plugins, and — except Keypoint
+R-CNN, see docs/plugins.md — build ahead of time for SM89 (Mask R-CNN after paste-masks)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,11 @@ pytestmark = pytest.mark.parser
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "detection"
 MANIFEST = json.loads((FIXTURES / "manifest.json").read_text())
-#: their post-processing Loop resizes every mask/heatmap to its box (data-dependent shapes
-#: inside a loop body), which TensorRT-RTX 1.7's builder does not build
-PARSE_ONLY = {"maskrcnn", "keypointrcnn"}
+#: its post-processing Loop resizes every heatmap to its box (data-dependent shapes inside a
+#: loop body), which TensorRT-RTX 1.7's builder does not build
+PARSE_ONLY = {"keypointrcnn"}
+#: families whose per-detection Loop --auto removes (paste-masks)
+PASTED = {"maskrcnn"}
 
 
 def test_every_family_and_opset_is_committed():
@@ -74,8 +76,10 @@ def test_auto_removes_what_stops_the_build(rewritten, name):
     onnx.checker.check_model(model, full_check=True)
     ops = {n.op_type for n in model.graph.node}
     assert "If" not in ops and "NonMaxSuppression" not in ops and "NMS" in ops
-    if MANIFEST[name]["family"] in PARSE_ONLY:
+    if MANIFEST[name]["family"] in PARSE_ONLY | PASTED:
         assert passes["loop-concat-scan"]["applied"] == 1
+    if MANIFEST[name]["family"] in PASTED:
+        assert passes["paste-masks"]["applied"] == 1 and "Loop" not in ops
 
 
 @pytest.mark.parametrize("name", sorted(MANIFEST))

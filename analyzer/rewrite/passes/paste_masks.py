@@ -193,6 +193,10 @@ class _Probe:
         m = gs.Variable(masks.name, masks.dtype, ["n", *PROBE_SIZE[4 - rank :]])
         b = gs.Variable(boxes.name, boxes.dtype, ["n", 4])
         body = loop.attrs["body"].copy()
+        kept = {id(t) for t in [*body.inputs, *body.outputs]}
+        for t in body.tensors().values():  # shapes seen with the real masks do not hold here
+            if isinstance(t, gs.Variable) and id(t) not in kept:
+                t.shape = None
         graph = gs.Graph(
             nodes=[
                 *[_detached(n) for n in consts],
