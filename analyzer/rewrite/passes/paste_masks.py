@@ -48,6 +48,13 @@ import onnx_graphsurgeon as gs
 
 from trtforge.analyzer.rewrite.base import Advice, Match, PassContext, RewritePass
 from trtforge.analyzer.rewrite.graphutil import anchor, const_value, producer
+from trtforge.analyzer.rewrite.passes._loop_probe import (
+    LoopProbe,
+    first_line,
+    is_true,
+    outer_reads,
+    split_reads,
+)
 
 #: the largest |difference| the probe accepts (float32 interpolation in another order)
 TOLERANCE = 1e-4
@@ -55,45 +62,6 @@ TOLERANCE = 1e-4
 PROBE_SIZE = (1, 12, 10)
 #: how many detections each probe pastes
 PROBE_ROWS = 24
-
-
-def _body_outer_reads(body: gs.Graph) -> list[gs.Tensor] | None:
-    """The tensors the body reads from the enclosing graph, or None for nested subgraphs."""
-    inner = {id(t) for t in body.inputs}
-    for node in body.nodes:
-        if any(isinstance(v, gs.Graph) for v in node.attrs.values()):
-            return None
-        inner.update(id(t) for t in node.outputs)
-    reads, seen = [], set()
-    for node in body.nodes:
-        for t in node.inputs:
-            if t.name and id(t) not in inner and id(t) not in seen:
-                seen.add(id(t))
-                reads.append(t)
-    return reads
-
-
-def _constant_closure(tensor: gs.Tensor, nodes: list[gs.Node]) -> bool:
-    """Whether `tensor` is computed from build-time constants only; appends the nodes that
-    compute it to `nodes` (producers first)."""
-    if isinstance(tensor, gs.Constant):
-        return True
-    node = producer(tensor)
-    if node is None or any(isinstance(v, gs.Graph) for v in node.attrs.values()):
-        return False
-    if node.op in ("RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike"):
-        return False
-    if not all(_constant_closure(t, nodes) for t in node.inputs if t.name):
-        return False
-    if node not in nodes:
-        nodes.append(node)
-    return True
-
-
-def _is_true(tensor: gs.Tensor) -> bool:
-    """A build-time constant True (initializer or Constant node)."""
-    value = const_value(tensor)
-    return value is not None and value.size == 1 and bool(value.reshape(-1)[0])
 
 
 def _rows_of(trip: gs.Tensor, depth: int = 8) -> gs.Tensor | None:
@@ -164,65 +132,6 @@ def _probe_boxes(rng: np.random.Generator, height: int, width: int, count: int) 
     return np.concatenate([np.array(fixed), np.stack([x0, y0, x1, y1], 1)]).astype(np.int64)
 
 
-def _detached(node: gs.Node) -> gs.Node:
-    """A copy of `node` whose variables are new tensors of the same names (the graph keeps
-    its own): the probe's graph refers to them by name."""
-
-    def fresh(t):
-        return (
-            t if isinstance(t, gs.Constant) or not t.name else gs.Variable(t.name, t.dtype, t.shape)
-        )
-
-    return node.copy(
-        inputs=[fresh(t) for t in node.inputs], outputs=[fresh(t) for t in node.outputs]
-    )
-
-
-class _Probe:
-    """Runs one Loop alone in onnxruntime: its two data inputs fed, its constants kept."""
-
-    def __init__(
-        self, loop: gs.Node, masks: gs.Tensor, boxes: gs.Tensor, consts, opset: int, rank: int
-    ):
-        import onnxruntime as ort
-
-        trip = gs.Variable("paste_masks_probe_trip", np.int64, [])
-        cond = gs.Variable("paste_masks_probe_cond", np.bool_, [])
-        out = gs.Variable("paste_masks_probe_out", loop.outputs[0].dtype)
-        # the body's copy reads the outer tensors by name: these inputs and the constants
-        m = gs.Variable(masks.name, masks.dtype, ["n", *PROBE_SIZE[4 - rank :]])
-        b = gs.Variable(boxes.name, boxes.dtype, ["n", 4])
-        body = loop.attrs["body"].copy()
-        kept = {id(t) for t in [*body.inputs, *body.outputs]}
-        for t in body.tensors().values():  # shapes seen with the real masks do not hold here
-            if isinstance(t, gs.Variable) and id(t) not in kept:
-                t.shape = None
-        graph = gs.Graph(
-            nodes=[
-                *[_detached(n) for n in consts],
-                gs.Node("Loop", attrs={"body": body}, inputs=[trip, cond], outputs=[out]),
-            ],
-            inputs=[m, b, trip, cond],
-            outputs=[out],
-            opset=opset,
-        )
-        proto = gs.export_onnx(graph, do_type_check=False)
-        proto.ir_version = min(proto.ir_version, 8)
-        self.names = (m.name, b.name)
-        self.session = ort.InferenceSession(
-            proto.SerializeToString(), providers=["CPUExecutionProvider"]
-        )
-
-    def __call__(self, masks: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-        feeds = {
-            self.names[0]: masks,
-            self.names[1]: boxes,
-            "paste_masks_probe_trip": np.array(len(boxes), np.int64),
-            "paste_masks_probe_cond": np.array(True),
-        }
-        return self.session.run(None, feeds)[0]
-
-
 def paste_reference(masks: np.ndarray, boxes: np.ndarray, height: int, width: int) -> np.ndarray:
     """The batched form in NumPy (float32, the same operations as the emitted graph): masks
     N × S_h × S_w, boxes N × 4 → N × H × W."""
@@ -277,12 +186,11 @@ class PasteMasks(RewritePass):
                 continue
             if not any(n.op == "Resize" for n in body.nodes):
                 continue
-            reads = _body_outer_reads(body)
+            reads = outer_reads(body)
             if reads is None:
                 continue
-            consts: list[gs.Node] = []
-            data = [t for t in reads if not _constant_closure(t, consts)]
-            if node.inputs[1].name and not _is_true(node.inputs[1]):
+            consts, data = split_reads(reads)
+            if node.inputs[1].name and not is_true(node.inputs[1]):
                 continue
             roles = _roles(data)
             if roles is None or _rows_of(node.inputs[0]) not in roles:
@@ -298,8 +206,16 @@ class PasteMasks(RewritePass):
         # a mask rank shape inference did not find: N × 1 × S_h × S_w, else N × S_h × S_w
         for rank in [len(masks.shape)] if masks.shape is not None else [4, 3]:
             shape = (PROBE_ROWS, *PROBE_SIZE[4 - rank :])
+            data = {
+                masks.name: (masks.dtype, ["n", *shape[1:]]),
+                boxes.name: (boxes.dtype, ["n", 4]),
+            }
             try:
-                probe = _Probe(match.nodes[0], masks, boxes, match.data["consts"], ctx.opset, rank)
+                loop = LoopProbe(match.nodes[0], data, match.data["consts"], ctx.opset)
+
+                def probe(m, b, loop=loop):
+                    return loop({masks.name: m, boxes.name: b}, len(b))[0]
+
                 rng = np.random.default_rng(0)
                 first = probe(
                     rng.random(shape).astype(dtype),
@@ -307,7 +223,7 @@ class PasteMasks(RewritePass):
                 )
                 break
             except Exception as err:  # onnxruntime refuses the loop alone: not this form
-                error = str(err).splitlines()[0][:120]
+                error = first_line(err)
         else:
             return f"onnxruntime could not run the loop alone ({error})"
         if first.ndim not in (3, 4) or first.shape[0] != PROBE_ROWS or first.dtype.kind != "f":
