@@ -166,7 +166,8 @@ class HeatmapKeypoints(RewritePass):
             if node.inputs[1].name and not is_true(node.inputs[1]):
                 continue
             resizes = [n for n in body.nodes if n.op == "Resize"]
-            if len(resizes) != 1 or not any(n.op == "ArgMax" for n in body.nodes):
+            argmaxes = [n for n in body.nodes if n.op == "ArgMax"]
+            if len(resizes) != 1 or len(argmaxes) != 1:
                 continue
             reads = outer_reads(body)
             if reads is None:
@@ -191,6 +192,7 @@ class HeatmapKeypoints(RewritePass):
                     "others": others,
                     "nodes": nodes,
                     "resize": resize,
+                    "argmax": argmaxes[0],
                 },
             )
 
@@ -202,6 +204,8 @@ class HeatmapKeypoints(RewritePass):
         ctm = ctm.decode() if isinstance(ctm, bytes) else ctm
         if mode != "cubic" or ctm != "half_pixel" or resize.attrs.get("exclude_outside", 0):
             return f"the Resize is {mode}/{ctm}, not cubic/half_pixel"
+        if match.data["argmax"].attrs.get("select_last_index", 0):
+            return "its ArgMax takes the last maximum (the new form takes the first)"
         a = float(resize.attrs.get("cubic_coeff_a", -0.75))
         maps, sized, others = match.data["maps"], match.data["sized"], match.data["others"]
         rng = np.random.default_rng(3)
@@ -276,10 +280,15 @@ class HeatmapKeypoints(RewritePass):
                 return t
             return emit(into, "Cast", [t], attrs={"to": onnx.TensorProto.FLOAT})
 
-        def canvas(values):  # outside the loop: max_i trunc(size_i), at least 1
-            top = emit(None, "ReduceMax", [to_float(None, values)], attrs={"keepdims": 1})
-            n = emit(None, "Cast", [top], i64, {"to": onnx.TensorProto.INT64})
-            return emit(None, "Max", [n, const("one", [1])], i64)  # [1]
+        def canvas(values):  # outside the loop: max_i trunc(size_i), at least 1 (also for N = 0)
+            padded = emit(
+                None,
+                "Concat",
+                [to_float(None, values), const("one", [1.0], f32)],
+                attrs={"axis": 0},
+            )
+            top = emit(None, "ReduceMax", [padded], attrs={"keepdims": 1})
+            return emit(None, "Cast", [top], i64, {"to": onnx.TensorProto.INT64})  # [1]
 
         hc, wc = canvas(roles["rmh"]), canvas(roles["rmw"])
 
