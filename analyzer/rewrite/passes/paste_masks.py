@@ -29,15 +29,17 @@ After::
     pasted = Reshape(MatMul(MatMul(Wy, masks), Transpose(Wx)))          # N × 1 × H × W
 
 Matching is by what the loop computes, not by its nodes: a Loop with one scan output and no
-carried value, run once per row of two tensors its body reads (float masks N × [1 ×] S_h × S_w
-with static S_h, S_w; integer boxes N × 4, x0 y0 x1 y1 inclusive), whose body contains a
-Resize and reads nothing else but build-time constants. The pass then runs that loop alone in
-onnxruntime on generated masks and boxes (inside, across every border, outside the canvas,
-degenerate, larger than the canvas) and rewrites only when the batched form gives the same
-values; the canvas size is the one the loop produces (it must not depend on the boxes).
+carried value, a constant-true condition, run once per row of one of the two tensors its body
+reads (float masks N × [1 ×] S_h × S_w, any size — S_h, S_w are read at run time; integer boxes
+N × 4, x0 y0 x1 y1 inclusive), whose body contains a Resize and reads nothing else but
+build-time constants. The pass then runs that loop alone in onnxruntime (`_loop_probe.py`) on
+generated masks and boxes (inside, across every border, outside the canvas, degenerate, larger
+than the canvas) and rewrites only when the batched form gives the same values (|diff| ≤
+`TOLERANCE`); the canvas size is the one the loop produces (it must not depend on the boxes).
 
-Skips (reported): masks with unknown spatial size, a loop onnxruntime cannot run alone, and
-a loop whose results differ from the batched form (it is something else).
+Skips (reported): a loop onnxruntime cannot run alone, a result that is not one canvas per
+detection or whose size depends on the boxes, and a loop whose values differ from the batched
+form (it is something else).
 """
 
 from __future__ import annotations
