@@ -148,10 +148,6 @@ def _dtype_name(elem: int) -> str:
     return onnx.TensorProto.DataType.Name(elem)
 
 
-def _initializer_names(graph: onnx.GraphProto) -> set[str]:
-    return {t.name for t in graph.initializer}
-
-
 def make_inputs(
     proto: onnx.ModelProto, seed: int = 0, dims: Mapping[str, int] | None = None
 ) -> dict[str, np.ndarray]:
