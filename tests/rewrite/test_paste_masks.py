@@ -168,3 +168,12 @@ def test_loop_without_resize_is_not_a_candidate(rw):
     }"""
     result = rw.apply(rw.parse(text), "paste-masks")
     assert result.passes["paste-masks"].applied == 0 and not result.passes["paste-masks"].skips
+
+
+def test_canvas_too_large_to_probe_is_skipped(rw, monkeypatch):
+    from trtforge.analyzer.rewrite.passes import paste_masks
+
+    monkeypatch.setattr(paste_masks, "MAX_CANVAS", H * W - 1)
+    result = rw.apply(model(), "paste-masks")
+    (skip,) = result.passes["paste-masks"].skips
+    assert "too large" in skip.reason and not result.changed

@@ -62,6 +62,8 @@ from trtforge.analyzer.rewrite.passes._loop_probe import (
 TOLERANCE = 1e-4
 #: the mask size the probes use (channel, height, width; any size is pasted the same way)
 PROBE_SIZE = (1, 12, 10)
+#: the largest canvas (H·W) the probe pastes into (PROBE_ROWS canvases are held at once)
+MAX_CANVAS = 1 << 25
 #: how many detections each probe pastes
 PROBE_ROWS = 24
 
@@ -219,18 +221,20 @@ class PasteMasks(RewritePass):
                     return loop({masks.name: m, boxes.name: b}, len(b))[0]
 
                 rng = np.random.default_rng(0)
-                first = probe(
-                    rng.random(shape).astype(dtype),
-                    _probe_boxes(rng, 16, 16, PROBE_ROWS).astype(np.dtype(boxes.dtype)),
+                first = probe(  # one detection: the canvas size, before larger probes
+                    rng.random((1, *shape[1:])).astype(dtype),
+                    _probe_boxes(rng, 16, 16, PROBE_ROWS)[:1].astype(np.dtype(boxes.dtype)),
                 )
                 break
             except Exception as err:  # onnxruntime refuses the loop alone: not this form
                 error = first_line(err)
         else:
             return f"onnxruntime could not run the loop alone ({error})"
-        if first.ndim not in (3, 4) or first.shape[0] != PROBE_ROWS or first.dtype.kind != "f":
+        if first.ndim not in (3, 4) or first.shape[0] != 1 or first.dtype.kind != "f":
             return f"the loop's result {list(first.shape)} is not one canvas per detection"
         height, width = first.shape[-2:]
+        if height * width > MAX_CANVAS:
+            return f"the canvas ({height} x {width}) is too large to probe"
         if first.ndim == 4 and first.shape[1] != 1:
             return f"the loop's result {list(first.shape)} is not one canvas per detection"
         for seed in (1, 2):
@@ -238,7 +242,7 @@ class PasteMasks(RewritePass):
             m = rng.random(shape).astype(dtype)
             b = _probe_boxes(rng, height, width, PROBE_ROWS).astype(np.dtype(boxes.dtype))
             got = probe(m, b)
-            if got.shape != first.shape:
+            if got.shape[1:] != first.shape[1:]:
                 return "the canvas size depends on the boxes"
             want = paste_reference(m.reshape(PROBE_ROWS, *PROBE_SIZE[1:]), b, height, width)
             diff = float(np.max(np.abs(got.reshape(want.shape) - want)))
