@@ -177,3 +177,19 @@ def test_canvas_too_large_to_probe_is_skipped(rw, monkeypatch):
     result = rw.apply(model(), "paste-masks")
     (skip,) = result.passes["paste-masks"].skips
     assert "too large" in skip.reason and not result.changed
+
+
+def test_masks_computed_by_a_deep_chain(rw):
+    """The masks' upstream is walked without recursion (thousands of nodes deep)."""
+    proto = model()
+    graph = proto.graph
+    graph.input[0].name = "masks_in"
+    chain = [onnx.helper.make_node("Relu", ["masks_in"], ["deep_0"])]
+    chain += [onnx.helper.make_node("Relu", [f"deep_{k}"], [f"deep_{k + 1}"]) for k in range(2999)]
+    chain.append(onnx.helper.make_node("Identity", ["deep_2999"], ["masks"]))
+    nodes = chain + list(graph.node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    onnx.checker.check_model(proto)
+    result = rw.apply(proto, "paste-masks")
+    assert result.passes["paste-masks"].applied == 1, result.passes["paste-masks"].skips

@@ -43,20 +43,32 @@ def outer_reads(body: gs.Graph) -> list[gs.Tensor] | None:
 def closure(tensor: gs.Tensor, nodes: list[gs.Node], shape_of: set[str] | None = None) -> bool:
     """Whether `tensor` is computed from build-time constants only — and, with `shape_of`, from
     the shapes of the tensors named there. Appends the nodes computing it to `nodes`
-    (producers first)."""
-    if isinstance(tensor, gs.Constant):
-        return True
-    node = producer(tensor)
-    if node is None or node.op in RANDOM_OPS:
-        return False
-    if any(isinstance(v, gs.Graph) for v in node.attrs.values()):
-        return False
-    if node.op == "Shape" and shape_of is not None and node.inputs[0].name in shape_of:
-        pass
-    elif not all(closure(t, nodes, shape_of) for t in node.inputs if t.name):
-        return False
-    if node not in nodes:
-        nodes.append(node)
+    (producers first) when it is. Iterative: the upstream of a data tensor can be thousands of
+    nodes deep."""
+    found: list[gs.Node] = []
+    visited: set[int] = set()
+    stack: list[tuple[gs.Tensor, bool]] = [(tensor, False)]
+    while stack:
+        t, done = stack.pop()
+        if isinstance(t, gs.Constant):
+            continue
+        node = producer(t)
+        if node is None or node.op in RANDOM_OPS:
+            return False
+        if any(isinstance(v, gs.Graph) for v in node.attrs.values()):
+            return False
+        if done:  # its inputs' producers are in `found` already
+            found.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((t, True))
+        if node.op == "Shape" and shape_of is not None and node.inputs[0].name in shape_of:
+            continue  # the shape of a data read: fed to the probe
+        stack.extend((x, False) for x in node.inputs if x.name)
+    have = {id(n) for n in nodes}
+    nodes.extend(n for n in found if id(n) not in have)
     return True
 
 
