@@ -156,6 +156,15 @@ class LoopProbe:
         return self.session.run(None, feeds)
 
 
+def dtype_kind(tensor: gs.Tensor) -> str:
+    """The NumPy kind of a tensor's dtype ("f", "i", "u", "b", …), "" when unknown or not a
+    NumPy type (bfloat16, float8: such loops are not probed)."""
+    try:
+        return np.dtype(tensor.dtype).kind if tensor.dtype is not None else ""
+    except TypeError:
+        return ""
+
+
 def first_line(err: Exception, limit: int = 120) -> str:
     """The first line of an error, shortened, for a skip reason."""
     text = str(err).strip().splitlines()

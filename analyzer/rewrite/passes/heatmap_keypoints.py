@@ -53,6 +53,7 @@ from trtforge.analyzer.rewrite.base import Advice, Match, PassContext, RewritePa
 from trtforge.analyzer.rewrite.graphutil import anchor, producer
 from trtforge.analyzer.rewrite.passes._loop_probe import (
     LoopProbe,
+    dtype_kind,
     first_line,
     is_true,
     outer_reads,
@@ -173,7 +174,7 @@ class HeatmapKeypoints(RewritePass):
             if reads is None:
                 continue
             nodes, data = split_reads(reads)
-            floats = [t for t in data if t.dtype is not None and np.dtype(t.dtype).kind == "f"]
+            floats = [t for t in data if dtype_kind(t) == "f"]
             if len(data) != 7 or len(floats) != 7:
                 continue
             resize = resizes[0]

@@ -52,6 +52,7 @@ from trtforge.analyzer.rewrite.base import Advice, Match, PassContext, RewritePa
 from trtforge.analyzer.rewrite.graphutil import anchor, const_value, producer
 from trtforge.analyzer.rewrite.passes._loop_probe import (
     LoopProbe,
+    dtype_kind,
     first_line,
     is_true,
     outer_reads,
@@ -97,8 +98,8 @@ def _roles(reads: list[gs.Tensor]) -> tuple[gs.Tensor, gs.Tensor] | None:
     """(masks, boxes) among the body's non-constant outer reads, or None."""
     if len(reads) != 2:
         return None
-    masks = [t for t in reads if t.dtype is not None and np.dtype(t.dtype).kind == "f"]
-    boxes = [t for t in reads if t.dtype is not None and np.dtype(t.dtype).kind in "iu"]
+    masks = [t for t in reads if dtype_kind(t) == "f"]
+    boxes = [t for t in reads if dtype_kind(t) in ("i", "u")]
     if len(masks) != 1 or len(boxes) != 1:
         return None
     m, b = masks[0], boxes[0]
