@@ -15,10 +15,11 @@ and condition are fed) and runs it.
 
 from __future__ import annotations
 
-import numpy as np
-import onnx_graphsurgeon as gs
-
+from trtforge.analyzer.lazy import lazy_import
 from trtforge.analyzer.rewrite.graphutil import const_value, producer
+
+np = lazy_import("numpy")
+gs = lazy_import("onnx_graphsurgeon")
 
 RANDOM_OPS = frozenset({"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike"})
 

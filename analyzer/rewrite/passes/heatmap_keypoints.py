@@ -45,10 +45,7 @@ from __future__ import annotations
 
 import itertools
 
-import numpy as np
-import onnx
-import onnx_graphsurgeon as gs
-
+from trtforge.analyzer.lazy import lazy_import
 from trtforge.analyzer.rewrite.base import Advice, Match, PassContext, RewritePass
 from trtforge.analyzer.rewrite.graphutil import anchor, producer
 from trtforge.analyzer.rewrite.passes._loop_probe import (
@@ -59,6 +56,10 @@ from trtforge.analyzer.rewrite.passes._loop_probe import (
     outer_reads,
     split_reads,
 )
+
+np = lazy_import("numpy")
+onnx = lazy_import("onnx")
+gs = lazy_import("onnx_graphsurgeon")
 
 #: probe sizes: detections, keypoints, heatmap side
 PROBE_ROWS, PROBE_K, PROBE_S = 12, 5, 9

@@ -44,10 +44,7 @@ form (it is something else).
 
 from __future__ import annotations
 
-import numpy as np
-import onnx
-import onnx_graphsurgeon as gs
-
+from trtforge.analyzer.lazy import lazy_import
 from trtforge.analyzer.rewrite.base import Advice, Match, PassContext, RewritePass
 from trtforge.analyzer.rewrite.graphutil import anchor, const_value, producer
 from trtforge.analyzer.rewrite.passes._loop_probe import (
@@ -58,6 +55,10 @@ from trtforge.analyzer.rewrite.passes._loop_probe import (
     outer_reads,
     split_reads,
 )
+
+np = lazy_import("numpy")
+onnx = lazy_import("onnx")
+gs = lazy_import("onnx_graphsurgeon")
 
 #: the largest |difference| the probe accepts (float32 interpolation in another order)
 TOLERANCE = 1e-4
