@@ -145,3 +145,15 @@ def test_other_loops_are_left(rw, kwargs, why):
     outcome = result.passes["heatmap-keypoints"]
     assert outcome.applied == 0 and not result.changed
     assert len(outcome.skips) == 1 and why in outcome.skips[0].reason, outcome.skips
+
+
+@pytest.mark.parser
+def test_tensorrt_rtx_builds_the_one_canvas_loop(rw):
+    """Observed on TensorRT-RTX 1.7.1 (AOT, SM89): the per-box Resize in the loop body stops the
+    builder; the loop on one canvas size builds."""
+    from test_paste_masks import rtx_build
+
+    original = model()
+    error = rtx_build(original)
+    assert error is not None and "makeScopeNodesContiguous" in error, error
+    assert rtx_build(rw.apply(original, "heatmap-keypoints").proto) is None

@@ -193,3 +193,47 @@ def test_masks_computed_by_a_deep_chain(rw):
     onnx.checker.check_model(proto)
     result = rw.apply(proto, "paste-masks")
     assert result.passes["paste-masks"].applied == 1, result.passes["paste-masks"].skips
+
+
+def rtx_build(proto, rows: int = 20) -> str | None:
+    """AOT-builds `proto` for SM89 with TensorRT-RTX (every dynamic dim 1..rows): None when it
+    builds, else the builder's first error."""
+    trt = pytest.importorskip("tensorrt_rtx")
+
+    class Log(trt.ILogger):
+        def __init__(self):
+            super().__init__()
+            self.errors = []
+
+        def log(self, severity, msg):
+            if severity <= trt.ILogger.Severity.ERROR:
+                self.errors.append(msg)
+
+    log = Log()
+    builder = trt.Builder(log)
+    network = builder.create_network(0)
+    parser = trt.OnnxParser(network, log)
+    assert parser.parse(proto.SerializeToString()), parser.get_error(0)
+    config = builder.create_builder_config()
+    config.num_compute_capabilities = 1
+    config.set_compute_capability(trt.ComputeCapability.SM89, 0)
+    profile = builder.create_optimization_profile()
+    for k in range(network.num_inputs):
+        t = network.get_input(k)
+        dims = list(t.shape)
+        low = [1 if d < 0 else d for d in dims]
+        high = [rows if d < 0 else d for d in dims]
+        profile.set_shape(t.name, low, high, high)
+    config.add_optimization_profile(profile)
+    engine = builder.build_serialized_network(network, config)
+    return None if engine is not None else (log.errors or ["no engine"])[0]
+
+
+@pytest.mark.parser
+def test_tensorrt_rtx_builds_the_batched_form_not_the_loop(rw):
+    """The reason for the pass, observed on TensorRT-RTX 1.7.1 (AOT, SM89): shapes computed per
+    iteration in a loop body stop the builder; the batched form builds."""
+    original = model()
+    error = rtx_build(original)
+    assert error is not None and "makeScopeNodesContiguous" in error, error
+    assert rtx_build(rw.apply(original, "paste-masks").proto) is None
