@@ -18,6 +18,7 @@ from which stage to which.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -113,8 +114,13 @@ def _convex(region: set[int], forward) -> set[int]:
         region = region - bad
 
 
-def split_model(model: onnx.ModelProto, accepted: list[bool]) -> Split:
+def split_model(
+    model: onnx.ModelProto, accepted: list[bool], types: Mapping[str, onnx.TypeProto] | None = None
+) -> Split:
     """Splits `model` (weights loaded) by the per-node verdicts `accepted` (graph.node order).
+
+    `types`: the model's type table when the caller has one (a `ModelSession`'s), so that the
+    cut does not run shape inference again; without it the model is inferred here.
 
     Raises:
         UserError: nothing TensorRT accepts, or everything is accepted (nothing to split).
@@ -167,7 +173,7 @@ def split_model(model: onnx.ModelProto, accepted: list[bool]) -> Split:
     origin: dict[str, str] = {t: f"input:{t}" for t in graph_inputs}
     stages: list[Stage] = []
     boundary = {t for part in (pre, region, post) for t in consumed(part) + needed_from(part)}
-    extractor = onnx.utils.Extractor(_with_types(model, boundary))
+    extractor = onnx.utils.Extractor(_with_types(model, boundary, types))
     for name, runtime, part in (
         ("host-pre", "onnxruntime", pre),
         ("tensorrt", "tensorrt", region),
@@ -203,11 +209,25 @@ def split_model(model: onnx.ModelProto, accepted: list[bool]) -> Split:
     return Split(stages, outputs, unsupported)
 
 
-def _with_types(model: onnx.ModelProto, names: set[str]) -> onnx.ModelProto:
-    """The model with a value_info for every boundary tensor: from ONNX shape inference, else
-    (ops it cannot infer, e.g. some ai.onnx.ml ones) from one onnxruntime run on generated
-    inputs — element type and rank, every dim left symbolic."""
-    inferred = onnx.shape_inference.infer_shapes(model)
+def _with_types(
+    model: onnx.ModelProto, names: set[str], types: Mapping[str, onnx.TypeProto] | None = None
+) -> onnx.ModelProto:
+    """The model with a value_info for every boundary tensor: from `types` (the caller's type
+    table) or ONNX shape inference, else (ops it cannot infer, e.g. some ai.onnx.ml ones) from
+    one onnxruntime run on generated inputs — element type and rank, every dim left symbolic."""
+    if types is None:
+        inferred = onnx.shape_inference.infer_shapes(model)
+    else:
+        inferred = onnx.ModelProto()
+        inferred.CopyFrom(model)
+        declared = {
+            v.name for v in [*model.graph.value_info, *model.graph.input, *model.graph.output]
+        }
+        for name in sorted(names - declared):
+            if name in types:
+                info = onnx.ValueInfoProto(name=name)
+                info.type.CopyFrom(types[name])
+                inferred.graph.value_info.append(info)
     known = {
         v.name
         for v in [*inferred.graph.value_info, *inferred.graph.input, *inferred.graph.output]
@@ -243,16 +263,19 @@ def _with_types(model: onnx.ModelProto, names: set[str]) -> onnx.ModelProto:
     return inferred
 
 
-def sample_feeds(model: onnx.ModelProto, seed: int = 0, dims=None) -> dict[str, np.ndarray]:
+def sample_feeds(
+    model: onnx.ModelProto, seed: int = 0, dims=None, types=None
+) -> dict[str, np.ndarray]:
     """Generated inputs (the verifier's), with STRING inputs drawn from the strings the graph
-    itself knows (LabelEncoder keys, class labels, stop words), so lookups hit real entries."""
+    itself knows (LabelEncoder keys, class labels, stop words), so lookups hit real entries.
+    `types`: the model's type table, when the caller has one (used without string inputs)."""
     from trtforge.analyzer.rewrite.verify import make_inputs
 
     strings = [
         v for v in model.graph.input if v.type.tensor_type.elem_type == onnx.TensorProto.STRING
     ]
     if not strings:
-        return make_inputs(model, seed, dims)
+        return make_inputs(model, seed, dims, types)
     proxy = onnx.ModelProto()
     proxy.CopyFrom(model)
     for v in proxy.graph.input:

@@ -23,7 +23,7 @@ cmake --install build/device --prefix .dev >> "$OUT/build.log" 2>&1
 rc=$?
 echo "build rc=$rc in $(( $(date +%s) - t0 )) s"; tail -3 "$OUT/build.log"
 [ $rc -ne 0 ] && { tail -40 "$OUT/build.log"; exit 1; }
-export PYTHONPATH=$PWD/.dev
+export PYTHONPATH=$PWD/.dev${PYTHONPATH:+:$PYTHONPATH}  # keep carried packages (e.g. graphsurgeon)
 export TRTFORGE_NO_DOWNLOAD=1  # no network on the device machine, and no TensorRT to load the library
 python3 -m pytest -q -p no:cacheprovider tests/plugins -m "gpu or not parser" -rs -s --continue-on-collection-errors --ignore tests/plugins/test_scaffold.py > "$OUT/gpu_tests.log" 2>&1
 echo "gpu tests rc=$?"; grep -E "passed|failed|error|FAIL" "$OUT/gpu_tests.log" | tail -15

@@ -112,3 +112,45 @@ def test_a_session_infers_once_and_forgets_a_taken_graph(calls):
     derived = session.derive(onnx.load(EXAMPLE))
     derived.types()
     assert calls["infer_shapes"] == 2  # a new version is inferred once more
+
+
+def test_rewrite_split_infers_each_version_once(tmp_path, calls):
+    """--split: trt-check of the rewritten model and the cut share one type table."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes = [
+        helper.make_node("Relu", ["x"], ["h"], name="relu"),
+        helper.make_node("MatMul", ["h", "W"], ["scores"], name="proj"),
+        helper.make_node("ArgMax", ["scores"], ["cls"], axis=1, keepdims=0, name="argmax"),
+        helper.make_node(
+            "LabelEncoder",
+            ["cls"],
+            ["label"],
+            domain="ai.onnx.ml",
+            name="labels",
+            keys_int64s=[0, 1, 2],
+            values_strings=["neg", "neu", "pos"],
+            default_string="?",
+        ),
+    ]
+    weights = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    graph = helper.make_graph(
+        nodes,
+        "pipe",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])],
+        [helper.make_tensor_value_info("label", TensorProto.STRING, [2])],
+        [numpy_helper.from_array(weights, "W")],
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", 3)]
+    )
+    model.ir_version = 8
+    path, out = tmp_path / "pipe.onnx", tmp_path / "pipe.trt.onnx"
+    onnx.save(model, str(path))
+    code = rewrite_cli.main([str(path), "-o", str(out), "--split", "--target", "rtx-1", "-q"])
+    assert code == 0
+    manifest = json.loads(next(tmp_path.glob("*.json")).read_text())
+    assert [s["name"] for s in manifest["stages"]] == ["tensorrt", "host-post"]
+    # the input (validity gate, trt-check) and the rewritten version (its check and the cut)
+    assert calls["infer_shapes"] <= 2

@@ -36,10 +36,6 @@ def make_parser(prog: str, doc: str | None) -> argparse.ArgumentParser:
     )
 
 
-def add_model_arg(parser: argparse.ArgumentParser, help: str = "the ONNX model") -> None:
-    parser.add_argument("model", metavar="MODEL", help=help)
-
-
 def add_target_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("target")
     group.add_argument(

@@ -444,19 +444,20 @@ def _split(session, result, target, out_path, report_path, seed, dims, verify, s
     from trtforge.analyzer.split import run_split, sample_feeds, split_model, stage_paths
 
     report = result.report
+    staged = session.derive(result.proto)  # one type table for the check and the cut
+    verdicts = check(staged, target=target, backend="static", advice=False)
     model = session.with_external_data(result.proto)
-    verdicts = check(model, target=target, backend="static", advice=False)
     accepted = [True] * len(model.graph.node)
     for node in verdicts.nodes:
         accepted[node.index] = node.status != "unsupported"
-    split = split_model(model, accepted)
+    split = split_model(model, accepted, staged.types())
     paths = stage_paths(out_path)
     for stage in split.stages:
         say(f"{stage.name}: {stage.nodes} node(s) → {paths[stage.name]}")
     report["split"] = split.manifest({s.name: paths[s.name].name for s in split.stages})
     if verify:
         original = session.weights()
-        feeds = sample_feeds(original, seed, dims)
+        feeds = sample_feeds(original, seed, dims, session.types())
         expected = run_model(original, feeds)
         got = run_split(split, feeds)
         elem = {o.name: o.type.tensor_type.elem_type for o in original.graph.output}

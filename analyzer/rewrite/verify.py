@@ -139,7 +139,7 @@ class Verification:
         where = f" at index {list(worst.worst_index)}" if worst.worst_index is not None else ""
         return (
             f"output '{worst.name}' ({worst.dtype}): max |diff| {worst.max_abs_diff:.3g}{where} "
-            f"exceeds atol {worst.atol:g} + rtol {worst.rtol:g}·|ref|"
+            f"{'within' if worst.ok else 'exceeds'} atol {worst.atol:g} + rtol {worst.rtol:g}·|ref|"
             + (f" ({worst.note})" if worst.note else "")
         )
 
@@ -148,20 +148,16 @@ def _dtype_name(elem: int) -> str:
     return onnx.TensorProto.DataType.Name(elem)
 
 
-def _initializer_names(graph: onnx.GraphProto) -> set[str]:
-    return {t.name for t in graph.initializer}
-
-
 def make_inputs(
-    proto: onnx.ModelProto, seed: int = 0, dims: Mapping[str, int] | None = None
+    proto: onnx.ModelProto, seed: int = 0, dims: Mapping[str, int] | None = None, types=None
 ) -> dict[str, np.ndarray]:
     """Inputs for every graph input that is not an initializer: the first step of the first
     candidate of `rewrite.inputs.candidates` (floats standard normal; integers bounded by the
     tables they index, else 0..3; masks 0/1; a dynamic dim takes `dims[name]` or
-    `DEFAULT_DIM`)."""
+    `DEFAULT_DIM`; `types`: the model's type table, when the caller has one)."""
     from trtforge.analyzer.rewrite.inputs import candidates
 
-    return candidates(proto, seed, dims)[0].steps[0].feed
+    return candidates(proto, seed, dims, types=types)[0].steps[0].feed
 
 
 def _plugin_spec(node: onnx.NodeProto):

@@ -651,6 +651,14 @@ cudaError_t launchV(const Params& p, cudaStream_t stream) {
     if (nvec <= 2)
       return launchGroup<T, W, kRMS, kSkip, V, 1, 2, 1, groupWeightMode<T, kRMS, kSkip>(1)>(
           p, ceilPow2(nvec), kCap, stream);
+    // 16-bit LayerNorm rows of 16 vectors (128 elements): four vectors per thread and a
+    // one-wave grid measured 90.9-91.9% of copy on the H200 over two sweeps, two vectors per
+    // thread 89.7-90.9% (benchmarks/results/norm-sweep-h200-2026-12-04-*.txt)
+    if constexpr (sizeof(T) == 2 && !kRMS && !kSkip) {
+      if (nvec == 16)
+        return launchGroup<T, W, kRMS, kSkip, V, 4, 1, 1, groupWeightMode<T, kRMS, kSkip>(4)>(
+            p, static_cast<int>(nvec / 4), 1, stream);
+    }
     if (nvec <= 64)
       return launchGroup<T, W, kRMS, kSkip, V, 2, 1, 1, groupWeightMode<T, kRMS, kSkip>(2)>(
           p, ceilPow2((nvec + 1) / 2), kCap, stream);

@@ -39,12 +39,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-import onnx
-import onnx_graphsurgeon as gs
-
+from trtforge.analyzer.lazy import lazy_import
 from trtforge.analyzer.rewrite.base import Advice, Match, PassContext, RewritePass, detach
 from trtforge.analyzer.rewrite.graphutil import anchor, const_value, producer
+
+np = lazy_import("numpy")
+onnx = lazy_import("onnx")
+gs = lazy_import("onnx_graphsurgeon")
 
 #: ops that only reshape, cast or copy a value: looked through when reading the condition
 _TRANSPARENT = frozenset({"Cast", "Identity", "Squeeze", "Unsqueeze", "Reshape", "Flatten"})

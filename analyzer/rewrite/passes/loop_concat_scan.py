@@ -29,12 +29,13 @@ Skips (reported): none — a Loop that does not have this form is not a match.
 
 from __future__ import annotations
 
-import numpy as np
-import onnx
-import onnx_graphsurgeon as gs
-
+from trtforge.analyzer.lazy import lazy_import
 from trtforge.analyzer.rewrite.base import Advice, Match, PassContext, RewritePass
 from trtforge.analyzer.rewrite.graphutil import anchor, const_value, producer
+
+np = lazy_import("numpy")
+onnx = lazy_import("onnx")
+gs = lazy_import("onnx_graphsurgeon")
 
 
 def _constant_shape(tensor: gs.Tensor) -> tuple[int, ...] | None:
