@@ -419,6 +419,87 @@ def _hf_models():
             13,
             {0: {0: "batch"}},
         ),  # fmt: skip
+        "t5_ts13": (
+            lambda: s2s(
+                hf.T5Model(
+                    hf.T5Config(
+                        vocab_size=100,
+                        d_model=32,
+                        d_ff=64,
+                        d_kv=8,
+                        num_layers=1,
+                        num_heads=4,
+                        attn_implementation="eager",
+                    )
+                )
+            ),
+            lambda: (torch.randint(1, 100, (1, 8)), torch.randint(1, 100, (1, 5))),
+            "ts",
+            13,
+            tok2,
+        ),  # fmt: skip
+        "whisper_encoder_ts11": (
+            lambda: first(
+                hf.WhisperModel(
+                    hf.WhisperConfig(
+                        num_mel_bins=8,
+                        max_source_positions=16,
+                        max_target_positions=16,
+                        attn_implementation="eager",
+                        **{k: v for k, v in s2s_cfg.items() if k != "max_position_embeddings"},
+                    )
+                ).get_encoder()
+            ),
+            lambda: (torch.randn(1, 8, 32),),
+            "ts",
+            11,
+            {0: {0: "batch"}},
+        ),  # fmt: skip
+        "dpt_ts11": (
+            lambda: Call(
+                hf.DPTForDepthEstimation(
+                    hf.DPTConfig(
+                        image_size=32,
+                        patch_size=8,
+                        hidden_size=32,
+                        num_hidden_layers=4,
+                        num_attention_heads=4,
+                        intermediate_size=64,
+                        backbone_out_indices=[0, 1, 2, 3],
+                        neck_hidden_sizes=[8, 16, 16, 32],
+                        fusion_hidden_size=16,
+                        attn_implementation="eager",
+                    )
+                ),
+                lambda m, x: m(pixel_values=x).predicted_depth,
+            ),
+            image(),
+            "ts",
+            11,
+            img,
+        ),  # fmt: skip
+        "upernet_convnext_dynamo18": (
+            lambda: Call(
+                hf.UperNetForSemanticSegmentation(
+                    hf.UperNetConfig(
+                        backbone_config=hf.ConvNextConfig(
+                            hidden_sizes=[8, 16, 16, 32],
+                            depths=[1, 1, 1, 1],
+                            out_features=["stage1", "stage2", "stage3", "stage4"],
+                        ),
+                        hidden_size=16,
+                        auxiliary_in_channels=16,
+                        num_labels=3,
+                        pool_scales=[1, 2, 4],
+                    )
+                ),
+                lambda m, x: m(pixel_values=x).logits,
+            ),
+            image(64),
+            "dynamo",
+            18,
+            None,
+        ),  # fmt: skip
     }
 
 
@@ -523,9 +604,6 @@ def _onnxruntime_variants(out: Path) -> None:
         "gptneo_dynamo18_ort": optimized(p("gptneo_dynamo18"), "gpt2"),
         "marian_ts13_ort": optimized(p("marian_ts13"), "bart"),
         "swinv2_ts17_ort": optimized(p("swinv2_ts17"), "swin", heads=2, hidden=16),
-        "efficientnet_ts13_qop_u8": static(
-            p("efficientnet_ts13"), QuantFormat.QOperator, QuantType.QUInt8, QuantType.QUInt8
-        ),
         "mobilenetv2_ts11_qdq_pc": static(
             p("mobilenetv2_ts11"),
             QuantFormat.QDQ,
@@ -537,12 +615,15 @@ def _onnxruntime_variants(out: Path) -> None:
             p("poolformer_ts13"), QuantFormat.QDQ, QuantType.QInt16, QuantType.QInt8
         ),
         "hubert_ts13_dyn_conv": dynamic(p("hubert_ts13"), QuantType.QUInt8, ops=["Conv", "MatMul"]),
+        "t5_ts13_ort_fp16": optimized(p("t5_ts13"), "t5", fp16=True),
         "esm_ts17_dyn_pc": dynamic(p("esm_ts17"), QuantType.QInt8, per_channel=True),
         "regnet_dynamo18_qop_s8": static(
             p("regnet_dynamo18"), QuantFormat.QOperator, QuantType.QInt8, QuantType.QInt8
         ),
     }
     for name, make in variants.items():
+        if Path(p(name)).exists():
+            continue
         try:
             with contextlib.redirect_stdout(io.StringIO()):
                 make(p(name))
@@ -656,7 +737,8 @@ def _check(model: Path, backend: str, target: str = "rtx-1") -> tuple[dict | Non
     verdicts = {}
     for i, node in enumerate(nodes):
         key = f"{i}:{node.get('op_type') or node.get('op')}"
-        verdicts[key] = node.get("status")
+        judged = not any(r.get("code") == "parser/not-judged" for r in node.get("reasons", []))
+        verdicts[key] = node.get("status") if judged else "not-judged"
     verdicts["<model>"] = "supported" if report.get("supported") else "unsupported"
     return verdicts, ""
 
@@ -673,6 +755,8 @@ def process(model: Path, work: Path) -> dict:
     t0 = time.time()
     static, why = _check(model, "static")
     parser, why_p = _check(model, "parser")
+    for side, verdicts in (("static", static), ("parser", parser)):
+        res[f"{side}_supported"] = None if verdicts is None else verdicts["<model>"] == "supported"
     res["static_unsupported"] = _unsupported(static)
     res["parser_unsupported"] = _unsupported(parser)
     res["check_errors"] = [w for w in (why, why_p) if w]
@@ -680,7 +764,8 @@ def process(model: Path, work: Path) -> dict:
         diff = [
             (k, static.get(k), parser.get(k))
             for k in static
-            if (static.get(k) == "unsupported") != (parser.get(k) == "unsupported")
+            if parser.get(k) != "not-judged"
+            and (static.get(k) == "unsupported") != (parser.get(k) == "unsupported")
         ]
         res["disagree"] = [f"{k}: static {s} / parser {p}" for k, s, p in diff][:10]
     out, report = stem.with_suffix(".rtx.onnx"), stem.with_suffix(".rtx.json")
@@ -700,6 +785,7 @@ def process(model: Path, work: Path) -> dict:
             res["checker"] = str(err)[:200]
         after, why = _check(out, "parser")
         res["after_parser_unsupported"] = _unsupported(after)
+        res["after_parser_supported"] = None if after is None else after["<model>"] == "supported"
         after_s, _ = _check(out, "static")
         res["after_static_unsupported"] = _unsupported(after_s)
         if why:
@@ -742,6 +828,67 @@ def run(root: Path, json_path: Path | None, only: list[str]) -> None:
             json_path.write_text(json.dumps({"results": results}, indent=1))
 
 
+def _exporter(name: str) -> str:
+    """'TorchScript 13 + ORT optimizer fp16' and the like, from the model's file name."""
+    import re
+
+    if name.startswith("skl_"):
+        return "skl2onnx, opset 13" if "opset13" in name else "skl2onnx, opset 17"
+    m = re.search(r"_(ts|dynamo)(\d+)", name)
+    text = f"{'TorchScript' if m.group(1) == 'ts' else 'dynamo'} {m.group(2)}" if m else "?"
+    rest = name[m.end() :] if m else ""
+    if rest == "_dyn":
+        text += ", dynamic batch"
+    extra = {
+        "_ort": " + ORT optimizer",
+        "_fp16": " fp16",
+        "_dyn_conv": " + quantize_dynamic (Conv, MatMul; UINT8)",
+        "_dyn_pc": " + quantize_dynamic (per channel, INT8)",
+        "_qdq_pc": " + quantize_static QDQ (per channel)",
+        "_qdq_s16": " + quantize_static QDQ (INT16 activations)",
+        "_qop_s8": " + quantize_static QOperator (INT8)",
+    }
+    for suffix, words in extra.items():
+        if suffix in rest:
+            text += words
+    return text
+
+
+def table(results: list[dict]) -> str:
+    """The Markdown table of docs/fixability.md's hold-out section."""
+
+    def yes(v) -> str:
+        return "–" if v is None else ("yes" if v else "**no**")
+
+    rows = [
+        "| model | exporter / opset | static = parser | unsupported before → after `--auto` "
+        "| verified | parses | builds (SM89) | trt-10: after `--auto` |",
+        "| --- | --- | --- | ---: | --- | --- | --- | ---: |",
+    ]
+    for r in sorted(results, key=lambda r: r["model"]):
+        same = r.get("static_supported") == r.get("parser_supported") and not r.get("disagree")
+        after = r.get("after_static_unsupported")
+        moved = f"{r['static_unsupported']} → {'–' if after is None else after}"
+        parses = r.get("after_parser_supported", None if after is None else r.get("builds"))
+        if r.get("rewrite_rc"):
+            verified = (
+                "refused (invalid input)"
+                if "not a valid" in r.get("rewrite_error", "")
+                else "refused"
+            )
+        else:
+            verified = {"not needed (graph unchanged)": "unchanged"}.get(
+                r.get("verification"), r.get("verification")
+            )
+        t10 = r.get("trt10_after_static_unsupported")
+        rows.append(
+            f"| `{r['model'][:-5]}` | {_exporter(r['model'][:-5])} | {yes(same)} | {moved} "
+            f"| {verified} | {yes(parses)} | {yes(r.get('builds'))} "
+            f"| {'–' if t10 is None else t10} |"
+        )
+    return "\n".join(rows)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -752,9 +899,13 @@ def main() -> None:
     r.add_argument("root", type=Path)
     r.add_argument("--json", type=Path)
     r.add_argument("--only", action="append", default=[])
+    t = sub.add_parser("table")
+    t.add_argument("json", type=Path)
     args = ap.parse_args()
     if args.cmd == "build":
         build(args.out, args.part or ["hf", "ort", "sklearn"])
+    elif args.cmd == "table":
+        print(table(json.loads(args.json.read_text())["results"]))
     else:
         run(args.root, args.json, args.only)
 
