@@ -176,6 +176,8 @@ CASES: list[Case] = [
     Case("add-broadcast-ok", _m("g (float[N,4,3] x) => (float y) <float[4,1] w = {1,2,3,4}> { y = Add(x, w) }")),
     Case("mul-broadcast-mismatch-inputs", _m("g (float[2,3] x, float[3,2] z) => (float y) { y = Mul(x, z) }"), "mul/broadcast-mismatch"),
     Case("mul-broadcast-symbolic", _m("g (float[2,M] x, float[3] z) => (float y) { y = Mul(x, z) }")),
+    Case("where-broadcast-mismatch", _m("g (bool[2,3] c, float[3,2] x, float[3] z) => (float y) { y = Where(c, x, z) }"), "where/broadcast-mismatch"),
+    Case("where-broadcast-ok", _m("g (bool[2,1] c, float[1,3] x, float[3] z) => (float y) { y = Where(c, x, z) }")),
     Case("greater-broadcast-mismatch", _m("g (float[5,2] x, float[5] z) => (bool y) { y = Greater(x, z) }"), "greater/broadcast-mismatch"),
 ]
 # fmt: on
