@@ -1,9 +1,10 @@
 """Hold-out exports: real models unlike the fixability corpus, through what users run.
 
-`build` writes ~40 small models with random weights (nothing downloaded) that differ from
+`build` writes 49 small models with random weights (nothing downloaded) that differ from
 `benchmarks/fixability.py`'s corpus: transformers architectures it does not have (MobileBERT,
-ConvBERT, SqueezeBERT, FNet, GPT-Neo, RoFormer, ESM, Marian, Pegasus, EfficientNet, MobileNetV2,
-RegNet, LeViT, PoolFormer, DINOv2, Swinv2, ConvNeXtV2, GLPN, HuBERT, WavLM, PatchTST, ...)
+ConvBERT, SqueezeBERT, FNet, GPT-Neo, RoFormer, ESM, Marian, Pegasus, Qwen2, T5, Whisper
+encoder, EfficientNet, MobileNetV2, RegNet, LeViT, PoolFormer, DINOv2, Swinv2, ConvNeXtV2,
+GLPN, DPT, UperNet, HuBERT, WavLM, PatchTST),
 at other opsets (TorchScript 11/13/17, dynamo 18/20 with dynamic shapes), onnxruntime's
 optimizer and quantizers on some (ConvInteger, QOperator CNNs, 16-bit QDQ), and scikit-learn
 estimators the `ml` category lacks (PCA, KMeans, IsolationForest, MLP, k-NN, naive Bayes, …):
@@ -16,7 +17,8 @@ estimators the `ml` category lacks (PCA, KMeans, IsolationForest, MLP, k-NN, nai
 with TensorRT-RTX's parser (do the verdicts agree, per node?), `trt-rewrite --auto --target
 rtx-1` (verification on), the parser check and `trt-build --compute-capability 89` of the
 rewritten model, and `trt-rewrite --auto --target trt-10` + the static check of that result.
-Results are summarised in docs/fixability.md ("Hold-out exports").
+`table` prints the Markdown table of docs/fixability.md ("Hold-out exports") from the JSON.
+Exporter or quantizer failures are printed as `skip NAME: why` and left out.
 """
 
 from __future__ import annotations
