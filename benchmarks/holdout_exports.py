@@ -480,6 +480,80 @@ def _hf_models():
             11,
             img,
         ),  # fmt: skip
+        "funnel_ts13": (
+            lambda: masked(
+                hf.FunnelBaseModel(
+                    hf.FunnelConfig(
+                        vocab_size=100,
+                        d_model=32,
+                        n_head=4,
+                        d_head=8,
+                        d_inner=64,
+                        block_sizes=[1, 1],
+                        num_decoder_layers=1,
+                    )
+                )
+            ),
+            tokens_mask,
+            "ts",
+            13,
+            tok2,
+        ),  # fmt: skip
+        "speech2text_encoder_ts13": (
+            lambda: first(
+                hf.Speech2TextModel(
+                    hf.Speech2TextConfig(
+                        vocab_size=100,
+                        d_model=32,
+                        encoder_layers=1,
+                        decoder_layers=1,
+                        encoder_attention_heads=4,
+                        decoder_attention_heads=4,
+                        encoder_ffn_dim=64,
+                        decoder_ffn_dim=64,
+                        input_feat_per_channel=8,
+                        conv_channels=16,
+                        max_source_positions=64,
+                        attn_implementation="eager",
+                    )
+                ).get_encoder()
+            ),
+            lambda: (torch.randn(1, 24, 8),),
+            "ts",
+            13,
+            {0: {0: "batch", 1: "frames"}},
+        ),
+        "data2vec_audio_ts17": (
+            lambda: first(
+                hf.Data2VecAudioModel(
+                    hf.Data2VecAudioConfig(**{**audio_cfg, "num_conv_pos_embeddings": 5})
+                )
+            ),
+            audio,
+            "ts",
+            17,
+            {0: {0: "batch", 1: "samples"}},
+        ),
+        "beit_ts11": (
+            lambda: first(
+                hf.BeitModel(
+                    hf.BeitConfig(
+                        image_size=32,
+                        patch_size=8,
+                        hidden_size=32,
+                        num_hidden_layers=1,
+                        num_attention_heads=4,
+                        intermediate_size=64,
+                        use_relative_position_bias=True,
+                        attn_implementation="eager",
+                    )
+                )
+            ),
+            image(),
+            "ts",
+            11,
+            img,
+        ),  # fmt: skip
         "upernet_convnext_dynamo18": (
             lambda: Call(
                 hf.UperNetForSemanticSegmentation(
@@ -510,7 +584,7 @@ def _export(out: Path) -> None:
 
     for name, (make, example, exporter, opset, axes) in _hf_models().items():
         path = out / f"{name}.onnx"
-        if path.exists():
+        if path.exists() and path.with_suffix(".shapes.json").exists():
             continue
         try:
             torch.manual_seed(0)
@@ -536,6 +610,9 @@ def _export(out: Path) -> None:
                     torch.onnx.export(module, inputs, str(path), dynamo=False,
                                       opset_version=opset, input_names=names,
                                       dynamic_axes=dyn)  # fmt: skip
+            # the example's shapes for trt-build's profile (a 16-sample waveform is too short)
+            shapes = {n: list(t.shape) for n, t in zip(names, inputs, strict=True)}
+            path.with_suffix(".shapes.json").write_text(json.dumps(shapes))
             print(f"wrote {path.name}")
         except Exception as err:  # noqa: BLE001 - an exporter limit: recorded, skipped
             why = " ".join(str(err).split())
@@ -641,7 +718,9 @@ def _sklearn(out: Path) -> None:
     from sklearn import (
         cluster,
         decomposition,
+        discriminant_analysis,
         ensemble,
+        linear_model,
         naive_bayes,
         neighbors,
         neural_network,
@@ -677,9 +756,21 @@ def _sklearn(out: Path) -> None:
                                    xr, yr, None),
         "skl_gb_regressor_opset13": (ensemble.GradientBoostingRegressor(n_estimators=10),
                                      xr, yr, "opset13"),
+        "skl_knn_3class": (neighbors.KNeighborsClassifier(5), xc, yc, nozip),
+        "skl_bernoulli_nb": (naive_bayes.BernoulliNB(), xc, yc, nozip),
+        "skl_svd_ridge": (pipeline.make_pipeline(decomposition.TruncatedSVD(4),
+                                                 linear_model.Ridge()), xr, yr, None),
+        "skl_lda_3class": (discriminant_analysis.LinearDiscriminantAnalysis(), xc, yc, nozip),
+        "skl_voting_soft": (ensemble.VotingClassifier([("lr", linear_model.LogisticRegression()),
+            ("dt", ensemble.RandomForestClassifier(5, max_depth=3, random_state=0))],
+            voting="soft", flatten_transform=False), xc, yc, nozip),
+        "skl_sgd_binary": (linear_model.SGDClassifier(loss="log_loss", random_state=0), xc,
+                           (yc > 0).astype(int), nozip),
     }  # fmt: skip
     del rng
     for name, (est, x, y, options) in models.items():
+        if (out / f"{name}.onnx").exists():
+            continue
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
