@@ -87,6 +87,7 @@ def _hf_models():
         return (torch.randn(1, 800),)
 
     tok2 = {0: {0: "batch", 1: "seq"}, 1: {0: "batch", 1: "seq"}}
+    src_tgt = {0: {0: "batch", 1: "src"}, 1: {0: "batch", 1: "tgt"}}
     img = {0: {0: "batch"}}
     s2s_cfg = dict(vocab_size=100, d_model=32, encoder_layers=1, decoder_layers=1,
                    encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=64,
@@ -197,7 +198,7 @@ def _hf_models():
             lambda: (torch.randint(1, 100, (1, 8)), torch.randint(1, 100, (1, 5))),
             "ts",
             13,
-            tok2,
+            src_tgt,
         ),  # fmt: skip
         "pegasus_dynamo18": (
             lambda: s2s(hf.PegasusModel(hf.PegasusConfig(**s2s_cfg))),
@@ -438,7 +439,7 @@ def _hf_models():
             lambda: (torch.randint(1, 100, (1, 8)), torch.randint(1, 100, (1, 5))),
             "ts",
             13,
-            tok2,
+            src_tgt,
         ),  # fmt: skip
         "whisper_encoder_ts11": (
             lambda: first(
