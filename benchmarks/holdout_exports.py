@@ -1,10 +1,10 @@
 """Hold-out exports: real models unlike the fixability corpus, through what users run.
 
-`build` writes 49 small models with random weights (nothing downloaded) that differ from
+`build` writes 59 small models with random weights (nothing downloaded) that differ from
 `benchmarks/fixability.py`'s corpus: transformers architectures it does not have (MobileBERT,
 ConvBERT, SqueezeBERT, FNet, GPT-Neo, RoFormer, ESM, Marian, Pegasus, Qwen2, T5, Whisper
 encoder, EfficientNet, MobileNetV2, RegNet, LeViT, PoolFormer, DINOv2, Swinv2, ConvNeXtV2,
-GLPN, DPT, UperNet, HuBERT, WavLM, PatchTST),
+GLPN, DPT, UperNet, BEiT, HuBERT, WavLM, Data2VecAudio, Speech2Text, Funnel, PatchTST),
 at other opsets (TorchScript 11/13/17, dynamo 18/20 with dynamic shapes), onnxruntime's
 optimizer and quantizers on some (ConvInteger, QOperator CNNs, 16-bit QDQ), and scikit-learn
 estimators the `ml` category lacks (PCA, KMeans, IsolationForest, MLP, k-NN, naive Bayes, …):
