@@ -139,7 +139,7 @@ class Verification:
         where = f" at index {list(worst.worst_index)}" if worst.worst_index is not None else ""
         return (
             f"output '{worst.name}' ({worst.dtype}): max |diff| {worst.max_abs_diff:.3g}{where} "
-            f"exceeds atol {worst.atol:g} + rtol {worst.rtol:g}·|ref|"
+            f"{'within' if worst.ok else 'exceeds'} atol {worst.atol:g} + rtol {worst.rtol:g}·|ref|"
             + (f" ({worst.note})" if worst.note else "")
         )
 

@@ -34,41 +34,49 @@ def _corners(b, center: int):
     )
 
 
-def iou_above(a, b, center: int, threshold: float) -> bool:
-    """onnxruntime's SuppressByIOU: IoU > threshold; boxes of no area never suppress."""
+def iou_above(a, b, center: int, threshold: float):
+    """onnxruntime's SuppressByIOU: IoU > threshold; boxes of no area never suppress.
+
+    `a` is one box, `b` one box or an array of boxes (…, 4): a bool, or a bool per box of `b`.
+    """
+    import numpy as np
+
     ax1, ay1, ax2, ay2 = _corners(a, center)
     bx1, by1, bx2, by2 = _corners(b, center)
-    iw = min(ax2, bx2) - max(ax1, bx1)
-    ih = min(ay2, by2) - max(ay1, by1)
-    if iw <= 0 or ih <= 0:
-        return False
+    iw = np.minimum(ax2, bx2) - np.maximum(ax1, bx1)
+    ih = np.minimum(ay2, by2) - np.maximum(ay1, by1)
     inter = iw * ih
     area_a, area_b = (ax2 - ax1) * (ay2 - ay1), (bx2 - bx1) * (by2 - by1)
-    if area_a <= 0 or area_b <= 0:
-        return False
-    return inter / (area_a + area_b - inter) > threshold
+    overlap = (iw > 0) & (ih > 0) & (area_a > 0) & (area_b > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        above = inter / (area_a + area_b - inter) > threshold
+    result = overlap & above
+    return bool(result) if np.ndim(result) == 0 else result
 
 
 def reference(inputs, center_point_box, max_output_boxes_per_class, iou_threshold, score_threshold):
+    """Greedy NMS per (batch, class), vectorized over boxes: each kept box (highest score
+    first; ties: lower index first) removes every remaining candidate it suppresses at once.
+    The same boxes as testing each candidate against all kept boxes (onnxruntime's loop): a
+    box is dropped exactly when an earlier kept box suppresses it."""
     import numpy as np
 
     boxes, scores = inputs
-    n_batch, n_class, n_box = scores.shape
+    n_batch, n_class, _ = scores.shape
     out = []
     for b in range(n_batch):
         for c in range(n_class):
             s = scores[b, c]
-            cand = [i for i in range(n_box) if s[i] > score_threshold]
-            cand.sort(key=lambda i: (-s[i], i))
+            cand = np.flatnonzero(s > score_threshold)
+            order = cand[np.argsort(-s[cand], kind="stable")]  # stable: lower index first
             kept: list[int] = []
-            for i in cand:
-                if len(kept) >= max_output_boxes_per_class:
-                    break
-                if not any(
-                    iou_above(boxes[b, k], boxes[b, i], center_point_box, iou_threshold)
-                    for k in kept
-                ):
-                    kept.append(i)
+            while order.size and len(kept) < max_output_boxes_per_class:
+                i = int(order[0])
+                kept.append(i)
+                rest = order[1:]
+                order = rest[
+                    ~iou_above(boxes[b, i], boxes[b, rest], center_point_box, iou_threshold)
+                ]
             out += [(b, c, i) for i in kept]
     sel = np.array(out, dtype=np.int64).reshape(-1, 3)
     return [sel, np.array(sel.shape[0], dtype=np.int64)]

@@ -125,10 +125,8 @@ def test_size_tensor_must_be_an_integer_output():
 NMS = find_plugin("NMS")
 
 
-@pytest.mark.parametrize("i", range(len(_cases(NMS))))
-def test_nms_reference_matches_onnxruntime(i):
-    (boxes, scores), attrs = _cases(NMS)[i]
-    sel, count = NMS.run_reference([boxes, scores], attrs)
+def _onnxruntime_nms(boxes, scores, attrs):
+    """onnxruntime's NonMaxSuppression with the plugin's fields as constant inputs."""
     consts = [
         helper.make_tensor(
             "mo", onnx.TensorProto.INT64, [1], [attrs["max_output_boxes_per_class"]]
@@ -159,8 +157,49 @@ def test_nms_reference_matches_onnxruntime(i):
     model.ir_version = 8
     sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     (want,) = sess.run(None, {"boxes": boxes, "scores": scores})
+    return want
+
+
+@pytest.mark.parametrize("i", range(len(_cases(NMS))))
+def test_nms_reference_matches_onnxruntime(i):
+    (boxes, scores), attrs = _cases(NMS)[i]
+    sel, count = NMS.run_reference([boxes, scores], attrs)
+    want = _onnxruntime_nms(boxes, scores, attrs)
     np.testing.assert_array_equal(sel, want)
     assert int(count) == want.shape[0]
     assert (attrs["max_output_boxes_per_class"] == 0) == (want.shape[0] == 0)
     upper = NMS.shapes_of_outputs([boxes.shape, scores.shape], attrs)[0][0]
     assert isinstance(upper, UpperBound) and upper >= want.shape[0]
+
+
+@pytest.mark.parametrize("center", [0, 1])
+def test_nms_reference_on_thousands_of_boxes(center):
+    """Detector-sized inputs (SSD300 scores 8732 anchors per class): the reference stays fast
+    and picks exactly onnxruntime's boxes, with many overlaps, equal scores and empty boxes."""
+    import time
+
+    rng = np.random.default_rng(7 + center)
+    n_box = 5000
+    xy = rng.uniform(0, 300, size=(1, n_box, 2))
+    wh = rng.uniform(0, 60, size=(1, n_box, 2))
+    wh[0, :50] = 0  # boxes of no area never suppress
+    if center:
+        boxes = np.concatenate([xy + wh / 2, wh], -1)
+    else:
+        boxes = np.concatenate([(xy + wh)[..., ::-1], xy[..., ::-1]], -1)  # corners swapped
+    scores = rng.random((1, 4, n_box)).astype(np.float32)
+    scores[:, :, 100:400] = 0.5  # ties: lower index first
+    for max_out, iou, thr in ((2**31 - 1, 0.5, 0.05), (200, 0.3, -1.0)):
+        attrs = {
+            "center_point_box": center,
+            "max_output_boxes_per_class": max_out,
+            "iou_threshold": iou,
+            "score_threshold": thr,
+        }
+        start = time.perf_counter()
+        sel, count = NMS.run_reference([boxes.astype(np.float32), scores], attrs)
+        took = time.perf_counter() - start
+        want = _onnxruntime_nms(boxes.astype(np.float32), scores, attrs)
+        np.testing.assert_array_equal(sel, want)
+        assert int(count) == want.shape[0] > 4 * 100
+        assert took < 20, f"{took:.1f} s"
