@@ -372,19 +372,22 @@ _UNREGISTERED = "trtforge.unregistered"
 
 
 def unregistered_ops(proto) -> set[str]:
-    """Default-domain op types onnx does not define: onnxruntime's own ops that its tools write
-    into the default domain (onnxruntime-genai's SimplifiedLayerNormalization, …). TensorRT's
-    parser dispatches them by op_type, so they are real models, not invalid ones."""
+    """Default-domain op types onnx does not define (at the model's opset): onnxruntime's own
+    ops that its tools write into the default domain (onnxruntime-genai's
+    SimplifiedLayerNormalization, …; `late_ops`). TensorRT's parser dispatches them by
+    op_type, so they are real models, not invalid ones."""
     import onnx
 
     version = _default_opset(proto)
-    return {
+    types = {
         n.op_type
         for n in proto.graph.node
         if n.domain in ("", "ai.onnx")
         and isinstance(n.op_type, str)  # protobuf hands undecodable text over as bytes
-        and (not onnx.defs.has(n.op_type) or not _defined_at(n.op_type, version))
     }
+    return {
+        op for op in types if not onnx.defs.has(op) or not _defined_at(op, version)
+    }  # one schema lookup per op type, not per node
 
 
 def late_ops(proto) -> set[str]:
