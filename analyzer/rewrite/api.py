@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -351,6 +352,24 @@ def refuse_invalid(session: ModelSession) -> None:
             f"{loaded.display_path}: {problem}",
             "trt-rewrite only rewrites valid ONNX graphs; fix or re-export the model "
             "(trt-check MODEL lists every problem)",
+        )
+    if "Incompatible dimensions" in session.strict_error():
+        # inputs that do not broadcast: onnxruntime and TensorRT refuse the node, and
+        # onnx.checker's full check fails, so no rewrite of it can be verified or valid
+        op = re.search(
+            r"\(op_type:(\w+)(?:, node name: ([^)]*))?\)[^\n]*Incompatible", session.strict_error()
+        )
+        where = ""
+        if op is not None:
+            where = (
+                f" ({short(op.group(1))} node '{short(op.group(2))}')"
+                if op.group(2)
+                else f" ({short(op.group(1))})"
+            )
+        raise UserError(
+            f"{loaded.display_path}: input shapes that do not broadcast{where}, found by ONNX "
+            "shape inference; onnxruntime and TensorRT refuse such a node",
+            "fix the shapes in the exporter (trt-check MODEL names the node)",
         )
     try:  # what a rewrite writes must pass onnx.checker: so must what it reads
         if unregistered_ops(loaded.proto):
