@@ -15,7 +15,10 @@ records the parser's errors against it, removes it — its outputs become graph 
 types shape inference found — and parses again, until the rest parses. Every other node keeps
 its full context (constants stay constants), unlike cutting the graph into pieces. A node whose
 inputs come from a removed node with no known tensor type cannot be judged and stays
-`unknown`; so do all nodes after an error that names no node (a graph-level error). A node
+`unknown`; so do all nodes after an error that names no node (a graph-level error), except
+an initializer the parser cannot import (an INT16 zero point): that error goes to the nodes
+reading the initializer, which are removed as above (initializers only removed nodes read are
+left out of the next parse). A node
 rejected only in a later parse while it reads (directly or not) such a stand-in input is marked
 `dependent`: its verdict may be an artifact of the stand-in (e.g. a shape computation that lost
 its values), so the agreement score leaves it out.
@@ -183,6 +186,8 @@ _INPUT_TYPES = frozenset(
 )
 #: parser functions whose errors concern the graph's inputs/outputs, not a node.
 GRAPH_FUNCS = frozenset({"importInput", "importInputs", "markOutput", "importModel"})
+#: the parser's error for an initializer it cannot convert (importInitializers)
+_BAD_INITIALIZER = re.compile(r"Failed to import initializer: (\S+)\s*$")
 
 
 def _label(node: onnx.NodeProto) -> tuple[str, str]:
@@ -256,12 +261,16 @@ class Partition:
         graph = onnx.GraphProto()
         graph.name = src.name
         graph.node.extend(src.node[i] for i in alive)
-        graph.initializer.extend(src.initializer)
-        graph.sparse_initializer.extend(src.sparse_initializer)
-        graph.value_info.extend(src.value_info)
-        graph.input.extend(src.input)
         produced_by_removed = {o for i in removed for o in src.node[i].output if o}
         used = set().union(*(self.reads[i] for i in alive))
+        # initializers only removed nodes read go too: the parser imports every initializer,
+        # and one it cannot convert (an INT16 zero point) would fail the graph again
+        keep = used | {o.name for o in src.output}
+        dropped = {t.name for t in src.initializer if t.name not in keep}
+        graph.initializer.extend(t for t in src.initializer if t.name not in dropped)
+        graph.sparse_initializer.extend(src.sparse_initializer)
+        graph.value_info.extend(src.value_info)
+        graph.input.extend(i for i in src.input if i.name not in dropped)
         assert self.types is not None
         have = {v.name for v in graph.input}
         for name in sorted(produced_by_removed & used):
@@ -340,6 +349,18 @@ class Partition:
         nodes = self.model.graph.node
         failing: dict[int, list[dict]] = {}
         unclaimed: list[dict] = []
+        for err in list(node_errors):
+            # an initializer the parser cannot import (an INT16 zero point, ...) fails the
+            # whole graph before any node: it belongs to the nodes that read it, and goes
+            # with them
+            match = _BAD_INITIALIZER.search(err.get("desc", ""))
+            readers = (
+                [p for p, i in enumerate(alive) if match.group(1) in self.reads[i]] if match else []
+            )
+            if readers:
+                node_errors.remove(err)
+                for position in readers:
+                    failing.setdefault(position, []).append(err)
         for err in node_errors:
             position = err.get("node", -1)
             if (

@@ -81,6 +81,11 @@ NO_FIX: tuple[tuple[str, str], ...] = (
         "no equivalent rewrite exists in trtforge",
     ),
     (
+        r"(^|/)broadcast-mismatch$",
+        "the graph is invalid (its shapes do not broadcast; onnxruntime refuses it too); fix "
+        "the exporter",
+    ),
+    (
         r"(^|/)local-function-not-analyzed$",
         "the function body could not be judged; inline the model's functions (onnx.inliner) "
         "and check again",

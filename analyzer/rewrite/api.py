@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -122,6 +123,8 @@ def rewrite_file(
         # the output has to pass onnx.checker
         for op in sorted(unregistered_ops(loaded.proto)):
             suggested += [p for p in passes_removing("", op) if p not in suggested]
+        if late_ops(loaded.proto) and "upgrade-opset" not in suggested:
+            suggested.insert(0, "upgrade-opset")
         passes += [p for p in suggested if p not in passes]
         say(
             f"trt-check ({target.id}, static): {len(before.unsupported_nodes)} unsupported "
@@ -202,11 +205,18 @@ def rewrite_file(
     left = sorted(unregistered_ops(result.proto))
     if left:
         removers = sorted({p for op in left for p in passes_removing("", op)})
+        if late_ops(result.proto):
+            removers = sorted({*removers, "upgrade-opset"})
         raise UserError(
             f"the rewritten model would still hold {', '.join(short(o) for o in left[:3])} in "
-            "the default domain, which onnx does not define (it would fail onnx.checker); "
+            "the default domain, which onnx does not define at its opset (it would fail "
+            "onnx.checker); "
             f"nothing written to {out_path}",
-            f"add {' '.join('--' + p for p in removers)}"
+            "add "
+            + " ".join(
+                f"--upgrade-opset {late_opset(result.proto)}" if p == "upgrade-opset" else f"--{p}"
+                for p in removers
+            )
             if removers
             else "replace those ops in the exporter (no pass removes them)",
         )
@@ -343,6 +353,24 @@ def refuse_invalid(session: ModelSession) -> None:
             "trt-rewrite only rewrites valid ONNX graphs; fix or re-export the model "
             "(trt-check MODEL lists every problem)",
         )
+    if "Incompatible dimensions" in session.strict_error():
+        # inputs that do not broadcast: onnxruntime and TensorRT refuse the node, and
+        # onnx.checker's full check fails, so no rewrite of it can be verified or valid
+        op = re.search(
+            r"\(op_type:(\w+)(?:, node name: ([^)]*))?\)[^\n]*Incompatible", session.strict_error()
+        )
+        where = ""
+        if op is not None:
+            where = (
+                f" ({short(op.group(1))} node '{short(op.group(2))}')"
+                if op.group(2)
+                else f" ({short(op.group(1))})"
+            )
+        raise UserError(
+            f"{loaded.display_path}: input shapes that do not broadcast{where}, found by ONNX "
+            "shape inference; onnxruntime and TensorRT refuse such a node",
+            "fix the shapes in the exporter (trt-check MODEL names the node)",
+        )
     try:  # what a rewrite writes must pass onnx.checker: so must what it reads
         if unregistered_ops(loaded.proto):
             _check_custom_copy(_as_custom_ops(loaded.proto), bool(loaded.external))
@@ -363,18 +391,52 @@ _UNREGISTERED = "trtforge.unregistered"
 
 
 def unregistered_ops(proto) -> set[str]:
-    """Default-domain op types onnx does not define: onnxruntime's own ops that its tools write
-    into the default domain (onnxruntime-genai's SimplifiedLayerNormalization, …). TensorRT's
-    parser dispatches them by op_type, so they are real models, not invalid ones."""
+    """Default-domain op types onnx does not define (at the model's opset): onnxruntime's own
+    ops that its tools write into the default domain (onnxruntime-genai's
+    SimplifiedLayerNormalization, …; `late_ops`). TensorRT's parser dispatches them by
+    op_type, so they are real models, not invalid ones."""
     import onnx
 
-    return {
+    version = _default_opset(proto)
+    types = {
         n.op_type
         for n in proto.graph.node
         if n.domain in ("", "ai.onnx")
         and isinstance(n.op_type, str)  # protobuf hands undecodable text over as bytes
-        and not onnx.defs.has(n.op_type)
     }
+    return {
+        op for op in types if not onnx.defs.has(op) or not _defined_at(op, version)
+    }  # one schema lookup per op type, not per node
+
+
+def late_ops(proto) -> set[str]:
+    """Default-domain ops onnx defines only from a later opset than the model imports.
+    onnxruntime registers LayerNormalization in the default domain below opset 17 too, and its
+    transformer optimizer writes it into opset-11..16 exports; TensorRT's parser takes it by
+    op_type. upgrade-opset, raising the opset to where onnx defines them, makes them valid."""
+    import onnx
+
+    return {op for op in unregistered_ops(proto) if onnx.defs.has(op)}
+
+
+def late_opset(proto) -> int:
+    """The first opset at which onnx defines every one of `late_ops` (0: there are none)."""
+    from trtforge.analyzer.rewrite.passes.upgrade_opset import first_opset
+
+    return first_opset(late_ops(proto), _default_opset(proto))
+
+
+def _default_opset(proto) -> int:
+    for op in proto.opset_import:
+        if op.domain in ("", "ai.onnx"):
+            return op.version
+    return 1
+
+
+def _defined_at(op_type: str, version: int) -> bool:
+    from trtforge.analyzer.rewrite.passes.upgrade_opset import defined_at
+
+    return defined_at(op_type, version)
 
 
 def _check_custom_copy(copy, external: bool) -> None:

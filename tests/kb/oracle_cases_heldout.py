@@ -171,6 +171,14 @@ CASES: list[Case] = [
     Case("nms-boxes-last-dim-5", _m("g (float[1,6,5] b, float[1,1,6] s) => (int64[3,3] y) { y = NonMaxSuppression(b, s) }"), "nonmaxsuppression/boxes-last-dim"),
     Case("nms-boxes-dyn-count", _m("g (float[1,B,4] b, float[1,1,B] s) => (int64[3,3] y) { y = NonMaxSuppression(b, s) }")),
     Case("rope-nopos-cache-dyn-seq", _m("g (float[2,2,3,8] x, float[2,S,4] c, float[2,S,4] s) => (float y) { y = RotaryEmbedding(x, c, s) }", 23), "rotaryembedding/rope-dims"),
+    # --- multidirectional broadcasting: known dims that differ and are not 1 (hold-out PatchTST export)
+    Case("add-broadcast-mismatch", _m("g (float[N,4,3] x) => (float y) <float[4] w = {1,2,3,4}> { y = Add(x, w) }"), "add/broadcast-mismatch"),
+    Case("add-broadcast-ok", _m("g (float[N,4,3] x) => (float y) <float[4,1] w = {1,2,3,4}> { y = Add(x, w) }")),
+    Case("mul-broadcast-mismatch-inputs", _m("g (float[2,3] x, float[3,2] z) => (float y) { y = Mul(x, z) }"), "mul/broadcast-mismatch"),
+    Case("mul-broadcast-symbolic", _m("g (float[2,M] x, float[3] z) => (float y) { y = Mul(x, z) }")),
+    Case("where-broadcast-mismatch", _m("g (bool[2,3] c, float[3,2] x, float[3] z) => (float y) { y = Where(c, x, z) }"), "where/broadcast-mismatch"),
+    Case("where-broadcast-ok", _m("g (bool[2,1] c, float[1,3] x, float[3] z) => (float y) { y = Where(c, x, z) }")),
+    Case("greater-broadcast-mismatch", _m("g (float[5,2] x, float[5] z) => (bool y) { y = Greater(x, z) }"), "greater/broadcast-mismatch"),
 ]
 # fmt: on
 

@@ -322,3 +322,33 @@ def test_repeated_opset_import_is_valid_only_at_one_version():
     report = check(model(17, 13), target="trt-10", backend="static")
     assert not report.supported
     assert "invalid/opset-import" in [f.code for f in report.graph_findings]
+
+
+@pytest.mark.parametrize("named", [True, False])
+def test_rewrite_refuses_inputs_that_do_not_broadcast(named, tmp_path, capsys):
+    """Add([2, 4], [3, 4]): onnx.checker's light check passes, but onnxruntime and TensorRT
+    refuse the node and the full check fails, so trt-rewrite writes nothing (not even an
+    unchanged copy)."""
+    node = helper.make_node("Add", ["x", "g"], ["y"], name="bad add" if named else "")
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4]),
+            helper.make_tensor_value_info("g", TensorProto.FLOAT, [3, 4]),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)  # the light check does not see it
+    path = tmp_path / "m.onnx"
+    onnx.save(model, str(path))
+    before = sorted(os.listdir(tmp_path))
+    code = rewrite_main(
+        [str(path), "-o", str(tmp_path / "out.onnx"), "--auto", "--target", "rtx-1"]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "do not broadcast" in err, err
+    assert ("'bad add'" in err) == named
+    assert sorted(os.listdir(tmp_path)) == before

@@ -129,6 +129,32 @@ def test_array_feature_extractor(rw):
     )
 
 
+@pytest.mark.parametrize("opset", [11, 17])
+def test_array_feature_extractor_on_a_1d_label_table(rw, opset):
+    """scikit-learn's converters pick class labels from a 1-D table by the ArgMax of the
+    scores: onnxruntime returns one row [1, indices] (an MLP / naive Bayes / k-NN export)."""
+    classes = helper.make_tensor("classes", TensorProto.INT64, [4], [10, 20, 30, 40])
+    graph = helper.make_graph(
+        [
+            helper.make_node("ArgMax", ["x"], ["i"], axis=1, keepdims=1),
+            helper.make_node("ArrayFeatureExtractor", ["classes", "i"], ["y"], domain=ML),
+        ],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.INT64, [1, "N"])],
+        initializer=[classes],
+    )
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", opset), helper.make_opsetid(ML, 1)],
+        ir_version=7,
+    )
+    onnx.checker.check_model(model, full_check=True)
+    out = lowered(rw, model)
+    x = np.array([[0, 3, 1, 2], [9, 0, 0, 0], [0, 0, 0, 5]], np.float32)
+    np.testing.assert_array_equal(run_model(out, {"x": x})["y"], [[20, 10, 40]])
+
+
 @pytest.mark.parametrize(
     "attrs,x_type,y_type",
     [

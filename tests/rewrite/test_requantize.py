@@ -444,3 +444,37 @@ def test_auto_falls_back_to_the_float_form_when_qdq_fails_verification(tmp_path,
     )
     assert not chosen.written and not chosen.verification.ok
     assert not (tmp_path / "chosen.onnx").exists()
+
+
+@pytest.mark.parametrize("weights", ["QInt8", "QInt16"])
+def test_16bit_qdq_is_computed_exactly_in_float(tmp_path, weights):
+    """quantize_static(activation_type=QInt16): TensorRT has no 16-bit Q/DQ (the parser fails on
+    the INT16 zero-point initializers); an INT8 grid would be 256 times as coarse, so both
+    forms compute those tensors in float, exactly; 8-bit weights keep the INT8 Q/DQ form."""
+    src, dst = tmp_path / "float.onnx", tmp_path / "q16.onnx"
+    onnx.save(_cnn(13), src)
+    quantization.quantize_static(
+        str(src),
+        str(dst),
+        _Reader(_cnn(13)),
+        quant_format=quantization.QuantFormat.QDQ,
+        activation_type=quantization.QuantType.QInt16,
+        weight_type=getattr(quantization.QuantType, weights),
+    )
+    quantized = onnx.load(dst)
+    wide = {TensorProto.INT16, TensorProto.UINT16}
+    assert any(i.data_type in wide for i in quantized.graph.initializer)
+    result = _rewrite(quantized, "qdq")
+    out = result.proto
+    onnx.checker.check_model(out, full_check=True)
+    assert not any(i.data_type in wide for i in out.graph.initializer)
+    verification = verify(quantized, out)
+    assert verification.ok, verification.describe_worst()
+    assert verification.worst.max_abs_diff < 1e-4
+    if weights == "QInt8":  # the weights stay INT8 Q/DQ, in TensorRT's form
+        assert _ops(out)["DequantizeLinear"] > 0
+        _qdq_params_are_tensorrt_form(out)
+    if importlib.util.find_spec("tensorrt_rtx") is not None:
+        from trtforge.analyzer.api import check
+
+        assert check(out, "rtx-1", "parser", advice=False).supported

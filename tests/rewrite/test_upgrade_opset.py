@@ -166,3 +166,54 @@ def test_regional_verification_sees_a_node_whose_opset_semantics_changed(rw) -> 
     good = rw.apply(model, "upgrade-opset").proto
     outcome = verify(model, good)
     assert outcome.ok and outcome.outputs, outcome.describe_worst()
+
+
+# onnxruntime's transformer optimizer writes LayerNormalization (onnx: opset 17) into opset-13
+# exports: onnxruntime runs it (its own default-domain registration), onnx.checker rejects it.
+LAYERNORM13 = """<ir_version: 7, opset_import: ["" : 13]>
+g (float[2, 8] x) => (float[2, 8] y) <float[8] s = {1., 2., 3., 4., 5., 6., 7., 8.},
+                                      float[8] b = {0., 1., 0., 1., 0., 1., 0., 1.}> {
+    n = LayerNormalization <axis = -1, epsilon = 0.00001> (x, s, b)
+    y = Relu(n)
+}"""
+
+
+def test_layernorm_below_its_opset_is_made_valid_by_auto(tmp_path, capsys) -> None:
+    model = onnx.parser.parse_model(LAYERNORM13)
+    with pytest.raises(onnx.checker.ValidationError):
+        onnx.checker.check_model(model)
+    src, out, report = tmp_path / "m.onnx", tmp_path / "o.onnx", tmp_path / "r.json"
+    onnx.save(model, src)
+    args = [str(src), "-o", str(out), "--auto", "--target", "rtx-1", "--report", str(report)]
+    assert main(args) == 0
+    written = onnx.load(out)
+    onnx.checker.check_model(written, full_check=True)
+    assert {o.domain: o.version for o in written.opset_import}[""] == 17
+    assert [n.op_type for n in written.graph.node] == ["LayerNormalization", "Relu"]
+    data = json.loads(report.read_text())
+    assert "upgrade-opset" in data["auto"]["passes"] and data["verification"]["ok"]
+    assert src.read_bytes() == model.SerializeToString()  # the input is left as it was
+
+
+def test_layernorm_below_its_opset_without_upgrade_is_refused_with_the_pass(
+    tmp_path, capsys
+) -> None:
+    src, out = tmp_path / "m.onnx", tmp_path / "o.onnx"
+    onnx.save(onnx.parser.parse_model(LAYERNORM13), src)
+    assert main([str(src), "-o", str(out), "--fold-constants"]) == 2
+    err = capsys.readouterr().err
+    assert "LayerNormalization" in err and "--upgrade-opset 17" in err
+    assert not out.exists()
+
+
+def test_upgrade_keeps_a_node_of_a_later_opset(rw) -> None:
+    result = rw.apply(onnx.parser.parse_model(LAYERNORM13), "upgrade-opset")
+    assert result.changed
+    onnx.checker.check_model(result.proto)
+    x = np.random.default_rng(0).standard_normal((2, 8)).astype(np.float32)
+    import onnxruntime as ort
+
+    got = ort.InferenceSession(result.proto.SerializeToString()).run(None, {"x": x})[0]
+    mean, var = x.mean(-1, keepdims=True), x.var(-1, keepdims=True)
+    want = np.maximum((x - mean) / np.sqrt(var + 1e-5) * np.arange(1, 9) + [0, 1] * 4, 0)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)

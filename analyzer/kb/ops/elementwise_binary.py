@@ -10,7 +10,11 @@ integer Pow bases 10.12); types observed with the TensorRT-RTX 1.7.1 parser. Hel
 with inputs as initializers (observed with TensorRT-RTX 1.7.1): a UINT8 initializer is imported
 as INT32 weights while a UINT8 network input stays UINT8, so Equal between the two fails
 ("ElementWiseOperation EQUAL must have same input types. But they are of types UInt8 and
-Int32"); two UINT8 initializers, or two UINT8 inputs, parse.
+Int32"); two UINT8 initializers, or two UINT8 inputs, parse. Held-out exports (a TorchScript
+PatchTST whose position table does not broadcast against the patches): inputs whose known dims
+are not broadcast-compatible (aligned from the right, two dims that differ and neither is 1)
+fail in the parser ("broadcast dimensions must be conformable", observed with TensorRT-RTX
+1.7.1), as in onnxruntime; onnx.checker only says so under full shape inference.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ _OPSETS = (7, None)
 
 
 def _rule(op: str, types, **kw) -> OpRule:
-    kw.setdefault("check", mixed_float_types)
+    kw.setdefault("check", checks(mixed_float_types, check_broadcast))
     return OpRule(
         op=op,
         source=src(f"{OPS_MD} ({op} row)", f"{IMPORTERS} import{op} (elementwiseHelper)", OBSERVED),
@@ -49,6 +53,37 @@ def _rule(op: str, types, **kw) -> OpRule:
         opsets=_OPSETS,
         **kw,
     )
+
+
+def check_broadcast(ctx: NodeContext):
+    """Multidirectional broadcasting: the inputs' known dims, aligned from the right, must be
+    equal or 1. Symbolic and unknown dims are left to the build."""
+    shapes = []
+    for index in range(ctx.num_inputs):
+        info = ctx.input(index)
+        if info is not None and info.shape is not None and info.dtype not in _NON_TENSOR:
+            shapes.append(info.shape)
+    if len(shapes) < 2:
+        return
+    for axis in range(1, max(len(s) for s in shapes) + 1):
+        dims = {
+            s[-axis]
+            for s in shapes
+            if len(s) >= axis and isinstance(s[-axis], int) and s[-axis] != 1
+        }
+        if len(dims) > 1:
+            listed = ", ".join(str(list(s)) for s in shapes)
+            yield ctx.finding(
+                "broadcast-mismatch",
+                f"input shapes {listed} do not broadcast (dims {sorted(dims)} meet on one "
+                "axis); TensorRT's parser and onnxruntime refuse the node",
+                "fix the shapes in the exporter (a Reshape/Unsqueeze missing before this node, "
+                "or a constant exported for another input size)",
+            )
+            return
+
+
+_NON_TENSOR = ("SEQUENCE", "MAP", "OPTIONAL")
 
 
 def _check_mod(ctx: NodeContext):
@@ -109,7 +144,7 @@ RULES = [
     _rule(
         "Equal",
         NUMERIC | {"BOOL", "UINT8"},
-        check=checks(mixed_float_types, _check_uint8_weights),
+        check=checks(mixed_float_types, _check_uint8_weights, check_broadcast),
     ),
     *(
         _rule(op, {"BOOL"}, hint="And/Or/Xor take BOOL tensors; cast with Cast(to=BOOL)")
@@ -126,7 +161,7 @@ RULES = [
         ),
         types={"*": NUMERIC},
         opsets=_OPSETS,
-        check=checks(_check_mod, mixed_float_types),
+        check=checks(_check_mod, mixed_float_types, check_broadcast),
     ),
     OpRule(
         op="Pow",
@@ -138,7 +173,7 @@ RULES = [
         ),
         types={0: NUMERIC, 1: NUMERIC},
         opsets=_OPSETS,
-        check=_check_pow,
+        check=checks(_check_pow, check_broadcast),
     ),
     *(
         OpRule(

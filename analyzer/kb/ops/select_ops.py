@@ -9,6 +9,8 @@ each); observed with the TensorRT-RTX 1.7.1 parser:
   network input fails while TensorRT computes the output shape.
 - Trilu `k` may be a network input; ReverseSequence accepts dynamic dims.
 - Compress has no importer (its output shape depends on the condition's values).
+- Where broadcasts its three inputs like the elementwise ops: known dims that do not broadcast
+  fail ("broadcast dimensions must be conformable").
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from trtforge.analyzer.kb.ops._tensor_common import (
     float_value_input,
     shape_input,
 )
+from trtforge.analyzer.kb.ops.elementwise_binary import check_broadcast
 from trtforge.analyzer.kb.rule import NEVER, NodeContext, OpRule
 
 
@@ -55,6 +58,7 @@ RULES = [
         op="Where",
         source=f"{OPSRC} importWhere; docs/operators.md (Where); {OBSERVED}",
         types={0: {"BOOL"}, 1: TENSOR, 2: TENSOR},
+        check=check_broadcast,
     ),
     OpRule(
         op="Trilu",

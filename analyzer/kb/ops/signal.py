@@ -92,8 +92,8 @@ RULES = [
         op="DFT",
         source=src(f"{OPS_MD} (DFT row: N)", "no importer (plugin lookup fails)", OBSERVED),
         since=NEVER,
-        hint="no TensorRT importer: for fixed lengths express the DFT as MatMul with "
-        "precomputed cos/sin matrices, or use a plugin",
+        hint="no TensorRT importer: for fixed lengths trt-rewrite --decompose-dft expresses the "
+        "DFT as MatMul with precomputed cos/sin matrices; otherwise use a plugin",
     ),
     OpRule(
         op="MelWeightMatrix",

@@ -9,7 +9,7 @@ Before → After::
     Normalizer(x) MAX/L1/L2   → Div(x, ReduceMax | ReduceSum(Abs) | Sqrt(ReduceSum(x²)))
     Binarizer(x)              → Where(Greater(x, threshold), 1, 0)
     Imputer(x)                → Where(IsNaN(x) | Equal(x, replaced), imputed, x)
-    ArrayFeatureExtractor(x, i) → Gather(x, i, axis=-1)
+    ArrayFeatureExtractor(x, i) → Gather(x, i, axis=-1) (1-D x: Unsqueeze(Gather(x, i), 0))
     LabelEncoder(x) (numeric) → Equal against the keys, ArgMax, Gather of the values | default
     OneHotEncoder(x) (int64 categories) → Cast(Equal(Unsqueeze(x, -1), categories))
     LinearRegressor(x)        → Gemm [+ post_transform]
@@ -181,8 +181,18 @@ def _imputer(node, ctx):
 
 
 def _array_feature_extractor(node, ctx):
-    # onnxruntime reads the indices flat: a scalar index still gives a last dim of 1
+    # onnxruntime reads the indices flat: a scalar index still gives a last dim of 1; a 1-D
+    # input (the class-label table scikit-learn converters pick labels from) gives one row
+    # [1, indices]
     e = Emit(ctx)
+    if tensor_rank(node.inputs[0]) == 1:
+        picked = e.op("Gather", node.inputs[0], _flat(e, node.inputs[1]), axis=0)
+        if ctx.opset >= 13:
+            axes = e.const(np.array([0], np.int64), base="axes")
+            e.op("Unsqueeze", picked, axes, out=node.outputs[0])
+        else:
+            e.op("Unsqueeze", picked, axes=[0], out=node.outputs[0])
+        return
     e.op("Gather", node.inputs[0], _flat(e, node.inputs[1]), axis=-1, out=node.outputs[0])
 
 
@@ -747,9 +757,6 @@ def _check_imputer(node, ctx):
 
 
 def _check_afe(node, ctx):
-    rank = tensor_rank(node.inputs[0])
-    if rank is not None and rank < 2:  # onnxruntime reads a 1-D input as one row
-        return f"input '{node.inputs[0].name}' is 1-D (a row of [1, features] is expected)"
     dtype = _dtype(node.inputs[0])
     if dtype is not None and dtype.kind in "OSU":
         return "string input (TensorRT has no string tensors)"

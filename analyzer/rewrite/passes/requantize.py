@@ -44,9 +44,11 @@ After (float, both forms)::
     xq = Clip(Round(x / s) + zp, 0, 255)                             # integral float values
     y  = Mul(MatMul(xq - zp, w - wzp), Mul(s, ws))
 
-Skips (reported, node left as it is): block quantization (block_size), 4-bit or 16-bit
-types, scales or zero points that are not constants where a constant is needed (qdq form: the
-tensor is emulated in float instead), per-row/per-column parameters on operands of unknown rank,
+16-bit quantized tensors (INT16/UINT16 Q/DQ) are computed in float in both forms (exact).
+
+Skips (reported, node left as it is): block quantization (block_size), 4-bit types, scales or
+zero points that are not constants where a constant is needed (qdq form: the tensor is emulated
+in float instead), per-row/per-column parameters on operands of unknown rank,
 QLinear ops with channels-last layouts.
 """
 
@@ -116,8 +118,15 @@ MOVERS = {
     "MaxPool",
 }
 
-#: integer types this pass understands, with their ranges.
-RANGES = {"uint8": (0, 255), "int8": (-128, 127)}
+#: integer types this pass understands, with their ranges. 16-bit tensors (onnxruntime's
+#: `quantize_static(activation_type=QInt16/QUInt16)`) are always computed in float, exactly:
+#: TensorRT has no 16-bit quantization and an INT8 grid would be 256 times as coarse.
+RANGES = {
+    "uint8": (0, 255),
+    "int8": (-128, 127),
+    "uint16": (0, 65535),
+    "int16": (-32768, 32767),
+}
 
 
 def _range(dtype) -> tuple[int, int] | None:
@@ -292,8 +301,8 @@ class _Rewriter:
             )
             return self._bind(self.const(real.astype(np.float32)), out)
         if _range(dtype) is None:
-            raise Unsupported(f"quantized type {dtype} (INT8 and UINT8 are rewritten)")
-        if self.qdq:
+            raise Unsupported(f"quantized type {dtype} (8- and 16-bit integers are rewritten)")
+        if self.qdq and np.dtype(dtype).itemsize == 1:
             if isinstance(rec, Static) and self._same(rec, s, z, axis):
                 return self._qdq_pair(rec, out)
             if data is not None and (weight_axis is not None or data.size > 1):
@@ -494,7 +503,8 @@ class _Rewriter:
         return False
 
     def _bad_qdq(self, node: gs.Node) -> bool:
-        """A Q/DQ node TensorRT refuses: not INT8 (UINT8, INT32 data), or zero point not 0."""
+        """A Q/DQ node TensorRT refuses: not INT8 (UINT8, 16-bit, INT32 data), or zero point
+        not 0."""
         zp = _input(node, 2)
         data = node.inputs[0] if node.op == "DequantizeLinear" else None
         dtype = None
@@ -507,7 +517,7 @@ class _Rewriter:
             dtype = np.dtype(np.uint8)  # no zero point: UINT8 output
         if data is not None:
             dtype = _dtype(data) or dtype
-        return dtype in (np.dtype(np.uint8), np.dtype(np.int32))
+        return dtype is not None and np.dtype(dtype).name in ("uint8", "int32", "int16", "uint16")
 
     @staticmethod
     def _check_attrs(node: gs.Node) -> None:

@@ -70,17 +70,22 @@ class UpgradeOpset(RewritePass):
 
     def run(self, ctx: PassContext) -> PassOutcome:
         wanted = ctx.options.upgrade_opset
-        target = int(wanted or UPGRADE_DEFAULT)
         current = ctx.opset
+        late = _late_nodes(ctx.graph, current)
+        target = int(wanted or max(UPGRADE_DEFAULT, first_opset({n.op for n in late}, current)))
         if current >= target:
             return PassOutcome()
         from onnx import version_converter
 
         if current < 7:
             _channel_slopes(ctx.graph)
+        for node in late:  # the converter has no schema for them: it carries them over as they are
+            node.domain = _LATE
         model = gs.export_onnx(ctx.graph, do_type_check=False)
+        for node in late:
+            node.domain = ""
         del model.opset_import[:]
-        for domain, version in sorted(ctx.opsets.items()):
+        for domain, version in sorted({**ctx.opsets, _LATE: 1}.items()):
             model.opset_import.add(domain=domain, version=version)
         # The converter looks up every node input among the graph inputs, as IR < 4 had it:
         # list the initializers there for it, and take them out again afterwards.
@@ -94,6 +99,12 @@ class UpgradeOpset(RewritePass):
             keep = [i for i in converted.graph.input if i.name not in {t.name for t in added}]
             del converted.graph.input[:]
             converted.graph.input.extend(keep)
+            for node in converted.graph.node:
+                if node.domain == _LATE:
+                    node.domain = ""
+            kept = [o for o in converted.opset_import if o.domain != _LATE]
+            del converted.opset_import[:]
+            converted.opset_import.extend(kept)
         except Exception as err:  # noqa: BLE001 - the converter raises many kinds
             reason = (
                 f"onnx's version converter cannot convert opset {current} to {target} "
@@ -113,6 +124,40 @@ class UpgradeOpset(RewritePass):
         ctx.opsets[""] = target
         log.info("upgrade-opset: converted opset %d to %d", current, target)
         return PassOutcome(applied=1, changed=True)
+
+
+#: the domain the converter sees ops of a later opset in (it would reject them in the default one)
+_LATE = "trtforge.later-opset"
+
+
+def _late_nodes(graph: gs.Graph, current: int) -> list:
+    """Default-domain nodes onnx defines only from a later opset than `current`: onnxruntime's
+    own registrations (LayerNormalization below opset 17, written by its transformer
+    optimizer). They need no conversion: at the opset where onnx defines them, they are valid."""
+    return [
+        n
+        for n in graph.nodes
+        if (n.domain or "") in ("", "ai.onnx")
+        and onnx.defs.has(n.op)
+        and not defined_at(n.op, current)
+    ]
+
+
+def first_opset(ops: set[str], current: int) -> int:
+    """The first opset above `current` at which onnx defines every op of `ops` (0: none)."""
+    newest = onnx.defs.onnx_opset_version()
+    return max(
+        (next((v for v in range(current + 1, newest + 1) if defined_at(op, v)), 0) for op in ops),
+        default=0,
+    )
+
+
+def defined_at(op: str, version: int) -> bool:
+    try:
+        onnx.defs.get_schema(op, max_inclusive_version=version)
+    except onnx.defs.SchemaError:
+        return False
+    return True
 
 
 def _channel_slopes(graph: gs.Graph) -> None:
