@@ -373,10 +373,6 @@ class GraphView:
             return None
         return set(self._initializers) | set(self._inputs) | self._outputs | self._constants
 
-    def serialized_types(self) -> Iterator[tuple[str, bytes]]:
-        """(name, serialized TypeProto) of every typed tensor (none without a TypeTable)."""
-        return self._types.serialized_items() if self._serialized is not None else iter(())
-
     def type_table(self) -> Mapping[str, bytes]:
         """Name -> serialized TypeProto of every typed tensor (equal types: the same object;
         empty without a TypeTable). Read-only."""

@@ -274,10 +274,6 @@ class TypeTable(Mapping):
         table itself: read-only."""
         return self._raw
 
-    def serialized_items(self) -> Iterator[tuple[str, bytes]]:
-        """(name, serialized TypeProto) of every entry (equal types: the same object)."""
-        return iter(self._raw.items())
-
     def distinct_types(self) -> list[onnx.TypeProto]:
         """Each distinct type in the table, once."""
         return [onnx.TypeProto.FromString(raw) for raw in set(self._raw.values())]

@@ -482,23 +482,14 @@ class VerdictMemo:
         of_signature = [self.kind(ops[i], domains[i], attributes[i], len(inputs[i])) for i in first]
         return list(map(of_signature.__getitem__, numbers))
 
-    def key(self, kind: int | None, tensors: tuple[str, ...]) -> tuple | None:
-        """The key of a node of `kind` (from `kind`) whose inputs and then outputs are
-        `tensors`; None when its verdict is never shared."""
-        if kind is None:
-            return None
-        known = self._tensor_keys
-        keys = tuple([known.get(name) or self._tensor_key(name) for name in tensors])
-        if self._generated and tuple in map(type, keys):  # (map: no Python frame a key)
-            keys = _renumber(keys)
-        return (kind, keys)
-
     def keys(
         self, kinds: list[int | None], inputs: list[list[str]], outputs: list[list[str]]
     ) -> list[tuple | None]:
-        """`key` of every node (node i: `kinds[i]`, inputs `inputs[i]`, outputs
-        `outputs[i]`), in bulk: every tensor is keyed first (`_key_all`), then each node's key
-        is built from lookups only, as (kind, input keys, output keys)."""
+        """The key of every node (node i: kind `kinds[i]`, from `kinds`; inputs `inputs[i]`,
+        outputs `outputs[i]`), None for a node whose verdict is never shared. Every tensor is
+        keyed first (`_key_all`), then each node's key is built from lookups only, as (kind,
+        input keys, output keys), or (kind, keys renumbered) when some tensor has made-up
+        dims."""
         self._key_all()
         return self._node_keys(kinds, inputs, outputs)  # (tensors with no type: `_TensorKeys`)
 
