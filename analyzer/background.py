@@ -3,7 +3,7 @@
 ONNX shape inference is C++ that holds the GIL: on a 100,000-node model it takes ~0.3 s, in
 which the static backend could read every node's op, inputs and outputs and find the
 build-time constants (another ~0.2 s, none of it needing types). On Linux, for large models,
-`start_type_inference` forks a child that runs `graph.infer_types` and sends the resulting
+`start_type_inference` forks a child that runs `inference.infer_table` and sends the resulting
 `TypeTable` back through a pipe; the parent collects it with `result()` when it needs types.
 
 Anything unusual runs inference in-process instead, with the same result: no `fork` (Windows,
@@ -25,7 +25,7 @@ import warnings
 
 import onnx
 
-from trtforge.analyzer.inference import TypeTable, collect_declared_types, infer_types
+from trtforge.analyzer.inference import TypeTable, collect_declared_types, infer_table
 
 log = logging.getLogger("trtforge.background")
 
@@ -54,7 +54,7 @@ class PendingTypes:
         if can_fork(model):
             self._fork()
         else:
-            self._table = infer_types(model)
+            self._table = infer_table(model)
 
     def _fork(self) -> None:
         read_end, write_end = os.pipe()
@@ -71,7 +71,7 @@ class PendingTypes:
             status = 1
             try:
                 os.close(read_end)
-                data = pickle.dumps(infer_types(self._model), pickle.HIGHEST_PROTOCOL)
+                data = pickle.dumps(infer_table(self._model), pickle.HIGHEST_PROTOCOL)
                 with os.fdopen(write_end, "wb") as out:
                     out.write(data)
                 status = 0
@@ -112,7 +112,7 @@ class PendingTypes:
                 if isinstance(table, TypeTable):
                     return table
         log.info("inference child failed; inferring in-process")
-        return infer_types(self._model)
+        return infer_table(self._model)
 
     def _reap(self) -> int | None:
         """Waits for the child; its wait status, or None when someone else reaped it (a

@@ -17,7 +17,14 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from trtforge.analyzer.inference import Dim, TypeTable, _type_of, dtype_name
+from trtforge.analyzer._shallow_graph import node_fields, node_scalars
+from trtforge.analyzer.inference import (
+    MAX_SHALLOW_BYTES,
+    Dim,
+    TypeTable,
+    _type_of,
+    dtype_name,
+)
 
 log = logging.getLogger("trtforge.graph")
 
@@ -73,6 +80,121 @@ class TensorInfo:
 TensorFacts = tuple[str, tuple[Dim, ...] | None, bool, bool, bool]
 
 
+class NodeFields:
+    """The fields of every node of one graph, as columns (index i: node i).
+
+    Read from the protobuf once: each field access of an onnx `NodeProto` costs ~0.2 µs in
+    Python protobuf, which adds up on models of 100,000 nodes. Graphs up to
+    `MAX_SHALLOW_BYTES` (serialized) are read through `_shallow_graph.node_fields`: one parse
+    and one slice per repeated field, attributes kept serialized; larger graphs (large
+    embedded weights, which serializing would copy) node by node, with the same result.
+
+    Attributes:
+        nodes: the onnx `NodeProto`s.
+        names, ops, domains: each node's name, op_type and domain (text that is not UTF-8:
+            bytes, as protobuf hands it over).
+        inputs, outputs: each node's input and output names (lists).
+        attributes: each node's attributes, each serialized (`AttributeProto` bytes).
+    """
+
+    __slots__ = (
+        "nodes",
+        "names",
+        "ops",
+        "domains",
+        "inputs",
+        "outputs",
+        "attributes",
+        "_signatures",
+        "_producer_index",
+    )
+
+    def __init__(self, nodes, names, ops, domains, inputs, outputs, attributes) -> None:
+        self.nodes: list[onnx.NodeProto] = nodes
+        self.names: list[str] = names
+        self.ops: list[str] = ops
+        self.domains: list[str] = domains
+        self.inputs: list[list[str]] = inputs
+        self.outputs: list[list[str]] = outputs
+        self.attributes: list[list[bytes]] = attributes
+        self._signatures: tuple[list[int], list[int]] | None = None
+        self._producer_index: dict[str, int] | None = None
+
+    def rows(self) -> list[tuple[onnx.NodeProto, str, str, list[str], list[str]]]:
+        """(node, op_type, domain, inputs, outputs) for each node, in order."""
+        return list(zip(self.nodes, self.ops, self.domains, self.inputs, self.outputs, strict=True))
+
+    def producer_index(self) -> dict[str, int]:
+        """Output name -> index of the node producing it (the last one, if several; "" is no
+        name), computed once."""
+        if self._producer_index is None:
+            index = {out: i for i, outs in enumerate(self.outputs) for out in outs}
+            index.pop("", None)
+            self._producer_index = index
+        return self._producer_index
+
+    def signatures(self) -> tuple[list[int], list[int]]:
+        """(each node's signature number, the first node of each signature), computed once.
+
+        Nodes of one signature have the same op_type, domain, serialized attributes, input
+        and output counts and empty inputs: everything of a node but its name and the names
+        of its tensors. What depends only on that (a schema check, the type-free part of a
+        verdict) is judged once per signature. Large models have a few dozen signatures.
+        """
+        if self._signatures is None:
+            table: dict[tuple, int] = {}
+            first: list[int] = []
+            numbers = []
+            for index, key in enumerate(
+                zip(
+                    self.ops,
+                    self.domains,
+                    map(tuple, self.attributes),
+                    map(len, self.inputs),
+                    map(len, self.outputs),
+                    [None if "" not in i else tuple([n == "" for n in i]) for i in self.inputs],
+                    strict=True,
+                )
+            ):
+                number = table.get(key)
+                if number is None:
+                    number = table[key] = len(first)
+                    first.append(index)
+                numbers.append(number)
+            self._signatures = numbers, first
+        return self._signatures
+
+    @classmethod
+    def read(cls, graph: onnx.GraphProto) -> NodeFields:
+        nodes = list(graph.node)
+        if not nodes:
+            return cls([], [], [], [], [], [], [])
+        if graph.ByteSize() <= MAX_SHALLOW_BYTES:
+            serialized = graph.SerializeToString()
+            source = node_fields(serialized)
+            names, ops, domains = node_scalars(serialized, len(nodes))
+            if names is not None and ops is not None and domains is not None:
+                rows = [(n.input[:], n.output[:], n.attribute[:]) for n in source]
+                return cls(nodes, names, ops, domains, *map(list, zip(*rows, strict=True)))
+            rows = [
+                (n.name, n.op_type, n.domain, n.input[:], n.output[:], n.attribute[:])
+                for n in source
+            ]
+        else:
+            rows = [
+                (
+                    n.name,
+                    n.op_type,
+                    n.domain,
+                    n.input[:],
+                    n.output[:],
+                    [a.SerializeToString() for a in n.attribute],
+                )
+                for n in nodes
+            ]
+        return cls(nodes, *map(list, zip(*rows, strict=True)))
+
+
 def _decoder(types: Mapping[str, onnx.TypeProto]):
     """`TypeTable.decoded` for any name -> TypeProto mapping."""
 
@@ -122,24 +244,29 @@ class GraphView:
         self._facts.clear()
 
     def read_structure(self) -> None:
-        """Builds the caches that need no types (`rows`, `producers`, constants) now."""
-        self._constants  # noqa: B018 - reads rows and producers too
+        """Builds the caches that need no types (`rows`, `producer_index`, constants) now."""
+        self._constants  # noqa: B018 - reads rows and producer_index too
 
     @cached_property
-    def rows(self) -> list[tuple[onnx.NodeProto, str, str, tuple[str, ...], tuple[str, ...]]]:
-        """(node, op_type, domain, inputs, outputs) for each node, in order.
+    def fields(self) -> NodeFields:
+        """Every node's fields, read from the protobuf once (`NodeFields`)."""
+        return NodeFields.read(self.graph)
 
-        Read from the protobuf once: each field access of a node costs ~0.2 µs in Python
-        protobuf, which adds up on models of 100,000 nodes.
-        """
-        return [
-            (node, node.op_type, node.domain, tuple(node.input), tuple(node.output))
-            for node in self.graph.node
-        ]
+    @cached_property
+    def rows(self) -> list[tuple[onnx.NodeProto, str, str, list[str], list[str]]]:
+        """(node, op_type, domain, inputs, outputs) for each node, in order (`fields`)."""
+        return self.fields.rows()
+
+    @cached_property
+    def producer_index(self) -> dict[str, int]:
+        """Output name -> index of the node producing it (the last one, if several)."""
+        return self.fields.producer_index()
 
     @cached_property
     def producers(self) -> dict[str, onnx.NodeProto]:
-        return {out: node for node, _, _, _, outputs in self.rows for out in outputs if out}
+        """Output name -> the node producing it (the last one, if several)."""
+        index, nodes = self.producer_index, self.fields.nodes
+        return dict(zip(index, map(nodes.__getitem__, index.values()), strict=True))
 
     @cached_property
     def consumers(self) -> dict[str, list[onnx.NodeProto]]:
@@ -154,8 +281,9 @@ class GraphView:
     def _constants(self) -> set[str]:
         """Names computed at build time: initializers, Constant outputs, and folds of them."""
         constant: set[str] = set(self._initializers)
-        graph_inputs, producers, outer = self._inputs, self.producers, self.outer
-        for _, op, _, inputs, outputs in self.rows:  # topologically sorted by the ONNX spec
+        graph_inputs, producers, outer = self._inputs, self.producer_index, self.outer
+        f = self.fields
+        for op, inputs, outputs in zip(f.ops, f.inputs, f.outputs, strict=True):  # in order
             if op in _NO_FOLD:
                 continue
             if op != "Constant":
@@ -202,7 +330,7 @@ class GraphView:
     def is_initializer(self, name: str) -> bool:
         if name in self._initializers:
             return True
-        if name in self._inputs or name in self.producers:
+        if name in self._inputs or name in self.producer_index:
             return False
         return self.outer.is_initializer(name) if self.outer else False
 
@@ -211,7 +339,7 @@ class GraphView:
             return True
         if name in self._inputs:
             return False
-        if name in self.producers:
+        if name in self.producer_index:
             return name in self._constants
         return self.outer.is_constant(name) if self.outer else False
 
@@ -245,9 +373,10 @@ class GraphView:
             return None
         return set(self._initializers) | set(self._inputs) | self._outputs | self._constants
 
-    def serialized_types(self) -> Iterator[tuple[str, bytes]]:
-        """(name, serialized TypeProto) of every typed tensor (none without a TypeTable)."""
-        return self._types.serialized_items() if self._serialized is not None else iter(())
+    def type_table(self) -> Mapping[str, bytes]:
+        """Name -> serialized TypeProto of every typed tensor (equal types: the same object;
+        empty without a TypeTable). Read-only."""
+        return self._types.serialized_table() if self._serialized is not None else {}
 
     def serialized_type(self, name: str) -> bytes | None:
         """The serialized TypeProto of `name` (equal types: the same object), or None."""
@@ -264,11 +393,11 @@ class GraphView:
         typed = self._decoded(name)
         if typed is not None:
             dtype, shape = typed
-        elif self.outer is not None and name not in self.producers:
+        elif self.outer is not None and name not in self.producer_index:
             return self.outer.facts(name)
         else:
             dtype, shape = "UNDEFINED", None
-        if self.outer is None and name in self.producers:  # the common case, in short
+        if self.outer is None and name in self.producer_index:  # the common case, in short
             return (dtype, shape, False, name in self._constants, False)
         return (dtype, shape, self.is_initializer(name), self.is_constant(name), False)
 

@@ -13,7 +13,11 @@ from collections.abc import Iterator, Mapping
 
 import onnx
 
-from trtforge.analyzer._shallow_graph import shallow_graph
+from trtforge.analyzer._shallow_graph import (
+    merged_columns,
+    shallow_graph,
+    shallow_model_graph,
+)
 
 log = logging.getLogger("trtforge.inference")
 
@@ -155,25 +159,6 @@ CONTROL_FLOW = frozenset({"If", "Loop", "Scan"})
 MAX_SHALLOW_BYTES = 64 << 20
 
 
-def _typed_names(graph: onnx.GraphProto) -> tuple[Iterator[tuple[str, bytes]], list[str]]:
-    """(name, serialized type) of the graph's value_info, outputs and inputs, in that order,
-    and the op_type of each node.
-
-    Read through `_shallow_graph` (no TypeProto decoded and serialized again), unless the
-    graph embeds large weights, which serializing it would copy.
-    """
-    if graph.ByteSize() <= MAX_SHALLOW_BYTES:
-        shallow = shallow_graph(graph.SerializeToString())
-        containers = (shallow.value_info, shallow.output, shallow.input)
-        typed = ((value.name, value.type) for values in containers for value in values)
-        return typed, [node.op_type for node in shallow.node]
-    containers = (graph.value_info, graph.output, graph.input)
-    typed = (
-        (value.name, value.type.SerializeToString()) for values in containers for value in values
-    )
-    return typed, [node.op_type for node in graph.node]
-
-
 class TypeTable(Mapping):
     """name -> TypeProto over inferred graphs, held as serialized bytes.
 
@@ -199,17 +184,71 @@ class TypeTable(Mapping):
         self._raw, self.shape_consumers, self.strict_error = state
 
     def add_graph(self, graph: onnx.GraphProto, top: bool = True) -> None:
+        """Adds the types of `graph` (value_info, outputs, inputs) and of its If/Loop/Scan
+        bodies; names already in the table keep their type."""
+        serialized = graph.SerializeToString() if graph.ByteSize() <= MAX_SHALLOW_BYTES else None
+        if serialized is not None:  # read without decoding TypeProtos (`_shallow_graph`)
+            shallow = shallow_graph(serialized)
+            ops, *value_info = merged_columns(serialized, shallow)
+            self._add_shallow(shallow, value_info)
+        else:  # large embedded weights, which serializing the graph would copy
+            containers = (graph.value_info, graph.output, graph.input)
+            self._add_typed(
+                (value.name, value.type.SerializeToString())
+                for values in containers
+                for value in values
+            )
+            ops = [node.op_type for node in graph.node]
+        self._add_ops(graph, ops, top)
+
+    @classmethod
+    def of_serialized_model(cls, serialized: bytes) -> TypeTable | None:
+        """The table of a serialized ModelProto (`add_graph` of its graph), read without
+        parsing the whole model; None when its graph has If/Loop/Scan nodes (their bodies
+        are read from the parsed model: `add_graph`)."""
+        shallow = shallow_model_graph(serialized)
+        ops, *value_info = merged_columns(serialized, shallow, model=True)
+        if not CONTROL_FLOW.isdisjoint(ops):
+            return None
+        table = cls()
+        table._add_shallow(shallow, value_info)
+        table._add_ops(None, ops, True)
+        return table
+
+    def _add_typed(self, typed: Iterator[tuple[str, bytes]]) -> None:
         raw = self._raw
         # equal types share one bytes object: its hash is computed once, and a pickled
         # table (`background.py`) holds each distinct type once
         shared: dict[bytes, bytes] = {}
-        typed, ops = _typed_names(graph)
         for name, serialized in typed:
             if name not in raw:
                 raw[name] = shared.setdefault(serialized, serialized)
+
+    def _add_shallow(self, shallow, value_info: tuple[list, list]) -> None:
+        """`_add_typed` of the entries of a `_shallow_graph` graph, in bulk (`value_info`:
+        its value_info entries' names and types, `_shallow_graph.merged_columns`): each name
+        gets its first type in the order value_info, outputs, inputs (dict updates, inputs
+        first, each container reversed so that its first entry of a name is the one kept);
+        names already in the table keep their type. Equal types share one bytes object."""
+        fresh: dict[str, bytes] = {}
+        for values in (shallow.input, shallow.output):
+            if len(values):
+                names, types = zip(*[(value.name, value.type) for value in values], strict=True)
+                fresh.update(zip(reversed(names), reversed(types), strict=True))
+        names, types = value_info
+        fresh.update(zip(reversed(names), reversed(types), strict=True))
+        shared = {t: t for t in fresh.values()}
+        fresh = dict(zip(fresh, map(shared.__getitem__, fresh.values()), strict=True))
+        if self._raw:
+            fresh.update(self._raw)
+        self._raw = fresh
+
+    def _add_ops(self, graph: onnx.GraphProto | None, ops: list[str], top: bool) -> None:
+        if top:
+            self.shape_consumers += [i for i, op in enumerate(ops) if op in SHAPE_CONSUMERS]
+        if CONTROL_FLOW.isdisjoint(ops):
+            return
         for index, op in enumerate(ops):
-            if top and op in SHAPE_CONSUMERS:
-                self.shape_consumers.append(index)
             if op not in CONTROL_FLOW:
                 continue
             for attr in graph.node[index].attribute:
@@ -230,9 +269,10 @@ class TypeTable(Mapping):
         """The serialized TypeProto of `name` (equal types: the same object), or None."""
         return self._raw.get(name)
 
-    def serialized_items(self) -> Iterator[tuple[str, bytes]]:
-        """(name, serialized TypeProto) of every entry (equal types: the same object)."""
-        return iter(self._raw.items())
+    def serialized_table(self) -> Mapping[str, bytes]:
+        """Name -> serialized TypeProto of every entry (equal types: the same object), the
+        table itself: read-only."""
+        return self._raw
 
     def distinct_types(self) -> list[onnx.TypeProto]:
         """Each distinct type in the table, once."""
@@ -364,11 +404,20 @@ def _infer_model(model: onnx.ModelProto) -> tuple[onnx.ModelProto | None, TypeTa
     return inferred, types
 
 
-def infer_all(model: onnx.ModelProto) -> tuple[onnx.ModelProto | None, TypeTable | None, str]:
+def infer_all(
+    model: onnx.ModelProto, keep_model: bool = True
+) -> tuple[onnx.ModelProto | None, TypeTable | None, str]:
     """One run of the policy (`infer_model`): the inferred model without its large weights and
     its type table (both None when inference fails), and what strict inference raised ("" when
-    the model passed it). `ModelSession` calls this once per version of a model."""
+    the model passed it). `ModelSession` calls this once per version of a model.
+
+    `keep_model=False`: only the table is wanted (the model comes back as None); ONNX's
+    result is then read as bytes (`TypeTable.of_serialized_model`), never parsed whole.
+    """
     light = _weightless(model)
+    if not keep_model:
+        types, strict_error = _infer_table(light)
+        return None, types, strict_error
     inferred, strict_error = _infer_strict(light)
     if inferred is None:
         return None, None, strict_error
@@ -384,6 +433,54 @@ def infer_all(model: onnx.ModelProto) -> tuple[onnx.ModelProto | None, TypeTable
         else:
             log.info("data propagation skipped: the model has large 1-D tensors")
     return inferred, types, strict_error
+
+
+def _infer_table(light: onnx.ModelProto) -> tuple[TypeTable | None, str]:
+    """`infer_all(light)`'s table and strict error, the policy run on serialized models: the
+    same calls of ONNX's C++ inference that `onnx.shape_inference.infer_shapes` makes, whose
+    results are read by `_table_of` (~0.05 s less a 100,000-node model than parsing and
+    serializing them again). The nodes of an inferred model are those of `light`."""
+    from onnx.onnx_cpp2py_export import shape_inference as cpp
+
+    serialized = light.SerializeToString()
+
+    def run(strict: bool, data_prop: bool) -> bytes:
+        return cpp.infer_shapes(serialized, False, strict, data_prop)
+
+    strict_error = ""
+    try:
+        inferred = run(True, False)
+    except Exception as err:  # noqa: BLE001 - as `_infer_strict`
+        log.info("strict shape inference failed: %s", " ".join(str(err).split())[:500])
+        strict_error = str(err)
+        try:
+            inferred = run(False, False)
+        except Exception as again:  # as `_infer`
+            log.info("shape inference (data_prop=False) failed: %s", again)
+            return None, strict_error
+    types = _table_of(inferred)
+    types.strict_error = strict_error
+    if _needs_data_prop(light.graph, types):
+        if _safe_for_data_prop(types):
+            try:
+                propagated = run(False, True)
+            except Exception as err:  # as `_infer`
+                log.info("shape inference (data_prop=True) failed: %s", err)
+            else:
+                table = _table_of(propagated)
+                table.strict_error = strict_error
+                return table, strict_error
+        else:
+            log.info("data propagation skipped: the model has large 1-D tensors")
+    return types, strict_error
+
+
+def _table_of(serialized_model: bytes) -> TypeTable:
+    """`_collect_types` of a serialized inferred model."""
+    table = TypeTable.of_serialized_model(serialized_model)
+    if table is None:  # If/Loop/Scan bodies: read from the parsed model
+        table = _collect_types(onnx.ModelProto.FromString(serialized_model).graph)
+    return table
 
 
 def with_weights(inferred: onnx.ModelProto, original: onnx.ModelProto) -> onnx.ModelProto:
@@ -415,6 +512,12 @@ def infer_types(model: onnx.ModelProto) -> TypeTable:
     Failures of shape inference are not fatal: types then come from what the model states.
     """
     return types_or_declared(model, infer_all(model)[1])
+
+
+def infer_table(model: onnx.ModelProto) -> TypeTable:
+    """`infer_types`, without the inferred model ever parsed whole (`infer_all`'s
+    `keep_model=False`): the same table, for callers that want nothing else."""
+    return types_or_declared(model, infer_all(model, keep_model=False)[1])
 
 
 def types_or_declared(model: onnx.ModelProto, types: TypeTable | None) -> TypeTable:

@@ -20,6 +20,7 @@ from pathlib import Path
 import onnx
 from google.protobuf.message import DecodeError
 
+from trtforge.analyzer._shallow_graph import data_locations
 from trtforge.analyzer.errors import UserError, short
 
 log = logging.getLogger("trtforge.loading")
@@ -243,7 +244,8 @@ def load_model(model: str | os.PathLike | onnx.ModelProto | bytes) -> LoadedMode
         data = model.SerializeToString() if model.ByteSize() < PROTOBUF_LIMIT else b""
         digest = hashlib.sha256(data).hexdigest()
         _validate(model, "<in-memory model>")
-        refs, total = _check_external(model, None) if _has_external(model) else ([], 0)
+        external = _has_external(data) if data else _walk_finds_external(model)
+        refs, total = _check_external(model, None) if external else ([], 0)
         return LoadedModel(None, model, digest, refs, total)
     if isinstance(model, bytes):
         proto = _parse(model, "<bytes>")
@@ -273,7 +275,7 @@ def load_model(model: str | os.PathLike | onnx.ModelProto | bytes) -> LoadedMode
         ) from None
     proto = _parse(data, str(path))
     _validate(proto, str(path))
-    refs, total = _check_external(proto, path.parent)
+    refs, total = _check_external(proto, path.parent) if _has_external(data) else ([], 0)
     loaded = LoadedModel(path, proto, hashlib.sha256(data).hexdigest(), refs, total)
     from trtforge.analyzer.outputs import protect  # outputs never replace what was read
 
@@ -281,7 +283,14 @@ def load_model(model: str | os.PathLike | onnx.ModelProto | bytes) -> LoadedMode
     return loaded
 
 
-def _has_external(proto: onnx.ModelProto) -> bool:
+def _has_external(serialized: bytes) -> bool:
+    """False when no tensor `iter_graph_tensors` visits in the serialized model is external
+    (then `_check_external` finds nothing): one parse of a projection of the model instead
+    of a Python walk over every node's attributes (`_shallow_graph.data_locations`)."""
+    return onnx.TensorProto.EXTERNAL in data_locations(serialized)
+
+
+def _walk_finds_external(proto: onnx.ModelProto) -> bool:
     return any(
         t.data_location == onnx.TensorProto.EXTERNAL for t in iter_graph_tensors(proto.graph)
     )

@@ -31,9 +31,10 @@ class PluginRef:
         }
 
 
-@dataclass
+@dataclass(slots=True)
 class NodeVerdict:
-    """The verdict for one node of the top-level graph."""
+    """The verdict for one node of the top-level graph (slots: a 100,000-node model makes
+    100,000 of them)."""
 
     index: int
     name: str

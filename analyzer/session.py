@@ -108,11 +108,11 @@ class ModelSession:
 
     def _infer(self) -> None:
         proto = self.proto
-        inferred, types, strict_error = infer_all(proto)
+        keep = self.for_rewrite or len(proto.graph.node) <= KEEP_INFERRED_NODES
+        inferred, types, strict_error = infer_all(proto, keep_model=keep)
         self._types = types_or_declared(proto, types)
         self._strict_error = strict_error
-        keep = self.for_rewrite or len(proto.graph.node) <= KEEP_INFERRED_NODES
-        self._inferred = inferred if keep else None
+        self._inferred = inferred
 
     def pending_types(self):
         """The type table, being computed: `.result()` waits for it, `.close()` stops it.
@@ -140,13 +140,16 @@ class ModelSession:
         return self._strict_error
 
     # -- validity -------------------------------------------------------------------------
-    def structural_problems(self, rows=None) -> list[Problem]:
-        """`validity.check_validity` of the model (computed once; `rows`: the top-level
-        nodes' fields when the caller has read them, `GraphView.rows`)."""
+    def structural_problems(self, view=None) -> list[Problem]:
+        """`validity.check_validity` of the model (computed once; `view`: the top-level
+        graph's `GraphView`, whose node fields the caller has read)."""
         if self._structure is None:
             from trtforge.analyzer import validity
 
-            self._structure = validity.check_validity(self.proto, rows)
+            if view is None:
+                self._structure = validity.check_validity(self.proto)
+            else:
+                self._structure = validity.check_validity(self.proto, fields=view.fields)
         return list(self._structure)
 
     def problems(self) -> list[Problem]:

@@ -230,6 +230,10 @@ class NodeContext:
     def num_inputs(self) -> int:
         return len(self._node.input)
 
+    @property
+    def num_outputs(self) -> int:
+        return len(self._node.output)
+
     def has_input(self, index: int) -> bool:
         return index < len(self._node.input) and bool(self._node.input[index])
 

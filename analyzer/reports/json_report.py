@@ -45,6 +45,18 @@ def render(report: Report) -> str:
     if not report.nodes:
         return body
     kinds: dict[tuple[str, str], str] = {}
-    lines = ",\n    ".join([_node_line(node, kinds) for node in report.nodes])
+    enc = encode_basestring
+    # `_node_line`, its common case inlined (no call a node): the same text
+    lines = ",\n    ".join(
+        [
+            f'{{"index": {node.index}, "name": {enc(node.name)}, {kind}'
+            if node.status == SUPPORTED
+            and not node.reasons
+            and node.plugin is None
+            and (kind := kinds.get((node.op_type, node.domain))) is not None
+            else _node_line(node, kinds)
+            for node in report.nodes
+        ]
+    )
     head, _, tail = body.partition('"nodes": []')
     return f'{head}"nodes": [\n    {lines}\n  ]{tail}'

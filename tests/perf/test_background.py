@@ -92,7 +92,7 @@ def test_child_crash_uses_declared_types(fork_always, monkeypatch, caplog):
             os.kill(os.getpid(), signal.SIGKILL)
         return infer_types(model)
 
-    monkeypatch.setattr(background, "infer_types", crash)
+    monkeypatch.setattr(background, "infer_table", crash)
     model = _shape_computing_model()
     with caplog.at_level(logging.WARNING, logger="trtforge.background"):
         table = background.start_type_inference(model).result()
@@ -111,7 +111,7 @@ def test_child_error_infers_in_process(fork_always, monkeypatch):
             raise MemoryError("simulated")
         return infer_types(model)
 
-    monkeypatch.setattr(background, "infer_types", flaky)
+    monkeypatch.setattr(background, "infer_table", flaky)
     model = _shape_computing_model()
     table = background.start_type_inference(model).result()
     assert table._raw == infer_types(model)._raw

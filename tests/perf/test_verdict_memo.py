@@ -334,3 +334,43 @@ def test_reshapes_with_a_constant_shape_share_their_verdict(monkeypatch):
     static.check_static(load_model(model), parse_target("rtx-1"))
     assert judged.count("Reshape") <= 3, judged
     assert len(judged) < 20
+
+
+def test_layernorms_share_unless_an_extra_output_is_named(monkeypatch):
+    """Whether LayerNormalization declares its Mean/InvStdDev outputs is a fact of the key
+    (an empty output name or a tensor): nodes that declare none share one verdict, and each
+    node that declares one is judged on its own and named in its finding."""
+    scale = numpy_helper.from_array(np.ones(8, np.float32), "scale")
+    nodes, current = [], "x"
+    for i in range(12):
+        outputs = [f"y{i}", "", f"inv{i}"] if i in (4, 9) else [f"y{i}"]
+        nodes.append(
+            helper.make_node("LayerNormalization", [current, "scale"], outputs, name=f"ln{i}")
+        )
+        current = f"y{i}"
+    model = helper.make_model(
+        helper.make_graph(
+            nodes,
+            "norms",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 8])],
+            [helper.make_tensor_value_info(current, TensorProto.FLOAT, [2, 8])],
+            [scale],
+        ),
+        opset_imports=[helper.make_opsetid("", 17)],
+    )
+    shared, alone = _reports(model, "rtx-1")
+    assert shared == alone
+    judged = []
+    real_judge = static.StaticChecker._judge
+
+    def spy(self, node, graph, watch=False):
+        judged.append(node.name)
+        return real_judge(self, node, graph, watch)
+
+    monkeypatch.setattr(static.StaticChecker, "_judge", spy)
+    report = static.check_static(load_model(model), parse_target("rtx-1"))
+    # ln0 reads the graph input, ln11 writes the graph output: keys of their own
+    assert judged == ["ln0", "ln1", "ln4", "ln9", "ln11"]
+    flagged = [n.name for n in report.nodes if n.status != "supported"]
+    assert flagged == ["ln4", "ln9"]
+    assert "'inv4'" in report.nodes[4].reasons[0].message

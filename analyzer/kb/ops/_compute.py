@@ -32,7 +32,10 @@ def only_first_output(ctx: NodeContext, what: str, hint: str) -> Iterable[Findin
     but unused still fails (observed with TensorRT-RTX 1.7.1 for LayerNormalization, MaxPool,
     BatchNormalization and Attention).
     """
-    extra = [name for name in list(ctx.node.output)[1:] if name]
+    # through `ctx.output` (facts: a named output or none), so that nodes with no extra output
+    # share their verdict (`VerdictMemo`); the names are read only for the finding
+    present = [ctx.output(index) for index in range(1, ctx.num_outputs)]
+    extra = [info.name for info in present if info is not None]
     if extra:
         yield ctx.finding(
             "extra-outputs",

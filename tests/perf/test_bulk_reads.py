@@ -1,0 +1,379 @@
+"""The bulk reads behind a fast 100,000-node check give what the node-by-node reads give.
+
+* `_shallow_graph.data_locations` (one parse of a projection of the model) finds an external
+  tensor wherever `loading.iter_graph_tensors` does, so `load_model` checks exactly the
+  references it did before;
+* `graph.NodeFields` reads the same fields through `_shallow_graph.node_fields` as through
+  onnx's own `NodeProto`s (the fallback for graphs over `MAX_SHALLOW_BYTES`);
+* `validity`'s bulk check of the top-level graph (`_GraphChecker._sound`) returns exactly the
+  problems of the node-by-node walk, on valid graphs and on every kind of invalid one, and an
+  invalid graph is never "supported".
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from trtforge.analyzer import graph as graph_module
+from trtforge.analyzer import validity
+from trtforge.analyzer._shallow_graph import data_locations
+from trtforge.analyzer.backends import static
+from trtforge.analyzer.graph import GraphView, NodeFields
+from trtforge.analyzer.inference import TypeTable
+from trtforge.analyzer.loading import iter_graph_tensors, load_model
+from trtforge.analyzer.reports import render
+from trtforge.analyzer.targets import parse_target
+
+EXTERNAL = TensorProto.EXTERNAL
+
+
+def _external(name: str) -> TensorProto:
+    tensor = numpy_helper.from_array(np.zeros(4, np.float32), name)
+    tensor.ClearField("raw_data")
+    tensor.data_location = EXTERNAL
+    tensor.external_data.add(key="location", value="w.bin")
+    return tensor
+
+
+def _chain(count: int = 40, attrs: bool = True) -> onnx.ModelProto:
+    """A chain of common ops with a constant-shape Reshape, Reduce attributes and a Constant."""
+    w = numpy_helper.from_array(np.ones((8, 8), np.float32), "w")
+    shape = numpy_helper.from_array(np.array([8, 8], np.int64), "shape")
+    nodes, current = [], "x"
+    for i in range(count):
+        op = ("MatMul", "Add", "Reshape", "ReduceMean", "Relu")[i % 5]
+        out = f"t{i}"
+        if op == "MatMul":
+            nodes.append(helper.make_node(op, [current, "w"], [out], name=f"n{i}"))
+        elif op == "Add":
+            nodes.append(helper.make_node(op, [current, current], [out], name=f"n{i}"))
+        elif op == "Reshape":
+            nodes.append(helper.make_node(op, [current, "shape"], [out], name=f"n{i}"))
+        elif op == "ReduceMean":
+            kw = {"axes": [1], "keepdims": 1} if attrs else {}
+            nodes.append(helper.make_node(op, [current], [out], name=f"n{i}", **kw))
+        else:
+            nodes.append(helper.make_node(op, [current], [out], name=""))
+        if op == "ReduceMean":
+            fix = f"e{i}"
+            nodes.append(helper.make_node("Expand", [out, "shape"], [fix], name=f"x{i}"))
+            out = fix
+        current = out
+    nodes.append(
+        helper.make_node(
+            "Constant", [], ["c"], value=numpy_helper.from_array(np.ones(2, np.float32))
+        )
+    )
+    graph = helper.make_graph(
+        nodes,
+        "chain",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [8, 8])],
+        [helper.make_tensor_value_info(current, TensorProto.FLOAT, [8, 8])],
+        [w, shape],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+# -- data_locations ----------------------------------------------------------------------
+def _body(tensor_in_body: TensorProto | None) -> onnx.GraphProto:
+    nodes = [helper.make_node("Identity", ["cond"], ["out"])]
+    if tensor_in_body is not None:
+        nodes.append(helper.make_node("Constant", [], ["k"], value=tensor_in_body))
+    return helper.make_graph(
+        nodes, "body", [], [helper.make_tensor_value_info("out", TensorProto.BOOL, [])]
+    )
+
+
+def _with_if(then_tensor=None, else_tensor=None) -> onnx.ModelProto:
+    node = helper.make_node(
+        "If", ["cond"], ["y"], then_branch=_body(then_tensor), else_branch=_body(else_tensor)
+    )
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("cond", TensorProto.BOOL, [])],
+        [helper.make_tensor_value_info("y", TensorProto.BOOL, [])],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def _placed_external() -> list[tuple[str, onnx.ModelProto]]:
+    cases = [("none", _chain()), ("if, nothing external", _with_if())]
+    model = _chain()
+    model.graph.initializer.append(_external("big"))
+    cases.append(("initializer", model))
+    model = _chain()
+    sparse = model.graph.sparse_initializer.add()
+    sparse.values.CopyFrom(_external("sv"))
+    sparse.indices.CopyFrom(numpy_helper.from_array(np.arange(4, dtype=np.int64), "si"))
+    sparse.dims.extend([8])
+    cases.append(("sparse initializer", model))
+    model = _chain()
+    model.graph.node[-1].attribute[0].t.CopyFrom(_external("ct"))
+    cases.append(("Constant value", model))
+    model = _chain()
+    model.graph.node[0].attribute.append(
+        helper.make_attribute("extra", [_external("a"), _external("b")])
+    )
+    cases.append(("tensors attribute", model))
+    cases.append(("then branch", _with_if(then_tensor=_external("tb"))))
+    cases.append(("else branch", _with_if(else_tensor=_external("eb"))))
+    nested = _with_if()
+    nested.graph.node[0].attribute[0].g.node.append(
+        copy.deepcopy(_with_if(else_tensor=_external("deep")).graph.node[0])
+    )
+    cases.append(("If inside If", nested))
+    return cases
+
+
+@pytest.mark.parametrize("label,model", _placed_external(), ids=lambda c: str(c)[:30])
+def test_data_locations_finds_every_external_tensor(label, model):
+    walked = {t.data_location for t in iter_graph_tensors(model.graph)}
+    found = data_locations(model.SerializeToString())
+    assert (EXTERNAL in found) == (EXTERNAL in walked)
+    assert (EXTERNAL in found) == (label not in ("none", "if, nothing external"))
+
+
+def test_data_locations_is_conservative_on_a_field_written_twice(tmp_path):
+    """A data_location written twice: onnx keeps the last (DEFAULT) value; the projection
+    keeps both, so the full walk runs (and finds nothing) rather than anything being missed."""
+    from trtforge.analyzer.inference import _varint
+
+    tensor = numpy_helper.from_array(np.ones(2, np.float32), "twice")
+    raw = tensor.SerializeToString() + b"\x70\x01" + b"\x70\x00"
+    assert onnx.TensorProto.FromString(raw).data_location == TensorProto.DEFAULT
+    graph = b"\x2a" + _varint(len(raw)) + raw  # GraphProto.initializer (5)
+    data = _chain().SerializeToString() + b"\x3a" + _varint(len(graph)) + graph  # graph (7)
+    assert EXTERNAL in data_locations(data)
+    path = tmp_path / "twice.onnx"
+    path.write_bytes(data)
+    loaded = load_model(path)
+    assert [t.name for t in loaded.proto.graph.initializer][-1] == "twice"
+    assert loaded.external == []
+
+
+def test_load_model_still_checks_external_references(tmp_path):
+    from trtforge.analyzer.errors import UserError
+
+    for label, model in _placed_external():
+        if label in ("none", "if, nothing external"):
+            continue
+        path = tmp_path / "m.onnx"
+        path.write_bytes(model.SerializeToString())
+        with pytest.raises(UserError, match="missing"):
+            load_model(path)  # w.bin does not exist: every placement is found and refused
+        (tmp_path / "w.bin").write_bytes(b"\0" * 16)
+        loaded = load_model(path)
+        assert loaded.external, label
+        (tmp_path / "w.bin").unlink()
+
+
+# -- NodeFields --------------------------------------------------------------------------
+def _odd_nodes() -> onnx.ModelProto:
+    model = _chain()
+    model.graph.node[3].input.append("")  # an empty optional input
+    data = model.SerializeToString().replace(b"n1", b"n\xff")  # a name that is not UTF-8
+    return onnx.ModelProto.FromString(data)
+
+
+def _all_named(domain: str | None) -> onnx.ModelProto:
+    """Every node with a name, and with `domain` set (None: none set): node scalars then
+    read as flat lists (`_shallow_graph.node_scalars`)."""
+    model = _chain()
+    for index, node in enumerate(model.graph.node):
+        node.name = f"node{index}"
+        if domain is not None:
+            node.domain = domain
+    return model
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        _chain(),
+        _chain(attrs=False),
+        _odd_nodes(),
+        _with_if(),
+        _all_named(""),
+        _all_named(None),
+        _all_named("ai.onnx"),
+    ],
+)
+def test_node_fields_shallow_and_per_node_agree(model, monkeypatch):
+    shallow = NodeFields.read(model.graph)
+    monkeypatch.setattr(graph_module, "MAX_SHALLOW_BYTES", 0)
+    per_node = NodeFields.read(model.graph)
+    for name in ("names", "ops", "domains", "inputs", "outputs", "attributes"):
+        assert getattr(shallow, name) == getattr(per_node, name), name
+    assert shallow.nodes == per_node.nodes == list(model.graph.node)
+    assert shallow.attributes[0] == [a.SerializeToString() for a in model.graph.node[0].attribute]
+    from trtforge.analyzer._shallow_graph import node_scalars
+
+    names, _, domains = node_scalars(model.graph.SerializeToString(), len(model.graph.node))
+    if model.graph.node[-1].name.startswith("node"):  # every node named: one list
+        assert names == shallow.names and domains == shallow.domains
+
+
+# -- validity in bulk --------------------------------------------------------------------
+def _variants() -> list[tuple[str, onnx.ModelProto]]:
+    out = []
+
+    def variant(label, change):
+        model = _chain()
+        change(model.graph)
+        out.append((label, model))
+
+    def swap(g):
+        a, b = copy.deepcopy(g.node[6]), copy.deepcopy(g.node[7])
+        g.node[6].CopyFrom(b)
+        g.node[7].CopyFrom(a)
+
+    def bad_constant(g):
+        g.node[-1].attribute[0].t.dims[0] = 5
+
+    def if_node(g):
+        g.node.append(copy.deepcopy(_with_if().graph.node[0]))
+        g.input.append(helper.make_tensor_value_info("cond", TensorProto.BOOL, []))
+
+    def if_dangling(g):
+        if_node(g)
+        g.node[-1].attribute[0].g.node[0].input[0] = "nowhere"
+
+    variant("valid", lambda g: None)
+    variant("duplicate output", lambda g: g.node[9].output.__setitem__(0, g.node[4].output[0]))
+    variant("output is an input", lambda g: g.node[9].output.__setitem__(0, "x"))
+    variant("output twice in a node", lambda g: g.node[9].output.append(g.node[9].output[0]))
+    variant("unsorted", swap)
+    variant("cycle", lambda g: g.node[3].input.__setitem__(0, g.node[6].output[0]))
+    variant("own output", lambda g: g.node[3].input.__setitem__(0, g.node[3].output[0]))
+    variant("dangling input", lambda g: g.node[5].input.__setitem__(0, "nobody"))
+    variant("too many inputs", lambda g: g.node[4].input.append("x"))
+    variant("required input empty", lambda g: g.node[1].input.__setitem__(0, ""))
+    variant("no op_type", lambda g: setattr(g.node[2], "op_type", ""))
+    variant(
+        "attribute of the wrong type",
+        lambda g: g.node[3].attribute.append(helper.make_attribute("keepdims", 1.5)),
+    )
+    variant("unknown domain", lambda g: setattr(g.node[4], "domain", "com.example"))
+    variant("dangling graph output", lambda g: setattr(g.output[0], "name", "gone"))
+    variant("bad Constant tensor", bad_constant)
+    variant("valid If", if_node)
+    variant("If body reads nothing defined", if_dangling)
+    return out
+
+
+@pytest.mark.parametrize("label,model", _variants(), ids=lambda c: str(c)[:30])
+def test_bulk_validity_equals_the_node_walk(label, model, monkeypatch):
+    view = GraphView(model.graph, TypeTable())
+    walks = []
+    node_by_node = validity._GraphChecker._node
+    monkeypatch.setattr(
+        validity._GraphChecker, "_node", lambda self, *a: walks.append(1) or node_by_node(self, *a)
+    )
+    bulk = validity.check_validity(model, view.rows, view.fields)
+    # the bulk check stands alone exactly when it finds the top-level graph sound
+    alone = ("valid", "unknown domain", "bad Constant tensor", "dangling graph output")
+    assert bool(walks) == (label not in alone)
+    walked = validity.check_validity(model)  # no fields: node by node
+    assert bulk == walked
+    assert bool(walked) == (label not in ("valid", "valid If", "unknown domain")), walked
+    report = static.check_static(load_model(model), parse_target("rtx-1"))
+    assert render(report, "json") == render(
+        static.check_static(load_model(model), parse_target("rtx-1"), memo=False), "json"
+    )
+    if any(p.finding.is_error for p in walked):
+        assert not report.supported  # an invalid graph is never "supported"
+
+
+# -- the type table from serialized inference results ------------------------------------
+def _inference_cases() -> list[tuple[str, onnx.ModelProto]]:
+    # Expand to a shape sliced from the input's own: data propagation resolves it
+    computed = onnx.parser.parse_model(
+        """
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float[B, 1] x) => (float[B, 4] y) {
+            s = Shape <start = 0, end = 1> (x)
+            four = Constant<value = int64[1] {4}>()
+            shape = Concat<axis = 0>(s, four)
+            y = Expand(x, shape)
+        }
+        """
+    )
+    computed.graph.output[0].type.tensor_type.ClearField("shape")  # for inference to find
+    bad_perm = onnx.parser.parse_model(
+        """
+        <ir_version: 8, opset_import: ["" : 17]>
+        g (float[2, 3] x) => (float[3, 2] y, float[2, 3] z) {
+            y = Transpose<perm = [0, 5]>(x)
+            z = Relu(x)
+        }
+        """
+    )
+    declared_twice = _chain()
+    declared_twice.graph.value_info.extend(
+        [
+            helper.make_tensor_value_info("t0", TensorProto.FLOAT, [8, 8]),
+            helper.make_tensor_value_info("t0", TensorProto.FLOAT16, None),
+            helper.make_tensor_value_info("x", TensorProto.INT8, [1]),
+        ]
+    )
+    heavy = _chain()
+    heavy.graph.initializer.append(numpy_helper.from_array(np.ones(20000, np.float32), "big"))
+    return [
+        ("chain", _chain()),
+        ("data propagation", computed),
+        ("strict error", bad_perm),
+        ("value_info twice, and for an input", declared_twice),
+        ("large initializer", heavy),
+        ("If", _with_if()),
+    ]
+
+
+@pytest.mark.parametrize("label,model", _inference_cases(), ids=lambda c: str(c)[:30])
+def test_table_from_serialized_results_equals_parsed(label, model):
+    from trtforge.analyzer.inference import infer_table, infer_types
+
+    parsed, serialized = infer_types(model), infer_table(model)
+    assert serialized._raw == parsed._raw
+    assert serialized.shape_consumers == parsed.shape_consumers
+    assert serialized.strict_error == parsed.strict_error
+    if label in ("chain", "data propagation"):
+        assert not parsed.strict_error
+    if label == "data propagation":
+        assert serialized.decoded("y") == ("FLOAT", ("B", 4))  # the second, propagating run
+    if label == "strict error":
+        assert "perm" in parsed.strict_error
+    if label != "If":  # (bodies' types are shared per graph)
+        distinct = {id(raw) for raw in serialized._raw.values()}
+        assert len(distinct) == len(set(serialized._raw.values()))  # equal types: one object
+
+
+def test_merged_columns_fall_back_when_an_entry_lacks_a_field():
+    from trtforge.analyzer._shallow_graph import merged_columns, shallow_graph
+
+    def per_entry(serialized):
+        shallow = shallow_graph(serialized)
+        return (
+            [n.op_type for n in shallow.node],
+            [v.name for v in shallow.value_info],
+            [v.type for v in shallow.value_info],
+        )
+
+    graph = _chain().graph
+    graph.value_info.append(helper.make_tensor_value_info("t0", TensorProto.FLOAT, [8, 8]))
+    graph.value_info.append(helper.make_tensor_value_info("t1", TensorProto.FLOAT, None))
+    whole = graph.SerializeToString()
+    assert merged_columns(whole, shallow_graph(whole)) == per_entry(whole)
+    untyped = onnx.GraphProto()
+    untyped.CopyFrom(graph)
+    untyped.value_info.add(name="no type")  # a name, no type: the flat lists misalign
+    untyped.node[3].ClearField("op_type")
+    serialized = untyped.SerializeToString()
+    ops, names, types = merged_columns(serialized, shallow_graph(serialized))
+    assert (ops, names, types) == per_entry(serialized)
+    assert ops[3] == "" and names[-1] == "no type" and types[-1] == b""
