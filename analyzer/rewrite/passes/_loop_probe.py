@@ -79,6 +79,25 @@ def is_true(tensor: gs.Tensor) -> bool:
     return value is not None and value.size == 1 and bool(value.reshape(-1)[0])
 
 
+def counted_loops(graph: gs.Graph, outputs: int):
+    """(Loop node, body) for every default-domain Loop of `graph` run for a trip count with a
+    condition that is absent or constant True, no loop-carried value, and `outputs` scan
+    outputs: the shape of a per-detection post-processing loop."""
+    for node in graph.nodes:
+        if node.op != "Loop" or (node.domain or "") not in ("", "ai.onnx"):
+            continue
+        body = node.attrs.get("body")
+        if not isinstance(body, gs.Graph) or len(node.inputs) != 2:
+            continue
+        if len(node.outputs) != outputs or len(body.inputs) != 2:
+            continue
+        if len(body.outputs) != outputs + 1:
+            continue
+        if node.inputs[1].name and not is_true(node.inputs[1]):
+            continue
+        yield node, body
+
+
 def split_reads(reads: list[gs.Tensor]) -> tuple[list[gs.Node], list[gs.Tensor]]:
     """(the nodes computing the reads that are not data, the data reads): a read is data
     unless it is computed from constants and the shapes of data reads."""

@@ -50,9 +50,9 @@ from trtforge.analyzer.rewrite.base import Advice, Match, PassContext, RewritePa
 from trtforge.analyzer.rewrite.graphutil import anchor, producer
 from trtforge.analyzer.rewrite.passes._loop_probe import (
     LoopProbe,
+    counted_loops,
     dtype_kind,
     first_line,
-    is_true,
     outer_reads,
     split_reads,
 )
@@ -157,16 +157,7 @@ class HeatmapKeypoints(RewritePass):
     )
 
     def find(self, ctx: PassContext):
-        for node in ctx.graph.nodes:
-            if node.op != "Loop" or (node.domain or "") not in ("", "ai.onnx"):
-                continue
-            body = node.attrs.get("body")
-            if not isinstance(body, gs.Graph) or len(node.inputs) != 2 or len(node.outputs) != 2:
-                continue
-            if len(body.inputs) != 2 or len(body.outputs) != 3:
-                continue
-            if node.inputs[1].name and not is_true(node.inputs[1]):
-                continue
+        for node, body in counted_loops(ctx.graph, outputs=2):
             resizes = [n for n in body.nodes if n.op == "Resize"]
             argmaxes = [n for n in body.nodes if n.op == "ArgMax"]
             if len(resizes) != 1 or len(argmaxes) != 1:

@@ -49,9 +49,9 @@ from trtforge.analyzer.rewrite.base import Advice, Match, PassContext, RewritePa
 from trtforge.analyzer.rewrite.graphutil import anchor, const_value, producer
 from trtforge.analyzer.rewrite.passes._loop_probe import (
     LoopProbe,
+    counted_loops,
     dtype_kind,
     first_line,
-    is_true,
     outer_reads,
     split_reads,
 )
@@ -182,22 +182,13 @@ class PasteMasks(RewritePass):
     )
 
     def find(self, ctx: PassContext):
-        for node in ctx.graph.nodes:
-            if node.op != "Loop" or (node.domain or "") not in ("", "ai.onnx"):
-                continue
-            body = node.attrs.get("body")
-            if not isinstance(body, gs.Graph) or len(node.inputs) != 2 or len(node.outputs) != 1:
-                continue
-            if len(body.inputs) != 2 or len(body.outputs) != 2:
-                continue
+        for node, body in counted_loops(ctx.graph, outputs=1):
             if not any(n.op == "Resize" for n in body.nodes):
                 continue
             reads = outer_reads(body)
             if reads is None:
                 continue
             consts, data = split_reads(reads)
-            if node.inputs[1].name and not is_true(node.inputs[1]):
-                continue
             roles = _roles(data)
             if roles is None or _rows_of(node.inputs[0]) not in roles:
                 continue
