@@ -1,10 +1,20 @@
 """Type inference in a forked child process, while the caller reads the graph's structure.
 
-ONNX shape inference is C++ that holds the GIL: on a 100,000-node model it takes ~0.3 s, in
-which the static backend could read every node's op, inputs and outputs and find the
-build-time constants (another ~0.2 s, none of it needing types). On Linux, for large models,
-`start_type_inference` forks a child that runs `inference.infer_table` and sends the resulting
-`TypeTable` back through a pipe; the parent collects it with `result()` when it needs types.
+ONNX shape inference is C++ that holds the GIL: on a 100,000-node model it takes 0.35-0.5 s,
+in which the static backend could read every node's op, inputs and outputs and find the
+build-time constants (none of it needing types). On Linux, for large models,
+`start_type_inference` forks a child that computes the type table and sends it back through a
+pipe; the parent collects it with `result()` when it needs types.
+
+The child infers with `inference.speculative_table` (one C++ run instead of the policy's two,
+its memory capped); when that declines, with the policy itself (`inference.infer_table`). A
+child that dies during the speculative run is replaced by one that runs the policy.
+
+`prefetch(path)` starts such a child before the command has even imported its modules
+(`trt-check` calls it as soon as its arguments are parsed): the child reads the file itself
+and sends the table with the SHA-256 of the bytes it read, and `start_type_inference` hands
+that child over when the model the command loaded has that digest. Inference then runs while
+the command imports onnx, numpy and the knowledge base (~0.2 s) instead of after.
 
 Anything unusual runs inference in-process instead, with the same result: no `fork` (Windows,
 macOS), other threads in the process (forking them is unsafe), small models (a fork costs
@@ -15,6 +25,7 @@ the model declares, as when inference raises.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import pickle
@@ -22,42 +33,129 @@ import signal
 import sys
 import threading
 import warnings
+from typing import TYPE_CHECKING
 
-import onnx
+if TYPE_CHECKING:  # imported where used: `prefetch` runs before the command imports onnx
+    import onnx
 
-from trtforge.analyzer.inference import TypeTable, collect_declared_types, infer_table
+    from trtforge.analyzer.inference import TypeTable
 
 log = logging.getLogger("trtforge.background")
 
 #: top-level node count from which inference runs in a child process.
 MIN_NODES = 20_000
 
+#: files `prefetch` reads: from this size (a 20,000-node graph takes ~1 MB) ...
+PREFETCH_MIN_BYTES = 512 << 10
+#: ... up to this one (a larger file is mostly weights, which the child would copy).
+PREFETCH_MAX_BYTES = 512 << 20
 
-def can_fork(model: onnx.ModelProto) -> bool:
+#: what a child writes: SPECULATING before the speculative run, POLICY before the policy's,
+#: then RESULT and the pickle; a prefetching child that finds the model small writes SMALL.
+SPECULATING, POLICY, RESULT, SMALL = b"S", b"P", b"T", b"N"
+
+
+def infer_table(model: onnx.ModelProto) -> TypeTable:
+    """`inference.infer_table` (imported on first use: see `prefetch`)."""
+    from trtforge.analyzer import inference
+
+    return inference.infer_table(model)
+
+
+def speculative_table(model: onnx.ModelProto) -> TypeTable | None:
+    """`inference.speculative_table`, its memory capped (in a child only)."""
+    from trtforge.analyzer import inference
+
+    return inference.speculative_table(model, memory_cap=True)
+
+
+def collect_declared_types(model: onnx.ModelProto) -> TypeTable:
+    from trtforge.analyzer import inference
+
+    return inference.collect_declared_types(model)
+
+
+def _forking_allowed() -> bool:
     return (
-        len(model.graph.node) >= MIN_NODES
-        and sys.platform.startswith("linux")
+        sys.platform.startswith("linux")
         and hasattr(os, "fork")
         and threading.active_count() == 1
         and os.environ.get("TRTFORGE_NO_FORK", "") in ("", "0")
     )
 
 
+def can_fork(model: onnx.ModelProto) -> bool:
+    return len(model.graph.node) >= MIN_NODES and _forking_allowed()
+
+
+def _child_table(model: onnx.ModelProto, speculate: bool, out) -> TypeTable:
+    """The table, in the child: speculatively first, else by the policy; each run announced
+    on `out`, so that the parent knows in which one a crash happened."""
+    if speculate:
+        _announce(out, SPECULATING)
+        table = speculative_table(model)
+        if table is not None:
+            return table
+    _announce(out, POLICY)
+    return infer_table(model)
+
+
+def _announce(out, phase: bytes) -> None:
+    out.write(phase)
+    out.flush()
+
+
+def _phases(data: bytes) -> tuple[bytes, bytes]:
+    """(the last phase a child announced, b"" if none; what it wrote after the phases)."""
+    last = b""
+    while data[:1] in (SPECULATING, POLICY) and data:
+        last, data = data[:1], data[1:]
+    return last, data
+
+
 class PendingTypes:
     """The type table of a model, being inferred; `result()` waits for it."""
 
-    def __init__(self, model: onnx.ModelProto) -> None:
+    def __init__(self, model: onnx.ModelProto | None, speculate: bool = True) -> None:
         self._model = model
         self._table: TypeTable | None = None
         self._pid = 0
         self._pipe = -1
+        #: a prefetch (`of_file`): the file its child reads, and the SHA-256 of the bytes
+        #: the command loaded (`start_type_inference`), which the child's must equal
+        self.path: str | None = None
+        self._sha256 = ""
+        if model is None:
+            return
         if can_fork(model):
-            self._fork()
+            self._fork(lambda out: out.write(_pickled(_child_table(model, speculate, out))))
         else:
             self._table = infer_table(model)
 
-    def _fork(self) -> None:
+    @classmethod
+    def of_file(cls, path: str) -> PendingTypes:
+        """A child that reads `path` itself (`prefetch`)."""
+        pending = cls(None)
+        pending.path = path
+
+        def work(out) -> None:
+            import onnx
+
+            with open(path, "rb") as model_file:
+                data = model_file.read()
+            model = onnx.ModelProto.FromString(data)
+            if len(model.graph.node) < MIN_NODES:
+                out.write(SMALL)
+                return
+            table = _child_table(model, True, out)
+            out.write(_pickled((hashlib.sha256(data).hexdigest(), table)))
+
+        pending._fork(work, orphan_dies=True)
+        return pending
+
+    def _fork(self, work, orphan_dies: bool = False) -> None:
         read_end, write_end = os.pipe()
+        parent = os.getpid()
         with warnings.catch_warnings():
             # Python 3.12+ warns when the process has any other OS thread. Python threads are
             # ruled out above (`can_fork`); what remains are native pools such as OpenBLAS's
@@ -71,9 +169,10 @@ class PendingTypes:
             status = 1
             try:
                 os.close(read_end)
-                data = pickle.dumps(infer_table(self._model), pickle.HIGHEST_PROTOCOL)
+                if orphan_dies:
+                    _die_with_parent(parent)
                 with os.fdopen(write_end, "wb") as out:
-                    out.write(data)
+                    work(out)
                 status = 0
             except BaseException:  # noqa: BLE001 - the parent infers in-process instead
                 pass
@@ -89,6 +188,39 @@ class PendingTypes:
         return self._table
 
     def _collect(self) -> TypeTable:
+        from trtforge.analyzer.inference import TypeTable
+
+        if self.path is not None:  # a prefetch, taken over by `start_type_inference`
+            table = self.prefetched(self._model, self._sha256)
+            if table is None:
+                log.info("the prefetched types are not the loaded model's; inferring again")
+                table = PendingTypes(self._model).result()
+            return table
+        data, status = self._receive()
+        phase, data = _phases(data)
+        crashed = status is not None and os.WIFSIGNALED(status)
+        if crashed and phase == SPECULATING:
+            log.info("speculative inference crashed; inferring step by step")
+            return PendingTypes(self._model, speculate=False).result()
+        if crashed:
+            log.warning(
+                "shape inference crashed (signal %d); using the types the model declares",
+                os.WTERMSIG(status),
+            )
+            return collect_declared_types(self._model)
+        if data.startswith(RESULT) and (status is None or os.waitstatus_to_exitcode(status) == 0):
+            try:
+                table = pickle.loads(data[1:])
+            except Exception as err:  # noqa: BLE001 - fall through to in-process inference
+                log.info("type table from the inference child unreadable: %s", err)
+            else:
+                if isinstance(table, TypeTable):
+                    return table
+        log.info("inference child failed; inferring in-process")
+        return infer_table(self._model)
+
+    def _receive(self) -> tuple[bytes, int | None]:
+        """Everything the child wrote, and its wait status (None: reaped by someone else)."""
         chunks = []
         try:
             with os.fdopen(self._pipe, "rb") as pipe:
@@ -97,22 +229,29 @@ class PendingTypes:
                     chunks.append(chunk)
         finally:
             status = self._reap()
-        if status is not None and os.WIFSIGNALED(status):
-            log.warning(
-                "shape inference crashed (signal %d); using the types the model declares",
-                os.WTERMSIG(status),
-            )
-            return collect_declared_types(self._model)
-        if chunks and (status is None or os.waitstatus_to_exitcode(status) == 0):
-            try:
-                table = pickle.loads(b"".join(chunks))
-            except Exception as err:  # noqa: BLE001 - fall through to in-process inference
-                log.info("type table from the inference child unreadable: %s", err)
-            else:
-                if isinstance(table, TypeTable):
-                    return table
-        log.info("inference child failed; inferring in-process")
-        return infer_table(self._model)
+        return b"".join(chunks), status
+
+    def prefetched(self, model: onnx.ModelProto, sha256: str) -> TypeTable | None:
+        """A prefetch's table when the child read the model whose digest is `sha256` (the one
+        the command loaded); None otherwise (the file changed, the model is small, or the
+        child failed: the caller infers again)."""
+        from trtforge.analyzer.inference import TypeTable
+
+        self._model = model
+        data, status = self._receive()
+        phase, data = _phases(data)
+        if not data.startswith(RESULT) or (status is not None and os.WIFSIGNALED(status)):
+            if phase == SPECULATING and status is not None and os.WIFSIGNALED(status):
+                log.info("speculative inference crashed; inferring step by step")
+                return PendingTypes(model, speculate=False).result()
+            return None
+        try:
+            digest, table = pickle.loads(data[1:])
+        except Exception:  # noqa: BLE001 - a damaged pipe: infer again
+            return None
+        if digest != sha256 or not isinstance(table, TypeTable):
+            return None
+        return table
 
     def _reap(self) -> int | None:
         """Waits for the child; its wait status, or None when someone else reaped it (a
@@ -136,6 +275,74 @@ class PendingTypes:
             self._pipe = -1
 
 
-def start_type_inference(model: onnx.ModelProto) -> PendingTypes:
-    """Starts inferring `model`'s types (see the module docstring); `.result()` has them."""
-    return PendingTypes(model)
+def _pickled(table) -> bytes:
+    return RESULT + pickle.dumps(table, pickle.HIGHEST_PROTOCOL)
+
+
+def _die_with_parent(parent: int) -> None:
+    """A prefetching child ends with the command that started it, however it ends (Linux's
+    PR_SET_PDEATHSIG; a command that exits through `os._exit` runs no cleanup)."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent ended before the call
+        os._exit(1)
+
+
+#: the child `prefetch` started, until `start_type_inference` takes it.
+_prefetch: PendingTypes | None = None
+
+
+def prefetch(path: str) -> None:
+    """Starts inferring the types of the model file `path` in a child (module docstring),
+    when the file's size makes it a large model's; nothing otherwise."""
+    global _prefetch
+    if _prefetch is not None or not _forking_allowed():
+        return
+    try:
+        size = os.stat(path).st_size
+        regular = os.path.isfile(path)
+    except (OSError, ValueError):
+        return
+    if not regular or not PREFETCH_MIN_BYTES <= size <= PREFETCH_MAX_BYTES:
+        return
+    try:
+        _prefetch = PendingTypes.of_file(os.path.realpath(path))
+    except OSError:
+        _prefetch = None
+
+
+def discard_prefetch() -> None:
+    """Stops a prefetching child that nothing took over (the command failed first)."""
+    global _prefetch
+    pending, _prefetch = _prefetch, None
+    if pending is not None:
+        pending.close()
+
+
+def take_prefetch(path) -> PendingTypes | None:
+    """The prefetching child for the model file `path`, if one was started (once)."""
+    global _prefetch
+    pending = _prefetch
+    if pending is None or path is None:
+        return None
+    _prefetch = None
+    if os.path.realpath(path) != pending.path:
+        pending.close()
+        return None
+    return pending
+
+
+def start_type_inference(model: onnx.ModelProto, loaded=None) -> PendingTypes:
+    """Starts inferring `model`'s types (see the module docstring); `.result()` has them.
+    `loaded` (the `LoadedModel` of `model`): a prefetch of its file is taken over, and its
+    table used if the child read the same bytes."""
+    pending = take_prefetch(loaded.path) if loaded is not None else None
+    if pending is None:
+        return PendingTypes(model)
+    pending._model, pending._sha256 = model, loaded.sha256
+    return pending

@@ -8,7 +8,9 @@ version of a model; the read-only view the rules see is `graph.GraphView`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 from collections.abc import Iterator, Mapping
 
 import onnx
@@ -473,6 +475,91 @@ def _infer_table(light: onnx.ModelProto) -> tuple[TypeTable | None, str]:
         else:
             log.info("data propagation skipped: the model has large 1-D tensors")
     return types, strict_error
+
+
+def speculative_table(model: onnx.ModelProto, memory_cap: bool = False) -> TypeTable | None:
+    """`infer_table(model)` in one run of ONNX's C++ inference instead of two, or None when
+    that run cannot stand for the policy (`infer_all`), which must then run step by step.
+
+    The policy infers strictly without data propagation and, when a shape-consuming node is
+    left unresolved, again with it: twice the work for the models that need it (transformers
+    whose Reshape shapes come from Shape/Gather/Concat chains). Here one strict run with data
+    propagation does both. Its result is the policy's whenever it passes and no rank-1 tensor
+    exceeds MAX_DATA_PROP_ELEMENTS: strict inference that passes with data propagation passes
+    without it (propagated values only add shape facts), a model that needed propagation gets
+    the propagated types either way, and one that did not has nothing for propagation to add
+    (only shape-consuming nodes read propagated values). `tests/test_inference.py` holds the
+    two equal over the onnx wheel's models.
+
+    Data propagation allocates per element of every rank-1 tensor with a known size, which
+    the policy rules out by looking at the types first. Here a graph input of that kind
+    declines at once; for inferred ones, with `memory_cap` (a forked child: `background.py`)
+    the run is bounded: its address space may grow by at most SPECULATION_MEMORY bytes (and
+    16 times the model's size), so that a model with huge rank-1 tensors fails the run (None)
+    instead of exhausting memory.
+    """
+    from onnx.onnx_cpp2py_export import shape_inference as cpp
+
+    light = _weightless(model)
+    if _large_1d_input(light.graph):
+        return None
+    serialized = light.SerializeToString()
+    try:
+        with _address_space_cap(len(serialized) if memory_cap else None):
+            inferred = cpp.infer_shapes(serialized, False, True, True)
+    except Exception as err:  # noqa: BLE001 - strict failure, MemoryError: run step by step
+        log.info("speculative shape inference failed: %s", " ".join(str(err).split())[:200])
+        return None
+    table = _table_of(inferred)
+    if not _safe_for_data_prop(table):
+        return None
+    return table
+
+
+def _large_1d_input(graph: onnx.GraphProto) -> bool:
+    """A graph input (large weights included: `_weightless` made them inputs) of rank 1 with
+    more than MAX_DATA_PROP_ELEMENTS elements, which data propagation would expand."""
+    for value in graph.input:
+        dims = value.type.tensor_type.shape.dim
+        if len(dims) == 1 and dims[0].dim_value > MAX_DATA_PROP_ELEMENTS:
+            return True
+    return False
+
+
+#: how much a capped speculative inference (`speculative_table`) may grow the address space
+#: (a 100,000-node model's inference needs ~100 MB; data propagation over a rank-1 tensor of
+#: 2.5 million elements would exceed it).
+SPECULATION_MEMORY = 512 << 20
+
+
+@contextlib.contextmanager
+def _address_space_cap(model_bytes: int | None):
+    """Lowers the soft RLIMIT_AS to the current address space plus SPECULATION_MEMORY (and 16
+    times `model_bytes`) for the duration; nothing when `model_bytes` is None or the limit
+    cannot be read or set (not Linux)."""
+    if model_bytes is None:
+        yield
+        return
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        with open("/proc/self/statm") as statm:
+            in_use = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        cap = in_use + SPECULATION_MEMORY + 16 * model_bytes
+        if soft != resource.RLIM_INFINITY and soft <= cap:
+            cap = None
+        if hard != resource.RLIM_INFINITY and cap is not None and cap > hard:
+            cap = None
+        if cap is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    except (ImportError, OSError, ValueError):
+        cap = None
+    try:
+        yield
+    finally:
+        if cap is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 def _table_of(serialized_model: bytes) -> TypeTable:

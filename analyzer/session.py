@@ -109,10 +109,24 @@ class ModelSession:
     def _infer(self) -> None:
         proto = self.proto
         keep = self.for_rewrite or len(proto.graph.node) <= KEEP_INFERRED_NODES
+        if not keep and self._prefetched():
+            return
         inferred, types, strict_error = infer_all(proto, keep_model=keep)
         self._types = types_or_declared(proto, types)
         self._strict_error = strict_error
         self._inferred = inferred
+
+    def _prefetched(self) -> bool:
+        """Takes the types of a prefetch of this model's file (`background.prefetch`), when
+        one was started and read these bytes."""
+        from trtforge.analyzer import background
+
+        pending = background.take_prefetch(self.loaded.path)
+        table = None if pending is None else pending.prefetched(self.proto, self.loaded.sha256)
+        if table is None:
+            return False
+        self._types, self._strict_error, self._inferred = table, table.strict_error, None
+        return True
 
     def pending_types(self):
         """The type table, being computed: `.result()` waits for it, `.close()` stops it.
@@ -128,7 +142,7 @@ class ModelSession:
             return _Ready(self)
         if not background.can_fork(self.proto):
             return _Ready(self)
-        return _Recorded(self, background.start_type_inference(self.proto))
+        return _Recorded(self, background.start_type_inference(self.proto, self.loaded))
 
     def strict_error(self) -> str:
         """What strict shape inference raised on this model ("" when it passed)."""

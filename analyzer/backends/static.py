@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import re
 from itertools import repeat
 
 import onnx
@@ -573,6 +574,7 @@ class VerdictMemo:
                 if len(one_of) == len(distinct):
                     break
         alone: set[bytes] = set()
+        self._key_generated_alike(one_of)
         for serialized, name in one_of.items():
             if serialized in by_type:
                 continue
@@ -590,6 +592,37 @@ class VerdictMemo:
                 if table[name] in alone:
                     self._new_tensor_key(name)
         known.update(keyed)
+
+    def _key_generated_alike(self, one_of: dict[bytes, str]) -> None:
+        """Keys the types that differ only in the names of their made-up dims once per
+        pattern: a transformer's blocks each get new `unk__<n>` names, so 100,000 nodes hold
+        ~25,000 distinct types but a few dozen patterns, and decoding each type costs ~20 µs.
+
+        Two serialized types whose bytes are equal but for the text of their `unk__` dim
+        names (of equal lengths) have the same facts but for those names, so the key of one
+        (id, names) gives the other's (id, its names). One type of each pattern is keyed
+        from its facts, which must name the same dims as its bytes; else the pattern's
+        types are keyed one by one (`_key_typed_alike`)."""
+        by_type = self._by_type
+        patterns: dict[bytes, list[tuple[bytes, tuple[str, ...]]]] = {}
+        for serialized in one_of:
+            if b"unk__" in serialized and serialized not in by_type:
+                split = _generated_dims(serialized)
+                if split is not None:
+                    patterns.setdefault(split[0], []).append((serialized, split[1]))
+        for members in patterns.values():
+            if len(members) < 2:
+                continue
+            first, names = members[0]
+            key, of_type = self._new_tensor_key(one_of[first])
+            if not of_type or type(key) is not tuple or key[1] != names:
+                continue
+            by_type[first] = key
+            number = key[0]
+            for serialized, names in members[1:]:
+                by_type[serialized] = (number, names)
+        if patterns:
+            self._generated = True
 
     def _new_tensor_key(self, name: str) -> tuple[int | tuple[int, tuple[str, ...]], bool]:
         """The tensor's key from its facts, and whether the key is a function of them alone
@@ -622,6 +655,28 @@ class VerdictMemo:
             return (key, generated), of_type
         self._tensor_keys[name] = key
         return key, of_type
+
+
+#: a dim_param field (a Dimension's field 2) of up to 127 bytes whose text is a made-up name
+_GENERATED_DIM_FIELD = re.compile(rb"\x12([\x05-\x7f])unk__")
+
+
+def _generated_dims(serialized: bytes) -> tuple[bytes, tuple[str, ...]] | None:
+    """A serialized type with the text of its `unk__` dim names blanked, and those names in
+    order; None when they cannot be told apart from the rest of the bytes."""
+    parts, names, end = [], [], 0
+    for match in _GENERATED_DIM_FIELD.finditer(serialized):
+        start = match.start() + 2
+        if start < end:
+            return None
+        parts.append(serialized[end:start])
+        end = start + match.group(1)[0]
+        try:
+            names.append(serialized[start:end].decode())
+        except UnicodeDecodeError:
+            return None
+    parts.append(serialized[end:])
+    return b"\0".join(parts), tuple(names)
 
 
 class _TensorKeys(dict):

@@ -87,17 +87,41 @@ def _main(argv: Sequence[str] | None) -> int:
     configure_logging(args)
     from pathlib import Path
 
+    if len(args.model) == 1 and not Path(args.model[0]).is_dir():
+        _prefetch_types(args)
     from trtforge.analyzer.api import check
     from trtforge.analyzer.reports import render, write_report
 
     color = args.output is None and sys.stdout.isatty()
     if len(args.model) == 1 and not Path(args.model[0]).is_dir():
-        report = check(
-            args.model[0], target=args.target, backend=args.backend, advice=not args.no_advice
-        )
+        try:
+            report = check(
+                args.model[0], target=args.target, backend=args.backend, advice=not args.no_advice
+            )
+        finally:
+            from trtforge.analyzer import background
+
+            background.discard_prefetch()
         write_report(render(report, args.format, color=color), args.output)
         return EXIT_OK if args.exit_zero else report.exit_code
     return _check_many(args, color)
+
+
+def _prefetch_types(args) -> None:
+    """Starts inferring a large model's types in a child process while this one imports its
+    modules (`background.prefetch`), when the static backend will check it: `--backend
+    static`, or `auto` with no TensorRT module installed (with one, `auto` may pick the
+    parser, and finding out reads package metadata)."""
+    if args.backend == "parser":
+        return
+    if args.backend == "auto":
+        import importlib.util
+
+        if any(importlib.util.find_spec(m) is not None for m in ("tensorrt", "tensorrt_rtx")):
+            return
+    from trtforge.analyzer import background
+
+    background.prefetch(args.model[0])
 
 
 def _check_many(args, color: bool) -> int:

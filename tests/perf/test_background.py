@@ -13,7 +13,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from trtforge.analyzer import background
+from trtforge.analyzer import background, inference
 from trtforge.analyzer.backends import static
 from trtforge.analyzer.inference import collect_declared_types, infer_types
 from trtforge.analyzer.loading import load_model
@@ -46,6 +46,14 @@ def _shape_computing_model() -> onnx.ModelProto:
     }
     """
     return onnx.parser.parse_model(text)
+
+
+@pytest.fixture(autouse=True)
+def no_prefetch_left():
+    yield
+    left, background._prefetch = background._prefetch, None
+    if left is not None:
+        left.close()
 
 
 @pytest.fixture
@@ -93,6 +101,7 @@ def test_child_crash_uses_declared_types(fork_always, monkeypatch, caplog):
         return infer_types(model)
 
     monkeypatch.setattr(background, "infer_table", crash)
+    monkeypatch.setattr(background, "speculative_table", crash)
     model = _shape_computing_model()
     with caplog.at_level(logging.WARNING, logger="trtforge.background"):
         table = background.start_type_inference(model).result()
@@ -112,10 +121,110 @@ def test_child_error_infers_in_process(fork_always, monkeypatch):
         return infer_types(model)
 
     monkeypatch.setattr(background, "infer_table", flaky)
+    monkeypatch.setattr(background, "speculative_table", lambda model: None)
     model = _shape_computing_model()
     table = background.start_type_inference(model).result()
     assert table._raw == infer_types(model)._raw
     assert calls == [parent]  # the child's call is not recorded here; the parent's is
+
+
+def test_speculation_crash_infers_step_by_step(fork_always, monkeypatch, caplog):
+    """The speculative run (one strict inference with data propagation, memory capped) dying
+    of a signal: a new child runs the policy itself, and its types are the inferred ones,
+    not only those the model declares."""
+
+    def crash(model):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    monkeypatch.setattr(background, "speculative_table", crash)
+    model = _shape_computing_model()
+    with caplog.at_level(logging.INFO, logger="trtforge.background"):
+        table = background.start_type_inference(model).result()
+    assert table._raw == infer_types(model)._raw
+    assert "speculative inference crashed" in caplog.text
+
+
+def test_speculation_gives_the_policys_table(fork_always):
+    """The child's one speculative run gives the table of the policy's runs (strict, then
+    with data propagation where a shape-consuming node needs it)."""
+    model = _shape_computing_model()
+    assert inference.speculative_table(model) is not None
+    pending = background.start_type_inference(model)
+    assert pending.result()._raw == infer_types(model)._raw
+
+
+def _prefetched(path, model, sha256=None):
+    loaded = load_model(path)
+    if sha256 is not None:
+        loaded = loaded.__class__(loaded.path, loaded.proto, sha256)
+    return background.start_type_inference(model, loaded)
+
+
+def test_prefetch_starts_before_the_model_is_loaded(fork_always, monkeypatch, tmp_path):
+    """`prefetch(path)` (trt-check calls it before importing onnx) infers the file's types in
+    a child; the session's inference takes that child over when it read the same bytes."""
+    monkeypatch.setattr(background, "PREFETCH_MIN_BYTES", 0)
+    model = _shape_computing_model()
+    path = tmp_path / "m.onnx"
+    onnx.save(model, path)
+    background.prefetch(str(path))
+    child = background._prefetch
+    assert child is not None and child._pid > 0
+    pending = _prefetched(path, model)
+    assert pending is child and background._prefetch is None  # taken over, once
+    assert pending.result()._raw == infer_types(model)._raw
+
+
+def test_prefetch_of_other_bytes_is_not_used(fork_always, monkeypatch, tmp_path):
+    """The file changed between the child's read and the command's (another digest), or the
+    command loads another file: the types are inferred again from the loaded model."""
+    monkeypatch.setattr(background, "PREFETCH_MIN_BYTES", 0)
+    model = _shape_computing_model()
+    path = tmp_path / "m.onnx"
+    onnx.save(model, path)
+    other = onnx.parser.parse_model(
+        """<ir_version: 8, opset_import: ["" : 17]>
+        g (float[3] a) => (float[3] b) { b = Relu(a) }"""
+    )
+    background.prefetch(str(path))
+    table = _prefetched(path, other, sha256="0" * 64).result()
+    assert table._raw == infer_types(other)._raw
+    background.prefetch(str(path))
+    elsewhere = tmp_path / "other.onnx"
+    onnx.save(other, elsewhere)
+    assert _prefetched(elsewhere, other).result()._raw == infer_types(other)._raw
+    assert background._prefetch is None  # the unused child was stopped
+
+
+def test_prefetch_of_a_small_model_infers_in_the_command(monkeypatch, tmp_path):
+    """A file large enough to prefetch whose graph is small (weights): the child stops at
+    once and the command infers the types itself."""
+    monkeypatch.setattr(background, "PREFETCH_MIN_BYTES", 0)
+    monkeypatch.delenv("TRTFORGE_NO_FORK", raising=False)
+    model = _shape_computing_model()
+    path = tmp_path / "m.onnx"
+    onnx.save(model, path)
+    background.prefetch(str(path))
+    assert background._prefetch is not None
+    monkeypatch.setattr(background, "MIN_NODES", 0)  # the command forks; the child did not
+    table = _prefetched(path, model).result()
+    assert table._raw == infer_types(model)._raw
+
+
+def test_prefetch_skips_what_it_should_not_read(monkeypatch, tmp_path):
+    """Small files, folders, FIFOs and TRTFORGE_NO_FORK=1 start no child."""
+    monkeypatch.delenv("TRTFORGE_NO_FORK", raising=False)
+    small = tmp_path / "small.onnx"
+    onnx.save(_shape_computing_model(), small)
+    fifo = tmp_path / "fifo.onnx"
+    os.mkfifo(fifo)
+    for path in (small, tmp_path, fifo, tmp_path / "missing.onnx"):
+        background.prefetch(str(path))
+        assert background._prefetch is None
+    monkeypatch.setattr(background, "PREFETCH_MIN_BYTES", 0)
+    monkeypatch.setenv("TRTFORGE_NO_FORK", "1")
+    background.prefetch(str(small))
+    assert background._prefetch is None
 
 
 def test_no_fork_with_other_threads(fork_always):
@@ -208,3 +317,67 @@ def test_type_table_same_through_shallow_read_and_per_value(monkeypatch):
     assert shallow._raw == per_value._raw
     assert shallow.shape_consumers == per_value.shape_consumers == [5]  # the Reshape
     assert {"y", "n", "a", "b"} <= set(shallow._raw)
+
+
+def test_trt_check_prefetches_a_large_models_types(monkeypatch, tmp_path):
+    """`trt-check` starts inferring a large model's types before it imports onnx
+    (`background.prefetch`), takes that child's table, and reports what it reports
+    without forking."""
+    from trtforge.analyzer.cli import check as cli
+
+    monkeypatch.delenv("TRTFORGE_NO_FORK", raising=False)
+    nodes = [
+        helper.make_node("Relu", [f"t{i}"], [f"t{i + 1}"], name=f"r{i}") for i in range(25_000)
+    ]
+    nodes.append(helper.make_node("Shape", ["t25000"], ["s"], name="shape"))
+    nodes.append(helper.make_node("Reshape", ["t0", "s"], ["y"], name="reshape"))
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("t0", TensorProto.FLOAT, ["n", 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
+    path = tmp_path / "chain.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    assert path.stat().st_size >= background.PREFETCH_MIN_BYTES
+    used = []
+    real = background.PendingTypes.prefetched
+
+    def spy(self, model, sha256):
+        table = real(self, model, sha256)
+        used.append(table is not None)
+        return table
+
+    monkeypatch.setattr(background.PendingTypes, "prefetched", spy)
+    args = [str(path), "--backend", "static", "--target", "rtx-1", "--format", "json", "-o"]
+    assert cli.main([*args, str(tmp_path / "forked.json")]) == 0
+    assert used == [True]
+    monkeypatch.setenv("TRTFORGE_NO_FORK", "1")
+    assert cli.main([*args, str(tmp_path / "here.json")]) == 0
+    assert used == [True]
+    forked = (tmp_path / "forked.json").read_text()
+    assert forked == (tmp_path / "here.json").read_text()
+    assert '"node_count": 25002' in forked
+
+
+def test_trt_check_stops_an_unused_prefetch(monkeypatch, tmp_path):
+    """A model that fails to load after its prefetch started: the command exits 2 and the
+    child is stopped and reaped (no later command of this process inherits it)."""
+    from trtforge.analyzer.cli import check as cli
+
+    monkeypatch.delenv("TRTFORGE_NO_FORK", raising=False)
+    path = tmp_path / "damaged.onnx"
+    path.write_bytes(b"\xff" * (background.PREFETCH_MIN_BYTES + 1))
+    started = []
+    real = background.PendingTypes.of_file
+
+    def spy(path):
+        pending = real(path)
+        started.append(pending._pid)
+        return pending
+
+    monkeypatch.setattr(background.PendingTypes, "of_file", spy)
+    assert cli.main([str(path), "--backend", "static"]) == 2
+    assert len(started) == 1 and started[0] > 0 and background._prefetch is None
+    with pytest.raises(ChildProcessError):
+        os.waitpid(started[0], os.WNOHANG)  # reaped already

@@ -273,6 +273,58 @@ def test_repeated_blocks_are_judged_once_per_kind(monkeypatch):
     assert len(judged) < len(model.graph.node) / 3
 
 
+def test_types_differing_in_made_up_names_are_decoded_once_per_pattern(monkeypatch):
+    """Work, not time: every block of a chained transformer gets new `unk__<n>` dim names,
+    hence new types; they are keyed once per pattern of bytes (`_key_generated_alike`: a
+    pattern per name length, so a few more as the numbers grow a digit), not one by one, and
+    the report stays the one without the memo."""
+    block = onnx.load(REPO / "examples" / "transformer_block.onnx")
+    decoded = []
+    real = static.VerdictMemo._new_tensor_key
+
+    def spy(self, name):
+        decoded.append(name)
+        return real(self, name)
+
+    def work(copies: int) -> tuple[int, int]:
+        loaded, target = load_model(repeat_blocks(block, copies)), parse_target("rtx-1")
+        checker = static.StaticChecker(loaded, target, True)
+        decoded.clear()
+        with monkeypatch.context() as patch:
+            patch.setattr(static.VerdictMemo, "_new_tensor_key", spy)
+            shared = render(checker.run(), "json")
+        assert shared == render(static.check_static(loaded, target, memo=False), "json")
+        made_up = {t for t in checker.types.serialized_table().values() if b"unk__" in t}
+        return len(decoded), len(made_up)
+
+    decoded_12, made_up_12 = work(12)
+    decoded_24, made_up_24 = work(24)
+    assert made_up_24 > 1.8 * made_up_12 > 100
+    assert decoded_24 - decoded_12 < (made_up_24 - made_up_12) / 5
+
+
+def test_made_up_names_in_other_fields_do_not_fool_the_pattern_key():
+    """A type whose denotation holds bytes that look like a made-up dim name: its pattern's
+    first type does not name the dims its bytes seem to, so those types are keyed one by
+    one, and nodes whose dims differ are still judged apart."""
+    values = []
+    for i, (a, b) in enumerate((("unk__11", "unk__11"), ("unk__12", "unk__13"))):
+        for name, dim in ((f"a{i}", a), (f"b{i}", b)):
+            value = helper.make_tensor_value_info(name, TensorProto.FLOAT, [dim, 4])
+            value.type.denotation = "\x12\x07unk__99"
+            values.append(value)
+    model = _model(
+        [
+            helper.make_node("Concat", ["a0", "b0"], ["c0"], name="c0", axis=0),
+            helper.make_node("Concat", ["a1", "b1"], ["c1"], name="c1", axis=0),
+        ],
+        values,
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("c0", "c1")],
+    )
+    shared, alone = _reports(model, "rtx-1")
+    assert shared == alone
+
+
 def _common_ops_chain(blocks: int) -> onnx.ModelProto:
     """MatMul, Add, Reshape (initializer shape), ReduceMean, Sub, Pow, Erf, Relu, repeated;
     plus one Reshape whose shape is computed from a FLOAT network input (a finding)."""

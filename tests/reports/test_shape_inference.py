@@ -1,15 +1,21 @@
-"""Shape inference on the static path: data propagation where it helps, never a memory blow-up."""
+"""Shape inference on the static path: data propagation where it helps, never a memory blow-up,
+and the one-run speculative inference of forked children equal to the policy."""
 
 from __future__ import annotations
 
+import os
 import resource
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
+import onnx
+import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from trtforge.analyzer.graph import GraphView
-from trtforge.analyzer.inference import infer_types
+from trtforge.analyzer.inference import infer_all, infer_table, infer_types, speculative_table
 
 
 def _model(nodes, inputs, outputs, inits=()):
@@ -70,3 +76,108 @@ def test_large_weights_stay_out_of_inference_but_keep_their_types():
     assert view.tensor("y").shape == ("n", 512)
     assert view.tensor("w").is_initializer and view.tensor("w").is_constant
     assert len(model.graph.initializer) == 1 and len(model.graph.input) == 1  # not modified
+
+
+def _rank1_model(n: int, declared: bool):
+    """Add over a rank-1 tensor of n elements, declared as the input or made by Flatten and
+    Squeeze (known only after inference), then Reshape to its own shape."""
+    nodes = [
+        helper.make_node("Add", ["s1", "s1"], ["s"]),
+        helper.make_node("Shape", ["s"], ["shape"]),
+        helper.make_node("Reshape", ["s", "shape"], ["y"]),
+    ]
+    if declared:
+        inputs = [helper.make_tensor_value_info("s1", TensorProto.FLOAT, [n])]
+        inits = []
+    else:
+        nodes[:0] = [
+            helper.make_node("Flatten", ["x"], ["f"], axis=0),
+            helper.make_node("Squeeze", ["f", "zero"], ["s1"]),
+        ]
+        inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, n])]
+        inits = [helper.make_tensor("zero", TensorProto.INT64, [1], [0])]
+    return _model(
+        nodes, inputs, [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits
+    )
+
+
+def _in_child(work):
+    """`work()`'s repr, run in a forked child (the memory cap must not bound this process)."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.write(write_end, repr(work()).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end) as pipe:
+        text = pipe.read()
+    os.waitpid(pid, 0)
+    return text
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_AS, fork: Linux")
+def test_speculative_inference_declines_huge_rank1_tensors():
+    """The one-run inference (`speculative_table`) declines what the policy would not
+    propagate: a huge rank-1 graph input at once, a huge inferred one when its capped
+    memory runs out; the policy's table then stands, with no blow-up."""
+    n = 50_000_000
+    declared = _rank1_model(n, declared=True)
+    assert speculative_table(declared, memory_cap=True) is None
+    inferred = _rank1_model(n, declared=False)
+    start = time.perf_counter()
+    outcome = _in_child(
+        lambda: (
+            speculative_table(inferred, memory_cap=True),
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+        )
+    )
+    assert outcome.startswith("(None, "), outcome
+    grown = int(outcome.split(", ")[1].rstrip(")"))
+    assert grown < 1024 + 100, grown  # MiB: the cap, not the ~10 GB propagation would take
+    assert time.perf_counter() - start < 30
+    types = infer_types(inferred)
+    assert types.decoded("s") == ("FLOAT", (n,))
+
+
+def test_speculative_inference_equals_the_policy_on_the_onnx_wheels_models():
+    """One strict run with data propagation gives the policy's table (strict run, then data
+    propagation when a shape-consuming node needs it) on every model the onnx wheel ships
+    that it does not decline."""
+    data = Path(onnx.__file__).parent / "backend" / "test" / "data"
+    paths = sorted([*data.glob("*/*/model.onnx"), *data.glob("*/*.onnx")])
+    assert len(paths) > 100
+    compared = 0
+    for path in paths:
+        model = onnx.load(path, load_external_data=False)
+        table = speculative_table(model)
+        if table is None:
+            continue
+        policy = infer_all(model, keep_model=False)[1]
+        assert dict(table.serialized_table()) == dict(policy.serialized_table()), path
+        assert (table.strict_error, table.shape_consumers) == (
+            policy.strict_error,
+            policy.shape_consumers,
+        )
+        compared += 1
+    assert compared > 100
+
+
+def test_speculative_inference_equals_the_policy_where_propagation_is_needed():
+    """A Reshape whose shape comes from Shape/Gather/Concat: the policy runs twice, the
+    speculative run once; same types, the Reshape's output resolved."""
+    model = onnx.parser.parse_model(
+        """<ir_version: 8, opset_import: ["" : 17]>
+        g (float[N, 6] x) => (float[N, 2, 3] y) {
+            s = Shape(x)
+            zero = Constant<value = int64[1] {0}>()
+            n = Gather<axis = 0>(s, zero)
+            tail = Constant<value = int64[2] {2, 3}>()
+            shape = Concat<axis = 0>(n, tail)
+            y = Reshape(x, shape)
+        }"""
+    )
+    table = speculative_table(model)
+    assert table is not None and table.decoded("y") == ("FLOAT", ("N", 2, 3))
+    assert dict(table.serialized_table()) == dict(infer_table(model).serialized_table())
