@@ -98,7 +98,8 @@ class NodeFields:
     """
 
     __slots__ = (
-        "nodes",
+        "_nodes",
+        "_node_source",
         "names",
         "ops",
         "domains",
@@ -110,7 +111,10 @@ class NodeFields:
     )
 
     def __init__(self, nodes, names, ops, domains, inputs, outputs, attributes) -> None:
-        self.nodes: list[onnx.NodeProto] = nodes
+        #: the NodeProtos: a list, or the graph's repeated field, listed on first use (a
+        #: check reads few of them: ~0.03 s for 100,000 wrappers)
+        self._nodes: list[onnx.NodeProto] | None = nodes if isinstance(nodes, list) else None
+        self._node_source = nodes
         self.names: list[str] = names
         self.ops: list[str] = ops
         self.domains: list[str] = domains
@@ -119,6 +123,18 @@ class NodeFields:
         self.attributes: list[list[bytes]] = attributes
         self._signatures: tuple[list[int], list[int]] | None = None
         self._producer_index: dict[str, int] | None = None
+
+    @property
+    def nodes(self) -> list[onnx.NodeProto]:
+        if self._nodes is None:
+            self._nodes = list(self._node_source)
+        return self._nodes
+
+    def node(self, index: int) -> onnx.NodeProto:
+        """The NodeProto at `index` (without listing them all)."""
+        if self._nodes is not None:
+            return self._nodes[index]
+        return self._node_source[index]
 
     def rows(self) -> list[tuple[onnx.NodeProto, str, str, list[str], list[str]]]:
         """(node, op_type, domain, inputs, outputs) for each node, in order."""
@@ -166,13 +182,14 @@ class NodeFields:
 
     @classmethod
     def read(cls, graph: onnx.GraphProto) -> NodeFields:
-        nodes = list(graph.node)
-        if not nodes:
+        count = len(graph.node)
+        if not count:
             return cls([], [], [], [], [], [], [])
-        if graph.ByteSize() <= MAX_SHALLOW_BYTES:
-            serialized = graph.SerializeToString()
+        nodes = graph.node
+        serialized = _serialized_if_small(graph)
+        if serialized is not None:
             source = node_fields(serialized)
-            names, ops, domains = node_scalars(serialized, len(nodes))
+            names, ops, domains = node_scalars(serialized, count)
             if names is not None and ops is not None and domains is not None:
                 rows = [(n.input[:], n.output[:], n.attribute[:]) for n in source]
                 return cls(nodes, names, ops, domains, *map(list, zip(*rows, strict=True)))
@@ -193,6 +210,23 @@ class NodeFields:
                 for n in nodes
             ]
         return cls(nodes, *map(list, zip(*rows, strict=True)))
+
+
+def _serialized_if_small(graph: onnx.GraphProto) -> bytes | None:
+    """`graph` serialized when that takes at most MAX_SHALLOW_BYTES (large embedded weights
+    are not copied); None otherwise. The initializers are measured first (each in O(1));
+    the rest (nodes, tensor attributes) only by serializing, which a graph over the limit
+    wastes: `ByteSize` of the whole graph would walk every node (~0.035 s for 100,000)."""
+    weights = sum(t.ByteSize() for t in graph.initializer) + sum(
+        t.ByteSize() for t in graph.sparse_initializer
+    )
+    if weights > MAX_SHALLOW_BYTES:
+        return None
+    try:
+        serialized = graph.SerializeToString()
+    except (ValueError, OverflowError):  # over protobuf's 2 GiB
+        return None
+    return serialized if len(serialized) <= MAX_SHALLOW_BYTES else None
 
 
 def _decoder(types: Mapping[str, onnx.TypeProto]):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 from collections.abc import Iterator, Mapping
 
 import onnx
@@ -373,8 +374,20 @@ def _unresolved(value: onnx.TypeProto) -> bool:
 
 
 def _safe_for_data_prop(types: Mapping[str, onnx.TypeProto]) -> bool:
-    """False when a rank-0/1 tensor is large enough to make data propagation blow up."""
-    values = types.distinct_types() if isinstance(types, TypeTable) else types.values()
+    """False when a rank-0/1 tensor is large enough to make data propagation blow up (each
+    pattern of types that differ only in made-up dim names is decoded once)."""
+    if isinstance(types, TypeTable):
+        patterns: set[bytes] = set()
+        values = []
+        for raw in set(types.serialized_table().values()):
+            split = generated_dims(raw) if b"unk__" in raw else None
+            if split is not None:
+                if split[0] in patterns:
+                    continue
+                patterns.add(split[0])
+            values.append(onnx.TypeProto.FromString(raw))
+    else:
+        values = types.values()
     for value in values:
         if value.WhichOneof("value") != "tensor_type" or not value.tensor_type.HasField("shape"):
             continue
@@ -382,6 +395,34 @@ def _safe_for_data_prop(types: Mapping[str, onnx.TypeProto]) -> bool:
         if len(dims) == 1 and dims[0].dim_value > MAX_DATA_PROP_ELEMENTS:
             return False
     return True
+
+
+#: a dim_param field (a Dimension's field 2) of up to 127 bytes whose text is a made-up name
+_GENERATED_DIM_FIELD = re.compile(rb"\x12([\x05-\x7f])unk__")
+
+
+def generated_dims(serialized: bytes) -> tuple[bytes, tuple[str, ...]] | None:
+    """A serialized type with the text of its `unk__` dim names blanked, and those names in
+    order; None when they cannot be told apart from the rest of the bytes.
+
+    Shape inference makes up new `unk__<n>` names for every unknown dim, so each block of a
+    transformer has types of its own; types equal once blanked have the same dtype, rank,
+    dim values and dim names but for those (of equal lengths), and whatever is judged of
+    one holds for all.
+    """
+    parts, names, end = [], [], 0
+    for match in _GENERATED_DIM_FIELD.finditer(serialized):
+        start = match.start() + 2
+        if start < end:
+            return None
+        parts.append(serialized[end:start])
+        end = start + match.group(1)[0]
+        try:
+            names.append(serialized[start:end].decode())
+        except UnicodeDecodeError:
+            return None
+    parts.append(serialized[end:])
+    return b"\0".join(parts), tuple(names)
 
 
 def infer_model(model: onnx.ModelProto) -> onnx.ModelProto | None:

@@ -472,16 +472,16 @@ class _GraphChecker:
             opset = self.opsets.get(domain)
             if opset is None or opset < 1:
                 continue
-            if list(self._judge_node(fields.nodes[index], op, domain, opset, inputs[index])):
+            if list(self._judge_node(fields.node(index), op, domain, opset, inputs[index])):
                 return False
         nesting = [i for i, op in enumerate(ops) if op in _NESTING_OPS and fields.attributes[i]]
-        nodes = fields.nodes
+        node = fields.node
         if any(
-            attr.HasField("g") or len(attr.graphs) for i in nesting for attr in nodes[i].attribute
+            attr.HasField("g") or len(attr.graphs) for i in nesting for attr in node(i).attribute
         ):
             return False  # a body sees the names defined before its node: walk the nodes
         for index in nesting:
-            self._subgraphs(nodes[index], frozenset(), where, index)
+            self._subgraphs(node(index), frozenset(), where, index)
         self._dangling_outputs(graph, defined.union(produced_by), outer, where, None)
         return True
 

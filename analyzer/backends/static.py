@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
-import re
 from itertools import repeat
 
 import onnx
@@ -23,7 +22,7 @@ from trtforge.analyzer import validity
 from trtforge.analyzer.backends import local_functions
 from trtforge.analyzer.findings import Finding, Fix
 from trtforge.analyzer.graph import GraphView
-from trtforge.analyzer.inference import TypeTable
+from trtforge.analyzer.inference import TypeTable, generated_dims
 from trtforge.analyzer.kb import fixability, graph_rules
 from trtforge.analyzer.kb.policy import (
     convertible_types,
@@ -371,9 +370,9 @@ class StaticChecker:
         finally:
             pending.close()
         top.use_types(self.types)
-        nodes = f.nodes
+        node = f.node
         if memo is None:
-            keys = [None] * len(nodes)
+            keys = [None] * len(f.names)
         else:
             keys = memo.keys(kinds, f.inputs, f.outputs)
         clean = memo.clean if memo is not None else {}
@@ -384,7 +383,7 @@ class StaticChecker:
                 if shared:
                     continue  # supported with no finding, like the first node of its kind
                 watch = shared is None  # the first node of its kind
-            status, findings, plugin, ctx = self._judge(nodes[index], top, watch)
+            status, findings, plugin, ctx = self._judge(node(index), top, watch)
             if watch:
                 clean[key] = status == SUPPORTED and not findings and not ctx.reads_outside
             verdict = verdicts[index]
@@ -511,15 +510,16 @@ class VerdictMemo:
                 keys = [None if key[0] is None else key for key in keys]
             return keys
         out: list[tuple | None] = []
+        append = out.append
         for kind, ins, outs in zip(kinds, inputs, outputs, strict=True):
             if kind is None:
-                out.append(None)
+                append(None)
                 continue
             key = (*map(get, ins), *map(get, outs))
             if tuple in map(type, key):
-                out.append((kind, _renumber(key)))
+                append((kind, _renumber(key)))
             else:
-                out.append((kind, key[: len(ins)], key[len(ins) :]))
+                append((kind, key[: len(ins)], key[len(ins) :]))
         return out
 
     def _key_all(self) -> None:
@@ -607,7 +607,7 @@ class VerdictMemo:
         patterns: dict[bytes, list[tuple[bytes, tuple[str, ...]]]] = {}
         for serialized in one_of:
             if b"unk__" in serialized and serialized not in by_type:
-                split = _generated_dims(serialized)
+                split = generated_dims(serialized)
                 if split is not None:
                     patterns.setdefault(split[0], []).append((serialized, split[1]))
         for members in patterns.values():
@@ -657,28 +657,6 @@ class VerdictMemo:
         return key, of_type
 
 
-#: a dim_param field (a Dimension's field 2) of up to 127 bytes whose text is a made-up name
-_GENERATED_DIM_FIELD = re.compile(rb"\x12([\x05-\x7f])unk__")
-
-
-def _generated_dims(serialized: bytes) -> tuple[bytes, tuple[str, ...]] | None:
-    """A serialized type with the text of its `unk__` dim names blanked, and those names in
-    order; None when they cannot be told apart from the rest of the bytes."""
-    parts, names, end = [], [], 0
-    for match in _GENERATED_DIM_FIELD.finditer(serialized):
-        start = match.start() + 2
-        if start < end:
-            return None
-        parts.append(serialized[end:start])
-        end = start + match.group(1)[0]
-        try:
-            names.append(serialized[start:end].decode())
-        except UnicodeDecodeError:
-            return None
-    parts.append(serialized[end:])
-    return b"\0".join(parts), tuple(names)
-
-
 class _TensorKeys(dict):
     """name -> tensor key (`VerdictMemo._tensor_key`); a name not yet keyed (a tensor with no
     type, that `_key_typed_alike` did not see) is keyed on lookup, so node keys are built by
@@ -695,13 +673,15 @@ class _TensorKeys(dict):
 def _renumber(tensors: tuple) -> tuple:
     """Tensor keys with made-up dim names replaced by their order of first appearance."""
     numbers: dict[str, int] = {}
-    out = []
-    for tensor in tensors:
-        if type(tensor) is tuple:
-            key, names = tensor
-            tensor = (key, tuple([numbers.setdefault(n, len(numbers)) for n in names]))
-        out.append(tensor)
-    return tuple(out)
+    number = numbers.setdefault  # a new name gets the count before it: 0, 1, 2, ...
+    return tuple(
+        [
+            tensor
+            if type(tensor) is not tuple
+            else (tensor[0], tuple([number(n, len(numbers)) for n in tensor[1]]))
+            for tensor in tensors
+        ]
+    )
 
 
 def _custom_fixes(node: onnx.NodeProto) -> tuple[Fix, ...]:
