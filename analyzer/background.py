@@ -62,11 +62,11 @@ def infer_table(model: onnx.ModelProto) -> TypeTable:
     return inference.infer_table(model)
 
 
-def speculative_table(model: onnx.ModelProto) -> TypeTable | None:
+def speculative_table(model: onnx.ModelProto, serialized: bytes | None = None) -> TypeTable | None:
     """`inference.speculative_table`, its memory capped (in a child only)."""
     from trtforge.analyzer import inference
 
-    return inference.speculative_table(model, memory_cap=True)
+    return inference.speculative_table(model, memory_cap=True, serialized=serialized)
 
 
 def collect_declared_types(model: onnx.ModelProto) -> TypeTable:
@@ -88,12 +88,17 @@ def can_fork(model: onnx.ModelProto) -> bool:
     return len(model.graph.node) >= MIN_NODES and _forking_allowed()
 
 
-def _child_table(model: onnx.ModelProto, speculate: bool, out) -> TypeTable:
+def _child_table(
+    model: onnx.ModelProto, speculate: bool, out, serialized: bytes | None = None
+) -> TypeTable:
     """The table, in the child: speculatively first, else by the policy; each run announced
-    on `out`, so that the parent knows in which one a crash happened."""
+    on `out`, so that the parent knows in which one a crash happened (`serialized`: the bytes
+    `model` was parsed from)."""
     if speculate:
         _announce(out, SPECULATING)
-        table = speculative_table(model)
+        table = (
+            speculative_table(model) if serialized is None else speculative_table(model, serialized)
+        )
         if table is not None:
             return table
     _announce(out, POLICY)
@@ -147,7 +152,7 @@ class PendingTypes:
             if len(model.graph.node) < MIN_NODES:
                 out.write(SMALL)
                 return
-            table = _child_table(model, True, out)
+            table = _child_table(model, True, out, data)
             out.write(_pickled((hashlib.sha256(data).hexdigest(), table)))
 
         pending._fork(work, orphan_dies=True)

@@ -374,18 +374,16 @@ def _unresolved(value: onnx.TypeProto) -> bool:
 
 
 def _safe_for_data_prop(types: Mapping[str, onnx.TypeProto]) -> bool:
-    """False when a rank-0/1 tensor is large enough to make data propagation blow up (each
-    pattern of types that differ only in made-up dim names is decoded once)."""
+    """False when a rank-0/1 tensor is large enough to make data propagation blow up.
+
+    Of a TypeTable only the types whose bytes hold a varint of 3 bytes or more after a field-1
+    tag are decoded: a dim_value over MAX_DATA_PROP_ELEMENTS is one (the 25,000 distinct types
+    of 100,000 transformer nodes: a few decoded instead of all)."""
     if isinstance(types, TypeTable):
-        patterns: set[bytes] = set()
-        values = []
-        for raw in set(types.serialized_table().values()):
-            split = generated_dims(raw) if b"unk__" in raw else None
-            if split is not None:
-                if split[0] in patterns:
-                    continue
-                patterns.add(split[0])
-            values.append(onnx.TypeProto.FromString(raw))
+        distinct = set(types.serialized_table().values())
+        if not _LARGE_FIELD_1.search(b"\0".join(distinct)):
+            return True
+        values = [onnx.TypeProto.FromString(r) for r in distinct if _LARGE_FIELD_1.search(r)]
     else:
         values = types.values()
     for value in values:
@@ -396,6 +394,9 @@ def _safe_for_data_prop(types: Mapping[str, onnx.TypeProto]) -> bool:
             return False
     return True
 
+
+#: a field-1 varint (a Dimension's dim_value, a tensor's elem_type) of 16,384 or more
+_LARGE_FIELD_1 = re.compile(rb"\x08[\x80-\xff][\x80-\xff]")
 
 #: a dim_param field (a Dimension's field 2) of up to 127 bytes whose text is a made-up name
 _GENERATED_DIM_FIELD = re.compile(rb"\x12([\x05-\x7f])unk__")
@@ -518,7 +519,9 @@ def _infer_table(light: onnx.ModelProto) -> tuple[TypeTable | None, str]:
     return types, strict_error
 
 
-def speculative_table(model: onnx.ModelProto, memory_cap: bool = False) -> TypeTable | None:
+def speculative_table(
+    model: onnx.ModelProto, memory_cap: bool = False, serialized: bytes | None = None
+) -> TypeTable | None:
     """`infer_table(model)` in one run of ONNX's C++ inference instead of two, or None when
     that run cannot stand for the policy (`infer_all`), which must then run step by step.
 
@@ -537,14 +540,16 @@ def speculative_table(model: onnx.ModelProto, memory_cap: bool = False) -> TypeT
     declines at once; for inferred ones, with `memory_cap` (a forked child: `background.py`)
     the run is bounded: its address space may grow by at most SPECULATION_MEMORY bytes (and
     16 times the model's size), so that a model with huge rank-1 tensors fails the run (None)
-    instead of exhausting memory.
+    instead of exhausting memory. `serialized`: the bytes `model` was parsed from, if at
+    hand (inferred as they are when the model has no weights to leave out).
     """
     from onnx.onnx_cpp2py_export import shape_inference as cpp
 
     light = _weightless(model)
     if _large_1d_input(light.graph):
         return None
-    serialized = light.SerializeToString()
+    if light is not model or serialized is None:
+        serialized = light.SerializeToString()
     try:
         with _address_space_cap(len(serialized) if memory_cap else None):
             inferred = cpp.infer_shapes(serialized, False, True, True)

@@ -181,3 +181,23 @@ def test_speculative_inference_equals_the_policy_where_propagation_is_needed():
     table = speculative_table(model)
     assert table is not None and table.decoded("y") == ("FLOAT", ("N", 2, 3))
     assert dict(table.serialized_table()) == dict(infer_table(model).serialized_table())
+
+
+@pytest.mark.parametrize(
+    ("shape", "safe"),
+    [([65_536], True), ([65_537], False), ([20_000, 70_000], True), ([1 << 40], False), ([], True)],
+)
+def test_data_propagation_safety_reads_only_large_dims(shape, safe):
+    """The safety check decodes only types whose bytes hold a large varint; the verdict is
+    that of decoding every type: unsafe only for a rank-1 tensor over 65,536 elements."""
+    from trtforge.analyzer.inference import TypeTable, _safe_for_data_prop
+
+    model = _model(
+        [helper.make_node("Identity", ["x"], ["y"])],
+        [helper.make_tensor_value_info("x", TensorProto.INT64, shape)],
+        [helper.make_tensor_value_info("y", TensorProto.INT64, shape)],
+    )
+    table = TypeTable()
+    table.add_graph(model.graph)
+    assert _safe_for_data_prop(table) is safe
+    assert _safe_for_data_prop({n: table[n] for n in table}) is safe
