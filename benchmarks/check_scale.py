@@ -124,6 +124,56 @@ def make_common_ops(path: Path, nodes: int) -> int:
     return _save_chain(path, nodes, "common_ops", "c", steps, inits)
 
 
+def make_conv_net(path: Path, nodes: int) -> int:
+    """A residual CNN of `nodes` nodes: Conv 3x3, BatchNormalization, Relu, Conv 1x1, Add (the
+    block's input), Relu, repeated on [N, 16, 32, 32] FP32 (N symbolic; shared weights), for
+    a 100,000-node model of another shape than the chains. Returns the node count."""
+    rng = np.random.default_rng(0)
+    channels = 16
+    inits = [
+        numpy_helper.from_array(rng.standard_normal((channels, channels, 3, 3), np.float32), "w3"),
+        numpy_helper.from_array(rng.standard_normal((channels, channels, 1, 1), np.float32), "w1"),
+        *(
+            numpy_helper.from_array(value.astype(np.float32), name)
+            for name, value in (
+                ("bn_scale", np.ones(channels)),
+                ("bn_bias", np.zeros(channels)),
+                ("bn_mean", np.zeros(channels)),
+                ("bn_var", np.ones(channels)),
+            )
+        ),
+    ]
+    graph_nodes: list[onnx.NodeProto] = []
+    cur, block = "x", 0
+    while len(graph_nodes) < nodes:
+        p = f"k{block}"
+        for op, ins, out, attrs in (
+            ("Conv", [cur, "w3"], f"{p}/conv3", {"pads": [1, 1, 1, 1]}),
+            ("BatchNormalization", [f"{p}/conv3", "bn_scale", "bn_bias", "bn_mean", "bn_var"],
+             f"{p}/bn", {}),
+            ("Relu", [f"{p}/bn"], f"{p}/relu", {}),
+            ("Conv", [f"{p}/relu", "w1"], f"{p}/conv1", {}),
+            ("Add", [f"{p}/conv1", cur], f"{p}/add", {}),
+            ("Relu", [f"{p}/add"], f"{p}/out", {}),
+        ):  # fmt: skip
+            if len(graph_nodes) == nodes:
+                break
+            graph_nodes.append(helper.make_node(op, ins, [out], name=out, **attrs))
+        cur = graph_nodes[-1].output[0]
+        block += 1
+    shape = ["N", channels, 32, 32]
+    graph = helper.make_graph(
+        graph_nodes,
+        "conv_net",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info(cur, TensorProto.FLOAT, None)],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    onnx.save(model, path)
+    return len(graph_nodes)
+
+
 EXAMPLE_BLOCK = Path(__file__).resolve().parent.parent / "examples" / "transformer_block.onnx"
 
 
