@@ -9,6 +9,7 @@ the codes a single-model run would have given for that model.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -85,8 +86,8 @@ def collect(paths: Iterable[str]) -> list[Path]:
     found: dict[Path, None] = {}
     for text in paths:
         path = Path(text)
-        if path.is_dir():
-            models = sorted(p for p in path.rglob("*.onnx") if p.is_file())
+        if os.path.isdir(path):  # False, not an error, where it cannot be looked at
+            models = sorted(p for p in path.rglob("*.onnx") if os.path.isfile(p))
             if not models:
                 raise UserError(
                     f"{path}: no .onnx file in this folder or below it",

@@ -13,7 +13,7 @@ types onnxruntime accepts, and static dims equal to the model's.
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 import numpy as np
 import onnx
@@ -34,7 +34,7 @@ def load_feeds(spec: str) -> list[dict[str, np.ndarray]]:
     path = spec.split(":", 1)[0] if ".py:" in spec else spec
     if path.endswith(".py"):
         candidates = inputs.load_script(spec, flag)
-    elif Path(spec).exists():
+    elif os.path.exists(spec):  # False, not an error, for a path it cannot look at
         candidates = inputs.load_npz([spec], flag)
     else:
         raise UserError(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -231,6 +232,29 @@ def _one_line(err: Exception, limit: int = 80) -> str:
     return " ".join(str(err).split())[:limit]
 
 
+def require_model_file(path: Path) -> os.stat_result:
+    """The `stat` of a model file to read, or the UserError that says why it cannot be:
+    missing, a folder, not a regular file (a FIFO or a device would block or never end
+    when read), or not reachable (a folder on the way this user may not enter, a name too
+    long, a link loop)."""
+    try:
+        info = path.stat()
+    except (FileNotFoundError, NotADirectoryError, ValueError):  # ValueError: a NUL byte
+        raise UserError(
+            f"{path}: no such file", "check the path; the model must be a .onnx file"
+        ) from None
+    except OSError as err:
+        raise UserError(
+            f"{path}: cannot read ({err.strerror or err})",
+            "check the path, and the permissions of the file and of the folders above it",
+        ) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise UserError(f"{path}: is a directory", "pass the .onnx file inside it")
+    if not stat.S_ISREG(info.st_mode):
+        raise UserError(f"{path}: not a regular file", "pass a .onnx file saved on disk")
+    return info
+
+
 def load_model(model: str | os.PathLike | onnx.ModelProto | bytes) -> LoadedModel:
     """Loads and validates a model without loading its external weights.
 
@@ -253,13 +277,7 @@ def load_model(model: str | os.PathLike | onnx.ModelProto | bytes) -> LoadedMode
         return LoadedModel(None, proto, hashlib.sha256(model).hexdigest())
 
     path = Path(model)
-    if not path.exists():
-        raise UserError(f"{path}: no such file", "check the path; the model must be a .onnx file")
-    if path.is_dir():
-        raise UserError(f"{path}: is a directory", "pass the .onnx file inside it")
-    if not path.is_file():  # a FIFO or a device would block or never end when read
-        raise UserError(f"{path}: not a regular file", "pass a .onnx file saved on disk")
-    size = path.stat().st_size
+    size = require_model_file(path).st_size
     if size == 0:
         raise UserError(f"{path}: the file is empty", "export the model again")
     if size > PROTOBUF_LIMIT:

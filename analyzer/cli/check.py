@@ -85,15 +85,14 @@ def build_parser():
 def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args)
-    from pathlib import Path
 
-    if len(args.model) == 1 and not Path(args.model[0]).is_dir():
+    if len(args.model) == 1 and not os.path.isdir(args.model[0]):
         _prefetch_types(args)
     from trtforge.analyzer.api import check
     from trtforge.analyzer.reports import render, write_report
 
     color = args.output is None and sys.stdout.isatty()
-    if len(args.model) == 1 and not Path(args.model[0]).is_dir():
+    if len(args.model) == 1 and not os.path.isdir(args.model[0]):
         try:
             report = check(
                 args.model[0], target=args.target, backend=args.backend, advice=not args.no_advice

@@ -317,7 +317,7 @@ def _compile(trt, flavour, is_rtx, ccs, shapes, args, model_path):
         config.add_optimization_profile(profile)
     cache = None
     if args.timing_cache:
-        blob = Path(args.timing_cache).read_bytes() if Path(args.timing_cache).is_file() else b""
+        blob = Path(args.timing_cache).read_bytes() if os.path.isfile(args.timing_cache) else b""
         cache = config.create_timing_cache(blob)
         config.set_timing_cache(cache, ignore_mismatch=False)
 
@@ -445,9 +445,10 @@ def _check_plugins_known(model, model_path: Path, args) -> None:
 def _main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     setup_logging(args.verbose)
+    from trtforge.analyzer.loading import require_model_file
+
     model_path = Path(args.model)
-    if not model_path.is_file():
-        raise UserError(f"model '{args.model}' does not exist", "pass the path of an .onnx file")
+    require_model_file(model_path)  # missing, a folder, a FIFO, unreachable: exit 2 at once
     shapes = parse_shapes(args.shapes)
     out = check_output(args.output)  # before the (long) build: refuse what cannot be written
     check_output(out.with_name(out.name + ".json"), "-o (its JSON sidecar)")

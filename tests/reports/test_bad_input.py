@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -91,6 +92,35 @@ def test_directory(tmp_path):
 
 def test_missing_path(tmp_path):
     assert_clean_usage_error(run_cli(CHECK, str(tmp_path / "nope.onnx"), *ARGS), "no such file")
+
+
+@pytest.mark.parametrize(
+    ("module", "extra"),
+    [
+        (CHECK, ARGS),
+        (CHECK, ("EXAMPLES", *ARGS)),  # several models: an error row, not a crash
+        ("trtforge.analyzer.cli.rewrite", ("-o", "OUT", "--fuse-layernorm")),
+        ("trtforge.plugins.cli.build", ("-o", "OUT")),
+        ("trtforge.analyzer.cli.quantize", ("-o", "OUT", "--random-calibration")),
+    ],
+    ids=["check", "check-many", "rewrite", "build", "quantize"],
+)
+def test_model_path_that_cannot_be_looked_at(tmp_path, module, extra):
+    """A path the system refuses to stat (a name over 255 bytes: ENAMETOOLONG; also a folder
+    this user may not enter, or a link loop) is bad input, not an internal error: pathlib's
+    `is_dir`/`exists` raise for it."""
+    path = str(tmp_path / ("m" * 300 + ".onnx"))
+    examples = str(Path(__file__).resolve().parents[2] / "examples")
+    named = {"OUT": str(tmp_path / "out.onnx"), "EXAMPLES": examples}
+    args = [named.get(a, a) for a in extra]
+    proc = run_cli(module, path, *args)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    if "EXAMPLES" in extra:
+        assert proc.returncode == 2 and "could not be checked" in proc.stdout
+        return
+    assert proc.returncode == 2, proc.stderr
+    assert "cannot read (File name too long)" in proc.stderr
+    assert not (tmp_path / "out.onnx").exists()
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
