@@ -161,6 +161,13 @@ def node_scalars(serialized_graph: bytes, count: int) -> tuple[list | None, list
     )
 
 
+def node_count_hint(serialized_model: bytes) -> int:
+    """How many top-level nodes the serialized ModelProto has, without parsing the model (its
+    weights are skipped, not copied): the number of op_type values, which is the node count
+    unless a node lacks or repeats its op_type (an invalid model)."""
+    return len(_class("merged", "MergedModel").FromString(serialized_model).graph.node.op_type)
+
+
 def merged_columns(serialized: bytes, shallow, model: bool = False):
     """(op_type of every node, name of every value_info entry, serialized type of every
     value_info entry) of the graph `serialized` (a ModelProto's when `model`), whose

@@ -144,10 +144,15 @@ class PendingTypes:
         pending.path = path
 
         def work(out) -> None:
-            import onnx
+            from trtforge.analyzer._shallow_graph import node_count_hint
 
             with open(path, "rb") as model_file:
                 data = model_file.read()
+            if node_count_hint(data) < MIN_NODES:  # a model of weights: stop before onnx
+                out.write(SMALL)
+                return
+            import onnx
+
             model = onnx.ModelProto.FromString(data)
             if len(model.graph.node) < MIN_NODES:
                 out.write(SMALL)

@@ -381,3 +381,21 @@ def test_trt_check_stops_an_unused_prefetch(monkeypatch, tmp_path):
     assert len(started) == 1 and started[0] > 0 and background._prefetch is None
     with pytest.raises(ChildProcessError):
         os.waitpid(started[0], os.WNOHANG)  # reaped already
+
+
+def test_node_count_hint_skips_the_weights():
+    """The prefetching child counts nodes from a projection that skips the weights."""
+    import numpy as np
+    from onnx import numpy_helper
+
+    from trtforge.analyzer._shallow_graph import node_count_hint
+
+    for path in (
+        REPO / "examples" / "transformer_block.onnx",
+        *(REPO / "tests" / "fixtures" / "hf").glob("*.onnx"),
+    ):
+        model = onnx.load(path, load_external_data=False)
+        assert node_count_hint(model.SerializeToString()) == len(model.graph.node), path
+    heavy = _shape_computing_model()
+    heavy.graph.initializer.append(numpy_helper.from_array(np.zeros(1 << 20, np.float32), "w"))
+    assert node_count_hint(heavy.SerializeToString()) == len(heavy.graph.node)
