@@ -206,7 +206,10 @@ def rewrite_file(
     if left:
         removers = sorted({p for op in left for p in passes_removing("", op)})
         if late_ops(result.proto):
-            removers = sorted({*removers, "upgrade-opset"})
+            if foreign_late_nodes(result.proto):  # upgrade-opset refuses them: not onnx's op
+                removers = [p for p in removers if p != "upgrade-opset"]
+            else:
+                removers = sorted({*removers, "upgrade-opset"})
         raise UserError(
             f"the rewritten model would still hold {', '.join(short(o) for o in left[:3])} in "
             "the default domain, which onnx does not define at its opset (it would fail "
@@ -225,20 +228,35 @@ def rewrite_file(
     # The model, its external data and the report are committed together or not at all.
     with OutputSet() as outputs:
         staged = stage_model(outputs, result.proto, out_path, loaded)
-        report["written"] = True
-        if auto:
-            from trtforge.analyzer.api import check
+        invalid = _fails_checker(staged)
+        if not invalid:  # else discarded with the OutputSet: nothing written
+            report["written"] = True
+            if auto:
+                from trtforge.analyzer.api import check
 
-            if after is None:
-                after = check(staged, target=target, backend="static")
-            report["auto"] = {
-                "passes": passes,
-                "unsupported_before": len(before.unsupported_nodes),
-                "unsupported_after": len(after.unsupported_nodes),
-            }
+                if after is None:
+                    after = check(staged, target=target, backend="static")
+                report["auto"] = {
+                    "passes": passes,
+                    "unsupported_before": len(before.unsupported_nodes),
+                    "unsupported_after": len(after.unsupported_nodes),
+                }
+            if report_path:
+                outputs.add_text(report_path, json.dumps(report, indent=2) + "\n", "--report")
+            outputs.commit()
+    if invalid:
+        result.failure = (
+            f"the rewritten model fails onnx.checker ({invalid}); nothing written to {out_path}"
+        )
+        result.failure_hint = (
+            "a pass produced an invalid graph; rerun with fewer passes to find it, and report it"
+        )
         if report_path:
-            outputs.add_text(report_path, json.dumps(report, indent=2) + "\n", "--report")
-        outputs.commit()
+            from trtforge.analyzer.outputs import write_text
+
+            report["written"] = False
+            write_text(report_path, json.dumps(report, indent=2) + "\n", "--report")
+        return result
     result.written = True
     say(f"wrote {out_path}" + ("" if result.changed else " (graph unchanged)"))
     if auto:
@@ -386,6 +404,20 @@ def refuse_invalid(session: ModelSession) -> None:
         ) from None
 
 
+def _fails_checker(staged) -> str:
+    """What onnx.checker says of a staged output model (its data beside it), as one line; ""
+    when it passes. Whatever the passes did, trt-rewrite writes no model that fails it (the
+    input passed it: `refuse_invalid`)."""
+    import onnx
+
+    try:
+        onnx.checker.check_model(str(staged))
+    except (onnx.checker.ValidationError, ValueError) as err:
+        text = str(err).strip()
+        return short(text.splitlines()[0] if text else type(err).__name__)
+    return ""
+
+
 #: the domain that stands in for the default domain of ops onnx does not define (checker only)
 _UNREGISTERED = "trtforge.unregistered"
 
@@ -417,6 +449,13 @@ def late_ops(proto) -> set[str]:
     import onnx
 
     return {op for op in unregistered_ops(proto) if onnx.defs.has(op)}
+
+
+def foreign_late_nodes(proto) -> str:
+    """A late op's node that does not fit onnx's schema of that op (`upgrade_opset`)."""
+    from trtforge.analyzer.rewrite.passes.upgrade_opset import foreign_late_nodes as first
+
+    return first(proto)
 
 
 def late_opset(proto) -> int:
@@ -536,7 +575,13 @@ def _split(session, result, target, out_path, report_path, seed, dims, verify, s
     # every stage, the manifest and the report are committed together or not at all
     with OutputSet() as outputs:
         for stage in split.stages:
-            stage_model(outputs, stage.proto, paths[stage.name], None)
+            invalid = _fails_checker(stage_model(outputs, stage.proto, paths[stage.name], None))
+            if invalid:
+                result.failure = (
+                    f"the {stage.name} part fails onnx.checker ({invalid}); nothing written to "
+                    f"{out_path}"
+                )
+                return result
         manifest = report["split"]
         outputs.add_text(paths["manifest"], json.dumps(manifest, indent=2) + "\n")
         report["written"] = True

@@ -174,7 +174,7 @@ def test_missing_model_exit_2(tmp_path):
         "trtforge.plugins.cli.build", str(tmp_path / "nope.onnx"), "-o", str(tmp_path / "x.plan")
     )
     assert proc.returncode == 2
-    assert "does not exist" in proc.stderr and "Hint:" in proc.stderr
+    assert "no such file" in proc.stderr and "Hint:" in proc.stderr
 
 
 @pytest.mark.parametrize("name", ["LayerNorm", "RMSNorm"])

@@ -217,3 +217,52 @@ def test_upgrade_keeps_a_node_of_a_later_opset(rw) -> None:
     mean, var = x.mean(-1, keepdims=True), x.var(-1, keepdims=True)
     want = np.maximum((x - mean) / np.sqrt(var + 1e-5) * np.arange(1, 9) + [0, 1] * 4, 0)
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+CUSTOM_ATTENTION17 = """<ir_version: 8, opset_import: ["" : 17]>
+g (float[2, 8] x) => (float[2, 8] y) <float[8] w = {1, 2, 3, 4, 5, 6, 7, 8}> {
+    a = Attention (x, w)
+    y = Relu (a)
+}"""
+
+
+def test_a_custom_op_named_like_a_later_onnx_op_is_not_converted_into_it(tmp_path, capsys) -> None:
+    """`Attention` in the default domain with two inputs at opset 17: a custom op exported
+    without a domain. onnx defines Attention from opset 23 with Q, K and V; converting would
+    make the node onnx's op, invalid (and, with three inputs, another computation). The pass
+    refuses, --auto writes nothing and hints no --upgrade-opset."""
+    src, out = tmp_path / "m.onnx", tmp_path / "o.onnx"
+    onnx.save(onnx.parser.parse_model(CUSTOM_ATTENTION17), src)
+    assert main([str(src), "-o", str(out), "--upgrade-opset", "23", "--no-verify"]) == 2
+    err = capsys.readouterr().err
+    assert "does not fit onnx's Attention-23" in err and "input size 2" in err
+    assert main([str(src), "-o", str(out), "--auto", "--target", "trt-10", "--no-verify"]) == 2
+    err = capsys.readouterr().err
+    assert "skipped opset 17: Attention node" in err
+    assert "--upgrade-opset" not in err.splitlines()[-1]  # the hint
+    assert not out.exists()
+
+
+def test_no_model_that_fails_the_checker_is_written(tmp_path, monkeypatch, capsys) -> None:
+    """Whatever a pass produces, the staged output goes through onnx.checker before it is
+    committed: a rewrite whose result names one tensor as the output of two nodes exits 1
+    with nothing written (the report, asked for, says so)."""
+    from trtforge.analyzer.rewrite import api, manager
+
+    real = manager.rewrite_model
+
+    def broken(*args, **kwargs):
+        result = real(*args, **kwargs)
+        nodes = result.proto.graph.node
+        nodes[1].output[0] = nodes[0].output[0]  # a real defect: produced twice
+        return result
+
+    monkeypatch.setattr(manager, "rewrite_model", broken)
+    src, out, report = tmp_path / "m.onnx", tmp_path / "o.onnx", tmp_path / "r.json"
+    onnx.save(onnx.parser.parse_model(GELU13), src)
+    args = [str(src), "-o", str(out), "--fuse-gelu", "--no-verify", "--report", str(report)]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "fails onnx.checker" in err and "nothing written" in err
+    assert not out.exists() and json.loads(report.read_text())["written"] is False
+    assert api._fails_checker(src) == ""

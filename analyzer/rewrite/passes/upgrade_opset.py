@@ -24,15 +24,17 @@ Below opset 7 the pass first reshapes such a slope to [C, 1, ..., 1] (a constant
 computed slope through a Reshape).
 
 Skips (reported): a model already at (or above) the opset asked for; a model the converter
-cannot convert (the converter's error is the reason) — with `--upgrade-opset N` given
-explicitly, that is an error (exit 2) rather than a skip.
+cannot convert (the converter's error is the reason); a default-domain node named like an op
+onnx defines only later that does not fit that op's schema (a custom op exported without a
+domain: converting would make it onnx's op) — with `--upgrade-opset N` given explicitly,
+these are errors (exit 2) rather than skips.
 """
 
 from __future__ import annotations
 
 import logging
 
-from trtforge.analyzer.errors import UserError
+from trtforge.analyzer.errors import UserError, short
 from trtforge.analyzer.kb.fixability import UPGRADE_DEFAULT
 from trtforge.analyzer.lazy import lazy_import
 from trtforge.analyzer.rewrite.base import (
@@ -105,6 +107,7 @@ class UpgradeOpset(RewritePass):
             kept = [o for o in converted.opset_import if o.domain != _LATE]
             del converted.opset_import[:]
             converted.opset_import.extend(kept)
+            foreign = _not_onnx_nodes(converted, {n.op for n in late}, target)
         except Exception as err:  # noqa: BLE001 - the converter raises many kinds
             reason = (
                 f"onnx's version converter cannot convert opset {current} to {target} "
@@ -114,6 +117,14 @@ class UpgradeOpset(RewritePass):
                 raise UserError(
                     reason, "try a nearer opset (--upgrade-opset N), or re-export the model"
                 ) from None
+            return PassOutcome(skips=[Skip(f"opset {current}", reason)])
+        if foreign:  # converting would make them onnx's op of that name, which they are not
+            reason = (
+                f"{foreign}; converting to opset {target} would make it onnx's "
+                f"{foreign.split(' ')[0]}, which it is not (a custom op exported without a domain)"
+            )
+            if wanted:
+                raise UserError(reason, "give the op its own domain in the exporter")
             return PassOutcome(skips=[Skip(f"opset {current}", reason)])
         new = gs.import_onnx(converted)
         graph = ctx.graph
@@ -141,6 +152,42 @@ def _late_nodes(graph: gs.Graph, current: int) -> list:
         and onnx.defs.has(n.op)
         and not defined_at(n.op, current)
     ]
+
+
+def _not_onnx_nodes(model, late: set[str], version: int) -> str:
+    """The first node of a `late` op type that onnx's schema at `version` refuses (input or
+    output count, attributes: `onnx.checker.check_node`), described; "" when there is none.
+    A default-domain node named like an op onnx added later is that op only if it fits its
+    schema: onnxruntime's LayerNormalization does, a custom `Attention` with two inputs does
+    not (onnx's Attention-23 takes Q, K and V)."""
+    if not late:
+        return ""
+    context = onnx.checker.C.CheckerContext()
+    context.ir_version = model.ir_version
+    context.opset_imports = {"": version}
+    for node in model.graph.node:
+        if node.op_type in late and node.domain in ("", "ai.onnx"):
+            unnamed = onnx.NodeProto()
+            unnamed.CopyFrom(node)
+            unnamed.name = ""  # onnx's message quotes the name, cut at a NUL byte
+            try:
+                onnx.checker.check_node(unnamed, context)
+            except onnx.checker.ValidationError as err:
+                why = str(err).strip().splitlines()[0].removeprefix("Node()").strip()[:160]
+                return (
+                    f"{node.op_type} node '{short(node.name)}' does not fit onnx's "
+                    f"{node.op_type}-{version} ({why})"
+                )
+    return ""
+
+
+def foreign_late_nodes(model) -> str:
+    """`_not_onnx_nodes` of a model at the first opset that defines its late ops ("" when it
+    has none, or they all fit): whether upgrade-opset would refuse to convert it."""
+    from trtforge.analyzer.rewrite.api import late_ops, late_opset
+
+    late = late_ops(model)
+    return _not_onnx_nodes(model, late, late_opset(model)) if late else ""
 
 
 def first_opset(ops: set[str], current: int) -> int:
