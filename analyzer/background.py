@@ -47,8 +47,10 @@ MIN_NODES = 20_000
 
 #: files `prefetch` reads: from this size (a 20,000-node graph takes ~1 MB) ...
 PREFETCH_MIN_BYTES = 512 << 10
-#: ... up to this one (a larger file is mostly weights, which the child would copy).
-PREFETCH_MAX_BYTES = 512 << 20
+#: ... up to this one: a larger file is mostly weights, which the child would hold a second
+#: copy of (a fork after loading shares the parent's pages instead); a graph of a million
+#: nodes is ~50 MB.
+PREFETCH_MAX_BYTES = 64 << 20
 
 #: what a child writes: SPECULATING before the speculative run, POLICY before the policy's,
 #: then RESULT and the pickle; a prefetching child that finds the model small writes SMALL.
