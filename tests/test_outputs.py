@@ -371,7 +371,15 @@ def _start(model, out_dir, **env):
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, **env},
+        # under nohup the runner's SIGHUP is ignored, and trtforge rightly keeps ignoring an
+        # ignored signal: the command gets the default disposition, as from a terminal
+        preexec_fn=_default_signals,
     )
+
+
+def _default_signals() -> None:
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
 
 
 def _wait_for(proc, word: str) -> None:
