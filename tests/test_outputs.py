@@ -354,7 +354,15 @@ SLOW_WRITE = textwrap.dedent("""
 """)
 
 
-def _start(model, out_dir, **env):
+def _start(model, out_dir, ignored=(), **env):
+    """The slow-writing trt-rewrite, with the default disposition of each signal but those
+    `ignored` (under nohup the runner's SIGHUP is ignored, and trtforge rightly keeps ignoring
+    an ignored signal: each test says what it expects)."""
+
+    def dispositions() -> None:
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN if signum in ignored else signal.SIG_DFL)
+
     return subprocess.Popen(
         [
             sys.executable,
@@ -371,15 +379,8 @@ def _start(model, out_dir, **env):
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, **env},
-        # under nohup the runner's SIGHUP is ignored, and trtforge rightly keeps ignoring an
-        # ignored signal: the command gets the default disposition, as from a terminal
-        preexec_fn=_default_signals,
+        preexec_fn=dispositions,
     )
-
-
-def _default_signals() -> None:
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, signal.SIG_DFL)
 
 
 def _wait_for(proc, word: str) -> None:
@@ -418,14 +419,10 @@ def test_signal_after_the_rename_keeps_the_truth(model, out_dir, signum):
 
 def test_ignored_sighup_stays_ignored(model, out_dir):
     """Under nohup (SIGHUP ignored), trtforge does not start honouring SIGHUP."""
-    old = signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    try:
-        proc = _start(model, out_dir, PAUSE="2")
-        _wait_for(proc, "WRITING")
-        proc.send_signal(signal.SIGHUP)
-        _, err = proc.communicate(timeout=120)
-    finally:
-        signal.signal(signal.SIGHUP, old)
+    proc = _start(model, out_dir, ignored=(signal.SIGHUP,), PAUSE="2")
+    _wait_for(proc, "WRITING")
+    proc.send_signal(signal.SIGHUP)
+    _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert (out_dir / "m.onnx").is_file()
 
