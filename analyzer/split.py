@@ -213,8 +213,9 @@ def _with_types(
     model: onnx.ModelProto, names: set[str], types: Mapping[str, onnx.TypeProto] | None = None
 ) -> onnx.ModelProto:
     """The model with a value_info for every boundary tensor: from `types` (the caller's type
-    table) or ONNX shape inference, else (ops it cannot infer, e.g. some ai.onnx.ml ones) from
-    one onnxruntime run on generated inputs — element type and rank, every dim left symbolic."""
+    table) or ONNX shape inference, else (ops it cannot infer, e.g. some ai.onnx.ml ones; or a
+    type without a rank) from one onnxruntime run on generated inputs — element type and rank,
+    every dim left symbolic."""
     if types is None:
         inferred = onnx.shape_inference.infer_shapes(model)
     else:
@@ -228,15 +229,20 @@ def _with_types(
                 info = onnx.ValueInfoProto(name=name)
                 info.type.CopyFrom(types[name])
                 inferred.graph.value_info.append(info)
-    known = {
+    known = {  # a rank too: a stage's inputs and outputs need a shape (onnx.checker)
         v.name
         for v in [*inferred.graph.value_info, *inferred.graph.input, *inferred.graph.output]
-        if v.type.HasField("tensor_type") and v.type.tensor_type.elem_type
+        if v.type.HasField("tensor_type")
+        and v.type.tensor_type.elem_type
+        and v.type.tensor_type.HasField("shape")
     }
     known |= {i.name for i in model.graph.initializer}
     missing = sorted(names - known)
     if not missing:
         return inferred
+    kept = [v for v in inferred.graph.value_info if v.name not in missing]  # typed, unranked: out
+    del inferred.graph.value_info[:]
+    inferred.graph.value_info.extend(kept)
     from trtforge.analyzer.rewrite.verify import run_model
 
     probe = onnx.ModelProto()

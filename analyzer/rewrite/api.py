@@ -225,6 +225,7 @@ def rewrite_file(
         )
     if split:
         return _split(session, result, target, out_path, report_path, seed, dims, verify, say)
+    _shape_io(result.proto)
     # The model, its external data and the report are committed together or not at all.
     with OutputSet() as outputs:
         staged = stage_model(outputs, result.proto, out_path, loaded)
@@ -402,6 +403,32 @@ def refuse_invalid(session: ModelSession) -> None:
             f"{loaded.display_path}: not a valid ONNX model (onnx.checker: {first})",
             "trt-rewrite only rewrites models that pass onnx.checker; fix or re-export it",
         ) from None
+
+
+def _shape_io(proto) -> None:
+    """Gives graph inputs and outputs that have an element type but no shape (new outputs of
+    a pass; the pass manager restores those the model had) the shape ONNX shape inference
+    finds, which onnx.checker requires of them. Inference runs only when one lacks it."""
+    values = [*proto.graph.input, *proto.graph.output]
+    shapeless = [
+        v
+        for v in values
+        if v.type.WhichOneof("value") == "tensor_type" and not v.type.tensor_type.HasField("shape")
+    ]
+    if not shapeless:
+        return
+    from trtforge.analyzer.inference import infer_types
+
+    types = infer_types(proto)
+    for value in shapeless:
+        found = types.get(value.name)
+        if (
+            found is not None
+            and found.WhichOneof("value") == "tensor_type"
+            and found.tensor_type.HasField("shape")
+            and found.tensor_type.elem_type == value.type.tensor_type.elem_type
+        ):
+            value.type.tensor_type.shape.CopyFrom(found.tensor_type.shape)
 
 
 def _fails_checker(staged) -> str:

@@ -214,6 +214,7 @@ def _export(graph: gs.Graph, original: onnx.ModelProto, opsets: dict[str, int]) 
     graph.opset = opsets.get("", graph.opset)
     out = gs.export_onnx(graph, do_type_check=False)
     _keep_non_tensor_io_types(out, original)
+    _keep_io_shapes(out, original)
     used = {n.domain for n in out.graph.node}
     for domain in used:
         key = "" if domain == "ai.onnx" else domain
@@ -243,6 +244,27 @@ def _keep_non_tensor_io_types(out: onnx.ModelProto, original: onnx.ModelProto) -
         for value in mine:
             if value.name in types and _undefined(value.type):
                 value.type.CopyFrom(types[value.name])
+
+
+def _keep_io_shapes(out: onnx.ModelProto, original: onnx.ModelProto) -> None:
+    """Gives graph inputs/outputs that lost their shape (a pass made a new tensor of the same
+    name, typed but unshaped) the shape they had: a rewrite keeps what the model computes, so
+    a value of the same name and element type has the same shape. onnx.checker requires a
+    shape on every graph input and output."""
+    for mine, theirs in ((out.graph.input, original.graph.input),
+                         (out.graph.output, original.graph.output)):  # fmt: skip
+        shaped = {
+            v.name: v.type.tensor_type
+            for v in theirs
+            if v.type.WhichOneof("value") == "tensor_type" and v.type.tensor_type.HasField("shape")
+        }
+        for value in mine:
+            known = shaped.get(value.name)
+            if known is None or value.type.WhichOneof("value") != "tensor_type":
+                continue
+            tensor = value.type.tensor_type
+            if not tensor.HasField("shape") and tensor.elem_type == known.elem_type:
+                tensor.shape.CopyFrom(known.shape)
 
 
 def _undefined(type_proto: onnx.TypeProto) -> bool:

@@ -6,6 +6,8 @@ The convention tests iterate over the registry: a new pass file is checked witho
 
 from __future__ import annotations
 
+import numpy as np
+import onnx
 import pytest
 
 from trtforge.analyzer.rewrite import base, manager, registry
@@ -286,3 +288,47 @@ def test_report_json_shape(rw):
 
 def test_max_rounds_is_bounded():
     assert 2 <= manager.MAX_ROUNDS <= 16
+
+
+def test_graph_outputs_keep_their_shape_through_a_rewrite():
+    """A pass that makes a new tensor under an output's name (typed, not shaped) would leave
+    the output without the shape onnx.checker requires: the export gives it back the shape
+    the model had (a rewrite keeps what the model computes)."""
+    import onnx_graphsurgeon as gs
+
+    from trtforge.analyzer.rewrite.manager import _export
+
+    model = onnx.parser.parse_model(
+        """<ir_version: 8, opset_import: ["" : 17]>
+        g (float[N, 4] x) => (float[N, 4] y) { t = Relu (x)  y = Neg (t) }"""
+    )
+    graph = gs.import_onnx(model)
+    neg = graph.nodes[1]
+    fresh = gs.Variable("y", dtype=np.float32)  # what a pass replacing the node might make
+    neg.outputs = [fresh]
+    graph.outputs = [fresh]
+    out = _export(graph, model, {"": 17})
+    assert [d.dim_param or d.dim_value for d in out.graph.output[0].type.tensor_type.shape.dim] == [
+        "N",
+        4,
+    ]
+    onnx.checker.check_model(out)
+
+
+def test_a_new_output_gets_its_shape_from_inference():
+    """An output the original did not have (a pass added it) and that has no shape gets the
+    one shape inference finds before the model is written (`_shape_io`)."""
+    from trtforge.analyzer.rewrite.api import _shape_io
+
+    model = onnx.parser.parse_model(
+        """<ir_version: 8, opset_import: ["" : 17]>
+        g (float[N, 4] x) => (float y) { y = Relu (x) }"""
+    )
+    del model.graph.output[0].type.tensor_type.shape.dim[:]
+    model.graph.output[0].type.tensor_type.ClearField("shape")
+    with pytest.raises(onnx.checker.ValidationError, match="shape"):
+        onnx.checker.check_model(model)
+    _shape_io(model)
+    dims = model.graph.output[0].type.tensor_type.shape.dim
+    assert [d.dim_param or d.dim_value for d in dims] == ["N", 4]
+    onnx.checker.check_model(model)

@@ -146,3 +146,18 @@ def test_nothing_to_split_is_a_usage_error(tmp_path):
     proc = _cli(src, "-o", tmp_path / "o.onnx", "--split", "--target", "rtx-1")
     assert proc.returncode == 2 and "nothing to split" in proc.stderr
     assert not (tmp_path / "o.onnx").exists()
+
+
+def test_a_boundary_type_without_rank_gets_one_from_a_run():
+    """The type table knows a boundary tensor's element type but not its rank (ops shape
+    inference cannot see through): the cut takes its rank from one onnxruntime run, so every
+    stage declares shaped inputs and outputs, as onnx.checker requires."""
+    model = _pipeline()
+    table = {"ids": helper.make_tensor_type_proto(TensorProto.INT64, None)}
+    split = split_model(model, _accepted(model), table)
+    stages = {s.name: s.proto for s in split.stages}
+    for proto in stages.values():
+        onnx.checker.check_model(proto)
+    (ids,) = [v for v in stages["tensorrt"].graph.input if v.name == "ids"]
+    assert ids.type.tensor_type.elem_type == TensorProto.INT64
+    assert len(ids.type.tensor_type.shape.dim) == 1  # the rank, from the run
