@@ -98,9 +98,7 @@ def _child_table(
     `model` was parsed from)."""
     if speculate:
         _announce(out, SPECULATING)
-        table = (
-            speculative_table(model) if serialized is None else speculative_table(model, serialized)
-        )
+        table = speculative_table(model, serialized)
         if table is not None:
             return table
     _announce(out, POLICY)

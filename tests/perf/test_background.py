@@ -95,7 +95,7 @@ def test_child_crash_uses_declared_types(fork_always, monkeypatch, caplog):
     the model states."""
     parent = os.getpid()
 
-    def crash(model):
+    def crash(model, serialized=None):
         if os.getpid() != parent:
             os.kill(os.getpid(), signal.SIGKILL)
         return infer_types(model)
@@ -121,7 +121,7 @@ def test_child_error_infers_in_process(fork_always, monkeypatch):
         return infer_types(model)
 
     monkeypatch.setattr(background, "infer_table", flaky)
-    monkeypatch.setattr(background, "speculative_table", lambda model: None)
+    monkeypatch.setattr(background, "speculative_table", lambda model, serialized=None: None)
     model = _shape_computing_model()
     table = background.start_type_inference(model).result()
     assert table._raw == infer_types(model)._raw
@@ -133,7 +133,7 @@ def test_speculation_crash_infers_step_by_step(fork_always, monkeypatch, caplog)
     of a signal: a new child runs the policy itself, and its types are the inferred ones,
     not only those the model declares."""
 
-    def crash(model):
+    def crash(model, serialized=None):
         os.kill(os.getpid(), signal.SIGKILL)
 
     monkeypatch.setattr(background, "speculative_table", crash)
