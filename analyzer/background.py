@@ -206,40 +206,19 @@ class PendingTypes:
                 log.info("the prefetched types are not the loaded model's; inferring again")
                 table = PendingTypes(self._model).result()
             return table
-        data, status = self._receive()
-        phase, data = _phases(data)
-        crashed = status is not None and os.WIFSIGNALED(status)
-        if crashed and phase == SPECULATING:
-            log.info("speculative inference crashed; inferring step by step")
+        outcome, payload = self._outcome()
+        if outcome == "payload" and isinstance(payload, TypeTable):
+            return payload
+        if outcome == "speculation crashed":
             return PendingTypes(self._model, speculate=False).result()
-        if crashed:
+        if outcome == "crashed":
             log.warning(
                 "shape inference crashed (signal %d); using the types the model declares",
-                os.WTERMSIG(status),
+                payload,
             )
             return collect_declared_types(self._model)
-        if data.startswith(RESULT) and (status is None or os.waitstatus_to_exitcode(status) == 0):
-            try:
-                table = pickle.loads(data[1:])
-            except Exception as err:  # noqa: BLE001 - fall through to in-process inference
-                log.info("type table from the inference child unreadable: %s", err)
-            else:
-                if isinstance(table, TypeTable):
-                    return table
         log.info("inference child failed; inferring in-process")
         return infer_table(self._model)
-
-    def _receive(self) -> tuple[bytes, int | None]:
-        """Everything the child wrote, and its wait status (None: reaped by someone else)."""
-        chunks = []
-        try:
-            with os.fdopen(self._pipe, "rb") as pipe:
-                self._pipe = -1
-                while chunk := pipe.read(1 << 20):
-                    chunks.append(chunk)
-        finally:
-            status = self._reap()
-        return b"".join(chunks), status
 
     def prefetched(self, model: onnx.ModelProto, sha256: str) -> TypeTable | None:
         """A prefetch's table when the child read the model whose digest is `sha256` (the one
@@ -248,20 +227,38 @@ class PendingTypes:
         from trtforge.analyzer.inference import TypeTable
 
         self._model = model
-        data, status = self._receive()
-        phase, data = _phases(data)
-        if not data.startswith(RESULT) or (status is not None and os.WIFSIGNALED(status)):
-            if phase == SPECULATING and status is not None and os.WIFSIGNALED(status):
-                log.info("speculative inference crashed; inferring step by step")
-                return PendingTypes(model, speculate=False).result()
+        outcome, payload = self._outcome()
+        if outcome == "speculation crashed":
+            return PendingTypes(model, speculate=False).result()
+        if outcome != "payload" or not isinstance(payload, tuple) or len(payload) != 2:
             return None
+        digest, table = payload
+        return table if digest == sha256 and isinstance(table, TypeTable) else None
+
+    def _outcome(self) -> tuple[str, object]:
+        """How the child ended: ("payload", what it pickled), ("crashed", the signal),
+        ("speculation crashed", None) — a new child must run the policy — or ("failed",
+        None)."""
+        chunks = []
         try:
-            digest, table = pickle.loads(data[1:])
-        except Exception:  # noqa: BLE001 - a damaged pipe: infer again
-            return None
-        if digest != sha256 or not isinstance(table, TypeTable):
-            return None
-        return table
+            with os.fdopen(self._pipe, "rb") as pipe:
+                self._pipe = -1
+                while chunk := pipe.read(1 << 20):
+                    chunks.append(chunk)
+        finally:
+            status = self._reap()
+        phase, data = _phases(b"".join(chunks))
+        if status is not None and os.WIFSIGNALED(status):
+            if phase == SPECULATING:
+                log.info("speculative inference crashed; inferring step by step")
+                return "speculation crashed", None
+            return "crashed", os.WTERMSIG(status)
+        if data.startswith(RESULT) and (status is None or os.waitstatus_to_exitcode(status) == 0):
+            try:
+                return "payload", pickle.loads(data[1:])
+            except Exception as err:  # noqa: BLE001 - a damaged pipe: infer again
+                log.info("type table from the inference child unreadable: %s", err)
+        return "failed", None
 
     def _reap(self) -> int | None:
         """Waits for the child; its wait status, or None when someone else reaped it (a

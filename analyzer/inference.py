@@ -398,33 +398,6 @@ def _safe_for_data_prop(types: Mapping[str, onnx.TypeProto]) -> bool:
 #: a field-1 varint (a Dimension's dim_value, a tensor's elem_type) of 16,384 or more
 _LARGE_FIELD_1 = re.compile(rb"\x08[\x80-\xff][\x80-\xff]")
 
-#: a dim_param field (a Dimension's field 2) of up to 127 bytes whose text is a made-up name
-_GENERATED_DIM_FIELD = re.compile(rb"\x12([\x05-\x7f])unk__")
-
-
-def generated_dims(serialized: bytes) -> tuple[bytes, tuple[str, ...]] | None:
-    """A serialized type with the text of its `unk__` dim names blanked, and those names in
-    order; None when they cannot be told apart from the rest of the bytes.
-
-    Shape inference makes up new `unk__<n>` names for every unknown dim, so each block of a
-    transformer has types of its own; types equal once blanked have the same dtype, rank,
-    dim values and dim names but for those (of equal lengths), and whatever is judged of
-    one holds for all.
-    """
-    parts, names, end = [], [], 0
-    for match in _GENERATED_DIM_FIELD.finditer(serialized):
-        start = match.start() + 2
-        if start < end:
-            return None
-        parts.append(serialized[end:start])
-        end = start + match.group(1)[0]
-        try:
-            names.append(serialized[start:end].decode())
-        except UnicodeDecodeError:
-            return None
-    parts.append(serialized[end:])
-    return b"\0".join(parts), tuple(names)
-
 
 def infer_model(model: onnx.ModelProto) -> onnx.ModelProto | None:
     """Runs ONNX shape inference the way every part of trtforge does: safely.
@@ -532,8 +505,8 @@ def speculative_table(
     exceeds MAX_DATA_PROP_ELEMENTS: strict inference that passes with data propagation passes
     without it (propagated values only add shape facts), a model that needed propagation gets
     the propagated types either way, and one that did not has nothing for propagation to add
-    (only shape-consuming nodes read propagated values). `tests/test_inference.py` holds the
-    two equal over the onnx wheel's models.
+    (only shape-consuming nodes read propagated values). `tests/reports/test_shape_inference.py`
+    holds the two equal over the onnx wheel's models.
 
     Data propagation allocates per element of every rank-1 tensor with a known size, which
     the policy rules out by looking at the types first. Here a graph input of that kind

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import re
 from itertools import repeat
 
 import onnx
@@ -22,7 +23,7 @@ from trtforge.analyzer import validity
 from trtforge.analyzer.backends import local_functions
 from trtforge.analyzer.findings import Finding, Fix
 from trtforge.analyzer.graph import GraphView
-from trtforge.analyzer.inference import TypeTable, generated_dims
+from trtforge.analyzer.inference import TypeTable
 from trtforge.analyzer.kb import fixability, graph_rules
 from trtforge.analyzer.kb.policy import (
     convertible_types,
@@ -510,16 +511,15 @@ class VerdictMemo:
                 keys = [None if key[0] is None else key for key in keys]
             return keys
         out: list[tuple | None] = []
-        append = out.append
         for kind, ins, outs in zip(kinds, inputs, outputs, strict=True):
             if kind is None:
-                append(None)
+                out.append(None)
                 continue
             key = (*map(get, ins), *map(get, outs))
             if tuple in map(type, key):
-                append((kind, _renumber(key)))
+                out.append((kind, _renumber(key)))
             else:
-                append((kind, key[: len(ins)], key[len(ins) :]))
+                out.append((kind, key[: len(ins)], key[len(ins) :]))
         return out
 
     def _key_all(self) -> None:
@@ -607,7 +607,7 @@ class VerdictMemo:
         patterns: dict[bytes, list[tuple[bytes, tuple[str, ...]]]] = {}
         for serialized in one_of:
             if b"unk__" in serialized and serialized not in by_type:
-                split = generated_dims(serialized)
+                split = _generated_dims(serialized)
                 if split is not None:
                     patterns.setdefault(split[0], []).append((serialized, split[1]))
         for members in patterns.values():
@@ -657,6 +657,34 @@ class VerdictMemo:
         return key, of_type
 
 
+#: a dim_param field (a Dimension's field 2) of up to 127 bytes whose text is a made-up name
+_GENERATED_DIM_FIELD = re.compile(rb"\x12([\x05-\x7f])unk__")
+
+
+def _generated_dims(serialized: bytes) -> tuple[bytes, tuple[str, ...]] | None:
+    """A serialized type with the text of its `unk__` dim names blanked, and those names in
+    order; None when they cannot be told apart from the rest of the bytes.
+
+    Shape inference makes up new `unk__<n>` names for every unknown dim, so each block of a
+    transformer has types of its own; types equal once blanked have the same dtype, rank,
+    dim values and dim names but for those (of equal lengths), and whatever is judged of
+    one holds for all.
+    """
+    parts, names, end = [], [], 0
+    for match in _GENERATED_DIM_FIELD.finditer(serialized):
+        start = match.start() + 2
+        if start < end:
+            return None
+        parts.append(serialized[end:start])
+        end = start + match.group(1)[0]
+        try:
+            names.append(serialized[start:end].decode())
+        except UnicodeDecodeError:
+            return None
+    parts.append(serialized[end:])
+    return b"\0".join(parts), tuple(names)
+
+
 class _TensorKeys(dict):
     """name -> tensor key (`VerdictMemo._tensor_key`); a name not yet keyed (a tensor with no
     type, that `_key_typed_alike` did not see) is keyed on lookup, so node keys are built by
@@ -673,15 +701,13 @@ class _TensorKeys(dict):
 def _renumber(tensors: tuple) -> tuple:
     """Tensor keys with made-up dim names replaced by their order of first appearance."""
     numbers: dict[str, int] = {}
-    number = numbers.setdefault  # a new name gets the count before it: 0, 1, 2, ...
-    return tuple(
-        [
-            tensor
-            if type(tensor) is not tuple
-            else (tensor[0], tuple([number(n, len(numbers)) for n in tensor[1]]))
-            for tensor in tensors
-        ]
-    )
+    out = []
+    for tensor in tensors:
+        if type(tensor) is tuple:
+            key, names = tensor
+            tensor = (key, tuple([numbers.setdefault(n, len(numbers)) for n in names]))
+        out.append(tensor)
+    return tuple(out)
 
 
 def _custom_fixes(node: onnx.NodeProto) -> tuple[Fix, ...]:

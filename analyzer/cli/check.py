@@ -86,13 +86,14 @@ def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args)
 
-    if len(args.model) == 1 and not os.path.isdir(args.model[0]):
+    one_file = len(args.model) == 1 and not os.path.isdir(args.model[0])
+    if one_file:
         _prefetch_types(args)
     from trtforge.analyzer.api import check
     from trtforge.analyzer.reports import render, write_report
 
     color = args.output is None and sys.stdout.isatty()
-    if len(args.model) == 1 and not os.path.isdir(args.model[0]):
+    if one_file:
         try:
             report = check(
                 args.model[0], target=args.target, backend=args.backend, advice=not args.no_advice

@@ -479,10 +479,12 @@ def late_ops(proto) -> set[str]:
 
 
 def foreign_late_nodes(proto) -> str:
-    """A late op's node that does not fit onnx's schema of that op (`upgrade_opset`)."""
-    from trtforge.analyzer.rewrite.passes.upgrade_opset import foreign_late_nodes as first
+    """A node of `late_ops` that does not fit onnx's schema of its op at `late_opset`
+    ("" when every one fits): whether upgrade-opset would refuse to convert the model."""
+    from trtforge.analyzer.rewrite.passes.upgrade_opset import not_onnx_nodes
 
-    return first(proto)
+    late = late_ops(proto)
+    return not_onnx_nodes(proto, late, late_opset(proto)) if late else ""
 
 
 def late_opset(proto) -> int:

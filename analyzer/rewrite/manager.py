@@ -213,8 +213,7 @@ def _rewrite_model(
 def _export(graph: gs.Graph, original: onnx.ModelProto, opsets: dict[str, int]) -> onnx.ModelProto:
     graph.opset = opsets.get("", graph.opset)
     out = gs.export_onnx(graph, do_type_check=False)
-    _keep_non_tensor_io_types(out, original)
-    _keep_io_shapes(out, original)
+    _keep_io_types(out, original)
     used = {n.domain for n in out.graph.node}
     for domain in used:
         key = "" if domain == "ai.onnx" else domain
@@ -230,41 +229,37 @@ def _export(graph: gs.Graph, original: onnx.ModelProto, opsets: dict[str, int]) 
     return out
 
 
-def _keep_non_tensor_io_types(out: onnx.ModelProto, original: onnx.ModelProto) -> None:
-    """Gives graph inputs/outputs whose type graphsurgeon cannot express their original type.
+def _keep_io_types(out: onnx.ModelProto, original: onnx.ModelProto) -> None:
+    """Gives graph inputs/outputs what the export lost of the type they had under that name.
 
-    graphsurgeon models every value as a tensor or a sequence of tensors: a map or a sequence
-    of maps (ZipMap's output) comes back as `seq(undefined)`, which onnxruntime refuses to load
-    ("Invalid tensor data type 0"). Such a value that keeps its name gets its original type
-    back; a type a pass set on purpose (a defined one) is left alone.
+    * A non-tensor type: graphsurgeon models every value as a tensor or a sequence of
+      tensors, so a map or a sequence of maps (ZipMap's output) comes back as
+      `seq(undefined)`, which onnxruntime refuses to load ("Invalid tensor data type 0"); it
+      gets its original type back (a type a pass set on purpose, a defined one, is left).
+    * A shape: a pass that made a new tensor of the same name leaves it typed but unshaped,
+      and onnx.checker requires a shape on every graph input and output. A rewrite keeps
+      what the model computes, so a value of the same name and element type has the shape
+      it had.
     """
     for mine, theirs in ((out.graph.input, original.graph.input),
                          (out.graph.output, original.graph.output)):  # fmt: skip
-        types = {v.name: v.type for v in theirs if v.type.WhichOneof("value") != "tensor_type"}
+        types = {v.name: v.type for v in theirs}
         for value in mine:
-            if value.name in types and _undefined(value.type):
-                value.type.CopyFrom(types[value.name])
-
-
-def _keep_io_shapes(out: onnx.ModelProto, original: onnx.ModelProto) -> None:
-    """Gives graph inputs/outputs that lost their shape (a pass made a new tensor of the same
-    name, typed but unshaped) the shape they had: a rewrite keeps what the model computes, so
-    a value of the same name and element type has the same shape. onnx.checker requires a
-    shape on every graph input and output."""
-    for mine, theirs in ((out.graph.input, original.graph.input),
-                         (out.graph.output, original.graph.output)):  # fmt: skip
-        shaped = {
-            v.name: v.type.tensor_type
-            for v in theirs
-            if v.type.WhichOneof("value") == "tensor_type" and v.type.tensor_type.HasField("shape")
-        }
-        for value in mine:
-            known = shaped.get(value.name)
-            if known is None or value.type.WhichOneof("value") != "tensor_type":
+            known = types.get(value.name)
+            if known is None:
+                continue
+            if known.WhichOneof("value") != "tensor_type":
+                if _undefined(value.type):
+                    value.type.CopyFrom(known)
                 continue
             tensor = value.type.tensor_type
-            if not tensor.HasField("shape") and tensor.elem_type == known.elem_type:
-                tensor.shape.CopyFrom(known.shape)
+            if (
+                value.type.WhichOneof("value") == "tensor_type"
+                and not tensor.HasField("shape")
+                and known.tensor_type.HasField("shape")
+                and tensor.elem_type == known.tensor_type.elem_type
+            ):
+                tensor.shape.CopyFrom(known.tensor_type.shape)
 
 
 def _undefined(type_proto: onnx.TypeProto) -> bool:

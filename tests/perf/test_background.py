@@ -146,9 +146,12 @@ def test_speculation_crash_infers_step_by_step(fork_always, monkeypatch, caplog)
 
 def test_speculation_gives_the_policys_table(fork_always):
     """The child's one speculative run gives the table of the policy's runs (strict, then
-    with data propagation where a shape-consuming node needs it)."""
+    with data propagation where a shape-consuming node needs it: the Reshape's output is
+    resolved)."""
     model = _shape_computing_model()
-    assert inference.speculative_table(model) is not None
+    table = inference.speculative_table(model)
+    assert table is not None and table.decoded("y") == ("FLOAT", ("N", 2, 3))
+    assert dict(table.serialized_table()) == dict(inference.infer_table(model).serialized_table())
     pending = background.start_type_inference(model)
     assert pending.result()._raw == infer_types(model)._raw
 

@@ -15,7 +15,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from trtforge.analyzer.graph import GraphView
-from trtforge.analyzer.inference import infer_all, infer_table, infer_types, speculative_table
+from trtforge.analyzer.inference import infer_all, infer_types, speculative_table
 
 
 def _model(nodes, inputs, outputs, inits=()):
@@ -162,25 +162,6 @@ def test_speculative_inference_equals_the_policy_on_the_onnx_wheels_models():
         )
         compared += 1
     assert compared > 100
-
-
-def test_speculative_inference_equals_the_policy_where_propagation_is_needed():
-    """A Reshape whose shape comes from Shape/Gather/Concat: the policy runs twice, the
-    speculative run once; same types, the Reshape's output resolved."""
-    model = onnx.parser.parse_model(
-        """<ir_version: 8, opset_import: ["" : 17]>
-        g (float[N, 6] x) => (float[N, 2, 3] y) {
-            s = Shape(x)
-            zero = Constant<value = int64[1] {0}>()
-            n = Gather<axis = 0>(s, zero)
-            tail = Constant<value = int64[2] {2, 3}>()
-            shape = Concat<axis = 0>(n, tail)
-            y = Reshape(x, shape)
-        }"""
-    )
-    table = speculative_table(model)
-    assert table is not None and table.decoded("y") == ("FLOAT", ("N", 2, 3))
-    assert dict(table.serialized_table()) == dict(infer_table(model).serialized_table())
 
 
 @pytest.mark.parametrize(

@@ -107,7 +107,7 @@ class UpgradeOpset(RewritePass):
             kept = [o for o in converted.opset_import if o.domain != _LATE]
             del converted.opset_import[:]
             converted.opset_import.extend(kept)
-            foreign = _not_onnx_nodes(converted, {n.op for n in late}, target)
+            foreign = not_onnx_nodes(converted, {n.op for n in late}, target)
         except Exception as err:  # noqa: BLE001 - the converter raises many kinds
             reason = (
                 f"onnx's version converter cannot convert opset {current} to {target} "
@@ -154,7 +154,7 @@ def _late_nodes(graph: gs.Graph, current: int) -> list:
     ]
 
 
-def _not_onnx_nodes(model, late: set[str], version: int) -> str:
+def not_onnx_nodes(model, late: set[str], version: int) -> str:
     """The first node of a `late` op type that onnx's schema at `version` refuses (input or
     output count, attributes: `onnx.checker.check_node`), described; "" when there is none.
     A default-domain node named like an op onnx added later is that op only if it fits its
@@ -179,15 +179,6 @@ def _not_onnx_nodes(model, late: set[str], version: int) -> str:
                     f"{node.op_type}-{version} ({why})"
                 )
     return ""
-
-
-def foreign_late_nodes(model) -> str:
-    """`_not_onnx_nodes` of a model at the first opset that defines its late ops ("" when it
-    has none, or they all fit): whether upgrade-opset would refuse to convert it."""
-    from trtforge.analyzer.rewrite.api import late_ops, late_opset
-
-    late = late_ops(model)
-    return _not_onnx_nodes(model, late, late_opset(model)) if late else ""
 
 
 def first_opset(ops: set[str], current: int) -> int:
