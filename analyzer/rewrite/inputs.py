@@ -39,7 +39,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from trtforge.analyzer.errors import UserError
+from trtforge.analyzer.errors import UserError, short
 
 if TYPE_CHECKING:
     from trtforge.analyzer.inference import TypeTable
@@ -48,6 +48,8 @@ log = logging.getLogger("trtforge.rewrite.inputs")
 
 #: size given to a dynamic dim that nothing names.
 DEFAULT_DIM = 3
+#: the largest input verification generates (a declared static shape can ask for exabytes)
+MAX_GENERATED_BYTES = 4 << 30
 #: exclusive upper bound of integer inputs that index nothing the graph shows.
 DEFAULT_INT_HIGH = 4
 #: decode step: the past length (the prefill step has none).
@@ -356,6 +358,14 @@ def _fill(
     np_type = onnx.helper.tensor_dtype_to_np_dtype(ttype.elem_type)
     kind = np.dtype(np_type).kind
     name = vi.name
+    size = np.dtype(np_type).itemsize * int(np.prod(shape, dtype=object))
+    if size > MAX_GENERATED_BYTES:
+        raise UserError(
+            f"input '{short(name)}' of shape {shape} would take {size / 2**30:.3g} GiB: too "
+            "large to generate for verification",
+            "give its symbolic dims smaller sizes with --dims NAME=N, or skip verification "
+            "with --no-verify",
+        )
     if is_mask(g, name) and kind in "iufb":
         values = rng.integers(0, 2, size=shape)
         if values.ndim >= 1 and values.size:

@@ -287,3 +287,26 @@ def test_help_lists_every_pass():
         "--report",
     ):
         assert flag in proc.stdout
+
+
+def test_an_input_too_large_to_generate_is_bad_input_not_a_crash(tmp_path, capsys):
+    """A declared static shape of 2^62 elements (found by fuzzing): verification cannot
+    generate it; trt-rewrite says so in one line (exit 2, nothing written), and --no-verify
+    still rewrites."""
+    model = onnx.parser.parse_model(
+        """<ir_version: 8, opset_import: ["" : 17]>
+        g (float[2, 4611686018427387904, 8] x) => (float[2, 4611686018427387904, 8] y) {
+            m = ReduceMean <axes = [-1], keepdims = 1> (x)
+            d = Sub (x, m)
+            y = Relu (d)
+        }"""
+    )
+    src, out = tmp_path / "m.onnx", tmp_path / "o.onnx"
+    onnx.save(model, src)
+    before = src.read_bytes()
+    assert cli.main([str(src), "-o", str(out), "--upgrade-opset", "18"]) == 2
+    err = capsys.readouterr().err
+    assert "too large to generate for verification" in err and "Traceback" not in err
+    assert not out.exists() and src.read_bytes() == before
+    assert cli.main([str(src), "-o", str(out), "--upgrade-opset", "18", "--no-verify"]) == 0
+    assert out.exists()
