@@ -46,6 +46,10 @@ _NO_FOLD = NONDETERMINISTIC | {"If", "Loop", "Scan"}
 MAX_DECODED_ELEMENTS = 4096
 
 
+#: the ops that quantize and dequantize (onnx's, and onnxruntime's com.microsoft ones).
+QUANTIZATION_OPS = frozenset({"QuantizeLinear", "DequantizeLinear"})
+
+
 @dataclass(frozen=True)
 class TensorInfo:
     """What is known about one tensor at analysis time.
@@ -301,6 +305,12 @@ class GraphView:
         """Output name -> the node producing it (the last one, if several)."""
         index, nodes = self.producer_index, self.fields.nodes
         return dict(zip(index, map(nodes.__getitem__, index.values()), strict=True))
+
+    @cached_property
+    def has_quantization(self) -> bool:
+        """Whether a node of this graph (not its bodies) is a QuantizeLinear or
+        DequantizeLinear, of any domain."""
+        return not QUANTIZATION_OPS.isdisjoint(self.fields.ops)
 
     @cached_property
     def consumers(self) -> dict[str, list[onnx.NodeProto]]:

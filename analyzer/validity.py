@@ -144,6 +144,17 @@ def _elem_type_problems(graph: onnx.GraphProto, where: str, node: int | None) ->
         ("value_info", graph.value_info),
     ):
         for value in values:
+            if kind != "value_info" and node is None and _untyped(value):
+                yield _problem(
+                    None,
+                    "missing-type",
+                    f"graph {kind} '{short(value.name)}' has no element type; TensorRT's "
+                    f"parser cannot create the network {kind} (\"Failed to convert ONNX data "
+                    "type\"), and onnx.checker refuses a graph input or output with no type",
+                    f"give the graph {kind} its type (onnx.helper.make_tensor_value_info), or "
+                    "re-export the model",
+                )
+                continue
             elem = _elem_type(value.type)
             if elem is not None and elem not in _KNOWN_TYPES:
                 yield _problem(
@@ -153,6 +164,16 @@ def _elem_type_problems(graph: onnx.GraphProto, where: str, node: int | None) ->
                     "an ONNX data type",
                     "the model file is damaged or was written by a broken exporter; re-export it",
                 )
+
+
+def _untyped(value: onnx.ValueInfoProto) -> bool:
+    """A top-level graph input or output with no type (onnx.checker: "Field 'type' of
+    'value_info' is required but missing"), or a tensor type with no element type (which the
+    checker passes; observed: the TensorRT-RTX 1.7.1 parser refuses both)."""
+    if not value.HasField("type"):
+        return True
+    kind = value.type.WhichOneof("value")
+    return kind is None or (kind == "tensor_type" and not value.type.tensor_type.elem_type)
 
 
 def _elem_type(value: onnx.TypeProto) -> int | None:

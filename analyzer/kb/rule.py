@@ -182,6 +182,13 @@ class NodeContext:
         return self._graph
 
     @property
+    def graph_has_quantization(self) -> bool:
+        """Whether the node's graph has QuantizeLinear/DequantizeLinear nodes. The same for
+        every node of the graph, so reading it keeps a verdict shareable: a check that reads
+        the graph only when this is True costs graphs without quantization nothing."""
+        return self._graph.has_quantization
+
+    @property
     def op(self) -> str:
         return self._node.op_type
 

@@ -19,6 +19,20 @@ def model(text: str, opset: int, domains: dict[str, int] | None = None) -> onnx.
 
 
 MS = {"com.microsoft": 1}
+#: Shape -> Gather -> Cast -> QuantizeLinear -> DequantizeLinear -> Cast: a quantized rank-0
+#: size `i`, unsqueezed into `u` (each case writes the graph's end; the output y is INT64 of
+#: rank 1 unless `_qdq_scalar` is told otherwise).
+QDQ_SCALAR = (
+    "g (float[N,4,8,8] x) => (Y) <float sc = {1}, int8 zp = {0}, int64 i2 = {2}, "
+    "int64 zero = {0}, int64[1] ax = {0}, int64[1] one = {1}> "
+    "{ s = Shape(x) h = Gather<axis=0>(s, i2) f = Cast<to=1>(h) "
+    "q = QuantizeLinear(f, sc, zp) d = DequantizeLinear(q, sc, zp) i = Cast<to=7>(d) "
+    "u = Unsqueeze(i, ax) "
+)
+
+
+def _qdq_scalar(tail: str, output: str = "int64[?] y") -> str:
+    return QDQ_SCALAR.replace("(Y)", f"({output})") + tail
 ML = {"ai.onnx.ml": 3}
 IF_COL2IM = """g (bool c, float[4] x) => (float[4] y) {
   y = If(c) <then_branch = t () => (float[4] a) { a = Identity(x) },
@@ -506,7 +520,36 @@ CASES = [
         UNSUPPORTED,
         "unknown-op",
     ),
-]
+    # A rank-0 value computed by QuantizeLinear/DequantizeLinear, then unsqueezed: TensorRT
+    # cannot compute the extent (onnxruntime quantizes MobileViT's float patch arithmetic so).
+    ("qdq-scalar-unsqueeze-concat", _qdq_scalar("y = Concat<axis=0>(one, u) }"), 17, None,
+     "rtx-1", UNSUPPORTED, "concat/quantized-scalar-extent"),
+    ("qdq-scalar-unsqueeze-add-concat", _qdq_scalar("a = Add(u, one) y = Concat<axis=0>(one, a) }"),
+     17, None, "rtx-1", UNSUPPORTED, "concat/quantized-scalar-extent"),
+    ("qdq-scalar-unsqueeze-reshape-shape", _qdq_scalar("y = Reshape(x, u) }", "float[?] y"), 17, None, "rtx-1",
+     UNSUPPORTED, "reshape/quantized-scalar-extent"),
+    ("qdq-scalar-concat-of-unsqueezed-only",
+     _qdq_scalar("u2 = Unsqueeze(i, ax) y = Concat<axis=0>(u, u2) }"), 17, None, "rtx-1",
+     SUPPORTED, None),
+    ("qdq-scalar-reshaped-to-1", _qdq_scalar("r = Reshape(i, one) y = Concat<axis=0>(one, r) }"),
+     17, None, "rtx-1", SUPPORTED, None),
+    ("qdq-scalar-unsqueeze-gather", _qdq_scalar("y = Gather<axis=0>(u, zero) }", "int64 y"), 17, None,
+     "rtx-1", SUPPORTED, None),
+    (
+        "qdq-shape-vector-reshape",
+        "g (float[N,4,8,8] x) => (float[N,4,8,8] y) <float sc = {1}, int8 zp = {0}> "
+        "{ s = Shape(x) f = Cast<to=1>(s) q = QuantizeLinear(f, sc, zp) "
+        "d = DequantizeLinear(q, sc, zp) i = Cast<to=7>(d) y = Reshape(x, i) }",
+        17, None, "rtx-1", SUPPORTED, None,
+    ),
+    (
+        "dequantized-int8-constant-reshape-shape",
+        "g (float[N,4,8,8] x) => (float[?,?,?] y) <float sc = {1}, int8 zp = {0}, "
+        "int8[3] w = {1, -1, 8}> { d = DequantizeLinear(w, sc, zp) i = Cast<to=7>(d) "
+        "y = Reshape(x, i) }",
+        17, None, "rtx-1", UNSUPPORTED, "reshape/quantized-constant-shape",
+    ),
+]  # fmt: skip
 
 
 def cases():

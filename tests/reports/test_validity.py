@@ -160,6 +160,24 @@ for _elem in (99, 255, 12345, -1):
         f"initializer 'w' has element type {_elem}",
     )
 
+# a graph input or output with no type, or no element type (the checker passes the latter;
+# TensorRT-RTX 1.7.1's parser refuses both: "Failed to convert ONNX data type")
+CASES["output-without-type"] = (
+    lambda: _relu(outputs=[helper.ValueInfoProto(name="y")]),
+    "invalid/missing-type",
+    "graph output 'y' has no element type",
+)
+CASES["output-element-type-0"] = (
+    lambda: _relu(outputs=[_vi("y", TensorProto.UNDEFINED)]),
+    "invalid/missing-type",
+    "graph output 'y' has no element type",
+)
+CASES["input-without-type"] = (
+    lambda: _relu(inputs=[helper.ValueInfoProto(name="x")]),
+    "invalid/missing-type",
+    "graph input 'x' has no element type",
+)
+
 #: cases TensorRT's parser accepts on its own (it takes them on trust)
 PARSER_CASES = ("attribute-wrong-type", "ir-99", "value-info-type-99")
 

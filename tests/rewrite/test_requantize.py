@@ -478,3 +478,73 @@ def test_16bit_qdq_is_computed_exactly_in_float(tmp_path, weights):
         from trtforge.analyzer.api import check
 
         assert check(out, "rtx-1", "parser", advice=False).supported
+
+
+def _float_size_arithmetic_quantized() -> onnx.ModelProto:
+    """What onnxruntime's QDQ quantizer writes for sizes computed in float (MobileViT's
+    `ceil(h / p) * p`): Q/DQ pairs on rank-0 values, unsqueezed into a Reshape's shape."""
+    text = """
+    <ir_version: 10, opset_import: ["": 17]>
+    g (float[N,4,8,8] x) => (float[N,?,?] y)
+      <float sc = {0.25}, int8 zp = {0}, int64 i2 = {2}, float two = {2}, int64[1] ax = {0},
+       int64[1] n = {0}, int64[1] m1 = {-1}>
+    {
+      s = Shape(x)
+      h = Gather<axis=0>(s, i2)
+      f = Cast<to=1>(h)
+      d = Div(f, two)
+      c = Ceil(d)
+      q = QuantizeLinear(c, sc, zp)
+      dq = DequantizeLinear(q, sc, zp)
+      m = Mul(dq, two)
+      i = Cast<to=7>(m)
+      u = Unsqueeze(i, ax)
+      shape = Concat<axis=0>(n, u, m1)
+      y = Reshape(x, shape)
+    }"""
+    return onnx.parser.parse_model(text)
+
+
+def test_quantized_scalars_in_size_arithmetic_become_exact_float(tmp_path) -> None:
+    """trt-check refuses the Concat (TensorRT cannot compute the extent of an unsqueezed
+    quantized scalar) and names requantize; requantize computes the scalar exactly in float,
+    and the result is verified and accepted (by the real parser too, where installed)."""
+    from trtforge.analyzer.api import check
+
+    model = _float_size_arithmetic_quantized()
+    onnx.checker.check_model(model, full_check=True)
+    report = check(model, "rtx-1", "static", advice=False)
+    (bad,) = [n for n in report.nodes if n.status == "unsupported"]
+    assert bad.op_type == "Concat"
+    assert "concat/quantized-scalar-extent" in [r.code for r in bad.reasons]
+    assert any(f.name == "requantize" for f in bad.fixes)
+
+    result = _rewrite(model, "qdq")
+    ops = _ops(result.proto)
+    assert ops["QuantizeLinear"] == 0 and ops["DequantizeLinear"] == 0, ops
+    assert {"Round", "Clip"} <= set(ops)  # QuantizeLinear emulated exactly
+    outcome = verify(model, result.proto, allowances=result.allowances)
+    assert outcome.ok, outcome.describe_worst()
+    assert check(result.proto, "rtx-1", "static", advice=False).supported
+    if importlib.util.find_spec("tensorrt_rtx") is not None:
+        assert not check(model, "rtx-1", "parser", advice=False).supported
+        assert check(result.proto, "rtx-1", "parser", advice=False).supported
+
+
+def test_int8_constant_in_a_shape_becomes_a_float_constant() -> None:
+    """A DequantizeLinear of a small INT8 constant that feeds a shape (TensorRT cannot
+    evaluate INT8 weights there) becomes a float constant; weights of weighted ops stay INT8."""
+    from trtforge.analyzer.api import check
+
+    text = """
+    <ir_version: 10, opset_import: ["": 17]>
+    g (float[N,4,8,8] x) => (float[?,?,?] y)
+      <float sc = {1}, int8 zp = {0}, int8[3] w = {1, -1, 8}>
+    { d = DequantizeLinear(w, sc, zp) i = Cast<to=7>(d) y = Reshape(x, i) }"""
+    model = onnx.parser.parse_model(text)
+    (bad,) = [n for n in check(model, "rtx-1", "static", advice=False).nodes if n.reasons]
+    assert "reshape/quantized-constant-shape" in [r.code for r in bad.reasons]
+    result = _rewrite(model, "qdq")
+    assert "DequantizeLinear" not in _ops(result.proto)
+    assert verify(model, result.proto, allowances=result.allowances).ok
+    assert check(result.proto, "rtx-1", "static", advice=False).supported

@@ -12,7 +12,7 @@ INT16/UINT16/UINT32/UINT64/STRING/complex tensors have no TensorRT type at all.
 from __future__ import annotations
 
 from trtforge.analyzer.findings import Fix
-from trtforge.analyzer.graph import GraphView
+from trtforge.analyzer.graph import QUANTIZATION_OPS, GraphView
 from trtforge.analyzer.kb.policy import FLOATS, QUANT
 from trtforge.analyzer.kb.rule import NodeContext
 
@@ -32,6 +32,7 @@ FLOAT_LIKE = frozenset(FLOATS | {"DOUBLE"})
 
 OPSRC = "onnx-tensorrt onnxOpImporters.cpp"
 FOLD = Fix("rewrite", "fold-constants")
+REQUANTIZE_FIX = (Fix("rewrite", "requantize"),)
 OBSERVED = "observed with TensorRT-RTX 1.7.1 parser"
 
 #: ops whose output is computable while building the engine when their inputs' shapes are.
@@ -115,7 +116,8 @@ def reads_float_network_input(graph: GraphView, name: str, depth: int = 24) -> b
 
 
 def shape_input(ctx: NodeContext, index: int, what: str):
-    """Finding when an integer shape-tensor input is computed from a FLOAT network input.
+    """Finding when an integer shape-tensor input is computed from a FLOAT network input, or
+    is an unsqueezed quantized scalar (`unsqueezed_quantized_scalar`).
 
     TensorRT computes shape tensors while building; one computed from float network data
     (e.g. Cast(float input) fed to Reshape's shape or Range's limit) fails with
@@ -124,9 +126,16 @@ def shape_input(ctx: NodeContext, index: int, what: str):
     if not ctx.has_input(index):
         return None
     info = ctx.input(index)  # facts first: a verdict from them alone is shared (VerdictMemo)
-    if info.is_constant or info.dtype in FLOAT_LIKE:
-        return None  # float values are judged by float_value_input
+    quantized = info.rank is not None and info.rank <= 1 and not info.is_initializer
+    if quantized and ctx.graph_has_quantization:  # computed constants included
+        finding = quantized_extent(ctx, index, what) or quantized_constant(ctx, index, what)
+        if finding is not None:
+            return finding
+    if info.is_constant:
+        return None
     name = ctx.node.input[index]
+    if info.dtype in FLOAT_LIKE:
+        return None  # float values are judged by float_value_input
     if not reads_float_network_input(ctx.graph, name):
         return None
     return ctx.finding(
@@ -136,6 +145,144 @@ def shape_input(ctx: NodeContext, index: int, what: str):
         "feed the dimensions as INT64 network inputs, or fold them to constants",
         source=OBSERVED,
     )
+
+
+#: ops through which an unsqueezed quantized scalar keeps the extent TensorRT cannot compute
+#: (the experiments in `unsqueezed_quantized_scalar`: Add and Cast between the Unsqueeze and
+#: the Concat still fail).
+_EXTENT_CARRIERS = frozenset(
+    {"Add", "Sub", "Mul", "Div", "Mod", "Pow", "Max", "Min", "Neg", "Abs", "Floor", "Ceil",
+     "Round", "Relu", "Clip", "Sqrt", "Cast", "Identity"}
+)  # fmt: skip
+QDQ_SOURCE = (
+    "observed with the TensorRT-RTX 1.7.1 parser (CPU-only): Reshape shape, Slice ends, Tile "
+    "repeats, ConstantOfShape, and a Concat mixing it with other tensors fail on Unsqueeze of "
+    "a rank-0 value computed by QuantizeLinear/DequantizeLinear (\"Error while computing "
+    "output extent\", \"ends.size() == axes.size()\"); a Concat of such tensors only, Add "
+    "and Cast pass it on; the same value reshaped to [1], or unsqueezed before quantization, "
+    "parses"
+)
+
+
+def unsqueezed_quantized_scalar(graph: GraphView, name: str) -> str | None:
+    """The name of an Unsqueeze whose extent tensor `name` carries, or None.
+
+    TensorRT cannot compute, while parsing, the extent of an Unsqueeze of a rank-0 value that a
+    QuantizeLinear/DequantizeLinear computed (directly, or through rank-0 arithmetic). The
+    unknown extent travels through elementwise arithmetic and casts (`_EXTENT_CARRIERS`) and
+    through a Concat of such tensors only; a Concat that mixes one with other tensors, or a
+    shape input that reads one, is refused (QDQ_SOURCE). onnxruntime's quantizer writes these
+    when a model computes sizes in float (`ceil(h / p) * p` in MobileViT's patching): the
+    scalar Mul/Div get Q/DQ pairs, and Unsqueeze + Concat build the shape.
+    """
+    return _extent_source(graph, name, {}, 12)
+
+
+def _extent_source(graph: GraphView, name: str, seen: dict, depth: int) -> str | None:
+    if not name or depth <= 0:
+        return None
+    if name in seen:
+        return seen[name]
+    seen[name] = None
+    node = graph.producers.get(name)
+    found = None
+    if node is None:
+        pass
+    elif node.op_type == "Unsqueeze" and node.input:
+        if graph.tensor(node.input[0]).rank == 0 and _quantized_scalar(graph, node.input[0]):
+            found = node.name or node.output[0]
+    elif node.op_type == "Concat":
+        sources = [_extent_source(graph, n, seen, depth - 1) for n in node.input if n]
+        if sources and all(sources):
+            found = sources[0]
+    elif node.op_type in _EXTENT_CARRIERS:
+        for source in node.input:
+            if source and graph.tensor(source).rank == 1:
+                found = _extent_source(graph, source, seen, depth - 1)
+                if found is not None:
+                    break
+    seen[name] = found
+    return found
+
+
+def _quantized_scalar(graph: GraphView, name: str, depth: int = 16) -> bool:
+    """True when rank-0 tensor `name` is a QuantizeLinear/DequantizeLinear output or is
+    computed from one through rank-0 tensors only."""
+    node = graph.producers.get(name)
+    if node is None or depth <= 0:
+        return False
+    if node.op_type in QUANTIZATION_OPS:
+        return True
+    if node.op_type in _SHAPE_OPS or node.op_type in _OPAQUE:
+        return False
+    return any(
+        source and graph.tensor(source).rank == 0 and _quantized_scalar(graph, source, depth - 1)
+        for source in node.input
+    )
+
+
+def quantized_extent(ctx: NodeContext, index: int, what: str, unsqueeze: str | None = None):
+    """Finding when input `index` carries the extent of an unsqueezed quantized scalar (see
+    `unsqueezed_quantized_scalar`, or `unsqueeze`: the one a caller found); None otherwise."""
+    name = ctx.node.input[index] if ctx.has_input(index) else ""
+    if unsqueeze is None:
+        unsqueeze = unsqueezed_quantized_scalar(ctx.graph, name)
+    if unsqueeze is None:
+        return None
+    return ctx.finding(
+        "quantized-scalar-extent",
+        f"{what} ('{name}') carries the extent of Unsqueeze '{unsqueeze}' of a quantized "
+        "scalar (a QuantizeLinear/DequantizeLinear computes a rank-0 value), which TensorRT "
+        "cannot compute while parsing",
+        "compute the scalar without quantization: trt-rewrite --requantize (scalar Q/DQ become "
+        "exact float arithmetic)",
+        REQUANTIZE_FIX,
+        source=QDQ_SOURCE,
+    )
+
+
+def quantized_constant(ctx: NodeContext, index: int, what: str):
+    """Finding when shape input `index` is computed (through rank-0/1 tensors) from a
+    DequantizeLinear of an INT8 initializer: TensorRT evaluates a shape input symbolically
+    while parsing and cannot read INT8 weights ("SymbolicExecute is not supported for weights
+    type Int8", observed with the TensorRT-RTX 1.7.1 parser)."""
+    name = ctx.node.input[index] if ctx.has_input(index) else ""
+    dequantize = _dequantized_int8_constant(ctx.graph, name, set(), 12)
+    if dequantize is None:
+        return None
+    return ctx.finding(
+        "quantized-constant-shape",
+        f"{what} ('{name}') is computed from DequantizeLinear '{dequantize}' of an INT8 "
+        "initializer; TensorRT cannot evaluate INT8 weights in a shape computation",
+        "store the value in float (trt-rewrite --requantize folds the DequantizeLinear of a "
+        "constant into a float constant)",
+        REQUANTIZE_FIX,
+        source="observed with the TensorRT-RTX 1.7.1 parser: \"SymbolicExecute is not "
+        "supported for weights type Int8\" (Reshape shape from Cast(DequantizeLinear(INT8 "
+        "initializer)), directly or through Concat)",
+    )
+
+
+def _dequantized_int8_constant(graph: GraphView, name: str, seen: set, depth: int) -> str | None:
+    if not name or depth <= 0 or name in seen:
+        return None
+    seen.add(name)
+    node = graph.producers.get(name)
+    if node is None or node.op_type in _SHAPE_OPS or node.op_type in _OPAQUE:
+        return None
+    if node.op_type == "DequantizeLinear" and node.input:
+        data = graph.tensor(node.input[0])
+        if data.is_initializer and data.dtype == "INT8":
+            return node.name or node.output[0]
+    if _extent_source(graph, name, {}, 2) is not None:
+        return None  # refused before: the Concat or shape input that reads the Unsqueeze
+    for source in node.input:
+        rank = graph.tensor(source).rank if source else None
+        if rank is not None and rank <= 1:
+            found = _dequantized_int8_constant(graph, source, seen, depth - 1)
+            if found is not None:
+                return found
+    return None
 
 
 def shape_inputs_check(*specs: tuple[int, str]):

@@ -11,6 +11,8 @@ importSplit, importSlice, importPad, importTile, importExpand: each refuses UINT
 - Pad modes constant, reflect, edge and wrap are all accepted; BOOL and INT64 data too.
 - Slice starts/ends/axes/steps, Pad pads and Expand shape of dynamic length fail (the number of
   axes / the output rank is a build-time value); Tile repeats of dynamic length parse.
+- Concat mixing an Unsqueeze of a quantized scalar with other tensors fails
+  (`_tensor_common.QDQ_SOURCE`).
 """
 
 from __future__ import annotations
@@ -21,10 +23,32 @@ from trtforge.analyzer.kb.ops._tensor_common import (
     OBSERVED,
     OPSRC,
     TENSOR,
+    quantized_extent,
     shape_inputs_check,
     static_lengths_check,
+    unsqueezed_quantized_scalar,
 )
 from trtforge.analyzer.kb.rule import AttrLimit, NodeContext, OpRule
+
+
+def _check_concat(ctx: NodeContext):
+    # A Concat mixing an unsqueezed quantized scalar with other tensors is refused; one of
+    # such tensors only passes their unknown extent on (`_tensor_common.QDQ_SOURCE`). Only
+    # rank-1 inputs can be one: a data Concat's verdict stays shared (VerdictMemo).
+    infos = [ctx.input(index) for index in range(ctx.num_inputs)]
+    if not any(info is not None and info.rank == 1 for info in infos):
+        return
+    if not ctx.graph_has_quantization:
+        return
+    sources = [
+        unsqueezed_quantized_scalar(ctx.graph, ctx.node.input[index]) if info else None
+        for index, info in enumerate(infos)
+    ]
+    present = [source for source, info in zip(sources, infos, strict=True) if info is not None]
+    if all(present) or not any(present):
+        return
+    index = next(i for i, source in enumerate(sources) if source)
+    yield quantized_extent(ctx, index, f"input {index}", sources[index])
 
 
 def _check_split(ctx: NodeContext):
@@ -63,6 +87,7 @@ RULES = [
         op="Concat",
         source=f"{OPSRC} importConcat; docs/operators.md (Concat); {OBSERVED}",
         types={"*": TENSOR},
+        check=_check_concat,
     ),
     OpRule(
         op="Split",

@@ -175,6 +175,11 @@ def _input(node: gs.Node, i: int) -> gs.Tensor | None:
     return None
 
 
+#: constant vectors up to this size that feed no weighted op are dequantized into float
+#: constants by the qdq form too (`_Rewriter._computed_in_float`): shape pieces, not weights.
+MAX_SHAPE_LIKE_ELEMENTS = 8
+
+
 class Unsupported(Exception):
     """The node cannot be rewritten (the message says why); it is left as it is."""
 
@@ -302,7 +307,7 @@ class _Rewriter:
             return self._bind(self.const(real.astype(np.float32)), out)
         if _range(dtype) is None:
             raise Unsupported(f"quantized type {dtype} (8- and 16-bit integers are rewritten)")
-        if self.qdq and np.dtype(dtype).itemsize == 1:
+        if self.qdq and np.dtype(dtype).itemsize == 1 and not self._computed_in_float(rec, data):
             if isinstance(rec, Static) and self._same(rec, s, z, axis):
                 return self._qdq_pair(rec, out)
             if data is not None and (weight_axis is not None or data.size > 1):
@@ -329,6 +334,21 @@ class _Rewriter:
         return self.op(
             "Mul", [centred, self.const(self._bshape(s.astype(np.float32), axis, rank))], out=out
         )
+
+    def _computed_in_float(self, rec, data) -> bool:
+        """Quantized values the qdq form computes exactly in float too: scalars (a rank-0
+        QuantizeLinear input) and small constant vectors that feed no weighted op
+        (`_shape_like`). TensorRT fuses Q/DQ into layers over tensors, so these gain nothing
+        from INT8, and its parser refuses them in shape computations: an Unsqueeze of a
+        quantized scalar, or INT8 weights evaluated for a shape (knowledge base,
+        `_tensor_common.QDQ_SOURCE`)."""
+        if isinstance(rec, Static):
+            return self._rank(rec.x) == 0
+        return data is not None and self._shape_like(data)
+
+    @staticmethod
+    def _shape_like(data: np.ndarray) -> bool:
+        return data.ndim <= 1 and data.size <= MAX_SHAPE_LIKE_ELEMENTS
 
     def _bind(self, t: gs.Tensor, out: gs.Tensor | None) -> gs.Tensor:
         if out is None:
@@ -456,7 +476,8 @@ class _Rewriter:
         op, dom = node.op, _domain(node)
         reads = [t for t in node.inputs if t.name in self.records]
         if dom == "" and op == "QuantizeLinear":
-            if not (self._bad_qdq(node) or reads or not self.qdq):
+            scalar = self._rank(node.inputs[0]) == 0
+            if not (self._bad_qdq(node) or reads or not self.qdq or scalar):
                 return False
             self._check_attrs(node)
             axis = (
@@ -471,13 +492,15 @@ class _Rewriter:
             self.quantized(x, node.inputs[1], zp, axis, node.outputs[0])
             return True
         if dom == "" and op == "DequantizeLinear":
-            if not (self._bad_qdq(node) or reads or not self.qdq):
+            data = node.inputs[0]
+            weight_axis = self._weight_axis(node.outputs[0])
+            constant = _value(data) if weight_axis is None and not reads else None
+            shape_like = constant is not None and self._shape_like(constant)
+            if not (self._bad_qdq(node) or reads or not self.qdq or shape_like):
                 return False
             self._check_attrs(node)
             s = _value(_input(node, 1))
             axis = node.attrs.get("axis", 1) if s is not None and s.size > 1 else None
-            data = node.inputs[0]
-            weight_axis = self._weight_axis(node.outputs[0])
             self.dequant(data, node.inputs[1], _input(node, 2), axis, node.outputs[0], weight_axis)
             return True
         if (dom, op) in INTEGER_OPS:
