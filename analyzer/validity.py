@@ -690,48 +690,123 @@ def check_validity(proto: onnx.ModelProto, rows=None, fields=None) -> list[Probl
     return checker.problems
 
 
-_INFERENCE_ERROR = re.compile(r"\(op_type:([^,]*), node name: ([^)]*)\): (.*)")
+#: one error of strict shape inference: (op_type, node name — absent for an unnamed node, why).
+_INFERENCE_ERROR = re.compile(r"\(op_type:([^,)]*)(?:, node name: ([^)]*))?\): (.*)")
 
 
 def strict_inference_problems(proto: onnx.ModelProto) -> list[Problem]:
     """`inference_problems` of strict ONNX shape inference run on `proto` now."""
+    error = _strict_error(proto)
+    return inference_problems(error, proto) if error else []
+
+
+def _strict_error(proto: onnx.ModelProto) -> str:
+    """What strict ONNX shape inference raises on `proto` (without its large weights); ""
+    when it passes."""
     from trtforge.analyzer.inference import _weightless
 
     try:
         onnx.shape_inference.infer_shapes(_weightless(proto), strict_mode=True)
-        return []
+        return ""
     except Exception as err:  # noqa: BLE001 - InferenceError, or anything onnx raises
-        return inference_problems(str(err), proto)
+        return str(err)
+
+
+def _inference_errors(error: str) -> list[tuple[str, str, str]]:
+    """(op_type, node name, why) of each node error in what strict inference raised."""
+    out = []
+    for line in re.split(r"\n|(?=\(op_type:)", error):
+        match = _INFERENCE_ERROR.search(line)
+        if match is not None:
+            op, name, why = match.groups()
+            why = re.sub(r"^(\[[A-Za-z]+\]\s*)+", "", " ".join(why.split()))
+            out.append((op.strip(), name or "", why))
+    return out
+
+
+#: strict-inference errors that say shapes do not fit together (not that a type or value
+#: is unknown, which says nothing about validity).
+_CONFLICT = re.compile(
+    r"[Ii]ncompatible|[Mm]ismatch|must have (the )?same|do(es)? not match|differ|must be equal"
+)
+
+
+def _interface_only(proto: onnx.ModelProto) -> onnx.ModelProto:
+    """`proto` without what an exporter declares about computed tensors: no value_info, and
+    graph outputs keep only their element type. Strict inference of it judges the nodes from
+    the graph's inputs and weights alone, so its errors are the graph's own, not a stale
+    declaration's."""
+    bare = onnx.ModelProto()
+    bare.CopyFrom(proto)
+    del bare.graph.value_info[:]
+    for value in bare.graph.output:
+        if value.type.WhichOneof("value") == "tensor_type":
+            value.type.tensor_type.ClearField("shape")
+    return bare
 
 
 def inference_problems(error: str, proto: onnx.ModelProto) -> list[Problem]:
-    """The attribute and input errors in what strict shape inference raised (`error`).
+    """The node errors in what strict shape inference raised (`error`) that make the graph
+    invalid.
 
-    Only errors that name an attribute or an input out of bounds count; a stale value_info or
-    a shape inference cannot compute is not a reason to call the graph invalid.
+    An error that names an attribute or an index out of bounds counts as it is. One that says
+    shapes do not fit (`_CONFLICT`: "Incompatible dimensions for matrix multiplication", "Dimension
+    mismatch in unification", a Split whose sizes do not add up) may come from a stale
+    value_info or graph-output shape the exporter declared; it counts only when strict
+    inference raises it again on the graph without those declarations (`_interface_only`),
+    i.e. from the graph's inputs and weights alone (onnxruntime refuses such a model at load).
     """
     if not error:
         return []
-    names: dict[str, int] = {}
-    for index, node in enumerate(proto.graph.node):
-        names.setdefault(node.name, index)
+    errors = _inference_errors(error)
+    if not errors:
+        return []
+    graph = proto.graph
+    by_name: dict[str, int] = {}
+    unnamed: dict[str, list[int]] = {}
+    for index, node in enumerate(graph.node):
+        if node.name:
+            by_name.setdefault(node.name, index)
+        else:
+            unnamed.setdefault(node.op_type, []).append(index)
+
+    def node_index(op: str, name: str) -> int | None:
+        if name:
+            return by_name.get(name)
+        indices = unnamed.get(op, [])
+        return indices[0] if len(indices) == 1 else None
+
     out: list[Problem] = []
-    for line in re.split(r"\n|(?=\(op_type:)", error):
-        match = _INFERENCE_ERROR.search(line)
-        if match is None:
-            continue
-        op, name, why = match.groups()
-        if not re.search(r"[Aa]ttribute|out of bounds", why):
-            continue
-        why = re.sub(r"^(\[[A-Za-z]+\]\s*)+", "", " ".join(why.split()))
-        out.append(
-            _problem(
-                names.get(name),
-                "attribute-value",
-                f"{short(op)} node '{short(name)}': {short(why, 200)} (ONNX shape inference)",
-                "fix the attribute in the exporter and re-export the model",
+    conflicts = []
+    for op, name, why in errors:
+        if re.search(r"[Aa]ttribute|out of bounds", why):
+            label = f"{short(op)} node '{short(name)}'" if name else f"unnamed {short(op)} node"
+            out.append(
+                _problem(
+                    node_index(op, name),
+                    "attribute-value",
+                    f"{label}: {short(why, 200)} (ONNX shape inference)",
+                    "fix the attribute in the exporter and re-export the model",
+                )
             )
-        )
+        elif _CONFLICT.search(why):
+            conflicts.append((op, name, why))
+    if conflicts:
+        confirmed = set(_inference_errors(_strict_error(_interface_only(proto))))
+        for op, name, why in conflicts:
+            if (op, name, why) not in confirmed:
+                continue
+            label = f"{short(op)} node '{short(name)}'" if name else f"unnamed {short(op)} node"
+            out.append(
+                _problem(
+                    node_index(op, name),
+                    "inconsistent-shapes",
+                    f"{label}: {short(why, 200)} (ONNX shape inference, from the graph's inputs "
+                    "and weights alone; onnxruntime refuses such a model)",
+                    "the node's inputs do not fit together; fix the exporter and re-export "
+                    "the model",
+                )
+            )
     return out
 
 

@@ -549,6 +549,20 @@ CASES = [
         "y = Reshape(x, i) }",
         17, None, "rtx-1", UNSUPPORTED, "reshape/quantized-constant-shape",
     ),
+    # shapes that do not fit, which ONNX shape inference passes (or reports only as a merge
+    # error) and the parser refuses
+    ("concat-dims-differ-off-axis",
+     "g (float[1,1,1,1] a, float[N,4,8,8] b) => (float[?,4,8,8] y) { y = Concat<axis=0>(a, b) }",
+     17, None, "rtx-1", UNSUPPORTED, "concat/shapes-mismatch"),
+    ("conv-channels-differ",
+     "g (float[1,3,8,8] x, float[8,4,3,3] w) => (float[1,8,6,6] y) { y = Conv(x, w) }",
+     17, None, "rtx-1", UNSUPPORTED, "conv/shapes-mismatch"),
+    ("conv-grouped-channels-fit",
+     "g (float[1,4,8,8] x, float[8,2,3,3] w) => (float[1,8,6,6] y) { y = Conv<group=2>(x, w) }",
+     17, None, "rtx-1", SUPPORTED, None),
+    ("reshape-element-count-differs",
+     "g (float[2,3] x) => (float[4,2] y) <int64[2] s = {4, 2}> { y = Reshape(x, s) }",
+     17, None, "rtx-1", UNSUPPORTED, "reshape/shapes-mismatch"),
 ]  # fmt: skip
 
 

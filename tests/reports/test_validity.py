@@ -178,8 +178,38 @@ CASES["input-without-type"] = (
     "graph input 'x' has no element type",
 )
 
+# shapes that do not fit, judged by strict shape inference from the graph's inputs and weights
+# (onnxruntime refuses each at load; unnamed nodes, as many exporters write them)
+CASES["matmul-inner-dims"] = (
+    lambda: _model([N("MatMul", ["x", "w"], ["y"])], inputs=[_vi("x", shape=(2, 3)),
+                   _vi("w", shape=(4, 5))], outputs=[_vi("y", shape=(2, 5))]),
+    "invalid/inconsistent-shapes",
+    "unnamed MatMul node: Incompatible dimensions for matrix multiplication",
+)
+CASES["split-sizes-sum"] = (
+    lambda: _model(
+        [N("Split", ["x", "s"], ["a", "b"], axis=0)],
+        inputs=[_vi("x", shape=(6,))],
+        outputs=[_vi("a", shape=(2,)), _vi("b", shape=(2,))],
+        inits=[numpy_helper.from_array(np.array([2, 2], np.int64), "s")],
+    ),
+    "invalid/inconsistent-shapes",
+    "Mismatch between the sum of 'split'",
+)
+CASES["transpose-perm-unnamed"] = (
+    lambda: _model([N("Transpose", ["x"], ["y"], perm=[1, 0, 2])], outputs=[_vi("y", shape=(2, 2))]),
+    "invalid/attribute-value",
+    "unnamed Transpose node: Invalid attribute perm",
+)
+
 #: cases TensorRT's parser accepts on its own (it takes them on trust)
-PARSER_CASES = ("attribute-wrong-type", "ir-99", "value-info-type-99")
+PARSER_CASES = (
+    "attribute-wrong-type",
+    "ir-99",
+    "value-info-type-99",
+    "split-sizes-sum",
+    "transpose-perm-unnamed",
+)
 
 
 def _write(tmp_path, case: str) -> str:
@@ -367,6 +397,41 @@ def test_rewrite_refuses_inputs_that_do_not_broadcast(named, tmp_path, capsys):
         [str(path), "-o", str(tmp_path / "out.onnx"), "--auto", "--target", "rtx-1"]
     )
     err = capsys.readouterr().err
-    assert code == 2 and "do not broadcast" in err, err
+    # the knowledge base's broadcast rule or strict inference's confirmed error, whichever
+    # trt-rewrite reports first
+    assert code == 2 and ("do not broadcast" in err or "Incompatible dimensions" in err), err
     assert ("'bad add'" in err) == named
     assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_a_stale_declared_shape_is_not_an_invalid_graph(tmp_path, capsys):
+    """A value_info or graph output declaring a shape the nodes do not compute (left by a tool
+    that edited the graph) makes strict inference fail, but the graph itself is sound: the
+    check confirms each shape error without those declarations before calling it invalid."""
+    model = _model(
+        [N("Relu", ["x"], ["h"]), N("Relu", ["h"], ["y"])],
+        value_info=[_vi("h", shape=(3, 3))],
+        outputs=[_vi("y", shape=(5, 5))],
+    )
+    path = tmp_path / "stale.onnx"
+    onnx.save(model, path)
+    with pytest.raises(Exception, match="Inference error"):
+        onnx.shape_inference.infer_shapes(model, strict_mode=True)
+    code, doc = _check(str(path), tmp_path, capsys)
+    assert not [c for c in _codes(doc) if c.startswith("invalid/")], _codes(doc)
+    assert doc["supported"] is True
+
+
+def test_an_error_of_strict_inference_on_an_unnamed_node_counts(tmp_path, capsys):
+    """ConvTranspose with a full N,C,H,W output_shape: TensorRT's parser takes it, but ONNX
+    (strict inference, onnx.checker's full check) and onnxruntime refuse the model, so it is
+    invalid, never "supported" (an unnamed node, whose error names no node)."""
+    weights = numpy_helper.from_array(np.ones((1, 2, 3, 3), np.float32), "w")
+    node = N("ConvTranspose", ["x", "w"], ["y"], strides=[3, 2], output_shape=[1, 2, 10, 8])
+    model = _model([node], inputs=[_vi("x", shape=(1, 1, 3, 3))],
+                   outputs=[_vi("y", shape=(1, 2, 10, 8))], inits=[weights])
+    path = tmp_path / "deconv.onnx"
+    onnx.save(model, path)
+    code, doc = _check(str(path), tmp_path, capsys)
+    assert code == 1 and doc["supported"] is False
+    assert "output_shape has incorrect size" in _codes(doc)["invalid/attribute-value"]

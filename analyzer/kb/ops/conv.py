@@ -80,9 +80,33 @@ def _dynamic_weights(ctx: NodeContext, skip_channels: bool):
         )
 
 
+def _channels_fit(ctx: NodeContext):
+    """The data's channels (dim 1) must equal the weights' input channels (W dim 1) times
+    `group`, when both are known: the parser refuses the node otherwise (observed with
+    TensorRT-RTX 1.7.1 on a [1,3,8,8] input and [8,4,3,3] weights), and onnxruntime fails
+    when it runs it; ONNX shape inference passes it."""
+    data, weights = ctx.input(0), ctx.input(1)
+    if data is None or weights is None or data.shape is None or weights.shape is None:
+        return
+    if len(data.shape) < 2 or len(weights.shape) < 2 or len(data.shape) != len(weights.shape):
+        return
+    channels, per_group = data.shape[1], weights.shape[1]
+    group = ctx.attr("group", 1)
+    if not (isinstance(channels, int) and isinstance(per_group, int) and isinstance(group, int)):
+        return
+    if channels >= 0 and per_group >= 0 and channels != per_group * group:
+        yield ctx.finding(
+            "shapes-mismatch",
+            f"the data has {channels} channels but the weights {list(weights.shape)} take "
+            f"{per_group} per group × group={group}",
+            "fix the exporter: the weights were made for another input (or group)",
+        )
+
+
 def _check_conv(ctx: NodeContext):
     yield from _spatial(ctx, 1, 3)
     yield from mixed_float_types(ctx, (0, 1, 2))
+    yield from _channels_fit(ctx)
     known, channels = _dim(ctx, 1, 1)
     yield from _dynamic_weights(ctx, skip_channels=known and channels is None)
     if known and channels is None:

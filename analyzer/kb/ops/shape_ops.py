@@ -43,9 +43,42 @@ def _axes_known(ctx: NodeContext):
                 yield finding
 
 
+def _element_count(ctx: NodeContext):
+    """A constant shape without 0 or -1 must hold as many elements as data of static shape:
+    the parser refuses the node otherwise (observed with TensorRT-RTX 1.7.1: [2,3] to [4,2]),
+    and onnxruntime fails when it runs it; ONNX shape inference passes it. The output's facts
+    come first (the verdict stays shared when they agree with the data); only when they
+    disagree is the constant read, since a graph output's declared shape may be stale."""
+    data, out = ctx.input(0), ctx.output(0)
+    if data is None or out is None or not data.static_shape or not out.static_shape:
+        return
+    have = _volume(data.shape)
+    if have == _volume(out.shape):
+        return
+    shape = ctx.input_value(1)
+    if shape is None or shape.ndim != 1 or any(int(d) <= 0 for d in shape):
+        return
+    want = _volume(int(d) for d in shape)
+    if have != want:
+        yield ctx.finding(
+            "shapes-mismatch",
+            f"the data {list(data.shape)} has {have} elements, the shape "
+            f"{[int(d) for d in shape]} {want}",
+            "fix the exporter: the shape was computed for another input size",
+        )
+
+
+def _volume(shape) -> int:
+    volume = 1
+    for dim in shape:
+        volume *= dim
+    return volume
+
+
 def _check_reshape(ctx: NodeContext):
     yield from shape_inputs_check((1, "shape"))(ctx)
     yield from static_lengths_check((1, "shape"))(ctx)
+    yield from _element_count(ctx)
     shape = ctx.input(1)
     if shape is not None and shape.shape is not None and len(shape.shape) == 1:
         length = shape.shape[0]

@@ -31,7 +31,46 @@ from trtforge.analyzer.kb.ops._tensor_common import (
 from trtforge.analyzer.kb.rule import AttrLimit, NodeContext, OpRule
 
 
+def _check_concat_shapes(ctx: NodeContext):
+    """The inputs' known ranks must be equal, and their known dims equal on every axis but
+    `axis` (onnxruntime and TensorRT's parser refuse the node otherwise; onnx shape inference
+    reports it as a merge error, which alone does not tell it from a stale value_info)."""
+    shapes = [
+        info.shape
+        for info in (ctx.input(index) for index in range(ctx.num_inputs))
+        if info is not None and info.shape is not None
+    ]
+    if len(shapes) < 2:
+        return
+    listed = ", ".join(str(list(shape)) for shape in shapes)
+    if len({len(shape) for shape in shapes}) > 1:
+        yield ctx.finding(
+            "shapes-mismatch",
+            f"inputs of different ranks ({listed}); Concat joins tensors of one rank",
+            "fix the shapes in the exporter (a Reshape/Unsqueeze missing before this node)",
+        )
+        return
+    rank = len(shapes[0])
+    axis = ctx.attr("axis")
+    if not isinstance(axis, int) or not -rank <= axis < rank:
+        return  # validity reports an axis out of range
+    axis %= rank
+    for dim in range(rank):
+        known = {shape[dim] for shape in shapes if isinstance(shape[dim], int)}
+        if dim != axis and len(known) > 1:
+            yield ctx.finding(
+                "shapes-mismatch",
+                f"input shapes {listed} differ on axis {dim} (dims {sorted(known)}), which is "
+                f"not the concatenation axis {axis}; onnxruntime and TensorRT's parser refuse "
+                "the node",
+                "fix the shapes in the exporter (a constant exported for another input size, "
+                "or a Reshape/Transpose missing before this node)",
+            )
+            return
+
+
 def _check_concat(ctx: NodeContext):
+    yield from _check_concat_shapes(ctx)
     # A Concat mixing an unsqueezed quantized scalar with other tensors is refused; one of
     # such tensors only passes their unknown extent on (`_tensor_common.QDQ_SOURCE`). Only
     # rank-1 inputs can be one: a data Concat's verdict stays shared (VerdictMemo).
