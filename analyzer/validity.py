@@ -712,22 +712,25 @@ def _strict_error(proto: onnx.ModelProto) -> str:
         return str(err)
 
 
-def _inference_errors(error: str) -> list[tuple[str, str, str]]:
-    """(op_type, node name, why) of each node error in what strict inference raised."""
+def _inference_errors(error: str) -> list[tuple[str, str, str, bool]]:
+    """(op_type, node name, why, nested) of each node error in what strict inference raised;
+    `nested`: the error of a node in a body (If/Loop/Scan), reported inside its parent's."""
     out = []
-    for line in re.split(r"\n|(?=\(op_type:)", error):
-        match = _INFERENCE_ERROR.search(line)
-        if match is not None:
-            op, name, why = match.groups()
-            why = re.sub(r"^(\[[A-Za-z]+\]\s*)+", "", " ".join(why.split()))
-            out.append((op.strip(), name or "", why))
+    for top in error.split("\n"):
+        for position, line in enumerate(re.split(r"(?=\(op_type:)", top)):
+            match = _INFERENCE_ERROR.search(line)
+            if match is not None:
+                op, name, why = match.groups()
+                why = re.sub(r"^(\[[A-Za-z]+\]\s*)+", "", " ".join(why.split()))
+                out.append((op.strip(), name or "", why, position > 1))
     return out
 
 
-#: strict-inference errors that say shapes do not fit together (not that a type or value
-#: is unknown, which says nothing about validity).
-_CONFLICT = re.compile(
-    r"[Ii]ncompatible|[Mm]ismatch|must have (the )?same|do(es)? not match|differ|must be equal"
+#: strict-inference errors that say a type or shape is unknown (an unsorted graph's inputs,
+#: an op inference cannot follow): no reason to call the graph invalid.
+_UNKNOWN = re.compile(
+    r"instead is null|expected to have type|[Uu]nknown|not (yet )?(supported|implemented|"
+    r"registered)|[Nn]o (schema|op) registered|[Cc]annot infer"
 )
 
 
@@ -749,9 +752,10 @@ def inference_problems(error: str, proto: onnx.ModelProto) -> list[Problem]:
     """The node errors in what strict shape inference raised (`error`) that make the graph
     invalid.
 
-    An error that names an attribute or an index out of bounds counts as it is. One that says
-    shapes do not fit (`_CONFLICT`: "Incompatible dimensions for matrix multiplication", "Dimension
-    mismatch in unification", a Split whose sizes do not add up) may come from a stale
+    An error that names an attribute or an index out of bounds counts as it is. Any other
+    but an unknown type or shape (`_UNKNOWN`) says shapes or values do not fit ("Incompatible
+    dimensions for matrix multiplication", "axis must be in [-r, r-1]", a Split whose sizes do
+    not add up, Squeeze of a dim that is not 1); such an error may come from a stale
     value_info or graph-output shape the exporter declared; it counts only when strict
     inference raises it again on the graph without those declarations (`_interface_only`),
     i.e. from the graph's inputs and weights alone (onnxruntime refuses such a model at load).
@@ -778,7 +782,7 @@ def inference_problems(error: str, proto: onnx.ModelProto) -> list[Problem]:
 
     out: list[Problem] = []
     conflicts = []
-    for op, name, why in errors:
+    for op, name, why, nested in errors:
         if re.search(r"[Aa]ttribute|out of bounds", why):
             label = f"{short(op)} node '{short(name)}'" if name else f"unnamed {short(op)} node"
             out.append(
@@ -789,10 +793,12 @@ def inference_problems(error: str, proto: onnx.ModelProto) -> list[Problem]:
                     "fix the attribute in the exporter and re-export the model",
                 )
             )
-        elif _CONFLICT.search(why):
+        elif not nested and not _UNKNOWN.search(why) and "Inference error" not in why:
+            # a body's errors are left to the rules (an If takes only the branch its constant
+            # condition selects)
             conflicts.append((op, name, why))
     if conflicts:
-        confirmed = set(_inference_errors(_strict_error(_interface_only(proto))))
+        confirmed = {e[:3] for e in _inference_errors(_strict_error(_interface_only(proto)))}
         for op, name, why in conflicts:
             if (op, name, why) not in confirmed:
                 continue

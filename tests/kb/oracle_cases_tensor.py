@@ -563,6 +563,20 @@ CASES = [
     ("reshape-element-count-differs",
      "g (float[2,3] x) => (float[4,2] y) <int64[2] s = {4, 2}> { y = Reshape(x, s) }",
      17, None, "rtx-1", UNSUPPORTED, "reshape/shapes-mismatch"),
+    ("conv-kernel-shape-differs-from-weights",
+     "g (float[1,1,8,8] x) => (float[1,1,4,4] y) <float[1,1,3,3] w = {1,1,1,1,1,1,1,1,1}> "
+     "{ y = Conv<kernel_shape=[5,5]>(x, w) }", 17, None, "rtx-1", UNSUPPORTED,
+     "conv/shapes-mismatch"),
+    ("gemm-bias-does-not-broadcast",
+     "g (float[2,3] x, float[3,4] w, float[5] b) => (float[2,4] y) { y = Gemm(x, w, b) }",
+     17, None, "rtx-1", UNSUPPORTED, "gemm/shapes-mismatch"),
+    ("maxpool-window-larger-than-input",
+     "g (float[1,1,4,4] x) => (float[1,1,?,?] y) { y = MaxPool<kernel_shape=[6,6]>(x) }",
+     17, None, "rtx-1", UNSUPPORTED, "maxpool/shapes-mismatch"),
+    ("maxpool-window-fits-once-padded",
+     "g (float[1,1,4,4] x) => (float[1,1,1,1] y) "
+     "{ y = MaxPool<kernel_shape=[6,6], pads=[1,1,1,1]>(x) }",
+     17, None, "rtx-1", SUPPORTED, None),
 ]  # fmt: skip
 
 

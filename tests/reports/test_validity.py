@@ -196,6 +196,20 @@ CASES["split-sizes-sum"] = (
     "invalid/inconsistent-shapes",
     "Mismatch between the sum of 'split'",
 )
+CASES["softmax-axis-out-of-range"] = (
+    lambda: _model([N("Softmax", ["x"], ["y"], axis=4)]),
+    "invalid/inconsistent-shapes",
+    "unnamed Softmax node: 'axis' must be in",
+)
+CASES["squeeze-of-a-dim-that-is-not-1"] = (
+    lambda: _model(
+        [N("Squeeze", ["x", "a"], ["y"], name="sq")],
+        outputs=[_vi("y", shape=(2,))],
+        inits=[numpy_helper.from_array(np.array([0], np.int64), "a")],
+    ),
+    "invalid/inconsistent-shapes",
+    "Squeeze node 'sq': Dimension of input 0 must be 1",
+)
 CASES["transpose-perm-unnamed"] = (
     lambda: _model([N("Transpose", ["x"], ["y"], perm=[1, 0, 2])], outputs=[_vi("y", shape=(2, 2))]),
     "invalid/attribute-value",

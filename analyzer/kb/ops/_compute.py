@@ -193,3 +193,33 @@ def checks(*fns):
             yield from fn(ctx)
 
     return combined
+
+
+def window_fits(ctx: NodeContext, kernel: list | None):
+    """Each window (kernel, dilated) must fit in the padded input: an output dim below 1 is no
+    tensor (onnxruntime fails when it runs the node; the parser refuses it, observed with
+    TensorRT-RTX 1.7.1 on MaxPool kernel 6 over 4). Known static dims and explicit (or VALID)
+    padding only."""
+    data = ctx.input(0)
+    if not kernel or data is None or data.shape is None or len(data.shape) != len(kernel) + 2:
+        return
+    if str(ctx.attr("auto_pad", "NOTSET")) not in ("NOTSET", "VALID"):
+        return
+    spatial = len(kernel)
+    pads = ctx.attr("pads") or [0] * (2 * spatial)
+    dilations = ctx.attr("dilations") or [1] * spatial
+    if len(pads) != 2 * spatial or len(dilations) != spatial:
+        return  # strict inference reports these
+    for axis, size in enumerate(data.shape[2:]):
+        if not isinstance(size, int) or size < 0:
+            continue
+        reach = (int(kernel[axis]) - 1) * int(dilations[axis]) + 1
+        room = size + int(pads[axis]) + int(pads[axis + spatial])
+        if reach > room:
+            yield ctx.finding(
+                "shapes-mismatch",
+                f"the window spans {reach} elements on spatial axis {axis} but the padded "
+                f"input has {room}; the output would have no elements there",
+                "fix the exporter: the kernel was made for a larger input (or pad it)",
+            )
+            return

@@ -33,6 +33,7 @@ from trtforge.analyzer.kb.ops._compute import (
     mixed_float_types,
     rank,
     src,
+    window_fits,
 )
 from trtforge.analyzer.kb.policy import FLOAT_LIKE
 from trtforge.analyzer.kb.rule import NodeContext, OpRule, Since
@@ -101,6 +102,18 @@ def _channels_fit(ctx: NodeContext):
             f"{per_group} per group × group={group}",
             "fix the exporter: the weights were made for another input (or group)",
         )
+        return
+    kernel = ctx.attr("kernel_shape")
+    spatial = list(weights.shape[2:])
+    if kernel and all(isinstance(d, int) for d in spatial) and list(kernel) != spatial:
+        # observed with TensorRT-RTX 1.7.1: kernel_shape [5,5] with 3x3 weights is refused
+        yield ctx.finding(
+            "shapes-mismatch",
+            f"kernel_shape {list(kernel)} differs from the weights' spatial dims {spatial}",
+            "drop kernel_shape (it is taken from the weights) or fix the exporter",
+        )
+        return
+    yield from window_fits(ctx, spatial if all(isinstance(d, int) for d in spatial) else None)
 
 
 def _check_conv(ctx: NodeContext):

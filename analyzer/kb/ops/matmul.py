@@ -61,6 +61,27 @@ def _check_einsum(ctx: NodeContext):
             break
 
 
+def _gemm_bias_fits(ctx: NodeContext):
+    """C must broadcast to the [M, N] result (unidirectionally): the parser refuses the node
+    otherwise (observed with TensorRT-RTX 1.7.1: C [5] with a [2, 4] result), and onnxruntime
+    fails when it runs it; ONNX shape inference passes it."""
+    a, b, c = ctx.input(0), ctx.input(1), ctx.input(2)
+    if c is None or a is None or b is None or c.shape is None or len(c.shape) > 2:
+        return
+    if a.shape is None or b.shape is None or len(a.shape) != 2 or len(b.shape) != 2:
+        return
+    m = a.shape[1] if ctx.attr("transA", 0) else a.shape[0]
+    n = b.shape[0] if ctx.attr("transB", 0) else b.shape[1]
+    for have, want in zip(reversed(c.shape), (n, m), strict=False):
+        if isinstance(have, int) and isinstance(want, int) and have not in (1, want):
+            yield ctx.finding(
+                "shapes-mismatch",
+                f"C {list(c.shape)} does not broadcast to the result [{m}, {n}]",
+                "fix the exporter: the bias was made for another output size",
+            )
+            return
+
+
 def _check_matmul(ctx: NodeContext):
     """A 1-D first operand against a batched second operand: importMatMul broadcasts the
     vector to [1, …, 1, K], multiplies, and squeezes axis 0 of the [b0, …, 1, N] product. The
@@ -98,6 +119,7 @@ RULES = [
         check=checks(
             lambda ctx: pre_opset7_broadcast(ctx, 2, 0) if ctx.has_input(2) else (),
             mixed_float_types,
+            _gemm_bias_fits,
         ),
     ),
     OpRule(

@@ -24,6 +24,7 @@ from trtforge.analyzer.kb.ops._compute import (
     only_first_output,
     rank,
     src,
+    window_fits,
 )
 from trtforge.analyzer.kb.policy import FLOAT_OPS, NUMERIC
 from trtforge.analyzer.kb.rule import NEVER, AttrLimit, NodeContext, OpRule, Since
@@ -51,6 +52,7 @@ def _check_pool(ctx: NodeContext):
 
 def _check_maxpool(ctx: NodeContext):
     yield from _check_pool(ctx)
+    yield from window_fits(ctx, ctx.attr("kernel_shape"))
     yield from only_first_output(
         ctx,
         "declares the Indices output; TensorRT's pooling has no argmax output (even unused, "
