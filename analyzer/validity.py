@@ -149,8 +149,8 @@ def _elem_type_problems(graph: onnx.GraphProto, where: str, node: int | None) ->
                     None,
                     "missing-type",
                     f"graph {kind} '{short(value.name)}' has no element type; TensorRT's "
-                    f"parser cannot create the network {kind} (\"Failed to convert ONNX data "
-                    "type\"), and onnx.checker refuses a graph input or output with no type",
+                    f'parser cannot create the network {kind} ("Failed to convert ONNX data '
+                    'type"), and onnx.checker refuses a graph input or output with no type',
                     f"give the graph {kind} its type (onnx.helper.make_tensor_value_info), or "
                     "re-export the model",
                 )
@@ -706,7 +706,7 @@ def _strict_error(proto: onnx.ModelProto) -> str:
     from trtforge.analyzer.inference import _weightless
 
     try:
-        onnx.shape_inference.infer_shapes(_weightless(proto), strict_mode=True)
+        onnx.shape_inference.infer_shapes(_weightless(proto), check_type=True, strict_mode=True)
         return ""
     except Exception as err:  # noqa: BLE001 - InferenceError, or anything onnx raises
         return str(err)
@@ -780,16 +780,26 @@ def inference_problems(error: str, proto: onnx.ModelProto) -> list[Problem]:
         indices = unnamed.get(op, [])
         return indices[0] if len(indices) == 1 else None
 
+    def label(op: str, name: str) -> str:
+        """`<op> node '<name>'`, as the knowledge base names nodes (`<Op #i>` unnamed)."""
+        if name:
+            return f"{short(op)} node '{short(name)}'"
+        index = node_index(op, name)
+        return (
+            f"{short(op)} node '<{short(op)} #{index}>'"
+            if index is not None
+            else (f"an unnamed {short(op)} node")
+        )
+
     out: list[Problem] = []
     conflicts = []
     for op, name, why, nested in errors:
         if re.search(r"[Aa]ttribute|out of bounds", why):
-            label = f"{short(op)} node '{short(name)}'" if name else f"unnamed {short(op)} node"
             out.append(
                 _problem(
                     node_index(op, name),
                     "attribute-value",
-                    f"{label}: {short(why, 200)} (ONNX shape inference)",
+                    f"{label(op, name)}: {short(why, 200)} (ONNX shape inference)",
                     "fix the attribute in the exporter and re-export the model",
                 )
             )
@@ -802,13 +812,12 @@ def inference_problems(error: str, proto: onnx.ModelProto) -> list[Problem]:
         for op, name, why in conflicts:
             if (op, name, why) not in confirmed:
                 continue
-            label = f"{short(op)} node '{short(name)}'" if name else f"unnamed {short(op)} node"
             out.append(
                 _problem(
                     node_index(op, name),
-                    "inconsistent-shapes",
-                    f"{label}: {short(why, 200)} (ONNX shape inference, from the graph's inputs "
-                    "and weights alone; onnxruntime refuses such a model)",
+                    "inconsistent-types" if " type" in why else "inconsistent-shapes",
+                    f"{label(op, name)}: {short(why, 200)} (ONNX shape inference, from the "
+                    "graph's inputs and weights alone; onnxruntime refuses such a model)",
                     "the node's inputs do not fit together; fix the exporter and re-export "
                     "the model",
                 )

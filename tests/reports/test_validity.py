@@ -184,7 +184,7 @@ CASES["matmul-inner-dims"] = (
     lambda: _model([N("MatMul", ["x", "w"], ["y"])], inputs=[_vi("x", shape=(2, 3)),
                    _vi("w", shape=(4, 5))], outputs=[_vi("y", shape=(2, 5))]),
     "invalid/inconsistent-shapes",
-    "unnamed MatMul node: Incompatible dimensions for matrix multiplication",
+    "MatMul node '<MatMul #0>': Incompatible dimensions for matrix multiplication",
 )
 CASES["split-sizes-sum"] = (
     lambda: _model(
@@ -199,7 +199,7 @@ CASES["split-sizes-sum"] = (
 CASES["softmax-axis-out-of-range"] = (
     lambda: _model([N("Softmax", ["x"], ["y"], axis=4)]),
     "invalid/inconsistent-shapes",
-    "unnamed Softmax node: 'axis' must be in",
+    "Softmax node '<Softmax #0>': 'axis' must be in",
 )
 CASES["squeeze-of-a-dim-that-is-not-1"] = (
     lambda: _model(
@@ -213,7 +213,7 @@ CASES["squeeze-of-a-dim-that-is-not-1"] = (
 CASES["transpose-perm-unnamed"] = (
     lambda: _model([N("Transpose", ["x"], ["y"], perm=[1, 0, 2])], outputs=[_vi("y", shape=(2, 2))]),
     "invalid/attribute-value",
-    "unnamed Transpose node: Invalid attribute perm",
+    "Transpose node '<Transpose #0>': Invalid attribute perm",
 )
 
 #: cases TensorRT's parser accepts on its own (it takes them on trust)

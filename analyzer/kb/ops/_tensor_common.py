@@ -157,8 +157,8 @@ _EXTENT_CARRIERS = frozenset(
 QDQ_SOURCE = (
     "observed with the TensorRT-RTX 1.7.1 parser (CPU-only): Reshape shape, Slice ends, Tile "
     "repeats, ConstantOfShape, and a Concat mixing it with other tensors fail on Unsqueeze of "
-    "a rank-0 value computed by QuantizeLinear/DequantizeLinear (\"Error while computing "
-    "output extent\", \"ends.size() == axes.size()\"); a Concat of such tensors only, Add "
+    'a rank-0 value computed by QuantizeLinear/DequantizeLinear ("Error while computing '
+    'output extent", "ends.size() == axes.size()"); a Concat of such tensors only, Add '
     "and Cast pass it on; the same value reshaped to [1], or unsqueezed before quantization, "
     "parses"
 )
@@ -257,8 +257,8 @@ def quantized_constant(ctx: NodeContext, index: int, what: str):
         "store the value in float (trt-rewrite --requantize folds the DequantizeLinear of a "
         "constant into a float constant)",
         REQUANTIZE_FIX,
-        source="observed with the TensorRT-RTX 1.7.1 parser: \"SymbolicExecute is not "
-        "supported for weights type Int8\" (Reshape shape from Cast(DequantizeLinear(INT8 "
+        source='observed with the TensorRT-RTX 1.7.1 parser: "SymbolicExecute is not '
+        'supported for weights type Int8" (Reshape shape from Cast(DequantizeLinear(INT8 '
         "initializer)), directly or through Concat)",
     )
 
