@@ -306,11 +306,12 @@ def _infer(model: onnx.ModelProto, data_prop: bool, strict: bool = False) -> onn
 
 
 def _infer_strict(model: onnx.ModelProto) -> tuple[onnx.ModelProto | None, str]:
-    """Inference in strict mode, types checked against the op schemas (onnx.checker's full
-    check does the same), which costs nothing more when the model passes, and what it raised
-    otherwise (then the model is inferred again, leniently)."""
+    """Inference in strict mode, which costs nothing more when the model passes, and what it
+    raised otherwise (then the model is inferred again, leniently). Element types are not
+    checked against the op schemas: TensorRT's parser takes many types ONNX does not list
+    (BFLOAT16 Acos, FLOAT16 NonMaxSuppression boxes), and the knowledge base judges types."""
     try:
-        return onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True), ""
+        return onnx.shape_inference.infer_shapes(model, strict_mode=True), ""
     except Exception as err:  # noqa: BLE001 - InferenceError, or anything onnx raises
         log.info("strict shape inference failed: %s", " ".join(str(err).split())[:500])
         return _infer(model, data_prop=False), str(err)
@@ -462,8 +463,8 @@ def _infer_table(light: onnx.ModelProto) -> tuple[TypeTable | None, str]:
 
     serialized = light.SerializeToString()
 
-    def run(strict: bool, data_prop: bool) -> bytes:  # strict runs check types too
-        return cpp.infer_shapes(serialized, strict, strict, data_prop)
+    def run(strict: bool, data_prop: bool) -> bytes:
+        return cpp.infer_shapes(serialized, False, strict, data_prop)
 
     strict_error = ""
     try:
@@ -526,7 +527,7 @@ def speculative_table(
         serialized = light.SerializeToString()
     try:
         with _address_space_cap(len(serialized) if memory_cap else None):
-            inferred = cpp.infer_shapes(serialized, True, True, True)
+            inferred = cpp.infer_shapes(serialized, False, True, True)
     except Exception as err:  # noqa: BLE001 - strict failure, MemoryError: run step by step
         log.info("speculative shape inference failed: %s", " ".join(str(err).split())[:200])
         return None

@@ -706,25 +706,32 @@ def _strict_error(proto: onnx.ModelProto) -> str:
     from trtforge.analyzer.inference import _weightless
 
     try:
-        onnx.shape_inference.infer_shapes(_weightless(proto), check_type=True, strict_mode=True)
+        onnx.shape_inference.infer_shapes(_weightless(proto), strict_mode=True)
         return ""
     except Exception as err:  # noqa: BLE001 - InferenceError, or anything onnx raises
         return str(err)
 
 
-def _inference_errors(error: str) -> list[tuple[str, str, str, bool]]:
-    """(op_type, node name, why, nested) of each node error in what strict inference raised;
-    `nested`: the error of a node in a body (If/Loop/Scan), reported inside its parent's."""
+def _inference_errors(error: str) -> list[tuple[str, str, str, str]]:
+    """(op_type, node name, why, parent) of each node error in what strict inference raised;
+    `parent`: for the error of a node inside another's (an If/Loop/Scan body, or the body of
+    a function op such as MeanVarianceNormalization), the outer node's op_type; "" at the top."""
     out = []
     for top in error.split("\n"):
+        parent = ""
         for position, line in enumerate(re.split(r"(?=\(op_type:)", top)):
             match = _INFERENCE_ERROR.search(line)
             if match is not None:
                 op, name, why = match.groups()
                 why = re.sub(r"^(\[[A-Za-z]+\]\s*)+", "", " ".join(why.split()))
-                out.append((op.strip(), name or "", why, position > 1))
+                out.append((op.strip(), name or "", why, parent if position > 1 else ""))
+                if position == 1:
+                    parent = op.strip()
     return out
 
+
+#: ops whose bodies (graph attributes) are part of the model.
+_BODY_OPS = frozenset({"If", "Loop", "Scan"})
 
 #: strict-inference errors that say a type or shape is unknown (an unsorted graph's inputs,
 #: an op inference cannot follow): no reason to call the graph invalid.
@@ -793,7 +800,9 @@ def inference_problems(error: str, proto: onnx.ModelProto) -> list[Problem]:
 
     out: list[Problem] = []
     conflicts = []
-    for op, name, why, nested in errors:
+    for op, name, why, parent in errors:
+        if parent and parent not in _BODY_OPS:
+            continue  # inside a function op's body, which onnx defines, not the model
         if re.search(r"[Aa]ttribute|out of bounds", why):
             out.append(
                 _problem(
@@ -803,7 +812,7 @@ def inference_problems(error: str, proto: onnx.ModelProto) -> list[Problem]:
                     "fix the attribute in the exporter and re-export the model",
                 )
             )
-        elif not nested and not _UNKNOWN.search(why) and "Inference error" not in why:
+        elif not parent and not _UNKNOWN.search(why) and "Inference error" not in why:
             # a body's errors are left to the rules (an If takes only the branch its constant
             # condition selects)
             conflicts.append((op, name, why))
