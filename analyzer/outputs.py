@@ -40,6 +40,7 @@ import shutil
 import signal
 import socket
 import stat
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -75,11 +76,45 @@ class _State:
 _STATE = _State()
 
 
-def _on_signal(signum, _frame) -> None:
+def _on_signal(signum, frame) -> None:
     if _STATE.deferring:
         _STATE.pending = _STATE.pending or signum
         return
+    if _in_finalizer(frame):
+        _redeliver(signum)
+        return
     raise Interrupted(signum)
+
+
+def _in_finalizer(frame) -> bool:
+    """Whether the handler runs inside a `__del__` (the garbage collector finalizing an
+    object), where Python prints an exception and drops it (found by fuzzing: SIGHUP during a
+    ZipFile's `__del__` printed a traceback and the command went on)."""
+    while frame is not None:
+        if frame.f_code.co_name == "__del__":
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _redeliver(signum: int) -> None:
+    """Sends `signum` to the main thread again shortly, once the finalizer has returned."""
+    timer = threading.Timer(0.01, signal.pthread_kill, (threading.main_thread().ident, signum))
+    timer.daemon = True
+    timer.start()
+
+
+def _unraisable(previous):
+    """A `sys.unraisablehook` for `signal_guard`: an `Interrupted` dropped by a finalizer that
+    `_in_finalizer` did not see (a weakref callback) is delivered again, not printed."""
+
+    def hook(unraisable) -> None:
+        if isinstance(unraisable.exc_value, Interrupted):
+            _redeliver(unraisable.exc_value.signum)
+            return
+        previous(unraisable)
+
+    return hook
 
 
 @contextlib.contextmanager
@@ -99,6 +134,8 @@ def signal_guard(keep: bool = False) -> Iterator[_State]:
         yield _STATE
         return
     previous = {}
+    unraisable_hook = sys.unraisablehook
+    sys.unraisablehook = _unraisable(unraisable_hook)
     for signum in SIGNALS:
         try:
             old = signal.getsignal(signum)
@@ -117,6 +154,7 @@ def signal_guard(keep: bool = False) -> Iterator[_State]:
             for signum, old in previous.items():
                 signal.signal(signum, old if old is not None else signal.SIG_DFL)
             _STATE.deferring = False
+            sys.unraisablehook = unraisable_hook
 
 
 def signal_name(signum: int) -> str:

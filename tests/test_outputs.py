@@ -437,3 +437,30 @@ def test_check_output_api(tmp_path):
     with pytest.raises(UserError, match="regular files"):
         outputs.check_output(tmp_path)
     assert outputs.check_output(tmp_path / "new") == tmp_path / "new"
+
+
+def test_a_signal_inside_a_finalizer_is_not_lost(capsys):
+    """A signal whose handler runs inside a `__del__` (the garbage collector finalizing a
+    ZipFile, found by fuzzing) raises `Interrupted` there, which Python would print as
+    "Exception ignored" and drop: it is delivered again, and raised in the command's own code."""
+    import gc
+    import sys
+    import time
+
+    class Finalized:
+        def __del__(self):
+            signal.raise_signal(signal.SIGTERM)
+            for _ in range(100):  # the handler runs here, inside the finalizer
+                pass
+
+    hook = sys.unraisablehook
+    with pytest.raises(outputs.Interrupted) as caught:
+        with outputs.signal_guard():
+            item = Finalized()
+            item.cycle = item  # freed by the collector, not by reference counting
+            del item
+            gc.collect()
+            time.sleep(5)  # the signal, delivered again, interrupts this
+    assert caught.value.signum == signal.SIGTERM
+    assert "Exception ignored" not in capsys.readouterr().err
+    assert sys.unraisablehook is hook  # restored with the handlers
