@@ -745,9 +745,12 @@ def _interface_only(proto: onnx.ModelProto) -> onnx.ModelProto:
     """`proto` without what an exporter declares about computed tensors: no value_info, and
     graph outputs keep only their element type. Strict inference of it judges the nodes from
     the graph's inputs and weights alone, so its errors are the graph's own, not a stale
-    declaration's."""
+    declaration's. Built from the model without its large weights (`_weightless`), which are
+    not copied."""
+    from trtforge.analyzer.inference import _weightless
+
     bare = onnx.ModelProto()
-    bare.CopyFrom(proto)
+    bare.CopyFrom(_weightless(proto))
     del bare.graph.value_info[:]
     for value in bare.graph.output:
         if value.type.WhichOneof("value") == "tensor_type":
@@ -792,11 +795,9 @@ def inference_problems(error: str, proto: onnx.ModelProto) -> list[Problem]:
         if name:
             return f"{short(op)} node '{short(name)}'"
         index = node_index(op, name)
-        return (
-            f"{short(op)} node '<{short(op)} #{index}>'"
-            if index is not None
-            else (f"an unnamed {short(op)} node")
-        )
+        if index is None:
+            return f"an unnamed {short(op)} node"
+        return f"{short(op)} node '<{short(op)} #{index}>'"
 
     out: list[Problem] = []
     conflicts = []

@@ -13,6 +13,8 @@ importSize); observed with the TensorRT-RTX 1.7.1 parser:
 
 from __future__ import annotations
 
+import math
+
 from trtforge.analyzer.kb.ops._tensor_common import (
     INDEX,
     OBSERVED,
@@ -52,13 +54,13 @@ def _element_count(ctx: NodeContext):
     data, out = ctx.input(0), ctx.output(0)
     if data is None or out is None or not data.static_shape or not out.static_shape:
         return
-    have = _volume(data.shape)
-    if have == _volume(out.shape):
+    have = math.prod(data.shape)
+    if have == math.prod(out.shape):
         return
     shape = ctx.input_value(1)
     if shape is None or shape.ndim != 1 or any(int(d) <= 0 for d in shape):
         return
-    want = _volume(int(d) for d in shape)
+    want = math.prod(int(d) for d in shape)
     if have != want:
         yield ctx.finding(
             "shapes-mismatch",
@@ -66,13 +68,6 @@ def _element_count(ctx: NodeContext):
             f"{[int(d) for d in shape]} {want}",
             "fix the exporter: the shape was computed for another input size",
         )
-
-
-def _volume(shape) -> int:
-    volume = 1
-    for dim in shape:
-        volume *= dim
-    return volume
 
 
 def _check_reshape(ctx: NodeContext):

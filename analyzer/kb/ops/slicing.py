@@ -31,15 +31,12 @@ from trtforge.analyzer.kb.ops._tensor_common import (
 from trtforge.analyzer.kb.rule import AttrLimit, NodeContext, OpRule
 
 
-def _check_concat_shapes(ctx: NodeContext):
+def _check_concat_shapes(ctx: NodeContext, infos: list):
     """The inputs' known ranks must be equal, and their known dims equal on every axis but
     `axis` (onnxruntime and TensorRT's parser refuse the node otherwise; onnx shape inference
-    reports it as a merge error, which alone does not tell it from a stale value_info)."""
-    shapes = [
-        info.shape
-        for info in (ctx.input(index) for index in range(ctx.num_inputs))
-        if info is not None and info.shape is not None
-    ]
+    reports it as a merge error, which alone does not tell it from a stale value_info).
+    `infos`: the inputs' TensorInfo (None for an empty one)."""
+    shapes = [info.shape for info in infos if info is not None and info.shape is not None]
     if len(shapes) < 2:
         return
     listed = ", ".join(str(list(shape)) for shape in shapes)
@@ -70,11 +67,11 @@ def _check_concat_shapes(ctx: NodeContext):
 
 
 def _check_concat(ctx: NodeContext):
-    yield from _check_concat_shapes(ctx)
+    infos = [ctx.input(index) for index in range(ctx.num_inputs)]
+    yield from _check_concat_shapes(ctx, infos)
     # A Concat mixing an unsqueezed quantized scalar with other tensors is refused; one of
     # such tensors only passes their unknown extent on (`_tensor_common.QDQ_SOURCE`). Only
     # rank-1 inputs can be one: a data Concat's verdict stays shared (VerdictMemo).
-    infos = [ctx.input(index) for index in range(ctx.num_inputs)]
     if not any(info is not None and info.rank == 1 for info in infos):
         return
     if not ctx.graph_has_quantization:

@@ -494,7 +494,12 @@ class _Rewriter:
         if dom == "" and op == "DequantizeLinear":
             data = node.inputs[0]
             weight_axis = self._weight_axis(node.outputs[0])
-            constant = _value(data) if weight_axis is None and not reads else None
+            # a small constant only: larger ones (weights of a Gather) are never loaded here
+            constant = (
+                const_value(data, max_elements=MAX_SHAPE_LIKE_ELEMENTS)
+                if weight_axis is None and not reads
+                else None
+            )
             shape_like = constant is not None and self._shape_like(constant)
             if not (self._bad_qdq(node) or reads or not self.qdq or shape_like):
                 return False
