@@ -110,6 +110,27 @@ class ModelInfo:
         }
 
 
+@dataclass(frozen=True)
+class Tally:
+    """A report's figures at one moment, from one pass over its verdicts (`Report.tally`).
+
+    A 100,000-node model's report has a handful of nodes worth a line: a pass over the
+    verdicts costs ~10 ms, so renderers take one tally and ask it everything rather than walk
+    the nodes once per question.
+
+    Attributes:
+        noteworthy: the nodes not plainly supported (another status, or a finding), in order.
+        summary: node counts per status (supported, unsupported, plugin).
+        supported: the whole-model verdict (`Report.supported`).
+        unsupported: the nodes that make the model fail to build, in order.
+    """
+
+    noteworthy: list[NodeVerdict]
+    summary: dict[str, int]
+    supported: bool
+    unsupported: list[NodeVerdict]
+
+
 @dataclass
 class Report:
     """Everything `trt-check` knows about one model for one target."""
@@ -123,20 +144,33 @@ class Report:
     #: why this target and backend were used (set by `check()`; shown in the report header).
     selection: str = ""
 
+    def tally(self) -> Tally:
+        """Every whole-report figure, from one pass over the verdicts (`Tally`). A renderer
+        takes one and asks it everything; the properties below each take a fresh one."""
+        nodes = self.nodes
+        noteworthy = [n for n in nodes if n.reasons or n.status != SUPPORTED]
+        statuses = [n.status for n in noteworthy]
+        summary = {status: statuses.count(status) for status in (UNSUPPORTED, PLUGIN)}
+        summary = {SUPPORTED: len(nodes) - len(statuses) + statuses.count(SUPPORTED), **summary}
+        graph_ok = not any(f.is_error for f in self.graph_findings)
+        unsupported = [n for n in noteworthy if n.status != SUPPORTED and not n.ok]
+        return Tally(noteworthy, summary, graph_ok and not unsupported, unsupported)
+
     @property
     def supported(self) -> bool:
-        """True when every node is supported (or covered by an available plugin)."""
-        graph_ok = not any(f.is_error for f in self.graph_findings)
-        return graph_ok and all(node.ok for node in self.nodes if node.status != SUPPORTED)
+        """True when every node is supported (or covered by an available plugin) and no
+        graph finding is an error."""
+        return self.tally().supported
 
     @property
     def summary(self) -> dict[str, int]:
-        statuses = [node.status for node in self.nodes]
-        return {status: statuses.count(status) for status in (SUPPORTED, UNSUPPORTED, PLUGIN)}
+        """Node counts per status (supported, unsupported, plugin)."""
+        return self.tally().summary
 
     @property
     def unsupported_nodes(self) -> list[NodeVerdict]:
-        return [n for n in self.nodes if not n.ok]
+        """The nodes that make the model fail to build, in order."""
+        return self.tally().unsupported
 
     @property
     def exit_code(self) -> int:

@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import PurePath
 
-from trtforge.analyzer.report import NodeVerdict, Report
+from trtforge.analyzer.report import NodeVerdict, Report, Tally
 
 
 @dataclass(frozen=True)
@@ -58,11 +58,11 @@ def _domain(node: NodeVerdict) -> str:
     return "" if node.domain in ("", "ai.onnx") else node.domain
 
 
-def unsupported_op_types(report: Report) -> list[OpTypeCount]:
-    """Unsupported op types, most frequent first."""
+def unsupported_op_types(report: Report, tally: Tally | None = None) -> list[OpTypeCount]:
+    """Unsupported op types, most frequent first (`tally`: the report's, if at hand)."""
     counts: Counter[tuple[str, str]] = Counter()
     codes: dict[tuple[str, str], dict[str, None]] = {}
-    for node in report.unsupported_nodes:
+    for node in (tally or report.tally()).unsupported:
         key = (node.op_type, _domain(node))
         counts[key] += 1
         bucket = codes.setdefault(key, {})
@@ -81,9 +81,10 @@ def rewritten_path(path: str) -> str:
     return str(pure.with_name(f"{stem}.trt.onnx"))
 
 
-def fix_plan(report: Report) -> FixPlan:
-    """Collects the rewrite passes named by the unsupported nodes' fixes into one command."""
-    unsupported = report.unsupported_nodes
+def fix_plan(report: Report, tally: Tally | None = None) -> FixPlan:
+    """Collects the rewrite passes named by the unsupported nodes' fixes into one command
+    (`tally`: the report's, if at hand)."""
+    unsupported = (tally or report.tally()).unsupported
     per_pass: Counter[str] = Counter()
     per_plugin: Counter[str] = Counter()
     fixed = 0
@@ -105,28 +106,29 @@ def fix_plan(report: Report) -> FixPlan:
     return FixPlan(passes, command, fixed, len(unsupported), plugins)
 
 
-def not_judged(report: Report) -> int:
+def not_judged(report: Report, tally: Tally | None = None) -> int:
     """Nodes the backend could not judge (a `…/not-judged` warning; typically they read the
     output of an unsupported node). Both backends count them as supported — they do not make
     the model fail by themselves — and the verdict line says how many there are."""
     return sum(
         node.ok and any(r.code.endswith("not-judged") for r in node.reasons)
-        for node in report.nodes
+        for node in (tally or report.tally()).noteworthy
     )
 
 
-def verdict_line(report: Report) -> str:
-    """One line: the whole-model verdict with counts."""
-    s = report.summary
+def verdict_line(report: Report, tally: Tally | None = None) -> str:
+    """One line: the whole-model verdict with counts (`tally`: the report's, if at hand)."""
+    tally = tally or report.tally()
+    s = tally.summary
     total = len(report.nodes)
-    bad = len(report.unsupported_nodes)
-    unjudged = not_judged(report)
+    bad = len(tally.unsupported)
+    unjudged = not_judged(report, tally)
     supported = f"{s['supported']} supported"
     if unjudged:
         supported += f" (incl. {unjudged} not judged)"
     counts = f"{supported}, {s['unsupported']} unsupported, {s['plugin']} plugin"
-    if report.supported:
-        warnings = sum(not r.is_error for n in report.nodes for r in n.reasons)
+    if tally.supported:
+        warnings = sum(not r.is_error for n in tally.noteworthy for r in n.reasons)
         warnings += sum(not f.is_error for f in report.graph_findings)
         note = f"; {warnings} warning{'s' * (warnings != 1)}" if warnings else ""
         return f"SUPPORTED: all {total} nodes build ({counts}){note}"

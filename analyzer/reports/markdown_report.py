@@ -42,12 +42,13 @@ def _fix(fix: Fix) -> str:
 
 def render(report: Report) -> str:
     """The report as GitHub-flavoured Markdown."""
-    mark = "✅" if report.supported else "❌"
-    s = report.summary
+    tally = report.tally()
+    mark = "✅" if tally.supported else "❌"
+    s = tally.summary
     out = [
         f"## {mark} trt-check: {_code(report.model.path)} on {_code(report.target)}",
         "",
-        f"**{verdict_line(report)}** — backend `{report.backend}`",
+        f"**{verdict_line(report, tally)}** — backend `{report.backend}`",
         *(["", f"_{_cell(report.selection)}_"] if report.selection else []),
         "",
         "| status | nodes |",
@@ -57,11 +58,11 @@ def render(report: Report) -> str:
         f"| plugin | {s['plugin']} |",
         f"| **total** | **{len(report.nodes)}** |",
     ]
-    op_types = unsupported_op_types(report)
+    op_types = unsupported_op_types(report, tally)
     if op_types:
         out += ["", "### Unsupported op types", "", "| op type | nodes | why |", "|---|---:|---|"]
         out += [f"| {_code(r.label)} | {r.count} | {_cell(', '.join(r.codes))} |" for r in op_types]
-    plan = fix_plan(report)
+    plan = fix_plan(report, tally)
     if plan.command:
         out += [
             "",
@@ -76,7 +77,7 @@ def render(report: Report) -> str:
         out += ["", f"Plugins that cover nodes: {names}"]
 
     rows = []
-    for node in report.nodes:
+    for node in tally.noteworthy:
         for reason in node.reasons:
             if node.ok and reason.is_error:
                 continue
@@ -115,7 +116,7 @@ def render(report: Report) -> str:
                 "",
                 "</details>",
             ]
-    plugins = [n for n in report.nodes if n.status == PLUGIN and n.ok and n.plugin]
+    plugins = [n for n in tally.noteworthy if n.status == PLUGIN and n.ok and n.plugin]
     if plugins:
         out += ["", "### Nodes that run through plugins", ""]
         out += [

@@ -19,7 +19,7 @@ from rich.markup import escape as _markup_escape
 from rich.table import Table
 
 from trtforge.analyzer.findings import Finding, Fix
-from trtforge.analyzer.report import PLUGIN, NodeVerdict, Report
+from trtforge.analyzer.report import PLUGIN, NodeVerdict, Report, Tally
 from trtforge.analyzer.reports._summary import fix_plan, unsupported_op_types, verdict_line
 from trtforge.analyzer.safe_text import printable
 
@@ -65,7 +65,7 @@ def _print_finding(console: Console, finding: Finding, indent: str = "    ") -> 
         console.print(f"{indent}  Fix: [green]{escape(_fix_text(fix))}[/]", soft_wrap=True)
 
 
-def _summary(console: Console, report: Report) -> None:
+def _summary(console: Console, report: Report, tally: Tally) -> None:
     console.print(
         f"[bold]trt-check[/] {escape(report.model.path)}"
         f"  ·  target [bold]{escape(report.target)}[/]"
@@ -74,10 +74,10 @@ def _summary(console: Console, report: Report) -> None:
     )
     if report.selection:
         console.print(f"[dim]{escape(report.selection)}[/]", soft_wrap=True)
-    style = "bold green" if report.supported else "bold red"
-    console.print(f"[{style}]{escape(verdict_line(report))}[/]", soft_wrap=True)
+    style = "bold green" if tally.supported else "bold red"
+    console.print(f"[{style}]{escape(verdict_line(report, tally))}[/]", soft_wrap=True)
 
-    op_types = unsupported_op_types(report)
+    op_types = unsupported_op_types(report, tally)
     if op_types:
         table = Table(title=None, box=None, pad_edge=False, show_edge=False, header_style="bold")
         table.add_column("unsupported op type", overflow="fold")
@@ -88,7 +88,7 @@ def _summary(console: Console, report: Report) -> None:
         console.print()
         console.print(table)
 
-    plan = fix_plan(report)
+    plan = fix_plan(report, tally)
     if plan.command:
         console.print()
         console.print(f"[bold]{plan.heading}:[/]", soft_wrap=True)
@@ -96,7 +96,7 @@ def _summary(console: Console, report: Report) -> None:
     if plan.plugins:
         names = ", ".join(f"{escape(name)} ({n} node{'s' * (n != 1)})" for name, n in plan.plugins)
         console.print(f"[bold]Plugins that cover nodes:[/] {names}", soft_wrap=True)
-    if not report.supported and not plan.command and not plan.plugins and plan.total:
+    if not tally.supported and not plan.command and not plan.plugins and plan.total:
         console.print()
         console.print(
             "No rewrite pass or plugin covers these nodes yet; see the hints below.",
@@ -108,8 +108,8 @@ def _group_key(node: NodeVerdict) -> tuple:
     return (node.op_type, node.domain, tuple(r.code for r in node.reasons))
 
 
-def _details(console: Console, report: Report) -> None:
-    bad = report.unsupported_nodes
+def _details(console: Console, report: Report, tally: Tally) -> None:
+    bad = tally.unsupported
     if bad:
         console.print()
         console.rule("[bold]Unsupported nodes[/]", align="left")
@@ -138,7 +138,8 @@ def _details(console: Console, report: Report) -> None:
                     soft_wrap=True,
                 )
 
-    plugins = [n for n in report.nodes if n.status == PLUGIN and n.ok]
+    noteworthy = tally.noteworthy
+    plugins = [n for n in noteworthy if n.status == PLUGIN and n.ok]
     if plugins:
         console.print()
         console.rule("[bold]Nodes that run through plugins[/]", align="left")
@@ -147,7 +148,7 @@ def _details(console: Console, report: Report) -> None:
             where = f"{ref.namespace}::{ref.name} v{ref.version}" if ref else "a plugin"
             console.print(f"{_node_title(node)}  → {escape(where)}", soft_wrap=True)
 
-    warned = [n for n in report.nodes if n.ok and any(not r.is_error for r in n.reasons)]
+    warned = [n for n in noteworthy if n.ok and any(not r.is_error for r in n.reasons)]
     if warned:
         console.print()
         console.rule("[bold]Warnings (these nodes build)[/]", align="left")
@@ -181,6 +182,7 @@ def render(report: Report, color: bool = False) -> str:
         highlight=False,
         emoji=False,
     )
-    _summary(console, report)
-    _details(console, report)
+    tally = report.tally()
+    _summary(console, report, tally)
+    _details(console, report, tally)
     return buffer.getvalue()
