@@ -15,13 +15,17 @@ a check needs and skip the rest, in C:
   parse gives every node's op_type (`node_scalars`, `merged_columns`), or every tensor's
   `data_location` (`data_locations`), as flat lists. A flat list lines up with the nodes only
   when each node has the field exactly once; callers check the lengths and otherwise read
-  node by node.
+  node by node;
+* the **types** file decodes the one thing of a TypeProto that is read without onnx: a
+  tensor's dims (`decoded_tensor_dims`, for `_speculation`).
 
 Field numbers are those of onnx.proto (ModelProto: graph 7; GraphProto: node 1, initializer 5,
 input 11, output 12, value_info 13, sparse_initializer 15; NodeProto: input 1, output 2,
 name 3, op_type 4, attribute 5, domain 7; ValueInfoProto: name 1, type 2; AttributeProto: t 5,
-g 6, tensors 10, graphs 11; TensorProto: data_location 14; SparseTensorProto: values 1). The
-syntax is proto2, as there, so text that is not UTF-8 comes back as bytes in both.
+g 6, tensors 10, graphs 11; TensorProto: data_location 14; SparseTensorProto: values 1;
+TypeProto: tensor_type 1; its Tensor: elem_type 1, shape 2; TensorShapeProto: dim 1; its
+Dimension: dim_value 1, dim_param 2). The syntax is proto2, as there, so text that is not
+UTF-8 comes back as bytes in both.
 """
 
 from __future__ import annotations
@@ -30,10 +34,20 @@ import functools
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
+try:  # the native reader of node fields (csrc/analyzer/wire.cpp), when it was built
+    from trtforge.analyzer import _wire
+except ImportError:  # pragma: no cover - a build without a C++ compiler
+    _wire = None
+
 _PACKAGE = "trtforge.shallow"
 
 _FIELD = descriptor_pb2.FieldDescriptorProto
-_SCALARS = {"string": _FIELD.TYPE_STRING, "bytes": _FIELD.TYPE_BYTES, "int32": _FIELD.TYPE_INT32}
+_SCALARS = {
+    "string": _FIELD.TYPE_STRING,
+    "bytes": _FIELD.TYPE_BYTES,
+    "int32": _FIELD.TYPE_INT32,
+    "int64": _FIELD.TYPE_INT64,
+}
 
 #: (field name, number, type: a scalar of _SCALARS or a message of the same file, repeated)
 Fields = tuple[tuple[str, int, str, bool], ...]
@@ -59,6 +73,14 @@ _FILES: dict[str, dict[str, Fields]] = {
             ("domain", 7, "string", False),
         ),
         "GraphNodes": (("node", 1, "NodeFields", True),),
+        "Weights": (("initializer", 5, "bytes", True), ("input", 11, "NamedType", True)),
+        "WeightsModel": (("graph", 7, "Weights", False),),
+    },
+    "types": {  # TypeProto: tensor_type 1; Tensor: elem_type 1, shape 2; Shape: dim 1
+        "Dim": (("dim_value", 1, "int64", False), ("dim_param", 2, "string", False)),
+        "Shape": (("dim", 1, "Dim", True),),
+        "Tensor": (("elem_type", 1, "int32", False), ("shape", 2, "Shape", False)),
+        "Type": (("tensor_type", 1, "Tensor", False),),
     },
     "merged": {
         "MergedNode": (
@@ -143,6 +165,25 @@ def node_fields(serialized: bytes):
     return _class("shallow", "GraphNodes").FromString(serialized).node
 
 
+def node_columns(serialized_graph: bytes, count: int) -> tuple[list, ...]:
+    """(names, op_types, domains, inputs, outputs, attributes) of the `count` nodes of the
+    graph `serialized_graph`, a list each, one entry per node (inputs and outputs: lists of
+    names; attributes: lists of serialized AttributeProtos). Read by the native reader
+    (`trtforge.analyzer._wire`, csrc/analyzer/wire.cpp) when it is built and understands the
+    bytes, else through these message types (the same lists, ~6 times slower)."""
+    if _wire is not None:
+        columns = _wire.node_columns(serialized_graph)
+        if columns is not None and len(columns[0]) == count:
+            return columns
+    source = node_fields(serialized_graph)
+    names, ops, domains = node_scalars(serialized_graph, count)
+    if names is not None and ops is not None and domains is not None:
+        rows = [(n.input[:], n.output[:], n.attribute[:]) for n in source]
+        return names, ops, domains, *map(list, zip(*rows, strict=True))
+    rows = [(n.name, n.op_type, n.domain, n.input[:], n.output[:], n.attribute[:]) for n in source]
+    return tuple(map(list, zip(*rows, strict=True)))
+
+
 # -- merged -------------------------------------------------------------------------------
 def node_scalars(serialized_graph: bytes, count: int) -> tuple[list | None, list | None, list]:
     """(names, op_types, domains) of the `count` nodes of the graph `serialized_graph`, each
@@ -165,7 +206,29 @@ def node_count_hint(serialized_model: bytes) -> int:
     """How many top-level nodes the serialized ModelProto has, without parsing the model (its
     weights are skipped, not copied): the number of op_type values, which is the node count
     unless a node lacks or repeats its op_type (an invalid model)."""
-    return len(_class("merged", "MergedModel").FromString(serialized_model).graph.node.op_type)
+    return len(node_op_types(serialized_model))
+
+
+def node_op_types(serialized_model: bytes) -> list[str]:
+    """Every op_type value of the top-level nodes of the serialized ModelProto, in order (one
+    per node unless a node lacks or repeats its op_type: an invalid model)."""
+    return _class("merged", "MergedModel").FromString(serialized_model).graph.node.op_type[:]
+
+
+def weights_and_inputs(serialized_model: bytes) -> tuple[list[bytes], list[bytes]]:
+    """(each initializer of the serialized ModelProto's graph, serialized; the serialized
+    type of each graph input)."""
+    graph = _class("shallow", "WeightsModel").FromString(serialized_model).graph
+    return graph.initializer[:], [value.type for value in graph.input]
+
+
+def decoded_tensor_dims(serialized_type: bytes) -> list[int] | None:
+    """The dim_values of a serialized TypeProto's tensor shape (0 for a dim without one);
+    None when it is not a tensor type with a shape."""
+    value = _class("types", "Type").FromString(serialized_type)
+    if not value.HasField("tensor_type") or not value.tensor_type.HasField("shape"):
+        return None
+    return [dim.dim_value for dim in value.tensor_type.shape.dim]
 
 
 def merged_columns(serialized: bytes, shallow, model: bool = False):

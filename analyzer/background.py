@@ -144,20 +144,32 @@ class PendingTypes:
         pending.path = path
 
         def work(out) -> None:
-            from trtforge.analyzer._shallow_graph import node_count_hint
+            from trtforge.analyzer import _speculation
+            from trtforge.analyzer._shallow_graph import node_op_types
 
             with open(path, "rb") as model_file:
                 data = model_file.read()
-            if node_count_hint(data) < MIN_NODES:  # a model of weights: stop before onnx
+            ops = node_op_types(data)
+            if len(ops) < MIN_NODES:  # a model of weights: stop before onnx
                 out.write(SMALL)
                 return
+            speculate = True
+            if _speculation.CONTROL_FLOW.isdisjoint(ops):  # the run without onnx
+                _announce(out, SPECULATING)
+                try:
+                    state = _speculation.lean_table_state(data)
+                except _speculation.SpeculationFailed:
+                    state, speculate = None, False  # the full speculation would fail alike
+                if state is not None:
+                    out.write(_pickled((hashlib.sha256(data).hexdigest(), state)))
+                    return
             import onnx
 
             model = onnx.ModelProto.FromString(data)
             if len(model.graph.node) < MIN_NODES:
                 out.write(SMALL)
                 return
-            table = _child_table(model, True, out, data)
+            table = _child_table(model, speculate, out, data)
             out.write(_pickled((hashlib.sha256(data).hexdigest(), table)))
 
         pending._fork(work, orphan_dies=True)
@@ -233,6 +245,10 @@ class PendingTypes:
         if outcome != "payload" or not isinstance(payload, tuple) or len(payload) != 2:
             return None
         digest, table = payload
+        if isinstance(table, tuple) and len(table) == 2:  # `_speculation.lean_table_state`
+            raw, consumers = table
+            if isinstance(raw, dict) and isinstance(consumers, list):
+                table = TypeTable.of_state(raw, consumers)
         return table if digest == sha256 and isinstance(table, TypeTable) else None
 
     def _outcome(self) -> tuple[str, object]:

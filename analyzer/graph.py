@@ -17,7 +17,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from trtforge.analyzer._shallow_graph import node_fields, node_scalars
+from trtforge.analyzer._shallow_graph import node_columns
 from trtforge.analyzer.inference import (
     MAX_SHALLOW_BYTES,
     Dim,
@@ -192,27 +192,18 @@ class NodeFields:
         nodes = graph.node
         serialized = _serialized_if_small(graph)
         if serialized is not None:
-            source = node_fields(serialized)
-            names, ops, domains = node_scalars(serialized, count)
-            if names is not None and ops is not None and domains is not None:
-                rows = [(n.input[:], n.output[:], n.attribute[:]) for n in source]
-                return cls(nodes, names, ops, domains, *map(list, zip(*rows, strict=True)))
-            rows = [
-                (n.name, n.op_type, n.domain, n.input[:], n.output[:], n.attribute[:])
-                for n in source
-            ]
-        else:
-            rows = [
-                (
-                    n.name,
-                    n.op_type,
-                    n.domain,
-                    n.input[:],
-                    n.output[:],
-                    [a.SerializeToString() for a in n.attribute],
-                )
-                for n in nodes
-            ]
+            return cls(nodes, *node_columns(serialized, count))
+        rows = [
+            (
+                n.name,
+                n.op_type,
+                n.domain,
+                n.input[:],
+                n.output[:],
+                [a.SerializeToString() for a in n.attribute],
+            )
+            for n in nodes
+        ]
         return cls(nodes, *map(list, zip(*rows, strict=True)))
 
 

@@ -8,10 +8,7 @@ version of a model; the read-only view the rules see is `graph.GraphView`.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import re
 from collections.abc import Iterator, Mapping
 
 import onnx
@@ -20,6 +17,16 @@ from trtforge.analyzer._shallow_graph import (
     merged_columns,
     shallow_graph,
     shallow_model_graph,
+)
+from trtforge.analyzer._speculation import (
+    CONTROL_FLOW,
+    MAX_DATA_PROP_ELEMENTS,
+    MAX_INFERENCE_INITIALIZER_BYTES,
+    SHAPE_CONSUMERS,
+    address_space_cap,
+    first_types,
+    shape_consumers,
+    too_large_for_data_prop,
 )
 
 log = logging.getLogger("trtforge.inference")
@@ -81,10 +88,6 @@ def _decode_type(value_type: onnx.TypeProto) -> tuple[str, tuple[Dim, ...] | Non
     if kind == "optional_type":
         return "OPTIONAL", None
     return "UNDEFINED", None
-
-
-#: initializers larger than this (serialized bytes) are left out of shape inference.
-MAX_INFERENCE_INITIALIZER_BYTES = 64 * 1024
 
 
 def _is_heavy(tensor: onnx.TensorProto) -> bool:
@@ -149,15 +152,6 @@ def _weightless(model: onnx.ModelProto) -> onnx.ModelProto:
     return light
 
 
-#: data propagation expands every rank-0/1 tensor into per-element shape data (about 200 bytes
-#: per element in onnx 1.23, whatever the dtype): it only runs when none has more elements.
-MAX_DATA_PROP_ELEMENTS = 1 << 16
-
-
-#: ops whose attributes hold subgraphs (whose value_info shape inference fills too).
-CONTROL_FLOW = frozenset({"If", "Loop", "Scan"})
-
-
 #: graphs up to this size (serialized) have their types read through `_shallow_graph`.
 MAX_SHALLOW_BYTES = 64 << 20
 
@@ -179,6 +173,15 @@ class TypeTable(Mapping):
         #: what shape inference in strict mode raised ("" when it passed or did not run);
         #: `validity.inference_problems` reads the attribute errors in it.
         self.strict_error = ""
+
+    @classmethod
+    def of_state(cls, raw: dict[str, bytes], shape_consumers: list[int]) -> TypeTable:
+        """The table of a strict inference that passed, from its parts (the types by name,
+        the shape-consuming node indices): what `_speculation.lean_table_state` computes
+        without onnx."""
+        table = cls()
+        table._raw, table.shape_consumers = raw, shape_consumers
+        return table
 
     def __getstate__(self) -> tuple[dict[str, bytes], list[int], str]:
         return self._raw, self.shape_consumers, self.strict_error
@@ -228,27 +231,16 @@ class TypeTable(Mapping):
                 raw[name] = shared.setdefault(serialized, serialized)
 
     def _add_shallow(self, shallow, value_info: tuple[list, list]) -> None:
-        """`_add_typed` of the entries of a `_shallow_graph` graph, in bulk (`value_info`:
-        its value_info entries' names and types, `_shallow_graph.merged_columns`): each name
-        gets its first type in the order value_info, outputs, inputs (dict updates, inputs
-        first, each container reversed so that its first entry of a name is the one kept);
-        names already in the table keep their type. Equal types share one bytes object."""
-        fresh: dict[str, bytes] = {}
-        for values in (shallow.input, shallow.output):
-            if len(values):
-                names, types = zip(*[(value.name, value.type) for value in values], strict=True)
-                fresh.update(zip(reversed(names), reversed(types), strict=True))
-        names, types = value_info
-        fresh.update(zip(reversed(names), reversed(types), strict=True))
-        shared = {t: t for t in fresh.values()}
-        fresh = dict(zip(fresh, map(shared.__getitem__, fresh.values()), strict=True))
+        """Adds the entries of a `_shallow_graph` graph in bulk (`_speculation.first_types`);
+        names already in the table keep their type."""
+        fresh = first_types(shallow, value_info)
         if self._raw:
             fresh.update(self._raw)
         self._raw = fresh
 
     def _add_ops(self, graph: onnx.GraphProto | None, ops: list[str], top: bool) -> None:
         if top:
-            self.shape_consumers += [i for i, op in enumerate(ops) if op in SHAPE_CONSUMERS]
+            self.shape_consumers += shape_consumers(ops)
         if CONTROL_FLOW.isdisjoint(ops):
             return
         for index, op in enumerate(ops):
@@ -317,18 +309,6 @@ def _infer_strict(model: onnx.ModelProto) -> tuple[onnx.ModelProto | None, str]:
         return _infer(model, data_prop=False), str(err)
 
 
-#: ops whose output shape depends on the *values* of an input (a shape, axes, sizes, ...):
-#: the only places where data propagation can add shape information.
-SHAPE_CONSUMERS = frozenset(
-    {
-        "Reshape", "Expand", "Tile", "Slice", "Pad", "Resize", "Upsample", "Range",
-        "ConstantOfShape", "OneHot", "TopK", "Squeeze", "Unsqueeze", "ReduceMean", "ReduceSum",
-        "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum",
-        "ReduceLogSumExp", "ReduceSumSquare", "Split", "CenterCropPad", "Col2Im", "DFT",
-    }
-)  # fmt: skip
-
-
 def _needs_data_prop(graph: onnx.GraphProto, types: Mapping[str, onnx.TypeProto]) -> bool:
     """True when a node whose output shape depends on input values has an output with no
     rank or an unknown dim (no value, or a name shape inference made up: `unk__<n>`).
@@ -382,23 +362,14 @@ def _safe_for_data_prop(types: Mapping[str, onnx.TypeProto]) -> bool:
     tag are decoded: a dim_value over MAX_DATA_PROP_ELEMENTS is one (the 25,000 distinct types
     of 100,000 transformer nodes: a few decoded instead of all)."""
     if isinstance(types, TypeTable):
-        distinct = set(types.serialized_table().values())
-        if not _LARGE_FIELD_1.search(b"\0".join(distinct)):
-            return True
-        values = [onnx.TypeProto.FromString(r) for r in distinct if _LARGE_FIELD_1.search(r)]
-    else:
-        values = types.values()
-    for value in values:
+        return not too_large_for_data_prop(set(types.serialized_table().values()))
+    for value in types.values():
         if value.WhichOneof("value") != "tensor_type" or not value.tensor_type.HasField("shape"):
             continue
         dims = value.tensor_type.shape.dim
         if len(dims) == 1 and dims[0].dim_value > MAX_DATA_PROP_ELEMENTS:
             return False
     return True
-
-
-#: a field-1 varint (a Dimension's dim_value, a tensor's elem_type) of 16,384 or more
-_LARGE_FIELD_1 = re.compile(rb"\x08[\x80-\xff][\x80-\xff]")
 
 
 def infer_model(model: onnx.ModelProto) -> onnx.ModelProto | None:
@@ -526,7 +497,7 @@ def speculative_table(
     if light is not model or serialized is None:
         serialized = light.SerializeToString()
     try:
-        with _address_space_cap(len(serialized) if memory_cap else None):
+        with address_space_cap(len(serialized) if memory_cap else None):
             inferred = cpp.infer_shapes(serialized, False, True, True)
     except Exception as err:  # noqa: BLE001 - strict failure, MemoryError: run step by step
         log.info("speculative shape inference failed: %s", " ".join(str(err).split())[:200])
@@ -545,42 +516,6 @@ def _large_1d_input(graph: onnx.GraphProto) -> bool:
         if len(dims) == 1 and dims[0].dim_value > MAX_DATA_PROP_ELEMENTS:
             return True
     return False
-
-
-#: how much a capped speculative inference (`speculative_table`) may grow the address space
-#: (a 100,000-node model's inference needs ~100 MB; data propagation over a rank-1 tensor of
-#: 2.5 million elements would exceed it).
-SPECULATION_MEMORY = 512 << 20
-
-
-@contextlib.contextmanager
-def _address_space_cap(model_bytes: int | None):
-    """Lowers the soft RLIMIT_AS to the current address space plus SPECULATION_MEMORY (and 16
-    times `model_bytes`) for the duration; nothing when `model_bytes` is None or the limit
-    cannot be read or set (not Linux)."""
-    if model_bytes is None:
-        yield
-        return
-    try:
-        import resource
-
-        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-        with open("/proc/self/statm") as statm:
-            in_use = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-        cap = in_use + SPECULATION_MEMORY + 16 * model_bytes
-        if soft != resource.RLIM_INFINITY and soft <= cap:
-            cap = None
-        if hard != resource.RLIM_INFINITY and cap is not None and cap > hard:
-            cap = None
-        if cap is not None:
-            resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
-    except (ImportError, OSError, ValueError):
-        cap = None
-    try:
-        yield
-    finally:
-        if cap is not None:
-            resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 def _table_of(serialized_model: bytes) -> TypeTable:

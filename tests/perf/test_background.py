@@ -402,3 +402,111 @@ def test_node_count_hint_skips_the_weights():
     heavy = _shape_computing_model()
     heavy.graph.initializer.append(numpy_helper.from_array(np.zeros(1 << 20, np.float32), "w"))
     assert node_count_hint(heavy.SerializeToString()) == len(heavy.graph.node)
+
+
+def _chain_model() -> onnx.ModelProto:
+    """No If/Loop/Scan, a Reshape whose shape data propagation resolves: the lean child's
+    kind of model."""
+    text = """
+    <ir_version: 8, opset_import: ["" : 17]>
+    g (float[N, 6] x) => (float[N, 2, 3] y) {
+        r = Relu(x)
+        s = Shape(r)
+        zero = Constant<value = int64[1] {0}>()
+        n = Gather<axis = 0>(s, zero)
+        tail = Constant<value = int64[2] {2, 3}>()
+        shape = Concat<axis = 0>(n, tail)
+        y = Reshape(r, shape)
+    }
+    """
+    return onnx.parser.parse_model(text)
+
+
+def _mismatched_matmul() -> onnx.ModelProto:
+    """A MatMul of incompatible dims: strict shape inference fails."""
+    return onnx.parser.parse_model(
+        '<ir_version: 8, opset_import: ["" : 17]> g (float[2, 3] a, float[4, 5] b) => (float y)'
+        " { y = MatMul(a, b) }"
+    )
+
+
+def test_lean_speculation_runs_without_onnx_and_gives_the_full_paths_table(tmp_path):
+    """`_speculation.lean_table_state` (the prefetching child's run) never imports onnx, and
+    its table is `inference.speculative_table`'s."""
+    import subprocess
+    import sys
+
+    paths = [REPO / "examples" / "transformer_block.onnx", tmp_path / "chain.onnx"]
+    onnx.save(_chain_model(), paths[1])
+    script = (
+        "import pickle, sys\n"
+        "from trtforge.analyzer import _speculation\n"
+        "states = [_speculation.lean_table_state(open(p, 'rb').read()) for p in sys.argv[1:]]\n"
+        "assert 'onnx' not in sys.modules and 'numpy' not in sys.modules, 'imported onnx'\n"
+        "sys.stdout.buffer.write(pickle.dumps(states))\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script, *map(str, paths)], capture_output=True, check=False
+    )
+    assert run.returncode == 0, run.stderr.decode()
+    import pickle
+
+    for path, state in zip(paths, pickle.loads(run.stdout), strict=True):
+        model = onnx.load(path)
+        full = inference.speculative_table(model)
+        assert state is not None and full is not None
+        assert state == (full._raw, full.shape_consumers), path
+    resolved = helper.make_tensor_type_proto(TensorProto.FLOAT, ["N", 2, 3])
+    assert state[0]["y"] == resolved.SerializeToString()  # data propagation resolved it
+
+
+def test_lean_speculation_declines_what_the_full_path_does_more_for():
+    """Large or external weights (left out first by the full path), If/Loop/Scan (bodies read
+    from the parsed model), a huge rank-1 graph input: None, and the full path runs. A strict
+    failure or a huge inferred rank-1 tensor: SpeculationFailed (the policy runs)."""
+    import numpy as np
+    from onnx import numpy_helper
+
+    from trtforge.analyzer import _speculation
+
+    heavy = _chain_model()
+    heavy.graph.initializer.append(numpy_helper.from_array(np.zeros(1 << 15, np.float32), "w"))
+    external = _chain_model()
+    tensor = numpy_helper.from_array(np.zeros(4, np.float32), "e")
+    tensor.ClearField("raw_data")
+    tensor.data_location = TensorProto.EXTERNAL
+    tensor.external_data.add(key="location", value="e.bin")
+    external.graph.initializer.append(tensor)
+    wide = onnx.parser.parse_model(
+        '<ir_version: 8, opset_import: ["" : 17]> g (float[100000] x) => (float[100000] y) '
+        "{ y = Relu(x) }"
+    )
+    for model in (heavy, external, wide, _shape_computing_model()):
+        assert _speculation.lean_table_state(model.SerializeToString()) is None
+    broken = _mismatched_matmul()
+    grown = onnx.parser.parse_model(
+        '<ir_version: 8, opset_import: ["" : 17]> g (float[2] x) => (float[100000] y) '
+        "{ s = Constant<value = int64[1] {100000}>() \n y = Expand(x, s) }"
+    )
+    grown.graph.ClearField("output")
+    grown.graph.output.add().name = "y"
+    for model in (broken, grown):
+        with pytest.raises(_speculation.SpeculationFailed):
+            _speculation.lean_table_state(model.SerializeToString())
+
+
+@pytest.mark.parametrize("kind", ["chain", "strict failure"])
+def test_prefetch_through_the_lean_child(fork_always, monkeypatch, tmp_path, kind):
+    """A prefetch of a model without control flow runs the lean child; a strict failure there
+    makes the child run the policy. Either way the table is the in-process one."""
+    monkeypatch.setattr(background, "PREFETCH_MIN_BYTES", 0)
+    model = _chain_model()
+    if kind == "strict failure":
+        model = _mismatched_matmul()
+    path = tmp_path / "m.onnx"
+    onnx.save(model, path)
+    background.prefetch(str(path))
+    table = _prefetched(path, model).result()
+    here = infer_types(model)
+    assert table._raw == here._raw and table.shape_consumers == here.shape_consumers
+    assert bool(table.strict_error) == (kind == "strict failure") == bool(here.strict_error)

@@ -1,0 +1,212 @@
+"""The speculative shape-inference run on a serialized model, without importing onnx.
+
+`import onnx` costs ~0.17 s (onnx's Python helpers, numpy, ml_dtypes), and the child process
+that infers a large model's types while trt-check imports its modules (`background.prefetch`)
+needs none of it: ONNX's inference is its C++ extension, which loads on its own in ~5 ms
+(`cpp_shape_inference`), and the model's fields it reads are read through message types of
+our own (`_shallow_graph`). `lean_table_state` is `inference.speculative_table` for the
+models where that is the whole story: it declines (None) wherever the full path would do
+more (large or external weights, which `inference._weightless` leaves out first; If/Loop/
+Scan, whose bodies' types are read from the parsed model; rank-1 tensors too large for data
+propagation), and the caller then runs the full path. The limits and the memory cap are
+defined here, once, for both paths.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import importlib.util
+import os
+import re
+import sys
+
+from trtforge.analyzer._shallow_graph import (
+    _wire,
+    data_locations,
+    decoded_tensor_dims,
+    merged_columns,
+    shallow_model_graph,
+    weights_and_inputs,
+)
+
+#: initializers larger than this (serialized bytes) are left out of shape inference.
+MAX_INFERENCE_INITIALIZER_BYTES = 64 * 1024
+
+#: data propagation expands every rank-0/1 tensor into per-element shape data (about 200 bytes
+#: per element in onnx 1.23, whatever the dtype): it only runs when none has more elements.
+MAX_DATA_PROP_ELEMENTS = 1 << 16
+
+#: how much a capped speculative inference may grow the address space (a 100,000-node
+#: model's inference needs ~100 MB; data propagation over a rank-1 tensor of 2.5 million
+#: elements would exceed it).
+SPECULATION_MEMORY = 512 << 20
+
+#: ops whose attributes hold subgraphs (whose value_info shape inference fills too).
+CONTROL_FLOW = frozenset({"If", "Loop", "Scan"})
+
+#: ops whose output shape depends on the *values* of an input (a shape, axes, sizes, ...):
+#: the only places where data propagation can add shape information.
+SHAPE_CONSUMERS = frozenset(
+    {
+        "Reshape", "Expand", "Tile", "Slice", "Pad", "Resize", "Upsample", "Range",
+        "ConstantOfShape", "OneHot", "TopK", "Squeeze", "Unsqueeze", "ReduceMean", "ReduceSum",
+        "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2", "ReduceLogSum",
+        "ReduceLogSumExp", "ReduceSumSquare", "Split", "CenterCropPad", "Col2Im", "DFT",
+    }
+)  # fmt: skip
+
+#: a field-1 varint (a Dimension's dim_value, a tensor's elem_type) of 16,384 or more: a
+#: serialized type without one has no dim over MAX_DATA_PROP_ELEMENTS.
+LARGE_FIELD_1 = re.compile(rb"\x08[\x80-\xff][\x80-\xff]")
+
+#: `TensorProto.EXTERNAL`
+_EXTERNAL = 1
+
+
+def too_large_for_data_prop(serialized_types) -> bool:
+    """Whether one of the serialized TypeProtos is a rank-1 tensor of more than
+    MAX_DATA_PROP_ELEMENTS elements (only those holding a large varint are decoded)."""
+    for serialized in serialized_types:
+        if LARGE_FIELD_1.search(serialized):
+            dims = decoded_tensor_dims(serialized)
+            if dims is not None and len(dims) == 1 and dims[0] > MAX_DATA_PROP_ELEMENTS:
+                return True
+    return False
+
+
+def first_types(shallow, value_info: tuple[list, list]) -> dict[str, bytes]:
+    """name -> serialized type of the entries of a `_shallow_graph` graph (`value_info`: its
+    value_info entries' names and types, `_shallow_graph.merged_columns`): each name gets its
+    first type in the order value_info, outputs, inputs (dict updates, inputs first, each
+    container reversed so that its first entry of a name is the one kept). Equal types share
+    one bytes object (its hash computed once; a pickled table holds each type once)."""
+    fresh: dict[str, bytes] = {}
+    for values in (shallow.input, shallow.output):
+        if len(values):
+            names, types = zip(*[(value.name, value.type) for value in values], strict=True)
+            fresh.update(zip(reversed(names), reversed(types), strict=True))
+    names, types = value_info
+    fresh.update(zip(reversed(names), reversed(types), strict=True))
+    shared = {t: t for t in fresh.values()}
+    return dict(zip(fresh, map(shared.__getitem__, fresh.values()), strict=True))
+
+
+def model_types(serialized_model: bytes) -> tuple[list[str], dict[str, bytes]]:
+    """(the op_type of each top-level node, `first_types` of the graph) of a serialized
+    ModelProto: read by the native reader (`trtforge.analyzer._wire`) when it is built and
+    understands the bytes, else through `_shallow_graph`'s message types."""
+    if _wire is not None:
+        read = _wire.model_types(serialized_model)
+        if read is not None:
+            return read
+    shallow = shallow_model_graph(serialized_model)
+    ops, *value_info = merged_columns(serialized_model, shallow, model=True)
+    return ops, first_types(shallow, value_info)
+
+
+def shape_consumers(ops: list[str]) -> list[int]:
+    """Indices of the nodes whose op is in SHAPE_CONSUMERS."""
+    return [i for i, op in enumerate(ops) if op in SHAPE_CONSUMERS]
+
+
+def cpp_shape_inference():
+    """ONNX's C++ shape inference (`onnx.onnx_cpp2py_export.shape_inference`), loaded without
+    running `onnx/__init__.py` when onnx is not imported yet."""
+    loaded = sys.modules.get("onnx.onnx_cpp2py_export")
+    if loaded is None and "onnx" not in sys.modules:
+        loaded = _load_extension()
+    if loaded is None:
+        from onnx.onnx_cpp2py_export import shape_inference
+
+        return shape_inference
+    return loaded.shape_inference
+
+
+def _load_extension():
+    """The onnx_cpp2py_export extension module, loaded from onnx's folder under its own name;
+    None when it cannot be found there."""
+    spec = importlib.util.find_spec("onnx")
+    folders = spec.submodule_search_locations if spec is not None else None
+    if not folders:
+        return None
+    found = glob.glob(os.path.join(glob.escape(folders[0]), "onnx_cpp2py_export*.so"))
+    if len(found) != 1:
+        return None
+    name = "onnx.onnx_cpp2py_export"
+    extension = importlib.util.spec_from_file_location(name, found[0])
+    if extension is None or extension.loader is None:
+        return None
+    module = importlib.util.module_from_spec(extension)
+    extension.loader.exec_module(module)
+    # registered: an extension module initializes once per process, and a later `import onnx`
+    # (the full path, in the same child) must find this one
+    sys.modules[name] = module
+    return module
+
+
+@contextlib.contextmanager
+def address_space_cap(model_bytes: int | None):
+    """Lowers the soft RLIMIT_AS to the current address space plus SPECULATION_MEMORY (and 16
+    times `model_bytes`) for the duration; nothing when `model_bytes` is None or the limit
+    cannot be read or set (not Linux)."""
+    if model_bytes is None:
+        yield
+        return
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        with open("/proc/self/statm") as statm:
+            in_use = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        cap = in_use + SPECULATION_MEMORY + 16 * model_bytes
+        if soft != resource.RLIM_INFINITY and soft <= cap:
+            cap = None
+        if hard != resource.RLIM_INFINITY and cap is not None and cap > hard:
+            cap = None
+        if cap is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    except (ImportError, OSError, ValueError):
+        cap = None
+    try:
+        yield
+    finally:
+        if cap is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+class SpeculationFailed(Exception):
+    """The speculative run failed (strict inference raised, or ran out of its memory cap) or
+    its result cannot stand for the policy's (a rank-1 tensor too large for data
+    propagation): the full path's speculation would fail alike, and the caller runs the
+    policy step by step."""
+
+
+def lean_table_state(serialized_model: bytes) -> tuple[dict[str, bytes], list[int]] | None:
+    """(name -> serialized type, shape-consuming node indices) of the serialized model, from
+    one strict run of ONNX's inference with data propagation, its memory capped — the state of
+    the `inference.TypeTable` that `inference.speculative_table` would give — without
+    importing onnx; None when this model needs the full path (module docstring).
+
+    Raises:
+        SpeculationFailed: the run failed, or its result is unusable.
+    """
+    weights, inputs = weights_and_inputs(serialized_model)
+    if any(len(w) > MAX_INFERENCE_INITIALIZER_BYTES for w in weights):
+        return None
+    if _EXTERNAL in data_locations(serialized_model):
+        return None
+    if too_large_for_data_prop(inputs):
+        return None
+    infer = cpp_shape_inference()
+    try:
+        with address_space_cap(len(serialized_model)):
+            inferred = infer.infer_shapes(serialized_model, False, True, True)
+    except Exception as err:  # noqa: BLE001 - strict failure, MemoryError
+        raise SpeculationFailed(str(err)) from err
+    ops, raw = model_types(inferred)
+    if not CONTROL_FLOW.isdisjoint(ops):
+        return None
+    if too_large_for_data_prop(set(raw.values())):
+        raise SpeculationFailed("a rank-1 tensor is too large for data propagation")
+    return raw, shape_consumers(ops)

@@ -1,0 +1,412 @@
+// trtforge.analyzer._wire — a GraphProto's node fields read straight from the wire format.
+//
+// The static backend reads every node's name, op_type, domain, inputs, outputs and
+// (serialized) attributes once (`analyzer/graph.py`, `NodeFields`). Through protobuf's Python
+// objects that costs ~3 µs a node — a third of a second for 100,000 nodes, the largest part
+// of a large model's check — nearly all of it making Python objects one field at a time.
+// This module walks the serialized graph once and builds the same lists in C, each distinct
+// name made into one Python string (an output and the inputs that read it share it, and its
+// hash is computed once for every later dict lookup), each distinct attribute into one bytes.
+//
+// The result equals what protobuf gives (`tests/analyzer/test_wire.py` holds the two equal):
+// a singular field's last occurrence wins, a missing one reads "", text that is not UTF-8
+// comes back as bytes (proto2 strings, as protobuf's Python API returns them), and each
+// attribute is its exact bytes. Anything this reader does not expect — a truncated or
+// malformed message, a group, a field of the wrong wire type — returns None, and the caller
+// reads the graph through protobuf, which raises the error it always did.
+//
+// `model_types` reads an inferred model's types the same way, for the type table
+// (`_speculation.lean_table_state`).
+//
+// Field numbers (onnx.proto): ModelProto.graph 7; GraphProto: node 1, input 11, output 12,
+// value_info 13; NodeProto: input 1, output 2, name 3, op_type 4, attribute 5, domain 7;
+// ValueInfoProto: name 1, type 2.
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+struct Reader {
+  const uint8_t* p;
+  const uint8_t* end;
+
+  bool varint(uint64_t& value) {
+    value = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (p >= end) return false;
+      uint8_t byte = *p++;
+      value |= static_cast<uint64_t>(byte & 0x7F) << shift;
+      if (!(byte & 0x80)) return true;
+    }
+    return false;
+  }
+
+  // A length-delimited field's payload.
+  bool bytes(std::string_view& out) {
+    uint64_t size;
+    if (!varint(size) || size > static_cast<uint64_t>(end - p)) return false;
+    out = std::string_view(reinterpret_cast<const char*>(p), size);
+    p += size;
+    return true;
+  }
+
+  // Skips a field of `wire_type` (groups are not expected in ONNX: refused).
+  bool skip(uint32_t wire_type) {
+    uint64_t ignored;
+    std::string_view payload;
+    switch (wire_type) {
+      case 0: return varint(ignored);
+      case 1: if (end - p < 8) return false; p += 8; return true;
+      case 2: return bytes(payload);
+      case 5: if (end - p < 4) return false; p += 4; return true;
+      default: return false;
+    }
+  }
+};
+
+struct PyRef {  // an owned reference, released unless handed over
+  PyObject* obj = nullptr;
+  explicit PyRef(PyObject* o = nullptr) : obj(o) {}
+  ~PyRef() { Py_XDECREF(obj); }
+  PyRef(const PyRef&) = delete;
+  PyRef& operator=(const PyRef&) = delete;
+  PyObject* release() { PyObject* o = obj; obj = nullptr; return o; }
+};
+
+// An open-addressing table from byte strings (views into the caller's buffer, which outlives
+// it) to Python objects it holds a reference to: one object per distinct string. (A node-based
+// std::unordered_map spends most of a large graph's read on cache misses.)
+class Interned {
+ public:
+  explicit Interned(size_t expected) {
+    size_t capacity = 64;
+    while (capacity < 2 * expected) capacity <<= 1;
+    slots_.assign(capacity, Slot{});
+  }
+  ~Interned() {
+    for (auto& slot : slots_) Py_XDECREF(slot.object);
+  }
+  Interned(const Interned&) = delete;
+  Interned& operator=(const Interned&) = delete;
+
+  // A new reference to the object for `key`, made by `make(key)` the first time; nullptr with
+  // a Python error set on failure.
+  template <typename Make>
+  PyObject* get(std::string_view key, Make make) {
+    uint64_t hash = fnv1a(key);
+    size_t mask = slots_.size() - 1;
+    for (size_t i = hash & mask;; i = (i + 1) & mask) {
+      Slot& slot = slots_[i];
+      if (slot.object == nullptr) {
+        PyObject* made = make(key);
+        if (made == nullptr) return nullptr;
+        slot = Slot{hash, key, made};
+        Py_INCREF(made);  // the table's reference
+        if (++used_ * 2 > slots_.size()) grow();
+        return made;
+      }
+      if (slot.hash == hash && slot.key == key) {
+        Py_INCREF(slot.object);
+        return slot.object;
+      }
+    }
+  }
+
+ private:
+  struct Slot {
+    uint64_t hash = 0;
+    std::string_view key;
+    PyObject* object = nullptr;
+  };
+
+  static uint64_t fnv1a(std::string_view key) {
+    uint64_t hash = 1469598103934665603ULL;
+    for (unsigned char c : key) hash = (hash ^ c) * 1099511628211ULL;
+    return hash ^ (hash >> 29);
+  }
+
+  void grow() {
+    std::vector<Slot> old(slots_.size() * 2);
+    old.swap(slots_);
+    size_t mask = slots_.size() - 1;
+    for (auto& slot : old) {
+      if (slot.object == nullptr) continue;
+      size_t i = slot.hash & mask;
+      while (slots_[i].object != nullptr) i = (i + 1) & mask;
+      slots_[i] = slot;
+    }
+  }
+
+  std::vector<Slot> slots_;
+  size_t used_ = 0;
+};
+
+// Text as Python sees a proto2 string field: str when it is UTF-8, bytes otherwise.
+PyObject* make_text(std::string_view text) {
+  PyObject* made = PyUnicode_DecodeUTF8(text.data(), static_cast<Py_ssize_t>(text.size()), "strict");
+  if (made == nullptr && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
+    PyErr_Clear();
+    made = PyBytes_FromStringAndSize(text.data(), static_cast<Py_ssize_t>(text.size()));
+  }
+  return made;
+}
+
+PyObject* make_bytes(std::string_view blob) {
+  return PyBytes_FromStringAndSize(blob.data(), static_cast<Py_ssize_t>(blob.size()));
+}
+
+// One str (or bytes) per distinct text; one bytes per distinct serialized message.
+struct Texts {
+  Interned table;
+  explicit Texts(size_t expected) : table(expected) {}
+  PyObject* get(std::string_view text) { return table.get(text, make_text); }
+};
+
+struct Blobs {
+  Interned table;
+  explicit Blobs(size_t expected = 64) : table(expected) {}
+  PyObject* get(std::string_view blob) { return table.get(blob, make_bytes); }
+};
+
+enum class Outcome { kDone, kMalformed, kError };
+
+struct Columns {
+  PyRef names{PyList_New(0)}, ops{PyList_New(0)}, domains{PyList_New(0)};
+  PyRef inputs{PyList_New(0)}, outputs{PyList_New(0)}, attributes{PyList_New(0)};
+  bool ok() const {
+    return names.obj && ops.obj && domains.obj && inputs.obj && outputs.obj && attributes.obj;
+  }
+};
+
+// Appends a new reference to `list` (stealing it); false on failure.
+bool append(PyObject* list, PyObject* item) {
+  if (item == nullptr) return false;
+  int status = PyList_Append(list, item);
+  Py_DECREF(item);
+  return status == 0;
+}
+
+Outcome read_node(std::string_view node, Texts& texts, Blobs& blobs, Columns& out) {
+  Reader r{reinterpret_cast<const uint8_t*>(node.data()),
+           reinterpret_cast<const uint8_t*>(node.data()) + node.size()};
+  std::string_view name, op_type, domain;
+  PyRef inputs(PyList_New(0)), outputs(PyList_New(0)), attributes(PyList_New(0));
+  if (!inputs.obj || !outputs.obj || !attributes.obj) return Outcome::kError;
+  while (r.p < r.end) {
+    uint64_t tag;
+    if (!r.varint(tag)) return Outcome::kMalformed;
+    uint32_t field = static_cast<uint32_t>(tag >> 3), wire = static_cast<uint32_t>(tag & 7);
+    if (field == 0) return Outcome::kMalformed;
+    if ((field >= 1 && field <= 5) || field == 7) {
+      if (wire != 2) return Outcome::kMalformed;
+      std::string_view payload;
+      if (!r.bytes(payload)) return Outcome::kMalformed;
+      switch (field) {
+        case 1: if (!append(inputs.obj, texts.get(payload))) return Outcome::kError; break;
+        case 2: if (!append(outputs.obj, texts.get(payload))) return Outcome::kError; break;
+        case 3: name = payload; break;
+        case 4: op_type = payload; break;
+        case 5: {
+          if (!append(attributes.obj, blobs.get(payload))) return Outcome::kError;
+          break;
+        }
+        case 7: domain = payload; break;
+      }
+    } else if (!r.skip(wire)) {
+      return Outcome::kMalformed;
+    }
+  }
+  if (!append(out.names.obj, texts.get(name)) || !append(out.ops.obj, texts.get(op_type)) ||
+      !append(out.domains.obj, texts.get(domain)) ||
+      !append(out.inputs.obj, inputs.release()) || !append(out.outputs.obj, outputs.release()) ||
+      !append(out.attributes.obj, attributes.release())) {
+    return Outcome::kError;
+  }
+  return Outcome::kDone;
+}
+
+PyObject* node_columns(PyObject*, PyObject* arg) {
+  Py_buffer view;
+  if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) != 0) return nullptr;
+  PyObject* result = nullptr;
+  {
+    Reader r{static_cast<const uint8_t*>(view.buf), static_cast<const uint8_t*>(view.buf) + view.len};
+    Texts texts(static_cast<size_t>(view.len) / 32);  // ~ names in a graph of this size
+    Blobs blobs;
+    Columns columns;
+    Outcome outcome = columns.ok() ? Outcome::kDone : Outcome::kError;
+    while (outcome == Outcome::kDone && r.p < r.end) {
+      uint64_t tag;
+      if (!r.varint(tag) || (tag >> 3) == 0) {
+        outcome = Outcome::kMalformed;
+        break;
+      }
+      if ((tag >> 3) == 1) {
+        std::string_view node;
+        if ((tag & 7) != 2 || !r.bytes(node)) {
+          outcome = Outcome::kMalformed;
+          break;
+        }
+        outcome = read_node(node, texts, blobs, columns);
+      } else if (!r.skip(static_cast<uint32_t>(tag & 7))) {
+        outcome = Outcome::kMalformed;
+      }
+    }
+    if (outcome == Outcome::kDone) {
+      result = PyTuple_Pack(6, columns.names.obj, columns.ops.obj, columns.domains.obj,
+                            columns.inputs.obj, columns.outputs.obj, columns.attributes.obj);
+    } else if (outcome == Outcome::kMalformed) {
+      result = Py_NewRef(Py_None);
+    }
+  }
+  PyBuffer_Release(&view);
+  return result;
+}
+
+// -- model_types ---------------------------------------------------------------------------
+struct Named {  // a ValueInfoProto's name and serialized type (last occurrence of each)
+  std::string_view name, type;
+};
+
+bool read_value_info(std::string_view value, Named& out) {
+  Reader r{reinterpret_cast<const uint8_t*>(value.data()),
+           reinterpret_cast<const uint8_t*>(value.data()) + value.size()};
+  while (r.p < r.end) {
+    uint64_t tag;
+    if (!r.varint(tag) || (tag >> 3) == 0) return false;
+    uint32_t field = static_cast<uint32_t>(tag >> 3), wire = static_cast<uint32_t>(tag & 7);
+    if (field == 1 || field == 2) {
+      std::string_view payload;
+      if (wire != 2 || !r.bytes(payload)) return false;
+      (field == 1 ? out.name : out.type) = payload;
+    } else if (!r.skip(wire)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool read_op_type(std::string_view node, std::string_view& op_type) {
+  Reader r{reinterpret_cast<const uint8_t*>(node.data()),
+           reinterpret_cast<const uint8_t*>(node.data()) + node.size()};
+  op_type = std::string_view();
+  while (r.p < r.end) {
+    uint64_t tag;
+    if (!r.varint(tag) || (tag >> 3) == 0) return false;
+    uint32_t field = static_cast<uint32_t>(tag >> 3), wire = static_cast<uint32_t>(tag & 7);
+    if (field == 4) {
+      if (wire != 2 || !r.bytes(op_type)) return false;
+    } else if (!r.skip(wire)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The graph fields model_types reads, in the order of the serialized message.
+struct GraphParts {
+  std::vector<std::string_view> ops;
+  std::vector<Named> inputs, outputs, value_info;
+};
+
+bool read_graph(std::string_view graph, GraphParts& parts) {
+  Reader r{reinterpret_cast<const uint8_t*>(graph.data()),
+           reinterpret_cast<const uint8_t*>(graph.data()) + graph.size()};
+  while (r.p < r.end) {
+    uint64_t tag;
+    if (!r.varint(tag) || (tag >> 3) == 0) return false;
+    uint32_t field = static_cast<uint32_t>(tag >> 3), wire = static_cast<uint32_t>(tag & 7);
+    if (field == 1 || field == 11 || field == 12 || field == 13) {
+      std::string_view payload;
+      if (wire != 2 || !r.bytes(payload)) return false;
+      if (field == 1) {
+        std::string_view op_type;
+        if (!read_op_type(payload, op_type)) return false;
+        parts.ops.push_back(op_type);
+      } else {
+        Named named;
+        if (!read_value_info(payload, named)) return false;
+        (field == 11 ? parts.inputs : field == 12 ? parts.outputs : parts.value_info).push_back(named);
+      }
+    } else if (!r.skip(wire)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+PyObject* model_types(PyObject*, PyObject* arg) {
+  Py_buffer view;
+  if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) != 0) return nullptr;
+  PyObject* result = nullptr;
+  {
+    Reader r{static_cast<const uint8_t*>(view.buf), static_cast<const uint8_t*>(view.buf) + view.len};
+    GraphParts parts;
+    bool understood = true;
+    while (understood && r.p < r.end) {  // ModelProto: every occurrence of graph (7) merges
+      uint64_t tag;
+      if (!r.varint(tag) || (tag >> 3) == 0) {
+        understood = false;
+      } else if ((tag >> 3) == 7) {
+        std::string_view graph;
+        understood = (tag & 7) == 2 && r.bytes(graph) && read_graph(graph, parts);
+      } else {
+        understood = r.skip(static_cast<uint32_t>(tag & 7));
+      }
+    }
+    if (!understood) {
+      result = Py_NewRef(Py_None);
+    } else {
+      Texts texts(parts.value_info.size() + parts.inputs.size() + parts.outputs.size() + 64);
+      Blobs types;
+      PyRef ops(PyList_New(0)), table(PyDict_New());
+      bool ok = ops.obj && table.obj;
+      for (size_t i = 0; ok && i < parts.ops.size(); ++i) ok = append(ops.obj, texts.get(parts.ops[i]));
+      // each name's first type in the order value_info, outputs, inputs
+      for (const auto* values : {&parts.value_info, &parts.outputs, &parts.inputs}) {
+        for (size_t i = 0; ok && i < values->size(); ++i) {
+          PyRef name(texts.get((*values)[i].name));
+          if (!name.obj) { ok = false; break; }
+          int present = PyDict_Contains(table.obj, name.obj);
+          if (present < 0) { ok = false; break; }
+          if (present) continue;
+          PyRef type(types.get((*values)[i].type));
+          ok = type.obj && PyDict_SetItem(table.obj, name.obj, type.obj) == 0;
+        }
+      }
+      if (ok) result = PyTuple_Pack(2, ops.obj, table.obj);
+    }
+  }
+  PyBuffer_Release(&view);
+  return result;
+}
+
+PyMethodDef methods[] = {
+    {"model_types", model_types, METH_O,
+     "model_types(serialized_model) -> (op_types, types): the op_type of each top-level node, "
+     "and name -> serialized TypeProto of the graph's value_info, outputs and inputs (each "
+     "name's first, in that order; equal types share one bytes object); None when the bytes "
+     "are not a model this reader understands."},
+    {"node_columns", node_columns, METH_O,
+     "node_columns(serialized_graph) -> (names, op_types, domains, inputs, outputs, "
+     "attributes), one entry per node of the serialized GraphProto (inputs and outputs: lists "
+     "of names; attributes: lists of serialized AttributeProtos); None when the bytes are not "
+     "a graph this reader understands (read them through protobuf instead)."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_wire",
+    "A GraphProto's node fields read straight from the wire format (see wire.cpp).", -1,
+    methods,
+};
+
+}  // namespace
+
+PyMODINIT_FUNC PyInit__wire() { return PyModule_Create(&module); }

@@ -1,0 +1,174 @@
+"""The native wire reader (`trtforge.analyzer._wire`, csrc/analyzer/wire.cpp) gives exactly what
+protobuf's Python API gives through `_shallow_graph`'s message types, on real models and on
+hostile bytes, and hands back None — never a wrong answer — for anything it does not expect.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from trtforge.analyzer import _shallow_graph, _speculation
+from trtforge.analyzer._shallow_graph import shallow_model_graph
+
+_wire = pytest.importorskip("trtforge.analyzer._wire", reason="the native reader is not built")
+
+ONNX_DATA = Path(onnx.__file__).parent / "backend" / "test" / "data"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _corpus() -> list[Path]:
+    models = sorted(ONNX_DATA.glob("light/*.onnx")) + sorted(ONNX_DATA.glob("node/*/model.onnx"))
+    models = models[:: max(1, len(models) // 300)]  # every kind of node, a sample of each
+    return models + [REPO / "examples" / "transformer_block.onnx"]
+
+
+def _protobuf_columns(serialized_graph: bytes, count: int) -> tuple[list, ...]:
+    """What protobuf reads of each node, node by node (`_shallow_graph.node_fields`)."""
+    nodes = _shallow_graph.node_fields(serialized_graph)
+    assert len(nodes) == count
+    rows = [(n.name, n.op_type, n.domain, n.input[:], n.output[:], n.attribute[:]) for n in nodes]
+    return tuple(map(list, zip(*rows, strict=True))) if rows else ([],) * 6
+
+
+def _protobuf_types(serialized_model: bytes) -> tuple[list, dict]:
+    """What protobuf reads of the model's types, entry by entry (`_shallow_graph`'s shallow
+    message types)."""
+    shallow = shallow_model_graph(serialized_model)
+    value_info = (
+        [value.name for value in shallow.value_info],
+        [value.type for value in shallow.value_info],
+    )
+    return [node.op_type for node in shallow.node], _speculation.first_types(shallow, value_info)
+
+
+def _node_count(serialized_graph: bytes) -> int:
+    return len(_shallow_graph._class("shallow", "GraphNodes").FromString(serialized_graph).node)
+
+
+def test_node_columns_equal_protobufs_on_real_models():
+    for path in _corpus():
+        graph = onnx.load(path, load_external_data=False).graph
+        serialized = graph.SerializeToString()
+        native = _wire.node_columns(serialized)
+        assert native is not None, path
+        assert tuple(map(list, native)) == _protobuf_columns(serialized, len(graph.node)), path
+
+
+def test_model_types_equal_protobufs_on_inferred_models():
+    for path in _corpus():
+        model = onnx.load(path, load_external_data=False)
+        try:
+            model = onnx.shape_inference.infer_shapes(model)
+        except Exception:  # noqa: BLE001 - the declared types are a model too
+            pass
+        serialized = model.SerializeToString()
+        ops, types = _wire.model_types(serialized)
+        assert (list(ops), types) == _protobuf_types(serialized), path
+
+
+def _odd_graph() -> bytes:
+    """Names that are not UTF-8, fields written twice or left out, unknown fields, a node
+    without a name, a value_info entry without a type."""
+    graph = helper.make_graph(
+        [
+            helper.make_node("Relu", ["x"], ["a"], name="first"),
+            helper.make_node("Add", ["a", ""], ["b"], domain="custom"),
+            helper.make_node("Identity", ["b"], ["y"], name="last", axis=1),
+        ],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        value_info=[helper.make_tensor_value_info("a", TensorProto.FLOAT, ["n"])],
+    )
+    graph.value_info.add().name = "untyped"
+    serialized = graph.SerializeToString()
+    serialized = serialized.replace(b"first", b"f\xffrst")  # not UTF-8: bytes, as protobuf
+    serialized = serialized.replace(b"last", b"\xed\xa0\x80t")  # a surrogate: not UTF-8
+    extra_node = helper.make_node("Neg", ["y"], ["z"], name="n1").SerializeToString()
+    extra_node += b"\x1a\x02n2" + b"\x22\x03Abs" + b"\xa0\x06\x07"  # name, op again; field 100
+    serialized += b"\x0a" + bytes([len(extra_node)]) + extra_node
+    serialized += b"\x0a\x00"  # a node with no field at all
+    serialized += b"\xb8\x01\x05"  # an unknown varint field of the graph (23)
+    return serialized
+
+
+def test_odd_fields_read_as_protobuf_reads_them():
+    serialized = _odd_graph()
+    native = _wire.node_columns(serialized)
+    assert native is not None
+    assert tuple(map(list, native)) == _protobuf_columns(serialized, _node_count(serialized))
+    names, ops = native[0], native[1]
+    assert names[0] == b"f\xffrst" and names[-2:] == ["n2", ""] and ops[-2:] == ["Abs", ""]
+    model = b"\x08\x08" + b"\x3a" + _varint(len(serialized)) + serialized  # ir_version, graph
+    ops, types = _wire.model_types(model)
+    assert (list(ops), types) == _protobuf_types(model)
+    assert list(ops)[-2:] == ["Abs", ""]  # node by node, as onnx reads them
+    assert types["untyped"] == b""
+
+
+def test_names_are_shared_objects():
+    """Each distinct name is one Python object: an output and the inputs that read it are
+    the same string (hashed once by the dict lookups that follow)."""
+    graph = helper.make_graph(
+        [helper.make_node("Relu", [f"t{i}"], [f"t{i + 1}"]) for i in range(4)],
+        "g",
+        [helper.make_tensor_value_info("t0", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("t4", TensorProto.FLOAT, [1])],
+    )
+    _, _, _, inputs, outputs, _ = _wire.node_columns(graph.SerializeToString())
+    assert all(inputs[i + 1][0] is outputs[i][0] for i in range(3))
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        low, value = value & 0x7F, value >> 7
+        out.append(low | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def test_damaged_bytes_give_protobufs_answer_or_none():
+    """Random corruption of a real graph and of an inferred model: where onnx still parses
+    the bytes (what reaches the reader has been parsed by onnx first), the reader either
+    agrees with protobuf or declines (None); it never differs and never crashes."""
+    path = ONNX_DATA / "light" / "light_resnet50.onnx"
+    model = onnx.shape_inference.infer_shapes(onnx.load(path, load_external_data=False))
+    model.graph.ClearField("initializer")
+    graph_bytes, model_bytes = model.graph.SerializeToString(), model.SerializeToString()
+    rng = random.Random(0)
+    agreed = 0
+    for _ in range(600):
+        for original, message, native_read, protobuf_read in (
+            (
+                graph_bytes,
+                onnx.GraphProto,
+                _wire.node_columns,
+                lambda b: _protobuf_columns(b, _node_count(b)),
+            ),
+            (model_bytes, onnx.ModelProto, _wire.model_types, _protobuf_types),
+        ):
+            damaged = bytearray(original)
+            for _ in range(rng.randint(1, 4)):
+                damaged[rng.randrange(len(damaged))] = rng.randrange(256)
+            damaged = bytes(damaged[: rng.choice([len(damaged), rng.randrange(len(damaged))])])
+            native = native_read(damaged)
+            try:
+                message.FromString(damaged)
+            except Exception:  # noqa: BLE001 - onnx refuses it: no command reads it further
+                continue
+            if native is None:
+                continue
+            expected = protobuf_read(damaged)
+            assert tuple(map(_plain, native)) == tuple(map(_plain, expected))
+            agreed += 1
+    assert agreed > 100  # most damage lands inside names and types, which both read alike
+
+
+def _plain(value):
+    return list(value) if isinstance(value, (list, tuple)) else value
