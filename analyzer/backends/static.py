@@ -48,6 +48,11 @@ from trtforge.analyzer.report import (
 from trtforge.analyzer.session import ModelSession
 from trtforge.analyzer.targets import Target
 
+try:  # node keys built in C (csrc/analyzer/memo_keys.cpp), when it was built
+    from trtforge.analyzer import _memo_keys
+except ImportError:  # pragma: no cover - a build without a C++ compiler
+    _memo_keys = None
+
 log = logging.getLogger("trtforge.static")
 
 FOLD = Fix("rewrite", "fold-constants")
@@ -113,6 +118,11 @@ class StaticChecker:
         self._convertible = convertible_types(target)
         self._refused_intermediate = intermediate_refused_types(target)
         self._dispatch: dict[tuple[str, str], tuple[OpRule | None, int, bool]] = {}
+        #: (op_type, domain, serialized attributes) -> the plugin such a node resolves to
+        #: (what the lookup reads of a node; a model repeats a few kinds many times)
+        self._plugins: dict[tuple, object] = {}
+        #: (domain, op_type) -> the rewrite passes that remove such a node
+        self._removing: dict[tuple[str, str], tuple[Fix, ...]] = {}
         self._input_types: dict[tuple[tuple[str, str], int], frozenset[str]] = {}
         #: model-local functions by name (the parser looks them up by op_type alone)
         self._functions = {f.name: f for f in loaded.proto.functions}
@@ -136,8 +146,16 @@ class StaticChecker:
         """Returns (status, findings, plugin match) for one node."""
         return self._judge(node, graph)[:3]
 
-    def _judge(self, node: onnx.NodeProto, graph: GraphView, watch: bool = False):
-        """`evaluate`, and the NodeContext the rule saw (`watch`: see NodeContext)."""
+    def _judge(
+        self,
+        node: onnx.NodeProto,
+        graph: GraphView,
+        watch: bool = False,
+        attributes: list[bytes] | None = None,
+    ):
+        """`evaluate`, and the NodeContext the rule saw (`watch`: see NodeContext;
+        `attributes`: the node's, serialized, if at hand: its plugin lookup is then shared
+        with the nodes of the same op, domain and attributes)."""
         rule, opset, builtin = self._rule_of(node)
         ctx = NodeContext(node, graph, self.target, opset, rule, watch=watch)
         if not builtin and node.op_type in self._functions:
@@ -146,7 +164,7 @@ class StaticChecker:
             status = UNSUPPORTED if any(f.is_error for f in findings) else SUPPORTED
             return status, findings, None, ctx
         if not builtin:
-            plugin = find_plugin(node, self.target)
+            plugin = self._plugin_of(node, attributes)
             if plugin is not None:
                 findings = fixability.complete(self._plugin_findings(ctx, plugin), node, graph)
                 return PLUGIN, findings, plugin, ctx
@@ -158,6 +176,23 @@ class StaticChecker:
         findings = fixability.complete(findings, node, graph)
         status = UNSUPPORTED if any(f.is_error for f in findings) else SUPPORTED
         return status, findings, None, ctx
+
+    def _plugin_of(self, node: onnx.NodeProto, attributes: list[bytes] | None):
+        """`find_plugin(node)`, once per op, domain and attributes when they are given."""
+        if attributes is None:
+            return find_plugin(node, self.target)
+        key = (node.op_type, node.domain, tuple(attributes))
+        if key not in self._plugins:
+            self._plugins[key] = find_plugin(node, self.target)
+        return self._plugins[key]
+
+    def _custom_fixes(self, node: onnx.NodeProto) -> tuple[Fix, ...]:
+        """`_custom_fixes(node)`, once per domain and op."""
+        key = (_domain(node), node.op_type)
+        found = self._removing.get(key)
+        if found is None:
+            found = self._removing[key] = _custom_fixes(node)
+        return found
 
     def _call_findings(self, node: onnx.NodeProto, graph: GraphView) -> list[Finding]:
         """A call to a model-local function: the findings of its body (`local_functions`)."""
@@ -210,7 +245,7 @@ class StaticChecker:
                 "not-available",
                 f"not supported on {self.target.id}: {why}",
                 rule.hint or "rewrite the model to avoid this op, or implement it as a plugin",
-                _merge_fixes(rule.fixes, _custom_fixes(node)),
+                _merge_fixes(rule.fixes, self._custom_fixes(node)),
                 source=rule.source,
             )
         if domain:
@@ -219,13 +254,13 @@ class StaticChecker:
                 f"custom op of domain '{domain}' has no TensorRT importer and no known plugin",
                 "decompose it into standard ONNX ops (trt-rewrite) or provide a plugin "
                 f"named '{node.op_type}' (trt-plugin new {node.op_type})",
-                _custom_fixes(node),
+                self._custom_fixes(node),
             )
         return ctx.finding(
             "unknown-op",
             "not an operator of the ONNX standard, and no plugin of that name is known",
             f"check the exporter; or provide a plugin named '{node.op_type}'",
-            _custom_fixes(node),
+            self._custom_fixes(node),
         )
 
     def _apply(self, ctx: NodeContext, node: onnx.NodeProto, graph: GraphView, rule: OpRule):
@@ -384,7 +419,9 @@ class StaticChecker:
                 if shared:
                     continue  # supported with no finding, like the first node of its kind
                 watch = shared is None  # the first node of its kind
-            status, findings, plugin, ctx = self._judge(node(index), top, watch)
+            status, findings, plugin, ctx = self._judge(
+                node(index), top, watch, f.attributes[index]
+            )
             if watch:
                 clean[key] = status == SUPPORTED and not findings and not ctx.reads_outside
             verdict = verdicts[index]
@@ -495,6 +532,21 @@ class VerdictMemo:
         return self._node_keys(kinds, inputs, outputs)  # (tensors with no type: `_TensorKeys`)
 
     def _node_keys(
+        self, kinds: list[int | None], inputs: list[list[str]], outputs: list[list[str]]
+    ) -> list[tuple | None]:
+        """Each node's key from its kind and its tensors' keys: built in C
+        (`trtforge.analyzer._memo_keys`, csrc/analyzer/memo_keys.cpp) when it is built,
+        else by `_node_keys_python` (the same keys)."""
+        if _memo_keys is not None:
+            try:
+                return _memo_keys.node_keys(
+                    kinds, inputs, outputs, self._tensor_keys, self._generated
+                )
+            except TypeError:  # not lists (a caller of our own API): the Python path
+                pass
+        return self._node_keys_python(kinds, inputs, outputs)
+
+    def _node_keys_python(
         self, kinds: list[int | None], inputs: list[list[str]], outputs: list[list[str]]
     ) -> list[tuple | None]:
         get = self._tensor_keys.__getitem__
@@ -662,6 +714,13 @@ _GENERATED_DIM_FIELD = re.compile(rb"\x12([\x05-\x7f])unk__")
 
 
 def _generated_dims(serialized: bytes) -> tuple[bytes, tuple[str, ...]] | None:
+    """`_generated_dims_python`, in C when `_memo_keys` is built (the same result)."""
+    if _memo_keys is not None:
+        return _memo_keys.generated_dims(serialized)
+    return _generated_dims_python(serialized)
+
+
+def _generated_dims_python(serialized: bytes) -> tuple[bytes, tuple[str, ...]] | None:
     """A serialized type with the text of its `unk__` dim names blanked, and those names in
     order; None when they cannot be told apart from the rest of the bytes.
 

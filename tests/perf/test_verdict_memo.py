@@ -184,9 +184,9 @@ def test_alike_nodes_share_and_findings_stay_per_node():
     judged = []
     real = static.StaticChecker._judge
 
-    def spy(self, node, graph, watch=False):
+    def spy(self, node, graph, watch=False, attributes=None):
         judged.append(node.name)
-        return real(self, node, graph, watch)
+        return real(self, node, graph, watch, attributes)
 
     nodes = [helper.make_node("Relu", [f"x{i}"], [f"y{i}"], name=f"relu{i}") for i in range(4)]
     nodes += [helper.make_node("Relu", [f"s{i}"], [f"t{i}"], name=f"bad{i}") for i in range(2)]
@@ -239,9 +239,9 @@ def test_made_up_dims_share_by_pattern_not_spelling(monkeypatch):
     judged = []
     real_judge = static.StaticChecker._judge
 
-    def spy(self, node, graph, watch=False):
+    def spy(self, node, graph, watch=False, attributes=None):
         judged.append(node.name)
-        return real_judge(self, node, graph, watch)
+        return real_judge(self, node, graph, watch, attributes)
 
     monkeypatch.setattr(static.StaticChecker, "_judge", spy)
     loaded, target = load_model(model), parse_target("rtx-1")
@@ -261,9 +261,9 @@ def test_repeated_blocks_are_judged_once_per_kind(monkeypatch):
     judged = []
     real_judge = static.StaticChecker._judge
 
-    def spy(self, node, graph, watch=False):
+    def spy(self, node, graph, watch=False, attributes=None):
         judged.append(node.op_type)
-        return real_judge(self, node, graph, watch)
+        return real_judge(self, node, graph, watch, attributes)
 
     monkeypatch.setattr(static.StaticChecker, "_judge", spy)
     static.check_static(load_model(model), parse_target("rtx-1"))
@@ -378,9 +378,9 @@ def test_reshapes_with_a_constant_shape_share_their_verdict(monkeypatch):
     judged = []
     real_judge = static.StaticChecker._judge
 
-    def spy(self, node, graph, watch=False):
+    def spy(self, node, graph, watch=False, attributes=None):
         judged.append(node.op_type)
-        return real_judge(self, node, graph, watch)
+        return real_judge(self, node, graph, watch, attributes)
 
     monkeypatch.setattr(static.StaticChecker, "_judge", spy)
     static.check_static(load_model(model), parse_target("rtx-1"))
@@ -415,9 +415,9 @@ def test_layernorms_share_unless_an_extra_output_is_named(monkeypatch):
     judged = []
     real_judge = static.StaticChecker._judge
 
-    def spy(self, node, graph, watch=False):
+    def spy(self, node, graph, watch=False, attributes=None):
         judged.append(node.name)
-        return real_judge(self, node, graph, watch)
+        return real_judge(self, node, graph, watch, attributes)
 
     monkeypatch.setattr(static.StaticChecker, "_judge", spy)
     report = static.check_static(load_model(model), parse_target("rtx-1"))
@@ -426,3 +426,104 @@ def test_layernorms_share_unless_an_extra_output_is_named(monkeypatch):
     flagged = [n.name for n in report.nodes if n.status != "supported"]
     assert flagged == ["ln4", "ln9"]
     assert "'inv4'" in report.nodes[4].reasons[0].message
+
+
+def _keys(model: onnx.ModelProto, build) -> list:
+    """The node keys of `model`'s top-level graph, built by `build(memo, kinds, fields)` on a
+    fresh memo (keys number tensors in the order they are first read)."""
+    from trtforge.analyzer.graph import GraphView
+    from trtforge.analyzer.inference import infer_types
+
+    view = GraphView(model.graph, infer_types(model))
+    view.read_structure()
+    memo = static.VerdictMemo(view)
+    fields = view.fields
+    kinds = memo.kinds(fields)
+    memo._key_all()
+    return build(memo, kinds, fields)
+
+
+@pytest.mark.parametrize(
+    "name", ["block x3 (made-up dims)", "hf fixtures", "a node with a body", "no inputs"]
+)
+def test_node_keys_in_c_equal_pythons(name):
+    """The C node keys (`_memo_keys`) are the Python ones: plain keys, keys renumbering
+    made-up dims, nodes never shared (kind None), tensors keyed on first read."""
+    native = pytest.importorskip("trtforge.analyzer._memo_keys", reason="not built")
+    block = onnx.load(REPO / "examples" / "transformer_block.onnx")
+    models = {
+        "block x3 (made-up dims)": [repeat_blocks(block, 3)],
+        "hf fixtures": [onnx.load(p) for p in REAL_MODELS],
+        "a node with a body": [
+            onnx.parser.parse_model(
+                """<ir_version: 8, opset_import: ["" : 17]>
+                g (float[N] x, bool c) => (float[N] y, float[M] z) {
+                    a = Relu(x)
+                    y = If(c) <then_branch = t () => (float[N] p) { p = Neg(a) },
+                               else_branch = e () => (float[N] q) { q = Abs(a) }>
+                    u = Unsqueeze(a, c)
+                    z = Identity(u)
+                }"""
+            )
+        ],
+        "no inputs": [
+            onnx.parser.parse_model(
+                """<ir_version: 8, opset_import: ["" : 17]>
+                g () => (float[2] y) { y = Constant<value = float[2] {1, 2}>() }"""
+            )
+        ],
+    }[name]
+    for model in models:
+        in_c = _keys(
+            model,
+            lambda memo, kinds, f: native.node_keys(
+                kinds, f.inputs, f.outputs, memo._tensor_keys, memo._generated
+            ),
+        )
+        in_python = _keys(
+            model, lambda memo, kinds, f: memo._node_keys_python(kinds, f.inputs, f.outputs)
+        )
+        assert in_c == in_python
+    if name.startswith("block"):
+        assert any(key is not None and len(key) == 2 for key in in_c)  # renumbered keys
+    if name == "a node with a body":
+        assert None in in_c
+
+
+def test_generated_dims_in_c_equal_pythons():
+    """`_memo_keys.generated_dims` is `_generated_dims_python` on real types and on damaged
+    ones: names of every length, overlapping fields, text that is not UTF-8, truncation."""
+    import random
+
+    native = pytest.importorskip("trtforge.analyzer._memo_keys", reason="not built")
+    from trtforge.analyzer.inference import infer_types
+
+    chained = repeat_blocks(onnx.load(REPO / "examples" / "transformer_block.onnx"), 3)
+    real = sorted(set(infer_types(chained)._raw.values()))
+    pieces = [
+        b"\x12\x07unk__12",
+        b"\x12\x05unk__",
+        b"\x12\x08unk__1\xff3",
+        b"\x12\x7funk__x",
+        b"\x12\x09unk__\x12\x07unk__1",
+        b"a\x12\x06unk__1\x12\x06unk__2b",
+        b"\x12\x04unk__",
+        b"\x12\x80unk__1",
+        b"\x12\x08unk__\xed\xa0\x80",
+        b"",
+    ]
+    assert any(b"unk__" in t for t in real)
+    rng = random.Random(0)
+    for _ in range(5000):
+        damaged = bytearray(rng.choice(real + pieces))
+        for _ in range(rng.randint(0, 3)):
+            roll = rng.random()
+            if roll < 0.3 and damaged:
+                damaged[rng.randrange(len(damaged))] = rng.randrange(256)
+            elif roll < 0.7:
+                at = rng.randrange(len(damaged) + 1)
+                damaged[at:at] = rng.choice(pieces)
+            elif damaged:
+                del damaged[rng.randrange(len(damaged)) :]
+        serialized = bytes(damaged)
+        assert native.generated_dims(serialized) == static._generated_dims_python(serialized)
