@@ -17,6 +17,7 @@ import logging
 import re
 from itertools import repeat
 
+import numpy as np
 import onnx
 
 from trtforge.analyzer import validity
@@ -407,29 +408,32 @@ class StaticChecker:
             pending.close()
         top.use_types(self.types)
         node = f.node
-        if memo is None:
-            keys = [None] * len(f.names)
-        else:
-            keys = memo.keys(kinds, f.inputs, f.outputs)
-        clean = memo.clean if memo is not None else {}
-        for index, key in enumerate(keys):
-            watch = False
-            if key is not None:
-                shared = clean.get(key)
-                if shared:
-                    continue  # supported with no finding, like the first node of its kind
-                watch = shared is None  # the first node of its kind
+
+        def judge(index: int, watch: bool = False) -> bool:
+            """Judges node `index`; whether it is supported with no finding and its rule read
+            nothing but its key (`watch`: the first node of its key)."""
             status, findings, plugin, ctx = self._judge(
                 node(index), top, watch, f.attributes[index]
             )
-            if watch:
-                clean[key] = status == SUPPORTED and not findings and not ctx.reads_outside
             verdict = verdicts[index]
             verdict.status, verdict.reasons = status, findings
             if plugin is not None:
                 verdict.plugin = PluginRef(
                     plugin.name, plugin.version, plugin.namespace, plugin.available
                 )
+            return status == SUPPORTED and not findings and not ctx.reads_outside
+
+        if memo is None:
+            for index in range(len(verdicts)):
+                judge(index)
+        else:
+            # the first node of each key is judged; the others share its verdict when it was
+            # supported with no finding (`VerdictMemo`), else each is judged on its own
+            numbers = memo.numbers(kinds, f.inputs, f.outputs)
+            firsts = memo.firsts(numbers)
+            clean = [judge(index, watch=True) for index in firsts]
+            for index in memo.judged_alone(numbers, clean, firsts):
+                judge(index)
         graph_findings = fixability.complete_graph(
             list(graph_rules.check_graph(self.loaded, top, self.target))
         )
@@ -466,14 +470,12 @@ class VerdictMemo:
     transformer) enter the key by which of the node's dims they equal, not by their spelling:
     a check can compare dims, and a name made up by inference means nothing else.
 
-    Attributes:
-        clean: key -> True when nodes of that key are supported with no finding, False when
-            each must be judged on its own.
+    The checker numbers the keys (`numbers`), judges the first node of each (`firsts`), and
+    then only the nodes that cannot share it (`judged_alone`).
     """
 
     def __init__(self, graph: GraphView) -> None:
         self.graph = graph
-        self.clean: dict[tuple, bool] = {}
         #: name -> id (from 1: never falsy), or (id, generated dim names) for shapes that
         #: hold dims made up by shape inference.
         self._tensor_keys = _TensorKeys(self)
@@ -519,6 +521,44 @@ class VerdictMemo:
         )
         of_signature = [self.kind(ops[i], domains[i], attributes[i], len(inputs[i])) for i in first]
         return list(map(of_signature.__getitem__, numbers))
+
+    def numbers(
+        self, kinds: list[int | None], inputs: list[list[str]], outputs: list[list[str]]
+    ) -> list[int]:
+        """Each node's key as a number (equal keys, equal numbers; in order of first
+        appearance), -1 for a node whose verdict is never shared (`keys`)."""
+        self._key_all()
+        if _memo_keys is not None:
+            try:
+                return _memo_keys.node_keys(
+                    kinds, inputs, outputs, self._tensor_keys, self._generated, True
+                )
+            except TypeError:  # not lists (a caller of our own API): the Python path
+                pass
+        table: dict[tuple, int] = {}
+        return [
+            -1 if key is None else table.setdefault(key, len(table))
+            for key in self._node_keys_python(kinds, inputs, outputs)
+        ]
+
+    @staticmethod
+    def firsts(numbers: list[int]) -> list[int]:
+        """The index of the first node of each number (in order; -1 left out)."""
+        first = dict(zip(reversed(numbers), range(len(numbers) - 1, -1, -1), strict=True))
+        first.pop(-1, None)
+        return sorted(first.values())
+
+    @staticmethod
+    def judged_alone(numbers: list[int], clean: list[bool], firsts: list[int]) -> list[int]:
+        """The nodes judged one by one, in order: those whose verdict is never shared (-1)
+        and those whose first node (`firsts`, judged already: `clean[i]` for the first of
+        number i) was not supported with no finding."""
+        if all(clean) and -1 not in numbers:
+            return []
+        shared = np.append(np.asarray(clean, dtype=bool), False)  # number -1: never shared
+        alone = np.flatnonzero(~shared[np.asarray(numbers, dtype=np.intp)])
+        already = set(firsts)
+        return [index for index in alone.tolist() if index not in already]
 
     def keys(
         self, kinds: list[int | None], inputs: list[list[str]], outputs: list[list[str]]

@@ -124,17 +124,23 @@ PyObject* node_key(PyObject* keys, PyObject* kind, PyObject* ins, PyObject* outs
 
 PyObject* node_keys(PyObject*, PyObject* args) {
   PyObject *kinds, *inputs, *outputs, *keys;
-  int generated;
-  if (!PyArg_ParseTuple(args, "O!O!O!O!p:node_keys", &PyList_Type, &kinds, &PyList_Type, &inputs,
-                        &PyList_Type, &outputs, &PyDict_Type, &keys, &generated)) {
+  int generated, numbered = 0;
+  if (!PyArg_ParseTuple(args, "O!O!O!O!p|p:node_keys", &PyList_Type, &kinds, &PyList_Type,
+                        &inputs, &PyList_Type, &outputs, &PyDict_Type, &keys, &generated,
+                        &numbered)) {
     return nullptr;
   }
+  // numbered: each key's number in order of first appearance (-1 for None) instead of the key
+  PyObject* numbers = numbered ? PyDict_New() : nullptr;
+  if (numbered && numbers == nullptr) return nullptr;
+  PyObject* none_number = numbered ? PyLong_FromLong(-1) : nullptr;
   Py_ssize_t count = PyList_GET_SIZE(kinds);
+  PyObject* out = nullptr;
   if (PyList_GET_SIZE(inputs) != count || PyList_GET_SIZE(outputs) != count) {
     PyErr_SetString(PyExc_ValueError, "node_keys: kinds, inputs and outputs differ in length");
-    return nullptr;
+  } else if (!numbered || none_number != nullptr) {
+    out = PyList_New(count);
   }
-  PyObject* out = PyList_New(count);
   for (Py_ssize_t i = 0; out != nullptr && i < count; ++i) {
     PyObject* ins = PyList_GET_ITEM(inputs, i);
     PyObject* outs = PyList_GET_ITEM(outputs, i);
@@ -144,12 +150,30 @@ PyObject* node_keys(PyObject*, PyObject* args) {
       break;
     }
     PyObject* key = node_key(keys, PyList_GET_ITEM(kinds, i), ins, outs, generated != 0);
+    if (key != nullptr && numbered) {  // the key's number, given at its first appearance
+      PyObject* number = nullptr;
+      if (key == Py_None) {
+        number = Py_NewRef(none_number);
+      } else {
+        number = PyDict_GetItemWithError(numbers, key);
+        if (number != nullptr) {
+          Py_INCREF(number);
+        } else if (!PyErr_Occurred()) {
+          number = PyLong_FromSsize_t(PyDict_GET_SIZE(numbers));
+          if (number != nullptr && PyDict_SetItem(numbers, key, number) != 0) Py_CLEAR(number);
+        }
+      }
+      Py_DECREF(key);
+      key = number;
+    }
     if (key == nullptr) {
       Py_CLEAR(out);
       break;
     }
     PyList_SET_ITEM(out, i, key);
   }
+  Py_XDECREF(numbers);
+  Py_XDECREF(none_number);
   return out;
 }
 
@@ -234,8 +258,10 @@ PyMethodDef methods[] = {
      "generated_dims(serialized_type) -> (blanked bytes, names) | None, as "
      "static._generated_dims_python."},
     {"node_keys", node_keys, METH_VARARGS,
-     "node_keys(kinds, inputs, outputs, tensor_keys, generated) -> list: each node's verdict "
-     "key, as VerdictMemo._node_keys_python builds it."},
+     "node_keys(kinds, inputs, outputs, tensor_keys, generated, numbered=False) -> list: each "
+     "node's verdict key, as VerdictMemo._node_keys_python builds it; numbered: each key's "
+     "number instead (in order of first appearance; -1 for a node whose verdict is never "
+     "shared)."},
     {nullptr, nullptr, 0, nullptr},
 };
 

@@ -422,7 +422,7 @@ def test_layernorms_share_unless_an_extra_output_is_named(monkeypatch):
     monkeypatch.setattr(static.StaticChecker, "_judge", spy)
     report = static.check_static(load_model(model), parse_target("rtx-1"))
     # ln0 reads the graph input, ln11 writes the graph output: keys of their own
-    assert judged == ["ln0", "ln1", "ln4", "ln9", "ln11"]
+    assert sorted(judged) == sorted(["ln0", "ln1", "ln4", "ln9", "ln11"])  # each once
     flagged = [n.name for n in report.nodes if n.status != "supported"]
     assert flagged == ["ln4", "ln9"]
     assert "'inv4'" in report.nodes[4].reasons[0].message
