@@ -3,13 +3,15 @@
 `import onnx` costs ~0.17 s (onnx's Python helpers, numpy, ml_dtypes), and the child process
 that infers a large model's types while trt-check imports its modules (`background.prefetch`)
 needs none of it: ONNX's inference is its C++ extension, which loads on its own in ~5 ms
-(`cpp_shape_inference`), and the model's fields it reads are read through message types of
-our own (`_shallow_graph`). `lean_table_state` is `inference.speculative_table` for the
-models where that is the whole story: it declines (None) wherever the full path would do
-more (large or external weights, which `inference._weightless` leaves out first; If/Loop/
-Scan, whose bodies' types are read from the parsed model; rank-1 tensors too large for data
-propagation), and the caller then runs the full path. The limits and the memory cap are
-defined here, once, for both paths.
+(`cpp_shape_inference`), and the model's fields it reads are read by the native wire reader
+(`trtforge.analyzer._wire`; through `_shallow_graph`'s message types when it is not built).
+
+`lean_table_state` is `inference.speculative_table` for the models where that is the whole
+story: it declines (None) wherever the full path would do more (large or external weights,
+which `inference._weightless` leaves out first; If/Loop/Scan, whose bodies' types are read
+from the parsed model; graph attributes; rank-1 tensors too large for data propagation), and
+the caller then runs the full path. The limits and the memory cap are defined here, once,
+for both paths.
 """
 
 from __future__ import annotations
@@ -21,14 +23,10 @@ import os
 import re
 import sys
 
-from trtforge.analyzer._shallow_graph import (
-    _wire,
-    data_locations,
-    decoded_tensor_dims,
-    merged_columns,
-    shallow_model_graph,
-    weights_and_inputs,
-)
+try:  # the native wire reader (csrc/analyzer/wire.cpp): no protobuf import on the lean path
+    from trtforge.analyzer import _wire
+except ImportError:  # pragma: no cover - a build without a C++ compiler
+    _wire = None
 
 #: initializers larger than this (serialized bytes) are left out of shape inference.
 MAX_INFERENCE_INITIALIZER_BYTES = 64 * 1024
@@ -69,6 +67,8 @@ def too_large_for_data_prop(serialized_types) -> bool:
     MAX_DATA_PROP_ELEMENTS elements (only those holding a large varint are decoded)."""
     for serialized in serialized_types:
         if LARGE_FIELD_1.search(serialized):
+            from trtforge.analyzer._shallow_graph import decoded_tensor_dims
+
             dims = decoded_tensor_dims(serialized)
             if dims is not None and len(dims) == 1 and dims[0] > MAX_DATA_PROP_ELEMENTS:
                 return True
@@ -100,6 +100,8 @@ def model_types(serialized_model: bytes) -> tuple[list[str], dict[str, bytes]]:
         read = _wire.model_types(serialized_model)
         if read is not None:
             return read
+    from trtforge.analyzer._shallow_graph import merged_columns, shallow_model_graph
+
     shallow = shallow_model_graph(serialized_model)
     ops, *value_info = merged_columns(serialized_model, shallow, model=True)
     return ops, first_types(shallow, value_info)
@@ -182,21 +184,44 @@ class SpeculationFailed(Exception):
     policy step by step."""
 
 
-def lean_table_state(serialized_model: bytes) -> tuple[dict[str, bytes], list[int]] | None:
+def weight_facts(serialized_model: bytes) -> tuple[int, bool, bool]:
+    """(the largest initializer's serialized size, whether a tensor the check would load is
+    stored externally, whether the graph may hold such tensors in bodies) of a serialized
+    ModelProto: by the native reader when it is built and understands the bytes (bodies:
+    some node has a graph attribute), else through `_shallow_graph` (which looks into
+    bodies itself)."""
+    if _wire is not None:
+        facts = _wire.weight_facts(serialized_model)
+        if facts is not None:
+            return facts
+    from trtforge.analyzer._shallow_graph import data_locations, weights_and_inputs
+
+    weights, _ = weights_and_inputs(serialized_model)
+    largest = max(map(len, weights), default=0)
+    return largest, _EXTERNAL in data_locations(serialized_model), False
+
+
+def lean_table_state(
+    serialized_model: bytes, declared: tuple[list[str], dict[str, bytes]] | None = None
+) -> tuple[dict[str, bytes], list[int]] | None:
     """(name -> serialized type, shape-consuming node indices) of the serialized model, from
     one strict run of ONNX's inference with data propagation, its memory capped — the state of
     the `inference.TypeTable` that `inference.speculative_table` would give — without
-    importing onnx; None when this model needs the full path (module docstring).
+    importing onnx; None when this model needs the full path (module docstring). `declared`:
+    `model_types(serialized_model)`, if at hand.
 
     Raises:
         SpeculationFailed: the run failed, or its result is unusable.
     """
-    weights, inputs = weights_and_inputs(serialized_model)
-    if any(len(w) > MAX_INFERENCE_INITIALIZER_BYTES for w in weights):
+    ops, types = declared if declared is not None else model_types(serialized_model)
+    if not CONTROL_FLOW.isdisjoint(ops):
         return None
-    if _EXTERNAL in data_locations(serialized_model):
+    largest, external, bodies = weight_facts(serialized_model)
+    if largest > MAX_INFERENCE_INITIALIZER_BYTES or external or bodies:
         return None
-    if too_large_for_data_prop(inputs):
+    # the types the model declares (graph inputs among them: weights' types come from the
+    # initializers, which are small here)
+    if too_large_for_data_prop(set(types.values())):
         return None
     infer = cpp_shape_inference()
     try:

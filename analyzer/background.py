@@ -145,19 +145,18 @@ class PendingTypes:
 
         def work(out) -> None:
             from trtforge.analyzer import _speculation
-            from trtforge.analyzer._shallow_graph import node_op_types
 
             with open(path, "rb") as model_file:
                 data = model_file.read()
-            ops = node_op_types(data)
-            if len(ops) < MIN_NODES:  # a model of weights: stop before onnx
+            declared = _speculation.model_types(data)
+            if len(declared[0]) < MIN_NODES:  # a model of weights: stop before onnx
                 out.write(SMALL)
                 return
             speculate = True
-            if _speculation.CONTROL_FLOW.isdisjoint(ops):  # the run without onnx
+            if _speculation.CONTROL_FLOW.isdisjoint(declared[0]):  # the run without onnx
                 _announce(out, SPECULATING)
                 try:
-                    state = _speculation.lean_table_state(data)
+                    state = _speculation.lean_table_state(data, declared)
                 except _speculation.SpeculationFailed:
                     state, speculate = None, False  # the full speculation would fail alike
                 if state is not None:

@@ -387,7 +387,94 @@ PyObject* model_types(PyObject*, PyObject* arg) {
   return result;
 }
 
+// -- weight_facts ----------------------------------------------------------------------------
+struct WeightFacts {
+  size_t largest = 0;         // bytes of the largest initializer
+  bool external = false;      // some tensor read below has a data_location of EXTERNAL (1)
+  bool graph_attribute = false;  // some node has a graph-valued attribute
+};
+
+// Whether the TensorProto `tensor` says data_location = EXTERNAL (field 14) in any occurrence.
+bool external_tensor(std::string_view tensor, bool& external) {
+  Reader r{reinterpret_cast<const uint8_t*>(tensor.data()),
+           reinterpret_cast<const uint8_t*>(tensor.data()) + tensor.size()};
+  while (r.p < r.end) {
+    uint64_t tag, value;
+    if (!r.varint(tag) || (tag >> 3) == 0) return false;
+    if ((tag >> 3) == 14 && (tag & 7) == 0) {
+      if (!r.varint(value)) return false;
+      external = external || value == 1;
+    } else if (!r.skip(static_cast<uint32_t>(tag & 7))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Walks a message and calls `on(field, payload)` for each length-delimited field; false when
+// the bytes are malformed.
+template <typename On>
+bool each_field(std::string_view message, On on) {
+  Reader r{reinterpret_cast<const uint8_t*>(message.data()),
+           reinterpret_cast<const uint8_t*>(message.data()) + message.size()};
+  while (r.p < r.end) {
+    uint64_t tag;
+    if (!r.varint(tag) || (tag >> 3) == 0) return false;
+    if ((tag & 7) == 2) {
+      std::string_view payload;
+      if (!r.bytes(payload) || !on(static_cast<uint32_t>(tag >> 3), payload)) return false;
+    } else if (!r.skip(static_cast<uint32_t>(tag & 7))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool read_weight_facts(std::string_view graph, WeightFacts& facts) {
+  return each_field(graph, [&](uint32_t field, std::string_view payload) {
+    if (field == 5) {  // initializer
+      facts.largest = payload.size() > facts.largest ? payload.size() : facts.largest;
+      return external_tensor(payload, facts.external);
+    }
+    if (field == 15) {  // sparse_initializer: its values (1)
+      return each_field(payload, [&](uint32_t f, std::string_view values) {
+        return f != 1 || external_tensor(values, facts.external);
+      });
+    }
+    if (field == 1) {  // node: its attributes (5): t (5), g (6), tensors (10), graphs (11)
+      return each_field(payload, [&](uint32_t f, std::string_view attribute) {
+        if (f != 5) return true;
+        return each_field(attribute, [&](uint32_t a, std::string_view value) {
+          if (a == 6 || a == 11) facts.graph_attribute = true;
+          return (a != 5 && a != 10) || external_tensor(value, facts.external);
+        });
+      });
+    }
+    return true;
+  });
+}
+
+PyObject* weight_facts(PyObject*, PyObject* arg) {
+  Py_buffer view;
+  if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) != 0) return nullptr;
+  WeightFacts facts;
+  std::string_view model(static_cast<const char*>(view.buf), static_cast<size_t>(view.len));
+  bool understood = each_field(model, [&](uint32_t field, std::string_view graph) {
+    return field != 7 || read_weight_facts(graph, facts);
+  });
+  PyBuffer_Release(&view);
+  if (!understood) return Py_NewRef(Py_None);
+  return Py_BuildValue("(nOO)", static_cast<Py_ssize_t>(facts.largest),
+                       facts.external ? Py_True : Py_False,
+                       facts.graph_attribute ? Py_True : Py_False);
+}
+
 PyMethodDef methods[] = {
+    {"weight_facts", weight_facts, METH_O,
+     "weight_facts(serialized_model) -> (largest initializer's bytes, whether an initializer, "
+     "a sparse initializer's values or a node's tensor attribute is stored externally, whether "
+     "a node has a graph attribute); None when the bytes are not a model this reader "
+     "understands."},
     {"model_types", model_types, METH_O,
      "model_types(serialized_model) -> (op_types, types): the op_type of each top-level node, "
      "and name -> serialized TypeProto of the graph's value_info, outputs and inputs (each "

@@ -172,3 +172,58 @@ def test_damaged_bytes_give_protobufs_answer_or_none():
 
 def _plain(value):
     return list(value) if isinstance(value, (list, tuple)) else value
+
+
+def test_weight_facts_equal_the_shallow_reads():
+    """`_wire.weight_facts` finds the largest initializer and any external tensor where
+    `_shallow_graph` does (initializers, sparse initializers' values, tensor attributes), and
+    says when a node has a graph attribute."""
+    import numpy as np
+    from onnx import numpy_helper
+
+    def external(name: str) -> onnx.TensorProto:
+        tensor = numpy_helper.from_array(np.zeros(4, np.float32), name)
+        tensor.ClearField("raw_data")
+        tensor.data_location = TensorProto.EXTERNAL
+        tensor.external_data.add(key="location", value="w.bin")
+        return tensor
+
+    def model(initializers=(), sparse=(), attribute=None, body=False) -> bytes:
+        nodes = [helper.make_node("Relu", ["x"], ["y"])]
+        if attribute is not None:
+            nodes.append(helper.make_node("Constant", [], ["c"], value=attribute))
+        if body:
+            branch = helper.make_graph([], "b", [], [helper.make_value_info("y", onnx.TypeProto())])
+            nodes.append(
+                helper.make_node("If", ["x"], ["z"], then_branch=branch, else_branch=branch)
+            )
+        graph = helper.make_graph(
+            nodes,
+            "g",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])],
+            list(initializers),
+            sparse_initializer=list(sparse),
+        )
+        return helper.make_model(graph).SerializeToString()
+
+    small = numpy_helper.from_array(np.zeros(8, np.float32), "s")
+    big = numpy_helper.from_array(np.zeros(1 << 15, np.float32), "b")
+    sparse = helper.make_sparse_tensor(external("v"), numpy_helper.from_array(np.arange(4)), [8])
+    cases = {
+        "none": (model(), (0, False, False)),
+        "small": (model([small]), (small.ByteSize(), False, False)),
+        "big": (model([small, big]), (big.ByteSize(), False, False)),
+        "external initializer": (model([external("e")]), (None, True, False)),
+        "external sparse values": (model(sparse=[sparse]), (0, True, False)),
+        "external attribute": (model(attribute=external("a")), (0, True, False)),
+        "graph attribute": (model(body=True), (0, False, True)),
+    }
+    for name, (serialized, (largest, is_external, has_body)) in cases.items():
+        facts = _wire.weight_facts(serialized)
+        assert facts is not None, name
+        if largest is not None:
+            assert facts[0] == largest, name
+        assert facts[1:] == (is_external, has_body), name
+        assert facts[1] == (TensorProto.EXTERNAL in _shallow_graph.data_locations(serialized))
+    assert _wire.weight_facts(b"\x3a\x05\x0a\x09") is None  # a truncated node
