@@ -254,6 +254,7 @@ class PendingTypes:
         """How the child ended: ("payload", what it pickled), ("crashed", the signal),
         ("speculation crashed", None) — a new child must run the policy — or ("failed",
         None)."""
+        _run_idle()
         chunks = []
         try:
             with os.fdopen(self._pipe, "rb") as pipe:
@@ -315,6 +316,27 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+#: work to do while waiting for a child (`when_idle`)
+_idle: list = []
+
+
+def when_idle(work) -> None:
+    """Runs `work()` (no arguments) the next time this process would wait for an inference
+    child (`PendingTypes.result`), or never: for work the command needs later anyway, such
+    as importing its report writer, done in time that is otherwise spent waiting. Errors of
+    `work` are ignored (the command meets them again when it does the work itself)."""
+    _idle.append(work)
+
+
+def _run_idle() -> None:
+    while _idle:
+        work = _idle.pop(0)
+        try:
+            work()
+        except Exception as err:  # noqa: BLE001 - done again, and reported, later
+            log.debug("idle work failed: %s", err)
+
+
 #: the child `prefetch` started, until `start_type_inference` takes it.
 _prefetch: PendingTypes | None = None
 
@@ -339,8 +361,10 @@ def prefetch(path: str) -> None:
 
 
 def discard_prefetch() -> None:
-    """Stops a prefetching child that nothing took over (the command failed first)."""
+    """Stops a prefetching child that nothing took over (the command failed first), and
+    drops the idle work that no wait ran (`when_idle`): the command's check is over."""
     global _prefetch
+    _idle.clear()
     pending, _prefetch = _prefetch, None
     if pending is not None:
         pending.close()

@@ -89,8 +89,11 @@ def _main(argv: Sequence[str] | None) -> int:
     one_file = len(args.model) == 1 and not os.path.isdir(args.model[0])
     if one_file:
         _prefetch_types(args)
+    from trtforge.analyzer import background
     from trtforge.analyzer.api import check
-    from trtforge.analyzer.reports import render, write_report
+    from trtforge.analyzer.reports import prepare, render, write_report
+
+    background.when_idle(lambda: prepare(args.format, args.output))
 
     color = args.output is None and sys.stdout.isatty()
     if one_file:
@@ -99,8 +102,6 @@ def _main(argv: Sequence[str] | None) -> int:
                 args.model[0], target=args.target, backend=args.backend, advice=not args.no_advice
             )
         finally:
-            from trtforge.analyzer import background
-
             background.discard_prefetch()
         write_report(render(report, args.format, color=color), args.output)
         return EXIT_OK if args.exit_zero else report.exit_code

@@ -7,13 +7,29 @@ import importlib
 from trtforge.analyzer.errors import UserError
 from trtforge.analyzer.report import Report
 
+FORMATS = ("text", "json", "sarif", "markdown")
+
+
+def _writer(fmt: str):
+    if fmt not in FORMATS:
+        raise UserError(f"unknown format '{fmt}'", "use text, json, sarif or markdown")
+    return importlib.import_module(f"trtforge.analyzer.reports.{fmt}_report")
+
 
 def render(report: Report, fmt: str, color: bool = False) -> str:
     """The report in format `fmt` (`text`, `json`, `sarif`, `markdown`)."""
-    if fmt not in ("text", "json", "sarif", "markdown"):
-        raise UserError(f"unknown format '{fmt}'", "use text, json, sarif or markdown")
-    module = importlib.import_module(f"trtforge.analyzer.reports.{fmt}_report")
+    module = _writer(fmt)
     return module.render(report, color=color) if fmt == "text" else module.render(report)
+
+
+def prepare(fmt: str, output: str | None) -> None:
+    """Imports what `render(…, fmt)` and `write_report(…, output)` will need (rich, for text:
+    ~0.03 s), so that a command can do it while it waits anyway (`background.when_idle`);
+    an unknown format is left for `render` to refuse."""
+    if fmt in FORMATS:
+        _writer(fmt)
+    if output is not None:
+        import trtforge.analyzer.outputs  # noqa: F401
 
 
 def write_report(text: str, output: str | None) -> None:

@@ -510,3 +510,22 @@ def test_prefetch_through_the_lean_child(fork_always, monkeypatch, tmp_path, kin
     here = infer_types(model)
     assert table._raw == here._raw and table.shape_consumers == here.shape_consumers
     assert bool(table.strict_error) == (kind == "strict failure") == bool(here.strict_error)
+
+
+def test_idle_work_runs_while_waiting_for_the_child(fork_always):
+    """`when_idle` work runs once, when the command would wait for its inference child, and
+    a failing piece of it does not stop the check; `discard_prefetch` drops what never ran."""
+    done = []
+    background.when_idle(lambda: done.append("first"))
+    background.when_idle(lambda: 1 / 0)
+    background.when_idle(lambda: done.append("after a failure"))
+    model = _chain_model()
+    table = background.start_type_inference(model).result()
+    assert table._raw == infer_types(model)._raw
+    assert done == ["first", "after a failure"]
+    background.start_type_inference(model).result()
+    assert done == ["first", "after a failure"]  # once
+    background.when_idle(lambda: done.append("never"))
+    background.discard_prefetch()
+    background.start_type_inference(model).result()
+    assert "never" not in done
