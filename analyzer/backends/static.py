@@ -659,12 +659,16 @@ class VerdictMemo:
         by_type, known, skip = self._by_type, self._tensor_keys, self._not_typed_alike
         table = self.graph.type_table()
         distinct = set(table.values())
-        one_of: dict[bytes, str] = {}
-        for name, serialized in table.items():  # one tensor typed alike of each type
-            if serialized not in one_of and name not in skip:
-                one_of[serialized] = name
-                if len(one_of) == len(distinct):
-                    break
+        # the first tensor typed alike of each type, the types in order of first appearance
+        # (C-level passes: a transformer's 100,000 tensors have ~25,000 distinct types)
+        alike = table
+        if not skip.isdisjoint(table):
+            alike = dict(table)
+            for name in skip.intersection(table):
+                del alike[name]
+        first = dict(zip(reversed(alike.values()), reversed(alike.keys()), strict=True))
+        order = dict.fromkeys(alike.values())
+        one_of: dict[bytes, str] = dict(zip(order, map(first.__getitem__, order), strict=True))
         alone: set[bytes] = set()
         self._key_generated_alike(one_of)
         for serialized, name in one_of.items():
@@ -696,12 +700,15 @@ class VerdictMemo:
         from its facts, which must name the same dims as its bytes; else the pattern's
         types are keyed one by one (`_key_typed_alike`)."""
         by_type = self._by_type
-        patterns: dict[bytes, list[tuple[bytes, tuple[str, ...]]]] = {}
-        for serialized in one_of:
-            if b"unk__" in serialized and serialized not in by_type:
-                split = _generated_dims(serialized)
-                if split is not None:
-                    patterns.setdefault(split[0], []).append((serialized, split[1]))
+        if _memo_keys is not None:  # the same grouping in C
+            patterns = _memo_keys.generated_patterns(one_of, by_type)
+        else:
+            patterns = {}
+            for serialized in one_of:
+                if b"unk__" in serialized and serialized not in by_type:
+                    split = _generated_dims_python(serialized)
+                    if split is not None:
+                        patterns.setdefault(split[0], []).append((serialized, split[1]))
         for members in patterns.values():
             if len(members) < 2:
                 continue
@@ -751,13 +758,6 @@ class VerdictMemo:
 
 #: a dim_param field (a Dimension's field 2) of up to 127 bytes whose text is a made-up name
 _GENERATED_DIM_FIELD = re.compile(rb"\x12([\x05-\x7f])unk__")
-
-
-def _generated_dims(serialized: bytes) -> tuple[bytes, tuple[str, ...]] | None:
-    """`_generated_dims_python`, in C when `_memo_keys` is built (the same result)."""
-    if _memo_keys is not None:
-        return _memo_keys.generated_dims(serialized)
-    return _generated_dims_python(serialized)
 
 
 def _generated_dims_python(serialized: bytes) -> tuple[bytes, tuple[str, ...]] | None:

@@ -11,6 +11,8 @@
 #include <Python.h>
 
 #include <cstring>
+#include <utility>
+#include <vector>
 
 namespace {
 
@@ -179,22 +181,14 @@ PyObject* node_keys(PyObject*, PyObject* args) {
 
 // `static._generated_dims_python` in C: the serialized type with the text of each made-up
 // dim name (a Dimension's dim_param, field 2, of 5 to 127 bytes starting "unk__") blanked,
-// and those names; None when they cannot be told apart from the rest of the bytes.
-PyObject* generated_dims(PyObject*, PyObject* arg) {
-  if (!PyBytes_Check(arg)) {
-    PyErr_SetString(PyExc_TypeError, "generated_dims: a serialized type (bytes) is expected");
-    return nullptr;
-  }
-  const char* data = PyBytes_AS_STRING(arg);
-  Py_ssize_t size = PyBytes_GET_SIZE(arg);
+// and those names; None when they cannot be told apart from the rest of the bytes. A new
+// reference; nullptr with an error set on failure.
+PyObject* split_generated(const char* data, Py_ssize_t size) {
   static const char kPrefix[] = "unk__";
-  PyObject* parts = PyList_New(0);
-  PyObject* names = parts ? PyList_New(0) : nullptr;
-  PyObject* result = nullptr;
-  bool told_apart = true;
-  Py_ssize_t end = 0, scan = 0;
+  std::vector<std::pair<Py_ssize_t, Py_ssize_t>> spans;  // [start, stop) of each name
+  Py_ssize_t end = 0;
   // the non-overlapping matches of \x12[\x05-\x7f]unk__, left to right, as re.finditer
-  while (names != nullptr && scan + 7 <= size) {
+  for (Py_ssize_t scan = 0; scan + 7 <= size;) {
     const unsigned char length = static_cast<unsigned char>(data[scan + 1]);
     if (data[scan] != '\x12' || length < 5 || length > 0x7f ||
         std::memcmp(data + scan + 2, kPrefix, 5) != 0) {
@@ -202,58 +196,110 @@ PyObject* generated_dims(PyObject*, PyObject* arg) {
       continue;
     }
     Py_ssize_t start = scan + 2;
-    if (start < end) {
-      told_apart = false;
-      break;
-    }
-    PyObject* part = PyBytes_FromStringAndSize(data + end, start - end);
-    if (part == nullptr || PyList_Append(parts, part) != 0) {
-      Py_XDECREF(part);
-      Py_CLEAR(names);
-      break;
-    }
-    Py_DECREF(part);
+    if (start < end) return Py_NewRef(Py_None);  // overlapping: not told apart
     end = start + length;
-    Py_ssize_t stop = end < size ? end : size;  // a slice past the end stops at the end
-    PyObject* name = PyUnicode_DecodeUTF8(data + start, stop - start, "strict");
-    if (name == nullptr) {
-      if (PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
-        PyErr_Clear();
-        told_apart = false;
-      } else {
-        Py_CLEAR(names);
-      }
-      break;
-    }
-    int appended = PyList_Append(names, name);
-    Py_DECREF(name);
-    if (appended != 0) {
-      Py_CLEAR(names);
-      break;
-    }
+    spans.emplace_back(start, end < size ? end : size);  // a slice past the end stops there
     scan += 7;
   }
-  if (names != nullptr && !told_apart) {
-    result = Py_NewRef(Py_None);
-  } else if (names != nullptr) {
-    PyObject* tail = PyBytes_FromStringAndSize(data + (end < size ? end : size), end < size ? size - end : 0);
-    PyObject* separator = tail ? PyBytes_FromStringAndSize("\0", 1) : nullptr;
-    if (separator != nullptr && PyList_Append(parts, tail) == 0) {
-      PyObject* blanked = PyObject_CallMethod(separator, "join", "O", parts);
-      PyObject* name_tuple = blanked ? PyList_AsTuple(names) : nullptr;
-      if (name_tuple != nullptr) result = PyTuple_Pack(2, blanked, name_tuple);
-      Py_XDECREF(blanked);
-      Py_XDECREF(name_tuple);
+  PyObject* names = PyTuple_New(static_cast<Py_ssize_t>(spans.size()));
+  if (names == nullptr) return nullptr;
+  Py_ssize_t blanked_size = size + static_cast<Py_ssize_t>(spans.size());
+  for (size_t k = 0; k < spans.size(); ++k) {
+    PyObject* name = PyUnicode_DecodeUTF8(data + spans[k].first, spans[k].second - spans[k].first, "strict");
+    if (name == nullptr) {
+      Py_DECREF(names);
+      if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) return nullptr;
+      PyErr_Clear();
+      return Py_NewRef(Py_None);  // not UTF-8: not told apart
     }
-    Py_XDECREF(tail);
-    Py_XDECREF(separator);
+    PyTuple_SET_ITEM(names, static_cast<Py_ssize_t>(k), name);
+    blanked_size -= spans[k].second - spans[k].first;
   }
-  Py_XDECREF(parts);
-  Py_XDECREF(names);
+  // the pieces between the names joined by one NUL each (b"\0".join(parts))
+  PyObject* blanked = PyBytes_FromStringAndSize(nullptr, blanked_size);
+  if (blanked == nullptr) {
+    Py_DECREF(names);
+    return nullptr;
+  }
+  char* out = PyBytes_AS_STRING(blanked);
+  Py_ssize_t from = 0;
+  for (const auto& span : spans) {
+    std::memcpy(out, data + from, static_cast<size_t>(span.first - from));
+    out += span.first - from;
+    *out++ = '\0';
+    from = span.second;
+  }
+  std::memcpy(out, data + from, static_cast<size_t>(size - from));
+  PyObject* result = PyTuple_Pack(2, blanked, names);
+  Py_DECREF(blanked);
+  Py_DECREF(names);
   return result;
 }
 
+PyObject* generated_dims(PyObject*, PyObject* arg) {
+  if (!PyBytes_Check(arg)) {
+    PyErr_SetString(PyExc_TypeError, "generated_dims: a serialized type (bytes) is expected");
+    return nullptr;
+  }
+  return split_generated(PyBytes_AS_STRING(arg), PyBytes_GET_SIZE(arg));
+}
+
+// `VerdictMemo._key_generated_alike`'s grouping: blanked type -> [(type, names), ...] of the
+// serialized types (bytes) that hold a made-up dim, are not keys of `known`, and whose names
+// are told apart; in the order given.
+PyObject* generated_patterns(PyObject*, PyObject* args) {
+  PyObject *types, *known;
+  if (!PyArg_ParseTuple(args, "OO!:generated_patterns", &types, &PyDict_Type, &known)) return nullptr;
+  PyObject* iterator = PyObject_GetIter(types);
+  if (iterator == nullptr) return nullptr;
+  PyObject* patterns = PyDict_New();
+  PyObject* item;
+  while (patterns != nullptr && (item = PyIter_Next(iterator)) != nullptr) {
+    bool ok = true;
+    if (PyBytes_Check(item)) {
+      const char* data = PyBytes_AS_STRING(item);
+      Py_ssize_t size = PyBytes_GET_SIZE(item);
+      bool generated = false;
+      for (Py_ssize_t k = 0; k + 5 <= size && !generated; ++k) {
+        generated = data[k] == 'u' && std::memcmp(data + k, "unk__", 5) == 0;
+      }
+      int present = generated ? PyDict_Contains(known, item) : 1;
+      if (present < 0) ok = false;
+      if (ok && !present) {
+        PyObject* split = split_generated(data, size);
+        if (split == nullptr) {
+          ok = false;
+        } else if (split != Py_None) {
+          PyObject* blanked = PyTuple_GET_ITEM(split, 0);
+          PyObject* member = PyTuple_Pack(2, item, PyTuple_GET_ITEM(split, 1));
+          PyObject* members = member ? PyDict_GetItemWithError(patterns, blanked) : nullptr;
+          if (member == nullptr || (members == nullptr && PyErr_Occurred())) {
+            ok = false;
+          } else if (members == nullptr) {
+            PyObject* fresh = PyList_New(0);
+            ok = fresh != nullptr && PyDict_SetItem(patterns, blanked, fresh) == 0 &&
+                 PyList_Append(fresh, member) == 0;
+            Py_XDECREF(fresh);
+          } else {
+            ok = PyList_Append(members, member) == 0;
+          }
+          Py_XDECREF(member);
+        }
+        Py_XDECREF(split);
+      }
+    }
+    Py_DECREF(item);
+    if (!ok) Py_CLEAR(patterns);
+  }
+  Py_DECREF(iterator);
+  if (patterns != nullptr && PyErr_Occurred()) Py_CLEAR(patterns);
+  return patterns;
+}
+
 PyMethodDef methods[] = {
+    {"generated_patterns", generated_patterns, METH_VARARGS,
+     "generated_patterns(types, known) -> {blanked type: [(type, names), ...]}, as "
+     "VerdictMemo._key_generated_alike groups them."},
     {"generated_dims", generated_dims, METH_O,
      "generated_dims(serialized_type) -> (blanked bytes, names) | None, as "
      "static._generated_dims_python."},

@@ -527,3 +527,25 @@ def test_generated_dims_in_c_equal_pythons():
                 del damaged[rng.randrange(len(damaged)) :]
         serialized = bytes(damaged)
         assert native.generated_dims(serialized) == static._generated_dims_python(serialized)
+
+
+def test_generated_patterns_in_c_group_as_python_does():
+    """`_memo_keys.generated_patterns` groups types by blanked pattern as the Python loop of
+    `_key_generated_alike` does: types without a made-up dim, types already keyed and types
+    whose names cannot be told apart are left out; members keep their order."""
+    native = pytest.importorskip("trtforge.analyzer._memo_keys", reason="not built")
+    from trtforge.analyzer.inference import infer_types
+
+    chained = repeat_blocks(onnx.load(REPO / "examples" / "transformer_block.onnx"), 4)
+    types = list(dict.fromkeys(infer_types(chained)._raw.values()))
+    types += [b"\x12\x09unk__\x12\x07unk__1", b"\x12\x06unk__\xff", b"plain"]
+    known = {types[0]: 1, types[-4]: 2}
+    expected: dict = {}
+    for serialized in types:
+        if b"unk__" in serialized and serialized not in known:
+            split = static._generated_dims_python(serialized)
+            if split is not None:
+                expected.setdefault(split[0], []).append((serialized, split[1]))
+    got = native.generated_patterns(types, known)
+    assert got == expected and list(got) == list(expected)
+    assert any(len(members) > 1 for members in got.values())
