@@ -526,19 +526,21 @@ class VerdictMemo:
         self, kinds: list[int | None], inputs: list[list[str]], outputs: list[list[str]]
     ) -> list[int]:
         """Each node's key as a number (equal keys, equal numbers; in order of first
-        appearance), -1 for a node whose verdict is never shared (`keys`)."""
+        appearance), -1 for a node whose verdict is never shared (`_node_keys`). Every tensor
+        is keyed first (`_key_all`); the keys are numbered in C (`trtforge.analyzer.
+        _memo_keys`, csrc/analyzer/memo_keys.cpp) when it is built, without building them."""
         self._key_all()
         if _memo_keys is not None:
             try:
-                return _memo_keys.node_keys(
-                    kinds, inputs, outputs, self._tensor_keys, self._generated, True
+                return _memo_keys.node_key_numbers(
+                    kinds, inputs, outputs, self._tensor_keys, self._generated
                 )
             except TypeError:  # not lists (a caller of our own API): the Python path
                 pass
         table: dict[tuple, int] = {}
         return [
             -1 if key is None else table.setdefault(key, len(table))
-            for key in self._node_keys_python(kinds, inputs, outputs)
+            for key in self._node_keys(kinds, inputs, outputs)
         ]
 
     @staticmethod
@@ -560,35 +562,13 @@ class VerdictMemo:
         already = set(firsts)
         return [index for index in alone.tolist() if index not in already]
 
-    def keys(
-        self, kinds: list[int | None], inputs: list[list[str]], outputs: list[list[str]]
-    ) -> list[tuple | None]:
-        """The key of every node (node i: kind `kinds[i]`, from `kinds`; inputs `inputs[i]`,
-        outputs `outputs[i]`), None for a node whose verdict is never shared. Every tensor is
-        keyed first (`_key_all`), then each node's key is built from lookups only, as (kind,
-        input keys, output keys), or (kind, keys renumbered) when some tensor has made-up
-        dims."""
-        self._key_all()
-        return self._node_keys(kinds, inputs, outputs)  # (tensors with no type: `_TensorKeys`)
-
     def _node_keys(
         self, kinds: list[int | None], inputs: list[list[str]], outputs: list[list[str]]
     ) -> list[tuple | None]:
-        """Each node's key from its kind and its tensors' keys: built in C
-        (`trtforge.analyzer._memo_keys`, csrc/analyzer/memo_keys.cpp) when it is built,
-        else by `_node_keys_python` (the same keys)."""
-        if _memo_keys is not None:
-            try:
-                return _memo_keys.node_keys(
-                    kinds, inputs, outputs, self._tensor_keys, self._generated
-                )
-            except TypeError:  # not lists (a caller of our own API): the Python path
-                pass
-        return self._node_keys_python(kinds, inputs, outputs)
-
-    def _node_keys_python(
-        self, kinds: list[int | None], inputs: list[list[str]], outputs: list[list[str]]
-    ) -> list[tuple | None]:
+        """The key of every node (node i: kind `kinds[i]`, from `kinds`; inputs `inputs[i]`,
+        outputs `outputs[i]`), None for a node whose verdict is never shared: built from
+        lookups only (tensors with no type: `_TensorKeys`), as (kind, input keys, output
+        keys), or (kind, keys renumbered) when some tensor has made-up dims."""
         get = self._tensor_keys.__getitem__
         if not self._generated:  # C-level iteration: ~0.1 s for 100,000 nodes
             keys: list[tuple | None] = list(

@@ -135,7 +135,7 @@ def foldable(node, graph) -> bool:
         return False
     if any(attr.HasField("g") or attr.graphs for attr in node.attribute):
         return False
-    return all(graph.tensor(name).is_constant for name in node.input if name)
+    return all(graph.is_constant(name) for name in node.input if name)
 
 
 def _with(finding: Finding, fix: Fix, hint: str) -> Finding:

@@ -2,15 +2,20 @@
 //
 // `VerdictMemo` (analyzer/backends/static.py) shares one verdict among the nodes that look
 // exactly alike: each node's key is its kind and the keys of its tensors, a tuple built from
-// dict lookups only. For 100,000 nodes Python spends ~0.1 s on that (~0.2 s when shapes hold
-// dims made up by shape inference, whose names are renumbered per node); this builds the
-// same tuples in C. `VerdictMemo._node_keys_python` is the reference, and
-// `tests/perf/test_verdict_memo.py` holds the two equal.
+// dict lookups only. For 100,000 nodes Python spends ~0.1 s building and numbering those
+// tuples (~0.2 s when shapes hold dims made up by shape inference, whose names are
+// renumbered per node); `node_key_numbers` numbers the same keys in C without building them,
+// and `generated_patterns` groups the types that differ only in made-up dim names.
+// `VerdictMemo._node_keys` and `_generated_dims_python` are the references, and
+// `tests/perf/test_verdict_memo.py` holds them equal.
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <cstdint>
 #include <cstring>
+#include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -23,160 +28,6 @@ PyObject* tensor_key(PyObject* keys, PyObject* name) {
   if (found != nullptr) return Py_NewRef(found);
   if (PyErr_Occurred()) return nullptr;
   return PyObject_GetItem(keys, name);
-}
-
-// Appends the keys of the names in `names` (a list) to `out` (a tuple being filled from
-// `at`); false on failure.
-bool fill(PyObject* keys, PyObject* names, PyObject* out, Py_ssize_t at) {
-  Py_ssize_t count = PyList_GET_SIZE(names);
-  for (Py_ssize_t i = 0; i < count; ++i) {
-    PyObject* key = tensor_key(keys, PyList_GET_ITEM(names, i));
-    if (key == nullptr) return false;
-    PyTuple_SET_ITEM(out, at + i, key);
-  }
-  return true;
-}
-
-// `_renumber` of a tuple of tensor keys: each (id, names) becomes (id, the order of first
-// appearance of each name within the tuple). A new reference.
-PyObject* renumber(PyObject* tensors) {
-  Py_ssize_t count = PyTuple_GET_SIZE(tensors);
-  PyObject* numbers = PyDict_New();
-  PyObject* out = numbers ? PyTuple_New(count) : nullptr;
-  for (Py_ssize_t i = 0; out != nullptr && i < count; ++i) {
-    PyObject* tensor = PyTuple_GET_ITEM(tensors, i);
-    if (!PyTuple_CheckExact(tensor)) {
-      PyTuple_SET_ITEM(out, i, Py_NewRef(tensor));
-      continue;
-    }
-    PyObject *id = nullptr, *names = nullptr;
-    if (!PyArg_UnpackTuple(tensor, "tensor key", 2, 2, &id, &names)) {
-      Py_CLEAR(out);
-      break;
-    }
-    PyObject* seq = PySequence_Fast(names, "made-up dim names must be a sequence");
-    PyObject* order = seq ? PyTuple_New(PySequence_Fast_GET_SIZE(seq)) : nullptr;
-    for (Py_ssize_t j = 0; order != nullptr && j < PySequence_Fast_GET_SIZE(seq); ++j) {
-      PyObject* name = PySequence_Fast_GET_ITEM(seq, j);
-      PyObject* known = PyDict_GetItemWithError(numbers, name);
-      if (known == nullptr) {
-        PyObject* next = PyErr_Occurred() ? nullptr : PyLong_FromSsize_t(PyDict_GET_SIZE(numbers));
-        if (next == nullptr || PyDict_SetItem(numbers, name, next) != 0) {
-          Py_XDECREF(next);
-          Py_CLEAR(order);
-          break;
-        }
-        known = next;
-        Py_DECREF(next);  // the dict holds it
-      }
-      PyTuple_SET_ITEM(order, j, Py_NewRef(known));
-    }
-    Py_XDECREF(seq);
-    PyObject* renumbered = order ? PyTuple_Pack(2, id, order) : nullptr;
-    Py_XDECREF(order);
-    if (renumbered == nullptr) {
-      Py_CLEAR(out);
-      break;
-    }
-    PyTuple_SET_ITEM(out, i, renumbered);
-  }
-  Py_XDECREF(numbers);
-  return out;
-}
-
-// One node's key; a new reference (None for a node whose verdict is never shared).
-PyObject* node_key(PyObject* keys, PyObject* kind, PyObject* ins, PyObject* outs, bool generated) {
-  Py_ssize_t n_in = PyList_GET_SIZE(ins), n_out = PyList_GET_SIZE(outs);
-  if (!generated) {  // (kind, input keys, output keys); tensors keyed even for kind None
-    PyObject* in_keys = PyTuple_New(n_in);
-    PyObject* out_keys = in_keys ? PyTuple_New(n_out) : nullptr;
-    PyObject* key = nullptr;
-    if (out_keys && fill(keys, ins, in_keys, 0) && fill(keys, outs, out_keys, 0)) {
-      key = kind == Py_None ? Py_NewRef(Py_None) : PyTuple_Pack(3, kind, in_keys, out_keys);
-    }
-    Py_XDECREF(in_keys);
-    Py_XDECREF(out_keys);
-    return key;
-  }
-  if (kind == Py_None) return Py_NewRef(Py_None);
-  PyObject* all = PyTuple_New(n_in + n_out);
-  if (all == nullptr || !fill(keys, ins, all, 0) || !fill(keys, outs, all, n_in)) {
-    Py_XDECREF(all);
-    return nullptr;
-  }
-  bool has_generated = false;
-  for (Py_ssize_t i = 0; i < n_in + n_out && !has_generated; ++i) {
-    has_generated = PyTuple_CheckExact(PyTuple_GET_ITEM(all, i));
-  }
-  PyObject* key = nullptr;
-  if (has_generated) {
-    PyObject* renumbered = renumber(all);
-    if (renumbered != nullptr) key = PyTuple_Pack(2, kind, renumbered);
-    Py_XDECREF(renumbered);
-  } else {
-    PyObject* in_keys = PyTuple_GetSlice(all, 0, n_in);
-    PyObject* out_keys = in_keys ? PyTuple_GetSlice(all, n_in, n_in + n_out) : nullptr;
-    if (out_keys) key = PyTuple_Pack(3, kind, in_keys, out_keys);
-    Py_XDECREF(in_keys);
-    Py_XDECREF(out_keys);
-  }
-  Py_DECREF(all);
-  return key;
-}
-
-PyObject* node_keys(PyObject*, PyObject* args) {
-  PyObject *kinds, *inputs, *outputs, *keys;
-  int generated, numbered = 0;
-  if (!PyArg_ParseTuple(args, "O!O!O!O!p|p:node_keys", &PyList_Type, &kinds, &PyList_Type,
-                        &inputs, &PyList_Type, &outputs, &PyDict_Type, &keys, &generated,
-                        &numbered)) {
-    return nullptr;
-  }
-  // numbered: each key's number in order of first appearance (-1 for None) instead of the key
-  PyObject* numbers = numbered ? PyDict_New() : nullptr;
-  if (numbered && numbers == nullptr) return nullptr;
-  PyObject* none_number = numbered ? PyLong_FromLong(-1) : nullptr;
-  Py_ssize_t count = PyList_GET_SIZE(kinds);
-  PyObject* out = nullptr;
-  if (PyList_GET_SIZE(inputs) != count || PyList_GET_SIZE(outputs) != count) {
-    PyErr_SetString(PyExc_ValueError, "node_keys: kinds, inputs and outputs differ in length");
-  } else if (!numbered || none_number != nullptr) {
-    out = PyList_New(count);
-  }
-  for (Py_ssize_t i = 0; out != nullptr && i < count; ++i) {
-    PyObject* ins = PyList_GET_ITEM(inputs, i);
-    PyObject* outs = PyList_GET_ITEM(outputs, i);
-    if (!PyList_Check(ins) || !PyList_Check(outs)) {
-      PyErr_SetString(PyExc_TypeError, "node_keys: each node's inputs and outputs must be lists");
-      Py_CLEAR(out);
-      break;
-    }
-    PyObject* key = node_key(keys, PyList_GET_ITEM(kinds, i), ins, outs, generated != 0);
-    if (key != nullptr && numbered) {  // the key's number, given at its first appearance
-      PyObject* number = nullptr;
-      if (key == Py_None) {
-        number = Py_NewRef(none_number);
-      } else {
-        number = PyDict_GetItemWithError(numbers, key);
-        if (number != nullptr) {
-          Py_INCREF(number);
-        } else if (!PyErr_Occurred()) {
-          number = PyLong_FromSsize_t(PyDict_GET_SIZE(numbers));
-          if (number != nullptr && PyDict_SetItem(numbers, key, number) != 0) Py_CLEAR(number);
-        }
-      }
-      Py_DECREF(key);
-      key = number;
-    }
-    if (key == nullptr) {
-      Py_CLEAR(out);
-      break;
-    }
-    PyList_SET_ITEM(out, i, key);
-  }
-  Py_XDECREF(numbers);
-  Py_XDECREF(none_number);
-  return out;
 }
 
 // `static._generated_dims_python` in C: the serialized type with the text of each made-up
@@ -296,18 +147,151 @@ PyObject* generated_patterns(PyObject*, PyObject* args) {
   return patterns;
 }
 
+// -- node_key_numbers -------------------------------------------------------------------------
+// The keys of `VerdictMemo._node_keys` numbered in order of first appearance, without
+// building them as Python tuples: each key is written as a sequence of integers that is equal for two nodes exactly
+// when their keys are (a tag for its form, the counts, each tensor key: its id, or its id and
+// its made-up dims renumbered), and numbered through a hash table of those sequences.
+class KeyWriter {
+ public:
+  void clear() { out_.clear(); }
+  void put(int64_t value) {
+    const char* raw = reinterpret_cast<const char*>(&value);
+    out_.append(raw, sizeof value);
+  }
+  const std::string& bytes() const { return out_; }
+
+ private:
+  std::string out_;
+};
+
+bool put_int(KeyWriter& writer, PyObject* value) {
+  long long number = PyLong_AsLongLong(value);
+  if (number == -1 && PyErr_Occurred()) return false;
+  writer.put(number);
+  return true;
+}
+
+// Writes one tensor key; `seen` numbers the made-up dim names of the node (renumbering).
+bool put_tensor(KeyWriter& writer, PyObject* key, std::vector<PyObject*>& seen, bool renumbering) {
+  if (!PyTuple_CheckExact(key)) {
+    if (!PyLong_Check(key)) {
+      PyErr_SetString(PyExc_TypeError, "a tensor key is an int or (id, names)");
+      return false;
+    }
+    if (renumbering) writer.put(0);
+    return put_int(writer, key);
+  }
+  PyObject* names = PyTuple_GET_SIZE(key) == 2 ? PyTuple_GET_ITEM(key, 1) : nullptr;
+  if (!renumbering || names == nullptr || !PyTuple_Check(names)) {
+    PyErr_SetString(PyExc_TypeError, "a tensor key with made-up dims is (id, names tuple)");
+    return false;
+  }
+  writer.put(1);
+  if (!put_int(writer, PyTuple_GET_ITEM(key, 0))) return false;
+  writer.put(PyTuple_GET_SIZE(names));
+  for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(names); ++j) {
+    PyObject* name = PyTuple_GET_ITEM(names, j);
+    size_t number = 0;
+    for (; number < seen.size(); ++number) {
+      int equal = PyObject_RichCompareBool(seen[number], name, Py_EQ);
+      if (equal < 0) return false;
+      if (equal) break;
+    }
+    if (number == seen.size()) seen.push_back(name);
+    writer.put(static_cast<int64_t>(number));
+  }
+  return true;
+}
+
+PyObject* node_key_numbers(PyObject*, PyObject* args) {
+  PyObject *kinds, *inputs, *outputs, *keys;
+  int generated;
+  if (!PyArg_ParseTuple(args, "O!O!O!O!p:node_key_numbers", &PyList_Type, &kinds, &PyList_Type,
+                        &inputs, &PyList_Type, &outputs, &PyDict_Type, &keys, &generated)) {
+    return nullptr;
+  }
+  Py_ssize_t count = PyList_GET_SIZE(kinds);
+  if (PyList_GET_SIZE(inputs) != count || PyList_GET_SIZE(outputs) != count) {
+    PyErr_SetString(PyExc_ValueError, "node_key_numbers: kinds, inputs and outputs differ in length");
+    return nullptr;
+  }
+  PyObject* out = PyList_New(count);
+  if (out == nullptr) return nullptr;
+  std::unordered_map<std::string, Py_ssize_t> numbers;
+  KeyWriter writer;
+  std::vector<PyObject*> tensor_keys;  // new references, released per node
+  std::vector<PyObject*> seen;
+  bool ok = true;
+  for (Py_ssize_t i = 0; ok && i < count; ++i) {
+    PyObject* kind = PyList_GET_ITEM(kinds, i);
+    PyObject* ins = PyList_GET_ITEM(inputs, i);
+    PyObject* outs = PyList_GET_ITEM(outputs, i);
+    if (!PyList_Check(ins) || !PyList_Check(outs)) {
+      PyErr_SetString(PyExc_TypeError, "node_key_numbers: inputs and outputs must be lists");
+      ok = false;
+      break;
+    }
+    Py_ssize_t number = -1;
+    // as `_node_keys`: in the plain form, tensors are keyed even for a node never shared
+    if (kind != Py_None || !generated) {
+      Py_ssize_t n_in = PyList_GET_SIZE(ins), n_out = PyList_GET_SIZE(outs);
+      bool has_generated = false;
+      for (Py_ssize_t k = 0; ok && k < n_in + n_out; ++k) {
+        PyObject* name = k < n_in ? PyList_GET_ITEM(ins, k) : PyList_GET_ITEM(outs, k - n_in);
+        PyObject* key = tensor_key(keys, name);
+        if (key == nullptr) {
+          ok = false;
+          break;
+        }
+        has_generated = has_generated || PyTuple_CheckExact(key);
+        tensor_keys.push_back(key);
+      }
+      if (ok && kind != Py_None) {
+        writer.clear();
+        seen.clear();
+        bool renumbering = generated && has_generated;
+        writer.put(renumbering ? 1 : 0);
+        ok = put_int(writer, kind);
+        writer.put(renumbering ? n_in + n_out : n_in);
+        if (!renumbering) writer.put(n_out);
+        for (size_t k = 0; ok && k < tensor_keys.size(); ++k) {
+          ok = put_tensor(writer, tensor_keys[k], seen, renumbering);
+        }
+        if (ok) {
+          auto found = numbers.find(writer.bytes());
+          if (found == numbers.end()) {
+            found = numbers.emplace(writer.bytes(), static_cast<Py_ssize_t>(numbers.size())).first;
+          }
+          number = found->second;
+        }
+      }
+      for (PyObject* key : tensor_keys) Py_DECREF(key);
+      tensor_keys.clear();
+    }
+    if (!ok) break;
+    PyObject* value = PyLong_FromSsize_t(number);
+    if (value == nullptr) {
+      ok = false;
+      break;
+    }
+    PyList_SET_ITEM(out, i, value);
+  }
+  if (!ok) Py_CLEAR(out);
+  return out;
+}
+
 PyMethodDef methods[] = {
+    {"node_key_numbers", node_key_numbers, METH_VARARGS,
+     "node_key_numbers(kinds, inputs, outputs, tensor_keys, generated) -> list[int]: each "
+     "node's key as a number (equal keys, equal numbers, in order of first appearance; -1 "
+     "for a node whose verdict is never shared), without building the keys."},
     {"generated_patterns", generated_patterns, METH_VARARGS,
      "generated_patterns(types, known) -> {blanked type: [(type, names), ...]}, as "
      "VerdictMemo._key_generated_alike groups them."},
     {"generated_dims", generated_dims, METH_O,
      "generated_dims(serialized_type) -> (blanked bytes, names) | None, as "
      "static._generated_dims_python."},
-    {"node_keys", node_keys, METH_VARARGS,
-     "node_keys(kinds, inputs, outputs, tensor_keys, generated, numbered=False) -> list: each "
-     "node's verdict key, as VerdictMemo._node_keys_python builds it; numbered: each key's "
-     "number instead (in order of first appearance; -1 for a node whose verdict is never "
-     "shared)."},
     {nullptr, nullptr, 0, nullptr},
 };
 
