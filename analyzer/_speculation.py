@@ -201,17 +201,16 @@ def weight_facts(serialized_model: bytes) -> tuple[int, bool, bool]:
     return largest, _EXTERNAL in data_locations(serialized_model), False
 
 
-def lean_table_state(
+def lean_inferred(
     serialized_model: bytes, declared: tuple[list[str], dict[str, bytes]] | None = None
-) -> tuple[dict[str, bytes], list[int]] | None:
-    """(name -> serialized type, shape-consuming node indices) of the serialized model, from
-    one strict run of ONNX's inference with data propagation, its memory capped — the state of
-    the `inference.TypeTable` that `inference.speculative_table` would give — without
+) -> bytes | None:
+    """The serialized model inferred by one strict run of ONNX's inference with data
+    propagation, its memory capped — the run `inference.speculative_table` makes — without
     importing onnx; None when this model needs the full path (module docstring). `declared`:
-    `model_types(serialized_model)`, if at hand.
+    `model_types(serialized_model)`, if at hand. Its table: `table_state`.
 
     Raises:
-        SpeculationFailed: the run failed, or its result is unusable.
+        SpeculationFailed: the run failed.
     """
     ops, types = declared if declared is not None else model_types(serialized_model)
     if not CONTROL_FLOW.isdisjoint(ops):
@@ -226,12 +225,35 @@ def lean_table_state(
     infer = cpp_shape_inference()
     try:
         with address_space_cap(len(serialized_model)):
-            inferred = infer.infer_shapes(serialized_model, False, True, True)
+            return infer.infer_shapes(serialized_model, False, True, True)
     except Exception as err:  # noqa: BLE001 - strict failure, MemoryError
         raise SpeculationFailed(str(err)) from err
+
+
+def table_state(inferred: bytes) -> tuple[dict[str, bytes], list[int]] | None:
+    """(name -> serialized type, shape-consuming node indices) of a model `lean_inferred`
+    gave: the state of the `inference.TypeTable` that `inference.speculative_table` would
+    give; None when the model has If/Loop/Scan nodes (their bodies: the full path).
+
+    Raises:
+        SpeculationFailed: a rank-1 tensor is too large for data propagation (the policy,
+            which runs without it where it must, is needed).
+    """
     ops, raw = model_types(inferred)
     if not CONTROL_FLOW.isdisjoint(ops):
         return None
     if too_large_for_data_prop(set(raw.values())):
         raise SpeculationFailed("a rank-1 tensor is too large for data propagation")
     return raw, shape_consumers(ops)
+
+
+def lean_table_state(
+    serialized_model: bytes, declared: tuple[list[str], dict[str, bytes]] | None = None
+) -> tuple[dict[str, bytes], list[int]] | None:
+    """`table_state(lean_inferred(serialized_model))`: None when either declines.
+
+    Raises:
+        SpeculationFailed: the run failed, or its result is unusable.
+    """
+    inferred = lean_inferred(serialized_model, declared)
+    return None if inferred is None else table_state(inferred)

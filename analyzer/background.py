@@ -156,11 +156,11 @@ class PendingTypes:
             if _speculation.CONTROL_FLOW.isdisjoint(declared[0]):  # the run without onnx
                 _announce(out, SPECULATING)
                 try:
-                    state = _speculation.lean_table_state(data, declared)
+                    inferred = _speculation.lean_inferred(data, declared)
                 except _speculation.SpeculationFailed:
-                    state, speculate = None, False  # the full speculation would fail alike
-                if state is not None:
-                    out.write(_pickled((hashlib.sha256(data).hexdigest(), state)))
+                    inferred, speculate = None, False  # the full speculation would fail alike
+                if inferred is not None:  # its table is read by the parent (`prefetched`)
+                    out.write(_pickled((hashlib.sha256(data).hexdigest(), inferred)))
                     return
             import onnx
 
@@ -244,11 +244,27 @@ class PendingTypes:
         if outcome != "payload" or not isinstance(payload, tuple) or len(payload) != 2:
             return None
         digest, table = payload
-        if isinstance(table, tuple) and len(table) == 2:  # `_speculation.lean_table_state`
-            raw, consumers = table
-            if isinstance(raw, dict) and isinstance(consumers, list):
-                table = TypeTable.of_state(raw, consumers)
-        return table if digest == sha256 and isinstance(table, TypeTable) else None
+        if digest != sha256:
+            return None
+        if isinstance(table, bytes):  # a lean child's inferred model (`_speculation`)
+            table = self._lean_table(model, table)
+        return table if isinstance(table, TypeTable) else None
+
+    @staticmethod
+    def _lean_table(model: onnx.ModelProto, inferred: bytes) -> TypeTable:
+        """The table of the model a lean child inferred (`_speculation.table_state`, read
+        here: the parent reads the types natively faster than it would unpickle them), or,
+        when that run cannot stand for the policy, the policy's table (a new child)."""
+        from trtforge.analyzer import _speculation
+        from trtforge.analyzer.inference import TypeTable
+
+        try:
+            state = _speculation.table_state(inferred)
+        except _speculation.SpeculationFailed:
+            return PendingTypes(model, speculate=False).result()
+        if state is None:
+            return PendingTypes(model).result()
+        return TypeTable.of_state(*state)
 
     def _outcome(self) -> tuple[str, object]:
         """How the child ended: ("payload", what it pickled), ("crashed", the signal),

@@ -484,25 +484,33 @@ def test_lean_speculation_declines_what_the_full_path_does_more_for():
     for model in (heavy, external, wide, _shape_computing_model()):
         assert _speculation.lean_table_state(model.SerializeToString()) is None
     broken = _mismatched_matmul()
-    grown = onnx.parser.parse_model(
-        '<ir_version: 8, opset_import: ["" : 17]> g (float[2] x) => (float[100000] y) '
-        "{ s = Constant<value = int64[1] {100000}>() \n y = Expand(x, s) }"
-    )
-    grown.graph.ClearField("output")
-    grown.graph.output.add().name = "y"
-    for model in (broken, grown):
+    for model in (broken, _grown_model()):
         with pytest.raises(_speculation.SpeculationFailed):
             _speculation.lean_table_state(model.SerializeToString())
 
 
-@pytest.mark.parametrize("kind", ["chain", "strict failure"])
+def _grown_model() -> onnx.ModelProto:
+    """An Expand to a rank-1 tensor too large for data propagation, known only once inferred."""
+    grown = onnx.parser.parse_model(
+        '<ir_version: 8, opset_import: ["" : 17]> g (float[1] x) => (float[100000] y) '
+        "{ s = Constant<value = int64[1] {100000}>() \n y = Expand(x, s) }"
+    )
+    grown.graph.ClearField("output")
+    grown.graph.output.add().name = "y"
+    return grown
+
+
+@pytest.mark.parametrize("kind", ["chain", "strict failure", "too large for data propagation"])
 def test_prefetch_through_the_lean_child(fork_always, monkeypatch, tmp_path, kind):
     """A prefetch of a model without control flow runs the lean child; a strict failure there
-    makes the child run the policy. Either way the table is the in-process one."""
+    makes the child run the policy, and an inferred tensor too large for data propagation
+    makes the parent run it. Either way the table is the in-process one."""
     monkeypatch.setattr(background, "PREFETCH_MIN_BYTES", 0)
     model = _chain_model()
     if kind == "strict failure":
         model = _mismatched_matmul()
+    elif kind.startswith("too large"):
+        model = _grown_model()
     path = tmp_path / "m.onnx"
     onnx.save(model, path)
     background.prefetch(str(path))
