@@ -409,9 +409,11 @@ class StaticChecker:
         top.use_types(self.types)
         node = f.node
 
-        def judge(index: int, watch: bool = False) -> bool:
-            """Judges node `index`; whether it is supported with no finding and its rule read
-            nothing but its key (`watch`: the first node of its key)."""
+        def judge(index: int, watch: bool = False) -> tuple[int, ...] | None:
+            """Judges node `index` (`watch`: the first node of its key). When it is supported
+            with no finding and its rule read nothing outside its key but constant values,
+            the inputs whose values it read (the verdict holds for the nodes of its key that
+            hold the same constants there); None otherwise."""
             status, findings, plugin, ctx = self._judge(
                 node(index), top, watch, f.attributes[index]
             )
@@ -421,7 +423,9 @@ class StaticChecker:
                 verdict.plugin = PluginRef(
                     plugin.name, plugin.version, plugin.namespace, plugin.available
                 )
-            return status == SUPPORTED and not findings and not ctx.reads_outside
+            if status == SUPPORTED and not findings and not ctx.reads_outside:
+                return tuple(ctx.values_read)
+            return None
 
         if memo is None:
             for index in range(len(verdicts)):
@@ -431,9 +435,25 @@ class StaticChecker:
             # supported with no finding (`VerdictMemo`), else each is judged on its own
             numbers = memo.numbers(kinds, f.inputs, f.outputs)
             firsts = memo.firsts(numbers)
-            clean = [judge(index, watch=True) for index in firsts]
+            shared = [judge(index, watch=True) for index in firsts]
+            clean = [reads == () for reads in shared]
+            # keys whose verdict read constant values: shared among the nodes that hold the
+            # same constants there (`VerdictMemo.values_key`)
+            by_values: dict[int, dict[tuple, None]] = {
+                number: {memo.values_key(firsts[number], reads): None}
+                for number, reads in enumerate(shared)
+                if reads
+            }
             for index in memo.judged_alone(numbers, clean, firsts):
-                judge(index)
+                seen = by_values.get(numbers[index])
+                if seen is None:
+                    judge(index)
+                    continue
+                if any(memo.values_key(index, key[0]) in seen for key in list(seen)):
+                    continue
+                reads = judge(index, watch=True)
+                if reads:
+                    seen[memo.values_key(index, reads)] = None
         graph_findings = fixability.complete_graph(
             list(graph_rules.check_graph(self.loaded, top, self.target))
         )
@@ -542,6 +562,28 @@ class VerdictMemo:
             -1 if key is None else table.setdefault(key, len(table))
             for key in self._node_keys(kinds, inputs, outputs)
         ]
+
+    def values_key(self, index: int, reads: tuple[int, ...]) -> tuple:
+        """(`reads`, what node `index` holds at those inputs): equal for two nodes of one key
+        only when a check reading those inputs' constant values (`NodeContext.input_value`)
+        sees the same values in both. An initializer stands for its value by its name; a
+        Constant node's output by its serialized attributes; anything else has no constant
+        value (`GraphView.constant_value`: None) and stands for that."""
+        graph, fields = self.graph, self.graph.fields
+        inputs = fields.inputs[index]
+        producers = graph.producer_index
+        held = []
+        for position in reads:
+            name = inputs[position]
+            if graph.is_initializer(name):  # the memo's graph is a top-level one
+                held.append(("initializer", name))
+                continue
+            producer = producers.get(name)
+            if producer is not None and fields.ops[producer] == "Constant":
+                held.append(("Constant", tuple(fields.attributes[producer])))
+            else:
+                held.append(None)
+        return reads, tuple(held)
 
     @staticmethod
     def firsts(numbers: list[int]) -> list[int]:

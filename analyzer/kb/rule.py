@@ -141,7 +141,8 @@ class NodeContext:
     The engine shares one verdict among nodes that look alike (same op, attributes, and
     facts of every input and output tensor; see `backends.static`). So a context notes, in
     `reads_outside`, when a check reads anything those facts leave out: the node or graph
-    protos, a tensor's name or constant value, whether an output is used, the node's name.
+    protos, a tensor's name, whether an output is used, the node's name; and, in
+    `values_read`, which inputs' constant values it read.
 
     Args:
         node: the node.
@@ -170,6 +171,10 @@ class NodeContext:
         self._watch = watch
         #: True once something outside the node's facts was read (see the class docstring).
         self.reads_outside = False
+        #: the inputs whose constant values a check read (`input_value`), in order: a verdict
+        #: that read nothing else outside the facts is shared among the nodes that look alike
+        #: and hold the same constants there (`backends.static.VerdictMemo`).
+        self.values_read: list[int] = []
 
     @property
     def node(self) -> onnx.NodeProto:
@@ -269,7 +274,8 @@ class NodeContext:
         """The value of a small constant input, else None (weights are never loaded)."""
         if not self.has_input(index):
             return None
-        self.reads_outside = True
+        if index not in self.values_read:
+            self.values_read.append(index)
         return self._graph.constant_value(self._node.input[index])
 
     def output_used(self, index: int) -> bool:

@@ -549,3 +549,75 @@ def test_generated_patterns_in_c_group_as_python_does():
     got = native.generated_patterns(types, known)
     assert got == expected and list(got) == list(expected)
     assert any(len(members) > 1 for members in got.values())
+
+
+def test_verdicts_that_read_constants_are_shared_only_with_the_same_constants(monkeypatch):
+    """A check that reads an input's constant value (QuantizeLinear's scale and zero point)
+    shares its verdict with the nodes of its key whose inputs hold the same constants — each
+    from a Constant node of its own, or the same initializer — and never with one holding
+    another value: the nodes with a negative scale or a nonzero zero point keep their
+    findings, and the report is the one without the memo."""
+    nodes, inits, current = [], [], "x"
+    special = {7: ("scale", -0.1), 13: ("zero point", 3), 21: ("scale", -0.1)}
+    for i in range(30):
+        kind, value = special.get(i, ("", None))
+        scale = -0.1 if kind == "scale" else 0.1
+        zero = value if kind == "zero point" else 0
+        if i % 3 == 0:  # a shared initializer pair for every third node
+            s_name, z_name = ("s_neg", "z_neg") if kind else ("s_ok", "z_ok")
+        else:
+            s_name, z_name = f"s{i}", f"z{i}"
+            nodes.append(
+                helper.make_node(
+                    "Constant",
+                    [],
+                    [s_name],
+                    value=numpy_helper.from_array(np.array(scale, np.float32)),
+                )
+            )
+            nodes.append(
+                helper.make_node(
+                    "Constant", [], [z_name], value=numpy_helper.from_array(np.array(zero, np.int8))
+                )
+            )
+        nodes.append(
+            helper.make_node("QuantizeLinear", [current, s_name, z_name], [f"q{i}"], name=f"q{i}")
+        )
+        nodes.append(
+            helper.make_node("DequantizeLinear", [f"q{i}", "s_ok", "z_ok"], [f"d{i}"], name=f"d{i}")
+        )
+        current = f"d{i}"
+    inits = [
+        numpy_helper.from_array(np.array(0.1, np.float32), "s_ok"),
+        numpy_helper.from_array(np.array(0, np.int8), "z_ok"),
+        numpy_helper.from_array(np.array(-0.1, np.float32), "s_neg"),
+        numpy_helper.from_array(np.array(0, np.int8), "z_neg"),
+    ]
+    model = helper.make_model(
+        helper.make_graph(
+            nodes,
+            "qdq",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 8])],
+            [helper.make_tensor_value_info(current, TensorProto.FLOAT, [2, 8])],
+            inits,
+        ),
+        opset_imports=[helper.make_opsetid("", 19)],
+    )
+    shared, alone = _reports(model, "trt-10")
+    assert shared == alone
+    report = static.check_static(load_model(model), parse_target("trt-10"))
+    flagged = {n.name for n in report.nodes if n.reasons}
+    assert {"q7", "q13", "q21"} <= flagged and not {"q1", "q2", "q3", "q8"} & flagged
+    judged = []
+    real_judge = static.StaticChecker._judge
+
+    def spy(self, node, graph, watch=False, attributes=None):
+        judged.append(node.name)
+        return real_judge(self, node, graph, watch, attributes)
+
+    monkeypatch.setattr(static.StaticChecker, "_judge", spy)
+    static.check_static(load_model(model), parse_target("trt-10"))
+    quantize = [name for name in judged if name.startswith("q")]
+    # one per distinct constant pair: 0.1/0 as a Constant, as an initializer, -0.1 and a
+    # nonzero zero point as Constants, -0.1 as an initializer; the ones with findings alone
+    assert len(quantize) < 12, quantize
