@@ -256,6 +256,7 @@ class GraphView:
         self.path = path
         self._info: dict[str, TensorInfo] = {}
         self._facts: dict[str, TensorFacts] = {}
+        self._analyses: dict[str, dict] = {}
         self.use_types(types)
         self._initializers = {t.name: t for t in graph.initializer}
         for sparse in graph.sparse_initializer:
@@ -271,6 +272,13 @@ class GraphView:
         self._serialized = types.serialized if isinstance(types, TypeTable) else None
         self._info.clear()
         self._facts.clear()
+        self._analyses.clear()
+
+    def analysis(self, name: str) -> dict:
+        """The results of the graph-wide analysis `name` (keyed as it likes), kept while the
+        types are: a walk up the producers that many nodes start from (a shape computation
+        feeding every block's Reshape) is made once per tensor instead of once per node."""
+        return self._analyses.setdefault(name, {})
 
     def read_structure(self) -> None:
         """Builds the caches that need no types (`rows`, `producer_index`, constants) now."""
@@ -407,6 +415,16 @@ class GraphView:
         if self.outer is not None or self._serialized is None:
             return None
         return set(self._initializers) | set(self._inputs) | self._outputs | self._constants
+
+    def constants_typed_alike(self) -> set[str]:
+        """Among `tensors_not_typed_alike`, the build-time constants this graph's nodes
+        compute (not initializers, graph inputs or outputs): their `facts` are those of
+        their type with `is_constant` set, so two of them with one serialized type have the
+        same facts (a model's many Constant nodes are keyed by type, not one by one). Empty
+        where `tensors_not_typed_alike` is None."""
+        if self.outer is not None or self._serialized is None:
+            return set()
+        return self._constants.difference(self._initializers, self._inputs, self._outputs)
 
     def type_table(self) -> Mapping[str, bytes]:
         """Name -> serialized TypeProto of every typed tensor (equal types: the same object;

@@ -495,14 +495,23 @@ class _GraphChecker:
                 continue
             if list(self._judge_node(fields.node(index), op, domain, opset, inputs[index])):
                 return False
-        nesting = [i for i, op in enumerate(ops) if op in _NESTING_OPS and fields.attributes[i]]
-        node = fields.node
-        if any(
-            attr.HasField("g") or len(attr.graphs) for i in nesting for attr in node(i).attribute
-        ):
+        attributes = fields.attributes
+        nesting = [i for i, op in enumerate(ops) if op in _NESTING_OPS and attributes[i]]
+        # nodes with the same serialized attributes (a model's many equal Constants) are
+        # looked at once: a body, or the problems of their tensors, are the same for all
+        distinct = {tuple(attributes[i]) for i in nesting}
+        if any(_holds_graph(attr) for attrs in distinct for attr in attrs):
             return False  # a body sees the names defined before its node: walk the nodes
+        node = fields.node
+        sound: set[tuple] = set()
         for index in nesting:
+            attrs = tuple(attributes[index])
+            if attrs in sound:
+                continue
+            found = len(self.problems)
             self._subgraphs(node(index), frozenset(), where, index)
+            if len(self.problems) == found:
+                sound.add(attrs)  # no problem: none for the others either
         self._dangling_outputs(graph, defined.union(produced_by), outer, where, None)
         return True
 
@@ -622,6 +631,12 @@ class _GraphChecker:
                 self.graph(body, rows, frozenset(visible), label, at)
             if attr.HasField("t"):
                 self.problems.extend(_tensor_problems(attr.t, where, at, "tensor attribute"))
+
+
+def _holds_graph(serialized_attribute: bytes) -> bool:
+    """Whether the serialized AttributeProto holds a graph (`g` or `graphs`)."""
+    attr = onnx.AttributeProto.FromString(serialized_attribute)
+    return attr.HasField("g") or len(attr.graphs) > 0
 
 
 #: top-level ops whose attributes are searched for graphs and tensors (every op in bodies).

@@ -15,6 +15,7 @@ import contextlib
 import gc
 import logging
 import re
+from collections.abc import Mapping
 from itertools import repeat
 
 import numpy as np
@@ -703,13 +704,29 @@ class VerdictMemo:
                 alone.add(serialized)
         keyed = dict(zip(table, map(by_type.get, table.values()), strict=True))
         for name in skip.intersection(keyed):
-            del keyed[name]  # keyed from their own facts (`_tensor_key`)
+            del keyed[name]  # keyed from their own facts (`_tensor_key`), or below
+        self._key_constants_alike(table)
         if alone or len(one_of) < len(distinct):  # tensors left without a key: one by one
             for name in [n for n, key in keyed.items() if key is None]:
                 del keyed[name]
                 if table[name] in alone:
                     self._new_tensor_key(name)
         known.update(keyed)
+
+    def _key_constants_alike(self, table: Mapping[str, bytes]) -> None:
+        """Keys the computed constants (`GraphView.constants_typed_alike`) by type: one of
+        each type from its facts, the others by lookup (a model's many Constant outputs)."""
+        by_type: dict[bytes, int | tuple[int, tuple[str, ...]]] = {}
+        known = self._tensor_keys
+        for name in self.graph.constants_typed_alike().intersection(table):
+            serialized = table[name]
+            key = by_type.get(serialized)
+            if key is not None:
+                known[name] = key
+                continue
+            key, of_type = self._new_tensor_key(name)  # (keys `name` itself)
+            if of_type:
+                by_type[serialized] = key
 
     def _key_generated_alike(self, one_of: dict[bytes, str]) -> None:
         """Keys the types that differ only in the names of their made-up dims once per

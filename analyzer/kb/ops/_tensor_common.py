@@ -55,9 +55,20 @@ def shape_derived(
 
     With `network_inputs=False`, values that depend on a network input do not count (for
     inputs whose values TensorRT must know while building, like Squeeze/Unsqueeze axes).
+    Remembered per graph (`_depth_memo`).
     """
     if not name:
         return True
+    return _depth_memo(
+        graph,
+        "shape_derived",
+        (name, network_inputs),
+        depth,
+        lambda: _shape_derived(graph, name, depth, network_inputs),
+    )
+
+
+def _shape_derived(graph: GraphView, name: str, depth: int, network_inputs: bool) -> bool:
     info = graph.tensor(name)
     if info.is_constant:
         return True
@@ -101,9 +112,41 @@ def float_value_input(ctx: NodeContext, index: int, what: str):
 
 
 def reads_float_network_input(graph: GraphView, name: str, depth: int = 24) -> bool:
-    """True when `name` is computed (through anything but Shape/Size) from a float network input."""
+    """True when `name` is computed (through anything but Shape/Size) from a float network input
+    (remembered per graph: `_depth_memo`)."""
     if not name or depth <= 0:
         return False
+    return _depth_memo(
+        graph,
+        "reads_float_network_input",
+        name,
+        depth,
+        lambda: _reads_float_network_input(graph, name, depth),
+    )
+
+
+def _depth_memo(graph: GraphView, analysis: str, key, depth: int, compute) -> bool:
+    """`compute()`, the answer of a walk up the producers at most `depth` deep, remembered per
+    graph (`GraphView.analysis`) for answers that can only turn from False to True as the
+    depth grows: True at some depth holds deeper, False at some depth holds shallower. Each
+    tensor keeps the least depth it was True at and the most it was False at, so a walk that
+    many nodes start (every block's shape computation) is made about once."""
+    table = graph.analysis(analysis)
+    true_at, false_at = table.get(key, (None, None))
+    if true_at is not None and true_at <= depth:
+        return True
+    if false_at is not None and false_at >= depth:
+        return False
+    found = compute()
+    if found:
+        true_at = depth if true_at is None else min(true_at, depth)
+    else:
+        false_at = depth if false_at is None else max(false_at, depth)
+    table[key] = (true_at, false_at)
+    return found
+
+
+def _reads_float_network_input(graph: GraphView, name: str, depth: int) -> bool:
     info = graph.tensor(name)
     if info.is_constant:
         return False
