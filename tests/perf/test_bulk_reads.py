@@ -236,6 +236,18 @@ def _variants() -> list[tuple[str, onnx.ModelProto]]:
     def bad_constant(g):
         g.node[-1].attribute[0].t.dims[0] = 5
 
+    def equal_constants(g, bad: bool = False):
+        """Copies of the last Constant (equal attributes), one of them damaged if `bad`:
+        the bulk check looks at equal attributes once, and must still report the bad one
+        (and both when two are bad alike)."""
+        constant = g.node[-1]
+        for copy_index in range(4):
+            clone = copy.deepcopy(constant)
+            clone.output[0] = f"{constant.output[0]}_copy{copy_index}"
+            if bad and copy_index in (1, 3):
+                clone.attribute[0].t.dims[0] = 5
+            g.node.append(clone)
+
     def if_node(g):
         g.node.append(copy.deepcopy(_with_if().graph.node[0]))
         g.input.append(helper.make_tensor_value_info("cond", TensorProto.BOOL, []))
@@ -262,6 +274,8 @@ def _variants() -> list[tuple[str, onnx.ModelProto]]:
     variant("unknown domain", lambda g: setattr(g.node[4], "domain", "com.example"))
     variant("dangling graph output", lambda g: setattr(g.output[0], "name", "gone"))
     variant("bad Constant tensor", bad_constant)
+    variant("equal Constants", equal_constants)
+    variant("bad equal Constants", lambda g: equal_constants(g, bad=True))
     variant("valid If", if_node)
     variant("If body reads nothing defined", if_dangling)
     return out
@@ -277,11 +291,21 @@ def test_bulk_validity_equals_the_node_walk(label, model, monkeypatch):
     )
     bulk = validity.check_validity(model, view.rows, view.fields)
     # the bulk check stands alone exactly when it finds the top-level graph sound
-    alone = ("valid", "unknown domain", "bad Constant tensor", "dangling graph output")
+    alone = (
+        "valid",
+        "unknown domain",
+        "bad Constant tensor",
+        "dangling graph output",
+        "equal Constants",
+        "bad equal Constants",
+    )
     assert bool(walks) == (label not in alone)
     walked = validity.check_validity(model)  # no fields: node by node
     assert bulk == walked
-    assert bool(walked) == (label not in ("valid", "valid If", "unknown domain")), walked
+    sound = ("valid", "valid If", "unknown domain", "equal Constants")
+    assert bool(walked) == (label not in sound), walked
+    if label == "bad equal Constants":
+        assert len(walked) == 2
     report = static.check_static(load_model(model), parse_target("rtx-1"))
     assert render(report, "json") == render(
         static.check_static(load_model(model), parse_target("rtx-1"), memo=False), "json"
@@ -377,3 +401,52 @@ def test_merged_columns_fall_back_when_an_entry_lacks_a_field():
     ops, names, types = merged_columns(serialized, shallow_graph(serialized))
     assert (ops, names, types) == per_entry(serialized)
     assert ops[3] == "" and names[-1] == "no type" and types[-1] == b""
+
+
+def test_producer_walks_answer_alike_in_any_order():
+    """The walks up the producers that the knowledge base remembers per graph (`shape_derived`,
+    `reads_float_network_input`: `_tensor_common._depth_memo`) give, for every tensor and
+    depth, the answer of a fresh graph view, whatever was asked of the view before."""
+    import random
+
+    from trtforge.analyzer.inference import infer_types
+    from trtforge.analyzer.kb.ops import _tensor_common as tc
+
+    rng = random.Random(0)
+    nodes, names = [], ["x", "n"]
+    ops = ["Shape", "Cast", "Add", "Mul", "Relu", "Gather", "Concat", "Neg"]
+    for i in range(60):
+        op = rng.choice(ops)
+        picked = rng.sample(names, 2 if op in ("Add", "Mul", "Concat", "Gather") else 1)
+        attrs = {"to": TensorProto.INT64} if op == "Cast" else {}
+        if op == "Concat":
+            attrs = {"axis": 0}
+        nodes.append(helper.make_node(op, picked, [f"t{i}"], **attrs))
+        names.append(f"t{i}")
+    graph = helper.make_graph(
+        nodes,
+        "walks",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [4]),
+            helper.make_tensor_value_info("n", TensorProto.INT64, [4]),
+        ],
+        [helper.make_tensor_value_info(names[-1], TensorProto.FLOAT, None)],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    types = infer_types(model)
+    queries = [
+        (walk, name, depth)
+        for walk in ("shape_derived", "reads_float_network_input")
+        for name in names
+        for depth in (0, 1, 2, 3, 5, 8, 24)
+    ]
+    fresh = {}
+    for walk, name, depth in queries:
+        view = GraphView(model.graph, types)
+        fresh[(walk, name, depth)] = getattr(tc, walk)(view, name, depth)
+    assert len(set(fresh.values())) == 2  # both answers occur
+    for seed in range(3):
+        rng.shuffle(queries)
+        shared = GraphView(model.graph, types)
+        for walk, name, depth in queries:
+            assert getattr(tc, walk)(shared, name, depth) == fresh[(walk, name, depth)], seed
