@@ -410,7 +410,7 @@ class StaticChecker:
         top.use_types(self.types)
         node = f.node
 
-        def judge(index: int, watch: bool = False) -> tuple[int, ...] | None:
+        def judge(index: int, watch: bool = False) -> tuple | None:
             """Judges node `index` (`watch`: the first node of its key). When it is supported
             with no finding and its rule read nothing outside its key but constant values,
             the inputs whose values it read (the verdict holds for the nodes of its key that
@@ -564,18 +564,23 @@ class VerdictMemo:
             for key in self._node_keys(kinds, inputs, outputs)
         ]
 
-    def values_key(self, index: int, reads: tuple[int, ...]) -> tuple:
+    def values_key(self, index: int, reads: tuple) -> tuple:
         """(`reads`, what node `index` holds at those inputs): equal for two nodes of one key
         only when a check reading those inputs' constant values (`NodeContext.input_value`)
-        sees the same values in both. An initializer stands for its value by its name; a
-        Constant node's output by its serialized attributes; anything else has no constant
-        value (`GraphView.constant_value`: None) and stands for that."""
+        or analyses (`NodeContext.input_derived`) sees the same in both. An initializer
+        stands for its value by its name; a Constant node's output by its serialized
+        attributes; anything else has no constant value (`GraphView.constant_value`: None)
+        and stands for that; an analysis, by its answer."""
         graph, fields = self.graph, self.graph.fields
         inputs = fields.inputs[index]
         producers = graph.producer_index
         held = []
-        for position in reads:
-            name = inputs[position]
+        for read in reads:
+            if type(read) is tuple:  # (input, analysis): `NodeContext.input_derived`
+                position, analysis = read
+                held.append(("derived", analysis(graph, inputs[position])))
+                continue
+            name = inputs[read]
             if graph.is_initializer(name):  # the memo's graph is a top-level one
                 held.append(("initializer", name))
                 continue

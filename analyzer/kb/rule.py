@@ -171,10 +171,11 @@ class NodeContext:
         self._watch = watch
         #: True once something outside the node's facts was read (see the class docstring).
         self.reads_outside = False
-        #: the inputs whose constant values a check read (`input_value`), in order: a verdict
+        #: what a check read of its inputs beyond their facts, in order: an input index (its
+        #: constant value: `input_value`) or (index, analysis) (`input_derived`). A verdict
         #: that read nothing else outside the facts is shared among the nodes that look alike
-        #: and hold the same constants there (`backends.static.VerdictMemo`).
-        self.values_read: list[int] = []
+        #: and read the same there (`backends.static.VerdictMemo.values_key`).
+        self.values_read: list[int | tuple[int, Callable]] = []
 
     @property
     def node(self) -> onnx.NodeProto:
@@ -277,6 +278,19 @@ class NodeContext:
         if index not in self.values_read:
             self.values_read.append(index)
         return self._graph.constant_value(self._node.input[index])
+
+    def input_derived(self, index: int, analysis: Callable[[GraphView, str], Any]) -> Any:
+        """`analysis(graph, name)` of input `index`'s tensor: what a walk up its producers
+        finds, say (`_tensor_common.shape_derived`). An analysis must be a deterministic
+        function of the graph and the tensor, with a hashable result: a verdict that reads
+        it stays shared with the nodes whose inputs give the same answer. None when the
+        input is absent."""
+        if not self.has_input(index):
+            return None
+        read = (index, analysis)
+        if read not in self.values_read:
+            self.values_read.append(read)
+        return analysis(self._graph, self._node.input[index])
 
     def output_used(self, index: int) -> bool:
         """True when output `index` exists and something reads it (a node or a graph output)."""

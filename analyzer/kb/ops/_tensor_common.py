@@ -69,22 +69,30 @@ def shape_derived(
 
 
 def _shape_derived(graph: GraphView, name: str, depth: int, network_inputs: bool) -> bool:
-    info = graph.tensor(name)
-    if info.is_constant:
+    dtype, _, _, is_constant, is_graph_input = graph.facts(name)
+    if is_constant:
         return True
-    if info.is_graph_input:  # an integer network input becomes a shape tensor
-        return network_inputs and info.dtype in SHAPE_VALUES
+    if is_graph_input:  # an integer network input becomes a shape tensor
+        return network_inputs and dtype in SHAPE_VALUES
     if depth <= 0:
         return False
-    node = graph.producers.get(name)
-    if node is None:
+    producer = graph.producer_index.get(name)
+    if producer is None:
         return False  # a body input or an outer value we cannot see through
-    if node.op_type in _SHAPE_OPS:
+    fields = graph.fields
+    op = fields.ops[producer]
+    if op in _SHAPE_OPS:
         return True
-    if node.op_type in _OPAQUE:
+    if op in _OPAQUE:
         return False
-    inputs = [n for n in node.input if n]
+    inputs = [n for n in fields.inputs[producer] if n]
     return bool(inputs) and all(shape_derived(graph, n, depth - 1, network_inputs) for n in inputs)
+
+
+def shape_derived_without_inputs(graph: GraphView, name: str) -> bool:
+    """`shape_derived(graph, name, network_inputs=False)`: a constant, or computed from
+    shapes only (no network input), for `NodeContext.input_derived`."""
+    return shape_derived(graph, name, network_inputs=False)
 
 
 def float_value_input(ctx: NodeContext, index: int, what: str):
@@ -98,7 +106,7 @@ def float_value_input(ctx: NodeContext, index: int, what: str):
     info = ctx.input(index)
     if info is None or info.dtype not in FLOAT_LIKE:
         return None
-    if shape_derived(ctx.graph, ctx.node.input[index]):
+    if ctx.input_derived(index, shape_derived):
         return None
     seen = "a network input" if info.is_graph_input else "computed from tensor data"
     return ctx.finding(
@@ -147,15 +155,16 @@ def _depth_memo(graph: GraphView, analysis: str, key, depth: int, compute) -> bo
 
 
 def _reads_float_network_input(graph: GraphView, name: str, depth: int) -> bool:
-    info = graph.tensor(name)
-    if info.is_constant:
+    dtype, _, _, is_constant, is_graph_input = graph.facts(name)
+    if is_constant:
         return False
-    if info.is_graph_input:
-        return info.dtype in FLOAT_LIKE
-    node = graph.producers.get(name)
-    if node is None or node.op_type in _SHAPE_OPS:
+    if is_graph_input:
+        return dtype in FLOAT_LIKE
+    producer = graph.producer_index.get(name)
+    fields = graph.fields
+    if producer is None or fields.ops[producer] in _SHAPE_OPS:
         return False
-    return any(reads_float_network_input(graph, n, depth - 1) for n in node.input if n)
+    return any(reads_float_network_input(graph, n, depth - 1) for n in fields.inputs[producer] if n)
 
 
 def shape_input(ctx: NodeContext, index: int, what: str):
@@ -176,11 +185,11 @@ def shape_input(ctx: NodeContext, index: int, what: str):
             return finding
     if info.is_constant:
         return None
-    name = ctx.node.input[index]
     if info.dtype in FLOAT_LIKE:
         return None  # float values are judged by float_value_input
-    if not reads_float_network_input(ctx.graph, name):
+    if not ctx.input_derived(index, reads_float_network_input):
         return None
+    name = ctx.node.input[index]
     return ctx.finding(
         "float-shape-input",
         f"{what} ('{name}') is computed from a FLOAT network input; TensorRT computes it as a "
@@ -389,9 +398,9 @@ def build_time_input(ctx: NodeContext, index: int, why: str):
         return None
     if ctx.input(index).is_constant:  # a fact: the verdict stays shareable (VerdictMemo)
         return None
-    name = ctx.node.input[index]
-    if shape_derived(ctx.graph, name, network_inputs=False):
+    if ctx.input_derived(index, shape_derived_without_inputs):
         return None
+    name = ctx.node.input[index]
     return ctx.finding(
         "input-not-constant",
         f"input {index} ('{name}') must be a build-time constant: {why}",
