@@ -621,3 +621,47 @@ def test_verdicts_that_read_constants_are_shared_only_with_the_same_constants(mo
     # one per distinct constant pair: 0.1/0 as a Constant, as an initializer, -0.1 and a
     # nonzero zero point as Constants, -0.1 as an initializer; the ones with findings alone
     assert len(quantize) < 12, quantize
+
+
+def test_reshapes_whose_shape_is_computed_share_by_what_the_walk_finds(monkeypatch):
+    """Reshapes whose shape is computed (Shape → Gather → Concat in every block) read a walk
+    up the producers (`NodeContext.input_derived`): they share one verdict while the walk
+    answers alike, and the Reshape whose shape comes from a FLOAT network input keeps its
+    finding; the report is the one without the memo."""
+    text = ['<ir_version: 8, opset_import: ["" : 17]>']
+    text.append("g (float[N, 6] x, float[2] f) => (float[N, 6] y, float[N, 2, 3] z) {")
+    current = "x"
+    for i in range(30):
+        text += [
+            f"s{i} = Shape({current})",
+            f"zero{i} = Constant<value = int64[1] {{0}}>()",
+            f"n{i} = Gather<axis = 0>(s{i}, zero{i})",
+            f"tail{i} = Constant<value = int64[1] {{6}}>()",
+            f"shape{i} = Concat<axis = 0>(n{i}, tail{i})",
+            f"r{i} = Reshape({current}, shape{i})",
+            f"a{i} = Relu(r{i})",
+        ]
+        current = f"a{i}"
+    text += [
+        "fi = Cast<to = 7>(f)",
+        "n = Constant<value = int64[1] {-1}>()",
+        "bad_shape = Concat<axis = 0>(n, fi)",
+        "z = Reshape(x, bad_shape)",
+        f"y = Identity({current})",
+        "}",
+    ]
+    model = onnx.parser.parse_model("\n".join(text))
+    shared, alone = _reports(model, "rtx-1")
+    assert shared == alone
+    assert "float-shape-input" in shared
+    judged = []
+    real_judge = static.StaticChecker._judge
+
+    def spy(self, node, graph, watch=False, attributes=None):
+        judged.append(node.op_type)
+        return real_judge(self, node, graph, watch, attributes)
+
+    monkeypatch.setattr(static.StaticChecker, "_judge", spy)
+    report = static.check_static(load_model(model), parse_target("rtx-1"))
+    assert judged.count("Reshape") <= 4, judged  # not 31
+    assert [n.name or n.op_type for n in report.nodes if n.reasons] == ["Reshape"]
