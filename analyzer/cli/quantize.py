@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from trtforge.analyzer.cli._args import (
     EXIT_FINDINGS,
@@ -302,5 +303,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_cli(PROG, _main, argv)
 
 
+def console_main() -> NoReturn:
+    """The `trt-quantize` command: `main()`, then a quick exit (`exit_now`). Python's own teardown
+    puts the default signal handlers back while the process still runs, so a SIGINT or
+    SIGTERM arriving then would kill a run whose outputs are complete (found by fuzzing);
+    `exit_now` leaves with the command's status, the handlers still deferring."""
+    from trtforge.analyzer.cli._args import exit_now
+
+    exit_now(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console_main()

@@ -29,9 +29,9 @@ import json
 import logging
 import os
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 from trtforge.analyzer.outputs import OutputSet, check_output
 from trtforge.plugins.cli._common import EXIT_OK, Failure, Parser, UserError, run, setup_logging
@@ -603,5 +603,15 @@ def main(argv: list[str] | None = None) -> int:
     return run("trt-build", _main, argv)
 
 
+def console_main() -> NoReturn:
+    """The `trt-build` command: `main()`, then a quick exit (`exit_now`). Python's own teardown
+    puts the default signal handlers back while the process still runs, so a SIGINT or
+    SIGTERM arriving then would kill a run whose outputs are complete (found by fuzzing);
+    `exit_now` leaves with the command's status, the handlers still deferring."""
+    from trtforge.analyzer.cli._args import exit_now
+
+    exit_now(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console_main()
