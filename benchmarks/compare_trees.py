@@ -8,8 +8,13 @@ the tree put first on `sys.path`), so both trees share the same Python and packa
     # reports: every model (files, or folders searched for *.onnx), both targets, compared
     python benchmarks/compare_trees.py reports BEFORE AFTER examples tests/fixtures MODEL...
     # timing: N interleaved runs of each tree per model; median wall and CPU (user + system,
-    # children included: the forked shape-inference child) of each
+    # children included: the forked shape-inference child) of each (--format text: the
+    # command's default report instead of JSON)
     python benchmarks/compare_trees.py time BEFORE AFTER --runs 5 MODEL...
+
+A tree runs its own Python sources only: its native modules (`trtforge.analyzer._wire`,
+`_memo_keys`) are used when the built `.so` files are in its `analyzer/` folder (copy them
+from an install, or `cmake --install` into it); otherwise it runs their Python fallbacks.
 
 Exit status 1 when a report differs (`reports`) or a run's report differs between the trees
 (`time`).
@@ -54,10 +59,12 @@ def _models(paths: list[str]) -> list[str]:
     return out
 
 
-def _run(root: str, model: str, target: str, output: str) -> tuple[int, float, float]:
+def _run(
+    root: str, model: str, target: str, output: str, fmt: str = "json"
+) -> tuple[int, float, float]:
     """(exit status, wall s, CPU s of the process and its children) of one check."""
     argv = [sys.executable, "-c", _RUNNER, root, model, "--backend", "static"]
-    argv += ["--target", target, "--format", "json", "-o", output]
+    argv += ["--target", target, "--format", fmt, "-o", output]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
@@ -92,19 +99,21 @@ def compare_reports(roots: tuple[str, str], models: list[str], scratch: Path) ->
     return 1 if differ else 0
 
 
-def compare_times(roots: tuple[str, str], models: list[str], runs: int, scratch: Path) -> int:
+def compare_times(
+    roots: tuple[str, str], models: list[str], runs: int, scratch: Path, fmt: str = "json"
+) -> int:
     status = 0
     print("| model | before: wall / CPU | after: wall / CPU |")
     print("|---|---:|---:|")
     for model in models:
         samples: dict[str, list[tuple[float, float]]] = {"before": [], "after": []}
         for side, root in zip(("before", "after"), roots, strict=True):  # warm-up, .pyc
-            _run(root, model, "rtx-1", str(scratch / f"{side}.json"))
+            _run(root, model, "rtx-1", str(scratch / f"{side}.json"), fmt)
         for _ in range(runs):
             reports = []
             for side, root in zip(("before", "after"), roots, strict=True):
                 out = str(scratch / f"{side}.json")
-                _, wall, cpu = _run(root, model, "rtx-1", out)
+                _, wall, cpu = _run(root, model, "rtx-1", out, fmt)
                 samples[side].append((wall, cpu))
                 reports.append(_read(out))
             if reports[0] != reports[1]:
@@ -125,6 +134,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("after", type=Path, help="checkout of the 'after' tree")
     parser.add_argument("models", nargs="+", help="models, or folders searched for *.onnx")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--format",
+        choices=("json", "text"),
+        default="json",
+        help="report format of the timed runs (time mode; `reports` compares JSON)",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)
@@ -135,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         models = _models(args.models)
         if args.mode == "reports":
             return compare_reports(roots, models, scratch)
-        return compare_times(roots, models, args.runs, scratch)
+        return compare_times(roots, models, args.runs, scratch, args.format)
 
 
 if __name__ == "__main__":
