@@ -12,6 +12,7 @@ finding lends that verdict to the nodes that look exactly like it (`VerdictMemo`
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import logging
 import re
@@ -35,7 +36,7 @@ from trtforge.analyzer.kb.policy import (
     uint8_weights,
 )
 from trtforge.analyzer.kb.registry import find_rule
-from trtforge.analyzer.kb.rule import NodeContext, OpRule
+from trtforge.analyzer.kb.rule import NodeContext, OpRule, display_name, finding_prefix
 from trtforge.analyzer.loading import LoadedModel, load_model
 from trtforge.analyzer.plugin_lookup import find_plugin
 from trtforge.analyzer.report import (
@@ -170,7 +171,7 @@ class StaticChecker:
             if plugin is not None:
                 findings = fixability.complete(self._plugin_findings(ctx, plugin), node, graph)
                 return PLUGIN, findings, plugin, ctx
-            findings = fixability.complete([self._no_importer(ctx, rule)], node, graph)
+            findings = fixability.complete([self._no_importer(ctx, rule, node)], node, graph)
             return UNSUPPORTED, findings, None, ctx
         findings = list(self._apply(ctx, node, graph, rule))
         only = set(rule.bodies(ctx)) if rule.bodies is not None else None
@@ -233,8 +234,9 @@ class StaticChecker:
             )
         ]
 
-    def _no_importer(self, ctx: NodeContext, rule: OpRule | None) -> Finding:
-        node = ctx.node
+    def _no_importer(self, ctx: NodeContext, rule: OpRule | None, node: onnx.NodeProto) -> Finding:
+        """The finding of a node no importer takes (`node`: ctx's node, whose op and domain —
+        part of its verdict key — are read here without marking the context)."""
         domain = _domain(node)
         if rule is not None:  # a known op, not available on this target
             first = rule.since.first(self.target)
@@ -410,11 +412,16 @@ class StaticChecker:
         top.use_types(self.types)
         node = f.node
 
+        def display(index: int) -> str:
+            return display_name(f.names[index], f.ops[index], lambda: top.node_index(node(index)))
+
         def judge(index: int, watch: bool = False) -> tuple | None:
-            """Judges node `index` (`watch`: the first node of its key). When it is supported
-            with no finding and its rule read nothing outside its key but constant values,
-            the inputs whose values it read (the verdict holds for the nodes of its key that
-            hold the same constants there); None otherwise."""
+            """Judges node `index` (`watch`: the first node of its key). Returns what the
+            nodes of its key may share, when its rule read nothing outside the key: ("clean",
+            reads) for a verdict "supported, no finding" — `reads`, the constant values and
+            input analyses it read (`NodeContext.values_read`), that a node must hold alike —
+            or ("named", status, findings, plugin) for one whose findings differ from node to
+            node only by the name their messages start with; None otherwise."""
             status, findings, plugin, ctx = self._judge(
                 node(index), top, watch, f.attributes[index]
             )
@@ -424,37 +431,63 @@ class StaticChecker:
                 verdict.plugin = PluginRef(
                     plugin.name, plugin.version, plugin.namespace, plugin.available
                 )
-            if status == SUPPORTED and not findings and not ctx.reads_outside:
-                return tuple(ctx.values_read)
-            return None
+            if ctx.reads_outside:
+                return None
+            if status == SUPPORTED and not findings:
+                return ("clean", tuple(ctx.values_read))
+            prefix = finding_prefix(f.ops[index], display(index))
+            if ctx.values_read or not all(x.message.startswith(prefix) for x in findings):
+                return None
+            # the engine's own findings quote tensor names (an input's dtype): a verdict whose
+            # text holds one of the node's tensor names is this node's alone
+            texts = [x.message[len(prefix) :] + "\0" + x.hint + "\0" + x.inner for x in findings]
+            names = [n for n in (*f.inputs[index], *f.outputs[index]) if n]
+            if any(str(n) in text for n in names for text in texts):
+                return None
+            return ("named", status, [(x, len(prefix)) for x in findings], verdict.plugin)
+
+        def share_named(index: int, status: str, findings: list, plugin) -> None:
+            """Gives node `index` the verdict of the first node of its key (`judge`'s
+            "named"): the same findings, their messages starting with this node's name."""
+            prefix = finding_prefix(f.ops[index], display(index))
+            verdict = verdicts[index]
+            verdict.status, verdict.plugin = status, plugin
+            verdict.reasons = [
+                dataclasses.replace(x, message=prefix + x.message[cut:]) for x, cut in findings
+            ]
 
         if memo is None:
             for index in range(len(verdicts)):
                 judge(index)
         else:
-            # the first node of each key is judged; the others share its verdict when it was
-            # supported with no finding (`VerdictMemo`), else each is judged on its own
+            # the first node of each key is judged; the others share its verdict when its
+            # rule read nothing but the key (`VerdictMemo`), else each is judged on its own
             numbers = memo.numbers(kinds, f.inputs, f.outputs)
             firsts = memo.firsts(numbers)
             shared = [judge(index, watch=True) for index in firsts]
-            clean = [reads == () for reads in shared]
+            clean = [outcome == ("clean", ()) for outcome in shared]
             # keys whose verdict read constant values: shared among the nodes that hold the
             # same constants there (`VerdictMemo.values_key`)
             by_values: dict[int, dict[tuple, None]] = {
-                number: {memo.values_key(firsts[number], reads): None}
-                for number, reads in enumerate(shared)
-                if reads
+                number: {memo.values_key(firsts[number], outcome[1]): None}
+                for number, outcome in enumerate(shared)
+                if outcome is not None and outcome[0] == "clean" and outcome[1]
             }
             for index in memo.judged_alone(numbers, clean, firsts):
-                seen = by_values.get(numbers[index])
+                number = numbers[index]
+                outcome = shared[number] if number >= 0 else None
+                if outcome is not None and outcome[0] == "named":
+                    share_named(index, *outcome[1:])
+                    continue
+                seen = by_values.get(number)
                 if seen is None:
                     judge(index)
                     continue
                 if any(memo.values_key(index, key[0]) in seen for key in list(seen)):
                     continue
-                reads = judge(index, watch=True)
-                if reads:
-                    seen[memo.values_key(index, reads)] = None
+                again = judge(index, watch=True)
+                if again is not None and again[0] == "clean" and again[1]:
+                    seen[memo.values_key(index, again[1])] = None
         graph_findings = fixability.complete_graph(
             list(graph_rules.check_graph(self.loaded, top, self.target))
         )

@@ -176,6 +176,9 @@ class NodeContext:
         #: that read nothing else outside the facts is shared among the nodes that look alike
         #: and read the same there (`backends.static.VerdictMemo.values_key`).
         self.values_read: list[int | tuple[int, Callable]] = []
+        #: True once a finding was made (`finding`): its message starts with the node's
+        #: display name, and nothing else of it names the node unless `reads_outside` says so.
+        self.named_in_findings = False
 
     @property
     def node(self) -> onnx.NodeProto:
@@ -303,7 +306,10 @@ class NodeContext:
     @property
     def display(self) -> str:
         self.reads_outside = True
-        return self._node.name or f"<{self._node.op_type} #{self._index()}>"
+        return self._display()
+
+    def _display(self) -> str:
+        return display_name(self._node.name, self._node.op_type, self._index)
 
     def _index(self) -> int:
         return self._graph.node_index(self._node)
@@ -324,14 +330,27 @@ class NodeContext:
         """
         if "/" not in code and code not in GENERIC_CODES:
             code = f"{(self.rule.slug if self.rule else self.op.lower())}/{code}"
+        self.named_in_findings = True
         return Finding(
             code=code,
-            message=f"{self.op} node '{self.display}': {what}",
+            message=f"{finding_prefix(self.op, self._display())}{what}",
             hint=hint,
             fixes=tuple(fixes),
             source=source or (self.rule.source if self.rule else ""),
             severity=severity,
         )
+
+
+def display_name(name: str, op: str, index: Callable[[], int]) -> str:
+    """How findings name a node: its name, else `<op #index>` (`index()`: its position)."""
+    return name or f"<{op} #{index()}>"
+
+
+def finding_prefix(op: str, display: str) -> str:
+    """The start of every node finding's message (`NodeContext.finding`): the rest of a
+    message made by a check that read nothing outside its node's facts does not name the
+    node, so it holds for every node alike (`backends.static` shares such findings)."""
+    return f"{op} node '{display}': "
 
 
 class _WatchedTensorInfo(TensorInfo):

@@ -665,3 +665,45 @@ def test_reshapes_whose_shape_is_computed_share_by_what_the_walk_finds(monkeypat
     report = static.check_static(load_model(model), parse_target("rtx-1"))
     assert judged.count("Reshape") <= 4, judged  # not 31
     assert [n.name or n.op_type for n in report.nodes if n.reasons] == ["Reshape"]
+
+
+def test_findings_that_only_name_their_node_are_shared_renamed(monkeypatch):
+    """Nodes alike whose verdict has findings that name only the node (a custom op with no
+    importer) share them, each message starting with its own node's name (`<op #i>` for an
+    unnamed one); a node whose finding quotes one of its tensors' names (a wrong input type)
+    is judged on its own. The report is the one without the memo."""
+    nodes, current = [], "x"
+    for i in range(12):
+        name = "" if i % 3 == 0 else f"gelu{i}"
+        nodes.append(
+            helper.make_node("FastGelu", [current], [f"g{i}"], name=name, domain="com.microsoft")
+        )
+        nodes.append(helper.make_node("Relu", [f"g{i}"], [f"r{i}"], name=f"relu{i}"))
+        current = f"r{i}"
+    nodes += [helper.make_node("Relu", [f"s{i}"], [f"t{i}"], name=f"bad{i}") for i in range(3)]
+    model = _model(
+        nodes,
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])]
+        + [helper.make_tensor_value_info(f"s{i}", TensorProto.UINT16, [4]) for i in range(3)],
+        [helper.make_tensor_value_info(current, TensorProto.FLOAT, [4])]
+        + [helper.make_tensor_value_info(f"t{i}", TensorProto.UINT16, [4]) for i in range(3)],
+    )
+    model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
+    shared, alone = _reports(model, "rtx-1")
+    assert shared == alone
+    judged = []
+    real = static.StaticChecker._judge
+
+    def spy(self, node, graph, watch=False, attributes=None):
+        judged.append(node.name or node.op_type)
+        return real(self, node, graph, watch, attributes)
+
+    monkeypatch.setattr(static.StaticChecker, "_judge", spy)
+    report = static.check_static(load_model(model), parse_target("rtx-1"))
+    assert judged.count("FastGelu") + sum(j.startswith("gelu") for j in judged) <= 2
+    assert sorted(j for j in judged if j.startswith("bad")) == ["bad0", "bad1", "bad2"]
+    gelus = [n for n in report.nodes if n.op_type == "FastGelu"]
+    for node in gelus:
+        display = node.name or f"<FastGelu #{node.index}>"
+        assert node.reasons and node.reasons[0].message.startswith(f"FastGelu node '{display}': ")
+    assert "'s2'" in report.nodes[-1].reasons[0].message
