@@ -213,6 +213,44 @@ def make_repeated_blocks(path: Path, nodes: int, block_path: Path = EXAMPLE_BLOC
     return len(out_nodes)
 
 
+def make_side_by_side(path: Path, nodes: int, source: Path) -> int:
+    """Copies of any model side by side, at least `nodes` nodes (whole copies): the graph
+    inputs and initializers shared, every other name (tensors, nodes, graph outputs) given a
+    per-copy prefix. A real export (`tests/fixtures/hf/*.onnx`: shape computations, Constant
+    nodes, Gather/Unsqueeze/Concat chains) at the size of a large model. Returns the node
+    count."""
+    model = onnx.load(source)
+    graph = model.graph
+    shared = {i.name for i in graph.input} | {t.name for t in graph.initializer}
+    out_nodes: list[onnx.NodeProto] = []
+    outputs: list[onnx.ValueInfoProto] = []
+    for copy in range(-(-nodes // len(graph.node))):
+
+        def rename(name: str, copy=copy) -> str:
+            return name if not name or name in shared else f"c{copy}/{name}"
+
+        for node in graph.node:
+            clone = onnx.NodeProto()
+            clone.CopyFrom(node)
+            clone.name = f"c{copy}/{node.name}" if node.name else ""
+            clone.input[:] = [rename(n) for n in node.input]
+            clone.output[:] = [rename(n) for n in node.output]
+            out_nodes.append(clone)
+        for value in graph.output:
+            renamed = onnx.ValueInfoProto()
+            renamed.CopyFrom(value)
+            renamed.name = rename(value.name)
+            outputs.append(renamed)
+    copies = helper.make_graph(
+        out_nodes, graph.name, list(graph.input), outputs, list(graph.initializer)
+    )
+    out = helper.make_model(copies, opset_imports=list(model.opset_import))
+    out.ir_version = model.ir_version
+    out.functions.extend(model.functions)
+    onnx.save(out, path)
+    return len(out_nodes)
+
+
 def make_big_weights(path: Path, layers: int = 12, width: int = 8192) -> int:
     """An MLP of `layers` [width, width] FP32 MatMuls, weights in one sparse external file.
 
