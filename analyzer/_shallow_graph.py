@@ -73,8 +73,8 @@ _FILES: dict[str, dict[str, Fields]] = {
             ("domain", 7, "string", False),
         ),
         "GraphNodes": (("node", 1, "NodeFields", True),),
-        "Weights": (("initializer", 5, "bytes", True), ("input", 11, "NamedType", True)),
-        "WeightsModel": (("graph", 7, "Weights", False),),
+        "WeightsGraph": (("initializer", 5, "bytes", True),),
+        "Weights": (("graph", 7, "WeightsGraph", False),),
     },
     "types": {  # TypeProto: tensor_type 1; Tensor: elem_type 1, shape 2; Shape: dim 1
         "Dim": (("dim_value", 1, "int64", False), ("dim_param", 2, "string", False)),
@@ -202,24 +202,9 @@ def node_scalars(serialized_graph: bytes, count: int) -> tuple[list | None, list
     )
 
 
-def node_count_hint(serialized_model: bytes) -> int:
-    """How many top-level nodes the serialized ModelProto has, without parsing the model (its
-    weights are skipped, not copied): the number of op_type values, which is the node count
-    unless a node lacks or repeats its op_type (an invalid model)."""
-    return len(node_op_types(serialized_model))
-
-
-def node_op_types(serialized_model: bytes) -> list[str]:
-    """Every op_type value of the top-level nodes of the serialized ModelProto, in order (one
-    per node unless a node lacks or repeats its op_type: an invalid model)."""
-    return _class("merged", "MergedModel").FromString(serialized_model).graph.node.op_type[:]
-
-
-def weights_and_inputs(serialized_model: bytes) -> tuple[list[bytes], list[bytes]]:
-    """(each initializer of the serialized ModelProto's graph, serialized; the serialized
-    type of each graph input)."""
-    graph = _class("shallow", "WeightsModel").FromString(serialized_model).graph
-    return graph.initializer[:], [value.type for value in graph.input]
+def initializer_bytes(serialized_model: bytes) -> list[bytes]:
+    """Each initializer of the serialized ModelProto's graph, serialized."""
+    return _class("shallow", "Weights").FromString(serialized_model).graph.initializer[:]
 
 
 def decoded_tensor_dims(serialized_type: bytes) -> list[int] | None:

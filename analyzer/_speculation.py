@@ -6,8 +6,9 @@ needs none of it: ONNX's inference is its C++ extension, which loads on its own 
 (`cpp_shape_inference`), and the model's fields it reads are read by the native wire reader
 (`trtforge.analyzer._wire`; through `_shallow_graph`'s message types when it is not built).
 
-`lean_table_state` is `inference.speculative_table` for the models where that is the whole
-story: it declines (None) wherever the full path would do more (large or external weights,
+`lean_inferred` makes the run of `inference.speculative_table`, and `table_state` reads its
+types, for the models where that is the whole story: they decline (None) wherever the full
+path would do more (large or external weights,
 which `inference._weightless` leaves out first; If/Loop/Scan, whose bodies' types are read
 from the parsed model; graph attributes; rank-1 tensors too large for data propagation), and
 the caller then runs the full path. The limits and the memory cap are defined here, once,
@@ -194,10 +195,9 @@ def weight_facts(serialized_model: bytes) -> tuple[int, bool, bool]:
         facts = _wire.weight_facts(serialized_model)
         if facts is not None:
             return facts
-    from trtforge.analyzer._shallow_graph import data_locations, weights_and_inputs
+    from trtforge.analyzer._shallow_graph import data_locations, initializer_bytes
 
-    weights, _ = weights_and_inputs(serialized_model)
-    largest = max(map(len, weights), default=0)
+    largest = max(map(len, initializer_bytes(serialized_model)), default=0)
     return largest, _EXTERNAL in data_locations(serialized_model), False
 
 
@@ -245,15 +245,3 @@ def table_state(inferred: bytes) -> tuple[dict[str, bytes], list[int]] | None:
     if too_large_for_data_prop(set(raw.values())):
         raise SpeculationFailed("a rank-1 tensor is too large for data propagation")
     return raw, shape_consumers(ops)
-
-
-def lean_table_state(
-    serialized_model: bytes, declared: tuple[list[str], dict[str, bytes]] | None = None
-) -> tuple[dict[str, bytes], list[int]] | None:
-    """`table_state(lean_inferred(serialized_model))`: None when either declines.
-
-    Raises:
-        SpeculationFailed: the run failed, or its result is unusable.
-    """
-    inferred = lean_inferred(serialized_model, declared)
-    return None if inferred is None else table_state(inferred)

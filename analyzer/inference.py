@@ -177,7 +177,7 @@ class TypeTable(Mapping):
     @classmethod
     def of_state(cls, raw: dict[str, bytes], shape_consumers: list[int]) -> TypeTable:
         """The table of a strict inference that passed, from its parts (the types by name,
-        the shape-consuming node indices): what `_speculation.lean_table_state` computes
+        the shape-consuming node indices): what `_speculation.table_state` computes
         without onnx."""
         table = cls()
         table._raw, table.shape_consumers = raw, shape_consumers

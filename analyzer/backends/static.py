@@ -517,8 +517,11 @@ class VerdictMemo:
     initializer/constant/graph-input flags; `GraphView.facts`), its effective dtype and
     whether it is a graph output. A rule's `check` may read more (the graph, constant values,
     names): its NodeContext notes that (`reads_outside`), and such kinds of node are judged
-    one by one. Only the verdict "supported, no finding" is shared (findings name their node
-    and tensors), and never for nodes with subgraphs.
+    one by one. A check that read only constant input values or walks up the producers
+    (`NodeContext.values_read`) has its verdict shared with the nodes that hold the same there
+    (`values_key`). The verdict "supported, no finding" is shared, and so are findings whose
+    text names only the node (its name is put in each node's copy); findings quoting a tensor
+    name are the node's own. Nodes with subgraphs never share.
 
     Symbolic dims that shape inference made up (`unk__<n>`, new names in every block of a
     transformer) enter the key by which of the node's dims they equal, not by their spelling:

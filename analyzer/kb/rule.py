@@ -176,9 +176,6 @@ class NodeContext:
         #: that read nothing else outside the facts is shared among the nodes that look alike
         #: and read the same there (`backends.static.VerdictMemo.values_key`).
         self.values_read: list[int | tuple[int, Callable]] = []
-        #: True once a finding was made (`finding`): its message starts with the node's
-        #: display name, and nothing else of it names the node unless `reads_outside` says so.
-        self.named_in_findings = False
 
     @property
     def node(self) -> onnx.NodeProto:
@@ -330,7 +327,6 @@ class NodeContext:
         """
         if "/" not in code and code not in GENERIC_CODES:
             code = f"{(self.rule.slug if self.rule else self.op.lower())}/{code}"
-        self.named_in_findings = True
         return Finding(
             code=code,
             message=f"{finding_prefix(self.op, self._display())}{what}",

@@ -386,22 +386,22 @@ def test_trt_check_stops_an_unused_prefetch(monkeypatch, tmp_path):
         os.waitpid(started[0], os.WNOHANG)  # reaped already
 
 
-def test_node_count_hint_skips_the_weights():
-    """The prefetching child counts nodes from a projection that skips the weights."""
+def test_the_childs_node_count_skips_the_weights():
+    """The prefetching child counts nodes from a read that skips the weights (`model_types`)."""
     import numpy as np
     from onnx import numpy_helper
 
-    from trtforge.analyzer._shallow_graph import node_count_hint
+    from trtforge.analyzer._speculation import model_types
 
     for path in (
         REPO / "examples" / "transformer_block.onnx",
         *(REPO / "tests" / "fixtures" / "hf").glob("*.onnx"),
     ):
         model = onnx.load(path, load_external_data=False)
-        assert node_count_hint(model.SerializeToString()) == len(model.graph.node), path
+        assert len(model_types(model.SerializeToString())[0]) == len(model.graph.node), path
     heavy = _shape_computing_model()
     heavy.graph.initializer.append(numpy_helper.from_array(np.zeros(1 << 20, np.float32), "w"))
-    assert node_count_hint(heavy.SerializeToString()) == len(heavy.graph.node)
+    assert len(model_types(heavy.SerializeToString())[0]) == len(heavy.graph.node)
 
 
 def _chain_model() -> onnx.ModelProto:
@@ -431,8 +431,8 @@ def _mismatched_matmul() -> onnx.ModelProto:
 
 
 def test_lean_speculation_runs_without_onnx_and_gives_the_full_paths_table(tmp_path):
-    """`_speculation.lean_table_state` (the prefetching child's run) never imports onnx, and
-    its table is `inference.speculative_table`'s."""
+    """`_speculation.lean_inferred` (the prefetching child's run) never imports onnx, and
+    the table of its result (`table_state`) is `inference.speculative_table`'s."""
     import subprocess
     import sys
 
@@ -441,7 +441,8 @@ def test_lean_speculation_runs_without_onnx_and_gives_the_full_paths_table(tmp_p
     script = (
         "import pickle, sys\n"
         "from trtforge.analyzer import _speculation\n"
-        "states = [_speculation.lean_table_state(open(p, 'rb').read()) for p in sys.argv[1:]]\n"
+        "runs = [_speculation.lean_inferred(open(p, 'rb').read()) for p in sys.argv[1:]]\n"
+        "states = [_speculation.table_state(run) for run in runs]\n"
         "assert 'onnx' not in sys.modules and 'numpy' not in sys.modules, 'imported onnx'\n"
         "sys.stdout.buffer.write(pickle.dumps(states))\n"
     )
@@ -482,11 +483,12 @@ def test_lean_speculation_declines_what_the_full_path_does_more_for():
         "{ y = Relu(x) }"
     )
     for model in (heavy, external, wide, _shape_computing_model()):
-        assert _speculation.lean_table_state(model.SerializeToString()) is None
+        assert _speculation.lean_inferred(model.SerializeToString()) is None
     broken = _mismatched_matmul()
     for model in (broken, _grown_model()):
         with pytest.raises(_speculation.SpeculationFailed):
-            _speculation.lean_table_state(model.SerializeToString())
+            inferred = _speculation.lean_inferred(model.SerializeToString())
+            _speculation.table_state(inferred)
 
 
 def _grown_model() -> onnx.ModelProto:
