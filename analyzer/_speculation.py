@@ -66,6 +66,9 @@ _EXTERNAL = 1
 def too_large_for_data_prop(serialized_types) -> bool:
     """Whether one of the serialized TypeProtos is a rank-1 tensor of more than
     MAX_DATA_PROP_ELEMENTS elements (only those holding a large varint are decoded)."""
+    serialized_types = list(serialized_types)
+    if not LARGE_FIELD_1.search(b"\0".join(serialized_types)):
+        return False  # one search over all (the usual answer): no varint that large anywhere
     for serialized in serialized_types:
         if LARGE_FIELD_1.search(serialized):
             from trtforge.analyzer._shallow_graph import decoded_tensor_dims
