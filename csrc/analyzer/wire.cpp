@@ -237,7 +237,7 @@ PyObject* node_columns(PyObject*, PyObject* arg) {
   PyObject* result = nullptr;
   {
     Reader r{static_cast<const uint8_t*>(view.buf), static_cast<const uint8_t*>(view.buf) + view.len};
-    Texts texts(static_cast<size_t>(view.len) / 32);  // ~ names in a graph of this size
+    Texts texts(static_cast<size_t>(view.len) / 64);  // about the names of a graph this size (grows)
     Blobs blobs;
     Columns columns;
     Outcome outcome = columns.ok() ? Outcome::kDone : Outcome::kError;
