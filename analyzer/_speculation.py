@@ -129,6 +129,19 @@ def cpp_shape_inference():
     return loaded.shape_inference
 
 
+def import_onnx():
+    """`import onnx`, in a process that may have loaded onnx's extension on its own first
+    (`cpp_shape_inference`): the package then finds the loaded module, and gets it back as
+    its attribute `onnx_cpp2py_export` (which an import of the package sets only when it
+    loads the extension itself)."""
+    import onnx
+
+    loaded = sys.modules.get("onnx.onnx_cpp2py_export")
+    if loaded is not None and getattr(onnx, "onnx_cpp2py_export", None) is not loaded:
+        onnx.onnx_cpp2py_export = loaded
+    return onnx
+
+
 def _load_extension():
     """The onnx_cpp2py_export extension module, loaded from onnx's folder under its own name;
     None when it cannot be found there."""

@@ -162,7 +162,7 @@ class PendingTypes:
                 if inferred is not None:  # its table is read by the parent (`prefetched`)
                     out.write(_pickled((hashlib.sha256(data).hexdigest(), inferred)))
                     return
-            import onnx
+            onnx = _speculation.import_onnx()
 
             model = onnx.ModelProto.FromString(data)
             if len(model.graph.node) < MIN_NODES:

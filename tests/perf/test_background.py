@@ -461,6 +461,29 @@ def test_lean_speculation_runs_without_onnx_and_gives_the_full_paths_table(tmp_p
     assert state[0]["y"] == resolved.SerializeToString()  # data propagation resolved it
 
 
+def test_onnx_imports_whole_after_its_extension_was_loaded_alone():
+    """A lean child whose run declines or fails imports onnx after loading onnx's extension
+    on its own: the package then works as ever, its extension attribute included."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from trtforge.analyzer import _speculation\n"
+        "extension = _speculation.cpp_shape_inference()\n"
+        "assert 'onnx' not in sys.modules\n"
+        "onnx = _speculation.import_onnx()\n"
+        "assert onnx.onnx_cpp2py_export.shape_inference is extension\n"
+        "from trtforge.analyzer import inference\n"
+        'model = onnx.parser.parse_model(\'<ir_version: 8, opset_import: ["" : 17]> '
+        "g (float[2, 3] x) => (float[2, 3] y) { y = Relu(x) }')\n"
+        "onnx.checker.check_model(model)\n"
+        "assert inference.infer_table(model).decoded('y') == ('FLOAT', (2, 3))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+
+
 def test_lean_speculation_declines_what_the_full_path_does_more_for():
     """Large or external weights (left out first by the full path), If/Loop/Scan (bodies read
     from the parsed model), a huge rank-1 graph input: None, and the full path runs. A strict
