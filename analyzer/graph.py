@@ -207,6 +207,13 @@ class NodeFields:
         return cls(nodes, *map(list, zip(*rows, strict=True)))
 
 
+def holds_graph(serialized_attribute: bytes) -> bool:
+    """Whether a serialized AttributeProto (`NodeFields.attributes`) holds a graph (`g` or
+    `graphs`), whatever its declared type."""
+    attr = onnx.AttributeProto.FromString(serialized_attribute)
+    return attr.HasField("g") or len(attr.graphs) > 0
+
+
 def _serialized_if_small(graph: onnx.GraphProto) -> bytes | None:
     """`graph` serialized when that takes at most MAX_SHALLOW_BYTES (large embedded weights
     are not copied); None otherwise. The initializers are measured first (each in O(1));

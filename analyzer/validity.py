@@ -41,6 +41,7 @@ import onnx
 
 from trtforge.analyzer.errors import short
 from trtforge.analyzer.findings import Finding
+from trtforge.analyzer.graph import holds_graph
 
 log = logging.getLogger("trtforge.validity")
 
@@ -500,7 +501,7 @@ class _GraphChecker:
         # nodes with the same serialized attributes (a model's many equal Constants) are
         # looked at once: a body, or the problems of their tensors, are the same for all
         distinct = {tuple(attributes[i]) for i in nesting}
-        if any(_holds_graph(attr) for attrs in distinct for attr in attrs):
+        if any(holds_graph(attr) for attrs in distinct for attr in attrs):
             return False  # a body sees the names defined before its node: walk the nodes
         node = fields.node
         sound: set[tuple] = set()
@@ -631,12 +632,6 @@ class _GraphChecker:
                 self.graph(body, rows, frozenset(visible), label, at)
             if attr.HasField("t"):
                 self.problems.extend(_tensor_problems(attr.t, where, at, "tensor attribute"))
-
-
-def _holds_graph(serialized_attribute: bytes) -> bool:
-    """Whether the serialized AttributeProto holds a graph (`g` or `graphs`)."""
-    attr = onnx.AttributeProto.FromString(serialized_attribute)
-    return attr.HasField("g") or len(attr.graphs) > 0
 
 
 #: top-level ops whose attributes are searched for graphs and tensors (every op in bodies).

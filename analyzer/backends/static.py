@@ -25,7 +25,7 @@ import onnx
 from trtforge.analyzer import validity
 from trtforge.analyzer.backends import local_functions
 from trtforge.analyzer.findings import Finding, Fix
-from trtforge.analyzer.graph import GraphView
+from trtforge.analyzer.graph import GraphView, holds_graph
 from trtforge.analyzer.inference import TypeTable
 from trtforge.analyzer.kb import fixability, graph_rules
 from trtforge.analyzer.kb.policy import (
@@ -559,8 +559,7 @@ class VerdictMemo:
             for attr in attrs:
                 has_graph = nested.get(attr)
                 if has_graph is None:
-                    parsed = onnx.AttributeProto.FromString(attr)
-                    has_graph = nested[attr] = parsed.HasField("g") or len(parsed.graphs) > 0
+                    has_graph = nested[attr] = holds_graph(attr)
                 if has_graph:
                     return None  # as `_subgraphs` finds bodies, whatever the attribute's type
         kinds = self._kinds

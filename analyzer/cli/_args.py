@@ -115,6 +115,14 @@ def _one_line(text: str) -> str:
     return text if len(text) <= MAX_ERROR_LINE else text[: MAX_ERROR_LINE - 1] + "…"
 
 
+def run_console(main: Callable[[], int]) -> NoReturn:
+    """A console command: `main()`, then a quick exit (`exit_now`). Python's own teardown
+    puts the default signal handlers back while the process still runs, so a SIGINT or
+    SIGTERM arriving then would kill a run whose outputs are complete (found by fuzzing);
+    `exit_now` leaves with the command's status, the handlers still deferring."""
+    exit_now(main())
+
+
 def exit_now(code: int) -> NoReturn:
     """Ends a console command with `code` without tearing the interpreter down.
 

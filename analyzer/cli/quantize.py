@@ -304,13 +304,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def console_main() -> NoReturn:
-    """The `trt-quantize` command: `main()`, then a quick exit (`exit_now`). Python's own teardown
-    puts the default signal handlers back while the process still runs, so a SIGINT or
-    SIGTERM arriving then would kill a run whose outputs are complete (found by fuzzing);
-    `exit_now` leaves with the command's status, the handlers still deferring."""
-    from trtforge.analyzer.cli._args import exit_now
+    """The `trt-quantize` command (`cli._args.run_console`)."""
+    from trtforge.analyzer.cli._args import run_console
 
-    exit_now(main())
+    run_console(main)
 
 
 if __name__ == "__main__":

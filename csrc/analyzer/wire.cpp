@@ -274,39 +274,31 @@ struct Named {  // a ValueInfoProto's name and serialized type (last occurrence 
   std::string_view name, type;
 };
 
-bool read_value_info(std::string_view value, Named& out) {
-  Reader r{reinterpret_cast<const uint8_t*>(value.data()),
-           reinterpret_cast<const uint8_t*>(value.data()) + value.size()};
+// Walks a message and calls `on(field, payload)` for each length-delimited field; false when
+// the bytes are malformed.
+template <typename On>
+bool each_field(std::string_view message, On on) {
+  Reader r{reinterpret_cast<const uint8_t*>(message.data()),
+           reinterpret_cast<const uint8_t*>(message.data()) + message.size()};
   while (r.p < r.end) {
     uint64_t tag;
     if (!r.varint(tag) || (tag >> 3) == 0) return false;
-    uint32_t field = static_cast<uint32_t>(tag >> 3), wire = static_cast<uint32_t>(tag & 7);
-    if (field == 1 || field == 2) {
+    if ((tag & 7) == 2) {
       std::string_view payload;
-      if (wire != 2 || !r.bytes(payload)) return false;
-      (field == 1 ? out.name : out.type) = payload;
-    } else if (!r.skip(wire)) {
+      if (!r.bytes(payload) || !on(static_cast<uint32_t>(tag >> 3), payload)) return false;
+    } else if (!r.skip(static_cast<uint32_t>(tag & 7))) {
       return false;
     }
   }
   return true;
 }
 
-bool read_op_type(std::string_view node, std::string_view& op_type) {
-  Reader r{reinterpret_cast<const uint8_t*>(node.data()),
-           reinterpret_cast<const uint8_t*>(node.data()) + node.size()};
-  op_type = std::string_view();
-  while (r.p < r.end) {
-    uint64_t tag;
-    if (!r.varint(tag) || (tag >> 3) == 0) return false;
-    uint32_t field = static_cast<uint32_t>(tag >> 3), wire = static_cast<uint32_t>(tag & 7);
-    if (field == 4) {
-      if (wire != 2 || !r.bytes(op_type)) return false;
-    } else if (!r.skip(wire)) {
-      return false;
-    }
-  }
-  return true;
+bool read_value_info(std::string_view value, Named& out) {
+  return each_field(value, [&](uint32_t field, std::string_view payload) {
+    if (field == 1) out.name = payload;
+    if (field == 2) out.type = payload;
+    return true;
+  });
 }
 
 // The graph fields model_types reads, in the order of the serialized message.
@@ -316,29 +308,23 @@ struct GraphParts {
 };
 
 bool read_graph(std::string_view graph, GraphParts& parts) {
-  Reader r{reinterpret_cast<const uint8_t*>(graph.data()),
-           reinterpret_cast<const uint8_t*>(graph.data()) + graph.size()};
-  while (r.p < r.end) {
-    uint64_t tag;
-    if (!r.varint(tag) || (tag >> 3) == 0) return false;
-    uint32_t field = static_cast<uint32_t>(tag >> 3), wire = static_cast<uint32_t>(tag & 7);
-    if (field == 1 || field == 11 || field == 12 || field == 13) {
-      std::string_view payload;
-      if (wire != 2 || !r.bytes(payload)) return false;
-      if (field == 1) {
-        std::string_view op_type;
-        if (!read_op_type(payload, op_type)) return false;
-        parts.ops.push_back(op_type);
-      } else {
-        Named named;
-        if (!read_value_info(payload, named)) return false;
-        (field == 11 ? parts.inputs : field == 12 ? parts.outputs : parts.value_info).push_back(named);
-      }
-    } else if (!r.skip(wire)) {
-      return false;
+  return each_field(graph, [&](uint32_t field, std::string_view payload) {
+    if (field == 1) {  // a node: its op_type (4), the last one written, "" if none
+      std::string_view op_type;
+      bool read = each_field(payload, [&](uint32_t f, std::string_view value) {
+        if (f == 4) op_type = value;
+        return true;
+      });
+      parts.ops.push_back(op_type);
+      return read;
     }
-  }
-  return true;
+    if (field == 11 || field == 12 || field == 13) {
+      Named named;
+      if (!read_value_info(payload, named)) return false;
+      (field == 11 ? parts.inputs : field == 12 ? parts.outputs : parts.value_info).push_back(named);
+    }
+    return true;
+  });
 }
 
 PyObject* model_types(PyObject*, PyObject* arg) {
@@ -346,20 +332,12 @@ PyObject* model_types(PyObject*, PyObject* arg) {
   if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) != 0) return nullptr;
   PyObject* result = nullptr;
   {
-    Reader r{static_cast<const uint8_t*>(view.buf), static_cast<const uint8_t*>(view.buf) + view.len};
     GraphParts parts;
-    bool understood = true;
-    while (understood && r.p < r.end) {  // ModelProto: every occurrence of graph (7) merges
-      uint64_t tag;
-      if (!r.varint(tag) || (tag >> 3) == 0) {
-        understood = false;
-      } else if ((tag >> 3) == 7) {
-        std::string_view graph;
-        understood = (tag & 7) == 2 && r.bytes(graph) && read_graph(graph, parts);
-      } else {
-        understood = r.skip(static_cast<uint32_t>(tag & 7));
-      }
-    }
+    std::string_view model(static_cast<const char*>(view.buf), static_cast<size_t>(view.len));
+    // ModelProto: every occurrence of graph (7) merges, as protobuf merges a message field
+    bool understood = each_field(model, [&](uint32_t field, std::string_view graph) {
+      return field != 7 || read_graph(graph, parts);
+    });
     if (!understood) {
       result = Py_NewRef(Py_None);
     } else {
@@ -404,25 +382,6 @@ bool external_tensor(std::string_view tensor, bool& external) {
     if ((tag >> 3) == 14 && (tag & 7) == 0) {
       if (!r.varint(value)) return false;
       external = external || value == 1;
-    } else if (!r.skip(static_cast<uint32_t>(tag & 7))) {
-      return false;
-    }
-  }
-  return true;
-}
-
-// Walks a message and calls `on(field, payload)` for each length-delimited field; false when
-// the bytes are malformed.
-template <typename On>
-bool each_field(std::string_view message, On on) {
-  Reader r{reinterpret_cast<const uint8_t*>(message.data()),
-           reinterpret_cast<const uint8_t*>(message.data()) + message.size()};
-  while (r.p < r.end) {
-    uint64_t tag;
-    if (!r.varint(tag) || (tag >> 3) == 0) return false;
-    if ((tag & 7) == 2) {
-      std::string_view payload;
-      if (!r.bytes(payload) || !on(static_cast<uint32_t>(tag >> 3), payload)) return false;
     } else if (!r.skip(static_cast<uint32_t>(tag & 7))) {
       return false;
     }

@@ -105,6 +105,19 @@ def _model(nodes, inputs, outputs, inits=(), opset=21):
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=10)
 
 
+def _judged(monkeypatch, label=lambda node: node.name) -> list:
+    """`label(node)` of every node the static backend judges from now on, in order."""
+    judged = []
+    real = static.StaticChecker._judge
+
+    def spy(self, node, graph, watch=False, attributes=None):
+        judged.append(label(node))
+        return real(self, node, graph, watch, attributes)
+
+    monkeypatch.setattr(static.StaticChecker, "_judge", spy)
+    return judged
+
+
 def test_constant_values_are_not_shared():
     """Two QuantizeLinear nodes alike in every tensor fact, scales 0.5 and -0.5: the rule reads
     the value, so the second is judged on its own."""
@@ -236,14 +249,7 @@ def test_made_up_dims_share_by_pattern_not_spelling(monkeypatch):
         [helper.make_tensor_value_info(n, TensorProto.FLOAT, [d]) for n, d in dims.items()],
         [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("ab", "cd", "ef")],
     )
-    judged = []
-    real_judge = static.StaticChecker._judge
-
-    def spy(self, node, graph, watch=False, attributes=None):
-        judged.append(node.name)
-        return real_judge(self, node, graph, watch, attributes)
-
-    monkeypatch.setattr(static.StaticChecker, "_judge", spy)
+    judged = _judged(monkeypatch)
     loaded, target = load_model(model), parse_target("rtx-1")
     report = static.check_static(loaded, target)
     assert judged == ["same_1", "differ"]  # same_2 shared same_1's verdict
@@ -258,14 +264,7 @@ def test_repeated_blocks_are_judged_once_per_kind(monkeypatch):
     one by one; every other node shares a verdict."""
     block = onnx.load(REPO / "examples" / "transformer_block.onnx")
     model = repeat_blocks(block, 12)
-    judged = []
-    real_judge = static.StaticChecker._judge
-
-    def spy(self, node, graph, watch=False, attributes=None):
-        judged.append(node.op_type)
-        return real_judge(self, node, graph, watch, attributes)
-
-    monkeypatch.setattr(static.StaticChecker, "_judge", spy)
+    judged = _judged(monkeypatch, lambda node: node.op_type)
     static.check_static(load_model(model), parse_target("rtx-1"))
     per_block = len(block.graph.node)
     alone = sum(1 for n in block.graph.node if n.op_type in ("Reshape", "FastGelu"))
@@ -375,14 +374,7 @@ def test_reshapes_with_a_constant_shape_share_their_verdict(monkeypatch):
     shared, alone = _reports(model, "rtx-1")
     assert shared == alone
     assert "float-shape-input" in shared
-    judged = []
-    real_judge = static.StaticChecker._judge
-
-    def spy(self, node, graph, watch=False, attributes=None):
-        judged.append(node.op_type)
-        return real_judge(self, node, graph, watch, attributes)
-
-    monkeypatch.setattr(static.StaticChecker, "_judge", spy)
+    judged = _judged(monkeypatch, lambda node: node.op_type)
     static.check_static(load_model(model), parse_target("rtx-1"))
     assert judged.count("Reshape") <= 3, judged
     assert len(judged) < 20
@@ -412,14 +404,7 @@ def test_layernorms_share_unless_an_extra_output_is_named(monkeypatch):
     )
     shared, alone = _reports(model, "rtx-1")
     assert shared == alone
-    judged = []
-    real_judge = static.StaticChecker._judge
-
-    def spy(self, node, graph, watch=False, attributes=None):
-        judged.append(node.name)
-        return real_judge(self, node, graph, watch, attributes)
-
-    monkeypatch.setattr(static.StaticChecker, "_judge", spy)
+    judged = _judged(monkeypatch)
     report = static.check_static(load_model(model), parse_target("rtx-1"))
     # ln0 reads the graph input, ln11 writes the graph output: keys of their own
     assert sorted(judged) == sorted(["ln0", "ln1", "ln4", "ln9", "ln11"])  # each once
@@ -608,14 +593,7 @@ def test_verdicts_that_read_constants_are_shared_only_with_the_same_constants(mo
     report = static.check_static(load_model(model), parse_target("trt-10"))
     flagged = {n.name for n in report.nodes if n.reasons}
     assert {"q7", "q13", "q21"} <= flagged and not {"q1", "q2", "q3", "q8"} & flagged
-    judged = []
-    real_judge = static.StaticChecker._judge
-
-    def spy(self, node, graph, watch=False, attributes=None):
-        judged.append(node.name)
-        return real_judge(self, node, graph, watch, attributes)
-
-    monkeypatch.setattr(static.StaticChecker, "_judge", spy)
+    judged = _judged(monkeypatch)
     static.check_static(load_model(model), parse_target("trt-10"))
     quantize = [name for name in judged if name.startswith("q")]
     # one per distinct constant pair: 0.1/0 as a Constant, as an initializer, -0.1 and a
@@ -654,14 +632,7 @@ def test_reshapes_whose_shape_is_computed_share_by_what_the_walk_finds(monkeypat
     shared, alone = _reports(model, "rtx-1")
     assert shared == alone
     assert "float-shape-input" in shared
-    judged = []
-    real_judge = static.StaticChecker._judge
-
-    def spy(self, node, graph, watch=False, attributes=None):
-        judged.append(node.op_type)
-        return real_judge(self, node, graph, watch, attributes)
-
-    monkeypatch.setattr(static.StaticChecker, "_judge", spy)
+    judged = _judged(monkeypatch, lambda node: node.op_type)
     report = static.check_static(load_model(model), parse_target("rtx-1"))
     assert judged.count("Reshape") <= 4, judged  # not 31
     assert [n.name or n.op_type for n in report.nodes if n.reasons] == ["Reshape"]
@@ -691,14 +662,7 @@ def test_findings_that_only_name_their_node_are_shared_renamed(monkeypatch):
     model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
     shared, alone = _reports(model, "rtx-1")
     assert shared == alone
-    judged = []
-    real = static.StaticChecker._judge
-
-    def spy(self, node, graph, watch=False, attributes=None):
-        judged.append(node.name or node.op_type)
-        return real(self, node, graph, watch, attributes)
-
-    monkeypatch.setattr(static.StaticChecker, "_judge", spy)
+    judged = _judged(monkeypatch, lambda node: node.name or node.op_type)
     report = static.check_static(load_model(model), parse_target("rtx-1"))
     assert judged.count("FastGelu") + sum(j.startswith("gelu") for j in judged) <= 2
     assert sorted(j for j in judged if j.startswith("bad")) == ["bad0", "bad1", "bad2"]

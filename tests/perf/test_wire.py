@@ -14,6 +14,7 @@ from onnx import TensorProto, helper
 
 from trtforge.analyzer import _shallow_graph, _speculation
 from trtforge.analyzer._shallow_graph import shallow_model_graph
+from trtforge.analyzer.inference import _varint
 
 _wire = pytest.importorskip("trtforge.analyzer._wire", reason="the native reader is not built")
 
@@ -122,15 +123,6 @@ def test_names_are_shared_objects():
     )
     _, _, _, inputs, outputs, _ = _wire.node_columns(graph.SerializeToString())
     assert all(inputs[i + 1][0] is outputs[i][0] for i in range(3))
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        low, value = value & 0x7F, value >> 7
-        out.append(low | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
 
 
 def test_damaged_bytes_give_protobufs_answer_or_none():
