@@ -26,6 +26,7 @@ from trtforge.analyzer._speculation import (
     address_space_cap,
     first_types,
     shape_consumers,
+    strict_run,
     too_large_for_data_prop,
 )
 
@@ -489,8 +490,6 @@ def speculative_table(
     instead of exhausting memory. `serialized`: the bytes `model` was parsed from, if at
     hand (inferred as they are when the model has no weights to leave out).
     """
-    from onnx.onnx_cpp2py_export import shape_inference as cpp
-
     light = _weightless(model)
     if _large_1d_input(light.graph):
         return None
@@ -498,7 +497,7 @@ def speculative_table(
         serialized = light.SerializeToString()
     try:
         with address_space_cap(len(serialized) if memory_cap else None):
-            inferred = cpp.infer_shapes(serialized, False, True, True)
+            inferred = strict_run(serialized, len(light.graph.node))
     except Exception as err:  # noqa: BLE001 - strict failure, MemoryError: run step by step
         log.info("speculative shape inference failed: %s", " ".join(str(err).split())[:200])
         return None

@@ -1,0 +1,187 @@
+"""Shape inference on short names (`_speculation.strict_run`, `_wire.short_names` and
+`_wire.restored_types`, csrc/analyzer/wire.cpp) gives exactly the types of a run on the model
+as it is — the same names, types and order — and the two native passes decline, never
+mistranslate, what they do not handle.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from trtforge.analyzer import _speculation
+from trtforge.analyzer.inference import speculative_table
+
+_wire = pytest.importorskip("trtforge.analyzer._wire", reason="the native reader is not built")
+
+ONNX_DATA = Path(onnx.__file__).parent / "backend" / "test" / "data"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _corpus() -> list[Path]:
+    models = sorted(ONNX_DATA.glob("light/*.onnx")) + sorted(ONNX_DATA.glob("simple/*/model.onnx"))
+    models += sorted(ONNX_DATA.glob("pytorch-converted/*/model.onnx"))[::4]
+    models += sorted((REPO / "tests" / "fixtures" / "hf").glob("*_opset1[47].onnx"))
+    return models + [REPO / "examples" / "transformer_block.onnx"]
+
+
+def _direct(serialized: bytes) -> tuple[list[str], list[tuple[str, bytes]]]:
+    """The op types and (name, type) entries of one run on the model as it is."""
+    inferred = _speculation.cpp_shape_inference().infer_shapes(serialized, False, True, True)
+    ops, types = _speculation.model_types(inferred)
+    return ops, list(types.items())
+
+
+def _shortened(serialized: bytes) -> tuple[list[str], list[tuple[str, bytes]]] | None:
+    short = _wire.short_names(serialized)
+    if short is None:
+        return None
+    inferred = _speculation.cpp_shape_inference().infer_shapes(short, False, True, True)
+    restored = _wire.restored_types(inferred, serialized)
+    assert restored is not None
+    ops, types = _speculation.model_types(restored)
+    return ops, list(types.items())
+
+
+def _passes_strict(serialized: bytes) -> bool:
+    try:
+        _speculation.cpp_shape_inference().infer_shapes(serialized, False, True, True)
+    except Exception:  # noqa: BLE001 - strict inference refused the model
+        return False
+    return True
+
+
+def test_short_names_infer_the_same_types_on_real_models():
+    compared = 0
+    for path in _corpus():
+        model = onnx.load(path, load_external_data=False)
+        serialized = model.SerializeToString()
+        if not _passes_strict(serialized):
+            continue
+        shortened = _shortened(serialized)
+        if shortened is None:  # bodies, sparse initializers: the run on the model as it is
+            continue
+        assert shortened == _direct(serialized), path
+        compared += 1
+    assert compared >= 30
+
+
+def test_short_names_are_short_and_drop_what_inference_does_not_read():
+    path = REPO / "tests" / "fixtures" / "hf" / "bert_opset17.onnx"
+    model = onnx.load(path, load_external_data=False)
+    short = onnx.ModelProto.FromString(_wire.short_names(model.SerializeToString()))
+    names = {n for node in short.graph.node for n in (*node.input, *node.output) if n}
+    assert max(map(len, names)) <= 3
+    assert not any(node.name or node.doc_string for node in short.graph.node)
+    # one name, one short name: the graph is connected as before
+    original = [n for node in model.graph.node for n in (*node.input, *node.output)]
+    renamed = [n for node in short.graph.node for n in (*node.input, *node.output)]
+    pairs = set(zip(original, renamed, strict=True))
+    assert len(pairs) == len({a for a, _ in pairs}) == len({b for _, b in pairs})
+    assert ("", "") in pairs or "" not in original  # absent optional inputs stay absent
+    renaming = dict(pairs)
+    assert [t.name for t in short.graph.initializer] == [
+        renaming[t.name] for t in model.graph.initializer
+    ]
+    onnx.checker.check_model(short)
+
+
+def _small_model(**graph_extra) -> onnx.ModelProto:
+    weight = numpy_helper.from_array(np.ones((4, 4), np.float32), "weight ünïcode")
+    nodes = [
+        helper.make_node("MatMul", ["x", "weight ünïcode"], ["a long intermediate name"], "mm"),
+        helper.make_node("Relu", ["a long intermediate name"], ["y"], "relu", doc_string="d"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [weight],
+        **graph_extra,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_declared_value_info_and_unicode_names_come_back():
+    declared = helper.make_tensor_value_info("a long intermediate name", TensorProto.FLOAT, None)
+    serialized = _small_model(value_info=[declared]).SerializeToString()
+    assert _shortened(serialized) == _direct(serialized)
+    ops, types = _shortened(serialized)
+    assert ops == ["MatMul", "Relu"]
+    assert [name for name, _ in types] == ["a long intermediate name", "y", "x"]
+
+
+def test_short_names_decline_what_names_reach_beyond_the_graph():
+    assert _wire.short_names(_small_model().SerializeToString()) is not None
+    # a body reads outer names
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["out"])],
+        "body",
+        [],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, None)],
+    )
+    model = _small_model()
+    model.graph.node.append(
+        helper.make_node("If", ["cond"], ["z"], then_branch=body, else_branch=body)
+    )
+    assert _wire.short_names(model.SerializeToString()) is None
+    # quantization annotations and sparse initializers name tensors of their own
+    model = _small_model()
+    model.graph.quantization_annotation.add().tensor_name = "y"
+    assert _wire.short_names(model.SerializeToString()) is None
+    model = _small_model()
+    sparse = model.graph.sparse_initializer.add()
+    sparse.values.name = "s"
+    assert _wire.short_names(model.SerializeToString()) is None
+    model = _small_model()
+    model.training_info.add()
+    assert _wire.short_names(model.SerializeToString()) is None
+
+
+def test_restored_types_refuses_names_it_did_not_make():
+    serialized = _small_model().SerializeToString()
+    short = _wire.short_names(serialized)
+    inferred = onnx.ModelProto.FromString(
+        _speculation.cpp_shape_inference().infer_shapes(short, False, True, True)
+    )
+    stranger = inferred.graph.value_info.add()
+    stranger.name = "not a short name"
+    assert _wire.restored_types(inferred.SerializeToString(), serialized) is None
+    inferred.graph.value_info.pop()
+    inferred.graph.value_info.add().name = "zz"  # a short name beyond the model's names
+    assert _wire.restored_types(inferred.SerializeToString(), serialized) is None
+
+
+def test_corrupt_bytes_are_declined_or_read_as_protobuf_would():
+    serialized = _small_model().SerializeToString()
+    rng = random.Random(7)
+    for _ in range(300):
+        data = bytearray(serialized)
+        for _ in range(rng.randint(1, 4)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        cut = bytes(data[: rng.randint(1, len(data))] if rng.random() < 0.3 else data)
+        short = _wire.short_names(cut)
+        if short is None:
+            continue
+        try:  # what was renamed parses as a model exactly when the original does
+            original = onnx.ModelProto.FromString(cut)
+        except Exception:  # noqa: BLE001 - protobuf refuses it; the renamed copy is not used
+            continue
+        renamed = onnx.ModelProto.FromString(short)
+        assert len(renamed.graph.node) == len(original.graph.node)
+
+
+def test_speculative_table_runs_on_short_names_with_the_same_result(monkeypatch):
+    model = onnx.load(REPO / "tests" / "fixtures" / "hf" / "gpt2_opset17.onnx")
+    shortened = speculative_table(model)
+    monkeypatch.setattr(_speculation, "SHORT_NAMES_FROM", 1 << 40)  # never shorten
+    direct = speculative_table(model)
+    assert shortened is not None and direct is not None
+    assert list(shortened.serialized_table().items()) == list(direct.serialized_table().items())
+    assert shortened.shape_consumers == direct.shape_consumers
