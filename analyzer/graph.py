@@ -9,7 +9,7 @@ per version of a model by `session.ModelSession`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -25,6 +25,11 @@ from trtforge.analyzer.inference import (
     _type_of,
     dtype_name,
 )
+
+try:  # every tensor's producer distance in one pass (csrc/analyzer/producer_hops.cpp)
+    from trtforge.analyzer import _producer_hops
+except ImportError:  # pragma: no cover - a build without a C++ compiler: walks instead
+    _producer_hops = None
 
 log = logging.getLogger("trtforge.graph")
 
@@ -273,7 +278,7 @@ class GraphView:
 
     def use_types(self, types: Mapping[str, onnx.TypeProto]) -> None:
         """Sets the name -> type mapping (types may arrive after the structural caches such as
-        `rows` and `producers` were built; see `background.py`)."""
+        `rows` and `producer_index` were built; see `background.py`)."""
         self._types = types
         self._decoded = types.decoded if isinstance(types, TypeTable) else _decoder(types)
         self._serialized = types.serialized if isinstance(types, TypeTable) else None
@@ -286,6 +291,25 @@ class GraphView:
         types are: a walk up the producers that many nodes start from (a shape computation
         feeding every block's Reshape) is made once per tensor instead of once per node."""
         return self._analyses.setdefault(name, {})
+
+    def producer_hops(
+        self, sources: Iterable[str], stop_ops: frozenset[str], cap: int
+    ) -> dict[str, int] | None:
+        """name -> the least number of producer steps, below `cap`, from one of `sources` to
+        that tensor (a source: 0), through nodes whose op is not in `stop_ops` and never into a
+        build-time constant or a graph input. A walk up the producers at most d steps deep
+        from a tensor meets a source exactly when the tensor's hops are below d: this answers
+        every such walk at once, in C (`trtforge.analyzer._producer_hops`). None for a body
+        graph (whose walks reach outer values) or without the native module: walk instead."""
+        if _producer_hops is None or self.outer is not None:
+            return None
+        f = self.fields
+        through = bytes(op not in stop_ops for op in f.ops)
+        blocked = self._constants.union(self._inputs)  # (initializers are constants)
+        return _producer_hops.hops_from(
+            dict.fromkeys(sources, 0), f.inputs, f.outputs, through, self.producer_index,
+            blocked, cap,
+        )  # fmt: skip
 
     def read_structure(self) -> None:
         """Builds the caches that need no types (`rows`, `producer_index`, constants) now."""
@@ -306,11 +330,11 @@ class GraphView:
         """Output name -> index of the node producing it (the last one, if several)."""
         return self.fields.producer_index()
 
-    @cached_property
-    def producers(self) -> dict[str, onnx.NodeProto]:
-        """Output name -> the node producing it (the last one, if several)."""
-        index, nodes = self.producer_index, self.fields.nodes
-        return dict(zip(index, map(nodes.__getitem__, index.values()), strict=True))
+    def producer(self, name: str) -> onnx.NodeProto | None:
+        """The node producing `name` in this graph (the last one, if several), or None: one
+        wrapper made, where a table of them all would make 100,000 for a large model."""
+        index = self.producer_index.get(name)
+        return None if index is None else self.fields.node(index)
 
     @cached_property
     def has_quantization(self) -> bool:
@@ -469,7 +493,7 @@ class GraphView:
         """
         tensor = self._initializers.get(name)
         if tensor is None:
-            node = self.producers.get(name)
+            node = self.producer(name)
             if node is not None and node.op_type == "Constant":
                 return _constant_node_value(node)
             if node is None and self.outer is not None and name not in self._inputs:

@@ -154,7 +154,7 @@ def effective_dtype(graph, name: str, dtype: str, depth: int = 8) -> str:
     """
     if dtype != "UINT8" or depth <= 0:
         return dtype
-    producer = graph.producers.get(name)
+    producer = graph.producer(name)
     if producer is None:
         return dtype  # weights: as the consumer reads them (`uint8_weights`)
     if producer.op_type == "QuantizeLinear":
@@ -193,5 +193,5 @@ def uint8_weights(graph, name: str) -> bool:
         return False
     if info.is_initializer:
         return True
-    producer = graph.producers.get(name)
+    producer = graph.producer(name)
     return producer is not None and producer.op_type == "Constant"

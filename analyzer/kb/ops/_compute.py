@@ -55,7 +55,7 @@ def is_weights(ctx: NodeContext, index: int) -> bool:
     if ctx.input(index).is_initializer:  # a fact: the verdict stays shareable (VerdictMemo)
         return True
     name = ctx.node.input[index]
-    producer = ctx.graph.producers.get(name)
+    producer = ctx.graph.producer(name)
     return producer is not None and producer.op_type == "Constant"
 
 
@@ -72,7 +72,7 @@ def resolves_to_weights(ctx: NodeContext, index: int, depth: int = 16) -> bool:
     for _ in range(depth):
         if graph.is_initializer(name):
             return True
-        producer = graph.producers.get(name)
+        producer = graph.producer(name)
         if producer is None:
             return False
         if producer.op_type == "Constant":

@@ -119,11 +119,20 @@ def float_value_input(ctx: NodeContext, index: int, what: str):
     )
 
 
-def reads_float_network_input(graph: GraphView, name: str, depth: int = 24) -> bool:
+#: how deep `reads_float_network_input` walks up the producers.
+FLOAT_INPUT_DEPTH = 24
+
+
+def reads_float_network_input(graph: GraphView, name: str, depth: int = FLOAT_INPUT_DEPTH) -> bool:
     """True when `name` is computed (through anything but Shape/Size) from a float network input
-    (remembered per graph: `_depth_memo`)."""
+    in at most `depth` producer steps: every tensor's distance from those inputs, computed once
+    per graph (`_float_input_hops`), or a walk remembered per graph (`_depth_memo`)."""
     if not name or depth <= 0:
         return False
+    if depth <= FLOAT_INPUT_DEPTH:
+        hops = _float_input_hops(graph)
+        if hops is not None:
+            return hops.get(name, depth) < depth
     return _depth_memo(
         graph,
         "reads_float_network_input",
@@ -152,6 +161,26 @@ def _depth_memo(graph: GraphView, analysis: str, key, depth: int, compute) -> bo
         false_at = depth if false_at is None else max(false_at, depth)
     table[key] = (true_at, false_at)
     return found
+
+
+def _float_input_hops(graph: GraphView) -> dict[str, int] | None:
+    """`GraphView.producer_hops` from the graph's float network inputs (a walk of depth d
+    from a tensor finds one exactly when its hops are below d), once per graph; None where
+    the graph walks instead (a body, no native module)."""
+    table = graph.analysis("float input hops")
+    if "hops" not in table:
+        sources = [
+            value.name
+            for value in graph.graph.input
+            if value.name and _is_float_network_input(graph.facts(value.name))
+        ]
+        table["hops"] = graph.producer_hops(sources, _SHAPE_OPS, FLOAT_INPUT_DEPTH)
+    return table["hops"]
+
+
+def _is_float_network_input(facts) -> bool:
+    dtype, _, _, is_constant, is_graph_input = facts
+    return not is_constant and is_graph_input and dtype in FLOAT_LIKE
 
 
 def _reads_float_network_input(graph: GraphView, name: str, depth: int) -> bool:
@@ -236,7 +265,7 @@ def _extent_source(graph: GraphView, name: str, seen: dict, depth: int) -> str |
     if name in seen:
         return seen[name]
     seen[name] = None
-    node = graph.producers.get(name)
+    node = graph.producer(name)
     found = None
     if node is None:
         pass
@@ -260,7 +289,7 @@ def _extent_source(graph: GraphView, name: str, seen: dict, depth: int) -> str |
 def _quantized_scalar(graph: GraphView, name: str, depth: int = 16) -> bool:
     """True when rank-0 tensor `name` is a QuantizeLinear/DequantizeLinear output or is
     computed from one through rank-0 tensors only."""
-    node = graph.producers.get(name)
+    node = graph.producer(name)
     if node is None or depth <= 0:
         return False
     if node.op_type in QUANTIZATION_OPS:
@@ -319,7 +348,7 @@ def _dequantized_int8_constant(graph: GraphView, name: str, seen: set, depth: in
     if not name or depth <= 0 or name in seen:
         return None
     seen.add(name)
-    node = graph.producers.get(name)
+    node = graph.producer(name)
     if node is None or node.op_type in _SHAPE_OPS or node.op_type in _OPAQUE:
         return None
     if node.op_type == "DequantizeLinear" and node.input:
