@@ -721,17 +721,9 @@ class VerdictMemo:
         one; tensors not typed alike are keyed by `_tensor_key`, over what this sets."""
         by_type, known, skip = self._by_type, self._tensor_keys, self._not_typed_alike
         table = self.graph.type_table()
-        distinct = set(table.values())
         # the first tensor typed alike of each type, the types in order of first appearance
-        # (C-level passes: a transformer's 100,000 tensors have ~25,000 distinct types)
-        alike = table
-        if not skip.isdisjoint(table):
-            alike = dict(table)
-            for name in skip.intersection(table):
-                del alike[name]
-        first = dict(zip(reversed(alike.values()), reversed(alike.keys()), strict=True))
-        order = dict.fromkeys(alike.values())
-        one_of: dict[bytes, str] = dict(zip(order, map(first.__getitem__, order), strict=True))
+        # (in C: a transformer's 100,000 tensors have ~25,000 distinct types)
+        one_of = _first_names(table, skip, inside=False)
         alone: set[bytes] = set()
         self._key_generated_alike(one_of)
         for serialized, name in one_of.items():
@@ -742,31 +734,25 @@ class VerdictMemo:
                 by_type[serialized] = key
             else:
                 alone.add(serialized)
-        keyed = dict(zip(table, map(by_type.get, table.values()), strict=True))
-        for name in skip.intersection(keyed):
-            del keyed[name]  # keyed from their own facts (`_tensor_key`), or below
+        # the others by lookup; those not typed alike are keyed from their own facts
+        # (`_tensor_key`), the computed constants below
+        for name in _keyed_by_type(table, by_type, skip, False, known):
+            if table[name] in alone:
+                self._new_tensor_key(name)
         self._key_constants_alike(table)
-        if alone or len(one_of) < len(distinct):  # tensors left without a key: one by one
-            for name in [n for n, key in keyed.items() if key is None]:
-                del keyed[name]
-                if table[name] in alone:
-                    self._new_tensor_key(name)
-        known.update(keyed)
 
     def _key_constants_alike(self, table: Mapping[str, bytes]) -> None:
         """Keys the computed constants (`GraphView.constants_typed_alike`) by type: one of
         each type from its facts, the others by lookup (a model's many Constant outputs)."""
+        constants = self.graph.constants_typed_alike()
         by_type: dict[bytes, int | tuple[int, tuple[str, ...]]] = {}
-        known = self._tensor_keys
-        for name in self.graph.constants_typed_alike().intersection(table):
-            serialized = table[name]
-            key = by_type.get(serialized)
-            if key is not None:
-                known[name] = key
-                continue
+        for serialized, name in _first_names(table, constants, inside=True).items():
             key, of_type = self._new_tensor_key(name)  # (keys `name` itself)
             if of_type:
                 by_type[serialized] = key
+        for name in _keyed_by_type(table, by_type, constants, True, self._tensor_keys):
+            if name not in self._tensor_keys:
+                self._new_tensor_key(name)
 
     def _key_generated_alike(self, one_of: dict[bytes, str]) -> None:
         """Keys the types that differ only in the names of their made-up dims once per
@@ -861,6 +847,49 @@ def _generated_dims_python(serialized: bytes) -> tuple[bytes, tuple[str, ...]] |
             return None
     parts.append(serialized[end:])
     return b"\0".join(parts), tuple(names)
+
+
+def _first_names(table: Mapping[str, bytes], names: set[str], inside: bool) -> dict[bytes, str]:
+    """The first name of each type among the entries of `table` whose name is in `names`
+    (`inside`) or not in it, the types in order of first appearance (in C when built:
+    `_memo_keys.first_names`)."""
+    if _memo_keys is not None and type(table) is dict:
+        return _memo_keys.first_names(table, names, inside)
+    return _first_names_python(table, names, inside)
+
+
+def _first_names_python(table: Mapping[str, bytes], names: set[str], inside: bool) -> dict:
+    first: dict[bytes, str] = {}
+    for name, serialized in table.items():
+        if (name in names) == inside:
+            first.setdefault(serialized, name)
+    return first
+
+
+def _keyed_by_type(
+    table: Mapping[str, bytes], by_type: dict, names: set[str], inside: bool, known: dict
+) -> list[str]:
+    """Sets `known[name] = by_type[type]` for the entries of `table` that `_first_names`
+    selects and whose type has a key; returns the other selected names, in order (in C when
+    built: `_memo_keys.keyed_by_type`)."""
+    if _memo_keys is not None and type(table) is dict:
+        return _memo_keys.keyed_by_type(table, by_type, names, inside, known)
+    return _keyed_by_type_python(table, by_type, names, inside, known)
+
+
+def _keyed_by_type_python(
+    table: Mapping[str, bytes], by_type: dict, names: set[str], inside: bool, known: dict
+) -> list[str]:
+    left = []
+    for name, serialized in table.items():
+        if (name in names) != inside:
+            continue
+        key = by_type.get(serialized)
+        if key is None:
+            left.append(name)
+        else:
+            known[name] = key
+    return left
 
 
 class _TensorKeys(dict):

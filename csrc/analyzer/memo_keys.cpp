@@ -281,7 +281,78 @@ PyObject* node_key_numbers(PyObject*, PyObject* args) {
   return out;
 }
 
+// The entries of `table` (name -> serialized type) that `names` (a set) selects: those in it
+// when `inside`, else those not in it. Calls `on(name, type)` for each, in the table's order;
+// false with a Python error set on failure.
+template <typename On>
+bool each_selected(PyObject* table, PyObject* names, int inside, On on) {
+  Py_ssize_t position = 0;
+  PyObject *name, *type;
+  while (PyDict_Next(table, &position, &name, &type)) {
+    int in = PySet_Contains(names, name);
+    if (in < 0) return false;
+    if ((in != 0) != (inside != 0)) continue;
+    if (!on(name, type)) return false;
+  }
+  return true;
+}
+
+bool selection_args(PyObject* table, PyObject* names) {
+  if (!PyDict_Check(table) || !PyAnySet_Check(names)) {
+    PyErr_SetString(PyExc_TypeError, "expected a dict and a set");
+    return false;
+  }
+  return true;
+}
+
+PyObject* first_names(PyObject*, PyObject* args) {
+  PyObject *table, *names;
+  int inside;
+  if (!PyArg_ParseTuple(args, "OOp", &table, &names, &inside) || !selection_args(table, names)) {
+    return nullptr;
+  }
+  PyObject* out = PyDict_New();
+  if (out == nullptr) return nullptr;
+  if (!each_selected(table, names, inside, [&](PyObject* name, PyObject* type) {
+        return PyDict_SetDefault(out, type, name) != nullptr;
+      })) {
+    Py_DECREF(out);
+    return nullptr;
+  }
+  return out;
+}
+
+PyObject* keyed_by_type(PyObject*, PyObject* args) {
+  PyObject *table, *by_type, *names, *known;
+  int inside;
+  if (!PyArg_ParseTuple(args, "OO!OpO!", &table, &PyDict_Type, &by_type, &names, &inside,
+                        &PyDict_Type, &known) ||
+      !selection_args(table, names)) {
+    return nullptr;
+  }
+  PyObject* left = PyList_New(0);
+  if (left == nullptr) return nullptr;
+  if (!each_selected(table, names, inside, [&](PyObject* name, PyObject* type) {
+        PyObject* key = PyDict_GetItemWithError(by_type, type);
+        if (key != nullptr) return PyDict_SetItem(known, name, key) == 0;
+        return !PyErr_Occurred() && PyList_Append(left, name) == 0;
+      })) {
+    Py_DECREF(left);
+    return nullptr;
+  }
+  return left;
+}
+
 PyMethodDef methods[] = {
+    {"first_names", first_names, METH_VARARGS,
+     "first_names(table, names, inside) -> {type: name}: the first name of each type among "
+     "the entries of `table` (name -> type) in the set `names` (`inside`) or not in it, the "
+     "types in order of first appearance; as static._first_names_python."},
+    {"keyed_by_type", keyed_by_type, METH_VARARGS,
+     "keyed_by_type(table, by_type, names, inside, known) -> [name, ...]: sets known[name] = "
+     "by_type[type] for the selected entries of `table` (as first_names selects them) whose "
+     "type has a key, and returns the others' names, in order; as "
+     "static._keyed_by_type_python."},
     {"node_key_numbers", node_key_numbers, METH_VARARGS,
      "node_key_numbers(kinds, inputs, outputs, tensor_keys, generated) -> list[int]: each "
      "node's key as a number (equal keys, equal numbers, in order of first appearance; -1 "

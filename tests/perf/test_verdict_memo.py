@@ -152,7 +152,7 @@ def _fake_rule(check) -> OpRule:
         pytest.param(lambda ctx: ctx.node.name, "r2", id="node-proto"),
         pytest.param(lambda ctx: ctx.name, "r2", id="node-name"),
         pytest.param(
-            lambda ctx: getattr(ctx.graph.producers.get(ctx.node.input[0]), "name", None),
+            lambda ctx: getattr(ctx.graph.producer(ctx.node.input[0]), "name", None),
             "r1",
             id="graph",
         ),
@@ -534,6 +534,29 @@ def test_generated_patterns_in_c_group_as_python_does():
     got = native.generated_patterns(types, known)
     assert got == expected and list(got) == list(expected)
     assert any(len(members) > 1 for members in got.values())
+
+
+def test_type_table_passes_in_c_equal_pythons():
+    """`_memo_keys.first_names` and `keyed_by_type` select, order and key the entries of a
+    type table as their Python references do (inside and outside the name set)."""
+    native = pytest.importorskip("trtforge.analyzer._memo_keys", reason="not built")
+    from trtforge.analyzer.inference import infer_types
+
+    chained = repeat_blocks(onnx.load(REPO / "examples" / "transformer_block.onnx"), 3)
+    table = dict(infer_types(chained)._raw)
+    names = set(list(table)[::3]) | {"not in the table"}
+    types = list(dict.fromkeys(table.values()))
+    by_type = {t: i for i, t in enumerate(types) if i % 2}
+    for inside in (True, False):
+        got = native.first_names(table, names, inside)
+        expected = static._first_names_python(table, names, inside)
+        assert got == expected and list(got) == list(expected)
+        known_c, known_py = {"x": 0}, {"x": 0}
+        left = native.keyed_by_type(table, by_type, names, inside, known_c)
+        assert left == static._keyed_by_type_python(table, by_type, names, inside, known_py)
+        assert known_c == known_py and left and len(known_c) > 1
+    with pytest.raises(TypeError):
+        native.first_names(table, list(names), True)
 
 
 def test_verdicts_that_read_constants_are_shared_only_with_the_same_constants(monkeypatch):
