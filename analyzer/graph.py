@@ -304,11 +304,10 @@ class GraphView:
         if _producer_hops is None or self.outer is not None:
             return None
         f = self.fields
-        through = bytes(op not in stop_ops for op in f.ops)
         blocked = self._constants.union(self._inputs)  # (initializers are constants)
         return _producer_hops.hops_from(
-            dict.fromkeys(sources, 0), f.inputs, f.outputs, through, self.producer_index,
-            blocked, cap,
+            dict.fromkeys(sources, 0), f.ops, f.inputs, f.outputs, stop_ops,
+            self.producer_index, blocked, cap,
         )  # fmt: skip
 
     def read_structure(self) -> None:

@@ -541,6 +541,8 @@ class VerdictMemo:
         self._kinds: dict[tuple, int] = {}
         #: serialized attribute -> whether it holds a graph
         self._nested: dict[bytes, bool] = {}
+        #: name -> what stands for its constant value in `values_key`
+        self._held: dict[str, tuple | None] = {}
         self._generated = False  # some tensor has made-up dims
         #: serialized type -> key of the tensors whose facts are those of their type (all
         #: but `_not_typed_alike`): spares decoding the facts of every tensor. Set up at the
@@ -606,9 +608,8 @@ class VerdictMemo:
         stands for its value by its name; a Constant node's output by its serialized
         attributes; anything else has no constant value (`GraphView.constant_value`: None)
         and stands for that; an analysis, by its answer."""
-        graph, fields = self.graph, self.graph.fields
-        inputs = fields.inputs[index]
-        producers = graph.producer_index
+        graph = self.graph
+        inputs = graph.fields.inputs[index]
         held = []
         for read in reads:
             if type(read) is tuple:  # (input, analysis): `NodeContext.input_derived`
@@ -616,15 +617,22 @@ class VerdictMemo:
                 held.append(("derived", analysis(graph, inputs[position])))
                 continue
             name = inputs[read]
-            if graph.is_initializer(name):  # the memo's graph is a top-level one
-                held.append(("initializer", name))
-                continue
-            producer = producers.get(name)
-            if producer is not None and fields.ops[producer] == "Constant":
-                held.append(("Constant", tuple(fields.attributes[producer])))
-            else:
-                held.append(None)
+            value = self._held.get(name, self)
+            if value is self:
+                value = self._held[name] = self._constant_held(name)
+            held.append(value)
         return reads, tuple(held)
+
+    def _constant_held(self, name: str) -> tuple | None:
+        """What stands for the constant value of tensor `name` in `values_key` (remembered per
+        name: many nodes read one Constant's value)."""
+        graph, fields = self.graph, self.graph.fields
+        if graph.is_initializer(name):  # the memo's graph is a top-level one
+            return ("initializer", name)
+        producer = graph.producer_index.get(name)
+        if producer is not None and fields.ops[producer] == "Constant":
+            return ("Constant", tuple(fields.attributes[producer]))
+        return None
 
     @staticmethod
     def firsts(numbers: list[int]) -> list[int]:
@@ -685,10 +693,8 @@ class VerdictMemo:
         self._tensor_key("")
         if self._by_type is None:
             return
-        known = self._tensor_keys
-        for name in self._not_typed_alike:
-            if name not in known:
-                self._new_tensor_key(name)
+        for name in self._not_typed_alike.difference(self._tensor_keys):
+            self._new_tensor_key(name)
 
     def _tensor_key(self, name: str) -> int | tuple[int, tuple[str, ...]]:
         if self._not_typed_alike is None:  # the first key: types are known now

@@ -13,6 +13,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <vector>
+
 namespace {
 
 // A node's distance candidate: 1 + the least distance among its inputs, or -1 when none of
@@ -34,23 +36,28 @@ long long through_inputs(PyObject* distances, PyObject* inputs) {
 }
 
 PyObject* hops_from(PyObject*, PyObject* args) {
-  PyObject *sources, *inputs, *outputs, *through, *producer, *blocked;
+  PyObject *sources, *ops, *inputs, *outputs, *stop_ops, *producer, *blocked;
   long long cap;
-  if (!PyArg_ParseTuple(args, "O!O!O!SO!OL", &PyDict_Type, &sources, &PyList_Type, &inputs,
-                        &PyList_Type, &outputs, &through, &PyDict_Type, &producer, &blocked,
-                        &cap)) {
+  if (!PyArg_ParseTuple(args, "O!O!O!O!OO!OL", &PyDict_Type, &sources, &PyList_Type, &ops,
+                        &PyList_Type, &inputs, &PyList_Type, &outputs, &stop_ops, &PyDict_Type,
+                        &producer, &blocked, &cap)) {
     return nullptr;
   }
-  if (!PyAnySet_Check(blocked)) {
-    PyErr_SetString(PyExc_TypeError, "blocked must be a set");
+  if (!PyAnySet_Check(blocked) || !PyAnySet_Check(stop_ops)) {
+    PyErr_SetString(PyExc_TypeError, "stop_ops and blocked must be sets");
     return nullptr;
   }
   Py_ssize_t nodes = PyList_GET_SIZE(inputs);
-  if (PyList_GET_SIZE(outputs) != nodes || PyBytes_GET_SIZE(through) != nodes) {
-    PyErr_SetString(PyExc_ValueError, "inputs, outputs and through differ in length");
+  if (PyList_GET_SIZE(outputs) != nodes || PyList_GET_SIZE(ops) != nodes) {
+    PyErr_SetString(PyExc_ValueError, "ops, inputs and outputs differ in length");
     return nullptr;
   }
-  const char* passes = PyBytes_AS_STRING(through);
+  std::vector<char> passes(static_cast<size_t>(nodes));
+  for (Py_ssize_t i = 0; i < nodes; ++i) {
+    int stops = PySet_Contains(stop_ops, PyList_GET_ITEM(ops, i));
+    if (stops < 0) return nullptr;
+    passes[static_cast<size_t>(i)] = !stops;
+  }
   PyObject* distances = PyDict_Copy(sources);
   if (distances == nullptr) return nullptr;
   // Relaxes every node in order until nothing changes: one pass computes a topologically
@@ -60,7 +67,7 @@ PyObject* hops_from(PyObject*, PyObject* args) {
   for (long long pass = 0; changed && pass <= cap + 1; ++pass) {
     changed = false;
     for (Py_ssize_t i = 0; i < nodes; ++i) {
-      if (!passes[i]) continue;
+      if (!passes[static_cast<size_t>(i)]) continue;
       PyObject* node_inputs = PyList_GET_ITEM(inputs, i);
       PyObject* node_outputs = PyList_GET_ITEM(outputs, i);
       if (!PyList_Check(node_inputs) || !PyList_Check(node_outputs)) {
@@ -114,11 +121,12 @@ PyObject* hops_from(PyObject*, PyObject* args) {
 
 PyMethodDef methods[] = {
     {"hops_from", hops_from, METH_VARARGS,
-     "hops_from(sources, inputs, outputs, through, producer, blocked, cap) -> {name: hops}: "
-     "for every tensor fewer than `cap` producer steps from a source (`sources`: name -> 0), "
-     "the least number of steps. Node i (`inputs[i]`, `outputs[i]`: lists of names) passes "
-     "distances on when `through[i]` (bytes) is non-zero, to the outputs it is the producer "
-     "of (`producer`: name -> node index) that are not in `blocked` (a set)."},
+     "hops_from(sources, ops, inputs, outputs, stop_ops, producer, blocked, cap) -> "
+     "{name: hops}: for every tensor fewer than `cap` producer steps from a source "
+     "(`sources`: name -> 0), the least number of steps. Node i (`ops[i]`; `inputs[i]`, "
+     "`outputs[i]`: lists of names) passes distances on unless its op is in the set "
+     "`stop_ops`, to the outputs it is the producer of (`producer`: name -> node index) that "
+     "are not in the set `blocked`."},
     {nullptr, nullptr, 0, nullptr},
 };
 
