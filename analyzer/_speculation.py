@@ -6,8 +6,9 @@ needs none of it: ONNX's inference is its C++ extension, which loads on its own 
 (`cpp_shape_inference`), and the model's fields it reads are read by the native wire reader
 (`trtforge.analyzer._wire`; through `_shallow_graph`'s message types when it is not built).
 
-`lean_inferred` makes the run of `inference.speculative_table`, and `table_state` reads its
-types, for the models where that is the whole story: they decline (None) wherever the full
+`lean_inferred` makes the run of `inference.speculative_table` (`strict_run`, on short names
+where long ones would slow ONNX down), and `table_state` reads its types, for the models where
+that is the whole story: they decline (None) wherever the full
 path would do more (large or external weights,
 which `inference._weightless` leaves out first; If/Loop/Scan, whose bodies' types are read
 from the parsed model; graph attributes; rank-1 tensors too large for data propagation), and
@@ -224,9 +225,9 @@ def weight_facts(serialized_model: bytes) -> tuple[int, bool, bool]:
 def lean_inferred(
     serialized_model: bytes, declared: tuple[list[str], dict[str, bytes]] | None = None
 ) -> bytes | None:
-    """The serialized model inferred by one strict run of ONNX's inference with data
-    propagation, its memory capped — the run `inference.speculative_table` makes — without
-    importing onnx; None when this model needs the full path (module docstring). `declared`:
+    """The inferred types of a serialized model (`strict_run`: one strict run of ONNX's
+    inference with data propagation), its memory capped — the run
+    `inference.speculative_table` makes — without importing onnx; None when this model needs the full path (module docstring). `declared`:
     `model_types(serialized_model)`, if at hand. Its table: `table_state`.
 
     Raises:

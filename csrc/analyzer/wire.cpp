@@ -16,7 +16,9 @@
 // reads the graph through protobuf, which raises the error it always did.
 //
 // `model_types` reads an inferred model's types the same way, for the type table
-// (`_speculation.lean_table_state`).
+// (`_speculation.table_state`); `weight_facts` what decides whether the lean child may infer.
+// `short_names` and `restored_types` rename a model around ONNX's shape inference (their own
+// section below: inference costs about in proportion to the length of the names).
 //
 // Field numbers (onnx.proto): ModelProto.graph 7; GraphProto: node 1, input 11, output 12,
 // value_info 13; NodeProto: input 1, output 2, name 3, op_type 4, attribute 5, domain 7;
