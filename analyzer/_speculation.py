@@ -227,8 +227,9 @@ def lean_inferred(
 ) -> bytes | None:
     """The inferred types of a serialized model (`strict_run`: one strict run of ONNX's
     inference with data propagation), its memory capped — the run
-    `inference.speculative_table` makes — without importing onnx; None when this model needs the full path (module docstring). `declared`:
-    `model_types(serialized_model)`, if at hand. Its table: `table_state`.
+    `inference.speculative_table` makes — without importing onnx; None when this model needs
+    the full path (module docstring). `declared`: `model_types(serialized_model)`, if at
+    hand. Its table: `table_state`.
 
     Raises:
         SpeculationFailed: the run failed.
@@ -264,13 +265,12 @@ def strict_run(serialized_model: bytes, nodes: int) -> bytes:
     is one-to-one, and inference reads names only to connect tensors:
     `tests/perf/test_short_names.py`)."""
     infer = cpp_shape_inference()
-    short = None
+    renamed = None
     if _wire is not None and nodes and len(serialized_model) >= SHORT_NAMES_FROM * nodes:
-        short = _wire.short_names(serialized_model)
-    if short is not None:
-        restored = _wire.restored_types(
-            infer.infer_shapes(short, False, True, True), serialized_model
-        )
+        renamed = _wire.short_names(serialized_model)
+    if renamed is not None:
+        short, renaming = renamed
+        restored = _wire.restored_types(infer.infer_shapes(short, False, True, True), renaming)
         if restored is not None:
             return restored
     return infer.infer_shapes(serialized_model, False, True, True)

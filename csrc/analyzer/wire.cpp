@@ -673,21 +673,52 @@ bool shorten_model(std::string_view model, NameNumbers& numbers, std::string& ou
   });
 }
 
+// What `short_names` hands to `restored_types`: the numbering of the source's names (views into
+// the source, whose buffer it holds), in a capsule.
+struct Renaming {
+  Py_buffer source;
+  NameNumbers numbers;
+};
+
+const char kRenaming[] = "trtforge.analyzer._wire.Renaming";
+
+void drop_renaming(PyObject* capsule) {
+  auto* renaming = static_cast<Renaming*>(PyCapsule_GetPointer(capsule, kRenaming));
+  if (renaming == nullptr) return;
+  PyBuffer_Release(&renaming->source);
+  delete renaming;
+}
+
 PyObject* short_names(PyObject*, PyObject* arg) {
-  Py_buffer view;
-  if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) != 0) return nullptr;
-  std::string out;
-  bool shortened;
-  {
-    NameNumbers numbers;
-    out.reserve(static_cast<size_t>(view.len));
-    shortened = shorten_model(
-        std::string_view(static_cast<const char*>(view.buf), static_cast<size_t>(view.len)),
-        numbers, out);
+  auto* renaming = new Renaming();
+  if (PyObject_GetBuffer(arg, &renaming->source, PyBUF_SIMPLE) != 0) {
+    delete renaming;
+    return nullptr;
   }
-  PyBuffer_Release(&view);
-  if (!shortened) return Py_NewRef(Py_None);
-  return PyBytes_FromStringAndSize(out.data(), static_cast<Py_ssize_t>(out.size()));
+  std::string out;
+  out.reserve(static_cast<size_t>(renaming->source.len));
+  bool shortened = shorten_model(std::string_view(static_cast<const char*>(renaming->source.buf),
+                                                  static_cast<size_t>(renaming->source.len)),
+                                 renaming->numbers, out);
+  PyObject* capsule = PyCapsule_New(renaming, kRenaming, drop_renaming);
+  if (capsule == nullptr) {
+    PyBuffer_Release(&renaming->source);
+    delete renaming;
+    return nullptr;
+  }
+  if (!shortened) {
+    Py_DECREF(capsule);
+    return Py_NewRef(Py_None);
+  }
+  PyObject* renamed = PyBytes_FromStringAndSize(out.data(), static_cast<Py_ssize_t>(out.size()));
+  if (renamed == nullptr) {
+    Py_DECREF(capsule);
+    return nullptr;
+  }
+  PyObject* result = PyTuple_Pack(2, renamed, capsule);
+  Py_DECREF(renamed);
+  Py_DECREF(capsule);
+  return result;
 }
 
 // A ValueInfoProto of `message` with only its original name (1) and type (2).
@@ -709,59 +740,57 @@ bool restore_value(std::string_view message, const NameNumbers& numbers, std::st
 }
 
 PyObject* restored_types(PyObject*, PyObject* args) {
-  Py_buffer inferred, source;
-  if (!PyArg_ParseTuple(args, "y*y*", &inferred, &source)) return nullptr;
-  std::string out;
-  bool restored;
-  {
-    NameNumbers numbers;
-    std::string ignored;
-    restored = shorten_model(std::string_view(static_cast<const char*>(source.buf),
-                                              static_cast<size_t>(source.len)),
-                             numbers, ignored);
-    std::string graph, part;
-    int graphs = 0;
-    restored = restored &&
-               each_field(std::string_view(static_cast<const char*>(inferred.buf),
-                                           static_cast<size_t>(inferred.len)),
-                          [&](uint32_t field, std::string_view payload) {
-                            if (field != 7) return true;
-                            if (++graphs > 1) return false;
-                            return each_field(payload, [&](uint32_t f, std::string_view value) {
-                              part.clear();
-                              if (f == 1) {  // a node: its op_type (4) only
-                                bool read = each_field(value, [&](uint32_t n, std::string_view op) {
-                                  if (n == 4) put_field(part, 4, op);
-                                  return true;
-                                });
-                                put_field(graph, 1, part);
-                                return read;
-                              }
-                              if (f != 11 && f != 12 && f != 13) return true;
-                              if (!restore_value(value, numbers, part)) return false;
-                              put_field(graph, f, part);
-                              return true;
-                            });
-                          });
-    if (restored) put_field(out, 7, graph);
+  Py_buffer inferred;
+  PyObject* capsule;
+  if (!PyArg_ParseTuple(args, "y*O", &inferred, &capsule)) return nullptr;
+  if (!PyCapsule_IsValid(capsule, kRenaming)) {
+    PyBuffer_Release(&inferred);
+    PyErr_SetString(PyExc_TypeError, "restored_types: the renaming must be short_names' own");
+    return nullptr;
   }
+  auto* renaming = static_cast<Renaming*>(PyCapsule_GetPointer(capsule, kRenaming));
+  const NameNumbers& numbers = renaming->numbers;
+  std::string out, graph, part;
+  int graphs = 0;
+  bool restored = each_field(
+      std::string_view(static_cast<const char*>(inferred.buf), static_cast<size_t>(inferred.len)),
+      [&](uint32_t field, std::string_view payload) {
+        if (field != 7) return true;
+        if (++graphs > 1) return false;
+        return each_field(payload, [&](uint32_t f, std::string_view value) {
+          part.clear();
+          if (f == 1) {  // a node: its op_type (4) only
+            bool read = each_field(value, [&](uint32_t n, std::string_view op) {
+              if (n == 4) put_field(part, 4, op);
+              return true;
+            });
+            put_field(graph, 1, part);
+            return read;
+          }
+          if (f != 11 && f != 12 && f != 13) return true;
+          if (!restore_value(value, numbers, part)) return false;
+          put_field(graph, f, part);
+          return true;
+        });
+      });
+  if (restored) put_field(out, 7, graph);
   PyBuffer_Release(&inferred);
-  PyBuffer_Release(&source);
   if (!restored) return Py_NewRef(Py_None);
   return PyBytes_FromStringAndSize(out.data(), static_cast<Py_ssize_t>(out.size()));
 }
 
 PyMethodDef methods[] = {
     {"short_names", short_names, METH_O,
-     "short_names(serialized_model) -> the model with every tensor name of its graph made "
-     "short (its number in base 62, in order of first appearance), node names and doc strings "
-     "left out; None when the model has what this pass leaves alone (graph attributes, sparse "
+     "short_names(serialized_model) -> (renamed model, renaming): the model with every tensor "
+     "name of its graph made short (its number in base 62, in order of first appearance), "
+     "node names and doc strings left out, and what restored_types needs to give them back; "
+     "None when the model has what this pass leaves alone (graph attributes, sparse "
      "initializers, quantization annotations, training info) or is not understood."},
     {"restored_types", restored_types, METH_VARARGS,
-     "restored_types(inferred, source) -> a ModelProto holding only the graph's node op_types "
-     "and the inputs, outputs and value_info of `inferred` (an inferred copy of "
-     "short_names(source)) under their names in `source`; None when a name is not one of "
-     "short_names' or the bytes are not understood."},
+     "restored_types(inferred, renaming) -> a ModelProto holding only the graph's node "
+     "op_types and the inputs, outputs and value_info of `inferred` (an inferred copy of a "
+     "model short_names renamed, `renaming` its second result) under their original names; "
+     "None when a name is not one of short_names' or the bytes are not understood."},
     {"weight_facts", weight_facts, METH_O,
      "weight_facts(serialized_model) -> (largest initializer's bytes, whether an initializer, "
      "a sparse initializer's values or a node's tensor attribute is stored externally, whether "

@@ -38,11 +38,12 @@ def _direct(serialized: bytes) -> tuple[list[str], list[tuple[str, bytes]]]:
 
 
 def _shortened(serialized: bytes) -> tuple[list[str], list[tuple[str, bytes]]] | None:
-    short = _wire.short_names(serialized)
-    if short is None:
+    renamed = _wire.short_names(serialized)
+    if renamed is None:
         return None
+    short, renaming = renamed
     inferred = _speculation.cpp_shape_inference().infer_shapes(short, False, True, True)
-    restored = _wire.restored_types(inferred, serialized)
+    restored = _wire.restored_types(inferred, renaming)
     assert restored is not None
     ops, types = _speculation.model_types(restored)
     return ops, list(types.items())
@@ -74,7 +75,7 @@ def test_short_names_infer_the_same_types_on_real_models():
 def test_short_names_are_short_and_drop_what_inference_does_not_read():
     path = REPO / "tests" / "fixtures" / "hf" / "bert_opset17.onnx"
     model = onnx.load(path, load_external_data=False)
-    short = onnx.ModelProto.FromString(_wire.short_names(model.SerializeToString()))
+    short = onnx.ModelProto.FromString(_wire.short_names(model.SerializeToString())[0])
     names = {n for node in short.graph.node for n in (*node.input, *node.output) if n}
     assert max(map(len, names)) <= 3
     assert not any(node.name or node.doc_string for node in short.graph.node)
@@ -146,19 +147,21 @@ def test_short_names_decline_what_names_reach_beyond_the_graph():
 
 def test_restored_types_refuses_names_it_did_not_make():
     serialized = _small_model().SerializeToString()
-    short = _wire.short_names(serialized)
+    short, renaming = _wire.short_names(serialized)
     inferred = onnx.ModelProto.FromString(
         _speculation.cpp_shape_inference().infer_shapes(short, False, True, True)
     )
     stranger = inferred.graph.value_info.add()
     stranger.name = "not a short name"
-    assert _wire.restored_types(inferred.SerializeToString(), serialized) is None
+    assert _wire.restored_types(inferred.SerializeToString(), renaming) is None
     inferred.graph.value_info.pop()
     inferred.graph.value_info.add().name = "zz"  # a short name beyond the model's names
-    assert _wire.restored_types(inferred.SerializeToString(), serialized) is None
+    assert _wire.restored_types(inferred.SerializeToString(), renaming) is None
+    with pytest.raises(TypeError):  # only short_names' renaming
+        _wire.restored_types(inferred.SerializeToString(), serialized)
 
 
-def test_corrupt_bytes_are_declined_or_read_as_protobuf_would():
+def test_corrupt_bytes_are_declined_or_renamed_consistently():
     serialized = _small_model().SerializeToString()
     rng = random.Random(7)
     for _ in range(300):
@@ -166,15 +169,21 @@ def test_corrupt_bytes_are_declined_or_read_as_protobuf_would():
         for _ in range(rng.randint(1, 4)):
             data[rng.randrange(len(data))] = rng.randrange(256)
         cut = bytes(data[: rng.randint(1, len(data))] if rng.random() < 0.3 else data)
-        short = _wire.short_names(cut)
-        if short is None:
+        renamed = _wire.short_names(cut)
+        if renamed is None:
             continue
+        short, renaming = renamed
+        restored = _wire.restored_types(short, renaming)  # the renaming holds `cut`'s bytes
         try:  # what was renamed parses as a model exactly when the original does
             original = onnx.ModelProto.FromString(cut)
         except Exception:  # noqa: BLE001 - protobuf refuses it; the renamed copy is not used
             continue
-        renamed = onnx.ModelProto.FromString(short)
-        assert len(renamed.graph.node) == len(original.graph.node)
+        copy = onnx.ModelProto.FromString(short)
+        assert len(copy.graph.node) == len(original.graph.node)
+        if restored is not None:  # the graph's values come back under their names
+            back = onnx.ModelProto.FromString(restored)
+            assert [v.name for v in back.graph.input] == [v.name for v in original.graph.input]
+            assert [n.op_type for n in back.graph.node] == [n.op_type for n in original.graph.node]
 
 
 def test_speculative_table_runs_on_short_names_with_the_same_result(monkeypatch):
