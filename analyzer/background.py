@@ -148,6 +148,7 @@ class PendingTypes:
 
             with open(path, "rb") as model_file:
                 data = model_file.read()
+            digest = _digest_meanwhile(data)
             declared = _speculation.model_types(data)
             if len(declared[0]) < MIN_NODES:  # a model of weights: stop before onnx
                 out.write(SMALL)
@@ -160,7 +161,7 @@ class PendingTypes:
                 except _speculation.SpeculationFailed:
                     inferred, speculate = None, False  # the full speculation would fail alike
                 if inferred is not None:  # its table is read by the parent (`prefetched`)
-                    out.write(_pickled((hashlib.sha256(data).hexdigest(), inferred)))
+                    out.write(_pickled((digest(), inferred)))
                     return
             onnx = _speculation.import_onnx()
 
@@ -169,7 +170,7 @@ class PendingTypes:
                 out.write(SMALL)
                 return
             table = _child_table(model, speculate, out, data)
-            out.write(_pickled((hashlib.sha256(data).hexdigest(), table)))
+            out.write(_pickled((digest(), table)))
 
         pending._fork(work, orphan_dies=True)
         return pending
@@ -312,6 +313,29 @@ class PendingTypes:
         if self._pipe >= 0:
             os.close(self._pipe)
             self._pipe = -1
+
+
+def _digest_meanwhile(data: bytes):
+    """The SHA-256 of `data` (hex), computed by a thread while the caller goes on to shape
+    inference (hashlib lets go of the GIL while it hashes; ONNX's inference holds it):
+    returns the function that waits for it. The thread has started hashing when this
+    returns, so the digest costs the prefetching child no time of its own."""
+    digests: list[str] = []
+    hashing = threading.Event()
+
+    def work() -> None:
+        hashing.set()
+        digests.append(hashlib.sha256(data).hexdigest())
+
+    thread = threading.Thread(target=work, name="trtforge-digest", daemon=True)
+    thread.start()
+    hashing.wait()
+
+    def result() -> str:
+        thread.join()
+        return digests[0] if digests else hashlib.sha256(data).hexdigest()
+
+    return result
 
 
 def _pickled(table) -> bytes:
