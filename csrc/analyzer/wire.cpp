@@ -357,7 +357,7 @@ PyObject* model_types(PyObject*, PyObject* arg) {
     if (!understood) {
       result = Py_NewRef(Py_None);
     } else {
-      Texts texts(parts.value_info.size() + parts.inputs.size() + parts.outputs.size() + 64);
+      Texts texts(64);  // op types: a few distinct ones (names are mostly distinct: not interned)
       Blobs types;
       PyRef ops(PyList_New(0)), table(PyDict_New());
       bool ok = ops.obj && table.obj;
@@ -365,7 +365,7 @@ PyObject* model_types(PyObject*, PyObject* arg) {
       // each name's first type in the order value_info, outputs, inputs
       for (const auto* values : {&parts.value_info, &parts.outputs, &parts.inputs}) {
         for (size_t i = 0; ok && i < values->size(); ++i) {
-          PyRef name(texts.get((*values)[i].name));
+          PyRef name(make_text((*values)[i].name));
           if (!name.obj) { ok = false; break; }
           int present = PyDict_Contains(table.obj, name.obj);
           if (present < 0) { ok = false; break; }
