@@ -130,6 +130,8 @@ class PendingTypes:
         #: the command loaded (`start_type_inference`), which the child's must equal
         self.path: str | None = None
         self._sha256 = ""
+        #: work to do while `result()` waits for the child (`meanwhile`)
+        self._meanwhile: list = []
         if model is None:
             return
         if can_fork(model):
@@ -203,6 +205,13 @@ class PendingTypes:
         os.close(write_end)
         self._pid, self._pipe = pid, read_end
 
+    def meanwhile(self, work) -> None:
+        """Runs `work()` (no arguments) while `result()` waits for the child, if it waits for
+        one: work the caller would otherwise do after the types arrive, though it does not
+        need them. Errors of `work` are ignored (the caller meets them again when it does the
+        work itself)."""
+        self._meanwhile.append(work)
+
     def result(self) -> TypeTable:
         """The type table (waits for the child)."""
         if self._table is None:
@@ -272,6 +281,12 @@ class PendingTypes:
         ("speculation crashed", None) — a new child must run the policy — or ("failed",
         None)."""
         _run_idle()
+        work, self._meanwhile = self._meanwhile, []
+        for each in work:
+            try:
+                each()
+            except Exception as err:  # noqa: BLE001 - done again, and reported, later
+                log.debug("work while waiting failed: %s", err)
         chunks = []
         try:
             with os.fdopen(self._pipe, "rb") as pipe:

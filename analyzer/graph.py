@@ -9,7 +9,7 @@ per version of a model by `session.ModelSession`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -32,6 +32,23 @@ except ImportError:  # pragma: no cover - a build without a C++ compiler: walks 
     _producer_hops = None
 
 log = logging.getLogger("trtforge.graph")
+
+#: analyses of a graph's structure alone — its nodes, constants and declared inputs, which the
+#: inferred types never change — by name, registered by the modules that define them
+#: (`structural_analysis`): a GraphView keeps their results across `use_types`, and the static
+#: backend computes them while it waits for the types (`GraphView.prepare_structural`).
+_STRUCTURAL: dict[str, Callable[[GraphView], object]] = {}
+
+
+def structural_analysis(name: str):
+    """Registers `function(graph)` as the structural analysis `name` (a decorator)."""
+
+    def register(function):
+        _STRUCTURAL[name] = function
+        return function
+
+    return register
+
 
 #: ops whose outputs are not functions of their inputs alone.
 NONDETERMINISTIC = frozenset(
@@ -269,6 +286,7 @@ class GraphView:
         self._info: dict[str, TensorInfo] = {}
         self._facts: dict[str, TensorFacts] = {}
         self._analyses: dict[str, dict] = {}
+        self._structural: dict[str, object] = {}
         self.use_types(types)
         self._initializers = {t.name: t for t in graph.initializer}
         for sparse in graph.sparse_initializer:
@@ -291,6 +309,19 @@ class GraphView:
         types are: a walk up the producers that many nodes start from (a shape computation
         feeding every block's Reshape) is made once per tensor instead of once per node."""
         return self._analyses.setdefault(name, {})
+
+    def structural(self, name: str) -> object:
+        """The result of the structural analysis `name` (`structural_analysis`) for this
+        graph, computed once."""
+        if name not in self._structural:
+            self._structural[name] = _STRUCTURAL[name](self)
+        return self._structural[name]
+
+    def prepare_structural(self) -> None:
+        """Computes every registered structural analysis now (for a time the caller would
+        otherwise spend waiting)."""
+        for name in list(_STRUCTURAL):
+            self.structural(name)
 
     def producer_hops(
         self, sources: Iterable[str], stop_ops: frozenset[str], cap: int
@@ -399,6 +430,10 @@ class GraphView:
 
     def is_graph_output(self, name: str) -> bool:
         return name in self._outputs
+
+    def initializer_names(self) -> Iterable[str]:
+        """The names of this graph's own initializers (sparse ones' values included)."""
+        return self._initializers.keys()
 
     def is_initializer(self, name: str) -> bool:
         if name in self._initializers:

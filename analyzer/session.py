@@ -256,6 +256,9 @@ class _Ready:
     def __init__(self, session: ModelSession) -> None:
         self._session = session
 
+    def meanwhile(self, work) -> None:
+        """Nothing: the types are computed when asked for, with nothing to wait for."""
+
     def result(self) -> TypeTable:
         return self._session.types()
 
@@ -268,6 +271,9 @@ class _Recorded:
 
     def __init__(self, session: ModelSession, pending) -> None:
         self._session, self._pending = session, pending
+
+    def meanwhile(self, work) -> None:
+        self._pending.meanwhile(work)
 
     def result(self) -> TypeTable:
         table = self._pending.result()

@@ -35,7 +35,7 @@ from trtforge.analyzer.kb.policy import (
     intermediate_refused_types,
     uint8_weights,
 )
-from trtforge.analyzer.kb.registry import find_rule
+from trtforge.analyzer.kb.registry import all_rules, find_rule
 from trtforge.analyzer.kb.rule import NodeContext, OpRule, display_name, finding_prefix
 from trtforge.analyzer.loading import LoadedModel, load_model
 from trtforge.analyzer.plugin_lookup import find_plugin
@@ -406,6 +406,7 @@ class StaticChecker:
                 )
             ]
             problems = self.session.structural_problems(top) if self._depth == 0 else []
+            pending.meanwhile(lambda: _prepare(top, memo))
             self.types = pending.result()
         finally:
             pending.close()
@@ -473,7 +474,11 @@ class StaticChecker:
                 for number, outcome in enumerate(shared)
                 if outcome is not None and outcome[0] == "clean" and outcome[1]
             }
-            for index in memo.judged_alone(numbers, clean, firsts):
+            alone = memo.judged_alone(numbers, clean, firsts)
+            holding = memo.holding_seen(alone, numbers, by_values)
+            for index in alone:
+                if index in holding:
+                    continue  # holds the constants of a verdict seen clean: shares it
                 number = numbers[index]
                 outcome = shared[number] if number >= 0 else None
                 if outcome is not None and outcome[0] == "named":
@@ -502,6 +507,16 @@ class StaticChecker:
             problems += validity.inference_problems(self.types.strict_error, proto)
         validity.attach(report, problems)
         return report
+
+
+def _prepare(top: GraphView, memo: VerdictMemo | None) -> None:
+    """What needs no types, done while they are inferred: the knowledge base's rules loaded
+    (their modules register the structural analyses), those analyses of the graph
+    (`GraphView.prepare_structural`), and the memo's table of constant values."""
+    all_rules()
+    top.prepare_structural()
+    if memo is not None:
+        memo.prepare()
 
 
 #: prefix of the symbolic dims ONNX shape inference makes up for unknown sizes (`unk__<n>`).
@@ -541,8 +556,8 @@ class VerdictMemo:
         self._kinds: dict[tuple, int] = {}
         #: serialized attribute -> whether it holds a graph
         self._nested: dict[bytes, bool] = {}
-        #: name -> what stands for its constant value in `values_key`
-        self._held: dict[str, tuple | None] = {}
+        #: name -> what stands for its constant value in `values_key` (`_constants_held`)
+        self._held: dict[str, tuple] | None = None
         self._generated = False  # some tensor has made-up dims
         #: serialized type -> key of the tensors whose facts are those of their type (all
         #: but `_not_typed_alike`): spares decoding the facts of every tensor. Set up at the
@@ -610,29 +625,71 @@ class VerdictMemo:
         and stands for that; an analysis, by its answer."""
         graph = self.graph
         inputs = graph.fields.inputs[index]
+        constants = self._constants_held()
         held = []
         for read in reads:
             if type(read) is tuple:  # (input, analysis): `NodeContext.input_derived`
                 position, analysis = read
                 held.append(("derived", analysis(graph, inputs[position])))
-                continue
-            name = inputs[read]
-            value = self._held.get(name, self)
-            if value is self:
-                value = self._held[name] = self._constant_held(name)
-            held.append(value)
+            else:
+                held.append(constants.get(inputs[read]))
         return reads, tuple(held)
 
-    def _constant_held(self, name: str) -> tuple | None:
-        """What stands for the constant value of tensor `name` in `values_key` (remembered per
-        name: many nodes read one Constant's value)."""
-        graph, fields = self.graph, self.graph.fields
-        if graph.is_initializer(name):  # the memo's graph is a top-level one
-            return ("initializer", name)
-        producer = graph.producer_index.get(name)
-        if producer is not None and fields.ops[producer] == "Constant":
-            return ("Constant", tuple(fields.attributes[producer]))
-        return None
+    def holding_seen(
+        self, indices: list[int], numbers: list[int], by_values: dict[int, dict[tuple, None]]
+    ) -> set[int]:
+        """Among `indices`, the nodes that hold one of their key's `values_key`s seen clean
+        (`by_values`: number -> those keys) and so share its verdict: found in bulk, a key at
+        a time, column by column (a transformer's thousands of Unsqueeze nodes, each with its
+        Constant axes, or Reshapes whose shape no float input reaches); the nodes left are
+        for `values_key`, one by one."""
+        if not by_values or not indices:
+            return set()
+        at = np.asarray(indices, dtype=np.intp)
+        of = np.asarray(numbers, dtype=np.intp)[at]
+        graph, constants = self.graph, self._constants_held()
+        inputs = graph.fields.inputs
+        found: set[int] = set()
+        for number, seen in by_values.items():
+            members = at[of == number].tolist()
+            for reads, held in list(seen):
+                if not members:
+                    break
+                columns = []
+                for read in reads:
+                    if type(read) is tuple:  # (input, analysis): `NodeContext.input_derived`
+                        position, analysis = read
+                        names = [inputs[i][position] for i in members]
+                        columns.append([("derived", analysis(graph, name)) for name in names])
+                    else:
+                        columns.append(list(map(constants.get, [inputs[i][read] for i in members])))
+                rows = zip(*columns, strict=True)
+                alike = [m for m, row in zip(members, rows, strict=True) if row == held]
+                found.update(alike)
+                if alike:
+                    members = sorted(set(members).difference(alike))
+        return found
+
+    def prepare(self) -> None:
+        """Builds what the memo reads of the graph's structure alone (`_constants_held`)."""
+        self._constants_held()
+
+    def _constants_held(self) -> dict[str, tuple]:
+        """Name -> what stands for the constant value of a tensor in `values_key`: an
+        initializer its name, a Constant node's output the node's serialized attributes
+        (initializers first, as `GraphView.is_initializer` has it); any other tensor has no
+        constant value (absent: None). Built once, for the memo's top-level graph."""
+        if self._held is None:
+            fields, producer = self.graph.fields, self.graph.producer_index
+            held = {
+                out: ("Constant", tuple(fields.attributes[i]))
+                for i in [i for i, op in enumerate(fields.ops) if op == "Constant"]
+                for out in fields.outputs[i]
+                if out and producer[out] == i  # the last producer, as `producer_index` has it
+            }
+            held.update((name, ("initializer", name)) for name in self.graph.initializer_names())
+            self._held = held
+        return self._held
 
     @staticmethod
     def firsts(numbers: list[int]) -> list[int]:

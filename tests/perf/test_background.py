@@ -562,3 +562,51 @@ def test_idle_work_runs_while_waiting_for_the_child(fork_always):
     background.discard_prefetch()
     background.start_type_inference(model).result()
     assert "never" not in done
+
+
+def test_work_meanwhile_runs_while_waiting_for_its_child(fork_always):
+    """`PendingTypes.meanwhile` work runs once, while that child's result is awaited, a
+    failing piece of it not stopping the rest; in-process types run nothing meanwhile."""
+    done = []
+    model = _chain_model()
+    pending = background.start_type_inference(model)
+    assert pending._pid > 0  # it did fork
+    pending.meanwhile(lambda: done.append("first"))
+    pending.meanwhile(lambda: 1 / 0)
+    pending.meanwhile(lambda: done.append("after a failure"))
+    assert pending.result()._raw == infer_types(model)._raw
+    assert done == ["first", "after a failure"]
+    pending.result()
+    assert done == ["first", "after a failure"]  # once
+
+    from trtforge.analyzer.session import ModelSession
+
+    session = ModelSession.unchecked(model)
+    ready = session.pending_types()
+    ready.meanwhile(lambda: done.append("in process"))
+    ready.result()
+    assert "in process" not in done
+
+
+def test_structural_analyses_outlive_new_types():
+    """A structural analysis (`graph.structural_analysis`) is computed once per graph and
+    kept when the graph's types change; `prepare_structural` computes every one."""
+    from trtforge.analyzer import graph as graph_module
+    from trtforge.analyzer.graph import GraphView
+
+    calls = []
+
+    @graph_module.structural_analysis("test: node count")
+    def count(view):
+        calls.append(view)
+        return len(view.fields.ops)
+
+    try:
+        view = GraphView(_chain_model().graph, {})
+        view.prepare_structural()
+        assert calls == [view]
+        view.use_types(infer_types(_chain_model()))
+        assert view.structural("test: node count") == len(_chain_model().graph.node)
+        assert calls == [view]
+    finally:
+        del graph_module._STRUCTURAL["test: node count"]

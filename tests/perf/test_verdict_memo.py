@@ -694,3 +694,64 @@ def test_findings_that_only_name_their_node_are_shared_renamed(monkeypatch):
         display = node.name or f"<FastGelu #{node.index}>"
         assert node.reasons and node.reasons[0].message.startswith(f"FastGelu node '{display}': ")
     assert "'s2'" in report.nodes[-1].reasons[0].message
+
+
+@pytest.mark.parametrize("name", ["bert_opset17.onnx", "llama_opset17.onnx"])
+def test_holding_seen_finds_the_nodes_values_key_finds(name):
+    """`VerdictMemo.holding_seen` (in bulk) names exactly the nodes whose `values_key` is
+    among those seen, for keys reading constant inputs (Constant outputs, initializers and
+    tensors with no constant value alike)."""
+    from trtforge.analyzer.graph import GraphView
+    from trtforge.analyzer.inference import infer_table
+
+    model = onnx.load(REPO / "tests" / "fixtures" / "hf" / name)
+    view = GraphView(model.graph, infer_table(model))
+    view.read_structure()
+    memo = static.VerdictMemo(view)
+    f = view.fields
+    numbers = memo.numbers(memo.kinds(f), f.inputs, f.outputs)
+    firsts = memo.firsts(numbers)
+    by_values: dict[int, dict[tuple, None]] = {}
+    for number, first in enumerate(firsts):
+        count = len(f.inputs[first])
+        if count == 0:
+            continue
+        reads = (count - 1,) if count == 1 else (0, count - 1)
+        by_values[number] = {memo.values_key(first, reads): None}
+    everyone = [i for i in range(len(numbers)) if numbers[i] in by_values]
+    expected = {
+        i for i in everyone if any(memo.values_key(i, key[0]) in by_values[numbers[i]]
+                                   for key in by_values[numbers[i]])
+    }  # fmt: skip
+    found = memo.holding_seen(everyone, numbers, by_values)
+    assert found == expected
+    assert len(found) > len(by_values)  # more than the firsts themselves
+    held = {value for key in (k for seen in by_values.values() for k in seen) for value in key[1]}
+    assert any(v is not None and v[0] == "Constant" for v in held)
+    assert any(v is not None and v[0] == "initializer" for v in held) and None in held
+
+
+def test_values_key_follows_the_last_producer():
+    """A tensor a Constant writes and a later node writes again (an invalid graph) has no
+    constant value for `values_key`, as `producer_index` (the last producer) has it."""
+    from trtforge.analyzer.graph import GraphView
+
+    axes = numpy_helper.from_array(np.array([0], np.int64))
+    graph = helper.make_graph(
+        [
+            helper.make_node("Constant", [], ["c"], value=axes),
+            helper.make_node("Identity", ["i"], ["c"]),
+            helper.make_node("Constant", [], ["d"], value=axes),
+            helper.make_node("Unsqueeze", ["x", "c"], ["y"]),
+            helper.make_node("Unsqueeze", ["x", "d"], ["z"]),
+        ],
+        "g",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [2]),
+            helper.make_tensor_value_info("i", TensorProto.INT64, [1]),
+        ],
+        [],
+    )
+    memo = static.VerdictMemo(GraphView(graph, {}))
+    assert memo.values_key(3, (1,)) == ((1,), (None,))
+    assert memo.values_key(4, (1,))[1][0][0] == "Constant"

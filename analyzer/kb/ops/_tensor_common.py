@@ -12,7 +12,7 @@ INT16/UINT16/UINT32/UINT64/STRING/complex tensors have no TensorRT type at all.
 from __future__ import annotations
 
 from trtforge.analyzer.findings import Fix
-from trtforge.analyzer.graph import QUANTIZATION_OPS, GraphView
+from trtforge.analyzer.graph import QUANTIZATION_OPS, GraphView, structural_analysis
 from trtforge.analyzer.kb.policy import FLOATS, QUANT
 from trtforge.analyzer.kb.rule import NodeContext
 
@@ -164,18 +164,22 @@ def _depth_memo(graph: GraphView, analysis: str, key, depth: int, compute) -> bo
 
 
 def _float_input_hops(graph: GraphView) -> dict[str, int] | None:
+    """`_hops_from_float_inputs`, once per graph."""
+    return graph.structural("float input hops")
+
+
+@structural_analysis("float input hops")
+def _hops_from_float_inputs(graph: GraphView) -> dict[str, int] | None:
     """`GraphView.producer_hops` from the graph's float network inputs (a walk of depth d
-    from a tensor finds one exactly when its hops are below d), once per graph; None where
-    the graph walks instead (a body, no native module)."""
-    table = graph.analysis("float input hops")
-    if "hops" not in table:
-        sources = [
-            value.name
-            for value in graph.graph.input
-            if value.name and _is_float_network_input(graph.facts(value.name))
-        ]
-        table["hops"] = graph.producer_hops(sources, _SHAPE_OPS, FLOAT_INPUT_DEPTH)
-    return table["hops"]
+    from a tensor finds one exactly when its hops are below d); None where the graph walks
+    instead (a body, no native module). Structural: it reads the declared input types, the
+    constants and the producers, never an inferred type."""
+    sources = [
+        value.name
+        for value in graph.graph.input
+        if value.name and _is_float_network_input(graph.facts(value.name))
+    ]
+    return graph.producer_hops(sources, _SHAPE_OPS, FLOAT_INPUT_DEPTH)
 
 
 def _is_float_network_input(facts) -> bool:
