@@ -12,6 +12,10 @@ Synthetic models are written to a scratch folder:
 * `weights-3g.onnx`: a 12-layer MLP whose 3 GiB of FP32 weights live in external data, written
   as a *sparse* file (`truncate`), so no disk space or time is spent on zeros.
 
+Two more builders, not in the table: `make_export_names` renames any of these as an exporter
+would (`/model/layers.N/...`), and `make_side_by_side` puts a real export side by side to a
+given size (docs/benchmarks.md uses both).
+
 For each model it measures, every run in a fresh subprocess (peak RSS from `/proc`); with
 `--repeat N` each figure is the median of N runs:
 
@@ -249,6 +253,37 @@ def make_side_by_side(path: Path, nodes: int, source: Path) -> int:
     out.functions.extend(model.functions)
     onnx.save(out, path)
     return len(out_nodes)
+
+
+def make_export_names(path: Path, source: Path, per_layer: int = 8) -> int:
+    """`source` with the names an exporter writes: every tensor other than the graph's inputs
+    and outputs renamed `/model/layers.<k>/block/sub_module/<name>_output_0` (k counting
+    `per_layer` tensors per layer), every node `/model/layers.<k>/<op>_<i>`. A synthetic
+    chain whose names weigh what a real export's do (~180 serialized bytes a node against
+    ~50). Returns the node count."""
+    model = onnx.load(source)
+    graph = model.graph
+    kept = {v.name for v in graph.input} | {v.name for v in graph.output}
+    renamed: dict[str, str] = {}
+
+    def rename(name: str) -> str:
+        if not name or name in kept:
+            return name
+        if name not in renamed:
+            layer = len(renamed) // per_layer
+            renamed[name] = f"/model/layers.{layer}/block/sub_module/{name}_output_0"
+        return renamed[name]
+
+    for i, node in enumerate(graph.node):
+        node.name = f"/model/layers.{i // per_layer}/{node.op_type}_{i}"
+        node.input[:] = [rename(n) for n in node.input]
+        node.output[:] = [rename(n) for n in node.output]
+    for tensor in graph.initializer:
+        tensor.name = rename(tensor.name)
+    for value in graph.value_info:
+        value.name = rename(value.name)
+    onnx.save(model, path)
+    return len(graph.node)
 
 
 def make_big_weights(path: Path, layers: int = 12, width: int = 8192) -> int:
