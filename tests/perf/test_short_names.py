@@ -1,12 +1,14 @@
 """Shape inference on short names (`_speculation.strict_run`, `_wire.short_names` and
 `_wire.restored_types`, csrc/analyzer/wire.cpp) gives exactly the types of a run on the model
-as it is — the same names, types and order — and the two native passes decline, never
+as it is — the same names, types and node op types, in the same order but for the outputs
+of merged Constant nodes, which come last — and the two native passes decline, never
 mistranslate, what they do not handle.
 """
 
 from __future__ import annotations
 
 import random
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -57,8 +59,49 @@ def _passes_strict(serialized: bytes) -> bool:
     return True
 
 
+def _same_run(shortened, direct, merged: set[str] = frozenset()) -> None:
+    """The two runs' ops and types are equal, in the same order but for `merged` (the outputs
+    of merged Constants), which the shortened run lists after the other inferred values."""
+    (ops, types), (ops_direct, types_direct) = shortened, direct
+    assert ops == ops_direct
+    assert dict(types) == dict(types_direct)
+    assert [n for n, _ in types if n not in merged] == [
+        n for n, _ in types_direct if n not in merged
+    ]
+
+
+def _expected_merged(graph: onnx.GraphProto) -> set[str]:
+    """The outputs of the Constants `short_names` merges, by its rule written again: equal
+    attributes, no input, one output that no graph field declares, one node writes and no
+    node reads before it; the first of each value (among the eligible) kept."""
+    declared = {v.name for v in (*graph.input, *graph.output, *graph.value_info)}
+    declared |= {t.name for t in graph.initializer}
+    writers = Counter(o for node in graph.node for o in node.output if o)
+    first_read: dict[str, int] = {}
+    for index, node in enumerate(graph.node):
+        for name in node.input:
+            if name:
+                first_read.setdefault(name, index)
+    kept: set[tuple] = set()
+    merged: set[str] = set()
+    for index, node in enumerate(graph.node):
+        if node.op_type != "Constant" or node.domain not in ("", "ai.onnx") or node.input:
+            continue
+        if len(node.output) != 1 or not node.output[0]:
+            continue
+        out = node.output[0]
+        if out in declared or writers[out] != 1:
+            continue
+        value = tuple(a.SerializeToString() for a in node.attribute)
+        if value not in kept:
+            kept.add(value)
+        elif first_read.get(out, index) >= index:
+            merged.add(out)
+    return merged
+
+
 def test_short_names_infer_the_same_types_on_real_models():
-    compared = 0
+    compared = merging = 0
     for path in _corpus():
         model = onnx.load(path, load_external_data=False)
         serialized = model.SerializeToString()
@@ -67,9 +110,13 @@ def test_short_names_infer_the_same_types_on_real_models():
         shortened = _shortened(serialized)
         if shortened is None:  # bodies, sparse initializers: the run on the model as it is
             continue
-        assert shortened == _direct(serialized), path
+        merged = _expected_merged(model.graph)
+        short = onnx.ModelProto.FromString(_wire.short_names(serialized)[0])
+        assert len(model.graph.node) - len(short.graph.node) == len(merged), path
+        _same_run(shortened, _direct(serialized), merged)
         compared += 1
-    assert compared >= 30
+        merging += bool(merged)
+    assert compared >= 30 and merging >= 5
 
 
 def test_short_names_are_short_and_drop_what_inference_does_not_read():
@@ -79,17 +126,74 @@ def test_short_names_are_short_and_drop_what_inference_does_not_read():
     names = {n for node in short.graph.node for n in (*node.input, *node.output) if n}
     assert max(map(len, names)) <= 3
     assert not any(node.name or node.doc_string for node in short.graph.node)
-    # one name, one short name: the graph is connected as before
-    original = [n for node in model.graph.node for n in (*node.input, *node.output)]
-    renamed = [n for node in short.graph.node for n in (*node.input, *node.output)]
-    pairs = set(zip(original, renamed, strict=True))
+    # only Constant nodes left out (the equal ones merged), the others in their order
+    ops = [n.op_type for n in model.graph.node]
+    kept = [n.op_type for n in short.graph.node]
+    assert kept == [op for op in ops if op != "Constant"][: len(kept)] or (
+        [op for op in kept if op != "Constant"] == [op for op in ops if op != "Constant"]
+    )
+    assert 0 < len(ops) - len(kept) < ops.count("Constant")
+    # one name, one short name: every node but a merged Constant writes what it wrote
+    originals = [n for n in model.graph.node if n.op_type != "Constant"]
+    copies = [n for n in short.graph.node if n.op_type != "Constant"]
+    pairs = {
+        (a, b)
+        for one, other in zip(originals, copies, strict=True)
+        for a, b in zip(one.output, other.output, strict=True)
+    }
     assert len(pairs) == len({a for a, _ in pairs}) == len({b for _, b in pairs})
-    assert ("", "") in pairs or "" not in original  # absent optional inputs stay absent
-    renaming = dict(pairs)
-    assert [t.name for t in short.graph.initializer] == [
-        renaming[t.name] for t in model.graph.initializer
-    ]
     onnx.checker.check_model(short)
+
+
+def _constants_model(**graph_extra) -> onnx.ModelProto:
+    """Equal Constants that may merge and ones that may not: a declared value, a graph
+    output, one read before it is written, one written twice, a different value."""
+
+    def constant(name: str, value: int) -> onnx.NodeProto:
+        return helper.make_node(
+            "Constant", [], [name], value=numpy_helper.from_array(np.array([value], np.int64))
+        )
+
+    nodes = [
+        constant("a", 1),
+        helper.make_node("Unsqueeze", ["x", "a"], ["ua"]),
+        constant("b", 1),  # merges into a
+        helper.make_node("Unsqueeze", ["x", "b"], ["ub"]),
+        helper.make_node("Unsqueeze", ["x", "c"], ["uc"]),  # reads c before it is written
+        constant("c", 1),
+        constant("d", 1),  # declared below: kept
+        helper.make_node("Unsqueeze", ["x", "d"], ["ud"]),
+        constant("e", 1),  # a graph output: kept
+        constant("f", 0),  # another value: kept
+        helper.make_node("Unsqueeze", ["x", "f"], ["uf"]),
+        constant("g", 0),  # merges into f
+        helper.make_node("Unsqueeze", ["x", "g"], ["ug"]),
+        constant("h", 1),
+        helper.make_node("Identity", ["a"], ["h"]),  # h written twice: kept
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "constants",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("ua", "ug")]
+        + [helper.make_tensor_value_info("e", TensorProto.INT64, [1])],
+        value_info=[helper.make_tensor_value_info("d", TensorProto.INT64, [1])],
+        **graph_extra,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_equal_constants_merge_where_nothing_else_changes():
+    model = _constants_model()
+    serialized = model.SerializeToString()
+    short = onnx.ModelProto.FromString(_wire.short_names(serialized)[0])
+    assert len(short.graph.node) == len(model.graph.node) - 2  # b and g
+    assert _expected_merged(model.graph) == {"b", "g"}
+    ops, types = _shortened(serialized)
+    names = [name for name, _ in types]  # value_info (the merged ones after), outputs, inputs
+    assert names.index("g") == names.index("b") + 1 and names.index("b") > names.index("uf")
+    _same_run((ops, types), _direct(serialized), {"b", "g"})
+    assert ops == [n.op_type for n in model.graph.node]
 
 
 def _small_model(**graph_extra) -> onnx.ModelProto:
@@ -192,5 +296,5 @@ def test_speculative_table_runs_on_short_names_with_the_same_result(monkeypatch)
     monkeypatch.setattr(_speculation, "SHORT_NAMES_FROM", 1 << 40)  # never shorten
     direct = speculative_table(model)
     assert shortened is not None and direct is not None
-    assert list(shortened.serialized_table().items()) == list(direct.serialized_table().items())
+    assert shortened.serialized_table() == direct.serialized_table()
     assert shortened.shape_consumers == direct.shape_consumers
