@@ -629,7 +629,7 @@ class ConstantMerge {
     std::vector<Candidate> candidates;
     Numbers outputs;  // a Constant's output -> its candidate (the first, if written twice)
     std::vector<std::string_view> attributes;
-    std::string value;
+    std::deque<std::string> joined;  // the attributes of Constants with several, end to end
     size_t index = 0;
     bool ok = each_field(graph, [&](uint32_t field, std::string_view payload) {
       if (field != 1) return true;
@@ -648,8 +648,12 @@ class ConstantMerge {
       });
       if (op == "Constant" && (domain.empty() || domain == "ai.onnx") && inputs == 0 &&
           written == 1 && !output.empty()) {
-        value.clear();
-        for (std::string_view attribute : attributes) value.append(attribute);
+        std::string_view value = attributes.size() == 1 ? attributes[0] : std::string_view();
+        if (attributes.size() > 1) {  // (one attribute, the usual: a view into the graph)
+          joined.emplace_back();
+          for (std::string_view attribute : attributes) joined.back().append(attribute);
+          value = joined.back();
+        }
         if (outputs.number(output, candidates.size()) == candidates.size()) {
           candidates.push_back(Candidate{index, output, value, 0, SIZE_MAX, false});
         }
@@ -720,7 +724,7 @@ class ConstantMerge {
   struct Candidate {
     size_t index;             // of its node
     std::string_view output;
-    std::string value;        // its attributes, serialized
+    std::string_view value;   // its attributes, serialized
     uint32_t writers;         // nodes that write its output
     size_t first_read;        // the first node that reads it (SIZE_MAX: none)
     bool declared;            // a graph input, output, initializer or declared value
