@@ -96,7 +96,7 @@ uint64_t hash_bytes(std::string_view key) {
     hash ^= hash >> 31;
   }
   uint64_t tail = 0;
-  std::memcpy(&tail, p, n);
+  if (n != 0) std::memcpy(&tail, p, n);  // (an empty view may hold no pointer at all)
   hash = (hash ^ tail) * 0x94D049BB133111EBULL;
   return hash ^ (hash >> 29);
 }
