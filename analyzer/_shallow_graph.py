@@ -184,6 +184,50 @@ def node_columns(serialized_graph: bytes, count: int) -> tuple[list, ...]:
     return tuple(map(list, zip(*rows, strict=True)))
 
 
+def graph_field(serialized_model) -> memoryview | None:
+    """The payload of a serialized ModelProto's graph field (7), a view into the bytes: the
+    graph as the file holds it. None when the model has no graph field or several (protobuf
+    merges those), or the top-level fields are malformed."""
+    view = memoryview(serialized_model)
+    at, end, found = 0, len(view), None
+    while at < end:
+        tag, at = _varint_at(view, at)
+        if tag is None:
+            return None
+        wire = tag & 7
+        if wire == 0:
+            _, at = _varint_at(view, at)
+            if at is None:
+                return None
+        elif wire in (1, 5):
+            at += 8 if wire == 1 else 4
+        elif wire == 2:
+            size, at = _varint_at(view, at)
+            if size is None or at + size > end:
+                return None
+            if tag >> 3 == 7:
+                if found is not None:
+                    return None
+                found = view[at : at + size]
+            at += size
+        else:
+            return None
+    return found if at == end else None
+
+
+def _varint_at(view: memoryview, at: int) -> tuple[int | None, int | None]:
+    """(the varint at `at`, the position after it), or (None, None) when there is none."""
+    value = shift = 0
+    while at < len(view) and shift < 64:
+        byte = view[at]
+        at += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, at
+        shift += 7
+    return None, None
+
+
 # -- merged -------------------------------------------------------------------------------
 def node_scalars(serialized_graph: bytes, count: int) -> tuple[list | None, list | None, list]:
     """(names, op_types, domains) of the `count` nodes of the graph `serialized_graph`, each

@@ -207,11 +207,17 @@ class NodeFields:
         return self._signatures
 
     @classmethod
-    def read(cls, graph: onnx.GraphProto) -> NodeFields:
+    def read(cls, graph: onnx.GraphProto, serialized=None) -> NodeFields:
+        """The fields of `graph`'s nodes; `serialized`: the graph's bytes, if at hand (as the
+        file holds them: `LoadedModel.graph_bytes`), else it is serialized again."""
         count = len(graph.node)
         if not count:
             return cls([], [], [], [], [], [], [])
         nodes = graph.node
+        if serialized is not None:
+            columns = node_columns(serialized, count)
+            if len(columns[0]) == count:
+                return cls(nodes, *columns)
         serialized = _serialized_if_small(graph)
         if serialized is not None:
             return cls(nodes, *node_columns(serialized, count))
@@ -271,6 +277,8 @@ class GraphView:
         types: name -> ValueInfo type, from shape inference over the whole model.
         outer: the enclosing graph's view, for If/Loop/Scan bodies.
         path: a display path for inner nodes (e.g. "loop_0/body").
+        serialized: `graph`'s bytes as read from its file, if at hand
+            (`LoadedModel.graph_bytes`): the node fields are read from them.
     """
 
     def __init__(
@@ -279,10 +287,12 @@ class GraphView:
         types: Mapping[str, onnx.TypeProto],
         outer: GraphView | None = None,
         path: str = "",
+        serialized=None,
     ) -> None:
         self.graph = graph
         self.outer = outer
         self.path = path
+        self._serialized_graph = serialized
         self._info: dict[str, TensorInfo] = {}
         self._facts: dict[str, TensorFacts] = {}
         self._analyses: dict[str, dict] = {}
@@ -348,7 +358,7 @@ class GraphView:
     @cached_property
     def fields(self) -> NodeFields:
         """Every node's fields, read from the protobuf once (`NodeFields`)."""
-        return NodeFields.read(self.graph)
+        return NodeFields.read(self.graph, self._serialized_graph)
 
     @cached_property
     def rows(self) -> list[tuple[onnx.NodeProto, str, str, list[str], list[str]]]:

@@ -21,13 +21,17 @@ from pathlib import Path
 import onnx
 from google.protobuf.message import DecodeError
 
-from trtforge.analyzer._shallow_graph import data_locations
+from trtforge.analyzer._shallow_graph import data_locations, graph_field
 from trtforge.analyzer.errors import UserError, short
 
 log = logging.getLogger("trtforge.loading")
 
 #: protobuf cannot parse a single message of 2 GiB or more.
 PROTOBUF_LIMIT = 2**31 - 1
+
+#: files up to this size keep a view of their graph's bytes (`LoadedModel.graph_bytes`): the
+#: bytes stay in memory as long as the model does (larger files are mostly weights).
+GRAPH_VIEW_BYTES = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,11 @@ class LoadedModel:
     sha256: str
     external: list[ExternalRef] = field(default_factory=list)
     external_bytes: int = 0
+    #: the top-level graph as the file holds it (a view into the bytes read), for a file of
+    #: at most GRAPH_VIEW_BYTES: the static backend reads the node columns from it instead of
+    #: serializing the parsed graph again. Only valid while `proto` is unchanged (a session's
+    #: proto is never changed in place: `session.py`).
+    graph_bytes: memoryview | None = field(default=None, repr=False, compare=False)
 
     @property
     def folder(self) -> Path | None:
@@ -295,6 +304,8 @@ def load_model(model: str | os.PathLike | onnx.ModelProto | bytes) -> LoadedMode
     _validate(proto, str(path))
     refs, total = _check_external(proto, path.parent) if _has_external(data) else ([], 0)
     loaded = LoadedModel(path, proto, hashlib.sha256(data).hexdigest(), refs, total)
+    if len(data) <= GRAPH_VIEW_BYTES:
+        loaded.graph_bytes = graph_field(data)
     from trtforge.analyzer.outputs import protect  # outputs never replace what was read
 
     protect(path, *(loaded.folder / ref.location for ref in refs))

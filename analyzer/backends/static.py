@@ -393,7 +393,7 @@ class StaticChecker:
         proto = self.loaded.proto
         pending = self.session.pending_types()
         try:  # what needs no types, while they are inferred
-            top = GraphView(proto.graph, self.types)
+            top = GraphView(proto.graph, self.types, serialized=self.loaded.graph_bytes)
             top.read_structure()
             memo = VerdictMemo(top) if self.memo else None
             f = top.fields
