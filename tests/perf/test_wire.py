@@ -219,3 +219,33 @@ def test_weight_facts_equal_the_shallow_reads():
         assert facts[1:] == (is_external, has_body), name
         assert facts[1] == (TensorProto.EXTERNAL in _shallow_graph.data_locations(serialized))
     assert _wire.weight_facts(b"\x3a\x05\x0a\x09") is None  # a truncated node
+
+
+def test_graph_field_is_the_graph_as_the_file_holds_it(tmp_path, monkeypatch):
+    """`_shallow_graph.graph_field` gives the bytes of a model's one graph field (None for
+    none, several or damaged bytes); `load_model` keeps that view for small files, and the
+    node columns read from it are the parsed graph's (`NodeFields.read`), falling back to the
+    proto when the bytes do not hold its nodes."""
+    from trtforge.analyzer import loading
+    from trtforge.analyzer.graph import NodeFields
+
+    path = REPO / "examples" / "transformer_block.onnx"
+    data = path.read_bytes()
+    model = onnx.load_from_string(data)
+    view = _shallow_graph.graph_field(data)
+    assert view is not None and onnx.GraphProto.FromString(bytes(view)) == model.graph
+    assert _shallow_graph.graph_field(data + b"\x3a\x00") is None  # a second graph field
+    assert _shallow_graph.graph_field(data[:-3]) is None  # truncated
+    assert _shallow_graph.graph_field(b"\x08\x07") is None  # no graph
+    loaded = loading.load_model(path)
+    assert bytes(loaded.graph_bytes) == bytes(view)
+    from_bytes = NodeFields.read(model.graph, loaded.graph_bytes)
+    again = NodeFields.read(model.graph)
+    assert (from_bytes.names, from_bytes.inputs, from_bytes.attributes) == (
+        again.names, again.inputs, again.attributes,
+    )  # fmt: skip
+    other = helper.make_graph([helper.make_node("Relu", ["a"], ["b"])], "g", [], [])
+    mismatched = NodeFields.read(model.graph, other.SerializeToString())
+    assert mismatched.ops == again.ops
+    monkeypatch.setattr(loading, "GRAPH_VIEW_BYTES", 0)
+    assert loading.load_model(path).graph_bytes is None
