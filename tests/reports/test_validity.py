@@ -181,8 +181,11 @@ CASES["input-without-type"] = (
 # shapes that do not fit, judged by strict shape inference from the graph's inputs and weights
 # (onnxruntime refuses each at load; unnamed nodes, as many exporters write them)
 CASES["matmul-inner-dims"] = (
-    lambda: _model([N("MatMul", ["x", "w"], ["y"])], inputs=[_vi("x", shape=(2, 3)),
-                   _vi("w", shape=(4, 5))], outputs=[_vi("y", shape=(2, 5))]),
+    lambda: _model(
+        [N("MatMul", ["x", "w"], ["y"])],
+        inputs=[_vi("x", shape=(2, 3)), _vi("w", shape=(4, 5))],
+        outputs=[_vi("y", shape=(2, 5))],
+    ),
     "invalid/inconsistent-shapes",
     "MatMul node '<MatMul #0>': Incompatible dimensions for matrix multiplication",
 )
@@ -211,7 +214,9 @@ CASES["squeeze-of-a-dim-that-is-not-1"] = (
     "Squeeze node 'sq': Dimension of input 0 must be 1",
 )
 CASES["transpose-perm-unnamed"] = (
-    lambda: _model([N("Transpose", ["x"], ["y"], perm=[1, 0, 2])], outputs=[_vi("y", shape=(2, 2))]),
+    lambda: _model(
+        [N("Transpose", ["x"], ["y"], perm=[1, 0, 2])], outputs=[_vi("y", shape=(2, 2))]
+    ),
     "invalid/attribute-value",
     "Transpose node '<Transpose #0>': Invalid attribute perm",
 )
@@ -442,10 +447,33 @@ def test_an_error_of_strict_inference_on_an_unnamed_node_counts(tmp_path, capsys
     invalid, never "supported" (an unnamed node, whose error names no node)."""
     weights = numpy_helper.from_array(np.ones((1, 2, 3, 3), np.float32), "w")
     node = N("ConvTranspose", ["x", "w"], ["y"], strides=[3, 2], output_shape=[1, 2, 10, 8])
-    model = _model([node], inputs=[_vi("x", shape=(1, 1, 3, 3))],
-                   outputs=[_vi("y", shape=(1, 2, 10, 8))], inits=[weights])
+    model = _model(
+        [node],
+        inputs=[_vi("x", shape=(1, 1, 3, 3))],
+        outputs=[_vi("y", shape=(1, 2, 10, 8))],
+        inits=[weights],
+    )
     path = tmp_path / "deconv.onnx"
     onnx.save(model, path)
     code, doc = _check(str(path), tmp_path, capsys)
     assert code == 1 and doc["supported"] is False
     assert "output_shape has incorrect size" in _codes(doc)["invalid/attribute-value"]
+
+
+def test_a_body_sees_the_names_defined_before_its_node():
+    """Between many Constants (whose attributes are searched for tensors), an If's body
+    sees exactly the names defined before the If: one defined after it is reported."""
+    from trtforge.analyzer.validity import check_validity
+
+    def constant(name: str) -> onnx.NodeProto:
+        return N("Constant", [], [name], value=numpy_helper.from_array(np.ones(2, np.float32)))
+
+    body = helper.make_graph([N("Add", ["early", "late"], ["out"])], "body", [], [_vi("out")])
+    nodes = [constant(f"c{i}") for i in range(50)]
+    nodes += [constant("early"), N("If", ["cond"], ["y"], name="if", then_branch=body,
+                                   else_branch=body), constant("late")]  # fmt: skip
+    nodes += [constant(f"d{i}") for i in range(50)]
+    model = _model(nodes, inputs=[_vi("x"), _vi("cond", TensorProto.BOOL, ())])
+    messages = [p.message for p in check_validity(model)]
+    assert any("'late'" in m for m in messages), messages
+    assert not any("'early'" in m for m in messages), messages
