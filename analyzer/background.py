@@ -281,12 +281,7 @@ class PendingTypes:
         ("speculation crashed", None) — a new child must run the policy — or ("failed",
         None)."""
         _run_idle()
-        work, self._meanwhile = self._meanwhile, []
-        for each in work:
-            try:
-                each()
-            except Exception as err:  # noqa: BLE001 - done again, and reported, later
-                log.debug("work while waiting failed: %s", err)
+        _run_each(self._meanwhile)
         chunks = []
         try:
             with os.fdopen(self._pipe, "rb") as pipe:
@@ -384,12 +379,18 @@ def when_idle(work) -> None:
 
 
 def _run_idle() -> None:
-    while _idle:
-        work = _idle.pop(0)
+    _run_each(_idle)
+
+
+def _run_each(works: list) -> None:
+    """Runs and removes each piece of waiting-time work of `works`, in order; errors are
+    ignored (the command meets them again when it does the work itself)."""
+    while works:
+        work = works.pop(0)
         try:
             work()
         except Exception as err:  # noqa: BLE001 - done again, and reported, later
-            log.debug("idle work failed: %s", err)
+            log.debug("work while waiting failed: %s", err)
 
 
 #: the child `prefetch` started, until `start_type_inference` takes it.

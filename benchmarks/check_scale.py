@@ -45,6 +45,9 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's tools/
+from tools.model_copies import renamed_nodes  # noqa: E402
+
 HIDDEN = 64
 TARGET = "rtx-1"
 
@@ -193,16 +196,13 @@ def make_repeated_blocks(path: Path, nodes: int, block_path: Path = EXAMPLE_BLOC
     current = source
     for copy in range(max(1, nodes // len(graph.node))):
         names = {source: current}
-        for node in graph.node:
-            clone = onnx.NodeProto()
-            clone.CopyFrom(node)
-            clone.name = f"b{copy}/{node.name}"
-            for field in (clone.input, clone.output):
-                field[:] = [
-                    n if not n or n in weights else names.setdefault(n, f"b{copy}/{n}")
-                    for n in field
-                ]
-            out_nodes.append(clone)
+
+        def rename(name: str, names=names, copy=copy) -> str:
+            if not name or name in weights:
+                return name
+            return names.setdefault(name, f"b{copy}/{name}")
+
+        out_nodes += renamed_nodes(graph.node, f"b{copy}/", rename)
         current = names[sink]
     chained = helper.make_graph(
         out_nodes,
@@ -233,13 +233,7 @@ def make_side_by_side(path: Path, nodes: int, source: Path) -> int:
         def rename(name: str, copy=copy) -> str:
             return name if not name or name in shared else f"c{copy}/{name}"
 
-        for node in graph.node:
-            clone = onnx.NodeProto()
-            clone.CopyFrom(node)
-            clone.name = f"c{copy}/{node.name}" if node.name else ""
-            clone.input[:] = [rename(n) for n in node.input]
-            clone.output[:] = [rename(n) for n in node.output]
-            out_nodes.append(clone)
+        out_nodes += renamed_nodes(graph.node, f"c{copy}/", rename)
         for value in graph.output:
             renamed = onnx.ValueInfoProto()
             renamed.CopyFrom(value)

@@ -14,6 +14,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from tools.model_copies import renamed_nodes
 from trtforge.analyzer.backends import static
 from trtforge.analyzer.kb.rule import OpRule
 from trtforge.analyzer.loading import load_model
@@ -52,13 +53,7 @@ def repeat_blocks(model: onnx.ModelProto, copies: int) -> onnx.ModelProto:
                 return name
             return current if name == source else f"b{copy}/{name}"
 
-        for node in graph.node:
-            clone = onnx.NodeProto()
-            clone.CopyFrom(node)
-            clone.name = f"b{copy}/{node.name}" if node.name else ""
-            clone.input[:] = [rename(n) for n in node.input]
-            clone.output[:] = [rename(n) for n in node.output]
-            nodes.append(clone)
+        nodes += renamed_nodes(graph.node, f"b{copy}/", rename)
         current = rename(sink)
     out = helper.make_graph(
         nodes,
