@@ -33,7 +33,7 @@ import functools
 import logging
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass
 from itertools import chain
 
@@ -443,7 +443,7 @@ class _GraphChecker:
             self._node(node, op, domain, len(inputs), len(outputs), inputs, where, at)
             available.update(outputs)
             if (not at_top or op in _NESTING_OPS) and node.attribute:
-                self._subgraphs(node, available, outer, where, at)
+                self._subgraphs(node, _Visible(available, outer), where, at)
         if late:
             self._order(rows, late, produced_by, outer, defined, where, top_index)
         self._dangling_outputs(graph, available, outer, where, top_index)
@@ -464,10 +464,11 @@ class _GraphChecker:
         """The checks of `graph` after the element types and initializers, in bulk, for a
         top-level graph: True when they found exactly what the node-by-node walk would find,
         which is then skipped. That holds when no output is named twice, every input is
-        defined before its node, no node signature (`NodeFields.signatures`) breaks its
-        schema and no node holds a subgraph (each then has problems only of its tensor
-        attributes, added here in node order); otherwise nothing is added and False tells
-        the caller to walk the nodes, which finds and orders every problem.
+        defined before its node and no node signature (`NodeFields.signatures`) breaks its
+        schema: a node then has problems only in its attributes (tensors, bodies), added
+        here in node order, each body checked against the names defined up to its node
+        (`_DefinedUpTo`), as the walk would; otherwise nothing is added and False tells the
+        caller to walk the nodes, which finds and orders every problem.
 
         A 100,000-node graph has a few dozen signatures: ~0.05 s here against ~0.5 s.
         """
@@ -498,11 +499,10 @@ class _GraphChecker:
                 return False
         attributes = fields.attributes
         nesting = [i for i, op in enumerate(ops) if op in _NESTING_OPS and attributes[i]]
-        # nodes with the same serialized attributes (a model's many equal Constants) are
-        # looked at once: a body, or the problems of their tensors, are the same for all
+        # nodes with the same serialized attributes and no body (a model's many equal
+        # Constants) are looked at once: the problems of their tensors are the same for all
         distinct = {tuple(attributes[i]) for i in nesting}
-        if any(holds_graph(attr) for attrs in distinct for attr in attrs):
-            return False  # a body sees the names defined before its node: walk the nodes
+        with_bodies = {attrs for attrs in distinct if any(map(holds_graph, attrs))}
         node = fields.node
         sound: set[tuple] = set()
         for index in nesting:
@@ -510,7 +510,11 @@ class _GraphChecker:
             if attrs in sound:
                 continue
             found = len(self.problems)
-            self._subgraphs(node(index), set(), frozenset(), where, index)
+            if attrs in with_bodies:  # a body sees the names defined up to its node
+                visible = _DefinedUpTo(index, defined, produced_by)
+                self._subgraphs(node(index), _Visible(visible, outer), where, index)
+                continue
+            self._subgraphs(node(index), frozenset(), where, index)
             if len(self.problems) == found:
                 sound.add(attrs)  # no problem: none for the others either
         self._dangling_outputs(graph, defined.union(produced_by), outer, where, None)
@@ -535,7 +539,7 @@ class _GraphChecker:
 
     def _order(self, rows, late, produced_by, outer, defined, where, top_index) -> None:
         """Inputs used before they are produced: a cycle, an unsorted graph, or no producer."""
-        in_cycle = _cycle_nodes(rows, produced_by, defined | set(outer))
+        in_cycle = _cycle_nodes(rows, produced_by, _Visible(defined, outer))
         for index, name in late:
             node = rows[index][0]
             at = index if top_index is None else top_index
@@ -620,11 +624,9 @@ class _GraphChecker:
             )
         yield from _attr_problems(node, schema)
 
-    def _subgraphs(self, node, available: set[str], outer, where, at) -> None:
-        """Checks the bodies of `node` (which see `available` and `outer`, the names defined
-        so far, joined only for a node that has one: a model's 30,000 Constants each joining
-        100,000 names made the walk quadratic) and its tensor attributes."""
-        visible = None
+    def _subgraphs(self, node, visible, where, at) -> None:
+        """Checks the bodies of `node`, which see the names in `visible` (`_Visible`), and
+        its tensor attributes."""
         for attr in node.attribute:
             bodies = [attr.g] if attr.HasField("g") else []
             bodies += list(attr.graphs)
@@ -633,11 +635,42 @@ class _GraphChecker:
                 rows = [
                     (n, n.op_type, n.domain, tuple(n.input), tuple(n.output)) for n in body.node
                 ]
-                if visible is None:
-                    visible = frozenset(available | outer)
                 self.graph(body, rows, visible, label, at)
             if attr.HasField("t"):
                 self.problems.extend(_tensor_problems(attr.t, where, at, "tensor attribute"))
+
+
+class _Visible:
+    """The names a body sees: those defined so far in the graph that holds it (`own`: the
+    walk's set, or `_DefinedUpTo`) and those its graph sees (`outer`), looked up where they
+    are. (Joined into one set, they cost a copy of every name defined so far for each body:
+    a 100,000-node model's every Constant copied 100,000 names when it was done for any
+    node with attributes.) Read only while the body is checked, as `own` stands then."""
+
+    __slots__ = ("own", "outer")
+
+    def __init__(self, own, outer) -> None:
+        self.own, self.outer = own, outer
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.own or name in self.outer
+
+
+class _DefinedUpTo:
+    """The names defined in a top-level graph up to node `index`, its outputs included (the
+    walk's available names there), of a graph that names each value once (`_sound`):
+    its inputs and initializers (`defined`) and what nodes up to `index` produce."""
+
+    __slots__ = ("index", "defined", "produced_by")
+
+    def __init__(self, index: int, defined: set[str], produced_by: dict[str, int]) -> None:
+        self.index, self.defined, self.produced_by = index, defined, produced_by
+
+    def __contains__(self, name: object) -> bool:
+        if name in self.defined:
+            return True
+        producer = self.produced_by.get(name)
+        return producer is not None and producer <= self.index
 
 
 #: top-level ops whose attributes are searched for graphs and tensors (every op in bodies).
@@ -652,7 +685,7 @@ def _range(low: int, high: int) -> str:
     return f"{low} to {high}"
 
 
-def _cycle_nodes(rows, produced_by: dict[str, int], defined: set[str]) -> set[int]:
+def _cycle_nodes(rows, produced_by: dict[str, int], defined: Container[str]) -> set[int]:
     """Indices of the nodes on a cycle (or between two): what Kahn's algorithm leaves, run
     forward (drops what only depends on a cycle) and backward (drops what only feeds one)."""
     edges: dict[int, set[int]] = {}  # producer -> users

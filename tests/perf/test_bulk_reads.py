@@ -256,6 +256,40 @@ def _variants() -> list[tuple[str, onnx.ModelProto]]:
         if_node(g)
         g.node[-1].attribute[0].g.node[0].input[0] = "nowhere"
 
+    def if_reading(g, at: int, reads: list[int], nested: bool = False, bad: bool = False):
+        """An If placed before node `at`, its then-branch reading the outputs of nodes
+        `reads` (defined before it or not; the bulk check must see what the walk sees),
+        in a nested If's body when `nested`, with a damaged Constant when `bad`."""
+        names = [g.node[i].output[0] for i in reads]
+        body_nodes = [helper.make_node("Identity", [name], [f"r{at}_{name}"]) for name in names]
+        body_nodes.append(helper.make_node("Identity", ["cond"], [f"out{at}"]))
+        if bad:
+            tensor = numpy_helper.from_array(np.ones(2, np.float32))
+            tensor.dims[0] = 5
+            body_nodes.append(helper.make_node("Constant", [], [f"k{at}"], value=tensor))
+        body = helper.make_graph(
+            body_nodes,
+            "then",
+            [],
+            [helper.make_tensor_value_info(f"out{at}", TensorProto.BOOL, [])],
+        )
+        if nested:
+            inner = helper.make_node(
+                "If", ["cond"], [f"out{at}"], then_branch=body, else_branch=_body(None)
+            )
+            body = helper.make_graph(
+                [inner],
+                "outer",
+                [],
+                [helper.make_tensor_value_info(f"out{at}", TensorProto.BOOL, [])],
+            )
+        node = helper.make_node(
+            "If", ["cond"], [f"y{at}"], then_branch=body, else_branch=_body(None)
+        )
+        g.node.insert(at, node)
+        if "cond" not in [value.name for value in g.input]:
+            g.input.append(helper.make_tensor_value_info("cond", TensorProto.BOOL, []))
+
     variant("valid", lambda g: None)
     variant("duplicate output", lambda g: g.node[9].output.__setitem__(0, g.node[4].output[0]))
     variant("output is an input", lambda g: g.node[9].output.__setitem__(0, "x"))
@@ -278,6 +312,21 @@ def _variants() -> list[tuple[str, onnx.ModelProto]]:
     variant("bad equal Constants", lambda g: equal_constants(g, bad=True))
     variant("valid If", if_node)
     variant("If body reads nothing defined", if_dangling)
+    variant("If body reads earlier names", lambda g: if_reading(g, 5, [1, 4]))
+    variant("If body reads a later name", lambda g: if_reading(g, 5, [1, 7]))
+    variant("nested If reads a later name", lambda g: if_reading(g, 4, [8], nested=True))
+    variant("nested If reads earlier names", lambda g: if_reading(g, 4, [0, 3], nested=True))
+    variant("If body with a bad Constant", lambda g: if_reading(g, 3, [], bad=True))
+
+    def ifs_alike(g):
+        """Two Ifs with equal attributes, one before and one after the name they read:
+        only the first is reported (equal bodies are not judged once for all)."""
+        if_reading(g, 2, [6])
+        late = copy.deepcopy(g.node[2])
+        late.output[0] = "y_late"
+        g.node.insert(9, late)
+
+    variant("equal Ifs, one too early", ifs_alike)
     return out
 
 
@@ -286,11 +335,16 @@ def test_bulk_validity_equals_the_node_walk(label, model, monkeypatch):
     view = GraphView(model.graph, TypeTable())
     walks = []
     node_by_node = validity._GraphChecker._node
-    monkeypatch.setattr(
-        validity._GraphChecker, "_node", lambda self, *a: walks.append(1) or node_by_node(self, *a)
-    )
+
+    def top_level_walk(self, node, op, domain, n_in, n_out, inputs, where, at):
+        walks.append(where) if where == "" else None  # bodies are always walked
+        return node_by_node(self, node, op, domain, n_in, n_out, inputs, where, at)
+
+    monkeypatch.setattr(validity._GraphChecker, "_node", top_level_walk)
     bulk = validity.check_validity(model, view.rows, view.fields)
-    # the bulk check stands alone exactly when it finds the top-level graph sound
+    # the bulk check stands alone exactly when it finds the top-level graph sound: its
+    # names defined once and before they are read, its node signatures as their schemas
+    # say (bodies, and the tensors in attributes, may hold problems of their own)
     alone = (
         "valid",
         "unknown domain",
@@ -298,14 +352,33 @@ def test_bulk_validity_equals_the_node_walk(label, model, monkeypatch):
         "dangling graph output",
         "equal Constants",
         "bad equal Constants",
+        "valid If",
+        "If body reads nothing defined",
+        "If body reads earlier names",
+        "If body reads a later name",
+        "nested If reads a later name",
+        "nested If reads earlier names",
+        "If body with a bad Constant",
+        "equal Ifs, one too early",
     )
     assert bool(walks) == (label not in alone)
     walked = validity.check_validity(model)  # no fields: node by node
     assert bulk == walked
-    sound = ("valid", "valid If", "unknown domain", "equal Constants")
+    sound = (
+        "valid",
+        "valid If",
+        "unknown domain",
+        "equal Constants",
+        "If body reads earlier names",
+        "nested If reads earlier names",
+    )
     assert bool(walked) == (label not in sound), walked
-    if label == "bad equal Constants":
+    if label in ("bad equal Constants",):
         assert len(walked) == 2
+    if label in ("If body reads a later name", "nested If reads a later name"):
+        assert [p.finding.code for p in walked] == ["invalid/dangling"], walked
+    if label == "equal Ifs, one too early":
+        assert len(walked) == 1 and walked[0].node == 2, walked
     report = static.check_static(load_model(model), parse_target("rtx-1"))
     assert render(report, "json") == render(
         static.check_static(load_model(model), parse_target("rtx-1"), memo=False), "json"
