@@ -7,13 +7,13 @@ needs none of it: ONNX's inference is its C++ extension, which loads on its own 
 (`trtforge.analyzer._wire`; through `_shallow_graph`'s message types when it is not built).
 
 `lean_inferred` makes the run of `inference.speculative_table` (`strict_run`, on short names
-where long ones would slow ONNX down), and `table_state` reads its types, for the models where
-that is the whole story: they decline (None) wherever the full
-path would do more (large or external weights,
-which `inference._weightless` leaves out first; If/Loop/Scan, whose bodies' types are read
-from the parsed model; graph attributes; rank-1 tensors too large for data propagation), and
-the caller then runs the full path. The limits and the memory cap are defined here, once,
-for both paths.
+where long ones would slow ONNX down), and `table_state` reads its types (`inferred_types`:
+the graph's, then its If/Loop/Scan bodies'), for the models where that is the whole story:
+they decline (None) wherever the full path would do more (large top-level weights, which
+`inference._weightless` leaves out first; external ones anywhere; rank-1 tensors too large
+for data propagation; a model the native reader is not built for or does not understand),
+and the caller then runs the full path. The limits and the memory cap are defined here,
+once, for both paths.
 """
 
 from __future__ import annotations
@@ -116,6 +116,29 @@ def model_types(serialized_model: bytes) -> tuple[list[str], dict[str, bytes]]:
     return ops, first_types(shallow, value_info)
 
 
+def inferred_types(serialized_model: bytes) -> tuple[list[str], dict[str, bytes]] | None:
+    """(the op_type of each top-level node, name -> serialized type) of a serialized (inferred)
+    model, its If/Loop/Scan bodies' types included: the table `inference.TypeTable.add_graph`
+    builds from the parsed model, in the same order, read natively. None when a body has to
+    be read that way (the native reader is not built, or does not understand the bytes).
+
+    The graph's entries come first (`model_types`), then each body's as the table adds them:
+    a name already present keeps its type, and a body's entries go before those already
+    present (`TypeTable._add_shallow`); here in one pass over the bodies, last first.
+    """
+    ops, types = model_types(serialized_model)
+    if CONTROL_FLOW.isdisjoint(ops):
+        return ops, types
+    bodies = _wire.body_types(serialized_model) if _wire is not None else None
+    if bodies is None:
+        return None
+    table: dict[str, bytes] = {}
+    for body in reversed(bodies):  # a name's place: the last body's first, ...
+        table.update(body)  # ... its type: the first body's (updated last)
+    table.update(types)  # the graph's types win; its other names follow
+    return ops, table
+
+
 def shape_consumers(ops: list[str]) -> list[int]:
     """Indices of the nodes whose op is in SHAPE_CONSUMERS."""
     return [i for i, op in enumerate(ops) if op in SHAPE_CONSUMERS]
@@ -207,11 +230,10 @@ class SpeculationFailed(Exception):
 
 
 def weight_facts(serialized_model: bytes) -> tuple[int, bool, bool]:
-    """(the largest initializer's serialized size, whether a tensor the check would load is
-    stored externally, whether the graph may hold such tensors in bodies) of a serialized
-    ModelProto: by the native reader when it is built and understands the bytes (bodies:
-    some node has a graph attribute), else through `_shallow_graph` (which looks into
-    bodies itself)."""
+    """(the largest top-level initializer's serialized size, whether a tensor the check
+    would load is stored externally, in the graph or its bodies, and whether some node has a
+    graph attribute) of a serialized ModelProto: by the native reader when it is built and
+    understands the bytes, else through `_shallow_graph` (which says False to the last)."""
     if _wire is not None:
         facts = _wire.weight_facts(serialized_model)
         if facts is not None:
@@ -235,10 +257,10 @@ def lean_inferred(
         SpeculationFailed: the run failed.
     """
     ops, types = declared if declared is not None else model_types(serialized_model)
-    if not CONTROL_FLOW.isdisjoint(ops):
+    largest, external, _ = weight_facts(serialized_model)
+    if largest > MAX_INFERENCE_INITIALIZER_BYTES or external:
         return None
-    largest, external, bodies = weight_facts(serialized_model)
-    if largest > MAX_INFERENCE_INITIALIZER_BYTES or external or bodies:
+    if _wire is None and not CONTROL_FLOW.isdisjoint(ops):  # bodies' types: read natively only
         return None
     # the types the model declares (graph inputs among them: weights' types come from the
     # initializers, which are small here)
@@ -279,15 +301,16 @@ def strict_run(serialized_model: bytes, nodes: int) -> bytes:
 def table_state(inferred: bytes) -> tuple[dict[str, bytes], list[int]] | None:
     """(name -> serialized type, shape-consuming node indices) of a model `lean_inferred`
     gave: the state of the `inference.TypeTable` that `inference.speculative_table` would
-    give; None when the model has If/Loop/Scan nodes (their bodies: the full path).
+    give; None when its bodies cannot be read natively (`inferred_types`: the full path).
 
     Raises:
         SpeculationFailed: a rank-1 tensor is too large for data propagation (the policy,
             which runs without it where it must, is needed).
     """
-    ops, raw = model_types(inferred)
-    if not CONTROL_FLOW.isdisjoint(ops):
+    read = inferred_types(inferred)
+    if read is None:
         return None
+    ops, raw = read
     if too_large_for_data_prop(set(raw.values())):
         raise SpeculationFailed("a rank-1 tensor is too large for data propagation")
     return raw, shape_consumers(ops)

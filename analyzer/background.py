@@ -156,15 +156,14 @@ class PendingTypes:
                 out.write(SMALL)
                 return
             speculate = True
-            if _speculation.CONTROL_FLOW.isdisjoint(declared[0]):  # the run without onnx
-                _announce(out, SPECULATING)
-                try:
-                    inferred = _speculation.lean_inferred(data, declared)
-                except _speculation.SpeculationFailed:
-                    inferred, speculate = None, False  # the full speculation would fail alike
-                if inferred is not None:  # its table is read by the parent (`prefetched`)
-                    out.write(_pickled((digest(), inferred)))
-                    return
+            _announce(out, SPECULATING)  # the run without onnx
+            try:
+                inferred = _speculation.lean_inferred(data, declared)
+            except _speculation.SpeculationFailed:
+                inferred, speculate = None, False  # the full speculation would fail alike
+            if inferred is not None:  # its table is read by the parent (`prefetched`)
+                out.write(_pickled((digest(), inferred)))
+                return
             onnx = _speculation.import_onnx()
 
             model = onnx.ModelProto.FromString(data)

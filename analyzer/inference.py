@@ -25,6 +25,7 @@ from trtforge.analyzer._speculation import (
     SHAPE_CONSUMERS,
     address_space_cap,
     first_types,
+    inferred_types,
     shape_consumers,
     strict_run,
     too_large_for_data_prop,
@@ -518,7 +519,13 @@ def _large_1d_input(graph: onnx.GraphProto) -> bool:
 
 
 def _table_of(serialized_model: bytes) -> TypeTable:
-    """`_collect_types` of a serialized inferred model."""
+    """`_collect_types` of a serialized inferred model: read natively where it can be
+    (`_speculation.inferred_types`), else without parsing the whole model where it has no
+    bodies, else from the parsed model."""
+    read = inferred_types(serialized_model)
+    if read is not None:
+        ops, raw = read
+        return TypeTable.of_state(raw, shape_consumers(ops))
     table = TypeTable.of_serialized_model(serialized_model)
     if table is None:  # If/Loop/Scan bodies: read from the parsed model
         table = _collect_types(onnx.ModelProto.FromString(serialized_model).graph)

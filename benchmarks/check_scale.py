@@ -12,9 +12,10 @@ Synthetic models are written to a scratch folder:
 * `weights-3g.onnx`: a 12-layer MLP whose 3 GiB of FP32 weights live in external data, written
   as a *sparse* file (`truncate`), so no disk space or time is spent on zeros.
 
-Two more builders, not in the table: `make_export_names` renames any of these as an exporter
-would (`/model/layers.N/...`), and `make_side_by_side` puts a real export side by side to a
-given size (docs/benchmarks.md uses both).
+Three more builders, not in the table: `make_export_names` renames any of these as an exporter
+would (`/model/layers.N/...`), `make_side_by_side` puts a real export side by side to a given
+size, and `make_with_control_flow` adds an If and a Loop whose bodies read the graph's names
+(docs/benchmarks.md uses all three).
 
 For each model it measures, every run in a fresh subprocess (peak RSS from `/proc`); with
 `--repeat N` each figure is the median of N runs:
@@ -276,6 +277,55 @@ def make_export_names(path: Path, source: Path, per_layer: int = 8) -> int:
         tensor.name = rename(tensor.name)
     for value in graph.value_info:
         value.name = rename(value.name)
+    onnx.save(model, path)
+    return len(graph.node)
+
+
+def make_with_control_flow(path: Path, source: Path) -> int:
+    """`source` with control flow after it, as detection exports and LLM decoders carry:
+    an If choosing between two views of the graph's first output, and a Loop whose body
+    adds that output (an outer name) to its carried value, each result a new graph output
+    (inputs `cond` and `trips` added). Bodies reading outer names are what the native
+    passes rename in one scope with the graph (`_wire.short_names`). Returns the node
+    count."""
+    model = onnx.load(source)
+    graph = model.graph
+    last = graph.output[0].name
+
+    def typed(name: str) -> onnx.ValueInfoProto:  # typed as the graph's first output
+        value = onnx.ValueInfoProto()
+        value.CopyFrom(graph.output[0])
+        value.name = name
+        return value
+
+    def scalar(name: str, elem: int) -> onnx.ValueInfoProto:
+        return helper.make_tensor_value_info(name, elem, [])
+
+    then = helper.make_graph(
+        [helper.make_node("Identity", [last], ["cf_then"])], "then", [], [typed("cf_then")]
+    )
+    other = helper.make_graph(
+        [helper.make_node("Neg", [last], ["cf_else"])], "else", [], [typed("cf_else")]
+    )
+    loop = helper.make_graph(
+        [
+            helper.make_node("Identity", ["cf_cond_in"], ["cf_cond_out"]),
+            helper.make_node("Add", ["cf_carried", last], ["cf_carried_out"]),
+        ],
+        "loop",
+        [scalar("cf_i", TensorProto.INT64), scalar("cf_cond_in", TensorProto.BOOL)]
+        + [typed("cf_carried")],
+        [scalar("cf_cond_out", TensorProto.BOOL), typed("cf_carried_out")],
+    )
+    graph.node.append(
+        helper.make_node("If", ["cond"], ["cf_if"], "cf/If", then_branch=then, else_branch=other)
+    )
+    graph.node.append(
+        helper.make_node("Loop", ["trips", "", last], ["cf_loop"], "cf/Loop", body=loop)
+    )
+    graph.input.extend([scalar("cond", TensorProto.BOOL), scalar("trips", TensorProto.INT64)])
+    graph.output.extend([typed("cf_if"), typed("cf_loop")])
+    onnx.checker.check_model(model)
     onnx.save(model, path)
     return len(graph.node)
 

@@ -343,6 +343,25 @@ bool read_graph(std::string_view graph, GraphParts& parts) {
   });
 }
 
+// name -> serialized type of a graph's value_info, outputs and inputs: each name's first type
+// in that order (equal types: one bytes object, from `types`); a new reference, or null.
+PyObject* first_types(const GraphParts& parts, Blobs& types) {
+  PyRef table(PyDict_New());
+  if (!table.obj) return nullptr;
+  for (const auto* values : {&parts.value_info, &parts.outputs, &parts.inputs}) {
+    for (const Named& value : *values) {
+      PyRef name(make_text(value.name));
+      if (!name.obj) return nullptr;
+      int present = PyDict_Contains(table.obj, name.obj);
+      if (present < 0) return nullptr;
+      if (present) continue;
+      PyRef type(types.get(value.type));
+      if (!type.obj || PyDict_SetItem(table.obj, name.obj, type.obj) != 0) return nullptr;
+    }
+  }
+  return Py_NewRef(table.obj);
+}
+
 PyObject* model_types(PyObject*, PyObject* arg) {
   Py_buffer view;
   if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) != 0) return nullptr;
@@ -359,22 +378,80 @@ PyObject* model_types(PyObject*, PyObject* arg) {
     } else {
       Texts texts(64);  // op types: a few distinct ones (names are mostly distinct: not interned)
       Blobs types;
-      PyRef ops(PyList_New(0)), table(PyDict_New());
-      bool ok = ops.obj && table.obj;
+      PyRef ops(PyList_New(0));
+      bool ok = ops.obj != nullptr;
       for (size_t i = 0; ok && i < parts.ops.size(); ++i) ok = append(ops.obj, texts.get(parts.ops[i]));
-      // each name's first type in the order value_info, outputs, inputs
-      for (const auto* values : {&parts.value_info, &parts.outputs, &parts.inputs}) {
-        for (size_t i = 0; ok && i < values->size(); ++i) {
-          PyRef name(make_text((*values)[i].name));
-          if (!name.obj) { ok = false; break; }
-          int present = PyDict_Contains(table.obj, name.obj);
-          if (present < 0) { ok = false; break; }
-          if (present) continue;
-          PyRef type(types.get((*values)[i].type));
-          ok = type.obj && PyDict_SetItem(table.obj, name.obj, type.obj) == 0;
+      PyRef table(ok ? first_types(parts, types) : nullptr);
+      if (table.obj) result = PyTuple_Pack(2, ops.obj, table.obj);
+    }
+  }
+  PyBuffer_Release(&view);
+  return result;
+}
+
+// -- body_types ------------------------------------------------------------------------------
+// The bodies of a graph's If, Loop and Scan nodes, in the order the type table adds them
+// (`inference.TypeTable.add_graph`): node by node, attribute by attribute, an attribute's `g`
+// (6) before its `graphs` (11), each body followed by its own nodes' bodies.
+
+// Bodies nested deeper than this are declined (protobuf refuses a model nested 100 deep).
+constexpr int kMaxDepth = 32;
+
+bool read_bodies(std::string_view graph, std::deque<GraphParts>& bodies, int depth) {
+  if (depth > kMaxDepth) return false;
+  return each_field(graph, [&](uint32_t field, std::string_view node) {
+    if (field != 1) return true;
+    std::string_view op;
+    std::vector<std::string_view> attributes;
+    if (!each_field(node, [&](uint32_t f, std::string_view value) {
+          if (f == 4) op = value;
+          if (f == 5) attributes.push_back(value);
+          return true;
+        })) {
+      return false;
+    }
+    if (op != "If" && op != "Loop" && op != "Scan") return true;
+    for (std::string_view attribute : attributes) {
+      std::vector<std::string_view> graphs;
+      int singular = 0;  // occurrences of `g`: protobuf would merge several (declined)
+      if (!each_field(attribute, [&](uint32_t a, std::string_view body) {
+            if (a == 6) graphs.insert(graphs.begin(), body), ++singular;
+            if (a == 11) graphs.push_back(body);
+            return true;
+          }) || singular > 1) {
+        return false;
+      }
+      for (std::string_view body : graphs) {
+        bodies.emplace_back();
+        if (!read_graph(body, bodies.back()) || !read_bodies(body, bodies, depth + 1)) {
+          return false;
         }
       }
-      if (ok) result = PyTuple_Pack(2, ops.obj, table.obj);
+    }
+    return true;
+  });
+}
+
+PyObject* body_types(PyObject*, PyObject* arg) {
+  Py_buffer view;
+  if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) != 0) return nullptr;
+  PyObject* result = nullptr;
+  {
+    std::deque<GraphParts> bodies;
+    std::string_view model(static_cast<const char*>(view.buf), static_cast<size_t>(view.len));
+    bool understood = each_field(model, [&](uint32_t field, std::string_view graph) {
+      return field != 7 || read_bodies(graph, bodies, 1);
+    });
+    if (!understood) {
+      result = Py_NewRef(Py_None);
+    } else {
+      Blobs types;
+      PyRef tables(PyList_New(0));
+      bool ok = tables.obj != nullptr;
+      for (size_t i = 0; ok && i < bodies.size(); ++i) {
+        ok = append(tables.obj, first_types(bodies[i], types));
+      }
+      if (ok) result = Py_NewRef(tables.obj);
     }
   }
   PyBuffer_Release(&view);
@@ -405,10 +482,13 @@ bool external_tensor(std::string_view tensor, bool& external) {
   return true;
 }
 
-bool read_weight_facts(std::string_view graph, WeightFacts& facts) {
+// `facts` of a GraphProto: `largest` counts the top-level graph's initializers (`top`), which
+// are the ones inference may be run without; `external` looks into bodies too.
+bool read_weight_facts(std::string_view graph, WeightFacts& facts, bool top, int depth) {
+  if (depth > kMaxDepth) return false;
   return each_field(graph, [&](uint32_t field, std::string_view payload) {
     if (field == 5) {  // initializer
-      facts.largest = payload.size() > facts.largest ? payload.size() : facts.largest;
+      if (top && payload.size() > facts.largest) facts.largest = payload.size();
       return external_tensor(payload, facts.external);
     }
     if (field == 15) {  // sparse_initializer: its values (1)
@@ -420,7 +500,10 @@ bool read_weight_facts(std::string_view graph, WeightFacts& facts) {
       return each_field(payload, [&](uint32_t f, std::string_view attribute) {
         if (f != 5) return true;
         return each_field(attribute, [&](uint32_t a, std::string_view value) {
-          if (a == 6 || a == 11) facts.graph_attribute = true;
+          if (a == 6 || a == 11) {
+            facts.graph_attribute = true;
+            return read_weight_facts(value, facts, false, depth + 1);
+          }
           return (a != 5 && a != 10) || external_tensor(value, facts.external);
         });
       });
@@ -435,7 +518,7 @@ PyObject* weight_facts(PyObject*, PyObject* arg) {
   WeightFacts facts;
   std::string_view model(static_cast<const char*>(view.buf), static_cast<size_t>(view.len));
   bool understood = each_field(model, [&](uint32_t field, std::string_view graph) {
-    return field != 7 || read_weight_facts(graph, facts);
+    return field != 7 || read_weight_facts(graph, facts, true, 1);
   });
   PyBuffer_Release(&view);
   if (!understood) return Py_NewRef(Py_None);
@@ -448,16 +531,18 @@ PyObject* weight_facts(PyObject*, PyObject* arg) {
 // ONNX's shape inference costs about in proportion to the bytes of the model it is given: its
 // tensor names are copied, hashed and compared at every node, and an exported transformer's
 // names (`/encoder/layer.11/attention/self/query/MatMul_output_0`) are most of its graph.
-// `short_names` gives every tensor name of the top-level graph a short one (its number in
+// `short_names` gives every tensor name of the graph and its bodies a short one (its number in
 // base 62, in order of first appearance), drops node names and doc strings, which inference
-// does not read, and merges equal Constant nodes (`ConstantMerge`); `restored_types` maps an
-// inferred copy's names back and gives the merged Constants their types. A run on the short copy
-// then costs ~30% less on such models, with the same types: inference reads names only to
-// connect tensors, and the renaming is one-to-one.
+// does not read, and merges equal top-level Constant nodes (`ConstantMerge`); `restored_types`
+// maps an inferred copy's names back, in the bodies too, and gives the merged Constants their
+// types. A run on the short copy then costs ~30% less on such models, with the same types:
+// inference reads names only to connect tensors, and the renaming is one-to-one over the
+// whole model (a body's name and the same outer name get the same short one, so what a body
+// reads or shadows stays what it was).
 //
 // Both decline (None) what they do not fully understand or what names could reach beyond
-// the graph's own tensors: graph-valued attributes (bodies read outer names), sparse
-// initializers, quantization annotations, training info, more than one graph field.
+// the graph's own tensors: sparse initializers, quantization annotations, training info,
+// more than one graph field, bodies nested deeper than kMaxDepth.
 
 // Appends a varint.
 void put_varint(std::string& out, uint64_t value) {
@@ -611,6 +696,33 @@ class NameNumbers {
   std::deque<std::string> shorts_;  // stable addresses: views into them are handed out
 };
 
+// Calls `on(name)` for every tensor name a GraphProto mentions (its nodes' inputs and outputs,
+// the names of its inputs, outputs, value_info and initializers) and the bodies of its nodes'
+// graph attributes mention; false when the bytes are malformed or nested too deep.
+template <typename On>
+bool each_name_within(std::string_view graph, On& on, int depth) {
+  if (depth > kMaxDepth) return false;
+  return each_field(graph, [&](uint32_t field, std::string_view payload) {
+    if (field == 1) {
+      return each_field(payload, [&](uint32_t f, std::string_view value) {
+        if (f == 1 || f == 2) on(value);
+        if (f != 5) return true;
+        return each_field(value, [&](uint32_t a, std::string_view body) {
+          return (a != 6 && a != 11) || each_name_within(body, on, depth + 1);
+        });
+      });
+    }
+    if (field == 5 || field == 11 || field == 12 || field == 13) {
+      uint32_t name_field = field == 5 ? 8 : 1;
+      return each_field(payload, [&](uint32_t f, std::string_view name) {
+        if (f == name_field) on(name);
+        return true;
+      });
+    }
+    return true;
+  });
+}
+
 // Equal Constant nodes, merged in the short copy. An exporter writes a Constant node for every
 // small value it needs (an axis, a piece of a shape): a third of a TorchScript export's nodes,
 // with a few dozen distinct values among tens of thousands, and ONNX's inference spends on
@@ -619,7 +731,9 @@ class NameNumbers {
 // others at it, and `restored_types` gives the others the kept one's type. A Constant is
 // merged only where that changes nothing else inference sees: it has no input and one
 // output, which (like the kept one's) is no graph input, output, initializer or declared
-// value and is written by no other node, and no node before it reads it.
+// value and is written by no other node, and no node before it reads it; nor is a Constant
+// whose output a body mentions (a body sees the names defined before its node, and may define
+// its own under the same name). Bodies' own Constants are not merged.
 class ConstantMerge {
  public:
   // Finds the Constants to merge in a GraphProto; false when the bytes are malformed. Two
@@ -673,7 +787,16 @@ class ConstantMerge {
         });
       }
       if (field != 1) return true;
+      auto in_body = [&](std::string_view name) {
+        size_t at = outputs.find(name, SIZE_MAX);
+        if (at != SIZE_MAX) candidates[at].declared = true;
+      };
       bool read = each_field(payload, [&](uint32_t f, std::string_view name) {
+        if (f == 5) {  // an attribute: the names its bodies mention
+          return each_field(name, [&](uint32_t a, std::string_view body) {
+            return (a != 6 && a != 11) || each_name_within(body, in_body, 2);
+          });
+        }
         if (f != 1 && f != 2) return true;
         size_t at = outputs.find(name, SIZE_MAX);
         if (at == SIZE_MAX) return true;
@@ -734,11 +857,16 @@ class ConstantMerge {
   size_t next_ = 0;
 };
 
+bool shorten_graph(std::string_view graph, NameNumbers& numbers, ConstantMerge& constants,
+                   std::string& out, int depth);
+
 // A NodeProto with short tensor names, its name (3) and doc_string (6) left out, the inputs
-// that read a merged Constant reading the kept one; false for a node this pass must not
-// rename (a graph-valued attribute) or malformed bytes.
+// that read a merged Constant reading the kept one, and the bodies of its graph attributes
+// shortened with the same names (a body reads outer names; the renaming is one for the whole
+// model, so a body that defines a name of its own shadows the same outer name in the copy);
+// false for malformed bytes or bodies nested too deep.
 bool shorten_node(std::string_view node, NameNumbers& numbers, const ConstantMerge& constants,
-                  std::string& out) {
+                  std::string& out, int depth) {
   return each_raw_field(node, [&](uint32_t field, uint32_t wire, std::string_view whole,
                                   std::string_view payload) {
     if (field == 1 && wire == 2) {
@@ -752,10 +880,28 @@ bool shorten_node(std::string_view node, NameNumbers& numbers, const ConstantMer
       if (!each_field(payload, [&](uint32_t a, std::string_view) {
             nested = nested || a == 6 || a == 11;
             return true;
-          }) || nested) {
+          })) {
         return false;
       }
-      out.append(whole.data(), whole.size());
+      if (!nested) {
+        out.append(whole.data(), whole.size());
+        return true;
+      }
+      std::string attribute, body;
+      bool shortened = each_raw_field(payload, [&](uint32_t a, uint32_t w, std::string_view all,
+                                                   std::string_view graph) {
+        if ((a != 6 && a != 11) || w != 2) {
+          attribute.append(all.data(), all.size());
+          return true;
+        }
+        ConstantMerge none;  // a body's Constants are left as they are
+        body.clear();
+        if (!shorten_graph(graph, numbers, none, body, depth + 1)) return false;
+        put_field(attribute, a, body);
+        return true;
+      });
+      if (!shortened) return false;
+      put_field(out, 5, attribute);
     } else {
       out.append(whole.data(), whole.size());
     }
@@ -778,9 +924,12 @@ bool shorten_named(std::string_view message, uint32_t name_field, NameNumbers& n
   });
 }
 
+// A GraphProto with short names (`shorten_node`, `shorten_named`), the Constants `constants`
+// merged (scanned by the caller) left out; false when this pass declines it (quantization
+// annotations and sparse initializers name tensors of their own).
 bool shorten_graph(std::string_view graph, NameNumbers& numbers, ConstantMerge& constants,
-                   std::string& out) {
-  if (!constants.scan(graph)) return false;
+                   std::string& out, int depth) {
+  if (depth > kMaxDepth) return false;
   std::string part;
   size_t index = 0;
   return each_raw_field(graph, [&](uint32_t field, uint32_t wire, std::string_view whole,
@@ -792,7 +941,7 @@ bool shorten_graph(std::string_view graph, NameNumbers& numbers, ConstantMerge& 
     }
     if (field == 1 && constants.leaves_out(index++)) return true;
     part.clear();
-    bool ok = field == 1 ? shorten_node(payload, numbers, constants, part)
+    bool ok = field == 1 ? shorten_node(payload, numbers, constants, part, depth)
                          : shorten_named(payload, field == 5 ? 8 : 1, numbers, part);
     if (ok) put_field(out, field, part);
     return ok;
@@ -812,7 +961,8 @@ bool shorten_model(std::string_view model, NameNumbers& numbers, ConstantMerge& 
       out.append(whole.data(), whole.size());
       return true;
     }
-    if (wire != 2 || ++graphs > 1 || !shorten_graph(payload, numbers, constants, graph)) {
+    if (wire != 2 || ++graphs > 1 || !constants.scan(payload) ||
+        !shorten_graph(payload, numbers, constants, graph, 1)) {
       return false;
     }
     put_field(out, 7, graph);
@@ -888,6 +1038,71 @@ bool restore_value(std::string_view message, const NameNumbers& numbers, std::st
   return true;
 }
 
+// What `restored_types` carries through an inferred copy's graphs.
+struct Restoring {
+  const NameNumbers& numbers;
+  const std::vector<ConstantMerge::Merged>& merged;
+  Numbers kept;  // the output of a kept Constant -> its slot in `kept_types`
+  std::vector<std::string_view> kept_types;
+  std::vector<bool> typed;
+  std::string constant_node;  // a NodeProto of op_type Constant
+  size_t node = 0, next_merged = 0;  // the source's top-level node index, the next merged one
+};
+
+bool restore_graph(std::string_view graph, Restoring& state, std::string& out, bool top,
+                   int depth);
+
+// A NodeProto of `node`'s op_type (4) and, of its attributes, only the bodies (6, 11), restored.
+bool restore_node(std::string_view node, Restoring& state, std::string& out, int depth) {
+  std::string attribute, body;
+  return each_field(node, [&](uint32_t field, std::string_view value) {
+    if (field == 4) put_field(out, 4, value);
+    if (field != 5) return true;
+    attribute.clear();
+    bool read = each_field(value, [&](uint32_t a, std::string_view graph) {
+      if (a != 6 && a != 11) return true;
+      body.clear();
+      if (!restore_graph(graph, state, body, false, depth + 1)) return false;
+      put_field(attribute, a, body);
+      return true;
+    });
+    if (read && !attribute.empty()) put_field(out, 5, attribute);
+    return read;
+  });
+}
+
+// A GraphProto of `graph`'s nodes (`restore_node`) and its inputs, outputs and value_info
+// under their original names; in the top-level graph, the merged Constants in their places
+// and the kept ones' types noted.
+bool restore_graph(std::string_view graph, Restoring& state, std::string& out, bool top,
+                   int depth) {
+  if (depth > kMaxDepth) return false;
+  const auto& merged = state.merged;
+  std::string part;
+  return each_field(graph, [&](uint32_t f, std::string_view value) {
+    part.clear();
+    if (f == 1) {
+      while (top && state.next_merged < merged.size() &&
+             merged[state.next_merged].index == state.node) {
+        put_field(out, 1, state.constant_node), ++state.node, ++state.next_merged;
+      }
+      bool read = restore_node(value, state, part, depth);
+      put_field(out, 1, part);
+      state.node += top;
+      return read;
+    }
+    if (f != 11 && f != 12 && f != 13) return true;
+    std::string_view name, type;
+    bool has_type;
+    if (!restore_value(value, state.numbers, part, name, type, has_type)) return false;
+    put_field(out, f, part);
+    size_t at = !top || merged.empty() || f != 13 || !has_type ? SIZE_MAX
+                                                              : state.kept.find(name, SIZE_MAX);
+    if (at != SIZE_MAX && !state.typed[at]) state.kept_types[at] = type, state.typed[at] = true;
+    return true;
+  });
+}
+
 PyObject* restored_types(PyObject*, PyObject* args) {
   Py_buffer inferred;
   PyObject* capsule;
@@ -898,60 +1113,33 @@ PyObject* restored_types(PyObject*, PyObject* args) {
     return nullptr;
   }
   auto* renaming = static_cast<Renaming*>(PyCapsule_GetPointer(capsule, kRenaming));
-  const NameNumbers& numbers = renaming->numbers;
   const auto& merged = renaming->constants.merged();
-  Numbers kept;  // the output of a kept Constant -> its slot in `kept_types`
-  std::vector<std::string_view> kept_types;
-  std::vector<bool> typed;
+  Restoring state{renaming->numbers, merged, {}, {}, {}, {}};
   for (const auto& each : merged) {
-    if (kept.number(each.kept, kept_types.size()) == kept_types.size()) {
-      kept_types.emplace_back();
-      typed.push_back(false);
+    if (state.kept.number(each.kept, state.kept_types.size()) == state.kept_types.size()) {
+      state.kept_types.emplace_back();
+      state.typed.push_back(false);
     }
   }
-  std::string out, graph, part, constant_node;
-  put_field(constant_node, 4, "Constant");
-  size_t node = 0, next_merged = 0;  // the source's node index, the next merged Constant
+  put_field(state.constant_node, 4, "Constant");
+  std::string out, graph, part;
   int graphs = 0;
   bool restored = each_field(
       std::string_view(static_cast<const char*>(inferred.buf), static_cast<size_t>(inferred.len)),
       [&](uint32_t field, std::string_view payload) {
         if (field != 7) return true;
-        if (++graphs > 1) return false;
-        return each_field(payload, [&](uint32_t f, std::string_view value) {
-          part.clear();
-          if (f == 1) {  // a node: its op_type (4) only, the merged Constants in their places
-            while (next_merged < merged.size() && merged[next_merged].index == node) {
-              put_field(graph, 1, constant_node), ++node, ++next_merged;
-            }
-            bool read = each_field(value, [&](uint32_t n, std::string_view op) {
-              if (n == 4) put_field(part, 4, op);
-              return true;
-            });
-            put_field(graph, 1, part);
-            ++node;
-            return read;
-          }
-          if (f != 11 && f != 12 && f != 13) return true;
-          std::string_view name, type;
-          bool has_type;
-          if (!restore_value(value, numbers, part, name, type, has_type)) return false;
-          put_field(graph, f, part);
-          size_t at = merged.empty() || f != 13 || !has_type ? SIZE_MAX : kept.find(name, SIZE_MAX);
-          if (at != SIZE_MAX && !typed[at]) kept_types[at] = type, typed[at] = true;
-          return true;
-        });
+        return ++graphs == 1 && restore_graph(payload, state, graph, true, 1);
       });
-  for (; restored && next_merged < merged.size(); ++next_merged) {  // merged after the last
-    put_field(graph, 1, constant_node);
+  for (; restored && state.next_merged < merged.size(); ++state.next_merged) {  // after the last
+    put_field(graph, 1, state.constant_node);
   }
   // the merged Constants' outputs, typed as the Constants they merged into
   for (size_t i = 0; restored && i < merged.size(); ++i) {
-    size_t at = kept.find(merged[i].kept, SIZE_MAX);
-    if (!typed[at]) continue;
+    size_t at = state.kept.find(merged[i].kept, SIZE_MAX);
+    if (!state.typed[at]) continue;
     part.clear();
     put_field(part, 1, merged[i].output);
-    put_field(part, 2, kept_types[at]);
+    put_field(part, 2, state.kept_types[at]);
     put_field(graph, 13, part);
   }
   if (restored) put_field(out, 7, graph);
@@ -963,22 +1151,32 @@ PyObject* restored_types(PyObject*, PyObject* args) {
 PyMethodDef methods[] = {
     {"short_names", short_names, METH_O,
      "short_names(serialized_model) -> (renamed model, renaming): the model with every tensor "
-     "name of its graph made short (its number in base 62, in order of first appearance), "
-     "node names and doc strings left out and equal Constant nodes merged, and what "
-     "restored_types needs to give the names and the merged Constants' types back; "
-     "None when the model has what this pass leaves alone (graph attributes, sparse "
-     "initializers, quantization annotations, training info) or is not understood."},
+     "name of its graph and its bodies made short (its number in base 62, in order of first "
+     "appearance; one renaming for all scopes), node names and doc strings left out and "
+     "equal top-level Constant nodes merged, and what restored_types needs to give the names "
+     "and the merged Constants' types back; None when the model has what this pass leaves "
+     "alone (sparse initializers, quantization annotations, training info, bodies nested "
+     "deeper than 32) or is not understood."},
     {"restored_types", restored_types, METH_VARARGS,
      "restored_types(inferred, renaming) -> a ModelProto holding only the graph's node "
      "op_types and the inputs, outputs and value_info of `inferred` (an inferred copy of a "
      "model short_names renamed, `renaming` its second result) under their original names, "
-     "the outputs of merged Constants after the value_info, typed as the kept ones; "
+     "the same of the bodies of its nodes' graph attributes (held in attributes with no "
+     "other field), the outputs of merged Constants after the value_info, typed as the kept "
+     "ones; "
      "None when a name is not one of short_names' or the bytes are not understood."},
     {"weight_facts", weight_facts, METH_O,
-     "weight_facts(serialized_model) -> (largest initializer's bytes, whether an initializer, "
-     "a sparse initializer's values or a node's tensor attribute is stored externally, whether "
+     "weight_facts(serialized_model) -> (largest top-level initializer's bytes, whether an "
+     "initializer, a sparse initializer's values or a node's tensor attribute, in the graph "
+     "or its bodies, is stored externally, whether "
      "a node has a graph attribute); None when the bytes are not a model this reader "
      "understands."},
+    {"body_types", body_types, METH_O,
+     "body_types(serialized_model) -> [types, ...]: for each body of the graph's If, Loop and "
+     "Scan nodes, in the order the type table adds them (node by node, an attribute's g "
+     "before its graphs, a body before its own nodes' bodies), name -> serialized TypeProto "
+     "of its value_info, outputs and inputs (each name's first, in that order); None when "
+     "the bytes are not a model this reader understands."},
     {"model_types", model_types, METH_O,
      "model_types(serialized_model) -> (op_types, types): the op_type of each top-level node, "
      "and name -> serialized TypeProto of the graph's value_info, outputs and inputs (each "

@@ -432,12 +432,15 @@ def _mismatched_matmul() -> onnx.ModelProto:
 
 def test_lean_speculation_runs_without_onnx_and_gives_the_full_paths_table(tmp_path):
     """`_speculation.lean_inferred` (the prefetching child's run) never imports onnx, and
-    the table of its result (`table_state`) is `inference.speculative_table`'s."""
+    the table of its result (`table_state`) is `inference.speculative_table`'s, bodies of
+    If and Loop included."""
     import subprocess
     import sys
 
     paths = [REPO / "examples" / "transformer_block.onnx", tmp_path / "chain.onnx"]
+    paths += [tmp_path / "if.onnx", REPO / "tests" / "fixtures" / "detection" / "ssd-opset17.onnx"]
     onnx.save(_chain_model(), paths[1])
+    onnx.save(_shape_computing_model(), paths[2])
     script = (
         "import pickle, sys\n"
         "from trtforge.analyzer import _speculation\n"
@@ -457,8 +460,11 @@ def test_lean_speculation_runs_without_onnx_and_gives_the_full_paths_table(tmp_p
         full = inference.speculative_table(model)
         assert state is not None and full is not None
         assert state == (full._raw, full.shape_consumers), path
-    resolved = helper.make_tensor_type_proto(TensorProto.FLOAT, ["N", 2, 3])
-    assert state[0]["y"] == resolved.SerializeToString()  # data propagation resolved it
+        resolved = helper.make_tensor_type_proto(TensorProto.FLOAT, ["N", 2, 3])
+        if path.stem in ("chain", "if"):  # data propagation resolved it
+            assert state[0]["y"] == resolved.SerializeToString()
+        if path.stem == "if":  # and the branches' values are typed
+            assert {"a", "b"} <= set(state[0])
 
 
 def test_onnx_imports_whole_after_its_extension_was_loaded_alone():
@@ -485,9 +491,9 @@ def test_onnx_imports_whole_after_its_extension_was_loaded_alone():
 
 
 def test_lean_speculation_declines_what_the_full_path_does_more_for():
-    """Large or external weights (left out first by the full path), If/Loop/Scan (bodies read
-    from the parsed model), a huge rank-1 graph input: None, and the full path runs. A strict
-    failure or a huge inferred rank-1 tensor: SpeculationFailed (the policy runs)."""
+    """Large or external weights (left out first by the full path; external ones in bodies
+    too), a huge rank-1 graph input: None, and the full path runs. A strict failure or a
+    huge inferred rank-1 tensor: SpeculationFailed (the policy runs)."""
     import numpy as np
     from onnx import numpy_helper
 
@@ -505,8 +511,12 @@ def test_lean_speculation_declines_what_the_full_path_does_more_for():
         '<ir_version: 8, opset_import: ["" : 17]> g (float[100000] x) => (float[100000] y) '
         "{ y = Relu(x) }"
     )
-    for model in (heavy, external, wide, _shape_computing_model()):
+    in_body = _shape_computing_model()
+    branch = in_body.graph.node[-1].attribute[0].g
+    branch.node.append(helper.make_node("Constant", [], ["k"], value=tensor))
+    for model in (heavy, external, wide, in_body):
         assert _speculation.lean_inferred(model.SerializeToString()) is None
+    assert _speculation.lean_inferred(_shape_computing_model().SerializeToString()) is not None
     broken = _mismatched_matmul()
     for model in (broken, _grown_model()):
         with pytest.raises(_speculation.SpeculationFailed):
@@ -525,24 +535,36 @@ def _grown_model() -> onnx.ModelProto:
     return grown
 
 
-@pytest.mark.parametrize("kind", ["chain", "strict failure", "too large for data propagation"])
+@pytest.mark.parametrize(
+    "kind", ["chain", "control flow", "strict failure", "too large for data propagation"]
+)
 def test_prefetch_through_the_lean_child(fork_always, monkeypatch, tmp_path, kind):
-    """A prefetch of a model without control flow runs the lean child; a strict failure there
-    makes the child run the policy, and an inferred tensor too large for data propagation
-    makes the parent run it. Either way the table is the in-process one."""
+    """A prefetch runs the lean child (If bodies and all); a strict failure there makes the
+    child run the policy, and an inferred tensor too large for data propagation makes the
+    parent run it. Either way the table is the in-process one."""
     monkeypatch.setattr(background, "PREFETCH_MIN_BYTES", 0)
     model = _chain_model()
-    if kind == "strict failure":
+    if kind == "control flow":
+        model = _shape_computing_model()
+    elif kind == "strict failure":
         model = _mismatched_matmul()
     elif kind.startswith("too large"):
         model = _grown_model()
     path = tmp_path / "m.onnx"
     onnx.save(model, path)
+    lean = []
+    read = background.PendingTypes._lean_table
+    monkeypatch.setattr(
+        background.PendingTypes,
+        "_lean_table",
+        staticmethod(lambda model, inferred: lean.append(1) or read(model, inferred)),
+    )
     background.prefetch(str(path))
     table = _prefetched(path, model).result()
     here = infer_types(model)
     assert table._raw == here._raw and table.shape_consumers == here.shape_consumers
     assert bool(table.strict_error) == (kind == "strict failure") == bool(here.strict_error)
+    assert bool(lean) == (kind != "strict failure")  # the child inferred without onnx
 
 
 def test_idle_work_runs_while_waiting_for_the_child(fork_always):

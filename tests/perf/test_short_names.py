@@ -1,8 +1,8 @@
 """Shape inference on short names (`_speculation.strict_run`, `_wire.short_names` and
 `_wire.restored_types`, csrc/analyzer/wire.cpp) gives exactly the types of a run on the model
-as it is — the same names, types and node op types, in the same order but for the outputs
-of merged Constant nodes, which come last — and the two native passes decline, never
-mistranslate, what they do not handle.
+as it is — the same names, types and node op types, in If/Loop/Scan bodies too, in the same
+order but for the outputs of merged Constant nodes, which come last — and the two native
+passes decline, never mistranslate, what they do not handle.
 """
 
 from __future__ import annotations
@@ -32,10 +32,28 @@ def _corpus() -> list[Path]:
     return models + [REPO / "examples" / "transformer_block.onnx"]
 
 
+def _control_flow_models() -> list[tuple[str, onnx.ModelProto]]:
+    """Models with If/Loop/Scan bodies: torchvision's detection exports (Loops and Ifs,
+    nested, reading outer names) and ONNX's node test cases that hold bodies."""
+    from onnx.backend.test.case import node as node_cases
+
+    models = [
+        (path.name, onnx.load(path, load_external_data=False))
+        for path in sorted((REPO / "tests" / "fixtures" / "detection").glob("*.onnx"))
+    ]
+    with np.errstate(all="ignore"):  # the cases compute their expected outputs
+        cases = node_cases.collect_testcases(None)
+    for case in cases:
+        if not _speculation.CONTROL_FLOW.isdisjoint(n.op_type for n in case.model.graph.node):
+            models.append((case.name, case.model))
+    return models
+
+
 def _direct(serialized: bytes) -> tuple[list[str], list[tuple[str, bytes]]]:
-    """The op types and (name, type) entries of one run on the model as it is."""
+    """The op types and (name, type) entries of one run on the model as it is, its bodies'
+    entries included (`_speculation.inferred_types`)."""
     inferred = _speculation.cpp_shape_inference().infer_shapes(serialized, False, True, True)
-    ops, types = _speculation.model_types(inferred)
+    ops, types = _speculation.inferred_types(inferred)
     return ops, list(types.items())
 
 
@@ -47,7 +65,7 @@ def _shortened(serialized: bytes) -> tuple[list[str], list[tuple[str, bytes]]] |
     inferred = _speculation.cpp_shape_inference().infer_shapes(short, False, True, True)
     restored = _wire.restored_types(inferred, renaming)
     assert restored is not None
-    ops, types = _speculation.model_types(restored)
+    ops, types = _speculation.inferred_types(restored)
     return ops, list(types.items())
 
 
@@ -72,10 +90,12 @@ def _same_run(shortened, direct, merged: set[str] = frozenset()) -> None:
 
 def _expected_merged(graph: onnx.GraphProto) -> set[str]:
     """The outputs of the Constants `short_names` merges, by its rule written again: equal
-    attributes, no input, one output that no graph field declares, one node writes and no
-    node reads before it; the first of each value (among the eligible) kept."""
+    attributes, no input, one output that no graph field declares, no body mentions, one
+    node writes and no node reads before it; the first of each value (among the eligible)
+    kept."""
     declared = {v.name for v in (*graph.input, *graph.output, *graph.value_info)}
     declared |= {t.name for t in graph.initializer}
+    declared |= {name for node in graph.node for name in _mentioned_in_bodies(node)}
     writers = Counter(o for node in graph.node for o in node.output if o)
     first_read: dict[str, int] = {}
     for index, node in enumerate(graph.node):
@@ -98,6 +118,25 @@ def _expected_merged(graph: onnx.GraphProto) -> set[str]:
         elif first_read.get(out, index) >= index:
             merged.add(out)
     return merged
+
+
+def _mentioned_in_bodies(node: onnx.NodeProto) -> set[str]:
+    """Every tensor name the bodies of `node`'s graph attributes mention, at any depth."""
+    names: set[str] = set()
+    for attr in node.attribute:
+        for body in [attr.g] if attr.HasField("g") else []:
+            names |= _graph_names(body)
+        for body in attr.graphs:
+            names |= _graph_names(body)
+    return names
+
+
+def _graph_names(graph: onnx.GraphProto) -> set[str]:
+    names = {v.name for v in (*graph.input, *graph.output, *graph.value_info)}
+    names |= {t.name for t in graph.initializer}
+    for node in graph.node:
+        names |= {*node.input, *node.output} | _mentioned_in_bodies(node)
+    return names
 
 
 def test_short_names_infer_the_same_types_on_real_models():
@@ -222,20 +261,150 @@ def test_declared_value_info_and_unicode_names_come_back():
     assert [name for name, _ in types] == ["a long intermediate name", "y", "x"]
 
 
+def test_short_names_infer_the_same_types_in_bodies():
+    """On models with If/Loop/Scan bodies (real exports and ONNX's node cases), the short
+    copy infers the same types, bodies' included, as the model as it is; the Constants a
+    body mentions are left alone."""
+    compared = 0
+    for label, model in _control_flow_models():
+        serialized = model.SerializeToString()
+        if not _passes_strict(serialized):
+            continue
+        renamed = _wire.short_names(serialized)
+        assert renamed is not None, label  # bodies are renamed, not declined
+        short = onnx.ModelProto.FromString(renamed[0])
+        merged = _expected_merged(model.graph)
+        assert len(model.graph.node) - len(short.graph.node) == len(merged), label
+        assert max(map(len, _graph_names(short.graph))) <= 3, label  # bodies' names too
+        _same_run(_shortened(serialized), _direct(serialized), merged)
+        compared += 1
+    assert compared >= 30
+
+
+def _scoped_model() -> onnx.ModelProto:
+    """A Loop whose body reads an outer Constant, defines a name of its own that an outer
+    node also defines (shadowing), and holds an If reading both scopes; equal Constants
+    around it, one of them mentioned by the body."""
+
+    def constant(name: str, value: float) -> onnx.NodeProto:
+        return helper.make_node(
+            "Constant", [], [name], value=numpy_helper.from_array(np.array([value], np.float32))
+        )
+
+    then = helper.make_graph(
+        [helper.make_node("Add", ["local", "seen"], ["t"])],
+        "then",
+        [],
+        [helper.make_tensor_value_info("t", TensorProto.FLOAT, None)],
+    )
+    other = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["e"])],
+        "else",
+        [],
+        [helper.make_tensor_value_info("e", TensorProto.FLOAT, None)],
+    )
+    body = helper.make_graph(
+        [
+            helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+            helper.make_node("Add", ["carried", "seen"], ["local"]),
+            helper.make_node("If", ["cond_in"], ["picked"], then_branch=then, else_branch=other),
+            helper.make_node("Add", ["picked", "local"], ["carried_out"]),
+        ],
+        "body",
+        [
+            helper.make_tensor_value_info("i", TensorProto.INT64, []),
+            helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("carried", TensorProto.FLOAT, [1]),
+        ],
+        [
+            helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("carried_out", TensorProto.FLOAT, None),
+        ],
+    )
+    nodes = [
+        constant("seen", 1.0),  # kept: read by the bodies
+        constant("first", 1.0),  # kept: the first of its value the bodies do not mention
+        constant("again", 1.0),  # merges into `first`
+        helper.make_node("Add", ["x", "again"], ["local"]),  # the body's name, outside too
+        helper.make_node("Loop", ["trips", "", "first"], ["result"], body=body),
+        helper.make_node("Add", ["result", "local"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "scoped",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [1]),
+            helper.make_tensor_value_info("trips", TensorProto.INT64, []),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_bodies_share_one_renaming_and_keep_their_constants():
+    model = _scoped_model()
+    serialized = model.SerializeToString()
+    short, _ = _wire.short_names(serialized)
+    copy = onnx.ModelProto.FromString(short)
+    assert _expected_merged(model.graph) == {"again"}
+    assert [n.op_type for n in copy.graph.node] == ["Constant", "Constant", "Add", "Loop", "Add"]
+    # one name, one short name, in every scope: the body's `local` is the outer `local`'s
+    outer_local = copy.graph.node[2].output[0]
+    body = copy.graph.node[3].attribute[0].g
+    assert body.node[1].output[0] == outer_local
+    assert body.node[1].input[1] == copy.graph.node[0].output[0]  # `seen`, read from outside
+    branches = {attr.name: attr.g for attr in body.node[2].attribute}
+    inner = branches["then_branch"]  # two scopes down
+    assert list(inner.node[0].input) == [outer_local, copy.graph.node[0].output[0]]
+    assert copy.graph.node[2].input[1] == copy.graph.node[1].output[0]  # `again` -> `first`
+    if _passes_strict(serialized):
+        _same_run(_shortened(serialized), _direct(serialized), {"again"})
+    else:  # both runs refuse it alike: the lean path then gives way to the full one
+        assert not _passes_strict(short)
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        low, value = value & 0x7F, value >> 7
+        out.append(low | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
 def test_short_names_decline_what_names_reach_beyond_the_graph():
     assert _wire.short_names(_small_model().SerializeToString()) is not None
-    # a body reads outer names
+
+    # bodies nested deeper than the native passes go (and than protobuf parses: the bytes
+    # are written by hand)
+    def field(number: int, payload: bytes) -> bytes:
+        return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
     body = helper.make_graph(
         [helper.make_node("Identity", ["x"], ["out"])],
         "body",
         [],
         [helper.make_tensor_value_info("out", TensorProto.FLOAT, None)],
-    )
-    model = _small_model()
-    model.graph.node.append(
-        helper.make_node("If", ["cond"], ["z"], then_branch=body, else_branch=body)
-    )
-    assert _wire.short_names(model.SerializeToString()) is None
+    ).SerializeToString()
+
+    def nested(levels: int) -> bytes:
+        inner = body
+        for _ in range(levels):
+            branch = field(1, b"then_branch") + field(6, inner) + b"\xa0\x01\x05"  # GRAPH
+            node = field(1, b"cond") + field(2, b"out") + field(4, b"If") + field(5, branch)
+            inner = field(1, node) + field(12, field(1, b"out"))
+        model = _small_model()
+        top = field(1, field(4, b"If") + field(5, field(6, inner)))
+        graph = model.graph.SerializeToString() + top
+        model.ClearField("graph")
+        return model.SerializeToString() + field(7, graph)
+
+    for levels, understood in ((20, True), (40, False)):
+        serialized = nested(levels)
+        assert _wire.model_types(serialized) is not None  # the top-level graph is understood
+        assert (_wire.short_names(serialized) is not None) == understood
+        assert (_wire.body_types(serialized) is not None) == understood
+        assert (_wire.weight_facts(serialized) is not None) == understood
     # quantization annotations and sparse initializers name tensors of their own
     model = _small_model()
     model.graph.quantization_annotation.add().tensor_name = "y"
@@ -265,29 +434,42 @@ def test_restored_types_refuses_names_it_did_not_make():
         _wire.restored_types(inferred.SerializeToString(), serialized)
 
 
-def test_corrupt_bytes_are_declined_or_renamed_consistently():
-    serialized = _small_model().SerializeToString()
+@pytest.mark.parametrize("make", [_small_model, _scoped_model], ids=["plain", "bodies"])
+def test_corrupt_bytes_are_declined_or_renamed_consistently(make):
+    """Random damage: the passes decline, or rename what protobuf parses into a copy with
+    the same nodes, whose restored types come back under the original names; the bodies'
+    types read natively equal the parsed model's table whenever both read the bytes."""
+    from trtforge.analyzer.inference import _collect_types
+
+    serialized = make().SerializeToString()
     rng = random.Random(7)
+    tables = 0
     for _ in range(300):
         data = bytearray(serialized)
         for _ in range(rng.randint(1, 4)):
             data[rng.randrange(len(data))] = rng.randrange(256)
         cut = bytes(data[: rng.randint(1, len(data))] if rng.random() < 0.3 else data)
         renamed = _wire.short_names(cut)
-        if renamed is None:
-            continue
-        short, renaming = renamed
-        restored = _wire.restored_types(short, renaming)  # the renaming holds `cut`'s bytes
+        read = _speculation.inferred_types(cut) if _wire.model_types(cut) is not None else None
         try:  # what was renamed parses as a model exactly when the original does
             original = onnx.ModelProto.FromString(cut)
         except Exception:  # noqa: BLE001 - protobuf refuses it; the renamed copy is not used
             continue
+        if read is not None:
+            assert read[1] == dict(_collect_types(original.graph).serialized_table())
+            tables += 1
+        if renamed is None:
+            continue
+        short, renaming = renamed
+        restored = _wire.restored_types(short, renaming)  # the renaming holds `cut`'s bytes
         copy = onnx.ModelProto.FromString(short)
-        assert len(copy.graph.node) == len(original.graph.node)
+        merged = _expected_merged(original.graph)
+        assert len(copy.graph.node) == len(original.graph.node) - len(merged)
         if restored is not None:  # the graph's values come back under their names
             back = onnx.ModelProto.FromString(restored)
             assert [v.name for v in back.graph.input] == [v.name for v in original.graph.input]
             assert [n.op_type for n in back.graph.node] == [n.op_type for n in original.graph.node]
+    assert tables > 50
 
 
 def test_speculative_table_runs_on_short_names_with_the_same_result(monkeypatch):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper
@@ -162,6 +163,107 @@ def test_damaged_bytes_give_protobufs_answer_or_none():
     assert agreed > 100  # most damage lands inside names and types, which both read alike
 
 
+def _scoped_types_model() -> onnx.ModelProto:
+    """A name typed in the graph and in two bodies, another only in two bodies (different
+    types), a body nested in a body, and a Loop among Ifs: which scope's type a name keeps
+    is the table's precedence (the graph, then bodies in order)."""
+
+    def vi(name: str, elem: int, shape) -> onnx.ValueInfoProto:
+        return helper.make_tensor_value_info(name, elem, shape)
+
+    inner = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["deep"])], "inner", [], [vi("deep", 1, [2])]
+    )
+    first = helper.make_graph(
+        [helper.make_node("If", ["c"], ["deep"], then_branch=inner, else_branch=inner)],
+        "first",
+        [],
+        [vi("deep", 1, [2])],
+        value_info=[vi("both", TensorProto.INT64, [1]), vi("shared", TensorProto.INT8, [3])],
+    )
+    second = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["other"])],
+        "second",
+        [],
+        [vi("other", 1, [2])],
+        value_info=[vi("both", TensorProto.INT32, [7]), vi("shared", TensorProto.INT16, [3])],
+    )
+    loop_body = helper.make_graph(
+        [helper.make_node("Identity", ["cond"], ["cond_out"])],
+        "loop",
+        [vi("i", TensorProto.INT64, []), vi("cond", TensorProto.BOOL, [])],
+        [vi("cond_out", TensorProto.BOOL, [])],
+    )
+    nodes = [
+        helper.make_node("If", ["c"], ["a"], then_branch=first, else_branch=second),
+        helper.make_node("Loop", ["n", "c"], [], body=loop_body),
+        helper.make_node("Identity", ["a"], ["shared"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [vi("c", TensorProto.BOOL, []), vi("n", TensorProto.INT64, []), vi("x", 1, [2])],
+        [vi("shared", 1, None)],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_inferred_types_equal_the_table_of_the_parsed_model():
+    """`_speculation.inferred_types` (the graph's types, then its bodies' from
+    `_wire.body_types`) gives the entries `TypeTable.add_graph` reads from the parsed model:
+    on exports with nested Loops and Ifs, on ONNX's node cases with bodies, and where one
+    name is typed in several scopes."""
+    from onnx.backend.test.case import node as node_cases
+
+    from trtforge.analyzer.inference import _collect_types
+
+    models = [_scoped_types_model()]
+    for path in sorted((REPO / "tests" / "fixtures" / "detection").glob("*opset17.onnx")):
+        model = onnx.load(path, load_external_data=False)
+        model.graph.ClearField("initializer")
+        models.append(onnx.shape_inference.infer_shapes(model))
+    with np.errstate(all="ignore"):  # the cases compute their expected outputs
+        cases = node_cases.collect_testcases(None)
+    for case in cases:
+        if not _speculation.CONTROL_FLOW.isdisjoint(n.op_type for n in case.model.graph.node):
+            models.append(onnx.shape_inference.infer_shapes(case.model))
+    bodies = 0
+    for model in models:
+        serialized = model.SerializeToString()
+        ops, table = _speculation.inferred_types(serialized)
+        assert ops == [node.op_type for node in model.graph.node]
+        assert table == dict(_collect_types(model.graph).serialized_table())
+        bodies += len(_wire.body_types(serialized))
+    assert len(models) > 30 and bodies > 60
+    table = _speculation.inferred_types(_scoped_types_model().SerializeToString())[1]
+    assert onnx.TypeProto.FromString(table["shared"]).tensor_type.elem_type == TensorProto.FLOAT
+    # the If's first attribute is its else_branch (`make_node` sorts them by name)
+    assert onnx.TypeProto.FromString(table["both"]).tensor_type.elem_type == TensorProto.INT32
+
+
+def test_body_types_decline_what_protobuf_would_merge():
+    """An attribute holding its `g` twice (protobuf merges the two graphs) is declined."""
+    model = _scoped_types_model()
+    attribute = model.graph.node[0].attribute[0]
+    twice = attribute.SerializeToString() + b"\x32" + _varint(attribute.g.ByteSize())
+    twice += attribute.g.SerializeToString()
+    node = model.graph.node[0]
+    node.ClearField("attribute")
+    serialized = model.SerializeToString()
+    node_bytes = node.SerializeToString() + b"\x2a" + _varint(len(twice)) + twice
+    graph = model.graph
+    graph.node.pop(0)
+    rest = graph.SerializeToString()
+    model.ClearField("graph")
+    serialized = model.SerializeToString()
+    serialized += b"\x3a" + _varint(len(rest) + len(node_bytes) + 1 + len(_varint(len(node_bytes))))
+    serialized += b"\x0a" + _varint(len(node_bytes)) + node_bytes + rest
+    parsed = onnx.ModelProto.FromString(serialized)  # protobuf reads it, merging the two
+    assert parsed.graph.node[0].op_type == "If" and len(parsed.graph.node) == 3
+    assert _wire.body_types(serialized) is None
+    assert _speculation.inferred_types(serialized) is None
+
+
 def _plain(value):
     return list(value) if isinstance(value, (list, tuple)) else value
 
@@ -180,15 +282,19 @@ def test_weight_facts_equal_the_shallow_reads():
         tensor.external_data.add(key="location", value="w.bin")
         return tensor
 
-    def model(initializers=(), sparse=(), attribute=None, body=False) -> bytes:
+    def model(initializers=(), sparse=(), attribute=None, body=False, in_body=()) -> bytes:
         nodes = [helper.make_node("Relu", ["x"], ["y"])]
         if attribute is not None:
             nodes.append(helper.make_node("Constant", [], ["c"], value=attribute))
         if body:
-            branch = helper.make_graph([], "b", [], [helper.make_value_info("y", onnx.TypeProto())])
-            nodes.append(
-                helper.make_node("If", ["x"], ["z"], then_branch=branch, else_branch=branch)
+            branch = helper.make_graph(
+                [], "b", [], [helper.make_value_info("y", onnx.TypeProto())], list(in_body)
             )
+            inner = helper.make_node("If", ["x"], ["w"], then_branch=branch, else_branch=branch)
+            outer = helper.make_graph(
+                [inner], "o", [], [helper.make_value_info("w", onnx.TypeProto())]
+            )
+            nodes.append(helper.make_node("If", ["x"], ["z"], then_branch=outer, else_branch=outer))
         graph = helper.make_graph(
             nodes,
             "g",
@@ -210,6 +316,9 @@ def test_weight_facts_equal_the_shallow_reads():
         "external sparse values": (model(sparse=[sparse]), (0, True, False)),
         "external attribute": (model(attribute=external("a")), (0, True, False)),
         "graph attribute": (model(body=True), (0, False, True)),
+        # a body's weights are inferred as they are: only whether they are external counts
+        "weights in a nested body": (model(body=True, in_body=[big]), (0, False, True)),
+        "external in a nested body": (model(body=True, in_body=[external("n")]), (0, True, True)),
     }
     for name, (serialized, (largest, is_external, has_body)) in cases.items():
         facts = _wire.weight_facts(serialized)
