@@ -17,7 +17,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from trtforge.analyzer import _speculation
-from trtforge.analyzer.inference import speculative_table
+from trtforge.analyzer.inference import _varint, speculative_table
 
 _wire = pytest.importorskip("trtforge.analyzer._wire", reason="the native reader is not built")
 
@@ -361,15 +361,6 @@ def test_bodies_share_one_renaming_and_keep_their_constants():
         _same_run(_shortened(serialized), _direct(serialized), {"again"})
     else:  # both runs refuse it alike: the lean path then gives way to the full one
         assert not _passes_strict(short)
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        low, value = value & 0x7F, value >> 7
-        out.append(low | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
 
 
 def test_short_names_decline_what_names_reach_beyond_the_graph():
