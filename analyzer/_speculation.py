@@ -118,13 +118,14 @@ def model_types(serialized_model: bytes) -> tuple[list[str], dict[str, bytes]]:
 
 def inferred_types(serialized_model: bytes) -> tuple[list[str], dict[str, bytes]] | None:
     """(the op_type of each top-level node, name -> serialized type) of a serialized (inferred)
-    model, its If/Loop/Scan bodies' types included: the table `inference.TypeTable.add_graph`
-    builds from the parsed model, in the same order, read natively. None when a body has to
-    be read that way (the native reader is not built, or does not understand the bytes).
+    model, its If/Loop/Scan bodies' types included: the entries `inference.TypeTable.add_graph`
+    reads from the parsed model, read natively. None when a body has to be read that way
+    (the native reader is not built, or does not understand the bytes).
 
-    The graph's entries come first (`model_types`), then each body's as the table adds them:
+    The graph's types come first (`model_types`), then each body's as the table adds them:
     a name already present keeps its type, and a body's entries go before those already
-    present (`TypeTable._add_shallow`); here in one pass over the bodies, last first.
+    present (`TypeTable._add_shallow`); here in one pass over the bodies, last first. (Within
+    one graph, the order is the native reader's: nothing reads the table's order.)
     """
     ops, types = model_types(serialized_model)
     if CONTROL_FLOW.isdisjoint(ops):
