@@ -63,6 +63,7 @@ NONDETERMINISTIC = frozenset(
 )
 #: ops that never produce a build-time constant even from constant inputs.
 _NO_FOLD = NONDETERMINISTIC | {"If", "Loop", "Scan"}
+_NO_FOLD_SET = set(_NO_FOLD)  # a set (`_producer_hops.folded_constants` takes sets)
 
 #: small constant tensors are decoded on demand; larger ones are never read.
 MAX_DECODED_ELEMENTS = 4096
@@ -393,10 +394,18 @@ class GraphView:
 
     @cached_property
     def _constants(self) -> set[str]:
-        """Names computed at build time: initializers, Constant outputs, and folds of them."""
+        """Names computed at build time: initializers, Constant outputs, and folds of them
+        (of a top-level graph in one native pass, `_producer_hops.folded_constants`)."""
         constant: set[str] = set(self._initializers)
         graph_inputs, producers, outer = self._inputs, self.producer_index, self.outer
         f = self.fields
+        if outer is None and _producer_hops is not None:
+            try:
+                return _producer_hops.folded_constants(
+                    f.ops, f.inputs, f.outputs, constant, _NO_FOLD_SET
+                )
+            except TypeError:  # not lists (a caller of our own API): in Python
+                pass
         for op, inputs, outputs in zip(f.ops, f.inputs, f.outputs, strict=True):  # in order
             if op in _NO_FOLD:
                 continue

@@ -35,13 +35,18 @@ import math
 import re
 from collections.abc import Container, Iterator
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, compress
 
 import onnx
 
 from trtforge.analyzer.errors import short
 from trtforge.analyzer.findings import Finding
 from trtforge.analyzer.graph import holds_graph
+
+try:  # reads before writes in one pass (csrc/analyzer/producer_hops.cpp)
+    from trtforge.analyzer import _producer_hops
+except ImportError:  # pragma: no cover - a build without a C++ compiler
+    _producer_hops = None
 
 log = logging.getLogger("trtforge.validity")
 
@@ -474,17 +479,11 @@ class _GraphChecker:
         """
         inputs, outputs = fields.inputs, fields.outputs
         produced_by: dict[str, int] = fields.producer_index()
-        every = list(chain.from_iterable(outputs))
-        named = len(every) - every.count("")
-        if len(produced_by) != named or not defined.isdisjoint(produced_by):
+        if len(produced_by) != _named_outputs(outputs) or not defined.isdisjoint(produced_by):
             return False  # a name produced twice
-        after = len(inputs)  # the position of a name no node produces
-        late = produced_by.get
-        for index, ins in enumerate(inputs):
-            for name in ins:
-                if name and late(name, after) >= index and name not in defined:
-                    if name not in outer:
-                        return False  # used before it is produced, or never produced
+        for name in _reads_before_written(inputs, produced_by, defined):
+            if name not in outer:
+                return False  # used before it is produced, or never produced
         numbers, first = fields.signatures()
         ops, domains = fields.ops, fields.domains
         for index in first:
@@ -497,26 +496,26 @@ class _GraphChecker:
                 continue
             if list(self._judge_node(fields.node(index), op, domain, opset, inputs[index])):
                 return False
-        attributes = fields.attributes
-        nesting = [i for i, op in enumerate(ops) if op in _NESTING_OPS and attributes[i]]
-        # nodes with the same serialized attributes and no body (a model's many equal
+        # the nodes whose attributes are searched, by signature (one op and one set of
+        # attributes each); nodes of one signature without a body (a model's many equal
         # Constants) are looked at once: the problems of their tensors are the same for all
-        distinct = {tuple(attributes[i]) for i in nesting}
-        with_bodies = {attrs for attrs in distinct if any(map(holds_graph, attrs))}
+        attributes = fields.attributes
+        searched = {n for n, i in enumerate(first) if ops[i] in _NESTING_OPS and attributes[i]}
+        with_bodies = {n for n in searched if any(map(holds_graph, attributes[first[n]]))}
         node = fields.node
-        sound: set[tuple] = set()
-        for index in nesting:
-            attrs = tuple(attributes[index])
-            if attrs in sound:
+        sound: set[int] = set()
+        for index in compress(range(len(numbers)), map(searched.__contains__, numbers)):
+            signature = numbers[index]
+            if signature in sound:
                 continue
             found = len(self.problems)
-            if attrs in with_bodies:  # a body sees the names defined up to its node
+            if signature in with_bodies:  # a body sees the names defined up to its node
                 visible = _DefinedUpTo(index, defined, produced_by)
                 self._subgraphs(node(index), _Visible(visible, outer), where, index)
                 continue
             self._subgraphs(node(index), frozenset(), where, index)
             if len(self.problems) == found:
-                sound.add(attrs)  # no problem: none for the others either
+                sound.add(signature)  # no problem: none for the others either
         self._dangling_outputs(graph, defined.union(produced_by), outer, where, None)
         return True
 
@@ -638,6 +637,38 @@ class _GraphChecker:
                 self.graph(body, rows, visible, label, at)
             if attr.HasField("t"):
                 self.problems.extend(_tensor_problems(attr.t, where, at, "tensor attribute"))
+
+
+def _named_outputs(outputs) -> int:
+    """How many output names of `outputs` (each node's list) are not empty."""
+    if _producer_hops is not None:
+        try:
+            return _producer_hops.named_outputs(outputs)
+        except TypeError:  # not lists (a caller of our own API): in Python
+            pass
+    every = list(chain.from_iterable(outputs))
+    return len(every) - every.count("")
+
+
+def _reads_before_written(inputs, produced_by: dict[str, int], defined: set[str]) -> list[str]:
+    """The input names (`inputs`: each node's list) that no earlier node produces
+    (`produced_by`: name -> its node's index) and that are not in `defined`, in node order:
+    natively where the module is built (`_producer_hops.reads_before_written`; 100,000
+    nodes: ~0.005 s against ~0.05 s)."""
+    if _producer_hops is not None:
+        try:
+            found = _producer_hops.reads_before_written(inputs, produced_by, defined)
+            return [name for _, name in found]
+        except TypeError:  # not lists, or `defined` not a set: in Python
+            pass
+    after = len(inputs)  # the position of a name no node produces
+    late = produced_by.get
+    return [
+        name
+        for index, names in enumerate(inputs)
+        for name in names
+        if name and late(name, after) >= index and name not in defined
+    ]
 
 
 class _Visible:

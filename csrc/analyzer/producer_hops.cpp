@@ -1,5 +1,9 @@
-// trtforge.analyzer._producer_hops — how far each tensor is from a set of source tensors,
-// counted in producer steps, for every tensor of a graph at once.
+// trtforge.analyzer._producer_hops — what a graph's producers say, for every tensor at once:
+// how far each tensor is from a set of source tensors, counted in producer steps
+// (`hops_from`), which tensors fold to build-time constants (`folded_constants`:
+// `graph.GraphView._constants`), and which reads come before their tensor is written
+// (`reads_before_written`, with `named_outputs`: the bulk validity check,
+// `validity._GraphChecker._sound`).
 //
 // Some knowledge-base checks ask whether a value is computed from a float network input
 // (`kb/ops/_tensor_common.py`, `reads_float_network_input`): a walk up the producers at most
@@ -119,7 +123,167 @@ PyObject* hops_from(PyObject*, PyObject* args) {
   return distances;
 }
 
+// Whether `name` (a str or bytes) is the empty name, -1 on error.
+int is_empty(PyObject* name) {
+  Py_ssize_t size = PyObject_Length(name);
+  return size < 0 ? -1 : size == 0;
+}
+
+PyObject* reads_before_written(PyObject*, PyObject* args) {
+  PyObject *inputs, *producer, *defined;
+  if (!PyArg_ParseTuple(args, "O!O!O", &PyList_Type, &inputs, &PyDict_Type, &producer,
+                        &defined)) {
+    return nullptr;
+  }
+  if (!PyAnySet_Check(defined)) {
+    PyErr_SetString(PyExc_TypeError, "defined must be a set");
+    return nullptr;
+  }
+  PyObject* found = PyList_New(0);
+  if (found == nullptr) return nullptr;
+  Py_ssize_t nodes = PyList_GET_SIZE(inputs);
+  for (Py_ssize_t i = 0; i < nodes; ++i) {
+    PyObject* names = PyList_GET_ITEM(inputs, i);
+    if (!PyList_Check(names)) {
+      PyErr_SetString(PyExc_TypeError, "inputs must be a list of lists");
+      Py_DECREF(found);
+      return nullptr;
+    }
+    for (Py_ssize_t j = 0; j < PyList_GET_SIZE(names); ++j) {
+      PyObject* name = PyList_GET_ITEM(names, j);
+      int empty = is_empty(name);
+      if (empty < 0) {
+        Py_DECREF(found);
+        return nullptr;
+      }
+      if (empty) continue;
+      PyObject* made_by = PyDict_GetItemWithError(producer, name);
+      if (made_by == nullptr && PyErr_Occurred()) {
+        Py_DECREF(found);
+        return nullptr;
+      }
+      if (made_by != nullptr) {
+        Py_ssize_t at = PyLong_AsSsize_t(made_by);
+        if (at == -1 && PyErr_Occurred()) {
+          Py_DECREF(found);
+          return nullptr;
+        }
+        if (at < i) continue;  // written by an earlier node
+      }
+      int known = PySet_Contains(defined, name);
+      if (known < 0) {
+        Py_DECREF(found);
+        return nullptr;
+      }
+      if (known) continue;
+      PyObject* read = Py_BuildValue("(nO)", i, name);
+      if (read == nullptr || PyList_Append(found, read) != 0) {
+        Py_XDECREF(read);
+        Py_DECREF(found);
+        return nullptr;
+      }
+      Py_DECREF(read);
+    }
+  }
+  return found;
+}
+
+PyObject* folded_constants(PyObject*, PyObject* args) {
+  PyObject *ops, *inputs, *outputs, *initial, *no_fold;
+  if (!PyArg_ParseTuple(args, "O!O!O!OO", &PyList_Type, &ops, &PyList_Type, &inputs,
+                        &PyList_Type, &outputs, &initial, &no_fold)) {
+    return nullptr;
+  }
+  if (!PyAnySet_Check(initial) || !PyAnySet_Check(no_fold)) {
+    PyErr_SetString(PyExc_TypeError, "initial and no_fold must be sets");
+    return nullptr;
+  }
+  Py_ssize_t nodes = PyList_GET_SIZE(ops);
+  if (PyList_GET_SIZE(inputs) != nodes || PyList_GET_SIZE(outputs) != nodes) {
+    PyErr_SetString(PyExc_ValueError, "ops, inputs and outputs differ in length");
+    return nullptr;
+  }
+  PyObject* constant = PySet_New(initial);
+  if (constant == nullptr) return nullptr;
+  for (Py_ssize_t i = 0; i < nodes; ++i) {
+    PyObject* op = PyList_GET_ITEM(ops, i);
+    PyObject* names = PyList_GET_ITEM(inputs, i);
+    PyObject* written = PyList_GET_ITEM(outputs, i);
+    if (!PyList_Check(names) || !PyList_Check(written)) {
+      PyErr_SetString(PyExc_TypeError, "inputs and outputs must be lists of lists");
+      Py_DECREF(constant);
+      return nullptr;
+    }
+    int skipped = PySet_Contains(no_fold, op);
+    if (skipped < 0) {
+      Py_DECREF(constant);
+      return nullptr;
+    }
+    if (skipped) continue;
+    bool is_constant_op = PyUnicode_Check(op) && PyUnicode_CompareWithASCIIString(op, "Constant") == 0;
+    if (!is_constant_op) {  // folds: some named input, and every named input constant
+      bool folds = false;
+      for (Py_ssize_t j = 0; j < PyList_GET_SIZE(names); ++j) {
+        PyObject* name = PyList_GET_ITEM(names, j);
+        int empty = is_empty(name);
+        int known = empty == 0 ? PySet_Contains(constant, name) : 0;
+        if (empty < 0 || known < 0) {
+          Py_DECREF(constant);
+          return nullptr;
+        }
+        if (empty) continue;
+        folds = known == 1;
+        if (!folds) break;
+      }
+      if (!folds) continue;
+    }
+    for (Py_ssize_t j = 0; j < PyList_GET_SIZE(written); ++j) {
+      PyObject* name = PyList_GET_ITEM(written, j);
+      int empty = is_empty(name);
+      if (empty < 0 || (!empty && PySet_Add(constant, name) != 0)) {
+        Py_DECREF(constant);
+        return nullptr;
+      }
+    }
+  }
+  return constant;
+}
+
+PyObject* named_outputs(PyObject*, PyObject* outputs) {
+  if (!PyList_Check(outputs)) {
+    PyErr_SetString(PyExc_TypeError, "outputs must be a list of lists");
+    return nullptr;
+  }
+  Py_ssize_t named = 0;
+  for (Py_ssize_t i = 0; i < PyList_GET_SIZE(outputs); ++i) {
+    PyObject* names = PyList_GET_ITEM(outputs, i);
+    if (!PyList_Check(names)) {
+      PyErr_SetString(PyExc_TypeError, "outputs must be a list of lists");
+      return nullptr;
+    }
+    for (Py_ssize_t j = 0; j < PyList_GET_SIZE(names); ++j) {
+      int empty = is_empty(PyList_GET_ITEM(names, j));
+      if (empty < 0) return nullptr;
+      named += !empty;
+    }
+  }
+  return PyLong_FromSsize_t(named);
+}
+
 PyMethodDef methods[] = {
+    {"reads_before_written", reads_before_written, METH_VARARGS,
+     "reads_before_written(inputs, producer, defined) -> [(node index, name), ...]: every "
+     "non-empty input name of node i (`inputs[i]`: a list of names) that no node before i "
+     "produces (`producer`: name -> the index of its node) and that is not in the set "
+     "`defined`, in node order."},
+    {"folded_constants", folded_constants, METH_VARARGS,
+     "folded_constants(ops, inputs, outputs, initial, no_fold) -> set: the names computed at "
+     "build time in a top-level graph: `initial` (its initializers), the outputs of every "
+     "Constant node, and in node order the outputs of every node whose op is not in the set "
+     "`no_fold` and whose non-empty inputs, one at least, are all constant so far."},
+    {"named_outputs", named_outputs, METH_O,
+     "named_outputs(outputs) -> the number of non-empty names in `outputs` (a list of lists "
+     "of names)."},
     {"hops_from", hops_from, METH_VARARGS,
      "hops_from(sources, ops, inputs, outputs, stop_ops, producer, blocked, cap) -> "
      "{name: hops}: for every tensor fewer than `cap` producer steps from a source "
@@ -132,8 +296,8 @@ PyMethodDef methods[] = {
 
 PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_producer_hops",
-    "Every tensor's distance from a set of source tensors, in producer steps (see "
-    "producer_hops.cpp).",
+    "What a graph's producers say for every tensor at once: distances from source tensors, "
+    "reads before writes (see producer_hops.cpp).",
     -1, methods,
 };
 

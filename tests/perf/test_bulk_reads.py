@@ -387,6 +387,44 @@ def test_bulk_validity_equals_the_node_walk(label, model, monkeypatch):
         assert not report.supported  # an invalid graph is never "supported"
 
 
+def test_reads_before_writes_natively_as_in_python(monkeypatch):
+    """The bulk check's reads before writes and named outputs, natively
+    (`_producer_hops.reads_before_written`, `named_outputs`), equal its Python fallback: on
+    random graphs (unsorted, names read early, late or never written, names produced twice,
+    empty and non-UTF-8 names) and on the variants above."""
+    import random
+
+    if validity._producer_hops is None:
+        pytest.skip("the native module is not built")
+    native = validity._reads_before_written, validity._named_outputs
+    rng = random.Random(5)
+    cases = []
+    for _ in range(300):
+        pool = [f"t{i}" for i in range(12)] + ["", b"\xff"]
+        nodes = rng.randint(0, 10)
+        inputs = [[rng.choice(pool) for _ in range(rng.randint(0, 3))] for _ in range(nodes)]
+        outputs = [[rng.choice(pool) for _ in range(rng.randint(0, 2))] for _ in range(nodes)]
+        cases.append((inputs, outputs, set(rng.sample(pool, 3))))
+    for _, model in _variants():
+        fields = GraphView(model.graph, TypeTable()).fields
+        cases.append((fields.inputs, fields.outputs, {v.name for v in model.graph.input}))
+    results = []
+    for inputs, outputs, defined in cases:
+        produced_by = {out: i for i, outs in enumerate(outputs) for out in outs}
+        produced_by.pop("", None)
+        read = native[0](inputs, produced_by, defined), native[1](outputs)
+        results.append(read)
+    monkeypatch.setattr(validity, "_producer_hops", None)
+    for (inputs, outputs, defined), read in zip(cases, results, strict=True):
+        produced_by = {out: i for i, outs in enumerate(outputs) for out in outs}
+        produced_by.pop("", None)
+        assert read == (
+            validity._reads_before_written(inputs, produced_by, defined),
+            validity._named_outputs(outputs),
+        )
+    assert any(read[0] for read in results) and any(not read[0] for read in results)
+
+
 # -- the type table from serialized inference results ------------------------------------
 def _inference_cases() -> list[tuple[str, onnx.ModelProto]]:
     # Expand to a shape sliced from the input's own: data propagation resolves it

@@ -1,7 +1,9 @@
 """Every tensor's distance from the float network inputs, computed for a whole graph in C
 (`GraphView.producer_hops`, csrc/analyzer/producer_hops.cpp), answers
 `reads_float_network_input` exactly as the walk up the producers does — at every depth, on
-random graphs (unsorted, cyclic, with Shape/Size, constants, repeated outputs) and real ones.
+random graphs (unsorted, cyclic, with Shape/Size, constants, repeated outputs) and real ones;
+and the build-time constants folded in C (`_producer_hops.folded_constants`) are those the
+Python pass of `GraphView._constants` finds.
 """
 
 from __future__ import annotations
@@ -145,3 +147,39 @@ def test_graph_inputs_and_constants_stop_the_distance(monkeypatch):
     tabled = _tabled(graph, {})
     assert tabled == _walked(graph, {}, monkeypatch)
     assert not tabled[("a", FLOAT_INPUT_DEPTH)] and not tabled[("b", FLOAT_INPUT_DEPTH)]
+
+
+def _constants(graph: onnx.GraphProto, monkeypatch, native: bool) -> set[str]:
+    from trtforge.analyzer import graph as graph_module
+
+    with monkeypatch.context() as patch:
+        if not native:
+            patch.setattr(graph_module, "_producer_hops", None)
+        return set(GraphView(graph, {})._constants)
+
+
+def test_folded_constants_equal_the_python_pass(monkeypatch):
+    """Random graphs with Constants, initializers, graph inputs, empty inputs, ops that never
+    fold (RandomNormal, If) and unsorted reads; and real exports."""
+    rng = random.Random(3)
+    compared = folded = 0
+    for size in (5, 30, 120):
+        for _ in range(20):
+            graph = _random_graph(rng, size)
+            for node in graph.node:
+                if rng.random() < 0.1:
+                    node.op_type = rng.choice(["RandomNormalLike", "If", "Multinomial"])
+                if rng.random() < 0.1 and len(node.input):
+                    node.input.append("")
+            native = _constants(graph, monkeypatch, True)
+            assert native == _constants(graph, monkeypatch, False)
+            compared += 1
+            folded += len(
+                native - {"w"} - {n.output[0] for n in graph.node if n.op_type == "Constant"}
+            )
+    for name in ("bert_opset17.onnx", "gpt2_opset17.onnx", "t5_opset14.onnx"):
+        model = onnx.load(REPO / "tests" / "fixtures" / "hf" / name)
+        assert _constants(model.graph, monkeypatch, True) == _constants(
+            model.graph, monkeypatch, False
+        ), name
+    assert compared == 60 and folded > 20  # folds through non-Constant nodes were seen
