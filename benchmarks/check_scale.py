@@ -12,10 +12,10 @@ Synthetic models are written to a scratch folder:
 * `weights-3g.onnx`: a 12-layer MLP whose 3 GiB of FP32 weights live in external data, written
   as a *sparse* file (`truncate`), so no disk space or time is spent on zeros.
 
-Three more builders, not in the table: `make_export_names` renames any of these as an exporter
+Four more builders, not in the table: `make_export_names` renames any of these as an exporter
 would (`/model/layers.N/...`), `make_side_by_side` puts a real export side by side to a given
-size, and `make_with_control_flow` adds an If and a Loop whose bodies read the graph's names
-(docs/benchmarks.md uses all three).
+size, `make_with_control_flow` adds an If and a Loop whose bodies read the graph's names, and
+`make_ifs_every` an If after every N-th node (docs/benchmarks.md uses all four).
 
 For each model it measures, every run in a fresh subprocess (peak RSS from `/proc`); with
 `--repeat N` each figure is the median of N runs:
@@ -326,6 +326,37 @@ def make_with_control_flow(path: Path, source: Path) -> int:
     graph.input.extend([scalar("cond", TensorProto.BOOL), scalar("trips", TensorProto.INT64)])
     graph.output.extend([typed("cf_if"), typed("cf_loop")])
     onnx.checker.check_model(model)
+    onnx.save(model, path)
+    return len(graph.node)
+
+
+def make_ifs_every(path: Path, source: Path, every: int) -> int:
+    """`source` with an If after every `every`-th node, its two one-node branches (Identity,
+    Neg) reading that node's first output (an outer name); a graph input `cond` added. ONNX's
+    inference copies the outer scope's types into each body it infers, so such a model's
+    inference grows with bodies × values (docs/benchmarks.md: "Not met: many bodies").
+    Returns the node count."""
+    model = onnx.load(source)
+    graph = model.graph
+    nodes: list[onnx.NodeProto] = []
+    for index, node in enumerate(graph.node):
+        nodes.append(node)
+        if index % every != every - 1 or not node.output or not node.output[0]:
+            continue
+        read, k = node.output[0], len(nodes)
+        branches = {
+            f"{kind}_branch": helper.make_graph(
+                [helper.make_node(op, [read], [f"if{k}_{kind}"])],
+                kind,
+                [],
+                [helper.make_tensor_value_info(f"if{k}_{kind}", TensorProto.FLOAT, None)],
+            )
+            for kind, op in (("then", "Identity"), ("else", "Neg"))
+        }
+        nodes.append(helper.make_node("If", ["cond"], [f"if{k}"], f"If_{k}", **branches))
+    del graph.node[:]
+    graph.node.extend(nodes)
+    graph.input.append(helper.make_tensor_value_info("cond", TensorProto.BOOL, []))
     onnx.save(model, path)
     return len(graph.node)
 
