@@ -63,7 +63,6 @@ NONDETERMINISTIC = frozenset(
 )
 #: ops that never produce a build-time constant even from constant inputs.
 _NO_FOLD = NONDETERMINISTIC | {"If", "Loop", "Scan"}
-_NO_FOLD_SET = set(_NO_FOLD)  # a set (`_producer_hops.folded_constants` takes sets)
 
 #: small constant tensors are decoded on demand; larger ones are never read.
 MAX_DECODED_ELEMENTS = 4096
@@ -402,7 +401,7 @@ class GraphView:
         if outer is None and _producer_hops is not None:
             try:
                 return _producer_hops.folded_constants(
-                    f.ops, f.inputs, f.outputs, constant, _NO_FOLD_SET
+                    f.ops, f.inputs, f.outputs, constant, _NO_FOLD
                 )
             except TypeError:  # not lists (a caller of our own API): in Python
                 pass

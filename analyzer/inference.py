@@ -16,7 +16,6 @@ import onnx
 from trtforge.analyzer._shallow_graph import (
     merged_columns,
     shallow_graph,
-    shallow_model_graph,
 )
 from trtforge.analyzer._speculation import (
     CONTROL_FLOW,
@@ -209,20 +208,6 @@ class TypeTable(Mapping):
             ops = [node.op_type for node in graph.node]
         self._add_ops(graph, ops, top)
 
-    @classmethod
-    def of_serialized_model(cls, serialized: bytes) -> TypeTable | None:
-        """The table of a serialized ModelProto (`add_graph` of its graph), read without
-        parsing the whole model; None when its graph has If/Loop/Scan nodes (their bodies
-        are read from the parsed model: `add_graph`)."""
-        shallow = shallow_model_graph(serialized)
-        ops, *value_info = merged_columns(serialized, shallow, model=True)
-        if not CONTROL_FLOW.isdisjoint(ops):
-            return None
-        table = cls()
-        table._add_shallow(shallow, value_info)
-        table._add_ops(None, ops, True)
-        return table
-
     def _add_typed(self, typed: Iterator[tuple[str, bytes]]) -> None:
         raw = self._raw
         # equal types share one bytes object: its hash is computed once, and a pickled
@@ -404,7 +389,7 @@ def infer_all(
     the model passed it). `ModelSession` calls this once per version of a model.
 
     `keep_model=False`: only the table is wanted (the model comes back as None); ONNX's
-    result is then read as bytes (`TypeTable.of_serialized_model`), never parsed whole.
+    result is then read as bytes (`_speculation.inferred_types`), never parsed whole.
     """
     light = _weightless(model)
     if not keep_model:
@@ -519,17 +504,13 @@ def _large_1d_input(graph: onnx.GraphProto) -> bool:
 
 
 def _table_of(serialized_model: bytes) -> TypeTable:
-    """`_collect_types` of a serialized inferred model: read natively where it can be
-    (`_speculation.inferred_types`), else without parsing the whole model where it has no
-    bodies, else from the parsed model."""
+    """`_collect_types` of a serialized inferred model, read without parsing it whole
+    (`_speculation.inferred_types`) unless its bodies can only be read from the parsed model."""
     read = inferred_types(serialized_model)
-    if read is not None:
-        ops, raw = read
-        return TypeTable.of_state(raw, shape_consumers(ops))
-    table = TypeTable.of_serialized_model(serialized_model)
-    if table is None:  # If/Loop/Scan bodies: read from the parsed model
-        table = _collect_types(onnx.ModelProto.FromString(serialized_model).graph)
-    return table
+    if read is None:
+        return _collect_types(onnx.ModelProto.FromString(serialized_model).graph)
+    ops, raw = read
+    return TypeTable.of_state(raw, shape_consumers(ops))
 
 
 def with_weights(inferred: onnx.ModelProto, original: onnx.ModelProto) -> onnx.ModelProto:

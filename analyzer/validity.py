@@ -657,8 +657,7 @@ def _reads_before_written(inputs, produced_by: dict[str, int], defined: set[str]
     nodes: ~0.005 s against ~0.05 s)."""
     if _producer_hops is not None:
         try:
-            found = _producer_hops.reads_before_written(inputs, produced_by, defined)
-            return [name for _, name in found]
+            return _producer_hops.reads_before_written(inputs, produced_by, defined)
         except TypeError:  # not lists, or `defined` not a set: in Python
             pass
     after = len(inputs)  # the position of a name no node produces

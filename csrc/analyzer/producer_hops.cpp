@@ -21,6 +21,22 @@
 
 namespace {
 
+// Whether `ops`, `inputs` and `outputs` (lists) are columns of one graph: as many entries each
+// (`nodes`); false with a Python error set otherwise.
+bool same_length(PyObject* ops, PyObject* inputs, PyObject* outputs, Py_ssize_t& nodes) {
+  nodes = PyList_GET_SIZE(inputs);
+  if (PyList_GET_SIZE(outputs) == nodes && PyList_GET_SIZE(ops) == nodes) return true;
+  PyErr_SetString(PyExc_ValueError, "ops, inputs and outputs differ in length");
+  return false;
+}
+
+// Whether `a` and `b` are sets or frozensets; false with a Python error set otherwise.
+bool both_sets(PyObject* a, PyObject* b, const char* message) {
+  if (PyAnySet_Check(a) && PyAnySet_Check(b)) return true;
+  PyErr_SetString(PyExc_TypeError, message);
+  return false;
+}
+
 // A node's distance candidate: 1 + the least distance among its inputs, or -1 when none of
 // them has one. -2 with a Python error set on failure.
 long long through_inputs(PyObject* distances, PyObject* inputs) {
@@ -47,13 +63,9 @@ PyObject* hops_from(PyObject*, PyObject* args) {
                         &producer, &blocked, &cap)) {
     return nullptr;
   }
-  if (!PyAnySet_Check(blocked) || !PyAnySet_Check(stop_ops)) {
-    PyErr_SetString(PyExc_TypeError, "stop_ops and blocked must be sets");
-    return nullptr;
-  }
-  Py_ssize_t nodes = PyList_GET_SIZE(inputs);
-  if (PyList_GET_SIZE(outputs) != nodes || PyList_GET_SIZE(ops) != nodes) {
-    PyErr_SetString(PyExc_ValueError, "ops, inputs and outputs differ in length");
+  Py_ssize_t nodes;
+  if (!both_sets(blocked, stop_ops, "stop_ops and blocked must be sets") ||
+      !same_length(ops, inputs, outputs, nodes)) {
     return nullptr;
   }
   std::vector<char> passes(static_cast<size_t>(nodes));
@@ -176,13 +188,10 @@ PyObject* reads_before_written(PyObject*, PyObject* args) {
         return nullptr;
       }
       if (known) continue;
-      PyObject* read = Py_BuildValue("(nO)", i, name);
-      if (read == nullptr || PyList_Append(found, read) != 0) {
-        Py_XDECREF(read);
+      if (PyList_Append(found, name) != 0) {
         Py_DECREF(found);
         return nullptr;
       }
-      Py_DECREF(read);
     }
   }
   return found;
@@ -194,13 +203,9 @@ PyObject* folded_constants(PyObject*, PyObject* args) {
                         &PyList_Type, &outputs, &initial, &no_fold)) {
     return nullptr;
   }
-  if (!PyAnySet_Check(initial) || !PyAnySet_Check(no_fold)) {
-    PyErr_SetString(PyExc_TypeError, "initial and no_fold must be sets");
-    return nullptr;
-  }
-  Py_ssize_t nodes = PyList_GET_SIZE(ops);
-  if (PyList_GET_SIZE(inputs) != nodes || PyList_GET_SIZE(outputs) != nodes) {
-    PyErr_SetString(PyExc_ValueError, "ops, inputs and outputs differ in length");
+  Py_ssize_t nodes;
+  if (!both_sets(initial, no_fold, "initial and no_fold must be sets") ||
+      !same_length(ops, inputs, outputs, nodes)) {
     return nullptr;
   }
   PyObject* constant = PySet_New(initial);
@@ -272,10 +277,10 @@ PyObject* named_outputs(PyObject*, PyObject* outputs) {
 
 PyMethodDef methods[] = {
     {"reads_before_written", reads_before_written, METH_VARARGS,
-     "reads_before_written(inputs, producer, defined) -> [(node index, name), ...]: every "
-     "non-empty input name of node i (`inputs[i]`: a list of names) that no node before i "
-     "produces (`producer`: name -> the index of its node) and that is not in the set "
-     "`defined`, in node order."},
+     "reads_before_written(inputs, producer, defined) -> [name, ...]: every non-empty input "
+     "name of node i (`inputs[i]`: a list of names) that no node before i produces "
+     "(`producer`: name -> the index of its node) and that is not in the set `defined`, in "
+     "node order."},
     {"folded_constants", folded_constants, METH_VARARGS,
      "folded_constants(ops, inputs, outputs, initial, no_fold) -> set: the names computed at "
      "build time in a top-level graph: `initial` (its initializers), the outputs of every "

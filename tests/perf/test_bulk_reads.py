@@ -337,7 +337,8 @@ def test_bulk_validity_equals_the_node_walk(label, model, monkeypatch):
     node_by_node = validity._GraphChecker._node
 
     def top_level_walk(self, node, op, domain, n_in, n_out, inputs, where, at):
-        walks.append(where) if where == "" else None  # bodies are always walked
+        if where == "":  # bodies are always walked
+            walks.append(where)
         return node_by_node(self, node, op, domain, n_in, n_out, inputs, where, at)
 
     monkeypatch.setattr(validity._GraphChecker, "_node", top_level_walk)
