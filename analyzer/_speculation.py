@@ -25,6 +25,8 @@ import os
 import re
 import sys
 
+from trtforge.analyzer import _split_inference
+
 try:  # the native wire reader (csrc/analyzer/wire.cpp): no protobuf import on the lean path
     from trtforge.analyzer import _wire
 except ImportError:  # pragma: no cover - a build without a C++ compiler
@@ -246,13 +248,16 @@ def weight_facts(serialized_model: bytes) -> tuple[int, bool, bool]:
 
 
 def lean_inferred(
-    serialized_model: bytes, declared: tuple[list[str], dict[str, bytes]] | None = None
+    serialized_model: bytes,
+    declared: tuple[list[str], dict[str, bytes]] | None = None,
+    in_parallel: bool = False,
 ) -> bytes | None:
     """The inferred types of a serialized model (`strict_run`: one strict run of ONNX's
     inference with data propagation), its memory capped — the run
     `inference.speculative_table` makes — without importing onnx; None when this model needs
     the full path (module docstring). `declared`: `model_types(serialized_model)`, if at
-    hand. Its table: `table_state`.
+    hand; `in_parallel`: as `strict_run`'s (a process that may fork). Its table:
+    `table_state`.
 
     Raises:
         SpeculationFailed: the run failed.
@@ -269,16 +274,23 @@ def lean_inferred(
         return None
     try:
         with address_space_cap(len(serialized_model)):
-            return strict_run(serialized_model, len(ops))
+            bodies = sum(op in CONTROL_FLOW for op in ops)
+            return strict_run(serialized_model, len(ops), bodies, in_parallel)
     except Exception as err:  # noqa: BLE001 - strict failure, MemoryError
         raise SpeculationFailed(str(err)) from err
 
 
-def strict_run(serialized_model: bytes, nodes: int) -> bytes:
+def strict_run(
+    serialized_model: bytes, nodes: int, bodies: int = 0, in_parallel: bool = False
+) -> bytes:
     """One strict run of ONNX's inference with data propagation on a serialized model of
-    `nodes` top-level nodes: a serialized model whose graph holds the node op_types and the
-    typed inputs, outputs and value_info (what the type table reads), or raises what the run
-    raised.
+    `nodes` top-level nodes, `bodies` of which are If/Loop/Scan: a serialized model whose
+    graph holds the node op_types and the typed inputs, outputs and value_info (what the type
+    table reads), or raises what the run raised.
+
+    Where many bodies would each copy a large scope, the run is made as two whose bodies
+    see small ones (`_split_inference`; `in_parallel`: at once, the second in a forked
+    child): the same types.
 
     Where names are most of the graph (SHORT_NAMES_FROM bytes a node and more: exported
     transformers' `/encoder/layer.11/attention/...` names), the run is made on a copy with
@@ -288,15 +300,20 @@ def strict_run(serialized_model: bytes, nodes: int) -> bytes:
     is one-to-one, and inference reads names only to connect tensors:
     `tests/perf/test_short_names.py`)."""
     infer = cpp_shape_inference()
+
+    def run(model: bytes) -> bytes:
+        return infer.infer_shapes(model, False, True, True)
+
     renamed = None
     if _wire is not None and nodes and len(serialized_model) >= SHORT_NAMES_FROM * nodes:
         renamed = _wire.short_names(serialized_model)
     if renamed is not None:
         short, renaming = renamed
-        restored = _wire.restored_types(infer.infer_shapes(short, False, True, True), renaming)
+        inferred = _split_inference.inferred(short, run, nodes, bodies, in_parallel)
+        restored = _wire.restored_types(inferred, renaming)
         if restored is not None:
             return restored
-    return infer.infer_shapes(serialized_model, False, True, True)
+    return _split_inference.inferred(serialized_model, run, nodes, bodies, in_parallel)
 
 
 def table_state(inferred: bytes) -> tuple[dict[str, bytes], list[int]] | None:

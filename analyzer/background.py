@@ -158,7 +158,7 @@ class PendingTypes:
             speculate = True
             _announce(out, SPECULATING)  # the run without onnx
             try:
-                inferred = _speculation.lean_inferred(data, declared)
+                inferred = _speculation.lean_inferred(data, declared, in_parallel=True)
             except _speculation.SpeculationFailed:
                 inferred, speculate = None, False  # the full speculation would fail alike
             if inferred is not None:  # its table is read by the parent (`prefetched`)
@@ -193,7 +193,7 @@ class PendingTypes:
             try:
                 os.close(read_end)
                 if orphan_dies:
-                    _die_with_parent(parent)
+                    die_with_parent(parent)
                 with os.fdopen(write_end, "wb") as out:
                     work(out)
                 status = 0
@@ -351,9 +351,10 @@ def _pickled(table) -> bytes:
     return RESULT + pickle.dumps(table, pickle.HIGHEST_PROTOCOL)
 
 
-def _die_with_parent(parent: int) -> None:
-    """A prefetching child ends with the command that started it, however it ends (Linux's
-    PR_SET_PDEATHSIG; a command that exits through `os._exit` runs no cleanup)."""
+def die_with_parent(parent: int) -> None:
+    """A forked child (a prefetch, its second inference run: `_split_inference`) ends with
+    the process `parent` that started it, however that ends (Linux's PR_SET_PDEATHSIG; a
+    command that exits through `os._exit` runs no cleanup)."""
     import ctypes
 
     try:

@@ -483,7 +483,9 @@ def speculative_table(
         serialized = light.SerializeToString()
     try:
         with address_space_cap(len(serialized) if memory_cap else None):
-            inferred = strict_run(serialized, len(light.graph.node))
+            nodes = light.graph.node
+            bodies = sum(node.op_type in CONTROL_FLOW for node in nodes)
+            inferred = strict_run(serialized, len(nodes), bodies)
     except Exception as err:  # noqa: BLE001 - strict failure, MemoryError: run step by step
         log.info("speculative shape inference failed: %s", " ".join(str(err).split())[:200])
         return None

@@ -536,16 +536,33 @@ def _grown_model() -> onnx.ModelProto:
 
 
 @pytest.mark.parametrize(
-    "kind", ["chain", "control flow", "strict failure", "too large for data propagation"]
+    "kind",
+    ["chain", "control flow", "many bodies", "strict failure", "too large for data propagation"],
 )
 def test_prefetch_through_the_lean_child(fork_always, monkeypatch, tmp_path, kind):
-    """A prefetch runs the lean child (If bodies and all); a strict failure there makes the
+    """A prefetch runs the lean child (If bodies and all; many bodies as two runs, the
+    second in a child of its own: `_split_inference`); a strict failure there makes the
     child run the policy, and an inferred tensor too large for data propagation makes the
     parent run it. Either way the table is the in-process one."""
     monkeypatch.setattr(background, "PREFETCH_MIN_BYTES", 0)
     model = _chain_model()
     if kind == "control flow":
         model = _shape_computing_model()
+    elif kind == "many bodies":
+        from _control_flow_models import random_control_flow_model
+
+        from trtforge.analyzer import _split_inference
+
+        model = random_control_flow_model(7)
+        marker = tmp_path / "joined"
+        joined = _split_inference._joined
+        monkeypatch.setattr(_split_inference, "may_be_worth", lambda *_: True)
+        monkeypatch.setattr(_split_inference, "worth_splitting", lambda *_: True)
+        monkeypatch.setattr(  # the child's calls leave a mark (its memory is its own)
+            _split_inference,
+            "_joined",
+            lambda *args: marker.write_bytes(b"1") and joined(*args),
+        )
     elif kind == "strict failure":
         model = _mismatched_matmul()
     elif kind.startswith("too large"):
@@ -565,6 +582,8 @@ def test_prefetch_through_the_lean_child(fork_always, monkeypatch, tmp_path, kin
     assert table._raw == here._raw and table.shape_consumers == here.shape_consumers
     assert bool(table.strict_error) == (kind == "strict failure") == bool(here.strict_error)
     assert bool(lean) == (kind != "strict failure")  # the child inferred without onnx
+    if kind == "many bodies":
+        assert (tmp_path / "joined").exists()
 
 
 def test_idle_work_runs_while_waiting_for_the_child(fork_always):

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from _control_flow_models import control_flow_models
 from onnx import TensorProto, helper, numpy_helper
 
 from trtforge.analyzer import _speculation
@@ -31,23 +32,6 @@ def _corpus() -> list[Path]:
     models += sorted(ONNX_DATA.glob("pytorch-converted/*/model.onnx"))[::4]
     models += sorted((REPO / "tests" / "fixtures" / "hf").glob("*_opset1[47].onnx"))
     return models + [REPO / "examples" / "transformer_block.onnx"]
-
-
-def _control_flow_models() -> list[tuple[str, onnx.ModelProto]]:
-    """Models with If/Loop/Scan bodies: torchvision's detection exports (Loops and Ifs,
-    nested, reading outer names) and ONNX's node test cases that hold bodies."""
-    from onnx.backend.test.case import node as node_cases
-
-    models = [
-        (path.name, onnx.load(path, load_external_data=False))
-        for path in sorted((REPO / "tests" / "fixtures" / "detection").glob("*.onnx"))
-    ]
-    with np.errstate(all="ignore"):  # the cases compute their expected outputs
-        cases = node_cases.collect_testcases(None)
-    for case in cases:
-        if not _speculation.CONTROL_FLOW.isdisjoint(n.op_type for n in case.model.graph.node):
-            models.append((case.name, case.model))
-    return models
 
 
 def _direct(serialized: bytes) -> tuple[list[str], list[tuple[str, bytes]]]:
@@ -267,7 +251,7 @@ def test_short_names_infer_the_same_types_in_bodies():
     copy infers the same types, bodies' included, as the model as it is; the Constants a
     body mentions are left alone."""
     compared = 0
-    for label, model in _control_flow_models():
+    for label, model in control_flow_models():
         serialized = model.SerializeToString()
         if not _passes_strict(serialized):
             continue

@@ -1,0 +1,177 @@
+"""ONNX's shape inference of a model with many If/Loop/Scan bodies, in two runs in which every
+body sees a small scope — the same types as one run, in a fraction of its time.
+
+ONNX's inference copies the enclosing scope's table of value types (every value defined so
+far) into each body it infers: a 100,000-node graph with an If every 1,000 nodes spends ~2 s
+copying, one with an If every 250 nodes ~7 s. The native module `trtforge.analyzer._split`
+(csrc/analyzer/split.cpp, which says how and under which conditions the result is one run's)
+builds two models whose inference, joined, gives one run's inferred model:
+
+  run A: each top-level If/Loop/Scan is called as a model-local function (the graph's types);
+  run B: each run of the other top-level nodes is called as one (the bodies' types).
+
+Two runs cost one more inference of the whole graph, so they are made only where the copies
+they avoid are estimated to cost more (`worth_splitting`); where either run raises, or the
+two do not fit together, one run is made, and what it gives or raises is the result.
+`tests/perf/test_split_inference.py` holds the types equal to one run's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+from collections.abc import Callable
+
+try:  # the native planner (csrc/analyzer/split.cpp); without it, one run
+    from trtforge.analyzer import _split
+except ImportError:  # pragma: no cover - a build without a C++ compiler
+    _split = None
+
+#: seconds ONNX's inference takes to copy one entry of a scope into a body (onnx 1.23 on
+#: this project's 2-core machines: 100 Ifs in a 100,000-node chain copy ~5 million entries
+#: in ~1.8 s).
+SECONDS_PER_ENTRY = 0.35e-6
+
+#: seconds one run takes per top-level node (~0.35 s for 100,000 nodes): what a second run
+#: adds.
+SECONDS_PER_NODE = 3.5e-6
+
+#: seconds per function for each call or body inferred: every scope ONNX opens copies the
+#: model's table of functions (4,000 one-node functions, each called once, take ~1.4 s).
+SECONDS_PER_FUNCTION_COPY = 0.1e-6
+
+#: the least estimated saving for which two runs are made instead of one.
+MIN_SAVING_SECONDS = 0.1
+
+Run = Callable[[bytes], bytes]
+
+
+def may_be_worth(nodes: int, bodies: int) -> bool:
+    """Whether a graph of `nodes` top-level nodes, `bodies` of which hold bodies, could gain
+    from two runs: at best each body's scope holds two entries per node before it, and the
+    second run costs a run of the graph. (Planning reads the model: ~0.06 s for 100,000
+    nodes, spared where no gain is possible.)"""
+    return bodies * nodes * 2 * SECONDS_PER_ENTRY > SECONDS_PER_NODE * nodes + MIN_SAVING_SECONDS
+
+
+def worth_splitting(
+    nodes: int, single_entries: int, split_entries: int, a_functions: int, b_functions: int
+) -> bool:
+    """Whether two runs are estimated to take at least MIN_SAVING_SECONDS less than one:
+    one run copies `single_entries` scope entries into top-level bodies; two runs infer the
+    graph once more, copy `split_entries`, and copy the table of functions twice for each
+    function of each run (a call, and a body inside it or beside it)."""
+    one_run = SECONDS_PER_ENTRY * single_entries
+    two_runs = (
+        SECONDS_PER_NODE * nodes
+        + SECONDS_PER_ENTRY * split_entries
+        + SECONDS_PER_FUNCTION_COPY * 2 * (a_functions**2 + b_functions**2)
+    )
+    return one_run - two_runs >= MIN_SAVING_SECONDS
+
+
+def split_inferred(serialized_model: bytes, run: Run, in_parallel: bool = False) -> bytes | None:
+    """The model's inferred form from runs A and B (`run`: one inference of a serialized
+    model), whatever the cost; None when the model does not meet the conditions, either run
+    raised, or the two do not fit together. `in_parallel`: as `inferred`'s."""
+    if _split is None:
+        return None
+    plan = _split.models(serialized_model)
+    if plan is None:
+        return None
+    return _joined(serialized_model, plan[0], plan[1], run, in_parallel)
+
+
+def inferred(
+    serialized_model: bytes, run: Run, nodes: int, bodies: int, in_parallel: bool = False
+) -> bytes:
+    """`run(serialized_model)`'s result, made as runs A and B where that is estimated to be
+    faster (a graph of `nodes` top-level nodes, `bodies` of them holding bodies).
+
+    `in_parallel`: run B in a forked child while this process runs A — only for a process
+    that may fork (one thread: the prefetching child of `background`); the child dies with
+    this process.
+
+    Raises:
+        What `run(serialized_model)` raises, when one run is made.
+    """
+    if _split is not None and may_be_worth(nodes, bodies):
+        plan = _split.models(serialized_model)
+        if plan is not None and worth_splitting(nodes, *plan[2:]):
+            joined = _joined(serialized_model, plan[0], plan[1], run, in_parallel)
+            if joined is not None:
+                return joined
+    return run(serialized_model)
+
+
+def _joined(
+    serialized_model: bytes, a: bytes, b: bytes, run: Run, in_parallel: bool
+) -> bytes | None:
+    try:
+        b_run = _ChildRun(run, b) if in_parallel else None
+    except OSError:  # no fork: one after the other
+        b_run = None
+    try:
+        a_inferred = run(a)
+        b_inferred = b_run.result() if b_run is not None else run(b)
+    except Exception:  # noqa: BLE001 - one run decides what the model gives or raises
+        return None
+    finally:
+        if b_run is not None:
+            b_run.end()
+    if b_inferred is None:
+        return None
+    return _split.joined(serialized_model, a_inferred, b_inferred)
+
+
+class _ChildRun:
+    """`run(model)` in a forked child, which sends the result through a pipe and dies with
+    this process; `result()` is None when the child failed."""
+
+    def __init__(self, run: Run, model: bytes) -> None:
+        read_end, write_end = os.pipe()
+        parent = os.getpid()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(read_end)
+            os.close(write_end)
+            raise
+        if pid == 0:  # the child: run, send, and leave without running any exit handler
+            status = 1
+            try:
+                os.close(read_end)
+                from trtforge.analyzer.background import die_with_parent
+
+                die_with_parent(parent)
+                with os.fdopen(write_end, "wb") as out:
+                    out.write(run(model))
+                status = 0
+            except BaseException:  # noqa: BLE001 - the parent sees the status
+                pass
+            finally:
+                os._exit(status)
+        os.close(write_end)
+        self._pid: int | None = pid
+        self._pipe = os.fdopen(read_end, "rb")
+
+    def result(self) -> bytes | None:
+        data = self._pipe.read()
+        return data if self._reaped() == 0 else None
+
+    def end(self) -> None:
+        """Closes the pipe, and stops the child if it still runs."""
+        self._pipe.close()
+        if self._pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._pid, signal.SIGKILL)
+            self._reaped()
+
+    def _reaped(self) -> int:
+        """The child's exit status, once it has ended (-1 when it was reaped before)."""
+        if self._pid is None:
+            return -1
+        _, status = os.waitpid(self._pid, 0)
+        self._pid = None
+        return status

@@ -1,0 +1,591 @@
+// trtforge.analyzer._split — ONNX's shape inference of a model with many If/Loop/Scan bodies,
+// made as two runs in which every body sees a small scope (`analyzer/_split_inference.py`).
+//
+// Why: ONNX's inference copies the enclosing scope's table of value types (every value
+// defined so far) into each body it infers. A 100,000-node graph with an If every 1,000
+// nodes spends ~2 s copying, one with an If every 250 nodes ~7 s.
+//
+// How. A model-local function is inferred in a scope of its own, which holds its inputs; a
+// call is inferred where the node stood, with the same symbol table (so the same made-up
+// `unk__<n>` dims, in the same order) and the values propagated to its inputs. Its outputs
+// get the types of the function's outputs; nothing inside it is written back. So:
+//   run A (`models`, first model): each top-level If/Loop/Scan becomes the call of a
+//     function holding that node; the function's inputs are the names the node and its
+//     bodies read from the graph. The graph's own types come out as one run's; the bodies'
+//     are not written back.
+//   run B (second model): each run of the other top-level nodes becomes the call of a
+//     function holding those nodes; its outputs are the names read after it. The nodes with
+//     bodies stay in the graph, in a scope that holds only what the calls hand on (and the
+//     Constants, moved first: `chunked`), and their bodies' types come out as one run's.
+//   `joined` makes one inferred model of them: A's graph, with B's nodes that hold bodies.
+//
+// That the types are one run's is what `tests/perf/test_split_inference.py` holds (types,
+// and their order, on every model with bodies at hand, and on graphs built to break it). It
+// rests on these conditions, checked here (else None, and one run is made):
+//   - every name is defined once in the whole model, bodies included (no body shadows an
+//     outer name, whose type a body would otherwise change, and no name is reused for
+//     values propagated in two scopes, which ONNX keeps in one table by name);
+//   - every top-level node reads only names defined before it (a value declared in
+//     value_info but produced later would be visible in one run and not in a function);
+//   - IR version 4 or later (bodies inside a function are inferred under the current IR
+//     version's rules), no sparse initializer, no attribute that refers to a function's
+//     attribute, no graph attribute given twice, bodies nested at most kMaxDepth deep, and
+//     nothing in the model uses the functions' domain;
+//   - no value the graph declares (value_info, outputs) is defined in a body (ONNX would
+//     merge the body's type into the graph's declaration);
+//   - in B, a node whose output is declared (value_info or a graph output) ends its run, so
+//     that nothing reads that value before ONNX merges it with the declaration; and the
+//     Constant nodes stay in the graph (ONNX hands a Constant's value to its readers within
+//     one scope only).
+// Under them, what a call changes is only where ONNX keeps what it infers: a function's
+// inference sees its inputs' types and propagated values as the graph's nodes would, makes
+// up dims from the same symbol table in the same order, and hands back its outputs' types
+// and values; an error inside it fails the run as it would fail one run (strict mode), or
+// fails only the split (an op without a schema hides later errors from one run, not from
+// the function that holds them).
+// Errors: a run that raises makes the caller run once, whose outcome is then the result.
+//
+// Field numbers (onnx.proto): ModelProto: ir_version 1, graph 7, opset_import 8, functions
+// 25; GraphProto: node 1, initializer 5, input 11, output 12, value_info 13,
+// sparse_initializer 15; NodeProto: input 1, output 2, op_type 4, attribute 5, domain 7;
+// AttributeProto: g 6, graphs 11, ref_attr_name 21; TensorProto.name 8; ValueInfoProto.name
+// 1; FunctionProto: name 1, input 4, output 5, node 7, opset_import 9, domain 10;
+// OperatorSetIdProto: domain 1, version 2.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "wire_format.h"
+
+namespace {
+
+using namespace trtforge::wire_format;
+using Name = std::string_view;
+
+constexpr int kMaxDepth = 32;
+// The functions' domain. A model that uses it anywhere is declined. Short, as the functions'
+// names (`function_name`): ONNX copies its table of functions, keyed "domain:name", for every
+// scope it opens, and keys of up to 15 bytes are stored without an allocation of their own.
+constexpr std::string_view kDomain = "tf.split";
+
+struct NodeView {
+  std::string_view raw;
+  std::vector<Name> inputs, outputs;
+  Name op_type, domain;
+  std::vector<std::string_view> bodies;  // the graphs of its attributes
+  bool refers = false;                   // an attribute refers to a function's attribute
+  bool graph_twice = false;              // an attribute holds `g` twice (protobuf merges)
+};
+
+bool read_node(std::string_view raw, NodeView& node) {
+  node.raw = raw;
+  return each_field(raw, [&](uint32_t field, std::string_view value) {
+    if (field == 1) node.inputs.push_back(value);
+    if (field == 2) node.outputs.push_back(value);
+    if (field == 4) node.op_type = value;
+    if (field == 7) node.domain = value;
+    if (field != 5) return true;
+    int graphs = 0;
+    return each_field(value, [&](uint32_t f, std::string_view v) {
+      if (f == 6) graphs += 1;
+      if (f == 6 || f == 11) node.bodies.push_back(v);
+      if (f == 21 && !v.empty()) node.refers = true;
+      node.graph_twice = node.graph_twice || graphs > 1;
+      return true;
+    });
+  });
+}
+
+// A message's `field`, a string (its last occurrence, as protobuf reads it).
+bool read_name(std::string_view message, uint32_t field, std::vector<Name>& into) {
+  Name name;
+  if (!each_field(message, [&](uint32_t f, std::string_view v) {
+        if (f == field) name = v;
+        return true;
+      }))
+    return false;
+  into.push_back(name);
+  return true;
+}
+
+struct GraphView {
+  std::vector<NodeView> nodes;
+  std::vector<Name> inputs, initializers, outputs, value_info;
+  bool sparse = false;
+};
+
+bool read_graph(std::string_view raw, GraphView& graph) {
+  return each_field(raw, [&](uint32_t field, std::string_view value) {
+    switch (field) {
+      case 1: graph.nodes.emplace_back(); return read_node(value, graph.nodes.back());
+      case 5: return read_name(value, 8, graph.initializers);
+      case 11: return read_name(value, 1, graph.inputs);
+      case 12: return read_name(value, 1, graph.outputs);
+      case 13: return read_name(value, 1, graph.value_info);
+      case 15: graph.sparse = true; return true;
+      default: return true;
+    }
+  });
+}
+
+// Names in first-seen order, each once.
+struct Ordered {
+  std::vector<Name> names;
+  std::unordered_set<Name> seen;
+  void add(Name name) {
+    if (!name.empty() && seen.insert(name).second) names.push_back(name);
+  }
+};
+
+// Every name the model defines, each once (one table: a 100,000-node graph is read in ~0.05 s):
+// where it is defined, and the last top-level node that reads it.
+struct Defined {
+  static constexpr uint32_t kInBody = UINT32_MAX;
+  struct Where {
+    uint32_t by;         // 0: the graph's inputs or initializers; i + 1: top-level node i; kInBody
+    uint32_t last_read;  // i + 1: top-level node i; 0: none
+  };
+  std::unordered_map<Name, Where> names;
+  bool define(Name name, uint32_t by) {
+    return name.empty() || names.emplace(name, Where{by, 0}).second;
+  }
+};
+
+// A graph's inputs and initializers (an initializer may also be listed as an input): the
+// names it starts with, each defined once in the model; added to `bound` when given.
+bool define_start(const GraphView& graph, std::unordered_set<Name>* bound, Defined& defined,
+                  uint32_t by) {
+  std::unordered_set<Name> start(graph.inputs.begin(), graph.inputs.end());
+  start.insert(graph.initializers.begin(), graph.initializers.end());
+  for (Name name : start) {
+    if (!defined.define(name, by)) return false;
+    if (bound != nullptr) bound->insert(name);
+  }
+  return true;
+}
+
+bool usable(const NodeView& node) {
+  return !node.refers && !node.graph_twice && node.domain != kDomain;
+}
+
+struct Scope {
+  std::unordered_set<Name> bound;
+  const Scope* outer;
+  bool has(Name name) const {
+    for (const Scope* s = this; s != nullptr; s = s->outer)
+      if (s->bound.count(name)) return true;
+    return false;
+  }
+};
+
+// Adds to `reads` the names a body reads from outside the top-level node that holds it
+// (`outer`: the enclosing bodies' scopes, null for that node's own bodies).
+bool body_reads(std::string_view raw, const Scope* outer, Ordered& reads, Defined& defined,
+                int depth) {
+  if (depth > kMaxDepth) return false;
+  GraphView graph;
+  if (!read_graph(raw, graph) || graph.sparse) return false;
+  Scope scope{{}, outer};
+  if (!define_start(graph, &scope.bound, defined, Defined::kInBody)) return false;
+  for (const NodeView& node : graph.nodes) {
+    if (!usable(node)) return false;
+    for (Name name : node.inputs)
+      if (!name.empty() && !scope.has(name)) reads.add(name);
+    for (std::string_view body : node.bodies)
+      if (!body_reads(body, &scope, reads, defined, depth + 1)) return false;
+    for (Name name : node.outputs) {
+      if (!defined.define(name, Defined::kInBody)) return false;
+      if (!name.empty()) scope.bound.insert(name);
+    }
+  }
+  for (Name name : graph.outputs)
+    if (!name.empty() && !scope.has(name)) reads.add(name);
+  return true;
+}
+
+bool is_control_flow(const NodeView& node) {
+  return (node.domain.empty() || node.domain == "ai.onnx") &&
+         (node.op_type == "If" || node.op_type == "Loop" || node.op_type == "Scan");
+}
+
+struct Model {
+  uint64_t ir_version = 0;
+  std::string_view graph;
+  int graphs = 0;
+  std::vector<std::string_view> opset_imports;  // OperatorSetIdProto payloads
+  size_t functions = 0;
+  bool uses_domain = false;  // an opset import or a function in kDomain
+};
+
+bool read_model(std::string_view raw, Model& model) {
+  return each_raw_field(raw, [&](uint32_t field, uint32_t wire, std::string_view,
+                                 std::string_view payload) {
+    if (field == 7 && wire == 2) {
+      model.graph = payload;
+      model.graphs += 1;
+    }
+    if ((field == 8 || field == 25) && wire == 2) {
+      std::vector<Name> domain;
+      if (!read_name(payload, field == 8 ? 1 : 10, domain)) return false;
+      model.uses_domain = model.uses_domain || domain.back() == kDomain;
+      if (field == 8) model.opset_imports.push_back(payload);
+      else model.functions += 1;
+    }
+    return true;
+  });
+}
+
+// The IR version: ModelProto field 1, a varint (its last occurrence); 0 when absent.
+bool read_ir_version(std::string_view raw, uint64_t& version) {
+  Reader r{reinterpret_cast<const uint8_t*>(raw.data()),
+           reinterpret_cast<const uint8_t*>(raw.data()) + raw.size()};
+  while (r.p < r.end) {
+    uint64_t tag;
+    if (!r.varint(tag) || (tag >> 3) == 0) return false;
+    if (tag == ((1u << 3) | 0)) {
+      if (!r.varint(version)) return false;
+    } else if (!r.skip(static_cast<uint32_t>(tag & 7))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// "<kind><n in base 62>": at most 5 bytes below 62^4 (14.7 million) functions.
+std::string function_name(char kind, size_t n) {
+  static const char kDigits[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  std::string name(1, kind);
+  do {
+    name.push_back(kDigits[n % 62]);
+    n /= 62;
+  } while (n != 0);
+  return name;
+}
+
+std::string call_node(std::string_view op_type, const std::vector<Name>& inputs,
+                      const std::vector<Name>& outputs) {
+  std::string node;
+  for (Name name : inputs) put_field(node, 1, name);
+  for (Name name : outputs) put_field(node, 2, name);
+  put_field(node, 4, op_type);
+  put_field(node, 7, kDomain);
+  return node;
+}
+
+std::string function(std::string_view name, const std::vector<Name>& inputs,
+                     const std::vector<Name>& outputs, const std::vector<std::string_view>& nodes,
+                     const Model& model) {
+  std::string out;
+  put_field(out, 1, name);
+  for (Name input : inputs) put_field(out, 4, input);
+  for (Name output : outputs) put_field(out, 5, output);
+  for (std::string_view node : nodes) put_field(out, 7, node);
+  for (std::string_view opset : model.opset_imports) put_field(out, 9, opset);
+  put_field(out, 10, kDomain);
+  return out;
+}
+
+// `raw` (a ModelProto) with its graph replaced by `graph`, and, when `functions` is given,
+// the functions' domain imported and those functions added.
+std::string with_graph(std::string_view raw, const std::string& graph,
+                       const std::vector<std::string>* functions) {
+  std::string out;
+  out.reserve(raw.size() + 1024);
+  each_raw_field(raw, [&](uint32_t field, uint32_t wire, std::string_view whole,
+                          std::string_view) {
+    if (field == 7 && wire == 2) put_field(out, 7, graph);
+    else out.append(whole.data(), whole.size());
+    return true;
+  });
+  if (functions != nullptr) {
+    std::string opset;
+    put_field(opset, 1, kDomain);
+    put_varint(opset, (2u << 3) | 0);
+    put_varint(opset, 1);
+    put_field(out, 8, opset);
+    for (const std::string& f : *functions) put_field(out, 25, f);
+  }
+  return out;
+}
+
+// The graph's top-level nodes and what the split needs to know of them.
+struct Plan {
+  GraphView graph;
+  std::vector<std::vector<Name>> reads;  // per node with bodies: its inputs, then its bodies'
+                                         // outer reads (each once); empty for the others
+  Defined defined;
+  std::unordered_set<Name> declared;  // value_info and graph outputs
+  uint64_t single_entries = 0;        // the scope sizes one run copies into top-level bodies
+
+  // Whether a node after top-level node `end - 1` reads `name`.
+  bool read_from(Name name, size_t end) const {
+    auto found = defined.names.find(name);
+    return found != defined.names.end() && found->second.last_read > end;
+  }
+};
+
+bool make_plan(const Model& model, Plan& plan) {
+  GraphView& graph = plan.graph;
+  if (!read_graph(model.graph, graph) || graph.sparse) return false;
+  Defined& defined = plan.defined;
+  defined.names.reserve(graph.nodes.size() * 2 + graph.inputs.size() + graph.initializers.size());
+  if (!define_start(graph, nullptr, defined, 0)) return false;
+  plan.declared.insert(graph.value_info.begin(), graph.value_info.end());
+  plan.declared.insert(graph.outputs.begin(), graph.outputs.end());
+  const uint64_t start = defined.names.size() + graph.value_info.size() + graph.outputs.size();
+  uint64_t produced = 0;
+  plan.reads.resize(graph.nodes.size());
+  // a top-level read: of a name defined before, at the top level (else declined)
+  auto read = [&](Name name, uint32_t at) {
+    auto found = defined.names.find(name);
+    if (found == defined.names.end() || found->second.by == Defined::kInBody) return false;
+    found->second.last_read = at;
+    return true;
+  };
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    const NodeView& node = graph.nodes[i];
+    const uint32_t at = static_cast<uint32_t>(i + 1);
+    if (!usable(node)) return false;
+    if (node.bodies.empty()) {
+      for (Name name : node.inputs)
+        if (!name.empty() && !read(name, at)) return false;
+    } else {
+      Ordered outer;
+      for (Name name : node.inputs) outer.add(name);
+      for (std::string_view body : node.bodies)
+        if (!body_reads(body, nullptr, outer, defined, 1)) return false;
+      for (Name name : outer.names)
+        if (!read(name, at)) return false;
+      plan.reads[i] = std::move(outer.names);
+      plan.single_entries += start + produced;
+    }
+    for (Name name : node.outputs) {
+      if (!defined.define(name, at)) return false;
+      if (!name.empty()) produced += 1;
+    }
+  }
+  // a value a body defines but the graph declares: ONNX would merge the body's type into the
+  // graph's declaration (its scope), not write it in the body, and a function does not see it
+  for (Name name : plan.declared) {
+    auto found = defined.names.find(name);
+    if (found != defined.names.end() && found->second.by == Defined::kInBody) return false;
+  }
+  return true;
+}
+
+// Run A: the graph with each top-level If/Loop/Scan called as a function.
+std::string hoisted(std::string_view raw, const Model& model, const Plan& plan, size_t& count) {
+  std::vector<std::string> functions;
+  std::string graph;
+  size_t i = 0;
+  each_raw_field(model.graph, [&](uint32_t field, uint32_t wire, std::string_view whole,
+                                  std::string_view payload) {
+    if (field != 1 || wire != 2) {
+      graph.append(whole.data(), whole.size());
+      return true;
+    }
+    const NodeView& node = plan.graph.nodes[i];
+    bool outputs_named = true;
+    for (Name name : node.outputs) outputs_named = outputs_named && !name.empty();
+    if (is_control_flow(node) && !node.bodies.empty() && outputs_named) {
+      std::string name = function_name('n', i);
+      functions.push_back(function(name, plan.reads[i], node.outputs, {payload}, model));
+      put_field(graph, 1, call_node(name, plan.reads[i], node.outputs));
+    } else {
+      graph.append(whole.data(), whole.size());
+    }
+    ++i;
+    return true;
+  });
+  count = functions.size();
+  return with_graph(raw, graph, &functions);
+}
+
+bool is_constant(const NodeView& node) {
+  return (node.domain.empty() || node.domain == "ai.onnx") && node.op_type == "Constant";
+}
+
+// Run B: the graph with each run of top-level nodes without bodies called as a function.
+// The graph's Constant nodes come first, outside the runs: ONNX hands the values of Constants
+// (and initializers) to the nodes that read them only within one scope, so a Constant inside
+// a function would not be seen as a constant by the nodes of the next. They read nothing and
+// make up no symbol, so that moving them first changes no type.
+std::string chunked(std::string_view raw, const Model& model, const Plan& plan, size_t& count,
+                    uint64_t& entries) {
+  const GraphView& g = plan.graph;
+  std::vector<std::string> nodes;  // in B's order, serialized
+  std::vector<std::string> functions;
+  uint64_t start = plan.declared.size() + g.inputs.size() + g.initializers.size();
+  for (const NodeView& node : g.nodes)
+    if (is_constant(node) && node.bodies.empty()) {
+      nodes.emplace_back(node.raw);
+      start += node.outputs.size();
+    }
+  uint64_t handed = 0;
+  std::vector<size_t> run;
+  auto call = [&]() {  // the run so far, called
+    if (run.empty()) return;
+    const size_t end = run.back() + 1;
+    Ordered inputs;
+    std::unordered_set<Name> produced;
+    std::vector<Name> outputs;
+    std::vector<std::string_view> held;
+    for (size_t k : run) {
+      for (Name name : g.nodes[k].inputs)
+        if (!produced.count(name)) inputs.add(name);
+      for (Name name : g.nodes[k].outputs) {
+        if (name.empty()) continue;
+        produced.insert(name);
+        if (plan.read_from(name, end) || plan.declared.count(name)) outputs.push_back(name);
+      }
+      held.push_back(g.nodes[k].raw);
+    }
+    std::string name = function_name('c', functions.size());
+    functions.push_back(function(name, inputs.names, outputs, held, model));
+    nodes.push_back(call_node(name, inputs.names, outputs));
+    handed += outputs.size();
+    run.clear();
+  };
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const NodeView& node = g.nodes[i];
+    if (!node.bodies.empty()) {
+      call();
+      entries += start + handed;
+      handed += node.outputs.size();
+      nodes.emplace_back(node.raw);
+      continue;
+    }
+    if (is_constant(node)) continue;
+    run.push_back(i);
+    bool declared = false;  // a run ends where a declared value is produced
+    for (Name name : node.outputs) declared = declared || plan.declared.count(name);
+    if (declared) call();
+  }
+  call();
+  std::string graph;
+  bool placed = false;
+  each_raw_field(model.graph, [&](uint32_t field, uint32_t wire, std::string_view whole,
+                                  std::string_view) {
+    if (field != 1 || wire != 2) {
+      graph.append(whole.data(), whole.size());
+    } else if (!placed) {  // B's nodes, where the graph's first node was
+      for (const std::string& node : nodes) put_field(graph, 1, node);
+      placed = true;
+    }
+    return true;
+  });
+  count = functions.size();
+  return with_graph(raw, graph, &functions);
+}
+
+PyObject* make_bytes(const std::string& data) {
+  return PyBytes_FromStringAndSize(data.data(), static_cast<Py_ssize_t>(data.size()));
+}
+
+bool as_view(PyObject* arg, std::string_view& view) {
+  char* data;
+  Py_ssize_t size;
+  if (PyBytes_AsStringAndSize(arg, &data, &size) < 0) return false;
+  view = std::string_view(data, static_cast<size_t>(size));
+  return true;
+}
+
+PyObject* models(PyObject*, PyObject* arg) {
+  std::string_view raw;
+  if (!as_view(arg, raw)) return nullptr;
+  Model model;
+  Plan plan;
+  if (!read_model(raw, model) || !read_ir_version(raw, model.ir_version) || model.graphs != 1 ||
+      model.ir_version < 4 || model.uses_domain || !make_plan(model, plan))
+    Py_RETURN_NONE;
+  size_t calls_a = 0, calls_b = 0;
+  uint64_t split_entries = 0;
+  PyRef a(make_bytes(hoisted(raw, model, plan, calls_a)));
+  if (a.obj == nullptr) return nullptr;
+  PyRef b(make_bytes(chunked(raw, model, plan, calls_b, split_entries)));
+  if (b.obj == nullptr) return nullptr;
+  if (calls_a == 0) Py_RETURN_NONE;
+  return Py_BuildValue("(OOKKnn)", a.obj, b.obj,
+                       static_cast<unsigned long long>(plan.single_entries),
+                       static_cast<unsigned long long>(split_entries),
+                       static_cast<Py_ssize_t>(calls_a + model.functions),
+                       static_cast<Py_ssize_t>(calls_b + model.functions));
+}
+
+// The top-level node fields of a ModelProto's graph: (whole field, node) each.
+bool top_nodes(std::string_view raw, std::string_view& graph,
+               std::vector<std::pair<std::string_view, NodeView>>& nodes) {
+  Model model;
+  if (!read_model(raw, model) || model.graphs != 1) return false;
+  graph = model.graph;
+  return each_raw_field(graph, [&](uint32_t field, uint32_t wire, std::string_view whole,
+                                   std::string_view payload) {
+    if (field != 1 || wire != 2) return true;
+    nodes.emplace_back(whole, NodeView{});
+    return read_node(payload, nodes.back().second);
+  });
+}
+
+PyObject* joined(PyObject*, PyObject* args) {
+  PyObject *original_arg, *a_arg, *b_arg;
+  if (!PyArg_ParseTuple(args, "SSS", &original_arg, &a_arg, &b_arg)) return nullptr;
+  std::string_view original, a, b;
+  if (!as_view(original_arg, original) || !as_view(a_arg, a) || !as_view(b_arg, b)) return nullptr;
+  std::string_view a_graph, b_graph;
+  std::vector<std::pair<std::string_view, NodeView>> a_nodes, b_nodes;
+  if (!top_nodes(a, a_graph, a_nodes) || !top_nodes(b, b_graph, b_nodes)) Py_RETURN_NONE;
+  std::vector<std::string_view> with_bodies;  // B's nodes that hold bodies, inferred
+  for (auto& [whole, node] : b_nodes) {
+    if (!node.bodies.empty()) with_bodies.push_back(whole);
+    else if (node.domain != kDomain && !is_constant(node)) Py_RETURN_NONE;  // not B's
+  }
+  std::string graph;
+  size_t i = 0, next = 0;
+  bool ok = each_raw_field(a_graph, [&](uint32_t field, uint32_t wire, std::string_view whole,
+                                        std::string_view) {
+    if (field != 1 || wire != 2) {
+      graph.append(whole.data(), whole.size());
+      return true;
+    }
+    const NodeView& node = a_nodes[i++].second;
+    if (node.domain == kDomain || !node.bodies.empty()) {
+      if (next == with_bodies.size()) return false;
+      graph.append(with_bodies[next].data(), with_bodies[next].size());
+      ++next;
+    } else {
+      graph.append(whole.data(), whole.size());
+    }
+    return true;
+  });
+  if (!ok || next != with_bodies.size()) Py_RETURN_NONE;
+  return make_bytes(with_graph(original, graph, nullptr));
+}
+
+PyMethodDef methods[] = {
+    {"models", models, METH_O,
+     "models(serialized_model) -> (a, b, single_entries, split_entries, a_functions, "
+     "b_functions): the two models whose inference `joined` makes one (see split.cpp), the "
+     "sizes of the scopes one run and run B copy into top-level bodies, and how many "
+     "functions each holds; None when the model does not meet the conditions, or has no "
+     "top-level If/Loop/Scan to move."},
+    {"joined", joined, METH_VARARGS,
+     "joined(serialized_model, inferred_a, inferred_b) -> bytes: the model's inferred form, "
+     "from run A's graph and run B's nodes with bodies; None when the two do not fit "
+     "together."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_split",
+    "ONNX's shape inference of a model with many If/Loop/Scan bodies in two runs (see "
+    "split.cpp).",
+    -1, methods,
+};
+
+}  // namespace
+
+PyMODINIT_FUNC PyInit__split() { return PyModule_Create(&module); }
