@@ -304,16 +304,18 @@ def strict_run(
     def run(model: bytes) -> bytes:
         return infer.infer_shapes(model, False, True, True)
 
+    failures = (infer.InferenceError,)  # the model fails strict inference
+
     renamed = None
     if _wire is not None and nodes and len(serialized_model) >= SHORT_NAMES_FROM * nodes:
         renamed = _wire.short_names(serialized_model)
     if renamed is not None:
         short, renaming = renamed
-        inferred = _split_inference.inferred(short, run, nodes, bodies, in_parallel)
+        inferred = _split_inference.inferred(short, run, nodes, bodies, in_parallel, failures)
         restored = _wire.restored_types(inferred, renaming)
         if restored is not None:
             return restored
-    return _split_inference.inferred(serialized_model, run, nodes, bodies, in_parallel)
+    return _split_inference.inferred(serialized_model, run, nodes, bodies, in_parallel, failures)
 
 
 def table_state(inferred: bytes) -> tuple[dict[str, bytes], list[int]] | None:

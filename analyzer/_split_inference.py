@@ -11,8 +11,10 @@ builds two models whose inference, joined, gives one run's inferred model:
   run B: each run of the other top-level nodes is called as one (the bodies' types).
 
 Two runs cost one more inference of the whole graph, so they are made only where the copies
-they avoid are estimated to cost more (`worth_splitting`); where either run raises, or the
-two do not fit together, one run is made, and what it gives or raises is the result.
+they avoid are estimated to cost more (`worth_splitting`). Run A fails exactly when one run
+does, and its error is raised; run B, when it fails (errors one run ignores, after an op
+without a schema), is made again as run A's types tell. Where a run raises otherwise, or
+the two do not fit together, one run is made, and what it gives or raises is the result.
 `tests/perf/test_split_inference.py` holds the types equal to one run's.
 """
 
@@ -84,44 +86,71 @@ def split_inferred(serialized_model: bytes, run: Run, in_parallel: bool = False)
 
 
 def inferred(
-    serialized_model: bytes, run: Run, nodes: int, bodies: int, in_parallel: bool = False
+    serialized_model: bytes,
+    run: Run,
+    nodes: int,
+    bodies: int,
+    in_parallel: bool = False,
+    raises: tuple[type[Exception], ...] = (),
 ) -> bytes:
     """`run(serialized_model)`'s result, made as runs A and B where that is estimated to be
     faster (a graph of `nodes` top-level nodes, `bodies` of them holding bodies).
 
     `in_parallel`: run B in a forked child while this process runs A — only for a process
     that may fork (one thread: the prefetching child of `background`); the child dies with
-    this process.
+    this process. `raises`: the errors of a run that mean the model fails ONNX's strict
+    inference (ONNX's InferenceError). Run A raises one exactly when one run would (the same
+    nodes are inferred from the same types, and their errors count alike: split.cpp), so it
+    is raised as it is (its text names the functions) instead of running once more to fail.
 
     Raises:
-        What `run(serialized_model)` raises, when one run is made.
+        What `run(serialized_model)` raises, when one run is made; an error in `raises`
+        that run A raised.
     """
     if _split is not None and may_be_worth(nodes, bodies):
         plan = _split.models(serialized_model)
         if plan is not None and worth_splitting(nodes, *plan[2:]):
-            joined = _joined(serialized_model, plan[0], plan[1], run, in_parallel)
+            joined = _joined(serialized_model, plan[0], plan[1], run, in_parallel, raises)
             if joined is not None:
                 return joined
     return run(serialized_model)
 
 
 def _joined(
-    serialized_model: bytes, a: bytes, b: bytes, run: Run, in_parallel: bool
+    serialized_model: bytes,
+    a: bytes,
+    b: bytes,
+    run: Run,
+    in_parallel: bool,
+    raises: tuple[type[Exception], ...] = (),
 ) -> bytes | None:
     try:
         b_run = _ChildRun(run, b) if in_parallel else None
     except OSError:  # no fork: one after the other
         b_run = None
     try:
-        a_inferred = run(a)
-        b_inferred = b_run.result() if b_run is not None else run(b)
-    except Exception:  # noqa: BLE001 - one run decides what the model gives or raises
-        return None
+        try:
+            a_inferred = run(a)
+        except raises:
+            raise
+        except Exception:  # noqa: BLE001 - one run decides what the model gives or raises
+            return None
+        try:
+            b_inferred = b_run.result() if b_run is not None else run(b)
+        except Exception:  # noqa: BLE001 - as for run A
+            b_inferred = None
     finally:
         if b_run is not None:
             b_run.end()
-    if b_inferred is None:
-        return None
+    if b_inferred is None:  # errors one run ignores (after an op without a schema) failed a
+        # function: run B again, those nodes in the graph, as run A's types tell (split.cpp)
+        plan = _split.models(serialized_model, a_inferred)
+        try:
+            b_inferred = run(plan[1]) if plan is not None else None
+        except Exception:  # noqa: BLE001 - one run decides
+            return None
+        if b_inferred is None:
+            return None
     return _split.joined(serialized_model, a_inferred, b_inferred)
 
 

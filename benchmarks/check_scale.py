@@ -332,7 +332,8 @@ def make_with_control_flow(path: Path, source: Path) -> int:
 
 def make_ifs_every(path: Path, source: Path, every: int) -> int:
     """`source` with an If after every `every`-th node, its two one-node branches (Identity,
-    Neg) reading that node's first output (an outer name); a graph input `cond` added. ONNX's
+    Neg) reading that node's first output (an outer name; the branches' outputs declared
+    without a type, which inference gives them); a graph input `cond` added. ONNX's
     inference copies the outer scope's types into each body it infers, so such a model's
     inference grows with bodies × values (docs/benchmarks.md: "Not met: many bodies").
     Returns the node count."""
@@ -349,7 +350,7 @@ def make_ifs_every(path: Path, source: Path, every: int) -> int:
                 [helper.make_node(op, [read], [f"if{k}_{kind}"])],
                 kind,
                 [],
-                [helper.make_tensor_value_info(f"if{k}_{kind}", TensorProto.FLOAT, None)],
+                [helper.make_empty_tensor_value_info(f"if{k}_{kind}")],
             )
             for kind, op in (("then", "Identity"), ("else", "Neg"))
         }

@@ -40,10 +40,12 @@
 // Under them, what a call changes is only where ONNX keeps what it infers: a function's
 // inference sees its inputs' types and propagated values as the graph's nodes would, makes
 // up dims from the same symbol table in the same order, and hands back its outputs' types
-// and values; an error inside it fails the run as it would fail one run (strict mode), or
-// fails only the split (an op without a schema hides later errors from one run, not from
-// the function that holds them).
-// Errors: a run that raises makes the caller run once, whose outcome is then the result.
+// and values. Errors: ONNX ignores the errors of the nodes after one it has no schema for
+// (within a scope); any other error fails a strict run. Run A keeps every such node in the
+// graph, so it fails exactly when one run does. Run B may fail where one run ignored errors
+// (in a function, they fail the call); it is then made again with the nodes whose
+// inference may have failed left in the graph, as run A's types tell (`chunked`). A run
+// that raises otherwise makes the caller run once, whose outcome is then the result.
 //
 // Field numbers (onnx.proto): ModelProto: ir_version 1, graph 7, opset_import 8, functions
 // 25; GraphProto: node 1, initializer 5, input 11, output 12, value_info 13,
@@ -414,8 +416,16 @@ bool is_constant(const NodeView& node) {
 // (and initializers) to the nodes that read them only within one scope, so a Constant inside
 // a function would not be seen as a constant by the nodes of the next. They read nothing and
 // make up no symbol, so that moving them first changes no type.
+//
+// `inferred` (run A's inferred values, when given): only nodes that ONNX's inference
+// certainly did not fail — one of their outputs, not declared, got an inferred type — go
+// into functions; the others stay in the graph, in their place. One run ignores the errors
+// of the nodes after an op it has no schema for; a function's error fails its call, and
+// with it every output of the call. So in a graph where one run ignored errors, a run B
+// without that knowledge fails; with it, B's functions hold no node that fails, and the
+// nodes that do fail, or have no schema, are where they are in one run.
 std::string chunked(std::string_view raw, const Model& model, const Plan& plan, size_t& count,
-                    uint64_t& entries) {
+                    uint64_t& entries, const std::unordered_set<Name>* inferred) {
   const GraphView& g = plan.graph;
   std::vector<std::string> nodes;  // in B's order, serialized
   std::vector<std::string> functions;
@@ -460,6 +470,17 @@ std::string chunked(std::string_view raw, const Model& model, const Plan& plan, 
       continue;
     }
     if (is_constant(node)) continue;
+    if (inferred != nullptr) {
+      bool inferred_fine = false;
+      for (Name name : node.outputs)
+        inferred_fine = inferred_fine || (inferred->count(name) && !plan.declared.count(name));
+      if (!inferred_fine) {  // in the graph, as in one run
+        call();
+        handed += node.outputs.size();
+        nodes.emplace_back(node.raw);
+        continue;
+      }
+    }
     run.push_back(i);
     bool declared = false;  // a run ends where a declared value is produced
     for (Name name : node.outputs) declared = declared || plan.declared.count(name);
@@ -494,9 +515,34 @@ bool as_view(PyObject* arg, std::string_view& view) {
   return true;
 }
 
-PyObject* models(PyObject*, PyObject* arg) {
-  std::string_view raw;
-  if (!as_view(arg, raw)) return nullptr;
+// The names a serialized inferred model's graph types in its value_info: what inference
+// added (and what the model declared there).
+bool value_info_names(std::string_view raw, std::unordered_set<Name>& names) {
+  Model model;
+  GraphView graph;
+  if (!read_model(raw, model) || model.graphs != 1) return false;
+  if (!each_field(model.graph, [&](uint32_t field, std::string_view value) {
+        return field != 13 || read_name(value, 1, graph.value_info);
+      }))
+    return false;
+  names.insert(graph.value_info.begin(), graph.value_info.end());
+  return true;
+}
+
+PyObject* models(PyObject*, PyObject* args) {
+  PyObject *model_arg, *inferred_arg = Py_None;
+  if (!PyArg_ParseTuple(args, "S|O", &model_arg, &inferred_arg)) return nullptr;
+  std::string_view raw, inferred_a;
+  if (!as_view(model_arg, raw)) return nullptr;
+  std::unordered_set<Name> inferred;
+  if (inferred_arg != Py_None) {
+    if (!PyBytes_Check(inferred_arg)) {
+      PyErr_SetString(PyExc_TypeError, "inferred_a must be bytes or None");
+      return nullptr;
+    }
+    if (!as_view(inferred_arg, inferred_a)) return nullptr;
+    if (!value_info_names(inferred_a, inferred)) Py_RETURN_NONE;
+  }
   Model model;
   Plan plan;
   if (!read_model(raw, model) || !read_ir_version(raw, model.ir_version) || model.graphs != 1 ||
@@ -506,7 +552,8 @@ PyObject* models(PyObject*, PyObject* arg) {
   uint64_t split_entries = 0;
   PyRef a(make_bytes(hoisted(raw, model, plan, calls_a)));
   if (a.obj == nullptr) return nullptr;
-  PyRef b(make_bytes(chunked(raw, model, plan, calls_b, split_entries)));
+  PyRef b(make_bytes(chunked(raw, model, plan, calls_b, split_entries,
+                             inferred_arg != Py_None ? &inferred : nullptr)));
   if (b.obj == nullptr) return nullptr;
   if (calls_a == 0) Py_RETURN_NONE;
   return Py_BuildValue("(OOKKnn)", a.obj, b.obj,
@@ -539,10 +586,8 @@ PyObject* joined(PyObject*, PyObject* args) {
   std::vector<std::pair<std::string_view, NodeView>> a_nodes, b_nodes;
   if (!top_nodes(a, a_graph, a_nodes) || !top_nodes(b, b_graph, b_nodes)) Py_RETURN_NONE;
   std::vector<std::string_view> with_bodies;  // B's nodes that hold bodies, inferred
-  for (auto& [whole, node] : b_nodes) {
+  for (auto& [whole, node] : b_nodes)
     if (!node.bodies.empty()) with_bodies.push_back(whole);
-    else if (node.domain != kDomain && !is_constant(node)) Py_RETURN_NONE;  // not B's
-  }
   std::string graph;
   size_t i = 0, next = 0;
   bool ok = each_raw_field(a_graph, [&](uint32_t field, uint32_t wire, std::string_view whole,
@@ -566,12 +611,13 @@ PyObject* joined(PyObject*, PyObject* args) {
 }
 
 PyMethodDef methods[] = {
-    {"models", models, METH_O,
-     "models(serialized_model) -> (a, b, single_entries, split_entries, a_functions, "
-     "b_functions): the two models whose inference `joined` makes one (see split.cpp), the "
-     "sizes of the scopes one run and run B copy into top-level bodies, and how many "
-     "functions each holds; None when the model does not meet the conditions, or has no "
-     "top-level If/Loop/Scan to move."},
+    {"models", models, METH_VARARGS,
+     "models(serialized_model, inferred_a=None) -> (a, b, single_entries, split_entries, "
+     "a_functions, b_functions): the two models whose inference `joined` makes one (see "
+     "split.cpp), the sizes of the scopes one run and run B copy into top-level bodies, and "
+     "how many functions each holds; None when the model does not meet the conditions, or "
+     "has no top-level If/Loop/Scan to move. `inferred_a`: run A's result, from which run B "
+     "keeps in the graph the nodes whose inference may have failed (`chunked`)."},
     {"joined", joined, METH_VARARGS,
      "joined(serialized_model, inferred_a, inferred_b) -> bytes: the model's inferred form, "
      "from run A's graph and run B's nodes with bodies; None when the two do not fit "

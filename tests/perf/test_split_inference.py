@@ -44,12 +44,14 @@ def _passes(serialized: bytes) -> bool:
 
 def _assert_one_runs_types(model: onnx.ModelProto) -> bool:
     """The split's entries equal one run's; False when there is no split to compare: the
-    model was declined, or a run raised (then one run is made: a model that fails one strict
-    run always fails the split, and an op without a schema can make run B raise where one
-    run's errors after it are ignored)."""
+    model was declined, or fails one strict run (and then the split too)."""
     serialized = model.SerializeToString()
     split = _split_inference.split_inferred(serialized, _run)
-    if not _passes(serialized):
+    passes = _passes(serialized)
+    plan = _split.models(serialized)
+    if plan is not None:  # run A fails exactly when one run does (`inferred` raises its error)
+        assert _passes(plan[0]) == passes
+    if not passes:
         assert split is None
         return False
     if split is None:
@@ -76,16 +78,17 @@ def test_random_graphs():
     """Random graphs: If (nested), Loop and Scan bodies reading computed shapes, made-up
     dims, Constants and declared values; some fail strict inference, and then so does the
     split."""
-    compared = failed = 0
+    compared = failed = custom = 0
     for seed in range(150):
         model = random_control_flow_model(seed)
-        if _assert_one_runs_types(model):
-            compared += 1
-        elif not _passes(model.SerializeToString()):
+        if not _passes(model.SerializeToString()):
             failed += 1
-        else:  # a run raised: only behind an op without a schema
-            assert any(node.domain == "custom.ops" for node in model.graph.node)
-    assert compared >= 110 and failed >= 5
+            assert not _assert_one_runs_types(model)
+            continue
+        assert _assert_one_runs_types(model)  # each one compared
+        compared += 1
+        custom += any(node.domain == "custom.ops" for node in model.graph.node)
+    assert compared >= 120 and failed >= 5 and custom >= 10
 
 
 def _branch(name: str, op: str, read: str) -> onnx.GraphProto:
@@ -333,8 +336,8 @@ def test_inferred_falls_back_to_one_run(monkeypatch):
 
     def counted(data: bytes) -> bytes:
         calls.append(data)
-        if len(calls) == 2:
-            raise RuntimeError("run B fails")
+        if len(calls) in (2, 3):
+            raise RuntimeError("run B fails, and again with run A's types")
         return _run(data)
 
     got = _split_inference.inferred(serialized, counted, 10**5, 100)
@@ -347,6 +350,32 @@ def test_inferred_falls_back_to_one_run(monkeypatch):
 
     with pytest.raises(RuntimeError, match="strict"):
         _split_inference.inferred(serialized, always_fails, 10**5, 100)
+
+
+def test_a_strict_failure_is_raised_by_run_a(monkeypatch):
+    """A model that fails strict inference fails run A with ONNX's InferenceError, which
+    `inferred` raises without running once more (the error names the function)."""
+    monkeypatch.setattr(_split_inference, "may_be_worth", lambda *_: True)
+    monkeypatch.setattr(_split_inference, "worth_splitting", lambda *_: True)
+    failing = next(
+        m.SerializeToString()
+        for m in map(random_control_flow_model, range(100))
+        if not _passes(m.SerializeToString()) and not _declined(m)
+    )
+    error = _speculation.cpp_shape_inference().InferenceError
+    runs = []
+
+    def counted(data: bytes) -> bytes:
+        runs.append(data)
+        return _run(data)
+
+    with pytest.raises(error):
+        _split_inference.inferred(failing, counted, 10**5, 100, raises=(error,))
+    assert len(runs) == 1 and runs[0] != failing  # run A only
+    runs.clear()
+    with pytest.raises(error):  # without `raises`: one run is made, and raises
+        _split_inference.inferred(failing, counted, 10**5, 100)
+    assert runs[-1] == failing
 
 
 def test_damaged_bytes():
