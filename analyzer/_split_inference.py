@@ -82,7 +82,7 @@ def split_inferred(serialized_model: bytes, run: Run, in_parallel: bool = False)
     plan = _split.models(serialized_model)
     if plan is None:
         return None
-    return _joined(serialized_model, plan[0], plan[1], run, in_parallel)
+    return _joined(serialized_model, plan, run, in_parallel)
 
 
 def inferred(
@@ -109,8 +109,8 @@ def inferred(
     """
     if _split is not None and may_be_worth(nodes, bodies):
         plan = _split.models(serialized_model)
-        if plan is not None and worth_splitting(nodes, *plan[2:]):
-            joined = _joined(serialized_model, plan[0], plan[1], run, in_parallel, raises)
+        if plan is not None and worth_splitting(nodes, *plan[2:6]):
+            joined = _joined(serialized_model, plan, run, in_parallel, raises)
             if joined is not None:
                 return joined
     return run(serialized_model)
@@ -118,16 +118,19 @@ def inferred(
 
 def _joined(
     serialized_model: bytes,
-    a: bytes,
-    b: bytes,
+    plan: tuple,
     run: Run,
     in_parallel: bool,
     raises: tuple[type[Exception], ...] = (),
 ) -> bytes | None:
-    try:
-        b_run = _ChildRun(run, b) if in_parallel else None
-    except OSError:  # no fork: one after the other
-        b_run = None
+    """Runs A and B of `plan` (`_split.models`) joined. Run B is made at once (beside run A,
+    `in_parallel`) unless an op of a domain ONNX does not define makes its failure likely;
+    then, as when it fails, after run A, as run A's types tell."""
+    a, b, foreign = plan[0], plan[1], plan[6]
+    b_run = None
+    if in_parallel and not foreign:
+        with contextlib.suppress(OSError):  # no fork: one after the other
+            b_run = _ChildRun(run, b)
     try:
         try:
             a_inferred = run(a)
@@ -136,7 +139,10 @@ def _joined(
         except Exception:  # noqa: BLE001 - one run decides what the model gives or raises
             return None
         try:
-            b_inferred = b_run.result() if b_run is not None else run(b)
+            if b_run is not None:
+                b_inferred = b_run.result()
+            else:
+                b_inferred = None if foreign else run(b)
         except Exception:  # noqa: BLE001 - as for run A
             b_inferred = None
     finally:
@@ -144,12 +150,12 @@ def _joined(
             b_run.end()
     if b_inferred is None:  # errors one run ignores (after an op without a schema) failed a
         # function: run B again, those nodes in the graph, as run A's types tell (split.cpp)
-        plan = _split.models(serialized_model, a_inferred)
-        try:
-            b_inferred = run(plan[1]) if plan is not None else None
-        except Exception:  # noqa: BLE001 - one run decides
+        told = _split.models(serialized_model, a_inferred)
+        if told is None:
             return None
-        if b_inferred is None:
+        try:
+            b_inferred = run(told[1])
+        except Exception:  # noqa: BLE001 - one run decides
             return None
     return _split.joined(serialized_model, a_inferred, b_inferred)
 

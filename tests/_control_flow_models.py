@@ -110,9 +110,11 @@ class _Builder:
         self.symbols.append(self.add("NonZero", [self.pick()], None))
 
     def custom(self) -> None:
-        """An op ONNX has no schema for: no type for its output."""
+        """An op ONNX has no schema for (in a domain of its own, or in ONNX's): no type for
+        its output, and the errors of the nodes after it are ignored."""
         out = self.name("custom")
-        self.nodes.append(helper.make_node("Mystery", [self.pick()], [out], domain="custom.ops"))
+        domain = self.rng.choice(["custom.ops", ""])
+        self.nodes.append(helper.make_node("Mystery", [self.pick()], [out], domain=domain))
         self.values[out] = "?"
 
     def matmul(self) -> None:

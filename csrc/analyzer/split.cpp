@@ -220,6 +220,7 @@ struct Model {
   int graphs = 0;
   std::vector<std::string_view> opset_imports;  // OperatorSetIdProto payloads
   size_t functions = 0;
+  std::unordered_set<Name> function_domains;
   bool uses_domain = false;  // an opset import or a function in kDomain
 };
 
@@ -234,8 +235,12 @@ bool read_model(std::string_view raw, Model& model) {
       std::vector<Name> domain;
       if (!read_name(payload, field == 8 ? 1 : 10, domain)) return false;
       model.uses_domain = model.uses_domain || domain.back() == kDomain;
-      if (field == 8) model.opset_imports.push_back(payload);
-      else model.functions += 1;
+      if (field == 8) {
+        model.opset_imports.push_back(payload);
+      } else {
+        model.functions += 1;
+        model.function_domains.insert(domain.back());
+      }
     }
     return true;
   });
@@ -322,6 +327,7 @@ struct Plan {
   Defined defined;
   std::unordered_set<Name> declared;  // value_info and graph outputs
   uint64_t single_entries = 0;        // the scope sizes one run copies into top-level bodies
+  bool foreign = false;  // a top-level node of a domain ONNX defines no op of (nor the model)
 
   // Whether a node after top-level node `end - 1` reads `name`.
   bool read_from(Name name, size_t end) const {
@@ -352,6 +358,10 @@ bool make_plan(const Model& model, Plan& plan) {
     const NodeView& node = graph.nodes[i];
     const uint32_t at = static_cast<uint32_t>(i + 1);
     if (!usable(node)) return false;
+    plan.foreign = plan.foreign || !(node.domain.empty() || node.domain == "ai.onnx" ||
+                                     node.domain == "ai.onnx.ml" ||
+                                     node.domain == "ai.onnx.preview.training" ||
+                                     model.function_domains.count(node.domain));
     if (node.bodies.empty()) {
       for (Name name : node.inputs)
         if (!name.empty() && !read(name, at)) return false;
@@ -556,11 +566,12 @@ PyObject* models(PyObject*, PyObject* args) {
                              inferred_arg != Py_None ? &inferred : nullptr)));
   if (b.obj == nullptr) return nullptr;
   if (calls_a == 0) Py_RETURN_NONE;
-  return Py_BuildValue("(OOKKnn)", a.obj, b.obj,
+  return Py_BuildValue("(OOKKnnO)", a.obj, b.obj,
                        static_cast<unsigned long long>(plan.single_entries),
                        static_cast<unsigned long long>(split_entries),
                        static_cast<Py_ssize_t>(calls_a + model.functions),
-                       static_cast<Py_ssize_t>(calls_b + model.functions));
+                       static_cast<Py_ssize_t>(calls_b + model.functions),
+                       plan.foreign ? Py_True : Py_False);
 }
 
 // The top-level node fields of a ModelProto's graph: (whole field, node) each.
@@ -613,9 +624,11 @@ PyObject* joined(PyObject*, PyObject* args) {
 PyMethodDef methods[] = {
     {"models", models, METH_VARARGS,
      "models(serialized_model, inferred_a=None) -> (a, b, single_entries, split_entries, "
-     "a_functions, b_functions): the two models whose inference `joined` makes one (see "
-     "split.cpp), the sizes of the scopes one run and run B copy into top-level bodies, and "
-     "how many functions each holds; None when the model does not meet the conditions, or "
+     "a_functions, b_functions, foreign): the two models whose inference `joined` makes one "
+     "(see split.cpp), the sizes of the scopes one run and run B copy into top-level bodies, "
+     "how many functions each holds, and whether a top-level node is of a domain ONNX "
+     "defines no op of (likely without a schema); None when the model does not meet the "
+     "conditions, or "
      "has no top-level If/Loop/Scan to move. `inferred_a`: run A's result, from which run B "
      "keeps in the graph the nodes whose inference may have failed (`chunked`)."},
     {"joined", joined, METH_VARARGS,
