@@ -54,6 +54,7 @@
 // 1; FunctionProto: name 1, input 4, output 5, node 7, opset_import 9, domain 10;
 // OperatorSetIdProto: domain 1, version 2.
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -143,17 +144,66 @@ struct Ordered {
   }
 };
 
-// Every name the model defines, each once (one table: a 100,000-node graph is read in ~0.05 s):
-// where it is defined, and the last top-level node that reads it.
+// Every name the model defines, each once: where it is defined, and the last top-level node
+// that reads it. One flat table (open addressing), as a 100,000-node graph makes ~600,000
+// lookups of ~200,000 names: a table of nodes, one allocation per name, spent a third of the
+// planning time missing the cache.
 struct Defined {
   static constexpr uint32_t kInBody = UINT32_MAX;
   struct Where {
     uint32_t by;         // 0: the graph's inputs or initializers; i + 1: top-level node i; kInBody
     uint32_t last_read;  // i + 1: top-level node i; 0: none
+    uint32_t taken = 0;  // the last run of nodes (`chunked`) that takes it as an input
+    bool declared = false;  // in value_info or a graph output
   };
-  std::unordered_map<Name, Where> names;
+
+  void reserve(size_t count) {
+    size_t capacity = 16;
+    while (capacity < count * 2) capacity <<= 1;
+    slots_.assign(capacity, 0);
+    names_.reserve(count);
+    wheres_.reserve(count);
+  }
+  size_t size() const { return names_.size(); }
+
+  // Defines `name` (nothing for ""); false when it is defined already.
   bool define(Name name, uint32_t by) {
-    return name.empty() || names.emplace(name, Where{by, 0}).second;
+    if (name.empty()) return true;
+    if (names_.size() * 2 >= slots_.size()) grow();
+    uint32_t& slot = slot_of(name);
+    if (slot != 0) return false;
+    names_.push_back(name);
+    wheres_.push_back(Where{by, 0});
+    slot = static_cast<uint32_t>(names_.size());
+    return true;
+  }
+  Where* find(Name name) {
+    if (slots_.empty()) return nullptr;
+    uint32_t slot = slot_of(name);
+    return slot == 0 ? nullptr : &wheres_[slot - 1];
+  }
+
+ private:
+  std::vector<uint32_t> slots_;  // 1 + the index of a name, or 0 (empty)
+  std::vector<Name> names_;
+  std::vector<Where> wheres_;
+
+  uint32_t& slot_of(Name name) {
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = std::hash<Name>{}(name) & mask;; i = (i + 1) & mask) {
+      uint32_t& slot = slots_[i];
+      if (slot == 0 || names_[slot - 1] == name) return slot;
+    }
+  }
+  void grow() {
+    std::vector<Name> names = std::move(names_);
+    std::vector<Where> wheres = std::move(wheres_);
+    reserve(std::max<size_t>(names.size() * 2, 8));
+    for (size_t k = 0; k < names.size(); ++k) {
+      names_.push_back(names[k]);
+      wheres_.push_back(wheres[k]);
+      slot_of(names[k]) = static_cast<uint32_t>(names_.size());
+    }
   }
 };
 
@@ -329,29 +379,24 @@ struct Plan {
   uint64_t single_entries = 0;        // the scope sizes one run copies into top-level bodies
   bool foreign = false;  // a top-level node of a domain ONNX defines no op of (nor the model)
 
-  // Whether a node after top-level node `end - 1` reads `name`.
-  bool read_from(Name name, size_t end) const {
-    auto found = defined.names.find(name);
-    return found != defined.names.end() && found->second.last_read > end;
-  }
 };
 
 bool make_plan(const Model& model, Plan& plan) {
   GraphView& graph = plan.graph;
   if (!read_graph(model.graph, graph) || graph.sparse) return false;
   Defined& defined = plan.defined;
-  defined.names.reserve(graph.nodes.size() * 2 + graph.inputs.size() + graph.initializers.size());
+  defined.reserve(graph.nodes.size() * 2 + graph.inputs.size() + graph.initializers.size());
   if (!define_start(graph, nullptr, defined, 0)) return false;
   plan.declared.insert(graph.value_info.begin(), graph.value_info.end());
   plan.declared.insert(graph.outputs.begin(), graph.outputs.end());
-  const uint64_t start = defined.names.size() + graph.value_info.size() + graph.outputs.size();
+  const uint64_t start = defined.size() + graph.value_info.size() + graph.outputs.size();
   uint64_t produced = 0;
   plan.reads.resize(graph.nodes.size());
   // a top-level read: of a name defined before, at the top level (else declined)
   auto read = [&](Name name, uint32_t at) {
-    auto found = defined.names.find(name);
-    if (found == defined.names.end() || found->second.by == Defined::kInBody) return false;
-    found->second.last_read = at;
+    Defined::Where* found = defined.find(name);
+    if (found == nullptr || found->by == Defined::kInBody) return false;
+    found->last_read = at;
     return true;
   };
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
@@ -383,8 +428,10 @@ bool make_plan(const Model& model, Plan& plan) {
   // a value a body defines but the graph declares: ONNX would merge the body's type into the
   // graph's declaration (its scope), not write it in the body, and a function does not see it
   for (Name name : plan.declared) {
-    auto found = defined.names.find(name);
-    if (found != defined.names.end() && found->second.by == Defined::kInBody) return false;
+    Defined::Where* found = defined.find(name);
+    if (found == nullptr) continue;
+    if (found->by == Defined::kInBody) return false;
+    found->declared = true;
   }
   return true;
 }
@@ -434,7 +481,7 @@ bool is_constant(const NodeView& node) {
 // with it every output of the call. So in a graph where one run ignored errors, a run B
 // without that knowledge fails; with it, B's functions hold no node that fails, and the
 // nodes that do fail, or have no schema, are where they are in one run.
-std::string chunked(std::string_view raw, const Model& model, const Plan& plan, size_t& count,
+std::string chunked(std::string_view raw, const Model& model, Plan& plan, size_t& count,
                     uint64_t& entries, const std::unordered_set<Name>* inferred) {
   const GraphView& g = plan.graph;
   std::vector<std::string> nodes;  // in B's order, serialized
@@ -449,24 +496,35 @@ std::string chunked(std::string_view raw, const Model& model, const Plan& plan, 
   std::vector<size_t> run;
   auto call = [&]() {  // the run so far, called
     if (run.empty()) return;
-    const size_t end = run.back() + 1;
-    Ordered inputs;
-    std::unordered_set<Name> produced;
-    std::vector<Name> outputs;
+    // what each name is, in the plan's one table (no set per run): a node of the run reads
+    // it from outside when its producer is not a node of the run before it (within the
+    // run's span, only Constants are not of the run); it leaves the run when read after it
+    // or declared
+    const uint32_t first = static_cast<uint32_t>(run.front() + 1);
+    const uint32_t end = static_cast<uint32_t>(run.back() + 1);
+    const uint32_t id = static_cast<uint32_t>(functions.size() + 1);
+    std::vector<Name> inputs, outputs;
     std::vector<std::string_view> held;
     for (size_t k : run) {
-      for (Name name : g.nodes[k].inputs)
-        if (!produced.count(name)) inputs.add(name);
+      for (Name name : g.nodes[k].inputs) {
+        if (name.empty()) continue;
+        Defined::Where& where = *plan.defined.find(name);  // read, so defined
+        const bool within = where.by != Defined::kInBody && where.by >= first &&
+                            where.by <= end && !is_constant(g.nodes[where.by - 1]);
+        if (within || where.taken == id) continue;
+        where.taken = id;
+        inputs.push_back(name);
+      }
       for (Name name : g.nodes[k].outputs) {
         if (name.empty()) continue;
-        produced.insert(name);
-        if (plan.read_from(name, end) || plan.declared.count(name)) outputs.push_back(name);
+        const Defined::Where& where = *plan.defined.find(name);
+        if (where.last_read > end || where.declared) outputs.push_back(name);
       }
       held.push_back(g.nodes[k].raw);
     }
     std::string name = function_name('c', functions.size());
-    functions.push_back(function(name, inputs.names, outputs, held, model));
-    nodes.push_back(call_node(name, inputs.names, outputs));
+    functions.push_back(function(name, inputs, outputs, held, model));
+    nodes.push_back(call_node(name, inputs, outputs));
     handed += outputs.size();
     run.clear();
   };
