@@ -50,10 +50,10 @@ Run = Callable[[bytes], bytes]
 
 
 def may_be_worth(nodes: int, bodies: int) -> bool:
-    """Whether a graph of `nodes` top-level nodes, `bodies` of which hold bodies, could gain
-    from two runs: at best each body's scope holds two entries per node before it, and the
-    second run costs a run of the graph. (Planning reads the model: ~0.06 s for 100,000
-    nodes, spared where no gain is possible.)"""
+    """Whether a graph of `nodes` top-level nodes, `bodies` of which hold bodies, may gain
+    from two runs: a body's scope holds about one or two entries per node before it, and the
+    second run costs a run of the graph. (Planning reads the model, ~0.05 s for 100,000
+    nodes: spared where no gain is likely.)"""
     return bodies * nodes * 2 * SECONDS_PER_ENTRY > SECONDS_PER_NODE * nodes + MIN_SAVING_SECONDS
 
 
