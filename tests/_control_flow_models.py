@@ -20,13 +20,15 @@ REPO = Path(__file__).resolve().parents[1]
 
 def control_flow_models() -> list[tuple[str, onnx.ModelProto]]:
     """Models with If/Loop/Scan bodies: torchvision's detection exports (Loops and Ifs,
-    nested, reading outer names) and ONNX's node test cases that hold bodies."""
+    nested, reading outer names), a TorchScript model's exports at opsets 11 and 13 (Loops
+    holding Ifs: `examples/export_scripted_loops.py`) and ONNX's node test cases that hold
+    bodies."""
     from onnx.backend.test.case import node as node_cases
 
-    models = [
-        (path.name, onnx.load(path, load_external_data=False))
-        for path in sorted((REPO / "tests" / "fixtures" / "detection").glob("*.onnx"))
-    ]
+    fixtures = REPO / "tests" / "fixtures"
+    paths = sorted((fixtures / "detection").glob("*.onnx"))
+    paths += sorted((fixtures / "scripted").glob("*.onnx"))
+    models = [(path.name, onnx.load(path, load_external_data=False)) for path in paths]
     with np.errstate(all="ignore"):  # the cases compute their expected outputs
         cases = node_cases.collect_testcases(None)
     for case in cases:
