@@ -14,9 +14,10 @@
 //     bodies read from the graph. The graph's own types come out as one run's; the bodies'
 //     are not written back.
 //   run B (second model): each run of the other top-level nodes becomes the call of a
-//     function holding those nodes; its outputs are the names read after it. The nodes with
-//     bodies stay in the graph, in a scope that holds only what the calls hand on (and the
-//     Constants, moved first: `chunked`), and their bodies' types come out as one run's.
+//     function holding those nodes (its names made local, so that equal runs share one
+//     function); its outputs are the names read after it. The nodes with bodies stay in the
+//     graph, in a scope that holds only what the calls hand on (and the Constants, moved
+//     first: `chunked`), and their bodies' types come out as one run's.
 //   `joined` makes one inferred model of them: A's graph, with B's nodes that hold bodies.
 //
 // That the types are one run's is what `tests/perf/test_split_inference.py` holds (types,
@@ -153,7 +154,8 @@ struct Defined {
   struct Where {
     uint32_t by;         // 0: the graph's inputs or initializers; i + 1: top-level node i; kInBody
     uint32_t last_read;  // i + 1: top-level node i; 0: none
-    uint32_t taken = 0;  // the last run of nodes (`chunked`) that takes it as an input
+    uint32_t run = 0;    // the last run of nodes (`chunked`) that names it (1, 2, ...) ...
+    uint32_t local = 0;  // ... and its name there
     bool declared = false;  // in value_info or a graph output
   };
 
@@ -494,37 +496,77 @@ std::string chunked(std::string_view raw, const Model& model, Plan& plan, size_t
     }
   uint64_t handed = 0;
   std::vector<size_t> run;
+  uint32_t runs = 0;
+  std::unordered_map<std::string, std::string> named;  // a function's body -> its name
   auto call = [&]() {  // the run so far, called
     if (run.empty()) return;
     // what each name is, in the plan's one table (no set per run): a node of the run reads
     // it from outside when its producer is not a node of the run before it (within the
     // run's span, only Constants are not of the run); it leaves the run when read after it
     // or declared
+    // Inside the function every name is local (its order of appearance), so that runs of
+    // equal nodes are one function, called many times: ONNX copies its table of functions
+    // into every scope it opens, and a graph cut into thousands of runs (blocks of a
+    // transformer between bodies) would copy thousands of entries each time.
     const uint32_t first = static_cast<uint32_t>(run.front() + 1);
     const uint32_t end = static_cast<uint32_t>(run.back() + 1);
-    const uint32_t id = static_cast<uint32_t>(functions.size() + 1);
+    const uint32_t id = ++runs;
+    uint32_t locals = 0;
+    auto local = [&](Defined::Where& where) {
+      if (where.run != id) {
+        where.run = id;
+        where.local = locals++;
+      }
+      return function_name('v', where.local);
+    };
     std::vector<Name> inputs, outputs;
-    std::vector<std::string_view> held;
+    std::vector<std::string> local_inputs, local_outputs, held;
     for (size_t k : run) {
       for (Name name : g.nodes[k].inputs) {
         if (name.empty()) continue;
         Defined::Where& where = *plan.defined.find(name);  // read, so defined
         const bool within = where.by != Defined::kInBody && where.by >= first &&
                             where.by <= end && !is_constant(g.nodes[where.by - 1]);
-        if (within || where.taken == id) continue;
-        where.taken = id;
+        if (within || where.run == id) continue;
         inputs.push_back(name);
+        local_inputs.push_back(local(where));
       }
+      std::string node;  // the node, its names local, without its own name (field 3)
+      each_raw_field(g.nodes[k].raw, [&](uint32_t field, uint32_t wire, std::string_view whole,
+                                         std::string_view payload) {
+        if ((field == 1 || field == 2) && wire == 2) {
+          put_field(node, field,
+                    payload.empty() ? std::string() : local(*plan.defined.find(payload)));
+        } else if (field != 3) {
+          node.append(whole.data(), whole.size());
+        }
+        return true;
+      });
+      held.push_back(std::move(node));
       for (Name name : g.nodes[k].outputs) {
         if (name.empty()) continue;
-        const Defined::Where& where = *plan.defined.find(name);
-        if (where.last_read > end || where.declared) outputs.push_back(name);
+        Defined::Where& where = *plan.defined.find(name);
+        if (where.last_read > end || where.declared) {
+          outputs.push_back(name);
+          local_outputs.push_back(local(where));
+        }
       }
-      held.push_back(g.nodes[k].raw);
     }
-    std::string name = function_name('c', functions.size());
-    functions.push_back(function(name, inputs, outputs, held, model));
-    nodes.push_back(call_node(name, inputs, outputs));
+    std::string body;  // the function but for its name
+    for (const std::string& input : local_inputs) put_field(body, 4, input);
+    for (const std::string& output : local_outputs) put_field(body, 5, output);
+    for (const std::string& node : held) put_field(body, 7, node);
+    for (std::string_view opset : model.opset_imports) put_field(body, 9, opset);
+    put_field(body, 10, kDomain);
+    auto [found, added] = named.emplace(std::move(body), std::string());
+    if (added) {
+      found->second = function_name('c', functions.size());
+      std::string function;
+      put_field(function, 1, found->second);
+      function.append(found->first);
+      functions.push_back(std::move(function));
+    }
+    nodes.push_back(call_node(found->second, inputs, outputs));
     handed += outputs.size();
     run.clear();
   };

@@ -413,3 +413,25 @@ def test_damaged_bytes():
         onnx.ModelProto.FromString(a)
         onnx.ModelProto.FromString(b)
     assert planned > 10
+
+
+def test_equal_runs_of_nodes_share_a_function():
+    """Run B names every value inside a function by its order of appearance, so that equal
+    runs of nodes between bodies are one function, called at each place: ONNX copies its
+    table of functions into every scope it opens. The types stay one run's."""
+    nodes, current = [], "x"
+    for k in range(20):
+        nodes += [
+            helper.make_node("Relu", [current], [f"relu{k}"], name=f"relu_node{k}"),
+            helper.make_node("Neg", [f"relu{k}"], [f"neg{k}"], name=f"neg_node{k}"),
+            _if(f"neg{k}", f"if{k}"),
+        ]
+        current = f"neg{k}"
+    model = _model(nodes)
+    plan = _split.models(model.SerializeToString())
+    assert plan is not None
+    b = onnx.ModelProto.FromString(plan[1])
+    calls = [n for n in b.graph.node if n.domain == "tf.split"]
+    assert len(calls) == 20 and len(b.functions) == plan[5] == 1
+    assert {n.op_type for n in calls} == {b.functions[0].name}
+    assert _assert_one_runs_types(model)
