@@ -10,7 +10,8 @@
 // `unk__<n>` dims, in the same order) and the values propagated to its inputs. Its outputs
 // get the types of the function's outputs; nothing inside it is written back. So:
 //   run A (`models`, first model): each top-level If/Loop/Scan becomes the call of a
-//     function holding that node; the function's inputs are the names the node and its
+//     function holding that node (its names made local, so that nodes equal but for their
+//     names share one function); the function's inputs are the names the node and its
 //     bodies read from the graph. The graph's own types come out as one run's; the bodies'
 //     are not written back.
 //   run B (second model): each run of the other top-level nodes becomes the call of a
@@ -335,19 +336,6 @@ std::string call_node(std::string_view op_type, const std::vector<Name>& inputs,
   return node;
 }
 
-std::string function(std::string_view name, const std::vector<Name>& inputs,
-                     const std::vector<Name>& outputs, const std::vector<std::string_view>& nodes,
-                     const Model& model) {
-  std::string out;
-  put_field(out, 1, name);
-  for (Name input : inputs) put_field(out, 4, input);
-  for (Name output : outputs) put_field(out, 5, output);
-  for (std::string_view node : nodes) put_field(out, 7, node);
-  for (std::string_view opset : model.opset_imports) put_field(out, 9, opset);
-  put_field(out, 10, kDomain);
-  return out;
-}
-
 // `raw` (a ModelProto) with its graph replaced by `graph`, and, when `functions` is given,
 // the functions' domain imported and those functions added.
 std::string with_graph(std::string_view raw, const std::string& graph,
@@ -438,9 +426,96 @@ bool make_plan(const Model& model, Plan& plan) {
   return true;
 }
 
-// Run A: the graph with each top-level If/Loop/Scan called as a function.
+// Names made local to one function: each name becomes "v<n>", n its order of first
+// appearance, so that nodes equal but for their names serialize alike (names are unique in
+// the model, so one table serves every scope inside the function). Node and graph names and
+// doc strings, which inference only quotes in errors, are left out.
+struct LocalNames {
+  std::unordered_map<Name, std::string> names;
+  const std::string& of(Name name) {
+    auto [found, added] = names.emplace(name, std::string());
+    if (added) found->second = function_name('v', names.size() - 1);
+    return found->second;
+  }
+};
+
+bool local_graph(std::string_view graph, LocalNames& local, std::string& out);
+
+// A ValueInfoProto's (field 1) or TensorProto's (field 8) name made local.
+bool local_named(std::string_view message, uint32_t name_field, LocalNames& local,
+                 std::string& out) {
+  return each_raw_field(message, [&](uint32_t field, uint32_t wire, std::string_view whole,
+                                     std::string_view payload) {
+    if (field == name_field && wire == 2) put_field(out, field, local.of(payload));
+    else out.append(whole.data(), whole.size());
+    return true;
+  });
+}
+
+bool local_node(std::string_view node, LocalNames& local, std::string& out) {
+  return each_raw_field(node, [&](uint32_t field, uint32_t wire, std::string_view whole,
+                                  std::string_view payload) {
+    if ((field == 1 || field == 2) && wire == 2) {
+      put_field(out, field, payload.empty() ? std::string() : local.of(payload));
+    } else if (field == 5 && wire == 2) {  // an attribute: its graphs too
+      std::string attribute;
+      bool ok = each_raw_field(payload, [&](uint32_t f, uint32_t w, std::string_view whole_f,
+                                            std::string_view graph) {
+        if ((f == 6 || f == 11) && w == 2) {
+          std::string body;
+          if (!local_graph(graph, local, body)) return false;
+          put_field(attribute, f, body);
+        } else {
+          attribute.append(whole_f.data(), whole_f.size());
+        }
+        return true;
+      });
+      if (!ok) return false;
+      put_field(out, 5, attribute);
+    } else if (field != 3 && field != 6) {  // not its name, nor its doc string
+      out.append(whole.data(), whole.size());
+    }
+    return true;
+  });
+}
+
+bool local_graph(std::string_view graph, LocalNames& local, std::string& out) {
+  return each_raw_field(graph, [&](uint32_t field, uint32_t wire, std::string_view whole,
+                                   std::string_view payload) {
+    if (wire != 2) {
+      out.append(whole.data(), whole.size());
+      return true;
+    }
+    std::string part;
+    switch (field) {
+      case 1:
+        if (!local_node(payload, local, part)) return false;
+        break;
+      case 5:
+        if (!local_named(payload, 8, local, part)) return false;
+        break;
+      case 11: case 12: case 13:
+        if (!local_named(payload, 1, local, part)) return false;
+        break;
+      case 2: case 10:  // its name, its doc string
+        return true;
+      case 14: case 15:  // annotations and sparse tensors name tensors in fields of their own
+        return false;
+      default:
+        out.append(whole.data(), whole.size());
+        return true;
+    }
+    put_field(out, field, part);
+    return true;
+  });
+}
+
+// Run A: the graph with each top-level If/Loop/Scan called as a function, its names local
+// (`LocalNames`) so that nodes equal but for their names share one function; a node whose
+// names cannot all be made local keeps them, in a function of its own.
 std::string hoisted(std::string_view raw, const Model& model, const Plan& plan, size_t& count) {
   std::vector<std::string> functions;
+  std::unordered_map<std::string, std::string> named;  // a function's body -> its name
   std::string graph;
   size_t i = 0;
   each_raw_field(model.graph, [&](uint32_t field, uint32_t wire, std::string_view whole,
@@ -453,9 +528,32 @@ std::string hoisted(std::string_view raw, const Model& model, const Plan& plan, 
     bool outputs_named = true;
     for (Name name : node.outputs) outputs_named = outputs_named && !name.empty();
     if (is_control_flow(node) && !node.bodies.empty() && outputs_named) {
-      std::string name = function_name('n', i);
-      functions.push_back(function(name, plan.reads[i], node.outputs, {payload}, model));
-      put_field(graph, 1, call_node(name, plan.reads[i], node.outputs));
+      LocalNames local;
+      std::vector<std::string> inputs, outputs;
+      for (Name name : plan.reads[i]) inputs.push_back(local.of(name));
+      for (Name name : node.outputs) outputs.push_back(local.of(name));
+      std::string held;
+      std::string body;  // the function but for its name
+      if (local_node(payload, local, held)) {
+        for (const std::string& input : inputs) put_field(body, 4, input);
+        for (const std::string& output : outputs) put_field(body, 5, output);
+        put_field(body, 7, held);
+      } else {  // as it is
+        for (Name input : plan.reads[i]) put_field(body, 4, input);
+        for (Name output : node.outputs) put_field(body, 5, output);
+        put_field(body, 7, payload);
+      }
+      for (std::string_view opset : model.opset_imports) put_field(body, 9, opset);
+      put_field(body, 10, kDomain);
+      auto [found, added] = named.emplace(std::move(body), std::string());
+      if (added) {
+        found->second = function_name('n', functions.size());
+        std::string function;
+        put_field(function, 1, found->second);
+        function.append(found->first);
+        functions.push_back(std::move(function));
+      }
+      put_field(graph, 1, call_node(found->second, plan.reads[i], node.outputs));
     } else {
       graph.append(whole.data(), whole.size());
     }

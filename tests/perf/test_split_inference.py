@@ -416,9 +416,10 @@ def test_damaged_bytes():
 
 
 def test_equal_runs_of_nodes_share_a_function():
-    """Run B names every value inside a function by its order of appearance, so that equal
-    runs of nodes between bodies are one function, called at each place: ONNX copies its
-    table of functions into every scope it opens. The types stay one run's."""
+    """Runs A and B name every value inside a function by its order of appearance, so that
+    equal runs of nodes between bodies, and Ifs equal but for their names (bodies included),
+    are one function each, called at each place: ONNX copies its table of functions into
+    every scope it opens. The types stay one run's."""
     nodes, current = [], "x"
     for k in range(20):
         nodes += [
@@ -434,4 +435,12 @@ def test_equal_runs_of_nodes_share_a_function():
     calls = [n for n in b.graph.node if n.domain == "tf.split"]
     assert len(calls) == 20 and len(b.functions) == plan[5] == 1
     assert {n.op_type for n in calls} == {b.functions[0].name}
+    a = onnx.ModelProto.FromString(plan[0])
+    assert sum(n.domain == "tf.split" for n in a.graph.node) == 20
+    assert len(a.functions) == plan[4] == 1  # 20 Ifs reading and writing other names
     assert _assert_one_runs_types(model)
+    # a body annotating its tensors (names in fields of their own): its If keeps its names
+    annotated = _model(nodes)
+    body = annotated.graph.node[2].attribute[0].g
+    body.quantization_annotation.add(tensor_name=body.output[0].name)
+    assert _split.models(annotated.SerializeToString())[4] == 2
