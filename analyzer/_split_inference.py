@@ -165,29 +165,9 @@ class _ChildRun:
     this process; `result()` is None when the child failed."""
 
     def __init__(self, run: Run, model: bytes) -> None:
-        read_end, write_end = os.pipe()
-        parent = os.getpid()
-        try:
-            pid = os.fork()
-        except OSError:
-            os.close(read_end)
-            os.close(write_end)
-            raise
-        if pid == 0:  # the child: run, send, and leave without running any exit handler
-            status = 1
-            try:
-                os.close(read_end)
-                from trtforge.analyzer.background import die_with_parent
+        from trtforge.analyzer.background import fork_child
 
-                die_with_parent(parent)
-                with os.fdopen(write_end, "wb") as out:
-                    out.write(run(model))
-                status = 0
-            except BaseException:  # noqa: BLE001 - the parent sees the status
-                pass
-            finally:
-                os._exit(status)
-        os.close(write_end)
+        pid, read_end = fork_child(lambda out: out.write(run(model)), orphan_dies=True)
         self._pid: int | None = pid
         self._pipe = os.fdopen(read_end, "rb")
 

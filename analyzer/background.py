@@ -177,32 +177,7 @@ class PendingTypes:
         return pending
 
     def _fork(self, work, orphan_dies: bool = False) -> None:
-        read_end, write_end = os.pipe()
-        parent = os.getpid()
-        with warnings.catch_warnings():
-            # Python 3.12+ warns when the process has any other OS thread. Python threads are
-            # ruled out above (`can_fork`); what remains are native pools such as OpenBLAS's
-            # (started by `import numpy`), which prepare for fork themselves (pthread_atfork)
-            # and which the child, running only shape inference, never uses.
-            warnings.filterwarnings(
-                "ignore", "This process .* is multi-threaded", DeprecationWarning
-            )
-            pid = os.fork()
-        if pid == 0:  # the child: infer, send, and leave without running any exit handler
-            status = 1
-            try:
-                os.close(read_end)
-                if orphan_dies:
-                    die_with_parent(parent)
-                with os.fdopen(write_end, "wb") as out:
-                    work(out)
-                status = 0
-            except BaseException:  # noqa: BLE001 - the parent infers in-process instead
-                pass
-            finally:
-                os._exit(status)
-        os.close(write_end)
-        self._pid, self._pipe = pid, read_end
+        self._pid, self._pipe = fork_child(work, orphan_dies)
 
     def meanwhile(self, work) -> None:
         """Runs `work()` (no arguments) while `result()` waits for the child, if it waits for
@@ -349,6 +324,42 @@ def _digest_meanwhile(data: bytes):
 
 def _pickled(table) -> bytes:
     return RESULT + pickle.dumps(table, pickle.HIGHEST_PROTOCOL)
+
+
+def fork_child(work, orphan_dies: bool = False) -> tuple[int, int]:
+    """Forks a child that runs `work(out)` (`out`: the write end of a pipe, binary) and
+    leaves without running any exit handler, status 0 when `work` returned, 1 otherwise;
+    with `orphan_dies`, the child dies with this process (`die_with_parent`). Returns (the
+    child's pid, the pipe's read end)."""
+    read_end, write_end = os.pipe()
+    parent = os.getpid()
+    with warnings.catch_warnings():
+        # Python 3.12+ warns when the process has any other OS thread. Python threads are
+        # ruled out (`can_fork`); what remains are native pools such as OpenBLAS's (started
+        # by `import numpy`), which prepare for fork themselves (pthread_atfork) and which a
+        # child running only shape inference never uses.
+        warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(read_end)
+            os.close(write_end)
+            raise
+    if pid == 0:  # the child: work, send, and leave without running any exit handler
+        status = 1
+        try:
+            os.close(read_end)
+            if orphan_dies:
+                die_with_parent(parent)
+            with os.fdopen(write_end, "wb") as out:
+                work(out)
+            status = 0
+        except BaseException:  # noqa: BLE001 - the parent sees the status
+            pass
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    return pid, read_end
 
 
 def die_with_parent(parent: int) -> None:

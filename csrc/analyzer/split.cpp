@@ -73,7 +73,7 @@ using Name = std::string_view;
 
 constexpr int kMaxDepth = 32;
 // The functions' domain. A model that uses it anywhere is declined. Short, as the functions'
-// names (`function_name`): ONNX copies its table of functions, keyed "domain:name", for every
+// names (`Functions`): ONNX copies its table of functions, keyed "domain:name", for every
 // scope it opens, and keys of up to 15 bytes are stored without an allocation of their own.
 constexpr std::string_view kDomain = "tf.split";
 
@@ -315,17 +315,6 @@ bool read_ir_version(std::string_view raw, uint64_t& version) {
   return true;
 }
 
-// "<kind><n in base 62>": at most 5 bytes below 62^4 (14.7 million) functions.
-std::string function_name(char kind, size_t n) {
-  static const char kDigits[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-  std::string name(1, kind);
-  do {
-    name.push_back(kDigits[n % 62]);
-    n /= 62;
-  } while (n != 0);
-  return name;
-}
-
 std::string call_node(std::string_view op_type, const std::vector<Name>& inputs,
                       const std::vector<Name>& outputs) {
   std::string node;
@@ -335,6 +324,37 @@ std::string call_node(std::string_view op_type, const std::vector<Name>& inputs,
   put_field(node, 7, kDomain);
   return node;
 }
+
+// The functions a run calls, each once: runs of nodes, or nodes with bodies, that serialize
+// alike once their names are local are one function, called at each place. Names are
+// "<kind><n in base 62>" (short_name): at most 5 bytes below 14.7 million functions.
+class Functions {
+ public:
+  Functions(char kind, const Model& model) : kind_(kind), model_(model) {}
+
+  // The name of the function whose inputs, outputs and nodes `fields` serializes (its opset
+  // imports the model's, its domain kDomain): a new one, or that of an equal one.
+  const std::string& named(std::string fields) {
+    for (std::string_view opset : model_.opset_imports) put_field(fields, 9, opset);
+    put_field(fields, 10, kDomain);
+    auto [found, added] = names_.emplace(std::move(fields), std::string());
+    if (added) {
+      found->second = short_name(serialized_.size(), std::string_view(&kind_, 1));
+      std::string function;
+      put_field(function, 1, found->second);
+      function.append(found->first);
+      serialized_.push_back(std::move(function));
+    }
+    return found->second;
+  }
+  const std::vector<std::string>& serialized() const { return serialized_; }
+
+ private:
+  char kind_;
+  const Model& model_;
+  std::unordered_map<std::string, std::string> names_;  // a function but for its name -> it
+  std::vector<std::string> serialized_;
+};
 
 // `raw` (a ModelProto) with its graph replaced by `graph`, and, when `functions` is given,
 // the functions' domain imported and those functions added.
@@ -434,7 +454,7 @@ struct LocalNames {
   std::unordered_map<Name, std::string> names;
   const std::string& of(Name name) {
     auto [found, added] = names.emplace(name, std::string());
-    if (added) found->second = function_name('v', names.size() - 1);
+    if (added) found->second = short_name(names.size() - 1, "v");
     return found->second;
   }
 };
@@ -514,8 +534,7 @@ bool local_graph(std::string_view graph, LocalNames& local, std::string& out) {
 // (`LocalNames`) so that nodes equal but for their names share one function; a node whose
 // names cannot all be made local keeps them, in a function of its own.
 std::string hoisted(std::string_view raw, const Model& model, const Plan& plan, size_t& count) {
-  std::vector<std::string> functions;
-  std::unordered_map<std::string, std::string> named;  // a function's body -> its name
+  Functions functions('n', model);
   std::string graph;
   size_t i = 0;
   each_raw_field(model.graph, [&](uint32_t field, uint32_t wire, std::string_view whole,
@@ -533,35 +552,26 @@ std::string hoisted(std::string_view raw, const Model& model, const Plan& plan, 
       for (Name name : plan.reads[i]) inputs.push_back(local.of(name));
       for (Name name : node.outputs) outputs.push_back(local.of(name));
       std::string held;
-      std::string body;  // the function but for its name
+      std::string fields;  // the function's inputs, outputs and node
       if (local_node(payload, local, held)) {
-        for (const std::string& input : inputs) put_field(body, 4, input);
-        for (const std::string& output : outputs) put_field(body, 5, output);
-        put_field(body, 7, held);
+        for (const std::string& input : inputs) put_field(fields, 4, input);
+        for (const std::string& output : outputs) put_field(fields, 5, output);
+        put_field(fields, 7, held);
       } else {  // as it is
-        for (Name input : plan.reads[i]) put_field(body, 4, input);
-        for (Name output : node.outputs) put_field(body, 5, output);
-        put_field(body, 7, payload);
+        for (Name input : plan.reads[i]) put_field(fields, 4, input);
+        for (Name output : node.outputs) put_field(fields, 5, output);
+        put_field(fields, 7, payload);
       }
-      for (std::string_view opset : model.opset_imports) put_field(body, 9, opset);
-      put_field(body, 10, kDomain);
-      auto [found, added] = named.emplace(std::move(body), std::string());
-      if (added) {
-        found->second = function_name('n', functions.size());
-        std::string function;
-        put_field(function, 1, found->second);
-        function.append(found->first);
-        functions.push_back(std::move(function));
-      }
-      put_field(graph, 1, call_node(found->second, plan.reads[i], node.outputs));
+      const std::string& name = functions.named(std::move(fields));
+      put_field(graph, 1, call_node(name, plan.reads[i], node.outputs));
     } else {
       graph.append(whole.data(), whole.size());
     }
     ++i;
     return true;
   });
-  count = functions.size();
-  return with_graph(raw, graph, &functions);
+  count = functions.serialized().size();
+  return with_graph(raw, graph, &functions.serialized());
 }
 
 bool is_constant(const NodeView& node) {
@@ -585,7 +595,7 @@ std::string chunked(std::string_view raw, const Model& model, Plan& plan, size_t
                     uint64_t& entries, const std::unordered_set<Name>* inferred) {
   const GraphView& g = plan.graph;
   std::vector<std::string> nodes;  // in B's order, serialized
-  std::vector<std::string> functions;
+  Functions functions('c', model);
   uint64_t start = plan.declared.size() + g.inputs.size() + g.initializers.size();
   for (const NodeView& node : g.nodes)
     if (is_constant(node) && node.bodies.empty()) {
@@ -595,13 +605,12 @@ std::string chunked(std::string_view raw, const Model& model, Plan& plan, size_t
   uint64_t handed = 0;
   std::vector<size_t> run;
   uint32_t runs = 0;
-  std::unordered_map<std::string, std::string> named;  // a function's body -> its name
   auto call = [&]() {  // the run so far, called
     if (run.empty()) return;
     // what each name is, in the plan's one table (no set per run): a node of the run reads
     // it from outside when its producer is not a node of the run before it (within the
     // run's span, only Constants are not of the run); it leaves the run when read after it
-    // or declared
+    // or declared.
     // Inside the function every name is local (its order of appearance), so that runs of
     // equal nodes are one function, called many times: ONNX copies its table of functions
     // into every scope it opens, and a graph cut into thousands of runs (blocks of a
@@ -615,7 +624,7 @@ std::string chunked(std::string_view raw, const Model& model, Plan& plan, size_t
         where.run = id;
         where.local = locals++;
       }
-      return function_name('v', where.local);
+      return short_name(where.local, "v");
     };
     std::vector<Name> inputs, outputs;
     std::vector<std::string> local_inputs, local_outputs, held;
@@ -650,21 +659,11 @@ std::string chunked(std::string_view raw, const Model& model, Plan& plan, size_t
         }
       }
     }
-    std::string body;  // the function but for its name
-    for (const std::string& input : local_inputs) put_field(body, 4, input);
-    for (const std::string& output : local_outputs) put_field(body, 5, output);
-    for (const std::string& node : held) put_field(body, 7, node);
-    for (std::string_view opset : model.opset_imports) put_field(body, 9, opset);
-    put_field(body, 10, kDomain);
-    auto [found, added] = named.emplace(std::move(body), std::string());
-    if (added) {
-      found->second = function_name('c', functions.size());
-      std::string function;
-      put_field(function, 1, found->second);
-      function.append(found->first);
-      functions.push_back(std::move(function));
-    }
-    nodes.push_back(call_node(found->second, inputs, outputs));
+    std::string fields;  // the function's inputs, outputs and nodes
+    for (const std::string& input : local_inputs) put_field(fields, 4, input);
+    for (const std::string& output : local_outputs) put_field(fields, 5, output);
+    for (const std::string& node : held) put_field(fields, 7, node);
+    nodes.push_back(call_node(functions.named(std::move(fields)), inputs, outputs));
     handed += outputs.size();
     run.clear();
   };
@@ -707,8 +706,8 @@ std::string chunked(std::string_view raw, const Model& model, Plan& plan, size_t
     }
     return true;
   });
-  count = functions.size();
-  return with_graph(raw, graph, &functions);
+  count = functions.serialized().size();
+  return with_graph(raw, graph, &functions.serialized());
 }
 
 PyObject* make_bytes(const std::string& data) {

@@ -486,18 +486,6 @@ PyObject* weight_facts(PyObject*, PyObject* arg) {
 // more than one graph field, bodies nested deeper than kMaxDepth.
 
 
-
-const char kDigits[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
-std::string short_name(size_t number) {
-  std::string name;
-  do {
-    name.push_back(kDigits[number % 62]);
-    number /= 62;
-  } while (number != 0);
-  return name;
-}
-
 // The number `short_name` wrote, or -1.
 int64_t short_number(std::string_view name) {
   if (name.empty() || name.size() > 8) return -1;

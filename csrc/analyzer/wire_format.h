@@ -120,4 +120,18 @@ inline void put_field(std::string& out, uint32_t field, std::string_view payload
   out.append(payload.data(), payload.size());
 }
 
+// The digits of the short names the native modules make up.
+inline constexpr char kDigits[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+// `prefix` and `number` in base 62 (kDigits, least significant first): "0", "1", ... "10"
+// (62), ... ; at most 4 digits below 62^4 (14.7 million).
+inline std::string short_name(size_t number, std::string_view prefix = {}) {
+  std::string name(prefix);
+  do {
+    name.push_back(kDigits[number % 62]);
+    number /= 62;
+  } while (number != 0);
+  return name;
+}
+
 }  // namespace trtforge::wire_format
