@@ -9,9 +9,10 @@ needs none of it: ONNX's inference is its C++ extension, which loads on its own 
 `lean_inferred` makes the run of `inference.speculative_table` (`strict_run`, on short names
 where long ones would slow ONNX down), and `table_state` reads its types (`inferred_types`:
 the graph's, then its If/Loop/Scan bodies'), for the models where that is the whole story:
-they decline (None) wherever the full path would do more (large top-level weights, which
-`inference._weightless` leaves out first; external ones anywhere; rank-1 tensors too large
-for data propagation; a model the native reader is not built for or does not understand),
+they decline (None) wherever the full path would do more (external tensors other than
+top-level initializers, which they leave out first as `inference._weightless` does with
+large and external ones; rank-1 tensors too large for data propagation; a model the native
+reader is not built for or does not understand),
 and the caller then runs the full path. The limits and the memory cap are defined here,
 once, for both paths.
 """
@@ -247,6 +248,16 @@ def weight_facts(serialized_model: bytes) -> tuple[int, bool, bool]:
     return largest, _EXTERNAL in data_locations(serialized_model), False
 
 
+def _weightless(serialized_model: bytes) -> bytes | None:
+    """The serialized model without its top-level initializers serialized in more than
+    MAX_INFERENCE_INITIALIZER_BYTES or stored externally, each a typed graph input instead
+    (`_wire.weightless`: what `inference._weightless` gives the parsed model); None without
+    the native reader or when it does not understand the bytes."""
+    if _wire is None:
+        return None
+    return _wire.weightless(serialized_model, MAX_INFERENCE_INITIALIZER_BYTES)
+
+
 def lean_inferred(
     serialized_model: bytes,
     declared: tuple[list[str], dict[str, bytes]] | None = None,
@@ -255,9 +266,9 @@ def lean_inferred(
     """The inferred types of a serialized model (`strict_run`: one strict run of ONNX's
     inference with data propagation), its memory capped — the run
     `inference.speculative_table` makes — without importing onnx; None when this model needs
-    the full path (module docstring). `declared`: `model_types(serialized_model)`, if at
-    hand; `in_parallel`: as `strict_run`'s (a process that may fork). Its table:
-    `table_state`.
+    the full path (module docstring). `serialized_model`: bytes, or a buffer (a mapped
+    file); `declared`: `model_types(serialized_model)`, if at hand; `in_parallel`: as
+    `strict_run`'s (a process that may fork). Its table: `table_state`.
 
     Raises:
         SpeculationFailed: the run failed.
@@ -265,7 +276,14 @@ def lean_inferred(
     ops, types = declared if declared is not None else model_types(serialized_model)
     largest, external, _ = weight_facts(serialized_model)
     if largest > MAX_INFERENCE_INITIALIZER_BYTES or external:
-        return None
+        # run without those weights, declared as graph inputs instead (`inference._weightless`
+        # on the parsed model); external tensors left elsewhere need the full path
+        light = _weightless(serialized_model)
+        if light is None or weight_facts(light)[1]:
+            return None
+        serialized_model = light
+        ops, types = model_types(light)
+    serialized_model = bytes(serialized_model)  # a mapped file (`background`): ONNX takes bytes
     if _wire is None and not CONTROL_FLOW.isdisjoint(ops):  # bodies' types: read natively only
         return None
     # the types the model declares (graph inputs among them: weights' types come from the

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import mmap
 import os
 import pickle
 import signal
@@ -45,12 +46,14 @@ log = logging.getLogger("trtforge.background")
 #: top-level node count from which inference runs in a child process.
 MIN_NODES = 20_000
 
-#: files `prefetch` reads: from this size (a 20,000-node graph takes ~1 MB) ...
+#: files `prefetch` reads: from this size (a 20,000-node graph takes ~1 MB) up to the
+#: largest model protobuf can parse (`loading.PROTOBUF_LIMIT`).
 PREFETCH_MIN_BYTES = 512 << 10
-#: ... up to this one: a larger file is mostly weights, which the child would hold a second
-#: copy of (a fork after loading shares the parent's pages instead); a graph of a million
-#: nodes is ~50 MB.
-PREFETCH_MAX_BYTES = 64 << 20
+PREFETCH_MAX_BYTES = 2**31 - 1
+#: a file larger than this is mostly weights: the child maps it (`mmap`) instead of reading
+#: it, so that it holds no second copy of them (a graph of a million nodes is ~50 MB); its
+#: lean run reads the graph without them (`_speculation.lean_inferred`).
+PREFETCH_READ_BYTES = 64 << 20
 
 #: what a child writes: SPECULATING before the speculative run, POLICY before the policy's,
 #: then RESULT and the pickle; a prefetching child that finds the model small writes SMALL.
@@ -148,9 +151,8 @@ class PendingTypes:
         def work(out) -> None:
             from trtforge.analyzer import _speculation
 
-            with open(path, "rb") as model_file:
-                data = model_file.read()
-            digest = _digest_meanwhile(data)
+            data = _read_or_mapped(path)
+            digest = digest_meanwhile(data)
             declared = _speculation.model_types(data)
             if len(declared[0]) < MIN_NODES:  # a model of weights: stop before onnx
                 out.write(SMALL)
@@ -166,6 +168,7 @@ class PendingTypes:
                 return
             onnx = _speculation.import_onnx()
 
+            data = bytes(data)  # a mapped file read: the full path parses bytes
             model = onnx.ModelProto.FromString(data)
             if len(model.graph.node) < MIN_NODES:
                 out.write(SMALL)
@@ -299,11 +302,23 @@ class PendingTypes:
             self._pipe = -1
 
 
-def _digest_meanwhile(data: bytes):
+def _read_or_mapped(path: str):
+    """The bytes of the file `path`: read, or, over PREFETCH_READ_BYTES, mapped read-only (a
+    buffer the native readers, hashlib and `bytes()` take; a file truncated meanwhile kills
+    the child with SIGBUS, which the parent meets as a failed prefetch)."""
+    with open(path, "rb") as model_file:
+        if os.fstat(model_file.fileno()).st_size <= PREFETCH_READ_BYTES:
+            return model_file.read()
+        return mmap.mmap(model_file.fileno(), 0, access=mmap.ACCESS_READ)
+
+
+def digest_meanwhile(data: bytes):
     """The SHA-256 of `data` (hex), computed by a thread while the caller goes on to shape
-    inference (hashlib lets go of the GIL while it hashes; ONNX's inference holds it):
-    returns the function that waits for it. The thread has started hashing when this
-    returns, so the digest costs the prefetching child no time of its own."""
+    inference or parsing (hashlib lets go of the GIL while it hashes; ONNX's inference and
+    protobuf's parser hold it): returns the function that waits for it. The thread has
+    started hashing when this returns, so the digest costs the caller no time of its own
+    where a second core is free. (The function ends the thread: a process forks only
+    without other threads.)"""
     digests: list[str] = []
     hashing = threading.Event()
 

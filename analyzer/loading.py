@@ -21,7 +21,7 @@ from pathlib import Path
 import onnx
 from google.protobuf.message import DecodeError
 
-from trtforge.analyzer._shallow_graph import data_locations, graph_field
+from trtforge.analyzer._shallow_graph import _wire, data_locations, graph_field, graph_nodes
 from trtforge.analyzer.errors import UserError, short
 
 log = logging.getLogger("trtforge.loading")
@@ -29,8 +29,12 @@ log = logging.getLogger("trtforge.loading")
 #: protobuf cannot parse a single message of 2 GiB or more.
 PROTOBUF_LIMIT = 2**31 - 1
 
+#: files from this size are hashed by a thread while they are parsed.
+HASH_MEANWHILE_BYTES = 16 << 20
+
 #: files up to this size keep a view of their graph's bytes (`LoadedModel.graph_bytes`): the
-#: bytes stay in memory as long as the model does (larger files are mostly weights).
+#: bytes stay in memory as long as the model does. Larger files are mostly weights: they keep
+#: a copy of their graph's nodes instead (`_shallow_graph.graph_nodes`).
 GRAPH_VIEW_BYTES = 64 << 20
 
 
@@ -61,10 +65,10 @@ class LoadedModel:
     sha256: str
     external: list[ExternalRef] = field(default_factory=list)
     external_bytes: int = 0
-    #: the top-level graph as the file holds it (a view into the bytes read), for a file of
-    #: at most GRAPH_VIEW_BYTES: the static backend reads the node columns from it instead of
-    #: serializing the parsed graph again. Only valid while `proto` is unchanged (a session's
-    #: proto is never changed in place: `session.py`).
+    #: the top-level graph as the file holds it (a view into the bytes read; for a file over
+    #: GRAPH_VIEW_BYTES, a copy of its nodes only): the static backend reads the node columns
+    #: from it instead of serializing the parsed graph again. Only valid while `proto` is
+    #: unchanged (a session's proto is never changed in place: `session.py`).
     graph_bytes: memoryview | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -300,22 +304,44 @@ def load_model(model: str | os.PathLike | onnx.ModelProto | bytes) -> LoadedMode
         raise UserError(
             f"{path}: cannot read ({err.strerror})", "check the file's permissions"
         ) from None
-    proto = _parse(data, str(path))
+    digest = _digest_meanwhile(data)
+    try:
+        proto = _parse(data, str(path))
+    finally:
+        sha256 = digest()
     _validate(proto, str(path))
     refs, total = _check_external(proto, path.parent) if _has_external(data) else ([], 0)
-    loaded = LoadedModel(path, proto, hashlib.sha256(data).hexdigest(), refs, total)
-    if len(data) <= GRAPH_VIEW_BYTES:
-        loaded.graph_bytes = graph_field(data)
+    loaded = LoadedModel(path, proto, sha256, refs, total)
+    view = graph_field(data) if len(data) <= GRAPH_VIEW_BYTES else graph_nodes(data)
+    loaded.graph_bytes = memoryview(view) if view is not None else None
     from trtforge.analyzer.outputs import protect  # outputs never replace what was read
 
     protect(path, *(loaded.folder / ref.location for ref in refs))
     return loaded
 
 
+def _digest_meanwhile(data: bytes):
+    """The function giving `data`'s SHA-256 (hex): for a file of HASH_MEANWHILE_BYTES or
+    more, hashed by a thread while the caller parses it (`background.digest_meanwhile`: a
+    1 GB model's digest, ~0.5 s, then costs no time where a second core is free)."""
+    if len(data) < HASH_MEANWHILE_BYTES:
+        return lambda: hashlib.sha256(data).hexdigest()
+    from trtforge.analyzer.background import digest_meanwhile
+
+    return digest_meanwhile(data)
+
+
 def _has_external(serialized: bytes) -> bool:
     """False when no tensor `iter_graph_tensors` visits in the serialized model is external
-    (then `_check_external` finds nothing): one parse of a projection of the model instead
-    of a Python walk over every node's attributes (`_shallow_graph.data_locations`)."""
+    (then `_check_external` finds nothing), read from the bytes instead of walking every
+    node's attributes in Python: by the native reader (`_wire.weight_facts`, which skips
+    weights by their length: ~0.05 s for 1 GB), else by one parse of a projection of the
+    model (`_shallow_graph.data_locations`, which copies the weights it does not declare).
+    Both count a data_location written twice as external if either value is."""
+    if _wire is not None:
+        facts = _wire.weight_facts(serialized)
+        if facts is not None:
+            return facts[1]
     return onnx.TensorProto.EXTERNAL in data_locations(serialized)
 
 

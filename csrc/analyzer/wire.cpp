@@ -244,6 +244,27 @@ PyObject* node_columns(PyObject*, PyObject* arg) {
   return result;
 }
 
+// The node fields (1) of a serialized GraphProto, copied in order: a GraphProto holding only
+// its nodes (what node_columns reads), without the initializers that make most of a large
+// file. None when the bytes are malformed.
+PyObject* graph_nodes(PyObject*, PyObject* arg) {
+  Py_buffer view;
+  if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) != 0) return nullptr;
+  std::string nodes;
+  bool read = each_raw_field(
+      std::string_view(static_cast<const char*>(view.buf), static_cast<size_t>(view.len)),
+      [&](uint32_t field, uint32_t wire, std::string_view whole, std::string_view) {
+        if (field == 1) {
+          if (wire != 2) return false;
+          nodes.append(whole);
+        }
+        return true;
+      });
+  PyBuffer_Release(&view);
+  if (!read) return Py_NewRef(Py_None);
+  return PyBytes_FromStringAndSize(nodes.data(), static_cast<Py_ssize_t>(nodes.size()));
+}
+
 // -- model_types ---------------------------------------------------------------------------
 struct Named {  // a ValueInfoProto's name and serialized type (last occurrence of each)
   std::string_view name, type;
@@ -1039,6 +1060,143 @@ PyObject* restored_types(PyObject*, PyObject* args) {
   return PyBytes_FromStringAndSize(out.data(), static_cast<Py_ssize_t>(out.size()));
 }
 
+// -- weightless ------------------------------------------------------------------------------
+// ONNX's inference with data propagation copies the initializers it is given, and allocates
+// the full size of external ones; the types of weights need no values. `weightless` gives the
+// model with its heavy top-level initializers (serialized larger than a limit, or stored
+// externally) left out and declared as typed graph inputs instead, as `inference._weightless`
+// does on a parsed model — without parsing it. "Serialized larger" is measured on the bytes as
+// the file holds them (protobuf's ByteSize of the parsed tensor is the same for any file a
+// protobuf library wrote).
+
+// What a TensorProto says of itself, as protobuf reads it: the last name (8), data_type (2)
+// and data_location (14) written; dims (1) in order, packed or not.
+struct TensorHead {
+  std::string_view name;
+  uint64_t data_type = 0;
+  uint64_t data_location = 0;
+  std::vector<uint64_t> dims;
+};
+
+bool read_tensor_head(std::string_view tensor, TensorHead& head) {
+  Reader r{reinterpret_cast<const uint8_t*>(tensor.data()),
+           reinterpret_cast<const uint8_t*>(tensor.data()) + tensor.size()};
+  while (r.p < r.end) {
+    uint64_t tag, value;
+    if (!r.varint(tag) || (tag >> 3) == 0) return false;
+    uint32_t field = static_cast<uint32_t>(tag >> 3), wire = static_cast<uint32_t>(tag & 7);
+    if (field == 1 && wire == 0) {
+      if (!r.varint(value)) return false;
+      head.dims.push_back(value);
+    } else if (field == 1 && wire == 2) {
+      std::string_view packed;
+      if (!r.bytes(packed)) return false;
+      Reader dims{reinterpret_cast<const uint8_t*>(packed.data()),
+                  reinterpret_cast<const uint8_t*>(packed.data()) + packed.size()};
+      while (dims.p < dims.end) {
+        if (!dims.varint(value)) return false;
+        head.dims.push_back(value);
+      }
+    } else if ((field == 2 || field == 14) && wire == 0) {
+      if (!r.varint(field == 2 ? head.data_type : head.data_location)) return false;
+    } else if (field == 8 && wire == 2) {
+      if (!r.bytes(head.name)) return false;
+    } else if (!r.skip(wire)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The ValueInfoProto onnx.helper.make_tensor_value_info gives a tensor of `head`'s name,
+// element type and dims: name (1), type (2) { tensor_type (1) { elem_type (1), shape (2)
+// { dim (1) { dim_value (1) } ... } } }, the shape present even without dims.
+std::string tensor_input(const TensorHead& head) {
+  std::string shape, dim, tensor, type, value;
+  for (uint64_t size : head.dims) {
+    dim.clear();
+    dim.push_back(0x08);  // dim_value, a varint
+    put_varint(dim, size);
+    put_field(shape, 1, dim);
+  }
+  tensor.push_back(0x08);  // elem_type, an int32: sign-extended as protobuf writes it
+  put_varint(tensor, static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(
+                         static_cast<uint32_t>(head.data_type)))));
+  put_field(tensor, 2, shape);
+  put_field(type, 1, tensor);
+  put_field(value, 1, head.name);
+  put_field(value, 2, type);
+  return value;
+}
+
+// `graph` without its heavy initializers, which are appended as inputs (unless one is declared
+// already) in their order: false when the bytes are malformed.
+bool weightless_graph(std::string_view graph, size_t max_bytes, std::string& out) {
+  std::vector<TensorHead> heavy;
+  std::vector<std::string_view> declared;
+  bool read = each_field(graph, [&](uint32_t field, std::string_view payload) {
+    if (field == 11) {  // an input: its last name
+      std::string_view name;
+      bool named = each_field(payload, [&](uint32_t f, std::string_view value) {
+        if (f == 1) name = value;
+        return true;
+      });
+      declared.push_back(name);
+      return named;
+    }
+    if (field != 5) return true;
+    TensorHead head;
+    if (!read_tensor_head(payload, head)) return false;
+    if (payload.size() > max_bytes || head.data_location == 1) heavy.push_back(std::move(head));
+    return true;
+  });
+  if (!read) return false;
+  Numbers heavy_names, declared_names;
+  for (const auto& head : heavy) heavy_names.number(head.name, 0);
+  for (auto name : declared) declared_names.number(name, 0);
+  read = each_raw_field(graph, [&](uint32_t field, uint32_t, std::string_view whole,
+                                   std::string_view payload) {
+    if (field == 5) {  // every initializer of a heavy one's name goes (as `_weightless`)
+      TensorHead head;
+      if (!read_tensor_head(payload, head)) return false;
+      if (heavy_names.find(head.name, SIZE_MAX) != SIZE_MAX) return true;
+    }
+    out.append(whole);
+    return true;
+  });
+  for (const auto& head : heavy) {
+    if (declared_names.find(head.name, SIZE_MAX) == SIZE_MAX) put_field(out, 11, tensor_input(head));
+  }
+  return read;
+}
+
+PyObject* weightless(PyObject*, PyObject* args) {
+  Py_buffer view;
+  Py_ssize_t max_bytes;
+  if (!PyArg_ParseTuple(args, "y*n", &view, &max_bytes)) return nullptr;
+  std::string out, graph;
+  int graphs = 0;
+  bool read = max_bytes >= 0 &&
+      each_raw_field(
+          std::string_view(static_cast<const char*>(view.buf), static_cast<size_t>(view.len)),
+          [&](uint32_t field, uint32_t wire, std::string_view whole, std::string_view payload) {
+            if (field != 7) {
+              out.append(whole);
+              return true;
+            }
+            graph.clear();
+            if (wire != 2 || ++graphs > 1 ||
+                !weightless_graph(payload, static_cast<size_t>(max_bytes), graph)) {
+              return false;
+            }
+            put_field(out, 7, graph);
+            return true;
+          });
+  PyBuffer_Release(&view);
+  if (!read) return Py_NewRef(Py_None);
+  return PyBytes_FromStringAndSize(out.data(), static_cast<Py_ssize_t>(out.size()));
+}
+
 PyMethodDef methods[] = {
     {"short_names", short_names, METH_O,
      "short_names(serialized_model) -> (renamed model, renaming): the model with every tensor "
@@ -1078,6 +1236,17 @@ PyMethodDef methods[] = {
      "attributes), one entry per node of the serialized GraphProto (inputs and outputs: lists "
      "of names; attributes: lists of serialized AttributeProtos); None when the bytes are not "
      "a graph this reader understands (read them through protobuf instead)."},
+    {"weightless", weightless, METH_VARARGS,
+     "weightless(serialized_model, max_bytes) -> the model without the top-level initializers "
+     "serialized in more than max_bytes or stored externally (every initializer of such a "
+     "one's name), each declared instead as a graph input of its element type and dims "
+     "(appended in their order, unless an input of that name is declared), everything else "
+     "as it was; None when the bytes are not a model this reader understands (more than one "
+     "graph field among them)."},
+    {"graph_nodes", graph_nodes, METH_O,
+     "graph_nodes(serialized_graph) -> bytes: the node fields of the serialized GraphProto "
+     "copied in order (a GraphProto holding only its nodes: what node_columns reads, without "
+     "the initializers); None when the bytes are not a graph this reader understands."},
     {nullptr, nullptr, 0, nullptr},
 };
 

@@ -422,6 +422,29 @@ def _chain_model() -> onnx.ModelProto:
     return onnx.parser.parse_model(text)
 
 
+def _weighted_model() -> onnx.ModelProto:
+    """`_chain_model` whose result is multiplied by large weights, one embedded (over
+    MAX_INFERENCE_INITIALIZER_BYTES) and one stored externally (its file absent: never read)."""
+    import numpy as np
+    from onnx import numpy_helper
+
+    model = _chain_model()
+    graph = model.graph
+    graph.initializer.append(numpy_helper.from_array(np.ones((3, 8192), np.float32), "big"))
+    outside = onnx.TensorProto(name="outside", data_type=TensorProto.FLOAT, dims=[8192, 5])
+    outside.data_location = TensorProto.EXTERNAL
+    outside.external_data.add(key="location", value="outside.bin")
+    graph.initializer.append(outside)
+    graph.node.extend(
+        [
+            helper.make_node("MatMul", ["y", "big"], ["wide"]),
+            helper.make_node("MatMul", ["wide", "outside"], ["z"]),
+        ]
+    )
+    graph.output.append(helper.make_tensor_value_info("z", TensorProto.FLOAT, None))
+    return model
+
+
 def _mismatched_matmul() -> onnx.ModelProto:
     """A MatMul of incompatible dims: strict shape inference fails."""
     return onnx.parser.parse_model(
@@ -433,7 +456,8 @@ def _mismatched_matmul() -> onnx.ModelProto:
 def test_lean_speculation_runs_without_onnx_and_gives_the_full_paths_table(tmp_path):
     """`_speculation.lean_inferred` (the prefetching child's run) never imports onnx, and
     the table of its result (`table_state`) is `inference.speculative_table`'s, bodies of
-    If and Loop included."""
+    If and Loop included, and for a model with large and external weights, which both leave
+    out."""
     import subprocess
     import sys
 
@@ -441,6 +465,8 @@ def test_lean_speculation_runs_without_onnx_and_gives_the_full_paths_table(tmp_p
     paths += [tmp_path / "if.onnx", REPO / "tests" / "fixtures" / "detection" / "ssd-opset17.onnx"]
     onnx.save(_chain_model(), paths[1])
     onnx.save(_shape_computing_model(), paths[2])
+    paths.append(tmp_path / "weighted.onnx")
+    onnx.save(_weighted_model(), paths[-1])
     script = (
         "import pickle, sys\n"
         "from trtforge.analyzer import _speculation\n"
@@ -456,7 +482,7 @@ def test_lean_speculation_runs_without_onnx_and_gives_the_full_paths_table(tmp_p
     import pickle
 
     for path, state in zip(paths, pickle.loads(run.stdout), strict=True):
-        model = onnx.load(path)
+        model = onnx.load(path, load_external_data=False)
         full = inference.speculative_table(model)
         assert state is not None and full is not None
         assert state == (full._raw, full.shape_consumers), path
@@ -465,6 +491,10 @@ def test_lean_speculation_runs_without_onnx_and_gives_the_full_paths_table(tmp_p
             assert state[0]["y"] == resolved.SerializeToString()
         if path.stem == "if":  # and the branches' values are typed
             assert {"a", "b"} <= set(state[0])
+        if path.stem == "weighted":  # the weights' types, as graph inputs
+            z = helper.make_tensor_type_proto(TensorProto.FLOAT, ["N", 2, 5])
+            assert state[0]["z"] == z.SerializeToString()
+            assert {"big", "outside"} <= set(state[0])
 
 
 def test_onnx_imports_whole_after_its_extension_was_loaded_alone():
@@ -491,22 +521,23 @@ def test_onnx_imports_whole_after_its_extension_was_loaded_alone():
 
 
 def test_lean_speculation_declines_what_the_full_path_does_more_for():
-    """Large or external weights (left out first by the full path; external ones in bodies
-    too), a huge rank-1 graph input: None, and the full path runs. A strict failure or a
-    huge inferred rank-1 tensor: SpeculationFailed (the policy runs)."""
+    """External tensors other than top-level initializers (in bodies, here), a huge rank-1
+    graph input or weight: None, and the full path runs. A strict failure or a huge inferred
+    rank-1 tensor: SpeculationFailed (the policy runs). Large or external top-level weights
+    are left out, as the full path does (the test above)."""
     import numpy as np
     from onnx import numpy_helper
 
     from trtforge.analyzer import _speculation
 
-    heavy = _chain_model()
-    heavy.graph.initializer.append(numpy_helper.from_array(np.zeros(1 << 15, np.float32), "w"))
-    external = _chain_model()
+    wide_weight = _chain_model()  # rank 1, 2^17 elements: as a graph input, too large
+    wide_weight.graph.initializer.append(
+        numpy_helper.from_array(np.zeros(1 << 17, np.float32), "w")
+    )
     tensor = numpy_helper.from_array(np.zeros(4, np.float32), "e")
     tensor.ClearField("raw_data")
     tensor.data_location = TensorProto.EXTERNAL
     tensor.external_data.add(key="location", value="e.bin")
-    external.graph.initializer.append(tensor)
     wide = onnx.parser.parse_model(
         '<ir_version: 8, opset_import: ["" : 17]> g (float[100000] x) => (float[100000] y) '
         "{ y = Relu(x) }"
@@ -514,8 +545,9 @@ def test_lean_speculation_declines_what_the_full_path_does_more_for():
     in_body = _shape_computing_model()
     branch = in_body.graph.node[-1].attribute[0].g
     branch.node.append(helper.make_node("Constant", [], ["k"], value=tensor))
-    for model in (heavy, external, wide, in_body):
+    for model in (wide_weight, wide, in_body):
         assert _speculation.lean_inferred(model.SerializeToString()) is None
+    assert inference.speculative_table(wide_weight) is None  # the full path declines it too
     assert _speculation.lean_inferred(_shape_computing_model().SerializeToString()) is not None
     broken = _mismatched_matmul()
     for model in (broken, _grown_model()):
@@ -537,16 +569,25 @@ def _grown_model() -> onnx.ModelProto:
 
 @pytest.mark.parametrize(
     "kind",
-    ["chain", "control flow", "many bodies", "strict failure", "too large for data propagation"],
-)
-def test_prefetch_through_the_lean_child(fork_always, monkeypatch, tmp_path, kind):
+    [
+        "chain", "control flow", "many bodies", "strict failure", "too large for data propagation",
+        "chain, mapped", "weights, mapped", "strict failure, mapped",
+    ],
+)  # fmt: skip
+def test_prefetch_through_the_lean_child(fork_always, monkeypatch, tmp_path, caplog, kind):
     """A prefetch runs the lean child (If bodies and all; many bodies as two runs, the
-    second in a child of its own: `_split_inference`); a strict failure there makes the
-    child run the policy, and an inferred tensor too large for data propagation makes the
-    parent run it. Either way the table is the in-process one."""
+    second in a child of its own: `_split_inference`; large and external weights left out);
+    a strict failure there makes the child run the policy, and an inferred tensor too large
+    for data propagation makes the parent run it. A file over PREFETCH_READ_BYTES is mapped,
+    not read, on both paths. Either way the table is the in-process one."""
     monkeypatch.setattr(background, "PREFETCH_MIN_BYTES", 0)
+    if kind.endswith("mapped"):
+        monkeypatch.setattr(background, "PREFETCH_READ_BYTES", 0)
     model = _chain_model()
-    if kind == "control flow":
+    if kind.startswith("weights"):
+        model = _weighted_model()
+        (tmp_path / "outside.bin").write_bytes(bytes(8192 * 5 * 4))
+    elif kind == "control flow":
         model = _shape_computing_model()
     elif kind == "many bodies":
         from _control_flow_models import random_control_flow_model
@@ -563,7 +604,7 @@ def test_prefetch_through_the_lean_child(fork_always, monkeypatch, tmp_path, kin
             "_joined",
             lambda *args: marker.write_bytes(b"1") and joined(*args),
         )
-    elif kind == "strict failure":
+    elif kind.startswith("strict failure"):
         model = _mismatched_matmul()
     elif kind.startswith("too large"):
         model = _grown_model()
@@ -577,11 +618,14 @@ def test_prefetch_through_the_lean_child(fork_always, monkeypatch, tmp_path, kin
         staticmethod(lambda model, inferred: lean.append(1) or read(model, inferred)),
     )
     background.prefetch(str(path))
-    table = _prefetched(path, model).result()
+    with caplog.at_level(logging.INFO, logger="trtforge.background"):
+        table = _prefetched(path, model).result()
+    assert "inferring again" not in caplog.text  # the child's table
     here = infer_types(model)
     assert table._raw == here._raw and table.shape_consumers == here.shape_consumers
-    assert bool(table.strict_error) == (kind == "strict failure") == bool(here.strict_error)
-    assert bool(lean) == (kind != "strict failure")  # the child inferred without onnx
+    failure = kind.startswith("strict failure")
+    assert bool(table.strict_error) == failure == bool(here.strict_error)
+    assert bool(lean) == (not failure)  # the child inferred without onnx
     if kind == "many bodies":
         assert (tmp_path / "joined").exists()
 

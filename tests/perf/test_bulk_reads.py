@@ -20,7 +20,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from trtforge.analyzer import graph as graph_module
-from trtforge.analyzer import validity
+from trtforge.analyzer import loading, validity
 from trtforge.analyzer._shallow_graph import data_locations
 from trtforge.analyzer.backends import static
 from trtforge.analyzer.graph import GraphView, NodeFields
@@ -137,6 +137,8 @@ def test_data_locations_finds_every_external_tensor(label, model):
     found = data_locations(model.SerializeToString())
     assert (EXTERNAL in found) == (EXTERNAL in walked)
     assert (EXTERNAL in found) == (label not in ("none", "if, nothing external"))
+    # what load_model asks: the native reader where it is built, the projection otherwise
+    assert loading._has_external(model.SerializeToString()) == (EXTERNAL in walked)
 
 
 def test_data_locations_is_conservative_on_a_field_written_twice(tmp_path):
@@ -562,3 +564,25 @@ def test_producer_walks_answer_alike_in_any_order():
         shared = GraphView(model.graph, types)
         for walk, name, depth in queries:
             assert getattr(tc, walk)(shared, name, depth) == fresh[(walk, name, depth)], seed
+
+
+def test_a_large_file_is_hashed_while_it_is_parsed(tmp_path, monkeypatch):
+    """From HASH_MEANWHILE_BYTES, load_model hashes the file in a thread while protobuf parses
+    it: the same digest, and no thread left behind (a process forks only without one); a
+    file that fails to parse still ends the thread."""
+    import hashlib
+    import threading
+
+    monkeypatch.setattr(loading, "HASH_MEANWHILE_BYTES", 0)
+    path = tmp_path / "m.onnx"
+    onnx.save(_chain(), path)
+    started = []
+    real = threading.Thread.start
+    monkeypatch.setattr(threading.Thread, "start", lambda self: started.append(1) or real(self))
+    loaded = load_model(path)
+    assert loaded.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert started and threading.active_count() == 1
+    path.write_bytes(b"\xff" * 64)
+    with pytest.raises(loading.UserError):
+        load_model(path)
+    assert threading.active_count() == 1

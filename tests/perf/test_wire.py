@@ -334,7 +334,8 @@ def test_graph_field_is_the_graph_as_the_file_holds_it(tmp_path, monkeypatch):
     """`_shallow_graph.graph_field` gives the bytes of a model's one graph field (None for
     none, several or damaged bytes); `load_model` keeps that view for small files, and the
     node columns read from it are the parsed graph's (`NodeFields.read`), falling back to the
-    proto when the bytes do not hold its nodes."""
+    proto when the bytes do not hold its nodes. A larger file keeps a copy of its nodes
+    (`graph_nodes`)."""
     from trtforge.analyzer import loading
     from trtforge.analyzer.graph import NodeFields
 
@@ -356,5 +357,89 @@ def test_graph_field_is_the_graph_as_the_file_holds_it(tmp_path, monkeypatch):
     other = helper.make_graph([helper.make_node("Relu", ["a"], ["b"])], "g", [], [])
     mismatched = NodeFields.read(model.graph, other.SerializeToString())
     assert mismatched.ops == again.ops
+    # a larger file (mostly weights) keeps a copy of its nodes only: the same columns
     monkeypatch.setattr(loading, "GRAPH_VIEW_BYTES", 0)
-    assert loading.load_model(path).graph_bytes is None
+    nodes_only = loading.load_model(path).graph_bytes
+    assert len(nodes_only) < len(view) and not onnx.GraphProto.FromString(nodes_only).initializer
+    assert list(onnx.GraphProto.FromString(nodes_only).node) == list(model.graph.node)
+    from_nodes = NodeFields.read(model.graph, nodes_only)
+    assert (from_nodes.names, from_nodes.inputs, from_nodes.attributes) == (
+        again.names, again.inputs, again.attributes,
+    )  # fmt: skip
+    assert _wire.graph_nodes(bytes(view)[:-3]) is None  # truncated
+    assert _shallow_graph.graph_nodes(data + b"\x3a\x00") is None  # a second graph field
+
+
+def _heavy_weights_model() -> onnx.ModelProto:
+    """A MatMul chain whose weights are light, heavy (over the limit), heavy and declared as
+    a graph input, external, an external scalar, and a heavy one whose name two initializers
+    share; every weight read by a node."""
+    from onnx import numpy_helper
+
+    def external(name: str, dims: list[int]) -> onnx.TensorProto:
+        tensor = onnx.TensorProto(name=name, data_type=TensorProto.FLOAT16, dims=dims)
+        tensor.data_location = TensorProto.EXTERNAL
+        tensor.external_data.add(key="location", value=f"{name}.bin")
+        return tensor
+
+    weights = [
+        numpy_helper.from_array(np.ones((4, 4), np.float32), "light"),
+        numpy_helper.from_array(np.ones((4, 64), np.float32), "heavy"),
+        numpy_helper.from_array(np.ones((64, 4), np.float32), "declared"),
+        external("outside", [4, 4]),
+        external("scalar", []),
+        numpy_helper.from_array(np.ones((4, 4), np.float32), "twice"),
+        numpy_helper.from_array(np.ones((4, 4), np.float32), "twice"),
+    ]
+    weights[-1].raw_data = weights[-1].raw_data * 32  # the second is heavy
+    nodes, current = [], "x"
+    for index, name in enumerate(["light", "heavy", "declared", "outside", "twice"]):
+        nodes.append(helper.make_node("MatMul", [current, name], [f"m{index}"]))
+        current = f"m{index}"
+    nodes.append(helper.make_node("Mul", [current, "scalar"], ["y"]))
+    graph = helper.make_graph(
+        nodes,
+        "weights",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4]),
+            helper.make_tensor_value_info("declared", TensorProto.FLOAT, [64, 4]),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        weights,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_weightless_is_the_full_paths_model_without_its_weights(monkeypatch):
+    """`_wire.weightless` leaves out the top-level initializers serialized in more than the
+    limit or stored externally (every initializer of such a name) and declares each as a
+    graph input of its type, as `inference._weightless` does on the parsed model; dims
+    written packed read as protobuf reads them; malformed bytes and two graph fields: None."""
+    from trtforge.analyzer import inference
+
+    model = _heavy_weights_model()
+    data = model.SerializeToString()
+    monkeypatch.setattr(inference, "MAX_INFERENCE_INITIALIZER_BYTES", 1024)
+    light = onnx.ModelProto.FromString(_wire.weightless(data, 1024))
+    expected = inference._weightless(model)
+    assert [t.name for t in light.graph.initializer] == ["light"]
+    for field in ("input", "initializer", "node", "output", "value_info"):
+        assert list(getattr(light.graph, field)) == list(getattr(expected.graph, field)), field
+    assert light.opset_import == expected.opset_import and light.ir_version == model.ir_version
+    # with no limit to speak of, only the external ones go
+    kept = onnx.ModelProto.FromString(_wire.weightless(data, 1 << 30))
+    assert [t.name for t in kept.graph.initializer] == ["light", "heavy", "declared", "twice"] + [
+        "twice"
+    ]
+    # a tensor's dims written packed (protobuf reads both encodings alike)
+    tensor = helper.make_tensor("packed", TensorProto.INT8, [3, 70000], np.zeros(210000, np.int8))
+    tensor.ClearField("dims")
+    packed = b"".join(_varint(d) for d in (3, 70000))
+    serialized = b"\x0a" + _varint(len(packed)) + packed + tensor.SerializeToString()
+    assert list(onnx.TensorProto.FromString(serialized).dims) == [3, 70000]
+    graph = b"\x2a" + _varint(len(serialized)) + serialized  # GraphProto.initializer (5)
+    model_bytes = b"\x3a" + _varint(len(graph)) + graph  # ModelProto.graph (7)
+    declared = onnx.ModelProto.FromString(_wire.weightless(model_bytes, 1024)).graph.input
+    assert helper.printable_value_info(declared[0]) == "%packed[INT8, 3x70000]"
+    assert _wire.weightless(data[:-3], 1024) is None  # truncated
+    assert _wire.weightless(data + b"\x3a\x00", 1024) is None  # a second graph field
