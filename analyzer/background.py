@@ -56,8 +56,10 @@ PREFETCH_MAX_BYTES = 2**31 - 1
 PREFETCH_READ_BYTES = 64 << 20
 
 #: what a child writes: SPECULATING before the speculative run, POLICY before the policy's,
-#: then RESULT and the pickle; a prefetching child that finds the model small writes SMALL.
-SPECULATING, POLICY, RESULT, SMALL = b"S", b"P", b"T", b"N"
+#: then RESULT and the pickle; a prefetching child that finds the model small writes SMALL,
+#: and one whose mapped file needs the full path, LEFT_TO_PARENT. (The parent then infers
+#: as without a prefetch: with a child forked after loading, which shares its pages.)
+SPECULATING, POLICY, RESULT, SMALL, LEFT_TO_PARENT = b"S", b"P", b"T", b"N", b"L"
 
 
 def infer_table(model: onnx.ModelProto) -> TypeTable:
@@ -166,9 +168,11 @@ class PendingTypes:
             if inferred is not None:  # its table is read by the parent (`prefetched`)
                 out.write(_pickled((digest(), inferred)))
                 return
+            if not isinstance(data, bytes):  # a mapped file: parsed here, its weights would
+                out.write(LEFT_TO_PARENT)  # be copied twice (the parent holds them already)
+                return
             onnx = _speculation.import_onnx()
 
-            data = bytes(data)  # a mapped file read: the full path parses bytes
             model = onnx.ModelProto.FromString(data)
             if len(model.graph.node) < MIN_NODES:
                 out.write(SMALL)
