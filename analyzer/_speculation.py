@@ -11,8 +11,8 @@ where long ones would slow ONNX down), and `table_state` reads its types (`infer
 the graph's, then its If/Loop/Scan bodies'), for the models where that is the whole story:
 they decline (None) wherever the full path would do more (external tensors other than
 top-level initializers, which they leave out first as `inference._weightless` does with
-large and external ones; rank-1 tensors too large for data propagation; a model the native
-reader is not built for or does not understand),
+large, external and weight ones; rank-1 tensors too large for data propagation; a model the
+native reader is not built for or does not understand),
 and the caller then runs the full path. The limits and the memory cap are defined here,
 once, for both paths.
 """
@@ -35,6 +35,14 @@ except ImportError:  # pragma: no cover - a build without a C++ compiler
 
 #: initializers larger than this (serialized bytes) are left out of shape inference.
 MAX_INFERENCE_INITIALIZER_BYTES = 64 * 1024
+
+#: the element types (INT32, INT64) of the only initializers of rank 2 or more whose values
+#: shape inference may read; the others (weights) are left out of it too, whatever their
+#: size. In onnx 1.23, data propagation reads rank-0/1 INT32/INT64 tensors only, and an op's
+#: inference reads the values of inputs the op defines as scalars or 1-D (shapes, axes,
+#: pads, scales, sizes, K, ...); Loop hands its initial values on to its body as data, where
+#: the same holds.
+INFERENCE_READS_VALUES_OF = frozenset({6, 7})
 
 #: data propagation expands every rank-0/1 tensor into per-element shape data (about 200 bytes
 #: per element in onnx 1.23, whatever the dtype): it only runs when none has more elements.
@@ -249,13 +257,16 @@ def weight_facts(serialized_model: bytes) -> tuple[int, bool, bool]:
 
 
 def _weightless(serialized_model: bytes) -> bytes | None:
-    """The serialized model without its top-level initializers serialized in more than
-    MAX_INFERENCE_INITIALIZER_BYTES or stored externally, each a typed graph input instead
-    (`_wire.weightless`: what `inference._weightless` gives the parsed model); None without
-    the native reader or when it does not understand the bytes."""
+    """The serialized model without its top-level initializers stored externally, serialized
+    in more than MAX_INFERENCE_INITIALIZER_BYTES, or of rank 2 or more and another element
+    type than INFERENCE_READS_VALUES_OF, each a typed graph input instead (`_wire.weightless`:
+    what `inference._weightless` gives the parsed model); None without the native reader or
+    when it does not understand the bytes."""
     if _wire is None:
         return None
-    return _wire.weightless(serialized_model, MAX_INFERENCE_INITIALIZER_BYTES)
+    return _wire.weightless(
+        serialized_model, MAX_INFERENCE_INITIALIZER_BYTES, sorted(INFERENCE_READS_VALUES_OF)
+    )
 
 
 def lean_inferred(
@@ -275,14 +286,16 @@ def lean_inferred(
     """
     ops, types = declared if declared is not None else model_types(serialized_model)
     largest, external, _ = weight_facts(serialized_model)
-    if largest > MAX_INFERENCE_INITIALIZER_BYTES or external:
-        # run without those weights, declared as graph inputs instead (`inference._weightless`
-        # on the parsed model); external tensors left elsewhere need the full path
-        light = _weightless(serialized_model)
-        if light is None or weight_facts(light)[1]:
+    # run without the weights, declared as graph inputs instead (`inference._weightless` on
+    # the parsed model); external tensors left elsewhere need the full path
+    light = _weightless(serialized_model)
+    if light is not None:
+        if weight_facts(light)[1]:
             return None
         serialized_model = light
         ops, types = model_types(light)
+    elif largest > MAX_INFERENCE_INITIALIZER_BYTES or external:
+        return None
     serialized_model = bytes(serialized_model)  # a mapped file (`background`): ONNX takes bytes
     if _wire is None and not CONTROL_FLOW.isdisjoint(ops):  # bodies' types: read natively only
         return None

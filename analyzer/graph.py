@@ -453,6 +453,10 @@ class GraphView:
         """The names of this graph's own initializers (sparse ones' values included)."""
         return self._initializers.keys()
 
+    def initializer_items(self) -> Iterable[tuple[str, onnx.TensorProto]]:
+        """(name, TensorProto) of this graph's own initializers, as `initializer_names`."""
+        return self._initializers.items()
+
     def is_initializer(self, name: str) -> bool:
         if name in self._initializers:
             return True

@@ -239,13 +239,15 @@ _RAW_LEN_COPY_LIMIT = 64 << 20
 def _tensor_problems(
     tensor: onnx.TensorProto, where: str, node: int | None, kind: str
 ) -> Iterator[Problem]:
-    name = f"{kind} '{where}{short(tensor.name)}'"
+    def name() -> str:  # made for a problem only: a model's 50,000 weights are checked without
+        return f"{kind} '{where}{short(tensor.name)}'"
+
     data_type = tensor.data_type
     if data_type not in _KNOWN_TYPES or data_type == onnx.TensorProto.UNDEFINED:
         yield _problem(
             node,
             "element-type",
-            f"{name} has element type {data_type}, which is not an ONNX data type",
+            f"{name()} has element type {data_type}, which is not an ONNX data type",
             "the model file is damaged or was written by a broken exporter; re-export it",
         )
         return
@@ -254,7 +256,7 @@ def _tensor_problems(
         yield _problem(
             node,
             "tensor-size",
-            f"{name} has a negative dim ({dims[:8]})",
+            f"{name()} has a negative dim ({dims[:8]})",
             "the model file is damaged; re-export it",
         )
         return
@@ -266,7 +268,7 @@ def _tensor_problems(
             needed = (count * bits + 7) // 8
             if int(length) != needed:
                 yield _size_problem(
-                    node, name, f"external data length {int(length)} bytes", f"{needed} bytes"
+                    node, name(), f"external data length {int(length)} bytes", f"{needed} bytes"
                 )
         return
     if tensor.HasField("raw_data"):
@@ -277,12 +279,12 @@ def _tensor_problems(
         if size > _RAW_LEN_COPY_LIMIT:
             if size < needed:  # the serialized tensor cannot even hold its data
                 yield _size_problem(
-                    node, name, f"at most {size} bytes of raw_data", f"{needed} bytes"
+                    node, name(), f"at most {size} bytes of raw_data", f"{needed} bytes"
                 )
             return
         have = len(tensor.raw_data)
         if have != needed:
-            yield _size_problem(node, name, f"{have} bytes of raw_data", f"{needed} bytes")
+            yield _size_problem(node, name(), f"{have} bytes of raw_data", f"{needed} bytes")
         return
     typed = _typed_count(tensor)
     have = typed[1] if typed is not None else 0
@@ -295,7 +297,7 @@ def _tensor_problems(
         return
     if have != needed:
         field = typed[0] if typed is not None else "data"
-        yield _size_problem(node, name, f"{have} values in {field}", f"{needed}")
+        yield _size_problem(node, name(), f"{have} values in {field}", f"{needed}")
 
 
 def _size_problem(node: int | None, name: str, have: str, needed: str) -> Problem:

@@ -750,8 +750,33 @@ class VerdictMemo:
         self._tensor_key("")
         if self._by_type is None:
             return
+        self._key_initializers_alike()
         for name in self._not_typed_alike.difference(self._tensor_keys):
             self._new_tensor_key(name)
+
+    def _key_initializers_alike(self) -> None:
+        """Keys the graph's initializers by element type and dims: an initializer's facts
+        are those and its being one (`GraphView._find_facts`), whatever its values, so
+        initializers of one element type and shape share a key, made from the facts of the
+        first and looked up for the others (50,000 per-layer weights: ~0.05 s, against
+        ~0.25 s keying each from its facts). UINT8 ones (whose keys say how their consumers
+        read them: `uint8_weights`) and graph outputs are keyed one by one."""
+        graph, known = self.graph, self._tensor_keys
+        by_kind: dict[tuple[int, tuple[int, ...]], int] = {}
+        for name, tensor in graph.initializer_items():
+            if name in known or graph.is_graph_output(name):
+                continue
+            data_type = tensor.data_type
+            if data_type == onnx.TensorProto.UINT8:
+                continue
+            kind = (data_type, tuple(tensor.dims))
+            key = by_kind.get(kind)
+            if key is not None:
+                known[name] = key
+                continue
+            key, of_type = self._new_tensor_key(name)
+            if of_type and type(key) is int:
+                by_kind[kind] = key
 
     def _tensor_key(self, name: str) -> int | tuple[int, tuple[str, ...]]:
         if self._not_typed_alike is None:  # the first key: types are known now

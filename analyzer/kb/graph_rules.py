@@ -79,7 +79,7 @@ def _input_finding(name: str, kind: str, what: str, hint: str, severity: str = "
 
 def _check_inputs(graph: GraphView, target: Target) -> Iterator[Finding]:
     allowed = input_types(target)
-    initializers = {t.name for t in graph.graph.initializer}
+    initializers = graph.initializer_names()
     for value in graph.graph.input:
         if value.name in initializers:  # an initializer listed as input (IR < 4): a weight
             continue

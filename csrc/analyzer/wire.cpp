@@ -27,6 +27,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <deque>
@@ -1063,8 +1064,9 @@ PyObject* restored_types(PyObject*, PyObject* args) {
 // -- weightless ------------------------------------------------------------------------------
 // ONNX's inference with data propagation copies the initializers it is given, and allocates
 // the full size of external ones; the types of weights need no values. `weightless` gives the
-// model with its heavy top-level initializers (serialized larger than a limit, or stored
-// externally) left out and declared as typed graph inputs instead, as `inference._weightless`
+// model with its heavy top-level initializers (serialized larger than a limit, stored
+// externally, or weights: of rank 2 or more, and of an element type whose values inference
+// never reads) left out and declared as typed graph inputs instead, as `inference._weightless`
 // does on a parsed model — without parsing it. "Serialized larger" is measured on the bytes as
 // the file holds them (protobuf's ByteSize of the parsed tensor is the same for any file a
 // protobuf library wrote).
@@ -1131,7 +1133,8 @@ std::string tensor_input(const TensorHead& head) {
 
 // `graph` without its heavy initializers, which are appended as inputs (unless one is declared
 // already) in their order: false when the bytes are malformed.
-bool weightless_graph(std::string_view graph, size_t max_bytes, std::string& out) {
+bool weightless_graph(std::string_view graph, size_t max_bytes,
+                      const std::vector<uint64_t>& value_types, std::string& out) {
   std::vector<TensorHead> heavy;
   std::vector<std::string_view> declared;
   bool read = each_field(graph, [&](uint32_t field, std::string_view payload) {
@@ -1147,7 +1150,14 @@ bool weightless_graph(std::string_view graph, size_t max_bytes, std::string& out
     if (field != 5) return true;
     TensorHead head;
     if (!read_tensor_head(payload, head)) return false;
-    if (payload.size() > max_bytes || head.data_location == 1) heavy.push_back(std::move(head));
+    // data_type as protobuf reads an int32 (the low 32 bits, sign-extended)
+    auto type = static_cast<uint64_t>(
+        static_cast<int64_t>(static_cast<int32_t>(static_cast<uint32_t>(head.data_type))));
+    bool weight = head.dims.size() >= 2 &&
+                  std::find(value_types.begin(), value_types.end(), type) == value_types.end();
+    if (payload.size() > max_bytes || head.data_location == 1 || weight) {
+      heavy.push_back(std::move(head));
+    }
     return true;
   });
   if (!read) return false;
@@ -1173,7 +1183,19 @@ bool weightless_graph(std::string_view graph, size_t max_bytes, std::string& out
 PyObject* weightless(PyObject*, PyObject* args) {
   Py_buffer view;
   Py_ssize_t max_bytes;
-  if (!PyArg_ParseTuple(args, "y*n", &view, &max_bytes)) return nullptr;
+  PyObject* types;
+  if (!PyArg_ParseTuple(args, "y*nO", &view, &max_bytes, &types)) return nullptr;
+  std::vector<uint64_t> value_types;
+  PyRef listed(PySequence_Fast(types, "weightless: the element types must be a sequence"));
+  for (Py_ssize_t i = 0; listed.obj && i < PySequence_Fast_GET_SIZE(listed.obj); ++i) {
+    long long type = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(listed.obj, i));
+    if (type == -1 && PyErr_Occurred()) break;
+    value_types.push_back(static_cast<uint64_t>(type));
+  }
+  if (!listed.obj || PyErr_Occurred()) {
+    PyBuffer_Release(&view);
+    return nullptr;
+  }
   std::string out, graph;
   int graphs = 0;
   bool read = max_bytes >= 0 &&
@@ -1186,7 +1208,7 @@ PyObject* weightless(PyObject*, PyObject* args) {
             }
             graph.clear();
             if (wire != 2 || ++graphs > 1 ||
-                !weightless_graph(payload, static_cast<size_t>(max_bytes), graph)) {
+                !weightless_graph(payload, static_cast<size_t>(max_bytes), value_types, graph)) {
               return false;
             }
             put_field(out, 7, graph);
@@ -1237,9 +1259,10 @@ PyMethodDef methods[] = {
      "of names; attributes: lists of serialized AttributeProtos); None when the bytes are not "
      "a graph this reader understands (read them through protobuf instead)."},
     {"weightless", weightless, METH_VARARGS,
-     "weightless(serialized_model, max_bytes) -> the model without the top-level initializers "
-     "serialized in more than max_bytes or stored externally (every initializer of such a "
-     "one's name), each declared instead as a graph input of its element type and dims "
+     "weightless(serialized_model, max_bytes, value_types) -> the model without the "
+     "top-level initializers serialized in more than max_bytes, stored externally, or of rank "
+     "2 or more and an element type not in value_types (every initializer of such a one's "
+     "name), each declared instead as a graph input of its element type and dims "
      "(appended in their order, unless an input of that name is declared), everything else "
      "as it was; None when the bytes are not a model this reader understands (more than one "
      "graph field among them)."},

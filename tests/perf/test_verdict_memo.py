@@ -750,3 +750,90 @@ def test_values_key_follows_the_last_producer():
     memo = static.VerdictMemo(GraphView(graph, {}))
     assert memo.values_key(3, (1,)) == ((1,), (None,))
     assert memo.values_key(4, (1,))[1][0][0] == "Constant"
+
+
+def _many_initializers_model() -> onnx.ModelProto:
+    """Initializers of every kind the memo keys: float weights of a few shapes, one per
+    layer; INT64 shapes; UINT8 ones (as DequantizeLinear and Gather read them); one that is
+    a graph output; one declared as a graph input too; a sparse initializer."""
+    rng = np.random.default_rng(0)
+    inits, nodes, current = [], [], "x"
+    for layer in range(12):
+        width = (4, 8)[layer % 2]
+        rows = 4 if layer == 0 else (4, 8)[(layer - 1) % 2]
+        weight = numpy_helper.from_array(rng.standard_normal((rows, width)).astype(np.float32))
+        weight.name = f"w{layer}"
+        inits.append(weight)
+        inits.append(numpy_helper.from_array(np.zeros(width, np.float32), f"b{layer}"))
+        nodes.append(helper.make_node("MatMul", [current, f"w{layer}"], [f"m{layer}"]))
+        nodes.append(helper.make_node("Add", [f"m{layer}", f"b{layer}"], [f"a{layer}"]))
+        current = f"a{layer}"
+    inits.append(numpy_helper.from_array(np.array([2, 4], np.int64), "shape"))
+    inits.append(numpy_helper.from_array(np.arange(16, dtype=np.uint8).reshape(4, 4), "q"))
+    inits.append(numpy_helper.from_array(np.arange(16, dtype=np.uint8).reshape(4, 4), "table"))
+    inits.append(numpy_helper.from_array(np.array(0.5, np.float32), "scale"))
+    inits.append(numpy_helper.from_array(np.array(3, np.uint8), "zero"))
+    inits.append(numpy_helper.from_array(np.ones((4, 4), np.float32), "exported"))
+    inits.append(numpy_helper.from_array(np.ones((4, 4), np.float32), "declared"))
+    nodes += [
+        helper.make_node("Reshape", [current, "shape"], ["r"]),
+        helper.make_node("DequantizeLinear", ["q", "scale", "zero"], ["dq"]),
+        helper.make_node("Gather", ["table", "idx"], ["g"]),
+        helper.make_node("MatMul", ["dq", "declared"], ["dd"]),
+    ]
+    model = _model(
+        nodes,
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4]),
+            helper.make_tensor_value_info("idx", TensorProto.INT64, [3]),
+            helper.make_tensor_value_info("declared", TensorProto.FLOAT, [4, 4]),
+        ],
+        [
+            helper.make_tensor_value_info(name, TensorProto.UNDEFINED, None)
+            for name in ("r", "g", "dd", "exported")
+        ],
+        inits,
+    )
+    sparse = helper.make_sparse_tensor(
+        numpy_helper.from_array(np.ones(2, np.float32), "sparse"),
+        numpy_helper.from_array(np.array([0, 3], np.int64), "sparse_idx"),
+        [4, 4],
+    )
+    model.graph.sparse_initializer.append(sparse)
+    model.graph.node.append(helper.make_node("MatMul", ["dd", "sparse"], ["ds"]))
+    model.graph.output.append(helper.make_tensor_value_info("ds", TensorProto.UNDEFINED, None))
+    return model
+
+
+def test_initializers_keyed_by_kind_get_the_keys_they_get_one_by_one(monkeypatch):
+    """`_key_initializers_alike` keys initializers of one element type and shape alike:
+    every tensor's key groups the tensors as keying each from its facts does, and the
+    reports with and without the memo stay equal."""
+    memos = []
+    real_init = static.VerdictMemo.__init__
+
+    def recording(self, graph):
+        real_init(self, graph)
+        memos.append(self)
+
+    monkeypatch.setattr(static.VerdictMemo, "__init__", recording)
+    loaded, target = load_model(_many_initializers_model()), parse_target("rtx-1")
+
+    def groups() -> set[frozenset[str]]:
+        memos.clear()
+        static.check_static(loaded, target)
+        (memo,) = memos
+        keys = dict(memo._tensor_keys)
+        by_key: dict = {}
+        for name, key in keys.items():
+            by_key.setdefault(key, set()).add(name)
+        return {frozenset(names) for names in by_key.values()}, set(keys)
+
+    bulk, bulk_names = groups()
+    assert {"w1", "w3", "w5"} in {names & {"w1", "w3", "w5"} for names in bulk}
+    monkeypatch.setattr(static.VerdictMemo, "_key_initializers_alike", lambda self: None)
+    alone, alone_names = groups()
+    assert bulk_names == alone_names and bulk == alone
+    assert _reports(_many_initializers_model(), "rtx-1")[0] == _reports(
+        _many_initializers_model(), "rtx-1"
+    )[1]

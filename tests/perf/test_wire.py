@@ -371,9 +371,9 @@ def test_graph_field_is_the_graph_as_the_file_holds_it(tmp_path, monkeypatch):
 
 
 def _heavy_weights_model() -> onnx.ModelProto:
-    """A MatMul chain whose weights are light, heavy (over the limit), heavy and declared as
-    a graph input, external, an external scalar, and a heavy one whose name two initializers
-    share; every weight read by a node."""
+    """A graph whose initializers are: light (a rank-1 float, a rank-2 int64), weights (a
+    small rank-2 float; a rank-2 float declared as a graph input too), over 1 KB (a rank-2
+    int64), external (a matrix and a scalar), and two of one name, the second over 1 KB."""
     from onnx import numpy_helper
 
     def external(name: str, dims: list[int]) -> onnx.TensorProto:
@@ -383,22 +383,19 @@ def _heavy_weights_model() -> onnx.ModelProto:
         return tensor
 
     weights = [
-        numpy_helper.from_array(np.ones((4, 4), np.float32), "light"),
-        numpy_helper.from_array(np.ones((4, 64), np.float32), "heavy"),
+        numpy_helper.from_array(np.ones(4, np.float32), "bias"),
+        numpy_helper.from_array(np.ones((2, 2), np.int64), "indices"),
+        numpy_helper.from_array(np.ones((4, 4), np.float32), "weight"),
         numpy_helper.from_array(np.ones((64, 4), np.float32), "declared"),
+        numpy_helper.from_array(np.ones((2, 300), np.int64), "wide_ints"),
         external("outside", [4, 4]),
         external("scalar", []),
-        numpy_helper.from_array(np.ones((4, 4), np.float32), "twice"),
-        numpy_helper.from_array(np.ones((4, 4), np.float32), "twice"),
+        numpy_helper.from_array(np.ones(4, np.float32), "twice"),
+        numpy_helper.from_array(np.ones(4, np.float32), "twice"),
     ]
-    weights[-1].raw_data = weights[-1].raw_data * 32  # the second is heavy
-    nodes, current = [], "x"
-    for index, name in enumerate(["light", "heavy", "declared", "outside", "twice"]):
-        nodes.append(helper.make_node("MatMul", [current, name], [f"m{index}"]))
-        current = f"m{index}"
-    nodes.append(helper.make_node("Mul", [current, "scalar"], ["y"]))
+    weights[-1].raw_data = weights[-1].raw_data * 128  # the second is over 1 KB
     graph = helper.make_graph(
-        nodes,
+        [helper.make_node("Add", ["x", "bias"], ["y"])],
         "weights",
         [
             helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4]),
@@ -412,34 +409,49 @@ def _heavy_weights_model() -> onnx.ModelProto:
 
 def test_weightless_is_the_full_paths_model_without_its_weights(monkeypatch):
     """`_wire.weightless` leaves out the top-level initializers serialized in more than the
-    limit or stored externally (every initializer of such a name) and declares each as a
-    graph input of its type, as `inference._weightless` does on the parsed model; dims
-    written packed read as protobuf reads them; malformed bytes and two graph fields: None."""
-    from trtforge.analyzer import inference
+    limit, stored externally, or of rank 2 or more and an element type not listed (weights),
+    every initializer of such a name, and declares each as a graph input of its type, as
+    `inference._weightless` does on the parsed model; dims written packed and element types
+    written as 64-bit varints read as protobuf reads them; malformed bytes and two graph
+    fields: None."""
+    from trtforge.analyzer import _speculation, inference
 
     model = _heavy_weights_model()
     data = model.SerializeToString()
     monkeypatch.setattr(inference, "MAX_INFERENCE_INITIALIZER_BYTES", 1024)
-    light = onnx.ModelProto.FromString(_wire.weightless(data, 1024))
+    values = sorted(_speculation.INFERENCE_READS_VALUES_OF)
+    light = onnx.ModelProto.FromString(_wire.weightless(data, 1024, values))
     expected = inference._weightless(model)
-    assert [t.name for t in light.graph.initializer] == ["light"]
+    assert [t.name for t in light.graph.initializer] == ["bias", "indices"]
     for field in ("input", "initializer", "node", "output", "value_info"):
         assert list(getattr(light.graph, field)) == list(getattr(expected.graph, field)), field
+    assert [i.name for i in light.graph.input] == [
+        "x", "declared", "weight", "wide_ints", "outside", "scalar", "twice",
+    ]  # fmt: skip
     assert light.opset_import == expected.opset_import and light.ir_version == model.ir_version
-    # with no limit to speak of, only the external ones go
-    kept = onnx.ModelProto.FromString(_wire.weightless(data, 1 << 30))
-    assert [t.name for t in kept.graph.initializer] == ["light", "heavy", "declared", "twice"] + [
-        "twice"
-    ]
-    # a tensor's dims written packed (protobuf reads both encodings alike)
-    tensor = helper.make_tensor("packed", TensorProto.INT8, [3, 70000], np.zeros(210000, np.int8))
+    # with no limit to speak of, the external ones and the weights go
+    kept = onnx.ModelProto.FromString(_wire.weightless(data, 1 << 30, values))
+    names = ["bias", "indices", "wide_ints", "twice", "twice"]
+    assert [t.name for t in kept.graph.initializer] == names
+    # with no element type listed, every tensor of rank 2 or more goes
+    kept = onnx.ModelProto.FromString(_wire.weightless(data, 1 << 30, []))
+    assert [t.name for t in kept.graph.initializer] == ["bias", "twice", "twice"]
+    # a tensor's dims written packed, its element type (INT64) as a 64-bit varint
+    tensor = helper.make_tensor("packed", TensorProto.INT64, [3, 70000], np.zeros(210000))
     tensor.ClearField("dims")
+    tensor.ClearField("data_type")
     packed = b"".join(_varint(d) for d in (3, 70000))
-    serialized = b"\x0a" + _varint(len(packed)) + packed + tensor.SerializeToString()
-    assert list(onnx.TensorProto.FromString(serialized).dims) == [3, 70000]
+    head = b"\x0a" + _varint(len(packed)) + packed + b"\x10" + _varint((1 << 32) + 7)
+    serialized = head + tensor.SerializeToString()
+    parsed = onnx.TensorProto.FromString(serialized)
+    assert (list(parsed.dims), parsed.data_type) == ([3, 70000], TensorProto.INT64)
     graph = b"\x2a" + _varint(len(serialized)) + serialized  # GraphProto.initializer (5)
     model_bytes = b"\x3a" + _varint(len(graph)) + graph  # ModelProto.graph (7)
-    declared = onnx.ModelProto.FromString(_wire.weightless(model_bytes, 1024)).graph.input
-    assert helper.printable_value_info(declared[0]) == "%packed[INT8, 3x70000]"
-    assert _wire.weightless(data[:-3], 1024) is None  # truncated
-    assert _wire.weightless(data + b"\x3a\x00", 1024) is None  # a second graph field
+    kept = onnx.ModelProto.FromString(_wire.weightless(model_bytes, 1 << 30, values)).graph
+    assert [t.name for t in kept.initializer] == ["packed"]  # INT64: not a weight
+    declared = onnx.ModelProto.FromString(_wire.weightless(model_bytes, 1024, values)).graph
+    assert helper.printable_value_info(declared.input[0]) == "%packed[INT64, 3x70000]"
+    assert _wire.weightless(data[:-3], 1024, values) is None  # truncated
+    assert _wire.weightless(data + b"\x3a\x00", 1024, values) is None  # a second graph field
+    with pytest.raises(TypeError):
+        _wire.weightless(data, 1024, None)
