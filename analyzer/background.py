@@ -154,11 +154,11 @@ class PendingTypes:
             from trtforge.analyzer import _speculation
 
             data = _read_or_mapped(path)
-            digest = digest_meanwhile(data)
             declared = _speculation.model_types(data)
-            if len(declared[0]) < MIN_NODES:  # a model of weights: stop before onnx
-                out.write(SMALL)
+            if len(declared[0]) < MIN_NODES:  # a model of weights: stop before onnx (and
+                out.write(SMALL)  # before hashing them beside the parent)
                 return
+            digest = digest_meanwhile(data)
             speculate = True
             _announce(out, SPECULATING)  # the run without onnx
             try:

@@ -12,10 +12,12 @@ Synthetic models are written to a scratch folder:
 * `weights-3g.onnx`: a 12-layer MLP whose 3 GiB of FP32 weights live in external data, written
   as a *sparse* file (`truncate`), so no disk space or time is spent on zeros.
 
-Four more builders, not in the table: `make_export_names` renames any of these as an exporter
+More builders, not in the table: `make_export_names` renames any of these as an exporter
 would (`/model/layers.N/...`), `make_side_by_side` puts a real export side by side to a given
-size, `make_with_control_flow` adds an If and a Loop whose bodies read the graph's names, and
-`make_ifs_every` an If after every N-th node (docs/benchmarks.md uses all four).
+size, `make_with_control_flow` adds an If and a Loop whose bodies read the graph's names,
+`make_ifs_every` an If after every N-th node, `make_weighted_chain` gives the chain large
+weights (embedded or external) and `make_per_layer_weights` gives every layer weights of its
+own (docs/benchmarks.md uses them all).
 
 For each model it measures, every run in a fresh subprocess (peak RSS from `/proc`); with
 `--repeat N` each figure is the median of N runs:
@@ -360,6 +362,107 @@ def make_ifs_every(path: Path, source: Path, every: int) -> int:
     graph.input.append(helper.make_tensor_value_info("cond", TensorProto.BOOL, []))
     onnx.save(model, path)
     return len(graph.node)
+
+
+def make_weighted_chain(
+    path: Path, nodes: int, hidden: int = 512, distinct: int = 100, external: bool = False
+) -> int:
+    """The common-ops chain (`make_common_ops`) at width `hidden` whose MatMuls cycle through
+    `distinct` weights of their own ([hidden, hidden] FP32: 1 MiB each at 512), embedded, or
+    in one external file beside the model (`external`). Returns the node count."""
+    rng = np.random.default_rng(0)
+    inits = [
+        numpy_helper.from_array(
+            (rng.standard_normal((hidden, hidden)) * 0.01).astype(np.float32), f"W{i}"
+        )
+        for i in range(distinct)
+    ]
+    inits += [
+        numpy_helper.from_array(rng.standard_normal(hidden).astype(np.float32), "b"),
+        numpy_helper.from_array(np.array([8, hidden], np.int64), "shape"),
+        numpy_helper.from_array(np.array(2.0, np.float32), "two"),
+    ]
+    graph_nodes: list[onnx.NodeProto] = []
+    current, block = "x", 0
+    while len(graph_nodes) < nodes:
+        p = f"c{block}"
+        for op, ins, out, attrs in [
+            ("MatMul", [current, f"W{block % distinct}"], f"{p}/mm", {}),
+            ("Add", [f"{p}/mm", "b"], f"{p}/add", {}),
+            ("Reshape", [f"{p}/add", "shape"], f"{p}/rs", {}),
+            ("ReduceMean", [f"{p}/rs"], f"{p}/mean", {"axes": [-1], "keepdims": 1}),
+            ("Sub", [f"{p}/rs", f"{p}/mean"], f"{p}/sub", {}),
+            ("Pow", [f"{p}/sub", "two"], f"{p}/pow", {}),
+            ("Erf", [f"{p}/pow"], f"{p}/erf", {}),
+            ("Relu", [f"{p}/erf"], f"{p}/relu", {}),
+        ][: nodes - len(graph_nodes)]:
+            graph_nodes.append(helper.make_node(op, ins, [out], name=out, **attrs))
+            current = out
+        block += 1
+    graph = helper.make_graph(
+        graph_nodes,
+        "weighted_chain",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [8, hidden])],
+        [helper.make_tensor_value_info(current, TensorProto.FLOAT, [8, hidden])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    if external:
+        onnx.save(model, path, save_as_external_data=True, location=path.name + ".data")
+    else:
+        onnx.save(model, path)
+    return len(graph_nodes)
+
+
+def make_per_layer_weights(path: Path, nodes: int, hidden: int = 32, conv: bool = False) -> int:
+    """A chain whose every layer has weights of its own, dynamic batch: MatMul, Add, Relu,
+    Sigmoid with a [hidden, hidden] weight and a bias each (one initializer per two nodes),
+    or (`conv`) Conv 1x1/3x3/5x5 (alternating dilations), Relu and a residual Add with a
+    weight each (one per three nodes). Returns the node count."""
+    rng = np.random.default_rng(0)
+    inits: list[onnx.TensorProto] = []
+    graph_nodes: list[onnx.NodeProto] = []
+    current, layer = "x", 0
+    while len(graph_nodes) < nodes:
+        p = f"l{layer}"
+        if conv:
+            k = (1, 3, 5)[layer % 3]
+            weight = rng.standard_normal((8, 8, k, k)).astype(np.float32) * 0.1
+            inits.append(numpy_helper.from_array(weight, f"{p}.w"))
+            dilation = 1 + layer % 2 if k == 1 else 1
+            graph_nodes += [
+                helper.make_node(
+                    "Conv", [current, f"{p}.w"], [f"{p}/conv"], name=f"{p}/conv",
+                    pads=[k // 2] * 4, kernel_shape=[k, k], dilations=[dilation] * 2,
+                ),
+                helper.make_node("Relu", [f"{p}/conv"], [f"{p}/relu"], name=f"{p}/relu"),
+                helper.make_node("Add", [f"{p}/relu", current], [f"{p}/add"], name=f"{p}/add"),
+            ]  # fmt: skip
+            current = f"{p}/add"
+        else:
+            weight = rng.standard_normal((hidden, hidden)).astype(np.float32)
+            inits.append(numpy_helper.from_array(weight, f"{p}.w"))
+            inits.append(numpy_helper.from_array(np.zeros(hidden, np.float32), f"{p}.b"))
+            for op, ins, out in [
+                ("MatMul", [current, f"{p}.w"], f"{p}/mm"),
+                ("Add", [f"{p}/mm", f"{p}.b"], f"{p}/add"),
+                ("Relu", [f"{p}/add"], f"{p}/relu"),
+                ("Sigmoid", [f"{p}/relu"], f"{p}/sig"),
+            ]:
+                graph_nodes.append(helper.make_node(op, ins, [out], name=out))
+                current = out
+        layer += 1
+    shape = ["N", 8, 16, 16] if conv else ["batch", "seq", hidden]
+    graph = helper.make_graph(
+        graph_nodes,
+        "per_layer_weights",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info(current, TensorProto.FLOAT, None)],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    onnx.save(model, path)
+    return len(graph_nodes)
 
 
 def make_big_weights(path: Path, layers: int = 12, width: int = 8192) -> int:
