@@ -256,12 +256,13 @@ def weight_facts(serialized_model: bytes) -> tuple[int, bool, bool]:
     return largest, _EXTERNAL in data_locations(serialized_model), False
 
 
-def _weightless(serialized_model: bytes) -> bytes | None:
+def _weightless(serialized_model: bytes) -> tuple[bytes, list[tuple[str, bytes]]] | None:
     """The serialized model without its top-level initializers stored externally, serialized
     in more than MAX_INFERENCE_INITIALIZER_BYTES, or of rank 2 or more and another element
     type than INFERENCE_READS_VALUES_OF, each a typed graph input instead (`_wire.weightless`:
-    what `inference._weightless` gives the parsed model); None without the native reader or
-    when it does not understand the bytes."""
+    what `inference._weightless` gives the parsed model), and (name, serialized type) of
+    the inputs it added; None without the native reader or when it does not understand the
+    bytes."""
     if _wire is None:
         return None
     return _wire.weightless(
@@ -286,22 +287,23 @@ def lean_inferred(
     """
     ops, types = declared if declared is not None else model_types(serialized_model)
     largest, external, _ = weight_facts(serialized_model)
+    # the types the model declares, graph inputs among them
+    declared_types = set(types.values())
     # run without the weights, declared as graph inputs instead (`inference._weightless` on
     # the parsed model); external tensors left elsewhere need the full path
-    light = _weightless(serialized_model)
-    if light is not None:
-        if weight_facts(light)[1]:
+    made = _weightless(serialized_model)
+    if made is not None:
+        light, added = made
+        if external and weight_facts(light)[1]:
             return None
         serialized_model = light
-        ops, types = model_types(light)
+        declared_types.update(serialized for _, serialized in added)
     elif largest > MAX_INFERENCE_INITIALIZER_BYTES or external:
         return None
     serialized_model = bytes(serialized_model)  # a mapped file (`background`): ONNX takes bytes
     if _wire is None and not CONTROL_FLOW.isdisjoint(ops):  # bodies' types: read natively only
         return None
-    # the types the model declares (graph inputs among them: weights' types come from the
-    # initializers, which are small here)
-    if too_large_for_data_prop(set(types.values())):
+    if too_large_for_data_prop(declared_types):  # the weights' too: they are inputs now
         return None
     try:
         with address_space_cap(len(serialized_model)):

@@ -1110,11 +1110,11 @@ bool read_tensor_head(std::string_view tensor, TensorHead& head) {
   return true;
 }
 
-// The ValueInfoProto onnx.helper.make_tensor_value_info gives a tensor of `head`'s name,
-// element type and dims: name (1), type (2) { tensor_type (1) { elem_type (1), shape (2)
-// { dim (1) { dim_value (1) } ... } } }, the shape present even without dims.
-std::string tensor_input(const TensorHead& head) {
-  std::string shape, dim, tensor, type, value;
+// The TypeProto onnx.helper.make_tensor_value_info gives a tensor of `head`'s element type
+// and dims: tensor_type (1) { elem_type (1), shape (2) { dim (1) { dim_value (1) } ... } },
+// the shape present even without dims.
+std::string tensor_type(const TensorHead& head) {
+  std::string shape, dim, tensor, type;
   for (uint64_t size : head.dims) {
     dim.clear();
     dim.push_back(0x08);  // dim_value, a varint
@@ -1126,15 +1126,17 @@ std::string tensor_input(const TensorHead& head) {
                          static_cast<uint32_t>(head.data_type)))));
   put_field(tensor, 2, shape);
   put_field(type, 1, tensor);
-  put_field(value, 1, head.name);
-  put_field(value, 2, type);
-  return value;
+  return type;
 }
 
 // `graph` without its heavy initializers, which are appended as inputs (unless one is declared
-// already) in their order: false when the bytes are malformed.
+// already) in their order, each (name, serialized type) in `added`: false when the bytes are
+// malformed. The result is `parts`, in order: spans of `graph` as the file holds them, and
+// the appended input fields (held by `owned`).
 bool weightless_graph(std::string_view graph, size_t max_bytes,
-                      const std::vector<uint64_t>& value_types, std::string& out) {
+                      const std::vector<uint64_t>& value_types,
+                      std::vector<std::string_view>& parts, std::deque<std::string>& owned,
+                      std::vector<std::pair<std::string_view, std::string>>& added) {
   std::vector<TensorHead> heavy;
   std::vector<std::string_view> declared;
   bool read = each_field(graph, [&](uint32_t field, std::string_view payload) {
@@ -1164,18 +1166,30 @@ bool weightless_graph(std::string_view graph, size_t max_bytes,
   Numbers heavy_names, declared_names;
   for (const auto& head : heavy) heavy_names.number(head.name, 0);
   for (auto name : declared) declared_names.number(name, 0);
-  read = each_raw_field(graph, [&](uint32_t field, uint32_t, std::string_view whole,
-                                   std::string_view payload) {
-    if (field == 5) {  // every initializer of a heavy one's name goes (as `_weightless`)
-      TensorHead head;
+  const char* kept = graph.data();  // the start of the span not copied yet
+  if (!heavy.empty()) {
+    read = each_raw_field(graph, [&](uint32_t field, uint32_t, std::string_view whole,
+                                     std::string_view payload) {
+      if (field != 5) return true;
+      TensorHead head;  // every initializer of a heavy one's name goes (as `_weightless`)
       if (!read_tensor_head(payload, head)) return false;
-      if (heavy_names.find(head.name, SIZE_MAX) != SIZE_MAX) return true;
-    }
-    out.append(whole);
-    return true;
-  });
+      if (heavy_names.find(head.name, SIZE_MAX) == SIZE_MAX) return true;
+      parts.emplace_back(kept, static_cast<size_t>(whole.data() - kept));
+      kept = whole.data() + whole.size();
+      return true;
+    });
+  }
+  parts.emplace_back(kept, static_cast<size_t>(graph.data() + graph.size() - kept));
+  std::string value;
   for (const auto& head : heavy) {
-    if (declared_names.find(head.name, SIZE_MAX) == SIZE_MAX) put_field(out, 11, tensor_input(head));
+    if (declared_names.find(head.name, SIZE_MAX) != SIZE_MAX) continue;
+    added.emplace_back(head.name, tensor_type(head));
+    value.clear();
+    put_field(value, 1, head.name);
+    put_field(value, 2, added.back().second);
+    owned.emplace_back();
+    put_field(owned.back(), 11, value);
+    parts.push_back(owned.back());
   }
   return read;
 }
@@ -1196,27 +1210,54 @@ PyObject* weightless(PyObject*, PyObject* args) {
     PyBuffer_Release(&view);
     return nullptr;
   }
-  std::string out, graph;
+  // the result in parts (spans of the model as it is, and what is new), copied once at the end
+  std::vector<std::string_view> parts, graph_parts;
+  std::deque<std::string> owned;
+  std::vector<std::pair<std::string_view, std::string>> added;
   int graphs = 0;
   bool read = max_bytes >= 0 &&
       each_raw_field(
           std::string_view(static_cast<const char*>(view.buf), static_cast<size_t>(view.len)),
           [&](uint32_t field, uint32_t wire, std::string_view whole, std::string_view payload) {
             if (field != 7) {
-              out.append(whole);
+              parts.push_back(whole);
               return true;
             }
-            graph.clear();
             if (wire != 2 || ++graphs > 1 ||
-                !weightless_graph(payload, static_cast<size_t>(max_bytes), value_types, graph)) {
+                !weightless_graph(payload, static_cast<size_t>(max_bytes), value_types,
+                                  graph_parts, owned, added)) {
               return false;
             }
-            put_field(out, 7, graph);
+            size_t size = 0;
+            for (auto part : graph_parts) size += part.size();
+            owned.emplace_back();
+            put_varint(owned.back(), (7 << 3) | 2);
+            put_varint(owned.back(), size);
+            parts.push_back(owned.back());
+            parts.insert(parts.end(), graph_parts.begin(), graph_parts.end());
             return true;
           });
-  PyBuffer_Release(&view);
+  PyRef inputs(read ? PyList_New(0) : nullptr);
+  for (size_t i = 0; inputs.obj && i < added.size(); ++i) {
+    PyRef name(make_text(added[i].first));
+    PyRef type(make_bytes(added[i].second));
+    PyRef pair(name.obj && type.obj ? PyTuple_Pack(2, name.obj, type.obj) : nullptr);
+    if (!pair.obj || PyList_Append(inputs.obj, pair.obj) != 0) Py_CLEAR(inputs.obj);
+  }
+  PyRef model;
+  if (read && inputs.obj) {
+    size_t size = 0;
+    for (auto part : parts) size += part.size();
+    model.obj = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(size));
+    char* at = model.obj ? PyBytes_AS_STRING(model.obj) : nullptr;
+    for (size_t i = 0; at && i < parts.size(); at += parts[i].size(), ++i) {
+      std::memcpy(at, parts[i].data(), parts[i].size());
+    }
+  }
+  PyBuffer_Release(&view);  // the parts are copied
   if (!read) return Py_NewRef(Py_None);
-  return PyBytes_FromStringAndSize(out.data(), static_cast<Py_ssize_t>(out.size()));
+  if (!inputs.obj || !model.obj) return nullptr;
+  return PyTuple_Pack(2, model.obj, inputs.obj);
 }
 
 PyMethodDef methods[] = {
@@ -1259,13 +1300,14 @@ PyMethodDef methods[] = {
      "of names; attributes: lists of serialized AttributeProtos); None when the bytes are not "
      "a graph this reader understands (read them through protobuf instead)."},
     {"weightless", weightless, METH_VARARGS,
-     "weightless(serialized_model, max_bytes, value_types) -> the model without the "
-     "top-level initializers serialized in more than max_bytes, stored externally, or of rank "
-     "2 or more and an element type not in value_types (every initializer of such a one's "
-     "name), each declared instead as a graph input of its element type and dims "
-     "(appended in their order, unless an input of that name is declared), everything else "
-     "as it was; None when the bytes are not a model this reader understands (more than one "
-     "graph field among them)."},
+     "weightless(serialized_model, max_bytes, value_types) -> (model, added): the model "
+     "without the top-level initializers serialized in more than max_bytes, stored "
+     "externally, or of rank 2 or more and an element type not in value_types (every "
+     "initializer of such a one's name), each declared instead as a graph input of its "
+     "element type and dims (appended in their order, unless an input of that name is "
+     "declared), everything else as it was; added: (name, serialized TypeProto) of each "
+     "input appended. None when the bytes are not a model this reader understands (more "
+     "than one graph field among them)."},
     {"graph_nodes", graph_nodes, METH_O,
      "graph_nodes(serialized_graph) -> bytes: the node fields of the serialized GraphProto "
      "copied in order (a GraphProto holding only its nodes: what node_columns reads, without "

@@ -420,7 +420,8 @@ def test_weightless_is_the_full_paths_model_without_its_weights(monkeypatch):
     data = model.SerializeToString()
     monkeypatch.setattr(inference, "MAX_INFERENCE_INITIALIZER_BYTES", 1024)
     values = sorted(_speculation.INFERENCE_READS_VALUES_OF)
-    light = onnx.ModelProto.FromString(_wire.weightless(data, 1024, values))
+    made, added = _wire.weightless(data, 1024, values)
+    light = onnx.ModelProto.FromString(made)
     expected = inference._weightless(model)
     assert [t.name for t in light.graph.initializer] == ["bias", "indices"]
     for field in ("input", "initializer", "node", "output", "value_info"):
@@ -428,13 +429,14 @@ def test_weightless_is_the_full_paths_model_without_its_weights(monkeypatch):
     assert [i.name for i in light.graph.input] == [
         "x", "declared", "weight", "wide_ints", "outside", "scalar", "twice",
     ]  # fmt: skip
+    assert added == [(v.name, v.type.SerializeToString()) for v in light.graph.input[2:]]
     assert light.opset_import == expected.opset_import and light.ir_version == model.ir_version
     # with no limit to speak of, the external ones and the weights go
-    kept = onnx.ModelProto.FromString(_wire.weightless(data, 1 << 30, values))
+    kept = onnx.ModelProto.FromString(_wire.weightless(data, 1 << 30, values)[0])
     names = ["bias", "indices", "wide_ints", "twice", "twice"]
     assert [t.name for t in kept.graph.initializer] == names
     # with no element type listed, every tensor of rank 2 or more goes
-    kept = onnx.ModelProto.FromString(_wire.weightless(data, 1 << 30, []))
+    kept = onnx.ModelProto.FromString(_wire.weightless(data, 1 << 30, [])[0])
     assert [t.name for t in kept.graph.initializer] == ["bias", "twice", "twice"]
     # a tensor's dims written packed, its element type (INT64) as a 64-bit varint
     tensor = helper.make_tensor("packed", TensorProto.INT64, [3, 70000], np.zeros(210000))
@@ -447,9 +449,9 @@ def test_weightless_is_the_full_paths_model_without_its_weights(monkeypatch):
     assert (list(parsed.dims), parsed.data_type) == ([3, 70000], TensorProto.INT64)
     graph = b"\x2a" + _varint(len(serialized)) + serialized  # GraphProto.initializer (5)
     model_bytes = b"\x3a" + _varint(len(graph)) + graph  # ModelProto.graph (7)
-    kept = onnx.ModelProto.FromString(_wire.weightless(model_bytes, 1 << 30, values)).graph
+    kept = onnx.ModelProto.FromString(_wire.weightless(model_bytes, 1 << 30, values)[0]).graph
     assert [t.name for t in kept.initializer] == ["packed"]  # INT64: not a weight
-    declared = onnx.ModelProto.FromString(_wire.weightless(model_bytes, 1024, values)).graph
+    declared = onnx.ModelProto.FromString(_wire.weightless(model_bytes, 1024, values)[0]).graph
     assert helper.printable_value_info(declared.input[0]) == "%packed[INT64, 3x70000]"
     assert _wire.weightless(data[:-3], 1024, values) is None  # truncated
     assert _wire.weightless(data + b"\x3a\x00", 1024, values) is None  # a second graph field
