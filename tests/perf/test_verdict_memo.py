@@ -834,6 +834,5 @@ def test_initializers_keyed_by_kind_get_the_keys_they_get_one_by_one(monkeypatch
     monkeypatch.setattr(static.VerdictMemo, "_key_initializers_alike", lambda self: None)
     alone, alone_names = groups()
     assert bulk_names == alone_names and bulk == alone
-    assert _reports(_many_initializers_model(), "rtx-1")[0] == _reports(
-        _many_initializers_model(), "rtx-1"
-    )[1]
+    shared, alone_report = _reports(_many_initializers_model(), "rtx-1")
+    assert shared == alone_report
