@@ -831,8 +831,8 @@ def test_initializers_keyed_by_kind_get_the_keys_they_get_one_by_one(monkeypatch
 
     bulk, bulk_names = groups()
     assert {"w1", "w3", "w5"} in {names & {"w1", "w3", "w5"} for names in bulk}
+    shared, alone_report = _reports(_many_initializers_model(), "rtx-1")
+    assert shared == alone_report
     monkeypatch.setattr(static.VerdictMemo, "_key_initializers_alike", lambda self: None)
     alone, alone_names = groups()
     assert bulk_names == alone_names and bulk == alone
-    shared, alone_report = _reports(_many_initializers_model(), "rtx-1")
-    assert shared == alone_report
