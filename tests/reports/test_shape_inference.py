@@ -182,3 +182,88 @@ def test_data_propagation_safety_reads_only_large_dims(shape, safe):
     table.add_graph(model.graph)
     assert _safe_for_data_prop(table) is safe
     assert _safe_for_data_prop({n: table[n] for n in table}) is safe
+
+
+def _weights_beside_shapes() -> onnx.ModelProto:
+    """Weights (a MatMul's FLOAT [4, 4]; a Loop's carried FLOAT [2, 4] state) beside the
+    initializers whose values inference reads: a Reshape's INT64 shape, and a Loop's INT64
+    initial value, which ONNX hands on to its body as data, where a Reshape reads it."""
+    body = helper.make_graph(
+        [
+            helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+            helper.make_node("Reshape", ["y", "dims_in"], ["shaped"]),
+            helper.make_node("Identity", ["dims_in"], ["dims_out"]),
+            helper.make_node("Add", ["state_in", "shaped"], ["state_out"]),
+        ],
+        "body",
+        [
+            helper.make_tensor_value_info("i", TensorProto.INT64, []),
+            helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("dims_in", TensorProto.INT64, None),
+            helper.make_tensor_value_info("state_in", TensorProto.FLOAT, None),
+        ],
+        [
+            helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("dims_out", TensorProto.INT64, None),
+            helper.make_tensor_value_info("state_out", TensorProto.FLOAT, None),
+        ],
+    )
+    return _model(
+        [
+            helper.make_node("MatMul", ["x", "weight"], ["mm"]),
+            helper.make_node("Reshape", ["mm", "shape"], ["y"]),
+            helper.make_node("Loop", ["trips", "", "dims", "state"], ["d", "final"], body=body),
+        ],
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4]),
+            helper.make_tensor_value_info("trips", TensorProto.INT64, []),
+        ],
+        [helper.make_tensor_value_info("final", TensorProto.FLOAT, None)],
+        [
+            numpy_helper.from_array(np.ones((4, 4), np.float32), "weight"),
+            numpy_helper.from_array(np.array([8], np.int64), "shape"),
+            numpy_helper.from_array(np.array([2, 4], np.int64), "dims"),
+            numpy_helper.from_array(np.ones((2, 4), np.float32), "state"),
+        ],
+    )
+
+
+_WEIGHTED = sorted(
+    path
+    for folder in ("hf", "detection", "scripted")
+    for path in (Path(__file__).resolve().parents[1] / "fixtures" / folder).glob("*.onnx")
+    if not path.with_name(path.name + ".data").exists()
+)
+
+
+@pytest.mark.parametrize("model", [*_WEIGHTED, "shapes"], ids=lambda m: getattr(m, "stem", m))
+def test_inference_never_reads_the_weights_it_runs_without(model, monkeypatch):
+    """ONNX's inference with data propagation gives every value the same type whether the
+    weights (initializers of rank 2 or more, not INT32/INT64) are there or are typed graph
+    inputs instead, as `inference._weightless` makes them: it never reads their values
+    (exported transformers and detection models, whose Reshapes and Loops read constants,
+    and weights beside the initializers whose values it reads: `_weights_beside_shapes`,
+    whose types differ when those are left out too)."""
+    from trtforge.analyzer import inference
+
+    proto = _weights_beside_shapes() if model == "shapes" else onnx.load(model)
+    monkeypatch.setattr(inference, "MAX_INFERENCE_INITIALIZER_BYTES", 1 << 40)  # the rule alone
+    light = inference._weightless(proto)
+    assert light is not proto  # it has weights
+
+    def types(inferred: onnx.ModelProto) -> dict[str, bytes]:
+        out = {}
+        graphs = [inferred.graph]
+        while graphs:
+            graph = graphs.pop()
+            for value in [*graph.value_info, *graph.output]:
+                out[value.name] = value.type.SerializeToString()
+            graphs += [a.g for n in graph.node for a in n.attribute if a.HasField("g")]
+        return out
+
+    def inferred(m: onnx.ModelProto) -> onnx.ModelProto:
+        return onnx.shape_inference.infer_shapes(m, strict_mode=False, data_prop=True)
+
+    with_weights, without = types(inferred(proto)), types(inferred(light))
+    assert with_weights == without
+    assert with_weights  # something was inferred
