@@ -184,17 +184,6 @@ def node_columns(serialized_graph: bytes, count: int) -> tuple[list, ...]:
     return tuple(map(list, zip(*rows, strict=True)))
 
 
-def graph_nodes(serialized_model) -> bytes | None:
-    """The nodes of a serialized ModelProto's graph, copied as the file holds them: a
-    GraphProto holding only its nodes, what `node_columns` reads, without the initializers
-    that make most of a large file (~2 ms for 100,000 nodes). None without the native reader
-    (`_wire.graph_nodes`), or where `graph_field` finds no single graph."""
-    graph = graph_field(serialized_model)
-    if graph is None or _wire is None:
-        return None
-    return _wire.graph_nodes(graph)
-
-
 def graph_field(serialized_model) -> memoryview | None:
     """The payload of a serialized ModelProto's graph field (7), a view into the bytes: the
     graph as the file holds it. None when the model has no graph field or several (protobuf

@@ -21,7 +21,7 @@ from pathlib import Path
 import onnx
 from google.protobuf.message import DecodeError
 
-from trtforge.analyzer._shallow_graph import _wire, data_locations, graph_field, graph_nodes
+from trtforge.analyzer._shallow_graph import _wire, data_locations, graph_field
 from trtforge.analyzer.errors import UserError, short
 
 log = logging.getLogger("trtforge.loading")
@@ -34,7 +34,7 @@ HASH_MEANWHILE_BYTES = 16 << 20
 
 #: files up to this size keep a view of their graph's bytes (`LoadedModel.graph_bytes`): the
 #: bytes stay in memory as long as the model does. Larger files are mostly weights: they keep
-#: a copy of their graph's nodes instead (`_shallow_graph.graph_nodes`).
+#: a copy of their graph's nodes instead (`_wire.graph_nodes`).
 GRAPH_VIEW_BYTES = 64 << 20
 
 
@@ -70,6 +70,10 @@ class LoadedModel:
     #: from it instead of serializing the parsed graph again. Only valid while `proto` is
     #: unchanged (a session's proto is never changed in place: `session.py`).
     graph_bytes: memoryview | None = field(default=None, repr=False, compare=False)
+    #: one byte per top-level initializer, in order: 1 where the file's bytes show that it
+    #: holds exactly the raw data its element type and dims need (`_wire.sound_tensors`), so
+    #: that `validity` checks only the others; None when not read. Valid as `graph_bytes`.
+    sound_initializers: bytes | None = field(default=None, repr=False, compare=False)
 
     @property
     def folder(self) -> Path | None:
@@ -312,8 +316,14 @@ def load_model(model: str | os.PathLike | onnx.ModelProto | bytes) -> LoadedMode
     _validate(proto, str(path))
     refs, total = _check_external(proto, path.parent) if _has_external(data) else ([], 0)
     loaded = LoadedModel(path, proto, sha256, refs, total)
-    view = graph_field(data) if len(data) <= GRAPH_VIEW_BYTES else graph_nodes(data)
-    loaded.graph_bytes = memoryview(view) if view is not None else None
+    graph = graph_field(data)
+    if graph is not None and _wire is not None:
+        from trtforge.analyzer.validity import raw_data_bits
+
+        loaded.sound_initializers = _wire.sound_tensors(graph, raw_data_bits())
+    if graph is not None and len(data) > GRAPH_VIEW_BYTES:
+        graph = _wire.graph_nodes(graph) if _wire is not None else None
+    loaded.graph_bytes = memoryview(graph) if graph is not None else None
     from trtforge.analyzer.outputs import protect  # outputs never replace what was read
 
     protect(path, *(loaded.folder / ref.location for ref in refs))

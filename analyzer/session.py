@@ -160,10 +160,13 @@ class ModelSession:
         if self._structure is None:
             from trtforge.analyzer import validity
 
+            sound = self.loaded.sound_initializers
             if view is None:
-                self._structure = validity.check_validity(self.proto)
+                self._structure = validity.check_validity(self.proto, sound=sound)
             else:
-                self._structure = validity.check_validity(self.proto, fields=view.fields)
+                self._structure = validity.check_validity(
+                    self.proto, fields=view.fields, sound=sound
+                )
         return list(self._structure)
 
     def problems(self) -> list[Problem]:

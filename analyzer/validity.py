@@ -212,6 +212,17 @@ def element_bits(data_type: int) -> int | None:
         return None
 
 
+@functools.cache
+def raw_data_bits() -> tuple[int, ...]:
+    """Bits per element in raw_data of each ONNX element type, indexed by its number (0:
+    none, or not an element type): the table `_wire.sound_tensors` reads."""
+    known = [t for t in _KNOWN_TYPES if t > 0]
+    table = [0] * (max(known) + 1)
+    for data_type in known:
+        table[data_type] = element_bits(data_type) or 0
+    return tuple(table)
+
+
 #: typed field of TensorProto -> values per element.
 _COMPLEX = {onnx.TensorProto.COMPLEX64, onnx.TensorProto.COMPLEX128}
 
@@ -415,16 +426,21 @@ class _GraphChecker:
         where: str,
         top_index: int | None,
         fields=None,
+        sound: bytes | None = None,
     ) -> None:
         """Checks `graph`; `rows` are (node, op, domain, inputs, outputs) for its nodes (or a
         callable giving them), and `fields` the same as columns (`graph.NodeFields`) when the
-        caller has them."""
+        caller has them; `sound`: a byte per initializer, 1 where it is known to have no
+        problem `_tensor_problems` finds (`LoadedModel.sound_initializers`)."""
         at_top = top_index is None
         defined: set[str] = {vi.name for vi in graph.input}
         defined.update(t.name for t in graph.initializer)
         defined.update(s.values.name for s in graph.sparse_initializer)
         self.problems.extend(_elem_type_problems(graph, where, top_index))
-        for tensor in graph.initializer:
+        initializers = graph.initializer
+        if sound is not None and len(sound) == len(initializers):  # the others only
+            initializers = [initializers[i] for i, ok in enumerate(sound) if not ok]
+        for tensor in initializers:
             self.problems.extend(_tensor_problems(tensor, where, top_index, "initializer"))
         if at_top and fields is not None and self._sound(graph, fields, defined, outer, where):
             return
@@ -746,7 +762,9 @@ def _leftover(forward: dict[int, set[int]], backward: dict[int, set[int]], count
     return {i for i in range(count) if waiting[i] > 0}
 
 
-def check_validity(proto: onnx.ModelProto, rows=None, fields=None) -> list[Problem]:
+def check_validity(
+    proto: onnx.ModelProto, rows=None, fields=None, sound: bytes | None = None
+) -> list[Problem]:
     """Every structural problem of `proto` (empty for a valid model).
 
     Args:
@@ -756,6 +774,9 @@ def check_validity(proto: onnx.ModelProto, rows=None, fields=None) -> list[Probl
         fields: the top-level nodes' fields as columns (`GraphView.fields`), when the caller
             has them: the graph is then checked in bulk where it can be
             (`_GraphChecker._sound`), and `rows` come from them.
+        sound: for each top-level initializer, 1 where it is known to hold exactly the data
+            its type and dims need (`LoadedModel.sound_initializers`, read from the bytes
+            `proto` was parsed from): only the others are checked one by one.
     """
     graph = proto.graph
     if fields is not None:
@@ -767,7 +788,7 @@ def check_validity(proto: onnx.ModelProto, rows=None, fields=None) -> list[Probl
     uses_default = "" in domains or "ai.onnx" in domains
     checker = _GraphChecker(opsets)
     checker.problems.extend(_model_problems(proto, uses_default))
-    checker.graph(graph, rows, frozenset(), "", None, fields)
+    checker.graph(graph, rows, frozenset(), "", None, fields, sound)
     return checker.problems
 
 
