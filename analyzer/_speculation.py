@@ -37,12 +37,17 @@ except ImportError:  # pragma: no cover - a build without a C++ compiler
 MAX_INFERENCE_INITIALIZER_BYTES = 64 * 1024
 
 #: the element types (INT32, INT64) of the only initializers of rank 2 or more whose values
-#: shape inference may read; the others (weights) are left out of it too, whatever their
-#: size. In onnx 1.23, data propagation reads rank-0/1 INT32/INT64 tensors only, and an op's
-#: inference reads the values of inputs the op defines as scalars or 1-D (shapes, axes,
-#: pads, scales, sizes, K, ...); Loop hands its initial values on to its body as data, where
-#: the same holds.
+#: shape inference may read, but for those INFERENCE_READS_ANY_RANK_OF reads; the others
+#: (weights) are left out of it too, whatever their size. In onnx 1.23, data propagation
+#: reads rank-0/1 INT32/INT64 tensors only, and an op's inference reads the values of inputs
+#: the op defines as scalars or 1-D (shapes, axes, pads, sizes, K, ...) but for these:
 INFERENCE_READS_VALUES_OF = frozenset({6, 7})
+
+#: ops whose inference may read the values of an input of another rank or element type: a
+#: OneHot before opset 11 its indices (any rank, FLOAT among them), Resize and Upsample their
+#: FLOAT scales (1-D by the spec: an invalid rank changes the inferred dims), and Loop, which
+#: hands its initial values on to its body as data. Their top-level inputs are kept.
+INFERENCE_READS_ANY_RANK_OF = frozenset({"OneHot", "Resize", "Upsample", "Loop"})
 
 #: data propagation expands every rank-0/1 tensor into per-element shape data (about 200 bytes
 #: per element in onnx 1.23, whatever the dtype): it only runs when none has more elements.
@@ -259,14 +264,18 @@ def weight_facts(serialized_model: bytes) -> tuple[int, bool, bool]:
 def _weightless(serialized_model: bytes) -> tuple[bytes, list[tuple[str, bytes]]] | None:
     """The serialized model without its top-level initializers stored externally, serialized
     in more than MAX_INFERENCE_INITIALIZER_BYTES, or of rank 2 or more and another element
-    type than INFERENCE_READS_VALUES_OF, each a typed graph input instead (`_wire.weightless`:
+    type than INFERENCE_READS_VALUES_OF (unless an op of INFERENCE_READS_ANY_RANK_OF reads
+    it), each a typed graph input instead (`_wire.weightless`:
     what `inference._weightless` gives the parsed model), and (name, serialized type) of
     the inputs it added; None without the native reader or when it does not understand the
     bytes."""
     if _wire is None:
         return None
     return _wire.weightless(
-        serialized_model, MAX_INFERENCE_INITIALIZER_BYTES, sorted(INFERENCE_READS_VALUES_OF)
+        serialized_model,
+        MAX_INFERENCE_INITIALIZER_BYTES,
+        sorted(INFERENCE_READS_VALUES_OF),
+        sorted(INFERENCE_READS_ANY_RANK_OF),
     )
 
 

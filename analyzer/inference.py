@@ -9,7 +9,7 @@ version of a model; the read-only view the rules see is `graph.GraphView`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Container, Iterator, Mapping
 
 import onnx
 
@@ -19,6 +19,7 @@ from trtforge.analyzer._shallow_graph import (
 )
 from trtforge.analyzer._speculation import (
     CONTROL_FLOW,
+    INFERENCE_READS_ANY_RANK_OF,
     INFERENCE_READS_VALUES_OF,
     MAX_DATA_PROP_ELEMENTS,
     MAX_INFERENCE_INITIALIZER_BYTES,
@@ -92,14 +93,19 @@ def _decode_type(value_type: onnx.TypeProto) -> tuple[str, tuple[Dim, ...] | Non
     return "UNDEFINED", None
 
 
-def _is_heavy(tensor: onnx.TensorProto) -> bool:
+def _is_heavy(tensor: onnx.TensorProto, valued: Container[str]) -> bool:
     """Whether shape inference runs without the initializer `tensor` (`_weightless`): one
     stored externally, serialized larger than MAX_INFERENCE_INITIALIZER_BYTES, or a weight
-    (`_speculation.INFERENCE_READS_VALUES_OF`)."""
+    (`_speculation.INFERENCE_READS_VALUES_OF`) whose name is not in `valued` (the inputs of
+    the nodes of INFERENCE_READS_ANY_RANK_OF)."""
     return (
         tensor.data_location == onnx.TensorProto.EXTERNAL
         or tensor.ByteSize() > MAX_INFERENCE_INITIALIZER_BYTES
-        or (len(tensor.dims) >= 2 and tensor.data_type not in INFERENCE_READS_VALUES_OF)
+        or (
+            len(tensor.dims) >= 2
+            and tensor.data_type not in INFERENCE_READS_VALUES_OF
+            and tensor.name not in valued
+        )
     )
 
 
@@ -133,7 +139,13 @@ def _weightless(model: onnx.ModelProto) -> onnx.ModelProto:
     Returns `model` itself when it has no such initializer.
     """
     graph = model.graph
-    heavy = [t for t in graph.initializer if _is_heavy(t)]
+    valued = {
+        name
+        for node in graph.node
+        if node.op_type in INFERENCE_READS_ANY_RANK_OF
+        for name in node.input
+    }
+    heavy = [t for t in graph.initializer if _is_heavy(t, valued)]
     if not heavy:
         return model
     light = onnx.ModelProto()

@@ -1135,11 +1135,29 @@ std::string tensor_type(const TensorHead& head) {
 // the appended input fields (held by `owned`).
 bool weightless_graph(std::string_view graph, size_t max_bytes,
                       const std::vector<uint64_t>& value_types,
+                      const std::vector<std::string>& value_ops,
                       std::vector<std::string_view>& parts, std::deque<std::string>& owned,
                       std::vector<std::pair<std::string_view, std::string>>& added) {
+  // the inputs of the nodes whose inference may read any initializer's values: not weights
+  Numbers valued;
+  bool read = each_field(graph, [&](uint32_t field, std::string_view node) {
+    if (field != 1) return true;
+    std::string_view op_type;
+    std::vector<std::string_view> inputs;
+    bool fields = each_field(node, [&](uint32_t f, std::string_view value) {
+      if (f == 1) inputs.push_back(value);
+      if (f == 4) op_type = value;
+      return true;
+    });
+    if (std::find(value_ops.begin(), value_ops.end(), op_type) != value_ops.end()) {
+      for (auto name : inputs) valued.number(name, 0);
+    }
+    return fields;
+  });
+  if (!read) return false;
   std::vector<TensorHead> heavy;
   std::vector<std::string_view> declared;
-  bool read = each_field(graph, [&](uint32_t field, std::string_view payload) {
+  read = each_field(graph, [&](uint32_t field, std::string_view payload) {
     if (field == 11) {  // an input: its last name
       std::string_view name;
       bool named = each_field(payload, [&](uint32_t f, std::string_view value) {
@@ -1156,7 +1174,8 @@ bool weightless_graph(std::string_view graph, size_t max_bytes,
     auto type = static_cast<uint64_t>(
         static_cast<int64_t>(static_cast<int32_t>(static_cast<uint32_t>(head.data_type))));
     bool weight = head.dims.size() >= 2 &&
-                  std::find(value_types.begin(), value_types.end(), type) == value_types.end();
+                  std::find(value_types.begin(), value_types.end(), type) == value_types.end() &&
+                  valued.find(head.name, SIZE_MAX) == SIZE_MAX;
     if (payload.size() > max_bytes || head.data_location == 1 || weight) {
       heavy.push_back(std::move(head));
     }
@@ -1198,15 +1217,26 @@ PyObject* weightless(PyObject*, PyObject* args) {
   Py_buffer view;
   Py_ssize_t max_bytes;
   PyObject* types;
-  if (!PyArg_ParseTuple(args, "y*nO", &view, &max_bytes, &types)) return nullptr;
+  PyObject* ops;
+  if (!PyArg_ParseTuple(args, "y*nOO", &view, &max_bytes, &types, &ops)) return nullptr;
   std::vector<uint64_t> value_types;
+  std::vector<std::string> value_ops;
   PyRef listed(PySequence_Fast(types, "weightless: the element types must be a sequence"));
   for (Py_ssize_t i = 0; listed.obj && i < PySequence_Fast_GET_SIZE(listed.obj); ++i) {
     long long type = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(listed.obj, i));
     if (type == -1 && PyErr_Occurred()) break;
     value_types.push_back(static_cast<uint64_t>(type));
   }
-  if (!listed.obj || PyErr_Occurred()) {
+  PyRef op_list(listed.obj && !PyErr_Occurred()
+                    ? PySequence_Fast(ops, "weightless: the op types must be a sequence")
+                    : nullptr);
+  for (Py_ssize_t i = 0; op_list.obj && i < PySequence_Fast_GET_SIZE(op_list.obj); ++i) {
+    Py_ssize_t size;
+    const char* text = PyUnicode_AsUTF8AndSize(PySequence_Fast_GET_ITEM(op_list.obj, i), &size);
+    if (text == nullptr) break;
+    value_ops.emplace_back(text, static_cast<size_t>(size));
+  }
+  if (!listed.obj || !op_list.obj || PyErr_Occurred()) {
     PyBuffer_Release(&view);
     return nullptr;
   }
@@ -1225,7 +1255,7 @@ PyObject* weightless(PyObject*, PyObject* args) {
             }
             if (wire != 2 || ++graphs > 1 ||
                 !weightless_graph(payload, static_cast<size_t>(max_bytes), value_types,
-                                  graph_parts, owned, added)) {
+                                  value_ops, graph_parts, owned, added)) {
               return false;
             }
             size_t size = 0;
@@ -1388,10 +1418,11 @@ PyMethodDef methods[] = {
      "of names; attributes: lists of serialized AttributeProtos); None when the bytes are not "
      "a graph this reader understands (read them through protobuf instead)."},
     {"weightless", weightless, METH_VARARGS,
-     "weightless(serialized_model, max_bytes, value_types) -> (model, added): the model "
-     "without the top-level initializers serialized in more than max_bytes, stored "
-     "externally, or of rank 2 or more and an element type not in value_types (every "
-     "initializer of such a one's name), each declared instead as a graph input of its "
+     "weightless(serialized_model, max_bytes, value_types, value_ops) -> (model, added): the "
+     "model without the top-level initializers serialized in more than max_bytes, stored "
+     "externally, or of rank 2 or more, an element type not in value_types and read by no "
+     "top-level node of an op type in value_ops (every initializer of such a one's name), "
+     "each declared instead as a graph input of its "
      "element type and dims (appended in their order, unless an input of that name is "
      "declared), everything else as it was; added: (name, serialized TypeProto) of each "
      "input appended. None when the bytes are not a model this reader understands (more "

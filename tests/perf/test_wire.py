@@ -372,7 +372,8 @@ def test_graph_field_is_the_graph_as_the_file_holds_it(tmp_path, monkeypatch):
 def _heavy_weights_model() -> onnx.ModelProto:
     """A graph whose initializers are: light (a rank-1 float, a rank-2 int64), weights (a
     small rank-2 float; a rank-2 float declared as a graph input too), over 1 KB (a rank-2
-    int64), external (a matrix and a scalar), and two of one name, the second over 1 KB."""
+    int64), external (a matrix and a scalar), two of one name, the second over 1 KB, and a
+    rank-2 float that a OneHot reads."""
     from onnx import numpy_helper
 
     def external(name: str, dims: list[int]) -> onnx.TensorProto:
@@ -393,8 +394,13 @@ def _heavy_weights_model() -> onnx.ModelProto:
         numpy_helper.from_array(np.ones(4, np.float32), "twice"),
     ]
     weights[-1].raw_data = weights[-1].raw_data * 128  # the second is over 1 KB
+    # a rank-2 FLOAT that a OneHot reads (as opset 9 does its indices' values): not a weight
+    weights.append(numpy_helper.from_array(np.ones((2, 2), np.float32), "hot"))
     graph = helper.make_graph(
-        [helper.make_node("Add", ["x", "bias"], ["y"])],
+        [
+            helper.make_node("Add", ["x", "bias"], ["y"]),
+            helper.make_node("OneHot", ["hot", "depth", "on_off"], ["h"]),
+        ],
         "weights",
         [
             helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4]),
@@ -408,8 +414,9 @@ def _heavy_weights_model() -> onnx.ModelProto:
 
 def test_weightless_is_the_full_paths_model_without_its_weights(monkeypatch):
     """`_wire.weightless` leaves out the top-level initializers serialized in more than the
-    limit, stored externally, or of rank 2 or more and an element type not listed (weights),
-    every initializer of such a name, and declares each as a graph input of its type, as
+    limit, stored externally, or of rank 2 or more and an element type not listed, unless a
+    listed op reads it (weights), every initializer of such a name, and declares each as a
+    graph input of its type, as
     `inference._weightless` does on the parsed model; dims written packed and element types
     written as 64-bit varints read as protobuf reads them; malformed bytes and two graph
     fields: None."""
@@ -419,10 +426,11 @@ def test_weightless_is_the_full_paths_model_without_its_weights(monkeypatch):
     data = model.SerializeToString()
     monkeypatch.setattr(inference, "MAX_INFERENCE_INITIALIZER_BYTES", 1024)
     values = sorted(_speculation.INFERENCE_READS_VALUES_OF)
-    made, added = _wire.weightless(data, 1024, values)
+    ops = sorted(_speculation.INFERENCE_READS_ANY_RANK_OF)
+    made, added = _wire.weightless(data, 1024, values, ops)
     light = onnx.ModelProto.FromString(made)
     expected = inference._weightless(model)
-    assert [t.name for t in light.graph.initializer] == ["bias", "indices"]
+    assert [t.name for t in light.graph.initializer] == ["bias", "indices", "hot"]
     for field in ("input", "initializer", "node", "output", "value_info"):
         assert list(getattr(light.graph, field)) == list(getattr(expected.graph, field)), field
     assert [i.name for i in light.graph.input] == [
@@ -431,12 +439,15 @@ def test_weightless_is_the_full_paths_model_without_its_weights(monkeypatch):
     assert added == [(v.name, v.type.SerializeToString()) for v in light.graph.input[2:]]
     assert light.opset_import == expected.opset_import and light.ir_version == model.ir_version
     # with no limit to speak of, the external ones and the weights go
-    kept = onnx.ModelProto.FromString(_wire.weightless(data, 1 << 30, values)[0])
-    names = ["bias", "indices", "wide_ints", "twice", "twice"]
+    kept = onnx.ModelProto.FromString(_wire.weightless(data, 1 << 30, values, ops)[0])
+    names = ["bias", "indices", "wide_ints", "twice", "twice", "hot"]
     assert [t.name for t in kept.graph.initializer] == names
     # with no element type listed, every tensor of rank 2 or more goes
-    kept = onnx.ModelProto.FromString(_wire.weightless(data, 1 << 30, [])[0])
-    assert [t.name for t in kept.graph.initializer] == ["bias", "twice", "twice"]
+    kept = onnx.ModelProto.FromString(_wire.weightless(data, 1 << 30, [], ops)[0])
+    assert [t.name for t in kept.graph.initializer] == ["bias", "twice", "twice", "hot"]
+    # with no op listed, the OneHot's goes too
+    kept = onnx.ModelProto.FromString(_wire.weightless(data, 1 << 30, values, [])[0])
+    assert "hot" not in [t.name for t in kept.graph.initializer]
     # a tensor's dims written packed, its element type (INT64) as a 64-bit varint
     tensor = helper.make_tensor("packed", TensorProto.INT64, [3, 70000], np.zeros(210000))
     tensor.ClearField("dims")
@@ -448,14 +459,14 @@ def test_weightless_is_the_full_paths_model_without_its_weights(monkeypatch):
     assert (list(parsed.dims), parsed.data_type) == ([3, 70000], TensorProto.INT64)
     graph = b"\x2a" + _varint(len(serialized)) + serialized  # GraphProto.initializer (5)
     model_bytes = b"\x3a" + _varint(len(graph)) + graph  # ModelProto.graph (7)
-    kept = onnx.ModelProto.FromString(_wire.weightless(model_bytes, 1 << 30, values)[0]).graph
+    kept = onnx.ModelProto.FromString(_wire.weightless(model_bytes, 1 << 30, values, ops)[0]).graph
     assert [t.name for t in kept.initializer] == ["packed"]  # INT64: not a weight
-    declared = onnx.ModelProto.FromString(_wire.weightless(model_bytes, 1024, values)[0]).graph
+    declared = onnx.ModelProto.FromString(_wire.weightless(model_bytes, 1024, values, ops)[0]).graph
     assert helper.printable_value_info(declared.input[0]) == "%packed[INT64, 3x70000]"
-    assert _wire.weightless(data[:-3], 1024, values) is None  # truncated
-    assert _wire.weightless(data + b"\x3a\x00", 1024, values) is None  # a second graph field
+    assert _wire.weightless(data[:-3], 1024, values, ops) is None  # truncated
+    assert _wire.weightless(data + b"\x3a\x00", 1024, values, ops) is None  # a second graph field
     with pytest.raises(TypeError):
-        _wire.weightless(data, 1024, None)
+        _wire.weightless(data, 1024, None, ops)
 
 
 def _random_tensor(rng: random.Random) -> bytes:

@@ -267,3 +267,28 @@ def test_inference_never_reads_the_weights_it_runs_without(model, monkeypatch):
     with_weights, without = types(inferred(proto)), types(inferred(light))
     assert with_weights == without
     assert with_weights  # something was inferred
+
+
+def test_a_onehot_keeps_the_values_it_reads():
+    """OneHot before opset 11 reads its indices' values, of any rank and FLOAT among them
+    (negative ones fail inference): `_weightless` keeps an initializer a OneHot reads, so that
+    strict inference fails on the light copy as on the model."""
+    from trtforge.analyzer import inference
+
+    graph = helper.make_graph(
+        [helper.make_node("OneHot", ["indices", "depth", "values"], ["y"])],
+        "g",
+        [],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [
+            numpy_helper.from_array(np.array([[-1.0, 0.0], [1.0, 2.0]], np.float32), "indices"),
+            numpy_helper.from_array(np.array(3, np.int64), "depth"),
+            numpy_helper.from_array(np.array([0.0, 1.0], np.float32), "values"),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 10)], ir_version=5)
+    light = inference._weightless(model)
+    assert [t.name for t in light.graph.initializer] == ["indices", "depth", "values"]
+    for each in (model, light):
+        with pytest.raises(onnx.shape_inference.InferenceError, match="[Nn]egative"):
+            onnx.shape_inference.infer_shapes(each, strict_mode=True, data_prop=True)
