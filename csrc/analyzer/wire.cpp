@@ -1143,16 +1143,17 @@ bool weightless_graph(std::string_view graph, size_t max_bytes,
   bool read = each_field(graph, [&](uint32_t field, std::string_view node) {
     if (field != 1) return true;
     std::string_view op_type;
-    std::vector<std::string_view> inputs;
     bool fields = each_field(node, [&](uint32_t f, std::string_view value) {
-      if (f == 1) inputs.push_back(value);
       if (f == 4) op_type = value;
       return true;
     });
-    if (std::find(value_ops.begin(), value_ops.end(), op_type) != value_ops.end()) {
-      for (auto name : inputs) valued.number(name, 0);
+    if (!fields || std::find(value_ops.begin(), value_ops.end(), op_type) == value_ops.end()) {
+      return fields;
     }
-    return fields;
+    return each_field(node, [&](uint32_t f, std::string_view name) {
+      if (f == 1) valued.number(name, 0);
+      return true;
+    });
   });
   if (!read) return false;
   std::vector<TensorHead> heavy;
