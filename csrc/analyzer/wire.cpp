@@ -1065,9 +1065,10 @@ PyObject* restored_types(PyObject*, PyObject* args) {
 // ONNX's inference with data propagation copies the initializers it is given, and allocates
 // the full size of external ones; the types of weights need no values. `weightless` gives the
 // model with its heavy top-level initializers (serialized larger than a limit, stored
-// externally, or weights: of rank 2 or more, and of an element type whose values inference
-// never reads) left out and declared as typed graph inputs instead, as `inference._weightless`
-// does on a parsed model — without parsing it. "Serialized larger" is measured on the bytes as
+// externally, or weights: of rank 2 or more, of an element type whose values inference reads
+// only at rank 0 or 1, and read by no node of an op that may read them at any rank) left out
+// and declared as typed graph inputs instead, as `inference._weightless` does on a parsed
+// model — without parsing it. "Serialized larger" is measured on the bytes as
 // the file holds them (protobuf's ByteSize of the parsed tensor is the same for any file a
 // protobuf library wrote).
 
