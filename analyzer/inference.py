@@ -101,12 +101,14 @@ def _is_heavy(tensor: onnx.TensorProto, valued: Container[str]) -> bool:
     return (
         tensor.data_location == onnx.TensorProto.EXTERNAL
         or tensor.ByteSize() > MAX_INFERENCE_INITIALIZER_BYTES
-        or (
-            len(tensor.dims) >= 2
-            and tensor.data_type not in INFERENCE_READS_VALUES_OF
-            and tensor.name not in valued
-        )
+        or (_may_be_weight(tensor) and tensor.name not in valued)
     )
+
+
+def _may_be_weight(tensor: onnx.TensorProto) -> bool:
+    """Of rank 2 or more and not INT32/INT64 (`_speculation.INFERENCE_READS_VALUES_OF`): a
+    weight unless an op of INFERENCE_READS_ANY_RANK_OF reads it."""
+    return len(tensor.dims) >= 2 and tensor.data_type not in INFERENCE_READS_VALUES_OF
 
 
 def _copy_field(message, name: str, value) -> None:
@@ -139,12 +141,14 @@ def _weightless(model: onnx.ModelProto) -> onnx.ModelProto:
     Returns `model` itself when it has no such initializer.
     """
     graph = model.graph
-    valued = {
-        name
-        for node in graph.node
-        if node.op_type in INFERENCE_READS_ANY_RANK_OF
-        for name in node.input
-    }
+    valued: Container[str] = ()  # the nodes are walked only where a weight may be kept
+    if any(map(_may_be_weight, graph.initializer)):
+        valued = {
+            name
+            for node in graph.node
+            if node.op_type in INFERENCE_READS_ANY_RANK_OF
+            for name in node.input
+        }
     heavy = [t for t in graph.initializer if _is_heavy(t, valued)]
     if not heavy:
         return model

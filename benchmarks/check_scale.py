@@ -83,9 +83,28 @@ def make_many_nodes(path: Path, nodes: int) -> int:
     return _save_chain(path, nodes, "many_nodes", "blk", steps, inits)
 
 
-def _save_chain(path: Path, nodes: int, name: str, prefix: str, steps, inits) -> int:
+def _save(path: Path, graph: onnx.GraphProto, external: bool = False) -> None:
+    """Saves `graph` as an opset-17 model, its weights in one file beside it (`external`)."""
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    if external:
+        onnx.save(model, path, save_as_external_data=True, location=path.name + ".data")
+    else:
+        onnx.save(model, path)
+
+
+def _save_chain(
+    path: Path,
+    nodes: int,
+    name: str,
+    prefix: str,
+    steps,
+    inits,
+    width: int = HIDDEN,
+    external: bool = False,
+) -> int:
     """Saves a chain of `nodes` nodes: `steps(prefix+block, current tensor, block)` gives each
-    block's (op, inputs, output, attributes); input x and the output are [8, HIDDEN] FLOAT."""
+    block's (op, inputs, output, attributes); input x and the output are [8, width] FLOAT
+    (`external`: as `_save`)."""
     graph_nodes: list[onnx.NodeProto] = []
     cur = "x"
     block = 0
@@ -99,13 +118,31 @@ def _save_chain(path: Path, nodes: int, name: str, prefix: str, steps, inits) ->
     graph = helper.make_graph(
         graph_nodes,
         name,
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [8, HIDDEN])],
-        [helper.make_tensor_value_info(cur, TensorProto.FLOAT, [8, HIDDEN])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [8, width])],
+        [helper.make_tensor_value_info(cur, TensorProto.FLOAT, [8, width])],
         inits,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
-    onnx.save(model, path)
+    _save(path, graph, external)
     return len(graph_nodes)
+
+
+def _common_steps(weight):
+    """`make_common_ops`' block, for `_save_chain`: `weight(block)` names its MatMul's weight
+    (the bias `b`, the shape `shape` and the exponent `two` are shared)."""
+
+    def steps(p: str, cur: str, block: int) -> list:
+        return [
+            ("MatMul", [cur, weight(block)], f"{p}/mm", {}),
+            ("Add", [f"{p}/mm", "b"], f"{p}/add", {}),
+            ("Reshape", [f"{p}/add", "shape"], f"{p}/rs", {}),
+            ("ReduceMean", [f"{p}/rs"], f"{p}/mean", {"axes": [-1], "keepdims": 1}),
+            ("Sub", [f"{p}/rs", f"{p}/mean"], f"{p}/sub", {}),
+            ("Pow", [f"{p}/sub", "two"], f"{p}/pow", {}),
+            ("Erf", [f"{p}/pow"], f"{p}/erf", {}),
+            ("Relu", [f"{p}/erf"], f"{p}/relu", {}),
+        ]
+
+    return steps
 
 
 def make_common_ops(path: Path, nodes: int) -> int:
@@ -118,20 +155,7 @@ def make_common_ops(path: Path, nodes: int) -> int:
         numpy_helper.from_array(np.array([8, HIDDEN], np.int64), "shape"),
         numpy_helper.from_array(np.array(2.0, np.float32), "two"),
     ]
-
-    def steps(p: str, cur: str, block: int) -> list:
-        return [
-            ("MatMul", [cur, "W"], f"{p}/mm", {}),
-            ("Add", [f"{p}/mm", "b"], f"{p}/add", {}),
-            ("Reshape", [f"{p}/add", "shape"], f"{p}/rs", {}),
-            ("ReduceMean", [f"{p}/rs"], f"{p}/mean", {"axes": [-1], "keepdims": 1}),
-            ("Sub", [f"{p}/rs", f"{p}/mean"], f"{p}/sub", {}),
-            ("Pow", [f"{p}/sub", "two"], f"{p}/pow", {}),
-            ("Erf", [f"{p}/pow"], f"{p}/erf", {}),
-            ("Relu", [f"{p}/erf"], f"{p}/relu", {}),
-        ]
-
-    return _save_chain(path, nodes, "common_ops", "c", steps, inits)
+    return _save_chain(path, nodes, "common_ops", "c", _common_steps(lambda _: "W"), inits)
 
 
 def make_conv_net(path: Path, nodes: int) -> int:
@@ -179,8 +203,7 @@ def make_conv_net(path: Path, nodes: int) -> int:
         [helper.make_tensor_value_info(cur, TensorProto.FLOAT, None)],
         inits,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
-    onnx.save(model, path)
+    _save(path, graph)
     return len(graph_nodes)
 
 
@@ -382,36 +405,8 @@ def make_weighted_chain(
         numpy_helper.from_array(np.array([8, hidden], np.int64), "shape"),
         numpy_helper.from_array(np.array(2.0, np.float32), "two"),
     ]
-    graph_nodes: list[onnx.NodeProto] = []
-    current, block = "x", 0
-    while len(graph_nodes) < nodes:
-        p = f"c{block}"
-        for op, ins, out, attrs in [
-            ("MatMul", [current, f"W{block % distinct}"], f"{p}/mm", {}),
-            ("Add", [f"{p}/mm", "b"], f"{p}/add", {}),
-            ("Reshape", [f"{p}/add", "shape"], f"{p}/rs", {}),
-            ("ReduceMean", [f"{p}/rs"], f"{p}/mean", {"axes": [-1], "keepdims": 1}),
-            ("Sub", [f"{p}/rs", f"{p}/mean"], f"{p}/sub", {}),
-            ("Pow", [f"{p}/sub", "two"], f"{p}/pow", {}),
-            ("Erf", [f"{p}/pow"], f"{p}/erf", {}),
-            ("Relu", [f"{p}/erf"], f"{p}/relu", {}),
-        ][: nodes - len(graph_nodes)]:
-            graph_nodes.append(helper.make_node(op, ins, [out], name=out, **attrs))
-            current = out
-        block += 1
-    graph = helper.make_graph(
-        graph_nodes,
-        "weighted_chain",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [8, hidden])],
-        [helper.make_tensor_value_info(current, TensorProto.FLOAT, [8, hidden])],
-        inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
-    if external:
-        onnx.save(model, path, save_as_external_data=True, location=path.name + ".data")
-    else:
-        onnx.save(model, path)
-    return len(graph_nodes)
+    steps = _common_steps(lambda block: f"W{block % distinct}")
+    return _save_chain(path, nodes, "weighted_chain", "c", steps, inits, hidden, external)
 
 
 def make_per_layer_weights(path: Path, nodes: int, hidden: int = 32, conv: bool = False) -> int:
@@ -460,8 +455,7 @@ def make_per_layer_weights(path: Path, nodes: int, hidden: int = 32, conv: bool 
         [helper.make_tensor_value_info(current, TensorProto.FLOAT, None)],
         inits,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
-    onnx.save(model, path)
+    _save(path, graph)
     return len(graph_nodes)
 
 

@@ -1072,13 +1072,21 @@ PyObject* restored_types(PyObject*, PyObject* args) {
 // the file holds them (protobuf's ByteSize of the parsed tensor is the same for any file a
 // protobuf library wrote).
 
-// What a TensorProto says of itself, as protobuf reads it: the last name (8), data_type (2)
-// and data_location (14) written; dims (1) in order, packed or not.
+// What a TensorProto says of itself, as protobuf reads it: the last name (8), data_type (2),
+// data_location (14) and raw_data (9) written; dims (1) in order, packed or not.
 struct TensorHead {
   std::string_view name;
   uint64_t data_type = 0;
   uint64_t data_location = 0;
   std::vector<uint64_t> dims;
+  bool has_raw_data = false;
+  size_t raw_data_bytes = 0;
+  bool odd_wire = false;  // data_type, data_location or raw_data written with another wire type
+
+  // data_type as protobuf reads an int32: its low 32 bits, sign-extended
+  int64_t element_type() const {
+    return static_cast<int64_t>(static_cast<int32_t>(static_cast<uint32_t>(data_type)));
+  }
 };
 
 bool read_tensor_head(std::string_view tensor, TensorHead& head) {
@@ -1104,8 +1112,14 @@ bool read_tensor_head(std::string_view tensor, TensorHead& head) {
       if (!r.varint(field == 2 ? head.data_type : head.data_location)) return false;
     } else if (field == 8 && wire == 2) {
       if (!r.bytes(head.name)) return false;
-    } else if (!r.skip(wire)) {
-      return false;
+    } else if (field == 9 && wire == 2) {
+      std::string_view raw;
+      if (!r.bytes(raw)) return false;
+      head.has_raw_data = true;
+      head.raw_data_bytes = raw.size();
+    } else {
+      head.odd_wire = head.odd_wire || field == 2 || field == 9 || field == 14;
+      if (!r.skip(wire)) return false;
     }
   }
   return true;
@@ -1123,8 +1137,7 @@ std::string tensor_type(const TensorHead& head) {
     put_field(shape, 1, dim);
   }
   tensor.push_back(0x08);  // elem_type, an int32: sign-extended as protobuf writes it
-  put_varint(tensor, static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(
-                         static_cast<uint32_t>(head.data_type)))));
+  put_varint(tensor, static_cast<uint64_t>(head.element_type()));
   put_field(tensor, 2, shape);
   put_field(type, 1, tensor);
   return type;
@@ -1159,7 +1172,9 @@ bool weightless_graph(std::string_view graph, size_t max_bytes,
   if (!read) return false;
   std::vector<TensorHead> heavy;
   std::vector<std::string_view> declared;
-  read = each_field(graph, [&](uint32_t field, std::string_view payload) {
+  std::vector<std::pair<std::string_view, std::string_view>> initializers;  // (field, name)
+  read = each_raw_field(graph, [&](uint32_t field, uint32_t, std::string_view whole,
+                                   std::string_view payload) {
     if (field == 11) {  // an input: its last name
       std::string_view name;
       bool named = each_field(payload, [&](uint32_t f, std::string_view value) {
@@ -1172,9 +1187,8 @@ bool weightless_graph(std::string_view graph, size_t max_bytes,
     if (field != 5) return true;
     TensorHead head;
     if (!read_tensor_head(payload, head)) return false;
-    // data_type as protobuf reads an int32 (the low 32 bits, sign-extended)
-    auto type = static_cast<uint64_t>(
-        static_cast<int64_t>(static_cast<int32_t>(static_cast<uint32_t>(head.data_type))));
+    initializers.emplace_back(whole, head.name);
+    auto type = static_cast<uint64_t>(head.element_type());
     bool weight = head.dims.size() >= 2 &&
                   std::find(value_types.begin(), value_types.end(), type) == value_types.end() &&
                   valued.find(head.name, SIZE_MAX) == SIZE_MAX;
@@ -1188,17 +1202,11 @@ bool weightless_graph(std::string_view graph, size_t max_bytes,
   for (const auto& head : heavy) heavy_names.number(head.name, 0);
   for (auto name : declared) declared_names.number(name, 0);
   const char* kept = graph.data();  // the start of the span not copied yet
-  if (!heavy.empty()) {
-    read = each_raw_field(graph, [&](uint32_t field, uint32_t, std::string_view whole,
-                                     std::string_view payload) {
-      if (field != 5) return true;
-      TensorHead head;  // every initializer of a heavy one's name goes (as `_weightless`)
-      if (!read_tensor_head(payload, head)) return false;
-      if (heavy_names.find(head.name, SIZE_MAX) == SIZE_MAX) return true;
-      parts.emplace_back(kept, static_cast<size_t>(whole.data() - kept));
-      kept = whole.data() + whole.size();
-      return true;
-    });
+  for (const auto& [whole, name] : initializers) {
+    // every initializer of a heavy one's name goes (as `_weightless`)
+    if (heavy.empty() || heavy_names.find(name, SIZE_MAX) == SIZE_MAX) continue;
+    parts.emplace_back(kept, static_cast<size_t>(whole.data() - kept));
+    kept = whole.data() + whole.size();
   }
   parts.emplace_back(kept, static_cast<size_t>(graph.data() + graph.size() - kept));
   std::string value;
@@ -1301,53 +1309,28 @@ PyObject* weightless(PyObject*, PyObject* args) {
 // Whether the TensorProto `tensor` (as protobuf reads it: the last data_type, data_location
 // and raw_data written; the dims in order, packed or not) has raw_data of exactly the bytes
 // its dims and element type need, with an element type in `bits` (bits per element), no dim
-// below 0 and a data_location of DEFAULT (0). Anything else (typed fields, external data,
-// a product that overflows, malformed bytes) is not known sound.
+// below 0 and a data_location of DEFAULT (0) (`read_tensor_head`). Anything else (typed
+// fields, external data, a product that overflows, one of those fields written with another
+// wire type, malformed bytes) is not known sound.
 bool sound_tensor(std::string_view tensor, const std::vector<int>& bits) {
-  Reader r{reinterpret_cast<const uint8_t*>(tensor.data()),
-           reinterpret_cast<const uint8_t*>(tensor.data()) + tensor.size()};
-  uint64_t data_type = 0, location = 0, value = 0;
-  bool has_raw = false;
-  size_t raw = 0;
-  unsigned __int128 count = 1;
-  while (r.p < r.end) {
-    uint64_t tag;
-    if (!r.varint(tag) || (tag >> 3) == 0) return false;
-    uint32_t field = static_cast<uint32_t>(tag >> 3), wire = static_cast<uint32_t>(tag & 7);
-    if (field == 1 && wire == 0) {  // a dim
-      if (!r.varint(value) || static_cast<int64_t>(value) < 0) return false;
-      count *= value;
-      if (count > (static_cast<unsigned __int128>(1) << 64)) return false;
-    } else if (field == 1 && wire == 2) {  // packed dims
-      std::string_view packed;
-      if (!r.bytes(packed)) return false;
-      Reader dims{reinterpret_cast<const uint8_t*>(packed.data()),
-                  reinterpret_cast<const uint8_t*>(packed.data()) + packed.size()};
-      while (dims.p < dims.end) {
-        if (!dims.varint(value) || static_cast<int64_t>(value) < 0) return false;
-        count *= value;
-        if (count > (static_cast<unsigned __int128>(1) << 64)) return false;
-      }
-    } else if ((field == 2 || field == 14) && wire == 0) {
-      if (!r.varint(field == 2 ? data_type : location)) return false;
-    } else if (field == 9 && wire == 2) {  // raw_data
-      std::string_view payload;
-      if (!r.bytes(payload)) return false;
-      has_raw = true;
-      raw = payload.size();
-    } else if (field == 2 || field == 14 || field == 9) {
-      return false;  // a known field of another wire type: not what protobuf would read
-    } else if (!r.skip(wire)) {
-      return false;
-    }
+  TensorHead head;
+  if (!read_tensor_head(tensor, head) || head.odd_wire || !head.has_raw_data ||
+      head.data_location != 0) {
+    return false;
   }
-  auto type = static_cast<int64_t>(static_cast<int32_t>(static_cast<uint32_t>(data_type)));
-  if (!has_raw || location != 0 || type <= 0 || type >= static_cast<int64_t>(bits.size()) ||
+  int64_t type = head.element_type();
+  if (type <= 0 || type >= static_cast<int64_t>(bits.size()) ||
       bits[static_cast<size_t>(type)] <= 0) {
     return false;
   }
+  unsigned __int128 count = 1;
+  for (uint64_t size : head.dims) {
+    if (static_cast<int64_t>(size) < 0) return false;
+    count *= size;
+    if (count > (static_cast<unsigned __int128>(1) << 64)) return false;
+  }
   auto per = static_cast<unsigned>(bits[static_cast<size_t>(type)]);
-  return (count * per + 7) / 8 == raw;
+  return (count * per + 7) / 8 == head.raw_data_bytes;
 }
 
 PyObject* sound_tensors(PyObject*, PyObject* args) {
