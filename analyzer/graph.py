@@ -17,7 +17,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from trtforge.analyzer._shallow_graph import node_columns
+from trtforge.analyzer._shallow_graph import _wire, node_columns
 from trtforge.analyzer.inference import (
     MAX_SHALLOW_BYTES,
     Dim,
@@ -32,6 +32,11 @@ except ImportError:  # pragma: no cover - a build without a C++ compiler: walks 
     _producer_hops = None
 
 log = logging.getLogger("trtforge.graph")
+
+#: a tensor attribute whose sound raw data holds at least this many bytes is keyed without its
+#: values (`NodeFields.attribute_keys`); smaller ones (a ConstantOfShape's fill value, a
+#: Reshape's shape in a Constant) keep them, and with them verdicts that may read them.
+ELIDED_VALUE_BYTES = 64
 
 #: analyses of a graph's structure alone — its nodes, constants and declared inputs, which the
 #: inferred types never change — by name, registered by the modules that define them
@@ -121,6 +126,8 @@ class NodeFields:
             bytes, as protobuf hands it over).
         inputs, outputs: each node's input and output names (lists).
         attributes: each node's attributes, each serialized (`AttributeProto` bytes).
+        attribute_keys: each node's attributes as its signature holds them
+            (`attribute_keys`).
     """
 
     __slots__ = (
@@ -132,6 +139,7 @@ class NodeFields:
         "inputs",
         "outputs",
         "attributes",
+        "_attribute_keys",
         "_signatures",
         "_producer_index",
     )
@@ -147,6 +155,7 @@ class NodeFields:
         self.inputs: list[list[str]] = inputs
         self.outputs: list[list[str]] = outputs
         self.attributes: list[list[bytes]] = attributes
+        self._attribute_keys: list | None = None
         self._signatures: tuple[list[int], list[int]] | None = None
         self._producer_index: dict[str, int] | None = None
 
@@ -175,12 +184,36 @@ class NodeFields:
             self._producer_index = index
         return self._producer_index
 
+    @property
+    def attribute_keys(self) -> list:
+        """Each node's attributes as its signature and verdict key hold them, computed once:
+        its `attributes` list, or, when it has a tensor attribute of ELIDED_VALUE_BYTES or
+        more whose data is sound, a tuple in which each such attribute stands for its tensor
+        without the values (`_wire.attribute_keys`: element type, dims and every other field
+        kept). A model that stores its weights in Constant nodes then has a few signatures
+        instead of one per weight. What a node's values decide, nothing judged per signature
+        reads: a sound tensor has no problem for validity to find, and a rule that reads a
+        tensor attribute of a node keyed so makes its verdict the node's own
+        (`NodeContext.attrs`). Without the native module, the attributes themselves."""
+        if self._attribute_keys is None:
+            keys = self.attributes
+            if _wire is not None and any(map(len, self.attributes)):
+                from trtforge.analyzer.validity import raw_data_bits
+
+                keys = _wire.attribute_keys(self.attributes, raw_data_bits(), ELIDED_VALUE_BYTES)
+            self._attribute_keys = keys
+        return self._attribute_keys
+
+    def elided(self, index: int) -> bool:
+        """Whether node `index`'s key leaves tensor values out (`attribute_keys`)."""
+        return self.attribute_keys[index] is not self.attributes[index]
+
     def signatures(self) -> tuple[list[int], list[int]]:
         """(each node's signature number, the first node of each signature), computed once.
 
-        Nodes of one signature have the same op_type, domain, serialized attributes, input
-        and output counts and empty inputs: everything of a node but its name and the names
-        of its tensors. What depends only on that (a schema check, the type-free part of a
+        Nodes of one signature have the same op_type, domain, serialized attributes (but the
+        values of large sound tensors: `attribute_keys`), input and output counts and empty
+        inputs: everything of a node but its name, the names of its tensors and its weights. What depends only on that (a schema check, the type-free part of a
         verdict) is judged once per signature. Large models have a few dozen signatures.
         """
         if self._signatures is None:
@@ -191,7 +224,7 @@ class NodeFields:
                 zip(
                     self.ops,
                     self.domains,
-                    map(tuple, self.attributes),
+                    map(tuple, self.attribute_keys),
                     map(len, self.inputs),
                     map(len, self.outputs),
                     [None if "" not in i else tuple([n == "" for n in i]) for i in self.inputs],

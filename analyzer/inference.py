@@ -130,27 +130,76 @@ def _varint(value: int) -> bytes:
             return bytes(out)
 
 
+def _holds_weight(node: onnx.NodeProto, valued: Container[str]) -> bool:
+    """Whether `node` is a Constant (default domain) whose `value` is a weight
+    (`_may_be_weight`, not stored externally) and none of whose outputs is in `valued`:
+    `_weightless` leaves the weight's values out."""
+    if node.op_type != "Constant" or node.domain not in ("", "ai.onnx"):
+        return False
+    if any(name in valued for name in node.output):
+        return False
+    return any(_constant_weight(attr) for attr in node.attribute)
+
+
+def _constant_weight(attr: onnx.AttributeProto) -> bool:
+    """Whether a Constant's attribute is its `value`, a weight held in the file."""
+    tensor = attr.t
+    return (
+        attr.name == "value"
+        and attr.HasField("t")
+        and _may_be_weight(tensor)
+        and tensor.data_location != onnx.TensorProto.EXTERNAL
+    )
+
+
+#: TensorProto's fields that hold its values.
+_DATA_FIELDS = (
+    "float_data",
+    "int32_data",
+    "string_data",
+    "int64_data",
+    "raw_data",
+    "double_data",
+    "uint64_data",
+)
+
+
+def _without_weight(node: onnx.NodeProto) -> onnx.NodeProto:
+    """A copy of a Constant node (`_holds_weight`) whose weight has no values."""
+    bare = onnx.NodeProto()
+    bare.CopyFrom(node)
+    for attr in bare.attribute:
+        if _constant_weight(attr):
+            for field in _DATA_FIELDS:
+                attr.t.ClearField(field)
+    return bare
+
+
 def _weightless(model: onnx.ModelProto) -> onnx.ModelProto:
     """`model` with its large, external and weight initializers (`_is_heavy`) turned into
-    typed graph inputs.
+    typed graph inputs, and the weights its Constant nodes hold without their values
+    (`_holds_weight`).
 
     Shape inference with data propagation reads initializer values: on an external tensor it
     allocates the tensor's full size (gigabytes for large models, though the data is never
-    read), and it copies embedded weights (~0.8 s for 50,000 small ones, 110 MB). Types and
-    shapes of weights do not need their values, so inference runs on a copy without them.
-    Returns `model` itself when it has no such initializer.
+    read), and it copies embedded weights (~0.8 s for 50,000 small ones, 110 MB); a Constant's
+    value it copies too. Types and shapes of weights do not need their values, so inference
+    runs on a copy without them. Returns `model` itself when it has no such weight.
     """
     graph = model.graph
     valued: Container[str] = ()  # the nodes are walked only where a weight may be kept
-    if any(map(_may_be_weight, graph.initializer)):
+    nodes = list(graph.node)
+    constants = [i for i, n in enumerate(nodes) if n.op_type == "Constant"]
+    if constants or any(map(_may_be_weight, graph.initializer)):
         valued = {
             name
-            for node in graph.node
+            for node in nodes
             if node.op_type in INFERENCE_READS_ANY_RANK_OF
             for name in node.input
         }
     heavy = [t for t in graph.initializer if _is_heavy(t, valued)]
-    if not heavy:
+    holding = {i: _without_weight(nodes[i]) for i in constants if _holds_weight(nodes[i], valued)}
+    if not heavy and not holding:
         return model
     light = onnx.ModelProto()
     for name in ("ir_version", "producer_name", "producer_version", "domain", "model_version"):
@@ -159,7 +208,7 @@ def _weightless(model: onnx.ModelProto) -> onnx.ModelProto:
     light.functions.extend(model.functions)
     target = light.graph
     _copy_field(target, "name", graph.name)
-    target.node.extend(graph.node)
+    target.node.extend(holding.get(i, n) for i, n in enumerate(nodes))
     target.input.extend(graph.input)
     target.output.extend(graph.output)
     target.value_info.extend(graph.value_info)

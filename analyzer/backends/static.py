@@ -155,12 +155,14 @@ class StaticChecker:
         graph: GraphView,
         watch: bool = False,
         attributes: list[bytes] | None = None,
+        elided: bool = False,
     ):
         """`evaluate`, and the NodeContext the rule saw (`watch`: see NodeContext;
         `attributes`: the node's, serialized, if at hand: its plugin lookup is then shared
-        with the nodes of the same op, domain and attributes)."""
+        with the nodes of the same op, domain and attributes; `elided`: its key leaves out
+        tensor values, `NodeFields.attribute_keys`)."""
         rule, opset, builtin = self._rule_of(node)
-        ctx = NodeContext(node, graph, self.target, opset, rule, watch=watch)
+        ctx = NodeContext(node, graph, self.target, opset, rule, watch=watch, elided=elided)
         if not builtin and node.op_type in self._functions:
             ctx.reads_outside = True  # the verdict comes from the function's body
             findings = self._call_findings(node, graph)
@@ -424,7 +426,7 @@ class StaticChecker:
             or ("named", status, findings, plugin) for one whose findings differ from node to
             node only by the name their messages start with; None otherwise."""
             status, findings, plugin, ctx = self._judge(
-                node(index), top, watch, f.attributes[index]
+                node(index), top, watch, f.attributes[index], f.elided(index)
             )
             verdict = verdicts[index]
             verdict.status, verdict.reasons = status, findings
@@ -565,15 +567,17 @@ class VerdictMemo:
         self._by_type: dict[bytes | None, int | tuple[int, tuple[str, ...]]] | None = None
         self._not_typed_alike: set[str] | None = None
 
-    def kind(self, op: str, domain: str, attributes: list[bytes], n_inputs: int) -> int | None:
+    def kind(self, op: str, domain: str, attributes: list, n_inputs: int) -> int | None:
         """The part of a node's key that needs no types — op, domain, serialized attributes
-        (`GraphView.fields`) and input count — as a small number; None when the node's
-        verdict is never shared (it has subgraphs)."""
+        (as `NodeFields.attribute_keys` has them) and input count — as a small number; None
+        when the node's verdict is never shared (it has subgraphs)."""
         attrs: tuple[bytes, ...] = ()
         if attributes:
             attrs = tuple(attributes)
             nested = self._nested
             for attr in attrs:
+                if type(attr) is tuple:  # a tensor keyed without its values: no graph
+                    continue
                 has_graph = nested.get(attr)
                 if has_graph is None:
                     has_graph = nested[attr] = holds_graph(attr)
@@ -589,7 +593,7 @@ class VerdictMemo:
         ops, domains, attributes, inputs = (
             fields.ops,
             fields.domains,
-            fields.attributes,
+            fields.attribute_keys,
             fields.inputs,
         )
         of_signature = [self.kind(ops[i], domains[i], attributes[i], len(inputs[i])) for i in first]

@@ -135,6 +135,37 @@ class OpRule:
         return self.op.lower()
 
 
+class _TensorsWatched(dict):
+    """`NodeContext.attrs` of a node keyed without its tensor values: reading a tensor
+    attribute's value marks the context `reads_outside`; asking which attributes there are
+    (`in`, iterating the names) does not."""
+
+    def __init__(self, values: dict[str, Any], tensors: set[str], context: NodeContext) -> None:
+        super().__init__(values)
+        self._tensors = tensors
+        self._context = context
+
+    def _read(self, name: object) -> None:
+        if name in self._tensors:
+            self._context.reads_outside = True
+
+    def __getitem__(self, name: str) -> Any:
+        self._read(name)
+        return super().__getitem__(name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        self._read(name)
+        return super().get(name, default)
+
+    def values(self):
+        self._context.reads_outside = True
+        return super().values()
+
+    def items(self):
+        self._context.reads_outside = True
+        return super().items()
+
+
 class NodeContext:
     """What a rule sees of one node: its tensors, attributes, opset and target.
 
@@ -152,6 +183,9 @@ class NodeContext:
         rule: the rule being applied.
         watch: hand out tensors that report reads of their `name` too (costs a little; the
             engine asks for it the first time it meets a kind of node).
+        elided: the engine keyed the node without the values of its large tensor attributes
+            (`graph.NodeFields.attribute_keys`): reading such an attribute (`attrs`) is
+            reading outside the key.
     """
 
     def __init__(
@@ -162,8 +196,10 @@ class NodeContext:
         opset: int,
         rule: OpRule | None = None,
         watch: bool = False,
+        elided: bool = False,
     ) -> None:
         self._node = node
+        self._elided = elided
         self._graph = graph
         self.target = target
         self.opset = opset
@@ -215,6 +251,7 @@ class NodeContext:
 
         declared = schema_attr_types(self._node.op_type, self._node.domain, self.opset)
         out: dict[str, Any] = {}
+        tensors: set[str] = set()
         for attr in self._node.attribute:
             expected = declared.get(attr.name)
             if expected is not None and attr.type != expected:
@@ -224,6 +261,7 @@ class NodeContext:
                 continue
             if attr.type == onnx.AttributeProto.TENSOR:
                 out[attr.name] = attr.t
+                tensors.add(attr.name)
                 continue
             try:
                 value = onnx.helper.get_attribute_value(attr)
@@ -234,6 +272,8 @@ class NodeContext:
             elif isinstance(value, list) and value and isinstance(value[0], bytes):
                 value = [v.decode("utf-8", "replace") for v in value]
             out[attr.name] = value
+        if self._elided and tensors:
+            return _TensorsWatched(out, tensors, self)
         return out
 
     def attr(self, name: str, default: Any = None) -> Any:

@@ -6,7 +6,8 @@
 // of a large model's check — nearly all of it making Python objects one field at a time.
 // This module walks the serialized graph once and builds the same lists in C, each distinct
 // name made into one Python string (an output and the inputs that read it share it, and its
-// hash is computed once for every later dict lookup), each distinct attribute into one bytes.
+// hash is computed once for every later dict lookup), each distinct attribute into one bytes
+// (up to Blobs::kInternedUpTo bytes; larger ones, a Constant's weights, one bytes each).
 //
 // The result equals what protobuf gives (`tests/analyzer/test_wire.py` holds the two equal):
 // a singular field's last occurrence wins, a missing one reads "", text that is not UTF-8
@@ -145,9 +146,14 @@ struct Texts {
 };
 
 struct Blobs {
+  // Larger messages are made each on its own: they are mostly distinct (a Constant's
+  // weights), and hashing them would cost a pass over every weight.
+  static constexpr size_t kInternedUpTo = 256;
   Interned table;
   explicit Blobs(size_t expected = 64) : table(expected) {}
-  PyObject* get(std::string_view blob) { return table.get(blob, make_bytes); }
+  PyObject* get(std::string_view blob) {
+    return blob.size() > kInternedUpTo ? make_bytes(blob) : table.get(blob, make_bytes);
+  }
 };
 
 enum class Outcome { kDone, kMalformed, kError };
@@ -247,23 +253,41 @@ PyObject* node_columns(PyObject*, PyObject* arg) {
 
 // The node fields (1) of a serialized GraphProto, copied in order: a GraphProto holding only
 // its nodes (what node_columns reads), without the initializers that make most of a large
-// file. None when the bytes are malformed.
+// file. When the nodes are most of the graph (weights held in Constant nodes), the graph's own
+// object comes back: a copy would save little memory and cost a pass over the weights. None
+// when the bytes are malformed.
 PyObject* graph_nodes(PyObject*, PyObject* arg) {
   Py_buffer view;
   if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) != 0) return nullptr;
-  std::string nodes;
+  std::vector<std::string_view> spans;
+  size_t total = 0;
   bool read = each_raw_field(
       std::string_view(static_cast<const char*>(view.buf), static_cast<size_t>(view.len)),
       [&](uint32_t field, uint32_t wire, std::string_view whole, std::string_view) {
         if (field == 1) {
           if (wire != 2) return false;
-          nodes.append(whole);
+          spans.push_back(whole);
+          total += whole.size();
         }
         return true;
       });
+  PyObject* result = nullptr;
+  if (!read) {
+    result = Py_NewRef(Py_None);
+  } else if (total > static_cast<size_t>(view.len) / 2) {
+    result = Py_NewRef(arg);
+  } else {
+    result = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(total));
+    if (result != nullptr) {
+      char* out = PyBytes_AS_STRING(result);
+      for (std::string_view span : spans) {
+        std::memcpy(out, span.data(), span.size());
+        out += span.size();
+      }
+    }
+  }
   PyBuffer_Release(&view);
-  if (!read) return Py_NewRef(Py_None);
-  return PyBytes_FromStringAndSize(nodes.data(), static_cast<Py_ssize_t>(nodes.size()));
+  return result;
 }
 
 // -- model_types ---------------------------------------------------------------------------
@@ -1143,10 +1167,86 @@ std::string tensor_type(const TensorHead& head) {
   return type;
 }
 
+// A top-level node's bytes without the values of the weight it holds, when it is a Constant
+// (domain "" or ai.onnx) whose `value` attribute holds one tensor (written once) of rank 2 or
+// more, an element type not in `value_types` and not stored externally, none of whose
+// outputs is `valued`: the node with that tensor's data fields (float_data 4, int32_data 5,
+// string_data 6, int64_data 7, raw_data 9, double_data 10, uint64_data 11) left out, its
+// other fields as they were. Inference reads a Constant's type and dims; a weight's values
+// nothing reads (as for initializers). Empty when the node is kept as it is; false when the
+// bytes are malformed.
+bool constant_without_weight(std::string_view node, const std::vector<uint64_t>& value_types,
+                             const Numbers& valued, std::string& out) {
+  std::string_view op_type, domain;
+  std::vector<std::string_view> outputs;
+  bool read = each_field(node, [&](uint32_t field, std::string_view value) {
+    if (field == 4) op_type = value;
+    if (field == 7) domain = value;
+    if (field == 2) outputs.push_back(value);
+    return true;
+  });
+  if (!read) return false;
+  if (op_type != "Constant" || (!domain.empty() && domain != "ai.onnx")) return true;
+  for (auto name : outputs) {
+    if (valued.find(name, SIZE_MAX) != SIZE_MAX) return true;
+  }
+  std::string rewritten;
+  bool changed = false;
+  read = each_raw_field(node, [&](uint32_t field, uint32_t wire, std::string_view whole,
+                                  std::string_view attribute) {
+    if (field != 5 || wire != 2) {
+      rewritten.append(whole.data(), whole.size());
+      return true;
+    }
+    std::string_view name, tensor;
+    int tensors = 0;
+    bool fields = each_raw_field(attribute, [&](uint32_t f, uint32_t w, std::string_view,
+                                                std::string_view payload) {
+      if (f == 1 && w == 2) name = payload;
+      if (f == 5) {
+        tensor = payload;
+        tensors += w == 2 ? 1 : 2;  // another wire type: not a tensor this reader takes
+      }
+      return true;
+    });
+    if (!fields) return false;
+    TensorHead head;
+    if (name != "value" || tensors != 1 || !read_tensor_head(tensor, head) || head.odd_wire ||
+        head.dims.size() < 2 || head.data_location == 1 ||
+        std::find(value_types.begin(), value_types.end(),
+                  static_cast<uint64_t>(head.element_type())) != value_types.end()) {
+      rewritten.append(whole.data(), whole.size());
+      return true;
+    }
+    std::string bare, attr;
+    fields = each_raw_field(tensor, [&](uint32_t f, uint32_t, std::string_view all, std::string_view) {
+      if (f < 4 || f == 8 || f == 12 || f > 11) bare.append(all.data(), all.size());
+      return true;
+    });
+    fields = fields && each_raw_field(attribute, [&](uint32_t f, uint32_t, std::string_view all,
+                                                     std::string_view) {
+      if (f == 5) {
+        put_field(attr, 5, bare);
+      } else {
+        attr.append(all.data(), all.size());
+      }
+      return true;
+    });
+    if (!fields) return false;
+    put_field(rewritten, 5, attr);
+    changed = true;
+    return true;
+  });
+  if (!read) return false;
+  if (changed) put_field(out, 1, rewritten);
+  return true;
+}
+
 // `graph` without its heavy initializers, which are appended as inputs (unless one is declared
-// already) in their order, each (name, serialized type) in `added`: false when the bytes are
-// malformed. The result is `parts`, in order: spans of `graph` as the file holds them, and
-// the appended input fields (held by `owned`).
+// already) in their order, each (name, serialized type) in `added`, and without the weights of
+// its Constant nodes (`constant_without_weight`): false when the bytes are malformed. The
+// result is `parts`, in order: spans of `graph` as the file holds them, and what is new (held
+// by `owned`).
 bool weightless_graph(std::string_view graph, size_t max_bytes,
                       const std::vector<uint64_t>& value_types,
                       const std::vector<std::string>& value_ops,
@@ -1172,8 +1272,13 @@ bool weightless_graph(std::string_view graph, size_t max_bytes,
   if (!read) return false;
   std::vector<TensorHead> heavy;
   std::vector<std::string_view> declared;
-  std::vector<std::pair<std::string_view, std::string_view>> initializers;  // (field, name)
-  read = each_raw_field(graph, [&](uint32_t field, uint32_t, std::string_view whole,
+  // in the graph's order: the initializers (each kept or left out) and the nodes made anew
+  struct Edit {
+    std::string_view whole, name;
+    const std::string* node;  // the node's new bytes (in `owned`); nullptr: an initializer
+  };
+  std::vector<Edit> edits;
+  read = each_raw_field(graph, [&](uint32_t field, uint32_t wire, std::string_view whole,
                                    std::string_view payload) {
     if (field == 11) {  // an input: its last name
       std::string_view name;
@@ -1184,10 +1289,19 @@ bool weightless_graph(std::string_view graph, size_t max_bytes,
       declared.push_back(name);
       return named;
     }
+    if (field == 1 && wire == 2) {
+      std::string made;
+      if (!constant_without_weight(payload, value_types, valued, made)) return false;
+      if (!made.empty()) {
+        owned.push_back(std::move(made));
+        edits.push_back(Edit{whole, {}, &owned.back()});
+      }
+      return true;
+    }
     if (field != 5) return true;
     TensorHead head;
     if (!read_tensor_head(payload, head)) return false;
-    initializers.emplace_back(whole, head.name);
+    edits.push_back(Edit{whole, head.name, nullptr});
     auto type = static_cast<uint64_t>(head.element_type());
     bool weight = head.dims.size() >= 2 &&
                   std::find(value_types.begin(), value_types.end(), type) == value_types.end() &&
@@ -1202,11 +1316,12 @@ bool weightless_graph(std::string_view graph, size_t max_bytes,
   for (const auto& head : heavy) heavy_names.number(head.name, 0);
   for (auto name : declared) declared_names.number(name, 0);
   const char* kept = graph.data();  // the start of the span not copied yet
-  for (const auto& [whole, name] : initializers) {
+  for (const auto& edit : edits) {
     // every initializer of a heavy one's name goes (as `_weightless`)
-    if (heavy.empty() || heavy_names.find(name, SIZE_MAX) == SIZE_MAX) continue;
-    parts.emplace_back(kept, static_cast<size_t>(whole.data() - kept));
-    kept = whole.data() + whole.size();
+    if (edit.node == nullptr && heavy_names.find(edit.name, SIZE_MAX) == SIZE_MAX) continue;
+    parts.emplace_back(kept, static_cast<size_t>(edit.whole.data() - kept));
+    if (edit.node != nullptr) parts.emplace_back(*edit.node);
+    kept = edit.whole.data() + edit.whole.size();
   }
   parts.emplace_back(kept, static_cast<size_t>(graph.data() + graph.size() - kept));
   std::string value;
@@ -1333,18 +1448,24 @@ bool sound_tensor(std::string_view tensor, const std::vector<int>& bits) {
   return (count * per + 7) / 8 == head.raw_data_bytes;
 }
 
+// The bits-per-element table a caller hands over (`validity.raw_data_bits()`): false with a
+// Python error set when it is not a sequence of ints.
+bool read_bits(PyObject* table, std::vector<int>& bits) {
+  PyRef listed(PySequence_Fast(table, "bits must be a sequence of ints"));
+  for (Py_ssize_t i = 0; listed.obj && i < PySequence_Fast_GET_SIZE(listed.obj); ++i) {
+    long value = PyLong_AsLong(PySequence_Fast_GET_ITEM(listed.obj, i));
+    if (value == -1 && PyErr_Occurred()) return false;
+    bits.push_back(static_cast<int>(value));
+  }
+  return listed.obj != nullptr;
+}
+
 PyObject* sound_tensors(PyObject*, PyObject* args) {
   Py_buffer view;
   PyObject* table;
   if (!PyArg_ParseTuple(args, "y*O", &view, &table)) return nullptr;
   std::vector<int> bits;  // element type -> bits per element in raw_data; 0: not known sound
-  PyRef listed(PySequence_Fast(table, "sound_tensors: bits must be a sequence"));
-  for (Py_ssize_t i = 0; listed.obj && i < PySequence_Fast_GET_SIZE(listed.obj); ++i) {
-    long value = PyLong_AsLong(PySequence_Fast_GET_ITEM(listed.obj, i));
-    if (value == -1 && PyErr_Occurred()) break;
-    bits.push_back(static_cast<int>(value));
-  }
-  if (!listed.obj || PyErr_Occurred()) {
+  if (!read_bits(table, bits)) {
     PyBuffer_Release(&view);
     return nullptr;
   }
@@ -1361,6 +1482,92 @@ PyObject* sound_tensors(PyObject*, PyObject* args) {
   PyBuffer_Release(&view);
   if (!read) return Py_NewRef(Py_None);
   return PyBytes_FromStringAndSize(flags.data(), static_cast<Py_ssize_t>(flags.size()));
+}
+
+// --- attribute keys --------------------------------------------------------------------
+// What a node's verdict may depend on of a tensor attribute (a Constant's weights): its type,
+// dims and every other field, but not its values, as long as those are sound (`sound_tensor`)
+// and whoever reads them says so (`NodeContext.attrs`). A key leaves the values out, so the
+// nodes of a model whose weights are Constants fall into a few signatures instead of one each.
+//
+// AttributeProto: t 5, g 6, graphs 11. TensorProto: name 8, raw_data 9, doc_string 12.
+
+// The key of one serialized AttributeProto: (None, the attribute's fields but its tensor, the
+// tensor's fields but name, raw_data and doc_string), both in the order the bytes hold them;
+// nullptr (no error set) when the attribute keeps its own bytes as its key: it has no single
+// tensor, a graph, a tensor that is not sound or one with under `min_bytes` of raw data.
+PyObject* attribute_key(std::string_view attribute, const std::vector<int>& bits,
+                        size_t min_bytes) {
+  std::string outside;
+  std::string_view tensor;
+  int tensors = 0;
+  bool graph = false;
+  bool read = each_raw_field(attribute, [&](uint32_t field, uint32_t wire, std::string_view whole,
+                                            std::string_view payload) {
+    if (field == 6 || field == 11) graph = true;
+    if (field == 5 && wire == 2) {
+      tensor = payload;
+      ++tensors;
+    } else {
+      if (field == 5) graph = true;  // a tensor written with another wire type: left alone
+      outside.append(whole.data(), whole.size());
+    }
+    return true;
+  });
+  if (!read || graph || tensors != 1 || !sound_tensor(tensor, bits)) return nullptr;
+  TensorHead head;
+  if (!read_tensor_head(tensor, head) || head.raw_data_bytes < min_bytes) return nullptr;
+  std::string inside;
+  read = each_raw_field(tensor, [&](uint32_t field, uint32_t, std::string_view whole,
+                                    std::string_view) {
+    if (field != 8 && field != 9 && field != 12) inside.append(whole.data(), whole.size());
+    return true;
+  });
+  if (!read) return nullptr;
+  PyRef first(make_bytes(outside)), second(make_bytes(inside));
+  if (!first.obj || !second.obj) return nullptr;
+  return PyTuple_Pack(3, Py_None, first.obj, second.obj);
+}
+
+PyObject* attribute_keys(PyObject*, PyObject* args) {
+  PyObject* column;
+  PyObject* table;
+  Py_ssize_t min_bytes;
+  if (!PyArg_ParseTuple(args, "O!On", &PyList_Type, &column, &table, &min_bytes)) return nullptr;
+  std::vector<int> bits;
+  if (!read_bits(table, bits)) return nullptr;
+  Py_ssize_t count = PyList_GET_SIZE(column);
+  PyRef keys(PyList_New(count));
+  if (!keys.obj) return nullptr;
+  for (Py_ssize_t i = 0; i < count; ++i) {
+    PyObject* attributes = PyList_GET_ITEM(column, i);
+    PyRef made;  // a tuple of the node's keys, once one differs from its attribute
+    Py_ssize_t n = PyList_Check(attributes) ? PyList_GET_SIZE(attributes) : 0;
+    for (Py_ssize_t a = 0; a < n; ++a) {
+      PyObject* attribute = PyList_GET_ITEM(attributes, a);
+      if (!PyBytes_Check(attribute)) continue;
+      PyObject* key = attribute_key(
+          std::string_view(PyBytes_AS_STRING(attribute), static_cast<size_t>(PyBytes_GET_SIZE(attribute))),
+          bits, static_cast<size_t>(std::max<Py_ssize_t>(min_bytes, 0)));
+      if (key == nullptr) {
+        if (PyErr_Occurred()) return nullptr;
+        continue;
+      }
+      if (!made.obj) {
+        made.obj = PyList_AsTuple(attributes);
+        if (!made.obj) {
+          Py_DECREF(key);
+          return nullptr;
+        }
+      }
+      PyObject* old = PyTuple_GET_ITEM(made.obj, a);
+      PyTuple_SET_ITEM(made.obj, a, key);
+      Py_DECREF(old);
+    }
+    PyObject* entry = made.obj ? made.release() : Py_NewRef(attributes);
+    PyList_SET_ITEM(keys.obj, i, entry);
+  }
+  return keys.release();
 }
 
 PyMethodDef methods[] = {
@@ -1409,8 +1616,10 @@ PyMethodDef methods[] = {
      "top-level node of an op type in value_ops (every initializer of such a one's name), "
      "each declared instead as a graph input of its "
      "element type and dims (appended in their order, unless an input of that name is "
-     "declared), everything else as it was; added: (name, serialized TypeProto) of each "
-     "input appended. None when the bytes are not a model this reader understands (more "
+     "declared), the top-level Constant nodes holding a weight in `value` (rank 2 or more, "
+     "an element type not in value_types, none of their outputs read by a node of value_ops) "
+     "without the weight's data fields, everything else as it was; added: (name, "
+     "serialized TypeProto) of each input appended. None when the bytes are not a model this reader understands (more "
      "than one graph field among them)."},
     {"sound_tensors", sound_tensors, METH_VARARGS,
      "sound_tensors(serialized_graph, bits) -> one byte per initializer of the GraphProto, in "
@@ -1421,7 +1630,15 @@ PyMethodDef methods[] = {
     {"graph_nodes", graph_nodes, METH_O,
      "graph_nodes(serialized_graph) -> bytes: the node fields of the serialized GraphProto "
      "copied in order (a GraphProto holding only its nodes: what node_columns reads, without "
-     "the initializers); None when the bytes are not a graph this reader understands."},
+     "the initializers), or serialized_graph itself when its nodes make more than half of it; "
+     "None when the bytes are not a graph this reader understands."},
+    {"attribute_keys", attribute_keys, METH_VARARGS,
+     "attribute_keys(attributes, bits, min_bytes) -> one entry per node of `attributes` (a "
+     "list of lists of serialized AttributeProtos: node_columns' last column): the node's own "
+     "list when no attribute is elided, else a tuple of its attributes in which each "
+     "attribute holding one sound tensor (raw_data of exactly the bytes its dims and element "
+     "type need: bits[element type] bits per element) of at least min_bytes, and no graph, "
+     "is (None, its other fields, the tensor's fields but name, raw_data and doc_string)."},
     {nullptr, nullptr, 0, nullptr},
 };
 

@@ -16,6 +16,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from tools.model_copies import renamed_nodes
 from trtforge.analyzer.backends import static
+from trtforge.analyzer.graph import NodeFields
 from trtforge.analyzer.kb.rule import OpRule
 from trtforge.analyzer.loading import load_model
 from trtforge.analyzer.reports import render
@@ -105,9 +106,9 @@ def _judged(monkeypatch, label=lambda node: node.name) -> list:
     judged = []
     real = static.StaticChecker._judge
 
-    def spy(self, node, graph, watch=False, attributes=None):
+    def spy(self, node, graph, watch=False, attributes=None, elided=False):
         judged.append(label(node))
-        return real(self, node, graph, watch, attributes)
+        return real(self, node, graph, watch, attributes, elided)
 
     monkeypatch.setattr(static.StaticChecker, "_judge", spy)
     return judged
@@ -192,9 +193,9 @@ def test_alike_nodes_share_and_findings_stay_per_node():
     judged = []
     real = static.StaticChecker._judge
 
-    def spy(self, node, graph, watch=False, attributes=None):
+    def spy(self, node, graph, watch=False, attributes=None, elided=False):
         judged.append(node.name)
-        return real(self, node, graph, watch, attributes)
+        return real(self, node, graph, watch, attributes, elided)
 
     nodes = [helper.make_node("Relu", [f"x{i}"], [f"y{i}"], name=f"relu{i}") for i in range(4)]
     nodes += [helper.make_node("Relu", [f"s{i}"], [f"t{i}"], name=f"bad{i}") for i in range(2)]
@@ -836,3 +837,65 @@ def test_initializers_keyed_by_kind_get_the_keys_they_get_one_by_one(monkeypatch
     monkeypatch.setattr(static.VerdictMemo, "_key_initializers_alike", lambda self: None)
     alone, alone_names = groups()
     assert bulk_names == alone_names and bulk == alone
+
+
+def _constant_weights(count: int, bad: int | None = None) -> onnx.ModelProto:
+    """`count` MatMuls, each with its own FLOAT [8, 8] weight held by a Constant node (as an
+    exporter that does not fold constants writes them); weight `bad`'s raw_data is a byte
+    short."""
+    rng = np.random.default_rng(0)
+    nodes, current = [], "x"
+    for i in range(count):
+        weight = numpy_helper.from_array(rng.standard_normal((8, 8)).astype(np.float32), f"w{i}")
+        if i == bad:
+            weight.raw_data = weight.raw_data[:-1]
+        nodes += [
+            helper.make_node("Constant", [], [f"w{i}"], name=f"c{i}", value=weight),
+            helper.make_node("MatMul", [current, f"w{i}"], [f"y{i}"], name=f"mm{i}"),
+        ]
+        current = f"y{i}"
+    return _model(
+        nodes,
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 8])],
+        [helper.make_tensor_value_info(current, TensorProto.FLOAT, None)],
+    )
+
+
+def test_constant_weights_share_a_verdict_whatever_their_values(monkeypatch):
+    """Constants holding weights of one type and shape are keyed without their values
+    (`NodeFields.attribute_keys`): one is judged for all, the report is the one judging each
+    gives, and a weight whose data does not fit its dims is still reported on its node."""
+    judged = _judged(monkeypatch, lambda node: node.op_type)
+    loaded, target = load_model(_constant_weights(40)), parse_target("rtx-1")
+    shared = static.check_static(loaded, target)
+    assert judged.count("Constant") == 1
+    assert render(shared, "json") == render(static.check_static(loaded, target, memo=False), "json")
+    fields = NodeFields.read(loaded.proto.graph)
+    assert len(set(fields.signatures()[0])) == 2  # every Constant one signature, every MatMul one
+    # a damaged weight among them: found on its node, by the bulk check as by the walk
+    damaged = load_model(_constant_weights(40, bad=17))
+    report = static.check_static(damaged, target)
+    assert [n.name for n in report.nodes if n.status == "unsupported"] == ["c17"]
+    assert "raw_data" in report.nodes[34].reasons[0].message
+    assert render(report, "json") == render(static.check_static(damaged, target, memo=False), "json")
+
+
+def test_a_rule_reading_a_constants_value_judges_each_alone(monkeypatch):
+    """A check that reads a tensor attribute keyed without its values (`NodeContext.attrs`)
+    tells Constants of one key apart; the memo must notice."""
+
+    def check(ctx):
+        if ctx.attr("value").raw_data[:4] == bytes(4):
+            yield ctx.finding("zero", "starts with zero")
+
+    rule = OpRule(op="Constant", source="test", check=check)
+    real = static.find_rule
+    monkeypatch.setattr(
+        static, "find_rule", lambda domain, op: rule if op == "Constant" else real(domain, op)
+    )
+    model = _constant_weights(6)
+    model.graph.node[6].attribute[0].t.raw_data = bytes(8 * 8 * 4)  # c3: zeros
+    loaded, target = load_model(model), parse_target("rtx-1")
+    shared = static.check_static(loaded, target)
+    assert [n.name for n in shared.nodes if n.status == "unsupported"] == ["c3"]
+    assert render(shared, "json") == render(static.check_static(loaded, target, memo=False), "json")

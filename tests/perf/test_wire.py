@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper
+from onnx import TensorProto, helper, numpy_helper
 
 from trtforge.analyzer import _shallow_graph, _speculation
 from trtforge.analyzer._shallow_graph import shallow_model_graph
@@ -367,6 +367,16 @@ def test_graph_field_is_the_graph_as_the_file_holds_it(tmp_path, monkeypatch):
         again.names, again.inputs, again.attributes,
     )  # fmt: skip
     assert _wire.graph_nodes(bytes(view)[:-3]) is None  # truncated
+    # nodes that are most of the graph (weights in Constant nodes): the graph itself
+    weights = numpy_helper.from_array(np.ones((64, 64), np.float32), "w")
+    heavy = helper.make_graph(
+        [helper.make_node("Constant", [], ["w"], value=weights), helper.make_node("Relu", ["w"], ["y"])],
+        "constants", [], [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(np.zeros(4, np.float32), "unused")],
+    ).SerializeToString()  # fmt: skip
+    assert _wire.graph_nodes(heavy) is heavy
+    light = _wire.graph_nodes(view)
+    assert isinstance(light, bytes) and light == nodes_only
 
 
 def _heavy_weights_model() -> onnx.ModelProto:
@@ -469,6 +479,63 @@ def test_weightless_is_the_full_paths_model_without_its_weights(monkeypatch):
         _wire.weightless(data, 1024, None, ops)
 
 
+def test_weightless_leaves_constant_weights_without_values():
+    """`_wire.weightless` leaves a top-level Constant's weight (a `value` of rank 2 or more,
+    not INT32/INT64, held in the file, read by no node of the listed ops, the Constant of the
+    default domain) without its data, and every other Constant as it is, as
+    `inference._weightless` does; the node count and order stay."""
+    from trtforge.analyzer import _speculation, inference
+
+    def constant(name: str, tensor: onnx.TensorProto, domain: str = "", **attrs):
+        return helper.make_node("Constant", [], [name], domain=domain, value=tensor, **attrs)
+
+    def array(values, name: str) -> onnx.TensorProto:
+        return numpy_helper.from_array(np.asarray(values), name)
+
+    typed = helper.make_tensor("typed", TensorProto.FLOAT, [2, 3], [1.0] * 6)  # float_data
+    outside = TensorProto(name="outside", data_type=TensorProto.FLOAT, dims=[4, 4])
+    outside.data_location = TensorProto.EXTERNAL
+    outside.external_data.add(key="location", value="outside.bin")
+    nodes = [
+        constant("w", array(np.ones((4, 4), np.float32), "w")),  # a weight
+        constant("typed", typed),  # a weight in float_data
+        constant("dotted", array(np.ones((2, 2), np.float16), "dotted"), domain="ai.onnx"),
+        constant("ints", array(np.ones((2, 2), np.int64), "ints")),  # INT64: kept
+        constant("vector", array(np.ones(4, np.float32), "vector")),  # rank 1: kept
+        constant("hot", array(np.ones((2, 2), np.float32), "hot")),  # read by a OneHot: kept
+        constant("custom", array(np.ones((4, 4), np.float32), "custom"), domain="my.ops"),
+        constant("outside", outside),  # external: kept
+        helper.make_node("Constant", [], ["floats"], value_floats=[1.0, 2.0]),
+        helper.make_node("MatMul", ["x", "w"], ["y"]),
+        helper.make_node("OneHot", ["hot", "depth", "on_off"], ["h"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "constants", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    values = sorted(_speculation.INFERENCE_READS_VALUES_OF)
+    ops = sorted(_speculation.INFERENCE_READS_ANY_RANK_OF)
+    made, added = _wire.weightless(model.SerializeToString(), 1 << 30, values, ops)
+    light = onnx.ModelProto.FromString(made).graph
+    assert added == [] and not light.initializer and list(light.input) == list(graph.input)
+    expected = inference._weightless(model).graph
+    assert list(light.node) == list(expected.node)
+    bare = {
+        kept.output[0]
+        for kept, node in zip(light.node, nodes, strict=True)
+        if kept != node
+    }
+    assert bare == {"w", "typed", "dotted"}
+    for kept in light.node[:3]:
+        tensor = kept.attribute[0].t
+        assert not tensor.raw_data and not tensor.float_data and len(tensor.dims) == 2
+        assert tensor.name == kept.output[0] and tensor.data_type in (1, 10)
+    # with no op listed, the OneHot's Constant goes too
+    unlisted = _wire.weightless(model.SerializeToString(), 1 << 30, values, [])[0]
+    assert not onnx.ModelProto.FromString(unlisted).graph.node[5].attribute[0].t.raw_data
+
+
 def _random_tensor(rng: random.Random) -> bytes:
     """A serialized TensorProto as a file may hold one: right or wrong raw_data lengths,
     typed fields, external data, negative, packed or repeated dims, fields written twice,
@@ -536,3 +603,60 @@ def test_sound_tensors_are_those_validity_finds_nothing_in():
     assert _wire.sound_tensors(graph[:-2], validity.raw_data_bits()) is None
     with pytest.raises(TypeError):
         _wire.sound_tensors(graph, None)
+
+
+def test_attribute_keys_leave_out_only_the_values_of_sound_tensors():
+    """`_wire.attribute_keys` keys a tensor attribute without its values only when the tensor
+    is sound (validity finds nothing in it, on random encodings) and holds enough raw data:
+    two weights of one type and dims get one key, whatever their values, names and doc
+    strings; another element type, other dims, another attribute name, a graph beside the
+    tensor, a short or a damaged tensor each keep what sets them apart."""
+    from trtforge.analyzer import validity
+
+    bits = validity.raw_data_bits()
+
+    def attribute(tensor: onnx.TensorProto, name: str = "value") -> bytes:
+        return helper.make_attribute(name, tensor).SerializeToString()
+
+    def key(serialized: bytes):
+        (keys,) = _wire.attribute_keys([[serialized]], bits, 64)
+        return keys[0] if type(keys) is tuple else None
+
+    ones = numpy_helper.from_array(np.ones((4, 4), np.float32), "a")
+    twos = numpy_helper.from_array(np.full((4, 4), 2, np.float32), "b")
+    twos.doc_string = "other"
+    assert key(attribute(ones)) is not None and key(attribute(ones)) == key(attribute(twos))
+    others = [
+        numpy_helper.from_array(np.ones((4, 4), np.int32), "a"),
+        numpy_helper.from_array(np.ones((2, 8), np.float32), "a"),
+    ]
+    assert len({key(attribute(ones)), *(key(attribute(t)) for t in others)}) == 3
+    assert key(attribute(ones, "other")) != key(attribute(ones))
+    assert key(attribute(numpy_helper.from_array(np.ones(4, np.float32), "a"))) is None  # 16 B
+    short = onnx.TensorProto()
+    short.CopyFrom(ones)
+    short.raw_data = short.raw_data[:-4]
+    assert key(attribute(short)) is None
+    with_graph = helper.make_attribute("value", ones)
+    with_graph.g.CopyFrom(helper.make_graph([], "g", [], []))
+    assert key(with_graph.SerializeToString()) is None
+    # a node's list comes back as it is when nothing is left out
+    plain = [attribute(short), helper.make_attribute("axis", 1).SerializeToString()]
+    keys = _wire.attribute_keys([plain, [attribute(ones), plain[1]]], bits, 64)
+    assert keys[0] is plain and keys[1][1] is plain[1] and keys[1][0] == key(attribute(ones))
+    # on random encodings: left out only where validity finds nothing
+    rng = random.Random(12)
+    elided = 0
+    for _ in range(3000):
+        serialized = _random_tensor(rng)
+        wrapped = b"\x0a\x05value\x2a" + _varint(len(serialized)) + serialized + b"\xa0\x01\x04"
+        try:
+            tensor = onnx.AttributeProto.FromString(wrapped).t
+        except Exception:  # noqa: BLE001 - bytes protobuf refuses: nothing to compare
+            continue
+        if type(_wire.attribute_keys([[wrapped]], bits, 1)[0]) is tuple:
+            elided += 1
+            assert not list(validity._tensor_problems(tensor, "", None, "tensor attribute"))
+    assert elided > 100
+    with pytest.raises(TypeError):
+        _wire.attribute_keys([[attribute(ones)]], None, 64)

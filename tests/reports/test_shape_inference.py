@@ -236,20 +236,49 @@ _WEIGHTED = sorted(
 )
 
 
+def _as_constants(model: onnx.ModelProto) -> onnx.ModelProto:
+    """`model` with its top-level initializers made Constant nodes, before the others (as
+    exporters that do not fold constants write weights)."""
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    graph = out.graph
+    constants = [
+        helper.make_node("Constant", [], [t.name], value=t)
+        for t in graph.initializer
+        if t.name not in {i.name for i in graph.input}
+    ]
+    kept = [t for t in graph.initializer if t.name in {i.name for i in graph.input}]
+    nodes = [*constants, *graph.node]
+    graph.ClearField("initializer")
+    graph.initializer.extend(kept)
+    graph.ClearField("node")
+    graph.node.extend(nodes)
+    return out
+
+
+@pytest.mark.parametrize("stored", ["initializers", "constants"])
 @pytest.mark.parametrize("model", [*_WEIGHTED, "shapes"], ids=lambda m: getattr(m, "stem", m))
-def test_inference_never_reads_the_weights_it_runs_without(model, monkeypatch):
+def test_inference_never_reads_the_weights_it_runs_without(model, stored, monkeypatch):
     """ONNX's inference with data propagation gives every value the same type whether the
-    weights (initializers of rank 2 or more, not INT32/INT64) are there or are typed graph
-    inputs instead, as `inference._weightless` makes them: it never reads their values
-    (exported transformers and detection models, whose Reshapes and Loops read constants,
-    and weights beside the initializers whose values it reads: `_weights_beside_shapes`,
-    whose types differ when those are left out too)."""
+    weights (tensors of rank 2 or more, not INT32/INT64) are there or not: initializers
+    made typed graph inputs, Constant nodes' values left without data, as
+    `inference._weightless` makes them. It never reads their values (exported transformers
+    and detection models, whose Reshapes and Loops read constants, and weights beside the
+    tensors whose values it reads: `_weights_beside_shapes`, whose types differ when those
+    are left out too); `stored`: the weights as initializers or as Constant nodes
+    (`_as_constants`)."""
     from trtforge.analyzer import inference
 
     proto = _weights_beside_shapes() if model == "shapes" else onnx.load(model)
+    if stored == "constants":
+        proto = _as_constants(proto)
     monkeypatch.setattr(inference, "MAX_INFERENCE_INITIALIZER_BYTES", 1 << 40)  # the rule alone
     light = inference._weightless(proto)
     assert light is not proto  # it has weights
+    if stored == "constants":
+        assert not light.graph.initializer or light.graph.initializer == proto.graph.initializer
+        values = [a.t for n in light.graph.node if n.op_type == "Constant" for a in n.attribute]
+        assert any(len(t.dims) >= 2 and not t.raw_data for t in values)  # weights left bare
 
     def types(inferred: onnx.ModelProto) -> dict[str, bytes]:
         out = {}
@@ -269,7 +298,7 @@ def test_inference_never_reads_the_weights_it_runs_without(model, monkeypatch):
     assert with_weights  # something was inferred
 
 
-def test_a_onehot_keeps_the_values_it_reads():
+def test_a_onehot_keeps_the_values_it_reads(monkeypatch):
     """OneHot before opset 11 reads its indices' values, of any rank and FLOAT among them
     (negative ones fail inference): `_weightless` keeps an initializer a OneHot reads, so that
     strict inference fails on the light copy as on the model."""
@@ -289,6 +318,16 @@ def test_a_onehot_keeps_the_values_it_reads():
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 10)], ir_version=5)
     light = inference._weightless(model)
     assert [t.name for t in light.graph.initializer] == ["indices", "depth", "values"]
-    for each in (model, light):
+    # the same in Constant nodes: the OneHot's indices keep their values
+    constants = _as_constants(model)
+    light_constants = inference._weightless(constants)
+    assert light_constants is constants
+    for each in (model, light, constants, light_constants):
         with pytest.raises(onnx.shape_inference.InferenceError, match="[Nn]egative"):
             onnx.shape_inference.infer_shapes(each, strict_mode=True, data_prop=True)
+    # without the OneHot on the list, the indices would lose their values, which it reads
+    monkeypatch.setattr(inference, "INFERENCE_READS_ANY_RANK_OF", frozenset())
+    bare = inference._weightless(constants)
+    assert bare is not constants
+    with pytest.raises(onnx.shape_inference.InferenceError, match="num elements 0"):
+        onnx.shape_inference.infer_shapes(bare, strict_mode=True, data_prop=True)
