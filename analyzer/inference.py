@@ -587,12 +587,23 @@ def _table_of(serialized_model: bytes) -> TypeTable:
 
 
 def with_weights(inferred: onnx.ModelProto, original: onnx.ModelProto) -> onnx.ModelProto:
-    """`inferred` (from `infer_model(original)`) with the initializers of `original` back.
+    """`inferred` (from `infer_model(original)`) with the weights of `original` back.
 
-    The graph inputs `_weightless` added for large initializers are removed again, and the
-    initializers are those of `original`, in its order. Returns `inferred` itself (modified).
+    The graph inputs `_weightless` added for large initializers are removed again, the
+    initializers are those of `original`, in its order, and each top-level Constant node is
+    `original`'s (`_weightless` left the weights of some without data; inference changes no
+    node's fields, and a top-level Constant has no body whose types it would add). Returns
+    `inferred` itself (modified).
     """
     graph, source = inferred.graph, original.graph
+    nodes = graph.node
+    if len(nodes) == len(source.node):
+        for index, node in enumerate(source.node):
+            if node.op_type == "Constant":
+                nodes[index].CopyFrom(node)
+    else:  # never made by inference; the original's nodes, whatever they lose
+        del nodes[:]
+        nodes.extend(source.node)
     declared = {vi.name for vi in source.input}
     initializers = {t.name for t in source.initializer}
     # the inputs `_weightless` added (read from `inferred`: `original` may have its external

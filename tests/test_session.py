@@ -154,3 +154,38 @@ def test_rewrite_split_infers_each_version_once(tmp_path, calls):
     assert [s["name"] for s in manifest["stages"]] == ["tensorrt", "host-post"]
     # the input (validity gate, trt-check) and the rewritten version (its check and the cut)
     assert calls["infer_shapes"] <= 2
+
+
+def test_a_sessions_graph_keeps_the_weights_its_inference_ran_without():
+    """Inference runs without the weights (`inference._weightless`: initializers made
+    inputs, Constant nodes' weights without data); the graph a session imports for the
+    rewrites has every one back, with its values."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(3)
+    weights = [rng.standard_normal((4, 4)).astype(np.float32) for _ in range(3)]
+    nodes, current = [], "x"
+    for i, weight in enumerate(weights):
+        nodes += [
+            helper.make_node("Constant", [], [f"w{i}"], value=numpy_helper.from_array(weight)),
+            helper.make_node("MatMul", [current, f"w{i}"], [f"y{i}"]),
+        ]
+        current = f"y{i}"
+    bias = numpy_helper.from_array(rng.standard_normal((4, 4)).astype(np.float32), "bias")
+    nodes.append(helper.make_node("Add", [current, "bias"], ["out"]))
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, None)], [bias],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    from trtforge.analyzer.inference import _weightless
+
+    assert not _weightless(model).graph.node[0].attribute[0].t.raw_data  # ran without them
+    imported = ModelSession.of(model).graph()
+    held = [n.attrs["value"].values for n in imported.nodes if n.op == "Constant"]
+    assert len(held) == 3
+    for got, want in zip(held, weights, strict=True):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(imported.tensors()["bias"].values, numpy_helper.to_array(bias))
+    assert [i.name for i in imported.inputs] == ["x"]
