@@ -31,6 +31,7 @@ UTF-8 comes back as bytes in both.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
@@ -299,3 +300,14 @@ def data_locations(serialized_model: bytes) -> set[int]:
             if body.ByteSize():
                 graphs.append(body)
     return found
+
+
+@dataclass(frozen=True)
+class InitializerHeads:
+    """The name, element type and dims of each initializer of a graph, in order, as read
+    from its file (`_wire.initializer_heads`): `kinds[i]` is the index in `table` of
+    initializer i's (element type, dims)."""
+
+    names: list[str]
+    kinds: list[int]
+    table: list[tuple[int, tuple[int, ...]]]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import hashlib
 import importlib.util
 import os
 import re
@@ -294,6 +295,32 @@ def lean_inferred(
     Raises:
         SpeculationFailed: the run failed.
     """
+    run = lean_run(serialized_model, declared, in_parallel)
+    return None if run is None else run[0]
+
+
+def inference_input(serialized_model) -> bytes:
+    """The bytes a lean run infers for a serialized model (bytes or a buffer): the model
+    without its weights (`_weightless`), or, where the native reader does not make that, the
+    model itself. The types a lean run gives are a function of these bytes alone: a prefetch
+    binds its result to their SHA-256 (`inference_digest`)."""
+    made = _weightless(serialized_model)
+    return bytes(serialized_model if made is None else made[0])
+
+
+def inference_digest(serialized_model) -> str:
+    """The SHA-256 (hex) of `inference_input(serialized_model)`."""
+    return hashlib.sha256(inference_input(serialized_model)).hexdigest()
+
+
+def lean_run(
+    serialized_model: bytes,
+    declared: tuple[list[str], dict[str, bytes]] | None = None,
+    in_parallel: bool = False,
+) -> tuple[bytes, str] | None:
+    """`lean_inferred`, and the SHA-256 (hex) of the bytes it inferred (`inference_digest`
+    of `serialized_model`, computed from the copy the run read: a mapped file changed
+    meanwhile cannot make the two disagree)."""
     ops, types = declared if declared is not None else model_types(serialized_model)
     largest, external, _ = weight_facts(serialized_model)
     # the types the model declares, graph inputs among them
@@ -314,10 +341,11 @@ def lean_inferred(
         return None
     if too_large_for_data_prop(declared_types):  # the weights' too: they are inputs now
         return None
+    digest = hashlib.sha256(serialized_model).hexdigest()
     try:
         with address_space_cap(len(serialized_model)):
             bodies = sum(op in CONTROL_FLOW for op in ops)
-            return strict_run(serialized_model, len(ops), bodies, in_parallel)
+            return strict_run(serialized_model, len(ops), bodies, in_parallel), digest
     except Exception as err:  # noqa: BLE001 - strict failure, MemoryError
         raise SpeculationFailed(str(err)) from err
 

@@ -12,8 +12,9 @@ child that dies during the speculative run is replaced by one that runs the poli
 
 `prefetch(path)` starts such a child before the command has even imported its modules
 (`trt-check` calls it as soon as its arguments are parsed): the child reads the file itself
-and sends the table with the SHA-256 of the bytes it read, and `start_type_inference` hands
-that child over when the model the command loaded has that digest. Inference then runs while
+and sends the table with the SHA-256 of the bytes it read (of a lean run, the bytes it
+inferred: the model without its weights), and `start_type_inference` hands that child over
+when the model the command loaded has that digest (`LoadedModel.inference_sha256`). Inference then runs while
 the command imports onnx, numpy and the knowledge base (~0.2 s) instead of after.
 
 Anything unusual runs inference in-process instead, with the same result: no `fork` (Windows,
@@ -60,6 +61,12 @@ PREFETCH_READ_BYTES = 64 << 20
 #: and one whose mapped file needs the full path, LEFT_TO_PARENT. (The parent then infers
 #: as without a prefetch: with a child forked after loading, which shares its pages.)
 SPECULATING, POLICY, RESULT, SMALL, LEFT_TO_PARENT = b"S", b"P", b"T", b"N", b"L"
+
+#: a prefetching child's lean result comes with (INFERRED, SHA-256 of the bytes it inferred:
+#: `_speculation.inference_digest`) instead of the file's digest: hashing those (the model
+#: without its weights) costs the child little, where the whole file (a second hash beside
+#: the parent's, on a machine whose two cores are busy) slowed both.
+INFERRED = "inferred"
 
 
 def infer_table(model: onnx.ModelProto) -> TypeTable:
@@ -135,6 +142,9 @@ class PendingTypes:
         #: the command loaded (`start_type_inference`), which the child's must equal
         self.path: str | None = None
         self._sha256 = ""
+        #: `_speculation.inference_digest` of the bytes the command loaded, if computed
+        #: (`LoadedModel.inference_sha256`): a lean child's result is bound to it
+        self._inferred_sha256: str | None = None
         #: work to do while `result()` waits for the child (`meanwhile`)
         self._meanwhile: list = []
         if model is None:
@@ -158,19 +168,20 @@ class PendingTypes:
             if len(declared[0]) < MIN_NODES:  # a model of weights: stop before onnx (and
                 out.write(SMALL)  # before hashing them beside the parent)
                 return
-            digest = digest_meanwhile(data)
             speculate = True
             _announce(out, SPECULATING)  # the run without onnx
             try:
-                inferred = _speculation.lean_inferred(data, declared, in_parallel=True)
+                run = _speculation.lean_run(data, declared, in_parallel=True)
             except _speculation.SpeculationFailed:
-                inferred, speculate = None, False  # the full speculation would fail alike
-            if inferred is not None:  # its table is read by the parent (`prefetched`)
-                out.write(_pickled((digest(), inferred)))
+                run, speculate = None, False  # the full speculation would fail alike
+            if run is not None:  # its table is read by the parent (`prefetched`), bound to
+                inferred, digest = run  # the bytes inferred (`inference_digest`)
+                out.write(_pickled(((INFERRED, digest), inferred)))
                 return
             if not isinstance(data, bytes):  # a mapped file: parsed here, its weights would
                 out.write(LEFT_TO_PARENT)  # be copied twice (the parent holds them already)
                 return
+            digest = digest_meanwhile(data)
             onnx = _speculation.import_onnx()
 
             model = onnx.ModelProto.FromString(data)
@@ -235,7 +246,10 @@ class PendingTypes:
         if outcome != "payload" or not isinstance(payload, tuple) or len(payload) != 2:
             return None
         digest, table = payload
-        if digest != sha256:
+        if isinstance(digest, tuple) and digest[:1] == (INFERRED,):  # a lean run's
+            if digest[1] not in (sha256, self._inferred_sha256):
+                return None
+        elif digest != sha256:
             return None
         if isinstance(table, bytes):  # a lean child's inferred model (`_speculation`)
             table = self._lean_table(model, table)
@@ -477,4 +491,10 @@ def start_type_inference(model: onnx.ModelProto, loaded=None) -> PendingTypes:
     if pending is None:
         return PendingTypes(model)
     pending._model, pending._sha256 = model, loaded.sha256
+    pending._inferred_sha256 = loaded.inference_sha256
     return pending
+
+
+def prefetching(path) -> bool:
+    """Whether a prefetching child reads the model file `path` (not taken over yet)."""
+    return _prefetch is not None and os.path.realpath(path) == _prefetch.path

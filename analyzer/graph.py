@@ -17,7 +17,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from trtforge.analyzer._shallow_graph import _wire, node_columns
+from trtforge.analyzer._shallow_graph import InitializerHeads, _wire, node_columns
 from trtforge.analyzer.inference import (
     MAX_SHALLOW_BYTES,
     Dim,
@@ -312,6 +312,9 @@ class GraphView:
         path: a display path for inner nodes (e.g. "loop_0/body").
         serialized: `graph`'s bytes as read from its file, if at hand
             (`LoadedModel.graph_bytes`): the node fields are read from them.
+        initializer_heads: the name, element type and dims of each of `graph`'s
+            initializers as read from its file (`LoadedModel.initializer_heads`), if at
+            hand: the initializers are then found by name without a wrapper for each.
     """
 
     def __init__(
@@ -321,6 +324,7 @@ class GraphView:
         outer: GraphView | None = None,
         path: str = "",
         serialized=None,
+        initializer_heads: InitializerHeads | None = None,
     ) -> None:
         self.graph = graph
         self.outer = outer
@@ -331,9 +335,20 @@ class GraphView:
         self._analyses: dict[str, dict] = {}
         self._structural: dict[str, object] = {}
         self.use_types(types)
-        self._initializers = {t.name: t for t in graph.initializer}
-        for sparse in graph.sparse_initializer:
-            self._initializers[sparse.values.name] = sparse.values
+        heads = initializer_heads
+        if heads is not None and (
+            len(heads.names) != len(graph.initializer) or len(graph.sparse_initializer)
+        ):
+            heads = None  # not this graph's
+        #: name -> TensorProto of the graph's initializers (the last of a name)
+        self._initializers: Mapping[str, onnx.TensorProto]
+        if heads is not None:
+            self._initializers = _InitializersByName(graph.initializer, heads.names)
+        else:
+            self._initializers = {t.name: t for t in graph.initializer}
+            for sparse in graph.sparse_initializer:
+                self._initializers[sparse.values.name] = sparse.values
+        self._initializer_heads = heads
         self._inputs = {vi.name: vi for vi in graph.input}
         self._outputs = {vi.name for vi in graph.output}
 
@@ -490,6 +505,15 @@ class GraphView:
         """(name, TensorProto) of this graph's own initializers, as `initializer_names`."""
         return self._initializers.items()
 
+    def initializer_kinds(self) -> dict[str, tuple[int, tuple[int, ...]]] | None:
+        """Name -> (element type, dims) of this graph's initializers (the last of a name),
+        read from the file's bytes (`LoadedModel.initializer_heads`); None when the view was
+        not given them."""
+        heads = self._initializer_heads
+        if heads is None:
+            return None
+        return dict(zip(heads.names, map(heads.table.__getitem__, heads.kinds), strict=True))
+
     def is_initializer(self, name: str) -> bool:
         if name in self._initializers:
             return True
@@ -592,6 +616,36 @@ class GraphView:
 
     def nodes(self) -> Iterator[tuple[int, onnx.NodeProto]]:
         return enumerate(self.graph.node)
+
+
+class _InitializersByName(Mapping):
+    """Name -> TensorProto of a graph's initializers (the last of a name), each wrapper made
+    when it is asked for: 50,000 per-layer weights cost a dict of names instead."""
+
+    __slots__ = ("_tensors", "_index")
+
+    def __init__(self, tensors, names: list[str]) -> None:
+        self._tensors = tensors
+        self._index = dict(zip(names, range(len(names))))
+
+    def __getitem__(self, name: str) -> onnx.TensorProto:
+        return self._tensors[self._index[name]]
+
+    def get(self, name, default=None):
+        index = self._index.get(name)
+        return default if index is None else self._tensors[index]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._index
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def keys(self):
+        return self._index.keys()
 
 
 def _decode(tensor: onnx.TensorProto) -> np.ndarray | None:

@@ -21,7 +21,12 @@ from pathlib import Path
 import onnx
 from google.protobuf.message import DecodeError
 
-from trtforge.analyzer._shallow_graph import _wire, data_locations, graph_field
+from trtforge.analyzer._shallow_graph import (
+    InitializerHeads,
+    _wire,
+    data_locations,
+    graph_field,
+)
 from trtforge.analyzer.errors import UserError, short
 
 log = logging.getLogger("trtforge.loading")
@@ -74,6 +79,13 @@ class LoadedModel:
     #: holds exactly the raw data its element type and dims need (`_wire.sound_tensors`), so
     #: that `validity` checks only the others; None when not read. Valid as `graph_bytes`.
     sound_initializers: bytes | None = field(default=None, repr=False, compare=False)
+    #: each top-level initializer's name, element type and dims, read from the file's bytes
+    #: (`graph.InitializerHeads`); None when not read. Valid as `graph_bytes`.
+    initializer_heads: InitializerHeads | None = field(default=None, repr=False, compare=False)
+    #: the SHA-256 of the bytes a lean inference run reads of this model
+    #: (`_speculation.inference_digest`), computed when a prefetching child reads its file
+    #: (`background.prefetching`), whose result is bound to it; None otherwise.
+    inference_sha256: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def folder(self) -> Path | None:
@@ -291,7 +303,7 @@ def load_model(model: str | os.PathLike | onnx.ModelProto | bytes) -> LoadedMode
     if isinstance(model, bytes):
         proto = _parse(model, "<bytes>")
         _validate(proto, "<bytes>")
-        return LoadedModel(None, proto, hashlib.sha256(model).hexdigest())
+        return _with_graph_reads(LoadedModel(None, proto, hashlib.sha256(model).hexdigest()), model)
 
     path = Path(model)
     size = require_model_file(path).st_size
@@ -315,18 +327,34 @@ def load_model(model: str | os.PathLike | onnx.ModelProto | bytes) -> LoadedMode
         sha256 = digest()
     _validate(proto, str(path))
     refs, total = _check_external(proto, path.parent) if _has_external(data) else ([], 0)
-    loaded = LoadedModel(path, proto, sha256, refs, total)
+    loaded = _with_graph_reads(LoadedModel(path, proto, sha256, refs, total), data)
+    from trtforge.analyzer import background
+
+    if background.prefetching(path):  # what its child inferred, if it ran lean
+        from trtforge.analyzer._speculation import inference_digest
+
+        loaded.inference_sha256 = inference_digest(data)
+    from trtforge.analyzer.outputs import protect  # outputs never replace what was read
+
+    protect(path, *(loaded.folder / ref.location for ref in refs))
+    return loaded
+
+
+def _with_graph_reads(loaded: LoadedModel, data: bytes) -> LoadedModel:
+    """`loaded` with what is read from the bytes its proto was parsed from (`data`), by the
+    native reader when it is built: the graph's bytes (`graph_bytes`), which initializers
+    are sound (`sound_initializers`) and their heads (`initializer_heads`)."""
     graph = graph_field(data)
     if graph is not None and _wire is not None:
         from trtforge.analyzer.validity import raw_data_bits
 
         loaded.sound_initializers = _wire.sound_tensors(graph, raw_data_bits())
+        heads = _wire.initializer_heads(graph)
+        if heads is not None:
+            loaded.initializer_heads = InitializerHeads(*heads)
     if graph is not None and len(data) > GRAPH_VIEW_BYTES:
         graph = _wire.graph_nodes(graph) if _wire is not None else None
     loaded.graph_bytes = memoryview(graph) if graph is not None else None
-    from trtforge.analyzer.outputs import protect  # outputs never replace what was read
-
-    protect(path, *(loaded.folder / ref.location for ref in refs))
     return loaded
 
 

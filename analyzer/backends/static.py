@@ -395,7 +395,12 @@ class StaticChecker:
         proto = self.loaded.proto
         pending = self.session.pending_types()
         try:  # what needs no types, while they are inferred
-            top = GraphView(proto.graph, self.types, serialized=self.loaded.graph_bytes)
+            top = GraphView(
+                proto.graph,
+                self.types,
+                serialized=self.loaded.graph_bytes,
+                initializer_heads=self.loaded.initializer_heads,
+            )
             top.read_structure()
             memo = VerdictMemo(top) if self.memo else None
             f = top.fields
@@ -767,13 +772,14 @@ class VerdictMemo:
         read them: `uint8_weights`) and graph outputs are keyed one by one."""
         graph, known = self.graph, self._tensor_keys
         by_kind: dict[tuple[int, tuple[int, ...]], int] = {}
-        for name, tensor in graph.initializer_items():
+        kinds = graph.initializer_kinds()  # read from the file: no wrapper for each
+        if kinds is None:
+            kinds = {n: (t.data_type, tuple(t.dims)) for n, t in graph.initializer_items()}
+        for name, kind in kinds.items():
             if name in known or graph.is_graph_output(name):
                 continue
-            data_type = tensor.data_type
-            if data_type == onnx.TensorProto.UINT8:
+            if kind[0] == onnx.TensorProto.UINT8:
                 continue
-            kind = (data_type, tuple(tensor.dims))
             key = by_kind.get(kind)
             if key is not None:
                 known[name] = key

@@ -1484,6 +1484,61 @@ PyObject* sound_tensors(PyObject*, PyObject* args) {
   return PyBytes_FromStringAndSize(flags.data(), static_cast<Py_ssize_t>(flags.size()));
 }
 
+// --- initializer heads -------------------------------------------------------------------
+// What the verdict memo keys an initializer by (`VerdictMemo._key_initializers_alike`): its
+// name, element type and dims, read from the wire for every initializer at load instead of
+// through 50,000 protobuf wrappers after the types arrive.
+
+PyObject* initializer_heads(PyObject*, PyObject* arg) {
+  Py_buffer view;
+  if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) != 0) return nullptr;
+  PyRef names(PyList_New(0)), kinds(PyList_New(0)), table(PyList_New(0));
+  Texts texts(64);
+  PyRef numbers(PyDict_New());  // (element type, dims) -> its number in `table`
+  bool failed = !names.obj || !kinds.obj || !table.obj || !numbers.obj;
+  bool read = !failed && each_raw_field(
+      std::string_view(static_cast<const char*>(view.buf), static_cast<size_t>(view.len)),
+      [&](uint32_t field, uint32_t wire, std::string_view, std::string_view payload) {
+        if (field != 5) return true;
+        TensorHead head;
+        if (wire != 2 || !read_tensor_head(payload, head)) return false;
+        PyRef dims(PyTuple_New(static_cast<Py_ssize_t>(head.dims.size())));
+        for (size_t i = 0; dims.obj && i < head.dims.size(); ++i) {
+          PyObject* size = PyLong_FromLongLong(static_cast<long long>(head.dims[i]));
+          if (size == nullptr) {
+            Py_CLEAR(dims.obj);
+            break;
+          }
+          PyTuple_SET_ITEM(dims.obj, static_cast<Py_ssize_t>(i), size);
+        }
+        PyRef type(PyLong_FromLongLong(head.element_type()));
+        PyRef kind(dims.obj && type.obj ? PyTuple_Pack(2, type.obj, dims.obj) : nullptr);
+        auto fail = [&failed] {
+          failed = true;  // a Python error is set
+          return false;
+        };
+        if (!kind.obj) return fail();
+        PyObject* number = PyDict_GetItemWithError(numbers.obj, kind.obj);  // borrowed
+        if (number == nullptr) {
+          if (PyErr_Occurred()) return fail();
+          PyRef made(PyLong_FromSsize_t(PyList_GET_SIZE(table.obj)));
+          if (!made.obj || PyDict_SetItem(numbers.obj, kind.obj, made.obj) != 0 ||
+              PyList_Append(table.obj, kind.obj) != 0) {
+            return fail();
+          }
+          number = made.obj;  // held by the dict
+        }
+        if (PyList_Append(kinds.obj, number) != 0 || !append(names.obj, texts.get(head.name))) {
+          return fail();
+        }
+        return true;
+      });
+  PyBuffer_Release(&view);
+  if (failed) return nullptr;
+  if (!read) return Py_NewRef(Py_None);
+  return PyTuple_Pack(3, names.obj, kinds.obj, table.obj);
+}
+
 // --- attribute keys --------------------------------------------------------------------
 // What a node's verdict may depend on of a tensor attribute (a Constant's weights): its type,
 // dims and every other field, but not its values, as long as those are sound (`sound_tensor`)
@@ -1639,6 +1694,11 @@ PyMethodDef methods[] = {
      "attribute holding one sound tensor (raw_data of exactly the bytes its dims and element "
      "type need: bits[element type] bits per element) of at least min_bytes, and no graph, "
      "is (None, its other fields, the tensor's fields but name, raw_data and doc_string)."},
+    {"initializer_heads", initializer_heads, METH_O,
+     "initializer_heads(serialized_graph) -> (names, kinds, table): for each initializer of "
+     "the GraphProto, in order, its name and the number of its (element type, dims) in "
+     "table, a list of those pairs in order of first appearance, as protobuf reads them; "
+     "None when the bytes are not a graph this reader understands."},
     {nullptr, nullptr, 0, nullptr},
 };
 

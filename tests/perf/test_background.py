@@ -632,6 +632,64 @@ def test_prefetch_through_the_lean_child(fork_always, monkeypatch, tmp_path, cap
         assert (tmp_path / "joined").exists()
 
 
+def _exited(pid: int) -> None:
+    """Waits until the child `pid` has exited (a zombie: the parent reaps it later)."""
+    import time
+
+    for _ in range(2000):
+        with open(f"/proc/{pid}/stat") as stat:
+            if stat.read().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                return
+        time.sleep(0.005)
+    raise AssertionError("the prefetching child did not finish")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_a_lean_prefetch_is_bound_to_the_bytes_it_inferred(fork_always, monkeypatch, tmp_path, caplog):
+    """A lean child's table is bound to the SHA-256 of what it inferred (the model without
+    its weights: `_speculation.inference_digest`), not of the whole file: the weights'
+    values changed after the child read the file, the table still stands for the loaded
+    model and is used; a changed graph is inferred again."""
+    import numpy as np
+    from onnx import numpy_helper
+
+    monkeypatch.setattr(background, "PREFETCH_MIN_BYTES", 0)
+    model = _weighted_model()
+    path = tmp_path / "m.onnx"
+    onnx.save(model, path)
+    (tmp_path / "outside.bin").write_bytes(bytes(8192 * 5 * 4))
+    lean = []
+    read = background.PendingTypes._lean_table
+    monkeypatch.setattr(
+        background.PendingTypes,
+        "_lean_table",
+        staticmethod(lambda model, inferred: lean.append(1) or read(model, inferred)),
+    )
+    for change, used in (("values", True), ("graph", False)):
+        lean.clear()
+        caplog.clear()
+        background.prefetch(str(path))
+        _exited(background._prefetch._pid)  # it read the file as it was
+        changed = onnx.ModelProto()
+        changed.CopyFrom(model)
+        if change == "values":
+            big = numpy_helper.from_array(np.full((3, 8192), 2, np.float32), "big")
+            changed.graph.initializer[0].CopyFrom(big)
+        else:
+            changed.graph.node[-1].op_type = "Add"
+        onnx.save(changed, path)
+        with caplog.at_level(logging.INFO, logger="trtforge.background"):
+            loaded = load_model(path)
+            assert loaded.inference_sha256 is not None and loaded.sha256 != loaded.inference_sha256
+            table = background.start_type_inference(changed, loaded).result()
+        assert ("inferring again" in caplog.text) is not used
+        assert bool(lean) is used
+        assert table._raw == infer_types(changed)._raw
+        onnx.save(model, path)
+    # a command that loads a file no child reads computes no such digest
+    assert load_model(path).inference_sha256 is None
+
+
 def test_idle_work_runs_while_waiting_for_the_child(fork_always):
     """`when_idle` work runs once, when the command would wait for its inference child, and
     a failing piece of it does not stop the check; `discard_prefetch` drops what never ran."""

@@ -806,10 +806,13 @@ def _many_initializers_model() -> onnx.ModelProto:
     return model
 
 
-def test_initializers_keyed_by_kind_get_the_keys_they_get_one_by_one(monkeypatch):
+@pytest.mark.parametrize("sparse", [True, False], ids=["with-sparse", "dense"])
+def test_initializers_keyed_by_kind_get_the_keys_they_get_one_by_one(monkeypatch, sparse):
     """`_key_initializers_alike` keys initializers of one element type and shape alike:
-    every tensor's key groups the tensors as keying each from its facts does, and the
-    reports with and without the memo stay equal."""
+    every tensor's key groups the tensors as keying each from its facts does, whether the
+    kinds come from the file's bytes (`LoadedModel.initializer_heads`; not for a graph with
+    sparse initializers) or from the protos, and the reports with and without the memo stay
+    equal."""
     memos = []
     real_init = static.VerdictMemo.__init__
 
@@ -818,7 +821,14 @@ def test_initializers_keyed_by_kind_get_the_keys_they_get_one_by_one(monkeypatch
         memos.append(self)
 
     monkeypatch.setattr(static.VerdictMemo, "__init__", recording)
-    loaded, target = load_model(_many_initializers_model()), parse_target("rtx-1")
+    model = _many_initializers_model()
+    if not sparse:
+        model.graph.ClearField("sparse_initializer")
+        model.graph.node[-1].input[1] = "declared"
+    loaded, target = load_model(model.SerializeToString()), parse_target("rtx-1")
+    assert loaded.initializer_heads is not None  # kinds read from the bytes
+    view = static.GraphView(loaded.proto.graph, {}, initializer_heads=loaded.initializer_heads)
+    assert (view.initializer_kinds() is None) is sparse
 
     def groups() -> set[frozenset[str]]:
         memos.clear()
@@ -832,7 +842,10 @@ def test_initializers_keyed_by_kind_get_the_keys_they_get_one_by_one(monkeypatch
 
     bulk, bulk_names = groups()
     assert {"w1", "w3", "w5"} in {names & {"w1", "w3", "w5"} for names in bulk}
-    shared, alone_report = _reports(_many_initializers_model(), "rtx-1")
+    heads, loaded.initializer_heads = loaded.initializer_heads, None  # read from the protos
+    assert groups() == (bulk, bulk_names)
+    loaded.initializer_heads = heads
+    shared, alone_report = _reports(model, "rtx-1")
     assert shared == alone_report
     monkeypatch.setattr(static.VerdictMemo, "_key_initializers_alike", lambda self: None)
     alone, alone_names = groups()

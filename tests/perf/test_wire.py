@@ -660,3 +660,29 @@ def test_attribute_keys_leave_out_only_the_values_of_sound_tensors():
     assert elided > 100
     with pytest.raises(TypeError):
         _wire.attribute_keys([[attribute(ones)]], None, 64)
+
+
+def test_initializer_heads_are_what_protobuf_reads():
+    """`_wire.initializer_heads` gives each initializer's name, element type and dims as
+    protobuf parses them (random encodings: packed and repeated dims, fields written twice,
+    64-bit element types, names that are not UTF-8), kinds numbered in order of first
+    appearance; None for bytes it does not understand."""
+    rng = random.Random(13)
+    compared = 0
+    for _ in range(2000):
+        tensors = [_random_tensor(rng) for _ in range(rng.randint(1, 4))]
+        if rng.random() < 0.1:
+            tensors.append(b"\x42\x02\xff\xfe")  # a name that is not UTF-8
+        graph = b"".join(b"\x2a" + _varint(len(t)) + t for t in tensors)
+        try:
+            parsed = onnx.GraphProto.FromString(graph)
+        except Exception:  # noqa: BLE001 - bytes protobuf refuses: nothing to compare
+            continue
+        names, kinds, table = _wire.initializer_heads(graph)
+        assert names == [t.name for t in parsed.initializer]
+        assert [table[k] for k in kinds] == [(t.data_type, tuple(t.dims)) for t in parsed.initializer]
+        assert sorted(set(kinds)) == list(range(len(table))) and kinds[0] == 0
+        compared += 1
+    assert compared > 1000
+    assert _wire.initializer_heads(b"\x2a\x05\x08") is None  # truncated
+    assert _wire.initializer_heads(b"") == ([], [], [])
