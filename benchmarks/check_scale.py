@@ -409,11 +409,15 @@ def make_weighted_chain(
     return _save_chain(path, nodes, "weighted_chain", "c", steps, inits, hidden, external)
 
 
-def make_per_layer_weights(path: Path, nodes: int, hidden: int = 32, conv: bool = False) -> int:
+def make_per_layer_weights(
+    path: Path, nodes: int, hidden: int = 32, conv: bool = False, constants: bool = False
+) -> int:
     """A chain whose every layer has weights of its own, dynamic batch: MatMul, Add, Relu,
     Sigmoid with a [hidden, hidden] weight and a bias each (one initializer per two nodes),
     or (`conv`) Conv 1x1/3x3/5x5 (alternating dilations), Relu and a residual Add with a
-    weight each (one per three nodes). Returns the node count."""
+    weight each (one per three nodes). `constants`: each weight held by a Constant node just
+    before its layer instead (as exporters that do not fold constants write them; `nodes`
+    then counts the layers' nodes, not the Constants). Returns the node count."""
     rng = np.random.default_rng(0)
     inits: list[onnx.TensorProto] = []
     graph_nodes: list[onnx.NodeProto] = []
@@ -447,6 +451,16 @@ def make_per_layer_weights(path: Path, nodes: int, hidden: int = 32, conv: bool 
                 graph_nodes.append(helper.make_node(op, ins, [out], name=out))
                 current = out
         layer += 1
+    if constants:
+        held = {t.name: t for t in inits}
+        layered: list[onnx.NodeProto] = []
+        for node in graph_nodes:
+            for name in node.input:
+                if name in held:
+                    value = held.pop(name)
+                    layered.append(helper.make_node("Constant", [], [name], value=value))
+            layered.append(node)
+        graph_nodes, inits = layered, []
     shape = ["N", 8, 16, 16] if conv else ["batch", "seq", hidden]
     graph = helper.make_graph(
         graph_nodes,
