@@ -149,9 +149,19 @@ struct Blobs {
   // Larger messages are made each on its own: they are mostly distinct (a Constant's
   // weights), and hashing them would cost a pass over every weight.
   static constexpr size_t kInternedUpTo = 256;
+  // From this size a message is a read-only memoryview of the caller's buffer (`source`, a
+  // memoryview of it, starting at `start`), not a copy: a model whose weights are Constant
+  // nodes would otherwise copy them all (~0.25 s for 110 MB on this project's machines).
+  static constexpr size_t kViewedFrom = 1024;
   Interned table;
+  PyObject* source = nullptr;  // borrowed
+  const char* start = nullptr;
   explicit Blobs(size_t expected = 64) : table(expected) {}
   PyObject* get(std::string_view blob) {
+    if (source != nullptr && blob.size() >= kViewedFrom) {
+      Py_ssize_t at = blob.data() - start;
+      return PySequence_GetSlice(source, at, at + static_cast<Py_ssize_t>(blob.size()));
+    }
     return blob.size() > kInternedUpTo ? make_bytes(blob) : table.get(blob, make_bytes);
   }
 };
@@ -219,8 +229,29 @@ PyObject* node_columns(PyObject*, PyObject* arg) {
   PyObject* result = nullptr;
   {
     Reader r{static_cast<const uint8_t*>(view.buf), static_cast<const uint8_t*>(view.buf) + view.len};
-    Texts texts(static_cast<size_t>(view.len) / 64);  // about the names of a graph this size (grows)
+    // about the names of a graph this size (the table grows if not), but no more than two
+    // per node: weights held in Constant nodes make the bytes 20 times more, and a table
+    // that large costs more to clear than the whole read
+    size_t nodes = 0;
+    each_raw_field(std::string_view(static_cast<const char*>(view.buf), static_cast<size_t>(view.len)),
+                   [&nodes](uint32_t field, uint32_t, std::string_view, std::string_view) {
+                     nodes += field == 1;
+                     return true;
+                   });
+    Texts texts(std::min(static_cast<size_t>(view.len) / 64, 2 * nodes));
     Blobs blobs;
+    // large attributes are views of the buffer, which must stay as it is: bytes, or a
+    // read-only buffer (a memoryview of bytes, as `LoadedModel.graph_bytes`)
+    PyRef source(view.readonly ? PyMemoryView_FromObject(arg) : nullptr);
+    if (view.readonly && !source.obj) PyErr_Clear();  // then copies, as for a writable one
+    if (source.obj != nullptr) {  // bytes, one dimension (slices index bytes and hash)
+      const Py_buffer* seen = PyMemoryView_GET_BUFFER(source.obj);
+      bool plain = seen->itemsize == 1 && seen->ndim <= 1 &&
+                   (seen->format == nullptr || std::strcmp(seen->format, "B") == 0);
+      if (!plain) Py_CLEAR(source.obj);
+    }
+    blobs.source = source.obj;
+    blobs.start = static_cast<const char*>(view.buf);
     Columns columns;
     Outcome outcome = columns.ok() ? Outcome::kDone : Outcome::kError;
     while (outcome == Outcome::kDone && r.p < r.end) {
@@ -1600,10 +1631,16 @@ PyObject* attribute_keys(PyObject*, PyObject* args) {
     Py_ssize_t n = PyList_Check(attributes) ? PyList_GET_SIZE(attributes) : 0;
     for (Py_ssize_t a = 0; a < n; ++a) {
       PyObject* attribute = PyList_GET_ITEM(attributes, a);
-      if (!PyBytes_Check(attribute)) continue;
+      Py_buffer held;  // bytes, or a view of them (node_columns' large attributes)
+      if (!PyObject_CheckBuffer(attribute) ||
+          PyObject_GetBuffer(attribute, &held, PyBUF_SIMPLE) != 0) {
+        PyErr_Clear();
+        continue;
+      }
       PyObject* key = attribute_key(
-          std::string_view(PyBytes_AS_STRING(attribute), static_cast<size_t>(PyBytes_GET_SIZE(attribute))),
+          std::string_view(static_cast<const char*>(held.buf), static_cast<size_t>(held.len)),
           bits, static_cast<size_t>(std::max<Py_ssize_t>(min_bytes, 0)));
+      PyBuffer_Release(&held);
       if (key == nullptr) {
         if (PyErr_Occurred()) return nullptr;
         continue;

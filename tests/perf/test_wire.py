@@ -686,3 +686,27 @@ def test_initializer_heads_are_what_protobuf_reads():
     assert compared > 1000
     assert _wire.initializer_heads(b"\x2a\x05\x08") is None  # truncated
     assert _wire.initializer_heads(b"") == ([], [], [])
+
+
+def test_large_attributes_are_views_of_the_graphs_bytes():
+    """`node_columns` hands a large attribute (a Constant's weight) over as a read-only view
+    of the bytes it read, equal to the serialized attribute and hashing alike, and keyed by
+    `attribute_keys` as the bytes are; a writable buffer gives copies."""
+    from trtforge.analyzer import validity
+
+    weight = numpy_helper.from_array(np.ones((16, 16), np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("Constant", [], ["w"], value=weight), helper.make_node("Relu", ["w"], ["y"])],
+        "g", [], [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )  # fmt: skip
+    serialized = graph.SerializeToString()
+    expected = graph.node[0].attribute[0].SerializeToString()
+    for source in (serialized, memoryview(serialized)):
+        (held,) = _wire.node_columns(source)[5][0]
+        assert type(held) is memoryview and held.readonly
+        assert held == expected and hash(held) == hash(expected)
+        assert onnx.AttributeProto.FromString(held).t == weight
+        keys = _wire.attribute_keys([[held], [expected]], validity.raw_data_bits(), 64)
+        assert type(keys[0][0]) is tuple and keys[0] == keys[1]
+    (copied,) = _wire.node_columns(bytearray(serialized))[5][0]
+    assert type(copied) is bytes and copied == expected
