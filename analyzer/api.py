@@ -93,7 +93,9 @@ def check(
     if advice:
         from trtforge.analyzer.dim_profiles import build_profile_advice
 
-        profile = build_profile_advice(loaded.proto, loaded.path)
+        heads = loaded.initializer_heads
+        names = heads.names if heads is not None else None
+        profile = build_profile_advice(loaded.proto, loaded.path, names)
         if profile is not None:
             report.graph_findings.append(profile)
     return report

@@ -14,8 +14,9 @@ child that dies during the speculative run is replaced by one that runs the poli
 (`trt-check` calls it as soon as its arguments are parsed): the child reads the file itself
 and sends the table with the SHA-256 of the bytes it read (of a lean run, the bytes it
 inferred: the model without its weights), and `start_type_inference` hands that child over
-when the model the command loaded has that digest (`LoadedModel.inference_sha256`). Inference then runs while
-the command imports onnx, numpy and the knowledge base (~0.2 s) instead of after.
+when the model the command loaded has that digest (`LoadedModel.inference_sha256`).
+Inference then runs while the command imports onnx, numpy and the knowledge base (~0.2 s)
+instead of after.
 
 Anything unusual runs inference in-process instead, with the same result: no `fork` (Windows,
 macOS), other threads in the process (forking them is unsafe), small models (a fork costs

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,12 +112,21 @@ def parse_dims(items: list[str]) -> dict[str, DimRange]:
     return out
 
 
-def named_dims(model: onnx.ModelProto) -> dict[str, list[tuple[str, int]]]:
-    """Each dim_param of the graph inputs → the (input, axis) pairs using it."""
-    initializers = {t.name for t in model.graph.initializer}
+def named_dims(
+    model: onnx.ModelProto, initializers: Iterable[str] | None = None
+) -> dict[str, list[tuple[str, int]]]:
+    """Each dim_param of the graph inputs → the (input, axis) pairs using it (inputs that are
+    initializers left out; `initializers`: their names, if at hand: `LoadedModel.
+    initializer_heads`, read without a protobuf wrapper each)."""
+    inputs = [v for v in model.graph.input if v.type.HasField("tensor_type")]
+    if not inputs:
+        return {}
+    if initializers is None:
+        initializers = (t.name for t in model.graph.initializer)
+    initializers = set(initializers)
     found: dict[str, list[tuple[str, int]]] = {}
-    for value in model.graph.input:
-        if value.name in initializers or not value.type.HasField("tensor_type"):
+    for value in inputs:
+        if value.name in initializers:
             continue
         for axis, dim in enumerate(value.type.tensor_type.shape.dim):
             if dim.HasField("dim_param") and dim.dim_param:
@@ -270,13 +280,17 @@ def _check_agrees(name, given: DimRange | None, input_name, axis, shape) -> None
         )
 
 
-def suggest_command(model: onnx.ModelProto, model_path: Path | str | None) -> str | None:
+def suggest_command(
+    model: onnx.ModelProto,
+    model_path: Path | str | None,
+    initializers: Iterable[str] | None = None,
+) -> str | None:
     """A `trt-build … --dims …` line for a model with KV-cache-style named dims, or None.
 
     Ranges come from genai_config.json when present, else from generic defaults (context 2048)
-    marked as such in the text.
+    marked as such in the text. `initializers`: as `named_dims`'.
     """
-    used = named_dims(model)
+    used = named_dims(model, initializers)
     if not any(role(n) in KV_ROLES for n in used):
         return None
     config = genai_config(model_path) or {"model": {"context_length": 2048}}
@@ -286,16 +300,22 @@ def suggest_command(model: onnx.ModelProto, model_path: Path | str | None) -> st
     return f"trt-build {path} -o model.engine --dims " + ",".join(parts)
 
 
-def build_profile_advice(proto: onnx.ModelProto, model_path: Path | str | None):
+def build_profile_advice(
+    proto: onnx.ModelProto,
+    model_path: Path | str | None,
+    initializers: Iterable[str] | None = None,
+):
     """A graph-level warning `advice/build-dims` naming the `trt-build --dims` command for a
     model with KV-cache dims (None when it has none): TensorRT needs a range for each, with an
-    empty cache (past length 0) at the minimum."""
+    empty cache (past length 0) at the minimum. `initializers`: as `named_dims`'."""
     from trtforge.analyzer.findings import Finding
 
-    command = suggest_command(proto, model_path)
+    if initializers is not None:
+        initializers = set(initializers)  # read twice below
+    command = suggest_command(proto, model_path, initializers)
     if command is None:
         return None
-    used = named_dims(proto)
+    used = named_dims(proto, initializers)
     kv = sorted(n for n in used if role(n) in KV_ROLES)
     source = GENAI_CONFIG if genai_config(model_path) else "generic defaults (context 2048)"
     return Finding(

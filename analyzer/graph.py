@@ -213,8 +213,9 @@ class NodeFields:
 
         Nodes of one signature have the same op_type, domain, serialized attributes (but the
         values of large sound tensors: `attribute_keys`), input and output counts and empty
-        inputs: everything of a node but its name, the names of its tensors and its weights. What depends only on that (a schema check, the type-free part of a
-        verdict) is judged once per signature. Large models have a few dozen signatures.
+        inputs: everything of a node but its name, the names of its tensors and its weights.
+        What depends only on that (a schema check, the type-free part of a verdict) is judged
+        once per signature. Large models have a few dozen signatures.
         """
         if self._signatures is None:
             table: dict[tuple, int] = {}
@@ -626,7 +627,7 @@ class _InitializersByName(Mapping):
 
     def __init__(self, tensors, names: list[str]) -> None:
         self._tensors = tensors
-        self._index = dict(zip(names, range(len(names))))
+        self._index = dict(zip(names, range(len(names)), strict=True))
 
     def __getitem__(self, name: str) -> onnx.TensorProto:
         return self._tensors[self._index[name]]

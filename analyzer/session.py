@@ -161,11 +161,15 @@ class ModelSession:
             from trtforge.analyzer import validity
 
             sound = self.loaded.sound_initializers
+            heads = self.loaded.initializer_heads
+            names = heads.names if heads is not None else None
             if view is None:
-                self._structure = validity.check_validity(self.proto, sound=sound)
+                self._structure = validity.check_validity(
+                    self.proto, sound=sound, initializer_names=names
+                )
             else:
                 self._structure = validity.check_validity(
-                    self.proto, fields=view.fields, sound=sound
+                    self.proto, fields=view.fields, sound=sound, initializer_names=names
                 )
         return list(self._structure)
 

@@ -427,14 +427,19 @@ class _GraphChecker:
         top_index: int | None,
         fields=None,
         sound: bytes | None = None,
+        initializer_names: list[str] | None = None,
     ) -> None:
         """Checks `graph`; `rows` are (node, op, domain, inputs, outputs) for its nodes (or a
         callable giving them), and `fields` the same as columns (`graph.NodeFields`) when the
         caller has them; `sound`: a byte per initializer, 1 where it is known to have no
-        problem `_tensor_problems` finds (`LoadedModel.sound_initializers`)."""
+        problem `_tensor_problems` finds (`LoadedModel.sound_initializers`);
+        `initializer_names`: the initializers' names, in order, if at hand."""
         at_top = top_index is None
         defined: set[str] = {vi.name for vi in graph.input}
-        defined.update(t.name for t in graph.initializer)
+        if initializer_names is not None and len(initializer_names) == len(graph.initializer):
+            defined.update(initializer_names)
+        else:
+            defined.update(t.name for t in graph.initializer)
         defined.update(s.values.name for s in graph.sparse_initializer)
         self.problems.extend(_elem_type_problems(graph, where, top_index))
         initializers = graph.initializer
@@ -763,7 +768,11 @@ def _leftover(forward: dict[int, set[int]], backward: dict[int, set[int]], count
 
 
 def check_validity(
-    proto: onnx.ModelProto, rows=None, fields=None, sound: bytes | None = None
+    proto: onnx.ModelProto,
+    rows=None,
+    fields=None,
+    sound: bytes | None = None,
+    initializer_names: list[str] | None = None,
 ) -> list[Problem]:
     """Every structural problem of `proto` (empty for a valid model).
 
@@ -777,6 +786,8 @@ def check_validity(
         sound: for each top-level initializer, 1 where it is known to hold exactly the data
             its type and dims need (`LoadedModel.sound_initializers`, read from the bytes
             `proto` was parsed from): only the others are checked one by one.
+        initializer_names: the top-level initializers' names, in order, read from those
+            bytes too (`LoadedModel.initializer_heads`): not read from the protos again.
     """
     graph = proto.graph
     if fields is not None:
@@ -788,7 +799,7 @@ def check_validity(
     uses_default = "" in domains or "ai.onnx" in domains
     checker = _GraphChecker(opsets)
     checker.problems.extend(_model_problems(proto, uses_default))
-    checker.graph(graph, rows, frozenset(), "", None, fields, sound)
+    checker.graph(graph, rows, frozenset(), "", None, fields, sound, initializer_names)
     return checker.problems
 
 

@@ -645,7 +645,9 @@ def _exited(pid: int) -> None:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
-def test_a_lean_prefetch_is_bound_to_the_bytes_it_inferred(fork_always, monkeypatch, tmp_path, caplog):
+def test_a_lean_prefetch_is_bound_to_the_bytes_it_inferred(
+    fork_always, monkeypatch, tmp_path, caplog
+):
     """A lean child's table is bound to the SHA-256 of what it inferred (the model without
     its weights: `_speculation.inference_digest`), not of the whole file: the weights'
     values changed after the child read the file, the table still stands for the loaded

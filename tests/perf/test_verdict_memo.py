@@ -890,7 +890,9 @@ def test_constant_weights_share_a_verdict_whatever_their_values(monkeypatch):
     report = static.check_static(damaged, target)
     assert [n.name for n in report.nodes if n.status == "unsupported"] == ["c17"]
     assert "raw_data" in report.nodes[34].reasons[0].message
-    assert render(report, "json") == render(static.check_static(damaged, target, memo=False), "json")
+    assert render(report, "json") == render(
+        static.check_static(damaged, target, memo=False), "json"
+    )
 
 
 def test_a_rule_reading_a_constants_value_judges_each_alone(monkeypatch):

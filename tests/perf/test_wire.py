@@ -521,11 +521,7 @@ def test_weightless_leaves_constant_weights_without_values():
     assert added == [] and not light.initializer and list(light.input) == list(graph.input)
     expected = inference._weightless(model).graph
     assert list(light.node) == list(expected.node)
-    bare = {
-        kept.output[0]
-        for kept, node in zip(light.node, nodes, strict=True)
-        if kept != node
-    }
+    bare = {kept.output[0] for kept, node in zip(light.node, nodes, strict=True) if kept != node}
     assert bare == {"w", "typed", "dotted"}
     for kept in light.node[:3]:
         tensor = kept.attribute[0].t
@@ -680,7 +676,9 @@ def test_initializer_heads_are_what_protobuf_reads():
             continue
         names, kinds, table = _wire.initializer_heads(graph)
         assert names == [t.name for t in parsed.initializer]
-        assert [table[k] for k in kinds] == [(t.data_type, tuple(t.dims)) for t in parsed.initializer]
+        assert [table[k] for k in kinds] == [
+            (t.data_type, tuple(t.dims)) for t in parsed.initializer
+        ]
         assert sorted(set(kinds)) == list(range(len(table))) and kinds[0] == 0
         compared += 1
     assert compared > 1000

@@ -477,3 +477,34 @@ def test_a_body_sees_the_names_defined_before_its_node():
     messages = [p.message for p in check_validity(model)]
     assert any("'late'" in m for m in messages), messages
     assert not any("'early'" in m for m in messages), messages
+
+
+def test_initializer_names_read_from_the_file_define_what_the_protos_do():
+    """`check_validity` given the initializers' names read from the file's bytes
+    (`LoadedModel.initializer_heads`) finds what it finds reading them from the protos: an
+    input read from an initializer is defined, one from nowhere is dangling; names of
+    another count are not used."""
+    from trtforge.analyzer.loading import load_model
+    from trtforge.analyzer.validity import check_validity
+
+    graph = helper.make_graph(
+        [
+            helper.make_node("Add", ["x", "w"], ["y"], name="reads_w"),
+            helper.make_node("Add", ["y", "nowhere"], ["z"], name="dangles"),
+        ],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, [2])],
+        [numpy_helper.from_array(np.ones(2, np.float32), "w")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    loaded = load_model(model.SerializeToString())
+    names = loaded.initializer_heads.names
+    assert names == ["w"]
+    from_file = check_validity(loaded.proto, initializer_names=names)
+    assert [(p.node, p.finding.code) for p in from_file] == [
+        (p.node, p.finding.code) for p in check_validity(loaded.proto)
+    ]
+    assert [p.node for p in from_file if p.finding.code.endswith("dangling")] == [1]
+    wrong = check_validity(loaded.proto, initializer_names=["w", "nowhere"])  # not this graph's
+    assert [p.finding.code for p in wrong] == [p.finding.code for p in from_file]
