@@ -330,7 +330,9 @@ def load_model(model: str | os.PathLike | onnx.ModelProto | bytes) -> LoadedMode
     loaded = _with_graph_reads(LoadedModel(path, proto, sha256, refs, total), data)
     from trtforge.analyzer import background
 
-    if background.prefetching(path):  # what its child inferred, if it ran lean
+    # what a prefetching child infers if it runs lean (without the native reader, the whole
+    # file, whose digest is `sha256`)
+    if _wire is not None and background.prefetching(path):
         from trtforge.analyzer._speculation import inference_digest
 
         loaded.inference_sha256 = inference_digest(data)
