@@ -506,14 +506,15 @@ class GraphView:
         """(name, TensorProto) of this graph's own initializers, as `initializer_names`."""
         return self._initializers.items()
 
-    def initializer_kinds(self) -> dict[str, tuple[int, tuple[int, ...]]] | None:
-        """Name -> (element type, dims) of this graph's initializers (the last of a name),
-        read from the file's bytes (`LoadedModel.initializer_heads`); None when the view was
-        not given them."""
-        heads = self._initializer_heads
-        if heads is None:
-            return None
-        return dict(zip(heads.names, map(heads.table.__getitem__, heads.kinds), strict=True))
+    def initializer_heads(self) -> InitializerHeads | None:
+        """The name, element type and dims of each of this graph's initializers, read from
+        the file's bytes (`LoadedModel.initializer_heads`); None when the view was not given
+        them."""
+        return self._initializer_heads
+
+    def output_names(self) -> set[str]:
+        """The names of this graph's outputs (read-only)."""
+        return self._outputs
 
     def is_initializer(self, name: str) -> bool:
         if name in self._initializers:

@@ -771,10 +771,11 @@ class VerdictMemo:
         ~0.25 s keying each from its facts). UINT8 ones (whose keys say how their consumers
         read them: `uint8_weights`) and graph outputs are keyed one by one."""
         graph, known = self.graph, self._tensor_keys
+        heads = graph.initializer_heads()  # read from the file: no wrapper for each
+        if heads is not None and self._key_initializer_heads(heads):
+            return
         by_kind: dict[tuple[int, tuple[int, ...]], int] = {}
-        kinds = graph.initializer_kinds()  # read from the file: no wrapper for each
-        if kinds is None:
-            kinds = {n: (t.data_type, tuple(t.dims)) for n, t in graph.initializer_items()}
+        kinds = {n: (t.data_type, tuple(t.dims)) for n, t in graph.initializer_items()}
         for name, kind in kinds.items():
             if name in known or graph.is_graph_output(name):
                 continue
@@ -787,6 +788,44 @@ class VerdictMemo:
             key, of_type = self._new_tensor_key(name)
             if of_type and type(key) is int:
                 by_kind[kind] = key
+
+    def _key_initializer_heads(self, heads) -> bool:
+        """`_key_initializers_alike` from the initializers' heads (`graph.InitializerHeads`),
+        in bulk: the first initializer of each kind (element type and dims) is keyed from its
+        facts, and the others of a kind whose key is shared get it in one dict update; those
+        of a kind whose key is not are keyed one by one; UINT8 ones, those keyed already and
+        graph outputs are left alone. False (nothing done) when a name is given twice."""
+        graph, known = self.graph, self._tensor_keys
+        names, kinds, table = heads.names, heads.kinds, heads.table
+        present = set(names)
+        if len(present) != len(names):
+            return False
+        apart = present.intersection(known.keys()) | present.intersection(graph.output_names())
+        uint8 = onnx.TensorProto.UINT8
+        #: kind number -> its shared key; None: not keyed here (UINT8) or one by one (False)
+        shared: list = [None] * len(table)
+        open_kinds = {k for k, (data_type, _) in enumerate(table) if data_type != uint8}
+        for name, kind in zip(names, kinds, strict=True):  # the first of each kind
+            if not open_kinds:
+                break
+            if kind not in open_kinds or name in apart:
+                continue
+            open_kinds.discard(kind)
+            key, of_type = self._new_tensor_key(name)
+            shared[kind] = key if of_type and type(key) is int else False
+        bulk = {
+            name: key
+            for name, key in zip(names, map(shared.__getitem__, kinds), strict=True)
+            if key
+        }
+        for name in apart:
+            bulk.pop(name, None)
+        known.update(bulk)
+        if False in shared:  # kinds whose keys are each tensor's own
+            for name, kind in zip(names, kinds, strict=True):
+                if shared[kind] is False and name not in known and name not in apart:
+                    self._new_tensor_key(name)
+        return True
 
     def _tensor_key(self, name: str) -> int | tuple[int, tuple[str, ...]]:
         if self._not_typed_alike is None:  # the first key: types are known now

@@ -828,7 +828,7 @@ def test_initializers_keyed_by_kind_get_the_keys_they_get_one_by_one(monkeypatch
     loaded, target = load_model(model.SerializeToString()), parse_target("rtx-1")
     assert loaded.initializer_heads is not None  # kinds read from the bytes
     view = static.GraphView(loaded.proto.graph, {}, initializer_heads=loaded.initializer_heads)
-    assert (view.initializer_kinds() is None) is sparse
+    assert (view.initializer_heads() is None) is sparse
 
     def groups() -> set[frozenset[str]]:
         memos.clear()
@@ -914,3 +914,24 @@ def test_a_rule_reading_a_constants_value_judges_each_alone(monkeypatch):
     shared = static.check_static(loaded, target)
     assert [n.name for n in shared.nodes if n.status == "unsupported"] == ["c3"]
     assert render(shared, "json") == render(static.check_static(loaded, target, memo=False), "json")
+
+
+def test_initializers_named_twice_are_keyed_as_the_protos_have_them():
+    """Two initializers of one name (the last one counts, as in the graph view): keyed from
+    the protos, not in bulk from the heads, and the reports with and without the memo are
+    equal."""
+    model = _constant_weights(3)
+    first = numpy_helper.from_array(np.ones((8, 8), np.float32), "twice")
+    second = numpy_helper.from_array(np.ones((4, 8), np.float32), "twice")
+    model.graph.initializer.extend([first, second])
+    model.graph.node.append(helper.make_node("MatMul", ["x", "twice"], ["t"], name="mm_twice"))
+    model.graph.output.append(helper.make_tensor_value_info("t", TensorProto.FLOAT, None))
+    loaded = load_model(model.SerializeToString())
+    assert loaded.initializer_heads.names == ["twice", "twice"]
+    target = parse_target("rtx-1")
+    memo = static.VerdictMemo(
+        static.GraphView(loaded.proto.graph, {}, initializer_heads=loaded.initializer_heads)
+    )
+    assert memo._key_initializer_heads(loaded.initializer_heads) is False
+    shared = render(static.check_static(loaded, target), "json")
+    assert shared == render(static.check_static(loaded, target, memo=False), "json")
