@@ -299,13 +299,19 @@ def lean_inferred(
     return None if run is None else run[0]
 
 
-def inference_input(serialized_model) -> bytes:
-    """The bytes a lean run infers for a serialized model (bytes or a buffer): the model
-    without its weights (`_weightless`), or, where the native reader does not make that, the
-    model itself. The types a lean run gives are a function of these bytes alone: a prefetch
-    binds its result to their SHA-256 (`inference_digest`)."""
+def _lean_input(serialized_model) -> tuple[bytes, list[tuple[str, bytes]] | None]:
+    """What a lean run infers of a serialized model (bytes or a buffer): the model without
+    its weights and the inputs added for them (`_weightless`), or, where the native reader
+    does not make that, the model itself (a buffer, not copied) and None."""
     made = _weightless(serialized_model)
-    return bytes(serialized_model if made is None else made[0])
+    return (serialized_model, None) if made is None else made
+
+
+def inference_input(serialized_model) -> bytes:
+    """The bytes a lean run infers for a serialized model (`_lean_input`). The types a lean
+    run gives are a function of these bytes alone: a prefetch binds its result to their
+    SHA-256 (`inference_digest`)."""
+    return bytes(_lean_input(serialized_model)[0])
 
 
 def inference_digest(serialized_model) -> str:
@@ -327,16 +333,14 @@ def lean_run(
     declared_types = set(types.values())
     # run without the weights, declared as graph inputs instead (`inference._weightless` on
     # the parsed model); external tensors left elsewhere need the full path
-    made = _weightless(serialized_model)
-    if made is not None:
-        light, added = made
+    light, added = _lean_input(serialized_model)
+    if added is not None:
         if external and weight_facts(light)[1]:
             return None
-        serialized_model = light
         declared_types.update(serialized for _, serialized in added)
     elif largest > MAX_INFERENCE_INITIALIZER_BYTES or external:
         return None
-    serialized_model = bytes(serialized_model)  # a mapped file (`background`): ONNX takes bytes
+    serialized_model = bytes(light)  # a mapped file (`background`): ONNX takes bytes
     if _wire is None and not CONTROL_FLOW.isdisjoint(ops):  # bodies' types: read natively only
         return None
     if too_large_for_data_prop(declared_types):  # the weights' too: they are inputs now

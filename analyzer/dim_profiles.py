@@ -123,7 +123,8 @@ def named_dims(
         return {}
     if initializers is None:
         initializers = (t.name for t in model.graph.initializer)
-    initializers = set(initializers)
+    if not isinstance(initializers, (set, frozenset)):
+        initializers = set(initializers)
     found: dict[str, list[tuple[str, int]]] = {}
     for value in inputs:
         if value.name in initializers:

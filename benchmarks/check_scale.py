@@ -92,6 +92,28 @@ def _save(path: Path, graph: onnx.GraphProto, external: bool = False) -> None:
         onnx.save(model, path)
 
 
+def _save_nodes(
+    path: Path,
+    graph_nodes: list[onnx.NodeProto],
+    name: str,
+    shapes: tuple[list, list | None],
+    inits,
+    external: bool = False,
+) -> int:
+    """Saves `graph_nodes` as graph `name` from FLOAT input x to the last node's output
+    (`shapes`: theirs) with initializers `inits` (`external`: as `_save`); returns the node
+    count."""
+    graph = helper.make_graph(
+        graph_nodes,
+        name,
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, shapes[0])],
+        [helper.make_tensor_value_info(graph_nodes[-1].output[0], TensorProto.FLOAT, shapes[1])],
+        inits,
+    )
+    _save(path, graph, external)
+    return len(graph_nodes)
+
+
 def _save_chain(
     path: Path,
     nodes: int,
@@ -115,15 +137,7 @@ def _save_chain(
             graph_nodes.append(helper.make_node(op, ins, [out], name=out, **attrs))
             cur = out
         block += 1
-    graph = helper.make_graph(
-        graph_nodes,
-        name,
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [8, width])],
-        [helper.make_tensor_value_info(cur, TensorProto.FLOAT, [8, width])],
-        inits,
-    )
-    _save(path, graph, external)
-    return len(graph_nodes)
+    return _save_nodes(path, graph_nodes, name, ([8, width], [8, width]), inits, external)
 
 
 def _common_steps(weight):
@@ -195,16 +209,7 @@ def make_conv_net(path: Path, nodes: int) -> int:
             graph_nodes.append(helper.make_node(op, ins, [out], name=out, **attrs))
         cur = graph_nodes[-1].output[0]
         block += 1
-    shape = ["N", channels, 32, 32]
-    graph = helper.make_graph(
-        graph_nodes,
-        "conv_net",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
-        [helper.make_tensor_value_info(cur, TensorProto.FLOAT, None)],
-        inits,
-    )
-    _save(path, graph)
-    return len(graph_nodes)
+    return _save_nodes(path, graph_nodes, "conv_net", (["N", channels, 32, 32], None), inits)
 
 
 EXAMPLE_BLOCK = Path(__file__).resolve().parent.parent / "examples" / "transformer_block.onnx"
@@ -462,15 +467,7 @@ def make_per_layer_weights(
             layered.append(node)
         graph_nodes, inits = layered, []
     shape = ["N", 8, 16, 16] if conv else ["batch", "seq", hidden]
-    graph = helper.make_graph(
-        graph_nodes,
-        "per_layer_weights",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
-        [helper.make_tensor_value_info(current, TensorProto.FLOAT, None)],
-        inits,
-    )
-    _save(path, graph)
-    return len(graph_nodes)
+    return _save_nodes(path, graph_nodes, "per_layer_weights", (shape, None), inits)
 
 
 def make_big_weights(path: Path, layers: int = 12, width: int = 8192) -> int:

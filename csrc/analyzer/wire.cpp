@@ -1198,6 +1198,14 @@ std::string tensor_type(const TensorHead& head) {
   return type;
 }
 
+// Whether a tensor of this head may be a weight: of rank 2 or more, of an element type not
+// in `value_types` (those whose values inference reads: `inference._may_be_weight`).
+bool may_be_weight(const TensorHead& head, const std::vector<uint64_t>& value_types) {
+  auto type = static_cast<uint64_t>(head.element_type());
+  return head.dims.size() >= 2 &&
+         std::find(value_types.begin(), value_types.end(), type) == value_types.end();
+}
+
 // A top-level node's bytes without the values of the weight it holds, when it is a Constant
 // (domain "" or ai.onnx) whose `value` attribute holds one tensor (written once) of rank 2 or
 // more, an element type not in `value_types` and not stored externally, none of whose
@@ -1243,9 +1251,7 @@ bool constant_without_weight(std::string_view node, const std::vector<uint64_t>&
     if (!fields) return false;
     TensorHead head;
     if (name != "value" || tensors != 1 || !read_tensor_head(tensor, head) || head.odd_wire ||
-        head.dims.size() < 2 || head.data_location == 1 ||
-        std::find(value_types.begin(), value_types.end(),
-                  static_cast<uint64_t>(head.element_type())) != value_types.end()) {
+        head.data_location == 1 || !may_be_weight(head, value_types)) {
       rewritten.append(whole.data(), whole.size());
       return true;
     }
@@ -1333,10 +1339,7 @@ bool weightless_graph(std::string_view graph, size_t max_bytes,
     TensorHead head;
     if (!read_tensor_head(payload, head)) return false;
     edits.push_back(Edit{whole, head.name, nullptr});
-    auto type = static_cast<uint64_t>(head.element_type());
-    bool weight = head.dims.size() >= 2 &&
-                  std::find(value_types.begin(), value_types.end(), type) == value_types.end() &&
-                  valued.find(head.name, SIZE_MAX) == SIZE_MAX;
+    bool weight = may_be_weight(head, value_types) && valued.find(head.name, SIZE_MAX) == SIZE_MAX;
     if (payload.size() > max_bytes || head.data_location == 1 || weight) {
       heavy.push_back(std::move(head));
     }
@@ -1452,18 +1455,15 @@ PyObject* weightless(PyObject*, PyObject* args) {
 // the file's bytes, so that validity checks the others only, without a Python wrapper for
 // each of 50,000 per-layer weights.
 
-// Whether the TensorProto `tensor` (as protobuf reads it: the last data_type, data_location
-// and raw_data written; the dims in order, packed or not) has raw_data of exactly the bytes
+// Whether the TensorProto `tensor` (`sound_tensor`; `sound_head`: from its head, read once)
+// (as protobuf reads it: the last data_type, data_location and raw_data written; the dims in
+// order, packed or not) has raw_data of exactly the bytes
 // its dims and element type need, with an element type in `bits` (bits per element), no dim
 // below 0 and a data_location of DEFAULT (0) (`read_tensor_head`). Anything else (typed
 // fields, external data, a product that overflows, one of those fields written with another
 // wire type, malformed bytes) is not known sound.
-bool sound_tensor(std::string_view tensor, const std::vector<int>& bits) {
-  TensorHead head;
-  if (!read_tensor_head(tensor, head) || head.odd_wire || !head.has_raw_data ||
-      head.data_location != 0) {
-    return false;
-  }
+bool sound_head(const TensorHead& head, const std::vector<int>& bits) {
+  if (head.odd_wire || !head.has_raw_data || head.data_location != 0) return false;
   int64_t type = head.element_type();
   if (type <= 0 || type >= static_cast<int64_t>(bits.size()) ||
       bits[static_cast<size_t>(type)] <= 0) {
@@ -1477,6 +1477,11 @@ bool sound_tensor(std::string_view tensor, const std::vector<int>& bits) {
   }
   auto per = static_cast<unsigned>(bits[static_cast<size_t>(type)]);
   return (count * per + 7) / 8 == head.raw_data_bytes;
+}
+
+bool sound_tensor(std::string_view tensor, const std::vector<int>& bits) {
+  TensorHead head;
+  return read_tensor_head(tensor, head) && sound_head(head, bits);
 }
 
 // The bits-per-element table a caller hands over (`validity.raw_data_bits()`): false with a
@@ -1600,9 +1605,11 @@ PyObject* attribute_key(std::string_view attribute, const std::vector<int>& bits
     }
     return true;
   });
-  if (!read || graph || tensors != 1 || !sound_tensor(tensor, bits)) return nullptr;
   TensorHead head;
-  if (!read_tensor_head(tensor, head) || head.raw_data_bytes < min_bytes) return nullptr;
+  if (!read || graph || tensors != 1 || !read_tensor_head(tensor, head) ||
+      !sound_head(head, bits) || head.raw_data_bytes < min_bytes) {
+    return nullptr;
+  }
   std::string inside;
   read = each_raw_field(tensor, [&](uint32_t field, uint32_t, std::string_view whole,
                                     std::string_view) {

@@ -567,6 +567,19 @@ def _grown_model() -> onnx.ModelProto:
     return grown
 
 
+def _lean_tables_read(monkeypatch) -> list:
+    """A list that gets an entry each time the parent reads a lean child's types
+    (`PendingTypes._lean_table`) from now on."""
+    lean: list = []
+    read = background.PendingTypes._lean_table
+    monkeypatch.setattr(
+        background.PendingTypes,
+        "_lean_table",
+        staticmethod(lambda model, inferred: lean.append(1) or read(model, inferred)),
+    )
+    return lean
+
+
 @pytest.mark.parametrize(
     "kind",
     [
@@ -611,13 +624,7 @@ def test_prefetch_through_the_lean_child(fork_always, monkeypatch, tmp_path, cap
         model = _grown_model()
     path = tmp_path / "m.onnx"
     onnx.save(model, path)
-    lean = []
-    read = background.PendingTypes._lean_table
-    monkeypatch.setattr(
-        background.PendingTypes,
-        "_lean_table",
-        staticmethod(lambda model, inferred: lean.append(1) or read(model, inferred)),
-    )
+    lean = _lean_tables_read(monkeypatch)
     background.prefetch(str(path))
     with caplog.at_level(logging.INFO, logger="trtforge.background"):
         table = _prefetched(path, model).result()
@@ -660,13 +667,7 @@ def test_a_lean_prefetch_is_bound_to_the_bytes_it_inferred(
     path = tmp_path / "m.onnx"
     onnx.save(model, path)
     (tmp_path / "outside.bin").write_bytes(bytes(8192 * 5 * 4))
-    lean = []
-    read = background.PendingTypes._lean_table
-    monkeypatch.setattr(
-        background.PendingTypes,
-        "_lean_table",
-        staticmethod(lambda model, inferred: lean.append(1) or read(model, inferred)),
-    )
+    lean = _lean_tables_read(monkeypatch)
     for change, used in (("values", True), ("graph", False)):
         lean.clear()
         caplog.clear()
