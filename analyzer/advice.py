@@ -32,7 +32,7 @@ def fusion_advice(model: LoadedModel | ModelSession, target: Target) -> list[Fin
     Best effort: a model the passes cannot process gets no advice, never an error.
     """
     session = ModelSession.of(model)
-    graph = session.proto.graph
+    graph = session.structure.graph
     if len(graph.node) > MAX_NODES:
         return []
     ops = {node.op_type for node in graph.node}
@@ -92,7 +92,7 @@ def _count_matches(session: ModelSession, pass_ids: list[str], target: Target) -
     with graphsurgeon_silenced():
         for pid in resolve_order(pass_ids):
             cls = get_pass(pid)
-            opsets = model_opsets(session.proto)
+            opsets = model_opsets(session.structure)
             opsets[""] = max(opsets.get("", 0), cls.required_opset(options))
             ctx = PassContext(graph, options, pid, opsets)
             instance = cls()

@@ -95,7 +95,7 @@ def check(
 
         heads = loaded.initializer_heads
         names = heads.names if heads is not None else None
-        profile = build_profile_advice(loaded.proto, loaded.path, names)
+        profile = build_profile_advice(loaded.structure, loaded.path, names)
         if profile is not None:
             report.graph_findings.append(profile)
     return report

@@ -39,6 +39,8 @@ import warnings
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported where used: `prefetch` runs before the command imports onnx
+    from collections.abc import Callable
+
     import onnx
 
     from trtforge.analyzer.inference import TypeTable
@@ -99,8 +101,28 @@ def _forking_allowed() -> bool:
     )
 
 
-def can_fork(model: onnx.ModelProto) -> bool:
-    return len(model.graph.node) >= MIN_NODES and _forking_allowed()
+def can_fork(model) -> bool:
+    """Whether `model` (a ModelProto or a `LoadedModel`) is inferred in a child."""
+    return len(_structure(model).graph.node) >= MIN_NODES and _forking_allowed()
+
+
+def _structure(model) -> onnx.ModelProto:
+    """`model`, or a `LoadedModel`'s `structure` (what counts its nodes, names and types)."""
+    return getattr(model, "structure", model)
+
+
+def _whole(model) -> onnx.ModelProto:
+    """`model`, or a `LoadedModel`'s whole proto (what inference reads: a lean load parses
+    it when first asked for, in the child that infers it where there is one)."""
+    return getattr(model, "proto", model)
+
+
+def _settled(model):
+    """`model`, with a `LoadedModel`'s digest computed: its hashing thread ends (a lean load
+    hashes the file while the command goes on), as a process forks only without other
+    threads (`_forking_allowed`)."""
+    getattr(model, "sha256", None)
+    return model
 
 
 def _child_table(
@@ -134,15 +156,17 @@ def _phases(data: bytes) -> tuple[bytes, bytes]:
 class PendingTypes:
     """The type table of a model, being inferred; `result()` waits for it."""
 
-    def __init__(self, model: onnx.ModelProto | None, speculate: bool = True) -> None:
+    def __init__(self, model, speculate: bool = True) -> None:
+        """Infers `model` (a ModelProto or a `LoadedModel`; None: `of_file` fills it in)."""
         self._model = model
         self._table: TypeTable | None = None
         self._pid = 0
         self._pipe = -1
         #: a prefetch (`of_file`): the file its child reads, and the SHA-256 of the bytes
-        #: the command loaded (`start_type_inference`), which the child's must equal
+        #: the command loaded (`start_type_inference`), which the child's must equal (a
+        #: function giving it: a lean load's digest may still be computing)
         self.path: str | None = None
-        self._sha256 = ""
+        self._sha256: Callable[[], str] = lambda: ""
         #: `_speculation.inference_digest` of the bytes the command loaded, if computed
         #: (`LoadedModel.inference_sha256`): a lean child's result is bound to it
         self._inferred_sha256: str | None = None
@@ -150,10 +174,10 @@ class PendingTypes:
         self._meanwhile: list = []
         if model is None:
             return
-        if can_fork(model):
-            self._fork(lambda out: out.write(_pickled(_child_table(model, speculate, out))))
+        if can_fork(_settled(model)):
+            self._fork(lambda out: out.write(_pickled(_child_table(_whole(model), speculate, out))))
         else:
-            self._table = infer_table(model)
+            self._table = infer_table(_whole(model))
 
     @classmethod
     def of_file(cls, path: str) -> PendingTypes:
@@ -230,14 +254,16 @@ class PendingTypes:
                 "shape inference crashed (signal %d); using the types the model declares",
                 payload,
             )
-            return collect_declared_types(self._model)
+            return collect_declared_types(_structure(self._model))
         log.info("inference child failed; inferring in-process")
-        return infer_table(self._model)
+        return infer_table(_whole(self._model))
 
-    def prefetched(self, model: onnx.ModelProto, sha256: str) -> TypeTable | None:
+    def prefetched(self, model, sha256: str | Callable[[], str]) -> TypeTable | None:
         """A prefetch's table when the child read the model whose digest is `sha256` (the one
-        the command loaded); None otherwise (the file changed, the model is small, or the
-        child failed: the caller infers again)."""
+        the command loaded; or a function giving it, asked only when needed); None otherwise
+        (the file changed, the model is small, or the child failed: the caller infers
+        again). `model`: a ModelProto or a `LoadedModel`."""
+        digest_of = sha256 if callable(sha256) else lambda: sha256
         from trtforge.analyzer.inference import TypeTable
 
         self._model = model
@@ -248,16 +274,16 @@ class PendingTypes:
             return None
         digest, table = payload
         if isinstance(digest, tuple) and digest[:1] == (INFERRED,):  # a lean run's
-            if digest[1] not in (sha256, self._inferred_sha256):
+            if digest[1] != self._inferred_sha256 and digest[1] != digest_of():
                 return None
-        elif digest != sha256:
+        elif digest != digest_of():
             return None
         if isinstance(table, bytes):  # a lean child's inferred model (`_speculation`)
             table = self._lean_table(model, table)
         return table if isinstance(table, TypeTable) else None
 
     @staticmethod
-    def _lean_table(model: onnx.ModelProto, inferred: bytes) -> TypeTable:
+    def _lean_table(model, inferred: bytes) -> TypeTable:
         """The table of the model a lean child inferred (`_speculation.table_state`, read
         here: the parent reads the types natively faster than it would unpickle them), or,
         when that run cannot stand for the policy, the policy's table (a new child)."""
@@ -484,14 +510,15 @@ def take_prefetch(path) -> PendingTypes | None:
     return pending
 
 
-def start_type_inference(model: onnx.ModelProto, loaded=None) -> PendingTypes:
+def start_type_inference(model, loaded=None) -> PendingTypes:
     """Starts inferring `model`'s types (see the module docstring); `.result()` has them.
-    `loaded` (the `LoadedModel` of `model`): a prefetch of its file is taken over, and its
-    table used if the child read the same bytes."""
+    `model`: a ModelProto or a `LoadedModel` (whose whole proto is parsed only where
+    inference runs). `loaded` (the `LoadedModel` of `model`): a prefetch of its file is
+    taken over, and its table used if the child read the same bytes."""
     pending = take_prefetch(loaded.path) if loaded is not None else None
     if pending is None:
         return PendingTypes(model)
-    pending._model, pending._sha256 = model, loaded.sha256
+    pending._model, pending._sha256 = model, lambda: loaded.sha256
     pending._inferred_sha256 = loaded.inference_sha256
     return pending
 

@@ -14,7 +14,7 @@ import hashlib
 import logging
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +36,10 @@ PROTOBUF_LIMIT = 2**31 - 1
 
 #: files from this size are hashed by a thread while they are parsed.
 HASH_MEANWHILE_BYTES = 16 << 20
+
+#: files from this size are parsed without the raw data of their large weights first
+#: (`LoadedModel.structure`): what a check reads; the whole proto is parsed when asked for.
+LEAN_PARSE_BYTES = 64 << 20
 
 #: files up to this size keep a view of their graph's bytes (`LoadedModel.graph_bytes`): the
 #: bytes stay in memory as long as the model does. Larger files are mostly weights: they keep
@@ -59,10 +63,13 @@ class LoadedModel:
 
     Attributes:
         path: the file it came from (None for an in-memory model).
-        proto: the ModelProto, external data NOT loaded.
-        sha256: hex digest of the model file's bytes (of the serialized proto if in memory).
+        proto: the ModelProto, external data NOT loaded. For a file of LEAN_PARSE_BYTES or
+            more, parsed from the file's bytes (kept until then) when first asked for.
+        sha256: hex digest of the model file's bytes (of the serialized proto if in memory);
+            for such a file, waited for when first asked for (a thread hashes it).
         external: every external-data reference (all validated).
         external_bytes: total size of the external data referenced.
+        structure: what to read the model's structure from (`LoadedModel.structure`).
     """
 
     path: Path | None
@@ -86,6 +93,26 @@ class LoadedModel:
     #: (`_speculation.inference_digest`), computed when a prefetching child reads its file
     #: (`background.prefetching`), whose result is bound to it; None otherwise.
     inference_sha256: str | None = field(default=None, repr=False, compare=False)
+    #: the model without the raw data of its large sound top-level initializers
+    #: (`_wire.lean_model`; their positions: `elided`), for a file of LEAN_PARSE_BYTES or
+    #: more whose whole proto was not parsed at load; None otherwise.
+    lean: onnx.ModelProto | None = field(default=None, repr=False, compare=False)
+    elided: tuple[int, ...] = field(default=(), repr=False, compare=False)
+    #: what gives `proto` and `sha256` when they are first asked for (a lean load's)
+    _later_proto: Callable[[], onnx.ModelProto] | None = field(
+        default=None, repr=False, compare=False
+    )
+    _later_sha256: Callable[[], str] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def structure(self) -> onnx.ModelProto:
+        """The model to read everything but weights' values from: names, types, dims,
+        nodes, attributes, every small tensor's data and every large one that is not sound
+        (which validity reports). It is `proto`, or, for a lean load, `lean`, in which the
+        initializers at `elided` have no raw data: each is sound, of more than
+        `graph.MAX_DECODED_ELEMENTS` elements (a check never decodes such a tensor) and not
+        external. Whoever reads a weight's values reads `proto`."""
+        return self.lean if self.lean is not None else self.proto
 
     @property
     def folder(self) -> Path | None:
@@ -99,8 +126,33 @@ class LoadedModel:
     def opsets(self) -> dict[str, int]:
         return {
             ("" if op.domain == "ai.onnx" else op.domain): op.version
-            for op in self.proto.opset_import
+            for op in self.structure.opset_import
         }
+
+
+def _proto(self: LoadedModel) -> onnx.ModelProto:
+    if self._proto is None and self._later_proto is not None:
+        self._proto, self._later_proto = self._later_proto(), None
+    return self._proto
+
+
+def _set_proto(self: LoadedModel, proto: onnx.ModelProto | None) -> None:
+    self._proto = proto
+
+
+def _sha256(self: LoadedModel) -> str:
+    if self._later_sha256 is not None:
+        self._sha256, self._later_sha256 = self._later_sha256(), None
+    return self._sha256
+
+
+def _set_sha256(self: LoadedModel, sha256: str | None) -> None:
+    self._sha256 = sha256
+
+
+# the dataclass's `proto` and `sha256` fields, read through these: a lean load gives them later
+LoadedModel.proto = property(_proto, _set_proto, doc="The ModelProto (see `LoadedModel`).")
+LoadedModel.sha256 = property(_sha256, _set_sha256, doc="The file's SHA-256 (see `LoadedModel`).")
 
 
 def iter_graph_tensors(graph: onnx.GraphProto) -> Iterator[onnx.TensorProto]:
@@ -321,13 +373,21 @@ def load_model(model: str | os.PathLike | onnx.ModelProto | bytes) -> LoadedMode
             f"{path}: cannot read ({err.strerror})", "check the file's permissions"
         ) from None
     digest = _digest_meanwhile(data)
+    lean = _lean(data) if size >= LEAN_PARSE_BYTES else None
     try:
-        proto = _parse(data, str(path))
+        proto = _parse(data if lean is None else lean[0], str(path))
     finally:
-        sha256 = digest()
+        sha256 = digest() if lean is None else None
     _validate(proto, str(path))
     refs, total = _check_external(proto, path.parent) if _has_external(data) else ([], 0)
-    loaded = _with_graph_reads(LoadedModel(path, proto, sha256, refs, total), data)
+    if lean is None:
+        loaded = LoadedModel(path, proto, sha256, refs, total)
+    else:  # the whole proto and the digest when asked for
+        source = str(path)
+        loaded = LoadedModel(path, None, None, refs, total, lean=proto, elided=lean[1])
+        loaded._later_proto = lambda: _parse(data, source)
+        loaded._later_sha256 = digest
+    loaded = _with_graph_reads(loaded, data)
     from trtforge.analyzer import background
 
     # what a prefetching child infers if it runs lean (without the native reader, the whole
@@ -358,6 +418,21 @@ def _with_graph_reads(loaded: LoadedModel, data: bytes) -> LoadedModel:
         graph = _wire.graph_nodes(graph) if _wire is not None else None
     loaded.graph_bytes = memoryview(graph) if graph is not None else None
     return loaded
+
+
+def _lean(data: bytes) -> tuple[bytes, tuple[int, ...]] | None:
+    """The serialized model without the raw data of its large sound top-level initializers,
+    and their positions (`_wire.lean_model`); None when the native reader is not built or
+    finds no such initializer (or bytes it does not understand: protobuf parses them)."""
+    if _wire is None:
+        return None
+    from trtforge.analyzer.graph import MAX_DECODED_ELEMENTS
+    from trtforge.analyzer.validity import raw_data_bits
+
+    made = _wire.lean_model(data, raw_data_bits(), MAX_DECODED_ELEMENTS)
+    if made is None or made[0] is None:
+        return None
+    return made[0], tuple(made[1])
 
 
 def _digest_meanwhile(data: bytes):

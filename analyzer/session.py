@@ -97,7 +97,14 @@ class ModelSession:
 
     @property
     def proto(self) -> onnx.ModelProto:
+        """The model (a large file's is parsed whole when first asked for: read `structure`
+        where weights' values are not needed)."""
         return self.loaded.proto
+
+    @property
+    def structure(self) -> onnx.ModelProto:
+        """The model without the values of its large weights (`LoadedModel.structure`)."""
+        return self.loaded.structure
 
     # -- types ----------------------------------------------------------------------------
     def types(self) -> TypeTable:
@@ -107,10 +114,10 @@ class ModelSession:
         return self._types
 
     def _infer(self) -> None:
-        proto = self.proto
-        keep = self.for_rewrite or len(proto.graph.node) <= KEEP_INFERRED_NODES
+        keep = self.for_rewrite or len(self.structure.graph.node) <= KEEP_INFERRED_NODES
         if not keep and self._prefetched():
             return
+        proto = self.proto
         inferred, types, strict_error = infer_all(proto, keep_model=keep)
         self._types = types_or_declared(proto, types)
         self._strict_error = strict_error
@@ -121,8 +128,9 @@ class ModelSession:
         one was started and read these bytes."""
         from trtforge.analyzer import background
 
-        pending = background.take_prefetch(self.loaded.path)
-        table = None if pending is None else pending.prefetched(self.proto, self.loaded.sha256)
+        loaded = self.loaded
+        pending = background.take_prefetch(loaded.path)
+        table = None if pending is None else pending.prefetched(loaded, lambda: loaded.sha256)
         if table is None:
             return False
         self._types, self._strict_error, self._inferred = table, table.strict_error, None
@@ -137,12 +145,15 @@ class ModelSession:
         """
         from trtforge.analyzer import background
 
-        small = len(self.proto.graph.node) <= KEEP_INFERRED_NODES  # advice may import it
+        loaded = self.loaded
+        small = len(loaded.structure.graph.node) <= KEEP_INFERRED_NODES  # advice may import it
         if self._types is not None or self.for_rewrite or small:
             return _Ready(self)
-        if not background.can_fork(self.proto):
-            return _Ready(self)
-        return _Recorded(self, background.start_type_inference(self.proto, self.loaded))
+        if loaded.path is None or not background.prefetching(loaded.path):
+            loaded.sha256  # noqa: B018 - a lean load's hashing thread ends: no thread forks
+            if not background.can_fork(loaded):
+                return _Ready(self)
+        return _Recorded(self, background.start_type_inference(loaded, loaded))
 
     def strict_error(self) -> str:
         """What strict shape inference raised on this model ("" when it passed)."""
@@ -163,13 +174,15 @@ class ModelSession:
             sound = self.loaded.sound_initializers
             heads = self.loaded.initializer_heads
             names = heads.names if heads is not None else None
+            # (the initializers a lean load has no data of are sound: validity skips them)
+            structure = self.structure
             if view is None:
                 self._structure = validity.check_validity(
-                    self.proto, sound=sound, initializer_names=names
+                    structure, sound=sound, initializer_names=names
                 )
             else:
                 self._structure = validity.check_validity(
-                    self.proto, fields=view.fields, sound=sound, initializer_names=names
+                    structure, fields=view.fields, sound=sound, initializer_names=names
                 )
         return list(self._structure)
 
@@ -180,7 +193,9 @@ class ModelSession:
 
         problems = self.structural_problems()
         if not any(p.finding.is_error for p in problems):
-            problems += validity.inference_problems(self.strict_error(), self.proto)
+            error = self.strict_error()
+            if error:  # (read against the whole model: it may infer again)
+                problems += validity.inference_problems(error, self.proto)
         return problems
 
     # -- graphsurgeon ---------------------------------------------------------------------

@@ -422,7 +422,7 @@ def report_from_result(loaded: LoadedModel, result: ParserResult) -> Report:
     source = result.parser or trt_adapter.parser_name()
     target = trt_adapter.target()
     verdicts: list[NodeVerdict] = []
-    for index, node in enumerate(loaded.proto.graph.node):
+    for index, node in enumerate(loaded.structure.graph.node):
         entry = result.nodes[index] if index < len(result.nodes) else _unknown("not judged")
         findings = [_finding(e, source, _inner_path(node, e)) for e in entry.get("errors", [])]
         status = SUPPORTED
@@ -495,11 +495,11 @@ def parse_loaded(loaded: LoadedModel, timeout: float = DEFAULT_TIMEOUT) -> Parse
     """Runs the parser on a loaded model (writing it to a temporary file if it has no path)."""
     with ParserPool(1, timeout=timeout) as pool:
         if loaded.path is not None:
-            return pool.run_one(loaded.path, len(loaded.proto.graph.node))
+            return pool.run_one(loaded.path, len(loaded.structure.graph.node))
         with tempfile.TemporaryDirectory(prefix="trtforge-parse-") as tmp:
             path = Path(tmp) / "model.onnx"
             path.write_bytes(loaded.proto.SerializeToString())
-            return pool.run_one(path, len(loaded.proto.graph.node))
+            return pool.run_one(path, len(loaded.structure.graph.node))
 
 
 def add_static_fixes(report: Report, model: LoadedModel | ModelSession) -> None:
@@ -521,8 +521,8 @@ def add_static_fixes(report: Report, model: LoadedModel | ModelSession) -> None:
     try:
         checker = StaticChecker(session, target)
         checker.types = session.types()
-        view = GraphView(session.proto.graph, checker.types)
-        nodes = session.proto.graph.node
+        view = GraphView(session.structure.graph, checker.types)
+        nodes = session.structure.graph.node
         known = {v.index: list(checker.evaluate(nodes[v.index], view)[1]) for v in rejected}
         for problem in session.problems():  # as the static report puts them first
             if problem.node in known:

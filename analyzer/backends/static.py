@@ -128,7 +128,7 @@ class StaticChecker:
         self._removing: dict[tuple[str, str], tuple[Fix, ...]] = {}
         self._input_types: dict[tuple[tuple[str, str], int], frozenset[str]] = {}
         #: model-local functions by name (the parser looks them up by op_type alone)
-        self._functions = {f.name: f for f in loaded.proto.functions}
+        self._functions = {f.name: f for f in loaded.structure.functions}
         self._depth = 0  # of local-function calls being judged (see `_call_findings`)
 
     # -- one node -----------------------------------------------------------------------
@@ -209,7 +209,7 @@ class StaticChecker:
             inner._depth = self._depth + 1
             return inner.run()
 
-        return local_functions.judge_call(node, graph, self.loaded.proto, check)
+        return local_functions.judge_call(node, graph, self.loaded.structure, check)
 
     def _allowed_input_types(self, rule: OpRule, index: int) -> frozenset[str]:
         """The element types input `index` may have under `rule` on the target."""
@@ -392,7 +392,7 @@ class StaticChecker:
 
     # -- whole model --------------------------------------------------------------------
     def run(self) -> Report:
-        proto = self.loaded.proto
+        proto = self.loaded.structure  # (no weight's values are read)
         pending = self.session.pending_types()
         try:  # what needs no types, while they are inferred
             top = GraphView(
@@ -1072,7 +1072,7 @@ def _merge_fixes(*groups: tuple[Fix, ...]) -> tuple[Fix, ...]:
 
 
 def model_info(loaded: LoadedModel) -> ModelInfo:
-    proto = loaded.proto
+    proto = loaded.structure
     return ModelInfo(
         path=loaded.display_path,
         sha256=loaded.sha256,

@@ -1520,6 +1520,114 @@ PyObject* sound_tensors(PyObject*, PyObject* args) {
   return PyBytes_FromStringAndSize(flags.data(), static_cast<Py_ssize_t>(flags.size()));
 }
 
+// -- lean_model --------------------------------------------------------------------------------
+// A 1 GB model is nearly all weights, and protobuf copies every byte of them into the parsed
+// message (~1 s) though a check reads none of their values. `lean_model` copies the model once
+// without the raw data of its large sound top-level initializers, for the parent to parse in a
+// few milliseconds (`loading.LoadedModel.structure`); the whole model is parsed only for those
+// who read weights (`LoadedModel.proto`).
+//
+// ModelProto.graph 7; GraphProto.initializer 5; TensorProto.raw_data 9.
+
+// The number of elements of a sound tensor's head (`sound_head` bounds their bytes).
+unsigned __int128 element_count(const TensorHead& head) {
+  unsigned __int128 count = 1;
+  for (uint64_t size : head.dims) count *= size;
+  return count;
+}
+
+PyObject* lean_model(PyObject*, PyObject* args) {
+  Py_buffer view;
+  PyObject* table;
+  Py_ssize_t min_elements;
+  if (!PyArg_ParseTuple(args, "y*On", &view, &table, &min_elements)) return nullptr;
+  std::vector<int> bits;
+  if (!read_bits(table, bits)) {
+    PyBuffer_Release(&view);
+    return nullptr;
+  }
+  std::vector<std::string_view> parts;  // spans of the model as it is, and what is new
+  std::deque<std::string> owned;
+  std::vector<Py_ssize_t> elided;  // the positions of the initializers left without data
+  int graphs = 0;
+  // the graph's fields, each initializer of `min_elements` or more sound elements rebuilt
+  // without its raw_data fields (they are all length-delimited in a sound one)
+  auto lean_graph = [&](std::string_view graph, std::vector<std::string_view>& graph_parts) {
+    Py_ssize_t index = -1;
+    return each_raw_field(graph, [&](uint32_t field, uint32_t wire, std::string_view whole,
+                                     std::string_view payload) {
+      if (field != 5) {
+        graph_parts.push_back(whole);
+        return true;
+      }
+      ++index;
+      TensorHead head;
+      if (wire != 2 || !read_tensor_head(payload, head)) return false;
+      if (min_elements < 0 || !sound_head(head, bits) ||
+          element_count(head) <= static_cast<unsigned __int128>(min_elements)) {
+        graph_parts.push_back(whole);
+        return true;
+      }
+      std::string tensor;
+      bool copied = each_raw_field(payload, [&](uint32_t f, uint32_t, std::string_view kept,
+                                                std::string_view) {
+        if (f != 9) tensor.append(kept.data(), kept.size());
+        return true;
+      });
+      if (!copied) return false;
+      owned.emplace_back();
+      put_field(owned.back(), 5, tensor);
+      graph_parts.push_back(owned.back());
+      elided.push_back(index);
+      return true;
+    });
+  };
+  bool read = each_raw_field(
+      std::string_view(static_cast<const char*>(view.buf), static_cast<size_t>(view.len)),
+      [&](uint32_t field, uint32_t wire, std::string_view whole, std::string_view payload) {
+        if (field != 7) {
+          parts.push_back(whole);
+          return true;
+        }
+        std::vector<std::string_view> graph_parts;
+        if (wire != 2 || ++graphs > 1 || !lean_graph(payload, graph_parts)) return false;
+        size_t size = 0;
+        for (auto part : graph_parts) size += part.size();
+        owned.emplace_back();
+        put_varint(owned.back(), (7 << 3) | 2);
+        put_varint(owned.back(), size);
+        parts.push_back(owned.back());
+        parts.insert(parts.end(), graph_parts.begin(), graph_parts.end());
+        return true;
+      });
+  PyRef model, positions;
+  if (read && elided.empty()) model.obj = Py_NewRef(Py_None);  // nothing to copy
+  if (read && !elided.empty()) {
+    size_t size = 0;
+    for (auto part : parts) size += part.size();
+    model.obj = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(size));
+    char* at = model.obj ? PyBytes_AS_STRING(model.obj) : nullptr;
+    for (size_t i = 0; at && i < parts.size(); at += parts[i].size(), ++i) {
+      std::memcpy(at, parts[i].data(), parts[i].size());
+    }
+  }
+  if (read) {
+    positions.obj = PyList_New(static_cast<Py_ssize_t>(elided.size()));
+    for (size_t i = 0; positions.obj && i < elided.size(); ++i) {
+      PyObject* number = PyLong_FromSsize_t(elided[i]);
+      if (number == nullptr) {
+        Py_CLEAR(positions.obj);
+        break;
+      }
+      PyList_SET_ITEM(positions.obj, static_cast<Py_ssize_t>(i), number);
+    }
+  }
+  PyBuffer_Release(&view);  // the parts are copied
+  if (!read) return Py_NewRef(Py_None);
+  if (!model.obj || !positions.obj) return nullptr;
+  return PyTuple_Pack(2, model.obj, positions.obj);
+}
+
 // --- initializer heads -------------------------------------------------------------------
 // What the verdict memo keys an initializer by (`VerdictMemo._key_initializers_alike`): its
 // name, element type and dims, read from the wire for every initializer at load instead of
@@ -1738,6 +1846,14 @@ PyMethodDef methods[] = {
      "attribute holding one sound tensor (raw_data of exactly the bytes its dims and element "
      "type need: bits[element type] bits per element) of at least min_bytes, and no graph, "
      "is (None, its other fields, the tensor's fields but name, raw_data and doc_string)."},
+    {"lean_model", lean_model, METH_VARARGS,
+     "lean_model(serialized_model, bits, min_elements) -> (model, elided): the model with "
+     "every top-level initializer that is sound (raw_data of exactly the bytes its dims and "
+     "element type need: bits[element type] bits per element; no dim below 0; "
+     "data_location DEFAULT) and holds more than min_elements elements written without its "
+     "raw_data fields, everything else as the bytes hold it (None when no initializer is "
+     "such); elided: the positions of those initializers among the graph's. None when the bytes are not a model this reader "
+     "understands (more than one graph field among them)."},
     {"initializer_heads", initializer_heads, METH_O,
      "initializer_heads(serialized_graph) -> (names, kinds, table): for each initializer of "
      "the GraphProto, in order, its name and the number of its (element type, dims) in "

@@ -708,3 +708,79 @@ def test_large_attributes_are_views_of_the_graphs_bytes():
         assert type(keys[0][0]) is tuple and keys[0] == keys[1]
     (copied,) = _wire.node_columns(bytearray(serialized))[5][0]
     assert type(copied) is bytes and copied == expected
+
+
+def _lean_expected(model: bytes, min_elements: int) -> tuple[onnx.ModelProto, list[int]]:
+    """What `lean_model` must give: the positions of the initializers `sound_tensors` marks
+    sound (each has, as protobuf parses it, exactly the raw_data its element type and dims
+    need, no dim below 0, data_location DEFAULT) of more than `min_elements` elements, and
+    protobuf's parse of `model` with those initializers' raw_data cleared."""
+    from trtforge.analyzer import validity
+
+    bits = validity.raw_data_bits()
+    parsed = onnx.ModelProto.FromString(model)
+    sound = _wire.sound_tensors(parsed.graph.SerializeToString(), bits)
+    elided = []
+    for i, t in enumerate(parsed.graph.initializer):
+        if not sound[i]:
+            continue
+        count = int(np.prod(t.dims, dtype=object))
+        assert t.HasField("raw_data") and t.data_location == TensorProto.DEFAULT
+        assert len(t.raw_data) == (count * bits[t.data_type] + 7) // 8
+        assert min(t.dims, default=0) >= 0
+        if count > min_elements:
+            elided.append(i)
+    for i in elided:
+        parsed.graph.initializer[i].ClearField("raw_data")
+    return parsed, elided
+
+
+def test_lean_model_is_the_model_without_its_large_sound_weights_data():
+    """`_wire.lean_model` leaves out the raw data of exactly the top-level initializers that
+    are sound (validity finds nothing in them) and hold more than `min_elements` elements,
+    and keeps every other byte as protobuf reads it (random encodings: fields written twice,
+    wrong lengths, external data, typed fields); None for bytes it does not understand."""
+    from trtforge.analyzer import validity
+
+    rng = random.Random(17)
+    compared = elided_total = 0
+    for _ in range(3000):
+        tensors = [_random_tensor(rng) for _ in range(rng.randint(1, 4))]
+        node = helper.make_node("Relu", ["t"], ["y"]).SerializeToString()
+        graph = b"\x0a" + _varint(len(node)) + node
+        graph += b"".join(b"\x2a" + _varint(len(t)) + t for t in tensors)
+        model = b"\x08\x08" + b"\x3a" + _varint(len(graph)) + graph + b"\x42\x04\x12\x02\x08\x11"
+        try:
+            expected, positions = _lean_expected(model, 2)
+        except Exception:  # noqa: BLE001 - bytes protobuf refuses: nothing to compare
+            continue
+        made = _wire.lean_model(model, validity.raw_data_bits(), 2)
+        assert made is not None and made[1] == positions
+        if positions:
+            assert onnx.ModelProto.FromString(made[0]) == expected
+        else:
+            assert made[0] is None  # nothing to copy: the caller parses the model itself
+        elided_total += len(positions)
+        compared += 1
+    assert compared > 2000 and elided_total > 100
+    real = onnx.load(REPO / "examples" / "transformer_block.onnx")
+    for sparse in (False, True):  # a sparse initializer and a Constant's weight stay as they are
+        if sparse:
+            values = numpy_helper.from_array(np.ones(5000, np.float32), "sv")
+            indices = numpy_helper.from_array(np.arange(5000, dtype=np.int64), "si")
+            real.graph.sparse_initializer.append(helper.make_sparse_tensor(values, indices, [5000]))
+            weight = numpy_helper.from_array(np.ones((80, 80), np.float32), "cw")
+            real.graph.node.append(helper.make_node("Constant", [], ["cw"], value=weight))
+        serialized = real.SerializeToString()
+        expected, positions = _lean_expected(serialized, 4096)
+        lean, elided = _wire.lean_model(serialized, validity.raw_data_bits(), 4096)
+        assert elided == positions and positions
+        assert onnx.ModelProto.FromString(lean) == expected
+        left_out = sum(len(real.graph.initializer[i].raw_data) for i in elided)
+        assert len(serialized) - len(lean) >= left_out > 60_000
+    assert _wire.lean_model(serialized[:-3], validity.raw_data_bits(), 4096) is None
+    graph = real.graph.SerializeToString()
+    twice = b"\x3a" + _varint(len(graph)) + graph
+    assert _wire.lean_model(twice * 2, validity.raw_data_bits(), 4096) is None  # merged graphs
+    with pytest.raises(TypeError):
+        _wire.lean_model(serialized, None, 4096)

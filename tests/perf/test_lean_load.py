@@ -1,0 +1,139 @@
+"""A large file is parsed without the raw data of its large weights (`LoadedModel.structure`),
+and the whole proto only for whoever reads weights' values (`LoadedModel.proto`).
+
+The check of a lean-loaded model must be the check of the whole one, on every path (in
+process, forked, prefetched); the whole proto, when asked for, must be the file's; and a
+rewrite must keep every weight.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from trtforge.analyzer import advice, background, loading, session
+from trtforge.analyzer.api import check
+from trtforge.analyzer.loading import load_model
+from trtforge.analyzer.session import ModelSession
+
+pytest.importorskip("trtforge.analyzer._wire", reason="the native reader is not built")
+
+
+def _weighted_model() -> onnx.ModelProto:
+    """MatMuls with weights of 8,192 elements (left without data), a small bias and a shape
+    (kept), a weight whose raw_data is one element short (not sound: kept, and reported)."""
+    rng = np.random.default_rng(0)
+    weights = [
+        numpy_helper.from_array(rng.standard_normal(shape).astype(np.float32), f"w{i}")
+        for i, shape in enumerate([(64, 128), (128, 64), (64, 128)])
+    ]
+    weights.append(numpy_helper.from_array(np.ones(64, np.float32), "bias"))
+    weights.append(numpy_helper.from_array(np.array([-1, 64], np.int64), "shape"))
+    short = numpy_helper.from_array(np.ones((64, 128), np.float32), "short")
+    short.raw_data = short.raw_data[:-4]
+    weights.append(short)
+    nodes = [
+        helper.make_node("MatMul", ["x", "w0"], ["a"]),
+        helper.make_node("MatMul", ["a", "w1"], ["b"]),
+        helper.make_node("Reshape", ["b", "shape"], ["c"]),
+        helper.make_node("MatMul", ["c", "w2"], ["d"]),
+        helper.make_node("Add", ["x", "bias"], ["e"]),
+        helper.make_node("MatMul", ["e", "short"], ["f"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "weighted",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 64])],
+        [
+            helper.make_tensor_value_info("d", TensorProto.FLOAT, ["M", 128]),
+            helper.make_tensor_value_info("f", TensorProto.FLOAT, ["N", 128]),
+        ],
+        weights,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.fixture
+def lean_files(monkeypatch):
+    """Every file is loaded lean."""
+    monkeypatch.setattr(loading, "LEAN_PARSE_BYTES", 0)
+
+
+def _report(model, **kwargs) -> dict:
+    return check(model, target="rtx-1", backend="static", **kwargs).to_json()
+
+
+def test_a_lean_load_gives_the_whole_model_when_asked(lean_files, tmp_path):
+    """The structure holds everything but the large sound weights' raw data; `proto` and
+    `sha256` are the file's, computed when first asked for."""
+    path = tmp_path / "m.onnx"
+    onnx.save(_weighted_model(), path)
+    loaded = load_model(path)
+    assert loaded.lean is not None and loaded._proto is None
+    names = [t.name for t in loaded.structure.graph.initializer]
+    assert [names[i] for i in loaded.elided] == ["w0", "w1", "w2"]
+    assert all(not loaded.structure.graph.initializer[i].raw_data for i in loaded.elided)
+    assert loaded.structure.graph.initializer[names.index("short")].raw_data
+    assert loaded.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert loaded.proto == onnx.load(path)
+    assert loaded.structure is loaded.lean  # kept: the views read from it stay valid
+
+
+@pytest.mark.parametrize("path_kind", ["in process", "forked", "prefetched"])
+def test_the_check_of_a_lean_load_is_the_check_of_the_whole_model(
+    path_kind, lean_files, monkeypatch, tmp_path
+):
+    """Same report, findings of the unsound weight included, whether the types are inferred
+    in process, in a forked child or by a prefetching one; the forked and prefetched checks
+    never parse the whole proto in this process."""
+    path = tmp_path / "m.onnx"
+    onnx.save(_weighted_model(), path)
+    monkeypatch.setattr(loading, "LEAN_PARSE_BYTES", 1 << 40)
+    whole = _report(path)
+    monkeypatch.setattr(loading, "LEAN_PARSE_BYTES", 0)
+    assert whole["supported"] is False  # the short weight
+    if path_kind != "in process":
+        monkeypatch.setattr(background, "MIN_NODES", 0)
+        monkeypatch.setattr(session, "KEEP_INFERRED_NODES", 0)
+        monkeypatch.setattr(advice, "MAX_NODES", 0)
+        monkeypatch.delenv("TRTFORGE_NO_FORK", raising=False)
+    if path_kind == "prefetched":
+        monkeypatch.setattr(background, "PREFETCH_MIN_BYTES", 0)
+        background.prefetch(str(path))
+        assert background._prefetch is not None
+    lean = ModelSession.of(path)
+    assert lean.loaded.lean is not None
+    report = _report(lean, advice=path_kind == "in process")
+    if path_kind != "in process":
+        assert lean.loaded._proto is None  # inferred by the child, checked on the structure
+        report = json.loads(json.dumps(report))
+        whole_unadvised = _report(lean.loaded.proto, advice=False)
+        whole_unadvised["model"] = report["model"]
+        assert report == whole_unadvised
+        assert background._prefetch is None  # taken over
+    else:
+        assert report == whole
+
+
+def test_a_rewrite_of_a_lean_load_keeps_every_weight(lean_files, tmp_path):
+    """The rewrite reads the whole proto: the written model holds the weights' values."""
+    from trtforge.analyzer.rewrite.api import rewrite_file
+
+    model = _weighted_model()
+    del model.graph.initializer[-1]  # the short one: a valid model to rewrite
+    del model.graph.node[-1]
+    del model.graph.output[-1]
+    path = tmp_path / "m.onnx"
+    onnx.save(model, path)
+    out = tmp_path / "out.onnx"
+    rewrite_file(path, out, passes=["fold-constants"])
+    written = {t.name: numpy_helper.to_array(t) for t in onnx.load(out).graph.initializer}
+    for tensor in model.graph.initializer:
+        if tensor.name in written:
+            np.testing.assert_array_equal(written[tensor.name], numpy_helper.to_array(tensor))
+    assert {"w0", "w1", "w2"} <= set(written)
