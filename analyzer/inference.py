@@ -9,7 +9,7 @@ version of a model; the read-only view the rules see is `graph.GraphView`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Container, Iterator, Mapping
+from collections.abc import Collection, Container, Iterator, Mapping
 
 import onnx
 
@@ -175,16 +175,19 @@ def _without_weight(node: onnx.NodeProto) -> onnx.NodeProto:
     return bare
 
 
-def _weightless(model: onnx.ModelProto) -> onnx.ModelProto:
-    """`model` with its large, external and weight initializers (`_is_heavy`) turned into
-    typed graph inputs, and the weights its Constant nodes hold without their values
-    (`_holds_weight`).
+def _weightless(model: onnx.ModelProto, heavy_at: Collection[int] = ()) -> onnx.ModelProto:
+    """`model` with its large, external and weight initializers (`_is_heavy`, and those at
+    the positions `heavy_at`) turned into typed graph inputs, and the weights its Constant
+    nodes hold without their values (`_holds_weight`).
 
     Shape inference with data propagation reads initializer values: on an external tensor it
     allocates the tensor's full size (gigabytes for large models, though the data is never
     read), and it copies embedded weights (~0.8 s for 50,000 small ones, 110 MB); a Constant's
     value it copies too. Types and shapes of weights do not need their values, so inference
     runs on a copy without them. Returns `model` itself when it has no such weight.
+
+    `heavy_at`: the initializers a lean load left without data (`LoadedModel.elided`), each
+    heavy in the whole model, so that the copy is the whole model's.
     """
     graph = model.graph
     valued: Container[str] = ()  # the nodes are walked only where a weight may be kept
@@ -197,7 +200,8 @@ def _weightless(model: onnx.ModelProto) -> onnx.ModelProto:
             if node.op_type in INFERENCE_READS_ANY_RANK_OF
             for name in node.input
         }
-    heavy = [t for t in graph.initializer if _is_heavy(t, valued)]
+    heavy_at = frozenset(heavy_at)
+    heavy = [t for i, t in enumerate(graph.initializer) if i in heavy_at or _is_heavy(t, valued)]
     holding = {i: _without_weight(nodes[i]) for i in constants if _holds_weight(nodes[i], valued)}
     if not heavy and not holding:
         return model
@@ -453,7 +457,7 @@ def _infer_model(model: onnx.ModelProto) -> tuple[onnx.ModelProto | None, TypeTa
 
 
 def infer_all(
-    model: onnx.ModelProto, keep_model: bool = True
+    model: onnx.ModelProto, keep_model: bool = True, heavy_at: Collection[int] = ()
 ) -> tuple[onnx.ModelProto | None, TypeTable | None, str]:
     """One run of the policy (`infer_model`): the inferred model without its large weights and
     its type table (both None when inference fails), and what strict inference raised ("" when
@@ -461,8 +465,9 @@ def infer_all(
 
     `keep_model=False`: only the table is wanted (the model comes back as None); ONNX's
     result is then read as bytes (`_speculation.inferred_types`), never parsed whole.
+    `heavy_at`: as `_weightless`'s (a lean load's `structure` is inferred as the whole model).
     """
-    light = _weightless(model)
+    light = _weightless(model, heavy_at)
     if not keep_model:
         types, strict_error = _infer_table(light)
         return None, types, strict_error

@@ -93,11 +93,13 @@ class LoadedModel:
     #: (`_speculation.inference_digest`), computed when a prefetching child reads its file
     #: (`background.prefetching`), whose result is bound to it; None otherwise.
     inference_sha256: str | None = field(default=None, repr=False, compare=False)
-    #: the model without the raw data of its large sound top-level initializers
+    #: the model without the raw data of its large sound top-level weights
     #: (`_wire.lean_model`; their positions: `elided`), for a file of LEAN_PARSE_BYTES or
     #: more whose whole proto was not parsed at load; None otherwise.
     lean: onnx.ModelProto | None = field(default=None, repr=False, compare=False)
     elided: tuple[int, ...] = field(default=(), repr=False, compare=False)
+    #: position of each initializer at `elided` -> its raw data, read from the file's bytes
+    _elided_data: Callable[[int], bytes] | None = field(default=None, repr=False, compare=False)
     #: what gives `proto` and `sha256` when they are first asked for (a lean load's)
     _later_proto: Callable[[], onnx.ModelProto] | None = field(
         default=None, repr=False, compare=False
@@ -110,9 +112,19 @@ class LoadedModel:
         nodes, attributes, every small tensor's data and every large one that is not sound
         (which validity reports). It is `proto`, or, for a lean load, `lean`, in which the
         initializers at `elided` have no raw data: each is sound, of more than
-        `graph.MAX_DECODED_ELEMENTS` elements (a check never decodes such a tensor) and not
-        external. Whoever reads a weight's values reads `proto`."""
+        `graph.MAX_DECODED_ELEMENTS` elements (a check never decodes such a tensor), not
+        external, and one that shape inference runs without (`inference._weightless`, told
+        so by `heavy_at=elided`). Whoever reads a weight's values reads `proto`, or
+        `elided_weight`."""
         return self.lean if self.lean is not None else self.proto
+
+    def elided_weight(self, position: int) -> onnx.TensorProto:
+        """The initializer at `position` of `elided` as the file holds it: its data read from
+        the bytes loaded, without parsing the whole model."""
+        tensor = onnx.TensorProto()
+        tensor.CopyFrom(self.lean.graph.initializer[position])
+        tensor.raw_data = self._elided_data(position)
+        return tensor
 
     @property
     def folder(self) -> Path | None:
@@ -384,9 +396,11 @@ def load_model(model: str | os.PathLike | onnx.ModelProto | bytes) -> LoadedMode
         loaded = LoadedModel(path, proto, sha256, refs, total)
     else:  # the whole proto and the digest when asked for
         source = str(path)
-        loaded = LoadedModel(path, None, None, refs, total, lean=proto, elided=lean[1])
+        spans = lean[1]
+        loaded = LoadedModel(path, None, None, refs, total, lean=proto, elided=tuple(spans))
         loaded._later_proto = lambda: _parse(data, source)
         loaded._later_sha256 = digest
+        loaded._elided_data = lambda position: data[slice(*spans[position])]
     loaded = _with_graph_reads(loaded, data)
     from trtforge.analyzer import background
 
@@ -420,19 +434,33 @@ def _with_graph_reads(loaded: LoadedModel, data: bytes) -> LoadedModel:
     return loaded
 
 
-def _lean(data: bytes) -> tuple[bytes, tuple[int, ...]] | None:
-    """The serialized model without the raw data of its large sound top-level initializers,
-    and their positions (`_wire.lean_model`); None when the native reader is not built or
-    finds no such initializer (or bytes it does not understand: protobuf parses them)."""
+def _lean(data: bytes) -> tuple[bytes, dict[int, tuple[int, int]]] | None:
+    """The serialized model without the raw data of its large sound top-level weights, and
+    position -> (start, end) of each one's raw data in `data` (`_wire.lean_model`: sound, of
+    more than `graph.MAX_DECODED_ELEMENTS` elements, and one that shape inference runs
+    without: `inference._is_heavy`); None when the native reader is not built or finds no
+    such initializer (or bytes it does not understand: protobuf parses them)."""
     if _wire is None:
         return None
+    from trtforge.analyzer._speculation import (
+        INFERENCE_READS_ANY_RANK_OF,
+        INFERENCE_READS_VALUES_OF,
+        MAX_INFERENCE_INITIALIZER_BYTES,
+    )
     from trtforge.analyzer.graph import MAX_DECODED_ELEMENTS
     from trtforge.analyzer.validity import raw_data_bits
 
-    made = _wire.lean_model(data, raw_data_bits(), MAX_DECODED_ELEMENTS)
+    made = _wire.lean_model(
+        data,
+        raw_data_bits(),
+        MAX_DECODED_ELEMENTS,
+        MAX_INFERENCE_INITIALIZER_BYTES,
+        sorted(INFERENCE_READS_VALUES_OF),
+        sorted(INFERENCE_READS_ANY_RANK_OF),
+    )
     if made is None or made[0] is None:
         return None
-    return made[0], tuple(made[1])
+    return made[0], {position: (start, start + size) for position, start, size in made[1]}
 
 
 def _digest_meanwhile(data: bytes):

@@ -22,6 +22,7 @@ in place; whoever changes the graph takes it (`take_graph`) and the session forg
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from typing import TYPE_CHECKING
@@ -114,12 +115,14 @@ class ModelSession:
         return self._types
 
     def _infer(self) -> None:
-        keep = self.for_rewrite or len(self.structure.graph.node) <= KEEP_INFERRED_NODES
+        structure = self.structure
+        keep = self.for_rewrite or len(structure.graph.node) <= KEEP_INFERRED_NODES
         if not keep and self._prefetched():
             return
-        proto = self.proto
-        inferred, types, strict_error = infer_all(proto, keep_model=keep)
-        self._types = types_or_declared(proto, types)
+        # (a lean load's structure infers as the whole model: its weights are left out)
+        heavy_at = self.loaded.elided
+        inferred, types, strict_error = infer_all(structure, keep_model=keep, heavy_at=heavy_at)
+        self._types = types_or_declared(structure, types)
         self._strict_error = strict_error
         self._inferred = inferred
 
@@ -224,13 +227,30 @@ class ModelSession:
             self._infer()
         if self._inferred is None and self._types.strict_error != "shape inference failed":
             log.info("the inferred model was not kept; inferring %s again", self.display_path)
-            self._inferred = infer_all(self.proto)[0]
+            self._inferred = infer_all(self.structure, heavy_at=self.loaded.elided)[0]
+        elided = self._elided_by_name()
         if self._inferred is None:
             source = self.proto
+            elided = {}
         else:  # its weights put back (idempotent: a second import reads the same model)
-            source = self._inferred = with_weights(self._inferred, self.proto)
+            weights = self.structure if elided else self.proto
+            source = self._inferred = with_weights(self._inferred, weights)
         with graphsurgeon_silenced():
-            return gs.import_onnx(source)
+            graph = gs.import_onnx(source)
+        if elided:
+            _read_from_file(graph, elided, self.loaded)
+        return graph
+
+    def _elided_by_name(self) -> dict[str, int]:
+        """Name -> position of each initializer a lean load left without data (none when a
+        name is given twice: the graph is then imported from the whole model)."""
+        loaded = self.loaded
+        if not loaded.elided:
+            return {}
+        initializers = loaded.structure.graph.initializer
+        names = [t.name for t in initializers]
+        elided = {names[i]: i for i in loaded.elided}
+        return elided if len(set(names)) == len(names) else {}
 
     # -- weights --------------------------------------------------------------------------
     def weights(self) -> onnx.ModelProto:
@@ -270,6 +290,48 @@ class ModelSession:
     @property
     def display_path(self) -> str:
         return self.loaded.display_path
+
+
+def _read_from_file(graph: gs.Graph, elided: dict[str, int], loaded: LoadedModel) -> None:
+    """Gives each constant of `graph` (and of its bodies) imported from an initializer that
+    a lean load left without data (`elided`: name -> position) values read from the file's
+    bytes when first asked for (`LoadedModel.elided_weight`), as graphsurgeon reads any
+    initializer's (`LazyValues`): advice that reads no weight reads none, and a rewrite
+    writes them as the file holds them."""
+    from onnx_graphsurgeon.ir.tensor import Constant, LazyValues
+
+    weight_from_file = _weight_from_file_class()
+    for scope in (graph, *graph.subgraphs(recursive=True)):
+        for tensor in scope.tensors().values():
+            values = getattr(tensor, "_values", None)
+            if not isinstance(tensor, Constant) or type(values) is not LazyValues:
+                continue
+            position = elided.get(tensor.name)
+            if position is not None and not values.tensor.HasField("raw_data"):
+                tensor._values = weight_from_file(loaded, position, values)
+
+
+@functools.cache
+def _weight_from_file_class() -> type:
+    """graphsurgeon's `LazyValues` of an initializer read from the file's bytes (defined
+    when first needed: graphsurgeon is imported only by the commands that use it)."""
+    from onnx_graphsurgeon.ir.tensor import LazyValues
+
+    class WeightFromFile(LazyValues):
+        """`LazyValues` whose tensor is the initializer as the file holds it, made when first
+        read (`LoadedModel.elided_weight`); shape, dtype and size are the lean tensor's."""
+
+        def __init__(self, loaded: LoadedModel, position: int, lean: LazyValues) -> None:
+            self._loaded, self._position, self._tensor = loaded, position, None
+            self.shape, self.dtype, self.nbytes = lean.shape, lean.dtype, lean.nbytes
+
+        @property
+        def tensor(self) -> onnx.TensorProto:
+            if self._tensor is None:
+                self._tensor = self._loaded.elided_weight(self._position)
+            return self._tensor
+
+    return WeightFromFile
 
 
 class _Ready:

@@ -1284,14 +1284,11 @@ bool constant_without_weight(std::string_view node, const std::vector<uint64_t>&
 // its Constant nodes (`constant_without_weight`): false when the bytes are malformed. The
 // result is `parts`, in order: spans of `graph` as the file holds them, and what is new (held
 // by `owned`).
-bool weightless_graph(std::string_view graph, size_t max_bytes,
-                      const std::vector<uint64_t>& value_types,
-                      const std::vector<std::string>& value_ops,
-                      std::vector<std::string_view>& parts, std::deque<std::string>& owned,
-                      std::vector<std::pair<std::string_view, std::string>>& added) {
-  // the inputs of the nodes whose inference may read any initializer's values: not weights
-  Numbers valued;
-  bool read = each_field(graph, [&](uint32_t field, std::string_view node) {
+// The inputs of `graph`'s nodes of an op type in `value_ops`, whose inference may read any
+// initializer's values (not weights, then): false when the bytes are malformed.
+bool valued_names(std::string_view graph, const std::vector<std::string>& value_ops,
+                  Numbers& valued) {
+  return each_field(graph, [&](uint32_t field, std::string_view node) {
     if (field != 1) return true;
     std::string_view op_type;
     bool fields = each_field(node, [&](uint32_t f, std::string_view value) {
@@ -1306,7 +1303,15 @@ bool weightless_graph(std::string_view graph, size_t max_bytes,
       return true;
     });
   });
-  if (!read) return false;
+}
+
+bool weightless_graph(std::string_view graph, size_t max_bytes,
+                      const std::vector<uint64_t>& value_types,
+                      const std::vector<std::string>& value_ops,
+                      std::vector<std::string_view>& parts, std::deque<std::string>& owned,
+                      std::vector<std::pair<std::string_view, std::string>>& added) {
+  Numbers valued;
+  if (!valued_names(graph, value_ops, valued)) return false;
   std::vector<TensorHead> heavy;
   std::vector<std::string_view> declared;
   // in the graph's order: the initializers (each kept or left out) and the nodes made anew
@@ -1315,8 +1320,8 @@ bool weightless_graph(std::string_view graph, size_t max_bytes,
     const std::string* node;  // the node's new bytes (in `owned`); nullptr: an initializer
   };
   std::vector<Edit> edits;
-  read = each_raw_field(graph, [&](uint32_t field, uint32_t wire, std::string_view whole,
-                                   std::string_view payload) {
+  bool read = each_raw_field(graph, [&](uint32_t field, uint32_t wire, std::string_view whole,
+                                        std::string_view payload) {
     if (field == 11) {  // an input: its last name
       std::string_view name;
       bool named = each_field(payload, [&](uint32_t f, std::string_view value) {
@@ -1372,6 +1377,29 @@ bool weightless_graph(std::string_view graph, size_t max_bytes,
   return read;
 }
 
+// The element types and op types a caller hands over (`_speculation`'s
+// INFERENCE_READS_VALUES_OF and INFERENCE_READS_ANY_RANK_OF): false with a Python error set
+// when they are not a sequence of ints and one of str.
+bool read_value_readers(PyObject* types, PyObject* ops, std::vector<uint64_t>& value_types,
+                        std::vector<std::string>& value_ops) {
+  PyRef listed(PySequence_Fast(types, "the element types must be a sequence"));
+  for (Py_ssize_t i = 0; listed.obj && i < PySequence_Fast_GET_SIZE(listed.obj); ++i) {
+    long long type = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(listed.obj, i));
+    if (type == -1 && PyErr_Occurred()) break;
+    value_types.push_back(static_cast<uint64_t>(type));
+  }
+  PyRef op_list(listed.obj && !PyErr_Occurred()
+                    ? PySequence_Fast(ops, "the op types must be a sequence")
+                    : nullptr);
+  for (Py_ssize_t i = 0; op_list.obj && i < PySequence_Fast_GET_SIZE(op_list.obj); ++i) {
+    Py_ssize_t size;
+    const char* text = PyUnicode_AsUTF8AndSize(PySequence_Fast_GET_ITEM(op_list.obj, i), &size);
+    if (text == nullptr) break;
+    value_ops.emplace_back(text, static_cast<size_t>(size));
+  }
+  return listed.obj && op_list.obj && !PyErr_Occurred();
+}
+
 PyObject* weightless(PyObject*, PyObject* args) {
   Py_buffer view;
   Py_ssize_t max_bytes;
@@ -1380,22 +1408,7 @@ PyObject* weightless(PyObject*, PyObject* args) {
   if (!PyArg_ParseTuple(args, "y*nOO", &view, &max_bytes, &types, &ops)) return nullptr;
   std::vector<uint64_t> value_types;
   std::vector<std::string> value_ops;
-  PyRef listed(PySequence_Fast(types, "weightless: the element types must be a sequence"));
-  for (Py_ssize_t i = 0; listed.obj && i < PySequence_Fast_GET_SIZE(listed.obj); ++i) {
-    long long type = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(listed.obj, i));
-    if (type == -1 && PyErr_Occurred()) break;
-    value_types.push_back(static_cast<uint64_t>(type));
-  }
-  PyRef op_list(listed.obj && !PyErr_Occurred()
-                    ? PySequence_Fast(ops, "weightless: the op types must be a sequence")
-                    : nullptr);
-  for (Py_ssize_t i = 0; op_list.obj && i < PySequence_Fast_GET_SIZE(op_list.obj); ++i) {
-    Py_ssize_t size;
-    const char* text = PyUnicode_AsUTF8AndSize(PySequence_Fast_GET_ITEM(op_list.obj, i), &size);
-    if (text == nullptr) break;
-    value_ops.emplace_back(text, static_cast<size_t>(size));
-  }
-  if (!listed.obj || !op_list.obj || PyErr_Occurred()) {
+  if (!read_value_readers(types, ops, value_types, value_ops)) {
     PyBuffer_Release(&view);
     return nullptr;
   }
@@ -1539,20 +1552,37 @@ unsigned __int128 element_count(const TensorHead& head) {
 PyObject* lean_model(PyObject*, PyObject* args) {
   Py_buffer view;
   PyObject* table;
-  Py_ssize_t min_elements;
-  if (!PyArg_ParseTuple(args, "y*On", &view, &table, &min_elements)) return nullptr;
+  Py_ssize_t min_elements, max_bytes;
+  PyObject* types;
+  PyObject* ops;
+  if (!PyArg_ParseTuple(args, "y*OnnOO", &view, &table, &min_elements, &max_bytes, &types,
+                        &ops)) {
+    return nullptr;
+  }
   std::vector<int> bits;
-  if (!read_bits(table, bits)) {
+  std::vector<uint64_t> value_types;
+  std::vector<std::string> value_ops;
+  if (!read_bits(table, bits) || !read_value_readers(types, ops, value_types, value_ops)) {
     PyBuffer_Release(&view);
     return nullptr;
   }
+  const char* base = static_cast<const char*>(view.buf);
   std::vector<std::string_view> parts;  // spans of the model as it is, and what is new
   std::deque<std::string> owned;
-  std::vector<Py_ssize_t> elided;  // the positions of the initializers left without data
+  // each initializer left without data: its position, and where its raw data is
+  struct Elided {
+    Py_ssize_t index;
+    std::string_view raw;
+  };
+  std::vector<Elided> elided;
   int graphs = 0;
-  // the graph's fields, each initializer of `min_elements` or more sound elements rebuilt
-  // without its raw_data fields (they are all length-delimited in a sound one)
+  // the graph's fields, each initializer to leave out (sound, of more than `min_elements`
+  // elements, and one shape inference runs without: more than `max_bytes` of raw data, or a
+  // weight, `may_be_weight`, that no node of `value_ops` reads) rebuilt without its raw_data
+  // fields (they are all length-delimited in a sound one)
   auto lean_graph = [&](std::string_view graph, std::vector<std::string_view>& graph_parts) {
+    Numbers valued;
+    if (!valued_names(graph, value_ops, valued)) return false;
     Py_ssize_t index = -1;
     return each_raw_field(graph, [&](uint32_t field, uint32_t wire, std::string_view whole,
                                      std::string_view payload) {
@@ -1563,22 +1593,29 @@ PyObject* lean_model(PyObject*, PyObject* args) {
       ++index;
       TensorHead head;
       if (wire != 2 || !read_tensor_head(payload, head)) return false;
-      if (min_elements < 0 || !sound_head(head, bits) ||
+      bool weight = may_be_weight(head, value_types) && valued.find(head.name, SIZE_MAX) == SIZE_MAX;
+      bool heavy = weight || (max_bytes >= 0 && head.raw_data_bytes > static_cast<size_t>(max_bytes));
+      if (min_elements < 0 || !heavy || !sound_head(head, bits) ||
           element_count(head) <= static_cast<unsigned __int128>(min_elements)) {
         graph_parts.push_back(whole);
         return true;
       }
       std::string tensor;
+      std::string_view raw;  // the last raw_data, the one protobuf keeps
       bool copied = each_raw_field(payload, [&](uint32_t f, uint32_t, std::string_view kept,
-                                                std::string_view) {
-        if (f != 9) tensor.append(kept.data(), kept.size());
+                                                std::string_view data) {
+        if (f == 9) {
+          raw = data;
+        } else {
+          tensor.append(kept.data(), kept.size());
+        }
         return true;
       });
       if (!copied) return false;
       owned.emplace_back();
       put_field(owned.back(), 5, tensor);
       graph_parts.push_back(owned.back());
-      elided.push_back(index);
+      elided.push_back(Elided{index, raw});
       return true;
     });
   };
@@ -1614,12 +1651,14 @@ PyObject* lean_model(PyObject*, PyObject* args) {
   if (read) {
     positions.obj = PyList_New(static_cast<Py_ssize_t>(elided.size()));
     for (size_t i = 0; positions.obj && i < elided.size(); ++i) {
-      PyObject* number = PyLong_FromSsize_t(elided[i]);
-      if (number == nullptr) {
+      PyObject* entry = Py_BuildValue("(nnn)", elided[i].index,
+                                      static_cast<Py_ssize_t>(elided[i].raw.data() - base),
+                                      static_cast<Py_ssize_t>(elided[i].raw.size()));
+      if (entry == nullptr) {
         Py_CLEAR(positions.obj);
         break;
       }
-      PyList_SET_ITEM(positions.obj, static_cast<Py_ssize_t>(i), number);
+      PyList_SET_ITEM(positions.obj, static_cast<Py_ssize_t>(i), entry);
     }
   }
   PyBuffer_Release(&view);  // the parts are copied
@@ -1847,12 +1886,16 @@ PyMethodDef methods[] = {
      "type need: bits[element type] bits per element) of at least min_bytes, and no graph, "
      "is (None, its other fields, the tensor's fields but name, raw_data and doc_string)."},
     {"lean_model", lean_model, METH_VARARGS,
-     "lean_model(serialized_model, bits, min_elements) -> (model, elided): the model with "
-     "every top-level initializer that is sound (raw_data of exactly the bytes its dims and "
-     "element type need: bits[element type] bits per element; no dim below 0; "
-     "data_location DEFAULT) and holds more than min_elements elements written without its "
-     "raw_data fields, everything else as the bytes hold it (None when no initializer is "
-     "such); elided: the positions of those initializers among the graph's. None when the bytes are not a model this reader "
+     "lean_model(serialized_model, bits, min_elements, max_bytes, value_types, value_ops) -> "
+     "(model, elided): the model with every top-level initializer that is sound (raw_data of "
+     "exactly the bytes its dims and element type need: bits[element type] bits per "
+     "element; no dim below 0; data_location DEFAULT), holds more than min_elements "
+     "elements and has more than max_bytes of raw data or is a weight (rank 2 or more, an "
+     "element type not in value_types, read by no top-level node of an op type in "
+     "value_ops: as weightless) written without its raw_data fields, everything else as "
+     "the bytes hold it (None when no initializer is such); elided: (position among the "
+     "graph's initializers, offset of its raw data in serialized_model, its length) of each "
+     "of those initializers. None when the bytes are not a model this reader "
      "understands (more than one graph field among them)."},
     {"initializer_heads", initializer_heads, METH_O,
      "initializer_heads(serialized_graph) -> (names, kinds, table): for each initializer of "

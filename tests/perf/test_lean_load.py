@@ -137,3 +137,84 @@ def test_a_rewrite_of_a_lean_load_keeps_every_weight(lean_files, tmp_path):
         if tensor.name in written:
             np.testing.assert_array_equal(written[tensor.name], numpy_helper.to_array(tensor))
     assert {"w0", "w1", "w2"} <= set(written)
+
+
+def _layernorm_model(hidden: int = 20_000) -> onnx.ModelProto:
+    """A decomposed LayerNorm (the fusion advice's pattern) whose scale and bias, of
+    `hidden` elements, are large enough to be left without data, then a MatMul weight."""
+    rng = np.random.default_rng(1)
+    gamma = numpy_helper.from_array(rng.standard_normal(hidden).astype(np.float32), "gamma")
+    beta = numpy_helper.from_array(rng.standard_normal(hidden).astype(np.float32), "beta")
+    weight = numpy_helper.from_array(rng.standard_normal((hidden, 8)).astype(np.float32), "w")
+    two = numpy_helper.from_array(np.array(2.0, np.float32), "two")
+    eps = numpy_helper.from_array(np.array(1e-5, np.float32), "eps")
+    nodes = [
+        helper.make_node("ReduceMean", ["x"], ["mean"], axes=[-1]),
+        helper.make_node("Sub", ["x", "mean"], ["centred"]),
+        helper.make_node("Pow", ["centred", "two"], ["squared"]),
+        helper.make_node("ReduceMean", ["squared"], ["variance"], axes=[-1]),
+        helper.make_node("Add", ["variance", "eps"], ["shifted"]),
+        helper.make_node("Sqrt", ["shifted"], ["std"]),
+        helper.make_node("Div", ["centred", "std"], ["normed"]),
+        helper.make_node("Mul", ["normed", "gamma"], ["scaled"]),
+        helper.make_node("Add", ["scaled", "beta"], ["y"]),
+        helper.make_node("MatMul", ["y", "w"], ["z"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "layernorm",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", hidden])],
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["N", 8])],
+        [gamma, beta, weight, two, eps],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_advice_on_a_lean_load_reads_weights_from_the_file(lean_files, monkeypatch, tmp_path):
+    """A small model is inferred in process and imported into graphsurgeon for the fusion
+    advice, both from the structure: the report is the whole model's, the whole proto is
+    never parsed, and each constant's values, when read, are the file's."""
+    model = _layernorm_model()
+    path = tmp_path / "m.onnx"
+    onnx.save(model, path)
+    monkeypatch.setattr(loading, "LEAN_PARSE_BYTES", 1 << 40)
+    whole = _report(path)
+    assert any(f["code"] == "advice/fuse-layernorm" for f in whole["graph"]["reasons"])
+    monkeypatch.setattr(loading, "LEAN_PARSE_BYTES", 0)
+    lean = ModelSession.of(path)
+    names = [t.name for t in lean.structure.graph.initializer]
+    assert sorted(names[i] for i in lean.loaded.elided) == ["beta", "gamma", "w"]
+    report = _report(lean)
+    assert lean.loaded._proto is None  # inferred and imported without the whole model
+    assert report == whole
+    tensors = lean.graph().tensors()
+    for tensor in model.graph.initializer:
+        np.testing.assert_array_equal(tensors[tensor.name].values, numpy_helper.to_array(tensor))
+    assert lean.loaded._proto is None
+
+
+def test_inference_of_a_lean_load_reads_the_whole_models_copy(lean_files, tmp_path):
+    """Shape inference runs on the same copy without weights (`inference._weightless`)
+    whether it is made from the whole model or from a lean load's structure told which
+    initializers have no data — on every bundled model with weights left out, and on one
+    whose large rank-1 tensors only their size makes heavy."""
+    from pathlib import Path
+
+    from trtforge.analyzer.inference import _weightless
+
+    repo = Path(__file__).resolve().parents[2]
+    layernorm = tmp_path / "layernorm.onnx"
+    onnx.save(_layernorm_model(), layernorm)
+    models = [layernorm, *sorted((repo / "tests" / "fixtures").rglob("*.onnx"))]
+    compared = 0
+    for path in [*models, *sorted((repo / "examples").glob("*.onnx"))]:
+        try:
+            loaded = load_model(path)
+        except Exception:  # noqa: BLE001 - the hostile fixtures: refused, nothing to compare
+            continue
+        if not loaded.elided:
+            continue
+        lean = _weightless(loaded.structure, loaded.elided)
+        assert lean == _weightless(loaded.proto), path
+        compared += 1
+    assert compared >= 5

@@ -710,16 +710,26 @@ def test_large_attributes_are_views_of_the_graphs_bytes():
     assert type(copied) is bytes and copied == expected
 
 
-def _lean_expected(model: bytes, min_elements: int) -> tuple[onnx.ModelProto, list[int]]:
+def _lean_expected(
+    model: bytes, min_elements: int, max_bytes: int
+) -> tuple[onnx.ModelProto, list[int]]:
     """What `lean_model` must give: the positions of the initializers `sound_tensors` marks
     sound (each has, as protobuf parses it, exactly the raw_data its element type and dims
-    need, no dim below 0, data_location DEFAULT) of more than `min_elements` elements, and
-    protobuf's parse of `model` with those initializers' raw_data cleared."""
-    from trtforge.analyzer import validity
+    need, no dim below 0, data_location DEFAULT) of more than `min_elements` elements that
+    shape inference runs without (more than `max_bytes` of raw data, or a weight no
+    OneHot/Resize/Upsample/Loop reads: heavy by `inference._is_heavy` too, at its limit),
+    and protobuf's parse of `model` with those initializers' raw_data cleared."""
+    from trtforge.analyzer import inference, validity
 
     bits = validity.raw_data_bits()
     parsed = onnx.ModelProto.FromString(model)
     sound = _wire.sound_tensors(parsed.graph.SerializeToString(), bits)
+    valued = {
+        name
+        for node in parsed.graph.node
+        if node.op_type in _speculation.INFERENCE_READS_ANY_RANK_OF
+        for name in node.input
+    }
     elided = []
     for i, t in enumerate(parsed.graph.initializer):
         if not sound[i]:
@@ -728,41 +738,61 @@ def _lean_expected(model: bytes, min_elements: int) -> tuple[onnx.ModelProto, li
         assert t.HasField("raw_data") and t.data_location == TensorProto.DEFAULT
         assert len(t.raw_data) == (count * bits[t.data_type] + 7) // 8
         assert min(t.dims, default=0) >= 0
-        if count > min_elements:
+        weight = inference._may_be_weight(t) and t.name not in valued
+        if count > min_elements and (weight or len(t.raw_data) > max_bytes):
+            assert weight or t.ByteSize() > max_bytes  # `_is_heavy` with this limit
             elided.append(i)
     for i in elided:
         parsed.graph.initializer[i].ClearField("raw_data")
     return parsed, elided
 
 
-def test_lean_model_is_the_model_without_its_large_sound_weights_data():
-    """`_wire.lean_model` leaves out the raw data of exactly the top-level initializers that
-    are sound (validity finds nothing in them) and hold more than `min_elements` elements,
-    and keeps every other byte as protobuf reads it (random encodings: fields written twice,
-    wrong lengths, external data, typed fields); None for bytes it does not understand."""
+def _lean(model: bytes, min_elements: int, max_bytes: int = 64 << 10):
     from trtforge.analyzer import validity
 
+    return _wire.lean_model(
+        model,
+        validity.raw_data_bits(),
+        min_elements,
+        max_bytes,
+        sorted(_speculation.INFERENCE_READS_VALUES_OF),
+        sorted(_speculation.INFERENCE_READS_ANY_RANK_OF),
+    )
+
+
+def test_lean_model_is_the_model_without_its_large_sound_weights_data():
+    """`_wire.lean_model` leaves out the raw data of exactly the top-level initializers that
+    are sound (validity finds nothing in them), hold more than `min_elements` elements and
+    that shape inference runs without (`inference._is_heavy`), tells where each one's raw
+    data is, and keeps every other byte as protobuf reads it (random encodings: fields
+    written twice, wrong lengths, external data, typed fields, weights a Resize reads);
+    None for bytes it does not understand."""
     rng = random.Random(17)
     compared = elided_total = 0
     for _ in range(3000):
         tensors = [_random_tensor(rng) for _ in range(rng.randint(1, 4))]
-        node = helper.make_node("Relu", ["t"], ["y"]).SerializeToString()
+        op = rng.choice(["Relu", "Relu", "Resize"])
+        node = helper.make_node(op, ["t"], ["y"]).SerializeToString()
         graph = b"\x0a" + _varint(len(node)) + node
         graph += b"".join(b"\x2a" + _varint(len(t)) + t for t in tensors)
         model = b"\x08\x08" + b"\x3a" + _varint(len(graph)) + graph + b"\x42\x04\x12\x02\x08\x11"
+        max_bytes = rng.choice([0, 8, 64 << 10])
         try:
-            expected, positions = _lean_expected(model, 2)
+            expected, positions = _lean_expected(model, 2, max_bytes)
         except Exception:  # noqa: BLE001 - bytes protobuf refuses: nothing to compare
             continue
-        made = _wire.lean_model(model, validity.raw_data_bits(), 2)
-        assert made is not None and made[1] == positions
+        made = _lean(model, 2, max_bytes)
+        assert made is not None and [i for i, _, _ in made[1]] == positions
         if positions:
             assert onnx.ModelProto.FromString(made[0]) == expected
+            whole = onnx.ModelProto.FromString(model).graph.initializer
+            for i, start, size in made[1]:
+                assert model[start : start + size] == whole[i].raw_data
         else:
             assert made[0] is None  # nothing to copy: the caller parses the model itself
         elided_total += len(positions)
         compared += 1
-    assert compared > 2000 and elided_total > 100
+    assert compared > 2000 and elided_total > 50
     real = onnx.load(REPO / "examples" / "transformer_block.onnx")
     for sparse in (False, True):  # a sparse initializer and a Constant's weight stay as they are
         if sparse:
@@ -772,15 +802,15 @@ def test_lean_model_is_the_model_without_its_large_sound_weights_data():
             weight = numpy_helper.from_array(np.ones((80, 80), np.float32), "cw")
             real.graph.node.append(helper.make_node("Constant", [], ["cw"], value=weight))
         serialized = real.SerializeToString()
-        expected, positions = _lean_expected(serialized, 4096)
-        lean, elided = _wire.lean_model(serialized, validity.raw_data_bits(), 4096)
-        assert elided == positions and positions
+        expected, positions = _lean_expected(serialized, 4096, 64 << 10)
+        lean, elided = _lean(serialized, 4096)
+        assert [i for i, _, _ in elided] == positions and positions
         assert onnx.ModelProto.FromString(lean) == expected
-        left_out = sum(len(real.graph.initializer[i].raw_data) for i in elided)
+        left_out = sum(len(real.graph.initializer[i].raw_data) for i in positions)
         assert len(serialized) - len(lean) >= left_out > 60_000
-    assert _wire.lean_model(serialized[:-3], validity.raw_data_bits(), 4096) is None
+    assert _lean(serialized[:-3], 4096) is None
     graph = real.graph.SerializeToString()
     twice = b"\x3a" + _varint(len(graph)) + graph
-    assert _wire.lean_model(twice * 2, validity.raw_data_bits(), 4096) is None  # merged graphs
+    assert _lean(twice * 2, 4096) is None  # merged graphs
     with pytest.raises(TypeError):
-        _wire.lean_model(serialized, None, 4096)
+        _wire.lean_model(serialized, None, 4096, 0, [], [])
