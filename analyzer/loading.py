@@ -98,12 +98,11 @@ class LoadedModel:
     #: more whose whole proto was not parsed at load; None otherwise.
     lean: onnx.ModelProto | None = field(default=None, repr=False, compare=False)
     elided: tuple[int, ...] = field(default=(), repr=False, compare=False)
-    #: position of each initializer at `elided` -> its raw data, read from the file's bytes
-    _elided_data: Callable[[int], bytes] | None = field(default=None, repr=False, compare=False)
-    #: what gives `proto` and `sha256` when they are first asked for (a lean load's)
-    _later_proto: Callable[[], onnx.ModelProto] | None = field(
-        default=None, repr=False, compare=False
-    )
+    #: a lean load's: the bytes read (until `proto` is parsed from them), and position ->
+    #: (start, end) in them of the raw data of each initializer at `elided`
+    _data: bytes | None = field(default=None, repr=False, compare=False)
+    _spans: dict[int, tuple[int, int]] = field(default_factory=dict, repr=False, compare=False)
+    #: what gives `sha256` when it is first asked for (a lean load's hashing thread)
     _later_sha256: Callable[[], str] | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -119,11 +118,15 @@ class LoadedModel:
         return self.lean if self.lean is not None else self.proto
 
     def elided_weight(self, position: int) -> onnx.TensorProto:
-        """The initializer at `position` of `elided` as the file holds it: its data read from
-        the bytes loaded, without parsing the whole model."""
+        """A copy of the initializer at `position` of `elided` as the file holds it: its data
+        read from the bytes loaded (or the whole proto, once parsed), without parsing the
+        whole model."""
         tensor = onnx.TensorProto()
+        if self._proto is not None:
+            tensor.CopyFrom(self._proto.graph.initializer[position])
+            return tensor
         tensor.CopyFrom(self.lean.graph.initializer[position])
-        tensor.raw_data = self._elided_data(position)
+        tensor.raw_data = self._data[slice(*self._spans[position])]
         return tensor
 
     @property
@@ -143,8 +146,8 @@ class LoadedModel:
 
 
 def _proto(self: LoadedModel) -> onnx.ModelProto:
-    if self._proto is None and self._later_proto is not None:
-        self._proto, self._later_proto = self._later_proto(), None
+    if self._proto is None and self._data is not None:  # a lean load's: parsed now
+        self._proto, self._data = _parse(self._data, self.display_path), None
     return self._proto
 
 
@@ -388,19 +391,17 @@ def load_model(model: str | os.PathLike | onnx.ModelProto | bytes) -> LoadedMode
     lean = _lean(data) if size >= LEAN_PARSE_BYTES else None
     try:
         proto = _parse(data if lean is None else lean[0], str(path))
-    finally:
-        sha256 = digest() if lean is None else None
-    _validate(proto, str(path))
-    refs, total = _check_external(proto, path.parent) if _has_external(data) else ([], 0)
+        _validate(proto, str(path))
+        refs, total = _check_external(proto, path.parent) if _has_external(data) else ([], 0)
+    except BaseException:
+        digest()  # the hashing thread ends with the load
+        raise
     if lean is None:
-        loaded = LoadedModel(path, proto, sha256, refs, total)
+        loaded = LoadedModel(path, proto, digest(), refs, total)
     else:  # the whole proto and the digest when asked for
-        source = str(path)
         spans = lean[1]
         loaded = LoadedModel(path, None, None, refs, total, lean=proto, elided=tuple(spans))
-        loaded._later_proto = lambda: _parse(data, source)
-        loaded._later_sha256 = digest
-        loaded._elided_data = lambda position: data[slice(*spans[position])]
+        loaded._data, loaded._spans, loaded._later_sha256 = data, spans, digest
     loaded = _with_graph_reads(loaded, data)
     from trtforge.analyzer import background
 

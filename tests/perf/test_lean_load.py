@@ -79,8 +79,14 @@ def test_a_lean_load_gives_the_whole_model_when_asked(lean_files, tmp_path):
     assert [names[i] for i in loaded.elided] == ["w0", "w1", "w2"]
     assert all(not loaded.structure.graph.initializer[i].raw_data for i in loaded.elided)
     assert loaded.structure.graph.initializer[names.index("short")].raw_data
+    whole = onnx.load(path)
+    for position in loaded.elided:  # read from the bytes, before the whole proto is parsed
+        assert loaded.elided_weight(position) == whole.graph.initializer[position]
+    assert loaded._proto is None
     assert loaded.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
-    assert loaded.proto == onnx.load(path)
+    assert loaded.proto == whole
+    assert loaded._data is None  # the bytes go once parsed
+    assert loaded.elided_weight(loaded.elided[0]) == whole.graph.initializer[loaded.elided[0]]
     assert loaded.structure is loaded.lean  # kept: the views read from it stay valid
 
 
