@@ -34,7 +34,7 @@ log = logging.getLogger("trtforge.loading")
 #: protobuf cannot parse a single message of 2 GiB or more.
 PROTOBUF_LIMIT = 2**31 - 1
 
-#: files from this size are hashed by a thread as they are read (`_read_hashing`).
+#: files from this size are hashed by a thread while they are parsed.
 HASH_MEANWHILE_BYTES = 16 << 20
 
 #: files from this size are parsed without the raw data of their large weights first
@@ -100,7 +100,7 @@ class LoadedModel:
     elided: tuple[int, ...] = field(default=(), repr=False, compare=False)
     #: a lean load's: the bytes read (until `proto` is parsed from them), and position ->
     #: (start, end) in them of the raw data of each initializer at `elided`
-    _data: bytes | memoryview | None = field(default=None, repr=False, compare=False)
+    _data: bytes | None = field(default=None, repr=False, compare=False)
     _spans: dict[int, tuple[int, int]] = field(default_factory=dict, repr=False, compare=False)
     #: what gives `sha256` when it is first asked for (a lean load's hashing thread)
     _later_sha256: Callable[[], str] | None = field(default=None, repr=False, compare=False)
@@ -126,7 +126,7 @@ class LoadedModel:
             tensor.CopyFrom(self._proto.graph.initializer[position])
             return tensor
         tensor.CopyFrom(self.lean.graph.initializer[position])
-        tensor.raw_data = bytes(self._data[slice(*self._spans[position])])
+        tensor.raw_data = self._data[slice(*self._spans[position])]
         return tensor
 
     @property
@@ -382,11 +382,12 @@ def load_model(model: str | os.PathLike | onnx.ModelProto | bytes) -> LoadedMode
             "save the model with external data (onnx.save(..., save_as_external_data=True))",
         )
     try:
-        data, digest = _read_hashing(path, size)
+        data = path.read_bytes()
     except OSError as err:
         raise UserError(
             f"{path}: cannot read ({err.strerror})", "check the file's permissions"
         ) from None
+    digest = _digest_meanwhile(data)
     lean = _lean(data) if size >= LEAN_PARSE_BYTES else None
     try:
         proto = _parse(data if lean is None else lean[0], str(path))
@@ -463,61 +464,15 @@ def _lean(data: bytes) -> tuple[bytes, dict[int, tuple[int, int]]] | None:
     return made[0], {position: (start, start + size) for position, start, size in made[1]}
 
 
-#: the bytes a thread hashes at a time while the rest of the file is read (`_read_hashing`)
-HASH_CHUNK_BYTES = 16 << 20
+def _digest_meanwhile(data: bytes):
+    """The function giving `data`'s SHA-256 (hex): for a file of HASH_MEANWHILE_BYTES or
+    more, hashed by a thread while the caller parses it (`background.digest_meanwhile`: a
+    1 GB model's digest, ~0.5 s, then costs no time where a second core is free)."""
+    if len(data) < HASH_MEANWHILE_BYTES:
+        return lambda: hashlib.sha256(data).hexdigest()
+    from trtforge.analyzer.background import digest_meanwhile
 
-
-def _read_hashing(path: Path, size: int):
-    """The file's bytes and the function giving their SHA-256 (hex). A file of
-    HASH_MEANWHILE_BYTES or more is read in chunks that a thread hashes as they arrive (a
-    1.4 GB model's digest, ~0.8 s, then ends ~0.1 s after the read instead of ~0.8 s after):
-    its bytes are a read-only view of the buffer read into. A file whose size changes while
-    it is read is read again whole, and hashed as it was read.
-
-    Raises:
-        OSError: the file cannot be read.
-    """
-    if size < HASH_MEANWHILE_BYTES:
-        data = path.read_bytes()
-        return data, lambda: hashlib.sha256(data).hexdigest()
-    import mmap
-    import queue
-    import threading
-
-    # (anonymous memory: its pages are made as the file is read into them, where a bytearray
-    # would first be filled with zeros, ~0.6 s a GB)
-    filled = memoryview(mmap.mmap(-1, size))
-    hashing = hashlib.sha256()
-    chunks: queue.SimpleQueue = queue.SimpleQueue()
-
-    def work() -> None:  # (hashlib lets go of the GIL while it hashes a chunk)
-        while (chunk := chunks.get()) is not None:
-            hashing.update(chunk)
-
-    thread = threading.Thread(target=work, name="trtforge-digest", daemon=True)
-    thread.start()
-    read = 0
-    try:
-        with open(path, "rb", buffering=0) as file:
-            while read < size and (got := file.readinto(filled[read : read + HASH_CHUNK_BYTES])):
-                chunks.put(filled[read : read + got])
-                read += got
-            grew = read == size and file.read(1)
-    finally:
-        chunks.put(None)
-    if read != size or grew:  # changed while read: what it holds now, hashed as it is
-        thread.join()
-        data = path.read_bytes()
-        return data, lambda: hashlib.sha256(data).hexdigest()
-    digests: list[str] = []
-
-    def result() -> str:
-        if not digests:
-            thread.join()  # (a process forks only without other threads)
-            digests.append(hashing.hexdigest())
-        return digests[0]
-
-    return filled.toreadonly(), result
+    return digest_meanwhile(data)
 
 
 def _has_external(serialized: bytes) -> bool:

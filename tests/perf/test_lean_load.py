@@ -60,10 +60,8 @@ def _weighted_model() -> onnx.ModelProto:
 
 @pytest.fixture
 def lean_files(monkeypatch):
-    """Every file is loaded lean, read in chunks a thread hashes (as a large file is)."""
+    """Every file is loaded lean."""
     monkeypatch.setattr(loading, "LEAN_PARSE_BYTES", 0)
-    monkeypatch.setattr(loading, "HASH_MEANWHILE_BYTES", 0)
-    monkeypatch.setattr(loading, "HASH_CHUNK_BYTES", 4096)
 
 
 def _report(model, **kwargs) -> dict:
