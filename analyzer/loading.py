@@ -117,6 +117,12 @@ class LoadedModel:
         `elided_weight`."""
         return self.lean if self.lean is not None else self.proto
 
+    @property
+    def sha256_later(self) -> str | Callable[[], str]:
+        """`sha256`, or, while a thread still hashes a lean load's file, the function that
+        waits for it (`report.ModelInfo`: a text report never shows the digest)."""
+        return self._sha256 if self._later_sha256 is None else lambda: self.sha256
+
     def elided_weight(self, position: int) -> onnx.TensorProto:
         """A copy of the initializer at `position` of `elided` as the file holds it: its data
         read from the bytes loaded (or the whole proto, once parsed), without parsing the

@@ -94,6 +94,10 @@ class NodeVerdict:
 
 @dataclass(frozen=True)
 class ModelInfo:
+    """The model a report is of. `sha256` may be given as the function that computes it (a
+    large file's digest, hashed by a thread): it is called when first read, by the formats
+    that show it (JSON, SARIF), and a text report never waits for it."""
+
     path: str
     sha256: str
     ir_version: int
@@ -108,6 +112,22 @@ class ModelInfo:
             "opsets": dict(self.opsets),
             "node_count": self.node_count,
         }
+
+
+def _model_sha256(self: ModelInfo) -> str:
+    value = self.__dict__["_sha256"]
+    if callable(value):
+        value = value()
+        object.__setattr__(self, "_sha256", value)
+    return value
+
+
+# the dataclass's `sha256` field, read through this: it may be given as a function
+ModelInfo.sha256 = property(
+    _model_sha256,
+    lambda self, value: object.__setattr__(self, "_sha256", value),
+    doc="The model file's SHA-256 (hex).",
+)
 
 
 @dataclass(frozen=True)

@@ -1075,7 +1075,7 @@ def model_info(loaded: LoadedModel) -> ModelInfo:
     proto = loaded.structure
     return ModelInfo(
         path=loaded.display_path,
-        sha256=loaded.sha256,
+        sha256=loaded.sha256_later,
         ir_version=proto.ir_version,
         opsets=loaded.opsets,
         node_count=len(proto.graph.node),

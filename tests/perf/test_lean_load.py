@@ -19,6 +19,7 @@ from onnx import TensorProto, helper, numpy_helper
 from trtforge.analyzer import advice, background, loading, session
 from trtforge.analyzer.api import check
 from trtforge.analyzer.loading import load_model
+from trtforge.analyzer.reports import render
 from trtforge.analyzer.session import ModelSession
 
 pytest.importorskip("trtforge.analyzer._wire", reason="the native reader is not built")
@@ -190,7 +191,13 @@ def test_advice_on_a_lean_load_reads_weights_from_the_file(lean_files, monkeypat
     lean = ModelSession.of(path)
     names = [t.name for t in lean.structure.graph.initializer]
     assert sorted(names[i] for i in lean.loaded.elided) == ["beta", "gamma", "w"]
-    report = _report(lean)
+    checked = check(lean, target="rtx-1", backend="static")
+    for fmt in ("text", "markdown"):  # formats that do not show the digest never wait for it
+        render(checked, fmt)
+    assert lean.loaded._later_sha256 is not None
+    report = checked.to_json()
+    assert lean.loaded._later_sha256 is None
+    assert report["model"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert lean.loaded._proto is None  # inferred and imported without the whole model
     assert report == whole
     tensors = lean.graph().tensors()
