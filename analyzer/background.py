@@ -366,10 +366,12 @@ def digest_meanwhile(data: bytes):
     without other threads.)"""
     digests: list[str] = []
     hashing = threading.Event()
+    pending = [data]  # until hashed: the function returned holds no bytes once it is done
 
     def work() -> None:
         hashing.set()
-        digests.append(hashlib.sha256(data).hexdigest())
+        digests.append(hashlib.sha256(pending[0]).hexdigest())
+        pending.clear()
 
     thread = threading.Thread(target=work, name="trtforge-digest", daemon=True)
     thread.start()
@@ -377,7 +379,9 @@ def digest_meanwhile(data: bytes):
 
     def result() -> str:
         thread.join()
-        return digests[0] if digests else hashlib.sha256(data).hexdigest()
+        if not digests:  # the thread failed
+            digests.append(hashlib.sha256(pending.pop()).hexdigest())
+        return digests[0]
 
     return result
 

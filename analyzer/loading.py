@@ -120,8 +120,10 @@ class LoadedModel:
     @property
     def sha256_later(self) -> str | Callable[[], str]:
         """`sha256`, or, while a thread still hashes a lean load's file, the function that
-        waits for it (`report.ModelInfo`: a text report never shows the digest)."""
-        return self._sha256 if self._later_sha256 is None else lambda: self.sha256
+        waits for it (`report.ModelInfo`: a text report never shows the digest). The
+        function holds neither the model nor, once the thread is done, the file's bytes: a
+        report kept after its model (`trt-check` of a folder) keeps no weights."""
+        return self._sha256 if self._later_sha256 is None else self._later_sha256
 
     def elided_weight(self, position: int) -> onnx.TensorProto:
         """A copy of the initializer at `position` of `elided` as the file holds it: its data
@@ -475,7 +477,8 @@ def _digest_meanwhile(data: bytes):
     more, hashed by a thread while the caller parses it (`background.digest_meanwhile`: a
     1 GB model's digest, ~0.5 s, then costs no time where a second core is free)."""
     if len(data) < HASH_MEANWHILE_BYTES:
-        return lambda: hashlib.sha256(data).hexdigest()
+        digest = hashlib.sha256(data).hexdigest()  # (~10 ms: the function holds no bytes)
+        return lambda: digest
     from trtforge.analyzer.background import digest_meanwhile
 
     return digest_meanwhile(data)

@@ -61,8 +61,9 @@ def _weighted_model() -> onnx.ModelProto:
 
 @pytest.fixture
 def lean_files(monkeypatch):
-    """Every file is loaded lean."""
+    """Every file is loaded lean, and hashed by a thread (as a large file is)."""
     monkeypatch.setattr(loading, "LEAN_PARSE_BYTES", 0)
+    monkeypatch.setattr(loading, "HASH_MEANWHILE_BYTES", 0)
 
 
 def _report(model, **kwargs) -> dict:
@@ -191,12 +192,14 @@ def test_advice_on_a_lean_load_reads_weights_from_the_file(lean_files, monkeypat
     lean = ModelSession.of(path)
     names = [t.name for t in lean.structure.graph.initializer]
     assert sorted(names[i] for i in lean.loaded.elided) == ["beta", "gamma", "w"]
+    asked, digest = [], lean.loaded._later_sha256
+    lean.loaded._later_sha256 = lambda: asked.append(1) or digest()
     checked = check(lean, target="rtx-1", backend="static")
     for fmt in ("text", "markdown"):  # formats that do not show the digest never wait for it
         render(checked, fmt)
-    assert lean.loaded._later_sha256 is not None
+    assert not asked
     report = checked.to_json()
-    assert lean.loaded._later_sha256 is None
+    assert asked
     assert report["model"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert lean.loaded._proto is None  # inferred and imported without the whole model
     assert report == whole
@@ -231,3 +234,26 @@ def test_inference_of_a_lean_load_reads_the_whole_models_copy(lean_files, tmp_pa
         assert lean == _weightless(loaded.proto), path
         compared += 1
     assert compared >= 5
+
+
+def test_a_report_keeps_no_weights_of_its_model(lean_files, tmp_path):
+    """A report that never asked for the digest (text) holds neither the model nor its
+    bytes once the hashing thread is done: `trt-check` of a folder keeps every report."""
+    import gc
+    import sys
+    import threading
+
+    path = tmp_path / "m.onnx"
+    onnx.save(_layernorm_model(), path)
+    lean = ModelSession.of(path)
+    data = lean.loaded._data
+    assert data is not None and len(data) == path.stat().st_size
+    report = check(lean, target="rtx-1", backend="static")
+    render(report, "text")
+    for thread in threading.enumerate():
+        if thread.name == "trtforge-digest":
+            thread.join()
+    del lean
+    gc.collect()
+    assert sys.getrefcount(data) == 2  # this test's name, and the call's argument
+    assert report.model.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
