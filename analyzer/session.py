@@ -301,13 +301,15 @@ def _read_from_file(graph: gs.Graph, elided: dict[str, int], loaded: LoadedModel
     from onnx_graphsurgeon.ir.tensor import Constant, LazyValues
 
     weight_from_file = _weight_from_file_class()
+    lean = loaded.structure.graph.initializer
     for scope in (graph, *graph.subgraphs(recursive=True)):
         for tensor in scope.tensors().values():
             values = getattr(tensor, "_values", None)
             if not isinstance(tensor, Constant) or type(values) is not LazyValues:
                 continue
             position = elided.get(tensor.name)
-            if position is not None and not values.tensor.HasField("raw_data"):
+            # (that initializer itself, not a body's of the same name)
+            if position is not None and values.tensor == lean[position]:
                 tensor._values = weight_from_file(loaded, position, values)
 
 
