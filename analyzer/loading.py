@@ -6,6 +6,13 @@ checked with path arithmetic and `stat` only: a location must resolve inside the
 The outside file is never opened. Weights are loaded only by callers that need them, all
 through `load_external_from` (a command's `ModelSession.weights`, e.g. for numerical
 verification, and the writer copying them into an output).
+
+A file of LEAN_PARSE_BYTES or more is parsed first without the data of its large embedded
+weights as well (`LoadedModel.structure`, made by `_wire.lean_model` from the bytes read):
+a check reads no weight's values, and protobuf copying a gigabyte of them took about a
+second. The whole proto is parsed from those bytes when first asked for
+(`LoadedModel.proto`), and one weight when a graphsurgeon constant reads it
+(`LoadedModel.elided_weight`).
 """
 
 from __future__ import annotations
