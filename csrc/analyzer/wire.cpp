@@ -1377,6 +1377,46 @@ bool weightless_graph(std::string_view graph, size_t max_bytes,
   return read;
 }
 
+// A serialized model in parts (`parts`: spans of `model` as it is, and what is new, held by
+// `owned`) with its one graph field (7) made anew by `remake(graph, graph_parts)`: false when
+// the bytes are malformed, hold more than one graph field (protobuf merges those) or
+// `remake` refuses.
+template <typename Remake>
+bool with_graph_remade(std::string_view model, Remake remake,
+                       std::vector<std::string_view>& parts, std::deque<std::string>& owned) {
+  int graphs = 0;
+  return each_raw_field(model, [&](uint32_t field, uint32_t wire, std::string_view whole,
+                                   std::string_view payload) {
+    if (field != 7) {
+      parts.push_back(whole);
+      return true;
+    }
+    std::vector<std::string_view> graph_parts;
+    if (wire != 2 || ++graphs > 1 || !remake(payload, graph_parts)) return false;
+    size_t size = 0;
+    for (auto part : graph_parts) size += part.size();
+    owned.emplace_back();
+    put_varint(owned.back(), (7 << 3) | 2);
+    put_varint(owned.back(), size);
+    parts.push_back(owned.back());
+    parts.insert(parts.end(), graph_parts.begin(), graph_parts.end());
+    return true;
+  });
+}
+
+// `parts` copied, in order, into one new bytes object (nullptr with a Python error set when
+// it cannot be made).
+PyObject* joined(const std::vector<std::string_view>& parts) {
+  size_t size = 0;
+  for (auto part : parts) size += part.size();
+  PyObject* bytes = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(size));
+  char* at = bytes ? PyBytes_AS_STRING(bytes) : nullptr;
+  for (size_t i = 0; at && i < parts.size(); at += parts[i].size(), ++i) {
+    std::memcpy(at, parts[i].data(), parts[i].size());
+  }
+  return bytes;
+}
+
 // The element types and op types a caller hands over (`_speculation`'s
 // INFERENCE_READS_VALUES_OF and INFERENCE_READS_ANY_RANK_OF): false with a Python error set
 // when they are not a sequence of ints and one of str.
@@ -1413,32 +1453,17 @@ PyObject* weightless(PyObject*, PyObject* args) {
     return nullptr;
   }
   // the result in parts (spans of the model as it is, and what is new), copied once at the end
-  std::vector<std::string_view> parts, graph_parts;
+  std::vector<std::string_view> parts;
   std::deque<std::string> owned;
   std::vector<std::pair<std::string_view, std::string>> added;
-  int graphs = 0;
+  auto remake = [&](std::string_view graph, std::vector<std::string_view>& graph_parts) {
+    return weightless_graph(graph, static_cast<size_t>(max_bytes), value_types, value_ops,
+                            graph_parts, owned, added);
+  };
   bool read = max_bytes >= 0 &&
-      each_raw_field(
+      with_graph_remade(
           std::string_view(static_cast<const char*>(view.buf), static_cast<size_t>(view.len)),
-          [&](uint32_t field, uint32_t wire, std::string_view whole, std::string_view payload) {
-            if (field != 7) {
-              parts.push_back(whole);
-              return true;
-            }
-            if (wire != 2 || ++graphs > 1 ||
-                !weightless_graph(payload, static_cast<size_t>(max_bytes), value_types,
-                                  value_ops, graph_parts, owned, added)) {
-              return false;
-            }
-            size_t size = 0;
-            for (auto part : graph_parts) size += part.size();
-            owned.emplace_back();
-            put_varint(owned.back(), (7 << 3) | 2);
-            put_varint(owned.back(), size);
-            parts.push_back(owned.back());
-            parts.insert(parts.end(), graph_parts.begin(), graph_parts.end());
-            return true;
-          });
+          remake, parts, owned);
   PyRef inputs(read ? PyList_New(0) : nullptr);
   for (size_t i = 0; inputs.obj && i < added.size(); ++i) {
     PyRef name(make_text(added[i].first));
@@ -1446,16 +1471,7 @@ PyObject* weightless(PyObject*, PyObject* args) {
     PyRef pair(name.obj && type.obj ? PyTuple_Pack(2, name.obj, type.obj) : nullptr);
     if (!pair.obj || PyList_Append(inputs.obj, pair.obj) != 0) Py_CLEAR(inputs.obj);
   }
-  PyRef model;
-  if (read && inputs.obj) {
-    size_t size = 0;
-    for (auto part : parts) size += part.size();
-    model.obj = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(size));
-    char* at = model.obj ? PyBytes_AS_STRING(model.obj) : nullptr;
-    for (size_t i = 0; at && i < parts.size(); at += parts[i].size(), ++i) {
-      std::memcpy(at, parts[i].data(), parts[i].size());
-    }
-  }
+  PyRef model(read && inputs.obj ? joined(parts) : nullptr);
   PyBuffer_Release(&view);  // the parts are copied
   if (!read) return Py_NewRef(Py_None);
   if (!inputs.obj || !model.obj) return nullptr;
@@ -1575,7 +1591,6 @@ PyObject* lean_model(PyObject*, PyObject* args) {
     std::string_view raw;
   };
   std::vector<Elided> elided;
-  int graphs = 0;
   // the graph's fields, each initializer to leave out (sound, of more than `min_elements`
   // elements, and one shape inference runs without: more than `max_bytes` of raw data, or a
   // weight, `may_be_weight`, that no node of `value_ops` reads) rebuilt without its raw_data
@@ -1619,35 +1634,12 @@ PyObject* lean_model(PyObject*, PyObject* args) {
       return true;
     });
   };
-  bool read = each_raw_field(
+  bool read = with_graph_remade(
       std::string_view(static_cast<const char*>(view.buf), static_cast<size_t>(view.len)),
-      [&](uint32_t field, uint32_t wire, std::string_view whole, std::string_view payload) {
-        if (field != 7) {
-          parts.push_back(whole);
-          return true;
-        }
-        std::vector<std::string_view> graph_parts;
-        if (wire != 2 || ++graphs > 1 || !lean_graph(payload, graph_parts)) return false;
-        size_t size = 0;
-        for (auto part : graph_parts) size += part.size();
-        owned.emplace_back();
-        put_varint(owned.back(), (7 << 3) | 2);
-        put_varint(owned.back(), size);
-        parts.push_back(owned.back());
-        parts.insert(parts.end(), graph_parts.begin(), graph_parts.end());
-        return true;
-      });
+      lean_graph, parts, owned);
   PyRef model, positions;
   if (read && elided.empty()) model.obj = Py_NewRef(Py_None);  // nothing to copy
-  if (read && !elided.empty()) {
-    size_t size = 0;
-    for (auto part : parts) size += part.size();
-    model.obj = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(size));
-    char* at = model.obj ? PyBytes_AS_STRING(model.obj) : nullptr;
-    for (size_t i = 0; at && i < parts.size(); at += parts[i].size(), ++i) {
-      std::memcpy(at, parts[i].data(), parts[i].size());
-    }
-  }
+  if (read && !elided.empty()) model.obj = joined(parts);
   if (read) {
     positions.obj = PyList_New(static_cast<Py_ssize_t>(elided.size()));
     for (size_t i = 0; positions.obj && i < elided.size(); ++i) {
