@@ -50,6 +50,15 @@ INFERENCE_READS_VALUES_OF = frozenset({6, 7})
 #: hands its initial values on to its body as data. Their top-level inputs are kept.
 INFERENCE_READS_ANY_RANK_OF = frozenset({"OneHot", "Resize", "Upsample", "Loop"})
 
+#: what the native readers take to tell the initializers shape inference runs without
+#: (`_wire.weightless`, `_wire.lean_model`): the byte limit, the element types and the ops
+#: above, as `inference._is_heavy` reads them
+WEIGHT_RULE = (
+    MAX_INFERENCE_INITIALIZER_BYTES,
+    sorted(INFERENCE_READS_VALUES_OF),
+    sorted(INFERENCE_READS_ANY_RANK_OF),
+)
+
 #: data propagation expands every rank-0/1 tensor into per-element shape data (about 200 bytes
 #: per element in onnx 1.23, whatever the dtype): it only runs when none has more elements.
 MAX_DATA_PROP_ELEMENTS = 1 << 16
@@ -272,12 +281,7 @@ def _weightless(serialized_model: bytes) -> tuple[bytes, list[tuple[str, bytes]]
     bytes."""
     if _wire is None:
         return None
-    return _wire.weightless(
-        serialized_model,
-        MAX_INFERENCE_INITIALIZER_BYTES,
-        sorted(INFERENCE_READS_VALUES_OF),
-        sorted(INFERENCE_READS_ANY_RANK_OF),
-    )
+    return _wire.weightless(serialized_model, *WEIGHT_RULE)
 
 
 def lean_inferred(

@@ -104,7 +104,6 @@ class LoadedModel:
     #: (`_wire.lean_model`; their positions: `elided`), for a file of LEAN_PARSE_BYTES or
     #: more whose whole proto was not parsed at load; None otherwise.
     lean: onnx.ModelProto | None = field(default=None, repr=False, compare=False)
-    elided: tuple[int, ...] = field(default=(), repr=False, compare=False)
     #: a lean load's: the bytes read (until `proto` is parsed from them), and position ->
     #: (start, end) in them of the raw data of each initializer at `elided`
     _data: bytes | None = field(default=None, repr=False, compare=False)
@@ -123,6 +122,11 @@ class LoadedModel:
         so by `heavy_at=elided`). Whoever reads a weight's values reads `proto`, or
         `elided_weight`."""
         return self.lean if self.lean is not None else self.proto
+
+    @property
+    def elided(self) -> tuple[int, ...]:
+        """The positions of the initializers `lean` holds without raw data, in order."""
+        return tuple(self._spans)
 
     @property
     def sha256_later(self) -> str | Callable[[], str]:
@@ -414,9 +418,8 @@ def load_model(model: str | os.PathLike | onnx.ModelProto | bytes) -> LoadedMode
     if lean is None:
         loaded = LoadedModel(path, proto, digest(), refs, total)
     else:  # the whole proto and the digest when asked for
-        spans = lean[1]
-        loaded = LoadedModel(path, None, None, refs, total, lean=proto, elided=tuple(spans))
-        loaded._data, loaded._spans, loaded._later_sha256 = data, spans, digest
+        loaded = LoadedModel(path, None, None, refs, total, lean=proto)
+        loaded._data, loaded._spans, loaded._later_sha256 = data, lean[1], digest
     loaded = _with_graph_reads(loaded, data)
     from trtforge.analyzer import background
 
@@ -458,22 +461,11 @@ def _lean(data: bytes) -> tuple[bytes, dict[int, tuple[int, int]]] | None:
     such initializer (or bytes it does not understand: protobuf parses them)."""
     if _wire is None:
         return None
-    from trtforge.analyzer._speculation import (
-        INFERENCE_READS_ANY_RANK_OF,
-        INFERENCE_READS_VALUES_OF,
-        MAX_INFERENCE_INITIALIZER_BYTES,
-    )
+    from trtforge.analyzer._speculation import WEIGHT_RULE
     from trtforge.analyzer.graph import MAX_DECODED_ELEMENTS
     from trtforge.analyzer.validity import raw_data_bits
 
-    made = _wire.lean_model(
-        data,
-        raw_data_bits(),
-        MAX_DECODED_ELEMENTS,
-        MAX_INFERENCE_INITIALIZER_BYTES,
-        sorted(INFERENCE_READS_VALUES_OF),
-        sorted(INFERENCE_READS_ANY_RANK_OF),
-    )
+    made = _wire.lean_model(data, raw_data_bits(), MAX_DECODED_ELEMENTS, *WEIGHT_RULE)
     if made is None or made[0] is None:
         return None
     return made[0], {position: (start, start + size) for position, start, size in made[1]}

@@ -750,13 +750,9 @@ def _lean_expected(
 def _lean(model: bytes, min_elements: int, max_bytes: int = 64 << 10):
     from trtforge.analyzer import validity
 
+    _, value_types, value_ops = _speculation.WEIGHT_RULE
     return _wire.lean_model(
-        model,
-        validity.raw_data_bits(),
-        min_elements,
-        max_bytes,
-        sorted(_speculation.INFERENCE_READS_VALUES_OF),
-        sorted(_speculation.INFERENCE_READS_ANY_RANK_OF),
+        model, validity.raw_data_bits(), min_elements, max_bytes, value_types, value_ops
     )
 
 
