@@ -316,6 +316,9 @@ class GraphView:
         initializer_heads: the name, element type and dims of each of `graph`'s
             initializers as read from its file (`LoadedModel.initializer_heads`), if at
             hand: the initializers are then found by name without a wrapper for each.
+        weights: position -> the initializer at that position of `graph` with its data, for
+            one `graph` holds without it (a lean load's structure: `LoadedModel.weight_at`),
+            else None; `constant_value` reads a small one's values from it.
     """
 
     def __init__(
@@ -326,8 +329,11 @@ class GraphView:
         path: str = "",
         serialized=None,
         initializer_heads: InitializerHeads | None = None,
+        weights: Callable[[int], onnx.TensorProto | None] | None = None,
     ) -> None:
         self.graph = graph
+        self._weights = weights
+        self._positions: dict[str, int] | None = None
         self.outer = outer
         self.path = path
         self._serialized_graph = serialized
@@ -614,7 +620,24 @@ class GraphView:
             if node is None and self.outer is not None and name not in self._inputs:
                 return self.outer.constant_value(name)
             return None
+        if self._weights is not None and _element_count(tensor) <= MAX_DECODED_ELEMENTS:
+            position = self._position(name)
+            whole = None if position is None else self._weights(position)
+            if whole is not None:
+                tensor = whole
         return _decode(tensor)
+
+    def _position(self, name: str) -> int | None:
+        """The position in `graph.initializer` of the initializer `constant_value` finds by
+        `name` (the last of that name; None for a sparse initializer's values)."""
+        if isinstance(self._initializers, _InitializersByName):
+            return self._initializers.position(name)
+        if self._positions is None:
+            positions = {t.name: i for i, t in enumerate(self.graph.initializer)}
+            for sparse in self.graph.sparse_initializer:
+                positions.pop(sparse.values.name, None)
+            self._positions = positions
+        return self._positions.get(name)
 
     def nodes(self) -> Iterator[tuple[int, onnx.NodeProto]]:
         return enumerate(self.graph.node)
@@ -637,6 +660,10 @@ class _InitializersByName(Mapping):
         index = self._index.get(name)
         return default if index is None else self._tensors[index]
 
+    def position(self, name: str) -> int | None:
+        """The position of the initializer of `name` (the last of it), or None."""
+        return self._index.get(name)
+
     def __contains__(self, name: object) -> bool:
         return name in self._index
 
@@ -650,11 +677,14 @@ class _InitializersByName(Mapping):
         return self._index.keys()
 
 
+def _element_count(tensor: onnx.TensorProto) -> int:
+    return int(np.prod(tensor.dims)) if tensor.dims else 1
+
+
 def _decode(tensor: onnx.TensorProto) -> np.ndarray | None:
     if tensor.data_location == onnx.TensorProto.EXTERNAL:
         return None
-    count = int(np.prod(tensor.dims)) if tensor.dims else 1
-    if count > MAX_DECODED_ELEMENTS:
+    if _element_count(tensor) > MAX_DECODED_ELEMENTS:
         return None
     try:
         return numpy_helper.to_array(tensor)

@@ -48,6 +48,12 @@ HASH_MEANWHILE_BYTES = 16 << 20
 #: (`LoadedModel.structure`): what a check reads; the whole proto is parsed when asked for.
 LEAN_PARSE_BYTES = 64 << 20
 
+#: a lean load leaves out the raw data of sound weights of more elements than this: the
+#: per-layer weights of a 100,000-node model (50,000 of 32x32) are most of its bytes, and
+#: the few a check reads the values of are read from the file's bytes
+#: (`GraphView.constant_value`, through `LoadedModel.weight_at`).
+LEAN_MIN_ELEMENTS = 16
+
 #: files up to this size keep a view of their graph's bytes (`LoadedModel.graph_bytes`): the
 #: bytes stay in memory as long as the model does. Larger files are mostly weights: they keep
 #: a copy of their graph's nodes instead (`_wire.graph_nodes`).
@@ -117,10 +123,9 @@ class LoadedModel:
         nodes, attributes, every small tensor's data and every large one that is not sound
         (which validity reports). It is `proto`, or, for a lean load, `lean`, in which the
         initializers at `elided` have no raw data: each is sound, of more than
-        `graph.MAX_DECODED_ELEMENTS` elements (a check never decodes such a tensor), not
-        external, and one that shape inference runs without (`inference._weightless`, told
-        so by `heavy_at=elided`). Whoever reads a weight's values reads `proto`, or
-        `elided_weight`."""
+        LEAN_MIN_ELEMENTS elements, not external, and one that shape inference runs without
+        (`inference._weightless`, told so by `heavy_at=elided`). Whoever reads a weight's
+        values reads `proto`, or `elided_weight` (`weight_at`)."""
         return self.lean if self.lean is not None else self.proto
 
     @property
@@ -147,6 +152,11 @@ class LoadedModel:
         tensor.CopyFrom(self.lean.graph.initializer[position])
         tensor.raw_data = self._data[slice(*self._spans[position])]
         return tensor
+
+    def weight_at(self, position: int) -> onnx.TensorProto | None:
+        """The initializer at `position` with its data (`elided_weight`) if `structure`
+        holds it without (the reader `GraphView` takes); None for any other."""
+        return self.elided_weight(position) if position in self._spans else None
 
     @property
     def folder(self) -> Path | None:
@@ -456,16 +466,15 @@ def _with_graph_reads(loaded: LoadedModel, data: bytes) -> LoadedModel:
 def _lean(data: bytes) -> tuple[bytes, dict[int, tuple[int, int]]] | None:
     """The serialized model without the raw data of its large sound top-level weights, and
     position -> (start, end) of each one's raw data in `data` (`_wire.lean_model`: sound, of
-    more than `graph.MAX_DECODED_ELEMENTS` elements, and one that shape inference runs
-    without: `inference._is_heavy`); None when the native reader is not built or finds no
+    more than LEAN_MIN_ELEMENTS elements, and one that shape inference runs without:
+    `inference._is_heavy`); None when the native reader is not built or finds no
     such initializer (or bytes it does not understand: protobuf parses them)."""
     if _wire is None:
         return None
     from trtforge.analyzer._speculation import WEIGHT_RULE
-    from trtforge.analyzer.graph import MAX_DECODED_ELEMENTS
     from trtforge.analyzer.validity import raw_data_bits
 
-    made = _wire.lean_model(data, raw_data_bits(), MAX_DECODED_ELEMENTS, *WEIGHT_RULE)
+    made = _wire.lean_model(data, raw_data_bits(), LEAN_MIN_ELEMENTS, *WEIGHT_RULE)
     if made is None or made[0] is None:
         return None
     return made[0], {position: (start, start + size) for position, start, size in made[1]}

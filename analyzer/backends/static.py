@@ -400,6 +400,7 @@ class StaticChecker:
                 self.types,
                 serialized=self.loaded.graph_bytes,
                 initializer_heads=self.loaded.initializer_heads,
+                weights=self.loaded.weight_at,
             )
             top.read_structure()
             memo = VerdictMemo(top) if self.memo else None

@@ -128,6 +128,55 @@ def test_the_check_of_a_lean_load_is_the_check_of_the_whole_model(
         assert report == whole
 
 
+def _block_quantized_model(negative: bool) -> onnx.ModelProto:
+    """A MatMul whose INT8 weight is dequantized by blocks of 16: the weight [64, 32], its
+    scale [4, 32] and zero point [4, 32] are small weights (rank 2, more than
+    `loading.LEAN_MIN_ELEMENTS` elements) left without data; the rule reads the scale's and
+    zero point's values (`negative`: one scale below zero)."""
+    rng = np.random.default_rng(2)
+    scale = rng.uniform(0.01, 0.1, (4, 32)).astype(np.float32)
+    if negative:
+        scale[3, 7] = -0.05
+    tensors = [
+        numpy_helper.from_array(rng.integers(-8, 8, (64, 32)).astype(np.int8), "wq"),
+        numpy_helper.from_array(scale, "scale"),
+        numpy_helper.from_array(np.zeros((4, 32), np.int8), "zero"),
+    ]
+    nodes = [
+        helper.make_node("DequantizeLinear", ["wq", "scale", "zero"], ["w"], axis=0, block_size=16),
+        helper.make_node("MatMul", ["x", "w"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "blocked",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 64])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 32])],
+        tensors,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)])
+
+
+@pytest.mark.parametrize("negative", [True, False])
+def test_a_rule_reads_a_small_weight_left_without_data_from_the_file(
+    negative, lean_files, monkeypatch, tmp_path
+):
+    """The per-layer weights of a large model are left without data however small; a rule
+    that reads one's values (a block-quantized scale) reads them from the file's bytes, so
+    the report is the whole model's, the negative scale found."""
+    path = tmp_path / "m.onnx"
+    onnx.save(_block_quantized_model(negative), path)
+    monkeypatch.setattr(loading, "LEAN_PARSE_BYTES", 1 << 40)
+    whole = _report(path)
+    found = [r["code"] for v in whole["nodes"] for r in v["reasons"]]
+    assert ("dequantizelinear/scale-not-positive" in found) == negative, found
+    monkeypatch.setattr(loading, "LEAN_PARSE_BYTES", 0)
+    lean = ModelSession.of(path)
+    names = [t.name for t in lean.structure.graph.initializer]
+    assert sorted(names[i] for i in lean.loaded.elided) == ["scale", "wq", "zero"]
+    assert _report(lean) == whole
+    assert lean.loaded._proto is None
+
+
 def test_a_rewrite_of_a_lean_load_keeps_every_weight(lean_files, tmp_path):
     """The rewrite reads the whole proto: the written model holds the weights' values."""
     from trtforge.analyzer.rewrite.api import rewrite_file
