@@ -521,9 +521,7 @@ def add_static_fixes(report: Report, model: LoadedModel | ModelSession) -> None:
     try:
         checker = StaticChecker(session, target)
         checker.types = session.types()
-        view = GraphView(
-            session.structure.graph, checker.types, weights=session.loaded.weight_at
-        )
+        view = GraphView(session.structure.graph, checker.types, weights=session.loaded.weight_at)
         nodes = session.structure.graph.node
         known = {v.index: list(checker.evaluate(nodes[v.index], view)[1]) for v in rejected}
         for problem in session.problems():  # as the static report puts them first
