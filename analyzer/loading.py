@@ -7,12 +7,15 @@ The outside file is never opened. Weights are loaded only by callers that need t
 through `load_external_from` (a command's `ModelSession.weights`, e.g. for numerical
 verification, and the writer copying them into an output).
 
-A file of LEAN_PARSE_BYTES or more is parsed first without the data of its large embedded
-weights as well (`LoadedModel.structure`, made by `_wire.lean_model` from the bytes read):
-a check reads no weight's values, and protobuf copying a gigabyte of them took about a
-second. The whole proto is parsed from those bytes when first asked for
-(`LoadedModel.proto`), and one weight when a graphsurgeon constant reads it
-(`LoadedModel.elided_weight`).
+A file of LEAN_PARSE_BYTES or more is parsed first without the data of its embedded
+weights as well (`LoadedModel.structure`, made by `_wire.lean_model`): a check reads no
+weight's values, and protobuf copying a gigabyte of them took about a second. Such a file
+is read without the raw data of its initializers of more than 64 KB, too
+(`model_bytes.read_sparse`): reading a gigabyte took half a second more. The whole proto
+is parsed when first asked for (`LoadedModel.proto`), one weight read when a rule or a
+graphsurgeon constant reads its values (`LoadedModel.elided_weight`), and the file's
+digest computed when a report shows it, each from the file read again: one changed since
+it was loaded is an error (`model_bytes.FileRead`).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from trtforge.analyzer._shallow_graph import (
     graph_field,
 )
 from trtforge.analyzer.errors import UserError, short
+from trtforge.analyzer.model_bytes import BytesRead, FileRead, read_sparse
 
 log = logging.getLogger("trtforge.loading")
 
@@ -79,7 +83,8 @@ class LoadedModel:
         proto: the ModelProto, external data NOT loaded. For a file of LEAN_PARSE_BYTES or
             more, parsed from the file's bytes (kept until then) when first asked for.
         sha256: hex digest of the model file's bytes (of the serialized proto if in memory);
-            for such a file, waited for when first asked for (a thread hashes it).
+            for such a file, computed when first asked for (by a thread meanwhile, or, for
+            a file read sparsely, then).
         external: every external-data reference (all validated).
         external_bytes: total size of the external data referenced.
         structure: what to read the model's structure from (`LoadedModel.structure`).
@@ -110,12 +115,15 @@ class LoadedModel:
     #: (`_wire.lean_model`; their positions: `elided`), for a file of LEAN_PARSE_BYTES or
     #: more whose whole proto was not parsed at load; None otherwise.
     lean: onnx.ModelProto | None = field(default=None, repr=False, compare=False)
-    #: a lean load's: the bytes read (until `proto` is parsed from them), and position ->
+    #: a lean load's: where its weights' data is read from until `proto` is parsed
+    #: (`model_bytes`: the bytes read, or the file for one read sparsely), and position ->
     #: (start, end) in them of the raw data of each initializer at `elided`
-    _data: bytes | None = field(default=None, repr=False, compare=False)
+    _source: BytesRead | FileRead | None = field(default=None, repr=False, compare=False)
     _spans: dict[int, tuple[int, int]] = field(default_factory=dict, repr=False, compare=False)
-    #: what gives `sha256` when it is first asked for (a lean load's hashing thread)
+    #: what gives `sha256` when it is first asked for (a lean load's hashing thread, or, for
+    #: a file read sparsely, the function that reads and hashes the file: `_hashing` False)
     _later_sha256: Callable[[], str] | None = field(default=None, repr=False, compare=False)
+    _hashing: bool = field(default=True, repr=False, compare=False)
 
     @property
     def structure(self) -> onnx.ModelProto:
@@ -135,10 +143,11 @@ class LoadedModel:
 
     @property
     def sha256_later(self) -> str | Callable[[], str]:
-        """`sha256`, or, while a thread still hashes a lean load's file, the function that
-        waits for it (`report.ModelInfo`: a text report never shows the digest). The
-        function holds neither the model nor, once the thread is done, the file's bytes: a
-        report kept after its model (`trt-check` of a folder) keeps no weights."""
+        """`sha256`, or, until a lean load's digest is asked for, the function that gives it
+        (`report.ModelInfo`: a text report never shows the digest): it waits for the thread
+        hashing the bytes read, or reads and hashes a file read sparsely. The function holds
+        neither the model nor, once the thread is done, the file's bytes: a report kept
+        after its model (`trt-check` of a folder) keeps no weights."""
         return self._sha256 if self._later_sha256 is None else self._later_sha256
 
     def elided_weight(self, position: int) -> onnx.TensorProto:
@@ -150,8 +159,15 @@ class LoadedModel:
             tensor.CopyFrom(self._proto.graph.initializer[position])
             return tensor
         tensor.CopyFrom(self.lean.graph.initializer[position])
-        tensor.raw_data = self._data[slice(*self._spans[position])]
+        tensor.raw_data = self._source.span(*self._spans[position])
         return tensor
+
+    def end_hashing(self) -> None:
+        """Ends the thread hashing a lean load's file, if one does (a process forks only
+        without other threads): waits for its digest. A file read sparsely is hashed only
+        when its digest is asked for: nothing to wait for."""
+        if self._later_sha256 is not None and self._hashing:
+            self.sha256  # noqa: B018
 
     def weight_at(self, position: int) -> onnx.TensorProto | None:
         """The initializer at `position` with its data (`elided_weight`) if `structure`
@@ -175,8 +191,8 @@ class LoadedModel:
 
 
 def _proto(self: LoadedModel) -> onnx.ModelProto:
-    if self._proto is None and self._data is not None:  # a lean load's: parsed now
-        self._proto, self._data = _parse(self._data, self.display_path), None
+    if self._proto is None and self._source is not None:  # a lean load's: parsed now
+        self._proto, self._source = _parse(self._source.whole(), self.display_path), None
     return self._proto
 
 
@@ -410,26 +426,21 @@ def load_model(model: str | os.PathLike | onnx.ModelProto | bytes) -> LoadedMode
             f"{path}: the file is {size / 2**30:.1f} GiB; a single protobuf cannot exceed 2 GiB",
             "save the model with external data (onnx.save(..., save_as_external_data=True))",
         )
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise UserError(
-            f"{path}: cannot read ({err.strerror})", "check the file's permissions"
-        ) from None
-    digest = _digest_meanwhile(data)
-    lean = _lean(data) if size >= LEAN_PARSE_BYTES else None
+    data, source, lean, digest = _read(path, size)
     try:
         proto = _parse(data if lean is None else lean[0], str(path))
         _validate(proto, str(path))
         refs, total = _check_external(proto, path.parent) if _has_external(data) else ([], 0)
     except BaseException:
-        digest()  # the hashing thread ends with the load
+        if not isinstance(source, FileRead):
+            digest()  # the hashing thread ends with the load
         raise
     if lean is None:
         loaded = LoadedModel(path, proto, digest(), refs, total)
     else:  # the whole proto and the digest when asked for
         loaded = LoadedModel(path, None, None, refs, total, lean=proto)
-        loaded._data, loaded._spans, loaded._later_sha256 = data, lean[1], digest
+        loaded._source, loaded._spans, loaded._later_sha256 = source, lean[1], digest
+        loaded._hashing = not isinstance(source, FileRead)
     loaded = _with_graph_reads(loaded, data)
     from trtforge.analyzer import background
 
@@ -461,6 +472,43 @@ def _with_graph_reads(loaded: LoadedModel, data: bytes) -> LoadedModel:
         graph = _wire.graph_nodes(graph) if _wire is not None else None
     loaded.graph_bytes = memoryview(graph) if graph is not None else None
     return loaded
+
+
+def _read(path: Path, size: int):
+    """(data, source, lean, digest) of the model file `path` of `size` bytes: its bytes
+    (where a sparse read skipped a payload, zeros); where the data left out of the lean
+    structure is read from (`LoadedModel._source`); `_lean`'s result (None: parse `data`);
+    and the function giving the file's SHA-256.
+
+    A file of LEAN_PARSE_BYTES or more is read sparsely (`model_bytes.read_sparse`): the raw
+    data of more than MAX_INFERENCE_INITIALIZER_BYTES of its initializers is left in the
+    file, to be read when asked for; `_lean` leaves out of the structure every payload
+    skipped (what it keeps is read now: an initializer that is not sound)."""
+    sparse = None
+    if size >= LEAN_PARSE_BYTES:
+        from trtforge.analyzer._speculation import WEIGHT_RULE
+
+        sparse = read_sparse(path, WEIGHT_RULE[0])
+    if sparse is None:
+        try:
+            data = path.read_bytes()
+        except OSError as err:
+            raise UserError(
+                f"{path}: cannot read ({err.strerror})", "check the file's permissions"
+            ) from None
+        lean = _lean(data) if size >= LEAN_PARSE_BYTES else None
+        return data, BytesRead(data), lean, _digest_meanwhile(data)
+    data, lean = sparse.data, _lean(sparse.data)
+    left_out = set(lean[1].values()) if lean is not None else set()
+    kept = [
+        (start, size) for start, size in sparse.skipped if (start, start + size) not in left_out
+    ]
+    if kept:  # read what the structure holds, and make it again
+        sparse.read_skipped(kept)
+        lean = _lean(data)
+    if len(kept) == len(sparse.skipped):  # the whole file is read
+        return data, BytesRead(data), lean, _digest_meanwhile(data)
+    return data, sparse.file, lean, sparse.file.sha256
 
 
 def _lean(data: bytes) -> tuple[bytes, dict[int, tuple[int, int]]] | None:
@@ -514,8 +562,8 @@ def _walk_finds_external(proto: onnx.ModelProto) -> bool:
 
 def _parse(data: bytes, source: str) -> onnx.ModelProto:
     proto = onnx.ModelProto()
-    try:
-        proto.ParseFromString(data)
+    try:  # (protobuf takes bytes, or a view of the memory a sparse read filled)
+        proto.ParseFromString(data if isinstance(data, bytes) else memoryview(data))
     except (DecodeError, RuntimeWarning, ValueError) as err:
         if "depth" in str(err).lower() or "recursion" in str(err).lower():
             raise UserError(

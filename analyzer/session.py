@@ -153,7 +153,7 @@ class ModelSession:
         if self._types is not None or self.for_rewrite or small:
             return _Ready(self)
         if loaded.path is None or not background.prefetching(loaded.path):
-            loaded.sha256  # noqa: B018 - a lean load's hashing thread ends: no thread forks
+            loaded.end_hashing()  # no thread runs when the process forks
             if not background.can_fork(loaded):
                 return _Ready(self)
         return _Recorded(self, background.start_type_inference(loaded, loaded))

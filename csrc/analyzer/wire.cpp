@@ -28,7 +28,10 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <deque>
@@ -1659,6 +1662,121 @@ PyObject* lean_model(PyObject*, PyObject* args) {
   return PyTuple_Pack(2, model.obj, positions.obj);
 }
 
+// --- sparse read ---------------------------------------------------------------------------
+// A file of a gigabyte of weights read without them: the model's bytes from its file into a
+// buffer of the file's size, every field read in order but the raw_data payloads of more
+// than `skip_bytes` in the initializers of its graph, which are left as the buffer held
+// them (`loading._read_sparse` gives a zeroed one). What the check reads of such a tensor —
+// its name, type, dims and the length of its data — is all there; its data is read when
+// a weight's values are asked for.
+
+class SparseFile {
+ public:
+  SparseFile(int fd, uint8_t* buffer, size_t size) : fd_(fd), buffer_(buffer), size_(size) {}
+
+  // Reads the bytes up to `upto` (and up to kAhead more, never past the end) that are not read
+  // or skipped yet; false on a read error or a file shorter than it was.
+  bool fill(size_t upto) {
+    if (upto > size_) return false;
+    while (filled_ < upto) {
+      size_t until = std::min(size_, std::max(upto, filled_ + kAhead));
+      ssize_t got = pread(fd_, buffer_ + filled_, until - filled_, static_cast<off_t>(filled_));
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) return false;
+      filled_ += static_cast<size_t>(got);
+    }
+    return true;
+  }
+
+  // Leaves [start, start + size) unread (what was read ahead into it stays).
+  void skip(size_t start, size_t size) { filled_ = std::max(filled_, start + size); }
+
+  // A varint at `at`, within `end`.
+  bool varint(size_t& at, size_t end, uint64_t& value) {
+    if (!fill(std::min(end, at + 10))) return false;
+    Reader r{buffer_ + at, buffer_ + end};
+    if (!r.varint(value)) return false;
+    at = static_cast<size_t>(r.p - buffer_);
+    return true;
+  }
+
+  // Walks the message at [start, end): the model (depth 0), its graph (1), an initializer
+  // (2); records the payloads left unread in `skipped`.
+  bool walk(size_t start, size_t end, int depth, size_t skip_bytes,
+            std::vector<std::pair<size_t, size_t>>& skipped) {
+    size_t at = start;
+    while (at < end) {
+      uint64_t tag, length;
+      if (!varint(at, end, tag) || (tag >> 3) == 0) return false;
+      uint64_t field = tag >> 3;
+      switch (tag & 7) {
+        case 0:
+          if (!varint(at, end, length)) return false;
+          break;
+        case 1:
+        case 5: {
+          size_t width = (tag & 7) == 1 ? 8 : 4;
+          if (end - at < width) return false;
+          at += width;
+          break;
+        }
+        case 2: {
+          if (!varint(at, end, length) || length > end - at) return false;
+          size_t size = static_cast<size_t>(length);
+          bool inner = (depth == 0 && field == 7) || (depth == 1 && field == 5);
+          if (inner && !walk(at, at + size, depth + 1, skip_bytes, skipped)) return false;
+          if (depth == 2 && field == 9 && size > skip_bytes) {
+            if (!fill(at)) return false;
+            skip(at, size);
+            skipped.emplace_back(at, size);
+          }
+          at += size;
+          break;
+        }
+        default:
+          return false;  // a group: not a model this reader understands
+      }
+    }
+    return true;
+  }
+
+ private:
+  static constexpr size_t kAhead = 64 << 10;
+  int fd_;
+  uint8_t* buffer_;
+  size_t size_;
+  size_t filled_ = 0;
+};
+
+PyObject* sparse_read(PyObject*, PyObject* args) {
+  int fd;
+  Py_buffer view;
+  Py_ssize_t skip_bytes;
+  if (!PyArg_ParseTuple(args, "iw*n", &fd, &view, &skip_bytes)) return nullptr;
+  if (skip_bytes < static_cast<Py_ssize_t>(64 << 10)) {  // (a read ahead never passes a skip)
+    PyBuffer_Release(&view);
+    PyErr_SetString(PyExc_ValueError, "skip_bytes must be at least 64 KiB");
+    return nullptr;
+  }
+  std::vector<std::pair<size_t, size_t>> skipped;
+  size_t size = static_cast<size_t>(view.len);
+  bool read;
+  Py_BEGIN_ALLOW_THREADS
+  SparseFile file(fd, static_cast<uint8_t*>(view.buf), size);
+  read = file.walk(0, size, 0, static_cast<size_t>(skip_bytes), skipped) && file.fill(size);
+  Py_END_ALLOW_THREADS
+  PyBuffer_Release(&view);
+  if (!read) return Py_NewRef(Py_None);
+  PyRef out(PyList_New(static_cast<Py_ssize_t>(skipped.size())));
+  for (size_t i = 0; out.obj && i < skipped.size(); ++i) {
+    PyObject* entry = Py_BuildValue("(nn)", static_cast<Py_ssize_t>(skipped[i].first),
+                                    static_cast<Py_ssize_t>(skipped[i].second));
+    if (entry == nullptr) return nullptr;
+    PyList_SET_ITEM(out.obj, static_cast<Py_ssize_t>(i), entry);
+  }
+  return out.release();
+}
+
 // --- initializer heads -------------------------------------------------------------------
 // What the verdict memo keys an initializer by (`VerdictMemo._key_initializers_alike`): its
 // name, element type and dims, read from the wire for every initializer at load instead of
@@ -1889,6 +2007,13 @@ PyMethodDef methods[] = {
      "graph's initializers, offset of its raw data in serialized_model, its length) of each "
      "of those initializers. None when the bytes are not a model this reader "
      "understands (more than one graph field among them)."},
+    {"sparse_read", sparse_read, METH_VARARGS,
+     "sparse_read(fd, buffer, skip_bytes) -> skipped: reads the file open at fd (from offset "
+     "0, with pread) into buffer, a writable buffer of the file's size, but the raw_data "
+     "payloads of more than skip_bytes (64 KiB or more) of the initializers of the model's "
+     "graph fields, which keep what buffer held; skipped: (offset, length) of each of those, "
+     "in order. None when the file is shorter than buffer, cannot be read, or its bytes are "
+     "not a model this reader understands."},
     {"initializer_heads", initializer_heads, METH_O,
      "initializer_heads(serialized_graph) -> (names, kinds, table): for each initializer of "
      "the GraphProto, in order, its name and the number of its (element type, dims) in "

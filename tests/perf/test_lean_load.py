@@ -16,7 +16,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from trtforge.analyzer import advice, background, loading, session
+from trtforge.analyzer import advice, background, loading, model_bytes, session
 from trtforge.analyzer.api import check
 from trtforge.analyzer.loading import load_model
 from trtforge.analyzer.reports import render
@@ -26,16 +26,17 @@ pytest.importorskip("trtforge.analyzer._wire", reason="the native reader is not 
 
 
 def _weighted_model() -> onnx.ModelProto:
-    """MatMuls with weights of 8,192 elements (left without data), a small bias and a shape
-    (kept), a weight whose raw_data is one element short (not sound: kept, and reported)."""
+    """MatMuls with weights of 32,768 elements (left without data, and of more than 64 KB:
+    left unread by a sparse read), a small bias and a shape (kept), a weight whose raw_data
+    is one element short (not sound: kept, and reported; a sparse read reads it back)."""
     rng = np.random.default_rng(0)
     weights = [
         numpy_helper.from_array(rng.standard_normal(shape).astype(np.float32), f"w{i}")
-        for i, shape in enumerate([(64, 128), (128, 64), (64, 128)])
+        for i, shape in enumerate([(128, 256), (256, 128), (128, 256)])
     ]
-    weights.append(numpy_helper.from_array(np.ones(64, np.float32), "bias"))
-    weights.append(numpy_helper.from_array(np.array([-1, 64], np.int64), "shape"))
-    short = numpy_helper.from_array(np.ones((64, 128), np.float32), "short")
+    weights.append(numpy_helper.from_array(np.ones(128, np.float32), "bias"))
+    weights.append(numpy_helper.from_array(np.array([-1, 128], np.int64), "shape"))
+    short = numpy_helper.from_array(np.ones((128, 256), np.float32), "short")
     short.raw_data = short.raw_data[:-4]
     weights.append(short)
     nodes = [
@@ -49,10 +50,10 @@ def _weighted_model() -> onnx.ModelProto:
     graph = helper.make_graph(
         nodes,
         "weighted",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 64])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 128])],
         [
-            helper.make_tensor_value_info("d", TensorProto.FLOAT, ["M", 128]),
-            helper.make_tensor_value_info("f", TensorProto.FLOAT, ["N", 128]),
+            helper.make_tensor_value_info("d", TensorProto.FLOAT, ["M", 256]),
+            helper.make_tensor_value_info("f", TensorProto.FLOAT, ["N", 256]),
         ],
         weights,
     )
@@ -87,7 +88,7 @@ def test_a_lean_load_gives_the_whole_model_when_asked(lean_files, tmp_path):
     assert loaded._proto is None
     assert loaded.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     assert loaded.proto == whole
-    assert loaded._data is None  # the bytes go once parsed
+    assert loaded._source is None  # the bytes go once parsed
     assert loaded.elided_weight(loaded.elided[0]) == whole.graph.initializer[loaded.elided[0]]
     assert loaded.structure is loaded.lean  # kept: the views read from it stay valid
 
@@ -285,18 +286,32 @@ def test_inference_of_a_lean_load_reads_the_whole_models_copy(lean_files, tmp_pa
     assert compared >= 5
 
 
-def test_a_report_keeps_no_weights_of_its_model(lean_files, tmp_path):
+@pytest.mark.parametrize("sparse", [True, False], ids=["read sparsely", "read whole"])
+def test_a_report_keeps_no_weights_of_its_model(sparse, lean_files, monkeypatch, tmp_path):
     """A report that never asked for the digest (text) holds neither the model nor its
-    bytes once the hashing thread is done: `trt-check` of a folder keeps every report."""
+    bytes once the hashing thread is done: `trt-check` of a folder keeps every report. A
+    file read sparsely keeps its path only, and its digest is the file's when asked for."""
     import gc
-    import sys
     import threading
+    import weakref
 
     path = tmp_path / "m.onnx"
     onnx.save(_layernorm_model(), path)
+    read = []
+
+    def read_sparse(*args):
+        made = model_bytes.read_sparse(*args) if sparse else None
+        read.append(weakref.ref(made.data) if made is not None else None)
+        return made
+
+    monkeypatch.setattr(loading, "read_sparse", read_sparse)
     lean = ModelSession.of(path)
-    data = lean.loaded._data
-    assert data is not None and len(data) == path.stat().st_size
+    if sparse:
+        assert isinstance(lean.loaded._source, model_bytes.FileRead)
+        data = read[0]
+    else:
+        data = weakref.ref(lean.loaded._source)  # the bytes read are what holds them
+        assert len(lean.loaded._source.whole()) == path.stat().st_size
     report = check(lean, target="rtx-1", backend="static")
     render(report, "text")
     for thread in threading.enumerate():
@@ -304,5 +319,67 @@ def test_a_report_keeps_no_weights_of_its_model(lean_files, tmp_path):
             thread.join()
     del lean
     gc.collect()
-    assert sys.getrefcount(data) == 2  # this test's name, and the call's argument
+    assert data() is None
     assert report.model.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_sparse_read_leaves_large_weights_in_the_file(lean_files, tmp_path):
+    """A large file is read without the raw data of its initializers of more than 64 KB
+    (`model_bytes.read_sparse`); each weight's data, the whole proto and the digest are
+    read from the file when asked for, and an unsound weight the structure keeps is read
+    back at load."""
+    model = _weighted_model()
+    path = tmp_path / "m.onnx"
+    onnx.save(model, path)
+    sparse = model_bytes.read_sparse(path, 64 << 10)
+    file_bytes = path.read_bytes()
+    assert len(sparse.skipped) == 4  # w0, w1, w2, short
+    for offset, length in sparse.skipped:
+        unread = sparse.data[offset : offset + length].count(0)  # (zeros, but what was read
+        assert length > 64 << 10 and unread >= length - (64 << 10)  # ahead: 64 KiB at most)
+    kept = bytearray(file_bytes)
+    for offset, length in sparse.skipped:
+        kept[offset : offset + length] = sparse.data[offset : offset + length]
+    assert bytes(kept) == sparse.data[:]  # every other byte read
+    loaded = load_model(path)
+    assert isinstance(loaded._source, model_bytes.FileRead)
+    whole = onnx.load(path)
+    structure = loaded.structure.graph.initializer
+    names = [t.name for t in structure]
+    assert structure[names.index("short")] == whole.graph.initializer[names.index("short")]
+    for position in loaded.elided:
+        assert loaded.elided_weight(position) == whole.graph.initializer[position]
+    assert loaded.sha256 == hashlib.sha256(file_bytes).hexdigest()
+    assert loaded.proto == whole
+    assert _report(path) == _report(whole) | {"model": _report(path)["model"]}
+
+
+@pytest.mark.parametrize("change", ["rewritten", "replaced", "touched"])
+def test_a_file_changed_after_a_sparse_read_is_refused(change, lean_files, tmp_path):
+    """What a sparse read left in the file is read from the file it read: once the file is
+    written again, replaced or its modification time changed, reading a weight, the whole
+    proto or the digest is an error that says so (never a weight of another model)."""
+    import os
+
+    from trtforge.analyzer.errors import UserError
+
+    path = tmp_path / "m.onnx"
+    onnx.save(_weighted_model(), path)
+    loaded = load_model(path)
+    assert isinstance(loaded._source, model_bytes.FileRead)
+    if change == "rewritten":
+        with open(path, "r+b") as file:
+            file.seek(-8, os.SEEK_END)
+            file.write(b"\x00" * 8)
+    elif change == "replaced":
+        other = tmp_path / "other.onnx"
+        onnx.save(_weighted_model(), other)
+        os.replace(other, path)
+    else:
+        info = path.stat()
+        os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns + 1_000_000))
+    for read in (lambda: loaded.elided_weight(loaded.elided[0]), lambda: loaded.sha256):
+        with pytest.raises(UserError, match="changed while it was checked"):
+            read()
+    with pytest.raises(UserError, match="changed while it was checked"):
+        loaded.proto  # noqa: B018

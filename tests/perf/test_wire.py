@@ -810,3 +810,87 @@ def test_lean_model_is_the_model_without_its_large_sound_weights_data():
     assert _lean(twice * 2, 4096) is None  # merged graphs
     with pytest.raises(TypeError):
         _wire.lean_model(serialized, None, 4096, 0, [], [])
+
+
+def test_sparse_read_leaves_out_exactly_the_large_raw_data_of_top_level_initializers(tmp_path):
+    """`_wire.sparse_read` reads every byte of a model file but the raw_data payloads of
+    more than skip_bytes of the initializers of its graph fields (a second graph field's
+    too: protobuf merges them), and tells where those are; a large tensor anywhere else (a
+    Constant's value, a body graph's initializer, the model's doc_string) is read. Random
+    models: fields in any order, raw_data written twice, payloads around the limit. A file
+    shorter than the buffer, or bytes it does not understand, give None."""
+    rng = random.Random(23)
+    skip = 64 << 10
+    sizes = [0, 100, skip - 1, skip, skip + 1, 3 * skip]
+    path = tmp_path / "m.onnx"
+
+    def tensor(payload_sizes: list[int], name: bytes) -> tuple[bytes, list[bytes]]:
+        payloads = [rng.randbytes(size) for size in payload_sizes]
+        fields = [b"\x08\x02", b"\x10\x01", b"\x42" + _varint(len(name)) + name]
+        fields += [b"\x4a" + _varint(len(p)) + p for p in payloads]  # raw_data (9)
+        rng.shuffle(fields)
+        return b"".join(fields), payloads
+
+    def graph(top: list[bytes], elsewhere: list[bytes]) -> bytes:
+        fields = []
+        for i in range(rng.randint(0, 4)):
+            made, payloads = tensor(
+                [rng.choice(sizes) for _ in range(rng.choice([1, 1, 2]))], b"w%d" % i
+            )
+            fields.append(b"\x2a" + _varint(len(made)) + made)  # initializer (5)
+            top += payloads
+        if rng.random() < 0.5:  # a Constant node holding a large tensor
+            made, payloads = tensor([3 * skip], b"c")
+            attr = b"\x0a\x05value" + b"\x2a" + _varint(len(made)) + made + b"\xa0\x01\x04"
+            node = b"\x12\x01y" + b"\x22\x08Constant" + b"\x2a" + _varint(len(attr)) + attr
+            fields.append(b"\x0a" + _varint(len(node)) + node)
+            elsewhere += payloads
+        if rng.random() < 0.3:  # an If whose body holds a large initializer
+            made, payloads = tensor([2 * skip], b"b")
+            body = b"\x2a" + _varint(len(made)) + made
+            attr = b"\x0a\x0athen_branch" + b"\x32" + _varint(len(body)) + body + b"\xa0\x01\x05"
+            node = b"\x22\x02If" + b"\x2a" + _varint(len(attr)) + attr
+            fields.append(b"\x0a" + _varint(len(node)) + node)
+            elsewhere += payloads
+        rng.shuffle(fields)
+        return b"".join(fields)
+
+    compared = left_out = 0
+    for _ in range(80):
+        top: list[bytes] = []
+        elsewhere: list[bytes] = []
+        fields = [b"\x08\x08", b"\x42\x04\x12\x02\x08\x11"]
+        for _ in range(rng.choice([1, 1, 1, 2])):
+            made = graph(top, elsewhere)
+            fields.append(b"\x3a" + _varint(len(made)) + made)  # graph (7)
+        if rng.random() < 0.3:
+            doc = rng.randbytes(3 * skip)
+            fields.append(b"\x32" + _varint(len(doc)) + doc)  # doc_string (6)
+            elsewhere.append(doc)
+        rng.shuffle(fields)
+        data = b"".join(fields)
+        path.write_bytes(data)
+        expected = sorted((data.find(p), len(p)) for p in top if len(p) > skip)
+        buffer = bytearray(len(data))
+        with open(path, "rb") as file:
+            skipped = _wire.sparse_read(file.fileno(), buffer, skip)
+        assert skipped == expected
+        for offset, length in skipped:
+            buffer[offset : offset + length] = data[offset : offset + length]
+        assert buffer == data  # every other byte read
+        assert all(data.find(p) >= 0 for p in elsewhere)
+        compared += 1
+        left_out += len(skipped)
+        with open(path, "rb") as file:  # a buffer longer than the file
+            assert _wire.sparse_read(file.fileno(), bytearray(len(data) + 1), skip) is None
+        path.write_bytes(data[:-1])
+        with open(path, "rb") as file:  # a truncated model
+            assert _wire.sparse_read(file.fileno(), bytearray(len(data) - 1), skip) is None
+    assert compared == 80 and left_out > 40
+    path.write_bytes(b"\x0b" + bytes(100))  # a group: not a model this reader understands
+    with open(path, "rb") as file:
+        assert _wire.sparse_read(file.fileno(), bytearray(101), skip) is None
+        with pytest.raises(ValueError, match="64 KiB"):
+            _wire.sparse_read(file.fileno(), bytearray(101), 100)
+        with pytest.raises(TypeError):
+            _wire.sparse_read(file.fileno(), bytes(101), skip)  # not writable

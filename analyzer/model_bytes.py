@@ -1,0 +1,167 @@
+"""Where a lean load reads what it left out: a weight's data, the whole file, its digest.
+
+A lean load (`loading.LoadedModel.lean`) parses its model without the data of its large
+weights; what asks for them later (a rule reading a small weight's values, a rewrite
+needing the whole proto, a JSON report showing the file's SHA-256) reads them from one of:
+
+* `BytesRead`: the file's bytes, read whole at load.
+* `FileRead`: the file itself, for one read sparsely (`read_sparse`: a gigabyte of
+  weights is never copied for a check that reads none of them). Every later read checks
+  that the file is still the one loaded (device, inode, size and modification time, before
+  and after the read): a file changed meanwhile is an error, never a mix of two models.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mmap
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from trtforge.analyzer._shallow_graph import _wire
+from trtforge.analyzer.errors import UserError
+
+#: how much of the file a digest reads at a time
+_CHUNK_BYTES = 4 << 20
+
+
+class BytesRead:
+    """The bytes of a file read whole."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def span(self, start: int, end: int) -> bytes:
+        return self._data[start:end]
+
+    def whole(self) -> bytes:
+        return self._data
+
+
+@dataclass(frozen=True)
+class FileRead:
+    """A file read again when asked, as it was when loaded (`identity`)."""
+
+    path: Path
+    identity: tuple[int, ...]
+
+    def span(self, start: int, end: int) -> bytes:
+        """The bytes at [start, end) of the file."""
+        with self._opened() as file:
+            data = _pread(file.fileno(), start, end - start)
+            self._still_same(file)
+        if len(data) != end - start:
+            raise self._changed()
+        return data
+
+    def whole(self) -> bytes:
+        """The file's bytes."""
+        with self._opened() as file:
+            data = file.read()
+            self._still_same(file)
+        return data
+
+    def sha256(self) -> str:
+        """The SHA-256 of the file's bytes (hex), read a chunk at a time."""
+        digest = hashlib.sha256()
+        buffer = bytearray(_CHUNK_BYTES)
+        view = memoryview(buffer)
+        with self._opened() as file:
+            while count := file.readinto(buffer):
+                digest.update(view[:count])
+            self._still_same(file)
+        return digest.hexdigest()
+
+    def _opened(self):
+        try:
+            file = open(self.path, "rb")  # noqa: SIM115 - closed by the caller's `with`
+        except OSError as err:
+            raise UserError(
+                f"{self.path}: cannot read it again ({err.strerror or err})",
+                "check the model again once nothing moves or writes it",
+            ) from None
+        try:
+            self._still_same(file)
+        except BaseException:
+            file.close()
+            raise
+        return file
+
+    def _still_same(self, file) -> None:
+        if _identity(os.fstat(file.fileno())) != self.identity:
+            raise self._changed()
+
+    def _changed(self) -> UserError:
+        return UserError(
+            f"{self.path}: the file changed while it was checked",
+            "check the model again once nothing writes it",
+        )
+
+
+@dataclass
+class SparseRead:
+    """A file read without the data of its large weights (`read_sparse`).
+
+    Attributes:
+        data: a buffer of the file's size holding its bytes, but at `skipped` (zeros).
+        skipped: (offset, length) of each raw_data payload left unread.
+        file: the file, to read what was skipped from (`FileRead`).
+    """
+
+    data: mmap.mmap
+    skipped: list[tuple[int, int]]
+    file: FileRead
+
+    def read_skipped(self, payloads) -> None:
+        """Reads the payloads at `payloads` ((offset, length) of `skipped`) into `data`."""
+        for offset, length in payloads:
+            self.data[offset : offset + length] = self.file.span(offset, offset + length)
+
+
+def read_sparse(path: Path, skip_bytes: int) -> SparseRead | None:
+    """`path` read but the raw_data payloads of more than `skip_bytes` of its graph's
+    initializers (`_wire.sparse_read`), into zeroed memory that they never touch; None
+    without the native reader, or for bytes it does not understand (read them whole:
+    protobuf says what is wrong with them).
+
+    Raises:
+        UserError: the file cannot be read, or changed while it was read.
+    """
+    if _wire is None:
+        return None
+    try:
+        file = open(path, "rb")  # noqa: SIM115 - closed below
+    except OSError as err:
+        raise UserError(
+            f"{path}: cannot read ({err.strerror})", "check the file's permissions"
+        ) from None
+    with file:
+        identity = _identity(os.fstat(file.fileno()))
+        size = identity[2]
+        if size == 0:
+            return None
+        data = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE)  # anonymous: zero until written
+        skipped = _wire.sparse_read(file.fileno(), data, skip_bytes)
+        read = FileRead(path, identity)
+        read._still_same(file)
+    if skipped is None:
+        return None
+    return SparseRead(data, skipped, read)
+
+
+def _identity(info: os.stat_result) -> tuple[int, ...]:
+    """What tells one version of a file from another: a file rewritten in place changes its
+    modification time, one replaced by a rename its inode."""
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def _pread(fd: int, offset: int, length: int) -> bytes:
+    parts = []
+    while length > 0:
+        part = os.pread(fd, length, offset)
+        if not part:
+            break
+        parts.append(part)
+        offset, length = offset + len(part), length - len(part)
+    return b"".join(parts)
