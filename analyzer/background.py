@@ -118,10 +118,12 @@ def _whole(model) -> onnx.ModelProto:
 
 
 def _settled(model):
-    """`model`, with a `LoadedModel`'s digest computed: its hashing thread ends (a lean load
-    hashes the file while the command goes on), as a process forks only without other
-    threads (`_forking_allowed`)."""
-    getattr(model, "sha256", None)
+    """`model`, with a `LoadedModel`'s hashing thread ended (a lean load of a file read
+    whole hashes it while the command goes on: `LoadedModel.end_hashing`), as a process
+    forks only without other threads (`_forking_allowed`)."""
+    end_hashing = getattr(model, "end_hashing", None)
+    if end_hashing is not None:
+        end_hashing()
     return model
 
 

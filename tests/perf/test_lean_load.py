@@ -99,7 +99,8 @@ def test_the_check_of_a_lean_load_is_the_check_of_the_whole_model(
 ):
     """Same report, findings of the unsound weight included, whether the types are inferred
     in process, in a forked child or by a prefetching one; the forked and prefetched checks
-    never parse the whole proto in this process."""
+    never parse the whole proto in this process, and none hashes the file before a report
+    shows its digest."""
     path = tmp_path / "m.onnx"
     onnx.save(_weighted_model(), path)
     monkeypatch.setattr(loading, "LEAN_PARSE_BYTES", 1 << 40)
@@ -117,7 +118,10 @@ def test_the_check_of_a_lean_load_is_the_check_of_the_whole_model(
         assert background._prefetch is not None
     lean = ModelSession.of(path)
     assert lean.loaded.lean is not None
-    report = _report(lean, advice=path_kind == "in process")
+    assert isinstance(lean.loaded._source, model_bytes.FileRead)  # read sparsely
+    checked = check(lean, target="rtx-1", backend="static", advice=path_kind == "in process")
+    assert lean.loaded._sha256 is None  # the file is hashed for the JSON report only
+    report = checked.to_json()
     if path_kind != "in process":
         assert lean.loaded._proto is None  # inferred by the child, checked on the structure
         report = json.loads(json.dumps(report))
