@@ -484,6 +484,11 @@ class StaticChecker:
             }
             alone = memo.judged_alone(numbers, clean, firsts)
             holding = memo.holding_seen(alone, numbers, by_values)
+            # number -> the inputs read by its verdicts seen clean (`values_key`'s first
+            # part; a node is looked up once for each, not once for each verdict seen)
+            reads_of = {
+                number: dict.fromkeys(key[0] for key in keys) for number, keys in by_values.items()
+            }
             for index in alone:
                 if index in holding:
                     continue  # holds the constants of a verdict seen clean: shares it
@@ -496,11 +501,12 @@ class StaticChecker:
                 if seen is None:
                     judge(index)
                     continue
-                if any(memo.values_key(index, key[0]) in seen for key in list(seen)):
+                if any(memo.values_key(index, reads) in seen for reads in reads_of[number]):
                     continue
                 again = judge(index, watch=True)
                 if again is not None and again[0] == "clean" and again[1]:
                     seen[memo.values_key(index, again[1])] = None
+                    reads_of[number][again[1]] = None
         graph_findings = fixability.complete_graph(
             list(graph_rules.check_graph(self.loaded, top, self.target))
         )
