@@ -16,8 +16,9 @@ More builders, not in the table: `make_export_names` renames any of these as an 
 would (`/model/layers.N/...`), `make_side_by_side` puts a real export side by side to a given
 size, `make_with_control_flow` adds an If and a Loop whose bodies read the graph's names,
 `make_ifs_every` an If after every N-th node, `make_weighted_chain` gives the chain large
-weights (embedded or external) and `make_per_layer_weights` gives every layer weights of its
-own (docs/benchmarks.md uses them all).
+weights (embedded or external), `make_per_layer_weights` gives every layer weights of its
+own and `make_quantized_layers` writes quantized layers as onnxruntime's quantizer does
+(docs/benchmarks.md uses them all).
 
 For each model it measures, every run in a fresh subprocess (peak RSS from `/proc`); with
 `--repeat N` each figure is the median of N runs:
@@ -468,6 +469,42 @@ def make_per_layer_weights(
         graph_nodes, inits = layered, []
     shape = ["N", 8, 16, 16] if conv else ["batch", "seq", hidden]
     return _save_nodes(path, graph_nodes, "per_layer_weights", (shape, None), inits)
+
+
+def make_quantized_layers(path: Path, nodes: int, hidden: int = 32) -> int:
+    """Layers as onnxruntime's static quantizer writes them, dynamic batch: the activation
+    quantized and dequantized (QuantizeLinear, DequantizeLinear), an INT8 [hidden, hidden]
+    weight dequantized per channel, MatMul, Add, Relu — each layer with initializers of its
+    own (its activation's scale and zero point, the weight, its scales and zero points, a
+    bias: one per node), which the quantization rules read the values of. Returns the node
+    count."""
+    rng = np.random.default_rng(0)
+    inits: list[onnx.TensorProto] = []
+    graph_nodes: list[onnx.NodeProto] = []
+    current, layer = "x", 0
+    while len(graph_nodes) < nodes:
+        p = f"l{layer}"
+        weight = rng.integers(-127, 127, (hidden, hidden)).astype(np.int8)
+        inits += [
+            numpy_helper.from_array(np.array(0.02 + 0.001 * (layer % 7), np.float32), f"{p}.sx"),
+            numpy_helper.from_array(np.array(0, np.int8), f"{p}.zx"),
+            numpy_helper.from_array(weight, f"{p}.wq"),
+            numpy_helper.from_array(rng.uniform(0.001, 0.01, hidden).astype(np.float32), f"{p}.sw"),
+            numpy_helper.from_array(np.zeros(hidden, np.int8), f"{p}.zw"),
+            numpy_helper.from_array(rng.standard_normal(hidden).astype(np.float32), f"{p}.b"),
+        ]
+        for op, ins, out, attrs in [
+            ("QuantizeLinear", [current, f"{p}.sx", f"{p}.zx"], f"{p}/q", {}),
+            ("DequantizeLinear", [f"{p}/q", f"{p}.sx", f"{p}.zx"], f"{p}/dq", {}),
+            ("DequantizeLinear", [f"{p}.wq", f"{p}.sw", f"{p}.zw"], f"{p}/w", {"axis": 1}),
+            ("MatMul", [f"{p}/dq", f"{p}/w"], f"{p}/mm", {}),
+            ("Add", [f"{p}/mm", f"{p}.b"], f"{p}/add", {}),
+            ("Relu", [f"{p}/add"], f"{p}/relu", {}),
+        ]:
+            graph_nodes.append(helper.make_node(op, ins, [out], name=out, **attrs))
+        current = f"{p}/relu"
+        layer += 1
+    return _save_nodes(path, graph_nodes, "quantized_layers", (["N", hidden], None), inits)
 
 
 def make_big_weights(path: Path, layers: int = 12, width: int = 8192) -> int:

@@ -112,10 +112,18 @@ def test_the_check_of_a_lean_load_is_the_check_of_the_whole_model(
         monkeypatch.setattr(session, "KEEP_INFERRED_NODES", 0)
         monkeypatch.setattr(advice, "MAX_NODES", 0)
         monkeypatch.delenv("TRTFORGE_NO_FORK", raising=False)
+    taken = []
     if path_kind == "prefetched":
         monkeypatch.setattr(background, "PREFETCH_MIN_BYTES", 0)
         background.prefetch(str(path))
         assert background._prefetch is not None
+        real = background.PendingTypes.prefetched
+
+        def prefetched(self, *args):
+            taken.append(real(self, *args))
+            return taken[-1]
+
+        monkeypatch.setattr(background.PendingTypes, "prefetched", prefetched)
     lean = ModelSession.of(path)
     assert lean.loaded.lean is not None
     assert isinstance(lean.loaded._source, model_bytes.FileRead)  # read sparsely
@@ -129,6 +137,8 @@ def test_the_check_of_a_lean_load_is_the_check_of_the_whole_model(
         whole_unadvised["model"] = report["model"]
         assert report == whole_unadvised
         assert background._prefetch is None  # taken over
+        if path_kind == "prefetched":  # the child's types, bound to what this process read
+            assert len(taken) == 1 and taken[0] is not None
     else:
         assert report == whole
 
