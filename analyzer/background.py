@@ -36,6 +36,7 @@ import signal
 import sys
 import threading
 import warnings
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported where used: `prefetch` runs before the command imports onnx
@@ -72,18 +73,22 @@ SPECULATING, POLICY, RESULT, SMALL, LEFT_TO_PARENT = b"S", b"P", b"T", b"N", b"L
 INFERRED = "inferred"
 
 
-def infer_table(model: onnx.ModelProto) -> TypeTable:
+def infer_table(model: onnx.ModelProto, heavy_at: Collection[int] = ()) -> TypeTable:
     """`inference.infer_table` (imported on first use: see `prefetch`)."""
     from trtforge.analyzer import inference
 
-    return inference.infer_table(model)
+    return inference.infer_table(model, heavy_at)
 
 
-def speculative_table(model: onnx.ModelProto, serialized: bytes | None = None) -> TypeTable | None:
+def speculative_table(
+    model: onnx.ModelProto, serialized: bytes | None = None, heavy_at: Collection[int] = ()
+) -> TypeTable | None:
     """`inference.speculative_table`, its memory capped (in a child only)."""
     from trtforge.analyzer import inference
 
-    return inference.speculative_table(model, memory_cap=True, serialized=serialized)
+    return inference.speculative_table(
+        model, memory_cap=True, serialized=serialized, heavy_at=heavy_at
+    )
 
 
 def collect_declared_types(model: onnx.ModelProto) -> TypeTable:
@@ -111,10 +116,14 @@ def _structure(model) -> onnx.ModelProto:
     return getattr(model, "structure", model)
 
 
-def _whole(model) -> onnx.ModelProto:
-    """`model`, or a `LoadedModel`'s whole proto (what inference reads: a lean load parses
-    it when first asked for, in the child that infers it where there is one)."""
-    return getattr(model, "proto", model)
+def _inferred_as(model) -> tuple[onnx.ModelProto, tuple[int, ...]]:
+    """What inference reads of `model` (a ModelProto or a `LoadedModel`), and the positions
+    of the initializers it holds without data: a lean load's `structure` and `elided`, which
+    shape inference runs without (`inference._weightless(heavy_at=...)`: the same copy as
+    the whole model's; a large file is never read whole for its types), else the proto."""
+    if getattr(model, "lean", None) is not None:
+        return model.structure, model.elided
+    return getattr(model, "proto", model), ()
 
 
 def _settled(model):
@@ -128,18 +137,23 @@ def _settled(model):
 
 
 def _child_table(
-    model: onnx.ModelProto, speculate: bool, out, serialized: bytes | None = None
+    model: onnx.ModelProto,
+    speculate: bool,
+    out,
+    serialized: bytes | None = None,
+    heavy_at: Collection[int] = (),
 ) -> TypeTable:
-    """The table, in the child: speculatively first, else by the policy; each run announced
-    on `out`, so that the parent knows in which one a crash happened (`serialized`: the bytes
-    `model` was parsed from)."""
+    """The table, in the child: speculatively first, else by the policy;
+    each run announced on `out`, so that the parent knows in which one a crash happened
+    (`serialized`: the bytes `model` was parsed from; `heavy_at`: the initializers a lean
+    load's structure holds without data, `LoadedModel.elided`)."""
     if speculate:
         _announce(out, SPECULATING)
-        table = speculative_table(model, serialized)
+        table = speculative_table(model, serialized, heavy_at)
         if table is not None:
             return table
     _announce(out, POLICY)
-    return infer_table(model)
+    return infer_table(model, heavy_at)
 
 
 def _announce(out, phase: bytes) -> None:
@@ -176,10 +190,15 @@ class PendingTypes:
         self._meanwhile: list = []
         if model is None:
             return
+        inferred, heavy_at = _inferred_as(model)
         if can_fork(_settled(model)):
-            self._fork(lambda out: out.write(_pickled(_child_table(_whole(model), speculate, out))))
+            self._fork(
+                lambda out: out.write(
+                    _pickled(_child_table(inferred, speculate, out, heavy_at=heavy_at))
+                )
+            )
         else:
-            self._table = infer_table(_whole(model))
+            self._table = infer_table(inferred, heavy_at)
 
     @classmethod
     def of_file(cls, path: str) -> PendingTypes:
@@ -258,7 +277,7 @@ class PendingTypes:
             )
             return collect_declared_types(_structure(self._model))
         log.info("inference child failed; inferring in-process")
-        return infer_table(_whole(self._model))
+        return infer_table(*_inferred_as(self._model))
 
     def prefetched(self, model, sha256: str | Callable[[], str]) -> TypeTable | None:
         """A prefetch's table when the child read the model whose digest is `sha256` (the one

@@ -529,7 +529,10 @@ def _infer_table(light: onnx.ModelProto) -> tuple[TypeTable | None, str]:
 
 
 def speculative_table(
-    model: onnx.ModelProto, memory_cap: bool = False, serialized: bytes | None = None
+    model: onnx.ModelProto,
+    memory_cap: bool = False,
+    serialized: bytes | None = None,
+    heavy_at: Collection[int] = (),
 ) -> TypeTable | None:
     """`infer_table(model)` in one run of ONNX's C++ inference instead of two, or None when
     that run cannot stand for the policy (`infer_all`), which must then run step by step.
@@ -550,9 +553,10 @@ def speculative_table(
     the run is bounded: its address space may grow by at most SPECULATION_MEMORY bytes (and
     16 times the model's size), so that a model with huge rank-1 tensors fails the run (None)
     instead of exhausting memory. `serialized`: the bytes `model` was parsed from, if at
-    hand (inferred as they are when the model has no weights to leave out).
+    hand (inferred as they are when the model has no weights to leave out). `heavy_at`: as
+    `_weightless`'s (a lean load's `structure`).
     """
-    light = _weightless(model)
+    light = _weightless(model, heavy_at)
     if _large_1d_input(light.graph):
         return None
     if light is not model or serialized is None:
@@ -633,10 +637,11 @@ def infer_types(model: onnx.ModelProto) -> TypeTable:
     return types_or_declared(model, infer_all(model)[1])
 
 
-def infer_table(model: onnx.ModelProto) -> TypeTable:
+def infer_table(model: onnx.ModelProto, heavy_at: Collection[int] = ()) -> TypeTable:
     """`infer_types`, without the inferred model ever parsed whole (`infer_all`'s
-    `keep_model=False`): the same table, for callers that want nothing else."""
-    return types_or_declared(model, infer_all(model, keep_model=False)[1])
+    `keep_model=False`): the same table, for callers that want nothing else. `heavy_at`: as
+    `_weightless`'s (a lean load's `structure` is inferred as the whole model)."""
+    return types_or_declared(model, infer_all(model, keep_model=False, heavy_at=heavy_at)[1])
 
 
 def types_or_declared(model: onnx.ModelProto, types: TypeTable | None) -> TypeTable:

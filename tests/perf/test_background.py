@@ -95,7 +95,7 @@ def test_child_crash_uses_declared_types(fork_always, monkeypatch, caplog):
     the model states."""
     parent = os.getpid()
 
-    def crash(model, serialized=None):
+    def crash(model, *args):
         if os.getpid() != parent:
             os.kill(os.getpid(), signal.SIGKILL)
         return infer_types(model)
@@ -114,14 +114,14 @@ def test_child_error_infers_in_process(fork_always, monkeypatch):
     parent = os.getpid()
     calls = []
 
-    def flaky(model):
+    def flaky(model, *args):
         calls.append(os.getpid())
         if os.getpid() != parent:
             raise MemoryError("simulated")
         return infer_types(model)
 
     monkeypatch.setattr(background, "infer_table", flaky)
-    monkeypatch.setattr(background, "speculative_table", lambda model, serialized=None: None)
+    monkeypatch.setattr(background, "speculative_table", lambda model, *args: None)
     model = _shape_computing_model()
     table = background.start_type_inference(model).result()
     assert table._raw == infer_types(model)._raw
@@ -133,7 +133,7 @@ def test_speculation_crash_infers_step_by_step(fork_always, monkeypatch, caplog)
     of a signal: a new child runs the policy itself, and its types are the inferred ones,
     not only those the model declares."""
 
-    def crash(model, serialized=None):
+    def crash(model, *args):
         os.kill(os.getpid(), signal.SIGKILL)
 
     monkeypatch.setattr(background, "speculative_table", crash)

@@ -99,8 +99,8 @@ def test_the_check_of_a_lean_load_is_the_check_of_the_whole_model(
 ):
     """Same report, findings of the unsound weight included, whether the types are inferred
     in process, in a forked child or by a prefetching one; the forked and prefetched checks
-    never parse the whole proto in this process, and none hashes the file before a report
-    shows its digest."""
+    never read the file whole, in this process or in the child, and none hashes the file
+    before a report shows its digest."""
     path = tmp_path / "m.onnx"
     onnx.save(_weighted_model(), path)
     monkeypatch.setattr(loading, "LEAN_PARSE_BYTES", 1 << 40)
@@ -112,6 +112,14 @@ def test_the_check_of_a_lean_load_is_the_check_of_the_whole_model(
         monkeypatch.setattr(session, "KEEP_INFERRED_NODES", 0)
         monkeypatch.setattr(advice, "MAX_NODES", 0)
         monkeypatch.delenv("TRTFORGE_NO_FORK", raising=False)
+    read_whole = tmp_path / "read whole"  # written by any process that reads the file whole
+
+    def read_file_whole(self):
+        read_whole.touch()
+        return real_whole(self)
+
+    real_whole = model_bytes.FileRead.whole
+    monkeypatch.setattr(model_bytes.FileRead, "whole", read_file_whole)
     taken = []
     if path_kind == "prefetched":
         monkeypatch.setattr(background, "PREFETCH_MIN_BYTES", 0)
@@ -132,6 +140,7 @@ def test_the_check_of_a_lean_load_is_the_check_of_the_whole_model(
     report = checked.to_json()
     if path_kind != "in process":
         assert lean.loaded._proto is None  # inferred by the child, checked on the structure
+        assert not read_whole.exists()  # neither here nor in the child
         report = json.loads(json.dumps(report))
         whole_unadvised = _report(lean.loaded.proto, advice=False)
         whole_unadvised["model"] = report["model"]
