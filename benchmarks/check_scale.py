@@ -415,6 +415,22 @@ def make_weighted_chain(
     return _save_chain(path, nodes, "weighted_chain", "c", steps, inits, hidden, external)
 
 
+def _layer_chain(nodes: int, layer) -> tuple[list[onnx.NodeProto], list[onnx.TensorProto]]:
+    """The nodes and initializers of layers chained from input x until there are `nodes`
+    nodes: `layer(prefix, index, current, rng)` makes layer `index` (its names start with
+    `prefix`) reading `current`, and returns its (nodes, initializers, output)."""
+    rng = np.random.default_rng(0)
+    inits: list[onnx.TensorProto] = []
+    graph_nodes: list[onnx.NodeProto] = []
+    current, index = "x", 0
+    while len(graph_nodes) < nodes:
+        made, weights, current = layer(f"l{index}", index, current, rng)
+        graph_nodes += made
+        inits += weights
+        index += 1
+    return graph_nodes, inits
+
+
 def make_per_layer_weights(
     path: Path, nodes: int, hidden: int = 32, conv: bool = False, constants: bool = False
 ) -> int:
@@ -424,39 +440,38 @@ def make_per_layer_weights(
     weight each (one per three nodes). `constants`: each weight held by a Constant node just
     before its layer instead (as exporters that do not fold constants write them; `nodes`
     then counts the layers' nodes, not the Constants). Returns the node count."""
-    rng = np.random.default_rng(0)
-    inits: list[onnx.TensorProto] = []
-    graph_nodes: list[onnx.NodeProto] = []
-    current, layer = "x", 0
-    while len(graph_nodes) < nodes:
-        p = f"l{layer}"
-        if conv:
-            k = (1, 3, 5)[layer % 3]
-            weight = rng.standard_normal((8, 8, k, k)).astype(np.float32) * 0.1
-            inits.append(numpy_helper.from_array(weight, f"{p}.w"))
-            dilation = 1 + layer % 2 if k == 1 else 1
-            graph_nodes += [
-                helper.make_node(
-                    "Conv", [current, f"{p}.w"], [f"{p}/conv"], name=f"{p}/conv",
-                    pads=[k // 2] * 4, kernel_shape=[k, k], dilations=[dilation] * 2,
-                ),
-                helper.make_node("Relu", [f"{p}/conv"], [f"{p}/relu"], name=f"{p}/relu"),
-                helper.make_node("Add", [f"{p}/relu", current], [f"{p}/add"], name=f"{p}/add"),
-            ]  # fmt: skip
-            current = f"{p}/add"
-        else:
-            weight = rng.standard_normal((hidden, hidden)).astype(np.float32)
-            inits.append(numpy_helper.from_array(weight, f"{p}.w"))
-            inits.append(numpy_helper.from_array(np.zeros(hidden, np.float32), f"{p}.b"))
-            for op, ins, out in [
-                ("MatMul", [current, f"{p}.w"], f"{p}/mm"),
-                ("Add", [f"{p}/mm", f"{p}.b"], f"{p}/add"),
-                ("Relu", [f"{p}/add"], f"{p}/relu"),
-                ("Sigmoid", [f"{p}/relu"], f"{p}/sig"),
-            ]:
-                graph_nodes.append(helper.make_node(op, ins, [out], name=out))
-                current = out
-        layer += 1
+
+    def conv_layer(p: str, index: int, current: str, rng):
+        k = (1, 3, 5)[index % 3]
+        weight = rng.standard_normal((8, 8, k, k)).astype(np.float32) * 0.1
+        dilation = 1 + index % 2 if k == 1 else 1
+        made = [
+            helper.make_node(
+                "Conv", [current, f"{p}.w"], [f"{p}/conv"], name=f"{p}/conv",
+                pads=[k // 2] * 4, kernel_shape=[k, k], dilations=[dilation] * 2,
+            ),
+            helper.make_node("Relu", [f"{p}/conv"], [f"{p}/relu"], name=f"{p}/relu"),
+            helper.make_node("Add", [f"{p}/relu", current], [f"{p}/add"], name=f"{p}/add"),
+        ]  # fmt: skip
+        return made, [numpy_helper.from_array(weight, f"{p}.w")], f"{p}/add"
+
+    def matmul_layer(p: str, index: int, current: str, rng):
+        weight = rng.standard_normal((hidden, hidden)).astype(np.float32)
+        weights = [
+            numpy_helper.from_array(weight, f"{p}.w"),
+            numpy_helper.from_array(np.zeros(hidden, np.float32), f"{p}.b"),
+        ]
+        made = []
+        for op, ins, out in [
+            ("MatMul", [current, f"{p}.w"], f"{p}/mm"),
+            ("Add", [f"{p}/mm", f"{p}.b"], f"{p}/add"),
+            ("Relu", [f"{p}/add"], f"{p}/relu"),
+            ("Sigmoid", [f"{p}/relu"], f"{p}/sig"),
+        ]:
+            made.append(helper.make_node(op, ins, [out], name=out))
+        return made, weights, f"{p}/sig"
+
+    graph_nodes, inits = _layer_chain(nodes, conv_layer if conv else matmul_layer)
     if constants:
         held = {t.name: t for t in inits}
         layered: list[onnx.NodeProto] = []
@@ -478,32 +493,31 @@ def make_quantized_layers(path: Path, nodes: int, hidden: int = 32) -> int:
     own (its activation's scale and zero point, the weight, its scales and zero points, a
     bias: one per node), which the quantization rules read the values of. Returns the node
     count."""
-    rng = np.random.default_rng(0)
-    inits: list[onnx.TensorProto] = []
-    graph_nodes: list[onnx.NodeProto] = []
-    current, layer = "x", 0
-    while len(graph_nodes) < nodes:
-        p = f"l{layer}"
+
+    def layer(p: str, index: int, current: str, rng):
         weight = rng.integers(-127, 127, (hidden, hidden)).astype(np.int8)
-        inits += [
-            numpy_helper.from_array(np.array(0.02 + 0.001 * (layer % 7), np.float32), f"{p}.sx"),
+        weights = [
+            numpy_helper.from_array(np.array(0.02 + 0.001 * (index % 7), np.float32), f"{p}.sx"),
             numpy_helper.from_array(np.array(0, np.int8), f"{p}.zx"),
             numpy_helper.from_array(weight, f"{p}.wq"),
             numpy_helper.from_array(rng.uniform(0.001, 0.01, hidden).astype(np.float32), f"{p}.sw"),
             numpy_helper.from_array(np.zeros(hidden, np.int8), f"{p}.zw"),
             numpy_helper.from_array(rng.standard_normal(hidden).astype(np.float32), f"{p}.b"),
         ]
-        for op, ins, out, attrs in [
-            ("QuantizeLinear", [current, f"{p}.sx", f"{p}.zx"], f"{p}/q", {}),
-            ("DequantizeLinear", [f"{p}/q", f"{p}.sx", f"{p}.zx"], f"{p}/dq", {}),
-            ("DequantizeLinear", [f"{p}.wq", f"{p}.sw", f"{p}.zw"], f"{p}/w", {"axis": 1}),
-            ("MatMul", [f"{p}/dq", f"{p}/w"], f"{p}/mm", {}),
-            ("Add", [f"{p}/mm", f"{p}.b"], f"{p}/add", {}),
-            ("Relu", [f"{p}/add"], f"{p}/relu", {}),
-        ]:
-            graph_nodes.append(helper.make_node(op, ins, [out], name=out, **attrs))
-        current = f"{p}/relu"
-        layer += 1
+        made = [
+            helper.make_node(op, ins, [out], name=out, **attrs)
+            for op, ins, out, attrs in [
+                ("QuantizeLinear", [current, f"{p}.sx", f"{p}.zx"], f"{p}/q", {}),
+                ("DequantizeLinear", [f"{p}/q", f"{p}.sx", f"{p}.zx"], f"{p}/dq", {}),
+                ("DequantizeLinear", [f"{p}.wq", f"{p}.sw", f"{p}.zw"], f"{p}/w", {"axis": 1}),
+                ("MatMul", [f"{p}/dq", f"{p}/w"], f"{p}/mm", {}),
+                ("Add", [f"{p}/mm", f"{p}.b"], f"{p}/add", {}),
+                ("Relu", [f"{p}/add"], f"{p}/relu", {}),
+            ]
+        ]
+        return made, weights, f"{p}/relu"
+
+    graph_nodes, inits = _layer_chain(nodes, layer)
     return _save_nodes(path, graph_nodes, "quantized_layers", (["N", hidden], None), inits)
 
 
