@@ -9,6 +9,7 @@ per version of a model by `session.ModelSession`).
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -678,7 +679,7 @@ class _InitializersByName(Mapping):
 
 
 def _element_count(tensor: onnx.TensorProto) -> int:
-    return int(np.prod(tensor.dims)) if tensor.dims else 1
+    return math.prod(tensor.dims)  # (exact: numpy's product of huge dims wraps around)
 
 
 def _decode(tensor: onnx.TensorProto) -> np.ndarray | None:

@@ -937,17 +937,21 @@ def test_initializers_named_twice_are_keyed_as_the_protos_have_them():
     assert shared == render(static.check_static(loaded, target, memo=False), "json")
 
 
-def test_nodes_reading_constants_of_their_own_are_looked_up_once_each(monkeypatch):
-    """Quantized layers whose Q/DQ nodes each read scales of their own (initializers named
-    per layer, as onnxruntime's quantizer writes them) are each judged; each node is looked
-    up against its key's verdicts seen once per set of inputs read, not once per verdict
-    seen (which made a 100,000-node quantized model's check take minutes)."""
+def test_nodes_reading_constants_of_their_own_share_by_what_the_rule_decides(monkeypatch):
+    """Quantized layers whose Q/DQ nodes each read a scale and a zero point of their own
+    (initializers named per layer, as onnxruntime's quantizer writes them) share a verdict
+    when the rule's answers agree (the scale positive, the zero point zero: `input_derived`),
+    not only when they hold the same tensors; a layer with a negative scale or a nonzero zero
+    point keeps its finding; the report is the one without the memo; and each node is looked
+    up once per set of inputs its key's verdicts read (once per verdict seen made a
+    100,000-node quantized model's check take minutes)."""
     layers, nodes, inits, current = 150, [], [], "x"
+    negative, nonzero = {17, 90}, {41}
     for i in range(layers):
         inits += [
-            numpy_helper.from_array(np.array(0.01 + i * 1e-4, np.float32), f"s{i}"),
-            numpy_helper.from_array(np.array(0, np.int8), f"z{i}"),
-        ]
+            numpy_helper.from_array(np.array(0.01 + i * 1e-4, np.float32) * (-1 if i in negative else 1), f"s{i}"),
+            numpy_helper.from_array(np.array(3 if i in nonzero else 0, np.int8), f"z{i}"),
+        ]  # fmt: skip
         nodes += [
             helper.make_node(
                 "QuantizeLinear", [current, f"s{i}", f"z{i}"], [f"q{i}"], name=f"q{i}"
@@ -967,6 +971,12 @@ def test_nodes_reading_constants_of_their_own_are_looked_up_once_each(monkeypatc
     )
     shared, alone = _reports(model, "trt-10")
     assert shared == alone
+    report = static.check_static(load_model(model), parse_target("trt-10"))
+    flagged = {n.name: [r.code.split("/")[1] for r in n.reasons] for n in report.nodes if n.reasons}
+    assert flagged == {
+        **{f"{op}{i}": ["scale-not-positive"] for i in negative for op in "qd"},
+        **{f"{op}{i}": ["nonzero-zero-point"] for i in nonzero for op in "qd"},
+    }
     looked_up = []
     real = static.VerdictMemo.values_key
 
@@ -977,5 +987,6 @@ def test_nodes_reading_constants_of_their_own_are_looked_up_once_each(monkeypatc
     monkeypatch.setattr(static.VerdictMemo, "values_key", counted)
     judged = _judged(monkeypatch)
     static.check_static(load_model(model), parse_target("trt-10"))
-    assert len([name for name in judged if name[0] in "qd"]) == 2 * layers
+    quantized = [name for name in judged if name[0] in "qd"]
+    assert len(quantized) < 12, quantized  # the first of each answer, and those with findings
     assert len(looked_up) <= 3 * 2 * layers, len(looked_up)

@@ -25,6 +25,7 @@ import numpy as np
 import onnx
 
 from trtforge.analyzer.findings import Fix
+from trtforge.analyzer.graph import GraphView
 from trtforge.analyzer.kb.ops._compute import (
     CHANGELOG,
     IMPORTERS,
@@ -61,19 +62,50 @@ def _negative_ok(ctx: NodeContext) -> bool:
     return ctx.target.family == "rtx" and data is not None and data.dtype == "INT4"
 
 
+def _scale_positive(graph: GraphView, name: str) -> bool | None:
+    """Whether the constant scale `name` is all above zero; None when there is nothing to
+    check: no constant value known (`GraphView.constant_value`), no elements, or not a
+    floating type. What `_common` decides on, read as an analysis (`NodeContext.
+    input_derived`), so that nodes holding scales of their own share a verdict when their
+    answers agree (quantized layers: a scale and a zero point per node)."""
+    return _of_value(graph, "scale_positive", name, _all_positive)
+
+
+def _zero_point_nonzero(graph: GraphView, name: str) -> bool | None:
+    """Whether the constant zero point `name` has a nonzero element; None when it has no
+    constant value known or no elements (as `_scale_positive`)."""
+    return _of_value(graph, "zero_point_nonzero", name, _any_nonzero)
+
+
+def _all_positive(value: np.ndarray) -> bool | None:
+    if not value.size or not np.issubdtype(value.dtype, np.floating):
+        return None
+    return bool(np.all(np.asarray(value, dtype=np.float64) > 0))
+
+
+def _any_nonzero(value: np.ndarray) -> bool | None:
+    return bool(np.any(value.astype(np.float64) != 0)) if value.size else None
+
+
+def _of_value(graph: GraphView, analysis: str, name: str, decide) -> bool | None:
+    """`decide(value)` of the constant `name`'s value (None without one), once per tensor."""
+    known = graph.analysis(analysis)
+    if name not in known:
+        value = graph.constant_value(name)
+        known[name] = None if value is None else decide(np.asarray(value))
+    return known[name]
+
+
 def _common(ctx: NodeContext, quantize: bool):
-    scale = ctx.input_value(1)
-    if scale is not None and scale.size and np.issubdtype(np.asarray(scale).dtype, np.floating):
-        if not bool(np.all(np.asarray(scale, dtype=np.float64) > 0)) and not _negative_ok(ctx):
-            yield ctx.finding(
-                "scale-not-positive",
-                "scale has zero or negative coefficients",
-                "use strictly positive scales",
-            )
+    if ctx.input_derived(1, _scale_positive) is False and not _negative_ok(ctx):
+        yield ctx.finding(
+            "scale-not-positive",
+            "scale has zero or negative coefficients",
+            "use strictly positive scales",
+        )
     zero_point = ctx.input(2)
     if zero_point is not None and zero_point.dtype != "FLOAT8E4M3FN":
-        zp = ctx.input_value(2)
-        if zp is not None and zp.size and bool(np.any(np.asarray(zp).astype(np.float64) != 0)):
+        if ctx.input_derived(2, _zero_point_nonzero):
             yield ctx.finding(
                 "nonzero-zero-point",
                 "zero point is not all zero; TensorRT supports symmetric quantization only",
