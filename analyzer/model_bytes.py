@@ -141,7 +141,10 @@ def read_sparse(path: Path, skip_bytes: int) -> SparseRead | None:
         size = identity[2]
         if size == 0:
             return None
-        data = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE)  # anonymous: zero until written
+        try:  # anonymous memory: zero, and no page of it taken until written
+            data = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE)
+        except (OSError, ValueError):  # (memory not overcommitted: read it whole instead)
+            return None
         skipped = _wire.sparse_read(file.fileno(), data, skip_bytes)
         read = FileRead(path, identity)
         read._still_same(file)
