@@ -143,10 +143,10 @@ def _child_table(
     serialized: bytes | None = None,
     heavy_at: Collection[int] = (),
 ) -> TypeTable:
-    """The table, in the child: speculatively first, else by the policy;
-    each run announced on `out`, so that the parent knows in which one a crash happened
-    (`serialized`: the bytes `model` was parsed from; `heavy_at`: the initializers a lean
-    load's structure holds without data, `LoadedModel.elided`)."""
+    """The table, in the child: speculatively first, else by the policy; each run announced
+    on `out`, so that the parent knows in which one a crash happened (`serialized`: the bytes
+    `model` was parsed from; `heavy_at`: the initializers a lean load's structure holds
+    without data, `LoadedModel.elided`)."""
     if speculate:
         _announce(out, SPECULATING)
         table = speculative_table(model, serialized, heavy_at)

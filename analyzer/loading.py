@@ -81,7 +81,8 @@ class LoadedModel:
     Attributes:
         path: the file it came from (None for an in-memory model).
         proto: the ModelProto, external data NOT loaded. For a file of LEAN_PARSE_BYTES or
-            more, parsed from the file's bytes (kept until then) when first asked for.
+            more, parsed when first asked for, from the file's bytes (kept until then, or,
+            for a file read sparsely, read again).
         sha256: hex digest of the model file's bytes (of the serialized proto if in memory);
             for such a file, computed when first asked for (by a thread meanwhile, or, for
             a file read sparsely, then).
