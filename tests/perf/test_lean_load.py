@@ -406,3 +406,55 @@ def test_a_file_changed_after_a_sparse_read_is_refused(change, lean_files, tmp_p
             read()
     with pytest.raises(UserError, match="changed while it was checked"):
         loaded.proto  # noqa: B018
+
+
+def test_the_command_refuses_a_file_changed_before_its_digest_is_read(
+    lean_files, monkeypatch, tmp_path, capsys
+):
+    """`trt-check MODEL --format json` on a file read sparsely reads the file again for its
+    digest when the report is written: a file changed since the check is a one-line error,
+    exit status 2, and no report is written."""
+    import os
+
+    from trtforge.analyzer import reports
+    from trtforge.analyzer.cli import check as cli
+
+    path, out = tmp_path / "m.onnx", tmp_path / "report.json"
+    onnx.save(_weighted_model(), path)
+    real_render = reports.render
+
+    def render_after_a_change(report, *args, **kwargs):
+        info = path.stat()
+        os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns + 1_000_000))
+        return real_render(report, *args, **kwargs)
+
+    monkeypatch.setattr(reports, "render", render_after_a_change)
+    code = cli.main(
+        [str(path), "--target", "rtx-1", "--backend", "static", "--format", "json", "-o", str(out)]
+    )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "the file changed while it was checked" in err and "Traceback" not in err
+    assert not out.exists()
+    monkeypatch.setattr(reports, "render", real_render)  # unchanged since: the report is written
+    assert (
+        cli.main(
+            [
+                str(path),
+                "--target",
+                "rtx-1",
+                "--backend",
+                "static",
+                "--exit-zero",
+                "--format",
+                "json",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert (
+        json.loads(out.read_text())["model"]["sha256"]
+        == hashlib.sha256(path.read_bytes()).hexdigest()
+    )
