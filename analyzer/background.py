@@ -121,9 +121,7 @@ def _inferred_as(model) -> tuple[onnx.ModelProto, tuple[int, ...]]:
     of the initializers it holds without data: a lean load's `structure` and `elided`, which
     shape inference runs without (`inference._weightless(heavy_at=...)`: the same copy as
     the whole model's; a large file is never read whole for its types), else the proto."""
-    if getattr(model, "lean", None) is not None:
-        return model.structure, model.elided
-    return getattr(model, "proto", model), ()
+    return _structure(model), getattr(model, "elided", ())
 
 
 def _settled(model):

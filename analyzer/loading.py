@@ -38,7 +38,7 @@ from trtforge.analyzer._shallow_graph import (
     graph_field,
 )
 from trtforge.analyzer.errors import UserError, short
-from trtforge.analyzer.model_bytes import BytesRead, FileRead, read_sparse
+from trtforge.analyzer.model_bytes import BytesRead, FileRead, cannot_read, read_sparse
 
 log = logging.getLogger("trtforge.loading")
 
@@ -494,16 +494,12 @@ def _read(path: Path, size: int):
         try:
             data = path.read_bytes()
         except OSError as err:
-            raise UserError(
-                f"{path}: cannot read ({err.strerror})", "check the file's permissions"
-            ) from None
+            raise cannot_read(path, err) from None
         lean = _lean(data) if size >= LEAN_PARSE_BYTES else None
         return data, BytesRead(data), lean, _digest_meanwhile(data)
     data, lean = sparse.data, _lean(sparse.data)
     left_out = set(lean[1].values()) if lean is not None else set()
-    kept = [
-        (start, size) for start, size in sparse.skipped if (start, start + size) not in left_out
-    ]
+    kept = [(at, length) for at, length in sparse.skipped if (at, at + length) not in left_out]
     if kept:  # read what the structure holds, and make it again
         sparse.read_skipped(kept)
         lean = _lean(data)

@@ -119,6 +119,11 @@ class SparseRead:
             self.data[offset : offset + length] = self.file.span(offset, offset + length)
 
 
+def cannot_read(path: Path, err: OSError) -> UserError:
+    """The error for a model file that cannot be read (`err`: what the read raised)."""
+    return UserError(f"{path}: cannot read ({err.strerror})", "check the file's permissions")
+
+
 def read_sparse(path: Path, skip_bytes: int) -> SparseRead | None:
     """`path` read but the raw_data payloads of more than `skip_bytes` of its graph's
     initializers (`_wire.sparse_read`), into zeroed memory that they never touch; None
@@ -133,9 +138,7 @@ def read_sparse(path: Path, skip_bytes: int) -> SparseRead | None:
     try:
         file = open(path, "rb")  # noqa: SIM115 - closed below
     except OSError as err:
-        raise UserError(
-            f"{path}: cannot read ({err.strerror})", "check the file's permissions"
-        ) from None
+        raise cannot_read(path, err) from None
     with file:
         identity = _identity(os.fstat(file.fileno()))
         size = identity[2]

@@ -247,8 +247,11 @@ class ModelSession:
         loaded = self.loaded
         if not loaded.elided:
             return {}
-        initializers = loaded.structure.graph.initializer
-        names = [t.name for t in initializers]
+        heads = loaded.initializer_heads  # (the names read from the file: no wrapper each)
+        if heads is not None:
+            names = heads.names
+        else:
+            names = [t.name for t in loaded.structure.graph.initializer]
         elided = {names[i]: i for i in loaded.elided}
         return elided if len(set(names)) == len(names) else {}
 

@@ -1666,7 +1666,7 @@ PyObject* lean_model(PyObject*, PyObject* args) {
 // A file of a gigabyte of weights read without them: the model's bytes from its file into a
 // buffer of the file's size, every field read in order but the raw_data payloads of more
 // than `skip_bytes` in the initializers of its graph, which are left as the buffer held
-// them (`loading._read_sparse` gives a zeroed one). What the check reads of such a tensor —
+// them (`model_bytes.read_sparse` gives a zeroed one). What the check reads of such a tensor —
 // its name, type, dims and the length of its data — is all there; its data is read when
 // a weight's values are asked for.
 
