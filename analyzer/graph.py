@@ -628,6 +628,34 @@ class GraphView:
                 tensor = whole
         return _decode(tensor)
 
+    def constant_rows(self, names: Iterable[str]) -> list[tuple[str, list[str], np.ndarray]]:
+        """The values `constant_value` reads for those of `names` that are initializers of a
+        numeric type with their raw data embedded, read together: per element type and
+        element count, (the type's name, the names, an array with one row of elements per
+        name, in order; BFLOAT16 as the exact FLOAT). One buffer per group instead of an array
+        per tensor: a quantized model has a scale and a zero point per node. Empty tensors and
+        names in no group are read one by one (`constant_value`)."""
+        groups: dict[tuple[int, int], tuple[list[str], list[bytes]]] = {}
+        for name in names:
+            tensor = self._initializers.get(name)
+            if tensor is None or tensor.data_location == onnx.TensorProto.EXTERNAL:
+                continue
+            as_is = _ROWS_AS.get(tensor.data_type)
+            if as_is is None or not tensor.HasField("raw_data") or tensor.HasField("segment"):
+                continue
+            count, raw = _element_count(tensor), tensor.raw_data
+            if 0 < count <= MAX_DECODED_ELEMENTS and len(raw) == count * as_is.itemsize:
+                group = groups.setdefault((tensor.data_type, count), ([], []))
+                group[0].append(name)
+                group[1].append(raw)
+        rows = []
+        for (data_type, count), (group_names, raws) in groups.items():
+            values = np.frombuffer(b"".join(raws), _ROWS_AS[data_type]).reshape(-1, count)
+            if data_type == onnx.TensorProto.BFLOAT16:  # the high half of a FLOAT
+                values = (values.astype(np.uint32) << 16).view(np.float32)
+            rows.append((dtype_name(data_type), group_names, values))
+        return rows
+
     def _position(self, name: str) -> int | None:
         """The position in `graph.initializer` of the initializer `constant_value` finds by
         `name` (the last of that name; None for a sparse initializer's values)."""
@@ -682,11 +710,41 @@ def _element_count(tensor: onnx.TensorProto) -> int:
     return math.prod(tensor.dims)  # (exact: numpy's product of huge dims wraps around)
 
 
+#: element types whose raw_data is the little-endian array as numpy reads it: what
+#: `numpy_helper.to_array` does for them, without its per-call lookups (a quantized model
+#: decodes a scale and a zero point per node)
+_RAW_AS_IS = {
+    onnx.TensorProto.FLOAT: np.dtype("<f4"),
+    onnx.TensorProto.FLOAT16: np.dtype("<f2"),
+    onnx.TensorProto.DOUBLE: np.dtype("<f8"),
+    onnx.TensorProto.INT8: np.dtype("i1"),
+    onnx.TensorProto.UINT8: np.dtype("u1"),
+    onnx.TensorProto.INT16: np.dtype("<i2"),
+    onnx.TensorProto.UINT16: np.dtype("<u2"),
+    onnx.TensorProto.INT32: np.dtype("<i4"),
+    onnx.TensorProto.UINT32: np.dtype("<u4"),
+    onnx.TensorProto.INT64: np.dtype("<i8"),
+    onnx.TensorProto.UINT64: np.dtype("<u8"),
+    onnx.TensorProto.BOOL: np.dtype("?"),
+}
+
+
+#: how `GraphView.constant_rows` reads raw data: the types `_RAW_AS_IS` reads, and BFLOAT16
+#: as its 16 bits
+_ROWS_AS = {**_RAW_AS_IS, onnx.TensorProto.BFLOAT16: np.dtype("<u2")}
+
+
 def _decode(tensor: onnx.TensorProto) -> np.ndarray | None:
     if tensor.data_location == onnx.TensorProto.EXTERNAL:
         return None
     if _element_count(tensor) > MAX_DECODED_ELEMENTS:
         return None
+    as_is = _RAW_AS_IS.get(tensor.data_type)
+    if as_is is not None and tensor.HasField("raw_data") and not tensor.HasField("segment"):
+        try:
+            return np.frombuffer(tensor.raw_data, as_is).reshape(tensor.dims)
+        except ValueError:  # a size that does not match the dims
+            return None
     try:
         return numpy_helper.to_array(tensor)
     except Exception:  # damaged or exotic tensor: treat as unknown

@@ -586,3 +586,76 @@ def test_a_large_file_is_hashed_while_it_is_parsed(tmp_path, monkeypatch):
     with pytest.raises(loading.UserError):
         load_model(path)
     assert threading.active_count() == 1
+
+
+def test_constant_rows_are_the_values_constant_value_reads():
+    """`GraphView.constant_rows` (the Q/DQ rules' scales and zero points, read a group at a
+    time) gives each tensor it covers the elements `constant_value` decodes, in order, and
+    leaves out what it cannot read as raw bytes: typed fields, external and segmented data,
+    sizes that do not match the dims, empty and over-large tensors, Constant nodes, names
+    that are not initializers. On random tensors of every numeric type, BFLOAT16 included."""
+    import ml_dtypes
+
+    rng = np.random.default_rng(11)
+    kinds = [
+        np.float32, np.float16, np.float64, np.int8, np.uint8, np.int16, np.uint16,
+        np.int32, np.uint32, np.int64, np.uint64, np.bool_, ml_dtypes.bfloat16,
+    ]  # fmt: skip
+    specials = [0.0, -0.0, np.nan, np.inf, -np.inf, -1.0]
+    inits, left_out = [], set()
+    for i in range(300):
+        kind = kinds[i % len(kinds)]
+        shape = [(), (1,), (3,), (2, 4), (1, 1, 5)][rng.integers(5)]
+        values = rng.standard_normal(shape) * 50
+        if values.size and rng.random() < 0.3:
+            values.reshape(-1)[rng.integers(values.size)] = specials[rng.integers(len(specials))]
+        with np.errstate(invalid="ignore", over="ignore"):
+            array = values.astype(kind)
+        if kind is ml_dtypes.bfloat16:
+            tensor = helper.make_tensor(
+                f"t{i}", TensorProto.BFLOAT16, shape, array.tobytes(), raw=True
+            )
+        else:
+            tensor = numpy_helper.from_array(array, f"t{i}")
+        damage = rng.integers(8)
+        if damage == 1:  # typed field instead of raw bytes
+            tensor = helper.make_tensor(
+                f"t{i}", TensorProto.FLOAT, shape, values.reshape(-1).tolist()
+            )
+            left_out.add(tensor.name)
+        elif damage == 2:  # a size that does not match the dims
+            tensor.raw_data = tensor.raw_data + b"\0"
+            left_out.add(tensor.name)
+        elif damage == 3:  # external
+            tensor = _external(f"t{i}")
+            left_out.add(tensor.name)
+        inits.append(tensor)
+    inits.append(numpy_helper.from_array(np.zeros(0, np.float32), "empty"))
+    inits.append(numpy_helper.from_array(np.zeros(5000, np.float32), "large"))
+    segmented = numpy_helper.from_array(np.ones(2, np.float32), "segmented")
+    segmented.segment.begin = 0
+    inits.append(segmented)
+    constant = helper.make_node(
+        "Constant", [], ["c"], value=numpy_helper.from_array(np.ones(2, np.float32))
+    )
+    graph = helper.make_graph([constant], "g", [], [], inits)
+    view = GraphView(graph, TypeTable())
+    names = [t.name for t in inits] + ["c", "missing"]
+    covered = {}
+    for dtype, group, rows in view.constant_rows(names):
+        assert rows.shape[0] == len(group)
+        for name, row in zip(group, rows, strict=True):
+            covered[name] = (dtype, row)
+    assert not covered.keys() & (left_out | {"empty", "large", "segmented", "c", "missing"})
+    assert len(covered) == len(inits) - len(left_out) - 3
+    for tensor in inits:
+        if tensor.name not in covered:
+            continue
+        dtype, row = covered[tensor.name]
+        assert dtype == onnx.TensorProto.DataType.Name(tensor.data_type)
+        expected = numpy_helper.to_array(tensor).reshape(-1)
+        if dtype == "BFLOAT16":
+            expected = expected.astype(np.float32)
+        assert row.dtype == expected.dtype
+        assert np.array_equal(row, expected, equal_nan=True), tensor.name
+        assert np.array_equal(row, view.constant_value(tensor.name).reshape(-1), equal_nan=True)

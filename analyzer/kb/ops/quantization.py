@@ -25,7 +25,7 @@ import numpy as np
 import onnx
 
 from trtforge.analyzer.findings import Fix
-from trtforge.analyzer.graph import GraphView
+from trtforge.analyzer.graph import GraphView, structural_analysis
 from trtforge.analyzer.kb.ops._compute import (
     CHANGELOG,
     IMPORTERS,
@@ -68,32 +68,100 @@ def _scale_positive(graph: GraphView, name: str) -> bool | None:
     floating type. What `_common` decides on, read as an analysis (`NodeContext.
     input_derived`), so that nodes holding scales of their own share a verdict when their
     answers agree (quantized layers: a scale and a zero point per node)."""
-    return _of_value(graph, "scale_positive", name, _all_positive)
+    return _of_value(graph, _SCALE_POSITIVE, name)
 
 
 def _zero_point_nonzero(graph: GraphView, name: str) -> bool | None:
     """Whether the constant zero point `name` has a nonzero element; None when it has no
     constant value known or no elements (as `_scale_positive`)."""
-    return _of_value(graph, "zero_point_nonzero", name, _any_nonzero)
+    return _of_value(graph, _ZERO_POINT_NONZERO, name)
 
 
 def _all_positive(value: np.ndarray) -> bool | None:
-    if not value.size or not np.issubdtype(value.dtype, np.floating):
+    """Each coefficient above zero (NaN and -0.0 are not), as the importer compares FLOAT,
+    FLOAT16 and BFLOAT16 scales (DOUBLE weights are FLOAT by then); None for other types."""
+    if not value.size or not (value.dtype.kind == "f" or value.dtype.name == "bfloat16"):
         return None
-    return bool(np.all(np.asarray(value, dtype=np.float64) > 0))
+    return bool(np.all(value.astype(np.float64) > 0))
 
 
 def _any_nonzero(value: np.ndarray) -> bool | None:
-    return bool(np.any(value.astype(np.float64) != 0)) if value.size else None
+    """Any element not zero (NaN is not); None for no elements or no numbers (a STRING zero
+    point, which the rule's types refuse)."""
+    if not value.size or value.dtype.kind not in _NUMBER_KINDS:
+        return None
+    return bool(np.any(value.astype(np.float64) != 0))
 
 
-def _of_value(graph: GraphView, analysis: str, name: str, decide) -> bool | None:
-    """`decide(value)` of the constant `name`'s value (None without one), once per tensor."""
-    known = graph.analysis(analysis)
+#: numpy kinds of numbers: bool, int, unsigned, float, and "V", ml_dtypes' (INT4, BFLOAT16)
+_NUMBER_KINDS = frozenset("biufV")
+
+
+def _rows_all_positive(dtype: str, rows: np.ndarray) -> list[bool | None]:
+    """`_all_positive` of each row of `rows` (the values of tensors of type `dtype`)."""
+    if dtype not in FLOAT_LIKE:
+        return [None] * len(rows)
+    return (rows > 0).all(axis=1).tolist()
+
+
+def _rows_any_nonzero(dtype: str, rows: np.ndarray) -> list[bool | None]:
+    return (rows != 0).any(axis=1).tolist()
+
+
+#: analysis -> (the Q/DQ input it decides on, its decision on a value, on the rows of
+#: `GraphView.constant_rows`)
+_SCALE_POSITIVE, _ZERO_POINT_NONZERO = "scale positive", "zero point nonzero"
+_DECIDED = {
+    _SCALE_POSITIVE: (1, _all_positive, _rows_all_positive),
+    _ZERO_POINT_NONZERO: (2, _any_nonzero, _rows_any_nonzero),
+}
+
+
+def _of_value(graph: GraphView, analysis: str, name: str) -> bool | None:
+    """The decision `analysis` on the constant `name`'s value (None without one), read from
+    the graph's structural analysis of that name; a tensor it did not cover (an outer
+    graph's, read from a body) is decided now and added."""
+    known = graph.structural(analysis)
     if name not in known:
-        value = graph.constant_value(name)
-        known[name] = None if value is None else decide(np.asarray(value))
+        known[name] = _decide(graph, analysis, name)
     return known[name]
+
+
+def _decide(graph: GraphView, analysis: str, name: str) -> bool | None:
+    value = graph.constant_value(name)
+    return None if value is None else _DECIDED[analysis][1](np.asarray(value))
+
+
+def _decided_for_each_node(graph: GraphView, analysis: str) -> dict[str, bool | None]:
+    """name -> the decision `analysis` for each tensor that a Q/DQ node of `graph` reads at
+    the input it decides on. Structural (constants need no types): the static backend
+    computes it while the types are inferred (`GraphView.prepare_structural`), which on a
+    quantized model, with a scale and a zero point per node, is most of the Q/DQ work."""
+    index, _, decide_rows = _DECIDED[analysis]
+    fields, names = graph.fields, {}
+    for op, domain, inputs in zip(fields.ops, fields.domains, fields.inputs, strict=True):
+        if op in _QDQ and domain in ("", "ai.onnx") and len(inputs) > index and inputs[index]:
+            names[inputs[index]] = None
+    known = {}
+    for dtype, group, rows in graph.constant_rows(names):
+        known.update(zip(group, decide_rows(dtype, rows), strict=True))
+    for name in names:
+        if name not in known:
+            known[name] = _decide(graph, analysis, name)
+    return known
+
+
+_QDQ = frozenset({"QuantizeLinear", "DequantizeLinear"})
+
+
+@structural_analysis(_SCALE_POSITIVE)
+def _scales_positive(graph: GraphView) -> dict[str, bool | None]:
+    return _decided_for_each_node(graph, _SCALE_POSITIVE)
+
+
+@structural_analysis(_ZERO_POINT_NONZERO)
+def _zero_points_nonzero(graph: GraphView) -> dict[str, bool | None]:
+    return _decided_for_each_node(graph, _ZERO_POINT_NONZERO)
 
 
 def _common(ctx: NodeContext, quantize: bool):
