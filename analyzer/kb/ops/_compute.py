@@ -136,7 +136,7 @@ def scalar(value) -> float | None:
         flat = value.reshape(-1)
     except AttributeError:
         return None
-    return flat[0].item() if flat.size == 1 else None
+    return flat.item() if flat.size == 1 else None
 
 
 def pre_opset7_broadcast(ctx: NodeContext, a: int, b: int) -> Iterable[Finding]:

@@ -14,8 +14,6 @@ or runtime training_mode fails.
 
 from __future__ import annotations
 
-import numpy as np
-
 from trtforge.analyzer.kb.ops._compute import (
     CHANGELOG,
     CHECKERS,
@@ -24,6 +22,7 @@ from trtforge.analyzer.kb.ops._compute import (
     OBSERVED,
     OPS_MD,
     is_weights,
+    scalar,
     src,
 )
 from trtforge.analyzer.kb.policy import ANY_TRT
@@ -65,8 +64,7 @@ def _check_dropout(ctx: NodeContext):
                 (FOLD,),
             )
             return
-        value = ctx.input_value(2)
-        if value is not None and bool(np.asarray(value).reshape(-1)[0]):
+        if scalar(ctx.input_value(2)):
             yield ctx.finding(
                 "training-mode",
                 "training_mode is true; TensorRT runs Dropout in inference mode only",

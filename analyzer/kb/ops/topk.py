@@ -12,7 +12,7 @@ parser process (SIGSEGV; probes `topk_k_dynlen_*`, whatever the data's dims); K 
 
 from __future__ import annotations
 
-from trtforge.analyzer.kb.ops._compute import is_dynamic_dim
+from trtforge.analyzer.kb.ops._compute import is_dynamic_dim, scalar
 from trtforge.analyzer.kb.ops._tensor_common import INDEX, OBSERVED
 from trtforge.analyzer.kb.policy import FLOATS
 from trtforge.analyzer.kb.rule import NodeContext, OpRule
@@ -43,10 +43,9 @@ def _check(ctx: NodeContext):
     finding = _k_of_dynamic_length(ctx)
     if finding is not None:
         yield finding
-    k = ctx.input_value(1) if ctx.opset >= 10 else ctx.attr("k")
-    if k is None:
-        return
-    k = int(k.reshape(-1)[0]) if hasattr(k, "reshape") else int(k)
+    k = scalar(ctx.input_value(1)) if ctx.opset >= 10 else ctx.attr("k")
+    if not isinstance(k, int) or isinstance(k, bool):
+        return  # not known, or not one integer (an invalid K: `validity` says so)
     if k > MAX_K:
         yield ctx.finding(
             "k-too-large",
