@@ -18,9 +18,10 @@ when the model the command loaded has that digest (`LoadedModel.inference_sha256
 Inference then runs while the command imports onnx, numpy and the knowledge base (~0.2 s)
 instead of after.
 
-Anything unusual runs inference in-process instead, with the same result: no `fork` (Windows,
-macOS), other threads in the process (forking them is unsafe), small models (a fork costs
-more than it saves), or `TRTFORGE_NO_FORK=1`. A child that dies of a signal (shape inference
+Anything unusual runs inference as the command goes instead (each ONNX run still apart from
+the command: `inference_guard`), with the same result: no `fork` (Windows, macOS), other
+threads in the process (forking them is unsafe), small models (a fork costs more than it
+saves), or `TRTFORGE_NO_FORK=1`. A child that dies of a signal (shape inference
 crashing on a malformed model) does not take the parent with it: types then come from what
 the model declares, as when inference raises.
 """
@@ -97,7 +98,8 @@ def collect_declared_types(model: onnx.ModelProto) -> TypeTable:
     return inference.collect_declared_types(model)
 
 
-def _forking_allowed() -> bool:
+def forking_allowed() -> bool:
+    """Whether this process may fork: Linux, no other Python thread, no TRTFORGE_NO_FORK."""
     return (
         sys.platform.startswith("linux")
         and hasattr(os, "fork")
@@ -108,7 +110,7 @@ def _forking_allowed() -> bool:
 
 def can_fork(model) -> bool:
     """Whether `model` (a ModelProto or a `LoadedModel`) is inferred in a child."""
-    return len(_structure(model).graph.node) >= MIN_NODES and _forking_allowed()
+    return len(_structure(model).graph.node) >= MIN_NODES and forking_allowed()
 
 
 def _structure(model) -> onnx.ModelProto:
@@ -127,7 +129,7 @@ def _inferred_as(model) -> tuple[onnx.ModelProto, tuple[int, ...]]:
 def _settled(model):
     """`model`, with a `LoadedModel`'s hashing thread ended (a lean load of a file read
     whole hashes it while the command goes on: `LoadedModel.end_hashing`), as a process
-    forks only without other threads (`_forking_allowed`)."""
+    forks only without other threads (`forking_allowed`)."""
     end_hashing = getattr(model, "end_hashing", None)
     if end_hashing is not None:
         end_hashing()
@@ -495,7 +497,7 @@ def prefetch(path: str) -> None:
     """Starts inferring the types of the model file `path` in a child (module docstring),
     when the file's size makes it a large model's; nothing otherwise."""
     global _prefetch
-    if _prefetch is not None or not _forking_allowed():
+    if _prefetch is not None or not forking_allowed():
         return
     try:
         size = os.stat(path).st_size

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 
+from trtforge.analyzer import inference_guard
+
 FP16_MAX = float(np.finfo(np.float16).max)  # 65504
 FP16_TINY = 2.0**-24  # smallest FP16 subnormal; anything smaller becomes 0
 UNDERFLOW_SHARE = 0.01
@@ -50,7 +52,7 @@ class RangeFinding:
 
 def _float_outputs(model: onnx.ModelProto) -> dict[str, onnx.NodeProto]:
     """Every float tensor a node of the main graph produces, with its producer."""
-    inferred = onnx.shape_inference.infer_shapes(model)
+    inferred = inference_guard.infer_model(model)
     types = {
         v.name: v.type.tensor_type.elem_type
         for v in [*inferred.graph.value_info, *inferred.graph.output]

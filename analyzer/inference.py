@@ -13,6 +13,7 @@ from collections.abc import Collection, Container, Iterator, Mapping
 
 import onnx
 
+from trtforge.analyzer import inference_guard
 from trtforge.analyzer._shallow_graph import (
     merged_columns,
     shallow_graph,
@@ -353,7 +354,7 @@ def _collect_types(graph: onnx.GraphProto) -> TypeTable:
 
 def _infer(model: onnx.ModelProto, data_prop: bool, strict: bool = False) -> onnx.ModelProto | None:
     try:
-        return onnx.shape_inference.infer_shapes(model, strict_mode=strict, data_prop=data_prop)
+        return inference_guard.infer_model(model, strict=strict, data_prop=data_prop)
     except Exception as err:  # inference is best effort; the model may use unknown ops
         log.info("shape inference (data_prop=%s) failed: %s", data_prop, err)
         return None
@@ -365,10 +366,19 @@ def _infer_strict(model: onnx.ModelProto) -> tuple[onnx.ModelProto | None, str]:
     checked against the op schemas: TensorRT's parser takes many types ONNX does not list
     (BFLOAT16 Acos, FLOAT16 NonMaxSuppression boxes), and the knowledge base judges types."""
     try:
-        return onnx.shape_inference.infer_shapes(model, strict_mode=True), ""
+        return inference_guard.infer_model(model, strict=True), ""
+    except inference_guard.InferenceCrashed as err:
+        _crashed(err)
+        return None, ""
     except Exception as err:  # noqa: BLE001 - InferenceError, or anything onnx raises
         log.info("strict shape inference failed: %s", " ".join(str(err).split())[:500])
         return _infer(model, data_prop=False), str(err)
+
+
+def _crashed(err: inference_guard.InferenceCrashed) -> None:
+    """A crash is not a verdict on the model (a valid one can crash ONNX's inference): no
+    strict error, no second run that would crash alike; the declared types are used."""
+    log.warning("%s; using the types the model declares", err)
 
 
 def _needs_data_prop(graph: onnx.GraphProto, types: Mapping[str, onnx.TypeProto]) -> bool:
@@ -493,16 +503,17 @@ def _infer_table(light: onnx.ModelProto) -> tuple[TypeTable | None, str]:
     same calls of ONNX's C++ inference that `onnx.shape_inference.infer_shapes` makes, whose
     results are read by `_table_of` (~0.05 s less a 100,000-node model than parsing and
     serializing them again). The nodes of an inferred model are those of `light`."""
-    from onnx.onnx_cpp2py_export import shape_inference as cpp
-
     serialized = light.SerializeToString()
 
     def run(strict: bool, data_prop: bool) -> bytes:
-        return cpp.infer_shapes(serialized, False, strict, data_prop)
+        return inference_guard.infer_shapes(serialized, False, strict, data_prop)
 
     strict_error = ""
     try:
         inferred = run(True, False)
+    except inference_guard.InferenceCrashed as err:
+        _crashed(err)
+        return None, ""
     except Exception as err:  # noqa: BLE001 - as `_infer_strict`
         log.info("strict shape inference failed: %s", " ".join(str(err).split())[:500])
         strict_error = str(err)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import onnx
 
+from trtforge.analyzer import inference_guard
 from trtforge.analyzer.errors import UserError
 
 
@@ -217,7 +218,7 @@ def _with_types(
     type without a rank) from one onnxruntime run on generated inputs — element type and rank,
     every dim left symbolic."""
     if types is None:
-        inferred = onnx.shape_inference.infer_shapes(model)
+        inferred = inference_guard.infer_model(model)
     else:
         inferred = onnx.ModelProto()
         inferred.CopyFrom(model)

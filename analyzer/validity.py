@@ -816,10 +816,11 @@ def strict_inference_problems(proto: onnx.ModelProto) -> list[Problem]:
 def _strict_error(proto: onnx.ModelProto) -> str:
     """What strict ONNX shape inference raises on `proto` (without its large weights); ""
     when it passes."""
+    from trtforge.analyzer import inference_guard
     from trtforge.analyzer.inference import _weightless
 
     try:
-        onnx.shape_inference.infer_shapes(_weightless(proto), strict_mode=True)
+        inference_guard.infer_model(_weightless(proto), strict=True)
         return ""
     except Exception as err:  # noqa: BLE001 - InferenceError, or anything onnx raises
         return str(err)

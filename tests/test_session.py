@@ -1,8 +1,9 @@
 """One model session per command: shape inference runs once per version of a model, the
 graphsurgeon graph is imported once per version, and advice exports nothing.
 
-Counted by wrapping `onnx.shape_inference.infer_shapes` and onnx-graphsurgeon's
-`import_onnx`/`export_onnx` in this process (the parser backend's worker is another process).
+Counted by wrapping `inference_guard.infer_model` (every inference of a ModelProto this process
+asks for; ONNX runs it in a child) and onnx-graphsurgeon's `import_onnx`/`export_onnx` in this
+process (the parser backend's worker is another process).
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from collections import Counter
 from pathlib import Path
 
 import onnx
-import onnx.shape_inference
 import onnx_graphsurgeon as gs
 import pytest
 
+from trtforge.analyzer import inference_guard
 from trtforge.analyzer.api import check, parser_available
 from trtforge.analyzer.cli import check as check_cli
 from trtforge.analyzer.cli import rewrite as rewrite_cli
@@ -38,9 +39,7 @@ def calls(monkeypatch) -> Counter:
         return wrapper
 
     monkeypatch.setattr(
-        onnx.shape_inference,
-        "infer_shapes",
-        counted("infer_shapes", onnx.shape_inference.infer_shapes),
+        inference_guard, "infer_model", counted("infer_shapes", inference_guard.infer_model)
     )
     monkeypatch.setattr(gs, "import_onnx", counted("import_onnx", gs.import_onnx))
     monkeypatch.setattr(gs, "export_onnx", counted("export_onnx", gs.export_onnx))

@@ -1,0 +1,143 @@
+"""ONNX's C++ shape inference, run where its crash cannot take the command down.
+
+onnx 1.23's inference dies of a segmentation fault on some nodes: EyeLike with a `dtype`
+attribute or RegexFullMatch whose input has no type (an empty name, or a custom op's output:
+a valid model can do this), GatherND with batch_dims=-100, and more that a hostile model can
+reach (`tests/test_inference_guard.py`). No list of such nodes is complete, so every
+inference of a model made in this process runs in a child: forked (a few milliseconds; the
+child shares this process's memory), or, where this process must not fork (other threads),
+a fresh Python. A child that dies raises `InferenceCrashed`, which callers take as they take
+any failed inference: the types the model declares.
+
+(The inference children of large models, `background`, already run apart; they call ONNX
+directly.)
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+#: what a child writes: RESULT and the inferred model, or RAISED and what inference raised
+RESULT, RAISED = b"T", b"E"
+
+
+class InferenceCrashed(RuntimeError):
+    """ONNX's inference died in the child (`infer_shapes`)."""
+
+
+def infer_shapes(serialized: bytes, check_type: bool, strict: bool, data_prop: bool) -> bytes:
+    """`onnx.onnx_cpp2py_export.shape_inference.infer_shapes` on a serialized model, in a
+    child process.
+
+    Raises:
+        onnx.shape_inference.InferenceError: what inference raised (its text, this type).
+        InferenceCrashed: the child died.
+    """
+    from trtforge.analyzer import background
+
+    flags = (check_type, strict, data_prop)
+    if background.forking_allowed():
+        written, death = _in_fork(serialized, flags)
+    else:
+        written, death = _in_python(serialized, flags)
+    return _result(written, death)
+
+
+def infer_model(model, strict: bool = False, data_prop: bool = False):
+    """`onnx.shape_inference.infer_shapes(model, strict_mode=strict, data_prop=data_prop)`
+    through `infer_shapes`: the inferred ModelProto."""
+    import onnx
+
+    inferred = infer_shapes(model.SerializeToString(), False, strict, data_prop)
+    return onnx.load_from_string(inferred)
+
+
+def _infer_to(out, serialized: bytes, flags: tuple[bool, bool, bool]) -> None:
+    """In the child: infers and writes the outcome to `out` (binary). A crash is the
+    parent's to report: no traceback of the child's (`faulthandler`, which pytest turns on)."""
+    import faulthandler
+
+    from onnx.onnx_cpp2py_export import shape_inference
+
+    faulthandler.disable()
+
+    try:
+        written = RESULT + shape_inference.infer_shapes(serialized, *flags)
+    except Exception as err:  # noqa: BLE001 - InferenceError, or anything onnx raises
+        written = RAISED + str(err).encode("utf-8", "replace")
+    out.write(written)
+    out.flush()
+
+
+def _in_fork(serialized: bytes, flags) -> tuple[bytes, str | None]:
+    from trtforge.analyzer import background
+
+    pid, pipe = background.fork_child(lambda out: _infer_to(out, serialized, flags))
+    chunks = []
+    try:
+        with os.fdopen(pipe, "rb") as read:
+            while chunk := read.read(1 << 20):
+                chunks.append(chunk)
+    finally:
+        status = os.waitpid(pid, 0)[1]
+    death = None
+    if os.WIFSIGNALED(status):
+        death = _signal_name(os.WTERMSIG(status))
+    elif os.waitstatus_to_exitcode(status) != 0:
+        death = f"exit status {os.waitstatus_to_exitcode(status)}"
+    return b"".join(chunks), death
+
+
+#: the fresh Python's program (isolated: no current folder, environment or user site on its
+#: path; the folder this process loads onnx from first): the three flags and the serialized
+#: model on stdin, what `_infer_to` writes on stdout
+_PROGRAM = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from onnx.onnx_cpp2py_export import shape_inference
+data = sys.stdin.buffer.read()
+try:
+    written = b"T" + shape_inference.infer_shapes(data[3:], *(f == 49 for f in data[:3]))
+except Exception as err:
+    written = b"E" + str(err).encode("utf-8", "replace")
+sys.stdout.buffer.write(written)
+"""
+
+
+def _in_python(serialized: bytes, flags) -> tuple[bytes, str | None]:
+    import onnx
+
+    onnx_folder = str(Path(onnx.__file__).resolve().parent.parent)
+    done = subprocess.run(
+        [sys.executable, "-I", "-c", _PROGRAM, onnx_folder],
+        input=bytes(48 + int(f) for f in flags) + serialized,
+        capture_output=True,
+        check=False,
+    )
+    death = None
+    if done.returncode < 0:
+        death = _signal_name(-done.returncode)
+    elif done.returncode:
+        death = f"exit status {done.returncode}"
+    return done.stdout, death
+
+
+def _result(written: bytes, death: str | None) -> bytes:
+    if death is None and written[:1] == RESULT:
+        return written[1:]
+    if death is None and written[:1] == RAISED:
+        from onnx.onnx_cpp2py_export import shape_inference
+
+        raise shape_inference.InferenceError(written[1:].decode("utf-8", "replace"))
+    raise InferenceCrashed(f"ONNX's shape inference crashed ({death or 'no result'})")
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return f"signal {signal.Signals(number).name}"
+    except ValueError:
+        return f"signal {number}"
