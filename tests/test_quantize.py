@@ -285,3 +285,41 @@ def test_committed_transformer_fixtures(tmp_path, fixture):
 
         report = check(result.proto, "rtx-1", "parser", advice=False)
         assert report.summary["unsupported"] == 0, report.summary
+
+
+def test_checker_refuses_what_the_full_check_refuses():
+    """trt-quantize's check of its result (`checker_refuses`) refuses exactly what
+    `onnx.checker.check_model(full_check=True)` refuses, with its message, on valid models,
+    models that only strict typed inference refuses, and models the plain checks refuse."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from trtforge.analyzer.cli.quantize import checker_refuses
+
+    def model(nodes, inputs, opset=17):
+        graph = helper.make_graph(
+            nodes, "g", inputs, [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])]
+        )
+        return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])
+    i = helper.make_tensor_value_info("i", TensorProto.INT64, [2, 3])
+    cases = [
+        model([helper.make_node("Relu", ["x"], ["y"])], [x]),
+        model([helper.make_node("Add", ["x", "i"], ["y"])], [x, i]),  # types differ
+        model([helper.make_node("MatMul", ["x", "x"], ["y"])], [x]),  # shapes do not fit
+        model([helper.make_node("Relu", ["missing"], ["y"])], [x]),  # not topologically sorted
+    ]
+    refused = []
+    for case in cases:
+        try:
+            onnx.checker.check_model(case, full_check=True)
+            expected = None
+        except Exception as err:  # noqa: BLE001
+            expected = str(err).splitlines()[0][:200]
+        got = checker_refuses(case)
+        assert (got is None) == (expected is None)
+        if expected is not None:
+            assert expected in got
+            refused.append(got)
+    assert len(refused) == 3

@@ -271,16 +271,31 @@ def _check_fp16(args, loaded, model, feeds) -> int:
     return EXIT_FINDINGS if findings else EXIT_OK
 
 
-def _checks(result, before, target, args) -> str | None:
-    """Why the result must not be written, or None."""
+def checker_refuses(proto) -> str | None:
+    """Why `onnx.checker.check_model(proto, full_check=True)` refuses the model, or None:
+    its checks, then its strict inference with types checked, run apart from this process
+    (`inference_guard`: inference can crash on what it checks)."""
     import onnx
 
-    from trtforge.analyzer.api import check
+    from trtforge.analyzer import inference_guard
 
     try:
-        onnx.checker.check_model(result.proto, full_check=True)
+        onnx.checker.check_model(proto)
+        inference_guard.infer_shapes(proto.SerializeToString(), True, True, False)
+    except inference_guard.InferenceCrashed as err:
+        return f"the quantized model could not be checked: {err}"
     except Exception as err:  # noqa: BLE001 - the checker raises several types
         return f"the quantized model fails onnx.checker ({str(err).splitlines()[0][:200]})"
+    return None
+
+
+def _checks(result, before, target, args) -> str | None:
+    """Why the result must not be written, or None."""
+    from trtforge.analyzer.api import check
+
+    refused = checker_refuses(result.proto)
+    if refused:
+        return refused
     after = check(result.proto, target=target, backend="static", advice=False)
     known = {(n.op_type, n.name) for n in before.unsupported_nodes}
     new = [n for n in after.unsupported_nodes if (n.op_type, n.name) not in known]
