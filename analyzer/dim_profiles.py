@@ -26,7 +26,7 @@ from pathlib import Path
 
 import onnx
 
-from trtforge.analyzer.errors import UserError
+from trtforge.analyzer.errors import UserError, text_of
 
 log = logging.getLogger("trtforge.dims")
 
@@ -131,7 +131,7 @@ def named_dims(
             continue
         for axis, dim in enumerate(value.type.tensor_type.shape.dim):
             if dim.HasField("dim_param") and dim.dim_param:
-                found.setdefault(dim.dim_param, []).append((value.name, axis))
+                found.setdefault(dim_name(dim), []).append((value.name, axis))
     return found
 
 
@@ -232,11 +232,12 @@ def resolve(
         low, opt, high = [], [], []
         for dim in dim_protos:
             if dim.HasField("dim_param") and dim.dim_param:
-                r = ranges.get(dim.dim_param)
+                name = dim_name(dim)
+                r = ranges.get(name)
                 if r is None:
-                    unbound.setdefault(dim.dim_param, []).append(input_name)
+                    unbound.setdefault(name, []).append(input_name)
                     continue
-                applied[dim.dim_param] = r
+                applied[name] = r
                 low.append(r.min), opt.append(r.opt), high.append(r.max)
             elif dim.HasField("dim_value"):
                 low.append(dim.dim_value), opt.append(dim.dim_value), high.append(dim.dim_value)
@@ -266,7 +267,13 @@ def resolve(
 def _dim_text(dim) -> str | int:
     if dim.HasField("dim_value"):
         return dim.dim_value
-    return dim.dim_param or "?"
+    return dim_name(dim) or "?"
+
+
+def dim_name(dim: onnx.TensorShapeProto.Dimension) -> str:
+    """A dim's dim_param as text (`errors.text_of`): as messages print it, as `--dims`
+    takes it."""
+    return text_of(dim.dim_param)
 
 
 def _check_agrees(name, given: DimRange | None, input_name, axis, shape) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
+from trtforge.analyzer.errors import text_of
 from trtforge.analyzer.findings import Finding
 from trtforge.analyzer.graph import GraphView
 from trtforge.analyzer.inference import dtype_name
@@ -132,7 +133,11 @@ def _check_inputs(graph: GraphView, target: Target) -> Iterator[Finding]:
                 severity="warning",
             )
             continue
-        dynamic = [d.dim_param or "?" for d in tensor.shape.dim if not d.HasField("dim_value")] + [
+        dynamic = [
+            text_of(d.dim_param) if d.dim_param else "?"
+            for d in tensor.shape.dim
+            if not d.HasField("dim_value")
+        ] + [
             str(d.dim_value)
             for d in tensor.shape.dim
             if d.HasField("dim_value") and d.dim_value < 0
