@@ -210,6 +210,39 @@ def _gelu() -> onnx.ModelProto:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
 
 
+def _qdq() -> onnx.ModelProto:
+    """A quantized layer as onnxruntime writes it: Q/DQ of the activation (per-tensor scale
+    and zero point), DQ of the weight (per-channel), MatMul, and an EyeLike fed by a custom
+    op (whose untyped output crashes ONNX's inference)."""
+    rng = np.random.default_rng(2)
+    inits = [
+        numpy_helper.from_array(np.array(0.05, np.float32), "sx"),
+        numpy_helper.from_array(np.array(0, np.int8), "zx"),
+        numpy_helper.from_array(rng.integers(-8, 8, (4, 4)).astype(np.int8), "wq"),
+        numpy_helper.from_array(np.full(4, 0.02, np.float32), "sw"),
+        numpy_helper.from_array(np.zeros(4, np.int8), "zw"),
+    ]
+    graph = helper.make_graph(
+        [
+            helper.make_node("QuantizeLinear", ["x", "sx", "zx"], ["q"], "q"),
+            helper.make_node("DequantizeLinear", ["q", "sx", "zx"], ["dq"], "dq"),
+            helper.make_node("DequantizeLinear", ["wq", "sw", "zw"], ["w"], "dqw", axis=1),
+            helper.make_node("MatMul", ["dq", "w"], ["y"], "mm"),
+            helper.make_node("Custom", ["x"], ["c"], "custom", domain="my.domain"),
+            helper.make_node("EyeLike", ["c"], ["e"], "eye", dtype=TensorProto.FLOAT),
+        ],
+        "qdq",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 4])],
+        [
+            helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, 4]),
+            helper.make_tensor_value_info("e", TensorProto.FLOAT, [4, 4]),
+        ],
+        inits,
+    )
+    opsets = [helper.make_opsetid("", 21), helper.make_opsetid("my.domain", 1)]
+    return helper.make_model(graph, opset_imports=opsets, ir_version=10)
+
+
 SEEDS = {
     "ln": _ln,
     "relu_add": _relu_add,
@@ -217,6 +250,7 @@ SEEDS = {
     "if": _if_model,
     "conv": _conv,
     "gelu": _gelu,
+    "qdq": _qdq,
 }
 _SEED_CACHE: dict[str, bytes] = {}
 
