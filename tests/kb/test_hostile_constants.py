@@ -96,11 +96,15 @@ def _node_model(rng: random.Random, op: str) -> onnx.ModelProto | None:
             attrs[name] = value
     outputs = [f"y{j}" for j in range(max(1, schema.min_output))]
     nodes.append(helper.make_node(op, inputs, outputs, name="node", **attrs))
+    # the output declared without a shape, or with a static one (which rules compare with
+    # the inputs': Reshape's element count)
+    declared = rng.choice([None, [4, 2], [2, 4], [8], [1, 2, 3, 4]])
+    x = rng.choice([["N", 4], [2, 4], [2, 3]])
     graph = helper.make_graph(
         nodes,
         "g",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])],
-        [helper.make_tensor_value_info(outputs[0], TensorProto.FLOAT, None)],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, x)],
+        [helper.make_tensor_value_info(outputs[0], TensorProto.FLOAT, declared)],
         inits,
     )
     opset = rng.choice([11, 13, 17, 19, 21, 23])
@@ -110,7 +114,7 @@ def _node_model(rng: random.Random, op: str) -> onnx.ModelProto | None:
 OPS = sorted({rule.op for rule in all_rules() if rule.domain in ("", "ai.onnx")})
 
 
-@pytest.mark.parametrize("seed", range(2))
+@pytest.mark.parametrize("seed", range(3))
 def test_every_rule_survives_hostile_constants(seed):
     rng = random.Random(seed)
     failures = []
@@ -125,3 +129,60 @@ def test_every_rule_survives_hostile_constants(seed):
                     continue
                 assert report.nodes
     assert not failures, "\n".join(failures)
+
+
+#: (op, opset, the input a rule reads as a value, the node's other inputs, attributes): every
+#: rule that reads a constant input's values (`NodeContext.input_value`, `input_derived`)
+VALUE_READERS = [
+    ("TopK", 17, 1, ["x"], {}),
+    ("Unsqueeze", 17, 1, ["x"], {}),
+    ("Reshape", 17, 1, ["x"], {}),
+    ("Dropout", 17, 2, ["x", ""], {}),
+    ("Resize", 17, 2, ["x", ""], {"mode": "linear"}),
+    ("Upsample", 9, 1, ["x"], {"mode": "linear"}),
+    ("QuantizeLinear", 21, 1, ["x"], {}),
+    ("QuantizeLinear", 21, 2, ["x", "scale"], {}),
+    ("DequantizeLinear", 21, 1, ["q"], {}),
+    ("DequantizeLinear", 21, 2, ["q", "scale"], {}),
+]
+SPECIALS = {
+    "empty": helper.make_tensor("c", TensorProto.FLOAT, [0], []),
+    "empty-int": helper.make_tensor("c", TensorProto.INT64, [2, 0], []),
+    "string": helper.make_tensor("c", TensorProto.STRING, [2], [b"abc", b"2"]),
+    "nan": helper.make_tensor("c", TensorProto.FLOAT, [2], [float("nan"), 2.0]),
+    "inf": helper.make_tensor("c", TensorProto.FLOAT, [1], [float("inf")]),
+    "huge": helper.make_tensor("c", TensorProto.INT64, [2], [2**62, -(2**62)]),
+    "bool": helper.make_tensor("c", TensorProto.BOOL, [1], [True]),
+    "complex": helper.make_tensor("c", TensorProto.COMPLEX64, [2], [1 + 2j, 0j]),
+    "bfloat16": helper.make_tensor("c", TensorProto.BFLOAT16, [2], [-1.0, 2.0]),
+    "int4": helper.make_tensor("c", TensorProto.INT4, [3], [-8, 7, 1]),
+}
+
+
+@pytest.mark.parametrize("special", sorted(SPECIALS))
+@pytest.mark.parametrize("op, opset, index, others, attrs", VALUE_READERS)
+def test_rules_reading_values_survive_any_constant(op, opset, index, others, attrs, special):
+    """Each rule that reads a constant's values, given a constant of any type, shape or value
+    at that input (an initializer, and a Constant node), with a static input and a declared
+    static output that disagree (what a rule compares the values with): a report."""
+    inputs = list(others)
+    inputs.insert(index, "c")
+    inits = [
+        helper.make_tensor("scale", TensorProto.FLOAT, [], [0.5]),
+        helper.make_tensor("q", TensorProto.INT8, [2, 3], [1] * 6),
+    ]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, 2])
+    for as_node in (False, True):
+        constant = onnx.TensorProto()
+        constant.CopyFrom(SPECIALS[special])
+        nodes = [helper.make_node(op, inputs, ["y"], name="node", **attrs)]
+        graph_inits = list(inits)
+        if as_node:
+            nodes.insert(0, helper.make_node("Constant", [], ["c"], value=constant))
+        else:
+            graph_inits.append(constant)
+        graph = helper.make_graph(nodes, "g", [x], [y], graph_inits)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+        for target in ("rtx-1", "trt-10.0"):
+            assert check(model, target=target, backend="static").nodes

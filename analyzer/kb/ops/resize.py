@@ -42,10 +42,9 @@ def _scaled_dims_finding(ctx: NodeContext, mode: str, scales, axes):
     limit = MAX_SCALED_DIMS.get(mode)
     if limit is None or scales is None:
         return None
-    try:
-        values = [float(v) for v in scales.reshape(-1)]
-    except (TypeError, ValueError):  # not numbers (STRING scales: the types say so)
-        return None
+    if scales.dtype.kind not in "fiu" and scales.dtype.name != "bfloat16":
+        return None  # not real numbers (STRING or COMPLEX64 scales: the types say so)
+    values = [float(v) for v in scales.reshape(-1)]
     info = ctx.input(0)
     rank = info.rank if info is not None else None
     if axes and rank is not None and len(axes) == len(values):

@@ -58,7 +58,9 @@ def _element_count(ctx: NodeContext):
     if have == math.prod(out.shape):
         return
     shape = ctx.input_value(1)
-    if shape is None or shape.ndim != 1 or any(int(d) <= 0 for d in shape):
+    if shape is None or shape.ndim != 1 or shape.dtype.kind not in "iu":
+        return  # (a shape that is not integers: the types say so)
+    if any(int(d) <= 0 for d in shape):
         return
     want = math.prod(int(d) for d in shape)
     if have != want:
