@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from trtforge.analyzer.errors import text_of
 from trtforge.analyzer.findings import Finding, Fix
 
 SCHEMA_ID = "trtforge.check/1"
@@ -109,7 +110,7 @@ class ModelInfo:
             "path": self.path,
             "sha256": self.sha256,
             "ir_version": self.ir_version,
-            "opsets": dict(self.opsets),
+            "opsets": {text_of(domain): version for domain, version in self.opsets.items()},
             "node_count": self.node_count,
         }
 

@@ -15,26 +15,33 @@ from onnx import TensorProto, helper
 
 
 def _model_bytes(names: bool = True) -> bytes:
-    """Two MatMuls over an input whose dims are named "BBBB" and "SSSS", a node named "NNNN"
-    and a tensor "TTTT": each placeholder then replaced by 4 bytes that are not UTF-8 (the
-    names only with `names`)."""
+    """A MatMul and a Relu over an input whose dims are named "BBBB" and "SSSS", a node named
+    "NNNN", a tensor "TTTT", and a custom op of the domain "DOMN" the opsets import: each
+    placeholder then replaced by 4 bytes that are not UTF-8 (the names and the domain only
+    with `names`)."""
     w = helper.make_tensor("w", TensorProto.FLOAT, [8, 8], [0.5] * 64)
     graph = helper.make_graph(
         [
             helper.make_node("MatMul", ["x", "w"], ["TTTT"], name="NNNN"),
             helper.make_node("Relu", ["TTTT"], ["y"], name="relu"),
+            helper.make_node("Custom", ["x"], ["z"], name="custom", domain="DOMN"),
         ],
         "g",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["BBBB", "SSSS", 8])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["BBBB", "SSSS", 8])],
+        [
+            helper.make_tensor_value_info("y", TensorProto.FLOAT, ["BBBB", "SSSS", 8]),
+            helper.make_tensor_value_info("z", TensorProto.FLOAT, ["BBBB", "SSSS", 8]),
+        ],
         [w],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    opsets = [helper.make_opsetid("", 17), helper.make_opsetid("DOMN", 1)]
+    model = helper.make_model(graph, opset_imports=opsets, ir_version=8)
     data = model.SerializeToString()
     for placeholder, raw in ((b"BBBB", b"\x9d\xff\xfe\x80"), (b"SSSS", b"\xc3\x28\xa0\xa1")):
         data = data.replace(placeholder, raw)
     if names:
         data = data.replace(b"NNNN", b"\xe2\x28\xa1\xff").replace(b"TTTT", b"\xf0\x28\x8c\xbc")
+        data = data.replace(b"DOMN", b"\xff\xfe\xfd\xfc")
     return data
 
 
@@ -62,7 +69,7 @@ def test_trt_check_reports(model_path, tmp_path, fmt):
     text = out.read_text()
     if fmt == "json":
         report = json.loads(text)
-        assert len(report["nodes"]) == 2
+        assert len(report["nodes"]) == 3
         dynamic = [r for r in report["graph"]["reasons"] if r["code"] == "graph/dynamic-input"]
         assert dynamic and "\\x9d\\xff\\xfe\\x80" in dynamic[0]["message"]
 
