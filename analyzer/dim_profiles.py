@@ -26,7 +26,8 @@ from pathlib import Path
 
 import onnx
 
-from trtforge.analyzer.errors import UserError, text_of
+from trtforge.analyzer.errors import UserError
+from trtforge.analyzer.safe_text import text_of
 
 log = logging.getLogger("trtforge.dims")
 
@@ -271,7 +272,7 @@ def _dim_text(dim) -> str | int:
 
 
 def dim_name(dim: onnx.TensorShapeProto.Dimension) -> str:
-    """A dim's dim_param as text (`errors.text_of`): as messages print it, as `--dims`
+    """A dim's dim_param as text (`safe_text.text_of`): as messages print it, as `--dims`
     takes it."""
     return text_of(dim.dim_param)
 

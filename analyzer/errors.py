@@ -25,13 +25,6 @@ class UserError(Exception):
 MAX_NAME = 80
 
 
-def text_of(value: str | bytes) -> str:
-    """A protobuf string field as text: bytes that are not UTF-8 (protobuf and onnx.checker
-    let them through) escaped as backslash sequences, so that distinct values stay distinct
-    and a user can type them back (`--dims`)."""
-    return value if isinstance(value, str) else value.decode("utf-8", "backslashreplace")
-
-
 def short(name: str | bytes, limit: int = MAX_NAME) -> str:
     """A name fit for a one-line message: decoded, control characters escaped, cut."""
     if isinstance(name, bytes):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from trtforge.analyzer.errors import text_of
 from trtforge.analyzer.findings import Finding, Fix
+from trtforge.analyzer.safe_text import text_of
 
 SCHEMA_ID = "trtforge.check/1"
 

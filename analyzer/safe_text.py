@@ -32,3 +32,10 @@ def printable(text: object) -> str:
     """`text` with control, format and undecodable characters written as visible escapes."""
     text = str(text)
     return _UNSAFE.sub(_escape, text)
+
+
+def text_of(value: str | bytes) -> str:
+    """A protobuf string field as text: bytes that are not UTF-8 (protobuf and onnx.checker
+    let them through, and protobuf hands them over as bytes) escaped as backslash sequences,
+    so that distinct values stay distinct and a user can type them back (`--dims`)."""
+    return value if isinstance(value, str) else value.decode("utf-8", "backslashreplace")

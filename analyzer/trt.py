@@ -270,3 +270,32 @@ def ensure_rtx_loadable(reexec: bool = False) -> None:
         f"start Python with the fix on the loader path: export LD_LIBRARY_PATH={folder}"
         ":$LD_LIBRARY_PATH",
     )
+
+
+def parser_error(error) -> dict:
+    """One of the ONNX parser's errors (`parser.get_error(i)`) as plain data: code, desc,
+    node, node_name, op, file, func, line, stack. An accessor an older binding lacks gives
+    its default; text the bindings cannot decode (a model's names and op types need not be
+    UTF-8) gives "(not UTF-8)"."""
+
+    def call(name, default=None):
+        try:
+            return getattr(error, name)()
+        except UnicodeDecodeError:
+            return "(not UTF-8)"
+        except Exception:  # noqa: BLE001 - older bindings lack some accessors
+            return default
+
+    stack = call("local_function_stack", []) or []
+    code = call("code")
+    return {
+        "code": getattr(code, "name", str(code)),
+        "desc": call("desc", ""),
+        "node": call("node", -1),
+        "node_name": call("node_name", ""),
+        "op": call("node_operator", ""),
+        "file": call("file", ""),
+        "func": call("func", ""),
+        "line": call("line", -1),
+        "stack": list(stack) if isinstance(stack, (list, tuple)) else [],
+    }

@@ -37,34 +37,12 @@ from pathlib import Path
 import onnx
 
 from trtforge.analyzer.inference import infer_model
+from trtforge.analyzer.trt import parser_error
 
 log = logging.getLogger("trtforge.parser_worker")
 
 #: the parser stops after this many failing nodes per model (each costs one more parse).
 MAX_PARSES = 400
-
-
-def _error_json(err) -> dict:
-    def call(name, default=None):
-        try:
-            value = getattr(err, name)()
-        except Exception:  # noqa: BLE001 - older bindings lack some accessors
-            return default
-        return value
-
-    stack = call("local_function_stack", []) or []
-    code = call("code")
-    return {
-        "code": getattr(code, "name", str(code)),
-        "desc": call("desc", ""),
-        "node": call("node", -1),
-        "node_name": call("node_name", ""),
-        "op": call("node_operator", ""),
-        "file": call("file", ""),
-        "func": call("func", ""),
-        "line": call("line", -1),
-        "stack": list(stack),
-    }
 
 
 _PARSING = re.compile(r"^Parsing node: (.*) \[([^\]]*)\]$")
@@ -151,7 +129,7 @@ class Parser:
             ok, collection = parser.supports_model(data, path)
             ok = bool(ok)
             subgraphs = [list(nodes) for nodes, _ in collection]
-        errors = [_error_json(parser.get_error(i)) for i in range(parser.num_errors)]
+        errors = [parser_error(parser.get_error(i)) for i in range(parser.num_errors)]
         del parser, network
         return ok, subgraphs, errors
 

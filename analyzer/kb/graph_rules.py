@@ -23,11 +23,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
-from trtforge.analyzer.errors import text_of
 from trtforge.analyzer.findings import Finding
 from trtforge.analyzer.graph import GraphView
 from trtforge.analyzer.inference import dtype_name
 from trtforge.analyzer.loading import LoadedModel
+from trtforge.analyzer.safe_text import text_of
 from trtforge.analyzer.targets import Target
 
 log = logging.getLogger("trtforge.kb.graph")

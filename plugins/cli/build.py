@@ -232,11 +232,13 @@ def _compile(trt, flavour, is_rtx, ccs, shapes, args, model_path):
     network = builder.create_network(0)
     parser = trt.OnnxParser(network, log.trt_logger)
     if not parser.parse_from_file(str(model_path)):
-        errs = [parser.get_error(i) for i in range(parser.num_errors)]
+        from trtforge.analyzer.trt import parser_error
+
+        errs = [parser_error(parser.get_error(i)) for i in range(parser.num_errors)]
         detail = (
             "; ".join(
-                f"node {e.node()} ({e.node_name() or '?'}, {e.node_operator() or '?'}): "
-                f"{str(e.code()).split('.')[-1]} in {e.func()}: {e.desc()}"
+                f"node {e['node']} ({e['node_name'] or '?'}, {e['op'] or '?'}): "
+                f"{str(e['code']).split('.')[-1]} in {e['func']}: {e['desc']}"
                 for e in errs
             )
             or "; ".join(log.errors)
