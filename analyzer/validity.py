@@ -11,8 +11,10 @@ must never rewrite it, so these checks run before either looks at the nodes:
   output of a node before it (a node whose input is produced only later is a cycle or an
   unsorted graph; the two are told apart), no name produced twice;
 * each node with a standard schema: input and output counts in the schema's range, required
-  inputs present, attributes of the schema's types, required attributes present, no
-  attribute the op does not define;
+  inputs present, attributes of the schema's types, required attributes present (an
+  attribute the schema does not define at the model's opset is not reported: TensorRT's
+  parser reads the attributes it knows whatever the opset, e.g. a DequantizeLinear `axis` at
+  opset 11, though onnx.checker and onnxruntime refuse it);
 * element types: every number that is not an ONNX `TensorProto.DataType` (on inputs, outputs,
   value_info, initializers);
 * tensor data (initializers and tensor attributes): raw_data, typed fields or the external
@@ -336,6 +338,33 @@ def schema_attr_types(op: str, domain: str, opset: int) -> dict[str, int]:
     if schema is None:
         return {}
     return {name: int(spec.type) for name, spec in schema.attributes.items()}
+
+
+@functools.cache
+def any_version_attr_types(op: str, domain: str, opset: int) -> dict[str, int]:
+    """`schema_attr_types` at `opset`, and for each attribute another version of the op's
+    schema defines (or the only ones, where the op has no schema at `opset`), the type the
+    newest such version gives it: what a rule may assume of an attribute it reads, whatever
+    the model's opset (a DequantizeLinear `axis` at opset 10, which has none)."""
+    domain = "" if domain == "ai.onnx" else domain
+    types: dict[str, int] = {}
+    for schema in _schema_versions(op, domain):  # newest first: the newest type stays
+        for name, spec in schema.attributes.items():
+            types.setdefault(name, int(spec.type))
+    return {**types, **schema_attr_types(op, domain, opset)}
+
+
+def _schema_versions(op: str, domain: str) -> list:
+    """Every version of the op's schema, newest first (none for a custom op)."""
+    versions = []
+    schema = _schema(op, domain, 2**31 - 1)
+    while schema is not None:
+        versions.append(schema)
+        since = schema.since_version
+        schema = _schema(op, domain, since - 1) if since > 1 else None
+        if schema is not None and schema.since_version >= since:
+            break
+    return versions
 
 
 _OPTIONAL = onnx.defs.OpSchema.FormalParameterOption.Optional

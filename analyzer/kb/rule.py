@@ -245,11 +245,13 @@ class NodeContext:
 
         An attribute whose type is not the one the op's schema defines (an If whose branch
         is an int, a perm that is a float) is left out: rules may rely on the schema's types,
-        and `validity.py` reports the attribute.
+        and `validity.py` reports the attribute. So is one the schema at this opset does not
+        define whose type is not the one another version gives it (`axis` of a
+        DequantizeLinear-10 that is a string).
         """
-        from trtforge.analyzer.validity import schema_attr_types
+        from trtforge.analyzer.validity import any_version_attr_types
 
-        declared = schema_attr_types(self._node.op_type, self._node.domain, self.opset)
+        declared = any_version_attr_types(self._node.op_type, self._node.domain, self.opset)
         out: dict[str, Any] = {}
         tensors: set[str] = set()
         for attr in self._node.attribute:
@@ -278,6 +280,18 @@ class NodeContext:
 
     def attr(self, name: str, default: Any = None) -> Any:
         return self.attrs.get(name, default)
+
+    def attr_int(self, name: str, default: int) -> int:
+        """Attribute `name` as an integer; `default` when absent or not an integer (a custom
+        op's attribute, whose schema onnx does not know, may be of any type)."""
+        value = self.attrs.get(name)
+        return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+    def attr_float(self, name: str, default: float) -> float:
+        """Attribute `name` as a number (an int counts); `default` when absent or not one."""
+        value = self.attrs.get(name)
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return float(value) if ok else default
 
     @property
     def num_inputs(self) -> int:

@@ -186,3 +186,55 @@ def test_rules_reading_values_survive_any_constant(op, opset, index, others, att
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
         for target in ("rtx-1", "trt-10.0"):
             assert check(model, target=target, backend="static").nodes
+
+
+ATTRIBUTE_VALUES = [
+    0, 1, -1, 3, 2**40, -(2**40), 0.5, float("nan"), float("inf"), "", "abc", "linear",
+    b"\xff\xfe", [0], [1, 1], [-1, 2, 3], [0.5, 1.5], ["a", "b"], [2**40] * 4,
+    numpy_helper.from_array(np.array([1.0], np.float32)),
+]  # fmt: skip
+#: attribute names custom-domain rules read (onnx knows no schema to type them)
+CUSTOM_ATTRIBUTES = ["num_heads", "scale", "bits", "block_size", "epsilon", "axis", "K", "N"]
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_every_rule_survives_attributes_of_any_type(seed):
+    """Every op rule (custom domains included) on nodes whose attributes have random types and
+    values — the schema's names at any version, and a custom op's — never raises: a rule reads
+    an attribute of this opset's schema with its type, of another version's with that
+    version's type (`any_version_attr_types`), and a custom op's through the typed readers
+    (`NodeContext.attr_int`, `attr_float`)."""
+    rng = random.Random(seed)
+    rules = sorted({(rule.op, rule.domain) for rule in all_rules()})
+    failures = []
+    for op, domain in rules:
+        try:
+            names = list(defs.get_schema(op, domain=domain).attributes)
+        except defs.SchemaError:
+            names = list(CUSTOM_ATTRIBUTES)
+        for _ in range(3):
+            attrs = {
+                name: rng.choice(ATTRIBUTE_VALUES)
+                for name in rng.sample(names + ["bogus"], min(len(names) + 1, rng.randint(1, 4)))
+            }
+            node = helper.make_node(op, ["x", "x", "x"], ["y"], name="node", domain=domain, **attrs)
+            graph = helper.make_graph(
+                [node],
+                "g",
+                [helper.make_tensor_value_info("x", TensorProto.FLOAT, rng.choice([[2, 3], ["N", 3, 4, 4]]))],
+                [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+            )  # fmt: skip
+            opsets = [
+                helper.make_opsetid("", rng.choice([11, 13, 17, 21])),
+                helper.make_opsetid("ai.onnx.ml", rng.choice([1, 3, 5])),
+                helper.make_opsetid("com.microsoft", 1),
+            ]
+            model = helper.make_model(graph, opset_imports=opsets, ir_version=8)
+            target = rng.choice(["rtx-1", "trt-10.0"])
+            try:
+                assert check(model, target=target, backend="static").nodes
+            except Exception as err:  # noqa: BLE001 - the test's finding
+                failures.append(
+                    f"{domain}:{op} {attrs} ({target}): {type(err).__name__}: {err}"[:240]
+                )
+    assert not failures, "\n".join(failures)

@@ -51,7 +51,7 @@ def _check_attention(ctx: NodeContext):
                 f"{name} input is set; TensorRT's Attention has no KV-cache inputs",
                 "update the KV cache outside the node (Concat) and pass full K/V",
             )
-    if float(ctx.attr("softcap", 0.0) or 0.0) != 0.0:
+    if ctx.attr_float("softcap", 0.0) != 0.0:
         yield ctx.finding(
             "softcap",
             f"softcap={ctx.attr('softcap')} is not supported",
@@ -63,7 +63,7 @@ def _check_attention(ctx: NodeContext):
             "softmax_precision is not supported",
             "drop the softmax_precision attribute",
         )
-    if int(ctx.attr("is_causal", 0)) and ctx.has_input(3):
+    if ctx.attr_int("is_causal", 0) and ctx.has_input(3):
         yield ctx.finding(
             "causal-with-mask",
             "is_causal=1 together with an attn_mask; TensorRT takes one or the other",

@@ -83,7 +83,7 @@ def _check_matmul_nbits(ctx: NodeContext):
             hint,
             fixes,
         )
-    bits = int(ctx.attr("bits", 4))
+    bits = ctx.attr_int("bits", 4)
     if bits not in (4, 8):
         yield ctx.finding(
             "bits",
@@ -91,7 +91,7 @@ def _check_matmul_nbits(ctx: NodeContext):
             hint,
             fixes,
         )
-    block = int(ctx.attr("block_size", 0) or 0)
+    block = ctx.attr_int("block_size", 0)
     if block not in (32, 64, 128):
         yield ctx.finding(
             "block-size",
@@ -111,7 +111,7 @@ def _check_gqa(ctx: NodeContext):
         else "register a GroupQueryAttention plugin, or decompose the attention into standard "
         "ops (KV-cache Concat, grouped heads, causal mask, Softmax)"
     )
-    if float(ctx.attr("scale", 0.0) or 0.0) == 0.0:
+    if ctx.attr_float("scale", 0.0) == 0.0:
         yield ctx.finding(
             "scale",
             "scale is not set (onnxruntime's default 0 means 1/sqrt(head_size)); the importer "

@@ -88,7 +88,7 @@ _NON_TENSOR = ("SEQUENCE", "MAP", "OPTIONAL")
 
 def _check_mod(ctx: NodeContext):
     """Mod with fmod=0 (integer semantics) takes INT32/INT64 only."""
-    if int(ctx.attr("fmod", 0)) != 0:
+    if ctx.attr_int("fmod", 0) != 0:
         return
     info = ctx.input(0)
     if info is not None and info.dtype not in ("INT32", "INT64", "UNDEFINED"):

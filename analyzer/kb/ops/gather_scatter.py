@@ -58,7 +58,7 @@ def _check_tensor_scatter(ctx: NodeContext):
             f"past_cache must be 4-D (rank {rank})",
             "reshape the cache to (batch, heads, sequence, head_dim)",
         )
-    axis = int(ctx.attr("axis", -2))
+    axis = ctx.attr_int("axis", -2)
     if rank is not None and axis >= 0:
         axis -= rank
     if axis != -2:

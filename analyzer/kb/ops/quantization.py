@@ -205,11 +205,11 @@ def _check_axis_dim(ctx: NodeContext):
     x, scale = ctx.input(0), ctx.input(1)
     if x is None or x.shape is None or scale is None or scale.shape is None or not x.shape:
         return
-    block = int(ctx.attr("block_size", 0) or 0)
+    block = ctx.attr_int("block_size", 0)
     if block <= 0:
         if not scale.static_shape or int(np.prod(scale.shape, dtype=np.int64)) <= 1:
             return  # per-tensor (or a scale whose size is not known here)
-    axis = int(ctx.attr("axis", 1))
+    axis = ctx.attr_int("axis", 1)
     if axis < 0:
         axis += len(x.shape)
     if not 0 <= axis < len(x.shape):
@@ -231,8 +231,8 @@ def _check_scale_shapes(ctx: NodeContext):
     volume. Size of zero point = -1"); in block mode their dim on the block axis must be
     ("scale shape in the block axis dimension … must be known at build time"). Observed with
     TensorRT-RTX 1.7.1 (QuantDequantLinearHelper / resolveZeroPoint, validateQuantizationHelper)."""
-    block = int(ctx.attr("block_size", 0) or 0)
-    axis = int(ctx.attr("axis", 1))
+    block = ctx.attr_int("block_size", 0)
+    axis = ctx.attr_int("axis", 1)
     for index, name in ((1, "scale"), (2, "zero point")):
         info = ctx.input(index)
         if not has_dynamic_dim(info):

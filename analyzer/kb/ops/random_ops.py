@@ -48,7 +48,7 @@ def _check_like(ctx: NodeContext):
 
 
 def _check_dropout(ctx: NodeContext):
-    if ctx.opset and ctx.opset < 7 and int(ctx.attr("is_test", 0)) == 0:
+    if ctx.opset and ctx.opset < 7 and ctx.attr_int("is_test", 0) == 0:
         yield ctx.finding(
             "training-mode",
             "is_test=0 (training mode) is not supported",

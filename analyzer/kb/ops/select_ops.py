@@ -39,7 +39,7 @@ def _rank_at_least_2(ctx: NodeContext):
 
 def _check_reverse_sequence(ctx: NodeContext):
     yield from _rank_at_least_2(ctx)
-    if int(ctx.attr("batch_axis", 1)) == int(ctx.attr("time_axis", 0)):
+    if ctx.attr_int("batch_axis", 1) == ctx.attr_int("time_axis", 0):
         yield ctx.finding(
             "axes",
             "batch_axis and time_axis must differ",

@@ -105,7 +105,7 @@ def _check_split(ctx: NodeContext):
     info = ctx.input(0)
     if info is None or info.shape is None or not info.shape or n <= 0:
         return
-    axis = int(ctx.attr("axis", 0)) % len(info.shape)
+    axis = ctx.attr_int("axis", 0) % len(info.shape)
     dim = info.shape[axis]
     if isinstance(dim, int) and dim >= 0:
         chunk = -(-dim // n)
