@@ -11,10 +11,10 @@ must never rewrite it, so these checks run before either looks at the nodes:
   output of a node before it (a node whose input is produced only later is a cycle or an
   unsorted graph; the two are told apart), no name produced twice;
 * each node with a standard schema: input and output counts in the schema's range, required
-  inputs present, attributes of the schema's types, required attributes present (an
-  attribute the schema does not define at the model's opset is not reported: TensorRT's
-  parser reads the attributes it knows whatever the opset, e.g. a DequantizeLinear `axis` at
-  opset 11, though onnx.checker and onnxruntime refuse it);
+  inputs present, attributes of the schema's types, required attributes present, and, as a
+  warning, no attribute the schema does not define at the model's opset (onnx.checker and
+  onnxruntime refuse it; TensorRT's parser reads the attributes it knows whatever the opset,
+  e.g. a DequantizeLinear `axis` at opset 11);
 * element types: every number that is not an ONNX `TensorProto.DataType` (on inputs, outputs,
   value_info, initializers);
 * tensor data (initializers and tensor attributes): raw_data, typed fields or the external
@@ -410,6 +410,35 @@ def _attr_problems(node: onnx.NodeProto, schema) -> Iterator[tuple[str, str]]:
             yield ("attribute-missing", f"required attribute '{name}' is missing")
 
 
+def _undefined_attributes(node, schema, domain: str, opset: int) -> Iterator[tuple[str, str]]:
+    """An attribute the op's schema does not define at this opset (a DequantizeLinear `axis`
+    at opset 11): onnx.checker refuses the node ("Unrecognized attribute") and so does
+    onnxruntime, while TensorRT's parser reads the attributes it knows, whatever the opset — a
+    warning (`WARNING_KINDS`), not a verdict. onnx.checker decides, as it knows the schemas
+    that take any attribute (LayerNormalization) and names it skips (`__…`)."""
+    undefined = [a.name for a in node.attribute if a.name not in schema.attributes]
+    if not undefined:
+        return
+    context = onnx.checker.C.CheckerContext()
+    context.ir_version = onnx.IR_VERSION
+    context.opset_imports = {domain: opset}
+    try:
+        onnx.checker.check_node(node, context)
+    except Exception as err:  # noqa: BLE001 - the checker raises several types
+        if "Unrecognized attribute" in str(err):
+            name = next((n for n in undefined if f"attribute: {n} " in str(err)), undefined[0])
+            yield (
+                "attribute-unknown",
+                f"attribute '{short(name)}' is not defined by {node.op_type}-"
+                f"{schema.since_version} (opset {opset}); onnx.checker and onnxruntime refuse "
+                "the node, TensorRT's parser reads it",
+            )
+
+
+#: problem kinds that are warnings: the graph is not valid ONNX, but TensorRT takes it as it is
+WARNING_KINDS = frozenset({"attribute-unknown"})
+
+
 def _guess_attr_type(attr: onnx.AttributeProto) -> int:
     for kind, field in _TYPED_FIELD_NAMES.items():
         if attr.HasField(field):
@@ -645,6 +674,16 @@ class _GraphChecker:
         if found is None:
             found = self._node_memo[key] = list(self._judge_node(node, op, domain, opset, inputs))
         for kind, message in found:
+            if kind in WARNING_KINDS:
+                self.add(
+                    at,
+                    kind,
+                    f"{_node_label(node, where)}: {message}",
+                    "re-export at an opset that defines the attribute (DequantizeLinear's axis: "
+                    "13), or drop it; trt-rewrite rewrites only models onnx.checker passes",
+                    severity="warning",
+                )
+                continue
             self.add(
                 at,
                 kind,
@@ -674,6 +713,7 @@ class _GraphChecker:
                 f"{_range(low_out, high_out)}",
             )
         yield from _attr_problems(node, schema)
+        yield from _undefined_attributes(node, schema, domain, opset)
 
     def _subgraphs(self, node, visible, where, at) -> None:
         """Checks the bodies of `node`, which see the names in `visible` (`_Visible`), and

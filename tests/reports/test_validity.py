@@ -361,6 +361,44 @@ def test_unsorted_graph_is_a_warning_not_an_error(tmp_path, capsys):
     assert reason["code"] == "invalid/not-sorted" and reason["severity"] == "warning"
 
 
+@pytest.mark.parametrize(
+    "op, opset, attrs, warned",
+    [
+        ("DequantizeLinear", 11, {"axis": 1}, True),  # onnxruntime's quantizer at opset 11
+        ("DequantizeLinear", 13, {"axis": 1}, False),
+        ("Relu", 17, {"alpha": 0.5}, True),
+        ("Relu", 17, {"__internal": 1}, False),  # names onnx.checker skips
+        ("LayerNormalization", 17, {"anything": 1}, False),  # its schema takes any attribute
+    ],
+)
+def test_an_attribute_the_schema_does_not_define_is_a_warning(op, opset, attrs, warned):
+    """onnx.checker refuses an attribute the op does not define at the model's opset, and
+    so does onnxruntime; TensorRT's parser reads the attributes it knows whatever the opset:
+    a warning (`invalid/attribute-unknown`) that leaves the verdict as it is, exactly where
+    onnx.checker refuses the node."""
+    from trtforge.analyzer.api import check
+
+    inputs = {"DequantizeLinear": ["w", "s"], "LayerNormalization": ["x", "s"]}.get(op, ["x"])
+    node = N(op, inputs, ["y"], name="n", **attrs)
+    inits = [
+        numpy_helper.from_array(np.ones((2, 2), np.int8), "w"),
+        numpy_helper.from_array(np.array(0.5, np.float32), "s"),
+    ]
+    if op == "LayerNormalization":
+        inits[1] = numpy_helper.from_array(np.ones(2, np.float32), "s")
+    model = _model([node], inputs=[_vi("x")], inits=inits, opset=opset)
+    try:
+        onnx.checker.check_model(model)
+        refused = False
+    except onnx.checker.ValidationError as err:
+        refused = "Unrecognized attribute" in str(err)
+    assert refused == warned
+    report = check(model, target="rtx-1", backend="static")
+    codes = {(r.code, r.severity) for n in report.nodes for r in n.reasons}
+    assert (("invalid/attribute-unknown", "warning") in codes) == warned
+    assert report.supported
+
+
 def test_weights_in_the_model_are_checked_without_slowing_small_models(tmp_path, capsys):
     """A valid model with real weights passes (sizes agree for raw and typed data)."""
     w = numpy_helper.from_array(np.ones((2, 2), np.float32), "w")
@@ -508,3 +546,4 @@ def test_initializer_names_read_from_the_file_define_what_the_protos_do():
     assert [p.node for p in from_file if p.finding.code.endswith("dangling")] == [1]
     wrong = check_validity(loaded.proto, initializer_names=["w", "nowhere"])  # not this graph's
     assert [p.finding.code for p in wrong] == [p.finding.code for p in from_file]
+
