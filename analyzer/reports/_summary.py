@@ -37,6 +37,8 @@ class FixPlan:
         fixed: unsupported nodes with at least one of those passes among their fixes.
         total: unsupported nodes.
         plugins: plugin names that fixes name, with how many nodes each would cover.
+        invalid: the graph is not valid ONNX (an `invalid/` error): trt-rewrite refuses it,
+            so no command is given, and no plugin either (the graph must be fixed first).
     """
 
     passes: tuple[str, ...]
@@ -44,6 +46,7 @@ class FixPlan:
     fixed: int
     total: int
     plugins: tuple[tuple[str, int], ...]
+    invalid: bool = False
 
     @property
     def heading(self) -> str:
@@ -52,6 +55,13 @@ class FixPlan:
         if self.total:
             return f"Fix {self.fixed} of {self.total} unsupported nodes with"
         return "Apply the performance advice with"
+
+
+#: what the reports say instead of a fix command when the graph is not valid ONNX
+INVALID_LINE = (
+    "The graph is not valid ONNX (the invalid/ findings): trt-rewrite rewrites valid graphs "
+    "only; fix the exporter and re-export the model first."
+)
 
 
 def _domain(node: NodeVerdict) -> str:
@@ -85,6 +95,9 @@ def fix_plan(report: Report, tally: Tally | None = None) -> FixPlan:
     """Collects the rewrite passes named by the unsupported nodes' fixes into one command
     (`tally`: the report's, if at hand)."""
     unsupported = (tally or report.tally()).unsupported
+    findings = [r for node in unsupported for r in node.reasons] + list(report.graph_findings)
+    if any(f.is_error and f.code.startswith("invalid/") for f in findings):
+        return FixPlan((), "", 0, len(unsupported), (), invalid=True)
     per_pass: Counter[str] = Counter()
     per_plugin: Counter[str] = Counter()
     fixed = 0

@@ -6,7 +6,12 @@ import re
 
 from trtforge.analyzer.findings import Fix
 from trtforge.analyzer.report import PLUGIN, Report
-from trtforge.analyzer.reports._summary import fix_plan, unsupported_op_types, verdict_line
+from trtforge.analyzer.reports._summary import (
+    INVALID_LINE,
+    fix_plan,
+    unsupported_op_types,
+    verdict_line,
+)
 from trtforge.analyzer.safe_text import printable
 
 #: findings listed in the table before the rest collapse into a <details> block.
@@ -75,6 +80,8 @@ def render(report: Report) -> str:
     if plan.plugins:
         names = ", ".join(f"{_code(n)} ({c})" for n, c in plan.plugins)
         out += ["", f"Plugins that cover nodes: {names}"]
+    if plan.invalid:
+        out += ["", INVALID_LINE]
 
     rows = []
     for node in tally.noteworthy:

@@ -20,7 +20,12 @@ from rich.table import Table
 
 from trtforge.analyzer.findings import Finding, Fix
 from trtforge.analyzer.report import PLUGIN, NodeVerdict, Report, Tally
-from trtforge.analyzer.reports._summary import fix_plan, unsupported_op_types, verdict_line
+from trtforge.analyzer.reports._summary import (
+    INVALID_LINE,
+    fix_plan,
+    unsupported_op_types,
+    verdict_line,
+)
 from trtforge.analyzer.safe_text import printable
 
 #: nodes shown in full per group of identical findings (op type + codes) before collapsing.
@@ -96,7 +101,10 @@ def _summary(console: Console, report: Report, tally: Tally) -> None:
     if plan.plugins:
         names = ", ".join(f"{escape(name)} ({n} node{'s' * (n != 1)})" for name, n in plan.plugins)
         console.print(f"[bold]Plugins that cover nodes:[/] {names}", soft_wrap=True)
-    if not tally.supported and not plan.command and not plan.plugins and plan.total:
+    if plan.invalid:
+        console.print()
+        console.print(INVALID_LINE, soft_wrap=True)
+    elif not tally.supported and not plan.command and not plan.plugins and plan.total:
         console.print()
         console.print(
             "No rewrite pass or plugin covers these nodes yet; see the hints below.",

@@ -547,3 +547,28 @@ def test_initializer_names_read_from_the_file_define_what_the_protos_do():
     wrong = check_validity(loaded.proto, initializer_names=["w", "nowhere"])  # not this graph's
     assert [p.finding.code for p in wrong] == [p.finding.code for p in from_file]
 
+
+@pytest.mark.parametrize("fmt", ["text", "markdown"])
+def test_an_invalid_graph_gets_no_rewrite_command(fmt, tmp_path, capsys):
+    """A node both invalid and fixable on its own (a STRING scale: unsupported-dtype, which
+    --fold-constants would fix on a valid graph): trt-rewrite refuses an invalid graph, so the
+    report gives no trt-rewrite command and says to fix the graph first."""
+    from trtforge.analyzer.reports._summary import INVALID_LINE
+
+    inits = [
+        numpy_helper.from_array(np.array([1, 2, 3, 4], np.int8), "w"),
+        helper.make_tensor("s", TensorProto.STRING, [], [b"-1"]),
+    ]
+    node = N("DequantizeLinear", ["w", "s"], ["y"], name="dq")
+    model = _model([node], inputs=[], outputs=[_vi("y", shape=(4,))], inits=inits, opset=21)
+    path = tmp_path / "model.onnx"
+    path.write_bytes(model.SerializeToString())
+    out = tmp_path / f"report.{fmt}"
+    code = check_main(
+        [str(path), "--backend", "static", "--target", "rtx-1", "--format", fmt, "-o", str(out)]
+    )
+    text = " ".join(out.read_text().split())
+    assert code == 1
+    assert "invalid/" in text and "unsupported-dtype" in text
+    assert "trt-rewrite " + str(path) not in text
+    assert " ".join(INVALID_LINE.split()) in text
