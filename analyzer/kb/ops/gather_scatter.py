@@ -22,7 +22,11 @@ from trtforge.analyzer.kb.rule import AttrLimit, NodeContext, OpRule, Since
 def _check_gather_nd(ctx: NodeContext):
     """The last dim of GatherND's indices (how many data dims each index addresses) sets the
     output rank: it must be static (observed with TensorRT-RTX 1.7.1: "Error while computing
-    output extent" for indices [C, D] with D dynamic; other index dims may be dynamic)."""
+    output extent" for indices [C, D] with D dynamic; other index dims may be dynamic).
+    `batch_dims` must lie in [0, min(rank(data), rank(indices))) (the ONNX operator spec;
+    observed: batch_dims=-100 makes the importer compute a 102-dim output, "more than
+    Dims::MAX_DIMS"; ONNX's own inference crashes on it)."""
+    yield from _check_batch_dims(ctx)
     idx = ctx.input(1)
     if idx is None or idx.shape is None or not idx.shape or not idx.is_graph_input:
         return  # a computed tensor's dims may be known to TensorRT but not to ONNX inference
@@ -34,6 +38,20 @@ def _check_gather_nd(ctx: NodeContext):
             "number of indexed dims, which sets the output rank) at build time",
             "give the indices a static last dim",
             source=OBSERVED,
+        )
+
+
+def _check_batch_dims(ctx: NodeContext):
+    batch_dims = ctx.attr_int("batch_dims", 0)
+    ranks = [info.rank for info in (ctx.input(0), ctx.input(1)) if info is not None]
+    known = [r for r in ranks if r is not None]
+    limit = min(known) if len(known) == 2 else None
+    if batch_dims < 0 or (limit is not None and batch_dims >= limit):
+        bound = f"[0, {limit})" if limit is not None else "0 or more"
+        yield ctx.finding(
+            "batch-dims",
+            f"batch_dims={batch_dims} is outside {bound}",
+            "fix batch_dims in the exporter: the number of leading dims data and indices share",
         )
 
 
