@@ -369,15 +369,17 @@ def _infer_strict(model: onnx.ModelProto) -> tuple[onnx.ModelProto | None, str]:
         return inference_guard.infer_model(model, strict=True), ""
     except inference_guard.InferenceCrashed as err:
         _crashed(err)
-        return None, ""
+        return None, str(err)
     except Exception as err:  # noqa: BLE001 - InferenceError, or anything onnx raises
         log.info("strict shape inference failed: %s", " ".join(str(err).split())[:500])
         return _infer(model, data_prop=False), str(err)
 
 
 def _crashed(err: inference_guard.InferenceCrashed) -> None:
-    """A crash is not a verdict on the model (a valid one can crash ONNX's inference): no
-    strict error, no second run that would crash alike; the declared types are used."""
+    """A crash is not a verdict on the model (a valid one can crash ONNX's inference): its
+    message is the strict error (which names no node, so `validity` finds no problem in it;
+    `inference_guard.crashed` tells it apart), no second run is made that would crash alike,
+    and the declared types are used."""
     log.warning("%s; using the types the model declares", err)
 
 
@@ -513,7 +515,7 @@ def _infer_table(light: onnx.ModelProto) -> tuple[TypeTable | None, str]:
         inferred = run(True, False)
     except inference_guard.InferenceCrashed as err:
         _crashed(err)
-        return None, ""
+        return None, str(err)
     except Exception as err:  # noqa: BLE001 - as `_infer_strict`
         log.info("strict shape inference failed: %s", " ".join(str(err).split())[:500])
         strict_error = str(err)

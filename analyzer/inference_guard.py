@@ -25,6 +25,15 @@ from pathlib import Path
 RESULT, RAISED = b"T", b"E"
 
 
+#: how the message of `InferenceCrashed` begins (`crashed`)
+CRASHED = "ONNX's shape inference crashed"
+
+
+def crashed(strict_error: str) -> bool:
+    """Whether `strict_error` (what a model's strict inference gave) says it crashed."""
+    return strict_error.startswith(CRASHED)
+
+
 class InferenceCrashed(RuntimeError):
     """ONNX's inference died in the child (`infer_shapes`)."""
 
@@ -133,7 +142,7 @@ def _result(written: bytes, death: str | None) -> bytes:
         from onnx.onnx_cpp2py_export import shape_inference
 
         raise shape_inference.InferenceError(written[1:].decode("utf-8", "replace"))
-    raise InferenceCrashed(f"ONNX's shape inference crashed ({death or 'no result'})")
+    raise InferenceCrashed(f"{CRASHED} ({death or 'no result'})")
 
 
 def _signal_name(number: int) -> str:

@@ -166,3 +166,20 @@ def test_guarded_inference_is_onnx_inference(monkeypatch, no_fork):
     with pytest.raises(shape_inference.InferenceError) as got:
         inference_guard.infer_shapes(bad, False, True, False)
     assert str(got.value) == str(expected.value)
+
+
+@pytest.mark.parametrize("command", ["rewrite", "quantize"])
+def test_rewrite_and_quantize_refuse_what_crashes_onnx(crashing_model, tmp_path, command):
+    """trt-rewrite and trt-quantize run the model in onnxruntime (verification, calibration),
+    which would crash as ONNX's inference does: they refuse it (exit 2, one message, nothing
+    written) instead of dying."""
+    out = tmp_path / "out.onnx"
+    if command == "rewrite":
+        args = ["trtforge.analyzer.cli.rewrite", str(crashing_model), "-o", str(out), "--auto"]
+    else:
+        args = ["trtforge.analyzer.cli.quantize", str(crashing_model), "-o", str(out)]
+        args.append("--random-calibration")
+    done = subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert not out.exists()

@@ -155,6 +155,7 @@ def _main(argv: Sequence[str] | None) -> int:
         raise UserError("no output given", "add -o OUT (or --check-fp16 to check FP16 ranges)")
     target = parse_target(args.target) if args.target else default_target()
     loaded = load_model(args.model)
+    session = _valid_session(loaded)
     out_path = Path(args.output) if args.output else None
     if out_path is not None:
         check_destination(out_path, loaded)
@@ -183,7 +184,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
     from trtforge.analyzer.quantize import quantize
 
-    before = check(loaded, target=target, backend="static", advice=False)
+    before = check(session, target=target, backend="static", advice=False)
     bar, update = _progress(args)
     if bar is not None:
         bar.start()
@@ -269,6 +270,18 @@ def _check_fp16(args, loaded, model, feeds) -> int:
         }
         write_text(json.dumps(report, indent=2) + "\n", args.report)
     return EXIT_FINDINGS if findings else EXIT_OK
+
+
+def _valid_session(loaded):
+    """The model's session, once it is a graph trt-rewrite would take (`refuse_invalid`:
+    valid ONNX, one ONNX's inference does not crash on): calibration runs it in
+    onnxruntime, which would refuse it or crash, and the result must pass onnx.checker."""
+    from trtforge.analyzer.rewrite.api import refuse_invalid
+    from trtforge.analyzer.session import ModelSession
+
+    session = ModelSession.of(loaded, for_rewrite=True)
+    refuse_invalid(session)
+    return session
 
 
 def checker_refuses(proto) -> str | None:

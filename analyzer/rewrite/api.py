@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from trtforge.analyzer import inference_guard
 from trtforge.analyzer.errors import UserError, short
 from trtforge.analyzer.rewrite.manager import RewriteResult
 from trtforge.analyzer.session import ModelSession
@@ -371,6 +372,13 @@ def refuse_invalid(session: ModelSession) -> None:
             f"{loaded.display_path}: {problem}",
             "trt-rewrite only rewrites valid ONNX graphs; fix or re-export the model "
             "(trt-check MODEL lists every problem)",
+        )
+    if inference_guard.crashed(session.strict_error()):
+        raise UserError(
+            f"{loaded.display_path}: {session.strict_error()} on this model; onnxruntime, "
+            "which verifies rewrites and calibrates, would crash on it too",
+            "trt-check MODEL still checks it with the declared types; find the node with "
+            "onnx.shape_inference in a separate process, and fix it in the exporter",
         )
     if "Incompatible dimensions" in session.strict_error():
         # inputs that do not broadcast: onnxruntime and TensorRT refuse the node, and
