@@ -81,9 +81,9 @@ NO_FIX: tuple[tuple[str, str], ...] = (
         "no equivalent rewrite exists in trtforge",
     ),
     (
-        r"(^|/)((broadcast|shapes)-mismatch|batch-dims)$",
-        "the graph is invalid (its shapes do not broadcast or concatenate, or batch_dims is "
-        "outside the range ONNX defines; onnxruntime refuses it too); fix the exporter",
+        r"(^|/)((broadcast|shapes)-mismatch|batch-dims|axis-range|block-scale-shape)$",
+        "the graph is invalid (its shapes do not broadcast or concatenate, or batch_dims or a "
+        "quantization axis is outside the range ONNX defines); fix the exporter",
     ),
     (
         r"(^|/)local-function-not-analyzed$",

@@ -201,7 +201,11 @@ def _common(ctx: NodeContext, quantize: bool):
 
 def _check_axis_dim(ctx: NodeContext):
     """Per-axis and block scales: TensorRT derives the scale mode from the data's dim on the
-    quantization axis, which must be static (observed with TensorRT-RTX 1.7.1)."""
+    quantization axis, which must be static, and the axis must be one of the data's dims
+    (observed with TensorRT-RTX 1.7.1: axis 7 or -3 on 2-D data is refused with a per-axis
+    or block scale at opsets 11, 13 and 21, and ignored with a per-tensor one; ONNX's strict
+    inference does not report it, and an opset-11 DequantizeLinear has no axis attribute for
+    it to read)."""
     x, scale = ctx.input(0), ctx.input(1)
     if x is None or x.shape is None or scale is None or scale.shape is None or not x.shape:
         return
@@ -209,20 +213,45 @@ def _check_axis_dim(ctx: NodeContext):
     if block <= 0:
         if not scale.static_shape or int(np.prod(scale.shape, dtype=np.int64)) <= 1:
             return  # per-tensor (or a scale whose size is not known here)
-    axis = ctx.attr_int("axis", 1)
+    kind = "block" if block > 0 else "per-axis"
+    given = axis = ctx.attr_int("axis", 1)
     if axis < 0:
         axis += len(x.shape)
     if not 0 <= axis < len(x.shape):
+        yield ctx.finding(
+            "axis-range",
+            f"{kind} scale on axis {given}, which is not a dim of the {len(x.shape)}-D data",
+            f"fix the axis in the exporter (one of {-len(x.shape)}..{len(x.shape) - 1})",
+        )
         return
+    if block > 0:
+        yield from _check_block_scale_dims(ctx, x.shape, scale.shape, axis)
     if not is_dynamic_dim(x, x.shape[axis]):
         return
-    kind = "block" if block > 0 else "per-axis"
     yield ctx.finding(
         "dynamic-axis-dim",
         f"{kind} scale on axis {axis}, whose dim is dynamic in the data {list(x.shape)}; "
         "TensorRT needs that dim at build time",
         "make the quantization axis a static dim (e.g. channels), or use a per-tensor scale",
     )
+
+
+def _check_block_scale_dims(ctx: NodeContext, data: tuple, scale: tuple, axis: int):
+    """Block quantization blocks the axis only: every other dim of the scale must equal the
+    data's (observed with TensorRT-RTX 1.7.1, validateScaleDimensions: "Scale dimension 1 (2)
+    must equal the corresponding input dimension (4); only the quantization axis may be
+    blocked"; ONNX's strict inference lets it pass)."""
+    if len(scale) != len(data):
+        return  # the scale's rank: the importer's "Invalid rank for the scale tensor"
+    for index, (s, d) in enumerate(zip(scale, data, strict=True)):
+        if index != axis and isinstance(s, int) and isinstance(d, int) and s != d:
+            yield ctx.finding(
+                "block-scale-shape",
+                f"block scale {list(scale)} differs from the data {list(data)} on dim {index}, "
+                f"which is not the blocked axis {axis}",
+                "give the scale the data's shape except on the blocked axis",
+            )
+            return
 
 
 def _check_scale_shapes(ctx: NodeContext):
