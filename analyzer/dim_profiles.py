@@ -132,7 +132,7 @@ def named_dims(
             continue
         for axis, dim in enumerate(value.type.tensor_type.shape.dim):
             if dim.HasField("dim_param") and dim.dim_param:
-                found.setdefault(dim_name(dim), []).append((value.name, axis))
+                found.setdefault(text_of(dim.dim_param), []).append((value.name, axis))
     return found
 
 
@@ -233,7 +233,7 @@ def resolve(
         low, opt, high = [], [], []
         for dim in dim_protos:
             if dim.HasField("dim_param") and dim.dim_param:
-                name = dim_name(dim)
+                name = text_of(dim.dim_param)
                 r = ranges.get(name)
                 if r is None:
                     unbound.setdefault(name, []).append(input_name)
@@ -268,13 +268,7 @@ def resolve(
 def _dim_text(dim) -> str | int:
     if dim.HasField("dim_value"):
         return dim.dim_value
-    return dim_name(dim) or "?"
-
-
-def dim_name(dim: onnx.TensorShapeProto.Dimension) -> str:
-    """A dim's dim_param as text (`safe_text.text_of`): as messages print it, as `--dims`
-    takes it."""
-    return text_of(dim.dim_param)
+    return text_of(dim.dim_param) or "?"
 
 
 def _check_agrees(name, given: DimRange | None, input_name, axis, shape) -> None:

@@ -343,7 +343,7 @@ def _compile(trt, flavour, is_rtx, ccs, shapes, args, model_path):
 def _check_shapes(model, shapes: dict[str, tuple[tuple[int, ...], ...]]) -> None:
     """Rejects a dynamic input without --shapes, or --shapes that fit no input, from the ONNX
     graph alone: before TensorRT is imported (seconds), so a missing profile fails at once."""
-    from trtforge.analyzer.dim_profiles import dim_name
+    from trtforge.analyzer.safe_text import text_of
 
     initializers = {t.name for t in model.graph.initializer}
     inputs = [i for i in model.graph.input if i.name not in initializers]
@@ -367,7 +367,7 @@ def _check_shapes(model, shapes: dict[str, tuple[tuple[int, ...], ...]]) -> None
                     "keep static dimensions as they are; vary only the dynamic (-1) ones",
                 )
         elif any(d < 0 for d in dims):
-            names = [dim_name(d) for d in value.type.tensor_type.shape.dim if d.dim_param]
+            names = [text_of(d.dim_param) for d in value.type.tensor_type.shape.dim if d.dim_param]
             raise UserError(
                 f"input '{value.name}' has dynamic shape {dims} and no --shapes",
                 f"add --shapes {value.name}:MIN,OPT,MAX (e.g. "

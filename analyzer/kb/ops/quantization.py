@@ -139,6 +139,8 @@ def _decided_for_each_node(graph: GraphView, analysis: str) -> dict[str, bool | 
     quantized model, with a scale and a zero point per node, is most of the Q/DQ work."""
     index, _, decide_rows = _DECIDED[analysis]
     fields, names = graph.fields, {}
+    if _QDQ.isdisjoint(fields.ops):  # (most graphs: no walk over their nodes)
+        return {}
     for op, domain, inputs in zip(fields.ops, fields.domains, fields.inputs, strict=True):
         if op in _QDQ and domain in ("", "ai.onnx") and len(inputs) > index and inputs[index]:
             names[inputs[index]] = None
