@@ -28,6 +28,7 @@ from trtforge.analyzer._speculation import (
     address_space_cap,
     first_types,
     inferred_types,
+    propagates,
     shape_consumers,
     strict_run,
     too_large_for_data_prop,
@@ -385,9 +386,13 @@ def _crashed(err: inference_guard.InferenceCrashed) -> None:
 
 def _needs_data_prop(graph: onnx.GraphProto, types: Mapping[str, onnx.TypeProto]) -> bool:
     """True when a node whose output shape depends on input values has an output with no
-    rank or an unknown dim (no value, or a name shape inference made up: `unk__<n>`).
+    rank or an unknown dim (no value, or a name shape inference made up: `unk__<n>`), and
+    when a node holds bodies (If, Loop, Scan: their nodes' types are not in `types` to judge,
+    and the speculative run propagates for them: `_speculation.propagates`).
 
     Each distinct type is judged once (most outputs of a large model share a few types)."""
+    if any(node.op_type in CONTROL_FLOW for node in graph.node):
+        return True
     consumers = getattr(types, "shape_consumers", None)
     nodes = (
         [graph.node[i] for i in consumers]
@@ -553,12 +558,13 @@ def speculative_table(
     The policy infers strictly without data propagation and, when a shape-consuming node is
     left unresolved, again with it: twice the work for the models that need it (transformers
     whose Reshape shapes come from Shape/Gather/Concat chains). Here one strict run with data
-    propagation does both. Its result is the policy's whenever it passes and no rank-1 tensor
-    exceeds MAX_DATA_PROP_ELEMENTS: strict inference that passes with data propagation passes
-    without it (propagated values only add shape facts), a model that needed propagation gets
-    the propagated types either way, and one that did not has nothing for propagation to add
-    (only shape-consuming nodes read propagated values). `tests/reports/test_shape_inference.py`
-    holds the two equal over the onnx wheel's models.
+    propagation does both (without it where no top-level node is a shape consumer, as the
+    policy runs: `_speculation.propagates`). Its result is the policy's whenever it passes
+    and no rank-1 tensor exceeds MAX_DATA_PROP_ELEMENTS: strict inference that passes with
+    data propagation passes without it (propagated values only add shape facts), a model
+    that needed propagation gets the propagated types either way, and one that did not has
+    nothing for propagation to add (only shape-consuming nodes read propagated values).
+    `tests/reports/test_shape_inference.py` holds the two equal over the onnx wheel's models.
 
     Data propagation allocates per element of every rank-1 tensor with a known size, which
     the policy rules out by looking at the types first. Here a graph input of that kind
@@ -570,20 +576,21 @@ def speculative_table(
     `_weightless`'s (a lean load's `structure`).
     """
     light = _weightless(model, heavy_at)
-    if _large_1d_input(light.graph):
+    nodes = light.graph.node
+    data_prop = propagates(node.op_type for node in nodes)
+    if data_prop and _large_1d_input(light.graph):
         return None
     if light is not model or serialized is None:
         serialized = light.SerializeToString()
     try:
         with address_space_cap(len(serialized) if memory_cap else None):
-            nodes = light.graph.node
             bodies = sum(node.op_type in CONTROL_FLOW for node in nodes)
-            inferred = strict_run(serialized, len(nodes), bodies)
+            inferred = strict_run(serialized, len(nodes), bodies, data_prop=data_prop)
     except Exception as err:  # noqa: BLE001 - strict failure, MemoryError: run step by step
         log.info("speculative shape inference failed: %s", " ".join(str(err).split())[:200])
         return None
     table = _table_of(inferred)
-    if not _safe_for_data_prop(table):
+    if data_prop and not _safe_for_data_prop(table):
         return None
     return table
 

@@ -540,7 +540,7 @@ def test_lean_speculation_declines_what_the_full_path_does_more_for():
     tensor.external_data.add(key="location", value="e.bin")
     wide = onnx.parser.parse_model(
         '<ir_version: 8, opset_import: ["" : 17]> g (float[100000] x) => (float[100000] y) '
-        "{ y = Relu(x) }"
+        "{ s = Shape(x) \n y = Reshape(x, s) }"
     )
     in_body = _shape_computing_model()
     branch = in_body.graph.node[-1].attribute[0].g
@@ -549,6 +549,13 @@ def test_lean_speculation_declines_what_the_full_path_does_more_for():
         assert _speculation.lean_inferred(model.SerializeToString()) is None
     assert inference.speculative_table(wide_weight) is None  # the full path declines it too
     assert _speculation.lean_inferred(_shape_computing_model().SerializeToString()) is not None
+    # without a shape consumer nothing is propagated: nothing is too large, the run is made
+    relu = onnx.parser.parse_model(
+        '<ir_version: 8, opset_import: ["" : 17]> g (float[100000] x) => (float[100000] y) '
+        "{ y = Relu(x) }"
+    )
+    state = _speculation.table_state(_speculation.lean_inferred(relu.SerializeToString()))
+    assert state == (inference.infer_table(relu)._raw, [])
     broken = _mismatched_matmul()
     for model in (broken, _grown_model()):
         with pytest.raises(_speculation.SpeculationFailed):

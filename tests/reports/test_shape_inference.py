@@ -331,3 +331,101 @@ def test_a_onehot_keeps_the_values_it_reads(monkeypatch):
     assert bare is not constants
     with pytest.raises(onnx.shape_inference.InferenceError, match="num elements 0"):
         onnx.shape_inference.infer_shapes(bare, strict_mode=True, data_prop=True)
+
+
+def _reshape_in_a_branch() -> onnx.ModelProto:
+    """A graph with no shape consumer of its own: an If whose then-branch reshapes the
+    graph's (4, 6) tensor to the shape Concat makes of two Constants, (2, -1)."""
+    shape = [
+        helper.make_node("Constant", [], ["a"], value=helper.make_tensor("a", 7, [1], [2])),
+        helper.make_node("Constant", [], ["b"], value=helper.make_tensor("b", 7, [1], [-1])),
+        helper.make_node("Concat", ["a", "b"], ["shape"], axis=0),
+        helper.make_node("Reshape", ["r", "shape"], ["t"]),
+    ]
+    branches = {
+        "then_branch": helper.make_graph(
+            shape, "then", [], [helper.make_tensor_value_info("t", TensorProto.FLOAT, [None] * 2)]
+        ),
+        "else_branch": helper.make_graph(
+            [helper.make_node("Identity", ["r"], ["e"])],
+            "else",
+            [],
+            [helper.make_tensor_value_info("e", TensorProto.FLOAT, [None] * 2)],
+        ),
+    }
+    return _model(
+        [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("If", ["c"], ["y"], **branches)],
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 6]),
+            helper.make_tensor_value_info("c", TensorProto.BOOL, []),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None] * 2)],
+    )
+
+
+def test_a_branch_s_shape_consumer_gets_propagated_values_on_both_paths():
+    """A shape consumer inside a body: the policy propagates for it as the speculative run
+    does (before, the policy saw no top-level consumer and did not: a large model, inferred
+    in a child, and a small one got different types)."""
+    model = _reshape_in_a_branch()
+    onnx.checker.check_model(model, full_check=True)
+    policy = infer_all(model, keep_model=False)[1]
+    speculative = speculative_table(model)
+    assert policy.decoded("t") == ("FLOAT", (2, 12))
+    assert dict(speculative.serialized_table()) == dict(policy.serialized_table())
+
+
+def _flags_of_each_run(monkeypatch) -> list[tuple]:
+    """A list that gets the flags (check_type, strict, data_prop) of each speculative run."""
+    from trtforge.analyzer import _speculation
+
+    runs: list[tuple] = []
+    real = _speculation.cpp_shape_inference()
+
+    class Recording:
+        InferenceError = real.InferenceError
+
+        @staticmethod
+        def infer_shapes(model, *flags):
+            runs.append(flags)
+            return real.infer_shapes(model, *flags)
+
+    monkeypatch.setattr(_speculation, "cpp_shape_inference", lambda: Recording)
+    return runs
+
+
+def test_a_graph_without_shape_consumers_is_inferred_without_propagation(monkeypatch):
+    """Nothing to propagate for (no top-level shape consumer, no body): the speculative run is
+    the policy's first run, without data propagation, and gives the policy's table — for a
+    rank-1 tensor too large for propagation as well, which it no longer declines."""
+    runs = _flags_of_each_run(monkeypatch)
+    scale = numpy_helper.from_array(np.array(0.5, np.float32), "scale")
+    quantized = _model(
+        [
+            helper.make_node("QuantizeLinear", ["x", "scale"], ["q"]),
+            helper.make_node("DequantizeLinear", ["q", "scale"], ["dq"]),
+            helper.make_node("MatMul", ["dq", "w"], ["m"]),
+            helper.make_node("Relu", ["m"], ["y"]),
+        ],
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 8]),
+            helper.make_tensor_value_info("w", TensorProto.FLOAT, [8, 4]),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [scale],
+    )
+    wide = _model(
+        [helper.make_node("Relu", ["x"], ["y"])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1 << 20])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
+    for model in (quantized, wide):
+        runs.clear()
+        table = speculative_table(model)
+        assert runs == [(False, True, False)]
+        policy = infer_all(model, keep_model=False)[1]
+        assert dict(table.serialized_table()) == dict(policy.serialized_table())
+    assert table.decoded("y") == ("FLOAT", (1 << 20,))
+    runs.clear()
+    speculative_table(_reshape_in_a_branch())  # a body: propagated
+    assert runs == [(False, True, True)]
