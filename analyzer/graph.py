@@ -636,6 +636,14 @@ class GraphView:
         per tensor: a quantized model has a scale and a zero point per node. Empty tensors and
         names in no group are read one by one (`constant_value`)."""
         groups: dict[tuple[int, int], tuple[list[str], list[bytes]]] = {}
+        names = list(names)
+        from_file = self._raw_data_read(names)
+        if from_file is not None:
+            names = []  # all read
+            for name, data_type, count, raw in from_file:
+                group = groups.setdefault((data_type, count), ([], []))
+                group[0].append(name)
+                group[1].append(raw)
         for name in names:
             tensor = self._initializers.get(name)
             if tensor is None or tensor.data_location == onnx.TensorProto.EXTERNAL:
@@ -654,6 +662,40 @@ class GraphView:
             if data_type == onnx.TensorProto.BFLOAT16:  # the high half of a FLOAT
                 values = (values.astype(np.uint32) << 16).view(np.float32)
             rows.append((dtype_name(data_type), group_names, values))
+        return rows
+
+    def _raw_data_read(self, names: list[str]) -> list[tuple[str, int, int, bytes]] | None:
+        """(name, element type, element count, raw data) of each of `names` that
+        `constant_rows` groups, read from the graph's bytes (`_wire.raw_data_at`) with the
+        heads read at load: no protobuf wrapper for each of a quantized model's scales and
+        zero points. None where the view has no such bytes (then each is read as a tensor).
+
+        The bytes hold what the proto was parsed from (`LoadedModel.graph_bytes`); a payload a
+        sparse read left as zeros is over MAX_INFERENCE_INITIALIZER_BYTES, and so has more
+        than MAX_DECODED_ELEMENTS elements: never read here."""
+        heads, index = self._initializer_heads, self._initializers
+        if heads is None or self._serialized_graph is None or _wire is None:
+            return None
+        if not isinstance(index, _InitializersByName):
+            return None
+        found = [(name, at) for name in names if (at := index.position(name)) is not None]
+        read = _wire.raw_data_at(self._serialized_graph, [at for _, at in found])
+        if read is None or read[0] != len(heads.names):
+            return None
+        kinds: dict[int, tuple[int, int, int] | None] = {}  # kind -> (type, count, bytes)
+        rows = []
+        for (name, at), raw in zip(found, read[1], strict=True):
+            if raw is None:
+                continue
+            kind = heads.kinds[at]
+            if kind not in kinds:
+                data_type, dims = heads.table[kind]
+                as_is, count = _ROWS_AS.get(data_type), math.prod(dims)
+                grouped = as_is is not None and 0 < count <= MAX_DECODED_ELEMENTS
+                kinds[kind] = (data_type, count, count * as_is.itemsize) if grouped else None
+            grouped = kinds[kind]
+            if grouped is not None and len(raw) == grouped[2]:
+                rows.append((name, grouped[0], grouped[1], raw))
         return rows
 
     def _position(self, name: str) -> int | None:

@@ -588,12 +588,15 @@ def test_a_large_file_is_hashed_while_it_is_parsed(tmp_path, monkeypatch):
     assert threading.active_count() == 1
 
 
-def test_constant_rows_are_the_values_constant_value_reads():
+@pytest.mark.parametrize("from_bytes", [False, True])
+def test_constant_rows_are_the_values_constant_value_reads(from_bytes):
     """`GraphView.constant_rows` (the Q/DQ rules' scales and zero points, read a group at a
     time) gives each tensor it covers the elements `constant_value` decodes, in order, and
     leaves out what it cannot read as raw bytes: typed fields, external and segmented data,
     sizes that do not match the dims, empty and over-large tensors, Constant nodes, names
-    that are not initializers. On random tensors of every numeric type, BFLOAT16 included."""
+    that are not initializers. On random tensors of every numeric type, BFLOAT16 included;
+    `from_bytes`: read from the graph's bytes (`_wire.raw_data_at`), which here also write
+    some fields twice (protobuf reads the last)."""
     import ml_dtypes
 
     rng = np.random.default_rng(11)
@@ -640,6 +643,12 @@ def test_constant_rows_are_the_values_constant_value_reads():
     )
     graph = helper.make_graph([constant], "g", [], [], inits)
     view = GraphView(graph, TypeTable())
+    if from_bytes:
+        view = _view_from_bytes(graph, rng)
+        graph = view.graph
+        inits = list({t.name: t for t in graph.initializer}.values())  # the last of a name
+        left_out = {t.name for t in inits if not _read_as_raw(t)}
+        left_out -= {"empty", "large", "segmented"}
     names = [t.name for t in inits] + ["c", "missing"]
     covered = {}
     for dtype, group, rows in view.constant_rows(names):
@@ -647,6 +656,8 @@ def test_constant_rows_are_the_values_constant_value_reads():
         for name, row in zip(group, rows, strict=True):
             covered[name] = (dtype, row)
     assert not covered.keys() & (left_out | {"empty", "large", "segmented", "c", "missing"})
+    if from_bytes:
+        assert view._raw_data_read(names) is not None  # (read from the bytes)
     assert len(covered) == len(inits) - len(left_out) - 3
     for tensor in inits:
         if tensor.name not in covered:
@@ -659,3 +670,55 @@ def test_constant_rows_are_the_values_constant_value_reads():
         assert row.dtype == expected.dtype
         assert np.array_equal(row, expected, equal_nan=True), tensor.name
         assert np.array_equal(row, view.constant_value(tensor.name).reshape(-1), equal_nan=True)
+
+
+def _read_as_raw(tensor: onnx.TensorProto) -> bool:
+    """Whether `constant_rows` reads `tensor` as raw bytes (the others: one by one)."""
+    count = int(np.prod(tensor.dims))
+    return (
+        tensor.HasField("raw_data")
+        and not tensor.HasField("segment")
+        and tensor.data_location != TensorProto.EXTERNAL
+        and tensor.data_type in graph_module._ROWS_AS
+        and 0 < count <= graph_module.MAX_DECODED_ELEMENTS
+        and len(tensor.raw_data) == count * graph_module._ROWS_AS[tensor.data_type].itemsize
+    )
+
+
+def _view_from_bytes(graph: onnx.GraphProto, rng) -> GraphView:
+    """A view of `graph` as a file's bytes give it, some of its initializers' raw_data and
+    data_location written twice (a first one protobuf does not keep), and a name given to two
+    initializers (the last is the one read)."""
+    from trtforge.analyzer._shallow_graph import InitializerHeads, _wire
+
+    def field(number: int, wire: int, payload: bytes) -> bytes:
+        if wire == 2:
+            payload = _varint(len(payload)) + payload
+        return _varint(number << 3 | wire) + payload
+
+    parts = [field(1, 2, n.SerializeToString()) for n in graph.node]
+    tensors = list(graph.initializer)
+    tensors.append(numpy_helper.from_array(np.full(3, 7, np.int8), tensors[0].name))
+    for tensor in tensors:
+        wire = tensor.SerializeToString()
+        twice = rng.integers(4)
+        if twice == 1 and tensor.HasField("raw_data"):  # a longer raw_data first
+            wire = field(9, 2, tensor.raw_data + b"\1\2\3\4") + wire
+        elif twice == 2:  # EXTERNAL first, then DEFAULT: kept as raw data
+            wire = field(14, 0, b"\1") + wire + field(14, 0, b"\0")
+        elif twice == 3 and tensor.HasField("raw_data"):  # a raw_data of other bytes last
+            wire += field(9, 2, bytes(reversed(tensor.raw_data)))
+        parts.append(field(5, 2, wire))
+    serialized = b"".join(parts) + field(2, 2, b"g")
+    parsed = onnx.GraphProto.FromString(serialized)
+    heads = InitializerHeads(*_wire.initializer_heads(serialized))
+    return GraphView(parsed, TypeTable(), serialized=serialized, initializer_heads=heads)
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        low, value = value & 0x7F, value >> 7
+        out.append(low | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
