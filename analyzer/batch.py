@@ -78,7 +78,9 @@ class BatchResult:
 
 def collect(paths: Iterable[str]) -> list[Path]:
     """The model files named by `paths`: files as given, folders searched recursively for
-    `*.onnx` (sorted), each file once.
+    `*.onnx` (sorted), each file once. What a folder holds under that name that is not a
+    folder (searched itself) is a model to check too, so that a FIFO, a device or a broken
+    link there becomes an error row (`loading.require_model_file`), never a silent skip.
 
     Raises:
         UserError: a folder holds no `.onnx` file.
@@ -87,7 +89,7 @@ def collect(paths: Iterable[str]) -> list[Path]:
     for text in paths:
         path = Path(text)
         if os.path.isdir(path):  # False, not an error, where it cannot be looked at
-            models = sorted(p for p in path.rglob("*.onnx") if os.path.isfile(p))
+            models = sorted(p for p in path.rglob("*.onnx") if not os.path.isdir(p))
             if not models:
                 raise UserError(
                     f"{path}: no .onnx file in this folder or below it",

@@ -92,3 +92,22 @@ def test_bad_arguments_exit_2_before_any_model(tmp_path, tree):
     assert proc.returncode == 2 and "no .onnx file" in proc.stderr and "Hint:" in proc.stderr
     proc = run_cli(CHECK, str(tree), "--target", "trt-99")
     assert proc.returncode == 2 and "unknown target" in proc.stderr and proc.stdout == ""
+
+
+def test_what_a_folder_holds_under_a_model_s_name_is_never_skipped_silently(tree):
+    """A FIFO or a broken link named `*.onnx` is an error row (never opened: a FIFO would
+    block the run); a folder named so is searched like any other."""
+    import os
+
+    os.mkfifo(tree / "pipe.onnx")
+    (tree / "gone.onnx").symlink_to(tree / "nowhere.onnx")
+    (tree / "bundle.onnx").mkdir()
+    save(topk_model(), tree / "bundle.onnx" / "inside.onnx")
+    proc = run_cli(CHECK, str(tree), *STATIC, "--format", "json", timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    rows = {r["path"]: r for r in _json(proc)["models"]}
+    assert rows[str(tree / "bundle.onnx" / "inside.onnx")]["status"] == "supported"
+    assert str(tree / "bundle.onnx") not in rows
+    assert "not a regular file" in rows[str(tree / "pipe.onnx")]["error"]["message"]
+    assert rows[str(tree / "gone.onnx")]["status"] == "error"
+    assert _json(proc)["summary"] == {"models": 5, "supported": 2, "unsupported": 1, "error": 2}
