@@ -13,8 +13,8 @@ child that dies during the speculative run is replaced by one that runs the poli
 `prefetch(path)` starts such a child before the command has even imported its modules
 (`trt-check` calls it as soon as its arguments are parsed): the child reads the file itself
 and sends the table with the SHA-256 of the bytes it read (of a lean run, the bytes it
-inferred: the model without its weights), and `start_type_inference` hands that child over
-when the model the command loaded has that digest (`LoadedModel.inference_sha256`).
+inferred as well: the model without its weights), and `start_type_inference` hands that child
+over when the model the command loaded has that digest (`LoadedModel.inference_sha256`).
 Inference then runs while the command imports onnx, numpy and the knowledge base (~0.2 s)
 instead of after.
 
@@ -67,10 +67,14 @@ PREFETCH_READ_BYTES = 64 << 20
 #: as without a prefetch: with a child forked after loading, which shares its pages.)
 SPECULATING, POLICY, RESULT, SMALL, LEFT_TO_PARENT = b"S", b"P", b"T", b"N", b"L"
 
-#: a prefetching child's lean result comes with (INFERRED, SHA-256 of the bytes it inferred:
+#: a prefetching child's lean result for a file it maps (over PREFETCH_READ_BYTES: mostly
+#: weights) comes with (INFERRED, SHA-256 of the bytes it inferred:
 #: `_speculation.inference_digest`) instead of the file's digest: hashing those (the model
 #: without its weights) costs the child little, where the whole file (a second hash beside
-#: the parent's, on a machine whose two cores are busy) slowed both.
+#: the parent's, on a machine whose two cores are busy) slowed both. A file it reads whole
+#: is hashed whole as well (~17 ms for 30 MB): unless the parent loads it lean (and hashes
+#: it only when asked), it binds the result to the file's digest, which it computes anyway,
+#: instead of making the model without its weights only to hash it (~60 ms).
 INFERRED = "inferred"
 
 
@@ -221,8 +225,11 @@ class PendingTypes:
             except _speculation.SpeculationFailed:
                 run, speculate = None, False  # the full speculation would fail alike
             if run is not None:  # its table is read by the parent (`prefetched`), bound to
-                inferred, digest = run  # the bytes inferred (`inference_digest`)
-                out.write(_pickled(((INFERRED, digest), inferred)))
+                inferred, digest = run  # the bytes inferred (`inference_digest`), and to the
+                bound = (INFERRED, digest)  # file's for a file read whole (INFERRED)
+                if isinstance(data, bytes):
+                    bound += (hashlib.sha256(data).hexdigest(),)
+                out.write(_pickled((bound, inferred)))
                 return
             if not isinstance(data, bytes):  # a mapped file: parsed here, its weights would
                 out.write(LEFT_TO_PARENT)  # be copied twice (the parent holds them already)
@@ -295,7 +302,10 @@ class PendingTypes:
             return None
         digest, table = payload
         if isinstance(digest, tuple) and digest[:1] == (INFERRED,):  # a lean run's
-            if digest[1] != self._inferred_sha256 and digest[1] != digest_of():
+            if self._inferred_sha256 is not None:  # (a lean load: its file is not hashed)
+                if digest[1] != self._inferred_sha256:
+                    return None
+            elif digest[-1] != digest_of():  # the file's, or (no native reader) the same
                 return None
         elif digest != digest_of():
             return None

@@ -445,9 +445,11 @@ def load_model(model: str | os.PathLike | onnx.ModelProto | bytes) -> LoadedMode
     loaded = _with_graph_reads(loaded, data)
     from trtforge.analyzer import background
 
-    # what a prefetching child infers if it runs lean (without the native reader, the whole
-    # file, whose digest is `sha256`)
-    if _wire is not None and background.prefetching(path):
+    # what a prefetching child infers if it runs lean, for a lean load (whose file is hashed
+    # only when asked) or a file the child maps (it hashes only what it infers); otherwise
+    # the child's table is bound to the file's digest, `sha256`, which is computed anyway
+    mapped = size > background.PREFETCH_READ_BYTES
+    if _wire is not None and (lean is not None or mapped) and background.prefetching(path):
         from trtforge.analyzer._speculation import inference_digest
 
         loaded.inference_sha256 = inference_digest(data)

@@ -13,7 +13,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from trtforge.analyzer import background, inference
+from trtforge.analyzer import background, inference, loading
 from trtforge.analyzer.backends import static
 from trtforge.analyzer.inference import collect_declared_types, infer_types
 from trtforge.analyzer.loading import load_model
@@ -659,17 +659,22 @@ def _exited(pid: int) -> None:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+@pytest.mark.parametrize("lean_load", [True, False])
 def test_a_lean_prefetch_is_bound_to_the_bytes_it_inferred(
-    fork_always, monkeypatch, tmp_path, caplog
+    fork_always, monkeypatch, tmp_path, caplog, lean_load
 ):
-    """A lean child's table is bound to the SHA-256 of what it inferred (the model without
-    its weights: `_speculation.inference_digest`), not of the whole file: the weights'
-    values changed after the child read the file, the table still stands for the loaded
-    model and is used; a changed graph is inferred again."""
+    """For a command that loads the file lean (and so does not hash it), a lean child's
+    table is bound to the SHA-256 of what it inferred (the model without its weights:
+    `_speculation.inference_digest`), not of the whole file: the weights' values changed
+    after the child read the file, the table still stands for the loaded model and is used;
+    a changed graph is inferred again. A command that reads the file whole hashes it
+    anyway: the table is bound to the file's digest, and either change is inferred again."""
     import numpy as np
     from onnx import numpy_helper
 
     monkeypatch.setattr(background, "PREFETCH_MIN_BYTES", 0)
+    if lean_load:
+        monkeypatch.setattr(loading, "LEAN_PARSE_BYTES", 0)
     model = _weighted_model()
     path = tmp_path / "m.onnx"
     onnx.save(model, path)
@@ -690,8 +695,11 @@ def test_a_lean_prefetch_is_bound_to_the_bytes_it_inferred(
         onnx.save(changed, path)
         with caplog.at_level(logging.INFO, logger="trtforge.background"):
             loaded = load_model(path)
-            assert loaded.inference_sha256 is not None and loaded.sha256 != loaded.inference_sha256
+            assert (loaded.lean is not None) is lean_load
+            assert (loaded.inference_sha256 is not None) is lean_load
+            assert loaded.sha256 != loaded.inference_sha256
             table = background.start_type_inference(changed, loaded).result()
+        used = used and lean_load
         assert ("inferring again" in caplog.text) is not used
         assert bool(lean) is used
         assert table._raw == infer_types(changed)._raw
