@@ -25,6 +25,7 @@ from trtforge.analyzer._speculation import (
     MAX_DATA_PROP_ELEMENTS,
     MAX_INFERENCE_INITIALIZER_BYTES,
     SHAPE_CONSUMERS,
+    VALUE_READERS,
     address_space_cap,
     first_types,
     inferred_types,
@@ -188,6 +189,10 @@ def _weightless(model: onnx.ModelProto, heavy_at: Collection[int] = ()) -> onnx.
     value it copies too. Types and shapes of weights do not need their values, so inference
     runs on a copy without them. Returns `model` itself when it has no such weight.
 
+    Where inference reads no initializer's values (no top-level node of an op in
+    `_speculation.VALUE_READERS`, no local function), every initializer not declared as an
+    input is such an input too: ONNX copies each initializer it is given.
+
     `heavy_at`: the initializers a lean load left without data (`LoadedModel.elided`), each
     heavy in the whole model, so that the copy is the whole model's.
     """
@@ -203,7 +208,15 @@ def _weightless(model: onnx.ModelProto, heavy_at: Collection[int] = ()) -> onnx.
             for name in node.input
         }
     heavy_at = frozenset(heavy_at)
-    heavy = [t for i, t in enumerate(graph.initializer) if i in heavy_at or _is_heavy(t, valued)]
+    light_all: Container[str] = ()  # the names made inputs as the model reads no values
+    if not model.functions and VALUE_READERS.isdisjoint(node.op_type for node in nodes):
+        declared_inputs = {value.name for value in graph.input}
+        light_all = {t.name for t in graph.initializer} - declared_inputs
+    heavy = [
+        t
+        for i, t in enumerate(graph.initializer)
+        if i in heavy_at or t.name in light_all or _is_heavy(t, valued)
+    ]
     holding = {i: _without_weight(nodes[i]) for i in constants if _holds_weight(nodes[i], valued)}
     if not heavy and not holding:
         return model

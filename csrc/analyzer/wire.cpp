@@ -1309,14 +1309,33 @@ bool valued_names(std::string_view graph, const std::vector<std::string>& value_
   });
 }
 
+// Whether a node of `graph` has an op type in `readers` (whatever its domain): false also
+// when the bytes are malformed (`read` false).
+bool has_op_in(std::string_view graph, const std::vector<std::string>& readers, bool& read) {
+  bool found = false;
+  read = each_field(graph, [&](uint32_t field, std::string_view node) {
+    if (field != 1 || found) return true;
+    return each_field(node, [&](uint32_t f, std::string_view value) {
+      if (f == 4 && std::find(readers.begin(), readers.end(), value) != readers.end()) {
+        found = true;
+      }
+      return true;
+    });
+  });
+  return found && read;
+}
+
+// `all_light`: every initializer not declared as an input is heavy too (`weightless`: the
+// model's inference reads no initializer's values).
 bool weightless_graph(std::string_view graph, size_t max_bytes,
                       const std::vector<uint64_t>& value_types,
-                      const std::vector<std::string>& value_ops,
+                      const std::vector<std::string>& value_ops, bool all_light,
                       std::vector<std::string_view>& parts, std::deque<std::string>& owned,
                       std::vector<std::pair<std::string_view, std::string>>& added) {
   Numbers valued;
   if (!valued_names(graph, value_ops, valued)) return false;
   std::vector<TensorHead> heavy;
+  std::vector<TensorHead> light;  // with `all_light`: the others, heavy unless declared
   std::vector<std::string_view> declared;
   // in the graph's order: the initializers (each kept or left out) and the nodes made anew
   struct Edit {
@@ -1351,13 +1370,29 @@ bool weightless_graph(std::string_view graph, size_t max_bytes,
     bool weight = may_be_weight(head, value_types) && valued.find(head.name, SIZE_MAX) == SIZE_MAX;
     if (payload.size() > max_bytes || head.data_location == 1 || weight) {
       heavy.push_back(std::move(head));
+    } else if (all_light) {
+      light.push_back(std::move(head));
     }
     return true;
   });
   if (!read) return false;
   Numbers heavy_names, declared_names;
-  for (const auto& head : heavy) heavy_names.number(head.name, 0);
   for (auto name : declared) declared_names.number(name, 0);
+  if (!light.empty()) {  // in the initializers' order, as `_weightless` appends them
+    std::vector<TensorHead> merged;  // every initializer is one of `heavy` or `light`, in order
+    size_t next_heavy = 0, next_light = 0;
+    for (const auto& edit : edits) {
+      if (edit.node != nullptr) continue;
+      if (next_heavy < heavy.size() && heavy[next_heavy].name.data() == edit.name.data()) {
+        merged.push_back(std::move(heavy[next_heavy++]));
+      } else if (next_light < light.size()) {
+        TensorHead& head = light[next_light++];
+        if (declared_names.find(head.name, SIZE_MAX) == SIZE_MAX) merged.push_back(std::move(head));
+      }
+    }
+    heavy = std::move(merged);
+  }
+  for (const auto& head : heavy) heavy_names.number(head.name, 0);
   const char* kept = graph.data();  // the start of the span not copied yet
   for (const auto& edit : edits) {
     // every initializer of a heavy one's name goes (as `_weightless`)
@@ -1449,25 +1484,39 @@ PyObject* weightless(PyObject*, PyObject* args) {
   Py_ssize_t max_bytes;
   PyObject* types;
   PyObject* ops;
-  if (!PyArg_ParseTuple(args, "y*nOO", &view, &max_bytes, &types, &ops)) return nullptr;
+  PyObject* readers = nullptr;
+  if (!PyArg_ParseTuple(args, "y*nOO|O", &view, &max_bytes, &types, &ops, &readers)) {
+    return nullptr;
+  }
   std::vector<uint64_t> value_types;
-  std::vector<std::string> value_ops;
-  if (!read_value_readers(types, ops, value_types, value_ops)) {
+  std::vector<std::string> value_ops, reader_ops;
+  std::vector<uint64_t> unused;
+  if (!read_value_readers(types, ops, value_types, value_ops) ||
+      (readers != nullptr && !read_value_readers(types, readers, unused, reader_ops))) {
     PyBuffer_Release(&view);
     return nullptr;
   }
+  std::string_view source(static_cast<const char*>(view.buf), static_cast<size_t>(view.len));
+  // every initializer light where the model's inference reads no initializer's values: no
+  // node of an op in `readers` and no model-local function (ModelProto.functions 25)
+  bool functions = false;
+  bool all_light = readers != nullptr && each_raw_field(source, [&](uint32_t field, uint32_t,
+                                                                   std::string_view,
+                                                                   std::string_view) {
+    functions = functions || field == 25;
+    return true;
+  }) && !functions;
   // the result in parts (spans of the model as it is, and what is new), copied once at the end
   std::vector<std::string_view> parts;
   std::deque<std::string> owned;
   std::vector<std::pair<std::string_view, std::string>> added;
   auto remake = [&](std::string_view graph, std::vector<std::string_view>& graph_parts) {
-    return weightless_graph(graph, static_cast<size_t>(max_bytes), value_types, value_ops,
-                            graph_parts, owned, added);
+    bool read = true;
+    bool light = all_light && !has_op_in(graph, reader_ops, read);
+    return read && weightless_graph(graph, static_cast<size_t>(max_bytes), value_types,
+                                    value_ops, light, graph_parts, owned, added);
   };
-  bool read = max_bytes >= 0 &&
-      with_graph_remade(
-          std::string_view(static_cast<const char*>(view.buf), static_cast<size_t>(view.len)),
-          remake, parts, owned);
+  bool read = max_bytes >= 0 && with_graph_remade(source, remake, parts, owned);
   PyRef inputs(read ? PyList_New(0) : nullptr);
   for (size_t i = 0; inputs.obj && i < added.size(); ++i) {
     PyRef name(make_text(added[i].first));
@@ -2049,10 +2098,13 @@ PyMethodDef methods[] = {
      "of names; attributes: lists of serialized AttributeProtos); None when the bytes are not "
      "a graph this reader understands (read them through protobuf instead)."},
     {"weightless", weightless, METH_VARARGS,
-     "weightless(serialized_model, max_bytes, value_types, value_ops) -> (model, added): the "
+     "weightless(serialized_model, max_bytes, value_types, value_ops[, readers]) -> (model, "
+     "added): the "
      "model without the top-level initializers serialized in more than max_bytes, stored "
      "externally, or of rank 2 or more, an element type not in value_types and read by no "
-     "top-level node of an op type in value_ops (every initializer of such a one's name), "
+     "top-level node of an op type in value_ops (every initializer of such a one's name) "
+     "— with `readers` (op types), when no top-level node has one of them and the model "
+     "has no local function, without every initializer not declared as an input — "
      "each declared instead as a graph input of its "
      "element type and dims (appended in their order, unless an input of that name is "
      "declared), the top-level Constant nodes holding a weight in `value` (rank 2 or more, "

@@ -429,3 +429,105 @@ def test_a_graph_without_shape_consumers_is_inferred_without_propagation(monkeyp
     runs.clear()
     speculative_table(_reshape_in_a_branch())  # a body: propagated
     assert runs == [(False, True, True)]
+
+
+def _inputs_added(model: onnx.ModelProto) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    """The typed inputs the model without its weights has and `model` has not: as
+    `inference._weightless` makes it, and as the native `_speculation._weightless` does."""
+    from trtforge.analyzer import _speculation
+    from trtforge.analyzer.inference import _weightless
+
+    declared = {value.name for value in model.graph.input}
+    light = _weightless(model)
+    parsed = {
+        value.name: value.type.SerializeToString()
+        for value in light.graph.input
+        if value.name not in declared
+    }
+    made = _speculation._weightless(model.SerializeToString())
+    native = dict(made[1]) if made is not None else {}
+    return parsed, native
+
+
+def test_without_value_readers_every_initializer_is_inferred_as_an_input():
+    """A model whose inference reads no initializer's values (no op of VALUE_READERS, no
+    local function) is inferred with every initializer as a typed input — by both the
+    parsed and the native path — and gets ONNX's types of the whole model, on every such
+    model the onnx wheel ships."""
+    from trtforge.analyzer._speculation import VALUE_READERS
+
+    data = Path(onnx.__file__).parent / "backend" / "test" / "data"
+    paths = sorted([*data.glob("*/*/model.onnx"), *data.glob("*/*.onnx")])
+    compared = 0
+    for path in paths:
+        model = onnx.load(path)
+        ops = {node.op_type for node in model.graph.node}
+        if model.functions or not VALUE_READERS.isdisjoint(ops) or not model.graph.initializer:
+            continue
+        declared = {value.name for value in model.graph.input}
+        parsed, native = _inputs_added(model)
+        assert parsed == native, path
+        assert set(parsed) == {t.name for t in model.graph.initializer} - declared, path
+        whole = onnx.shape_inference.infer_shapes(model, strict_mode=True)
+        table = infer_all(model, keep_model=False)[1]
+        for value in [*whole.graph.value_info, *whole.graph.output]:
+            assert table.serialized(value.name) == value.type.SerializeToString(), path
+        compared += 1
+    assert compared > 40
+
+
+def test_a_value_reader_a_local_function_or_a_declared_input_keeps_initializers():
+    """Range reads its float scalars' values, a local function's body may read any: their
+    models keep every initializer but weights. An initializer declared as an input keeps
+    its data either way (the input's type is the declared one)."""
+    limit = numpy_helper.from_array(np.array(5.0, np.float32), "limit")
+    bias = numpy_helper.from_array(np.ones(4, np.float32), "bias")
+    start = numpy_helper.from_array(np.array(0.0, np.float32), "start")
+    delta = numpy_helper.from_array(np.array(1.0, np.float32), "delta")
+    with_range = _model(
+        [
+            helper.make_node("Range", ["start", "limit", "delta"], ["r"]),
+            helper.make_node("Add", ["x", "bias"], ["y"]),
+        ],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
+        [
+            helper.make_tensor_value_info("y", TensorProto.FLOAT, None),
+            helper.make_tensor_value_info("r", TensorProto.FLOAT, None),
+        ],
+        [start, limit, delta, bias],
+    )
+    assert _inputs_added(with_range) == ({}, {})
+    assert infer_all(with_range, keep_model=False)[1].decoded("r") == ("FLOAT", (5,))
+
+    add = _model(
+        [helper.make_node("Add", ["x", "bias"], ["y"])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [bias],
+    )
+    assert set(_inputs_added(add)[0]) == {"bias"}
+    with_function = onnx.ModelProto()
+    with_function.CopyFrom(add)
+    with_function.functions.add().CopyFrom(
+        helper.make_function(
+            "local",
+            "F",
+            ["a"],
+            ["b"],
+            [helper.make_node("Relu", ["a"], ["b"])],
+            [helper.make_opsetid("", 17)],
+        )
+    )
+    with_function.opset_import.add(domain="local", version=1)
+    assert _inputs_added(with_function) == ({}, {})
+    declared = onnx.ModelProto()
+    declared.CopyFrom(add)
+    declared.graph.input.append(helper.make_tensor_value_info("bias", TensorProto.FLOAT, [4]))
+    assert _inputs_added(declared) == ({}, {})
+    assert [t.name for t in _weightless_of(declared).graph.initializer] == ["bias"]
+
+
+def _weightless_of(model: onnx.ModelProto) -> onnx.ModelProto:
+    from trtforge.analyzer.inference import _weightless
+
+    return _weightless(model)
