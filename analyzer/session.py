@@ -191,7 +191,9 @@ class ModelSession:
 
     def problems(self) -> list[Problem]:
         """`validity.validate` of the model: the structural problems and, when the structure
-        is sound, the attribute errors strict shape inference found (the session's one run)."""
+        is sound, the attribute errors strict shape inference found (the session's one run)
+        and, when those are none, inputs whose types break their op's type constraints
+        (`validity.type_problems`)."""
         from trtforge.analyzer import validity
 
         problems = self.structural_problems()
@@ -199,6 +201,13 @@ class ModelSession:
             error = self.strict_error()
             if error:  # (read against the whole model: it may infer again)
                 problems += validity.inference_problems(error, self.proto)
+        if not any(p.finding.is_error for p in problems):
+            from trtforge.analyzer.graph import GraphView
+
+            view = GraphView(self.structure.graph, self.types())
+            problems += validity.type_problems(
+                self.structure.graph, self.loaded.opsets, lambda name: view.tensor(name).dtype
+            )
         return problems
 
     # -- graphsurgeon ---------------------------------------------------------------------

@@ -79,11 +79,15 @@ class Problem:
         return self.finding.message
 
 
+#: what the hint of every invalid/ error ends with
+NO_FIX = "; no automatic fix: trtforge rewrites valid graphs only"
+
+
 def _problem(
     node: int | None, kind: str, message: str, hint: str, severity: str = "error"
 ) -> Problem:
     if severity == "error":  # no pass repairs an invalid graph (kb/fixability.py's rule)
-        hint = f"{hint}; no automatic fix: trtforge rewrites valid graphs only"
+        hint = f"{hint}{NO_FIX}"
     finding = Finding(f"invalid/{kind}", message, hint=hint, source=SOURCE, severity=severity)
     return Problem(node, finding)
 
@@ -352,6 +356,74 @@ def any_version_attr_types(op: str, domain: str, opset: int) -> dict[str, int]:
         for name, spec in schema.attributes.items():
             types.setdefault(name, int(spec.type))
     return {**types, **schema_attr_types(op, domain, opset)}
+
+
+@functools.cache
+def _bound_together(op: str, domain: str, opset: int, count: int) -> tuple:
+    """(type variable, input positions) for each type variable of the op's schema at `opset`
+    that `count` inputs bind more than once (a homogeneous variadic input binds its one
+    variable at every position); () without a schema."""
+    schema = _schema(op, "" if domain == "ai.onnx" else domain, opset) if opset > 0 else None
+    if schema is None or not schema.inputs:
+        return ()
+    variables = {constraint.type_param_str for constraint in schema.type_constraints}
+    formal, last = schema.inputs, schema.inputs[-1]
+    variadic = last.option == onnx.defs.OpSchema.FormalParameterOption.Variadic
+    positions: dict[str, list[int]] = {}
+    for index in range(count):
+        if index < len(formal) and not (variadic and index >= len(formal) - 1):
+            param = formal[index]
+        elif variadic and last.is_homogeneous:
+            param = last
+        else:
+            break
+        if param.type_str in variables:
+            positions.setdefault(param.type_str, []).append(index)
+    return tuple((name, tuple(at)) for name, at in positions.items() if len(at) > 1)
+
+
+def type_mismatch(op: str, domain: str, opset: int, dtypes: list[str]) -> str | None:
+    """Why the inputs of a node with these element types (`dtypes`, by position: "" for an
+    absent input, UNDEFINED when unknown) break its schema's type constraints, or None: two
+    inputs the schema binds to one type variable (`T` of Add, Concat's inputs, Where's X and
+    Y, a DequantizeLinear's x and zero point) must have one type. onnx.checker (full check)
+    and onnxruntime refuse such a node ("bound to different types"); TensorRT's parser
+    refuses most ("must have same input types") and casts for a few."""
+    for variable, positions in _bound_together(op, domain, opset, len(dtypes)):
+        seen: dict[str, int] = {}
+        for index in positions:
+            dtype = dtypes[index]
+            if dtype and dtype != "UNDEFINED":
+                seen.setdefault(dtype, index)
+        if len(seen) > 1:
+            (a, i), (b, j) = list(seen.items())[:2]
+            return f"inputs {i} and {j} are both of its type {variable}, but are {a} and {b}"
+    return None
+
+
+TYPE_MISMATCH_HINT = (
+    "give them one type in the exporter (a Cast where they meet); onnx.checker and "
+    "onnxruntime refuse this node too"
+)
+
+
+def type_problems(graph: onnx.GraphProto, opsets: dict[str, int], dtype_of) -> list[Problem]:
+    """`invalid/inconsistent-types` for each top-level node of `graph` that `type_mismatch` finds,
+    the element types read by `dtype_of(name)` (a `GraphView.tensor`'s dtype). The static
+    backend checks each node as it judges it (`StaticBackend._apply`: once per node key)."""
+    problems = []
+    for index, node in enumerate(graph.node):
+        if len(node.input) < 2:
+            continue
+        domain = "" if node.domain == "ai.onnx" else node.domain
+        opset = opsets.get(domain, 0)
+        dtypes = [dtype_of(name) if name else "" for name in node.input]
+        why = type_mismatch(node.op_type, domain, opset, dtypes)
+        if why is not None:
+            shown = short(node.name) or f"<{short(node.op_type)} #{index}>"
+            message = f"{short(node.op_type)} node '{shown}': {why}"
+            problems.append(_problem(index, "inconsistent-types", message, TYPE_MISMATCH_HINT))
+    return problems
 
 
 def _schema_versions(op: str, domain: str) -> list:

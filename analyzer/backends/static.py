@@ -270,6 +270,16 @@ class StaticChecker:
         )
 
     def _apply(self, ctx: NodeContext, node: onnx.NodeProto, graph: GraphView, rule: OpRule):
+        if len(node.input) > 1:  # inputs the schema binds to one type must have one
+            dtypes = [graph.tensor(name).dtype if name else "" for name in node.input]
+            why = validity.type_mismatch(node.op_type, node.domain, ctx.opset, dtypes)
+            if why is not None:
+                yield ctx.finding(
+                    "invalid/inconsistent-types",
+                    why,
+                    validity.TYPE_MISMATCH_HINT + validity.NO_FIX,
+                    source=validity.SOURCE,
+                )
         if rule.opsets is not None and ctx.opset:
             low, high = rule.opsets
             if ctx.opset < low or (high is not None and ctx.opset > high):
