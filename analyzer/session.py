@@ -202,12 +202,8 @@ class ModelSession:
             if error:  # (read against the whole model: it may infer again)
                 problems += validity.inference_problems(error, self.proto)
         if not any(p.finding.is_error for p in problems):
-            from trtforge.analyzer.graph import GraphView
-
-            view = GraphView(self.structure.graph, self.types())
-            problems += validity.type_problems(
-                self.structure.graph, self.loaded.opsets, lambda name: view.tensor(name).dtype
-            )
+            graph = self.structure.graph
+            problems += validity.type_problems(graph, self.types(), self.loaded.opsets)
         return problems
 
     # -- graphsurgeon ---------------------------------------------------------------------

@@ -407,22 +407,34 @@ TYPE_MISMATCH_HINT = (
 )
 
 
-def type_problems(graph: onnx.GraphProto, opsets: dict[str, int], dtype_of) -> list[Problem]:
-    """`invalid/inconsistent-types` for each top-level node of `graph` that `type_mismatch` finds,
-    the element types read by `dtype_of(name)` (a `GraphView.tensor`'s dtype). The static
-    backend checks each node as it judges it (`StaticBackend._apply`: once per node key)."""
-    problems = []
-    for index, node in enumerate(graph.node):
-        if len(node.input) < 2:
-            continue
-        domain = "" if node.domain == "ai.onnx" else node.domain
-        opset = opsets.get(domain, 0)
-        dtypes = [dtype_of(name) if name else "" for name in node.input]
-        why = type_mismatch(node.op_type, domain, opset, dtypes)
-        if why is not None:
-            shown = short(node.name) or f"<{short(node.op_type)} #{index}>"
-            message = f"{short(node.op_type)} node '{shown}': {why}"
-            problems.append(_problem(index, "inconsistent-types", message, TYPE_MISMATCH_HINT))
+def type_problems(graph: onnx.GraphProto, types, opsets: dict[str, int]) -> list[Problem]:
+    """`invalid/inconsistent-types` for each node of `graph` and of its If/Loop/Scan bodies
+    that `type_mismatch` finds (element types from `types`, the model's type table, and the
+    initializers and inputs), each on the top-level node that holds it. The static backend
+    checks each node as it judges it (`StaticBackend._apply`: once per node key); this is
+    the same check for trt-rewrite and trt-quantize (`ModelSession.problems`)."""
+    from trtforge.analyzer.graph import GraphView
+
+    problems: list[Problem] = []
+
+    def walk(graph: GraphView, top: int | None, where: str) -> None:
+        for index, node in enumerate(graph.graph.node):
+            at = index if top is None else top
+            domain = "" if node.domain == "ai.onnx" else node.domain
+            if len(node.input) > 1:
+                dtypes = [graph.tensor(name).dtype if name else "" for name in node.input]
+                why = type_mismatch(node.op_type, domain, opsets.get(domain, 0), dtypes)
+                if why is not None:
+                    shown = short(node.name) or f"<{short(node.op_type)} #{index}>"
+                    message = f"{short(node.op_type)} node '{where}{shown}': {why}"
+                    problem = _problem(at, "inconsistent-types", message, TYPE_MISMATCH_HINT)
+                    problems.append(problem)
+            for attr in node.attribute:
+                for body in [attr.g] if attr.HasField("g") else list(attr.graphs):
+                    inner = GraphView(body, types, outer=graph)
+                    walk(inner, at, f"{where}{short(node.name) or node.op_type}/")
+
+    walk(GraphView(graph, types), None, "")
     return problems
 
 

@@ -221,6 +221,45 @@ CASES["transpose-perm-unnamed"] = (
     "Transpose node '<Transpose #0>': Invalid attribute perm",
 )
 
+CASES["add-float-and-int64"] = (
+    lambda: _add_w(numpy_helper.from_array(np.ones((2, 2), np.int64), "w")),
+    "invalid/inconsistent-types",
+    "Add node 'add': inputs 0 and 1 are both of its type T, but are FLOAT and INT64",
+)
+CASES["concat-float16-and-float"] = (
+    lambda: _model(
+        [N("Cast", ["x"], ["h"], to=TensorProto.FLOAT16), N("Concat", ["x", "h"], ["y"], axis=0)],
+        outputs=[_vi("y", shape=(4, 2))],
+    ),
+    "invalid/inconsistent-types",
+    "inputs 0 and 1 are both of its type T, but are FLOAT and FLOAT16",
+)
+CASES["where-in-a-branch"] = (  # a body's node, reported on the If that holds it
+    lambda: _model(
+        [
+            N(
+                "If",
+                ["c"],
+                ["y"],
+                name="if",
+                then_branch=helper.make_graph(
+                    [N("Where", ["m", "x", "i"], ["t"], name="where")],
+                    "then",
+                    [],
+                    [_vi("t")],
+                ),
+                else_branch=helper.make_graph(
+                    [N("Identity", ["x"], ["e"])], "else", [], [_vi("e")]
+                ),
+            )
+        ],
+        inputs=[_vi("x"), _vi("c", TensorProto.BOOL, ()), _vi("m", TensorProto.BOOL)],
+        inits=[numpy_helper.from_array(np.ones((2, 2), np.int32), "i")],
+    ),
+    "invalid/inconsistent-types",
+    "where': inputs 1 and 2 are both of its type T, but are FLOAT and INT32",
+)
+
 #: cases TensorRT's parser accepts on its own (it takes them on trust)
 PARSER_CASES = (
     "attribute-wrong-type",
@@ -572,3 +611,56 @@ def test_an_invalid_graph_gets_no_rewrite_command(fmt, tmp_path, capsys):
     assert "invalid/" in text and "unsupported-dtype" in text
     assert "trt-rewrite " + str(path) not in text
     assert " ".join(INVALID_LINE.split()) in text
+
+
+@pytest.mark.parametrize(
+    "case", ["add-float-and-int64", "concat-float16-and-float", "where-in-a-branch"]
+)
+def test_inputs_bound_to_one_type_agree_with_the_full_checker(case, tmp_path, capsys):
+    """A type-variable mismatch is what onnx.checker's full check refuses ("inconsistent
+    type" / "bound to different types"), and trt-quantize refuses it as trt-rewrite does:
+    exit 2, one line, no traceback (onnxruntime died on it in calibration)."""
+    from trtforge.analyzer.cli.quantize import main as quantize_main
+
+    model = CASES[case][0]()
+    with pytest.raises(onnx.shape_inference.InferenceError, match="inconsistent type"):
+        onnx.checker.check_model(model, full_check=True)
+    path = _write(tmp_path, case)
+    code = quantize_main([path, "-o", str(tmp_path / "q.onnx"), "--random-calibration"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and "inconsistent-types" not in err, err
+    assert CASES[case][2] in err
+    assert not (tmp_path / "q.onnx").exists()
+
+
+def test_inputs_of_one_type_or_of_types_the_schema_keeps_apart_are_valid():
+    """One type per type variable (Add of two FLOAT, a Concat of three), types the schema
+    binds to different variables (DequantizeLinear's INT8 data and FLOAT scale, Reshape's
+    INT64 shape), a Loop's carried values of any types (a heterogeneous variadic) and
+    unknown types: no finding, as onnx.checker's full check passes them."""
+    from trtforge.analyzer import validity
+
+    assert validity.type_mismatch("Add", "", 17, ["FLOAT", "FLOAT"]) is None
+    assert validity.type_mismatch("Concat", "", 13, ["FLOAT"] * 3) is None
+    assert validity.type_mismatch("DequantizeLinear", "", 21, ["INT8", "FLOAT", "INT8"]) is None
+    assert validity.type_mismatch("Reshape", "", 14, ["FLOAT", "INT64"]) is None
+    assert validity.type_mismatch("Loop", "", 16, ["INT64", "BOOL", "FLOAT", "INT32"]) is None
+    assert validity.type_mismatch("Add", "", 17, ["FLOAT", "UNDEFINED"]) is None
+    assert validity.type_mismatch("Add", "com.example", 1, ["FLOAT", "INT64"]) is None
+    assert "INT8 and UINT8" in validity.type_mismatch(
+        "DequantizeLinear", "", 21, ["INT8", "FLOAT", "UINT8"]
+    )
+    assert "FLOAT and INT64" in validity.type_mismatch("Sum", "", 13, ["FLOAT", "FLOAT", "INT64"])
+    quantized = _model(
+        [N("DequantizeLinear", ["q", "s", "z"], ["y"])],
+        inputs=[_vi("q", TensorProto.INT8)],
+        inits=[
+            numpy_helper.from_array(np.array(0.5, np.float32), "s"),
+            numpy_helper.from_array(np.array(0, np.int8), "z"),
+        ],
+        opset=21,
+    )
+    onnx.checker.check_model(quantized, full_check=True)
+    from trtforge.analyzer.session import ModelSession
+
+    assert ModelSession.unchecked(quantized).problems() == []
