@@ -362,8 +362,8 @@ def any_version_attr_types(op: str, domain: str, opset: int) -> dict[str, int]:
 def _bound_together(op: str, domain: str, opset: int, count: int) -> tuple:
     """(type variable, input positions) for each type variable of the op's schema at `opset`
     that `count` inputs bind more than once (a homogeneous variadic input binds its one
-    variable at every position); () without a schema."""
-    schema = _schema(op, "" if domain == "ai.onnx" else domain, opset) if opset > 0 else None
+    variable at every position); () without a schema (or an opset: None, 0)."""
+    schema = _schema(op, "" if domain == "ai.onnx" else domain, opset) if opset else None
     if schema is None or not schema.inputs:
         return ()
     variables = {constraint.type_param_str for constraint in schema.type_constraints}
