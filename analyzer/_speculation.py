@@ -60,6 +60,19 @@ WEIGHT_RULE = (
     sorted(INFERENCE_READS_ANY_RANK_OF),
 )
 
+#: bits per element in raw_data of each ONNX element type, by number (0: none): onnx 1.23's
+#: table (`validity.raw_data_bits`, read from onnx, equals it: tests/perf/test_lean_load.py),
+#: here for the lean structure (`lean_structure`), which a prefetching child makes without
+#: importing onnx. An element type missing here is only never left out of a structure.
+RAW_DATA_BITS = (0, 32, 8, 8, 16, 16, 32, 64, 0, 8, 16, 64, 32, 64, 64, 128, 16, 8, 8, 8, 8, 4, 4,
+                 4, 8, 2, 2, 8, 8)  # fmt: skip
+
+#: a lean structure leaves out the raw data of sound weights of more elements than this: the
+#: per-layer weights of a 100,000-node model (50,000 of 32x32) are most of its bytes, and
+#: the few a check reads the values of are read from the file's bytes
+#: (`GraphView.constant_value`, through `LoadedModel.weight_at`).
+LEAN_MIN_ELEMENTS = 16
+
 #: data propagation expands every rank-0/1 tensor into per-element shape data (about 200 bytes
 #: per element in onnx 1.23, whatever the dtype): it only runs when none has more elements.
 MAX_DATA_PROP_ELEMENTS = 1 << 16
@@ -300,6 +313,28 @@ def weight_facts(serialized_model: bytes) -> tuple[int, bool, bool]:
     return largest, _EXTERNAL in data_locations(serialized_model), False
 
 
+def lean_structure(serialized_model) -> tuple[bytes, list[tuple[int, int, int]]] | None:
+    """The serialized model without the raw data of its large sound top-level weights (sound
+    by RAW_DATA_BITS, of more than LEAN_MIN_ELEMENTS elements, and ones shape inference runs
+    without: `_wire.lean_model`), and (position, start, size) of each raw data left out;
+    None without the native reader, or when it leaves nothing out or does not understand
+    the bytes. What `LoadedModel.structure` is parsed from."""
+    if _wire is None:
+        return None
+    made = _wire.lean_model(serialized_model, RAW_DATA_BITS, LEAN_MIN_ELEMENTS, *WEIGHT_RULE)
+    return None if made is None or made[0] is None else made
+
+
+def structure_digest(serialized_model) -> str:
+    """The SHA-256 (hex) of `lean_structure(serialized_model)`'s bytes, or of the model's
+    own when it makes none: what a prefetching child binds the types of a file it maps to.
+    They are a function of those bytes (the weights left out are inputs of inference), and
+    a command that loads the file lean has them already (`LoadedModel.inference_sha256`),
+    where making the model without its weights only to hash it would cost it ~0.1 s."""
+    made = lean_structure(serialized_model)
+    return hashlib.sha256(made[0] if made is not None else serialized_model).hexdigest()
+
+
 def _weightless(serialized_model: bytes) -> tuple[bytes, list[tuple[str, bytes]]] | None:
     """The serialized model without its top-level initializers stored externally, serialized
     in more than MAX_INFERENCE_INITIALIZER_BYTES, or of rank 2 or more and another element
@@ -329,38 +364,6 @@ def lean_inferred(
     Raises:
         SpeculationFailed: the run failed.
     """
-    run = lean_run(serialized_model, declared, in_parallel)
-    return None if run is None else run[0]
-
-
-def _lean_input(serialized_model) -> tuple[bytes, list[tuple[str, bytes]] | None]:
-    """What a lean run infers of a serialized model (bytes or a buffer): the model without
-    its weights and the inputs added for them (`_weightless`), or, where the native reader
-    does not make that, the model itself (a buffer, not copied) and None."""
-    made = _weightless(serialized_model)
-    return (serialized_model, None) if made is None else made
-
-
-def inference_input(serialized_model) -> bytes:
-    """The bytes a lean run infers for a serialized model (`_lean_input`). The types a lean
-    run gives are a function of these bytes alone: a prefetch binds its result to their
-    SHA-256 (`inference_digest`)."""
-    return bytes(_lean_input(serialized_model)[0])
-
-
-def inference_digest(serialized_model) -> str:
-    """The SHA-256 (hex) of `inference_input(serialized_model)`."""
-    return hashlib.sha256(inference_input(serialized_model)).hexdigest()
-
-
-def lean_run(
-    serialized_model: bytes,
-    declared: tuple[list[str], dict[str, bytes]] | None = None,
-    in_parallel: bool = False,
-) -> tuple[bytes, str] | None:
-    """`lean_inferred`, and the SHA-256 (hex) of the bytes it inferred (`inference_digest`
-    of `serialized_model`, computed from the copy the run read: a mapped file changed
-    meanwhile cannot make the two disagree)."""
     ops, types = declared if declared is not None else model_types(serialized_model)
     largest, external, _ = weight_facts(serialized_model)
     # the types the model declares, graph inputs among them
@@ -380,14 +383,20 @@ def lean_run(
     data_prop = propagates(ops)
     if data_prop and too_large_for_data_prop(declared_types):  # the weights' too: inputs now
         return None
-    digest = hashlib.sha256(serialized_model).hexdigest()
     try:
         with address_space_cap(len(serialized_model)):
             bodies = sum(op in CONTROL_FLOW for op in ops)
-            inferred = strict_run(serialized_model, len(ops), bodies, in_parallel, data_prop)
-            return inferred, digest
+            return strict_run(serialized_model, len(ops), bodies, in_parallel, data_prop)
     except Exception as err:  # noqa: BLE001 - strict failure, MemoryError
         raise SpeculationFailed(str(err)) from err
+
+
+def _lean_input(serialized_model) -> tuple[bytes, list[tuple[str, bytes]] | None]:
+    """What a lean run infers of a serialized model (bytes or a buffer): the model without
+    its weights and the inputs added for them (`_weightless`), or, where the native reader
+    does not make that, the model itself (a buffer, not copied) and None."""
+    made = _weightless(serialized_model)
+    return (serialized_model, None) if made is None else made
 
 
 def strict_run(

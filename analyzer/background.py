@@ -12,9 +12,9 @@ child that dies during the speculative run is replaced by one that runs the poli
 
 `prefetch(path)` starts such a child before the command has even imported its modules
 (`trt-check` calls it as soon as its arguments are parsed): the child reads the file itself
-and sends the table with the SHA-256 of the bytes it read (of a lean run, the bytes it
-inferred as well: the model without its weights), and `start_type_inference` hands that child
-over when the model the command loaded has that digest (`LoadedModel.inference_sha256`).
+and sends the table with the SHA-256 of the bytes it read (of a file it maps, of its lean
+structure: the model without its weights), and `start_type_inference` hands that child over
+when the model the command loaded has that digest (`LoadedModel.inference_sha256`).
 Inference then runs while the command imports onnx, numpy and the knowledge base (~0.2 s)
 instead of after.
 
@@ -56,9 +56,12 @@ MIN_NODES = 20_000
 #: largest model protobuf can parse (`loading.PROTOBUF_LIMIT`).
 PREFETCH_MIN_BYTES = 512 << 10
 PREFETCH_MAX_BYTES = 2**31 - 1
-#: a file larger than this is mostly weights: the child maps it (`mmap`) instead of reading
-#: it, so that it holds no second copy of them (a graph of a million nodes is ~50 MB); its
-#: lean run reads the graph without them (`_speculation.lean_inferred`).
+#: a file of this size or more is mostly weights: the child maps it (`mmap`) instead of
+#: reading it, so that it holds no second copy of them (a graph of a million nodes is
+#: ~50 MB); its lean run reads the graph without them (`_speculation.lean_inferred`). The
+#: command loads such a file lean (`loading.LEAN_PARSE_BYTES`, the same size), which the
+#: child's digest (`INFERRED`) relies on: where the two differ, the child's types are not
+#: used (the command infers again).
 PREFETCH_READ_BYTES = 64 << 20
 
 #: what a child writes: SPECULATING before the speculative run, POLICY before the policy's,
@@ -67,14 +70,13 @@ PREFETCH_READ_BYTES = 64 << 20
 #: as without a prefetch: with a child forked after loading, which shares its pages.)
 SPECULATING, POLICY, RESULT, SMALL, LEFT_TO_PARENT = b"S", b"P", b"T", b"N", b"L"
 
-#: a prefetching child's lean result for a file it maps (over PREFETCH_READ_BYTES: mostly
-#: weights) comes with (INFERRED, SHA-256 of the bytes it inferred:
-#: `_speculation.inference_digest`) instead of the file's digest: hashing those (the model
-#: without its weights) costs the child little, where the whole file (a second hash beside
-#: the parent's, on a machine whose two cores are busy) slowed both. A file it reads whole
-#: is hashed whole as well (~17 ms for 30 MB): unless the parent loads it lean (and hashes
-#: it only when asked), it binds the result to the file's digest, which it computes anyway,
-#: instead of making the model without its weights only to hash it (~60 ms).
+#: a prefetching child's lean result comes with (INFERRED, a SHA-256): for a file it reads
+#: whole, the file's (~17 ms for 30 MB), which the command computes anyway; for a file it
+#: maps (from PREFETCH_READ_BYTES: mostly weights), that of the file's lean structure
+#: (`_speculation.structure_digest`), which the command loads the file as and hashes in a
+#: few milliseconds (`LoadedModel.inference_sha256`), where hashing the whole file (a second
+#: hash beside the parent's, on a machine whose two cores are busy) slowed both. The types
+#: are a function of either.
 INFERRED = "inferred"
 
 
@@ -187,8 +189,8 @@ class PendingTypes:
         #: function giving it: a lean load's digest may still be computing)
         self.path: str | None = None
         self._sha256: Callable[[], str] = lambda: ""
-        #: `_speculation.inference_digest` of the bytes the command loaded, if computed
-        #: (`LoadedModel.inference_sha256`): a lean child's result is bound to it
+        #: the digest of the lean structure the command loaded, if computed
+        #: (`LoadedModel.inference_sha256`): a child that mapped the file binds to it
         self._inferred_sha256: str | None = None
         #: work to do while `result()` waits for the child (`meanwhile`)
         self._meanwhile: list = []
@@ -221,14 +223,14 @@ class PendingTypes:
             speculate = True
             _announce(out, SPECULATING)  # the run without onnx
             try:
-                run = _speculation.lean_run(data, declared, in_parallel=True)
+                inferred = _speculation.lean_inferred(data, declared, in_parallel=True)
             except _speculation.SpeculationFailed:
-                run, speculate = None, False  # the full speculation would fail alike
-            if run is not None:  # its table is read by the parent (`prefetched`), bound to
-                inferred, digest = run  # the bytes inferred (`inference_digest`), and to the
-                bound = (INFERRED, digest)  # file's for a file read whole (INFERRED)
-                if isinstance(data, bytes):
-                    bound += (hashlib.sha256(data).hexdigest(),)
+                inferred, speculate = None, False  # the full speculation would fail alike
+            if inferred is not None:  # its table is read by the parent (`prefetched`)
+                if isinstance(data, bytes):  # bound to the file's bytes (INFERRED)
+                    bound = (INFERRED, hashlib.sha256(data).hexdigest())
+                else:
+                    bound = (INFERRED, _speculation.structure_digest(data))
                 out.write(_pickled((bound, inferred)))
                 return
             if not isinstance(data, bytes):  # a mapped file: parsed here, its weights would
@@ -302,10 +304,10 @@ class PendingTypes:
             return None
         digest, table = payload
         if isinstance(digest, tuple) and digest[:1] == (INFERRED,):  # a lean run's
-            if self._inferred_sha256 is not None:  # (a lean load: its file is not hashed)
-                if digest[1] != self._inferred_sha256:
+            if self._inferred_sha256 is not None:  # a lean load's structure (not its file,
+                if digest[1] != self._inferred_sha256:  # which it hashes only when asked)
                     return None
-            elif digest[-1] != digest_of():  # the file's, or (no native reader) the same
+            elif digest[1] != digest_of():  # the file's
                 return None
         elif digest != digest_of():
             return None
@@ -379,11 +381,11 @@ class PendingTypes:
 
 
 def _read_or_mapped(path: str):
-    """The bytes of the file `path`: read, or, over PREFETCH_READ_BYTES, mapped read-only (a
+    """The bytes of the file `path`: read, or, from PREFETCH_READ_BYTES, mapped read-only (a
     buffer the native readers, hashlib and `bytes()` take; a file truncated meanwhile kills
     the child with SIGBUS, which the parent meets as a failed prefetch)."""
     with open(path, "rb") as model_file:
-        if os.fstat(model_file.fileno()).st_size <= PREFETCH_READ_BYTES:
+        if os.fstat(model_file.fileno()).st_size < PREFETCH_READ_BYTES:
             return model_file.read()
         return mmap.mmap(model_file.fileno(), 0, access=mmap.ACCESS_READ)
 

@@ -52,11 +52,6 @@ HASH_MEANWHILE_BYTES = 16 << 20
 #: (`LoadedModel.structure`): what a check reads; the whole proto is parsed when asked for.
 LEAN_PARSE_BYTES = 64 << 20
 
-#: a lean load leaves out the raw data of sound weights of more elements than this: the
-#: per-layer weights of a 100,000-node model (50,000 of 32x32) are most of its bytes, and
-#: the few a check reads the values of are read from the file's bytes
-#: (`GraphView.constant_value`, through `LoadedModel.weight_at`).
-LEAN_MIN_ELEMENTS = 16
 
 #: files up to this size keep a view of their graph's bytes (`LoadedModel.graph_bytes`): the
 #: bytes stay in memory as long as the model does. Larger files are mostly weights: they keep
@@ -108,9 +103,9 @@ class LoadedModel:
     #: each top-level initializer's name, element type and dims, read from the file's bytes
     #: (`graph.InitializerHeads`); None when not read. Valid as `graph_bytes`.
     initializer_heads: InitializerHeads | None = field(default=None, repr=False, compare=False)
-    #: the SHA-256 of the bytes a lean inference run reads of this model
-    #: (`_speculation.inference_digest`), computed when a prefetching child reads its file
-    #: (`background.prefetching`), whose result is bound to it; None otherwise.
+    #: the SHA-256 of the lean structure of a lean load (`_speculation.structure_digest`),
+    #: computed when a prefetching child reads its file (`background.prefetching`), whose
+    #: result is bound to it; None otherwise.
     inference_sha256: str | None = field(default=None, repr=False, compare=False)
     #: the model without the raw data of its large sound top-level weights
     #: (`_wire.lean_model`; their positions: `elided`), for a file of LEAN_PARSE_BYTES or
@@ -445,14 +440,11 @@ def load_model(model: str | os.PathLike | onnx.ModelProto | bytes) -> LoadedMode
     loaded = _with_graph_reads(loaded, data)
     from trtforge.analyzer import background
 
-    # what a prefetching child infers if it runs lean, for a lean load (whose file is hashed
-    # only when asked) or a file the child maps (it hashes only what it infers); otherwise
-    # the child's table is bound to the file's digest, `sha256`, which is computed anyway
-    mapped = size > background.PREFETCH_READ_BYTES
-    if _wire is not None and (lean is not None or mapped) and background.prefetching(path):
-        from trtforge.analyzer._speculation import inference_digest
-
-        loaded.inference_sha256 = inference_digest(data)
+    # what a prefetching child that maps the file binds its types to, for a lean load (whose
+    # file is hashed only when asked): the digest of the lean structure it was parsed from
+    # (`_speculation.structure_digest`); otherwise the file's digest, computed anyway
+    if lean is not None and background.prefetching(path):
+        loaded.inference_sha256 = hashlib.sha256(lean[0]).hexdigest()
     from trtforge.analyzer.outputs import protect  # outputs never replace what was read
 
     protect(path, *(loaded.folder / ref.location for ref in refs))
@@ -516,13 +508,10 @@ def _lean(data: bytes) -> tuple[bytes, dict[int, tuple[int, int]]] | None:
     more than LEAN_MIN_ELEMENTS elements, and one that shape inference runs without:
     `inference._is_heavy`); None when the native reader is not built or finds no
     such initializer (or bytes it does not understand: protobuf parses them)."""
-    if _wire is None:
-        return None
-    from trtforge.analyzer._speculation import WEIGHT_RULE
-    from trtforge.analyzer.validity import raw_data_bits
+    from trtforge.analyzer._speculation import lean_structure
 
-    made = _wire.lean_model(data, raw_data_bits(), LEAN_MIN_ELEMENTS, *WEIGHT_RULE)
-    if made is None or made[0] is None:
+    made = lean_structure(data)
+    if made is None:
         return None
     return made[0], {position: (start, start + size) for position, start, size in made[1]}
 

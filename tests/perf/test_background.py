@@ -604,6 +604,7 @@ def test_prefetch_through_the_lean_child(fork_always, monkeypatch, tmp_path, cap
     monkeypatch.setattr(background, "PREFETCH_MIN_BYTES", 0)
     if kind.endswith("mapped"):
         monkeypatch.setattr(background, "PREFETCH_READ_BYTES", 0)
+        monkeypatch.setattr(loading, "LEAN_PARSE_BYTES", 0)  # (as a file that large is)
     model = _chain_model()
     if kind.startswith("weights"):
         model = _weighted_model()
@@ -663,18 +664,20 @@ def _exited(pid: int) -> None:
 def test_a_lean_prefetch_is_bound_to_the_bytes_it_inferred(
     fork_always, monkeypatch, tmp_path, caplog, lean_load
 ):
-    """For a command that loads the file lean (and so does not hash it), a lean child's
-    table is bound to the SHA-256 of what it inferred (the model without its weights:
-    `_speculation.inference_digest`), not of the whole file: the weights' values changed
-    after the child read the file, the table still stands for the loaded model and is used;
-    a changed graph is inferred again. A command that reads the file whole hashes it
-    anyway: the table is bound to the file's digest, and either change is inferred again."""
+    """For a command that loads the file lean (and so does not hash it), the table of a
+    child that maps the file is bound to the SHA-256 of its lean structure (the model
+    without its weights' values: `_speculation.structure_digest`), not of the whole file:
+    the weights' values changed after the child read the file, the table still stands for
+    the loaded model and is used; a changed graph is inferred again. A command that reads
+    the file whole hashes it anyway: the table is bound to the file's digest, and either
+    change is inferred again."""
     import numpy as np
     from onnx import numpy_helper
 
     monkeypatch.setattr(background, "PREFETCH_MIN_BYTES", 0)
-    if lean_load:
+    if lean_load:  # (as a file of 64 MiB or more is: loaded lean, mapped by the child)
         monkeypatch.setattr(loading, "LEAN_PARSE_BYTES", 0)
+        monkeypatch.setattr(background, "PREFETCH_READ_BYTES", 0)
     model = _weighted_model()
     path = tmp_path / "m.onnx"
     onnx.save(model, path)

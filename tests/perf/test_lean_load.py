@@ -121,8 +121,9 @@ def test_the_check_of_a_lean_load_is_the_check_of_the_whole_model(
     real_whole = model_bytes.FileRead.whole
     monkeypatch.setattr(model_bytes.FileRead, "whole", read_file_whole)
     taken = []
-    if path_kind == "prefetched":
+    if path_kind == "prefetched":  # (mapped by the child, as a file loaded lean is)
         monkeypatch.setattr(background, "PREFETCH_MIN_BYTES", 0)
+        monkeypatch.setattr(background, "PREFETCH_READ_BYTES", 0)
         background.prefetch(str(path))
         assert background._prefetch is not None
         real = background.PendingTypes.prefetched
@@ -458,3 +459,12 @@ def test_the_command_refuses_a_file_changed_before_its_digest_is_read(
         json.loads(out.read_text())["model"]["sha256"]
         == hashlib.sha256(path.read_bytes()).hexdigest()
     )
+
+
+def test_the_lean_structure_s_table_is_onnx_s():
+    """The bits-per-element table lean structures are made with (`_speculation`, which a
+    prefetching child reads without onnx) is the one the installed onnx gives: a new
+    element type in onnx fails here before a child and its command could disagree."""
+    from trtforge.analyzer import _speculation, validity
+
+    assert _speculation.RAW_DATA_BITS == validity.raw_data_bits()
