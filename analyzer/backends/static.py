@@ -686,7 +686,15 @@ class VerdictMemo:
                     if type(read) is tuple:  # (input, analysis): `NodeContext.input_derived`
                         position, analysis = read
                         names = [inputs[i][position] for i in members]
-                        columns.append([("derived", analysis(graph, name)) for name in names])
+                        many = getattr(analysis, "many", None)  # its answers in one call
+                        if many is not None:
+                            answers = many(graph, names)
+                        else:
+                            answers = [analysis(graph, name) for name in names]
+                        tagged: dict = {}  # (answers are hashable: one tuple for each)
+                        columns.append(
+                            [tagged.get(a) or tagged.setdefault(a, ("derived", a)) for a in answers]
+                        )
                     else:
                         columns.append(list(map(constants.get, [inputs[i][read] for i in members])))
                 rows = zip(*columns, strict=True)

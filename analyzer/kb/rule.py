@@ -337,8 +337,10 @@ class NodeContext:
         """`analysis(graph, name)` of input `index`'s tensor: what a walk up its producers
         finds, say (`_tensor_common.shape_derived`). An analysis must be a deterministic
         function of the graph and the tensor, with a hashable result: a verdict that reads
-        it stays shared with the nodes whose inputs give the same answer. None when the
-        input is absent."""
+        it stays shared with the nodes whose inputs give the same answer. An analysis may
+        carry `many(graph, names)`, its answers for many tensors in one call, which the
+        static backend reads when it compares nodes in bulk (`VerdictMemo.holding_seen`).
+        None when the input is absent."""
         if not self.has_input(index):
             return None
         read = (index, analysis)
