@@ -690,6 +690,7 @@ def _view_from_bytes(graph: onnx.GraphProto, rng) -> GraphView:
     data_location written twice (a first one protobuf does not keep), and a name given to two
     initializers (the last is the one read)."""
     from trtforge.analyzer._shallow_graph import InitializerHeads, _wire
+    from trtforge.analyzer.inference import _varint
 
     def field(number: int, wire: int, payload: bytes) -> bytes:
         if wire == 2:
@@ -713,12 +714,3 @@ def _view_from_bytes(graph: onnx.GraphProto, rng) -> GraphView:
     parsed = onnx.GraphProto.FromString(serialized)
     heads = InitializerHeads(*_wire.initializer_heads(serialized))
     return GraphView(parsed, TypeTable(), serialized=serialized, initializer_heads=heads)
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        low, value = value & 0x7F, value >> 7
-        out.append(low | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
