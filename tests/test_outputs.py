@@ -464,3 +464,31 @@ def test_a_signal_inside_a_finalizer_is_not_lost(capsys):
     assert caught.value.signum == signal.SIGTERM
     assert "Exception ignored" not in capsys.readouterr().err
     assert sys.unraisablehook is hook  # restored with the handlers
+
+
+def test_a_signal_during_an_import_waits_for_the_import(tmp_path, monkeypatch):
+    """A signal whose handler runs while a module is imported (a C extension calling back into
+    Python as it initializes: onnx's, which died of SIGSEGV or SIGABRT on SIGTERM 65 ms after
+    the command started, found by fuzzing) is not raised there: the import completes, and the
+    signal is delivered again and raised in the command's own code."""
+    import sys
+    import time
+
+    module = tmp_path / "trtforge_signal_probe.py"
+    module.write_text(
+        "import signal\n"
+        "signal.raise_signal(signal.SIGTERM)\n"
+        "for _ in range(1000):  # the handler runs here, inside the import\n"
+        "    pass\n"
+        "COMPLETE = True\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(outputs.Interrupted) as caught:
+        with outputs.signal_guard():
+            import trtforge_signal_probe  # noqa: F401
+
+            assert trtforge_signal_probe.COMPLETE
+            time.sleep(5)  # the signal, delivered again, interrupts this
+    assert caught.value.signum == signal.SIGTERM
+    assert sys.modules["trtforge_signal_probe"].COMPLETE
+    sys.modules.pop("trtforge_signal_probe")
