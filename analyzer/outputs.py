@@ -19,7 +19,8 @@ One module, used by every CLI (trt-check's report, trt-rewrite's model, external
   "nothing written") and the temporary files are removed on the way out. From the first
   rename on, they are deferred: the command finishes (its outputs are complete, its exit
   status is its real one) and says a signal came late. SIGHUP or SIGINT that the parent set
-  to be ignored (nohup, background jobs) stay ignored.
+  to be ignored (nohup, background jobs) stay ignored. One that arrives during an import or
+  in a finalizer takes effect once that is over (`_in_import`, `_in_finalizer`).
 - **Mode.** Files get the mode a plain `open()` would give them under the umask (0666 minus
   umask), not `mkstemp`'s 0600.
 - **After SIGKILL.** A kill that cannot be caught can leave a temporary file. The next write to
