@@ -635,15 +635,24 @@ class GraphView:
         name, in order; BFLOAT16 as the exact FLOAT). One buffer per group instead of an array
         per tensor: a quantized model has a scale and a zero point per node. Empty tensors and
         names in no group are read one by one (`constant_value`)."""
-        groups: dict[tuple[int, int], tuple[list[str], list[bytes]]] = {}
         names = list(names)
-        from_file = self._raw_data_read(names)
-        if from_file is not None:
-            names = []  # all read
-            for name, data_type, count, raw in from_file:
-                group = groups.setdefault((data_type, count), ([], []))
-                group[0].append(name)
-                group[1].append(raw)
+        read = self._raw_data_read(names)
+        groups: dict[tuple[int, int], tuple[list[str], list[bytes]]] = {}
+        for name, data_type, count, raw in read if read is not None else self._raw_data(names):
+            group = groups.setdefault((data_type, count), ([], []))
+            group[0].append(name)
+            group[1].append(raw)
+        rows = []
+        for (data_type, count), (group_names, raws) in groups.items():
+            values = np.frombuffer(b"".join(raws), _ROWS_AS[data_type]).reshape(-1, count)
+            if data_type == onnx.TensorProto.BFLOAT16:  # the high half of a FLOAT
+                values = (values.astype(np.uint32) << 16).view(np.float32)
+            rows.append((dtype_name(data_type), group_names, values))
+        return rows
+
+    def _raw_data(self, names: list[str]) -> Iterator[tuple[str, int, int, bytes]]:
+        """(name, element type, element count, raw data) of each of `names` that
+        `constant_rows` groups, read from the initializers' protos."""
         for name in names:
             tensor = self._initializers.get(name)
             if tensor is None or tensor.data_location == onnx.TensorProto.EXTERNAL:
@@ -653,20 +662,10 @@ class GraphView:
                 continue
             count, raw = _element_count(tensor), tensor.raw_data
             if 0 < count <= MAX_DECODED_ELEMENTS and len(raw) == count * as_is.itemsize:
-                group = groups.setdefault((tensor.data_type, count), ([], []))
-                group[0].append(name)
-                group[1].append(raw)
-        rows = []
-        for (data_type, count), (group_names, raws) in groups.items():
-            values = np.frombuffer(b"".join(raws), _ROWS_AS[data_type]).reshape(-1, count)
-            if data_type == onnx.TensorProto.BFLOAT16:  # the high half of a FLOAT
-                values = (values.astype(np.uint32) << 16).view(np.float32)
-            rows.append((dtype_name(data_type), group_names, values))
-        return rows
+                yield name, tensor.data_type, count, raw
 
     def _raw_data_read(self, names: list[str]) -> list[tuple[str, int, int, bytes]] | None:
-        """(name, element type, element count, raw data) of each of `names` that
-        `constant_rows` groups, read from the graph's bytes (`_wire.raw_data_at`) with the
+        """`_raw_data` of `names`, read from the graph's bytes (`_wire.raw_data_at`) with the
         heads read at load: no protobuf wrapper for each of a quantized model's scales and
         zero points. None where the view has no such bytes (then each is read as a tensor).
 

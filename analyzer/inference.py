@@ -208,14 +208,12 @@ def _weightless(model: onnx.ModelProto, heavy_at: Collection[int] = ()) -> onnx.
             for name in node.input
         }
     heavy_at = frozenset(heavy_at)
-    light_all: Container[str] = ()  # the names made inputs as the model reads no values
-    if not model.functions and VALUE_READERS.isdisjoint(node.op_type for node in nodes):
-        declared_inputs = {value.name for value in graph.input}
-        light_all = {t.name for t in graph.initializer} - declared_inputs
+    declared = {vi.name for vi in graph.input}
+    reads_no_values = not model.functions and VALUE_READERS.isdisjoint(n.op_type for n in nodes)
     heavy = [
         t
         for i, t in enumerate(graph.initializer)
-        if i in heavy_at or t.name in light_all or _is_heavy(t, valued)
+        if i in heavy_at or (reads_no_values and t.name not in declared) or _is_heavy(t, valued)
     ]
     holding = {i: _without_weight(nodes[i]) for i in constants if _holds_weight(nodes[i], valued)}
     if not heavy and not holding:
@@ -234,7 +232,6 @@ def _weightless(model: onnx.ModelProto, heavy_at: Collection[int] = ()) -> onnx.
     target.sparse_initializer.extend(graph.sparse_initializer)
     heavy_names = {t.name for t in heavy}
     target.initializer.extend(t for t in graph.initializer if t.name not in heavy_names)
-    declared = {vi.name for vi in graph.input}
     for tensor in heavy:
         if tensor.name not in declared:
             value = onnx.helper.make_tensor_value_info("", tensor.data_type, tensor.dims)

@@ -61,6 +61,7 @@ class ModelSession:
         self._inferred: onnx.ModelProto | None = None
         self._strict_error: str | None = None  # what strict inference raised, once it ran
         self._structure: list[Problem] | None = None
+        self._typed: list[Problem] | None = None  # `validity.type_problems`, once
         self._graph: gs.Graph | None = None
         self._weights: onnx.ModelProto | None = None
         #: results that commands compute once per version (e.g. trt-check's static report)
@@ -202,8 +203,10 @@ class ModelSession:
             if error:  # (read against the whole model: it may infer again)
                 problems += validity.inference_problems(error, self.proto)
         if not any(p.finding.is_error for p in problems):
-            graph = self.structure.graph
-            problems += validity.type_problems(graph, self.types(), self.loaded.opsets)
+            if self._typed is None:  # (the parser backend asks twice)
+                graph = self.structure.graph
+                self._typed = validity.type_problems(graph, self.types(), self.loaded.opsets)
+            problems += self._typed
         return problems
 
     # -- graphsurgeon ---------------------------------------------------------------------

@@ -1456,6 +1456,19 @@ PyObject* joined(const std::vector<std::string_view>& parts) {
   return bytes;
 }
 
+// A sequence of str a caller hands over as op types: false with a Python error set when it is
+// not one.
+bool read_op_types(PyObject* ops, std::vector<std::string>& op_types) {
+  PyRef op_list(PySequence_Fast(ops, "the op types must be a sequence"));
+  for (Py_ssize_t i = 0; op_list.obj && i < PySequence_Fast_GET_SIZE(op_list.obj); ++i) {
+    Py_ssize_t size;
+    const char* text = PyUnicode_AsUTF8AndSize(PySequence_Fast_GET_ITEM(op_list.obj, i), &size);
+    if (text == nullptr) break;
+    op_types.emplace_back(text, static_cast<size_t>(size));
+  }
+  return op_list.obj && !PyErr_Occurred();
+}
+
 // The element types and op types a caller hands over (`_speculation`'s
 // INFERENCE_READS_VALUES_OF and INFERENCE_READS_ANY_RANK_OF): false with a Python error set
 // when they are not a sequence of ints and one of str.
@@ -1467,16 +1480,7 @@ bool read_value_readers(PyObject* types, PyObject* ops, std::vector<uint64_t>& v
     if (type == -1 && PyErr_Occurred()) break;
     value_types.push_back(static_cast<uint64_t>(type));
   }
-  PyRef op_list(listed.obj && !PyErr_Occurred()
-                    ? PySequence_Fast(ops, "the op types must be a sequence")
-                    : nullptr);
-  for (Py_ssize_t i = 0; op_list.obj && i < PySequence_Fast_GET_SIZE(op_list.obj); ++i) {
-    Py_ssize_t size;
-    const char* text = PyUnicode_AsUTF8AndSize(PySequence_Fast_GET_ITEM(op_list.obj, i), &size);
-    if (text == nullptr) break;
-    value_ops.emplace_back(text, static_cast<size_t>(size));
-  }
-  return listed.obj && op_list.obj && !PyErr_Occurred();
+  return listed.obj && !PyErr_Occurred() && read_op_types(ops, value_ops);
 }
 
 PyObject* weightless(PyObject*, PyObject* args) {
@@ -1490,9 +1494,8 @@ PyObject* weightless(PyObject*, PyObject* args) {
   }
   std::vector<uint64_t> value_types;
   std::vector<std::string> value_ops, reader_ops;
-  std::vector<uint64_t> unused;
   if (!read_value_readers(types, ops, value_types, value_ops) ||
-      (readers != nullptr && !read_value_readers(types, readers, unused, reader_ops))) {
+      (readers != nullptr && !read_op_types(readers, reader_ops))) {
     PyBuffer_Release(&view);
     return nullptr;
   }
