@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,17 +137,35 @@ def named_dims(
     return found
 
 
+#: the largest genai_config.json read (onnxruntime-genai writes a few kilobytes)
+MAX_GENAI_CONFIG_BYTES = 1 << 20
+
+
 def genai_config(model_path: Path | str | None) -> dict | None:
-    """genai_config.json beside the model, or None (absent or unreadable: logged)."""
+    """genai_config.json beside the model, as a JSON object, or None: absent, or not one
+    to read (logged). The model's folder is as untrusted as the model: a FIFO or a device of
+    that name would block or never end, a link may lead out of the folder, and a file of
+    more than MAX_GENAI_CONFIG_BYTES is no such config; none of them is read."""
     if model_path is None:
         return None
-    path = Path(model_path).parent / GENAI_CONFIG
-    if not path.is_file():
+    folder = Path(model_path).parent
+    path = folder / GENAI_CONFIG
+    try:
+        info = path.stat()  # (follows a link: its target is what would be read)
+        inside = folder.resolve() in path.resolve().parents
+    except (OSError, RuntimeError, ValueError):  # absent, a link loop
+        return None
+    if not stat.S_ISREG(info.st_mode) or not inside or info.st_size > MAX_GENAI_CONFIG_BYTES:
+        log.warning(
+            "%s is not a regular file of at most %d bytes in the model's folder; not read",
+            path,
+            MAX_GENAI_CONFIG_BYTES,
+        )
         return None
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        log.warning("%s is not readable JSON (%s); no default dim ranges", path, err)
+        data = json.loads(path.read_bytes()[:MAX_GENAI_CONFIG_BYTES])
+    except (OSError, ValueError, RecursionError) as err:
+        log.warning("%s is not readable JSON (%s); not used", path, err)
         return None
     return data if isinstance(data, dict) else None
 
@@ -155,15 +174,15 @@ def genai_defaults(config: dict, names: list[str]) -> dict[str, DimRange]:
     """Default ranges for the named dims whose role is known, from a genai_config.json."""
     model = config.get("model") if isinstance(config.get("model"), dict) else {}
     search = config.get("search") if isinstance(config.get("search"), dict) else {}
-    length = _positive(model.get("context_length")) or _positive(search.get("max_length"))
+    length = positive_count(model.get("context_length")) or positive_count(search.get("max_length"))
     if length is None:
         return {}
-    beams = _positive(search.get("num_beams")) or 1
-    returns = _positive(search.get("num_return_sequences")) or 1
-    batch = _positive(search.get("batch_size")) or beams * returns
+    beams = positive_count(search.get("num_beams")) or 1
+    returns = positive_count(search.get("num_return_sequences")) or 1
+    batch = positive_count(search.get("batch_size")) or beams * returns
     source = GENAI_CONFIG
     decoder = model.get("decoder") if isinstance(model.get("decoder"), dict) else {}
-    head = _positive(decoder.get("head_size"))
+    head = positive_count(decoder.get("head_size"))
     # the opt point is one real step: past + new tokens = total, within the context length
     # (a mask or rotary table of `length` rows is sliced at total; TensorRT checks the shapes
     # at opt, so a total opt other than past + sequence fails the build of some exports)
@@ -180,7 +199,9 @@ def genai_defaults(config: dict, names: list[str]) -> dict[str, DimRange]:
     return {n: by_role[role(n)] for n in names if role(n) in by_role}
 
 
-def _positive(value) -> int | None:
+def positive_count(value) -> int | None:
+    """`value` if it is a positive integer (a dim, a head count read from a config), else
+    None."""
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 

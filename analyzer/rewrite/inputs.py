@@ -27,9 +27,10 @@ What is derived:
 
 from __future__ import annotations
 
-import json
 import logging
 import re
+import stat
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from trtforge.analyzer.dim_profiles import GENAI_CONFIG, genai_config, positive_count
 from trtforge.analyzer.errors import UserError, short
 
 if TYPE_CHECKING:
@@ -278,14 +280,13 @@ class DecoderLayout:
 
 
 def _genai_config(folder: Path | None) -> dict:
+    """The decoder section of the genai_config.json in `folder`; {} where there is none to
+    read (`dim_profiles.genai_config`: a regular file in the folder) or it is not an object."""
     if folder is None:
         return {}
-    path = folder / "genai_config.json"
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    decoder = (data.get("model") or {}).get("decoder") or {}
+    data = genai_config(folder / GENAI_CONFIG) or {}
+    model = data.get("model")
+    decoder = model.get("decoder") if isinstance(model, dict) else None
     return decoder if isinstance(decoder, dict) else {}
 
 
@@ -316,14 +317,16 @@ def decoder_layout(proto: onnx.ModelProto, folder: Path | None = None) -> Decode
         if "mask" in vi.name.lower() and len(d) == 2 and d[1].dim_param:
             if d[1].dim_param not in (seq_dim, past_dim):
                 total_dim = d[1].dim_param
-    config = _genai_config(folder)
-    kv_heads = config.get("num_key_value_heads")
-    head_size = config.get("head_size")
+    config = _genai_config(folder)  # (a count that is not a positive integer: not known)
+    kv_heads = positive_count(config.get("num_key_value_heads"))
+    head_size = positive_count(config.get("head_size"))
     if kv_heads is None or head_size is None:
         for node in proto.graph.node:
             if node.op_type in ("GroupQueryAttention", "MultiHeadAttention"):
                 kv_heads = (
-                    kv_heads or _attr(node, "kv_num_heads", None) or _attr(node, "num_heads", None)
+                    kv_heads
+                    or positive_count(_attr(node, "kv_num_heads", None))
+                    or positive_count(_attr(node, "num_heads", None))
                 )
     heads: dict[str, int] = {}
     sizes: dict[str, int] = {}
@@ -561,16 +564,68 @@ def load_npz(paths: list[str], flag: str = "--inputs") -> list[Candidate]:
         if not files:
             raise UserError(f"{flag} {item}: no .npz file in that folder", "give FILE.npz")
         for file in files:
-            try:
-                with np.load(file, allow_pickle=False) as data:
-                    feed = {k: np.asarray(data[k]) for k in data.files}
-            except (OSError, ValueError) as err:
-                raise UserError(
-                    f"{flag} {file}: not a readable .npz ({str(err)[:120]})",
-                    "save the arrays with numpy.savez(FILE, name=array, ...)",
-                ) from None
-            steps.append(Step(file.name, feed))
+            steps.append(Step(file.name, read_npz(file, flag)))
     return [Candidate(steps, f"inputs given with {flag}")]
+
+
+#: the most one feed file may hold once decompressed (a few kilobytes of .npz can declare
+#: gigabytes of zeros): as much as verification generates for a model's inputs
+MAX_FEED_FILE_BYTES = MAX_GENERATED_BYTES
+
+_SAVE_HINT = "save the arrays with numpy.savez(FILE, input_name=array, ...)"
+
+
+def read_npz(file: Path, flag: str = "--inputs") -> dict[str, np.ndarray]:
+    """The arrays of the .npz feed file `file`, by name. The file is the user's, as untrusted
+    as a model: a FIFO or a device is not opened; a damaged archive, a member that is not an
+    array (or one that needs pickle), or more than MAX_FEED_FILE_BYTES once decompressed (read
+    from the archive's directory, before anything is decompressed) is a UserError.
+
+    Raises:
+        UserError: the file cannot be read as such.
+    """
+    try:
+        kind = file.stat().st_mode
+    except (OSError, ValueError) as err:
+        why = getattr(err, "strerror", None) or "not found"
+        raise UserError(f"{flag} {file}: cannot read it ({why})", _SAVE_HINT) from None
+    if not stat.S_ISREG(kind):
+        raise UserError(f"{flag} {file}: not a regular file", _SAVE_HINT)
+    try:
+        with open(file, "rb") as handle:
+            magic = handle.read(6)
+            if magic == b"\x93NUMPY":
+                raise UserError(
+                    f"{flag} {file}: a .npy file (one unnamed array), not a .npz of arrays "
+                    "named after the model's inputs",
+                    _SAVE_HINT,
+                )
+            handle.seek(0)
+            with zipfile.ZipFile(handle) as archive:
+                members = archive.infolist()
+                total = sum(member.file_size for member in members)
+                if total > MAX_FEED_FILE_BYTES:
+                    raise UserError(
+                        f"{flag} {file}: its arrays take {total / 2**30:.3g} GiB once "
+                        f"decompressed, more than a feed may ({MAX_FEED_FILE_BYTES >> 30} GiB)",
+                        "give smaller arrays: one sample per file, shaped as the model takes it",
+                    )
+                handle.seek(0)
+                with np.load(handle, allow_pickle=False) as data:
+                    named = [m.filename for m in members]
+                    odd = [n for n in named if not n.endswith(".npy")]
+                    if odd:
+                        raise UserError(
+                            f"{flag} {file}: member '{short(odd[0])}' is not an array (.npy)",
+                            _SAVE_HINT,
+                        )
+                    return {key: np.asarray(data[key]) for key in data.files}
+    except UserError:
+        raise
+    except Exception as err:  # noqa: BLE001 - zipfile, zlib and numpy raise many kinds on
+        # damaged archives (BadZipFile, EOFError, zlib.error, NotImplementedError, ...)
+        reason = " ".join(f"{type(err).__name__}: {err}".split()).rstrip(": ")[:120]
+        raise UserError(f"{flag} {file}: not a readable .npz ({reason})", _SAVE_HINT) from None
 
 
 def load_script(spec: str, flag: str = "--data-loader-script") -> list[Candidate]:

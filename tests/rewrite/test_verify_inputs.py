@@ -341,3 +341,126 @@ def test_waveform_length_is_a_spatial_dim(rw, integer) -> None:
             continue
         runs.append(feed["x"].shape[1])
     assert runs and min(runs) >= 10
+
+
+def _feed_files(folder) -> dict:
+    """Feed files a user may hand over by mistake or on purpose, each with the words its
+    one-line error must hold."""
+    good = folder / "good.npz"
+    np.savez(good, x=np.ones((1, 4), np.float32))
+    data = good.read_bytes()
+    cases = {}
+    np.save(folder / "one.npy", np.ones((1, 4), np.float32))
+    cases[folder / "one.npy"] = "a .npy file"
+    for name, damaged in {
+        "truncated.npz": data[: len(data) // 2],
+        "flipped.npz": data[:60] + bytes([data[60] ^ 0xFF]) + data[61:],
+        "text.npz": b"not an archive",
+    }.items():
+        (folder / name).write_bytes(damaged)
+        cases[folder / name] = "not a readable .npz"
+    import zipfile
+
+    with zipfile.ZipFile(folder / "other.npz", "w") as archive:
+        archive.writestr("notes.txt", "hello")
+    cases[folder / "other.npz"] = "is not an array"
+    np.savez(folder / "objects.npz", x=np.array([{"a": 1}], dtype=object))
+    cases[folder / "objects.npz"] = "not a readable .npz"
+    import os
+
+    os.mkfifo(folder / "fifo.npz")
+    cases[folder / "fifo.npz"] = "not a regular file"
+    return cases
+
+
+def test_hostile_feed_files_are_one_line_errors(tmp_path) -> None:
+    """A .npy, a damaged archive, a member that is not an array, pickled objects or a FIFO:
+    each a UserError naming the file (zipfile's and numpy's own errors were tracebacks, and a
+    FIFO blocked forever)."""
+    for path, words in _feed_files(tmp_path).items():
+        with pytest.raises(UserError, match=words) as err:
+            gen.load_npz([str(path)])
+        assert path.name in err.value.message and "numpy.savez" in err.value.hint
+    assert gen.read_npz(tmp_path / "good.npz")["x"].shape == (1, 4)
+
+
+def test_a_feed_file_declaring_too_much_is_refused_before_decompressing(tmp_path, monkeypatch):
+    """What an archive holds once decompressed is read from its directory: a small file that
+    declares more than MAX_FEED_FILE_BYTES is refused before any array is read."""
+    np.savez_compressed(tmp_path / "zeros.npz", x=np.zeros(4096, np.float32))
+    assert (tmp_path / "zeros.npz").stat().st_size < 1024
+    read = []
+    monkeypatch.setattr(np, "load", lambda *a, **k: read.append(a))
+    monkeypatch.setattr(gen, "MAX_FEED_FILE_BYTES", 8192)
+    with pytest.raises(UserError, match="GiB once decompressed"):
+        gen.read_npz(tmp_path / "zeros.npz")
+    assert not read
+
+
+def test_calibration_data_errors_are_exit_2(tmp_path, capsys) -> None:
+    from trtforge.analyzer.cli.quantize import main as quantize
+
+    model = onnx.parser.parse_model(
+        """<ir_version: 8, opset_import: ["" : 17]>
+        g (float[1, 4] x) => (float[1, 4] y) <float[4, 4] w = {1,0,0,0,0,1,0,0,0,0,1,0,0,0,0,1}> {
+          y = MatMul(x, w)
+        }"""
+    )
+    src = tmp_path / "m.onnx"
+    onnx.save(model, src)
+    cases = _feed_files(tmp_path)
+    for path in cases:
+        out = tmp_path / "q.onnx"
+        assert quantize([str(src), "-o", str(out), "--calibration-data", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and str(path.name) in err and not out.exists()
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        "[1, 2]",
+        '{"model": "decoder"}',
+        '{"model": {"decoder": [2]}}',
+        '{"model": {"decoder": {"num_key_value_heads": "two", "head_size": -4}}}',
+        '{"model": {"decoder": {"num_key_value_heads": 2.5, "head_size": true}}}',
+        "[" * 100_000,
+        "\xff\xfe not text",
+    ],
+)
+def test_a_hostile_genai_config_is_ignored(tmp_path, config) -> None:
+    """genai_config.json is the model folder's, as untrusted as the model: one that is not
+    an object of positive counts gives no heads (the graph's own dims and attributes are
+    used), never a traceback."""
+    model = _decoder()
+    dims = model.graph.input[2].type.tensor_type.shape.dim
+    for axis, name in ((1, "num_kv_heads"), (3, "head_size")):
+        dims[axis].Clear()
+        dims[axis].dim_param = name
+    (tmp_path / "genai_config.json").write_bytes(config.encode("utf-8", "surrogateescape"))
+    layout = gen.decoder_layout(model, tmp_path)
+    assert layout.heads == {} and layout.head_size == {}
+    gen.candidates(model, folder=tmp_path)
+
+
+def test_a_genai_config_that_is_not_a_regular_file_in_the_folder_is_not_read(tmp_path):
+    """A FIFO named genai_config.json would block the read forever; a link out of the model's
+    folder would read a file the user did not hand over."""
+    import os
+
+    from trtforge.analyzer.dim_profiles import genai_config
+
+    model_path = tmp_path / "m.onnx"
+    os.mkfifo(tmp_path / "genai_config.json")
+    assert genai_config(model_path) is None
+    os.remove(tmp_path / "genai_config.json")
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.json"
+    outside.write_text('{"model": {"decoder": {"num_key_value_heads": 2, "head_size": 4}}}')
+    os.symlink(outside, tmp_path / "genai_config.json")
+    assert genai_config(model_path) is None
+    os.remove(tmp_path / "genai_config.json")
+    os.symlink(f"../{outside.name}", tmp_path / "genai_config.json")  # relative, still outside
+    try:
+        assert genai_config(model_path) is None
+    finally:
+        outside.unlink()
