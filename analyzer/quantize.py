@@ -218,6 +218,11 @@ def quantize(
         raise UserError("no calibration samples", "give --calibration-data")
     if holdout is None:
         holdout = len(feeds) // 5 if len(feeds) >= 5 else (1 if len(feeds) >= 2 else 0)
+    if holdout < 0:
+        raise UserError(
+            f"--holdout {holdout}: a count of samples cannot be negative",
+            "give 0 (no accuracy report) or more held-back samples",
+        )
     if holdout >= len(feeds):
         raise UserError(
             f"--holdout {holdout} leaves no calibration sample of {len(feeds)}",

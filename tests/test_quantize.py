@@ -323,3 +323,10 @@ def test_checker_refuses_what_the_full_check_refuses():
             assert expected in got
             refused.append(got)
     assert len(refused) == 3
+
+
+@pytest.mark.parametrize("holdout", [-1, 20])
+def test_a_holdout_that_leaves_no_sample_or_is_negative_is_refused(holdout):
+    """A negative --holdout was taken as 0 (no accuracy report, silently)."""
+    with pytest.raises(UserError, match="--holdout"):
+        quantize(_model(), _feeds(20), holdout=holdout)
