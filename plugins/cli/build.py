@@ -39,6 +39,10 @@ from trtforge.plugins.cli._common import EXIT_OK, Failure, Parser, UserError, ru
 logger = logging.getLogger("trtforge.plugins.build")
 
 
+#: the largest --workspace taken (TensorRT holds the limit in bytes as a 64-bit size)
+MAX_WORKSPACE_MIB = 1 << 40
+
+
 def _parser() -> argparse.ArgumentParser:
     doc = __doc__.split("\n\n")
     ap = Parser(
@@ -267,7 +271,7 @@ def _compile(trt, flavour, is_rtx, ccs, shapes, args, model_path):
     from trtforge.plugins import layer_precisions
 
     constrained = layer_precisions.apply(trt, network, config, args.layer_constraints, is_rtx)
-    if args.workspace:
+    if args.workspace is not None:
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(args.workspace * (1 << 20)))
     if is_rtx:
         if ccs:
@@ -468,6 +472,11 @@ def _main(argv: list[str] | None = None) -> int:
                 f"--compute-capability '{cc}' is not a compute capability", "write e.g. 89 or 8.9"
             )
         ccs.append(cc.replace(".", ""))
+    if args.workspace is not None and not 0 <= args.workspace <= MAX_WORKSPACE_MIB:
+        raise UserError(  # (NaN fails both comparisons)
+            f"--workspace {args.workspace:g}: not a size in MiB from 0 to {MAX_WORKSPACE_MIB}",
+            "give the workspace pool limit in MiB, e.g. --workspace 4096",
+        )
 
     from trtforge.analyzer.loading import load_model
 

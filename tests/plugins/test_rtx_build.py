@@ -177,6 +177,24 @@ def test_missing_model_exit_2(tmp_path):
     assert "no such file" in proc.stderr and "Hint:" in proc.stderr
 
 
+@pytest.mark.parametrize("workspace", ["-1", "1e30", "nan", "inf"])
+def test_a_workspace_that_is_no_size_is_exit_2(tmp_path, workspace):
+    """Checked before anything is loaded: a negative, infinite or NaN --workspace reached
+    TensorRT's set_memory_pool_limit (a traceback, exit 3)."""
+    model = _norm_model(tmp_path / "m.onnx")
+    proc = run_cli(
+        "trtforge.plugins.cli.build",
+        str(model),
+        "-o",
+        str(tmp_path / "m.plan"),
+        "--workspace",
+        workspace,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "--workspace" in proc.stderr and "Hint:" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "m.plan").exists()
+
+
 @pytest.mark.parametrize("name", ["LayerNorm", "RMSNorm"])
 def test_single_node_models_build(rtx, native_lib, tmp_path, name):
     proc, sidecar = testing.build_rtx_engine(
