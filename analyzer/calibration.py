@@ -8,7 +8,8 @@ Three forms, as Polygraphy and TensorRT users already keep them:
   returning or yielding feed dicts — imported with Polygraphy's own script importer.
 
 Every feed is checked against the model before anything runs: the same input names, element
-types onnxruntime accepts, and static dims equal to the model's.
+types onnxruntime accepts, static dims equal to the model's, and finite values (a NaN or an
+infinity has no INT8 scale).
 """
 
 from __future__ import annotations
@@ -66,6 +67,12 @@ def check_feeds(model: onnx.ModelProto, feeds: list[dict[str, np.ndarray]], what
                 raise UserError(
                     f"{where}: '{name}' is {value.dtype}, the model takes {want}",
                     f"save it as {want} (array.astype(numpy.{want}))",
+                )
+            if value.dtype.kind in "fc" and not np.isfinite(value).all():
+                raise UserError(
+                    f"{where}: '{name}' holds NaN or infinite values",
+                    "calibrate on finite samples, as the model sees them in deployment (an "
+                    "additive attention mask: a large negative number such as -1e4, not -inf)",
                 )
             dims = tensor.shape.dim
             if len(dims) != value.ndim or any(

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from trtforge.analyzer.errors import UserError
+from trtforge.analyzer.errors import UserError, short
 
 log = logging.getLogger("trtforge.quantize")
 
@@ -254,7 +254,7 @@ def quantize(
         onnx.save(working, src, save_as_external_data=large, location="float.onnx.data")
         reader = _Reader(calibrate, (lambda i: progress(i, len(calibrate))) if progress else None)
         ranges = Path(tmp) / "ranges.json"
-        with _quiet_onnxruntime():
+        with _quiet_onnxruntime(), _non_finite_ranges_refused(src, calibrate):
             _calibrate(src, Path(tmp), reader, methods[method], ranges)
             quantize_static(
                 str(src),
@@ -276,6 +276,8 @@ def quantize(
                 },
             )
         proto = onnx.load(dst)
+        with _non_finite_ranges_refused(src, calibrate):
+            _check_scales(proto)
     result = QuantizeResult(
         proto,
         excluded,
@@ -318,6 +320,95 @@ def _calibrate(src: Path, tmp: Path, reader, method, ranges: Path) -> None:
     )
     calibrator.collect_data(reader)
     save_tensors_data(calibrator.compute_data(), ranges)
+
+
+#: how onnxruntime's calibrator and quantizer fail on a range that is not finite
+_NON_FINITE = re.compile(r"not finite|scale issue|\b(nan|inf)\b", re.IGNORECASE)
+
+
+@contextlib.contextmanager
+def _non_finite_ranges_refused(src: Path, feeds: list[dict[str, np.ndarray]]):
+    """A UserError for onnxruntime's calibrator and quantizer failing on an activation whose
+    observed range is not finite: finite samples (`calibration.check_feeds`) can still make
+    NaN or infinity inside a model (a Log of zero, a division by zero), and no INT8 scale
+    fits such a tensor. onnxruntime says so only through numpy's histogram ("range of [nan,
+    nan] is not finite") or an assertion ("scale issue"); the error names the first such
+    tensor of the float model `src` on `feeds` (`_first_non_finite`)."""
+    try:
+        yield
+    except (ValueError, AssertionError, OverflowError) as err:
+        text = " ".join(str(err).split())
+        if not _NON_FINITE.search(text):
+            raise
+        found = _first_non_finite(src, feeds)
+        where = (
+            f"tensor '{short(found[0])}' ({found[1]}) is {found[3]} on calibration sample "
+            f"{found[2]}"
+            if found is not None
+            else f"a tensor took NaN or infinite values (onnxruntime: {text[:120]})"
+        )
+        raise UserError(
+            f"calibration: {where}; no INT8 scale fits it",
+            "calibrate on data on which the model stays finite, or fix the model (e.g. clamp "
+            "the input of a Log, Sqrt or Div)",
+        ) from None
+
+
+def _check_scales(proto: onnx.ModelProto) -> None:
+    """Raises ValueError ("not finite", for `_non_finite_ranges_refused`) when a Q/DQ scale of
+    the quantized model is not a finite positive number: onnxruntime's minmax calibration
+    writes a scale of inf, without an error, for a tensor that was infinite on one sample."""
+    from onnx import numpy_helper
+
+    scales = {
+        node.input[1]
+        for node in proto.graph.node
+        if node.op_type in ("QuantizeLinear", "DequantizeLinear") and len(node.input) > 1
+    }
+    for tensor in proto.graph.initializer:
+        if tensor.name in scales:
+            value = numpy_helper.to_array(tensor)
+            if not (np.isfinite(value).all() and (value > 0).all()):
+                raise ValueError(f"scale '{tensor.name}' is not finite and positive")
+
+
+def _first_non_finite(src: Path, feeds) -> tuple[str, str, int, str] | None:
+    """(tensor, its producer, sample, "NaN" or "infinite") for the first float tensor of the
+    model file `src`, in node order, that is not finite on one of `feeds`; None if none is
+    found (or the model cannot be run so)."""
+    import onnxruntime as ort
+
+    try:
+        model = onnx.shape_inference.infer_shapes(onnx.load(src))
+        floats = {
+            vi.name
+            for vi in (*model.graph.value_info, *model.graph.output)
+            if vi.type.tensor_type.elem_type
+            in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE)
+        }
+        order, producers = [], {}
+        for node in model.graph.node:
+            for name in node.output:
+                if name in floats and name not in producers:
+                    producers[name] = f"output of {node.op_type} node '{short(node.name)}'"
+                    order.append(name)
+        declared = {vi.name for vi in model.graph.output}
+        for name in order:
+            if name not in declared:
+                model.graph.output.append(onnx.ValueInfoProto(name=name))
+        session = ort.InferenceSession(
+            model.SerializeToString(), providers=["CPUExecutionProvider"]
+        )
+        for index, feed in enumerate(feeds):
+            values = dict(zip(order, session.run(order, feed), strict=True))
+            for name in order:
+                value = np.asarray(values[name])
+                if not np.isfinite(value).all():
+                    kind = "NaN" if np.isnan(value).any() else "infinite"
+                    return name, producers[name], index, kind
+    except Exception as err:  # noqa: BLE001 - a diagnosis only: the error is raised anyway
+        log.info("could not find the non-finite tensor: %s", err)
+    return None
 
 
 @contextlib.contextmanager

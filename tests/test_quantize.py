@@ -330,3 +330,34 @@ def test_a_holdout_that_leaves_no_sample_or_is_negative_is_refused(holdout):
     """A negative --holdout was taken as 0 (no accuracy report, silently)."""
     with pytest.raises(UserError, match="--holdout"):
         quantize(_model(), _feeds(20), holdout=holdout)
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_calibration_samples_must_be_finite(value):
+    """A NaN or an infinity in a sample took onnxruntime's calibrator down (a traceback)."""
+    from trtforge.analyzer.calibration import check_feeds
+
+    feeds = _feeds(4)
+    feeds[2]["x"].flat[3] = value
+    with pytest.raises(UserError, match="sample 2: 'x' holds NaN or infinite values"):
+        check_feeds(_model(), feeds, "--calibration-data")
+
+
+@pytest.mark.parametrize("method", ["entropy", "minmax", "percentile"])
+def test_an_activation_that_is_not_finite_is_named(method):
+    """Finite samples, and a Log of zero inside the model: no INT8 scale fits its output.
+    onnxruntime failed in numpy's histogram or an assertion (a traceback, exit 3); the error
+    names the tensor, its producer and the sample."""
+    model = onnx.parser.parse_model(
+        """<ir_version: 8, opset_import: ["" : 17]>
+        g (float[1, 4] x) => (float[1, 4] y) <float[4, 4] w = {1,0,0,0,0,1,0,0,0,0,1,0,0,0,0,1}> {
+          r = Relu(x)
+          logs = Log(r)
+          y = MatMul(logs, w)
+        }"""
+    )
+    feeds = [{"x": np.full((1, 4), 0.5 + i, np.float32)} for i in range(4)]
+    feeds.append({"x": np.full((1, 4), -1.0, np.float32)})  # Relu -> 0 -> Log -> -inf
+    with pytest.raises(UserError, match=r"tensor 'logs' \(output of Log node .*\) is infinite"):
+        quantize(model, feeds, method=method, holdout=0)
+    quantize(model, feeds[:4], method=method, holdout=0)  # finite throughout: quantized
