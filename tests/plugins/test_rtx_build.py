@@ -51,6 +51,19 @@ def _norm_model(path, dtype=np.float16, hidden=768, extra_node=None):
     return path
 
 
+def _build_norm_model(tmp_path, *args):
+    """trt-build (TensorRT-RTX) of the norm model to `tmp_path`/m.plan, with `args`."""
+    model = _norm_model(tmp_path / "m.onnx")
+    return run_cli(
+        "trtforge.plugins.cli.build",
+        str(model),
+        "-o",
+        str(tmp_path / "m.plan"),
+        *args,
+        env={"TRTFORGE_TRT_FLAVOUR": "tensorrt_rtx"},
+    )
+
+
 @pytest.mark.parametrize("backend", ["native", "python"])
 @pytest.mark.parametrize("dtype", [np.float16, np.float32], ids=["fp16", "fp32"])
 def test_engine_builds_for_sm89(rtx, native_lib, tmp_path, backend, dtype):
@@ -128,15 +141,7 @@ def test_missing_plugin_is_reported(rtx, native_lib, tmp_path):
     ],
 )
 def test_usage_errors_exit_2(rtx, native_lib, tmp_path, args, needle):
-    model = _norm_model(tmp_path / "m.onnx")
-    proc = run_cli(
-        "trtforge.plugins.cli.build",
-        str(model),
-        "-o",
-        str(tmp_path / "m.plan"),
-        *args,
-        env={"TRTFORGE_TRT_FLAVOUR": "tensorrt_rtx"},
-    )
+    proc = _build_norm_model(tmp_path, *args)
     assert proc.returncode == 2, proc.stderr
     assert needle in proc.stderr and "Hint:" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -181,15 +186,7 @@ def test_missing_model_exit_2(tmp_path):
 def test_a_workspace_that_is_no_size_is_exit_2(tmp_path, workspace):
     """Checked before anything is loaded: a negative, infinite or NaN --workspace reached
     TensorRT's set_memory_pool_limit (a traceback, exit 3)."""
-    model = _norm_model(tmp_path / "m.onnx")
-    proc = run_cli(
-        "trtforge.plugins.cli.build",
-        str(model),
-        "-o",
-        str(tmp_path / "m.plan"),
-        "--workspace",
-        workspace,
-    )
+    proc = _build_norm_model(tmp_path, "--workspace", workspace)
     assert proc.returncode == 2, proc.stderr
     assert "--workspace" in proc.stderr and "Hint:" in proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "m.plan").exists()
