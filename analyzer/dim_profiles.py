@@ -142,13 +142,15 @@ MAX_GENAI_CONFIG_BYTES = 1 << 20
 
 
 def genai_config(model_path: Path | str | None) -> dict | None:
-    """genai_config.json beside the model, as a JSON object, or None: absent, or not one
-    to read (logged). The model's folder is as untrusted as the model: a FIFO or a device of
-    that name would block or never end, a link may lead out of the folder, and a file of
-    more than MAX_GENAI_CONFIG_BYTES is no such config; none of them is read."""
-    if model_path is None:
-        return None
-    folder = Path(model_path).parent
+    """genai_config.json beside the model (`genai_config_in` its folder), or None."""
+    return None if model_path is None else genai_config_in(Path(model_path).parent)
+
+
+def genai_config_in(folder: Path) -> dict | None:
+    """genai_config.json in `folder`, as a JSON object, or None: absent, or not one to read
+    (logged). The model's folder is as untrusted as the model: a FIFO or a device of that
+    name would block or never end, a link may lead out of the folder, and a file of more
+    than MAX_GENAI_CONFIG_BYTES is no such config; none of them is read."""
     path = folder / GENAI_CONFIG
     try:
         info = path.stat()  # (follows a link: its target is what would be read)

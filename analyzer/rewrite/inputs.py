@@ -40,7 +40,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from trtforge.analyzer.dim_profiles import GENAI_CONFIG, genai_config, positive_count
+from trtforge.analyzer.dim_profiles import genai_config_in, positive_count
 from trtforge.analyzer.errors import UserError, short
 
 if TYPE_CHECKING:
@@ -281,10 +281,10 @@ class DecoderLayout:
 
 def _genai_config(folder: Path | None) -> dict:
     """The decoder section of the genai_config.json in `folder`; {} where there is none to
-    read (`dim_profiles.genai_config`: a regular file in the folder) or it is not an object."""
+    read (`dim_profiles.genai_config_in`: a regular file in the folder) or it is not an object."""
     if folder is None:
         return {}
-    data = genai_config(folder / GENAI_CONFIG) or {}
+    data = genai_config_in(folder) or {}
     model = data.get("model")
     decoder = model.get("decoder") if isinstance(model, dict) else None
     return decoder if isinstance(decoder, dict) else {}
@@ -610,16 +610,15 @@ def read_npz(file: Path, flag: str = "--inputs") -> dict[str, np.ndarray]:
                         f"decompressed, more than a feed may ({MAX_FEED_FILE_BYTES >> 30} GiB)",
                         "give smaller arrays: one sample per file, shaped as the model takes it",
                     )
-                handle.seek(0)
-                with np.load(handle, allow_pickle=False) as data:
-                    named = [m.filename for m in members]
-                    odd = [n for n in named if not n.endswith(".npy")]
-                    if odd:
-                        raise UserError(
-                            f"{flag} {file}: member '{short(odd[0])}' is not an array (.npy)",
-                            _SAVE_HINT,
-                        )
-                    return {key: np.asarray(data[key]) for key in data.files}
+                odd = [m.filename for m in members if not m.filename.endswith(".npy")]
+                if odd:
+                    raise UserError(
+                        f"{flag} {file}: member '{short(odd[0])}' is not an array (.npy)",
+                        _SAVE_HINT,
+                    )
+            handle.seek(0)
+            with np.load(handle, allow_pickle=False) as data:
+                return {key: np.asarray(data[key]) for key in data.files}
     except UserError:
         raise
     except Exception as err:  # noqa: BLE001 - zipfile, zlib and numpy raise many kinds on
