@@ -98,12 +98,26 @@ def const_value(
     return None
 
 
-def scalar(tensor: gs.Tensor | None) -> float | None:
-    """The value of a constant holding exactly one element, else None."""
+def scalar(tensor: gs.Tensor | None, against: gs.Tensor | None = None) -> float | None:
+    """The value of a constant holding exactly one element, else None.
+
+    `against` is the tensor the constant is combined with elementwise (the other operand of
+    its Add/Mul/Pow/...). Given it, a constant that broadcasting would add dims to it reads as
+    None too: an epsilon shaped [1, 1, 1, 1] makes a rank-3 sum rank 4, which an op fused from
+    the pattern would not reproduce. When `against`'s rank is unknown, only a constant of rank
+    0 or 1 is taken (what exporters write).
+    """
     value = const_value(tensor, max_elements=1)
     if value is None or value.size != 1:
         return None
+    if against is not None and value.ndim > _rank_or(against, 1):
+        return None
     return float(value.reshape(()))
+
+
+def _rank_or(tensor: gs.Tensor, unknown: int) -> int:
+    rank = tensor_rank(tensor)
+    return unknown if rank is None else rank
 
 
 def is_close(value: float | None, expected: float, rel: float = 1e-4) -> bool:
@@ -122,16 +136,19 @@ def other_input(node: gs.Node, tensor: gs.Tensor) -> gs.Tensor | None:
 
 
 def split_const(node: gs.Node) -> tuple[gs.Tensor, float] | None:
-    """For a binary node with one scalar-constant input: (the other input, the constant)."""
+    """For a binary node with one scalar-constant input: (the other input, the constant).
+
+    None also when the constant would broadcast the other input to more dims (see `scalar`).
+    """
     if len(node.inputs) != 2:
         return None
     a, b = node.inputs
-    vb = scalar(b)
-    if vb is not None and scalar(a) is None:
-        return a, vb
-    va = scalar(a)
-    if va is not None and vb is None:
-        return b, va
+    if scalar(a) is None:
+        vb = scalar(b, against=a)
+        return None if vb is None else (a, vb)
+    if scalar(b) is None:
+        va = scalar(a, against=b)
+        return None if va is None else (b, va)
     return None
 
 

@@ -90,3 +90,18 @@ def test_intermediate_used_elsewhere(rw, no_kb_gelu):
     result = rw.apply(rw.parse(model(ERF, outputs=", float[2,8] e")), "fuse-gelu")
     assert not result.changed
     assert "'e' is a graph output" in result.passes["fuse-gelu"].skips[0].reason
+
+
+@pytest.mark.parametrize("constant", ["one", "half", "c"])
+def test_a_constant_that_widens_the_result_is_not_fused(rw, no_kb_gelu, constant):
+    # a constant shaped [1, 1, 1] makes the rank-2 GELU rank 3; one Gelu node would not
+    body = ERF
+    inits = "<float one = {{1.0}}, float half = {{0.5}}>"
+    if constant == "c":
+        body = ERF.replace("float {1.4142135}", "float[1,1,1] {1.4142135}")
+    else:
+        inits = inits.replace(f"float {constant}", f"float[1,1,1] {constant}")
+    text = model(body).replace("float[2,8] y", "float[1,2,8] y")
+    text = text.replace("<float one = {1.0}, float half = {0.5}>", inits.format())
+    result = rw.apply(rw.parse(text), "fuse-gelu")
+    assert not result.changed

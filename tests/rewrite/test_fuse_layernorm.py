@@ -195,3 +195,35 @@ def test_affine_that_does_not_fit_stays_outside(rw):
     assert counts["LayerNormalization"] == 1 and counts["Mul"] == 1 and counts["Add"] == 1
     rw.same(model, result.proto)
     assert not rw.apply(result.proto, "fuse-layernorm").changed
+
+
+#: constants of the pattern shaped [1, 1, 1, 1]: each broadcasts the rank-3 norm to rank 4
+WIDENING = {
+    "epsilon": ("float {1e-5}", "float[1,1,1,1] {1e-5}"),
+    "exponent": ("float {2.0}", "float[1,1,1,1] {2.0}"),
+}
+
+
+@pytest.mark.parametrize("which", sorted(WIDENING))
+def test_a_constant_that_widens_the_result_is_not_fused(rw, which):
+    # one LayerNormalization keeps its input's rank: fusing would drop the broadcast
+    old, new = WIDENING[which]
+    text = ln_model().replace(old, new).replace("float[2,3,8] z", "float[1,2,3,8] z")
+    model = rw.parse(text)
+    result = rw.apply(model, "fuse-layernorm")
+    assert not result.changed
+    assert rw.ops(result.proto)["LayerNormalization"] == 0
+
+
+def test_an_affine_parameter_of_more_dims_stays_outside(rw):
+    # gamma [1, 1, 1, 8] on a rank-3 input: the norm is fused, the widening Mul/Add are not
+    text = (
+        ln_model()
+        .replace("float[8] gamma", "float[1,1,1,8] gamma")
+        .replace("float[2,3,8] z", "float[1,2,3,8] z")
+    )
+    model = rw.parse(text)
+    result = rw.apply(model, "fuse-layernorm")
+    counts = rw.ops(result.proto)
+    assert counts["LayerNormalization"] == 1 and counts["Mul"] == 1 and counts["Add"] == 1
+    rw.same(model, result.proto)

@@ -109,3 +109,22 @@ def test_non_trailing_axis_is_skipped(rw, axes):
     assert axes in text
     result = rw.apply(rw.parse(text), "fuse-rmsnorm")
     assert "trailing" in result.passes["fuse-rmsnorm"].skips[0].reason
+
+
+@pytest.mark.parametrize("constant", ["two", "eps", "one"])
+def test_a_constant_that_widens_the_result_is_not_fused(rw, constant):
+    # a constant shaped [1, 1, 1, 1] makes the rank-3 norm rank 4; one RMSNorm would not
+    text = t5().replace(f"float {constant} =", f"float[1,1,1,1] {constant} =")
+    text = text.replace("float[2,3,8] y", "float[1,2,3,8] y")
+    result = rw.apply(rw.parse(text), "fuse-rmsnorm")
+    assert not result.changed
+
+
+def test_a_weight_of_more_dims_stays_outside(rw):
+    text = (
+        t5().replace("float[8] w", "float[1,1,1,8] w").replace("float[2,3,8] y", "float[1,2,3,8] y")
+    )
+    model = rw.parse(text)
+    result = rw.apply(model, "fuse-rmsnorm")
+    assert rw.ops(result.proto)["RMSNorm"] == 1 and rw.ops(result.proto)["Mul"] == 1
+    rw.same(model, result.proto)

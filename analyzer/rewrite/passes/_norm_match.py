@@ -60,11 +60,11 @@ def match_inverse_std(var: gs.Tensor):
             for recip in users(s, "Reciprocal"):
                 yield [add, sqrt, recip], eps, recip.outputs[0], "mul"
             for div in users(s, "Div"):
-                if div.inputs[1] is s and is_close(scalar(div.inputs[0]), 1.0):
+                if div.inputs[1] is s and is_close(scalar(div.inputs[0], against=s), 1.0):
                     yield [add, sqrt, div], eps, div.outputs[0], "mul"
             yield [add, sqrt], eps, s, "div"
         for pow_ in users(e, "Pow"):
-            if pow_.inputs[0] is e and is_close(scalar(pow_.inputs[1]), -0.5):
+            if pow_.inputs[0] is e and is_close(scalar(pow_.inputs[1], against=e), -0.5):
                 yield [add, pow_], eps, pow_.outputs[0], "mul"
 
 
@@ -97,14 +97,20 @@ def affine_param(node: gs.Node, tensor: gs.Tensor) -> gs.Constant | None:
 
 
 def fit_param(
-    param: gs.Constant, dims: list[int] | None, dtype: np.dtype
+    param: gs.Constant, dims: list[int] | None, dtype: np.dtype, rank: int | None = None
 ) -> np.ndarray | gs.Constant | None:
     """The affine parameter shaped exactly `dims` in `dtype`, if it broadcasts that way.
+
+    `rank` is the normalized tensor's rank when known: a parameter of more dims would make the
+    product wider than the input (a γ shaped [1, 1, 1, D] on a rank-3 input gives rank 4),
+    which the fused op does not, so it does not fit.
 
     Returns the Constant itself when it already fits (weights not loaded), a new array when it
     needed reshaping or a dtype change, or None when it does not fit.
     """
     shape = list(param.shape or [])
+    if rank is not None and len(shape) > rank:
+        return None
     while shape and shape[0] == 1 and (dims is None or len(shape) > len(dims)):
         shape.pop(0)
     if dims is None:

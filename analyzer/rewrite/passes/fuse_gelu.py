@@ -28,6 +28,7 @@ from trtforge.analyzer.rewrite.graphutil import (
     escapes,
     is_close,
     is_default,
+    other_input,
     scalar,
     single_use,
     split_const,
@@ -61,7 +62,7 @@ def _cube_of(t: gs.Tensor) -> tuple[list[gs.Node], gs.Tensor] | None:
     node = t.inputs[0] if t.inputs else None
     if node is None or not is_default(node):
         return None
-    if node.op == "Pow" and is_close(scalar(node.inputs[1]), 3.0):
+    if node.op == "Pow" and is_close(scalar(node.inputs[1], against=node.inputs[0]), 3.0):
         return [node], node.inputs[0]
     if node.op == "Mul" and len(node.inputs) == 2:
         for sq_t, x in ((node.inputs[0], node.inputs[1]), (node.inputs[1], node.inputs[0])):
@@ -107,7 +108,7 @@ def _product(
         nodes.append(node)
         if other is x and not have_x:
             have_x = True
-        elif is_close(scalar(other), 0.5) and not have_half:
+        elif is_close(scalar(other, against=cur), 0.5) and not have_half:
             have_half = True
         else:
             half = _scaled(other, 0.5)
@@ -148,9 +149,7 @@ class FuseGelu(RewritePass):
             adds = [
                 a
                 for a in users(node.outputs[0], "Add")
-                if is_close(
-                    scalar(a.inputs[1] if a.inputs[0] is node.outputs[0] else a.inputs[0]), 1.0
-                )
+                if is_close(scalar(other_input(a, node.outputs[0]), against=node.outputs[0]), 1.0)
             ]
             if len(adds) != 1:
                 continue

@@ -37,6 +37,7 @@ from trtforge.analyzer.rewrite.graphutil import (
     is_default,
     reduce_axes,
     scalar,
+    tensor_rank,
     users,
 )
 from trtforge.analyzer.rewrite.passes._norm_emit import replace_with_norm
@@ -59,7 +60,11 @@ def _square_of(d: gs.Tensor) -> list[gs.Node]:
     for node in d.outputs:
         if not is_default(node):
             continue
-        if node.op == "Pow" and node.inputs[0] is d and is_close(scalar(node.inputs[1]), 2.0):
+        if (
+            node.op == "Pow"
+            and node.inputs[0] is d
+            and is_close(scalar(node.inputs[1], against=d), 2.0)
+        ):
             found.append(node)
         elif (
             node.op == "Mul"
@@ -167,7 +172,7 @@ class FuseLayerNorm(RewritePass):
         dtype = emit.np_float(x)
         for key in ("gamma", "beta"):
             if key in data:
-                fitted = fit_param(data[key][1], dims, dtype)
+                fitted = fit_param(data[key][1], dims, dtype, tensor_rank(x))
                 if fitted is None:  # keep that Mul/Add (and what follows) outside the fusion
                     del match.nodes[match.nodes.index(data[key][0]) :]
                     data.pop("beta", None)

@@ -32,6 +32,7 @@ from trtforge.analyzer.rewrite.graphutil import (
     is_default,
     reduce_axes,
     scalar,
+    tensor_rank,
 )
 from trtforge.analyzer.rewrite.passes._norm_emit import replace_with_norm
 from trtforge.analyzer.rewrite.passes._norm_match import (
@@ -97,7 +98,9 @@ class FuseRMSNorm(RewritePass):
             square = var_node.inputs[0].inputs[0] if var_node.inputs[0].inputs else None
             if square is None or not is_default(square):
                 continue
-            if square.op == "Pow" and is_close(scalar(square.inputs[1]), 2.0):
+            if square.op == "Pow" and is_close(
+                scalar(square.inputs[1], against=square.inputs[0]), 2.0
+            ):
                 x = square.inputs[0]
             elif (
                 square.op == "Mul"
@@ -153,7 +156,7 @@ class FuseRMSNorm(RewritePass):
         )
         data["out_dtype"] = out_dtype
         if "gamma" in data:
-            fitted = fit_param(data["gamma"][1], dims, emit.np_float(x))
+            fitted = fit_param(data["gamma"][1], dims, emit.np_float(x), tensor_rank(x))
             if fitted is None:
                 match.nodes.remove(data.pop("gamma")[0])
             else:
