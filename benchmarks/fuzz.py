@@ -564,6 +564,21 @@ class Case:
     signal_at: str = "temp"  # "temp": when a temporary appears; else a delay in seconds
     fault: dict | None = None  # injected OSError (fork mode only)
     success_codes: tuple = (0, 1)
+    report: str | None = None  # trt-rewrite's --report, written also when verification fails
+
+
+def _failure_report(path: str) -> bool:
+    """True for a trt-rewrite report of a failed verification (exit 1): the command writes it
+    on purpose, saying which output differed, with `"written": false` (the model is not)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return False
+    return (
+        isinstance(data, dict)
+        and data.get("written") is False
+        and data.get("verification", {}).get("ok") is False
+    )
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -927,6 +942,7 @@ class Campaign:
                     report = target if target != str(model) else str(out / "r.json")
                 argv += ["--report", report]
                 case.outputs.append(report)
+                case.report = report
             argv += ["--target", rng.choice(["trt-10", "rtx-1"]), "-q"]
             case.success_codes = (0,)
         else:  # build
@@ -1432,6 +1448,9 @@ def judge(camp, case, folder, log, code, signaled, hung, before_in, before_out, 
     if not success:
         changed = {k for k in set(after_out) | set(before_out) if TAG not in k}
         changed = {k for k in changed if after_out.get(k) != before_out.get(k)}
+        report = os.path.relpath(case.report, folder / "out") if case.report else None
+        if code == 1 and report in changed and _failure_report(case.report):
+            changed.discard(report)  # the report of a failed verification, written on purpose
         if changed and killed and _complete_after_kill(camp, case, folder, changed, after_out):
             changed = set()
         if changed:
