@@ -421,7 +421,12 @@ def run_model(
             else numpy_helper.to_array(inits[i], base_dir=str(folder or ""))
             for i in node.input
         ]
-        outputs = _matmul_integer(args) if _is_exact_node(node) else _run_plugin_node(node, args)
+        try:
+            outputs = (
+                _matmul_integer(args) if _is_exact_node(node) else _run_plugin_node(node, args)
+            )
+        except (ValueError, TypeError, IndexError) as err:  # inputs the node cannot take
+            raise RunError(f"{node.op_type} node '{node.name}': {err}") from err
         known.update(zip(node.output, outputs, strict=False))
     missing = [n for n in names if n not in known]
     if missing:
@@ -509,6 +514,8 @@ def compare(
     quantization step that the rewrite changed) when that one is looser. A sequence of maps
     (ZipMap) is compared as the [rows, labels] float array."""
     maps = ref
+    if isinstance(ref, list) and not (ref and isinstance(ref[0], dict)):
+        return _compare_sequence(name, ref, got, elem_type, computed_in, allowance)
     ref = _maps_as_array(ref)
     got = _maps_as_array(got)  # both sides when the rewrite keeps the ZipMap
     if ref is not maps:
@@ -545,8 +552,9 @@ def compare(
     else:
         a = ref.astype(np.float64)
         b = got.astype(np.float64)
-        both_nan = np.isnan(a) & np.isnan(b)
-        diff = np.where(both_nan, 0.0, np.abs(a - b))
+        same = (np.isnan(a) & np.isnan(b)) | (a == b)  # equal infinities too (inf - inf is NaN)
+        with np.errstate(invalid="ignore"):
+            diff = np.where(same, 0.0, np.abs(a - b))
         diff = np.where(np.isnan(diff), np.inf, diff)
         bound = atol + rtol * np.abs(np.nan_to_num(a))
         excess = np.where(
@@ -559,6 +567,39 @@ def compare(
     return OutputDiff(
         name, dtype, rtol, atol, float(np.max(diff)), worst_index, max_excess, ok, note
     )
+
+
+def _compare_sequence(
+    name: str,
+    ref: list,
+    got,
+    elem_type: int,
+    computed_in: str | None,
+    allowance: tuple[float, str] | None,
+) -> OutputDiff:
+    """A sequence output (a list of tensors) compared tensor by tensor: its worst difference,
+    or a failure when the rewritten model gives another number of tensors or none."""
+    count = len(got) if isinstance(got, list) else None
+    if count != len(ref):
+        what = f"{count} tensor(s)" if count is not None else "a tensor"
+        return OutputDiff(
+            name,
+            "SEQUENCE",
+            0,
+            0,
+            float("inf"),
+            None,
+            float("inf"),
+            False,
+            f"a sequence of {what} instead of {len(ref)}",
+        )
+    diffs = [
+        compare(f"{name}[{i}]", r, g, 0, computed_in, allowance)
+        for i, (r, g) in enumerate(zip(ref, got, strict=True))
+    ]
+    if not diffs:
+        return OutputDiff(name, "SEQUENCE", 0, 0, 0.0, None, 0.0, True, "an empty sequence")
+    return max(diffs, key=lambda d: (not d.ok, d.excess))
 
 
 def _diffs(

@@ -98,3 +98,46 @@ def test_float_outputs_of_a_float16_model_use_the_float16_tolerance():
     bad = V.verify(_scaled(FP32_A), _scaled(FP32_B), seed=0)
     assert not bad.ok and bad.outputs[0].note == ""
     assert V.computed_float_types(_scaled(FP16_A)) == {"FLOAT", "FLOAT16"}
+
+
+def test_equal_infinities_are_equal():
+    # inf - inf is NaN: an output holding -inf (a log of zero, a masked score) failed every
+    # verification, so no rewrite of such a model was ever written
+    ref = np.array([-np.inf, np.inf, 1.0], np.float32)
+    assert V.compare("y", ref, ref.copy(), onnx.TensorProto.FLOAT).ok
+    flipped = np.array([np.inf, np.inf, 1.0], np.float32)
+    assert not V.compare("y", ref, flipped, onnx.TensorProto.FLOAT).ok
+    finite = np.array([-1e30, np.inf, 1.0], np.float32)
+    assert not V.compare("y", ref, finite, onnx.TensorProto.FLOAT).ok
+    model = onnx.parser.parse_model("""<ir_version: 8, opset_import: ["" : 17]>
+    g (float[2,4] x) => (float[2,4] y) <float[4] z = {0, 0, 0, 0}> { a = Mul(x, z)
+     y = Log(a) }""")
+    assert V.verify(model, model).ok
+
+
+SEQUENCE = """<ir_version: 8, opset_import: ["" : 17]>
+g (float[2,3] x, float[2,3] w) => (seq(float) s) {{
+  {body}
+}}"""
+
+
+def test_sequence_outputs_compare_tensor_by_tensor():
+    pair = onnx.parser.parse_model(SEQUENCE.format(body="s = SequenceConstruct(x, w)"))
+    assert V.verify(pair, pair).ok
+    negated = onnx.parser.parse_model(
+        SEQUENCE.format(body="n = Neg(w)\n  s = SequenceConstruct(x, n)")
+    )
+    result = V.verify(pair, negated)
+    assert not result.ok and result.worst.name == "s[1]"
+    three = onnx.parser.parse_model(SEQUENCE.format(body="s = SequenceConstruct(x, w, x)"))
+    result = V.verify(pair, three)
+    assert not result.ok and "a sequence of 3 tensor(s) instead of 2" in result.worst.note
+
+
+def test_an_exact_reference_that_cannot_take_the_inputs_is_a_run_error():
+    # MatMulInteger is evaluated by NumPy (exactly): inputs it cannot multiply make the
+    # original "not run" on them (exit 2 naming the node), not a traceback
+    model = onnx.parser.parse_model("""<ir_version: 8, opset_import: ["" : 17]>
+    g (uint8[2,K] a, uint8[3,4] b) => (int32[2,4] y) { y = MatMulInteger(a, b) }""")
+    with pytest.raises(V.RunError, match="MatMulInteger"):
+        V.run_model(model, {"a": np.ones((2, 5), np.uint8), "b": np.ones((3, 4), np.uint8)})
