@@ -237,3 +237,33 @@ def test_tensorrt_rtx_builds_the_batched_form_not_the_loop(rw):
     error = rtx_build(original)
     assert error is not None and "makeScopeNodesContiguous" in error, error
     assert rtx_build(rw.apply(original, "paste-masks").proto) is None
+
+
+def test_trip_count_read_as_the_last_axis_of_the_shape(rw):
+    # Gather(Shape(boxes), 0) with axis=-1: the same row count (a shape is rank 1)
+    original = model()
+    text = onnx.printer.to_text(original).replace(
+        "Gather <axis: int = 0> (shp", "Gather <axis: int = -1> (shp"
+    )
+    changed = onnx.parser.parse_model(text)
+    assert any(n.op_type == "Gather" and n.attribute[0].i == -1 for n in changed.graph.node), (
+        "the variant was not made"
+    )
+    result = rw.apply(changed, "paste-masks")
+    assert result.passes["paste-masks"].applied == 1
+    masks, boxes = feeds(4, "int64")
+    np.testing.assert_allclose(
+        run(result.proto, masks, boxes), run(changed, masks, boxes), atol=1e-5
+    )
+
+
+def test_trip_count_that_is_no_row_count_is_left(rw):
+    # the trip count is a graph input, not the boxes' row count: nothing to match (this
+    # compared a missing tensor with graphsurgeon's name equality and raised)
+    text = onnx.printer.to_text(model())
+    text = text.replace("int64[n,4] boxes)", "int64[n,4] boxes, int64 trips)")
+    text = text.replace("Loop (trip,", "Loop (trips,")
+    changed = onnx.parser.parse_model(text)
+    assert changed.graph.node[-1].input[0] == "trips", "the variant was not made"
+    result = rw.apply(changed, "paste-masks")
+    assert not result.changed

@@ -78,7 +78,7 @@ def _rows_of(trip: gs.Tensor, depth: int = 8) -> gs.Tensor | None:
         node, depth = producer(node.inputs[0]), depth - 1
     if node is None:
         return None
-    if node.op == "Gather" and node.attrs.get("axis", 0) == 0:
+    if node.op == "Gather" and node.attrs.get("axis", 0) in (0, -1):  # of a Shape: rank 1
         index = const_value(node.inputs[1])
         shape = producer(node.inputs[0])
         if (
@@ -190,8 +190,9 @@ class PasteMasks(RewritePass):
                 continue
             consts, data = split_reads(reads)
             roles = _roles(data)
-            if roles is None or _rows_of(node.inputs[0]) not in roles:
-                continue
+            rows = _rows_of(node.inputs[0])
+            if roles is None or rows is None or not any(rows is r for r in roles):
+                continue  # (graphsurgeon tensors compare by name, and not with None)
             yield Match(
                 anchor(node), [node], {"masks": roles[0], "boxes": roles[1], "consts": consts}
             )
