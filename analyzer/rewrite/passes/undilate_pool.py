@@ -21,7 +21,9 @@ then the pad value is 0).
 Skips (reported): spatial dims that are not static (the sizes of the slices come from them);
 a declared Indices output; `auto_pad` other than NOTSET; an AveragePool whose pads are excluded
 from its count; a stride not a multiple of the dilation with a kernel of more than
-`MAX_OFFSETS` elements; opset below 11 (Pad and Slice take their sizes as inputs from 11).
+`MAX_OFFSETS` elements; opset below 11 (Pad and Slice take their sizes as inputs from 11); a
+dilated window wider than the padded input (ONNX's shape inference and runtimes disagree on
+the size of such an output).
 """
 
 from __future__ import annotations
@@ -124,6 +126,12 @@ class UndilatePool(RewritePass):
                 f"strides {s} are not multiples of dilations {d} and the kernel {k} has more "
                 f"than {MAX_OFFSETS} offsets"
             )
+        for i, (size, ki, di) in enumerate(zip(shape[2:], k, d, strict=True)):
+            if size + pads[i] + pads[n + i] < (ki - 1) * di + 1:
+                return (
+                    f"the dilated window ({(ki - 1) * di + 1}) is wider than the padded input "
+                    f"({size + pads[i] + pads[n + i]}) on spatial axis {i}"
+                )
         if node.op == "AveragePool" and int(node.attrs.get("ceil_mode", 0)):
             ends = _end_pads(node, shape)
             if any(extra > pads[n + i] for i, extra in enumerate(ends)):
