@@ -105,3 +105,24 @@ def test_a_constant_that_widens_the_result_is_not_fused(rw, no_kb_gelu, constant
     text = text.replace("<float one = {1.0}, float half = {0.5}>", inits.format())
     result = rw.apply(rw.parse(text), "fuse-gelu")
     assert not result.changed
+
+
+@pytest.mark.parametrize(
+    "old,new",
+    [("half = {0.5}", "half = {0.501}"), ("one = {1.0}", "one = {1.001}")],
+    ids=["half", "one"],
+)
+def test_a_factor_that_is_not_exactly_the_constant_is_not_fused(rw, no_kb_gelu, old, new):
+    # 0.5 and 1 scale the output directly: 0.501 is not a GELU (it was fused within 1e-3)
+    text = model(ERF_MUL_FIRST).replace(old, new)
+    assert new in text
+    assert not rw.apply(rw.parse(text), "fuse-gelu").changed
+
+
+def test_constants_printed_to_five_digits_are_fused(rw, no_kb_gelu):
+    # 1/sqrt(2) as 0.70711 (what the docstring shows exporters write): within tolerance
+    text = model(ERF_MUL_FIRST.replace("0.70710678", "0.70711"))
+    original = rw.parse(text)
+    result = rw.apply(original, "fuse-gelu")
+    assert [n.op_type for n in result.proto.graph.node] == ["Gelu"]
+    rw.same(original, result.proto)
