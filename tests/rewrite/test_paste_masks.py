@@ -267,3 +267,17 @@ def test_trip_count_that_is_no_row_count_is_left(rw):
     assert changed.graph.node[-1].input[0] == "trips", "the variant was not made"
     result = rw.apply(changed, "paste-masks")
     assert not result.changed
+
+
+def test_more_masks_than_boxes(rw):
+    # the loop pastes one mask per box (its trip count is the boxes' rows): masks beyond them
+    # are not pasted, and the batched form must not paste them either
+    text = onnx.printer.to_text(model()).replace("float[n,1,12,12] masks", "float[m,1,12,12] masks")
+    original = onnx.parser.parse_model(text)
+    result = rw.apply(original, "paste-masks")
+    assert result.passes["paste-masks"].applied == 1
+    masks, boxes = feeds(4, "int64", rows=20)
+    extra = np.concatenate([masks, masks[:5]], axis=0)
+    want = run(original, extra, boxes)
+    assert want.shape[0] == 20
+    np.testing.assert_allclose(run(result.proto, extra, boxes), want, atol=1e-5)

@@ -260,6 +260,22 @@ class PasteMasks(RewritePass):
             ctx.node(kind, inputs, [out], attrs)
             return out
 
+        # the loop reads the first `trip` rows: the batched form reads those too, whatever
+        # else the masks or boxes hold (the trip count is one of theirs, maybe not both's)
+        count = op(
+            "Reshape",
+            [
+                op("Cast", [loop.inputs[0]], np.int64, {"to": onnx.TensorProto.INT64}),
+                const("shape", [1]),
+            ],
+            np.int64,
+        )
+
+        def first_rows(tensor):
+            sliced = [tensor, const("start", [0]), count, const("axis", [0])]
+            return op("Slice", sliced, np.dtype(tensor.dtype))
+
+        masks, boxes = first_rows(masks), first_rows(boxes)
         fboxes = op("Cast", [boxes], attrs={"to": onnx.TensorProto.FLOAT})
 
         def column(k):
