@@ -157,3 +157,13 @@ def test_undilated_model_parses_with_tensorrt_rtx(rw):
         lowered = rw.apply(rw.parse(pool(op, xshape, attrs=attrs, opset=opset)), "undilate-pool")
         report = check(lowered.proto, backend="parser", target="rtx-1")
         assert report.supported, [(n.op_type, [r.message for r in n.reasons]) for n in report.nodes]
+
+
+def test_a_window_reading_only_padding_is_skipped(rw):
+    # taps 3 apart over a width of 2 padded by 1 on each side: every window's two taps fall
+    # in the padding (onnxruntime gives the lowest float there, the undilated form -inf)
+    attrs = "kernel_shape=[3,2], dilations=[2,3], strides=[2,3], pads=[1,1,2,1]"
+    original = rw.parse(pool(xshape="1,2,20,2", attrs=attrs))
+    result = rw.apply(original, "undilate-pool")
+    assert not result.changed
+    assert "reads only padding" in result.passes["undilate-pool"].skips[0].reason

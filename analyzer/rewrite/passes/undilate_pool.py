@@ -23,7 +23,8 @@ a declared Indices output; `auto_pad` other than NOTSET; an AveragePool whose pa
 from its count; a stride not a multiple of the dilation with a kernel of more than
 `MAX_OFFSETS` elements; opset below 11 (Pad and Slice take their sizes as inputs from 11); a
 dilated window wider than the padded input (ONNX's shape inference and runtimes disagree on
-the size of such an output).
+the size of such an output); a MaxPool window whose taps all fall in the padding (its value
+is the lowest float in onnxruntime, -inf in the undilated form).
 """
 
 from __future__ import annotations
@@ -71,6 +72,25 @@ def _extent(node: gs.Node, shape: list[int]) -> tuple[list[int], list[int]]:
         _output_length(shape[2 + i], k[i], s[i], d[i], pads[i], pads[n + i], ceil) for i in range(n)
     ]
     return lengths, [(lengths[i] - 1) * s[i] + (k[i] - 1) * d[i] + 1 for i in range(n)]
+
+
+def _window_in_padding(node: gs.Node, shape: list[int]) -> int | None:
+    """The first spatial axis on which some window's taps all fall in the padding, else None.
+
+    onnxruntime gives such a MaxPool window the lowest finite value; the undilated form pads
+    with -inf (so that a real -inf input stays -inf), and gives -inf there."""
+    n = len(shape) - 2
+    k = _ints(node, "kernel_shape", n, 1)
+    s = _ints(node, "strides", n, 1)
+    d = _ints(node, "dilations", n, 1)
+    pads = _ints(node, "pads", 2 * n, 0)
+    lengths, _ = _extent(node, shape)
+    for i in range(n):
+        for o in range(lengths[i]):
+            first = o * s[i] - pads[i]
+            if not any(0 <= first + j * d[i] < shape[2 + i] for j in range(k[i])):
+                return i
+    return None
 
 
 def _end_pads(node: gs.Node, shape: list[int]) -> list[int]:
@@ -132,6 +152,8 @@ class UndilatePool(RewritePass):
                     f"the dilated window ({(ki - 1) * di + 1}) is wider than the padded input "
                     f"({size + pads[i] + pads[n + i]}) on spatial axis {i}"
                 )
+        if node.op == "MaxPool" and (axis := _window_in_padding(node, shape)) is not None:
+            return f"a window on spatial axis {axis} reads only padding"
         if node.op == "AveragePool" and int(node.attrs.get("ceil_mode", 0)):
             ends = _end_pads(node, shape)
             if any(extra > pads[n + i] for i, extra in enumerate(ends)):
