@@ -659,3 +659,56 @@ def test_malformed_nodes_skipped_not_crashed(rw, op, attrs, needle):
     result = rw.apply(model, "lower-ml")
     assert not result.changed
     assert needle in result.passes["lower-ml"].skips[0].reason
+
+
+TREE = {
+    "nodes_treeids": [0, 0, 0],
+    "nodes_nodeids": [0, 1, 2],
+    "nodes_featureids": [6, 0, 0],
+    "nodes_values": [0.0, 0.0, 0.0],
+    "nodes_modes": ["BRANCH_LEQ", "LEAF", "LEAF"],
+    "nodes_truenodeids": [1, 0, 0],
+    "nodes_falsenodeids": [2, 0, 0],
+    "target_treeids": [0, 0],
+    "target_nodeids": [1, 2],
+    "target_ids": [0, 0],
+    "target_weights": [1.0, 2.0],
+    "n_targets": 1,
+}
+
+
+@pytest.mark.parametrize(
+    "op,attrs,outputs,needle",
+    [
+        (
+            "Imputer",
+            {"imputed_value_floats": [1.0] * 6, "replaced_value_float": 0.0},
+            F,
+            "6 values",
+        ),
+        ("Scaler", {"offset": [1.0, 2.0], "scale": [1.0]}, F, "offset holds 2 values"),
+        (
+            "LinearClassifier",
+            {
+                "coefficients": [1.0] * 6,
+                "intercepts": [0.0, 0.0, 0.0],
+                "classlabels_ints": [0, 1, 2],
+            },
+            None,
+            "not 3 row(s) of 4",
+        ),
+        ("LinearRegressor", {"coefficients": [1.0] * 3, "targets": 1}, 1, "not 1 row(s) of 4"),
+        ("TreeEnsembleRegressor", TREE, 1, "reads feature 6"),
+    ],
+)
+def test_attributes_that_do_not_fit_the_feature_count_are_skipped(rw, op, attrs, outputs, needle):
+    # onnxruntime runs these its own way (an Imputer of 6 values on 4 features uses the first
+    # 4); the lowering follows the attributes, so it would compute something else
+    if outputs is None:
+        outs = [("label", TensorProto.INT64, ["N"]), ("scores", TensorProto.FLOAT, ["N", 3])]
+    else:
+        outs = [("y", TensorProto.FLOAT, ["N", outputs])]
+    model = ml_model(op, attrs, outs)
+    result = rw.apply(model, "lower-ml")
+    assert not result.changed
+    assert needle in result.passes["lower-ml"].skips[0].reason

@@ -33,7 +33,8 @@ Skips (reported): string labels, keys or values on an output that is used (Tenso
 string tensors); ZipMap without the option (no TensorRT engine outputs a sequence of maps);
 SVMClassifier with prob_a/prob_b (onnxruntime's iterative pairwise coupling); binary
 classifiers whose score layout onnxruntime leaves undefined (PROBIT on one score column);
-inputs that are not 2-D float/int tensors where a 2-D matrix is needed.
+inputs that are not 2-D float/int tensors where a 2-D matrix is needed; per-feature values,
+weight rows or tree feature indices that do not fit the input's static feature count.
 """
 
 from __future__ import annotations
@@ -831,6 +832,52 @@ _NUMERIC_INPUT = {
 }
 
 
+#: attributes with one value per input feature, or one value for all of them
+PER_FEATURE = {
+    "Scaler": ("offset", "scale"),
+    "Imputer": ("imputed_value_floats", "imputed_value_int64s"),
+}
+#: attributes holding whole rows of per-feature weights, and the attribute counting the rows
+#: (None: "targets", default 1)
+FEATURE_ROWS = {
+    "LinearClassifier": ("coefficients", "intercepts"),
+    "LinearRegressor": ("coefficients", None),
+}
+#: attributes holding input feature indices
+FEATURE_INDICES = {
+    "TreeEnsembleRegressor": "nodes_featureids",
+    "TreeEnsembleClassifier": "nodes_featureids",
+}
+
+
+def _feature_mismatch(node: gs.Node) -> str | None:
+    """Why the op's attributes do not fit the input's static feature count, or None.
+
+    onnxruntime runs such a model its own way (an Imputer of 6 values on 1 feature uses the
+    first; a Where against 6 values broadcasts the input to 6 columns), so the lowering, which
+    follows the attributes, would compute something else."""
+    x = node.inputs[0] if node.inputs else None
+    shape = x.shape if x is not None else None
+    if not shape or not isinstance(shape[-1], (int, np.integer)) or shape[-1] <= 0:
+        return None
+    features = int(shape[-1])
+    for name in PER_FEATURE.get(node.op, ()):
+        count = len(_list(node, name))
+        if count not in (0, 1, features):
+            return f"{name} holds {count} values for {features} input feature(s)"
+    if node.op in FEATURE_ROWS:
+        name, rows_from = FEATURE_ROWS[node.op]
+        rows = len(_list(node, rows_from)) if rows_from else int(node.attrs.get("targets", 1))
+        count = len(_list(node, name))
+        if rows and count != rows * features:
+            return f"{name} holds {count} values, not {rows} row(s) of {features} feature(s)"
+    if node.op in FEATURE_INDICES:
+        ids = _list(node, FEATURE_INDICES[node.op])
+        if ids and not 0 <= min(ids) <= max(ids) < features:
+            return f"a tree reads feature {max(ids)} of an input with {features} feature(s)"
+    return None
+
+
 def _ops_changed_since(graph: gs.Graph, old: int, new: int) -> list[str]:
     """The model's default-domain ops whose schema changed between opsets `old` and `new`
     (raising the import is exact when none did; onnxmltools' LightGBM models are opset 8/9
@@ -890,6 +937,9 @@ class LowerMl(RewritePass):
             reason = _numeric_input(node, rank2)
             if reason:
                 return reason
+        reason = _feature_mismatch(node)
+        if reason:
+            return reason
         return check(node, ctx) if check is not None else None
 
     def rewrite(self, match: Match, ctx: PassContext) -> None:
