@@ -277,6 +277,10 @@ def _session(proto: onnx.ModelProto, options, folder=None):
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
+#: onnxruntime's seed for unseeded random ops, set before every verification run
+RANDOM_SEED = 0
+
+
 def _ort_run(
     proto: onnx.ModelProto, feeds: Mapping[str, np.ndarray], wanted: list[str], folder=None
 ):
@@ -299,6 +303,10 @@ def _ort_run(
     try:
         session = _session(proto, options, folder)
         feed_names = {i.name for i in session.get_inputs()}
+        # random ops without a seed (Dropout in training mode, RandomNormal…) draw from
+        # onnxruntime's global generator: the same seed before each run gives the original and
+        # the rewritten model the same draws where a pass left those ops as they were
+        ort.set_seed(RANDOM_SEED)
         results = session.run(wanted, {k: v for k, v in feeds.items() if k in feed_names})
     except Exception as err:  # noqa: BLE001 - onnxruntime raises its own error types
         raise _classify(err)(
