@@ -33,6 +33,34 @@ def graphsurgeon_silenced() -> Iterator[None]:
         yield
 
 
+#: element types ONNX stores two to a byte (numpy/ml_dtypes names)
+PACKED_DTYPES = frozenset({"int4", "uint4", "float4_e2m1fn"})
+
+
+def export_graph(graph: gs.Graph) -> onnx.ModelProto:
+    """`gs.export_onnx` of `graph`, with its packed 4-bit constants intact.
+
+    Once a pass has read a 4-bit constant's values (an INT4 weight of a MatMulNBits model),
+    graphsurgeon 0.6 holds them one value to a byte and exports them so, which onnx refuses
+    ("Raw data size does not match tensor's size"): such values go back as a TensorProto,
+    packed by onnx.
+    """
+    for sub in [graph, *graph.subgraphs(recursive=True)]:
+        constants = [t for t in sub.tensors().values() if isinstance(t, gs.Constant)]
+        constants += [
+            value
+            for node in sub.nodes
+            for value in node.attrs.values()
+            if isinstance(value, gs.Constant)
+        ]
+        for const in constants:
+            values = const._values  # noqa: SLF001 - a loaded array, or graphsurgeon's lazy proto
+            if isinstance(values, np.ndarray) and values.dtype.name in PACKED_DTYPES:
+                proto = onnx.numpy_helper.from_array(values, const.name)
+                const._values = gs.ir.tensor.LazyValues(proto)  # noqa: SLF001
+    return gs.export_onnx(graph, do_type_check=False)
+
+
 def producer(tensor: gs.Tensor | None) -> gs.Node | None:
     """The node producing `tensor` (None for graph inputs and constants)."""
     if tensor is None or not tensor.inputs:

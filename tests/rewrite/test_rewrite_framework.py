@@ -332,3 +332,34 @@ def test_a_new_output_gets_its_shape_from_inference():
     dims = model.graph.output[0].type.tensor_type.shape.dim
     assert [d.dim_param or d.dim_value for d in dims] == ["N", 4]
     onnx.checker.check_model(model)
+
+
+def test_a_4bit_constant_a_pass_read_is_exported_packed(rw):
+    # requantize reads the INT4 table's values (graphsurgeon then holds them one to a byte);
+    # when another pass changes the graph, the export wrote them unpacked and raised
+    table = onnx.helper.make_tensor(
+        "table", onnx.TensorProto.INT4, [16, 8], np.arange(128) % 16 - 8
+    )
+    scale = onnx.numpy_helper.from_array(np.full((1, 8), 0.1, np.float32), "scale")
+    graph = onnx.helper.make_graph(
+        [
+            onnx.helper.make_node(
+                "DequantizeLinear", ["table", "scale"], ["dq"], axis=0, block_size=16
+            ),
+            onnx.helper.make_node("Identity", ["dq"], ["copy"]),
+            onnx.helper.make_node("Gather", ["copy", "ids"], ["y"], axis=0),
+        ],
+        "g",
+        [onnx.helper.make_tensor_value_info("ids", onnx.TensorProto.INT64, [2, 3])],
+        [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [2, 3, 8])],
+        [table, scale],
+    )
+    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 21)])
+    model.ir_version = 10
+    onnx.checker.check_model(model, full_check=True)
+    result = rw.apply(model, "requantize", "fold-constants")
+    assert result.changed and rw.ops(result.proto)["Identity"] == 0
+    onnx.checker.check_model(result.proto, full_check=True)
+    packed = next(t for t in result.proto.graph.initializer if t.name == "table")
+    assert packed.data_type == onnx.TensorProto.INT4 and len(packed.raw_data) == 64
+    rw.same(model, result.proto)

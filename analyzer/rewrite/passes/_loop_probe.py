@@ -16,7 +16,7 @@ and condition are fed) and runs it.
 from __future__ import annotations
 
 from trtforge.analyzer.lazy import lazy_import
-from trtforge.analyzer.rewrite.graphutil import const_value, producer
+from trtforge.analyzer.rewrite.graphutil import const_value, export_graph, producer
 
 np = lazy_import("numpy")
 gs = lazy_import("onnx_graphsurgeon")
@@ -163,7 +163,7 @@ class LoopProbe:
             outputs=outs,
             opset=opset,
         )
-        proto = gs.export_onnx(graph, do_type_check=False)
+        proto = export_graph(graph)
         proto.ir_version = min(proto.ir_version, 8)
         self.session = ort.InferenceSession(
             proto.SerializeToString(), providers=["CPUExecutionProvider"]

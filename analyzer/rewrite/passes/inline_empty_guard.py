@@ -41,7 +41,7 @@ from dataclasses import dataclass
 
 from trtforge.analyzer.lazy import lazy_import
 from trtforge.analyzer.rewrite.base import Advice, Match, PassContext, RewritePass, detach
-from trtforge.analyzer.rewrite.graphutil import anchor, const_value, producer
+from trtforge.analyzer.rewrite.graphutil import anchor, const_value, export_graph, producer
 
 np = lazy_import("numpy")
 onnx = lazy_import("onnx")
@@ -324,7 +324,7 @@ class InlineEmptyGuard(RewritePass):
             m.data["reads"] = {t.name: t for t in reads}
             names += [n for n in m.data["reads"] if n not in names]
         try:
-            model = gs.export_onnx(ctx.graph, do_type_check=False)
+            model = export_graph(ctx.graph)
             del model.opset_import[:]
             for domain, version in ctx.opsets.items():
                 model.opset_import.add(domain=domain, version=version)

@@ -44,6 +44,7 @@ from trtforge.analyzer.rewrite.base import (
     RewritePass,
     Skip,
 )
+from trtforge.analyzer.rewrite.graphutil import export_graph
 
 onnx = lazy_import("onnx")
 gs = lazy_import("onnx_graphsurgeon")
@@ -83,7 +84,7 @@ class UpgradeOpset(RewritePass):
             _channel_slopes(ctx.graph)
         for node in late:  # the converter has no schema for them: it carries them over as they are
             node.domain = _LATE
-        model = gs.export_onnx(ctx.graph, do_type_check=False)
+        model = export_graph(ctx.graph)
         for node in late:
             node.domain = ""
         del model.opset_import[:]
