@@ -254,6 +254,100 @@ def m_sibling(model, rng) -> str | None:
     return f"{old} '{node.name or node.output[0]}' -> {node.op_type}"
 
 
+def m_opset(model, rng) -> str | None:
+    """Another ai.onnx opset (exports come at 11-13 and at 17-21), by onnx's converter."""
+    from onnx import version_converter
+
+    current = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    if not current or model.functions:
+        return None
+    target = rng.choice([o for o in (11, 13, 14, 17, 18, 20) if o != current])
+    try:
+        converted = version_converter.convert_version(model, target)
+    except Exception:  # noqa: BLE001
+        return None
+    model.CopyFrom(converted)
+    return f"opset {current} -> {target}"
+
+
+def m_float16(model, rng) -> str | None:
+    """Every FLOAT tensor as FLOAT16 (fp16 exports), Casts to FLOAT included."""
+    f32, f16 = TensorProto.FLOAT, TensorProto.FLOAT16
+
+    def tensor(t):
+        if t.data_type == f32:
+            _replace_typed(t, numpy_helper.to_array(t).astype(np.float16))
+
+    def value_info(v):
+        if v.type.HasField("tensor_type") and v.type.tensor_type.elem_type == f32:
+            v.type.tensor_type.elem_type = f16
+
+    def graph(g):
+        for t in g.initializer:
+            tensor(t)
+        for v in [*g.input, *g.output, *g.value_info]:
+            value_info(v)
+        for node in g.node:
+            for attr in node.attribute:
+                if attr.type == onnx.AttributeProto.TENSOR:
+                    tensor(attr.t)
+                elif attr.type == onnx.AttributeProto.GRAPH:
+                    graph(attr.g)
+                elif attr.name == "to" and attr.i == f32:
+                    attr.i = f16
+                elif attr.name == "value_float" or attr.name == "value_floats":
+                    return False
+        return True
+
+    if any(t.data_location == TensorProto.EXTERNAL for t in model.graph.initializer):
+        return None
+    return "float32 -> float16" if graph(model.graph) else None
+
+
+def _replace_typed(t: TensorProto, values: np.ndarray) -> None:
+    new = numpy_helper.from_array(values)
+    name = t.name
+    t.CopyFrom(new)
+    t.name = name
+
+
+def m_identity(model, rng) -> str | None:
+    """An Identity (or a no-op Cast) between a producer and one of its readers."""
+    produced = {o for n in model.graph.node for o in n.output if o}
+    choices = [(n, i) for n in model.graph.node for i, x in enumerate(n.input) if x in produced]
+    if not choices:
+        return None
+    node, index = rng.choice(choices)
+    name = node.input[index]
+    new = f"{name}__copy{rng.randrange(1 << 20)}"
+    copy_node = helper.make_node("Identity", [name], [new])
+    position = list(model.graph.node).index(node)
+    model.graph.node.insert(position, copy_node)
+    node.input[index] = new
+    return f"Identity before {node.op_type} input {index} ('{name}')"
+
+
+def m_shuffle(model, rng) -> str | None:
+    """Another topological order of the nodes."""
+    nodes = list(model.graph.node)
+    known = {i.name for i in model.graph.input} | {t.name for t in model.graph.initializer}
+    known.add("")
+    order, pending = [], nodes[:]
+    while pending:
+        ready = [n for n in pending if all(x in known for x in n.input)]
+        if not ready:
+            return None  # reads an outer name (a body) or is not sorted: left
+        pick = rng.choice(ready)
+        pending.remove(pick)
+        order.append(pick)
+        known.update(pick.output)
+    if order == nodes:
+        return None
+    del model.graph.node[:]
+    model.graph.node.extend(order)
+    return "nodes reordered"
+
+
 MUTATIONS = [
     m_widen_constant,
     m_squeeze_constant,
@@ -263,6 +357,10 @@ MUTATIONS = [
     m_escape,
     m_swap,
     m_sibling,
+    m_opset,
+    m_float16,
+    m_identity,
+    m_shuffle,
 ]
 
 
