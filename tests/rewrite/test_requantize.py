@@ -531,6 +531,22 @@ def test_quantized_scalars_in_size_arithmetic_become_exact_float(tmp_path) -> No
         assert check(result.proto, "rtx-1", "parser", advice=False).supported
 
 
+def test_a_quantized_scalar_that_is_also_a_graph_output(tmp_path) -> None:
+    """The quantized scalar is a graph output too: it is given back as INT8 by a Cast of its
+    exact integer value, not by a scalar QuantizeLinear the next round would rewrite again
+    (that never reached a fixed point: exit 3)."""
+    model = _float_size_arithmetic_quantized()
+    output = onnx.helper.make_tensor_value_info("q", onnx.TensorProto.INT8, [])
+    model.graph.output.append(output)
+    onnx.checker.check_model(model, full_check=True)
+    result = _rewrite(model, "qdq")
+    assert "QuantizeLinear" not in _ops(result.proto)
+    (q,) = [o for o in result.proto.graph.output if o.name == "q"]
+    assert q.type.tensor_type.elem_type == onnx.TensorProto.INT8
+    outcome = verify(model, result.proto, allowances=result.allowances)
+    assert outcome.ok, outcome.describe_worst()
+
+
 def test_int8_constant_in_a_shape_becomes_a_float_constant() -> None:
     """A DequantizeLinear of a small INT8 constant that feeds a shape (TensorRT cannot
     evaluate INT8 weights there) becomes a float constant; weights of weighted ops stay INT8."""

@@ -811,7 +811,13 @@ class _Rewriter:
             from onnx import helper
 
             to = helper.np_dtype_to_tensor_dtype(rec.dtype)
-            if isinstance(rec, Static) and self.qdq and rec.dtype == np.int8 and not np.any(rec.zp):
+            if (
+                isinstance(rec, Static)
+                and self.qdq
+                and rec.dtype == np.int8
+                and not np.any(rec.zp)
+                and self._rank(rec.x) != 0  # a scalar QuantizeLinear is handled (again)
+            ):
                 attrs = {"axis": rec.axis} if rec.axis is not None else {}
                 self.op(
                     "QuantizeLinear",
