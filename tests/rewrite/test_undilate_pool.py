@@ -167,3 +167,16 @@ def test_a_window_reading_only_padding_is_skipped(rw):
     result = rw.apply(original, "undilate-pool")
     assert not result.changed
     assert "reads only padding" in result.passes["undilate-pool"].skips[0].reason
+
+
+def test_an_output_size_onnx_infers_otherwise_is_skipped(rw):
+    # ceil_mode at opset 18: ONNX infers 3 rows where the pool (and onnxruntime) computes 2
+    # (the last window would start past the input); the undilated pool is inferred 2, which
+    # contradicts the declared output: the rewritten model failed onnx.checker
+    attrs = "kernel_shape=[2,3], dilations=[2,2], strides=[4,2], ceil_mode=1"
+    original = rw.parse(pool(xshape="1,2,8,18", yshape="1,2,3,8", attrs=attrs, opset=18))
+    result = rw.apply(original, "undilate-pool")
+    assert not result.changed
+    assert (
+        "shape inference gives spatial axis 0 3" in result.passes["undilate-pool"].skips[0].reason
+    )

@@ -24,7 +24,9 @@ from its count; a stride not a multiple of the dilation with a kernel of more th
 `MAX_OFFSETS` elements; opset below 11 (Pad and Slice take their sizes as inputs from 11); a
 dilated window wider than the padded input (ONNX's shape inference and runtimes disagree on
 the size of such an output); a MaxPool window whose taps all fall in the padding (its value
-is the lowest float in onnxruntime, -inf in the undilated form).
+is the lowest float in onnxruntime, -inf in the undilated form); an output size that ONNX's
+shape inference gives otherwise than the pool computes (dilated ceil_mode windows before
+opset 19).
 """
 
 from __future__ import annotations
@@ -152,6 +154,16 @@ class UndilatePool(RewritePass):
                     f"the dilated window ({(ki - 1) * di + 1}) is wider than the padded input "
                     f"({size + pads[i] + pads[n + i]}) on spatial axis {i}"
                 )
+        lengths, _ = _extent(node, shape)
+        declared = node.outputs[0].shape
+        if declared is not None and len(declared) == len(shape):
+            for i, (length, dim) in enumerate(zip(lengths, declared[2:], strict=True)):
+                if isinstance(dim, int) and dim != length:
+                    return (
+                        f"ONNX's shape inference gives spatial axis {i} {dim} positions, the "
+                        f"pool computes {length} (ceil_mode windows; the rewritten model "
+                        "would fail onnx.checker)"
+                    )
         if node.op == "MaxPool" and (axis := _window_in_padding(node, shape)) is not None:
             return f"a window on spatial axis {axis} reads only padding"
         if node.op == "AveragePool" and int(node.attrs.get("ceil_mode", 0)):
