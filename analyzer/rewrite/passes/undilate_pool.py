@@ -51,6 +51,16 @@ def _ints(node: gs.Node, name: str, n: int, default: int) -> list[int]:
     return [int(v) for v in value] if value else [default] * n
 
 
+def _window(node: gs.Node, n: int) -> tuple[list[int], list[int], list[int], list[int]]:
+    """(kernel, strides, dilations, pads) of a pool with `n` spatial dims, defaults filled."""
+    return (
+        _ints(node, "kernel_shape", n, 1),
+        _ints(node, "strides", n, 1),
+        _ints(node, "dilations", n, 1),
+        _ints(node, "pads", 2 * n, 0),
+    )
+
+
 def _output_length(length, k, s, d, begin, end, ceil) -> int:
     """ONNX's output size of one spatial dim (with ceil_mode's rule that the last window
     starts inside the input or its leading pad)."""
@@ -65,10 +75,7 @@ def _extent(node: gs.Node, shape: list[int]) -> tuple[list[int], list[int]]:
     """Output sizes, and the padded extent the windows read ((L_out - 1)·s + (k - 1)·d + 1),
     per spatial dim."""
     n = len(shape) - 2
-    k = _ints(node, "kernel_shape", n, 1)
-    s = _ints(node, "strides", n, 1)
-    d = _ints(node, "dilations", n, 1)
-    pads = _ints(node, "pads", 2 * n, 0)
+    k, s, d, pads = _window(node, n)
     ceil = bool(int(node.attrs.get("ceil_mode", 0)))
     lengths = [
         _output_length(shape[2 + i], k[i], s[i], d[i], pads[i], pads[n + i], ceil) for i in range(n)
@@ -82,10 +89,7 @@ def _window_in_padding(node: gs.Node, shape: list[int]) -> int | None:
     onnxruntime gives such a MaxPool window the lowest finite value; the undilated form pads
     with -inf (so that a real -inf input stays -inf), and gives -inf there."""
     n = len(shape) - 2
-    k = _ints(node, "kernel_shape", n, 1)
-    s = _ints(node, "strides", n, 1)
-    d = _ints(node, "dilations", n, 1)
-    pads = _ints(node, "pads", 2 * n, 0)
+    k, s, d, pads = _window(node, n)
     lengths, _ = _extent(node, shape)
     for i in range(n):
         for o in range(lengths[i]):
@@ -133,10 +137,7 @@ class UndilatePool(RewritePass):
         if x.dtype is not None and np.dtype(x.dtype).kind != "f":
             return f"input '{x.name}' is not a float tensor"
         n = len(shape) - 2
-        k = _ints(node, "kernel_shape", n, 1)
-        s = _ints(node, "strides", n, 1)
-        d = _ints(node, "dilations", n, 1)
-        pads = _ints(node, "pads", 2 * n, 0)
+        k, s, d, pads = _window(node, n)
         if (
             node.op == "AveragePool"
             and any(pads)
@@ -177,10 +178,7 @@ class UndilatePool(RewritePass):
         x, out = node.inputs[0], node.outputs[0]
         shape = list(x.shape)
         n = len(shape) - 2
-        k = _ints(node, "kernel_shape", n, 1)
-        s = _ints(node, "strides", n, 1)
-        d = _ints(node, "dilations", n, 1)
-        pads = _ints(node, "pads", 2 * n, 0)
+        k, s, d, pads = _window(node, n)
         lengths, need = _extent(node, shape)
         end_pads = [max(0, need[i] - shape[2 + i] - pads[i]) for i in range(n)]
         e = Emit(ctx)
