@@ -58,7 +58,9 @@ def export_graph(graph: gs.Graph) -> onnx.ModelProto:
             if isinstance(values, np.ndarray) and values.dtype.name in PACKED_DTYPES:
                 proto = onnx.numpy_helper.from_array(values, const.name)
                 const._values = gs.ir.tensor.LazyValues(proto)  # noqa: SLF001
-    return gs.export_onnx(graph, do_type_check=False)
+    import onnx_graphsurgeon  # the module itself: the lazy stand-in holds a copy of its names
+
+    return onnx_graphsurgeon.export_onnx(graph, do_type_check=False)
 
 
 def producer(tensor: gs.Tensor | None) -> gs.Node | None:
