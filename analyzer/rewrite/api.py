@@ -111,6 +111,11 @@ def rewrite_file(
     check_destination(out_path, loaded)
     if report_path:
         check_output(report_path, "--report")
+    inputs = list(inputs)
+    if verify and (inputs or data_loader_script):
+        from trtforge.analyzer.rewrite.inputs import check_feed_paths
+
+        check_feed_paths(inputs, data_loader_script)
     report: dict = {
         "schema": REPORT_SCHEMA,
         "input": {"path": loaded.display_path, "sha256": loaded.sha256},

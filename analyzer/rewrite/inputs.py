@@ -554,6 +554,27 @@ def candidates(
     return out
 
 
+def check_feed_paths(paths: list[str], script: str | None = None) -> None:
+    """Refuses, before any rewriting, feed files and a data-loader script that are not there.
+
+    They are read only when a pass changed the model (there is nothing to verify otherwise),
+    so a misspelt name would go unnoticed until a model that needs them.
+    """
+    wanted = [("--inputs", item, True) for item in paths]
+    if script:
+        wanted.append(("--data-loader-script", script.partition(":")[0], False))
+    for flag, item, folder_ok in wanted:
+        try:
+            there = Path(item).is_file() or (folder_ok and Path(item).is_dir())
+        except OSError as err:  # a name the system refuses (too long, a folder not entered)
+            raise UserError(
+                f"{flag} {item}: {err.strerror or err}", "give a readable file"
+            ) from None
+        if not there:
+            what = "file or folder" if folder_ok else "file"
+            raise UserError(f"{flag} {item}: no such {what}", "check the path")
+
+
 def load_npz(paths: list[str], flag: str = "--inputs") -> list[Candidate]:
     """User feeds: `.npz` files of arrays named after the model inputs, or folders of them
     (one step per file, in name order)."""

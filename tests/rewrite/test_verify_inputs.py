@@ -464,3 +464,25 @@ def test_a_genai_config_that_is_not_a_regular_file_in_the_folder_is_not_read(tmp
         assert genai_config(model_path) is None
     finally:
         outside.unlink()
+
+
+@pytest.mark.parametrize(
+    "flag,value",
+    [
+        ("--inputs", "missing.npz"),
+        ("--inputs", "x" * 300 + ".npz"),
+        ("--data-loader-script", "missing.py:feeds"),
+    ],
+)
+def test_missing_feed_files_are_refused_before_rewriting(tmp_path, capsys, flag, value) -> None:
+    # feeds are read only when a pass changed the model: a model no pass changes (nothing to
+    # verify) took a misspelt name silently
+    src = tmp_path / "m.onnx"
+    onnx.save(_unet(), src)
+    out = tmp_path / "o.onnx"
+    code = main([str(src), "-o", str(out), "--fuse-layernorm", flag, str(tmp_path / value)])
+    err = capsys.readouterr().err
+    assert code == 2 and flag in err and len(err.strip().splitlines()) <= 2, err
+    assert not out.exists()
+    # with --no-verify the feeds are not read, so they are not asked for either
+    assert main([str(src), "-o", str(out), "--fuse-layernorm", "--no-verify", flag, value]) == 0
