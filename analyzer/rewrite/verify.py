@@ -577,6 +577,14 @@ def compare(
     )
 
 
+def _elem_type(value) -> int:
+    """The ONNX element type of an array (0 when it has none)."""
+    try:
+        return onnx.helper.np_dtype_to_tensor_dtype(np.asarray(value).dtype)
+    except (KeyError, TypeError, ValueError):
+        return 0
+
+
 def _compare_sequence(
     name: str,
     ref: list,
@@ -601,8 +609,8 @@ def _compare_sequence(
             False,
             f"a sequence of {what} instead of {len(ref)}",
         )
-    diffs = [
-        compare(f"{name}[{i}]", r, g, 0, computed_in, allowance)
+    diffs = [  # each tensor with its own dtype's tolerance
+        compare(f"{name}[{i}]", r, g, _elem_type(r), computed_in, allowance)
         for i, (r, g) in enumerate(zip(ref, got, strict=True))
     ]
     if not diffs:

@@ -129,6 +129,13 @@ def test_sequence_outputs_compare_tensor_by_tensor():
     )
     result = V.verify(pair, negated)
     assert not result.ok and result.worst.name == "s[1]"
+    # float tensors compare within FLOAT's tolerance, not exactly
+    nudged = onnx.parser.parse_model(
+        SEQUENCE.format(
+            body="e = Constant<value = float {1e-6}>()\n  n = Add(w, e)\n  s = SequenceConstruct(x, n)"
+        )
+    )
+    assert V.verify(pair, nudged).ok
     three = onnx.parser.parse_model(SEQUENCE.format(body="s = SequenceConstruct(x, w, x)"))
     result = V.verify(pair, three)
     assert not result.ok and "a sequence of 3 tensor(s) instead of 2" in result.worst.note
