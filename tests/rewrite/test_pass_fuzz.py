@@ -14,63 +14,31 @@ from pathlib import Path
 import onnx
 import pytest
 
-SPEC = importlib.util.spec_from_file_location(
-    "pass_fuzz", Path(__file__).resolve().parents[2] / "benchmarks" / "pass_fuzz.py"
-)
-pass_fuzz = importlib.util.module_from_spec(SPEC)
-SPEC.loader.exec_module(pass_fuzz)
+HERE = Path(__file__).resolve().parent
+
+
+def _load(path: Path):
+    """A module from its file (benchmarks/ is no package; the pattern builders live in the
+    pass tests beside this one)."""
+    spec = importlib.util.spec_from_file_location(f"_pass_fuzz_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+pass_fuzz = _load(HERE.parents[1] / "benchmarks" / "pass_fuzz.py")
+gelu = _load(HERE / "test_fuse_gelu.py")
 
 CORPUS = {
-    "layernorm": (
-        ["fuse-layernorm"],
-        """<ir_version: 8, opset_import: ["" : 17]>
-        g (float[2,3,8] x) => (float[2,3,8] z)
-          <float[8] gamma = {1,2,3,4,5,6,7,8}, float[8] beta = {0,0,0,1,1,1,2,2},
-           float two = {2.0}, float eps = {1e-5}> {
-          mean = ReduceMean<axes=[-1]>(x)
-          d = Sub(x, mean)
-          p = Pow(d, two)
-          var = ReduceMean<axes=[-1]>(p)
-          e = Add(var, eps)
-          s = Sqrt(e)
-          n = Div(d, s)
-          y = Mul(n, gamma)
-          z = Add(y, beta)
-        }""",
-    ),
-    "rmsnorm": (
-        ["fuse-rmsnorm"],
-        """<ir_version: 9, opset_import: ["" : 17]>
-        g (float[2,3,8] x) => (float[2,3,8] y)
-          <float[8] w = {1,2,3,4,5,6,7,8}, float two = {2.0}, float eps = {1e-6},
-           float one = {1.0}> {
-          p = Pow(x, two)
-          var = ReduceMean<axes=[-1]>(p)
-          e = Add(var, eps)
-          s = Sqrt(e)
-          r = Div(one, s)
-          n = Mul(x, r)
-          y = Mul(w, n)
-        }""",
-    ),
-    "gelu": (
-        ["fuse-gelu"],
-        """<ir_version: 9, opset_import: ["" : 20]>
-        g (float[2,8] x) => (float[2,8] y) <float one = {1.0}, float half = {0.5}> {
-          c = Constant<value = float {1.4142135}>()
-          q = Div(x, c)
-          e = Erf(q)
-          a = Add(e, one)
-          m = Mul(x, a)
-          y = Mul(m, half)
-        }""",
-    ),
+    "layernorm": (["fuse-layernorm"], _load(HERE / "test_fuse_layernorm.py").ln_model()),
+    "rmsnorm": (["fuse-rmsnorm"], _load(HERE / "test_fuse_rmsnorm.py").t5()),
+    "gelu": (["fuse-gelu"], gelu.model(gelu.ERF)),
     "pool": (
         ["undilate-pool"],
-        """<ir_version: 9, opset_import: ["" : 17]>
-        g (float[1,2,20,17] x) => (float[1,2,?,?] y) {
-          y = MaxPool<kernel_shape=[3,2], dilations=[2,3], strides=[2,3], pads=[1,1,2,1]>(x)
-        }""",
+        _load(HERE / "test_undilate_pool.py").pool(
+            yshape="1,2,?,?",
+            attrs="kernel_shape=[3,2], dilations=[2,3], strides=[2,3], pads=[1,1,2,1]",
+        ),
     ),
     "fold": (
         ["fold-constants"],
