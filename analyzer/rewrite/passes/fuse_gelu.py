@@ -14,6 +14,10 @@ After::
 Skips (reported): the model's opset is below 20 or the target's parser does not import Gelu
 (knowledge base) — the subgraph is left as it is; an intermediate is read outside the pattern
 or is a graph output.
+
+Not matched at all: a 0.5 or a 1 that is not exactly that (they scale the output), another
+constant further than 1e-4 (relative) from 1/√2, √(2/π) or 0.044715, and a constant of more
+dims than the tensor it multiplies (the product would be wider than one Gelu's output).
 """
 
 from __future__ import annotations

@@ -24,6 +24,9 @@ Skips (reported with the reason):
     output; the reduction is not over the trailing axes; a non-constant or non-scalar epsilon;
     an unknown input type; normalized dims that are not static when gamma/beta must be made
     (when shape inference lost the input's shape, the dims are read off gamma/beta).
+    An epsilon or exponent of more dims than the tensor it is added to is no match (it would
+    broadcast the result wider than one LayerNormalization's output); a gamma/beta of more
+    dims than the input stays outside the fusion (its Mul/Add are kept).
 """
 
 from __future__ import annotations
