@@ -564,3 +564,19 @@ def test_int8_constant_in_a_shape_becomes_a_float_constant() -> None:
     assert "DequantizeLinear" not in _ops(result.proto)
     assert verify(model, result.proto, allowances=result.allowances).ok
     assert check(result.proto, "rtx-1", "static", advice=False).supported
+
+
+def test_a_quantization_axis_outside_the_tensor_is_skipped() -> None:
+    """An INT32 bias dequantized per axis 1 of its one dim: a skip naming the axis (it was an
+    IndexError: exit 3)."""
+    text = """
+    <ir_version: 8, opset_import: ["": 13]>
+    g (float[1,4] x) => (float[1,4] y)
+      <int32[4] b = {1, 2, 3, 4}, float[4] s = {0.1, 0.2, 0.3, 0.4}, int32[4] z = {0, 0, 0, 0}>
+    { bias = DequantizeLinear<axis=1>(b, s, z)
+      y = Add(x, bias) }"""
+    model = onnx.parser.parse_model(text)
+    result = _rewrite(model, "qdq")
+    assert not result.changed
+    (skip,) = result.passes["requantize"].skips
+    assert "axis 1 is outside a tensor of rank 1" in skip.reason

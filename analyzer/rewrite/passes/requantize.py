@@ -252,6 +252,8 @@ class _Rewriter:
             return param.reshape(())
         if rank is None:
             raise Unsupported("per-axis parameters on a tensor of unknown rank")
+        if not -rank <= axis < rank:
+            raise Unsupported(f"quantization axis {axis} is outside a tensor of rank {rank}")
         a = axis + rank if axis < 0 else axis
         shape = [1] * rank
         shape[a] = param.size
