@@ -437,6 +437,10 @@ def run_case(
         # allowance says; the exact float form is the fix written then
         options = RewriteOptions(parse_target(target), requantize_form="float")
         return run_case(model, passes, target, options)
+    if not verification.ok and not verify(model, model).ok:
+        # the original against itself differs: its outputs are undefined (onnxruntime leaves
+        # a binary PROBIT classifier's second score column unset), nothing to judge a pass by
+        return "nondeterministic", verification.describe_worst()
     if not verification.ok:
         return "verify-failed", f"{verification.describe_worst()} (applied {applied})"
     return "ok", ""
