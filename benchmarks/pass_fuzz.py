@@ -121,10 +121,12 @@ def _constants(model: onnx.ModelProto) -> list[tuple[str, object]]:
     return found
 
 
-def _replace(t: TensorProto, values: np.ndarray) -> None:
-    new = numpy_helper.from_array(values.astype(helper.tensor_dtype_to_np_dtype(t.data_type)))
+def _replace(t: TensorProto, values: np.ndarray, keep_type: bool = True) -> None:
+    """`t` holding `values` under its name (cast to its element type with `keep_type`)."""
+    if keep_type:
+        values = values.astype(helper.tensor_dtype_to_np_dtype(t.data_type))
     name = t.name
-    t.CopyFrom(new)
+    t.CopyFrom(numpy_helper.from_array(values))
     t.name = name
 
 
@@ -276,7 +278,7 @@ def m_float16(model, rng) -> str | None:
 
     def tensor(t):
         if t.data_type == f32:
-            _replace_typed(t, numpy_helper.to_array(t).astype(np.float16))
+            _replace(t, numpy_helper.to_array(t).astype(np.float16), keep_type=False)
 
     def value_info(v):
         if v.type.HasField("tensor_type") and v.type.tensor_type.elem_type == f32:
@@ -302,13 +304,6 @@ def m_float16(model, rng) -> str | None:
     if any(t.data_location == TensorProto.EXTERNAL for t in model.graph.initializer):
         return None
     return "float32 -> float16" if graph(model.graph) else None
-
-
-def _replace_typed(t: TensorProto, values: np.ndarray) -> None:
-    new = numpy_helper.from_array(values)
-    name = t.name
-    t.CopyFrom(new)
-    t.name = name
 
 
 def m_identity(model, rng) -> str | None:

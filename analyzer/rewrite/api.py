@@ -157,7 +157,8 @@ def rewrite_file(
         say(f"note: {note}")
 
     if verify and result.changed:
-        verification = _verify(session, result, seed, dims, list(inputs), data_loader_script)
+        feeds = _user_feeds(inputs, data_loader_script)  # read once, for a retry too
+        verification = _verify(session, result, seed, dims, feeds)
         if not verification.ok and auto and _may_requantize_exactly(result, options):
             # --auto chose requantize, and its default Q/DQ form moved the outputs further than
             # the quantization step allows: the exact float form is the other fix it can offer
@@ -168,9 +169,7 @@ def rewrite_file(
             )
             rewrite_options = RewriteOptions(target, **{**options, "requantize_form": "float"})
             retry = rewrite_model(work, passes, rewrite_options)
-            retry_verification = _verify(
-                session, retry, seed, dims, list(inputs), data_loader_script
-            )
+            retry_verification = _verify(session, retry, seed, dims, feeds)
             if retry_verification.ok:
                 result, verification = retry, retry_verification
                 report.update(result.to_json())
@@ -280,17 +279,24 @@ def _may_requantize_exactly(result: RewriteResult, options: Mapping[str, Any]) -
     return bool(stats and stats.applied) and "requantize_form" not in options
 
 
-def _verify(session: ModelSession, result: RewriteResult, seed, dims, inputs, script):
-    """Runs the original and the rewritten model on the same inputs (`rewrite.verify`)."""
+def _user_feeds(inputs: list[str], script: str | None) -> list | None:
+    """The candidates of --inputs and --data-loader-script, or None (generated inputs)."""
     from trtforge.analyzer.rewrite import inputs as gen
-    from trtforge.analyzer.rewrite.verify import verify
 
-    loaded = session.loaded
     feeds = None
     if inputs:
         feeds = gen.load_npz(inputs)
     if script:
         feeds = (feeds or []) + gen.load_script(script)
+    return feeds
+
+
+def _verify(session: ModelSession, result: RewriteResult, seed, dims, feeds):
+    """Runs the original and the rewritten model on the same inputs (`rewrite.verify`):
+    `feeds` (`_user_feeds`), or generated ones when None."""
+    from trtforge.analyzer.rewrite.verify import verify
+
+    loaded = session.loaded
     if loaded.external and loaded.folder is not None:
         # onnxruntime reads the weights from their files; they are never copied here
         original, folder = loaded.proto, loaded.folder

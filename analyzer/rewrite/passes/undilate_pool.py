@@ -83,15 +83,14 @@ def _extent(node: gs.Node, shape: list[int]) -> tuple[list[int], list[int]]:
     return lengths, [(lengths[i] - 1) * s[i] + (k[i] - 1) * d[i] + 1 for i in range(n)]
 
 
-def _window_in_padding(node: gs.Node, shape: list[int]) -> int | None:
+def _window_in_padding(node: gs.Node, shape: list[int], lengths: list[int]) -> int | None:
     """The first spatial axis on which some window's taps all fall in the padding, else None.
 
     onnxruntime gives such a MaxPool window the lowest finite value; the undilated form pads
     with -inf (so that a real -inf input stays -inf), and gives -inf there."""
     n = len(shape) - 2
     k, s, d, pads = _window(node, n)
-    lengths, _ = _extent(node, shape)
-    for i in range(n):
+    for i in range(n):  # `lengths`: the output sizes (`_extent`)
         for o in range(lengths[i]):
             first = o * s[i] - pads[i]
             if not any(0 <= first + j * d[i] < shape[2 + i] for j in range(k[i])):
@@ -165,7 +164,7 @@ class UndilatePool(RewritePass):
                         f"pool computes {length} (ceil_mode windows; the rewritten model "
                         "would fail onnx.checker)"
                     )
-        if node.op == "MaxPool" and (axis := _window_in_padding(node, shape)) is not None:
+        if node.op == "MaxPool" and (axis := _window_in_padding(node, shape, lengths)) is not None:
             return f"a window on spatial axis {axis} reads only padding"
         if node.op == "AveragePool" and int(node.attrs.get("ceil_mode", 0)):
             ends = _end_pads(node, shape)
