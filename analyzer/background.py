@@ -16,7 +16,10 @@ and sends the table with the SHA-256 of the bytes it read (of a file it maps, of
 structure: the model without its weights), and `start_type_inference` hands that child over
 when the model the command loaded has that digest (`LoadedModel.inference_sha256`).
 Inference then runs while the command imports onnx, numpy and the knowledge base (~0.2 s)
-instead of after.
+instead of after. A large file loaded with no prefetch (a folder's models, the Python API)
+gets the same child, forked once it is loaded (`_read_again`): the lean run, without onnx's
+Python objects, and a table the parent reads natively (a 100,000-node check 30-45% faster
+than a child that infers the parsed proto and pickles its table).
 
 Anything unusual runs inference as the command goes instead (each ONNX run still apart from
 the command: `inference_guard`), with the same result: no `fork` (Windows, macOS), other
@@ -574,11 +577,33 @@ def start_type_inference(model, loaded=None) -> PendingTypes:
     inference runs). `loaded` (the `LoadedModel` of `model`): a prefetch of its file is
     taken over, and its table used if the child read the same bytes."""
     pending = take_prefetch(loaded.path) if loaded is not None else None
+    if pending is None and loaded is not None:
+        pending = _read_again(loaded)
     if pending is None:
         return PendingTypes(model)
     pending._model, pending._sha256 = model, lambda: loaded.sha256
     pending._inferred_sha256 = loaded.inference_sha256
     return pending
+
+
+def _read_again(loaded) -> PendingTypes | None:
+    """A child that infers the loaded model's file as a prefetch would (`of_file`: the lean
+    run, whose table the parent reads natively), for a file loaded without one (a folder's
+    models, the Python API), bound to the digest of what was loaded; None for a model not
+    loaded from a regular file of a prefetch's size, or where this process may not fork."""
+    path = getattr(loaded, "path", None)
+    if path is None or not forking_allowed():
+        return None
+    try:
+        size = os.stat(path).st_size
+        regular = os.path.isfile(path)
+    except (OSError, ValueError):
+        return None
+    if not regular or not PREFETCH_MIN_BYTES <= size <= PREFETCH_MAX_BYTES:
+        return None
+    if size >= PREFETCH_READ_BYTES and loaded.inference_sha256 is None:
+        return None  # the child maps the file and binds to a digest not computed here
+    return PendingTypes.of_file(os.path.realpath(path))
 
 
 def prefetching(path) -> bool:

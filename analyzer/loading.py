@@ -104,8 +104,8 @@ class LoadedModel:
     #: (`graph.InitializerHeads`); None when not read. Valid as `graph_bytes`.
     initializer_heads: InitializerHeads | None = field(default=None, repr=False, compare=False)
     #: the SHA-256 of the lean structure of a lean load (`_speculation.structure_digest`),
-    #: computed when a prefetching child reads its file (`background.prefetching`), whose
-    #: result is bound to it; None otherwise.
+    #: to which the types of an inference child that maps the file are bound (`background`);
+    #: None for any other load.
     inference_sha256: str | None = field(default=None, repr=False, compare=False)
     #: the model without the raw data of its large sound top-level weights
     #: (`_wire.lean_model`; their positions: `elided`), for a file of LEAN_PARSE_BYTES or
@@ -440,10 +440,11 @@ def load_model(model: str | os.PathLike | onnx.ModelProto | bytes) -> LoadedMode
     loaded = _with_graph_reads(loaded, data)
     from trtforge.analyzer import background
 
-    # what a prefetching child that maps the file binds its types to, for a lean load (whose
-    # file is hashed only when asked): the digest of the lean structure it was parsed from
-    # (`_speculation.structure_digest`); otherwise the file's digest, computed anyway
-    if lean is not None and background.prefetching(path):
+    # what an inference child that maps the file (a prefetch, or one started after loading:
+    # `background`) binds its types to, for a lean load (whose file is hashed only when
+    # asked): the digest of the lean structure it was parsed from (a few milliseconds:
+    # `_speculation.structure_digest`); otherwise the file's digest, computed anyway
+    if lean is not None:
         loaded.inference_sha256 = hashlib.sha256(lean[0]).hexdigest()
     from trtforge.analyzer.outputs import protect  # outputs never replace what was read
 

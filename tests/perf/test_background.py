@@ -707,8 +707,47 @@ def test_a_lean_prefetch_is_bound_to_the_bytes_it_inferred(
         assert bool(lean) is used
         assert table._raw == infer_types(changed)._raw
         onnx.save(model, path)
-    # a command that loads a file no child reads computes no such digest
-    assert load_model(path).inference_sha256 is None
+    # a lean load has the digest without a prefetch too (a child started after loading
+    # binds to it: `_read_again`); a load of the file whole needs none
+    assert (load_model(path).inference_sha256 is not None) is lean_load
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+@pytest.mark.parametrize("lean_load", [True, False])
+def test_a_model_loaded_without_a_prefetch_is_inferred_by_the_lean_child(
+    fork_always, monkeypatch, tmp_path, caplog, lean_load
+):
+    """A file loaded with no prefetch (a folder's models, the Python API) is inferred by the
+    same lean child a prefetch starts, forked after loading, whose table the parent reads
+    natively: the table equals in-process inference. Its result is bound to what was loaded:
+    a file whose graph changed after loading is inferred again from the loaded model."""
+    monkeypatch.setattr(background, "PREFETCH_MIN_BYTES", 0)
+    if lean_load:
+        monkeypatch.setattr(loading, "LEAN_PARSE_BYTES", 0)
+        monkeypatch.setattr(background, "PREFETCH_READ_BYTES", 0)
+    model = _weighted_model()
+    path = tmp_path / "m.onnx"
+    onnx.save(model, path)
+    (tmp_path / "outside.bin").write_bytes(bytes(8192 * 5 * 4))
+    lean = _lean_tables_read(monkeypatch)
+    for changed_after_load in (False, True):
+        lean.clear()
+        caplog.clear()
+        loaded = load_model(path)
+        assert background.take_prefetch(loaded.path) is None
+        if changed_after_load:
+            changed = onnx.ModelProto()
+            changed.CopyFrom(model)
+            changed.graph.node[0].op_type = "Sub"
+            onnx.save(changed, path)
+        with caplog.at_level(logging.INFO, logger="trtforge.background"):
+            pending = background.start_type_inference(loaded, loaded)
+            assert pending.path == str(path.resolve())  # the child read the file itself
+            table = pending.result()
+        assert bool(lean) is not changed_after_load
+        assert ("inferring again" in caplog.text) is changed_after_load
+        assert table._raw == infer_types(model)._raw  # the loaded model's types
+        onnx.save(model, path)
 
 
 def test_idle_work_runs_while_waiting_for_the_child(fork_always):
