@@ -40,11 +40,18 @@ class ModelResult:
         return SUPPORTED if self.report.supported else UNSUPPORTED
 
     def to_json(self) -> dict:
+        row = self.to_json_without_report()
+        if self.report is not None:
+            row["report"] = self.report.to_json()
+        return row
+
+    def to_json_without_report(self) -> dict:
+        """`to_json()` with `"report": None` (the renderer writes a report itself)."""
         return {
             "path": self.path,
             "status": self.status,
             "seconds": round(self.seconds, 4),
-            "report": self.report.to_json() if self.report is not None else None,
+            "report": None,
             "error": (
                 {"message": self.error.message, "hint": self.error.hint}
                 if self.error is not None

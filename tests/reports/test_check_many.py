@@ -111,3 +111,32 @@ def test_what_a_folder_holds_under_a_model_s_name_is_never_skipped_silently(tree
     assert "not a regular file" in rows[str(tree / "pipe.onnx")]["error"]["message"]
     assert rows[str(tree / "gone.onnx")]["status"] == "error"
     assert _json(proc)["summary"] == {"models": 5, "supported": 2, "unsupported": 1, "error": 2}
+
+
+def test_the_json_summary_is_the_batch_s_json(tree, tmp_path):
+    """The JSON summary is written piecewise (each report by the single-model renderer,
+    spliced into the indented summary); what it reads back as equals `BatchResult.to_json()`
+    exactly: reports with findings, a name with quotes, line breaks and `"report": null` in
+    it, an error row, and no model at all."""
+    from trtforge.analyzer import api
+    from trtforge.analyzer.batch import BatchResult, ModelResult
+    from trtforge.analyzer.errors import UserError
+    from trtforge.analyzer.reports.many_report import render_json
+
+    odd = custom_op_model()
+    odd.graph.node[0].name = 'a "name"\n "report": null,\n\t×'
+    save(odd, tmp_path / "odd.onnx")
+    reports = [
+        ModelResult(str(path), 0.5, report=api.check(path, target="trt-10", backend="static"))
+        for path in (tree / "ok.onnx", tree / "nested" / "deeper" / "custom.onnx")
+    ]
+    odd_path = tmp_path / 'odd "report": null.onnx'
+    (tmp_path / "odd.onnx").rename(odd_path)
+    reports.append(
+        ModelResult(str(odd_path), 0.25, report=api.check(odd_path, target="trt-10"))
+    )
+    error = ModelResult("bad.onnx", 0.0, error=UserError('bad "report": null', "re-export"))
+    for batch in (BatchResult([*reports, error]), BatchResult([error]), BatchResult([])):
+        data = json.loads(render_json(batch))
+        assert data == batch.to_json()
+        jsonschema.validate(data, check_many_schema())
