@@ -438,8 +438,6 @@ def load_model(model: str | os.PathLike | onnx.ModelProto | bytes) -> LoadedMode
         loaded._source, loaded._spans, loaded._later_sha256 = source, lean[1], digest
         loaded._hashing = not isinstance(source, FileRead)
     loaded = _with_graph_reads(loaded, data)
-    from trtforge.analyzer import background
-
     # what an inference child that maps the file (a prefetch, or one started after loading:
     # `background`) binds its types to, for a lean load (whose file is hashed only when
     # asked): the digest of the lean structure it was parsed from (a few milliseconds:

@@ -33,6 +33,8 @@ QDQ_SCALAR = (
 
 def _qdq_scalar(tail: str, output: str = "int64[?] y") -> str:
     return QDQ_SCALAR.replace("(Y)", f"({output})") + tail
+
+
 ML = {"ai.onnx.ml": 3}
 IF_COL2IM = """g (bool c, float[4] x) => (float[4] y) {
   y = If(c) <then_branch = t () => (float[4] a) { a = Identity(x) },

@@ -132,9 +132,7 @@ def test_the_json_summary_is_the_batch_s_json(tree, tmp_path):
     ]
     odd_path = tmp_path / 'odd "report": null.onnx'
     (tmp_path / "odd.onnx").rename(odd_path)
-    reports.append(
-        ModelResult(str(odd_path), 0.25, report=api.check(odd_path, target="trt-10"))
-    )
+    reports.append(ModelResult(str(odd_path), 0.25, report=api.check(odd_path, target="trt-10")))
     error = ModelResult("bad.onnx", 0.0, error=UserError('bad "report": null', "re-export"))
     for batch in (BatchResult([*reports, error]), BatchResult([error]), BatchResult([])):
         data = json.loads(render_json(batch))
