@@ -31,15 +31,16 @@ def _node_line(node: NodeVerdict, kinds: dict[tuple[str, str], str]) -> str:
 
 def render(report: Report) -> str:
     """The report as JSON text; `json.loads` of it equals `report.to_json()` (tested)."""
+    tally = report.tally()  # (one pass over the verdicts for both figures)
     doc = {
         "schema": SCHEMA_ID,
         "model": report.model.to_json(),
         "target": report.target,
         "backend": report.backend,
-        "supported": report.supported,
+        "supported": tally.supported,
         "nodes": [],
         "graph": {"reasons": [f.to_json() for f in report.graph_findings]},
-        "summary": report.summary,
+        "summary": tally.summary,
     }
     body = json.dumps(doc, indent=2, ensure_ascii=False)
     if not report.nodes:
