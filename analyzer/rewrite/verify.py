@@ -528,7 +528,10 @@ def compare(
     got = _maps_as_array(got)  # both sides when the rewrite keeps the ZipMap
     if ref is not maps:
         elem_type = onnx.TensorProto.FLOAT
-    dtype = _dtype_name(elem_type) if elem_type else str(ref.dtype).upper()
+    # a value of no known element type (an intermediate inference did not type, in a
+    # regional comparison) has the one of its reference's array
+    elem_type = elem_type or _elem_type(ref)
+    dtype = _dtype_name(elem_type) if elem_type else str(np.asarray(ref).dtype).upper()
     rtol, atol = TOLERANCES.get(dtype, EXACT)
     note = ""
     if dtype in TOLERANCES and computed_in is not None:

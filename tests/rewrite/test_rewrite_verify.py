@@ -35,6 +35,22 @@ def test_compare_nan_and_ints_and_shapes():
     assert not V.compare("y", np.zeros((2, 3)), np.zeros((3, 2)), onnx.TensorProto.FLOAT).ok
 
 
+def test_a_value_of_unknown_element_type_takes_its_array_s_tolerance():
+    """A compared value whose element type is not known (0: an intermediate of a regional
+    comparison that inference did not type) is compared with the tolerance of its array's
+    type — float32 as FLOAT, not exactly — and integers still exactly."""
+    ref = np.array([1.0, 100.0, -3.0], np.float32)
+    near = V.compare("y", ref, ref + np.array([5e-5, 5e-3, 0], np.float32), 0)
+    assert near.ok and near.dtype == "FLOAT" and (near.rtol, near.atol) == V.TOLERANCES["FLOAT"]
+    assert not V.compare("y", ref, ref + np.float32(1e-2), 0).ok
+    half = np.array([1.0, 2.0], np.float16)
+    assert V.compare("h", half, half + np.float16(4e-3), 0).dtype == "FLOAT16"
+    assert V.compare("h", half, half + np.float16(4e-3), 0).ok
+    ints = np.array([1, 2, 3], np.int64)
+    exact = V.compare("i", ints, ints + np.array([0, 0, 1]), 0)
+    assert not exact.ok and exact.dtype == "INT64"
+
+
 def test_inputs_follow_dtype_and_dynamic_dims():
     model = onnx.parser.parse_model("""<ir_version: 8, opset_import: ["" : 17]>
     g (float16[batch, 4] a, int64[batch, seq] ids, bool[2] m, float[N] w) => (float16[batch, 4] y) {
