@@ -580,3 +580,27 @@ def test_a_quantization_axis_outside_the_tensor_is_skipped() -> None:
     assert not result.changed
     (skip,) = result.passes["requantize"].skips
     assert "axis 1 is outside a tensor of rank 1" in skip.reason
+
+
+@pytest.mark.parametrize("form", ["qdq", "float"])
+@pytest.mark.parametrize("bad", ["0", "0.05, 0", "inf", "nan"])
+def test_a_quantization_scale_of_zero_or_not_finite_is_skipped(form, bad) -> None:
+    """QuantizeLinear by a constant scale holding a zero or a non-finite value divides by it
+    (0 / 0 is NaN, which has no integer: onnxruntime's kernel and a float emulation each
+    give their own): a skip naming the scale, the node left as it is, in either form (both
+    rewrote it, and their result differed from onnxruntime's where the quotient is NaN)."""
+    per_axis = "," in bad
+    shape = "[2]" if per_axis else ""
+    zero = "{128, 128}" if per_axis else "{128}"
+    text = f"""
+    <ir_version: 8, opset_import: ["": 13]>
+    g (float[2,2] x) => (float[2,2] y)
+      <float{shape} s = {{{bad}}}, uint8{shape} z = {zero}>
+    {{ q = QuantizeLinear<axis=1>(x, s, z)
+      y = DequantizeLinear<axis=1>(q, s, z) }}"""
+    model = onnx.parser.parse_model(text)
+    result = _rewrite(model, form)
+    skips = result.passes["requantize"].skips
+    assert any("scale 's' holds a zero or non-finite value" in skip.reason for skip in skips)
+    (quantize,) = [n for n in result.proto.graph.node if n.op_type == "QuantizeLinear"]
+    assert list(quantize.input) == ["x", "s", "z"]

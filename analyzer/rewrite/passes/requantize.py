@@ -46,7 +46,9 @@ After (float, both forms)::
 
 16-bit quantized tensors (INT16/UINT16 Q/DQ) are computed in float in both forms (exact).
 
-Skips (reported, node left as it is): block quantization (block_size), 4-bit types, scales or
+Skips (reported, node left as it is): block quantization (block_size), 4-bit types, a
+constant quantization scale holding a zero or a non-finite value (quantizing by it is
+undefined), scales or
 zero points that are not constants where a constant is needed (qdq form: the tensor is emulated
 in float instead), per-row/per-column parameters on operands of unknown rank,
 QLinear ops with channels-last layouts.
@@ -458,6 +460,10 @@ class _Rewriter:
         if _range(dtype) is None:
             raise Unsupported(f"quantized type {dtype}")
         if s is not None:
+            if not np.all(np.isfinite(s)) or np.any(s == 0):
+                # x / 0 (NaN where x is 0) has no integer: onnxruntime's kernels and any
+                # rewrite each give their own
+                raise Unsupported(f"scale '{scale.name}' holds a zero or non-finite value")
             if axis is not None and s.size <= 1:
                 axis = None
             self.records[out.name] = Static(x, s, z, np.dtype(dtype), axis)
