@@ -47,8 +47,8 @@ After (float, both forms)::
 16-bit quantized tensors (INT16/UINT16 Q/DQ) are computed in float in both forms (exact).
 
 Skips (reported, node left as it is): block quantization (block_size), 4-bit types, a
-constant quantization scale holding a zero or a non-finite value (quantizing by it is
-undefined), scales or
+constant quantization scale holding a zero or NaN (quantizing by it is undefined where
+x / scale is NaN), scales or
 zero points that are not constants where a constant is needed (qdq form: the tensor is emulated
 in float instead), per-row/per-column parameters on operands of unknown rank,
 QLinear ops with channels-last layouts.
@@ -460,10 +460,12 @@ class _Rewriter:
         if _range(dtype) is None:
             raise Unsupported(f"quantized type {dtype}")
         if s is not None:
-            if not np.all(np.isfinite(s)) or np.any(s == 0):
-                # x / 0 (NaN where x is 0) has no integer: onnxruntime's kernels and any
-                # rewrite each give their own
-                raise Unsupported(f"scale '{scale.name}' holds a zero or non-finite value")
+            if np.any(np.isnan(s)) or np.any(s == 0):
+                # x / 0 is NaN where x is 0 (a ReLU's zeros), and NaN has no integer:
+                # onnxruntime's kernels and any rewrite each give their own. (An infinite
+                # scale, which onnxruntime's quantizer gives a tensor of infinite range — a
+                # causal mask —, is NaN only at infinite x: rewritten.)
+                raise Unsupported(f"scale '{scale.name}' holds a zero or NaN")
             if axis is not None and s.size <= 1:
                 axis = None
             self.records[out.name] = Static(x, s, z, np.dtype(dtype), axis)
