@@ -582,6 +582,7 @@ def test_a_quantization_axis_outside_the_tensor_is_skipped() -> None:
     assert "axis 1 is outside a tensor of rank 1" in skip.reason
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # numpy's, on the user's terminal
 @pytest.mark.parametrize("form", ["qdq", "float"])
 @pytest.mark.parametrize("bad", ["0", "0.05, 0", "nan", "inf"])
 def test_a_quantization_scale_of_zero_or_nan_is_skipped(form, bad) -> None:

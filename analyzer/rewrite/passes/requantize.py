@@ -395,8 +395,9 @@ class _Rewriter:
         ReLU), and the symmetric grid would let values through that the original clipped."""
         lo, hi, reach = (np.asarray(v, np.float64) for v in (lo, hi, reach))
         slack = 1e-6 * np.maximum(reach, 1e-30)
-        need_lo = bool(np.any(lo > -reach + slack))
-        need_hi = bool(np.any(hi < reach - slack))
+        with np.errstate(invalid="ignore"):  # an infinite range (an infinite scale) needs none
+            need_lo = bool(np.any(lo > -reach + slack))
+            need_hi = bool(np.any(hi < reach - slack))
         if not (need_lo or need_hi):
             return rec.x
         rank = self._rank(rec.x)
