@@ -533,14 +533,7 @@ def prefetch(path: str) -> None:
     """Starts inferring the types of the model file `path` in a child (module docstring),
     when the file's size makes it a large model's; nothing otherwise."""
     global _prefetch
-    if _prefetch is not None or not forking_allowed():
-        return
-    try:
-        size = os.stat(path).st_size
-        regular = os.path.isfile(path)
-    except (OSError, ValueError):
-        return
-    if not regular or not PREFETCH_MIN_BYTES <= size <= PREFETCH_MAX_BYTES:
+    if _prefetch is not None or not forking_allowed() or _prefetch_size(path) is None:
         return
     try:
         _prefetch = PendingTypes.of_file(os.path.realpath(path))
@@ -592,18 +585,23 @@ def _read_again(loaded) -> PendingTypes | None:
     models, the Python API), bound to the digest of what was loaded; None for a model not
     loaded from a regular file of a prefetch's size, or where this process may not fork."""
     path = getattr(loaded, "path", None)
-    if path is None or not forking_allowed():
+    size = _prefetch_size(path) if path is not None and forking_allowed() else None
+    if size is None:
         return None
+    if size >= PREFETCH_READ_BYTES and loaded.inference_sha256 is None:
+        return None  # the child maps the file and binds to a digest not computed here
+    return PendingTypes.of_file(os.path.realpath(path))
+
+
+def _prefetch_size(path) -> int | None:
+    """The size of the file `path` when it is a regular file of a size a prefetch reads
+    (PREFETCH_MIN_BYTES to PREFETCH_MAX_BYTES); None otherwise."""
     try:
         size = os.stat(path).st_size
         regular = os.path.isfile(path)
     except (OSError, ValueError):
         return None
-    if not regular or not PREFETCH_MIN_BYTES <= size <= PREFETCH_MAX_BYTES:
-        return None
-    if size >= PREFETCH_READ_BYTES and loaded.inference_sha256 is None:
-        return None  # the child maps the file and binds to a digest not computed here
-    return PendingTypes.of_file(os.path.realpath(path))
+    return size if regular and PREFETCH_MIN_BYTES <= size <= PREFETCH_MAX_BYTES else None
 
 
 def prefetching(path) -> bool:
