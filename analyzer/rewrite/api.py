@@ -185,10 +185,7 @@ def rewrite_file(
                 f"verification failed: {verification.describe_worst()}; nothing written to "
                 f"{out_path}"
             )
-            result.failure_hint = (
-                "a pass produced a different result; rerun with fewer passes to find it, and "
-                "report it"
-            )
+            result.failure_hint = _failure_hint(verification)
             if report_path:
                 from trtforge.analyzer.outputs import write_text
 
@@ -271,6 +268,20 @@ def rewrite_file(
             f"before → {report['auto']['unsupported_after']} after"
         )
     return result
+
+
+def _failure_hint(verification) -> str:
+    """What to do after a failed verification: find the pass — unless the original itself
+    computes NaN or ±inf where the outputs differ, which random inputs (or random weights
+    overflowing float16) give more often than a pass does."""
+    worst = verification.worst
+    if worst is not None and worst.nonfinite_reference is not None:
+        return (
+            f"the original model computes {worst.nonfinite_reference} there on the generated "
+            "inputs; give realistic ones (--inputs FILE.npz, or --data-loader-script) and "
+            "rerun; if it still fails, rerun with fewer passes to find the one that differs"
+        )
+    return "a pass produced a different result; rerun with fewer passes to find it, and report it"
 
 
 def _may_requantize_exactly(result: RewriteResult, options: Mapping[str, Any]) -> bool:

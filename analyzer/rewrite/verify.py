@@ -81,6 +81,9 @@ class OutputDiff:
     excess: float  # max over elements of |diff| / (atol + rtol*|ref|); <= 1 passes
     ok: bool
     note: str = ""
+    #: the original's value at `worst_index` when it is not finite (NaN, ±inf): a failure
+    #: there may be the inputs' doing (a degenerate model or feed) rather than a pass's
+    nonfinite_reference: float | None = None
 
     def to_json(self) -> dict:
         return {
@@ -575,8 +578,13 @@ def compare(
     worst_index = tuple(int(i) for i in np.unravel_index(worst_flat, ref.shape))
     max_excess = float(excess.reshape(-1)[worst_flat])
     ok = max_excess <= 1.0 if ref.dtype.kind in "fc" else max_excess == 0.0
+    nonfinite = None
+    if not ok and ref.dtype.kind == "f" and not np.isfinite(ref[worst_index]):
+        nonfinite = float(ref[worst_index])
+        note = "; ".join(filter(None, [note, f"the original gives {nonfinite} there"]))
     return OutputDiff(
-        name, dtype, rtol, atol, float(np.max(diff)), worst_index, max_excess, ok, note
+        name, dtype, rtol, atol, float(np.max(diff)), worst_index, max_excess, ok, note,
+        nonfinite,
     )
 
 

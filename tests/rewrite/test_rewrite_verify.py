@@ -180,3 +180,26 @@ def test_random_ops_draw_the_same_in_both_runs():
      y = Relu(d) }""")
     for seed in (0, 1, 2):
         assert V.verify(original, rewritten, seed=seed).ok
+
+
+def test_a_difference_where_the_original_is_not_finite_says_so():
+    """Where the worst difference is at a NaN or infinity of the original's output, the
+    comparison says what the original gives there, and trt-rewrite's hint after the failure
+    asks for realistic inputs before blaming a pass (random inputs, or random weights that
+    overflow float16, make such outputs more often than a pass does)."""
+    import math
+
+    from trtforge.analyzer.rewrite.api import _failure_hint
+
+    ref = np.array([1.0, np.nan, 3.0], np.float32)
+    diff = V.compare("y", ref, np.array([1.0, 2.0, 3.0], np.float32), onnx.TensorProto.FLOAT)
+    assert not diff.ok and diff.worst_index == (1,)
+    assert math.isnan(diff.nonfinite_reference) and "the original gives nan there" in diff.note
+    hint = _failure_hint(V.Verification(outputs=[diff]))
+    assert "computes nan there" in hint and "--inputs" in hint
+    inf = V.compare("y", np.array([-np.inf], np.float32), np.array([0.0], np.float32), 1)
+    assert inf.nonfinite_reference == -math.inf and "gives -inf" in inf.note
+    finite = V.compare("y", ref, np.array([1.5, np.nan, 3.0], np.float32), 1)
+    assert not finite.ok and finite.nonfinite_reference is None
+    assert "a pass produced a different result" in _failure_hint(V.Verification([finite]))
+    assert V.compare("y", ref, ref.copy(), 1).nonfinite_reference is None  # equal NaNs pass
