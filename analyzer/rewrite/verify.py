@@ -583,7 +583,15 @@ def compare(
         nonfinite = float(ref[worst_index])
         note = "; ".join(filter(None, [note, f"the original gives {nonfinite} there"]))
     return OutputDiff(
-        name, dtype, rtol, atol, float(np.max(diff)), worst_index, max_excess, ok, note,
+        name,
+        dtype,
+        rtol,
+        atol,
+        float(np.max(diff)),
+        worst_index,
+        max_excess,
+        ok,
+        note,
         nonfinite,
     )
 
