@@ -181,6 +181,7 @@ def _rewrite_model(
     for round_index in range(1, MAX_ROUNDS + 1):
         rounds = round_index
         round_changed = False
+        changers: list[str] = []  # the passes that changed the graph in this round
         for pid in order:
             cls = get_pass(pid)
             ctx = PassContext(graph, options, pid, opsets)
@@ -198,12 +199,14 @@ def _rewrite_model(
                 graph.cleanup().toposort()
                 if _signature(graph) != before or opsets != opsets_before:
                     round_changed = True
+                    changers.append(pid)
         if not round_changed:
             break
         any_change = True
     else:
         raise RuntimeError(
-            f"rewrite passes {order} did not reach a fixed point in {MAX_ROUNDS} rounds"
+            f"rewrite passes {order} did not reach a fixed point in {MAX_ROUNDS} rounds "
+            f"(still changing the graph in the last: {', '.join(changers)})"
         )
     if not any_change:
         return RewriteResult(proto, False, stats, rounds, notes)
