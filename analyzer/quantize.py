@@ -20,7 +20,7 @@ import io
 import logging
 import re
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,10 +64,14 @@ class QuantizeResult:
     holdout_samples: int
     agreement: list[OutputAgreement] = field(default_factory=list)
     qdq_nodes: int = 0
+    #: tensors that took NaN or infinite values on a calibration sample: the nodes that
+    #: would quantize them are among `excluded` (no INT8 scale fits them)
+    non_finite: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return {
             "excluded_nodes": self.excluded,
+            "non_finite_tensors": self.non_finite,
             "converted_from_opset": self.converted_from,
             "calibration_samples": self.calibration_samples,
             "holdout_samples": self.holdout_samples,
@@ -248,14 +252,18 @@ def quantize(
         converted_from = opset
     excluded = select_excluded(working, exclude, keep_float_head)
     methods = _methods()
+    non_finite: dict[str, tuple[str, int, str]] = {}
     with tempfile.TemporaryDirectory(prefix="trtforge-quantize-") as tmp:
         src, dst = Path(tmp) / "float.onnx", Path(tmp) / "int8.onnx"
         large = working.ByteSize() > 1_500_000_000
         onnx.save(working, src, save_as_external_data=large, location="float.onnx.data")
-        reader = _Reader(calibrate, (lambda i: progress(i, len(calibrate))) if progress else None)
         ranges = Path(tmp) / "ranges.json"
-        with _quiet_onnxruntime(), _non_finite_ranges_refused(src, calibrate):
-            _calibrate(src, Path(tmp), reader, methods[method], ranges)
+
+        def run(excluded: list[str], drop: Collection[str] = ()) -> onnx.ModelProto:
+            reader = _Reader(
+                calibrate, (lambda i: progress(i, len(calibrate))) if progress else None
+            )
+            _calibrate(src, Path(tmp), reader, methods[method], ranges, drop)
             quantize_static(
                 str(src),
                 str(dst),
@@ -275,9 +283,29 @@ def quantize(
                     "AddQDQPairToWeight": False,
                 },
             )
-        proto = onnx.load(dst)
-        with _non_finite_ranges_refused(src, calibrate):
+            proto = onnx.load(dst)
             _check_scales(proto)
+            return proto
+
+        with _quiet_onnxruntime():
+            try:
+                proto = run(excluded)
+            except (ValueError, AssertionError, OverflowError) as err:
+                if not _NON_FINITE.search(" ".join(str(err).split())):
+                    raise
+                # keep in float the nodes that would quantize a tensor no INT8 scale fits
+                # (a causal mask's -inf, a Log of zero), and quantize the rest
+                non_finite = _non_finite_tensors(src, calibrate)
+                keep = _nodes_quantizing(working, non_finite)
+                if not non_finite or not _quantizable(working, [*excluded, *keep]):
+                    raise _non_finite_error(err, non_finite) from None
+                excluded = [*excluded, *(name for name in keep if name not in excluded)]
+                try:
+                    proto = run(excluded, drop=non_finite)
+                except (ValueError, AssertionError, OverflowError) as again:
+                    if not _NON_FINITE.search(" ".join(str(again).split())):
+                        raise
+                    raise _non_finite_error(again, non_finite) from again
     result = QuantizeResult(
         proto,
         excluded,
@@ -287,6 +315,7 @@ def quantize(
         qdq_nodes=sum(
             n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in proto.graph.node
         ),
+        non_finite=list(non_finite),
     )
     if held:
         result.agreement = agreement(working, proto, held)
@@ -304,10 +333,17 @@ HISTOGRAM = {
 }
 
 
-def _calibrate(src: Path, tmp: Path, reader, method, ranges: Path) -> None:
+def _calibrate(
+    src: Path, tmp: Path, reader, method, ranges: Path, drop: Collection[str] = ()
+) -> None:
     """Runs onnxruntime's calibrator for `method` and saves the tensor ranges where
-    quantize_static reads them (`calibration_cache_path`)."""
-    from onnxruntime.quantization.calibrate import create_calibrator, save_tensors_data
+    quantize_static reads them (`calibration_cache_path`); without the tensors `drop`
+    (ones that are not finite: a histogram of them raises, and nothing quantizes them)."""
+    from onnxruntime.quantization.calibrate import (
+        TensorsData,
+        create_calibrator,
+        save_tensors_data,
+    )
 
     name = {v: k for k, v in _methods().items()}[method]
     calibrator = create_calibrator(
@@ -318,44 +354,66 @@ def _calibrate(src: Path, tmp: Path, reader, method, ranges: Path) -> None:
         use_external_data_format=src.with_suffix(".onnx.data").exists(),
         extra_options={"symmetric": True, **HISTOGRAM[name]},
     )
+    if drop and isinstance(getattr(calibrator, "tensors_to_calibrate", None), set):
+        calibrator.tensors_to_calibrate -= set(drop)  # (the histogram calibrators)
     calibrator.collect_data(reader)
-    save_tensors_data(calibrator.compute_data(), ranges)
+    data = calibrator.compute_data()
+    if drop:
+        kept = {name: value for name, value in data.items() if name not in drop}
+        data = TensorsData(data.calibration_method, kept)
+    save_tensors_data(data, ranges)
 
 
 #: how onnxruntime's calibrator and quantizer fail on a range that is not finite
 _NON_FINITE = re.compile(r"not finite|scale issue|\b(nan|inf)\b", re.IGNORECASE)
 
 
-@contextlib.contextmanager
-def _non_finite_ranges_refused(src: Path, feeds: list[dict[str, np.ndarray]]):
-    """A UserError for onnxruntime's calibrator and quantizer failing on an activation whose
-    observed range is not finite: finite samples (`calibration.check_feeds`) can still make
-    NaN or infinity inside a model (a Log of zero, a division by zero), and no INT8 scale
-    fits such a tensor. onnxruntime says so only through numpy's histogram ("range of [nan,
-    nan] is not finite") or an assertion ("scale issue"); the error names the first such
-    tensor of the float model `src` on `feeds` (`_first_non_finite`)."""
-    try:
-        yield
-    except (ValueError, AssertionError, OverflowError) as err:
-        text = " ".join(str(err).split())
-        if not _NON_FINITE.search(text):
-            raise
-        found = _first_non_finite(src, feeds)
-        where = (
-            f"tensor '{short(found[0])}' ({found[1]}) is {found[3]} on calibration sample "
-            f"{found[2]}"
-            if found is not None
-            else f"a tensor took NaN or infinite values (onnxruntime: {text[:120]})"
-        )
-        raise UserError(
-            f"calibration: {where}; no INT8 scale fits it",
+def _non_finite_error(err: BaseException, found: dict[str, tuple[str, int, str]]) -> UserError:
+    """The error for onnxruntime's calibrator or quantizer failing on an activation whose
+    observed range is not finite (finite samples, `calibration.check_feeds`, can still make
+    NaN or infinity inside a model: a Log of zero, a division by zero) when keeping the nodes
+    that quantize such tensors in float leaves nothing to quantize, or does not help.
+    onnxruntime says so only through numpy's histogram ("range of [nan, nan] is not finite")
+    or an assertion ("scale issue"); the error names the first such tensor (`found`:
+    `_non_finite_tensors`)."""
+    text = " ".join(str(err).split())
+    if found:
+        name, (producer, sample, kind) = next(iter(found.items()))
+        where = f"tensor '{short(name)}' ({producer}) is {kind} on calibration sample {sample}"
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        return UserError(
+            f"calibration: {where}{more}; no INT8 scale fits it, and no node is left to "
+            "quantize without it",
             "calibrate on data on which the model stays finite, or fix the model (e.g. clamp "
             "the input of a Log, Sqrt or Div)",
-        ) from None
+        )
+    return UserError(
+        f"calibration: a tensor took NaN or infinite values (onnxruntime: {text[:120]}); "
+        "no INT8 scale fits it",
+        "calibrate on data on which the model stays finite, or fix the model (e.g. clamp "
+        "the input of a Log, Sqrt or Div)",
+    )
+
+
+def _nodes_quantizing(model: onnx.ModelProto, tensors: Collection[str]) -> list[str]:
+    """Names of the nodes of the op types trt-quantize quantizes that read or write one of
+    `tensors` (onnxruntime puts Q/DQ on those nodes' activations), in node order."""
+    ops = {*QUANTIZED_OPS, "Add"}
+    return [
+        node.name
+        for node in model.graph.node
+        if node.op_type in ops and not set(tensors).isdisjoint([*node.input, *node.output])
+    ]
+
+
+def _quantizable(model: onnx.ModelProto, excluded: Collection[str]) -> bool:
+    """Whether some node of QUANTIZED_OPS is not in `excluded` (Adds alone are not worth a
+    quantized model)."""
+    return any(n.op_type in QUANTIZED_OPS and n.name not in excluded for n in model.graph.node)
 
 
 def _check_scales(proto: onnx.ModelProto) -> None:
-    """Raises ValueError ("not finite", for `_non_finite_ranges_refused`) when a Q/DQ scale of
+    """Raises ValueError ("not finite": the quantizer failing on such a range) when a Q/DQ scale of
     the quantized model is not a finite positive number: onnxruntime's minmax calibration
     writes a scale of inf, without an error, for a tensor that was infinite on one sample."""
     from onnx import numpy_helper
@@ -372,11 +430,13 @@ def _check_scales(proto: onnx.ModelProto) -> None:
                 raise ValueError(f"scale '{tensor.name}' is not finite and positive")
 
 
-def _first_non_finite(src: Path, feeds) -> tuple[str, str, int, str] | None:
-    """(tensor, its producer, sample, "NaN" or "infinite") for the first float tensor of the
-    model file `src`, in node order, that is not finite on one of `feeds`; None if none is
-    found (or the model cannot be run so)."""
+def _non_finite_tensors(src: Path, feeds) -> dict[str, tuple[str, int, str]]:
+    """Every float tensor of the model file `src` that is not finite on one of `feeds`, in
+    node order: name -> (its producer, the first such sample, "NaN" or "infinite"); empty
+    when none is found (or the model cannot be run so)."""
     import onnxruntime as ort
+
+    found: dict[str, tuple[str, int, str]] = {}
 
     try:
         model = onnx.shape_inference.infer_shapes(onnx.load(src))
@@ -403,12 +463,13 @@ def _first_non_finite(src: Path, feeds) -> tuple[str, str, int, str] | None:
             values = dict(zip(order, session.run(order, feed), strict=True))
             for name in order:
                 value = np.asarray(values[name])
-                if not np.isfinite(value).all():
+                if name not in found and not np.isfinite(value).all():
                     kind = "NaN" if np.isnan(value).any() else "infinite"
-                    return name, producers[name], index, kind
-    except Exception as err:  # noqa: BLE001 - a diagnosis only: the error is raised anyway
-        log.info("could not find the non-finite tensor: %s", err)
-    return None
+                    found[name] = (producers[name], index, kind)
+    except Exception as err:  # noqa: BLE001 - the error is raised anyway
+        log.info("could not find the non-finite tensors: %s", err)
+        return {}
+    return {name: found[name] for name in order if name in found}
 
 
 @contextlib.contextmanager

@@ -361,3 +361,58 @@ def test_an_activation_that_is_not_finite_is_named(method):
     with pytest.raises(UserError, match=r"tensor 'logs' \(output of Log node .*\) is infinite"):
         quantize(model, feeds, method=method, holdout=0)
     quantize(model, feeds[:4], method=method, holdout=0)  # finite throughout: quantized
+
+
+@pytest.mark.parametrize("method", ["entropy", "minmax", "percentile"])
+def test_nodes_that_would_quantize_a_tensor_that_is_not_finite_stay_float(method, tmp_path):
+    """A tensor that is not finite on a calibration sample (a Log of zero; a causal mask's
+    -inf added to attention scores) has no INT8 scale; the nodes that would quantize it
+    stay float, the rest is quantized, and the report names the tensors. (trt-quantize
+    refused the whole model before: an attention block with its mask in the graph could not
+    be quantized at all.)"""
+    model = onnx.parser.parse_model(
+        """<ir_version: 8, opset_import: ["" : 17]>
+        g (float[2, 4] x, float[2, 4] keep) => (float[2, 4] y, float[2, 4] z)
+          <float[4, 4] w1 = {1,0,0,0,0,1,0,0,0,0,1,0,0,0,0,1},
+           float[4, 4] w2 = {1,1,0,0,0,1,1,0,0,0,1,1,1,0,0,1},
+           float[4, 4] w3 = {2,0,0,0,0,2,0,0,0,0,2,0,0,0,0,2}> {
+          h = MatMul(x, w1)
+          r = Relu(h)
+          logs = Log(r)
+          a = MatMul(logs, w2)
+          scores = MatMul(h, w3)
+          mask = Log(keep)
+          masked = Add(scores, mask)
+          y = Softmax<axis=-1>(masked)
+          z = Tanh(a)
+        }"""
+    )
+    rng = np.random.default_rng(0)
+    causal = np.tril(np.ones((2, 4))).astype(np.float32)  # Log: 0 kept, -inf masked
+    feeds = [
+        {"x": np.abs(rng.standard_normal((2, 4))).astype(np.float32) + 0.1, "keep": causal}
+        for _ in range(5)
+    ]
+    feeds[2]["x"][0, 0] = -1.0  # Relu -> 0 -> Log -> -inf on one sample
+    result = quantize(model, feeds, method=method, holdout=1)
+    assert {"logs", "mask", "masked"} <= set(result.non_finite)
+    inputs = {n.output[0]: list(n.input) for n in result.proto.graph.node}
+    assert inputs["a"][0] == "logs" and inputs["masked"][1] == "mask"  # float, no Q/DQ
+    assert {"MatMul_3", "Add_6"} <= set(result.excluded)
+    # the other MatMuls read their activations through Q/DQ
+    assert inputs["h"][0] != "x" and inputs["scores"][0] != "h"
+    assert result.qdq_nodes > 0 and result.to_json()["non_finite_tensors"] == result.non_finite
+    onnx.checker.check_model(result.proto, full_check=True)
+    if method != "minmax":
+        return
+    src, data, report = tmp_path / "m.onnx", tmp_path / "cal", tmp_path / "r.json"
+    onnx.save(model, src)
+    data.mkdir()
+    for i, feed in enumerate(feeds):
+        np.savez(data / f"{i}.npz", **feed)
+    out = tmp_path / "m.int8.onnx"
+    proc = _cli(src, "-o", out, "--calibration-data", data, "--method", method, "--report", report)
+    assert proc.returncode == 0, proc.stderr
+    assert "kept float where a tensor is NaN or infinite on calibration ('logs'" in proc.stderr
+    assert "logs" in json.loads(report.read_text())["non_finite_tensors"]
+    onnx.checker.check_model(onnx.load(out), full_check=True)

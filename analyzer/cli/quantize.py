@@ -138,7 +138,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
     from trtforge.analyzer.api import check
     from trtforge.analyzer.calibration import check_feeds, load_feeds
-    from trtforge.analyzer.errors import UserError
+    from trtforge.analyzer.errors import UserError, short
     from trtforge.analyzer.loading import load_external_weights, load_model
     from trtforge.analyzer.rewrite.writer import check_destination, write_text
     from trtforge.analyzer.targets import default_target, parse_target
@@ -219,6 +219,14 @@ def _main(argv: Sequence[str] | None) -> int:
         f"calibrated on {result.calibration_samples} sample(s) ({args.method}); "
         f"{result.qdq_nodes} Q/DQ nodes; {len(result.excluded)} node(s) kept float",
     )
+    if result.non_finite:
+        shown = ", ".join(f"'{short(name)}'" for name in result.non_finite[:3])
+        more = f" and {len(result.non_finite) - 3} more" if len(result.non_finite) > 3 else ""
+        _say(
+            args,
+            f"  kept float where a tensor is NaN or infinite on calibration ({shown}{more}): "
+            "no INT8 scale fits it",
+        )
     for a in result.agreement:
         top1 = f", top-1 agreement {a.top1_agreement:.1%}" if a.top1_agreement is not None else ""
         _say(
