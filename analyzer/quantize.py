@@ -315,7 +315,7 @@ def quantize(
         qdq_nodes=sum(
             n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in proto.graph.node
         ),
-        non_finite=list(non_finite),
+        non_finite=_quantized_by(working, non_finite),
     )
     if held:
         result.agreement = agreement(working, proto, held)
@@ -365,7 +365,14 @@ def _calibrate(
 
 
 #: how onnxruntime's calibrator and quantizer fail on a range that is not finite
-_NON_FINITE = re.compile(r"not finite|scale issue|\b(nan|inf)\b", re.IGNORECASE)
+_NON_FINITE = re.compile(r"not finite|scale issue|finite-sized bins|\b(nan|inf)\b", re.IGNORECASE)
+
+#: magnitude from which a float32 tensor has no INT8 scale either: twice it overflows, which
+#: the histogram calibrators' symmetric range does ("Cannot create 2048 finite-sized bins").
+#: An attention mask of the lowest float (`torch.finfo(float32).min`, every Hugging Face
+#: BERT, DistilBERT and GPT-2 export) added to the scores reaches it; a scale from it would
+#: round every score to zero.
+EXTREME = float(np.finfo(np.float32).max) / 2
 
 
 def _non_finite_error(err: BaseException, found: dict[str, tuple[str, int, str]]) -> UserError:
@@ -406,6 +413,19 @@ def _nodes_quantizing(model: onnx.ModelProto, tensors: Collection[str]) -> list[
     ]
 
 
+def _quantized_by(model: onnx.ModelProto, tensors: Collection[str]) -> list[str]:
+    """Those of `tensors` that a node of the quantized op types reads or writes (what kept
+    such nodes float), in the order of `tensors`."""
+    ops = {*QUANTIZED_OPS, "Add"}
+    touched = {
+        name
+        for node in model.graph.node
+        if node.op_type in ops
+        for name in (*node.input, *node.output)
+    }
+    return [name for name in tensors if name in touched]
+
+
 def _quantizable(model: onnx.ModelProto, excluded: Collection[str]) -> bool:
     """Whether some node of QUANTIZED_OPS is not in `excluded` (Adds alone are not worth a
     quantized model)."""
@@ -428,12 +448,26 @@ def _check_scales(proto: onnx.ModelProto) -> None:
             value = numpy_helper.to_array(tensor)
             if not (np.isfinite(value).all() and (value > 0).all()):
                 raise ValueError(f"scale '{tensor.name}' is not finite and positive")
+            if (value > EXTREME / 255).any():  # minmax's: no error, the range of a mask
+                raise ValueError(f"scale '{tensor.name}' spans a range that is not finite")
+
+
+def _unscalable(value: np.ndarray) -> str:
+    """Why no INT8 scale fits the float tensor `value` ("NaN", "infinite", or its magnitude
+    from EXTREME); "" when one does."""
+    if value.size == 0:
+        return ""
+    if not np.isfinite(value).all():
+        return "NaN" if np.isnan(value).any() else "infinite"
+    largest = float(np.abs(value).max())
+    return f"as large as {largest:.3g} (a mask of the lowest float?)" if largest > EXTREME else ""
 
 
 def _non_finite_tensors(src: Path, feeds) -> dict[str, tuple[str, int, str]]:
-    """Every float tensor of the model file `src` that is not finite on one of `feeds`, in
-    node order: name -> (its producer, the first such sample, "NaN" or "infinite"); empty
-    when none is found (or the model cannot be run so)."""
+    """Every float tensor of the model file `src` that no INT8 scale fits on one of `feeds`
+    (`_unscalable`: NaN, infinite, or of EXTREME magnitude), in node order: name -> (its
+    producer, the first such sample, why); empty when none is found (or the model cannot be
+    run so)."""
     import onnxruntime as ort
 
     found: dict[str, tuple[str, int, str]] = {}
@@ -463,8 +497,7 @@ def _non_finite_tensors(src: Path, feeds) -> dict[str, tuple[str, int, str]]:
             values = dict(zip(order, session.run(order, feed), strict=True))
             for name in order:
                 value = np.asarray(values[name])
-                if name not in found and not np.isfinite(value).all():
-                    kind = "NaN" if np.isnan(value).any() else "infinite"
+                if name not in found and (kind := _unscalable(value)):
                     found[name] = (producers[name], index, kind)
     except Exception as err:  # noqa: BLE001 - the error is raised anyway
         log.info("could not find the non-finite tensors: %s", err)
@@ -474,13 +507,18 @@ def _non_finite_tensors(src: Path, feeds) -> dict[str, tuple[str, int, str]]:
 
 @contextlib.contextmanager
 def _quiet_onnxruntime():
-    """onnxruntime's quantizer prints progress with print() and warns through the root logger;
-    trt-quantize reports for itself (stdout stays clean for pipes)."""
+    """onnxruntime's quantizer prints progress with print() and warns through the root logger,
+    and numpy warns of the overflow in a histogram of a tensor no scale fits (which the
+    command then keeps float and reports); trt-quantize reports for itself (stdout stays
+    clean for pipes)."""
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
+        with (
+            contextlib.redirect_stdout(io.StringIO()),
+            np.errstate(over="ignore", invalid="ignore"),
+        ):
             yield
     finally:
         root.setLevel(level)

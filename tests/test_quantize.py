@@ -413,6 +413,47 @@ def test_nodes_that_would_quantize_a_tensor_that_is_not_finite_stay_float(method
     out = tmp_path / "m.int8.onnx"
     proc = _cli(src, "-o", out, "--calibration-data", data, "--method", method, "--report", report)
     assert proc.returncode == 0, proc.stderr
-    assert "kept float where a tensor is NaN or infinite on calibration ('logs'" in proc.stderr
+    assert (
+        "kept float where a tensor is NaN, infinite or of float32's extreme magnitude on "
+        "calibration ('logs'" in " ".join(proc.stderr.split())
+    )
     assert "logs" in json.loads(report.read_text())["non_finite_tensors"]
     onnx.checker.check_model(onnx.load(out), full_check=True)
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # numpy's, on the user's terminal
+@pytest.mark.parametrize("method", ["entropy", "minmax"])
+def test_an_attention_mask_of_the_lowest_float_stays_float(method):
+    """The extended attention mask of every Hugging Face BERT, DistilBERT and GPT-2 export:
+    (1 - mask) · finfo(float32).min, added to the attention scores. The histogram
+    calibrators' symmetric range of that sum overflows float32 (numpy: "Cannot create 2048
+    finite-sized bins": trt-quantize exited 3 on those models), and minmax made a scale
+    that rounds every score to zero. The Add stays float; the MatMul is quantized, and the
+    quantized model agrees with the float one."""
+    lowest = float(np.finfo(np.float32).min)
+    model = onnx.parser.parse_model(
+        f"""<ir_version: 8, opset_import: ["" : 17]>
+        g (float[2, 4] x, int64[2, 4] attention_mask) => (float[2, 4] y)
+          <float[4, 4] w = {{1,1,0,0,0,1,1,0,0,0,1,1,1,0,0,1}}, float one = {{1.0}},
+           float lowest = {{{lowest!r}}}> {{
+          scores = MatMul(x, w)
+          m = Cast<to=1>(attention_mask)
+          inverted = Sub(one, m)
+          extended = Mul(inverted, lowest)
+          masked = Add(scores, extended)
+          y = Softmax<axis=-1>(masked)
+        }}"""
+    )
+    rng = np.random.default_rng(1)
+    mask = np.array([[1, 1, 1, 0], [1, 1, 0, 0]], np.int64)
+    feeds = [
+        {"x": rng.standard_normal((2, 4)).astype(np.float32), "attention_mask": mask}
+        for _ in range(8)
+    ]
+    result = quantize(model, feeds, method=method, holdout=2)
+    assert result.non_finite == ["extended", "masked"]
+    inputs = {n.output[0]: list(n.input) for n in result.proto.graph.node}
+    assert inputs["masked"][1] == "extended"  # the Add reads the mask as it is
+    assert inputs["scores"][0] != "x"  # the MatMul reads its input through Q/DQ
+    assert min(a.cosine for a in result.agreement) > 0.99
+    onnx.checker.check_model(result.proto, full_check=True)
