@@ -386,13 +386,35 @@ def _reference_run(proto: onnx.ModelProto, feeds, names: list[str]) -> dict[str,
     from onnx.reference import ReferenceEvaluator
 
     try:
-        results = ReferenceEvaluator(proto).run(names, dict(feeds))
+        evaluator = ReferenceEvaluator(proto, new_ops=_older_reference_ops(proto))
+        results = evaluator.run(names, dict(feeds))
     except Exception as err:  # noqa: BLE001 - the reference raises many kinds
         raise UserError(
             f"onnx.reference cannot run the model for verification ({str(err)[:200]})",
             "rewrite with --no-verify if the model is meant for TensorRT only",
         ) from None
     return dict(zip(names, results, strict=True))
+
+
+def _older_reference_ops(proto: onnx.ModelProto) -> list[type]:
+    """Implementations `onnx.reference` (1.23) lacks for a model of an opset before 19:
+    DequantizeLinear 10 and 13, whose semantics for their types (8-bit and INT32 data, a
+    scalar or per-axis scale) its version 19 keeps — so a trt-quantize result of an opset 13-18
+    model that only `onnx.reference` runs (a training-mode BatchNormalization) is
+    verified rather than refused."""
+    opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 0)
+    if opset >= 19:
+        return []
+    from onnx.reference.ops.op_dequantize_linear import DequantizeLinear_19
+
+    class DequantizeLinear(DequantizeLinear_19):
+        op_domain = ""
+
+        def _run(self, x, x_scale, x_zero_point=None, axis=1, block_size=0, output_dtype=None):
+            # (the evaluator passes the attributes of the newest schema: unset here)
+            return super()._run(x, x_scale, x_zero_point, axis)
+
+    return [DequantizeLinear]
 
 
 def run_model(

@@ -203,3 +203,27 @@ def test_a_difference_where_the_original_is_not_finite_says_so():
     assert not finite.ok and finite.nonfinite_reference is None
     assert "a pass produced a different result" in _failure_hint(V.Verification([finite]))
     assert V.compare("y", ref, ref.copy(), 1).nonfinite_reference is None  # equal NaNs pass
+
+
+@pytest.mark.parametrize("opset", [15, 17, 21])
+def test_a_model_only_onnx_reference_runs_may_hold_dequantize_linear(opset):
+    """A model with a training-mode BatchNormalization runs in `onnx.reference` (onnxruntime
+    normalizes it otherwise); onnx.reference 1.23 has no DequantizeLinear before version 19,
+    so trt-quantize's INT8 result of an opset 13-18 NF-Net could not be verified (a
+    refusal). Version 19's implementation stands for 10 and 13: the same values."""
+    model = onnx.parser.parse_model(f"""<ir_version: 8, opset_import: ["" : {opset}]>
+    g (float[2,3,4] x) => (float[2,3,4] z)
+      <float[3] g = {{1, 2, 3}}, float[3] b = {{0, 1, 0}}, float[3] m = {{0, 0, 0}},
+       float[3] v = {{1, 1, 1}}, int8[4] q = {{-4, 0, 3, 127}}, float s = {{0.5}},
+       int8 zp = {{1}}>
+    {{ y = BatchNormalization<training_mode=1>(x, g, b, m, v)
+      d = DequantizeLinear(q, s, zp)
+      z = Add(y, d) }}""")
+    x = np.random.default_rng(0).standard_normal((2, 3, 4)).astype(np.float32)
+    got = V.run_model(model, {"x": x})["z"]
+    mean = x.mean(axis=(0, 2), keepdims=True)
+    var = x.var(axis=(0, 2), keepdims=True)
+    gamma, beta = np.array([1, 2, 3]).reshape(1, 3, 1), np.array([0, 1, 0]).reshape(1, 3, 1)
+    normed = gamma * (x - mean) / np.sqrt(var + 1e-5) + beta
+    dequantized = (np.array([-4, 0, 3, 127]) - 1) * 0.5
+    np.testing.assert_allclose(got, normed + dequantized, rtol=1e-5, atol=1e-5)
