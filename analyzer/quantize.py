@@ -20,6 +20,7 @@ import io
 import logging
 import re
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -218,6 +219,7 @@ def quantize(
 
     if method not in METHODS:
         raise UserError(f"--method {method}: unknown", f"use one of {', '.join(METHODS)}")
+    _refuse_quantized(model)
     if not feeds:
         raise UserError("no calibration samples", "give --calibration-data")
     if holdout is None:
@@ -400,6 +402,32 @@ def _non_finite_error(err: BaseException, found: dict[str, tuple[str, int, str]]
         "calibrate on data on which the model stays finite, or fix the model (e.g. clamp "
         "the input of a Log, Sqrt or Div)",
     )
+
+
+def _is_quantized_op(op_type: str) -> bool:
+    """Whether `op_type` computes on quantized data: Q/DQ, onnxruntime's QLinear*, *Integer
+    and DynamicQuantize* ops, its quantized contrib ops (QAttention, QGemm, QOrdered*,
+    MatMulNBits, MatMulBnb4, GatherBlockQuantized…)."""
+    return (
+        op_type in ("QuantizeLinear", "DequantizeLinear", "QAttention", "QGemm", "MatMulBnb4")
+        or op_type.startswith(("QLinear", "QOrdered", "DynamicQuantize", "QEmbed"))
+        or op_type.endswith(("Integer", "NBits", "BlockQuantized", "IntegerToFloat"))
+    )
+
+
+def _refuse_quantized(model: onnx.ModelProto) -> None:
+    """A UserError for a model that is quantized already (calibrating it again would stack a
+    second quantization on the first, and onnxruntime's quantizer fails on most such
+    graphs: exit 3 on the fixability corpus's quantized exports)."""
+    found = Counter(n.op_type for n in model.graph.node if _is_quantized_op(n.op_type))
+    if found:
+        ops = ", ".join(f"{op} ×{count}" for op, count in found.most_common(4))
+        raise UserError(
+            f"the model is quantized already ({ops}); trt-quantize calibrates float models",
+            "TensorRT takes explicit Q/DQ as they are (trt-check says whether it takes these);"
+            " trt-rewrite --requantize converts onnxruntime's quantized forms; to calibrate "
+            "anew, quantize the float model",
+        )
 
 
 def _nodes_quantizing(model: onnx.ModelProto, tensors: Collection[str]) -> list[str]:

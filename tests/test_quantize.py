@@ -457,3 +457,29 @@ def test_an_attention_mask_of_the_lowest_float_stays_float(method):
     assert inputs["scores"][0] != "x"  # the MatMul reads its input through Q/DQ
     assert min(a.cosine for a in result.agreement) > 0.99
     onnx.checker.check_model(result.proto, full_check=True)
+
+
+@pytest.mark.parametrize(
+    "quantized",
+    [
+        "q = QuantizeLinear(x, s, z)\n y = DequantizeLinear(q, s, z)",
+        "q, qs, qz = DynamicQuantizeLinear(x)\n y = DequantizeLinear(q, qs, qz)",
+    ],
+)
+def test_a_quantized_model_is_refused(quantized, tmp_path):
+    """A model that is quantized already (explicit Q/DQ, onnxruntime's dynamic or QOperator
+    forms) is refused with what to do instead, before calibration: onnxruntime's quantizer
+    stacked a second quantization on it or failed (exit 3 on the fixability corpus's
+    quantized transformers)."""
+    model = onnx.parser.parse_model(f"""<ir_version: 8, opset_import: ["" : 13]>
+    g (float[2, 4] x) => (float[2, 4] y) <float s = {{0.1}}, uint8 z = {{128}}> {{
+     {quantized}
+    }}""")
+    with pytest.raises(UserError, match="the model is quantized already") as raised:
+        quantize(model, [{"x": np.ones((2, 4), np.float32)}] * 3)
+    assert "trt-rewrite --requantize" in raised.value.hint
+    src = tmp_path / "q.onnx"
+    onnx.save(model, src)
+    proc = _cli(src, "-o", tmp_path / "out.onnx", "--random-calibration")
+    assert proc.returncode == 2 and "quantized already" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "out.onnx").exists()
