@@ -252,6 +252,15 @@ def quantize(
                 "export the model at opset 13 or later",
             ) from None
         converted_from = opset
+    # IR version 3 requires every initializer to be a graph input, which the calibrator's
+    # own initializers are not (onnxruntime refused its augmented model: exit 3 on the onnx
+    # wheel's PyTorch-converted models); the opset's own IR version does not
+    working.ir_version = max(
+        working.ir_version,
+        onnx.helper.find_min_ir_version_for(
+            [o for o in working.opset_import if o.domain in ("", "ai.onnx")]
+        ),
+    )
     excluded = select_excluded(working, exclude, keep_float_head)
     methods = _methods()
     non_finite: dict[str, tuple[str, int, str]] = {}
@@ -358,7 +367,16 @@ def _calibrate(
     )
     if drop and isinstance(getattr(calibrator, "tensors_to_calibrate", None), set):
         calibrator.tensors_to_calibrate -= set(drop)  # (the histogram calibrators)
-    calibrator.collect_data(reader)
+    try:
+        calibrator.collect_data(reader)
+    except Exception as err:  # noqa: BLE001 - onnxruntime's own error types
+        if not type(err).__module__.startswith("onnxruntime"):
+            raise
+        raise UserError(
+            f"onnxruntime cannot run the model on the calibration samples "
+            f"({' '.join(str(err).split())[:200]})",
+            "give samples the model runs on (--calibration-data), shaped as in use",
+        ) from None
     data = calibrator.compute_data()
     if drop:
         kept = {name: value for name, value in data.items() if name not in drop}

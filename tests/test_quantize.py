@@ -483,3 +483,42 @@ def test_a_quantized_model_is_refused(quantized, tmp_path):
     proc = _cli(src, "-o", tmp_path / "out.onnx", "--random-calibration")
     assert proc.returncode == 2 and "quantized already" in proc.stderr
     assert "Traceback" not in proc.stderr and not (tmp_path / "out.onnx").exists()
+
+
+def test_an_ir_version_3_model_is_quantized():
+    """The onnx wheel's PyTorch-converted models: IR version 3 (every initializer also a
+    graph input), opset 6. The calibrator adds initializers that are not inputs, which IR 3
+    forbids (onnxruntime refused the augmented model: exit 3); the working model takes the
+    IR version of its converted opset."""
+    rng = np.random.default_rng(0)
+    w = numpy_helper.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["c"]), helper.make_node("Relu", ["c"], ["y"])],
+        "g",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8]),
+            helper.make_tensor_value_info("w", TensorProto.FLOAT, [4, 3, 3, 3]),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 6, 6])],
+        [w],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 6)], ir_version=3)
+    feeds = [{"x": rng.standard_normal((1, 3, 8, 8)).astype(np.float32)} for _ in range(6)]
+    result = quantize(model, feeds, method="minmax")
+    assert result.converted_from == 6 and result.proto.ir_version >= 7
+    assert result.qdq_nodes > 0 and min(a.cosine for a in result.agreement) > 0.99
+    onnx.checker.check_model(result.proto, full_check=True)
+
+
+def test_samples_the_model_cannot_run_on_are_a_user_error():
+    """Samples that pass the input checks but that the model cannot run on (a Reshape to a
+    size they do not have): a one-line error naming onnxruntime's reason (exit 3 before)."""
+    model = onnx.parser.parse_model("""<ir_version: 8, opset_import: ["" : 17]>
+    g (float[N] x) => (float[2, 2] y)
+      <int64[2] shape = {2, 3}, float[3, 2] w = {1, 2, 3, 4, 5, 6}> {
+      r = Reshape(x, shape)
+      y = MatMul(r, w)
+    }""")
+    feeds = [{"x": np.ones(5, np.float32)} for _ in range(3)]
+    with pytest.raises(UserError, match="onnxruntime cannot run the model on the calibration"):
+        quantize(model, feeds, method="minmax")
