@@ -166,7 +166,7 @@ def _methods() -> dict:
     }
 
 
-def _named(model: onnx.ModelProto) -> onnx.ModelProto:
+def named(model: onnx.ModelProto) -> onnx.ModelProto:
     """Gives unnamed nodes names (onnxruntime's exclusion list works by name)."""
     taken = {n.name for n in model.graph.node}
     for i, node in enumerate(model.graph.node):
@@ -237,7 +237,7 @@ def quantize(
     calibrate, held = feeds[: len(feeds) - holdout], feeds[len(feeds) - holdout :]
     working = onnx.ModelProto()
     working.CopyFrom(model)
-    _named(working)
+    named(working)
     opset = next((o.version for o in working.opset_import if o.domain in ("", "ai.onnx")), 0)
     converted_from = None
     if opset < MIN_OPSET:

@@ -211,7 +211,7 @@ def _main(argv: Sequence[str] | None) -> int:
         "per_channel": not args.per_tensor,
         **result.to_json(),
     }
-    failure = _checks(result, before, target, args)
+    failure = _checks(result, before, model, target, args)
     if result.converted_from is not None:
         _say(args, f"converted the model from opset {result.converted_from} to 13")
     _say(
@@ -299,7 +299,10 @@ def checker_refuses(proto) -> str | None:
     import onnx
 
     from trtforge.analyzer import inference_guard
+    from trtforge.analyzer.rewrite.api import as_custom_ops, unregistered_ops
 
+    if unregistered_ops(proto):  # onnxruntime's ops in the default domain: checked as custom
+        proto = as_custom_ops(proto)
     try:
         onnx.checker.check_model(proto)
         inference_guard.infer_shapes(proto.SerializeToString(), True, True, False)
@@ -310,15 +313,22 @@ def checker_refuses(proto) -> str | None:
     return None
 
 
-def _checks(result, before, target, args) -> str | None:
-    """Why the result must not be written, or None."""
+def _checks(result, before, model, target, args) -> str | None:
+    """Why the result must not be written, or None. `before`: the check of `model`, the
+    float model (whose unnamed nodes the result holds with the names `quantize` gave them)."""
+    import onnx
+
     from trtforge.analyzer.api import check
+    from trtforge.analyzer.quantize import named
 
     refused = checker_refuses(result.proto)
     if refused:
         return refused
     after = check(result.proto, target=target, backend="static", advice=False)
-    known = {(n.op_type, n.name) for n in before.unsupported_nodes}
+    copy = onnx.ModelProto()
+    copy.graph.node.extend(model.graph.node)
+    names = [node.name for node in named(copy).graph.node]
+    known = {(n.op_type, names[n.index]) for n in before.unsupported_nodes}
     new = [n for n in after.unsupported_nodes if (n.op_type, n.name) not in known]
     if new:
         names = ", ".join(f"{n.op_type} '{n.name}'" for n in new[:5])

@@ -422,7 +422,7 @@ def refuse_invalid(session: ModelSession) -> None:
         )
     try:  # what a rewrite writes must pass onnx.checker: so must what it reads
         if unregistered_ops(loaded.proto):
-            _check_custom_copy(_as_custom_ops(loaded.proto), bool(loaded.external))
+            _check_custom_copy(as_custom_ops(loaded.proto), bool(loaded.external))
         elif loaded.external and loaded.path is not None:
             onnx.checker.check_model(str(loaded.path))  # its data files beside it
         else:
@@ -538,7 +538,7 @@ def _defined_at(op_type: str, version: int) -> bool:
 
 
 def _check_custom_copy(copy, external: bool) -> None:
-    """onnx.checker on `_as_custom_ops`'s copy. Given a proto, the checker looks for external
+    """onnx.checker on `as_custom_ops`'s copy. Given a proto, the checker looks for external
     data relative to the working directory, so an export with its weights beside it (every
     onnxruntime-genai LLM) would fail; the copy is checked as a file in a temporary folder
     instead, its external references pointing at an empty stand-in there. The real locations
@@ -580,7 +580,7 @@ def _external_tensors(graph):
                 yield from _external_tensors(sub)
 
 
-def _as_custom_ops(proto):
+def as_custom_ops(proto):
     """A copy for onnx.checker in which those ops sit in a custom domain (the checker cannot
     know their schemas; everything else is checked as it is)."""
     import onnx
