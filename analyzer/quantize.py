@@ -357,14 +357,24 @@ def _calibrate(
     )
 
     name = {v: k for k, v in _methods().items()}[method]
-    calibrator = create_calibrator(
-        src,
-        [*QUANTIZED_OPS, "Add"],
-        augmented_model_path=str(tmp / "augmented.onnx"),
-        calibrate_method=method,
-        use_external_data_format=src.with_suffix(".onnx.data").exists(),
-        extra_options={"symmetric": True, **HISTOGRAM[name]},
-    )
+    try:
+        calibrator = create_calibrator(
+            src,
+            [*QUANTIZED_OPS, "Add"],
+            augmented_model_path=str(tmp / "augmented.onnx"),
+            calibrate_method=method,
+            use_external_data_format=src.with_suffix(".onnx.data").exists(),
+            extra_options={"symmetric": True, **HISTOGRAM[name]},
+        )
+    except Exception as err:  # noqa: BLE001 - onnxruntime's own error types
+        if not type(err).__module__.startswith("onnxruntime"):
+            raise
+        raise UserError(
+            f"onnxruntime cannot load the model to calibrate it "
+            f"({' '.join(str(err).split())[:200]})",
+            "trt-quantize calibrates in onnxruntime: the model must run there (trt-check "
+            "still checks it)",
+        ) from None
     if drop and isinstance(getattr(calibrator, "tensors_to_calibrate", None), set):
         calibrator.tensors_to_calibrate -= set(drop)  # (the histogram calibrators)
     try:

@@ -554,3 +554,17 @@ def test_what_the_float_model_held_does_not_stop_the_write(kind, tmp_path):
     assert proc.returncode == 0, proc.stderr
     quantized = onnx.load(out)
     assert sum(n.op_type == "QuantizeLinear" for n in quantized.graph.node) > 0
+
+
+def test_a_model_onnxruntime_cannot_load_is_a_user_error():
+    """An op onnxruntime has no kernel for (the onnx wheel's training-domain Gradient): a
+    one-line error saying that calibration runs in onnxruntime (exit 3 before)."""
+    model = onnx.parser.parse_model("""<ir_version: 8, opset_import: ["" : 17, "x.custom" : 1]>
+    g (float[2, 4] x) => (float[2, 4] y, float[2, 4] z)
+      <float[4, 4] w = {1,1,0,0,0,1,1,0,0,0,1,1,1,0,0,1}> {
+      y = MatMul(x, w)
+      z = x.custom.Unknown(y)
+    }""")
+    feeds = [{"x": np.ones((2, 4), np.float32)} for _ in range(3)]
+    with pytest.raises(UserError, match="onnxruntime cannot load the model to calibrate it"):
+        quantize(model, feeds, method="minmax")
