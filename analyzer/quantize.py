@@ -261,7 +261,16 @@ def quantize(
             [o for o in working.opset_import if o.domain in ("", "ai.onnx")]
         ),
     )
+    exclude = list(exclude)
     excluded = select_excluded(working, exclude, keep_float_head)
+    if not _quantizable(working, excluded):
+        raise UserError(
+            f"nothing to quantize: no {', '.join(QUANTIZED_OPS[:-1])} or {QUANTIZED_OPS[-1]} "
+            "node in the model's graph"
+            + (" outside --exclude/--keep-float" if exclude or keep_float_head else ""),
+            "trt-quantize gives INT8 to convolutions and matrix products (ai.onnx.ml ops, "
+            "scikit-learn pipelines, are not quantized); TensorRT builds the model as it is",
+        )
     methods = _methods()
     non_finite: dict[str, tuple[str, int, str]] = {}
     with tempfile.TemporaryDirectory(prefix="trtforge-quantize-") as tmp:

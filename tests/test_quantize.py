@@ -568,3 +568,23 @@ def test_a_model_onnxruntime_cannot_load_is_a_user_error():
     feeds = [{"x": np.ones((2, 4), np.float32)} for _ in range(3)]
     with pytest.raises(UserError, match="onnxruntime cannot load the model to calibrate it"):
         quantize(model, feeds, method="minmax")
+
+
+def test_a_model_with_nothing_to_quantize_is_refused():
+    """No Conv, ConvTranspose, MatMul or Gemm (a scikit-learn pipeline of ai.onnx.ml ops), or
+    none left outside --exclude: a one-line refusal. The histogram calibrators had no tensor
+    to calibrate and raised ("Histogram has not been collected": exit 3 on every model of
+    the fixability corpus's ml category)."""
+    model = onnx.parser.parse_model("""<ir_version: 8, opset_import: ["" : 17]>
+    g (float[2, 4] x) => (float[2, 4] y) <float[4, 4] w = {1,1,0,0,0,1,1,0,0,0,1,1,1,0,0,1}> {
+      h = MatMul(x, w)
+      y = Relu(h)
+    }""")
+    feeds = [{"x": np.ones((2, 4), np.float32)} for _ in range(3)]
+    with pytest.raises(UserError, match="outside --exclude") as raised:
+        quantize(model, feeds, exclude=["MatMul"])
+    assert "nothing to quantize: no Conv, ConvTranspose, MatMul or Gemm node" in str(raised.value)
+    model.graph.node[0].op_type = "Add"
+    with pytest.raises(UserError, match="nothing to quantize") as raised:
+        quantize(model, feeds)
+    assert "outside --exclude" not in str(raised.value)
