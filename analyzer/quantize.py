@@ -238,6 +238,8 @@ def quantize(
     working = onnx.ModelProto()
     working.CopyFrom(model)
     named(working)
+    if not _quantizable(working, ()):  # (before converting: an ai.onnx.ml pipeline may
+        raise _nothing_to_quantize(False)  # import no default-domain opset at all)
     opset = next((o.version for o in working.opset_import if o.domain in ("", "ai.onnx")), 0)
     converted_from = None
     if opset < MIN_OPSET:
@@ -261,16 +263,11 @@ def quantize(
             [o for o in working.opset_import if o.domain in ("", "ai.onnx")]
         ),
     )
+    _refuse_float16_weights(working)
     exclude = list(exclude)
     excluded = select_excluded(working, exclude, keep_float_head)
     if not _quantizable(working, excluded):
-        raise UserError(
-            f"nothing to quantize: no {', '.join(QUANTIZED_OPS[:-1])} or {QUANTIZED_OPS[-1]} "
-            "node in the model's graph"
-            + (" outside --exclude/--keep-float" if exclude or keep_float_head else ""),
-            "trt-quantize gives INT8 to convolutions and matrix products (ai.onnx.ml ops, "
-            "scikit-learn pipelines, are not quantized); TensorRT builds the model as it is",
-        )
+        raise _nothing_to_quantize(bool(exclude or keep_float_head))
     methods = _methods()
     non_finite: dict[str, tuple[str, int, str]] = {}
     with tempfile.TemporaryDirectory(prefix="trtforge-quantize-") as tmp:
@@ -450,6 +447,37 @@ def _is_quantized_op(op_type: str) -> bool:
         or op_type.startswith(("QLinear", "QOrdered", "DynamicQuantize", "QEmbed"))
         or op_type.endswith(("Integer", "NBits", "BlockQuantized", "IntegerToFloat"))
     )
+
+
+def _nothing_to_quantize(asked: bool) -> UserError:
+    """The error for a model without a node of QUANTIZED_OPS (`asked`: outside what the user
+    excluded)."""
+    return UserError(
+        f"nothing to quantize: no {', '.join(QUANTIZED_OPS[:-1])} or {QUANTIZED_OPS[-1]} node "
+        "in the model's graph" + (" outside --exclude/--keep-float" if asked else ""),
+        "trt-quantize gives INT8 to convolutions and matrix products (ai.onnx.ml ops, "
+        "scikit-learn pipelines, are not quantized); TensorRT builds the model as it is",
+    )
+
+
+def _refuse_float16_weights(model: onnx.ModelProto) -> None:
+    """A UserError for a model whose Conv/MatMul/Gemm weights are FLOAT16 below opset 19:
+    onnxruntime's quantizer gives them FLOAT16 scales, which DequantizeLinear takes only
+    from opset 19 (the result did not load: every onnxruntime-optimized fp16 transformer
+    of the fixability corpus)."""
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    if opset >= 19:
+        return
+    halves = {t.name for t in model.graph.initializer if t.data_type == onnx.TensorProto.FLOAT16}
+    reading = [n for n in model.graph.node if n.op_type in QUANTIZED_OPS and halves & {*n.input}]
+    if reading:
+        raise UserError(
+            f"the model's weights are FLOAT16 ({reading[0].op_type} '{short(reading[0].name)}'"
+            f" and {len(reading) - 1} more) at opset {opset}: onnxruntime's quantizer would give"
+            " them FLOAT16 scales, which DequantizeLinear takes only from opset 19",
+            "quantize the model's FLOAT32 export (trt-build --fp16 runs the layers left "
+            "float in FP16)",
+        )
 
 
 def _refuse_quantized(model: onnx.ModelProto) -> None:

@@ -588,3 +588,25 @@ def test_a_model_with_nothing_to_quantize_is_refused():
     with pytest.raises(UserError, match="nothing to quantize") as raised:
         quantize(model, feeds)
     assert "outside --exclude" not in str(raised.value)
+    # an ai.onnx.ml model importing no default-domain opset (XGBoost's converter): said so,
+    # not "cannot convert the model from opset 0"
+    pipeline = onnx.parser.parse_model("""<ir_version: 8, opset_import: ["ai.onnx.ml" : 3]>
+    g (float[2, 4] x) => (float[2, 4] y) { y = ai.onnx.ml.Normalizer<norm="L2">(x) }""")
+    with pytest.raises(UserError, match="nothing to quantize"):
+        quantize(pipeline, feeds)
+
+
+def test_float16_weights_below_opset_19_are_refused():
+    """FLOAT16 weights below opset 19 (onnxruntime's fp16-converted transformers): the
+    quantizer gave them FLOAT16 scales, which DequantizeLinear takes only from opset 19, and
+    the result did not load ("onnxruntime cannot run the model for verification"). Refused
+    up front, naming the node and what to do."""
+    model = onnx.parser.parse_model("""<ir_version: 8, opset_import: ["" : 17]>
+    g (float16[2, 4] x) => (float16[2, 4] y)
+      <float16[4, 4] w = {1,1,0,0,0,1,1,0,0,0,1,1,1,0,0,1}> {
+      y = MatMul(x, w)
+    }""")
+    model.graph.node[0].name = "proj"
+    feeds = [{"x": np.ones((2, 4), np.float16)} for _ in range(3)]
+    with pytest.raises(UserError, match=r"weights are FLOAT16 \(MatMul 'proj' and 0 more\)"):
+        quantize(model, feeds, method="minmax")
