@@ -363,7 +363,11 @@ def _calibrate(
     )
 
     name = {v: k for k, v in _methods().items()}[method]
-    try:
+    with _onnxruntime_failure(
+        "onnxruntime cannot load the model to calibrate it",
+        "trt-quantize calibrates in onnxruntime: the model must run there (trt-check still "
+        "checks it)",
+    ):
         calibrator = create_calibrator(
             src,
             [*QUANTIZED_OPS, "Add"],
@@ -372,27 +376,13 @@ def _calibrate(
             use_external_data_format=src.with_suffix(".onnx.data").exists(),
             extra_options={"symmetric": True, **HISTOGRAM[name]},
         )
-    except Exception as err:  # noqa: BLE001 - onnxruntime's own error types
-        if not type(err).__module__.startswith("onnxruntime"):
-            raise
-        raise UserError(
-            f"onnxruntime cannot load the model to calibrate it "
-            f"({' '.join(str(err).split())[:200]})",
-            "trt-quantize calibrates in onnxruntime: the model must run there (trt-check "
-            "still checks it)",
-        ) from None
     if drop and isinstance(getattr(calibrator, "tensors_to_calibrate", None), set):
         calibrator.tensors_to_calibrate -= set(drop)  # (the histogram calibrators)
-    try:
+    with _onnxruntime_failure(
+        "onnxruntime cannot run the model on the calibration samples",
+        "give samples the model runs on (--calibration-data), shaped as in use",
+    ):
         calibrator.collect_data(reader)
-    except Exception as err:  # noqa: BLE001 - onnxruntime's own error types
-        if not type(err).__module__.startswith("onnxruntime"):
-            raise
-        raise UserError(
-            f"onnxruntime cannot run the model on the calibration samples "
-            f"({' '.join(str(err).split())[:200]})",
-            "give samples the model runs on (--calibration-data), shaped as in use",
-        ) from None
     data = calibrator.compute_data()
     if drop:
         kept = {name: value for name, value in data.items() if name not in drop}
@@ -447,6 +437,17 @@ def _is_quantized_op(op_type: str) -> bool:
         or op_type.startswith(("QLinear", "QOrdered", "DynamicQuantize", "QEmbed"))
         or op_type.endswith(("Integer", "NBits", "BlockQuantized", "IntegerToFloat"))
     )
+
+
+@contextlib.contextmanager
+def _onnxruntime_failure(message: str, hint: str):
+    """onnxruntime's own errors inside as a UserError: `message`, then onnxruntime's reason."""
+    try:
+        yield
+    except Exception as err:  # noqa: BLE001 - onnxruntime's own error types
+        if not type(err).__module__.startswith("onnxruntime"):
+            raise
+        raise UserError(f"{message} ({' '.join(str(err).split())[:200]})", hint) from None
 
 
 def _nothing_to_quantize(asked: bool) -> UserError:

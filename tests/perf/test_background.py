@@ -659,6 +659,21 @@ def _exited(pid: int) -> None:
     raise AssertionError("the prefetching child did not finish")
 
 
+def _weighted_file(monkeypatch, tmp_path, lean_load: bool) -> tuple[onnx.ModelProto, Path]:
+    """`_weighted_model` saved as tmp_path/m.onnx (its external file beside it), prefetched
+    whatever its size; with `lean_load`, loaded lean and mapped by the child, as a file of
+    64 MiB or more is."""
+    monkeypatch.setattr(background, "PREFETCH_MIN_BYTES", 0)
+    if lean_load:
+        monkeypatch.setattr(loading, "LEAN_PARSE_BYTES", 0)
+        monkeypatch.setattr(background, "PREFETCH_READ_BYTES", 0)
+    model = _weighted_model()
+    path = tmp_path / "m.onnx"
+    onnx.save(model, path)
+    (tmp_path / "outside.bin").write_bytes(bytes(8192 * 5 * 4))
+    return model, path
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
 @pytest.mark.parametrize("lean_load", [True, False])
 def test_a_lean_prefetch_is_bound_to_the_bytes_it_inferred(
@@ -674,14 +689,7 @@ def test_a_lean_prefetch_is_bound_to_the_bytes_it_inferred(
     import numpy as np
     from onnx import numpy_helper
 
-    monkeypatch.setattr(background, "PREFETCH_MIN_BYTES", 0)
-    if lean_load:  # (as a file of 64 MiB or more is: loaded lean, mapped by the child)
-        monkeypatch.setattr(loading, "LEAN_PARSE_BYTES", 0)
-        monkeypatch.setattr(background, "PREFETCH_READ_BYTES", 0)
-    model = _weighted_model()
-    path = tmp_path / "m.onnx"
-    onnx.save(model, path)
-    (tmp_path / "outside.bin").write_bytes(bytes(8192 * 5 * 4))
+    model, path = _weighted_file(monkeypatch, tmp_path, lean_load)
     lean = _lean_tables_read(monkeypatch)
     for change, used in (("values", True), ("graph", False)):
         lean.clear()
@@ -721,14 +729,7 @@ def test_a_model_loaded_without_a_prefetch_is_inferred_by_the_lean_child(
     same lean child a prefetch starts, forked after loading, whose table the parent reads
     natively: the table equals in-process inference. Its result is bound to what was loaded:
     a file whose graph changed after loading is inferred again from the loaded model."""
-    monkeypatch.setattr(background, "PREFETCH_MIN_BYTES", 0)
-    if lean_load:
-        monkeypatch.setattr(loading, "LEAN_PARSE_BYTES", 0)
-        monkeypatch.setattr(background, "PREFETCH_READ_BYTES", 0)
-    model = _weighted_model()
-    path = tmp_path / "m.onnx"
-    onnx.save(model, path)
-    (tmp_path / "outside.bin").write_bytes(bytes(8192 * 5 * 4))
+    model, path = _weighted_file(monkeypatch, tmp_path, lean_load)
     lean = _lean_tables_read(monkeypatch)
     for changed_after_load in (False, True):
         lean.clear()
