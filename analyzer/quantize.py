@@ -65,8 +65,9 @@ class QuantizeResult:
     holdout_samples: int
     agreement: list[OutputAgreement] = field(default_factory=list)
     qdq_nodes: int = 0
-    #: tensors that took NaN or infinite values on a calibration sample: the nodes that
-    #: would quantize them are among `excluded` (no INT8 scale fits them)
+    #: tensors no INT8 scale fits on a calibration sample (NaN, infinite, or of EXTREME
+    #: magnitude: `_unscalable`) that quantized nodes read or write: those nodes are among
+    #: `excluded`
     non_finite: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
