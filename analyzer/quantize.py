@@ -363,6 +363,8 @@ def _calibrate(
         save_tensors_data,
     )
 
+    from trtforge.analyzer.entropy_search import entropy_search_replaced
+
     name = {v: k for k, v in _methods().items()}[method]
     with _onnxruntime_failure(
         "onnxruntime cannot load the model to calibrate it",
@@ -384,7 +386,8 @@ def _calibrate(
         "give samples the model runs on (--calibration-data), shaped as in use",
     ):
         calibrator.collect_data(reader)
-    data = calibrator.compute_data()
+    with entropy_search_replaced():  # the same thresholds, in a fraction of the time
+        data = calibrator.compute_data()
     if drop:
         kept = {name: value for name, value in data.items() if name not in drop}
         data = TensorsData(data.calibration_method, kept)
