@@ -167,16 +167,26 @@ def _methods() -> dict:
     }
 
 
-def named(model: onnx.ModelProto) -> onnx.ModelProto:
-    """Gives unnamed nodes names (onnxruntime's exclusion list works by name)."""
-    taken = {n.name for n in model.graph.node}
-    for i, node in enumerate(model.graph.node):
-        if not node.name:
+def given_names(nodes) -> list[str]:
+    """The name of each of `nodes` once `named` has named them (the unnamed ones get
+    `<op_type>_<index>`, made unique)."""
+    taken = {n.name for n in nodes}
+    names = []
+    for i, node in enumerate(nodes):
+        name = node.name
+        if not name:
             name = f"{node.op_type}_{i}"
             while name in taken:
                 name += "_"
-            node.name = name
             taken.add(name)
+        names.append(name)
+    return names
+
+
+def named(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Gives unnamed nodes names (onnxruntime's exclusion list works by name)."""
+    for node, name in zip(model.graph.node, given_names(model.graph.node), strict=True):
+        node.name = name
     return model
 
 
@@ -271,6 +281,7 @@ def quantize(
         raise _nothing_to_quantize(bool(exclude or keep_float_head))
     methods = _methods()
     non_finite: dict[str, tuple[str, int, str]] = {}
+    kept_float_for: list[str] = []  # those of them that quantized nodes read or write
     with tempfile.TemporaryDirectory(prefix="trtforge-quantize-") as tmp:
         src, dst = Path(tmp) / "float.onnx", Path(tmp) / "int8.onnx"
         large = working.ByteSize() > 1_500_000_000
@@ -314,7 +325,7 @@ def quantize(
                 # keep in float the nodes that would quantize a tensor no INT8 scale fits
                 # (a causal mask's -inf, a Log of zero), and quantize the rest
                 non_finite = _non_finite_tensors(src, calibrate)
-                keep = _nodes_quantizing(working, non_finite)
+                keep, kept_float_for = _quantizing(working, non_finite)
                 if not non_finite or not _quantizable(working, [*excluded, *keep]):
                     raise _non_finite_error(err, non_finite) from None
                 excluded = [*excluded, *(name for name in keep if name not in excluded)]
@@ -333,7 +344,7 @@ def quantize(
         qdq_nodes=sum(
             n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in proto.graph.node
         ),
-        non_finite=_quantized_by(working, non_finite),
+        non_finite=kept_float_for,
     )
     if held:
         result.agreement = agreement(working, proto, held)
@@ -421,15 +432,19 @@ def _non_finite_error(err: BaseException, found: dict[str, tuple[str, int, str]]
         return UserError(
             f"calibration: {where}{more}; no INT8 scale fits it, and no node is left to "
             "quantize without it",
-            "calibrate on data on which the model stays finite, or fix the model (e.g. clamp "
-            "the input of a Log, Sqrt or Div)",
+            _NON_FINITE_HINT,
         )
     return UserError(
         f"calibration: a tensor took NaN or infinite values (onnxruntime: {text[:120]}); "
         "no INT8 scale fits it",
-        "calibrate on data on which the model stays finite, or fix the model (e.g. clamp "
-        "the input of a Log, Sqrt or Div)",
+        _NON_FINITE_HINT,
     )
+
+
+_NON_FINITE_HINT = (
+    "calibrate on data on which the model stays finite, or fix the model (e.g. clamp the input "
+    "of a Log, Sqrt or Div)"
+)
 
 
 def _is_quantized_op(op_type: str) -> bool:
@@ -500,28 +515,19 @@ def _refuse_quantized(model: onnx.ModelProto) -> None:
         )
 
 
-def _nodes_quantizing(model: onnx.ModelProto, tensors: Collection[str]) -> list[str]:
-    """Names of the nodes of the op types trt-quantize quantizes that read or write one of
-    `tensors` (onnxruntime puts Q/DQ on those nodes' activations), in node order."""
-    ops = {*QUANTIZED_OPS, "Add"}
-    return [
-        node.name
-        for node in model.graph.node
-        if node.op_type in ops and not set(tensors).isdisjoint([*node.input, *node.output])
-    ]
-
-
-def _quantized_by(model: onnx.ModelProto, tensors: Collection[str]) -> list[str]:
-    """Those of `tensors` that a node of the quantized op types reads or writes (what kept
-    such nodes float), in the order of `tensors`."""
-    ops = {*QUANTIZED_OPS, "Add"}
-    touched = {
-        name
-        for node in model.graph.node
-        if node.op_type in ops
-        for name in (*node.input, *node.output)
-    }
-    return [name for name in tensors if name in touched]
+def _quantizing(model: onnx.ModelProto, tensors: Collection[str]) -> tuple[list[str], list[str]]:
+    """(the names of the nodes of the op types trt-quantize quantizes that read or write one
+    of `tensors`, in node order — onnxruntime puts Q/DQ on those nodes' activations; those of
+    `tensors` such nodes touch, in their order)."""
+    ops, wanted = {*QUANTIZED_OPS, "Add"}, set(tensors)
+    nodes, touched = [], set()
+    for node in model.graph.node:
+        if node.op_type in ops:
+            found = wanted.intersection([*node.input, *node.output])
+            if found:
+                nodes.append(node.name)
+                touched |= found
+    return nodes, [name for name in tensors if name in touched]
 
 
 def _quantizable(model: onnx.ModelProto, excluded: Collection[str]) -> bool:

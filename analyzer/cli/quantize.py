@@ -316,18 +316,14 @@ def checker_refuses(proto) -> str | None:
 def _checks(result, before, model, target, args) -> str | None:
     """Why the result must not be written, or None. `before`: the check of `model`, the
     float model (whose unnamed nodes the result holds with the names `quantize` gave them)."""
-    import onnx
-
     from trtforge.analyzer.api import check
-    from trtforge.analyzer.quantize import named
+    from trtforge.analyzer.quantize import given_names
 
     refused = checker_refuses(result.proto)
     if refused:
         return refused
     after = check(result.proto, target=target, backend="static", advice=False)
-    copy = onnx.ModelProto()
-    copy.graph.node.extend(model.graph.node)
-    names = [node.name for node in named(copy).graph.node]
+    names = given_names(model.graph.node)
     known = {(n.op_type, names[n.index]) for n in before.unsupported_nodes}
     new = [n for n in after.unsupported_nodes if (n.op_type, n.name) not in known]
     if new:

@@ -180,7 +180,6 @@ def _rewrite_model(
     any_change = converted
     for round_index in range(1, MAX_ROUNDS + 1):
         rounds = round_index
-        round_changed = False
         changers: list[str] = []  # the passes that changed the graph in this round
         for pid in order:
             cls = get_pass(pid)
@@ -198,9 +197,8 @@ def _rewrite_model(
             if outcome.changed:
                 graph.cleanup().toposort()
                 if _signature(graph) != before or opsets != opsets_before:
-                    round_changed = True
                     changers.append(pid)
-        if not round_changed:
+        if not changers:
             break
         any_change = True
     else:
