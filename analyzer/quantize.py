@@ -632,21 +632,32 @@ def agreement(
     reference: onnx.ModelProto, quantized: onnx.ModelProto, feeds: list[dict[str, np.ndarray]]
 ) -> list[OutputAgreement]:
     """Per output: cosine similarity and largest |error| over all feeds; top-1 agreement for
-    float outputs whose last dim holds more than one class score."""
+    float outputs whose last dim holds more than one class score. Outputs of labels (integer,
+    boolean or string elements) agree element by element (`_label_agreement`); a float
+    output whose shape differs on some feed (a detector's count of boxes) has cosine 0."""
     from trtforge.analyzer.rewrite.verify import run_model
 
     ref = [run_model(reference, f) for f in feeds]
     got = [run_model(quantized, f) for f in feeds]
     out = []
     for value in reference.graph.output:
-        a = [np.asarray(r[value.name], np.float64) for r in ref]
-        b = [np.asarray(g[value.name], np.float64) for g in got]
+        a = [_values(r[value.name]) for r in ref]
+        b = [_values(g[value.name]) for g in got]
+        if any(x.dtype.kind in "biuOSU" for x in a + b):
+            out.append(_label_agreement(value.name, a, b))
+            continue
+        a = [x.astype(np.float64) for x in a]
+        b = [x.astype(np.float64) for x in b]
+        if any(x.shape != y.shape for x, y in zip(a, b, strict=True)):
+            largest = max((float(np.max(np.abs(x), initial=0.0)) for x in a + b), default=0.0)
+            out.append(OutputAgreement(value.name, 0.0, largest, None))
+            continue
         flat_a = np.concatenate([x.reshape(-1) for x in a])
         flat_b = np.concatenate([x.reshape(-1) for x in b])
         norm = np.linalg.norm(flat_a) * np.linalg.norm(flat_b)
         cosine = float(flat_a @ flat_b / norm) if norm > 0 else float(np.array_equal(a, b))
         top1 = None
-        if a[0].ndim >= 2 and a[0].shape[-1] > 1 and np.issubdtype(a[0].dtype, np.floating):
+        if a[0].ndim >= 2 and a[0].shape[-1] > 1:
             hits = [
                 np.mean(np.argmax(x, -1) == np.argmax(y, -1)) for x, y in zip(a, b, strict=True)
             ]
@@ -657,3 +668,31 @@ def agreement(
             )
         )
     return out
+
+
+def _values(value) -> np.ndarray:
+    """One output's value as an array: a sequence of maps (ZipMap) as its [rows, labels]
+    array, a sequence of tensors as their concatenation."""
+    from trtforge.analyzer.rewrite.verify import maps_as_array
+
+    value = maps_as_array(value)
+    if isinstance(value, list):
+        parts = [np.asarray(v).reshape(-1) for v in value]
+        return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+    return np.asarray(value)
+
+
+def _label_agreement(name: str, ref: list[np.ndarray], got: list[np.ndarray]) -> OutputAgreement:
+    """An output of labels, indices or flags (integer, boolean or string elements): each
+    element counts as a one-hot vector over its values, so the cosine is the fraction of
+    equal elements (also its top-1 agreement) and the largest error 1 where one differs."""
+    total = sum(x.size for x in ref)
+    equal = sum(
+        int(np.count_nonzero(x == y)) for x, y in zip(ref, got, strict=True) if x.shape == y.shape
+    )
+    fraction = (
+        equal / total
+        if total
+        else float(all(x.shape == y.shape for x, y in zip(ref, got, strict=True)))
+    )
+    return OutputAgreement(name, fraction, 0.0 if fraction == 1.0 else 1.0, fraction)

@@ -148,6 +148,77 @@ def test_agreement_reports_disagreement():
     assert flipped[0].cosine < 0
 
 
+def _classifier(flip: bool = False) -> onnx.ModelProto:
+    """A scikit-learn-style classifier: Gemm scores, an int64 label, the same label as a
+    string (LabelEncoder) and the probabilities as a sequence of maps (ZipMap), as skl2onnx
+    writes them; `flip` negates the weights (every label changes)."""
+    rng = np.random.default_rng(3)
+    weight = rng.standard_normal((3, 6)).astype(np.float32) * (-1 if flip else 1)
+    nodes = [
+        helper.make_node("Gemm", ["x", "W", "B"], ["scores"], transB=1),
+        helper.make_node("Softmax", ["scores"], ["prob"], axis=1),
+        helper.make_node("ArgMax", ["prob"], ["label"], axis=1, keepdims=0),
+        helper.make_node(
+            "LabelEncoder",
+            ["label"],
+            ["name"],
+            domain="ai.onnx.ml",
+            keys_int64s=[0, 1, 2],
+            values_strings=["cat", "dog", "eel"],
+        ),
+        helper.make_node(
+            "ZipMap", ["prob"], ["probabilities"], domain="ai.onnx.ml", classlabels_int64s=[0, 1, 2]
+        ),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "classifier",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 6])],
+        [
+            helper.make_tensor_value_info("label", TensorProto.INT64, [None]),
+            helper.make_tensor_value_info("name", TensorProto.STRING, [None]),
+            helper.make_value_info(
+                "probabilities",
+                helper.make_sequence_type_proto(
+                    helper.make_map_type_proto(
+                        TensorProto.INT64, helper.make_tensor_type_proto(TensorProto.FLOAT, [])
+                    )
+                ),
+            ),
+        ],
+        [
+            numpy_helper.from_array(weight, "W"),
+            numpy_helper.from_array(np.zeros(3, np.float32), "B"),
+        ],
+    )
+    opsets = [helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", 2)]
+    model = helper.make_model(graph, opset_imports=opsets)
+    model.ir_version = 8
+    return model
+
+
+def test_labels_strings_and_maps_agree_element_by_element():
+    """skl2onnx classifiers output labels (int64 or strings) and probabilities as a sequence
+    of maps: trt-quantize's agreement compared them as float arrays and raised (every
+    scikit-learn classifier with a Gemm or MatMul ended in a traceback)."""
+    model = _classifier()
+    rng = np.random.default_rng(0)
+    feeds = [{"x": rng.standard_normal((8, 6)).astype(np.float32)} for _ in range(2)]
+    same = {a.name: a for a in agreement(model, model, feeds)}
+    assert set(same) == {"label", "name", "probabilities"}
+    for a in same.values():
+        assert a.cosine == pytest.approx(1.0) and a.max_abs_error == 0, a
+    assert same["name"].top1_agreement == 1.0 and same["probabilities"].top1_agreement == 1.0
+    flipped = {a.name: a for a in agreement(model, _classifier(flip=True), feeds)}
+    for name in ("label", "name"):
+        assert flipped[name].max_abs_error == 1.0
+        assert flipped[name].cosine == flipped[name].top1_agreement < 0.5
+    assert flipped["probabilities"].cosine < same["probabilities"].cosine
+    result = quantize(model, feeds * 4, method="minmax")
+    got = {a.name: a for a in result.agreement}
+    assert got["probabilities"].cosine > 0.99 and 0.0 <= got["name"].cosine <= 1.0
+
+
 def _cli(*args, cwd=None):
     return subprocess.run(
         [sys.executable, "-m", "trtforge.analyzer.cli.quantize", *map(str, args)],

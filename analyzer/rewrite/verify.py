@@ -525,7 +525,7 @@ def _loosest(dtypes: set[str]) -> str | None:
     return max(known, key=lambda d: TOLERANCES[d]) if known else None
 
 
-def _maps_as_array(value):
+def maps_as_array(value):
     """A sequence of maps (ZipMap's output: one {label: probability} per row) as the
     [rows, labels] array `lower-ml --zipmap-as-tensor` outputs instead; anything else as is."""
     if isinstance(value, list) and value and all(isinstance(row, dict) for row in value):
@@ -549,8 +549,8 @@ def compare(
     maps = ref
     if isinstance(ref, list) and not (ref and isinstance(ref[0], dict)):
         return _compare_sequence(name, ref, got, elem_type, computed_in, allowance)
-    ref = _maps_as_array(ref)
-    got = _maps_as_array(got)  # both sides when the rewrite keeps the ZipMap
+    ref = maps_as_array(ref)
+    got = maps_as_array(got)  # both sides when the rewrite keeps the ZipMap
     if ref is not maps:
         elem_type = onnx.TensorProto.FLOAT
     # a value of no known element type (an intermediate inference did not type, in a
