@@ -240,6 +240,65 @@ def _weightless(model: onnx.ModelProto, heavy_at: Collection[int] = ()) -> onnx.
     return light
 
 
+#: the integer element types (INT32, INT64) of the shapes and indices an Identity may pass on.
+_SHAPE_VALUE_TYPES = frozenset({onnx.TensorProto.INT32, onnx.TensorProto.INT64})
+
+
+def _identities_as_casts(model: onnx.ModelProto) -> tuple[onnx.ModelProto, list[int]]:
+    """`model` with each top-level Identity of an INT32/INT64 constant (an initializer, or a
+    Constant's `value`) made a Cast to that same type, and the positions of those nodes;
+    `model` itself and [] where there is none.
+
+    ONNX 1.23's inference propagates no value through Identity (the op has no data
+    propagation), but does through Cast. A shape read through an Identity of a constant — as
+    the TorchScript exporter writes at opset 17 for weight-standardized convolutions (NF-Net,
+    BiT: Reshape(f(W), Identity(shape))) — left every dim of the Reshape and of what follows
+    unknown, where TensorRT folds the constant and knows them (the Conv reading those weights
+    parses). A Cast to its input's own type is an Identity: the types are the same otherwise.
+    The native reader makes the same copy of a serialized model (`_wire.identities_as_casts`).
+    """
+    graph = model.graph
+    nodes = graph.node
+    identities = [
+        i for i, n in enumerate(nodes) if n.op_type == "Identity" and n.domain in ("", "ai.onnx")
+    ]
+    if not identities:
+        return model, []
+    typed = {t.name: t.data_type for t in graph.initializer}
+    for node in nodes:
+        if node.op_type == "Constant" and node.domain in ("", "ai.onnx") and len(node.output) == 1:
+            for attr in node.attribute:
+                if attr.name == "value" and attr.type == onnx.AttributeProto.TENSOR:
+                    typed[node.output[0]] = attr.t.data_type
+                elif attr.name in ("value_int", "value_ints"):
+                    typed[node.output[0]] = onnx.TensorProto.INT64
+    casts = {
+        i: typed[nodes[i].input[0]]
+        for i in identities
+        if len(nodes[i].input) == 1 and typed.get(nodes[i].input[0]) in _SHAPE_VALUE_TYPES
+    }
+    if not casts:
+        return model, []
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    for i, to in casts.items():
+        node = copy.graph.node[i]
+        node.op_type = "Cast"
+        node.attribute.append(onnx.helper.make_attribute("to", to))
+    return copy, sorted(casts)
+
+
+def _restore_identities(inferred: onnx.ModelProto | None, casts: list[int]) -> None:
+    """The Identity nodes `_identities_as_casts` made Casts, given back to `inferred` (its
+    nodes are those of the copy, in order)."""
+    if inferred is None:
+        return
+    for i in casts:
+        node = inferred.graph.node[i]
+        node.op_type = "Identity"
+        del node.attribute[-1]
+
+
 #: graphs up to this size (serialized) have their types read through `_shallow_graph`.
 MAX_SHALLOW_BYTES = 64 << 20
 
@@ -494,7 +553,7 @@ def infer_all(
     result is then read as bytes (`_speculation.inferred_types`), never parsed whole.
     `heavy_at`: as `_weightless`'s (a lean load's `structure` is inferred as the whole model).
     """
-    light = _weightless(model, heavy_at)
+    light, casts = _identities_as_casts(_weightless(model, heavy_at))
     if not keep_model:
         types, strict_error = _infer_table(light)
         return None, types, strict_error
@@ -509,9 +568,11 @@ def infer_all(
             if propagated is not None:
                 table = _collect_types(propagated.graph)
                 table.strict_error = strict_error
+                _restore_identities(propagated, casts)
                 return propagated, table, strict_error
         else:
             log.info("data propagation skipped: the model has large 1-D tensors")
+    _restore_identities(inferred, casts)
     return inferred, types, strict_error
 
 
@@ -585,7 +646,7 @@ def speculative_table(
     hand (inferred as they are when the model has no weights to leave out). `heavy_at`: as
     `_weightless`'s (a lean load's `structure`).
     """
-    light = _weightless(model, heavy_at)
+    light, _ = _identities_as_casts(_weightless(model, heavy_at))
     nodes = light.graph.node
     data_prop = propagates(node.op_type for node in nodes)
     if data_prop and _large_1d_input(light.graph):

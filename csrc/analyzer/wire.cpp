@@ -1534,6 +1534,137 @@ PyObject* weightless(PyObject*, PyObject* args) {
   return PyTuple_Pack(2, model.obj, inputs.obj);
 }
 
+// -- identities_as_casts -----------------------------------------------------------------------
+// ONNX's inference propagates no value through Identity, but does through Cast: a shape read
+// through an Identity of a constant leaves a Reshape's dims unknown where TensorRT knows them.
+// `identities_as_casts` makes each top-level Identity (default domain) whose one input is an
+// INT32/INT64 initializer, or the value of a Constant node, a Cast to that type — as
+// `inference._identities_as_casts` does on a parsed model.
+
+// The element type of a Constant node's value (its `value` tensor's, INT64 for `value_int`
+// and `value_ints`) when `node` is a default-domain Constant of one output, as `name`; 0
+// otherwise (false: malformed bytes).
+bool constant_type(std::string_view node, std::string_view& name, uint64_t& type) {
+  std::string_view op_type, domain;
+  std::vector<std::string_view> outputs, attributes;
+  type = 0;
+  bool read = each_field(node, [&](uint32_t field, std::string_view value) {
+    if (field == 4) op_type = value;
+    if (field == 7) domain = value;
+    if (field == 2) outputs.push_back(value);
+    if (field == 5) attributes.push_back(value);
+    return true;
+  });
+  if (!read) return false;
+  if (op_type != "Constant" || (!domain.empty() && domain != "ai.onnx") || outputs.size() != 1) {
+    return true;
+  }
+  name = outputs[0];
+  for (auto attribute : attributes) {
+    std::string_view attr_name, tensor;
+    bool has_tensor = false;
+    if (!each_field(attribute, [&](uint32_t f, std::string_view value) {
+          if (f == 1) attr_name = value;
+          if (f == 5) tensor = value, has_tensor = true;
+          return true;
+        })) {
+      return false;
+    }
+    if (attr_name == "value" && has_tensor) {
+      TensorHead head;
+      if (!read_tensor_head(tensor, head)) return false;
+      type = head.data_type;
+    } else if (attr_name == "value_int" || attr_name == "value_ints") {
+      type = 7;  // INT64
+    }
+  }
+  return true;
+}
+
+bool identity_casts_graph(std::string_view graph, std::vector<std::string_view>& parts,
+                          std::deque<std::string>& owned, bool& changed) {
+  Numbers typed;  // name -> element type + 1 of each integer constant (0: not one)
+  auto note = [&](std::string_view name, uint64_t type) {
+    typed.number(name, type == 6 || type == 7 ? static_cast<size_t>(type) : 0);
+  };
+  bool read = each_raw_field(graph, [&](uint32_t field, uint32_t wire, std::string_view,
+                                        std::string_view payload) {
+    if (wire != 2) return true;
+    if (field == 5) {
+      TensorHead head;
+      if (!read_tensor_head(payload, head)) return false;
+      note(head.name, head.data_type);
+    } else if (field == 1) {
+      std::string_view name;
+      uint64_t type;
+      if (!constant_type(payload, name, type)) return false;
+      if (type != 0) note(name, type);
+    }
+    return true;
+  });
+  if (!read) return false;
+  const char* kept = graph.data();  // the start of the span not copied yet
+  read = each_raw_field(graph, [&](uint32_t field, uint32_t wire, std::string_view whole,
+                                   std::string_view node) {
+    if (field != 1 || wire != 2) return true;
+    std::string_view op_type, domain, input;
+    int inputs = 0;
+    if (!each_field(node, [&](uint32_t f, std::string_view value) {
+          if (f == 4) op_type = value;
+          if (f == 7) domain = value;
+          if (f == 1) input = value, ++inputs;
+          return true;
+        })) {
+      return false;
+    }
+    if (op_type != "Identity" || (!domain.empty() && domain != "ai.onnx") || inputs != 1) {
+      return true;
+    }
+    size_t type = typed.find(input, 0);
+    if (type == 0) return true;
+    std::string made, attribute;
+    if (!each_raw_field(node, [&](uint32_t f, uint32_t, std::string_view all, std::string_view) {
+          if (f != 4) made.append(all.data(), all.size());
+          return true;
+        })) {
+      return false;
+    }
+    put_field(made, 4, "Cast");
+    put_field(attribute, 1, "to");
+    put_varint(attribute, (3 << 3) | 0);  // i
+    put_varint(attribute, type);
+    put_varint(attribute, (20 << 3) | 0);  // type: INT
+    put_varint(attribute, 2);
+    put_field(made, 5, attribute);
+    owned.emplace_back();
+    put_field(owned.back(), 1, made);
+    parts.emplace_back(kept, static_cast<size_t>(whole.data() - kept));
+    parts.emplace_back(owned.back());
+    kept = whole.data() + whole.size();
+    changed = true;
+    return true;
+  });
+  parts.emplace_back(kept, static_cast<size_t>(graph.data() + graph.size() - kept));
+  return read;
+}
+
+PyObject* identities_as_casts(PyObject*, PyObject* arg) {
+  Py_buffer view;
+  if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) != 0) return nullptr;
+  std::string_view source(static_cast<const char*>(view.buf), static_cast<size_t>(view.len));
+  std::vector<std::string_view> parts;
+  std::deque<std::string> owned;
+  bool changed = false;
+  auto remake = [&](std::string_view graph, std::vector<std::string_view>& graph_parts) {
+    return identity_casts_graph(graph, graph_parts, owned, changed);
+  };
+  bool read = with_graph_remade(source, remake, parts, owned);
+  PyRef model(read && changed ? joined(parts) : nullptr);
+  PyBuffer_Release(&view);
+  if (!read || !changed) return Py_NewRef(Py_None);
+  return model.release();
+}
+
 // -- sound_tensors ----------------------------------------------------------------------------
 // A model's own weights are most of its initializers, and all but a damaged file's hold just
 // the bytes their element type and dims need. `sound_tensors` finds those in one pass over
@@ -2100,6 +2231,11 @@ PyMethodDef methods[] = {
      "attributes), one entry per node of the serialized GraphProto (inputs and outputs: lists "
      "of names; attributes: lists of serialized AttributeProtos); None when the bytes are not "
      "a graph this reader understands (read them through protobuf instead)."},
+    {"identities_as_casts", identities_as_casts, METH_O,
+     "identities_as_casts(serialized_model) -> the model with each top-level default-domain "
+     "Identity node whose one input is an INT32/INT64 initializer or a Constant node's value "
+     "made a Cast to that type (ONNX propagates values through Cast, not Identity); None "
+     "when there is none or the bytes are not understood."},
     {"weightless", weightless, METH_VARARGS,
      "weightless(serialized_model, max_bytes, value_types, value_ops[, readers]) -> (model, "
      "added): the "

@@ -40,6 +40,10 @@ CASES: list[Case] = [
     Case("conv1d-wtensor-dyn-maps", _m("g (float[1,1,5] x, float[M,1,3] w) => (float y) { y = Conv(x, w) }"), "conv/dynamic-weights"),
     Case("conv-btensor-dyn", _m("g (float[1,1,5,5] x, float[2,1,3,3] w, float[M] b) => (float y) { y = Conv(x, w, b) }"), "conv/dynamic-weights"),
     Case("conv-winit-xdyn", _m(f"g (float[N,1,5,5] x) => (float y) <float[1,1,3,3] w = {{{_W9}}}> {{ y = Conv(x, w) }}")),
+    # weights computed from constants, whose dims ONNX leaves unknown (no value propagates through Identity): TensorRT folds them
+    Case("conv-wconst-reshape-identity", _m(f"g (float[N,1,5,5] x) => (float y) <float[2,9] wf = {{{_W18}}}, int64[4] ws = {{2,1,3,3}}> {{ w0 = Relu(wf)\n s = Identity(ws)\n w = Reshape(w0, s)\n y = Conv(x, w) }}")),
+    Case("deconv-wconst-reshape-identity", _m(f"g (float[N,1,3,3] x) => (float y) <float[1,18] wf = {{{_W18}}}, int64[4] ws = {{1,2,3,3}}> {{ w0 = Relu(wf)\n s = Identity(ws)\n w = Reshape(w0, s)\n y = ConvTranspose(x, w) }}")),
+    Case("conv-wruntime-reshape-identity", _m("g (float[1,1,5,5] x, float[2,9] wf) => (float y) <int64[4] ws = {2,1,3,3}> { s = Identity(ws)\n w = Reshape(wf, s)\n y = Conv(x, w) }")),
     Case("conv-wcomputed-static", _m("g (float[1,1,5,5] x, float[2,1,3,3] w0) => (float y) { w = Relu(w0)\n y = Conv(x, w) }")),
     Case("deconv-wtensor-static", _m("g (float[N,1,3,3] x, float[1,2,3,3] w) => (float y) { y = ConvTranspose(x, w) }")),
     Case("deconv-wtensor-dyn-cin", _m("g (float[1,1,3,3] x, float[C,2,3,3] w) => (float y) { y = ConvTranspose(x, w) }"), "convtranspose/dynamic-weights"),

@@ -531,3 +531,49 @@ def _weightless_of(model: onnx.ModelProto) -> onnx.ModelProto:
     from trtforge.analyzer.inference import _weightless
 
     return _weightless(model)
+
+
+def _shapes_through_identities() -> onnx.ModelProto:
+    """Conv weights reshaped to a shape read through an Identity of an INT64 initializer, and
+    a Reshape to a shape read through an Identity of a Constant (the TorchScript exporter's
+    weight-standardized convolutions at opset 17: NF-Net, BiT); an Identity of a float
+    tensor beside them."""
+    return onnx.parser.parse_model(
+        '<ir_version: 8, opset_import: ["" : 17]>\n'
+        "g (float[N,1,5,5] x, float[2,9] wf) => (float[N,2,3,3] y, float[9,2] z) <int64[4] ws = {2,1,3,3}> {\n"
+        "  s = Identity(ws)\n  w = Reshape(wf, s)\n  y = Conv(x, w)\n"
+        "  c = Constant<value = int64[2] {9, 2}>()\n  t = Identity(c)\n"
+        "  z0 = Reshape(wf, t)\n  z = Identity(z0)\n}"
+    )
+
+
+def test_a_shape_read_through_an_identity_of_a_constant_is_propagated_on_every_path():
+    """ONNX propagates no value through Identity: the Reshapes' dims were unknown (and the
+    Conv reading those weights "dynamic-channels"), where TensorRT folds the constant and
+    parses it. Inference runs on a copy whose Identities of integer constants are Casts to
+    the same type; the policy, the speculative run and the lean child give the same types,
+    and the inferred model a rewrite imports has its Identity nodes back."""
+    from trtforge.analyzer import _speculation
+    from trtforge.analyzer.inference import _identities_as_casts, infer_table
+
+    model = _shapes_through_identities()
+    onnx.checker.check_model(model, full_check=True)
+    ops = [n.op_type for n in model.graph.node]
+    inferred, policy, _ = infer_all(model)
+    assert policy.decoded("w") == ("FLOAT", (2, 1, 3, 3))
+    assert policy.decoded("y") == ("FLOAT", ("N", 2, 3, 3))
+    assert policy.decoded("z0") == ("FLOAT", (9, 2))
+    assert [n.op_type for n in inferred.graph.node] == ops
+    assert [len(n.attribute) for n in inferred.graph.node] == [0, 0, 0, 1, 0, 0, 0]
+    assert [n.op_type for n in model.graph.node] == ops  # the model itself is left alone
+    table = dict(policy.serialized_table())
+    assert dict(speculative_table(model).serialized_table()) == table
+    assert dict(infer_table(model).serialized_table()) == table
+    copy, casts = _identities_as_casts(model)
+    assert casts == [0, 4]  # not the Identity of a float tensor
+    wire = _speculation._wire
+    if wire is not None:
+        native = wire.identities_as_casts(model.SerializeToString())
+        assert onnx.load_from_string(native).graph == copy.graph
+        lean = _speculation.lean_inferred(model.SerializeToString())
+        assert _speculation.table_state(lean)[0] == infer_table(model)._raw
