@@ -129,7 +129,7 @@ def test_emitted_plugin_node_is_found_by_that_targets_parser(target):
     """Rewrite emission writes what the target's parser needs, and check/verify find it."""
     t = parse_target(target)
     model = _norm_model(14)
-    result = rewrite_model(model, ["fuse-layernorm"], RewriteOptions(t))
+    result = rewrite_model(model, ["fuse-layernorm"], RewriteOptions(t, layernorm_impl="plugin"))
     (node,) = [n for n in result.proto.graph.node if n.op_type == "LayerNorm"]
     has_ns = any(a.name == "plugin_namespace" for a in node.attribute)
     assert has_ns == (t.version < (10, 10))

@@ -75,6 +75,16 @@ def _catalog():
     return catalog
 
 
+def plugin_built(name: str) -> bool:
+    """True when the kernels of the trtforge plugin `name` are built in this install, so that
+    trt-build can register it (`catalog.is_available`). A pass choosing its output by itself
+    (an `--…-impl auto`) emits the plugin only then: a plugin node whose kernels are missing
+    turns a node TensorRT builds into one it refuses ("Plugin not found")."""
+    catalog = _catalog()
+    spec = catalog.find_plugin(name, PLUGIN_VERSION, PLUGIN_NAMESPACE) if catalog else None
+    return spec is not None and catalog.is_available(spec)
+
+
 def plugin_node(
     ctx: PassContext,
     name: str,

@@ -183,6 +183,21 @@ def test_plugin_on_request_and_onnx_with_conversion(rw):
     rw.same(old, converted.proto)
 
 
+@pytest.mark.plugins_not_built
+def test_auto_below_opset_17_fuses_nothing_without_the_plugin_s_kernels(rw):
+    """Below opset 17 auto writes the trtforge LayerNorm plugin, which an install without its
+    kernels cannot build: the norm stays decomposed (with the reason), as it builds."""
+    old = rw.parse(ln_model(opset=14))
+    result = rw.apply(old, "fuse-layernorm")
+    assert not result.changed
+    (skip,) = result.passes["fuse-layernorm"].skips
+    assert "kernels are not built" in skip.reason and "--layernorm-impl onnx" in skip.reason
+    assert rw.ops(rw.apply(old, "fuse-layernorm").proto) == rw.ops(old)
+    assert rw.ops(rw.apply(rw.parse(ln_model()), "fuse-layernorm").proto) == {
+        "LayerNormalization": 1
+    }
+
+
 def test_affine_that_does_not_fit_stays_outside(rw):
     # gamma of shape [3, 8] broadcasts over more than the normalized dim: not absorbed
     text = ln_model().replace(

@@ -57,6 +57,22 @@ def test_t5_fuses_to_plugin_when_target_lacks_rmsnormalization(rw):
     assert not rw.apply(result.proto, "fuse-rmsnorm").changed
 
 
+@pytest.mark.plugins_not_built
+def test_auto_fuses_nothing_an_install_without_the_plugin_cannot_build(rw):
+    """--auto took fuse-rmsnorm from the performance advice and wrote trtforge::RMSNorm nodes
+    on an install without the plugin's kernels: a Llama export that built became one that
+    does not ("Plugin not found"). Auto now leaves such a norm decomposed and says why;
+    the ONNX op, chosen explicitly, is still written."""
+    model = rw.parse(t5(opset=17))
+    result = rw.apply(model, "fuse-rmsnorm")
+    assert not result.changed
+    (skip,) = result.passes["fuse-rmsnorm"].skips
+    assert "kernels are not built" in skip.reason and "--rmsnorm-impl onnx" in skip.reason
+    assert rw.ops(rw.apply(model, "fuse-rmsnorm", rmsnorm_impl="onnx").proto) == {
+        "RMSNormalization": 1
+    }
+
+
 def test_onnx_op_where_the_knowledge_base_allows(rw, no_kb_gelu):
     model = rw.parse(t5(opset=23))
     result = rw.apply(model, "fuse-rmsnorm")

@@ -108,7 +108,7 @@ class FuseLayerNorm(RewritePass):
             choices=("auto", "onnx", "plugin"),
             help="fuse-layernorm output: onnx = LayerNormalization (converts a model "
             "below opset 17 to 17), plugin = trtforge::LayerNorm node, auto (default) "
-            "= onnx at opset >= 17, else plugin",
+            "= onnx at opset >= 17, else plugin where its kernels are built, else no fusion",
         ),
     )
     advice = Advice("decomposed LayerNorm", "one normalization layer", frozenset({"ReduceMean"}))
@@ -154,11 +154,16 @@ class FuseLayerNorm(RewritePass):
                         yield match
                         break
 
-    def impl(self, ctx: PassContext) -> str:
+    def impl(self, ctx: PassContext) -> str | None:
+        """ "onnx" (LayerNormalization) or "plugin" (trtforge::LayerNorm) as --layernorm-impl
+        says; for auto, LayerNormalization at opset >= 17, else the plugin where its kernels
+        are built in this install (`emit.plugin_built`), else None: no fusion."""
         wanted = ctx.options.layernorm_impl
-        if wanted == "auto":
-            return "onnx" if ctx.opset >= emit.OPSET_LAYERNORM else "plugin"
-        return wanted
+        if wanted != "auto":
+            return wanted
+        if ctx.opset >= emit.OPSET_LAYERNORM:
+            return "onnx"
+        return "plugin" if emit.plugin_built("LayerNorm") else None
 
     def check(self, match: Match, ctx: PassContext) -> str | None:
         data = match.data
@@ -166,6 +171,12 @@ class FuseLayerNorm(RewritePass):
         why = check_core(data, ctx.graph, list(data["axes"]))
         if why:
             return why
+        if self.impl(ctx) is None:
+            return (
+                "the trtforge LayerNorm plugin's kernels are not built in this install and the "
+                f"model's opset {ctx.opset} has no LayerNormalization (--layernorm-impl onnx "
+                f"converts the model to opset {emit.OPSET_LAYERNORM})"
+            )
         if self.impl(ctx) == "onnx" and ctx.opset < emit.OPSET_LAYERNORM:
             return f"LayerNormalization needs opset {emit.OPSET_LAYERNORM} (model has {ctx.opset})"
         why = normalized_dims(data, [data[k][1] for k in ("gamma", "beta") if k in data])

@@ -57,14 +57,17 @@ def _is_centred(x: gs.Tensor) -> bool:
     return mean is not None and mean.op == "ReduceMean" and mean.inputs[0] is sub.inputs[0]
 
 
-def rms_as_onnx(ctx: PassContext) -> bool:
-    """True when the fused node is RMSNormalization (else the trtforge RMSNorm plugin)."""
+def rms_impl(ctx: PassContext) -> str | None:
+    """What the fused node is: "onnx" (RMSNormalization) or "plugin" (the trtforge RMSNorm
+    plugin) as --rmsnorm-impl says; for auto, RMSNormalization at opset >= 23 where the
+    target's parser imports it, else the plugin where its kernels are built in this install
+    (`emit.plugin_built`), else None: no fusion (the decomposed norm builds as it is)."""
     wanted = ctx.options.rmsnorm_impl
-    if wanted == "plugin":
-        return False
-    if wanted == "onnx":
-        return True
-    return ctx.opset >= emit.OPSET_RMSNORM and emit.op_supported("RMSNormalization", ctx.target)
+    if wanted != "auto":
+        return wanted
+    if ctx.opset >= emit.OPSET_RMSNORM and emit.op_supported("RMSNormalization", ctx.target):
+        return "onnx"
+    return "plugin" if emit.plugin_built("RMSNorm") else None
 
 
 class FuseRMSNorm(RewritePass):
@@ -82,7 +85,8 @@ class FuseRMSNorm(RewritePass):
             choices=("auto", "onnx", "plugin"),
             help="fuse-rmsnorm output: onnx = RMSNormalization (converts a model below "
             "opset 23 to 23), plugin = trtforge::RMSNorm node, auto (default) = onnx "
-            "at opset >= 23 where the target's parser imports it, else plugin",
+            "at opset >= 23 where the target's parser imports it, else plugin where its "
+            "kernels are built, else no fusion",
         ),
     )
     advice = Advice("decomposed RMSNorm", "one normalization layer", frozenset({"ReduceMean"}))
@@ -143,7 +147,14 @@ class FuseRMSNorm(RewritePass):
         why = check_core(data, ctx.graph, [data["axes"]])
         if why:
             return why
-        if rms_as_onnx(ctx) and ctx.opset < emit.OPSET_RMSNORM:
+        impl = rms_impl(ctx)
+        if impl is None:
+            return (
+                "the trtforge RMSNorm plugin's kernels are not built in this install and the "
+                f"model's opset {ctx.opset} has no RMSNormalization that {ctx.target.id} "
+                f"imports (--rmsnorm-impl onnx converts the model to opset {emit.OPSET_RMSNORM})"
+            )
+        if impl == "onnx" and ctx.opset < emit.OPSET_RMSNORM:
             return f"RMSNormalization needs opset {emit.OPSET_RMSNORM} (model has {ctx.opset})"
         why = normalized_dims(data, [data["gamma"][1]] if "gamma" in data else [])
         if why:
@@ -176,7 +187,7 @@ class FuseRMSNorm(RewritePass):
         else:
             tail = data["dims"]
             scale = ctx.constant("gamma", emit.ones_like_tail(tail, emit.np_float(x), 1.0))
-        onnx_op = "RMSNormalization" if rms_as_onnx(ctx) else None
+        onnx_op = "RMSNormalization" if rms_impl(ctx) == "onnx" else None
         replace_with_norm(ctx, match, [x, scale], onnx_op, "RMSNorm")
 
 
