@@ -334,8 +334,11 @@ def _last_line(text: str) -> str:
 
 
 def _check(model: Path) -> tuple[int | None, str]:
-    """Unsupported nodes by trt-check's knowledge base (static: one pass, no per-node parser
-    re-parsing; it agrees with TensorRT-RTX's parser on the agreement corpus)."""
+    """The nodes that do not build by trt-check's knowledge base (static: one pass, no
+    per-node parser re-parsing; it agrees with TensorRT-RTX's parser on the agreement
+    corpus): the unsupported ones and those served by a plugin this install has not built —
+    what its verdict counts (`supported` is false; a graph error with no such node counts
+    one)."""
     proc = _run(
         [
             *_tool("trt-check"),
@@ -352,7 +355,12 @@ def _check(model: Path) -> tuple[int | None, str]:
     if proc.returncode not in (0, 1):
         return None, _last_line(proc.stderr or proc.stdout)
     report = json.loads(proc.stdout)
-    return report["summary"]["unsupported"], ""
+    failing = sum(
+        n["status"] == "unsupported"
+        or (n["status"] == "plugin" and not (n.get("plugin") or {}).get("available", False))
+        for n in report["nodes"]
+    )
+    return failing or int(not report["supported"]), ""
 
 
 def _non_tensor_io(model: Path) -> str:
@@ -468,9 +476,20 @@ def _trt_build(
     message = _last_line(proc.stderr or proc.stdout)
     builds = proc.returncode == 0
     parses = builds or (proc.returncode == 1 and "parser refused" not in message)
+    if parses and not builds and "builder" not in message:
+        # refused before the parser ran (plugin kernels not built, …): ask the parser itself
+        parses = _parser_accepts(target)
     engine.unlink(missing_ok=True)
     Path(f"{engine}.json").unlink(missing_ok=True)
     return parses, builds, "" if builds else message
+
+
+def _parser_accepts(model: Path) -> bool:
+    """Whether TensorRT-RTX's parser takes every node (`trt-check --backend parser`)."""
+    proc = _run(
+        [*_tool("trt-check"), str(model), "--backend", "parser", "--target", TARGET, "--no-advice"]
+    )
+    return proc.returncode == 0
 
 
 def process(category: str, model: Path, work: Path) -> Outcome:

@@ -103,3 +103,44 @@ def test_report_merges_runs_and_keeps_the_analysis(fx, tmp_path):
     again = doc.read_text()
     assert again.count(fx.ANALYSIS_MARK) == 1 and again.endswith("hand-written\n")
     assert "| **all** | 1 |" in again
+
+
+def _completed(returncode: int, stdout: str = "", stderr: str = ""):
+    import subprocess
+
+    return subprocess.CompletedProcess([], returncode, stdout, stderr)
+
+
+def test_a_plugin_node_whose_kernels_are_missing_counts_as_rejected(fx, monkeypatch, tmp_path):
+    """trt-check's verdict counts a node served only by a plugin this install has not built
+    (status "plugin", not available): the benchmark read `summary.unsupported` alone and
+    called two Longformer/LED exports with 20 such NonZero nodes "accepted as exported"."""
+    nodes = [
+        {"status": "supported"},
+        {"status": "plugin", "plugin": {"available": False}},
+        {"status": "plugin", "plugin": {"available": True}},
+    ]
+    report = {"supported": False, "nodes": nodes, "summary": {"unsupported": 0, "plugin": 2}}
+    monkeypatch.setattr(fx, "_run", lambda cmd, timeout=0: _completed(1, json.dumps(report)))
+    assert fx._check(tmp_path / "m.onnx") == (1, "")
+    # a graph error with every node supported is a rejection too
+    report = {"supported": False, "nodes": [{"status": "supported"}], "summary": {}}
+    assert fx._check(tmp_path / "m.onnx") == (1, "")
+
+
+def test_a_build_refused_before_the_parser_ran_asks_the_parser(fx, monkeypatch, tmp_path):
+    """trt-build refuses up front when a plugin's kernels are not built; that said nothing of
+    parsing, but counted as "parses" (and so `--split` was never tried)."""
+    runs = []
+
+    def run(cmd, timeout=0):
+        runs.append(cmd)
+        if "trt-build" in " ".join(map(str, cmd)):
+            return _completed(1, stderr="trt-build: error: trtforge's CUDA kernels were not built")
+        return _completed(1)  # the parser refuses a node
+
+    monkeypatch.setattr(fx, "_run", run)
+    monkeypatch.setattr(fx, "_build_shapes", lambda *a: [])
+    parses, builds, why = fx._trt_build(tmp_path / "m.onnx", tmp_path / "m.onnx", tmp_path / "e")
+    assert (parses, builds) == (False, False) and "kernels" in why
+    assert any("--backend" in cmd and "parser" in cmd for cmd in runs)
