@@ -40,6 +40,9 @@ CASES: list[Case] = [
     Case("conv1d-wtensor-dyn-maps", _m("g (float[1,1,5] x, float[M,1,3] w) => (float y) { y = Conv(x, w) }"), "conv/dynamic-weights"),
     Case("conv-btensor-dyn", _m("g (float[1,1,5,5] x, float[2,1,3,3] w, float[M] b) => (float y) { y = Conv(x, w, b) }"), "conv/dynamic-weights"),
     Case("conv-winit-xdyn", _m(f"g (float[N,1,5,5] x) => (float y) <float[1,1,3,3] w = {{{_W9}}}> {{ y = Conv(x, w) }}")),
+    # Tile repeats of rank 2 (TorchScript's tensor_split, in Mamba): ONNX inference passes them
+    Case("tile-repeats-rank2", _m("g (float[2,3] x, int64[2] a) => (float y) <int64[1] z = {0}> { r = Unsqueeze(a, z)\n y = Tile(x, r) }", 17), "tile/rank"),
+    Case("tile-repeats-rank1", _m("g (float[2,3] x, int64[2] a) => (float y) { y = Tile(x, a) }", 17)),
     # weights computed from constants, whose dims ONNX leaves unknown (no value propagates through Identity): TensorRT folds them
     Case("conv-wconst-reshape-identity", _m(f"g (float[N,1,5,5] x) => (float y) <float[2,9] wf = {{{_W18}}}, int64[4] ws = {{2,1,3,3}}> {{ w0 = Relu(wf)\n s = Identity(ws)\n w = Reshape(w0, s)\n y = Conv(x, w) }}")),
     Case("deconv-wconst-reshape-identity", _m(f"g (float[N,1,3,3] x) => (float y) <float[1,18] wf = {{{_W18}}}, int64[4] ws = {{1,2,3,3}}> {{ w0 = Relu(wf)\n s = Identity(ws)\n w = Reshape(w0, s)\n y = ConvTranspose(x, w) }}")),

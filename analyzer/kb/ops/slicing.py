@@ -10,7 +10,8 @@ importSplit, importSlice, importPad, importTile, importExpand: each refuses UINT
   ("The last chunk size is negative", onnx/onnx#5766).
 - Pad modes constant, reflect, edge and wrap are all accepted; BOOL and INT64 data too.
 - Slice starts/ends/axes/steps, Pad pads and Expand shape of dynamic length fail (the number of
-  axes / the output rank is a build-time value); Tile repeats of dynamic length parse.
+  axes / the output rank is a build-time value); Tile repeats of dynamic length parse,
+  repeats of rank 2 fail (`_check_repeats_rank`).
 - Concat mixing an Unsqueeze of a quantized scalar with other tensors fails
   (`_tensor_common.QDQ_SOURCE`).
 """
@@ -29,6 +30,22 @@ from trtforge.analyzer.kb.ops._tensor_common import (
     unsqueezed_quantized_scalar,
 )
 from trtforge.analyzer.kb.rule import AttrLimit, NodeContext, OpRule
+
+
+def _check_repeats_rank(ctx: NodeContext):
+    """Tile's `repeats` is 1-D (ONNX's Tile). Another known rank fails the parser (observed
+    with TensorRT-RTX 1.7.1: repeats of shape [1, 1] → "Assertion x.nbDims == y.nbDims failed
+    … in ONNXTRT_ShapeElementWise"; the TorchScript export of tensor_split writes them, in
+    Hugging Face Mamba) and onnxruntime ("'repeat' input tensor must be 1 dimensional"); ONNX
+    shape inference does not check it."""
+    info = ctx.input(1)
+    if info is not None and info.rank is not None and info.rank != 1:
+        yield ctx.finding(
+            "rank",
+            f"repeats '{ctx.node.input[1]}' has rank {info.rank} (shape {list(info.shape)}); "
+            "Tile takes a 1-D repeats",
+            "reshape repeats to 1-D in the exporter (a Squeeze/Reshape before this node)",
+        )
 
 
 def _check_concat_shapes(ctx: NodeContext, infos: list):
@@ -158,7 +175,7 @@ RULES = [
         op="Tile",
         source=f"{OPSRC} importTile; docs/operators.md (Tile); {OBSERVED}",
         types={0: TENSOR, 1: INDEX},
-        check=shape_inputs_check((1, "repeats")),
+        check=checks(shape_inputs_check((1, "repeats")), _check_repeats_rank),
     ),
     OpRule(
         op="Expand",
