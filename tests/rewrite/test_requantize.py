@@ -14,6 +14,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from trtforge.analyzer import check
 from trtforge.analyzer.rewrite import RewriteOptions, rewrite_model
 from trtforge.analyzer.rewrite.verify import make_inputs, run_model, verify
 from trtforge.analyzer.targets import parse_target
@@ -611,3 +612,54 @@ def test_a_quantization_scale_of_zero_or_nan_is_skipped(form, bad) -> None:
         return
     assert any("scale 's' holds a zero or NaN" in reason for reason in skips)
     assert [n.op_type for n in left] == ["QuantizeLinear"]
+
+
+def _uint8_through(movers: str) -> onnx.ModelProto:
+    """x quantized to UINT8 (zero point 128), moved by `movers` (ONNX text reading `xq`,
+    writing `m`), into a QLinearMatMul, as onnxruntime's QOperator quantization writes
+    LeViT's q/k/v Split."""
+    text = f"""
+    <ir_version: 8, opset_import: ["": 13]>
+    g (float[1,5,12] x) => (float[1,5,8] y)
+      <float xs = {{0.02}}, uint8 xz = {{128}}, float ws = {{0.01}}, uint8 wz = {{120}},
+       float ys = {{0.05}}, uint8 yz = {{100}}, int64[2] sizes = {{6, 6}},
+       float zs = {{0.03}}, uint8 zz = {{128}}>
+    {{ xq = QuantizeLinear(x, xs, xz)
+      {movers}
+      yq = QLinearMatMul(m, xs, xz, w, ws, wz, ys, yz)
+      y = DequantizeLinear(yq, ys, yz) }}"""
+    model = onnx.parser.parse_model(text)
+    weights = np.random.default_rng(0).integers(0, 255, (12, 8), dtype=np.uint8)
+    model.graph.initializer.append(numpy_helper.from_array(weights, "w"))
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+@pytest.mark.parametrize("form", ["qdq", "float"])
+@pytest.mark.parametrize(
+    "movers",
+    [
+        "a, b = Split<axis=2>(xq, sizes)\n m = Concat<axis=2>(a, b)",
+        "a, b = Split<axis=2>(xq, sizes)\n m = Concat<axis=2>(b, a)",
+        # a second quantization with other parameters: the integral values are concatenated
+        "a, b = Split<axis=2>(xq, sizes)\n"
+        " c = DequantizeLinear(b, xs, xz)\n bq = QuantizeLinear(c, zs, zz)\n"
+        " m = Concat<axis=2>(a, bq)",
+    ],
+    ids=["split-concat", "swapped", "other-params"],
+)
+def test_split_and_concat_of_quantized_tensors_leave_no_uint8(form, movers) -> None:
+    """requantize moved Reshape, Transpose, Slice… onto the float (or integral) values, but
+    not Split or Concat: a UINT8 tensor between them stayed, which TensorRT refuses
+    ("TensorRT does not support UINT8 types for intermediate tensors"), after a rewrite that
+    verified."""
+    model = _uint8_through(movers)
+    result = _rewrite(model, form)
+    inferred = onnx.shape_inference.infer_shapes(result.proto)
+    typed = [*inferred.graph.value_info, *inferred.graph.output]
+    assert not [v.name for v in typed if v.type.tensor_type.elem_type == TensorProto.UINT8]
+    # the float form emulates QLinearMatMul in float32: at a rounding tie of the output it
+    # may land one step (ys = 0.05) away from onnxruntime's integer kernel
+    allowances = {"y": max(result.allowances.get("y", (0.0, "")), (0.05 + 1e-6, "one step"))}
+    assert verify(model, result.proto, allowances=allowances).ok
+    assert not check(result.proto, target="rtx-1", backend="static").unsupported_nodes

@@ -539,6 +539,10 @@ class _Rewriter:
             return False
         if dom == "" and op in MOVERS and node.inputs[0].name in self.records:
             return self._move(node)
+        if dom == "" and op == "Split" and node.inputs[0].name in self.records:
+            return self._split(node)
+        if dom == "" and op == "Concat" and all(t.name in self.records for t in node.inputs):
+            return self._concat(node)
         return False
 
     def _bad_qdq(self, node: gs.Node) -> bool:
@@ -595,6 +599,53 @@ class _Rewriter:
         out = self.ctx.variable(node.op.lower(), dtype=self.float_dtype)
         self.ctx.node(node.op, [value, *node.inputs[1:]], [out], attrs=dict(node.attrs))
         self.records[node.outputs[0].name] = Shadow(out, rec.dtype)
+        return True
+
+    def _split(self, node: gs.Node) -> bool:
+        """Split moves elements as MOVERS do, into several outputs: each keeps the input's
+        quantization (a per-tensor one in the qdq form; the integral values otherwise)."""
+        rec = self.records[node.inputs[0].name]
+        if any(t.name in self.records for t in node.inputs[1:]):
+            return False
+        static = isinstance(rec, Static) and self.qdq
+        if static and rec.axis is not None:
+            return False
+        source = rec.x if static else self.integral(node.inputs[0])
+        outs = [self.ctx.variable("split", dtype=self.float_dtype) for _ in node.outputs]
+        self.ctx.node("Split", [source, *node.inputs[1:]], outs, attrs=dict(node.attrs))
+        for old, new in zip(node.outputs, outs, strict=True):
+            self.records[old.name] = (
+                Static(new, rec.scale, rec.zp, rec.dtype, None)
+                if static
+                else Shadow(new, rec.dtype)
+            )
+        return True
+
+    def _concat(self, node: gs.Node) -> bool:
+        """Concat of quantized tensors of one integer type: of their float values where all
+        share one per-tensor quantization (qdq form), else of their integral values (what the
+        integer Concat computed)."""
+        recs = [self.records[t.name] for t in node.inputs]
+        first = recs[0]
+        if len({np.dtype(r.dtype) for r in recs}) != 1:
+            return False
+        out = self.ctx.variable("concat", dtype=self.float_dtype)
+        shared = self.qdq and all(
+            isinstance(r, Static)
+            and r.axis is None
+            and np.array_equal(r.scale, first.scale)
+            and np.array_equal(r.zp, first.zp)
+            for r in recs
+        )
+        if shared:
+            self.ctx.node("Concat", [r.x for r in recs], [out], attrs=dict(node.attrs))
+            self.records[node.outputs[0].name] = Static(
+                out, first.scale, first.zp, first.dtype, None
+            )
+            return True
+        values = [self.integral(t) for t in node.inputs]
+        self.ctx.node("Concat", values, [out], attrs=dict(node.attrs))
+        self.records[node.outputs[0].name] = Shadow(out, first.dtype)
         return True
 
     def _DynamicQuantizeLinear(self, node: gs.Node) -> None:  # noqa: N802
