@@ -681,3 +681,36 @@ def test_float16_weights_below_opset_19_are_refused():
     feeds = [{"x": np.ones((2, 4), np.float16)} for _ in range(3)]
     with pytest.raises(UserError, match=r"weights are FLOAT16 \(MatMul 'proj' and 0 more\)"):
         quantize(model, feeds, method="minmax")
+
+
+def test_random_calibration_takes_inputs_the_model_runs_with(tmp_path):
+    """A wav2vec2-style feature extractor (waveform [batch, time], Conv k=10 s=5 then k=3
+    s=2) needs time >= 20: --random-calibration fed the first generated candidate (time 10)
+    and refused every HuBERT/WavLM/Data2VecAudio export as if the samples were wrong; it
+    now takes the first candidate onnxruntime runs, as verification does."""
+    rng = np.random.default_rng(0)
+    nodes = [
+        helper.make_node("Unsqueeze", ["wave", "ax"], ["x"]),
+        helper.make_node("Conv", ["x", "w1"], ["c1"], strides=[5]),
+        helper.make_node("Relu", ["c1"], ["r1"]),
+        helper.make_node("Conv", ["r1", "w2"], ["y"], strides=[2]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "wave",
+        [helper.make_tensor_value_info("wave", TensorProto.FLOAT, ["batch", "time"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 8, "frames"])],
+        [
+            numpy_helper.from_array(np.array([1], np.int64), "ax"),
+            numpy_helper.from_array(rng.standard_normal((8, 1, 10)).astype(np.float32), "w1"),
+            numpy_helper.from_array(rng.standard_normal((8, 8, 3)).astype(np.float32), "w2"),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    src, out = tmp_path / "wave.onnx", tmp_path / "wave.int8.onnx"
+    onnx.save(model, src)
+    proc = _cli(src, "-o", out, "--random-calibration", "--method", "minmax")
+    assert proc.returncode == 0, proc.stderr
+    quantized = onnx.load(out)
+    assert any(n.op_type == "QuantizeLinear" for n in quantized.graph.node)

@@ -167,9 +167,7 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.calibration_data is not None:
         feeds = load_feeds(args.calibration_data)
     else:
-        from trtforge.analyzer.rewrite.verify import make_inputs
-
-        feeds = [make_inputs(model, seed) for seed in range(RANDOM_SAMPLES)]
+        feeds = _random_feeds(model)
         _say(args, f"warning: calibrating on {RANDOM_SAMPLES} random samples (scales mean nothing)")
     check_feeds(model, feeds, "--calibration-data")
     if args.method == "entropy" and len(feeds) < ENTROPY_MIN_SAMPLES and not args.check_fp16:
@@ -339,6 +337,28 @@ def _checks(result, before, model, target, args) -> str | None:
                 "or try --method minmax/percentile)"
             )
     return None
+
+
+def _random_feeds(model) -> list[dict]:
+    """RANDOM_SAMPLES generated feeds, of the first input candidate the model runs with
+    (`rewrite.inputs.candidates`, as verification tries them): the first alone may be too
+    short for the model (a speech model's time axis of 10 under two strided Convs), which
+    refused the model as if the samples were the user's."""
+    from trtforge.analyzer.rewrite.inputs import candidates
+    from trtforge.analyzer.rewrite.verify import NoKernelError, RunError, run_model
+
+    options = candidates(model, 0)
+    chosen = 0
+    for index, candidate in enumerate(options):
+        try:
+            run_model(model, candidate.steps[0].feed)
+        except NoKernelError:
+            break  # no candidate runs: onnxruntime's refusal is reported with the samples
+        except RunError:
+            continue
+        chosen = index
+        break
+    return [candidates(model, seed)[chosen].steps[0].feed for seed in range(RANDOM_SAMPLES)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
