@@ -65,9 +65,9 @@ class QuantizeResult:
     holdout_samples: int
     agreement: list[OutputAgreement] = field(default_factory=list)
     qdq_nodes: int = 0
-    #: tensors no INT8 scale fits on a calibration sample (NaN, infinite, or of EXTREME
-    #: magnitude: `_unscalable`) that quantized nodes read or write: those nodes are among
-    #: `excluded`
+    #: tensors no INT8 scale fits on a calibration sample (NaN, infinite, of EXTREME
+    #: magnitude or denormal: `_unscalable`) that quantized nodes read or write: those nodes
+    #: are among `excluded`
     non_finite: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict:
@@ -406,7 +406,9 @@ def _calibrate(
 
 
 #: how onnxruntime's calibrator and quantizer fail on a range that is not finite
-_NON_FINITE = re.compile(r"not finite|scale issue|finite-sized bins|\b(nan|inf)\b", re.IGNORECASE)
+_NON_FINITE = re.compile(
+    r"not finite|scale issue|finite-sized bins|denormal|\b(nan|inf)\b", re.IGNORECASE
+)
 
 #: magnitude from which a float32 tensor has no INT8 scale either: twice it overflows, which
 #: the histogram calibrators' symmetric range does ("Cannot create 2048 finite-sized bins").
@@ -414,6 +416,12 @@ _NON_FINITE = re.compile(r"not finite|scale issue|finite-sized bins|\b(nan|inf)\
 #: BERT, DistilBERT and GPT-2 export) added to the scores reaches it; a scale from it would
 #: round every score to zero.
 EXTREME = float(np.finfo(np.float32).max) / 2
+
+#: magnitude below which a float32 tensor that is not all zeros has no INT8 scale either: its
+#: scale would be a denormal, and the 2048 bins of its symmetric range are not finite-sized
+#: in float32 (numpy refuses them alike: "Cannot create 2048 finite-sized bins"). A tiny
+#: random EfficientNet's squeeze-excite computes such tensors (max |x| 4.9e-44).
+TINY = float(np.finfo(np.float32).tiny) * 2048
 
 
 def _non_finite_error(err: BaseException, found: dict[str, tuple[str, int, str]]) -> UserError:
@@ -539,7 +547,8 @@ def _quantizable(model: onnx.ModelProto, excluded: Collection[str]) -> bool:
 def _check_scales(proto: onnx.ModelProto) -> None:
     """Raises ValueError ("not finite": the quantizer failing on such a range) when a Q/DQ scale of
     the quantized model is not a finite positive number: onnxruntime's minmax calibration
-    writes a scale of inf, without an error, for a tensor that was infinite on one sample."""
+    writes a scale of inf, without an error, for a tensor that was infinite on one sample,
+    and a denormal one for a tensor of denormals (every value then rounds to zero)."""
     from onnx import numpy_helper
 
     scales = {
@@ -554,22 +563,28 @@ def _check_scales(proto: onnx.ModelProto) -> None:
                 raise ValueError(f"scale '{tensor.name}' is not finite and positive")
             if (value > EXTREME / 255).any():  # minmax's: no error, the range of a mask
                 raise ValueError(f"scale '{tensor.name}' spans a range that is not finite")
+            if (value < TINY / 255).any():  # minmax's: no error, a range of denormals
+                raise ValueError(f"scale '{tensor.name}' is a denormal")
 
 
 def _unscalable(value: np.ndarray) -> str:
     """Why no INT8 scale fits the float tensor `value` ("NaN", "infinite", or its magnitude
-    from EXTREME); "" when one does."""
+    from EXTREME or below TINY); "" when one does."""
     if value.size == 0:
         return ""
     if not np.isfinite(value).all():
         return "NaN" if np.isnan(value).any() else "infinite"
     largest = float(np.abs(value).max())
-    return f"as large as {largest:.3g} (a mask of the lowest float?)" if largest > EXTREME else ""
+    if largest > EXTREME:
+        return f"as large as {largest:.3g} (a mask of the lowest float?)"
+    if 0 < largest < TINY:
+        return f"at most {largest:.3g} in magnitude (float32 denormals)"
+    return ""
 
 
 def _non_finite_tensors(src: Path, feeds) -> dict[str, tuple[str, int, str]]:
     """Every float tensor of the model file `src` that no INT8 scale fits on one of `feeds`
-    (`_unscalable`: NaN, infinite, or of EXTREME magnitude), in node order: name -> (its
+    (`_unscalable`: NaN, infinite, of EXTREME magnitude or denormal), in node order: name -> (its
     producer, the first such sample, why); empty when none is found (or the model cannot be
     run so)."""
     import onnxruntime as ort

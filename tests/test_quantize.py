@@ -485,8 +485,8 @@ def test_nodes_that_would_quantize_a_tensor_that_is_not_finite_stay_float(method
     proc = _cli(src, "-o", out, "--calibration-data", data, "--method", method, "--report", report)
     assert proc.returncode == 0, proc.stderr
     assert (
-        "kept float where a tensor is NaN, infinite or of float32's extreme magnitude on "
-        "calibration ('logs'" in " ".join(proc.stderr.split())
+        "kept float where a tensor is NaN, infinite, of float32's extreme magnitude or "
+        "denormal on calibration ('logs'" in " ".join(proc.stderr.split())
     )
     assert "logs" in json.loads(report.read_text())["non_finite_tensors"]
     onnx.checker.check_model(onnx.load(out), full_check=True)
@@ -714,3 +714,31 @@ def test_random_calibration_takes_inputs_the_model_runs_with(tmp_path):
     assert proc.returncode == 0, proc.stderr
     quantized = onnx.load(out)
     assert any(n.op_type == "QuantizeLinear" for n in quantized.graph.node)
+
+
+@pytest.mark.parametrize("method", ["entropy", "percentile"])
+def test_a_tensor_of_denormals_stays_float(method):
+    """A tensor of float32 denormals (max |x| ~1e-44: a tiny random EfficientNet's
+    squeeze-excite) has no INT8 scale and no finite-sized histogram bins: the histogram
+    methods stopped with "a tensor took NaN or infinite values", which it never did. The
+    nodes quantizing it stay float, the rest is quantized, and the report names it."""
+    model = onnx.parser.parse_model(
+        """<ir_version: 8, opset_import: ["" : 17]>
+        g (float[2, 4] x) => (float[2, 4] y, float[2, 4] z)
+          <float[4, 4] w1 = {1,0,0,0,0,1,0,0,0,0,1,0,0,0,0,1},
+           float[4, 4] w2 = {1,1,0,0,0,1,1,0,0,0,1,1,1,0,0,1}, float tiny = {1e-44}> {
+          h = MatMul(x, w1)
+          d = Mul(h, tiny)
+          y = MatMul(d, w2)
+          z = MatMul(h, w2)
+        }"""
+    )
+    rng = np.random.default_rng(0)
+    feeds = [{"x": rng.standard_normal((2, 4)).astype(np.float32)} for _ in range(5)]
+    result = quantize(model, feeds, method=method, holdout=1)
+    assert "d" in result.non_finite
+    assert result.qdq_nodes > 0
+    quantized_inputs = {
+        n.input[0] for n in result.proto.graph.node if n.op_type == "QuantizeLinear"
+    }
+    assert "d" not in quantized_inputs and "h" in quantized_inputs

@@ -222,8 +222,8 @@ def _main(argv: Sequence[str] | None) -> int:
         more = f" and {len(result.non_finite) - 3} more" if len(result.non_finite) > 3 else ""
         _say(
             args,
-            f"  kept float where a tensor is NaN, infinite or of float32's extreme magnitude "
-            f"on calibration ({shown}{more}): no INT8 scale fits it",
+            f"  kept float where a tensor is NaN, infinite, of float32's extreme magnitude or "
+            f"denormal on calibration ({shown}{more}): no INT8 scale fits it",
         )
     for a in result.agreement:
         top1 = f", top-1 agreement {a.top1_agreement:.1%}" if a.top1_agreement is not None else ""
