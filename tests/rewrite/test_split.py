@@ -161,3 +161,30 @@ def test_a_boundary_type_without_rank_gets_one_from_a_run():
     (ids,) = [v for v in stages["tensorrt"].graph.input if v.name == "ids"]
     assert ids.type.tensor_type.elem_type == TensorProto.INT64
     assert len(ids.type.tensor_type.shape.dim) == 1  # the rank, from the run
+
+
+def test_a_node_whose_plugin_is_not_built_goes_to_the_host_part(tmp_path, monkeypatch):
+    """A NonZero runs on TensorRT-RTX only through the ::NonZero plugin; where its kernels
+    are not built trt-check rejects the model, but --split called every node supported
+    ("nothing to split", exit 2; Longformer and LED exports)."""
+    from trtforge.analyzer.rewrite.api import rewrite_file
+    from trtforge.plugins import catalog
+
+    monkeypatch.setattr(catalog, "is_available", lambda spec: False)
+    model = onnx.parser.parse_model(
+        """<ir_version: 8, opset_import: ["" : 17]>
+        g (float[4] x) => (float[4] y, int64[1, N] idx) {
+          r = Relu(x)
+          idx = NonZero(r)
+          y = Sigmoid(r)
+        }"""
+    )
+    src, out = tmp_path / "nz.onnx", tmp_path / "nz.trt.onnx"
+    onnx.save(model, src)
+    result = rewrite_file(src, out, split=True, target="rtx-1")
+    assert result.written, result.failure
+    manifest = json.loads((tmp_path / "nz.trt.split.json").read_text())
+    hosts = [stage for stage in manifest["stages"] if stage["name"] != "tensorrt"]
+    assert hosts and manifest["verified"] is True
+    tensorrt = onnx.load(out)
+    assert "NonZero" not in {n.op_type for n in tensorrt.graph.node}
