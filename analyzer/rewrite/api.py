@@ -244,9 +244,24 @@ def rewrite_file(
                     "unsupported_before": len(before.unsupported_nodes),
                     "unsupported_after": len(after.unsupported_nodes),
                 }
+                worse = _made_unsupported(before, after)
+                if worse:
+                    report["written"] = False
+                    result.failure = f"{worse}; nothing written to {out_path}"
+                    result.failure_hint = (
+                        "the input builds as it is; rerun without --auto, or with the passes "
+                        "you want (trt-rewrite -h lists them), and report it"
+                    )
             if report_path:
                 outputs.add_text(report_path, json.dumps(report, indent=2) + "\n", "--report")
-            outputs.commit()
+            if result.failure is None:
+                outputs.commit()
+    if result.failure is not None:
+        if report_path:
+            from trtforge.analyzer.outputs import write_text
+
+            write_text(report_path, json.dumps(report, indent=2) + "\n", "--report")
+        return result
     if invalid:
         result.failure = (
             f"the rewritten model fails onnx.checker ({invalid}); nothing written to {out_path}"
@@ -268,6 +283,19 @@ def rewrite_file(
             f"before → {report['auto']['unsupported_after']} after"
         )
     return result
+
+
+def _made_unsupported(before, after) -> str:
+    """Why --auto must not write its result: the input builds on the target (trt-check,
+    static) and the result does not — a pass taken from the performance advice wrote nodes
+    the target refuses (a plugin node whose kernels are missing, say); "" otherwise."""
+    if before.unsupported_nodes or not after.unsupported_nodes:
+        return ""
+    ops = sorted({f"{n.op_type}" for n in after.unsupported_nodes})
+    return (
+        f"--auto: the input builds on {after.target}, the rewritten model would not "
+        f"({len(after.unsupported_nodes)} node(s) rejected: {', '.join(ops[:3])})"
+    )
 
 
 def _failure_hint(verification) -> str:

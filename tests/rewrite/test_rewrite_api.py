@@ -43,3 +43,36 @@ def test_rewrite_file_refuses_like_the_cli(tmp_path):
     with pytest.raises(UserError, match="overwrite the input"):
         rewrite_file(EXAMPLE, EXAMPLE, ["fuse-layernorm"])
     assert not (tmp_path / "out.onnx").exists()
+
+
+def test_auto_never_writes_a_model_that_builds_no_longer(tmp_path, monkeypatch):
+    """--auto took fuse-rmsnorm from the performance advice and wrote trtforge::RMSNorm nodes
+    that this install could not register: a model that built became one that does not,
+    written with exit 0 ("0 before → 3 after"). Whatever a pass emits, --auto refuses such
+    a result: nothing written, the report says why."""
+    from trtforge.plugins import catalog
+
+    # the pass believes the plugin is built; trt-check knows it is not
+    monkeypatch.setattr(catalog, "is_available", lambda spec: False)
+    model = onnx.parser.parse_model(
+        """<ir_version: 9, opset_import: ["" : 17]>
+        g (float[2,3,8] x) => (float[2,3,8] y)
+          <float[8] w = {1,2,3,4,5,6,7,8}, float two = {2.0}, float eps = {1e-6},
+           float one = {1.0}> {
+         p = Pow(x, two)
+         var = ReduceMean<axes=[-1]>(p)
+         e = Add(var, eps)
+         s = Sqrt(e)
+         r = Div(one, s)
+         n = Mul(x, r)
+         y = Mul(w, n)
+        }"""
+    )
+    src, out, report_path = tmp_path / "t5.onnx", tmp_path / "out.onnx", tmp_path / "r.json"
+    onnx.save(model, src)
+    assert check(src, target="rtx-1", backend="static").supported
+    result = rewrite_file(src, out, auto=True, target="rtx-1", report_path=report_path)
+    assert not result.written and "the input builds on rtx-1" in result.failure
+    assert "RMSNorm" in result.failure and not out.exists()
+    report = json.loads(report_path.read_text())
+    assert report["written"] is False and report["auto"]["unsupported_after"] > 0
