@@ -285,7 +285,8 @@ def quantize(
     with tempfile.TemporaryDirectory(prefix="trtforge-quantize-") as tmp:
         src, dst = Path(tmp) / "float.onnx", Path(tmp) / "int8.onnx"
         large = working.ByteSize() > 1_500_000_000
-        onnx.save(working, src, save_as_external_data=large, location="float.onnx.data")
+        typed = _with_contrib_types(working)
+        onnx.save(typed, src, save_as_external_data=large, location="float.onnx.data")
         ranges = Path(tmp) / "ranges.json"
 
         def run(excluded: list[str], drop: Collection[str] = ()) -> onnx.ModelProto:
@@ -390,8 +391,16 @@ def _calibrate(
             use_external_data_format=src.with_suffix(".onnx.data").exists(),
             extra_options={"symmetric": True, **HISTOGRAM[name]},
         )
-    if drop and isinstance(getattr(calibrator, "tensors_to_calibrate", None), set):
-        calibrator.tensors_to_calibrate -= set(drop)  # (the histogram calibrators)
+    selected = getattr(calibrator, "tensors_to_calibrate", None)
+    if isinstance(selected, set):  # the histogram calibrators
+        selected -= set(drop)
+        if not selected:
+            raise UserError(
+                f"calibration ({name}): onnxruntime's histogram calibrator finds no float "
+                "tensor of a quantizable node whose type it knows",
+                "use --method minmax, or quantize the model before onnxruntime's transformer "
+                "optimizer fuses its ops",
+            )
     with _onnxruntime_failure(
         "onnxruntime cannot run the model on the calibration samples",
         "give samples the model runs on (--calibration-data), shaped as in use",
@@ -403,6 +412,47 @@ def _calibrate(
         kept = {name: value for name, value in data.items() if name not in drop}
         data = TensorsData(data.calibration_method, kept)
     save_tensors_data(data, ranges)
+
+
+def _with_contrib_types(model: onnx.ModelProto) -> onnx.ModelProto:
+    """`model` with an element type declared (value_info without a shape) for each tensor ONNX
+    shape inference leaves untyped and onnxruntime's symbolic inference types: the outputs of
+    com.microsoft ops (FastGelu, SkipLayerNormalization, Attention, …) and what follows them.
+    onnxruntime's histogram calibrators select only tensors with a FLOAT/FLOAT16 value_info
+    after ONNX's inference, so a model its transformer optimizer fused had none of them
+    ("Histogram has not been collected"); `model` itself where nothing is added."""
+    if all(node.domain in ("", "ai.onnx") for node in model.graph.node):
+        return model
+    from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
+
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model)
+        with _quiet_onnxruntime():
+            symbolic = SymbolicShapeInference.infer_shapes(model, auto_merge=True)
+    except Exception:  # noqa: BLE001 - best effort: the calibrator then says what it misses
+        return model
+    if symbolic is None:
+        return model
+    graph = inferred.graph
+    known = {
+        *(v.name for v in (*graph.value_info, *graph.output, *graph.input)),
+        *(t.name for t in graph.initializer),
+    }
+    added = [
+        (vi.name, vi.type.tensor_type.elem_type)
+        for vi in symbolic.graph.value_info
+        if vi.name not in known
+        and vi.type.HasField("tensor_type")
+        and vi.type.tensor_type.elem_type
+    ]
+    if not added:
+        return model
+    typed = onnx.ModelProto()
+    typed.CopyFrom(model)
+    typed.graph.value_info.extend(
+        onnx.helper.make_tensor_value_info(name, elem, None) for name, elem in added
+    )
+    return typed
 
 
 #: how onnxruntime's calibrator and quantizer fail on a range that is not finite

@@ -742,3 +742,36 @@ def test_a_tensor_of_denormals_stays_float(method):
         n.input[0] for n in result.proto.graph.node if n.op_type == "QuantizeLinear"
     }
     assert "d" not in quantized_inputs and "h" in quantized_inputs
+
+
+@pytest.mark.parametrize("method", ["entropy", "percentile"])
+def test_a_matmul_after_a_contrib_op_is_calibrated_by_the_histogram_methods(method):
+    """After a com.microsoft op (onnxruntime's transformer optimizer fuses FastGelu,
+    SkipLayerNormalization, Attention…) ONNX's inference types nothing, and onnxruntime's
+    histogram calibrators select only typed tensors: none, and a traceback ("Histogram has
+    not been collected", exit 3) for every optimized BERT-family export. The calibration
+    copy now declares the element types onnxruntime's symbolic inference finds."""
+    rng = np.random.default_rng(0)
+    nodes = [
+        helper.make_node("FastGelu", ["x", "b"], ["g"], domain="com.microsoft"),
+        helper.make_node("MatMul", ["g", "w"], ["mm"]),
+        helper.make_node("Relu", ["mm"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 16])],
+        [
+            numpy_helper.from_array(rng.standard_normal((16, 16)).astype(np.float32), "w"),
+            numpy_helper.from_array(rng.standard_normal(16).astype(np.float32), "b"),
+        ],
+    )
+    opsets = [helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
+    model = helper.make_model(graph, opset_imports=opsets)
+    model.ir_version = 8
+    feeds = [{"x": rng.standard_normal((1, 8, 16)).astype(np.float32)} for _ in range(6)]
+    result = quantize(model, feeds, method=method, holdout=1)
+    matmul_inputs = {"g", "w"}
+    quantized = {n.input[0] for n in result.proto.graph.node if n.op_type == "QuantizeLinear"}
+    assert matmul_inputs & quantized and result.agreement[0].cosine > 0.99
