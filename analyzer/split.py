@@ -276,13 +276,13 @@ def sample_feeds(
     """Generated inputs (the verifier's), with STRING inputs drawn from the strings the graph
     itself knows (LabelEncoder keys, class labels, stop words), so lookups hit real entries.
     `types`: the model's type table, when the caller has one (used without string inputs)."""
-    from trtforge.analyzer.rewrite.verify import make_inputs
+    from trtforge.analyzer.rewrite.verify import first_runnable, make_inputs
 
     strings = [
         v for v in model.graph.input if v.type.tensor_type.elem_type == onnx.TensorProto.STRING
     ]
-    if not strings:
-        return make_inputs(model, seed, dims, types)
+    if not strings:  # the first input set it runs with, as whole-model verification takes
+        return make_inputs(model, seed, dims, types, first_runnable(model, seed, dims, types))
     proxy = onnx.ModelProto()
     proxy.CopyFrom(model)
     for v in proxy.graph.input:

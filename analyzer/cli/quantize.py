@@ -341,24 +341,13 @@ def _checks(result, before, model, target, args) -> str | None:
 
 def _random_feeds(model) -> list[dict]:
     """RANDOM_SAMPLES generated feeds, of the first input candidate the model runs with
-    (`rewrite.inputs.candidates`, as verification tries them): the first alone may be too
-    short for the model (a speech model's time axis of 10 under two strided Convs), which
-    refused the model as if the samples were the user's."""
-    from trtforge.analyzer.rewrite.inputs import candidates
-    from trtforge.analyzer.rewrite.verify import NoKernelError, RunError, run_model
+    (`verify.first_runnable`): the first alone may be too short for the model (a speech
+    model's time axis of 10 under two strided Convs), which refused the model as if the
+    samples were the user's."""
+    from trtforge.analyzer.rewrite.verify import first_runnable, make_inputs
 
-    options = candidates(model, 0)
-    chosen = 0
-    for index, candidate in enumerate(options):
-        try:
-            run_model(model, candidate.steps[0].feed)
-        except NoKernelError:
-            break  # no candidate runs: onnxruntime's refusal is reported with the samples
-        except RunError:
-            continue
-        chosen = index
-        break
-    return [candidates(model, seed)[chosen].steps[0].feed for seed in range(RANDOM_SAMPLES)]
+    chosen = first_runnable(model)
+    return [make_inputs(model, seed, candidate=chosen) for seed in range(RANDOM_SAMPLES)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -152,15 +152,40 @@ def _dtype_name(elem: int) -> str:
 
 
 def make_inputs(
-    proto: onnx.ModelProto, seed: int = 0, dims: Mapping[str, int] | None = None, types=None
+    proto: onnx.ModelProto,
+    seed: int = 0,
+    dims: Mapping[str, int] | None = None,
+    types=None,
+    candidate: int = 0,
 ) -> dict[str, np.ndarray]:
-    """Inputs for every graph input that is not an initializer: the first step of the first
-    candidate of `rewrite.inputs.candidates` (floats standard normal; integers bounded by the
-    tables they index, else 0..3; masks 0/1; a dynamic dim takes `dims[name]` or
-    `DEFAULT_DIM`; `types`: the model's type table, when the caller has one)."""
+    """Inputs for every graph input that is not an initializer: the first step of candidate
+    `candidate` (the first by default; `first_runnable`) of `rewrite.inputs.candidates`
+    (floats standard normal; integers bounded by the tables they index, else 0..3; masks 0/1;
+    a dynamic dim takes `dims[name]` or `DEFAULT_DIM`; `types`: the model's type table, when
+    the caller has one)."""
     from trtforge.analyzer.rewrite.inputs import candidates
 
-    return candidates(proto, seed, dims, types=types)[0].steps[0].feed
+    return candidates(proto, seed, dims, types=types)[candidate].steps[0].feed
+
+
+def first_runnable(
+    proto: onnx.ModelProto, seed: int = 0, dims: Mapping[str, int] | None = None, types=None
+) -> int:
+    """The index of the first candidate of `rewrite.inputs.candidates` whose inputs `proto`
+    runs with in onnxruntime, as verification tries them (the first may be too small: a
+    speech model's time axis under strided convolutions); 0 when none runs, so that the
+    caller's own run reports onnxruntime's error."""
+    from trtforge.analyzer.rewrite.inputs import candidates
+
+    for index, candidate in enumerate(candidates(proto, seed, dims, types=types)):
+        try:
+            run_model(proto, candidate.steps[0].feed)
+        except NoKernelError:
+            return 0
+        except RunError:
+            continue
+        return index
+    return 0
 
 
 def _plugin_spec(node: onnx.NodeProto):

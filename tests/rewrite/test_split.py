@@ -188,3 +188,28 @@ def test_a_node_whose_plugin_is_not_built_goes_to_the_host_part(tmp_path, monkey
     assert hosts and manifest["verified"] is True
     tensorrt = onnx.load(out)
     assert "NonZero" not in {n.op_type for n in tensorrt.graph.node}
+
+
+def test_the_split_is_verified_on_inputs_the_model_runs_with(tmp_path, monkeypatch):
+    """A model onnxruntime runs only when its dynamic length is a multiple of 4 (Longformer's
+    and LED's TorchScript exports, attention_window=4): the split was verified on the first
+    generated input set alone (length 1) and refused ("cannot run the model for
+    verification"); it now takes the first set the model runs with, as whole-model
+    verification does."""
+    from trtforge.analyzer.rewrite.api import rewrite_file
+    from trtforge.plugins import catalog
+
+    monkeypatch.setattr(catalog, "is_available", lambda spec: False)  # NonZero: host part
+    model = onnx.parser.parse_model(
+        """<ir_version: 8, opset_import: ["" : 17]>
+        g (float[1, seq] x) => (float[1, n, 4] y, int64[3, k] nz) <int64[3] s = {1, -1, 4}> {
+          r = Reshape(x, s)
+          y = Relu(r)
+          nz = NonZero(y)
+        }"""
+    )
+    src, out = tmp_path / "r4.onnx", tmp_path / "r4.trt.onnx"
+    onnx.save(model, src)
+    result = rewrite_file(src, out, split=True, target="rtx-1")
+    assert result.written, result.failure
+    assert json.loads((tmp_path / "r4.trt.split.json").read_text())["verified"] is True
