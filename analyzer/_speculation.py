@@ -379,9 +379,10 @@ def lean_inferred(
         return None
     serialized_model = bytes(light)  # a mapped file (`background`): ONNX takes bytes
     if "Identity" in ops:  # Identities of integer constants as Casts, as the policy infers
-        if _wire is None:
+        cast = None if _wire is None else _wire.identities_as_casts(serialized_model)
+        if cast is None:
             return None  # the full path makes that copy (`inference._identities_as_casts`)
-        serialized_model = _wire.identities_as_casts(serialized_model) or serialized_model
+        serialized_model = cast
     if _wire is None and not CONTROL_FLOW.isdisjoint(ops):  # bodies' types: read natively only
         return None
     data_prop = propagates(ops)

@@ -268,7 +268,7 @@ def _identities_as_casts(model: onnx.ModelProto) -> tuple[onnx.ModelProto, list[
     for node in nodes:
         if node.op_type == "Constant" and node.domain in ("", "ai.onnx") and len(node.output) == 1:
             for attr in node.attribute:
-                if attr.name == "value" and attr.type == onnx.AttributeProto.TENSOR:
+                if attr.name == "value" and attr.HasField("t"):
                     typed[node.output[0]] = attr.t.data_type
                 elif attr.name in ("value_int", "value_ints"):
                     typed[node.output[0]] = onnx.TensorProto.INT64

@@ -1572,7 +1572,7 @@ bool constant_type(std::string_view node, std::string_view& name, uint64_t& type
     }
     if (attr_name == "value" && has_tensor) {
       TensorHead head;
-      if (!read_tensor_head(tensor, head)) return false;
+      if (!read_tensor_head(tensor, head) || head.odd_wire) return false;
       type = head.data_type;
     } else if (attr_name == "value_int" || attr_name == "value_ints") {
       type = 7;  // INT64
@@ -1583,25 +1583,32 @@ bool constant_type(std::string_view node, std::string_view& name, uint64_t& type
 
 bool identity_casts_graph(std::string_view graph, std::vector<std::string_view>& parts,
                           std::deque<std::string>& owned, bool& changed) {
-  Numbers typed;  // name -> element type + 1 of each integer constant (0: not one)
-  auto note = [&](std::string_view name, uint64_t type) {
-    typed.number(name, type == 6 || type == 7 ? static_cast<size_t>(type) : 0);
-  };
+  // name -> element type of each initializer and Constant value (the last of a name, a
+  // Constant's over an initializer's: as the parsed model's dict is filled)
+  std::unordered_map<std::string_view, uint64_t> initializers, constants;
   bool read = each_raw_field(graph, [&](uint32_t field, uint32_t wire, std::string_view,
                                         std::string_view payload) {
     if (wire != 2) return true;
     if (field == 5) {
       TensorHead head;
-      if (!read_tensor_head(payload, head)) return false;
-      note(head.name, head.data_type);
+      if (!read_tensor_head(payload, head) || head.odd_wire) return false;
+      initializers[head.name] = head.data_type;
     } else if (field == 1) {
       std::string_view name;
       uint64_t type;
       if (!constant_type(payload, name, type)) return false;
-      if (type != 0) note(name, type);
+      if (type != 0) constants[name] = type;
     }
     return true;
   });
+  auto integer_type = [&](std::string_view name) -> uint64_t {
+    auto found = constants.find(name);
+    if (found == constants.end()) {
+      found = initializers.find(name);
+      if (found == initializers.end()) return 0;
+    }
+    return found->second == 6 || found->second == 7 ? found->second : 0;
+  };
   if (!read) return false;
   const char* kept = graph.data();  // the start of the span not copied yet
   read = each_raw_field(graph, [&](uint32_t field, uint32_t wire, std::string_view whole,
@@ -1620,7 +1627,7 @@ bool identity_casts_graph(std::string_view graph, std::vector<std::string_view>&
     if (op_type != "Identity" || (!domain.empty() && domain != "ai.onnx") || inputs != 1) {
       return true;
     }
-    size_t type = typed.find(input, 0);
+    uint64_t type = integer_type(input);
     if (type == 0) return true;
     std::string made, attribute;
     if (!each_raw_field(node, [&](uint32_t f, uint32_t, std::string_view all, std::string_view) {
@@ -1661,7 +1668,8 @@ PyObject* identities_as_casts(PyObject*, PyObject* arg) {
   bool read = with_graph_remade(source, remake, parts, owned);
   PyRef model(read && changed ? joined(parts) : nullptr);
   PyBuffer_Release(&view);
-  if (!read || !changed) return Py_NewRef(Py_None);
+  if (!read) return Py_NewRef(Py_None);
+  if (!changed) return Py_NewRef(arg);  // nothing to make a Cast: the model as it is
   return model.release();
 }
 
@@ -2234,8 +2242,8 @@ PyMethodDef methods[] = {
     {"identities_as_casts", identities_as_casts, METH_O,
      "identities_as_casts(serialized_model) -> the model with each top-level default-domain "
      "Identity node whose one input is an INT32/INT64 initializer or a Constant node's value "
-     "made a Cast to that type (ONNX propagates values through Cast, not Identity); None "
-     "when there is none or the bytes are not understood."},
+     "made a Cast to that type (ONNX propagates values through Cast, not Identity); "
+     "serialized_model itself when there is none; None when the bytes are not understood."},
     {"weightless", weightless, METH_VARARGS,
      "weightless(serialized_model, max_bytes, value_types, value_ops[, readers]) -> (model, "
      "added): the "

@@ -575,5 +575,49 @@ def test_a_shape_read_through_an_identity_of_a_constant_is_propagated_on_every_p
     if wire is not None:
         native = wire.identities_as_casts(model.SerializeToString())
         assert onnx.load_from_string(native).graph == copy.graph
+        plain = onnx.parser.parse_model(
+            '<ir_version: 8, opset_import: ["" : 17]> g (float[2] x) => (float[2] y) '
+            "{ y = Identity(x) }"
+        ).SerializeToString()
+        assert wire.identities_as_casts(plain) is plain  # nothing to cast: itself
         lean = _speculation.lean_inferred(model.SerializeToString())
         assert _speculation.table_state(lean)[0] == infer_table(model)._raw
+
+
+def test_the_native_identity_casts_equal_the_parsed_model_s_on_damaged_bytes():
+    """`_wire.identities_as_casts` reads the bytes as protobuf would: on randomly damaged
+    encodings of a model with Identities of INT64/INT32 initializers, of a Constant's value
+    and value_ints, and of a float tensor, it declines (None: the full path then runs) or
+    gives the graph `_identities_as_casts` gives the parsed model."""
+    from trtforge.analyzer import _speculation
+    from trtforge.analyzer.inference import _identities_as_casts
+
+    wire = _speculation._wire
+    if wire is None:
+        pytest.skip("the native reader is not built")
+    model = onnx.parser.parse_model(
+        '<ir_version: 8, opset_import: ["" : 17]>\n'
+        "g (float[2,9] wf) => (float[9,2] z) <int64[2] ws = {9,2}, int32[2] w2 = {9,2}, "
+        "float[2] fl = {1,2}> {\n"
+        "  s = Identity(ws)\n  c = Constant<value = int64[2] {9, 2}>()\n  t = Identity(c)\n"
+        "  t2 = Identity(w2)\n  t3 = Identity(fl)\n  c2 = Constant<value_ints = [9, 2]>()\n"
+        "  t4 = Identity(c2)\n  z = Reshape(wf, t)\n}"
+    )
+    data = model.SerializeToString()
+    rng = np.random.default_rng(7)
+    compared = 0
+    for _ in range(3000):
+        damaged = bytearray(data)
+        for at in rng.integers(0, len(data), rng.integers(1, 4)):
+            damaged[at] = rng.integers(0, 256)
+        try:
+            parsed = onnx.load_from_string(bytes(damaged))
+        except Exception:  # noqa: BLE001 - not a model protobuf reads: nothing to compare
+            continue
+        native = wire.identities_as_casts(bytes(damaged))
+        if native is None:
+            continue
+        expected = _identities_as_casts(parsed)[0].graph
+        assert onnx.load_from_string(native).graph == expected
+        compared += 1
+    assert compared > 500
