@@ -163,11 +163,22 @@ def test_a_boundary_type_without_rank_gets_one_from_a_run():
     assert len(ids.type.tensor_type.shape.dim) == 1  # the rank, from the run
 
 
+def _split_file(tmp_path, stem: str, model: onnx.ModelProto):
+    """`rewrite_file(..., split=True)` for rtx-1 on `model` saved as STEM.onnx: the TensorRT
+    part's path and the manifest, once it was written."""
+    from trtforge.analyzer.rewrite.api import rewrite_file
+
+    src, out = tmp_path / f"{stem}.onnx", tmp_path / f"{stem}.trt.onnx"
+    onnx.save(model, src)
+    result = rewrite_file(src, out, split=True, target="rtx-1")
+    assert result.written, result.failure
+    return out, json.loads((tmp_path / f"{stem}.trt.split.json").read_text())
+
+
 def test_a_node_whose_plugin_is_not_built_goes_to_the_host_part(tmp_path, monkeypatch):
     """A NonZero runs on TensorRT-RTX only through the ::NonZero plugin; where its kernels
     are not built trt-check rejects the model, but --split called every node supported
     ("nothing to split", exit 2; Longformer and LED exports)."""
-    from trtforge.analyzer.rewrite.api import rewrite_file
     from trtforge.plugins import catalog
 
     monkeypatch.setattr(catalog, "is_available", lambda spec: False)
@@ -179,11 +190,7 @@ def test_a_node_whose_plugin_is_not_built_goes_to_the_host_part(tmp_path, monkey
           y = Sigmoid(r)
         }"""
     )
-    src, out = tmp_path / "nz.onnx", tmp_path / "nz.trt.onnx"
-    onnx.save(model, src)
-    result = rewrite_file(src, out, split=True, target="rtx-1")
-    assert result.written, result.failure
-    manifest = json.loads((tmp_path / "nz.trt.split.json").read_text())
+    out, manifest = _split_file(tmp_path, "nz", model)
     hosts = [stage for stage in manifest["stages"] if stage["name"] != "tensorrt"]
     assert hosts and manifest["verified"] is True
     tensorrt = onnx.load(out)
@@ -196,7 +203,6 @@ def test_the_split_is_verified_on_inputs_the_model_runs_with(tmp_path, monkeypat
     generated input set alone (length 1) and refused ("cannot run the model for
     verification"); it now takes the first set the model runs with, as whole-model
     verification does."""
-    from trtforge.analyzer.rewrite.api import rewrite_file
     from trtforge.plugins import catalog
 
     monkeypatch.setattr(catalog, "is_available", lambda spec: False)  # NonZero: host part
@@ -208,8 +214,4 @@ def test_the_split_is_verified_on_inputs_the_model_runs_with(tmp_path, monkeypat
           nz = NonZero(y)
         }"""
     )
-    src, out = tmp_path / "r4.onnx", tmp_path / "r4.trt.onnx"
-    onnx.save(model, src)
-    result = rewrite_file(src, out, split=True, target="rtx-1")
-    assert result.written, result.failure
-    assert json.loads((tmp_path / "r4.trt.split.json").read_text())["verified"] is True
+    assert _split_file(tmp_path, "r4", model)[1]["verified"] is True
