@@ -163,6 +163,7 @@ def _main(argv: Sequence[str] | None) -> int:
         from trtforge.analyzer.outputs import check_output
 
         check_output(args.report, "--report")  # before calibrating: refuse what cannot be written
+    _refuse_unregistered_ops(loaded)
     model = load_external_weights(loaded)
     if args.calibration_data is not None:
         feeds = load_feeds(args.calibration_data)
@@ -337,6 +338,30 @@ def _checks(result, before, model, target, args) -> str | None:
                 "or try --method minmax/percentile)"
             )
     return None
+
+
+def _refuse_unregistered_ops(loaded) -> None:
+    """Raises UserError when the model holds onnxruntime's ops in the default domain
+    (SimplifiedLayerNormalization in onnxruntime-optimized Llama, Mistral, T5): onnx defines
+    no such op, so the quantized model would fail onnx.checker, which trt-quantize never
+    writes; trt-rewrite's passes turn them into standard ops first (as trt-rewrite itself
+    refuses to write them)."""
+    from trtforge.analyzer.errors import UserError, short
+    from trtforge.analyzer.rewrite.api import unregistered_ops, unregistered_removers
+
+    left = sorted(unregistered_ops(loaded.proto))
+    if not left:
+        return
+    removers = unregistered_removers(loaded.proto)
+    raise UserError(
+        f"{loaded.display_path} holds {', '.join(short(op) for op in left[:3])} in the default "
+        "domain, which onnx does not define at its opset: the quantized model would fail "
+        "onnx.checker; nothing written",
+        f"rewrite it first (trt-rewrite MODEL -o REWRITTEN.onnx {' '.join(removers)}), then "
+        "quantize the rewritten model"
+        if removers
+        else "replace those ops in the exporter (no trt-rewrite pass removes them)",
+    )
 
 
 def _random_feeds(model) -> list[dict]:

@@ -206,22 +206,13 @@ def rewrite_file(
         report["verification"] = None
     left = sorted(unregistered_ops(result.proto))
     if left:
-        removers = sorted({p for op in left for p in passes_removing("", op)})
-        if late_ops(result.proto):
-            if foreign_late_nodes(result.proto):  # upgrade-opset refuses them: not onnx's op
-                removers = [p for p in removers if p != "upgrade-opset"]
-            else:
-                removers = sorted({*removers, "upgrade-opset"})
+        removers = unregistered_removers(result.proto)
         raise UserError(
             f"the rewritten model would still hold {', '.join(short(o) for o in left[:3])} in "
             "the default domain, which onnx does not define at its opset (it would fail "
             "onnx.checker); "
             f"nothing written to {out_path}",
-            "add "
-            + " ".join(
-                f"--upgrade-opset {late_opset(result.proto)}" if p == "upgrade-opset" else f"--{p}"
-                for p in removers
-            )
+            f"add {' '.join(removers)}"
             if removers
             else "replace those ops in the exporter (no pass removes them)",
         )
@@ -606,6 +597,24 @@ def _external_tensors(graph):
                 yield from _external_tensors(attr.g)
             for sub in attr.graphs:
                 yield from _external_tensors(sub)
+
+
+def unregistered_removers(proto) -> list[str]:
+    """The trt-rewrite options whose passes remove `unregistered_ops(proto)` (`--upgrade-opset
+    N` where a newer opset defines them), in order; empty when no pass does."""
+    from trtforge.analyzer.rewrite.registry import passes_removing
+
+    left = unregistered_ops(proto)
+    removers = sorted({p for op in left for p in passes_removing("", op)})
+    if late_ops(proto):
+        if foreign_late_nodes(proto):  # upgrade-opset refuses them: not onnx's op
+            removers = [p for p in removers if p != "upgrade-opset"]
+        else:
+            removers = sorted({*removers, "upgrade-opset"})
+    return [
+        f"--upgrade-opset {late_opset(proto)}" if p == "upgrade-opset" else f"--{p}"
+        for p in removers
+    ]
 
 
 def as_custom_ops(proto):
