@@ -12,6 +12,8 @@ import onnx
 import pytest
 from _parser_helpers import HAS_RTX, requires_parser, run_cli, save_text_model
 
+from trtforge.analyzer.api import check
+
 pytestmark = [requires_parser, pytest.mark.parser]
 
 CHECK = "trtforge.analyzer.cli.check"
@@ -144,6 +146,36 @@ def test_graph_level_error_leaves_nodes_unjudged(tmp_path):
     assert any("importInput" in f.message for f in report.graph_findings)
     assert [f.code for f in report.nodes[0].reasons] == ["parser/not-judged"]
     assert report.nodes[0].reasons[0].severity == "warning"
+
+
+#: com.microsoft FastGelu (no importer on TensorRT-RTX: "Plugin not found"), read by a packed
+#: com.microsoft Attention (which the parser refuses) and a Relu. ONNX's inference types
+#: nothing after FastGelu.
+AFTER_A_CONTRIB_OP = """
+<ir_version: 8, opset_import: ["" : 17, "com.microsoft" : 1]>
+g (float[1,8,32] x) => (float[1,8,32] a, float[1,8,32] r)
+  <float[32,96] w = {{{}}}, float[96] b = {{{}}}, float[32] gb = {{{}}}>
+{{
+  g = com.microsoft.FastGelu(x, gb)
+  a = com.microsoft.Attention<num_heads = 4>(g, w, b)
+  r = Relu(g)
+}}
+""".format(",".join(["0.01"] * 3072), ",".join(["0.0"] * 96), ",".join(["0.0"] * 32))
+
+
+def test_nodes_after_a_refused_contrib_op_are_judged(tmp_path):
+    """The outputs of onnxruntime's com.microsoft ops are untyped for ONNX, so the nodes
+    reading a refused one's output could not stand in the next parse: "not judged", counted
+    supported — an onnxruntime-optimized BigBird's Attention, which the parser refuses. The
+    types now come from onnxruntime's symbolic shape inference where ONNX has none."""
+    pytest.importorskip("onnxruntime")
+    if not HAS_RTX:
+        pytest.skip("FastGelu's refusal is TensorRT-RTX's")
+    report = check(_save(tmp_path, AFTER_A_CONTRIB_OP), target="rtx-1", backend="parser")
+    fastgelu, attention, relu = report.nodes
+    assert fastgelu.status == attention.status == "unsupported"
+    assert "nbDims" in attention.errors[0].message
+    assert relu.status == "supported" and not relu.reasons
 
 
 def test_cli_parser_backend_json(tmp_path):
