@@ -240,6 +240,28 @@ def _weightless(model: onnx.ModelProto, heavy_at: Collection[int] = ()) -> onnx.
     return light
 
 
+def symbolic_types(model: onnx.ModelProto, names: Container[str]) -> dict[str, onnx.TypeProto]:
+    """Types of `names` from onnxruntime's symbolic shape inference, which knows onnxruntime's
+    com.microsoft ops (FastGelu, SkipLayerNormalization, Attention, …) whose outputs, and
+    what follows them, ONNX's inference leaves untyped; {} where onnxruntime is not
+    installed or its inference fails (the caller then goes without)."""
+    try:
+        from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
+    except ImportError:
+        return {}
+    try:
+        inferred = SymbolicShapeInference.infer_shapes(model, auto_merge=True)
+    except Exception:  # noqa: BLE001 - best effort
+        return {}
+    if inferred is None:
+        return {}
+    return {
+        value.name: value.type
+        for value in inferred.graph.value_info
+        if value.name in names and value.type.WhichOneof("value") is not None
+    }
+
+
 #: the integer element types (INT32, INT64) of the shapes and indices an Identity may pass on.
 _SHAPE_VALUE_TYPES = frozenset({onnx.TensorProto.INT32, onnx.TensorProto.INT64})
 

@@ -416,34 +416,30 @@ def _calibrate(
 
 def _with_contrib_types(model: onnx.ModelProto) -> onnx.ModelProto:
     """`model` with an element type declared (value_info without a shape) for each tensor ONNX
-    shape inference leaves untyped and onnxruntime's symbolic inference types: the outputs of
-    com.microsoft ops (FastGelu, SkipLayerNormalization, Attention, …) and what follows them.
+    shape inference leaves untyped and onnxruntime's symbolic inference types
+    (`inference.symbolic_types`: the outputs of com.microsoft ops and what follows them).
     onnxruntime's histogram calibrators select only tensors with a FLOAT/FLOAT16 value_info
     after ONNX's inference, so a model its transformer optimizer fused had none of them
     ("Histogram has not been collected"); `model` itself where nothing is added."""
+    from trtforge.analyzer.inference import symbolic_types
+
     if all(node.domain in ("", "ai.onnx") for node in model.graph.node):
         return model
-    from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
-
     try:
-        inferred = onnx.shape_inference.infer_shapes(model)
-        with _quiet_onnxruntime():
-            symbolic = SymbolicShapeInference.infer_shapes(model, auto_merge=True)
+        graph = onnx.shape_inference.infer_shapes(model).graph
     except Exception:  # noqa: BLE001 - best effort: the calibrator then says what it misses
         return model
-    if symbolic is None:
-        return model
-    graph = inferred.graph
     known = {
         *(v.name for v in (*graph.value_info, *graph.output, *graph.input)),
         *(t.name for t in graph.initializer),
     }
+    untyped = {o for node in model.graph.node for o in node.output if o and o not in known}
+    with _quiet_onnxruntime():
+        found = symbolic_types(model, untyped)
     added = [
-        (vi.name, vi.type.tensor_type.elem_type)
-        for vi in symbolic.graph.value_info
-        if vi.name not in known
-        and vi.type.HasField("tensor_type")
-        and vi.type.tensor_type.elem_type
+        (name, value.tensor_type.elem_type)
+        for name, value in found.items()
+        if value.HasField("tensor_type") and value.tensor_type.elem_type
     ]
     if not added:
         return model

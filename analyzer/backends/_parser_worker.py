@@ -36,7 +36,7 @@ from pathlib import Path
 
 import onnx
 
-from trtforge.analyzer.inference import infer_model
+from trtforge.analyzer.inference import infer_model, symbolic_types
 from trtforge.analyzer.trt import parser_error
 
 log = logging.getLogger("trtforge.parser_worker")
@@ -154,34 +154,13 @@ def _tensor_types(model: onnx.ModelProto) -> dict[str, onnx.TypeProto]:
     for value in [*graph.input, *graph.value_info, *graph.output]:
         if value.type.WhichOneof("value") is not None:
             types.setdefault(value.name, value.type)
+    # what ONNX leaves untyped (com.microsoft ops' outputs and what follows): without a type a
+    # node reading a refused one's output cannot stand in the next parse ("not judged": an
+    # optimized BigBird's Attention, which the parser refuses)
     untyped = {o for node in model.graph.node for o in node.output if o and o not in types}
     if untyped:
-        types.update(_symbolic_types(model, untyped))
+        types.update(symbolic_types(model, untyped))
     return types
-
-
-def _symbolic_types(model: onnx.ModelProto, names: set[str]) -> dict[str, onnx.TypeProto]:
-    """Types of `names` — tensors ONNX's inference leaves untyped: the outputs of onnxruntime's
-    com.microsoft ops (FastGelu, EmbedLayerNormalization, …) and what follows them — from
-    onnxruntime's symbolic shape inference, which knows those ops. Without them a node
-    reading such an output of a node the parser refused could not stand in the next parse
-    and was left "not judged" (an onnxruntime-optimized BigBird's Attention, which the
-    parser refuses). {} where onnxruntime is not installed or its inference fails."""
-    try:
-        from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
-    except ImportError:
-        return {}
-    try:
-        inferred = SymbolicShapeInference.infer_shapes(model, auto_merge=True)
-    except Exception:  # noqa: BLE001 - best effort: the nodes stay "not judged"
-        return {}
-    if inferred is None:
-        return {}
-    return {
-        value.name: value.type
-        for value in inferred.graph.value_info
-        if value.name in names and value.type.WhichOneof("value") is not None
-    }
 
 
 #: element types a TensorRT network input can have (others fail in the parser's importInput).
