@@ -421,18 +421,11 @@ def _with_contrib_types(model: onnx.ModelProto) -> onnx.ModelProto:
     onnxruntime's histogram calibrators select only tensors with a FLOAT/FLOAT16 value_info
     after ONNX's inference, so a model its transformer optimizer fused had none of them
     ("Histogram has not been collected"); `model` itself where nothing is added."""
-    from trtforge.analyzer.inference import symbolic_types
+    from trtforge.analyzer.inference import infer_types, symbolic_types
 
     if all(node.domain in ("", "ai.onnx") for node in model.graph.node):
         return model
-    try:
-        graph = onnx.shape_inference.infer_shapes(model).graph
-    except Exception:  # noqa: BLE001 - best effort: the calibrator then says what it misses
-        return model
-    known = {
-        *(v.name for v in (*graph.value_info, *graph.output, *graph.input)),
-        *(t.name for t in graph.initializer),
-    }
+    known = infer_types(model)  # (the policy's run, without the weights)
     untyped = {o for node in model.graph.node for o in node.output if o and o not in known}
     with _quiet_onnxruntime():
         found = symbolic_types(model, untyped)

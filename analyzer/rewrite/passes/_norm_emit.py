@@ -41,3 +41,14 @@ def replace_with_norm(
         emit.plugin_node(ctx, plugin, inputs, [norm_out], epsilon=data["eps"], axis=data["axis"])
     if cast_node is not None:
         ctx.node("Cast", [norm_out], [out], {"to": cast_node.attrs["to"]})
+
+
+def unbuildable(ctx: PassContext, plugin: str, onnx_op: str, opset: int, option: str) -> str:
+    """The skip reason of a norm that `--…-impl auto` leaves decomposed: the trtforge `plugin`'s
+    kernels are not built in this install (`emit.plugin_built`), and `onnx_op` (opset `opset`)
+    is not written at the model's opset for this target; `option` onnx says how to get it."""
+    return (
+        f"the trtforge {plugin} plugin's kernels are not built in this install, and {onnx_op} "
+        f"is not written at the model's opset {ctx.opset} for {ctx.target.id} ({option} onnx "
+        f"converts the model to opset {opset})"
+    )

@@ -43,7 +43,7 @@ from trtforge.analyzer.rewrite.graphutil import (
     tensor_rank,
     users,
 )
-from trtforge.analyzer.rewrite.passes._norm_emit import replace_with_norm
+from trtforge.analyzer.rewrite.passes._norm_emit import replace_with_norm, unbuildable
 from trtforge.analyzer.rewrite.passes._norm_match import (
     apply_inverse,
     check_core,
@@ -172,10 +172,8 @@ class FuseLayerNorm(RewritePass):
         if why:
             return why
         if self.impl(ctx) is None:
-            return (
-                "the trtforge LayerNorm plugin's kernels are not built in this install and the "
-                f"model's opset {ctx.opset} has no LayerNormalization (--layernorm-impl onnx "
-                f"converts the model to opset {emit.OPSET_LAYERNORM})"
+            return unbuildable(
+                ctx, "LayerNorm", "LayerNormalization", emit.OPSET_LAYERNORM, "--layernorm-impl"
             )
         if self.impl(ctx) == "onnx" and ctx.opset < emit.OPSET_LAYERNORM:
             return f"LayerNormalization needs opset {emit.OPSET_LAYERNORM} (model has {ctx.opset})"

@@ -34,7 +34,7 @@ from trtforge.analyzer.rewrite.graphutil import (
     scalar,
     tensor_rank,
 )
-from trtforge.analyzer.rewrite.passes._norm_emit import replace_with_norm
+from trtforge.analyzer.rewrite.passes._norm_emit import replace_with_norm, unbuildable
 from trtforge.analyzer.rewrite.passes._norm_match import (
     AFFINE,
     apply_inverse,
@@ -149,10 +149,8 @@ class FuseRMSNorm(RewritePass):
             return why
         impl = rms_impl(ctx)
         if impl is None:
-            return (
-                "the trtforge RMSNorm plugin's kernels are not built in this install and the "
-                f"model's opset {ctx.opset} has no RMSNormalization that {ctx.target.id} "
-                f"imports (--rmsnorm-impl onnx converts the model to opset {emit.OPSET_RMSNORM})"
+            return unbuildable(
+                ctx, "RMSNorm", "RMSNormalization", emit.OPSET_RMSNORM, "--rmsnorm-impl"
             )
         if impl == "onnx" and ctx.opset < emit.OPSET_RMSNORM:
             return f"RMSNormalization needs opset {emit.OPSET_RMSNORM} (model has {ctx.opset})"

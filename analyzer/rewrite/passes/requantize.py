@@ -118,6 +118,7 @@ MOVERS = {
     "DepthToSpace",
     "SpaceToDepth",
     "MaxPool",
+    "Split",
 }
 
 #: integer types this pass understands, with their ranges. 16-bit tensors (onnxruntime's
@@ -539,8 +540,6 @@ class _Rewriter:
             return False
         if dom == "" and op in MOVERS and node.inputs[0].name in self.records:
             return self._move(node)
-        if dom == "" and op == "Split" and node.inputs[0].name in self.records:
-            return self._split(node)
         if dom == "" and op == "Concat" and all(t.name in self.records for t in node.inputs):
             return self._concat(node)
         return False
@@ -583,36 +582,20 @@ class _Rewriter:
         return None
 
     def _move(self, node: gs.Node) -> bool:
+        """A MOVERS node on the quantized tensor it reads: each output keeps that tensor's
+        quantization (a per-tensor one in the qdq form, on the float values; the integral
+        values otherwise) — a Split's every output."""
         rec = self.records[node.inputs[0].name]
         if any(t.name in self.records for t in node.inputs[1:]):
             return False
         if node.op == "MaxPool" and len(node.outputs) > 1:
             return False
-        if isinstance(rec, Static) and self.qdq:
-            if rec.axis is not None:
-                return False
-            out = self.ctx.variable(node.op.lower(), dtype=self.float_dtype)
-            self.ctx.node(node.op, [rec.x, *node.inputs[1:]], [out], attrs=dict(node.attrs))
-            self.records[node.outputs[0].name] = Static(out, rec.scale, rec.zp, rec.dtype, None)
-            return True
-        value = self.integral(node.inputs[0])
-        out = self.ctx.variable(node.op.lower(), dtype=self.float_dtype)
-        self.ctx.node(node.op, [value, *node.inputs[1:]], [out], attrs=dict(node.attrs))
-        self.records[node.outputs[0].name] = Shadow(out, rec.dtype)
-        return True
-
-    def _split(self, node: gs.Node) -> bool:
-        """Split moves elements as MOVERS do, into several outputs: each keeps the input's
-        quantization (a per-tensor one in the qdq form; the integral values otherwise)."""
-        rec = self.records[node.inputs[0].name]
-        if any(t.name in self.records for t in node.inputs[1:]):
-            return False
         static = isinstance(rec, Static) and self.qdq
         if static and rec.axis is not None:
             return False
         source = rec.x if static else self.integral(node.inputs[0])
-        outs = [self.ctx.variable("split", dtype=self.float_dtype) for _ in node.outputs]
-        self.ctx.node("Split", [source, *node.inputs[1:]], outs, attrs=dict(node.attrs))
+        outs = [self.ctx.variable(node.op.lower(), dtype=self.float_dtype) for _ in node.outputs]
+        self.ctx.node(node.op, [source, *node.inputs[1:]], outs, attrs=dict(node.attrs))
         for old, new in zip(node.outputs, outs, strict=True):
             self.records[old.name] = (
                 Static(new, rec.scale, rec.zp, rec.dtype, None)
