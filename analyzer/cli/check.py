@@ -30,6 +30,9 @@ from trtforge.analyzer.cli._args import (
 )
 
 FORMATS = ("text", "json", "sarif", "markdown")
+#: the module whose parser `--backend auto` uses, per target family (`targets._CANDIDATES`,
+#: not imported here: the prefetch starts before the command's imports)
+PARSER_MODULES = {"trt": ("tensorrt",), "rtx": ("tensorrt_rtx",)}
 
 
 def build_parser():
@@ -111,18 +114,28 @@ def _main(argv: Sequence[str] | None) -> int:
 def _prefetch_types(args) -> None:
     """Starts inferring a large model's types in a child process while this one imports its
     modules (`background.prefetch`), when the static backend will check it: `--backend
-    static`, or `auto` with no TensorRT module installed (with one, `auto` may pick the
-    parser, and finding out reads package metadata)."""
+    static`, or `auto` where no TensorRT module of the target's family is installed (`auto`
+    picks the parser only for the installed module's own line: `--target trt-10` with only
+    `tensorrt_rtx` installed is a static check; where the module is there, finding out
+    whether its line is the target's reads package metadata)."""
     if args.backend == "parser":
         return
     if args.backend == "auto":
         import importlib.util
 
-        if any(importlib.util.find_spec(m) is not None for m in ("tensorrt", "tensorrt_rtx")):
+        if any(importlib.util.find_spec(m) is not None for m in _parser_modules(args.target)):
             return
     from trtforge.analyzer import background
 
     background.prefetch(args.model[0])
+
+
+def _parser_modules(target: str | None) -> tuple[str, ...]:
+    """The TensorRT modules whose parser `--backend auto` could pick for `--target target`:
+    the family's (`trt-…`: tensorrt, `rtx-…`: tensorrt_rtx), both for the default target or
+    one not spelled as a family."""
+    family = (target or "").strip().lower().split("-", 1)[0]
+    return PARSER_MODULES.get(family, sum(PARSER_MODULES.values(), ()))
 
 
 def _check_many(args, color: bool) -> int:

@@ -816,3 +816,58 @@ def test_structural_analyses_outlive_new_types():
         assert calls == [view]
     finally:
         del graph_module._STRUCTURAL["test: node count"]
+
+
+@pytest.mark.parametrize(
+    ("installed", "target", "prefetches"),
+    [
+        ({"tensorrt_rtx"}, "trt-10", True),  # auto = static: the parser is another line's
+        ({"tensorrt_rtx"}, " TRT-11.4", True),
+        ({"tensorrt_rtx"}, "rtx-1", False),  # auto may pick the parser
+        ({"tensorrt_rtx"}, None, False),
+        ({"tensorrt"}, "rtx-1", True),
+        ({"tensorrt"}, "trt-10", False),
+        ({"tensorrt", "tensorrt_rtx"}, "trt-10", False),
+        (set(), None, True),
+    ],
+)
+def test_trt_check_prefetches_where_auto_checks_statically(
+    monkeypatch, installed, target, prefetches
+):
+    """`--backend auto` prefetches the types where it will run the static backend: no
+    TensorRT module of the target's family is installed (the README's test extras install
+    tensorrt_rtx, so `--target trt-10` there is a static check and gets the prefetch)."""
+    import argparse
+    import importlib.util
+
+    from trtforge.analyzer import targets
+    from trtforge.analyzer.cli import check as cli
+
+    families = {family: (module,) for family, module, _ in targets._CANDIDATES}
+    assert families == cli.PARSER_MODULES
+    real_find_spec = importlib.util.find_spec
+
+    def find_spec(name, *args):
+        if name in ("tensorrt", "tensorrt_rtx"):
+            return object() if name in installed else None
+        return real_find_spec(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    started = []
+    monkeypatch.setattr(background, "prefetch", started.append)
+    cli._prefetch_types(argparse.Namespace(backend="auto", target=target, model=["m.onnx"]))
+    assert started == (["m.onnx"] if prefetches else [])
+    if installed:  # the backend resolved for real says the same
+        from trtforge.analyzer import api
+
+        monkeypatch.setattr(api, "parser_available", lambda: True)
+        line = {"tensorrt": "trt-10", "tensorrt_rtx": "rtx-1"}
+        monkeypatch.setattr(
+            api,
+            "installed_target",
+            lambda: targets.parse_target(
+                line["tensorrt" if "tensorrt" in installed else "tensorrt_rtx"]
+            ),
+        )
+        chosen = api.resolve_backend("auto", target and targets.parse_target(target))
+        assert (chosen == "static") == prefetches
