@@ -240,26 +240,59 @@ def _weightless(model: onnx.ModelProto, heavy_at: Collection[int] = ()) -> onnx.
     return light
 
 
-def symbolic_types(model: onnx.ModelProto, names: Container[str]) -> dict[str, onnx.TypeProto]:
-    """Types of `names` from onnxruntime's symbolic shape inference, which knows onnxruntime's
-    com.microsoft ops (FastGelu, SkipLayerNormalization, Attention, …) whose outputs, and
-    what follows them, ONNX's inference leaves untyped; {} where onnxruntime is not
-    installed or its inference fails (the caller then goes without)."""
+def onnxruntime_symbolic(model: onnx.ModelProto) -> onnx.ModelProto | None:
+    """`model` with the value types onnxruntime's symbolic shape inference finds (it knows
+    onnxruntime's com.microsoft ops, which ONNX's inference leaves untyped), as far as it
+    gets; None where onnxruntime is not installed, the model's opset is below 7 (which it
+    refuses), or its inference raises.
+
+    Its `infer_shapes` saves an incompletely inferred model, weights and all, as
+    `sym_shape_infer_temp.onnx` plus a data file in the current directory before raising:
+    files in whatever folder the user runs from. The same steps run here instead, and what
+    was inferred is kept. Should onnxruntime change those steps, this returns None (no
+    types) rather than write."""
     try:
-        from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
+        from onnxruntime.tools import symbolic_shape_infer as symbolic
     except ImportError:
-        return {}
+        return None
+    engine_class = symbolic.SymbolicShapeInference
+    steps = ("_preprocess", "_infer_impl", "_update_output_from_vi")
+    if not all(hasattr(engine_class, step) for step in steps):
+        return None
     try:
-        inferred = SymbolicShapeInference.infer_shapes(model, auto_merge=True)
-    except Exception:  # noqa: BLE001 - best effort
-        return {}
+        opset = symbolic.get_opset(model)
+        if not opset or opset < 7:
+            return None
+        engine = engine_class(2**31 - 1, True, False, 0)  # int_max, auto_merge, guess, verbose
+        engine._preprocess(model)
+        while engine.run_:
+            engine._infer_impl()
+        engine._update_output_from_vi()
+        return engine.out_mp_
+    except Exception:  # noqa: BLE001 - best effort: the caller goes without
+        return None
+
+
+def symbolic_types(model: onnx.ModelProto, names: Container[str]) -> dict[str, onnx.TypeProto]:
+    """Types of `names` from onnxruntime's symbolic shape inference (`onnxruntime_symbolic`),
+    which knows onnxruntime's com.microsoft ops (FastGelu, SkipLayerNormalization,
+    Attention, …) whose outputs, and what follows them, ONNX's inference leaves untyped; {}
+    where it gives none (the caller then goes without)."""
+    inferred = onnxruntime_symbolic(model)
     if inferred is None:
         return {}
     return {
         value.name: value.type
         for value in inferred.graph.value_info
-        if value.name in names and value.type.WhichOneof("value") is not None
+        if value.name in names and _typed(value.type)
     }
+
+
+def _typed(value_type: onnx.TypeProto) -> bool:
+    """Whether `value_type` says something: a kind, and for a tensor an element type (an
+    incomplete symbolic inference leaves empty ones)."""
+    kind = value_type.WhichOneof("value")
+    return kind is not None and (kind != "tensor_type" or value_type.tensor_type.elem_type != 0)
 
 
 #: the integer element types (INT32, INT64) of the shapes and indices an Identity may pass on.
@@ -406,6 +439,22 @@ class TypeTable(Mapping):
                     self.add_graph(attr.g, top=False)
                 for sub in attr.graphs:
                     self.add_graph(sub, top=False)
+
+    def with_element_types(self, dtypes: Mapping[str, str]) -> TypeTable:
+        """A copy that also types each name of `dtypes` (name -> element type, "UINT8") it
+        has no type for, by its element type alone (no shape): what `schema_types` finds
+        where ONNX's inference typed nothing."""
+        table = TypeTable.of_state(dict(self._raw), list(self.shape_consumers))
+        table.strict_error = self.strict_error
+        shared: dict[str, bytes] = {}
+        for name, dtype in dtypes.items():
+            if name in table._raw:
+                continue
+            if dtype not in shared:
+                elem = onnx.TensorProto.DataType.Value(dtype)
+                shared[dtype] = onnx.helper.make_tensor_type_proto(elem, None).SerializeToString()
+            table._raw[name] = shared[dtype]
+        return table
 
     def __getitem__(self, name: str) -> onnx.TypeProto:
         return onnx.TypeProto.FromString(self._raw[name])

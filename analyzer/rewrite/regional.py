@@ -114,17 +114,16 @@ def _random_boundary(
     """Random values for boundary tensors the original's prefix cannot compute, from their
     inferred type and shape (dims named by graph inputs take the fed sizes). `types`: the
     original's type table (`ModelSession.types()`), inferred here when not given."""
-    from trtforge.analyzer.inference import infer_types
+    from trtforge.analyzer.inference import infer_types, onnxruntime_symbolic
     from trtforge.analyzer.rewrite import inputs as gen
 
     infos: dict[str, onnx.ValueInfoProto] = {}
-    try:  # onnxruntime's symbolic inference knows the shapes of its contrib ops
-        from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
-
-        symbolic = SymbolicShapeInference.infer_shapes(original, auto_merge=True)
+    # onnxruntime's symbolic inference knows the shapes of its contrib ops; ONNX's follows
+    symbolic = onnxruntime_symbolic(original)
+    if symbolic is not None:
         infos.update({vi.name: vi for vi in symbolic.graph.value_info})
-    except Exception as err:  # noqa: BLE001 - best effort; ONNX inference follows
-        log.info("symbolic shape inference failed (%s)", err)
+    else:
+        log.info("symbolic shape inference gave nothing")
     if types is None:
         types = infer_types(original)  # the declared types when inference fails
     for name in names:
