@@ -22,7 +22,7 @@ from itertools import repeat
 import numpy as np
 import onnx
 
-from trtforge.analyzer import validity
+from trtforge.analyzer import schema_types, validity
 from trtforge.analyzer.backends import local_functions
 from trtforge.analyzer.findings import Finding, Fix
 from trtforge.analyzer.graph import GraphView, holds_graph
@@ -429,6 +429,8 @@ class StaticChecker:
         finally:
             pending.close()
         top.use_types(self.types)
+        if schema_types.needs_schemas(set(f.domains)) and isinstance(self.types, TypeTable):
+            self.types = _with_schema_types(top, self.types, self.opsets)
         node = f.node
 
         def display(index: int) -> str:
@@ -531,6 +533,27 @@ class StaticChecker:
             problems += validity.inference_problems(self.types.strict_error, proto)
         validity.attach(report, problems)
         return report
+
+
+def _with_schema_types(top: GraphView, types: TypeTable, opsets: Mapping[str, int]) -> TypeTable:
+    """`types`, with the element types the op schemas give the top-level tensors that ONNX's
+    inference left untyped (`schema_types`: what follows onnxruntime's com.microsoft ops), set
+    on `top` too; `types` itself where there are none."""
+    f = top.fields
+    found = schema_types.element_types(
+        f.ops,
+        f.domains,
+        f.inputs,
+        f.outputs,
+        opsets,
+        lambda name: top.facts(name)[0],
+        top.producer_index.__contains__,
+    )
+    if not found:
+        return types
+    types = types.with_element_types(found)
+    top.use_types(types)
+    return types
 
 
 def _prepare(top: GraphView, memo: VerdictMemo | None) -> None:

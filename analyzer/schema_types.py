@@ -1,0 +1,197 @@
+"""Element types of the tensors ONNX's shape inference leaves untyped, read off op schemas.
+
+ONNX has no schema for onnxruntime's com.microsoft ops (QLinearConv, QLinearAdd,
+SkipLayerNormalization, FastGelu, …): their outputs get no type, and neither does anything
+that follows them. A rule cannot check an element type it does not know, so a UINT8
+Transpose after a QLinearConv, or the UINT8 DequantizeLinear that ends an onnxruntime
+QOperator model, would pass as supported where TensorRT's parser refuses them.
+
+Each node's schema binds its inputs and outputs to type variables (`T` of Add, Transpose's
+`T`, a DequantizeLinear's x and zero point) or to fixed types (`tensor(float)`). A variable
+that one of them shows the type of, or that allows a single type, types the others. The
+schemas are ONNX's for the domains it defines, and the ones onnxruntime registers for its
+own domains (read only when a model has nodes of such a domain, since importing onnxruntime
+takes a few tenths of a second). Element types only: shapes stay unknown, and nothing that
+inference typed, nor any graph input or initializer, is changed.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import NamedTuple
+
+import onnx
+
+#: domains whose schemas ship with the onnx package (others: onnxruntime's, if installed).
+ONNX_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml", "ai.onnx.preview.training"})
+
+#: the domains onnxruntime defines ops of (com.microsoft, com.microsoft.nchwc,
+#: com.ms.internal.nhwc, …): only a node of one of these has onnxruntime's schemas read.
+ONNXRUNTIME_DOMAIN_PREFIXES = ("com.microsoft", "com.ms.")
+
+#: passes over the nodes: the first goes forward (a producer before its consumers); a type
+#: found for an input (a DequantizeLinear's x, from its zero point) reaches the input's
+#: other consumers in the next.
+PASSES = 3
+
+_TENSOR_TYPES = frozenset(onnx.TensorProto.DataType.keys()) - {"UNDEFINED"}
+
+
+class _Param(NamedTuple):
+    type_str: str
+    variadic: bool
+    homogeneous: bool
+
+
+class Signature(NamedTuple):
+    """An op schema's type bindings: formal inputs and outputs, and the type variables
+    allowed a single element type (`TF` of onnxruntime's QLinearConcat: float)."""
+
+    inputs: tuple[_Param, ...]
+    outputs: tuple[_Param, ...]
+    single: Mapping[str, str]
+    variables: frozenset[str]
+
+    def binding(self, outputs: bool, index: int) -> str | None:
+        """The type variable, or fixed element type (`tensor(float)`), of actual input
+        (`outputs` False) or output `index`; None where the schema binds it to no type a
+        neighbour shares (a heterogeneous variadic's positions, a position past the end)."""
+        formal = self.outputs if outputs else self.inputs
+        if not formal:
+            return None
+        last = formal[-1]
+        if index < len(formal) and not (last.variadic and index >= len(formal) - 1):
+            return formal[index].type_str
+        if not last.variadic or (not last.homogeneous and last.type_str in self.variables):
+            return None
+        return last.type_str
+
+
+def tensor_dtype(type_str: str) -> str | None:
+    """`tensor(float16)` -> "FLOAT16"; None for anything else (a type variable, a
+    sequence, a map)."""
+    if type_str.startswith("tensor(") and type_str.endswith(")"):
+        name = type_str[len("tensor(") : -1].upper()
+        return name if name in _TENSOR_TYPES else None
+    return None
+
+
+def _signature_of(schema) -> Signature:
+    """A Signature of an onnx `OpSchema` or an onnxruntime one (their attribute names
+    differ: `type_str`/`typeStr`, `is_homogeneous`/`isHomogeneous`)."""
+
+    def params(formals) -> tuple[_Param, ...]:
+        return tuple(
+            _Param(
+                getattr(p, "type_str", None) or p.typeStr,
+                p.option.name == "Variadic",
+                bool(getattr(p, "is_homogeneous", getattr(p, "isHomogeneous", True))),
+            )
+            for p in formals
+        )
+
+    single: dict[str, str] = {}
+    variables = set()
+    for constraint in schema.type_constraints:
+        variables.add(constraint.type_param_str)
+        allowed = list(constraint.allowed_type_strs)
+        dtype = tensor_dtype(allowed[0]) if len(allowed) == 1 else None
+        if dtype is not None:
+            single[constraint.type_param_str] = dtype
+    return Signature(params(schema.inputs), params(schema.outputs), single, frozenset(variables))
+
+
+@functools.cache
+def signature(op: str, domain: str, opset: int) -> Signature | None:
+    """The type bindings of `op` of `domain` at `opset`, or None where no schema is known."""
+    domain = "" if domain == "ai.onnx" else domain
+    if domain in ONNX_DOMAINS:
+        try:
+            return _signature_of(onnx.defs.get_schema(op, max(opset, 1), domain))
+        except Exception:  # noqa: BLE001 - no schema at this opset (or at all)
+            return None
+    if not domain.startswith(ONNXRUNTIME_DOMAIN_PREFIXES):
+        return None  # a custom op: no schema anywhere (onnxruntime is not imported for it)
+    schema = _onnxruntime_schemas().get((domain, op))
+    return None if schema is None else _signature_of(schema)
+
+
+@functools.cache
+def _onnxruntime_schemas() -> dict[tuple[str, str], object]:
+    """(domain, op) -> the newest schema onnxruntime registers, for the domains onnx does
+    not define; {} without onnxruntime."""
+    try:
+        from onnxruntime.capi import onnxruntime_pybind11_state as ort
+    except ImportError:
+        return {}
+    newest: dict[tuple[str, str], object] = {}
+    for schema in ort.get_all_operator_schema():
+        if schema.domain in ONNX_DOMAINS:
+            continue
+        key = (schema.domain, schema.name)
+        if key not in newest or schema.since_version > newest[key].since_version:
+            newest[key] = schema
+    return newest
+
+
+def needs_schemas(domains: Iterable[str]) -> bool:
+    """Whether nodes of these domains may leave tensors untyped for ONNX: a domain whose
+    schemas onnx does not ship (onnxruntime's com.microsoft, a custom one)."""
+    return not ONNX_DOMAINS.issuperset(domains)
+
+
+def element_types(
+    ops: Sequence[str],
+    domains: Sequence[str],
+    inputs: Sequence[Sequence[str]],
+    outputs: Sequence[Sequence[str]],
+    opsets: Mapping[str, int],
+    dtype_of: Callable[[str], str],
+    produced: Callable[[str], bool],
+) -> dict[str, str]:
+    """Name -> element type (e.g. "UINT8") of the node outputs that `dtype_of` knows no
+    type of ("UNDEFINED") and that the schemas of the nodes around them bind to one.
+
+    The nodes are given by column (op types, domains, input and output names, in the
+    graph's order); `opsets`: domain -> the model's opset; `dtype_of(name)`: the element
+    type the model and inference give a tensor; `produced(name)`: whether a node of the
+    graph produces it (graph inputs and initializers keep what they declare)."""
+    found: dict[str, str] = {}
+
+    def known(name: str) -> str | None:
+        dtype = found.get(name) or dtype_of(name)
+        return dtype if dtype and dtype != "UNDEFINED" else None
+
+    open_rows = [
+        i
+        for i, (ins, outs) in enumerate(zip(inputs, outputs, strict=True))
+        if any(name and known(name) is None for name in (*ins, *outs))
+    ]
+    for _ in range(PASSES):
+        grew = False
+        for i in open_rows:
+            domain = "" if domains[i] == "ai.onnx" else domains[i]
+            sig = signature(ops[i], domain, opsets.get(domain, 1))
+            if sig is None:
+                continue
+            slots = [(name, sig.binding(False, k)) for k, name in enumerate(inputs[i])]
+            slots += [(name, sig.binding(True, k)) for k, name in enumerate(outputs[i])]
+            bound: dict[str, str] = dict(sig.single)
+            consistent = True
+            for name, var in slots:
+                dtype = known(name) if name and var else None
+                if dtype is not None and bound.setdefault(var, dtype) != dtype:
+                    consistent = False  # an invalid node: validity reports it
+            if not consistent:
+                continue
+            for name, var in slots:
+                if not name or var is None or known(name) is not None or not produced(name):
+                    continue
+                dtype = bound.get(var) or tensor_dtype(var)
+                if dtype is not None:
+                    found[name] = dtype
+                    grew = True
+        if not grew:
+            break
+    return found

@@ -1,0 +1,173 @@
+"""Element types of the tensors ONNX's inference leaves untyped (after onnxruntime's
+com.microsoft ops), read off op schemas (`analyzer/schema_types.py`), and the static
+verdicts they decide."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import onnx.parser
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from trtforge.analyzer import check, schema_types
+from trtforge.analyzer.inference import infer_types
+
+ort = pytest.importorskip("onnxruntime")
+
+
+def _qoperator_model(zero_point: int = 0) -> onnx.ModelProto:
+    """x (float) -> QuantizeLinear -> com.microsoft QLinearAdd -> Transpose ->
+    DequantizeLinear: the shape of an onnxruntime QOperator export, whose Transpose and
+    DequantizeLinear read UINT8 tensors that ONNX cannot type (QLinearAdd has no ONNX
+    schema)."""
+    inits = [
+        numpy_helper.from_array(np.array(0.05, np.float32), "s"),
+        numpy_helper.from_array(np.array(zero_point, np.uint8), "z"),
+    ]
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"], name="quantize"),
+        helper.make_node(
+            "QLinearAdd",
+            ["q", "s", "z", "q", "s", "z", "s", "z"],
+            ["a"],
+            name="add",
+            domain="com.microsoft",
+        ),
+        helper.make_node("Transpose", ["a"], ["t"], name="transpose", perm=[1, 0]),
+        helper.make_node("DequantizeLinear", ["t", "s", "z"], ["y"], name="dequantize"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "qop",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, 2])],
+        inits,
+    )
+    opsets = [helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
+    return helper.make_model(graph, opset_imports=opsets)
+
+
+def _columns(model: onnx.ModelProto):
+    nodes = model.graph.node
+    return (
+        [n.op_type for n in nodes],
+        [n.domain for n in nodes],
+        [list(n.input) for n in nodes],
+        [list(n.output) for n in nodes],
+    )
+
+
+def _element_types(model: onnx.ModelProto, declared: dict[str, str] | None = None):
+    types = infer_types(model)
+    known = {**(declared or {})}
+    for name in types:
+        known.setdefault(name, onnx.TensorProto.DataType.Name(types[name].tensor_type.elem_type))
+    for init in model.graph.initializer:
+        known[init.name] = onnx.TensorProto.DataType.Name(init.data_type)
+    produced = {o for n in model.graph.node for o in n.output}
+    opsets = {o.domain: o.version for o in model.opset_import}
+    return schema_types.element_types(
+        *_columns(model), opsets, lambda n: known.get(n, "UNDEFINED"), produced.__contains__
+    )
+
+
+def test_the_types_are_those_onnxruntime_runs_with():
+    """The types found for the tensors after QLinearAdd are the ones onnxruntime computes."""
+    model = _qoperator_model()
+    found = _element_types(model)
+    assert found == {"a": "UINT8", "t": "UINT8"}
+    for name in ("a", "t"):  # what onnxruntime computes, as graph outputs
+        model.graph.output.append(helper.make_empty_tensor_value_info(name))
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    outputs = session.run(None, {"x": np.ones((2, 3), np.float32)})
+    assert [o.dtype for o in outputs[1:]] == [np.uint8, np.uint8]
+
+
+def test_static_verdicts_read_the_found_types():
+    """The UINT8 Transpose between QOperator nodes is refused (TensorRT-RTX's parser:
+    "Found unsupported input type of UINT8"); without the schemas' types it passed."""
+    report = check(_qoperator_model(), target="rtx-1", backend="static")
+    verdicts = {n.name: n for n in report.nodes}
+    codes = {f.code for f in verdicts["transpose"].reasons}
+    assert verdicts["transpose"].status == "unsupported"
+    assert codes & {"unsupported-dtype", "uint8-intermediate"}
+    dequantize = {f.code for f in verdicts["dequantize"].reasons}
+    assert "unsupported-dtype" in dequantize  # UINT8 data, read off its zero point's type
+
+
+def test_an_input_takes_its_type_from_what_the_schema_binds_it_to():
+    """A DequantizeLinear whose data comes from an op without any schema: its x has its
+    zero point's type (both `T`); what follows keeps unknown what no schema binds."""
+    model = onnx.parser.parse_model(
+        """<ir_version: 8, opset_import: ["": 17, "my.ops": 1]>
+        g (float[4] x) => (float y, float w) <float s = {0.5}, uint8 z = {0}> {
+            c = my.ops.Custom(x)
+            y = DequantizeLinear(c, s, z)
+            d = my.ops.Other(x)
+            e = Relu(d)
+            w = Add(d, x)
+        }"""
+    )
+    found = _element_types(model)
+    assert found["c"] == "UINT8"
+    assert found["d"] == "FLOAT"  # Add binds it to x's FLOAT; so Relu's e follows
+    assert found["e"] == "FLOAT"
+    assert "x" not in found and "s" not in found  # declared types are never changed
+
+
+def test_nothing_is_found_where_the_schema_binds_nothing():
+    """A custom op's output read only by another custom op, a node whose typed inputs
+    disagree (invalid: validity reports it), and onnxruntime's heterogeneous variadic
+    inputs (QLinearConcat's) stay untyped."""
+    model = onnx.parser.parse_model(
+        """<ir_version: 8, opset_import: ["": 17, "my.ops": 1, "com.microsoft": 1]>
+        g (float[4] x, int64[4] i) => (float y, float v) <float s = {0.5}, uint8 z = {0}> {
+            c = my.ops.Custom(x)
+            y = my.ops.Other(c)
+            d = my.ops.Third(x)
+            u = Add(i, x)
+            v = Add(d, u)
+            e = my.ops.Fourth(x)
+            q = com.microsoft.QLinearConcat <axis: int = 0> (s, z, e, s, z)
+        }"""
+    )
+    found = _element_types(model)
+    assert "c" not in found and "y" not in found
+    assert "e" not in found  # a heterogeneous variadic position binds nothing
+    assert found.get("q") == "UINT8"  # QLinearConcat's Y is its zero point's type
+
+
+def test_a_model_of_onnx_domains_needs_no_schemas():
+    """Only models with nodes of other domains pay for the pass (ONNX types the rest)."""
+    assert not schema_types.needs_schemas({"", "ai.onnx", "ai.onnx.ml"})
+    assert schema_types.needs_schemas({"", "com.microsoft"})
+
+
+@pytest.mark.parametrize(
+    ("type_str", "dtype"),
+    [
+        ("tensor(float16)", "FLOAT16"),
+        ("tensor(uint8)", "UINT8"),
+        ("T", None),
+        ("seq(tensor(float))", None),
+        ("tensor(nonsense)", None),
+    ],
+)
+def test_tensor_dtype(type_str, dtype):
+    assert schema_types.tensor_dtype(type_str) == dtype
+
+
+def test_custom_domains_do_not_import_onnxruntime(monkeypatch):
+    """A trtforge plugin node (or any custom domain) has no schema: onnxruntime's schemas,
+    whose import costs tenths of a second, are read only for onnxruntime's domains."""
+    read = []
+    monkeypatch.setattr(schema_types, "_onnxruntime_schemas", lambda: read.append(1) or {})
+    schema_types.signature.cache_clear()
+    try:
+        assert schema_types.signature("LayerNorm", "trtforge", 1) is None
+        assert read == []
+        assert schema_types.signature("QLinearAdd", "com.microsoft", 1) is None
+        assert read == [1]
+    finally:
+        schema_types.signature.cache_clear()
