@@ -1271,6 +1271,8 @@ def run_case(camp: Campaign, case: Case, timeout: float) -> Outcome:
     log.mkdir(parents=True, exist_ok=True)
     before_in = _snapshot(folder / "in")
     before_out = _snapshot(folder / "out")
+    workdir = folder / "cwd"  # the folder the command runs from: it must stay empty
+    workdir.mkdir(exist_ok=True)
     atimes = _arm_bait(camp.bait)
     start = time.monotonic()
     sys.stdout.flush()
@@ -1278,6 +1280,7 @@ def run_case(camp: Campaign, case: Case, timeout: float) -> Outcome:
     if case.mode == "fork":
         pid = os.fork()
         if pid == 0:
+            os.chdir(workdir)
             _child(case, log, str(camp.root), str(folder))
         status, hung = _wait(pid, timeout, case, folder / "out")
         code = signaled = None
@@ -1292,7 +1295,9 @@ def run_case(camp: Campaign, case: Case, timeout: float) -> Outcome:
         if cmd is None:
             cmd = [sys.executable, "-m", MODULES[case.tool], *case.argv]
         with open(log / "stdout", "wb") as so, open(log / "stderr", "wb") as se:  # noqa: PTH123
-            proc = subprocess.Popen(cmd, stdout=so, stderr=se, start_new_session=True)
+            proc = subprocess.Popen(
+                cmd, stdout=so, stderr=se, start_new_session=True, cwd=workdir
+            )
             status, hung = _wait(proc.pid, timeout, case, folder / "out", proc)
         code = signaled = None
         if status is not None:
@@ -1427,6 +1432,9 @@ def judge(camp, case, folder, log, code, signaled, hung, before_in, before_out, 
     # inputs untouched
     if _snapshot(folder / "in") != before_in:
         bad.append("input-modified")
+    # nothing left in the folder the command ran from
+    if (folder / "cwd").is_dir() and any((folder / "cwd").iterdir()):
+        bad.append("wrote-to-working-folder")
     # nothing read outside the case folder
     for path, atime in atimes.items():
         if os.stat(path).st_atime != atime:
