@@ -804,3 +804,37 @@ def test_a_matmul_after_a_contrib_op_is_calibrated_by_the_histogram_methods(meth
     matmul_inputs = {"g", "w"}
     quantized = {n.input[0] for n in result.proto.graph.node if n.op_type == "QuantizeLinear"}
     assert matmul_inputs & quantized and result.agreement[0].cosine > 0.99
+
+
+def test_dim_sizes_the_random_samples(tmp_path):
+    """`--dim NAME=SIZE` sizes a named dynamic dim of the random samples (as trt-rewrite's
+    verification inputs); an unknown name, a malformed value and `--dim` with
+    `--calibration-data` are one-line errors (exit 2) that write nothing."""
+    from trtforge.analyzer.cli.quantize import _random_feeds
+
+    model = onnx.parser.parse_model(
+        """<ir_version: 8, opset_import: ["" : 17]>
+        g (float[batch, seq, 4] x) => (float[batch, seq, 4] y)
+          <float[4, 4] w = {1,0,0,0,0,1,0,0,0,0,1,0,0,0,0,1}> {
+          h = MatMul(x, w)
+          y = Relu(h)
+        }"""
+    )
+    feeds = _random_feeds(model, {"seq": 7, "batch": 2})
+    assert {f["x"].shape for f in feeds} == {(2, 7, 4)}
+    src, out = tmp_path / "m.onnx", tmp_path / "m.int8.onnx"
+    onnx.save(model, src)
+    proc = _cli(src, "-o", out, "--random-calibration", "--method", "minmax", "--dim", "seq=7")
+    assert proc.returncode == 0, proc.stderr
+    data = tmp_path / "cal.npz"
+    np.savez(data, x=np.ones((1, 5, 4), np.float32))
+    for args, needle in (
+        (["--random-calibration", "--dim", "sequence=7"], "no dynamic dim"),
+        (["--random-calibration", "--dim", "seq"], "NAME=SIZE"),
+        (["--calibration-data", data, "--dim", "seq=7"], "drop --dim"),
+    ):
+        bad = tmp_path / "bad.onnx"
+        proc = _cli(src, "-o", bad, *args)
+        assert proc.returncode == 2, proc.stderr
+        assert needle in proc.stderr and "Traceback" not in proc.stderr
+        assert not bad.exists()

@@ -46,6 +46,30 @@ def add_target_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_dim_arg(group, what: str) -> None:
+    """`--dim NAME=SIZE` (repeatable): the size of a named dynamic dim of generated inputs."""
+    group.add_argument(
+        "--dim",
+        metavar="NAME=SIZE",
+        action="append",
+        default=[],
+        help=f"size of a named dynamic dim of the {what} (default 3; repeatable)",
+    )
+
+
+def parse_dim_sizes(items: Sequence[str]) -> dict[str, int]:
+    """`--dim` values as name -> size; a malformed one or a size below 1 is a UserError."""
+    from trtforge.analyzer.errors import UserError, short
+
+    dims: dict[str, int] = {}
+    for item in items:
+        name, _, size = item.partition("=")
+        if not name or not size.isdigit() or int(size) < 1:
+            raise UserError(f"--dim '{short(item)}' is not NAME=SIZE", "e.g. --dim seq=16")
+        dims[name] = int(size)
+    return dims
+
+
 def add_logging_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("logging")
     group.add_argument("-v", "--verbose", action="count", default=0, help="more log output")

@@ -28,10 +28,12 @@ from typing import NoReturn
 from trtforge.analyzer.cli._args import (
     EXIT_FINDINGS,
     EXIT_OK,
+    add_dim_arg,
     add_logging_args,
     add_target_args,
     configure_logging,
     make_parser,
+    parse_dim_sizes,
     run_cli,
 )
 
@@ -65,6 +67,7 @@ def build_parser():
         help=f"calibrate on {RANDOM_SAMPLES} random samples (for trying the tool only: the "
         "scales mean nothing for real data)",
     )
+    add_dim_arg(cal, "random samples")
     cal.add_argument(
         "--method",
         choices=("entropy", "minmax", "percentile"),
@@ -149,6 +152,12 @@ def _main(argv: Sequence[str] | None) -> int:
             "give --calibration-data (a few hundred representative samples); random data "
             "gives meaningless scales, so it needs --random-calibration",
         )
+    dims = parse_dim_sizes(args.dim)
+    if dims and args.calibration_data is not None:
+        raise UserError(
+            "--dim sizes the random samples, and --calibration-data gives the samples",
+            "drop --dim: the arrays of --calibration-data have their own shapes",
+        )
     if args.min_cosine is not None and not -1.0 <= args.min_cosine <= 1.0:
         raise UserError(f"--min-cosine {args.min_cosine} is outside [-1, 1]", "e.g. 0.99")
     if args.output is None and not args.check_fp16:
@@ -164,11 +173,15 @@ def _main(argv: Sequence[str] | None) -> int:
 
         check_output(args.report, "--report")  # before calibrating: refuse what cannot be written
     _refuse_unregistered_ops(loaded)
+    if dims:
+        from trtforge.analyzer.rewrite.inputs import check_dim_sizes
+
+        check_dim_sizes(loaded.structure, dims)
     model = load_external_weights(loaded)
     if args.calibration_data is not None:
         feeds = load_feeds(args.calibration_data)
     else:
-        feeds = _random_feeds(model)
+        feeds = _random_feeds(model, dims)
         _say(args, f"warning: calibrating on {RANDOM_SAMPLES} random samples (scales mean nothing)")
     check_feeds(model, feeds, "--calibration-data")
     if args.method == "entropy" and len(feeds) < ENTROPY_MIN_SAMPLES and not args.check_fp16:
@@ -364,15 +377,15 @@ def _refuse_unregistered_ops(loaded) -> None:
     )
 
 
-def _random_feeds(model) -> list[dict]:
+def _random_feeds(model, dims: dict[str, int]) -> list[dict]:
     """RANDOM_SAMPLES generated feeds, of the first input candidate the model runs with
     (`verify.first_runnable`): the first alone may be too short for the model (a speech
     model's time axis of 10 under two strided Convs), which refused the model as if the
-    samples were the user's."""
+    samples were the user's. `dims`: sizes the user gave named dynamic dims (`--dim`)."""
     from trtforge.analyzer.rewrite.verify import first_runnable, make_inputs
 
-    chosen = first_runnable(model)
-    return [make_inputs(model, seed, candidate=chosen) for seed in range(RANDOM_SAMPLES)]
+    chosen = first_runnable(model, dims=dims)
+    return [make_inputs(model, seed, dims=dims, candidate=chosen) for seed in range(RANDOM_SAMPLES)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

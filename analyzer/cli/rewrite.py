@@ -19,10 +19,12 @@ from typing import NoReturn
 from trtforge.analyzer.cli._args import (
     EXIT_FINDINGS,
     EXIT_OK,
+    add_dim_arg,
     add_logging_args,
     add_target_args,
     configure_logging,
     make_parser,
+    parse_dim_sizes,
     run_cli,
 )
 
@@ -64,13 +66,7 @@ def build_parser():
     )
     ver.add_argument("--no-verify", dest="verify", action="store_false", help="skip verification")
     ver.add_argument("--seed", type=int, default=0, help="random-input seed (default 0)")
-    ver.add_argument(
-        "--dim",
-        metavar="NAME=SIZE",
-        action="append",
-        default=[],
-        help="size of a named dynamic dim for verification (default 3)",
-    )
+    add_dim_arg(ver, "inputs generated for verification")
     ver.add_argument(
         "--inputs",
         metavar="FILE.npz",
@@ -125,18 +121,6 @@ def _add_option(group, option) -> None:
     )
 
 
-def _dims(items: list[str]) -> dict[str, int]:
-    from trtforge.analyzer.errors import UserError
-
-    dims = {}
-    for item in items:
-        name, _, size = item.partition("=")
-        if not name or not size.isdigit():
-            raise UserError(f"--dim '{item}' is not NAME=SIZE", "e.g. --dim seq=16")
-        dims[name] = int(size)
-    return dims
-
-
 def _say(args, text: str) -> None:
     from trtforge.analyzer.safe_text import printable
 
@@ -162,7 +146,7 @@ def _main(argv: Sequence[str] | None) -> int:
         options={name: getattr(args, name) for name in declared_options() if hasattr(args, name)},
         verify=args.verify,
         seed=args.seed,
-        dims=_dims(args.dim),
+        dims=parse_dim_sizes(args.dim),
         inputs=args.inputs,
         data_loader_script=args.data_loader_script,
         report_path=args.report,

@@ -112,6 +112,10 @@ def rewrite_file(
     if report_path:
         check_output(report_path, "--report")
     inputs = list(inputs)
+    if dims:
+        from trtforge.analyzer.rewrite.inputs import check_dim_sizes
+
+        check_dim_sizes(loaded.structure, dims)
     if verify and (inputs or data_loader_script):
         from trtforge.analyzer.rewrite.inputs import check_feed_paths
 

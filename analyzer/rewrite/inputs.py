@@ -366,7 +366,7 @@ def _fill(
         raise UserError(
             f"input '{short(name)}' of shape {shape} would take {size / 2**30:.3g} GiB: too "
             "large to generate for verification",
-            "give its symbolic dims smaller sizes with --dims NAME=N, or skip verification "
+            "give its symbolic dims smaller sizes with --dim NAME=SIZE, or skip verification "
             "with --no-verify",
         )
     if is_mask(g, name) and kind in "iufb":
@@ -456,6 +456,33 @@ def _spatial_dims(proto: onnx.ModelProto) -> set[str]:
             if axis >= first and rank >= 2 and not dim.HasField("dim_value"):
                 names.add(dim.dim_param or f"{vi.name}:{axis}")
     return names
+
+
+def dynamic_dim_names(proto: onnx.ModelProto) -> list[str]:
+    """The names `--dim NAME=SIZE` can size, in input order: each dynamic dim's dim_param,
+    or `INPUT:AXIS` for one without a name (the key the generated inputs read)."""
+    initializers = {init.name for init in proto.graph.initializer}
+    names: dict[str, None] = {}
+    for vi in proto.graph.input:
+        if vi.name in initializers or not vi.type.tensor_type.HasField("shape"):
+            continue
+        for axis, dim in enumerate(vi.type.tensor_type.shape.dim):
+            if not (dim.HasField("dim_value") and dim.dim_value >= 0):
+                names.setdefault(dim.dim_param or f"{vi.name}:{axis}")
+    return list(names)
+
+
+def check_dim_sizes(proto: onnx.ModelProto, dims: Mapping[str, int]) -> None:
+    """Refuses a `--dim` name the model's inputs do not have (a typo would otherwise be
+    ignored, and the inputs generated at the default size)."""
+    known = dynamic_dim_names(proto)
+    unknown = [name for name in dims if name not in known]
+    if unknown:
+        shown = ", ".join(short(name) for name in known[:12]) or "none"
+        raise UserError(
+            f"--dim {short(unknown[0])}: the model's inputs have no dynamic dim of that name",
+            f"its dynamic dims: {shown}",
+        )
 
 
 def _decoder_steps(

@@ -252,6 +252,8 @@ def test_no_pattern_output_equals_input(tmp_path):
         (["IN", "-o", "x.onnx"], "no rewrite pass selected"),
         (["IN", "-o", "IN", "--fuse-layernorm"], "overwrite the input"),
         (["IN", "-o", "x.onnx", "--fuse-layernorm", "--dim", "seq"], "NAME=SIZE"),
+        (["IN", "-o", "x.onnx", "--fuse-layernorm", "--dim", "seq=0"], "NAME=SIZE"),
+        (["IN", "-o", "x.onnx", "--fuse-layernorm", "--dim", "nosuch=4"], "no dynamic dim"),
         (["IN", "-o", "x.onnx", "--fuse-layernorm", "--target", "trt-99"], "unknown target"),
         (["IN", "-o", "nodir/x.onnx", "--fuse-layernorm"], "does not exist"),
         (["IN", "--fuse-layernorm"], "required"),
