@@ -623,7 +623,9 @@ def _uint8_through(movers: str) -> onnx.ModelProto:
     g (float[1,5,12] x) => (float[1,5,8] y)
       <float xs = {{0.02}}, uint8 xz = {{128}}, float ws = {{0.01}}, uint8 wz = {{120}},
        float ys = {{0.05}}, uint8 yz = {{100}}, int64[2] sizes = {{6, 6}},
-       float zs = {{0.03}}, uint8 zz = {{128}}>
+       float zs = {{0.03}}, uint8 zz = {{128}}, float[3] twice = {{1, 2, 1}},
+       int64[3] start = {{0, 0, 0}}, int64[3] end = {{1, 5, 12}}, int64[6] pads = {{0, 1, 0, 0, 2, 0}},
+       int64[3] full = {{1, 5, 12}}>
     {{ xq = QuantizeLinear(x, xs, xz)
       {movers}
       yq = QLinearMatMul(m, xs, xz, w, ws, wz, ys, yz)
@@ -645,14 +647,34 @@ def _uint8_through(movers: str) -> onnx.ModelProto:
         "a, b = Split<axis=2>(xq, sizes)\n"
         " c = DequantizeLinear(b, xs, xz)\n bq = QuantizeLinear(c, zs, zz)\n"
         " m = Concat<axis=2>(a, bq)",
+        # movers onnxruntime's QOperator exports have around them (GLPN, RT-DETR, MaskFormer)
+        'r = Resize<mode="nearest">(xq, , twice)\n m = Slice(r, start, end)',
+        'r = Pad<mode="edge">(xq, pads)\n m = Slice(r, start, end)',
+        "r = ReduceMax<axes=[1]>(xq)\n m = Expand(r, full)",
+        "r = ReduceMin<axes=[1]>(xq)\n m = Expand(r, full)",
+        # interpolation in the integer domain (GLPN's and Depth Anything's upsampling)
+        'r = Resize<mode="linear">(xq, , twice)\n m = Slice(r, start, end)',
+        'r = Resize<mode="linear", coordinate_transformation_mode="align_corners">(xq, , twice)'
+        "\n m = Slice(r, start, end)",
     ],
-    ids=["split-concat", "swapped", "other-params"],
+    ids=[
+        "split-concat",
+        "swapped",
+        "other-params",
+        "resize-nearest",
+        "pad-edge",
+        "reduce-max",
+        "reduce-min",
+        "resize-linear",
+        "resize-linear-corners",
+    ],
 )
 def test_split_and_concat_of_quantized_tensors_leave_no_uint8(form, movers) -> None:
     """requantize moved Reshape, Transpose, Slice… onto the float (or integral) values, but
-    not Split or Concat: a UINT8 tensor between them stayed, which TensorRT refuses
-    ("TensorRT does not support UINT8 types for intermediate tensors"), after a rewrite that
-    verified."""
+    not Split or Concat, nor Resize, Pad, ReduceMax/Min: a UINT8 tensor between them stayed
+    (and a UINT8 Cast was added), which TensorRT refuses ("TensorRT does not support UINT8
+    types for intermediate tensors"), after a rewrite that verified. An interpolating Resize
+    is computed in float, as onnxruntime's integer kernel rounds it."""
     model = _uint8_through(movers)
     result = _rewrite(model, form)
     inferred = onnx.shape_inference.infer_shapes(result.proto)

@@ -119,7 +119,32 @@ MOVERS = {
     "SpaceToDepth",
     "MaxPool",
     "Split",
+    "GatherElements",
+    "GatherND",
+    "ReduceMax",
+    "ReduceMin",
+    "Resize",
+    "Pad",
 }
+
+
+def _moves_unchanged(node: gs.Node) -> bool:
+    """Whether a MOVERS node only moves or selects its data's elements: Resize that picks
+    the nearest one (not interpolating, and not filling with an extrapolation value), Pad
+    that repeats or mirrors them (a constant pad is a value of the integer type)."""
+    if node.op == "Resize":
+        return (
+            _text(node.attrs.get("mode", "nearest")) == "nearest"
+            and _text(node.attrs.get("coordinate_transformation_mode", "")) != "tf_crop_and_resize"
+        )
+    if node.op == "Pad":
+        return _text(node.attrs.get("mode", "constant")) in ("edge", "reflect", "wrap")
+    return True
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
 
 #: integer types this pass understands, with their ranges. 16-bit tensors (onnxruntime's
 #: `quantize_static(activation_type=QInt16/QUInt16)`) are always computed in float, exactly:
@@ -539,7 +564,7 @@ class _Rewriter:
                 return True
             return False
         if dom == "" and op in MOVERS and node.inputs[0].name in self.records:
-            return self._move(node)
+            return self._move(node) or (op == "Resize" and self._interpolate(node))
         if dom == "" and op == "Concat" and all(t.name in self.records for t in node.inputs):
             return self._concat(node)
         return False
@@ -586,7 +611,7 @@ class _Rewriter:
         quantization (a per-tensor one in the qdq form, on the float values; the integral
         values otherwise) — a Split's every output."""
         rec = self.records[node.inputs[0].name]
-        if any(t.name in self.records for t in node.inputs[1:]):
+        if any(t.name in self.records for t in node.inputs[1:]) or not _moves_unchanged(node):
             return False
         if node.op == "MaxPool" and len(node.outputs) > 1:
             return False
@@ -602,6 +627,38 @@ class _Rewriter:
                 if static
                 else Shadow(new, rec.dtype)
             )
+        return True
+
+    def _interpolate(self, node: gs.Node) -> bool:
+        """A Resize that interpolates a quantized tensor (onnxruntime resizes UINT8/INT8
+        data in the integer domain, its output quantized as its input): in the qdq form, of
+        the float value, keeping the input's per-tensor quantization (within a step of the
+        integer result); in the float form, of the integral values, truncated toward zero
+        as onnxruntime's kernel converts its float interpolation to the integer type."""
+        rec = self.records[node.inputs[0].name]
+        if any(t.name in self.records for t in node.inputs[1:]):
+            return False
+        if _text(node.attrs.get("coordinate_transformation_mode", "")) == "tf_crop_and_resize":
+            return False  # fills with an extrapolation value of the float domain
+        static = isinstance(rec, Static) and self.qdq
+        if static and rec.axis is not None:
+            return False
+        out = self.ctx.variable("resize", dtype=self.float_dtype)
+        source = rec.x if static else self.integral(node.inputs[0])
+        self.ctx.node("Resize", [source, *node.inputs[1:]], [out], attrs=dict(node.attrs))
+        if static:
+            self.records[node.outputs[0].name] = Static(out, rec.scale, rec.zp, rec.dtype, None)
+            return True
+        lo, hi = _range(rec.dtype)
+        if lo < 0:  # toward zero: the magnitude's floor, signed
+            whole = self.op(
+                "Mul", [self.op("Sign", [out]), self.op("Floor", [self.op("Abs", [out])])]
+            )
+        else:
+            whole = self.op("Floor", [out])
+        value = self.op("Clip", [whole, self.const(lo), self.const(hi)])
+        self.records[node.outputs[0].name] = Shadow(value, rec.dtype)
+        self.forms.add("float")
         return True
 
     def _concat(self, node: gs.Node) -> bool:
