@@ -625,7 +625,7 @@ def _uint8_through(movers: str) -> onnx.ModelProto:
        float ys = {{0.05}}, uint8 yz = {{100}}, int64[2] sizes = {{6, 6}},
        float zs = {{0.03}}, uint8 zz = {{128}}, float[3] twice = {{1, 2, 1}},
        int64[3] start = {{0, 0, 0}}, int64[3] end = {{1, 5, 12}}, int64[6] pads = {{0, 1, 0, 0, 2, 0}},
-       int64[3] full = {{1, 5, 12}}>
+       int64[3] full = {{1, 5, 12}}, int64[1,1] first = {{0}}>
     {{ xq = QuantizeLinear(x, xs, xz)
       {movers}
       yq = QLinearMatMul(m, xs, xz, w, ws, wz, ys, yz)
@@ -652,6 +652,7 @@ def _uint8_through(movers: str) -> onnx.ModelProto:
         'r = Pad<mode="edge">(xq, pads)\n m = Slice(r, start, end)',
         "r = ReduceMax<axes=[1]>(xq)\n m = Expand(r, full)",
         "r = ReduceMin<axes=[1]>(xq)\n m = Expand(r, full)",
+        "m = GatherND(xq, first)",
         # interpolation in the integer domain (GLPN's and Depth Anything's upsampling)
         'r = Resize<mode="linear">(xq, , twice)\n m = Slice(r, start, end)',
         'r = Resize<mode="linear", coordinate_transformation_mode="align_corners">(xq, , twice)'
@@ -665,6 +666,7 @@ def _uint8_through(movers: str) -> onnx.ModelProto:
         "pad-edge",
         "reduce-max",
         "reduce-min",
+        "gather-nd",
         "resize-linear",
         "resize-linear-corners",
     ],
