@@ -135,22 +135,29 @@ def stage_model(
 
 
 def _copy_range(src, dst, offset: int, length: int) -> None:
-    """Copies `length` bytes at `offset` of `src` to the end of `dst`, in the kernel where it
-    can (`os.copy_file_range`), else through a 1 MiB buffer."""
+    """Copies `length` bytes at `offset` of `src` to the end of `dst` (a buffered file), in
+    the kernel where it can (`os.copy_file_range`), else through a 1 MiB buffer.
+
+    The kernel copy writes to the descriptor, beneath `dst`'s buffer: what `dst` holds is
+    flushed first, the copy is placed at an explicit offset (the end), and `dst` is moved past
+    it after — else bytes still in the buffer (the alignment padding) land after the copied
+    tensor, which then sits where no offset says."""
+    dst.flush()
+    end = dst.seek(0, os.SEEK_END)
     copy = getattr(os, "copy_file_range", None)
     done = 0
     if copy is not None:
         try:
             while done < length:
-                n = copy(src.fileno(), dst.fileno(), length - done, offset + done)
+                n = copy(src.fileno(), dst.fileno(), length - done, offset + done, end + done)
                 if n == 0:
                     break
                 done += n
         except OSError:
             pass  # e.g. across file systems on old kernels: fall back to read/write
+    dst.seek(end + done)
     if done < length:
         src.seek(offset + done)
-        dst.seek(0, os.SEEK_END)
         while done < length:
             chunk = src.read(min(CHUNK, length - done))
             if not chunk:
