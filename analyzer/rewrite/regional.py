@@ -242,16 +242,18 @@ def verify_regions(
             known = {n: values[n] for n in regions.inputs}
             sub = _slice(rewritten, known, regions.outputs)
             got = run_model(sub, known, regions.outputs, folder)
-            types = {
+            # (element types of the rewritten regions' outputs: not `types`, the original's
+            # table, which the next step's boundary values read)
+            elem_types = {
                 vi.name: vi.type.tensor_type.elem_type
                 for vi in rewritten.graph.value_info
                 if vi.type.HasField("tensor_type")
             }
             for name in regions.outputs:
-                types.setdefault(name, _elem(values[name]))
+                elem_types.setdefault(name, _elem(values[name]))
             label = step.label if len(candidate.steps) > 1 else ""
             result.outputs.extend(
-                _diffs(original, regions.outputs, values, got, computed_in, label, types)
+                _diffs(original, regions.outputs, values, got, computed_in, label, elem_types)
             )
             result.steps.append(step.label)
             if not result.inputs:

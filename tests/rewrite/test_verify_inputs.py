@@ -486,3 +486,60 @@ def test_missing_feed_files_are_refused_before_rewriting(tmp_path, capsys, flag,
     assert not out.exists()
     # with --no-verify the feeds are not read, so they are not asked for either
     assert main([str(src), "-o", str(out), "--fuse-layernorm", "--no-verify", flag, value]) == 0
+
+
+def test_regional_verification_over_several_steps(tmp_path, capsys) -> None:
+    """A decoder's two steps (prefill, decode) verified by region where the original's prefix
+    holds an op onnxruntime has no CPU kernel for (onnxruntime-genai's paged-attention
+    export: PagedAttention feeds the SkipSimplifiedLayerNormalization decompose-contrib
+    rewrites). The second step's random boundary values read the original's type table,
+    which the first step's comparison had replaced by a dict: exit 3."""
+    from onnx import TensorProto, helper
+
+    f16, i32 = TensorProto.FLOAT16, TensorProto.INT32
+    inputs = [
+        helper.make_tensor_value_info("qkv", f16, ["num_tokens", 64]),
+        helper.make_tensor_value_info("skip", f16, ["num_tokens", 32]),
+        helper.make_tensor_value_info("past_key", f16, ["num_blocks", "block_size", 1, 16]),
+        helper.make_tensor_value_info("past_value", f16, ["num_blocks", "block_size", 1, 16]),
+        helper.make_tensor_value_info("cumulative_sequence_lengths", i32, ["batch_plus_1"]),
+        helper.make_tensor_value_info("past_sequence_lengths", i32, ["batch_size"]),
+        helper.make_tensor_value_info("block_table", i32, ["batch_size", "max_num_blocks"]),
+    ]
+    paged_inputs = [
+        "qkv", "", "", "past_key", "past_value", "cumulative_sequence_lengths",
+        "past_sequence_lengths", "block_table", "cos_cache", "sin_cache",
+    ]  # fmt: skip
+    nodes = [
+        helper.make_node(
+            "PagedAttention", paged_inputs, ["attn", "present_key", "present_value"],
+            domain="com.microsoft", num_heads=2, kv_num_heads=1, scale=0.25, do_rotary=1,
+        ),
+        helper.make_node(
+            "SkipSimplifiedLayerNormalization", ["attn", "skip", "gamma"], ["y"],
+            domain="com.microsoft", epsilon=1e-6,
+        ),
+    ]  # fmt: skip
+    cache = ["num_blocks", "block_size", 1, 16]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        inputs,
+        [
+            helper.make_tensor_value_info("y", f16, ["num_tokens", 32]),
+            helper.make_tensor_value_info("present_key", f16, cache),
+            helper.make_tensor_value_info("present_value", f16, cache),
+        ],
+        [
+            numpy_helper.from_array(np.ones((64, 8), np.float16), "cos_cache"),
+            numpy_helper.from_array(np.zeros((64, 8), np.float16), "sin_cache"),
+            numpy_helper.from_array(np.ones(32, np.float16), "gamma"),
+        ],
+        value_info=[helper.make_tensor_value_info("attn", f16, ["num_tokens", 32])],
+    )
+    opsets = [helper.make_opsetid("", 21), helper.make_opsetid("com.microsoft", 1)]
+    src, out = tmp_path / "paged.onnx", tmp_path / "out.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=opsets), src)
+    assert main([str(src), "-o", str(out), "--decompose-contrib"]) == 0
+    err = capsys.readouterr().err
+    assert "over 2 steps" in err and "boundary inputs random" in err
