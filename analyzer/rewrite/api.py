@@ -367,7 +367,7 @@ def _follow_up(work: ModelSession, result: RewriteResult, passes: list[str], opt
         after writing reuses it, so each version of the model is inferred once.
     """
     from trtforge.analyzer.rewrite.manager import rewrite_model
-    from trtforge.analyzer.rewrite.registry import all_passes
+    from trtforge.analyzer.rewrite.registry import all_passes, get_pass
 
     for _ in range(FOLLOW_UP_ROUNDS + 1):
         if not result.changed:
@@ -378,6 +378,8 @@ def _follow_up(work: ModelSession, result: RewriteResult, passes: list[str], opt
             return result, report
         say(f"trt-check of the rewritten model: passes suggested: {', '.join(extra)}")
         passes += extra
+        if any(get_pass(p).reads_weights for p in extra):
+            work = work.weights_loaded()  # (itself when loaded already, or with none)
         result = rewrite_model(work, passes, options)
     return result, None
 

@@ -687,3 +687,37 @@ def test_split_and_concat_of_quantized_tensors_leave_no_uint8(form, movers) -> N
     allowances = {"y": max(result.allowances.get("y", (0.0, "")), (0.05 + 1e-6, "one step"))}
     assert verify(model, result.proto, allowances=allowances).ok
     assert not check(result.proto, target="rtx-1", backend="static").unsupported_nodes
+
+
+def test_external_weights_are_read_from_the_models_folder(tmp_path, monkeypatch) -> None:
+    """requantize reads zero points and weights: with the weights in an external data file,
+    they were looked up from the working folder (exit 3 unless run beside the model:
+    onnxruntime-genai's asymmetric QDQ int4 export); the pass now declares that it reads
+    weights, and trt-rewrite loads them from the model's folder."""
+    from trtforge.analyzer.cli.rewrite import main
+
+    rng = np.random.default_rng(3)
+    model = onnx.parser.parse_model(
+        """<ir_version: 8, opset_import: ["": 13]>
+        g (float[2,16] x) => (float[2,8] y) <float ws = {0.01}, float xs = {0.02}> {
+          w = DequantizeLinear(wq, ws, wz)
+          y = MatMul(x, w)
+        }"""
+    )
+    model.graph.initializer.extend(
+        [
+            numpy_helper.from_array(rng.integers(0, 255, (16, 8), dtype=np.uint8), "wq"),
+            numpy_helper.from_array(np.full((), 128, np.uint8), "wz"),
+        ]
+    )
+    src = tmp_path / "model" / "m.onnx"
+    src.parent.mkdir()
+    onnx.save(model, src, save_as_external_data=True, size_threshold=0, location="m.data")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    out = tmp_path / "out.onnx"
+    assert main([str(src), "-o", str(out), "--requantize"]) == 0
+    assert main([str(src), "-o", str(tmp_path / "auto.onnx"), "--auto", "--target", "rtx-1"]) == 0
+    assert not check(onnx.load(out), target="rtx-1", backend="static").unsupported_nodes
+    assert list(elsewhere.iterdir()) == []

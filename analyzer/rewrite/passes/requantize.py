@@ -1005,6 +1005,7 @@ class Requantize(RewritePass):
     )
     order = 15
     removes = frozenset(INTEGER_OPS)
+    reads_weights = True  # requantizes weights, reads zero points: from the model's folder
     options = (
         PassOption(
             "requantize_form",
