@@ -266,3 +266,28 @@ def test_no_model_that_fails_the_checker_is_written(tmp_path, monkeypatch, capsy
     assert "fails onnx.checker" in err and "nothing written" in err
     assert not out.exists() and json.loads(report.read_text())["written"] is False
     assert api._fails_checker(src) == ""
+
+
+def test_an_external_prelu_slope_is_reshaped_without_reading_it(tmp_path, monkeypatch) -> None:
+    """A [C] slope stored in an external data file: the pass reshaped it by reading its
+    values, which graphsurgeon looked up from the working folder (exit 3 unless run beside
+    the model). It is reshaped by a node instead, and the weights are read where they are."""
+    src = tmp_path / "model" / "m.onnx"
+    src.parent.mkdir()
+    model = _prelu6(False)
+    slope = model.graph.initializer[0]
+    slope.CopyFrom(onnx.numpy_helper.from_array(onnx.numpy_helper.to_array(slope), "s"))  # raw
+    onnx.save(model, src, save_as_external_data=True, size_threshold=0, location="d")
+    assert onnx.load(src, load_external_data=False).graph.initializer[0].external_data
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    out = tmp_path / "out.onnx"
+    assert main([str(src), "-o", str(out), "--upgrade-opset", "17"]) == 0
+    assert list(elsewhere.iterdir()) == []
+    import onnxruntime as ort
+
+    x = np.random.default_rng(1).standard_normal((2, 3, 4, 5)).astype(np.float32)
+    slope = np.array([0.1, 0.5, 2.0], np.float32)
+    (got,) = ort.InferenceSession(str(out)).run(None, {"x": x})
+    np.testing.assert_allclose(got, np.where(x > 0, x, x * slope.reshape(3, 1, 1)), rtol=1e-6)

@@ -44,7 +44,7 @@ from trtforge.analyzer.rewrite.base import (
     RewritePass,
     Skip,
 )
-from trtforge.analyzer.rewrite.graphutil import export_graph
+from trtforge.analyzer.rewrite.graphutil import export_graph, is_lazy_external
 
 onnx = lazy_import("onnx")
 gs = lazy_import("onnx_graphsurgeon")
@@ -212,8 +212,8 @@ def _channel_slopes(graph: gs.Graph) -> None:
         if slope.shape[0] == 1:
             continue  # one value for every element: broadcasts the same under both rules
         trailing = [1] * (rank - 2)
-        if isinstance(slope, gs.Constant):
-            values = np.asarray(slope.values)
+        if isinstance(slope, gs.Constant) and not is_lazy_external(slope):
+            values = np.asarray(slope.values)  # (external slopes: reshaped by a node below)
             node.inputs[1] = gs.Constant(
                 f"{slope.name}/per_channel", values.reshape(values.shape[0], *trailing)
             )
