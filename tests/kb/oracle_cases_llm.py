@@ -190,6 +190,47 @@ def packed_attention(elem=TP.FLOAT):
     return _model([node], inputs, [_vi("y", elem, ["t", 64])], [w, b])
 
 
+def qmoe(elem=TP.FLOAT16, alpha=True, block=128, activation="swiglu", normalize=1, rank=3):
+    """A com.microsoft QMoE of 4 experts with 4-bit weights (onnxruntime-genai's MoE layer):
+    hidden 128, intermediate 128, top-2 routing, block-wise scales when `block` is set."""
+    experts, hidden, inter = 4, 128, 128
+    fused = 2 if activation == "swiglu" else 1
+    per_row = hidden // block if block else 1
+    np_elem = _np(elem)
+    inits = [
+        numpy_helper.from_array(
+            _RNG.integers(0, 255, (experts, fused * inter, hidden // 2), dtype=np.uint8), "w1"
+        ),
+        numpy_helper.from_array(
+            (_RNG.random((experts, fused * inter, per_row)) * 0.01).astype(np_elem), "s1"
+        ),
+        numpy_helper.from_array(
+            _RNG.integers(0, 255, (experts, hidden, inter // 2), dtype=np.uint8), "w2"
+        ),
+        numpy_helper.from_array(
+            (_RNG.random((experts, hidden, inter // (block or inter))) * 0.01).astype(np_elem), "s2"
+        ),
+    ]
+    attrs = dict(
+        activation_type=activation,
+        expert_weight_bits=4,
+        k=2,
+        normalize_routing_weights=normalize,
+        swiglu_fusion=1 if activation == "swiglu" else 0,
+        use_sparse_mixer=0,
+    )
+    if alpha:
+        attrs.update(activation_alpha=1.0, activation_beta=0.0)
+    if block:
+        attrs["block_size"] = block
+    node = helper.make_node(
+        "QMoE", ["x", "router", "w1", "s1", "", "w2", "s2"], ["y"], domain=MS, **attrs
+    )
+    dims = ["b", "s", hidden] if rank == 3 else ["rows", hidden]
+    inputs = [_vi("x", elem, dims), _vi("router", elem, ["rows", experts])]
+    return _model([node], inputs, [_vi("y", elem, dims)], inits, checked=False)
+
+
 def gather_block_quantized(elem=TP.FLOAT):
     data = numpy_helper.from_array(_RNG.integers(0, 256, (128, 32), dtype=np.uint8), "data")
     scales = numpy_helper.from_array(_RNG.random((128, 2)).astype(_np(elem)), "sc")
@@ -269,6 +310,15 @@ CASES: list[Case] = [
         norm("SkipSimplifiedLayerNormalization", ["x", "sk", "g"], outputs=("y", "", "", "sum")),
     ),
     Case("skip-ln", norm("SkipLayerNormalization", ["x", "sk", "g", "beta"]), "custom-domain-op"),
+    # --- QMoE: the importer's conditions in its order; none met-all form parses
+    Case("qmoe-no-alpha", qmoe(alpha=False), "qmoe/attribute"),
+    Case("qmoe-no-block", qmoe(block=None), "qmoe/attribute"),
+    Case("qmoe-silu", qmoe(activation="silu", block=32), "attribute-value"),
+    Case("qmoe-block32", qmoe(block=32), "attribute-value"),
+    Case("qmoe-not-normalized", qmoe(normalize=0), "attribute-value"),
+    Case("qmoe-2d", qmoe(rank=2), "qmoe/rank"),
+    Case("qmoe-all-met", qmoe(), "not-available"),
+    Case("qmoe-all-met-fp32", qmoe(TP.FLOAT), "not-available"),
     # --- contrib ops with no importer
     Case("packed-attention", packed_attention(), "custom-domain-op"),
     Case("gather-block-quantized", gather_block_quantized(), "custom-domain-op"),

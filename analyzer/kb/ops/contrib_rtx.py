@@ -12,8 +12,8 @@ reports them as custom-domain ops with the rewrite passes that remove them.
 
 Sources: observed with the TensorRT-RTX 1.7.1 parser ("TensorRT-RTX MultiHeadAttention requires
 query, key, and value inputs", "TensorRT-RTX only supports MultiHeadAttention with a single
-context output", "activation_alpha must be specified" from QMoE; every other contrib name tried
-gives "Plugin not found"); onnx-tensorrt onnxOpImporters.cpp (no such importers in the
+context output", QMoE's conditions in `_check_qmoe`; every other contrib name tried gives
+"Plugin not found"); onnx-tensorrt onnxOpImporters.cpp (no such importers in the
 open-source parser).
 """
 
@@ -49,9 +49,50 @@ def _check_mha(ctx: NodeContext):
         )
 
 
+def _check_qmoe(ctx: NodeContext):
+    """The conditions TensorRT-RTX 1.7.1's QMoE importer asserts, in its order (observed:
+    "activation_alpha must be specified", "block_size must be specified", "only swiglu
+    activation is supported", "block_size must be 128", "normalize_routing_weights must be enabled",
+    "input must have dimension 3"); the first that fails is the parser's error. With all of
+    them met (FLOAT and FLOAT16, 4-bit experts, swiglu, a 3-D input) the node is still
+    refused ("Invalid Node"): no QMoE has been seen to parse."""
+    attrs = ctx.attrs
+    block = attrs.get("block_size")
+    activation = attrs.get("activation_type", "relu")
+    activation = activation.decode() if isinstance(activation, bytes) else str(activation)
+    data = ctx.input(0)
+    if "activation_alpha" not in attrs:
+        yield ctx.finding("attribute", "activation_alpha is not set; the importer requires it")
+    elif block is None:
+        yield ctx.finding(
+            "attribute", "block_size is not set; the importer takes block-wise scales only"
+        )
+    elif activation != "swiglu":
+        yield ctx.finding(
+            "attribute-value", f"activation_type '{activation}'; the importer takes swiglu only"
+        )
+    elif block != 128:
+        yield ctx.finding("attribute-value", f"block_size {block}; the importer takes 128 only")
+    elif not attrs.get("normalize_routing_weights", 0):
+        yield ctx.finding(
+            "attribute-value",
+            "normalize_routing_weights is 0; the importer requires normalized routing weights",
+        )
+    elif data is not None and data.rank is not None and data.rank != 3:
+        yield ctx.finding(
+            "rank", f"input 0 has rank {data.rank}; the importer takes [batch, sequence, hidden]"
+        )
+    else:
+        yield ctx.finding(
+            "not-available",
+            'TensorRT-RTX 1.7.1 refuses this QMoE ("Invalid Node") although it meets every '
+            "condition its importer checks; no QMoE has been seen to parse",
+        )
+
+
 RULES = [
     OpRule(op="MultiHeadAttention", source=SOURCE, since=RTX_ONLY, hint=HINT, check=_check_mha),
     OpRule(op="SimplifiedLayerNormalization", source=SOURCE, since=RTX_ONLY, hint=HINT),
     OpRule(op="SkipSimplifiedLayerNormalization", source=SOURCE, since=RTX_ONLY, hint=HINT),
-    OpRule(op="QMoE", source=SOURCE, since=RTX_ONLY, hint=HINT),
+    OpRule(op="QMoE", source=SOURCE, since=RTX_ONLY, hint=HINT, check=_check_qmoe),
 ]
