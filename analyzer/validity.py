@@ -1025,6 +1025,58 @@ def _interface_only(proto: onnx.ModelProto) -> onnx.ModelProto:
     return bare
 
 
+def stale_value_info(proto: onnx.ModelProto) -> list[str]:
+    """The value_info entries of `proto`'s graph whose declared type contradicts what shape
+    inference computes from the graph's inputs and weights alone (`_interface_only`): another
+    element type, rank or static dim. onnxruntime-genai's builder declares its shared
+    `/model/constants/INT64/[1]` (shape [1]) with rank 0, which onnx.checker's full check
+    refuses ("Inferred shape and existing shape differ in rank"); a declaration is a hint, and
+    such a one is only wrong. Names in graph order; [] when there is no value_info."""
+    if not proto.graph.value_info:
+        return []
+    from trtforge.analyzer.inference import infer_model
+
+    inferred = infer_model(_interface_only(proto))
+    if inferred is None:
+        return []
+    found = {v.name: v.type for v in inferred.graph.value_info}
+    return [
+        value.name
+        for value in proto.graph.value_info
+        if value.name in found and _contradicts(value.type, found[value.name])
+    ]
+
+
+def _contradicts(declared: onnx.TypeProto, inferred: onnx.TypeProto) -> bool:
+    if declared.WhichOneof("value") != "tensor_type" or inferred.WhichOneof("value") != (
+        "tensor_type"
+    ):
+        return False
+    a, b = declared.tensor_type, inferred.tensor_type
+    if a.elem_type and b.elem_type and a.elem_type != b.elem_type:
+        return True
+    if not (a.HasField("shape") and b.HasField("shape")):
+        return False
+    if len(a.shape.dim) != len(b.shape.dim):
+        return True
+    return any(
+        x.HasField("dim_value") and y.HasField("dim_value") and x.dim_value != y.dim_value
+        for x, y in zip(a.shape.dim, b.shape.dim, strict=True)
+    )
+
+
+def drop_stale_value_info(proto: onnx.ModelProto) -> list[str]:
+    """Removes `proto`'s `stale_value_info` entries in place; returns their names. (What a
+    command writes must pass onnx.checker's full check, whose strict inference refuses them.)"""
+    stale = stale_value_info(proto)
+    if stale:
+        drop = set(stale)
+        kept = [v for v in proto.graph.value_info if v.name not in drop]
+        del proto.graph.value_info[:]
+        proto.graph.value_info.extend(kept)
+    return stale
+
+
 def inference_problems(error: str, proto: onnx.ModelProto) -> list[Problem]:
     """The node errors in what strict shape inference raised (`error`) that make the graph
     invalid.

@@ -838,3 +838,35 @@ def test_dim_sizes_the_random_samples(tmp_path):
         assert proc.returncode == 2, proc.stderr
         assert needle in proc.stderr and "Traceback" not in proc.stderr
         assert not bad.exists()
+
+
+def _stale_value_info_model() -> onnx.ModelProto:
+    """A Constant of shape [1] declared rank 0 in value_info, as onnxruntime-genai's builder
+    declares its `/model/constants/INT64/[1]`: onnx.checker passes, its full check does not."""
+    model = onnx.parser.parse_model(
+        """<ir_version: 8, opset_import: ["" : 17]>
+        g (float[batch, 8] x) => (float[batch, 8] y)
+          <float[8, 8] w = {1,0,0,0,0,0,0,0, 0,1,0,0,0,0,0,0, 0,0,1,0,0,0,0,0, 0,0,0,1,0,0,0,0,
+                            0,0,0,0,1,0,0,0, 0,0,0,0,0,1,0,0, 0,0,0,0,0,0,1,0, 0,0,0,0,0,0,0,1}> {
+          h = MatMul(x, w)
+          c = Constant <value = float[1] {1.0}> ()
+          y = Add(h, c)
+        }"""
+    )
+    model.graph.value_info.append(helper.make_tensor_value_info("c", TensorProto.FLOAT, []))
+    onnx.checker.check_model(model)
+    with pytest.raises(onnx.shape_inference.InferenceError):
+        onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def test_value_info_that_inference_refutes_is_dropped(tmp_path):
+    """trt-quantize checks what it writes with the full check, whose strict inference refuses
+    a declaration it refutes: it calibrated, then refused "the quantized model" (exit 1) on
+    every rewritten onnxruntime-genai export. The declaration is dropped up front."""
+    src, out = tmp_path / "m.onnx", tmp_path / "q.onnx"
+    onnx.save(_stale_value_info_model(), src)
+    proc = _cli(src, "-o", out, "--random-calibration", "--method", "minmax")
+    assert proc.returncode == 0, proc.stderr
+    assert "dropped 1 value_info declaration(s)" in proc.stderr
+    onnx.checker.check_model(str(out), full_check=True)

@@ -178,6 +178,12 @@ def _main(argv: Sequence[str] | None) -> int:
 
         check_dim_sizes(loaded.structure, dims)
     model = load_external_weights(loaded)
+    if session.strict_error():  # declarations inference refutes: the output must pass the
+        from trtforge.analyzer.validity import drop_stale_value_info  # full check
+
+        dropped = drop_stale_value_info(model)
+        if dropped:
+            _say(args, f"dropped {len(dropped)} value_info declaration(s) inference refutes")
     if args.calibration_data is not None:
         feeds = load_feeds(args.calibration_data)
     else:

@@ -223,6 +223,7 @@ def rewrite_file(
     if split:
         return _split(session, result, target, out_path, report_path, seed, dims, verify, say)
     _shape_io(result.proto)
+    _drop_stale_value_info(session, result, say)
     # The model, its external data and the report are committed together or not at all.
     with OutputSet() as outputs:
         staged = stage_model(outputs, result.proto, out_path, loaded)
@@ -484,6 +485,23 @@ def _shape_io(proto) -> None:
             and found.tensor_type.elem_type == value.type.tensor_type.elem_type
         ):
             value.type.tensor_type.shape.CopyFrom(found.tensor_type.shape)
+
+
+def _drop_stale_value_info(session: ModelSession, result: RewriteResult, say) -> None:
+    """Drops the value_info the input declared against what inference computes
+    (`validity.stale_value_info`: onnxruntime-genai's rank-0 declaration of a [1] constant),
+    so that the output passes onnx.checker's full check. Looked for only where the input's
+    strict inference raised: a model whose declarations agree costs nothing."""
+    from trtforge.analyzer.validity import drop_stale_value_info
+
+    if not session.strict_error() or not result.proto.graph.value_info:
+        return
+    dropped = drop_stale_value_info(result.proto)
+    if dropped:
+        shown = ", ".join(f"'{short(name)}'" for name in dropped[:3])
+        more = f" and {len(dropped) - 3} more" if len(dropped) > 3 else ""
+        say(f"dropped the value_info of {shown}{more}: it contradicts shape inference")
+        result.notes.append(f"dropped {len(dropped)} value_info declaration(s) inference refutes")
 
 
 def _fails_checker(staged) -> str:

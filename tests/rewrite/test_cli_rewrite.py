@@ -365,3 +365,25 @@ def test_external_weights_of_any_size_are_written_where_their_offsets_say(
         offsets = {e.key: e.value for e in tensor.external_data}
         if "offset" in offsets:
             assert int(offsets["offset"]) % 64 == 0
+
+
+def test_value_info_that_inference_refutes_is_not_written(tmp_path):
+    """A declaration the input's strict inference refutes (onnxruntime-genai's rank-0
+    value_info of a [1] constant) is not written: the output passes onnx.checker's full
+    check, even where no pass changed the graph."""
+    from trtforge.analyzer.cli.rewrite import main
+
+    model = onnx.parser.parse_model(
+        """<ir_version: 8, opset_import: ["" : 17]>
+        g (float[batch, 8] x) => (float[batch, 8] y) {
+          c = Constant <value = float[1] {1.0}> ()
+          y = Add(x, c)
+        }"""
+    )
+    model.graph.value_info.append(helper.make_tensor_value_info("c", TensorProto.FLOAT, []))
+    model.graph.value_info.append(helper.make_tensor_value_info("y", TensorProto.FLOAT, None))
+    src, out = tmp_path / "m.onnx", tmp_path / "out.onnx"
+    onnx.save(model, src)
+    assert main([str(src), "-o", str(out), "--fuse-gelu"]) == 0
+    onnx.checker.check_model(str(out), full_check=True)
+    assert [v.name for v in onnx.load(out).graph.value_info] == ["y"]  # the rest is kept
