@@ -30,6 +30,7 @@ def _m(text: str, opset: int = 21) -> onnx.ModelProto:
 
 _W9 = ",".join(["1"] * 9)
 _W18 = ",".join(["1"] * 18)
+_W128 = ",".join(["1"] * 128)
 
 # fmt: off
 CASES: list[Case] = [
@@ -53,6 +54,10 @@ CASES: list[Case] = [
     Case("deconv-wtensor-dyn-maps", _m("g (float[1,1,3,3] x, float[1,M,3,3] w) => (float y) { y = ConvTranspose(x, w) }"), "convtranspose/dynamic-weights"),
     Case("deconv-wtensor-dyn-outpad", _m("g (float[1,1,3,3] x, float[C,2,3,3] w) => (float y) { y = ConvTranspose<strides=[3,2],output_padding=[1,1]>(x, w) }"), "convtranspose/dynamic-weights"),
     Case("deconv-btensor-dyn", _m("g (float[1,1,3,3] x, float[1,2,3,3] w, float[M] b) => (float y) { y = ConvTranspose(x, w, b) }"), "convtranspose/dynamic-weights"),
+    # a Reshape's -1 among symbolic dims (TorchScript's x.view(x.shape[0], -1, 4, 4) before an
+    # FPN's ConvTranspose): TensorRT computes it where the symbols cancel, ONNX does not
+    Case("deconv-reshape-minus1-batch", _m(f"g (float[N,16,32] x) => (float y) <float[32,1,2,2] w = {{{_W128}}}, int64[3] rest = {{-1,4,4}}, int64 zero = {{0}}, int64[1] ax = {{0}}> {{ t = Transpose<perm=[0,2,1]>(x)\n s = Shape(t)\n b = Gather<axis=0>(s, zero)\n b1 = Unsqueeze(b, ax)\n shape = Concat<axis=0>(b1, rest)\n r = Reshape(t, shape)\n y = ConvTranspose<strides=[2,2]>(r, w) }}", 17)),
+    Case("deconv-reshape-minus1-symbolic", _m(f"g (float[N,S,32] x) => (float y) <float[32,1,2,2] w = {{{_W128}}}, int64[3] rest = {{-1,4,4}}, int64 zero = {{0}}, int64[1] ax = {{0}}> {{ t = Transpose<perm=[0,2,1]>(x)\n s = Shape(t)\n b = Gather<axis=0>(s, zero)\n b1 = Unsqueeze(b, ax)\n shape = Concat<axis=0>(b1, rest)\n r = Reshape(t, shape)\n y = ConvTranspose<strides=[2,2]>(r, w) }}", 17), "convtranspose/dynamic-channels"),
     # --- ConvTranspose output_shape: padding computed from the input dims at build time
     Case("deconv-outshape-xdynbatch", _m(f"g (float[N,1,3,3] x) => (float y) <float[1,2,3,3] w = {{{_W18}}}> {{ y = ConvTranspose<strides=[3,2],output_shape=[10,8]>(x, w) }}")),
     Case("deconv-outshape-xdynspatial", _m(f"g (float[1,1,H,W] x) => (float y) <float[1,2,3,3] w = {{{_W18}}}> {{ y = ConvTranspose<strides=[3,2],output_shape=[10,8]>(x, w) }}"), "convtranspose/output-shape-dynamic"),

@@ -35,6 +35,7 @@ from trtforge.analyzer.kb.ops._compute import (
     src,
     window_fits,
 )
+from trtforge.analyzer.kb.ops._shape_values import reshape_dims
 from trtforge.analyzer.kb.policy import FLOAT_LIKE
 from trtforge.analyzer.kb.rule import NodeContext, OpRule, Since
 
@@ -53,11 +54,18 @@ def _spatial(ctx: NodeContext, low: int, high: int):
 
 
 def _dim(ctx: NodeContext, index: int, axis: int):
-    """(known, value): whether the input's rank is known, and the dim if it is a static int."""
+    """(known, value): whether the input's rank is known, and the dim if it is a static int
+    — or one TensorRT computes where ONNX's inference does not: a Reshape's `-1` among
+    symbolic dims that cancel (`_shape_values.reshape_dims`)."""
     info = ctx.input(index)
     if info is None or info.shape is None or len(info.shape) <= axis:
         return False, None
     d = info.shape[axis]
+    if isinstance(d, int) and d > 0:
+        return True, d
+    resolved = ctx.input_derived(index, reshape_dims)
+    if resolved is not None and len(resolved) == len(info.shape):
+        d = resolved[axis]
     return True, d if isinstance(d, int) and d > 0 else None
 
 
