@@ -530,6 +530,14 @@ class GraphView:
             return False
         return self.outer.is_initializer(name) if self.outer else False
 
+    def is_external(self, name: str) -> bool:
+        """Whether `name` is an initializer (of this graph or an enclosing one) whose data
+        sits in an external data file."""
+        init = self._initializers.get(name)
+        if init is not None:
+            return init.data_location == onnx.TensorProto.EXTERNAL
+        return self.outer.is_external(name) if self.outer is not None else False
+
     def is_constant(self, name: str) -> bool:
         if name in self._initializers:
             return True

@@ -130,12 +130,17 @@ def explain(code: str) -> str | None:
 
 
 def foldable(node, graph) -> bool:
-    """True when `node` computes only from build-time constants (and can be folded)."""
+    """True when `node` computes only from build-time constants (and can be folded): none of
+    them stored in an external data file, which fold-constants leaves unread (a model's
+    weights are never loaded to be folded)."""
     if node.op_type in _NOT_FOLDABLE or not any(node.input):
         return False
     if any(attr.HasField("g") or attr.graphs for attr in node.attribute):
         return False
-    return all(graph.is_constant(name) for name in node.input if name)
+    names = [name for name in node.input if name]
+    return all(graph.is_constant(name) for name in names) and not any(
+        graph.is_external(name) for name in names
+    )
 
 
 def _with(finding: Finding, fix: Fix, hint: str) -> Finding:
@@ -191,8 +196,45 @@ def complete(findings: list[Finding], node, graph) -> list[Finding]:
                 "every input of the node is a build-time constant: trt-rewrite "
                 "--fold-constants computes it away",
             )
-        out.append(_no_fix(finding))
+        out.append(_no_fix(_without_passes_that_leave(finding, node)))
     return out
+
+
+def _without_passes_that_leave(finding: Finding, node) -> Finding:
+    """`finding` without the rewrite fixes whose pass leaves `node` as it is
+    (`RewritePass.leaves`: a GroupQueryAttention with a quantized KV cache for decompose-gqa),
+    each such pass's reason added to the hint: `--auto` would run it and change nothing."""
+    reasons, kept = [], []
+    for fix in finding.fixes:
+        why = _left_by(fix.name, node) if fix.kind == "rewrite" else None
+        if why is None:
+            kept.append(fix)
+        else:
+            reasons.append(f"trt-rewrite --{fix.name} leaves this node ({why})")
+    if not reasons:
+        return finding
+    hint = "; ".join([finding.hint, *reasons] if finding.hint else reasons)
+    return Finding(
+        finding.code,
+        finding.message,
+        hint,
+        tuple(kept),
+        finding.source,
+        finding.severity,
+        finding.inner,
+    )
+
+
+def _left_by(pass_id: str, node) -> str | None:
+    """Why pass `pass_id` leaves `node` as it is (`RewritePass.leaves`), or None."""
+    try:
+        from trtforge.analyzer.rewrite.registry import get_pass
+    except ImportError:  # the knowledge base without the rewrite package
+        return None
+    try:
+        return get_pass(pass_id).leaves(node)
+    except KeyError:
+        return None
 
 
 def complete_graph(findings: list[Finding]) -> list[Finding]:

@@ -31,10 +31,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from trtforge.analyzer.lazy import lazy_import
 from trtforge.analyzer.targets import Target
+
+if TYPE_CHECKING:
+    import onnx
 
 np = lazy_import("numpy")
 gs = lazy_import("onnx_graphsurgeon")
@@ -295,6 +298,14 @@ class RewritePass:
     options: ClassVar[tuple[PassOption, ...]] = ()
     advice: ClassVar[Advice | None] = None
     reads_weights: ClassVar[bool] = False
+
+    @classmethod
+    def leaves(cls, node: onnx.NodeProto) -> str | None:
+        """Why this pass leaves `node` as it is, judged from the node alone (its attributes
+        and which inputs it has), or None. trt-check then names the pass as no fix of the
+        node and gives the reason (`kb/fixability.complete`): a promised fix that `--auto`
+        would skip is a wrong answer. Passes whose skips need the graph keep them in `check`."""
+        return None
 
     @classmethod
     def required_opset(cls, options: RewriteOptions) -> int:

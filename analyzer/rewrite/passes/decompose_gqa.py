@@ -370,41 +370,52 @@ def _sink_logits(b: _B, node, kv_heads, group, scores, compute):
     return b.op("Add", [zero_col, per_head], compute)
 
 
-def _gqa_skip(node: gs.Node, ctx: PassContext, impl: str) -> str | None:
-    heads, kv_heads = int(node.attrs.get("num_heads", 0)), int(node.attrs.get("kv_num_heads", 0))
+def gqa_node_skip(attrs: dict, present: set[int]) -> str | None:
+    """Why a GroupQueryAttention with these attributes, and inputs at the `present`
+    positions, is not decomposed, read off the node alone (`DecomposeGQA.leaves`, and the
+    pass's own check)."""
+    heads, kv_heads = int(attrs.get("num_heads", 0)), int(attrs.get("kv_num_heads", 0))
     if heads <= 0 or kv_heads <= 0 or heads % kv_heads:
         return f"num_heads={heads} is not a multiple of kv_num_heads={kv_heads}"
-    if _input(node, SEQLENS) is None or _input(node, TOTAL) is None:
+    if SEQLENS not in present or TOTAL not in present:
         return "seqlens_k or total_sequence_length is missing (both are required)"
-    if tensor_rank(node.inputs[Q]) not in (None, 3):
-        return f"query '{node.inputs[Q].name}' is not (batch, sequence, hidden)"
     for index, name in UNSUPPORTED_INPUTS.items():
-        if _input(node, index) is not None:
+        if index in present:
             return f"input {index} ({name}) is given (not decomposed)"
-    if int(node.attrs.get("sliding_window_cache", 0)):
+    if int(attrs.get("sliding_window_cache", 0)):
         return (
             "sliding_window_cache=1: a window-sized ring-buffer KV cache is not decomposed "
-            "(onnxruntime-genai writes it for sliding-window layers, e.g. Gemma-2; re-export "
-            "with --extra_options windowed_kv_cache=false, or -e NvTensorRtRtx)"
+            "(onnxruntime-genai writes it for sliding-window layers, e.g. Gemma-2 and "
+            "gpt-oss; re-export with --extra_options windowed_kv_cache=false)"
         )
     for attr, default in (("qk_output", 0), ("kv_cache_bit_width", 0)):
-        if int(node.attrs.get(attr, default)) != default:
-            return f"{attr}={node.attrs[attr]} (not decomposed)"
+        if int(attrs.get(attr, default)) != default:
+            return f"{attr}={attrs[attr]} (not decomposed)"
     for attr in ("k_quant_type", "v_quant_type"):
-        value = node.attrs.get(attr, "NONE")
+        value = attrs.get(attr, "NONE")
         value = value.decode() if isinstance(value, bytes) else str(value)
         if value.upper() != "NONE":
             return f"{attr}={value} (a quantized KV cache is not decomposed)"
-    if not int(node.attrs.get("causal", 1)) and int(node.attrs.get("local_window_size", -1)) > 0:
+    if not int(attrs.get("causal", 1)) and int(attrs.get("local_window_size", -1)) > 0:
         return "causal=0 with local_window_size (invalid for onnxruntime)"
+    if (K in present) != (V in present):
+        return "only one of key/value is given"
+    if (PAST_K in present) != (PAST_V in present):
+        return "only one of past_key/past_value is given"
+    if (Q_NORM in present) != (K_NORM in present):
+        return "only one of q_norm_weight/k_norm_weight is given"
+    return None
+
+
+def _gqa_skip(node: gs.Node, ctx: PassContext, impl: str) -> str | None:
+    present = {i for i in range(len(node.inputs)) if _input(node, i) is not None}
+    why = gqa_node_skip(node.attrs, present)
+    if why is not None:
+        return why
+    if tensor_rank(node.inputs[Q]) not in (None, 3):
+        return f"query '{node.inputs[Q].name}' is not (batch, sequence, hidden)"
     if _used(node, 3, ctx.graph):
         return "output 3 (output_qk) is used; the decomposition does not produce it"
-    if (_input(node, K) is None) != (_input(node, V) is None):
-        return "only one of key/value is given"
-    if (_input(node, PAST_K) is None) != (_input(node, PAST_V) is None):
-        return "only one of past_key/past_value is given"
-    if (_input(node, Q_NORM) is None) != (_input(node, K_NORM) is None):
-        return "only one of q_norm_weight/k_norm_weight is given"
     if _head_size(node) is None:
         return "the head size is unknown (query's hidden size is not static)"
     if not emit.is_float(node.inputs[Q]):
@@ -588,6 +599,15 @@ class DecomposeGQA(RewritePass):
 
     def _impl(self, ctx: PassContext) -> str:
         return ctx.options.gqa_impl
+
+    @classmethod
+    def leaves(cls, node) -> str | None:
+        if node.op_type != "GroupQueryAttention":
+            return None
+        from onnx.helper import get_attribute_value
+
+        attrs = {a.name: get_attribute_value(a) for a in node.attribute}
+        return gqa_node_skip(attrs, {i for i, name in enumerate(node.input) if name})
 
     def check(self, match: Match, ctx: PassContext) -> str | None:
         node = match.nodes[0]

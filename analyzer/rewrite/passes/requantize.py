@@ -1006,6 +1006,15 @@ class Requantize(RewritePass):
     order = 15
     removes = frozenset(INTEGER_OPS)
     reads_weights = True  # requantizes weights, reads zero points: from the model's folder
+
+    @classmethod
+    def leaves(cls, node) -> str | None:
+        if node.op_type in ("QuantizeLinear", "DequantizeLinear") and any(
+            a.name == "block_size" and a.i > 0 for a in node.attribute
+        ):
+            return "block quantization (block_size) is not rewritten"
+        return None
+
     options = (
         PassOption(
             "requantize_form",
