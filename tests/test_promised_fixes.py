@@ -91,3 +91,78 @@ def test_external_block_quantized_weights_name_neither_fold_nor_requantize(tmp_p
     # inline, the same weights are folded: fold-constants reads them
     report = check(inline, target="rtx-1", backend="static")
     assert "fold-constants" in {f.name for f in report.unsupported_nodes[0].fixes}
+
+
+def _cls_token_head(batch) -> onnx.ModelProto:
+    """TorchScript's `cls.expand(batch, -1, -1)` computes the Expand's shape through
+    ConstantOfShape/Equal/Where, which ONNX's inference does not evaluate: the token count,
+    and the channel dim a Reshape(…, [batch, -1, 4, 4]) gives a ConvTranspose, are lost.
+    With a static batch every input of the Expand is a build-time constant."""
+
+    def ints(name, values):
+        return numpy_helper.from_array(np.array(values, np.int64), name)
+
+    rng = np.random.default_rng(0)
+    inits = [
+        numpy_helper.from_array(rng.random((1, 1, 32)).astype(np.float32), "cls"),
+        ints("c", [1, -1, -1]),
+        ints("three", [3]),
+        ints("m1", -1),
+        ints("st", [1]),
+        ints("en", [2**62]),
+        ints("ax", [1]),
+        ints("zero", 0),
+        ints("ax0", [0]),
+        ints("rest", [-1, 4, 4]),
+        numpy_helper.from_array(rng.random((32, 8, 2, 2)).astype(np.float32), "w"),
+    ]
+    one = numpy_helper.from_array(np.array([1], np.int64))
+    nodes = [
+        helper.make_node("ConstantOfShape", ["three"], ["ones"], value=one),
+        helper.make_node("Mul", ["ones", "m1"], ["neg"]),
+        helper.make_node("Equal", ["c", "neg"], ["eq"]),
+        helper.make_node("Where", ["eq", "ones", "c"], ["tgt0"]),
+        # the batch: Shape(x)[0] (static or not), then [batch, 1, 32]
+        helper.make_node("Shape", ["x"], ["xs"]),
+        helper.make_node("Gather", ["xs", "zero"], ["b"], axis=0),
+        helper.make_node("Unsqueeze", ["b", "ax0"], ["b1"]),
+        helper.make_node("Slice", ["tgt0", "st", "en", "ax0"], ["tail"]),
+        helper.make_node("Concat", ["b1", "tail"], ["tgt"], axis=0),
+        helper.make_node("Expand", ["cls", "tgt"], ["clse"]),
+        helper.make_node("Concat", ["clse", "x"], ["cat"], axis=1),
+        helper.make_node("Slice", ["cat", "st", "en", "ax"], ["tok"]),
+        helper.make_node("Transpose", ["tok"], ["t"], perm=[0, 2, 1]),
+        helper.make_node("Concat", ["b1", "rest"], ["shape"], axis=0),
+        helper.make_node("Reshape", ["t", "shape"], ["r"]),
+        helper.make_node("ConvTranspose", ["r", "w"], ["y"], strides=[2, 2]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 16, 32])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, 8, 8, 8])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def test_fold_constants_is_named_for_a_shape_lost_in_a_constant_computation(tmp_path, capsys):
+    report = check(_cls_token_head(1), target="rtx-1", backend="static")
+    (node,) = report.unsupported_nodes
+    assert node.op_type == "ConvTranspose"
+    assert ("rewrite", "fold-constants") in [(f.kind, f.name) for f in node.fixes]
+    assert any("Expand 'clse'" in r.hint for r in node.reasons)
+    src, out = tmp_path / "m.onnx", tmp_path / "out.onnx"
+    onnx.save(_cls_token_head(1), src)
+    assert main([str(src), "-o", str(out), "--auto", "--target", "rtx-1"]) == 0
+    assert "1 before → 0 after" in capsys.readouterr().err
+
+
+def test_fold_constants_is_not_named_where_the_shape_depends_on_an_input():
+    """With a dynamic batch the Expand reads the input's shape: nothing to fold."""
+    report = check(_cls_token_head("N"), target="rtx-1", backend="static")
+    fixes = {f.name for node in report.unsupported_nodes for f in node.fixes}
+    assert "fold-constants" not in fixes

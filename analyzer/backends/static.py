@@ -178,7 +178,7 @@ class StaticChecker:
         findings = list(self._apply(ctx, node, graph, rule))
         only = set(rule.bodies(ctx)) if rule.bodies is not None else None
         findings.extend(self._subgraphs(node, graph, only))
-        findings = fixability.complete(findings, node, graph)
+        findings = fixability.complete(findings, node, graph, ctx)
         status = UNSUPPORTED if any(f.is_error for f in findings) else SUPPORTED
         return status, findings, None, ctx
 

@@ -181,8 +181,9 @@ def _opset_fix(finding: Finding) -> Finding:
     return finding
 
 
-def complete(findings: list[Finding], node, graph) -> list[Finding]:
-    """The findings of one node, each naming its fix or saying why there is none."""
+def complete(findings: list[Finding], node, graph, ctx=None) -> list[Finding]:
+    """The findings of one node, each naming its fix or saying why there is none. `ctx`: the
+    node's NodeContext, told when the fix depends on nodes upstream (`_folded_upstream`)."""
     if not findings:
         return findings
     fold = any(f.is_error for f in findings) and foldable(node, graph)
@@ -196,8 +197,80 @@ def complete(findings: list[Finding], node, graph) -> list[Finding]:
                 "every input of the node is a build-time constant: trt-rewrite "
                 "--fold-constants computes it away",
             )
+        elif finding.is_error and not finding.fixes and _DYNAMIC.search(finding.code):
+            upstream = _folded_upstream(node, graph, ctx)
+            if upstream is not None:
+                finding = _with(
+                    finding,
+                    FOLD,
+                    f"the shape comes through {upstream}, which computes from build-time "
+                    "constants only but whose output's shape ONNX's inference cannot tell: "
+                    "trt-rewrite --fold-constants computes it, and the shape with it",
+                )
         out.append(_no_fix(_without_passes_that_leave(finding, node)))
     return out
+
+
+#: codes of findings about a value or shape known only at run time (as `NO_FIX` reads them).
+_DYNAMIC = re.compile(r"dynamic[a-z-]*$")
+#: producers looked at above a node for `_folded_upstream`.
+UPSTREAM_NODES = 64
+
+
+def _folded_upstream(node, graph, ctx=None) -> str | None:
+    """The first node above `node` (breadth first, at most UPSTREAM_NODES) that fold-constants
+    would compute (`foldable`) and whose output has a shape ONNX's inference leaves unknown:
+    TorchScript's `cls.expand(batch, -1, -1)` with a static batch computes the Expand's shape
+    through Where/Equal/ConstantOfShape, which ONNX does not evaluate, and every shape after
+    it is lost; folding it gives them back. None when there is none."""
+    if ctx is not None:
+        ctx.reads_outside = True  # the answer depends on more than the node's own key
+    seen: set[str] = set()
+    static: dict[str, bool] = {}
+    queue = [name for name in node.input if name]
+    looked = 0
+    while queue and looked < UPSTREAM_NODES:
+        name = queue.pop(0)
+        if name in seen:
+            continue
+        seen.add(name)
+        producer = graph.producer(name)
+        if producer is None:
+            continue
+        looked += 1
+        if (
+            any(out and _shape_unknown(graph.tensor(out).shape) for out in producer.output)
+            and producer.op_type not in _NOT_FOLDABLE
+            and not any(a.HasField("g") or a.graphs for a in producer.attribute)
+            and all(_folds(graph, i, static, 16) for i in producer.input if i)
+        ):
+            return f"{producer.op_type} '{producer.name or producer.output[0]}'"
+        queue.extend(n for n in producer.input if n)
+    return None
+
+
+def _folds(graph, name: str, memo: dict[str, bool], depth: int) -> bool:
+    """Whether fold-constants computes tensor `name`: a build-time constant not stored in an
+    external data file, the Shape of a tensor of static shape (`fold_shapes`), or an op of
+    such values only."""
+    if name in memo:
+        return memo[name]
+    memo[name] = False  # (a cycle, or the depth spent: not shown to fold)
+    if graph.is_constant(name):
+        memo[name] = not graph.is_external(name)
+        return memo[name]
+    producer = graph.producer(name)
+    if producer is None or depth <= 0 or producer.op_type in _NOT_FOLDABLE:
+        return False
+    if producer.op_type == "Shape":
+        memo[name] = not _shape_unknown(graph.tensor(producer.input[0]).shape)
+    elif not any(a.HasField("g") or a.graphs for a in producer.attribute):
+        memo[name] = all(_folds(graph, i, memo, depth - 1) for i in producer.input if i)
+    return memo[name]
+
+
+def _shape_unknown(shape) -> bool:
+    return shape is None or any(not isinstance(d, int) for d in shape)
 
 
 def _without_passes_that_leave(finding: Finding, node) -> Finding:
