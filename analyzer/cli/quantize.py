@@ -327,7 +327,9 @@ def checker_refuses(proto) -> str | None:
     except inference_guard.InferenceCrashed as err:
         return f"the quantized model could not be checked: {err}"
     except Exception as err:  # noqa: BLE001 - the checker raises several types
-        return f"the quantized model fails onnx.checker ({str(err).splitlines()[0][:200]})"
+        from trtforge.analyzer.rewrite.verify import onnxruntime_reason
+
+        return f"the quantized model fails onnx.checker ({onnxruntime_reason(err)})"
     return None
 
 

@@ -26,6 +26,7 @@ External weights are not loaded here: onnxruntime reads them from the model's fo
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -149,6 +150,40 @@ class Verification:
 
 def _dtype_name(elem: int) -> str:
     return onnx.TensorProto.DataType.Name(elem)
+
+
+#: how much of onnxruntime's message an error line quotes
+REASON_CHARS = 240
+
+_ORT_PREFIX = re.compile(r"^\[ONNXRuntimeError\] : \d+ : [A-Z_]+ : ")
+_ORT_SOURCE = re.compile(r"/onnxruntime_src/\S+:\d+ (\S+\([^)]*\)( const)? )?")
+_ORT_STATUS = re.compile(
+    r"Non-zero status code returned while running (\S+) node\. Name:'([^']*)' Status Message: "
+)
+
+
+def _failures_line(failures: list[tuple[str, str]]) -> str:
+    """What each input set's run raised, one line: sets that failed alike are named
+    together, each reason once ("dynamic dims 3, other dynamic dims 1: <reason>")."""
+    by_reason: dict[str, list[str]] = {}
+    for label, reason in failures:
+        by_reason.setdefault(reason, []).append(label)
+    return "; ".join(f"{', '.join(labels)}: {reason}" for reason, labels in by_reason.items())
+
+
+def onnxruntime_reason(err: BaseException, limit: int = REASON_CHARS) -> str:
+    """onnxruntime's error as one line that keeps its cause: without the error-code prefix
+    and source locations, "Non-zero status code … Name:'…' Status Message: why" as
+    "Op 'name': why", and where still too long the middle cut (a builder's long node names
+    would otherwise push the cause, at the end, out of the line)."""
+    text = " ".join(str(err).split())
+    text = _ORT_PREFIX.sub("", text)
+    text = _ORT_SOURCE.sub("", text)
+    text = _ORT_STATUS.sub(lambda m: f"{m[1]} '{m[2]}': ", text)
+    if len(text) <= limit:
+        return text
+    head = limit // 3
+    return f"{text[:head]}…{text[len(text) - (limit - head - 1):]}"
 
 
 def make_inputs(
@@ -338,7 +373,7 @@ def _ort_run(
         results = session.run(wanted, {k: v for k, v in feeds.items() if k in feed_names})
     except Exception as err:  # noqa: BLE001 - onnxruntime raises its own error types
         raise _classify(err)(
-            f"onnxruntime cannot run the model for verification ({str(err).splitlines()[0][:200]})",
+            f"onnxruntime cannot run the model for verification ({onnxruntime_reason(err)})",
             "rewrite with --no-verify if the model is meant for TensorRT only",
         ) from None
     return dict(zip(wanted, results, strict=True))
@@ -776,7 +811,7 @@ def verify(
             result.notes.insert(0, f"whole-model run impossible: {err.message}")
             return result
         except RunError as err:
-            failures.append(f"{candidate.assumed or 'inputs'}: {err.message}")
+            failures.append((candidate.assumed or "inputs", err.message))
             continue
         result = Verification(
             inputs={k: list(v.shape) for k, v in candidate.steps[0].feed.items()},
@@ -794,7 +829,7 @@ def verify(
     what = "the given inputs" if given else f"any of {len(options)} generated input sets"
     raise UserError(
         f"verification: the ORIGINAL model does not run on {what}, so the rewrite cannot be "
-        f"compared ({'; '.join(failures)[:400]})",
+        f"compared ({_failures_line(failures)})",
         "give inputs it runs with (--inputs FILE.npz, --data-loader-script file.py, or --dim "
         "NAME=SIZE), or rewrite with --no-verify",
     )

@@ -227,3 +227,36 @@ def test_a_model_only_onnx_reference_runs_may_hold_dequantize_linear(opset):
     normed = gamma * (x - mean) / np.sqrt(var + 1e-5) + beta
     dequantized = (np.array([-4, 0, 3, 127]) - 1) * 0.5
     np.testing.assert_allclose(got, normed + dequantized, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("raw", "want"),
+    [
+        (
+            "[ONNXRuntimeError] : 1 : FAIL : Non-zero status code returned while running "
+            "GroupQueryAttention node. Name:'/model/layers.0/attn/GroupQueryAttention' Status "
+            "Message: cos_cache dimension 1 must be <= head_size / 2 and a multiple of 8",
+            "GroupQueryAttention '/model/layers.0/attn/GroupQueryAttention': cos_cache "
+            "dimension 1 must be <= head_size / 2 and a multiple of 8",
+        ),
+        (
+            "[ONNXRuntimeError] : 1 : FAIL : Exception during initialization: "
+            "/onnxruntime_src/onnxruntime/core/providers/cpu/tensor/upsamplebase.h:314 "
+            "onnxruntime::UpsampleBase::UpsampleBase(const KernelInfoType&) cubic mode only "
+            "supports 2-D inputs",
+            "Exception during initialization: cubic mode only supports 2-D inputs",
+        ),
+    ],
+)
+def test_onnxruntime_reason_keeps_the_cause(raw, want):
+    """onnxruntime's messages end with their cause: the error-code prefix, source locations
+    and the status boilerplate go, not the cause (a cut at 200 characters kept a builder's
+    long node name and lost "must be <= head_size / 2")."""
+    assert V.onnxruntime_reason(RuntimeError(raw)) == want
+
+
+def test_a_long_reason_is_cut_in_the_middle():
+    raw = "Node (" + "/very/long/module" * 40 + ") Op (Reshape) incompatible shapes"
+    reason = V.onnxruntime_reason(RuntimeError(raw))
+    assert len(reason) <= V.REASON_CHARS and reason.endswith("incompatible shapes")
+    assert "…" in reason
