@@ -187,7 +187,7 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.calibration_data is not None:
         feeds = load_feeds(args.calibration_data)
     else:
-        feeds = _random_feeds(model, dims)
+        feeds = _random_feeds(model, dims, loaded.folder)
         _say(args, f"warning: calibrating on {RANDOM_SAMPLES} random samples (scales mean nothing)")
     check_feeds(model, feeds, "--calibration-data")
     if args.method == "entropy" and len(feeds) < ENTROPY_MIN_SAMPLES and not args.check_fp16:
@@ -385,15 +385,19 @@ def _refuse_unregistered_ops(loaded) -> None:
     )
 
 
-def _random_feeds(model, dims: dict[str, int]) -> list[dict]:
+def _random_feeds(model, dims: dict[str, int], folder=None) -> list[dict]:
     """RANDOM_SAMPLES generated feeds, of the first input candidate the model runs with
     (`verify.first_runnable`): the first alone may be too short for the model (a speech
     model's time axis of 10 under two strided Convs), which refused the model as if the
-    samples were the user's. `dims`: sizes the user gave named dynamic dims (`--dim`)."""
+    samples were the user's. `dims`: sizes the user gave named dynamic dims (`--dim`);
+    `folder`: the model's (a decoder's genai_config.json there gives its KV-cache dims)."""
     from trtforge.analyzer.rewrite.verify import first_runnable, make_inputs
 
-    chosen = first_runnable(model, dims=dims)
-    return [make_inputs(model, seed, dims=dims, candidate=chosen) for seed in range(RANDOM_SAMPLES)]
+    chosen = first_runnable(model, dims=dims, folder=folder)
+    return [
+        make_inputs(model, seed, dims=dims, candidate=chosen, folder=folder)
+        for seed in range(RANDOM_SAMPLES)
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -29,6 +29,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -183,7 +184,7 @@ def onnxruntime_reason(err: BaseException, limit: int = REASON_CHARS) -> str:
     if len(text) <= limit:
         return text
     head = limit // 3
-    return f"{text[:head]}…{text[len(text) - (limit - head - 1):]}"
+    return f"{text[:head]}…{text[len(text) - (limit - head - 1) :]}"
 
 
 def make_inputs(
@@ -192,19 +193,25 @@ def make_inputs(
     dims: Mapping[str, int] | None = None,
     types=None,
     candidate: int = 0,
+    folder: Path | None = None,
 ) -> dict[str, np.ndarray]:
     """Inputs for every graph input that is not an initializer: the first step of candidate
     `candidate` (the first by default; `first_runnable`) of `rewrite.inputs.candidates`
     (floats standard normal; integers bounded by the tables they index, else 0..3; masks 0/1;
     a dynamic dim takes `dims[name]` or `DEFAULT_DIM`; `types`: the model's type table, when
-    the caller has one)."""
+    the caller has one; `folder`: the model's, where a genai_config.json beside it gives a
+    decoder's KV-cache dims)."""
     from trtforge.analyzer.rewrite.inputs import candidates
 
-    return candidates(proto, seed, dims, types=types)[candidate].steps[0].feed
+    return candidates(proto, seed, dims, folder=folder, types=types)[candidate].steps[0].feed
 
 
 def first_runnable(
-    proto: onnx.ModelProto, seed: int = 0, dims: Mapping[str, int] | None = None, types=None
+    proto: onnx.ModelProto,
+    seed: int = 0,
+    dims: Mapping[str, int] | None = None,
+    types=None,
+    folder: Path | None = None,
 ) -> int:
     """The index of the first candidate of `rewrite.inputs.candidates` whose inputs `proto`
     runs with in onnxruntime, as verification tries them (the first may be too small: a
@@ -212,7 +219,7 @@ def first_runnable(
     caller's own run reports onnxruntime's error."""
     from trtforge.analyzer.rewrite.inputs import candidates
 
-    for index, candidate in enumerate(candidates(proto, seed, dims, types=types)):
+    for index, candidate in enumerate(candidates(proto, seed, dims, folder=folder, types=types)):
         try:
             run_model(proto, candidate.steps[0].feed)
         except NoKernelError:

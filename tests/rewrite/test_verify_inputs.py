@@ -197,6 +197,25 @@ def test_decoder_heads_from_genai_config(tmp_path) -> None:
     assert feed["past_key_values.0.key"].shape[1:] == (2, gen.DECODE_PAST, 4)
 
 
+def test_random_calibration_reads_genai_config(tmp_path) -> None:
+    """trt-quantize's random samples of a decoder take the KV-cache heads from the
+    genai_config.json beside the model, as verification's inputs do (they took the default
+    size, which the model's attention refuses)."""
+    from trtforge.analyzer.cli.quantize import _random_feeds
+
+    model = _decoder()
+    dims = model.graph.input[2].type.tensor_type.shape.dim
+    dims[1].Clear()
+    dims[1].dim_param = "num_kv_heads"
+    (tmp_path / "genai_config.json").write_text(
+        '{"model": {"decoder": {"num_key_value_heads": 2, "head_size": 4}}}'
+    )
+    assert make_inputs(model, folder=tmp_path)["past_key_values.0.key"].shape[1] == 2
+    assert make_inputs(model)["past_key_values.0.key"].shape[1] == gen.DEFAULT_DIM
+    feeds = _random_feeds(model, {}, tmp_path)
+    assert {f["past_key_values.0.key"].shape[1] for f in feeds} == {2}
+
+
 def test_user_inputs_npz_and_script(tmp_path, capsys) -> None:
     model = _unet()
     src = tmp_path / "m.onnx"
