@@ -168,6 +168,14 @@ _INPUT_TYPES = frozenset(
     getattr(onnx.TensorProto, name)
     for name in ("FLOAT", "FLOAT16", "BFLOAT16", "INT32", "INT64", "INT8", "UINT8", "BOOL")
 )
+#: the parser's errors on a node after a refused one that are about the stand-in input, not
+#: the node: a network input used as a shape tensor of a type a shape tensor cannot have, or
+#: the shape analyzer's internal assertion on a shape computed from one (a Range whose bound
+#: stands in for a refused DequantizeLinear).
+_STAND_IN_SHAPE = re.compile(
+    r"is a shape tensor and must have type Int32 or Int64|graphShapeAnalyzer\.cpp.*"
+    r"Error Code 2: Internal Error"
+)
 #: parser functions whose errors concern the graph's inputs/outputs, not a node.
 GRAPH_FUNCS = frozenset({"importInput", "importInputs", "markOutput", "importModel"})
 #: the parser's error for an initializer it cannot convert (importInitializers)
@@ -403,9 +411,19 @@ class Partition:
             tainted = self._downstream(alive, removed) if removed else set()
             for position, errs in failing.items():
                 original = alive[position]
+                self.found_in[original] = self.parses
+                if original in tainted and all(
+                    _STAND_IN_SHAPE.search(e.get("desc", "")) for e in errs
+                ):
+                    # the stand-in, a float network input, cannot be a shape tensor: what
+                    # the refused node computes might be (a Range bound, a Reshape's shape)
+                    self.cause[original] = (
+                        "not judged: it computes a shape from the output of a refused node, "
+                        "which stands in as a network input TensorRT cannot take as a shape"
+                    )
+                    continue
                 self.status[original] = "unsupported"
                 self.errors[original] = errs
-                self.found_in[original] = self.parses
                 if original in tainted:
                     self.dependent.add(original)
             if graph_errors or not failing:

@@ -322,3 +322,36 @@ def test_nested_body_path_matches_the_static_backend(tmp_path):
     static = check(path, target="rtx-1", backend="static").nodes[1]
     assert [f.inner for f in parser.errors] == ["If/then_branch/If/then_branch/Bad"]
     assert [f.inner for f in parser.errors] == [f.inner for f in static.errors]
+
+
+#: a Range whose start and delta are the DequantizeLinear of a UINT8 constant (onnxruntime's
+#: QOperator quantization of MaskFormer's sine position embedding): TensorRT refuses the
+#: UINT8 DequantizeLinear, and the Range, fed its stand-in (a float network input) as a shape
+#: value, fails inside TensorRT's shape analyzer
+RANGE_AFTER_A_REFUSED_DQ = """
+<ir_version: 8, opset_import: ["" : 13]>
+g (float[b, 4, 8] x) => (float[b, 4, n] y) <uint8 cq = {1}, float cs = {1.0}, uint8 cz = {0},
+                                           int64[1] i2 = {2}> {
+  one = DequantizeLinear(cq, cs, cz)
+  shp = Shape(x)
+  hw = Gather<axis = 0>(shp, i2)
+  hws = Squeeze(hw)
+  limit = Cast<to = 1>(hws)
+  r = Range(one, limit, one)
+  y = Add(x, r)
+}
+"""
+
+
+def test_a_shape_computed_from_a_stand_in_is_not_judged(tmp_path):
+    """A node after a refused one whose only error is about its stand-in input being used
+    as a shape (no shape tensor of its type; the shape analyzer's internal assertion) is "not
+    judged", not refused: the refused node's real output may well be such a value."""
+    if not HAS_RTX:
+        pytest.skip("the internal assertion is TensorRT-RTX's")
+    report = check(_save(tmp_path, RANGE_AFTER_A_REFUSED_DQ), target="rtx-1", backend="parser")
+    by_op = {n.op_type: n for n in report.nodes}
+    assert by_op["DequantizeLinear"].status == "unsupported"
+    assert by_op["Range"].status == "supported"
+    assert [f.code for f in by_op["Range"].reasons] == ["parser/not-judged"]
+    assert "refused node" in by_op["Range"].reasons[0].message
