@@ -183,14 +183,21 @@ def test_decoder_prefill_and_decode_steps(rw) -> None:
     assert outcome.ok and len(outcome.steps) == 2
 
 
-def test_decoder_heads_from_genai_config(tmp_path) -> None:
+def _decoder_with_genai_config(folder) -> onnx.ModelProto:
+    """`_decoder()` with its KV heads a named dim, which genai_config.json in `folder` sizes
+    (2 heads of 4)."""
     model = _decoder()
     dims = model.graph.input[2].type.tensor_type.shape.dim
     dims[1].Clear()
     dims[1].dim_param = "num_kv_heads"
-    (tmp_path / "genai_config.json").write_text(
+    (folder / "genai_config.json").write_text(
         '{"model": {"decoder": {"num_key_value_heads": 2, "head_size": 4}}}'
     )
+    return model
+
+
+def test_decoder_heads_from_genai_config(tmp_path) -> None:
+    model = _decoder_with_genai_config(tmp_path)
     layout = gen.decoder_layout(model, tmp_path)
     assert layout.heads == {"past_key_values.0.key": 2}
     feed = gen.candidates(model, folder=tmp_path)[0].steps[1].feed
@@ -203,13 +210,7 @@ def test_random_calibration_reads_genai_config(tmp_path) -> None:
     size, which the model's attention refuses)."""
     from trtforge.analyzer.cli.quantize import _random_feeds
 
-    model = _decoder()
-    dims = model.graph.input[2].type.tensor_type.shape.dim
-    dims[1].Clear()
-    dims[1].dim_param = "num_kv_heads"
-    (tmp_path / "genai_config.json").write_text(
-        '{"model": {"decoder": {"num_key_value_heads": 2, "head_size": 4}}}'
-    )
+    model = _decoder_with_genai_config(tmp_path)
     assert make_inputs(model, folder=tmp_path)["past_key_values.0.key"].shape[1] == 2
     assert make_inputs(model)["past_key_values.0.key"].shape[1] == gen.DEFAULT_DIM
     feeds = _random_feeds(model, {}, tmp_path)
