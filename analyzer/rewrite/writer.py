@@ -242,10 +242,36 @@ def _write_streamed(proto: onnx.ModelProto, out: Path, folder: Path, tmpdir: Pat
                         tensor.ClearField(field)
                     place(tensor, start, len(raw))
             dst.flush()
+            _check_placed(copied, sources, dst)
         _fsync_write(tmpdir / out.name, full.SerializeToString())
     finally:
         for handle in sources.values():
             handle.close()
+
+
+#: bytes compared at each end of a copied tensor (`_check_placed`)
+PLACEMENT_PROBE = 64
+
+
+def _check_placed(copied: dict[tuple[str, int, int], int], sources: dict, dst) -> None:
+    """Reads back both ends of every tensor copied into the data file and compares them with
+    the input's: a tensor written anywhere but where its offset says (the copy beneath the
+    file's buffer once did that, unseen by verification, which runs on the model in memory)
+    stops the write — an error, and nothing is written — instead of shipping wrong weights.
+    Costs two small reads a tensor."""
+    for (path, offset, length), start in copied.items():
+        probe = min(PLACEMENT_PROBE, length)
+        for at in {0, length - probe}:
+            src = sources[path]
+            src.seek(offset + at)
+            want = src.read(probe)
+            dst.seek(start + at)
+            if dst.read(probe) != want:
+                raise RuntimeError(
+                    f"the data file written holds other bytes than '{path}' at offset "
+                    f"{offset + at} where its tensor was placed"
+                )
+    dst.seek(0, os.SEEK_END)
 
 
 def _write_loaded(

@@ -387,3 +387,41 @@ def test_value_info_that_inference_refutes_is_not_written(tmp_path):
     assert main([str(src), "-o", str(out), "--fuse-gelu"]) == 0
     onnx.checker.check_model(str(out), full_check=True)
     assert [v.name for v in onnx.load(out).graph.value_info] == ["y"]  # the rest is kept
+
+
+def test_a_misplaced_weight_stops_the_write(tmp_path, monkeypatch, capsys):
+    """Every tensor copied from the input's data file is read back at both ends: a copy that
+    lands anywhere but where its offset says is an internal error (exit 3) and nothing is
+    written, never a model with wrong weights that verified in memory."""
+    from trtforge.analyzer.cli.rewrite import main
+    from trtforge.analyzer.rewrite import writer
+
+    real = writer._copy_range
+
+    def shifted(src, dst, offset, length):  # one stray byte first: the old bug's effect
+        dst.seek(0, os.SEEK_END)
+        dst.write(b"\0")
+        real(src, dst, offset, length)
+
+    monkeypatch.setattr(writer, "_copy_range", shifted)
+    model = helper.make_model(
+        helper.make_graph(
+            [
+                helper.make_node("Add", ["x", "w"], ["a"]),
+                helper.make_node("Identity", ["a"], ["y"]),
+            ],
+            "g",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, [100])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, [100])],
+            [numpy_helper.from_array(np.arange(100, dtype=np.float32), "w")],
+        ),
+        opset_imports=[helper.make_opsetid("", 17)],
+    )
+    src = tmp_path / "in" / "m.onnx"
+    src.parent.mkdir()
+    onnx.save(model, src, save_as_external_data=True, size_threshold=0, location="m.data")
+    out = tmp_path / "out" / "m.onnx"
+    out.parent.mkdir()
+    assert main([str(src), "-o", str(out), "--fold-constants"]) == 3
+    assert "other bytes" in capsys.readouterr().err
+    assert list(out.parent.iterdir()) == []
