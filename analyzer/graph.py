@@ -370,6 +370,17 @@ class GraphView:
         self._facts.clear()
         self._analyses.clear()
 
+    def retype(self, types: TypeTable, names: Iterable[str]) -> None:
+        """`use_types(types)` where `types` differs from the table in use only by types for
+        `names`, which had none: what was read of other tensors is kept."""
+        self._types = types
+        self._decoded = types.decoded
+        self._serialized = types.serialized
+        for name in names:
+            self._info.pop(name, None)
+            self._facts.pop(name, None)
+        self._analyses.clear()
+
     def analysis(self, name: str) -> dict:
         """The results of the graph-wide analysis `name` (keyed as it likes), kept while the
         types are: a walk up the producers that many nodes start from (a shape computation

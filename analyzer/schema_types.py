@@ -18,7 +18,7 @@ inference typed, nor any graph input or initializer, is changed.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 import onnx
@@ -149,6 +149,7 @@ def element_types(
     opsets: Mapping[str, int],
     dtype_of: Callable[[str], str],
     produced: Callable[[str], bool],
+    untyped: Collection[str] | None = None,
 ) -> dict[str, str]:
     """Name -> element type (e.g. "UINT8") of the node outputs that `dtype_of` knows no
     type of ("UNDEFINED") and that the schemas of the nodes around them bind to one.
@@ -156,42 +157,96 @@ def element_types(
     The nodes are given by column (op types, domains, input and output names, in the
     graph's order); `opsets`: domain -> the model's opset; `dtype_of(name)`: the element
     type the model and inference give a tensor; `produced(name)`: whether a node of the
-    graph produces it (graph inputs and initializers keep what they declare)."""
+    graph produces it (graph inputs and initializers keep what they declare); `untyped`:
+    the node outputs without a type, where the caller knows them (only the nodes touching
+    one are looked at: a 100,000-node model with a few FastGelus pays for those).
+
+    ONNX's schemas are read first; onnxruntime's (an import of a few tenths of a second) only
+    for what they leave untyped: a FastGelu's output read by a MatMul takes its type from the
+    MatMul's weights."""
     found: dict[str, str] = {}
 
     def known(name: str) -> str | None:
         dtype = found.get(name) or dtype_of(name)
         return dtype if dtype and dtype != "UNDEFINED" else None
 
-    open_rows = [
-        i
-        for i, (ins, outs) in enumerate(zip(inputs, outputs, strict=True))
-        if any(name and known(name) is None for name in (*ins, *outs))
-    ]
+    rows = zip(inputs, outputs, strict=True)
+    if untyped is not None:
+        untyped = untyped if isinstance(untyped, (set, frozenset)) else set(untyped)
+        disjoint = untyped.isdisjoint
+        open_rows = [
+            i for i, (ins, outs) in enumerate(rows) if not (disjoint(ins) and disjoint(outs))
+        ]
+    else:
+        open_rows = [
+            i
+            for i, (ins, outs) in enumerate(rows)
+            if any(n and known(n) is None for n in (*ins, *outs))
+        ]
+    _bind(open_rows, ops, domains, inputs, outputs, opsets, known, produced, found, False)
+    if any(
+        _domain(domains[i]).startswith(ONNXRUNTIME_DOMAIN_PREFIXES)
+        and any(n and known(n) is None for n in outputs[i])
+        for i in open_rows
+    ):  # an onnxruntime op whose own output is still untyped: its schema may tell
+        _bind(open_rows, ops, domains, inputs, outputs, opsets, known, produced, found, True)
+    return found
+
+
+@functools.cache
+def _variables(op: str, domain: str, opset: int, n_in: int, n_out: int):
+    """(the single-type variables, the binding of each of `n_in` inputs then `n_out` outputs)
+    of the op's schema (`Signature.binding`), or None without a schema: what `_bind` reads
+    for each node of one kind."""
+    sig = signature(op, domain, opset)
+    if sig is None:
+        return None
+    names = [sig.binding(False, k) for k in range(n_in)]
+    names += [sig.binding(True, k) for k in range(n_out)]
+    return sig.single, tuple(names)
+
+
+def _domain(domain: str) -> str:
+    return "" if domain == "ai.onnx" else domain
+
+
+def _bind(rows, ops, domains, inputs, outputs, opsets, known, produced, found, foreign) -> None:
+    """Passes over `rows` (node indices), typing what their schemas bind (`element_types`);
+    `foreign`: onnxruntime's schemas too. A row none of whose tensors is left untyped is
+    not looked at again."""
+    pending = list(rows)
     for _ in range(PASSES):
         grew = False
-        for i in open_rows:
-            domain = "" if domains[i] == "ai.onnx" else domains[i]
-            sig = signature(ops[i], domain, opsets.get(domain, 1))
-            if sig is None:
+        still = []
+        for i in pending:
+            domain = _domain(domains[i])
+            if domain not in ONNX_DOMAINS and not foreign:
+                still.append(i)
                 continue
-            slots = [(name, sig.binding(False, k)) for k, name in enumerate(inputs[i])]
-            slots += [(name, sig.binding(True, k)) for k, name in enumerate(outputs[i])]
-            bound: dict[str, str] = dict(sig.single)
-            consistent = True
-            for name, var in slots:
-                dtype = known(name) if name and var else None
-                if dtype is not None and bound.setdefault(var, dtype) != dtype:
-                    consistent = False  # an invalid node: validity reports it
-            if not consistent:
+            ins, outs = inputs[i], outputs[i]
+            variables = _variables(ops[i], domain, opsets.get(domain, 1), len(ins), len(outs))
+            if variables is None:
                 continue
-            for name, var in slots:
-                if not name or var is None or known(name) is not None or not produced(name):
+            single, names = variables
+            slots = list(zip((*ins, *outs), names, strict=True))
+            bound: dict[str, str] = dict(single)
+            dtypes = [known(name) if name and var else None for name, var in slots]
+            if any(
+                dtype is not None and bound.setdefault(var, dtype) != dtype
+                for (_, var), dtype in zip(slots, dtypes, strict=True)
+            ):
+                continue  # an invalid node: validity reports it
+            left = False
+            for (name, var), dtype in zip(slots, dtypes, strict=True):
+                if not name or dtype is not None or not produced(name):
                     continue
-                dtype = bound.get(var) or tensor_dtype(var)
-                if dtype is not None:
-                    found[name] = dtype
+                if var is not None and (new := bound.get(var) or tensor_dtype(var)):
+                    found[name] = new
                     grew = True
-        if not grew:
+                else:
+                    left = True
+            if left:
+                still.append(i)
+        pending = still
+        if not grew or not pending:
             break
-    return found
