@@ -65,10 +65,9 @@ def _element_types(model: onnx.ModelProto, declared: dict[str, str] | None = Non
         known.setdefault(name, onnx.TensorProto.DataType.Name(types[name].tensor_type.elem_type))
     for init in model.graph.initializer:
         known[init.name] = onnx.TensorProto.DataType.Name(init.data_type)
-    produced = {o for n in model.graph.node for o in n.output}
     opsets = {o.domain: o.version for o in model.opset_import}
     return schema_types.element_types(
-        *_columns(model), opsets, lambda n: known.get(n, "UNDEFINED"), produced.__contains__
+        *_columns(model), opsets, lambda n: known.get(n, "UNDEFINED"), set(types)
     )
 
 

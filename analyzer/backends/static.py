@@ -540,11 +540,7 @@ def _with_schema_types(top: GraphView, types: TypeTable, opsets: Mapping[str, in
     inference left untyped (`schema_types`: what follows onnxruntime's com.microsoft ops), set
     on `top` too; `types` itself where there are none."""
     f = top.fields
-    typed = types.serialized_table()
-    untyped = {name for outs in f.outputs for name in outs if name and name not in typed}
     facts = top.facts
-    if not untyped:
-        return types
     found = schema_types.element_types(
         f.ops,
         f.domains,
@@ -552,8 +548,7 @@ def _with_schema_types(top: GraphView, types: TypeTable, opsets: Mapping[str, in
         f.outputs,
         opsets,
         lambda name: facts(name)[0],
-        untyped.__contains__,  # (only a node output without a type gets one)
-        untyped,
+        types.serialized_table(),
     )
     if not found:
         return types
