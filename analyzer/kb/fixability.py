@@ -218,23 +218,44 @@ UPSTREAM_NODES = 64
 
 
 def _folded_upstream(node, graph, ctx=None) -> str | None:
-    """The first node above `node` (breadth first, at most UPSTREAM_NODES) that fold-constants
-    would compute (`foldable`) and whose output has a shape ONNX's inference leaves unknown:
-    TorchScript's `cls.expand(batch, -1, -1)` with a static batch computes the Expand's shape
-    through Where/Equal/ConstantOfShape, which ONNX does not evaluate, and every shape after
-    it is lost; folding it gives them back. None when there is none."""
-    if ctx is not None:
-        ctx.reads_outside = True  # the answer depends on more than the node's own key
+    """The first node above `node`'s inputs (`folds_upstream` of each, in order) that
+    fold-constants would compute and whose output has a shape ONNX's inference leaves
+    unknown, or None. Read through `ctx` (`NodeContext.input_derived`) where there is one, so
+    that nodes whose inputs give the same answer still share their verdict."""
+    for index, name in enumerate(node.input):
+        if not name:
+            continue
+        found = (
+            ctx.input_derived(index, folds_upstream)
+            if ctx is not None
+            else folds_upstream(graph, name)
+        )
+        if found is not None:
+            return found
+    return None
+
+
+def folds_upstream(graph, name: str) -> str | None:
+    """The first node at or above tensor `name`'s producer (breadth first, at most
+    UPSTREAM_NODES) that fold-constants would compute and whose output has a shape ONNX's
+    inference leaves unknown: TorchScript's `cls.expand(batch, -1, -1)` with a static batch
+    computes the Expand's shape through Where/Equal/ConstantOfShape, which ONNX does not
+    evaluate, and every shape after it is lost; folding it gives them back. None when there is
+    none. Remembered per graph while its types are."""
+    memo = graph.analysis("folds_upstream")
+    if name in memo:
+        return memo[name]
     seen: set[str] = set()
     static: dict[str, bool] = {}
-    queue = [name for name in node.input if name]
+    queue = [name]
     looked = 0
+    answer = None
     while queue and looked < UPSTREAM_NODES:
-        name = queue.pop(0)
-        if name in seen:
+        tensor = queue.pop(0)
+        if tensor in seen:
             continue
-        seen.add(name)
-        producer = graph.producer(name)
+        seen.add(tensor)
+        producer = graph.producer(tensor)
         if producer is None:
             continue
         looked += 1
@@ -244,9 +265,11 @@ def _folded_upstream(node, graph, ctx=None) -> str | None:
             and not any(a.HasField("g") or a.graphs for a in producer.attribute)
             and all(_folds(graph, i, static, 16) for i in producer.input if i)
         ):
-            return f"{producer.op_type} '{producer.name or producer.output[0]}'"
+            answer = f"{producer.op_type} '{producer.name or producer.output[0]}'"
+            break
         queue.extend(n for n in producer.input if n)
-    return None
+    memo[name] = answer
+    return answer
 
 
 def _folds(graph, name: str, memo: dict[str, bool], depth: int) -> bool:
