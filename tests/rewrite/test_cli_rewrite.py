@@ -317,6 +317,17 @@ def test_an_input_too_large_to_generate_is_bad_input_not_a_crash(tmp_path, capsy
     assert out.exists()
 
 
+def _external_in_and_out(tmp_path, model):
+    """`model` saved in `in/` with every tensor in an external data file, and the path of an
+    output in `out/` (both folders made)."""
+    src = tmp_path / "in" / "model.onnx"
+    src.parent.mkdir()
+    onnx.save(model, src, save_as_external_data=True, size_threshold=0, location="m.data")
+    out = tmp_path / "out" / "model.onnx"
+    out.parent.mkdir()
+    return src, out
+
+
 @pytest.mark.parametrize("kernel_copy", [True, False], ids=["copy_file_range", "read-write"])
 def test_external_weights_of_any_size_are_written_where_their_offsets_say(
     tmp_path, monkeypatch, kernel_copy
@@ -350,11 +361,7 @@ def test_external_weights_of_any_size_are_written_where_their_offsets_say(
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
-    src = tmp_path / "in" / "model.onnx"
-    src.parent.mkdir()
-    onnx.save(model, src, save_as_external_data=True, size_threshold=0, location="m.data")
-    out = tmp_path / "out" / "model.onnx"
-    out.parent.mkdir()
+    src, out = _external_in_and_out(tmp_path, model)
     assert main([str(src), "-o", str(out), "--fold-constants"]) == 0
     written = onnx.load(out)
     assert not any(n.op_type == "Identity" for n in written.graph.node)
@@ -417,11 +424,7 @@ def test_a_misplaced_weight_stops_the_write(tmp_path, monkeypatch, capsys):
         ),
         opset_imports=[helper.make_opsetid("", 17)],
     )
-    src = tmp_path / "in" / "m.onnx"
-    src.parent.mkdir()
-    onnx.save(model, src, save_as_external_data=True, size_threshold=0, location="m.data")
-    out = tmp_path / "out" / "m.onnx"
-    out.parent.mkdir()
+    src, out = _external_in_and_out(tmp_path, model)
     assert main([str(src), "-o", str(out), "--fold-constants"]) == 3
     assert "other bytes" in capsys.readouterr().err
     assert list(out.parent.iterdir()) == []
