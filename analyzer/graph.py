@@ -360,25 +360,23 @@ class GraphView:
         self._inputs = {vi.name: vi for vi in graph.input}
         self._outputs = {vi.name for vi in graph.output}
 
-    def use_types(self, types: Mapping[str, onnx.TypeProto]) -> None:
+    def use_types(
+        self, types: Mapping[str, onnx.TypeProto], changed: Iterable[str] | None = None
+    ) -> None:
         """Sets the name -> type mapping (types may arrive after the structural caches such as
-        `rows` and `producer_index` were built; see `background.py`)."""
+        `rows` and `producer_index` were built; see `background.py`). `changed`: where the new
+        table differs from the one in use only by types for these names, which had none —
+        what was read of the other tensors is kept."""
         self._types = types
         self._decoded = types.decoded if isinstance(types, TypeTable) else _decoder(types)
         self._serialized = types.serialized if isinstance(types, TypeTable) else None
-        self._info.clear()
-        self._facts.clear()
-        self._analyses.clear()
-
-    def retype(self, types: TypeTable, names: Iterable[str]) -> None:
-        """`use_types(types)` where `types` differs from the table in use only by types for
-        `names`, which had none: what was read of other tensors is kept."""
-        self._types = types
-        self._decoded = types.decoded
-        self._serialized = types.serialized
-        for name in names:
-            self._info.pop(name, None)
-            self._facts.pop(name, None)
+        if changed is None:
+            self._info.clear()
+            self._facts.clear()
+        else:
+            for name in changed:
+                self._info.pop(name, None)
+                self._facts.pop(name, None)
         self._analyses.clear()
 
     def analysis(self, name: str) -> dict:

@@ -553,7 +553,7 @@ def _with_schema_types(top: GraphView, types: TypeTable, opsets: Mapping[str, in
     if not found:
         return types
     types = types.with_element_types(found)
-    top.retype(types, found)
+    top.use_types(types, changed=found)
     return types
 
 

@@ -133,9 +133,7 @@ def foldable(node, graph) -> bool:
     """True when `node` computes only from build-time constants (and can be folded): none of
     them stored in an external data file, which fold-constants leaves unread (a model's
     weights are never loaded to be folded)."""
-    if node.op_type in _NOT_FOLDABLE or not any(node.input):
-        return False
-    if any(attr.HasField("g") or attr.graphs for attr in node.attribute):
+    if not _computes_values(node) or not any(node.input):
         return False
     names = [name for name in node.input if name]
     return all(graph.is_constant(name) for name in names) and not any(
@@ -261,8 +259,7 @@ def folds_upstream(graph, name: str) -> str | None:
         looked += 1
         if (
             any(out and _shape_unknown(graph.tensor(out).shape) for out in producer.output)
-            and producer.op_type not in _NOT_FOLDABLE
-            and not any(a.HasField("g") or a.graphs for a in producer.attribute)
+            and _computes_values(producer)
             and all(_folds(graph, i, static, 16) for i in producer.input if i)
         ):
             answer = f"{producer.op_type} '{producer.name or producer.output[0]}'"
@@ -283,13 +280,21 @@ def _folds(graph, name: str, memo: dict[str, bool], depth: int) -> bool:
         memo[name] = not graph.is_external(name)
         return memo[name]
     producer = graph.producer(name)
-    if producer is None or depth <= 0 or producer.op_type in _NOT_FOLDABLE:
+    if producer is None or depth <= 0 or not _computes_values(producer):
         return False
     if producer.op_type == "Shape":
         memo[name] = not _shape_unknown(graph.tensor(producer.input[0]).shape)
-    elif not any(a.HasField("g") or a.graphs for a in producer.attribute):
+    else:
         memo[name] = all(_folds(graph, i, memo, depth - 1) for i in producer.input if i)
     return memo[name]
+
+
+def _computes_values(node) -> bool:
+    """Whether fold-constants can evaluate `node` once its inputs are known: not a random
+    op or a Constant, and no If/Loop/Scan body."""
+    return node.op_type not in _NOT_FOLDABLE and not any(
+        attr.HasField("g") or attr.graphs for attr in node.attribute
+    )
 
 
 def _shape_unknown(shape) -> bool:

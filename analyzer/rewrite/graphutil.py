@@ -74,6 +74,11 @@ def consumers(tensor: gs.Tensor) -> list[gs.Node]:
     return list(tensor.outputs)
 
 
+def attr_text(value) -> str:
+    """A string attribute's value as text (graphsurgeon and onnx give bytes or str)."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def is_default(node: gs.Node) -> bool:
     """True for a node of the default ONNX domain."""
     return node.domain in ("", "ai.onnx", None)

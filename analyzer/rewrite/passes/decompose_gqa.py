@@ -60,7 +60,7 @@ from __future__ import annotations
 from trtforge.analyzer.lazy import lazy_import
 from trtforge.analyzer.rewrite import emit
 from trtforge.analyzer.rewrite.base import Match, PassContext, PassOption, RewritePass, detach
-from trtforge.analyzer.rewrite.graphutil import anchor, graph_output_names, tensor_rank
+from trtforge.analyzer.rewrite.graphutil import anchor, attr_text, graph_output_names, tensor_rank
 
 np = lazy_import("numpy")
 gs = lazy_import("onnx_graphsurgeon")
@@ -392,8 +392,7 @@ def gqa_node_skip(attrs: dict, present: set[int]) -> str | None:
         if int(attrs.get(attr, default)) != default:
             return f"{attr}={attrs[attr]} (not decomposed)"
     for attr in ("k_quant_type", "v_quant_type"):
-        value = attrs.get(attr, "NONE")
-        value = value.decode() if isinstance(value, bytes) else str(value)
+        value = attr_text(attrs.get(attr, "NONE"))
         if value.upper() != "NONE":
             return f"{attr}={value} (a quantized KV cache is not decomposed)"
     if not int(attrs.get("causal", 1)) and int(attrs.get("local_window_size", -1)) > 0:

@@ -41,7 +41,13 @@ from __future__ import annotations
 
 from trtforge.analyzer.lazy import lazy_import
 from trtforge.analyzer.rewrite.base import Match, PassContext, PassOption, RewritePass, detach
-from trtforge.analyzer.rewrite.graphutil import anchor, graph_output_names, guess_dtype, tensor_rank
+from trtforge.analyzer.rewrite.graphutil import (
+    anchor,
+    attr_text,
+    graph_output_names,
+    guess_dtype,
+    tensor_rank,
+)
 from trtforge.analyzer.rewrite.passes import _ml_emit as ml
 from trtforge.analyzer.rewrite.passes._ml_emit import F32, Emit
 
@@ -57,10 +63,6 @@ TRANSFORMS = ("NONE", "LOGISTIC", "SOFTMAX", "SOFTMAX_ZERO", "PROBIT")
 
 
 # -- reading nodes ---------------------------------------------------------------------------
-def _s(value) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def _list(node: gs.Node, name: str) -> list:
     value = node.attrs.get(name)
     if value is None:
@@ -139,7 +141,7 @@ def _scaler(node, ctx):
 def _normalizer(node, ctx):
     e = Emit(ctx)
     x = _as_float(e, node.inputs[0])
-    norm = _s(node.attrs.get("norm", "MAX"))
+    norm = attr_text(node.attrs.get("norm", "MAX"))
     if norm == "MAX":
         denom = e.reduce("ReduceMax", x, [-1], 1)
     elif norm == "L1":
@@ -272,7 +274,7 @@ def _linear_regressor(node, ctx):
     coef = np.array(_list(node, "coefficients"), F32).reshape(targets, -1)
     intercepts = np.array(_list(node, "intercepts") or [0.0] * targets, F32)
     scores = e.op("Gemm", x, e.const(coef), e.const(intercepts), transB=1)
-    kind = _s(node.attrs.get("post_transform", "NONE"))
+    kind = attr_text(node.attrs.get("post_transform", "NONE"))
     e.op("Identity", ml.post_transform(e, scores, kind, targets), out=node.outputs[0])
 
 
@@ -307,7 +309,7 @@ def _linear_classifier(node, ctx):
     n = len(intercepts)
     coef = np.array(_list(node, "coefficients"), F32).reshape(n, -1)
     labels = [int(v) for v in _list(node, "classlabels_ints")]
-    kind = _s(node.attrs.get("post_transform", "NONE"))
+    kind = attr_text(node.attrs.get("post_transform", "NONE"))
     scores = e.op("Gemm", x, e.const(coef), e.const(intercepts), transB=1)
     label_out, score_out = _out(node, 0, graph), _out(node, 1, graph)
     if label_out is not None:
@@ -336,7 +338,7 @@ def _linear_classifier_check(node, ctx):
         return reason
     n = len(_list(node, "intercepts"))
     labels = _list(node, "classlabels_ints")
-    kind = _s(node.attrs.get("post_transform", "NONE"))
+    kind = attr_text(node.attrs.get("post_transform", "NONE"))
     if n == 0 or len(_list(node, "coefficients")) % n:
         return "coefficients do not split into one row per intercept"
     if n > 1 and len(labels) < n and _out(node, 0, ctx.graph) is not None:
@@ -349,7 +351,7 @@ def _linear_classifier_check(node, ctx):
 # -- SVM -------------------------------------------------------------------------------------
 def _kernel(e: Emit, x: gs.Tensor, vectors: np.ndarray, node: gs.Node) -> gs.Tensor:
     """[N, V] kernel values of every row of x against every support vector."""
-    kind = _s(node.attrs.get("kernel_type", "LINEAR"))
+    kind = attr_text(node.attrs.get("kernel_type", "LINEAR"))
     params = _list(node, "kernel_params") or [0.0, 0.0, 0.0]
     gamma, coef0, degree = (list(params) + [0.0, 0.0, 0.0])[:3]
     c = ml.partial_const(e)
@@ -387,7 +389,7 @@ def _svm_regressor(node, ctx):
 
 
 def _svm_regressor_check(node, ctx):
-    kind = _s(node.attrs.get("post_transform", "NONE"))
+    kind = attr_text(node.attrs.get("post_transform", "NONE"))
     if kind != "NONE":
         return f"post_transform {kind} on SVMRegressor is not lowered"
     n_supports = int(node.attrs.get("n_supports", 0))
@@ -409,7 +411,7 @@ def _svm_classifier(node, ctx):
     graph = ctx.graph
     x = _as_float(e, node.inputs[0])
     labels = [int(v) for v in _list(node, "classlabels_ints")]
-    kind = _s(node.attrs.get("post_transform", "NONE"))
+    kind = attr_text(node.attrs.get("post_transform", "NONE"))
     coef = np.array(_list(node, "coefficients"), F32)
     rho = np.array(_list(node, "rho"), F32)
     per_class, total = _svm_layout(node)
@@ -487,7 +489,7 @@ def _svm_classifier_check(node, ctx):
         )
     labels = _list(node, "classlabels_ints")
     per_class, total = _svm_layout(node)
-    kind = _s(node.attrs.get("post_transform", "NONE"))
+    kind = attr_text(node.attrs.get("post_transform", "NONE"))
     coef = _list(node, "coefficients")
     if total == 0:
         if len(labels) < 2 or len(coef) % len(labels):
@@ -513,8 +515,8 @@ def _tree_regressor(node, ctx):
         node,
         ctx,
         ml.forest_from_attrs(node.attrs, "target", targets),
-        _s(node.attrs.get("aggregate_function", "SUM")),
-        _s(node.attrs.get("post_transform", "NONE")),
+        attr_text(node.attrs.get("aggregate_function", "SUM")),
+        attr_text(node.attrs.get("post_transform", "NONE")),
         base,
         targets,
     )
@@ -577,7 +579,7 @@ def _tree_classifier_plan(node, ctx) -> dict | str:
     if isinstance(forest, str):
         return forest
     base = np.array(_list(node, "base_values") or _list(node, "base_values_as_tensor"), F32)
-    kind = _s(node.attrs.get("post_transform", "NONE"))
+    kind = attr_text(node.attrs.get("post_transform", "NONE"))
     always = _always_scored(forest, _list(node, "nodes_treeids"))
     ids = sorted({int(k) for k in _list(node, "class_ids")})
     weights = _list(node, "class_weights") or _list(node, "class_weights_as_tensor")
@@ -717,7 +719,7 @@ def _tree_regressor_check(node, ctx):
     forest = ml.forest_from_attrs(node.attrs, "target", targets)
     if isinstance(forest, str):
         return forest
-    agg = _s(node.attrs.get("aggregate_function", "SUM"))
+    agg = attr_text(node.attrs.get("aggregate_function", "SUM"))
     if agg not in ("SUM", "AVERAGE", "MIN", "MAX"):
         return f"unknown aggregate_function {agg}"
     return None
@@ -743,7 +745,7 @@ def _check_known_dtype(node, ctx):
 
 
 def _check_normalizer(node, ctx):
-    norm = _s(node.attrs.get("norm", "MAX"))
+    norm = attr_text(node.attrs.get("norm", "MAX"))
     return None if norm in ("MAX", "L1", "L2") else f"unknown norm {norm}"
 
 
@@ -789,7 +791,7 @@ def _check_zipmap(node, ctx):
             "pass --zipmap-as-tensor to output the [N, classes] probability tensor instead"
         )
     labels = _list(node, "classlabels_int64s") or [
-        _s(v) for v in _list(node, "classlabels_strings")
+        attr_text(v) for v in _list(node, "classlabels_strings")
     ]
     if labels != sorted(labels):
         return "class labels are not sorted: the map's key order differs from the columns"

@@ -68,7 +68,7 @@ from trtforge.analyzer.rewrite.base import (
     Skip,
     detach,
 )
-from trtforge.analyzer.rewrite.graphutil import anchor, const_value, graph_output_names
+from trtforge.analyzer.rewrite.graphutil import anchor, attr_text, const_value, graph_output_names
 
 np = lazy_import("numpy")
 gs = lazy_import("onnx_graphsurgeon")
@@ -128,22 +128,25 @@ MOVERS = {
 }
 
 
-def _moves_unchanged(node: gs.Node) -> bool:
-    """Whether a MOVERS node only moves or selects its data's elements: Resize that picks
-    the nearest one (not interpolating, and not filling with an extrapolation value), Pad
-    that repeats or mirrors them (a constant pad is a value of the integer type)."""
+def _movement(node: gs.Node) -> str | None:
+    """How a MOVERS node treats its data's elements: "select" (moves or picks them: Resize
+    to the nearest, Pad that repeats or mirrors), "interpolate" (a Resize that computes new
+    values between them), or None (a Pad with a constant, which is a value of the integer
+    type; a Resize that fills with an extrapolation value of the float domain)."""
     if node.op == "Resize":
+        if attr_text(node.attrs.get("coordinate_transformation_mode", "")) == (
+            "tf_crop_and_resize"
+        ):
+            return None
         return (
-            _text(node.attrs.get("mode", "nearest")) == "nearest"
-            and _text(node.attrs.get("coordinate_transformation_mode", "")) != "tf_crop_and_resize"
+            "select"
+            if attr_text(node.attrs.get("mode", "nearest")) == "nearest"
+            else ("interpolate")
         )
     if node.op == "Pad":
-        return _text(node.attrs.get("mode", "constant")) in ("edge", "reflect", "wrap")
-    return True
-
-
-def _text(value) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+        edge = attr_text(node.attrs.get("mode", "constant")) in ("edge", "reflect", "wrap")
+        return "select" if edge else None
+    return "select"
 
 
 #: integer types this pass understands, with their ranges. 16-bit tensors (onnxruntime's
@@ -564,7 +567,7 @@ class _Rewriter:
                 return True
             return False
         if dom == "" and op in MOVERS and node.inputs[0].name in self.records:
-            return self._move(node) or (op == "Resize" and self._interpolate(node))
+            return self._move(node)
         if dom == "" and op == "Concat" and all(t.name in self.records for t in node.inputs):
             return self._concat(node)
         return False
@@ -609,9 +612,14 @@ class _Rewriter:
     def _move(self, node: gs.Node) -> bool:
         """A MOVERS node on the quantized tensor it reads: each output keeps that tensor's
         quantization (a per-tensor one in the qdq form, on the float values; the integral
-        values otherwise) — a Split's every output."""
+        values otherwise) — a Split's every output. A Resize that interpolates (onnxruntime
+        resizes UINT8/INT8 data in the integer domain, its output quantized as its input)
+        runs on the same values: within a step of the integer result in the qdq form, and
+        in the float form truncated toward zero, as onnxruntime's kernel converts its float
+        interpolation to the integer type (exact)."""
         rec = self.records[node.inputs[0].name]
-        if any(t.name in self.records for t in node.inputs[1:]) or not _moves_unchanged(node):
+        movement = _movement(node)
+        if any(t.name in self.records for t in node.inputs[1:]) or movement is None:
             return False
         if node.op == "MaxPool" and len(node.outputs) > 1:
             return False
@@ -622,44 +630,25 @@ class _Rewriter:
         outs = [self.ctx.variable(node.op.lower(), dtype=self.float_dtype) for _ in node.outputs]
         self.ctx.node(node.op, [source, *node.inputs[1:]], outs, attrs=dict(node.attrs))
         for old, new in zip(node.outputs, outs, strict=True):
-            self.records[old.name] = (
-                Static(new, rec.scale, rec.zp, rec.dtype, None)
-                if static
-                else Shadow(new, rec.dtype)
-            )
+            if static:
+                self.records[old.name] = Static(new, rec.scale, rec.zp, rec.dtype, None)
+            elif movement == "interpolate":
+                self.records[old.name] = Shadow(self._truncated(new, rec.dtype), rec.dtype)
+            else:
+                self.records[old.name] = Shadow(new, rec.dtype)
         return True
 
-    def _interpolate(self, node: gs.Node) -> bool:
-        """A Resize that interpolates a quantized tensor (onnxruntime resizes UINT8/INT8
-        data in the integer domain, its output quantized as its input): in the qdq form, of
-        the float value, keeping the input's per-tensor quantization (within a step of the
-        integer result); in the float form, of the integral values, truncated toward zero
-        as onnxruntime's kernel converts its float interpolation to the integer type."""
-        rec = self.records[node.inputs[0].name]
-        if any(t.name in self.records for t in node.inputs[1:]):
-            return False
-        if _text(node.attrs.get("coordinate_transformation_mode", "")) == "tf_crop_and_resize":
-            return False  # fills with an extrapolation value of the float domain
-        static = isinstance(rec, Static) and self.qdq
-        if static and rec.axis is not None:
-            return False
-        out = self.ctx.variable("resize", dtype=self.float_dtype)
-        source = rec.x if static else self.integral(node.inputs[0])
-        self.ctx.node("Resize", [source, *node.inputs[1:]], [out], attrs=dict(node.attrs))
-        if static:
-            self.records[node.outputs[0].name] = Static(out, rec.scale, rec.zp, rec.dtype, None)
-            return True
-        lo, hi = _range(rec.dtype)
+    def _truncated(self, value: gs.Tensor, dtype) -> gs.Tensor:
+        """`value` truncated toward zero and saturated to integer type `dtype`."""
+        lo, hi = _range(dtype)
         if lo < 0:  # toward zero: the magnitude's floor, signed
             whole = self.op(
-                "Mul", [self.op("Sign", [out]), self.op("Floor", [self.op("Abs", [out])])]
+                "Mul", [self.op("Sign", [value]), self.op("Floor", [self.op("Abs", [value])])]
             )
         else:
-            whole = self.op("Floor", [out])
-        value = self.op("Clip", [whole, self.const(lo), self.const(hi)])
-        self.records[node.outputs[0].name] = Shadow(value, rec.dtype)
+            whole = self.op("Floor", [value])
         self.forms.add("float")
-        return True
+        return self.op("Clip", [whole, self.const(lo), self.const(hi)])
 
     def _concat(self, node: gs.Node) -> bool:
         """Concat of quantized tensors of one integer type: of their float values where all
