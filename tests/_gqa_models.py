@@ -287,3 +287,31 @@ def decoder_model(
     model.ir_version = 10
     onnx.checker.check_model(model)
     return model
+
+
+def two_layer_model(window_past: str, window: int = 4) -> onnx.ModelProto:
+    """Two GroupQueryAttention layers of one decoding step (one seqlens_k and
+    total_sequence_length): layer 0 with a local window of `window` keys and a past of length
+    dim `window_past`, layer 1 without a window and a past of length dim "past" (onnxruntime-
+    genai's gpt-oss layout: `window_past` "past_sliding_length" in its NvTensorRtRtx export,
+    "past" where every layer holds the full past)."""
+    full = gqa_model(GQAConfig())
+    windowed = gqa_model(GQAConfig(window=window))
+    graph = full.graph
+    node = windowed.graph.node[0]
+    renamed = {name: f"{name}_w" for name in ("past_key", "past_value", "output")}
+    renamed.update(present_key="present_key_w", present_value="present_value_w")
+    for field in (node.input, node.output):
+        for i, name in enumerate(field):
+            field[i] = renamed.get(name, name)
+    node.name = "gqa_window"
+    graph.node.append(node)
+    for info in list(windowed.graph.input):
+        if info.name in ("past_key", "past_value"):
+            info.name = renamed[info.name]
+            info.type.tensor_type.shape.dim[2].dim_param = window_past
+            graph.input.append(info)
+    for info in list(windowed.graph.output):
+        info.name = renamed.get(info.name, info.name)
+        graph.output.append(info)
+    return full

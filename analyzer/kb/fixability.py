@@ -205,7 +205,7 @@ def complete(findings: list[Finding], node, graph, ctx=None) -> list[Finding]:
                     "constants only but whose output's shape ONNX's inference cannot tell: "
                     "trt-rewrite --fold-constants computes it, and the shape with it",
                 )
-        out.append(_no_fix(_without_passes_that_leave(finding, node)))
+        out.append(_no_fix(_without_passes_that_leave(finding, node, graph)))
     return out
 
 
@@ -301,13 +301,13 @@ def _shape_unknown(shape) -> bool:
     return shape is None or any(not isinstance(d, int) for d in shape)
 
 
-def _without_passes_that_leave(finding: Finding, node) -> Finding:
+def _without_passes_that_leave(finding: Finding, node, graph=None) -> Finding:
     """`finding` without the rewrite fixes whose pass leaves `node` as it is
     (`RewritePass.leaves`: a GroupQueryAttention with a quantized KV cache for decompose-gqa),
     each such pass's reason added to the hint: `--auto` would run it and change nothing."""
     reasons, kept = [], []
     for fix in finding.fixes:
-        why = _left_by(fix.name, node) if fix.kind == "rewrite" else None
+        why = _left_by(fix.name, node, graph) if fix.kind == "rewrite" else None
         if why is None:
             kept.append(fix)
         else:
@@ -326,14 +326,15 @@ def _without_passes_that_leave(finding: Finding, node) -> Finding:
     )
 
 
-def _left_by(pass_id: str, node) -> str | None:
-    """Why pass `pass_id` leaves `node` as it is (`RewritePass.leaves`), or None."""
+def _left_by(pass_id: str, node, graph=None) -> str | None:
+    """Why pass `pass_id` leaves `node` (of `graph`, a GraphView, if given) as it is
+    (`RewritePass.leaves`), or None."""
     try:
         from trtforge.analyzer.rewrite.registry import get_pass
     except ImportError:  # the knowledge base without the rewrite package
         return None
     try:
-        return get_pass(pass_id).leaves(node)
+        return get_pass(pass_id).leaves(node, graph)
     except KeyError:
         return None
 

@@ -300,11 +300,13 @@ class RewritePass:
     reads_weights: ClassVar[bool] = False
 
     @classmethod
-    def leaves(cls, node: onnx.NodeProto) -> str | None:
-        """Why this pass leaves `node` as it is, judged from the node alone (its attributes
-        and which inputs it has), or None. trt-check then names the pass as no fix of the
-        node and gives the reason (`kb/fixability.complete`): a promised fix that `--auto`
-        would skip is a wrong answer. Passes whose skips need the graph keep them in `check`."""
+    def leaves(cls, node: onnx.NodeProto, graph=None) -> str | None:
+        """Why this pass leaves `node` as it is, or None, judged from the node (its
+        attributes and which inputs it has) and, where given, `graph` (the analyzer's
+        `GraphView` of the node's graph: the types and neighbours trt-check knows). trt-check
+        then names the pass as no fix of the node and gives the reason
+        (`kb/fixability.complete`): a promised fix that `--auto` would skip is a wrong
+        answer. Skips that need what only the rewrite's graph knows stay in `check`."""
         return None
 
     @classmethod

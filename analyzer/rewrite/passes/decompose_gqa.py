@@ -47,7 +47,9 @@ A bfloat16 node (onnxruntime-genai's bf16 CUDA exports) is computed in float32 b
 Skips (reported): a query that is not float32/float16/bfloat16; the inputs position_ids,
 attention_bias, k_scale/v_scale (quantized cache), query_seqlens, only one of
 q_norm_weight/k_norm_weight;
-sliding_window_cache, qk_output, kv_cache_bit_width, causal=0 with local_window_size; a quantized
+sliding_window_cache, or a windowed layer whose past_key graph input is of another length than
+another KV-cache input (a window-sized ring buffer: `window_sized_cache`); qk_output,
+kv_cache_bit_width, causal=0 with local_window_size; a quantized
 KV cache type; missing seqlens_k/total_sequence_length; an unknown head size (the hidden size of
 query/past_key not static); rotary with a cos_cache whose width is not static; opset below 13;
 the output_qk output in use. RotaryEmbedding: a target whose parser imports it (the knowledge
@@ -406,9 +408,67 @@ def gqa_node_skip(attrs: dict, present: set[int]) -> str | None:
     return None
 
 
+def window_sized_cache(window: int, past, inputs) -> str | None:
+    """Why a GroupQueryAttention with a local window of `window` keys (`local_window_size`)
+    whose past_key is the graph input of dims `past` is taken to hold a window-sized cache,
+    or None: another graph input shaped as a KV cache (rank 4, the same batch dim and head
+    size) has another length (dim 2). `inputs`: the dims of the graph's other inputs (each
+    a sequence of ints, dim names and None, or None where the rank is unknown).
+
+    The op's semantics (onnxruntime's CPU kernel) want every past token in the cache, so
+    the caches of one decoding step hold the same past. An export that gives its windowed
+    layers caches of their own length (onnxruntime-genai's NvTensorRtRtx gpt-oss:
+    `past_sliding_length` beside the full layers' `past_sequence_length`, and no
+    `sliding_window_cache` attribute) means a ring buffer the decomposition does not
+    reproduce: decomposed as a full cache, it reads past the buffer's end once the window
+    has filled. The graph inputs are what is compared because they stay as they are while
+    the other layers are decomposed (a later round, or `--auto`'s next check, must come to
+    the same answer)."""
+    if window <= 0 or past is None or len(past) != 4 or past[2] in (None, ""):
+        return None
+    for dims in inputs:
+        if dims is None or len(dims) != 4 or dims[2] in (None, ""):
+            continue
+        if dims[0] == past[0] and dims[3] == past[3] and dims[2] != past[2]:
+            return (
+                f"local_window_size={window} and a past_key of length '{past[2]}' where "
+                f"another KV-cache input has '{dims[2]}': a window-sized (ring-buffer) KV "
+                "cache is not decomposed (re-export with a full-length cache for every layer, "
+                "e.g. onnxruntime-genai's --extra_options windowed_kv_cache=false with the "
+                "cuda or cpu provider)"
+            )
+    return None
+
+
+def _window_cache_skip(node: gs.Node, graph: gs.Graph) -> str | None:
+    """`window_sized_cache` of a node of the pass's graph."""
+    window = int(node.attrs.get("local_window_size", -1))
+    past = _input(node, PAST_K)
+    if window <= 0 or past is None or not any(past is t for t in graph.inputs):
+        return None
+    shape = None if past.shape is None else list(past.shape)
+    others = [None if t.shape is None else list(t.shape) for t in graph.inputs if t is not past]
+    return window_sized_cache(window, shape, others)
+
+
+def _viewed_window_cache_skip(node, window: int, graph) -> str | None:
+    """`window_sized_cache` of a NodeProto of an analyzer `GraphView` (trt-check's side)."""
+    if window <= 0 or len(node.input) <= PAST_K or not node.input[PAST_K]:
+        return None
+    names = [vi.name for vi in graph.graph.input]
+    past = node.input[PAST_K]
+    if past not in names:
+        return None
+    others = [graph.tensor(name).shape for name in names if name != past]
+    return window_sized_cache(window, graph.tensor(past).shape, others)
+
+
 def _gqa_skip(node: gs.Node, ctx: PassContext, impl: str) -> str | None:
     present = {i for i in range(len(node.inputs)) if _input(node, i) is not None}
     why = gqa_node_skip(node.attrs, present)
+    if why is not None:
+        return why
+    why = _window_cache_skip(node, ctx.graph)
     if why is not None:
         return why
     if tensor_rank(node.inputs[Q]) not in (None, 3):
@@ -600,13 +660,16 @@ class DecomposeGQA(RewritePass):
         return ctx.options.gqa_impl
 
     @classmethod
-    def leaves(cls, node) -> str | None:
+    def leaves(cls, node, graph=None) -> str | None:
         if node.op_type != "GroupQueryAttention":
             return None
         from onnx.helper import get_attribute_value
 
         attrs = {a.name: get_attribute_value(a) for a in node.attribute}
-        return gqa_node_skip(attrs, {i for i, name in enumerate(node.input) if name})
+        why = gqa_node_skip(attrs, {i for i, name in enumerate(node.input) if name})
+        if why is not None or graph is None:
+            return why
+        return _viewed_window_cache_skip(node, int(attrs.get("local_window_size", -1)), graph)
 
     def check(self, match: Match, ctx: PassContext) -> str | None:
         node = match.nodes[0]

@@ -997,7 +997,7 @@ class Requantize(RewritePass):
     reads_weights = True  # requantizes weights, reads zero points: from the model's folder
 
     @classmethod
-    def leaves(cls, node) -> str | None:
+    def leaves(cls, node, graph=None) -> str | None:
         if node.op_type in ("QuantizeLinear", "DequantizeLinear") and any(
             a.name == "block_size" and a.i > 0 for a in node.attribute
         ):
