@@ -50,10 +50,10 @@ def test_a_quantized_kv_cache_names_no_decomposition():
     assert FIX not in fixes and "a quantized KV cache is not decomposed" in hints
 
 
-def test_external_block_quantized_weights_name_neither_fold_nor_requantize(tmp_path):
+def test_external_block_quantized_weights_name_dequantize_nbits(tmp_path, capsys):
     """A blocked UINT4 DequantizeLinear with zero points (onnxruntime-genai's asymmetric QDQ
     int4): requantize does not rewrite block quantization, and fold-constants does not read
-    weights in an external data file."""
+    weights in an external data file; dequantize-nbits does both, and `--auto` runs it."""
     rng = np.random.default_rng(0)
     k, n, block = 32, 16, 32
 
@@ -86,11 +86,17 @@ def test_external_block_quantized_weights_name_neither_fold_nor_requantize(tmp_p
     report = check(str(path), target="rtx-1", backend="static")
     (node,) = report.unsupported_nodes
     names = {f.name for f in node.fixes}
-    assert not names & {"fold-constants", "requantize"}
+    assert names == {"dequantize-nbits"}
     assert any("block quantization" in r.hint for r in node.reasons)
-    # inline, the same weights are folded: fold-constants reads them
+    out = tmp_path / "out" / "m.onnx"
+    out.parent.mkdir()
+    assert main([str(path), "-o", str(out), "--auto", "--target", "rtx-1"]) == 0
+    assert "1 before → 0 after" in capsys.readouterr().err
+    # inline, the same weights are folded too: fold-constants reads them
     report = check(inline, target="rtx-1", backend="static")
-    assert "fold-constants" in {f.name for f in report.unsupported_nodes[0].fixes}
+    assert {"fold-constants", "dequantize-nbits"} <= {
+        f.name for f in report.unsupported_nodes[0].fixes
+    }
 
 
 def _cls_token_head(batch) -> onnx.ModelProto:

@@ -17,6 +17,7 @@ once, for every rule, after the rule has spoken:
 
 from __future__ import annotations
 
+import functools
 import re
 
 from trtforge.analyzer.findings import Finding, Fix
@@ -184,7 +185,9 @@ def complete(findings: list[Finding], node, graph, ctx=None) -> list[Finding]:
     node's NodeContext, told when the fix depends on nodes upstream (`_folded_upstream`)."""
     if not findings:
         return findings
-    fold = any(f.is_error for f in findings) and foldable(node, graph)
+    errors = any(f.is_error for f in findings)
+    fold = errors and foldable(node, graph)
+    claims = _claims(node, graph) if errors else []
     out = []
     for finding in findings:
         finding = _opset_fix(finding)
@@ -205,8 +208,32 @@ def complete(findings: list[Finding], node, graph, ctx=None) -> list[Finding]:
                     "constants only but whose output's shape ONNX's inference cannot tell: "
                     "trt-rewrite --fold-constants computes it, and the shape with it",
                 )
+        if finding.is_error:
+            for fix, why in claims:
+                finding = _with(finding, fix, why)
         out.append(_no_fix(_without_passes_that_leave(finding, node, graph)))
     return out
+
+
+def _claims(node, graph) -> list[tuple[Fix, str]]:
+    """(fix, hint sentence) of each pass that rewrites `node` itself into what the parser
+    takes (`RewritePass.fixes`: a blocked DequantizeLinear with zero points for
+    dequantize-nbits)."""
+    if graph is None:
+        return []
+    return [
+        (Fix("rewrite", cls.id), why) for cls in _node_fixers() if (why := cls.fixes(node, graph))
+    ]
+
+
+@functools.cache
+def _node_fixers() -> tuple:
+    """The rewrite passes that declare nodes they fix (none without the rewrite package)."""
+    try:
+        from trtforge.analyzer.rewrite.registry import node_fixing_passes
+    except ImportError:  # the knowledge base without the rewrite package
+        return ()
+    return tuple(node_fixing_passes())
 
 
 #: codes of findings about a value or shape known only at run time (as `NO_FIX` reads them).

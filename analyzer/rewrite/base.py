@@ -300,6 +300,15 @@ class RewritePass:
     reads_weights: ClassVar[bool] = False
 
     @classmethod
+    def fixes(cls, node: onnx.NodeProto, graph) -> str | None:
+        """Where this pass rewrites `node` (of `graph`, the analyzer's `GraphView`) into what
+        TensorRT takes though the node's op is not one the pass `removes` (a standard op in
+        a form the parser refuses): the sentence trt-check adds to the hint of the node's
+        errors, naming the pass as their fix; None elsewhere (the default). Judge from the
+        node and what the graph holds as it comes, as `leaves` does."""
+        return None
+
+    @classmethod
     def leaves(cls, node: onnx.NodeProto, graph=None) -> str | None:
         """Why this pass leaves `node` as it is, or None, judged from the node (its
         attributes and which inputs it has) and, where given, `graph` (the analyzer's

@@ -96,3 +96,10 @@ def passes_removing(domain: str, op_type: str) -> list[str]:
     """Ids of the passes that replace nodes of `op_type` in the custom `domain`."""
     key = ("" if domain == "ai.onnx" else domain, op_type)
     return [pid for pid, cls in _passes_by_id().items() if key in cls.removes]
+
+
+def node_fixing_passes() -> list[type[RewritePass]]:
+    """The passes that declare the standard-op nodes they fix (`RewritePass.fixes`), in pass
+    order."""
+    default = RewritePass.fixes.__func__
+    return [cls for cls in _passes_by_id().values() if cls.fixes.__func__ is not default]

@@ -28,6 +28,18 @@ DequantizeLinear refuses nonzero ones), act-order `g_idx`, a model below opset 2
 `--nbits-impl float` give the float form, dequantized with the same arithmetic as
 onnxruntime's kernels. The pass notes which form each node took (trt-rewrite prints the notes).
 
+A standard blocked `DequantizeLinear` (opset 21+, `block_size`) of constant 4- or 8-bit
+weights that TensorRT refuses — unsigned data or a zero point (onnxruntime's QDQ int4
+quantizer and onnxruntime-genai's `use_qdq` asymmetric exports write UINT4 weights with
+per-block zero points) — takes the same two forms::
+
+    W = DequantizeLinear<axis, block_size>(Wq: uint4|int4|uint8|int8, S[, ZP])
+      → W = DequantizeLinear<axis, block_size>(Wq - ZP: int4|int8, S)  # every value fits
+      → W = Identity(float weights (Wq - ZP) * S)                      # otherwise
+
+trt-check names the pass as the fix of such a node (`fixes`), also where its weights live in
+an external data file (which fold-constants does not read).
+
 Skips (reported): weights, scales or zero points that are not build-time constants (or live in
 an external file that was not loaded); shapes that disagree with the K/N/bits/block_size
 attributes; bits other than 2, 4 or 8; a g_idx entry outside the block range.
@@ -42,6 +54,7 @@ from trtforge.analyzer.rewrite.graphutil import anchor, const_value, producer
 np = lazy_import("numpy")
 ml_dtypes = lazy_import("ml_dtypes")
 numpy_helper = lazy_import("onnx.numpy_helper")
+helper = lazy_import("onnx.helper")
 gs = lazy_import("onnx_graphsurgeon")
 
 MS = "com.microsoft"
@@ -184,14 +197,36 @@ class DequantizeNBits(RewritePass):
         ),
     )
 
+    @classmethod
+    def fixes(cls, node, graph) -> str | None:
+        if node.op_type != "DequantizeLinear" or node.domain not in ("", "ai.onnx"):
+            return None
+        block = next((a.i for a in node.attribute if a.name == "block_size"), 0)
+        names = [name for name in node.input if name]
+        if block <= 0 or len(names) < 2 or not all(graph.is_constant(n) for n in names):
+            return None
+        dtype = graph.tensor(node.input[0]).dtype
+        if dtype not in _BLOCKED_DATA or (dtype.startswith("INT") and len(names) < 3):
+            return None
+        return (
+            "trt-rewrite --dequantize-nbits rewrites its blocked weights as signed "
+            "DequantizeLinear without a zero point where every value fits, else as float "
+            "weights"
+        )
+
     def find(self, ctx: PassContext):
         for node in list(ctx.graph.nodes):
             if node.domain == MS and node.op in ("MatMulNBits", "GatherBlockQuantized"):
                 yield Match(anchor=anchor(node), nodes=[node])
+            elif _blocked_dq_candidate(node):
+                yield Match(anchor=anchor(node), nodes=[node])
 
     def check(self, match: Match, ctx: PassContext) -> str | None:
         node = match.nodes[0]
-        decoded = _matmul_nbits(node) if node.op == "MatMulNBits" else _gather_bq(node)
+        if node.op == "DequantizeLinear":
+            decoded = _blocked_dq(node)
+        else:
+            decoded = _matmul_nbits(node) if node.op == "MatMulNBits" else _gather_bq(node)
         if isinstance(decoded, str):
             return decoded
         match.data.update(decoded)
@@ -203,7 +238,9 @@ class DequantizeNBits(RewritePass):
             return False
         if data["bits"] == 8 and ctx.target.family != "rtx":
             return False
-        if data["bits"] not in _SIGNED_BITS or not _symmetric(data["zp"], data["zero"]):
+        if data["bits"] not in _SIGNED_BITS:
+            return False
+        if data.get("zp_per_element") is None and not _symmetric(data["zp"], data["zero"]):
             return False
         if data["bits"] == 4 and data["q"].size % 2:
             return False  # TensorRT: 4-bit data needs an even element count
@@ -212,12 +249,14 @@ class DequantizeNBits(RewritePass):
         ):
             return False  # negative scales: TensorRT-RTX takes them for INT4 data only
         info = np.iinfo(np.int8) if data["bits"] == 8 else ml_dtypes.iinfo(ml_dtypes.int4)
-        signed = data["q"] - data["zero"]
+        signed = data["q"] - (data["zero"] if data.get("zp_per_element") is None else data["zp"])
         return bool(signed.min() >= int(info.min) and signed.max() <= int(info.max))
 
     def rewrite(self, match: Match, ctx: PassContext) -> None:
         node = match.nodes[0]
-        if node.op == "MatMulNBits":
+        if node.op == "DequantizeLinear":
+            self._rewrite_blocked_dq(node, match.data, ctx)
+        elif node.op == "MatMulNBits":
             self._rewrite_matmul(node, match.data, ctx)
         else:
             self._rewrite_gather(node, match.data, ctx)
@@ -271,6 +310,31 @@ class DequantizeNBits(RewritePass):
             ctx.node("MatMul", [node.inputs[0], weights], [product])
             ctx.node("Add", [product, bias], [out])
         ctx.note(f"MatMulNBits → {form} + MatMul")
+
+    def _rewrite_blocked_dq(self, node: gs.Node, data: dict, ctx: PassContext) -> None:
+        q, axis, block, zp = data["q"], data["axis"], data["block"], data["zp"]
+        scales = data["scales"]
+        out = node.outputs[0]
+        if self._quantized_ok(ctx, data, True):
+            signed = (q - zp).astype(_signed_type(data["bits"]))
+            from onnx_graphsurgeon.ir.tensor import LazyValues
+
+            proto = numpy_helper.from_array(signed, ctx.unique("weight_q"))
+            wq = gs.Constant(proto.name, LazyValues(proto))
+            scale = ctx.constant("weight_scale", scales)
+            ctx.node("DequantizeLinear", [wq, scale], [out], {"axis": axis, "block_size": block})
+            form = f"INT{data['bits']} blocked DequantizeLinear without a zero point"
+        else:
+            keep = np.arange(q.shape[axis])
+
+            def per_element(v):
+                return np.take(np.repeat(v, block, axis=axis), keep, axis=axis)
+
+            w = (q.astype(np.float32) - zp) * per_element(scales).astype(np.float32)
+            weights = ctx.constant("weight_dequantized", w.astype(data["dtype"]))
+            ctx.node("Identity", [weights], [out])
+            form = "float weights"
+        ctx.note(f"blocked DequantizeLinear → {form}")
 
     def _rewrite_gather(self, node: gs.Node, data: dict, ctx: PassContext) -> None:
         q, axis, block = data["q"], data["axis"], data["block"]
@@ -345,6 +409,72 @@ def _gather_bq(node: gs.Node) -> dict | str:
         "block": block,
         "axis": quantize_axis,
         "gather_axis": gather_axis,
+    }
+
+
+# -- blocked DequantizeLinear ----------------------------------------------------------------
+#: element types of the blocked DequantizeLinear data this pass decodes, by name and by
+#: numpy type (ml_dtypes' for 4 bits).
+_BLOCKED_DATA = {"UINT4": 4, "INT4": 4, "UINT8": 8, "INT8": 8}
+
+
+def _blocked_dq_candidate(node: gs.Node) -> bool:
+    """A default-domain DequantizeLinear with `block_size` whose data TensorRT refuses as it
+    is: unsigned, or given with a zero point (`_blocked_dq` decides the rest)."""
+    if node.op != "DequantizeLinear" or (node.domain or "") not in ("", "ai.onnx"):
+        return False
+    if int(node.attrs.get("block_size", 0)) <= 0 or not node.inputs:
+        return False
+    data = node.inputs[0]
+    dtype = np.dtype(data.dtype) if data.dtype is not None else None
+    if dtype is None:
+        return False
+    unsigned = dtype in (np.dtype(np.uint8), np.dtype(ml_dtypes.uint4))
+    signed = dtype in (np.dtype(np.int8), np.dtype(ml_dtypes.int4))
+    return unsigned or (signed and _input(node, 2) is not None)
+
+
+def _blocked_dq(node: gs.Node) -> dict | str:
+    """Decodes a blocked DequantizeLinear: q and zero points (int32; zero points repeated
+    per element along the axis), scales per block, the axis; or the reason it cannot."""
+    block = int(node.attrs.get("block_size", 0))
+    data, scales = _value(node.inputs[0]), _value(_input(node, 1))
+    if data is None or scales is None:
+        return "data or scale is not a build-time constant (or its external data is not loaded)"
+    bits = 4 if data.dtype in (ml_dtypes.uint4, ml_dtypes.int4) else 8
+    rank = data.ndim
+    if rank == 0 or scales.ndim != rank:
+        return f"scale of rank {scales.ndim} for data of rank {rank} (blocked scales have its rank)"
+    axis = int(node.attrs.get("axis", 1))
+    if not -rank <= axis < rank:
+        return f"axis={axis} is outside the data's rank {rank}"
+    axis %= rank
+    blocks = list(data.shape)
+    blocks[axis] = -(-data.shape[axis] // block)
+    if list(scales.shape) != blocks:
+        return f"scale {list(scales.shape)} does not match the blocks of the data {blocks}"
+    zp_tensor = _input(node, 2)
+    zp = np.zeros(blocks, np.int32)
+    if zp_tensor is not None:
+        value = _value(zp_tensor)
+        if value is None:
+            return "the zero point is not a build-time constant"
+        if list(value.shape) != blocks or value.dtype != data.dtype:
+            return f"zero point {value.dtype} {list(value.shape)} does not match the data"
+        zp = value.astype(np.int32)
+    keep = np.arange(data.shape[axis])
+    output_dtype = int(node.attrs.get("output_dtype", 0))
+    dtype = helper.tensor_dtype_to_np_dtype(output_dtype) if output_dtype else scales.dtype
+    return {
+        "q": data.astype(np.int32),
+        "scales": scales,
+        "zp": np.take(np.repeat(zp, block, axis=axis), keep, axis=axis),
+        "zp_per_element": True,
+        "zero": 0,
+        "bits": bits,
+        "block": block,
+        "axis": axis,
+        "dtype": dtype,
     }
 
 
