@@ -28,6 +28,7 @@ from pathlib import Path
 import onnx
 
 from trtforge.analyzer.errors import UserError
+from trtforge.analyzer.outputs import protect
 from trtforge.analyzer.safe_text import text_of
 
 log = logging.getLogger("trtforge.dims")
@@ -154,6 +155,7 @@ def genai_config_in(folder: Path) -> dict | None:
     path = folder / GENAI_CONFIG
     try:
         info = path.stat()  # (follows a link: its target is what would be read)
+        protect(path)  # read by this command: no output may replace it
         inside = folder.resolve() in path.resolve().parents
     except (OSError, RuntimeError, ValueError):  # absent, a link loop
         return None

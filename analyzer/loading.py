@@ -447,6 +447,11 @@ def load_model(model: str | os.PathLike | onnx.ModelProto | bytes) -> LoadedMode
     from trtforge.analyzer.outputs import protect  # outputs never replace what was read
 
     protect(path, *(loaded.folder / ref.location for ref in refs))
+    # onnxruntime-genai's config beside the model: every command may read it (dims,
+    # profiles, calibration sizes), and none writes it
+    config = loaded.folder / "genai_config.json"  # (dim_profiles.GENAI_CONFIG)
+    if os.path.lexists(config):
+        protect(config)
     return loaded
 
 

@@ -163,6 +163,14 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.output is None and not args.check_fp16:
         raise UserError("no output given", "add -o OUT (or --check-fp16 to check FP16 ranges)")
     target = parse_target(args.target) if args.target else default_target()
+    if args.calibration_data is not None:
+        from trtforge.analyzer.rewrite.inputs import protect_feeds
+
+        spec = args.calibration_data
+        if spec.endswith(".py") or ".py:" in spec:
+            protect_feeds([], spec)
+        else:
+            protect_feeds([spec])
     loaded = load_model(args.model)
     session = _valid_session(loaded)
     out_path = Path(args.output) if args.output else None

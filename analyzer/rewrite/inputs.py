@@ -27,7 +27,9 @@ What is derived:
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import re
 import stat
 import zipfile
@@ -42,6 +44,7 @@ from onnx import numpy_helper
 
 from trtforge.analyzer.dim_profiles import genai_config_in, positive_count
 from trtforge.analyzer.errors import UserError, short
+from trtforge.analyzer.outputs import protect
 
 if TYPE_CHECKING:
     from trtforge.analyzer.inference import TypeTable
@@ -587,6 +590,7 @@ def check_feed_paths(paths: list[str], script: str | None = None) -> None:
     They are read only when a pass changed the model (there is nothing to verify otherwise),
     so a misspelt name would go unnoticed until a model that needs them.
     """
+    protect_feeds(paths, script)
     wanted = [("--inputs", item, True) for item in paths]
     if script:
         wanted.append(("--data-loader-script", script.partition(":")[0], False))
@@ -602,18 +606,73 @@ def check_feed_paths(paths: list[str], script: str | None = None) -> None:
             raise UserError(f"{flag} {item}: no such {what}", "check the path")
 
 
+def protect_feeds(paths: list[str], script: str | None = None) -> None:
+    """Marks the feed files a command is given (each .npz named, every .npz of a folder
+    named, the loader script) as inputs, when the command starts: no output may replace
+    them, whether or not the command comes to read them (`outputs.protect`)."""
+    files: list[Path] = []
+    for item in paths:
+        path = Path(item)
+        try:
+            files.extend(sorted(path.glob("*.npz")) if path.is_dir() else [path])
+        except (OSError, ValueError):  # unreadable: the command refuses it anyway
+            files.append(path)
+    if script:
+        files.append(Path(script.partition(":")[0]))
+    protect(*files)
+
+
 def load_npz(paths: list[str], flag: str = "--inputs") -> list[Candidate]:
     """User feeds: `.npz` files of arrays named after the model inputs, or folders of them
-    (one step per file, in name order)."""
+    (one step per file, in name order), at most MAX_FEED_BYTES in all (`FeedBudget`)."""
     steps = []
+    budget = FeedBudget(flag)
     for item in paths:
         path = Path(item)
         files = sorted(path.glob("*.npz")) if path.is_dir() else [path]
         if not files:
             raise UserError(f"{flag} {item}: no .npz file in that folder", "give FILE.npz")
         for file in files:
-            steps.append(Step(file.name, read_npz(file, flag)))
+            feed = read_npz(file, flag, budget)
+            budget.take(feed, str(file))
+            steps.append(Step(file.name, feed))
     return [Candidate(steps, f"inputs given with {flag}")]
+
+
+#: the most all the feeds of one option may hold together (arrays in memory, checked for an
+#: archive from its directory before anything is decompressed): a folder of small archives
+#: of zeros, or a loader that never stops, would otherwise exhaust the memory
+MAX_FEED_BYTES = 2 << 30
+#: the most feeds (samples, steps) a data loader may yield
+MAX_FEEDS = 65_536
+
+
+class FeedBudget:
+    """Counts the feeds one option gives and the bytes their arrays hold, and stops the
+    command with a UserError past MAX_FEEDS or MAX_FEED_BYTES."""
+
+    def __init__(self, flag: str) -> None:
+        self.flag, self.feeds, self.bytes = flag, 0, 0
+
+    def take(self, feed: Mapping[str, np.ndarray], where: str) -> None:
+        self.feeds += 1
+        self.bytes += sum(int(np.asarray(a).nbytes) for a in feed.values())
+        self.check(where)
+
+    def check(self, where: str, more: int = 0) -> None:
+        """Stops the command when the feeds taken, and `more` bytes about to be read, are
+        past the budget."""
+        if self.feeds > MAX_FEEDS:
+            raise UserError(
+                f"{self.flag} {where}: more than {MAX_FEEDS} feeds",
+                "give fewer samples (a few hundred calibrate a model)",
+            )
+        if self.bytes + more > MAX_FEED_BYTES:
+            raise UserError(
+                f"{self.flag} {where}: the feeds hold more than {MAX_FEED_BYTES >> 30} GiB "
+                "together",
+                "give fewer or smaller samples (a few hundred calibrate a model)",
+            )
 
 
 #: the most one feed file may hold once decompressed (a few kilobytes of .npz can declare
@@ -623,7 +682,9 @@ MAX_FEED_FILE_BYTES = MAX_GENERATED_BYTES
 _SAVE_HINT = "save the arrays with numpy.savez(FILE, input_name=array, ...)"
 
 
-def read_npz(file: Path, flag: str = "--inputs") -> dict[str, np.ndarray]:
+def read_npz(
+    file: Path, flag: str = "--inputs", budget: FeedBudget | None = None
+) -> dict[str, np.ndarray]:
     """The arrays of the .npz feed file `file`, by name. The file is the user's, as untrusted
     as a model: a FIFO or a device is not opened; a damaged archive, a member that is not an
     array (or one that needs pickle), or more than MAX_FEED_FILE_BYTES once decompressed (read
@@ -632,6 +693,7 @@ def read_npz(file: Path, flag: str = "--inputs") -> dict[str, np.ndarray]:
     Raises:
         UserError: the file cannot be read as such.
     """
+    protect(file)  # read by this command: no output may replace it
     try:
         kind = file.stat().st_mode
     except (OSError, ValueError) as err:
@@ -652,6 +714,8 @@ def read_npz(file: Path, flag: str = "--inputs") -> dict[str, np.ndarray]:
             with zipfile.ZipFile(handle) as archive:
                 members = archive.infolist()
                 total = sum(member.file_size for member in members)
+                if budget is not None:
+                    budget.check(str(file), total)
                 if total > MAX_FEED_FILE_BYTES:
                     raise UserError(
                         f"{flag} {file}: its arrays take {total / 2**30:.3g} GiB once "
@@ -678,35 +742,94 @@ def read_npz(file: Path, flag: str = "--inputs") -> dict[str, np.ndarray]:
 def load_script(spec: str, flag: str = "--data-loader-script") -> list[Candidate]:
     """User feeds from a Polygraphy-style data-loader script `file.py[:func]` (default
     function `load_data`): an iterable of feed dicts, as `polygraphy run --data-loader-script`
-    takes. Polygraphy's own script importer loads it."""
+    takes. Polygraphy's own script importer loads it.
+
+    The script is the user's code and runs as such; what it does to this command is
+    contained: no bytecode is written beside it, the working folder it changes is restored
+    (relative output paths keep their meaning), what it raises or exits with — SystemExit
+    and GeneratorExit too — is a UserError, and it may yield at most MAX_FEEDS feeds and
+    MAX_FEED_BYTES (`FeedBudget`)."""
     from polygraphy import mod
 
     path, _, func = spec.partition(":")
-    if not Path(path).is_file():
-        raise UserError(f"{flag} {spec}: no such file", "give file.py[:function]")
     try:
-        loader = mod.import_from_script(path, func or "load_data")
-    except Exception as err:  # noqa: BLE001 - the user's script can raise anything
-        raise UserError(
-            f"{flag} {spec}: cannot import it ({type(err).__name__}: {str(err)[:120]})",
-            "the script must define the function (default load_data) returning feed dicts",
-        ) from None
-    if loader is None:
-        raise UserError(
-            f"{flag} {spec}: no function '{func or 'load_data'}' in it",
-            "define load_data() (or name the function after a colon)",
-        )
-    try:
-        data = loader() if callable(loader) else loader
-        steps = [
-            Step(f"{Path(path).name}[{i}]", {k: np.asarray(v) for k, v in dict(feed).items()})
-            for i, feed in enumerate(data)
-        ]
-    except Exception as err:  # noqa: BLE001 - the user's script can raise anything
-        raise UserError(
-            f"{flag} {spec}: the loader failed ({type(err).__name__}: {str(err)[:120]})",
-            "it must yield dicts of input name -> array",
-        ) from None
+        is_file = Path(path).is_file()
+    except (OSError, ValueError) as err:  # a name too long, a NUL
+        why = getattr(err, "strerror", None) or "not a file name"
+        raise UserError(f"{flag} {short(spec)}: cannot read it ({why})", _LOADER_HINT) from None
+    if not is_file:
+        raise UserError(f"{flag} {short(spec)}: no such file", "give file.py[:function]")
+    protect(path)  # read by this command: no output may replace it
+    with _contained_user_code():
+        try:
+            loader = mod.import_from_script(path, func or "load_data")
+        except _USER_CODE_ERRORS as err:
+            raise UserError(
+                f"{flag} {short(spec)}: cannot import it ({_described(err)})",
+                "the script must define the function (default load_data) returning feed dicts",
+            ) from None
+        if loader is None:
+            raise UserError(
+                f"{flag} {short(spec)}: no function '{short(func or 'load_data')}' in it",
+                "define load_data() (or name the function after a colon)",
+            )
+        budget = FeedBudget(flag)
+        steps = []
+        try:
+            data = loader() if callable(loader) else loader
+            for i, feed in enumerate(data):
+                arrays = {k: np.asarray(v) for k, v in dict(feed).items()}
+                budget.take(arrays, f"{short(spec)}[{i}]")
+                steps.append(Step(f"{Path(path).name}[{i}]", arrays))
+        except UserError:
+            raise
+        except _USER_CODE_ERRORS as err:
+            raise UserError(
+                f"{flag} {short(spec)}: the loader failed ({_described(err)})",
+                "it must yield dicts of input name -> array",
+            ) from None
     if not steps:
-        raise UserError(f"{flag} {spec}: the loader yielded no feed", "yield one")
+        raise UserError(f"{flag} {short(spec)}: the loader yielded no feed", "yield one")
     return [Candidate(steps, f"inputs from {flag}")]
+
+
+_LOADER_HINT = "give file.py[:function]"
+
+#: what the user's script may raise or exit with, turned into a UserError: everything but
+#: KeyboardInterrupt (Ctrl-C, or trtforge's own `Interrupted` on SIGTERM/SIGHUP), which stops
+#: the command as it always does
+_USER_CODE_ERRORS = (Exception, SystemExit, GeneratorExit)
+
+
+def _described(err: BaseException) -> str:
+    """ "Type: message" of an error the user's code raised, one line; its `__str__` is the
+    user's code too, and may raise."""
+    try:
+        text = str(err)
+    except Exception:  # noqa: BLE001 - whatever the user's __str__ raises
+        text = "(its message cannot be shown)"
+    if isinstance(err, SystemExit):
+        text = f"the script called sys.exit({text})" if text else "the script called sys.exit()"
+    return " ".join(f"{type(err).__name__}: {text}".split())[:160]
+
+
+@contextlib.contextmanager
+def _contained_user_code():
+    """Runs the user's loader script without writing its bytecode beside it, and with the
+    working folder restored after it (a script may chdir)."""
+    import sys
+
+    try:
+        cwd = os.getcwd()
+    except OSError:
+        cwd = None
+    bytecode = sys.dont_write_bytecode
+    sys.dont_write_bytecode = True
+    try:
+        yield
+    finally:
+        sys.dont_write_bytecode = bytecode
+        if cwd is not None:
+            with contextlib.suppress(OSError):
+                if os.getcwd() != cwd:
+                    os.chdir(cwd)

@@ -1,0 +1,175 @@
+"""What a user's feeds (calibration data, verification inputs, a data-loader script) may do to
+a command: never be replaced by one of its outputs, never make it write beside them, never
+run it out of memory or end it with anything but one error line (exit 2)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from trtforge.analyzer.cli.check import main as check_main
+from trtforge.analyzer.cli.quantize import main as quantize_main
+from trtforge.analyzer.cli.rewrite import main as rewrite_main
+from trtforge.analyzer.errors import UserError
+from trtforge.analyzer.rewrite import inputs
+
+
+def _model(path, batch: int | str = 2) -> None:
+    rng = np.random.default_rng(0)
+    w = numpy_helper.from_array(rng.standard_normal((4, 4)).astype(np.float32), "w")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, 4])],
+        [w],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+
+
+def _samples(folder, n=6):
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(n):
+        np.savez(folder / f"s{i}.npz", x=rng.standard_normal((2, 4)).astype(np.float32))
+
+
+@pytest.fixture
+def model(tmp_path):
+    path = tmp_path / "m.onnx"
+    _model(path)
+    return path
+
+
+def test_an_output_never_replaces_calibration_data(tmp_path, model, capsys):
+    data = tmp_path / "cal"
+    _samples(data)
+    sample = data / "s0.npz"
+    before = sample.read_bytes()
+    code = quantize_main(
+        [
+            str(model),
+            "-o",
+            str(tmp_path / "q.onnx"),
+            "--calibration-data",
+            str(data),
+            "--method",
+            "minmax",
+            "--report",
+            str(sample),
+        ]  # fmt: skip
+    )
+    assert code == 2 and "is an input of this command" in capsys.readouterr().err
+    assert sample.read_bytes() == before and not (tmp_path / "q.onnx").exists()
+
+
+def test_an_output_never_replaces_the_inputs_npz_or_the_loader(tmp_path, model, capsys):
+    feed = tmp_path / "in.npz"
+    np.savez(feed, x=np.ones((2, 4), np.float32))
+    before = feed.read_bytes()
+    code = rewrite_main(
+        [
+            str(model),
+            "-o",
+            str(tmp_path / "r.onnx"),
+            "--fold-constants",
+            "--inputs",
+            str(feed),
+            "--report",
+            str(feed),
+        ]  # fmt: skip
+    )
+    assert code == 2 and feed.read_bytes() == before
+    loader = tmp_path / "loader.py"
+    loader.write_text(
+        "import numpy as np\ndef load_data():\n    yield {'x': np.ones((2, 4), 'f')}\n"
+    )
+    text = loader.read_text()
+    code = quantize_main(
+        [str(model), "-o", str(loader), "--calibration-data", str(loader), "--method", "minmax"]
+    )
+    assert code == 2 and loader.read_text() == text
+    assert capsys.readouterr().err.count("is an input of this command") == 2
+
+
+def test_genai_config_beside_the_model_is_never_replaced(tmp_path):
+    """onnxruntime-genai's config beside a model gives its dims to every command."""
+    model = tmp_path / "m.onnx"
+    _model(model, batch="batch_size")
+    config = tmp_path / "genai_config.json"
+    config.write_text(json.dumps({"search": {"batch_size": 2}, "model": {"context_length": 64}}))
+    before = config.read_bytes()
+    args = [str(model), "-o", str(tmp_path / "q.onnx"), "--random-calibration"]
+    assert quantize_main([*args, "--method", "minmax", "--report", str(config)]) == 2
+    assert check_main([str(model), "--backend", "static", "-o", str(config)]) == 2
+    assert config.read_bytes() == before
+
+
+def _loader(tmp_path, body: str) -> str:
+    script = tmp_path / "loader.py"
+    script.write_text("import numpy as np, os, sys\n" + body)
+    return str(script)
+
+
+def test_a_loader_writes_no_bytecode_and_keeps_the_working_folder(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    script = _loader(
+        tmp_path,
+        f"def load_data():\n    os.chdir({str(elsewhere)!r})\n"
+        "    yield {'x': np.ones((2, 4), 'f')}\n",
+    )
+    cwd = os.getcwd()
+    (candidate,) = inputs.load_script(script)
+    assert len(candidate.steps) == 1
+    assert os.getcwd() == cwd
+    assert not (tmp_path / "__pycache__").exists()
+    assert sys.dont_write_bytecode is False  # restored
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        ("def load_data():\n    sys.exit(0)\n", "sys.exit(0)"),
+        ("def load_data():\n    raise GeneratorExit\n", "GeneratorExit"),
+        (
+            "class E(Exception):\n    def __str__(self):\n        raise RuntimeError\n"
+            "def load_data():\n    raise E()\n",
+            "cannot be shown",
+        ),
+        ("sys.exit('at import')\n", "cannot import it"),
+    ],
+)
+def test_what_a_loader_raises_or_exits_with_is_one_error(tmp_path, body, said):
+    with pytest.raises(UserError) as err:
+        inputs.load_script(_loader(tmp_path, body))
+    assert said in err.value.message
+
+
+def test_a_loader_that_never_stops_is_stopped(tmp_path, monkeypatch):
+    monkeypatch.setattr(inputs, "MAX_FEEDS", 50)
+    script = _loader(
+        tmp_path, "def load_data():\n    while True:\n        yield {'x': np.ones((2, 4), 'f')}\n"
+    )
+    with pytest.raises(UserError, match="more than 50 feeds"):
+        inputs.load_script(script)
+
+
+def test_a_folder_of_archives_is_held_to_one_budget_before_decompressing(tmp_path, monkeypatch):
+    data = tmp_path / "cal"
+    _samples(data, n=4)  # 4 x 32 bytes of arrays
+    monkeypatch.setattr(inputs, "MAX_FEED_BYTES", 100)
+    with pytest.raises(UserError, match="together"):
+        inputs.load_npz([str(data)], "--calibration-data")
+
+
+def test_a_loader_path_too_long_is_one_error(tmp_path):
+    with pytest.raises(UserError, match="cannot read it"):
+        inputs.load_script(str(tmp_path / ("a" * 300 + ".py")))
