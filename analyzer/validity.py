@@ -577,12 +577,14 @@ class _GraphChecker:
         problem `_tensor_problems` finds (`LoadedModel.sound_initializers`);
         `initializer_names`: the initializers' names, in order, if at hand."""
         at_top = top_index is None
-        defined: set[str] = {vi.name for vi in graph.input}
-        if initializer_names is not None and len(initializer_names) == len(graph.initializer):
-            defined.update(initializer_names)
-        else:
-            defined.update(t.name for t in graph.initializer)
-        defined.update(s.values.name for s in graph.sparse_initializer)
+        input_names = [vi.name for vi in graph.input]
+        defined: set[str] = set(input_names)
+        if initializer_names is None or len(initializer_names) != len(graph.initializer):
+            initializer_names = [t.name for t in graph.initializer]
+        initializer_names = [*initializer_names, *(s.values.name for s in graph.sparse_initializer)]
+        defined.update(initializer_names)
+        self._declared_twice(input_names, "graph input", where, top_index)
+        self._declared_twice(initializer_names, "initializer", where, top_index)
         self.problems.extend(_elem_type_problems(graph, where, top_index))
         initializers = graph.initializer
         if sound is not None and len(sound) == len(initializers):  # the others only
@@ -617,6 +619,22 @@ class _GraphChecker:
         if late:
             self._order(rows, late, produced_by, outer, defined, where, top_index)
         self._dangling_outputs(graph, available, outer, where, top_index)
+
+    def _declared_twice(self, names: list[str], what: str, where: str, top_index) -> None:
+        """A name given to two graph inputs, or to two initializers: which value it names is
+        undefined (onnx.checker refuses both; an initializer that is also an input is not
+        one of these)."""
+        if len(set(names)) == len(names):
+            return
+        seen: set[str] = set()
+        twice = [n for n in names if n in seen or seen.add(n)]
+        self.add(
+            top_index,
+            f"duplicate-{what.split()[-1]}",
+            f"{what} '{where}{short(twice[0])}' is declared more than once"
+            + (f" ({len(twice)} such names)" if len(twice) > 1 else ""),
+            "the model is damaged: each graph input and initializer has one name; re-export it",
+        )
 
     def _dangling_outputs(self, graph, available, outer, where, top_index) -> None:
         for value in graph.output:

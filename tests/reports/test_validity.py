@@ -162,6 +162,22 @@ for _elem in (99, 255, 12345, -1):
 
 # a graph input or output with no type, or no element type (the checker passes the latter;
 # TensorRT-RTX 1.7.1's parser refuses both: "Failed to convert ONNX data type")
+CASES["initializer-named-twice"] = (  # which of the two values is 'w' is undefined
+    lambda: _model(
+        [N("Add", ["x", "w"], ["y"], name="add")],
+        inits=[
+            numpy_helper.from_array(np.ones((2, 2), np.float32), "w"),
+            numpy_helper.from_array(np.zeros((2, 2), np.float32), "w"),
+        ],
+    ),
+    "invalid/duplicate-initializer",
+    "initializer 'w' is declared more than once",
+)
+CASES["graph-input-named-twice"] = (
+    lambda: _model([N("Relu", ["x"], ["y"], name="r")], inputs=[_vi("x"), _vi("x")]),
+    "invalid/duplicate-input",
+    "graph input 'x' is declared more than once",
+)
 CASES["output-without-type"] = (
     lambda: _relu(outputs=[helper.ValueInfoProto(name="y")]),
     "invalid/missing-type",
@@ -263,6 +279,7 @@ CASES["where-in-a-branch"] = (  # a body's node, reported on the If that holds i
 #: cases TensorRT's parser accepts on its own (it takes them on trust)
 PARSER_CASES = (
     "attribute-wrong-type",
+    "graph-input-named-twice",
     "ir-99",
     "value-info-type-99",
     "split-sizes-sum",
