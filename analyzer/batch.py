@@ -96,7 +96,7 @@ def collect(paths: Iterable[str]) -> list[Path]:
     for text in paths:
         path = Path(text)
         if os.path.isdir(path):  # False, not an error, where it cannot be looked at
-            models = sorted(p for p in path.rglob("*.onnx") if not os.path.isdir(p))
+            models = sorted(_models_below(path))
             if not models:
                 raise UserError(
                     f"{path}: no .onnx file in this folder or below it",
@@ -106,6 +106,31 @@ def collect(paths: Iterable[str]) -> list[Path]:
         else:
             found.setdefault(path, None)  # a missing or bad file becomes an error row
     return list(found)
+
+
+def _models_below(folder: Path) -> list[Path]:
+    """Every entry named `*.onnx` in `folder` and the folders below it that is not itself a
+    folder, walked with a stack (a tree nested a thousand deep would exhaust the recursion
+    of `Path.rglob`); links to folders are not entered (no loops), unreadable folders are
+    skipped, as rglob does."""
+    found: list[Path] = []
+    stack = [folder]
+    while stack:
+        current = stack.pop()
+        try:
+            with os.scandir(current) as entries:
+                for entry in entries:
+                    try:
+                        is_dir = entry.is_dir(follow_symlinks=False)
+                    except OSError:
+                        is_dir = False
+                    if is_dir:
+                        stack.append(Path(entry.path))
+                    elif entry.name.endswith(".onnx") and not os.path.isdir(entry.path):
+                        found.append(Path(entry.path))
+        except OSError:
+            continue
+    return found
 
 
 def check_many(

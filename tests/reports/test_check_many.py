@@ -138,3 +138,21 @@ def test_the_json_summary_is_the_batch_s_json(tree, tmp_path):
         data = json.loads(render_json(batch))
         assert data == batch.to_json()
         jsonschema.validate(data, check_many_schema())
+
+
+def test_a_folder_nested_deeper_than_python_recurses_is_searched(tmp_path):
+    """The walk keeps its own stack: a tree 1,200 folders deep (a recursion of pathlib's
+    rglob past Python's limit: exit 3) is searched like any other."""
+    import os
+
+    from trtforge.analyzer.batch import collect
+
+    deep = tmp_path / "top"
+    deep.mkdir()
+    save(topk_model(), deep / "m.onnx")
+    current = str(deep)
+    for _ in range(1200):  # (os.makedirs recurses too)
+        current = os.path.join(current, "d")
+        os.mkdir(current)
+    (deep / "loop.onnx").symlink_to(deep)  # a link to a folder, under a model's name
+    assert collect([str(deep)]) == [deep / "m.onnx"]
