@@ -870,3 +870,11 @@ def test_value_info_that_inference_refutes_is_dropped(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "dropped 1 value_info declaration(s)" in proc.stderr
     onnx.checker.check_model(str(out), full_check=True)
+
+
+def test_the_report_is_json_when_a_figure_is_not_a_number():
+    """An output holding NaN, or an agreement over no sample: null, not a bare NaN."""
+    from trtforge.analyzer.cli.quantize import _json_text
+
+    text = _json_text({"outputs": [{"max_abs_error": float("nan"), "cosine": 1.0}], "x": [-np.inf]})
+    assert json.loads(text) == {"outputs": [{"max_abs_error": None, "cosine": 1.0}], "x": [None]}

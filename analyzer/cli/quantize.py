@@ -21,6 +21,7 @@ Exit status: 0 written, 1 a check or the accuracy threshold failed (nothing writ
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -267,7 +268,7 @@ def _main(argv: Sequence[str] | None) -> int:
         report["failure"] = failure
         print(f"{PROG}: {failure}; nothing written to {out_path}", file=sys.stderr)
         if args.report:
-            write_text(json.dumps(report, indent=2) + "\n", args.report)
+            write_text(_json_text(report), args.report)
         return EXIT_FINDINGS
     from trtforge.analyzer.outputs import OutputSet
     from trtforge.analyzer.rewrite.writer import stage_model
@@ -276,10 +277,26 @@ def _main(argv: Sequence[str] | None) -> int:
         stage_model(outputs, result.proto, out_path, None)
         report["written"] = True
         if args.report:
-            outputs.add_text(args.report, json.dumps(report, indent=2) + "\n", "--report")
+            outputs.add_text(args.report, _json_text(report), "--report")
         outputs.commit()
     _say(args, f"wrote {out_path}")
     return EXIT_OK
+
+
+def _json_text(report: dict) -> str:
+    """The report as JSON text: a value that is not a number (NaN, infinite: an output
+    holding NaN, or an agreement over no sample) is null, as JSON has no such number."""
+
+    def plain(value):
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {key: plain(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [plain(item) for item in value]
+        return value
+
+    return json.dumps(plain(report), indent=2, allow_nan=False) + "\n"
 
 
 def _check_fp16(args, loaded, model, feeds) -> int:
@@ -302,7 +319,7 @@ def _check_fp16(args, loaded, model, feeds) -> int:
             "findings": [f.to_json() for f in findings],
             "layer_precisions": spec,
         }
-        write_text(json.dumps(report, indent=2) + "\n", args.report)
+        write_text(_json_text(report), args.report)
     return EXIT_FINDINGS if findings else EXIT_OK
 
 
