@@ -204,9 +204,11 @@ def genai_defaults(config: dict, names: list[str]) -> dict[str, DimRange]:
 
 
 def positive_count(value) -> int | None:
-    """`value` if it is a positive integer (a dim, a head count read from a config), else
-    None."""
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+    """`value` if it is a positive integer a TensorRT dimension holds (a dim, a head count
+    read from a config: at most INT32_MAX), else None."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= INT32_MAX:
+        return value
+    return None
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
+from trtforge.analyzer.errors import short
 from trtforge.analyzer.outputs import OutputSet, check_output
 from trtforge.plugins.cli._common import EXIT_OK, Failure, Parser, UserError, run, setup_logging
 
@@ -143,6 +144,14 @@ def parse_shapes(items: list[str]) -> dict[str, tuple[tuple[int, ...], ...]]:
                 "write e.g. --shapes input:1x3x224x224,8x3x224x224,32x3x224x224",
             )
         dims = tuple(tuple(int(d) for d in p.split("x")) for p in parts)
+        from trtforge.analyzer.dim_profiles import INT32_MAX
+
+        if any(d > INT32_MAX for shape in dims for d in shape):
+            raise UserError(
+                f"--shapes '{short(item)}': a dimension exceeds {INT32_MAX}, the largest "
+                "TensorRT takes",
+                "give dims that fit in 32 bits",
+            )
         ordered = all(a <= b <= c for a, b, c in zip(*dims, strict=True))
         if len({len(d) for d in dims}) != 1 or not ordered:
             raise UserError(

@@ -133,3 +133,17 @@ def test_decoder_engine_builds_with_dim_profiles(rtx, decoder):
     by_name = {i["name"]: i for i in side["inputs"]}
     assert by_name["past_key_values.0.value"]["profile"]["min"] == [1, 2, 0, 16]
     assert by_name["attention_mask"]["profile"]["max"] == [4, 64]
+
+
+def test_dims_past_int32_are_refused_from_shapes_and_ignored_from_a_config(decoder):
+    """TensorRT dims are int32: a larger one given by --shapes is a usage error (it reached
+    set_shape: exit 3); one read from an untrusted genai_config.json is not a count."""
+    from trtforge.plugins.cli.build import parse_shapes
+
+    with pytest.raises(UserError, match="exceeds 2147483647"):
+        parse_shapes(["x:1x8,1x8,2147483648x8"])
+    assert dim_profiles.positive_count(2**31) is None
+    assert dim_profiles.positive_count(2**31 - 1) == 2**31 - 1
+    config = {"model": {"context_length": 2**31}, "search": {"max_length": 10**30}}
+    defaults = dim_profiles.genai_defaults(config, ["total_sequence_length"])
+    assert "total_sequence_length" not in defaults
