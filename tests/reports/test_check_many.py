@@ -150,9 +150,13 @@ def test_a_folder_nested_deeper_than_python_recurses_is_searched(tmp_path):
     deep = tmp_path / "top"
     deep.mkdir()
     save(topk_model(), deep / "m.onnx")
-    current = str(deep)
+    folders = [str(deep)]
     for _ in range(1200):  # (os.makedirs recurses too)
-        current = os.path.join(current, "d")
-        os.mkdir(current)
+        folders.append(os.path.join(folders[-1], "d"))
+        os.mkdir(folders[-1])
     (deep / "loop.onnx").symlink_to(deep)  # a link to a folder, under a model's name
-    assert collect([str(deep)]) == [deep / "m.onnx"]
+    try:
+        assert collect([str(deep)]) == [deep / "m.onnx"]
+    finally:  # pytest removes old temporary folders with a recursive rmtree
+        for folder in reversed(folders[1:]):
+            os.rmdir(folder)
