@@ -84,3 +84,8 @@ def check_feeds(model: onnx.ModelProto, feeds: list[dict[str, np.ndarray]], what
                     f"{where}: '{name}' has shape {list(value.shape)}, the model takes {shape}",
                     "give one feed per sample, shaped exactly as the model takes it",
                 )
+            if value.size == 0 and value.ndim:
+                raise UserError(
+                    f"{where}: '{name}' has shape {list(value.shape)}: no element to calibrate on",
+                    "give samples with data (a dynamic dim of at least 1)",
+                )

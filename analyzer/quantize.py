@@ -401,9 +401,12 @@ def _calibrate(
                 "use --method minmax, or quantize the model before onnxruntime's transformer "
                 "optimizer fuses its ops",
             )
-    with _onnxruntime_failure(
-        "onnxruntime cannot run the model on the calibration samples",
-        "give samples the model runs on (--calibration-data), shaped as in use",
+    with (
+        _onnxruntime_failure(
+            "onnxruntime cannot run the model on the calibration samples",
+            "give samples the model runs on (--calibration-data), shaped as in use",
+        ),
+        _histograms_of_any_shapes(),
     ):
         calibrator.collect_data(reader)
     with entropy_search_replaced():  # the same thresholds, in a fraction of the time
@@ -412,6 +415,32 @@ def _calibrate(
         kept = {name: value for name, value in data.items() if name not in drop}
         data = TensorsData(data.calibration_method, kept)
     save_tensors_data(data, ranges)
+
+
+@contextlib.contextmanager
+def _histograms_of_any_shapes():
+    """onnxruntime's histogram collector (entropy, percentile) stacks a tensor's values of
+    all samples into one array: samples whose dynamic dims differ (sentences of different
+    lengths, a detector's box counts) raised "inhomogeneous shape". A histogram reads values
+    only, so each tensor's samples are handed over flattened into one array: the same
+    histograms where the shapes agree."""
+    from onnxruntime.quantization.calibrate import HistogramCollector
+
+    original = HistogramCollector.collect
+
+    def collect(self, name_to_arr):
+        flat = {}
+        for name, arrays in name_to_arr.items():
+            if isinstance(arrays, list) and len({np.shape(a) for a in arrays}) > 1:
+                arrays = [np.concatenate([np.asarray(a).ravel() for a in arrays])]
+            flat[name] = arrays
+        return original(self, flat)
+
+    HistogramCollector.collect = collect
+    try:
+        yield
+    finally:
+        HistogramCollector.collect = original
 
 
 def _with_contrib_types(model: onnx.ModelProto) -> onnx.ModelProto:

@@ -173,3 +173,31 @@ def test_a_folder_of_archives_is_held_to_one_budget_before_decompressing(tmp_pat
 def test_a_loader_path_too_long_is_one_error(tmp_path):
     with pytest.raises(UserError, match="cannot read it"):
         inputs.load_script(str(tmp_path / ("a" * 300 + ".py")))
+
+
+@pytest.mark.parametrize("method", ["entropy", "percentile"])
+def test_histogram_calibration_takes_samples_of_different_lengths(tmp_path, method, capsys):
+    """A dynamic dim that differs from sample to sample (sentences, box counts): the
+    histogram methods stacked the samples and ended in exit 3."""
+    model = tmp_path / "m.onnx"
+    _model(model, batch="n")
+    data = tmp_path / "cal"
+    data.mkdir()
+    rng = np.random.default_rng(2)
+    for i, rows in enumerate([1, 3, 2, 5, 4, 2]):
+        np.savez(data / f"s{i}.npz", x=rng.standard_normal((rows, 4)).astype(np.float32))
+    out = tmp_path / "q.onnx"
+    code = quantize_main([str(model), "-o", str(out), "--calibration-data", str(data),
+                          "--method", method])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    onnx.checker.check_model(onnx.load(out), full_check=True)
+
+
+def test_a_sample_without_elements_is_refused(tmp_path, capsys):
+    model = tmp_path / "m.onnx"
+    _model(model, batch="n")
+    feed = tmp_path / "empty.npz"
+    np.savez(feed, x=np.zeros((0, 4), np.float32))
+    code = quantize_main([str(model), "-o", str(tmp_path / "q.onnx"), "--calibration-data",
+                          str(feed)])  # fmt: skip
+    assert code == 2 and "no element to calibrate on" in capsys.readouterr().err
