@@ -201,3 +201,13 @@ def test_a_sample_without_elements_is_refused(tmp_path, capsys):
     code = quantize_main([str(model), "-o", str(tmp_path / "q.onnx"), "--calibration-data",
                           str(feed)])  # fmt: skip
     assert code == 2 and "no element to calibrate on" in capsys.readouterr().err
+
+
+def test_random_samples_are_held_to_the_feed_budget(tmp_path, monkeypatch, capsys):
+    """`--dim` sizes make the random samples: 16 samples of 3 GiB were an OOM kill."""
+    model = tmp_path / "m.onnx"
+    _model(model, batch="n")
+    monkeypatch.setattr(inputs, "MAX_FEED_BYTES", 4096)
+    code = quantize_main([str(model), "-o", str(tmp_path / "q.onnx"), "--random-calibration",
+                          "--dim", "n=64"])  # fmt: skip
+    assert code == 2 and "GiB together" in capsys.readouterr().err

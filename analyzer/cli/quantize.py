@@ -416,13 +416,25 @@ def _random_feeds(model, dims: dict[str, int], folder=None) -> list[dict]:
     model's time axis of 10 under two strided Convs), which refused the model as if the
     samples were the user's. `dims`: sizes the user gave named dynamic dims (`--dim`);
     `folder`: the model's (a decoder's genai_config.json there gives its KV-cache dims)."""
+    from trtforge.analyzer.errors import UserError
+    from trtforge.analyzer.rewrite.inputs import FeedBudget
     from trtforge.analyzer.rewrite.verify import first_runnable, make_inputs
 
-    chosen = first_runnable(model, dims=dims, folder=folder)
-    return [
-        make_inputs(model, seed, dims=dims, candidate=chosen, folder=folder)
-        for seed in range(RANDOM_SAMPLES)
-    ]
+    budget = FeedBudget("--random-calibration")  # (huge --dim sizes: one error, not OOM)
+    feeds = []
+    try:
+        chosen = first_runnable(model, dims=dims, folder=folder)
+        for seed in range(RANDOM_SAMPLES):
+            feed = make_inputs(model, seed, dims=dims, candidate=chosen, folder=folder)
+            budget.take(feed, f"sample {seed}")
+            feeds.append(feed)
+    except MemoryError:  # the sizes are the user's (--dim), or the model's own
+        raise UserError(
+            "--random-calibration: the random samples (or the model run on them) do not fit "
+            "in memory",
+            "give smaller sizes with --dim NAME=SIZE, or calibrate on real samples",
+        ) from None
+    return feeds
 
 
 def main(argv: Sequence[str] | None = None) -> int:
