@@ -19,7 +19,9 @@ import contextlib
 import io
 import logging
 import re
+import signal
 import tempfile
+import threading
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
@@ -82,6 +84,32 @@ class QuantizeResult:
         }
 
 
+#: the most an --exclude pattern may take over a model's node names (they are the model's,
+#: as untrusted as it: a pattern that backtracks exponentially would never end on one)
+PATTERN_SECONDS = 10.0
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float, error: Exception):
+    """Raises `error` when the block runs longer than `seconds` (a real-time timer; Python's
+    regular expression engine checks for signals while it matches). Without a limit off
+    the main thread, where no signal can be handled."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expired(signum, frame):
+        raise error
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def select_excluded(
     model: onnx.ModelProto, exclude: Iterable[str], keep_float_head: bool
 ) -> list[str]:
@@ -118,7 +146,16 @@ def select_excluded(
                     f"--exclude {item!r}: not a node name, op type or regular expression ({err})",
                     "name nodes, op types (Conv) or a pattern (e.g. 'head/.*')",
                 ) from None
-            hits = [n.name for n in nodes if pattern.search(n.name)]
+            with _time_limit(
+                PATTERN_SECONDS,
+                UserError(
+                    f"--exclude {short(item)!r}: matching it against the node names takes more "
+                    f"than {PATTERN_SECONDS:g} s (a pattern that backtracks without end, such as "
+                    "'(a+)+$')",
+                    "give a simpler pattern, node names, or op types",
+                ),
+            ):
+                hits = [n.name for n in nodes if pattern.search(n.name)]
             if not hits:
                 raise UserError(
                     f"--exclude {item!r}: matches no node name or op type",

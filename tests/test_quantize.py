@@ -878,3 +878,15 @@ def test_the_report_is_json_when_a_figure_is_not_a_number():
 
     text = _json_text({"outputs": [{"max_abs_error": float("nan"), "cosine": 1.0}], "x": [-np.inf]})
     assert json.loads(text) == {"outputs": [{"max_abs_error": None, "cosine": 1.0}], "x": [None]}
+
+
+def test_an_exclude_pattern_that_backtracks_without_end_is_stopped(monkeypatch):
+    """Node names are the model's: '(a+)+$' on a 40-character name never returned."""
+    import trtforge.analyzer.quantize as q
+
+    model = _model()
+    model.graph.node[0].name = "a" * 40 + "!"
+    monkeypatch.setattr(q, "PATTERN_SECONDS", 0.5)
+    with pytest.raises(UserError, match="takes more than 0.5 s"):
+        select_excluded(model, ["(a+)+$"], False)
+    assert "a" * 40 + "!" in select_excluded(model, ["^a+!$"], False)
