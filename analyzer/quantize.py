@@ -735,9 +735,14 @@ def _quiet_onnxruntime():
     and numpy warns of the overflow in a histogram of a tensor no scale fits (which the
     command then keeps float and reports); trt-quantize reports for itself (stdout stays
     clean for pipes)."""
+    import onnxruntime
+
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)
+    # the sessions onnxruntime's calibrator opens log a failing node to stderr, its name as
+    # the model has it (control characters too): the failure is reported as one line instead
+    onnxruntime.set_default_logger_severity(4)
     try:
         with (
             contextlib.redirect_stdout(io.StringIO()),
@@ -745,6 +750,7 @@ def _quiet_onnxruntime():
         ):
             yield
     finally:
+        onnxruntime.set_default_logger_severity(2)  # onnxruntime's default (warnings)
         root.setLevel(level)
 
 

@@ -890,3 +890,30 @@ def test_an_exclude_pattern_that_backtracks_without_end_is_stopped(monkeypatch):
     with pytest.raises(UserError, match="takes more than 0.5 s"):
         select_excluded(model, ["(a+)+$"], False)
     assert "a" * 40 + "!" in select_excluded(model, ["^a+!$"], False)
+
+
+def test_onnxruntime_logs_no_node_name_to_the_terminal(tmp_path):
+    """A node name is the model's: onnxruntime's own log of a failing node printed its control
+    characters raw (a terminal title, a cleared screen); trt-quantize's one line escapes them."""
+    name = "\x1b]0;PWNED\x07\x1b[2JEVIL"
+    graph = helper.make_graph(
+        [
+            helper.make_node("Gather", ["E", "ids"], ["e"], name=name),
+            helper.make_node("MatMul", ["e", "W"], ["y"], name="mm"),
+        ],
+        "g",
+        [helper.make_tensor_value_info("ids", TensorProto.INT64, [1, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 4])],
+        [
+            numpy_helper.from_array(np.ones((10, 8), np.float32), "E"),
+            numpy_helper.from_array(np.ones((8, 4), np.float32), "W"),
+        ],
+    )
+    src = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), src)
+    data = tmp_path / "c.npz"
+    np.savez(data, ids=np.array([[1, 2, 1000]], np.int64))  # out of range: the run fails
+    proc = _cli(src, "-o", tmp_path / "q.onnx", "--calibration-data", data, "--method", "minmax")
+    assert proc.returncode == 2, proc.stderr
+    assert "\x1b" not in proc.stderr and "\x07" not in proc.stderr
+    assert "cannot run the model" in proc.stderr
