@@ -211,3 +211,18 @@ def test_random_samples_are_held_to_the_feed_budget(tmp_path, monkeypatch, capsy
     code = quantize_main([str(model), "-o", str(tmp_path / "q.onnx"), "--random-calibration",
                           "--dim", "n=64"])  # fmt: skip
     assert code == 2 and "GiB together" in capsys.readouterr().err
+
+
+def test_a_loader_is_the_user_s_file_whatever_its_name(tmp_path):
+    """A script named after an imported module (json.py) is the user's script, a dotted
+    name loads, and a syntax error is reported as one."""
+    body = "import numpy as np\ndef load_data():\n    yield {'x': np.full((2, 4), 7, 'f')}\n"
+    for name in ("json.py", "my.loader.py"):
+        script = tmp_path / name
+        script.write_text(body)
+        (candidate,) = inputs.load_script(str(script))
+        assert float(candidate.steps[0].feed["x"][0, 0]) == 7.0
+    bad = tmp_path / "bad.py"
+    bad.write_text("def load_data(:\n")
+    with pytest.raises(UserError, match="SyntaxError"):
+        inputs.load_script(str(bad))

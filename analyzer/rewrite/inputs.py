@@ -742,15 +742,13 @@ def read_npz(
 def load_script(spec: str, flag: str = "--data-loader-script") -> list[Candidate]:
     """User feeds from a Polygraphy-style data-loader script `file.py[:func]` (default
     function `load_data`): an iterable of feed dicts, as `polygraphy run --data-loader-script`
-    takes. Polygraphy's own script importer loads it.
+    takes (`_import_script`).
 
     The script is the user's code and runs as such; what it does to this command is
     contained: no bytecode is written beside it, the working folder it changes is restored
     (relative output paths keep their meaning), what it raises or exits with — SystemExit
     and GeneratorExit too — is a UserError, and it may yield at most MAX_FEEDS feeds and
     MAX_FEED_BYTES (`FeedBudget`)."""
-    from polygraphy import mod
-
     path, _, func = spec.partition(":")
     try:
         is_file = Path(path).is_file()
@@ -762,7 +760,7 @@ def load_script(spec: str, flag: str = "--data-loader-script") -> list[Candidate
     protect(path)  # read by this command: no output may replace it
     with _contained_user_code():
         try:
-            loader = mod.import_from_script(path, func or "load_data")
+            loader = _import_script(path, func or "load_data")
         except _USER_CODE_ERRORS as err:
             raise UserError(
                 f"{flag} {short(spec)}: cannot import it ({_described(err)})",
@@ -794,6 +792,34 @@ def load_script(spec: str, flag: str = "--data-loader-script") -> list[Candidate
 
 
 _LOADER_HINT = "give file.py[:function]"
+
+_LOADED_SCRIPTS = iter(range(1 << 62))
+
+
+def _import_script(path: str, name: str):
+    """Attribute `name` of the Python file `path`, run as a module of its own (as Polygraphy's
+    `--data-loader-script` runs it, its folder first on the import path while it loads),
+    or None. The module gets a name of its own, never entered in `sys.modules`: a script
+    called numpy.py or json.py is the user's script, not the installed module, a dotted file
+    name loads, and what it raises is its own error (Polygraphy's importer printed lines
+    of its own, one on stdout, and reported a KeyError of its module cleanup instead)."""
+    import importlib.util
+    import sys
+
+    module_name = f"_trtforge_data_loader_{next(_LOADED_SCRIPTS)}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"not a Python file: {short(path)}")
+    module = importlib.util.module_from_spec(spec)
+    folder = os.path.dirname(os.path.abspath(path))
+    sys.path.insert(0, folder)
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(folder)
+    return getattr(module, name, None)
+
 
 #: what the user's script may raise or exit with, turned into a UserError: everything but
 #: KeyboardInterrupt (Ctrl-C, or trtforge's own `Interrupted` on SIGTERM/SIGHUP), which stops
