@@ -119,8 +119,10 @@ def test_fnet_token_mixing_two_dfts(rw) -> None:
         (_dft(["B", "L", 1], axis=1), "not static"),
         (_dft([2, 8, 2], axis=1, onesided=1, inverse=1), "onesided"),
         (_dft([2, 4096, 1], axis=1), "weights"),
+        (_dft([2, 8, 1], axis=1, dft_length=0), "DFT length 0 is not positive"),
+        (_dft([2, 8, 1], axis=1, dft_length=-5), "DFT length -5 is not positive"),
     ],
-    ids=["dynamic-length", "onesided-inverse", "too-long"],
+    ids=["dynamic-length", "onesided-inverse", "too-long", "length-0", "length-negative"],
 )
 def test_skips_with_reason(rw, model, why) -> None:
     result = rw.apply(model, "decompose-dft")

@@ -83,7 +83,9 @@ def _params(node: gs.Node, ctx: PassContext) -> dict | str:
     if onesided and (shape[-1] == 2 or inverse):
         return "onesided with a complex input or with inverse"
     k = n // 2 + 1 if onesided else n
-    if n < 1 or n * 2 * k > MAX_WEIGHTS:
+    if n < 1:
+        return f"the DFT length {n} is not positive (the node cannot run: onnxruntime refuses it)"
+    if n * 2 * k > MAX_WEIGHTS:
         return f"a length of {n} needs {n * 2 * k} weights (more than {MAX_WEIGHTS})"
     return {
         "axis": axis,
