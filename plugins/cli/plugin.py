@@ -16,6 +16,7 @@ Exit status: 0 ok; 1 a test failed; 2 bad input or arguments; 3 internal error.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -83,14 +84,21 @@ def _declared_where(root: Path, key: tuple[str, str, str]) -> str | None:
     return None
 
 
+#: the largest declaration file read for its PluginSpec calls (a few kilobytes each)
+MAX_DECL_BYTES = 1 << 20
+
+
 def _literal_specs(path: Path) -> set[tuple[str, str, str]]:
     """(name, version, namespace) of each `PluginSpec(name=..., version=..., namespace=...)`
     call with constant arguments in the Python file `path`."""
     import ast
+    import stat
 
-    try:
+    try:  # a FIFO or a device of that name would block or never end: regular files only
+        if not stat.S_ISREG(path.stat().st_mode) or path.stat().st_size > MAX_DECL_BYTES:
+            return set()
         tree = ast.parse(path.read_text(encoding="utf-8"))
-    except (OSError, SyntaxError, ValueError):
+    except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
         return set()
     keys = set()
     for node in ast.walk(tree):
@@ -103,6 +111,25 @@ def _literal_specs(path: Path) -> set[tuple[str, str, str]]:
         if {"name", "version", "namespace"} <= kw.keys():
             keys.add((kw["name"], kw["version"], kw["namespace"]))
     return keys
+
+
+def _make_folders(folder: Path, made: list[Path]) -> None:
+    """Makes `folder` and the folders above it that are missing, each added to `made`."""
+    missing = []
+    current = folder
+    while not current.exists() and current != current.parent:
+        missing.append(current)
+        current = current.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        except OSError as err:
+            raise UserError(
+                f"{path}: cannot create it ({err.strerror})", "check the permissions"
+            ) from None
+        made.append(path)
 
 
 def cmd_new(args) -> int:
@@ -151,17 +178,21 @@ def cmd_new(args) -> int:
         )
     from trtforge.analyzer.outputs import OutputSet
 
-    with OutputSet() as outputs:  # all the scaffold's files, or none
-        for path, text in files.items():
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as err:
-                raise UserError(
-                    f"{path.parent}: cannot create it ({err.strerror})", "check the permissions"
-                ) from None
-            body = string.Template(text).substitute(Name=name, mod=mod, ns=args.namespace, fn=fn)
-            outputs.add_text(path, body, "trt-plugin new")
-        outputs.commit()
+    made: list[Path] = []  # the folders made for the scaffold, removed if it fails
+    try:
+        with OutputSet() as outputs:  # all the scaffold's files, or none
+            for path, text in files.items():
+                _make_folders(path.parent, made)
+                body = string.Template(text).substitute(
+                    Name=name, mod=mod, ns=args.namespace, fn=fn
+                )
+                outputs.add_text(path, body, "trt-plugin new")
+            outputs.commit()
+    except BaseException:
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # (empty: the outputs left nothing there)
+        raise
     for path in files:
         print(f"created {path.relative_to(root)}")
     print(

@@ -78,3 +78,30 @@ def test_new_refuses_a_plugin_the_target_tree_declares(tmp_path):
     assert _files(root) == before
     proc = run_cli("trtforge.plugins.cli.plugin", "new", "Thing", "--root", str(root))
     assert proc.returncode == 0, proc.stderr  # trtforge::Thing is not acme::Thing
+
+
+def _folders(root):
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_dir())
+
+
+def test_new_leaves_the_tree_as_it_was_when_it_fails(tmp_path):
+    """tests/plugins is a file: nothing can be scaffolded there, and the folders made for the
+    other files (csrc/<mod>/) go with them."""
+    root = _bare_tree(tmp_path)
+    (root / "tests").mkdir()
+    (root / "tests" / "plugins").write_text("not a folder\n")
+    before = (_files(root), _folders(root))
+    proc = run_cli("trtforge.plugins.cli.plugin", "new", "FooBar", "--root", str(root))
+    assert proc.returncode == 2, proc.stderr
+    assert (_files(root), _folders(root)) == before
+
+
+def test_new_reads_no_fifo_among_the_declarations(tmp_path):
+    """A FIFO named *.py in plugins/decls/ blocked `trt-plugin new` for ever."""
+    import os
+
+    root = _bare_tree(tmp_path)
+    os.mkfifo(root / "plugins" / "decls" / "pipe.py")
+    proc = run_cli("trtforge.plugins.cli.plugin", "new", "FooBar", "--root", str(root))
+    assert proc.returncode == 0, proc.stderr
+    assert (root / "csrc" / "foo_bar" / "foo_bar_plugin.cpp").is_file()
