@@ -121,3 +121,11 @@ def test_cli_check_then_build(tmp_path):
         )
         assert proc.returncode == 2 and word in proc.stderr
         assert not (tmp_path / "x.engine").exists()
+
+
+def test_check_fp16_with_an_output_is_refused(tmp_path, capsys):
+    """--check-fp16 writes no model: an -o was silently ignored."""
+    from trtforge.analyzer.cli.quantize import main
+
+    code = main(["m.onnx", "--check-fp16", "-o", str(tmp_path / "q.onnx"), "--random-calibration"])
+    assert code == 2 and "--check-fp16 writes no model" in capsys.readouterr().err

@@ -161,6 +161,11 @@ def _main(argv: Sequence[str] | None) -> int:
         )
     if args.min_cosine is not None and not -1.0 <= args.min_cosine <= 1.0:
         raise UserError(f"--min-cosine {args.min_cosine} is outside [-1, 1]", "e.g. 0.99")
+    if args.output is not None and args.check_fp16:
+        raise UserError(
+            "--check-fp16 writes no model: -o would be ignored",
+            "drop -o (--report FILE.json writes the check's findings)",
+        )
     if args.output is None and not args.check_fp16:
         raise UserError("no output given", "add -o OUT (or --check-fp16 to check FP16 ranges)")
     target = parse_target(args.target) if args.target else default_target()

@@ -481,9 +481,10 @@ def _main(argv: list[str] | None = None) -> int:
                 f"--compute-capability '{cc}' is not a compute capability", "write e.g. 89 or 8.9"
             )
         ccs.append(cc.replace(".", ""))
-    if args.workspace is not None and not 0 <= args.workspace <= MAX_WORKSPACE_MIB:
-        raise UserError(  # (NaN fails both comparisons)
-            f"--workspace {args.workspace:g}: not a size in MiB from 0 to {MAX_WORKSPACE_MIB}",
+    if args.workspace is not None and not 0 < args.workspace <= MAX_WORKSPACE_MIB:
+        raise UserError(  # (NaN fails both comparisons; no workspace at all builds nothing)
+            f"--workspace {args.workspace:g}: not a size in MiB above 0 and up to "
+            f"{MAX_WORKSPACE_MIB}",
             "give the workspace pool limit in MiB, e.g. --workspace 4096",
         )
 

@@ -182,7 +182,7 @@ def test_missing_model_exit_2(tmp_path):
     assert "no such file" in proc.stderr and "Hint:" in proc.stderr
 
 
-@pytest.mark.parametrize("workspace", ["-1", "1e30", "nan", "inf"])
+@pytest.mark.parametrize("workspace", ["-1", "0", "1e30", "nan", "inf"])
 def test_a_workspace_that_is_no_size_is_exit_2(tmp_path, workspace):
     """Checked before anything is loaded: a negative, infinite or NaN --workspace reached
     TensorRT's set_memory_pool_limit (a traceback, exit 3)."""
