@@ -31,6 +31,9 @@ def _m(text: str, opset: int = 21) -> onnx.ModelProto:
 _W9 = ",".join(["1"] * 9)
 _W18 = ",".join(["1"] * 18)
 _W128 = ",".join(["1"] * 128)
+_W36 = ",".join(["0.1"] * 36)
+_W48 = ",".join(["0.1"] * 48)
+_W64 = ",".join(["0.1"] * 64)
 
 # fmt: off
 CASES: list[Case] = [
@@ -192,6 +195,17 @@ CASES: list[Case] = [
     Case("where-broadcast-mismatch", _m("g (bool[2,3] c, float[3,2] x, float[3] z) => (float y) { y = Where(c, x, z) }"), "where/broadcast-mismatch"),
     Case("where-broadcast-ok", _m("g (bool[2,1] c, float[1,3] x, float[3] z) => (float y) { y = Where(c, x, z) }")),
     Case("greater-broadcast-mismatch", _m("g (float[5,2] x, float[5] z) => (bool y) { y = Greater(x, z) }"), "greater/broadcast-mismatch"),
+    # --- hold-out round 4 (tf2onnx, batch-major recurrences)
+    # tf.image.resize(method="nearest") with half_pixel_centers: tf_half_pixel_for_nn with nearest_mode floor; the parser takes round_prefer_floor only there
+    Case("resize-tf-half-pixel-floor", _m('g (float[1,1,4,4] x) => (float[1,1,8,8] y) <float[4] s = {1,1,2,2}> { y = Resize<mode="nearest", coordinate_transformation_mode="tf_half_pixel_for_nn", nearest_mode="floor">(x, , s) }', 13), "resize/tf-half-pixel-nearest-mode"),
+    Case("resize-tf-half-pixel-ceil", _m('g (float[1,1,4,4] x) => (float[1,1,8,8] y) <float[4] s = {1,1,2,2}> { y = Resize<mode="nearest", coordinate_transformation_mode="tf_half_pixel_for_nn", nearest_mode="ceil">(x, , s) }', 13), "resize/tf-half-pixel-nearest-mode"),
+    Case("resize-tf-half-pixel-round-prefer-floor", _m('g (float[1,1,4,4] x) => (float[1,1,8,8] y) <float[4] s = {1,1,2,2}> { y = Resize<mode="nearest", coordinate_transformation_mode="tf_half_pixel_for_nn", nearest_mode="round_prefer_floor">(x, , s) }', 13)),
+    Case("resize-half-pixel-floor", _m('g (float[1,1,4,4] x) => (float[1,1,8,8] y) <float[4] s = {1,1,2,2}> { y = Resize<mode="nearest", nearest_mode="floor">(x, , s) }', 13)),
+    # layout=1 with sequence_lens: the parser masks as if X were sequence-major (batch 2 against 5 steps does not broadcast)
+    Case("lstm-layout1-seqlens-batch-ne-steps", _m(f"g (float[2,5,3] x, int32[2] sl) => (float y) <float[1,16,3] w = {{{_W48}}}, float[1,16,4] r = {{{_W64}}}> {{ y = LSTM<hidden_size=4, layout=1>(x, w, r, , sl) }}", 14), "lstm/layout-sequence-lens"),
+    Case("lstm-layout1-seqlens-batch-eq-steps", _m(f"g (float[3,3,3] x, int32[3] sl) => (float y) <float[1,16,3] w = {{{_W48}}}, float[1,16,4] r = {{{_W64}}}> {{ y = LSTM<hidden_size=4, layout=1>(x, w, r, , sl) }}", 14)),
+    Case("lstm-layout0-seqlens", _m(f"g (float[5,2,3] x, int32[2] sl) => (float y) <float[1,16,3] w = {{{_W48}}}, float[1,16,4] r = {{{_W64}}}> {{ y = LSTM<hidden_size=4>(x, w, r, , sl) }}", 14)),
+    Case("gru-layout1-seqlens-batch-ne-steps", _m(f"g (float[2,5,3] x, int32[2] sl) => (float y) <float[1,12,3] w = {{{_W36}}}, float[1,12,4] r = {{{_W48}}}> {{ y = GRU<hidden_size=4, layout=1>(x, w, r, , sl) }}", 14), "gru/layout-sequence-lens"),
 ]
 # fmt: on
 

@@ -14,7 +14,10 @@ TensorRT-RTX 1.7.1 parser:
   input or computed from data alike; of static length, unknown rank or rank 0 they fail
   (probes `resize_scales_dynlen_*`, `upsample_scales_dynlen_*`).
 - half_pixel_symmetric and tf_crop_and_resize are refused; cubic, exclude_outside,
-  cubic_coeff_a and every nearest_mode are accepted.
+  cubic_coeff_a and every nearest_mode are accepted, but for tf_half_pixel_for_nn, which
+  takes round_prefer_floor only (importResize's check: "only support round_prefer_floor
+  nearest mode in tf_half_pixel_for_nn"; tf2onnx writes nearest_mode=floor for
+  `tf.image.resize(method="nearest")`; hold-out round 4 and its probes, every mode).
 - Constant `sizes` with an `axes` attribute fail when an axis outside `axes` is dynamic (the
   parser fills it with -1); `sizes` of dynamic length fail.
 """
@@ -98,7 +101,31 @@ def _scales_of_dynamic_length(ctx: NodeContext, index: int) -> bool:
     )
 
 
+def _tf_nearest_mode(ctx: NodeContext):
+    """tf_half_pixel_for_nn with a nearest_mode other than round_prefer_floor (the default)."""
+    transform = ctx.attr("coordinate_transformation_mode", "half_pixel")
+    nearest = ctx.attr("nearest_mode", "round_prefer_floor")
+    if isinstance(transform, bytes):
+        transform = transform.decode("utf-8", "replace")
+    if isinstance(nearest, bytes):
+        nearest = nearest.decode("utf-8", "replace")
+    if (
+        ctx.attr("mode", "nearest") in ("nearest", b"nearest")
+        and transform == ("tf_half_pixel_for_nn")
+        and nearest != "round_prefer_floor"
+    ):
+        yield ctx.finding(
+            "tf-half-pixel-nearest-mode",
+            f"coordinate_transformation_mode=tf_half_pixel_for_nn with nearest_mode={nearest!r}: "
+            "the parser takes round_prefer_floor only in that mode",
+            "re-export with nearest_mode round_prefer_floor, or coordinate_transformation_mode "
+            "asymmetric/half_pixel (tf.image.resize(method='nearest') with half_pixel_centers "
+            "exports this form)",
+        )
+
+
 def _check_resize(ctx: NodeContext):
+    yield from _tf_nearest_mode(ctx)
     mode = ctx.attr("mode", "nearest")
     axes = ctx.attr("axes")
     scales_index = 2 if ctx.opset >= 11 else 1

@@ -6,7 +6,9 @@ activation functions must be the same for both the forward and reverse pass"; LS
 OnnxAttrs activation-name table. Observed with the TensorRT-RTX 1.7.1 parser: activations Relu,
 Tanh, Sigmoid, LeakyRelu, ThresholdedRelu, ScaledTanh, HardSigmoid, Elu, Softsign and Softplus
 parse, Affine fails ("Unknown activation type: Affine"); bidirectional with different
-per-direction activations fails; input_forget=1 fails; layout=1 parses; all outputs (Y, Y_h,
+per-direction activations fails; input_forget=1 fails; layout=1 parses (but with
+`sequence_lens` and a static batch and sequence length that differ, neither 1:
+`_check_batch_major_sequence_lens`); all outputs (Y, Y_h,
 Y_c) parse; GRU with BFLOAT16 inputs fails (its zero initial state is a FLOAT constant), FLOAT16
 parses. With `sequence_lens` given, FLOAT16/BFLOAT16 RNN, GRU and LSTM fail ("ISelectLayer must
 have `thenInput` and `elseInput` of same types but has Half and Float"): RNNHelpers.cpp
@@ -57,9 +59,33 @@ def _check_sequence_lens(ctx: NodeContext):
         )
 
 
+def _check_batch_major_sequence_lens(ctx: NodeContext):
+    """layout=1 (batch-major X) with sequence_lens: the parser's sequence masking lays the
+    lengths along X's first axis as if it were the sequence's (layout 0), so a static batch
+    and sequence length that differ, neither 1, do not broadcast ("broadcast dimensions must
+    be conformable"; observed with the TensorRT-RTX 1.7.1 parser, hold-out round 4: equal
+    sizes, a size of 1 and dynamic dims parse)."""
+    x = ctx.input(0)
+    if not ctx.has_input(4) or ctx.attr("layout", 0) != 1 or x is None or x.shape is None:
+        return
+    if len(x.shape) != 3:
+        return
+    batch, steps = x.shape[0], x.shape[1]
+    if isinstance(batch, int) and isinstance(steps, int) and 1 not in (batch, steps):
+        if batch != steps:
+            yield ctx.finding(
+                "layout-sequence-lens",
+                f"layout=1 (batch-major) with sequence_lens and batch {batch} != sequence "
+                f"length {steps}: the parser masks the sequence as if X were sequence-major",
+                "export with layout=0 (PyTorch's and tf2onnx's form: Transpose around the "
+                "node), or drop sequence_lens when every sequence has full length",
+            )
+
+
 def _check(ctx: NodeContext):
     yield from mixed_float_types(ctx, (0, 1, 2, 3, 5, 6, 7))
     yield from _check_sequence_lens(ctx)
+    yield from _check_batch_major_sequence_lens(ctx)
     acts = ctx.attr("activations")
     if not acts:
         return
