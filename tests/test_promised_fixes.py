@@ -172,3 +172,45 @@ def test_fold_constants_is_not_named_where_the_shape_depends_on_an_input():
     report = check(_cls_token_head("N"), target="rtx-1", backend="static")
     fixes = {f.name for node in report.unsupported_nodes for f in node.fixes}
     assert "fold-constants" not in fixes
+
+
+def _attention(present_used: bool) -> onnx.ModelProto:
+    """com.microsoft Attention on (1, 4, 32) hidden states, 2 heads; its present state a
+    graph output (onnxruntime's optimizer on a Whisper decoder with past) or unused."""
+    rng = np.random.default_rng(0)
+    inits = [
+        numpy_helper.from_array(rng.standard_normal((32, 96)).astype(np.float32), "w"),
+        numpy_helper.from_array(np.zeros(96, np.float32), "b"),
+    ]
+    outputs = ["y", "present"] if present_used else ["y"]
+    node = helper.make_node(
+        "Attention", ["x", "w", "b"], outputs, domain="com.microsoft", num_heads=2
+    )
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 32])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 32])]
+        + (
+            [helper.make_tensor_value_info("present", TensorProto.FLOAT, [2, 1, 2, 4, 16])]
+            if present_used
+            else []
+        ),
+        inits,
+    )
+    return helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
+    )
+
+
+def test_decompose_contrib_is_not_named_for_an_attention_whose_present_state_is_read():
+    fixes = lambda model: {  # noqa: E731
+        f.name
+        for n in check(model, target="rtx-1", backend="static").unsupported_nodes
+        for f in n.fixes
+    }
+    assert "decompose-contrib" in fixes(_attention(present_used=False))
+    report = check(_attention(present_used=True), target="rtx-1", backend="static")
+    (node,) = report.unsupported_nodes
+    assert "decompose-contrib" not in {f.name for f in node.fixes}
+    assert any("output 1 ('present') is used" in r.hint for r in node.reasons)

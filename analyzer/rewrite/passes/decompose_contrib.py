@@ -544,6 +544,29 @@ class DecomposeContrib(RewritePass):
             ):
                 yield Match(anchor=anchor(node), nodes=[node])
 
+    @classmethod
+    def leaves(cls, node, graph=None) -> str | None:
+        """What `check` says of the node from the node and its graph's readers: an output
+        the standard ops do not produce is read (Attention's present state), or an Attention
+        the decomposition does not cover (past state, bias, rotary)."""
+        if (node.domain or "") != MS or node.op_type not in HANDLERS:
+            return None
+        _, produced = HANDLERS[node.op_type]
+        if graph is not None:
+            for index, name in enumerate(node.output):
+                if index in produced or not name:
+                    continue
+                if graph.consumers.get(name) or graph.is_graph_output(name):
+                    return f"output {index} ('{name}') is used; standard ops do not produce it"
+        if node.op_type == "Attention":
+            for index, what in ((4, "past state"), (5, "attention bias"), (6, "past length")):
+                if len(node.input) > index and node.input[index]:
+                    return f"input {index} ({what}) is given (not decomposed)"
+            for attr in node.attribute:
+                if attr.name in ("do_rotary", "past_present_share_buffer") and attr.i:
+                    return f"{attr.name} is set (not decomposed)"
+        return None
+
     def check(self, match: Match, ctx: PassContext) -> str | None:
         node = match.nodes[0]
         _, produced = HANDLERS[node.op]
