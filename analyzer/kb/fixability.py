@@ -45,6 +45,16 @@ _OPSET_CODES = ("opset-out-of-range", "pre-opset7-broadcast", "graph/old-opset")
 #: base can emit must match one (tests/test_fixability.py enumerates them).
 NO_FIX: tuple[tuple[str, str], ...] = (
     (
+        r"layout-sequence-lens$",
+        "the parser masks the sequence as if it were sequence-major; no pass transposes a "
+        "recurrence to layout 0 yet: re-export with layout 0",
+    ),
+    (
+        r"tf-half-pixel-nearest-mode$",
+        "another rounding picks other pixels: no rewrite computes the same values in a mode "
+        "the parser takes; re-export with round_prefer_floor",
+    ),
+    (
         r"(^|/)(not-available|custom-domain-op|unknown-op|plugin-not-registered)$",
         "no trtforge pass or built plugin implements this op for the target; `trt-plugin new` "
         "scaffolds a plugin for it",
