@@ -291,10 +291,10 @@ def quantize(
     opset = next((o.version for o in working.opset_import if o.domain in ("", "ai.onnx")), 0)
     converted_from = None
     if opset < MIN_OPSET:
-        from onnx import version_converter
+        from trtforge.analyzer.opset_conversion import convert_version
 
         try:
-            working = version_converter.convert_version(working, MIN_OPSET)
+            working = convert_version(working, MIN_OPSET)
         except Exception as err:  # noqa: BLE001 - the converter raises many types
             raise UserError(
                 f"cannot convert the model from opset {opset} to {MIN_OPSET} for per-channel "

@@ -131,10 +131,10 @@ def prepare(proto: onnx.ModelProto, pass_ids: list[str], options: RewriteOptions
     wanted = max(needs.values(), default=0)
     if opset >= wanted:
         return proto, False
-    from onnx import version_converter
+    from trtforge.analyzer.opset_conversion import convert_version
 
     try:
-        converted = version_converter.convert_version(proto, wanted)
+        converted = convert_version(proto, wanted)
     except Exception as err:  # noqa: BLE001 - the converter raises many kinds
         raise UserError(
             f"cannot convert the model from opset {opset} to {wanted} for the fused op "

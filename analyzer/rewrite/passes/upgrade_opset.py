@@ -78,7 +78,7 @@ class UpgradeOpset(RewritePass):
         target = int(wanted or max(UPGRADE_DEFAULT, first_opset({n.op for n in late}, current)))
         if current >= target:
             return PassOutcome()
-        from onnx import version_converter
+        from trtforge.analyzer.opset_conversion import convert_version
 
         if current < 7:
             _channel_slopes(ctx.graph)
@@ -98,7 +98,7 @@ class UpgradeOpset(RewritePass):
             onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)) for t in added
         )
         try:
-            converted = version_converter.convert_version(model, target)
+            converted = convert_version(model, target)
             keep = [i for i in converted.graph.input if i.name not in {t.name for t in added}]
             del converted.graph.input[:]
             converted.graph.input.extend(keep)
