@@ -50,6 +50,11 @@ NO_FIX: tuple[tuple[str, str], ...] = (
         "recurrence to layout 0 yet: re-export with layout 0",
     ),
     (
+        r"empty-external-initializer$",
+        "trt-rewrite writes external data as the input has it; re-save the model with small "
+        "tensors inline",
+    ),
+    (
         r"tf-half-pixel-nearest-mode$",
         "another rounding picks other pixels: no rewrite computes the same values in a mode "
         "the parser takes; re-export with round_prefer_floor",

@@ -170,7 +170,40 @@ def _check_opsets(loaded: LoadedModel, target: Target) -> Iterator[Finding]:
     # an opset that does not exist is an invalid model: `validity.py` reports it
 
 
+SOURCE_EMPTY_EXTERNAL = (
+    "onnx-tensorrt ModelImporter.cpp importInitializers / weightUtils convertOnnxWeights (external "
+    "data read from the file); observed with TensorRT-RTX 1.7.1: a tensor of no element saved "
+    "externally (offset 0, length 0, as onnx.save(..., size_threshold=0) writes it) fails to "
+    "import, the same tensor inline parses (hold-out round 4, tf2onnx's while-loop accumulator)"
+)
+
+
+def _check_empty_external(loaded: LoadedModel, graph: GraphView) -> Iterator[Finding]:
+    """Initializers of no element whose (empty) data is in an external file: the parser
+    fails to import them."""
+    if not loaded.external:
+        return
+    external = {ref.tensor for ref in loaded.external}
+    heads = graph.initializer_heads()
+    if heads is not None:
+        dims_of = {n: heads.table[k][1] for n, k in zip(heads.names, heads.kinds, strict=True)}
+    else:
+        dims_of = {name: tuple(t.dims) for name, t in graph.initializer_items()}
+    empty = [n for n, dims in dims_of.items() if n in external and 0 in dims]
+    if empty:
+        more = f" (and {len(empty) - 1} more)" if len(empty) > 1 else ""
+        yield Finding(
+            code="graph/empty-external-initializer",
+            message=f"initializer '{text_of(empty[0])}'{more} has no element and is stored in "
+            "an external data file; the parser fails to import it",
+            hint="save the model with small tensors inline (onnx.save(..., "
+            "save_as_external_data=True, size_threshold=1024), onnx's default)",
+            source=SOURCE_EMPTY_EXTERNAL,
+        )
+
+
 def check_graph(loaded: LoadedModel, graph: GraphView, target: Target) -> Iterator[Finding]:
     """Findings about the model as a whole (not tied to one node)."""
     yield from _check_inputs(graph, target)
     yield from _check_opsets(loaded, target)
+    yield from _check_empty_external(loaded, graph)

@@ -50,3 +50,29 @@ def test_cases_agree_with_parser() -> None:
         if results[c.id].ok != (c.code is None)
     ]
     assert not wrong, "\n".join(wrong)
+
+
+def test_an_empty_initializer_in_an_external_file_is_unsupported(tmp_path) -> None:
+    """onnx.save(..., size_threshold=0) writes a tensor of no element externally (offset 0,
+    length 0): the parser fails to import it; the same tensor inline parses."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Concat", ["x", "empty"], ["y"], axis=0)],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4])],
+        [numpy_helper.from_array(np.zeros((0, 4), np.float32), "empty")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    inline = tmp_path / "inline.onnx"
+    onnx.save(model, inline)
+    external = tmp_path / "external.onnx"
+    onnx.save(model, external, save_as_external_data=True, size_threshold=0, location="w.data")
+    codes = lambda path: {  # noqa: E731
+        f.code for f in check(str(path), target="rtx-1", backend="static").graph_findings
+    }
+    assert "graph/empty-external-initializer" in codes(external)
+    assert "graph/empty-external-initializer" not in codes(inline)
