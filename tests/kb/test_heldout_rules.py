@@ -5,8 +5,11 @@ installed (one subprocess for all of them).
 
 from __future__ import annotations
 
+import numpy as np
+import onnx
 import pytest
 from _oracle import HAS_RTX, assert_refused, assert_supported, parse_models
+from onnx import TensorProto, helper, numpy_helper
 from oracle_cases_heldout import CASES, Case
 
 from trtforge.analyzer import check
@@ -55,10 +58,6 @@ def test_cases_agree_with_parser() -> None:
 def test_an_empty_initializer_in_an_external_file_is_unsupported(tmp_path) -> None:
     """onnx.save(..., size_threshold=0) writes a tensor of no element externally (offset 0,
     length 0): the parser fails to import it; the same tensor inline parses."""
-    import numpy as np
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
     graph = helper.make_graph(
         [helper.make_node("Concat", ["x", "empty"], ["y"], axis=0)],
         "g",
@@ -76,3 +75,64 @@ def test_an_empty_initializer_in_an_external_file_is_unsupported(tmp_path) -> No
     }
     assert "graph/empty-external-initializer" in codes(external)
     assert "graph/empty-external-initializer" not in codes(inline)
+
+
+def _accumulating_loop(op: str, trip_count: bool) -> onnx.ModelProto:
+    """tf.while_loop / a scripted `acc = cat((acc, x))`: a Loop whose carried value the body
+    makes by `op` of itself (Add keeps the shape)."""
+    vi = helper.make_tensor_value_info
+    pieces = {
+        "Concat": [helper.make_node("Concat", ["acc_in", "x"], ["acc_out"], axis=0)],
+        "Add": [helper.make_node("Add", ["acc_in", "x"], ["acc_out"])],
+        "Tile": [helper.make_node("Tile", ["acc_in", "reps"], ["acc_out"])],
+    }
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"]), *pieces[op]],
+        "body",
+        [
+            vi("i", TensorProto.INT64, []),
+            vi("cond_in", TensorProto.BOOL, []),
+            vi("acc_in", TensorProto.FLOAT, None),
+        ],  # fmt: skip
+        [vi("cond_out", TensorProto.BOOL, []), vi("acc_out", TensorProto.FLOAT, None)],
+    )
+    inits = [
+        numpy_helper.from_array(np.array(3, np.int64), "n"),
+        numpy_helper.from_array(np.array(True), "c"),
+        numpy_helper.from_array(np.zeros((1, 4), np.float32), "acc0"),
+        numpy_helper.from_array(np.array([2, 1], np.int64), "reps"),
+    ]
+    loop = helper.make_node("Loop", ["n" if trip_count else "", "c", "acc0"], ["acc"], body=body)
+    graph = helper.make_graph(
+        [loop], "g", [vi("x", TensorProto.FLOAT, [1, 4])], [vi("acc", TensorProto.FLOAT, None)],
+        inits,
+    )  # fmt: skip
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.mark.parametrize(("op", "code"), [("Concat", "loop/carried-shape"),
+                                          ("Tile", "loop/carried-shape"), ("Add", None)])  # fmt: skip
+def test_a_loop_carried_value_that_changes_shape_is_unsupported(op, code) -> None:
+    """The parser takes such a Loop; its builder refuses it ("IRecurrenceLayer must have
+    inputs with same shape", TensorRT-RTX 1.7.1 on tf2onnx's while-loop accumulators)."""
+    report = check(_accumulating_loop(op, True), target="rtx-1", backend="static")
+    codes = {r.code for n in report.nodes for r in n.reasons if r.is_error}
+    assert (code in codes) if code else not codes, codes
+
+
+def test_loop_concat_scan_is_named_only_with_a_trip_count() -> None:
+    """Without a trip count TensorRT cannot size the scan output the pass would write."""
+    from trtforge.analyzer.rewrite import RewriteOptions, rewrite_model
+    from trtforge.analyzer.targets import parse_target
+
+    def fixes(trip_count):
+        report = check(_accumulating_loop("Concat", trip_count), target="rtx-1", backend="static")
+        return {f.name for n in report.unsupported_nodes for f in n.fixes}
+
+    assert "loop-concat-scan" in fixes(True) and "loop-concat-scan" not in fixes(False)
+    result = rewrite_model(
+        _accumulating_loop("Concat", False),
+        ["loop-concat-scan"],
+        RewriteOptions(parse_target("rtx-1")),
+    )
+    assert not result.changed

@@ -18,13 +18,16 @@ same rank"); observed with the TensorRT-RTX 1.7.1 parser:
   inputs of same type"); a FLOAT or 1-element condition is accepted; RTX also accepts branch
   outputs of different rank;
 - with a constant condition, an unsupported node in the untaken branch does not matter;
-- sequence and optional values (loop-carried or branch outputs) are refused.
+- sequence and optional values (loop-carried or branch outputs) are refused;
+- a loop-carried value grown or shrunk by its body parses, and fails in the builder
+  (`_carried_shape_changes`).
 """
 
 from __future__ import annotations
 
 import onnx
 
+from trtforge.analyzer.findings import Fix
 from trtforge.analyzer.inference import dtype_name
 from trtforge.analyzer.kb.ops._tensor_common import (
     OBSERVED,
@@ -88,7 +91,46 @@ def _check_if(ctx: NodeContext):
             )
 
 
+#: ops that give a tensor another shape than their data input's when their other inputs are
+#: not the identity: (op, index of the data input)
+_RESHAPING = {"Concat": None, "Pad": 0, "Tile": 0}
+
+
+def _carried_shape_changes(ctx: NodeContext):
+    """A loop-carried value the body makes by Concat with it, Pad of it or Tile of it: its
+    shape changes every iteration, which TensorRT's IRecurrenceLayer refuses at build time
+    ("IRecurrenceLayer must have inputs with same shape"; observed with TensorRT-RTX 1.7.1 on
+    tf2onnx's tf.while_loop accumulators and probes; the parser itself accepts the Loop)."""
+    body = next((a.g for a in ctx.node.attribute if a.name == "body" and a.HasField("g")), None)
+    carried = max(0, len(ctx.node.input) - 2)
+    if body is None or len(body.input) != carried + 2 or len(body.output) < carried + 1:
+        return
+    producers = {out: node for node in body.node for out in node.output if out}
+    for k in range(carried):
+        source, result = body.input[2 + k].name, body.output[1 + k].name
+        node = producers.get(result)
+        if node is None or node.domain not in ("", "ai.onnx") or node.op_type not in _RESHAPING:
+            continue
+        data = _RESHAPING[node.op_type]
+        reads = list(node.input) if data is None else list(node.input[data : data + 1])
+        if source not in reads or (node.op_type == "Concat" and len(node.input) < 2):
+            continue
+        concat = node.op_type == "Concat"
+        fixes = (Fix("rewrite", "loop-concat-scan"),) if concat and ctx.has_input(0) else ()
+        yield ctx.finding(
+            "carried-shape",
+            f"loop-carried value {k} ('{result}') is made by {node.op_type} of itself: its "
+            "shape changes every iteration, and TensorRT needs loop-carried values of one "
+            "shape (the build fails)",
+            "collect the pieces as a scan output (trt-rewrite --loop-concat-scan does it for a "
+            "Concat that grows an initially empty value, given a trip count), or keep the "
+            "shape fixed (a preallocated buffer written with ScatterElements)",
+            fixes,
+        )
+
+
 def _check_loop(ctx: NodeContext):
+    yield from _carried_shape_changes(ctx)
     carried = max(0, len(ctx.node.input) - 2)
     scan_outputs = len(ctx.node.output) - carried
     if scan_outputs <= 0:

@@ -168,6 +168,8 @@ class LoopConcatScan(RewritePass):
                 continue
             if len(node.outputs) < len(node.inputs) - 2:
                 continue  # a final value left out: the graph is not one this pass reads
+            if not node.inputs[0].name:
+                continue  # no trip count: TensorRT cannot size a scan output (tf.while_loop)
             grown = []
             for k in range(len(node.inputs) - 2):
                 shape = _empty_rows(node.inputs[2 + k])
