@@ -52,19 +52,8 @@ def test_an_output_never_replaces_calibration_data(tmp_path, model, capsys):
     _samples(data)
     sample = data / "s0.npz"
     before = sample.read_bytes()
-    code = quantize_main(
-        [
-            str(model),
-            "-o",
-            str(tmp_path / "q.onnx"),
-            "--calibration-data",
-            str(data),
-            "--method",
-            "minmax",
-            "--report",
-            str(sample),
-        ]  # fmt: skip
-    )
+    args = f"-o {tmp_path / 'q.onnx'} --calibration-data {data} --method minmax --report {sample}"
+    code = quantize_main([str(model), *args.split()])
     assert code == 2 and "is an input of this command" in capsys.readouterr().err
     assert sample.read_bytes() == before and not (tmp_path / "q.onnx").exists()
 
@@ -73,18 +62,8 @@ def test_an_output_never_replaces_the_inputs_npz_or_the_loader(tmp_path, model, 
     feed = tmp_path / "in.npz"
     np.savez(feed, x=np.ones((2, 4), np.float32))
     before = feed.read_bytes()
-    code = rewrite_main(
-        [
-            str(model),
-            "-o",
-            str(tmp_path / "r.onnx"),
-            "--fold-constants",
-            "--inputs",
-            str(feed),
-            "--report",
-            str(feed),
-        ]  # fmt: skip
-    )
+    args = f"-o {tmp_path / 'r.onnx'} --fold-constants --inputs {feed} --report {feed}"
+    code = rewrite_main([str(model), *args.split()])
     assert code == 2 and feed.read_bytes() == before
     loader = tmp_path / "loader.py"
     loader.write_text(
