@@ -1269,6 +1269,8 @@ def run_case(camp: Campaign, case: Case, timeout: float) -> Outcome:
     folder = camp.root / f"case{case.index}"
     log = camp.root / "logs" / f"case{case.index}"
     log.mkdir(parents=True, exist_ok=True)
+    for name in ("stdout", "stderr"):  # (a signal case may stop the child before it opens them)
+        (log / name).touch()
     before_in = _snapshot(folder / "in")
     before_out = _snapshot(folder / "out")
     workdir = folder / "cwd"  # the folder the command runs from: it must stay empty
