@@ -110,10 +110,17 @@ def _random_boundary(
     feed: Mapping[str, np.ndarray],
     seed: int,
     types=None,
+    rewritten: onnx.ModelProto | None = None,
 ) -> dict[str, np.ndarray]:
     """Random values for boundary tensors the original's prefix cannot compute, from their
     inferred type and shape (dims named by graph inputs take the fed sizes). `types`: the
-    original's type table (`ModelSession.types()`), inferred here when not given."""
+    original's type table (`ModelSession.types()`), inferred here when not given.
+
+    A boundary tensor neither inference types in the original (what follows contrib ops,
+    where onnxruntime's symbolic inference fails: a UNet of NhwcConv nodes) takes its type
+    from the rewritten model, where the passes left standard ops that ONNX infers: the tensor
+    is made by nodes both models share, and a shape the passes got wrong makes the original's
+    region fail on it, never pass."""
     from trtforge.analyzer.inference import infer_types, onnxruntime_symbolic
     from trtforge.analyzer.rewrite import inputs as gen
 
@@ -129,6 +136,12 @@ def _random_boundary(
     for name in names:
         if name not in infos and name in types:
             infos[name] = onnx.helper.make_value_info(name, types[name])
+    unknown = [n for n in names if n not in infos or not _has_shape(infos[n])]
+    if unknown and rewritten is not None:
+        later = infer_types(rewritten)
+        for name in unknown:
+            if name in later and later[name].tensor_type.HasField("shape"):
+                infos[name] = onnx.helper.make_value_info(name, later[name])
     sizes: dict[str, int] = {}
     for vi in original.graph.input:
         if vi.name in feed:
@@ -153,6 +166,10 @@ def _random_boundary(
                 log.info("boundary '%s' has unresolved dims %s; using %d", name, unknown, 3)
         out[name] = gen._fill(graph, vi, sizes, rng)
     return out
+
+
+def _has_shape(info: onnx.ValueInfoProto) -> bool:
+    return info.type.HasField("tensor_type") and info.type.tensor_type.HasField("shape")
 
 
 def verify_regions(
@@ -218,7 +235,9 @@ def verify_regions(
                         )
                     note = "boundary inputs computed by the original's unchanged prefix"
                 except NoKernelError:
-                    boundary.update(_random_boundary(original, missing, feed, seed, types))
+                    boundary.update(
+                        _random_boundary(original, missing, feed, seed, types, rewritten)
+                    )
                     note = (
                         "boundary inputs random (the original's prefix holds an op onnxruntime "
                         "has no kernel for)"
@@ -276,7 +295,8 @@ def _reference_run(
     piece: onnx.ModelProto, feed: Mapping[str, np.ndarray], names: list[str], folder=None
 ) -> dict[str, np.ndarray] | None:
     """Runs `piece` with onnx's reference evaluator (old op versions onnxruntime dropped, such
-    as the opset-6 `broadcast` Add); None when it cannot."""
+    as the opset-6 `broadcast` Add; contrib ops without a CPU kernel: `contrib_reference`);
+    None when it cannot."""
     from onnx.reference import ReferenceEvaluator
 
     try:
@@ -287,7 +307,9 @@ def _reference_run(
             copy.CopyFrom(piece)
             load_external_from(copy, folder)
             piece = copy
-        evaluator = ReferenceEvaluator(piece)
+        from trtforge.analyzer.rewrite.contrib_reference import reference_ops
+
+        evaluator = ReferenceEvaluator(piece, new_ops=reference_ops(piece))
         wanted = [n for n in names]
         values = evaluator.run(
             wanted, {k: v for k, v in feed.items() if k in evaluator.input_names}

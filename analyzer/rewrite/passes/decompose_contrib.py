@@ -11,6 +11,12 @@ Before → After (one node each)::
     FusedConv(x, w[, b, z], activation)  → Conv [Add(z)] then the activation
                                            (Relu/Tanh/Sigmoid/LeakyRelu/Clip/HardSigmoid)
     FusedGemm(a, b[, c], activation)     → Gemm then the activation
+    NhwcConv(x: N×H×W×C, w: M×kH×kW×C/g[, b]) → Transpose(x) Conv(Transpose(w)) Transpose:
+                                        channels-last data and weights, as onnxruntime's
+                                        transformer optimizer writes them for UNets and VAEs
+                                        (its NhwcConv fusion: Conv(x, w) ≡ Transpose ·
+                                        NhwcConv(Transpose(x), wᵀ(0,2,3,1)) · Transpose);
+                                        verified with `contrib_reference` (no CPU kernel)
     LayerNormalization(x, s[, b])     → LayerNormalization (opset ≥ 17) | ReduceMean/Sub/…/Div
     SimplifiedLayerNormalization(x, s)→ RMSNormalization (opset ≥ 23, if supported) | basic ops
     SkipLayerNormalization(x, skip, g[, b, bias])         → Add(s) then LayerNorm as above
@@ -481,6 +487,35 @@ def _fused_conv(node, outs, ctx):
     _activation(ctx, y, outs[0], name, params)
 
 
+def _channels_first(rank: int) -> list[int]:
+    """The permutation N, C, spatial… of a channels-last tensor of `rank`."""
+    return [0, rank - 1, *range(1, rank - 1)]
+
+
+def _nhwc_rank(node) -> int | None:
+    """The rank of an NhwcConv's data: its own, else its weights' (a Conv's are equal; the
+    weights are a constant, where the data after other contrib ops is untyped)."""
+    x_rank, w_rank = tensor_rank(node.inputs[0]), tensor_rank(node.inputs[1])
+    if x_rank is not None and w_rank is not None and x_rank != w_rank:
+        return None
+    rank = x_rank if x_rank is not None else w_rank
+    return rank if rank is not None and rank >= 3 else None
+
+
+def _nhwc_conv(node, outs, ctx):
+    rank = _nhwc_rank(node)
+    attrs = {k: v for k, v in node.attrs.items() if k in CONV_ATTRS}
+    dtype = emit.np_float(node.inputs[0])
+    x = ctx.variable("nchw", dtype=dtype)
+    ctx.node("Transpose", [node.inputs[0]], [x], {"perm": _channels_first(rank)})
+    w = ctx.variable("weight_oihw", dtype=emit.np_float(node.inputs[1]))
+    ctx.node("Transpose", [node.inputs[1]], [w], {"perm": _channels_first(rank)})
+    bias = _input(node, 2)
+    y = ctx.variable("conv", dtype=dtype)
+    ctx.node("Conv", [x, w, *([bias] if bias is not None else [])], [y], attrs)
+    ctx.node("Transpose", [y], [outs[0]], {"perm": [0, *range(2, rank), 1]})
+
+
 def _fused_gemm(node, outs, ctx):
     attrs = {k: node.attrs[k] for k in ("alpha", "beta", "transA", "transB") if k in node.attrs}
     y = ctx.variable("gemm", dtype=emit.np_float(node.inputs[0]))
@@ -503,6 +538,7 @@ HANDLERS: dict[str, tuple[Builder, tuple[int, ...]]] = {
     "FusedMatMul": (_fused_matmul, (0,)),
     "BiasAdd": (_bias_add, (0,)),
     "FusedConv": (_fused_conv, (0,)),
+    "NhwcConv": (_nhwc_conv, (0,)),
     "FusedGemm": (_fused_gemm, (0,)),
     "LayerNormalization": (_layer_norm(False), (0,)),
     "SimplifiedLayerNormalization": (_layer_norm(True), (0,)),
@@ -592,6 +628,8 @@ class DecomposeContrib(RewritePass):
             reason = _attention_unsupported(node)
             if reason:
                 return reason
+        if node.op == "NhwcConv" and _nhwc_rank(node) is None:
+            return "the ranks of X and W are unknown or differ (channels-last data of rank 3+)"
         if node.op in ("FusedConv", "FusedGemm"):
             activation = node.attrs.get("activation", "")
             if activation not in ACTIVATIONS:
