@@ -1297,9 +1297,7 @@ def run_case(camp: Campaign, case: Case, timeout: float) -> Outcome:
         if cmd is None:
             cmd = [sys.executable, "-m", MODULES[case.tool], *case.argv]
         with open(log / "stdout", "wb") as so, open(log / "stderr", "wb") as se:  # noqa: PTH123
-            proc = subprocess.Popen(
-                cmd, stdout=so, stderr=se, start_new_session=True, cwd=workdir
-            )
+            proc = subprocess.Popen(cmd, stdout=so, stderr=se, start_new_session=True, cwd=workdir)
             status, hung = _wait(proc.pid, timeout, case, folder / "out", proc)
         code = signaled = None
         if status is not None:
