@@ -120,3 +120,24 @@ def test_node_of_constants_names_fold_constants(tmp_path) -> None:
 @pytest.mark.parametrize("code", ["nonzero/whatever-dynamic", "conv/dilations", "graph/x"])
 def test_explain_examples(code: str) -> None:
     assert explain(code)
+
+
+def test_maxpool_indices_are_not_called_a_training_output():
+    """SegNet-style MaxPool → MaxUnpool runs in inference: "export in eval()" was wrong."""
+    from onnx import TensorProto, helper
+
+    from trtforge.analyzer import check
+
+    graph = helper.make_graph(
+        [helper.make_node("MaxPool", ["x"], ["y", "i"], kernel_shape=[2, 2], strides=[2, 2])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 4, 4])],
+        [
+            helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 2, 2]),
+            helper.make_tensor_value_info("i", TensorProto.INT64, [1, 1, 2, 2]),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12)])
+    (node,) = check(model, target="rtx-1", backend="static").unsupported_nodes
+    hint = " ".join(r.hint for r in node.reasons)
+    assert "MaxUnpool" in hint and "eval()" not in hint

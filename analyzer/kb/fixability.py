@@ -76,6 +76,12 @@ NO_FIX: tuple[tuple[str, str], ...] = (
         "on constants and static shapes); export with static shapes",
     ),
     (
+        r"maxpool/extra-outputs$",
+        "TensorRT's pooling computes no argmax, and no rewrite computes the Indices; a "
+        "MaxUnpool model (SegNet-style) needs a plugin (trt-plugin new) or an unpooling "
+        "without indices",
+    ),
+    (
         r"(training-mode|extra-outputs)$",
         "the node computes training-time outputs; export the model in inference mode (eval())",
     ),

@@ -85,6 +85,8 @@ def _accumulating_loop(op: str, trip_count: bool) -> onnx.ModelProto:
         "Concat": [helper.make_node("Concat", ["acc_in", "x"], ["acc_out"], axis=0)],
         "Add": [helper.make_node("Add", ["acc_in", "x"], ["acc_out"])],
         "Tile": [helper.make_node("Tile", ["acc_in", "reps"], ["acc_out"])],
+        "Slice": [helper.make_node("Slice", ["acc_in", "one", "big", "zero"], ["acc_out"])],
+        "Slice-whole": [helper.make_node("Slice", ["acc_in", "zero", "big", "zero"], ["acc_out"])],
     }
     body = helper.make_graph(
         [helper.make_node("Identity", ["cond_in"], ["cond_out"]), *pieces[op]],
@@ -101,6 +103,9 @@ def _accumulating_loop(op: str, trip_count: bool) -> onnx.ModelProto:
         numpy_helper.from_array(np.array(True), "c"),
         numpy_helper.from_array(np.zeros((1, 4), np.float32), "acc0"),
         numpy_helper.from_array(np.array([2, 1], np.int64), "reps"),
+        numpy_helper.from_array(np.array([1], np.int64), "one"),
+        numpy_helper.from_array(np.array([0], np.int64), "zero"),
+        numpy_helper.from_array(np.array([2**62], np.int64), "big"),
     ]
     loop = helper.make_node("Loop", ["n" if trip_count else "", "c", "acc0"], ["acc"], body=body)
     graph = helper.make_graph(
@@ -111,7 +116,9 @@ def _accumulating_loop(op: str, trip_count: bool) -> onnx.ModelProto:
 
 
 @pytest.mark.parametrize(("op", "code"), [("Concat", "loop/carried-shape"),
-                                          ("Tile", "loop/carried-shape"), ("Add", None)])  # fmt: skip
+                                          ("Tile", "loop/carried-shape"), ("Add", None),
+                                          ("Slice", "loop/carried-shape"),
+                                          ("Slice-whole", None)])  # fmt: skip
 def test_a_loop_carried_value_that_changes_shape_is_unsupported(op, code) -> None:
     """The parser takes such a Loop; its builder refuses it ("IRecurrenceLayer must have
     inputs with same shape", TensorRT-RTX 1.7.1 on tf2onnx's while-loop accumulators)."""

@@ -26,6 +26,7 @@ same rank"); observed with the TensorRT-RTX 1.7.1 parser:
 from __future__ import annotations
 
 import onnx
+import onnx.numpy_helper
 
 from trtforge.analyzer.findings import Fix
 from trtforge.analyzer.inference import dtype_name
@@ -109,6 +110,17 @@ def _carried_shape_changes(ctx: NodeContext):
     for k in range(carried):
         source, result = body.input[2 + k].name, body.output[1 + k].name
         node = producers.get(result)
+        if node is not None and node.op_type == "Slice" and node.domain in ("", "ai.onnx"):
+            if node.input[:1] == [source] and _slices_off(ctx, body, node):
+                yield ctx.finding(
+                    "carried-shape",
+                    f"loop-carried value {k} ('{result}') is a Slice of itself: its shape "
+                    "changes every iteration, and TensorRT needs loop-carried values of one "
+                    "shape (the build fails)",
+                    "keep the shape fixed (index into the value instead of cutting it), or "
+                    "carry a start offset and slice after the loop",
+                )
+            continue
         if node is None or node.domain not in ("", "ai.onnx") or node.op_type not in _RESHAPING:
             continue
         data = _RESHAPING[node.op_type]
@@ -127,6 +139,42 @@ def _carried_shape_changes(ctx: NodeContext):
             "shape fixed (a preallocated buffer written with ScatterElements)",
             fixes,
         )
+
+
+def _slices_off(ctx: NodeContext, body: onnx.GraphProto, node: onnx.NodeProto) -> bool:
+    """Whether a Slice (opset 10+: starts, ends, axes, steps as inputs) cuts something off its
+    data: its starts and ends are constants (of the body, or initializers outside it) other
+    than 0 … the end with step 1. Unknown values: False (nothing is claimed)."""
+    import numpy as np
+
+    if len(node.input) < 3:
+        return False  # opset 1-9 (attributes) or a malformed node: not judged here
+    inits = {t.name: t for t in body.initializer}
+    consts = {
+        n.output[0]: a.t
+        for n in body.node
+        if n.op_type == "Constant" and n.output
+        for a in n.attribute
+        if a.name == "value"
+    }
+
+    def value(name: str):
+        if not name:
+            return None
+        tensor = inits.get(name) or consts.get(name)
+        if tensor is not None:
+            return onnx.numpy_helper.to_array(tensor)
+        return ctx.graph.constant_value(name)
+
+    starts, ends = value(node.input[1]), value(node.input[2])
+    steps = value(node.input[4]) if len(node.input) > 4 and node.input[4] else None
+    if starts is None or ends is None:
+        return False
+    starts, ends = np.asarray(starts).reshape(-1), np.asarray(ends).reshape(-1)
+    whole = bool(np.all(starts == 0) and np.all(ends >= 2**31 - 1))
+    if steps is not None and not np.all(np.asarray(steps) == 1):
+        whole = False
+    return not whole
 
 
 def _check_loop(ctx: NodeContext):
