@@ -76,6 +76,11 @@ NO_FIX: tuple[tuple[str, str], ...] = (
         "on constants and static shapes); export with static shapes",
     ),
     (
+        r"carried-shape$",
+        "only a Concat that grows an initially empty value has a rewrite (loop-concat-scan, "
+        "given a trip count); another shape change needs the loop written anew at the source",
+    ),
+    (
         r"maxpool/extra-outputs$",
         "TensorRT's pooling computes no argmax, and no rewrite computes the Indices; a "
         "MaxUnpool model (SegNet-style) needs a plugin (trt-plugin new) or an unpooling "
