@@ -59,6 +59,11 @@ def parse_target(text: str | Target) -> Target:
     """Parses a target id such as `trt-10`, `trt-10.16` or `rtx-1`."""
     if isinstance(text, Target):
         return text
+    if not isinstance(text, str):  # (the Python API: target=123)
+        raise UserError(
+            f"target {text!r} is not a target id",
+            "give a string such as trt-10, trt-10.16 or rtx-1",
+        )
     match = _TARGET_RE.match(text.strip().lower())
     if not match or f"{match[1]}-{match[2]}" not in NEWEST_MINOR:
         known = ", ".join(sorted(NEWEST_MINOR))

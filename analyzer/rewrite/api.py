@@ -88,7 +88,10 @@ def rewrite_file(
 
     say = progress or (lambda line: None)
     options = dict(options or {})
-    passes = list(passes)
+    # one pass or one feed file given as a string is that one, not its characters
+    passes = [passes] if isinstance(passes, str) else list(passes)
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
     # a pass whose flag is its own option (--upgrade-opset N) runs when the option is given
     by_flag = {o.flag: o for o in declared_options().values()}
     for pid in all_passes():
@@ -101,7 +104,7 @@ def rewrite_file(
             f"name passes ({', '.join('--' + p for p in all_passes())}) or use --auto",
         )
     dims = dict(dims or {})
-    if isinstance(target, str):
+    if target is not None:
         target = parse_target(target)
     target = target or default_target()
     session = ModelSession.of(in_path, for_rewrite=True)
@@ -111,7 +114,7 @@ def rewrite_file(
     check_destination(out_path, loaded)
     if report_path:
         check_output(report_path, "--report")
-    inputs = list(inputs)
+    inputs = [os.fspath(item) for item in inputs]
     if dims:
         from trtforge.analyzer.rewrite.inputs import check_dim_sizes
 

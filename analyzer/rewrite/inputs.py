@@ -478,6 +478,12 @@ def dynamic_dim_names(proto: onnx.ModelProto) -> list[str]:
 def check_dim_sizes(proto: onnx.ModelProto, dims: Mapping[str, int]) -> None:
     """Refuses a `--dim` name the model's inputs do not have (a typo would otherwise be
     ignored, and the inputs generated at the default size)."""
+    for name, size in dims.items():  # (the Python API: the CLI parses NAME=SIZE itself)
+        if isinstance(size, bool) or not isinstance(size, int) or not 0 < size <= 2**31 - 1:
+            raise UserError(
+                f"--dim {short(str(name))}={short(repr(size))}: not a positive integer size",
+                "give each named dim a size from 1 to 2147483647",
+            )
     known = dynamic_dim_names(proto)
     unknown = [name for name in dims if name not in known]
     if unknown:

@@ -76,3 +76,25 @@ def test_auto_never_writes_a_model_that_builds_no_longer(tmp_path, monkeypatch):
     assert "RMSNorm" in result.failure and not out.exists()
     report = json.loads(report_path.read_text())
     assert report["written"] is False and report["auto"]["unsupported_after"] > 0
+
+
+def test_rewrite_file_takes_one_pass_or_feed_file_as_a_string(tmp_path):
+    """A string was split into characters ("unknown rewrite pass 'f'")."""
+    result = rewrite_file(EXAMPLE, tmp_path / "out.onnx", "fuse-layernorm", target="trt-10")
+    assert result.passes["fuse-layernorm"].applied == 2
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "said"),
+    [
+        ({"target": 123}, "is not a target id"),
+        ({"dims": {"batch": -1}}, "not a positive integer size"),
+        ({"dims": {"batch": "abc"}}, "not a positive integer size"),
+        ({"dims": {"batch": True}}, "not a positive integer size"),
+    ],
+)
+def test_rewrite_file_refuses_bad_python_arguments_with_a_user_error(tmp_path, kwargs, said):
+    """ValueError and AttributeError came out of the Python API for these."""
+    with pytest.raises(UserError, match=said):
+        rewrite_file(EXAMPLE, tmp_path / "out.onnx", ["fuse-layernorm"], **kwargs)
+    assert not (tmp_path / "out.onnx").exists()
