@@ -22,6 +22,24 @@ import onnx
 from trtforge.analyzer.errors import UserError
 
 
+def is_script(spec: str) -> bool:
+    """Whether a --calibration-data `spec` names a data-loader script (`FILE.py[:FUNC]`)
+    rather than a .npz file or a folder of them."""
+    path = spec.split(":", 1)[0] if ".py:" in spec else spec
+    return path.endswith(".py")
+
+
+def protect_feeds(spec: str) -> None:
+    """Marks the files a --calibration-data `spec` names as inputs of the command
+    (`rewrite.inputs.protect_feeds`), before anything is read."""
+    from trtforge.analyzer.rewrite.inputs import protect_feeds
+
+    if is_script(spec):
+        protect_feeds([], spec)
+    else:
+        protect_feeds([spec])
+
+
 def load_feeds(spec: str) -> list[dict[str, np.ndarray]]:
     """The feeds named by `spec` (a .npz, a folder of them, or script.py[:func]), read by the
     same loaders as trt-rewrite's --inputs and --data-loader-script.
@@ -32,8 +50,7 @@ def load_feeds(spec: str) -> list[dict[str, np.ndarray]]:
     from trtforge.analyzer.rewrite import inputs
 
     flag = "--calibration-data"
-    path = spec.split(":", 1)[0] if ".py:" in spec else spec
-    if path.endswith(".py"):
+    if is_script(spec):
         candidates = inputs.load_script(spec, flag)
     elif os.path.exists(spec):  # False, not an error, for a path it cannot look at
         candidates = inputs.load_npz([spec], flag)

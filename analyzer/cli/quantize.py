@@ -141,7 +141,7 @@ def _main(argv: Sequence[str] | None) -> int:
     from pathlib import Path
 
     from trtforge.analyzer.api import check
-    from trtforge.analyzer.calibration import check_feeds, load_feeds
+    from trtforge.analyzer.calibration import check_feeds, load_feeds, protect_feeds
     from trtforge.analyzer.errors import UserError, short
     from trtforge.analyzer.loading import load_external_weights, load_model
     from trtforge.analyzer.rewrite.writer import check_destination, write_text
@@ -170,13 +170,7 @@ def _main(argv: Sequence[str] | None) -> int:
         raise UserError("no output given", "add -o OUT (or --check-fp16 to check FP16 ranges)")
     target = parse_target(args.target) if args.target else default_target()
     if args.calibration_data is not None:
-        from trtforge.analyzer.rewrite.inputs import protect_feeds
-
-        spec = args.calibration_data
-        if spec.endswith(".py") or ".py:" in spec:
-            protect_feeds([], spec)
-        else:
-            protect_feeds([spec])
+        protect_feeds(args.calibration_data)
     loaded = load_model(args.model)
     session = _valid_session(loaded)
     out_path = Path(args.output) if args.output else None

@@ -21,9 +21,7 @@ import onnx
 from onnx.reference import ReferenceEvaluator
 from onnx.reference.op_run import OpRun
 
-
-def _channels_first(rank: int) -> list[int]:
-    return [0, rank - 1, *range(1, rank - 1)]
+from trtforge.analyzer.rewrite.graphutil import channels_first, channels_last
 
 
 class NhwcConv(OpRun):
@@ -46,13 +44,13 @@ class NhwcConv(OpRun):
         )
         model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)])
         feeds = {
-            "x": np.transpose(x, _channels_first(rank)),
-            "w": np.transpose(w, _channels_first(w.ndim)),
+            "x": np.transpose(x, channels_first(rank)),
+            "w": np.transpose(w, channels_first(w.ndim)),
         }
         if b is not None:
             feeds["b"] = b
         (y,) = ReferenceEvaluator(model).run(None, feeds)
-        return (np.transpose(y, [0, *range(2, rank), 1]),)
+        return (np.transpose(y, channels_last(rank)),)
 
 
 #: the ops `_reference_run` adds to onnx's evaluator.

@@ -155,6 +155,17 @@ def _rank_or(tensor: gs.Tensor, unknown: int) -> int:
     return unknown if rank is None else rank
 
 
+def channels_first(rank: int) -> list[int]:
+    """The Transpose perm that makes a channels-last tensor of `rank` (N, spatial…, C)
+    channels-first (N, C, spatial…); `channels_last` is its inverse."""
+    return [0, rank - 1, *range(1, rank - 1)]
+
+
+def channels_last(rank: int) -> list[int]:
+    """The Transpose perm N, C, spatial… → N, spatial…, C (`channels_first`'s inverse)."""
+    return [0, *range(2, rank), 1]
+
+
 def is_close(value: float | None, expected: float, rel: float = 1e-4) -> bool:
     return value is not None and abs(value - expected) <= rel * max(1.0, abs(expected))
 

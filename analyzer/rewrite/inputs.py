@@ -28,6 +28,7 @@ What is derived:
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import re
@@ -479,7 +480,7 @@ def check_dim_sizes(proto: onnx.ModelProto, dims: Mapping[str, int]) -> None:
     """Refuses a `--dim` name the model's inputs do not have (a typo would otherwise be
     ignored, and the inputs generated at the default size)."""
     for name, size in dims.items():  # (the Python API: the CLI parses NAME=SIZE itself)
-        if isinstance(size, bool) or not isinstance(size, int) or not 0 < size <= 2**31 - 1:
+        if positive_count(size) is None:
             raise UserError(
                 f"--dim {short(str(name))}={short(repr(size))}: not a positive integer size",
                 "give each named dim a size from 1 to 2147483647",
@@ -762,7 +763,7 @@ def load_script(spec: str, flag: str = "--data-loader-script") -> list[Candidate
         why = getattr(err, "strerror", None) or "not a file name"
         raise UserError(f"{flag} {short(spec)}: cannot read it ({why})", _LOADER_HINT) from None
     if not is_file:
-        raise UserError(f"{flag} {short(spec)}: no such file", "give file.py[:function]")
+        raise UserError(f"{flag} {short(spec)}: no such file", _LOADER_HINT)
     protect(path)  # read by this command: no output may replace it
     with _contained_user_code():
         try:
@@ -799,7 +800,7 @@ def load_script(spec: str, flag: str = "--data-loader-script") -> list[Candidate
 
 _LOADER_HINT = "give file.py[:function]"
 
-_LOADED_SCRIPTS = iter(range(1 << 62))
+_LOADED_SCRIPTS = itertools.count()
 
 
 def _import_script(path: str, name: str):

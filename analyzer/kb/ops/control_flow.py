@@ -98,10 +98,11 @@ _RESHAPING = {"Concat": None, "Pad": 0, "Tile": 0}
 
 
 def _carried_shape_changes(ctx: NodeContext):
-    """A loop-carried value the body makes by Concat with it, Pad of it or Tile of it: its
-    shape changes every iteration, which TensorRT's IRecurrenceLayer refuses at build time
-    ("IRecurrenceLayer must have inputs with same shape"; observed with TensorRT-RTX 1.7.1 on
-    tf2onnx's tf.while_loop accumulators and probes; the parser itself accepts the Loop)."""
+    """A loop-carried value the body makes by Concat with it, Pad, Tile or a constant Slice
+    of it: its shape changes every iteration, which TensorRT's IRecurrenceLayer refuses at
+    build time ("IRecurrenceLayer must have inputs with same shape"; observed with
+    TensorRT-RTX 1.7.1 on tf2onnx's tf.while_loop accumulators and probes; the parser itself
+    accepts the Loop)."""
     body = next((a.g for a in ctx.node.attribute if a.name == "body" and a.HasField("g")), None)
     carried = max(0, len(ctx.node.input) - 2)
     if body is None or len(body.input) != carried + 2 or len(body.output) < carried + 1:
@@ -110,25 +111,19 @@ def _carried_shape_changes(ctx: NodeContext):
     for k in range(carried):
         source, result = body.input[2 + k].name, body.output[1 + k].name
         node = producers.get(result)
-        if node is not None and node.op_type == "Slice" and node.domain in ("", "ai.onnx"):
-            if node.input[:1] == [source] and _slices_off(ctx, body, node):
-                yield ctx.finding(
-                    "carried-shape",
-                    f"loop-carried value {k} ('{result}') is a Slice of itself: its shape "
-                    "changes every iteration, and TensorRT needs loop-carried values of one "
-                    "shape (the build fails)",
-                    "keep the shape fixed (index into the value instead of cutting it), or "
-                    "carry a start offset and slice after the loop",
-                )
+        if node is None or node.domain not in ("", "ai.onnx"):
             continue
-        if node is None or node.domain not in ("", "ai.onnx") or node.op_type not in _RESHAPING:
+        if node.op_type == "Slice":
+            changes = node.input[:1] == [source] and _slices_off(ctx, body, node)
+        elif node.op_type in _RESHAPING:
+            data = _RESHAPING[node.op_type]
+            reads = list(node.input) if data is None else list(node.input[data : data + 1])
+            changes = source in reads and (node.op_type != "Concat" or len(node.input) >= 2)
+        else:
+            changes = False
+        if not changes:
             continue
-        data = _RESHAPING[node.op_type]
-        reads = list(node.input) if data is None else list(node.input[data : data + 1])
-        if source not in reads or (node.op_type == "Concat" and len(node.input) < 2):
-            continue
-        concat = node.op_type == "Concat"
-        fixes = (Fix("rewrite", "loop-concat-scan"),) if concat and ctx.has_input(0) else ()
+        grows = node.op_type == "Concat"
         yield ctx.finding(
             "carried-shape",
             f"loop-carried value {k} ('{result}') is made by {node.op_type} of itself: its "
@@ -136,8 +131,9 @@ def _carried_shape_changes(ctx: NodeContext):
             "shape (the build fails)",
             "collect the pieces as a scan output (trt-rewrite --loop-concat-scan does it for a "
             "Concat that grows an initially empty value, given a trip count), or keep the "
-            "shape fixed (a preallocated buffer written with ScatterElements)",
-            fixes,
+            "shape fixed (a preallocated buffer written with ScatterElements; an offset "
+            "carried instead of a cut)",
+            (Fix("rewrite", "loop-concat-scan"),) if grows and ctx.has_input(0) else (),
         )
 
 

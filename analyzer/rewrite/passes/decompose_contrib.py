@@ -49,7 +49,13 @@ from collections.abc import Callable
 from trtforge.analyzer.lazy import lazy_import
 from trtforge.analyzer.rewrite import emit
 from trtforge.analyzer.rewrite.base import Match, PassContext, PassOption, RewritePass, detach
-from trtforge.analyzer.rewrite.graphutil import anchor, graph_output_names, tensor_rank
+from trtforge.analyzer.rewrite.graphutil import (
+    anchor,
+    channels_first,
+    channels_last,
+    graph_output_names,
+    tensor_rank,
+)
 
 np = lazy_import("numpy")
 gs = lazy_import("onnx_graphsurgeon")
@@ -487,11 +493,6 @@ def _fused_conv(node, outs, ctx):
     _activation(ctx, y, outs[0], name, params)
 
 
-def _channels_first(rank: int) -> list[int]:
-    """The permutation N, C, spatial… of a channels-last tensor of `rank`."""
-    return [0, rank - 1, *range(1, rank - 1)]
-
-
 def _nhwc_rank(node) -> int | None:
     """The rank of an NhwcConv's data: its own, else its weights' (a Conv's are equal; the
     weights are a constant, where the data after other contrib ops is untyped)."""
@@ -507,13 +508,13 @@ def _nhwc_conv(node, outs, ctx):
     attrs = {k: v for k, v in node.attrs.items() if k in CONV_ATTRS}
     dtype = emit.np_float(node.inputs[0])
     x = ctx.variable("nchw", dtype=dtype)
-    ctx.node("Transpose", [node.inputs[0]], [x], {"perm": _channels_first(rank)})
+    ctx.node("Transpose", [node.inputs[0]], [x], {"perm": channels_first(rank)})
     w = ctx.variable("weight_oihw", dtype=emit.np_float(node.inputs[1]))
-    ctx.node("Transpose", [node.inputs[1]], [w], {"perm": _channels_first(rank)})
+    ctx.node("Transpose", [node.inputs[1]], [w], {"perm": channels_first(rank)})
     bias = _input(node, 2)
     y = ctx.variable("conv", dtype=dtype)
     ctx.node("Conv", [x, w, *([bias] if bias is not None else [])], [y], attrs)
-    ctx.node("Transpose", [y], [outs[0]], {"perm": [0, *range(2, rank), 1]})
+    ctx.node("Transpose", [y], [outs[0]], {"perm": channels_last(rank)})
 
 
 def _fused_gemm(node, outs, ctx):

@@ -238,9 +238,7 @@ class DequantizeNBits(RewritePass):
             return False
         if data["bits"] == 8 and ctx.target.family != "rtx":
             return False
-        if data["bits"] not in _SIGNED_BITS:
-            return False
-        if data.get("zp_per_element") is None and not _symmetric(data["zp"], data["zero"]):
+        if data["bits"] not in _SIGNED_BITS or not _symmetric(data["zp"], data["zero"]):
             return False
         if data["bits"] == 4 and data["q"].size % 2:
             return False  # TensorRT: 4-bit data needs an even element count
@@ -249,7 +247,7 @@ class DequantizeNBits(RewritePass):
         ):
             return False  # negative scales: TensorRT-RTX takes them for INT4 data only
         info = np.iinfo(np.int8) if data["bits"] == 8 else ml_dtypes.iinfo(ml_dtypes.int4)
-        signed = data["q"] - (data["zero"] if data.get("zp_per_element") is None else data["zp"])
+        signed = data["q"] - data["zero"]
         return bool(signed.min() >= int(info.min) and signed.max() <= int(info.max))
 
     def rewrite(self, match: Match, ctx: PassContext) -> None:
@@ -312,7 +310,7 @@ class DequantizeNBits(RewritePass):
         ctx.note(f"MatMulNBits → {form} + MatMul")
 
     def _rewrite_blocked_dq(self, node: gs.Node, data: dict, ctx: PassContext) -> None:
-        q, axis, block, zp = data["q"], data["axis"], data["block"], data["zp"]
+        q, axis, block, zp = data["q"], data["axis"], data["block"], data["zero"]
         scales = data["scales"]
         out = node.outputs[0]
         if self._quantized_ok(ctx, data, True):
@@ -435,8 +433,9 @@ def _blocked_dq_candidate(node: gs.Node) -> bool:
 
 
 def _blocked_dq(node: gs.Node) -> dict | str:
-    """Decodes a blocked DequantizeLinear: q and zero points (int32; zero points repeated
-    per element along the axis), scales per block, the axis; or the reason it cannot."""
+    """Decodes a blocked DequantizeLinear: q and its zero points (int32; the zero points,
+    repeated per element along the axis, as `zero`: what `q - zero` signs), scales per
+    block, the axis; or the reason it cannot."""
     block = int(node.attrs.get("block_size", 0))
     data, scales = _value(node.inputs[0]), _value(_input(node, 1))
     if data is None or scales is None:
@@ -468,9 +467,8 @@ def _blocked_dq(node: gs.Node) -> dict | str:
     return {
         "q": data.astype(np.int32),
         "scales": scales,
-        "zp": np.take(np.repeat(zp, block, axis=axis), keep, axis=axis),
-        "zp_per_element": True,
-        "zero": 0,
+        "zp": None,
+        "zero": np.take(np.repeat(zp, block, axis=axis), keep, axis=axis),
         "bits": bits,
         "block": block,
         "axis": axis,
