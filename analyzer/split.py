@@ -149,6 +149,8 @@ def split_model(
         pre.add(i)
         stack.extend(produced_by[t] for t in nodes[i].input if t in produced_by)
     post = set(range(len(nodes))) - region - pre
+    if types is None:  # one inference for the cut's types and the shape values' ranks
+        types = _type_map(inference_guard.infer_model(model))
 
     def consumed(indices: set[int]) -> list[str]:
         names: list[str] = []
@@ -166,24 +168,45 @@ def split_model(
                                     names.append(t)
         return names
 
-    def needed_from(indices: set[int]) -> list[str]:
-        made = [o for i in sorted(indices) for o in nodes[i].output if o]
-        later = set(consumed(set(range(len(nodes))) - indices)) | set(graph_outputs)
-        return [t for t in made if t in later]
+    recomputed = _recomputed_shape_values(
+        nodes, accepted, pre, produced_by, inits, types, consumed(region)
+    )
 
+    def region_inputs() -> list[str]:
+        """What the TensorRT part reads: a shape value it recomputes is read as the tensors
+        it is computed from (`_recomputed_shape_values`)."""
+        names: list[str] = []
+        for t in consumed(region):
+            for read in recomputed[t][1] if t in recomputed else [t]:
+                if read not in names:
+                    names.append(read)
+        return names
+
+    reads = {"host-pre": consumed(pre), "tensorrt": region_inputs(), "host-post": consumed(post)}
+
+    def needed_from(indices: set[int], reader: str) -> list[str]:
+        """What the part `indices` makes that another part (or the graph's outputs) reads."""
+        made = [o for i in sorted(indices) for o in nodes[i].output if o]
+        later = {t for part, names in reads.items() if part != reader for t in names}
+        return [t for t in made if t in later or t in graph_outputs]
+
+    parts = {"host-pre": pre, "tensorrt": region, "host-post": post}
+    made_for = {name: needed_from(part, name) for name, part in parts.items()}
+    boundary = {t for names in (*reads.values(), *made_for.values()) for t in names}
+    extractor = onnx.utils.Extractor(_with_types(model, boundary, types))
     origin: dict[str, str] = {t: f"input:{t}" for t in graph_inputs}
     stages: list[Stage] = []
-    boundary = {t for part in (pre, region, post) for t in consumed(part) + needed_from(part)}
-    extractor = onnx.utils.Extractor(_with_types(model, boundary, types))
-    for name, runtime, part in (
-        ("host-pre", "onnxruntime", pre),
-        ("tensorrt", "tensorrt", region),
-        ("host-post", "onnxruntime", post),
+    copies = {i for t in consumed(region) if t in recomputed for i in recomputed[t][0]}
+    for name, runtime in (
+        ("host-pre", "onnxruntime"),
+        ("tensorrt", "tensorrt"),
+        ("host-post", "onnxruntime"),
     ):
+        part = parts[name]
         if not part:
             continue
-        ins = consumed(part)
-        outs = needed_from(part)
+        ins = reads[name]
+        outs = made_for[name]
         if name == "host-post":
             outs = [t for t in graph_outputs if produced_by.get(t) in part] or outs
         if not outs:
@@ -198,7 +221,8 @@ def split_model(
         missing = [t for t in ins if t not in origin]
         if missing:
             raise UserError(f"the {name} part reads {missing[:3]} before they exist", "report it")
-        stages.append(Stage(name, runtime, proto, {t: origin[t] for t in ins}, outs, len(part)))
+        count = len(part) + (len(copies) if name == "tensorrt" else 0)
+        stages.append(Stage(name, runtime, proto, {t: origin[t] for t in ins}, outs, count))
         for t in outs:
             origin[t] = f"{name}:{t}"
     outputs = {}
@@ -208,6 +232,87 @@ def split_model(
         outputs[t] = origin[t]
     unsupported = [nodes[i].name or nodes[i].op_type for i in sorted(pre | post)]
     return Split(stages, outputs, unsupported)
+
+
+#: the largest computation the TensorRT part makes again of a shape value the host computes.
+MAX_RECOMPUTED_NODES = 256
+
+#: element types of the values TensorRT takes as shape tensors (rank 0 or 1).
+SHAPE_VALUE_TYPES = frozenset({onnx.TensorProto.INT32, onnx.TensorProto.INT64})
+
+
+def _recomputed_shape_values(
+    nodes: list[onnx.NodeProto],
+    accepted: list[bool],
+    pre: set[int],
+    produced_by: dict[str, int],
+    inits: set[str],
+    types: Mapping[str, onnx.TypeProto],
+    wanted: list[str],
+) -> dict[str, tuple[set[int], list[str]]]:
+    """Of the tensors `wanted` (what the TensorRT part reads), the integer scalars and vectors
+    that the host part before it computes from tensors the TensorRT part can read, by nodes
+    it accepts: name -> (those nodes, the tensors they read).
+
+    TensorRT takes an integer input of rank 0 or 1 that the network reads as a shape (a
+    Reshape's shape, a Range's limit, an Expand's dims) as a *shape input tensor*, whose values
+    an optimization profile must give in advance: an engine built with one value serves that
+    value only, and trt-build cannot give them at all. Such values are usually a `Shape` of a
+    tensor and a few Gathers, Concats or Adds of it — kept on the host only because a host
+    node reads them too (an onnxruntime-fused embedding reads the position ids). The TensorRT
+    part computes them again from what it reads (the tensors whose shapes they take, graph
+    inputs, initializers); the host part keeps its own copy for its own nodes.
+    """
+
+    def shape_value(name: str) -> bool:
+        kind = types[name] if name in types else None
+        if kind is None or not kind.HasField("tensor_type"):
+            return False
+        tensor = kind.tensor_type
+        return (
+            tensor.elem_type in SHAPE_VALUE_TYPES
+            and tensor.HasField("shape")
+            and len(tensor.shape.dim) <= 1
+        )
+
+    def computation(value: str) -> tuple[set[int], list[str]] | None:
+        copied: set[int] = set()
+        reads: list[str] = []
+        todo = [value]
+        while todo:
+            name = todo.pop()
+            index = produced_by.get(name)
+            if index is None or index not in pre:  # a graph input (an initializer: copied)
+                if name not in inits and name not in reads:
+                    reads.append(name)
+                continue
+            if not shape_value(name):  # a tensor whose shape it takes: read as it is
+                if name not in reads:
+                    reads.append(name)
+                continue
+            node = nodes[index]
+            if not accepted[index] or any(a.g.node or a.graphs for a in node.attribute):
+                return None  # computed by a node TensorRT does not take: stays an input
+            if index not in copied:
+                copied.add(index)
+                if len(copied) > MAX_RECOMPUTED_NODES:
+                    return None
+                todo.extend(t for t in node.input if t)
+        return copied, reads
+
+    recomputed = {}
+    for name in wanted:
+        if produced_by.get(name) in pre and shape_value(name):
+            found = computation(name)
+            if found is not None:
+                recomputed[name] = found
+    return recomputed
+
+
+def _type_map(inferred: onnx.ModelProto) -> dict[str, onnx.TypeProto]:
+    """name -> type of every value an inferred model declares."""
+    graph = inferred.graph
+    return {v.name: v.type for v in [*graph.input, *graph.value_info, *graph.output]}
 
 
 def _with_types(

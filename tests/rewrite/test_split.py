@@ -215,3 +215,85 @@ def test_the_split_is_verified_on_inputs_the_model_runs_with(tmp_path, monkeypat
         }"""
     )
     assert _split_file(tmp_path, "r4", model)[1]["verified"] is True
+
+
+def _positions_model() -> onnx.ModelProto:
+    """x [b, s, 8] plus position embeddings looked up by a host node (`pos_embed`, as an
+    onnxruntime-fused embedding runs on the host), then reshaped by a shape built from `s`.
+
+    `s = Shape(x)[1]` feeds both the host node (through Range) and the TensorRT part (the
+    Reshape's shape): it is computed before the host node, on the host."""
+    rng = np.random.default_rng(0)
+    i64 = lambda name, values: numpy_helper.from_array(np.array(values, np.int64), name)  # noqa: E731
+    nodes = [
+        helper.make_node("Shape", ["x"], ["x_shape"], name="shape"),
+        helper.make_node("Gather", ["x_shape", "one"], ["s"], axis=0, name="seq_len"),
+        helper.make_node("Range", ["zero", "s", "one"], ["pos"], name="positions"),
+        helper.make_node("Gather", ["table", "pos"], ["pos_emb"], axis=0, name="pos_embed"),
+        helper.make_node("Add", ["x", "pos_emb"], ["h"], name="add"),
+        helper.make_node("Unsqueeze", ["s", "axes0"], ["s1"], name="unsqueeze"),
+        helper.make_node("Concat", ["minus_one", "s1", "four"], ["shape2"], axis=0, name="cat"),
+        helper.make_node("Reshape", ["h", "shape2"], ["r"], name="reshape"),
+        helper.make_node("Relu", ["r"], ["r1"], name="relu"),
+        helper.make_node("Neg", ["r1"], ["r2"], name="neg"),
+        helper.make_node("Abs", ["r2"], ["y"], name="abs"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "positions",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", "s", 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, None, 4])],
+        [
+            i64("zero", 0),
+            i64("one", 1),
+            i64("axes0", [0]),
+            i64("minus_one", [-1]),
+            i64("four", [4]),
+            numpy_helper.from_array(rng.standard_normal((16, 8)).astype(np.float32), "table"),
+        ],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_a_shape_value_the_host_computes_is_computed_again_in_the_tensorrt_part(tmp_path):
+    """TensorRT takes an integer scalar input read as a shape as a shape input tensor, whose
+    values a profile must fix (trt-build cannot give them): the TensorRT part reads x and
+    computes s itself; the host keeps its copy for the position lookup."""
+    model = _positions_model()
+    accepted = [node.name != "pos_embed" for node in model.graph.node]
+    split = split_model(model, accepted)
+    assert [s.name for s in split.stages] == ["host-pre", "tensorrt"]
+    host, trt = split.stages
+    assert set(trt.inputs) == {"x", "pos_emb"}
+    assert trt.inputs["x"] == "input:x" and trt.inputs["pos_emb"] == "host-pre:pos_emb"
+    assert {"Shape", "Gather"} <= {n.op_type for n in trt.proto.graph.node}
+    assert trt.nodes == len(trt.proto.graph.node) == 9
+    assert host.outputs == ["pos_emb"]  # s is no longer sent
+    for stage in split.stages:
+        onnx.checker.check_model(stage.proto, full_check=True)
+    from trtforge.analyzer.rewrite.verify import run_model
+
+    feeds = {"x": np.random.default_rng(1).standard_normal((2, 5, 8)).astype(np.float32)}
+    np.testing.assert_array_equal(run_split(split, feeds)["y"], run_model(model, feeds)["y"])
+    if HAS_RTX:  # the TensorRT part builds with the dims of x alone
+        path = tmp_path / "trt.onnx"
+        onnx.save(trt.proto, path)
+        cmd = [sys.executable, "-m", "trtforge.plugins.cli.build", str(path)]
+        cmd += ["-o", str(tmp_path / "e.engine"), "--compute-capability", "89"]
+        cmd += ["--dims", "b=1:2:4,s=1:5:16", "--shapes", "pos_emb:1x8,5x8,16x8"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_a_shape_value_computed_by_a_host_node_stays_an_input():
+    """Where the value itself comes from a node TensorRT does not take, there is nothing to
+    compute again: the TensorRT part reads it as before."""
+    model = _positions_model()
+    accepted = [node.name not in ("pos_embed", "seq_len") for node in model.graph.node]
+    split = split_model(model, accepted)
+    trt = split.stages[-1]
+    assert "s" in trt.inputs and trt.inputs["s"] == "host-pre:s"
+    from trtforge.analyzer.rewrite.verify import run_model
+
+    feeds = {"x": np.random.default_rng(1).standard_normal((2, 5, 8)).astype(np.float32)}
+    np.testing.assert_array_equal(run_split(split, feeds)["y"], run_model(model, feeds)["y"])
