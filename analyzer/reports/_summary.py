@@ -34,11 +34,13 @@ class FixPlan:
     Attributes:
         passes: rewrite pass ids, most nodes fixed first.
         command: the `trt-rewrite` command line ("" when no pass applies).
-        fixed: unsupported nodes with at least one of those passes among their fixes.
+        fixed: unsupported nodes each of whose errors names one of those passes (a node also
+            refused for a reason no pass removes is not fixed by them).
         total: unsupported nodes.
         plugins: plugin names that fixes name, with how many nodes each would cover.
         invalid: the graph is not valid ONNX (an `invalid/` error): trt-rewrite refuses it,
             so no command is given, and no plugin either (the graph must be fixed first).
+        partly: unsupported nodes the passes rewrite that keep an error no pass removes.
     """
 
     passes: tuple[str, ...]
@@ -47,11 +49,17 @@ class FixPlan:
     total: int
     plugins: tuple[tuple[str, int], ...]
     invalid: bool = False
+    partly: int = 0
 
     @property
     def heading(self) -> str:
         """What the command does: fixes unsupported nodes, or (a supported model) applies the
         performance advice."""
+        if self.total and self.partly:
+            return (
+                f"Fix {self.fixed} of {self.total} unsupported nodes, and {self.partly} in part "
+                "(an error no pass removes stays), with"
+            )
         if self.total:
             return f"Fix {self.fixed} of {self.total} unsupported nodes with"
         return "Apply the performance advice with"
@@ -100,12 +108,14 @@ def fix_plan(report: Report, tally: Tally | None = None) -> FixPlan:
         return FixPlan((), "", 0, len(unsupported), (), invalid=True)
     per_pass: Counter[str] = Counter()
     per_plugin: Counter[str] = Counter()
-    fixed = 0
+    fixed = partly = 0
     for node in unsupported:
         names = {f.name for f in node.fixes if f.kind == "rewrite"}
         per_pass.update(names)
         per_plugin.update({f.name for f in node.fixes if f.kind == "plugin"})
-        fixed += bool(names)
+        whole = all(any(f.kind == "rewrite" for f in error.fixes) for error in node.errors)
+        fixed += bool(names) and whole
+        partly += bool(names) and not whole
     for finding in report.graph_findings:
         per_pass.update({f.name for f in finding.fixes if f.kind == "rewrite"})
     passes = tuple(p for p, _ in sorted(per_pass.items(), key=lambda kv: (-kv[1], kv[0])))
@@ -116,7 +126,7 @@ def fix_plan(report: Report, tally: Tally | None = None) -> FixPlan:
         words += [f"--{p}" for p in passes]
         command = " ".join(shlex.quote(w) for w in words)
     plugins = tuple(sorted(per_plugin.items(), key=lambda kv: (-kv[1], kv[0])))
-    return FixPlan(passes, command, fixed, len(unsupported), plugins)
+    return FixPlan(passes, command, fixed, len(unsupported), plugins, partly=partly)
 
 
 def not_judged(report: Report, tally: Tally | None = None) -> int:

@@ -150,6 +150,30 @@ def test_fix_plan_orders_passes_by_nodes_fixed_and_counts_coverage():
     assert plan.plugins == (("RMSNorm", 1),)
 
 
+def test_a_node_keeping_an_error_no_pass_removes_is_fixed_only_in_part():
+    """A dilated MaxPool whose window is also wider than its input: undilate-pool removes the
+    dilation, not the invalid window — the node is not counted fixed, and the heading says so."""
+    undilate = Fix("rewrite", "undilate-pool")
+    pool = NodeVerdict(
+        0,
+        "p",
+        "MaxPool",
+        "",
+        "unsupported",
+        [
+            _finding("maxpool/dilations", "MaxPool node 'p': dilations", "undilate", [undilate]),
+            _finding("maxpool/shapes-mismatch", "MaxPool node 'p': window", "no fix", []),
+        ],
+    )
+    report = Report(ModelInfo("m.onnx", "ab" * 32, 8, {"": 17}, 1), "rtx-1.7", "static", [pool])
+    plan = fix_plan(report)
+    assert (plan.passes, plan.fixed, plan.partly, plan.total) == (("undilate-pool",), 0, 1, 1)
+    text = render(report, "text")
+    assert "Fix 0 of 1 unsupported nodes, and 1 in part (an error no pass removes stays)" in text
+    pool.reasons.pop()  # the dilation alone: fixed
+    assert (fix_plan(report).fixed, fix_plan(report).partly) == (1, 0)
+
+
 def test_fix_plan_quotes_paths_with_spaces():
     plan = fix_plan(rich_report("my models/net v2.onnx"))
     assert plan.command.startswith(
