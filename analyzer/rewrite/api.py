@@ -663,7 +663,12 @@ def _split(session, result, target, out_path, report_path, seed, dims, verify, s
     """split=True: cut the rewritten model into host and TensorRT parts, verify, write them."""
     from trtforge.analyzer.api import check
     from trtforge.analyzer.outputs import OutputSet
-    from trtforge.analyzer.rewrite.verify import compare, run_model
+    from trtforge.analyzer.rewrite.verify import (
+        _loosest,
+        compare,
+        computed_float_types,
+        run_model,
+    )
     from trtforge.analyzer.rewrite.writer import stage_model
     from trtforge.analyzer.split import run_split, sample_feeds, split_model, stage_paths
 
@@ -685,7 +690,14 @@ def _split(session, result, target, out_path, report_path, seed, dims, verify, s
         expected = run_model(original, feeds)
         got = run_split(split, feeds)
         elem = {o.name: o.type.tensor_type.elem_type for o in original.graph.output}
-        diffs = [compare(n, expected[n], got[n], elem[n]) for n in expected]
+        # the whole-model verification's tolerances: the precision the model computes in
+        # (an fp16 model's float outputs), what the passes declared (a requantized grid)
+        computed_in = _loosest(computed_float_types(original, session.types()))
+        allowances = result.allowances or {}
+        diffs = [
+            compare(n, expected[n], got[n], elem[n], computed_in, allowances.get(n))
+            for n in expected
+        ]
         bad = [d for d in diffs if not d.ok]
         report["split"]["verified"] = not bad
         if bad:

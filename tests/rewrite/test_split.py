@@ -297,3 +297,44 @@ def test_a_shape_value_computed_by_a_host_node_stays_an_input():
 
     feeds = {"x": np.random.default_rng(1).standard_normal((2, 5, 8)).astype(np.float32)}
     np.testing.assert_array_equal(run_split(split, feeds)["y"], run_model(model, feeds)["y"])
+
+
+def _perturbed_split(monkeypatch, factor: float) -> None:
+    """run_split with its float outputs scaled by `factor` (as onnxruntime's kernels may round
+    a model's fp16 arithmetic differently when it runs in parts)."""
+    from trtforge.analyzer import split as split_module
+
+    real = split_module.run_split
+
+    def perturbed(split, feeds):
+        got = real(split, feeds)
+        return {k: v * factor if v.dtype.kind == "f" else v for k, v in got.items()}
+
+    monkeypatch.setattr(split_module, "run_split", perturbed)
+
+
+_FP16_INSIDE = """<ir_version: 8, opset_import: ["" : 17]>
+    g (float[4] x) => (float[4] y, int64[1, N] idx) {
+      h = Cast<to=10>(x)
+      r = Relu(h)
+      rf = Cast<to=1>(r)
+      idx = NonZero(rf)
+      y = Sigmoid(rf)
+    }"""
+
+
+def test_the_split_is_compared_at_the_precision_the_model_computes_in(tmp_path, monkeypatch):
+    """The whole-model verification compares the float outputs of a model that computes in
+    fp16 at fp16's tolerance; the split's compared them at float32's (the onnxruntime-optimized
+    fp16 Whisper decoder: "max |diff| 0.000185", nothing written, where `--auto` verified)."""
+    from trtforge.analyzer.rewrite.api import rewrite_file
+    from trtforge.plugins import catalog
+
+    monkeypatch.setattr(catalog, "is_available", lambda spec: False)  # NonZero: host part
+    _perturbed_split(monkeypatch, 1 + 5e-3)  # within fp16's tolerance, not float32's
+    assert _split_file(tmp_path, "f16", onnx.parser.parse_model(_FP16_INSIDE))[1]["verified"]
+    float_only = _FP16_INSIDE.replace("Cast<to=10>(x)", "Identity(x)")
+    src = tmp_path / "f32.onnx"
+    onnx.save(onnx.parser.parse_model(float_only), src)
+    result = rewrite_file(src, tmp_path / "f32.trt.onnx", split=True, target="rtx-1")
+    assert not result.written and "verification of the split failed" in result.failure
