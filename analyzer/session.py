@@ -226,10 +226,8 @@ class ModelSession:
         return graph
 
     def _import(self) -> gs.Graph:
-        import onnx_graphsurgeon as gs
-
         from trtforge.analyzer.inference import with_weights
-        from trtforge.analyzer.rewrite.graphutil import graphsurgeon_silenced
+        from trtforge.analyzer.rewrite.graphutil import graphsurgeon_silenced, import_graph
 
         if self._inferred is None and self._types is None:
             self._infer()
@@ -244,7 +242,7 @@ class ModelSession:
             weights = self.structure if elided else self.proto
             source = self._inferred = with_weights(self._inferred, weights)
         with graphsurgeon_silenced():
-            graph = gs.import_onnx(source)
+            graph = import_graph(source, keep_constant=set(elided))
         if elided:
             _read_from_file(graph, elided, self.loaded)
         return graph

@@ -37,6 +37,80 @@ def graphsurgeon_silenced() -> Iterator[None]:
 PACKED_DTYPES = frozenset({"int4", "uint4", "float4_e2m1fn"})
 
 
+def overridable_initializers(model: onnx.ModelProto) -> list[str]:
+    """Names of the top-level initializers that are also graph inputs (IR 4 and later): a
+    default that the caller may replace by feeding the input, not a constant."""
+    inputs = {v.name for v in model.graph.input}
+    return [t.name for t in model.graph.initializer if t.name in inputs]
+
+
+def import_graph(model: onnx.ModelProto, keep_constant: set[str] | frozenset = frozenset()):
+    """`gs.import_onnx` of `model`, with its overridable initializers kept graph inputs.
+
+    graphsurgeon imports an initializer that is also a graph input as a Constant and drops the
+    input: fold-constants then folds it into what reads it, fuse-layernorm makes an epsilon fed
+    that way an attribute, and the written model no longer takes the input (onnxruntime:
+    "Invalid input name"). Here each one is a Variable input in the input's place, so that no
+    pass reads its value; the export puts its default back (`with_overridable_defaults`).
+    `keep_constant`: names left as graphsurgeon imports them (a default a lean load did not
+    read, which the export could not write again).
+    """
+    import onnx_graphsurgeon
+
+    graph = onnx_graphsurgeon.import_onnx(model)
+    names = [n for n in overridable_initializers(model) if n not in keep_constant]
+    if not names:
+        return graph
+    tensors = graph.tensors()
+    declared = {v.name: v for v in model.graph.input}
+    inputs = {t.name: t for t in graph.inputs}
+    for name in names:
+        tensor = tensors.get(name)
+        info = declared[name].type.tensor_type
+        if tensor is None:  # read by nothing: graphsurgeon has no tensor for it
+            tensor = onnx_graphsurgeon.Variable(name)
+        if isinstance(tensor, onnx_graphsurgeon.Constant):
+            dtype, shape = tensor.dtype, list(tensor.shape)
+            tensor.to_variable(dtype=dtype, shape=shape)
+            tensor.type = "tensor_type"  # what Variable() sets and to_variable() does not
+        elif tensor.dtype is None and info.elem_type:
+            tensor.dtype = onnx.helper.tensor_dtype_to_np_dtype(info.elem_type)
+        inputs[name] = tensor
+    graph.inputs = [inputs[v.name] for v in model.graph.input if v.name in inputs]
+    return graph
+
+
+def with_overridable_defaults(out: onnx.ModelProto, original: onnx.ModelProto) -> None:
+    """Gives each graph input of `out` that was an overridable initializer of `original`
+    (`import_graph` made it a Variable) its default back, as the initializer it was."""
+    have = {t.name for t in out.graph.initializer}
+    inputs = {v.name for v in out.graph.input}
+    for tensor in original.graph.initializer:
+        if tensor.name in inputs and tensor.name not in have and _has_data(tensor):
+            out.graph.initializer.append(tensor)
+
+
+def _has_data(tensor: onnx.TensorProto) -> bool:
+    """Whether a TensorProto holds its values (inline or in external data), as opposed to a
+    lean load's name-and-type stand-in."""
+    if tensor.data_location == onnx.TensorProto.EXTERNAL or tensor.HasField("raw_data"):
+        return True
+    count = 1
+    for dim in tensor.dims:
+        count *= dim
+    return count == 0 or any(
+        len(getattr(tensor, field))
+        for field in (
+            "float_data",
+            "int32_data",
+            "string_data",
+            "int64_data",
+            "double_data",
+            "uint64_data",
+        )
+    )
+
+
 def export_graph(graph: gs.Graph) -> onnx.ModelProto:
     """`gs.export_onnx` of `graph`, with its packed 4-bit constants intact.
 

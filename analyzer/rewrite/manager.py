@@ -20,7 +20,11 @@ import onnx_graphsurgeon as gs
 
 from trtforge.analyzer.errors import UserError
 from trtforge.analyzer.rewrite.base import PassContext, RewriteOptions, Skip
-from trtforge.analyzer.rewrite.graphutil import export_graph, graphsurgeon_silenced
+from trtforge.analyzer.rewrite.graphutil import (
+    export_graph,
+    graphsurgeon_silenced,
+    with_overridable_defaults,
+)
 from trtforge.analyzer.rewrite.registry import all_passes, get_pass
 from trtforge.analyzer.session import ModelSession
 
@@ -214,6 +218,7 @@ def _rewrite_model(
 def _export(graph: gs.Graph, original: onnx.ModelProto, opsets: dict[str, int]) -> onnx.ModelProto:
     graph.opset = opsets.get("", graph.opset)
     out = export_graph(graph)
+    with_overridable_defaults(out, original)
     _keep_io_types(out, original)
     used = {n.domain for n in out.graph.node}
     for domain in used:

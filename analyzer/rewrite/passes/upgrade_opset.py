@@ -44,7 +44,7 @@ from trtforge.analyzer.rewrite.base import (
     RewritePass,
     Skip,
 )
-from trtforge.analyzer.rewrite.graphutil import export_graph, is_lazy_external
+from trtforge.analyzer.rewrite.graphutil import export_graph, import_graph, is_lazy_external
 
 onnx = lazy_import("onnx")
 gs = lazy_import("onnx_graphsurgeon")
@@ -127,7 +127,7 @@ class UpgradeOpset(RewritePass):
             if wanted:
                 raise UserError(reason, "give the op its own domain in the exporter")
             return PassOutcome(skips=[Skip(f"opset {current}", reason)])
-        new = gs.import_onnx(converted)
+        new = import_graph(converted)
         graph = ctx.graph
         graph.nodes = new.nodes
         graph.inputs = new.inputs
