@@ -87,6 +87,21 @@ def test_elementwise_ops(rw, op, attrs, x_type):
     lowered(rw, ml_model(op, attrs, [("y", out_type, ["N", F])], x_type=x_type))
 
 
+@pytest.mark.parametrize("norm", ["MAX", "L1", "L2"])
+def test_normalizer_rows_of_norm_zero_stay_as_onnxruntime_leaves_them(rw, norm):
+    """An all-zero row (sparse count or TF-IDF features) became NaN; onnxruntime keeps it
+    (and, for MAX, a row whose largest value is 0; for L2, one whose squares underflow)."""
+    model = ml_model("Normalizer", {"norm": norm}, [("y", TensorProto.FLOAT, ["N", F])])
+    out = lowered(rw, model)
+    x = np.array(
+        [[0, 0, 0, 0], [-1, -2, 0, -3], [-1, -2, -4, -0.5], [1, 2, 3, 4], [0, 0, 0, 1e-30]],
+        np.float32,
+    )
+    np.testing.assert_allclose(
+        run_model(out, {"x": x})["y"], run_model(model, {"x": x})["y"], rtol=1e-6
+    )
+
+
 def test_imputer_nan_and_value(rw):
     lowered(
         rw,

@@ -6,7 +6,8 @@ ops computing what onnxruntime's CPU kernel computes (the reference `--verify` c
 Before → After::
 
     Scaler(x)                 → Mul(Sub(x, offset), scale)
-    Normalizer(x) MAX/L1/L2   → Div(x, ReduceMax | ReduceSum(Abs) | Sqrt(ReduceSum(x²)))
+    Normalizer(x) MAX/L1/L2   → Div(x, ReduceMax | ReduceSum(Abs) | Sqrt(ReduceSum(x²))),
+                                a norm of 0 taken as 1 (onnxruntime leaves such rows as they are)
     Binarizer(x)              → Where(Greater(x, threshold), 1, 0)
     Imputer(x)                → Where(IsNaN(x) | Equal(x, replaced), imputed, x)
     ArrayFeatureExtractor(x, i) → Gather(x, i, axis=-1) (1-D x: Unsqueeze(Gather(x, i), 0))
@@ -148,6 +149,10 @@ def _normalizer(node, ctx):
         denom = e.reduce("ReduceSum", e.op("Abs", x), [-1], 1)
     else:
         denom = e.op("Sqrt", e.reduce("ReduceSum", e.op("Mul", x, x), [-1], 1))
+    # onnxruntime leaves a row whose norm is 0 as it is (an all-zero row stays zeros; MAX: a
+    # row whose largest value is 0, such as [-1, -2, 0], too): divided by 1 instead
+    zero = e.op("Equal", denom, e.const(np.array(0, np.float32)))
+    denom = e.op("Where", zero, e.const(np.array(1, np.float32)), denom)
     e.op("Div", x, denom, out=node.outputs[0])
 
 
