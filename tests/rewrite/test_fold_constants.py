@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
+import pytest
 
 SHAPE_K = """<ir_version: 8, opset_import: ["" : 17]>
 g (float[2,8] x) => (float[2,4] v, int64[2,4] i) {
@@ -85,3 +86,30 @@ def test_training_dropout_kept(rw):
     }""")
     result = rw.apply(original, "fold-constants")
     assert rw.ops(result.proto)["Dropout"] == 1
+
+
+@pytest.mark.parametrize(
+    "node",
+    [
+        "r = RandomNormal<shape=[2, 4]>()",
+        "r = RandomUniformLike(c)",
+        "r = Bernoulli(p)",
+        "r = Dropout(c, ratio, training)",
+    ],
+)
+def test_random_ops_are_not_folded(rw, node):
+    """Their output is drawn again on every run: folded, the model's noise would be one fixed
+    tensor (verification's two sessions draw alike and cannot tell)."""
+    model = onnx.parser.parse_model(
+        f"""<ir_version: 8, opset_import: ["" : 17]>
+        g (float[2, 4] x) => (float[2, 4] y)
+          <float[2, 4] c = {{1., 2., 3., 4., 5., 6., 7., 8.}},
+           float[2, 4] p = {{0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5}},
+           float ratio = {{0.5}}, bool training = {{1}}> {{
+          {node}
+          y = Add(x, r)
+        }}"""
+    )
+    result = rw.apply(model, "fold-constants")
+    ops = {n.op_type for n in result.proto.graph.node}
+    assert node.split("=")[1].split("(")[0].split("<")[0].strip() in ops

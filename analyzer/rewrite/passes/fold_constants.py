@@ -21,13 +21,15 @@ After::
 Skips (reported): a no-op whose output is a graph output while its input cannot take the
 output's name (a graph input, an initializer, or a tensor read elsewhere); a Dropout in
 training mode or whose mask is used; a tensor read inside a subgraph. Constants whose data is
-external (not loaded) are not folded.
+external (not loaded) are not folded, nor random ops (RandomNormal, Bernoulli, ...: their
+output is drawn again on every run).
 """
 
 from __future__ import annotations
 
 import logging
 
+from trtforge.analyzer.graph import NONDETERMINISTIC
 from trtforge.analyzer.lazy import lazy_import
 from trtforge.analyzer.rewrite.base import Match, PassContext, PassOutcome, RewritePass, detach
 from trtforge.analyzer.rewrite.graphutil import anchor, graph_output_names, is_lazy_external, scalar
@@ -45,7 +47,19 @@ def _signature(graph: gs.Graph) -> tuple:
     )
 
 
-def _uses_external(node: gs.Node) -> bool:
+def _not_folded(node: gs.Node) -> bool:
+    """Nodes folding must leave: those reading a constant whose data is in an external file
+    (a model's weights are never loaded to be folded), and those whose output is not a
+    function of their inputs (RandomNormal, Bernoulli, ...: folded, the noise the model draws
+    on every run would be one fixed tensor, and verification, whose sessions draw alike,
+    would not notice)."""
+    if node.domain not in ("", "ai.onnx", None):
+        pass
+    elif node.op in NONDETERMINISTIC:
+        return True
+    elif node.op == "Dropout" and len(node.inputs) > 2 and node.inputs[2].name:
+        if scalar(node.inputs[2]) != 0.0:  # training mode (or not known): a random mask
+            return True
     return any(isinstance(t, gs.Constant) and is_lazy_external(t) for t in node.inputs)
 
 
@@ -113,7 +127,7 @@ class FoldConstants(RewritePass):
         graph = ctx.graph
         before = _signature(graph)
         graph.toposort()
-        graph.fold_constants(fold_shapes=True, error_ok=True, should_exclude_node=_uses_external)
+        graph.fold_constants(fold_shapes=True, error_ok=True, should_exclude_node=_not_folded)
         graph.cleanup()
         folded = _signature(graph) != before
         outcome = super().run(ctx)
