@@ -205,6 +205,10 @@ CASES: list[Case] = [
     Case("lstm-layout1-seqlens-batch-ne-steps", _m(f"g (float[2,5,3] x, int32[2] sl) => (float y) <float[1,16,3] w = {{{_W48}}}, float[1,16,4] r = {{{_W64}}}> {{ y = LSTM<hidden_size=4, layout=1>(x, w, r, , sl) }}", 14), "lstm/layout-sequence-lens"),
     Case("lstm-layout1-seqlens-batch-eq-steps", _m(f"g (float[3,3,3] x, int32[3] sl) => (float y) <float[1,16,3] w = {{{_W48}}}, float[1,16,4] r = {{{_W64}}}> {{ y = LSTM<hidden_size=4, layout=1>(x, w, r, , sl) }}", 14)),
     Case("lstm-layout0-seqlens", _m(f"g (float[5,2,3] x, int32[2] sl) => (float y) <float[1,16,3] w = {{{_W48}}}, float[1,16,4] r = {{{_W64}}}> {{ y = LSTM<hidden_size=4>(x, w, r, , sl) }}", 14)),
+    # negative scan axes (valid since opset 11): the parser takes them as they are and fails
+    Case("scan-negative-input-axis", _m('g (float[4] s0, float[4,4] x) => (float[4] sf, float[4,4] ys) { sf, ys = Scan<body = sb (float[4] s_in, float[4] xi) => (float[4] s_out, float[4] so) { s_out = Add(s_in, xi)\n so = Identity(s_out) }, num_scan_inputs = 1, scan_input_axes = [-1]>(s0, x) }', 16), "scan/negative-axis"),
+    Case("scan-negative-output-axis", _m('g (float[4] s0, float[4,4] x) => (float[4] sf, float[4,4] ys) { sf, ys = Scan<body = sb (float[4] s_in, float[4] xi) => (float[4] s_out, float[4] so) { s_out = Add(s_in, xi)\n so = Identity(s_out) }, num_scan_inputs = 1, scan_output_axes = [-1]>(s0, x) }', 16), "scan/negative-axis"),
+    Case("scan-positive-axes", _m('g (float[4] s0, float[4,4] x) => (float[4] sf, float[4,4] ys) { sf, ys = Scan<body = sb (float[4] s_in, float[4] xi) => (float[4] s_out, float[4] so) { s_out = Add(s_in, xi)\n so = Identity(s_out) }, num_scan_inputs = 1, scan_input_axes = [1], scan_output_axes = [1]>(s0, x) }', 16)),
     Case("gru-layout1-seqlens-batch-ne-steps", _m(f"g (float[2,5,3] x, int32[2] sl) => (float y) <float[1,12,3] w = {{{_W36}}}, float[1,12,4] r = {{{_W48}}}> {{ y = GRU<hidden_size=4, layout=1>(x, w, r, , sl) }}", 14), "gru/layout-sequence-lens"),
 ]
 # fmt: on

@@ -20,7 +20,10 @@ same rank"); observed with the TensorRT-RTX 1.7.1 parser:
 - with a constant condition, an unsupported node in the untaken branch does not matter;
 - sequence and optional values (loop-carried or branch outputs) are refused;
 - a loop-carried value grown or shrunk by its body parses, and fails in the builder
-  (`_carried_shape_changes`).
+  (`_carried_shape_changes`);
+- a negative `scan_input_axes` or `scan_output_axes` entry fails ("The number of dimensions
+  should remain the same", "ILoopOutputLayer has illegal axis"); the same axis counted from
+  the front parses.
 """
 
 from __future__ import annotations
@@ -203,6 +206,15 @@ def _check_scan(ctx: NodeContext):
             "the opset-8 sequence_lens input is not supported",
             "re-export at opset 9 or later, or leave sequence_lens empty",
         )
+    for name in ("scan_input_axes", "scan_output_axes"):
+        axes = list(ctx.attr(name, None) or [])
+        if any(axis < 0 for axis in axes):
+            yield ctx.finding(
+                "negative-axis",
+                f"{name} {axes} holds a negative axis (counted from the end, valid since "
+                "opset 11); the parser takes it as it is and fails",
+                "export the Scan with the same axes counted from the front (axis + rank)",
+            )
 
 
 RULES = [
