@@ -71,6 +71,7 @@ from trtforge.analyzer.rewrite.base import (
 from trtforge.analyzer.rewrite.graphutil import anchor, attr_text, const_value, graph_output_names
 
 np = lazy_import("numpy")
+onnx = lazy_import("onnx")
 gs = lazy_import("onnx_graphsurgeon")
 
 log = logging.getLogger("trtforge.rewrite")
@@ -198,6 +199,15 @@ def _value(t: gs.Tensor | None) -> np.ndarray | None:
     if isinstance(t, gs.Constant):
         return np.asarray(t.values)
     return const_value(t, max_elements=1 << 31)
+
+
+def _same_integer_type(to: int, dtype) -> bool:
+    """Whether a Cast to ONNX type `to` leaves a quantized tensor of numpy type `dtype` as
+    it is (torch.ao's TorchScript exports cast QuantizeLinear's UINT8 output to UINT8)."""
+    try:
+        return np.dtype(onnx.helper.tensor_dtype_to_np_dtype(to)) == np.dtype(dtype)
+    except (KeyError, TypeError, ValueError):
+        return False
 
 
 def _input(node: gs.Node, i: int) -> gs.Tensor | None:
@@ -564,6 +574,10 @@ class _Rewriter:
                     self.op("Identity", [value], out=node.outputs[0])
                 else:
                     self.cast(value, to, out=node.outputs[0])
+                return True
+            rec = self.records[node.inputs[0].name]
+            if _same_integer_type(to, rec.dtype):  # a no-op Cast (torch.ao's exports)
+                self.records[node.outputs[0].name] = rec
                 return True
             return False
         if dom == "" and op in MOVERS and node.inputs[0].name in self.records:
