@@ -80,6 +80,11 @@ NO_FIX: tuple[tuple[str, str], ...] = (
         "no pass rewrites the axes yet",
     ),
     (
+        r"(^|loop/)(iteration-count-without-trip-count|negative-trip-count)$",
+        "no pass gives a loop a trip count or removes one that never runs; change the loop at "
+        "its source",
+    ),
+    (
         r"carried-shape$",
         "only a Concat that grows an initially empty value has a rewrite (loop-concat-scan, "
         "given a trip count); another shape change needs the loop written anew at the source",

@@ -21,6 +21,9 @@ same rank"); observed with the TensorRT-RTX 1.7.1 parser:
 - sequence and optional values (loop-carried or branch outputs) are refused;
 - a loop-carried value grown or shrunk by its body parses, and fails in the builder
   (`_carried_shape_changes`);
+- a body that reads the iteration count, in a loop without a trip count, fails ("Node input
+  was not registered": tf2onnx's `tf.while_loop` with `i < n` as its condition); a constant
+  negative trip count (no iteration) with scan outputs fails ("inherently negative length");
 - a negative `scan_input_axes` or `scan_output_axes` entry fails ("The number of dimensions
   should remain the same", "ILoopOutputLayer has illegal axis"); the same axis counted from
   the front parses.
@@ -176,12 +179,45 @@ def _slices_off(ctx: NodeContext, body: onnx.GraphProto, node: onnx.NodeProto) -
     return not whole
 
 
+def _reads(graph: onnx.GraphProto, name: str) -> bool:
+    """Whether `graph` (its nodes, their bodies, its outputs) reads the value `name`."""
+    if any(out.name == name for out in graph.output):
+        return True
+    for node in graph.node:
+        if name in node.input:
+            return True
+        for attr in node.attribute:
+            for body in [attr.g] if attr.HasField("g") else list(attr.graphs):
+                if _reads(body, name):
+                    return True
+    return False
+
+
 def _check_loop(ctx: NodeContext):
     yield from _carried_shape_changes(ctx)
+    body = next((a.g for a in ctx.node.attribute if a.name == "body"), None)
+    if not ctx.has_input(0) and body is not None and body.input:
+        counter = body.input[0].name
+        if counter and _reads(body, counter):
+            yield ctx.finding(
+                "iteration-count-without-trip-count",
+                f"the body reads the iteration count ('{counter}') but the loop has no trip "
+                "count: the parser registers that value only for a loop with one",
+                "export the loop with a trip count (M; an upper bound will do, the condition "
+                "still ends it), e.g. tf.while_loop(..., maximum_iterations=N)",
+            )
     carried = max(0, len(ctx.node.input) - 2)
     scan_outputs = len(ctx.node.output) - carried
     if scan_outputs <= 0:
         return
+    trips = ctx.graph.constant_value(ctx.node.input[0]) if ctx.has_input(0) else None
+    if trips is not None and getattr(trips, "size", 0) == 1 and int(trips.reshape(-1)[0]) < 0:
+        yield ctx.finding(
+            "negative-trip-count",
+            f"the trip count is {int(trips.reshape(-1)[0])}: the loop never runs, and TensorRT "
+            "cannot size its scan outputs by a negative length",
+            "replace the loop by its initial values (the scan outputs are empty)",
+        )
     if not ctx.has_input(0):
         yield ctx.finding(
             "scan-output-without-trip-count",
