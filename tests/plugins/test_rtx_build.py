@@ -199,3 +199,48 @@ def test_single_node_models_build(rtx, native_lib, tmp_path, name):
     )
     assert proc.returncode == 0, proc.stderr
     assert sidecar["plugins"][0]["name"] == name
+
+
+def test_a_signal_stops_a_long_build(tmp_path):
+    """TensorRT's parser and builder run native code for minutes on a large model, and Python
+    handles a signal only between bytecodes of the main thread: SIGTERM during the build was
+    not acted on for minutes (a 20,000-output Split builds for > 5 minutes on 2 cores). They
+    run in a worker thread now: the command stops at once, 143, nothing written."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    n = 20_000
+    outs = [f"o{i}" for i in range(n)]
+    graph = helper.make_graph(
+        [helper.make_node("Split", ["x"], outs, axis=0, num_outputs=n)],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [n])],
+        [helper.make_tensor_value_info(o, TensorProto.FLOAT, [1]) for o in outs],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 8
+    onnx.save(model, tmp_path / "many.onnx")
+    log = tmp_path / "log"
+    with open(log, "wb") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "trtforge.plugins.cli.build", str(tmp_path / "many.onnx")]
+            + ["-o", str(tmp_path / "e.engine"), "--compute-capability", "89", "-vv"],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 240
+        while b"Compiler backend" not in log.read_bytes():  # the builder runs
+            assert proc.poll() is None, log.read_text()[-2000:]
+            assert time.monotonic() < deadline, "the build did not start"
+            time.sleep(0.2)
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "interrupted (SIGTERM); nothing written" in log.read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["log", "many.onnx"]
