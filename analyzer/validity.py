@@ -570,12 +570,15 @@ class _GraphChecker:
         fields=None,
         sound: bytes | None = None,
         initializer_names: list[str] | None = None,
+        owners: frozenset[str] = frozenset(),
     ) -> None:
         """Checks `graph`; `rows` are (node, op, domain, inputs, outputs) for its nodes (or a
         callable giving them), and `fields` the same as columns (`graph.NodeFields`) when the
         caller has them; `sound`: a byte per initializer, 1 where it is known to have no
         problem `_tensor_problems` finds (`LoadedModel.sound_initializers`);
-        `initializer_names`: the initializers' names, in order, if at hand."""
+        `initializer_names`: the initializers' names, in order, if at hand; `owners`: for a
+        body, the outputs of the nodes that hold it (its own node's, and theirs above it),
+        which it cannot read: they exist only once it has run."""
         at_top = top_index is None
         input_names = [vi.name for vi in graph.input]
         defined: set[str] = set(input_names)
@@ -613,11 +616,11 @@ class _GraphChecker:
                 if name and name not in available and name not in outer:
                     late.append((index, name))
             self._node(node, op, domain, len(inputs), len(outputs), inputs, where, at)
+            if (not at_top or op in _NESTING_OPS) and node.attribute:  # before its outputs
+                self._subgraphs(node, _Visible(available, outer), where, at, owners)
             available.update(outputs)
-            if (not at_top or op in _NESTING_OPS) and node.attribute:
-                self._subgraphs(node, _Visible(available, outer), where, at)
         if late:
-            self._order(rows, late, produced_by, outer, defined, where, top_index)
+            self._order(rows, late, produced_by, outer, defined, where, top_index, owners)
         self._dangling_outputs(graph, available, outer, where, top_index)
 
     def _declared_twice(self, names: list[str], what: str, where: str, top_index) -> None:
@@ -719,14 +722,23 @@ class _GraphChecker:
             "give each node output a unique name (re-export the model)",
         )
 
-    def _order(self, rows, late, produced_by, outer, defined, where, top_index) -> None:
+    def _order(self, rows, late, produced_by, outer, defined, where, top_index, owners) -> None:
         """Inputs used before they are produced: a cycle, an unsorted graph, or no producer."""
         in_cycle = _cycle_nodes(rows, produced_by, _Visible(defined, outer))
         for index, name in late:
             node = rows[index][0]
             at = index if top_index is None else top_index
             producer = produced_by.get(name)
-            if producer is None:
+            if producer is None and name in owners:
+                self.add(
+                    at,
+                    "cycle",
+                    f"{_node_label(node, where)}: input '{short(name)}' is an output of the "
+                    "node that holds this body (a cycle: it exists only once the body has run)",
+                    "the model is damaged; re-export it (a loop's previous value is a "
+                    "loop-carried input of its body)",
+                )
+            elif producer is None:
                 self.add(
                     at,
                     "dangling",
@@ -817,9 +829,11 @@ class _GraphChecker:
         yield from _attr_problems(node, schema)
         yield from _undefined_attributes(node, schema, domain, opset)
 
-    def _subgraphs(self, node, visible, where, at) -> None:
-        """Checks the bodies of `node`, which see the names in `visible` (`_Visible`), and
-        its tensor attributes."""
+    def _subgraphs(self, node, visible, where, at, owners: frozenset[str] = frozenset()) -> None:
+        """Checks the bodies of `node`, which see the names in `visible` (`_Visible`; not
+        `node`'s outputs, nor those of `owners`, the nodes holding `node`), and its tensor
+        attributes."""
+        owners = owners.union(o for o in node.output if o)
         for attr in node.attribute:
             bodies = [attr.g] if attr.HasField("g") else []
             bodies += list(attr.graphs)
@@ -828,7 +842,7 @@ class _GraphChecker:
                 rows = [
                     (n, n.op_type, n.domain, tuple(n.input), tuple(n.output)) for n in body.node
                 ]
-                self.graph(body, rows, visible, label, at)
+                self.graph(body, rows, visible, label, at, owners=owners)
             if attr.HasField("t"):
                 self.problems.extend(_tensor_problems(attr.t, where, at, "tensor attribute"))
 
@@ -881,9 +895,9 @@ class _Visible:
 
 
 class _DefinedUpTo:
-    """The names defined in a top-level graph up to node `index`, its outputs included (the
-    walk's available names there), of a graph that names each value once (`_sound`):
-    its inputs and initializers (`defined`) and what nodes up to `index` produce."""
+    """The names defined in a top-level graph before node `index` (what its bodies see: the
+    walk's available names there), of a graph that names each value once (`_sound`): its
+    inputs and initializers (`defined`) and what the nodes before `index` produce."""
 
     __slots__ = ("index", "defined", "produced_by")
 
@@ -894,7 +908,7 @@ class _DefinedUpTo:
         if name in self.defined:
             return True
         producer = self.produced_by.get(name)
-        return producer is not None and producer <= self.index
+        return producer is not None and producer < self.index
 
 
 #: top-level ops whose attributes are searched for graphs and tensors (every op in bodies).

@@ -276,6 +276,66 @@ CASES["where-in-a-branch"] = (  # a body's node, reported on the If that holds i
     "where': inputs 1 and 2 are both of its type T, but are FLOAT and INT32",
 )
 
+
+def _if_reading(name: str, nested: bool = False) -> onnx.ModelProto:
+    """An If whose then-branch reads `name` (its own output 'y': a cycle), the read one If
+    deeper where `nested`."""
+    then = helper.make_graph([N("Identity", [name], ["t"], name="read")], "then", [], [_vi("t")])
+    if nested:
+        inner_else = helper.make_graph([N("Identity", ["x"], ["ie"])], "ie", [], [_vi("ie")])
+        then = helper.make_graph(
+            [N("If", ["c"], ["t"], name="inner", then_branch=then, else_branch=inner_else)],
+            "outer_then",
+            [],
+            [_vi("t")],
+        )
+    other = helper.make_graph([N("Identity", ["x"], ["e"])], "else", [], [_vi("e")])
+    return _model(
+        [N("If", ["c"], ["y"], name="if", then_branch=then, else_branch=other)],
+        inputs=[_vi("x"), _vi("c", TensorProto.BOOL, ())],
+    )
+
+
+def _loop_reading_its_output() -> onnx.ModelProto:
+    body = helper.make_graph(
+        [N("Identity", ["cond"], ["c_out"]), N("Add", ["v", "vf"], ["v_out"], name="add")],
+        "body",
+        [_vi("i", TensorProto.INT64, ()), _vi("cond", TensorProto.BOOL, ()), _vi("v")],
+        [_vi("c_out", TensorProto.BOOL, ()), _vi("v_out")],
+    )
+    return _model(
+        [N("Loop", ["m", "c", "x"], ["vf"], name="loop", body=body)],
+        inputs=[_vi("x"), _vi("c", TensorProto.BOOL, ()), _vi("m", TensorProto.INT64, ())],
+        outputs=[_vi("vf")],
+    )
+
+
+# a body that reads the output of the node holding it (ONNX's checker: "must be topologically
+# sorted"; onnxruntime refuses to load it): static said "supported"
+CASES["if-branch-reads-its-if"] = (
+    lambda: _if_reading("y"),
+    "invalid/cycle",
+    "input 'y' is an output of the node that holds this body",
+)
+CASES["if-branch-reads-its-if-two-deep"] = (
+    lambda: _if_reading("y", nested=True),
+    "invalid/cycle",
+    "input 'y' is an output of the node that holds this body",
+)
+CASES["loop-body-reads-its-loop"] = (
+    _loop_reading_its_output,
+    "invalid/cycle",
+    "input 'vf' is an output of the node that holds this body",
+)
+
+
+def test_a_body_reads_values_defined_before_its_node():
+    """The control: a branch reading an outer value defined before the If is valid."""
+    from trtforge.analyzer.validity import validate
+
+    assert not [p for p in validate(_if_reading("x")) if p.severity == "error"]
+
+
 #: cases TensorRT's parser accepts on its own (it takes them on trust)
 PARSER_CASES = (
     "attribute-wrong-type",
