@@ -82,6 +82,36 @@ def _gemm_bias_fits(ctx: NodeContext):
             return
 
 
+def _operands_fit(ctx: NodeContext, a, b):
+    """The known dims of the two operands must multiply: the contracted dims equal, and the
+    batch dims (all but the last two, aligned from the right) equal or 1. ONNX's inference
+    only notices with data propagation, whose errors the policy's run ignores: a TorchScript
+    export whose query and key were transposed differently (HF CANINE: [B, 4, S, 16] times
+    [B, 16, S, 4]) was "supported"; the parser, onnxruntime and strict inference refuse it."""
+    if a is None or b is None or a.shape is None or b.shape is None or not a.rank or not b.rank:
+        return
+    k_a = a.shape[-1]
+    k_b = b.shape[-2] if b.rank >= 2 else b.shape[0]
+    if isinstance(k_a, int) and isinstance(k_b, int) and k_a != k_b:
+        yield ctx.finding(
+            "shapes-mismatch",
+            f"operands {list(a.shape)} and {list(b.shape)}: the contracted dims {k_a} and {k_b} "
+            "differ",
+            "fix the exporter: a transpose or reshape of one operand is wrong",
+        )
+        return
+    batch_a, batch_b = list(a.shape[:-2]), list(b.shape[:-2])
+    for x, y in zip(reversed(batch_a), reversed(batch_b), strict=False):
+        if isinstance(x, int) and isinstance(y, int) and x != y and 1 not in (x, y):
+            yield ctx.finding(
+                "broadcast-mismatch",
+                f"operands {list(a.shape)} and {list(b.shape)}: batch dims {x} and {y} do not "
+                "broadcast",
+                "fix the exporter: a transpose or reshape of one operand is wrong",
+            )
+            return
+
+
 def _check_matmul(ctx: NodeContext):
     """A 1-D first operand against a batched second operand: importMatMul broadcasts the
     vector to [1, …, 1, K], multiplies, and squeezes axis 0 of the [b0, …, 1, N] product. The
@@ -92,6 +122,7 @@ def _check_matmul(ctx: NodeContext):
     yield from pre_opset7_broadcast(ctx, 0, 1)
     yield from mixed_float_types(ctx)
     a, b = ctx.input(0), ctx.input(1)
+    yield from _operands_fit(ctx, a, b)
     if a is None or b is None or a.rank != 1 or b.rank is None or b.rank < 3:
         return
     product_dims = [*b.shape[:-2], b.shape[-1]]
