@@ -203,6 +203,8 @@ class ModelSession:
             if error:  # (read against the whole model: it may infer again)
                 problems += validity.inference_problems(error, self.proto)
         if not any(p.finding.is_error for p in problems):
+            problems += validity.negative_dim_problems(self.structure.graph, self.types())
+        if not any(p.finding.is_error for p in problems):
             if self._typed is None:  # (the parser backend asks twice)
                 graph = self.structure.graph
                 self._typed = validity.type_problems(graph, self.types(), self.loaded.opsets)

@@ -438,6 +438,47 @@ def type_problems(graph: onnx.GraphProto, types, opsets: dict[str, int]) -> list
     return problems
 
 
+def negative_dim_problems(graph: onnx.GraphProto, types) -> list[Problem]:
+    """`invalid/negative-dim` for each top-level node with an output whose inferred shape has
+    a size below 0: ONNX's inference computes one where the graph asks for it (a Pad whose
+    negative pads cut more than the input holds), and no tensor has it — onnxruntime fails
+    when it runs the node, TensorRT's parser refuses it, and onnx.checker's full check fails
+    where the exporter declared the output's shape. `types`: the model's type table. Only the
+    table's distinct types are read unless one of them has such a size."""
+    raw = types.serialized_table() if hasattr(types, "serialized_table") else None
+    if raw is None:
+        return []
+    bad = {serialized for serialized in set(raw.values()) if _negative_dims(serialized)}
+    if not bad:
+        return []
+    problems = []
+    for index, node in enumerate(graph.node):
+        hit = next((o for o in node.output if o and raw.get(o) in bad), None)
+        if hit is None:
+            continue
+        dims = [
+            d.dim_value if d.HasField("dim_value") else (d.dim_param or "?")
+            for d in onnx.TypeProto.FromString(raw[hit]).tensor_type.shape.dim
+        ]
+        problems.append(
+            _problem(
+                index,
+                "negative-dim",
+                f"{_node_label(node, '')}: output '{short(hit)}' has the shape {dims} (ONNX "
+                "shape inference): a size below 0, which no tensor has",
+                "fix the node in the exporter (pads, sizes or starts made for a larger input)",
+            )
+        )
+    return problems
+
+
+def _negative_dims(serialized: bytes) -> bool:
+    kind = onnx.TypeProto.FromString(serialized)
+    if kind.WhichOneof("value") != "tensor_type" or not kind.tensor_type.HasField("shape"):
+        return False
+    return any(d.HasField("dim_value") and d.dim_value < 0 for d in kind.tensor_type.shape.dim)
+
+
 def _schema_versions(op: str, domain: str) -> list:
     """Every version of the op's schema, newest first (none for a custom op)."""
     versions = []
@@ -1029,6 +1070,9 @@ def _inference_errors(error: str) -> list[tuple[str, str, str, str]]:
     return out
 
 
+#: a strict-inference conflict whose inferred size (the first) is negative.
+_NEGATIVE_SIZE = re.compile(r"differ in dimension \d+: \(-\d+\) vs")
+
 #: ops whose bodies (graph attributes) are part of the model.
 _BODY_OPS = frozenset({"If", "Loop", "Scan"})
 
@@ -1162,6 +1206,17 @@ def inference_problems(error: str, proto: onnx.ModelProto) -> list[Problem]:
                     "attribute-value",
                     f"{label(op, name)}: {short(why, 200)} (ONNX shape inference)",
                     "fix the attribute in the exporter and re-export the model",
+                )
+            )
+        elif not parent and _NEGATIVE_SIZE.search(why):
+            # the size inference computed is below 0, whatever the exporter declared
+            out.append(
+                _problem(
+                    node_index(op, name),
+                    "negative-dim",
+                    f"{label(op, name)}: {short(why, 200)} (ONNX shape inference computes a "
+                    "size below 0, which no tensor has)",
+                    "fix the node in the exporter (pads, sizes or starts made for a larger input)",
                 )
             )
         elif not parent and not _UNKNOWN.search(why) and "Inference error" not in why:

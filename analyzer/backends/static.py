@@ -531,6 +531,8 @@ class StaticChecker:
         )
         if self._depth == 0 and not any(p.finding.is_error for p in problems):
             problems += validity.inference_problems(self.types.strict_error, proto)
+        if self._depth == 0 and not any(p.finding.is_error for p in problems):
+            problems += validity.negative_dim_problems(proto.graph, self.types)
         validity.attach(report, problems)
         return report
 

@@ -329,6 +329,35 @@ CASES["loop-body-reads-its-loop"] = (
 )
 
 
+def _pad(pads, y_shape=(2, 2)) -> onnx.ModelProto:
+    return _model(
+        [N("Pad", ["x", "p"], ["y"], name="pad")],
+        outputs=[helper.make_tensor_value_info("y", TensorProto.FLOAT, y_shape)],
+        inits=[numpy_helper.from_array(np.array(pads, np.int64), "p")],
+    )
+
+
+# negative pads that cut more than the input holds: ONNX infers a size of -8, onnxruntime fails
+# at run time, the parser refuses the node; static said "supported" and trt-rewrite copied it
+CASES["pad-cuts-more-than-the-input-declared"] = (
+    lambda: _pad([-5, -5, -5, -5]),
+    "invalid/negative-dim",
+    "size below 0",
+)
+CASES["pad-cuts-more-than-the-input"] = (
+    lambda: _pad([-5, -5, -5, -5], y_shape=None),
+    "invalid/negative-dim",
+    "has the shape [-8, -8]",
+)
+
+
+def test_a_pad_that_cuts_less_than_the_input_is_valid():
+    from trtforge.analyzer.session import ModelSession
+
+    session = ModelSession.unchecked(_pad([-1, 0, 0, 0], y_shape=(1, 2)), True)
+    assert not [p for p in session.problems() if p.finding.is_error]
+
+
 def test_a_body_reads_values_defined_before_its_node():
     """The control: a branch reading an outer value defined before the If is valid."""
     from trtforge.analyzer.validity import validate
