@@ -192,7 +192,7 @@ def rewrite_file(
                 f"verification failed: {verification.describe_worst()}; nothing written to "
                 f"{out_path}"
             )
-            result.failure_hint = _failure_hint(verification)
+            result.failure_hint = _failure_hint(verification, session.structure)
             if report_path:
                 from trtforge.analyzer.outputs import write_text
 
@@ -297,10 +297,19 @@ def _made_unsupported(before, after) -> str:
     )
 
 
-def _failure_hint(verification) -> str:
+def _failure_hint(verification, original=None) -> str:
     """What to do after a failed verification: find the pass — unless the original itself
     computes NaN or ±inf where the outputs differ, which random inputs (or random weights
-    overflowing float16) give more often than a pass does."""
+    overflowing float16) give more often than a pass does, or draws random numbers (a model
+    exported in training mode: its outputs differ from run to run, and no pass is at fault)."""
+    drawn = _random_nodes(original) if original is not None else []
+    if drawn:
+        return (
+            f"the model draws random numbers ({len(drawn)} node(s), such as {drawn[0]}): its "
+            "outputs differ from "
+            "run to run, so no rewrite of it can be compared; export it in inference mode "
+            "(model.eval() before torch.onnx.export), or rewrite with --no-verify"
+        )
     worst = verification.worst
     if worst is not None and worst.nonfinite_reference is not None:
         return (
@@ -309,6 +318,38 @@ def _failure_hint(verification) -> str:
             "rerun; if it still fails, rerun with fewer passes to find the one that differs"
         )
     return "a pass produced a different result; rerun with fewer passes to find it, and report it"
+
+
+def _random_nodes(model) -> list[str]:
+    """The nodes of `model` (bodies included) that draw random numbers: random ops and
+    Dropouts in training mode (a training_mode input that is not a constant false)."""
+    from onnx import numpy_helper
+
+    from trtforge.analyzer.graph import NONDETERMINISTIC
+
+    constants = {t.name: t for t in model.graph.initializer}
+    found: list[str] = []
+
+    def walk(graph) -> None:
+        for node in graph.node:
+            if node.op_type == "Constant" and node.output:
+                for attr in node.attribute:
+                    if attr.name == "value":
+                        constants[node.output[0]] = attr.t
+            standard = node.domain in ("", "ai.onnx")
+            training = node.input[2] if len(node.input) > 2 else ""
+            if standard and node.op_type == "Dropout" and training:
+                value = constants.get(training)
+                if value is None or bool(numpy_helper.to_array(value).reshape(-1)[:1].any()):
+                    found.append(f"Dropout '{node.name}' in training mode")
+            elif standard and node.op_type in NONDETERMINISTIC:
+                found.append(f"{node.op_type} '{node.name}'")
+            for attr in node.attribute:
+                for body in [attr.g] if attr.HasField("g") else list(attr.graphs):
+                    walk(body)
+
+    walk(model.graph)
+    return found
 
 
 def _may_requantize_exactly(result: RewriteResult, options: Mapping[str, Any]) -> bool:

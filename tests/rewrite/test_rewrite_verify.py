@@ -260,3 +260,27 @@ def test_a_long_reason_is_cut_in_the_middle():
     reason = V.onnxruntime_reason(RuntimeError(raw))
     assert len(reason) <= V.REASON_CHARS and reason.endswith("incompatible shapes")
     assert "…" in reason
+
+
+@pytest.mark.parametrize(
+    ("training", "random"),
+    [("bool t = {1}", True), ("bool t = {0}", False), ("", False)],
+)
+def test_a_failure_on_a_model_that_draws_random_numbers_blames_no_pass(training, random):
+    """A model exported in training mode (HF T5 by dynamo: 18 Dropouts with training_mode
+    true) failed verification with "a pass produced a different result; … report it": its
+    outputs differ from run to run, and the hint now says so."""
+    from types import SimpleNamespace
+
+    from trtforge.analyzer.rewrite.api import _failure_hint
+
+    inputs = "x, r, t" if training else "x, r"
+    model = onnx.parser.parse_model(
+        f"""<ir_version: 8, opset_import: ["" : 17]>
+        g (float[4] x) => (float[4] y) <float r = {{0.5}}{", " + training if training else ""}> {{
+          y = Dropout({inputs})
+        }}"""
+    )
+    hint = _failure_hint(SimpleNamespace(worst=None), model)
+    assert ("draws random numbers" in hint) is random
+    assert ("report it" in hint) is not random
