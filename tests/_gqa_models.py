@@ -204,11 +204,14 @@ def decoder_model(
     vocab: int = 32,
     dtype: int = TensorProto.FLOAT,
     rotary: bool = True,
+    window: int | None = None,
 ) -> onnx.ModelProto:
     """A one-layer decoder shaped like onnxruntime-genai's exports: input_ids, attention_mask,
     past_key_values.0.key/value with the dims batch_size, sequence_length,
     past_sequence_length and total_sequence_length; seqlens_k and total_sequence_length derived
-    from the mask as the builder does; logits and present.0.key/value out."""
+    from the mask as the builder does; logits and present.0.key/value out. `window`: a
+    sliding-window layer as genai writes Gemma 2's (`sliding_window_cache`, a cache of the
+    window's length, dim past_sliding_length)."""
     np_dtype = helper.tensor_dtype_to_np_dtype(dtype)
     rng = np.random.default_rng(0)
     hidden, kv_hidden = heads * head, kv_heads * head
@@ -242,6 +245,8 @@ def decoder_model(
     gqa_inputs = ["q", "k", "v", "past_key_values.0.key", "past_key_values.0.value"]
     gqa_inputs += ["seqlens_k", "total_len"]
     attrs = {"num_heads": heads, "kv_num_heads": kv_heads}
+    if window is not None:
+        attrs.update(local_window_size=window, sliding_window_cache=1)
     if rotary:
         cos, sin = rotary_tables(head, np_dtype)
         inits += [
@@ -265,6 +270,8 @@ def decoder_model(
     ]
     kv = ["batch_size", kv_heads, "past_sequence_length", head]
     present = ["batch_size", kv_heads, "total_sequence_length", head]
+    if window is not None:
+        kv = present = ["batch_size", kv_heads, "past_sliding_length", head]
     inputs = [
         helper.make_tensor_value_info(
             "input_ids", TensorProto.INT64, ["batch_size", "sequence_length"]

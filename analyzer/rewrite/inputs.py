@@ -110,6 +110,17 @@ class Step:
 
     label: str
     feed: dict[str, np.ndarray]
+    #: output -> how many of its positions on axis 2 the step defines: the present cache of
+    #: a sliding-window layer holds the window's length, of which onnxruntime writes only the
+    #: sequence so far (the rest is whatever its buffer held: it differs from run to run)
+    defined: dict[str, int] = field(default_factory=dict)
+
+    def defined_part(self, name: str, value):
+        """`value` of output `name`, cut to the positions this step defines."""
+        length = self.defined.get(name)
+        if length is None or getattr(value, "ndim", 0) < 3:
+            return value
+        return value[:, :, :length]
 
 
 @dataclass
@@ -281,6 +292,12 @@ class DecoderLayout:
     total_dim: str | None
     heads: dict[str, int]  # past input -> head count (axis 1) when it had to be found
     head_size: dict[str, int]  # past input -> head size (axis 3) when it had to be found
+    #: past input -> its length at every step: a window-sized cache (onnxruntime-genai's
+    #: sliding-window layers: GroupQueryAttention with `sliding_window_cache` takes a cache
+    #: of the window's length, "KV cache capacity (0) must be at least local_window_size")
+    window: dict[str, int] = field(default_factory=dict)
+    #: present output -> the window's length, for those caches
+    window_outputs: dict[str, int] = field(default_factory=dict)
 
 
 def _genai_config(folder: Path | None) -> dict:
@@ -305,8 +322,10 @@ def decoder_layout(proto: onnx.ModelProto, folder: Path | None = None) -> Decode
     def dims(vi):
         return list(vi.type.tensor_type.shape.dim)
 
+    config = _genai_config(folder)  # (a count that is not a positive integer: not known)
+    window, window_outputs = _window_caches(proto, past, config)
     past_dim = None
-    for vi in past:
+    for vi in sorted(past, key=lambda vi: vi.name in window):  # a full cache's first
         d = dims(vi)
         if len(d) == 4 and d[2].dim_param:
             past_dim = d[2].dim_param
@@ -321,7 +340,6 @@ def decoder_layout(proto: onnx.ModelProto, folder: Path | None = None) -> Decode
         if "mask" in vi.name.lower() and len(d) == 2 and d[1].dim_param:
             if d[1].dim_param not in (seq_dim, past_dim):
                 total_dim = d[1].dim_param
-    config = _genai_config(folder)  # (a count that is not a positive integer: not known)
     kv_heads = positive_count(config.get("num_key_value_heads"))
     head_size = positive_count(config.get("head_size"))
     if kv_heads is None or head_size is None:
@@ -342,7 +360,38 @@ def decoder_layout(proto: onnx.ModelProto, folder: Path | None = None) -> Decode
             heads[vi.name] = int(kv_heads)
         if not d[3].HasField("dim_value") and head_size:
             sizes[vi.name] = int(head_size)
-    return DecoderLayout(tuple(vi.name for vi in past), past_dim, seq_dim, total_dim, heads, sizes)
+    return DecoderLayout(
+        tuple(vi.name for vi in past),
+        past_dim,
+        seq_dim,
+        total_dim,
+        heads,
+        sizes,
+        window,
+        window_outputs,
+    )
+
+
+def _window_caches(proto, past, config: dict) -> tuple[dict[str, int], dict[str, int]]:
+    """Past input -> its window's length, and present output -> the same, for the caches of
+    sliding-window layers (read by a GroupQueryAttention with `sliding_window_cache` set;
+    their length dim is `past_sliding_length` in onnxruntime-genai's exports):
+    genai_config.json's `sliding_window.window_size`, else the node's `local_window_size`."""
+    sliding = config.get("sliding_window")
+    configured = positive_count(sliding.get("window_size")) if isinstance(sliding, dict) else None
+    window: dict[str, int] = {}
+    outputs: dict[str, int] = {}
+    names = {vi.name: vi for vi in past}
+    for node in proto.graph.node:
+        if node.op_type != "GroupQueryAttention" or not _attr(node, "sliding_window_cache", 0):
+            continue
+        size = configured or positive_count(_attr(node, "local_window_size", None))
+        for name in node.input[3:5]:
+            vi = names.get(name)
+            if vi is not None and size is not None and len(vi.type.tensor_type.shape.dim) == 4:
+                window[name] = int(size)
+                outputs.update((out, int(size)) for out in node.output[1:3] if out)
+    return window, outputs
 
 
 def _fill(
@@ -516,7 +565,7 @@ def _decoder_steps(
                 step_dims[name] = value
         overrides: dict[str, dict[int, int]] = {}
         for name in layout.past_inputs:
-            over = {2: past}
+            over = {2: layout.window.get(name, past)}
             if name in layout.heads:
                 over[1] = layout.heads[name]
             if name in layout.head_size:
@@ -534,7 +583,8 @@ def _decoder_steps(
                 feed[name] = np.full(value.shape, total - 1, dtype=value.dtype)
             elif lower == "total_sequence_length":
                 feed[name] = np.full(value.shape, total, dtype=value.dtype)
-        steps.append(Step(f"{label} (sequence {s}, past {past})", feed))
+        defined = {name: min(total, size) for name, size in layout.window_outputs.items()}
+        steps.append(Step(f"{label} (sequence {s}, past {past})", feed, defined))
     return steps
 
 

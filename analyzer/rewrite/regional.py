@@ -271,8 +271,10 @@ def verify_regions(
             for name in regions.outputs:
                 elem_types.setdefault(name, _elem(values[name]))
             label = step.label if len(candidate.steps) > 1 else ""
+            want = {n: step.defined_part(n, values[n]) for n in regions.outputs}
+            got = {n: step.defined_part(n, v) for n, v in got.items()}
             result.outputs.extend(
-                _diffs(original, regions.outputs, values, got, computed_in, label, elem_types)
+                _diffs(original, regions.outputs, want, got, computed_in, label, elem_types)
             )
             result.steps.append(step.label)
             if not result.inputs:

@@ -828,6 +828,8 @@ def verify(
         )
         for step, want in zip(candidate.steps, expected, strict=True):
             got = run_model(rewritten, step.feed, names, folder)
+            want = {n: step.defined_part(n, v) for n, v in want.items()}
+            got = {n: step.defined_part(n, v) for n, v in got.items()}
             label = step.label if len(candidate.steps) > 1 else ""
             result.outputs.extend(
                 _diffs(original, names, want, got, computed_in, label, None, allowances)

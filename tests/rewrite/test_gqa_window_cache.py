@@ -69,3 +69,24 @@ def test_the_window_sized_cache_stays_left_once_the_other_layers_are_decomposed(
     assert again.passes["decompose-gqa"].applied == 0
     windowed, hint = _fixes_by_node(once)["gqa_window"]
     assert FIX not in windowed and "window-sized" in hint
+
+
+def test_a_sliding_window_cache_is_fed_at_the_window_length():
+    """onnxruntime-genai's Gemma 2 exports: a GroupQueryAttention with sliding_window_cache
+    takes a cache of the window's length ("KV cache capacity (0) must be at least
+    local_window_size"): the generated decoder steps fed it the past length (0 at prefill),
+    so the original never ran and every rewrite was refused; its present cache beyond the
+    sequence so far is whatever onnxruntime's buffer held (it differs from run to run), and
+    is not compared."""
+    from _gqa_models import decoder_model
+
+    from trtforge.analyzer.rewrite.inputs import candidates
+    from trtforge.analyzer.rewrite.verify import run_model, verify
+
+    model = decoder_model(window=8)
+    (candidate,) = candidates(model)
+    for step in candidate.steps:
+        assert step.feed["past_key_values.0.key"].shape[2] == 8
+        run_model(model, step.feed)  # the original runs
+        assert set(step.defined) == {"present.0.key", "present.0.value"}
+    assert verify(model, model).ok
