@@ -39,13 +39,16 @@ INT32_MAX = 2**31 - 1  # TensorRT dimensions are int32
 #: the role of a named dim, from its name (genai builder and Optimum spellings)
 _ROLES = (
     ("past", re.compile(r"^past_(sequence|seq)(_length|_len)?$", re.I)),
+    # the cache of onnxruntime-genai's sliding-window layers (Gemma 2/3, gpt-oss): at most
+    # the window's length
+    ("window", re.compile(r"^past_sliding(_window)?(_length|_len)?$", re.I)),
     ("total", re.compile(r"^(total_(sequence|seq)(_length|_len)?|past_sequence_length ?\+ ?1)$")),
     ("sequence", re.compile(r"^(sequence_length|seq_len|seq_length|sequence)$", re.I)),
     ("batch", re.compile(r"^(batch_size|batch)$", re.I)),
     ("head", re.compile(r"^(kv_cache_dim|head_size|head_dim)$", re.I)),
 )
 #: a role the KV-cache hint looks for
-KV_ROLES = frozenset({"past", "total"})
+KV_ROLES = frozenset({"past", "total", "window"})
 
 
 @dataclass(frozen=True)
@@ -200,6 +203,15 @@ def genai_defaults(config: dict, names: list[str]) -> dict[str, DimRange]:
     }
     if head is not None:
         by_role["head"] = DimRange(head, head, head, source)
+    # a sliding-window layer's cache holds at most the window (the past's range where the
+    # config gives no window: a range that holds the real one)
+    sliding = (
+        decoder.get("sliding_window") if isinstance(decoder.get("sliding_window"), dict) else {}
+    )
+    window = positive_count(sliding.get("window_size"))
+    by_role["window"] = (
+        DimRange(0, min(past_opt, window), window, source) if window else by_role["past"]
+    )
     return {n: by_role[role(n)] for n in names if role(n) in by_role}
 
 

@@ -102,6 +102,22 @@ def test_dims_parse_without_tensorrt():
     assert defaults["past_sequence_length"].text() == "0:32:63"
 
 
+@pytest.mark.parametrize(
+    ("decoder_config", "expected"),
+    [({"sliding_window": {"window_size": 32}}, "0:32:32"), ({}, "0:32:63")],
+)
+def test_a_sliding_window_cache_gets_a_range(decoder_config, expected):
+    """onnxruntime-genai's Gemma 2 exports: the window layers' cache dim past_sliding_length
+    was printed as `past_sliding_length=MIN:OPT:MAX` in trt-check's trt-build hint, which
+    trt-build refuses; it holds at most the window (genai_config.json), or the past's range
+    where the config gives no window."""
+    config = {"model": {"context_length": 64, "decoder": decoder_config}}
+    names = ["past_sequence_length", "past_sliding_length"]
+    defaults = dim_profiles.genai_defaults(config, names)
+    assert defaults["past_sliding_length"].text() == expected
+    assert dim_profiles.role("past_sliding_length") == "window"
+
+
 @pytest.mark.parametrize("length", [1, 2, 7, 64, 255, 256, 4096])
 def test_genai_defaults_opt_is_one_real_step(length):
     """At opt, past + new tokens = total within the context length (TensorRT checks shape
