@@ -72,6 +72,9 @@ class _State:
     deferring = False  # from the first rename on: signals are recorded, not raised
     pending: int | None = None  # the signal that came while deferring
     inputs: set[str] = set()  # real paths of the files read as input (never replaced)
+    #: (device, inode) of those files: one file reached by two paths that are not links of
+    #: each other (a folder bind-mounted twice, a case-insensitive file system, a hard link)
+    identities: set[tuple[int, int]] = set()
 
 
 _STATE = _State()
@@ -143,6 +146,7 @@ def signal_guard(keep: bool = False) -> Iterator[_State]:
     _STATE.deferring = False
     _STATE.pending = None
     _STATE.inputs = set()
+    _STATE.identities = set()
     if threading.current_thread() is not threading.main_thread():
         yield _STATE
         return
@@ -181,13 +185,18 @@ def signal_name(signum: int) -> str:
 
 
 def protect(*paths: str | os.PathLike) -> None:
-    """Marks files read as input (a model, its external data): no output may replace them.
-    The marks last until the next command starts (`signal_guard`)."""
+    """Marks files read as input (a model, its external data): no output may replace them,
+    whatever path names them. The marks last until the next command starts (`signal_guard`)."""
     for path in paths:
         try:
             _STATE.inputs.add(os.path.realpath(path))
         except (ValueError, OSError):  # a NUL in the name: nothing can be written there
             continue
+        try:
+            st = os.stat(path)
+        except (ValueError, OSError):  # not there (yet): its path is what is known
+            continue
+        _STATE.identities.add((st.st_dev, st.st_ino))
 
 
 def _kind(mode: int) -> str:
@@ -233,7 +242,8 @@ def check_output(path: str | os.PathLike, what: str = "-o") -> Path:
             f"give {what} the path of a regular file (a new one, or one to replace)"
             + ("; for a link, its real path" if extra else ""),
         )
-    if _STATE.inputs and os.path.realpath(out) in _STATE.inputs:
+    same_file = st is not None and (st.st_dev, st.st_ino) in _STATE.identities
+    if same_file or (_STATE.inputs and os.path.realpath(out) in _STATE.inputs):
         raise UserError(
             f"{out}: is an input of this command; writing it would overwrite the input",
             f"choose another {what} path; inputs are never modified",

@@ -205,3 +205,31 @@ def test_a_loader_is_the_user_s_file_whatever_its_name(tmp_path):
     bad.write_text("def load_data(:\n")
     with pytest.raises(UserError, match="SyntaxError"):
         inputs.load_script(str(bad))
+
+
+def test_an_output_that_is_an_input_under_another_path_is_refused(tmp_path, model, capsys):
+    """The check compared real paths, so one file reached by two paths that are not links
+    (a folder bind-mounted twice, a case-insensitive file system) was replaced: trt-check's
+    report and trt-rewrite's model overwrote the input. Inputs are known by their identity
+    (device, inode) too; a hard link — a second name of the same file — shows it here."""
+    alias = tmp_path / "alias.onnx"
+    os.link(model, alias)
+    before = model.read_bytes()
+    code = check_main([str(model), "--backend", "static", "-o", str(alias)])
+    assert code == 2 and "is an input of this command" in capsys.readouterr().err
+    code = rewrite_main([str(model), "-o", str(alias), "--fold-constants"])
+    assert code == 2 and "is an input of this command" in capsys.readouterr().err
+    assert model.read_bytes() == before
+    # the external data file of the input, under another name, is refused as OUT.data too
+    external = tmp_path / "ext"
+    external.mkdir()
+    proto = onnx.load(model)
+    onnx.save(proto, external / "m.onnx", save_as_external_data=True, location="w.bin",
+              size_threshold=0)  # fmt: skip
+    os.link(external / "w.bin", external / "o.onnx.data")
+    data = (external / "w.bin").read_bytes()
+    code = rewrite_main(
+        [str(external / "m.onnx"), "-o", str(external / "o.onnx"), "--fold-constants"]
+    )
+    assert code == 2, capsys.readouterr()
+    assert (external / "w.bin").read_bytes() == data
