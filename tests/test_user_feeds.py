@@ -220,7 +220,8 @@ def test_an_output_that_is_an_input_under_another_path_is_refused(tmp_path, mode
     code = rewrite_main([str(model), "-o", str(alias), "--fold-constants"])
     assert code == 2 and "is an input of this command" in capsys.readouterr().err
     assert model.read_bytes() == before
-    # the external data file of the input, under another name, is refused as OUT.data too
+    # the input's external data file under OUT.data's name: nothing replaces it either (a
+    # data file with a second name is refused as the model is loaded)
     external = tmp_path / "ext"
     external.mkdir()
     proto = onnx.load(model)
