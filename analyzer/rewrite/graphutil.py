@@ -134,7 +134,22 @@ def export_graph(graph: gs.Graph) -> onnx.ModelProto:
                 const._values = gs.ir.tensor.LazyValues(proto)  # noqa: SLF001
     import onnx_graphsurgeon  # the module itself: the lazy stand-in holds a copy of its names
 
-    return onnx_graphsurgeon.export_onnx(graph, do_type_check=False)
+    # graphsurgeon imports optional-typed values but cannot export them (UnboundLocalError in
+    # export_value_info_proto): they go out untyped, and the pass manager gives the graph's
+    # inputs and outputs their types back (`manager._keep_io_types`)
+    optional = [
+        (t, t.dtype, t.shape)
+        for sub in [graph, *graph.subgraphs(recursive=True)]
+        for t in sub.tensors().values()
+        if isinstance(t, gs.Variable) and getattr(t, "type", None) == "optional_type"
+    ]
+    for tensor, _, _ in optional:
+        tensor.dtype, tensor.shape = None, None
+    try:
+        return onnx_graphsurgeon.export_onnx(graph, do_type_check=False)
+    finally:
+        for tensor, dtype, shape in optional:
+            tensor.dtype, tensor.shape = dtype, shape
 
 
 def producer(tensor: gs.Tensor | None) -> gs.Node | None:

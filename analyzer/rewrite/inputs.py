@@ -455,6 +455,9 @@ def _feed(
     for vi in proto.graph.input:
         if vi.name in inits:
             continue
+        inner = vi.type.optional_type.elem_type if vi.type.HasField("optional_type") else None
+        if inner is not None and inner.HasField("tensor_type"):  # fed as the tensor it holds
+            vi = onnx.helper.make_value_info(vi.name, inner)
         if not vi.type.HasField("tensor_type"):
             raise UserError(
                 f"input '{vi.name}' is not a tensor; verification cannot feed it",
