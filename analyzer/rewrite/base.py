@@ -175,6 +175,9 @@ class PassOutcome:
     applied: int = 0
     skips: list[Skip] = field(default_factory=list)
     changed: bool = False
+    #: the pass changed node attributes (an Einsum's equation), which the manager's
+    #: fingerprint of the graph's structure does not see
+    attributes_changed: bool = False
     #: graph output -> (absolute tolerance, why) for verification, where the pass changes
     #: results by design (e.g. a new quantization grid)
     allowances: dict[str, tuple[float, str]] = field(default_factory=dict)

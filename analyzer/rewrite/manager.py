@@ -200,7 +200,8 @@ def _rewrite_model(
                     allowances[name] = (atol, why)
             if outcome.changed:
                 graph.cleanup().toposort()
-                if _signature(graph) != before or opsets != opsets_before:
+                structural = _signature(graph) != before or opsets != opsets_before
+                if structural or outcome.attributes_changed:
                     changers.append(pid)
         if not changers:
             break
