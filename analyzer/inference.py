@@ -37,6 +37,9 @@ from trtforge.analyzer._speculation import (
 
 log = logging.getLogger("trtforge.inference")
 
+#: prefix of the symbolic dims ONNX shape inference makes up for unknown sizes (`unk__<n>`).
+GENERATED_DIM = "unk__"
+
 
 def dtype_name(elem_type: int | None) -> str:
     """`FLOAT`, `INT64`, ... for an ONNX element type (`UNDEFINED` when unknown)."""

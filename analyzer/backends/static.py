@@ -26,7 +26,7 @@ from trtforge.analyzer import schema_types, validity
 from trtforge.analyzer.backends import local_functions
 from trtforge.analyzer.findings import Finding, Fix
 from trtforge.analyzer.graph import GraphView, holds_graph
-from trtforge.analyzer.inference import TypeTable
+from trtforge.analyzer.inference import GENERATED_DIM, TypeTable
 from trtforge.analyzer.kb import fixability, graph_rules
 from trtforge.analyzer.kb.policy import (
     convertible_types,
@@ -270,16 +270,26 @@ class StaticChecker:
         )
 
     def _apply(self, ctx: NodeContext, node: onnx.NodeProto, graph: GraphView, rule: OpRule):
-        if len(node.input) > 1:  # inputs the schema binds to one type must have one
+        if node.input:  # types the schema allows; inputs it binds to one type have one
             dtypes = [graph.tensor(name).dtype if name else "" for name in node.input]
-            why = validity.type_mismatch(node.op_type, node.domain, ctx.opset, dtypes)
-            if why is not None:
-                yield ctx.finding(
-                    "invalid/inconsistent-types",
-                    why,
-                    validity.TYPE_MISMATCH_HINT + validity.NO_FIX,
-                    source=validity.SOURCE,
-                )
+            for code, why, hint in (
+                ("invalid/inconsistent-types", validity.type_mismatch, validity.TYPE_MISMATCH_HINT),
+                ("invalid/input-type", validity.type_not_allowed, validity.TYPE_NOT_ALLOWED_HINT),
+            ):
+                found = why(node.op_type, node.domain, ctx.opset, dtypes)
+                if found is not None:
+                    yield ctx.finding(code, found, hint + validity.NO_FIX, source=validity.SOURCE)
+                    break
+            if node.op_type in validity.VECTOR_INPUTS:
+                ranks = [validity.rank_of(graph, name) for name in node.input]
+                found = validity.rank_not_allowed(node.op_type, node.domain, ranks)
+                if found is not None:
+                    yield ctx.finding(
+                        "invalid/input-rank",
+                        found,
+                        validity.RANK_HINT + validity.NO_FIX,
+                        source=validity.SOURCE,
+                    )
         if rule.opsets is not None and ctx.opset:
             low, high = rule.opsets
             if ctx.opset < low or (high is not None and ctx.opset > high):
@@ -567,10 +577,6 @@ def _prepare(top: GraphView, memo: VerdictMemo | None) -> None:
     top.prepare_structural()
     if memo is not None:
         memo.prepare()
-
-
-#: prefix of the symbolic dims ONNX shape inference makes up for unknown sizes (`unk__<n>`).
-GENERATED_DIM = "unk__"
 
 
 class VerdictMemo:

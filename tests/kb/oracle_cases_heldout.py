@@ -185,6 +185,8 @@ CASES: list[Case] = [
     Case("attn-q4-kvdyn", _m("g (float[1,4,4,8] q, float[1,G,6,8] k, float[1,G,6,8] v) => (float y) { y = Attention(q, k, v) }", 23)),
     Case("nms-boxes-dyn-last-dim", _m("g (float[1,6,L] b, float[1,1,6] s) => (int64[3,3] y) { y = NonMaxSuppression(b, s) }"), "nonmaxsuppression/boxes-last-dim"),
     Case("nms-boxes-last-dim-5", _m("g (float[1,6,5] b, float[1,1,6] s) => (int64[3,3] y) { y = NonMaxSuppression(b, s) }"), "nonmaxsuppression/boxes-last-dim"),
+    # a last dim ONNX's inference loses (unk__) and TensorRT computes: torchvision's RetinaNet
+    Case("nms-boxes-last-dim-lost-by-inference", _m("g (float[1,24] x, float[1,1,6] s) => (int64[3,3] y) <int64[3] a = {1,6,4}, int64[3] c = {1,6,4}> { t = Max(a, c)\n bx = Reshape(x, t)\n y = NonMaxSuppression(bx, s) }")),
     Case("nms-boxes-dyn-count", _m("g (float[1,B,4] b, float[1,1,B] s) => (int64[3,3] y) { y = NonMaxSuppression(b, s) }")),
     Case("rope-nopos-cache-dyn-seq", _m("g (float[2,2,3,8] x, float[2,S,4] c, float[2,S,4] s) => (float y) { y = RotaryEmbedding(x, c, s) }", 23), "rotaryembedding/rope-dims"),
     # --- multidirectional broadcasting: known dims that differ and are not 1 (hold-out PatchTST export)

@@ -13,6 +13,7 @@ may be FLOAT, FLOAT16, BFLOAT16 or DOUBLE.
 
 from __future__ import annotations
 
+from trtforge.analyzer.inference import GENERATED_DIM
 from trtforge.analyzer.kb.ops._compute import is_dynamic_dim
 from trtforge.analyzer.kb.ops._tensor_common import OBSERVED, OPSRC
 from trtforge.analyzer.kb.policy import FLOAT_LIKE
@@ -22,11 +23,15 @@ from trtforge.analyzer.kb.rule import NEVER, AttrLimit, NodeContext, OpRule, Sin
 def _check_nms(ctx: NodeContext):
     """INMSLayer: "the last dimension of the Boxes tensor must always have a size of 4" — a
     build-time 4 (a dynamic dim of a network input, or 5, fails; observed with TensorRT-RTX
-    1.7.1, held-out probes)."""
+    1.7.1, held-out probes). A size ONNX's inference made up (`unk__<n>`) is one it lost, not
+    a dynamic one: TensorRT computes the 4 where ONNX does not (torchvision's RetinaNet
+    exports, inside an If branch)."""
     boxes = ctx.input(0)
     if boxes is None or boxes.shape is None or not boxes.shape:
         return
     last = boxes.shape[-1]
+    if isinstance(last, str) and last.startswith(GENERATED_DIM) and not boxes.is_graph_input:
+        return  # a size ONNX's inference lost: TensorRT computes it (torchvision's RetinaNet)
     if (isinstance(last, int) and last >= 0 and last != 4) or is_dynamic_dim(boxes, last):
         yield ctx.finding(
             "boxes-last-dim",
