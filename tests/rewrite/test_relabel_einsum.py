@@ -19,7 +19,10 @@ def _einsum(equation: str, shapes) -> onnx.ModelProto:
     graph = helper.make_graph(
         [helper.make_node("Einsum", names, ["y"], equation=equation, name="einsum")],
         "g",
-        [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in zip(names, shapes)],
+        [
+            helper.make_tensor_value_info(n, TensorProto.FLOAT, s)
+            for n, s in zip(names, shapes, strict=True)
+        ],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, list(out))],
     )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
