@@ -401,6 +401,96 @@ def type_mismatch(op: str, domain: str, opset: int, dtypes: list[str]) -> str | 
     return None
 
 
+def type_not_allowed(op: str, domain: str, opset: int, dtypes: list[str]) -> str | None:
+    """Why a boolean input of a node with these element types (`dtypes`, as
+    `type_mismatch`'s) has another type, or None: an If or Loop condition of FLOAT, a Where
+    condition of INT64 (their schemas take tensor(bool) only). onnx.checker's full check and
+    onnxruntime refuse such a node ("has unsupported type"), and TensorRT fails to build it;
+    strict shape inference does not notice.
+
+    Other inputs outside their schema's types are left alone: runtimes register kernels for
+    more types than the schemas of old opsets list, and real exports rely on it (TorchScript's
+    opset-11 mT5 and WavLM take a Min of INT64, which onnxruntime runs and TensorRT builds)."""
+    schema = _schema(op, "" if domain == "ai.onnx" else domain, opset) if opset else None
+    if schema is None or not schema.inputs:
+        return None
+    allowed_by = {c.type_param_str: set(c.allowed_type_strs) for c in schema.type_constraints}
+    formal, last = schema.inputs, schema.inputs[-1]
+    variadic = last.option == onnx.defs.OpSchema.FormalParameterOption.Variadic
+    for index, dtype in enumerate(dtypes):
+        if not dtype or dtype == "UNDEFINED" or dtype in _NOT_TENSOR_DTYPES:
+            continue
+        if index < len(formal):
+            param = formal[index]
+        elif variadic:
+            param = last
+        else:
+            break
+        allowed = allowed_by.get(param.type_str, {param.type_str})
+        if allowed != {"tensor(bool)"}:
+            continue  # (see above)
+        if f"tensor({dtype.lower()})" not in allowed:
+            kinds = ", ".join(sorted(a[7:-1] for a in allowed if a.startswith("tensor(")))
+            return (
+                f"input {index} ('{param.name}') is {dtype}; the op takes {param.type_str} as "
+                f"{kinds} only"
+            )
+    return None
+
+
+#: op -> the inputs its schema defines as 1-D tensors (shapes, starts, repeats): onnxruntime
+#: refuses another rank when it runs the node ("Starts must be a 1-D array", "A shape tensor
+#: must be a vector tensor", "Must have a valid input shape"), and TensorRT-RTX's parser dies
+#: of SIGSEGV on a rank-0 ConstantOfShape shape or Slice starts; ONNX's inference and
+#: checker let it pass.
+VECTOR_INPUTS = {
+    "ConstantOfShape": (0,),
+    "Slice": (1, 2, 3, 4),
+    "Reshape": (1,),
+}  # (Tile's repeats of rank 2, in TorchScript's Mamba exports: the rule's `tile/rank`)
+
+
+def rank_not_allowed(op: str, domain: str, ranks: list[int | None]) -> str | None:
+    """Why an input that the op's schema defines as 1-D has another known rank (`ranks`:
+    each input's, None where unknown or absent), or None."""
+    if domain not in ("", "ai.onnx"):
+        return None
+    for index in VECTOR_INPUTS.get(op, ()):
+        rank = ranks[index] if index < len(ranks) else None
+        if rank is not None and rank != 1:
+            return f"input {index} has rank {rank}; the op takes a 1-D tensor there"
+    return None
+
+
+#: element-type names of values that are not tensors (the type table's)
+_NOT_TENSOR_DTYPES = frozenset({"SEQUENCE", "MAP", "OPTIONAL", "SPARSE"})
+
+RANK_HINT = (
+    "make it a 1-D tensor in the exporter (a shape [4] rather than the scalar 4); "
+    "onnxruntime refuses this node too"
+)
+
+
+def rank_of(graph, name: str) -> int | None:
+    """The rank of tensor `name` in `graph` (a GraphView) where it is certain: a graph
+    input's declared rank (what the caller feeds), a constant's own (its value's); None
+    elsewhere. A computed tensor's rank may come from value_info an exporter declared wrongly
+    (onnxruntime-genai declares its `[1]` shape constants of rank 0), which inference does not
+    overrule."""
+    if not name:
+        return None
+    info = graph.tensor(name)
+    if info.is_graph_input and not info.is_initializer:
+        return None if info.shape is None else len(info.shape)
+    value = graph.constant_value(name)
+    return None if value is None else value.ndim
+
+
+TYPE_NOT_ALLOWED_HINT = (
+    "give the input the type the op takes in the exporter (a Cast); onnx.checker and "
+    "onnxruntime refuse this node too"
+)
+
 TYPE_MISMATCH_HINT = (
     "give them one type in the exporter (a Cast where they meet); onnx.checker and "
     "onnxruntime refuse this node too"
@@ -421,14 +511,25 @@ def type_problems(graph: onnx.GraphProto, types, opsets: dict[str, int]) -> list
         for index, node in enumerate(graph.graph.node):
             at = index if top is None else top
             domain = "" if node.domain == "ai.onnx" else node.domain
-            if len(node.input) > 1:
+            if node.input:
                 dtypes = [graph.tensor(name).dtype if name else "" for name in node.input]
-                why = type_mismatch(node.op_type, domain, opsets.get(domain, 0), dtypes)
-                if why is not None:
-                    shown = short(node.name) or f"<{short(node.op_type)} #{index}>"
-                    message = f"{short(node.op_type)} node '{where}{shown}': {why}"
-                    problem = _problem(at, "inconsistent-types", message, TYPE_MISMATCH_HINT)
-                    problems.append(problem)
+                opset = opsets.get(domain, 0)
+                shown = short(node.name) or f"<{short(node.op_type)} #{index}>"
+                for code, why, hint in (
+                    ("inconsistent-types", type_mismatch, TYPE_MISMATCH_HINT),
+                    ("input-type", type_not_allowed, TYPE_NOT_ALLOWED_HINT),
+                ):
+                    found = why(node.op_type, domain, opset, dtypes)
+                    if found is not None:
+                        message = f"{short(node.op_type)} node '{where}{shown}': {found}"
+                        problems.append(_problem(at, code, message, hint))
+                        break
+                if node.op_type in VECTOR_INPUTS:
+                    ranks = [rank_of(graph, name) for name in node.input]
+                    found = rank_not_allowed(node.op_type, domain, ranks)
+                    if found is not None:
+                        message = f"{short(node.op_type)} node '{where}{shown}': {found}"
+                        problems.append(_problem(at, "input-rank", message, RANK_HINT))
             for attr in node.attribute:
                 for body in [attr.g] if attr.HasField("g") else list(attr.graphs):
                     inner = GraphView(body, types, outer=graph)
@@ -649,6 +750,8 @@ class _GraphChecker:
                     self._duplicate(rows, index, out, first, defined, where, top_index)
                 elif outputs.count(out) > 1:
                     self._duplicate(rows, index, out, index, defined, where, top_index)
+                elif not at_top and out in outer:
+                    self._shadows(rows[index][0], out, where, top_index)
         available = set(defined)
         late: list[tuple[int, str]] = []
         for index, (node, op, domain, inputs, outputs) in enumerate(rows):
@@ -680,10 +783,34 @@ class _GraphChecker:
             "the model is damaged: each graph input and initializer has one name; re-export it",
         )
 
+    def _shadows(self, node, out: str, where: str, top_index) -> None:
+        """A body node whose output takes the name of a value its enclosing graphs define:
+        one name, two values (onnx.checker: "single static assignment")."""
+        self.add(
+            top_index,
+            "duplicate-output",
+            f"{_node_label(node, where)}: output '{short(out)}' is already a value of an "
+            "enclosing graph; ONNX graphs name each value once, bodies included",
+            "give the body's value its own name (re-export the model)",
+        )
+
     def _dangling_outputs(self, graph, available, outer, where, top_index) -> None:
+        """Graph outputs defined in the graph: by a node, an input or an initializer — in a
+        body, of the body itself (onnx.checker: "not an output of any node in graph"; an
+        outer value passed through needs an Identity)."""
         for value in graph.output:
             name = value.name
-            if name and name not in available and name not in outer:
+            if not name or name in available:
+                continue
+            if top_index is not None and name in outer:
+                self.add(
+                    top_index,
+                    "dangling",
+                    f"body output '{where}{short(name)}' is a value of an enclosing graph, "
+                    "not of the body; a body's outputs are its own values",
+                    "pass it through an Identity inside the body (re-export the model)",
+                )
+            elif name not in outer:
                 self.add(
                     top_index,
                     "dangling",

@@ -489,6 +489,22 @@ def _check_plugins_known(model, model_path: Path, args) -> None:
         raise Failure("; ".join(lines), _plugin_fix_hint(model_path, unknown))
 
 
+def _refuse_invalid(loaded) -> None:
+    """Refuses a model that is not a valid ONNX graph (trt-check's `invalid/` findings)
+    before TensorRT loads: the parser takes some such graphs on trust and builds something
+    else, and dies of SIGSEGV on others (a rank-0 ConstantOfShape shape), taking the command
+    with it."""
+    from trtforge.analyzer import validity
+    from trtforge.analyzer.session import ModelSession
+
+    problem = validity.first_error(ModelSession.of(loaded).problems())
+    if problem is not None:
+        raise UserError(
+            f"{loaded.display_path}: {problem}",
+            "fix or re-export the model (trt-check MODEL lists every problem)",
+        )
+
+
 def _main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     setup_logging(args.verbose)
@@ -521,7 +537,9 @@ def _main(argv: list[str] | None = None) -> int:
     from trtforge.analyzer.loading import load_model
 
     # the safe loader: one-line errors for damaged files, external data checked with stat
-    model = load_model(model_path).proto
+    loaded = load_model(model_path)
+    model = loaded.proto
+    _refuse_invalid(loaded)
     for path in (out, out.with_name(out.name + ".json")):
         check_output(path)  # an input (the model, its data) is never replaced
     resolved = dim_profiles.resolve(model, model_path, dims, shapes)  # before TensorRT loads

@@ -244,3 +244,33 @@ def test_a_signal_stops_a_long_build(tmp_path):
             proc.kill()
     assert "interrupted (SIGTERM); nothing written" in log.read_text()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["log", "many.onnx"]
+
+
+def test_an_invalid_graph_is_refused_before_tensorrt_parses_it(tmp_path):
+    """A rank-0 ConstantOfShape shape passes onnx.checker, and TensorRT-RTX's parser died of
+    SIGSEGV on it: trt-build ended with exit 139 and no message. trt-build refuses what
+    trt-check calls invalid before TensorRT loads: exit 2, one line."""
+    graph = helper.make_graph(
+        [
+            helper.make_node("ConstantOfShape", ["s"], ["c"]),
+            helper.make_node("Add", ["x", "c"], ["y"]),
+        ],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])],
+        [numpy_helper.from_array(np.array(4, np.int64), "s")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, tmp_path / "m.onnx")
+    proc = run_cli(
+        "trtforge.plugins.cli.build",
+        str(tmp_path / "m.onnx"),
+        "-o",
+        str(tmp_path / "m.engine"),
+        "--compute-capability",
+        "89",
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "input 0 has rank 0; the op takes a 1-D tensor there" in proc.stderr
+    assert not (tmp_path / "m.engine").exists()

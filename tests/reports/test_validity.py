@@ -358,6 +358,83 @@ def test_a_pad_that_cuts_less_than_the_input_is_valid():
     assert not [p for p in session.problems() if p.finding.is_error]
 
 
+def _if_with_then(then: onnx.GraphProto, cond_type: int = TensorProto.BOOL) -> onnx.ModelProto:
+    other = helper.make_graph([N("Neg", ["x"], ["e"])], "else", [], [_vi("e")])
+    return _model(
+        [N("If", ["c"], ["y"], name="if", then_branch=then, else_branch=other)],
+        inputs=[_vi("x"), _vi("c", cond_type, ())],
+    )
+
+
+# scoping and types across bodies (onnx.checker and onnxruntime refuse each; both backends
+# said "supported", and trt-build built the first two)
+CASES["body-output-named-as-an-outer-value"] = (
+    lambda: _if_with_then(
+        helper.make_graph(
+            [N("Relu", ["x"], ["x"], name="shadow"), N("Identity", ["x"], ["t"])],
+            "then",
+            [],
+            [_vi("t")],
+        )
+    ),
+    "invalid/duplicate-output",
+    "output 'x' is already a value of an enclosing graph",
+)
+CASES["body-output-is-an-outer-value"] = (
+    lambda: _if_with_then(helper.make_graph([], "then", [], [_vi("x")])),
+    "invalid/dangling",
+    "body output 'if/then_branch/x' is a value of an enclosing graph",
+)
+CASES["if-condition-float"] = (
+    lambda: _if_with_then(
+        helper.make_graph([N("Neg", ["x"], ["t"])], "then", [], [_vi("t")]), TensorProto.FLOAT
+    ),
+    "invalid/input-type",
+    "input 0 ('cond') is FLOAT; the op takes B as bool only",
+)
+CASES["where-condition-int64"] = (
+    lambda: _model(
+        [N("Where", ["m", "x", "x"], ["y"], name="w")],
+        inputs=[_vi("x"), _vi("m", TensorProto.INT64)],
+    ),
+    "invalid/input-type",
+    "input 0 ('condition') is INT64",
+)
+
+
+def test_an_input_type_a_runtime_registers_beyond_the_schema_is_no_problem():
+    """TorchScript's opset-11 mT5 and WavLM take a Min of INT64 (opset 11's schema lists float
+    types only; onnxruntime runs it, TensorRT builds it): not called invalid."""
+    from trtforge.analyzer.validity import type_not_allowed
+
+    assert type_not_allowed("Min", "", 11, ["INT64", "INT64"]) is None
+    assert type_not_allowed("If", "", 17, ["FLOAT"]) is not None
+
+
+def _rank0(op: str, inputs: list[str], values: dict) -> onnx.ModelProto:
+    return _model(
+        [N(op, ["x", *inputs], ["y"], name="n")],
+        inits=[numpy_helper.from_array(np.array(v, np.int64), k) for k, v in values.items()],
+    )
+
+
+# inputs the schema defines as 1-D given as scalars: onnxruntime refuses them when it runs the
+# node, TensorRT-RTX's parser died of SIGSEGV (ConstantOfShape, Slice) and took trt-build along
+CASES["constantofshape-shape-rank-0"] = (
+    lambda: _model(
+        [N("ConstantOfShape", ["s"], ["c"], name="n"), N("Add", ["x", "c"], ["y"])],
+        inits=[numpy_helper.from_array(np.array(2, np.int64), "s")],
+    ),
+    "invalid/input-rank",
+    "input 0 has rank 0; the op takes a 1-D tensor there",
+)
+CASES["slice-starts-rank-0"] = (
+    lambda: _rank0("Slice", ["st", "en"], {"st": 0, "en": 1}),
+    "invalid/input-rank",
+    "input 1 has rank 0",
+)
+
+
 def test_a_body_reads_values_defined_before_its_node():
     """The control: a branch reading an outer value defined before the If is valid."""
     from trtforge.analyzer.validity import validate
