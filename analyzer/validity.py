@@ -233,7 +233,7 @@ def raw_data_bits() -> tuple[int, ...]:
 _COMPLEX = {onnx.TensorProto.COMPLEX64, onnx.TensorProto.COMPLEX128}
 
 
-def _typed_count(tensor: onnx.TensorProto) -> tuple[str, int] | None:
+def typed_count(tensor: onnx.TensorProto) -> tuple[str, int] | None:
     """(field, number of values) of the typed field that holds `tensor`'s data, if any."""
     for field in (
         "float_data",
@@ -303,7 +303,7 @@ def _tensor_problems(
         if have != needed:
             yield _size_problem(node, name(), f"{have} bytes of raw_data", f"{needed} bytes")
         return
-    typed = _typed_count(tensor)
+    typed = typed_count(tensor)
     have = typed[1] if typed is not None else 0
     per = 2 if data_type in _COMPLEX else 1
     if bits is not None and bits < 8 and data_type != onnx.TensorProto.BOOL:

@@ -98,17 +98,9 @@ def _has_data(tensor: onnx.TensorProto) -> bool:
     count = 1
     for dim in tensor.dims:
         count *= dim
-    return count == 0 or any(
-        len(getattr(tensor, field))
-        for field in (
-            "float_data",
-            "int32_data",
-            "string_data",
-            "int64_data",
-            "double_data",
-            "uint64_data",
-        )
-    )
+    from trtforge.analyzer.validity import typed_count
+
+    return count == 0 or typed_count(tensor) is not None
 
 
 def export_graph(graph: gs.Graph) -> onnx.ModelProto:
