@@ -149,8 +149,9 @@ def rewrite_file(
         work = session.weights_loaded()  # a pass decodes weights (dequantize-nbits)
     result = rewrite_model(work, passes, rewrite_options)
     after = None  # trt-check of the final result, when the follow-up made it
+    checked = None  # the session of that result (its one inference)
     if auto:
-        result, after = _follow_up(work, result, passes, rewrite_options, say)
+        result, after, checked = _follow_up(work, result, passes, rewrite_options, say)
     report.update(result.to_json())
     result.report = report
     for pid, stats in result.passes.items():
@@ -230,14 +231,20 @@ def rewrite_file(
     # The model, its external data and the report are committed together or not at all.
     with OutputSet() as outputs:
         staged = stage_model(outputs, result.proto, out_path, loaded)
+        written = None  # the written version's session: inferred once, for both uses below
         invalid = _fails_checker(staged)
+        if not invalid and result.changed and not session.strict_error():
+            # (the input passed strict inference: no value_info was dropped, so the session
+            # the follow-up checked holds what is written)
+            written = checked if after is not None else ModelSession.of(staged)
+            invalid = _fails_strict_inference(written)
         if not invalid:  # else discarded with the OutputSet: nothing written
             report["written"] = True
             if auto:
                 from trtforge.analyzer.api import check
 
                 if after is None:
-                    after = check(staged, target=target, backend="static")
+                    after = check(written or staged, target=target, backend="static")
                 report["auto"] = {
                     "passes": passes,
                     "unsupported_before": len(before.unsupported_nodes),
@@ -408,25 +415,27 @@ def _follow_up(work: ModelSession, result: RewriteResult, passes: list[str], opt
     extended in place), until trt-check names nothing new.
 
     Returns:
-        The result, and trt-check's report on it (None when it was not checked): the check
-        after writing reuses it, so each version of the model is inferred once.
+        The result, trt-check's report on it and the session it checked (None, None when it
+        was not checked): the checks after writing reuse them, so each version of the model
+        is inferred once.
     """
     from trtforge.analyzer.rewrite.manager import rewrite_model
     from trtforge.analyzer.rewrite.registry import all_passes, get_pass
 
     for _ in range(FOLLOW_UP_ROUNDS + 1):
         if not result.changed:
-            return result, None
-        report, named = _auto_passes(work.derive(result.proto), options.target, all_passes())
+            return result, None, None
+        derived = work.derive(result.proto)
+        report, named = _auto_passes(derived, options.target, all_passes())
         extra = [p for p in named if p not in passes]
         if not extra:
-            return result, report
+            return result, report, derived
         say(f"trt-check of the rewritten model: passes suggested: {', '.join(extra)}")
         passes += extra
         if any(get_pass(p).reads_weights for p in extra):
             work = work.weights_loaded()  # (itself when loaded already, or with none)
         result = rewrite_model(work, passes, options)
-    return result, None
+    return result, None, None
 
 
 def _auto_passes(session, target: Target, known: list[str]):
@@ -560,6 +569,19 @@ def _fails_checker(staged) -> str:
         text = str(err).strip()
         return short(text.splitlines()[0] if text else type(err).__name__)
     return ""
+
+
+def _fails_strict_inference(written: ModelSession) -> str:
+    """What strict shape inference — onnx.checker's full check — says against the written
+    model (its session: the one inference of that version, which the check after --auto
+    shares); "" when it passes. The caller asks only where the input passed it: a pass that
+    makes a node compute another shape than the graph declares (a transposed output) is
+    caught here, not by the plain check, while an input that already fails it (onnxruntime's
+    com.microsoft ops, which ONNX's inference does not know) is not held to it."""
+    error = written.strict_error()
+    if not error:
+        return ""
+    return f"strict shape inference: {short(' '.join(error.split()), 300)}"
 
 
 #: the domain that stands in for the default domain of ops onnx does not define (checker only)

@@ -7,6 +7,7 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper
+from onnx.reference import ReferenceEvaluator
 
 from trtforge.analyzer import check
 from trtforge.analyzer.rewrite.passes.relabel_einsum import relabeled
@@ -35,6 +36,11 @@ def _einsum(equation: str, shapes) -> onnx.ModelProto:
         ("Ij,jK->IK", "ij,jk->ik"),
         ("Ab,ab->A", "cb,ab->c"),  # 'a' is taken: A gets the first free letter
         ("...IJ,...JK->...IK", "...ij,...jk->...ik"),
+        # implicit mode: the output is the subscripts used once in ASCII order, upper case
+        # first — written out before the renaming, which would sort them otherwise
+        ("aB", "ab->ba"),
+        ("Zb,bc", "zb,bc->zc"),
+        ("...iJ", "...ij->...ji"),
     ],
 )
 def test_relabeled_equations(equation, expected):
@@ -53,6 +59,8 @@ def test_no_relabel_without_a_free_letter_or_with_a_foreign_character():
         ("B G H I J, B G H J D -> B G H I D", [(1, 2, 3, 4, 5), (1, 2, 3, 5, 6)]),
         ("Ab,ab->A", [(3, 4), (2, 4)]),
         ("...IJ,...JK->...IK", [(2, 3, 4), (2, 4, 5)]),
+        ("aB", [(3, 4)]),
+        ("Zb,bc", [(2, 3), (3, 4)]),
     ],
 )
 def test_rewrite_computes_the_same_and_is_accepted(rw, equation, shapes):
@@ -65,8 +73,24 @@ def test_rewrite_computes_the_same_and_is_accepted(rw, equation, shapes):
     onnx.checker.check_model(result.proto, full_check=True)
     rng = np.random.default_rng(0)
     feeds = {f"x{i}": rng.standard_normal(s).astype(np.float32) for i, s in enumerate(shapes)}
-    np.testing.assert_allclose(
-        run_model(result.proto, feeds)["y"], run_model(model, feeds)["y"], rtol=1e-6
-    )
+    # the reference: onnx's evaluator (onnxruntime refuses upper-case implicit equations)
+    (want,) = ReferenceEvaluator(model).run(None, feeds)
+    np.testing.assert_allclose(run_model(result.proto, feeds)["y"], want, rtol=1e-5)
     assert check(result.proto, target="rtx-1", backend="static").supported
     assert not rw.apply(result.proto, "relabel-einsum").changed  # idempotent
+
+
+def test_a_pass_that_changes_an_output_shape_is_caught_without_verification(tmp_path, monkeypatch):
+    """The first relabel-einsum lower-cased implicit equations without writing their output
+    out: `Zb,bc` became `zb,bc`, the transposed product, and `--no-verify` wrote it (exit 0)
+    though the declared output shape [2, 4] no longer held. What trt-rewrite writes is held
+    to strict shape inference (onnx.checker's full check) where its input passed it."""
+    from trtforge.analyzer import rewrite_file
+    from trtforge.analyzer.rewrite.passes import relabel_einsum
+
+    monkeypatch.setattr(relabel_einsum, "relabeled", lambda equation: equation.lower())
+    src = tmp_path / "m.onnx"
+    onnx.save(_einsum("Zb,bc", [(2, 3), (3, 4)]), src)
+    result = rewrite_file(src, tmp_path / "o.onnx", ["relabel-einsum"], verify=False)
+    assert not result.written and "strict shape inference" in result.failure
+    assert not (tmp_path / "o.onnx").exists()

@@ -15,8 +15,9 @@ After::
     y = Einsum<equation="bghij,bghjd->bghid">(a, b)
 
 A lower-case subscript keeps its letter; an upper-case one takes its lower-case form where no
-other subscript has it, else the first free letter. Spaces are dropped; `...` and the
-explicit output stay as they are.
+other subscript has it, else the first free letter. Spaces are dropped, and an implicit output
+(no `->`: the subscripts used once, in ASCII order, upper case first) is written out first —
+renamed, they would sort into another order and transpose the result.
 
 Skips (reported): more than 26 distinct subscripts (no free letter is left); a character that
 is no subscript (the equation is invalid).
@@ -36,11 +37,25 @@ gs = lazy_import("onnx_graphsurgeon")
 _SYNTAX = frozenset(",->. ")
 
 
+def explicit(equation: str) -> str:
+    """`equation` with its output written out: in implicit mode (no `->`) the output is the
+    broadcast dims (`...`, where a term has them) and then the subscripts used once, in ASCII
+    order — upper case first, so that renaming them would reorder the output's axes."""
+    equation = equation.replace(" ", "")
+    if "->" in equation:
+        return equation
+    letters = [c for c in equation if c.isalpha()]
+    once = sorted(c for c in set(letters) if letters.count(c) == 1)
+    return f"{equation}->{'...' if '...' in equation else ''}{''.join(once)}"
+
+
 def relabeled(equation: str) -> str | None:
-    """`equation` with its subscripts in lower-case letters (and no spaces), or None when
-    that cannot be done (more than 26 subscripts, a character that is no subscript)."""
+    """`equation` with its subscripts in lower-case letters, its output explicit and no
+    spaces, or None when that cannot be done (more than 26 subscripts, a character that is
+    no subscript)."""
     if any(not (c.isascii() and c.isalpha()) and c not in _SYNTAX for c in equation):
         return None
+    equation = explicit(equation)
     letters = list(dict.fromkeys(c for c in equation if c.isalpha()))
     mapping = {c: c for c in letters if c.islower()}
     free = [c for c in string.ascii_lowercase if c not in mapping]
