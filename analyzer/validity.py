@@ -742,13 +742,14 @@ class _GraphChecker:
             rows = rows()
         produced_by: dict[str, int] = {}
         for index, (_, _, _, _, outputs) in enumerate(rows):
+            twice = _named_twice(outputs)
             for out in outputs:
                 if not out:
                     continue
                 first = produced_by.setdefault(out, index)
                 if first != index or out in defined:
                     self._duplicate(rows, index, out, first, defined, where, top_index)
-                elif outputs.count(out) > 1:
+                elif out in twice:
                     self._duplicate(rows, index, out, index, defined, where, top_index)
                 elif not at_top and out in outer:
                     self._shadows(rows[index][0], out, where, top_index)
@@ -1013,6 +1014,15 @@ class _GraphChecker:
                 self.graph(body, rows, visible, label, at, owners=owners)
             if attr.HasField("t"):
                 self.problems.extend(_tensor_problems(attr.t, where, at, "tensor attribute"))
+
+
+def _named_twice(names) -> set[str]:
+    """The names that occur more than once in one node's outputs (in linear time: a Split
+    into 60,000 outputs took 78 s when each was counted)."""
+    if len(names) < 2:
+        return set()
+    seen: set[str] = set()
+    return {name for name in names if name in seen or seen.add(name)}
 
 
 def _named_outputs(outputs) -> int:
