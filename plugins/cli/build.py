@@ -400,8 +400,8 @@ def _check_shapes(model, shapes: dict[str, tuple[tuple[int, ...], ...]]) -> None
         if not value.type.HasField("tensor_type") or not value.type.tensor_type.HasField("shape"):
             continue  # no static shape in the file: TensorRT's network input decides
         dims = [
-            d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else -1
-            for d in value.type.tensor_type.shape.dim
+            d.dim_value if d.HasField("dim_value") and d.dim_value >= 0 else -1
+            for d in value.type.tensor_type.shape.dim  # (a static 0 is static: TensorRT's too)
         ]
         if value.name in shapes:
             if any(len(s) != len(dims) for s in shapes[value.name]):

@@ -274,3 +274,28 @@ def test_an_invalid_graph_is_refused_before_tensorrt_parses_it(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert "input 0 has rank 0; the op takes a 1-D tensor there" in proc.stderr
     assert not (tmp_path / "m.engine").exists()
+
+
+def test_a_static_zero_dim_needs_no_shapes(tmp_path):
+    """An input of static shape [0, 4] was called dynamic ("add --shapes x:1x4,…"), and the
+    shapes the hint asked for were then refused as not fitting [0, 4]: a 0 is static."""
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [0, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [0, 2])],
+        [numpy_helper.from_array(np.ones((4, 2), np.float32), "w")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, tmp_path / "z.onnx")
+    proc = run_cli(
+        "trtforge.plugins.cli.build",
+        str(tmp_path / "z.onnx"),
+        "-o",
+        str(tmp_path / "z.engine"),
+        "--compute-capability",
+        "89",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "z.engine").stat().st_size > 0
