@@ -17,7 +17,7 @@ from pathlib import Path
 
 import onnx
 import pytest
-from oracle_cases_tensor import CASES, IF_COL2IM, SUPPORTED
+from oracle_cases_tensor import BUILDER_REFUSES, CASES, IF_COL2IM, SUPPORTED
 from oracle_cases_tensor import model as _model
 
 from trtforge.analyzer.api import check
@@ -127,7 +127,7 @@ def test_rtx_cases_agree_with_the_real_parser(tmp_path: Path) -> None:
     for (case_id, *_, status, _code), path in zip(cases, paths, strict=True):
         ok, errors = results[path]
         # the bare parser has no trtforge plugins registered: PLUGIN cases fail there
-        if ok != (status == SUPPORTED):
+        if ok != (status == SUPPORTED or case_id in BUILDER_REFUSES):
             disagreements.append(f"{case_id}: parser ok={ok} {errors[:1]}, static {status}")
     assert not disagreements, "\n".join(disagreements)
 

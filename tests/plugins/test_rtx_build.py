@@ -299,3 +299,34 @@ def test_a_static_zero_dim_needs_no_shapes(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "z.engine").stat().st_size > 0
+
+
+@pytest.mark.parametrize(("k", "builds"), [(3840, True), (3841, False)])
+def test_topk_above_the_limit_is_unsupported_as_the_builder_refuses_it(tmp_path, k, builds):
+    """The parser accepts a TopK of K = 3841 and the builder refuses it: trt-check said
+    SUPPORTED (a warning) of a model trt-build then failed on; both now say the same."""
+    from trtforge.analyzer import check
+
+    graph = helper.make_graph(
+        [helper.make_node("TopK", ["x", "k"], ["v", "i"], axis=1)],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 5000])],
+        [
+            helper.make_tensor_value_info("v", TensorProto.FLOAT, [1, k]),
+            helper.make_tensor_value_info("i", TensorProto.INT64, [1, k]),
+        ],
+        [numpy_helper.from_array(np.array([k], np.int64), "k")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, tmp_path / "t.onnx")
+    assert check(str(tmp_path / "t.onnx"), target="rtx-1", backend="static").supported is builds
+    proc = run_cli(
+        "trtforge.plugins.cli.build",
+        str(tmp_path / "t.onnx"),
+        "-o",
+        str(tmp_path / "t.engine"),
+        "--compute-capability",
+        "89",
+    )
+    assert (proc.returncode == 0) is builds, proc.stderr
