@@ -80,6 +80,14 @@ NO_FIX: tuple[tuple[str, str], ...] = (
         "no pass rewrites the axes yet",
     ),
     (
+        r"^invalid/",
+        "trtforge rewrites valid graphs only; fix the exporter and re-export the model",
+    ),
+    (
+        r"(^|/)(kernel-volume|input-count)$",
+        "no pass splits a window or a Concat into stages yet",
+    ),
+    (
         r"(^|loop/)(iteration-count-without-trip-count|negative-trip-count)$",
         "no pass gives a loop a trip count or removes one that never runs; change the loop at "
         "its source",

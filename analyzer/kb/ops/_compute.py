@@ -195,11 +195,39 @@ def checks(*fns):
     return combined
 
 
+def kernel_volume_limit(spatial_dims: int) -> int:
+    """TensorRT's bound on a convolution or pooling window's volume (`maxKernelDimsProduct`,
+    which the volume must stay below): 100,000 for one or two spatial dims, 100,000,000 for
+    three (observed with TensorRT-RTX 1.7.1: a 316x316 window parses, 317x317 and 100000x1
+    fail, 47x47x47 and 470x470x1 parse)."""
+    return 100_000_000 if spatial_dims >= 3 else 100_000
+
+
+def kernel_volume_fits(ctx: NodeContext, kernel: list | None):
+    """The window's volume must stay below `kernel_volume_limit` ("volume(windowSize) <
+    maxKernelDimsProduct", addPoolingNd/addConvolutionNd refuse the node)."""
+    if not kernel or not all(isinstance(d, int) and d > 0 for d in kernel):
+        return
+    volume = 1
+    for d in kernel:
+        volume *= int(d)
+    limit = kernel_volume_limit(len(kernel))
+    if volume >= limit:
+        yield ctx.finding(
+            "kernel-volume",
+            f"the window {list(kernel)} holds {volume} elements; TensorRT takes fewer than "
+            f"{limit} for {len(kernel)} spatial dim(s)",
+            "split the window (a pool of pools, or a reshape that moves part of it into the "
+            "channels) in the exporter",
+        )
+
+
 def window_fits(ctx: NodeContext, kernel: list | None):
     """Each window (kernel, dilated) must fit in the padded input: an output dim below 1 is no
     tensor (onnxruntime fails when it runs the node; the parser refuses it, observed with
     TensorRT-RTX 1.7.1 on MaxPool kernel 6 over 4). Known static dims and explicit (or VALID)
-    padding only."""
+    padding only. The window's volume is checked too (`kernel_volume_fits`)."""
+    yield from kernel_volume_fits(ctx, None if kernel is None else list(kernel))
     data = ctx.input(0)
     if not kernel or data is None or data.shape is None or len(data.shape) != len(kernel) + 2:
         return

@@ -21,6 +21,7 @@ from trtforge.analyzer.kb.ops._compute import (
     IMPORTERS,
     OBSERVED,
     OPS_MD,
+    kernel_volume_fits,
     only_first_output,
     rank,
     src,
@@ -48,6 +49,8 @@ def _check_pool(ctx: NodeContext):
         yield ctx.finding(
             "dilations", f"dilations {list(dilations)} are not supported (only 1)", hint, fixes
         )
+    if ctx.rule is None or ctx.rule.op != "MaxPool":  # (MaxPool: `window_fits` checks it)
+        yield from kernel_volume_fits(ctx, ctx.attr("kernel_shape"))
 
 
 def _check_maxpool(ctx: NodeContext):

@@ -83,7 +83,18 @@ def _check_concat_shapes(ctx: NodeContext, infos: list):
             return
 
 
+#: IConcatenationLayer takes fewer inputs than this ("nbInputs < kMAX_CONCAT_INPUTS"; observed
+#: with TensorRT-RTX 1.7.1: 9,999 inputs parse, 10,000 fail).
+MAX_CONCAT_INPUTS = 10_000
+
+
 def _check_concat(ctx: NodeContext):
+    if ctx.num_inputs >= MAX_CONCAT_INPUTS:
+        yield ctx.finding(
+            "input-count",
+            f"{ctx.num_inputs} inputs; TensorRT concatenates fewer than {MAX_CONCAT_INPUTS}",
+            "concatenate in stages (a Concat of Concats of fewer inputs each)",
+        )
     infos = [ctx.input(index) for index in range(ctx.num_inputs)]
     yield from _check_concat_shapes(ctx, infos)
     # A Concat mixing an unsqueezed quantized scalar with other tensors is refused; one of

@@ -5,10 +5,11 @@ onnxOpImporters.cpp importTopK (UINT8 refused; opset < 10 takes K as an attribut
 API docs, ITopKLayer (K <= 3840); observed with the TensorRT-RTX 1.7.1 parser: K may be a
 network input or computed from shapes, `sorted=0` is accepted, INT32/INT64/FLOAT16/BFLOAT16
 data is accepted, and K = 4000 still parses: the builder refuses it ("K exceeds the maximum
-value allowed (3840)"), so the node does not build — an error, as the model cannot become an
-engine (it was a warning, and trt-check said SUPPORTED of a model trt-build then failed on). A K input of dynamic length (1-D, symbolic dim) crashes the
-parser process (SIGSEGV; probes `topk_k_dynlen_*`, whatever the data's dims); K of shape [1],
-[] or unknown rank parses. Not verified with TensorRT: reported there as a warning.
+value allowed (3840)"), so the node does not build — an error (it was a warning, and
+trt-check said SUPPORTED of a model trt-build then failed on). A K input of dynamic length
+(1-D, symbolic dim) crashes the parser process (SIGSEGV; probes `topk_k_dynlen_*`, whatever
+the data's dims); K of shape [1], [] or unknown rank parses. Not verified with TensorRT:
+reported there as a warning.
 """
 
 from __future__ import annotations
