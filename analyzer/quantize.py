@@ -118,7 +118,8 @@ def select_excluded(
     `exclude` items name nodes, op types, or (any other text) regular expressions matched
     against node names. `keep_float_head`: the last quantizable node on every path to a graph
     output (the classifier or detection head). Bias Adds (one constant input) are always
-    float; only residual Adds are quantized.
+    float; only residual Adds are quantized. Nodes reading an overridable initializer (also a
+    graph input) stay float: its value is the caller's to give.
     """
     nodes = list(model.graph.node)
     names = {n.name for n in nodes}
@@ -171,6 +172,12 @@ def select_excluded(
     }
     for n in nodes:
         if n.op_type == "Add" and any(i in constants for i in n.input):
+            add(n.name)
+    # an initializer that is also a graph input is a default the caller may feed, not a
+    # weight: quantized as one, it became a constant and the written model lost the input
+    overridable = {t.name for t in model.graph.initializer} & {v.name for v in model.graph.input}
+    for n in nodes:
+        if overridable.intersection(n.input):
             add(n.name)
     return excluded
 

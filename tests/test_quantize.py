@@ -917,3 +917,24 @@ def test_onnxruntime_logs_no_node_name_to_the_terminal(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert "\x1b" not in proc.stderr and "\x07" not in proc.stderr
     assert "cannot run the model" in proc.stderr
+
+
+def test_a_weight_that_is_also_a_graph_input_stays_an_input():
+    """An initializer that is also a graph input is a default the caller may feed: quantized
+    as a weight it became a constant, and the written model refused the input. The node that
+    reads it stays float; the others are quantized."""
+    model = _model()
+    wh = next(t for t in model.graph.initializer if t.name == "Wh")
+    model.graph.input.append(helper.make_tensor_value_info("Wh", TensorProto.FLOAT, list(wh.dims)))
+    result = quantize(model, _feeds())
+    assert "Wh" in [v.name for v in result.proto.graph.input]
+    assert "Wh" in {t.name for t in result.proto.graph.initializer}
+    inputs = _qdq_inputs(result.proto)
+    assert not any(inputs["head"]) and any(inputs["stem"])
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(result.proto.SerializeToString())
+    feeds = _feeds(1)[0]
+    default = session.run(None, feeds)[0]
+    fed = session.run(None, {**feeds, "Wh": np.ones(list(wh.dims), np.float32)})[0]
+    assert not np.allclose(default, fed)  # the caller's value is read
