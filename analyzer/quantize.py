@@ -31,6 +31,7 @@ import numpy as np
 import onnx
 
 from trtforge.analyzer.errors import UserError, short
+from trtforge.analyzer.rewrite.graphutil import overridable_initializers
 
 log = logging.getLogger("trtforge.quantize")
 
@@ -111,7 +112,10 @@ def _time_limit(seconds: float, error: Exception):
 
 
 def select_excluded(
-    model: onnx.ModelProto, exclude: Iterable[str], keep_float_head: bool
+    model: onnx.ModelProto,
+    exclude: Iterable[str],
+    keep_float_head: bool,
+    overridable: Iterable[str] | None = None,
 ) -> list[str]:
     """Names of the nodes to keep in float.
 
@@ -119,7 +123,8 @@ def select_excluded(
     against node names. `keep_float_head`: the last quantizable node on every path to a graph
     output (the classifier or detection head). Bias Adds (one constant input) are always
     float; only residual Adds are quantized. Nodes reading an overridable initializer (also a
-    graph input) stay float: its value is the caller's to give.
+    graph input: `overridable`, by default the model's own) stay float: its value is the
+    caller's to give.
     """
     nodes = list(model.graph.node)
     names = {n.name for n in nodes}
@@ -173,11 +178,11 @@ def select_excluded(
     for n in nodes:
         if n.op_type == "Add" and any(i in constants for i in n.input):
             add(n.name)
-    # an initializer that is also a graph input is a default the caller may feed, not a
-    # weight: quantized as one, it became a constant and the written model lost the input
-    overridable = {t.name for t in model.graph.initializer} & {v.name for v in model.graph.input}
+    # an initializer that is also a graph input (IR 4 and later) is a default the caller may
+    # feed, not a weight: quantized as one, it became a constant and the model lost the input
+    kept = set(overridable_initializers(model) if overridable is None else overridable)
     for n in nodes:
-        if overridable.intersection(n.input):
+        if kept.intersection(n.input):
             add(n.name)
     return excluded
 
@@ -320,7 +325,8 @@ def quantize(
     )
     _refuse_float16_weights(working)
     exclude = list(exclude)
-    excluded = select_excluded(working, exclude, keep_float_head)
+    # (the input's: its IR version says whether they are defaults; the working copy's is raised)
+    excluded = select_excluded(working, exclude, keep_float_head, overridable_initializers(model))
     if not _quantizable(working, excluded):
         raise _nothing_to_quantize(bool(exclude or keep_float_head))
     methods = _methods()

@@ -38,8 +38,11 @@ PACKED_DTYPES = frozenset({"int4", "uint4", "float4_e2m1fn"})
 
 
 def overridable_initializers(model: onnx.ModelProto) -> list[str]:
-    """Names of the top-level initializers that are also graph inputs (IR 4 and later): a
-    default that the caller may replace by feeding the input, not a constant."""
+    """Names of the top-level initializers that are also graph inputs, from IR 4 on: a
+    default that the caller may replace by feeding the input, not a constant. (Below IR 4
+    every initializer had to be a graph input too: those are weights.)"""
+    if model.ir_version < 4:
+        return []
     inputs = {v.name for v in model.graph.input}
     return [t.name for t in model.graph.initializer if t.name in inputs]
 
