@@ -754,3 +754,44 @@ def test_a_cast_to_the_quantized_type_is_followed(form) -> None:
     report = check(out, target="rtx-1", backend="static")
     assert report.supported, [n.reasons for n in report.nodes if not n.ok]
     assert verify(model, out, allowances=result.allowances).ok  # qdq: the new grid's steps
+
+
+def test_quantization_parameters_read_through_identity_are_constants() -> None:
+    """torch.ao's QAT exports (TorchScript) read scales and zero points through Identities
+    (equal buffers shared): requantize called them "not a constant" and left the nodes
+    ('2 before → 2 after'); its qdq form failed at |diff| 5.75 and the float form did not
+    load (ResNet-18, MobileNetV3)."""
+    rng = np.random.default_rng(0)
+    inits = [
+        numpy_helper.from_array(np.array(0.02, np.float32), "s_a0"),
+        numpy_helper.from_array(np.array(128, np.uint8), "zp_a0"),
+        numpy_helper.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32) * 0.1, "w"),
+        numpy_helper.from_array(np.full(4, 0.002, np.float32), "s_w0"),
+        numpy_helper.from_array(np.zeros(4, np.int8), "zp_w0"),
+    ]
+    nodes = [
+        helper.make_node("Identity", [name + "0"], [name])
+        for name in ("s_a", "zp_a", "s_w", "zp_w")
+    ] + [
+        helper.make_node("QuantizeLinear", ["x", "s_a", "zp_a"], ["xq"]),
+        helper.make_node("DequantizeLinear", ["xq", "s_a", "zp_a"], ["xd"]),
+        helper.make_node("QuantizeLinear", ["w", "s_w", "zp_w"], ["wq"], axis=0),
+        helper.make_node("DequantizeLinear", ["wq", "s_w", "zp_w"], ["wd"], axis=0),
+        helper.make_node("Conv", ["xd", "wd"], ["y"], pads=[1, 1, 1, 1]),
+    ]
+    model = helper.make_model(
+        helper.make_graph(
+            nodes,
+            "g",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 8, 8])],
+            inits,
+        ),
+        opset_imports=[helper.make_opsetid("", 13)],
+    )
+    for form in ("qdq", "float"):
+        result = _rewrite(model, form)
+        assert result.passes["requantize"].applied, form
+        report = check(result.proto, target="rtx-1", backend="static")
+        assert report.supported, [n.reasons for n in report.nodes if not n.ok]
+        assert verify(model, result.proto, allowances=result.allowances).ok, form

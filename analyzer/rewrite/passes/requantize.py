@@ -170,7 +170,21 @@ def _domain(node: gs.Node) -> str:
     return "" if node.domain in (None, "", "ai.onnx") else node.domain
 
 
+def _through_identity(t: gs.Tensor | None) -> gs.Tensor | None:
+    """`t`, or the tensor an Identity chain copies into it: torch.ao's TorchScript exports
+    read scales and zero points through Identities (the exporter shares equal buffers:
+    `scale = Identity(other_layer.scale)`), which are constants all the same."""
+    seen = 0
+    while t is not None and t.inputs and seen < 64:
+        node = t.inputs[0]
+        if node.op != "Identity" or _domain(node) != "" or not node.inputs:
+            break
+        t, seen = node.inputs[0], seen + 1
+    return t
+
+
 def _dtype(t: gs.Tensor) -> np.dtype | None:
+    t = _through_identity(t)
     if isinstance(t, gs.Constant):
         return np.dtype(t.values.dtype) if not _lazy(t) else _onnx_np(t)
     try:
@@ -193,9 +207,11 @@ def _onnx_np(t: gs.Constant) -> np.dtype | None:
 
 
 def _value(t: gs.Tensor | None) -> np.ndarray | None:
-    """A constant's value (weights included, loaded when external), else None."""
+    """A constant's value (weights included, loaded when external; through Identities),
+    else None."""
     if t is None or not t.name:
         return None
+    t = _through_identity(t)
     if isinstance(t, gs.Constant):
         return np.asarray(t.values)
     return const_value(t, max_elements=1 << 31)
