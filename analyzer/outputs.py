@@ -174,6 +174,36 @@ def signal_guard(keep: bool = False) -> Iterator[_State]:
             sys.unraisablehook = unraisable_hook
 
 
+def interruptible(call, *args):
+    """`call(*args)` — native code that runs long without returning to Python (TensorRT's
+    parser and builder, an onnxruntime session) — in a way a signal can stop.
+
+    Python runs a signal handler only between bytecodes of the main thread, so SIGINT or a
+    CI job's SIGTERM waited for such a call to return: minutes for a large engine build, a
+    minute for a verification run. The call runs in a worker thread (these libraries release
+    the GIL) while the main thread waits, handling signals; an interrupted call is abandoned
+    and ends with the process, which a console command leaves without waiting for it
+    (`cli._args.exit_now`). Off the main thread the call is made directly.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return call(*args)
+    result: dict = {}
+
+    def run() -> None:
+        try:
+            result["value"] = call(*args)
+        except BaseException as err:  # noqa: BLE001 - raised again in the main thread
+            result["error"] = err
+
+    worker = threading.Thread(target=run, name="trtforge-native", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.1)  # signals are handled between these waits
+    if "error" in result:
+        raise result["error"]
+    return result.get("value")
+
+
 def signal_name(signum: int) -> str:
     try:
         return signal.Signals(signum).name

@@ -35,6 +35,7 @@ import numpy as np
 import onnx
 
 from trtforge.analyzer.errors import UserError
+from trtforge.analyzer.outputs import interruptible
 
 log = logging.getLogger("trtforge.rewrite.verify")
 
@@ -377,7 +378,8 @@ def _ort_run(
         # onnxruntime's global generator: the same seed before each run gives the original and
         # the rewritten model the same draws where a pass left those ops as they were
         ort.set_seed(RANDOM_SEED)
-        results = session.run(wanted, {k: v for k, v in feeds.items() if k in feed_names})
+        feed = {k: v for k, v in feeds.items() if k in feed_names}
+        results = interruptible(session.run, wanted, feed)  # a signal stops a long run
     except Exception as err:  # noqa: BLE001 - onnxruntime raises its own error types
         raise _classify(err)(
             f"onnxruntime cannot run the model for verification ({onnxruntime_reason(err)})",

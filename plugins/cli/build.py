@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from trtforge.analyzer.errors import short
-from trtforge.analyzer.outputs import OutputSet, check_output
+from trtforge.analyzer.outputs import OutputSet, check_output, interruptible
 from trtforge.plugins.cli._common import EXIT_OK, Failure, Parser, UserError, run, setup_logging
 
 logger = logging.getLogger("trtforge.plugins.build")
@@ -244,7 +244,7 @@ def _compile(trt, flavour, is_rtx, ccs, shapes, args, model_path):
     builder = trt.Builder(log.trt_logger)
     network = builder.create_network(0)
     parser = trt.OnnxParser(network, log.trt_logger)
-    if not _interruptible(parser.parse_from_file, str(model_path)):
+    if not interruptible(parser.parse_from_file, str(model_path)):
         from trtforge.analyzer.trt import parser_error
 
         errs = [parser_error(parser.get_error(i)) for i in range(parser.num_errors)]
@@ -336,7 +336,7 @@ def _compile(trt, flavour, is_rtx, ccs, shapes, args, model_path):
         cache = config.create_timing_cache(blob)
         config.set_timing_cache(cache, ignore_mismatch=False)
 
-    engine = _interruptible(builder.build_serialized_network, network, config)
+    engine = interruptible(builder.build_serialized_network, network, config)
     if engine is None:
         return None, list(log.errors)
     outputs = [
@@ -351,36 +351,6 @@ def _compile(trt, flavour, is_rtx, ccs, shapes, args, model_path):
         _Compiled(bytes(engine), cache_blob, inputs_info, outputs, precision, constrained),
         [],
     )
-
-
-def _interruptible(call, *args):
-    """`call(*args)` — TensorRT's parser or builder — interruptible.
-
-    They run native code for minutes on a large model, and Python runs a signal handler only
-    between bytecodes of the main thread: Ctrl-C or a CI job's SIGTERM waited for the build
-    to end (a 20,000-output Split: > 5 minutes; a progress monitor cannot cancel it either —
-    the builder stops calling it after its first phases). The call runs in a worker thread
-    (TensorRT releases the GIL) while the main thread waits, so a signal stops the command at
-    once; the abandoned call ends with the process, which a console command leaves without
-    waiting for it (`cli._args.exit_now`).
-    """
-    import threading
-
-    result: dict = {}
-
-    def run() -> None:
-        try:
-            result["value"] = call(*args)
-        except BaseException as err:  # noqa: BLE001 - raised again in the main thread
-            result["error"] = err
-
-    worker = threading.Thread(target=run, name="trt-build", daemon=True)
-    worker.start()
-    while worker.is_alive():
-        worker.join(0.1)  # signals are handled between these waits
-    if "error" in result:
-        raise result["error"]
-    return result.get("value")
 
 
 def _check_shapes(model, shapes: dict[str, tuple[tuple[int, ...], ...]]) -> None:

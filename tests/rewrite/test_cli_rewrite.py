@@ -428,3 +428,63 @@ def test_a_misplaced_weight_stops_the_write(tmp_path, monkeypatch, capsys):
     assert main([str(src), "-o", str(out), "--fold-constants"]) == 3
     assert "other bytes" in capsys.readouterr().err
     assert list(out.parent.iterdir()) == []
+
+
+def test_a_signal_stops_verification_while_onnxruntime_runs(tmp_path):
+    """Verification runs the model in onnxruntime, native code in which Python handles no
+    signal: SIGTERM was acted on only when the run returned (~40 s for a long Loop). The run
+    is made in a worker thread now: 143 at once, nothing written."""
+    import signal as signals
+    import time
+
+    body = helper.make_graph(
+        [
+            helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+            helper.make_node("Add", ["v_in", "one"], ["v_out"]),
+        ],
+        "body",
+        [
+            helper.make_tensor_value_info("i", TensorProto.INT64, []),
+            helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("v_in", TensorProto.FLOAT, [1]),
+        ],
+        [
+            helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("v_out", TensorProto.FLOAT, [1]),
+        ],
+        [numpy_helper.from_array(np.array([1], np.float32), "one")],
+    )
+    graph = helper.make_graph(
+        [
+            helper.make_node("Identity", ["x"], ["xi"]),
+            helper.make_node("Loop", ["m", "c", "xi"], ["y"], body=body),
+        ],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+        [
+            numpy_helper.from_array(np.array(10**9, np.int64), "m"),
+            numpy_helper.from_array(np.array(True), "c"),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, tmp_path / "slow.onnx")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trtforge.analyzer.cli.rewrite", str(tmp_path / "slow.onnx")]
+        + ["-o", str(tmp_path / "o.onnx"), "--fold-constants"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(6)  # the import, the rewrite, and verification's run of a billion steps
+        assert proc.poll() is None
+        proc.send_signal(signals.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 128 + signals.SIGTERM, err
+    assert "interrupted (SIGTERM); nothing written" in err
+    assert not (tmp_path / "o.onnx").exists()
