@@ -768,6 +768,8 @@ def _split(session, result, target, out_path, report_path, seed, dims, verify, s
                 f"verification of the split failed: output '{bad[0].name}' max |diff| "
                 f"{bad[0].max_abs_diff:.3g}; nothing written to {out_path}"
             )
+            if _random_nodes(original):  # no stage is at fault: the outputs differ run to run
+                result.failure_hint = _failure_hint(None, original)
             return result
         say(f"verified: the {len(split.stages)} stages reproduce every output")
     # every stage, the manifest and the report are committed together or not at all
