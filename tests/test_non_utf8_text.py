@@ -107,24 +107,25 @@ def test_trt_build_names_the_dims_as_dims_takes_them(model_path, tmp_path):
 
 
 def test_trt_build_reports_parser_errors_whose_text_is_not_utf8(tmp_path):
-    """The parser's errors quote the model's op types and attribute values; where those are
+    """The parser's errors quote the model's names and attribute values; where those are
     not UTF-8 (which its bindings cannot decode), trt-build still says which node it refused
-    (exit 1: the parser's "no"; no traceback, no engine)."""
+    (exit 1: the parser's "no"; no traceback, no engine). (A valid graph: an invalid one is
+    refused before the parser runs.)"""
     from trtforge.analyzer.api import parser_available
 
     if not parser_available():
         pytest.skip("no TensorRT ONNX parser installed")
     graph = helper.make_graph(
-        [helper.make_node("Einsum", ["x", "x"], ["y"], name="einsum", equation="EQUATION")],
+        [helper.make_node("Unique", ["x"], ["y"], name="NODENAME")],
         "g",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n"])],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
     path = tmp_path / "m.onnx"
-    path.write_bytes(model.SerializeToString().replace(b"EQUATION", b"\xff" * 8))
+    path.write_bytes(model.SerializeToString().replace(b"NODENAME", b"\xff" * 8))
     done = _run("plugins.cli.build", str(path), "-o", str(tmp_path / "m.engine"))
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
-    assert "(einsum, Einsum)" in done.stderr and "(not UTF-8)" in done.stderr
+    assert "((not UTF-8), Unique)" in done.stderr
     assert not (tmp_path / "m.engine").exists()

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import logging
 
-from trtforge.analyzer.graph import NONDETERMINISTIC
 from trtforge.analyzer.lazy import lazy_import
 from trtforge.analyzer.rewrite.base import Match, PassContext, PassOutcome, RewritePass, detach
 from trtforge.analyzer.rewrite.graphutil import anchor, graph_output_names, is_lazy_external, scalar
@@ -53,6 +52,8 @@ def _not_folded(node: gs.Node) -> bool:
     function of their inputs (RandomNormal, Bernoulli, ...: folded, the noise the model draws
     on every run would be one fixed tensor, and verification, whose sessions draw alike,
     would not notice)."""
+    from trtforge.analyzer.graph import NONDETERMINISTIC  # (pass discovery imports no numpy)
+
     if node.domain not in ("", "ai.onnx", None):
         pass
     elif node.op in NONDETERMINISTIC:
