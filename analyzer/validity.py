@@ -411,31 +411,31 @@ def type_not_allowed(op: str, domain: str, opset: int, dtypes: list[str]) -> str
     Other inputs outside their schema's types are left alone: runtimes register kernels for
     more types than the schemas of old opsets list, and real exports rely on it (TorchScript's
     opset-11 mT5 and WavLM take a Min of INT64, which onnxruntime runs and TensorRT builds)."""
-    schema = _schema(op, "" if domain == "ai.onnx" else domain, opset) if opset else None
-    if schema is None or not schema.inputs:
-        return None
-    allowed_by = {c.type_param_str: set(c.allowed_type_strs) for c in schema.type_constraints}
-    formal, last = schema.inputs, schema.inputs[-1]
-    variadic = last.option == onnx.defs.OpSchema.FormalParameterOption.Variadic
-    for index, dtype in enumerate(dtypes):
-        if not dtype or dtype == "UNDEFINED" or dtype in _NOT_TENSOR_DTYPES:
-            continue
-        if index < len(formal):
-            param = formal[index]
-        elif variadic:
-            param = last
-        else:
-            break
-        allowed = allowed_by.get(param.type_str, {param.type_str})
-        if allowed != {"tensor(bool)"}:
-            continue  # (see above)
-        if f"tensor({dtype.lower()})" not in allowed:
-            kinds = ", ".join(sorted(a[7:-1] for a in allowed if a.startswith("tensor(")))
-            return (
-                f"input {index} ('{param.name}') is {dtype}; the op takes {param.type_str} as "
-                f"{kinds} only"
-            )
+    for index, name, type_str, variadic in _boolean_inputs(
+        op, "" if domain == "ai.onnx" else domain, opset
+    ):
+        for at in range(index, len(dtypes)) if variadic else (index,):
+            dtype = dtypes[at] if at < len(dtypes) else ""
+            if dtype and dtype not in ("UNDEFINED", "BOOL") and dtype not in _NOT_TENSOR_DTYPES:
+                return f"input {at} ('{name}') is {dtype}; the op takes {type_str} as bool only"
     return None
+
+
+@functools.cache
+def _boolean_inputs(op: str, domain: str, opset: int) -> tuple[tuple[int, str, str, bool], ...]:
+    """(position, name, type string, variadic) of the inputs the op's schema types
+    tensor(bool) only (a variadic one: every position from there on). () without a schema."""
+    schema = _schema(op, domain, opset) if opset else None
+    if schema is None or not schema.inputs:
+        return ()
+    allowed_by = {c.type_param_str: set(c.allowed_type_strs) for c in schema.type_constraints}
+    variadic = schema.inputs[-1].option == onnx.defs.OpSchema.FormalParameterOption.Variadic
+    found = []
+    for index, param in enumerate(schema.inputs):
+        if allowed_by.get(param.type_str, {param.type_str}) == {"tensor(bool)"}:
+            last = variadic and index == len(schema.inputs) - 1
+            found.append((index, param.name, param.type_str, last))
+    return tuple(found)
 
 
 #: op -> the inputs its schema defines as 1-D tensors (shapes, starts, repeats): onnxruntime
