@@ -246,6 +246,21 @@ def test_a_signal_stops_a_long_build(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["log", "many.onnx"]
 
 
+def _aot_build(tmp_path, graph, name: str = "m"):
+    """`graph` saved as NAME.onnx (opset 17, IR 8) and trt-build of it for SM89: the process."""
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, tmp_path / f"{name}.onnx")
+    return run_cli(
+        "trtforge.plugins.cli.build",
+        str(tmp_path / f"{name}.onnx"),
+        "-o",
+        str(tmp_path / f"{name}.engine"),
+        "--compute-capability",
+        "89",
+    )
+
+
 def test_an_invalid_graph_is_refused_before_tensorrt_parses_it(tmp_path):
     """A rank-0 ConstantOfShape shape passes onnx.checker, and TensorRT-RTX's parser died of
     SIGSEGV on it: trt-build ended with exit 139 and no message. trt-build refuses what
@@ -260,17 +275,7 @@ def test_an_invalid_graph_is_refused_before_tensorrt_parses_it(tmp_path):
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])],
         [numpy_helper.from_array(np.array(4, np.int64), "s")],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.save(model, tmp_path / "m.onnx")
-    proc = run_cli(
-        "trtforge.plugins.cli.build",
-        str(tmp_path / "m.onnx"),
-        "-o",
-        str(tmp_path / "m.engine"),
-        "--compute-capability",
-        "89",
-    )
+    proc = _aot_build(tmp_path, graph)
     assert proc.returncode == 2, proc.stderr
     assert "input 0 has rank 0; the op takes a 1-D tensor there" in proc.stderr
     assert not (tmp_path / "m.engine").exists()
@@ -286,17 +291,7 @@ def test_a_static_zero_dim_needs_no_shapes(tmp_path):
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [0, 2])],
         [numpy_helper.from_array(np.ones((4, 2), np.float32), "w")],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.save(model, tmp_path / "z.onnx")
-    proc = run_cli(
-        "trtforge.plugins.cli.build",
-        str(tmp_path / "z.onnx"),
-        "-o",
-        str(tmp_path / "z.engine"),
-        "--compute-capability",
-        "89",
-    )
+    proc = _aot_build(tmp_path, graph, "z")
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "z.engine").stat().st_size > 0
 
@@ -317,16 +312,6 @@ def test_topk_above_the_limit_is_unsupported_as_the_builder_refuses_it(tmp_path,
         ],
         [numpy_helper.from_array(np.array([k], np.int64), "k")],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.save(model, tmp_path / "t.onnx")
+    proc = _aot_build(tmp_path, graph, "t")
     assert check(str(tmp_path / "t.onnx"), target="rtx-1", backend="static").supported is builds
-    proc = run_cli(
-        "trtforge.plugins.cli.build",
-        str(tmp_path / "t.onnx"),
-        "-o",
-        str(tmp_path / "t.engine"),
-        "--compute-capability",
-        "89",
-    )
     assert (proc.returncode == 0) is builds, proc.stderr
