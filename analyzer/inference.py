@@ -454,7 +454,10 @@ class TypeTable(Mapping):
             if name in table._raw:
                 continue
             if dtype not in shared:
-                elem = onnx.TensorProto.DataType.Value(dtype)
+                try:
+                    elem = onnx.TensorProto.DataType.Value(dtype)
+                except ValueError:  # no ONNX type (TYPE255 of a damaged model: invalid/)
+                    continue
                 shared[dtype] = onnx.helper.make_tensor_type_proto(elem, None).SerializeToString()
             table._raw[name] = shared[dtype]
         return table

@@ -170,3 +170,13 @@ def test_custom_domains_do_not_import_onnxruntime(monkeypatch):
         assert read == [1]
     finally:
         schema_types.signature.cache_clear()
+
+
+def test_an_element_type_onnx_does_not_define_is_left_untyped():
+    """A damaged model's value of element type 255 (`TYPE255`, reported as
+    invalid/element-type) reached the table through a custom op's schema types: exit 3
+    (fuzz seed 3502, cases 120 and 1020)."""
+    from trtforge.analyzer.inference import TypeTable
+
+    table = TypeTable.of_state({}, []).with_element_types({"a": "TYPE255", "b": "UINT8"})
+    assert "a" not in table and table.decoded("b")[0] == "UINT8"
