@@ -39,12 +39,19 @@ PACKED_DTYPES = frozenset({"int4", "uint4", "float4_e2m1fn"})
 
 def overridable_initializers(model: onnx.ModelProto) -> list[str]:
     """Names of the top-level initializers that are also graph inputs, from IR 4 on: a
-    default that the caller may replace by feeding the input, not a constant. (Below IR 4
-    every initializer had to be a graph input too: those are weights.)"""
+    default that the caller may replace by feeding the input, not a constant.
+
+    Where *every* initializer is a graph input, none is: below IR 4 that was required, and
+    exporters that keep the convention (`keep_initializers_as_inputs`, the onnx wheel's test
+    models, model-zoo exports) list their weights so — declaring no default, as TensorRT takes
+    them (as weights). Rewrites fold and fuse those as before (the onnx wheel's sequence
+    models: lower-sequences reads their positions)."""
     if model.ir_version < 4:
         return []
     inputs = {v.name for v in model.graph.input}
-    return [t.name for t in model.graph.initializer if t.name in inputs]
+    names = [t.name for t in model.graph.initializer]
+    listed = [name for name in names if name in inputs]
+    return [] if len(listed) == len(names) else listed
 
 
 def import_graph(model: onnx.ModelProto, keep_constant: set[str] | frozenset = frozenset()):

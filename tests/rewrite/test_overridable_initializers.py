@@ -112,3 +112,23 @@ def test_an_overridable_epsilon_is_not_made_an_attribute(tmp_path):
     }
     assert [v.name for v in onnx.load(out).graph.input] == ["x", "eps"]
     np.testing.assert_allclose(_run(out, feeds), _run(src, feeds), rtol=1e-5)
+
+
+def test_initializers_all_listed_as_inputs_are_weights(tmp_path):
+    """An exporter that lists every initializer as a graph input (`keep_initializers_as_inputs`,
+    the onnx wheel's test models) declares no defaults: they are folded as weights, as
+    TensorRT takes them (lower-sequences read the onnx wheel's sequence positions so, and
+    stopped when they were made inputs)."""
+    nodes = [
+        helper.make_node("Mul", ["W", "two"], ["w2"]),
+        helper.make_node("Add", ["x", "w2"], ["y"]),
+    ]
+    inits = [
+        numpy_helper.from_array(np.ones(4, np.float32), "W"),
+        numpy_helper.from_array(np.array([2], np.float32), "two"),
+    ]
+    inputs = [_value("x", [4]), _value("W", [4]), _value("two", [1])]
+    src = _save(tmp_path, "all", nodes, inputs, [_value("y", [4])], inits)
+    out = tmp_path / "all.out.onnx"
+    assert rewrite_file(src, out, ["fold-constants"]).written
+    assert "Mul" not in {n.op_type for n in onnx.load(out).graph.node}
