@@ -219,6 +219,12 @@ CASES: list[Case] = [
     Case("conv-window-317x317", _m("g (float[1,1,317,317] x, float[1,1,317,317] w) => (float y) { y = Conv(x, w) }", 17), "conv/kernel-volume"),
     Case("concat-9999-inputs", _m(f"g (float[1] x) => (float y) {{ y = Concat<axis=0>({', '.join(['x'] * 9999)}) }}", 17)),
     Case("concat-10000-inputs", _m(f"g (float[1] x) => (float y) {{ y = Concat<axis=0>({', '.join(['x'] * 10000)}) }}", 17), "concat/input-count"),
+    # LRN's window: odd, 1 to 15 (ILRNLayer::setWindowSize)
+    Case("lrn-size-5", _m("g (float[1,20,2,2] x) => (float y) { y = LRN<size=5>(x) }", 17)),
+    Case("lrn-size-15", _m("g (float[1,20,2,2] x) => (float y) { y = LRN<size=15>(x) }", 17)),
+    Case("lrn-size-4", _m("g (float[1,20,2,2] x) => (float y) { y = LRN<size=4>(x) }", 17), "lrn/size"),
+    Case("lrn-size-17", _m("g (float[1,20,2,2] x) => (float y) { y = LRN<size=17>(x) }", 17), "lrn/size"),
+    Case("lrn-size-0", _m("g (float[1,20,2,2] x) => (float y) { y = LRN<size=0>(x) }", 17), "lrn/size"),
     # a body reading the iteration count of a loop without a trip count (tf.while_loop's i < n)
     Case("loop-iteration-count-no-trip-count", _m('g (float[4] v0) => (float[4] vf) <bool c0 = {1}> { vf = Loop<body = b (int64 i, bool c, float[4] v) => (bool c2, float[4] v2) { c2 = Identity(c)\n f = Cast<to = 1>(i)\n v2 = Add(v, f) }>(, c0, v0) }', 17), "loop/iteration-count-without-trip-count"),
     Case("loop-iteration-count-with-trip-count", _m('g (float[4] v0) => (float[4] vf) <bool c0 = {1}, int64 m = {5}> { vf = Loop<body = b (int64 i, bool c, float[4] v) => (bool c2, float[4] v2) { c2 = Identity(c)\n f = Cast<to = 1>(i)\n v2 = Add(v, f) }>(m, c0, v0) }', 17)),

@@ -180,8 +180,22 @@ RULES = [
     ),
     OpRule(
         op="LRN",
-        source=src(f"{OPS_MD} (LRN row)", f"{IMPORTERS} importLRN (ILRNLayer)", OBSERVED),
+        source=src(
+            f"{OPS_MD} (LRN row)",
+            f"{IMPORTERS} importLRN (ILRNLayer::setWindowSize: odd, 1 to 15)",
+            OBSERVED,
+        ),
         types={0: FLOAT_OPS},
+        # observed with TensorRT-RTX 1.7.1: sizes 1, 3, 5 and 15 parse; 0, 2, 4, 16, 17 fail
+        # ("windowSize >= kLRN_MIN_WINDOW && windowSize <= kLRN_MAX_WINDOW && (windowSize & 1)")
+        attrs=(
+            AttrLimit(
+                "size",
+                allowed=frozenset(range(1, 16, 2)),
+                hint="TensorRT's LRN window is odd and at most 15 channels; an even window has "
+                "no centre channel, so no LRN of TensorRT computes it",
+            ),
+        ),
         check=_min_rank(4, "rank"),
     ),
     OpRule(
