@@ -219,6 +219,9 @@ CASES: list[Case] = [
     Case("conv-window-317x317", _m("g (float[1,1,317,317] x, float[1,1,317,317] w) => (float y) { y = Conv(x, w) }", 17), "conv/kernel-volume"),
     Case("concat-9999-inputs", _m(f"g (float[1] x) => (float y) {{ y = Concat<axis=0>({', '.join(['x'] * 9999)}) }}", 17)),
     Case("concat-10000-inputs", _m(f"g (float[1] x) => (float y) {{ y = Concat<axis=0>({', '.join(['x'] * 10000)}) }}", 17), "concat/input-count"),
+    # recurrent weights that do not fit hidden_size (W has 7 rows where 4 gates × 5 need 20)
+    Case("lstm-w-rows-mismatch", _m(f"g (float[2,1,3] x) => (float y) <float[1,7,3] w = {{{','.join(['0.1'] * 21)}}}, float[1,20,5] r = {{{','.join(['0.1'] * 100)}}}> {{ y = LSTM<hidden_size=5>(x, w, r) }}", 14), "lstm/shapes-mismatch"),
+    Case("lstm-w-rows-fit", _m(f"g (float[2,1,3] x) => (float y) <float[1,20,3] w = {{{','.join(['0.1'] * 60)}}}, float[1,20,5] r = {{{','.join(['0.1'] * 100)}}}> {{ y = LSTM<hidden_size=5>(x, w, r) }}", 14)),
     # LRN's window: odd, 1 to 15 (ILRNLayer::setWindowSize)
     Case("lrn-size-5", _m("g (float[1,20,2,2] x) => (float y) { y = LRN<size=5>(x) }", 17)),
     Case("lrn-size-15", _m("g (float[1,20,2,2] x) => (float y) { y = LRN<size=15>(x) }", 17)),

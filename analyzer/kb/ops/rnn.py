@@ -82,8 +82,42 @@ def _check_batch_major_sequence_lens(ctx: NodeContext):
             )
 
 
+#: op -> gates stacked in its weights' second dim (W [dirs, gates·hidden, input])
+_GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
+
+
+def _check_weight_shapes(ctx: NodeContext):
+    """W [dirs, gates·hidden, input] and R [dirs, gates·hidden, hidden] must fit hidden_size
+    and direction, and W the input's size (the ONNX spec; onnxruntime refuses another, and
+    the parser fails: "broadcast dimensions must be conformable", observed with TensorRT-RTX
+    1.7.1 on an LSTM whose W has 7 rows for hidden_size 5). Known static dims only."""
+    hidden = ctx.attr("hidden_size")
+    gates = _GATES.get(ctx.node.op_type)
+    if not isinstance(hidden, int) or hidden <= 0 or gates is None:
+        return
+    dirs = 2 if str(ctx.attr("direction", "forward")) == "bidirectional" else 1
+    x = ctx.input(0)
+    size = x.shape[-1] if x is not None and x.shape else None
+    for index, last, what in ((1, size, "W"), (2, hidden, "R")):
+        info = ctx.input(index)
+        if info is None or info.shape is None or len(info.shape) != 3:
+            continue
+        want = (dirs, gates * hidden, last)
+        for have, need in zip(info.shape, want, strict=True):
+            if isinstance(have, int) and isinstance(need, int) and have != need:
+                yield ctx.finding(
+                    "shapes-mismatch",
+                    f"{what} {list(info.shape)} does not fit hidden_size={hidden}, "
+                    f"{dirs} direction(s) and {gates} gate(s) per step: [{dirs}, "
+                    f"{gates * hidden}, {last if isinstance(last, int) else '?'}] expected",
+                    "fix the exporter: the weights were made for another size",
+                )
+                return
+
+
 def _check(ctx: NodeContext):
     yield from mixed_float_types(ctx, (0, 1, 2, 3, 5, 6, 7))
+    yield from _check_weight_shapes(ctx)
     yield from _check_sequence_lens(ctx)
     yield from _check_batch_major_sequence_lens(ctx)
     acts = ctx.attr("activations")
