@@ -222,6 +222,9 @@ CASES: list[Case] = [
     # recurrent weights that do not fit hidden_size (W has 7 rows where 4 gates × 5 need 20)
     Case("lstm-w-rows-mismatch", _m(f"g (float[2,1,3] x) => (float y) <float[1,7,3] w = {{{','.join(['0.1'] * 21)}}}, float[1,20,5] r = {{{','.join(['0.1'] * 100)}}}> {{ y = LSTM<hidden_size=5>(x, w, r) }}", 14), "lstm/shapes-mismatch"),
     Case("lstm-w-rows-fit", _m(f"g (float[2,1,3] x) => (float y) <float[1,20,3] w = {{{','.join(['0.1'] * 60)}}}, float[1,20,5] r = {{{','.join(['0.1'] * 100)}}}> {{ y = LSTM<hidden_size=5>(x, w, r) }}", 14)),
+    # Reshape's 0: a copy of the data's dim, or with allowzero a 0 (then the counts differ)
+    Case("reshape-allowzero-count-mismatch", _m("g (float[2,4] x) => (float y) <int64[2] s = {0,8}> { y = Reshape<allowzero=1>(x, s) }", 14), "reshape/shapes-mismatch"),
+    Case("reshape-zero-copies-the-dim", _m("g (float[2,4] x) => (float y) <int64[2] s = {0,4}> { y = Reshape(x, s) }", 14)),
     # LRN's window: odd, 1 to 15 (ILRNLayer::setWindowSize)
     Case("lrn-size-5", _m("g (float[1,20,2,2] x) => (float y) { y = LRN<size=5>(x) }", 17)),
     Case("lrn-size-15", _m("g (float[1,20,2,2] x) => (float y) { y = LRN<size=15>(x) }", 17)),

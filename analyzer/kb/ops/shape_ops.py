@@ -46,7 +46,8 @@ def _axes_known(ctx: NodeContext):
 
 
 def _element_count(ctx: NodeContext):
-    """A constant shape without 0 or -1 must hold as many elements as data of static shape:
+    """A constant shape without -1 must hold as many elements as data of static shape (a 0
+    copying the data's dim, or, with allowzero, meaning 0):
     the parser refuses the node otherwise (observed with TensorRT-RTX 1.7.1: [2,3] to [4,2]),
     and onnxruntime fails when it runs it; ONNX shape inference passes it. The output's facts
     come first (the verdict stays shared when they agree with the data); only when they
@@ -60,9 +61,14 @@ def _element_count(ctx: NodeContext):
     shape = ctx.input_value(1)
     if shape is None or shape.ndim != 1 or shape.dtype.kind not in "iu":
         return  # (a shape that is not integers: the types say so)
-    if any(int(d) <= 0 for d in shape):
-        return
-    want = math.prod(int(d) for d in shape)
+    dims = [int(d) for d in shape]
+    if any(d < 0 for d in dims):
+        return  # (a -1 takes what is left)
+    if 0 in dims and not ctx.attr("allowzero", 0):  # a 0 copies the data's dim there
+        if any(d == 0 and i >= len(data.shape) for i, d in enumerate(dims)):
+            return
+        dims = [data.shape[i] if d == 0 else d for i, d in enumerate(dims)]
+    want = math.prod(dims)
     if have != want:
         yield ctx.finding(
             "shapes-mismatch",
