@@ -70,6 +70,16 @@ NONDETERMINISTIC = frozenset(
 #: ops that never produce a build-time constant even from constant inputs.
 _NO_FOLD = NONDETERMINISTIC | {"If", "Loop", "Scan"}
 
+
+def draws_random(op: str, domain: str | None, training_mode: float | None = 0.0) -> bool:
+    """Whether a node draws random numbers on every run: a random op, or a Dropout in
+    training mode (`training_mode`: the value of its training_mode input, 0.0 where it has
+    none, None where it is not a known constant)."""
+    if domain not in ("", "ai.onnx", None):
+        return False
+    return op in NONDETERMINISTIC or (op == "Dropout" and training_mode != 0.0)
+
+
 #: small constant tensors are decoded on demand; larger ones are never read.
 MAX_DECODED_ELEMENTS = 4096
 

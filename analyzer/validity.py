@@ -511,25 +511,12 @@ def type_problems(graph: onnx.GraphProto, types, opsets: dict[str, int]) -> list
         for index, node in enumerate(graph.graph.node):
             at = index if top is None else top
             domain = "" if node.domain == "ai.onnx" else node.domain
-            if node.input:
-                dtypes = [graph.tensor(name).dtype if name else "" for name in node.input]
-                opset = opsets.get(domain, 0)
+            found = list(input_problems(node, graph, opsets.get(domain, 0)))
+            if found:
                 shown = short(node.name) or f"<{short(node.op_type)} #{index}>"
-                for code, why, hint in (
-                    ("inconsistent-types", type_mismatch, TYPE_MISMATCH_HINT),
-                    ("input-type", type_not_allowed, TYPE_NOT_ALLOWED_HINT),
-                ):
-                    found = why(node.op_type, domain, opset, dtypes)
-                    if found is not None:
-                        message = f"{short(node.op_type)} node '{where}{shown}': {found}"
-                        problems.append(_problem(at, code, message, hint))
-                        break
-                if node.op_type in VECTOR_INPUTS:
-                    ranks = [rank_of(graph, name) for name in node.input]
-                    found = rank_not_allowed(node.op_type, domain, ranks)
-                    if found is not None:
-                        message = f"{short(node.op_type)} node '{where}{shown}': {found}"
-                        problems.append(_problem(at, "input-rank", message, RANK_HINT))
+                for code, why, hint in found:
+                    message = f"{short(node.op_type)} node '{where}{shown}': {why}"
+                    problems.append(_problem(at, code, message, hint))
             for attr in node.attribute:
                 for body in [attr.g] if attr.HasField("g") else list(attr.graphs):
                     inner = GraphView(body, types, outer=graph)
@@ -537,6 +524,31 @@ def type_problems(graph: onnx.GraphProto, types, opsets: dict[str, int]) -> list
 
     walk(GraphView(graph, types), None, "")
     return problems
+
+
+def input_problems(node: onnx.NodeProto, graph, opset: int) -> Iterator[tuple[str, str, str]]:
+    """(code without `invalid/`, why, hint) for each way the node's inputs break its schema
+    (`graph`: its GraphView): types bound to one variable that differ (`type_mismatch`), else
+    a boolean input of another type (`type_not_allowed`); a rank other than 1 where the
+    schema takes a vector (`rank_not_allowed`). The static backend checks them as it judges
+    each node, `type_problems` for trt-rewrite and trt-quantize."""
+    if not node.input:
+        return
+    domain = "" if node.domain == "ai.onnx" else node.domain
+    dtypes = [graph.tensor(name).dtype if name else "" for name in node.input]
+    for code, why, hint in (
+        ("inconsistent-types", type_mismatch, TYPE_MISMATCH_HINT),
+        ("input-type", type_not_allowed, TYPE_NOT_ALLOWED_HINT),
+    ):
+        found = why(node.op_type, domain, opset, dtypes)
+        if found is not None:
+            yield code, found, hint
+            break
+    if node.op_type in VECTOR_INPUTS:
+        ranks = [rank_of(graph, name) for name in node.input]
+        found = rank_not_allowed(node.op_type, domain, ranks)
+        if found is not None:
+            yield "input-rank", found, RANK_HINT
 
 
 def negative_dim_problems(graph: onnx.GraphProto, types) -> list[Problem]:

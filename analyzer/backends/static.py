@@ -270,26 +270,11 @@ class StaticChecker:
         )
 
     def _apply(self, ctx: NodeContext, node: onnx.NodeProto, graph: GraphView, rule: OpRule):
-        if node.input:  # types the schema allows; inputs it binds to one type have one
-            dtypes = [graph.tensor(name).dtype if name else "" for name in node.input]
-            for code, why, hint in (
-                ("invalid/inconsistent-types", validity.type_mismatch, validity.TYPE_MISMATCH_HINT),
-                ("invalid/input-type", validity.type_not_allowed, validity.TYPE_NOT_ALLOWED_HINT),
-            ):
-                found = why(node.op_type, node.domain, ctx.opset, dtypes)
-                if found is not None:
-                    yield ctx.finding(code, found, hint + validity.NO_FIX, source=validity.SOURCE)
-                    break
-            if node.op_type in validity.VECTOR_INPUTS:
-                ranks = [validity.rank_of(graph, name) for name in node.input]
-                found = validity.rank_not_allowed(node.op_type, node.domain, ranks)
-                if found is not None:
-                    yield ctx.finding(
-                        "invalid/input-rank",
-                        found,
-                        validity.RANK_HINT + validity.NO_FIX,
-                        source=validity.SOURCE,
-                    )
+        # the inputs' types and ranks the schema allows (a model breaking them is invalid)
+        for code, why, hint in validity.input_problems(node, graph, ctx.opset):
+            yield ctx.finding(
+                f"invalid/{code}", why, hint + validity.NO_FIX, source=validity.SOURCE
+            )
         if rule.opsets is not None and ctx.opset:
             low, high = rule.opsets
             if ctx.opset < low or (high is not None and ctx.opset > high):

@@ -309,14 +309,9 @@ def _failure_hint(verification, original=None) -> str:
     computes NaN or ±inf where the outputs differ, which random inputs (or random weights
     overflowing float16) give more often than a pass does, or draws random numbers (a model
     exported in training mode: its outputs differ from run to run, and no pass is at fault)."""
-    drawn = _random_nodes(original) if original is not None else []
-    if drawn:
-        return (
-            f"the model draws random numbers ({len(drawn)} node(s), such as {drawn[0]}): its "
-            "outputs differ from "
-            "run to run, so no rewrite of it can be compared; export it in inference mode "
-            "(model.eval() before torch.onnx.export), or rewrite with --no-verify"
-        )
+    random = _random_hint(original) if original is not None else None
+    if random is not None:
+        return random
     worst = verification.worst
     if worst is not None and worst.nonfinite_reference is not None:
         return (
@@ -327,15 +322,34 @@ def _failure_hint(verification, original=None) -> str:
     return "a pass produced a different result; rerun with fewer passes to find it, and report it"
 
 
+def _random_hint(model) -> str | None:
+    """The failure hint for a model that draws random numbers (`_random_nodes`), else None."""
+    drawn = _random_nodes(model)
+    if not drawn:
+        return None
+    return (
+        f"the model draws random numbers ({len(drawn)} node(s), such as {drawn[0]}): its "
+        "outputs differ from run to run, so no rewrite of it can be compared; export it in "
+        "inference mode (model.eval() before torch.onnx.export), or rewrite with --no-verify"
+    )
+
+
 def _random_nodes(model) -> list[str]:
-    """The nodes of `model` (bodies included) that draw random numbers: random ops and
-    Dropouts in training mode (a training_mode input that is not a constant false)."""
+    """The nodes of `model` (bodies included) that draw random numbers
+    (`graph.draws_random`: random ops, Dropouts in training mode)."""
     from onnx import numpy_helper
 
-    from trtforge.analyzer.graph import NONDETERMINISTIC
+    from trtforge.analyzer.graph import draws_random
 
     constants = {t.name: t for t in model.graph.initializer}
     found: list[str] = []
+
+    def training_mode(node) -> float | None:
+        name = node.input[2] if node.op_type == "Dropout" and len(node.input) > 2 else ""
+        if not name:
+            return 0.0
+        value = constants.get(name)
+        return None if value is None else float(numpy_helper.to_array(value).reshape(-1)[:1].any())
 
     def walk(graph) -> None:
         for node in graph.node:
@@ -343,14 +357,9 @@ def _random_nodes(model) -> list[str]:
                 for attr in node.attribute:
                     if attr.name == "value":
                         constants[node.output[0]] = attr.t
-            standard = node.domain in ("", "ai.onnx")
-            training = node.input[2] if len(node.input) > 2 else ""
-            if standard and node.op_type == "Dropout" and training:
-                value = constants.get(training)
-                if value is None or bool(numpy_helper.to_array(value).reshape(-1)[:1].any()):
-                    found.append(f"Dropout '{node.name}' in training mode")
-            elif standard and node.op_type in NONDETERMINISTIC:
-                found.append(f"{node.op_type} '{node.name}'")
+            if draws_random(node.op_type, node.domain, training_mode(node)):
+                mode = " in training mode" if node.op_type == "Dropout" else ""
+                found.append(f"{node.op_type} '{node.name}'{mode}")
             for attr in node.attribute:
                 for body in [attr.g] if attr.HasField("g") else list(attr.graphs):
                     walk(body)
@@ -768,8 +777,8 @@ def _split(session, result, target, out_path, report_path, seed, dims, verify, s
                 f"verification of the split failed: output '{bad[0].name}' max |diff| "
                 f"{bad[0].max_abs_diff:.3g}; nothing written to {out_path}"
             )
-            if _random_nodes(original):  # no stage is at fault: the outputs differ run to run
-                result.failure_hint = _failure_hint(None, original)
+            # no stage is at fault where the outputs differ from run to run
+            result.failure_hint = _random_hint(original) or result.failure_hint
             return result
         say(f"verified: the {len(split.stages)} stages reproduce every output")
     # every stage, the manifest and the report are committed together or not at all

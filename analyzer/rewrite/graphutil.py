@@ -154,6 +154,18 @@ def export_graph(graph: gs.Graph) -> onnx.ModelProto:
             tensor.dtype, tensor.shape = dtype, shape
 
 
+def through_identities(tensor: gs.Tensor | None, max_hops: int = 64) -> gs.Tensor | None:
+    """`tensor`, or what a chain of (default-domain) Identity nodes copies into it: the
+    TorchScript exporter shares equal initializers and reads each through an Identity per use
+    (every LayerNorm weight of ones; torch.ao's scales and zero points)."""
+    for _ in range(max_hops):
+        node = producer(tensor)
+        if node is None or node.op != "Identity" or not is_default(node) or not node.inputs:
+            break
+        tensor = node.inputs[0]
+    return tensor
+
+
 def producer(tensor: gs.Tensor | None) -> gs.Node | None:
     """The node producing `tensor` (None for graph inputs and constants)."""
     if tensor is None or not tensor.inputs:

@@ -21,6 +21,7 @@ from trtforge.analyzer.rewrite.graphutil import (
     split_const,
     static_tail,
     tensor_rank,
+    through_identities,
     trailing_axes,
     users,
 )
@@ -85,15 +86,8 @@ def affine_param(node: gs.Node, tensor: gs.Tensor) -> gs.Constant | None:
     """For Mul/Add(tensor, param): the param when it is a Constant (initializer), also behind
     Identity nodes (the TorchScript exporter deduplicates equal initializers — every LayerNorm
     weight of ones — into one, read through an Identity per use)."""
-    param = other_input(node, tensor)
-    for _ in range(4):
-        if isinstance(param, gs.Constant):
-            return param
-        producer = param.inputs[0] if param is not None and len(param.inputs) == 1 else None
-        if producer is None or producer.op != "Identity" or not is_default(producer):
-            return None
-        param = producer.inputs[0]
-    return None
+    param = through_identities(other_input(node, tensor), max_hops=3)
+    return param if isinstance(param, gs.Constant) else None
 
 
 def fit_param(

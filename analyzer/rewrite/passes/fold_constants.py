@@ -52,15 +52,12 @@ def _not_folded(node: gs.Node) -> bool:
     function of their inputs (RandomNormal, Bernoulli, ...: folded, the noise the model draws
     on every run would be one fixed tensor, and verification, whose sessions draw alike,
     would not notice)."""
-    from trtforge.analyzer.graph import NONDETERMINISTIC  # (pass discovery imports no numpy)
+    from trtforge.analyzer.graph import draws_random  # (pass discovery imports no numpy)
 
-    if node.domain not in ("", "ai.onnx", None):
-        pass
-    elif node.op in NONDETERMINISTIC:
+    training = node.inputs[2] if node.op == "Dropout" and len(node.inputs) > 2 else None
+    mode = scalar(training) if training is not None and training.name else 0.0
+    if draws_random(node.op, node.domain, mode):
         return True
-    elif node.op == "Dropout" and len(node.inputs) > 2 and node.inputs[2].name:
-        if scalar(node.inputs[2]) != 0.0:  # training mode (or not known): a random mask
-            return True
     return any(isinstance(t, gs.Constant) and is_lazy_external(t) for t in node.inputs)
 
 

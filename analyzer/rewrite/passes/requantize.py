@@ -68,7 +68,13 @@ from trtforge.analyzer.rewrite.base import (
     Skip,
     detach,
 )
-from trtforge.analyzer.rewrite.graphutil import anchor, attr_text, const_value, graph_output_names
+from trtforge.analyzer.rewrite.graphutil import (
+    anchor,
+    attr_text,
+    const_value,
+    graph_output_names,
+    through_identities,
+)
 
 np = lazy_import("numpy")
 onnx = lazy_import("onnx")
@@ -170,21 +176,8 @@ def _domain(node: gs.Node) -> str:
     return "" if node.domain in (None, "", "ai.onnx") else node.domain
 
 
-def _through_identity(t: gs.Tensor | None) -> gs.Tensor | None:
-    """`t`, or the tensor an Identity chain copies into it: torch.ao's TorchScript exports
-    read scales and zero points through Identities (the exporter shares equal buffers:
-    `scale = Identity(other_layer.scale)`), which are constants all the same."""
-    seen = 0
-    while t is not None and t.inputs and seen < 64:
-        node = t.inputs[0]
-        if node.op != "Identity" or _domain(node) != "" or not node.inputs:
-            break
-        t, seen = node.inputs[0], seen + 1
-    return t
-
-
 def _dtype(t: gs.Tensor) -> np.dtype | None:
-    t = _through_identity(t)
+    t = through_identities(t)
     if isinstance(t, gs.Constant):
         return np.dtype(t.values.dtype) if not _lazy(t) else _onnx_np(t)
     try:
@@ -211,7 +204,7 @@ def _value(t: gs.Tensor | None) -> np.ndarray | None:
     else None."""
     if t is None or not t.name:
         return None
-    t = _through_identity(t)
+    t = through_identities(t)
     if isinstance(t, gs.Constant):
         return np.asarray(t.values)
     return const_value(t, max_elements=1 << 31)
