@@ -88,9 +88,18 @@ NO_FIX: tuple[tuple[str, str], ...] = (
         "no pass splits a window or a Concat into stages yet",
     ),
     (
-        r"(^|loop/)(iteration-count-without-trip-count|negative-trip-count)$",
-        "no pass gives a loop a trip count or removes one that never runs; change the loop at "
-        "its source",
+        r"(^|loop/)negative-trip-count$",
+        "no pass removes a loop that never runs; change the loop at its source",
+    ),
+    (
+        r"(^|/)(dim-too-large|int32-range|pads-too-large|strides-too-large|dilations-too-large)$",
+        "the sizes are beyond what any TensorRT layer takes, and no real model needs them: "
+        "the exporter computed them wrongly; fix it",
+    ),
+    (
+        r"(^|averagepool/)pads-exclusive$",
+        "no pass rewrites an exclusive-count average yet; pad explicitly or count the pads "
+        "at the source",
     ),
     (
         r"carried-shape$",

@@ -212,9 +212,13 @@ class PassContext:
         return self.opsets.get("", 0)
 
     def _names(self) -> set[str]:
+        """Every node and value name of the model, bodies included (a pass may add nodes to
+        a body, and a body's value must not take an outer value's name)."""
         if self._taken is None:
-            taken = {n.name for n in self.graph.nodes}
-            taken.update(self.graph.tensors().keys())
+            taken: set[str] = set()
+            for graph in [self.graph, *self.graph.subgraphs(recursive=True)]:
+                taken.update(n.name for n in graph.nodes)
+                taken.update(graph.tensors().keys())
             self._taken = taken
         return self._taken
 

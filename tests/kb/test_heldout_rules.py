@@ -143,3 +143,32 @@ def test_loop_concat_scan_is_named_only_with_a_trip_count() -> None:
         RewriteOptions(parse_target("rtx-1")),
     )
     assert not result.changed
+
+
+@pytest.mark.parametrize("length", [0, 1, 4])
+def test_an_instance_norm_scale_of_another_length_than_the_channels_is_refused(length) -> None:
+    """ONNX's shape inference passes it; onnxruntime refuses to run it, and TensorRT-RTX 1.7.1
+    parses it and its builder fails (for lengths other than 1), so no backend may call it
+    supported."""
+    import onnxruntime as ort
+
+    graph = helper.make_graph(
+        [helper.make_node("InstanceNormalization", ["x", "s", "b"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 2])],
+        [
+            numpy_helper.from_array(np.ones(length, np.float32), "s"),
+            numpy_helper.from_array(np.zeros(length, np.float32), "b"),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    with pytest.raises(Exception, match="scale"):
+        session.run(None, {"x": np.ones((1, 3, 2), np.float32)})
+    report = check(model, target="rtx-1", backend="static")
+    assert_refused(report.nodes[-1], "instancenorm", "instancenormalization/shapes-mismatch")
+    model.graph.initializer[0].CopyFrom(numpy_helper.from_array(np.ones(3, np.float32), "s"))
+    model.graph.initializer[1].CopyFrom(numpy_helper.from_array(np.zeros(3, np.float32), "b"))
+    assert check(model, target="rtx-1", backend="static").supported

@@ -222,6 +222,36 @@ def kernel_volume_fits(ctx: NodeContext, kernel: list | None):
         )
 
 
+#: TensorRT's bound on each padding, stride and dilation value of a convolution or pooling
+#: layer (observed with TensorRT-RTX 1.7.1, 1-D to 3-D: 100,000 parses, 100,001 fails the
+#: layer's parameter check, "allDimsLtEq(prePadding, kMAX_PADDING)", likewise kMAX_STRIDE and
+#: kMAX_DILATION).
+MAX_LAYER_PARAMETER = 100_000
+
+
+#: the finding code of each layer parameter `layer_parameters_fit` bounds.
+_TOO_LARGE = {
+    "pads": "pads-too-large",
+    "strides": "strides-too-large",
+    "dilations": "dilations-too-large",
+}
+
+
+def layer_parameters_fit(ctx: NodeContext, names=("pads", "strides", "dilations")):
+    """Each of `pads`, `strides` and `dilations` must be at most MAX_LAYER_PARAMETER: the
+    parser refuses the layer otherwise."""
+    for name in names:
+        values = ctx.attr(name)
+        big = [int(v) for v in values or () if int(v) > MAX_LAYER_PARAMETER]
+        if big:
+            yield ctx.finding(
+                _TOO_LARGE[name],
+                f"{name} {[int(v) for v in values]} holds {big[0]}; TensorRT takes at most "
+                f"{MAX_LAYER_PARAMETER:,}",
+                f"fix the exporter: no real model needs {name} of that size",
+            )
+
+
 def window_fits(ctx: NodeContext, kernel: list | None):
     """Each window (kernel, dilated) must fit in the padded input: an output dim below 1 is no
     tensor (onnxruntime fails when it runs the node; the parser refuses it, observed with

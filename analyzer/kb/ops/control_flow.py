@@ -24,6 +24,7 @@ same rank"); observed with the TensorRT-RTX 1.7.1 parser:
 - a body that reads the iteration count, in a loop without a trip count, fails ("Node input
   was not registered": tf2onnx's `tf.while_loop` with `i < n` as its condition); a constant
   negative trip count (no iteration) with scan outputs fails ("inherently negative length");
+- a constant trip count of 2^31 - 1 or more counts as none (`NO_TRIP_LIMIT`);
 - a negative `scan_input_axes` or `scan_output_axes` entry fails ("The number of dimensions
   should remain the same", "ILoopOutputLayer has illegal axis"); the same axis counted from
   the front parses.
@@ -193,18 +194,43 @@ def _reads(graph: onnx.GraphProto, name: str) -> bool:
     return False
 
 
+#: A constant trip count of this or more is no trip count to the parser: exporters write
+#: INT64_MAX for a loop that only its condition ends (TorchScript's `while`, tf2onnx's
+#: `tf.while_loop`), and importLoop leaves such a loop without a trip limit (observed with
+#: TensorRT-RTX 1.7.1: 2^31 - 2 acts as a trip count, 2^31 - 1 and 2^63 - 1 as none).
+NO_TRIP_LIMIT = 2**31 - 1
+
+
+def _trip_limit(ctx: NodeContext) -> tuple[bool, str]:
+    """(whether the parser sets a trip limit, what the finding says when it does not)."""
+    if not ctx.has_input(0):
+        return False, "the loop has no trip count"
+    trips = ctx.graph.constant_value(ctx.node.input[0])
+    if trips is not None and getattr(trips, "size", 0) == 1 and trips.dtype.kind in "iu":
+        count = int(trips.reshape(-1)[0])
+        if count >= NO_TRIP_LIMIT:
+            return False, (
+                f"its constant trip count {count} is 2^31 - 1 or more, which the parser takes "
+                "for no trip count (a loop that only its condition ends)"
+            )
+    return True, ""
+
+
 def _check_loop(ctx: NodeContext):
     yield from _carried_shape_changes(ctx)
     body = next((a.g for a in ctx.node.attribute if a.name == "body"), None)
-    if not ctx.has_input(0) and body is not None and body.input:
+    limited, why_not = _trip_limit(ctx)
+    if not limited and body is not None and body.input:
         counter = body.input[0].name
         if counter and _reads(body, counter):
             yield ctx.finding(
                 "iteration-count-without-trip-count",
-                f"the body reads the iteration count ('{counter}') but the loop has no trip "
-                "count: the parser registers that value only for a loop with one",
-                "export the loop with a trip count (M; an upper bound will do, the condition "
-                "still ends it), e.g. tf.while_loop(..., maximum_iterations=N)",
+                f"the body reads the iteration count ('{counter}') but {why_not}: the parser "
+                "registers that value only for a loop with a trip limit",
+                "trt-rewrite --carry-loop-counter (the loop carries the count itself), or "
+                "export the loop with a trip count below 2^31 - 1 (M; an upper bound will do, "
+                "the condition still ends it), e.g. tf.while_loop(..., maximum_iterations=N)",
+                (Fix("rewrite", "carry-loop-counter"),),
             )
     carried = max(0, len(ctx.node.input) - 2)
     scan_outputs = len(ctx.node.output) - carried
@@ -218,12 +244,12 @@ def _check_loop(ctx: NodeContext):
             "cannot size its scan outputs by a negative length",
             "replace the loop by its initial values (the scan outputs are empty)",
         )
-    if not ctx.has_input(0):
+    if not limited:
         yield ctx.finding(
             "scan-output-without-trip-count",
-            f"{scan_outputs} scan output(s) but no trip count: TensorRT cannot size them",
-            "export the loop with a trip count (M), e.g. an upper bound, and keep the "
-            "condition for early exit only if the scan outputs are not needed",
+            f"{scan_outputs} scan output(s) but {why_not}: TensorRT cannot size them",
+            "export the loop with a trip count below 2^31 - 1 (M), e.g. an upper bound, and "
+            "keep the condition for early exit only if the scan outputs are not needed",
         )
     elif reads_float_network_input(ctx.graph, ctx.node.input[0]):
         yield ctx.finding(

@@ -2,6 +2,8 @@
 
 Sources: onnx-tensorrt docs/operators.md (10.15: Conv/ConvTranspose FP32, FP16, BF16;
 DeformConv FP32, FP16, "input must have 1D or 2D spatial dimensions", begin and end pads equal);
+pads, strides and dilations above 100,000 fail (`_compute.layer_parameters_fit`, observed
+with TensorRT-RTX 1.7.1);
 onnxOpImporters.cpp importConv (weights and bias may be runtime tensors: convMultiInput),
 importConvTranspose ("Deconvolution input must be at least 3D and at most 5D", negative
 pre-padding from output_shape refused), importDeformConv (FLOAT/FLOAT16 only, all inputs the
@@ -30,6 +32,7 @@ from trtforge.analyzer.kb.ops._compute import (
     OPS_MD,
     has_dynamic_dim,
     is_weights,
+    layer_parameters_fit,
     mixed_float_types,
     rank,
     src,
@@ -126,6 +129,7 @@ def _channels_fit(ctx: NodeContext):
 
 def _check_conv(ctx: NodeContext):
     yield from _spatial(ctx, 1, 3)
+    yield from layer_parameters_fit(ctx)
     yield from mixed_float_types(ctx, (0, 1, 2))
     yield from _channels_fit(ctx)
     known, channels = _dim(ctx, 1, 1)
@@ -144,6 +148,7 @@ def _check_conv(ctx: NodeContext):
 
 def _check_deconv(ctx: NodeContext):
     yield from _spatial(ctx, 1, 3)
+    yield from layer_parameters_fit(ctx)
     yield from mixed_float_types(ctx, (0, 1, 2))
     known, channels = _dim(ctx, 0, 1)
     if known and channels is None:

@@ -87,6 +87,33 @@ def _check_groupnorm(ctx: NodeContext):
         )
 
 
+def _per_channel(ctx: NodeContext):
+    """InstanceNormalization's scale and bias hold one value per channel. Another static
+    length is an invalid graph that ONNX's shape inference passes: onnxruntime refuses it
+    ("size of scale != input channel count"), and so does TensorRT's builder for a length
+    other than 1 (observed with TensorRT-RTX 1.7.1: "the normalization scale is not
+    broadcast-compatible with the input")."""
+    data = ctx.input(0)
+    if data is None or data.shape is None or len(data.shape) < 2:
+        return
+    want = data.shape[1]
+    if not isinstance(want, int) or want < 0:
+        return
+    for index, what in ((1, "scale"), (2, "bias")):
+        info = ctx.input(index)
+        if info is None or info.shape is None or len(info.shape) != 1:
+            continue
+        length = info.shape[0]
+        if isinstance(length, int) and length != want:
+            yield ctx.finding(
+                "shapes-mismatch",
+                f"the {what} holds {length} values but the input has {want} channels "
+                f"({list(data.shape)})",
+                f"fix the exporter: the {what} was made for another input (one value per channel)",
+            )
+            return
+
+
 def _check_rmsnorm(ctx: NodeContext):
     yield from only_first_output(ctx, "declares more outputs than Y", "leave only the Y output")
 
@@ -126,7 +153,9 @@ RULES = [
             OBSERVED,
         ),
         types={"*": _NORM_TYPES},
-        check=checks(_min_rank(3, "rank"), lambda ctx: mixed_float_types(ctx, (0, 1, 2))),
+        check=checks(
+            _min_rank(3, "rank"), lambda ctx: mixed_float_types(ctx, (0, 1, 2)), _per_channel
+        ),
     ),
     OpRule(
         op="LayerNormalization",

@@ -9,7 +9,8 @@ Observed with the TensorRT-RTX 1.7.1 parser: 1-D pools parse (expanded to 2-D), 
 ones fail; dilations != 1 fail ("does not support dilations other than 1"); a named Indices
 output fails even when unused ("doesn't support mode than 1 outputs for MaxPool nodes");
 Global{Average,Max}Pool (reduce layers) also take INT32/INT64; RoiAlign fails on RTX (no
-ROIAlign plugin).
+ROIAlign plugin); pads and strides above 100,000 fail (`layer_parameters_fit`), and so does
+an exclusive-count AveragePool pad as large as its window (`_exclusive_padding`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from trtforge.analyzer.kb.ops._compute import (
     OBSERVED,
     OPS_MD,
     kernel_volume_fits,
+    layer_parameters_fit,
     only_first_output,
     rank,
     src,
@@ -51,6 +53,35 @@ def _check_pool(ctx: NodeContext):
         )
     if ctx.rule is None or ctx.rule.op != "MaxPool":  # (MaxPool: `window_fits` checks it)
         yield from kernel_volume_fits(ctx, ctx.attr("kernel_shape"))
+    # (dilations other than 1 are refused above)
+    yield from layer_parameters_fit(ctx, ("pads", "strides"))
+    if ctx.rule is not None and ctx.rule.op == "AveragePool":
+        yield from _exclusive_padding(ctx)
+
+
+def _exclusive_padding(ctx: NodeContext):
+    """An average that leaves the padding out of its count (count_include_pad=0, the default)
+    needs each pad smaller than the window on its axis: observed with TensorRT-RTX 1.7.1 on
+    a 3x3 window, pads of 2 parse and 3 fail ("the padding size is larger than or equal to
+    the filter size for exclusive-count"), whatever the input's dims; with
+    count_include_pad=1 they parse."""
+    if ctx.attr_int("count_include_pad", 0) or str(ctx.attr("auto_pad", "NOTSET")) != "NOTSET":
+        return
+    kernel, pads = ctx.attr("kernel_shape"), ctx.attr("pads")
+    if not kernel or not pads or len(pads) != 2 * len(kernel):
+        return
+    for i, pad in enumerate(pads):
+        size = int(kernel[i % len(kernel)])
+        if int(pad) >= size:
+            yield ctx.finding(
+                "pads-exclusive",
+                f"pads {[int(p) for p in pads]} hold {int(pad)}, not smaller than the window's "
+                f"{size} on that axis; TensorRT's exclusive-count average (count_include_pad=0) "
+                "refuses it",
+                "pad with an explicit Pad node (zeros) first, or export with "
+                "count_include_pad=1 if the padded zeros may count",
+            )
+            return
 
 
 def _check_maxpool(ctx: NodeContext):

@@ -30,6 +30,7 @@ from trtforge.analyzer.kb.ops._tensor_common import (
     OBSERVED,
     OPSRC,
     float_value_input,
+    output_dims_fit,
     shape_input,
     static_length,
 )
@@ -126,6 +127,7 @@ def _tf_nearest_mode(ctx: NodeContext):
 
 def _check_resize(ctx: NodeContext):
     yield from _tf_nearest_mode(ctx)
+    yield from output_dims_fit(ctx)
     mode = ctx.attr("mode", "nearest")
     axes = ctx.attr("axes")
     scales_index = 2 if ctx.opset >= 11 else 1
@@ -163,6 +165,7 @@ def _check_resize(ctx: NodeContext):
 
 
 def _check_upsample(ctx: NodeContext):
+    yield from output_dims_fit(ctx)
     mode = ctx.attr("mode", "nearest")
     if ctx.opset < 9:
         scales = ctx.attr("scales")

@@ -22,6 +22,7 @@ from trtforge.analyzer.kb.ops._tensor_common import (
     TENSOR,
     TENSOR_U8,
     build_time_input,
+    output_dims_fit,
     output_rank,
     shape_inputs_check,
     static_lengths_check,
@@ -82,6 +83,7 @@ def _check_reshape(ctx: NodeContext):
     yield from shape_inputs_check((1, "shape"))(ctx)
     yield from static_lengths_check((1, "shape"))(ctx)
     yield from _element_count(ctx)
+    yield from output_dims_fit(ctx)
     shape = ctx.input(1)
     if shape is not None and shape.shape is not None and len(shape.shape) == 1:
         length = shape.shape[0]

@@ -12,6 +12,8 @@ importSplit, importSlice, importPad, importTile, importExpand: each refuses UINT
 - Slice starts/ends/axes/steps, Pad pads and Expand shape of dynamic length fail (the number of
   axes / the output rank is a build-time value); Tile repeats of dynamic length parse,
   repeats of rank 2 fail (`_check_repeats_rank`).
+- Pad, Tile and Expand to a static dim above 2^31 - 1 fail, and Slice steps outside the 32-bit
+  range (`_tensor_common.output_dims_fit`, `int32_values`).
 - Concat mixing an Unsqueeze of a quantized scalar with other tensors fails
   (`_tensor_common.QDQ_SOURCE`).
 """
@@ -24,6 +26,8 @@ from trtforge.analyzer.kb.ops._tensor_common import (
     OBSERVED,
     OPSRC,
     TENSOR,
+    int32_values,
+    output_dims_fit,
     quantized_extent,
     shape_inputs_check,
     static_lengths_check,
@@ -166,6 +170,7 @@ RULES = [
         check=checks(
             shape_inputs_check((1, "starts"), (2, "ends"), (3, "axes"), (4, "steps")),
             static_lengths_check((1, "starts"), (2, "ends"), (3, "axes"), (4, "steps")),
+            lambda ctx: int32_values(ctx, 4, "steps"),
         ),
     ),
     OpRule(
@@ -180,18 +185,20 @@ RULES = [
                 hint="use one of constant, reflect, edge or wrap",
             ),
         ),
-        check=static_lengths_check((1, "pads")),
+        check=checks(static_lengths_check((1, "pads")), output_dims_fit),
     ),
     OpRule(
         op="Tile",
         source=f"{OPSRC} importTile; docs/operators.md (Tile); {OBSERVED}",
         types={0: TENSOR, 1: INDEX},
-        check=checks(shape_inputs_check((1, "repeats")), _check_repeats_rank),
+        check=checks(shape_inputs_check((1, "repeats")), _check_repeats_rank, output_dims_fit),
     ),
     OpRule(
         op="Expand",
         source=f"{OPSRC} importExpand; docs/operators.md (Expand); {OBSERVED}",
         types={0: TENSOR, 1: INDEX},
-        check=checks(shape_inputs_check((1, "shape")), static_lengths_check((1, "shape"))),
+        check=checks(
+            shape_inputs_check((1, "shape")), static_lengths_check((1, "shape")), output_dims_fit
+        ),
     ),
 ]
