@@ -71,6 +71,11 @@ def import_graph(model: onnx.ModelProto, keep_constant: set[str] | frozenset = f
     names = [n for n in overridable_initializers(model) if n not in keep_constant]
     if not names:
         return graph
+    # what TensorRT's parser reads as weights (it takes an initializer listed as an input for
+    # its default), for a pass that must know where the parser sees a constant (`parser_constant`)
+    graph.parser_constants = {
+        t.name: t for t in model.graph.initializer if t.name in set(names) and _has_data(t)
+    }
     tensors = graph.tensors()
     declared = {v.name: v for v in model.graph.input}
     inputs = {t.name: t for t in graph.inputs}
@@ -88,6 +93,22 @@ def import_graph(model: onnx.ModelProto, keep_constant: set[str] | frozenset = f
         inputs[name] = tensor
     graph.inputs = [inputs[v.name] for v in model.graph.input if v.name in inputs]
     return graph
+
+
+def parser_constant(graph: gs.Graph, tensor: gs.Tensor) -> np.ndarray | None:
+    """The value TensorRT's parser sees for `tensor`: a constant's (`const_value`), or an
+    overridable initializer's default (`import_graph` keeps it a graph input, whose value no
+    pass may fold in; the parser takes it as weights). None when it is neither, or large."""
+    value = const_value(tensor)
+    if value is not None:
+        return value
+    default = getattr(graph, "parser_constants", {}).get(tensor.name)
+    if default is None or default.data_location == onnx.TensorProto.EXTERNAL:
+        return None
+    count = 1
+    for dim in default.dims:
+        count *= dim
+    return None if count > MAX_MATCH_ELEMENTS else onnx.numpy_helper.to_array(default)
 
 
 def with_overridable_defaults(out: onnx.ModelProto, original: onnx.ModelProto) -> None:

@@ -66,6 +66,26 @@ def test_rewrite_computes_the_same_and_the_loop_parses(rw, trip_count):
     assert not rw.apply(result.proto, "carry-loop-counter").changed  # idempotent
 
 
+def test_an_overridable_trip_count_is_read_as_the_parser_reads_it(rw):
+    """An initializer that is also a graph input (IR >= 4): the parser takes its default as
+    weights (INT64_MAX: no trip limit), so the pass applies; the rewritten loop computes the
+    same whatever trip count is fed."""
+    model = _while_loop(INT64_MAX)
+    model.graph.input.append(onnx.helper.make_tensor_value_info("m", onnx.TensorProto.INT64, []))
+    report = check(model, target="rtx-1", backend="static")
+    assert [f.name for n in report.nodes for f in n.fixes] == ["carry-loop-counter"]
+    result = rw.apply(model, "carry-loop-counter")
+    assert result.passes["carry-loop-counter"].applied == 1
+    assert [i.name for i in result.proto.graph.input] == ["x", "limit", "m"]
+    x = np.array([1.0, -2.0, 0.5, 3.0], np.float32)
+    for m in (INT64_MAX, 2, 0):
+        feeds = {"x": x, "limit": np.array(5, np.int64), "m": np.array(m, np.int64)}
+        want, got = run_model(model, feeds), run_model(result.proto, feeds)
+        np.testing.assert_array_equal(got["acc"], want["acc"])
+        np.testing.assert_array_equal(got["steps"], want["steps"])
+    assert check(result.proto, target="rtx-1", backend="static").supported
+
+
 def test_a_loop_with_a_trip_limit_is_left_alone(rw):
     model = _while_loop(2**31 - 2)
     assert check(model, target="rtx-1", backend="static").supported

@@ -35,18 +35,20 @@ from __future__ import annotations
 from trtforge.analyzer.kb.ops.control_flow import NO_TRIP_LIMIT
 from trtforge.analyzer.lazy import lazy_import
 from trtforge.analyzer.rewrite.base import Match, PassContext, RewritePass
-from trtforge.analyzer.rewrite.graphutil import anchor, const_value
+from trtforge.analyzer.rewrite.graphutil import anchor, parser_constant
 
 np = lazy_import("numpy")
 gs = lazy_import("onnx_graphsurgeon")
 
 
-def has_trip_limit(node: gs.Node) -> bool:
-    """Whether the parser gives this Loop a trip limit: a trip count that is not a constant of
-    NO_TRIP_LIMIT or more."""
+def has_trip_limit(node: gs.Node, top: gs.Graph) -> bool:
+    """Whether the parser gives this Loop (of any graph of the model whose top-level graph is
+    `top`) a trip limit: a trip count that is not a constant of NO_TRIP_LIMIT or more — an
+    overridable initializer's default included, which the parser takes as weights (carrying
+    the count computes the same whatever trip count is fed)."""
     if not node.inputs or not node.inputs[0].name:
         return False
-    value = const_value(node.inputs[0])
+    value = parser_constant(top, node.inputs[0])
     if value is None or value.size != 1 or value.dtype.kind not in "iu":
         return True
     return int(value.reshape(-1)[0]) < NO_TRIP_LIMIT
@@ -86,7 +88,7 @@ class CarryLoopCounter(RewritePass):
                     continue
                 if len(node.inputs) < 2 or len(body.inputs) != len(node.inputs):
                     continue  # (an invalid Loop: validity reports it)
-                if has_trip_limit(node) or not _reads(body, body.inputs[0]):
+                if has_trip_limit(node, ctx.graph) or not _reads(body, body.inputs[0]):
                     continue
                 yield Match(anchor(node), [node], {"graph": graph})
 
