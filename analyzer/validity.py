@@ -1025,6 +1025,8 @@ class _GraphChecker:
         `node`'s outputs, nor those of `owners`, the nodes holding `node`), and its tensor
         attributes."""
         owners = owners.union(o for o in node.output if o)
+        if node.op_type in _BODY_OPS and node.domain in ("", "ai.onnx"):
+            self._body_signature(node, where, at)
         for attr in node.attribute:
             bodies = [attr.g] if attr.HasField("g") else []
             bodies += list(attr.graphs)
@@ -1036,6 +1038,41 @@ class _GraphChecker:
                 self.graph(body, rows, visible, label, at, owners=owners)
             if attr.HasField("t"):
                 self.problems.extend(_tensor_problems(attr.t, where, at, "tensor attribute"))
+
+    def _body_signature(self, node, where: str, at) -> None:
+        """A body's inputs and outputs must be as many as its node hands it and takes back:
+        Loop (iteration count, condition, carried values) → (condition, carried values, scan
+        outputs); Scan (state, scan inputs) → (state, scan outputs); If's branches → the
+        node's outputs. ONNX's inference lets a Loop body without outputs pass; onnxruntime
+        refuses it ("Loop::Info"), and TensorRT's parser too."""
+        bodies = {a.name: a.g for a in node.attribute if a.HasField("g")}
+        if node.op_type == "If":
+            wants = {name: (None, len(node.output)) for name in ("then_branch", "else_branch")}
+        elif node.op_type == "Loop":
+            wants = {"body": (len(node.input), 1 + len(node.output))}
+        else:  # Scan (opset 8's sequence_lens input is the node's alone)
+            first = 1 if self.opsets.get("", self.opsets.get("ai.onnx", 0)) == 8 else 0
+            wants = {"body": (len(node.input) - first, len(node.output))}
+        label = _node_label(node, where)
+        if not node.name and not where and at is not None:
+            label = f"{short(node.op_type)} node '<{short(node.op_type)} #{at}>'"
+        for name, (inputs, outputs) in wants.items():
+            body = bodies.get(name)
+            if body is None:
+                continue  # (a missing body: the schema check reports it)
+            have_in, have_out = len(body.input), len(body.output)
+            if (inputs is None or have_in == inputs) and have_out == outputs:
+                continue
+            self.add(
+                at,
+                "body-signature",
+                f"{label}: its {name} takes {have_in} input(s) and gives "
+                f"{have_out} output(s); the node "
+                + (f"hands it {inputs} and " if inputs is not None else "")
+                + f"takes {outputs} back",
+                "the model is damaged: re-export it (the body and its node must agree)",
+            )
+            return
 
 
 def _named_twice(names) -> set[str]:

@@ -94,11 +94,35 @@ def model_opsets(proto: onnx.ModelProto) -> dict[str, int]:
 
 
 def _signature(graph: gs.Graph) -> tuple:
-    """A cheap fingerprint of a graph's structure, to tell whether a pass changed it."""
-    return tuple(
-        (n.op, n.domain, tuple(t.name for t in n.inputs), tuple(t.name for t in n.outputs))
-        for n in graph.nodes
+    """A cheap fingerprint of a graph's structure, bodies included (a pass may change only a
+    Loop's body), to tell whether a pass changed it."""
+    return (
+        tuple(t.name for t in graph.inputs),
+        tuple(t.name for t in graph.outputs),
+        tuple(
+            (
+                n.op,
+                n.domain,
+                tuple(t.name for t in n.inputs),
+                tuple(t.name for t in n.outputs),
+                _bodies_signature(n) if n.op in _BODY_OPS or n.domain else (),
+            )
+            for n in graph.nodes
+        ),
     )
+
+
+#: standard ops with graph attributes (a custom-domain node may have some too).
+_BODY_OPS = frozenset({"If", "Loop", "Scan"})
+
+
+def _bodies_signature(node: gs.Node) -> tuple:
+    bodies = []
+    for value in node.attrs.values():
+        for body in value if isinstance(value, list) else [value]:
+            if isinstance(body, gs.Graph):
+                bodies.append(_signature(body))
+    return tuple(bodies)
 
 
 def _min_ir_version(opsets: dict[str, int]) -> int:

@@ -99,3 +99,152 @@ def test_the_rewritten_loop_parses_in_tensorrt_rtx(rw):
     rewritten = rw.apply(model, "carry-loop-counter").proto
     report = check(rewritten, target="rtx-1", backend="parser", advice=False)
     assert report.supported, [(n.op_type, [f.message for f in n.errors]) for n in report.nodes]
+
+
+def _body(counter_shape, read_in_nested=False):
+    """A while-loop body (i, c, a) -> (c2, a2): a += float(i), going on while i + 1 < limit;
+    `counter_shape`: how the body declares `i`; `read_in_nested`: a nested Loop (trip count 3)
+    reads an iteration count of its own, also named `i`, and the body does not read its own."""
+    vi = onnx.helper.make_tensor_value_info
+    T = onnx.TensorProto
+    if read_in_nested:
+        inner = onnx.helper.make_graph(
+            [
+                onnx.helper.make_node("Identity", ["ci"], ["cj"]),
+                onnx.helper.make_node("Cast", ["i"], ["ff"], to=T.FLOAT),
+                onnx.helper.make_node("Add", ["b", "ff"], ["b2"]),
+            ],
+            "inner",
+            [vi("i", T.INT64, []), vi("ci", T.BOOL, []), vi("b", T.FLOAT, [4])],
+            [vi("cj", T.BOOL, []), vi("b2", T.FLOAT, [4])],
+        )
+        nodes = [
+            onnx.helper.make_node("Loop", ["three", "c", "a"], ["a2"], body=inner),
+            onnx.helper.make_node("ReduceSum", ["a2"], ["s"], keepdims=0),
+            onnx.helper.make_node("Less", ["s", "flimit"], ["c2"]),
+        ]
+    else:
+        nodes = [
+            onnx.helper.make_node("Cast", ["i"], ["f"], to=T.FLOAT),
+            onnx.helper.make_node("Add", ["a", "f"], ["a2"]),
+            onnx.helper.make_node("Add", ["i", "one"], ["i1"]),
+            onnx.helper.make_node("Less", ["i1", "limit"], ["c2"]),
+        ]
+    return onnx.helper.make_graph(
+        nodes,
+        "body",
+        [vi("i", T.INT64, counter_shape), vi("c", T.BOOL, []), vi("a", T.FLOAT, [4])],
+        [vi("c2", T.BOOL, None), vi("a2", T.FLOAT, [4])],
+    )
+
+
+def _model(nodes, extra_inits=()):
+    vi = onnx.helper.make_tensor_value_info
+    T = onnx.TensorProto
+    inits = [
+        onnx.numpy_helper.from_array(np.zeros(4, np.float32), "zero"),
+        onnx.numpy_helper.from_array(np.array(INT64_MAX, np.int64), "m"),
+        onnx.numpy_helper.from_array(np.array(1, np.int64), "one"),
+        onnx.numpy_helper.from_array(np.array(3, np.int64), "three"),
+        onnx.numpy_helper.from_array(np.array(30.0, np.float32), "flimit"),
+        *extra_inits,
+    ]
+    graph = onnx.helper.make_graph(
+        nodes,
+        "g",
+        [vi("limit", T.INT64, []), vi("c0", T.BOOL, [])],
+        [vi("y", T.FLOAT, [4])],
+        inits,
+    )
+    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def _feeds(limit, cond=True):
+    return {"limit": np.array(limit, np.int64), "c0": np.array(cond)}
+
+
+def test_a_loop_in_an_if_branch_is_rewritten_and_the_change_kept(rw):
+    """The manager tells a change inside a body from none (it compared top-level nodes only:
+    "applied 1", and the input written unchanged)."""
+    loop = onnx.helper.make_node("Loop", ["m", "c0", "zero"], ["r"], body=_body([]))
+    branch = onnx.helper.make_graph(
+        [loop], "then", [], [onnx.helper.make_tensor_value_info("r", 1, [4])]
+    )
+    other = onnx.helper.make_graph(
+        [onnx.helper.make_node("Identity", ["zero"], ["e"])],
+        "else",
+        [],
+        [onnx.helper.make_tensor_value_info("e", 1, [4])],
+    )
+    model = _model(
+        [onnx.helper.make_node("If", ["c0"], ["y"], then_branch=branch, else_branch=other)]
+    )
+    assert not check(model, target="rtx-1", backend="static").supported
+    result = rw.apply(model, "carry-loop-counter")
+    assert result.changed and result.passes["carry-loop-counter"].applied == 1
+    onnx.checker.check_model(result.proto, full_check=True)
+    for limit in (0, 4):
+        want, got = run_model(model, _feeds(limit)), run_model(result.proto, _feeds(limit))
+        np.testing.assert_array_equal(got["y"], want["y"])
+    assert check(result.proto, target="rtx-1", backend="static").supported
+
+
+def test_a_counter_declared_of_shape_one_keeps_its_shape(rw):
+    """A body declaring its count `int64[1]`: the carried counter keeps that shape (made a
+    scalar, the values computed from it no longer fit their declarations)."""
+    model = _model([onnx.helper.make_node("Loop", ["m", "c0", "zero"], ["y"], body=_body([1]))])
+    result = rw.apply(model, "carry-loop-counter")
+    assert result.passes["carry-loop-counter"].applied == 1
+    onnx.checker.check_model(result.proto, full_check=True)
+    for limit in (1, 5):
+        want, got = run_model(model, _feeds(limit)), run_model(result.proto, _feeds(limit))
+        np.testing.assert_array_equal(got["y"], want["y"])
+
+
+def test_a_count_of_several_values_is_skipped_and_not_promised(rw):
+    model = _model([onnx.helper.make_node("Loop", ["m", "c0", "zero"], ["y"], body=_body(["n"]))])
+    report = check(model, target="rtx-1", backend="static")
+    assert not report.supported and not [f for n in report.nodes for f in n.fixes]
+    result = rw.apply(model, "carry-loop-counter")
+    assert not result.changed
+    assert "not one value" in result.passes["carry-loop-counter"].skips[0].reason
+
+
+def test_a_nested_body_reading_a_count_of_its_own_name_is_not_the_outer_count():
+    """The outer body does not read its count; a nested Loop names its own count `i` too
+    (onnx.checker accepts it). The parser builds the outer loop (it has a trip limit for the
+    inner one); trt-check said it read the outer count."""
+    model = _model(
+        [
+            onnx.helper.make_node(
+                "Loop", ["m", "c0", "zero"], ["y"], body=_body([], read_in_nested=True)
+            )
+        ]
+    )
+    assert check(model, target="rtx-1", backend="static").supported
+
+
+def test_a_loop_body_without_its_outputs_is_an_invalid_graph():
+    """ONNX's inference lets it pass; onnxruntime refuses it, and so does the parser."""
+    body = _body([])
+    del body.output[:]
+    graph_loop = onnx.helper.make_node("Loop", ["m", "c0", "zero"], ["y"], body=body)
+    vi = onnx.helper.make_tensor_value_info
+    graph = onnx.helper.make_graph(
+        [graph_loop],
+        "g",
+        [vi("limit", 7, []), vi("c0", 9, [])],
+        [vi("y", 1, [4])],
+        [
+            onnx.numpy_helper.from_array(np.zeros(4, np.float32), "zero"),
+            onnx.numpy_helper.from_array(np.array(INT64_MAX, np.int64), "m"),
+            onnx.numpy_helper.from_array(np.array(1, np.int64), "one"),
+        ],
+    )
+    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)])
+    report = check(model, target="rtx-1", backend="static")
+    codes = [f.code for n in report.nodes for f in n.errors]
+    assert "invalid/body-signature" in codes

@@ -180,8 +180,15 @@ def _slices_off(ctx: NodeContext, body: onnx.GraphProto, node: onnx.NodeProto) -
     return not whole
 
 
-def _reads(graph: onnx.GraphProto, name: str) -> bool:
-    """Whether `graph` (its nodes, their bodies, its outputs) reads the value `name`."""
+def _reads(graph: onnx.GraphProto, name: str, nested: bool = False) -> bool:
+    """Whether `graph` (its nodes, their bodies, its outputs) reads the value `name` — of
+    `graph` itself, or (`nested`) of a graph enclosing it. A nested body that names an input or
+    initializer `name` reads its own value, not the enclosing one (a nested Loop's iteration
+    count named as the outer one's: onnx.checker accepts it)."""
+    if nested and (
+        any(v.name == name for v in graph.input) or any(t.name == name for t in graph.initializer)
+    ):
+        return False
     if any(out.name == name for out in graph.output):
         return True
     for node in graph.node:
@@ -189,7 +196,7 @@ def _reads(graph: onnx.GraphProto, name: str) -> bool:
             return True
         for attr in node.attribute:
             for body in [attr.g] if attr.HasField("g") else list(attr.graphs):
-                if _reads(body, name):
+                if _reads(body, name, nested=True):
                     return True
     return False
 
