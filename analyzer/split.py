@@ -159,13 +159,10 @@ def split_model(
             for t in nodes[i].input:
                 if t and t not in made and t not in inits and t not in names:
                     names.append(t)
-            for attr in nodes[i].attribute:  # outer tensors read inside subgraphs
-                for g in [attr.g] if attr.HasField("g") else list(attr.graphs):
-                    for inner in g.node:
-                        for t in inner.input:
-                            if t in produced_by or t in graph_inputs:
-                                if t not in made and t not in names:
-                                    names.append(t)
+            for t in _body_reads(nodes[i]):  # outer tensors read inside bodies
+                if t in produced_by or t in graph_inputs:
+                    if t not in made and t not in names:
+                        names.append(t)
         return names
 
     recomputed = _recomputed_shape_values(
@@ -218,6 +215,7 @@ def split_model(
                 f"cannot cut out the {name} part ({type(err).__name__}: {str(err)[:160]})",
                 "report this model",
             ) from None
+        _with_body_initializers(proto, model.graph)
         missing = [t for t in ins if t not in origin]
         if missing:
             raise UserError(f"the {name} part reads {missing[:3]} before they exist", "report it")
@@ -232,6 +230,27 @@ def split_model(
         outputs[t] = origin[t]
     unsupported = [nodes[i].name or nodes[i].op_type for i in sorted(pre | post)]
     return Split(stages, outputs, unsupported)
+
+
+def _body_reads(node: onnx.NodeProto):
+    """The names the bodies of `node` read, at any depth (their own values among them)."""
+    for attr in node.attribute:
+        for body in [attr.g] if attr.HasField("g") else list(attr.graphs):
+            for inner in body.node:
+                yield from inner.input
+                yield from _body_reads(inner)
+            yield from (v.name for v in body.output)
+
+
+def _with_body_initializers(part: onnx.ModelProto, graph: onnx.GraphProto) -> None:
+    """Adds to `part` the initializers of `graph` that only its nodes' bodies read: onnx's
+    Extractor follows the nodes' own inputs, so a Loop body's weight read from the enclosing
+    graph was left out and the part was no valid model."""
+    have = {t.name for t in part.graph.initializer} | {v.name for v in part.graph.input}
+    have |= {o for n in part.graph.node for o in n.output}
+    wanted = {t for n in part.graph.node for t in _body_reads(n)} - have
+    if wanted:
+        part.graph.initializer.extend(t for t in graph.initializer if t.name in wanted)
 
 
 #: the largest computation the TensorRT part makes again of a shape value the host computes.

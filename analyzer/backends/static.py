@@ -29,6 +29,7 @@ from trtforge.analyzer.graph import GraphView, holds_graph
 from trtforge.analyzer.inference import GENERATED_DIM, TypeTable
 from trtforge.analyzer.kb import fixability, graph_rules
 from trtforge.analyzer.kb.policy import (
+    MAX_TENSOR_ELEMENTS,
     convertible_types,
     default_types,
     effective_dtype,
@@ -59,6 +60,18 @@ except ImportError:  # pragma: no cover - a build without a C++ compiler
 log = logging.getLogger("trtforge.static")
 
 FOLD = Fix("rewrite", "fold-constants")
+
+
+def _static_volume(shape) -> int:
+    """The element count of a static shape; 0 when a dim is unknown (or there is no shape)."""
+    if not shape:
+        return 0
+    volume = 1
+    for dim in shape:
+        if type(dim) is not int or dim < 0:
+            return 0
+        volume *= dim
+    return volume
 
 
 def _domain(node: onnx.NodeProto) -> str:
@@ -320,6 +333,15 @@ class StaticChecker:
         for index, name in enumerate(node.output):
             if not name:
                 continue
+            volume = _static_volume(graph.tensor(name).shape)
+            if volume > MAX_TENSOR_ELEMENTS:
+                yield ctx.finding(
+                    "tensor-too-large",
+                    f"output {index} ('{name}') would hold {volume:,} elements; a TensorRT "
+                    f"tensor holds at most {MAX_TENSOR_ELEMENTS:,} (2^40), and the engine "
+                    "build fails",
+                    "fix the exporter: the sizes that make this tensor were computed wrongly",
+                )
             dtype = effective_dtype(graph, name, graph.tensor(name).dtype)
             if graph.is_graph_output(name):
                 if dtype == "INT32" and graph.tensor(name).dtype == "UINT8":

@@ -92,7 +92,8 @@ NO_FIX: tuple[tuple[str, str], ...] = (
         "no pass removes a loop that never runs; change the loop at its source",
     ),
     (
-        r"(^|/)(dim-too-large|int32-range|pads-too-large|strides-too-large|dilations-too-large)$",
+        r"(^|/)(dim-too-large|int32-range|pads-too-large|strides-too-large|dilations-too-large|"
+        r"tensor-too-large)$",
         "the sizes are beyond what any TensorRT layer takes, and no real model needs them: "
         "the exporter computed them wrongly; fix it",
     ),

@@ -8,7 +8,9 @@ ModelImporter.cpp `importInput` + importerUtils `convertDtype`):
     INT2/UINT2, and any non-tensor input (sequence, optional, map). Accepted: FLOAT, FLOAT16,
     BFLOAT16, INT32, INT64, INT8, UINT8, BOOL, FLOAT8E4M3FN, INT4, FLOAT4E2M1 (TensorRT 10.8+),
     and DOUBLE, which the parser converts to FLOAT (a warning here). An input of rank > 8
-    (TensorRT's Dims::MAX_DIMS) fails there too ("Failed to convert ONNX dimensions").
+    (TensorRT's Dims::MAX_DIMS) fails there too ("Failed to convert ONNX dimensions"), and so
+    does one with a static dim above 2^31 - 1 or more than 2^40 elements ("Failed to add input
+    to the network").
   * The parser does not reject a model for its opset or IR version (observed: default-domain
     opsets 1..30 and IR versions 1..20 all parse). Below opset 7 it warns that such models "are
     not guaranteed to work" (ModelImporter.cpp), and elementwise ops that broadcast with the
@@ -26,6 +28,7 @@ from collections.abc import Iterator
 from trtforge.analyzer.findings import Finding
 from trtforge.analyzer.graph import GraphView
 from trtforge.analyzer.inference import dtype_name
+from trtforge.analyzer.kb.policy import MAX_INPUT_DIM, MAX_TENSOR_ELEMENTS
 from trtforge.analyzer.loading import LoadedModel
 from trtforge.analyzer.safe_text import text_of
 from trtforge.analyzer.targets import Target
@@ -78,6 +81,30 @@ def _input_finding(name: str, kind: str, what: str, hint: str, severity: str = "
     )
 
 
+def _input_size(name: str, dims) -> Iterator[Finding]:
+    """A static dim above MAX_INPUT_DIM, or more than MAX_TENSOR_ELEMENTS elements (an empty
+    input too, when a dim is too large): importInput fails ("Failed to add input to the
+    network"; observed with TensorRT-RTX 1.7.1 at [2^31], [0, 2^31], [2^20, 2^20 + 1])."""
+    values = [d.dim_value for d in dims if d.HasField("dim_value")]
+    shown = ", ".join(str(d.dim_value) if d.HasField("dim_value") else "?" for d in dims)
+    big = [v for v in values if v > MAX_INPUT_DIM]
+    volume = 1
+    for v in values:
+        volume *= max(v, 0)
+    if big or (len(values) == len(dims) and volume > MAX_TENSOR_ELEMENTS):
+        yield _input_finding(
+            name,
+            "input-too-large",
+            f"has shape [{shown}]: "
+            + (
+                f"a dim of {big[0]:,}, above TensorRT's {MAX_INPUT_DIM:,} (2^31 - 1) per dim"
+                if big
+                else f"{volume:,} elements, above TensorRT's {MAX_TENSOR_ELEMENTS:,} (2^40)"
+            ),
+            "export the input smaller (split it into several inputs, or feed it in parts)",
+        )
+
+
 def _check_inputs(graph: GraphView, target: Target) -> Iterator[Finding]:
     allowed = input_types(target)
     initializers = graph.initializer_names()
@@ -124,6 +151,8 @@ def _check_inputs(graph: GraphView, target: Target) -> Iterator[Finding]:
                 f"has rank {len(tensor.shape.dim)}; TensorRT tensors have at most {MAX_RANK} dims",
                 "reshape the input to at most 8 dims before the model (merge adjacent dims)",
             )
+        if tensor.HasField("shape"):
+            yield from _input_size(value.name, tensor.shape.dim)
         if not tensor.HasField("shape"):
             yield _input_finding(
                 value.name,

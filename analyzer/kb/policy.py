@@ -40,6 +40,13 @@ FLOAT_OPS = FLOAT_LIKE | QUANTIZED
 #: Float and signed-integer arithmetic (Add, Max, ReduceSum, ArgMax, …).
 NUMERIC = FLOAT_OPS | INDEX_INTS
 
+#: The most elements a TensorRT tensor holds, 2^40 (observed with TensorRT-RTX 1.7.1: a network
+#: input of more fails the parse, "Failed to add input to the network"; an intermediate tensor
+#: of more fails the build, "exceeds the maximum supported element count of 1099511627776";
+#: exactly 2^40 builds). A network input's dims are at most 2^31 - 1 each (`MAX_INPUT_DIM`).
+MAX_TENSOR_ELEMENTS = 2**40
+MAX_INPUT_DIM = 2**31 - 1
+
 #: Every type some TensorRT release can hold (the engine narrows it to the target's
 #: convertible types); for importers that take anything (Cast, Identity-like ops).
 ANY_TRT = FLOAT_LIKE | INTS | {"BOOL"} | QUANT

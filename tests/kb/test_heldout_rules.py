@@ -145,7 +145,7 @@ def test_loop_concat_scan_is_named_only_with_a_trip_count() -> None:
     assert not result.changed
 
 
-@pytest.mark.parametrize("length", [0, 1, 4])
+@pytest.mark.parametrize("length", [0, 1, 4, (1, 3)])
 def test_an_instance_norm_scale_of_another_length_than_the_channels_is_refused(length) -> None:
     """ONNX's shape inference passes it; onnxruntime refuses to run it, and TensorRT-RTX 1.7.1
     parses it and its builder fails (for lengths other than 1), so no backend may call it
@@ -172,3 +172,33 @@ def test_an_instance_norm_scale_of_another_length_than_the_channels_is_refused(l
     model.graph.initializer[0].CopyFrom(numpy_helper.from_array(np.ones(3, np.float32), "s"))
     model.graph.initializer[1].CopyFrom(numpy_helper.from_array(np.zeros(3, np.float32), "b"))
     assert check(model, target="rtx-1", backend="static").supported
+
+
+@pytest.mark.parametrize(
+    ("shape", "parses"),
+    [
+        ([2**31 - 1], True),
+        ([2**31], False),
+        ([0, 2**31], False),  # empty, and still refused
+        ([2**20, 2**20], True),  # 2^40 elements
+        ([2**20, 2**20 + 1], False),
+        (["N", 2**31], False),
+        (["N", 2**21, 2**20], True),  # the volume is unknown
+    ],
+)
+def test_a_network_input_above_the_tensor_limits_is_refused(shape, parses) -> None:
+    """importInput fails ("Failed to add input to the network") for a static dim above
+    2^31 - 1 or more than 2^40 elements, observed with TensorRT-RTX 1.7.1."""
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    report = check(model, target="rtx-1", backend="static")
+    codes = [f.code for f in report.graph_findings if f.is_error]
+    assert ("graph/input-too-large" not in codes) is parses, codes
+    if HAS_RTX:
+        assert parse_models({"m": model})["m"].ok is parses

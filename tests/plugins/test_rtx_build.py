@@ -315,3 +315,25 @@ def test_topk_above_the_limit_is_unsupported_as_the_builder_refuses_it(tmp_path,
     proc = _aot_build(tmp_path, graph, "t")
     assert check(str(tmp_path / "t.onnx"), target="rtx-1", backend="static").supported is builds
     assert (proc.returncode == 0) is builds, proc.stderr
+
+
+@pytest.mark.parametrize(("rows", "builds"), [(2**20, True), (2**20 + 1, False)])
+def test_a_tensor_above_2p40_elements_is_unsupported_as_the_builder_refuses_it(
+    tmp_path, rows, builds
+):
+    """The parser takes an Expand to [rows, 2^20]; the builder refuses a tensor of more than
+    2^40 elements ("exceeds the maximum supported element count"), exactly 2^40 builds."""
+    from trtforge.analyzer import check
+
+    graph = helper.make_graph(
+        [helper.make_node("Expand", ["x", "s"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [rows, 2**20])],
+        [numpy_helper.from_array(np.array([rows, 2**20], np.int64), "s")],
+    )
+    proc = _aot_build(tmp_path, graph, "t")
+    report = check(str(tmp_path / "t.onnx"), target="rtx-1", backend="static")
+    assert report.supported is builds
+    assert builds or "expand/tensor-too-large" in [f.code for f in report.nodes[0].errors]
+    assert (proc.returncode == 0) is builds, proc.stderr

@@ -338,3 +338,60 @@ def test_the_split_is_compared_at_the_precision_the_model_computes_in(tmp_path, 
     onnx.save(onnx.parser.parse_model(float_only), src)
     result = rewrite_file(src, tmp_path / "f32.trt.onnx", split=True, target="rtx-1")
     assert not result.written and "verification of the split failed" in result.failure
+
+
+def test_a_host_part_gets_the_weights_its_bodies_read_from_the_graph():
+    """A Loop (host side) whose body reads a weight of the enclosing graph, and a nested
+    body reading one two levels down: onnx's Extractor follows the nodes' own inputs only, so
+    the part lacked them and was no valid model."""
+    vi = helper.make_tensor_value_info
+    inner = helper.make_graph(
+        [helper.make_node("Mul", ["a", "k2"], ["r"])],
+        "inner",
+        [],
+        [vi("r", TensorProto.FLOAT, [4])],
+    )
+    other = helper.make_graph(
+        [helper.make_node("Identity", ["a"], ["e"])], "other", [], [vi("e", TensorProto.FLOAT, [4])]
+    )
+    body = helper.make_graph(
+        [
+            helper.make_node("Cast", ["i"], ["f"], to=TensorProto.FLOAT),
+            helper.make_node("Mul", ["f", "k"], ["fk"]),
+            helper.make_node("If", ["c"], ["b"], then_branch=inner, else_branch=other),
+            helper.make_node("Add", ["b", "fk"], ["a2"]),
+            helper.make_node("Identity", ["c"], ["c2"]),
+        ],
+        "body",
+        [
+            vi("i", TensorProto.INT64, []),
+            vi("c", TensorProto.BOOL, []),
+            vi("a", TensorProto.FLOAT, [4]),
+        ],
+        [vi("c2", TensorProto.BOOL, []), vi("a2", TensorProto.FLOAT, [4])],
+    )
+    graph = helper.make_graph(
+        [
+            helper.make_node("Relu", ["x"], ["xr"]),
+            helper.make_node("Loop", ["m", "c0", "xr"], ["y"], body=body),
+        ],
+        "g",
+        [vi("x", TensorProto.FLOAT, [4]), vi("c0", TensorProto.BOOL, [])],
+        [vi("y", TensorProto.FLOAT, [4])],
+        [
+            numpy_helper.from_array(np.full(4, 2, np.float32), "k"),
+            numpy_helper.from_array(np.full(4, 0.5, np.float32), "k2"),
+            numpy_helper.from_array(np.array(3, np.int64), "m"),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model, full_check=True)
+    split = split_model(model, [True, False])
+    assert [s.name for s in split.stages] == ["tensorrt", "host-post"]
+    for stage in split.stages:
+        onnx.checker.check_model(stage.proto, full_check=True)
+    from trtforge.analyzer.rewrite.verify import run_model
+
+    for cond in (True, False):
+        feeds = {"x": np.array([1.0, -2.0, 3.0, 0.5], np.float32), "c0": np.array(cond)}
+        np.testing.assert_allclose(run_split(split, feeds)["y"], run_model(model, feeds)["y"])

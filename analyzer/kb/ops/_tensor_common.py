@@ -470,7 +470,8 @@ MAX_LAYER_DIM = 2**31 - 1
 def output_dims_fit(ctx: NodeContext):
     """A static output dim above MAX_LAYER_DIM: the layer is refused ("Invalid Node"; observed
     with TensorRT-RTX 1.7.1: Pad, Tile and Expand to 2^31 - 1 parse, to 2^31 fail; Resize to
-    2^31 "inherently negative length", Reshape to [2^31] fails). A dim that is only known at
+    2^31 sizes "inherently negative length" — given as scales it parses and builds —, Reshape
+    to [2^31] fails). A dim that is only known at
     run time (computed from a symbolic input dim) parses, and so does a ConstantOfShape of any
     size (a fill of a shape tensor): those are not judged here."""
     out = ctx.output(0)

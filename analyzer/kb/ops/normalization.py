@@ -101,14 +101,16 @@ def _per_channel(ctx: NodeContext):
         return
     for index, what in ((1, "scale"), (2, "bias")):
         info = ctx.input(index)
-        if info is None or info.shape is None or len(info.shape) != 1:
+        if info is None or info.shape is None:
             continue
-        length = info.shape[0]
-        if isinstance(length, int) and length != want:
+        shape = list(info.shape)
+        if len(shape) == 1 and not isinstance(shape[0], int):
+            continue
+        if shape != [want]:  # (another rank: [1, C] fails alike, "input.nbDims == scale.nbDims")
             yield ctx.finding(
                 "shapes-mismatch",
-                f"the {what} holds {length} values but the input has {want} channels "
-                f"({list(data.shape)})",
+                f"the {what} has shape {shape} but the input has {want} channels "
+                f"({list(data.shape)}): one value per channel, shape [{want}]",
                 f"fix the exporter: the {what} was made for another input (one value per channel)",
             )
             return
