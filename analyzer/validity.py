@@ -1056,6 +1056,17 @@ class _GraphChecker:
         label = _node_label(node, where)
         if not node.name and not where and at is not None:
             label = f"{short(node.op_type)} node '<{short(node.op_type)} #{at}>'"
+        if "" in node.output:
+            # onnx.checker takes it; onnxruntime crashes on such a Loop (SIGSEGV) and TensorRT's
+            # parser refuses it ("Node has more output tensors than TRT expected")
+            self.add(
+                at,
+                "body-signature",
+                f"{label}: output {list(node.output).index('')} has no name; each value a "
+                f"{short(node.op_type)} hands back needs one (none of its outputs is optional)",
+                "name the output (an unused name will do), or re-export the model",
+            )
+            return
         for name, (inputs, outputs) in wants.items():
             body = bodies.get(name)
             if body is None:

@@ -480,8 +480,8 @@ def refuse_invalid(session: ModelSession) -> None:
     if problem is not None:
         raise UserError(
             f"{loaded.display_path}: {problem}",
-            "trt-rewrite only rewrites valid ONNX graphs; fix or re-export the model "
-            "(trt-check MODEL lists every problem)",
+            "trtforge rewrites and quantizes valid ONNX graphs only; fix or re-export the "
+            "model (trt-check MODEL lists every problem)",
         )
     if inference_guard.crashed(session.strict_error()):
         raise UserError(

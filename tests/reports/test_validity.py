@@ -277,6 +277,38 @@ CASES["where-in-a-branch"] = (  # a body's node, reported on the If that holds i
 )
 
 
+def _loop(outputs: list[str], body_outputs: int = 2) -> onnx.ModelProto:
+    """Loop(M=3, cond, x) whose body (i, c, a) -> (c2, a2) gives its first `body_outputs`."""
+    body = helper.make_graph(
+        [N("Identity", ["c"], ["c2"]), N("Relu", ["a"], ["a2"])],
+        "body",
+        [_vi("i", TensorProto.INT64, ()), _vi("c", TensorProto.BOOL, ()), _vi("a")],
+        [_vi("c2", TensorProto.BOOL, ()), _vi("a2")][:body_outputs],
+    )
+    return _model(
+        [N("Loop", ["m", "c0", "x"], outputs, name="loop", body=body)],
+        outputs=[_vi(o) for o in outputs if o] or [_vi("y")],
+        inits=[
+            numpy_helper.from_array(np.array(3, np.int64), "m"),
+            numpy_helper.from_array(np.array(True), "c0"),
+        ],
+    )
+
+
+# onnx.checker takes both; onnxruntime refuses the first ("Loop::Info") and crashes on the
+# second (SIGSEGV), TensorRT's parser refuses both
+CASES["loop-body-without-outputs"] = (
+    lambda: _loop(["y"], body_outputs=0),
+    "invalid/body-signature",
+    "Loop node 'loop': its body takes 3 input(s) and gives 0 output(s)",
+)
+CASES["loop-unnamed-output"] = (
+    lambda: _loop(["", "y"]),
+    "invalid/body-signature",
+    "Loop node 'loop': output 0 has no name",
+)
+
+
 def _if_reading(name: str, nested: bool = False) -> onnx.ModelProto:
     """An If whose then-branch reads `name` (its own output 'y': a cycle), the read one If
     deeper where `nested`."""
