@@ -21,10 +21,11 @@ from trtforge.plugins.spec import AttrSpec, PluginSpec, TensorSpec, Tolerance
 def _corners(b, center: int):
     import numpy as np
 
-    b = np.asarray(b, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float32)  # onnxruntime and the kernel compute in float32
     if center:
         xc, yc, w, h = b[..., 0], b[..., 1], b[..., 2], b[..., 3]
-        return xc - w / 2, yc - h / 2, xc + w / 2, yc + h / 2
+        half_w, half_h = w / np.float32(2), h / np.float32(2)
+        return xc - half_w, yc - half_h, xc + half_w, yc + half_h
     y1, x1, y2, x2 = b[..., 0], b[..., 1], b[..., 2], b[..., 3]
     return (
         np.minimum(x1, x2),
@@ -38,6 +39,9 @@ def iou_above(a, b, center: int, threshold: float):
     """onnxruntime's SuppressByIOU: IoU > threshold; boxes of no area never suppress.
 
     `a` is one box, `b` one box or an array of boxes (…, 4): a bool, or a bool per box of `b`.
+    In float32, as onnxruntime and the CUDA kernel compute it: two of Faster R-CNN's boxes
+    clipped to the border have an IoU of exactly 0.5 in float64 and 0.50000006 in float32,
+    which suppresses one at a threshold of 0.5.
     """
     import numpy as np
 
@@ -49,7 +53,7 @@ def iou_above(a, b, center: int, threshold: float):
     area_a, area_b = (ax2 - ax1) * (ay2 - ay1), (bx2 - bx1) * (by2 - by1)
     overlap = (iw > 0) & (ih > 0) & (area_a > 0) & (area_b > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        above = inter / (area_a + area_b - inter) > threshold
+        above = inter / (area_a + area_b - inter) > np.float32(threshold)
     result = overlap & above
     return bool(result) if np.ndim(result) == 0 else result
 

@@ -138,3 +138,48 @@ def test_nms_plugin_takes_int64_max_boxes_per_class():
     assert field.i == 2**31 - 1
     check = verify(model, result.proto, seed=1)
     assert check.ok, check.describe_worst()
+
+
+@pytest.mark.parametrize("center", [0, 1])
+def test_nms_reference_compares_iou_in_float32_as_onnxruntime_does(center):
+    """Two of Faster R-CNN's boxes clipped to the border: IoU 0.5 in float64, 0.50000006 in
+    float32. onnxruntime suppresses the second at iou_threshold 0.5; the reference kept it
+    (float64), and `--auto` stopped with "a pass produced a different result"."""
+    import numpy as np
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    from trtforge.plugins.decls.nms import reference
+
+    corners = np.array(
+        [[161.19456481933594, 129.0, 224.9842071533203, 192.96871948242188],
+         [161.19456481933594, 129.0, 224.9842071533203, 160.98435974121094]],
+        np.float32,
+    )  # fmt: skip
+    if center:  # the same boxes as (x centre, y centre, width, height)
+        y1, x1, y2, x2 = corners.T
+        corners = np.stack([(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1], axis=1)
+    boxes = corners[None].astype(np.float32)
+    scores = np.array([[[0.9, 0.8]]], np.float32)
+    graph = helper.make_graph(
+        [
+            helper.make_node(
+                "NonMaxSuppression", ["b", "s", "mo", "iou"], ["sel"], center_point_box=center
+            )
+        ],
+        "nms",
+        [
+            helper.make_tensor_value_info("b", TensorProto.FLOAT, [1, 2, 4]),
+            helper.make_tensor_value_info("s", TensorProto.FLOAT, [1, 1, 2]),
+        ],
+        [helper.make_tensor_value_info("sel", TensorProto.INT64, [None, 3])],
+        [
+            numpy_helper.from_array(np.array([10], np.int64), "mo"),
+            numpy_helper.from_array(np.array([0.5], np.float32), "iou"),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    (want,) = session.run(None, {"b": boxes, "s": scores})
+    got, _ = reference([boxes, scores], center, 10, 0.5, float("-inf"))
+    np.testing.assert_array_equal(got, want)
