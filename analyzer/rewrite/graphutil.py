@@ -348,6 +348,19 @@ def single_use(tensor: gs.Tensor, graph: gs.Graph) -> bool:
     return len(tensor.outputs) == 1 and tensor.name not in graph_output_names(graph)
 
 
+def at_opset(kind: str, inputs: list, attrs: dict | None, opset: int) -> tuple[list, dict]:
+    """`inputs` and `attrs` of a `kind` node written in its opset-13 form (Unsqueeze/Squeeze
+    axes as an input), as the model's `opset` takes them: below 13 the axes (a constant) are
+    an attribute. A pass that builds such nodes for models of any opset calls it."""
+    attrs = dict(attrs or {})
+    if kind in ("Unsqueeze", "Squeeze") and opset < 13 and len(inputs) == 2:
+        axes = const_value(inputs[1])
+        if axes is None:
+            raise ValueError(f"{kind} below opset 13 needs constant axes")
+        return [inputs[0]], {**attrs, "axes": [int(a) for a in np.asarray(axes).reshape(-1)]}
+    return list(inputs), attrs
+
+
 def reduce_axes(node: gs.Node, opset: int) -> list[int] | None:
     """The axes of a Reduce* node (attribute before opset 18, input from 18), else None.
 

@@ -47,7 +47,7 @@ import itertools
 
 from trtforge.analyzer.lazy import lazy_import
 from trtforge.analyzer.rewrite.base import Advice, Match, PassContext, RewritePass
-from trtforge.analyzer.rewrite.graphutil import anchor, producer
+from trtforge.analyzer.rewrite.graphutil import anchor, at_opset, producer
 from trtforge.analyzer.rewrite.passes._loop_probe import (
     LoopProbe,
     counted_loops,
@@ -261,7 +261,8 @@ class HeatmapKeypoints(RewritePass):
 
         def emit(into, kind, inputs, dtype=f32, attrs=None):
             out = ctx.variable(kind.lower(), dtype=dtype)
-            node = gs.Node(kind, ctx.unique(kind), dict(attrs or {}), list(inputs), [out])
+            inputs, attrs = at_opset(kind, inputs, attrs, ctx.opset)
+            node = gs.Node(kind, ctx.unique(kind), attrs, inputs, [out])
             if into is None:
                 ctx.graph.nodes.append(node)
             else:

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 from trtforge.analyzer.lazy import lazy_import
 from trtforge.analyzer.rewrite.base import Advice, Match, PassContext, RewritePass
-from trtforge.analyzer.rewrite.graphutil import anchor, const_value, producer
+from trtforge.analyzer.rewrite.graphutil import anchor, at_opset, const_value, producer
 from trtforge.analyzer.rewrite.passes._loop_probe import (
     LoopProbe,
     counted_loops,
@@ -257,8 +257,15 @@ class PasteMasks(RewritePass):
 
         def op(kind, inputs, dtype=f32, attrs=None):
             out = ctx.variable(kind.lower(), dtype=dtype)
+            inputs, attrs = at_opset(kind, inputs, attrs, ctx.opset)
             ctx.node(kind, inputs, [out], attrs)
             return out
+
+        def at_least(a, b):  # GreaterOrEqual is opset 12; Or(Greater, Equal): NaN too
+            if ctx.opset >= 12:
+                return op("GreaterOrEqual", [a, b], np.bool_)
+            greater, equal = op("Greater", [a, b], np.bool_), op("Equal", [a, b], np.bool_)
+            return op("Or", [greater, equal], np.bool_)
 
         # the loop reads the first `trip` rows: the batched form reads those too, whatever
         # else the masks or boxes hold (the trip count is one of theirs, maybe not both's)
@@ -304,7 +311,7 @@ class PasteMasks(RewritePass):
             )
             inside = op(
                 "And",
-                [op("GreaterOrEqual", [pos, lo], np.bool_), op("LessOrEqual", [pos, hi], np.bool_)],
+                [at_least(pos, lo), at_least(hi, pos)],
                 np.bool_,
             )
             valid = op("Cast", [inside], attrs={"to": onnx.TensorProto.FLOAT})
