@@ -18,7 +18,7 @@ from which stage to which.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -216,6 +216,7 @@ def split_model(
                 "report this model",
             ) from None
         _with_body_initializers(proto, model.graph)
+        _with_called_functions(proto, model)
         missing = [t for t in ins if t not in origin]
         if missing:
             raise UserError(f"the {name} part reads {missing[:3]} before they exist", "report it")
@@ -251,6 +252,36 @@ def _with_body_initializers(part: onnx.ModelProto, graph: onnx.GraphProto) -> No
     wanted = {t for n in part.graph.node for t in _body_reads(n)} - have
     if wanted:
         part.graph.initializer.extend(t for t in graph.initializer if t.name in wanted)
+
+
+def _calls(nodes) -> Iterator[tuple[str, str]]:
+    """(domain, op) of `nodes` and of the nodes of their bodies, at any depth."""
+    for node in nodes:
+        yield node.domain, node.op_type
+        for attr in node.attribute:
+            for body in [attr.g] if attr.HasField("g") else list(attr.graphs):
+                yield from _calls(body.node)
+
+
+def _with_called_functions(part: onnx.ModelProto, model: onnx.ModelProto) -> None:
+    """Gives `part` every model-local function of `model` that its nodes call, directly or
+    through other functions, bodies included: onnx's Extractor missed a function called from
+    an If branch inside another (skl2onnx's KNNImputer), and the part did not load."""
+    defined = {(f.domain, f.name): f for f in model.functions}
+    if not defined:
+        return
+    have = {(f.domain, f.name) for f in part.functions}
+    todo = [key for key in _calls(part.graph.node) if key in defined]
+    for function in part.functions:
+        todo.extend(key for key in _calls(function.node) if key in defined)
+    wanted = set(have)
+    while todo:
+        key = todo.pop()
+        if key in wanted:
+            continue
+        wanted.add(key)
+        todo.extend(k for k in _calls(defined[key].node) if k in defined)
+    part.functions.extend(f for key, f in defined.items() if key in wanted - have)
 
 
 #: the largest computation the TensorRT part makes again of a shape value the host computes.

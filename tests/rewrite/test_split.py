@@ -395,3 +395,54 @@ def test_a_host_part_gets_the_weights_its_bodies_read_from_the_graph():
     for cond in (True, False):
         feeds = {"x": np.array([1.0, -2.0, 3.0, 0.5], np.float32), "c0": np.array(cond)}
         np.testing.assert_allclose(run_split(split, feeds)["y"], run_model(model, feeds)["y"])
+
+
+def test_a_part_gets_the_functions_its_functions_call_from_their_bodies():
+    """F calls G from an If branch (skl2onnx's KNNImputer): onnx's Extractor copied F only,
+    and the host part did not load ("G(-1) is not a registered function/op")."""
+    domain = "local"
+    vi = helper.make_tensor_value_info
+    g_fn = helper.make_function(
+        domain, "G", ["a"], ["b"], [helper.make_node("Neg", ["a"], ["b"])],
+        [helper.make_opsetid("", 18)],
+    )  # fmt: skip
+    then = helper.make_graph(
+        [helper.make_node("G", ["a"], ["t"], domain=domain)], "then", [], [vi("t", 1, None)]
+    )
+    other = helper.make_graph(
+        [helper.make_node("Identity", ["a"], ["e"])], "else", [], [vi("e", 1, None)]
+    )
+    f_fn = helper.make_function(
+        domain,
+        "F",
+        ["a"],
+        ["c"],
+        [
+            helper.make_node("ReduceSum", ["a"], ["s"], keepdims=0),
+            helper.make_node("Constant", [], ["zero"], value_float=0.0),
+            helper.make_node("Greater", ["s", "zero"], ["cond"]),
+            helper.make_node("If", ["cond"], ["c"], then_branch=then, else_branch=other),
+        ],
+        [helper.make_opsetid("", 18), helper.make_opsetid(domain, 1)],
+    )
+    graph = helper.make_graph(
+        [
+            helper.make_node("Relu", ["x"], ["r"]),
+            helper.make_node("F", ["r"], ["y"], domain=domain),
+        ],
+        "g",
+        [vi("x", TensorProto.FLOAT, [2, 3])],
+        [vi("y", TensorProto.FLOAT, [2, 3])],
+    )
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid(domain, 1)],
+        functions=[g_fn, f_fn],
+    )
+    split = split_model(model, [True, False])
+    host = split.stages[-1].proto
+    assert sorted(f.name for f in host.functions) == ["F", "G"]
+    from trtforge.analyzer.rewrite.verify import run_model
+
+    feeds = {"x": np.array([[1.0, -2.0, 3.0], [0.5, 1.0, -1.0]], np.float32)}
+    np.testing.assert_allclose(run_split(split, feeds)["y"], run_model(model, feeds)["y"])
