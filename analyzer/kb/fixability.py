@@ -88,6 +88,11 @@ NO_FIX: tuple[tuple[str, str], ...] = (
         "no pass splits a window or a Concat into stages yet",
     ),
     (
+        r"(^|loop/)condition-without-condition-input$",
+        "no pass gives a loop a condition yet (the body's condition output is ignored without "
+        "one); change the loop at its source",
+    ),
+    (
         r"(^|loop/)negative-trip-count$",
         "no pass removes a loop that never runs; change the loop at its source",
     ),

@@ -281,6 +281,10 @@ CASES: list[Case] = [
     Case("loop-trip-count-below-int32-max-iteration-count", _m('g (float[4] v0) => (float[4] vf) <bool c0 = {1}, int64 m = {2147483646}> { vf = Loop<body = b (int64 i, bool c, float[4] v) => (bool c2, float[4] v2) { c2 = Identity(c)\n f = Cast<to = 1>(i)\n v2 = Add(v, f) }>(m, c0, v0) }', 17)),
     Case("loop-trip-count-int64-max-scan", _m('g (float[4] v0) => (float[4] vf, float[N,4] sc) <bool c0 = {1}, int64 m = {9223372036854775807}> { vf, sc = Loop<body = b (int64 i, bool c, float[4] v) => (bool c2, float[4] v2, float[4] s) { c2 = Identity(c)\n v2 = Relu(v)\n s = Identity(v2) }>(m, c0, v0) }', 17), "loop/scan-output-without-trip-count"),
     Case("loop-trip-count-int64-max-counter-unread", _m('g (float[4] v0) => (float[4] vf) <bool c0 = {1}, int64 m = {9223372036854775807}> { vf = Loop<body = b (int64 i, bool c, float[4] v) => (bool c2, float[4] v2) { c2 = Identity(c)\n v2 = Relu(v) }>(m, c0, v0) }', 17)),
+    # a body reading its condition input, in a loop without a condition input
+    Case("loop-no-condition-body-reads-it", _m('g (float[4] v0) => (float[4] vf) <int64 m = {4}> { vf = Loop<body = b (int64 i, bool c, float[4] v) => (bool c2, float[4] v2) { c2 = Identity(c)\n v2 = Relu(v) }>(m, , v0) }', 17), "loop/condition-without-condition-input"),
+    Case("loop-no-condition-body-passes-it-through", _m('g (float[4] v0) => (float[4] vf) <int64 m = {4}> { vf = Loop<body = b (int64 i, bool c, float[4] v) => (bool c, float[4] v2) { v2 = Relu(v) }>(m, , v0) }', 17)),
+    Case("loop-condition-body-reads-it", _m('g (float[4] v0) => (float[4] vf) <int64 m = {4}, bool c0 = {1}> { vf = Loop<body = b (int64 i, bool c, float[4] v) => (bool c2, float[4] v2) { c2 = Identity(c)\n v2 = Relu(v) }>(m, c0, v0) }', 17)),
     Case("gru-layout1-seqlens-batch-ne-steps", _m(f"g (float[2,5,3] x, int32[2] sl) => (float y) <float[1,12,3] w = {{{_W36}}}, float[1,12,4] r = {{{_W48}}}> {{ y = GRU<hidden_size=4, layout=1>(x, w, r, , sl) }}", 14), "gru/layout-sequence-lens"),
 ]
 # fmt: on

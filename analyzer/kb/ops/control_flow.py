@@ -25,6 +25,8 @@ same rank"); observed with the TensorRT-RTX 1.7.1 parser:
   was not registered": tf2onnx's `tf.while_loop` with `i < n` as its condition); a constant
   negative trip count (no iteration) with scan outputs fails ("inherently negative length");
 - a constant trip count of 2^31 - 1 or more counts as none (`NO_TRIP_LIMIT`);
+- a body node that reads the condition input, in a loop without a condition, fails ("Node
+  input was not registered"); a body output that is the condition input itself parses;
 - a negative `scan_input_axes` or `scan_output_axes` entry fails ("The number of dimensions
   should remain the same", "ILoopOutputLayer has illegal axis"); the same axis counted from
   the front parses.
@@ -111,6 +113,17 @@ def _carried_shape_changes(ctx: NodeContext):
     TensorRT-RTX 1.7.1 on tf2onnx's tf.while_loop accumulators and probes; the parser itself
     accepts the Loop)."""
     body = next((a.g for a in ctx.node.attribute if a.name == "body" and a.HasField("g")), None)
+    if not ctx.has_input(1) and body is not None and len(body.input) > 1:
+        cond = body.input[1].name
+        if cond and _reads(body, cond, outputs=False):
+            yield ctx.finding(
+                "condition-without-condition-input",
+                f"a node of the body reads its condition input ('{cond}') but the loop has no "
+                "condition: the parser registers that value only for a loop with one",
+                "pass the condition through as the body's output without a node (it is "
+                "ignored without a condition input); or give the loop a constant true "
+                "condition where the body's condition output never turns false",
+            )
     carried = max(0, len(ctx.node.input) - 2)
     if body is None or len(body.input) != carried + 2 or len(body.output) < carried + 1:
         return
@@ -180,7 +193,7 @@ def _slices_off(ctx: NodeContext, body: onnx.GraphProto, node: onnx.NodeProto) -
     return not whole
 
 
-def _reads(graph: onnx.GraphProto, name: str, nested: bool = False) -> bool:
+def _reads(graph: onnx.GraphProto, name: str, nested: bool = False, outputs: bool = True) -> bool:
     """Whether `graph` (its nodes, their bodies, its outputs) reads the value `name` — of
     `graph` itself, or (`nested`) of a graph enclosing it. A nested body that names an input or
     initializer `name` reads its own value, not the enclosing one (a nested Loop's iteration
@@ -189,7 +202,7 @@ def _reads(graph: onnx.GraphProto, name: str, nested: bool = False) -> bool:
         any(v.name == name for v in graph.input) or any(t.name == name for t in graph.initializer)
     ):
         return False
-    if any(out.name == name for out in graph.output):
+    if outputs and any(out.name == name for out in graph.output):
         return True
     for node in graph.node:
         if name in node.input:
@@ -238,6 +251,17 @@ def _check_loop(ctx: NodeContext):
                 "export the loop with a trip count below 2^31 - 1 (M; an upper bound will do, "
                 "the condition still ends it), e.g. tf.while_loop(..., maximum_iterations=N)",
                 (Fix("rewrite", "carry-loop-counter"),),
+            )
+    if not ctx.has_input(1) and body is not None and len(body.input) > 1:
+        cond = body.input[1].name
+        if cond and _reads(body, cond, outputs=False):
+            yield ctx.finding(
+                "condition-without-condition-input",
+                f"a node of the body reads its condition input ('{cond}') but the loop has no "
+                "condition: the parser registers that value only for a loop with one",
+                "pass the condition through as the body's output without a node (it is "
+                "ignored without a condition input); or give the loop a constant true "
+                "condition where the body's condition output never turns false",
             )
     carried = max(0, len(ctx.node.input) - 2)
     scan_outputs = len(ctx.node.output) - carried
