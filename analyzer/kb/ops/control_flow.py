@@ -113,17 +113,6 @@ def _carried_shape_changes(ctx: NodeContext):
     TensorRT-RTX 1.7.1 on tf2onnx's tf.while_loop accumulators and probes; the parser itself
     accepts the Loop)."""
     body = next((a.g for a in ctx.node.attribute if a.name == "body" and a.HasField("g")), None)
-    if not ctx.has_input(1) and body is not None and len(body.input) > 1:
-        cond = body.input[1].name
-        if cond and _reads(body, cond, outputs=False):
-            yield ctx.finding(
-                "condition-without-condition-input",
-                f"a node of the body reads its condition input ('{cond}') but the loop has no "
-                "condition: the parser registers that value only for a loop with one",
-                "pass the condition through as the body's output without a node (it is "
-                "ignored without a condition input); or give the loop a constant true "
-                "condition where the body's condition output never turns false",
-            )
     carried = max(0, len(ctx.node.input) - 2)
     if body is None or len(body.input) != carried + 2 or len(body.output) < carried + 1:
         return
