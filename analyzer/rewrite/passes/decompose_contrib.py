@@ -54,6 +54,7 @@ from trtforge.analyzer.rewrite.graphutil import (
     channels_first,
     channels_last,
     graph_output_names,
+    guess_dtype,
     tensor_rank,
 )
 
@@ -550,6 +551,13 @@ HANDLERS: dict[str, tuple[Builder, tuple[int, ...]]] = {
 }
 
 
+#: outputs of each contrib op of its data input's element type (output 0 where not listed)
+_DATA_TYPED_OUTPUTS = {
+    "SkipLayerNormalization": (0, 3),
+    "SkipSimplifiedLayerNormalization": (0, 3),
+    "EmbedLayerNormalization": (0, 2),
+}
+
 #: contrib ops onnxruntime registers under the default domain (they are not ONNX standard ops)
 DEFAULT_DOMAIN = frozenset({"SimplifiedLayerNormalization", "SkipSimplifiedLayerNormalization"})
 
@@ -657,8 +665,17 @@ class DecomposeContrib(RewritePass):
         node = match.nodes[0]
         outs = [t if t.name else None for t in node.outputs]
         builder, _ = HANDLERS[node.op]
+        data = node.inputs[2] if node.op == "EmbedLayerNormalization" else node.inputs[0]
+        dtype = guess_dtype(data)
         detach(node)
         builder(node, outs, ctx)
+        # the outputs keep the data's float type; said here, the next contrib node's check
+        # reads it (ONNX's inference does not type a contrib op's output, and walking up a
+        # chain of decomposed nodes for it ran out: MobileViT's `--auto` stopped at 18 → 9)
+        for index in _DATA_TYPED_OUTPUTS.get(node.op, (0,)):
+            if dtype is not None and index < len(outs) and outs[index] is not None:
+                if outs[index].dtype is None:
+                    outs[index].dtype = dtype
 
 
 PASS = DecomposeContrib
