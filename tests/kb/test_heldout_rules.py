@@ -102,12 +102,14 @@ def _accumulating_loop(op: str, trip_count: bool) -> onnx.ModelProto:
         numpy_helper.from_array(np.array(3, np.int64), "n"),
         numpy_helper.from_array(np.array(True), "c"),
         numpy_helper.from_array(np.zeros((1, 4), np.float32), "acc0"),
+        numpy_helper.from_array(np.zeros((0, 4), np.float32), "empty"),
         numpy_helper.from_array(np.array([2, 1], np.int64), "reps"),
         numpy_helper.from_array(np.array([1], np.int64), "one"),
         numpy_helper.from_array(np.array([0], np.int64), "zero"),
         numpy_helper.from_array(np.array([2**62], np.int64), "big"),
     ]
-    loop = helper.make_node("Loop", ["n" if trip_count else "", "c", "acc0"], ["acc"], body=body)
+    start = "empty" if op == "Concat" else "acc0"  # (the pass's form: rows from nothing)
+    loop = helper.make_node("Loop", ["n" if trip_count else "", "c", start], ["acc"], body=body)
     graph = helper.make_graph(
         [loop], "g", [vi("x", TensorProto.FLOAT, [1, 4])], [vi("acc", TensorProto.FLOAT, None)],
         inits,

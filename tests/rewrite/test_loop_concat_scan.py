@@ -79,3 +79,51 @@ def test_growing_value_becomes_a_scan_output(rw, init, cast):
 def test_other_loops_are_left(rw, init, piece):
     result = rw.apply(model(init, piece), "loop-concat-scan")
     assert result.passes["loop-concat-scan"].applied == 0 and not result.changed
+
+
+def test_the_pass_is_not_promised_for_loops_it_leaves():
+    """A carried value that starts with rows, or grows by a piece computed from itself:
+    trt-check named loop-concat-scan, and `--auto` then applied nothing ("1 before → 1
+    after")."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    from trtforge.analyzer import check
+
+    def loop(start_rows: int, piece_reads_acc: bool):
+        vi = helper.make_tensor_value_info
+        piece = [helper.make_node("Identity", ["x"], ["piece"])]
+        if piece_reads_acc:
+            piece = [
+                helper.make_node("ReduceSum", ["acc_in"], ["s"], keepdims=1, axes=[0]),
+                helper.make_node("Add", ["x", "s"], ["piece"]),
+            ]
+        body = helper.make_graph(
+            [
+                helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+                *piece,
+                helper.make_node("Concat", ["acc_in", "piece"], ["acc_out"], axis=0),
+            ],
+            "body",
+            [vi("i", TensorProto.INT64, []), vi("cond_in", TensorProto.BOOL, []),
+             vi("acc_in", TensorProto.FLOAT, [None, 4])],
+            [vi("cond_out", TensorProto.BOOL, []), vi("acc_out", TensorProto.FLOAT, [None, 4])],
+        )  # fmt: skip
+        graph = helper.make_graph(
+            [helper.make_node("Loop", ["n", "c", "acc0"], ["acc"], body=body)],
+            "g",
+            [vi("x", TensorProto.FLOAT, [1, 4])],
+            [vi("acc", TensorProto.FLOAT, [None, 4])],
+            [
+                numpy_helper.from_array(np.array(3, np.int64), "n"),
+                numpy_helper.from_array(np.array(True), "c"),
+                numpy_helper.from_array(np.zeros((start_rows, 4), np.float32), "acc0"),
+            ],
+        )
+        return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 12)])
+
+    def named(model):
+        report = check(model, target="rtx-1", backend="static")
+        return "loop-concat-scan" in {f.name for n in report.unsupported_nodes for f in n.fixes}
+
+    assert named(loop(0, False))
+    assert not named(loop(1, False)) and not named(loop(0, True))

@@ -727,3 +727,26 @@ def test_attributes_that_do_not_fit_the_feature_count_are_skipped(rw, op, attrs,
     result = rw.apply(model, "lower-ml")
     assert not result.changed
     assert needle in result.passes["lower-ml"].skips[0].reason
+
+
+def test_the_pass_is_not_promised_for_string_categories():
+    """A OneHotEncoder of string categories, which the pass skips (TensorRT has no string
+    tensors): trt-check named lower-ml and `--auto` changed nothing."""
+    from onnx import TensorProto, helper
+
+    from trtforge.analyzer import check
+
+    node = helper.make_node(
+        "OneHotEncoder", ["x"], ["y"], domain="ai.onnx.ml", cats_strings=["a", "b"], zeros=1
+    )
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.STRING, [2, 1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 1, 2])],
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", 3)]
+    )
+    report = check(model, target="rtx-1", backend="static")
+    assert "lower-ml" not in {f.name for n in report.nodes for f in n.fixes}

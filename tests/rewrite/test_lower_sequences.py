@@ -164,3 +164,43 @@ def test_runtime_split_of_unknown_length_skipped_with_reason(rw):
     result = rw.apply(original, "lower-sequences")
     assert not result.changed
     assert "not static" in result.passes["lower-sequences"].skips[0].reason
+
+
+def test_the_pass_is_not_promised_for_a_sequence_a_loop_builds():
+    """A scripted `list.append` in a loop: the sequence comes out of the Loop, which the pass
+    does not lower; trt-check named lower-sequences and `--auto` changed nothing."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    from trtforge.analyzer import check
+
+    vi = helper.make_tensor_value_info
+    body = helper.make_graph(
+        [
+            helper.make_node("Identity", ["c"], ["c2"]),
+            helper.make_node("SequenceInsert", ["s_in", "x"], ["s_out"]),
+        ],
+        "body",
+        [vi("i", TensorProto.INT64, []), vi("c", TensorProto.BOOL, []),
+         helper.make_tensor_sequence_value_info("s_in", TensorProto.FLOAT, None)],
+        [vi("c2", TensorProto.BOOL, []),
+         helper.make_tensor_sequence_value_info("s_out", TensorProto.FLOAT, None)],
+    )  # fmt: skip
+    graph = helper.make_graph(
+        [
+            helper.make_node("SequenceEmpty", [], ["s0"], dtype=TensorProto.FLOAT),
+            helper.make_node("Loop", ["n", "t", "s0"], ["s"], body=body),
+            helper.make_node("ConcatFromSequence", ["s"], ["y"], axis=0),
+        ],
+        "g",
+        [vi("x", TensorProto.FLOAT, [1, 3])],
+        [vi("y", TensorProto.FLOAT, None)],
+        [
+            numpy_helper.from_array(np.array(3, np.int64), "n"),
+            numpy_helper.from_array(np.array(True), "t"),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    report = check(model, target="rtx-1", backend="static")
+    assert not report.supported
+    assert "lower-sequences" not in {f.name for n in report.nodes for f in n.fixes}

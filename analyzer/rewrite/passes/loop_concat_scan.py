@@ -141,6 +141,29 @@ def _depends(tensor: gs.Tensor, source: gs.Tensor) -> bool:
     return False
 
 
+def _reads_from(name: str, source: str, producers: dict) -> bool:
+    """Whether body value `name` is computed from `source` (by the body's nodes, nested
+    bodies included) — on the model's protos, for `LoopConcatScan.leaves`."""
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        value = todo.pop()
+        if value == source:
+            return True
+        if value in seen:
+            continue
+        seen.add(value)
+        node = producers.get(value)
+        if node is None:
+            continue
+        todo.extend(i for i in node.input if i)
+        for attr in node.attribute:
+            for body in [attr.g] if attr.HasField("g") else list(attr.graphs):
+                if any(source in inner.input for inner in body.node):
+                    return True
+    return False
+
+
 def _outer_reads(graph: gs.Graph) -> list[gs.Tensor]:
     return [t for n in graph.nodes for t in n.inputs]
 
@@ -158,6 +181,42 @@ class LoopConcatScan(RewritePass):
         frozenset({"Loop"}),
         why="TensorRT requires a loop-carried value to keep its shape: the build fails",
     )
+
+    @classmethod
+    def leaves(cls, node, graph=None) -> str | None:
+        """Why the pass leaves this Loop, where the node and its graph show it for sure: each
+        carried value grown by Concat starts from no empty build-time constant (a constant
+        with rows, an input, a value computed at run time) or grows by a piece computed from
+        itself. Otherwise None (the pass decides)."""
+        if node.op_type != "Loop" or graph is None:
+            return None
+        body = next((a.g for a in node.attribute if a.name == "body" and a.HasField("g")), None)
+        carried = len(node.input) - 2
+        if body is None or carried < 1 or len(body.input) != carried + 2:
+            return None
+        producers = {o: n for n in body.node for o in n.output if o}
+        reasons = []
+        for k in range(min(carried, len(body.output) - 1)):
+            concat = producers.get(body.output[1 + k].name)
+            source = body.input[2 + k].name
+            if concat is None or concat.op_type != "Concat" or source not in concat.input:
+                continue
+            initial = node.input[2 + k]
+            start = graph.constant_value(initial) if initial else None
+            made_by = graph.producer(initial) if initial and start is None else None
+            if start is not None and start.ndim >= 1 and start.shape[0] != 0:
+                reasons.append(f"carried value {k} starts with {start.shape[0]} row(s)")
+            elif initial and start is None and made_by is None:
+                reasons.append(f"carried value {k} starts from an input, not an empty constant")
+            elif made_by is not None and made_by.op_type not in ("Constant", "ConstantOfShape"):
+                reasons.append(
+                    f"carried value {k} starts from a {made_by.op_type}, not an empty constant"
+                )
+            elif len(concat.input) == 2 and _reads_from(concat.input[1], source, producers):
+                reasons.append(f"carried value {k} grows by a piece computed from itself")
+            else:
+                return None  # a candidate: `check` decides
+        return "; ".join(reasons) if reasons else None
 
     def find(self, ctx: PassContext):
         for node in ctx.graph.nodes:

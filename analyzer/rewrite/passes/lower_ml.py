@@ -924,6 +924,21 @@ class LowerMl(RewritePass):
         ),
     )
 
+    @classmethod
+    def leaves(cls, node, graph=None) -> str | None:
+        """What the node itself shows the pass skips: string categories or a string input
+        (TensorRT has no string tensors); trt-check then names no fix for it."""
+        if node.domain != ML or node.op_type not in HANDLERS:
+            return None
+        if node.op_type == "OneHotEncoder" and any(
+            a.name == "cats_strings" and len(a.strings) for a in node.attribute
+        ):
+            return "string categories (TensorRT has no string tensors)"
+        if graph is not None and node.input and node.input[0]:
+            if graph.tensor(node.input[0]).dtype == "STRING":
+                return "string input (TensorRT has no string tensors)"
+        return None
+
     def find(self, ctx: PassContext):
         for node in list(ctx.graph.nodes):
             if node.domain == ML and node.op in HANDLERS:

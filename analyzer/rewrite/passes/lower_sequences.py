@@ -74,6 +74,35 @@ class LowerSequences(RewritePass):
     order = 14
     removes = frozenset(("", op) for op in PRODUCERS + CONSUMERS)
 
+    @classmethod
+    def leaves(cls, node, graph=None) -> str | None:
+        """A sequence op in a body (the pass lowers the graph's own sequences), or one whose
+        sequence comes from something other than known pieces (a Loop's `list.append`, an
+        If, a graph input): trt-check then names no fix for it."""
+        if node.op_type not in PRODUCERS + CONSUMERS or graph is None:
+            return None
+        if getattr(graph, "outer", None) is not None:
+            return "the sequence is a body's (the pass lowers the graph's own sequences)"
+        if node.op_type in PRODUCERS:  # lowered once nothing but lowered ops reads it
+            readers = graph.consumers.get(node.output[0], []) if node.output else []
+            other = next((r for r in readers if r.op_type not in PRODUCERS + CONSUMERS), None)
+            if other is not None or (node.output and graph.is_graph_output(node.output[0])):
+                what = other.op_type if other is not None else "the graph's output"
+                return f"its sequence goes to {what}, which the pass does not lower"
+        seq = node.input[0] if node.op_type not in ("SequenceConstruct", "SequenceEmpty") else ""
+        for _ in range(10_000):  # SequenceInsert/Erase chains up to where the sequence starts
+            if not seq:
+                return None
+            source = graph.producer(seq)
+            if source is None:
+                return f"sequence '{seq}' is a graph input or a body's, not from known pieces"
+            if source.op_type in ("SplitToSequence", "SequenceConstruct", "SequenceEmpty"):
+                return None
+            if source.op_type not in ("SequenceInsert", "SequenceErase"):
+                return f"sequence '{seq}' comes from {source.op_type}, not from known pieces"
+            seq = source.input[0] if source.input else ""
+        return None
+
     def run(self, ctx: PassContext) -> PassOutcome:
         outcome = PassOutcome()
         e = Emit(ctx)
