@@ -6,12 +6,11 @@ exporter's nodes; loops computing something else are left unchanged."""
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from _older_opsets import before_opset13
 
 #: maps N × K × S × S; per detection: box width/height (float), resize size (rounded up),
 #: box origin → keypoints N × 1 × 3 × K, scores N × 1 × K
@@ -81,20 +80,9 @@ X = "x = Add(x1, ox)"
 
 def model(mode="cubic", last=0, xline=X, opset=17):
     text = DECODE.format(mode=mode, last=last, xline=xline, opset=opset)
-    if opset < 13:  # axes as attributes (torchvision's opset-11 exports); no select_last_index
-        axes = {"z": "0", "one": "1"}
-        text = re.sub(
-            r"(Squeeze|Unsqueeze)\((\w+), (\w+)\)",
-            lambda m: f"{m[1]}<axes=[{axes[m[3]]}]>({m[2]})",
-            text,
-        )
-        # Resize-11 takes roi and scales (empty beside sizes), as torchvision writes them
-        text = text.replace(
-            "bool yes = {1}", "bool yes = {1}, float[0] noroi = {}, float[0] noscale = {}"
-        )
-        text = text.replace("(m4, , , sizes)", "(m4, noroi, noscale, sizes)").replace(
-            f", select_last_index={last}", ""
-        )
+    if opset < 13:  # torchvision's older exports; no select_last_index before 12 either
+        text = before_opset13(text, {"z": "0", "one": "1"})
+        text = text.replace(f", select_last_index={last}", "")
     proto = onnx.parser.parse_model(text)
     # (ONNX's Resize-11 inference misreads an empty `scales` beside `sizes`: no full check)
     onnx.checker.check_model(proto, full_check=opset >= 13)

@@ -6,12 +6,11 @@ rest on the exporter's nodes. Loops computing anything else are left unchanged."
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from _older_opsets import before_opset13
 
 from trtforge.analyzer.rewrite.passes.paste_masks import _probe_boxes, paste_reference
 
@@ -86,18 +85,8 @@ def model(masks=RANK4, btype="int64", mode="linear", tail=PASTED, opset=17):
         H=H,
         W=W,
     )
-    if opset < 13:  # axes as attributes (torchvision's opset-11 exports)
-        axes = {"z": "0", "ax01": "0, 1"}
-        text = re.sub(
-            r"(Squeeze|Unsqueeze)\((\w+), (\w+)\)",
-            lambda m: f"{m[1]}<axes=[{axes[m[3]]}]>({m[2]})",
-            text,
-        )
-        # Resize-11 takes roi and scales (empty beside sizes), as torchvision writes them
-        text = text.replace(
-            "bool yes = {1}", "bool yes = {1}, float[0] noroi = {}, float[0] noscale = {}"
-        )
-        text = text.replace("(m4, , , sizes)", "(m4, noroi, noscale, sizes)")
+    if opset < 13:  # torchvision's older exports
+        text = before_opset13(text, {"z": "0", "ax01": "0, 1"})
     proto = onnx.parser.parse_model(text)
     # (ONNX's Resize-11 inference misreads an empty `scales` beside `sizes`: no full check)
     onnx.checker.check_model(proto, full_check=opset >= 13)
