@@ -248,3 +248,42 @@ def test_a_loop_body_without_its_outputs_is_an_invalid_graph():
     report = check(model, target="rtx-1", backend="static")
     codes = [f.code for n in report.nodes for f in n.errors]
     assert "invalid/body-signature" in codes
+
+
+def test_a_body_handing_back_its_count_is_verified_against_the_reference(tmp_path):
+    """onnxruntime hands back the count it has since incremented when a body outputs its
+    iteration count itself (5 where the last iteration's is 4); the rewrite computes 4, as
+    onnx.reference does, and failed verification with "a pass produced a different result"."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    from trtforge.analyzer.rewrite.api import rewrite_file
+
+    vi = helper.make_tensor_value_info
+    body = helper.make_graph(
+        [helper.make_node("Less", ["i", "lim"], ["c_out"]), helper.make_node("Relu", ["a"], ["a2"])],
+        "body",
+        [vi("i", TensorProto.INT64, []), vi("c", TensorProto.BOOL, []),
+         vi("a", TensorProto.FLOAT, [3]), vi("last", TensorProto.INT64, [])],
+        [vi("c_out", TensorProto.BOOL, []), vi("a2", TensorProto.FLOAT, [3]),
+         vi("i", TensorProto.INT64, [])],
+    )  # fmt: skip
+    graph = helper.make_graph(
+        [helper.make_node("Loop", ["m", "t", "x", "m1"], ["y", "last_i"], body=body)],
+        "g",
+        [vi("x", TensorProto.FLOAT, [3])],
+        [vi("y", TensorProto.FLOAT, [3]), vi("last_i", TensorProto.INT64, [])],
+        [
+            numpy_helper.from_array(np.array(True), "t"),
+            numpy_helper.from_array(np.array(4, np.int64), "lim"),
+            numpy_helper.from_array(np.array(INT64_MAX, np.int64), "m"),
+            numpy_helper.from_array(np.array(-1, np.int64), "m1"),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    source, out = tmp_path / "m.onnx", tmp_path / "out.onnx"
+    onnx.save(model, source)
+    result = rewrite_file(str(source), str(out), ["carry-loop-counter"], target="rtx-1")
+    assert result.verification is not None and result.verification.ok
+    feeds = {"x": np.zeros(3, np.float32)}
+    assert int(run_model(onnx.load(out), feeds)["last_i"]) == 4
