@@ -58,6 +58,10 @@ LEAN_PARSE_BYTES = 64 << 20
 #: a copy of their graph's nodes instead (`_wire.graph_nodes`).
 GRAPH_VIEW_BYTES = 64 << 20
 
+#: the most values of an external initializer `LoadedModel.weight_at` reads for a rule (a
+#: trip count, axes, a shape): constants, not weights.
+TINY_EXTERNAL_ELEMENTS = 16
+
 
 @dataclass(frozen=True)
 class ExternalRef:
@@ -167,8 +171,19 @@ class LoadedModel:
 
     def weight_at(self, position: int) -> onnx.TensorProto | None:
         """The initializer at `position` with its data (`elided_weight`) if `structure`
-        holds it without (the reader `GraphView` takes); None for any other."""
-        return self.elided_weight(position) if position in self._spans else None
+        holds it without (the reader `GraphView` takes), or, for a tiny one in external
+        data (a trip count, an axis), with its bytes read from its file; None for any
+        other."""
+        if position in self._spans:
+            return self.elided_weight(position)
+        return self._tiny_external(position)
+
+    def _tiny_external(self, position: int) -> onnx.TensorProto | None:
+        """`tiny_external_copy` of the top-level initializer at `position`."""
+        initializers = self.structure.graph.initializer
+        if self.folder is None or not 0 <= position < len(initializers):
+            return None
+        return tiny_external_copy(initializers[position], self.folder)
 
     @property
     def folder(self) -> Path | None:
@@ -225,6 +240,37 @@ def iter_graph_tensors(graph: onnx.GraphProto) -> Iterator[onnx.TensorProto]:
                 yield from iter_graph_tensors(attr.g)
             for sub in attr.graphs:
                 yield from iter_graph_tensors(sub)
+
+
+def tiny_external_copy(tensor: onnx.TensorProto, folder: Path) -> onnx.TensorProto | None:
+    """A copy of `tensor` with its data read from its external file when it holds at most
+    TINY_EXTERNAL_ELEMENTS values (the location checked again: `_resolve_location`), else
+    None (not external, larger, or unreadable). What a rule or pass reads as a constant (a
+    Loop's trip count saved with size_threshold=0) is read this way; weights are not."""
+    if tensor.data_location != onnx.TensorProto.EXTERNAL:
+        return None
+    count = 1
+    for dim in tensor.dims:
+        count *= dim
+    nbytes = tensor_nbytes(tensor)
+    if count > TINY_EXTERNAL_ELEMENTS or nbytes is None:
+        return None
+    fields = _external_fields(tensor)
+    try:
+        path = _resolve_location(folder, fields.get("location", ""), tensor.name)
+        with open(path, "rb") as handle:
+            handle.seek(int(fields.get("offset", "0") or 0))
+            data = handle.read(nbytes)
+    except (OSError, ValueError, UserError):
+        return None
+    if len(data) != nbytes:
+        return None
+    copy = onnx.TensorProto()
+    copy.CopyFrom(tensor)
+    del copy.external_data[:]
+    copy.data_location = onnx.TensorProto.DEFAULT
+    copy.raw_data = data
+    return copy
 
 
 def _external_fields(tensor: onnx.TensorProto) -> dict[str, str]:

@@ -245,6 +245,7 @@ class ModelSession:
             source = self._inferred = with_weights(self._inferred, weights)
         with graphsurgeon_silenced():
             graph = import_graph(source, keep_constant=set(elided))
+        graph.model_folder = self.loaded.folder  # (`graphutil.parser_constant` reads there)
         if elided:
             _read_from_file(graph, elided, self.loaded)
         return graph

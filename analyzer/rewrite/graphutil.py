@@ -98,13 +98,24 @@ def import_graph(model: onnx.ModelProto, keep_constant: set[str] | frozenset = f
 def parser_constant(graph: gs.Graph, tensor: gs.Tensor) -> np.ndarray | None:
     """The value TensorRT's parser sees for `tensor`: a constant's (`const_value`), or an
     overridable initializer's default (`import_graph` keeps it a graph input, whose value no
-    pass may fold in; the parser takes it as weights). None when it is neither, or large."""
+    pass may fold in; the parser takes it as weights), a tiny one read from external data
+    (from `graph.model_folder`, which the model session sets). None when it is neither, or
+    large."""
     value = const_value(tensor)
     if value is not None:
         return value
     default = getattr(graph, "parser_constants", {}).get(tensor.name)
-    if default is None or default.data_location == onnx.TensorProto.EXTERNAL:
+    if default is None and isinstance(tensor, gs.Constant) and is_lazy_external(tensor):
+        default = tensor._values.tensor  # noqa: SLF001 - graphsurgeon keeps the TensorProto here
+    if default is None:
         return None
+    if default.data_location == onnx.TensorProto.EXTERNAL:  # a scalar in the data file
+        from trtforge.analyzer.loading import tiny_external_copy
+
+        folder = getattr(graph, "model_folder", None)
+        default = tiny_external_copy(default, folder) if folder is not None else None
+        if default is None:
+            return None
     count = 1
     for dim in default.dims:
         count *= dim

@@ -287,3 +287,24 @@ def test_a_body_handing_back_its_count_is_verified_against_the_reference(tmp_pat
     assert result.verification is not None and result.verification.ok
     feeds = {"x": np.zeros(3, np.float32)}
     assert int(run_model(onnx.load(out), feeds)["last_i"]) == 4
+
+
+@pytest.mark.parametrize("overridable", [False, True])
+def test_a_trip_count_in_external_data_is_read(tmp_path, overridable):
+    """A model saved with size_threshold=0 keeps even its INT64_MAX trip count in the data
+    file: trt-check read no value (SUPPORTED, the parser refuses it) and the pass applied to
+    none. A tensor of a few values is read from the checked location."""
+    from trtforge.analyzer.rewrite.api import rewrite_file
+
+    model = _while_loop(INT64_MAX)
+    if overridable:
+        model.graph.input.append(
+            onnx.helper.make_tensor_value_info("m", onnx.TensorProto.INT64, [])
+        )
+    source, out = tmp_path / "m.onnx", tmp_path / "out.onnx"
+    onnx.save(model, source, save_as_external_data=True, location="m.data", size_threshold=0)
+    report = check(str(source), target="rtx-1", backend="static")
+    assert [f.name for n in report.nodes for f in n.fixes] == ["carry-loop-counter"]
+    result = rewrite_file(str(source), str(out), ["carry-loop-counter"], target="rtx-1")
+    assert result.verification is not None and result.verification.ok
+    assert check(str(out), target="rtx-1", backend="static").supported
