@@ -301,8 +301,16 @@ def test_a_trip_count_in_external_data_is_read(tmp_path, overridable):
         model.graph.input.append(
             onnx.helper.make_tensor_value_info("m", onnx.TensorProto.INT64, [])
         )
+    for tensor in model.graph.initializer:  # raw data, which onnx writes externally
+        tensor.CopyFrom(
+            onnx.numpy_helper.from_array(onnx.numpy_helper.to_array(tensor), tensor.name)
+        )
     source, out = tmp_path / "m.onnx", tmp_path / "out.onnx"
     onnx.save(model, source, save_as_external_data=True, location="m.data", size_threshold=0)
+    trip = next(
+        t for t in onnx.load(source, load_external_data=False).graph.initializer if t.name == "m"
+    )
+    assert trip.data_location == onnx.TensorProto.EXTERNAL
     report = check(str(source), target="rtx-1", backend="static")
     assert [f.name for n in report.nodes for f in n.fixes] == ["carry-loop-counter"]
     result = rewrite_file(str(source), str(out), ["carry-loop-counter"], target="rtx-1")
