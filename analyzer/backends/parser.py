@@ -571,4 +571,8 @@ def check_parser(model: LoadedModel | ModelSession, timeout: float = DEFAULT_TIM
     # the parser takes some invalid graphs on trust (an unknown opset or IR version, a bad
     # attribute type, value_info of no ONNX type): never call them supported
     validity.attach(report, session.problems())
+    # the parser takes an input of 2^32 or more per dim modulo 2^32: never call it supported
+    from trtforge.analyzer.kb.graph_rules import input_size_findings
+
+    report.graph_findings.extend(input_size_findings(loaded.structure.graph))
     return report

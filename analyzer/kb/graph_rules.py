@@ -25,6 +25,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
+import onnx
+
 from trtforge.analyzer.findings import Finding
 from trtforge.analyzer.graph import GraphView
 from trtforge.analyzer.inference import dtype_name
@@ -103,6 +105,22 @@ def _input_size(name: str, dims) -> Iterator[Finding]:
             ),
             "export the input smaller (split it into several inputs, or feed it in parts)",
         )
+
+
+def input_size_findings(graph: onnx.GraphProto) -> list[Finding]:
+    """`graph/input-too-large` for each network input of `graph` above TensorRT's tensor
+    limits (`_input_size`). The parser refuses dims from 2^31 to 2^32 - 1 but takes larger
+    ones modulo 2^32 (observed with TensorRT-RTX 1.7.1: an input [2^32 + 1] builds an engine
+    whose input is [1]), so the parser backend and trt-build ask this too."""
+    initializers = {t.name for t in graph.initializer}
+    found: list[Finding] = []
+    for value in graph.input:
+        tensor = value.type.tensor_type
+        if value.name in initializers or not value.type.HasField("tensor_type"):
+            continue
+        if tensor.HasField("shape"):
+            found.extend(_input_size(value.name, tensor.shape.dim))
+    return found
 
 
 def _check_inputs(graph: GraphView, target: Target) -> Iterator[Finding]:

@@ -473,6 +473,14 @@ def _refuse_invalid(loaded) -> None:
             f"{loaded.display_path}: {problem}",
             "fix or re-export the model (trt-check MODEL lists every problem)",
         )
+    from trtforge.analyzer.kb.graph_rules import input_size_findings
+
+    too_large = input_size_findings(loaded.structure.graph)
+    if too_large:  # (the parser takes 2^32 and more modulo 2^32: a wrong engine)
+        raise UserError(
+            f"{loaded.display_path}: {too_large[0].message}",
+            "export the input smaller (split it into several inputs, or feed it in parts)",
+        )
 
 
 def _main(argv: list[str] | None = None) -> int:

@@ -337,3 +337,24 @@ def test_a_tensor_above_2p40_elements_is_unsupported_as_the_builder_refuses_it(
     assert report.supported is builds
     assert builds or "expand/tensor-too-large" in [f.code for f in report.nodes[0].errors]
     assert (proc.returncode == 0) is builds, proc.stderr
+
+
+@pytest.mark.parametrize("dim", [2**32, 2**32 + 1])
+def test_an_input_dim_the_parser_wraps_is_refused(tmp_path, dim):
+    """TensorRT-RTX's parser refuses an input dim from 2^31 to 2^32 - 1 but takes larger ones
+    modulo 2^32: an input [2^32 + 1] built an engine whose input is [1] (exit 0), and the
+    parser backend said SUPPORTED. Both refuse it now, as the static backend does."""
+    from trtforge.analyzer import check
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [dim])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [dim])],
+    )
+    proc = _aot_build(tmp_path, graph, "w")
+    assert proc.returncode == 2 and "above TensorRT's" in proc.stderr, proc.stderr
+    assert not (tmp_path / "w.engine").exists()
+    report = check(str(tmp_path / "w.onnx"), target="rtx-1", backend="parser")
+    assert not report.supported
+    assert "graph/input-too-large" in [f.code for f in report.graph_findings]
