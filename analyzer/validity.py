@@ -1039,6 +1039,17 @@ class _GraphChecker:
             if attr.HasField("t"):
                 self.problems.extend(_tensor_problems(attr.t, where, at, "tensor attribute"))
 
+    def function_bodies(self, nodes, where: str) -> None:
+        """`_body_signature` of each If/Loop/Scan among `nodes` (a model-local function's)
+        and in their bodies: onnxruntime crashed (SIGSEGV) on a Loop of unnamed output in a
+        function, in trt-quantize's calibration. Reported on the graph (no top-level node)."""
+        for node in nodes:
+            if node.op_type in _BODY_OPS and node.domain in ("", "ai.onnx"):
+                self._body_signature(node, where, None)
+            for attr in node.attribute:
+                for body in [attr.g] if attr.HasField("g") else list(attr.graphs):
+                    self.function_bodies(body.node, f"{where}{short(node.name or node.op_type)}/")
+
     def _body_signature(self, node, where: str, at) -> None:
         """A body's inputs and outputs must be as many as its node hands it and takes back:
         Loop (iteration count, condition, carried values) → (condition, carried values, scan
@@ -1233,6 +1244,8 @@ def check_validity(
     checker = _GraphChecker(opsets)
     checker.problems.extend(_model_problems(proto, uses_default))
     checker.graph(graph, rows, frozenset(), "", None, fields, sound, initializer_names)
+    for function in proto.functions:  # their bodies' signatures (a Loop inside one)
+        checker.function_bodies(function.node, f"{short(function.name)}/")
     return checker.problems
 
 

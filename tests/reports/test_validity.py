@@ -879,3 +879,25 @@ def test_inputs_of_one_type_or_of_types_the_schema_keeps_apart_are_valid():
     from trtforge.analyzer.session import ModelSession
 
     assert ModelSession.unchecked(quantized).problems() == []
+
+
+def test_a_body_signature_inside_a_model_local_function_is_checked():
+    """A Loop of unnamed output inside a function: onnxruntime crashed (SIGSEGV) in
+    trt-quantize's calibration, and the static backend said SUPPORTED."""
+    from trtforge.analyzer.validity import validate
+
+    loop = _loop(["", "y"]).graph.node[0]
+    function = helper.make_function(
+        "local", "F", ["x"], ["y"], [loop], [helper.make_opsetid("", 17)]
+    )
+    model = _model(
+        [N("F", ["x"], ["y"], domain="local")],
+        inits=[
+            numpy_helper.from_array(np.array(3, np.int64), "m"),
+            numpy_helper.from_array(np.array(True), "c0"),
+        ],
+    )
+    model.functions.append(function)
+    model.opset_import.append(helper.make_opsetid("local", 1))
+    codes = [p.finding.code for p in validate(model) if p.finding.is_error]
+    assert "invalid/body-signature" in codes, codes
