@@ -89,9 +89,9 @@ def test_the_pass_is_not_promised_for_loops_it_leaves():
 
     from trtforge.analyzer import check
 
-    def loop(start_rows: int, piece_reads_acc: bool):
+    def loop(start_rows: int, piece_reads_acc: bool, grow=("acc_in", "piece"), also=()):
         vi = helper.make_tensor_value_info
-        piece = [helper.make_node("Identity", ["x"], ["piece"])]
+        piece = [helper.make_node("Identity", ["x"], ["piece"]), *also]
         if piece_reads_acc:
             piece = [
                 helper.make_node("ReduceSum", ["acc_in"], ["s"], keepdims=1, axes=[0]),
@@ -101,7 +101,7 @@ def test_the_pass_is_not_promised_for_loops_it_leaves():
             [
                 helper.make_node("Identity", ["cond_in"], ["cond_out"]),
                 *piece,
-                helper.make_node("Concat", ["acc_in", "piece"], ["acc_out"], axis=0),
+                helper.make_node("Concat", list(grow), ["acc_out"], axis=0),
             ],
             "body",
             [vi("i", TensorProto.INT64, []), vi("cond_in", TensorProto.BOOL, []),
@@ -127,3 +127,6 @@ def test_the_pass_is_not_promised_for_loops_it_leaves():
 
     assert named(loop(0, False))
     assert not named(loop(1, False)) and not named(loop(0, True))
+    assert not named(loop(0, False, grow=("acc_in", "piece", "piece")))
+    assert not named(loop(0, False, grow=("piece", "acc_in")))
+    assert not named(loop(0, False, also=[helper.make_node("Shape", ["acc_in"], ["seen"])]))

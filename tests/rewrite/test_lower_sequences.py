@@ -204,3 +204,29 @@ def test_the_pass_is_not_promised_for_a_sequence_a_loop_builds():
     report = check(model, target="rtx-1", backend="static")
     assert not report.supported
     assert "lower-sequences" not in {f.name for n in report.nodes for f in n.fixes}
+
+
+def test_a_sequence_through_identity_is_lowered(rw):
+    """SequenceConstruct → Identity → ConcatFromSequence: the Identity hid the pieces (the pass
+    skipped it, and trt-check offered no fix though fold-constants + the pass lowered it)."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    vi = helper.make_tensor_value_info
+    graph = helper.make_graph(
+        [
+            helper.make_node("SequenceConstruct", ["a", "b"], ["s"]),
+            helper.make_node("Identity", ["s"], ["s2"]),
+            helper.make_node("ConcatFromSequence", ["s2"], ["y"], axis=0),
+            helper.make_node("SequenceAt", ["s2", "one"], ["z"]),
+        ],
+        "g",
+        [vi("a", TensorProto.FLOAT, [2, 3]), vi("b", TensorProto.FLOAT, [1, 3])],
+        [vi("y", TensorProto.FLOAT, [3, 3]), vi("z", TensorProto.FLOAT, [1, 3])],
+        [numpy_helper.from_array(np.array(1, np.int64), "one")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    result = rw.apply(model, "lower-sequences", target="rtx-1")
+    assert result.passes["lower-sequences"].applied == 2
+    assert not {"SequenceConstruct", "ConcatFromSequence", "SequenceAt"} & set(rw.ops(result.proto))
+    rw.same(model, result.proto)

@@ -164,6 +164,21 @@ def _reads_from(name: str, source: str, producers: dict) -> bool:
     return False
 
 
+def _read_elsewhere(body, source: str, concat) -> bool:
+    """Whether a node of `body` other than `concat` (nested bodies included) reads `source`,
+    or a body output is `source` itself."""
+    if any(out.name == source for out in body.output):
+        return True
+    for node in body.node:
+        if node is not concat and source in node.input:
+            return True
+        for attr in node.attribute:
+            for inner in [attr.g] if attr.HasField("g") else list(attr.graphs):
+                if _read_elsewhere(inner, source, None):
+                    return True
+    return False
+
+
 def _outer_reads(graph: gs.Graph) -> list[gs.Tensor]:
     return [t for n in graph.nodes for t in n.inputs]
 
@@ -212,8 +227,14 @@ class LoopConcatScan(RewritePass):
                 reasons.append(
                     f"carried value {k} starts from a {made_by.op_type}, not an empty constant"
                 )
-            elif len(concat.input) == 2 and _reads_from(concat.input[1], source, producers):
+            elif len(concat.input) != 2:
+                reasons.append(f"carried value {k} grows by a Concat of {len(concat.input)} inputs")
+            elif concat.input[0] != source and concat.input[1] == source:
+                reasons.append(f"carried value {k} comes after the piece (a prepend)")
+            elif _reads_from(concat.input[1], source, producers):
                 reasons.append(f"carried value {k} grows by a piece computed from itself")
+            elif concat.input[0] == source and _read_elsewhere(body, source, concat):
+                reasons.append(f"the body reads carried value {k} besides growing it")
             else:
                 return None  # a candidate: `check` decides
         return "; ".join(reasons) if reasons else None

@@ -85,7 +85,8 @@ class LowerSequences(RewritePass):
             return "the sequence is a body's (the pass lowers the graph's own sequences)"
         if node.op_type in PRODUCERS:  # lowered once nothing but lowered ops reads it
             readers = graph.consumers.get(node.output[0], []) if node.output else []
-            other = next((r for r in readers if r.op_type not in PRODUCERS + CONSUMERS), None)
+            lowered = (*PRODUCERS, *CONSUMERS, "Identity")
+            other = next((r for r in readers if r.op_type not in lowered), None)
             if other is not None or (node.output and graph.is_graph_output(node.output[0])):
                 what = other.op_type if other is not None else "the graph's output"
                 return f"its sequence goes to {what}, which the pass does not lower"
@@ -98,7 +99,7 @@ class LowerSequences(RewritePass):
                 return f"sequence '{seq}' is a graph input or a body's, not from known pieces"
             if source.op_type in ("SplitToSequence", "SequenceConstruct", "SequenceEmpty"):
                 return None
-            if source.op_type not in ("SequenceInsert", "SequenceErase"):
+            if source.op_type not in ("SequenceInsert", "SequenceErase", "Identity"):
                 return f"sequence '{seq}' comes from {source.op_type}, not from known pieces"
             seq = source.input[0] if source.input else ""
         return None
@@ -115,6 +116,8 @@ class LowerSequences(RewritePass):
                 continue
             if node.op in PRODUCERS:
                 known[node.outputs[0].name] = node
+            elif node.op == "Identity" and node.inputs and node.inputs[0].name in known:
+                known[node.outputs[0].name] = known[node.inputs[0].name]  # the same sequence
             elif node.op in CONSUMERS:
                 reason = self._consume(node, known, e, ctx)
                 if reason is None:
@@ -133,7 +136,10 @@ class LowerSequences(RewritePass):
             producer = seq.inputs[0].op if seq.inputs else "a graph input"
             return f"sequence '{seq.name}' comes from {producer}, not from known pieces"
         if isinstance(value, gs.Node):
-            value = known[seq.name] = self._produce(value, known, e, ctx)
+            node, value = value, self._produce(value, known, e, ctx)
+            for name, entry in list(known.items()):  # its Identity copies share the pieces
+                if entry is node:
+                    known[name] = value
         return value
 
     def _produce(self, node: gs.Node, known: dict, e: Emit, ctx: PassContext) -> Pieces | str:
