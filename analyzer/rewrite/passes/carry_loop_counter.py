@@ -126,7 +126,7 @@ class CarryLoopCounter(RewritePass):
                     continue  # no condition output, or fewer than the carried values
                 if has_trip_limit(node, ctx.graph) or not _reads(body, body.inputs[0]):
                     continue
-                yield Match(anchor(node), [node], {"graph": graph})
+                yield Match(anchor(node), [node])
 
     def check(self, match: Match, ctx: PassContext) -> str | None:
         counter = match.nodes[0].attrs["body"].inputs[0]
