@@ -446,7 +446,13 @@ def _off_spec_in_onnxruntime(proto: onnx.ModelProto) -> bool:
       off by 0.1), where the spec uses the batch mean and population variance;
     - a Loop whose body outputs its iteration count itself (no node between): onnxruntime
       hands back the count it has since incremented (5 where the last iteration's is 4), and
-      a rewrite computing the right value (carry-loop-counter) failed verification."""
+      a rewrite computing the right value (carry-loop-counter) failed verification;
+    - a Dropout before opset 12 whose mask is read: onnxruntime's kernel gives an all-false
+      mask in inference, where the spec (from opset 12 on) and `onnx.reference` give
+      all-true, so `--upgrade-opset` failed verification on it."""
+    opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 0)
+    if opset < 12 and _reads_dropout_mask(proto.graph):
+        return True
     for node in _every_node(proto.graph):
         if node.domain not in ("", "ai.onnx"):
             continue
@@ -460,6 +466,20 @@ def _off_spec_in_onnxruntime(proto: onnx.ModelProto) -> bool:
                 if count and any(out.name == count for out in body.output):
                     return True
     return False
+
+
+def _reads_dropout_mask(graph: onnx.GraphProto) -> bool:
+    """Whether a Dropout's mask output (of `graph` or a body) is a graph output or read."""
+    masks = {
+        node.output[1]
+        for node in _every_node(graph)
+        if node.op_type == "Dropout" and len(node.output) > 1 and node.output[1]
+    }
+    if not masks:
+        return False
+    if masks & {o.name for o in graph.output}:
+        return True
+    return any(name in masks for node in _every_node(graph) for name in node.input)
 
 
 def _every_node(graph: onnx.GraphProto):

@@ -291,3 +291,37 @@ def test_an_external_prelu_slope_is_reshaped_without_reading_it(tmp_path, monkey
     slope = np.array([0.1, 0.5, 2.0], np.float32)
     (got,) = ort.InferenceSession(str(out)).run(None, {"x": x})
     np.testing.assert_allclose(got, np.where(x > 0, x, x * slope.reshape(3, 1, 1)), rtol=1e-6)
+
+
+def test_a_dropout_mask_before_opset_12_is_verified_against_the_reference(tmp_path):
+    """onnxruntime's Dropout-10 gives an all-false mask in inference where the spec from opset
+    12 on (and onnx.reference) gives all-true: `--upgrade-opset` failed verification on a
+    model whose mask is an output. The original is now evaluated with onnx.reference."""
+    import numpy as np
+    from onnx import TensorProto, helper
+
+    from trtforge.analyzer.rewrite.api import rewrite_file
+    from trtforge.analyzer.rewrite.verify import run_model
+
+    graph = helper.make_graph(
+        [
+            helper.make_node("Dropout", ["x"], ["y", "mask"], ratio=0.3),
+            helper.make_node("Relu", ["y"], ["z"]),
+        ],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])],
+        [
+            helper.make_tensor_value_info("z", TensorProto.FLOAT, [2, 4]),
+            helper.make_tensor_value_info("mask", TensorProto.BOOL, [2, 4]),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 10)])
+    model.ir_version = 5
+    source, out = tmp_path / "m.onnx", tmp_path / "out.onnx"
+    onnx.save(model, source)
+    result = rewrite_file(str(source), str(out), ["upgrade-opset"], target="rtx-1",
+                          options={"upgrade_opset": 17})  # fmt: skip
+    assert result.verification is not None and result.verification.ok
+    written = onnx.load(out)
+    feeds = {"x": np.ones((2, 4), np.float32)}
+    assert run_model(written, feeds)["mask"].all()
