@@ -254,10 +254,10 @@ def _with_body_initializers(part: onnx.ModelProto, graph: onnx.GraphProto) -> No
         part.graph.initializer.extend(t for t in graph.initializer if t.name in wanted)
 
 
-def _calls(nodes) -> Iterator[tuple[str, str]]:
-    """(domain, op) of `nodes` and of the nodes of their bodies, at any depth."""
+def _calls(nodes) -> Iterator[tuple[str, str, str]]:
+    """(domain, op, overload) of `nodes` and of the nodes of their bodies, at any depth."""
     for node in nodes:
-        yield node.domain, node.op_type
+        yield node.domain, node.op_type, node.overload
         for attr in node.attribute:
             for body in [attr.g] if attr.HasField("g") else list(attr.graphs):
                 yield from _calls(body.node)
@@ -267,10 +267,10 @@ def _with_called_functions(part: onnx.ModelProto, model: onnx.ModelProto) -> Non
     """Gives `part` every model-local function of `model` that its nodes call, directly or
     through other functions, bodies included: onnx's Extractor missed a function called from
     an If branch inside another (skl2onnx's KNNImputer), and the part did not load."""
-    defined = {(f.domain, f.name): f for f in model.functions}
+    defined = {(f.domain, f.name, f.overload): f for f in model.functions}
     if not defined:
         return
-    have = {(f.domain, f.name) for f in part.functions}
+    have = {(f.domain, f.name, f.overload) for f in part.functions}
     todo = [key for key in _calls(part.graph.node) if key in defined]
     for function in part.functions:
         todo.extend(key for key in _calls(function.node) if key in defined)
