@@ -258,7 +258,10 @@ def tiny_external_copy(tensor: onnx.TensorProto, folder: Path) -> onnx.TensorPro
     fields = _external_fields(tensor)
     try:
         path = _resolve_location(folder, fields.get("location", ""), tensor.name)
-        with open(path, "rb") as handle:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # (never wait on a FIFO)
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                return None
             handle.seek(int(fields.get("offset", "0") or 0))
             data = handle.read(nbytes)
     except (OSError, ValueError, UserError):

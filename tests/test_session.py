@@ -188,3 +188,37 @@ def test_a_sessions_graph_keeps_the_weights_its_inference_ran_without():
         np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(imported.tensors()["bias"].values, numpy_helper.to_array(bias))
     assert [i.name for i in imported.inputs] == ["x"]
+
+
+def test_a_tiny_external_constant_is_read_from_a_regular_file_only(tmp_path):
+    """`tiny_external_copy` reads a constant of a few values from its external file (a trip
+    count saved with size_threshold=0); a FIFO put in the file's place after the model was
+    loaded is not waited on, and a larger tensor is not read."""
+    import os
+
+    import numpy as np
+    import onnx
+
+    from trtforge.analyzer.loading import tiny_external_copy
+
+    def external(name: str, values) -> onnx.TensorProto:
+        tensor = onnx.numpy_helper.from_array(np.asarray(values), name)
+        data = tensor.raw_data
+        (tmp_path / f"{name}.bin").write_bytes(data)
+        tensor.ClearField("raw_data")
+        tensor.data_location = onnx.TensorProto.EXTERNAL
+        for key, value in (
+            ("location", f"{name}.bin"),
+            ("offset", "0"),
+            ("length", str(len(data))),
+        ):
+            tensor.external_data.add(key=key, value=value)
+        return tensor
+
+    trips = external("m", np.array(2**63 - 1, np.int64))
+    copy = tiny_external_copy(trips, tmp_path)
+    assert copy is not None and int(onnx.numpy_helper.to_array(copy)) == 2**63 - 1
+    assert tiny_external_copy(external("w", np.zeros(64, np.float32)), tmp_path) is None
+    os.remove(tmp_path / "m.bin")
+    os.mkfifo(tmp_path / "m.bin")
+    assert tiny_external_copy(trips, tmp_path) is None
