@@ -24,7 +24,7 @@ import hashlib
 import logging
 import os
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -240,6 +240,23 @@ def iter_graph_tensors(graph: onnx.GraphProto) -> Iterator[onnx.TensorProto]:
                 yield from iter_graph_tensors(attr.g)
             for sub in attr.graphs:
                 yield from iter_graph_tensors(sub)
+
+
+def iter_nodes(nodes: Iterable[onnx.NodeProto]) -> Iterator[onnx.NodeProto]:
+    """Every node of `nodes` (a graph's or a function's) and of their bodies, however deep
+    (with a stack)."""
+    stack = [iter(nodes)]
+    while stack:
+        node = next(stack[-1], None)
+        if node is None:
+            stack.pop()
+            continue
+        yield node
+        for attr in node.attribute:
+            if attr.type == onnx.AttributeProto.GRAPH:
+                stack.append(iter(attr.g.node))
+            elif attr.type == onnx.AttributeProto.GRAPHS:
+                stack.extend(iter(g.node) for g in attr.graphs)
 
 
 def tiny_external_copy(tensor: onnx.TensorProto, folder: Path) -> onnx.TensorProto | None:

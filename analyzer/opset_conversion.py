@@ -16,9 +16,9 @@ its bodies; the result equals the original's outputs (tests/test_opset_conversio
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import onnx
+
+from trtforge.analyzer.loading import iter_nodes
 
 #: the first opset whose Resize has coordinate_transformation_mode and nearest_mode.
 RESIZE_MODES_SINCE = 11
@@ -36,7 +36,7 @@ def convert_version(model: onnx.ModelProto, target: int) -> onnx.ModelProto:
     source = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
     converted = version_converter.convert_version(model, target)
     if source < RESIZE_MODES_SINCE <= target:
-        for node in _nodes(converted.graph):
+        for node in iter_nodes(converted.graph.node):
             if node.op_type == "Resize" and node.domain in ("", "ai.onnx"):
                 _asymmetric_floor(node)
     return converted
@@ -51,17 +51,3 @@ def _asymmetric_floor(node: onnx.NodeProto) -> None:
         )
     if "nearest_mode" not in present:
         node.attribute.append(onnx.helper.make_attribute("nearest_mode", "floor"))
-
-
-def _nodes(graph: onnx.GraphProto) -> Iterator[onnx.NodeProto]:
-    """Every node of `graph` and of the bodies of its nodes, however deep (with a stack)."""
-    stack = [graph]
-    while stack:
-        current = stack.pop()
-        for node in current.node:
-            yield node
-            for attr in node.attribute:
-                if attr.type == onnx.AttributeProto.GRAPH:
-                    stack.append(attr.g)
-                elif attr.type == onnx.AttributeProto.GRAPHS:
-                    stack.extend(attr.graphs)

@@ -26,6 +26,7 @@ import onnx
 
 from trtforge.analyzer import inference_guard
 from trtforge.analyzer.errors import UserError
+from trtforge.analyzer.loading import iter_nodes
 
 
 @dataclass
@@ -256,11 +257,7 @@ def _with_body_initializers(part: onnx.ModelProto, graph: onnx.GraphProto) -> No
 
 def _calls(nodes) -> Iterator[tuple[str, str, str]]:
     """(domain, op, overload) of `nodes` and of the nodes of their bodies, at any depth."""
-    for node in nodes:
-        yield node.domain, node.op_type, node.overload
-        for attr in node.attribute:
-            for body in [attr.g] if attr.HasField("g") else list(attr.graphs):
-                yield from _calls(body.node)
+    return ((n.domain, n.op_type, n.overload) for n in iter_nodes(nodes))
 
 
 def _with_called_functions(part: onnx.ModelProto, model: onnx.ModelProto) -> None:

@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import gc
 import logging
+import math
 import re
 from collections.abc import Mapping
 from itertools import repeat
@@ -60,18 +61,6 @@ except ImportError:  # pragma: no cover - a build without a C++ compiler
 log = logging.getLogger("trtforge.static")
 
 FOLD = Fix("rewrite", "fold-constants")
-
-
-def _static_volume(shape) -> int:
-    """The element count of a static shape; 0 when a dim is unknown (or there is no shape)."""
-    if not shape:
-        return 0
-    volume = 1
-    for dim in shape:
-        if type(dim) is not int or dim < 0:
-            return 0
-        volume *= dim
-    return volume
 
 
 def _domain(node: onnx.NodeProto) -> str:
@@ -333,7 +322,8 @@ class StaticChecker:
         for index, name in enumerate(node.output):
             if not name:
                 continue
-            volume = _static_volume(graph.tensor(name).shape)
+            info = graph.tensor(name)
+            volume = math.prod(info.shape) if info.static_shape else 0
             if volume > MAX_TENSOR_ELEMENTS:
                 yield ctx.finding(
                     "tensor-too-large",
@@ -342,9 +332,9 @@ class StaticChecker:
                     "build fails",
                     "fix the exporter: the sizes that make this tensor were computed wrongly",
                 )
-            dtype = effective_dtype(graph, name, graph.tensor(name).dtype)
+            dtype = effective_dtype(graph, name, info.dtype)
             if graph.is_graph_output(name):
-                if dtype == "INT32" and graph.tensor(name).dtype == "UINT8":
+                if dtype == "INT32" and info.dtype == "UINT8":
                     yield ctx.finding(
                         "uint8-weights-output",
                         f"output {index} ('{name}') is declared UINT8 but is computed from "

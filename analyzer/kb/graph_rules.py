@@ -30,7 +30,7 @@ import onnx
 from trtforge.analyzer.findings import Finding
 from trtforge.analyzer.graph import GraphView
 from trtforge.analyzer.inference import dtype_name
-from trtforge.analyzer.kb.policy import MAX_INPUT_DIM, MAX_TENSOR_ELEMENTS
+from trtforge.analyzer.kb.policy import MAX_DIM, MAX_TENSOR_ELEMENTS
 from trtforge.analyzer.loading import LoadedModel
 from trtforge.analyzer.safe_text import text_of
 from trtforge.analyzer.targets import Target
@@ -84,12 +84,12 @@ def _input_finding(name: str, kind: str, what: str, hint: str, severity: str = "
 
 
 def _input_size(name: str, dims) -> Iterator[Finding]:
-    """A static dim above MAX_INPUT_DIM, or more than MAX_TENSOR_ELEMENTS elements (an empty
+    """A static dim above MAX_DIM, or more than MAX_TENSOR_ELEMENTS elements (an empty
     input too, when a dim is too large): importInput fails ("Failed to add input to the
     network"; observed with TensorRT-RTX 1.7.1 at [2^31], [0, 2^31], [2^20, 2^20 + 1])."""
     values = [d.dim_value for d in dims if d.HasField("dim_value")]
     shown = ", ".join(str(d.dim_value) if d.HasField("dim_value") else "?" for d in dims)
-    big = [v for v in values if v > MAX_INPUT_DIM]
+    big = [v for v in values if v > MAX_DIM]
     volume = 1
     for v in values:
         volume *= max(v, 0)
@@ -99,7 +99,7 @@ def _input_size(name: str, dims) -> Iterator[Finding]:
             "input-too-large",
             f"has shape [{shown}]: "
             + (
-                f"a dim of {big[0]:,}, above TensorRT's {MAX_INPUT_DIM:,} (2^31 - 1) per dim"
+                f"a dim of {big[0]:,}, above TensorRT's {MAX_DIM:,} (2^31 - 1) per dim"
                 if big
                 else f"{volume:,} elements, above TensorRT's {MAX_TENSOR_ELEMENTS:,} (2^40)"
             ),
@@ -169,8 +169,6 @@ def _check_inputs(graph: GraphView, target: Target) -> Iterator[Finding]:
                 f"has rank {len(tensor.shape.dim)}; TensorRT tensors have at most {MAX_RANK} dims",
                 "reshape the input to at most 8 dims before the model (merge adjacent dims)",
             )
-        if tensor.HasField("shape"):
-            yield from _input_size(value.name, tensor.shape.dim)
         if not tensor.HasField("shape"):
             yield _input_finding(
                 value.name,
@@ -252,5 +250,6 @@ def _check_empty_external(loaded: LoadedModel, graph: GraphView) -> Iterator[Fin
 def check_graph(loaded: LoadedModel, graph: GraphView, target: Target) -> Iterator[Finding]:
     """Findings about the model as a whole (not tied to one node)."""
     yield from _check_inputs(graph, target)
+    yield from input_size_findings(graph.graph)
     yield from _check_opsets(loaded, target)
     yield from _check_empty_external(loaded, graph)

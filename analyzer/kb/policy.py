@@ -43,9 +43,12 @@ NUMERIC = FLOAT_OPS | INDEX_INTS
 #: The most elements a TensorRT tensor holds, 2^40 (observed with TensorRT-RTX 1.7.1: a network
 #: input of more fails the parse, "Failed to add input to the network"; an intermediate tensor
 #: of more fails the build, "exceeds the maximum supported element count of 1099511627776";
-#: exactly 2^40 builds). A network input's dims are at most 2^31 - 1 each (`MAX_INPUT_DIM`).
+#: exactly 2^40 builds).
 MAX_TENSOR_ELEMENTS = 2**40
-MAX_INPUT_DIM = 2**31 - 1
+#: The largest dim the parser builds: a network input's (above it "Failed to add input to the
+#: network"), and a dim the slice and shuffle layers (Pad, Tile, Expand, Slice, Resize, Reshape)
+#: compute while the network is built: INT32_MAX.
+MAX_DIM = 2**31 - 1
 
 #: Every type some TensorRT release can hold (the engine narrows it to the target's
 #: convertible types); for importers that take anything (Cast, Identity-like ops).

@@ -35,6 +35,7 @@ import numpy as np
 import onnx
 
 from trtforge.analyzer.errors import UserError
+from trtforge.analyzer.loading import iter_nodes
 from trtforge.analyzer.outputs import interruptible
 
 log = logging.getLogger("trtforge.rewrite.verify")
@@ -453,7 +454,7 @@ def _off_spec_in_onnxruntime(proto: onnx.ModelProto) -> bool:
     opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 0)
     if opset < 12 and _reads_dropout_mask(proto.graph):
         return True
-    for node in _every_node(proto.graph):
+    for node in iter_nodes(proto.graph.node):
         if node.domain not in ("", "ai.onnx"):
             continue
         if node.op_type == "BatchNormalization":
@@ -472,23 +473,14 @@ def _reads_dropout_mask(graph: onnx.GraphProto) -> bool:
     """Whether a Dropout's mask output (of `graph` or a body) is a graph output or read."""
     masks = {
         node.output[1]
-        for node in _every_node(graph)
+        for node in iter_nodes(graph.node)
         if node.op_type == "Dropout" and len(node.output) > 1 and node.output[1]
     }
     if not masks:
         return False
     if masks & {o.name for o in graph.output}:
         return True
-    return any(name in masks for node in _every_node(graph) for name in node.input)
-
-
-def _every_node(graph: onnx.GraphProto):
-    """The nodes of `graph` and of its bodies, at any depth."""
-    for node in graph.node:
-        yield node
-        for attr in node.attribute:
-            for body in [attr.g] if attr.HasField("g") else list(attr.graphs):
-                yield from _every_node(body)
+    return any(name in masks for node in iter_nodes(graph.node) for name in node.input)
 
 
 def _reference_run(proto: onnx.ModelProto, feeds, names: list[str]) -> dict[str, np.ndarray]:

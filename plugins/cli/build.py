@@ -477,10 +477,7 @@ def _refuse_invalid(loaded) -> None:
 
     too_large = input_size_findings(loaded.structure.graph)
     if too_large:  # (the parser takes 2^32 and more modulo 2^32: a wrong engine)
-        raise UserError(
-            f"{loaded.display_path}: {too_large[0].message}",
-            "export the input smaller (split it into several inputs, or feed it in parts)",
-        )
+        raise UserError(f"{loaded.display_path}: {too_large[0].message}", too_large[0].hint)
 
 
 def _main(argv: list[str] | None = None) -> int:

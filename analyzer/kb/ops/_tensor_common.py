@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from trtforge.analyzer.findings import Fix
 from trtforge.analyzer.graph import QUANTIZATION_OPS, GraphView, structural_analysis
-from trtforge.analyzer.kb.policy import FLOATS, QUANT
+from trtforge.analyzer.kb.policy import FLOATS, MAX_DIM, QUANT
 from trtforge.analyzer.kb.rule import NodeContext
 
 #: element types a TensorRT tensor can hold once imported (DOUBLE is cast down to FLOAT).
@@ -462,27 +462,22 @@ def output_rank(ctx: NodeContext, rank: int | None):
     )
 
 
-#: The largest dim the slice and shuffle layers (Pad, Tile, Expand, Slice, Resize, Reshape)
-#: compute while the network is built: INT32_MAX.
-MAX_LAYER_DIM = 2**31 - 1
-
-
 def output_dims_fit(ctx: NodeContext):
-    """A static output dim above MAX_LAYER_DIM: the layer is refused ("Invalid Node"; observed
+    """A static output dim above MAX_DIM: the layer is refused ("Invalid Node"; observed
     with TensorRT-RTX 1.7.1: Pad, Tile and Expand to 2^31 - 1 parse, to 2^31 fail; Resize to
     2^31 sizes "inherently negative length" — given as scales it parses and builds —, Reshape
-    to [2^31] fails). A dim that is only known at
-    run time (computed from a symbolic input dim) parses, and so does a ConstantOfShape of any
-    size (a fill of a shape tensor): those are not judged here."""
+    to [2^31] fails). A dim that is only known at run time (computed from a symbolic input
+    dim) parses, and so does a ConstantOfShape of any size (a fill of a shape tensor): those
+    are not judged here."""
     out = ctx.output(0)
     if out is None or out.shape is None:
         return
-    big = [d for d in out.shape if isinstance(d, int) and d > MAX_LAYER_DIM]
+    big = [d for d in out.shape if isinstance(d, int) and d > MAX_DIM]
     if big:
         yield ctx.finding(
             "dim-too-large",
             f"the output {list(out.shape)} has a dim of {big[0]}; TensorRT builds this layer "
-            f"only with dims up to {MAX_LAYER_DIM} (2^31 - 1)",
+            f"only with dims up to {MAX_DIM} (2^31 - 1)",
             "fix the exporter: the sizes (pads, repeats, shape) were computed wrongly; no "
             "engine can hold this tensor",
         )
@@ -494,7 +489,7 @@ def int32_values(ctx: NodeContext, index: int, what: str):
     value = ctx.input_value(index) if ctx.has_input(index) else None
     if value is None or getattr(value, "dtype", None) is None or value.dtype.kind not in "iu":
         return
-    outside = [int(v) for v in value.reshape(-1) if not -(2**31) <= int(v) <= MAX_LAYER_DIM]
+    outside = [int(v) for v in value.reshape(-1) if not -(2**31) <= int(v) <= MAX_DIM]
     if outside:
         yield ctx.finding(
             "int32-range",
