@@ -107,12 +107,15 @@ def _input_size(name: str, dims) -> Iterator[Finding]:
         )
 
 
-def input_size_findings(graph: onnx.GraphProto) -> list[Finding]:
+def input_size_findings(graph: onnx.GraphProto, initializers=None) -> list[Finding]:
     """`graph/input-too-large` for each network input of `graph` above TensorRT's tensor
-    limits (`_input_size`). The parser refuses dims from 2^31 to 2^32 - 1 but takes larger
-    ones modulo 2^32 (observed with TensorRT-RTX 1.7.1: an input [2^32 + 1] builds an engine
-    whose input is [1]), so the parser backend and trt-build ask this too."""
-    initializers = {t.name for t in graph.initializer}
+    limits (`_input_size`); `initializers`: the graph's initializer names where the caller has
+    them (an initializer listed as an input is a weight, not a network input). The parser
+    refuses dims from 2^31 to 2^32 - 1 but takes larger ones modulo 2^32 (observed with
+    TensorRT-RTX 1.7.1: an input [2^32 + 1] builds an engine whose input is [1]), so the
+    parser backend and trt-build ask this too."""
+    if initializers is None:
+        initializers = {t.name for t in graph.initializer}
     found: list[Finding] = []
     for value in graph.input:
         tensor = value.type.tensor_type
@@ -250,6 +253,6 @@ def _check_empty_external(loaded: LoadedModel, graph: GraphView) -> Iterator[Fin
 def check_graph(loaded: LoadedModel, graph: GraphView, target: Target) -> Iterator[Finding]:
     """Findings about the model as a whole (not tied to one node)."""
     yield from _check_inputs(graph, target)
-    yield from input_size_findings(graph.graph)
+    yield from input_size_findings(graph.graph, graph.initializer_names())
     yield from _check_opsets(loaded, target)
     yield from _check_empty_external(loaded, graph)
