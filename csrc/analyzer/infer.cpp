@@ -1,0 +1,1085 @@
+// trtforge.analyzer._infer — the types ONNX's shape inference gives a plain graph of common
+// ops, computed without it, or nothing.
+//
+// ONNX's inference costs ~5 µs a node (~0.5 s for 100,000 nodes), which made it the longest
+// part of a large model's check: the parent process had its own work done and waited for
+// the types. For a graph made only of the ops below, this module computes the same types
+// in a fraction of that time: what onnx 1.23's strict run (check_type off, as
+// `_speculation.strict_run` calls it) would write, the same element types, dims, symbolic
+// names (`unk__<n>`, numbered as ONNX's symbol table numbers them) and merges with the
+// declared outputs.
+//
+// It either gives exactly ONNX's result or declines (None): the caller then runs ONNX. It
+// declines wherever it is not certain — an op it does not model, an opset outside what it
+// was checked for, value_info, functions, bodies, sparse or external initializers, a type
+// that is not a plain tensor type serialized canonically, a name defined twice, a shape or
+// attribute ONNX would refuse (ONNX's strict run would raise there), integer arithmetic
+// (data propagation could reach a consumer), a Reshape whose shape is not a constant.
+// `tests/perf/test_native_inference.py` holds its result equal to ONNX's on random graphs
+// of these ops and on every model of the test corpus it does not decline.
+//
+// What it models, per onnx 1.23's inference functions (defs/*.cc):
+//   first-input ops (Relu, Erf, Sqrt, Exp, Log, Tanh, Sigmoid, Neg, Abs, Reciprocal, Floor,
+//   Ceil): the input's type; Softmax (also checks rank and axis); Add, Sub, Mul, Div, Pow:
+//   the first input's element type, the shapes broadcast; MatMul; Transpose; Reshape with a
+//   constant shape; ReduceMean (axes attribute below 18, a constant input from 18); Cast;
+//   Constant (a `value` tensor); and ops of a domain ONNX defines no schema for (outputs
+//   untyped; later errors are then not errors, as in ONNX).
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <new>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "wire_format.h"
+
+namespace {
+
+using namespace trtforge::wire_format;
+
+// The default-domain opsets this module was checked for (tests/perf/test_native_inference.py
+// compares it with onnx over each): a model importing another declines.
+constexpr int64_t kMinOpset = 13;
+constexpr int64_t kMaxOpset = 25;
+
+// -- types -----------------------------------------------------------------------------------
+struct Dim {
+  enum Kind : uint8_t { kNone, kValue, kParam } kind = kNone;
+  int64_t value = 0;
+  std::string_view param;  // into the model's bytes, or a symbol made up here (`Inference`)
+  bool has_denotation = false;
+  std::string_view denotation;
+};
+
+struct Type {
+  bool known = false;  // a TypeProto with a tensor_type (else: no type)
+  int64_t elem = 0;
+  bool has_shape = false;
+  std::vector<Dim> dims;
+};
+
+struct Declined {};  // thrown where this module is not certain: the caller runs ONNX
+struct Failed {};    // thrown where ONNX's inference function would fail for the node
+
+// The source line of the last decline (`declined_at`: what a test or a developer asks when a
+// model it expected to be modelled is not).
+int g_declined_at = 0;
+[[noreturn]] void decline_at(int line) {
+  g_declined_at = line;
+  throw Declined{};
+}
+#define decline() decline_at(__LINE__)
+
+// One field of a message: number, wire type, payload (length-delimited) or value (varint,
+// fixed).
+struct Field {
+  uint32_t number;
+  uint32_t wire;
+  std::string_view payload;
+  uint64_t value;
+};
+
+template <typename On>
+void each(std::string_view message, On on) {
+  Reader r{reinterpret_cast<const uint8_t*>(message.data()),
+           reinterpret_cast<const uint8_t*>(message.data()) + message.size()};
+  while (r.p < r.end) {
+    uint64_t tag;
+    if (!r.varint(tag) || (tag >> 3) == 0 || (tag >> 3) > 0x1FFFFFFF) decline();
+    Field f{static_cast<uint32_t>(tag >> 3), static_cast<uint32_t>(tag & 7), {}, 0};
+    switch (f.wire) {
+      case 0:
+        if (!r.varint(f.value)) decline();
+        break;
+      case 1:
+        if (r.end - r.p < 8) decline();
+        std::memcpy(&f.value, r.p, 8);
+        r.p += 8;
+        break;
+      case 2:
+        if (!r.bytes(f.payload)) decline();
+        break;
+      case 5: {
+        if (r.end - r.p < 4) decline();
+        uint32_t v;
+        std::memcpy(&v, r.p, 4);
+        f.value = v;
+        r.p += 4;
+        break;
+      }
+      default:
+        decline();
+    }
+    on(f);
+  }
+}
+
+void put_tag(std::string& out, uint32_t field, uint32_t wire) {
+  put_varint(out, (static_cast<uint64_t>(field) << 3) | wire);
+}
+
+// A TypeProto as protobuf serializes it (fields in number order).
+std::string serialize(const Type& type) {
+  std::string tensor;
+  put_tag(tensor, 1, 0);
+  put_varint(tensor, static_cast<uint64_t>(type.elem));
+  if (type.has_shape) {
+    std::string shape;
+    for (const Dim& d : type.dims) {
+      std::string dim;
+      if (d.kind == Dim::kValue) {
+        put_tag(dim, 1, 0);
+        put_varint(dim, static_cast<uint64_t>(d.value));
+      } else if (d.kind == Dim::kParam) {
+        put_field(dim, 2, d.param);
+      }
+      if (d.has_denotation) put_field(dim, 3, d.denotation);
+      put_field(shape, 1, dim);
+    }
+    put_field(tensor, 2, shape);
+  }
+  std::string out;
+  put_field(out, 1, tensor);
+  return out;
+}
+
+// A declared TypeProto: a tensor type whose bytes are the ones protobuf would write again
+// (so that ONNX's output holds them unchanged), else declined.
+Type parse_declared(std::string_view bytes) {
+  Type type;
+  int tensors = 0;
+  std::string_view tensor;
+  each(bytes, [&](const Field& f) {
+    if (f.number != 1 || f.wire != 2) decline();  // another kind of type, a denotation
+    tensor = f.payload;
+    ++tensors;
+  });
+  if (tensors != 1) decline();
+  bool elem_seen = false;
+  int shapes = 0;
+  each(tensor, [&](const Field& f) {
+    if (f.number == 1 && f.wire == 0 && !elem_seen) {
+      type.elem = static_cast<int64_t>(static_cast<int32_t>(f.value));
+      elem_seen = true;
+    } else if (f.number == 2 && f.wire == 2 && shapes++ == 0) {
+      type.has_shape = true;
+      each(f.payload, [&](const Field& d) {
+        if (d.number != 1 || d.wire != 2) decline();
+        Dim dim;
+        each(d.payload, [&](const Field& x) {
+          if (x.number == 1 && x.wire == 0 && dim.kind == Dim::kNone) {
+            dim.kind = Dim::kValue;
+            dim.value = static_cast<int64_t>(x.value);
+          } else if (x.number == 2 && x.wire == 2 && dim.kind == Dim::kNone) {
+            dim.kind = Dim::kParam;
+            dim.param = x.payload;
+          } else if (x.number == 3 && x.wire == 2 && !dim.has_denotation) {
+            dim.has_denotation = true;
+            dim.denotation = x.payload;
+          } else {
+            decline();
+          }
+        });
+        type.dims.push_back(std::move(dim));
+      });
+    } else {
+      decline();
+    }
+  });
+  if (!elem_seen || type.elem <= 0) decline();  // ONNX refuses an unknown element type
+  type.known = true;
+  if (serialize(type) != bytes) decline();
+  return type;
+}
+
+// -- the model -------------------------------------------------------------------------------
+struct Attribute {
+  std::string_view name;
+  bool has_i = false;
+  int64_t i = 0;
+  bool has_ints = false;
+  std::vector<int64_t> ints;
+  bool has_t = false;
+  std::string_view t;
+  int64_t type = 0;
+};
+
+struct Node {
+  std::vector<std::string_view> inputs, outputs;
+  std::vector<uint32_t> in, out;  // their ids (`Inference::id`)
+  std::string_view op, domain;
+  std::vector<Attribute> attributes;
+
+  const Attribute* attribute(std::string_view name) const {
+    const Attribute* found = nullptr;
+    for (const Attribute& a : attributes) {
+      if (a.name == name) {
+        if (found) decline();  // ONNX reads one of several: not modelled
+        found = &a;
+      }
+    }
+    return found;
+  }
+};
+
+struct Tensor {  // an initializer's or a Constant's value, as far as read here
+  int64_t elem = 0;
+  std::vector<int64_t> dims;
+  bool has_raw = false;
+  std::string_view raw;
+  std::vector<int64_t> int64_data;
+  bool other_data = false;  // float_data, int32_data, ..., external or a segment
+  std::string_view name;
+};
+
+void read_packed_or_not(const Field& f, std::vector<int64_t>& out) {
+  if (f.wire == 0) {
+    out.push_back(static_cast<int64_t>(f.value));
+  } else if (f.wire == 2) {
+    Reader r{reinterpret_cast<const uint8_t*>(f.payload.data()),
+             reinterpret_cast<const uint8_t*>(f.payload.data()) + f.payload.size()};
+    while (r.p < r.end) {
+      uint64_t v;
+      if (!r.varint(v)) decline();
+      out.push_back(static_cast<int64_t>(v));
+    }
+  } else {
+    decline();
+  }
+}
+
+Tensor parse_tensor(std::string_view bytes) {
+  Tensor t;
+  int data_types = 0, names = 0;
+  each(bytes, [&](const Field& f) {
+    switch (f.number) {
+      case 1: read_packed_or_not(f, t.dims); break;
+      case 2:
+        if (f.wire != 0) decline();
+        t.elem = static_cast<int64_t>(static_cast<int32_t>(f.value));
+        ++data_types;
+        break;
+      case 7: read_packed_or_not(f, t.int64_data); break;
+      case 8:
+        if (f.wire != 2) decline();
+        t.name = f.payload;
+        ++names;
+        break;
+      case 9:
+        if (f.wire != 2 || t.has_raw) decline();
+        t.has_raw = true;
+        t.raw = f.payload;
+        break;
+      case 12: break;  // doc_string
+      case 3: case 4: case 5: case 6: case 10: case 11: case 13: case 14: case 16:
+        t.other_data = true;  // other data, a segment, external data or its location
+        break;
+      default:
+        decline();
+    }
+  });
+  if (data_types > 1 || names > 1) decline();
+  return t;
+}
+
+// An INT64 tensor's values, as ONNX's ParseData<int64_t> reads them; declined where it
+// would fail or read anything else.
+std::vector<int64_t> int64_values(const Tensor& t) {
+  if (t.elem != 7 || t.other_data) decline();
+  int64_t count = 1;
+  for (int64_t d : t.dims) {
+    if (d < 0 || d > (1 << 20)) decline();
+    count *= d;
+    if (count > (1 << 20)) decline();
+  }
+  std::vector<int64_t> values;
+  if (t.has_raw) {
+    if (!t.int64_data.empty() || t.raw.size() != static_cast<size_t>(count) * 8) decline();
+    values.resize(static_cast<size_t>(count));
+    if (count) std::memcpy(values.data(), t.raw.data(), t.raw.size());
+  } else {
+    if (static_cast<int64_t>(t.int64_data.size()) != count) decline();
+    values = t.int64_data;
+  }
+  return values;
+}
+
+Attribute parse_attribute(std::string_view bytes) {
+  Attribute a;
+  int names = 0;
+  each(bytes, [&](const Field& f) {
+    switch (f.number) {
+      case 1:
+        if (f.wire != 2) decline();
+        a.name = f.payload;
+        ++names;
+        break;
+      case 3:
+        if (f.wire != 0 || a.has_i) decline();
+        a.has_i = true;
+        a.i = static_cast<int64_t>(f.value);
+        break;
+      case 5:
+        if (f.wire != 2 || a.has_t) decline();
+        a.has_t = true;
+        a.t = f.payload;
+        break;
+      case 8:
+        a.has_ints = true;
+        read_packed_or_not(f, a.ints);
+        break;
+      case 20:
+        if (f.wire != 0) decline();
+        a.type = static_cast<int64_t>(f.value);
+        break;
+      case 2: case 4: case 7: case 9: case 13: case 14: case 15: case 23: break;  // other values
+      default:
+        decline();  // a graph, graphs, a reference to a function's attribute, ...
+    }
+  });
+  if (names != 1) decline();
+  return a;
+}
+
+Node parse_node(std::string_view bytes) {
+  Node n;
+  int ops = 0, domains = 0;
+  each(bytes, [&](const Field& f) {
+    if (f.wire != 2) decline();
+    switch (f.number) {
+      case 1: n.inputs.push_back(f.payload); break;
+      case 2: n.outputs.push_back(f.payload); break;
+      case 3: case 6: break;  // name, doc_string
+      case 4: n.op = f.payload; ++ops; break;
+      case 5: n.attributes.push_back(parse_attribute(f.payload)); break;
+      case 7: n.domain = f.payload; ++domains; break;
+      default: decline();  // overload, metadata, device configurations: not modelled
+    }
+  });
+  if (ops != 1 || domains > 1) decline();
+  return n;
+}
+
+struct ValueInfo {
+  std::string_view name, type, whole;
+  bool has_type = false;
+};
+
+ValueInfo parse_value_info(std::string_view bytes) {
+  ValueInfo v;
+  v.whole = bytes;
+  int names = 0, types = 0;
+  each(bytes, [&](const Field& f) {
+    if (f.wire != 2) decline();
+    if (f.number == 1) v.name = f.payload, ++names;
+    else if (f.number == 2) v.type = f.payload, ++types;
+    else if (f.number != 3) decline();  // doc_string only
+  });
+  if (names != 1 || types > 1) decline();
+  v.has_type = types == 1;
+  return v;
+}
+
+// -- inference -------------------------------------------------------------------------------
+class Inference {
+ public:
+  Inference(std::vector<ValueInfo> inputs, std::vector<ValueInfo> outputs, std::vector<Tensor> inits,
+            int64_t opset, int64_t ir_version, std::unordered_set<std::string_view> foreign_domains,
+            size_t expected_names)
+      : inputs_(std::move(inputs)), outputs_(std::move(outputs)), inits_(std::move(inits)),
+        opset_(opset), foreign_(std::move(foreign_domains)) {
+    ids_.reserve(expected_names);
+    slots_.reserve(expected_names);
+    for (const ValueInfo& v : inputs_) collect_symbols(v);
+    for (const ValueInfo& v : outputs_) collect_symbols(v);
+    for (const ValueInfo& v : inputs_) {
+      Slot& slot = slots_[id(v.name)];
+      if (!v.has_type || slot.defined) decline();
+      slot.type = parse_declared(v.type);
+      slot.defined = true;
+    }
+    output_types_.resize(outputs_.size());
+    for (size_t k = 0; k < outputs_.size(); ++k) {
+      const ValueInfo& v = outputs_[k];
+      Slot& slot = slots_[id(v.name)];
+      if (slot.defined || slot.output >= 0) decline();
+      slot.output = static_cast<int32_t>(k);
+      if (v.has_type) {  // readable before it is produced, as in ONNX
+        output_types_[k] = parse_declared(v.type);
+        slot.type = output_types_[k];
+      }
+    }
+    for (const Tensor& t : inits_) {
+      Slot& slot = slots_[id(t.name)];
+      if (t.elem <= 0 || slot.output >= 0 || slot.data) decline();
+      Type type;
+      type.known = true;
+      type.elem = t.elem;
+      type.has_shape = true;
+      for (int64_t d : t.dims) {
+        Dim dim;
+        dim.kind = Dim::kValue;
+        dim.value = d;
+        type.dims.push_back(dim);
+      }
+      slot.data = &t;
+      if (slot.defined) {  // a graph input: its declared type must agree
+        check_compatible(type, slot.type);
+      } else {
+        if (ir_version < 4) decline();
+        slot.type = std::move(type);
+        slot.defined = true;
+      }
+    }
+  }
+
+  void run(std::vector<Node>& nodes) {
+    for (Node& n : nodes) {
+      for (std::string_view name : n.inputs) n.in.push_back(name.empty() ? kNoName : id(name));
+      for (std::string_view name : n.outputs) n.out.push_back(name.empty() ? kNoName : id(name));
+      node(n);
+    }
+  }
+
+  // The "inferred model": its nodes' op types, inputs, outputs and value_info (what
+  // `_speculation.model_types` reads).
+  std::string result(const std::vector<Node>& nodes) const {
+    std::string graph;
+    graph.reserve(added_.size() * 64 + nodes.size() * 16);
+    std::string node, scratch;
+    for (const Node& n : nodes) {
+      node.clear();
+      put_field(node, 4, n.op);
+      put_field(graph, 1, node);
+    }
+    for (const ValueInfo& v : inputs_) put_field(graph, 11, named(v.name, v.type));
+    for (size_t k = 0; k < outputs_.size(); ++k) {
+      const Type& type = output_types_[k];
+      if (!type.known) {
+        scratch.clear();
+        put_field(scratch, 1, outputs_[k].name);
+        put_field(graph, 12, scratch);
+      } else {
+        put_field(graph, 12, named(outputs_[k].name, serialize(type)));
+      }
+    }
+    for (uint32_t at : added_) {
+      put_field(graph, 13, named(names_[at], serialize(slots_[at].type)));
+    }
+    std::string model;
+    put_field(model, 7, graph);
+    return model;
+  }
+
+ private:
+  static constexpr uint32_t kNoName = 0xFFFFFFFFu;
+
+  struct Slot {  // what ONNX's maps hold for one name
+    Type type;
+    const Tensor* data = nullptr;  // an initializer's or a Constant's value
+    int32_t output = -1;           // its index among the graph outputs
+    bool defined = false;          // a graph input or an initializer
+    bool produced = false;         // a node's output
+  };
+
+  uint32_t id(std::string_view name) {
+    auto [it, added] = ids_.try_emplace(name, static_cast<uint32_t>(slots_.size()));
+    if (added) {
+      slots_.emplace_back();
+      names_.push_back(name);
+    }
+    return it->second;
+  }
+
+  static std::string named(std::string_view name, std::string_view type) {
+    std::string out;
+    put_field(out, 1, name);
+    put_field(out, 2, type);
+    return out;
+  }
+
+  void collect_symbols(const ValueInfo& v) {
+    if (!v.has_type) return;
+    for (const Dim& d : parse_declared(v.type).dims) {
+      if (d.kind == Dim::kParam) symbols_.insert(d.param);
+    }
+  }
+
+  std::string_view new_symbol() {
+    for (;;) {
+      std::string name = "unk__" + std::to_string(next_symbol_++);
+      if (symbols_.count(name)) continue;
+      std::string_view made = generated_.emplace_back(std::move(name));
+      symbols_.insert(made);
+      return made;
+    }
+  }
+
+  // ONNX's checkShapesAndTypes between an inferred and an existing type: where it would
+  // fail, the run would fail.
+  static bool compatible(const Type& inferred, const Type& existing) {
+    if (inferred.elem != existing.elem) return false;
+    if (!inferred.has_shape || !existing.has_shape) return true;
+    if (inferred.dims.size() != existing.dims.size()) return false;
+    for (size_t k = 0; k < inferred.dims.size(); ++k) {
+      const Dim &a = inferred.dims[k], &b = existing.dims[k];
+      if (a.kind == Dim::kValue && b.kind == Dim::kValue && a.value != b.value) return false;
+    }
+    return true;
+  }
+
+  static void check_compatible(const Type& inferred, const Type& existing) {
+    if (!compatible(inferred, existing)) decline();
+  }
+
+  // ONNX's UpdateType: unknown dims get new symbols; a declared graph output is merged.
+  void update(uint32_t at, Type type) {
+    if (!type.known) return;
+    for (Dim& d : type.dims) {
+      if (d.kind == Dim::kNone) {
+        d.kind = Dim::kParam;
+        d.param = new_symbol();
+      }
+    }
+    Slot& slot = slots_[at];
+    if (slot.output >= 0 && output_types_[slot.output].known) {
+      Type& existing = output_types_[slot.output];
+      if (!compatible(type, existing)) {  // an error of the node (after its dims were named)
+        if (!unsupported_seen_) decline();
+        return;
+      }
+      if (existing.has_shape && type.has_shape) {
+        for (size_t k = 0; k < type.dims.size(); ++k) {
+          Dim& e = existing.dims[k];
+          if (e.kind == Dim::kNone || type.dims[k].kind == Dim::kValue) e = type.dims[k];
+        }
+      } else if (type.has_shape) {
+        existing.has_shape = true;
+        existing.dims = type.dims;
+      }
+      slot.type = existing;
+      return;
+    }
+    if (slot.output >= 0) output_types_[slot.output] = type;  // declared without a type
+    slot.type = std::move(type);
+    added_.push_back(at);
+  }
+
+  const Type* input_type(const Node& n, size_t k) const {
+    if (k >= n.in.size() || n.in[k] == kNoName) return nullptr;
+    const Type& type = slots_[n.in[k]].type;
+    return type.known ? &type : nullptr;
+  }
+
+  const Tensor* input_data(const Node& n, size_t k) const {
+    if (k >= n.in.size() || n.in[k] == kNoName) return nullptr;
+    return slots_[n.in[k]].data;
+  }
+
+  // propagateElemTypeFromInputToOutput(ctx, k, 0)
+  Type elem_from(const Node& n, size_t k) const {
+    const Type* t = input_type(n, k);
+    if (!t) throw Failed{};
+    Type out;
+    out.known = true;
+    out.elem = t->elem;
+    return out;
+  }
+
+  static bool has_shape(const Type* t) { return t && t->has_shape; }
+
+  static void broadcast(const std::vector<Dim>& a, const std::vector<Dim>& b, std::vector<Dim>& out) {
+    size_t rank = std::max(a.size(), b.size());
+    for (size_t i = 0; i < rank; ++i) {
+      int64_t value = 1;
+      const Dim* symbolic = nullptr;
+      int symbolic_count = 0;
+      for (const std::vector<Dim>* shape : {&a, &b}) {
+        if (i < rank - shape->size()) continue;
+        const Dim& d = (*shape)[i - (rank - shape->size())];
+        if (d.kind == Dim::kValue) {
+          if (d.value != 1) {
+            if (value != d.value && value != 1) throw Failed{};
+            value = d.value;
+          }
+        } else if (symbolic_count == 0) {
+          symbolic = &d;
+          ++symbolic_count;
+        } else if (d.param != symbolic->param) {
+          ++symbolic_count;
+        }
+      }
+      Dim dim;
+      if (value != 1 || symbolic_count == 0) {
+        dim.kind = Dim::kValue;
+        dim.value = value;
+      } else if (symbolic_count == 1) {
+        dim = *symbolic;
+      }
+      out.push_back(std::move(dim));
+    }
+  }
+
+  void no_integer_inputs(const Node& n) const {
+    // data propagation reads INT32/INT64 tensors: a chain of them may reach a consumer's
+    // shape input, which this module does not follow
+    // (a Reshape's shape and a ReduceMean's axes are read as constants, not propagated)
+    const size_t data_inputs = (n.op == "Reshape" || n.op == "ReduceMean") ? 1 : n.inputs.size();
+    for (size_t k = 0; k < std::min(data_inputs, n.inputs.size()); ++k) {
+      const Type* t = input_type(n, k);
+      if (t && (t->elem == 6 || t->elem == 7)) decline();
+    }
+  }
+
+  void count(const Node& n, size_t min_in, size_t max_in, size_t outputs) const {
+    if (n.inputs.size() < min_in || n.inputs.size() > max_in || n.outputs.size() != outputs) {
+      decline();
+    }
+    for (size_t k = 0; k < min_in; ++k) {
+      if (n.inputs[k].empty()) decline();
+    }
+    if (n.outputs[0].empty()) decline();
+  }
+
+  Type infer(const Node& n) {
+    const std::string_view op = n.op;
+    no_integer_inputs(n);
+    if (op == "Relu" || op == "Erf" || op == "Sqrt" || op == "Exp" || op == "Log" || op == "Tanh" ||
+        op == "Sigmoid" || op == "Neg" || op == "Abs" || op == "Reciprocal" || op == "Floor" ||
+        op == "Ceil") {
+      count(n, 1, 1, 1);
+      if (!n.attributes.empty()) decline();
+      Type out = elem_from(n, 0);
+      const Type* in = input_type(n, 0);
+      if (has_shape(in)) {
+        out.has_shape = true;
+        out.dims = in->dims;
+      }
+      return out;
+    }
+    if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Pow") {
+      count(n, 2, 2, 1);
+      if (!n.attributes.empty()) decline();
+      no_integer_inputs(n);
+      Type out = elem_from(n, 0);
+      const Type *a = input_type(n, 0), *b = input_type(n, 1);
+      if (has_shape(a) && has_shape(b)) {
+        out.has_shape = true;
+        broadcast(a->dims, b->dims, out.dims);
+      }
+      return out;
+    }
+    if (op == "Softmax") {
+      count(n, 1, 1, 1);
+      const Attribute* axis_attr = n.attribute("axis");
+      for (const Attribute& a : n.attributes) {
+        if (a.name != "axis") decline();
+      }
+      if (axis_attr && (!axis_attr->has_i || axis_attr->type != 2)) decline();
+      Type out = elem_from(n, 0);
+      const Type* in = input_type(n, 0);
+      if (!has_shape(in)) return out;
+      int r = static_cast<int>(in->dims.size());
+      if (r == 0) throw Failed{};
+      int axis = static_cast<int>(axis_attr ? axis_attr->i : -1);
+      if (axis < -r || axis >= r) throw Failed{};
+      out.has_shape = true;
+      out.dims = in->dims;
+      return out;
+    }
+    if (op == "MatMul") {
+      count(n, 2, 2, 1);
+      if (!n.attributes.empty()) decline();
+      no_integer_inputs(n);
+      Type out = elem_from(n, 0);
+      const Type *a = input_type(n, 0), *b = input_type(n, 1);
+      if (!has_shape(a) || !has_shape(b)) return out;
+      if (a->dims.empty() || b->dims.empty()) throw Failed{};
+      std::vector<Dim> left, right;
+      if (a->dims.size() == 1) {
+        Dim one;
+        one.kind = Dim::kValue;
+        one.value = 1;
+        left.push_back(one);
+        left.push_back(a->dims[0]);
+      } else {
+        left = a->dims;
+      }
+      if (b->dims.size() == 1) {
+        Dim one;
+        one.kind = Dim::kValue;
+        one.value = 1;
+        right.push_back(b->dims[0]);
+        right.push_back(one);
+      } else {
+        right = b->dims;
+      }
+      const Dim &l = left[left.size() - 1], &r = right[right.size() - 2];
+      if (l.kind == Dim::kValue && r.kind == Dim::kValue && l.value != r.value) throw Failed{};
+      std::vector<Dim> prefix_l(left.begin(), left.end() - 2), prefix_r(right.begin(), right.end() - 2);
+      out.has_shape = true;
+      broadcast(prefix_l, prefix_r, out.dims);
+      if (a->dims.size() != 1) out.dims.push_back(left[left.size() - 2]);
+      if (b->dims.size() != 1) out.dims.push_back(right[right.size() - 1]);
+      return out;
+    }
+    if (op == "Transpose") {
+      count(n, 1, 1, 1);
+      const Attribute* perm_attr = n.attribute("perm");
+      for (const Attribute& a : n.attributes) {
+        if (a.name != "perm") decline();
+      }
+      if (perm_attr && (perm_attr->type != 7 || perm_attr->has_i)) decline();
+      Type out = elem_from(n, 0);
+      const Type* in = input_type(n, 0);
+      if (!has_shape(in)) return out;
+      const size_t rank = in->dims.size();
+      std::vector<int64_t> perm;
+      if (!perm_attr) {
+        for (size_t i = rank; i-- > 0;) perm.push_back(static_cast<int64_t>(i));
+      } else {
+        perm = perm_attr->ints;  // (of another length than the rank: as many dims as it has)
+        std::vector<bool> seen(rank, false);
+        for (int64_t p : perm) {
+          if (p < 0 || p >= static_cast<int64_t>(rank) || seen[p]) throw Failed{};
+          seen[p] = true;
+        }
+      }
+      out.has_shape = true;
+      for (int64_t p : perm) out.dims.push_back(in->dims[static_cast<size_t>(p)]);
+      return out;
+    }
+    if (op == "Reshape") {
+      count(n, 2, 2, 1);
+      const Attribute* allowzero_attr = n.attribute("allowzero");
+      for (const Attribute& a : n.attributes) {
+        if (a.name != "allowzero" || opset_ < 14) decline();
+      }
+      if (allowzero_attr && (!allowzero_attr->has_i || allowzero_attr->type != 2)) decline();
+      Type out = elem_from(n, 0);
+      const Tensor* shape_data = input_data(n, 1);
+      if (!shape_data) decline();  // from data propagation or a rank: not modelled
+      const std::vector<int64_t> target = int64_values(*shape_data);
+      const int64_t allowzero = allowzero_attr ? allowzero_attr->i : 0;
+      const Type* in = input_type(n, 0);
+      const bool in_shaped = in->has_shape;
+      out.has_shape = true;
+      int negative_one = -1;
+      std::vector<bool> unresolved_zero(target.size(), false);
+      int64_t product = 1;
+      auto multiply = [](int64_t& acc, int64_t v) {
+        if (__builtin_mul_overflow(acc, v, &acc)) throw Failed{};
+      };
+      for (size_t i = 0; i < target.size(); ++i) {
+        Dim dim;
+        const int64_t v = target[i];
+        if (v == -1) {
+          if (negative_one >= 0) throw Failed{};
+          negative_one = static_cast<int>(i);
+        } else if (v == 0) {
+          if (allowzero == 0) {
+            unresolved_zero[i] = true;
+            if (in_shaped) {
+              if (i >= in->dims.size()) throw Failed{};
+              const Dim& from = in->dims[i];
+              if (from.kind == Dim::kValue) {
+                dim.kind = Dim::kValue;
+                dim.value = from.value;
+                multiply(product, from.value);
+                unresolved_zero[i] = false;
+              } else if (from.kind == Dim::kParam) {
+                dim.kind = Dim::kParam;
+                dim.param = from.param;
+              }
+            }
+          } else {
+            dim.kind = Dim::kValue;
+            dim.value = 0;
+            multiply(product, 0);
+          }
+        } else if (v > 0) {
+          dim.kind = Dim::kValue;
+          dim.value = v;
+          multiply(product, v);
+        } else {
+          throw Failed{};
+        }
+        out.dims.push_back(std::move(dim));
+      }
+      if (negative_one >= 0) {
+        if (product == 0) throw Failed{};
+        int64_t in_product = 1;
+        bool valid = in_shaped;
+        if (valid) {
+          for (size_t i = 0; i < in->dims.size(); ++i) {
+            if (in->dims[i].kind == Dim::kValue) {
+              multiply(in_product, in->dims[i].value);
+            } else if (i >= unresolved_zero.size() || !unresolved_zero[i]) {
+              valid = false;
+              break;
+            }
+          }
+        }
+        if (valid) {
+          if (in_product % product != 0) throw Failed{};
+          out.dims[static_cast<size_t>(negative_one)].kind = Dim::kValue;
+          out.dims[static_cast<size_t>(negative_one)].value = in_product / product;
+        }
+      }
+      return out;
+    }
+    if (op == "ReduceMean") {
+      count(n, 1, opset_ >= 18 ? 2 : 1, 1);
+      const Attribute* keepdims = n.attribute("keepdims");
+      const Attribute* noop = n.attribute("noop_with_empty_axes");
+      const Attribute* axes_attr = n.attribute("axes");
+      for (const Attribute& a : n.attributes) {
+        if (a.name == "keepdims" || a.name == "axes" || (opset_ >= 18 && a.name == "noop_with_empty_axes")) {
+          continue;
+        }
+        decline();
+      }
+      if (keepdims && (!keepdims->has_i || keepdims->type != 2)) decline();
+      if (noop && (!noop->has_i || noop->type != 2)) decline();
+      if (axes_attr && (opset_ >= 18 || axes_attr->type != 7 || axes_attr->has_i)) decline();
+      Type out = elem_from(n, 0);
+      const Type* in = input_type(n, 0);
+      if (!has_shape(in)) return out;
+      std::vector<int64_t> axes;
+      if (n.inputs.size() > 1 && !n.inputs[1].empty()) {
+        const Tensor* data = input_data(n, 1);
+        if (!data) return out;  // axes not constant: ONNX stops here
+        axes = int64_values(*data);
+      } else if (axes_attr) {
+        axes = axes_attr->ints;
+      }
+      const int64_t keep = keepdims ? keepdims->i : 1;
+      if (noop && noop->i && axes.empty()) {
+        out.has_shape = true;
+        out.dims = in->dims;
+        return out;
+      }
+      const int64_t rank = static_cast<int64_t>(in->dims.size());
+      for (int64_t& axis : axes) {
+        if (axis < -rank || axis >= rank) throw Failed{};
+        if (axis < 0) axis += rank;
+      }
+      out.has_shape = true;
+      for (int64_t i = 0; i < rank; ++i) {
+        if (!axes.empty() && std::find(axes.begin(), axes.end(), i) == axes.end()) {
+          out.dims.push_back(in->dims[static_cast<size_t>(i)]);
+        } else if (keep == 1) {
+          Dim one;
+          one.kind = Dim::kValue;
+          one.value = 1;
+          out.dims.push_back(one);
+        }
+      }
+      return out;
+    }
+    if (op == "Cast") {
+      count(n, 1, 1, 1);
+      const Attribute* to = n.attribute("to");
+      for (const Attribute& a : n.attributes) {
+        if (a.name != "to" && !(a.name == "saturate" && opset_ >= 19)) decline();
+      }
+      if (!to || !to->has_i || to->type != 2 || to->i <= 0 || to->i > 16) decline();
+      no_integer_inputs(n);
+      if (to->i == 6 || to->i == 7) decline();  // shape data may flow on from here
+      Type out;
+      out.known = true;
+      out.elem = to->i;
+      const Type* in = input_type(n, 0);
+      if (has_shape(in)) {
+        out.has_shape = true;
+        out.dims = in->dims;
+      }
+      return out;
+    }
+    if (op == "Constant") {
+      count(n, 0, 0, 1);
+      if (n.attributes.size() != 1 || n.attributes[0].name != "value" || !n.attributes[0].has_t ||
+          n.attributes[0].type != 4) {
+        decline();
+      }
+      const Tensor& t = constants_.emplace_back(parse_tensor(n.attributes[0].t));
+      if (t.elem <= 0 || t.elem > 16 || t.other_data) decline();
+      if (t.elem == 7) int64_values(t);  // readable as ONNX reads it, else declined
+      Type out;
+      out.known = true;
+      out.elem = t.elem;
+      out.has_shape = true;
+      for (int64_t d : t.dims) {
+        Dim dim;
+        dim.kind = Dim::kValue;
+        dim.value = d;
+        out.dims.push_back(dim);
+      }
+      return out;
+    }
+    decline();
+  }
+
+  void node(const Node& n) {
+    for (uint32_t output : n.out) {
+      if (output == kNoName) continue;
+      // a name defined twice: ONNX merges into the first definition (not modelled)
+      Slot& slot = slots_[output];
+      if (slot.defined || slot.produced) decline();
+      slot.produced = true;
+    }
+    if (foreign_.count(n.domain)) {  // no schema: outputs untyped, later errors ignored
+      unsupported_seen_ = true;
+      return;
+    }
+    if (!n.domain.empty()) decline();
+    Type out;
+    try {
+      out = infer(n);
+    } catch (const Failed&) {
+      if (!unsupported_seen_) decline();  // an error of the strict run
+      return;
+    }
+    update(n.out[0], std::move(out));
+    if (n.op == "Constant") slots_[n.out[0]].data = &constants_.back();
+  }
+
+  std::vector<ValueInfo> inputs_, outputs_;
+  std::vector<Tensor> inits_;
+  std::deque<Tensor> constants_;
+  int64_t opset_;
+  std::unordered_set<std::string_view> foreign_;
+  std::unordered_map<std::string_view, uint32_t> ids_;
+  std::vector<Slot> slots_;
+  std::vector<std::string_view> names_;
+  std::vector<Type> output_types_;  // the graph outputs' (declared, then merged) types
+  std::vector<uint32_t> added_;     // value_info, in ONNX's order
+  std::unordered_set<std::string_view> symbols_;
+  std::deque<std::string> generated_;
+  unsigned next_symbol_ = 0;
+  bool unsupported_seen_ = false;
+};
+
+// The domains ONNX defines schemas for: a node of any other (imported) domain has none.
+bool onnx_domain(std::string_view domain) {
+  return domain.empty() || domain == "ai.onnx" || domain == "ai.onnx.ml" ||
+         domain == "ai.onnx.preview.training" || domain == "ai.onnx.training" ||
+         domain == "ai.onnx.preview";
+}
+
+PyObject* inferred(PyObject*, PyObject* arg) {
+  Py_buffer view;
+  if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) != 0) return nullptr;
+  std::string result;
+  bool ok = false;
+  g_declined_at = 0;
+  try {
+    std::string_view model(static_cast<const char*>(view.buf), static_cast<size_t>(view.len));
+    int64_t ir_version = 0;
+    std::string_view graph;
+    int graphs = 0;
+    std::unordered_map<std::string_view, int64_t> opsets;
+    each(model, [&](const Field& f) {
+      if (f.number == 1 && f.wire == 0) ir_version = static_cast<int64_t>(f.value);
+      else if (f.number == 7 && f.wire == 2) graph = f.payload, ++graphs;
+      else if (f.number == 8 && f.wire == 2) {
+        std::string_view domain;
+        int64_t version = 0;
+        bool has_version = false;
+        each(f.payload, [&](const Field& o) {
+          if (o.number == 1 && o.wire == 2) domain = o.payload;
+          else if (o.number == 2 && o.wire == 0) version = static_cast<int64_t>(o.value), has_version = true;
+          else decline();
+        });
+        if (!has_version) decline();
+        opsets[domain] = version;
+      } else if (f.number == 25 || f.number == 20 || f.number == 26) {
+        decline();  // functions, training info, configuration
+      }
+    });
+    if (graphs != 1 || opsets.count("ai.onnx")) decline();
+    auto default_opset = opsets.find("");
+    if (default_opset == opsets.end()) decline();
+    const int64_t opset = default_opset->second;
+    if (opset < kMinOpset || opset > kMaxOpset) decline();
+    std::unordered_set<std::string_view> foreign;
+    for (const auto& [domain, version] : opsets) {
+      if (!onnx_domain(domain)) foreign.insert(domain);
+    }
+    std::vector<Node> nodes;
+    std::vector<ValueInfo> inputs, outputs;
+    std::vector<Tensor> inits;
+    each(graph, [&](const Field& f) {
+      if (f.wire != 2) {
+        if (f.number == 2 || f.number == 10 || f.number == 14) decline();
+        return;
+      }
+      switch (f.number) {
+        case 1: nodes.push_back(parse_node(f.payload)); break;
+        case 5: {
+          Tensor t = parse_tensor(f.payload);
+          if (t.other_data && t.elem == 7) decline();  // external or typed data: not read
+          inits.push_back(std::move(t));
+          break;
+        }
+        case 11: inputs.push_back(parse_value_info(f.payload)); break;
+        case 12: outputs.push_back(parse_value_info(f.payload)); break;
+        case 2: case 10: break;  // name, doc_string
+        default: decline();      // value_info, sparse initializers, quantization annotations
+      }
+    });
+    for (const Node& n : nodes) {
+      if (!n.domain.empty() && !onnx_domain(n.domain) && !opsets.count(n.domain)) decline();
+    }
+    const size_t names = inputs.size() + outputs.size() + inits.size() + nodes.size() * 2;
+    Inference inference(std::move(inputs), std::move(outputs), std::move(inits), opset, ir_version,
+                        std::move(foreign), names);
+    inference.run(nodes);
+    result = inference.result(nodes);
+    ok = true;
+  } catch (const Declined&) {
+  } catch (const Failed&) {
+  } catch (const std::bad_alloc&) {
+  } catch (const std::length_error&) {
+  }
+  PyBuffer_Release(&view);
+  if (!ok) Py_RETURN_NONE;
+  return PyBytes_FromStringAndSize(result.data(), static_cast<Py_ssize_t>(result.size()));
+}
+
+PyObject* declined_at(PyObject*, PyObject*) { return PyLong_FromLong(g_declined_at); }
+
+PyObject* opset_range(PyObject*, PyObject*) { return Py_BuildValue("(LL)", kMinOpset, kMaxOpset); }
+
+PyMethodDef methods[] = {
+    {"inferred", inferred, METH_O,
+     "inferred(serialized_model) -> bytes | None: a model holding the node op types, inputs, "
+     "outputs and value_info ONNX's strict shape inference (check_type off) would give, or "
+     "None where this module does not model the graph (see infer.cpp)."},
+    {"declined_at", declined_at, METH_NOARGS,
+     "declined_at() -> int: the line of infer.cpp where the last call declined (0: none)."},
+    {"opset_range", opset_range, METH_NOARGS,
+     "opset_range() -> (min, max): the default-domain opsets modelled."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_infer",
+    "The types ONNX's shape inference gives a plain graph of common ops, without it "
+    "(see infer.cpp).",
+    -1, methods,
+};
+
+}  // namespace
+
+PyMODINIT_FUNC PyInit__infer() { return PyModule_Create(&module); }
