@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from trtforge.analyzer.findings import Finding, Fix
@@ -54,6 +55,30 @@ class NodeVerdict:
             self.op_type = self.op_type.decode("utf-8", "replace")
         if type(self.domain) is bytes:
             self.domain = self.domain.decode("utf-8", "replace")
+
+    @classmethod
+    def many(
+        cls, names: Sequence[str], ops: Sequence[str], domains: Sequence[str]
+    ) -> list[NodeVerdict]:
+        """A "supported" verdict for each node of a graph given by columns (its names, op
+        types and domains), numbered in order: what `NodeVerdict(index, name, op, domain)`
+        makes for each, without running `__init__` 100,000 times (a large model's verdicts
+        are made in ~2/3 of the time)."""
+        texts = [
+            column
+            if set(map(type, column)) <= {str}
+            else [x.decode("utf-8", "replace") if type(x) is bytes else x for x in column]
+            for column in (names, ops, domains)
+        ]
+        new = object.__new__
+
+        def made(index: int, name: str, op: str, domain: str) -> NodeVerdict:
+            verdict = new(cls)
+            verdict.index, verdict.name, verdict.op_type, verdict.domain = index, name, op, domain
+            verdict.status, verdict.reasons, verdict.plugin = SUPPORTED, [], None
+            return verdict
+
+        return list(map(made, range(len(texts[0])), *texts))
 
     @property
     def errors(self) -> list[Finding]:

@@ -47,6 +47,24 @@ def compare(serialized: bytes) -> tuple[str, float, float]:
     return ("modelled" if same else "DIFFERS"), native_s, onnx_s
 
 
+def _onnx_files(folder: Path, max_depth: int = 12) -> list[Path]:
+    """The .onnx files under `folder`, `max_depth` folders deep at most, without following
+    symbolic links to folders (hostile corpora hold loops and very deep nests)."""
+    found, pending = [], [(folder, 0)]
+    while pending:
+        top, depth = pending.pop()
+        try:
+            entries = list(os.scandir(top))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False) and depth < max_depth:
+                pending.append((Path(entry.path), depth + 1))
+            elif entry.name.endswith(".onnx"):
+                found.append(Path(entry.path))
+    return found
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="+", type=Path)
@@ -56,12 +74,7 @@ def main() -> int:
     bad = []
     native_total = onnx_total = 0.0
     for folder in args.folders:
-        found = [
-            Path(top, name)
-            for top, _, names in os.walk(folder)  # (symbolic links to folders not followed)
-            for name in names
-            if name.endswith(".onnx")
-        ]
+        found = _onnx_files(folder)
         for path in sorted(found):
             if not path.is_file():
                 continue

@@ -424,12 +424,7 @@ class StaticChecker:
             f = top.fields
             kinds = memo.kinds(f) if memo is not None else None
             # every verdict starts as "supported"; judging a node below changes its own
-            verdicts = [
-                NodeVerdict(index, name, op, domain)
-                for index, (name, op, domain) in enumerate(
-                    zip(f.names, f.ops, f.domains, strict=True)
-                )
-            ]
+            verdicts = NodeVerdict.many(f.names, f.ops, f.domains)
             problems = self.session.structural_problems(top) if self._depth == 0 else []
             pending.meanwhile(lambda: _prepare(top, memo))
             self.types = pending.result()
