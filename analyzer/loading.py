@@ -242,6 +242,23 @@ def iter_graph_tensors(graph: onnx.GraphProto) -> Iterator[onnx.TensorProto]:
                 yield from iter_graph_tensors(sub)
 
 
+def iter_model_tensors(proto: onnx.ModelProto) -> Iterator[onnx.TensorProto]:
+    """Every TensorProto of a model: its graph's (`iter_graph_tensors`), then the tensor
+    attributes of its model-local functions' nodes, their bodies included (a Constant in a
+    function's body holds data as any other: external data there is checked and copied too)."""
+    yield from iter_graph_tensors(proto.graph)
+    yield from _function_tensors(proto)
+
+
+def _function_tensors(proto: onnx.ModelProto) -> Iterator[onnx.TensorProto]:
+    for function in proto.functions:
+        for node in iter_nodes(function.node):
+            for attr in node.attribute:
+                if attr.HasField("t"):
+                    yield attr.t
+                yield from attr.tensors
+
+
 def iter_nodes(nodes: Iterable[onnx.NodeProto]) -> Iterator[onnx.NodeProto]:
     """Every node of `nodes` (a graph's or a function's) and of their bodies, however deep
     (with a stack)."""
@@ -338,7 +355,7 @@ def _check_external(proto: onnx.ModelProto, folder: Path | None) -> tuple[list[E
     refs: list[ExternalRef] = []
     total = 0
     sizes: dict[Path, int] = {}
-    for tensor in iter_graph_tensors(proto.graph):
+    for tensor in iter_model_tensors(proto):
         if tensor.data_location != onnx.TensorProto.EXTERNAL:
             continue
         name = short(tensor.name)
@@ -458,11 +475,15 @@ def require_model_file(path: Path) -> os.stat_result:
     return info
 
 
-def load_model(model: str | os.PathLike | onnx.ModelProto | bytes) -> LoadedModel:
+def load_model(
+    model: str | os.PathLike | onnx.ModelProto | bytes, folder: Path | None = None
+) -> LoadedModel:
     """Loads and validates a model without loading its external weights.
 
     Args:
         model: a path, a ModelProto, or serialized bytes.
+        folder: for a ModelProto made from a model file (a local function's call inlined on
+            its own), that file's folder: its external data is found and checked there.
 
     Raises:
         UserError: the file is missing, not a model, damaged, or its external data is unsafe.
@@ -472,7 +493,8 @@ def load_model(model: str | os.PathLike | onnx.ModelProto | bytes) -> LoadedMode
         digest = hashlib.sha256(data).hexdigest()
         _validate(model, "<in-memory model>")
         external = _has_external(data) if data else _walk_finds_external(model)
-        refs, total = _check_external(model, None) if external else ([], 0)
+        external = external or _functions_find_external(model)
+        refs, total = _check_external(model, folder) if external else ([], 0)
         return LoadedModel(None, model, digest, refs, total)
     if isinstance(model, bytes):
         proto = _parse(model, "<bytes>")
@@ -492,7 +514,8 @@ def load_model(model: str | os.PathLike | onnx.ModelProto | bytes) -> LoadedMode
     try:
         proto = _parse(data if lean is None else lean[0], str(path))
         _validate(proto, str(path))
-        refs, total = _check_external(proto, path.parent) if _has_external(data) else ([], 0)
+        external = _has_external(data) or _functions_find_external(proto)
+        refs, total = _check_external(proto, path.parent) if external else ([], 0)
     except BaseException:
         if not isinstance(source, FileRead):
             digest()  # the hashing thread ends with the load
@@ -610,6 +633,12 @@ def _has_external(serialized: bytes) -> bool:
         if facts is not None:
             return facts[1]
     return onnx.TensorProto.EXTERNAL in data_locations(serialized)
+
+
+def _functions_find_external(proto: onnx.ModelProto) -> bool:
+    """Whether a tensor in a model-local function's body is external (`_has_external` reads
+    the graph's tensors only; functions are few and small)."""
+    return any(t.data_location == onnx.TensorProto.EXTERNAL for t in _function_tensors(proto))
 
 
 def _walk_finds_external(proto: onnx.ModelProto) -> bool:

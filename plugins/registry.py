@@ -184,7 +184,8 @@ def _has_creator(reg, spec: PluginSpec) -> bool:
 
 
 def plugin_nodes(model, target=None) -> list[tuple[int, object, PluginSpec | None]]:
-    """Nodes of ``model``'s graph (and subgraphs) that are plugins: (index, node, spec or None).
+    """Nodes of ``model``'s graph (and subgraphs, and its local functions' bodies) that are
+    plugins: (index, node, spec or None).
 
     A node counts as a plugin when its domain is not a standard ONNX domain, or when
     `target`'s parser looks it up under a declaration's key (``plugin_lookup``; ``None``: the
@@ -197,6 +198,9 @@ def plugin_nodes(model, target=None) -> list[tuple[int, object, PluginSpec | Non
 
     out = []
     standard = {"", "ai.onnx", "ai.onnx.ml", "ai.onnx.preview.training"}
+    # the parser imports a node whose op_type names a model-local function as the function's
+    # body (looked up by op_type alone): no plugin, but the body's nodes may need some
+    local = {function.name for function in getattr(model, "functions", ())}
 
     def walk(graph):
         for i, node in enumerate(graph.node):
@@ -204,6 +208,8 @@ def plugin_nodes(model, target=None) -> list[tuple[int, object, PluginSpec | Non
             custom = node.domain not in standard
             if custom and spec is None and target is not None and has_importer(node, target):
                 custom = False  # a built-in importer takes it
+            if custom and spec is None and node.op_type in local:
+                custom = False
             if spec is not None or custom:
                 out.append((i, node, spec))
             for a in node.attribute:
@@ -213,6 +219,8 @@ def plugin_nodes(model, target=None) -> list[tuple[int, object, PluginSpec | Non
                     walk(g)
 
     walk(model.graph)
+    for function in getattr(model, "functions", ()):
+        walk(function)
     return out
 
 

@@ -154,3 +154,35 @@ def test_verification_reads_int_version_and_namespace_attr():
     x = feeds["x"]
     ref = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5)
     np.testing.assert_allclose(y, ref * feeds["g"] + feeds["b"], rtol=1e-4, atol=1e-4)
+
+
+def test_a_call_of_a_local_function_is_no_plugin_but_its_body_may_hold_one():
+    """The parser imports a node whose op_type names a model-local function as the function's
+    body: trt-build refused every such model ("plugin name=F ... is not registered"). A plugin
+    node inside the body is still one."""
+    target = parse_target("rtx-1")
+    leaky = helper.make_function(
+        "local", "F", ["a"], ["b"], [helper.make_node("LeakyRelu", ["a"], ["b"], alpha=0.3)],
+        [helper.make_opsetid("", 17)],
+    )  # fmt: skip
+    custom = helper.make_function(
+        "local", "G", ["a"], ["b"], [helper.make_node("MyOp", ["a"], ["b"], domain="acme")],
+        [helper.make_opsetid("", 17), helper.make_opsetid("acme", 1)],
+    )  # fmt: skip
+    graph = helper.make_graph(
+        [
+            helper.make_node("F", ["x"], ["t"], domain="local", name="call_f"),
+            helper.make_node("G", ["t"], ["y"], domain="local", name="call_g"),
+        ],
+        "g",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [2])],
+    )
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("local", 1),
+                       helper.make_opsetid("acme", 1)],
+        functions=[leaky, custom],
+    )  # fmt: skip
+    found = [node.op_type for _, node, _ in registry.plugin_nodes(model, target)]
+    assert found == ["MyOp"]

@@ -23,6 +23,7 @@ from onnx import helper, numpy_helper
 
 from trtforge.analyzer.findings import Finding
 from trtforge.analyzer.graph import GraphView
+from trtforge.analyzer.loading import iter_nodes
 from trtforge.analyzer.report import NodeVerdict, Report
 
 log = logging.getLogger("trtforge.static")
@@ -31,9 +32,49 @@ log = logging.getLogger("trtforge.static")
 MAX_DEPTH = 8
 
 
+def parser_functions(model: onnx.ModelProto) -> dict[str, onnx.FunctionProto]:
+    """name -> the model-local function the parser imports for a node of that op_type: the
+    first of that name, whatever its domain and overload (observed with TensorRT-RTX 1.7.1:
+    of two overloads of `local.F`, a call naming the second imports the first)."""
+    chosen: dict[str, onnx.FunctionProto] = {}
+    for function in model.functions:
+        chosen.setdefault(function.name, function)
+    return chosen
+
+
+def _as_parser_imports(model: onnx.ModelProto, call: onnx.NodeProto) -> onnx.NodeProto:
+    """`call`, and `model`'s functions (in place), made to name the functions the parser
+    imports (`parser_functions`): one function per name, overloads cleared, and every call of
+    a function in a custom domain given that function's domain, so that onnx's inliner, which
+    looks functions up by domain, name and overload, inlines what the parser would."""
+    chosen = parser_functions(model)
+    kept = [onnx.FunctionProto() for _ in chosen]
+    for copy, function in zip(kept, chosen.values(), strict=True):
+        copy.CopyFrom(function)
+        copy.overload = ""
+    del model.functions[:]
+    model.functions.extend(kept)
+
+    def resolve(node: onnx.NodeProto) -> None:
+        function = chosen.get(node.op_type)
+        if function is not None and node.domain not in ("", "ai.onnx"):
+            node.domain = function.domain
+            node.overload = ""
+
+    for function in model.functions:
+        for node in iter_nodes(function.node):
+            resolve(node)
+    resolved = onnx.NodeProto()
+    resolved.CopyFrom(call)
+    function = chosen.get(call.op_type)
+    if function is not None:
+        resolved.domain, resolved.overload = function.domain, ""
+    return resolved
+
+
 def call_model(call: onnx.NodeProto, graph: GraphView, model: onnx.ModelProto) -> onnx.ModelProto:
     """A model holding `call` alone, with the caller's view of its inputs, `model`'s opsets
-    and functions, and the call inlined."""
+    and the functions the parser imports (`parser_functions`), and the call inlined."""
     inputs, initializers = [], []
     for name in dict.fromkeys(n for n in call.input if n):
         value = graph.constant_value(name)  # small constants only; never weights
@@ -44,10 +85,11 @@ def call_model(call: onnx.NodeProto, graph: GraphView, model: onnx.ModelProto) -
         elem = onnx.TensorProto.DataType.Value(info.dtype) if info.dtype in _ELEMENT_TYPES else 0
         inputs.append(helper.make_tensor_value_info(name, elem, info.shape))
     outputs = [helper.make_empty_tensor_value_info(n) for n in call.output if n]
-    body = helper.make_graph([call], "call", inputs, outputs, initializers)
+    body = helper.make_graph([], "call", inputs, outputs, initializers)
     alone = helper.make_model(
         body, opset_imports=list(model.opset_import), functions=list(model.functions)
     )
+    alone.graph.node.append(_as_parser_imports(alone, call))
     alone.ir_version = model.ir_version
     return onnx.inliner.inline_local_functions(alone)
 

@@ -130,7 +130,7 @@ class StaticChecker:
         self._removing: dict[tuple[str, str], tuple[Fix, ...]] = {}
         self._input_types: dict[tuple[tuple[str, str], int], frozenset[str]] = {}
         #: model-local functions by name (the parser looks them up by op_type alone)
-        self._functions = {f.name: f for f in loaded.structure.functions}
+        self._functions = local_functions.parser_functions(loaded.structure)
         self._depth = 0  # of local-function calls being judged (see `_call_findings`)
 
     # -- one node -----------------------------------------------------------------------
@@ -207,7 +207,12 @@ class StaticChecker:
             return []
 
         def check(model: onnx.ModelProto) -> Report:
-            inner = StaticChecker(load_model(model), self.target, memo=False)
+            path = self.loaded.path
+            inner = StaticChecker(
+                load_model(model, path.parent if path is not None else None),
+                self.target,
+                memo=False,
+            )
             inner._depth = self._depth + 1
             return inner.run()
 

@@ -18,7 +18,7 @@ from trtforge.analyzer.errors import UserError
 from trtforge.analyzer.loading import (
     PROTOBUF_LIMIT,
     LoadedModel,
-    iter_graph_tensors,
+    iter_model_tensors,
     load_external_into,
 )
 from trtforge.analyzer.outputs import OutputSet, check_output
@@ -53,9 +53,7 @@ def _fsync_write(path: Path, data: bytes) -> None:
 
 
 def has_external(proto: onnx.ModelProto) -> bool:
-    return any(
-        t.data_location == onnx.TensorProto.EXTERNAL for t in iter_graph_tensors(proto.graph)
-    )
+    return any(t.data_location == onnx.TensorProto.EXTERNAL for t in iter_model_tensors(proto))
 
 
 def data_file_name(out: Path) -> str:
@@ -201,7 +199,7 @@ def _write_streamed(proto: onnx.ModelProto, out: Path, folder: Path, tmpdir: Pat
                     dst.write(b"\0" * pad)
                 return end + pad
 
-            for tensor in iter_graph_tensors(full.graph):
+            for tensor in iter_model_tensors(full):
                 if tensor.data_location == onnx.TensorProto.EXTERNAL:
                     fields = _external_fields(tensor)
                     location = fields.get("location", "")

@@ -49,6 +49,26 @@ CASES: dict[str, tuple[str, bool]] = {
         R (a, shp) => (b) {{ b = Reshape(a, shp) }}""",
         True,
     ),
+    # overloads (IR 10): the parser imports the first function of the op_type's name,
+    # whatever overload the call names
+    "fn_overload_first_is_imported": (
+        f"""{HEADER.replace("ir_version: 8", "ir_version: 10")}
+        g (float[2,4] x) => (float[2,4] y) {{ y = local.F:A(x) }}
+        <domain: "local", overload: "B", opset_import: ["": 17]>
+        F (a) => (b) {{ b, i, inv, c = Unique(a) }}
+        <domain: "local", overload: "A", opset_import: ["": 17]>
+        F (a) => (b) {{ b = Relu(a) }}""",
+        False,
+    ),
+    "fn_overload_named_is_not_imported": (
+        f"""{HEADER.replace("ir_version: 8", "ir_version: 10")}
+        g (float[2,4] x) => (float[2,4] y) {{ y = local.F:B(x) }}
+        <domain: "local", overload: "A", opset_import: ["": 17]>
+        F (a) => (b) {{ b = Relu(a) }}
+        <domain: "local", overload: "B", opset_import: ["": 17]>
+        F (a) => (b) {{ b, i, inv, c = Unique(a) }}""",
+        True,
+    ),
     "fn_float_input_shape": (
         f"""{HEADER}
         g (float[2,4] x, float[1] s) => (float y) {{ y = local.R(x, s) }}

@@ -59,6 +59,37 @@ def external_model(folder, location: str, nbytes: int = 64 * 4) -> str:
     return path
 
 
+def function_external_model(folder, location: str) -> str:
+    """A model calling a local function whose body's Constant holds 4 floats in external
+    data at `location` (a Constant in a function is a tensor as any other)."""
+    value = TensorProto(name="cv", data_type=TensorProto.FLOAT, dims=[4])
+    value.data_location = TensorProto.EXTERNAL
+    for key, entry_value in (("location", location), ("offset", "0"), ("length", "16")):
+        entry = value.external_data.add()
+        entry.key, entry.value = key, entry_value
+    body = [
+        helper.make_node("Constant", [], ["k"], value=value),
+        helper.make_node("Add", ["a", "k"], ["b"]),
+    ]
+    function = helper.make_function("local", "F", ["a"], ["b"], body, [helper.make_opsetid("", 18)])
+    graph = helper.make_graph(
+        [helper.make_node("F", ["x"], ["y"], domain="local", name="call")],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])],
+    )
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid("local", 1)],
+        functions=[function],
+        ir_version=8,
+    )
+    path = os.path.join(folder, "model.onnx")
+    with open(path, "wb") as handle:
+        handle.write(model.SerializeToString())
+    return path
+
+
 # -- files that are not models ------------------------------------------------------------
 def test_truncated_file(tmp_path):
     data = topk_model().SerializeToString()
@@ -194,6 +225,40 @@ def test_external_data_outside_the_folder_is_refused_and_never_opened(outside, k
     proc = run_cli(CHECK, path, *ARGS, timeout=60)
     assert_clean_usage_error(proc, "tensor 'w'")
     assert any(w in proc.stderr for w in ("outside", "leaves", "absolute"))
+
+
+@pytest.mark.parametrize("kind", ["dotdot", "absolute", "symlink"])
+@pytest.mark.parametrize("backend", ["static", "parser"])
+def test_external_data_in_a_function_body_outside_the_folder_is_refused(outside, kind, backend):
+    """A Constant in a model-local function's body is checked as the graph's tensors are
+    (it was not: the parser backend read the symbolic link's target outside the folder)."""
+    folder, target = outside
+    location = {"dotdot": "../secret.bin", "absolute": str(target), "symlink": "data.bin"}[kind]
+    if kind == "symlink":
+        os.symlink(target, folder / "data.bin")
+    path = function_external_model(str(folder), location)
+    proc = run_cli(CHECK, path, "--backend", backend, "--target", "rtx-1", timeout=60)
+    assert_clean_usage_error(proc, "tensor 'cv'")
+    assert any(w in proc.stderr for w in ("outside", "leaves", "absolute"))
+
+
+def test_external_data_in_a_function_body_inside_the_folder_is_read_there(tmp_path):
+    """The valid form: checked (the call's body judged with its data found in the model's
+    folder) and rewritten with the data copied beside the output."""
+    (tmp_path / "w.bin").write_bytes(np.arange(4, dtype=np.float32).tobytes())
+    path = function_external_model(str(tmp_path), "w.bin")
+    proc = run_cli(CHECK, path, "--backend", "static", "--target", "rtx-1")
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "out" / "rewritten.onnx"
+    out.parent.mkdir()
+    proc = run_cli("trtforge.analyzer.cli.rewrite", path, "-o", str(out), "--auto")
+    assert proc.returncode == 0, proc.stderr
+    written = onnx.load(str(out), load_external_data=False)
+    (entry,) = [
+        e for e in written.functions[0].node[0].attribute[0].t.external_data if e.key == "location"
+    ]
+    assert (out.parent / entry.value).is_file()
+    onnx.checker.check_model(str(out), full_check=True)
 
 
 def test_traversal_never_opens_the_outside_file_in_process(tmp_path):
