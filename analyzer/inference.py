@@ -633,8 +633,15 @@ def infer_all(
     light, casts = _identities_as_casts(_weightless(model, heavy_at))
     if not keep_model:
         types, strict_error = _infer_table(light)
+        pruned = _without_contradicted_element_types(light, strict_error)
+        if pruned is not None:
+            types, strict_error = _infer_table(pruned)
         return None, types, strict_error
     inferred, strict_error = _infer_strict(light)
+    pruned = _without_contradicted_element_types(light, strict_error)
+    if pruned is not None:
+        light = pruned
+        inferred, strict_error = _infer_strict(light)
     if inferred is None:
         return None, None, strict_error
     types = _collect_types(inferred.graph)
@@ -651,6 +658,54 @@ def infer_all(
             log.info("data propagation skipped: the model has large 1-D tensors")
     _restore_identities(inferred, casts)
     return inferred, types, strict_error
+
+
+#: what strict inference raises where a node's output type contradicts its declaration
+ELEMENT_TYPE_CONFLICT = "Inferred elem type differs from existing elem type"
+
+
+def _without_contradicted_element_types(
+    light: onnx.ModelProto, strict_error: str
+) -> onnx.ModelProto | None:
+    """`light` without the value_info entries whose element type contradicts the one their
+    node computes, when strict inference raised such a contradiction (`strict_error`); None
+    when there is none to drop.
+
+    TensorRT's parser computes each tensor's type from its node and never reads value_info:
+    a `Cast(to=FLOAT)` declared FLOAT16 (onnxconverter-common's float16 conversion writes
+    such declarations) makes FLOAT, and the Mul reading it mixes FLOAT with FLOAT16, which
+    the parser refuses. Non-strict inference keeps the declaration (it drops the merge that
+    fails), so the type table would say FLOAT16 and the Mul would pass: the element types
+    are taken from inference without the value_info instead, and only the declarations
+    they contradict are dropped (a declared shape that does not fit stays a stale
+    declaration, as `validity.inference_problems` treats it)."""
+    if ELEMENT_TYPE_CONFLICT not in strict_error or not len(light.graph.value_info):
+        return None
+    bare = onnx.ModelProto()
+    bare.CopyFrom(light)
+    del bare.graph.value_info[:]
+    try:
+        free = _table_of(
+            inference_guard.infer_shapes(bare.SerializeToString(), False, False, False)
+        )
+    except Exception as err:  # noqa: BLE001 - as `_infer`: keep what the policy had
+        log.info("shape inference without value_info failed: %s", err)
+        return None
+    keep = []
+    for value in light.graph.value_info:
+        declared = value.type.tensor_type.elem_type if value.type.HasField("tensor_type") else 0
+        found = free.decoded(value.name)
+        computed = found[0] if found is not None else "UNDEFINED"
+        if declared and computed not in ("UNDEFINED", onnx.TensorProto.DataType.Name(declared)):
+            continue  # contradicted
+        keep.append(value)
+    if len(keep) == len(light.graph.value_info):
+        return None
+    pruned = onnx.ModelProto()
+    pruned.CopyFrom(light)
+    del pruned.graph.value_info[:]
+    pruned.graph.value_info.extend(keep)
+    return pruned
 
 
 def _infer_table(light: onnx.ModelProto) -> tuple[TypeTable | None, str]:

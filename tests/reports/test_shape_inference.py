@@ -623,3 +623,39 @@ def test_the_native_identity_casts_equal_the_parsed_model_s_on_damaged_bytes():
         assert onnx.load_from_string(native).graph == expected
         compared += 1
     assert compared > 500
+
+
+def _cast_declared_float16() -> onnx.ModelProto:
+    """onnxconverter-common's float16 conversion: a Cast(to=FLOAT) kept, its output declared
+    FLOAT16 in value_info, read by a Mul with a FLOAT16 input."""
+    model = _model(
+        [
+            helper.make_node("Cast", ["x"], ["c"], to=TensorProto.FLOAT, name="cast"),
+            helper.make_node("Mul", ["c", "x"], ["y"], name="mul"),
+        ],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT16, [2, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT16, [2, 4])],
+    )
+    model.graph.value_info.append(helper.make_tensor_value_info("c", TensorProto.FLOAT16, [2, 4]))
+    return model
+
+
+def test_a_declared_element_type_the_node_contradicts_is_not_taken():
+    """The parser computes a Cast's type from `to` and never reads value_info: the table holds
+    the computed FLOAT (it held the declared FLOAT16, and the Mul mixing FLOAT with FLOAT16
+    was called supported); a declaration that agrees stays."""
+    from trtforge.analyzer import check
+
+    model = _cast_declared_float16()
+    for keep_model in (True, False):
+        table = infer_all(model, keep_model=keep_model)[1]
+        assert table.decoded("c")[0] == "FLOAT"
+        assert table.decoded("x")[0] == "FLOAT16"
+    report = check(model, target="rtx-1", backend="static")
+    assert not report.supported
+    (mul,) = [node for node in report.nodes if node.op_type == "Mul"]
+    assert "invalid/inconsistent-types" in {f.code for f in mul.errors}
+    agreeing = _cast_declared_float16()
+    agreeing.graph.node[0].attribute[0].i = TensorProto.FLOAT16
+    assert infer_all(agreeing)[1].decoded("c") == ("FLOAT16", (2, 4))
+    assert check(agreeing, target="rtx-1", backend="static").supported
