@@ -452,6 +452,21 @@ class GraphView:
         return None if index is None else self.fields.node(index)
 
     @cached_property
+    def input_dim_params(self) -> frozenset[str]:
+        """The symbolic dim names of the network's inputs (the top-level graph's, for a body
+        too): a computed tensor's dim that ONNX's inference names so was traced to a dynamic
+        input dim, which TensorRT's layers see as -1 at build time."""
+        if self.outer is not None:
+            return self.outer.input_dim_params
+        return frozenset(
+            dim.dim_param
+            for value in self.graph.input
+            if value.type.HasField("tensor_type")
+            for dim in value.type.tensor_type.shape.dim
+            if dim.dim_param
+        )
+
+    @cached_property
     def has_quantization(self) -> bool:
         """Whether a node of this graph (not its bodies) is a QuantizeLinear or
         DequantizeLinear, of any domain."""

@@ -224,6 +224,13 @@ class NodeContext:
         return self._graph
 
     @property
+    def input_dim_params(self) -> frozenset[str]:
+        """The network inputs' symbolic dim names (`GraphView.input_dim_params`): the same for
+        every node of the graph, and a node's key holds its dims' names (but those inference
+        made up), so reading them keeps a verdict shareable."""
+        return self._graph.input_dim_params
+
+    @property
     def graph_has_quantization(self) -> bool:
         """Whether the node's graph has QuantizeLinear/DequantizeLinear nodes. The same for
         every node of the graph, so reading it keeps a verdict shareable: a check that reads

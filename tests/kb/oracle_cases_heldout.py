@@ -137,6 +137,10 @@ CASES: list[Case] = [
     Case("rope-dynseq-static-positions", _m("g (float[2,2,S,8] x, float[8,4] c, float[8,4] s, int64[2,3] p) => (float y) { y = RotaryEmbedding(x, c, s, p) }", 23), "rotaryembedding/rope-dims"),
     Case("rope-dynbatch-dyn-positions", _m("g (float[B,2,S,8] x, float[8,4] c, float[8,4] s, int64[B,S] p) => (float y) { y = RotaryEmbedding(x, c, s, p) }", 23)),
     Case("rope-dynbatch-other-symbol", _m("g (float[B,2,3,8] x, float[8,4] c, float[8,4] s, int64[M,3] p) => (float y) { y = RotaryEmbedding(x, c, s, p) }", 23)),
+    # x computed from an input of dynamic batch (torch dynamo opset-23 exports: a Transpose of
+    # the hidden states): its batch is -1 at build time too
+    Case("rope-computed-dynbatch-cache1", _m("g (float[B,3,2,8] h, float[1,3,4] c, float[1,3,4] s) => (float y) { x = Transpose<perm=[0,2,1,3]>(h) y = RotaryEmbedding(x, c, s) }", 23), "rotaryembedding/rope-dims"),
+    Case("rope-computed-dynbatch-cacheB", _m("g (float[B,3,2,8] h, float[B,3,4] c, float[B,3,4] s) => (float y) { x = Transpose<perm=[0,2,1,3]>(h) y = RotaryEmbedding(x, c, s) }", 23)),
     Case("rope-dyn-head", _m("g (float[2,2,3,D] x, float[8,2] c, float[8,2] s, int64[2,3] p) => (float y) { y = RotaryEmbedding<rotary_embedding_dim=4>(x, c, s, p) }", 23), "rotaryembedding/dynamic-head-size"),
     Case("rope3d-dyn-hidden", _m("g (float[2,3,H] x, float[8,4] c, float[8,4] s, int64[2,3] p) => (float y) { y = RotaryEmbedding<num_heads=2>(x, c, s, p) }", 23), "rotaryembedding/dynamic-head-size"),
     Case("rope3d-dynbatch-const-positions", _m("g (float[B,3,16] x, float[8,4] c, float[8,4] s) => (float y) <int64[2,3] p = {0,1,2,0,1,2}> { y = RotaryEmbedding<num_heads=2>(x, c, s, p) }", 23), "rotaryembedding/rope-dims"),

@@ -75,16 +75,20 @@ def _check_attention(ctx: NodeContext):
     yield from _check_heads(ctx)
 
 
-def _trt_dims(info) -> list[int | None]:
+def _trt_dims(info, input_params: frozenset[str] = frozenset()) -> list[int | None]:
     """The dims as TensorRT's layer sees them: a static dim, -1 for a dynamic dim of a network
-    input, None where this analysis cannot tell (a dynamic dim of a computed tensor, which
-    TensorRT may know)."""
+    input, or of a computed tensor where ONNX's inference traced it to one (it carries a
+    network input's dim name, `input_params`: TensorRT-RTX 1.7.1 sees the batch of a
+    Reshape/Transpose of the inputs as -1), None where this analysis cannot tell (another
+    dynamic dim of a computed tensor, which TensorRT may know)."""
     out: list[int | None] = []
     for d in info.shape:
         if isinstance(d, int) and d > 0:
             out.append(d)
+        elif info.is_graph_input or (isinstance(d, str) and d in input_params):
+            out.append(-1)
         else:
-            out.append(-1 if info.is_graph_input else None)
+            out.append(None)
     return out
 
 
@@ -202,19 +206,22 @@ def _check_rope_dims(ctx: NodeContext):
             "build time",
             "export with a static head size (fixed hidden size / num_heads)",
         )
-    xdims = _trt_dims(x)
+    params = ctx.input_dim_params
+    xdims = _trt_dims(x, params)
     batch, seq = xdims[0], xdims[2] if x.rank == 4 else xdims[1]
     if ctx.has_input(3):
         pos = ctx.input(3)
         if pos is None or pos.shape is None or pos.rank != 2:
             return
-        pairs = (("batch", batch, _trt_dims(pos)[0]), ("sequence", seq, _trt_dims(pos)[1]))
+        pdims = _trt_dims(pos, params)
+        pairs = (("batch", batch, pdims[0]), ("sequence", seq, pdims[1]))
         which, what = "position_ids", pos.shape
     else:
         cos = ctx.input(1)
         if cos is None or cos.shape is None or cos.rank != 3:
             return
-        pairs = (("batch", batch, _trt_dims(cos)[0]), ("sequence", seq, _trt_dims(cos)[1]))
+        cdims = _trt_dims(cos, params)
+        pairs = (("batch", batch, cdims[0]), ("sequence", seq, cdims[1]))
         which, what = "cos_cache", cos.shape
     for name, want, have in pairs:
         if want is not None and have is not None and want != have:
