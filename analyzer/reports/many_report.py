@@ -16,6 +16,7 @@ import shutil
 
 from trtforge.analyzer.batch import ERROR, SCHEMA_ID, BatchResult, ModelResult
 from trtforge.analyzer.reports._summary import unsupported_op_types
+from trtforge.analyzer.safe_text import printable
 
 #: unsupported op types listed per row.
 SHOWN_OPS = 3
@@ -24,12 +25,16 @@ PLAIN_WIDTH = 160
 
 
 def _what(result: ModelResult) -> str:
+    """The row's last cell: the unsupported op types, or the error (untrusted text, made
+    printable: an error quotes the file's path, a label the model's op types)."""
     if result.error is not None:
         hint = f" (Hint: {result.error.hint})" if result.error.hint else ""
-        return f"{result.error.message}{hint}"
+        return printable(f"{result.error.message}{hint}")
     rows = unsupported_op_types(result.report)
     text = ", ".join(f"{r.label} ×{r.count}" for r in rows[:SHOWN_OPS])
-    return text + (f", … ({len(rows) - SHOWN_OPS} more)" if len(rows) > SHOWN_OPS else "")
+    return printable(
+        text + (f", … ({len(rows) - SHOWN_OPS} more)" if len(rows) > SHOWN_OPS else "")
+    )
 
 
 def _counts(result: ModelResult) -> tuple[str, str, str]:
@@ -86,7 +91,7 @@ def render_text(batch: BatchResult, color: bool = False) -> str:
         nodes, bad, plugin = _counts(result)
         verdict = {"supported": "supported", "unsupported": "NOT supported", ERROR: "error"}
         table.add_row(
-            escape(result.path),
+            escape(printable(result.path)),
             f"[{style[result.status]}]{verdict[result.status]}[/]",
             nodes,
             bad,
@@ -120,7 +125,7 @@ def render_markdown(batch: BatchResult) -> str:
     for result in batch.results:
         nodes, bad, plugin = _counts(result)
         out.append(
-            f"| `{_cell(result.path)}` | {result.status} | {nodes} | {bad} | {plugin} | "
+            f"| `{_cell(printable(result.path))}` | {result.status} | {nodes} | {bad} | {plugin} | "
             f"{_cell(_what(result))} |"
         )
     return "\n".join(out) + "\n"

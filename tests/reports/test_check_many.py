@@ -160,3 +160,21 @@ def test_a_folder_nested_deeper_than_python_recurses_is_searched(tmp_path):
     finally:  # pytest removes old temporary folders with a recursive rmtree
         for folder in reversed(folders[1:]):
             os.rmdir(folder)
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown"])
+def test_file_names_are_shown_escaped_in_the_summary(tmp_path, fmt):
+    """A file name is untrusted text: escape sequences, newlines and bidi overrides in it
+    (or in the error that quotes it) are shown as visible escapes, never written raw."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    save(topk_model(), folder / "esc\x1b[31mred.onnx")
+    save(topk_model(), folder / "bidi\u202eflip.onnx")
+    save(topk_model(), folder / "nl\ninjected.onnx")
+    (folder / "bad\x1b[2J.onnx").write_bytes(b"not a model")
+    proc = run_cli(CHECK, str(folder), *STATIC, "--format", fmt)
+    assert proc.returncode == 2, proc.stderr
+    assert "\x1b" not in proc.stdout and "\u202e" not in proc.stdout
+    assert "\\x1b[31mred" in proc.stdout.replace("\\\\", "\\")
+    assert "\\u202eflip" in proc.stdout.replace("\\\\", "\\")
+    assert not any(line.startswith("injected") for line in proc.stdout.splitlines())
