@@ -291,8 +291,11 @@ class StaticChecker:
                     f"({low}..{high if high is not None else ''})",
                     "re-export the model at an opset the parser accepts",
                 )
+        refused = rule.empty_inputs_refused
         for index, name in enumerate(node.input):
             if not name:
+                if refused == "*" or index in refused:
+                    yield _empty_input_finding(ctx, node, index)
                 continue
             info = graph.tensor(name)
             if info.dtype == "UNDEFINED":
@@ -542,6 +545,22 @@ class StaticChecker:
             problems += validity.negative_dim_problems(proto.graph, self.types)
         validity.attach(report, problems)
         return report
+
+
+def _empty_input_finding(ctx: NodeContext, node: onnx.NodeProto, index: int):
+    """Input `index` of `node` is given as an empty name, which its importer refuses
+    (`OpRule.empty_inputs_refused`: the parser counts the empty name as an input it cannot
+    read). Left out at the end, the input is simply absent (`--trim-empty-inputs`)."""
+    trailing = all(not name for name in node.input[index:])
+    return ctx.finding(
+        "empty-input",
+        f"input {index} is given as an empty name (an optional input left out), which the "
+        "parser's importer for this op refuses",
+        "leave the input out of the node's input list"
+        if trailing
+        else "give the input its default value as a constant in the exporter",
+        (Fix("rewrite", "trim-empty-inputs"),) if trailing else (),
+    )
 
 
 def _with_schema_types(top: GraphView, types: TypeTable, opsets: Mapping[str, int]) -> TypeTable:

@@ -106,6 +106,9 @@ class OpRule:
         bodies: for ops with subgraphs, returns the names of the graph attributes the parser
             actually imports (e.g. only the taken branch of an If with a constant condition);
             None: every body is checked.
+        empty_inputs_refused: the input positions the importer refuses when the node names
+            no tensor there (an optional input left out with an empty name: `Gemm(A, B, '')`);
+            "*" for any position (variadic ops). Positions not listed take an empty name.
     """
 
     op: str
@@ -124,6 +127,7 @@ class OpRule:
     hint: str = ""
     data_dependent_shape: bool = False
     bodies: Callable[[NodeContext], Iterable[str]] | None = None
+    empty_inputs_refused: frozenset[int] | str = frozenset()
 
     @property
     def key(self) -> tuple[str, str]:

@@ -137,6 +137,25 @@ CASES: list[Case] = [
     Case("rope-dynseq-static-positions", _m("g (float[2,2,S,8] x, float[8,4] c, float[8,4] s, int64[2,3] p) => (float y) { y = RotaryEmbedding(x, c, s, p) }", 23), "rotaryembedding/rope-dims"),
     Case("rope-dynbatch-dyn-positions", _m("g (float[B,2,S,8] x, float[8,4] c, float[8,4] s, int64[B,S] p) => (float y) { y = RotaryEmbedding(x, c, s, p) }", 23)),
     Case("rope-dynbatch-other-symbol", _m("g (float[B,2,3,8] x, float[8,4] c, float[8,4] s, int64[M,3] p) => (float y) { y = RotaryEmbedding(x, c, s, p) }", 23)),
+    # --- an optional input left out with an empty name: several importers refuse it
+    Case("empty-gemm-c", _m('g (float[2,3] a, float[3,4] b) => (float[2,4] y) { y = Gemm(a, b, "") }', 17), "gemm/empty-input"),
+    Case("empty-conv-bias", _m('g (float[1,2,4,4] x) => (float y) <float[3,2,1,1] w = {1,1,1,1,1,1}> { y = Conv(x, w, "") }', 17), "conv/empty-input"),
+    Case("empty-split-sizes", _m('g (float[2,4] x) => (float y1, float y2) { y1, y2 = Split<axis=1>(x, "") }', 13), "split/empty-input"),
+    Case("empty-squeeze-axes", _m('g (float[1,3] x) => (float y) { y = Squeeze(x, "") }', 13), "squeeze/empty-input"),
+    Case("empty-dq-zero-point", _m('g (int8[2,3] q) => (float y) <float s = {0.5}> { y = DequantizeLinear(q, s, "") }', 13), "dequantizelinear/empty-input"),
+    Case("empty-slice-steps", _m('g (float[2,3,4] x) => (float y) <int64[1] st = {0}, int64[1] en = {1}, int64[1] ax = {1}> { y = Slice(x, st, en, ax, "") }', 13), "slice/empty-input"),
+    Case("empty-slice-axes-before-steps", _m('g (float[2,3,4] x) => (float y) <int64[1] st = {0}, int64[1] en = {1}, int64[1] sp = {1}> { y = Slice(x, st, en, "", sp) }', 13), "slice/empty-input"),
+    Case("empty-concat-input", _m('g (float[2,3] a, float[2,3] b) => (float y) { y = Concat<axis=0>(a, b, "") }', 13), "concat/empty-input"),
+    Case("empty-sum-input", _m('g (float[2,3] a, float[2,3] b) => (float y) { y = Sum(a, b, "") }', 13), "sum/empty-input"),
+    Case("empty-trilu-k", _m('g (float[3,3] x) => (float y) { y = Trilu(x, "") }', 14), "trilu/empty-input"),
+    Case("empty-dropout-training-mode", _m('g (float[2,3] x) => (float y) <float r = {0.5}> { y = Dropout(x, r, "") }', 13), "dropout/empty-input"),
+    # ... and the importers that take it
+    Case("empty-layernorm-bias", _m('g (float[2,3] x) => (float y) <float[3] sc = {1,1,1}> { y = LayerNormalization(x, sc, "") }', 17)),
+    Case("empty-convtranspose-bias", _m('g (float[1,2,4,4] x) => (float y) <float[2,3,1,1] w = {1,1,1,1,1,1}> { y = ConvTranspose(x, w, "") }', 17)),
+    Case("empty-reducesum-axes", _m('g (float[2,3] x) => (float y) { y = ReduceSum(x, "") }', 13)),
+    Case("empty-resize-roi", _m('g (float[1,1,2,2] x) => (float y) <float[4] sc = {1,1,2,2}> { y = Resize(x, "", sc) }', 13)),
+    Case("empty-dropout-ratio", _m('g (float[2,3] x) => (float y) { y = Dropout(x, "") }', 13)),
+    Case("empty-clip-bounds", _m('g (float[2,3] x) => (float y) { y = Clip(x, "", "") }', 13)),
     # x computed from an input of dynamic batch (torch dynamo opset-23 exports: a Transpose of
     # the hidden states): its batch is -1 at build time too
     Case("rope-computed-dynbatch-cache1", _m("g (float[B,3,2,8] h, float[1,3,4] c, float[1,3,4] s) => (float y) { x = Transpose<perm=[0,2,1,3]>(h) y = RotaryEmbedding(x, c, s) }", 23), "rotaryembedding/rope-dims"),

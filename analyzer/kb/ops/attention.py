@@ -263,6 +263,7 @@ RULES = [
     ),
     OpRule(
         op="RotaryEmbedding",
+        empty_inputs_refused=frozenset({3}),  # observed, TensorRT-RTX 1.7.1
         source=src(
             f"{OPS_MD} (RotaryEmbedding row)",
             f"{IMPORTERS} importRotaryEmbedding",

@@ -261,6 +261,7 @@ def _check_deform(ctx: NodeContext):
 RULES = [
     OpRule(
         op="Conv",
+        empty_inputs_refused=frozenset({2}),  # observed, TensorRT-RTX 1.7.1
         source=src(f"{OPS_MD} (Conv row)", f"{IMPORTERS} importConv / convMultiInput", OBSERVED),
         types={"*": FLOAT_LIKE},
         check=_check_conv,

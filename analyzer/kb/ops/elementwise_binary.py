@@ -138,8 +138,15 @@ def _check_pow(ctx: NodeContext):
         )
 
 
+#: variadic ops whose importer refuses an input given as an empty name (observed with
+#: TensorRT-RTX 1.7.1: an empty name among Sum/Max/Min/Mean's inputs fails the node)
+_VARIADIC = frozenset({"Sum", "Max", "Min", "Mean"})
+
 RULES = [
-    *(_rule(op, NUMERIC) for op in _ARITH),
+    *(
+        _rule(op, NUMERIC, empty_inputs_refused="*" if op in _VARIADIC else frozenset())
+        for op in _ARITH
+    ),
     *(_rule(op, NUMERIC) for op in _COMPARE),
     _rule(
         "Equal",
@@ -150,7 +157,7 @@ RULES = [
         _rule(op, {"BOOL"}, hint="And/Or/Xor take BOOL tensors; cast with Cast(to=BOOL)")
         for op in _LOGIC
     ),
-    _rule("Mean", FLOAT_LIKE),
+    _rule("Mean", FLOAT_LIKE, empty_inputs_refused="*"),
     OpRule(
         op="Mod",
         source=src(

@@ -145,6 +145,7 @@ RULES = [
     ),
     OpRule(
         op="Gemm",
+        empty_inputs_refused=frozenset({2}),  # observed, TensorRT-RTX 1.7.1
         source=src(f"{OPS_MD} (Gemm row)", f"{IMPORTERS} importGemm", OBSERVED),
         types={"*": FLOAT_OPS},
         check=checks(
@@ -155,6 +156,7 @@ RULES = [
     ),
     OpRule(
         op="Einsum",
+        empty_inputs_refused="*",  # observed, TensorRT-RTX 1.7.1
         source=src(
             f"{OPS_MD} (Einsum row)", f"{IMPORTERS} importEinsum", CHANGELOG + " 10.12", OBSERVED
         ),

@@ -348,6 +348,7 @@ _NEVER_HINT = (
 RULES = [
     OpRule(
         op="QuantizeLinear",
+        empty_inputs_refused=frozenset({2}),  # observed, TensorRT-RTX 1.7.1
         source=src(
             f"{OPS_MD} (QuantizeLinear row)",
             f"{IMPORTERS} importQuantizeLinear / QuantDequantLinearHelper",
@@ -362,6 +363,7 @@ RULES = [
     ),
     OpRule(
         op="DequantizeLinear",
+        empty_inputs_refused=frozenset({2}),  # observed, TensorRT-RTX 1.7.1
         source=src(
             f"{OPS_MD} (DequantizeLinear row)",
             f"{IMPORTERS} importDequantizeLinear / QuantDequantLinearHelper",

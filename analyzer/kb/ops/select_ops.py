@@ -62,6 +62,7 @@ RULES = [
     ),
     OpRule(
         op="Trilu",
+        empty_inputs_refused=frozenset({1}),  # observed, TensorRT-RTX 1.7.1
         source=f"{OPSRC} importTrilu; docs/operators.md (Trilu); {OBSERVED}",
         types={0: TENSOR, 1: INDEX},
         check=_rank_at_least_2,

@@ -107,6 +107,7 @@ RULES = [
     ),
     OpRule(
         op="Squeeze",
+        empty_inputs_refused=frozenset({1}),  # observed, TensorRT-RTX 1.7.1
         source=f"{OPSRC} importSqueeze; docs/operators.md (Squeeze: axes must be an "
         f"initializer); {OBSERVED}",
         types={0: TENSOR, 1: INDEX},

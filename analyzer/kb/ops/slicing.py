@@ -153,18 +153,21 @@ def _check_split(ctx: NodeContext):
 RULES = [
     OpRule(
         op="Concat",
+        empty_inputs_refused="*",  # observed, TensorRT-RTX 1.7.1
         source=f"{OPSRC} importConcat; docs/operators.md (Concat); {OBSERVED}",
         types={"*": TENSOR},
         check=_check_concat,
     ),
     OpRule(
         op="Split",
+        empty_inputs_refused=frozenset({1}),  # observed, TensorRT-RTX 1.7.1
         source=f"{OPSRC} importSplit; docs/operators.md (Split); {OBSERVED}",
         types={0: TENSOR, 1: INDEX},
         check=_check_split,
     ),
     OpRule(
         op="Slice",
+        empty_inputs_refused=frozenset({3, 4}),  # observed, TensorRT-RTX 1.7.1
         source=f"{OPSRC} importSlice; docs/operators.md (Slice); {OBSERVED}",
         types={0: TENSOR, 1: INDEX, 2: INDEX, 3: INDEX, 4: INDEX},
         check=checks(
