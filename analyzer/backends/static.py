@@ -291,6 +291,14 @@ class StaticChecker:
                     f"({low}..{high if high is not None else ''})",
                     "re-export the model at an opset the parser accepts",
                 )
+        if rule.empty_outputs_refused and not all(node.output):
+            yield ctx.finding(
+                "empty-output",
+                "an output is given an empty name (left out), which the parser's importer for "
+                "this op refuses: it makes every output and counts fewer names",
+                "give every output a name in the exporter (an output nothing reads may stay "
+                "unread)",
+            )
         refused = rule.empty_inputs_refused
         for index, name in enumerate(node.input):
             if not name:

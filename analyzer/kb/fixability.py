@@ -103,6 +103,15 @@ NO_FIX: tuple[tuple[str, str], ...] = (
         "the exporter computed them wrongly; fix it",
     ),
     (
+        r"(^|/)empty-output$",
+        "no pass names an output left out yet; give every output a name in the exporter",
+    ),
+    (
+        r"(^|/)empty-input$",
+        "only empty names at the end of the inputs are dropped (trim-empty-inputs); one "
+        "before a real input needs its default value, given in the exporter",
+    ),
+    (
         r"(^|averagepool/)pads-exclusive$",
         "no pass rewrites an exclusive-count average yet; pad explicitly or count the pads "
         "at the source",

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 
 import onnx
 
-from trtforge.analyzer.findings import Finding
+from trtforge.analyzer.findings import Finding, Fix
 from trtforge.analyzer.graph import GraphView
 from trtforge.analyzer.inference import dtype_name
 from trtforge.analyzer.kb.policy import MAX_DIM, MAX_TENSOR_ELEMENTS
@@ -250,9 +250,100 @@ def _check_empty_external(loaded: LoadedModel, graph: GraphView) -> Iterator[Fin
         )
 
 
+SOURCE_INITIALIZERS = (
+    "onnx-tensorrt ModelImporter.cpp importInitializers (every initializer is imported, used "
+    "or not) / convertOnnxWeights; observed with TensorRT-RTX 1.7.1"
+)
+SOURCE_NO_OUTPUTS = "observed with TensorRT-RTX 1.7.1: the builder needs a network output"
+
+
+def _unimportable(dtype: str, allowed: frozenset[str]) -> bool:
+    """An ONNX element type the parser cannot import (an unknown or undefined one is an
+    invalid graph: `validity`'s)."""
+    return dtype not in allowed and dtype != "UNDEFINED" and not dtype.startswith("TYPE")
+
+
+def _check_initializer_types(graph: GraphView, target: Target) -> Iterator[Finding]:
+    """Initializers of an element type the parser cannot import, used or not: it imports
+    every initializer first, and one of INT16, UINT16, UINT32, UINT64, STRING, complex, the
+    float8s but E4M3FN, FLOAT8E8M0, UINT4 or the 2-bit types fails the whole parse (observed:
+    the importable types are exactly a network input's)."""
+    allowed = input_types(target)
+    heads = graph.initializer_heads()
+    if heads is not None:  # (element type, dims) kinds: a few per model
+        elems = [elem for elem, _ in heads.table]
+        bad = (
+            [
+                (n, dtype_name(elems[k]))
+                for n, k in zip(heads.names, heads.kinds, strict=True)
+                if _unimportable(dtype_name(elems[k]), allowed)
+            ]
+            if any(_unimportable(dtype_name(e), allowed) for e in elems)
+            else []
+        )
+    else:
+        bad = [
+            (n, dtype_name(t.data_type))
+            for n, t in graph.initializer_items()
+            if _unimportable(dtype_name(t.data_type), allowed)
+        ]
+    sparse = {value.values.name for value in graph.graph.sparse_initializer}
+    bad = [(name, dtype) for name, dtype in bad if name not in sparse]  # (their own finding)
+    if bad:
+        name, dtype = bad[0]
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        yield Finding(
+            code="graph/initializer-dtype",
+            message=f"initializer '{text_of(name)}'{more} has element type {dtype}, which the "
+            "parser cannot import; it imports every initializer, used or not, and the parse "
+            "fails",
+            hint="drop the initializer if nothing reads it (trt-rewrite --fold-constants "
+            "removes unused ones), else store it as a type TensorRT takes (INT32, INT64, "
+            "FLOAT, ...) and cast where it is read",
+            fixes=(Fix("rewrite", "fold-constants"),),
+            source=SOURCE_INITIALIZERS,
+        )
+
+
+def _check_sparse_initializers(graph: GraphView) -> Iterator[Finding]:
+    """A sparse initializer that a node reads: the parser does not import sparse
+    initializers, and the reading node fails ("Node input was not registered"); an unused
+    one is ignored."""
+    sparse = {value.values.name for value in graph.graph.sparse_initializer}
+    if not sparse:
+        return
+    read = sorted(sparse.intersection(n for inputs in graph.fields.inputs for n in inputs))
+    if read:
+        more = f" (and {len(read) - 1} more)" if len(read) > 1 else ""
+        yield Finding(
+            code="graph/sparse-initializer",
+            message=f"sparse initializer '{text_of(read[0])}'{more} is read by a node; the "
+            "parser does not import sparse initializers and the node fails",
+            hint="store the tensor dense (onnx.numpy_helper.to_array of the sparse tensor, "
+            "then a dense initializer) in the exporter",
+            source=SOURCE_INITIALIZERS,
+        )
+
+
+def _check_outputs(graph: GraphView) -> Iterator[Finding]:
+    """A graph without outputs parses, but the engine build fails ("Network must have at
+    least one output")."""
+    if not len(graph.graph.output):
+        yield Finding(
+            code="graph/no-outputs",
+            message="the graph declares no outputs; the parser takes it, but TensorRT builds "
+            "no engine without a network output",
+            hint="declare the model's results as graph outputs in the exporter",
+            source=SOURCE_NO_OUTPUTS,
+        )
+
+
 def check_graph(loaded: LoadedModel, graph: GraphView, target: Target) -> Iterator[Finding]:
     """Findings about the model as a whole (not tied to one node)."""
     yield from _check_inputs(graph, target)
     yield from input_size_findings(graph.graph, graph.initializer_names())
     yield from _check_opsets(loaded, target)
     yield from _check_empty_external(loaded, graph)
+    yield from _check_initializer_types(graph, target)
+    yield from _check_sparse_initializers(graph)
+    yield from _check_outputs(graph)

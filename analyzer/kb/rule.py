@@ -109,6 +109,9 @@ class OpRule:
         empty_inputs_refused: the input positions the importer refuses when the node names
             no tensor there (an optional input left out with an empty name: `Gemm(A, B, '')`);
             "*" for any position (variadic ops). Positions not listed take an empty name.
+        empty_outputs_refused: the importer refuses the node when one of its outputs is
+            given an empty name (it makes every output, and the parser then counts fewer
+            names than outputs).
     """
 
     op: str
@@ -128,6 +131,7 @@ class OpRule:
     data_dependent_shape: bool = False
     bodies: Callable[[NodeContext], Iterable[str]] | None = None
     empty_inputs_refused: frozenset[int] | str = frozenset()
+    empty_outputs_refused: bool = False
 
     @property
     def key(self) -> tuple[str, str]:

@@ -191,12 +191,21 @@ class PassContext:
     """
 
     def __init__(
-        self, graph: gs.Graph, options: RewriteOptions, pass_id: str, opsets: dict[str, int]
+        self,
+        graph: gs.Graph,
+        options: RewriteOptions,
+        pass_id: str,
+        opsets: dict[str, int],
+        unused_initializers: frozenset[str] = frozenset(),
     ):
         self.graph = graph
         self.options = options
         self.pass_id = pass_id
         self.opsets = opsets
+        #: initializers of the input model that nothing reads, not yet dropped: graphsurgeon
+        #: leaves them out of its graph, so only a change written out drops them (the
+        #: parser imports every initializer, and one of a type it cannot import fails it)
+        self.unused_initializers = unused_initializers
         self._taken: set[str] | None = None
         #: what the pass wants the user to know (`note`), message -> count
         self.notes: dict[str, int] = {}

@@ -19,6 +19,7 @@ import onnx
 import onnx_graphsurgeon as gs
 
 from trtforge.analyzer.errors import UserError
+from trtforge.analyzer.loading import iter_nodes
 from trtforge.analyzer.rewrite.base import PassContext, RewriteOptions, Skip
 from trtforge.analyzer.rewrite.graphutil import (
     export_graph,
@@ -206,12 +207,15 @@ def _rewrite_model(
     allowances: dict[str, tuple[float, str]] = {}
     rounds = 0
     any_change = converted
+    unused = _unused_initializers(working)
     for round_index in range(1, MAX_ROUNDS + 1):
         rounds = round_index
         changers: list[str] = []  # the passes that changed the graph in this round
         for pid in order:
             cls = get_pass(pid)
-            ctx = PassContext(graph, options, pid, opsets)
+            ctx = PassContext(
+                graph, options, pid, opsets, unused if not any_change else frozenset()
+            )
             before = _signature(graph)
             opsets_before = dict(opsets)
             outcome = cls().run(ctx)
@@ -238,6 +242,20 @@ def _rewrite_model(
     if not any_change:
         return RewriteResult(proto, False, stats, rounds, notes)
     return RewriteResult(_export(graph, proto, opsets), True, stats, rounds, notes, allowances)
+
+
+def _unused_initializers(proto: onnx.ModelProto) -> frozenset[str]:
+    """The top-level initializers that no node (bodies and functions included) reads and
+    that are no graph input or output."""
+    names = {t.name for t in proto.graph.initializer}
+    if not names:
+        return frozenset()
+    read = {name for node in iter_nodes(proto.graph.node) for name in node.input}
+    for function in proto.functions:
+        read.update(name for node in iter_nodes(function.node) for name in node.input)
+    read.update(v.name for v in proto.graph.input)
+    read.update(v.name for v in proto.graph.output)
+    return frozenset(names - read)
 
 
 def _export(graph: gs.Graph, original: onnx.ModelProto, opsets: dict[str, int]) -> onnx.ModelProto:

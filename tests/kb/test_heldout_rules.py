@@ -204,3 +204,123 @@ def test_a_network_input_above_the_tensor_limits_is_refused(shape, parses) -> No
     assert ("graph/input-too-large" not in codes) is parses, codes
     if HAS_RTX:
         assert parse_models({"m": model})["m"].ok is parses
+
+
+# -- what the parser imports whether or not anything reads it ---------------------------------
+_IMPORTABLE = ("INT32", "DOUBLE", "BOOL", "BFLOAT16", "FLOAT8E4M3FN", "INT4", "FLOAT4E2M1")
+_NOT_IMPORTABLE = ("INT16", "UINT16", "UINT32", "UINT64", "FLOAT8E5M2", "FLOAT8E4M3FNUZ",
+                   "FLOAT8E8M0", "UINT4", "INT2", "STRING", "COMPLEX64")  # fmt: skip
+
+
+def _unused(dtype: str, as_constant: bool) -> onnx.ModelProto:
+    """Relu(x) beside an unused initializer (or Constant) of element type `dtype`."""
+    elem = getattr(TensorProto, dtype)
+    value = helper.make_tensor("u", elem, [2], ["a", "b"] if dtype == "STRING" else [0, 1])
+    nodes = [helper.make_node("Relu", ["x"], ["y"], name="relu")]
+    if as_constant:
+        nodes.append(helper.make_node("Constant", [], ["k"], value=value, name="const"))
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+        [] if as_constant else [value],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 25)], ir_version=11)
+
+
+def _import_cases() -> dict[str, tuple[onnx.ModelProto, bool]]:
+    return {
+        f"{'const' if as_constant else 'init'}-{dtype}": (_unused(dtype, as_constant), ok)
+        for dtypes, ok in ((_IMPORTABLE, True), (_NOT_IMPORTABLE, False))
+        for dtype in dtypes
+        for as_constant in (False, True)
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_import_cases()))
+def test_an_unused_weight_of_a_type_the_parser_cannot_import_is_refused(case) -> None:
+    model, ok = _import_cases()[case]
+    report = check(model, target="rtx-1", backend="static")
+    assert report.supported == ok, case
+    if not ok:
+        codes = {f.code for f in report.graph_findings} | {
+            f.code for n in report.nodes for f in n.errors
+        }
+        assert codes & {"graph/initializer-dtype", "constant/value-dtype"}, codes
+
+
+def _split_with_outputs(outputs: list[str]) -> onnx.ModelProto:
+    graph = helper.make_graph(
+        [helper.make_node("Split", ["x"], outputs, axis=0, num_outputs=3, name="split")],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 2])],
+        [helper.make_tensor_value_info(o, TensorProto.FLOAT, [1, 2]) for o in outputs if o],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=8)
+
+
+def _sparse_read(read: bool) -> onnx.ModelProto:
+    sparse = onnx.SparseTensorProto()
+    sparse.values.CopyFrom(numpy_helper.from_array(np.array([1.0, 2.0], np.float32), "w"))
+    sparse.indices.CopyFrom(numpy_helper.from_array(np.array([0, 3], np.int64), "w_idx"))
+    sparse.dims.extend([2, 3])
+    nodes = [helper.make_node("Relu", ["x"], ["y"], name="relu")]
+    if read:
+        nodes = [
+            helper.make_node("Relu", ["w"], ["r"], name="relu"),
+            helper.make_node("Add", ["x", "r"], ["y"], name="add"),
+        ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])],
+        sparse_initializer=[sparse],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+
+
+def _graph_cases() -> dict[str, tuple[onnx.ModelProto, str | None]]:
+    return {
+        "split-empty-middle-output": (_split_with_outputs(["a", "", "c"]), "split/empty-output"),
+        "split-empty-last-output": (_split_with_outputs(["a", "b", ""]), "split/empty-output"),
+        "split-all-outputs": (_split_with_outputs(["a", "b", "c"]), None),
+        "sparse-initializer-read": (_sparse_read(True), "graph/sparse-initializer"),
+        "sparse-initializer-unused": (_sparse_read(False), None),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_graph_cases()))
+def test_empty_outputs_and_sparse_initializers(case) -> None:
+    model, code = _graph_cases()[case]
+    report = check(model, target="rtx-1", backend="static")
+    codes = {f.code for f in report.graph_findings} | {
+        f.code for n in report.nodes for f in n.errors
+    }
+    assert report.supported == (code is None), (case, codes)
+    assert code is None or code in codes
+
+
+@pytest.mark.skipif(not HAS_RTX, reason="needs tensorrt_rtx")
+def test_unused_weights_empty_outputs_and_sparse_initializers_agree_with_parser() -> None:
+    cases = {name: model for name, (model, _) in _import_cases().items()}
+    cases.update({name: model for name, (model, _) in _graph_cases().items()})
+    expected = {name: ok for name, (_, ok) in _import_cases().items()}
+    expected.update({name: code is None for name, (_, code) in _graph_cases().items()})
+    results = parse_models(cases)
+    wrong = {name: results[name] for name in cases if results[name].ok != expected[name]}
+    assert not wrong, wrong
+
+
+def test_a_graph_without_outputs_builds_no_engine() -> None:
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"], name="relu")],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    report = check(model, target="rtx-1", backend="static")
+    assert not report.supported
+    assert "graph/no-outputs" in {f.code for f in report.graph_findings}

@@ -113,3 +113,31 @@ def test_random_ops_are_not_folded(rw, node):
     result = rw.apply(model, "fold-constants")
     ops = {n.op_type for n in result.proto.graph.node}
     assert node.split("=")[1].split("(")[0].split("<")[0].strip() in ops
+
+
+def test_unused_initializers_are_dropped(tmp_path):
+    """The parser imports every initializer, used or not, and an INT16 one fails the parse:
+    fold-constants drops those nothing reads (graphsurgeon leaves them out of its graph, so
+    the pass reports the change that writing the graph out makes)."""
+    from onnx import TensorProto, helper
+
+    from trtforge.analyzer import check, rewrite_file
+
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"], name="relu")],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+        [helper.make_tensor("u", TensorProto.INT16, [2], [0, 1])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    report = check(model, target="rtx-1", backend="static")
+    (finding,) = report.graph_findings
+    assert finding.code == "graph/initializer-dtype"
+    assert [fix.name for fix in finding.fixes] == ["fold-constants"]
+    onnx.save(model, tmp_path / "m.onnx")
+    result = rewrite_file(tmp_path / "m.onnx", tmp_path / "out.onnx", auto=True, target="rtx-1")
+    assert result.written and result.passes["fold-constants"].applied == 1
+    written = onnx.load(tmp_path / "out.onnx")
+    assert not written.graph.initializer
+    assert check(written, target="rtx-1", backend="static").supported

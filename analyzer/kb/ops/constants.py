@@ -15,6 +15,7 @@ importEyeLike); observed with the TensorRT-RTX 1.7.1 parser:
 from __future__ import annotations
 
 from trtforge.analyzer.kb.ops._tensor_common import (
+    FOLD,
     INDEX,
     OBSERVED,
     OPSRC,
@@ -29,6 +30,21 @@ _STRINGY = ("sparse_value", "value_string", "value_strings")
 
 
 def _check_constant(ctx: NodeContext):
+    from trtforge.analyzer.inference import dtype_name
+    from trtforge.analyzer.kb.graph_rules import input_types
+
+    value = ctx.attr("value")
+    dtype = dtype_name(getattr(value, "data_type", 0)) if value is not None else "UNDEFINED"
+    allowed = input_types(ctx.target)
+    if dtype not in allowed and dtype != "UNDEFINED" and not dtype.startswith("TYPE"):
+        yield ctx.finding(
+            "value-dtype",
+            f"the value has element type {dtype}, which the parser cannot import (a Constant "
+            "is imported as a weight whether or not anything reads it)",
+            "drop the Constant if nothing reads it (trt-rewrite --fold-constants removes "
+            "unused ones), else store it as a type TensorRT takes and cast where it is read",
+            (FOLD,),
+        )
     for name in _STRINGY:
         if name in ctx.attrs:
             yield ctx.finding(

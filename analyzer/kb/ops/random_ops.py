@@ -97,6 +97,7 @@ RULES = [
     ),
     OpRule(
         op="Dropout",
+        empty_outputs_refused=True,  # observed, TensorRT-RTX 1.7.1
         empty_inputs_refused=frozenset({2}),  # observed, TensorRT-RTX 1.7.1
         source=src(
             f"{OPS_MD} (Dropout row)",

@@ -160,6 +160,7 @@ RULES = [
     ),
     OpRule(
         op="Split",
+        empty_outputs_refused=True,  # observed, TensorRT-RTX 1.7.1
         empty_inputs_refused=frozenset({1}),  # observed, TensorRT-RTX 1.7.1
         source=f"{OPSRC} importSplit; docs/operators.md (Split); {OBSERVED}",
         types={0: TENSOR, 1: INDEX},

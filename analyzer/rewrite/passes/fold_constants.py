@@ -18,6 +18,9 @@ After::
     y = z
     r = w
 
+Initializers that nothing reads are dropped (the parser imports every initializer, and one of a
+type it cannot import, INT16 or STRING say, fails the parse).
+
 Skips (reported): a no-op whose output is a graph output while its input cannot take the
 output's name (a graph input, an initializer, or a tensor read elsewhere); a Dropout in
 training mode or whose mask is used; a tensor read inside a subgraph. Constants whose data is
@@ -132,6 +135,10 @@ class FoldConstants(RewritePass):
         if folded:
             outcome.changed = True
             outcome.applied += 1
+        if ctx.unused_initializers:  # dropped when the graph is written out
+            outcome.changed = outcome.attributes_changed = True
+            outcome.applied += 1
+            ctx.note(f"dropped {len(ctx.unused_initializers)} unused initializer(s)")
         return outcome
 
     def find(self, ctx: PassContext):
