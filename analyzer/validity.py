@@ -634,7 +634,58 @@ def _arity(schema) -> tuple[int, int, int, int, tuple[int, ...]]:
     )
 
 
+#: AttributeProto's value fields, by the attribute type that uses each
+_VALUE_FIELDS = {
+    "f": _ATTR.FLOAT, "i": _ATTR.INT, "s": _ATTR.STRING, "t": _ATTR.TENSOR, "g": _ATTR.GRAPH,
+    "sparse_tensor": _ATTR.SPARSE_TENSOR, "tp": _ATTR.TYPE_PROTO, "floats": _ATTR.FLOATS,
+    "ints": _ATTR.INTS, "strings": _ATTR.STRINGS, "tensors": _ATTR.TENSORS,
+    "graphs": _ATTR.GRAPHS, "sparse_tensors": _ATTR.SPARSE_TENSORS,
+    "type_protos": _ATTR.TYPE_PROTOS,
+}  # fmt: skip
+
+
+def _form_problems(node: onnx.NodeProto) -> Iterator[tuple[str, str]]:
+    """Attributes onnx.checker and onnxruntime refuse whatever the op: one given twice (the
+    parser reads the first, other tools the last: TensorRT-RTX 1.7.1 refused an LRN whose
+    second `size` was valid), one declaring no type or holding another value field than its
+    type's (or several), and a reference to a function's attribute outside a function,
+    which the parser refuses."""
+    names = [attr.name for attr in node.attribute]
+    if len(set(names)) != len(names):
+        twice = next(name for name in names if names.count(name) > 1)
+        yield ("attribute-duplicate", f"attribute '{short(twice)}' is given more than once")
+    for attr in node.attribute:
+        name = short(attr.name)
+        if attr.ref_attr_name:
+            yield (
+                "attribute-reference",
+                f"attribute '{name}' refers to the function attribute "
+                f"'{short(attr.ref_attr_name)}', but the node is in no function",
+            )
+            continue
+        held = [
+            field
+            for field in _VALUE_FIELDS
+            if (
+                len(getattr(attr, field))
+                if field.endswith("s") and field != "s"
+                else attr.HasField(field)
+            )
+        ]
+        if len(held) > 1:
+            yield ("attribute-type", f"attribute '{name}' holds several values ({', '.join(held)})")
+        elif attr.type == _ATTR.UNDEFINED:
+            yield ("attribute-type", f"attribute '{name}' declares no type")
+        elif held and _VALUE_FIELDS[held[0]] != attr.type:
+            yield (
+                "attribute-type",
+                f"attribute '{name}' is declared {_attr_type_name(attr.type)} but holds "
+                f"a value of type {_attr_type_name(_VALUE_FIELDS[held[0]])}",
+            )
+
+
 def _attr_problems(node: onnx.NodeProto, schema) -> Iterator[tuple[str, str]]:
+    yield from _form_problems(node)
     declared = schema.attributes
     present = set()
     for attr in node.attribute:

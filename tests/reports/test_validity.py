@@ -160,8 +160,53 @@ for _elem in (99, 255, 12345, -1):
         f"initializer 'w' has element type {_elem}",
     )
 
+
 # a graph input or output with no type, or no element type (the checker passes the latter;
 # TensorRT-RTX 1.7.1's parser refuses both: "Failed to convert ONNX data type")
+def _lrn(*attributes) -> onnx.ModelProto:
+    node = N("LRN", ["x"], ["y"], name="lrn")
+    node.attribute.extend(attributes)
+    return _model(
+        [node], inputs=[_vi("x", shape=(1, 2, 3, 3))], outputs=[_vi("y", shape=(1, 2, 3, 3))]
+    )
+
+
+def _mistyped_size() -> onnx.AttributeProto:
+    size = helper.make_attribute("size", 3)
+    size.f = 1.0  # an INT attribute holding a FLOAT value too
+    return size
+
+
+def _untyped_size() -> onnx.AttributeProto:
+    size = helper.make_attribute("size", 3)
+    size.ClearField("type")
+    return size
+
+
+def _referenced_size() -> onnx.AttributeProto:
+    return onnx.AttributeProto(name="size", ref_attr_name="s", type=onnx.AttributeProto.INT)
+
+
+CASES["attribute-given-twice"] = (  # the parser reads the first (16), others the last
+    lambda: _lrn(helper.make_attribute("size", 16), helper.make_attribute("size", 3)),
+    "invalid/attribute-duplicate",
+    "'size' is given more than once",
+)
+CASES["attribute-two-values"] = (
+    lambda: _lrn(_mistyped_size()),
+    "invalid/attribute-type",
+    "'size' holds several values",
+)
+CASES["attribute-without-type"] = (
+    lambda: _lrn(_untyped_size()),
+    "invalid/attribute-type",
+    "'size' declares no type",
+)
+CASES["attribute-reference-outside-function"] = (
+    lambda: _lrn(_referenced_size()),
+    "invalid/attribute-reference",
+    "refers to the function attribute 's'",
+)
 CASES["initializer-named-twice"] = (  # which of the two values is 'w' is undefined
     lambda: _model(
         [N("Add", ["x", "w"], ["y"], name="add")],
