@@ -750,3 +750,47 @@ def test_the_pass_is_not_promised_for_string_categories():
     )
     report = check(model, target="rtx-1", backend="static")
     assert "lower-ml" not in {f.name for n in report.nodes for f in n.fixes}
+
+
+def _tree_ensemble_5(mode: int, post_transform: int) -> onnx.ModelProto:
+    """ai.onnx.ml-5 TreeEnsemble of one split (`mode` 6: BRANCH_MEMBER, set membership)."""
+    from onnx import numpy_helper
+
+    node = helper.make_node(
+        "TreeEnsemble", ["X"], ["Y"], domain="ai.onnx.ml", n_targets=1, aggregate_function=1,
+        post_transform=post_transform, tree_roots=[0], nodes_featureids=[0],
+        nodes_splits=numpy_helper.from_array(np.array([0.0], np.float32)),
+        nodes_modes=numpy_helper.from_array(np.array([mode], np.uint8)),
+        membership_values=numpy_helper.from_array(np.array([1.0, 3.0], np.float32)),
+        nodes_truenodeids=[0], nodes_trueleafs=[1], nodes_falsenodeids=[1], nodes_falseleafs=[1],
+        leaf_targetids=[0, 0], leaf_weights=numpy_helper.from_array(np.array([1.0, 2.0], np.float32)),
+    )  # fmt: skip
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, ["N", 3])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["N", 1])],
+    )
+    return helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", 21), helper.make_opsetid("ai.onnx.ml", 5)],
+        ir_version=10,
+    )
+
+
+@pytest.mark.parametrize(
+    ("mode", "post_transform", "skipped"),
+    [(6, 0, "BRANCH_MEMBER"), (0, 1, "post_transform=1"), (0, 0, None)],
+)
+def test_trt_check_promises_lower_ml_only_where_the_pass_lowers(mode, post_transform, skipped):
+    """What the pass's own check skips on the node is what trt-check reports as no fix (it
+    named --lower-ml, and --auto then left the node: "1 before → 1 after")."""
+    from trtforge.analyzer import check
+
+    (node,) = check(_tree_ensemble_5(mode, post_transform), target="rtx-1", backend="static").nodes
+    fixes = {fix.name for finding in node.errors for fix in finding.fixes}
+    if skipped is None:
+        assert "lower-ml" in fixes
+    else:
+        assert "lower-ml" not in fixes
+        assert any(skipped in finding.hint for finding in node.errors)

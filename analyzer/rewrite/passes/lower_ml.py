@@ -937,7 +937,12 @@ class LowerMl(RewritePass):
         if graph is not None and node.input and node.input[0]:
             if graph.tensor(node.input[0]).dtype == "STRING":
                 return "string input (TensorRT has no string tensors)"
-        return None
+        if graph is None:
+            return None
+        try:
+            return _check_alone(node, graph)
+        except Exception:  # noqa: BLE001 - a node the pass cannot even look at: its rewrite says
+            return None
 
     def find(self, ctx: PassContext):
         for node in list(ctx.graph.nodes):
@@ -976,6 +981,46 @@ class LowerMl(RewritePass):
         node.outputs.extend(outputs)  # builders read them; cleared again below
         build(node, ctx)
         node.outputs.clear()
+
+
+def _check_alone(node, graph) -> str | None:
+    """The pass's own `check` of `node`, on a model of that node alone: its inputs typed as
+    trt-check knows them, its outputs those the graph reads or returns (a used label output
+    is what some skips hinge on). What the check sees of the node — attributes, input types,
+    which outputs are used — is what it sees in the rewrite, so the skips trt-check reports
+    are the ones `--auto` would make (string class labels, an SVC with probabilities,
+    BRANCH_MEMBER splits, post_transform 1 or 2, ...)."""
+    import onnx
+    from onnx import helper
+
+    from trtforge.analyzer.rewrite.base import RewriteOptions
+
+    def typed(name: str):
+        info = graph.tensor(name)
+        elem = onnx.TensorProto.DataType.Value(info.dtype) if info.dtype in _ELEMENT_TYPES else 0
+        return helper.make_tensor_value_info(name, elem, info.shape)
+
+    inputs = [typed(name) for name in dict.fromkeys(n for n in node.input if n)]
+    used = [
+        name
+        for name in node.output
+        if name and (graph.is_graph_output(name) or graph.consumers.get(name))
+    ]
+    outputs = [typed(name) for name in used]
+    alone = helper.make_model(
+        helper.make_graph([node], "alone", inputs, outputs),
+        opset_imports=[helper.make_opsetid("", MIN_OPSET), helper.make_opsetid(ML, 5)],
+    )
+    copy = gs.import_onnx(alone)
+    # (a ZipMap is lowered with --zipmap-as-tensor, which trt-check's hint names)
+    options = RewriteOptions(None, zipmap_as_tensor=True)
+    ctx = PassContext(copy, options, LowerMl.id, {"": MIN_OPSET, ML: 5})
+    return LowerMl().check(Match(anchor=anchor(copy.nodes[0]), nodes=[copy.nodes[0]]), ctx)
+
+
+_ELEMENT_TYPES = frozenset(
+    ["FLOAT", "DOUBLE", "FLOAT16", "INT64", "INT32", "INT8", "UINT8", "BOOL", "STRING", "INT16"]
+)
 
 
 PASS = LowerMl
