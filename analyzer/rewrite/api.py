@@ -228,6 +228,8 @@ def rewrite_file(
         return _split(session, result, target, out_path, report_path, seed, dims, verify, say)
     _shape_io(result.proto)
     _drop_stale_value_info(session, result, say)
+    if result.changed and _fit_output_shapes(session.proto, result, say):
+        after = checked = None  # (what the follow-up checked is not what is written)
     # The model, its external data and the report are committed together or not at all.
     with OutputSet() as outputs:
         staged = stage_model(outputs, result.proto, out_path, loaded)
@@ -564,6 +566,68 @@ def _drop_stale_value_info(session: ModelSession, result: RewriteResult, say) ->
         more = f" and {len(dropped) - 3} more" if len(dropped) > 3 else ""
         say(f"dropped the value_info of {shown}{more}: it contradicts shape inference")
         result.notes.append(f"dropped {len(dropped)} value_info declaration(s) inference refutes")
+
+
+def _computed_output_shapes(proto):
+    """The types inference computes for `proto`'s tensors with its graph outputs' declared
+    shapes left out (what its nodes compute of them)."""
+    import onnx
+
+    from trtforge.analyzer.inference import infer_types
+
+    bare = onnx.ModelProto()
+    bare.CopyFrom(proto)
+    for value in bare.graph.output:
+        value.type.tensor_type.ClearField("shape")
+    return infer_types(bare)
+
+
+def _fit_output_shapes(source, result: RewriteResult, say) -> bool:
+    """Gives a graph output whose declared shape contradicts what the rewritten graph
+    computes the computed shape (its element type kept); whether one was. An input can
+    declare a shape that no op of it computes where ONNX infers nothing for the op
+    (CatBoost declares a regressor's output [N] while its TreeEnsembleRegressor gives
+    [N, 1], as onnxruntime returns it); once a pass has made the graph of standard ops, the
+    declaration would fail onnx.checker's full check, and trt-rewrite writes no such model.
+    `source`: the input model."""
+    outputs = result.proto.graph.output
+    declared = {
+        v.name: v
+        for v in outputs
+        if v.type.WhichOneof("value") == "tensor_type" and v.type.tensor_type.HasField("shape")
+    }
+    if not declared:
+        return False
+    computed = _computed_output_shapes(result.proto)
+    clashes = {}
+    for name, value in declared.items():
+        found = computed.get(name)
+        if found is None or not found.tensor_type.HasField("shape"):
+            continue
+        have, want = value.type.tensor_type.shape.dim, found.tensor_type.shape.dim
+        if len(have) != len(want) or any(
+            a.HasField("dim_value") and b.HasField("dim_value") and a.dim_value != b.dim_value
+            for a, b in zip(have, want, strict=True)
+        ):
+            clashes[name] = found
+    if not clashes:
+        return False
+    # only a declaration nothing in the input computed (an op ONNX infers no shape for) is
+    # fitted: where the input computed the declared shape, a pass changed it, and the
+    # result is refused as a pass's fault
+    before = _computed_output_shapes(source)
+    fitted = []
+    for name, found in clashes.items():
+        known = before.get(name)
+        if known is not None and known.tensor_type.HasField("shape"):
+            continue
+        declared[name].type.tensor_type.shape.CopyFrom(found.tensor_type.shape)
+        fitted.append(name)
+    if fitted:
+        shown = ", ".join(f"'{short(name)}'" for name in fitted[:3])
+        say(f"declared the shape of output {shown} as the graph computes it")
+        result.notes.append(f"{len(fitted)} output shape declaration(s) fitted to the graph")
+    return bool(fitted)
 
 
 def _fails_checker(staged) -> str:

@@ -794,3 +794,38 @@ def test_trt_check_promises_lower_ml_only_where_the_pass_lowers(mode, post_trans
     else:
         assert "lower-ml" not in fixes
         assert any(skipped in finding.hint for finding in node.errors)
+
+
+def test_an_output_declared_of_another_rank_is_declared_as_computed(tmp_path):
+    """CatBoost declares a regressor's output [N] while TreeEnsembleRegressor gives [N, 1]
+    (onnxruntime returns [N, 1]; ONNX infers no shape for the ml op, so the input passes the
+    full check). The lowered graph computes [N, 1]: the declaration is fitted to it, instead
+    of a result that fails onnx.checker and was refused ("a pass produced an invalid graph")."""
+    from trtforge.analyzer import rewrite_file
+
+    node = helper.make_node(
+        "TreeEnsembleRegressor", ["features"], ["predictions"], domain="ai.onnx.ml",
+        n_targets=1, nodes_treeids=[0, 0, 0], nodes_nodeids=[0, 1, 2],
+        nodes_featureids=[0, 0, 0], nodes_values=[0.5, 0, 0],
+        nodes_modes=["BRANCH_LEQ", "LEAF", "LEAF"], nodes_truenodeids=[1, 0, 0],
+        nodes_falsenodeids=[2, 0, 0], nodes_missing_value_tracks_true=[0, 0, 0],
+        nodes_hitrates=[1.0, 1.0, 1.0], target_treeids=[0, 0], target_nodeids=[1, 2],
+        target_ids=[0, 0], target_weights=[1.0, 2.0], post_transform="NONE",
+    )  # fmt: skip
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", 3])],
+        [helper.make_tensor_value_info("predictions", TensorProto.FLOAT, ["N"])],
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("ai.onnx.ml", 2)], ir_version=8
+    )
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save(model, tmp_path / "m.onnx")
+    result = rewrite_file(tmp_path / "m.onnx", tmp_path / "out.onnx", auto=True, target="rtx-1")
+    assert result.written, result.failure
+    written = onnx.load(tmp_path / "out.onnx")
+    onnx.checker.check_model(written, full_check=True)
+    dims = written.graph.output[0].type.tensor_type.shape.dim
+    assert [d.dim_param or d.dim_value for d in dims] == ["N", 1]
