@@ -251,7 +251,14 @@ def iter_model_tensors(proto: onnx.ModelProto) -> Iterator[onnx.TensorProto]:
 
 
 def _function_tensors(proto: onnx.ModelProto) -> Iterator[onnx.TensorProto]:
+    """The tensors of the model-local functions: their nodes' tensor attributes (bodies
+    included) and the default values of their own attributes (`attribute_proto`, which a
+    call that does not set the attribute takes: the parser reads them as a Constant's)."""
     for function in proto.functions:
+        for attr in function.attribute_proto:
+            if attr.HasField("t"):
+                yield attr.t
+            yield from attr.tensors
         for node in iter_nodes(function.node):
             for attr in node.attribute:
                 if attr.HasField("t"):

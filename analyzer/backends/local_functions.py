@@ -135,14 +135,22 @@ def _body_finding(call: onnx.NodeProto, label: str, inner: NodeVerdict) -> Findi
     errors = inner.errors
     first = errors[0] if errors else None
     why = first.message if first is not None else "it runs only through a plugin not built here"
+    hint = first.hint if first is not None else ""
+    if first is not None and first.fixes:  # made for the body's node, which no pass reaches
+        names = ", ".join(f"--{fix.name}" for fix in first.fixes if fix.kind == "rewrite")
+        hint = (
+            f"{hint}; no automatic fix here: the node is inside a model-local function, and "
+            "no pass rewrites function bodies; inline the functions first "
+            f"(onnx.inliner.inline_local_functions), then trt-rewrite {names or '--auto'}"
+        )
     return Finding(
         code=first.code if first is not None else "plugin-not-registered",
         message=(
             f"{call.op_type} node '{call.name}': body node '{where}' of the local function "
             f"is not supported: {why}"
         ),
-        hint=first.hint if first is not None else "",
-        fixes=first.fixes if first is not None else (),
+        hint=hint,
+        fixes=(),
         source=first.source if first is not None else "",
         inner=(first.inner if first is not None and first.inner else where),
     )

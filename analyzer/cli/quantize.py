@@ -327,10 +327,12 @@ def _valid_session(loaded):
     valid ONNX, one ONNX's inference does not crash on): calibration runs it in
     onnxruntime, which would refuse it or crash, and the result must pass onnx.checker."""
     from trtforge.analyzer.rewrite.api import refuse_invalid
+    from trtforge.analyzer.rewrite.verify import refuse_crashing_models
     from trtforge.analyzer.session import ModelSession
 
     session = ModelSession.of(loaded, for_rewrite=True)
     refuse_invalid(session)
+    refuse_crashing_models(loaded.structure)
     return session
 
 

@@ -22,6 +22,7 @@ ModelImporter.cpp `importInput` + importerUtils `convertDtype`):
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Iterator
 
@@ -289,6 +290,7 @@ def _check_initializer_types(graph: GraphView, target: Target) -> Iterator[Findi
         ]
     sparse = {value.values.name for value in graph.graph.sparse_initializer}
     bad = [(name, dtype) for name, dtype in bad if name not in sparse]  # (their own finding)
+    yield from _check_initializer_ranks(graph, sparse)
     if bad:
         name, dtype = bad[0]
         more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
@@ -300,6 +302,32 @@ def _check_initializer_types(graph: GraphView, target: Target) -> Iterator[Findi
             hint="drop the initializer if nothing reads it (trt-rewrite --fold-constants "
             "removes unused ones), else store it as a type TensorRT takes (INT32, INT64, "
             "FLOAT, ...) and cast where it is read",
+            fixes=(Fix("rewrite", "fold-constants"),),
+            source=SOURCE_INITIALIZERS,
+        )
+
+
+def _check_initializer_ranks(graph: GraphView, sparse: set[str]) -> Iterator[Finding]:
+    """Initializers of rank above 8 (TensorRT's Dims::MAX_DIMS), used or not: importing
+    them fails the parse."""
+    heads = graph.initializer_heads()
+    if heads is not None:
+        ranks = [len(dims) for _, dims in heads.table]
+        if max(ranks, default=0) <= MAX_RANK:
+            return
+        high = [n for n, k in zip(heads.names, heads.kinds, strict=True) if ranks[k] > MAX_RANK]
+    else:
+        high = [n for n, t in graph.initializer_items() if len(t.dims) > MAX_RANK]
+    high = [name for name in high if name not in sparse]
+    if high:
+        more = f" (and {len(high) - 1} more)" if len(high) > 1 else ""
+        yield Finding(
+            code="graph/initializer-rank",
+            message=f"initializer '{text_of(high[0])}'{more} has rank above {MAX_RANK}, the "
+            "most TensorRT's dims hold; the parser imports every initializer, used or not, "
+            "and the parse fails",
+            hint="drop the initializer if nothing reads it (trt-rewrite --fold-constants "
+            "removes unused ones), else reshape it to rank 8 or less in the exporter",
             fixes=(Fix("rewrite", "fold-constants"),),
             source=SOURCE_INITIALIZERS,
         )
@@ -325,6 +353,106 @@ def _check_sparse_initializers(graph: GraphView) -> Iterator[Finding]:
         )
 
 
+#: TensorRT's longest layer and tensor name, in bytes (observed with TensorRT-RTX 1.7.1: a
+#: graph input, node or tensor named with 4,096 bytes or more makes the parser refuse the
+#: model; an unnamed node is named "node_of_<its first output>")
+MAX_NAME_BYTES = 4095
+
+
+def _too_long(names) -> str | None:
+    """The first of `names` longer than MAX_NAME_BYTES in UTF-8 (a name that is not UTF-8
+    arrives as bytes), or None."""
+    for name in names:
+        if len(name) * 4 > MAX_NAME_BYTES:  # (only then can it exceed the limit)
+            size = len(name if isinstance(name, bytes) else name.encode("utf-8", "surrogatepass"))
+            if size > MAX_NAME_BYTES:
+                return name
+    return None
+
+
+def _check_name_lengths(graph: GraphView) -> Iterator[Finding]:
+    """Names TensorRT cannot give a layer or tensor: graph inputs and outputs, nodes (an
+    unnamed one takes "node_of_" and its first output's name) and the tensors they make."""
+    f = graph.fields
+    longest = max(
+        max(map(len, f.names), default=0),
+        max(map(len, itertools.chain.from_iterable(f.outputs)), default=0),
+    )
+    io = [value.name for value in (*graph.graph.input, *graph.graph.output)]
+    if (max(longest, max(map(len, io), default=0)) + 8) * 4 <= MAX_NAME_BYTES:
+        return  # (nothing near the limit: every model but hostile ones)
+    candidates = [value.name for value in graph.graph.input]
+    candidates += [value.name for value in graph.graph.output]
+    candidates += f.names
+    candidates += [name for outputs in f.outputs for name in outputs]
+    candidates += [
+        "node_of_"
+        + (outputs[0] if isinstance(outputs[0], str) else outputs[0].decode("utf-8", "replace"))
+        for name, outputs in zip(f.names, f.outputs, strict=True)
+        if not name and outputs and outputs[0] and len(outputs[0]) * 4 > MAX_NAME_BYTES - 8
+    ]
+    found = _too_long(candidates)
+    if found is not None:
+        shown = text_of(found[:40] if isinstance(found, str) else found[:40]) + "…"
+        yield Finding(
+            code="graph/name-too-long",
+            message=f"the name '{shown}' is longer than the {MAX_NAME_BYTES} bytes TensorRT "
+            "takes for a layer or tensor name; the parser refuses the model",
+            hint="give the node or tensor a shorter name in the exporter",
+            source="observed with TensorRT-RTX 1.7.1 (names of 4,096 bytes and more refused)",
+        )
+
+
+#: the deepest nesting the parser takes: If/Loop/Scan bodies inside bodies, or model-local
+#: functions calling functions (observed with TensorRT-RTX 1.7.1: 24 levels parse, 25 are
+#: "nested structures that exceed the maximum allowed by TensorRT")
+MAX_NESTING = 24
+
+
+def _nesting(
+    nodes, functions: dict, memo: dict, seen: frozenset[str] = frozenset(), cap: int = 64
+) -> int:
+    """How many If/Loop/Scan nodes and local-function calls nest along the deepest path
+    through `nodes` (a call counts its function's body, looked up by op_type as the parser
+    does, each function's depth computed once, `memo`; one already on the path is not
+    entered again), at most about `cap`."""
+    deepest = 0
+    for node in nodes:
+        if deepest >= cap:
+            break
+        inner = -1
+        for attr in node.attribute:
+            for body in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
+                inner = max(inner, _nesting(body.node, functions, memo, seen, cap - 1))
+        name = node.op_type
+        if name in functions and name not in seen:
+            if name not in memo:
+                memo[name] = _nesting(functions[name].node, functions, memo, seen | {name}, cap - 1)
+            inner = max(inner, memo[name])
+        if inner >= 0:
+            deepest = max(deepest, inner + 1)
+    return deepest
+
+
+def _check_nesting(loaded: LoadedModel, graph: GraphView) -> Iterator[Finding]:
+    functions: dict = {}
+    for function in loaded.structure.functions:
+        functions.setdefault(function.name, function)
+    bodies = {"If", "Loop", "Scan"}
+    if not functions and bodies.isdisjoint(graph.fields.ops):
+        return
+    depth = _nesting(graph.graph.node, functions, {}, cap=MAX_NESTING + 1)
+    if depth > MAX_NESTING:
+        yield Finding(
+            code="graph/nesting-too-deep",
+            message=f"If/Loop/Scan bodies and local-function calls nest {depth} levels deep or "
+            f"more; the parser takes at most {MAX_NESTING}",
+            hint="flatten the nesting in the exporter (fold constant If conditions, inline "
+            "functions)",
+            source="observed with TensorRT-RTX 1.7.1 (24 levels parse, 25 do not)",
+        )
+
+
 def _check_outputs(graph: GraphView) -> Iterator[Finding]:
     """A graph without outputs parses, but the engine build fails ("Network must have at
     least one output")."""
@@ -347,3 +475,5 @@ def check_graph(loaded: LoadedModel, graph: GraphView, target: Target) -> Iterat
     yield from _check_initializer_types(graph, target)
     yield from _check_sparse_initializers(graph)
     yield from _check_outputs(graph)
+    yield from _check_name_lengths(graph)
+    yield from _check_nesting(loaded, graph)

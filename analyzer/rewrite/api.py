@@ -485,6 +485,14 @@ def refuse_invalid(session: ModelSession) -> None:
             "trtforge rewrites and quantizes valid ONNX graphs only; fix or re-export the "
             "model (trt-check MODEL lists every problem)",
         )
+    sparse = {value.values.name for value in loaded.proto.graph.sparse_initializer}
+    if sparse and not sparse.isdisjoint(n for node in loaded.proto.graph.node for n in node.input):
+        raise UserError(
+            f"{loaded.display_path}: a node reads a sparse initializer, which onnx.checker's "
+            "full check types as no tensor (and TensorRT does not import)",
+            "store the initializer dense in the exporter (onnx.numpy_helper.to_array of "
+            "the sparse tensor), then rewrite that",
+        )
     if inference_guard.crashed(session.strict_error()):
         raise UserError(
             f"{loaded.display_path}: {session.strict_error()} on this model; onnxruntime, "

@@ -146,7 +146,8 @@ def _has_data(tensor: onnx.TensorProto) -> bool:
 
 
 def export_graph(graph: gs.Graph) -> onnx.ModelProto:
-    """`gs.export_onnx` of `graph`, with its packed 4-bit constants intact.
+    """`gs.export_onnx` of `graph`, with its packed 4-bit constants and its string
+    constants intact.
 
     Once a pass has read a 4-bit constant's values (an INT4 weight of a MatMulNBits model),
     graphsurgeon 0.6 holds them one value to a byte and exports them so, which onnx refuses
@@ -165,6 +166,11 @@ def export_graph(graph: gs.Graph) -> onnx.ModelProto:
             values = const._values  # noqa: SLF001 - a loaded array, or graphsurgeon's lazy proto
             if isinstance(values, np.ndarray) and values.dtype.name in PACKED_DTYPES:
                 proto = onnx.numpy_helper.from_array(values, const.name)
+                const._values = gs.ir.tensor.LazyValues(proto)  # noqa: SLF001
+            elif isinstance(values, np.ndarray) and values.dtype.kind in "OUS":
+                # strings: graphsurgeon writes every constant as raw_data, which a STRING
+                # tensor cannot hold (onnx raises); onnx writes them as string_data
+                proto = onnx.numpy_helper.from_array(values.astype(object), const.name)
                 const._values = gs.ir.tensor.LazyValues(proto)  # noqa: SLF001
     import onnx_graphsurgeon  # the module itself: the lazy stand-in holds a copy of its names
 

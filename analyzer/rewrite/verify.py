@@ -327,9 +327,33 @@ INLINE_LIMIT = 1 << 30
 EXTERNAL_FOLDER_KEY = "session.model_external_initializers_file_folder_path"
 
 
+#: variadic ops onnxruntime (1.32) crashes on (SIGSEGV) when an input is an empty name
+_CRASHING_VARIADIC = frozenset({"Max", "Min", "Sum", "Mean"})
+
+
+def refuse_crashing_models(proto: onnx.ModelProto) -> None:
+    """Raises UserError for a graph onnxruntime would crash on instead of refusing: a Max,
+    Min, Sum or Mean with an input given as an empty name (valid ONNX; the process died
+    with SIGSEGV, no message, inside verification, calibration or the FP16 check)."""
+    from trtforge.analyzer.errors import UserError
+    from trtforge.analyzer.loading import iter_nodes
+    from trtforge.analyzer.safe_text import printable
+
+    for node in iter_nodes(proto.graph.node):
+        if node.op_type in _CRASHING_VARIADIC and node.domain in ("", "ai.onnx"):
+            if not all(node.input):
+                raise UserError(
+                    f"{node.op_type} node '{printable(node.name)}' has an input given as an "
+                    "empty name, which onnxruntime crashes on (TensorRT refuses it too)",
+                    "drop the empty input (trt-rewrite --trim-empty-inputs --no-verify drops "
+                    "trailing ones) or name it, then run this again",
+                )
+
+
 def _session(proto: onnx.ModelProto, options, folder=None):
     import onnxruntime as ort
 
+    refuse_crashing_models(proto)
     if folder is not None:
         options.add_session_config_entry(EXTERNAL_FOLDER_KEY, str(folder))
     if proto.ByteSize() < INLINE_LIMIT:

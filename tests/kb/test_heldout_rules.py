@@ -324,3 +324,95 @@ def test_a_graph_without_outputs_builds_no_engine() -> None:
     report = check(model, target="rtx-1", backend="static")
     assert not report.supported
     assert "graph/no-outputs" in {f.code for f in report.graph_findings}
+
+
+def _named(length: int, where: str) -> onnx.ModelProto:
+    name = "t" * length
+    if where == "node":
+        nodes, x = [helper.make_node("Relu", ["x"], ["y"], name=name)], "x"
+    elif where == "tensor":  # an unnamed node: TensorRT names its layer "node_of_<output>"
+        nodes, x = (
+            [helper.make_node("Relu", ["x"], [name]), helper.make_node("Relu", [name], ["y"])],
+            "x",
+        )
+    else:
+        nodes, x = [helper.make_node("Relu", [name], ["y"])], name
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info(x, TensorProto.FLOAT, [4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=8)
+
+
+def _nested_ifs(depth: int) -> onnx.ModelProto:
+    def out(name):
+        return helper.make_tensor_value_info(name, TensorProto.FLOAT, [4])
+
+    inner = helper.make_graph([helper.make_node("Relu", ["x"], ["o0"])], "b0", [], [out("o0")])
+    for i in range(1, depth + 1):
+        other = helper.make_graph(
+            [helper.make_node("Identity", ["x"], [f"e{i}"])], f"e{i}", [], [out(f"e{i}")]
+        )
+        name = "y" if i == depth else f"o{i}"
+        node = helper.make_node("If", ["c"], [name], then_branch=inner, else_branch=other)
+        inner = helper.make_graph([node], f"b{i}", [], [out(name)])
+    graph = helper.make_graph(
+        list(inner.node),
+        "g",
+        [out("x"), helper.make_tensor_value_info("c", TensorProto.BOOL, [])],
+        [out("y")],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=8)
+
+
+def _rank9(as_constant: bool) -> onnx.ModelProto:
+    value = numpy_helper.from_array(np.zeros([1] * 9, np.float32), "u")
+    nodes = [helper.make_node("Relu", ["x"], ["y"], name="relu")]
+    if as_constant:
+        nodes.append(helper.make_node("Constant", [], ["k"], value=value, name="const"))
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+        [] if as_constant else [value],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+
+
+def _limit_cases() -> dict[str, tuple[onnx.ModelProto, str | None]]:
+    return {
+        "name-4095-input": (_named(4095, "input"), None),
+        "name-4096-input": (_named(4096, "input"), "graph/name-too-long"),
+        "name-4096-node": (_named(4096, "node"), "graph/name-too-long"),
+        "name-4088-unnamed-producer": (_named(4088, "tensor"), "graph/name-too-long"),
+        "nesting-24": (_nested_ifs(24), None),
+        "nesting-25": (_nested_ifs(25), "graph/nesting-too-deep"),
+        "initializer-rank-9": (_rank9(False), "graph/initializer-rank"),
+        "constant-rank-9": (_rank9(True), "constant/value-rank"),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_limit_cases()))
+def test_names_nesting_and_ranks_past_the_parser_s_limits(case) -> None:
+    model, code = _limit_cases()[case]
+    report = check(model, target="rtx-1", backend="static")
+    codes = {f.code for f in report.graph_findings} | {
+        f.code for n in report.nodes for f in n.errors
+    }
+    assert report.supported == (code is None), (case, codes)
+    assert code is None or code in codes
+
+
+@pytest.mark.skipif(not HAS_RTX, reason="needs tensorrt_rtx")
+def test_the_limits_agree_with_parser() -> None:
+    cases = _limit_cases()
+    results = parse_models({name: model for name, (model, _) in cases.items()})
+    wrong = {
+        name: results[name]
+        for name, (_, code) in cases.items()
+        if results[name].ok != (code is None)
+    }
+    assert not wrong, wrong

@@ -45,3 +45,16 @@ def test_rtx_parser_agrees():
         name: results[name] for name, (_, parses) in CASES.items() if results[name].ok != parses
     }
     assert not wrong, wrong
+
+
+def test_a_fix_for_a_node_inside_a_function_is_not_promised():
+    """No pass rewrites function bodies: a body node's fix (decompose-contrib for a FastGelu)
+    is named as what to run after inlining, not as a fix --auto would make."""
+    text = """<ir_version: 8, opset_import: ["": 17, "local": 1, "com.microsoft": 1]>
+        g (float[2,4] x) => (float[2,4] y) { y = local.F(x) }
+        <domain: "local", opset_import: ["": 17, "com.microsoft": 1]>
+        F (a) => (b) { b = com.microsoft.FastGelu(a) }"""
+    (call,) = check(onnx.parser.parse_model(text), target="rtx-1", backend="static").nodes
+    (finding,) = call.errors
+    assert not finding.fixes
+    assert "inline the functions first" in finding.hint and "--decompose-contrib" in finding.hint

@@ -59,19 +59,27 @@ def external_model(folder, location: str, nbytes: int = 64 * 4) -> str:
     return path
 
 
-def function_external_model(folder, location: str) -> str:
+def function_external_model(folder, location: str, as_default: bool = False) -> str:
     """A model calling a local function whose body's Constant holds 4 floats in external
-    data at `location` (a Constant in a function is a tensor as any other)."""
+    data at `location` (a Constant in a function is a tensor as any other); `as_default`:
+    the Constant takes them from the function's attribute `T`, whose default
+    (`attribute_proto`) holds them, and the call gives no `T`."""
     value = TensorProto(name="cv", data_type=TensorProto.FLOAT, dims=[4])
     value.data_location = TensorProto.EXTERNAL
     for key, entry_value in (("location", location), ("offset", "0"), ("length", "16")):
         entry = value.external_data.add()
         entry.key, entry.value = key, entry_value
-    body = [
-        helper.make_node("Constant", [], ["k"], value=value),
-        helper.make_node("Add", ["a", "k"], ["b"]),
-    ]
+    constant = helper.make_node("Constant", [], ["k"])
+    if as_default:
+        constant.attribute.append(
+            onnx.AttributeProto(name="value", ref_attr_name="T", type=onnx.AttributeProto.TENSOR)
+        )
+    else:
+        constant.attribute.append(helper.make_attribute("value", value))
+    body = [constant, helper.make_node("Add", ["a", "k"], ["b"])]
     function = helper.make_function("local", "F", ["a"], ["b"], body, [helper.make_opsetid("", 18)])
+    if as_default:
+        function.attribute_proto.append(helper.make_attribute("T", value))
     graph = helper.make_graph(
         [helper.make_node("F", ["x"], ["y"], domain="local", name="call")],
         "g",
@@ -227,16 +235,19 @@ def test_external_data_outside_the_folder_is_refused_and_never_opened(outside, k
     assert any(w in proc.stderr for w in ("outside", "leaves", "absolute"))
 
 
+@pytest.mark.parametrize("as_default", [False, True])
 @pytest.mark.parametrize("kind", ["dotdot", "absolute", "symlink"])
 @pytest.mark.parametrize("backend", ["static", "parser"])
-def test_external_data_in_a_function_body_outside_the_folder_is_refused(outside, kind, backend):
+def test_external_data_in_a_function_body_outside_the_folder_is_refused(
+    outside, kind, backend, as_default
+):
     """A Constant in a model-local function's body is checked as the graph's tensors are
     (it was not: the parser backend read the symbolic link's target outside the folder)."""
     folder, target = outside
     location = {"dotdot": "../secret.bin", "absolute": str(target), "symlink": "data.bin"}[kind]
     if kind == "symlink":
         os.symlink(target, folder / "data.bin")
-    path = function_external_model(str(folder), location)
+    path = function_external_model(str(folder), location, as_default)
     proc = run_cli(CHECK, path, "--backend", backend, "--target", "rtx-1", timeout=60)
     assert_clean_usage_error(proc, "tensor 'cv'")
     assert any(w in proc.stderr for w in ("outside", "leaves", "absolute"))

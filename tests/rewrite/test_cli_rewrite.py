@@ -488,3 +488,101 @@ def test_a_signal_stops_verification_while_onnxruntime_runs(tmp_path):
     assert proc.returncode == 128 + signals.SIGTERM, err
     assert "interrupted (SIGTERM); nothing written" in err
     assert not (tmp_path / "o.onnx").exists()
+
+
+def _variadic_with_empty_input() -> onnx.ModelProto:
+    graph = onnx.helper.make_graph(
+        [
+            onnx.helper.make_node("Max", ["x", "x", ""], ["m"], name="max"),
+            onnx.helper.make_node("Identity", ["m"], ["y"], name="id"),
+        ],
+        "g",
+        [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [2, 4])],
+        [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [2, 4])],
+    )
+    return onnx.helper.make_model(
+        graph, opset_imports=[onnx.helper.make_opsetid("", 17)], ir_version=8
+    )
+
+
+def test_a_graph_onnxruntime_crashes_on_is_refused_before_it_runs(tmp_path):
+    """A Max with an input given as an empty name is valid ONNX, and onnxruntime dies of
+    SIGSEGV running it: verification refused it with one line (exit 2) instead of exit 139;
+    without verification, trim-empty-inputs fixes it."""
+    src = tmp_path / "m.onnx"
+    onnx.save(_variadic_with_empty_input(), src)
+    proc = subprocess.run(
+        [sys.executable, "-m", "trtforge.analyzer.cli.rewrite", str(src), "-o",
+         str(tmp_path / "o.onnx"), "--fold-constants"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "onnxruntime crashes" in proc.stderr and "Traceback" not in proc.stderr
+    proc = subprocess.run(
+        [sys.executable, "-m", "trtforge.analyzer.cli.rewrite", str(src), "-o",
+         str(tmp_path / "t.onnx"), "--trim-empty-inputs", "--no-verify"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert list(onnx.load(tmp_path / "t.onnx").graph.node[0].input) == ["x", "x"]
+
+
+def test_string_constants_survive_a_rewrite(tmp_path):
+    """graphsurgeon writes constants as raw_data, which a STRING tensor cannot hold: a
+    rewrite of a model with one ended in a traceback (exit 3)."""
+    words = onnx.helper.make_tensor("words", onnx.TensorProto.STRING, [2], [b"a", b"b"])
+    graph = onnx.helper.make_graph(
+        [
+            onnx.helper.make_node("Identity", ["x"], ["y"], name="id"),
+            onnx.helper.make_node("Identity", ["words"], ["w"], name="keep"),
+        ],
+        "g",
+        [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [2])],
+        [
+            onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [2]),
+            onnx.helper.make_tensor_value_info("w", onnx.TensorProto.STRING, [2]),
+        ],
+        [words],
+    )
+    model = onnx.helper.make_model(
+        graph, opset_imports=[onnx.helper.make_opsetid("", 17)], ir_version=8
+    )
+    src = tmp_path / "m.onnx"
+    onnx.save(model, src)
+    proc = subprocess.run(
+        [sys.executable, "-m", "trtforge.analyzer.cli.rewrite", str(src), "-o",
+         str(tmp_path / "o.onnx"), "--fold-constants"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    written = onnx.load(tmp_path / "o.onnx")
+    onnx.checker.check_model(written, full_check=True)
+    strings = [t for t in written.graph.initializer if t.data_type == onnx.TensorProto.STRING]
+    assert strings and list(strings[0].string_data) == [b"a", b"b"]
+
+
+def test_a_read_sparse_initializer_is_refused(tmp_path):
+    """onnx.checker's full check types a sparse initializer as no tensor: the model was
+    written unchanged, failing it (TensorRT does not import sparse initializers either)."""
+    import numpy as np
+
+    sparse = onnx.SparseTensorProto()
+    sparse.values.CopyFrom(onnx.numpy_helper.from_array(np.array([1.0, 2.0], np.float32), "w"))
+    sparse.indices.CopyFrom(onnx.numpy_helper.from_array(np.array([0, 3], np.int64), "w_idx"))
+    sparse.dims.extend([2, 3])
+    graph = onnx.helper.make_graph(
+        [onnx.helper.make_node("Add", ["x", "w"], ["y"], name="add")],
+        "g",
+        [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [2, 3])],
+        [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [2, 3])],
+        sparse_initializer=[sparse],
+    )
+    src = tmp_path / "m.onnx"
+    onnx.save(onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)]), src)
+    proc = subprocess.run(
+        [sys.executable, "-m", "trtforge.analyzer.cli.rewrite", str(src), "-o",
+         str(tmp_path / "o.onnx"), "--auto"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "sparse initializer" in proc.stderr and not (tmp_path / "o.onnx").exists()

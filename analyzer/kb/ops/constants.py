@@ -45,6 +45,15 @@ def _check_constant(ctx: NodeContext):
             "unused ones), else store it as a type TensorRT takes and cast where it is read",
             (FOLD,),
         )
+    if value is not None and len(getattr(value, "dims", ())) > 8:
+        yield ctx.finding(
+            "value-rank",
+            f"the value has rank {len(value.dims)}, above the 8 dims TensorRT holds (a "
+            "Constant is imported as a weight whether or not anything reads it)",
+            "drop the Constant if nothing reads it (trt-rewrite --fold-constants removes "
+            "unused ones), else give it rank 8 or less in the exporter",
+            (FOLD,),
+        )
     for name in _STRINGY:
         if name in ctx.attrs:
             yield ctx.finding(
