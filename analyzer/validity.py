@@ -1297,7 +1297,81 @@ def check_validity(
     checker.graph(graph, rows, frozenset(), "", None, fields, sound, initializer_names)
     for function in proto.functions:  # their bodies' signatures (a Loop inside one)
         checker.function_bodies(function.node, f"{short(function.name)}/")
+    if proto.functions:
+        checker.problems.extend(_function_problems(proto))
     return checker.problems
+
+
+def _function_problems(proto: onnx.ModelProto) -> Iterator[Problem]:
+    """Model-local functions that do not fit their bodies or their calls: an output no node
+    of the body makes, a node reading a value nothing in the function defines, and a call
+    of more inputs or outputs than the function declares, or of fewer inputs where the body
+    reads the one left out. onnx.checker's full check passes such models; onnxruntime and
+    TensorRT's parser refuse them ("Could not find output tensor", "Number of actual
+    parameters cannot exceed number of formal parameters")."""
+    from trtforge.analyzer.loading import iter_nodes
+
+    by_key = {}
+    for function in proto.functions:
+        by_key.setdefault((function.domain, function.name, function.overload), function)
+    read_in: dict[tuple, set[str]] = {}
+    for key, function in by_key.items():
+        label = f"local function '{short(function.name)}'"
+        defined = set(function.input)
+        reads: set[str] = set()
+        for node in function.node:  # (the body's own bodies may read these too)
+            for name in node.input:
+                if name and name not in defined:
+                    yield _problem(
+                        None,
+                        "function-body",
+                        f"{label}: node '{short(node.name or node.op_type)}' reads "
+                        f"'{short(name)}', which nothing in the function defines",
+                        "fix the function in the exporter (or inline it with onnx.inliner "
+                        "and check the result)",
+                    )
+                reads.add(name)
+            defined.update(name for name in node.output if name)
+        for node in iter_nodes(function.node):
+            reads.update(node.input)
+        read_in[key] = reads
+        for name in function.output:
+            if name not in defined:
+                yield _problem(
+                    None,
+                    "function-body",
+                    f"{label}: output '{short(name)}' is made by no node of its body",
+                    "fix the function in the exporter",
+                )
+    for index, node in enumerate(proto.graph.node):
+        op, inputs, outputs = node.op_type, node.input, node.output
+        function = by_key.get((node.domain, op, node.overload))
+        if function is None:
+            continue
+        where = f"{short(op)} node '{short(node.name)}'"
+        if len(inputs) > len(function.input) or len(outputs) > len(function.output):
+            yield _problem(
+                index,
+                "function-call",
+                f"{where}: {len(inputs)} input(s) and {len(outputs)} output(s) for the local "
+                f"function's {len(function.input)} and {len(function.output)}",
+                "call the function with the inputs and outputs it declares",
+            )
+            continue
+        missing = [
+            function.input[i]
+            for i in range(len(function.input))
+            if (i >= len(inputs) or not inputs[i])
+            and function.input[i] in read_in[(function.domain, function.name, function.overload)]
+        ]
+        if missing:
+            yield _problem(
+                index,
+                "function-call",
+                f"{where}: gives no value for the local function's input "
+                f"'{short(missing[0])}', which its body reads",
+                "pass every input the function's body reads",
+            )
 
 
 #: one error of strict shape inference: (op_type, node name — absent for an unnamed node, why).
@@ -1467,8 +1541,9 @@ def inference_problems(error: str, proto: onnx.ModelProto) -> list[Problem]:
 
     out: list[Problem] = []
     conflicts = []
+    local = {function.name for function in proto.functions}
     for op, name, why, parent in errors:
-        if parent and parent not in _BODY_OPS:
+        if parent and parent not in _BODY_OPS and parent not in local:
             continue  # inside a function op's body, which onnx defines, not the model
         if re.search(r"[Aa]ttribute|out of bounds", why):
             out.append(

@@ -228,7 +228,11 @@ def rewrite_file(
         return _split(session, result, target, out_path, report_path, seed, dims, verify, say)
     _shape_io(result.proto)
     _drop_stale_value_info(session, result, say)
-    if result.changed and _fit_output_shapes(session.proto, result, say):
+    if (
+        result.changed
+        and _outputs_unverified(session.proto)
+        and _fit_output_shapes(session.proto, result, say)
+    ):
         after = checked = None  # (what the follow-up checked is not what is written)
     # The model, its external data and the report are committed together or not at all.
     with OutputSet() as outputs:
@@ -574,6 +578,18 @@ def _drop_stale_value_info(session: ModelSession, result: RewriteResult, say) ->
         more = f" and {len(dropped) - 3} more" if len(dropped) > 3 else ""
         say(f"dropped the value_info of {shown}{more}: it contradicts shape inference")
         result.notes.append(f"dropped {len(dropped)} value_info declaration(s) inference refutes")
+
+
+def _outputs_unverified(proto) -> bool:
+    """Whether a graph output of `proto` is made by a node outside the default domain (an
+    ai.onnx.ml or custom op, for which ONNX's inference may compute nothing): only there can
+    a declared shape be one no op computes (`_fit_output_shapes`; elsewhere the input's own
+    inference checked it, and nothing more is inferred)."""
+    outputs = {value.name for value in proto.graph.output}
+    return any(
+        node.domain not in ("", "ai.onnx") and not outputs.isdisjoint(node.output)
+        for node in proto.graph.node
+    )
 
 
 def _computed_output_shapes(proto):

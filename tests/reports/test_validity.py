@@ -207,6 +207,39 @@ CASES["attribute-reference-outside-function"] = (
     "invalid/attribute-reference",
     "refers to the function attribute 's'",
 )
+
+
+def _calling(body: str, call: str = "y = local.F(x)") -> onnx.ModelProto:
+    import onnx.parser
+
+    return onnx.parser.parse_model(
+        f"""<ir_version: 8, opset_import: ["": 18, "local": 1]>
+        g (float[2,2] x) => (float[2,2] y) {{ {call} }}
+        <domain: "local", opset_import: ["": 18]>
+        {body}"""
+    )
+
+
+CASES["function-output-made-by-no-node"] = (
+    lambda: _calling("F (a) => (b) { c = Relu(a) }"),
+    "invalid/function-body",
+    "output 'b' is made by no node",
+)
+CASES["function-reads-undefined-value"] = (
+    lambda: _calling("F (a) => (b) { b = Add(a, zz) }"),
+    "invalid/function-body",
+    "reads 'zz'",
+)
+CASES["function-call-more-inputs"] = (
+    lambda: _calling("F (a) => (b) { b = Relu(a) }", "y = local.F(x, x)"),
+    "invalid/function-call",
+    "2 input(s)",
+)
+CASES["function-call-input-left-out"] = (
+    lambda: _calling("F (a, c) => (b) { b = Add(a, c) }"),
+    "invalid/function-call",
+    "input 'c', which its body reads",
+)
 CASES["initializer-named-twice"] = (  # which of the two values is 'w' is undefined
     lambda: _model(
         [N("Add", ["x", "w"], ["y"], name="add")],
