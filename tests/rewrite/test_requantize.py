@@ -795,3 +795,41 @@ def test_quantization_parameters_read_through_identity_are_constants() -> None:
         report = check(result.proto, target="rtx-1", backend="static")
         assert report.supported, [n.reasons for n in report.nodes if not n.ok]
         assert verify(model, result.proto, allowances=result.allowances).ok, form
+
+
+def test_an_onnxruntime_domain_dequantize_of_an_int32_bias_is_requantized(tmp_path):
+    """onnxruntime's quantizer writes every Q/DQ in com.microsoft where a 4-bit type is
+    involved, the INT32 bias's DequantizeLinear included: the same op as ONNX's, which
+    requantize computes in float (it was named as the fix and applied 0 times)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    from trtforge.analyzer import check, rewrite_file
+
+    inits = [
+        numpy_helper.from_array(np.array([5, -3, 7, 0], np.int32), "b_q"),
+        numpy_helper.from_array(np.array(0.01, np.float32), "b_s"),
+        numpy_helper.from_array(np.array(0, np.int32), "b_zp"),
+    ]
+    graph = helper.make_graph(
+        [
+            helper.make_node(
+                "DequantizeLinear", ["b_q", "b_s", "b_zp"], ["b"], domain="com.microsoft",
+                name="bias_dq",
+            ),
+            helper.make_node("Add", ["x", "b"], ["y"], name="add"),
+        ],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 4])],
+        inits,
+    )  # fmt: skip
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)],
+        ir_version=8,
+    )
+    assert not check(model, target="rtx-1", backend="static").supported
+    onnx.save(model, tmp_path / "m.onnx")
+    result = rewrite_file(tmp_path / "m.onnx", tmp_path / "out.onnx", auto=True, target="rtx-1")
+    assert result.written and result.passes["requantize"].applied == 1
+    assert check(onnx.load(tmp_path / "out.onnx"), target="rtx-1", backend="static").supported

@@ -172,7 +172,14 @@ def _range(dtype) -> tuple[int, int] | None:
     return None if dtype is None else RANGES.get(np.dtype(dtype).name)
 
 
+#: domains whose QuantizeLinear/DequantizeLinear compute ONNX's: onnxruntime writes its own
+#: (com.microsoft) ones wherever a 4-bit type is involved, INT32 biases included
+_QDQ_DOMAINS = ("com.microsoft",)
+
+
 def _domain(node: gs.Node) -> str:
+    if node.op in ("QuantizeLinear", "DequantizeLinear") and node.domain in _QDQ_DOMAINS:
+        return ""
     return "" if node.domain in (None, "", "ai.onnx") else node.domain
 
 
