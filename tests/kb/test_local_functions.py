@@ -58,3 +58,14 @@ def test_a_fix_for_a_node_inside_a_function_is_not_promised():
     (finding,) = call.errors
     assert not finding.fixes
     assert "inline the functions first" in finding.hint and "--decompose-contrib" in finding.hint
+
+
+def test_a_call_of_a_function_without_nodes_is_supported():
+    """Its outputs are its inputs: the parser takes it (the check stopped with "the model's
+    graph has no nodes", naming no file)."""
+    text = """<ir_version: 8, opset_import: ["": 17, "local": 1]>
+        g (float[2,4] x) => (float[2,4] y) { y = local.F(x) }
+        <domain: "local", opset_import: ["": 17]>
+        F (a) => (a) { }"""
+    model = onnx.parser.parse_model(text)
+    assert check(model, target="rtx-1", backend="static").supported
