@@ -240,10 +240,9 @@ def _check_empty_external(loaded: LoadedModel, graph: GraphView) -> Iterator[Fin
         dims_of = {name: tuple(t.dims) for name, t in graph.initializer_items()}
     empty = [n for n, dims in dims_of.items() if n in external and 0 in dims]
     if empty:
-        more = f" (and {len(empty) - 1} more)" if len(empty) > 1 else ""
         yield Finding(
             code="graph/empty-external-initializer",
-            message=f"initializer '{text_of(empty[0])}'{more} has no element and is stored in "
+            message=f"initializer {_named_first(empty)} has no element and is stored in "
             "an external data file; the parser fails to import it",
             hint="save the model with small tensors inline (onnx.save(..., "
             "save_as_external_data=True, size_threshold=1024), onnx's default)",
@@ -256,6 +255,12 @@ SOURCE_INITIALIZERS = (
     "or not) / convertOnnxWeights; observed with TensorRT-RTX 1.7.1"
 )
 SOURCE_NO_OUTPUTS = "observed with TensorRT-RTX 1.7.1: the builder needs a network output"
+
+
+def _named_first(names: list) -> str:
+    """`'first'` of `names`, and how many more there are."""
+    more = f" (and {len(names) - 1} more)" if len(names) > 1 else ""
+    return f"'{text_of(names[0])}'{more}"
 
 
 def _unimportable(dtype: str, allowed: frozenset[str]) -> bool:
@@ -292,11 +297,10 @@ def _check_initializer_types(graph: GraphView, target: Target) -> Iterator[Findi
     bad = [(name, dtype) for name, dtype in bad if name not in sparse]  # (their own finding)
     yield from _check_initializer_ranks(graph, sparse)
     if bad:
-        name, dtype = bad[0]
-        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        names, dtype = [n for n, _ in bad], bad[0][1]
         yield Finding(
             code="graph/initializer-dtype",
-            message=f"initializer '{text_of(name)}'{more} has element type {dtype}, which the "
+            message=f"initializer {_named_first(names)} has element type {dtype}, which the "
             "parser cannot import; it imports every initializer, used or not, and the parse "
             "fails",
             hint="drop the initializer if nothing reads it (trt-rewrite --fold-constants "
@@ -320,10 +324,9 @@ def _check_initializer_ranks(graph: GraphView, sparse: set[str]) -> Iterator[Fin
         high = [n for n, t in graph.initializer_items() if len(t.dims) > MAX_RANK]
     high = [name for name in high if name not in sparse]
     if high:
-        more = f" (and {len(high) - 1} more)" if len(high) > 1 else ""
         yield Finding(
             code="graph/initializer-rank",
-            message=f"initializer '{text_of(high[0])}'{more} has rank above {MAX_RANK}, the "
+            message=f"initializer {_named_first(high)} has rank above {MAX_RANK}, the "
             "most TensorRT's dims hold; the parser imports every initializer, used or not, "
             "and the parse fails",
             hint="drop the initializer if nothing reads it (trt-rewrite --fold-constants "
@@ -342,10 +345,9 @@ def _check_sparse_initializers(graph: GraphView) -> Iterator[Finding]:
         return
     read = sorted(sparse.intersection(n for inputs in graph.fields.inputs for n in inputs))
     if read:
-        more = f" (and {len(read) - 1} more)" if len(read) > 1 else ""
         yield Finding(
             code="graph/sparse-initializer",
-            message=f"sparse initializer '{text_of(read[0])}'{more} is read by a node; the "
+            message=f"sparse initializer {_named_first(read)} is read by a node; the "
             "parser does not import sparse initializers and the node fails",
             hint="store the tensor dense (onnx.numpy_helper.to_array of the sparse tensor, "
             "then a dense initializer) in the exporter",

@@ -291,15 +291,20 @@ def _graph_cases() -> dict[str, tuple[onnx.ModelProto, str | None]]:
     }
 
 
-@pytest.mark.parametrize("case", sorted(_graph_cases()))
-def test_empty_outputs_and_sparse_initializers(case) -> None:
-    model, code = _graph_cases()[case]
+def _assert_verdict(case: str, model: onnx.ModelProto, code: str | None) -> None:
+    """The static verdict: supported where `code` is None, else refused with that code (on a
+    node or the graph)."""
     report = check(model, target="rtx-1", backend="static")
     codes = {f.code for f in report.graph_findings} | {
         f.code for n in report.nodes for f in n.errors
     }
     assert report.supported == (code is None), (case, codes)
     assert code is None or code in codes
+
+
+@pytest.mark.parametrize("case", sorted(_graph_cases()))
+def test_empty_outputs_and_sparse_initializers(case) -> None:
+    _assert_verdict(case, *_graph_cases()[case])
 
 
 @pytest.mark.skipif(not HAS_RTX, reason="needs tensorrt_rtx")
@@ -397,13 +402,7 @@ def _limit_cases() -> dict[str, tuple[onnx.ModelProto, str | None]]:
 
 @pytest.mark.parametrize("case", sorted(_limit_cases()))
 def test_names_nesting_and_ranks_past_the_parser_s_limits(case) -> None:
-    model, code = _limit_cases()[case]
-    report = check(model, target="rtx-1", backend="static")
-    codes = {f.code for f in report.graph_findings} | {
-        f.code for n in report.nodes for f in n.errors
-    }
-    assert report.supported == (code is None), (case, codes)
-    assert code is None or code in codes
+    _assert_verdict(case, *_limit_cases()[case])
 
 
 @pytest.mark.skipif(not HAS_RTX, reason="needs tensorrt_rtx")
