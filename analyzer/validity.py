@@ -549,6 +549,44 @@ def input_problems(node: onnx.NodeProto, graph, opset: int) -> Iterator[tuple[st
         found = rank_not_allowed(node.op_type, domain, ranks)
         if found is not None:
             yield "input-rank", found, RANK_HINT
+    if domain == "ai.onnx.ml" and node.output:
+        declared = [graph.tensor(name).dtype if name else "" for name in node.output]
+        found = fixed_output_mismatch(node.op_type, domain, opset, declared)
+        if found is not None:
+            yield "inconsistent-types", found, FIXED_OUTPUT_HINT
+
+
+FIXED_OUTPUT_HINT = (
+    "declare the output with the type the op makes (a skl2onnx model converted with "
+    "DoubleTensorType declares DOUBLE for FLOAT-only ops: convert with FloatTensorType)"
+)
+
+
+@functools.cache
+def _fixed_output_types(op: str, domain: str, opset: int) -> tuple[str | None, ...]:
+    """The element type the op's schema fixes for each formal output (`tensor(float)`:
+    FLOAT), None for one bound to a type variable; () without a schema."""
+    from trtforge.analyzer.schema_types import tensor_dtype
+
+    schema = _schema(op, domain, opset)
+    if schema is None:
+        return ()
+    return tuple(tensor_dtype(formal.type_str) for formal in schema.outputs)
+
+
+def fixed_output_mismatch(op: str, domain: str, opset: int, dtypes: list[str]) -> str | None:
+    """Why outputs declared with these element types (`dtypes`) contradict the one type
+    the op's schema gives them (an ai.onnx.ml TreeEnsembleRegressor's Y is tensor(float)),
+    or None. ONNX's inference computes nothing for such ops, so strict inference does not
+    notice; onnx.checker's full check and onnxruntime refuse the model ("Type
+    (tensor(double)) of output arg ... does not match expected type (tensor(float))")."""
+    fixed = _fixed_output_types(op, domain, opset)
+    for index, dtype in enumerate(dtypes):
+        if index >= len(fixed) or fixed[index] is None or dtype in ("", "UNDEFINED"):
+            continue
+        if dtype != fixed[index]:
+            return f"output {index} is declared {dtype}, but the op makes {fixed[index]}"
+    return None
 
 
 def negative_dim_problems(graph: onnx.GraphProto, types) -> list[Problem]:

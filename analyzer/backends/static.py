@@ -175,7 +175,12 @@ class StaticChecker:
             if plugin is not None:
                 findings = fixability.complete(self._plugin_findings(ctx, plugin), node, graph)
                 return PLUGIN, findings, plugin, ctx
-            findings = fixability.complete([self._no_importer(ctx, rule, node)], node, graph)
+            findings = [  # a node its schema refuses is invalid whatever imports it
+                ctx.finding(f"invalid/{code}", why, hint + validity.NO_FIX, source=validity.SOURCE)
+                for code, why, hint in validity.input_problems(node, graph, ctx.opset)
+            ]
+            findings.append(self._no_importer(ctx, rule, node))
+            findings = fixability.complete(findings, node, graph)
             return UNSUPPORTED, findings, None, ctx
         findings = list(self._apply(ctx, node, graph, rule))
         only = set(rule.bodies(ctx)) if rule.bodies is not None else None

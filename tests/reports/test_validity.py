@@ -240,6 +240,29 @@ CASES["function-call-input-left-out"] = (
     "invalid/function-call",
     "input 'c', which its body reads",
 )
+
+
+def _double_regressor() -> onnx.ModelProto:
+    """skl2onnx with DoubleTensorType: a TreeEnsembleRegressor (Y: tensor(float) by its
+    schema) whose output is declared DOUBLE."""
+    node = N(
+        "TreeEnsembleRegressor", ["x"], ["y"], domain="ai.onnx.ml", name="trees", n_targets=1,
+        nodes_treeids=[0], nodes_nodeids=[0], nodes_featureids=[0], nodes_values=[0.0],
+        nodes_modes=["LEAF"], nodes_truenodeids=[0], nodes_falsenodeids=[0],
+        target_treeids=[0], target_nodeids=[0], target_ids=[0], target_weights=[1.0],
+    )  # fmt: skip
+    model = _model(
+        [node], inputs=[_vi("x", shape=(2, 3))], outputs=[_vi("y", TensorProto.DOUBLE, (2, 1))]
+    )
+    model.opset_import.append(helper.make_opsetid("ai.onnx.ml", 1))  # (no type inference)
+    return model
+
+
+CASES["ml-output-declared-double"] = (
+    _double_regressor,
+    "invalid/inconsistent-types",
+    "output 0 is declared DOUBLE, but the op makes FLOAT",
+)
 CASES["initializer-named-twice"] = (  # which of the two values is 'w' is undefined
     lambda: _model(
         [N("Add", ["x", "w"], ["y"], name="add")],
