@@ -231,12 +231,20 @@ class NodeContext:
         self.reads_outside = True
         return self._graph
 
-    @property
-    def input_dim_params(self) -> frozenset[str]:
-        """The network inputs' symbolic dim names (`GraphView.input_dim_params`): the same for
-        every node of the graph, and a node's key holds its dims' names (but those inference
-        made up), so reading them keeps a verdict shareable."""
-        return self._graph.input_dim_params
+    def is_input_dim(self, dim) -> bool:
+        """Whether `dim` is the name of a network input's symbolic dim
+        (`GraphView.input_dim_params`: the same for every node of the graph). A node's key
+        holds its dims' names, so the answer keeps a verdict shareable, but for names like
+        those inference makes up (`unk__<n>`, which tf2onnx gives input dims too): the key
+        holds such a dim by which of the node's dims it equals, not its name, and the verdict
+        is then the node's own."""
+        from trtforge.analyzer.inference import GENERATED_DIM
+
+        if not isinstance(dim, str):
+            return False
+        if dim.startswith(GENERATED_DIM):
+            self.reads_outside = True
+        return dim in self._graph.input_dim_params
 
     @property
     def graph_has_quantization(self) -> bool:

@@ -137,6 +137,9 @@ CASES: list[Case] = [
     Case("rope-dynseq-static-positions", _m("g (float[2,2,S,8] x, float[8,4] c, float[8,4] s, int64[2,3] p) => (float y) { y = RotaryEmbedding(x, c, s, p) }", 23), "rotaryembedding/rope-dims"),
     Case("rope-dynbatch-dyn-positions", _m("g (float[B,2,S,8] x, float[8,4] c, float[8,4] s, int64[B,S] p) => (float y) { y = RotaryEmbedding(x, c, s, p) }", 23)),
     Case("rope-dynbatch-other-symbol", _m("g (float[B,2,3,8] x, float[8,4] c, float[8,4] s, int64[M,3] p) => (float y) { y = RotaryEmbedding(x, c, s, p) }", 23)),
+    # --- NonMaxSuppression boxes whose last dim is a network input's, whatever its name
+    Case("nms-boxes-input-dim-named-unk", _m("g (float[1,5,unk__0] b, float[1,1,5] s) => (int64 sel) <int64[1] mo = {3}> { bx = Identity(b) sel = NonMaxSuppression(bx, s, mo) }", 18), "nonmaxsuppression/boxes-last-dim"),
+    Case("nms-boxes-input-dim-named-d", _m("g (float[1,5,D] b, float[1,1,5] s) => (int64 sel) <int64[1] mo = {3}> { bx = Identity(b) sel = NonMaxSuppression(bx, s, mo) }", 18), "nonmaxsuppression/boxes-last-dim"),
     # --- an optional input left out with an empty name: several importers refuse it
     Case("empty-gemm-c", _m('g (float[2,3] a, float[3,4] b) => (float[2,4] y) { y = Gemm(a, b, "") }', 17), "gemm/empty-input"),
     Case("empty-conv-bias", _m('g (float[1,2,4,4] x) => (float y) <float[3,2,1,1] w = {1,1,1,1,1,1}> { y = Conv(x, w, "") }', 17), "conv/empty-input"),

@@ -75,17 +75,17 @@ def _check_attention(ctx: NodeContext):
     yield from _check_heads(ctx)
 
 
-def _trt_dims(info, input_params: frozenset[str] = frozenset()) -> list[int | None]:
+def _trt_dims(info, ctx: NodeContext | None = None) -> list[int | None]:
     """The dims as TensorRT's layer sees them: a static dim, -1 for a dynamic dim of a network
     input, or of a computed tensor where ONNX's inference traced it to one (it carries a
-    network input's dim name, `input_params`: TensorRT-RTX 1.7.1 sees the batch of a
-    Reshape/Transpose of the inputs as -1), None where this analysis cannot tell (another
-    dynamic dim of a computed tensor, which TensorRT may know)."""
+    network input's dim name, `NodeContext.is_input_dim`: TensorRT-RTX 1.7.1 sees the batch
+    of a Reshape/Transpose of the inputs as -1), None where this analysis cannot tell
+    (another dynamic dim of a computed tensor, which TensorRT may know)."""
     out: list[int | None] = []
     for d in info.shape:
         if isinstance(d, int) and d > 0:
             out.append(d)
-        elif info.is_graph_input or (isinstance(d, str) and d in input_params):
+        elif info.is_graph_input or (ctx is not None and ctx.is_input_dim(d)):
             out.append(-1)
         else:
             out.append(None)
@@ -206,21 +206,20 @@ def _check_rope_dims(ctx: NodeContext):
             "build time",
             "export with a static head size (fixed hidden size / num_heads)",
         )
-    params = ctx.input_dim_params
-    xdims = _trt_dims(x, params)
+    xdims = _trt_dims(x, ctx)
     batch, seq = xdims[0], xdims[2] if x.rank == 4 else xdims[1]
     if ctx.has_input(3):
         pos = ctx.input(3)
         if pos is None or pos.shape is None or pos.rank != 2:
             return
-        pdims = _trt_dims(pos, params)
+        pdims = _trt_dims(pos, ctx)
         pairs = (("batch", batch, pdims[0]), ("sequence", seq, pdims[1]))
         which, what = "position_ids", pos.shape
     else:
         cos = ctx.input(1)
         if cos is None or cos.shape is None or cos.rank != 3:
             return
-        cdims = _trt_dims(cos, params)
+        cdims = _trt_dims(cos, ctx)
         pairs = (("batch", batch, cdims[0]), ("sequence", seq, cdims[1]))
         which, what = "cos_cache", cos.shape
     for name, want, have in pairs:

@@ -30,9 +30,20 @@ def _check_nms(ctx: NodeContext):
     if boxes is None or boxes.shape is None or not boxes.shape:
         return
     last = boxes.shape[-1]
-    if isinstance(last, str) and last.startswith(GENERATED_DIM) and not boxes.is_graph_input:
+    # a network input's dim, whatever its name (tf2onnx names them `unk__<n>` too), is dynamic
+    of_input = ctx.is_input_dim(last)
+    if (
+        isinstance(last, str)
+        and last.startswith(GENERATED_DIM)
+        and not boxes.is_graph_input
+        and not of_input
+    ):
         return  # a size ONNX's inference lost: TensorRT computes it (torchvision's RetinaNet)
-    if (isinstance(last, int) and last >= 0 and last != 4) or is_dynamic_dim(boxes, last):
+    if (
+        (isinstance(last, int) and last >= 0 and last != 4)
+        or is_dynamic_dim(boxes, last)
+        or of_input
+    ):
         yield ctx.finding(
             "boxes-last-dim",
             f"boxes {list(boxes.shape)}: the last dim must be a static 4",
