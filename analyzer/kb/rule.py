@@ -304,6 +304,17 @@ class NodeContext:
     def attr(self, name: str, default: Any = None) -> Any:
         return self.attrs.get(name, default)
 
+    def tensor_attr_head(self, name: str) -> tuple[int, tuple[int, ...]] | None:
+        """(element type, dims) of tensor attribute `name` (the last of that name), or None:
+        what a node's key keeps of a tensor attribute it holds without its values
+        (`NodeFields.attribute_keys`), so reading it keeps the verdict shareable where
+        `attrs` would make it the node's own."""
+        found = None
+        for attr in self._node.attribute:
+            if attr.name == name and attr.type == onnx.AttributeProto.TENSOR:
+                found = (attr.t.data_type, tuple(attr.t.dims))
+        return found
+
     def attr_int(self, name: str, default: int) -> int:
         """Attribute `name` as an integer; `default` when absent or not an integer (a custom
         op's attribute, whose schema onnx does not know, may be of any type)."""

@@ -33,8 +33,8 @@ def _check_constant(ctx: NodeContext):
     from trtforge.analyzer.inference import dtype_name
     from trtforge.analyzer.kb.graph_rules import input_types
 
-    value = ctx.attr("value")
-    dtype = dtype_name(getattr(value, "data_type", 0)) if value is not None else "UNDEFINED"
+    head = ctx.tensor_attr_head("value")  # (type and dims: the weight's values unread)
+    dtype = dtype_name(head[0]) if head is not None else "UNDEFINED"
     allowed = input_types(ctx.target)
     if dtype not in allowed and dtype != "UNDEFINED" and not dtype.startswith("TYPE"):
         yield ctx.finding(
@@ -45,10 +45,10 @@ def _check_constant(ctx: NodeContext):
             "unused ones), else store it as a type TensorRT takes and cast where it is read",
             (FOLD,),
         )
-    if value is not None and len(getattr(value, "dims", ())) > 8:
+    if head is not None and len(head[1]) > 8:
         yield ctx.finding(
             "value-rank",
-            f"the value has rank {len(value.dims)}, above the 8 dims TensorRT holds (a "
+            f"the value has rank {len(head[1])}, above the 8 dims TensorRT holds (a "
             "Constant is imported as a weight whether or not anything reads it)",
             "drop the Constant if nothing reads it (trt-rewrite --fold-constants removes "
             "unused ones), else give it rank 8 or less in the exporter",
