@@ -441,9 +441,15 @@ def _check_nesting(loaded: LoadedModel, graph: GraphView) -> Iterator[Finding]:
     for function in loaded.structure.functions:
         functions.setdefault(function.name, function)
     bodies = {"If", "Loop", "Scan"}
-    if not functions and bodies.isdisjoint(graph.fields.ops):
+    ops = graph.fields.ops
+    if bodies.isdisjoint(ops) and functions.keys().isdisjoint(ops):
         return
-    depth = _nesting(graph.graph.node, functions, {}, cap=MAX_NESTING + 1)
+    nesting = [i for i, op in enumerate(ops) if op in bodies or op in functions]
+    if not nesting:
+        return
+    # (only the nodes that nest are read as protos: a 100,000-node graph has few)
+    nodes = [graph.fields.node(i) for i in nesting]
+    depth = _nesting(nodes, functions, {}, cap=MAX_NESTING + 1)
     if depth > MAX_NESTING:
         yield Finding(
             code="graph/nesting-too-deep",
