@@ -57,12 +57,6 @@ class TrimEmptyInputs(RewritePass):
     order = 5
 
     @classmethod
-    def fixes(cls, node, graph) -> str | None:
-        if node.input and not node.input[-1]:
-            return "trim-empty-inputs drops the trailing empty input names"
-        return None
-
-    @classmethod
     def leaves(cls, node, graph=None) -> str | None:
         if any(not name for name in node.input) and (not node.input or node.input[-1]):
             return "an empty input name followed by a real input cannot be dropped"
