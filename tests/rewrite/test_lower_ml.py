@@ -829,3 +829,20 @@ def test_an_output_declared_of_another_rank_is_declared_as_computed(tmp_path):
     onnx.checker.check_model(written, full_check=True)
     dims = written.graph.output[0].type.tensor_type.shape.dim
     assert [d.dim_param or d.dim_value for d in dims] == ["N", 1]
+
+
+def test_the_json_report_of_an_ml_model_is_json_alone(tmp_path):
+    """The fix lookup imports graphsurgeon, whose log lines go to stdout: they were written
+    before the JSON report ("[W] colored module is not installed ...")."""
+    import json
+    import subprocess
+    import sys
+
+    onnx.save(_tree_ensemble_5(6, 0), tmp_path / "m.onnx")
+    proc = subprocess.run(
+        [sys.executable, "-m", "trtforge.analyzer.cli.check", str(tmp_path / "m.onnx"),
+         "--backend", "static", "--target", "rtx-1", "--format", "json"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    assert json.loads(proc.stdout)["supported"] is False

@@ -1011,11 +1011,14 @@ def _check_alone(node, graph) -> str | None:
         helper.make_graph([node], "alone", inputs, outputs),
         opset_imports=[helper.make_opsetid("", MIN_OPSET), helper.make_opsetid(ML, 5)],
     )
-    copy = gs.import_onnx(alone)
-    # (a ZipMap is lowered with --zipmap-as-tensor, which trt-check's hint names)
-    options = RewriteOptions(None, zipmap_as_tensor=True)
-    ctx = PassContext(copy, options, LowerMl.id, {"": MIN_OPSET, ML: 5})
-    return LowerMl().check(Match(anchor=anchor(copy.nodes[0]), nodes=[copy.nodes[0]]), ctx)
+    from trtforge.analyzer.rewrite.graphutil import graphsurgeon_silenced
+
+    with graphsurgeon_silenced():  # (its log lines go to stdout: a JSON report's stream)
+        copy = gs.import_onnx(alone)
+        # (a ZipMap is lowered with --zipmap-as-tensor, which trt-check's hint names)
+        options = RewriteOptions(None, zipmap_as_tensor=True)
+        ctx = PassContext(copy, options, LowerMl.id, {"": MIN_OPSET, ML: 5})
+        return LowerMl().check(Match(anchor=anchor(copy.nodes[0]), nodes=[copy.nodes[0]]), ctx)
 
 
 _ELEMENT_TYPES = frozenset(
