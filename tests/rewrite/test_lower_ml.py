@@ -837,7 +837,6 @@ def test_the_json_report_of_an_ml_model_is_json_alone(tmp_path):
     import json
     import subprocess
     import sys
-
     from pathlib import Path
 
     # a Binarizer before the tree: an input graphsurgeon cannot type, which it logs
