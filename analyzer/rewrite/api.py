@@ -110,6 +110,10 @@ def rewrite_file(
     session = ModelSession.of(in_path, for_rewrite=True)
     loaded = session.loaded
     refuse_invalid(session)
+    if verify:  # (before any pass: verification runs the input in onnxruntime)
+        from trtforge.analyzer.rewrite.verify import refuse_crashing_models
+
+        refuse_crashing_models(loaded.structure)
     out_path = Path(out_path)
     check_destination(out_path, loaded)
     if report_path:

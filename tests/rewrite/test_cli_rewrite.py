@@ -518,6 +518,7 @@ def test_a_graph_onnxruntime_crashes_on_is_refused_before_it_runs(tmp_path):
     )  # fmt: skip
     assert proc.returncode == 2, proc.stderr
     assert "onnxruntime crashes" in proc.stderr and "Traceback" not in proc.stderr
+    assert "does not run on any" not in proc.stderr
     proc = subprocess.run(
         [sys.executable, "-m", "trtforge.analyzer.cli.rewrite", str(src), "-o",
          str(tmp_path / "t.onnx"), "--trim-empty-inputs", "--no-verify"],
