@@ -181,6 +181,8 @@ class StaticChecker:
             ]
             findings.append(self._no_importer(ctx, rule, node))
             findings = fixability.complete(findings, node, graph)
+            if any(f.code.startswith("invalid/") for f in findings):  # trt-rewrite refuses
+                findings = [dataclasses.replace(f, fixes=()) for f in findings]  # such a node
             return UNSUPPORTED, findings, None, ctx
         findings = list(self._apply(ctx, node, graph, rule))
         only = set(rule.bodies(ctx)) if rule.bodies is not None else None

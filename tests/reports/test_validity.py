@@ -1002,3 +1002,13 @@ def test_a_body_signature_inside_a_model_local_function_is_checked():
     model.opset_import.append(helper.make_opsetid("local", 1))
     codes = [p.finding.code for p in validate(model) if p.finding.is_error]
     assert "invalid/body-signature" in codes, codes
+
+
+def test_an_invalid_node_without_importer_is_promised_no_fix():
+    """trt-rewrite refuses an invalid graph, so trt-check names no pass for its node (the
+    lower-ml fix line was printed beside the invalid finding of a DOUBLE-declared tree)."""
+    from trtforge.analyzer import check
+
+    (node,) = check(_double_regressor(), target="rtx-1", backend="static").nodes
+    assert "invalid/inconsistent-types" in {f.code for f in node.errors}
+    assert not node.fixes
