@@ -216,6 +216,11 @@ def _unused(dtype: str, as_constant: bool) -> onnx.ModelProto:
     """Relu(x) beside an unused initializer (or Constant) of element type `dtype`."""
     elem = getattr(TensorProto, dtype)
     value = helper.make_tensor("u", elem, [2], ["a", "b"] if dtype == "STRING" else [0, 1])
+    return _relu_beside(value, as_constant, opset=25, ir_version=11)
+
+
+def _relu_beside(value, as_constant: bool, opset: int, ir_version: int) -> onnx.ModelProto:
+    """Relu(x) beside `value`, an unused initializer (or the value of an unused Constant)."""
     nodes = [helper.make_node("Relu", ["x"], ["y"], name="relu")]
     if as_constant:
         nodes.append(helper.make_node("Constant", [], ["k"], value=value, name="const"))
@@ -226,7 +231,9 @@ def _unused(dtype: str, as_constant: bool) -> onnx.ModelProto:
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
         [] if as_constant else [value],
     )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 25)], ir_version=11)
+    return helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=ir_version
+    )
 
 
 def _import_cases() -> dict[str, tuple[onnx.ModelProto, bool]]:
@@ -374,17 +381,7 @@ def _nested_ifs(depth: int) -> onnx.ModelProto:
 
 def _rank9(as_constant: bool) -> onnx.ModelProto:
     value = numpy_helper.from_array(np.zeros([1] * 9, np.float32), "u")
-    nodes = [helper.make_node("Relu", ["x"], ["y"], name="relu")]
-    if as_constant:
-        nodes.append(helper.make_node("Constant", [], ["k"], value=value, name="const"))
-    graph = helper.make_graph(
-        nodes,
-        "g",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
-        [] if as_constant else [value],
-    )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    return _relu_beside(value, as_constant, opset=17, ir_version=8)
 
 
 def _limit_cases() -> dict[str, tuple[onnx.ModelProto, str | None]]:

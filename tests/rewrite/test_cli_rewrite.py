@@ -511,19 +511,13 @@ def test_a_graph_onnxruntime_crashes_on_is_refused_before_it_runs(tmp_path):
     without verification, trim-empty-inputs fixes it."""
     src = tmp_path / "m.onnx"
     onnx.save(_variadic_with_empty_input(), src)
-    proc = subprocess.run(
-        [sys.executable, "-m", "trtforge.analyzer.cli.rewrite", str(src), "-o",
-         str(tmp_path / "o.onnx"), "--fold-constants"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    proc = run(str(src), "-o", str(tmp_path / "o.onnx"), "--fold-constants", timeout=300)
     assert proc.returncode == 2, proc.stderr
     assert "onnxruntime crashes" in proc.stderr and "Traceback" not in proc.stderr
     assert "does not run on any" not in proc.stderr
-    proc = subprocess.run(
-        [sys.executable, "-m", "trtforge.analyzer.cli.rewrite", str(src), "-o",
-         str(tmp_path / "t.onnx"), "--trim-empty-inputs", "--no-verify"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    proc = run(
+        str(src), "-o", str(tmp_path / "t.onnx"), "--trim-empty-inputs", "--no-verify", timeout=300
+    )
     assert proc.returncode == 0, proc.stderr
     assert list(onnx.load(tmp_path / "t.onnx").graph.node[0].input) == ["x", "x"]
 
@@ -550,11 +544,7 @@ def test_string_constants_survive_a_rewrite(tmp_path):
     )
     src = tmp_path / "m.onnx"
     onnx.save(model, src)
-    proc = subprocess.run(
-        [sys.executable, "-m", "trtforge.analyzer.cli.rewrite", str(src), "-o",
-         str(tmp_path / "o.onnx"), "--fold-constants"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    proc = run(str(src), "-o", str(tmp_path / "o.onnx"), "--fold-constants", timeout=300)
     assert proc.returncode == 0, proc.stderr
     written = onnx.load(tmp_path / "o.onnx")
     onnx.checker.check_model(written, full_check=True)
@@ -580,10 +570,6 @@ def test_a_read_sparse_initializer_is_refused(tmp_path):
     )
     src = tmp_path / "m.onnx"
     onnx.save(onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)]), src)
-    proc = subprocess.run(
-        [sys.executable, "-m", "trtforge.analyzer.cli.rewrite", str(src), "-o",
-         str(tmp_path / "o.onnx"), "--auto"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    proc = run(str(src), "-o", str(tmp_path / "o.onnx"), "--auto", timeout=300)
     assert proc.returncode == 2, proc.stderr
     assert "sparse initializer" in proc.stderr and not (tmp_path / "o.onnx").exists()
