@@ -581,6 +581,14 @@ class GraphView:
             return name in self._constants
         return self.outer.is_constant(name) if self.outer else False
 
+    def value_info(self, name: str) -> onnx.ValueInfoProto:
+        """`name` as a ValueInfoProto of the element type and shape this view knows (element
+        type 0 where it knows none): a node's input declared in a small model of its own."""
+        info = self.tensor(name)
+        known = info.dtype in onnx.TensorProto.DataType.keys() and info.dtype != "UNDEFINED"
+        elem = onnx.TensorProto.DataType.Value(info.dtype) if known else 0
+        return onnx.helper.make_tensor_value_info(name, elem, info.shape)
+
     def tensor(self, name: str) -> TensorInfo:
         """Everything known about tensor `name`."""
         info = self._info.get(name)

@@ -660,8 +660,6 @@ def infer_all(
     return inferred, types, strict_error
 
 
-_ELEMENT_NUMBERS = frozenset(onnx.TensorProto.DataType.values()) - {0}
-
 #: what strict inference raises where a node's output type contradicts its declaration
 ELEMENT_TYPE_CONFLICT = "Inferred elem type differs from existing elem type"
 
@@ -698,8 +696,8 @@ def _without_contradicted_element_types(
         declared = value.type.tensor_type.elem_type if value.type.HasField("tensor_type") else 0
         found = free.decoded(value.name)
         computed = found[0] if found is not None else "UNDEFINED"
-        named = onnx.TensorProto.DataType.Name(declared) if declared in _ELEMENT_NUMBERS else None
-        if named is not None and computed not in ("UNDEFINED", named):
+        named = dtype_name(declared)  # (an unknown number, TYPE<n>, is validity's)
+        if declared and not named.startswith("TYPE") and computed not in ("UNDEFINED", named):
             continue  # contradicted (an element type ONNX does not know is validity's)
         keep.append(value)
     if len(keep) == len(light.graph.value_info):

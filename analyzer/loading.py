@@ -233,9 +233,7 @@ def iter_graph_tensors(graph: onnx.GraphProto) -> Iterator[onnx.TensorProto]:
         yield sparse.values
     for node in graph.node:
         for attr in node.attribute:
-            if attr.HasField("t"):
-                yield attr.t
-            yield from attr.tensors
+            yield from _attribute_tensors(attr)
             if attr.HasField("g"):
                 yield from iter_graph_tensors(attr.g)
             for sub in attr.graphs:
@@ -256,14 +254,17 @@ def _function_tensors(proto: onnx.ModelProto) -> Iterator[onnx.TensorProto]:
     call that does not set the attribute takes: the parser reads them as a Constant's)."""
     for function in proto.functions:
         for attr in function.attribute_proto:
-            if attr.HasField("t"):
-                yield attr.t
-            yield from attr.tensors
+            yield from _attribute_tensors(attr)
         for node in iter_nodes(function.node):
             for attr in node.attribute:
-                if attr.HasField("t"):
-                    yield attr.t
-                yield from attr.tensors
+                yield from _attribute_tensors(attr)
+
+
+def _attribute_tensors(attr: onnx.AttributeProto) -> Iterator[onnx.TensorProto]:
+    """The tensors an attribute holds itself (`t`, `tensors`; not its graphs')."""
+    if attr.HasField("t"):
+        yield attr.t
+    yield from attr.tensors
 
 
 def iter_nodes(nodes: Iterable[onnx.NodeProto]) -> Iterator[onnx.NodeProto]:

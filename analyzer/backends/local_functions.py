@@ -81,9 +81,7 @@ def call_model(call: onnx.NodeProto, graph: GraphView, model: onnx.ModelProto) -
         if value is not None:
             initializers.append(numpy_helper.from_array(value, name))
             continue
-        info = graph.tensor(name)
-        elem = onnx.TensorProto.DataType.Value(info.dtype) if info.dtype in _ELEMENT_TYPES else 0
-        inputs.append(helper.make_tensor_value_info(name, elem, info.shape))
+        inputs.append(graph.value_info(name))
     outputs = [helper.make_empty_tensor_value_info(n) for n in call.output if n]
     body = helper.make_graph([], "call", inputs, outputs, initializers)
     alone = helper.make_model(
@@ -92,9 +90,6 @@ def call_model(call: onnx.NodeProto, graph: GraphView, model: onnx.ModelProto) -
     alone.graph.node.append(_as_parser_imports(alone, call))
     alone.ir_version = model.ir_version
     return onnx.inliner.inline_local_functions(alone)
-
-
-_ELEMENT_TYPES = frozenset(onnx.TensorProto.DataType.keys()) - {"UNDEFINED"}
 
 
 def judge_call(

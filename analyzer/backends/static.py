@@ -175,10 +175,8 @@ class StaticChecker:
             if plugin is not None:
                 findings = fixability.complete(self._plugin_findings(ctx, plugin), node, graph)
                 return PLUGIN, findings, plugin, ctx
-            findings = [  # a node its schema refuses is invalid whatever imports it
-                ctx.finding(f"invalid/{code}", why, hint + validity.NO_FIX, source=validity.SOURCE)
-                for code, why, hint in validity.input_problems(node, graph, ctx.opset)
-            ]
+            # a node its schema refuses is invalid whatever imports it
+            findings = list(_invalid_inputs(ctx, node, graph))
             findings.append(self._no_importer(ctx, rule, node))
             findings = fixability.complete(findings, node, graph)
             if any(f.code.startswith("invalid/") for f in findings):  # trt-rewrite refuses
@@ -285,10 +283,7 @@ class StaticChecker:
 
     def _apply(self, ctx: NodeContext, node: onnx.NodeProto, graph: GraphView, rule: OpRule):
         # the inputs' types and ranks the schema allows (a model breaking them is invalid)
-        for code, why, hint in validity.input_problems(node, graph, ctx.opset):
-            yield ctx.finding(
-                f"invalid/{code}", why, hint + validity.NO_FIX, source=validity.SOURCE
-            )
+        yield from _invalid_inputs(ctx, node, graph)
         if rule.opsets is not None and ctx.opset:
             low, high = rule.opsets
             if ctx.opset < low or (high is not None and ctx.opset > high):
@@ -560,6 +555,13 @@ class StaticChecker:
             problems += validity.negative_dim_problems(proto.graph, self.types)
         validity.attach(report, problems)
         return report
+
+
+def _invalid_inputs(ctx: NodeContext, node: onnx.NodeProto, graph: GraphView):
+    """`invalid/` findings for the ways the node's inputs (and fixed output types) break
+    its schema (`validity.input_problems`)."""
+    for code, why, hint in validity.input_problems(node, graph, ctx.opset):
+        yield ctx.finding(f"invalid/{code}", why, hint + validity.NO_FIX, source=validity.SOURCE)
 
 
 def _empty_input_finding(ctx: NodeContext, node: onnx.NodeProto, index: int):

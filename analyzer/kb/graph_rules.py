@@ -263,9 +263,9 @@ def _named_first(names: list) -> str:
     return f"'{text_of(names[0])}'{more}"
 
 
-def _unimportable(dtype: str, allowed: frozenset[str]) -> bool:
-    """An ONNX element type the parser cannot import (an unknown or undefined one is an
-    invalid graph: `validity`'s)."""
+def unimportable(dtype: str, allowed: frozenset[str]) -> bool:
+    """An ONNX element type the parser cannot import as a weight (`allowed`:
+    `input_types(target)`; an unknown or undefined one is an invalid graph: `validity`'s)."""
     return dtype not in allowed and dtype != "UNDEFINED" and not dtype.startswith("TYPE")
 
 
@@ -282,16 +282,16 @@ def _check_initializer_types(graph: GraphView, target: Target) -> Iterator[Findi
             [
                 (n, dtype_name(elems[k]))
                 for n, k in zip(heads.names, heads.kinds, strict=True)
-                if _unimportable(dtype_name(elems[k]), allowed)
+                if unimportable(dtype_name(elems[k]), allowed)
             ]
-            if any(_unimportable(dtype_name(e), allowed) for e in elems)
+            if any(unimportable(dtype_name(e), allowed) for e in elems)
             else []
         )
     else:
         bad = [
             (n, dtype_name(t.data_type))
             for n, t in graph.initializer_items()
-            if _unimportable(dtype_name(t.data_type), allowed)
+            if unimportable(dtype_name(t.data_type), allowed)
         ]
     sparse = {value.values.name for value in graph.graph.sparse_initializer}
     bad = [(name, dtype) for name, dtype in bad if name not in sparse]  # (their own finding)
@@ -437,9 +437,9 @@ def _nesting(
 
 
 def _check_nesting(loaded: LoadedModel, graph: GraphView) -> Iterator[Finding]:
-    functions: dict = {}
-    for function in loaded.structure.functions:
-        functions.setdefault(function.name, function)
+    from trtforge.analyzer.backends.local_functions import parser_functions
+
+    functions = parser_functions(loaded.structure)
     bodies = {"If", "Loop", "Scan"}
     ops = graph.fields.ops
     if bodies.isdisjoint(ops) and functions.keys().isdisjoint(ops):

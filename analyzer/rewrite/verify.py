@@ -334,7 +334,8 @@ _CRASHING_VARIADIC = frozenset({"Max", "Min", "Sum", "Mean"})
 def refuse_crashing_models(proto: onnx.ModelProto) -> None:
     """Raises UserError for a graph onnxruntime would crash on instead of refusing: a Max,
     Min, Sum or Mean with an input given as an empty name (valid ONNX; the process died
-    with SIGSEGV, no message, inside verification, calibration or the FP16 check)."""
+    with SIGSEGV, no message, inside verification, calibration or the FP16 check).
+    trt-rewrite (when it verifies) and trt-quantize call it once, before any run."""
     from trtforge.analyzer.errors import UserError
     from trtforge.analyzer.loading import iter_nodes
     from trtforge.analyzer.safe_text import printable
@@ -353,7 +354,6 @@ def refuse_crashing_models(proto: onnx.ModelProto) -> None:
 def _session(proto: onnx.ModelProto, options, folder=None):
     import onnxruntime as ort
 
-    refuse_crashing_models(proto)
     if folder is not None:
         options.add_session_config_entry(EXTERNAL_FOLDER_KEY, str(folder))
     if proto.ByteSize() < INLINE_LIMIT:

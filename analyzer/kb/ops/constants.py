@@ -31,12 +31,11 @@ _STRINGY = ("sparse_value", "value_string", "value_strings")
 
 def _check_constant(ctx: NodeContext):
     from trtforge.analyzer.inference import dtype_name
-    from trtforge.analyzer.kb.graph_rules import input_types
+    from trtforge.analyzer.kb.graph_rules import input_types, unimportable
 
     head = ctx.tensor_attr_head("value")  # (type and dims: the weight's values unread)
     dtype = dtype_name(head[0]) if head is not None else "UNDEFINED"
-    allowed = input_types(ctx.target)
-    if dtype not in allowed and dtype != "UNDEFINED" and not dtype.startswith("TYPE"):
+    if unimportable(dtype, input_types(ctx.target)):
         yield ctx.finding(
             "value-dtype",
             f"the value has element type {dtype}, which the parser cannot import (a Constant "

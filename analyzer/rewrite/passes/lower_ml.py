@@ -990,23 +990,17 @@ def _check_alone(node, graph) -> str | None:
     which outputs are used — is what it sees in the rewrite, so the skips trt-check reports
     are the ones `--auto` would make (string class labels, an SVC with probabilities,
     BRANCH_MEMBER splits, post_transform 1 or 2, ...)."""
-    import onnx
     from onnx import helper
 
     from trtforge.analyzer.rewrite.base import RewriteOptions
 
-    def typed(name: str):
-        info = graph.tensor(name)
-        elem = onnx.TensorProto.DataType.Value(info.dtype) if info.dtype in _ELEMENT_TYPES else 0
-        return helper.make_tensor_value_info(name, elem, info.shape)
-
-    inputs = [typed(name) for name in dict.fromkeys(n for n in node.input if n)]
+    inputs = [graph.value_info(name) for name in dict.fromkeys(n for n in node.input if n)]
     used = [
         name
         for name in node.output
         if name and (graph.is_graph_output(name) or graph.consumers.get(name))
     ]
-    outputs = [typed(name) for name in used]
+    outputs = [graph.value_info(name) for name in used]
     alone = helper.make_model(
         helper.make_graph([node], "alone", inputs, outputs),
         opset_imports=[helper.make_opsetid("", MIN_OPSET), helper.make_opsetid(ML, 5)],
@@ -1019,11 +1013,6 @@ def _check_alone(node, graph) -> str | None:
         options = RewriteOptions(None, zipmap_as_tensor=True)
         ctx = PassContext(copy, options, LowerMl.id, {"": MIN_OPSET, ML: 5})
         return LowerMl().check(Match(anchor=anchor(copy.nodes[0]), nodes=[copy.nodes[0]]), ctx)
-
-
-_ELEMENT_TYPES = frozenset(
-    ["FLOAT", "DOUBLE", "FLOAT16", "INT64", "INT32", "INT8", "UINT8", "BOOL", "STRING", "INT16"]
-)
 
 
 PASS = LowerMl
