@@ -11,7 +11,10 @@
 //
 // It either gives exactly ONNX's result or declines (None): the caller then runs ONNX. It
 // declines wherever it is not certain — an op it does not model, an opset outside what it
-// was checked for, value_info, functions, bodies, sparse or external initializers, a type
+// was checked for, value_info, functions, bodies other than If branches of these ops (with
+// inputs, initializers or value_info of their own, an output passed through, a name the
+// graph defines too, a constant of the enclosing graph read as a value, a node of a domain
+// without a schema, an If that fails where ONNX's run would fail), sparse or external initializers, a type
 // that is not a plain tensor type serialized canonically, a name defined twice, a shape or
 // attribute ONNX would refuse (ONNX's strict run would raise there), integer arithmetic
 // (data propagation could reach a consumer), a Reshape whose shape is not a constant.
@@ -23,8 +26,12 @@
 //   Ceil): the input's type; Softmax (also checks rank and axis); Add, Sub, Mul, Div, Pow:
 //   the first input's element type, the shapes broadcast; MatMul; Transpose; Reshape with a
 //   constant shape; ReduceMean (axes attribute below 18, a constant input from 18); Cast;
-//   Constant (a `value` tensor); and ops of a domain ONNX defines no schema for (outputs
-//   untyped; later errors are then not errors, as in ONNX).
+//   Constant (a `value` tensor); Identity; If (onnx's IfInferenceFunction: the then branch
+//   inferred, then the else branch, in scopes that see the enclosing graphs' names and share
+//   one symbol table; each output the then branch's type united with the else branch's; a
+//   failing branch fails its If, which after an op without a schema is no error); and ops
+//   of a domain ONNX defines no schema for (outputs untyped; later errors are then not
+//   errors, as in ONNX).
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -211,7 +218,25 @@ struct Attribute {
   std::vector<int64_t> ints;
   bool has_t = false;
   std::string_view t;
+  bool has_g = false;
+  std::string_view g;  // a graph (an If's branch)
   int64_t type = 0;
+};
+
+struct ValueInfo {
+  std::string_view name, type, whole;
+  bool has_type = false;
+};
+
+struct Node;
+
+// An If's branch: its declared outputs and its nodes (it has no inputs, initializers or
+// value_info: declined), inferred in a scope of its own (`Inference::scopes_`).
+struct Body {
+  std::string_view attribute;  // then_branch or else_branch
+  std::vector<ValueInfo> outputs;
+  std::vector<Node> nodes;
+  int scope = -1;
 };
 
 struct Node {
@@ -219,6 +244,7 @@ struct Node {
   std::vector<uint32_t> in, out;  // their ids (`Inference::id`)
   std::string_view op, domain;
   std::vector<Attribute> attributes;
+  std::vector<Body> bodies;  // an If's branches, in the order of its attributes
 
   const Attribute* attribute(std::string_view name) const {
     const Attribute* found = nullptr;
@@ -338,13 +364,18 @@ Attribute parse_attribute(std::string_view bytes) {
         a.has_ints = true;
         read_packed_or_not(f, a.ints);
         break;
+      case 6:
+        if (f.wire != 2 || a.has_g) decline();
+        a.has_g = true;
+        a.g = f.payload;
+        break;
       case 20:
         if (f.wire != 0) decline();
         a.type = static_cast<int64_t>(f.value);
         break;
       case 2: case 4: case 7: case 9: case 13: case 14: case 15: case 23: break;  // other values
       default:
-        decline();  // a graph, graphs, a reference to a function's attribute, ...
+        decline();  // graphs, a reference to a function's attribute, ...
     }
   });
   if (names != 1) decline();
@@ -370,11 +401,6 @@ Node parse_node(std::string_view bytes) {
   return n;
 }
 
-struct ValueInfo {
-  std::string_view name, type, whole;
-  bool has_type = false;
-};
-
 ValueInfo parse_value_info(std::string_view bytes) {
   ValueInfo v;
   v.whole = bytes;
@@ -390,6 +416,68 @@ ValueInfo parse_value_info(std::string_view bytes) {
   return v;
 }
 
+// The default-domain ops `Inference::infer` models.
+bool modelled(std::string_view op) {
+  static const std::unordered_set<std::string_view> ops = {
+      "Relu", "Erf", "Sqrt", "Exp", "Log", "Tanh", "Sigmoid", "Neg", "Abs", "Reciprocal",
+      "Floor", "Ceil", "Identity", "Add", "Sub", "Mul", "Div", "Pow", "Softmax", "MatMul", "Transpose",
+      "Reshape", "ReduceMean", "Cast", "Constant", "If"};
+  return ops.count(op) != 0;
+}
+
+// The domains ONNX defines schemas for: a node of any other (imported) domain has none.
+bool onnx_domain(std::string_view domain) {
+  return domain.empty() || domain == "ai.onnx" || domain == "ai.onnx.ml" ||
+         domain == "ai.onnx.preview.training" || domain == "ai.onnx.training" ||
+         domain == "ai.onnx.preview";
+}
+
+// Bodies nested deeper than this are declined.
+constexpr int kMaxBodyDepth = 8;
+
+Node parse_node_deep(std::string_view bytes, int depth);
+
+// An If's branch (a GraphProto): declined where it holds what is not modelled in a body —
+// inputs, initializers, value_info, a node of an op or domain not modelled.
+Body parse_body(std::string_view attribute, std::string_view graph, int depth) {
+  if (depth > kMaxBodyDepth) decline();
+  Body body;
+  body.attribute = attribute;
+  each(graph, [&](const Field& f) {
+    if (f.wire != 2) decline();
+    switch (f.number) {
+      case 1: body.nodes.push_back(parse_node_deep(f.payload, depth)); break;
+      case 12: body.outputs.push_back(parse_value_info(f.payload)); break;
+      case 2: case 10: break;  // name, doc_string
+      default: decline();  // inputs, initializers, value_info, ...
+    }
+  });
+  for (const Node& n : body.nodes) {
+    if (!n.domain.empty() || !modelled(n.op)) decline();
+  }
+  return body;
+}
+
+// `parse_node`, with an If's branches parsed into `bodies` (`depth`: the nesting of the
+// graph the node is in).
+Node parse_node_deep(std::string_view bytes, int depth) {
+  Node n = parse_node(bytes);
+  bool graphs = false;
+  for (const Attribute& a : n.attributes) graphs = graphs || a.has_g;
+  if (n.op != "If" || !n.domain.empty()) {
+    if (graphs) decline();
+    return n;
+  }
+  if (n.attributes.size() != 2) decline();
+  for (const Attribute& a : n.attributes) {
+    if (!a.has_g || a.type != 5 || a.has_i || a.has_t || a.has_ints) decline();
+    if (a.name != "then_branch" && a.name != "else_branch") decline();
+  }
+  if (n.attributes[0].name == n.attributes[1].name) decline();
+  for (const Attribute& a : n.attributes) n.bodies.push_back(parse_body(a.name, a.g, depth + 1));
+  return n;
+}
+
 // -- inference -------------------------------------------------------------------------------
 class Inference {
  public:
@@ -400,6 +488,7 @@ class Inference {
         opset_(opset), foreign_(std::move(foreign_domains)) {
     ids_.reserve(expected_names);
     slots_.reserve(expected_names);
+    scopes_.emplace_back();  // the graph's
     for (const ValueInfo& v : inputs_) collect_symbols(v);
     for (const ValueInfo& v : outputs_) collect_symbols(v);
     for (const ValueInfo& v : inputs_) {
@@ -408,17 +497,7 @@ class Inference {
       slot.type = parse_declared(v.type);
       slot.defined = true;
     }
-    output_types_.resize(outputs_.size());
-    for (size_t k = 0; k < outputs_.size(); ++k) {
-      const ValueInfo& v = outputs_[k];
-      Slot& slot = slots_[id(v.name)];
-      if (slot.defined || slot.output >= 0) decline();
-      slot.output = static_cast<int32_t>(k);
-      if (v.has_type) {  // readable before it is produced, as in ONNX
-        output_types_[k] = parse_declared(v.type);
-        slot.type = output_types_[k];
-      }
-    }
+    declare_outputs(outputs_, 0);
     for (const Tensor& t : inits_) {
       Slot& slot = slots_[id(t.name)];
       if (t.elem <= 0 || slot.output >= 0 || slot.data) decline();
@@ -444,38 +523,18 @@ class Inference {
   }
 
   void run(std::vector<Node>& nodes) {
-    for (Node& n : nodes) {
-      for (std::string_view name : n.inputs) n.in.push_back(name.empty() ? kNoName : id(name));
-      for (std::string_view name : n.outputs) n.out.push_back(name.empty() ? kNoName : id(name));
-      node(n);
-    }
+    collect_body_symbols(nodes);
+    run_nodes(nodes);
   }
 
   // The "inferred model": its nodes' op types, inputs, outputs and value_info (what
   // `_speculation.model_types` reads).
   std::string result(const std::vector<Node>& nodes) const {
     std::string graph;
-    graph.reserve(added_.size() * 64 + nodes.size() * 16);
-    std::string node, scratch;
-    for (const Node& n : nodes) {
-      node.clear();
-      put_field(node, 4, n.op);
-      put_field(graph, 1, node);
-    }
+    graph.reserve(scopes_[0].added.size() * 64 + nodes.size() * 16);
+    put_nodes(graph, nodes);
     for (const ValueInfo& v : inputs_) put_field(graph, 11, named(v.name, v.type));
-    for (size_t k = 0; k < outputs_.size(); ++k) {
-      const Type& type = output_types_[k];
-      if (!type.known) {
-        scratch.clear();
-        put_field(scratch, 1, outputs_[k].name);
-        put_field(graph, 12, scratch);
-      } else {
-        put_field(graph, 12, named(outputs_[k].name, serialize(type)));
-      }
-    }
-    for (uint32_t at : added_) {
-      put_field(graph, 13, named(names_[at], serialize(slots_[at].type)));
-    }
+    put_outputs_and_value_info(graph, outputs_, 0);
     std::string model;
     put_field(model, 7, graph);
     return model;
@@ -490,7 +549,100 @@ class Inference {
     int32_t output = -1;           // its index among the graph outputs
     bool defined = false;          // a graph input or an initializer
     bool produced = false;         // a node's output
+    int32_t scope = 0;             // the graph it belongs to (`scopes_`): 0, or an If's branch
   };
+
+  struct Scope {  // a graph being inferred: the top-level one (0), or an If's branch
+    int parent = -1;
+    std::vector<Type> output_types;  // its outputs' (declared, then merged) types
+    std::vector<uint32_t> added;     // its value_info, in ONNX's order
+    bool failed = false;             // a node's inference failed (a branch: its If fails)
+  };
+
+  // The outputs `outputs` of graph `scope` declared: typed ones readable before they are
+  // produced (in that graph), as in ONNX.
+  void declare_outputs(const std::vector<ValueInfo>& outputs, int scope) {
+    scopes_[scope].output_types.resize(outputs.size());
+    for (size_t k = 0; k < outputs.size(); ++k) {
+      const ValueInfo& v = outputs[k];
+      Slot& slot = slots_[id(v.name)];
+      if (slot.defined || slot.produced || slot.output >= 0) decline();
+      slot.output = static_cast<int32_t>(k);
+      slot.scope = scope;
+      if (v.has_type) {
+        scopes_[scope].output_types[k] = parse_declared(v.type);
+        slot.type = scopes_[scope].output_types[k];
+      }
+    }
+  }
+
+  // The symbols the branches' declared outputs hold (ONNX's symbol table is filled from the
+  // whole model, its bodies included, before inference).
+  void collect_body_symbols(const std::vector<Node>& nodes) {
+    for (const Node& n : nodes) {
+      for (const Body& body : n.bodies) {
+        for (const ValueInfo& v : body.outputs) collect_symbols(v);
+        collect_body_symbols(body.nodes);
+      }
+    }
+  }
+
+  void run_nodes(std::vector<Node>& nodes) {
+    for (Node& n : nodes) {
+      for (std::string_view name : n.inputs) n.in.push_back(name.empty() ? kNoName : id(name));
+      for (std::string_view name : n.outputs) n.out.push_back(name.empty() ? kNoName : id(name));
+      node(n);
+    }
+  }
+
+  // Whether the graph being inferred sees `slot`: its own names and its enclosing graphs'.
+  bool visible(const Slot& slot) const {
+    for (int scope = current_; scope >= 0; scope = scopes_[scope].parent) {
+      if (slot.scope == scope) return true;
+    }
+    return false;
+  }
+
+  void put_nodes(std::string& graph, const std::vector<Node>& nodes) const {
+    std::string node;
+    for (const Node& n : nodes) {
+      node.clear();
+      put_field(node, 4, n.op);
+      for (const Body& body : n.bodies) {  // an If's branches, as graph attributes
+        std::string attribute, branch;
+        put_field(attribute, 1, body.attribute);
+        put_nodes(branch, body.nodes);
+        if (body.scope >= 0) {
+          put_outputs_and_value_info(branch, body.outputs, body.scope);
+        } else {  // not inferred (the then branch failed first): as declared
+          for (const ValueInfo& v : body.outputs) put_field(branch, 12, v.whole);
+        }
+        put_field(attribute, 6, branch);
+        put_tag(attribute, 20, 0);
+        put_varint(attribute, 5);  // GRAPH
+        put_field(node, 5, attribute);
+      }
+      put_field(graph, 1, node);
+    }
+  }
+
+  void put_outputs_and_value_info(std::string& graph, const std::vector<ValueInfo>& outputs,
+                                  int scope) const {
+    std::string scratch;
+    for (size_t k = 0; k < outputs.size(); ++k) {
+      const Type& type = scopes_[scope].output_types[k];
+      if (!type.known) {
+        scratch.clear();
+        put_field(scratch, 1, outputs[k].name);
+        put_field(graph, 12, scratch);
+      } else {
+        put_field(graph, 12, named(outputs[k].name, serialize(type)));
+      }
+    }
+    for (uint32_t at : scopes_[scope].added) {
+      put_field(graph, 13, named(names_[at], serialize(slots_[at].type)));
+    }
+  }
 
   uint32_t id(std::string_view name) {
     auto [it, added] = ids_.try_emplace(name, static_cast<uint32_t>(slots_.size()));
@@ -543,8 +695,9 @@ class Inference {
   }
 
   // ONNX's UpdateType: unknown dims get new symbols; a declared graph output is merged.
-  void update(uint32_t at, Type type) {
-    if (!type.known) return;
+  // False where the merge fails (an error of the node).
+  bool update(uint32_t at, Type type) {
+    if (!type.known) return true;
     for (Dim& d : type.dims) {
       if (d.kind == Dim::kNone) {
         d.kind = Dim::kParam;
@@ -552,11 +705,12 @@ class Inference {
       }
     }
     Slot& slot = slots_[at];
-    if (slot.output >= 0 && output_types_[slot.output].known) {
-      Type& existing = output_types_[slot.output];
+    std::vector<Type>& output_types = scopes_[slot.scope].output_types;
+    if (slot.output >= 0 && output_types[slot.output].known) {
+      Type& existing = output_types[slot.output];
       if (!compatible(type, existing)) {  // an error of the node (after its dims were named)
-        if (!unsupported_seen_) decline();
-        return;
+        failed();
+        return false;
       }
       if (existing.has_shape && type.has_shape) {
         for (size_t k = 0; k < type.dims.size(); ++k) {
@@ -568,22 +722,26 @@ class Inference {
         existing.dims = type.dims;
       }
       slot.type = existing;
-      return;
+      return true;
     }
-    if (slot.output >= 0) output_types_[slot.output] = type;  // declared without a type
+    if (slot.output >= 0) output_types[slot.output] = type;  // declared without a type
     slot.type = std::move(type);
-    added_.push_back(at);
+    scopes_[current_].added.push_back(at);
+    return true;
   }
 
   const Type* input_type(const Node& n, size_t k) const {
     if (k >= n.in.size() || n.in[k] == kNoName) return nullptr;
-    const Type& type = slots_[n.in[k]].type;
-    return type.known ? &type : nullptr;
+    const Slot& slot = slots_[n.in[k]];
+    return slot.type.known && visible(slot) ? &slot.type : nullptr;
   }
 
   const Tensor* input_data(const Node& n, size_t k) const {
     if (k >= n.in.size() || n.in[k] == kNoName) return nullptr;
-    return slots_[n.in[k]].data;
+    const Slot& slot = slots_[n.in[k]];
+    // an enclosing graph's constant: ONNX gives a branch no values of its scope
+    if (slot.data && slot.scope != current_) decline();
+    return slot.data;
   }
 
   // propagateElemTypeFromInputToOutput(ctx, k, 0)
@@ -656,7 +814,7 @@ class Inference {
     no_integer_inputs(n);
     if (op == "Relu" || op == "Erf" || op == "Sqrt" || op == "Exp" || op == "Log" || op == "Tanh" ||
         op == "Sigmoid" || op == "Neg" || op == "Abs" || op == "Reciprocal" || op == "Floor" ||
-        op == "Ceil") {
+        op == "Ceil" || op == "Identity") {
       count(n, 1, 1, 1);
       if (!n.attributes.empty()) decline();
       Type out = elem_from(n, 0);
@@ -930,28 +1088,122 @@ class Inference {
     decline();
   }
 
-  void node(const Node& n) {
+  void node(Node& n) {
     for (uint32_t output : n.out) {
       if (output == kNoName) continue;
-      // a name defined twice: ONNX merges into the first definition (not modelled)
+      // a name defined twice (in any graph): ONNX merges into the first definition, or a
+      // branch's into its enclosing graph's (not modelled)
       Slot& slot = slots_[output];
-      if (slot.defined || slot.produced) decline();
+      if (slot.defined || slot.produced || (slot.output >= 0 && slot.scope != current_)) {
+        decline();
+      }
       slot.produced = true;
+      slot.scope = current_;
     }
     if (foreign_.count(n.domain)) {  // no schema: outputs untyped, later errors ignored
+      if (current_ != 0) decline();  // (in a branch: not modelled)
       unsupported_seen_ = true;
       return;
     }
     if (!n.domain.empty()) decline();
     Type out;
     try {
+      if (n.op == "If") {
+        if_node(n);
+        return;
+      }
       out = infer(n);
     } catch (const Failed&) {
-      if (!unsupported_seen_) decline();  // an error of the strict run
+      failed();
       return;
     }
-    update(n.out[0], std::move(out));
-    if (n.op == "Constant") slots_[n.out[0]].data = &constants_.back();
+    // (a Constant's value is read by later nodes only where its output's type merged)
+    if (update(n.out[0], std::move(out)) && n.op == "Constant") {
+      slots_[n.out[0]].data = &constants_.back();
+    }
+  }
+
+  // A node's inference failed: an error of the strict run in the graph (unless an op without
+  // a schema came before it: then no error, as in ONNX); in a branch, the branch goes on and
+  // then fails its If.
+  void failed() {
+    if (current_ != 0) {
+      scopes_[current_].failed = true;
+    } else if (!unsupported_seen_) {
+      decline();
+    }
+  }
+
+  // The types of a branch's outputs, inferred in a scope of its own that sees the enclosing
+  // graphs' names (ONNX's GraphInferencer); throws Failed (the If's failure) after the
+  // branch's nodes are inferred where one of them failed.
+  std::vector<Type> run_body(Body& body) {
+    const int scope = static_cast<int>(scopes_.size());
+    scopes_.emplace_back();
+    scopes_[scope].parent = current_;
+    body.scope = scope;
+    const int enclosing = current_;
+    current_ = scope;
+    declare_outputs(body.outputs, scope);
+    run_nodes(body.nodes);
+    for (const ValueInfo& v : body.outputs) {
+      const Slot& slot = slots_[id(v.name)];
+      if (!slot.produced || slot.scope != scope) decline();  // passed through: not modelled
+    }
+    current_ = enclosing;
+    if (scopes_[scope].failed) throw Failed{};
+    return scopes_[scope].output_types;
+  }
+
+  // If (onnx's IfInferenceFunction): the then branch inferred, then the else branch; each
+  // output the then branch's type, its shape united with the else branch's.
+  void if_node(Node& n) {
+    if (n.inputs.size() != 1 || n.inputs[0].empty() || n.outputs.empty()) decline();
+    for (std::string_view name : n.outputs) {
+      if (name.empty()) decline();
+    }
+    Body* then_branch = nullptr;
+    Body* else_branch = nullptr;
+    for (Body& body : n.bodies) (body.attribute == "then_branch" ? then_branch : else_branch) = &body;
+    if (!then_branch || !else_branch) decline();
+    const std::vector<Type> then_types = run_body(*then_branch);
+    const std::vector<Type> else_types = run_body(*else_branch);
+    if (then_types.size() != else_types.size() || then_types.size() != n.outputs.size()) {
+      throw Failed{};
+    }
+    std::vector<Type> types;  // (the If's outputs are updated only where it succeeds)
+    for (size_t i = 0; i < then_types.size(); ++i) {
+      Type& type = types.emplace_back(then_types[i]);
+      const Type& other = else_types[i];
+      if (type.known != other.known) throw Failed{};  // mismatched types
+      if (!type.known) continue;
+      if (type.elem != other.elem) throw Failed{};
+      if (type.has_shape) {
+        if (!other.has_shape || other.dims.size() != type.dims.size()) {
+          type.has_shape = false;
+          type.dims.clear();
+        } else {
+          for (size_t k = 0; k < type.dims.size(); ++k) {
+            Dim& target = type.dims[k];
+            const Dim& source = other.dims[k];
+            bool conflict;
+            if (source.kind == Dim::kValue) {
+              conflict = !(target.kind == Dim::kValue && target.value == source.value);
+            } else if (source.kind == Dim::kParam) {
+              conflict = !(target.kind == Dim::kParam && target.param == source.param);
+            } else {
+              conflict = target.kind != Dim::kNone;
+            }
+            if (conflict) {
+              target.kind = Dim::kNone;
+              target.value = 0;
+              target.param = {};
+            }
+          }
+        }
+      }
+    }
+    for (size_t i = 0; i < types.size(); ++i) update(n.out[i], std::move(types[i]));
   }
 
   std::vector<ValueInfo> inputs_, outputs_;
@@ -962,29 +1214,13 @@ class Inference {
   std::unordered_map<std::string_view, uint32_t> ids_;
   std::vector<Slot> slots_;
   std::vector<std::string_view> names_;
-  std::vector<Type> output_types_;  // the graph outputs' (declared, then merged) types
-  std::vector<uint32_t> added_;     // value_info, in ONNX's order
+  std::deque<Scope> scopes_;  // the graph's (0), then each branch's as it is inferred
+  int current_ = 0;           // the graph being inferred
   std::unordered_set<std::string_view> symbols_;
   std::deque<std::string> generated_;
   unsigned next_symbol_ = 0;
   bool unsupported_seen_ = false;
 };
-
-// The default-domain ops `Inference::infer` models.
-bool modelled(std::string_view op) {
-  static const std::unordered_set<std::string_view> ops = {
-      "Relu", "Erf", "Sqrt", "Exp", "Log", "Tanh", "Sigmoid", "Neg", "Abs", "Reciprocal",
-      "Floor", "Ceil", "Add", "Sub", "Mul", "Div", "Pow", "Softmax", "MatMul", "Transpose",
-      "Reshape", "ReduceMean", "Cast", "Constant"};
-  return ops.count(op) != 0;
-}
-
-// The domains ONNX defines schemas for: a node of any other (imported) domain has none.
-bool onnx_domain(std::string_view domain) {
-  return domain.empty() || domain == "ai.onnx" || domain == "ai.onnx.ml" ||
-         domain == "ai.onnx.preview.training" || domain == "ai.onnx.training" ||
-         domain == "ai.onnx.preview";
-}
 
 PyObject* inferred(PyObject*, PyObject* arg) {
   Py_buffer view;
@@ -1059,7 +1295,7 @@ PyObject* inferred(PyObject*, PyObject* arg) {
       if (domain.empty() ? !modelled(op) : onnx_domain(domain)) decline();
     }
     nodes.reserve(payloads.size());
-    for (std::string_view payload : payloads) nodes.push_back(parse_node(payload));
+    for (std::string_view payload : payloads) nodes.push_back(parse_node_deep(payload, 0));
     for (const Node& n : nodes) {
       if (!n.domain.empty() && !onnx_domain(n.domain) && !opsets.count(n.domain)) decline();
     }

@@ -43,7 +43,11 @@ def _onnx(serialized: bytes, data_prop: bool = True) -> bytes | None:
 
 
 def _entries(inferred: bytes) -> tuple[list[str], list[tuple[str, bytes]]]:
-    ops, types = _speculation.model_types(inferred)
+    """The op types and the type table's entries, the bodies' included (what the static
+    backend reads of an inferred model: `_speculation.inferred_types`)."""
+    read = _speculation.inferred_types(inferred)
+    assert read is not None, "bodies the native reader does not understand"
+    ops, types = read
     return ops, list(types.items())
 
 
@@ -220,6 +224,152 @@ def test_random_graphs_as_onnx_infers_them():
     assert modelled >= cases // 5, f"only {modelled} of {cases} random graphs modelled"
 
 
+# -- random graphs with Ifs -------------------------------------------------------------------
+_BODY_OPS = ("Relu", "Neg", "Identity", "Sigmoid", "Add", "Mul", "MatMul", "Softmax",
+             "Transpose", "Cast", "Constant", "Reshape", "If")  # fmt: skip
+#: mostly ops whose inference fails on no input, so that most graphs are ones ONNX infers
+_BODY_WEIGHTS = np.array([16, 16, 16, 10, 6, 6, 2, 2, 2, 4, 5, 3, 12]) / 100
+_BODY_WEIGHTS_LEAF = np.append(_BODY_WEIGHTS[:-1], 0) / _BODY_WEIGHTS[:-1].sum()
+
+
+def _random_branch(rng, name: str, outer: list[str], outputs: int, depth: int, float_type: int):
+    """A branch graph of 1-4 random nodes reading `outer` names and its own, `outputs`
+    outputs declared untyped, typed without a shape, or typed with a random shape (names of
+    made-up dims among them); sometimes a node of an op not modelled in branches, an output
+    passed through from the enclosing graph, or a name the enclosing graph defines."""
+    tensors = list(outer)
+    nodes = []
+
+    def pick() -> str:
+        return str(rng.choice(tensors[-4:] if rng.random() < 0.7 else tensors))
+
+    for k in range(int(rng.integers(1, 5))):
+        out = f"{name}_t{k}"
+        op = str(rng.choice(_BODY_OPS, p=_BODY_WEIGHTS if depth < 2 else _BODY_WEIGHTS_LEAF))
+        attributes: dict = {}
+        if op in ("Add", "Mul", "MatMul"):
+            ins = [pick(), pick()]
+        elif op == "Constant":
+            ins = []
+            value = rng.standard_normal(
+                [int(rng.choice([1, 2, 3])) for _ in range(rng.integers(0, 3))]
+            ).astype(np.float32)
+            attributes["value"] = numpy_helper.from_array(value)
+        elif op == "Reshape":
+            shape = f"{name}_shape{k}"
+            values = [int(v) for v in rng.choice([-1, 0, 1, 2, 3, 4], size=rng.integers(1, 4))]
+            nodes.append(helper.make_node("Constant", [], [shape], value=_int64(shape, values)))
+            ins = [pick(), shape if rng.random() < 0.9 else "shape_outer"]
+        elif op == "Cast":
+            ins = [pick()]
+            attributes["to"] = int(rng.choice([TensorProto.FLOAT, TensorProto.FLOAT16]))
+        elif op == "Softmax":
+            ins = [pick()]
+            attributes["axis"] = int(rng.integers(-3, 3))
+        elif op == "Transpose":
+            ins = [pick()]
+        elif op == "If":
+            count = int(rng.integers(1, 3))
+            outs = [f"{out}_{i}" for i in range(count)]
+            branches = {
+                f"{kind}_branch": _random_branch(
+                    rng, f"{out}_{kind}", tensors, count, depth + 1, float_type
+                )
+                for kind in ("then", "else")
+            }
+            nodes.append(helper.make_node("If", ["cond"], outs, **branches))
+            tensors += outs
+            continue
+        else:
+            ins = [pick()]
+        if rng.random() < 0.005:
+            op = "Shape"  # not modelled
+        if rng.random() < 0.005 and outer:
+            out = str(rng.choice(outer))  # a name defined twice
+        nodes.append(helper.make_node(op, ins, [out], **attributes))
+        tensors.append(out)
+    produced = [n.output[0] for n in nodes if n.op_type != "If"] or [tensors[-1]]
+    while len(produced) < outputs:  # a value for each output
+        nodes.append(helper.make_node("Identity", [produced[-1]], [f"{name}_copy{len(produced)}"]))
+        produced.append(nodes[-1].output[0])
+    declared = []
+    for index in range(outputs):
+        source = produced[-1 - index] if index < len(produced) else produced[-1]
+        if rng.random() < 0.01:
+            source = str(rng.choice(outer))  # passed through
+        kind = rng.integers(0, 4)
+        if kind == 0:
+            declared.append(helper.make_empty_tensor_value_info(source))
+        elif kind == 1:
+            declared.append(_value_info(source, float_type, None))
+        else:
+            declared.append(_value_info(source, float_type, _random_shape(rng)))
+    names = [v.name for v in declared]
+    if len(set(names)) != len(names):  # one output named twice: keep the first
+        declared = [v for i, v in enumerate(declared) if v.name not in names[:i]]
+        while len(declared) < outputs:
+            declared.append(helper.make_empty_tensor_value_info(f"{name}_missing{len(declared)}"))
+    return helper.make_graph(nodes, name, [], declared)
+
+
+def _inferable_random_model(seed: int) -> onnx.ModelProto:
+    """The first `random_model` from seed `5 * seed` on that ONNX infers (most are refused;
+    a graph with Ifs is to be refused for its Ifs)."""
+    for candidate in range(5 * seed, 5 * seed + 100):
+        model = random_model(candidate)
+        if _onnx(model.SerializeToString()) is not None:
+            return model
+    return model
+
+
+def random_model_with_ifs(seed: int) -> onnx.ModelProto:
+    """A random graph ONNX infers (`_inferable_random_model`) with If nodes inserted after
+    random nodes: branches reading the
+    graph's names (`_random_branch`), of the same or different output counts, types and
+    shapes, nested up to two deep; a BOOL input `cond`."""
+    rng = np.random.default_rng(10_000 + seed)
+    model = _inferable_random_model(seed)
+    graph = model.graph
+    float_type = graph.input[0].type.tensor_type.elem_type
+    nodes: list[onnx.NodeProto] = []
+    known = [v.name for v in graph.input] + [t.name for t in graph.initializer]
+    for index, node in enumerate(graph.node):
+        nodes.append(node)
+        known += [o for o in node.output if o]
+        if rng.random() < 0.35:
+            count = int(rng.integers(1, 3))
+            outs = [f"if{index}_{i}" for i in range(count)]
+            counts = (count, count if rng.random() < 0.95 else count + 1)
+            branches = {
+                f"{kind}_branch": _random_branch(rng, f"if{index}_{kind}", known, n, 1, float_type)
+                for kind, n in zip(("then", "else"), counts, strict=True)
+            }
+            if rng.random() < 0.5:  # the else branch first in the attributes
+                branches = dict(reversed(list(branches.items())))
+            nodes.append(helper.make_node("If", ["cond"], outs, name=f"if{index}", **branches))
+            known += outs
+    del graph.node[:]
+    graph.node.extend(nodes)
+    graph.input.append(helper.make_tensor_value_info("cond", TensorProto.BOOL, []))
+    graph.initializer.append(_int64("shape_outer", [-1]))
+    if rng.random() < 0.3 and graph.node[-1].op_type == "If":  # the If's output declared
+        graph.output.append(_value_info(graph.node[-1].output[0], float_type, _random_shape(rng)))
+    return model
+
+
+@needs_checked_onnx
+def test_random_graphs_with_ifs_as_onnx_infers_them():
+    modelled = 0
+    cases = 1500
+    for seed in range(cases):
+        model = random_model_with_ifs(seed)
+        try:
+            modelled += _agrees(model)
+        except AssertionError as err:
+            raise AssertionError(f"seed {seed}: {err}") from err
+    assert modelled >= cases // 6, f"only {modelled} of {cases} random graphs modelled"
+
+
 # -- the corpus --------------------------------------------------------------------------------
 def _corpus() -> list[tuple[str, bytes]]:
     """The examples, the test fixtures, the onnx wheel's models and its node test cases (as
@@ -328,6 +478,143 @@ def test_declared_outputs_are_merged_as_onnx_merges_them():
     )
     assert _infer.inferred(conflicting.SerializeToString()) is None
     assert _onnx(conflicting.SerializeToString()) is None
+
+
+def _branch(name: str, nodes, outputs) -> onnx.GraphProto:
+    return helper.make_graph(nodes, name, [], outputs)
+
+
+def _if_model(then_nodes, else_nodes, then_outputs, else_outputs, before=(), outputs=None):
+    """x [2, 3] FLOAT, w [3] FLOAT and cond BOOL; `before` nodes, then an If of these branches
+    whose outputs are y0, y1, ...."""
+    count = len(then_outputs)
+    node = helper.make_node(
+        "If",
+        ["cond"],
+        [f"y{i}" for i in range(count)],
+        then_branch=_branch("then", then_nodes, then_outputs),
+        else_branch=_branch("else", else_nodes, else_outputs),
+    )
+    foreign = any(n.domain for n in before)
+    return _model(
+        [*before, node],
+        [_value_info("x", TensorProto.FLOAT, ["N", 3]), _value_info("cond", TensorProto.BOOL, [])],
+        outputs or [helper.make_empty_tensor_value_info(f"y{i}") for i in range(count)],
+        [numpy_helper.from_array(np.ones(3, np.float32), "w"), _int64("flat", [-1])],
+        extra_imports=[helper.make_opsetid("com.example", 1)] if foreign else (),
+    )
+
+
+def _typed(types: dict, name: str) -> list | None:
+    """The dims of `name` in an entries dict (None: no shape)."""
+    tensor = onnx.TypeProto.FromString(types[name]).tensor_type
+    if not tensor.HasField("shape"):
+        return None
+    return [d.dim_param or d.dim_value for d in tensor.shape.dim]
+
+
+@needs_checked_onnx
+def test_if_branches_are_inferred_and_united_as_onnx_does():
+    """Each branch sees the graph's names; the If's output is the then branch's type with the
+    dims the else branch disagrees on made up anew; the branches' own values are typed in
+    their own value_info."""
+    model = _if_model(
+        [helper.make_node("Add", ["x", "w"], ["a"]), helper.make_node("Relu", ["a"], ["t"])],
+        [
+            helper.make_node("Constant", [], ["s"], value=_int64("s", [3, 2])),
+            helper.make_node("Reshape", ["x", "s"], ["e"]),
+        ],
+        [helper.make_empty_tensor_value_info("t")],
+        [_value_info("e", TensorProto.FLOAT, [3, None])],
+    )
+    assert _agrees(model)
+    types = dict(_entries(_infer.inferred(model.SerializeToString()))[1])
+    assert _typed(types, "a") == ["N", 3] and _typed(types, "e") == [3, 2]
+    assert _typed(types, "y0") == ["unk__0", "unk__1"]
+
+
+@needs_checked_onnx
+def test_a_branch_that_fails_after_an_op_without_schema_leaves_the_if_untyped():
+    """After an op without a schema, ONNX ignores the If's failure: the then branch's nodes are
+    inferred (their types kept), the else branch never is, and the If's outputs stay untyped."""
+    model = _if_model(
+        [
+            helper.make_node("Relu", ["x"], ["r"]),
+            helper.make_node("MatMul", ["g", "w"], ["m"]),  # g untyped: fails
+            helper.make_node("Neg", ["r"], ["t"]),
+        ],
+        [helper.make_node("Neg", ["x"], ["e"])],
+        [helper.make_empty_tensor_value_info("t")],
+        [helper.make_empty_tensor_value_info("e")],
+        before=[helper.make_node("Gelu", ["x"], ["g"], domain="com.example")],
+    )
+    assert _agrees(model)
+    types = dict(_entries(_infer.inferred(model.SerializeToString()))[1])
+    assert types["r"] and types["t"]  # typed
+    assert not types.get("e") and not types.get("y0")  # untyped (b"") or absent
+    without_gelu = _if_model(
+        [helper.make_node("MatMul", ["q", "w"], ["t"])],
+        [helper.make_node("Neg", ["x"], ["e"])],
+        [helper.make_empty_tensor_value_info("t")],
+        [helper.make_empty_tensor_value_info("e")],
+    )
+    assert _onnx(without_gelu.SerializeToString()) is None
+    assert _infer.inferred(without_gelu.SerializeToString()) is None
+
+
+@needs_checked_onnx
+def test_a_constant_whose_type_does_not_merge_gives_no_value():
+    """A Constant whose output is declared with another element type fails, and a Reshape
+    after it has no shape to read: ONNX leaves its output without a shape, and the native
+    inference, which reads a Reshape's shape from constants only, declines (it once gave the
+    output the Constant's shape)."""
+    model = _if_model(
+        [
+            helper.make_node("Constant", [], ["s"], value=_int64("s", [0])),
+            helper.make_node("Reshape", ["x", "s"], ["t"]),
+        ],
+        [helper.make_node("Neg", ["x"], ["e"]), helper.make_node("Neg", ["x"], ["e2"])],
+        [helper.make_empty_tensor_value_info("t"), _value_info("s", TensorProto.FLOAT, [1])],
+        [helper.make_empty_tensor_value_info("e"), helper.make_empty_tensor_value_info("e2")],
+        before=[helper.make_node("Gelu", ["x"], ["g"], domain="com.example")],
+    )
+    expected = _onnx(model.SerializeToString())
+    # (the Constant's [0] would copy x's first dim, N; without it, only the rank is known)
+    assert expected is not None and _typed(dict(_entries(expected)[1]), "t") == ["unk__0"]
+    assert _infer.inferred(model.SerializeToString()) is None
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "branch reads a constant of the graph",
+        "branch output passed through",
+        "branch defines a name of the graph",
+        "branch inputs",
+        "op not modelled in a branch",
+    ],
+)
+def test_declines_the_branches_it_does_not_model(change):
+    then_nodes = [helper.make_node("Relu", ["x"], ["t"])]
+    else_nodes = [helper.make_node("Neg", ["x"], ["e"])]
+    then_outputs = [helper.make_empty_tensor_value_info("t")]
+    model = _if_model(
+        then_nodes, else_nodes, then_outputs, [helper.make_empty_tensor_value_info("e")]
+    )
+    assert _infer.inferred(model.SerializeToString()) is not None
+    (then_branch,) = [a.g for a in model.graph.node[0].attribute if a.name == "then_branch"]
+    if change == "branch reads a constant of the graph":
+        then_branch.node[0].CopyFrom(helper.make_node("Reshape", ["x", "flat"], ["t"]))
+    elif change == "branch output passed through":
+        then_branch.output[0].name = "x"
+    elif change == "branch defines a name of the graph":
+        then_branch.node.append(helper.make_node("Relu", ["x"], ["w"]))
+    elif change == "branch inputs":
+        then_branch.input.append(_value_info("i", TensorProto.FLOAT, [1]))
+    elif change == "op not modelled in a branch":
+        then_branch.node.append(helper.make_node("Shape", ["x"], ["sh"]))
+    assert _infer.inferred(model.SerializeToString()) is None
+    assert _infer.declined_at() > 0
 
 
 @pytest.mark.parametrize(
