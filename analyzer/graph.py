@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import repeat
 
 import numpy as np
 import onnx
@@ -680,21 +681,25 @@ class GraphView:
 
     def constant_rows(self, names: Iterable[str]) -> list[tuple[str, list[str], np.ndarray]]:
         """The values `constant_value` reads for those of `names` that are initializers of a
-        numeric type with their raw data embedded, read together: per element type and
-        element count, (the type's name, the names, an array with one row of elements per
-        name, in order; BFLOAT16 as the exact FLOAT). One buffer per group instead of an array
-        per tensor: a quantized model has a scale and a zero point per node. Empty tensors and
-        names in no group are read one by one (`constant_value`)."""
+        numeric type with their raw data embedded, read together: per group of tensors of
+        one element type and element count, (the type's name, the names, an array with one
+        row of elements per name, in order; BFLOAT16 as the exact FLOAT). One buffer per group
+        instead of an array per tensor: a quantized model has a scale and a zero point per
+        node. Empty tensors and names in no group are read one by one (`constant_value`)."""
         names = list(names)
-        read = self._raw_data_read(names)
-        groups: dict[tuple[int, int], tuple[list[str], list[bytes]]] = {}
-        for name, data_type, count, raw in read if read is not None else self._raw_data(names):
-            group = groups.setdefault((data_type, count), ([], []))
-            group[0].append(name)
-            group[1].append(raw)
+        grouped = self._raw_data_rows(names)
+        if grouped is None:  # each read from its initializer's proto
+            grouped = {}
+            for name, data_type, count, raw in self._raw_data(names):
+                group = grouped.setdefault((data_type, count), ([], []))
+                group[0].append(name)
+                group[1].append(raw)
+            grouped = [
+                (key, group_names, b"".join(raws)) for key, (group_names, raws) in grouped.items()
+            ]
         rows = []
-        for (data_type, count), (group_names, raws) in groups.items():
-            values = np.frombuffer(b"".join(raws), _ROWS_AS[data_type]).reshape(-1, count)
+        for (data_type, count), group_names, joined in grouped:
+            values = np.frombuffer(joined, _ROWS_AS[data_type]).reshape(-1, count)
             if data_type == onnx.TensorProto.BFLOAT16:  # the high half of a FLOAT
                 values = (values.astype(np.uint32) << 16).view(np.float32)
             rows.append((dtype_name(data_type), group_names, values))
@@ -714,10 +719,14 @@ class GraphView:
             if 0 < count <= MAX_DECODED_ELEMENTS and len(raw) == count * as_is.itemsize:
                 yield name, tensor.data_type, count, raw
 
-    def _raw_data_read(self, names: list[str]) -> list[tuple[str, int, int, bytes]] | None:
-        """`_raw_data` of `names`, read from the graph's bytes (`_wire.raw_data_at`) with the
-        heads read at load: no protobuf wrapper for each of a quantized model's scales and
-        zero points. None where the view has no such bytes (then each is read as a tensor).
+    def _raw_data_rows(
+        self, names: list[str]
+    ) -> list[tuple[tuple[int, int], list[str], bytes]] | None:
+        """The groups of `constant_rows` as ((element type, element count), names, their raw
+        data joined), read from the graph's bytes (`_wire.raw_data_rows`: grouped and joined
+        in C, by the initializers' heads read at load; a group per kind of head, so two of one
+        element count but other dims may come apart). None where the view has no such bytes
+        (then each is read as a tensor).
 
         The bytes hold what the proto was parsed from (`LoadedModel.graph_bytes`); a payload a
         sparse read left as zeros is over MAX_INFERENCE_INITIALIZER_BYTES, and so has more
@@ -727,25 +736,20 @@ class GraphView:
             return None
         if not isinstance(index, _InitializersByName):
             return None
-        found = [(name, at) for name in names if (at := index.position(name)) is not None]
-        read = _wire.raw_data_at(self._serialized_graph, [at for _, at in found])
+        kinds: list[tuple[int, int]] = []  # kind -> (element type, element count)
+        sizes: list[int] = []  # kind -> the bytes of its raw data, or -1: not grouped
+        for data_type, dims in heads.table:
+            as_is, count = _ROWS_AS.get(data_type), math.prod(dims)
+            grouped = as_is is not None and 0 < count <= MAX_DECODED_ELEMENTS
+            kinds.append((data_type, count))
+            sizes.append(count * as_is.itemsize if grouped else -1)
+        positions = index.positions(names)
+        read = _wire.raw_data_rows(self._serialized_graph, positions, heads.kinds, sizes)
         if read is None or read[0] != len(heads.names):
             return None
-        kinds: dict[int, tuple[int, int, int] | None] = {}  # kind -> (type, count, bytes)
-        rows = []
-        for (name, at), raw in zip(found, read[1], strict=True):
-            if raw is None:
-                continue
-            kind = heads.kinds[at]
-            if kind not in kinds:
-                data_type, dims = heads.table[kind]
-                as_is, count = _ROWS_AS.get(data_type), math.prod(dims)
-                grouped = as_is is not None and 0 < count <= MAX_DECODED_ELEMENTS
-                kinds[kind] = (data_type, count, count * as_is.itemsize) if grouped else None
-            grouped = kinds[kind]
-            if grouped is not None and len(raw) == grouped[2]:
-                rows.append((name, grouped[0], grouped[1], raw))
-        return rows
+        return [
+            (kinds[kind], [names[i] for i in places], joined) for kind, places, joined in read[1]
+        ]
 
     def _position(self, name: str) -> int | None:
         """The position in `graph.initializer` of the initializer `constant_value` finds by
@@ -783,6 +787,10 @@ class _InitializersByName(Mapping):
     def position(self, name: str) -> int | None:
         """The position of the initializer of `name` (the last of it), or None."""
         return self._index.get(name)
+
+    def positions(self, names: list[str]) -> list[int]:
+        """`position` of each of `names`, -1 for None."""
+        return list(map(self._index.get, names, repeat(-1)))
 
     def __contains__(self, name: object) -> bool:
         return name in self._index

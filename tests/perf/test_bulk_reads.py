@@ -657,7 +657,7 @@ def test_constant_rows_are_the_values_constant_value_reads(from_bytes):
             covered[name] = (dtype, row)
     assert not covered.keys() & (left_out | {"empty", "large", "segmented", "c", "missing"})
     if from_bytes:
-        assert view._raw_data_read(names) is not None  # (read from the bytes)
+        assert view._raw_data_rows(names) is not None  # (read from the bytes)
     assert len(covered) == len(inits) - len(left_out) - 3
     for tensor in inits:
         if tensor.name not in covered:

@@ -149,12 +149,7 @@ def _decided_for_each_node(graph: GraphView, analysis: str) -> dict[str, bool | 
     computes it while the types are inferred (`GraphView.prepare_structural`), which on a
     quantized model, with a scale and a zero point per node, is most of the Q/DQ work."""
     index, _, decide_rows = _DECIDED[analysis]
-    fields, names = graph.fields, {}
-    if _QDQ.isdisjoint(fields.ops):  # (most graphs: no walk over their nodes)
-        return {}
-    for op, domain, inputs in zip(fields.ops, fields.domains, fields.inputs, strict=True):
-        if op in _QDQ and domain in ("", "ai.onnx") and len(inputs) > index and inputs[index]:
-            names[inputs[index]] = None
+    names = graph.structural(_QDQ_READS)[index]
     known = {}
     for dtype, group, rows in graph.constant_rows(names):
         known.update(zip(group, decide_rows(dtype, rows), strict=True))
@@ -165,6 +160,30 @@ def _decided_for_each_node(graph: GraphView, analysis: str) -> dict[str, bool | 
 
 
 _QDQ = frozenset({"QuantizeLinear", "DequantizeLinear"})
+
+#: the structural analysis of the names the Q/DQ nodes read as scales and zero points
+_QDQ_READS = "Q/DQ scales and zero points"
+
+
+@structural_analysis(_QDQ_READS)
+def _qdq_reads(graph: GraphView) -> dict[int, dict[str, None]]:
+    """Input position (1: scale, 2: zero point) -> the names the graph's default-domain
+    Q/DQ nodes read there, in order: one walk over the nodes for both decisions."""
+    fields = graph.fields
+    reads: dict[int, dict[str, None]] = {1: {}, 2: {}}
+    ops = fields.ops
+    if _QDQ.isdisjoint(ops):  # (most graphs: no walk over their nodes)
+        return reads
+    domains, inputs = fields.domains, fields.inputs
+    scales, zero_points = reads[1], reads[2]
+    for at in [at for at, op in enumerate(ops) if op in _QDQ]:
+        if domains[at] in ("", "ai.onnx"):
+            read = inputs[at]
+            if len(read) > 1 and read[1]:
+                scales[read[1]] = None
+            if len(read) > 2 and read[2]:
+                zero_points[read[2]] = None
+    return reads
 
 
 @structural_analysis(_SCALE_POSITIVE)
