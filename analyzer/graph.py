@@ -20,6 +20,11 @@ import onnx
 from onnx import numpy_helper
 
 from trtforge.analyzer._shallow_graph import InitializerHeads, _wire, node_columns
+
+try:  # node signatures numbered in C (csrc/analyzer/memo_keys.cpp), when it was built
+    from trtforge.analyzer import _memo_keys
+except ImportError:  # pragma: no cover - a build without a C++ compiler
+    _memo_keys = None
 from trtforge.analyzer.inference import (
     MAX_SHALLOW_BYTES,
     Dim,
@@ -230,27 +235,41 @@ class NodeFields:
         once per signature. Large models have a few dozen signatures.
         """
         if self._signatures is None:
-            table: dict[tuple, int] = {}
-            first: list[int] = []
-            numbers = []
-            for index, key in enumerate(
-                zip(
-                    self.ops,
-                    self.domains,
-                    map(tuple, self.attribute_keys),
-                    map(len, self.inputs),
-                    map(len, self.outputs),
-                    [None if "" not in i else tuple([n == "" for n in i]) for i in self.inputs],
-                    strict=True,
-                )
-            ):
-                number = table.get(key)
-                if number is None:
-                    number = table[key] = len(first)
-                    first.append(index)
-                numbers.append(number)
-            self._signatures = numbers, first
+            native = getattr(_memo_keys, "signatures", None)
+            if native is not None:
+                try:
+                    self._signatures = native(
+                        self.ops, self.domains, self.attribute_keys, self.inputs, self.outputs
+                    )
+                    return self._signatures
+                except TypeError:  # columns that are not lists (a caller of our own API)
+                    pass
+            self._signatures = self._signatures_python()
         return self._signatures
+
+    def _signatures_python(self) -> tuple[list[int], list[int]]:
+        """`signatures` in Python: the reference of `_memo_keys.signatures` (held equal by
+        tests/perf/test_verdict_memo.py), and the path without the native module."""
+        table: dict[tuple, int] = {}
+        first: list[int] = []
+        numbers = []
+        for index, key in enumerate(
+            zip(
+                self.ops,
+                self.domains,
+                map(tuple, self.attribute_keys),
+                map(len, self.inputs),
+                map(len, self.outputs),
+                [None if "" not in i else tuple([n == "" for n in i]) for i in self.inputs],
+                strict=True,
+            )
+        ):
+            number = table.get(key)
+            if number is None:
+                number = table[key] = len(first)
+                first.append(index)
+            numbers.append(number)
+        return numbers, first
 
     @classmethod
     def read(cls, graph: onnx.GraphProto, serialized=None) -> NodeFields:

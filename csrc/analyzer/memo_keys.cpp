@@ -343,6 +343,133 @@ PyObject* keyed_by_type(PyObject*, PyObject* args) {
   return left;
 }
 
+// -- signatures ------------------------------------------------------------------------------
+// `NodeFields.signatures` in C: nodes numbered by (op_type, domain, attribute keys, input count,
+// output count, which inputs are empty names), without building a tuple for each node.
+
+bool empty_name(PyObject* name) { return PyUnicode_Check(name) && PyUnicode_GET_LENGTH(name) == 0; }
+
+// The fields of one node that its signature holds (borrowed references).
+struct SignatureOf {
+  PyObject *op, *domain, *attributes, *inputs;
+  Py_ssize_t n_outputs;
+  bool has_empty;
+};
+
+bool same_signature(const SignatureOf& a, const SignatureOf& b) {
+  if (PySequence_Fast_GET_SIZE(a.attributes) != PySequence_Fast_GET_SIZE(b.attributes) ||
+      PySequence_Fast_GET_SIZE(a.inputs) != PySequence_Fast_GET_SIZE(b.inputs) ||
+      a.n_outputs != b.n_outputs || a.has_empty != b.has_empty) {
+    return false;
+  }
+  int equal = PyObject_RichCompareBool(a.op, b.op, Py_EQ);
+  if (equal == 1) equal = PyObject_RichCompareBool(a.domain, b.domain, Py_EQ);
+  for (Py_ssize_t k = 0; equal == 1 && k < PySequence_Fast_GET_SIZE(a.attributes); ++k) {
+    equal = PyObject_RichCompareBool(PySequence_Fast_GET_ITEM(a.attributes, k),
+                                     PySequence_Fast_GET_ITEM(b.attributes, k), Py_EQ);
+  }
+  if (equal == 1 && a.has_empty) {
+    for (Py_ssize_t k = 0; k < PySequence_Fast_GET_SIZE(a.inputs); ++k) {
+      if (empty_name(PySequence_Fast_GET_ITEM(a.inputs, k)) !=
+          empty_name(PySequence_Fast_GET_ITEM(b.inputs, k))) {
+        return false;
+      }
+    }
+  }
+  return equal == 1;  // (an error of a comparison is raised by the caller)
+}
+
+PyObject* signatures(PyObject*, PyObject* args) {
+  PyObject *ops, *domains, *attributes, *inputs, *outputs;
+  if (!PyArg_ParseTuple(args, "O!O!O!O!O!", &PyList_Type, &ops, &PyList_Type, &domains,
+                        &PyList_Type, &attributes, &PyList_Type, &inputs, &PyList_Type, &outputs)) {
+    return nullptr;
+  }
+  const Py_ssize_t count = PyList_GET_SIZE(ops);
+  if (PyList_GET_SIZE(domains) != count || PyList_GET_SIZE(attributes) != count ||
+      PyList_GET_SIZE(inputs) != count || PyList_GET_SIZE(outputs) != count) {
+    PyErr_SetString(PyExc_ValueError, "the columns differ in length");
+    return nullptr;
+  }
+  for (PyObject* column : {attributes, inputs, outputs}) {
+    for (Py_ssize_t i = 0; i < count; ++i) {
+      PyObject* item = PyList_GET_ITEM(column, i);
+      if (!PyList_Check(item) && !PyTuple_Check(item)) {
+        PyErr_SetString(PyExc_TypeError, "attributes, inputs and outputs hold lists or tuples");
+        return nullptr;
+      }
+    }
+  }
+  std::unordered_map<Py_hash_t, std::vector<Py_ssize_t>> by_hash;  // hash -> signature numbers
+  std::vector<SignatureOf> firsts;
+  PyObject* numbers = PyList_New(count);
+  if (numbers == nullptr) return nullptr;
+  PyObject* first = PyList_New(0);
+  if (first == nullptr) {
+    Py_DECREF(numbers);
+    return nullptr;
+  }
+  auto fail = [&]() -> PyObject* {
+    Py_DECREF(numbers);
+    Py_DECREF(first);
+    return nullptr;
+  };
+  for (Py_ssize_t i = 0; i < count; ++i) {
+    SignatureOf node{PyList_GET_ITEM(ops, i), PyList_GET_ITEM(domains, i),
+                     PyList_GET_ITEM(attributes, i), PyList_GET_ITEM(inputs, i),
+                     PySequence_Fast_GET_SIZE(PyList_GET_ITEM(outputs, i)), false};
+    Py_hash_t hash = PyObject_Hash(node.op);
+    if (hash == -1) return fail();
+    Py_hash_t part = PyObject_Hash(node.domain);
+    if (part == -1) return fail();
+    uint64_t h = static_cast<uint64_t>(hash) * 1000003u ^ static_cast<uint64_t>(part);
+    for (Py_ssize_t k = 0; k < PySequence_Fast_GET_SIZE(node.attributes); ++k) {
+      part = PyObject_Hash(PySequence_Fast_GET_ITEM(node.attributes, k));
+      if (part == -1) return fail();
+      h = h * 1000003u ^ static_cast<uint64_t>(part);
+    }
+    const Py_ssize_t n_inputs = PySequence_Fast_GET_SIZE(node.inputs);
+    uint64_t empties = 0;
+    for (Py_ssize_t k = 0; k < n_inputs; ++k) {
+      if (empty_name(PySequence_Fast_GET_ITEM(node.inputs, k))) {
+        node.has_empty = true;
+        empties = empties * 31u + static_cast<uint64_t>(k) + 1u;
+      }
+    }
+    h = (h * 1000003u ^ static_cast<uint64_t>(n_inputs)) * 1000003u ^
+        static_cast<uint64_t>(node.n_outputs);
+    h = h * 1000003u ^ empties;
+    auto& candidates = by_hash[static_cast<Py_hash_t>(h)];
+    Py_ssize_t number = -1;
+    for (Py_ssize_t candidate : candidates) {
+      if (same_signature(node, firsts[static_cast<size_t>(candidate)])) {
+        number = candidate;
+        break;
+      }
+      if (PyErr_Occurred()) return fail();
+    }
+    if (PyErr_Occurred()) return fail();
+    if (number < 0) {
+      number = static_cast<Py_ssize_t>(firsts.size());
+      firsts.push_back(node);
+      candidates.push_back(number);
+      PyObject* index = PyLong_FromSsize_t(i);
+      if (index == nullptr || PyList_Append(first, index) != 0) {
+        Py_XDECREF(index);
+        return fail();
+      }
+      Py_DECREF(index);
+    }
+    PyObject* value = PyLong_FromSsize_t(number);
+    if (value == nullptr) return fail();
+    PyList_SET_ITEM(numbers, i, value);
+  }
+  PyObject* result = PyTuple_Pack(2, numbers, first);
+  Py_DECREF(numbers);
+  Py_DECREF(first);
+  return result;
+}
+
 PyMethodDef methods[] = {
     {"first_names", first_names, METH_VARARGS,
      "first_names(table, names, inside) -> {type: name}: the first name of each type among "
@@ -360,6 +487,10 @@ PyMethodDef methods[] = {
     {"generated_patterns", generated_patterns, METH_VARARGS,
      "generated_patterns(types, known) -> {blanked type: [(type, names), ...]}, as "
      "VerdictMemo._key_generated_alike groups them."},
+    {"signatures", signatures, METH_VARARGS,
+     "signatures(ops, domains, attribute_keys, inputs, outputs) -> (numbers, first): each "
+     "node's signature number and the first node of each, as NodeFields.signatures numbers "
+     "them (lists, one entry per node)."},
     {"generated_dims", generated_dims, METH_O,
      "generated_dims(serialized_type) -> (blanked bytes, names) | None, as "
      "static._generated_dims_python."},

@@ -471,6 +471,43 @@ def test_node_key_numbers_in_c_number_pythons_keys(name):
         assert -1 in in_c
 
 
+def test_signatures_in_c_number_nodes_as_python_does():
+    """`_memo_keys.signatures` numbers the nodes as `NodeFields._signatures_python`: random
+    columns of ops, domains and attribute keys (bytes, tuples: a tensor keyed without its
+    values, names not UTF-8 as bytes), input and output counts and empty input names (an
+    empty bytes name is not empty), and the fields of real models."""
+    native = pytest.importorskip("trtforge.analyzer._memo_keys", reason="not built")
+    rng = np.random.default_rng(5)
+
+    def pick(choices):
+        return choices[int(rng.integers(len(choices)))]
+
+    for _ in range(200):
+        count = int(rng.integers(0, 60))
+        ops = [pick(["Add", "Relu", b"R\xffelu", "Add"]) for _ in range(count)]
+        domains = [pick(["", "", "com.microsoft", b""]) for _ in range(count)]
+        inputs = [
+            [pick(["a", "", "b", b"", "c"]) for _ in range(int(rng.integers(0, 4)))]
+            for _ in range(count)
+        ]
+        outputs = [["o"] * int(rng.integers(0, 3)) for _ in range(count)]
+        attributes = [
+            pick([[], [b"\x01"], [b"\x01", b"\x02"], (b"\x01", (1, (2, 3), b"x")), (b"\x02",)])
+            for _ in range(count)
+        ]
+        fields = NodeFields([], [""] * count, ops, domains, inputs, outputs, attributes)
+        fields._attribute_keys = attributes  # (keys as they are: not serialized attributes)
+        assert (
+            native.signatures(fields.ops, fields.domains, attributes, fields.inputs, fields.outputs)
+            == fields._signatures_python()
+        )
+    for path in [*REAL_MODELS, REPO / "examples" / "transformer_block.onnx"]:
+        fields = NodeFields.read(onnx.load(path).graph)
+        numbers, first = fields.signatures()
+        assert (numbers, first) == fields._signatures_python()
+        assert len(first) < len(numbers)
+
+
 def test_generated_dims_in_c_equal_pythons():
     """`_memo_keys.generated_dims` is `_generated_dims_python` on real types and on damaged
     ones: names of every length, overlapping fields, text that is not UTF-8, truncation."""
