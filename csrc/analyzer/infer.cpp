@@ -26,7 +26,9 @@
 //   Ceil): the input's type; Softmax (also checks rank and axis); Add, Sub, Mul, Div, Pow:
 //   the first input's element type, the shapes broadcast; MatMul; Transpose; Reshape with a
 //   constant shape; ReduceMean (axes attribute below 18, a constant input from 18); Cast;
-//   Constant (a `value` tensor); Identity; If (onnx's IfInferenceFunction: the then branch
+//   Constant (a `value` tensor); Identity; QuantizeLinear and DequantizeLinear (the data's
+//   shape; the zero point's, UINT8, FLOAT or the scale's element type); If (onnx's
+//   IfInferenceFunction: the then branch
 //   inferred, then the else branch, in scopes that see the enclosing graphs' names and share
 //   one symbol table; each output the then branch's type united with the else branch's; a
 //   failing branch fails its If, which after an op without a schema is no error); and ops
@@ -421,7 +423,8 @@ bool modelled(std::string_view op) {
   static const std::unordered_set<std::string_view> ops = {
       "Relu", "Erf", "Sqrt", "Exp", "Log", "Tanh", "Sigmoid", "Neg", "Abs", "Reciprocal",
       "Floor", "Ceil", "Identity", "Add", "Sub", "Mul", "Div", "Pow", "Softmax", "MatMul", "Transpose",
-      "Reshape", "ReduceMean", "Cast", "Constant", "If"};
+      "Reshape", "ReduceMean", "Cast", "Constant", "If", "QuantizeLinear",
+      "DequantizeLinear"};
   return ops.count(op) != 0;
 }
 
@@ -809,8 +812,52 @@ class Inference {
     if (n.outputs[0].empty()) decline();
   }
 
+  // QuantizeLinear and DequantizeLinear (onnx's functions of opsets 13 to 25): the output
+  // has the data's shape; its element type is the zero point's (Q; UINT8 without one), FLOAT
+  // (DQ below 19) or the scale's (DQ). Neither propagates data, so integer inputs (an INT32
+  // bias dequantized) are modelled. An `output_dtype` attribute, a zero point given without
+  // a type (ONNX then leaves the output's element type unset), an attribute this opset does
+  // not define: declined.
+  Type quantize_linear(const Node& n) const {
+    const bool quantize = n.op == "QuantizeLinear";
+    count(n, 2, 3, 1);
+    for (size_t k = 0; k < n.attributes.size(); ++k) {
+      const Attribute& a = n.attributes[k];
+      const bool defined = a.name == "axis" || (a.name == "saturate" && quantize && opset_ >= 19) ||
+                           (a.name == "block_size" && opset_ >= 21);
+      if (!defined || !a.has_i || a.type != 2) decline();
+      for (size_t j = 0; j < k; ++j) {
+        if (n.attributes[j].name == a.name) decline();
+      }
+    }
+    const bool zero_point = n.inputs.size() > 2 && !n.inputs[2].empty();
+    Type out;
+    if (quantize) {
+      out.known = true;
+      if (zero_point) {
+        const Type* type = input_type(n, 2);
+        if (!type) decline();
+        out.elem = type->elem;
+      } else {
+        out.elem = 2;  // UINT8
+      }
+    } else if (opset_ < 19) {
+      out.known = true;
+      out.elem = 1;  // FLOAT
+    } else {
+      out = elem_from(n, 1);
+    }
+    const Type* in = input_type(n, 0);
+    if (has_shape(in)) {
+      out.has_shape = true;
+      out.dims = in->dims;
+    }
+    return out;
+  }
+
   Type infer(const Node& n) {
     const std::string_view op = n.op;
+    if (op == "QuantizeLinear" || op == "DequantizeLinear") return quantize_linear(n);
     no_integer_inputs(n);
     if (op == "Relu" || op == "Erf" || op == "Sqrt" || op == "Exp" || op == "Log" || op == "Tanh" ||
         op == "Sigmoid" || op == "Neg" || op == "Abs" || op == "Reciprocal" || op == "Floor" ||

@@ -224,6 +224,89 @@ def test_random_graphs_as_onnx_infers_them():
     assert modelled >= cases // 5, f"only {modelled} of {cases} random graphs modelled"
 
 
+# -- random quantized graphs ------------------------------------------------------------------
+_ZERO_POINT_TYPES = (np.int8, np.uint8, np.int8, np.int32, np.int16)
+
+
+def random_quantized_model(seed: int) -> onnx.ModelProto:
+    """Layers as quantizers write them (QuantizeLinear, DequantizeLinear of the activation and
+    of a weight, MatMul, Add of a dequantized INT32 bias, Relu) with random variations: scales
+    of FLOAT or FLOAT16, zero points of several types, left out or given as an empty name or
+    an untyped value, per-axis and block attributes, attributes an opset does not define,
+    `output_dtype`, data without a shape."""
+    rng = np.random.default_rng(20_000 + seed)
+    opset = int(rng.choice([13, 17, 19, 21, 23, 25]))
+    hidden = int(rng.choice([2, 4]))
+    inputs = [
+        _value_info(
+            "x", TensorProto.FLOAT, _random_shape(rng) if rng.random() < 0.2 else ["N", hidden]
+        )
+    ]
+    nodes, initializers, current = [], [], "x"
+    uses_foreign = False
+    for k in range(int(rng.integers(1, 5))):
+        scale_type = np.float16 if opset >= 19 and rng.random() < 0.2 else np.float32
+        initializers.append(numpy_helper.from_array(np.array(0.05, scale_type), f"s{k}"))
+        zp_type = _ZERO_POINT_TYPES[int(rng.integers(len(_ZERO_POINT_TYPES)))]
+        initializers.append(numpy_helper.from_array(np.array(0, zp_type), f"z{k}"))
+        zero_point = str(rng.choice([f"z{k}", f"z{k}", "", "none", "untyped"]))
+        q_inputs = [current, f"s{k}"] + {"": [""], "none": [], "untyped": [f"u{k}"]}.get(
+            zero_point, [zero_point]
+        )
+        if zero_point == "untyped":
+            nodes.append(helper.make_node("Gelu", ["x"], [f"u{k}"], domain="com.example"))
+            uses_foreign = True
+        attributes: dict = {}
+        if rng.random() < 0.2:
+            attributes["axis"] = int(rng.integers(-2, 2))
+        if rng.random() < 0.1:
+            attributes["saturate"] = 1
+        if rng.random() < 0.05:
+            attributes["block_size"] = 2
+        if rng.random() < 0.05:
+            attributes["output_dtype"] = int(TensorProto.INT8)
+        nodes.append(helper.make_node("QuantizeLinear", q_inputs, [f"q{k}"], **attributes))
+        dq_inputs = [f"q{k}", f"s{k}"] + ([q_inputs[2]] if len(q_inputs) > 2 else [])
+        nodes.append(helper.make_node("DequantizeLinear", dq_inputs, [f"dq{k}"]))
+        weight = rng.integers(-5, 5, (hidden, hidden)).astype(np.int8)
+        initializers += [
+            numpy_helper.from_array(weight, f"w{k}"),
+            numpy_helper.from_array(np.full(hidden, 0.01, np.float32), f"ws{k}"),
+            numpy_helper.from_array(np.zeros(hidden, np.int8), f"wz{k}"),
+            numpy_helper.from_array(rng.integers(-9, 9, hidden).astype(np.int32), f"b{k}"),
+            numpy_helper.from_array(np.array(0.0005, np.float32), f"bs{k}"),
+        ]
+        nodes += [
+            helper.make_node("DequantizeLinear", [f"w{k}", f"ws{k}", f"wz{k}"], [f"wd{k}"], axis=1),
+            helper.make_node("DequantizeLinear", [f"b{k}", f"bs{k}"], [f"bd{k}"]),
+            helper.make_node("MatMul", [f"dq{k}", f"wd{k}"], [f"mm{k}"]),
+            helper.make_node("Add", [f"mm{k}", f"bd{k}"], [f"a{k}"]),
+            helper.make_node("Relu", [f"a{k}"], [f"r{k}"]),
+        ]
+        current = f"r{k}"
+    outputs = [helper.make_empty_tensor_value_info(current)]
+    if rng.random() < 0.3:
+        outputs.append(_value_info("q0", TensorProto.INT8, None))  # maybe not the zero point's
+    imports = [helper.make_opsetid("", opset)]
+    if uses_foreign:
+        imports.append(helper.make_opsetid("com.example", 1))
+    graph = helper.make_graph(nodes, "quantized", inputs, outputs, initializers)
+    return helper.make_model(graph, opset_imports=imports, ir_version=8)
+
+
+@needs_checked_onnx
+def test_random_quantized_graphs_as_onnx_infers_them():
+    modelled = 0
+    cases = 600
+    for seed in range(cases):
+        model = random_quantized_model(seed)
+        try:
+            modelled += _agrees(model)
+        except AssertionError as err:
+            raise AssertionError(f"seed {seed}: {err}") from err
+    assert modelled >= cases // 4, f"only {modelled} of {cases} random graphs modelled"
+
+
 # -- random graphs with Ifs -------------------------------------------------------------------
 _BODY_OPS = ("Relu", "Neg", "Identity", "Sigmoid", "Add", "Mul", "MatMul", "Softmax",
              "Transpose", "Cast", "Constant", "Reshape", "If")  # fmt: skip
