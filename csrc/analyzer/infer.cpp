@@ -26,7 +26,8 @@
 //   Ceil): the input's type; Softmax (also checks rank and axis); Add, Sub, Mul, Div, Pow:
 //   the first input's element type, the shapes broadcast; MatMul; Transpose; Reshape with a
 //   constant shape; ReduceMean (axes attribute below 18, a constant input from 18); Cast;
-//   Constant (a `value` tensor); Identity; QuantizeLinear and DequantizeLinear (the data's
+//   Constant (a `value` tensor); Identity; Conv (convPoolShapeInference); QuantizeLinear and
+//   DequantizeLinear (the data's
 //   shape; the zero point's, UINT8, FLOAT or the scale's element type); If (onnx's
 //   IfInferenceFunction: the then branch
 //   inferred, then the else branch, in scopes that see the enclosing graphs' names and share
@@ -222,6 +223,8 @@ struct Attribute {
   std::string_view t;
   bool has_g = false;
   std::string_view g;  // a graph (an If's branch)
+  bool has_s = false;
+  std::string_view s;
   int64_t type = 0;
 };
 
@@ -371,11 +374,16 @@ Attribute parse_attribute(std::string_view bytes) {
         a.has_g = true;
         a.g = f.payload;
         break;
+      case 4:
+        if (f.wire != 2 || a.has_s) decline();
+        a.has_s = true;
+        a.s = f.payload;
+        break;
       case 20:
         if (f.wire != 0) decline();
         a.type = static_cast<int64_t>(f.value);
         break;
-      case 2: case 4: case 7: case 9: case 13: case 14: case 15: case 23: break;  // other values
+      case 2: case 7: case 9: case 13: case 14: case 15: case 23: break;  // other values
       default:
         decline();  // graphs, a reference to a function's attribute, ...
     }
@@ -424,7 +432,7 @@ bool modelled(std::string_view op) {
       "Relu", "Erf", "Sqrt", "Exp", "Log", "Tanh", "Sigmoid", "Neg", "Abs", "Reciprocal",
       "Floor", "Ceil", "Identity", "Add", "Sub", "Mul", "Div", "Pow", "Softmax", "MatMul", "Transpose",
       "Reshape", "ReduceMean", "Cast", "Constant", "If", "QuantizeLinear",
-      "DequantizeLinear"};
+      "DequantizeLinear", "Conv"};
   return ops.count(op) != 0;
 }
 
@@ -855,8 +863,136 @@ class Inference {
     return out;
   }
 
+  // An INTS attribute's values (`getRepeatedAttribute`), or false where the node has none;
+  // declined where it has another type.
+  static bool ints_attribute(const Node& n, std::string_view name, std::vector<int64_t>& out) {
+    const Attribute* a = n.attribute(name);
+    if (!a) return false;
+    if (a->type != 7 || a->has_i || a->has_t || a->has_s) decline();
+    out = a->ints;
+    return true;
+  }
+
+  // onnx's checkedAdd, checkedSubtract, checkedMultiply: an overflow fails the node.
+  static int64_t add(int64_t a, int64_t b) {
+    int64_t r;
+    if (__builtin_add_overflow(a, b, &r)) throw Failed{};
+    return r;
+  }
+  static int64_t sub(int64_t a, int64_t b) {
+    int64_t r;
+    if (__builtin_sub_overflow(a, b, &r)) throw Failed{};
+    return r;
+  }
+  static int64_t mul(int64_t a, int64_t b) {
+    int64_t r;
+    if (__builtin_mul_overflow(a, b, &r)) throw Failed{};
+    return r;
+  }
+
+  // Conv (onnx's convPoolShapeInference and its opset-19 form, alike for Conv): batch from
+  // the data, channels from the weight, each spatial dim from the input size, pads, dilated
+  // kernel and stride where the input's is a value (else unknown).
+  Type conv(const Node& n) const {
+    count(n, 2, 3, 1);
+    for (const Attribute& a : n.attributes) {
+      if (a.name == "group") {
+        if (a.type != 2 || !a.has_i) decline();
+      } else if (a.name == "auto_pad") {
+        if (a.type != 3 || !a.has_s) decline();
+      } else if (a.name != "kernel_shape" && a.name != "dilations" && a.name != "strides" &&
+                 a.name != "pads") {
+        decline();
+      }
+    }
+    Type out = elem_from(n, 0);
+    const Type *x = input_type(n, 0), *w = input_type(n, 1);
+    if (!has_shape(x) || !has_shape(w)) return out;
+    if (x->dims.size() < 3) throw Failed{};
+    const size_t spatial = x->dims.size() - 2;
+    std::vector<int64_t> dilations, strides, kernel, pads;
+    if (ints_attribute(n, "dilations", dilations)) {
+      if (dilations.size() != spatial) throw Failed{};
+      for (int64_t d : dilations) {
+        if (d <= 0) throw Failed{};
+      }
+    } else {
+      dilations.assign(spatial, 1);
+    }
+    if (ints_attribute(n, "strides", strides)) {
+      if (strides.size() != spatial) throw Failed{};
+      for (int64_t v : strides) {
+        if (v <= 0) throw Failed{};
+      }
+    } else {
+      strides.assign(spatial, 1);
+    }
+    if (ints_attribute(n, "kernel_shape", kernel)) {
+      if (kernel.size() != spatial) throw Failed{};
+    } else {
+      for (size_t i = 2; i < w->dims.size(); ++i) {
+        if (w->dims[i].kind != Dim::kValue) return out;  // (no shape at all)
+        kernel.push_back(w->dims[i].value);
+      }
+      if (kernel.size() != spatial) throw Failed{};
+    }
+    for (int64_t k : kernel) {
+      if (k <= 0) throw Failed{};
+    }
+    std::vector<int64_t> effective(spatial);
+    for (size_t i = 0; i < spatial; ++i) effective[i] = add(mul(sub(kernel[i], 1), dilations[i]), 1);
+    if (ints_attribute(n, "pads", pads)) {
+      if (pads.size() != spatial * 2) throw Failed{};
+      for (int64_t p : pads) {
+        if (p < 0) throw Failed{};
+      }
+    } else {
+      pads.assign(spatial * 2, 0);
+      const Attribute* auto_pad = n.attribute("auto_pad");
+      if (auto_pad && auto_pad->s != "VALID") {
+        for (size_t i = 0; i < spatial; ++i) {
+          int64_t residual = 0;
+          const int64_t stride = strides[i];
+          if (stride > 1) {
+            const Dim& d = x->dims[2 + i];
+            if (d.kind != Dim::kValue || d.value < 0) continue;
+            residual = d.value % stride;
+          }
+          const int64_t total = std::max<int64_t>(sub(effective[i], residual == 0 ? stride : residual), 0);
+          const int64_t small = total >> 1, big = total - small;
+          if (auto_pad->s == "SAME_UPPER") {
+            pads[i] = small;
+            pads[i + spatial] = big;
+          } else if (auto_pad->s == "SAME_LOWER") {
+            pads[i] = big;
+            pads[i + spatial] = small;
+          }
+        }
+      }
+    }
+    if (w->dims.empty()) throw Failed{};
+    out.has_shape = true;
+    out.dims.push_back(x->dims[0]);
+    out.dims.push_back(w->dims[0]);
+    for (size_t i = 0; i < spatial; ++i) {
+      Dim dim;
+      const Dim& in = x->dims[2 + i];
+      if (in.kind == Dim::kValue) {
+        const int64_t gap = sub(add(add(in.value, pads[i]), pads[i + spatial]), effective[i]);
+        dim.kind = Dim::kValue;
+        dim.value = add(gap / strides[i], 1);  // (truncated toward zero, as in C++)
+      }
+      out.dims.push_back(std::move(dim));
+    }
+    return out;
+  }
+
   Type infer(const Node& n) {
     const std::string_view op = n.op;
+    if (op == "Conv") {
+      no_integer_inputs(n);
+      return conv(n);
+    }
     if (op == "QuantizeLinear" || op == "DequantizeLinear") return quantize_linear(n);
     no_integer_inputs(n);
     if (op == "Relu" || op == "Erf" || op == "Sqrt" || op == "Exp" || op == "Log" || op == "Tanh" ||

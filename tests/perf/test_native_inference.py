@@ -307,6 +307,94 @@ def test_random_quantized_graphs_as_onnx_infers_them():
     assert modelled >= cases // 4, f"only {modelled} of {cases} random graphs modelled"
 
 
+# -- random convolutions ----------------------------------------------------------------------
+def random_conv_model(seed: int) -> onnx.ModelProto:
+    """Chains of Conv (1-D to 3-D; random kernels, strides, dilations, pads or auto_pad of
+    each kind, a bias or not; attributes of the wrong size, zero or negative, a kernel_shape
+    that is not the weight's) with Relu and a residual Add, on data whose spatial dims are
+    values, names or unknown, and weights whose dims may be unknown (a graph input)."""
+    rng = np.random.default_rng(30_000 + seed)
+    spatial = int(rng.integers(1, 4))
+    channels = int(rng.choice([1, 2, 4]))
+
+    def dim() -> int | str | None:
+        return [int(rng.integers(1, 9)), "H", None, int(rng.integers(1, 9))][int(rng.integers(4))]
+
+    shape = [str(rng.choice(["N", "batch"])), channels, *(dim() for _ in range(spatial))]
+    if rng.random() < 0.05:
+        shape = shape[:2]  # too few dims
+    inputs = [_value_info("x", TensorProto.FLOAT, shape)]
+    nodes, initializers, current = [], [], "x"
+    for k in range(int(rng.integers(1, 4))):
+        kernel = [int(rng.choice([1, 2, 3, 5])) for _ in range(spatial)]
+        weight = f"w{k}"
+        if rng.random() < 0.1:  # a weight of unknown dims
+            inputs.append(
+                _value_info(weight, TensorProto.FLOAT, [channels, channels, *([None] * spatial)])
+            )
+        else:
+            array = np.zeros([channels, channels, *kernel], np.float32)
+            initializers.append(numpy_helper.from_array(array, weight))
+        attributes: dict = {}
+
+        def ints(size: int, low: int, high: int) -> list[int]:
+            if rng.random() < 0.05:
+                size += int(rng.choice([-1, 1]))  # the wrong size
+            return [int(rng.integers(low, high)) for _ in range(max(size, 0))]
+
+        if rng.random() < 0.4:
+            attributes["strides"] = (
+                ints(spatial, 1, 4) if rng.random() < 0.95 else ints(spatial, -1, 1)
+            )
+        if rng.random() < 0.4:
+            attributes["dilations"] = (
+                ints(spatial, 1, 3) if rng.random() < 0.95 else ints(spatial, -1, 1)
+            )
+        if rng.random() < 0.3:
+            attributes["kernel_shape"] = kernel if rng.random() < 0.8 else ints(spatial, 0, 4)
+        if rng.random() < 0.4:
+            attributes["pads"] = (
+                ints(2 * spatial, 0, 3) if rng.random() < 0.95 else ints(2 * spatial, -2, 1)
+            )
+        elif rng.random() < 0.5:
+            attributes["auto_pad"] = str(
+                rng.choice(["NOTSET", "VALID", "SAME_UPPER", "SAME_LOWER", "OTHER"])
+            )
+        if rng.random() < 0.2:
+            attributes["group"] = 1
+        ins = [current, weight]
+        if rng.random() < 0.3:
+            initializers.append(numpy_helper.from_array(np.zeros(channels, np.float32), f"b{k}"))
+            ins.append(f"b{k}")
+        conv = helper.make_node("Conv", ins, [f"c{k}"])
+        for key, value in attributes.items():
+            kind = onnx.AttributeProto.INTS if isinstance(value, list) else None
+            conv.attribute.append(helper.make_attribute(key, value, attr_type=kind))
+        nodes.append(conv)
+        nodes.append(helper.make_node("Relu", [f"c{k}"], [f"r{k}"]))
+        current = f"r{k}"
+        if rng.random() < 0.3:
+            nodes.append(helper.make_node("Add", [current, "x"], [f"a{k}"]))
+            current = f"a{k}"
+    outputs = [helper.make_empty_tensor_value_info(current)]
+    opset = int(rng.choice([13, 17, 21, 22, 25]))
+    graph = helper.make_graph(nodes, "conv", inputs, outputs, initializers)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=8)
+
+
+@needs_checked_onnx
+def test_random_convolutions_as_onnx_infers_them():
+    modelled = 0
+    cases = 800
+    for seed in range(cases):
+        model = random_conv_model(seed)
+        try:
+            modelled += _agrees(model)
+        except AssertionError as err:
+            raise AssertionError(f"seed {seed}: {err}") from err
+    assert modelled >= cases // 4, f"only {modelled} of {cases} random graphs modelled"
+
+
 # -- random graphs with Ifs -------------------------------------------------------------------
 _BODY_OPS = ("Relu", "Neg", "Identity", "Sigmoid", "Add", "Mul", "MatMul", "Softmax",
              "Transpose", "Cast", "Constant", "Reshape", "If")  # fmt: skip
