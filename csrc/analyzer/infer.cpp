@@ -14,10 +14,11 @@
 // was checked for, value_info, functions, bodies other than If branches of these ops (with
 // inputs, initializers or value_info of their own, an output passed through, a name the
 // graph defines too, a constant of the enclosing graph read as a value, a node of a domain
-// without a schema, an If that fails where ONNX's run would fail), sparse or external initializers, a type
-// that is not a plain tensor type serialized canonically, a name defined twice, a shape or
-// attribute ONNX would refuse (ONNX's strict run would raise there), integer arithmetic
-// (data propagation could reach a consumer), a Reshape whose shape is not a constant.
+// without a schema, an If that fails where ONNX's run would fail), sparse or external
+// initializers, a type that is not a plain tensor type serialized canonically, a name defined
+// twice, a shape or attribute ONNX would refuse (ONNX's strict run would raise there), integer
+// arithmetic (data propagation could reach a consumer), a Reshape whose shape is not a
+// constant.
 // `tests/perf/test_native_inference.py` holds its result equal to ONNX's on random graphs
 // of these ops and on every model of the test corpus it does not decline.
 //

@@ -2026,9 +2026,9 @@ PyObject* initializer_heads(PyObject*, PyObject* arg) {
 
 // --- initializer raw data ----------------------------------------------------------------
 // A quantized model has a scale and a zero point per node, read one protobuf wrapper each
-// (`GraphView.constant_rows`: ~3 us a tensor, most of what its Q/DQ rules cost). `raw_data_at`
-// reads the raw data of the initializers at the positions asked for in one pass over the
-// graph's bytes.
+// (`GraphView.constant_rows`: ~3 us a tensor, most of what its Q/DQ rules cost).
+// `raw_data_rows` reads the raw data of the initializers at the positions asked for in one pass
+// over the graph's bytes.
 
 // The raw_data of the TensorProto `tensor` as protobuf reads it (the last one written), when it
 // has one, no segment (3), a data_location (14) of DEFAULT and none of raw_data, data_location
@@ -2056,59 +2056,10 @@ bool embedded_raw_data(std::string_view tensor, std::string_view& raw) {
   return has_raw && location == 0;
 }
 
-PyObject* raw_data_at(PyObject*, PyObject* args) {
-  Py_buffer view;
-  PyObject* wanted;
-  if (!PyArg_ParseTuple(args, "y*O", &view, &wanted)) return nullptr;
-  PyRef listed(PySequence_Fast(wanted, "positions must be a sequence of ints"));
-  std::unordered_map<uint64_t, std::vector<Py_ssize_t>> slots;  // position -> its places
-  Py_ssize_t count = listed.obj ? PySequence_Fast_GET_SIZE(listed.obj) : 0;
-  for (Py_ssize_t i = 0; listed.obj && i < count; ++i) {
-    unsigned long long position = PyLong_AsUnsignedLongLong(PySequence_Fast_GET_ITEM(listed.obj, i));
-    if (position == static_cast<unsigned long long>(-1) && PyErr_Occurred()) {
-      PyBuffer_Release(&view);
-      return nullptr;
-    }
-    slots[position].push_back(i);
-  }
-  PyRef out(listed.obj ? PyList_New(count) : nullptr);
-  if (!out.obj) {
-    PyBuffer_Release(&view);
-    return nullptr;
-  }
-  for (Py_ssize_t i = 0; i < count; ++i) PyList_SET_ITEM(out.obj, i, Py_NewRef(Py_None));
-  uint64_t position = 0;
-  bool failed = false;
-  bool read = each_raw_field(
-      std::string_view(static_cast<const char*>(view.buf), static_cast<size_t>(view.len)),
-      [&](uint32_t field, uint32_t wire, std::string_view, std::string_view payload) {
-        if (field != 5) return true;
-        if (wire != 2) return false;
-        auto found = slots.find(position++);
-        std::string_view raw;
-        if (found == slots.end() || !embedded_raw_data(payload, raw)) return true;
-        for (Py_ssize_t place : found->second) {
-          PyObject* bytes = PyBytes_FromStringAndSize(raw.data(), static_cast<Py_ssize_t>(raw.size()));
-          if (bytes == nullptr) {
-            failed = true;
-            return false;
-          }
-          PyObject* held = PyList_GET_ITEM(out.obj, place);
-          PyList_SET_ITEM(out.obj, place, bytes);
-          Py_DECREF(held);
-        }
-        return true;
-      });
-  PyBuffer_Release(&view);
-  if (failed) return nullptr;
-  if (!read) return Py_NewRef(Py_None);
-  PyRef seen(PyLong_FromUnsignedLongLong(position));
-  return seen.obj ? PyTuple_Pack(2, seen.obj, out.obj) : nullptr;
-}
-
-// `raw_data_rows`: the raw data `raw_data_at` reads, grouped by the initializers' kinds (their
-// element type and dims, `initializer_heads`) and joined, one buffer a kind: a quantized
-// model's 33,000 scales, read as one array each kind instead of a bytes object a tensor.
+// `raw_data_rows`: the raw data of the initializers at the positions asked for
+// (`embedded_raw_data`), grouped by the initializers' kinds (their element type and dims,
+// `initializer_heads`) and joined, one buffer a kind: a quantized model's 33,000 scales, read
+// as one array each kind instead of a bytes object a tensor.
 PyObject* raw_data_rows(PyObject*, PyObject* args) {
   Py_buffer view;
   PyObject *wanted, *kinds_of, *sizes_of;
@@ -2394,18 +2345,13 @@ PyMethodDef methods[] = {
      "None when the bytes are not a graph this reader understands."},
     {"raw_data_rows", raw_data_rows, METH_VARARGS,
      "raw_data_rows(serialized_graph, positions, kinds, sizes) -> (initializers, groups): the "
-     "number of the GraphProto's initializers, and the raw data `raw_data_at` reads at the "
-     "positions asked for (-1: none), where it has the size sizes[kinds[position]] (-1: not "
+     "number of the GraphProto's initializers, and the raw_data (as protobuf reads it: the last "
+     "written; none with a segment, data stored elsewhere than DEFAULT, or such a field of "
+     "another wire type) of the initializers at the positions asked for (-1: none), where it "
+     "has the size sizes[kinds[position]] (-1: not "
      "grouped), grouped by kind: a list of (kind, places, joined raw data), the places being "
      "indices into positions, in order, the groups in the order of their first place; None "
      "when the bytes are not a graph this reader understands."},
-    {"raw_data_at", raw_data_at, METH_VARARGS,
-     "raw_data_at(serialized_graph, positions) -> (initializers, raws): the number of the "
-     "GraphProto's initializers, and for each position asked for, the raw_data of the "
-     "initializer at it as protobuf reads it (the last written), or None where it has none, "
-     "has a segment, data stored elsewhere than DEFAULT, or such a field written with another "
-     "wire type, or there is no initializer at that position; None when the bytes are not a "
-     "graph this reader understands."},
     {nullptr, nullptr, 0, nullptr},
 };
 

@@ -595,7 +595,7 @@ def test_constant_rows_are_the_values_constant_value_reads(from_bytes):
     leaves out what it cannot read as raw bytes: typed fields, external and segmented data,
     sizes that do not match the dims, empty and over-large tensors, Constant nodes, names
     that are not initializers. On random tensors of every numeric type, BFLOAT16 included;
-    `from_bytes`: read from the graph's bytes (`_wire.raw_data_at`), which here also write
+    `from_bytes`: read from the graph's bytes (`_wire.raw_data_rows`), which here also write
     some fields twice (protobuf reads the last)."""
     import ml_dtypes
 
