@@ -40,11 +40,14 @@ def compare(serialized: bytes) -> tuple[str, float, float]:
         return ("MODELLED A REFUSED GRAPH" if native is not None else "refused"), native_s, onnx_s
     if native is None:
         return "declined", native_s, onnx_s
-    same = _speculation.model_types(native) == _speculation.model_types(expected)
-    same = same and list(_speculation.model_types(native)[1]) == list(
-        _speculation.model_types(expected)[1]
-    )
-    return ("modelled" if same else "DIFFERS"), native_s, onnx_s
+    return ("modelled" if _entries(native) == _entries(expected) else "DIFFERS"), native_s, onnx_s
+
+
+def _entries(inferred: bytes):
+    """The op types and the type table's entries in order, the If branches' included
+    (`_speculation.inferred_types`)."""
+    read = _speculation.inferred_types(inferred)
+    return None if read is None else (read[0], list(read[1].items()))
 
 
 def _onnx_files(folder: Path, max_depth: int = 12) -> list[Path]:
