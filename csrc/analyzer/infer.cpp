@@ -874,6 +874,18 @@ class Inference {
     return true;
   }
 
+  // An INTS attribute of one positive value per spatial dim (dilations, strides), all 1s
+  // where the node has none; a failure of the node otherwise.
+  static std::vector<int64_t> positive_ints(const Node& n, std::string_view name, size_t spatial) {
+    std::vector<int64_t> values;
+    if (!ints_attribute(n, name, values)) return std::vector<int64_t>(spatial, 1);
+    if (values.size() != spatial) throw Failed{};
+    for (int64_t v : values) {
+      if (v <= 0) throw Failed{};
+    }
+    return values;
+  }
+
   // onnx's checkedAdd, checkedSubtract, checkedMultiply: an overflow fails the node.
   static int64_t add(int64_t a, int64_t b) {
     int64_t r;
@@ -911,23 +923,9 @@ class Inference {
     if (!has_shape(x) || !has_shape(w)) return out;
     if (x->dims.size() < 3) throw Failed{};
     const size_t spatial = x->dims.size() - 2;
-    std::vector<int64_t> dilations, strides, kernel, pads;
-    if (ints_attribute(n, "dilations", dilations)) {
-      if (dilations.size() != spatial) throw Failed{};
-      for (int64_t d : dilations) {
-        if (d <= 0) throw Failed{};
-      }
-    } else {
-      dilations.assign(spatial, 1);
-    }
-    if (ints_attribute(n, "strides", strides)) {
-      if (strides.size() != spatial) throw Failed{};
-      for (int64_t v : strides) {
-        if (v <= 0) throw Failed{};
-      }
-    } else {
-      strides.assign(spatial, 1);
-    }
+    const std::vector<int64_t> dilations = positive_ints(n, "dilations", spatial);
+    const std::vector<int64_t> strides = positive_ints(n, "strides", spatial);
+    std::vector<int64_t> kernel, pads;
     if (ints_attribute(n, "kernel_shape", kernel)) {
       if (kernel.size() != spatial) throw Failed{};
     } else {

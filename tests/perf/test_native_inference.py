@@ -5,8 +5,12 @@ made-up dims and order — or nothing, and ONNX runs.
 Held on random graphs of the modelled ops built to reach every branch of their inference
 functions (broadcasting of values, names and unknown dims; ranks 0 to 4; Reshape's 0 and -1;
 axes out of range; declared outputs to merge; names `unk__<n>` already taken; ops of a domain
-without schemas, after which errors are no errors), on every model of the test corpus and the
-onnx wheel's node tests, and on graphs built to hit each condition it declines.
+without schemas, after which errors are no errors), on random quantized layers (zero points of
+each kind, left out or untyped; attributes an opset does not define), random convolution chains
+(1-D to 3-D, every padding mode, attributes of the wrong size or sign), random graphs with Ifs
+(branches reading the graph's names, nested, disagreeing in count, type or shape, failing after
+an op without a schema), on every model of the test corpus and the onnx wheel's node tests
+(the If branches' types included), and on graphs built to hit each condition it declines.
 """
 
 from __future__ import annotations
@@ -211,19 +215,6 @@ def random_model(seed: int) -> onnx.ModelProto:
     return helper.make_model(graph, opset_imports=imports, ir_version=8)
 
 
-@needs_checked_onnx
-def test_random_graphs_as_onnx_infers_them():
-    modelled = 0
-    cases = 1500
-    for seed in range(cases):
-        model = random_model(seed)
-        try:
-            modelled += _agrees(model)
-        except AssertionError as err:
-            raise AssertionError(f"seed {seed}: {err}") from err
-    assert modelled >= cases // 5, f"only {modelled} of {cases} random graphs modelled"
-
-
 # -- random quantized graphs ------------------------------------------------------------------
 _ZERO_POINT_TYPES = (np.int8, np.uint8, np.int8, np.int32, np.int16)
 
@@ -292,19 +283,6 @@ def random_quantized_model(seed: int) -> onnx.ModelProto:
         imports.append(helper.make_opsetid("com.example", 1))
     graph = helper.make_graph(nodes, "quantized", inputs, outputs, initializers)
     return helper.make_model(graph, opset_imports=imports, ir_version=8)
-
-
-@needs_checked_onnx
-def test_random_quantized_graphs_as_onnx_infers_them():
-    modelled = 0
-    cases = 600
-    for seed in range(cases):
-        model = random_quantized_model(seed)
-        try:
-            modelled += _agrees(model)
-        except AssertionError as err:
-            raise AssertionError(f"seed {seed}: {err}") from err
-    assert modelled >= cases // 4, f"only {modelled} of {cases} random graphs modelled"
 
 
 # -- random convolutions ----------------------------------------------------------------------
@@ -380,19 +358,6 @@ def random_conv_model(seed: int) -> onnx.ModelProto:
     opset = int(rng.choice([13, 17, 21, 22, 25]))
     graph = helper.make_graph(nodes, "conv", inputs, outputs, initializers)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=8)
-
-
-@needs_checked_onnx
-def test_random_convolutions_as_onnx_infers_them():
-    modelled = 0
-    cases = 800
-    for seed in range(cases):
-        model = random_conv_model(seed)
-        try:
-            modelled += _agrees(model)
-        except AssertionError as err:
-            raise AssertionError(f"seed {seed}: {err}") from err
-    assert modelled >= cases // 4, f"only {modelled} of {cases} random graphs modelled"
 
 
 # -- random graphs with Ifs -------------------------------------------------------------------
@@ -528,17 +493,27 @@ def random_model_with_ifs(seed: int) -> onnx.ModelProto:
     return model
 
 
+# -- the random graphs, against ONNX ----------------------------------------------------------
 @needs_checked_onnx
-def test_random_graphs_with_ifs_as_onnx_infers_them():
+@pytest.mark.parametrize(
+    ("make", "cases", "modelled_at_least"),
+    [
+        (random_model, 1500, 1 / 5),
+        (random_quantized_model, 600, 1 / 4),
+        (random_conv_model, 800, 1 / 4),
+        (random_model_with_ifs, 1500, 1 / 6),
+    ],
+    ids=["common ops", "quantized", "convolutions", "Ifs"],
+)
+def test_random_graphs_as_onnx_infers_them(make, cases, modelled_at_least):
     modelled = 0
-    cases = 1500
     for seed in range(cases):
-        model = random_model_with_ifs(seed)
+        model = make(seed)
         try:
             modelled += _agrees(model)
         except AssertionError as err:
             raise AssertionError(f"seed {seed}: {err}") from err
-    assert modelled >= cases // 6, f"only {modelled} of {cases} random graphs modelled"
+    assert modelled >= cases * modelled_at_least, f"only {modelled} of {cases} modelled"
 
 
 # -- the corpus --------------------------------------------------------------------------------
