@@ -15,10 +15,10 @@ Synthetic models are written to a scratch folder:
 More builders, not in the table: `make_export_names` renames any of these as an exporter
 would (`/model/layers.N/...`), `make_side_by_side` puts a real export side by side to a given
 size, `make_with_control_flow` adds an If and a Loop whose bodies read the graph's names,
-`make_ifs_every` an If after every N-th node, `make_weighted_chain` gives the chain large
-weights (embedded or external), `make_per_layer_weights` gives every layer weights of its
-own and `make_quantized_layers` writes quantized layers as onnxruntime's quantizer does
-(docs/benchmarks.md uses them all).
+`make_ifs_every` an If after every N-th node, `make_standard_block` the example block without
+its contrib op, `make_weighted_chain` gives the chain large weights (embedded or external),
+`make_per_layer_weights` gives every layer weights of its own and `make_quantized_layers`
+writes quantized layers as onnxruntime's quantizer does (docs/benchmarks.md uses them all).
 
 For each model it measures, every run in a fresh subprocess (peak RSS from `/proc`); with
 `--repeat N` each figure is the median of N runs:
@@ -247,6 +247,39 @@ def make_repeated_blocks(path: Path, nodes: int, block_path: Path = EXAMPLE_BLOC
     model.ir_version = block.ir_version
     onnx.save(model, path)
     return len(out_nodes)
+
+
+def make_standard_block(path: Path, block_path: Path = EXAMPLE_BLOCK) -> Path:
+    """The example transformer block with its contrib FastGelu written as ONNX's Erf form
+    (the bias added, then x * (1 + erf(x / sqrt 2)) * 0.5): a block of standard ops only,
+    for `make_repeated_blocks(OUT, N, make_standard_block(BLOCK))`. Returns `path`."""
+    block = onnx.load(block_path)
+    graph = block.graph
+    nodes: list[onnx.NodeProto] = []
+    for node in graph.node:
+        if node.op_type != "FastGelu":
+            nodes.append(node)
+            continue
+        x, y = node.input[0], node.output[0]
+        if len(node.input) > 1 and node.input[1]:
+            nodes.append(helper.make_node("Add", [x, node.input[1]], [f"{y}/biased"]))
+            x = f"{y}/biased"
+        nodes += [
+            helper.make_node("Div", [x, "gelu/sqrt2"], [f"{y}/scaled"]),
+            helper.make_node("Erf", [f"{y}/scaled"], [f"{y}/erf"]),
+            helper.make_node("Add", [f"{y}/erf", "gelu/one"], [f"{y}/plus1"]),
+            helper.make_node("Mul", [x, f"{y}/plus1"], [f"{y}/product"]),
+            helper.make_node("Mul", [f"{y}/product", "gelu/half"], [y]),
+        ]
+    graph.initializer.extend(
+        numpy_helper.from_array(np.array(value, np.float32), name)
+        for name, value in (("gelu/sqrt2", 2**0.5), ("gelu/one", 1.0), ("gelu/half", 0.5))
+    )
+    del graph.node[:]
+    graph.node.extend(nodes)
+    onnx.checker.check_model(block)
+    onnx.save(block, path)
+    return path
 
 
 def make_side_by_side(path: Path, nodes: int, source: Path) -> int:
