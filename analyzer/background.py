@@ -31,6 +31,7 @@ the model declares, as when inference raises.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import mmap
@@ -430,9 +431,18 @@ def fork_child(work, orphan_dies: bool = False) -> tuple[int, int]:
     """Forks a child that runs `work(out)` (`out`: the write end of a pipe, binary) and
     leaves without running any exit handler, status 0 when `work` returned, 1 otherwise;
     with `orphan_dies`, the child dies with this process (`die_with_parent`). Returns (the
-    child's pid, the pipe's read end)."""
+    child's pid, the pipe's read end).
+
+    The child never runs Python's cyclic garbage collector: the fork is made with it off, and
+    the child leaves it off. A collection there would run the destructors of this process's
+    garbage, and a destructor of a native object that waits on its own threads (an
+    onnxruntime session left by a verification: `pthread_cond_destroy` on a pool whose
+    threads a child does not have) never returns — the child, and the command waiting for
+    it, hung (seen: a test's rewrite after earlier tests' onnxruntime sessions)."""
     read_end, write_end = os.pipe()
     parent = os.getpid()
+    collecting = gc.isenabled()
+    gc.disable()  # (before the fork: Python's own after-fork work allocates in the child)
     with warnings.catch_warnings():
         # Python 3.12+ warns when the process has any other OS thread. Python threads are
         # ruled out (`can_fork`); what remains are native pools such as OpenBLAS's (started
@@ -445,6 +455,9 @@ def fork_child(work, orphan_dies: bool = False) -> tuple[int, int]:
             os.close(read_end)
             os.close(write_end)
             raise
+        finally:
+            if collecting and os.getpid() == parent:
+                gc.enable()
     if pid == 0:  # the child: work, send, and leave without running any exit handler
         status = 1
         try:

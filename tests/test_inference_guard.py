@@ -183,3 +183,29 @@ def test_rewrite_and_quantize_refuse_what_crashes_onnx(crashing_model, tmp_path,
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     assert not out.exists()
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="no fork on this platform")
+@pytest.mark.parametrize("collecting", [True, False])
+def test_a_forked_child_never_collects_the_parents_garbage(collecting):
+    """A forked inference child runs without the cyclic garbage collector, whatever the
+    parent's setting, and the parent's is restored: a collection in the child ran the
+    destructor of an onnxruntime session left as garbage by an earlier verification, which
+    waits on the session's threads — threads a child does not have — and the test suite hung
+    there (`background.fork_child`)."""
+    import gc
+    import os
+
+    from trtforge.analyzer import background
+
+    was = gc.isenabled()
+    (gc.enable if collecting else gc.disable)()
+    try:
+        pid, pipe = background.fork_child(lambda out: out.write(b"%d" % gc.isenabled()))
+        with os.fdopen(pipe, "rb") as read:
+            in_child = read.read()
+        assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+        assert in_child == b"0"
+        assert gc.isenabled() is collecting
+    finally:
+        (gc.enable if was else gc.disable)()
