@@ -100,6 +100,14 @@ def _value_info(name: str, elem: int, shape: list | None) -> onnx.ValueInfoProto
     return value
 
 
+def _declared(rng: np.random.Generator, name: str, elem: int) -> onnx.ValueInfoProto:
+    """An output `name` declared without a type, typed without a shape, or with a random one."""
+    kind = rng.integers(0, 4)
+    if kind == 0:
+        return helper.make_empty_tensor_value_info(name)
+    return _value_info(name, elem, None if kind == 1 else _random_shape(rng))
+
+
 def _int64(name: str, values: list[int]) -> onnx.TensorProto:
     return numpy_helper.from_array(np.array(values, dtype=np.int64), name)
 
@@ -201,13 +209,7 @@ def random_model(seed: int) -> onnx.ModelProto:
     for name in dict.fromkeys([tensors[-1], str(rng.choice(tensors[len(inputs) :]))]):
         if name in {value.name for value in inputs} or name == "w":
             continue
-        kind = rng.integers(0, 4)
-        if kind == 0:
-            outputs.append(helper.make_empty_tensor_value_info(name))
-        elif kind == 1:
-            outputs.append(_value_info(name, float_type, None))
-        else:
-            outputs.append(_value_info(name, float_type, _random_shape(rng)))
+        outputs.append(_declared(rng, name, float_type))
     imports = [helper.make_opsetid("", opset)]
     if uses_foreign:
         imports.append(helper.make_opsetid("com.example", 1))
@@ -433,13 +435,7 @@ def _random_branch(rng, name: str, outer: list[str], outputs: int, depth: int, f
         source = produced[-1 - index] if index < len(produced) else produced[-1]
         if rng.random() < 0.01:
             source = str(rng.choice(outer))  # passed through
-        kind = rng.integers(0, 4)
-        if kind == 0:
-            declared.append(helper.make_empty_tensor_value_info(source))
-        elif kind == 1:
-            declared.append(_value_info(source, float_type, None))
-        else:
-            declared.append(_value_info(source, float_type, _random_shape(rng)))
+        declared.append(_declared(rng, source, float_type))
     names = [v.name for v in declared]
     if len(set(names)) != len(names):  # one output named twice: keep the first
         declared = [v for i, v in enumerate(declared) if v.name not in names[:i]]
