@@ -20,11 +20,6 @@ import onnx
 from onnx import numpy_helper
 
 from trtforge.analyzer._shallow_graph import InitializerHeads, _wire, node_columns
-
-try:  # node signatures numbered in C (csrc/analyzer/memo_keys.cpp), when it was built
-    from trtforge.analyzer import _memo_keys
-except ImportError:  # pragma: no cover - a build without a C++ compiler
-    _memo_keys = None
 from trtforge.analyzer.inference import (
     MAX_SHALLOW_BYTES,
     Dim,
@@ -37,6 +32,11 @@ try:  # every tensor's producer distance in one pass (csrc/analyzer/producer_hop
     from trtforge.analyzer import _producer_hops
 except ImportError:  # pragma: no cover - a build without a C++ compiler: walks instead
     _producer_hops = None
+
+try:  # node signatures numbered in C (csrc/analyzer/memo_keys.cpp), when it was built
+    from trtforge.analyzer import _memo_keys
+except ImportError:  # pragma: no cover - a build without a C++ compiler
+    _memo_keys = None
 
 log = logging.getLogger("trtforge.graph")
 

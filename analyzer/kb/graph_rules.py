@@ -293,9 +293,8 @@ def _check_initializer_types(graph: GraphView, target: Target) -> Iterator[Findi
             for n, t in graph.initializer_items()
             if unimportable(dtype_name(t.data_type), allowed)
         ]
-    sparse = {value.values.name for value in graph.graph.sparse_initializer}
+    sparse = _sparse_names(graph)
     bad = [(name, dtype) for name, dtype in bad if name not in sparse]  # (their own finding)
-    yield from _check_initializer_ranks(graph, sparse)
     if bad:
         names, dtype = [n for n, _ in bad], bad[0][1]
         yield Finding(
@@ -311,7 +310,13 @@ def _check_initializer_types(graph: GraphView, target: Target) -> Iterator[Findi
         )
 
 
-def _check_initializer_ranks(graph: GraphView, sparse: set[str]) -> Iterator[Finding]:
+def _sparse_names(graph: GraphView) -> set[str]:
+    """The names of the graph's sparse initializers (`_check_sparse_initializers` has their
+    findings)."""
+    return {value.values.name for value in graph.graph.sparse_initializer}
+
+
+def _check_initializer_ranks(graph: GraphView) -> Iterator[Finding]:
     """Initializers of rank above 8 (TensorRT's Dims::MAX_DIMS), used or not: importing
     them fails the parse."""
     heads = graph.initializer_heads()
@@ -322,6 +327,7 @@ def _check_initializer_ranks(graph: GraphView, sparse: set[str]) -> Iterator[Fin
         high = [n for n, k in zip(heads.names, heads.kinds, strict=True) if ranks[k] > MAX_RANK]
     else:
         high = [n for n, t in graph.initializer_items() if len(t.dims) > MAX_RANK]
+    sparse = _sparse_names(graph)
     high = [name for name in high if name not in sparse]
     if high:
         yield Finding(
@@ -340,7 +346,7 @@ def _check_sparse_initializers(graph: GraphView) -> Iterator[Finding]:
     """A sparse initializer that a node reads: the parser does not import sparse
     initializers, and the reading node fails ("Node input was not registered"); an unused
     one is ignored."""
-    sparse = {value.values.name for value in graph.graph.sparse_initializer}
+    sparse = _sparse_names(graph)
     if not sparse:
         return
     read = sorted(sparse.intersection(n for inputs in graph.fields.inputs for n in inputs))
@@ -480,6 +486,7 @@ def check_graph(loaded: LoadedModel, graph: GraphView, target: Target) -> Iterat
     yield from input_size_findings(graph.graph, graph.initializer_names())
     yield from _check_opsets(loaded, target)
     yield from _check_empty_external(loaded, graph)
+    yield from _check_initializer_ranks(graph)
     yield from _check_initializer_types(graph, target)
     yield from _check_sparse_initializers(graph)
     yield from _check_outputs(graph)

@@ -830,14 +830,11 @@ class Inference {
   Type quantize_linear(const Node& n) const {
     const bool quantize = n.op == "QuantizeLinear";
     count(n, 2, 3, 1);
-    for (size_t k = 0; k < n.attributes.size(); ++k) {
-      const Attribute& a = n.attributes[k];
+    for (const Attribute& a : n.attributes) {
       const bool defined = a.name == "axis" || (a.name == "saturate" && quantize && opset_ >= 19) ||
                            (a.name == "block_size" && opset_ >= 21);
       if (!defined || !a.has_i || a.type != 2) decline();
-      for (size_t j = 0; j < k; ++j) {
-        if (n.attributes[j].name == a.name) decline();
-      }
+      n.attribute(a.name);  // (declines a name given twice)
     }
     const bool zero_point = n.inputs.size() > 2 && !n.inputs[2].empty();
     Type out;
