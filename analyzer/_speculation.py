@@ -95,6 +95,10 @@ SPECULATION_MEMORY = 512 << 20
 #: ops whose attributes hold subgraphs (whose value_info shape inference fills too).
 CONTROL_FLOW = frozenset({"If", "Loop", "Scan"})
 
+#: the domains whose ops ONNX's inference computes the outputs of: a value_info entry for
+#: such an output declares no static dim to inference (`declared_dims_cleared`).
+COMPUTED_DOMAINS = ("", "ai.onnx", "ai.onnx.ml", "ai.onnx.preview.training")
+
 #: ops whose output shape depends on the *values* of an input (a shape, axes, sizes, ...):
 #: the only places where data propagation can add shape information.
 SHAPE_CONSUMERS = frozenset(
@@ -345,6 +349,32 @@ def structure_digest(serialized_model) -> str:
     return hashlib.sha256(made[0] if made is not None else serialized_model).hexdigest()
 
 
+def declared_dims_cleared(serialized_model: bytes) -> bytes | None:
+    """The serialized model with the value_info of each top-level tensor a node of
+    COMPUTED_DOMAINS makes declaring no static dim (`_wire.declared_dims_cleared`: what
+    `inference._without_declared_dims` gives the parsed model); the bytes themselves where
+    there is none (then no declaration needs checking: `inference._checked_declarations`);
+    None without the native reader or when it does not understand them."""
+    if _wire is None:
+        return None
+    return _wire.declared_dims_cleared(serialized_model, COMPUTED_DOMAINS)
+
+
+def checked_declarations(serialized_model: bytes, run) -> bytes | None:
+    """`inference._checked_declarations` of a serialized model, made by the native reader:
+    the model without its declared static dims (`declared_dims_cleared`) is inferred by
+    `run` (serialized model -> name -> serialized type), and each static dim the model
+    declares where that run gives a symbolic dim of the graph's inputs is declared as that
+    symbol (`_wire.declared_dims_checked`). The bytes themselves where nothing is declared
+    so (no run is made where nothing is cleared); None without the native reader or when it
+    does not understand them."""
+    cleared = declared_dims_cleared(serialized_model)
+    if cleared is None or cleared is serialized_model:
+        return cleared
+    computed = run(cleared)
+    return _wire.declared_dims_checked(serialized_model, dict(computed))
+
+
 def _weightless(serialized_model: bytes) -> tuple[bytes, list[tuple[str, bytes]]] | None:
     """The serialized model without its top-level initializers stored externally, serialized
     in more than MAX_INFERENCE_INITIALIZER_BYTES, or of rank 2 or more and another element
@@ -393,9 +423,25 @@ def lean_inferred(
         if cast is None:
             return None  # the full path makes that copy (`inference._identities_as_casts`)
         serialized_model = cast
+    data_prop = propagates(ops)
+
+    def run(cleared: bytes) -> dict[str, bytes]:  # (as `inference._run_without_declared_dims`)
+        with address_space_cap(len(cleared)):
+            inferred = cpp_shape_inference().infer_shapes(cleared, False, False, data_prop)
+        read = inferred_types(inferred)
+        if read is None:
+            raise SpeculationFailed("the types of bodies are read from the parsed model only")
+        return read[1]
+
+    try:
+        checked = checked_declarations(serialized_model, run)
+    except Exception as err:  # noqa: BLE001 - the full path runs it again, and decides
+        raise SpeculationFailed(str(err)) from err
+    if checked is None:
+        return None  # the full path checks them (`inference._checked_declarations`)
+    serialized_model = checked
     if _wire is None and not CONTROL_FLOW.isdisjoint(ops):  # bodies' types: read natively only
         return None
-    data_prop = propagates(ops)
     if data_prop and too_large_for_data_prop(declared_types):  # the weights' too: inputs now
         return None
     try:

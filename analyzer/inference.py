@@ -19,6 +19,7 @@ from trtforge.analyzer._shallow_graph import (
     shallow_graph,
 )
 from trtforge.analyzer._speculation import (
+    COMPUTED_DOMAINS,
     CONTROL_FLOW,
     INFERENCE_READS_ANY_RANK_OF,
     INFERENCE_READS_VALUES_OF,
@@ -27,6 +28,7 @@ from trtforge.analyzer._speculation import (
     SHAPE_CONSUMERS,
     VALUE_READERS,
     address_space_cap,
+    checked_declarations,
     first_types,
     inferred_types,
     propagates,
@@ -346,6 +348,157 @@ def _identities_as_casts(model: onnx.ModelProto) -> tuple[onnx.ModelProto, list[
     return copy, sorted(casts)
 
 
+def _checked_declarations(light: onnx.ModelProto) -> onnx.ModelProto:
+    """`light` (the copy inference runs on) with each static dim its value_info declares
+    where inference from the network's inputs gives one of their symbolic dims declared as
+    that symbol instead; `light` itself where there is none.
+
+    TensorRT's parser computes every tensor's dims from the network's inputs and never reads
+    value_info. ONNX's inference keeps a static dim that a value_info entry declares where it
+    computes a symbolic one, and passes it on to what follows: a ConvTranspose whose input has
+    the network's dynamic channels, a per-channel DequantizeLinear on a dynamic axis, then
+    looked static to the knowledge base, where the parser refuses them. Inference is first run
+    without the declared static dims (`_without_declared_dims`), and a declared dim is
+    replaced only where that run traced it to a network input's symbolic dim, which TensorRT
+    sees as dynamic (`_declared_as_computed`). A declaration that adds what inference cannot
+    compute (an unknown dim: a Split whose sizes a stale declaration hides, a contrib op's
+    output) stays, as before. Costs a second run, only for a model with symbolic input dims
+    whose value_info declares static dims of computed tensors; the native reader makes both
+    copies from the serialized model (`_speculation.checked_declarations`)."""
+    if not len(light.graph.value_info):
+        return light
+    serialized = light.SerializeToString()
+    native = checked_declarations(serialized, _run_without_declared_dims(light.graph))
+    if native is not None:
+        return light if native is serialized else onnx.ModelProto.FromString(native)
+    cleared = _without_declared_dims(light)
+    if cleared is light:
+        return light
+    try:
+        computed = _run_without_declared_dims(light.graph)(cleared.SerializeToString())
+    except Exception as err:  # noqa: BLE001 - as `_infer`: keep the declarations
+        log.info("shape inference without declared dims failed: %s", err)
+        return light
+    return _declared_as_computed(light, computed)
+
+
+def _run_without_declared_dims(graph: onnx.GraphProto):
+    """The run `_checked_declarations` makes of the copy without declared dims: ONNX's
+    inference, lenient, with data propagation where the policy would use it, giving the
+    serialized type of each tensor (name -> bytes)."""
+    data_prop = propagates(n.op_type for n in graph.node) and not _large_1d_input(graph)
+
+    def run(serialized: bytes) -> Mapping[str, bytes]:
+        inferred = inference_guard.infer_shapes(serialized, False, False, data_prop)
+        return _table_of(inferred).serialized_table()
+
+    return run
+
+
+def _declared_as_computed(light: onnx.ModelProto, computed: Mapping[str, bytes]) -> onnx.ModelProto:
+    """`light` with each static dim a value_info entry declares for a tensor type, where the
+    type `computed` gives the tensor (of the same rank) has a symbolic dim of the graph's
+    inputs, declared as that symbol; `light` itself where there is none (the reference of
+    `_wire.declared_dims_checked`)."""
+    graph = light.graph
+    params = _input_dim_params(graph)
+    replaced: dict[int, list[tuple[int, str]]] = {}
+    for position, value in enumerate(graph.value_info):
+        serialized = computed.get(value.name)
+        if serialized is None or value.type.WhichOneof("value") != "tensor_type":
+            continue
+        if onnx.TypeProto.FromString(serialized).WhichOneof("value") != "tensor_type":
+            continue
+        found = _type_of_bytes(serialized)[1]
+        declared = value.type.tensor_type.shape.dim
+        if not value.type.tensor_type.HasField("shape") or found is None:
+            continue
+        if len(found) != len(declared):
+            continue
+        symbols = [
+            (axis, dim)
+            for axis, (given, dim) in enumerate(zip(declared, found, strict=True))
+            if given.HasField("dim_value") and isinstance(dim, str) and dim in params
+        ]
+        if symbols:
+            replaced[position] = symbols
+    if not replaced:
+        return light
+    copy = onnx.ModelProto()
+    copy.CopyFrom(light)
+    for position, symbols in replaced.items():
+        declared = copy.graph.value_info[position].type.tensor_type.shape.dim
+        for axis, symbol in symbols:
+            declared[axis].dim_param = symbol
+    return copy
+
+
+def _input_dim_params(graph: onnx.GraphProto) -> set[str]:
+    """The symbolic dims of the graph's (tensor) inputs (names that are not empty)."""
+    return {
+        dim.dim_param
+        for value in graph.input
+        if value.type.WhichOneof("value") == "tensor_type"
+        for dim in value.type.tensor_type.shape.dim
+        if dim.dim_param
+    }
+
+
+def _without_declared_dims(model: onnx.ModelProto) -> onnx.ModelProto:
+    """`model` with the value_info of each top-level tensor that a node of an ONNX domain
+    computes (`_speculation.COMPUTED_DOMAINS`) declaring no static dim: each dim_value of the
+    tensor shapes its type holds left out (an unknown dim; symbolic names are kept); `model`
+    itself where there is none, or where no graph input has a symbolic dim (no dim can then
+    be traced to one). The value_info of what other nodes make (a plugin's output) is kept:
+    only its declaration gives its dims. The native reader makes the same copy of a
+    serialized model (`_wire.declared_dims_cleared`)."""
+    graph = model.graph
+    if not len(graph.value_info) or not _input_dim_params(graph):
+        return model
+    computed = {
+        name for node in graph.node if node.domain in COMPUTED_DOMAINS for name in node.output
+    }
+    positions = [
+        i
+        for i, value in enumerate(graph.value_info)
+        if value.name in computed and _declares_static_dim(value.type)
+    ]
+    if not positions:
+        return model
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    for i in positions:
+        _clear_static_dims(copy.graph.value_info[i].type)
+    return copy
+
+
+def _tensor_types(value_type: onnx.TypeProto) -> Iterator[onnx.TypeProto.Tensor]:
+    """The tensor and sparse tensor types `value_type` holds, at any depth (sequences,
+    optionals, maps)."""
+    kind = value_type.WhichOneof("value")
+    if kind in ("tensor_type", "sparse_tensor_type"):
+        yield getattr(value_type, kind)
+    elif kind in ("sequence_type", "optional_type"):
+        yield from _tensor_types(getattr(value_type, kind).elem_type)
+    elif kind == "map_type":
+        yield from _tensor_types(value_type.map_type.value_type)
+
+
+def _declares_static_dim(value_type: onnx.TypeProto) -> bool:
+    return any(
+        dim.HasField("dim_value")
+        for tensor in _tensor_types(value_type)
+        for dim in tensor.shape.dim
+    )
+
+
+def _clear_static_dims(value_type: onnx.TypeProto) -> None:
+    for tensor in _tensor_types(value_type):
+        for dim in tensor.shape.dim:
+            if dim.HasField("dim_value"):
+                dim.ClearField("dim_value")
+
+
 def _restore_identities(inferred: onnx.ModelProto | None, casts: list[int]) -> None:
     """The Identity nodes `_identities_as_casts` made Casts, given back to `inferred` (its
     nodes are those of the copy, in order)."""
@@ -631,6 +784,7 @@ def infer_all(
     `heavy_at`: as `_weightless`'s (a lean load's `structure` is inferred as the whole model).
     """
     light, casts = _identities_as_casts(_weightless(model, heavy_at))
+    light = _checked_declarations(light)  # the dims the parser computes
     if not keep_model:
         types, strict_error = _infer_table(light)
         pruned = _without_contradicted_element_types(light, strict_error)
@@ -780,6 +934,7 @@ def speculative_table(
     `_weightless`'s (a lean load's `structure`).
     """
     light, _ = _identities_as_casts(_weightless(model, heavy_at))
+    light = _checked_declarations(light)
     nodes = light.graph.node
     data_prop = propagates(node.op_type for node in nodes)
     if data_prop and _large_1d_input(light.graph):

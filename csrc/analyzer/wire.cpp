@@ -598,6 +598,8 @@ class Numbers {
     }
   }
 
+  bool empty() const { return used_ == 0; }
+
   // The number of `key`, or `missing` when it has none.
   size_t find(std::string_view key, size_t missing) const {
     if (slots_.empty()) return missing;
@@ -1673,6 +1675,392 @@ PyObject* identities_as_casts(PyObject*, PyObject* arg) {
   return model.release();
 }
 
+// -- declared_dims_cleared --------------------------------------------------------------------
+// TensorRT's parser computes every tensor's dims from the network's inputs and never reads
+// value_info, but ONNX's inference keeps a static dim a value_info entry declares where it
+// computes a symbolic or unknown one, and passes it on to every tensor after it: a
+// ConvTranspose whose input's channels are dynamic then looks static. `declared_dims_cleared`
+// writes the value_info of each tensor that a node of an ONNX domain computes without its
+// static dims (each Dimension's dim_value left out: an unknown dim), so that inference gives
+// the dims the parser sees; the value_info of what other nodes make (a plugin's outputs, whose
+// dims only the declaration gives) is kept as it is.
+//
+// GraphProto: node 1, value_info 13. NodeProto: output 2, domain 7. ValueInfoProto: name 1,
+// type 2. TypeProto: tensor_type 1, sequence_type 4, map_type 5, sparse_tensor_type 8,
+// optional_type 9. Tensor and SparseTensor: shape 2. Sequence and Optional: elem_type 1. Map:
+// value_type 2. TensorShapeProto: dim 1. Dimension: dim_value 1 (varint), dim_param 2.
+
+// A Dimension as protobuf reads it: its dim_value's presence, its dim_param (which of the two
+// oneof fields was written last counts: a Dimension holding both is refused by the callers).
+struct DimRead {
+  bool value = false;
+  bool param = false;
+  std::string_view name;
+  std::string_view bytes;  // the Dimension's serialized fields
+};
+
+// The dims of `type` (a serialized TypeProto) when it is a tensor type with a shape, in
+// `dims` (`plain`: it is; false: another kind, or no shape). False (declined) for what the
+// callers do not model as protobuf reads it: a type holding several of its oneof's fields or
+// one twice, a shape written twice, a Dimension holding a value and a name, a field of
+// another wire type.
+bool tensor_dims(std::string_view type, std::vector<DimRead>& dims, bool& plain) {
+  plain = false;
+  dims.clear();
+  int kinds = 0;
+  std::string_view tensor;
+  bool read = each_raw_field(type, [&](uint32_t field, uint32_t wire, std::string_view,
+                                       std::string_view payload) {
+    if (field == 1 || field == 4 || field == 5 || field == 7 || field == 8 || field == 9) {
+      if (wire != 2 || ++kinds > 1) return false;
+      if (field == 1) tensor = payload, plain = true;
+    }
+    return true;
+  });
+  if (!read) return false;
+  if (!plain) return true;
+  int shapes = 0;
+  std::string_view shape;
+  read = each_raw_field(tensor, [&](uint32_t field, uint32_t wire, std::string_view,
+                                    std::string_view payload) {
+    if (field != 2) return true;
+    if (wire != 2 || ++shapes > 1) return false;
+    shape = payload;
+    return true;
+  });
+  if (!read) return false;
+  if (shapes == 0) {
+    plain = false;
+    return true;
+  }
+  return each_raw_field(shape, [&](uint32_t field, uint32_t wire, std::string_view,
+                                   std::string_view payload) {
+    if (field != 1) return true;
+    if (wire != 2) return false;
+    DimRead dim;
+    dim.bytes = payload;
+    bool fine = each_raw_field(payload, [&](uint32_t f, uint32_t w, std::string_view,
+                                            std::string_view text) {
+      if ((f == 1 && w != 0) || (f == 2 && w != 2)) return false;
+      if (f == 1) dim.value = true;
+      if (f == 2) dim.param = true, dim.name = text;
+      return true;
+    });
+    if (!fine || (dim.value && dim.param)) return false;
+    dims.push_back(dim);
+    return true;
+  });
+}
+
+// The symbolic dims of the graph's inputs (GraphProto.input 11; names that are not empty), in
+// `params`; false (declined) as `tensor_dims`.
+bool input_dim_params(std::string_view graph, Numbers& params) {
+  std::vector<DimRead> dims;
+  return each_raw_field(graph, [&](uint32_t field, uint32_t wire, std::string_view,
+                                   std::string_view value) {
+    if (field != 11) return true;
+    if (wire != 2) return false;
+    int types = 0;
+    std::string_view type;
+    if (!each_raw_field(value, [&](uint32_t f, uint32_t w, std::string_view,
+                                   std::string_view payload) {
+          if (f != 2) return true;
+          if (w != 2 || ++types > 1) return false;
+          type = payload;
+          return true;
+        })) {
+      return false;
+    }
+    bool plain;
+    if (types == 0) return true;
+    if (!tensor_dims(type, dims, plain)) return false;
+    for (const DimRead& dim : dims) {
+      if (plain && dim.param && !dim.name.empty()) params.number(dim.name, 0);
+    }
+    return true;
+  });
+}
+
+// What `cleared_message` reads a message as.
+enum class TypeKind { kType, kTensor, kShape, kDim, kElement, kMap };
+
+// The serialized message `message` (of `kind`) without the dim_values of the tensor shapes it
+// holds, appended to `out` (`changed`: one was left out). Each occurrence of a message field is
+// cleared on its own, which commutes with protobuf's merging of a field written twice. False
+// (declined) for bytes of a wire type the field does not have, a Dimension holding both a
+// value and a name (protobuf keeps the last written), or nesting deeper than 64.
+bool cleared_message(std::string_view message, TypeKind kind, std::string& out, bool& changed,
+                     int depth) {
+  if (depth > 64) return false;
+  return each_raw_field(message, [&](uint32_t field, uint32_t wire, std::string_view whole,
+                                     std::string_view payload) {
+    TypeKind inner = kind;
+    bool nested = false;
+    switch (kind) {
+      case TypeKind::kType:
+        nested = field == 1 || field == 4 || field == 5 || field == 8 || field == 9;
+        inner = field == 1 || field == 8 ? TypeKind::kTensor
+                : field == 5             ? TypeKind::kMap
+                                         : TypeKind::kElement;
+        break;
+      case TypeKind::kTensor: nested = field == 2, inner = TypeKind::kShape; break;
+      case TypeKind::kShape: nested = field == 1, inner = TypeKind::kDim; break;
+      case TypeKind::kElement: nested = field == 1, inner = TypeKind::kType; break;
+      case TypeKind::kMap: nested = field == 2, inner = TypeKind::kType; break;
+      case TypeKind::kDim:
+        if ((field == 1 && wire != 0) || (field == 2 && wire != 2)) return false;
+        if (field == 1) {
+          changed = true;
+          return true;  // the dim_value, left out
+        }
+        out.append(whole.data(), whole.size());
+        return true;
+    }
+    if (!nested) {
+      out.append(whole.data(), whole.size());
+      return true;
+    }
+    if (wire != 2) return false;
+    if (inner == TypeKind::kDim) {  // a Dimension holding both a value and a name: declined
+      bool value = false, name = false;
+      if (!each_raw_field(payload, [&](uint32_t f, uint32_t, std::string_view, std::string_view) {
+            value = value || f == 1;
+            name = name || f == 2;
+            return true;
+          }) ||
+          (value && name)) {
+        return false;
+      }
+    }
+    std::string cleared;
+    if (!cleared_message(payload, inner, cleared, changed, depth + 1)) return false;
+    put_field(out, field, cleared);
+    return true;
+  });
+}
+
+// The graph `graph` with its value_info cleared (above), in `parts`; `changed`: an entry was.
+bool dims_cleared_graph(std::string_view graph, const std::vector<std::string>& domains,
+                        std::vector<std::string_view>& parts, std::deque<std::string>& owned,
+                        bool& changed) {
+  Numbers params;  // nothing is cleared where no input dim is symbolic (nothing to trace)
+  if (!input_dim_params(graph, params)) return false;
+  if (params.empty()) {
+    parts.push_back(graph);
+    return true;
+  }
+  Numbers computed;  // the outputs of the nodes of `domains`
+  bool read = each_raw_field(graph, [&](uint32_t field, uint32_t wire, std::string_view,
+                                        std::string_view node) {
+    if (field != 1) return true;
+    if (wire != 2) return false;
+    std::string_view domain;
+    std::vector<std::string_view> outputs;
+    if (!each_field(node, [&](uint32_t f, std::string_view value) {
+          if (f == 7) domain = value;  // (the last written, as protobuf reads it)
+          if (f == 2) outputs.push_back(value);
+          return true;
+        })) {
+      return false;
+    }
+    if (std::find(domains.begin(), domains.end(), domain) == domains.end()) return true;
+    for (auto name : outputs) computed.number(name, 0);
+    return true;
+  });
+  if (!read) return false;
+  const char* kept = graph.data();  // the start of the span not copied yet
+  read = each_raw_field(graph, [&](uint32_t field, uint32_t wire, std::string_view whole,
+                                   std::string_view value) {
+    if (field != 13) return true;
+    if (wire != 2) return false;
+    std::string_view name;
+    if (!each_field(value, [&](uint32_t f, std::string_view text) {
+          if (f == 1) name = text;
+          return true;
+        })) {
+      return false;
+    }
+    if (computed.find(name, SIZE_MAX) == SIZE_MAX) return true;
+    std::string made;
+    bool cleared = false;
+    bool fine = each_raw_field(value, [&](uint32_t f, uint32_t w, std::string_view field_bytes,
+                                         std::string_view payload) {
+      if (f != 2) {
+        made.append(field_bytes.data(), field_bytes.size());
+        return true;
+      }
+      std::string type;
+      if (w != 2 || !cleared_message(payload, TypeKind::kType, type, cleared, 0)) return false;
+      put_field(made, 2, type);
+      return true;
+    });
+    if (!fine) return false;
+    if (!cleared) return true;
+    owned.emplace_back();
+    put_field(owned.back(), 13, made);
+    parts.emplace_back(kept, static_cast<size_t>(whole.data() - kept));
+    parts.emplace_back(owned.back());
+    kept = whole.data() + whole.size();
+    changed = true;
+    return true;
+  });
+  parts.emplace_back(kept, static_cast<size_t>(graph.data() + graph.size() - kept));
+  return read;
+}
+
+PyObject* declared_dims_cleared(PyObject*, PyObject* args) {
+  Py_buffer view;
+  PyObject* domain_list;
+  if (!PyArg_ParseTuple(args, "y*O", &view, &domain_list)) return nullptr;
+  std::vector<std::string> domains;
+  if (!read_op_types(domain_list, domains)) {
+    PyBuffer_Release(&view);
+    return nullptr;
+  }
+  std::string_view source(static_cast<const char*>(view.buf), static_cast<size_t>(view.len));
+  std::vector<std::string_view> parts;
+  std::deque<std::string> owned;
+  bool changed = false;
+  auto remake = [&](std::string_view graph, std::vector<std::string_view>& graph_parts) {
+    return dims_cleared_graph(graph, domains, graph_parts, owned, changed);
+  };
+  bool read = with_graph_remade(source, remake, parts, owned);
+  PyRef model(read && changed ? joined(parts) : nullptr);
+  PyBuffer_Release(&view);
+  if (!read) return Py_NewRef(Py_None);
+  if (!changed) return Py_NewRef(PyTuple_GET_ITEM(args, 0));  // nothing to clear: as it is
+  return model.release();
+}
+
+// -- declared_dims_checked --------------------------------------------------------------------
+// What `inference._checked_declarations` makes of a serialized model, given the types that
+// inference computed without the declared static dims (`computed`: name -> serialized
+// TypeProto): each static dim a top-level value_info entry declares for a tensor type where
+// the computed type of the same rank has a symbolic dim of the graph's inputs there, written
+// as that symbol instead.
+
+// `message` with its field `field` (length-delimited, the one occurrence) made `payload`, the
+// others as they are.
+std::string with_field(std::string_view message, uint32_t field, std::string_view payload) {
+  std::string out;
+  each_raw_field(message, [&](uint32_t f, uint32_t, std::string_view whole, std::string_view) {
+    if (f == field) {
+      put_field(out, field, payload);
+    } else {
+      out.append(whole.data(), whole.size());
+    }
+    return true;
+  });
+  return out;
+}
+
+bool dims_checked_graph(std::string_view graph, PyObject* computed,
+                        std::vector<std::string_view>& parts, std::deque<std::string>& owned,
+                        bool& changed) {
+  Numbers params;
+  if (!input_dim_params(graph, params)) return false;
+  const char* kept = graph.data();  // the start of the span not copied yet
+  std::vector<DimRead> declared, found;
+  bool read = params.empty() || each_raw_field(graph, [&](uint32_t field, uint32_t wire,
+                                                          std::string_view whole,
+                                                          std::string_view value) {
+    if (field != 13) return true;
+    if (wire != 2) return false;
+    std::string_view name, type;
+    int types = 0;
+    if (!each_raw_field(value, [&](uint32_t f, uint32_t w, std::string_view,
+                                   std::string_view payload) {
+          if ((f == 1 || f == 2) && w != 2) return false;
+          if (f == 1) name = payload;
+          if (f == 2) type = payload, ++types;
+          return true;
+        }) ||
+        types > 1) {
+      return false;
+    }
+    bool plain;
+    if (types == 0 || !tensor_dims(type, declared, plain)) return types == 0;
+    if (!plain) return true;
+    PyRef key(PyUnicode_DecodeUTF8(name.data(), static_cast<Py_ssize_t>(name.size()), "strict"));
+    if (!key.obj) return false;  // (a Python error set; cleared by the caller)
+    PyObject* inferred = PyDict_GetItemWithError(computed, key.obj);  // borrowed
+    if (inferred == nullptr) return !PyErr_Occurred();
+    char* text;
+    Py_ssize_t size;
+    if (PyBytes_AsStringAndSize(inferred, &text, &size) != 0) return false;
+    bool typed;
+    if (!tensor_dims(std::string_view(text, static_cast<size_t>(size)), found, typed)) return true;
+    if (!typed || found.size() != declared.size()) return true;
+    std::string shape;
+    bool replaced = false;
+    for (size_t axis = 0; axis < declared.size(); ++axis) {
+      const DimRead& given = declared[axis];
+      const DimRead& dim = found[axis];
+      if (given.value && dim.param && !dim.name.empty() &&
+          params.find(dim.name, SIZE_MAX) != SIZE_MAX) {
+        std::string made;  // the declared Dimension without its value, named `dim.name`
+        each_raw_field(given.bytes, [&](uint32_t f, uint32_t, std::string_view bytes,
+                                        std::string_view) {
+          if (f != 1) made.append(bytes.data(), bytes.size());
+          return true;
+        });
+        put_field(made, 2, dim.name);
+        put_field(shape, 1, made);
+        replaced = true;
+      } else {
+        put_field(shape, 1, given.bytes);
+      }
+    }
+    if (!replaced) return true;
+    // the shape's other fields (none in ONNX's schema) are kept after its dims
+    std::string_view tensor, old_shape;
+    each_raw_field(type, [&](uint32_t f, uint32_t, std::string_view, std::string_view payload) {
+      if (f == 1) tensor = payload;
+      return true;
+    });
+    each_raw_field(tensor, [&](uint32_t f, uint32_t, std::string_view, std::string_view payload) {
+      if (f == 2) old_shape = payload;
+      return true;
+    });
+    each_raw_field(old_shape, [&](uint32_t f, uint32_t, std::string_view bytes, std::string_view) {
+      if (f != 1) shape.append(bytes.data(), bytes.size());
+      return true;
+    });
+    std::string made_type = with_field(type, 1, with_field(tensor, 2, shape));
+    owned.emplace_back();
+    put_field(owned.back(), 13, with_field(value, 2, made_type));
+    parts.emplace_back(kept, static_cast<size_t>(whole.data() - kept));
+    parts.emplace_back(owned.back());
+    kept = whole.data() + whole.size();
+    changed = true;
+    return true;
+  });
+  parts.emplace_back(kept, static_cast<size_t>(graph.data() + graph.size() - kept));
+  return read;
+}
+
+PyObject* declared_dims_checked(PyObject*, PyObject* args) {
+  Py_buffer view;
+  PyObject* computed;
+  if (!PyArg_ParseTuple(args, "y*O!", &view, &PyDict_Type, &computed)) return nullptr;
+  std::string_view source(static_cast<const char*>(view.buf), static_cast<size_t>(view.len));
+  std::vector<std::string_view> parts;
+  std::deque<std::string> owned;
+  bool changed = false;
+  auto remake = [&](std::string_view graph, std::vector<std::string_view>& graph_parts) {
+    return dims_checked_graph(graph, computed, graph_parts, owned, changed);
+  };
+  bool read = with_graph_remade(source, remake, parts, owned);
+  PyRef model(read && changed ? joined(parts) : nullptr);
+  PyBuffer_Release(&view);
+  if (!read) {
+    PyErr_Clear();  // (a name that is not UTF-8, a value that is not bytes: declined)
+    return Py_NewRef(Py_None);
+  }
+  if (!changed) return Py_NewRef(PyTuple_GET_ITEM(args, 0));
+  return model.release();
+}
+
 // -- sound_tensors ----------------------------------------------------------------------------
 // A model's own weights are most of its initializers, and all but a damaged file's hold just
 // the bytes their element type and dims need. `sound_tensors` finds those in one pass over
@@ -2301,6 +2689,20 @@ PyMethodDef methods[] = {
      "without the weight's data fields, everything else as it was; added: (name, "
      "serialized TypeProto) of each input appended. None when the bytes are not a model this reader understands (more "
      "than one graph field among them)."},
+    {"declared_dims_cleared", declared_dims_cleared, METH_VARARGS,
+     "declared_dims_cleared(serialized_model, domains) -> the model with each top-level "
+     "value_info entry naming an output of a top-level node of one of `domains` written "
+     "without the dim_values of the tensor shapes its type holds (unknown dims instead), "
+     "where a graph input has a symbolic dim; serialized_model itself when there is none "
+     "(or no input dim is symbolic); None when the bytes are not understood "
+     "(a Dimension holding a value and a name, a field of another wire type, more than one "
+     "graph field)."},
+    {"declared_dims_checked", declared_dims_checked, METH_VARARGS,
+     "declared_dims_checked(serialized_model, computed) -> the model with each static dim "
+     "that a top-level value_info entry declares for a tensor type, where the type "
+     "`computed` (a dict: name -> serialized TypeProto) gives the tensor, of the same rank, "
+     "has a symbolic dim of the graph's inputs, written as that symbol; serialized_model "
+     "itself when there is none; None when the bytes are not understood."},
     {"sound_tensors", sound_tensors, METH_VARARGS,
      "sound_tensors(serialized_graph, bits) -> one byte per initializer of the GraphProto, in "
      "order: 1 where the tensor has raw_data of exactly the bytes its dims and element type "

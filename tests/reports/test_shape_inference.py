@@ -659,3 +659,156 @@ def test_a_declared_element_type_the_node_contradicts_is_not_taken():
     agreeing.graph.node[0].attribute[0].i = TensorProto.FLOAT16
     assert infer_all(agreeing)[1].decoded("c") == ("FLOAT16", (2, 4))
     assert check(agreeing, target="rtx-1", backend="static").supported
+
+
+def _static_dims_declared() -> onnx.ModelProto:
+    """A network whose input has dynamic channels `C`, value_info declaring 8 for the
+    computed `y` (a Relu) and `qc` (a Cast of a QuantizeLinear), and for the output `p` of a
+    node of a custom domain (which ONNX cannot infer: only the declaration gives its dims); a
+    Relu `y2` after `y`, a ConvTranspose on `y2` and on `p`, a per-channel DequantizeLinear on
+    `qc`; and a Reshape to a runtime shape, declared [16, 8] (inference computes unknown
+    dims there)."""
+    weights = numpy_helper.from_array(np.ones((8, 4, 3, 3), np.float32), "w")
+    scale = numpy_helper.from_array(np.full(8, 0.5, np.float32), "s")
+    zero = numpy_helper.from_array(np.zeros(8, np.int8), "z")
+    nodes = [
+        helper.make_node("Relu", ["x"], ["y"], name="relu"),
+        helper.make_node("Relu", ["y"], ["y2"], name="relu2"),
+        helper.make_node("ConvTranspose", ["y2", "w"], ["d"], name="deconv"),
+        helper.make_node("Plug", ["x"], ["p"], name="plug", domain="example.custom"),
+        helper.make_node("ConvTranspose", ["p", "w"], ["dp"], name="deconv_plugin"),
+        helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"], name="q", axis=1),
+        helper.make_node("Cast", ["q"], ["qc"], name="cast", to=TensorProto.INT8),
+        helper.make_node("DequantizeLinear", ["qc", "s", "z"], ["dq"], name="dq", axis=1),
+        helper.make_node("Reshape", ["x", "shape"], ["r"], name="reshape"),
+    ]
+    model = helper.make_model(
+        helper.make_graph(
+            nodes,
+            "declared",
+            [
+                helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, "C", 4, 4]),
+                helper.make_tensor_value_info("shape", TensorProto.INT64, [2]),
+            ],
+            [
+                helper.make_tensor_value_info(name, TensorProto.FLOAT, [None] * rank)
+                for name, rank in (("d", 4), ("dp", 4), ("dq", 4), ("r", 2))
+            ],
+            [weights, scale, zero],
+        ),
+        opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("example.custom", 1)],
+    )
+    for name, elem in (("y", TensorProto.FLOAT), ("p", TensorProto.FLOAT), ("qc", 3)):
+        model.graph.value_info.append(helper.make_tensor_value_info(name, elem, [1, 8, 4, 4]))
+    model.graph.value_info.append(helper.make_tensor_value_info("r", TensorProto.FLOAT, [16, 8]))
+    return model
+
+
+def test_a_static_dim_declared_for_a_computed_tensor_is_not_taken():
+    """The parser computes dims from the network's inputs and never reads value_info (it
+    refuses a ConvTranspose whose input channels are dynamic however the model declares
+    them: "IDeconvolutionLayer number of channels in `input` tensor must not be dynamic",
+    TensorRT-RTX 1.7.1). ONNX's inference kept the declared 8 for `y` and passed it on to
+    `y2`, and the knowledge base called that ConvTranspose supported, and the per-channel
+    DequantizeLinear on the declared `qc`. Every path of inference now gives the network's
+    symbolic dim there; the declaration of a custom op's output, and a declared dim where
+    inference computes none, are kept (nothing else gives those dims)."""
+    from trtforge.analyzer import _speculation, check
+    from trtforge.analyzer.inference import _without_declared_dims, infer_table
+
+    model = _static_dims_declared()
+    onnx.checker.check_model(model)
+    for keep_model in (True, False):
+        table = infer_all(model, keep_model=keep_model)[1]
+        assert table.decoded("y") == ("FLOAT", (1, "C", 4, 4))
+        assert table.decoded("y2") == ("FLOAT", (1, "C", 4, 4))
+        assert table.decoded("qc") == ("INT8", (1, "C", 4, 4))
+        assert table.decoded("p") == ("FLOAT", (1, 8, 4, 4))  # a custom op's: declared
+        assert table.decoded("r") == ("FLOAT", (16, 8))  # inference computes unknown dims
+    table = dict(infer_all(model)[1].serialized_table())
+    assert dict(speculative_table(model).serialized_table()) == table
+    assert dict(infer_table(model).serialized_table()) == table
+    if _speculation._wire is not None:  # the child's run, on the file's bytes
+        lean = _speculation.lean_inferred(model.SerializeToString())
+        assert _speculation.table_state(lean)[0] == infer_table(model)._raw
+        native = _speculation.declared_dims_cleared(model.SerializeToString())
+        assert onnx.load_from_string(native).graph == _without_declared_dims(model).graph
+    assert [v.type for v in model.graph.value_info] == [
+        v.type for v in _static_dims_declared().graph.value_info
+    ]  # the model itself is left alone
+    report = check(model, target="rtx-1", backend="static")
+    verdicts = {node.name: {f.code for f in node.errors} for node in report.nodes}
+    assert "convtranspose/dynamic-channels" in verdicts["deconv"]
+    assert "dequantizelinear/dynamic-axis-dim" in verdicts["dq"]
+    assert not verdicts["deconv_plugin"]  # the declared 8 channels of the custom op's output
+
+
+def test_the_native_declaration_checks_equal_the_parsed_model_s_on_damaged_bytes():
+    """`_wire.declared_dims_cleared` and `_wire.declared_dims_checked` read the bytes as
+    protobuf would: on randomly damaged encodings of value_info entries of tensors,
+    sequences, optionals and maps (static dims, names, denotations; computed and custom
+    outputs), each declines (None: the full path then runs) or gives the graph
+    `_without_declared_dims` or `_declared_as_computed` gives the parsed model."""
+    from trtforge.analyzer import _speculation
+    from trtforge.analyzer.inference import (
+        _declared_as_computed,
+        _without_declared_dims,
+        infer_table,
+    )
+
+    if _speculation._wire is None:
+        pytest.skip("the native reader is not built")
+    model = _static_dims_declared()
+    nested = [
+        helper.make_tensor_sequence_value_info("y", TensorProto.FLOAT, [2, "n", 3]),
+        helper.make_value_info(
+            "y2",
+            helper.make_optional_type_proto(
+                helper.make_tensor_type_proto(TensorProto.FLOAT, [5, None])
+            ),
+        ),
+        helper.make_value_info(
+            "d",
+            helper.make_map_type_proto(
+                TensorProto.INT64, helper.make_tensor_type_proto(TensorProto.FLOAT, [7])
+            ),
+        ),
+        helper.make_sparse_tensor_value_info("dq", TensorProto.FLOAT, [4, 4]),
+    ]
+    model.graph.value_info.extend(nested)
+    model.graph.value_info[0].type.tensor_type.shape.dim[1].denotation = "DATA_CHANNEL"
+    data = model.SerializeToString()
+    wire = _speculation._wire
+    computed = dict(infer_table(_without_declared_dims(model)).serialized_table())
+    expected = _without_declared_dims(onnx.load_from_string(data)).graph
+    assert onnx.load_from_string(_speculation.declared_dims_cleared(data)).graph == expected
+    checked = wire.declared_dims_checked(data, computed)
+    assert onnx.load_from_string(checked).graph == _declared_as_computed(model, computed).graph
+    assert checked != data
+    rng = np.random.default_rng(11)
+    compared = [0, 0]
+    for _ in range(3000):
+        damaged = bytearray(data)
+        for at in rng.integers(0, len(data), rng.integers(1, 4)):
+            damaged[at] = rng.integers(0, 256)
+        try:
+            parsed = onnx.load_from_string(bytes(damaged))
+        except Exception:  # noqa: BLE001 - not a model protobuf reads: nothing to compare
+            continue
+        native = _speculation.declared_dims_cleared(bytes(damaged))
+        if native is not None:
+            assert onnx.load_from_string(native).graph == _without_declared_dims(parsed).graph
+            compared[0] += 1
+        native = wire.declared_dims_checked(bytes(damaged), computed)
+        if native is not None:
+            expected = _declared_as_computed(parsed, computed).graph
+            assert onnx.load_from_string(native).graph == expected
+            compared[1] += 1
+    assert min(compared) > 500
+    # nothing to clear: the bytes themselves (no input dim is symbolic, or none declared)
+    static = _cast_declared_float16().SerializeToString()  # a dim declared for a Cast's output
+    assert _speculation.declared_dims_cleared(static) is static
+    assert wire.declared_dims_checked(static, computed) is static
+    io = ([helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n"])],) * 2
+    bare = _model([helper.make_node("Relu", ["x"], ["x2"])], *io).SerializeToString()
+    assert _speculation.declared_dims_cleared(bare) is bare
