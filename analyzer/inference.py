@@ -365,17 +365,20 @@ def _checked_declarations(light: onnx.ModelProto) -> onnx.ModelProto:
     output) stays, as before. Costs a second run, only for a model with symbolic input dims
     whose value_info declares static dims of computed tensors; the native reader makes both
     copies from the serialized model (`_speculation.checked_declarations`)."""
-    if not len(light.graph.value_info):
+    graph = light.graph
+    if not _input_dim_params(graph):
+        return light
+    if not len(graph.value_info) and not any(_declares_static_dim(v.type) for v in graph.output):
         return light
     serialized = light.SerializeToString()
-    native = checked_declarations(serialized, _run_without_declared_dims(light.graph))
+    native = checked_declarations(serialized, _run_without_declared_dims(graph))
     if native is not None:
         return light if native is serialized else onnx.ModelProto.FromString(native)
     cleared = _without_declared_dims(light)
     if cleared is light:
         return light
     try:
-        computed = _run_without_declared_dims(light.graph)(cleared.SerializeToString())
+        computed = _run_without_declared_dims(graph)(cleared.SerializeToString())
     except Exception as err:  # noqa: BLE001 - as `_infer`: keep the declarations
         log.info("shape inference without declared dims failed: %s", err)
         return light
@@ -396,14 +399,17 @@ def _run_without_declared_dims(graph: onnx.GraphProto):
 
 
 def _declared_as_computed(light: onnx.ModelProto, computed: Mapping[str, bytes]) -> onnx.ModelProto:
-    """`light` with each static dim a value_info entry declares for a tensor type, where the
-    type `computed` gives the tensor (of the same rank) has a symbolic dim of the graph's
-    inputs, declared as that symbol; `light` itself where there is none (the reference of
-    `_wire.declared_dims_checked`)."""
+    """`light` with each static dim a value_info entry or graph output declares for a tensor
+    type, where the type `computed` gives the tensor (of the same rank) has a symbolic dim of
+    the graph's inputs, declared as that symbol; `light` itself where there is none (the
+    reference of `_wire.declared_dims_checked`)."""
     graph = light.graph
     params = _input_dim_params(graph)
-    replaced: dict[int, list[tuple[int, str]]] = {}
-    for position, value in enumerate(graph.value_info):
+    replaced: dict[tuple[str, int], list[tuple[int, str]]] = {}
+    declarations = [("value_info", graph.value_info), ("output", graph.output)]
+    for (field, position), value in (
+        ((field, i), value) for field, values in declarations for i, value in enumerate(values)
+    ):
         serialized = computed.get(value.name)
         if serialized is None or value.type.WhichOneof("value") != "tensor_type":
             continue
@@ -421,13 +427,13 @@ def _declared_as_computed(light: onnx.ModelProto, computed: Mapping[str, bytes])
             if given.HasField("dim_value") and isinstance(dim, str) and dim in params
         ]
         if symbols:
-            replaced[position] = symbols
+            replaced[field, position] = symbols
     if not replaced:
         return light
     copy = onnx.ModelProto()
     copy.CopyFrom(light)
-    for position, symbols in replaced.items():
-        declared = copy.graph.value_info[position].type.tensor_type.shape.dim
+    for (field, position), symbols in replaced.items():
+        declared = getattr(copy.graph, field)[position].type.tensor_type.shape.dim
         for axis, symbol in symbols:
             declared[axis].dim_param = symbol
     return copy
@@ -446,29 +452,34 @@ def _input_dim_params(graph: onnx.GraphProto) -> set[str]:
 
 def _without_declared_dims(model: onnx.ModelProto) -> onnx.ModelProto:
     """`model` with the value_info of each top-level tensor that a node of an ONNX domain
-    computes (`_speculation.COMPUTED_DOMAINS`) declaring no static dim: each dim_value of the
-    tensor shapes its type holds left out (an unknown dim; symbolic names are kept); `model`
-    itself where there is none, or where no graph input has a symbolic dim (no dim can then
-    be traced to one). The value_info of what other nodes make (a plugin's output) is kept:
-    only its declaration gives its dims. The native reader makes the same copy of a
-    serialized model (`_wire.declared_dims_cleared`)."""
+    computes (`_speculation.COMPUTED_DOMAINS`), and its graph output where a node reads it,
+    declaring no static dim: each dim_value of the tensor shapes its type holds left out (an
+    unknown dim; symbolic names are kept); `model` itself where there is none, or where no
+    graph input has a symbolic dim (no dim can then be traced to one). The declarations of
+    what other nodes make (a plugin's output) are kept: only they give its dims. The native
+    reader makes the same copy of a serialized model (`_wire.declared_dims_cleared`)."""
     graph = model.graph
-    if not len(graph.value_info) or not _input_dim_params(graph):
+    if not _input_dim_params(graph):
         return model
     computed = {
         name for node in graph.node if node.domain in COMPUTED_DOMAINS for name in node.output
     }
+    outputs = [i for i, value in enumerate(graph.output) if _declares_static_dim(value.type)]
+    if outputs:  # (ONNX merges an output's declared type as a value_info entry's)
+        read = {name for node in graph.node for name in node.input}
+        outputs = [i for i in outputs if graph.output[i].name in read]
     positions = [
-        i
+        ("value_info", i)
         for i, value in enumerate(graph.value_info)
         if value.name in computed and _declares_static_dim(value.type)
     ]
+    positions += [("output", i) for i in outputs if graph.output[i].name in computed]
     if not positions:
         return model
     copy = onnx.ModelProto()
     copy.CopyFrom(model)
-    for i in positions:
-        _clear_static_dims(copy.graph.value_info[i].type)
+    for field, i in positions:
+        _clear_static_dims(getattr(copy.graph, field)[i].type)
     return copy
 
 

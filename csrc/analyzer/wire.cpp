@@ -1677,15 +1677,18 @@ PyObject* identities_as_casts(PyObject*, PyObject* arg) {
 
 // -- declared_dims_cleared --------------------------------------------------------------------
 // TensorRT's parser computes every tensor's dims from the network's inputs and never reads
-// value_info, but ONNX's inference keeps a static dim a value_info entry declares where it
-// computes a symbolic or unknown one, and passes it on to every tensor after it: a
-// ConvTranspose whose input's channels are dynamic then looks static. `declared_dims_cleared`
-// writes the value_info of each tensor that a node of an ONNX domain computes without its
-// static dims (each Dimension's dim_value left out: an unknown dim), so that inference gives
-// the dims the parser sees; the value_info of what other nodes make (a plugin's outputs, whose
-// dims only the declaration gives) is kept as it is.
+// value_info or the graph outputs' declared shapes, but ONNX's inference keeps a static dim
+// that one declares where it computes a symbolic or unknown one, and passes it on to every
+// tensor after it: a ConvTranspose whose input's channels are dynamic then looks static.
+// `declared_dims_cleared` writes the value_info (and the graph outputs a node reads) of each
+// tensor that a node of an ONNX domain computes without its static dims (each Dimension's
+// dim_value left out: an unknown dim): the copy `inference._checked_declarations` infers to
+// find the declared dims that are the network's symbolic ones (`declared_dims_checked`). The
+// declarations of what other nodes make (a plugin's outputs, whose dims only the declaration
+// gives) are kept as they are; where no graph input has a symbolic dim nothing is cleared.
 //
-// GraphProto: node 1, value_info 13. NodeProto: output 2, domain 7. ValueInfoProto: name 1,
+// GraphProto: node 1, input 11, output 12, value_info 13. NodeProto: input 1, output 2,
+// domain 7. ValueInfoProto: name 1,
 // type 2. TypeProto: tensor_type 1, sequence_type 4, map_type 5, sparse_tensor_type 8,
 // optional_type 9. Tensor and SparseTensor: shape 2. Sequence and Optional: elem_type 1. Map:
 // value_type 2. TensorShapeProto: dim 1. Dimension: dim_value 1 (varint), dim_param 2.
@@ -1840,64 +1843,100 @@ bool cleared_message(std::string_view message, TypeKind kind, std::string& out, 
 }
 
 // The graph `graph` with its value_info cleared (above), in `parts`; `changed`: an entry was.
+// The serialized ValueInfoProto `value` with its type cleared (`cleared_message`), in `made`
+// (`cleared`: a dim_value was left out); false (declined) as `cleared_message`.
+bool value_info_cleared(std::string_view value, std::string& made, bool& cleared) {
+  return each_raw_field(value, [&](uint32_t f, uint32_t w, std::string_view field_bytes,
+                                   std::string_view payload) {
+    if (f != 2) {
+      made.append(field_bytes.data(), field_bytes.size());
+      return true;
+    }
+    std::string type;
+    if (w != 2 || !cleared_message(payload, TypeKind::kType, type, cleared, 0)) return false;
+    put_field(made, 2, type);
+    return true;
+  });
+}
+
+// The graph `graph` with its value_info cleared (above), and its outputs that a node reads
+// (GraphProto.output 12: ONNX's inference merges their declared types as it does value_info),
+// in `parts`; `changed`: an entry was.
 bool dims_cleared_graph(std::string_view graph, const std::vector<std::string>& domains,
                         std::vector<std::string_view>& parts, std::deque<std::string>& owned,
                         bool& changed) {
   Numbers params;  // nothing is cleared where no input dim is symbolic (nothing to trace)
   if (!input_dim_params(graph, params)) return false;
-  if (params.empty()) {
+  // the names of the declarations that hold a static dim: 1 (value_info), 2 (an output), 3
+  // (both); then, in `found`, 1 where a node of `domains` computes it, 2 where a node reads it
+  Numbers declared;
+  std::vector<int> kinds, found;
+  bool read = params.empty() || each_raw_field(graph, [&](uint32_t field, uint32_t wire,
+                                                          std::string_view,
+                                                          std::string_view value) {
+    if (field != 12 && field != 13) return true;
+    if (wire != 2) return false;
+    std::string_view name;
+    std::string scratch;
+    bool holds = false;
+    if (!each_field(value, [&](uint32_t f, std::string_view text) {
+          if (f == 1) name = text;
+          return true;
+        }) ||
+        !value_info_cleared(value, scratch, holds)) {
+      return false;
+    }
+    if (!holds) return true;
+    size_t at = declared.number(name, kinds.size());
+    if (at == kinds.size()) kinds.push_back(0), found.push_back(0);
+    kinds[at] |= field == 13 ? 1 : 2;
+    return true;
+  });
+  if (!read) return false;
+  if (kinds.empty()) {
     parts.push_back(graph);
     return true;
   }
-  Numbers computed;  // the outputs of the nodes of `domains`
-  bool read = each_raw_field(graph, [&](uint32_t field, uint32_t wire, std::string_view,
-                                        std::string_view node) {
+  read = each_raw_field(graph, [&](uint32_t field, uint32_t wire, std::string_view,
+                                   std::string_view node) {
     if (field != 1) return true;
     if (wire != 2) return false;
     std::string_view domain;
-    std::vector<std::string_view> outputs;
+    std::vector<size_t> outputs;
     if (!each_field(node, [&](uint32_t f, std::string_view value) {
           if (f == 7) domain = value;  // (the last written, as protobuf reads it)
-          if (f == 2) outputs.push_back(value);
+          if (f == 1 || f == 2) {
+            size_t at = declared.find(value, SIZE_MAX);
+            if (at != SIZE_MAX && f == 2) outputs.push_back(at);
+            if (at != SIZE_MAX && f == 1) found[at] |= 2;
+          }
           return true;
         })) {
       return false;
     }
     if (std::find(domains.begin(), domains.end(), domain) == domains.end()) return true;
-    for (auto name : outputs) computed.number(name, 0);
+    for (size_t at : outputs) found[at] |= 1;
     return true;
   });
   if (!read) return false;
   const char* kept = graph.data();  // the start of the span not copied yet
   read = each_raw_field(graph, [&](uint32_t field, uint32_t wire, std::string_view whole,
                                    std::string_view value) {
-    if (field != 13) return true;
-    if (wire != 2) return false;
+    if (field != 13 && field != 12) return true;
     std::string_view name;
-    if (!each_field(value, [&](uint32_t f, std::string_view text) {
-          if (f == 1) name = text;
-          return true;
-        })) {
-      return false;
-    }
-    if (computed.find(name, SIZE_MAX) == SIZE_MAX) return true;
-    std::string made;
-    bool cleared = false;
-    bool fine = each_raw_field(value, [&](uint32_t f, uint32_t w, std::string_view field_bytes,
-                                         std::string_view payload) {
-      if (f != 2) {
-        made.append(field_bytes.data(), field_bytes.size());
-        return true;
-      }
-      std::string type;
-      if (w != 2 || !cleared_message(payload, TypeKind::kType, type, cleared, 0)) return false;
-      put_field(made, 2, type);
+    each_field(value, [&](uint32_t f, std::string_view text) {
+      if (f == 1) name = text;
       return true;
     });
-    if (!fine) return false;
+    size_t at = declared.find(name, SIZE_MAX);
+    if (at == SIZE_MAX || !(found[at] & 1)) return true;  // (computed by no such node)
+    if (field == 12 && !(found[at] & 2)) return true;  // an output no node reads
+    std::string made;
+    bool cleared = false;
+    if (!value_info_cleared(value, made, cleared)) return false;
     if (!cleared) return true;
     owned.emplace_back();
-    put_field(owned.back(), 13, made);
+    put_field(owned.back(), field, made);
     parts.emplace_back(kept, static_cast<size_t>(whole.data() - kept));
     parts.emplace_back(owned.back());
     kept = whole.data() + whole.size();
@@ -1935,9 +1974,9 @@ PyObject* declared_dims_cleared(PyObject*, PyObject* args) {
 // -- declared_dims_checked --------------------------------------------------------------------
 // What `inference._checked_declarations` makes of a serialized model, given the types that
 // inference computed without the declared static dims (`computed`: name -> serialized
-// TypeProto): each static dim a top-level value_info entry declares for a tensor type where
-// the computed type of the same rank has a symbolic dim of the graph's inputs there, written
-// as that symbol instead.
+// TypeProto): each static dim a top-level value_info entry or graph output declares for a
+// tensor type where the computed type of the same rank has a symbolic dim of the graph's
+// inputs there, written as that symbol instead.
 
 // `message` with its field `field` (length-delimited, the one occurrence) made `payload`, the
 // others as they are.
@@ -1964,7 +2003,7 @@ bool dims_checked_graph(std::string_view graph, PyObject* computed,
   bool read = params.empty() || each_raw_field(graph, [&](uint32_t field, uint32_t wire,
                                                           std::string_view whole,
                                                           std::string_view value) {
-    if (field != 13) return true;
+    if (field != 13 && field != 12) return true;
     if (wire != 2) return false;
     std::string_view name, type;
     int types = 0;
@@ -2028,7 +2067,7 @@ bool dims_checked_graph(std::string_view graph, PyObject* computed,
     });
     std::string made_type = with_field(type, 1, with_field(tensor, 2, shape));
     owned.emplace_back();
-    put_field(owned.back(), 13, with_field(value, 2, made_type));
+    put_field(owned.back(), field, with_field(value, 2, made_type));
     parts.emplace_back(kept, static_cast<size_t>(whole.data() - kept));
     parts.emplace_back(owned.back());
     kept = whole.data() + whole.size();
@@ -2691,15 +2730,17 @@ PyMethodDef methods[] = {
      "than one graph field among them)."},
     {"declared_dims_cleared", declared_dims_cleared, METH_VARARGS,
      "declared_dims_cleared(serialized_model, domains) -> the model with each top-level "
-     "value_info entry naming an output of a top-level node of one of `domains` written "
-     "without the dim_values of the tensor shapes its type holds (unknown dims instead), "
+     "value_info entry (and graph output a node reads) naming an output of a top-level "
+     "node of one of `domains` written without the dim_values of the tensor shapes its "
+     "type holds (unknown dims instead), "
      "where a graph input has a symbolic dim; serialized_model itself when there is none "
      "(or no input dim is symbolic); None when the bytes are not understood "
      "(a Dimension holding a value and a name, a field of another wire type, more than one "
      "graph field)."},
     {"declared_dims_checked", declared_dims_checked, METH_VARARGS,
      "declared_dims_checked(serialized_model, computed) -> the model with each static dim "
-     "that a top-level value_info entry declares for a tensor type, where the type "
+     "that a top-level value_info entry or graph output declares for a tensor type, where "
+     "the type "
      "`computed` (a dict: name -> serialized TypeProto) gives the tensor, of the same rank, "
      "has a symbolic dim of the graph's inputs, written as that symbol; serialized_model "
      "itself when there is none; None when the bytes are not understood."},

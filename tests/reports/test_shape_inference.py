@@ -739,6 +739,14 @@ def test_a_static_dim_declared_for_a_computed_tensor_is_not_taken():
     report = check(model, target="rtx-1", backend="static")
     verdicts = {node.name: {f.code for f in node.errors} for node in report.nodes}
     assert "convtranspose/dynamic-channels" in verdicts["deconv"]
+    # a graph output that a node reads: ONNX merges its declared shape as a value_info's
+    del model.graph.value_info[0]
+    model.graph.output.append(helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 4, 4]))
+    assert infer_all(model)[1].decoded("y2") == ("FLOAT", (1, "C", 4, 4))
+    assert infer_table(model).decoded("y") == ("FLOAT", (1, "C", 4, 4))
+    if _speculation._wire is not None:
+        lean = _speculation.lean_inferred(model.SerializeToString())
+        assert _speculation.table_state(lean)[0] == infer_table(model)._raw
     assert "dequantizelinear/dynamic-axis-dim" in verdicts["dq"]
     assert not verdicts["deconv_plugin"]  # the declared 8 channels of the custom op's output
 
@@ -776,6 +784,7 @@ def test_the_native_declaration_checks_equal_the_parsed_model_s_on_damaged_bytes
         helper.make_sparse_tensor_value_info("dq", TensorProto.FLOAT, [4, 4]),
     ]
     model.graph.value_info.extend(nested)
+    model.graph.output.append(helper.make_tensor_value_info("y2", TensorProto.FLOAT, [1, 8, 4, 4]))
     model.graph.value_info[0].type.tensor_type.shape.dim[1].denotation = "DATA_CHANNEL"
     data = model.SerializeToString()
     wire = _speculation._wire
