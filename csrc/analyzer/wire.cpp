@@ -1458,6 +1458,43 @@ PyObject* joined(const std::vector<std::string_view>& parts) {
   return bytes;
 }
 
+// In a message being remade as `parts` (spans of it as it is, from `kept` on, and what is new,
+// held by `owned`): the field `whole` replaced by field `field` holding `payload`.
+void replace_field(std::vector<std::string_view>& parts, std::deque<std::string>& owned,
+                   const char*& kept, std::string_view whole, uint32_t field,
+                   std::string_view payload) {
+  owned.emplace_back();
+  put_field(owned.back(), field, payload);
+  parts.emplace_back(kept, static_cast<size_t>(whole.data() - kept));
+  parts.emplace_back(owned.back());
+  kept = whole.data() + whole.size();
+}
+
+// The serialized model `model` with its graph made anew by `remake(graph, graph_parts, owned,
+// changed)` (`with_graph_remade`): a new bytes object; `model` itself when nothing changed;
+// None when the bytes are not understood (a Python error `remake` set is cleared).
+template <typename Remake>
+PyObject* model_remade(PyObject* model, Remake remake) {
+  Py_buffer view;
+  if (PyObject_GetBuffer(model, &view, PyBUF_SIMPLE) != 0) return nullptr;
+  std::string_view source(static_cast<const char*>(view.buf), static_cast<size_t>(view.len));
+  std::vector<std::string_view> parts;
+  std::deque<std::string> owned;
+  bool changed = false;
+  auto graph_remade = [&](std::string_view graph, std::vector<std::string_view>& graph_parts) {
+    return remake(graph, graph_parts, owned, changed);
+  };
+  bool read = with_graph_remade(source, graph_remade, parts, owned);
+  PyRef made(read && changed ? joined(parts) : nullptr);
+  PyBuffer_Release(&view);
+  if (!read) {
+    PyErr_Clear();
+    return Py_NewRef(Py_None);
+  }
+  if (!changed) return Py_NewRef(model);
+  return made.release();
+}
+
 // A sequence of str a caller hands over as op types: false with a Python error set when it is
 // not one.
 bool read_op_types(PyObject* ops, std::vector<std::string>& op_types) {
@@ -1645,11 +1682,7 @@ bool identity_casts_graph(std::string_view graph, std::vector<std::string_view>&
     put_varint(attribute, (20 << 3) | 0);  // type: INT
     put_varint(attribute, 2);
     put_field(made, 5, attribute);
-    owned.emplace_back();
-    put_field(owned.back(), 1, made);
-    parts.emplace_back(kept, static_cast<size_t>(whole.data() - kept));
-    parts.emplace_back(owned.back());
-    kept = whole.data() + whole.size();
+    replace_field(parts, owned, kept, whole, 1, made);
     changed = true;
     return true;
   });
@@ -1658,21 +1691,7 @@ bool identity_casts_graph(std::string_view graph, std::vector<std::string_view>&
 }
 
 PyObject* identities_as_casts(PyObject*, PyObject* arg) {
-  Py_buffer view;
-  if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) != 0) return nullptr;
-  std::string_view source(static_cast<const char*>(view.buf), static_cast<size_t>(view.len));
-  std::vector<std::string_view> parts;
-  std::deque<std::string> owned;
-  bool changed = false;
-  auto remake = [&](std::string_view graph, std::vector<std::string_view>& graph_parts) {
-    return identity_casts_graph(graph, graph_parts, owned, changed);
-  };
-  bool read = with_graph_remade(source, remake, parts, owned);
-  PyRef model(read && changed ? joined(parts) : nullptr);
-  PyBuffer_Release(&view);
-  if (!read) return Py_NewRef(Py_None);
-  if (!changed) return Py_NewRef(arg);  // nothing to make a Cast: the model as it is
-  return model.release();
+  return model_remade(arg, identity_casts_graph);  // (nothing to make a Cast: `arg` itself)
 }
 
 // -- declared_dims_cleared --------------------------------------------------------------------
@@ -1935,11 +1954,7 @@ bool dims_cleared_graph(std::string_view graph, const std::vector<std::string>& 
     bool cleared = false;
     if (!value_info_cleared(value, made, cleared)) return false;
     if (!cleared) return true;
-    owned.emplace_back();
-    put_field(owned.back(), field, made);
-    parts.emplace_back(kept, static_cast<size_t>(whole.data() - kept));
-    parts.emplace_back(owned.back());
-    kept = whole.data() + whole.size();
+    replace_field(parts, owned, kept, whole, field, made);
     changed = true;
     return true;
   });
@@ -1948,27 +1963,15 @@ bool dims_cleared_graph(std::string_view graph, const std::vector<std::string>& 
 }
 
 PyObject* declared_dims_cleared(PyObject*, PyObject* args) {
-  Py_buffer view;
+  PyObject* model;
   PyObject* domain_list;
-  if (!PyArg_ParseTuple(args, "y*O", &view, &domain_list)) return nullptr;
+  if (!PyArg_ParseTuple(args, "OO", &model, &domain_list)) return nullptr;
   std::vector<std::string> domains;
-  if (!read_op_types(domain_list, domains)) {
-    PyBuffer_Release(&view);
-    return nullptr;
-  }
-  std::string_view source(static_cast<const char*>(view.buf), static_cast<size_t>(view.len));
-  std::vector<std::string_view> parts;
-  std::deque<std::string> owned;
-  bool changed = false;
-  auto remake = [&](std::string_view graph, std::vector<std::string_view>& graph_parts) {
-    return dims_cleared_graph(graph, domains, graph_parts, owned, changed);
-  };
-  bool read = with_graph_remade(source, remake, parts, owned);
-  PyRef model(read && changed ? joined(parts) : nullptr);
-  PyBuffer_Release(&view);
-  if (!read) return Py_NewRef(Py_None);
-  if (!changed) return Py_NewRef(PyTuple_GET_ITEM(args, 0));  // nothing to clear: as it is
-  return model.release();
+  if (!read_op_types(domain_list, domains)) return nullptr;
+  return model_remade(model, [&](std::string_view graph, std::vector<std::string_view>& parts,
+                                 std::deque<std::string>& owned, bool& changed) {
+    return dims_cleared_graph(graph, domains, parts, owned, changed);
+  });
 }
 
 // -- declared_dims_checked --------------------------------------------------------------------
@@ -2066,11 +2069,7 @@ bool dims_checked_graph(std::string_view graph, PyObject* computed,
       return true;
     });
     std::string made_type = with_field(type, 1, with_field(tensor, 2, shape));
-    owned.emplace_back();
-    put_field(owned.back(), field, with_field(value, 2, made_type));
-    parts.emplace_back(kept, static_cast<size_t>(whole.data() - kept));
-    parts.emplace_back(owned.back());
-    kept = whole.data() + whole.size();
+    replace_field(parts, owned, kept, whole, field, with_field(value, 2, made_type));
     changed = true;
     return true;
   });
@@ -2079,25 +2078,14 @@ bool dims_checked_graph(std::string_view graph, PyObject* computed,
 }
 
 PyObject* declared_dims_checked(PyObject*, PyObject* args) {
-  Py_buffer view;
+  PyObject* model;
   PyObject* computed;
-  if (!PyArg_ParseTuple(args, "y*O!", &view, &PyDict_Type, &computed)) return nullptr;
-  std::string_view source(static_cast<const char*>(view.buf), static_cast<size_t>(view.len));
-  std::vector<std::string_view> parts;
-  std::deque<std::string> owned;
-  bool changed = false;
-  auto remake = [&](std::string_view graph, std::vector<std::string_view>& graph_parts) {
-    return dims_checked_graph(graph, computed, graph_parts, owned, changed);
-  };
-  bool read = with_graph_remade(source, remake, parts, owned);
-  PyRef model(read && changed ? joined(parts) : nullptr);
-  PyBuffer_Release(&view);
-  if (!read) {
-    PyErr_Clear();  // (a name that is not UTF-8, a value that is not bytes: declined)
-    return Py_NewRef(Py_None);
-  }
-  if (!changed) return Py_NewRef(PyTuple_GET_ITEM(args, 0));
-  return model.release();
+  if (!PyArg_ParseTuple(args, "OO!", &model, &PyDict_Type, &computed)) return nullptr;
+  // (a name that is not UTF-8, a computed type that is not bytes: declined)
+  return model_remade(model, [&](std::string_view graph, std::vector<std::string_view>& parts,
+                                 std::deque<std::string>& owned, bool& changed) {
+    return dims_checked_graph(graph, computed, parts, owned, changed);
+  });
 }
 
 // -- sound_tensors ----------------------------------------------------------------------------

@@ -605,10 +605,22 @@ def test_the_native_identity_casts_equal_the_parsed_model_s_on_damaged_bytes():
         "  t2 = Identity(w2)\n  t3 = Identity(fl)\n  c2 = Constant<value_ints = [9, 2]>()\n"
         "  t4 = Identity(c2)\n  z = Reshape(wf, t)\n}"
     )
-    data = model.SerializeToString()
-    rng = np.random.default_rng(7)
     compared = 0
-    for _ in range(3000):
+    for damaged, parsed in _damaged(model.SerializeToString(), seed=7):
+        native = wire.identities_as_casts(damaged)
+        if native is None:
+            continue
+        expected = _identities_as_casts(parsed)[0].graph
+        assert onnx.load_from_string(native).graph == expected
+        compared += 1
+    assert compared > 500
+
+
+def _damaged(data: bytes, seed: int, count: int = 3000):
+    """(bytes, the model protobuf parses from them) for each of `count` encodings of `data`
+    with one to three random bytes changed that protobuf still parses."""
+    rng = np.random.default_rng(seed)
+    for _ in range(count):
         damaged = bytearray(data)
         for at in rng.integers(0, len(data), rng.integers(1, 4)):
             damaged[at] = rng.integers(0, 256)
@@ -616,13 +628,7 @@ def test_the_native_identity_casts_equal_the_parsed_model_s_on_damaged_bytes():
             parsed = onnx.load_from_string(bytes(damaged))
         except Exception:  # noqa: BLE001 - not a model protobuf reads: nothing to compare
             continue
-        native = wire.identities_as_casts(bytes(damaged))
-        if native is None:
-            continue
-        expected = _identities_as_casts(parsed)[0].graph
-        assert onnx.load_from_string(native).graph == expected
-        compared += 1
-    assert compared > 500
+        yield bytes(damaged), parsed
 
 
 def _cast_declared_float16() -> onnx.ModelProto:
@@ -794,21 +800,13 @@ def test_the_native_declaration_checks_equal_the_parsed_model_s_on_damaged_bytes
     checked = wire.declared_dims_checked(data, computed)
     assert onnx.load_from_string(checked).graph == _declared_as_computed(model, computed).graph
     assert checked != data
-    rng = np.random.default_rng(11)
     compared = [0, 0]
-    for _ in range(3000):
-        damaged = bytearray(data)
-        for at in rng.integers(0, len(data), rng.integers(1, 4)):
-            damaged[at] = rng.integers(0, 256)
-        try:
-            parsed = onnx.load_from_string(bytes(damaged))
-        except Exception:  # noqa: BLE001 - not a model protobuf reads: nothing to compare
-            continue
-        native = _speculation.declared_dims_cleared(bytes(damaged))
+    for damaged, parsed in _damaged(data, seed=11):
+        native = _speculation.declared_dims_cleared(damaged)
         if native is not None:
             assert onnx.load_from_string(native).graph == _without_declared_dims(parsed).graph
             compared[0] += 1
-        native = wire.declared_dims_checked(bytes(damaged), computed)
+        native = wire.declared_dims_checked(damaged, computed)
         if native is not None:
             expected = _declared_as_computed(parsed, computed).graph
             assert onnx.load_from_string(native).graph == expected
