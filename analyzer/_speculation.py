@@ -349,30 +349,31 @@ def structure_digest(serialized_model) -> str:
     return hashlib.sha256(made[0] if made is not None else serialized_model).hexdigest()
 
 
-def declared_dims_cleared(serialized_model: bytes) -> bytes | None:
+def declared_dims_cleared(serialized_model: bytes, bodies: bool = True) -> bytes | None:
     """The serialized model with the value_info of each top-level tensor a node of
     COMPUTED_DOMAINS makes declaring no static dim (`_wire.declared_dims_cleared`: what
     `inference._without_declared_dims` gives the parsed model); the bytes themselves where
     there is none (then no declaration needs checking: `inference._checked_declarations`);
-    None without the native reader or when it does not understand them."""
+    None without the native reader or when it does not understand them. `bodies`: the
+    If/Loop/Scan bodies too (False where the model has no such node)."""
     if _wire is None:
         return None
-    return _wire.declared_dims_cleared(serialized_model, COMPUTED_DOMAINS)
+    return _wire.declared_dims_cleared(serialized_model, COMPUTED_DOMAINS, bodies)
 
 
-def checked_declarations(serialized_model: bytes, run) -> bytes | None:
+def checked_declarations(serialized_model: bytes, run, bodies: bool = True) -> bytes | None:
     """`inference._checked_declarations` of a serialized model, made by the native reader:
     the model without its declared static dims (`declared_dims_cleared`) is inferred by
     `run` (serialized model -> name -> serialized type), and each static dim the model
     declares where that run gives a symbolic dim of the graph's inputs is declared as that
     symbol (`_wire.declared_dims_checked`). The bytes themselves where nothing is declared
     so (no run is made where nothing is cleared); None without the native reader or when it
-    does not understand them."""
-    cleared = declared_dims_cleared(serialized_model)
+    does not understand them (`bodies`: as `declared_dims_cleared`'s)."""
+    cleared = declared_dims_cleared(serialized_model, bodies)
     if cleared is None or cleared is serialized_model:
         return cleared
     computed = run(cleared)
-    return _wire.declared_dims_checked(serialized_model, dict(computed))
+    return _wire.declared_dims_checked(serialized_model, dict(computed), COMPUTED_DOMAINS, bodies)
 
 
 def _weightless(serialized_model: bytes) -> tuple[bytes, list[tuple[str, bytes]]] | None:
@@ -434,7 +435,7 @@ def lean_inferred(
         return read[1]
 
     try:
-        checked = checked_declarations(serialized_model, run)
+        checked = checked_declarations(serialized_model, run, not CONTROL_FLOW.isdisjoint(ops))
     except Exception as err:  # noqa: BLE001 - the full path runs it again, and decides
         raise SpeculationFailed(str(err)) from err
     if checked is None:

@@ -349,29 +349,32 @@ def _identities_as_casts(model: onnx.ModelProto) -> tuple[onnx.ModelProto, list[
 
 
 def _checked_declarations(light: onnx.ModelProto) -> onnx.ModelProto:
-    """`light` (the copy inference runs on) with each static dim its value_info declares
-    where inference from the network's inputs gives one of their symbolic dims declared as
-    that symbol instead; `light` itself where there is none.
+    """`light` (the copy inference runs on) with each static dim its value_info, graph outputs
+    or If/Loop/Scan bodies declare where inference from the network's inputs gives one of
+    their symbolic dims declared as that symbol instead; `light` itself where there is none.
 
     TensorRT's parser computes every tensor's dims from the network's inputs and never reads
-    value_info. ONNX's inference keeps a static dim that a value_info entry declares where it
-    computes a symbolic one, and passes it on to what follows: a ConvTranspose whose input has
-    the network's dynamic channels, a per-channel DequantizeLinear on a dynamic axis, then
-    looked static to the knowledge base, where the parser refuses them. Inference is first run
+    value_info or declared output shapes. ONNX's inference keeps a static dim that one
+    declares where it computes a symbolic one, and passes it on to what follows: a
+    ConvTranspose whose input has the network's dynamic channels, a per-channel
+    DequantizeLinear on a dynamic axis, then looked static to the knowledge base, where the
+    parser refuses them. Inference is first run
     without the declared static dims (`_without_declared_dims`), and a declared dim is
     replaced only where that run traced it to a network input's symbolic dim, which TensorRT
     sees as dynamic (`_declared_as_computed`). A declaration that adds what inference cannot
     compute (an unknown dim: a Split whose sizes a stale declaration hides, a contrib op's
     output) stays, as before. Costs a second run, only for a model with symbolic input dims
-    whose value_info declares static dims of computed tensors; the native reader makes both
-    copies from the serialized model (`_speculation.checked_declarations`)."""
+    that declares static dims of computed tensors; the native reader makes both copies from
+    the serialized model (`_speculation.checked_declarations`)."""
     graph = light.graph
     if not _input_dim_params(graph):
         return light
-    if not len(graph.value_info) and not any(_declares_static_dim(v.type) for v in graph.output):
+    bodies = any(node.op_type in CONTROL_FLOW for node in graph.node)
+    declares = len(graph.value_info) or any(_declares_static_dim(v.type) for v in graph.output)
+    if not declares and not bodies:
         return light
     serialized = light.SerializeToString()
-    native = checked_declarations(serialized, _run_without_declared_dims(graph))
+    native = checked_declarations(serialized, _run_without_declared_dims(graph), bodies)
     if native is not None:
         return light if native is serialized else onnx.ModelProto.FromString(native)
     cleared = _without_declared_dims(light)
@@ -399,17 +402,20 @@ def _run_without_declared_dims(graph: onnx.GraphProto):
 
 
 def _declared_as_computed(light: onnx.ModelProto, computed: Mapping[str, bytes]) -> onnx.ModelProto:
-    """`light` with each static dim a value_info entry or graph output declares for a tensor
-    type, where the type `computed` gives the tensor (of the same rank) has a symbolic dim of
-    the graph's inputs, declared as that symbol; `light` itself where there is none (the
+    """`light` with each static dim a value_info entry or graph output (of the top-level
+    graph or an If/Loop/Scan body: `_graphs`) declares for a tensor type, where the type
+    `computed` gives the tensor (of the same rank) has a symbolic dim of the top-level
+    graph's inputs, declared as that symbol; `light` itself where there is none (the
     reference of `_wire.declared_dims_checked`)."""
-    graph = light.graph
-    params = _input_dim_params(graph)
-    replaced: dict[tuple[str, int], list[tuple[int, str]]] = {}
-    declarations = [("value_info", graph.value_info), ("output", graph.output)]
-    for (field, position), value in (
-        ((field, i), value) for field, values in declarations for i, value in enumerate(values)
-    ):
+    params = _input_dim_params(light.graph)
+    replaced: dict[tuple[int, str, int], list[tuple[int, str]]] = {}
+    declarations = [
+        ((number, field, i), value)
+        for number, graph in enumerate(_graphs(light.graph))
+        for field in ("value_info", "output")
+        for i, value in enumerate(getattr(graph, field))
+    ]
+    for place, value in declarations:
         serialized = computed.get(value.name)
         if serialized is None or value.type.WhichOneof("value") != "tensor_type":
             continue
@@ -427,13 +433,14 @@ def _declared_as_computed(light: onnx.ModelProto, computed: Mapping[str, bytes])
             if given.HasField("dim_value") and isinstance(dim, str) and dim in params
         ]
         if symbols:
-            replaced[field, position] = symbols
+            replaced[place] = symbols
     if not replaced:
         return light
     copy = onnx.ModelProto()
     copy.CopyFrom(light)
-    for (field, position), symbols in replaced.items():
-        declared = getattr(copy.graph, field)[position].type.tensor_type.shape.dim
+    graphs = list(_graphs(copy.graph))  # (the same walk: the same numbers)
+    for (number, field, position), symbols in replaced.items():
+        declared = getattr(graphs[number], field)[position].type.tensor_type.shape.dim
         for axis, symbol in symbols:
             declared[axis].dim_param = symbol
     return copy
@@ -451,36 +458,63 @@ def _input_dim_params(graph: onnx.GraphProto) -> set[str]:
 
 
 def _without_declared_dims(model: onnx.ModelProto) -> onnx.ModelProto:
-    """`model` with the value_info of each top-level tensor that a node of an ONNX domain
-    computes (`_speculation.COMPUTED_DOMAINS`), and its graph output where a node reads it,
-    declaring no static dim: each dim_value of the tensor shapes its type holds left out (an
-    unknown dim; symbolic names are kept); `model` itself where there is none, or where no
-    graph input has a symbolic dim (no dim can then be traced to one). The declarations of
-    what other nodes make (a plugin's output) are kept: only they give its dims. The native
-    reader makes the same copy of a serialized model (`_wire.declared_dims_cleared`)."""
-    graph = model.graph
-    if not _input_dim_params(graph):
+    """`model` with the value_info of each tensor that a node of an ONNX domain computes
+    (`_speculation.COMPUTED_DOMAINS`), and its graph output where a node reads it (an
+    If/Loop/Scan body's, always: its node reads them), declaring no static dim, in the
+    top-level graph and its bodies (`_graphs`): each dim_value of the tensor shapes its type
+    holds left out (an unknown dim; symbolic names are kept). `model` itself where there is
+    none, or where no graph input has a symbolic dim (no dim can then be traced to one). The
+    declarations of what other nodes make (a plugin's output) are kept: only they give its
+    dims. The native reader makes the same copy of a serialized model
+    (`_wire.declared_dims_cleared`)."""
+    if not _input_dim_params(model.graph):
         return model
+    places = [
+        (number, field, i)
+        for number, graph in enumerate(_graphs(model.graph))
+        for field, i in _declared_static(graph, top=number == 0)
+    ]
+    if not places:
+        return model
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    graphs = list(_graphs(copy.graph))  # (the same walk: the same numbers)
+    for number, field, i in places:
+        _clear_static_dims(getattr(graphs[number], field)[i].type)
+    return copy
+
+
+def _graphs(graph: onnx.GraphProto) -> Iterator[onnx.GraphProto]:
+    """`graph`, then the If/Loop/Scan bodies of its ONNX-domain nodes (and theirs), in order:
+    the graphs whose declarations ONNX's inference merges."""
+    yield graph
+    for node in graph.node:
+        if node.domain not in COMPUTED_DOMAINS:
+            continue
+        for attr in node.attribute:
+            if attr.HasField("g"):
+                yield from _graphs(attr.g)
+            for body in attr.graphs:
+                yield from _graphs(body)
+
+
+def _declared_static(graph: onnx.GraphProto, top: bool) -> list[tuple[str, int]]:
+    """(field, position) of each of `graph`'s value_info entries and outputs that
+    `_without_declared_dims` clears: a tensor an ONNX-domain node of the graph computes, whose
+    type declares a static dim; a top-level output only where a node reads it."""
     computed = {
         name for node in graph.node if node.domain in COMPUTED_DOMAINS for name in node.output
     }
     outputs = [i for i, value in enumerate(graph.output) if _declares_static_dim(value.type)]
-    if outputs:  # (ONNX merges an output's declared type as a value_info entry's)
+    if outputs and top:  # (ONNX merges an output's declared type as a value_info entry's)
         read = {name for node in graph.node for name in node.input}
         outputs = [i for i in outputs if graph.output[i].name in read]
-    positions = [
+    places = [
         ("value_info", i)
         for i, value in enumerate(graph.value_info)
         if value.name in computed and _declares_static_dim(value.type)
     ]
-    positions += [("output", i) for i in outputs if graph.output[i].name in computed]
-    if not positions:
-        return model
-    copy = onnx.ModelProto()
-    copy.CopyFrom(model)
-    for field, i in positions:
-        _clear_static_dims(getattr(copy.graph, field)[i].type)
-    return copy
+    return places + [("output", i) for i in outputs if graph.output[i].name in computed]
 
 
 def _tensor_types(value_type: onnx.TypeProto) -> Iterator[onnx.TypeProto.Tensor]:

@@ -92,7 +92,10 @@ def _in_fork(serialized: bytes, flags) -> tuple[bytes, str | None]:
             while chunk := read.read(1 << 20):
                 chunks.append(chunk)
     finally:
-        status = os.waitpid(pid, 0)[1]
+        try:
+            status = os.waitpid(pid, 0)[1]
+        except ChildProcessError:  # SIGCHLD ignored: the kernel reaped it; what it wrote
+            status = 0  # through the pipe says how it ended (`_result`)
     death = None
     if os.WIFSIGNALED(status):
         death = _signal_name(os.WTERMSIG(status))

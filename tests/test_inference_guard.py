@@ -209,3 +209,28 @@ def test_a_forked_child_never_collects_the_parents_garbage(collecting):
         assert gc.isenabled() is collecting
     finally:
         (gc.enable if was else gc.disable)()
+
+
+def test_guarded_inference_with_sigchld_ignored_reads_what_the_child_wrote():
+    """With SIGCHLD ignored the kernel reaps the inference child itself (waitpid: ECHILD, as
+    in the prefetching child, which runs the inference of declared dims in one more child):
+    what the child wrote through the pipe is the result, an error as ever."""
+    import signal
+
+    from trtforge.analyzer import background
+
+    if not background.forking_allowed():
+        pytest.skip("no fork on this platform")
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])
+    model = _model([helper.make_node("Relu", ["x"], ["y"])], [x], [])
+    model.graph.output.append(helper.make_tensor_value_info("y", TensorProto.FLOAT, None))
+    bad = _model([helper.make_node("Transpose", ["x"], ["y"], perm=[5, 7])], [x], [])
+    previous = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    try:
+        inferred = inference_guard.infer_shapes(model.SerializeToString(), False, True, False)
+        with pytest.raises(Exception, match="perm"):
+            inference_guard.infer_shapes(bad.SerializeToString(), False, True, False)
+    finally:
+        signal.signal(signal.SIGCHLD, previous)
+    shape = onnx.load_from_string(inferred).graph.output[0].type.tensor_type.shape
+    assert [d.dim_value for d in shape.dim] == [2, 3]

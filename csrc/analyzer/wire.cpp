@@ -1878,12 +1878,127 @@ bool value_info_cleared(std::string_view value, std::string& made, bool& cleared
   });
 }
 
+// The serialized NodeProto `node` with each body in its graph attributes (AttributeProto g 6,
+// graphs 11) remade by `remake(body, made_body, changed)`, in `made` when one changed
+// (`changed`), where the node's domain is one of `domains` (an If, Loop or Scan: ONNX's
+// inference merges what their bodies declare). False (declined) for an attribute holding `g`
+// twice (protobuf merges the two graphs) or bytes not understood.
+template <typename Remake>
+bool node_bodies_remade(std::string_view node, const std::vector<std::string>& domains,
+                        Remake remake, std::string& made, bool& changed) {
+  std::string_view domain;
+  bool has_attributes = false;
+  if (!each_field(node, [&](uint32_t f, std::string_view value) {
+        if (f == 7) domain = value;
+        has_attributes = has_attributes || f == 5;
+        return true;
+      })) {
+    return false;
+  }
+  if (!has_attributes || std::find(domains.begin(), domains.end(), domain) == domains.end()) {
+    return true;
+  }
+  bool remade = false;
+  std::string out;
+  bool read = each_raw_field(node, [&](uint32_t f, uint32_t w, std::string_view whole,
+                                       std::string_view attribute) {
+    if (f != 5 || w != 2) {
+      out.append(whole.data(), whole.size());
+      return true;
+    }
+    std::string made_attribute;
+    bool body_changed = false;
+    int graphs = 0;
+    bool fine = each_raw_field(attribute, [&](uint32_t a, uint32_t aw, std::string_view bytes,
+                                              std::string_view body) {
+      if (a != 6 && a != 11) {
+        made_attribute.append(bytes.data(), bytes.size());
+        return true;
+      }
+      if (aw != 2 || (a == 6 && ++graphs > 1)) return false;
+      std::string made_body;
+      if (!remake(body, made_body, body_changed)) return false;
+      put_field(made_attribute, a, made_body);
+      return true;
+    });
+    if (!fine) return false;
+    if (body_changed) {
+      put_field(out, 5, made_attribute);
+      remade = true;
+    } else {
+      out.append(whole.data(), whole.size());
+    }
+    return true;
+  });
+  if (!read) return false;
+  if (remade) made = std::move(out), changed = true;
+  return true;
+}
+
+// The serialized If/Loop/Scan body `body` with its declarations cleared as the top-level
+// graph's (`dims_cleared_graph`; a body's outputs always: its node reads them), and its own
+// nodes' bodies likewise, in `out` (`changed`: something was).
+bool body_cleared(std::string_view body, const std::vector<std::string>& domains,
+                  std::string& out, bool& changed, int depth) {
+  if (depth > 64) return false;
+  Numbers computed;  // the outputs of the body's nodes of `domains`
+  bool read = each_raw_field(body, [&](uint32_t field, uint32_t wire, std::string_view,
+                                       std::string_view node) {
+    if (field != 1) return true;
+    if (wire != 2) return false;
+    std::string_view domain;
+    std::vector<std::string_view> outputs;
+    if (!each_field(node, [&](uint32_t f, std::string_view value) {
+          if (f == 7) domain = value;
+          if (f == 2) outputs.push_back(value);
+          return true;
+        })) {
+      return false;
+    }
+    if (std::find(domains.begin(), domains.end(), domain) == domains.end()) return true;
+    for (auto name : outputs) computed.number(name, 0);
+    return true;
+  });
+  if (!read) return false;
+  return each_raw_field(body, [&](uint32_t field, uint32_t wire, std::string_view whole,
+                                  std::string_view value) {
+    std::string made;
+    bool remade = false;
+    if (field == 1) {
+      auto inner = [&](std::string_view b, std::string& m, bool& c) {
+        return body_cleared(b, domains, m, c, depth + 1);
+      };
+      if (!node_bodies_remade(value, domains, inner, made, remade)) return false;
+    } else if (field == 12 || field == 13) {
+      if (wire != 2) return false;
+      std::string_view name;
+      if (!each_field(value, [&](uint32_t f, std::string_view text) {
+            if (f == 1) name = text;
+            return true;
+          })) {
+        return false;
+      }
+      if (computed.find(name, SIZE_MAX) != SIZE_MAX &&
+          !value_info_cleared(value, made, remade)) {
+        return false;
+      }
+    }
+    if (remade) {
+      put_field(out, field, made);
+      changed = true;
+    } else {
+      out.append(whole.data(), whole.size());
+    }
+    return true;
+  });
+}
+
 // The graph `graph` with its value_info cleared (above), and its outputs that a node reads
 // (GraphProto.output 12: ONNX's inference merges their declared types as it does value_info),
 // in `parts`; `changed`: an entry was.
 bool dims_cleared_graph(std::string_view graph, const std::vector<std::string>& domains,
-                        std::vector<std::string_view>& parts, std::deque<std::string>& owned,
-                        bool& changed) {
+                        bool bodies, std::vector<std::string_view>& parts,
+                        std::deque<std::string>& owned, bool& changed) {
   Numbers params;  // nothing is cleared where no input dim is symbolic (nothing to trace)
   if (!input_dim_params(graph, params)) return false;
   // the names of the declarations that hold a static dim: 1 (value_info), 2 (an output), 3
@@ -1912,12 +2027,12 @@ bool dims_cleared_graph(std::string_view graph, const std::vector<std::string>& 
     return true;
   });
   if (!read) return false;
-  if (kinds.empty()) {
+  if (params.empty() || (kinds.empty() && !bodies)) {
     parts.push_back(graph);
     return true;
   }
-  read = each_raw_field(graph, [&](uint32_t field, uint32_t wire, std::string_view,
-                                   std::string_view node) {
+  read = kinds.empty() || each_raw_field(graph, [&](uint32_t field, uint32_t wire,
+                                                    std::string_view, std::string_view node) {
     if (field != 1) return true;
     if (wire != 2) return false;
     std::string_view domain;
@@ -1941,6 +2056,17 @@ bool dims_cleared_graph(std::string_view graph, const std::vector<std::string>& 
   const char* kept = graph.data();  // the start of the span not copied yet
   read = each_raw_field(graph, [&](uint32_t field, uint32_t wire, std::string_view whole,
                                    std::string_view value) {
+    if (field == 1 && bodies) {  // a node whose bodies declare static dims
+      if (wire != 2) return false;
+      std::string made;
+      bool remade = false;
+      auto inner = [&](std::string_view b, std::string& m, bool& c) {
+        return body_cleared(b, domains, m, c, 1);
+      };
+      if (!node_bodies_remade(value, domains, inner, made, remade)) return false;
+      if (remade) replace_field(parts, owned, kept, whole, 1, made), changed = true;
+      return true;
+    }
     if (field != 13 && field != 12) return true;
     std::string_view name;
     each_field(value, [&](uint32_t f, std::string_view text) {
@@ -1965,12 +2091,13 @@ bool dims_cleared_graph(std::string_view graph, const std::vector<std::string>& 
 PyObject* declared_dims_cleared(PyObject*, PyObject* args) {
   PyObject* model;
   PyObject* domain_list;
-  if (!PyArg_ParseTuple(args, "OO", &model, &domain_list)) return nullptr;
+  int bodies = 1;
+  if (!PyArg_ParseTuple(args, "OO|p", &model, &domain_list, &bodies)) return nullptr;
   std::vector<std::string> domains;
   if (!read_op_types(domain_list, domains)) return nullptr;
   return model_remade(model, [&](std::string_view graph, std::vector<std::string_view>& parts,
                                  std::deque<std::string>& owned, bool& changed) {
-    return dims_cleared_graph(graph, domains, parts, owned, changed);
+    return dims_cleared_graph(graph, domains, bodies != 0, parts, owned, changed);
   });
 }
 
@@ -1996,81 +2123,128 @@ std::string with_field(std::string_view message, uint32_t field, std::string_vie
   return out;
 }
 
+// The serialized ValueInfoProto `value` with each static dim it declares for a tensor type,
+// where the type `computed` gives its name (of the same rank) has a symbolic dim of `params`,
+// declared as that symbol: in `made` when one was (`replaced`). False (declined) as
+// `tensor_dims`, for a type written twice, a name that is not UTF-8 or a computed type that
+// is not bytes (a Python error set then).
+bool declaration_checked(std::string_view value, PyObject* computed, const Numbers& params,
+                         std::string& made, bool& replaced) {
+  std::string_view name, type;
+  int types = 0;
+  if (!each_raw_field(value, [&](uint32_t f, uint32_t w, std::string_view, std::string_view payload) {
+        if ((f == 1 || f == 2) && w != 2) return false;
+        if (f == 1) name = payload;
+        if (f == 2) type = payload, ++types;
+        return true;
+      }) ||
+      types > 1) {
+    return false;
+  }
+  std::vector<DimRead> declared, found;
+  bool plain;
+  if (types == 0 || !tensor_dims(type, declared, plain)) return types == 0;
+  if (!plain) return true;
+  PyRef key(PyUnicode_DecodeUTF8(name.data(), static_cast<Py_ssize_t>(name.size()), "strict"));
+  if (!key.obj) return false;
+  PyObject* inferred = PyDict_GetItemWithError(computed, key.obj);  // borrowed
+  if (inferred == nullptr) return !PyErr_Occurred();
+  char* text;
+  Py_ssize_t size;
+  if (PyBytes_AsStringAndSize(inferred, &text, &size) != 0) return false;
+  bool typed;
+  if (!tensor_dims(std::string_view(text, static_cast<size_t>(size)), found, typed)) return true;
+  if (!typed || found.size() != declared.size()) return true;
+  std::string shape;
+  bool any = false;
+  for (size_t axis = 0; axis < declared.size(); ++axis) {
+    const DimRead& given = declared[axis];
+    const DimRead& dim = found[axis];
+    if (given.value && dim.param && !dim.name.empty() &&
+        params.find(dim.name, SIZE_MAX) != SIZE_MAX) {
+      std::string named;  // the declared Dimension without its value, named `dim.name`
+      each_raw_field(given.bytes, [&](uint32_t f, uint32_t, std::string_view bytes,
+                                      std::string_view) {
+        if (f != 1) named.append(bytes.data(), bytes.size());
+        return true;
+      });
+      put_field(named, 2, dim.name);
+      put_field(shape, 1, named);
+      any = true;
+    } else {
+      put_field(shape, 1, given.bytes);
+    }
+  }
+  if (!any) return true;
+  // the shape's other fields (none in ONNX's schema) are kept after its dims
+  std::string_view tensor, old_shape;
+  each_raw_field(type, [&](uint32_t f, uint32_t, std::string_view, std::string_view payload) {
+    if (f == 1) tensor = payload;
+    return true;
+  });
+  each_raw_field(tensor, [&](uint32_t f, uint32_t, std::string_view, std::string_view payload) {
+    if (f == 2) old_shape = payload;
+    return true;
+  });
+  each_raw_field(old_shape, [&](uint32_t f, uint32_t, std::string_view bytes, std::string_view) {
+    if (f != 1) shape.append(bytes.data(), bytes.size());
+    return true;
+  });
+  made = with_field(value, 2, with_field(type, 1, with_field(tensor, 2, shape)));
+  replaced = true;
+  return true;
+}
+
+// `body` (an If/Loop/Scan body) with its declarations checked (`declaration_checked`) and
+// its own nodes' bodies likewise, in `out` (`changed`: something was).
+bool body_checked(std::string_view body, PyObject* computed, const Numbers& params,
+                  const std::vector<std::string>& domains, std::string& out, bool& changed,
+                  int depth) {
+  if (depth > 64) return false;
+  return each_raw_field(body, [&](uint32_t field, uint32_t wire, std::string_view whole,
+                                  std::string_view value) {
+    std::string made;
+    bool remade = false;
+    if (field == 1) {
+      auto inner = [&](std::string_view b, std::string& m, bool& c) {
+        return body_checked(b, computed, params, domains, m, c, depth + 1);
+      };
+      if (!node_bodies_remade(value, domains, inner, made, remade)) return false;
+    } else if (field == 12 || field == 13) {
+      if (wire != 2 || !declaration_checked(value, computed, params, made, remade)) return false;
+    }
+    if (remade) {
+      put_field(out, field, made);
+      changed = true;
+    } else {
+      out.append(whole.data(), whole.size());
+    }
+    return true;
+  });
+}
+
 bool dims_checked_graph(std::string_view graph, PyObject* computed,
+                        const std::vector<std::string>& domains, bool bodies,
                         std::vector<std::string_view>& parts, std::deque<std::string>& owned,
                         bool& changed) {
   Numbers params;
   if (!input_dim_params(graph, params)) return false;
   const char* kept = graph.data();  // the start of the span not copied yet
-  std::vector<DimRead> declared, found;
   bool read = params.empty() || each_raw_field(graph, [&](uint32_t field, uint32_t wire,
                                                           std::string_view whole,
                                                           std::string_view value) {
-    if (field != 13 && field != 12) return true;
-    if (wire != 2) return false;
-    std::string_view name, type;
-    int types = 0;
-    if (!each_raw_field(value, [&](uint32_t f, uint32_t w, std::string_view,
-                                   std::string_view payload) {
-          if ((f == 1 || f == 2) && w != 2) return false;
-          if (f == 1) name = payload;
-          if (f == 2) type = payload, ++types;
-          return true;
-        }) ||
-        types > 1) {
-      return false;
+    std::string made;
+    bool remade = false;
+    if (field == 1 && bodies) {
+      if (wire != 2) return false;
+      auto inner = [&](std::string_view b, std::string& m, bool& c) {
+        return body_checked(b, computed, params, domains, m, c, 1);
+      };
+      if (!node_bodies_remade(value, domains, inner, made, remade)) return false;
+    } else if (field == 12 || field == 13) {
+      if (wire != 2 || !declaration_checked(value, computed, params, made, remade)) return false;
     }
-    bool plain;
-    if (types == 0 || !tensor_dims(type, declared, plain)) return types == 0;
-    if (!plain) return true;
-    PyRef key(PyUnicode_DecodeUTF8(name.data(), static_cast<Py_ssize_t>(name.size()), "strict"));
-    if (!key.obj) return false;  // (a Python error set; cleared by the caller)
-    PyObject* inferred = PyDict_GetItemWithError(computed, key.obj);  // borrowed
-    if (inferred == nullptr) return !PyErr_Occurred();
-    char* text;
-    Py_ssize_t size;
-    if (PyBytes_AsStringAndSize(inferred, &text, &size) != 0) return false;
-    bool typed;
-    if (!tensor_dims(std::string_view(text, static_cast<size_t>(size)), found, typed)) return true;
-    if (!typed || found.size() != declared.size()) return true;
-    std::string shape;
-    bool replaced = false;
-    for (size_t axis = 0; axis < declared.size(); ++axis) {
-      const DimRead& given = declared[axis];
-      const DimRead& dim = found[axis];
-      if (given.value && dim.param && !dim.name.empty() &&
-          params.find(dim.name, SIZE_MAX) != SIZE_MAX) {
-        std::string made;  // the declared Dimension without its value, named `dim.name`
-        each_raw_field(given.bytes, [&](uint32_t f, uint32_t, std::string_view bytes,
-                                        std::string_view) {
-          if (f != 1) made.append(bytes.data(), bytes.size());
-          return true;
-        });
-        put_field(made, 2, dim.name);
-        put_field(shape, 1, made);
-        replaced = true;
-      } else {
-        put_field(shape, 1, given.bytes);
-      }
-    }
-    if (!replaced) return true;
-    // the shape's other fields (none in ONNX's schema) are kept after its dims
-    std::string_view tensor, old_shape;
-    each_raw_field(type, [&](uint32_t f, uint32_t, std::string_view, std::string_view payload) {
-      if (f == 1) tensor = payload;
-      return true;
-    });
-    each_raw_field(tensor, [&](uint32_t f, uint32_t, std::string_view, std::string_view payload) {
-      if (f == 2) old_shape = payload;
-      return true;
-    });
-    each_raw_field(old_shape, [&](uint32_t f, uint32_t, std::string_view bytes, std::string_view) {
-      if (f != 1) shape.append(bytes.data(), bytes.size());
-      return true;
-    });
-    std::string made_type = with_field(type, 1, with_field(tensor, 2, shape));
-    replace_field(parts, owned, kept, whole, field, with_field(value, 2, made_type));
-    changed = true;
+    if (remade) replace_field(parts, owned, kept, whole, field, made), changed = true;
     return true;
   });
   parts.emplace_back(kept, static_cast<size_t>(graph.data() + graph.size() - kept));
@@ -2080,11 +2254,18 @@ bool dims_checked_graph(std::string_view graph, PyObject* computed,
 PyObject* declared_dims_checked(PyObject*, PyObject* args) {
   PyObject* model;
   PyObject* computed;
-  if (!PyArg_ParseTuple(args, "OO!", &model, &PyDict_Type, &computed)) return nullptr;
+  PyObject* domain_list;
+  int bodies = 1;
+  if (!PyArg_ParseTuple(args, "OO!O|p", &model, &PyDict_Type, &computed, &domain_list,
+                        &bodies)) {
+    return nullptr;
+  }
+  std::vector<std::string> domains;
+  if (!read_op_types(domain_list, domains)) return nullptr;
   // (a name that is not UTF-8, a computed type that is not bytes: declined)
   return model_remade(model, [&](std::string_view graph, std::vector<std::string_view>& parts,
                                  std::deque<std::string>& owned, bool& changed) {
-    return dims_checked_graph(graph, computed, parts, owned, changed);
+    return dims_checked_graph(graph, computed, domains, bodies != 0, parts, owned, changed);
   });
 }
 
@@ -2717,21 +2898,27 @@ PyMethodDef methods[] = {
      "serialized TypeProto) of each input appended. None when the bytes are not a model this reader understands (more "
      "than one graph field among them)."},
     {"declared_dims_cleared", declared_dims_cleared, METH_VARARGS,
-     "declared_dims_cleared(serialized_model, domains) -> the model with each top-level "
+     "declared_dims_cleared(serialized_model, domains[, bodies]) -> the model with each "
+     "top-level "
      "value_info entry (and graph output a node reads) naming an output of a top-level "
      "node of one of `domains` written without the dim_values of the tensor shapes its "
      "type holds (unknown dims instead), "
      "where a graph input has a symbolic dim; serialized_model itself when there is none "
-     "(or no input dim is symbolic); None when the bytes are not understood "
+     "(or no input dim is symbolic); with `bodies` (the default; False where no node of "
+     "the model holds a graph), the If/Loop/Scan bodies of the nodes of `domains` likewise "
+     "(a body's outputs always); None when the bytes are not understood "
      "(a Dimension holding a value and a name, a field of another wire type, more than one "
      "graph field)."},
     {"declared_dims_checked", declared_dims_checked, METH_VARARGS,
-     "declared_dims_checked(serialized_model, computed) -> the model with each static dim "
+     "declared_dims_checked(serialized_model, computed, domains[, bodies]) -> the model "
+     "with each "
+     "static dim "
      "that a top-level value_info entry or graph output declares for a tensor type, where "
      "the type "
      "`computed` (a dict: name -> serialized TypeProto) gives the tensor, of the same rank, "
      "has a symbolic dim of the graph's inputs, written as that symbol; serialized_model "
-     "itself when there is none; None when the bytes are not understood."},
+     "itself when there is none; with `bodies`, in the bodies of the nodes of `domains` "
+     "too; None when the bytes are not understood."},
     {"sound_tensors", sound_tensors, METH_VARARGS,
      "sound_tensors(serialized_graph, bits) -> one byte per initializer of the GraphProto, in "
      "order: 1 where the tensor has raw_data of exactly the bytes its dims and element type "

@@ -757,6 +757,45 @@ def test_a_static_dim_declared_for_a_computed_tensor_is_not_taken():
     assert not verdicts["deconv_plugin"]  # the declared 8 channels of the custom op's output
 
 
+def test_a_static_dim_an_if_branch_declares_is_not_taken():
+    """An If's output is its branches' outputs as ONNX merges them with what each branch
+    declares: branches declaring [1, 8, 4, 4] for Relu and Sigmoid of an input with dynamic
+    channels made the ConvTranspose after the If look static (TensorRT-RTX 1.7.1's parser
+    refuses it). Every path now checks what bodies declare, the child's run on the file's
+    bytes included."""
+    from trtforge.analyzer import _speculation, check
+    from trtforge.analyzer.inference import infer_table
+
+    def branch(name: str, op: str) -> onnx.GraphProto:
+        out = helper.make_tensor_value_info(f"{name}_out", TensorProto.FLOAT, [1, 8, 4, 4])
+        return helper.make_graph([helper.make_node(op, ["x"], [out.name])], name, [], [out])
+
+    weights = numpy_helper.from_array(np.ones((8, 4, 3, 3), np.float32), "w")
+    nodes = [
+        helper.make_node(
+            "If", ["cond"], ["y"], then_branch=branch("then", "Relu"),
+            else_branch=branch("else", "Sigmoid"),
+        ),
+        helper.make_node("ConvTranspose", ["y", "w"], ["z"], name="deconv"),
+    ]  # fmt: skip
+    inputs = [
+        helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, "C", 4, 4]),
+        helper.make_tensor_value_info("cond", TensorProto.BOOL, []),
+    ]
+    output = helper.make_tensor_value_info("z", TensorProto.FLOAT, [None] * 4)
+    model = _model(nodes, inputs, [output], [weights])
+    for keep_model in (True, False):
+        assert infer_all(model, keep_model=keep_model)[1].decoded("y") == ("FLOAT", (1, "C", 4, 4))
+    assert speculative_table(model).decoded("y") == ("FLOAT", (1, "C", 4, 4))
+    assert infer_table(model).decoded("then_out") == ("FLOAT", (1, "C", 4, 4))
+    if _speculation._wire is not None:
+        lean = _speculation.lean_inferred(model.SerializeToString())
+        assert _speculation.table_state(lean)[0] == infer_table(model)._raw
+    report = check(model, target="rtx-1", backend="static")
+    (deconv,) = [node for node in report.nodes if node.name == "deconv"]
+    assert "convtranspose/dynamic-channels" in {f.code for f in deconv.errors}
+
+
 def test_the_native_declaration_checks_equal_the_parsed_model_s_on_damaged_bytes():
     """`_wire.declared_dims_cleared` and `_wire.declared_dims_checked` read the bytes as
     protobuf would: on randomly damaged encodings of value_info entries of tensors,
@@ -791,22 +830,48 @@ def test_the_native_declaration_checks_equal_the_parsed_model_s_on_damaged_bytes
     ]
     model.graph.value_info.extend(nested)
     model.graph.output.append(helper.make_tensor_value_info("y2", TensorProto.FLOAT, [1, 8, 4, 4]))
+    body = helper.make_graph(  # a branch: a value_info, an output, a nested If
+        [
+            helper.make_node("Relu", ["x"], ["inner"]),
+            helper.make_node(
+                "If", ["cond"], ["nested"],
+                then_branch=helper.make_graph(
+                    [helper.make_node("Neg", ["inner"], ["deep"])], "deep", [],
+                    [helper.make_tensor_value_info("deep", TensorProto.FLOAT, [1, 8, 4, 4])],
+                ),
+                else_branch=helper.make_graph(
+                    [helper.make_node("Abs", ["inner"], ["deeper"])], "deeper", [],
+                    [helper.make_tensor_value_info("deeper", TensorProto.FLOAT, [1, 8, 4, 4])],
+                ),
+            ),
+        ],
+        "branch", [], [helper.make_tensor_value_info("nested", TensorProto.FLOAT, [1, 8, 4, 4])],
+        value_info=[helper.make_tensor_value_info("inner", TensorProto.FLOAT, [1, 8, 4, 4])],
+    )  # fmt: skip
+    model.graph.input.append(helper.make_tensor_value_info("cond", TensorProto.BOOL, []))
+    model.graph.node.append(
+        helper.make_node("If", ["cond"], ["branched"], then_branch=body, else_branch=body)
+    )
+    model.graph.output.append(helper.make_tensor_value_info("branched", TensorProto.FLOAT, None))
     model.graph.value_info[0].type.tensor_type.shape.dim[1].denotation = "DATA_CHANNEL"
     data = model.SerializeToString()
     wire = _speculation._wire
     computed = dict(infer_table(_without_declared_dims(model)).serialized_table())
     expected = _without_declared_dims(onnx.load_from_string(data)).graph
     assert onnx.load_from_string(_speculation.declared_dims_cleared(data)).graph == expected
-    checked = wire.declared_dims_checked(data, computed)
+    domains = _speculation.COMPUTED_DOMAINS
+    checked = wire.declared_dims_checked(data, computed, domains)
     assert onnx.load_from_string(checked).graph == _declared_as_computed(model, computed).graph
     assert checked != data
+    inner = onnx.load_from_string(checked).graph.node[-1].attribute[0].g
+    assert inner.value_info[0].type.tensor_type.shape.dim[1].dim_param == "C"
     compared = [0, 0]
     for damaged, parsed in _damaged(data, seed=11):
         native = _speculation.declared_dims_cleared(damaged)
         if native is not None:
             assert onnx.load_from_string(native).graph == _without_declared_dims(parsed).graph
             compared[0] += 1
-        native = wire.declared_dims_checked(damaged, computed)
+        native = wire.declared_dims_checked(damaged, computed, domains)
         if native is not None:
             expected = _declared_as_computed(parsed, computed).graph
             assert onnx.load_from_string(native).graph == expected
@@ -815,7 +880,7 @@ def test_the_native_declaration_checks_equal_the_parsed_model_s_on_damaged_bytes
     # nothing to clear: the bytes themselves (no input dim is symbolic, or none declared)
     static = _cast_declared_float16().SerializeToString()  # a dim declared for a Cast's output
     assert _speculation.declared_dims_cleared(static) is static
-    assert wire.declared_dims_checked(static, computed) is static
+    assert wire.declared_dims_checked(static, computed, domains) is static
     io = ([helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n"])],) * 2
     bare = _model([helper.make_node("Relu", ["x"], ["x2"])], *io).SerializeToString()
     assert _speculation.declared_dims_cleared(bare) is bare
