@@ -1996,6 +1996,50 @@ bool body_cleared(std::string_view body, const std::vector<std::string>& domains
 // The graph `graph` with its value_info cleared (above), and its outputs that a node reads
 // (GraphProto.output 12: ONNX's inference merges their declared types as it does value_info),
 // in `parts`; `changed`: an entry was.
+// Whether `declared` (names, with `kinds` as `dims_cleared_graph` has them) are all graph
+// outputs only (kind 2) that no node of `graph` reads, found without reading the nodes: a
+// node's input is written as the bytes of a field 1 holding the name (tag 0x0A, the length,
+// the name), as is the name of each graph input, output and value_info entry; where those
+// bytes occur in the graph no more often than such entries of that name, no node reads it.
+// (False, conservatively, where they occur more: in a string attribute, say; and for more
+// than two names, which the node pass then reads faster.)
+bool none_read(std::string_view graph, const Numbers& declared, const std::vector<int>& kinds) {
+  if (kinds.size() > 2) return false;  // (a search of the whole graph for each: the node pass)
+  for (int kind : kinds) {
+    if (kind != 2) return false;
+  }
+  std::vector<size_t> entries(kinds.size(), 0);
+  std::vector<std::string> patterns(kinds.size());
+  bool read = each_raw_field(graph, [&](uint32_t field, uint32_t wire, std::string_view,
+                                        std::string_view value) {
+    if (field != 11 && field != 12 && field != 13) return true;
+    if (wire != 2) return false;
+    return each_field(value, [&](uint32_t f, std::string_view name) {
+      if (f != 1) return true;
+      size_t at = declared.find(name, SIZE_MAX);
+      if (at != SIZE_MAX) {
+        ++entries[at];
+        if (patterns[at].empty()) put_field(patterns[at], 1, name);
+      }
+      return true;
+    });
+  });
+  if (!read) return false;
+  for (size_t at = 0; at < kinds.size(); ++at) {
+    if (patterns[at].empty()) return false;
+    size_t seen = 0;  // (glibc's memmem: a pattern starting with 0x0A, as most fields do)
+    const std::string& pattern = patterns[at];
+    const char* end = graph.data() + graph.size();
+    for (const char* from = graph.data();; ++from) {
+      from = static_cast<const char*>(
+          memmem(from, static_cast<size_t>(end - from), pattern.data(), pattern.size()));
+      if (from == nullptr) break;
+      if (++seen > entries[at]) return false;
+    }
+  }
+  return true;
+}
+
 bool dims_cleared_graph(std::string_view graph, const std::vector<std::string>& domains,
                         bool bodies, std::vector<std::string_view>& parts,
                         std::deque<std::string>& owned, bool& changed) {
@@ -2027,6 +2071,9 @@ bool dims_cleared_graph(std::string_view graph, const std::vector<std::string>& 
     return true;
   });
   if (!read) return false;
+  if (!params.empty() && !kinds.empty() && !bodies && none_read(graph, declared, kinds)) {
+    kinds.clear();  // outputs only, and no node reads them: nothing to clear
+  }
   if (params.empty() || (kinds.empty() && !bodies)) {
     parts.push_back(graph);
     return true;

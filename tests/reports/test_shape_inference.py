@@ -884,3 +884,38 @@ def test_the_native_declaration_checks_equal_the_parsed_model_s_on_damaged_bytes
     io = ([helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n"])],) * 2
     bare = _model([helper.make_node("Relu", ["x"], ["x2"])], *io).SerializeToString()
     assert _speculation.declared_dims_cleared(bare) is bare
+
+
+@pytest.mark.parametrize(("read", "decoy"), [(True, False), (False, False), (False, True)])
+def test_a_declared_graph_output_is_checked_where_a_node_reads_it(read, decoy):
+    """A graph output's declared shape is merged as a value_info entry's, so where a node
+    reads the output (a ConvTranspose here) its declared static dims are checked; where none
+    does, nothing is cleared and no second run is made. The native reader finds whether a
+    node reads it without reading the nodes when only one or two outputs declare static dims,
+    and is not misled by the name's bytes written elsewhere (`decoy`: an attribute named so,
+    whose name field is written as a node's input is)."""
+    from trtforge.analyzer import _speculation
+    from trtforge.analyzer.inference import _without_declared_dims
+
+    weights = numpy_helper.from_array(np.ones((8, 4, 3, 3), np.float32), "w")
+    nodes = [
+        helper.make_node("Relu", ["x"], ["y"]),
+        helper.make_node("ConvTranspose", ["y" if read else "x", "w"], ["z"], name="deconv"),
+        helper.make_node(
+            "Custom", ["x"], ["c"], domain="example.custom", **({"y": 1} if decoy else {})
+        ),
+    ]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, "C", 4, 4])
+    outputs = [
+        helper.make_tensor_value_info("z", TensorProto.FLOAT, [None] * 4),
+        helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 4, 4]),
+    ]
+    model = _model(nodes, [x], outputs, [weights])
+    model.opset_import.append(helper.make_opsetid("example.custom", 1))
+    expected = ("FLOAT", (1, "C", 4, 4)) if read else ("FLOAT", (1, 8, 4, 4))
+    assert infer_all(model)[1].decoded("y") == expected
+    data = model.SerializeToString()
+    if _speculation._wire is not None:
+        cleared = _speculation.declared_dims_cleared(data)
+        assert (cleared is not data) == read
+        assert onnx.load_from_string(cleared).graph == _without_declared_dims(model).graph
