@@ -424,15 +424,24 @@ def lean_inferred(
         if cast is None:
             return None  # the full path makes that copy (`inference._identities_as_casts`)
         serialized_model = cast
+    if _wire is None and not CONTROL_FLOW.isdisjoint(ops):  # bodies' types: read natively only
+        return None
     data_prop = propagates(ops)
+    if data_prop and too_large_for_data_prop(declared_types):  # the weights' too: inputs now
+        return None
 
     def run(cleared: bytes) -> dict[str, bytes]:  # (as `inference._run_without_declared_dims`)
-        with address_space_cap(len(cleared)):
-            inferred = cpp_shape_inference().infer_shapes(cleared, False, False, data_prop)
-        read = inferred_types(inferred)
-        if read is None:
-            raise SpeculationFailed("the types of bodies are read from the parsed model only")
-        return read[1]
+        types = None
+        for propagate in (False, True) if data_prop else (False,):
+            if propagate and too_large_for_data_prop(set(types.values())):
+                break
+            with address_space_cap(len(cleared)):
+                inferred = cpp_shape_inference().infer_shapes(cleared, False, False, propagate)
+            read = inferred_types(inferred)
+            if read is None:
+                raise SpeculationFailed("the types of bodies are read from the parsed model only")
+            types = read[1]
+        return types
 
     try:
         checked = checked_declarations(serialized_model, run, not CONTROL_FLOW.isdisjoint(ops))
@@ -441,10 +450,6 @@ def lean_inferred(
     if checked is None:
         return None  # the full path checks them (`inference._checked_declarations`)
     serialized_model = checked
-    if _wire is None and not CONTROL_FLOW.isdisjoint(ops):  # bodies' types: read natively only
-        return None
-    if data_prop and too_large_for_data_prop(declared_types):  # the weights' too: inputs now
-        return None
     try:
         with address_space_cap(len(serialized_model)):
             bodies = sum(op in CONTROL_FLOW for op in ops)

@@ -390,13 +390,16 @@ def _checked_declarations(light: onnx.ModelProto) -> onnx.ModelProto:
 
 def _run_without_declared_dims(graph: onnx.GraphProto):
     """The run `_checked_declarations` makes of the copy without declared dims: ONNX's
-    inference, lenient, with data propagation where the policy would use it, giving the
-    serialized type of each tensor (name -> bytes)."""
+    inference, lenient, giving the serialized type of each tensor (name -> bytes); with data
+    propagation where the policy would use it, made, as the policy makes it, only after a run
+    without it shows no rank-1 tensor large enough to blow it up (`_safe_for_data_prop`)."""
     data_prop = propagates(n.op_type for n in graph.node) and not _large_1d_input(graph)
 
     def run(serialized: bytes) -> Mapping[str, bytes]:
-        inferred = inference_guard.infer_shapes(serialized, False, False, data_prop)
-        return _table_of(inferred).serialized_table()
+        table = _table_of(inference_guard.infer_shapes(serialized, False, False, False))
+        if data_prop and _safe_for_data_prop(table):
+            table = _table_of(inference_guard.infer_shapes(serialized, False, False, True))
+        return table.serialized_table()
 
     return run
 
