@@ -373,19 +373,19 @@ def _checked_declarations(light: onnx.ModelProto) -> onnx.ModelProto:
     declares = len(graph.value_info) or any(_declares_static_dim(v.type) for v in graph.output)
     if not declares and not bodies:
         return light
-    serialized = light.SerializeToString()
-    native = checked_declarations(serialized, _run_without_declared_dims(graph), bodies)
-    if native is not None:
-        return light if native is serialized else onnx.ModelProto.FromString(native)
-    cleared = _without_declared_dims(light)
-    if cleared is light:
-        return light
+    run = _run_without_declared_dims(graph)
     try:
-        computed = _run_without_declared_dims(graph)(cleared.SerializeToString())
+        serialized = light.SerializeToString()
+        native = checked_declarations(serialized, run, bodies)
+        if native is not None:
+            return light if native is serialized else onnx.ModelProto.FromString(native)
+        cleared = _without_declared_dims(light)
+        if cleared is light:
+            return light
+        return _declared_as_computed(light, run(cleared.SerializeToString()))
     except Exception as err:  # noqa: BLE001 - as `_infer`: keep the declarations
         log.info("shape inference without declared dims failed: %s", err)
         return light
-    return _declared_as_computed(light, computed)
 
 
 def _run_without_declared_dims(graph: onnx.GraphProto):

@@ -919,3 +919,20 @@ def test_a_declared_graph_output_is_checked_where_a_node_reads_it(read, decoy):
         cleared = _speculation.declared_dims_cleared(data)
         assert (cleared is not data) == read
         assert onnx.load_from_string(cleared).graph == _without_declared_dims(model).graph
+
+
+def test_a_failing_run_without_declarations_keeps_them(monkeypatch):
+    """Where the run without declared dims fails (ONNX raises, or its child crashes), the
+    declarations are kept, as before the check, and the policy goes on: no traceback."""
+    from trtforge.analyzer import inference
+
+    def failing(graph):
+        def run(serialized):
+            raise inference.inference_guard.InferenceCrashed("crashed (signal SIGSEGV)")
+
+        return run
+
+    model = _static_dims_declared()
+    monkeypatch.setattr(inference, "_run_without_declared_dims", failing)
+    assert inference._checked_declarations(model) is model
+    assert infer_all(model)[1].decoded("y") == ("FLOAT", (1, 8, 4, 4))
