@@ -358,10 +358,10 @@ def _checked_declarations(light: onnx.ModelProto) -> onnx.ModelProto:
     declares where it computes a symbolic one, and passes it on to what follows: a
     ConvTranspose whose input has the network's dynamic channels, a per-channel
     DequantizeLinear on a dynamic axis, then looked static to the knowledge base, where the
-    parser refuses them. Inference is first run
-    without the declared static dims (`_without_declared_dims`), and a declared dim is
-    replaced only where that run traced it to a network input's symbolic dim, which TensorRT
-    sees as dynamic (`_declared_as_computed`). A declaration that adds what inference cannot
+    parser refuses them. Inference is first run without the declared static dims
+    (`_without_declared_dims`), and a declared dim is replaced only where that run traced it
+    to a network input's symbolic dim, which TensorRT sees as dynamic
+    (`_declared_as_computed`). A declaration that adds what inference cannot
     compute (an unknown dim: a Split whose sizes a stale declaration hides, a contrib op's
     output) stays, as before. Costs a second run, only for a model with symbolic input dims
     that declares static dims of computed tensors; the native reader makes both copies from
@@ -422,8 +422,6 @@ def _declared_as_computed(light: onnx.ModelProto, computed: Mapping[str, bytes])
         serialized = computed.get(value.name)
         if serialized is None or value.type.WhichOneof("value") != "tensor_type":
             continue
-        if onnx.TypeProto.FromString(serialized).WhichOneof("value") != "tensor_type":
-            continue
         found = _type_of_bytes(serialized)[1]
         declared = value.type.tensor_type.shape.dim
         if not value.type.tensor_type.HasField("shape") or found is None:
@@ -435,7 +433,8 @@ def _declared_as_computed(light: onnx.ModelProto, computed: Mapping[str, bytes])
             for axis, (given, dim) in enumerate(zip(declared, found, strict=True))
             if given.HasField("dim_value") and isinstance(dim, str) and dim in params
         ]
-        if symbols:
+        # (a computed sparse tensor gives dims too: only a tensor type's count)
+        if symbols and onnx.TypeProto.FromString(serialized).HasField("tensor_type"):
             replaced[place] = symbols
     if not replaced:
         return light

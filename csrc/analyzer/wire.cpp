@@ -1580,6 +1580,34 @@ PyObject* weightless(PyObject*, PyObject* args) {
 // INT32/INT64 initializer, or the value of a Constant node, a Cast to that type — as
 // `inference._identities_as_casts` does on a parsed model.
 
+// The fields of a serialized NodeProto that the native remakes read: op_type and domain (the
+// last written of each, as protobuf reads them), inputs and outputs in order, and whether it
+// has attributes. Reads into `head` (its vectors reused); false for bytes not understood.
+struct NodeHead {
+  std::string_view op, domain;
+  std::vector<std::string_view> inputs, outputs;
+  bool attributes = false;
+};
+
+bool read_node_head(std::string_view node, NodeHead& head) {
+  head.op = head.domain = {};
+  head.inputs.clear();
+  head.outputs.clear();
+  head.attributes = false;
+  return each_field(node, [&](uint32_t f, std::string_view value) {
+    if (f == 1) head.inputs.push_back(value);
+    if (f == 2) head.outputs.push_back(value);
+    if (f == 4) head.op = value;
+    if (f == 7) head.domain = value;
+    head.attributes = head.attributes || f == 5;
+    return true;
+  });
+}
+
+bool in_domains(const std::vector<std::string>& domains, std::string_view domain) {
+  return std::find(domains.begin(), domains.end(), domain) != domains.end();
+}
+
 // The element type of a Constant node's value (its `value` tensor's, INT64 for `value_int`
 // and `value_ints`) when `node` is a default-domain Constant of one output, as `name`; 0
 // otherwise (false: malformed bytes).
@@ -1653,20 +1681,13 @@ bool identity_casts_graph(std::string_view graph, std::vector<std::string_view>&
   read = each_raw_field(graph, [&](uint32_t field, uint32_t wire, std::string_view whole,
                                    std::string_view node) {
     if (field != 1 || wire != 2) return true;
-    std::string_view op_type, domain, input;
-    int inputs = 0;
-    if (!each_field(node, [&](uint32_t f, std::string_view value) {
-          if (f == 4) op_type = value;
-          if (f == 7) domain = value;
-          if (f == 1) input = value, ++inputs;
-          return true;
-        })) {
-      return false;
-    }
-    if (op_type != "Identity" || (!domain.empty() && domain != "ai.onnx") || inputs != 1) {
+    NodeHead head;
+    if (!read_node_head(node, head)) return false;
+    if (head.op != "Identity" || (!head.domain.empty() && head.domain != "ai.onnx") ||
+        head.inputs.size() != 1) {
       return true;
     }
-    uint64_t type = integer_type(input);
+    uint64_t type = integer_type(head.inputs[0]);
     if (type == 0) return true;
     std::string made, attribute;
     if (!each_raw_field(node, [&](uint32_t f, uint32_t, std::string_view all, std::string_view) {
@@ -1886,18 +1907,9 @@ bool value_info_cleared(std::string_view value, std::string& made, bool& cleared
 template <typename Remake>
 bool node_bodies_remade(std::string_view node, const std::vector<std::string>& domains,
                         Remake remake, std::string& made, bool& changed) {
-  std::string_view domain;
-  bool has_attributes = false;
-  if (!each_field(node, [&](uint32_t f, std::string_view value) {
-        if (f == 7) domain = value;
-        has_attributes = has_attributes || f == 5;
-        return true;
-      })) {
-    return false;
-  }
-  if (!has_attributes || std::find(domains.begin(), domains.end(), domain) == domains.end()) {
-    return true;
-  }
+  NodeHead head;
+  if (!read_node_head(node, head)) return false;
+  if (!head.attributes || !in_domains(domains, head.domain)) return true;
   bool remade = false;
   std::string out;
   bool read = each_raw_field(node, [&](uint32_t f, uint32_t w, std::string_view whole,
@@ -1942,21 +1954,13 @@ bool body_cleared(std::string_view body, const std::vector<std::string>& domains
                   std::string& out, bool& changed, int depth) {
   if (depth > 64) return false;
   Numbers computed;  // the outputs of the body's nodes of `domains`
+  NodeHead head;
   bool read = each_raw_field(body, [&](uint32_t field, uint32_t wire, std::string_view,
                                        std::string_view node) {
     if (field != 1) return true;
-    if (wire != 2) return false;
-    std::string_view domain;
-    std::vector<std::string_view> outputs;
-    if (!each_field(node, [&](uint32_t f, std::string_view value) {
-          if (f == 7) domain = value;
-          if (f == 2) outputs.push_back(value);
-          return true;
-        })) {
-      return false;
-    }
-    if (std::find(domains.begin(), domains.end(), domain) == domains.end()) return true;
-    for (auto name : outputs) computed.number(name, 0);
+    if (wire != 2 || !read_node_head(node, head)) return false;
+    if (!in_domains(domains, head.domain)) return true;
+    for (auto name : head.outputs) computed.number(name, 0);
     return true;
   });
   if (!read) return false;
@@ -2078,25 +2082,20 @@ bool dims_cleared_graph(std::string_view graph, const std::vector<std::string>& 
     parts.push_back(graph);
     return true;
   }
+  NodeHead head;
   read = kinds.empty() || each_raw_field(graph, [&](uint32_t field, uint32_t wire,
                                                     std::string_view, std::string_view node) {
     if (field != 1) return true;
-    if (wire != 2) return false;
-    std::string_view domain;
-    std::vector<size_t> outputs;
-    if (!each_field(node, [&](uint32_t f, std::string_view value) {
-          if (f == 7) domain = value;  // (the last written, as protobuf reads it)
-          if (f == 1 || f == 2) {
-            size_t at = declared.find(value, SIZE_MAX);
-            if (at != SIZE_MAX && f == 2) outputs.push_back(at);
-            if (at != SIZE_MAX && f == 1) found[at] |= 2;
-          }
-          return true;
-        })) {
-      return false;
+    if (wire != 2 || !read_node_head(node, head)) return false;
+    for (auto name : head.inputs) {
+      size_t at = declared.find(name, SIZE_MAX);
+      if (at != SIZE_MAX) found[at] |= 2;
     }
-    if (std::find(domains.begin(), domains.end(), domain) == domains.end()) return true;
-    for (size_t at : outputs) found[at] |= 1;
+    if (!in_domains(domains, head.domain)) return true;
+    for (auto name : head.outputs) {
+      size_t at = declared.find(name, SIZE_MAX);
+      if (at != SIZE_MAX) found[at] |= 1;
+    }
     return true;
   });
   if (!read) return false;
