@@ -566,7 +566,10 @@ def _with_graph_reads(loaded: LoadedModel, data: bytes) -> LoadedModel:
             loaded.initializer_heads = InitializerHeads(*heads)
     if graph is not None and len(data) > GRAPH_VIEW_BYTES:
         graph = _wire.graph_nodes(graph) if _wire is not None else None
-    loaded.graph_bytes = memoryview(graph) if graph is not None else None
+    # read-only: a sparse read's buffer is writable memory that nothing writes once loaded,
+    # and the node reader takes views of a read-only one's large attributes (a model whose
+    # weights are in Constant nodes) where it copies a writable one's (`_wire.node_columns`)
+    loaded.graph_bytes = memoryview(graph).toreadonly() if graph is not None else None
     return loaded
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mmap
 
 import numpy as np
 import onnx
@@ -18,6 +19,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from trtforge.analyzer import advice, background, loading, model_bytes, session
 from trtforge.analyzer.api import check
+from trtforge.analyzer.graph import GraphView
 from trtforge.analyzer.loading import load_model
 from trtforge.analyzer.reports import render
 from trtforge.analyzer.session import ModelSession
@@ -376,6 +378,38 @@ def test_a_sparse_read_leaves_large_weights_in_the_file(lean_files, tmp_path):
     assert loaded.sha256 == hashlib.sha256(file_bytes).hexdigest()
     assert loaded.proto == whole
     assert _report(path) == _report(whole) | {"model": _report(path)["model"]}
+
+
+def test_a_sparse_read_s_constant_weights_are_read_as_views_not_copies(lean_files, tmp_path):
+    """The graph's bytes of a file read sparsely (writable memory that nothing writes once
+    loaded) are handed over read-only, so the node reader takes views of the weights that
+    Constant nodes hold instead of copying them (a 113 MB model of Constant weights copied
+    them all); the check is the check of the model in memory."""
+    rng = np.random.default_rng(1)
+    nodes, current = [], "x"
+    for i in range(4):
+        weight = numpy_helper.from_array(rng.standard_normal((32, 32)).astype(np.float32))
+        nodes.append(helper.make_node("Constant", [], [f"w{i}"], value=weight))
+        nodes.append(helper.make_node("MatMul", [current, f"w{i}"], [f"y{i}"]))
+        current = f"y{i}"
+    graph = helper.make_graph(
+        nodes,
+        "constants",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 32])],
+        [helper.make_tensor_value_info(current, TensorProto.FLOAT, ["N", 32])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    path = tmp_path / "m.onnx"
+    onnx.save(model, path)
+    loaded = load_model(path)
+    assert isinstance(loaded.graph_bytes.obj, mmap.mmap)  # read sparsely
+    assert loaded.graph_bytes.readonly
+    fields = GraphView(loaded.structure.graph, None, serialized=loaded.graph_bytes).fields
+    weights = [fields.attributes[i][0] for i in range(0, len(nodes), 2)]
+    assert all(type(w) is memoryview and w.readonly for w in weights)
+    expected = [a.SerializeToString() for n in model.graph.node[::2] for a in n.attribute]
+    assert [bytes(w) for w in weights] == expected
+    assert _report(path) == _report(model) | {"model": _report(path)["model"]}
 
 
 @pytest.mark.parametrize("change", ["rewritten", "replaced", "touched"])
