@@ -982,7 +982,8 @@ class _GraphChecker:
             self._subgraphs(node(index), frozenset(), where, index)
             if len(self.problems) == found:
                 sound.add(signature)  # no problem: none for the others either
-        self._dangling_outputs(graph, defined.union(produced_by), outer, where, None)
+        # (looked up in both: their union would copy every name of the graph)
+        self._dangling_outputs(graph, _Visible(defined, produced_by), outer, where, None)
         return True
 
     def _duplicate(self, rows, index, out, first, defined, where, top_index) -> None:

@@ -775,9 +775,10 @@ class VerdictMemo:
 
     def _constants_held(self) -> dict[str, tuple]:
         """Name -> what stands for the constant value of a tensor in `values_key`: an
-        initializer its name, a Constant node's output the node's serialized attributes
-        (initializers first, as `GraphView.is_initializer` has it); any other tensor has no
-        constant value (absent: None). Built once, for the memo's top-level graph."""
+        initializer its name (a string, never equal to a Constant's tuple), a Constant node's
+        output ("Constant", the node's serialized attributes) (initializers first, as
+        `GraphView.is_initializer` has it); any other tensor has no constant value (absent:
+        None). Built once, for the memo's top-level graph."""
         if self._held is None:
             fields, producer = self.graph.fields, self.graph.producer_index
             held = {
@@ -786,7 +787,8 @@ class VerdictMemo:
                 for out in fields.outputs[i]
                 if out and producer[out] == i  # the last producer, as `producer_index` has it
             }
-            held.update((name, ("initializer", name)) for name in self.graph.initializer_names())
+            names = self.graph.initializer_names()
+            held.update(zip(names, names, strict=True))  # (in C: 100,000 in a quantized model)
             self._held = held
         return self._held
 
