@@ -170,20 +170,19 @@ def _qdq_reads(graph: GraphView) -> dict[int, dict[str, None]]:
     """Input position (1: scale, 2: zero point) -> the names the graph's default-domain
     Q/DQ nodes read there, in order: one walk over the nodes for both decisions."""
     fields = graph.fields
+    reads: dict[int, dict[str, None]] = {1: {}, 2: {}}
     ops = fields.ops
     if _QDQ.isdisjoint(ops):  # (most graphs: no walk over their nodes)
-        return {1: {}, 2: {}}
-    default = ("", "ai.onnx")
-    read = [
-        inputs
-        for op, domain, inputs in zip(ops, fields.domains, fields.inputs, strict=True)
-        if op in _QDQ and domain in default
-    ]
-    reads = {}
-    for position in (1, 2):
-        names = dict.fromkeys([r[position] for r in read if len(r) > position])
-        names.pop("", None)  # an input left out
-        reads[position] = names
+        return reads
+    domains, inputs = fields.domains, fields.inputs
+    scales, zero_points = reads[1], reads[2]
+    for at in [at for at, op in enumerate(ops) if op in _QDQ]:
+        if domains[at] in ("", "ai.onnx"):
+            read = inputs[at]
+            if len(read) > 1 and read[1]:
+                scales[read[1]] = None
+            if len(read) > 2 and read[2]:
+                zero_points[read[2]] = None
     return reads
 
 
