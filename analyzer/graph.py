@@ -206,12 +206,16 @@ class NodeFields:
         """Each node's attributes as its signature and verdict key hold them, computed once:
         its `attributes` list, or, when it has a tensor attribute of ELIDED_VALUE_BYTES or
         more whose data is sound, a tuple in which each such attribute stands for its tensor
-        without the values (`_wire.attribute_keys`: element type, dims and every other field
-        kept). A model that stores its weights in Constant nodes then has a few signatures
-        instead of one per weight. What a node's values decide, nothing judged per signature
-        reads: a sound tensor has no problem for validity to find, and a rule that reads a
-        tensor attribute of a node keyed so makes its verdict the node's own
-        (`NodeContext.attrs`). Without the native module, the attributes themselves."""
+        without the values (`_wire.attribute_keys`: (None, ...), element type, dims and every
+        other field kept). A model that stores its weights in Constant nodes then has a few
+        signatures instead of one per weight. What a node's values decide, nothing judged per
+        signature reads: a sound tensor has no problem for validity to find, and a rule that
+        reads a tensor attribute of a node keyed so makes its verdict the node's own
+        (`NodeContext.attrs`). Any other tensor attribute with a name or a doc string stands
+        for its tensor without those ((1, ...): values kept), which the parser builds alike:
+        a model made with onnx.helper names each Constant's tensor, and its equal shape
+        constants share a key, a rule reading the tensor making its verdict the node's own
+        as well. Without the native module, the attributes themselves."""
         if self._attribute_keys is None:
             keys = self.attributes
             if _wire is not None and any(map(len, self.attributes)):
@@ -222,7 +226,8 @@ class NodeFields:
         return self._attribute_keys
 
     def elided(self, index: int) -> bool:
-        """Whether node `index`'s key leaves tensor values out (`attribute_keys`)."""
+        """Whether node `index`'s key leaves tensor values, or a tensor's name and doc
+        string, out (`attribute_keys`)."""
         return self.attribute_keys[index] is not self.attributes[index]
 
     def signatures(self) -> tuple[list[int], list[int]]:

@@ -97,6 +97,8 @@ class _Deferred(types.ModuleType):
     def __getattr__(self, attr: str) -> Any:
         name = self.__name__
         module = sys.modules.get(name)
+        if module is None:  # blocked since (`sys.modules[name] = None`), as `import` says
+            raise ModuleNotFoundError(f"import of {name} halted; None in sys.modules", name=name)
         if module is self:
             spec = self.__spec__
             module = importlib.util.module_from_spec(spec)

@@ -711,9 +711,10 @@ class VerdictMemo:
         """(`reads`, what node `index` holds at those inputs): equal for two nodes of one key
         only when a check reading those inputs' constant values (`NodeContext.input_value`)
         or analyses (`NodeContext.input_derived`) sees the same in both. An initializer
-        stands for its value by its name; a Constant node's output by its serialized
-        attributes; anything else has no constant value (`GraphView.constant_value`: None)
-        and stands for that; an analysis, by its answer."""
+        stands for its value by its name; a Constant node's output by its attributes
+        (`_value_attributes`: its tensor's name left out); anything else has no constant
+        value (`GraphView.constant_value`: None) and stands for that; an analysis, by its
+        answer."""
         graph = self.graph
         inputs = graph.fields.inputs[index]
         constants = self._constants_held()
@@ -776,13 +777,13 @@ class VerdictMemo:
     def _constants_held(self) -> dict[str, tuple]:
         """Name -> what stands for the constant value of a tensor in `values_key`: an
         initializer its name (a string, never equal to a Constant's tuple), a Constant node's
-        output ("Constant", the node's serialized attributes) (initializers first, as
-        `GraphView.is_initializer` has it); any other tensor has no constant value (absent:
-        None). Built once, for the memo's top-level graph."""
+        output ("Constant", the node's attributes: `_value_attributes`) (initializers first,
+        as `GraphView.is_initializer` has it); any other tensor has no constant value
+        (absent: None). Built once, for the memo's top-level graph."""
         if self._held is None:
             fields, producer = self.graph.fields, self.graph.producer_index
             held = {
-                out: ("Constant", tuple(fields.attributes[i]))
+                out: ("Constant", _value_attributes(fields, i))
                 for i in [i for i, op in enumerate(fields.ops) if op == "Constant"]
                 for out in fields.outputs[i]
                 if out and producer[out] == i  # the last producer, as `producer_index` has it
@@ -1052,6 +1053,20 @@ class VerdictMemo:
 
 #: a dim_param field (a Dimension's field 2) of up to 127 bytes whose text is a made-up name
 _GENERATED_DIM_FIELD = re.compile(rb"\x12([\x05-\x7f])unk__")
+
+
+def _value_attributes(fields, index: int) -> tuple:
+    """Node `index`'s attributes as far as its values go: serialized, but a tensor whose key
+    keeps its values and leaves its name and doc string out (`NodeFields.attribute_keys`:
+    (1, ...)) stands by that key. Two Constants holding one value under two tensor names hold
+    the same; a key that leaves the values out (None, ...) cannot stand for them."""
+    keys, attributes = fields.attribute_keys[index], fields.attributes[index]
+    if keys is attributes:
+        return tuple(attributes)
+    return tuple(
+        key if type(key) is tuple and key[0] == 1 else attribute
+        for key, attribute in zip(keys, attributes, strict=True)
+    )
 
 
 def _generated_dims_python(serialized: bytes) -> tuple[bytes, tuple[str, ...]] | None:

@@ -191,9 +191,9 @@ class NodeContext:
         rule: the rule being applied.
         watch: hand out tensors that report reads of their `name` too (costs a little; the
             engine asks for it the first time it meets a kind of node).
-        elided: the engine keyed the node without the values of its large tensor attributes
-            (`graph.NodeFields.attribute_keys`): reading such an attribute (`attrs`) is
-            reading outside the key.
+        elided: the engine keyed the node without the values of its large tensor attributes,
+            or without their names and doc strings (`graph.NodeFields.attribute_keys`):
+            reading such an attribute (`attrs`) is reading outside the key.
     """
 
     def __init__(

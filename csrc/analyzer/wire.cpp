@@ -2794,14 +2794,23 @@ PyObject* raw_data_rows(PyObject*, PyObject* args) {
 // What a node's verdict may depend on of a tensor attribute (a Constant's weights): its type,
 // dims and every other field, but not its values, as long as those are sound (`sound_tensor`)
 // and whoever reads them says so (`NodeContext.attrs`). A key leaves the values out, so the
-// nodes of a model whose weights are Constants fall into a few signatures instead of one each.
+// nodes of a model whose weights are Constants fall into a few signatures instead of one each;
+// and it leaves a tensor's name and doc string out, whoever reads them saying so alike.
 //
 // AttributeProto: t 5, g 6, graphs 11. TensorProto: name 8, raw_data 9, doc_string 12.
 
+// A tensor's name and doc string name it for people and tools; the parser builds the same
+// weights whatever they say. A model made with onnx.helper names every Constant's tensor, so
+// equal shape constants (a Reshape's, an Unsqueeze's axes) would each be a key of its own
+// (100,000 nodes of a TorchScript-like export: 3.9 s instead of 1 s). A small tensor's key
+// therefore leaves them out and keeps everything else, its values included.
+//
 // The key of one serialized AttributeProto: (None, the attribute's fields but its tensor, the
-// tensor's fields but name, raw_data and doc_string), both in the order the bytes hold them;
-// nullptr (no error set) when the attribute keeps its own bytes as its key: it has no single
-// tensor, a graph, a tensor that is not sound or one with under `min_bytes` of raw data.
+// tensor's fields but name, raw_data and doc_string), both in the order the bytes hold them,
+// for a sound tensor of `min_bytes` of raw data or more; (1, the same, the tensor's fields but
+// name and doc_string) for another tensor that has a name or a doc string; nullptr (no error
+// set) when the attribute keeps its own bytes as its key: it has no single tensor, a graph, or
+// a tensor of neither kind.
 PyObject* attribute_key(std::string_view attribute, const std::vector<int>& bits,
                         size_t min_bytes) {
   std::string outside;
@@ -2820,21 +2829,26 @@ PyObject* attribute_key(std::string_view attribute, const std::vector<int>& bits
     }
     return true;
   });
+  if (!read || graph || tensors != 1) return nullptr;
   TensorHead head;
-  if (!read || graph || tensors != 1 || !read_tensor_head(tensor, head) ||
-      !sound_head(head, bits) || head.raw_data_bytes < min_bytes) {
-    return nullptr;
-  }
+  const bool values_left_out =
+      read_tensor_head(tensor, head) && sound_head(head, bits) && head.raw_data_bytes >= min_bytes;
   std::string inside;
+  bool named = false;
   read = each_raw_field(tensor, [&](uint32_t field, uint32_t, std::string_view whole,
                                     std::string_view) {
-    if (field != 8 && field != 9 && field != 12) inside.append(whole.data(), whole.size());
+    if (field == 8 || field == 12) {
+      named = true;
+    } else if (field != 9 || !values_left_out) {
+      inside.append(whole.data(), whole.size());
+    }
     return true;
   });
-  if (!read) return nullptr;
+  if (!read || (!values_left_out && !named)) return nullptr;
   PyRef first(make_bytes(outside)), second(make_bytes(inside));
-  if (!first.obj || !second.obj) return nullptr;
-  return PyTuple_Pack(3, Py_None, first.obj, second.obj);
+  PyRef kind(values_left_out ? Py_NewRef(Py_None) : PyLong_FromLong(1));
+  if (!first.obj || !second.obj || !kind.obj) return nullptr;
+  return PyTuple_Pack(3, kind.obj, first.obj, second.obj);
 }
 
 PyObject* attribute_keys(PyObject*, PyObject* args) {
@@ -2982,7 +2996,9 @@ PyMethodDef methods[] = {
      "list when no attribute is elided, else a tuple of its attributes in which each "
      "attribute holding one sound tensor (raw_data of exactly the bytes its dims and element "
      "type need: bits[element type] bits per element) of at least min_bytes, and no graph, "
-     "is (None, its other fields, the tensor's fields but name, raw_data and doc_string)."},
+     "is (None, its other fields, the tensor's fields but name, raw_data and doc_string), and "
+     "each attribute holding one other tensor, named or with a doc string, and no graph, is "
+     "(1, its other fields, the tensor's fields but name and doc_string)."},
     {"lean_model", lean_model, METH_VARARGS,
      "lean_model(serialized_model, bits, min_elements, max_bytes, value_types, value_ops) -> "
      "(model, elided): the model with every top-level initializer that is sound (raw_data of "

@@ -932,6 +932,78 @@ def test_constant_weights_share_a_verdict_whatever_their_values(monkeypatch):
     )
 
 
+def _named_shape_constants(count: int, bad: int | None = None) -> onnx.ModelProto:
+    """`count` Reshapes, each of its own shape [-1, 4, 2] held by a Constant whose tensor is
+    named and documented after it (as a model made with onnx.helper names them), every third
+    shape [-1, 2, 4] instead; shape `bad`'s raw_data is a byte short."""
+    nodes, current = [], "x"
+    for i in range(count):
+        shape = numpy_helper.from_array(
+            np.array([-1, 2, 4] if i % 3 == 2 else [-1, 4, 2], np.int64), f"shape{i}"
+        )
+        shape.doc_string = f"the shape of layer {i}"
+        if i == bad:
+            shape.raw_data = shape.raw_data[:-1]
+        nodes += [
+            helper.make_node("Constant", [], [f"s{i}"], name=f"c{i}", value=shape),
+            helper.make_node("Reshape", [current, f"s{i}"], [f"r{i}"], name=f"reshape{i}"),
+            helper.make_node("Relu", [f"r{i}"], [f"y{i}"], name=f"relu{i}"),
+        ]
+        current = f"y{i}"
+    return _model(
+        nodes,
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 8])],
+        [helper.make_tensor_value_info(current, TensorProto.FLOAT, None)],
+    )
+
+
+def test_constants_of_one_value_share_whatever_their_tensors_are_named(monkeypatch):
+    """A small tensor attribute with a name or a doc string is keyed without them, its values
+    kept (`NodeFields.attribute_keys`): Constants of one value under many tensor names make
+    one signature and share a verdict, and so do the Reshapes reading them (`values_key`);
+    a shape of another value is judged apart, and a damaged one is still reported on its
+    node. Each report is the one judging every node gives."""
+    judged = _judged(monkeypatch, lambda node: node.op_type)
+    loaded, target = load_model(_named_shape_constants(30)), parse_target("rtx-1")
+    shared = static.check_static(loaded, target)
+    # Reshapes: one per kind of input (the graph's, [N, 4, 2], [N, 2, 4]) and shape read
+    assert judged.count("Constant") == 2 and judged.count("Reshape") == 4, judged
+    assert render(shared, "json") == render(static.check_static(loaded, target, memo=False), "json")
+    fields = NodeFields.read(loaded.proto.graph)
+    assert len(set(fields.signatures()[0])) == 4  # 2 Constants, 1 Reshape, 1 Relu
+    damaged = load_model(_named_shape_constants(30, bad=7))
+    report = static.check_static(damaged, target)
+    assert [n.name for n in report.nodes if n.status == "unsupported"] == ["c7"]
+    assert "shape7" in report.nodes[21].reasons[0].message  # its own tensor's name
+    assert render(report, "json") == render(
+        static.check_static(damaged, target, memo=False), "json"
+    )
+
+
+def test_splits_share_a_verdict(monkeypatch):
+    """Split's check compares `num_outputs` with the node's output count, which its key holds
+    (`NodeContext.num_outputs`, not `ctx.node`): 40 Splits alike are judged once (and the
+    first, whose input is the graph's, once more)."""
+    nodes, current = [], "x"
+    for i in range(40):
+        outputs = [f"s{i}_{k}" for k in range(4)]
+        nodes += [
+            helper.make_node("Split", [current], outputs, name=f"split{i}", axis=1, num_outputs=4),
+            helper.make_node("Concat", outputs, [f"c{i}"], name=f"concat{i}", axis=1),
+        ]
+        current = f"c{i}"
+    model = _model(
+        nodes,
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 8])],
+        [helper.make_tensor_value_info(current, TensorProto.FLOAT, None)],
+    )
+    judged = _judged(monkeypatch, lambda node: node.op_type)
+    loaded, target = load_model(model), parse_target("rtx-1")
+    shared = static.check_static(loaded, target)
+    assert judged.count("Split") == 2, judged
+    assert render(shared, "json") == render(static.check_static(loaded, target, memo=False), "json")
+
+
 def test_a_rule_reading_a_constants_value_judges_each_alone(monkeypatch):
     """A check that reads a tensor attribute keyed without its values (`NodeContext.attrs`)
     tells Constants of one key apart; the memo must notice."""

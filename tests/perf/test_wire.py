@@ -628,10 +628,22 @@ def test_attribute_keys_leave_out_only_the_values_of_sound_tensors():
     ]
     assert len({key(attribute(ones)), *(key(attribute(t)) for t in others)}) == 3
     assert key(attribute(ones, "other")) != key(attribute(ones))
-    assert key(attribute(numpy_helper.from_array(np.ones(4, np.float32), "a"))) is None  # 16 B
+    assert key(attribute(ones))[0] is None  # values left out
+    # a small tensor (16 B), or one that is not sound, keeps its values; named or documented,
+    # it is keyed without its name and doc string (1, ...); unnamed, by its own bytes
+    small = [np.ones(4, np.float32), np.full(4, 2, np.float32)]
+    named = [numpy_helper.from_array(values, name) for values in small for name in "ab"]
+    named[1].doc_string = "documented"
+    keys = [key(attribute(t)) for t in named]
+    assert keys[0][0] == 1 and keys[0] == keys[1] != keys[2] == keys[3]
+    unnamed = numpy_helper.from_array(small[0])
+    unnamed.ClearField("name")
+    assert key(attribute(unnamed)) is None
     short = onnx.TensorProto()
     short.CopyFrom(ones)
     short.raw_data = short.raw_data[:-4]
+    assert key(attribute(short))[0] == 1
+    short.ClearField("name")
     assert key(attribute(short)) is None
     with_graph = helper.make_attribute("value", ones)
     with_graph.g.CopyFrom(helper.make_graph([], "g", [], []))
@@ -640,9 +652,10 @@ def test_attribute_keys_leave_out_only_the_values_of_sound_tensors():
     plain = [attribute(short), helper.make_attribute("axis", 1).SerializeToString()]
     keys = _wire.attribute_keys([plain, [attribute(ones), plain[1]]], bits, 64)
     assert keys[0] is plain and keys[1][1] is plain[1] and keys[1][0] == key(attribute(ones))
-    # on random encodings: left out only where validity finds nothing
+    # on random encodings: values left out only where validity finds nothing; a key that
+    # keeps them holds every field of the tensor but its name and doc string, in order
     rng = random.Random(12)
-    elided = 0
+    elided = kept = 0
     for _ in range(3000):
         serialized = _random_tensor(rng)
         wrapped = b"\x0a\x05value\x2a" + _varint(len(serialized)) + serialized + b"\xa0\x01\x04"
@@ -650,10 +663,25 @@ def test_attribute_keys_leave_out_only_the_values_of_sound_tensors():
             tensor = onnx.AttributeProto.FromString(wrapped).t
         except Exception:  # noqa: BLE001 - bytes protobuf refuses: nothing to compare
             continue
-        if type(_wire.attribute_keys([[wrapped]], bits, 1)[0]) is tuple:
+        made = _wire.attribute_keys([[wrapped]], bits, 1)[0]
+        if type(made) is not tuple:
+            assert not tensor.HasField("name") and not tensor.HasField("doc_string")
+            continue
+        if made[0][0] is None:
             elided += 1
             assert not list(validity._tensor_problems(tensor, "", None, "tensor attribute"))
-    assert elided > 100
+            continue
+        kept += 1
+        assert made[0][0] == 1 and made[0][1] == b"\x0a\x05value\xa0\x01\x04"
+        stripped = onnx.TensorProto.FromString(made[0][2])
+        renamed = onnx.TensorProto()
+        renamed.CopyFrom(tensor)
+        renamed.ClearField("name")
+        renamed.ClearField("doc_string")
+        for proto in (stripped, renamed):  # (a name of another wire type: an unknown field,
+            proto.DiscardUnknownFields()  # which the key leaves out as well)
+        assert stripped == renamed
+    assert elided > 100 and kept > 100
     with pytest.raises(TypeError):
         _wire.attribute_keys([[attribute(ones)]], None, 64)
 

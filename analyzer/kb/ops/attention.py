@@ -36,7 +36,7 @@ from trtforge.analyzer.kb.rule import NodeContext, OpRule, Since
 
 
 def _check_attention(ctx: NodeContext):
-    outputs = len(ctx.node.output)
+    outputs = ctx.num_outputs
     if outputs > 1:
         yield ctx.finding(
             "extra-outputs",

@@ -125,10 +125,10 @@ def _check_split(ctx: NodeContext):
     if n is None or ctx.opset < 18:
         return
     n = int(n)
-    if n != len(ctx.node.output):
+    if n != ctx.num_outputs:  # (the output count is in the node's key: `ctx.node` is not)
         yield ctx.finding(
             "num-outputs",
-            f"num_outputs={n} does not match the node's {len(ctx.node.output)} outputs",
+            f"num_outputs={n} does not match the node's {ctx.num_outputs} outputs",
             "re-export the model; the exporter produced an inconsistent Split",
         )
         return
