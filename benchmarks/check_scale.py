@@ -17,8 +17,11 @@ would (`/model/layers.N/...`), `make_side_by_side` puts a real export side by si
 size, `make_with_control_flow` adds an If and a Loop whose bodies read the graph's names,
 `make_ifs_every` an If after every N-th node, `make_standard_block` the example block without
 its contrib op, `make_weighted_chain` gives the chain large weights (embedded or external),
-`make_per_layer_weights` gives every layer weights of its own and `make_quantized_layers`
-writes quantized layers as onnxruntime's quantizer does (docs/benchmarks.md uses them all).
+`make_per_layer_weights` gives every layer weights of its own, `make_quantized_layers`
+writes quantized layers as onnxruntime's quantizer does, `make_dynamic_reshapes` the dynamic
+reshapes of a TorchScript export with a Constant node for each constant (named, as
+onnx.helper names them, or not) and `make_split_fanout` Split/Concat blocks (docs/benchmarks.md
+uses them all).
 
 For each model it measures, every run in a fresh subprocess (peak RSS from `/proc`); with
 `--repeat N` each figure is the median of N runs:
@@ -84,9 +87,14 @@ def make_many_nodes(path: Path, nodes: int) -> int:
     return _save_chain(path, nodes, "many_nodes", "blk", steps, inits)
 
 
-def _save(path: Path, graph: onnx.GraphProto, external: bool = False) -> None:
-    """Saves `graph` as an opset-17 model, its weights in one file beside it (`external`)."""
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+def _save(
+    path: Path, graph: onnx.GraphProto, external: bool = False, opset: int | None = None
+) -> None:
+    """Saves `graph` as a model of `opset` (default 17), its weights in one file beside it
+    (`external`)."""
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", opset or 17)], ir_version=8
+    )
     if external:
         onnx.save(model, path, save_as_external_data=True, location=path.name + ".data")
     else:
@@ -100,10 +108,11 @@ def _save_nodes(
     shapes: tuple[list, list | None],
     inits,
     external: bool = False,
+    opset: int | None = None,
 ) -> int:
     """Saves `graph_nodes` as graph `name` from FLOAT input x to the last node's output
-    (`shapes`: theirs) with initializers `inits` (`external`: as `_save`); returns the node
-    count."""
+    (`shapes`: theirs) with initializers `inits` (`external`, `opset`: as `_save`); returns
+    the node count."""
     graph = helper.make_graph(
         graph_nodes,
         name,
@@ -111,7 +120,7 @@ def _save_nodes(
         [helper.make_tensor_value_info(graph_nodes[-1].output[0], TensorProto.FLOAT, shapes[1])],
         inits,
     )
-    _save(path, graph, external)
+    _save(path, graph, external, opset)
     return len(graph_nodes)
 
 
@@ -552,6 +561,75 @@ def make_quantized_layers(path: Path, nodes: int, hidden: int = 32) -> int:
 
     graph_nodes, inits = _layer_chain(nodes, layer)
     return _save_nodes(path, graph_nodes, "quantized_layers", (["N", hidden], None), inits)
+
+
+def make_dynamic_reshapes(path: Path, nodes: int, named: bool = True) -> int:
+    """Layers as a TorchScript export of attention writes its reshapes, dynamic batch and
+    sequence: the batch read at run time (Shape, Gather, Unsqueeze), joined with constant dims
+    (Concat) into a Reshape's shape, two Transposes, a Reshape by a constant shape, a scale
+    and a residual Add — every constant a Constant node, `named`: its tensor named and
+    documented after the node (as onnx.helper.make_tensor names each; a PyTorch export leaves
+    them unnamed). Returns the node count."""
+
+    def constant(name: str, value) -> onnx.NodeProto:
+        tensor = numpy_helper.from_array(np.asarray(value))
+        tensor.ClearField("name")
+        if named:
+            tensor.name, tensor.doc_string = f"{name}_value", f"the value of {name}"
+        return helper.make_node("Constant", [], [name], name=name, value=tensor)
+
+    def layer(p: str, index: int, current: str, rng):
+        def node(op: str, inputs: list[str], output: str, **attrs) -> onnx.NodeProto:
+            return helper.make_node(
+                op, inputs, [f"{p}/{output}"], name=f"{p}/{op}_{output}", **attrs
+            )
+
+        made = [
+            node("Shape", [current], "shape"),
+            constant(f"{p}/c0", np.array(0, np.int64)),
+            node("Gather", [f"{p}/shape", f"{p}/c0"], "batch", axis=0),
+            constant(f"{p}/c1", np.array([0], np.int64)),
+            node("Unsqueeze", [f"{p}/batch", f"{p}/c1"], "b1"),
+            constant(f"{p}/c2", np.array([-1, 4, 8], np.int64)),
+            node("Concat", [f"{p}/b1", f"{p}/c2"], "dims", axis=0),
+            node("Reshape", [current, f"{p}/dims"], "heads"),
+            node("Transpose", [f"{p}/heads"], "t", perm=[0, 2, 1, 3]),
+            node("Transpose", [f"{p}/t"], "t1", perm=[0, 2, 1, 3]),
+            constant(f"{p}/c3", np.array([0, 0, 32], np.int64)),
+            node("Reshape", [f"{p}/t1", f"{p}/c3"], "merged"),
+            constant(f"{p}/c4", np.array(0.5, np.float32)),
+            node("Mul", [f"{p}/merged", f"{p}/c4"], "scaled"),
+            node("Add", [f"{p}/scaled", current], "out"),
+        ]
+        return made, [], f"{p}/out"
+
+    graph_nodes, _ = _layer_chain(nodes, layer)
+    shape = ["batch", "seq", 32]
+    return _save_nodes(path, graph_nodes, "dynamic_reshapes", (shape, shape), [], opset=13)
+
+
+def make_split_fanout(path: Path, nodes: int, parts: int = 8) -> int:
+    """Blocks that split the features into `parts` (Split, opset 18's num_outputs), apply a
+    Relu to each and join them again (Concat), dynamic batch. Returns the node count."""
+
+    def layer(p: str, index: int, current: str, rng):
+        parts_out = [f"{p}/part{k}" for k in range(parts)]
+        relus = [f"{p}/relu{k}" for k in range(parts)]
+        made = [
+            helper.make_node(
+                "Split", [current], parts_out, name=f"{p}/Split", axis=1, num_outputs=parts
+            )
+        ]
+        made += [
+            helper.make_node("Relu", [a], [b], name=b)
+            for a, b in zip(parts_out, relus, strict=True)
+        ]
+        made.append(helper.make_node("Concat", relus, [f"{p}/joined"], name=f"{p}/Concat", axis=1))
+        return made, [], f"{p}/joined"  # fmt: skip
+
+    graph_nodes, _ = _layer_chain(nodes, layer)
+    shape = ["N", 8 * parts]
+    return _save_nodes(path, graph_nodes, "split_fanout", (shape, shape), [], opset=18)
 
 
 def make_big_weights(path: Path, layers: int = 12, width: int = 8192) -> int:
