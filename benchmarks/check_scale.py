@@ -20,8 +20,9 @@ its contrib op, `make_weighted_chain` gives the chain large weights (embedded or
 `make_per_layer_weights` gives every layer weights of its own, `make_quantized_layers`
 writes quantized layers as onnxruntime's quantizer does, `make_dynamic_reshapes` the dynamic
 reshapes of a TorchScript export with a Constant node for each constant (named, as
-onnx.helper names them, or not) and `make_split_fanout` Split/Concat blocks (docs/benchmarks.md
-uses them all).
+onnx.helper names them, or not), `make_split_fanout` Split/Concat blocks,
+`make_fp16_layernorms` FLOAT16 LayerNormalization blocks and `make_long_names` a chain
+whose names are ~300 characters (docs/benchmarks.md uses them all).
 
 For each model it measures, every run in a fresh subprocess (peak RSS from `/proc`); with
 `--repeat N` each figure is the median of N runs:
@@ -630,6 +631,49 @@ def make_split_fanout(path: Path, nodes: int, parts: int = 8) -> int:
     graph_nodes, _ = _layer_chain(nodes, layer)
     shape = ["N", 8 * parts]
     return _save_nodes(path, graph_nodes, "split_fanout", (shape, shape), [], opset=18)
+
+
+def make_fp16_layernorms(path: Path, nodes: int, hidden: int = 32) -> int:
+    """Blocks computed in FLOAT16 between FLOAT casts: Cast, LayerNormalization (shared
+    FLOAT16 scale and bias), Softmax, Cast back; dynamic batch and sequence. Returns the
+    node count."""
+    inits = [
+        numpy_helper.from_array(np.ones(hidden, np.float16), "gamma"),
+        numpy_helper.from_array(np.zeros(hidden, np.float16), "beta"),
+    ]
+
+    def layer(p: str, index: int, current: str, rng):
+        def node(op: str, inputs: list[str], output: str, **attrs) -> onnx.NodeProto:
+            return helper.make_node(
+                op, inputs, [f"{p}/{output}"], name=f"{p}/{op}_{output}", **attrs
+            )
+
+        made = [
+            node("Cast", [current], "h", to=TensorProto.FLOAT16),
+            node("LayerNormalization", [f"{p}/h", "gamma", "beta"], "ln", axis=-1),
+            node("Softmax", [f"{p}/ln"], "sm", axis=-1),
+            node("Cast", [f"{p}/sm"], "out", to=TensorProto.FLOAT),
+        ]
+        return made, [], f"{p}/out"
+
+    graph_nodes, _ = _layer_chain(nodes, layer)
+    shape = ["N", "S", hidden]
+    return _save_nodes(path, graph_nodes, "fp16_layernorms", (shape, shape), inits)
+
+
+def make_long_names(path: Path, nodes: int, length: int = 300) -> int:
+    """A chain of unary ops (Relu, Sigmoid, Tanh, Abs, Neg, Exp, Erf, Sqrt) whose node and
+    tensor names are about `length` characters (a module path repeated, as deep nesting
+    makes them). Returns the node count."""
+    ops = ("Relu", "Sigmoid", "Tanh", "Abs", "Neg", "Exp", "Erf", "Sqrt")
+    prefix = "module." * (length // 7)
+    graph_nodes, current = [], "x"
+    for i in range(nodes):
+        op = ops[i % len(ops)]
+        out = f"{prefix}block_{i}/{op}_output_0"
+        graph_nodes.append(helper.make_node(op, [current], [out], name=f"{prefix}block_{i}/{op}"))
+        current = out
+    return _save_nodes(path, graph_nodes, "long_names", (["N", 16], ["N", 16]), [])
 
 
 def make_big_weights(path: Path, layers: int = 12, width: int = 8192) -> int:
