@@ -28,7 +28,6 @@ from trtforge.analyzer.cli._args import (
     make_parser,
     run_cli,
 )
-from trtforge.analyzer.lazy import defer_imports
 
 FORMATS = ("text", "json", "sarif", "markdown")
 #: the module whose parser `--backend auto` uses, per target family (`targets._CANDIDATES`,
@@ -189,12 +188,9 @@ def console_main() -> NoReturn:
     `import onnx` loads) starts no thread pool, whose threads spin at start-up on every core
     (~0.1 s of CPU, a third of a small model's whole check). The setting must precede the
     first `import numpy`, hence here; child processes (the parser backend's worker) inherit it.
-    protobuf's text and JSON formats, which `import onnx` loads and a check never uses, load
-    when first used (`lazy.defer_imports`).
     """
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     gc.disable()
-    defer_imports()
     exit_now(main())
 
 
