@@ -991,7 +991,10 @@ def speculative_table(
     try:
         with address_space_cap(len(serialized) if memory_cap else None):
             bodies = sum(node.op_type in CONTROL_FLOW for node in nodes)
-            inferred = strict_run(serialized, len(nodes), bodies, data_prop=data_prop)
+            constants = sum(node.op_type == "Constant" for node in nodes)
+            inferred = strict_run(
+                serialized, len(nodes), bodies, data_prop=data_prop, constants=constants
+            )
     except Exception as err:  # noqa: BLE001 - strict failure, MemoryError: run step by step
         log.info("speculative shape inference failed: %s", " ".join(str(err).split())[:200])
         return None

@@ -697,11 +697,54 @@ bool each_name_within(std::string_view graph, On& on, int depth) {
   });
 }
 
+// A Constant's attribute as the value it merges by (`ConstantMerge`): the node's attribute
+// field (5) as the bytes hold it, but its tensor (AttributeProto.t, 5) without its name (8)
+// and doc string (12), which name it for people and tools and change nothing inference
+// computes (a model made with onnx.helper names every Constant's tensor, so no two would be
+// equal byte for byte). False, `out` untouched, when it holds no tensor with either.
+bool without_tensor_names(std::string_view node_field, std::string& out) {
+  std::string_view attribute;
+  int fields = 0;
+  bool read = each_raw_field(node_field, [&](uint32_t field, uint32_t wire, std::string_view,
+                                             std::string_view payload) {
+    ++fields;
+    attribute = payload;
+    return field == 5 && wire == 2;
+  });
+  if (!read || fields != 1) return false;
+  bool dropped = false;
+  std::string rebuilt;
+  read = each_raw_field(attribute, [&](uint32_t field, uint32_t wire, std::string_view whole,
+                                       std::string_view payload) {
+    if (field != 5 || wire != 2) {
+      rebuilt.append(whole.data(), whole.size());
+      return true;
+    }
+    std::string tensor;
+    bool inner = each_raw_field(payload, [&](uint32_t f, uint32_t, std::string_view part,
+                                             std::string_view) {
+      if (f == 8 || f == 12) {
+        dropped = true;
+      } else {
+        tensor.append(part.data(), part.size());
+      }
+      return true;
+    });
+    if (inner) put_field(rebuilt, 5, tensor);
+    return inner;
+  });
+  if (!read || !dropped) return false;
+  out.clear();
+  put_field(out, 5, rebuilt);
+  return true;
+}
+
 // Equal Constant nodes, merged in the short copy. An exporter writes a Constant node for every
 // small value it needs (an axis, a piece of a shape): a third of a TorchScript export's nodes,
 // with a few dozen distinct values among tens of thousands, and ONNX's inference spends on
-// each what it spends on any node. Constants whose attributes are equal byte for byte hold
-// the same value, of the same type: the copy keeps the first and points the readers of the
+// each what it spends on any node. Constants whose attributes are equal byte for byte (their
+// tensors' names and doc strings aside: `without_tensor_names`) hold the same value, of the
+// same type: the copy keeps the first and points the readers of the
 // others at it, and `restored_types` gives the others the kept one's type. A Constant is
 // merged only where that changes nothing else inference sees: it has no input and one
 // output, which (like the kept one's) is no graph input, output, initializer or declared
@@ -737,9 +780,13 @@ class ConstantMerge {
       if (op == "Constant" && (domain.empty() || domain == "ai.onnx") && inputs == 0 &&
           written == 1 && !output.empty()) {
         std::string_view value = attributes.size() == 1 ? attributes[0] : std::string_view();
+        std::string nameless;
         if (attributes.size() > 1) {  // (one attribute, the usual: a view into the graph)
           joined.emplace_back();
           for (std::string_view attribute : attributes) joined.back().append(attribute);
+          value = joined.back();
+        } else if (attributes.size() == 1 && without_tensor_names(value, nameless)) {
+          joined.push_back(std::move(nameless));
           value = joined.back();
         }
         if (outputs.number(output, candidates.size()) == candidates.size()) {
