@@ -121,30 +121,7 @@ def _details(console: Console, report: Report, tally: Tally) -> None:
     if bad:
         console.print()
         console.rule("[bold]Unsupported nodes[/]", align="left")
-        shown: dict[tuple, list[NodeVerdict]] = {}
-        for node in bad:
-            shown.setdefault(_group_key(node), []).append(node)
-        for group in shown.values():
-            for node in group[:SHOWN_PER_GROUP]:
-                console.print(_node_title(node), soft_wrap=True)
-                if node.status == PLUGIN and node.plugin is not None and not node.reasons:
-                    console.print(
-                        f"    [red]✗[/] plugin {escape(node.plugin.namespace)}::"
-                        f"{escape(node.plugin.name)} v{escape(node.plugin.version)} "
-                        "is not available",
-                        soft_wrap=True,
-                    )
-                for reason in node.reasons:
-                    _print_finding(console, reason)
-            rest = group[SHOWN_PER_GROUP:]
-            if rest:
-                names = ", ".join(f"#{n.index} {n.name}" for n in rest[:20])
-                more = f", … ({len(rest) - 20} more)" if len(rest) > 20 else ""
-                console.print(
-                    f"  [dim]… and {len(rest)} more {escape(rest[0].op_type)} nodes with the "
-                    f"same findings: {escape(names)}{more}[/]",
-                    soft_wrap=True,
-                )
+        _print_node_groups(console, bad, "findings")
 
     noteworthy = tally.noteworthy
     plugins = [n for n in noteworthy if n.status == PLUGIN and n.ok]
@@ -160,19 +137,57 @@ def _details(console: Console, report: Report, tally: Tally) -> None:
     if warned:
         console.print()
         console.rule("[bold]Warnings (these nodes build)[/]", align="left")
-        for node in warned:
-            console.print(_node_title(node), soft_wrap=True)
-            for reason in node.reasons:
-                _print_finding(console, reason)
+        _print_node_groups(console, warned, "warnings")
 
     if report.graph_findings:
         console.print()
         console.rule("[bold]Graph[/]", align="left")
+        groups: dict[tuple, list[Finding]] = {}
         for finding in report.graph_findings:
-            _print_finding(console, finding, indent="  ")
+            groups.setdefault((finding.code, finding.hint), []).append(finding)
+        for group in groups.values():
+            for finding in group[:SHOWN_PER_GROUP]:
+                _print_finding(console, finding, indent="  ")
+            rest = len(group) - SHOWN_PER_GROUP
+            if rest > 0:  # (a model with 10,000 dynamic inputs: the JSON report lists all)
+                console.print(
+                    f"  [dim]… and {rest} more {escape(group[0].code)} findings with the same "
+                    "hint (--format json lists every one)[/]",
+                    soft_wrap=True,
+                )
 
     for note in report.notes:
         console.print(f"[dim]Note: {escape(note)}[/]", soft_wrap=True)
+
+
+def _print_node_groups(console: Console, nodes: list[NodeVerdict], what: str) -> None:
+    """`nodes` grouped by op and finding codes (`_group_key`): the first SHOWN_PER_GROUP of
+    each group with their findings, then the others of the group by name only (a model of
+    50,000 nodes alike prints a few dozen lines)."""
+    shown: dict[tuple, list[NodeVerdict]] = {}
+    for node in nodes:
+        shown.setdefault(_group_key(node), []).append(node)
+    for group in shown.values():
+        for node in group[:SHOWN_PER_GROUP]:
+            console.print(_node_title(node), soft_wrap=True)
+            if node.status == PLUGIN and node.plugin is not None and not node.reasons:
+                console.print(
+                    f"    [red]✗[/] plugin {escape(node.plugin.namespace)}::"
+                    f"{escape(node.plugin.name)} v{escape(node.plugin.version)} "
+                    "is not available",
+                    soft_wrap=True,
+                )
+            for reason in node.reasons:
+                _print_finding(console, reason)
+        rest = group[SHOWN_PER_GROUP:]
+        if rest:
+            names = ", ".join(f"#{n.index} {n.name}" for n in rest[:20])
+            more = f", … ({len(rest) - 20} more)" if len(rest) > 20 else ""
+            console.print(
+                f"  [dim]… and {len(rest)} more {escape(rest[0].op_type)} nodes with the "
+                f"same {what}: {escape(names)}{more}[/]",
+                soft_wrap=True,
+            )
 
 
 def render(report: Report, color: bool = False) -> str:

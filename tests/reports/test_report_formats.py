@@ -372,3 +372,44 @@ def test_verdict_line_counts_warnings_of_a_supported_model():
     assert verdict_line(report) == (
         "SUPPORTED: all 3 nodes build (2 supported, 0 unsupported, 1 plugin); 2 warnings"
     )
+
+
+def test_the_text_report_groups_many_alike_warnings_and_graph_findings():
+    """Nodes that build with warnings and graph findings are shown as unsupported nodes are:
+    the first SHOWN_PER_GROUP of a kind in full, the others counted (a model with 10,000
+    dynamic inputs printed 10,000 findings, most of its 2.7 s); the JSON report keeps all."""
+    from trtforge.analyzer.reports.text_report import SHOWN_PER_GROUP
+
+    count = SHOWN_PER_GROUP + 7
+    nodes = [
+        NodeVerdict(
+            i,
+            f"cast{i}",
+            "Cast",
+            "",
+            "supported",
+            [_finding("cast/int64", f"Cast node 'cast{i}': INT64 narrowed", severity="warning")],
+        )
+        for i in range(count)
+    ]
+    graph = [
+        _finding(
+            "graph/dynamic-input",
+            f"graph input 'in{i}': has dynamic dims (N)",
+            "add a profile",
+            severity="warning",
+        )
+        for i in range(count)
+    ]
+    graph.append(_finding("graph/other", "something else", "another hint", severity="warning"))
+    info = ModelInfo("m.onnx", "ab" * 32, 8, {"": 17}, count)
+    report = Report(info, "rtx-1.7", "static", nodes, graph)
+    text = render(report, "text")
+    shown = [f"in{i}'" for i in range(count) if f"graph input 'in{i}'" in text]
+    assert len(shown) == SHOWN_PER_GROUP
+    assert "… and 7 more graph/dynamic-input findings with the same hint" in text
+    assert "something else" in text  # another code: a group of its own
+    assert sum(f"Cast node 'cast{i}'" in text for i in range(count)) == SHOWN_PER_GROUP
+    assert f"… and 7 more Cast nodes with the same warnings: #{SHOWN_PER_GROUP} cast" in text
+    data = json.loads(render(report, "json"))
+    assert len(data["graph"]["reasons"]) == count + 1
