@@ -582,6 +582,10 @@ class GraphView:
         """The names of this graph's outputs (read-only)."""
         return self._outputs
 
+    def input_names(self) -> Iterable[str]:
+        """The names of this graph's inputs."""
+        return self._inputs.keys()
+
     def is_initializer(self, name: str) -> bool:
         if name in self._initializers:
             return True

@@ -149,6 +149,7 @@ def element_types(
     opsets: Mapping[str, int],
     dtype_of: Callable[[str], str],
     typed: Container[str],
+    declared: Iterable[str] | None = None,
 ) -> dict[str, str]:
     """Name -> element type (e.g. "UINT8") of the node outputs not in `typed` (the names
     inference gave a type) that the schemas of the nodes around them bind to one.
@@ -156,9 +157,12 @@ def element_types(
     The nodes are given by column (op types, domains, input and output names, in the
     graph's order, which is topological); `opsets`: domain -> the model's opset;
     `dtype_of(name)`: the element type the model and inference give a tensor ("UNDEFINED":
-    none). Only the nodes touching an untyped output are looked at (a 100,000-node model with
-    a few thousand FastGelus pays for those), and only such outputs get a type: graph inputs
-    and initializers keep what they declare.
+    none); `declared`, if given: the names the model gives a type outside `typed` (its
+    initializers and graph inputs), so that `dtype_of` is not asked about the others left
+    untyped (a model of 50,000 custom-op nodes: 100,000 calls). Only the nodes touching an
+    untyped output are looked at (a 100,000-node model with a few thousand FastGelus pays
+    for those), and only such outputs get a type: graph inputs and initializers keep what
+    they declare.
 
     ONNX's schemas are read first; onnxruntime's (an import of a few tenths of a second) only
     for what they leave untyped: a FastGelu's output read by a MatMul takes its type from the
@@ -174,9 +178,15 @@ def element_types(
     found: dict[str, str] = {}
     if not open_rows:
         return found
+    # an output neither typed nor declared has no type but what is found here
+    no_type = untyped.difference(declared) if declared is not None else frozenset()
 
     def known(name: str) -> str | None:
-        dtype = found.get(name) or dtype_of(name)
+        dtype = found.get(name)
+        if dtype is None:
+            if name in no_type:
+                return None
+            dtype = dtype_of(name)
         return dtype if dtype and dtype != "UNDEFINED" else None
 
     produced = untyped.__contains__
@@ -210,7 +220,10 @@ def _domain(domain: str) -> str:
 def _bind(rows, ops, domains, inputs, outputs, opsets, known, produced, found, foreign) -> None:
     """Passes over `rows` (node indices), typing what their schemas bind (`element_types`);
     `foreign`: onnxruntime's schemas too. A row none of whose tensors is left untyped is
-    not looked at again."""
+    not looked at again. What a row binds is a function of its schema's variables, its
+    tensors' types and which of them are untyped outputs: worked out once for each such
+    combination (`_binding`; 50,000 nodes alike after a custom op are one)."""
+    outcomes: dict[tuple, tuple[bool, tuple[tuple[int, str], ...], bool]] = {}
     pending = list(rows)
     for _ in range(PASSES):
         grew = False
@@ -224,26 +237,49 @@ def _bind(rows, ops, domains, inputs, outputs, opsets, known, produced, found, f
             variables = _variables(ops[i], domain, opsets.get(domain, 1), len(ins), len(outs))
             if variables is None:
                 continue
-            single, names = variables
-            slots = list(zip((*ins, *outs), names, strict=True))
-            bound: dict[str, str] = dict(single)
-            dtypes = [known(name) if name and var else None for name, var in slots]
-            if any(
-                dtype is not None and bound.setdefault(var, dtype) != dtype
-                for (_, var), dtype in zip(slots, dtypes, strict=True)
-            ):
+            tensors = (*ins, *outs)
+            dtypes = tuple(
+                [
+                    known(name) if name and var else None
+                    for name, var in zip(tensors, variables[1], strict=True)
+                ]
+            )
+            untyped = tuple([bool(name) and produced(name) for name in tensors])
+            key = (id(variables), dtypes, untyped)  # (`_variables` caches it: one object)
+            outcome = outcomes.get(key)
+            if outcome is None:
+                outcome = outcomes[key] = _binding(variables, dtypes, untyped)
+            invalid, assigned, left = outcome
+            if invalid:
                 continue  # an invalid node: validity reports it
-            left = False
-            for (name, var), dtype in zip(slots, dtypes, strict=True):
-                if not name or dtype is not None or not produced(name):
-                    continue
-                if var is not None and (new := bound.get(var) or tensor_dtype(var)):
-                    found[name] = new
-                    grew = True
-                else:
-                    left = True
+            for slot, dtype in assigned:
+                found[tensors[slot]] = dtype
+                grew = True
             if left:
                 still.append(i)
         pending = still
         if not grew or not pending:
             break
+
+
+def _binding(
+    variables: tuple, dtypes: tuple[str | None, ...], untyped: tuple[bool, ...]
+) -> tuple[bool, tuple[tuple[int, str], ...], bool]:
+    """What a node binds (`_bind`): (its types conflict — an invalid node, which validity
+    reports; (slot, element type) of each untyped output its schema types; whether one is
+    left untyped), from its schema's `variables` (`_variables`), its tensors' element types
+    (`dtypes`, None: unknown) and which of them are untyped outputs (`untyped`)."""
+    single, names = variables
+    bound: dict[str, str] = dict(single)
+    for var, dtype in zip(names, dtypes, strict=True):
+        if dtype is not None and bound.setdefault(var, dtype) != dtype:
+            return True, (), False
+    assigned, left = [], False
+    for slot, (var, dtype, open_) in enumerate(zip(names, dtypes, untyped, strict=True)):
+        if not open_ or dtype is not None:
+            continue
+        if var is not None and (new := bound.get(var) or tensor_dtype(var)):
+            assigned.append((slot, new))
+        else:
+            left = True
+    return False, tuple(assigned), left

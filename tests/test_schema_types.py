@@ -180,3 +180,75 @@ def test_an_element_type_onnx_does_not_define_is_left_untyped():
 
     table = TypeTable.of_state({}, []).with_element_types({"a": "TYPE255", "b": "UINT8"})
     assert "a" not in table and table.decoded("b")[0] == "UINT8"
+
+
+def _custom_chain(count: int) -> onnx.ModelProto:
+    """`count` custom-domain nodes, each followed by a Relu and an Add of a FLOAT16 weight:
+    every Relu output untyped for ONNX until the Add's schema binds it."""
+    nodes = []
+    current = "x"
+    for i in range(count):
+        nodes += [
+            helper.make_node("MyOp", [current], [f"c{i}"], name=f"custom{i}", domain="com.example"),
+            helper.make_node("Relu", [f"c{i}"], [f"r{i}"], name=f"relu{i}"),
+            helper.make_node("Add", [f"r{i}", "w"], [f"a{i}"], name=f"add{i}"),
+        ]
+        current = f"a{i}"
+    graph = helper.make_graph(
+        nodes,
+        "chain",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT16, [2, 3])],
+        [helper.make_tensor_value_info(current, TensorProto.FLOAT16, [2, 3])],
+        [numpy_helper.from_array(np.ones((2, 3), np.float16), "w")],
+    )
+    opsets = [helper.make_opsetid("", 17), helper.make_opsetid("com.example", 1)]
+    return helper.make_model(graph, opset_imports=opsets)
+
+
+def test_alike_nodes_are_bound_once_and_undeclared_names_never_looked_up(monkeypatch):
+    """What a node binds is worked out once per schema, known types and untyped outputs
+    (`_binding`): 200 chains alike after a custom op are two bindings, with the types one
+    binding per node gives. Given the declared names (initializers, graph inputs), the
+    element type of an output neither typed nor declared is not asked for: it has none."""
+    model = _custom_chain(200)
+    types = infer_types(model)
+    dtypes = {name: onnx.TensorProto.DataType.Name(types[name].tensor_type.elem_type)
+              for name in types}  # fmt: skip
+    dtypes["w"] = "FLOAT16"
+    asked = []
+
+    def dtype_of(name: str) -> str:
+        asked.append(name)
+        return dtypes.get(name, "UNDEFINED")
+
+    calls = []
+    real = schema_types._binding
+    monkeypatch.setattr(schema_types, "_binding", lambda *a: calls.append(a) or real(*a))
+    opsets = {"": 17, "com.example": 1}
+    declared = ["w", "x"]
+    found = schema_types.element_types(*_columns(model), opsets, dtype_of, set(types), declared)
+    assert all(found[f"{kind}{i}"] == "FLOAT16" for i in range(200) for kind in "cr")
+    assert len(calls) <= 6, len(calls)
+    assert not {n for n in asked if n[0] in "cr"}  # untyped and undeclared: never asked
+    asked.clear()
+    unhinted = schema_types.element_types(*_columns(model), opsets, dtype_of, set(types))
+    assert unhinted == found and {n for n in asked if n[0] in "cr"}
+
+
+def test_a_declared_name_shadowed_by_an_output_is_looked_up():
+    """An output named like an initializer (an invalid graph: validity reports it) keeps
+    the initializer's type where it is declared, as the tensor's facts give it."""
+    model = _custom_chain(2)
+    model.graph.node[1].output[0] = "w"  # relu0 writes "w"
+    model.graph.node[2].input[0] = "w"
+    types = infer_types(model)
+    dtypes = {"w": "FLOAT16", "x": "FLOAT16"}
+    opsets = {"": 17, "com.example": 1}
+    columns = _columns(model)
+    with_names = schema_types.element_types(
+        *columns, opsets, lambda n: dtypes.get(n, "UNDEFINED"), set(types), ["w", "x"]
+    )
+    without = schema_types.element_types(
+        *columns, opsets, lambda n: dtypes.get(n, "UNDEFINED"), set(types)
+    )
+    assert with_names == without

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
+import itertools
 import logging
 import math
 import re
@@ -594,6 +595,7 @@ def _with_schema_types(top: GraphView, types: TypeTable, opsets: Mapping[str, in
         opsets,
         lambda name: facts(name)[0],
         types.serialized_table(),
+        itertools.chain(top.initializer_names(), top.input_names()),
     )
     if not found:
         return types
