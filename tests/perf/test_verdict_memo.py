@@ -889,6 +889,15 @@ def test_initializers_keyed_by_kind_get_the_keys_they_get_one_by_one(monkeypatch
     assert bulk_names == alone_names and bulk == alone
 
 
+def _chain(nodes: list[onnx.NodeProto], last: str) -> onnx.ModelProto:
+    """A model of `nodes` from a FLOAT [N, 8] input x to the output `last`."""
+    return _model(
+        nodes,
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 8])],
+        [helper.make_tensor_value_info(last, TensorProto.FLOAT, None)],
+    )
+
+
 def _constant_weights(count: int, bad: int | None = None) -> onnx.ModelProto:
     """`count` MatMuls, each with its own FLOAT [8, 8] weight held by a Constant node (as an
     exporter that does not fold constants writes them); weight `bad`'s raw_data is a byte
@@ -904,11 +913,7 @@ def _constant_weights(count: int, bad: int | None = None) -> onnx.ModelProto:
             helper.make_node("MatMul", [current, f"w{i}"], [f"y{i}"], name=f"mm{i}"),
         ]
         current = f"y{i}"
-    return _model(
-        nodes,
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 8])],
-        [helper.make_tensor_value_info(current, TensorProto.FLOAT, None)],
-    )
+    return _chain(nodes, current)
 
 
 def test_constant_weights_share_a_verdict_whatever_their_values(monkeypatch):
@@ -950,11 +955,7 @@ def _named_shape_constants(count: int, bad: int | None = None) -> onnx.ModelProt
             helper.make_node("Relu", [f"r{i}"], [f"y{i}"], name=f"relu{i}"),
         ]
         current = f"y{i}"
-    return _model(
-        nodes,
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 8])],
-        [helper.make_tensor_value_info(current, TensorProto.FLOAT, None)],
-    )
+    return _chain(nodes, current)
 
 
 def test_constants_of_one_value_share_whatever_their_tensors_are_named(monkeypatch):
@@ -992,11 +993,7 @@ def test_splits_share_a_verdict(monkeypatch):
             helper.make_node("Concat", outputs, [f"c{i}"], name=f"concat{i}", axis=1),
         ]
         current = f"c{i}"
-    model = _model(
-        nodes,
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 8])],
-        [helper.make_tensor_value_info(current, TensorProto.FLOAT, None)],
-    )
+    model = _chain(nodes, current)
     judged = _judged(monkeypatch, lambda node: node.op_type)
     loaded, target = load_model(model), parse_target("rtx-1")
     shared = static.check_static(loaded, target)
