@@ -39,6 +39,7 @@ For each model it measures, every run in a fresh subprocess (peak RSS from `/pro
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -564,6 +565,13 @@ def make_quantized_layers(path: Path, nodes: int, hidden: int = 32) -> int:
     return _save_nodes(path, graph_nodes, "quantized_layers", (["N", hidden], None), inits)
 
 
+def _layer_node(prefix: str, op: str, inputs: list[str], output: str, **attrs) -> onnx.NodeProto:
+    """A node of layer `prefix` writing `prefix/output`, named after its op and output."""
+    return helper.make_node(
+        op, inputs, [f"{prefix}/{output}"], name=f"{prefix}/{op}_{output}", **attrs
+    )
+
+
 def make_dynamic_reshapes(path: Path, nodes: int, named: bool = True) -> int:
     """Layers as a TorchScript export of attention writes its reshapes, dynamic batch and
     sequence: the batch read at run time (Shape, Gather, Unsqueeze), joined with constant dims
@@ -580,11 +588,7 @@ def make_dynamic_reshapes(path: Path, nodes: int, named: bool = True) -> int:
         return helper.make_node("Constant", [], [name], name=name, value=tensor)
 
     def layer(p: str, index: int, current: str, rng):
-        def node(op: str, inputs: list[str], output: str, **attrs) -> onnx.NodeProto:
-            return helper.make_node(
-                op, inputs, [f"{p}/{output}"], name=f"{p}/{op}_{output}", **attrs
-            )
-
+        node = functools.partial(_layer_node, p)
         made = [
             node("Shape", [current], "shape"),
             constant(f"{p}/c0", np.array(0, np.int64)),
@@ -643,11 +647,7 @@ def make_fp16_layernorms(path: Path, nodes: int, hidden: int = 32) -> int:
     ]
 
     def layer(p: str, index: int, current: str, rng):
-        def node(op: str, inputs: list[str], output: str, **attrs) -> onnx.NodeProto:
-            return helper.make_node(
-                op, inputs, [f"{p}/{output}"], name=f"{p}/{op}_{output}", **attrs
-            )
-
+        node = functools.partial(_layer_node, p)
         made = [
             node("Cast", [current], "h", to=TensorProto.FLOAT16),
             node("LayerNormalization", [f"{p}/h", "gamma", "beta"], "ln", axis=-1),

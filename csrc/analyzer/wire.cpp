@@ -697,6 +697,23 @@ bool each_name_within(std::string_view graph, On& on, int depth) {
   });
 }
 
+// The fields of the serialized TensorProto `tensor`, in order, but its name (8) and doc string
+// (12), which name it for people and tools and change nothing the parser or inference builds
+// of it, and (`without_values`) its raw_data (9), appended to `out`; `named`: it has either of
+// the first two. False when the bytes are malformed.
+bool tensor_fields_but_names(std::string_view tensor, bool without_values, std::string& out,
+                             bool& named) {
+  return each_raw_field(tensor, [&](uint32_t field, uint32_t, std::string_view whole,
+                                    std::string_view) {
+    if (field == 8 || field == 12) {
+      named = true;
+    } else if (field != 9 || !without_values) {
+      out.append(whole.data(), whole.size());
+    }
+    return true;
+  });
+}
+
 // A Constant's attribute as the value it merges by (`ConstantMerge`): the node's attribute
 // field (5) as the bytes hold it, but its tensor (AttributeProto.t, 5) without its name (8)
 // and doc string (12), which name it for people and tools and change nothing inference
@@ -721,15 +738,7 @@ bool without_tensor_names(std::string_view node_field, std::string& out) {
       return true;
     }
     std::string tensor;
-    bool inner = each_raw_field(payload, [&](uint32_t f, uint32_t, std::string_view part,
-                                             std::string_view) {
-      if (f == 8 || f == 12) {
-        dropped = true;
-      } else {
-        tensor.append(part.data(), part.size());
-      }
-      return true;
-    });
+    bool inner = tensor_fields_but_names(payload, false, tensor, dropped);
     if (inner) put_field(rebuilt, 5, tensor);
     return inner;
   });
@@ -2882,15 +2891,7 @@ PyObject* attribute_key(std::string_view attribute, const std::vector<int>& bits
       read_tensor_head(tensor, head) && sound_head(head, bits) && head.raw_data_bytes >= min_bytes;
   std::string inside;
   bool named = false;
-  read = each_raw_field(tensor, [&](uint32_t field, uint32_t, std::string_view whole,
-                                    std::string_view) {
-    if (field == 8 || field == 12) {
-      named = true;
-    } else if (field != 9 || !values_left_out) {
-      inside.append(whole.data(), whole.size());
-    }
-    return true;
-  });
+  read = tensor_fields_but_names(tensor, values_left_out, inside, named);
   if (!read || (!values_left_out && !named)) return nullptr;
   PyRef first(make_bytes(outside)), second(make_bytes(inside));
   PyRef kind(values_left_out ? Py_NewRef(Py_None) : PyLong_FromLong(1));
