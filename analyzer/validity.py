@@ -776,6 +776,12 @@ def _undefined_attributes(node, schema, domain: str, opset: int) -> Iterator[tup
 WARNING_KINDS = frozenset({"attribute-unknown"})
 
 
+def _fields_held(attr: onnx.AttributeProto) -> tuple[str, ...]:
+    """The names of the fields `attr` holds (a list: holds something): two attributes of one
+    name, type and reference holding the same fields have the same problems."""
+    return tuple([field.name for field, _ in attr.ListFields()])
+
+
 def _guess_attr_type(attr: onnx.AttributeProto) -> int:
     for kind, field in _TYPED_FIELD_NAMES.items():
         if attr.HasField(field):
@@ -1063,8 +1069,8 @@ class _GraphChecker:
         key = (op, domain, n_in, n_out)
         if "" in inputs:
             key += (tuple([i == "" for i in inputs]),)
-        if attrs:
-            key += tuple([(a.name, a.type) for a in attrs])
+        if attrs:  # what `_judge_node` reads of them: which fields each holds, not values
+            key += tuple([(a.name, a.type, a.ref_attr_name, _fields_held(a)) for a in attrs])
         found = self._node_memo.get(key)
         if found is None:
             found = self._node_memo[key] = list(self._judge_node(node, op, domain, opset, inputs))

@@ -197,6 +197,26 @@ CASES["attribute-two-values"] = (
     "invalid/attribute-type",
     "'size' holds several values",
 )
+
+def _two_lrns(second: onnx.AttributeProto) -> onnx.ModelProto:
+    """A sound LRN (size 3), then one whose `size` is `second`."""
+    first = N("LRN", ["x"], ["h"], name="lrn0", size=3)
+    other = N("LRN", ["h"], ["y"], name="lrn1")
+    other.attribute.append(second)
+    shape = (1, 2, 3, 3)
+    return _model(
+        [first, other],
+        inputs=[_vi("x", shape=shape)],
+        outputs=[_vi("y", shape=shape)],
+        value_info=[_vi("h", shape=shape)],
+    )
+
+
+CASES["attribute-two-values-after-a-sound-one"] = (  # one name and type, other fields held
+    lambda: _two_lrns(_mistyped_size()),
+    "invalid/attribute-type",
+    "'size' holds several values",
+)
 CASES["attribute-without-type"] = (
     lambda: _lrn(_untyped_size()),
     "invalid/attribute-type",
