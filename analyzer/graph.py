@@ -45,6 +45,10 @@ log = logging.getLogger("trtforge.graph")
 #: Reshape's shape in a Constant) keep them, and with them verdicts that may read them.
 ELIDED_VALUE_BYTES = 64
 
+#: a graph with this many node signatures or more has them grouped by form
+#: (`NodeFields.forms`); fewer are judged one by one at no cost worth the grouping.
+FORMS_FROM = 256
+
 #: analyses of a graph's structure alone — its nodes, constants and declared inputs, which the
 #: inferred types never change — by name, registered by the modules that define them
 #: (`structural_analysis`): a GraphView keeps their results across `use_types`, and the static
@@ -158,6 +162,7 @@ class NodeFields:
         "attributes",
         "_attribute_keys",
         "_signatures",
+        "_forms",
         "_producer_index",
     )
 
@@ -174,6 +179,7 @@ class NodeFields:
         self.attributes: list[list[bytes]] = attributes
         self._attribute_keys: list | None = None
         self._signatures: tuple[list[int], list[int]] | None = None
+        self._forms: tuple[list[int], list[int]] | bool | None = None
         self._producer_index: dict[str, int] | None = None
 
     @property
@@ -251,6 +257,37 @@ class NodeFields:
                     pass
             self._signatures = self._signatures_python()
         return self._signatures
+
+    def forms(self) -> tuple[list[int], list[int]] | None:
+        """(each signature's form number, the first signature of each form), computed once;
+        None when the signatures are fewer than FORMS_FROM (or the native modules are not
+        built).
+
+        Signatures of one form differ at most in the values of their number, string and
+        list attributes (`_wire.attribute_forms`): not in which attributes they hold, their
+        types, which of those hold something, their tensors or bodies. What validity checks
+        of a node's attributes is the same for all of them, and a verdict key may hold such
+        attributes without their values (`backends.static.VerdictMemo.kinds`): 100,000
+        LeakyRelus, each with its own `alpha`, are 100,000 signatures of one form.
+        """
+        if self._forms is None:
+            self._forms = False
+            numbers, first = self.signatures()
+            native = getattr(_wire, "attribute_forms", None)
+            if len(first) >= FORMS_FROM and native is not None and _memo_keys is not None:
+                keys = self.attribute_keys
+                ops, domains, inputs, outputs = self.ops, self.domains, self.inputs, self.outputs
+                try:
+                    self._forms = _memo_keys.signatures(
+                        [ops[i] for i in first],
+                        [domains[i] for i in first],
+                        native([keys[i] for i in first]),
+                        [inputs[i] for i in first],
+                        [outputs[i] for i in first],
+                    )
+                except TypeError:  # columns that are not lists (a caller of our own API)
+                    pass
+        return self._forms or None
 
     def _signatures_python(self) -> tuple[list[int], list[int]]:
         """`signatures` in Python: the reference of `_memo_keys.signatures` (held equal by

@@ -20,6 +20,7 @@ import math
 import re
 from collections.abc import Mapping
 from itertools import repeat
+from operator import itemgetter
 
 import numpy as np
 import onnx
@@ -39,7 +40,13 @@ from trtforge.analyzer.kb.policy import (
     uint8_weights,
 )
 from trtforge.analyzer.kb.registry import all_rules, find_rule
-from trtforge.analyzer.kb.rule import NodeContext, OpRule, display_name, finding_prefix
+from trtforge.analyzer.kb.rule import (
+    AttributeRead,
+    NodeContext,
+    OpRule,
+    display_name,
+    finding_prefix,
+)
 from trtforge.analyzer.loading import LoadedModel, load_model
 from trtforge.analyzer.plugin_lookup import find_plugin
 from trtforge.analyzer.report import (
@@ -62,6 +69,14 @@ except ImportError:  # pragma: no cover - a build without a C++ compiler
 log = logging.getLogger("trtforge.static")
 
 FOLD = Fix("rewrite", "fold-constants")
+
+#: a form (`graph.NodeFields.forms`) of this many signatures or more, each of at most
+#: VARIED_NODES_PER_SIGNATURE nodes on average, is one verdict key for the values of the
+#: attributes its signatures differ in (`VerdictMemo.kinds`)
+VARIED_FROM = 64
+VARIED_NODES_PER_SIGNATURE = 2
+_NOT_VARIED = object()
+_NONE_VARIED: frozenset[int] = frozenset()
 
 
 def _domain(node: onnx.NodeProto) -> str:
@@ -159,13 +174,17 @@ class StaticChecker:
         watch: bool = False,
         attributes: list[bytes] | None = None,
         elided: bool = False,
+        varied: frozenset[int] = frozenset(),
     ):
         """`evaluate`, and the NodeContext the rule saw (`watch`: see NodeContext;
         `attributes`: the node's, serialized, if at hand: its plugin lookup is then shared
         with the nodes of the same op, domain and attributes; `elided`: its key leaves out
-        tensor values, `NodeFields.attribute_keys`)."""
+        tensor values, `NodeFields.attribute_keys`; `varied`: the attributes its key holds
+        without their values, `VerdictMemo.kinds`)."""
         rule, opset, builtin = self._rule_of(node)
-        ctx = NodeContext(node, graph, self.target, opset, rule, watch=watch, elided=elided)
+        ctx = NodeContext(
+            node, graph, self.target, opset, rule, watch=watch, elided=elided, varied=varied
+        )
         if not builtin and node.op_type in self._functions:
             ctx.reads_outside = True  # the verdict comes from the function's body
             findings = self._call_findings(node, graph)
@@ -464,8 +483,9 @@ class StaticChecker:
             input analyses it read (`NodeContext.values_read`), that a node must hold alike —
             or ("named", status, findings, plugin) for one whose findings differ from node to
             node only by the name their messages start with; None otherwise."""
+            varied = memo.varied(kinds[index]) if memo is not None else frozenset()
             status, findings, plugin, ctx = self._judge(
-                node(index), top, watch, f.attributes[index], f.elided(index)
+                node(index), top, watch, f.attributes[index], f.elided(index), varied
             )
             verdict = verdicts[index]
             verdict.status, verdict.reasons = status, findings
@@ -478,7 +498,10 @@ class StaticChecker:
             if status == SUPPORTED and not findings:
                 return ("clean", tuple(ctx.values_read))
             prefix = finding_prefix(f.ops[index], display(index))
-            if ctx.values_read or not all(x.message.startswith(prefix) for x in findings):
+            # (findings are completed from the node itself, attributes and all: `fixability`)
+            if ctx.values_read or varied:
+                return None
+            if not all(x.message.startswith(prefix) for x in findings):
                 return None
             # the engine's own findings quote tensor names (an input's dtype): a verdict whose
             # text holds one of the node's tensor names is this node's alone
@@ -655,6 +678,8 @@ class VerdictMemo:
         #: first key (the graph's types may arrive after this memo is made).
         self._by_type: dict[bytes | None, int | tuple[int, tuple[str, ...]]] | None = None
         self._not_typed_alike: set[str] | None = None
+        #: kind -> the positions of the attributes it holds without their values (`kinds`)
+        self._varied: dict[int, frozenset[int]] = {}
 
     def kind(self, op: str, domain: str, attributes: list, n_inputs: int) -> int | None:
         """The part of a node's key that needs no types — op, domain, serialized attributes
@@ -677,7 +702,15 @@ class VerdictMemo:
 
     def kinds(self, fields) -> list[int | None]:
         """`kind` of every node of `fields` (`graph.NodeFields`), computed once per node
-        signature (`NodeFields.signatures`: signatures refine kinds)."""
+        signature (`NodeFields.signatures`: signatures refine kinds).
+
+        The signatures of a form (`NodeFields.forms`) that has many of them, each of a node
+        or two (100,000 LeakyRelus, each with its own `alpha`), share one kind: the
+        attributes whose values differ among them are held by position alone (`varied`),
+        and a rule that reads one notes it (`NodeContext.values_read`), so its verdict is
+        shared among the nodes that hold the same value there (`values_key`). Where a form's
+        signatures hold many nodes each, reading a value costs nothing that way; here each
+        would be judged on its own anyway."""
         numbers, first = fields.signatures()
         ops, domains, attributes, inputs = (
             fields.ops,
@@ -685,8 +718,56 @@ class VerdictMemo:
             fields.attribute_keys,
             fields.inputs,
         )
-        of_signature = [self.kind(ops[i], domains[i], attributes[i], len(inputs[i])) for i in first]
+        of_signature = self._varied_kinds(fields, numbers, first)
+        for signature, i in enumerate(first):
+            if of_signature[signature] is _NOT_VARIED:
+                of_signature[signature] = self.kind(
+                    ops[i], domains[i], attributes[i], len(inputs[i])
+                )
         return list(map(of_signature.__getitem__, numbers))
+
+    def _varied_kinds(self, fields, numbers: list[int], first: list[int]) -> list:
+        """The kind of each signature that shares one with the others of its form (`kinds`),
+        _NOT_VARIED for the others."""
+        out: list = [_NOT_VARIED] * len(first)
+        forms = fields.forms()
+        if forms is None:
+            return out
+        form_of = np.asarray(forms[0], dtype=np.intp)
+        signatures = np.bincount(form_of)
+        nodes = np.bincount(form_of, weights=np.bincount(numbers, minlength=len(first)))
+        varied = np.flatnonzero(
+            (signatures >= VARIED_FROM) & (signatures * VARIED_NODES_PER_SIGNATURE >= nodes)
+        )
+        if not varied.size:
+            return out
+        order = np.argsort(form_of, kind="stable")
+        starts = np.concatenate(([0], np.cumsum(signatures)))
+        keys = fields.attribute_keys
+        for form in varied.tolist():
+            members = order[starts[form] : starts[form + 1]].tolist()
+            held = [keys[first[s]] for s in members]
+            try:
+                positions = frozenset(
+                    p for p in range(len(held[0])) if len(set(map(itemgetter(p), held))) > 1
+                )
+            except TypeError:  # an attribute that cannot be hashed (a writable view)
+                continue
+            i = first[members[0]]
+            # (the form in the marker: another form, whose attribute there is of another type
+            # or holds other fields, is another kind)
+            attrs = [("varied", form, p) if p in positions else a for p, a in enumerate(held[0])]
+            kind = self.kind(fields.ops[i], fields.domains[i], attrs, len(fields.inputs[i]))
+            if kind is not None:
+                self._varied[kind] = positions
+            for s in members:
+                out[s] = kind
+        return out
+
+    def varied(self, kind: int | None) -> frozenset[int]:
+        """The positions of the attributes whose values nodes of `kind` differ in (`kinds`):
+        what their NodeContext notes reading (`NodeContext.varied`)."""
+        return self._varied.get(kind, _NONE_VARIED)
 
     def numbers(
         self, kinds: list[int | None], inputs: list[list[str]], outputs: list[list[str]]
@@ -725,6 +806,8 @@ class VerdictMemo:
             if type(read) is tuple:  # (input, analysis): `NodeContext.input_derived`
                 position, analysis = read
                 held.append(("derived", analysis(graph, inputs[position])))
+            elif type(read) is AttributeRead:  # an attribute the key holds without its value
+                held.append(graph.fields.attribute_keys[index][read.position])
             else:
                 held.append(constants.get(inputs[read]))
         return reads, tuple(held)
@@ -763,6 +846,9 @@ class VerdictMemo:
                         columns.append(
                             [tagged.get(a) or tagged.setdefault(a, ("derived", a)) for a in answers]
                         )
+                    elif type(read) is AttributeRead:
+                        keys = graph.fields.attribute_keys
+                        columns.append([keys[i][read.position] for i in members])
                     else:
                         columns.append(list(map(constants.get, [inputs[i][read] for i in members])))
                 rows = zip(*columns, strict=True)

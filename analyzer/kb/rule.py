@@ -143,19 +143,42 @@ class OpRule:
         return self.op.lower()
 
 
-class _TensorsWatched(dict):
-    """`NodeContext.attrs` of a node keyed without its tensor values: reading a tensor
-    attribute's value marks the context `reads_outside`; asking which attributes there are
-    (`in`, iterating the names) does not."""
+@dataclass(frozen=True)
+class AttributeRead:
+    """An entry of `NodeContext.values_read`: the value of the node's attribute at `position`
+    (its index among the node's attributes), which the node's key leaves out
+    (`backends.static.VerdictMemo.kinds`: a form of many signatures)."""
 
-    def __init__(self, values: dict[str, Any], tensors: set[str], context: NodeContext) -> None:
+    position: int
+
+
+class _AttributesWatched(dict):
+    """`NodeContext.attrs` of a node keyed without some attributes' values. Reading the value
+    of a tensor attribute keyed so (`tensors`) marks the context `reads_outside`; reading one
+    of an attribute whose value the key leaves out (`varied`: name -> positions) notes it in
+    `values_read`, as reading an input's constant value does; asking which attributes there
+    are (`in`, iterating the names) does neither, and reading them all (`values`, `items`)
+    marks the context."""
+
+    def __init__(
+        self,
+        values: dict[str, Any],
+        tensors: set[str],
+        varied: dict[str, list[int]],
+        context: NodeContext,
+    ) -> None:
         super().__init__(values)
         self._tensors = tensors
+        self._varied = varied
         self._context = context
 
     def _read(self, name: object) -> None:
         if name in self._tensors:
             self._context.reads_outside = True
+        for position in self._varied.get(name, ()):
+            read = AttributeRead(position)
+            if read not in self._context.values_read:
+                self._context.values_read.append(read)
 
     def __getitem__(self, name: str) -> Any:
         self._read(name)
@@ -194,6 +217,9 @@ class NodeContext:
         elided: the engine keyed the node without the values of its large tensor attributes,
             or without their names and doc strings (`graph.NodeFields.attribute_keys`):
             reading such an attribute (`attrs`) is reading outside the key.
+        varied: the positions (among the node's attributes) of those its key holds without
+            their values (`backends.static.VerdictMemo.kinds`): reading one (`attrs`) is
+            noted in `values_read` (`AttributeRead`).
     """
 
     def __init__(
@@ -205,9 +231,11 @@ class NodeContext:
         rule: OpRule | None = None,
         watch: bool = False,
         elided: bool = False,
+        varied: frozenset[int] = frozenset(),
     ) -> None:
         self._node = node
         self._elided = elided
+        self._varied = varied
         self._graph = graph
         self.target = target
         self.opset = opset
@@ -216,10 +244,11 @@ class NodeContext:
         #: True once something outside the node's facts was read (see the class docstring).
         self.reads_outside = False
         #: what a check read of its inputs beyond their facts, in order: an input index (its
-        #: constant value: `input_value`) or (index, analysis) (`input_derived`). A verdict
+        #: constant value: `input_value`), (index, analysis) (`input_derived`), or an
+        #: attribute whose value the key leaves out (`AttributeRead`: `varied`). A verdict
         #: that read nothing else outside the facts is shared among the nodes that look alike
         #: and read the same there (`backends.static.VerdictMemo.values_key`).
-        self.values_read: list[int | tuple[int, Callable]] = []
+        self.values_read: list[int | tuple[int, Callable] | AttributeRead] = []
 
     @property
     def node(self) -> onnx.NodeProto:
@@ -277,7 +306,10 @@ class NodeContext:
         declared = any_version_attr_types(self._node.op_type, self._node.domain, self.opset)
         out: dict[str, Any] = {}
         tensors: set[str] = set()
-        for attr in self._node.attribute:
+        varied: dict[str, list[int]] = {}
+        for position, attr in enumerate(self._node.attribute):
+            if position in self._varied:
+                varied.setdefault(attr.name, []).append(position)
             expected = declared.get(attr.name)
             if expected is not None and attr.type != expected:
                 continue
@@ -297,8 +329,10 @@ class NodeContext:
             elif isinstance(value, list) and value and isinstance(value[0], bytes):
                 value = [v.decode("utf-8", "replace") for v in value]
             out[attr.name] = value
-        if self._elided and tensors:
-            return _TensorsWatched(out, tensors, self)
+        if not self._elided:
+            tensors.clear()
+        if tensors or varied:
+            return _AttributesWatched(out, tensors, varied, self)
         return out
 
     def attr(self, name: str, default: Any = None) -> Any:

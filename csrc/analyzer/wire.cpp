@@ -2946,6 +2946,96 @@ PyObject* attribute_keys(PyObject*, PyObject* args) {
   return keys.release();
 }
 
+// --- attribute forms -------------------------------------------------------------------
+// What validity reads of an attribute, and what tells apart the attributes a verdict key may
+// hold without their values: every field but the payloads of the value fields a number, a
+// string or a list of them is held in (f 2, i 3, s 4, floats 7, ints 8, strings 9), which stand
+// for whether they hold something. A run of one repeated field (a list written element by
+// element) is one mark. A graph of 100,000 LeakyRelus, each with its own `alpha`, then has one
+// form where it has 100,000 signatures (`NodeFields.forms`).
+
+// Whether `field` is one of those value fields, written with a wire type protobuf reads for it.
+bool value_field(uint32_t field, uint32_t wire) {
+  switch (field) {
+    case 2: return wire == 5;                // f
+    case 3: return wire == 0;                // i
+    case 4: case 9: return wire == 2;        // s, strings
+    case 7: return wire == 5 || wire == 2;   // floats (packed or not)
+    case 8: return wire == 0 || wire == 2;   // ints (packed or not)
+    default: return false;
+  }
+}
+
+// The form of one serialized AttributeProto (see above), into `out`; false when the bytes are
+// malformed, hold no value field or a graph (g 6, graphs 11: the attribute is its own form,
+// and a body is not copied).
+bool attribute_form(std::string_view attribute, std::string& out) {
+  bool changed = false;
+  uint32_t run = 0;   // the value field of the mark last written (0: none)
+  size_t mark = 0;    // where that mark's "holds something" byte is in `out`
+  bool read = each_raw_field(attribute, [&](uint32_t field, uint32_t wire, std::string_view whole,
+                                            std::string_view payload) {
+    if (field == 6 || field == 11) return false;
+    if (!value_field(field, wire)) {
+      out.append(whole.data(), whole.size());
+      run = 0;
+      return true;
+    }
+    changed = true;
+    // a packed list of no element holds nothing; a string, even empty, is a value
+    const bool holds = !(wire == 2 && (field == 7 || field == 8) && payload.empty());
+    if (run == field) {
+      if (holds) out[mark] = '\1';
+      return true;
+    }
+    // a mark: the field's tag with the wire type of a group's start, which no bytes read
+    // here hold (`each_raw_field` declines groups), so a form is never another's bytes
+    put_varint(out, (static_cast<uint64_t>(field) << 3) | 3);
+    mark = out.size();
+    out.push_back(holds ? '\1' : '\0');
+    run = field;
+    return true;
+  });
+  return read && changed;
+}
+
+PyObject* attribute_forms(PyObject*, PyObject* arg) {
+  if (!PyList_Check(arg)) {
+    PyErr_SetString(PyExc_TypeError, "attribute_forms takes a list");
+    return nullptr;
+  }
+  const Py_ssize_t count = PyList_GET_SIZE(arg);
+  PyRef forms(PyList_New(count));
+  if (!forms.obj) return nullptr;
+  std::string form;
+  for (Py_ssize_t i = 0; i < count; ++i) {
+    PyObject* attributes = PyList_GET_ITEM(arg, i);
+    if (!PyList_Check(attributes) && !PyTuple_Check(attributes)) {
+      PyErr_SetString(PyExc_TypeError, "attribute_forms takes a list of lists or tuples");
+      return nullptr;
+    }
+    const Py_ssize_t n = PySequence_Fast_GET_SIZE(attributes);
+    PyRef made(PyTuple_New(n));
+    if (!made.obj) return nullptr;
+    for (Py_ssize_t a = 0; a < n; ++a) {
+      PyObject* attribute = PySequence_Fast_GET_ITEM(attributes, a);
+      PyObject* entry = nullptr;
+      if (PyBytes_Check(attribute)) {
+        form.clear();
+        std::string_view bytes(PyBytes_AS_STRING(attribute),
+                               static_cast<size_t>(PyBytes_GET_SIZE(attribute)));
+        if (attribute_form(bytes, form)) {
+          entry = make_bytes(form);
+          if (!entry) return nullptr;
+        }
+      }
+      PyTuple_SET_ITEM(made.obj, a, entry ? entry : Py_NewRef(attribute));
+    }
+    PyList_SET_ITEM(forms.obj, i, made.release());
+  }
+  return forms.release();
+}
+
 PyMethodDef methods[] = {
     {"short_names", short_names, METH_O,
      "short_names(serialized_model) -> (renamed model, renaming): the model with every tensor "
@@ -3038,6 +3128,13 @@ PyMethodDef methods[] = {
      "copied in order (a GraphProto holding only its nodes: what node_columns reads, without "
      "the initializers), or serialized_graph itself when its nodes make more than half of it; "
      "None when the bytes are not a graph this reader understands."},
+    {"attribute_forms", attribute_forms, METH_O,
+     "attribute_forms(column) -> for each entry of `column` (a list of attribute keys, as "
+     "NodeFields.attribute_keys has them), a tuple of their forms: a serialized attribute "
+     "with the payloads of its number, string and list fields (f, i, s, floats, ints, "
+     "strings) replaced by one mark each, saying whether it holds something; any other "
+     "entry (a tensor's key, malformed bytes, an attribute without those fields or with a "
+     "graph) as it is."},
     {"attribute_keys", attribute_keys, METH_VARARGS,
      "attribute_keys(attributes, bits, min_bytes) -> one entry per node of `attributes` (a "
      "list of lists of serialized AttributeProtos: node_columns' last column): the node's own "

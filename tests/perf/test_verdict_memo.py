@@ -7,6 +7,7 @@ would show.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from tools.model_copies import renamed_nodes
+from trtforge.analyzer import graph as graph_module
 from trtforge.analyzer.backends import static
 from trtforge.analyzer.graph import NodeFields
 from trtforge.analyzer.kb.rule import OpRule
@@ -106,9 +108,9 @@ def _judged(monkeypatch, label=lambda node: node.name) -> list:
     judged = []
     real = static.StaticChecker._judge
 
-    def spy(self, node, graph, watch=False, attributes=None, elided=False):
+    def spy(self, node, graph, *args):
         judged.append(label(node))
-        return real(self, node, graph, watch, attributes, elided)
+        return real(self, node, graph, *args)
 
     monkeypatch.setattr(static.StaticChecker, "_judge", spy)
     return judged
@@ -193,9 +195,9 @@ def test_alike_nodes_share_and_findings_stay_per_node():
     judged = []
     real = static.StaticChecker._judge
 
-    def spy(self, node, graph, watch=False, attributes=None, elided=False):
+    def spy(self, node, graph, *args):
         judged.append(node.name)
-        return real(self, node, graph, watch, attributes, elided)
+        return real(self, node, graph, *args)
 
     nodes = [helper.make_node("Relu", [f"x{i}"], [f"y{i}"], name=f"relu{i}") for i in range(4)]
     nodes += [helper.make_node("Relu", [f"s{i}"], [f"t{i}"], name=f"bad{i}") for i in range(2)]
@@ -1096,3 +1098,109 @@ def test_nodes_reading_constants_of_their_own_share_by_what_the_rule_decides(mon
     quantized = [name for name in judged if name[0] in "qd"]
     assert len(quantized) < 12, quantized  # the first of each answer, and those with findings
     assert len(looked_up) <= 3 * 2 * layers, len(looked_up)
+
+
+def _activations(op: str, count: int, **values) -> onnx.ModelProto:
+    """A chain of `count` `op` nodes; attribute a of node i holds `values[a](i)`."""
+    nodes = [
+        helper.make_node(
+            op,
+            ["x" if i == 0 else f"y{i - 1}"],
+            [f"y{i}"],
+            name=f"n{i}",
+            **{name: value(i) for name, value in values.items()},
+        )
+        for i in range(count)
+    ]
+    return _chain(nodes, f"y{count - 1}")
+
+
+def test_nodes_differing_only_in_attribute_values_share_a_verdict(monkeypatch):
+    """300 LeakyRelus, each with its own `alpha`, are 300 signatures of one form
+    (`NodeFields.forms`): one key holds them all, as nothing reads alpha's value, so a node
+    for each place in the chain is judged instead of every one, and the report is the one judging each gives."""
+    judged = _judged(monkeypatch, lambda node: node.op_type)
+    model = _activations("LeakyRelu", 300, alpha=lambda i: 0.01 + i / 1000)
+    loaded, target = load_model(model), parse_target("rtx-1")
+    shared = static.check_static(loaded, target)
+    assert judged.count("LeakyRelu") == 3, judged  # the first, one in the chain, the last
+    assert render(shared, "json") == render(static.check_static(loaded, target, memo=False), "json")
+    fields = NodeFields.read(loaded.proto.graph)
+    assert len(fields.signatures()[1]) == 300 and len(fields.forms()[1]) == 1
+    # fewer signatures than FORMS_FROM: no forms, each judged as it always was
+    assert NodeFields.read(_activations("LeakyRelu", 100, alpha=float).graph).forms() is None
+
+
+def test_a_rule_reading_a_varied_attribute_shares_by_its_value(monkeypatch):
+    """A rule that reads an attribute the key holds without its value (here HardSigmoid's
+    `beta`, while every node has its own `alpha`) notes it (`AttributeRead`): the verdicts it
+    finds clean are shared by the nodes of the same beta, the others judged one by one, and
+    the report is the one judging each node gives."""
+
+    def check(ctx):
+        if ctx.attr_float("beta", 0.5) > 0.55:
+            yield ctx.finding("flagged", "beta over 0.55")
+
+    rule = OpRule(op="HardSigmoid", source="test", check=check)
+    real = static.find_rule
+    monkeypatch.setattr(
+        static, "find_rule", lambda domain, op: rule if op == "HardSigmoid" else real(domain, op)
+    )
+    judged = _judged(monkeypatch)
+    flagged = {i for i in range(300) if i % 7 == 3}
+    model = _activations(
+        "HardSigmoid",
+        300,
+        alpha=lambda i: 0.2 + i / 1000,
+        beta=lambda i: 0.6 if i in flagged else 0.5,
+    )
+    loaded, target = load_model(model), parse_target("rtx-1")
+    shared = static.check_static(loaded, target)
+    judged_shared = list(judged)
+    alone = static.check_static(loaded, target, memo=False)
+    assert {n.name for n in alone.nodes if n.status == "unsupported"} == {f"n{i}" for i in flagged}
+    assert render(shared, "json") == render(alone, "json")
+    # the flagged ones each, the clean ones once (and the first, whose input is the graph's)
+    assert set(judged_shared) == {f"n{i}" for i in flagged} | {"n0", "n1", "n299"}
+
+
+def test_attributes_of_another_form_are_still_found_invalid(monkeypatch):
+    """Among 300 LeakyRelus of one form, an `alpha` declared INT and one holding two values
+    are forms of their own: validity, which checks one signature of each form, reports them
+    on their nodes, as it does checking every signature."""
+    model = _activations("LeakyRelu", 300, alpha=lambda i: 0.01 + i / 1000)
+    model.graph.node[100].attribute[0].type = onnx.AttributeProto.INT
+    model.graph.node[200].attribute[0].i = 3
+    target = parse_target("rtx-1")
+    grouped = render(static.check_static(load_model(model), target), "json")
+    invalid = [n["name"] for n in json.loads(grouped)["nodes"] if n["status"] != "supported"]
+    assert invalid == ["n100", "n200"]
+    monkeypatch.setattr(graph_module, "FORMS_FROM", 10**9)
+    assert NodeFields.read(model.graph).forms() is None
+    assert grouped == render(static.check_static(load_model(model), target), "json")
+
+
+def test_forms_differing_in_an_attributes_type_are_kinds_apart(monkeypatch):
+    """Two forms of LeakyRelu, `alpha` a FLOAT in one and an INT (which `NodeContext.attrs`
+    leaves out: not the schema's type) in the other, each of many signatures: a rule asking
+    whether alpha is there tells them apart, so they must not share a kind."""
+
+    def check(ctx):
+        if "alpha" not in ctx.attrs:
+            yield ctx.finding("flagged", "no alpha of the schema's type")
+
+    rule = OpRule(op="LeakyRelu", source="test", check=check)
+    real = static.find_rule
+    monkeypatch.setattr(
+        static, "find_rule", lambda domain, op: rule if op == "LeakyRelu" else real(domain, op)
+    )
+    model = _activations("LeakyRelu", 300, alpha=lambda i: 0.01 + i / 1000)
+    for node in model.graph.node[2::2]:  # (the first of the chain's middle: a FLOAT)
+        node.attribute[0].CopyFrom(helper.make_attribute("alpha", 100 + int(node.name[1:])))
+    loaded, target = load_model(model), parse_target("rtx-1")
+    assert len(NodeFields.read(loaded.proto.graph).forms()[1]) == 2
+    shared = static.check_static(loaded, target)
+    alone = static.check_static(loaded, target, memo=False)
+    flagged = [n.name for n in alone.nodes if "leakyrelu/flagged" in [r.code for r in n.reasons]]
+    assert flagged == [f"n{i}" for i in range(2, 300, 2)]
+    assert render(shared, "json") == render(alone, "json")

@@ -686,6 +686,98 @@ def test_attribute_keys_leave_out_only_the_values_of_sound_tensors():
         _wire.attribute_keys([[attribute(ones)]], None, 64)
 
 
+#: AttributeProto's fields that hold a number, a string or a list of them
+_VALUE_FIELDS = ("f", "i", "s", "floats", "ints", "strings")
+
+
+def _what_validity_reads(serialized: bytes) -> tuple[bytes, tuple[str, ...]]:
+    """An attribute's every field but its values, and which value fields hold something:
+    what `validity._judge_node` reads of it."""
+    attribute = onnx.AttributeProto.FromString(serialized)
+    held = tuple(
+        field
+        for field in _VALUE_FIELDS
+        if (len(getattr(attribute, field)) if field.endswith("s") and field != "s"
+            else attribute.HasField(field))
+    )  # fmt: skip
+    for field in _VALUE_FIELDS:
+        attribute.ClearField(field)
+    return attribute.SerializeToString(deterministic=True), held
+
+
+def _random_attribute(rng: random.Random) -> bytes:
+    """A serialized AttributeProto of random fields: value fields of random values (now and
+    then an empty packed list, a field given twice), a type, a doc string, a reference, a
+    tensor."""
+    attribute = onnx.AttributeProto(name=rng.choice(["alpha", "axes", "mode"]))
+    if rng.random() < 0.8:
+        attribute.type = rng.choice([1, 2, 3, 6, 7, 8, 4])
+    for field in rng.sample(_VALUE_FIELDS, rng.choice([0, 1, 1, 1, 2])):
+        if field == "f":
+            attribute.f = rng.choice([0.0, 0.5, rng.random()])
+        elif field == "i":
+            attribute.i = rng.choice([0, 1, -7, rng.randrange(1 << 40)])
+        elif field == "s":
+            attribute.s = rng.choice([b"", b"linear", bytes([rng.randrange(256)])])
+        elif field == "floats":
+            attribute.floats.extend(rng.random() for _ in range(rng.randrange(1, 4)))
+        elif field == "ints":
+            attribute.ints.extend(rng.randrange(-9, 9) for _ in range(rng.randrange(1, 4)))
+        else:
+            attribute.strings.extend(b"x" * rng.randrange(3) for _ in range(rng.randrange(1, 3)))
+    if rng.random() < 0.1:
+        attribute.doc_string = rng.choice(["a", "b"])
+    if rng.random() < 0.1:
+        attribute.ref_attr_name = "r"
+    if rng.random() < 0.1:
+        attribute.t.CopyFrom(numpy_helper.from_array(np.array([rng.randrange(2)], np.int64)))
+    serialized = attribute.SerializeToString()
+    if rng.random() < 0.1:  # a packed list of no element: ints (8) and floats (7)
+        serialized += rng.choice([b"\x42\x00", b"\x3a\x00"])
+    if rng.random() < 0.1:  # a number given twice (the last one counts)
+        serialized += rng.choice([b"\x18\x05", b"\x15\x00\x00\x80\x3f"])
+    return serialized
+
+
+def test_attribute_forms_tell_apart_what_validity_reads():
+    """`_wire.attribute_forms` drops only the values of number, string and list attributes:
+    on random encodings, attributes of one form agree in everything but those values and in
+    which value fields hold something (what validity reads of them), and attributes
+    protobuf writes that agree so have one form. A tensor's key, an attribute without value
+    fields and malformed bytes come back as they are."""
+    rng = random.Random(7)
+    attributes = list(dict.fromkeys(_random_attribute(rng) for _ in range(4000)))
+    (forms,) = _wire.attribute_forms([attributes])
+    by_form: dict[bytes, set] = {}
+    for serialized, form in zip(attributes, forms, strict=True):
+        by_form.setdefault(form, set()).add(_what_validity_reads(serialized))
+    assert all(len(read) == 1 for read in by_form.values())
+    assert len(by_form) < len(attributes) * 0.7  # values left out: forms are shared
+    # canonical bytes of one reading: one form
+    canonical = [onnx.AttributeProto.FromString(a).SerializeToString() for a in attributes]
+    (forms,) = _wire.attribute_forms([canonical])
+    by_reading: dict[tuple, set] = {}
+    for serialized, form in zip(canonical, forms, strict=True):
+        by_reading.setdefault(_what_validity_reads(serialized), set()).add(form)
+    assert all(len(found) == 1 for found in by_reading.values())
+    # values of one form: LeakyRelu's alphas, Transpose's perms of several lengths
+    alphas = [helper.make_attribute("alpha", a).SerializeToString() for a in (0.1, 0.2, 0.0)]
+    perms = [helper.make_attribute("perm", p).SerializeToString() for p in ([1, 0], [2, 0, 1])]
+    forms = _wire.attribute_forms([alphas, perms])
+    assert len(set(forms[0])) == 1 and len(set(forms[1])) == 1 and forms[0][0] != forms[1][0]
+    # what comes back as it is
+    key = (None, b"outside", b"tensor")
+    plain = helper.make_attribute("value", numpy_helper.from_array(np.ones(2))).SerializeToString()
+    damaged = alphas[0][:-1]
+    body = helper.make_attribute("body", helper.make_graph([], "b", [], []))
+    body.i = 1  # (a value beside a graph: the attribute is still its own form)
+    body = body.SerializeToString()
+    (back,) = _wire.attribute_forms([[key, plain, damaged, body]])
+    assert back[0] is key and back[1] is plain and back[2] is damaged and back[3] is body
+    with pytest.raises(TypeError):
+        _wire.attribute_forms([b"not a list"])
+
+
 def test_initializer_heads_are_what_protobuf_reads():
     """`_wire.initializer_heads` gives each initializer's name, element type and dims as
     protobuf parses them (random encodings: packed and repeated dims, fields written twice,
