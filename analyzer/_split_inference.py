@@ -116,6 +116,34 @@ def inferred(
     return run(serialized_model)
 
 
+def top_level_error(
+    serialized_model: bytes,
+    run: Run,
+    nodes: int,
+    bodies: int,
+    raises: tuple[type[Exception], ...],
+) -> str | None:
+    """What a strict `run(serialized_model)` raises about the top-level nodes that hold no
+    body, from run A alone where two runs are estimated to be faster than one (a graph of
+    `nodes` top-level nodes, `bodies` of them holding bodies): "" when run A passes (it
+    fails exactly when one run does), else the text of the error in `raises` it raised (its
+    nodes without bodies are the graph's, inferred from one run's types: their errors read
+    as one run's; an error of a node with a body names its function instead). None where
+    run A is not made or raised anything else: the caller runs once."""
+    if _split is None or not may_be_worth(nodes, bodies):
+        return None
+    plan = _split.models(serialized_model)
+    if plan is None or not worth_splitting(nodes, *plan[2:6]):
+        return None
+    try:
+        run(plan[0])
+    except raises as err:
+        return str(err)
+    except Exception:  # noqa: BLE001 - one run decides
+        return None
+    return ""
+
+
 def _joined(
     serialized_model: bytes,
     plan: tuple,

@@ -444,3 +444,51 @@ def test_equal_runs_of_nodes_share_a_function():
     body = annotated.graph.node[2].attribute[0].g
     body.quantization_annotation.add(tensor_name=body.output[0].name)
     assert _split.models(annotated.SerializeToString())[4] == 2
+
+
+def _top_level_errors(error: str, model: onnx.ModelProto) -> set[tuple[str, str, str]]:
+    """(op, name, why) of the errors of `model`'s top-level nodes without bodies in `error`:
+    what validity confirms a conflict with by run A (whose calls, in place of the nodes
+    with bodies, are ops of made-up names)."""
+    from trtforge.analyzer.validity import _inference_errors
+
+    plain = {n.op_type for n in model.graph.node}.difference(_speculation.CONTROL_FLOW)
+    return {e[:3] for e in _inference_errors(error) if not e[3] and e[0] in plain}
+
+
+def test_the_top_level_error_of_run_a_is_one_runs(monkeypatch):
+    """`top_level_error` (run A alone, what validity confirms conflicts with) says "" exactly
+    when one strict run passes, and otherwise names the same errors of the top-level nodes
+    without bodies as one run does, on random graphs, some of which fail."""
+    from onnx.shape_inference import InferenceError
+
+    monkeypatch.setattr(_split_inference, "may_be_worth", lambda *_: True)
+    monkeypatch.setattr(_split_inference, "worth_splitting", lambda *_: True)
+    error = _speculation.cpp_shape_inference().InferenceError
+
+    def strict(data: bytes) -> bytes:
+        return _speculation.cpp_shape_inference().infer_shapes(data, False, True, False)
+
+    compared = failed = 0
+    for seed in range(150):
+        model = random_control_flow_model(seed)
+        serialized = model.SerializeToString()
+        nodes = model.graph.node
+        bodies = sum(n.op_type in _speculation.CONTROL_FLOW for n in nodes)
+        found = _split_inference.top_level_error(
+            serialized, strict, len(nodes), bodies, (error, InferenceError)
+        )
+        if found is None:
+            assert _declined(model)
+            continue
+        try:
+            strict(serialized)
+            one_run = ""
+        except error as err:
+            one_run = str(err)
+        compared += 1
+        assert (found == "") == (one_run == "")
+        if one_run:
+            failed += 1
+            assert _top_level_errors(found, model) == _top_level_errors(one_run, model), seed
+    assert compared >= 120 and failed >= 5

@@ -198,6 +198,7 @@ CASES["attribute-two-values"] = (
     "'size' holds several values",
 )
 
+
 def _two_lrns(second: onnx.AttributeProto) -> onnx.ModelProto:
     """A sound LRN (size 3), then one whose `size` is `second`."""
     first = N("LRN", ["x"], ["h"], name="lrn0", size=3)
@@ -852,6 +853,67 @@ def test_a_stale_declared_shape_is_not_an_invalid_graph(tmp_path, capsys):
     code, doc = _check(str(path), tmp_path, capsys)
     assert not [c for c in _codes(doc) if c.startswith("invalid/")], _codes(doc)
     assert doc["supported"] is True
+
+
+def _ifs_then(last: list[onnx.NodeProto], value_info=(), inits=()) -> onnx.ModelProto:
+    """Six Ifs, each followed by a Relu, over x [2, 2], then the nodes `last` (reading r5)."""
+    nodes = []
+    current = "x"
+    for i in range(6):
+        branches = {
+            f"{side}_branch": helper.make_graph(
+                [N(op, [current], [f"{side}{i}"])],
+                f"{side}{i}",
+                [],
+                [helper.make_tensor_value_info(f"{side}{i}", TensorProto.FLOAT, None)],
+            )
+            for side, op in (("then", "Identity"), ("else", "Neg"))
+        }
+        nodes += [N("If", ["cond"], [f"i{i}"], name=f"if{i}", **branches)]
+        nodes += [N("Relu", [f"i{i}"], [f"r{i}"], name=f"relu{i}")]
+        current = f"r{i}"
+    return _model(
+        nodes + last,
+        inputs=[_vi("x"), helper.make_tensor_value_info("cond", TensorProto.BOOL, [])],
+        outputs=[helper.make_tensor_value_info(last[-1].output[0], TensorProto.FLOAT, None)],
+        value_info=value_info,
+        inits=inits,
+    )
+
+
+@pytest.mark.parametrize("stale", [True, False], ids=["stale-declaration", "conflict"])
+def test_conflicts_among_many_bodies_are_confirmed_as_one_run_confirms(stale, monkeypatch):
+    """A graph of many Ifs has its strict-inference conflicts confirmed by run A alone
+    (`_split_inference.top_level_error`, small scopes): a stale declaration is still no
+    problem, a MatMul whose inputs do not fit still one; the problems are those confirming
+    by one run finds."""
+    from trtforge.analyzer import _split_inference, validity
+
+    if _split_inference._split is None:
+        pytest.skip("the native planner is not built")
+    monkeypatch.setattr(_split_inference, "may_be_worth", lambda *_: True)
+    monkeypatch.setattr(_split_inference, "worth_splitting", lambda *_: True)
+    weight = numpy_helper.from_array(np.ones((2 if stale else 3, 2), np.float32), "w")
+    model = _ifs_then(
+        [N("MatMul", ["r5", "w"], ["y"], name="mm")],
+        value_info=[_vi("r2", shape=(2, 7))] if stale else [],
+        inits=[weight],
+    )
+    with pytest.raises(Exception, match="Inference error"):
+        onnx.shape_inference.infer_shapes(model, strict_mode=True)
+    error = validity._strict_error(model)
+    made = []
+    real = _split_inference.top_level_error
+    monkeypatch.setattr(
+        _split_inference, "top_level_error", lambda *a: made.append(real(*a)) or made[-1]
+    )
+    by_run_a = validity.inference_problems(error, model)
+    assert made and made[0] is not None  # run A was made
+    monkeypatch.setattr(_split_inference, "top_level_error", lambda *a: None)
+    by_one_run = validity.inference_problems(error, model)
+    assert [p.finding for p in by_run_a] == [p.finding for p in by_one_run]
+    codes = [p.finding.code for p in by_run_a]
+    assert codes == ([] if stale else ["invalid/inconsistent-shapes"]), codes
 
 
 def test_an_error_of_strict_inference_on_an_unnamed_node_counts(tmp_path, capsys):
