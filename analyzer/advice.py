@@ -21,8 +21,9 @@ from trtforge.analyzer.targets import Target
 
 log = logging.getLogger("trtforge.advice")
 
-#: matching runs on a graphsurgeon copy of the graph; past this size the advice is skipped
-#: so that checking very large graphs stays fast (run trt-rewrite to see what it fuses).
+#: matching runs on a graphsurgeon copy of the graph; past this many nodes (bodies' nodes
+#: counted) the advice is skipped so that checking very large graphs stays fast (run
+#: trt-rewrite to see what it fuses).
 MAX_NODES = 20_000
 
 
@@ -33,7 +34,7 @@ def fusion_advice(model: LoadedModel | ModelSession, target: Target) -> list[Fin
     """
     session = ModelSession.of(model)
     graph = session.structure.graph
-    if len(graph.node) > MAX_NODES:
+    if _more_nodes_than(graph, MAX_NODES):
         return []
     ops = {node.op_type for node in graph.node}
     from trtforge.analyzer.rewrite.registry import advised_passes
@@ -67,6 +68,20 @@ def fusion_advice(model: LoadedModel | ModelSession, target: Target) -> list[Fin
             )
         )
     return findings
+
+
+def _more_nodes_than(graph, limit: int) -> bool:
+    """Whether `graph` holds more than `limit` nodes, its bodies' nodes counted too (a
+    scripted model's If around the whole network: graphsurgeon imports every body)."""
+    count = len(graph.node)
+    pending = [graph]
+    while pending and count <= limit:
+        for node in pending.pop().node:
+            for attr in node.attribute:
+                bodies = [attr.g] if attr.HasField("g") else list(attr.graphs)
+                count += sum(len(body.node) for body in bodies)
+                pending.extend(bodies)
+    return count > limit
 
 
 def _count_matches(session: ModelSession, pass_ids: list[str], target: Target) -> dict[str, int]:

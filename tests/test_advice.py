@@ -102,3 +102,48 @@ def test_json_on_stdout_stays_json_for_bfloat16_models(tmp_path) -> None:
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["supported"] is True
     assert "[W]" not in done.stdout + done.stderr
+
+
+def _if_around(count: int) -> onnx.ModelProto:
+    """An If whose branches each hold a chain of `count` Relus (a scripted model's `if`
+    around the whole network): one top-level node."""
+    from onnx import TensorProto, helper
+
+    def branch(name: str) -> onnx.GraphProto:
+        nodes = [
+            helper.make_node("Relu", [f"{name}{i - 1}" if i else "x"], [f"{name}{i}"])
+            for i in range(count)
+        ]
+        out = helper.make_tensor_value_info(f"{name}{count - 1}", TensorProto.FLOAT, None)
+        return helper.make_graph(nodes, name, [], [out])
+
+    node = helper.make_node("If", ["cond"], ["y"], then_branch=branch("t"), else_branch=branch("e"))
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3]),
+            helper.make_tensor_value_info("cond", TensorProto.BOOL, []),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_the_advice_counts_the_nodes_of_bodies_too(monkeypatch) -> None:
+    """A graph past MAX_NODES is not imported into graphsurgeon to be matched, whether its
+    nodes are top-level or inside one If's branches (100,000 of them: ~5 s)."""
+    from trtforge.analyzer import advice
+    from trtforge.analyzer.loading import load_model
+    from trtforge.analyzer.session import ModelSession
+    from trtforge.analyzer.targets import parse_target
+
+    imported = []
+    real = ModelSession.graph
+    monkeypatch.setattr(ModelSession, "graph", lambda self: imported.append(1) or real(self))
+    loaded, target = load_model(_if_around(30)), parse_target("trt-10")
+    monkeypatch.setattr(advice, "MAX_NODES", 100)
+    assert advice.fusion_advice(loaded, target) == [] and imported  # 61 nodes: matched
+    imported.clear()
+    monkeypatch.setattr(advice, "MAX_NODES", 50)
+    assert advice.fusion_advice(load_model(_if_around(30)), target) == [] and not imported
