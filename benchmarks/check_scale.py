@@ -676,6 +676,89 @@ def make_long_names(path: Path, nodes: int, length: int = 300) -> int:
     return _save_nodes(path, graph_nodes, "long_names", (["N", 16], ["N", 16]), [])
 
 
+def make_varied_activations(path: Path, nodes: int, hidden: int = 64) -> int:
+    """A chain of activations and LayerNormalizations (LeakyRelu, Elu, HardSigmoid,
+    LayerNormalization, Selu, ThresholdedRelu, Celu, in turn) in which every node has
+    attribute values of its own (alpha, beta, gamma, epsilon), as a model generated with
+    per-node parameters has them. Returns the node count."""
+    inits = [
+        numpy_helper.from_array(np.ones(hidden, np.float32), "scale"),
+        numpy_helper.from_array(np.zeros(hidden, np.float32), "bias"),
+    ]
+    ops = ("LeakyRelu", "Elu", "HardSigmoid", "LayerNormalization", "Selu", "ThresholdedRelu")
+    graph_nodes, current = [], "x"
+    for i in range(nodes):
+        op, v = (*ops, "Celu")[i % 7], 0.01 + (i * 7919 % 100_003) / 1e6
+        attrs = {
+            "LeakyRelu": {"alpha": v},
+            "Elu": {"alpha": 1 + v},
+            "HardSigmoid": {"alpha": 0.2 + v, "beta": 0.5},
+            "LayerNormalization": {"axis": -1, "epsilon": 1e-5 * (1 + v)},
+            "Selu": {"alpha": 1.6 + v, "gamma": 1.05 + v},
+            "ThresholdedRelu": {"alpha": v},
+            "Celu": {"alpha": 1 + v},
+        }[op]
+        inputs = [current, "scale", "bias"] if op == "LayerNormalization" else [current]
+        graph_nodes.append(helper.make_node(op, inputs, [f"t{i}"], name=f"n{i}", **attrs))
+        current = f"t{i}"
+    return _save_nodes(path, graph_nodes, "varied", (["N", hidden], ["N", hidden]), inits)
+
+
+def make_stale_declaration(path: Path, source: Path, every: int) -> int:
+    """`make_ifs_every(path, source, every)`, and one value_info entry that declares the
+    first Reshape's output with a rank its node does not compute (as a tool that edited the
+    graph leaves it): strict inference fails, and validity confirms its errors without the
+    declarations (`validity.inference_problems`). Returns the node count."""
+    count = make_ifs_every(path, source, every)
+    model = onnx.load(path)
+    reshape = next(node for node in model.graph.node if node.op_type == "Reshape")
+    model.graph.value_info.append(
+        helper.make_tensor_value_info(reshape.output[0], TensorProto.FLOAT, [1, 2, 3, 4, 5])
+    )
+    onnx.save(model, path)
+    return count
+
+
+def make_body_network(path: Path, nodes: int, loop: bool = False) -> int:
+    """A network inside bodies: an If whose two branches each hold a chain of `nodes` / 2
+    unary ops (a scripted model's `if` around the whole network), or (`loop`) a Loop of
+    three iterations whose body holds a chain of `nodes`. One top-level node. Returns the
+    node count, bodies' included."""
+    ops = ("Relu", "Sigmoid", "Tanh", "Abs", "Neg", "Exp", "Sqrt", "Erf")
+
+    def chain(prefix: str, count: int, first: str) -> tuple[list[onnx.NodeProto], str]:
+        made, current = [], first
+        for i in range(count):
+            made.append(helper.make_node(ops[i % 8], [current], [f"{prefix}{i}"], f"{prefix}n{i}"))
+            current = f"{prefix}{i}"
+        return made, current
+
+    def value(name: str, elem: int = TensorProto.FLOAT, shape=("N", 64)):
+        return helper.make_tensor_value_info(name, elem, None if shape is None else list(shape))
+
+    inputs = [value("x"), value("cond", TensorProto.BOOL, [])]
+    if loop:
+        made, last = chain("b", nodes, "v_in")
+        made.append(helper.make_node("Identity", ["cond_in"], ["cond_out"]))
+        carried = [value("iter", TensorProto.INT64, []), value("cond_in", TensorProto.BOOL, [])]
+        outputs = [value("cond_out", TensorProto.BOOL, []), value(last)]
+        body = helper.make_graph(made, "body", [*carried, value("v_in")], outputs)
+        top = helper.make_node("Loop", ["trip", "cond", "x"], ["y"], "loop", body=body)
+        inits = [numpy_helper.from_array(np.array(3, np.int64), "trip")]
+    else:
+        branches = {}
+        for side in ("then", "else"):
+            made, last = chain(side[0], nodes // 2, "x")
+            branches[f"{side}_branch"] = helper.make_graph(
+                made, side, [], [value(last, shape=None)]
+            )
+        top = helper.make_node("If", ["cond"], ["y"], "if", **branches)
+        inits = []
+    graph = helper.make_graph([top], "body_network", inputs, [value("y")], inits)
+    _save(path, graph)
+    return nodes
+
+
 def make_big_weights(path: Path, layers: int = 12, width: int = 8192) -> int:
     """An MLP of `layers` [width, width] FP32 MatMuls, weights in one sparse external file.
 
