@@ -73,6 +73,10 @@ FOLD = Fix("rewrite", "fold-constants")
 #: a form (`graph.NodeFields.forms`) of this many signatures or more, each of at most
 #: VARIED_NODES_PER_SIGNATURE nodes on average, is one verdict key for the values of the
 #: attributes its signatures differ in (`VerdictMemo.kinds`)
+#: a body of this many nodes or more shares verdicts among alike nodes
+#: (`StaticChecker._body_verdicts`)
+BODY_MEMO_FROM = 64
+
 VARIED_FROM = 64
 VARIED_NODES_PER_SIGNATURE = 2
 _NOT_VARIED = object()
@@ -422,8 +426,7 @@ class StaticChecker:
             for body in bodies:
                 label = f"{graph.path}{node.name or node.op_type}/{attr.name}"
                 view = GraphView(body, self.types, outer=graph, path=label + "/")
-                for _, inner in view.nodes():
-                    status, findings, plugin = self.evaluate(inner, view)
+                for inner, (_, findings, plugin) in self._body_verdicts(view):
                     if plugin is not None and plugin.available:
                         continue
                     for finding in findings:
@@ -444,6 +447,38 @@ class StaticChecker:
                             )
                         )
         return out
+
+    def _body_verdicts(self, view: GraphView):
+        """(node, `evaluate`'s verdict) for each node of the body `view`, in order. In a body
+        of BODY_MEMO_FROM nodes or more (a scripted model's If around the whole network), a
+        node alike in every fact the memo's keys hold (op, domain, serialized attributes, and
+        each tensor's facts, effective type and being a graph output: `_BodyKeys`) to one
+        judged "supported, no finding" without reading anything else (`NodeContext`) has
+        that verdict too, unjudged: the only one a body's node passes on is its errors. Nodes
+        with bodies of their own are judged one by one."""
+        if len(view.graph.node) < BODY_MEMO_FROM:
+            for _, inner in view.nodes():
+                yield inner, self.evaluate(inner, view)
+            return
+        f = view.fields
+        keys = _BodyKeys(view)
+        clean: set[tuple] = set()
+        nested: dict[bytes, bool] = {}
+        supported = (SUPPORTED, [], None)
+        for index, inner in view.nodes():
+            attributes = f.attributes[index]
+            key = None
+            if all(map(_plain_attribute, attributes, repeat(nested))):
+                key = (f.ops[index], f.domains[index], tuple(attributes))
+                key += (keys.of(f.inputs[index]), keys.of(f.outputs[index]))
+                if key in clean:
+                    yield inner, supported
+                    continue
+            status, findings, plugin, ctx = self._judge(inner, view, key is not None)
+            if key is not None and status == SUPPORTED and not findings:
+                if not ctx.reads_outside and not ctx.values_read:
+                    clean.add(key)
+            yield inner, (status, findings, plugin)
 
     # -- whole model --------------------------------------------------------------------
     def run(self) -> Report:
@@ -635,6 +670,62 @@ def _prepare(top: GraphView, memo: VerdictMemo | None) -> None:
     top.prepare_structural()
     if memo is not None:
         memo.prepare()
+
+
+def _plain_attribute(attribute, nested: dict[bytes, bool]) -> bool:
+    """Whether a serialized attribute is bytes holding no graph (`nested`: the answers so
+    far)."""
+    if type(attribute) is not bytes:
+        return False
+    found = nested.get(attribute)
+    if found is None:
+        found = nested[attribute] = not holds_graph(attribute)
+    return found
+
+
+class _BodyKeys:
+    """What `StaticChecker._body_verdicts` keys a body's tensors by: each tensor's facts
+    (`GraphView.facts`: made-up dims by their names), effective type, being a graph output,
+    and, for UINT8, whether the parser reads it as INT32 weights — what `VerdictMemo` keys a
+    top-level tensor by (`_new_tensor_key`)."""
+
+    def __init__(self, view: GraphView) -> None:
+        self._view = view
+        self._keys: dict[str, tuple] = {"": ()}
+        #: (serialized type, being an initializer, a constant, an output) of a value the
+        #: body computes -> its key: such a value's facts are those of its type and flags
+        #: (`GraphView._find_facts`), and so is its key but for UINT8 (`uint8_weights`)
+        self._by_type: dict[tuple, tuple] = {}
+
+    def of(self, names: list[str]) -> tuple:
+        keys = self._keys
+        return tuple([keys.get(name) or self._key(name) for name in names])
+
+    def _key(self, name: str) -> tuple:
+        view = self._view
+        serialized = view.serialized_type(name)
+        typed = None
+        if serialized is not None and name in view.producer_index:
+            typed = (
+                serialized,
+                view.is_initializer(name),
+                view.is_constant(name),
+                view.is_graph_output(name),
+            )
+            found = self._by_type.get(typed)
+            if found is not None:
+                self._keys[name] = found
+                return found
+        facts = view.facts(name)
+        key = self._keys[name] = (
+            facts,
+            effective_dtype(view, name, facts[0]),
+            view.is_graph_output(name),
+            facts[0] == "UINT8" and uint8_weights(view, name),
+        )
+        if typed is not None and facts[0] != "UINT8":
+            self._by_type[typed] = key
+        return key
 
 
 class VerdictMemo:

@@ -1204,3 +1204,69 @@ def test_forms_differing_in_an_attributes_type_are_kinds_apart(monkeypatch):
     flagged = [n.name for n in alone.nodes if "leakyrelu/flagged" in [r.code for r in n.reasons]]
     assert flagged == [f"n{i}" for i in range(2, 300, 2)]
     assert render(shared, "json") == render(alone, "json")
+
+
+def _if_around_relus(count: int) -> onnx.ModelProto:
+    """An If whose branches each hold a chain of `count` Relus (t0.., e0..) reading x."""
+
+    def branch(side: str) -> onnx.GraphProto:
+        nodes = [
+            helper.make_node("Relu", [f"{side}{i - 1}" if i else "x"], [f"{side}{i}"], f"{side}{i}")
+            for i in range(count)
+        ]
+        out = helper.make_tensor_value_info(f"{side}{count - 1}", TensorProto.FLOAT, None)
+        return helper.make_graph(nodes, side, [], [out])
+
+    node = helper.make_node(
+        "If", ["c"], ["y"], "if", then_branch=branch("t"), else_branch=branch("e")
+    )
+    return _model(
+        [node],
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 8]),
+            helper.make_tensor_value_info("c", TensorProto.BOOL, []),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
+
+
+def test_alike_nodes_in_a_body_share_a_verdict(monkeypatch):
+    """A body of many nodes (a scripted model's If around the network) has its alike nodes
+    judged once (`StaticChecker._body_verdicts`): 2 × 200 Relus, a few judged; the report is
+    the one judging each body node gives."""
+    judged = _judged(monkeypatch)
+    loaded, target = load_model(_if_around_relus(200)), parse_target("rtx-1")
+    shared = render(static.check_static(loaded, target), "json")
+    assert 2 <= len([n for n in judged if n != "if"]) <= 6, judged
+    monkeypatch.setattr(static, "BODY_MEMO_FROM", 10**9)
+    judged.clear()
+    assert shared == render(static.check_static(loaded, target), "json")
+    assert len(judged) == 401
+
+
+@pytest.mark.parametrize(
+    "reads",
+    [
+        pytest.param(lambda ctx: ctx.name == "t157", id="node-name"),
+        pytest.param(lambda ctx: ctx.input(0).name == "t156", id="tensor-name"),
+    ],
+)
+def test_a_body_node_whose_check_reads_outside_its_key_is_judged_alone(monkeypatch, reads):
+    """A check in a body that reads what the key leaves out (a name) tells alike nodes
+    apart: the If is unsupported through exactly that body node, as judging each finds."""
+
+    def check(ctx):
+        if reads(ctx):
+            yield ctx.finding("flagged", "flagged by the test rule")
+
+    rule = OpRule(op="Relu", source="test", check=check)
+    real = static.find_rule
+    monkeypatch.setattr(
+        static, "find_rule", lambda domain, op: rule if op == "Relu" else real(domain, op)
+    )
+    loaded, target = load_model(_if_around_relus(200)), parse_target("rtx-1")
+    shared = static.check_static(loaded, target)
+    (verdict,) = shared.nodes
+    assert verdict.status == "unsupported" and "t157" in verdict.reasons[0].message
+    monkeypatch.setattr(static, "BODY_MEMO_FROM", 10**9)
+    assert render(shared, "json") == render(static.check_static(loaded, target), "json")
