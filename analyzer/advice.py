@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 
+from trtforge.analyzer._speculation import node_count
 from trtforge.analyzer.findings import Finding, Fix
 from trtforge.analyzer.loading import LoadedModel
 from trtforge.analyzer.session import ModelSession
@@ -34,7 +35,7 @@ def fusion_advice(model: LoadedModel | ModelSession, target: Target) -> list[Fin
     """
     session = ModelSession.of(model)
     graph = session.structure.graph
-    if _more_nodes_than(graph, MAX_NODES):
+    if node_count(graph, MAX_NODES) > MAX_NODES:
         return []
     ops = {node.op_type for node in graph.node}
     from trtforge.analyzer.rewrite.registry import advised_passes
@@ -68,20 +69,6 @@ def fusion_advice(model: LoadedModel | ModelSession, target: Target) -> list[Fin
             )
         )
     return findings
-
-
-def _more_nodes_than(graph, limit: int) -> bool:
-    """Whether `graph` holds more than `limit` nodes, its bodies' nodes counted too (a
-    scripted model's If around the whole network: graphsurgeon imports every body)."""
-    count = len(graph.node)
-    pending = [graph]
-    while pending and count <= limit:
-        for node in pending.pop().node:
-            for attr in node.attribute:
-                bodies = [attr.g] if attr.HasField("g") else list(attr.graphs)
-                count += sum(len(body.node) for body in bodies)
-                pending.extend(bodies)
-    return count > limit
 
 
 def _count_matches(session: ModelSession, pass_ids: list[str], target: Target) -> dict[str, int]:

@@ -120,7 +120,9 @@ def forking_allowed() -> bool:
 
 def can_fork(model) -> bool:
     """Whether `model` (a ModelProto or a `LoadedModel`) is inferred in a child."""
-    return len(_structure(model).graph.node) >= MIN_NODES and forking_allowed()
+    from trtforge.analyzer._speculation import node_count
+
+    return node_count(_structure(model).graph, MIN_NODES) >= MIN_NODES and forking_allowed()
 
 
 def _structure(model) -> onnx.ModelProto:
@@ -221,8 +223,8 @@ class PendingTypes:
 
             data = _read_or_mapped(path)
             declared = _speculation.model_types(data)
-            if len(declared[0]) < MIN_NODES:  # a model of weights: stop before onnx (and
-                out.write(SMALL)  # before hashing them beside the parent)
+            if _speculation.serialized_node_count(data, declared[0]) < MIN_NODES:  # weights:
+                out.write(SMALL)  # stop before onnx (and before hashing them beside the parent)
                 return
             speculate = True
             _announce(out, SPECULATING)  # the run without onnx
@@ -244,7 +246,7 @@ class PendingTypes:
             onnx = _speculation.import_onnx()
 
             model = onnx.ModelProto.FromString(data)
-            if len(model.graph.node) < MIN_NODES:
+            if _speculation.node_count(model.graph, MIN_NODES) < MIN_NODES:
                 out.write(SMALL)
                 return
             table = _child_table(model, speculate, out, data)

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 import onnx
 
+from trtforge.analyzer._speculation import node_count
 from trtforge.analyzer.inference import TypeTable, infer_all, types_or_declared
 from trtforge.analyzer.loading import LoadedModel, load_external_into, load_model
 
@@ -150,7 +151,8 @@ class ModelSession:
         from trtforge.analyzer import background
 
         loaded = self.loaded
-        small = len(loaded.structure.graph.node) <= KEEP_INFERRED_NODES  # advice may import it
+        # (advice may import a small one; bodies' nodes count: `graph.node_count`)
+        small = node_count(loaded.structure.graph, KEEP_INFERRED_NODES) <= KEEP_INFERRED_NODES
         if self._types is not None or self.for_rewrite or small:
             return _Ready(self)
         if loaded.path is None or not background.prefetching(loaded.path):

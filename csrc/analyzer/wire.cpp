@@ -480,6 +480,23 @@ PyObject* body_types(PyObject*, PyObject* arg) {
   return result;
 }
 
+// The nodes of the bodies of a serialized model's If, Loop and Scan nodes (nested ones too):
+// what decides, with the graph's own nodes, whether its inference is a large model's.
+PyObject* body_nodes(PyObject*, PyObject* arg) {
+  Py_buffer view;
+  if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) != 0) return nullptr;
+  std::deque<GraphParts> bodies;
+  std::string_view model(static_cast<const char*>(view.buf), static_cast<size_t>(view.len));
+  bool understood = each_field(model, [&](uint32_t field, std::string_view graph) {
+    return field != 7 || read_bodies(graph, bodies, 1);
+  });
+  PyBuffer_Release(&view);
+  if (!understood) Py_RETURN_NONE;
+  size_t count = 0;
+  for (const GraphParts& body : bodies) count += body.ops.size();
+  return PyLong_FromSize_t(count);
+}
+
 // -- weight_facts ----------------------------------------------------------------------------
 struct WeightFacts {
   size_t largest = 0;         // bytes of the largest initializer
@@ -3059,6 +3076,9 @@ PyMethodDef methods[] = {
      "or its bodies, is stored externally, whether "
      "a node has a graph attribute); None when the bytes are not a model this reader "
      "understands."},
+    {"body_nodes", body_nodes, METH_O,
+     "body_nodes(serialized_model) -> the number of nodes of the bodies of the graph's If, "
+     "Loop and Scan nodes, nested bodies included; None when the bytes are not understood."},
     {"body_types", body_types, METH_O,
      "body_types(serialized_model) -> [types, ...]: for each body of the graph's If, Loop and "
      "Scan nodes, in the order the type table adds them (node by node, an attribute's g "

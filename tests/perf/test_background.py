@@ -871,3 +871,72 @@ def test_trt_check_prefetches_where_auto_checks_statically(
         )
         chosen = api.resolve_backend("auto", target and targets.parse_target(target))
         assert (chosen == "static") == prefetches
+
+
+def _network_in_a_loop(count: int) -> onnx.ModelProto:
+    """One top-level Loop whose body holds an If (its branches a Relu each) and a chain of
+    `count` Relus: `count` + 4 nodes in bodies."""
+    then_branch = helper.make_graph(
+        [helper.make_node("Relu", ["v"], ["t"])],
+        "t",
+        [],
+        [helper.make_tensor_value_info("t", TensorProto.FLOAT, [4])],
+    )
+    else_branch = helper.make_graph(
+        [helper.make_node("Neg", ["v"], ["e"])],
+        "e",
+        [],
+        [helper.make_tensor_value_info("e", TensorProto.FLOAT, [4])],
+    )
+    nodes = [
+        helper.make_node("If", ["c_in"], ["v0"], then_branch=then_branch, else_branch=else_branch)
+    ]
+    nodes += [helper.make_node("Relu", [f"v{i}"], [f"v{i + 1}"]) for i in range(count)]
+    nodes.append(helper.make_node("Identity", ["c_in"], ["c_out"]))
+    body = helper.make_graph(
+        nodes,
+        "body",
+        [
+            helper.make_tensor_value_info("i", TensorProto.INT64, []),
+            helper.make_tensor_value_info("c_in", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("v", TensorProto.FLOAT, [4]),
+        ],
+        [
+            helper.make_tensor_value_info("c_out", TensorProto.BOOL, []),
+            helper.make_tensor_value_info(f"v{count}", TensorProto.FLOAT, [4]),
+        ],
+    )
+    loop = helper.make_node("Loop", ["n", "c", "x"], ["y"], body=body)
+    graph = helper.make_graph(
+        [loop],
+        "g",
+        [
+            helper.make_tensor_value_info("n", TensorProto.INT64, []),
+            helper.make_tensor_value_info("c", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [4]),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_a_network_inside_bodies_counts_as_large(monkeypatch):
+    """What decides that a model is large enough to be inferred in a child counts the nodes
+    of its bodies (a scripted model's If or Loop around a whole network is one top-level
+    node): from the parsed graph (`node_count`, which stops counting once past what it needs)
+    and from the file's bytes before onnx is imported (`serialized_node_count`)."""
+    from trtforge.analyzer import _speculation
+
+    model = _network_in_a_loop(50)
+    assert _speculation.node_count(model.graph, 10**6) == 1 + 50 + 4
+    assert _speculation.node_count(model.graph, 0) == 1  # past it already
+    assert _speculation.node_count(model.graph, 1) == 1 + 52  # the Loop's body, then stops
+    ops = [node.op_type for node in model.graph.node]
+    if _speculation._wire is not None:
+        assert _speculation.serialized_node_count(model.SerializeToString(), ops) == 55
+    assert _speculation.serialized_node_count(b"", ["Relu"] * 3) == 3  # no body: ops counted
+    monkeypatch.delenv("TRTFORGE_NO_FORK", raising=False)
+    monkeypatch.setattr(background, "MIN_NODES", 40)
+    assert background.can_fork(model)
+    monkeypatch.setattr(background, "MIN_NODES", 60)
+    assert not background.can_fork(model)
