@@ -24,7 +24,10 @@
 //
 // What it models, per onnx 1.23's inference functions (defs/*.cc):
 //   first-input ops (Relu, Erf, Sqrt, Exp, Log, Tanh, Sigmoid, Neg, Abs, Reciprocal, Floor,
-//   Ceil): the input's type; Softmax (also checks rank and axis); Add, Sub, Mul, Div, Pow:
+//   Ceil; with attributes inference does not read: LeakyRelu, Elu, Selu, HardSigmoid,
+//   ThresholdedRelu, Celu, Softplus, Softsign, HardSwish, Mish, Sin, Cos, Gelu; Clip, its
+//   min and max inputs aside; LayerNormalization with one output): the input's type; Gather
+//   (the data's dims, the indices' at `axis`); Softmax (also checks rank and axis); Add, Sub, Mul, Div, Pow:
 //   the first input's element type, the shapes broadcast; MatMul; Transpose; Reshape with a
 //   constant shape; ReduceMean (axes attribute below 18, a constant input from 18); Cast;
 //   Constant (a `value` tensor); Identity; Conv (convPoolShapeInference); QuantizeLinear and
@@ -216,6 +219,7 @@ Type parse_declared(std::string_view bytes) {
 // -- the model -------------------------------------------------------------------------------
 struct Attribute {
   std::string_view name;
+  bool has_f = false;
   bool has_i = false;
   int64_t i = 0;
   bool has_ints = false;
@@ -384,7 +388,11 @@ Attribute parse_attribute(std::string_view bytes) {
         if (f.wire != 0) decline();
         a.type = static_cast<int64_t>(f.value);
         break;
-      case 2: case 7: case 9: case 13: case 14: case 15: case 23: break;  // other values
+      case 2:
+        if (f.wire != 5 || a.has_f) decline();
+        a.has_f = true;
+        break;
+      case 7: case 9: case 13: case 14: case 15: case 23: break;  // other values
       default:
         decline();  // graphs, a reference to a function's attribute, ...
     }
@@ -427,14 +435,47 @@ ValueInfo parse_value_info(std::string_view bytes) {
   return v;
 }
 
+// Elementwise ops whose output is their input's type (onnx's
+// propagateShapeAndTypeFromFirstInput) that take attributes: the opset that defines each
+// first, and its attributes (FLOAT ones; Gelu's `approximate`, a STRING), which inference
+// does not read.
+struct Activation {
+  std::string_view op;
+  int64_t since;
+  std::initializer_list<std::string_view> floats;
+  std::string_view text;  // a STRING attribute's name, or empty
+};
+
+const Activation* activation(std::string_view op) {
+  static const Activation table[] = {
+      {"LeakyRelu", 6, {"alpha"}, {}},
+      {"Elu", 6, {"alpha"}, {}},
+      {"Selu", 6, {"alpha", "gamma"}, {}},
+      {"HardSigmoid", 6, {"alpha", "beta"}, {}},
+      {"ThresholdedRelu", 10, {"alpha"}, {}},
+      {"Celu", 12, {"alpha"}, {}},
+      {"Softplus", 1, {}, {}},
+      {"Softsign", 1, {}, {}},
+      {"HardSwish", 14, {}, {}},
+      {"Mish", 18, {}, {}},
+      {"Sin", 7, {}, {}},
+      {"Cos", 7, {}, {}},
+      {"Gelu", 20, {}, "approximate"},
+  };
+  for (const Activation& a : table) {
+    if (a.op == op) return &a;
+  }
+  return nullptr;
+}
+
 // The default-domain ops `Inference::infer` models.
 bool modelled(std::string_view op) {
   static const std::unordered_set<std::string_view> ops = {
       "Relu", "Erf", "Sqrt", "Exp", "Log", "Tanh", "Sigmoid", "Neg", "Abs", "Reciprocal",
       "Floor", "Ceil", "Identity", "Add", "Sub", "Mul", "Div", "Pow", "Softmax", "MatMul", "Transpose",
       "Reshape", "ReduceMean", "Cast", "Constant", "If", "QuantizeLinear",
-      "DequantizeLinear", "Conv"};
-  return ops.count(op) != 0;
+      "DequantizeLinear", "Conv", "Clip", "Gather", "LayerNormalization"};
+  return ops.count(op) != 0 || activation(op) != nullptr;
 }
 
 // The domains ONNX defines schemas for: a node of any other (imported) domain has none.
@@ -983,6 +1024,70 @@ class Inference {
     return out;
   }
 
+  // propagateShapeAndTypeFromFirstInput
+  Type first_input(const Node& n) const {
+    Type out = elem_from(n, 0);
+    const Type* in = input_type(n, 0);
+    if (has_shape(in)) {
+      out.has_shape = true;
+      out.dims = in->dims;
+    }
+    return out;
+  }
+
+  // Gather (onnx's function of opsets 13 to 25): the data's element type; its dims with the
+  // one at `axis` replaced by the indices' dims, where both have a shape. Data of an integer
+  // type is declined (its values may be propagated: a shape's dims gathered); integer
+  // indices are what Gather reads.
+  Type gather(const Node& n) const {
+    count(n, 2, 2, 1);
+    const Attribute* axis_attr = n.attribute("axis");
+    for (const Attribute& a : n.attributes) {
+      if (a.name != "axis") decline();
+    }
+    if (axis_attr && (!axis_attr->has_i || axis_attr->type != 2)) decline();
+    const Type* data = input_type(n, 0);
+    if (data && (data->elem == 6 || data->elem == 7)) decline();
+    Type out = elem_from(n, 0);
+    const Type* indices = input_type(n, 1);
+    if (has_shape(data) && has_shape(indices)) {
+      const int64_t r = static_cast<int64_t>(data->dims.size());
+      if (r < 1) throw Failed{};
+      int64_t axis = axis_attr ? axis_attr->i : 0;
+      if (axis < -r || axis >= r) throw Failed{};
+      if (axis < 0) axis += r;
+      out.has_shape = true;
+      for (int64_t i = 0; i < axis; ++i) out.dims.push_back(data->dims[static_cast<size_t>(i)]);
+      for (const Dim& d : indices->dims) out.dims.push_back(d);
+      for (int64_t i = axis + 1; i < r; ++i) out.dims.push_back(data->dims[static_cast<size_t>(i)]);
+    }
+    gather_propagation(n, data, axis_attr);
+    return out;
+  }
+
+  // What data propagation (onnx's GatherOp13DataPropagator, which a strict run with it makes
+  // after the inference function) fails of a Gather: along axis 0 (none given, or one that
+  // comes to 0) of data whose values ONNX represents — a rank-1 tensor of a static dim, as
+  // that many unknown values, where no constant holds them — a constant index out of range;
+  // a negative axis out of the data's rank. The run without propagation passes such a node:
+  // declined (the caller runs ONNX), as the two runs differ.
+  void gather_propagation(const Node& n, const Type* data, const Attribute* axis_attr) const {
+    if (axis_attr && axis_attr->i != 0) {
+      if (axis_attr->i > 0 || !has_shape(data)) return;
+      const int64_t rank = static_cast<int64_t>(data->dims.size());
+      if (axis_attr->i < -rank) decline();
+      if (axis_attr->i + rank != 0) return;
+    }
+    if (input_data(n, 0) != nullptr) return;  // a float constant: no values represented
+    if (!has_shape(data) || data->dims.size() != 1 || data->dims[0].kind != Dim::kValue) return;
+    const Tensor* indices = input_data(n, 1);
+    if (indices == nullptr || indices->dims.size() > 1) return;
+    const int64_t length = data->dims[0].value;
+    for (int64_t index : int64_values(*indices)) {
+      if (index >= length || index < -length) decline();
+    }
+  }
+
   Type infer(const Node& n) {
     const std::string_view op = n.op;
     if (op == "Conv") {
@@ -990,19 +1095,52 @@ class Inference {
       return conv(n);
     }
     if (op == "QuantizeLinear" || op == "DequantizeLinear") return quantize_linear(n);
+    if (op == "Gather") return gather(n);
     no_integer_inputs(n);
+    if (const Activation* a = activation(op)) {
+      count(n, 1, 1, 1);
+      if (opset_ < a->since) decline();
+      for (const Attribute& attr : n.attributes) {
+        const bool number = std::find(a->floats.begin(), a->floats.end(), attr.name) !=
+                            a->floats.end();
+        const bool text = !a->text.empty() && attr.name == a->text;
+        if (number ? (attr.type != 1 || !attr.has_f) : !text || attr.type != 3 || !attr.has_s) {
+          decline();
+        }
+        n.attribute(attr.name);  // (declines a name given twice)
+      }
+      return first_input(n);
+    }
+    if (op == "LayerNormalization") {  // Y alone: Mean and InvStdDev (outputs 1, 2) declined
+      count(n, 2, 3, 1);
+      if (opset_ < 17) decline();
+      const Attribute* axis_attr = n.attribute("axis");
+      for (const Attribute& a : n.attributes) {
+        const bool known = a.name == "axis" || a.name == "stash_type" || a.name == "epsilon";
+        if (!known || (a.name == "epsilon" ? a.type != 1 || !a.has_f : a.type != 2 || !a.has_i)) {
+          decline();
+        }
+        n.attribute(a.name);  // (declines a name given twice)
+      }
+      Type out = first_input(n);
+      if (out.has_shape) {
+        const int64_t rank = static_cast<int64_t>(out.dims.size());
+        const int64_t axis = axis_attr ? axis_attr->i : -1;
+        if (axis < -rank) throw Failed{};
+      }
+      return out;
+    }
+    if (op == "Clip") {  // min and max (inputs 1, 2) take no part
+      count(n, 1, 3, 1);
+      if (!n.attributes.empty()) decline();
+      return first_input(n);
+    }
     if (op == "Relu" || op == "Erf" || op == "Sqrt" || op == "Exp" || op == "Log" || op == "Tanh" ||
         op == "Sigmoid" || op == "Neg" || op == "Abs" || op == "Reciprocal" || op == "Floor" ||
         op == "Ceil" || op == "Identity") {
       count(n, 1, 1, 1);
       if (!n.attributes.empty()) decline();
-      Type out = elem_from(n, 0);
-      const Type* in = input_type(n, 0);
-      if (has_shape(in)) {
-        out.has_shape = true;
-        out.dims = in->dims;
-      }
-      return out;
+      return first_input(n);
     }
     if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Pow") {
       count(n, 2, 2, 1);

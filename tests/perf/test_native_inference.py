@@ -35,6 +35,11 @@ needs_checked_onnx = pytest.mark.skipif(
 UNARY = ("Relu", "Erf", "Sqrt", "Exp", "Log", "Tanh", "Sigmoid", "Neg", "Abs", "Reciprocal",
          "Floor", "Ceil")  # fmt: skip
 BINARY = ("Add", "Sub", "Mul", "Div", "Pow")
+#: elementwise ops with attributes inference does not read: (op, FLOAT attributes)
+ACTIVATIONS = (("LeakyRelu", ("alpha",)), ("Elu", ("alpha",)), ("Selu", ("alpha", "gamma")),
+               ("HardSigmoid", ("alpha", "beta")), ("ThresholdedRelu", ("alpha",)),
+               ("Celu", ("alpha",)), ("Softplus", ()), ("Softsign", ()), ("HardSwish", ()),
+               ("Mish", ()), ("Sin", ()), ("Cos", ()), ("Gelu", ()))  # fmt: skip
 
 
 def _onnx(serialized: bytes, data_prop: bool = True) -> bytes | None:
@@ -78,7 +83,7 @@ _PARAMS = ("N", "M", "unk__0", "unk__2", "")
 
 def _random_dim(rng: np.random.Generator) -> int | str | None:
     kind = rng.integers(0, 10)
-    if kind < 6:
+    if kind < 5:
         return int(rng.choice([1, 1, 1, 4, 4, 6]))
     if kind < 9:
         return str(rng.choice(_PARAMS))
@@ -112,6 +117,47 @@ def _int64(name: str, values: list[int]) -> onnx.TensorProto:
     return numpy_helper.from_array(np.array(values, dtype=np.int64), name)
 
 
+def _random_elementwise(rng, pick, k: int, initializers: list) -> tuple[str, list, dict]:
+    """An activation with random attributes (now and then one of another type, or one the op
+    does not define), a Clip (min, max: initializers, a graph's tensor, left out), a
+    LayerNormalization (axis at random) or a Gather (indices of random dims and values, axis
+    at random)."""
+    kind = rng.integers(0, 10)
+    if kind < 6:
+        op, names = ACTIVATIONS[int(rng.integers(0, len(ACTIVATIONS)))]
+        attributes: dict = {name: float(rng.random()) for name in names if rng.random() < 0.7}
+        if op == "Gelu" and rng.random() < 0.5:
+            attributes["approximate"] = str(rng.choice(["none", "tanh"]))
+        if rng.random() < 0.05:
+            attributes["alpha"] = int(rng.integers(0, 3))  # an INT: declined
+        if rng.random() < 0.05:
+            attributes["other"] = 1.0
+        return op, [pick()], attributes
+    if kind == 7:
+        ins = [pick(), pick()] + ([pick()] if rng.random() < 0.5 else [])
+        attributes = {"axis": int(rng.integers(-5, 5))} if rng.random() < 0.7 else {}
+        if rng.random() < 0.3:
+            attributes["epsilon"] = float(rng.random())
+        return "LayerNormalization", ins, attributes
+    if kind < 7:
+        ins = [pick()]
+        for bound in ("min", "max")[: int(rng.integers(0, 3))]:
+            choice = rng.integers(0, 3)
+            if choice == 0:
+                initializers.append(
+                    numpy_helper.from_array(np.array(rng.random(), np.float32), f"{bound}{k}")
+                )
+                ins.append(f"{bound}{k}")
+            else:
+                ins.append("" if choice == 1 else pick())
+        return "Clip", ins, {}
+    dims = [int(rng.choice([1, 2, 3])) for _ in range(rng.integers(0, 3))]
+    indices = rng.integers(-1, 3, size=dims).astype(np.int64)
+    initializers.append(numpy_helper.from_array(indices, f"indices{k}"))
+    attributes = {"axis": int(rng.integers(-2, 2))} if rng.random() < 0.7 else {}
+    return "Gather", [pick(), f"indices{k}"], attributes
+
+
 def random_model(seed: int) -> onnx.ModelProto:
     """A graph of the modelled ops (and a few others) with random shapes and attributes,
     valid or not: what ONNX infers or refuses is the reference either way."""
@@ -143,8 +189,10 @@ def random_model(seed: int) -> onnx.ModelProto:
         choice = rng.integers(0, 100)
         attributes: dict = {}
         domain = ""
-        if choice < 20:
+        if choice < 16:
             op, ins = str(rng.choice(UNARY)), [pick()]
+        elif choice < 20:
+            op, ins, attributes = _random_elementwise(rng, pick, k, initializers)
         elif choice < 45:
             op, ins = str(rng.choice(BINARY)), [pick(), pick()]
         elif choice < 55:
@@ -214,6 +262,43 @@ def random_model(seed: int) -> onnx.ModelProto:
     if uses_foreign:
         imports.append(helper.make_opsetid("com.example", 1))
     graph = helper.make_graph(nodes, "random", inputs, outputs, initializers)
+    return helper.make_model(graph, opset_imports=imports, ir_version=8)
+
+
+def random_elementwise_model(seed: int) -> onnx.ModelProto:
+    """A graph of activations, Clips and Gathers (`_random_elementwise`), a few plain unary
+    ops and now and then an op without a schema: each of these ops met more often than in
+    `random_model`."""
+    rng = np.random.default_rng(seed)
+    opset = int(rng.choice([13, 14, 17, 18, 20, 21, 25]))
+    float_type = int(rng.choice([TensorProto.FLOAT, TensorProto.FLOAT16]))
+    inputs = [_value_info(f"x{k}", float_type, _random_shape(rng)) for k in range(2)]
+    if rng.random() < 0.1:
+        inputs.append(_value_info("ints", TensorProto.INT64, _random_shape(rng)))
+    tensors = [value.name for value in inputs]
+    nodes, initializers = [], []
+    uses_foreign = False
+
+    def pick() -> str:
+        return str(rng.choice(tensors[-3:] if rng.random() < 0.8 else tensors))
+
+    for k in range(int(rng.integers(2, 12))):
+        choice, domain, attributes = rng.integers(0, 100), "", {}
+        if choice < 75:
+            op, ins, attributes = _random_elementwise(rng, pick, k, initializers)
+        elif choice < 95:
+            op, ins = str(rng.choice(UNARY)), [pick()]
+        else:
+            op, ins, domain, uses_foreign = "Gelu", [pick()], "com.example", True
+        nodes.append(
+            helper.make_node(op, ins, [f"t{k}"], name=f"n{k}", domain=domain, **attributes)
+        )
+        tensors.append(f"t{k}")
+    outputs = [_declared(rng, tensors[-1], float_type)]
+    imports = [helper.make_opsetid("", opset)]
+    if uses_foreign:
+        imports.append(helper.make_opsetid("com.example", 1))
+    graph = helper.make_graph(nodes, "elementwise", inputs, outputs, initializers)
     return helper.make_model(graph, opset_imports=imports, ir_version=8)
 
 
@@ -498,8 +583,9 @@ def random_model_with_ifs(seed: int) -> onnx.ModelProto:
         (random_quantized_model, 600, 1 / 4),
         (random_conv_model, 800, 1 / 4),
         (random_model_with_ifs, 1500, 1 / 6),
+        (random_elementwise_model, 1000, 1 / 5),
     ],
-    ids=["common ops", "quantized", "convolutions", "Ifs"],
+    ids=["common ops", "quantized", "convolutions", "Ifs", "activations, Clip, Gather, LN"],
 )
 def test_random_graphs_as_onnx_infers_them(make, cases, modelled_at_least):
     modelled = 0
