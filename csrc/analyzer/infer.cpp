@@ -27,7 +27,7 @@
 //   Ceil; with attributes inference does not read: LeakyRelu, Elu, Selu, HardSigmoid,
 //   ThresholdedRelu, Celu, Softplus, Softsign, HardSwish, Mish, Sin, Cos, Gelu; Clip, its
 //   min and max inputs aside; LayerNormalization with one output): the input's type; Gather
-//   (the data's dims, the indices' at `axis`); Softmax (also checks rank and axis); Add, Sub, Mul, Div, Pow:
+//   (the data's dims, the indices' at `axis`); Unsqueeze and Squeeze (constant axes); Softmax (also checks rank and axis); Add, Sub, Mul, Div, Pow:
 //   the first input's element type, the shapes broadcast; MatMul; Transpose; Reshape with a
 //   constant shape; ReduceMean (axes attribute below 18, a constant input from 18); Cast;
 //   Constant (a `value` tensor); Identity; Conv (convPoolShapeInference); QuantizeLinear and
@@ -474,7 +474,8 @@ bool modelled(std::string_view op) {
       "Relu", "Erf", "Sqrt", "Exp", "Log", "Tanh", "Sigmoid", "Neg", "Abs", "Reciprocal",
       "Floor", "Ceil", "Identity", "Add", "Sub", "Mul", "Div", "Pow", "Softmax", "MatMul", "Transpose",
       "Reshape", "ReduceMean", "Cast", "Constant", "If", "QuantizeLinear",
-      "DequantizeLinear", "Conv", "Clip", "Gather", "LayerNormalization"};
+      "DequantizeLinear", "Conv", "Clip", "Gather", "LayerNormalization", "Unsqueeze",
+      "Squeeze"};
   return ops.count(op) != 0 || activation(op) != nullptr;
 }
 
@@ -1088,6 +1089,73 @@ class Inference {
     }
   }
 
+  // Unsqueeze and Squeeze (onnx's functions of opsets 13 to 25): the data's element type;
+  // where it has a shape and the axes are a constant (Squeeze: or left out, then every dim of
+  // 1, where all are known), its dims with 1s put in at the axes, or those taken out.
+  // Integer data is declined (its values may be propagated: a shape's dims). Axes out of
+  // range, given twice (Unsqueeze) or taking out a dim other than 1 fail the node.
+  Type squeeze_or_unsqueeze(const Node& n) const {
+    const bool unsqueeze = n.op == "Unsqueeze";
+    count(n, unsqueeze ? 2 : 1, 2, 1);
+    if (!n.attributes.empty()) decline();
+    const Type* data = input_type(n, 0);
+    if (data && (data->elem == 6 || data->elem == 7)) decline();
+    Type out = elem_from(n, 0);
+    if (!has_shape(data)) return out;
+    const int64_t r = static_cast<int64_t>(data->dims.size());
+    std::vector<int64_t> axes;
+    // Squeeze reads its axes where input 1 is there and typed, else squeezes every 1
+    const bool given = unsqueeze || (n.inputs.size() == 2 && input_type(n, 1) != nullptr);
+    if (given) {
+      const Tensor* axes_data = input_data(n, 1);
+      if (axes_data == nullptr) return out;  // not a constant: ONNX leaves the shape unknown
+      axes = int64_values(*axes_data);
+    }
+    const int64_t rank = unsqueeze ? r + static_cast<int64_t>(axes.size()) : r;
+    for (int64_t& axis : axes) {
+      if (axis < -rank || axis >= rank) throw Failed{};
+      if (axis < 0) axis += rank;
+    }
+    if (unsqueeze) {
+      std::sort(axes.begin(), axes.end());
+      if (std::adjacent_find(axes.begin(), axes.end()) != axes.end()) throw Failed{};
+      out.has_shape = true;
+      size_t j = 0;
+      Dim one;
+      one.kind = Dim::kValue;
+      one.value = 1;
+      for (int64_t i = 0; i < r; ++i) {
+        while (j < axes.size() && axes[j] == static_cast<int64_t>(out.dims.size())) {
+          out.dims.push_back(one);
+          ++j;
+        }
+        out.dims.push_back(data->dims[static_cast<size_t>(i)]);
+      }
+      while (j < axes.size() && axes[j] == static_cast<int64_t>(out.dims.size())) {
+        out.dims.push_back(one);
+        ++j;
+      }
+      return out;
+    }
+    if (!given) {
+      for (const Dim& d : data->dims) {
+        if (d.kind != Dim::kValue) return out;  // which dims are 1 is not known
+      }
+    }
+    out.has_shape = true;
+    for (int64_t i = 0; i < r; ++i) {
+      const Dim& d = data->dims[static_cast<size_t>(i)];
+      if (!given) {
+        if (d.value == 1) continue;
+      } else if (std::find(axes.begin(), axes.end(), i) != axes.end()) {
+        if (d.kind == Dim::kValue && d.value != 1) throw Failed{};
+        continue;
+      }
+      out.dims.push_back(d);
+    }
+    return out;
+  }
+
   Type infer(const Node& n) {
     const std::string_view op = n.op;
     if (op == "Conv") {
@@ -1096,6 +1164,7 @@ class Inference {
     }
     if (op == "QuantizeLinear" || op == "DequantizeLinear") return quantize_linear(n);
     if (op == "Gather") return gather(n);
+    if (op == "Unsqueeze" || op == "Squeeze") return squeeze_or_unsqueeze(n);
     no_integer_inputs(n);
     if (const Activation* a = activation(op)) {
       count(n, 1, 1, 1);

@@ -83,7 +83,7 @@ _PARAMS = ("N", "M", "unk__0", "unk__2", "")
 
 def _random_dim(rng: np.random.Generator) -> int | str | None:
     kind = rng.integers(0, 10)
-    if kind < 5:
+    if kind < 6:
         return int(rng.choice([1, 1, 1, 4, 4, 6]))
     if kind < 9:
         return str(rng.choice(_PARAMS))
@@ -120,10 +120,12 @@ def _int64(name: str, values: list[int]) -> onnx.TensorProto:
 def _random_elementwise(rng, pick, k: int, initializers: list) -> tuple[str, list, dict]:
     """An activation with random attributes (now and then one of another type, or one the op
     does not define), a Clip (min, max: initializers, a graph's tensor, left out), a
-    LayerNormalization (axis at random) or a Gather (indices of random dims and values, axis
-    at random)."""
-    kind = rng.integers(0, 10)
-    if kind < 6:
+    LayerNormalization (axis at random), a Gather (indices of random dims and values, axis
+    at random), an Unsqueeze or a Squeeze (`_random_squeeze`)."""
+    kind = rng.integers(0, 12)
+    if kind >= 10:
+        return _random_squeeze(rng, pick, k, initializers, unsqueeze=kind == 10)
+    if kind < 5:
         op, names = ACTIVATIONS[int(rng.integers(0, len(ACTIVATIONS)))]
         attributes: dict = {name: float(rng.random()) for name in names if rng.random() < 0.7}
         if op == "Gelu" and rng.random() < 0.5:
@@ -156,6 +158,19 @@ def _random_elementwise(rng, pick, k: int, initializers: list) -> tuple[str, lis
     initializers.append(numpy_helper.from_array(indices, f"indices{k}"))
     attributes = {"axis": int(rng.integers(-2, 2))} if rng.random() < 0.7 else {}
     return "Gather", [pick(), f"indices{k}"], attributes
+
+
+def _random_squeeze(rng, pick, k: int, initializers: list, unsqueeze: bool):
+    """An Unsqueeze or a Squeeze of random axes (out of range or given twice now and then; a
+    Squeeze's left out, or a tensor of the graph)."""
+    axes = [int(a) for a in rng.integers(-3, 4, size=rng.integers(0 if not unsqueeze else 1, 3))]
+    choice = rng.integers(0, 10)
+    if choice < 7:
+        initializers.append(_int64(f"axes{k}", axes))
+        return ("Unsqueeze" if unsqueeze else "Squeeze"), [pick(), f"axes{k}"], {}
+    if choice < 9 and not unsqueeze:
+        return "Squeeze", [pick()], {}
+    return ("Unsqueeze" if unsqueeze else "Squeeze"), [pick(), pick()], {}
 
 
 def random_model(seed: int) -> onnx.ModelProto:
@@ -585,7 +600,13 @@ def random_model_with_ifs(seed: int) -> onnx.ModelProto:
         (random_model_with_ifs, 1500, 1 / 6),
         (random_elementwise_model, 1000, 1 / 5),
     ],
-    ids=["common ops", "quantized", "convolutions", "Ifs", "activations, Clip, Gather, LN"],
+    ids=[
+        "common ops",
+        "quantized",
+        "convolutions",
+        "Ifs",
+        "activations, Clip, Gather, LN, Squeeze",
+    ],
 )
 def test_random_graphs_as_onnx_infers_them(make, cases, modelled_at_least):
     modelled = 0
