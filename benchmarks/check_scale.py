@@ -43,6 +43,7 @@ import functools
 import json
 import os
 import platform
+import random
 import statistics
 import subprocess
 import sys
@@ -757,6 +758,79 @@ def make_body_network(path: Path, nodes: int, loop: bool = False) -> int:
     graph = helper.make_graph([top], "body_network", inputs, [value("y")], inits)
     _save(path, graph)
     return nodes
+
+
+def make_random_ops(path: Path, nodes: int, seed: int = 0) -> int:
+    """A chain of common ops drawn at random, each with attributes and constants of its own
+    (as a generated stress test makes them): Transpose (a random perm), Softmax (a random
+    axis), LeakyRelu (a random alpha), Clip (its own bounds), Add and Mul (their own [1, 1, 1,
+    d] constants), Gather (a permutation of one axis), Cast to FLOAT16 and back, Abs and Pow,
+    Relu, ReduceMean subtracted, Unsqueeze and Squeeze, Slice of a whole axis, over a
+    [2, 3, 4, 5] input. Returns the node count."""
+    rng, values = random.Random(seed), np.random.default_rng(seed)
+    shape, graph_nodes, inits, current = [2, 3, 4, 5], [], [], "x"
+    ops = ("Transpose", "Softmax", "LeakyRelu", "Clip", "Add", "Mul", "Gather", "Cast", "Pow",
+           "Relu", "ReduceMean", "Unsqueeze", "Slice")  # fmt: skip
+
+    def constant(name: str, value) -> str:
+        inits.append(numpy_helper.from_array(np.asarray(value), name))
+        return name
+
+    def node(op: str, inputs: list[str], output: str, **attrs) -> None:
+        graph_nodes.append(helper.make_node(op, inputs, [output], f"n{len(graph_nodes)}", **attrs))
+
+    while len(graph_nodes) < nodes:
+        op, i = rng.choice(ops), len(graph_nodes)
+        out = f"t{i}"
+        if op == "Transpose":
+            perm = rng.sample(range(4), 4)
+            node(op, [current], out, perm=perm)
+            shape = [shape[p] for p in perm]
+        elif op == "Softmax":
+            node(op, [current], out, axis=rng.randrange(-4, 4))
+        elif op == "LeakyRelu":
+            node(op, [current], out, alpha=rng.random())
+        elif op == "Clip":
+            low = constant(f"low{i}", np.float32(-rng.random()))
+            node(op, [current, low, constant(f"high{i}", np.float32(rng.random() + 1))], out)
+        elif op in ("Add", "Mul"):
+            weights = values.standard_normal([1, 1, 1, shape[3]]).astype(np.float32)
+            node(op, [current, constant(f"c{i}", weights)], out)
+        elif op == "Gather":
+            axis = rng.randrange(4)
+            indices = constant(f"g{i}", values.permutation(shape[axis]).astype(np.int64))
+            node(op, [current, indices], out, axis=axis)
+        elif op == "Cast":
+            node(op, [current], f"{out}_half", to=TensorProto.FLOAT16)
+            node(op, [f"{out}_half"], out, to=TensorProto.FLOAT)
+        elif op == "Pow":
+            node("Abs", [current], f"{out}_abs")
+            exponent = constant(f"e{i}", np.float32(rng.choice([1.0, 2.0, 0.5])))
+            node(op, [f"{out}_abs", exponent], out)
+        elif op == "Relu":
+            node(op, [current], out)
+        elif op == "ReduceMean":
+            axes = constant(f"ax{i}", np.array([rng.randrange(4)], np.int64))
+            node(op, [current, axes], f"{out}_mean", keepdims=1)
+            node("Sub", [current, f"{out}_mean"], out)
+        elif op == "Unsqueeze":
+            node(op, [current, constant(f"u{i}", np.array([0], np.int64))], f"{out}_u")
+            node("Squeeze", [f"{out}_u", constant(f"s{i}", np.array([0], np.int64))], out)
+        else:  # Slice of a whole axis
+            axis = rng.randrange(4)
+            bounds = [constant(f"{k}{i}", np.array([v], np.int64))
+                      for k, v in (("st", 0), ("en", shape[axis]), ("sa", axis))]  # fmt: skip
+            node(op, [current, *bounds], out)
+        current = out
+    graph = helper.make_graph(
+        graph_nodes,
+        "random_ops",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3, 4, 5])],
+        [helper.make_tensor_value_info(current, TensorProto.FLOAT, shape)],
+        inits,
+    )
+    _save(path, graph, opset=18)
+    return len(graph_nodes)
 
 
 def make_big_weights(path: Path, layers: int = 12, width: int = 8192) -> int:
