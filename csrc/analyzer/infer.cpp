@@ -27,7 +27,8 @@
 //   Ceil; with attributes inference does not read: LeakyRelu, Elu, Selu, HardSigmoid,
 //   ThresholdedRelu, Celu, Softplus, Softsign, HardSwish, Mish, Sin, Cos, Gelu; Clip, its
 //   min and max inputs aside; LayerNormalization with one output): the input's type; Gather
-//   (the data's dims, the indices' at `axis`); Unsqueeze and Squeeze (constant axes); Softmax (also checks rank and axis); Add, Sub, Mul, Div, Pow:
+//   (the data's dims, the indices' at `axis`); Unsqueeze and Squeeze (constant axes); Slice
+//   (constant starts, ends, axes and steps); Softmax (also checks rank and axis); Add, Sub, Mul, Div, Pow:
 //   the first input's element type, the shapes broadcast; MatMul; Transpose; Reshape with a
 //   constant shape; ReduceMean (axes attribute below 18, a constant input from 18); Cast;
 //   Constant (a `value` tensor); Identity; Conv (convPoolShapeInference); QuantizeLinear and
@@ -44,6 +45,7 @@
 #include <Python.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <deque>
@@ -475,7 +477,7 @@ bool modelled(std::string_view op) {
       "Floor", "Ceil", "Identity", "Add", "Sub", "Mul", "Div", "Pow", "Softmax", "MatMul", "Transpose",
       "Reshape", "ReduceMean", "Cast", "Constant", "If", "QuantizeLinear",
       "DequantizeLinear", "Conv", "Clip", "Gather", "LayerNormalization", "Unsqueeze",
-      "Squeeze"};
+      "Squeeze", "Slice"};
   return ops.count(op) != 0 || activation(op) != nullptr;
 }
 
@@ -604,6 +606,9 @@ class Inference {
     bool defined = false;          // a graph input or an initializer
     bool produced = false;         // a node's output
     int32_t scope = 0;             // the graph it belongs to (`scopes_`): 0, or an If's branch
+    // the length of the values data propagation made for it (ONNX's generatedShapeData: as
+    // many unknown values as a rank-1 tensor's static dim, passed on; `data_length`), or -1
+    int64_t generated = -1;
   };
 
   struct Scope {  // a graph being inferred: the top-level one (0), or an If's branch
@@ -796,6 +801,25 @@ class Inference {
     // an enclosing graph's constant: ONNX gives a branch no values of its scope
     if (slot.data && slot.scope != current_) decline();
     return slot.data;
+  }
+
+  // The length of the values ONNX's data propagation reads for input `k`
+  // (DataPropagationContext::getInputData), or -1 for none: what a propagation made for it;
+  // else a constant's (INT32 and INT64 of rank 0 or 1: their elements; a constant of another
+  // type: none); else, for a rank-1 tensor of a static dim, that many unknown values.
+  int64_t data_length(const Node& n, size_t k) const {
+    if (k >= n.in.size() || n.in[k] == kNoName) return -1;
+    const Slot& slot = slots_[n.in[k]];
+    if (slot.generated >= 0) return slot.generated;
+    if (slot.data && slot.data->dims.size() <= 1) {
+      if (slot.data->elem != 6 && slot.data->elem != 7) return -1;
+      return slot.data->dims.empty() ? 1 : slot.data->dims[0];
+    }
+    const Type* t = input_type(n, k);
+    if (has_shape(t) && t->dims.size() == 1 && t->dims[0].kind == Dim::kValue) {
+      return t->dims[0].value;
+    }
+    return -1;
   }
 
   // propagateElemTypeFromInputToOutput(ctx, k, 0)
@@ -1066,27 +1090,34 @@ class Inference {
     return out;
   }
 
-  // What data propagation (onnx's GatherOp13DataPropagator, which a strict run with it makes
-  // after the inference function) fails of a Gather: along axis 0 (none given, or one that
-  // comes to 0) of data whose values ONNX represents — a rank-1 tensor of a static dim, as
-  // that many unknown values, where no constant holds them — a constant index out of range;
-  // a negative axis out of the data's rank. The run without propagation passes such a node:
-  // declined (the caller runs ONNX), as the two runs differ.
+  // Data propagation of a Gather (onnx's GatherOp13DataPropagator, which a strict run with it
+  // makes after the inference function): along axis 0 (none given, or one that comes to 0)
+  // of data with values (`data_length`), the values at constant indices, which fails the
+  // node for an index out of their range; a negative axis out of the data's rank fails it
+  // too. The run without propagation passes such a node: declined (the caller runs ONNX),
+  // as are indices whose values are unknown and a Gather in a branch.
   void gather_propagation(const Node& n, const Type* data, const Attribute* axis_attr) const {
+    if (current_ != 0) decline();
+    propagating_ = true;
     if (axis_attr && axis_attr->i != 0) {
       if (axis_attr->i > 0 || !has_shape(data)) return;
       const int64_t rank = static_cast<int64_t>(data->dims.size());
       if (axis_attr->i < -rank) decline();
       if (axis_attr->i + rank != 0) return;
     }
-    if (input_data(n, 0) != nullptr) return;  // a float constant: no values represented
-    if (!has_shape(data) || data->dims.size() != 1 || data->dims[0].kind != Dim::kValue) return;
+    const int64_t length = data_length(n, 0);
+    if (length < 0) return;
     const Tensor* indices = input_data(n, 1);
-    if (indices == nullptr || indices->dims.size() > 1) return;
-    const int64_t length = data->dims[0].value;
-    for (int64_t index : int64_values(*indices)) {
+    if (indices == nullptr) {
+      if (data_length(n, 1) >= 0) decline();  // values of unknown indices: not modelled
+      return;
+    }
+    if (indices->dims.size() > 1) return;  // not read as values
+    const std::vector<int64_t> values = int64_values(*indices);
+    for (int64_t index : values) {
       if (index >= length || index < -length) decline();
     }
+    propagated_ = static_cast<int64_t>(values.size());
   }
 
   // Unsqueeze and Squeeze (onnx's functions of opsets 13 to 25): the data's element type;
@@ -1098,9 +1129,12 @@ class Inference {
     const bool unsqueeze = n.op == "Unsqueeze";
     count(n, unsqueeze ? 2 : 1, 2, 1);
     if (!n.attributes.empty()) decline();
+    if (current_ != 0) decline();  // (data propagation in a branch: not modelled)
     const Type* data = input_type(n, 0);
     if (data && (data->elem == 6 || data->elem == 7)) decline();
     Type out = elem_from(n, 0);
+    propagating_ = true;
+    propagated_ = data_length(n, 0);  // passed on (PropagateShapeDataFromInputToOutput)
     if (!has_shape(data)) return out;
     const int64_t r = static_cast<int64_t>(data->dims.size());
     std::vector<int64_t> axes;
@@ -1156,6 +1190,126 @@ class Inference {
     return out;
   }
 
+  // Slice (onnx's function of opsets 13 to 25) of constant starts, ends, axes and steps (an
+  // axes or steps input without a shape counts as left out, as ONNX's inference reads it):
+  // the data's dims, each sliced axis of a known dim cut to ceil((end - start) / step) after
+  // clamping, one of an unknown dim left unknown (its name dropped). Bounds that are not
+  // constants (ONNX keeps only the rank; its data propagation reads them), integer data and
+  // a Slice in a branch are declined; a step of 0, lists of different lengths, axes out of
+  // range or given twice fail the node. Then data propagation (`slice_propagation`).
+  Type slice(const Node& n) const {
+    if (n.inputs.size() < 3 || n.inputs.size() > 5) decline();
+    count(n, 3, n.inputs.size(), 1);
+    if (!n.attributes.empty() || current_ != 0) decline();
+    const Type* data = input_type(n, 0);
+    if (data && (data->elem == 6 || data->elem == 7)) decline();
+    Type out = elem_from(n, 0);
+    propagating_ = true;
+    auto given = [&](size_t k) { return k < n.inputs.size() && !n.inputs[k].empty(); };
+    auto shaped = [&](size_t k) { return given(k) && has_shape(input_type(n, k)); };
+    const Tensor* starts_data = input_data(n, 1);
+    const Tensor* ends_data = input_data(n, 2);
+    const Tensor* axes_data = given(3) ? input_data(n, 3) : nullptr;
+    const Tensor* steps_data = given(4) ? input_data(n, 4) : nullptr;
+    if (!starts_data || !ends_data || (given(3) && !axes_data) || (given(4) && !steps_data)) {
+      decline();
+    }
+    const std::vector<int64_t> starts = int64_values(*starts_data);
+    const std::vector<int64_t> ends = int64_values(*ends_data);
+    const std::vector<int64_t> given_axes = axes_data ? int64_values(*axes_data) : std::vector<int64_t>{};
+    const std::vector<int64_t> given_steps =
+        steps_data ? int64_values(*steps_data) : std::vector<int64_t>{};
+    if (has_shape(data)) {
+      if (starts.size() != ends.size()) throw Failed{};
+      const int64_t r = static_cast<int64_t>(data->dims.size());
+      std::vector<int64_t> axes = given_axes;
+      if (shaped(3)) {
+        if (axes.size() != starts.size()) throw Failed{};
+      } else {
+        axes.clear();
+        for (size_t k = 0; k < starts.size(); ++k) axes.push_back(static_cast<int64_t>(k));
+      }
+      for (int64_t& axis : axes) {
+        if (axis < -r || axis >= r) throw Failed{};
+        if (axis < 0) axis += r;
+      }
+      std::vector<int64_t> sorted = axes;
+      std::sort(sorted.begin(), sorted.end());
+      if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) throw Failed{};
+      std::vector<int64_t> steps(starts.size(), 1);
+      if (shaped(4)) {
+        steps = given_steps;
+        if (steps.size() != axes.size()) throw Failed{};
+      }
+      out.has_shape = true;
+      for (const Dim& d : data->dims) {  // a dim's value or name, not its denotation
+        Dim copy;
+        copy.kind = d.kind;
+        copy.value = d.value;
+        copy.param = d.param;
+        out.dims.push_back(copy);
+      }
+      for (size_t k = 0; k < axes.size(); ++k) {
+        const Dim& in = data->dims[static_cast<size_t>(axes[k])];
+        Dim& dim = out.dims[static_cast<size_t>(axes[k])];
+        if (in.kind != Dim::kValue) {
+          dim = Dim{};
+          continue;
+        }
+        int64_t start = starts[k], end = ends[k];
+        if (steps[k] == 0) throw Failed{};
+        clamp_slice(in.value, start, end, steps[k]);
+        const double span = static_cast<double>(end - start) / static_cast<double>(steps[k]);
+        const int64_t length = static_cast<int64_t>(std::ceil(span));
+        dim.kind = Dim::kValue;
+        dim.value = length < 0 ? 0 : length;
+      }
+    }
+    slice_propagation(n, starts_data, ends_data, given_axes, given_steps);
+    return out;
+  }
+
+  // onnx's processSliceInputs, the step not 0
+  static void clamp_slice(int64_t size, int64_t& start, int64_t& end, int64_t step) {
+    if (size == 0) {
+      start = end = 0;
+      return;
+    }
+    if (start < 0) start += size;
+    start = std::clamp<int64_t>(start, 0, step < 0 ? size - 1 : size);
+    if (end < 0) end += size;
+    end = std::clamp<int64_t>(end, step < 0 ? -1 : 0, step < 0 ? size - 1 : size);
+  }
+
+  // Data propagation of a Slice (its PartialDataPropagationFunction): of data with values
+  // (`data_length`), one range of them along axis 0 (axes left out, or [0]) where starts and
+  // ends hold one value each: what it fails (starts and ends of other lengths, a step of 0)
+  // the run without propagation passes: declined.
+  void slice_propagation(const Node& n, const Tensor* starts, const Tensor* ends,
+                         const std::vector<int64_t>& axes, const std::vector<int64_t>& steps) const {
+    const int64_t length = data_length(n, 0);
+    if (length < 0) return;
+    const bool axes_given = n.inputs.size() >= 4, steps_given = n.inputs.size() >= 5;
+    if ((axes_given && n.inputs[3].empty()) || (steps_given && n.inputs[4].empty())) return;
+    auto rank_at_most_1 = [](const Tensor* t) { return t != nullptr && t->dims.size() <= 1; };
+    if (!rank_at_most_1(starts) || !rank_at_most_1(ends)) return;
+    const std::vector<int64_t> first = int64_values(*starts), last = int64_values(*ends);
+    if (first.size() != last.size()) decline();
+    if (axes_given && (axes.size() != 1 || axes[0] != 0)) return;
+    if (first.size() != 1) return;
+    int64_t step = 1;
+    if (steps_given) {
+      if (steps.size() != 1) return;
+      step = steps[0];
+    }
+    if (step == 0) decline();
+    int64_t start = first[0], end = last[0];
+    clamp_slice(length, start, end, step);
+    int64_t taken = 0;
+    for (int64_t i = start; step > 0 ? i < end : i > end; i += step) ++taken;
+    if (taken > 0) propagated_ = taken;
+  }
+
   Type infer(const Node& n) {
     const std::string_view op = n.op;
     if (op == "Conv") {
@@ -1165,6 +1319,7 @@ class Inference {
     if (op == "QuantizeLinear" || op == "DequantizeLinear") return quantize_linear(n);
     if (op == "Gather") return gather(n);
     if (op == "Unsqueeze" || op == "Squeeze") return squeeze_or_unsqueeze(n);
+    if (op == "Slice") return slice(n);
     no_integer_inputs(n);
     if (const Activation* a = activation(op)) {
       count(n, 1, 1, 1);
@@ -1220,6 +1375,13 @@ class Inference {
       if (has_shape(a) && has_shape(b)) {
         out.has_shape = true;
         broadcast(a->dims, b->dims, out.dims);
+      }
+      if (op != "Div" && op != "Pow") {  // onnx's MathOpDataPropagator
+        const int64_t first = data_length(n, 0), second = data_length(n, 1);
+        if (first >= 0 && second >= 0) {
+          if (first != second && first != 1 && second != 1) decline();  // fails with it only
+          propagated_ = first == 1 ? second : first;
+        }
       }
       return out;
     }
@@ -1448,6 +1610,7 @@ class Inference {
         out.has_shape = true;
         out.dims = in->dims;
       }
+      propagated_ = data_length(n, 0);  // passed on (PropagateShapeDataFromInputToOutput)
       return out;
     }
     if (op == "Constant") {
@@ -1493,8 +1656,10 @@ class Inference {
     }
     if (!n.domain.empty()) decline();
     Type out;
+    propagated_ = -1;
     try {
       if (n.op == "If") {
+        if (propagating_) decline();  // what a branch's data propagation sees: not modelled
         if_node(n);
         return;
       }
@@ -1504,9 +1669,11 @@ class Inference {
       return;
     }
     // (a Constant's value is read by later nodes only where its output's type merged)
-    if (update(n.out[0], std::move(out)) && n.op == "Constant") {
+    const bool merged = update(n.out[0], std::move(out));
+    if (merged && n.op == "Constant") {
       slots_[n.out[0]].data = &constants_.back();
     }
+    if (merged) slots_[n.out[0]].generated = propagated_;
   }
 
   // A node's inference failed: an error of the strict run in the graph (unless an op without
@@ -1606,6 +1773,11 @@ class Inference {
   std::deque<std::string> generated_;
   unsigned next_symbol_ = 0;
   bool unsupported_seen_ = false;
+  // what the node being inferred gives its output of data propagation (`Slot::generated`)
+  mutable int64_t propagated_ = -1;
+  // an op whose data propagation passes values on other than Add, Sub, Mul and Cast was
+  // inferred (an If after it is declined)
+  mutable bool propagating_ = false;
 };
 
 PyObject* inferred(PyObject*, PyObject* arg) {

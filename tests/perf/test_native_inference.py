@@ -121,8 +121,10 @@ def _random_elementwise(rng, pick, k: int, initializers: list) -> tuple[str, lis
     """An activation with random attributes (now and then one of another type, or one the op
     does not define), a Clip (min, max: initializers, a graph's tensor, left out), a
     LayerNormalization (axis at random), a Gather (indices of random dims and values, axis
-    at random), an Unsqueeze or a Squeeze (`_random_squeeze`)."""
-    kind = rng.integers(0, 12)
+    at random), an Unsqueeze or a Squeeze (`_random_squeeze`), a Slice (`_random_slice`)."""
+    kind = rng.integers(0, 14)
+    if kind >= 12:
+        return _random_slice(rng, pick, k, initializers)
     if kind >= 10:
         return _random_squeeze(rng, pick, k, initializers, unsqueeze=kind == 10)
     if kind < 5:
@@ -158,6 +160,38 @@ def _random_elementwise(rng, pick, k: int, initializers: list) -> tuple[str, lis
     initializers.append(numpy_helper.from_array(indices, f"indices{k}"))
     attributes = {"axis": int(rng.integers(-2, 2))} if rng.random() < 0.7 else {}
     return "Gather", [pick(), f"indices{k}"], attributes
+
+
+def _random_slice(rng, pick, k: int, initializers: list):
+    """A Slice of random starts, ends, axes and steps (out of range, of other lengths, a step
+    of 0, INT32 or a tensor of the graph now and then; axes and steps left out)."""
+    size = int(rng.integers(1, 3))
+
+    def bounds(name: str, low: int, high: int, length: int = size) -> str:
+        values = [int(v) for v in rng.integers(low, high, size=length)]
+        if rng.random() < 0.1 and values:
+            values[0] = int(rng.choice([2**62, -(2**62)]))
+        if rng.random() < 0.03:
+            values = [max(-9, min(9, v)) for v in values]
+            initializers.append(numpy_helper.from_array(np.array(values, np.int32), name))
+        else:
+            initializers.append(_int64(name, values))
+        return name
+
+    ins = [
+        pick(),
+        bounds(f"starts{k}", -5, 6),
+        bounds(f"ends{k}", -5, 7, size + (rng.random() < 0.03)),
+    ]
+    if rng.random() < 0.6:
+        ins.append(bounds(f"axes{k}", -4, 4) if rng.random() < 0.9 else "")
+        if rng.random() < 0.5:
+            steps = [int(s) for s in rng.choice([-2, -1, 1, 1, 2, 0], size=size)]
+            initializers.append(_int64(f"steps{k}", steps))
+            ins.append(f"steps{k}")
+    if rng.random() < 0.05:
+        ins[1] = pick()  # not a constant
+    return "Slice", ins, {}
 
 
 def _random_squeeze(rng, pick, k: int, initializers: list, unsqueeze: bool):
@@ -281,9 +315,10 @@ def random_model(seed: int) -> onnx.ModelProto:
 
 
 def random_elementwise_model(seed: int) -> onnx.ModelProto:
-    """A graph of activations, Clips and Gathers (`_random_elementwise`), a few plain unary
-    ops and now and then an op without a schema: each of these ops met more often than in
-    `random_model`."""
+    """A graph of the ops of `_random_elementwise`, a few plain unary and binary ops, Casts,
+    small Constants and now and then an op without a schema: each of these ops met more
+    often than in `random_model`, and the values data propagation passes on (a rank-1
+    tensor's, through Add, Sub, Mul, Cast, Unsqueeze, Squeeze, Gather and Slice)."""
     rng = np.random.default_rng(seed)
     opset = int(rng.choice([13, 14, 17, 18, 20, 21, 25]))
     float_type = int(rng.choice([TensorProto.FLOAT, TensorProto.FLOAT16]))
@@ -299,10 +334,18 @@ def random_elementwise_model(seed: int) -> onnx.ModelProto:
 
     for k in range(int(rng.integers(2, 12))):
         choice, domain, attributes = rng.integers(0, 100), "", {}
-        if choice < 75:
+        if choice < 60:
             op, ins, attributes = _random_elementwise(rng, pick, k, initializers)
-        elif choice < 95:
+        elif choice < 75:
             op, ins = str(rng.choice(UNARY)), [pick()]
+        elif choice < 85:  # (Add, Sub and Mul pass values of data propagation on)
+            op, ins = str(rng.choice(BINARY)), [pick(), pick()]
+        elif choice < 90:
+            op, ins, attributes = "Cast", [pick()], {"to": float_type}
+        elif choice < 95:
+            value = rng.standard_normal([int(rng.integers(1, 4))] * int(rng.integers(0, 2)))
+            op, ins = "Constant", []
+            attributes = {"value": numpy_helper.from_array(value.astype(np.float32))}
         else:
             op, ins, domain, uses_foreign = "Gelu", [pick()], "com.example", True
         nodes.append(
@@ -936,3 +979,71 @@ def test_damaged_bytes_never_crash(seed):
         if native is not None and ONNX_CHECKED:
             expected = _onnx(serialized)
             assert expected is not None and _entries(native) == _entries(expected)
+
+
+def _propagating(nodes, initializers) -> onnx.ModelProto:
+    """`nodes` over x FLOAT [3], y FLOAT [2] and a FLOAT axes input `a` [1] (no constant),
+    the last node's output the graph's."""
+    inputs = [
+        _value_info("x", TensorProto.FLOAT, [3]),
+        _value_info("y", TensorProto.FLOAT, [2]),
+        _value_info("a", TensorProto.INT64, [1]),
+    ]
+    out = helper.make_empty_tensor_value_info(nodes[-1].output[0])
+    return _model(nodes, inputs, [out], initializers)
+
+
+@needs_checked_onnx
+@pytest.mark.parametrize(
+    ("nodes", "values", "modelled"),
+    [
+        pytest.param(  # [1, 3] holds the 3 values of x: index 2 is one of them
+            [("Unsqueeze", ["x", "zero"], "u"), ("Gather", ["u", "two"], "g")],
+            {"zero": [0], "two": [2]},
+            True,
+            id="gather-of-passed-on-values",
+        ),
+        pytest.param(  # ... index 5 is not: the run with propagation fails
+            [("Unsqueeze", ["x", "zero"], "u"), ("Gather", ["u", "five"], "g")],
+            {"zero": [0], "five": [5]},
+            False,
+            id="gather-out-of-passed-on-values",
+        ),
+        pytest.param(  # 3 values and 2 values: Add's propagation fails
+            [
+                ("Unsqueeze", ["x", "zero"], "u"),
+                ("Unsqueeze", ["y", "one"], "v"),
+                ("Add", ["u", "v"], "s"),
+            ],
+            {"zero": [0], "one": [1]},
+            False,
+            id="add-of-values-that-do-not-broadcast",
+        ),
+        pytest.param(  # no shape (axes not a constant), yet x's values: Slice's propagation fails
+            [("Unsqueeze", ["x", "a"], "u"), ("Slice", ["u", "one", "ends"], "s")],
+            {"one": [1], "ends": [2, 3]},
+            False,
+            id="slice-of-values-without-a-shape",
+        ),
+        pytest.param(  # a range of them, passed on to a Gather of index 0
+            [("Slice", ["x", "one", "two"], "s"), ("Gather", ["s", "zero"], "g")],
+            {"one": [1], "two": [2], "zero": [0]},
+            True,
+            id="slice-then-gather",
+        ),
+    ],
+)
+def test_the_values_data_propagation_passes_on_are_followed(nodes, values, modelled):
+    """ONNX's data propagation gives a rank-1 tensor of a static dim that many unknown values
+    and passes them on (Unsqueeze, Squeeze, Cast, Add, Sub, Mul, Gather, Slice), whatever the
+    shapes become; a Gather, Slice or Add that their lengths do not fit fails the strict run
+    with propagation only. The native inference follows those lengths: it gives ONNX's
+    types where both runs agree, and declines where they differ."""
+    model = _propagating(
+        [helper.make_node(op, ins, [out]) for op, ins, out in nodes],
+        [_int64(name, v) for name, v in values.items()],
+    )
+    serialized = model.SerializeToString()
+    assert (_onnx(serialized) is not None) == modelled  # the case is what it says
+    assert _onnx(serialized, data_prop=False) is not None
+    assert _agrees(model) == modelled
