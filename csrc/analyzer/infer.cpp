@@ -1305,8 +1305,10 @@ class Inference {
     if (step == 0) decline();
     int64_t start = first[0], end = last[0];
     clamp_slice(length, start, end, step);
-    int64_t taken = 0;
-    for (int64_t i = start; step > 0 ? i < end : i > end; i += step) ++taken;
+    // the indices start, start + step, ... before end (ONNX walks them one by one)
+    const int64_t span = step > 0 ? end - start : start - end;
+    const int64_t stride = step > 0 ? step : -step;
+    const int64_t taken = span > 0 ? (span + stride - 1) / stride : 0;
     if (taken > 0) propagated_ = taken;
   }
 
