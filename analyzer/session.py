@@ -151,7 +151,7 @@ class ModelSession:
         from trtforge.analyzer import background
 
         loaded = self.loaded
-        # (advice may import a small one; bodies' nodes count: `graph.node_count`)
+        # (advice may import a small one; bodies' nodes count: `_speculation.node_count`)
         small = node_count(loaded.structure.graph, KEEP_INFERRED_NODES) <= KEEP_INFERRED_NODES
         if self._types is not None or self.for_rewrite or small:
             return _Ready(self)

@@ -70,13 +70,13 @@ log = logging.getLogger("trtforge.static")
 
 FOLD = Fix("rewrite", "fold-constants")
 
-#: a form (`graph.NodeFields.forms`) of this many signatures or more, each of at most
-#: VARIED_NODES_PER_SIGNATURE nodes on average, is one verdict key for the values of the
-#: attributes its signatures differ in (`VerdictMemo.kinds`)
 #: a body of this many nodes or more shares verdicts among alike nodes
 #: (`StaticChecker._body_verdicts`)
 BODY_MEMO_FROM = 64
 
+#: a form (`graph.NodeFields.forms`) of this many signatures or more, each of at most
+#: VARIED_NODES_PER_SIGNATURE nodes on average, is one verdict key for the values of the
+#: attributes its signatures differ in (`VerdictMemo.kinds`)
 VARIED_FROM = 64
 VARIED_NODES_PER_SIGNATURE = 2
 _NOT_VARIED = object()
@@ -672,22 +672,35 @@ def _prepare(top: GraphView, memo: VerdictMemo | None) -> None:
         memo.prepare()
 
 
-def _plain_attribute(attribute, nested: dict[bytes, bool]) -> bool:
-    """Whether a serialized attribute is bytes holding no graph (`nested`: the answers so
-    far)."""
-    if type(attribute) is not bytes:
-        return False
+def _holds_graph(attribute: bytes, nested: dict[bytes, bool]) -> bool:
+    """`holds_graph(attribute)`, looked up in `nested` (the answers so far) first."""
     found = nested.get(attribute)
     if found is None:
-        found = nested[attribute] = not holds_graph(attribute)
+        found = nested[attribute] = holds_graph(attribute)
     return found
 
 
+def _plain_attribute(attribute, nested: dict[bytes, bool]) -> bool:
+    """Whether a serialized attribute is bytes holding no graph (`nested`: as
+    `_holds_graph`)."""
+    return type(attribute) is bytes and not _holds_graph(attribute, nested)
+
+
+def _tensor_key(graph: GraphView, name: str, facts: tuple) -> tuple:
+    """What a verdict key holds of tensor `name` of `graph` whose facts are `facts`: those,
+    its type inside TensorRT, whether it is a graph output, and, for UINT8, whether the
+    parser reads it as INT32 weights."""
+    return (
+        facts,
+        effective_dtype(graph, name, facts[0]),
+        graph.is_graph_output(name),
+        facts[0] == "UINT8" and uint8_weights(graph, name),  # read as INT32 by most ops
+    )
+
+
 class _BodyKeys:
-    """What `StaticChecker._body_verdicts` keys a body's tensors by: each tensor's facts
-    (`GraphView.facts`: made-up dims by their names), effective type, being a graph output,
-    and, for UINT8, whether the parser reads it as INT32 weights — what `VerdictMemo` keys a
-    top-level tensor by (`_new_tensor_key`)."""
+    """What `StaticChecker._body_verdicts` keys a body's tensors by: `_tensor_key`, as
+    `VerdictMemo` keys a top-level tensor (made-up dims here by their names)."""
 
     def __init__(self, view: GraphView) -> None:
         self._view = view
@@ -717,12 +730,7 @@ class _BodyKeys:
                 self._keys[name] = found
                 return found
         facts = view.facts(name)
-        key = self._keys[name] = (
-            facts,
-            effective_dtype(view, name, facts[0]),
-            view.is_graph_output(name),
-            facts[0] == "UINT8" and uint8_weights(view, name),
-        )
+        key = self._keys[name] = _tensor_key(view, name, facts)
         if typed is not None and facts[0] != "UINT8":
             self._by_type[typed] = key
         return key
@@ -779,14 +787,9 @@ class VerdictMemo:
         attrs: tuple[bytes, ...] = ()
         if attributes:
             attrs = tuple(attributes)
-            nested = self._nested
             for attr in attrs:
-                if type(attr) is tuple:  # a tensor keyed without its values: no graph
-                    continue
-                has_graph = nested.get(attr)
-                if has_graph is None:
-                    has_graph = nested[attr] = holds_graph(attr)
-                if has_graph:
+                # (a tensor keyed without its values holds no graph)
+                if type(attr) is not tuple and _holds_graph(attr, self._nested):
                     return None  # as `_subgraphs` finds bodies, whatever the attribute's type
         kinds = self._kinds
         return kinds.setdefault((op, domain, attrs, n_inputs), len(kinds))
@@ -1212,12 +1215,7 @@ class VerdictMemo:
                     for d in shape
                 )
                 facts = (facts[0], shape, *facts[2:])
-        seen = (
-            facts,
-            effective_dtype(graph, name, facts[0]),
-            graph.is_graph_output(name),
-            facts[0] == "UINT8" and uint8_weights(graph, name),  # read as INT32 by most ops
-        )
+        seen = _tensor_key(graph, name, facts)
         key = self._ids.get(seen)
         if key is None:
             key = self._ids[seen] = len(self._ids) + 1

@@ -1049,6 +1049,21 @@ class Inference {
     return out;
   }
 
+  // onnx's checkAxesRange and adjustNegativeAxes: each axis in [-rank, rank - 1] (else the
+  // node fails), made non-negative
+  static void adjust_axes(std::vector<int64_t>& axes, int64_t rank) {
+    for (int64_t& axis : axes) {
+      if (axis < -rank || axis >= rank) throw Failed{};
+      if (axis < 0) axis += rank;
+    }
+  }
+
+  // onnx's checkDuplicateAxes on adjusted axes: an axis given twice fails the node
+  static void no_duplicate_axes(std::vector<int64_t> axes) {
+    std::sort(axes.begin(), axes.end());
+    if (std::adjacent_find(axes.begin(), axes.end()) != axes.end()) throw Failed{};
+  }
+
   // propagateShapeAndTypeFromFirstInput
   Type first_input(const Node& n) const {
     Type out = elem_from(n, 0);
@@ -1145,14 +1160,10 @@ class Inference {
       if (axes_data == nullptr) return out;  // not a constant: ONNX leaves the shape unknown
       axes = int64_values(*axes_data);
     }
-    const int64_t rank = unsqueeze ? r + static_cast<int64_t>(axes.size()) : r;
-    for (int64_t& axis : axes) {
-      if (axis < -rank || axis >= rank) throw Failed{};
-      if (axis < 0) axis += rank;
-    }
+    adjust_axes(axes, unsqueeze ? r + static_cast<int64_t>(axes.size()) : r);
     if (unsqueeze) {
+      no_duplicate_axes(axes);
       std::sort(axes.begin(), axes.end());
-      if (std::adjacent_find(axes.begin(), axes.end()) != axes.end()) throw Failed{};
       out.has_shape = true;
       size_t j = 0;
       Dim one;
@@ -1229,13 +1240,8 @@ class Inference {
         axes.clear();
         for (size_t k = 0; k < starts.size(); ++k) axes.push_back(static_cast<int64_t>(k));
       }
-      for (int64_t& axis : axes) {
-        if (axis < -r || axis >= r) throw Failed{};
-        if (axis < 0) axis += r;
-      }
-      std::vector<int64_t> sorted = axes;
-      std::sort(sorted.begin(), sorted.end());
-      if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) throw Failed{};
+      adjust_axes(axes, r);
+      no_duplicate_axes(axes);
       std::vector<int64_t> steps(starts.size(), 1);
       if (shaped(4)) {
         steps = given_steps;
@@ -1578,10 +1584,7 @@ class Inference {
         return out;
       }
       const int64_t rank = static_cast<int64_t>(in->dims.size());
-      for (int64_t& axis : axes) {
-        if (axis < -rank || axis >= rank) throw Failed{};
-        if (axis < 0) axis += rank;
-      }
+      adjust_axes(axes, rank);
       out.has_shape = true;
       for (int64_t i = 0; i < rank; ++i) {
         if (!axes.empty() && std::find(axes.begin(), axes.end(), i) == axes.end()) {

@@ -454,6 +454,14 @@ bool read_bodies(std::string_view graph, std::deque<GraphParts>& bodies, int dep
   });
 }
 
+// The bodies of the serialized ModelProto `model`'s graph (7), as `read_bodies` finds them;
+// false when the bytes are not understood.
+bool model_bodies(std::string_view model, std::deque<GraphParts>& bodies) {
+  return each_field(model, [&](uint32_t field, std::string_view graph) {
+    return field != 7 || read_bodies(graph, bodies, 1);
+  });
+}
+
 PyObject* body_types(PyObject*, PyObject* arg) {
   Py_buffer view;
   if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) != 0) return nullptr;
@@ -461,10 +469,7 @@ PyObject* body_types(PyObject*, PyObject* arg) {
   {
     std::deque<GraphParts> bodies;
     std::string_view model(static_cast<const char*>(view.buf), static_cast<size_t>(view.len));
-    bool understood = each_field(model, [&](uint32_t field, std::string_view graph) {
-      return field != 7 || read_bodies(graph, bodies, 1);
-    });
-    if (!understood) {
+    if (!model_bodies(model, bodies)) {
       result = Py_NewRef(Py_None);
     } else {
       Blobs types;
@@ -487,13 +492,11 @@ PyObject* body_nodes(PyObject*, PyObject* arg) {
   if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) != 0) return nullptr;
   std::deque<GraphParts> bodies;
   std::string_view model(static_cast<const char*>(view.buf), static_cast<size_t>(view.len));
-  bool understood = each_field(model, [&](uint32_t field, std::string_view graph) {
-    return field != 7 || read_bodies(graph, bodies, 1);
-  });
-  PyBuffer_Release(&view);
-  if (!understood) Py_RETURN_NONE;
+  const bool understood = model_bodies(model, bodies);
   size_t count = 0;
   for (const GraphParts& body : bodies) count += body.ops.size();
+  PyBuffer_Release(&view);
+  if (!understood) Py_RETURN_NONE;
   return PyLong_FromSize_t(count);
 }
 
