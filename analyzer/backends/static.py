@@ -542,7 +542,7 @@ class StaticChecker:
             # text holds one of the node's tensor names is this node's alone
             texts = [x.message[len(prefix) :] + "\0" + x.hint + "\0" + x.inner for x in findings]
             names = [n for n in (*f.inputs[index], *f.outputs[index]) if n]
-            if any(str(n) in text for n in names for text in texts):
+            if any(_mentions(text, str(n)) for n in names for text in texts):
                 return None
             return ("named", status, [(x, len(prefix)) for x in findings], verdict.plugin)
 
@@ -552,9 +552,7 @@ class StaticChecker:
             prefix = finding_prefix(f.ops[index], display(index))
             verdict = verdicts[index]
             verdict.status, verdict.plugin = status, plugin
-            verdict.reasons = [
-                dataclasses.replace(x, message=prefix + x.message[cut:]) for x, cut in findings
-            ]
+            verdict.reasons = [x.with_message(prefix + x.message[cut:]) for x, cut in findings]
 
         if memo is None:
             for index in range(len(verdicts)):
@@ -670,6 +668,26 @@ def _prepare(top: GraphView, memo: VerdictMemo | None) -> None:
     top.prepare_structural()
     if memo is not None:
         memo.prepare()
+
+
+def _mentions(text: str, name: str) -> bool:
+    """Whether `text` holds tensor `name` as a word of its own: not inside a longer word (a
+    tensor named `s` is not mentioned by "is supported"), so that the findings of generated
+    graphs' one-letter names are still shared (`StaticChecker.run`'s "named" verdicts)."""
+    start = text.find(name)
+    while start >= 0:
+        end = start + len(name)
+        if not (start and _WORD_CHAR(text[start - 1])) and not (
+            end < len(text) and _WORD_CHAR(text[end])
+        ):
+            return True
+        start = text.find(name, start + 1)
+    return False
+
+
+#: whether a character continues a word (letters, digits, underscore): a name's occurrence
+#: next to one is part of another word
+_WORD_CHAR = re.compile(r"\w").fullmatch
 
 
 def _holds_graph(attribute: bytes, nested: dict[bytes, bool]) -> bool:

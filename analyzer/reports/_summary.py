@@ -80,12 +80,19 @@ def unsupported_op_types(report: Report, tally: Tally | None = None) -> list[OpT
     """Unsupported op types, most frequent first (`tally`: the report's, if at hand)."""
     counts: Counter[tuple[str, str]] = Counter()
     codes: dict[tuple[str, str], dict[str, None]] = {}
-    for node in (tally or report.tally()).unsupported:
-        key = (node.op_type, _domain(node))
-        counts[key] += 1
+    # nodes alike (op, domain, their findings' codes and severities) counted first: a model
+    # of 100,000 nodes of one unsupported op has one such kind
+    kinds = Counter(
+        (node.op_type, node.domain, tuple([(r.code, r.is_error) for r in node.reasons]))
+        for node in (tally or report.tally()).unsupported
+    )
+    for (op, domain, reasons), n in kinds.items():
+        key = (op, "" if domain in ("", "ai.onnx") else domain)
+        counts[key] += n
         bucket = codes.setdefault(key, {})
-        for reason in node.errors or node.reasons:
-            bucket.setdefault(reason.code, None)
+        errors = [code for code, is_error in reasons if is_error]
+        for code in errors or [code for code, _ in reasons]:
+            bucket.setdefault(code, None)
     return [
         OpTypeCount(op, domain, n, tuple(codes[(op, domain)]))
         for (op, domain), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -109,13 +116,25 @@ def fix_plan(report: Report, tally: Tally | None = None) -> FixPlan:
     per_pass: Counter[str] = Counter()
     per_plugin: Counter[str] = Counter()
     fixed = partly = 0
+    # nodes whose findings hold the same fixes (by identity: the findings of a verdict
+    # shared by many nodes share their tuple of fixes) are counted as one kind
+    kinds: dict[tuple, list] = {}  # kind -> [nodes, the first]
     for node in unsupported:
+        kind = tuple([(id(r.fixes), r.is_error) for r in node.reasons])
+        seen = kinds.get(kind)
+        if seen is None:
+            kinds[kind] = [1, node]
+        else:
+            seen[0] += 1
+    for n, node in kinds.values():
         names = {f.name for f in node.fixes if f.kind == "rewrite"}
-        per_pass.update(names)
-        per_plugin.update({f.name for f in node.fixes if f.kind == "plugin"})
+        for name in names:
+            per_pass[name] += n
+        for name in {f.name for f in node.fixes if f.kind == "plugin"}:
+            per_plugin[name] += n
         whole = all(any(f.kind == "rewrite" for f in error.fixes) for error in node.errors)
-        fixed += bool(names) and whole
-        partly += bool(names) and not whole
+        fixed += n if names and whole else 0
+        partly += n if names and not whole else 0
     for finding in report.graph_findings:
         per_pass.update({f.name for f in finding.fixes if f.kind == "rewrite"})
     passes = tuple(p for p, _ in sorted(per_pass.items(), key=lambda kv: (-kv[1], kv[0])))

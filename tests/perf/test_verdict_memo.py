@@ -731,6 +731,35 @@ def test_findings_that_only_name_their_node_are_shared_renamed(monkeypatch):
     assert "'s2'" in report.nodes[-1].reasons[0].message
 
 
+def test_findings_holding_a_short_tensor_name_inside_a_word_are_shared(monkeypatch):
+    """Tensors named as generated graphs name them (`s`, `t1`) appear inside the words of
+    any finding ("is supported"): that is no mention of the tensor, and the verdict is
+    shared; a finding that quotes the tensor (`'s'`) still keeps its node judged alone."""
+    shift = helper.make_tensor("s", TensorProto.UINT32, [1], [1])
+    nodes = [
+        helper.make_node(
+            "BitShift", [f"t{i}" if i else "x", "s"], [f"t{i + 1}"], name=f"n{i}", direction="LEFT"
+        )
+        for i in range(40)
+    ]
+    model = _model(
+        nodes,
+        [helper.make_tensor_value_info("x", TensorProto.UINT32, [4])],
+        [helper.make_tensor_value_info("t40", TensorProto.UINT32, [4])],
+    )
+    model.graph.initializer.append(shift)
+    shared, alone = _reports(model, "rtx-1")
+    assert shared == alone
+    judged = _judged(monkeypatch, lambda node: node.name)
+    report = static.check_static(load_model(model), parse_target("rtx-1"))
+    assert len(judged) <= 3
+    assert all(n.reasons[0].message.startswith(f"BitShift node '{n.name}': ") for n in report.nodes)
+    message = report.nodes[0].reasons[0].message
+    assert "supported" in message and "'s'" not in message  # (inside words only)
+    assert static._mentions("input 's' is FLOAT", "s")
+    assert not static._mentions("is supported", "s") and not static._mentions("t12", "t1")
+
+
 @pytest.mark.parametrize("name", ["bert_opset17.onnx", "llama_opset17.onnx"])
 def test_holding_seen_finds_the_nodes_values_key_finds(name):
     """`VerdictMemo.holding_seen` (in bulk) names exactly the nodes whose `values_key` is

@@ -269,6 +269,59 @@ def test_every_json_report_validates_against_the_shipped_schema(tmp_path):
         assert list(doc) == list(report.to_json())  # in the same key order
 
 
+def test_json_lines_of_nodes_with_findings_are_the_encoders_text():
+    """Nodes with findings are written from parts shared among nodes alike (`_Parts`): each
+    line must be the compact encoding of the node's JSON, character for character — over
+    findings sharing all but their messages, fixes and plugins, names and messages with
+    quotes, backslashes, control characters and non-ASCII text, and every optional field."""
+    import random
+
+    from trtforge.analyzer.reports.json_report import _compact
+
+    rng = random.Random(11)
+    texts = ["", "a", 'q"uo\\te', "tab\tnl\n\x01", "ünï ☃ 𝔁", "/m/l.0/Add_1", "'x'"]
+    fixes = [(), (Fix("rewrite", "fold-constants"),), (Fix("plugin", "N", "d"), Fix("manual", "m"))]
+    shared = [
+        _finding("c1", "", "hint", fixes[1]),
+        _finding("c2", "", "", fixes[2], "warning", "If_1/then/Add"),
+    ]
+    nodes = []
+    for index in range(400):
+        reasons = []
+        for _ in range(rng.randrange(1, 4)):
+            base = (
+                rng.choice(shared)
+                if rng.random() < 0.5
+                else _finding(
+                    rng.choice(texts),
+                    "",
+                    rng.choice(texts),
+                    rng.choice(fixes),
+                    rng.choice(["error", "warning"]),
+                    rng.choice(texts),
+                )
+            )
+            reasons.append(base.with_message(rng.choice(texts) + str(index)))
+        plugin = PluginRef(rng.choice(texts), "1", "trtforge", rng.random() < 0.5)
+        nodes.append(
+            NodeVerdict(
+                index,
+                rng.choice(texts),
+                rng.choice(texts + ["Add"]),
+                rng.choice(texts),
+                rng.choice(["unsupported", "plugin", "supported"]),
+                reasons,
+                plugin if rng.random() < 0.3 else None,
+            )
+        )
+    report = rich_report()
+    report.nodes[:] = nodes
+    text = render(report, "json")
+    lines = [_compact(node.to_json()) for node in nodes]
+    assert ",\n    ".join(lines) in text
+    assert json.loads(text) == report.to_json()
+
+
 @pytest.mark.parametrize(
     "damage",
     [
