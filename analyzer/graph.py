@@ -40,8 +40,9 @@ except ImportError:  # pragma: no cover - a build without a C++ compiler
 
 log = logging.getLogger("trtforge.graph")
 
-#: a tensor attribute whose sound raw data holds at least this many bytes is keyed without its
-#: values (`NodeFields.attribute_keys`); smaller ones (a ConstantOfShape's fill value, a
+#: a tensor attribute whose sound data (raw_data, or its element type's typed field, as
+#: onnx.helper writes it) holds at least this many bytes is keyed without its values
+#: (`NodeFields.attribute_keys`); smaller ones (a ConstantOfShape's fill value, a
 #: Reshape's shape in a Constant) keep them, and with them verdicts that may read them.
 ELIDED_VALUE_BYTES = 64
 
@@ -211,10 +212,11 @@ class NodeFields:
     def attribute_keys(self) -> list:
         """Each node's attributes as its signature and verdict key hold them, computed once:
         its `attributes` list, or, when it has a tensor attribute of ELIDED_VALUE_BYTES or
-        more whose data is sound, a tuple in which each such attribute stands for its tensor
-        without the values (`_wire.attribute_keys`: (None, ...), element type, dims and every
-        other field kept). A model that stores its weights in Constant nodes then has a few
-        signatures instead of one per weight. What a node's values decide, nothing judged per
+        more whose data is sound (in raw_data or in the typed field of its element type), a
+        tuple in which each such attribute stands for its tensor without the values
+        (`_wire.attribute_keys`: (None, ...), element type, dims and every other field kept).
+        A model that stores its weights in Constant nodes then has a few signatures instead
+        of one per weight. What a node's values decide, nothing judged per
         signature reads: a sound tensor has no problem for validity to find, and a rule that
         reads a tensor attribute of a node keyed so makes its verdict the node's own
         (`NodeContext.attrs`). Any other tensor attribute with a name or a doc string stands

@@ -719,15 +719,15 @@ bool each_name_within(std::string_view graph, On& on, int depth) {
 
 // The fields of the serialized TensorProto `tensor`, in order, but its name (8) and doc string
 // (12), which name it for people and tools and change nothing the parser or inference builds
-// of it, and (`without_values`) its raw_data (9), appended to `out`; `named`: it has either of
-// the first two. False when the bytes are malformed.
-bool tensor_fields_but_names(std::string_view tensor, bool without_values, std::string& out,
+// of it, and the field `values_field` (raw_data 9, or a typed field; 0: none), appended to
+// `out`; `named`: it has either of the first two. False when the bytes are malformed.
+bool tensor_fields_but_names(std::string_view tensor, uint32_t values_field, std::string& out,
                              bool& named) {
   return each_raw_field(tensor, [&](uint32_t field, uint32_t, std::string_view whole,
                                     std::string_view) {
     if (field == 8 || field == 12) {
       named = true;
-    } else if (field != 9 || !without_values) {
+    } else if (values_field == 0 || field != values_field) {
       out.append(whole.data(), whole.size());
     }
     return true;
@@ -758,7 +758,7 @@ bool without_tensor_names(std::string_view node_field, std::string& out) {
       return true;
     }
     std::string tensor;
-    bool inner = tensor_fields_but_names(payload, false, tensor, dropped);
+    bool inner = tensor_fields_but_names(payload, 0, tensor, dropped);
     if (inner) put_field(rebuilt, 5, tensor);
     return inner;
   });
@@ -2882,11 +2882,81 @@ PyObject* raw_data_rows(PyObject*, PyObject* args) {
 // therefore leaves them out and keeps everything else, its values included.
 //
 // The key of one serialized AttributeProto: (None, the attribute's fields but its tensor, the
-// tensor's fields but name, raw_data and doc_string), both in the order the bytes hold them,
-// for a sound tensor of `min_bytes` of raw data or more; (1, the same, the tensor's fields but
+// tensor's fields but name, raw_data or its typed field, and doc_string), both in the order
+// the bytes hold them, for a sound tensor (`sound_head`, or `sound_typed`: onnx.helper's
+// make_tensor writes float_data, int64_data...) of `min_bytes` of values or more; (1, the same, the tensor's fields but
 // name and doc_string) for another tensor that has a name or a doc string; nullptr (no error
 // set) when the attribute keeps its own bytes as its key: it has no single tensor, a graph, or
 // a tensor of neither kind.
+// The typed field (TensorProto: float_data 4, int32_data 5, int64_data 7, double_data 10,
+// uint64_data 11) that holds the values of an element type, as onnx.proto assigns them, for
+// the types of at least 8 bits a value whose values sit one to an entry; 0 for the others
+// (8-bit floats, packed 4- and 2-bit types, complex, string: their values stay in the key).
+uint32_t typed_field_of(int64_t type) {
+  switch (type) {
+    case 1: return 4;                                          // FLOAT
+    case 11: return 10;                                        // DOUBLE
+    case 7: return 7;                                          // INT64
+    case 2: case 3: case 4: case 5: case 6: case 9: case 10:   // UINT8, INT8, UINT16,
+    case 16: return 5;                                         // INT16, INT32, BOOL, FLOAT16,
+                                                               // BFLOAT16
+    case 12: case 13: return 11;                               // UINT32, UINT64
+    default: return 0;
+  }
+}
+
+// Whether the TensorProto `tensor`, of head `head`, is sound with its values in a typed field:
+// no raw_data, data_location DEFAULT, no segment, no dim below 0, and one packed run of the
+// field its element type is assigned (`typed_field_of`) holding exactly as many values as its
+// dims multiply to, and no other typed field (validity's check then finds nothing: it counts
+// the first typed field that holds values). Its values' bytes as raw_data would hold them go
+// to `bytes` (what `min_bytes` is compared with). Unpacked runs, fields written twice or with
+// another wire type are not known sound.
+bool sound_typed(std::string_view tensor, const TensorHead& head, const std::vector<int>& bits,
+                 uint64_t& bytes) {
+  if (head.odd_wire || head.has_raw_data || head.data_location != 0) return false;
+  const int64_t type = head.element_type();
+  const uint32_t wanted = typed_field_of(type);
+  if (wanted == 0 || type >= static_cast<int64_t>(bits.size()) ||
+      bits[static_cast<size_t>(type)] < 8) {
+    return false;
+  }
+  unsigned __int128 count = 1;
+  for (uint64_t size : head.dims) {
+    if (static_cast<int64_t>(size) < 0) return false;
+    count *= size;
+    if (count > (static_cast<unsigned __int128>(1) << 40)) return false;
+  }
+  int runs = 0;
+  uint64_t values = 0;
+  bool read = each_raw_field(tensor, [&](uint32_t field, uint32_t wire, std::string_view,
+                                         std::string_view payload) {
+    switch (field) {
+      case 3: case 6: return false;  // a segment, string_data
+      case 4: case 5: case 7: case 10: case 11: break;
+      default: return true;
+    }
+    if (field != wanted || wire != 2 || ++runs > 1) return false;
+    if (field == 4 || field == 10) {  // fixed 4 or 8 bytes a value
+      const size_t width = field == 4 ? 4 : 8;
+      if (payload.size() % width != 0) return false;
+      values = payload.size() / width;
+      return true;
+    }
+    Reader r{reinterpret_cast<const uint8_t*>(payload.data()),
+             reinterpret_cast<const uint8_t*>(payload.data()) + payload.size()};
+    uint64_t value;
+    while (r.p < r.end) {
+      if (!r.varint(value)) return false;
+      ++values;
+    }
+    return true;
+  });
+  if (!read || runs != 1 || count != values) return false;
+  bytes = values * static_cast<uint64_t>(bits[static_cast<size_t>(type)] / 8);
+  return true;
+}
+
 PyObject* attribute_key(std::string_view attribute, const std::vector<int>& bits,
                         size_t min_bytes) {
   std::string outside;
@@ -2907,11 +2977,18 @@ PyObject* attribute_key(std::string_view attribute, const std::vector<int>& bits
   });
   if (!read || graph || tensors != 1) return nullptr;
   TensorHead head;
-  const bool values_left_out =
-      read_tensor_head(tensor, head) && sound_head(head, bits) && head.raw_data_bytes >= min_bytes;
+  const bool known = read_tensor_head(tensor, head);
+  uint64_t typed_bytes = 0;
+  uint32_t values_field = 0;  // the field whose values the key leaves out (0: none)
+  if (known && sound_head(head, bits) && head.raw_data_bytes >= min_bytes) {
+    values_field = 9;
+  } else if (known && sound_typed(tensor, head, bits, typed_bytes) && typed_bytes >= min_bytes) {
+    values_field = typed_field_of(head.element_type());
+  }
+  const bool values_left_out = values_field != 0;
   std::string inside;
   bool named = false;
-  read = tensor_fields_but_names(tensor, values_left_out, inside, named);
+  read = tensor_fields_but_names(tensor, values_field, inside, named);
   if (!read || (!values_left_out && !named)) return nullptr;
   PyRef first(make_bytes(outside)), second(make_bytes(inside));
   PyRef kind(values_left_out ? Py_NewRef(Py_None) : PyLong_FromLong(1));
@@ -3163,8 +3240,10 @@ PyMethodDef methods[] = {
      "list of lists of serialized AttributeProtos: node_columns' last column): the node's own "
      "list when no attribute is elided, else a tuple of its attributes in which each "
      "attribute holding one sound tensor (raw_data of exactly the bytes its dims and element "
-     "type need: bits[element type] bits per element) of at least min_bytes, and no graph, "
-     "is (None, its other fields, the tensor's fields but name, raw_data and doc_string), and "
+     "type need: bits[element type] bits per element; or one packed run of the typed field "
+     "its element type is assigned, of exactly as many values as its dims need) of at least "
+     "min_bytes, and no graph, is (None, its other fields, the tensor's fields but name, its "
+     "values and doc_string), and "
      "each attribute holding one other tensor, named or with a doc string, and no graph, is "
      "(1, its other fields, the tensor's fields but name and doc_string)."},
     {"lean_model", lean_model, METH_VARARGS,

@@ -929,15 +929,22 @@ def _chain(nodes: list[onnx.NodeProto], last: str) -> onnx.ModelProto:
     )
 
 
-def _constant_weights(count: int, bad: int | None = None) -> onnx.ModelProto:
+def _constant_weights(count: int, bad: int | None = None, typed: bool = False) -> onnx.ModelProto:
     """`count` MatMuls, each with its own FLOAT [8, 8] weight held by a Constant node (as an
     exporter that does not fold constants writes them); weight `bad`'s raw_data is a byte
-    short."""
+    short (`typed`: the values in float_data, as onnx.helper's make_tensor writes them, and
+    weight `bad` a value short)."""
     rng = np.random.default_rng(0)
     nodes, current = [], "x"
     for i in range(count):
-        weight = numpy_helper.from_array(rng.standard_normal((8, 8)).astype(np.float32), f"w{i}")
-        if i == bad:
+        values = rng.standard_normal((8, 8)).astype(np.float32)
+        if typed:
+            weight = helper.make_tensor(f"w{i}", TensorProto.FLOAT, [8, 8], values.ravel())
+            if i == bad:
+                del weight.float_data[-1]
+        else:
+            weight = numpy_helper.from_array(values, f"w{i}")
+        if i == bad and not typed:
             weight.raw_data = weight.raw_data[:-1]
         nodes += [
             helper.make_node("Constant", [], [f"w{i}"], name=f"c{i}", value=weight),
@@ -947,22 +954,24 @@ def _constant_weights(count: int, bad: int | None = None) -> onnx.ModelProto:
     return _chain(nodes, current)
 
 
-def test_constant_weights_share_a_verdict_whatever_their_values(monkeypatch):
+@pytest.mark.parametrize("typed", [False, True], ids=["raw-data", "typed-field"])
+def test_constant_weights_share_a_verdict_whatever_their_values(monkeypatch, typed):
     """Constants holding weights of one type and shape are keyed without their values
-    (`NodeFields.attribute_keys`): one is judged for all, the report is the one judging each
-    gives, and a weight whose data does not fit its dims is still reported on its node."""
+    (`NodeFields.attribute_keys`), in raw_data or in their type's typed field: one is judged
+    for all, the report is the one judging each gives, and a weight whose data does not fit
+    its dims is still reported on its node."""
     judged = _judged(monkeypatch, lambda node: node.op_type)
-    loaded, target = load_model(_constant_weights(40)), parse_target("rtx-1")
+    loaded, target = load_model(_constant_weights(40, typed=typed)), parse_target("rtx-1")
     shared = static.check_static(loaded, target)
     assert judged.count("Constant") == 1
     assert render(shared, "json") == render(static.check_static(loaded, target, memo=False), "json")
     fields = NodeFields.read(loaded.proto.graph)
     assert len(set(fields.signatures()[0])) == 2  # every Constant one signature, every MatMul one
     # a damaged weight among them: found on its node, by the bulk check as by the walk
-    damaged = load_model(_constant_weights(40, bad=17))
+    damaged = load_model(_constant_weights(40, bad=17, typed=typed))
     report = static.check_static(damaged, target)
     assert [n.name for n in report.nodes if n.status == "unsupported"] == ["c17"]
-    assert "raw_data" in report.nodes[34].reasons[0].message
+    assert ("float_data" if typed else "raw_data") in report.nodes[34].reasons[0].message
     assert render(report, "json") == render(
         static.check_static(damaged, target, memo=False), "json"
     )
