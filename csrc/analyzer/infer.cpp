@@ -1625,7 +1625,10 @@ class Inference {
         decline();
       }
       const Tensor& t = constants_.emplace_back(parse_tensor(n.attributes[0].t));
-      if (t.elem <= 0 || t.elem > 16 || t.other_data) decline();
+      // the output's type is the tensor's element type and dims (ConstantOpInference); its
+      // values are read only where an INT64 one is passed on (data propagation, a Reshape's
+      // shape): other data (onnx.helper's float_data...) is read as raw data is, not at all
+      if (t.elem <= 0 || t.elem > 16 || (t.other_data && t.elem == 7)) decline();
       if (t.elem == 7) int64_values(t);  // readable as ONNX reads it, else declined
       Type out;
       out.known = true;

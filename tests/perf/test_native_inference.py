@@ -113,6 +113,27 @@ def _declared(rng: np.random.Generator, name: str, elem: int) -> onnx.ValueInfoP
     return _value_info(name, elem, None if kind == 1 else _random_shape(rng))
 
 
+def _constant_value(rng, value: np.ndarray) -> onnx.TensorProto:
+    """A Constant's FLOAT tensor as an exporter writes it (raw_data), or as onnx.helper's
+    make_tensor does (float_data), now and then with a value more or less than its dims need
+    (which ONNX's inference never reads), in another element type's field, or FLOAT16 in
+    int32_data."""
+    pick = rng.random()
+    if pick < 0.5:
+        return numpy_helper.from_array(value)
+    tensor = helper.make_tensor("v", TensorProto.FLOAT, value.shape, value.ravel())
+    if pick < 0.6:
+        tensor.float_data.append(1.0)
+    elif pick < 0.65 and len(tensor.float_data):
+        del tensor.float_data[-1]
+    elif pick < 0.7:
+        tensor.ClearField("float_data")
+        tensor.int64_data.extend(range(value.size))
+    elif pick < 0.8:
+        tensor = helper.make_tensor("v", TensorProto.FLOAT16, value.shape, value.ravel())
+    return tensor
+
+
 def _int64(name: str, values: list[int]) -> onnx.TensorProto:
     return numpy_helper.from_array(np.array(values, dtype=np.int64), name)
 
@@ -288,7 +309,7 @@ def random_model(seed: int) -> onnx.ModelProto:
                 [int(rng.choice([1, 2, 3])) for _ in range(rng.integers(0, 3))]
             ).astype(np.float32)
             op, ins = "Constant", []
-            attributes["value"] = numpy_helper.from_array(value)
+            attributes["value"] = _constant_value(rng, value)
         else:
             op, ins, domain = "Gelu", [pick()], "com.example"
             uses_foreign = True
@@ -345,7 +366,7 @@ def random_elementwise_model(seed: int) -> onnx.ModelProto:
         elif choice < 95:
             value = rng.standard_normal([int(rng.integers(1, 4))] * int(rng.integers(0, 2)))
             op, ins = "Constant", []
-            attributes = {"value": numpy_helper.from_array(value.astype(np.float32))}
+            attributes = {"value": _constant_value(rng, value.astype(np.float32))}
         else:
             op, ins, domain, uses_foreign = "Gelu", [pick()], "com.example", True
         nodes.append(
@@ -535,7 +556,7 @@ def _random_branch(rng, name: str, outer: list[str], outputs: int, depth: int, f
             value = rng.standard_normal(
                 [int(rng.choice([1, 2, 3])) for _ in range(rng.integers(0, 3))]
             ).astype(np.float32)
-            attributes["value"] = numpy_helper.from_array(value)
+            attributes["value"] = _constant_value(rng, value)
         elif op == "Reshape":
             shape = f"{name}_shape{k}"
             values = [int(v) for v in rng.choice([-1, 0, 1, 2, 3, 4], size=rng.integers(1, 4))]
