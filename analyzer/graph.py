@@ -697,6 +697,19 @@ class GraphView:
             return set()
         return self._constants.difference(self._initializers, self._inputs, self._outputs)
 
+    def outputs_typed_alike(self) -> tuple[set[str], set[str]]:
+        """Among `tensors_not_typed_alike`, the graph outputs this graph's nodes compute (not
+        initializers or graph inputs): (those that are not build-time constants, those that
+        are). Each is a graph output, and its `facts` are those of its type with
+        `is_constant` set or not, so two of one group with one serialized type have the same
+        facts (a model of 100,000 outputs keys them by type). Empty where
+        `tensors_not_typed_alike` is None."""
+        if self.outer is not None or self._serialized is None:
+            return set(), set()
+        computed = self._outputs.difference(self._initializers, self._inputs)
+        constant = computed.intersection(self._constants)
+        return computed - constant, constant
+
     def type_table(self) -> Mapping[str, bytes]:
         """Name -> serialized TypeProto of every typed tensor (equal types: the same object;
         empty without a TypeTable). Read-only."""

@@ -1165,24 +1165,29 @@ class VerdictMemo:
             else:
                 alone.add(serialized)
         # the others by lookup; those not typed alike are keyed from their own facts
-        # (`_tensor_key`), the computed constants below
+        # (`_tensor_key`), the computed constants and outputs below
         for name in _keyed_by_type(table, by_type, skip, False, known):
             if table[name] in alone:
                 self._new_tensor_key(name)
-        self._key_constants_alike(table)
+        self._key_computed_alike(table)
 
-    def _key_constants_alike(self, table: Mapping[str, bytes]) -> None:
-        """Keys the computed constants (`GraphView.constants_typed_alike`) by type: one of
-        each type from its facts, the others by lookup (a model's many Constant outputs)."""
-        constants = self.graph.constants_typed_alike()
-        by_type: dict[bytes, int | tuple[int, tuple[str, ...]]] = {}
-        for serialized, name in _first_names(table, constants, inside=True).items():
-            key, of_type = self._new_tensor_key(name)  # (keys `name` itself)
-            if of_type:
-                by_type[serialized] = key
-        for name in _keyed_by_type(table, by_type, constants, True, self._tensor_keys):
-            if name not in self._tensor_keys:
-                self._new_tensor_key(name)
+    def _key_computed_alike(self, table: Mapping[str, bytes]) -> None:
+        """Keys the computed constants (`GraphView.constants_typed_alike`) and the graph
+        outputs the nodes compute (`GraphView.outputs_typed_alike`, each group apart) by
+        type: one of each type from its facts, the others by lookup (a model's many Constant
+        outputs, or a model of many outputs)."""
+        graph = self.graph
+        for names in (graph.constants_typed_alike(), *graph.outputs_typed_alike()):
+            if not names:
+                continue
+            by_type: dict[bytes, int | tuple[int, tuple[str, ...]]] = {}
+            for serialized, name in _first_names(table, names, inside=True).items():
+                key, of_type = self._new_tensor_key(name)  # (keys `name` itself)
+                if of_type:
+                    by_type[serialized] = key
+            for name in _keyed_by_type(table, by_type, names, True, self._tensor_keys):
+                if name not in self._tensor_keys:
+                    self._new_tensor_key(name)
 
     def _key_generated_alike(self, one_of: dict[bytes, str]) -> None:
         """Keys the types that differ only in the names of their made-up dims once per

@@ -977,6 +977,41 @@ def test_constant_weights_share_a_verdict_whatever_their_values(monkeypatch, typ
     )
 
 
+def test_graph_outputs_are_keyed_by_type(monkeypatch):
+    """Graph outputs the nodes compute (a model of many outputs) are keyed once per type and
+    flags: computed ones, Constant ones, a UINT8 one and an output that is also a graph
+    input apart; the report is the one keying each."""
+    nodes, outputs = [], []
+    for i in range(60):
+        nodes.append(helper.make_node("Relu", ["x"], [f"r{i}"], name=f"relu{i}"))
+        outputs.append(helper.make_tensor_value_info(f"r{i}", TensorProto.FLOAT, ["N", 8]))
+    for i in range(20):
+        value = numpy_helper.from_array(np.full(4, i, np.int64), f"v{i}")
+        nodes.append(helper.make_node("Constant", [], [f"c{i}"], name=f"const{i}", value=value))
+        outputs.append(helper.make_tensor_value_info(f"c{i}", TensorProto.INT64, [4]))
+    nodes.append(helper.make_node("Cast", ["x"], ["u"], name="to_uint8", to=TensorProto.UINT8))
+    outputs += [
+        helper.make_tensor_value_info("u", TensorProto.UINT8, ["N", 8]),
+        helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 8]),
+    ]
+    model = _model(
+        nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 8])], outputs
+    )
+    shared, alone = _reports(model, "rtx-1")
+    assert shared == alone
+    keyed = []
+    real = static.VerdictMemo._new_tensor_key
+    monkeypatch.setattr(
+        static.VerdictMemo,
+        "_new_tensor_key",
+        lambda self, name: keyed.append(name) or real(self, name),
+    )
+    static.check_static(load_model(model), parse_target("rtx-1"))
+    assert sum(name.startswith("r") for name in keyed) == 1
+    assert sum(name.startswith("c") for name in keyed) == 1
+    assert "u" in keyed and "x" in keyed
+
+
 def _named_shape_constants(count: int, bad: int | None = None) -> onnx.ModelProto:
     """`count` Reshapes, each of its own shape [-1, 4, 2] held by a Constant whose tensor is
     named and documented after it (as a model made with onnx.helper names them), every third
