@@ -463,18 +463,18 @@ def lean_inferred(
     if data_prop and too_large_for_data_prop(declared_types):  # the weights' too: inputs now
         return None
 
+    # the check's run, made strictly (`_strict_check_run`): (its inferred model, its types)
+    strict_check: list[tuple[bytes, dict[str, bytes]]] = []
+    plain_graph = CONTROL_FLOW.isdisjoint(ops)
+
     def run(cleared: bytes) -> dict[str, bytes]:  # (as `inference._run_without_declared_dims`)
-        types = None
-        for propagate in (False, True) if data_prop else (False,):
-            if propagate and too_large_for_data_prop(set(types.values())):
-                break
-            with address_space_cap(len(cleared)):
-                inferred = cpp_shape_inference().infer_shapes(cleared, False, False, propagate)
-            read = inferred_types(inferred)
-            if read is None:
-                raise SpeculationFailed("the types of bodies are read from the parsed model only")
-            types = read[1]
-        return types
+        made = None
+        if plain_graph:
+            made = _strict_check_run(cleared, data_prop, len(ops), ops.count("Constant"))
+        if made is not None:
+            strict_check.append(made)
+            return made[1]
+        return _lenient_check_run(cleared, data_prop)
 
     try:
         checked = checked_declarations(serialized_model, run, not CONTROL_FLOW.isdisjoint(ops))
@@ -482,6 +482,12 @@ def lean_inferred(
         raise SpeculationFailed(str(err)) from err
     if checked is None:
         return None  # the full path checks them (`inference._checked_declarations`)
+    if strict_check and checked is serialized_model:
+        inferred, computed = strict_check[0]
+        if _declared_as_computed(types, computed) and _wire.declared_once(serialized_model):
+            # every declaration is what inference computes: merging the static dims the
+            # check cleared changed nothing, and the check's strict run is the model's run
+            return inferred
     serialized_model = checked
     try:
         with address_space_cap(len(serialized_model)):
@@ -490,6 +496,67 @@ def lean_inferred(
             return strict_run(serialized_model, len(ops), bodies, in_parallel, data_prop, constants)
     except Exception as err:  # noqa: BLE001 - strict failure, MemoryError
         raise SpeculationFailed(str(err)) from err
+
+
+def _lenient_check_run(cleared: bytes, data_prop: bool) -> dict[str, bytes]:
+    """The run `checked_declarations` makes in a lean child (as the policy's,
+    `inference._run_without_declared_dims`): ONNX's inference, lenient, its memory capped,
+    giving name -> serialized type.
+
+    The policy runs without propagation, then with it unless a rank-1 tensor is too large:
+    propagated values only add shape facts, so where the run with them shows no such tensor,
+    the run without would not have either, and the policy's result is this run's — one run
+    of the whole graph instead of two."""
+
+    def types_of(propagate: bool) -> dict[str, bytes]:
+        with address_space_cap(len(cleared)):
+            inferred = cpp_shape_inference().infer_shapes(cleared, False, False, propagate)
+        read = inferred_types(inferred)
+        if read is None:
+            raise SpeculationFailed("the types of bodies are read from the parsed model only")
+        return read[1]
+
+    if not data_prop:
+        return types_of(False)
+    propagated = None
+    with contextlib.suppress(MemoryError):
+        propagated = types_of(True)
+        if not too_large_for_data_prop(set(propagated.values())):
+            return propagated
+    plain = types_of(False)
+    if too_large_for_data_prop(set(plain.values())):
+        return plain
+    return propagated if propagated is not None else types_of(True)
+
+
+def _strict_check_run(
+    cleared: bytes, data_prop: bool, nodes: int, constants: int
+) -> tuple[bytes, dict[str, bytes]] | None:
+    """`_lenient_check_run`'s run made strictly (a run that passes strictly gives what the
+    lenient one gives) by `strict_run` (a graph of `nodes` nodes, `constants` of them
+    Constants, and no If, Loop or Scan), its memory capped: (its inferred model, its types);
+    None where it raised or a rank-1 tensor is too large for data propagation (the lenient
+    run decides).
+
+    A model saved after shape inference declares every tensor as inference computes it: the
+    static dims the check clears come back from the nodes, nothing is merged that the nodes
+    did not compute, and this run is the model's own (`lean_inferred` keeps it, one run
+    instead of two)."""
+    try:
+        with address_space_cap(len(cleared)):
+            inferred = strict_run(cleared, nodes, 0, False, data_prop, constants)
+    except Exception:  # noqa: BLE001 - strict failure, MemoryError: the lenient run decides
+        return None
+    read = inferred_types(inferred)
+    if read is None or (data_prop and too_large_for_data_prop(set(read[1].values()))):
+        return None
+    return inferred, read[1]
+
+
+def _declared_as_computed(declared: dict[str, bytes], computed: dict[str, bytes]) -> bool:
+    """Whether each declared type (name -> serialized TypeProto: `model_types`) is, byte for
+    byte, the type a run computed (`computed`)."""
+    return all(computed.get(name) == serialized for name, serialized in declared.items())
 
 
 def _lean_input(serialized_model) -> tuple[bytes, list[tuple[str, bytes]] | None]:

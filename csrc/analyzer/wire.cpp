@@ -38,6 +38,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "wire_format.h"
@@ -409,6 +410,30 @@ PyObject* model_types(PyObject*, PyObject* arg) {
   }
   PyBuffer_Release(&view);
   return result;
+}
+
+// -- declared_once ---------------------------------------------------------------------------
+// Whether no name is declared twice among a model's top-level value_info, outputs and inputs
+// (`model_types` keeps each name's first declaration only): None when the bytes are not a
+// model this reader understands.
+PyObject* declared_once(PyObject*, PyObject* arg) {
+  Py_buffer view;
+  if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) != 0) return nullptr;
+  GraphParts parts;
+  std::string_view model(static_cast<const char*>(view.buf), static_cast<size_t>(view.len));
+  bool understood = each_field(model, [&](uint32_t field, std::string_view graph) {
+    return field != 7 || read_graph(graph, parts);
+  });
+  bool once = true;
+  if (understood) {
+    std::unordered_set<std::string_view> seen;
+    for (const auto* values : {&parts.value_info, &parts.outputs, &parts.inputs}) {
+      for (const Named& value : *values) once = seen.insert(value.name).second && once;
+    }
+  }
+  PyBuffer_Release(&view);
+  if (!understood) return Py_NewRef(Py_None);
+  return PyBool_FromLong(once);
 }
 
 // -- body_types ------------------------------------------------------------------------------
@@ -3165,6 +3190,10 @@ PyMethodDef methods[] = {
      "before its graphs, a body before its own nodes' bodies), name -> serialized TypeProto "
      "of its value_info, outputs and inputs (each name's first, in that order); None when "
      "the bytes are not a model this reader understands."},
+    {"declared_once", declared_once, METH_O,
+     "declared_once(serialized_model) -> whether no name is declared twice among the graph's "
+     "value_info, outputs and inputs; None when the bytes are not a model this reader "
+     "understands."},
     {"model_types", model_types, METH_O,
      "model_types(serialized_model) -> (op_types, types): the op_type of each top-level node, "
      "and name -> serialized TypeProto of the graph's value_info, outputs and inputs (each "

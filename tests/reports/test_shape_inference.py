@@ -936,3 +936,72 @@ def test_a_failing_run_without_declarations_keeps_them(monkeypatch):
     monkeypatch.setattr(inference, "_run_without_declared_dims", failing)
     assert inference._checked_declarations(model) is model
     assert infer_all(model)[1].decoded("y") == ("FLOAT", (1, 8, 4, 4))
+
+
+def _saved_after_inference(path: Path) -> onnx.ModelProto:
+    """The model at `path` as a user saves it after ONNX's shape inference: every tensor
+    declared in value_info as inference computed it."""
+    model = onnx.load(str(path))
+    return onnx.shape_inference.infer_shapes(model, data_prop=True)
+
+
+@pytest.mark.parametrize("name", ["bert_opset17.onnx", "gpt2_opset14.onnx", "t5_opset14.onnx"])
+def test_a_model_saved_after_inference_is_inferred_once_in_the_child(monkeypatch, name):
+    """A model whose value_info declares every tensor as inference computes it: the child's
+    check of declared static dims, made strictly, is the model's own run (one run instead of
+    the check's two and the final one). Its types are the policy's; and where a declaration
+    is not what the nodes compute (a conflicting static dim, a static dim where the nodes
+    compute a symbol, one name declared twice), the final run is still made and the types
+    are still the policy's (or both fail). A symbol declared where inference makes one up
+    is merged alike in both runs: one run."""
+    from trtforge.analyzer import _speculation
+    from trtforge.analyzer.inference import infer_table
+
+    if _speculation._wire is None:
+        pytest.skip("the native reader is not built")
+    saved = _saved_after_inference(Path(__file__).parents[1] / "fixtures" / "hf" / name)
+    assert len(saved.graph.value_info) > 100
+    runs = []
+    real = _speculation.strict_run
+    monkeypatch.setattr(_speculation, "strict_run", lambda *args: runs.append(args) or real(*args))
+
+    def lean_as_policy(model: onnx.ModelProto) -> int:
+        runs.clear()
+        try:
+            lean = _speculation.lean_inferred(model.SerializeToString())
+        except _speculation.SpeculationFailed:  # the final run fails: the full path decides
+            assert infer_all(model)[2], "the policy's strict run passes"
+            return len(runs)
+        assert _speculation.table_state(lean)[0] == infer_table(model)._raw
+        return len(runs)
+
+    assert lean_as_policy(saved) == 1  # (the check's run only)
+    for change in ("conflicting", "more than computed"):
+        stale = onnx.ModelProto()
+        stale.CopyFrom(saved)
+        dims = [
+            d
+            for v in stale.graph.value_info
+            for d in v.type.tensor_type.shape.dim
+            if (d.dim_value > 1 if change == "conflicting" else d.dim_param)
+        ]
+        if change == "conflicting":
+            dims[len(dims) // 2].dim_value += 1  # a static dim the nodes do not compute
+        else:
+            dims[len(dims) // 2].dim_value = 3  # static where the nodes compute a symbol
+        assert lean_as_policy(stale) == 2, change
+    twice = onnx.ModelProto()
+    twice.CopyFrom(saved)
+    twice.graph.value_info.append(twice.graph.value_info[3])
+    assert lean_as_policy(twice) == 2
+    named = onnx.ModelProto()
+    named.CopyFrom(saved)
+    made_up = [
+        d
+        for v in named.graph.value_info
+        for d in v.type.tensor_type.shape.dim
+        if d.dim_param.startswith("unk__")
+    ]
+    if made_up:  # (symbols are not cleared: merged alike in the check's run and the model's)
+        made_up[0].dim_param = "declared"
+        assert lean_as_policy(named) == 1
