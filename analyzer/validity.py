@@ -43,7 +43,7 @@ import onnx
 
 from trtforge.analyzer.errors import short
 from trtforge.analyzer.findings import Finding
-from trtforge.analyzer.graph import holds_graph
+from trtforge.analyzer.graph import NodeFields, holds_graph
 
 try:  # reads before writes in one pass (csrc/analyzer/producer_hops.cpp)
     from trtforge.analyzer import _producer_hops
@@ -853,7 +853,9 @@ class _GraphChecker:
             initializers = [initializers[i] for i, ok in enumerate(sound) if not ok]
         for tensor in initializers:
             self.problems.extend(_tensor_problems(tensor, where, top_index, "initializer"))
-        if at_top and fields is not None and self._sound(graph, fields, defined, outer, where):
+        if fields is not None and self._sound(
+            graph, fields, defined, outer, where, top_index, owners
+        ):
             return
         if callable(rows):  # `NodeFields.rows`, read only when the nodes are walked
             rows = rows()
@@ -937,23 +939,37 @@ class _GraphChecker:
                     "the model is damaged; re-export it",
                 )
 
-    def _sound(self, graph, fields, defined: set[str], outer, where: str) -> bool:
+    def _sound(
+        self,
+        graph,
+        fields,
+        defined: set[str],
+        outer,
+        where: str,
+        top_index: int | None = None,
+        owners: frozenset[str] = frozenset(),
+    ) -> bool:
         """The checks of `graph` after the element types and initializers, in bulk, for a
-        top-level graph: True when they found exactly what the node-by-node walk would find,
-        which is then skipped. That holds when no output is named twice, every input is
-        defined before its node and no node signature (`NodeFields.signatures`; one of each
-        form where they are many: `NodeFields.forms`) breaks its schema: a node then has
-        problems only in its attributes (tensors, bodies), added here in node order, each
-        body checked against the names defined up to its node (`_DefinedUpTo`), as the walk
-        would; otherwise nothing is added and False tells the caller to walk the nodes,
-        which finds and orders every problem.
+        top-level graph or a large body (`top_index`: the top-level node holding it): True
+        when they found exactly what the node-by-node walk would find, which is then
+        skipped. That holds when no output is named twice (nor, in a body, takes a name the
+        body sees from outside), every input is defined before its node and no node
+        signature (`NodeFields.signatures`; one of each form where they are many:
+        `NodeFields.forms`) breaks its schema: a node then has problems only in its
+        attributes (tensors, bodies), added here in node order, each body checked against
+        the names defined up to its node (`_DefinedUpTo`), as the walk would; otherwise
+        nothing is added and False tells the caller to walk the nodes, which finds and
+        orders every problem.
 
         A 100,000-node graph has a few dozen signatures: ~0.05 s here against ~0.5 s.
         """
+        at_top = top_index is None
         inputs, outputs = fields.inputs, fields.outputs
         produced_by: dict[str, int] = fields.producer_index()
         if len(produced_by) != _named_outputs(outputs) or not defined.isdisjoint(produced_by):
             return False  # a name produced twice
+        if not at_top and any(map(outer.__contains__, produced_by)):
+            return False  # a body's value named as one of an enclosing graph's
         for name in _reads_before_written(inputs, produced_by, defined):
             if name not in outer:
                 return False  # used before it is produced, or never produced
@@ -974,7 +990,11 @@ class _GraphChecker:
         # attributes each); nodes of one signature without a body (a model's many equal
         # Constants) are looked at once: the problems of their tensors are the same for all
         attributes = fields.attributes
-        searched = {n for n, i in enumerate(first) if ops[i] in _NESTING_OPS and attributes[i]}
+        searched = {
+            n
+            for n, i in enumerate(first)
+            if attributes[i] and (ops[i] in _NESTING_OPS or not at_top)  # (as the walk)
+        }
         with_bodies = {n for n in searched if any(map(holds_graph, attributes[first[n]]))}
         node = fields.node
         sound: set[int] = set()
@@ -983,15 +1003,16 @@ class _GraphChecker:
             if signature in sound:
                 continue
             found = len(self.problems)
+            at = index if at_top else top_index
             if signature in with_bodies:  # a body sees the names defined up to its node
                 visible = _DefinedUpTo(index, defined, produced_by)
-                self._subgraphs(node(index), _Visible(visible, outer), where, index)
+                self._subgraphs(node(index), _Visible(visible, outer), where, at, owners)
                 continue
-            self._subgraphs(node(index), frozenset(), where, index)
+            self._subgraphs(node(index), frozenset(), where, at, owners)
             if len(self.problems) == found:
                 sound.add(signature)  # no problem: none for the others either
         # (looked up in both: their union would copy every name of the graph)
-        self._dangling_outputs(graph, _Visible(defined, produced_by), outer, where, None)
+        self._dangling_outputs(graph, _Visible(defined, produced_by), outer, where, top_index)
         return True
 
     def _duplicate(self, rows, index, out, first, defined, where, top_index) -> None:
@@ -1130,6 +1151,10 @@ class _GraphChecker:
             bodies += list(attr.graphs)
             for body in bodies:
                 label = f"{where}{short(node.name or node.op_type)}/{short(attr.name)}/"
+                if len(body.node) >= BULK_BODY_NODES:  # read as columns, checked in bulk
+                    fields = NodeFields.read(body)
+                    self.graph(body, fields.rows, visible, label, at, fields, owners=owners)
+                    continue
                 rows = [
                     (n, n.op_type, n.domain, tuple(n.input), tuple(n.output)) for n in body.node
                 ]
@@ -1267,6 +1292,11 @@ class _DefinedUpTo:
         producer = self.produced_by.get(name)
         return producer is not None and producer < self.index
 
+
+#: a body of this many nodes or more (a scripted model's If around its whole network) is
+#: read as columns and checked in bulk where it can be (`_GraphChecker._sound`); a smaller
+#: one is walked node by node at no cost worth reading its columns.
+BULK_BODY_NODES = 256
 
 #: top-level ops whose attributes are searched for graphs and tensors (every op in bodies).
 _NESTING_OPS = frozenset({"If", "Loop", "Scan", "Constant", "ConstantOfShape", "SequenceMap"})

@@ -16,6 +16,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from trtforge.analyzer import validity
 from trtforge.analyzer.api import parser_available
 from trtforge.analyzer.cli.check import main as check_main
 from trtforge.analyzer.cli.rewrite import main as rewrite_main
@@ -1094,3 +1095,54 @@ def test_an_invalid_node_without_importer_is_promised_no_fix():
     (node,) = check(_double_regressor(), target="rtx-1", backend="static").nodes
     assert "invalid/inconsistent-types" in {f.code for f in node.errors}
     assert not node.fixes
+
+
+def _problems_found(model: onnx.ModelProto) -> list[tuple]:
+    return [
+        (p.node, p.finding.code, p.finding.message, p.finding.severity)
+        for p in validity.check_validity(model)
+    ]
+
+
+def _in_a_branch(model: onnx.ModelProto) -> onnx.ModelProto:
+    """`model` with its nodes inside an If's then branch (their outputs the branch's; the
+    else branch passes the first input through as each of them): what a body holding them
+    finds, which a large body checks in bulk."""
+    graph = model.graph
+    outputs = [o.name for o in graph.output]
+    then_branch = helper.make_graph(list(graph.node), "then", [], list(graph.output))
+    first = graph.input[0].name if len(graph.input) else outputs[0]
+    passed = [N("Identity", [first], [f"{name}_else"]) for name in outputs]
+    else_outputs = [helper.make_value_info(f"{name}_else", o.type) for name, o in zip(
+        outputs, graph.output, strict=True)]  # fmt: skip
+    else_branch = helper.make_graph(passed, "else", [], else_outputs)
+    wrapped = onnx.ModelProto()
+    wrapped.CopyFrom(model)
+    del wrapped.graph.node[:], wrapped.graph.output[:]
+    wrapped.graph.input.append(helper.make_tensor_value_info("cond", TensorProto.BOOL, []))
+    wrapped.graph.node.append(
+        N("If", ["cond"], [f"{name}_if" for name in outputs], name="branch",
+          then_branch=then_branch, else_branch=else_branch)
+    )  # fmt: skip
+    wrapped.graph.output.extend(
+        helper.make_value_info(f"{name}_if", o.type)
+        for name, o in zip(outputs, graph.output, strict=True)
+    )
+    return wrapped
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bodies_checked_in_bulk_find_what_the_walk_finds(case, monkeypatch):
+    """A large body is read as columns and checked in bulk where it can be
+    (`BULK_BODY_NODES`): on every case, as it is and with its nodes inside an If's branch,
+    the problems (node, code, message, severity, in order) are those the node-by-node walk
+    finds."""
+    model = CASES[case][0]()
+    models = [model]
+    if len(model.graph.output):
+        models.append(_in_a_branch(model))
+    for each in models:
+        monkeypatch.setattr(validity, "BULK_BODY_NODES", 10**9)
+        walked = _problems_found(each)
+        monkeypatch.setattr(validity, "BULK_BODY_NODES", 1)
+        assert _problems_found(each) == walked
