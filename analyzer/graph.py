@@ -697,6 +697,18 @@ class GraphView:
             return set()
         return self._constants.difference(self._initializers, self._inputs, self._outputs)
 
+    def body_values_typed_alike(self) -> set[str]:
+        """In a body (an If/Loop/Scan graph), the values its nodes compute that are not its
+        initializers, build-time constants or outputs: their `facts` are those of their type
+        alone, so two of one serialized type have the same facts (a body holding a whole
+        network keys them by type). Empty at the top level (`tensors_not_typed_alike` tells
+        there) and without a TypeTable."""
+        if self.outer is None or self._serialized is None:
+            return set()
+        return set(self.producer_index).difference(
+            self._initializers, self._constants, self._outputs
+        )
+
     def outputs_typed_alike(self) -> tuple[set[str], set[str]]:
         """Among `tensors_not_typed_alike`, the graph outputs this graph's nodes compute (not
         initializers or graph inputs): (those that are not build-time constants, those that

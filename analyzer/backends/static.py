@@ -462,6 +462,7 @@ class StaticChecker:
             return
         f = view.fields
         keys = _BodyKeys(view)
+        keys.key_alike()
         clean: set[tuple] = set()
         nested: dict[bytes, bool] = {}
         supported = (SUPPORTED, [], None)
@@ -731,6 +732,23 @@ class _BodyKeys:
     def of(self, names: list[str]) -> tuple:
         keys = self._keys
         return tuple([keys.get(name) or self._key(name) for name in names])
+
+    def key_alike(self) -> None:
+        """Keys the values the body computes whose facts are those of their type
+        (`GraphView.body_values_typed_alike`) in bulk: one of each type from its facts, the
+        others by lookup in one C-level pass (a network inside a body: 100,000 tensors),
+        UINT8 ones (`uint8_weights`) left to be keyed one by one."""
+        view = self._view
+        table = view.type_table()
+        alike = view.body_values_typed_alike()
+        if not alike or type(table) is not dict:
+            return
+        by_type: dict[bytes, tuple] = {}
+        for serialized, name in _first_names(table, alike, inside=True).items():
+            key = self._key(name)
+            if key[0][0] != "UINT8":
+                by_type[serialized] = key
+        _keyed_by_type(table, by_type, alike, True, self._keys)
 
     def _key(self, name: str) -> tuple:
         view = self._view

@@ -18,7 +18,7 @@ from onnx import TensorProto, helper, numpy_helper
 from tools.model_copies import renamed_nodes
 from trtforge.analyzer import graph as graph_module
 from trtforge.analyzer.backends import static
-from trtforge.analyzer.graph import NodeFields
+from trtforge.analyzer.graph import GraphView, NodeFields
 from trtforge.analyzer.kb.rule import OpRule
 from trtforge.analyzer.loading import load_model
 from trtforge.analyzer.reports import render
@@ -1315,6 +1315,50 @@ def test_alike_nodes_in_a_body_share_a_verdict(monkeypatch):
     judged.clear()
     assert shared == render(static.check_static(loaded, target), "json")
     assert len(judged) == 401
+
+
+def test_a_body_s_values_keyed_by_type_in_bulk_are_keyed_as_one_by_one():
+    """`_BodyKeys.key_alike` keys the values a body computes by type in bulk: every name of
+    a body holding Relus, Constants, a QuantizeLinear's UINT8 output and what reads it, Casts
+    and its outputs gets the key keying it alone gives."""
+    nodes, current = [], "x"
+    for i in range(60):
+        nodes.append(helper.make_node("Relu", [current], [f"r{i}"]))
+        nodes.append(helper.make_node("Cast", [f"r{i}"], [f"h{i}"], to=TensorProto.FLOAT16))
+        current = f"r{i}"
+    nodes += [
+        helper.make_node("Constant", [], ["s"], value=numpy_helper.from_array(np.float32(0.5))),
+        helper.make_node("QuantizeLinear", [current, "s"], ["q"]),
+        helper.make_node("Identity", ["q"], ["q2"]),
+        helper.make_node("DequantizeLinear", ["q2", "s"], ["d"]),
+    ]
+    outputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("d", "r3")]
+    body = helper.make_graph(nodes, "then", [], outputs)
+    other = helper.make_graph(
+        [helper.make_node("Identity", ["x"], [o]) for o in ("e0", "e1")], "else", [],
+        [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in ("e0", "e1")],
+    )  # fmt: skip
+    model = _model(
+        [helper.make_node("If", ["c"], ["y", "z"], then_branch=body, else_branch=other)],
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 8]),
+            helper.make_tensor_value_info("c", TensorProto.BOOL, []),
+        ],
+        [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in ("y", "z")],
+    )
+    loaded = load_model(model)
+    checker = static.StaticChecker(loaded, parse_target("rtx-1"))
+    checker.run()
+    top = GraphView(loaded.proto.graph, checker.types)
+    (then,) = [a.g for a in loaded.proto.graph.node[0].attribute if a.name == "then_branch"]
+    view = GraphView(then, checker.types, outer=top)
+    bulk = static._BodyKeys(view)
+    bulk.key_alike()
+    names = [n for node in nodes for n in (*node.input, *node.output)]
+    assert len(bulk._keys) > 100  # keyed before any lookup
+    assert [bulk.of([n]) for n in names] == [static._BodyKeys(view).of([n]) for n in names]
+    assert view.body_values_typed_alike() >= {"r0", "h0"}
+    assert not view.body_values_typed_alike() & {"s", "d", "r3", "x"}
 
 
 @pytest.mark.parametrize(
