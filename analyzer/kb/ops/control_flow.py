@@ -116,7 +116,12 @@ def _carried_shape_changes(ctx: NodeContext):
     carried = max(0, len(ctx.node.input) - 2)
     if body is None or len(body.input) != carried + 2 or len(body.output) < carried + 1:
         return
-    producers = {out: node for node in body.node for out in node.output if out}
+    results = {body.output[1 + k].name for k in range(carried)} - {""}
+    producers = {}  # of the carried results only (a body may hold a whole network)
+    for node in body.node:
+        for out in node.output:
+            if out in results:
+                producers[out] = node
     for k in range(carried):
         source, result = body.input[2 + k].name, body.output[1 + k].name
         node = producers.get(result)
