@@ -76,10 +76,21 @@ def all_plugins() -> list[PluginSpec]:
 
 def find_plugin(op_type: str, version: str = "1", namespace: str = "trtforge") -> PluginSpec | None:
     """The declaration for ``(op_type, version, namespace)``, or ``None``."""
-    for spec in _load():
-        if spec.key == (op_type, version, namespace):
-            return spec
-    return None
+    return _by_key().get((op_type, version, namespace))
+
+
+#: (the declarations `_by_key` indexed, that index): rebuilt when they are loaded again
+_INDEX: tuple[object, dict] = (None, {})
+
+
+def _by_key() -> dict[tuple[str, str, str], PluginSpec]:
+    """Every declaration by its key, from the declarations loaded now (looked up for each
+    node of a model whose ops have no importer: a scan of them all for each of 100,000)."""
+    global _INDEX
+    loaded = _load_with_modules()
+    if _INDEX[0] is not loaded:
+        _INDEX = (loaded, {spec.key: spec for spec, _ in loaded})
+    return _INDEX[1]
 
 
 def find_for_node(node, target=None) -> PluginSpec | None:

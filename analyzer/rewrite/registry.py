@@ -95,7 +95,26 @@ def advised_passes() -> dict[str, type[RewritePass]]:
 def passes_removing(domain: str, op_type: str) -> list[str]:
     """Ids of the passes that replace nodes of `op_type` in the custom `domain`."""
     key = ("" if domain == "ai.onnx" else domain, op_type)
-    return [pid for pid, cls in _passes_by_id().items() if key in cls.removes]
+    return list(_removers().get(key, ()))
+
+
+#: (the pass table `_removers` indexed, that index): rebuilt for another table
+_REMOVERS: tuple[object, dict] = (None, {})
+
+
+def _removers() -> dict[tuple[str, str], list[str]]:
+    """(domain, op_type) -> the ids of the passes that replace such nodes, in pass order,
+    from the pass table now (asked for each node of a custom op: a scan of every pass for
+    each of 100,000)."""
+    global _REMOVERS
+    table = _passes_by_id()
+    if _REMOVERS[0] is not table:
+        index: dict[tuple[str, str], list[str]] = {}
+        for pid, cls in table.items():
+            for key in cls.removes:
+                index.setdefault(key, []).append(pid)
+        _REMOVERS = (table, index)
+    return _REMOVERS[1]
 
 
 def node_fixing_passes() -> list[type[RewritePass]]:
