@@ -982,10 +982,10 @@ def test_graph_outputs_are_keyed_by_type(monkeypatch):
     flags: computed ones, Constant ones, a UINT8 one and an output that is also a graph
     input apart; the report is the one keying each."""
     nodes, outputs = [], []
-    for i in range(60):
+    for i in range(200):  # (groups of KEYED_ALONE_BELOW and more are keyed by type)
         nodes.append(helper.make_node("Relu", ["x"], [f"r{i}"], name=f"relu{i}"))
         outputs.append(helper.make_tensor_value_info(f"r{i}", TensorProto.FLOAT, ["N", 8]))
-    for i in range(20):
+    for i in range(80):
         value = numpy_helper.from_array(np.full(4, i, np.int64), f"v{i}")
         nodes.append(helper.make_node("Constant", [], [f"c{i}"], name=f"const{i}", value=value))
         outputs.append(helper.make_tensor_value_info(f"c{i}", TensorProto.INT64, [4]))
