@@ -329,9 +329,9 @@ def _size_problem(node: int | None, name: str, have: str, needed: str) -> Proble
 # -- nodes ---------------------------------------------------------------------------------
 @functools.cache
 def _schema(op: str, domain: str, opset: int):
-    if not onnx.defs.has(op, domain):  # (asked first: a failed lookup raises, ~20 µs)
-        return None
     try:
+        if not onnx.defs.has(op, domain):  # (asked first: a failed lookup raises, ~20 µs)
+            return None
         return onnx.defs.get_schema(op, opset, domain)
     except Exception:  # noqa: BLE001 - no schema: a custom op, nothing to check against
         return None

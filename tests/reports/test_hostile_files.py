@@ -195,3 +195,6 @@ def test_op_type_that_is_not_utf8_is_bad_input_for_rewrite(tmp_path, capsys):
     code, err = _run("rewrite", [str(src), "-o", str(out), "--fuse-gelu", "-q"], capsys)
     assert code == 2 and "Traceback" not in err, err
     assert not out.exists()
+    for target in ("rtx-1", "trt-10"):  # and trt-check judges it (no schema is asked of it)
+        code, err = _run("check", [str(src), "--backend", "static", "--target", target], capsys)
+        assert code == 1, err
