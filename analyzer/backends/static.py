@@ -156,6 +156,11 @@ class StaticChecker:
         #: model-local functions by name (the parser looks them up by op_type alone)
         self._functions = local_functions.parser_functions(loaded.structure)
         self._depth = 0  # of local-function calls being judged (see `_call_findings`)
+        #: the keys of body nodes judged "supported, no finding" without reading anything
+        #: else, for every body of the model (`_body_verdicts`), and how many body nodes
+        #: have been judged so far
+        self._clean_body_keys: set[tuple] = set()
+        self._body_nodes = 0
 
     # -- one node -----------------------------------------------------------------------
     def _rule_of(self, node: onnx.NodeProto) -> tuple[OpRule | None, int, bool]:
@@ -454,20 +459,24 @@ class StaticChecker:
 
     def _body_verdicts(self, view: GraphView):
         """(node, `evaluate`'s verdict) for each node of the body `view`, in order. In a body
-        of BODY_MEMO_FROM nodes or more (a scripted model's If around the whole network), a
-        node alike in every fact the memo's keys hold (op, domain, serialized attributes, and
-        each tensor's facts, effective type and being a graph output: `_BodyKeys`) to one
-        judged "supported, no finding" without reading anything else (`NodeContext`) has
-        that verdict too, unjudged: the only one a body's node passes on is its errors. Nodes
-        with bodies of their own are judged one by one."""
-        if len(view.graph.node) < BODY_MEMO_FROM:
+        of BODY_MEMO_FROM nodes or more (a scripted model's If around the whole network), and
+        in every body once the model's bodies have held 4 × BODY_MEMO_FROM nodes (2,000 Ifs
+        of 50 nodes each), a node alike in every fact the memo's keys hold (op, domain,
+        serialized attributes, and each tensor's facts, effective type and being a graph
+        output: `_BodyKeys`) to one judged "supported, no finding" without reading anything
+        else (`NodeContext`), in this body or another, has that verdict too, unjudged: the
+        only one a body's node passes on is its errors. Nodes with bodies of their own are
+        judged one by one."""
+        count = len(view.graph.node)
+        self._body_nodes += count
+        if count < BODY_MEMO_FROM and self._body_nodes < BODY_MEMO_FROM * 4:
             for _, inner in view.nodes():
                 yield inner, self.evaluate(inner, view)
             return
         f = view.fields
         keys = _BodyKeys(view)
         keys.key_alike()
-        clean: set[tuple] = set()
+        clean = self._clean_body_keys  # (a key holds what the verdict reads: any body's)
         nested: dict[bytes, bool] = {}
         supported = (SUPPORTED, [], None)
         for index, inner in view.nodes():
@@ -743,10 +752,13 @@ class _BodyKeys:
         others by lookup in one C-level pass (a network inside a body: 100,000 tensors),
         UINT8 ones (`uint8_weights`) left to be keyed one by one."""
         view = self._view
-        table = view.type_table()
+        whole = view.type_table()
         alike = view.body_values_typed_alike()
-        if not alike or type(table) is not dict:
+        if not alike or type(whole) is not dict:
             return
+        # the body's own entries (the table holds the whole model's: 2,000 bodies each
+        # passing over it would take seconds)
+        table = {n: whole[n] for n in view.producer_index if n in alike and n in whole}
         by_type: dict[bytes, tuple] = {}
         for serialized, name in _first_names(table, alike, inside=True).items():
             key = self._key(name)

@@ -1317,6 +1317,66 @@ def test_alike_nodes_in_a_body_share_a_verdict(monkeypatch):
     assert len(judged) == 401
 
 
+def _ifs_of_small_branches(ifs: int, per_branch: int, bad: tuple[int, int] | None = None):
+    """`ifs` Ifs in a chain, each branch `per_branch` Relus; `bad`: (If, node) whose Relu
+    reads a UINT16 value instead (a node of another verdict, deep in one branch)."""
+    nodes, current = [], "x"
+    for k in range(ifs):
+
+        def branch(side: str, k=k, current=current) -> onnx.GraphProto:
+            body = []
+            for i in range(per_branch):
+                source = f"{side}{k}_{i - 1}" if i else current
+                if bad == (k, i) and side == "t":
+                    body.append(
+                        helper.make_node("Cast", [source], [f"u{k}"], to=TensorProto.UINT16)
+                    )
+                    source = f"u{k}"
+                body.append(
+                    helper.make_node("Relu", [source], [f"{side}{k}_{i}"], f"{side}{k}_{i}")
+                )
+            out = helper.make_tensor_value_info(
+                f"{side}{k}_{per_branch - 1}", TensorProto.FLOAT, None
+            )
+            return helper.make_graph(body, side, [], [out])
+
+        nodes.append(
+            helper.make_node("If", ["c"], [f"y{k}"], f"if{k}", then_branch=branch("t"),
+                             else_branch=branch("e"))
+        )  # fmt: skip
+        current = f"y{k}"
+    return _model(
+        nodes,
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 8]),
+            helper.make_tensor_value_info("c", TensorProto.BOOL, []),
+        ],
+        [helper.make_tensor_value_info(current, TensorProto.FLOAT, None)],
+    )
+
+
+def test_alike_nodes_of_many_small_bodies_share_a_verdict(monkeypatch):
+    """Once the model's bodies have held 4 × BODY_MEMO_FROM nodes, every body shares
+    "supported, no finding" with alike nodes of any body (`_body_verdicts`): 100 Ifs of
+    2 × 10 Relus are judged a few times, not 2,000; a Relu of a UINT16 value deep in one
+    branch still makes its If unsupported; the reports are those judging each node gives."""
+    judged = _judged(monkeypatch)
+    target = parse_target("rtx-1")
+    for bad in (None, (63, 7)):
+        loaded = load_model(_ifs_of_small_branches(100, 10, bad))
+        judged.clear()
+        shared = render(static.check_static(loaded, target), "json")
+        relus = [n for n in judged if not n.startswith("if")]
+        assert len(relus) < 4 * static.BODY_MEMO_FROM + 20, len(relus)
+        monkeypatch.setattr(static, "BODY_MEMO_FROM", 10**9)
+        judged.clear()
+        assert shared == render(static.check_static(loaded, target), "json")
+        assert len([n for n in judged if not n.startswith("if")]) >= 2000
+        monkeypatch.setattr(static, "BODY_MEMO_FROM", 64)
+        if bad is not None:
+            assert '"if63"' in shared and "unsupported" in shared.split('"if63"')[1][:200]
+
+
 def test_a_body_s_values_keyed_by_type_in_bulk_are_keyed_as_one_by_one():
     """`_BodyKeys.key_alike` keys the values a body computes by type in bulk: every name of
     a body holding Relus, Constants, a QuantizeLinear's UINT8 output and what reads it, Casts
