@@ -30,6 +30,11 @@ from trtforge.analyzer.safe_text import printable
 
 #: nodes shown in full per group of identical findings (op type + codes) before collapsing.
 SHOWN_PER_GROUP = 5
+#: groups of nodes shown per section, and rows of the unsupported op types' table, before the
+#: rest is summed up in a line (a model of 100,000 distinct custom ops printed 100,000 groups:
+#: ~40 s of rendering; the JSON report lists every one)
+SHOWN_GROUPS = 40
+SHOWN_OP_TYPES = 30
 #: width used when not writing to a terminal.
 PLAIN_WIDTH = 100
 
@@ -88,8 +93,15 @@ def _summary(console: Console, report: Report, tally: Tally) -> None:
         table.add_column("unsupported op type", overflow="fold")
         table.add_column("nodes", justify="right")
         table.add_column("why", overflow="fold")
-        for row in op_types:
+        for row in op_types[:SHOWN_OP_TYPES]:
             table.add_row(escape(row.label), str(row.count), escape(", ".join(row.codes)))
+        rest = op_types[SHOWN_OP_TYPES:]
+        if rest:
+            table.add_row(
+                f"… {len(rest)} more op types",
+                str(sum(row.count for row in rest)),
+                "--format json lists every one",
+            )
         console.print()
         console.print(table)
 
@@ -128,10 +140,17 @@ def _details(console: Console, report: Report, tally: Tally) -> None:
     if plugins:
         console.print()
         console.rule("[bold]Nodes that run through plugins[/]", align="left")
-        for node in plugins:
+        for node in plugins[: SHOWN_GROUPS * SHOWN_PER_GROUP]:
             ref = node.plugin
             where = f"{ref.namespace}::{ref.name} v{ref.version}" if ref else "a plugin"
             console.print(f"{_node_title(node)}  → {escape(where)}", soft_wrap=True)
+        hidden = len(plugins) - SHOWN_GROUPS * SHOWN_PER_GROUP
+        if hidden > 0:
+            console.print(
+                f"[dim]… and {hidden} more nodes through plugins (--format json lists every "
+                "one)[/]",
+                soft_wrap=True,
+            )
 
     warned = [n for n in noteworthy if n.ok and any(not r.is_error for r in n.reasons)]
     if warned:
@@ -163,11 +182,13 @@ def _details(console: Console, report: Report, tally: Tally) -> None:
 def _print_node_groups(console: Console, nodes: list[NodeVerdict], what: str) -> None:
     """`nodes` grouped by op and finding codes (`_group_key`): the first SHOWN_PER_GROUP of
     each group with their findings, then the others of the group by name only (a model of
-    50,000 nodes alike prints a few dozen lines)."""
+    50,000 nodes alike prints a few dozen lines); after SHOWN_GROUPS groups, one line sums
+    up the rest (a model of 100,000 distinct custom ops)."""
     shown: dict[tuple, list[NodeVerdict]] = {}
     for node in nodes:
         shown.setdefault(_group_key(node), []).append(node)
-    for group in shown.values():
+    groups = list(shown.values())
+    for group in groups[:SHOWN_GROUPS]:
         for node in group[:SHOWN_PER_GROUP]:
             console.print(_node_title(node), soft_wrap=True)
             if node.status == PLUGIN and node.plugin is not None and not node.reasons:
@@ -188,6 +209,13 @@ def _print_node_groups(console: Console, nodes: list[NodeVerdict], what: str) ->
                 f"same {what}: {escape(names)}{more}[/]",
                 soft_wrap=True,
             )
+    hidden = groups[SHOWN_GROUPS:]
+    if hidden:
+        console.print(
+            f"[dim]… and {sum(map(len, hidden))} more nodes in {len(hidden)} groups of other "
+            f"op types or {what} (--format json lists every one)[/]",
+            soft_wrap=True,
+        )
 
 
 def render(report: Report, color: bool = False) -> str:

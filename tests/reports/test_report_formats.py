@@ -238,6 +238,35 @@ def test_text_report_keeps_long_names_whole_and_collapses_repeats(tmp_path):
     assert text.count("✗ custom-domain-op") == 5
 
 
+def test_text_report_sums_up_what_is_beyond_its_limits():
+    """A report of many distinct unsupported op types (a model of 100,000 custom ops, each
+    its own) and many plugin nodes prints SHOWN_OP_TYPES rows, SHOWN_GROUPS groups and
+    SHOWN_GROUPS × SHOWN_PER_GROUP plugin nodes, then a line summing up the rest."""
+    from trtforge.analyzer.reports import text_report
+
+    nodes = [
+        NodeVerdict(
+            i, f"n{i}", f"MyOp{i}", "custom", "unsupported",
+            [_finding("custom-domain-op", f"MyOp{i} node 'n{i}': no importer")],
+        )
+        for i in range(300)
+    ]  # fmt: skip
+    plugin = PluginRef("LayerNorm", "1", "trtforge", True)
+    nodes += [
+        NodeVerdict(300 + i, f"ln{i}", "LayerNorm", "trtforge", "plugin", [], plugin)
+        for i in range(text_report.SHOWN_GROUPS * text_report.SHOWN_PER_GROUP + 7)
+    ]
+    report = rich_report()
+    report.nodes[:] = nodes
+    text = render(report, "text")
+    assert "MyOp29 " in text and "MyOp30 " not in text.split("Unsupported nodes")[0]
+    assert f"… {300 - text_report.SHOWN_OP_TYPES} more op types" in text
+    assert "MyOp39" in text and "'n40'" not in text
+    assert f"… and {300 - text_report.SHOWN_GROUPS} more nodes in" in text
+    assert "… and 7 more nodes through plugins" in text
+    assert len(text.splitlines()) < 600
+
+
 def test_text_report_of_a_supported_model(tmp_path):
     report = check(save(topk_model(), tmp_path / "ok.onnx"), target="trt-10", backend="static")
     text = render(report, "text")
