@@ -833,6 +833,138 @@ def make_random_ops(path: Path, nodes: int, seed: int = 0) -> int:
     return len(graph_nodes)
 
 
+def _save_chain_model(path: Path, nodes, inputs, outputs, inits=(), value_info=()) -> int:
+    graph = helper.make_graph(nodes, "g", inputs, outputs, list(inits), value_info=value_info)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    domains = sorted({n.domain for n in nodes} - {""})
+    model.opset_import.extend(helper.make_opsetid(d, 1) for d in domains)
+    onnx.save(model, path)
+    return len(nodes)
+
+
+def make_generated(path: Path, shape: str, nodes: int) -> int:
+    """A 100,000-node model of a shape a test generator makes with onnx.helper (the names
+    short, as such generators name them; graph outputs declared with their shapes, as
+    onnx.checker wants them): "unsupported_chain" (BitShift nodes, which no
+    importer takes), "invalid_chain" (Adds of one input), "wide_outputs" (Relus of one
+    input, every output a graph output), "const_adds" (Constants of 64 floats in float_data,
+    `helper.make_tensor`, added in a chain), "declared_all" (a Relu/Sigmoid chain with
+    value_info for every tensor), "shape_chain" (Shape, Gather, Unsqueeze, Concat, Reshape,
+    Relu), "identity_chain", "wide_concat" (one Concat of `nodes - 1` Relus),
+    "distinct_custom_ops" (custom ops, each an op type of its own), "ifs_mid_bodies" (Ifs of
+    two 48-Relu branches) or "ifs_mid_bodies320" (two 320-Relu branches). Returns the node
+    count (top level)."""
+    f32, x = TensorProto.FLOAT, "x"
+    x_info = helper.make_tensor_value_info(x, f32, ["N", 64])
+
+    def chain(op: str, count: int, **attrs) -> list:
+        return [
+            helper.make_node(op, [f"t{i}" if i else x], [f"t{i + 1}"], name=f"n{i}", **attrs)
+            for i in range(count)
+        ]
+
+    def last(count: int, elem: int = f32, shape=("N", 64)):
+        return [helper.make_tensor_value_info(f"t{count}", elem, list(shape))]
+
+    if shape == "unsupported_chain":
+        shift = helper.make_tensor("s", TensorProto.UINT32, [1], [1])
+        made = [
+            helper.make_node("BitShift", [f"t{i}" if i else x, "s"], [f"t{i + 1}"],
+                             name=f"n{i}", direction="LEFT")
+            for i in range(nodes)
+        ]  # fmt: skip
+        uint = helper.make_tensor_value_info(x, TensorProto.UINT32, ["N", 64])
+        return _save_chain_model(path, made, [uint], last(nodes, TensorProto.UINT32), [shift])
+    if shape == "invalid_chain":
+        made = [helper.make_node("Add", [f"t{i}" if i else x], [f"t{i + 1}"]) for i in range(nodes)]
+        return _save_chain_model(path, made, [x_info], last(nodes))
+    if shape == "wide_outputs":
+        made = [helper.make_node("Relu", [x], [f"o{i}"], name=f"n{i}") for i in range(nodes)]
+        outs = [helper.make_tensor_value_info(f"o{i}", f32, ["N", 64]) for i in range(nodes)]
+        return _save_chain_model(path, made, [x_info], outs)
+    if shape == "const_adds":
+        rng = np.random.default_rng(0)
+        made = []
+        for i in range(nodes // 2):
+            value = helper.make_tensor(f"cv{i}", f32, [64], rng.random(64, np.float32))
+            made.append(helper.make_node("Constant", [], [f"c{i}"], value=value))
+            made.append(helper.make_node("Add", [f"t{i}" if i else x, f"c{i}"], [f"t{i + 1}"]))
+        return _save_chain_model(path, made, [x_info], last(nodes // 2))
+    if shape == "declared_all":
+        made = [
+            helper.make_node("Relu" if i % 2 else "Sigmoid", [f"t{i}" if i else x], [f"t{i + 1}"])
+            for i in range(nodes)
+        ]
+        declared = [helper.make_tensor_value_info(f"t{i}", f32, ["N", 64]) for i in range(1, nodes)]
+        return _save_chain_model(path, made, [x_info], last(nodes, f32, ["N", 64]), (), declared)
+    if shape == "shape_chain":
+        inits = [
+            helper.make_tensor("i0", TensorProto.INT64, [], [0]),
+            helper.make_tensor("ax", TensorProto.INT64, [1], [0]),
+            helper.make_tensor("m1", TensorProto.INT64, [1], [-1]),
+        ]
+        made, current = [], x
+        for i in range(nodes // 6):
+            made += [
+                helper.make_node("Shape", [current], [f"s{i}"]),
+                helper.make_node("Gather", [f"s{i}", "i0"], [f"g{i}"], axis=0),
+                helper.make_node("Unsqueeze", [f"g{i}", "ax"], [f"u{i}"]),
+                helper.make_node("Concat", [f"u{i}", "m1"], [f"c{i}"], axis=0),
+                helper.make_node("Reshape", [current, f"c{i}"], [f"r{i}"]),
+                helper.make_node("Relu", [f"r{i}"], [f"y{i}"]),
+            ]
+            current = f"y{i}"
+        out = [helper.make_tensor_value_info(current, f32, [None])]
+        return _save_chain_model(path, made, [x_info], out, inits)
+    if shape == "identity_chain":
+        return _save_chain_model(path, chain("Identity", nodes), [x_info], last(nodes))
+    if shape == "wide_concat":
+        made = [helper.make_node("Relu", [x], [f"r{i}"]) for i in range(nodes - 1)]
+        made.append(helper.make_node("Concat", [f"r{i}" for i in range(nodes - 1)], ["y"], axis=0))
+        return _save_chain_model(
+            path, made, [x_info], [helper.make_tensor_value_info("y", f32, [None, 64])]
+        )
+    if shape == "distinct_custom_ops":
+        made = [
+            helper.make_node(f"MyOp{i}", [f"t{i}" if i else x], [f"t{i + 1}"], name=f"n{i}",
+                             domain="custom.ops")
+            for i in range(nodes)
+        ]  # fmt: skip
+        return _save_chain_model(path, made, [x_info], last(nodes))
+    if shape in ("ifs_mid_bodies", "ifs_mid_bodies320"):
+        per = 48 if shape == "ifs_mid_bodies" else 320
+        made, current = [], x
+        for k in range(nodes // (2 * per + 1)):
+
+            def branch(side: str, k=k, current=current) -> onnx.GraphProto:
+                body = [
+                    helper.make_node("Relu", [f"{side}{k}_{i - 1}" if i else current],
+                                     [f"{side}{k}_{i}"])
+                    for i in range(per)
+                ]  # fmt: skip
+                out = helper.make_tensor_value_info(f"{side}{k}_{per - 1}", f32, ["N", 64])
+                return helper.make_graph(body, side, [], [out])
+
+            made.append(
+                helper.make_node("If", ["c"], [f"y{k}"], then_branch=branch("t"),
+                                 else_branch=branch("e"))
+            )  # fmt: skip
+            made.append(helper.make_node("Relu", [f"y{k}"], [f"z{k}"]))
+            current = f"z{k}"
+        cond = helper.make_tensor_value_info("c", TensorProto.BOOL, [])
+        out = [helper.make_tensor_value_info(current, f32, ["N", 64])]
+        return _save_chain_model(path, made, [x_info, cond], out)
+    raise ValueError(f"unknown generated shape {shape!r}")
+
+
+def make_saved_after_inference(path: Path, source: Path) -> int:
+    """`source` as a user saves it after ONNX's shape inference (every tensor declared in
+    value_info as inference computed it). Returns the node count."""
+    model = onnx.shape_inference.infer_shapes(onnx.load(source), data_prop=True)
+    onnx.save(model, path)
+    return len(model.graph.node)
+
+
 def make_big_weights(path: Path, layers: int = 12, width: int = 8192) -> int:
     """An MLP of `layers` [width, width] FP32 MatMuls, weights in one sparse external file.
 
