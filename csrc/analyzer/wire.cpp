@@ -2429,6 +2429,18 @@ PyObject* declared_dims_checked(PyObject*, PyObject* args) {
 // below 0 and a data_location of DEFAULT (0) (`read_tensor_head`). Anything else (typed
 // fields, external data, a product that overflows, one of those fields written with another
 // wire type, malformed bytes) is not known sound.
+// The product of a head's dims into `count`: false where a dim is below 0 or the product
+// passes 2^`bits` on the way.
+bool dims_product(const TensorHead& head, int bits, unsigned __int128& count) {
+  count = 1;
+  for (uint64_t size : head.dims) {
+    if (static_cast<int64_t>(size) < 0) return false;
+    count *= size;
+    if (count > (static_cast<unsigned __int128>(1) << bits)) return false;
+  }
+  return true;
+}
+
 bool sound_head(const TensorHead& head, const std::vector<int>& bits) {
   if (head.odd_wire || !head.has_raw_data || head.data_location != 0) return false;
   int64_t type = head.element_type();
@@ -2436,12 +2448,8 @@ bool sound_head(const TensorHead& head, const std::vector<int>& bits) {
       bits[static_cast<size_t>(type)] <= 0) {
     return false;
   }
-  unsigned __int128 count = 1;
-  for (uint64_t size : head.dims) {
-    if (static_cast<int64_t>(size) < 0) return false;
-    count *= size;
-    if (count > (static_cast<unsigned __int128>(1) << 64)) return false;
-  }
+  unsigned __int128 count;
+  if (!dims_product(head, 64, count)) return false;
   auto per = static_cast<unsigned>(bits[static_cast<size_t>(type)]);
   return (count * per + 7) / 8 == head.raw_data_bytes;
 }
@@ -2946,12 +2954,8 @@ bool sound_typed(std::string_view tensor, const TensorHead& head, const std::vec
       bits[static_cast<size_t>(type)] < 8) {
     return false;
   }
-  unsigned __int128 count = 1;
-  for (uint64_t size : head.dims) {
-    if (static_cast<int64_t>(size) < 0) return false;
-    count *= size;
-    if (count > (static_cast<unsigned __int128>(1) << 40)) return false;
-  }
+  unsigned __int128 count;
+  if (!dims_product(head, 40, count)) return false;
   int runs = 0;
   uint64_t values = 0;
   bool read = each_raw_field(tensor, [&](uint32_t field, uint32_t wire, std::string_view,
