@@ -914,7 +914,7 @@ def make_generated(path: Path, shape: str, nodes: int) -> int:
                 helper.make_node("Relu", [f"r{i}"], [f"y{i}"]),
             ]
             current = f"y{i}"
-        out = [helper.make_tensor_value_info(current, f32, [None])]
+        out = [helper.make_tensor_value_info(current, f32, ["N", None])]
         return _save_chain_model(path, made, [x_info], out, inits)
     if shape == "identity_chain":
         return _save_chain_model(path, chain("Identity", nodes), [x_info], last(nodes))
