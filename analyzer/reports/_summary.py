@@ -41,6 +41,8 @@ class FixPlan:
         invalid: the graph is not valid ONNX (an `invalid/` error): trt-rewrite refuses it,
             so no command is given, and no plugin either (the graph must be fixed first).
         partly: unsupported nodes the passes rewrite that keep an error no pass removes.
+        graph: graph-level errors (an initializer of a type the parser cannot import) whose
+            fixes name one of those passes.
     """
 
     passes: tuple[str, ...]
@@ -50,18 +52,27 @@ class FixPlan:
     plugins: tuple[tuple[str, int], ...]
     invalid: bool = False
     partly: int = 0
+    graph: int = 0
 
     @property
     def heading(self) -> str:
-        """What the command does: fixes unsupported nodes, or (a supported model) applies the
-        performance advice."""
+        """What the command does: fixes unsupported nodes, graph-level errors, or (a
+        supported model) applies the performance advice."""
+        problems = f"{self.graph} graph-level problem{'s' * (self.graph != 1)}"
         if self.total and self.partly:
             return (
                 f"Fix {self.fixed} of {self.total} unsupported nodes, and {self.partly} in part "
-                "(an error no pass removes stays), with"
+                "(an error no pass removes stays)"
+                + (f", and {problems}" if self.graph else "")
+                + ", with"
             )
+        if self.total and self.graph and not self.fixed:
+            return f"Fix {problems} (none of the {self.total} unsupported nodes) with"
         if self.total:
-            return f"Fix {self.fixed} of {self.total} unsupported nodes with"
+            also = f", and {problems}," if self.graph else ""
+            return f"Fix {self.fixed} of {self.total} unsupported nodes{also} with"
+        if self.graph:
+            return f"Fix {problems} with"
         return "Apply the performance advice with"
 
 
@@ -135,8 +146,11 @@ def fix_plan(report: Report, tally: Tally | None = None) -> FixPlan:
         whole = all(any(f.kind == "rewrite" for f in error.fixes) for error in node.errors)
         fixed += n if names and whole else 0
         partly += n if names and not whole else 0
+    graph = 0
     for finding in report.graph_findings:
-        per_pass.update({f.name for f in finding.fixes if f.kind == "rewrite"})
+        names = {f.name for f in finding.fixes if f.kind == "rewrite"}
+        per_pass.update(names)
+        graph += bool(names) and finding.is_error
     passes = tuple(p for p, _ in sorted(per_pass.items(), key=lambda kv: (-kv[1], kv[0])))
     command = ""
     if passes:
@@ -145,7 +159,7 @@ def fix_plan(report: Report, tally: Tally | None = None) -> FixPlan:
         words += [f"--{p}" for p in passes]
         command = " ".join(shlex.quote(w) for w in words)
     plugins = tuple(sorted(per_plugin.items(), key=lambda kv: (-kv[1], kv[0])))
-    return FixPlan(passes, command, fixed, len(unsupported), plugins, partly=partly)
+    return FixPlan(passes, command, fixed, len(unsupported), plugins, partly=partly, graph=graph)
 
 
 def not_judged(report: Report, tally: Tally | None = None) -> int:

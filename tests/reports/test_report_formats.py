@@ -174,6 +174,35 @@ def test_a_node_keeping_an_error_no_pass_removes_is_fixed_only_in_part():
     assert (fix_plan(report).fixed, fix_plan(report).partly) == (1, 0)
 
 
+def test_the_fix_heading_counts_the_graph_level_problems_the_command_fixes():
+    """A command that comes from a graph-level error (an initializer the parser cannot
+    import: fold-constants drops it) says so, instead of "Fix 0 of N unsupported nodes";
+    with nodes fixed too, it names both; a graph-level warning's fix is performance
+    advice."""
+    from trtforge.analyzer.reports._summary import FixPlan
+
+    fold = Fix("rewrite", "fold-constants")
+    bad = NodeVerdict(0, "n0", "BitShift", "", "unsupported", [_finding("not-available", "x")])
+    fixable = NodeVerdict(1, "n1", "TopK", "", "unsupported", [_finding("k", "y", "", [fold])])
+    error = _finding("graph/initializer-dtype", "initializer 's'", "", [fold])
+    advice = _finding("advice/fuse", "fuse", "", [fold], severity="warning")
+    report = rich_report()
+    report.nodes[:] = [bad]
+    report.graph_findings[:] = [error]
+    assert fix_plan(report).heading == (
+        "Fix 1 graph-level problem (none of the 1 unsupported nodes) with"
+    )
+    report.nodes[:] = [bad, fixable]
+    assert fix_plan(report).heading == (
+        "Fix 1 of 2 unsupported nodes, and 1 graph-level problem, with"
+    )
+    report.nodes[:] = [NodeVerdict(0, "n0", "Relu", "")]
+    assert fix_plan(report).heading == "Fix 1 graph-level problem with"
+    report.graph_findings[:] = [advice]
+    assert fix_plan(report).heading == "Apply the performance advice with"
+    assert FixPlan((), "", 0, 3, ()).heading == "Fix 0 of 3 unsupported nodes with"
+
+
 def test_fix_plan_quotes_paths_with_spaces():
     plan = fix_plan(rich_report("my models/net v2.onnx"))
     assert plan.command.startswith(
