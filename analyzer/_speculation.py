@@ -477,7 +477,7 @@ def lean_inferred(
         return _lenient_check_run(cleared, data_prop)
 
     try:
-        checked = checked_declarations(serialized_model, run, not CONTROL_FLOW.isdisjoint(ops))
+        checked = checked_declarations(serialized_model, run, not plain_graph)
     except Exception as err:  # noqa: BLE001 - the full path runs it again, and decides
         raise SpeculationFailed(str(err)) from err
     if checked is None:

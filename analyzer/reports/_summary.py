@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import PurePath
 
-from trtforge.analyzer.report import NodeVerdict, Report, Tally
+from trtforge.analyzer.report import Report, Tally
 
 
 @dataclass(frozen=True)
@@ -83,8 +83,8 @@ INVALID_LINE = (
 )
 
 
-def _domain(node: NodeVerdict) -> str:
-    return "" if node.domain in ("", "ai.onnx") else node.domain
+def _domain(domain: str) -> str:
+    return "" if domain in ("", "ai.onnx") else domain
 
 
 def unsupported_op_types(report: Report, tally: Tally | None = None) -> list[OpTypeCount]:
@@ -98,7 +98,7 @@ def unsupported_op_types(report: Report, tally: Tally | None = None) -> list[OpT
         for node in (tally or report.tally()).unsupported
     )
     for (op, domain, reasons), n in kinds.items():
-        key = (op, "" if domain in ("", "ai.onnx") else domain)
+        key = (op, _domain(domain))
         counts[key] += n
         bucket = codes.setdefault(key, {})
         errors = [code for code, is_error in reasons if is_error]

@@ -385,6 +385,14 @@ PyObject* first_types(const GraphParts& parts, Blobs& types) {
   return Py_NewRef(table.obj);
 }
 
+// The top-level graph parts of the serialized ModelProto `model`: every occurrence of graph
+// (7) merges, as protobuf merges a message field; false when the bytes are not understood.
+bool model_graph_parts(std::string_view model, GraphParts& parts) {
+  return each_field(model, [&](uint32_t field, std::string_view graph) {
+    return field != 7 || read_graph(graph, parts);
+  });
+}
+
 PyObject* model_types(PyObject*, PyObject* arg) {
   Py_buffer view;
   if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) != 0) return nullptr;
@@ -392,11 +400,7 @@ PyObject* model_types(PyObject*, PyObject* arg) {
   {
     GraphParts parts;
     std::string_view model(static_cast<const char*>(view.buf), static_cast<size_t>(view.len));
-    // ModelProto: every occurrence of graph (7) merges, as protobuf merges a message field
-    bool understood = each_field(model, [&](uint32_t field, std::string_view graph) {
-      return field != 7 || read_graph(graph, parts);
-    });
-    if (!understood) {
+    if (!model_graph_parts(model, parts)) {
       result = Py_NewRef(Py_None);
     } else {
       Texts texts(64);  // op types: a few distinct ones (names are mostly distinct: not interned)
@@ -421,9 +425,7 @@ PyObject* declared_once(PyObject*, PyObject* arg) {
   if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) != 0) return nullptr;
   GraphParts parts;
   std::string_view model(static_cast<const char*>(view.buf), static_cast<size_t>(view.len));
-  bool understood = each_field(model, [&](uint32_t field, std::string_view graph) {
-    return field != 7 || read_graph(graph, parts);
-  });
+  const bool understood = model_graph_parts(model, parts);
   bool once = true;
   if (understood) {
     std::unordered_set<std::string_view> seen;
@@ -2422,13 +2424,6 @@ PyObject* declared_dims_checked(PyObject*, PyObject* args) {
 // the file's bytes, so that validity checks the others only, without a Python wrapper for
 // each of 50,000 per-layer weights.
 
-// Whether the TensorProto `tensor` (`sound_tensor`; `sound_head`: from its head, read once)
-// (as protobuf reads it: the last data_type, data_location and raw_data written; the dims in
-// order, packed or not) has raw_data of exactly the bytes
-// its dims and element type need, with an element type in `bits` (bits per element), no dim
-// below 0 and a data_location of DEFAULT (0) (`read_tensor_head`). Anything else (typed
-// fields, external data, a product that overflows, one of those fields written with another
-// wire type, malformed bytes) is not known sound.
 // The product of a head's dims into `count`: false where a dim is below 0 or the product
 // passes 2^`bits` on the way.
 bool dims_product(const TensorHead& head, int bits, unsigned __int128& count) {
@@ -2441,6 +2436,13 @@ bool dims_product(const TensorHead& head, int bits, unsigned __int128& count) {
   return true;
 }
 
+// Whether the TensorProto `tensor` (`sound_tensor`; `sound_head`: from its head, read once)
+// (as protobuf reads it: the last data_type, data_location and raw_data written; the dims in
+// order, packed or not) has raw_data of exactly the bytes
+// its dims and element type need, with an element type in `bits` (bits per element), no dim
+// below 0 and a data_location of DEFAULT (0) (`read_tensor_head`). Anything else (typed
+// fields, external data, a product that overflows, one of those fields written with another
+// wire type, malformed bytes) is not known sound.
 bool sound_head(const TensorHead& head, const std::vector<int>& bits) {
   if (head.odd_wire || !head.has_raw_data || head.data_location != 0) return false;
   int64_t type = head.element_type();
