@@ -252,3 +252,61 @@ def test_a_declared_name_shadowed_by_an_output_is_looked_up():
         *columns, opsets, lambda n: dtypes.get(n, "UNDEFINED"), set(types)
     )
     assert with_names == without
+
+
+_RANDOM_OPS = (
+    ("", "Add", 2, 1), ("", "Relu", 1, 1), ("", "Cast", 1, 1), ("", "MatMul", 2, 1),
+    ("", "Transpose", 1, 1), ("", "Where", 3, 1), ("", "Concat", 3, 1), ("", "Shape", 1, 1),
+    ("", "QuantizeLinear", 3, 1), ("", "DequantizeLinear", 3, 1), ("ai.onnx", "Sub", 2, 1),
+    ("", "Split", 1, 3), ("", "NoSuchOp", 1, 1), ("com.microsoft", "FastGelu", 2, 1),
+    ("com.microsoft", "QLinearAdd", 8, 1), ("com.microsoft", "SkipLayerNormalization", 4, 4),
+    ("com.microsoft", "MatMulNBits", 3, 1), ("com.microsoft", "NoSuchOp", 1, 1),
+    ("com.example", "Custom", 2, 2),
+)  # fmt: skip
+_RANDOM_DTYPES = ("FLOAT", "FLOAT16", "UINT8", "INT8", "INT64", "UNDEFINED")
+
+
+def _random_columns(rng, nodes: int):
+    """Columns of a random graph of ONNX's, onnxruntime's and custom ops (names reused,
+    left empty, typed or not; types that conflict), with what `element_types` takes."""
+    ops, domains, inputs, outputs, names = [], [], [], [], ["x", "w", "z"]
+    for i in range(nodes):
+        domain, op, n_in, n_out = rng.choice(_RANDOM_OPS)
+        ins = [rng.choice(names + [""]) if k else rng.choice(names) for k in range(n_in)]
+        outs = [f"t{i}_{k}" if rng.random() > 0.05 else rng.choice(names) for k in range(n_out)]
+        ops.append(op)
+        domains.append(domain)
+        inputs.append(ins)
+        outputs.append(outs)
+        names.extend(outs)
+    given = {n: rng.choice(_RANDOM_DTYPES) for n in names if rng.random() < 0.4}
+    typed = {n for n in given if n not in ("x", "w", "z") and rng.random() < 0.5}
+    declared = [n for n in ("x", "w", "z") if n in given] if rng.random() < 0.7 else None
+    return ops, domains, inputs, outputs, given, typed, declared
+
+
+@pytest.mark.skipif(schema_types._type_binding is None, reason="the native passes are not built")
+def test_the_native_passes_type_what_the_python_passes_type(monkeypatch):
+    """`_type_binding.passes` (C) and `_Binder._python_passes` give the same types, found in
+    the same order, over random graphs of ONNX's, onnxruntime's and custom ops."""
+    import random
+
+    rng = random.Random(20261207)
+    opsets = {"": 17, "com.microsoft": 1, "com.example": 1}
+    native = schema_types._type_binding
+    differ = 0
+    typed_any = 0
+    for _ in range(400):
+        ops, domains, inputs, outputs, given, typed, declared = _random_columns(rng, 30)
+        results = []
+        for module in (native, None):
+            monkeypatch.setattr(schema_types, "_type_binding", module)
+            found = schema_types.element_types(
+                ops, domains, inputs, outputs, opsets,
+                lambda n, given=given: given.get(n, "UNDEFINED"), typed, declared,
+            )  # fmt: skip
+            results.append(list(found.items()))
+        differ += results[0] != results[1]
+        typed_any += bool(results[1])
+    assert differ == 0
+    assert typed_any > 300  # the graphs exercise the binding

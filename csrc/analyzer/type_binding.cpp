@@ -1,0 +1,378 @@
+// trtforge.analyzer._type_binding — the passes that type what op schemas bind, in C.
+//
+// `schema_types.element_types` gives the tensors ONNX's inference leaves untyped (everything
+// after an onnxruntime com.microsoft op) the element types their nodes' schemas bind them
+// to. Its passes look at each such node: its schema's type variables, its tensors' element
+// types, which of them are untyped outputs; a 100,000-node LLM of onnxruntime's ops has
+// ~70,000 of them, ~5 µs each in Python. `passes` runs the same loop here, asking Python only
+// for what it does not hold: a kind of node's variables (once per kind), a tensor's given
+// type (once per name) and what a combination of variables and types binds (once per
+// combination). `schema_types._Binder._python_passes` is the reference, and
+// `tests/test_schema_types.py` holds the two equal.
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <tuple>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace {
+
+// Python objects this module keeps (new references), released when it returns.
+struct Owned {
+  std::vector<PyObject*> objects;
+  PyObject* keep(PyObject* o) {
+    objects.push_back(o);
+    return o;
+  }
+  ~Owned() {
+    for (PyObject* o : objects) Py_DECREF(o);
+  }
+};
+
+// A kind of node's schema variables: the Python `variables` object (None: no schema) and
+// which of its tensors' slots a variable or fixed type binds.
+struct Kind {
+  PyObject* variables;  // borrowed from `Owned`
+  std::vector<bool> bound;
+};
+
+struct Outcome {
+  bool invalid = false;
+  bool left = false;
+  std::vector<std::pair<Py_ssize_t, PyObject*>> assigned;  // slot, element type (borrowed)
+};
+
+class Binder {
+ public:
+  Binder(PyObject* variables_of, PyObject* given, PyObject* produced, PyObject* no_type,
+         PyObject* found, PyObject* binding, PyObject* onnx_domains, PyObject* given_numbers)
+      : variables_of_(variables_of),
+        given_(given),
+        produced_(produced),
+        no_type_(no_type),
+        given_numbers_(given_numbers),
+        found_(found),
+        binding_(binding),
+        onnx_domains_(onnx_domains) {}
+
+  // Up to `passes` passes over `rows`, as `_Binder._python_passes`; the rows left, or
+  // nullptr with an error set.
+  PyObject* run(PyObject* rows, bool foreign, PyObject* ops, PyObject* domains, PyObject* inputs,
+                PyObject* outputs, int passes) {
+    Py_ssize_t count = PyList_GET_SIZE(ops);
+    if (PyList_GET_SIZE(domains) != count || PyList_GET_SIZE(inputs) != count ||
+        PyList_GET_SIZE(outputs) != count) {
+      PyErr_SetString(PyExc_ValueError, "passes: the columns differ in length");
+      return nullptr;
+    }
+    std::vector<Py_ssize_t> pending;
+    pending.reserve(PyList_GET_SIZE(rows));
+    for (Py_ssize_t k = 0; k < PyList_GET_SIZE(rows); ++k) {
+      Py_ssize_t i = PyLong_AsSsize_t(PyList_GET_ITEM(rows, k));
+      if (i == -1 && PyErr_Occurred()) return nullptr;
+      if (i < 0 || i >= count) {
+        PyErr_SetString(PyExc_IndexError, "passes: a row outside the columns");
+        return nullptr;
+      }
+      pending.push_back(i);
+    }
+    std::vector<PyObject*> tensors;
+    std::vector<int> dtypes;
+    std::vector<bool> untyped;
+    for (int pass = 0; pass < passes; ++pass) {
+      bool grew = false;
+      std::vector<Py_ssize_t> still;
+      for (Py_ssize_t i : pending) {
+        PyObject* domain = PyList_GET_ITEM(domains, i);
+        if (!foreign) {
+          int onnx = PySet_Contains(onnx_domains_, domain);
+          if (onnx < 0) return nullptr;
+          if (!onnx) {
+            still.push_back(i);
+            continue;
+          }
+        }
+        PyObject* ins = PyList_GET_ITEM(inputs, i);
+        PyObject* outs = PyList_GET_ITEM(outputs, i);
+        if (!(PyList_Check(ins) || PyTuple_Check(ins)) ||
+            !(PyList_Check(outs) || PyTuple_Check(outs))) {
+          PyErr_SetString(PyExc_TypeError, "passes: a node's inputs and outputs are lists");
+          return nullptr;
+        }
+        Py_ssize_t n_in = PySequence_Fast_GET_SIZE(ins), n_out = PySequence_Fast_GET_SIZE(outs);
+        const Kind* kind = kind_of(PyList_GET_ITEM(ops, i), domain, n_in, n_out);
+        if (kind == nullptr) return nullptr;
+        if (kind->variables == Py_None) continue;  // no schema
+        tensors.clear();
+        for (Py_ssize_t k = 0; k < n_in; ++k) tensors.push_back(PySequence_Fast_GET_ITEM(ins, k));
+        for (Py_ssize_t k = 0; k < n_out; ++k) {
+          tensors.push_back(PySequence_Fast_GET_ITEM(outs, k));
+        }
+        for (PyObject* name : tensors) {
+          if (!PyUnicode_Check(name)) {
+            PyErr_SetString(PyExc_TypeError, "passes: tensor names are str");
+            return nullptr;
+          }
+        }
+        if (kind->bound.size() != tensors.size()) {
+          PyErr_SetString(PyExc_ValueError, "passes: a kind's bindings do not fit its node");
+          return nullptr;
+        }
+        dtypes.assign(tensors.size(), -1);
+        untyped.assign(tensors.size(), false);
+        // (`variables_of` caches its answers: a kind's variables are one object)
+        std::string key(reinterpret_cast<const char*>(&kind->variables), sizeof(PyObject*));
+        for (size_t k = 0; k < tensors.size(); ++k) {
+          PyObject* name = tensors[k];
+          int truthy = PyObject_IsTrue(name);
+          if (truthy < 0) return nullptr;
+          if (truthy && kind->bound[k] && !known(name, &dtypes[k])) return nullptr;
+          if (truthy) {
+            int open = PySet_Contains(produced_, name);
+            if (open < 0) return nullptr;
+            untyped[k] = open;
+          }
+          key.append(reinterpret_cast<const char*>(&dtypes[k]), sizeof(int));
+          key.push_back(untyped[k] ? '\1' : '\0');
+        }
+        auto at = outcomes_.find(key);
+        if (at == outcomes_.end()) {
+          Outcome outcome;
+          if (!bind(*kind, dtypes, untyped, &outcome)) return nullptr;
+          at = outcomes_.emplace(std::move(key), std::move(outcome)).first;
+        }
+        const Outcome& outcome = at->second;
+        if (outcome.invalid) continue;  // an invalid node: validity reports it
+        for (const auto& [slot, dtype] : outcome.assigned) {
+          if (slot < 0 || static_cast<size_t>(slot) >= tensors.size()) {
+            PyErr_SetString(PyExc_IndexError, "passes: a binding's slot outside its node");
+            return nullptr;
+          }
+          if (PyDict_SetItem(found_, tensors[slot], dtype) < 0) return nullptr;
+          grew = true;
+        }
+        if (outcome.left) still.push_back(i);
+      }
+      pending.swap(still);
+      if (!grew || pending.empty()) break;
+    }
+    PyObject* left = PyList_New(static_cast<Py_ssize_t>(pending.size()));
+    if (left == nullptr) return nullptr;
+    for (size_t k = 0; k < pending.size(); ++k) {
+      PyObject* row = PyLong_FromSsize_t(pending[k]);
+      if (row == nullptr) {
+        Py_DECREF(left);
+        return nullptr;
+      }
+      PyList_SET_ITEM(left, static_cast<Py_ssize_t>(k), row);
+    }
+    return left;
+  }
+
+ private:
+  // The kind of a node of `op` and `domain` with `n_in` inputs and `n_out` outputs, asked of
+  // `variables_of` once.
+  const Kind* kind_of(PyObject* op, PyObject* domain, Py_ssize_t n_in, Py_ssize_t n_out) {
+    std::string key;
+    for (PyObject* text : {op, domain}) {
+      Py_ssize_t size;
+      const char* data = PyUnicode_AsUTF8AndSize(text, &size);
+      if (data == nullptr) return nullptr;
+      key.append(data, static_cast<size_t>(size));
+      key.push_back('\0');
+    }
+    key.append(reinterpret_cast<const char*>(&n_in), sizeof n_in);
+    key.append(reinterpret_cast<const char*>(&n_out), sizeof n_out);
+    auto at = kinds_.find(key);
+    if (at != kinds_.end()) return &at->second;
+    PyObject* variables = PyObject_CallFunction(variables_of_, "OOnn", op, domain, n_in, n_out);
+    if (variables == nullptr) return nullptr;
+    owned_.keep(variables);
+    Kind kind{variables, {}};
+    if (variables != Py_None) {
+      PyObject* names = PyTuple_Check(variables) && PyTuple_GET_SIZE(variables) == 2
+                            ? PyTuple_GET_ITEM(variables, 1)
+                            : nullptr;
+      if (names == nullptr || !PyTuple_Check(names)) {
+        PyErr_SetString(PyExc_TypeError, "passes: variables_of must give (single, names)");
+        return nullptr;
+      }
+      for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(names); ++k) {
+        int truthy = PyObject_IsTrue(PyTuple_GET_ITEM(names, k));
+        if (truthy < 0) return nullptr;
+        kind.bound.push_back(truthy);
+      }
+    }
+    return &kinds_.emplace(std::move(key), std::move(kind)).first->second;
+  }
+
+  // `found.get(name) or given(name)` as an element type's number (-1: none; no type is given
+  // a name of `no_type`), asked of `given` once a name; false with an error set on failure.
+  bool known(PyObject* name, int* dtype) {
+    PyObject* value = PyDict_GetItemWithError(found_, name);
+    if (value == nullptr && PyErr_Occurred()) return false;
+    if (value != nullptr) {
+      int truthy = PyObject_IsTrue(value);
+      if (truthy < 0) return false;
+      if (truthy) return number(value, dtype);
+    }
+    *dtype = -1;
+    int none = PySet_Contains(no_type_, name);
+    if (none != 0) return none > 0;  // typed here or never
+    PyObject* cached = PyDict_GetItemWithError(given_numbers_, name);
+    if (cached != nullptr) {
+      *dtype = static_cast<int>(PyLong_AsLong(cached));
+      return true;
+    }
+    if (PyErr_Occurred()) return false;
+    PyObject* answer = PyObject_CallOneArg(given_, name);
+    if (answer == nullptr) return false;
+    owned_.keep(answer);
+    int truthy = PyObject_IsTrue(answer);
+    if (truthy < 0) return false;
+    if (truthy && !number(answer, dtype)) return false;
+    PyObject* number_object = PyLong_FromLong(*dtype);
+    if (number_object == nullptr) return false;
+    int stored = PyDict_SetItem(given_numbers_, name, number_object);
+    Py_DECREF(number_object);
+    return stored == 0;
+  }
+
+  // The number of element type `value` (a str), by its text (by the object first: the types
+  // found are a few objects, given out again and again).
+  bool number(PyObject* value, int* out) {
+    auto seen = object_numbers_.find(value);
+    if (seen != object_numbers_.end()) {
+      *out = seen->second;
+      return true;
+    }
+    Py_ssize_t size;
+    const char* text = PyUnicode_AsUTF8AndSize(value, &size);
+    if (text == nullptr) return false;
+    auto at = numbers_.find(std::string(text, static_cast<size_t>(size)));
+    if (at == numbers_.end()) {
+      at = numbers_.emplace(std::string(text, static_cast<size_t>(size)),
+                            static_cast<int>(dtype_objects_.size()))
+               .first;
+      dtype_objects_.push_back(owned_.keep(Py_NewRef(value)));
+    }
+    *out = at->second;
+    object_numbers_.emplace(owned_.keep(Py_NewRef(value)), at->second);  // kept: keyed by it
+    return true;
+  }
+
+  // What `binding(variables, dtypes, untyped)` gives for a kind and its tensors' types.
+  bool bind(const Kind& kind, const std::vector<int>& dtypes, const std::vector<bool>& untyped,
+            Outcome* outcome) {
+    Py_ssize_t n = static_cast<Py_ssize_t>(dtypes.size());
+    PyObject* dtype_tuple = PyTuple_New(n);
+    PyObject* untyped_tuple = PyTuple_New(n);
+    if (dtype_tuple == nullptr || untyped_tuple == nullptr) {
+      Py_XDECREF(dtype_tuple);
+      Py_XDECREF(untyped_tuple);
+      return false;
+    }
+    for (Py_ssize_t k = 0; k < n; ++k) {
+      PyObject* d = dtypes[k] < 0 ? Py_None : dtype_objects_[dtypes[k]];
+      PyTuple_SET_ITEM(dtype_tuple, k, Py_NewRef(d));
+      PyTuple_SET_ITEM(untyped_tuple, k, PyBool_FromLong(untyped[k]));
+    }
+    PyObject* result =
+        PyObject_CallFunctionObjArgs(binding_, kind.variables, dtype_tuple, untyped_tuple, nullptr);
+    Py_DECREF(dtype_tuple);
+    Py_DECREF(untyped_tuple);
+    if (result == nullptr) return false;
+    owned_.keep(result);
+    PyObject* assigned = PyTuple_Check(result) && PyTuple_GET_SIZE(result) == 3
+                             ? PyTuple_GET_ITEM(result, 1)
+                             : nullptr;
+    if (assigned == nullptr || !PyTuple_Check(assigned)) {
+      PyErr_SetString(PyExc_TypeError, "passes: binding must give (invalid, assigned, left)");
+      return false;
+    }
+    int invalid = PyObject_IsTrue(PyTuple_GET_ITEM(result, 0));
+    int left = PyObject_IsTrue(PyTuple_GET_ITEM(result, 2));
+    if (invalid < 0 || left < 0) return false;
+    outcome->invalid = invalid;
+    outcome->left = left;
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(assigned); ++k) {
+      PyObject* pair = PyTuple_GET_ITEM(assigned, k);
+      if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
+        PyErr_SetString(PyExc_TypeError, "passes: an assignment must be (slot, dtype)");
+        return false;
+      }
+      Py_ssize_t slot = PyLong_AsSsize_t(PyTuple_GET_ITEM(pair, 0));
+      if (slot == -1 && PyErr_Occurred()) return false;
+      outcome->assigned.emplace_back(slot, PyTuple_GET_ITEM(pair, 1));
+    }
+    return true;
+  }
+
+  PyObject* variables_of_;
+  PyObject* given_;
+  PyObject* produced_;
+  PyObject* no_type_;
+  PyObject* found_;
+  PyObject* binding_;
+  PyObject* onnx_domains_;
+  Owned owned_;
+  std::unordered_map<std::string, Kind> kinds_;
+  PyObject* given_numbers_;  // name -> the number of its given type (a dict: hashed names)
+  std::unordered_map<std::string, int> numbers_;
+  std::vector<PyObject*> dtype_objects_;  // borrowed from `owned_`
+  std::unordered_map<PyObject*, int> object_numbers_;
+  std::unordered_map<std::string, Outcome> outcomes_;
+};
+
+PyObject* passes(PyObject*, PyObject* args) {
+  PyObject *rows, *ops, *domains, *inputs, *outputs, *variables_of, *given, *produced, *no_type,
+      *found, *binding, *onnx_domains;
+  int foreign, count;
+  if (!PyArg_ParseTuple(args, "O!pO!O!O!O!OOOOO!OOi:passes", &PyList_Type, &rows, &foreign,
+                        &PyList_Type, &ops, &PyList_Type, &domains, &PyList_Type, &inputs,
+                        &PyList_Type, &outputs, &variables_of, &given, &produced, &no_type,
+                        &PyDict_Type, &found, &binding, &onnx_domains, &count)) {
+    return nullptr;
+  }
+  for (PyObject* set : {produced, no_type, onnx_domains}) {
+    if (!PyAnySet_Check(set)) {
+      PyErr_SetString(PyExc_TypeError, "passes: produced, no_type and onnx_domains are sets");
+      return nullptr;
+    }
+  }
+  PyObject* given_numbers = PyDict_New();
+  if (given_numbers == nullptr) return nullptr;
+  PyObject* left;
+  {
+    Binder binder(variables_of, given, produced, no_type, found, binding, onnx_domains,
+                  given_numbers);
+    left = binder.run(rows, foreign, ops, domains, inputs, outputs, count);
+  }
+  Py_DECREF(given_numbers);
+  return left;
+}
+
+PyMethodDef methods[] = {
+    {"passes", passes, METH_VARARGS,
+     "passes(rows, foreign, ops, domains, inputs, outputs, variables_of, given, produced, "
+     "no_type, found, binding, onnx_domains, count) -> [row, ...]: up to `count` passes over `rows`, "
+     "setting found[name] to what each row's schema binds; the rows left open. As "
+     "schema_types._Binder._python_passes (variables_of(op, domain, n_in, n_out), "
+     "given(name) and binding(variables, dtypes, untyped) are its helpers; names in no_type are never given a type)."},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_type_binding",
+    "The passes that type what op schemas bind, in C (see type_binding.cpp).", -1, methods,
+};
+
+}  // namespace
+
+PyMODINIT_FUNC PyInit__type_binding() { return PyModule_Create(&module); }
