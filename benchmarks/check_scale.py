@@ -297,28 +297,35 @@ def make_standard_block(path: Path, block_path: Path = EXAMPLE_BLOCK) -> Path:
 def make_side_by_side(path: Path, nodes: int, source: Path) -> int:
     """Copies of any model side by side, at least `nodes` nodes (whole copies): the graph
     inputs and initializers shared, every other name (tensors, nodes, graph outputs) given a
-    per-copy prefix. A real export (`tests/fixtures/hf/*.onnx`: shape computations, Constant
-    nodes, Gather/Unsqueeze/Concat chains) at the size of a large model. Returns the node
-    count."""
+    per-copy prefix, value_info kept. A real export (`tests/fixtures/hf/*.onnx`: shape
+    computations, Constant nodes, Gather/Unsqueeze/Concat chains) at the size of a large
+    model. Returns the node count."""
     model = onnx.load(source)
     graph = model.graph
     shared = {i.name for i in graph.input} | {t.name for t in graph.initializer}
     out_nodes: list[onnx.NodeProto] = []
     outputs: list[onnx.ValueInfoProto] = []
+    # value_info of the shared names once (onnxruntime-genai's builder declares its weights'),
+    # of the others once a copy
+    value_info = [value for value in graph.value_info if value.name in shared]
     for copy in range(-(-nodes // len(graph.node))):
 
         def rename(name: str, copy=copy) -> str:
             return name if not name or name in shared else f"c{copy}/{name}"
 
         out_nodes += renamed_nodes(graph.node, f"c{copy}/", rename)
-        for value in graph.output:
-            renamed = onnx.ValueInfoProto()
-            renamed.CopyFrom(value)
-            renamed.name = rename(value.name)
-            outputs.append(renamed)
+        for values, into in ((graph.output, outputs), (graph.value_info, value_info)):
+            for value in values:
+                if into is value_info and value.name in shared:
+                    continue
+                renamed = onnx.ValueInfoProto()
+                renamed.CopyFrom(value)
+                renamed.name = rename(value.name)
+                into.append(renamed)
     copies = helper.make_graph(
-        out_nodes, graph.name, list(graph.input), outputs, list(graph.initializer)
-    )
+        out_nodes, graph.name, list(graph.input), outputs, list(graph.initializer),
+        value_info=value_info,
+    )  # fmt: skip
     out = helper.make_model(copies, opset_imports=list(model.opset_import))
     out.ir_version = model.ir_version
     out.functions.extend(model.functions)

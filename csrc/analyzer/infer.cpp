@@ -16,9 +16,14 @@
 // graph defines too, a constant of the enclosing graph read as a value, a node of a domain
 // without a schema, an If that fails where ONNX's run would fail), sparse or external
 // initializers, a type that is not a plain tensor type serialized canonically, a name defined
-// twice, a shape or attribute ONNX would refuse (ONNX's strict run would raise there), integer
-// arithmetic (data propagation could reach a consumer), a Reshape whose shape is not a
-// constant.
+// twice, a shape or attribute ONNX would refuse (ONNX's strict run would raise there), a
+// Reshape whose shape is not a constant (the one modelled op whose inference reads values
+// that data propagation makes: `getShapeInput`), data propagation that would fail.
+//
+// Integer tensors flow through every modelled op: data propagation (a Shape's dims
+// gathered, cast, added) changes only the values it passes on, which no modelled op's
+// inference reads but a Reshape's shape (declined unless a constant); what it fails (an
+// index out of the values, lengths that do not broadcast) is followed by their lengths.
 // `tests/perf/test_native_inference.py` holds its result equal to ONNX's on random graphs
 // of these ops and on every model of the test corpus it does not decline.
 //
@@ -30,7 +35,8 @@
 //   (the data's dims, the indices' at `axis`); Unsqueeze and Squeeze (constant axes); Slice
 //   (constant starts, ends, axes and steps); Softmax (also checks rank and axis); Add, Sub, Mul, Div, Pow:
 //   the first input's element type, the shapes broadcast; MatMul; Transpose; Reshape with a
-//   constant shape; ReduceMean (axes attribute below 18, a constant input from 18); Cast;
+//   constant shape; ReduceMean (axes attribute below 18, a constant input from 18) and
+//   ReduceSum (a constant input); Shape (the rank, or the dims from `start` to `end`); Cast;
 //   Constant (a `value` tensor); Identity; Conv (convPoolShapeInference); QuantizeLinear and
 //   DequantizeLinear (the data's
 //   shape; the zero point's, UINT8, FLOAT or the scale's element type); If (onnx's
@@ -38,6 +44,8 @@
 //   inferred, then the else branch, in scopes that see the enclosing graphs' names and share
 //   one symbol table; each output the then branch's type united with the else branch's; a
 //   failing branch fails its If, which after an op without a schema is no error); and ops
+//   of the default domain ONNX has no schema for (onnxruntime's SimplifiedLayerNormalization
+//   written there by onnxruntime-genai's builder) and
 //   of a domain ONNX defines no schema for (outputs untyped; later errors are then not
 //   errors, as in ONNX).
 
@@ -477,9 +485,53 @@ bool modelled(std::string_view op) {
       "Floor", "Ceil", "Identity", "Add", "Sub", "Mul", "Div", "Pow", "Softmax", "MatMul", "Transpose",
       "Reshape", "ReduceMean", "Cast", "Constant", "If", "QuantizeLinear",
       "DequantizeLinear", "Conv", "Clip", "Gather", "LayerNormalization", "Unsqueeze",
-      "Squeeze", "Slice"};
+      "Squeeze", "Slice", "Shape", "ReduceSum"};
   return ops.count(op) != 0 || activation(op) != nullptr;
 }
+
+// Every op of the default domain onnx 1.23 has a schema for, at some opset
+// (`onnx.defs.get_all_schemas_with_history()`; `tests/perf/test_native_inference.py` holds
+// the list equal to it). A node of any other op type in the default domain has no schema:
+// ONNX's inference leaves its outputs untyped and ignores later errors, as for a custom
+// domain's (one of these ops not modelled is declined, whatever the opset).
+const std::unordered_set<std::string_view>& onnx_ops() {
+  static const std::unordered_set<std::string_view> ops = {
+      "Abs", "Acos", "Acosh", "Add", "AffineGrid", "And", "ArgMax", "ArgMin", "Asin",
+      "Asinh", "Atan", "Atanh", "Attention", "AveragePool", "BatchNormalization",
+      "Bernoulli", "BitCast", "BitShift", "BitwiseAnd", "BitwiseNot", "BitwiseOr",
+      "BitwiseXor", "BlackmanWindow", "Cast", "CastLike", "CausalConvWithState", "Ceil",
+      "Celu", "CenterCropPad", "Clip", "Col2Im", "Compress", "Concat", "ConcatFromSequence",
+      "Constant", "ConstantOfShape", "Conv", "ConvInteger", "ConvTranspose", "Cos", "Cosh",
+      "CumProd", "CumSum", "DFT", "DeformConv", "DepthToSpace", "DequantizeLinear", "Det",
+      "Div", "Dropout", "DynamicQuantizeLinear", "Einsum", "Elu", "Equal", "Erf", "Exp",
+      "Expand", "EyeLike", "Flatten", "Floor", "GRU", "Gather", "GatherElements",
+      "GatherND", "Gelu", "Gemm", "GlobalAveragePool", "GlobalLpPool", "GlobalMaxPool",
+      "Greater", "GreaterOrEqual", "GridSample", "GroupNormalization", "HammingWindow",
+      "HannWindow", "HardSigmoid", "HardSwish", "Hardmax", "Identity", "If", "ImageDecoder",
+      "InstanceNormalization", "IsInf", "IsNaN", "LRN", "LSTM", "LayerNormalization",
+      "LeakyRelu", "Less", "LessOrEqual", "LinearAttention", "Log", "LogSoftmax", "Loop",
+      "LpNormalization", "LpPool", "MatMul", "MatMulInteger", "Max", "MaxPool",
+      "MaxRoiPool", "MaxUnpool", "Mean", "MeanVarianceNormalization", "MelWeightMatrix",
+      "Min", "Mish", "Mod", "Mul", "Multinomial", "Neg", "NegativeLogLikelihoodLoss",
+      "NonMaxSuppression", "NonZero", "Not", "OneHot", "Optional", "OptionalGetElement",
+      "OptionalHasElement", "Or", "PRelu", "Pad", "Pow", "QLinearConv", "QLinearMatMul",
+      "QuantizeLinear", "RMSNormalization", "RNN", "RandomNormal", "RandomNormalLike",
+      "RandomUniform", "RandomUniformLike", "Range", "Reciprocal", "ReduceL1", "ReduceL2",
+      "ReduceLogSum", "ReduceLogSumExp", "ReduceMax", "ReduceMean", "ReduceMin",
+      "ReduceProd", "ReduceSum", "ReduceSumSquare", "RegexFullMatch", "Relu", "Reshape",
+      "Resize", "ReverseSequence", "RoiAlign", "RotaryEmbedding", "Round", "STFT", "Scan",
+      "Scatter", "ScatterElements", "ScatterND", "Selu", "SequenceAt", "SequenceConstruct",
+      "SequenceEmpty", "SequenceErase", "SequenceInsert", "SequenceLength", "SequenceMap",
+      "Shape", "Shrink", "Sigmoid", "Sign", "Sin", "Sinh", "Size", "Slice", "Softmax",
+      "SoftmaxCrossEntropyLoss", "Softplus", "Softsign", "SpaceToDepth", "Split",
+      "SplitToSequence", "Sqrt", "Squeeze", "StringConcat", "StringNormalizer",
+      "StringSplit", "Sub", "Sum", "SwiGLU", "Swish", "Tan", "Tanh", "TensorScatter",
+      "TfIdfVectorizer", "ThresholdedRelu", "Tile", "TopK", "Transpose", "Trilu", "Unique",
+      "Unsqueeze", "Upsample", "Where", "Xor"};
+  return ops;
+}
+
+bool onnx_op(std::string_view op) { return onnx_ops().count(op) != 0; }
 
 // The domains ONNX defines schemas for: a node of any other (imported) domain has none.
 bool onnx_domain(std::string_view domain) {
@@ -866,17 +918,6 @@ class Inference {
     }
   }
 
-  void no_integer_inputs(const Node& n) const {
-    // data propagation reads INT32/INT64 tensors: a chain of them may reach a consumer's
-    // shape input, which this module does not follow
-    // (a Reshape's shape and a ReduceMean's axes are read as constants, not propagated)
-    const size_t data_inputs = (n.op == "Reshape" || n.op == "ReduceMean") ? 1 : n.inputs.size();
-    for (size_t k = 0; k < std::min(data_inputs, n.inputs.size()); ++k) {
-      const Type* t = input_type(n, k);
-      if (t && (t->elem == 6 || t->elem == 7)) decline();
-    }
-  }
-
   void count(const Node& n, size_t min_in, size_t max_in, size_t outputs) const {
     if (n.inputs.size() < min_in || n.inputs.size() > max_in || n.outputs.size() != outputs) {
       decline();
@@ -889,8 +930,7 @@ class Inference {
 
   // QuantizeLinear and DequantizeLinear (onnx's functions of opsets 13 to 25): the output
   // has the data's shape; its element type is the zero point's (Q; UINT8 without one), FLOAT
-  // (DQ below 19) or the scale's (DQ). Neither propagates data, so integer inputs (an INT32
-  // bias dequantized) are modelled. An `output_dtype` attribute, a zero point given without
+  // (DQ below 19) or the scale's (DQ). An `output_dtype` attribute, a zero point given without
   // a type (ONNX then leaves the output's element type unset), an attribute this opset does
   // not define: declined.
   Type quantize_linear(const Node& n) const {
@@ -1076,9 +1116,7 @@ class Inference {
   }
 
   // Gather (onnx's function of opsets 13 to 25): the data's element type; its dims with the
-  // one at `axis` replaced by the indices' dims, where both have a shape. Data of an integer
-  // type is declined (its values may be propagated: a shape's dims gathered); integer
-  // indices are what Gather reads.
+  // one at `axis` replaced by the indices' dims, where both have a shape.
   Type gather(const Node& n) const {
     count(n, 2, 2, 1);
     const Attribute* axis_attr = n.attribute("axis");
@@ -1087,7 +1125,6 @@ class Inference {
     }
     if (axis_attr && (!axis_attr->has_i || axis_attr->type != 2)) decline();
     const Type* data = input_type(n, 0);
-    if (data && (data->elem == 6 || data->elem == 7)) decline();
     Type out = elem_from(n, 0);
     const Type* indices = input_type(n, 1);
     if (has_shape(data) && has_shape(indices)) {
@@ -1137,16 +1174,14 @@ class Inference {
 
   // Unsqueeze and Squeeze (onnx's functions of opsets 13 to 25): the data's element type;
   // where it has a shape and the axes are a constant (Squeeze: or left out, then every dim of
-  // 1, where all are known), its dims with 1s put in at the axes, or those taken out.
-  // Integer data is declined (its values may be propagated: a shape's dims). Axes out of
-  // range, given twice (Unsqueeze) or taking out a dim other than 1 fail the node.
+  // 1, where all are known), its dims with 1s put in at the axes, or those taken out. Axes
+  // out of range, given twice (Unsqueeze) or taking out a dim other than 1 fail the node.
   Type squeeze_or_unsqueeze(const Node& n) const {
     const bool unsqueeze = n.op == "Unsqueeze";
     count(n, unsqueeze ? 2 : 1, 2, 1);
     if (!n.attributes.empty()) decline();
     if (current_ != 0) decline();  // (data propagation in a branch: not modelled)
     const Type* data = input_type(n, 0);
-    if (data && (data->elem == 6 || data->elem == 7)) decline();
     Type out = elem_from(n, 0);
     propagating_ = true;
     propagated_ = data_length(n, 0);  // passed on (PropagateShapeDataFromInputToOutput)
@@ -1205,15 +1240,14 @@ class Inference {
   // axes or steps input without a shape counts as left out, as ONNX's inference reads it):
   // the data's dims, each sliced axis of a known dim cut to ceil((end - start) / step) after
   // clamping, one of an unknown dim left unknown (its name dropped). Bounds that are not
-  // constants (ONNX keeps only the rank; its data propagation reads them), integer data and
-  // a Slice in a branch are declined; a step of 0, lists of different lengths, axes out of
+  // constants (ONNX keeps only the rank; its data propagation reads them) and a Slice in a
+  // branch are declined; a step of 0, lists of different lengths, axes out of
   // range or given twice fail the node. Then data propagation (`slice_propagation`).
   Type slice(const Node& n) const {
     if (n.inputs.size() < 3 || n.inputs.size() > 5) decline();
     count(n, 3, n.inputs.size(), 1);
     if (!n.attributes.empty() || current_ != 0) decline();
     const Type* data = input_type(n, 0);
-    if (data && (data->elem == 6 || data->elem == 7)) decline();
     Type out = elem_from(n, 0);
     propagating_ = true;
     auto given = [&](size_t k) { return k < n.inputs.size() && !n.inputs[k].empty(); };
@@ -1318,17 +1352,50 @@ class Inference {
     if (taken > 0) propagated_ = taken;
   }
 
+  // Shape (onnx's functions of opsets 13 to 25): an INT64 tensor of one dim, the input's rank
+  // (from 15: the dims from `start` to `end`, each counted from the back where negative and
+  // clamped to the rank) where the input has a shape, else unknown; its data propagation
+  // gives that many values (the dims), and none where the input has no shape.
+  Type shape(const Node& n) const {
+    count(n, 1, 1, 1);
+    if (current_ != 0) decline();  // (data propagation in a branch: not modelled)
+    propagating_ = true;
+    const Attribute* start_attr = n.attribute("start");
+    const Attribute* end_attr = n.attribute("end");
+    for (const Attribute& a : n.attributes) {
+      if (opset_ < 15 || (a.name != "start" && a.name != "end") || a.type != 2 || !a.has_i) {
+        decline();
+      }
+    }
+    Type out;
+    out.known = true;
+    out.elem = 7;
+    out.has_shape = true;
+    Dim length;
+    const Type* in = input_type(n, 0);
+    if (has_shape(in)) {
+      const int64_t rank = static_cast<int64_t>(in->dims.size());
+      auto clamped = [rank](int64_t axis) {
+        if (axis < 0) axis += rank;
+        return axis < 0 ? 0 : axis > rank ? rank : axis;
+      };
+      const int64_t start = clamped(start_attr ? start_attr->i : 0);
+      const int64_t end = clamped(end_attr ? end_attr->i : rank);
+      length.kind = Dim::kValue;
+      length.value = end > start ? end - start : 0;
+      propagated_ = length.value;
+    }
+    out.dims.push_back(length);
+    return out;
+  }
+
   Type infer(const Node& n) {
     const std::string_view op = n.op;
-    if (op == "Conv") {
-      no_integer_inputs(n);
-      return conv(n);
-    }
+    if (op == "Conv") return conv(n);
     if (op == "QuantizeLinear" || op == "DequantizeLinear") return quantize_linear(n);
     if (op == "Gather") return gather(n);
     if (op == "Unsqueeze" || op == "Squeeze") return squeeze_or_unsqueeze(n);
     if (op == "Slice") return slice(n);
-    no_integer_inputs(n);
     if (const Activation* a = activation(op)) {
       count(n, 1, 1, 1);
       if (opset_ < a->since) decline();
@@ -1377,7 +1444,6 @@ class Inference {
     if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Pow") {
       count(n, 2, 2, 1);
       if (!n.attributes.empty()) decline();
-      no_integer_inputs(n);
       Type out = elem_from(n, 0);
       const Type *a = input_type(n, 0), *b = input_type(n, 1);
       if (has_shape(a) && has_shape(b)) {
@@ -1414,7 +1480,6 @@ class Inference {
     if (op == "MatMul") {
       count(n, 2, 2, 1);
       if (!n.attributes.empty()) decline();
-      no_integer_inputs(n);
       Type out = elem_from(n, 0);
       const Type *a = input_type(n, 0), *b = input_type(n, 1);
       if (!has_shape(a) || !has_shape(b)) return out;
@@ -1552,20 +1617,23 @@ class Inference {
       }
       return out;
     }
-    if (op == "ReduceMean") {
-      count(n, 1, opset_ >= 18 ? 2 : 1, 1);
+    if (op == "ReduceMean" || op == "ReduceSum") {
+      // (ReduceSum's axes are an input from opset 13, ReduceMean's from 18: onnx's
+      // ReduceOpDynamicAxes, which neither propagates data)
+      const bool axes_input = op == "ReduceSum" || opset_ >= 18;
+      count(n, 1, axes_input ? 2 : 1, 1);
       const Attribute* keepdims = n.attribute("keepdims");
       const Attribute* noop = n.attribute("noop_with_empty_axes");
       const Attribute* axes_attr = n.attribute("axes");
       for (const Attribute& a : n.attributes) {
-        if (a.name == "keepdims" || a.name == "axes" || (opset_ >= 18 && a.name == "noop_with_empty_axes")) {
+        if (a.name == "keepdims" || a.name == "axes" || (axes_input && a.name == "noop_with_empty_axes")) {
           continue;
         }
         decline();
       }
       if (keepdims && (!keepdims->has_i || keepdims->type != 2)) decline();
       if (noop && (!noop->has_i || noop->type != 2)) decline();
-      if (axes_attr && (opset_ >= 18 || axes_attr->type != 7 || axes_attr->has_i)) decline();
+      if (axes_attr && (axes_input || axes_attr->type != 7 || axes_attr->has_i)) decline();
       Type out = elem_from(n, 0);
       const Type* in = input_type(n, 0);
       if (!has_shape(in)) return out;
@@ -1598,6 +1666,7 @@ class Inference {
       }
       return out;
     }
+    if (op == "Shape") return shape(n);
     if (op == "Cast") {
       count(n, 1, 1, 1);
       const Attribute* to = n.attribute("to");
@@ -1605,8 +1674,6 @@ class Inference {
         if (a.name != "to" && !(a.name == "saturate" && opset_ >= 19)) decline();
       }
       if (!to || !to->has_i || to->type != 2 || to->i <= 0 || to->i > 16) decline();
-      no_integer_inputs(n);
-      if (to->i == 6 || to->i == 7) decline();  // shape data may flow on from here
       Type out;
       out.known = true;
       out.elem = to->i;
@@ -1657,7 +1724,8 @@ class Inference {
       slot.produced = true;
       slot.scope = current_;
     }
-    if (foreign_.count(n.domain)) {  // no schema: outputs untyped, later errors ignored
+    if (foreign_.count(n.domain) || (n.domain.empty() && !onnx_op(n.op))) {
+      // no schema: outputs untyped, later errors ignored
       if (current_ != 0) decline();  // (in a branch: not modelled)
       unsupported_seen_ = true;
       return;
@@ -1858,7 +1926,7 @@ PyObject* inferred(PyObject*, PyObject* arg) {
         if (f.number == 4 && f.wire == 2) op = f.payload;
         if (f.number == 7 && f.wire == 2) domain = f.payload;
       });
-      if (domain.empty() ? !modelled(op) : onnx_domain(domain)) decline();
+      if (domain.empty() ? !modelled(op) && onnx_op(op) : onnx_domain(domain)) decline();
     }
     nodes.reserve(payloads.size());
     for (std::string_view payload : payloads) nodes.push_back(parse_node_deep(payload, 0));
@@ -1885,6 +1953,21 @@ PyObject* declined_at(PyObject*, PyObject*) { return PyLong_FromLong(g_declined_
 
 PyObject* opset_range(PyObject*, PyObject*) { return Py_BuildValue("(LL)", kMinOpset, kMaxOpset); }
 
+PyObject* default_domain_ops(PyObject*, PyObject*) {
+  PyObject* names = PyFrozenSet_New(nullptr);
+  if (names == nullptr) return nullptr;
+  for (std::string_view op : onnx_ops()) {
+    PyObject* name = PyUnicode_FromStringAndSize(op.data(), static_cast<Py_ssize_t>(op.size()));
+    if (name == nullptr || PySet_Add(names, name) < 0) {
+      Py_XDECREF(name);
+      Py_DECREF(names);
+      return nullptr;
+    }
+    Py_DECREF(name);
+  }
+  return names;
+}
+
 PyMethodDef methods[] = {
     {"inferred", inferred, METH_O,
      "inferred(serialized_model) -> bytes | None: a model holding the node op types, inputs, "
@@ -1894,6 +1977,9 @@ PyMethodDef methods[] = {
      "declined_at() -> int: the line of infer.cpp where the last call declined (0: none)."},
     {"opset_range", opset_range, METH_NOARGS,
      "opset_range() -> (min, max): the default-domain opsets modelled."},
+    {"default_domain_ops", default_domain_ops, METH_NOARGS,
+     "default_domain_ops() -> frozenset: the default domain's op types taken for ONNX's (any "
+     "other there has no schema)."},
     {nullptr, nullptr, 0, nullptr},
 };
 

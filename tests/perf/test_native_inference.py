@@ -381,6 +381,97 @@ def random_elementwise_model(seed: int) -> onnx.ModelProto:
     return helper.make_model(graph, opset_imports=imports, ir_version=8)
 
 
+# -- random graphs of shapes and integer tensors ------------------------------------------------
+def random_shape_model(seed: int) -> onnx.ModelProto:
+    """What LLM builders and exporters write around a graph's shapes: Shape (start and end at
+    random, past the rank now and then), Gathers of its values (indices in and out of range),
+    Casts to INT32 and INT64, integer arithmetic with constants, Unsqueeze, Squeeze and Slice
+    of integer tensors, ReduceSum of an INT64 mask (axes constant or left out, keepdims,
+    noop_with_empty_axes), Reshapes of constant shapes, and ops without a schema in the
+    default domain (onnxruntime's SimplifiedLayerNormalization) and in com.microsoft."""
+    rng = np.random.default_rng(seed)
+    opset = int(rng.choice([13, 14, 15, 17, 18, 19, 21, 22, 23, 25]))
+    float_type = int(rng.choice([TensorProto.FLOAT, TensorProto.FLOAT16]))
+    inputs = [
+        _value_info("x", float_type, _random_shape(rng)),
+        _value_info("mask", TensorProto.INT64, _random_shape(rng)),
+    ]
+    tensors = [value.name for value in inputs]
+    nodes, initializers = [], []
+    foreign = False
+
+    def pick() -> str:
+        return str(rng.choice(tensors[-3:] if rng.random() < 0.8 else tensors))
+
+    def constant(k: int, rank: int, low: int = -3, high: int = 4) -> str:
+        values = rng.integers(low, high, size=[int(rng.integers(1, 3))] * rank).astype(np.int64)
+        if rng.random() < 0.2:
+            values = values.astype(np.int32)
+        initializers.append(numpy_helper.from_array(values, f"c{k}"))
+        return f"c{k}"
+
+    for k in range(int(rng.integers(2, 14))):
+        choice, domain, attributes = int(rng.integers(0, 100)), "", {}
+        if choice < 18:
+            op, ins = "Shape", [pick()]
+            if opset >= 15 or rng.random() < 0.05:
+                for name in ("start", "end"):
+                    if rng.random() < 0.5:
+                        attributes[name] = int(rng.integers(-6, 7))
+        elif choice < 32:
+            op, ins = "Gather", [pick(), constant(k, int(rng.integers(0, 2)))]
+            if rng.random() < 0.2:
+                attributes["axis"] = int(rng.integers(-2, 2))
+        elif choice < 42:
+            op, ins = "Cast", [pick()]
+            attributes["to"] = int(rng.choice([TensorProto.INT32, TensorProto.INT64, float_type]))
+        elif choice < 56:
+            op = str(rng.choice(["Add", "Sub", "Mul", "Div"]))
+            ins = [
+                pick(),
+                constant(k, int(rng.integers(0, 2)), 1, 3) if rng.random() < 0.6 else pick(),
+            ]
+        elif choice < 64:
+            op, ins, attributes = _random_squeeze(rng, pick, k, initializers, rng.random() < 0.5)
+        elif choice < 70:
+            op, ins, attributes = _random_slice(rng, pick, k, initializers)
+        elif choice < 80:
+            op, ins = "ReduceSum", [pick()]
+            if rng.random() < 0.7:
+                axes = [int(a) for a in rng.integers(-3, 3, size=rng.integers(0, 3))]
+                initializers.append(_int64(f"axes{k}", axes))
+                ins.append(f"axes{k}")
+            for name in ("keepdims", "noop_with_empty_axes"):
+                if rng.random() < 0.4:
+                    attributes[name] = int(rng.integers(0, 2))
+        elif choice < 85:
+            shape = [int(v) for v in rng.choice([-1, 0, 1, 2, 4], size=rng.integers(1, 4))]
+            initializers.append(_int64(f"shape{k}", shape))
+            op, ins = "Reshape", [pick(), f"shape{k}"]
+        elif choice < 90:
+            op, ins = "Relu", [pick()]
+        elif choice < 95:
+            op, ins = "SimplifiedLayerNormalization", [pick(), pick()]
+            attributes["epsilon"] = 1e-5
+        else:
+            op, ins, domain, foreign = (
+                "GroupQueryAttention",
+                [pick(), pick()],
+                "com.microsoft",
+                True,
+            )
+        nodes.append(
+            helper.make_node(op, ins, [f"t{k}"], name=f"n{k}", domain=domain, **attributes)
+        )
+        tensors.append(f"t{k}")
+    outputs = [_declared(rng, tensors[-1], TensorProto.INT64 if rng.random() < 0.5 else float_type)]
+    imports = [helper.make_opsetid("", opset)]
+    if foreign:
+        imports.append(helper.make_opsetid("com.microsoft", 1))
+    graph = helper.make_graph(nodes, "shapes", inputs, outputs, initializers)
+    return helper.make_model(graph, opset_imports=imports, ir_version=8)
+
+
 # -- random quantized graphs ------------------------------------------------------------------
 _ZERO_POINT_TYPES = (np.int8, np.uint8, np.int8, np.int32, np.int16)
 
@@ -663,6 +754,7 @@ def random_model_with_ifs(seed: int) -> onnx.ModelProto:
         (random_conv_model, 800, 1 / 4),
         (random_model_with_ifs, 1500, 1 / 6),
         (random_elementwise_model, 1000, 1 / 5),
+        (random_shape_model, 2000, 1 / 5),
     ],
     ids=[
         "common ops",
@@ -670,6 +762,7 @@ def random_model_with_ifs(seed: int) -> onnx.ModelProto:
         "convolutions",
         "Ifs",
         "activations, Clip, Gather, LN, Squeeze",
+        "shapes and integer tensors",
     ],
 )
 def test_random_graphs_as_onnx_infers_them(make, cases, modelled_at_least):
@@ -925,7 +1018,7 @@ def test_declines_the_branches_it_does_not_model(change):
     elif change == "branch inputs":
         then_branch.input.append(_value_info("i", TensorProto.FLOAT, [1]))
     elif change == "op not modelled in a branch":
-        then_branch.node.append(helper.make_node("Shape", ["x"], ["sh"]))
+        then_branch.node.append(helper.make_node("Size", ["x"], ["sh"]))
     assert _infer.inferred(model.SerializeToString()) is None
     assert _infer.declined_at() > 0
 
@@ -935,7 +1028,7 @@ def test_declines_the_branches_it_does_not_model(change):
     [
         "value_info",
         "function",
-        "integer arithmetic",
+        "shape computed by the graph",
         "shape from a graph input",
         "unmodelled op",
         "old opset",
@@ -953,9 +1046,9 @@ def test_declines_what_it_does_not_model(change):
         model.graph.value_info.append(_value_info("y", TensorProto.FLOAT, [2, 3]))
     elif change == "function":
         model.functions.append(helper.make_function("f", "F", ["a"], ["b"], [], []))
-    elif change == "integer arithmetic":
-        model.graph.input.append(_value_info("i", TensorProto.INT64, [2]))
-        model.graph.node.append(helper.make_node("Add", ["i", "i"], ["j"]))
+    elif change == "shape computed by the graph":  # (data propagation gives its values)
+        model.graph.node.append(helper.make_node("Shape", ["x"], ["s"]))
+        model.graph.node.append(helper.make_node("Reshape", ["y", "s"], ["r"]))
     elif change == "shape from a graph input":
         model.graph.input.append(_value_info("s", TensorProto.INT64, [2]))
         model.graph.node.append(helper.make_node("Reshape", ["y", "s"], ["r"]))
@@ -969,6 +1062,50 @@ def test_declines_what_it_does_not_model(change):
         model.graph.input[0].type.denotation = "TENSOR"
     assert _infer.inferred(model.SerializeToString()) is None
     assert _infer.declined_at() > 0
+
+
+def test_an_llm_builder_s_mask_arithmetic_is_inferred_as_onnx_infers_it():
+    """onnxruntime-genai's builder: the attention mask's Shape gathered and cast to INT32,
+    its ReduceSum less one cast to INT32, both read by a com.microsoft GroupQueryAttention,
+    and a SimplifiedLayerNormalization in the default domain (no ONNX schema there): the
+    native inference gives ONNX's types, with data propagation and without."""
+    nodes = [
+        helper.make_node("Shape", ["mask"], ["shape"]),
+        helper.make_node("Gather", ["shape", "one"], ["total"]),
+        helper.make_node("Cast", ["total"], ["total32"], to=TensorProto.INT32),
+        helper.make_node("ReduceSum", ["mask", "axes"], ["sum"], keepdims=0),
+        helper.make_node("Sub", ["sum", "one"], ["lens"]),
+        helper.make_node("Cast", ["lens"], ["lens32"], to=TensorProto.INT32),
+        helper.make_node("SimplifiedLayerNormalization", ["x", "w"], ["normed"], epsilon=1e-5),
+        helper.make_node(
+            "GroupQueryAttention", ["normed", "lens32", "total32"], ["attn"], domain="com.microsoft"
+        ),
+        helper.make_node("Relu", ["attn"], ["y"]),
+    ]
+    inputs = [
+        _value_info("x", TensorProto.FLOAT16, ["batch", "seq", 64]),
+        _value_info("mask", TensorProto.INT64, ["batch", "total"]),
+    ]
+    initializers = [
+        numpy_helper.from_array(np.array(1, np.int64), "one"),
+        _int64("axes", [1]),
+        numpy_helper.from_array(np.ones(64, np.float16), "w"),
+    ]
+    outputs = [_value_info("y", TensorProto.FLOAT16, ["batch", "seq", 64])]
+    model = _model(
+        nodes, inputs, outputs, initializers, 22, [helper.make_opsetid("com.microsoft", 1)]
+    )
+    assert _agrees(model)
+    types = dict(_entries(_infer.inferred(model.SerializeToString()))[1])
+    assert onnx.TypeProto.FromString(types["lens32"]).tensor_type.elem_type == TensorProto.INT32
+    assert "normed" not in types  # no schema: untyped, as ONNX leaves it
+
+
+def test_the_default_domain_ops_listed_are_onnx_s():
+    """The op types the native inference takes for the default domain's (any other there has
+    no schema: untyped outputs, later errors ignored) are onnx's, every release's schemas."""
+    listed = _infer.default_domain_ops()
+    assert listed == {s.name for s in onnx.defs.get_all_schemas_with_history() if s.domain == ""}
 
 
 def test_onnx_runs_for_a_release_not_checked(monkeypatch):
