@@ -260,7 +260,90 @@ def unsqueezed_quantized_scalar(graph: GraphView, name: str) -> str | None:
     when a model computes sizes in float (`ceil(h / p) * p` in MobileViT's patching): the
     scalar Mul/Div get Q/DQ pairs, and Unsqueeze + Concat build the shape.
     """
-    return _extent_source(graph, name, {}, 12)
+    if not name or name not in _extent_reach(graph):
+        return None
+    table = graph.analysis("unsqueezed_quantized_scalar")
+    if name not in table:
+        table[name] = _extent_source(graph, name, {}, _WALK_DEPTH)
+    return table[name]
+
+
+#: how many producers deep the walks for quantized shape values go
+_WALK_DEPTH = 12
+
+
+def _extent_reach(graph: GraphView) -> frozenset[str]:
+    """The tensors `_extent_source` may find an unsqueezed quantized scalar from: those
+    downstream of such an Unsqueeze through Concats and through carriers' rank-1 inputs
+    (`_reached`). The static backend asks the walk of every shape input of every node when
+    it compares their verdicts; this keeps it to the few that can find one."""
+
+    def starts() -> list[str]:
+        f = graph.fields
+        return [
+            f.outputs[i][0]
+            for i, op in enumerate(f.ops)
+            if op == "Unsqueeze" and f.inputs[i] and f.outputs[i] and f.inputs[i][0]
+            and graph.tensor(f.inputs[i][0]).rank == 0 and _quantized_scalar(graph, f.inputs[i][0])
+        ]  # fmt: skip
+
+    def through(name: str, op: str) -> bool:
+        return op == "Concat" or (op in _EXTENT_CARRIERS and graph.tensor(name).rank == 1)
+
+    return _reached(graph, "extent_reach", starts, through)
+
+
+def _int8_constant_reach(graph: GraphView) -> frozenset[str]:
+    """The tensors `_dequantized_int8_constant` may find a DequantizeLinear of an INT8
+    initializer from: those downstream of one through tensors of rank 0 or 1 (`_reached`)."""
+
+    def starts() -> list[str]:
+        f = graph.fields
+        return [
+            f.outputs[i][0]
+            for i, op in enumerate(f.ops)
+            if op == "DequantizeLinear" and f.inputs[i] and f.outputs[i] and f.inputs[i][0]
+            and graph.tensor(f.inputs[i][0]).is_initializer
+            and graph.tensor(f.inputs[i][0]).dtype == "INT8"
+        ]  # fmt: skip
+
+    def through(name: str, op: str) -> bool:
+        rank = graph.tensor(name).rank
+        return rank is not None and rank <= 1 and op not in _SHAPE_OPS and op not in _OPAQUE
+
+    return _reached(graph, "int8_constant_reach", starts, through)
+
+
+def _reached(graph: GraphView, analysis: str, starts, through) -> frozenset[str]:
+    """`starts()` and the tensors at most _WALK_DEPTH nodes downstream of them, a step from a
+    tensor to the outputs of a node that reads it taken where `through(tensor, op)`: every
+    tensor a walk up the producers that stops at the starts' producers, and goes up only
+    such steps, can end at one from (a superset: the walk decides). Made once per graph."""
+    memo = graph.analysis(analysis)
+    reached = memo.get("")
+    if reached is None:
+        f = graph.fields
+        readers: dict[str, list[int]] = {}
+        frontier = starts()
+        found = set(frontier)
+        if frontier:
+            for i, names in enumerate(f.inputs):
+                for name in names:
+                    if name:
+                        readers.setdefault(name, []).append(i)
+        for _ in range(_WALK_DEPTH):
+            step = []
+            for name in frontier:
+                for i in readers.get(name, ()):
+                    if through(name, f.ops[i]):
+                        new = [out for out in f.outputs[i] if out and out not in found]
+                        found.update(new)
+                        step += new
+            frontier = step
+            if not frontier:
+                break
+        reached = memo[""] = frozenset(found)
+    return reached
 
 
 def _extent_source(graph: GraphView, name: str, seen: dict, depth: int) -> str | None:
@@ -309,11 +392,11 @@ def _quantized_scalar(graph: GraphView, name: str, depth: int = 16) -> bool:
 def quantized_extent(ctx: NodeContext, index: int, what: str, unsqueeze: str | None = None):
     """Finding when input `index` carries the extent of an unsqueezed quantized scalar (see
     `unsqueezed_quantized_scalar`, or `unsqueeze`: the one a caller found); None otherwise."""
-    name = ctx.node.input[index] if ctx.has_input(index) else ""
-    if unsqueeze is None:
-        unsqueeze = unsqueezed_quantized_scalar(ctx.graph, name)
+    if unsqueeze is None:  # (an analysis: the verdict stays shared where it finds none)
+        unsqueeze = ctx.input_derived(index, unsqueezed_quantized_scalar)
     if unsqueeze is None:
         return None
+    name = ctx.node.input[index]
     return ctx.finding(
         "quantized-scalar-extent",
         f"{what} ('{name}') carries the extent of Unsqueeze '{unsqueeze}' of a quantized "
@@ -331,10 +414,10 @@ def quantized_constant(ctx: NodeContext, index: int, what: str):
     DequantizeLinear of an INT8 initializer: TensorRT evaluates a shape input symbolically
     while parsing and cannot read INT8 weights ("SymbolicExecute is not supported for weights
     type Int8", observed with the TensorRT-RTX 1.7.1 parser)."""
-    name = ctx.node.input[index] if ctx.has_input(index) else ""
-    dequantize = _dequantized_int8_constant(ctx.graph, name, set(), 12)
+    dequantize = ctx.input_derived(index, dequantized_int8_constant)
     if dequantize is None:
         return None
+    name = ctx.node.input[index]
     return ctx.finding(
         "quantized-constant-shape",
         f"{what} ('{name}') is computed from DequantizeLinear '{dequantize}' of an INT8 "
@@ -346,6 +429,17 @@ def quantized_constant(ctx: NodeContext, index: int, what: str):
         'supported for weights type Int8" (Reshape shape from Cast(DequantizeLinear(INT8 '
         "initializer)), directly or through Concat)",
     )
+
+
+def dequantized_int8_constant(graph: GraphView, name: str) -> str | None:
+    """The name of the DequantizeLinear of an INT8 initializer that tensor `name` is computed
+    from through rank-0/1 tensors (`quantized_constant`), or None."""
+    if not name or name not in _int8_constant_reach(graph):
+        return None
+    table = graph.analysis("dequantized_int8_constant")
+    if name not in table:
+        table[name] = _dequantized_int8_constant(graph, name, set(), _WALK_DEPTH)
+    return table[name]
 
 
 def _dequantized_int8_constant(graph: GraphView, name: str, seen: set, depth: int) -> str | None:

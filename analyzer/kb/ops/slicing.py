@@ -109,7 +109,7 @@ def _check_concat(ctx: NodeContext):
     if not ctx.graph_has_quantization:
         return
     sources = [
-        unsqueezed_quantized_scalar(ctx.graph, ctx.node.input[index]) if info else None
+        ctx.input_derived(index, unsqueezed_quantized_scalar) if info else None
         for index, info in enumerate(infos)
     ]
     present = [source for source, info in zip(sources, infos, strict=True) if info is not None]
