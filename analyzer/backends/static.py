@@ -160,6 +160,8 @@ class StaticChecker:
         #: else, for every body of the model (`_body_verdicts`), and how many body nodes
         #: have been judged so far
         self._clean_body_keys: set[tuple] = set()
+        #: a body node's key -> {what its verdict read: what nodes judged clean held there}
+        self._clean_body_values: dict[tuple, dict[tuple, set[tuple]]] = {}
         self._body_nodes = 0
 
     # -- one node -----------------------------------------------------------------------
@@ -465,8 +467,10 @@ class StaticChecker:
         serialized attributes, and each tensor's facts, effective type and being a graph
         output: `_BodyKeys`) to one judged "supported, no finding" without reading anything
         else (`NodeContext`), in this body or another, has that verdict too, unjudged: the
-        only one a body's node passes on is its errors. Nodes with bodies of their own are
-        judged one by one."""
+        only one a body's node passes on is its errors. Dims shape inference made up enter the
+        key by the order they first appear in the node's tensors, as in `VerdictMemo`'s keys
+        (each copy of a body gets names of its own: 72 copies of a detector's Loop). Nodes
+        with bodies of their own are judged one by one."""
         count = len(view.graph.node)
         self._body_nodes += count
         if count < BODY_MEMO_FROM and self._body_nodes < BODY_MEMO_FROM * 4:
@@ -477,6 +481,8 @@ class StaticChecker:
         keys = _BodyKeys(view)
         keys.key_alike()
         clean = self._clean_body_keys  # (a key holds what the verdict reads: any body's)
+        by_values = self._clean_body_values
+        held = _body_constants_held(view)
         nested: dict[bytes, bool] = {}
         supported = (SUPPORTED, [], None)
         for index, inner in view.nodes():
@@ -484,14 +490,29 @@ class StaticChecker:
             key = None
             if all(map(_plain_attribute, attributes, repeat(nested))):
                 key = (f.ops[index], f.domains[index], tuple(attributes))
-                key += (keys.of(f.inputs[index]), keys.of(f.outputs[index]))
+                key += _made_up_dims_renumbered(
+                    keys.of(f.inputs[index]), keys.of(f.outputs[index])
+                )
                 if key in clean:
                     yield inner, supported
                     continue
+                seen = by_values.get(key)
+                if seen is not None and any(
+                    (held_now := _body_values_key(view, index, reads, held)) is not None
+                    and held_now in values
+                    for reads, values in seen.items()
+                ):
+                    yield inner, supported
+                    continue
             status, findings, plugin, ctx = self._judge(inner, view, key is not None)
-            if key is not None and status == SUPPORTED and not findings:
-                if not ctx.reads_outside and not ctx.values_read:
+            if key is not None and status == SUPPORTED and not findings and not ctx.reads_outside:
+                if not ctx.values_read:
                     clean.add(key)
+                else:  # shared with the nodes of this key that hold the same there
+                    reads = tuple(ctx.values_read)
+                    held_now = _body_values_key(view, index, reads, held)
+                    if held_now is not None:
+                        by_values.setdefault(key, {}).setdefault(reads, set()).add(held_now)
             yield inner, (status, findings, plugin)
 
     # -- whole model --------------------------------------------------------------------
@@ -728,6 +749,69 @@ def _tensor_key(graph: GraphView, name: str, facts: tuple) -> tuple:
         graph.is_graph_output(name),
         facts[0] == "UINT8" and uint8_weights(graph, name),  # read as INT32 by most ops
     )
+
+
+def _body_constants_held(view: GraphView) -> dict[str, object]:
+    """`VerdictMemo._constants_held` of a body: name -> what stands for the constant value of
+    a tensor the body defines (an initializer: its name; a Constant node's output: its
+    attributes)."""
+    fields, producer = view.fields, view.producer_index
+    held: dict[str, object] = {
+        out: ("Constant", _value_attributes(fields, i))
+        for i in [i for i, op in enumerate(fields.ops) if op == "Constant"]
+        for out in fields.outputs[i]
+        if out and producer[out] == i
+    }
+    held.update((name, name) for name in view.initializer_names())
+    return held
+
+
+def _body_values_key(view: GraphView, index: int, reads: tuple, held: dict) -> tuple | None:
+    """`VerdictMemo.values_key` of body node `index` (`reads`: a judged node's
+    `NodeContext.values_read`), over the constants the body defines (`held`); None where a
+    read input comes from an enclosing graph (not keyed here: the node is judged)."""
+    inputs = view.fields.inputs[index]
+    out = []
+    for read in reads:
+        if type(read) is tuple:  # (input, analysis): `NodeContext.input_derived`
+            position, analysis = read
+            out.append(("derived", analysis(view, inputs[position])))
+        elif type(read) is AttributeRead:
+            out.append(view.fields.attribute_keys[index][read.position])
+        else:
+            name = inputs[read]
+            if name in held:
+                out.append(held[name])
+            elif name in view.producer_index:
+                out.append(None)  # computed by the body: no constant value
+            else:
+                return None
+    return tuple(out)
+
+
+def _made_up_dims_renumbered(*tensor_keys: tuple) -> tuple:
+    """`tensor_keys` (`_BodyKeys.of` of a node's inputs, then of its outputs) with each dim
+    name shape inference made up (`unk__<n>`) replaced by the order in which it first appears
+    among them: two nodes whose dims are alike but for those names have one key. A check can
+    compare a node's dims with each other, and such a name means nothing else (a check that
+    asks more of one, `NodeContext.is_input_dim`, reads outside the key)."""
+    seen: dict[str, int] = {}
+    out = []
+    for keys in tensor_keys:
+        renamed = []
+        for key in keys:
+            shape = key[0][1] if key else None
+            if shape and any(type(d) is str and d.startswith(GENERATED_DIM) for d in shape):
+                dims = tuple(
+                    (GENERATED_DIM, seen.setdefault(d, len(seen)))
+                    if type(d) is str and d.startswith(GENERATED_DIM)
+                    else d
+                    for d in shape
+                )
+                key = ((key[0][0], dims, *key[0][2:]), *key[1:])
+            renamed.append(key)
+        out.append(tuple(renamed))
+    return tuple(out)
 
 
 class _BodyKeys:

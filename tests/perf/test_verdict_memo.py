@@ -1447,3 +1447,61 @@ def test_a_body_node_whose_check_reads_outside_its_key_is_judged_alone(monkeypat
     assert verdict.status == "unsupported" and "t157" in verdict.reasons[0].message
     monkeypatch.setattr(static, "BODY_MEMO_FROM", 10**9)
     assert render(shared, "json") == render(static.check_static(loaded, target), "json")
+
+
+def _ifs_of_quantizers(ifs: int, bad: int | None = None) -> onnx.ModelProto:
+    """`ifs` Ifs in a chain whose then branch quantizes and dequantizes its input (the scale a
+    Constant of the branch), and whose else branch doubles it along axis 1: every If's output
+    gets a dim shape inference makes up anew, so the branches of each If read names of their
+    own. `bad`: the If whose scale is negative (which the parser refuses)."""
+    nodes, current = [], "x"
+    for k in range(ifs):
+        scale = numpy_helper.from_array(np.array(-0.5 if k == bad else 0.5, np.float32))
+        then = helper.make_graph(
+            [
+                helper.make_node("Constant", [], [f"s{k}"], value=scale),
+                helper.make_node("QuantizeLinear", [current, f"s{k}"], [f"q{k}"], f"q{k}"),
+                helper.make_node("DequantizeLinear", [f"q{k}", f"s{k}"], [f"t{k}"], f"d{k}"),
+            ],
+            "then", [], [helper.make_tensor_value_info(f"t{k}", TensorProto.FLOAT, None)],
+        )  # fmt: skip
+        other = helper.make_graph(
+            [helper.make_node("Concat", [current, current], [f"e{k}"], f"c{k}", axis=1)],
+            "else", [], [helper.make_tensor_value_info(f"e{k}", TensorProto.FLOAT, None)],
+        )  # fmt: skip
+        nodes.append(
+            helper.make_node("If", ["c"], [f"y{k}"], f"if{k}", then_branch=then, else_branch=other)
+        )
+        current = f"y{k}"
+    return _model(
+        nodes,
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4]),
+            helper.make_tensor_value_info("c", TensorProto.BOOL, []),
+        ],
+        [helper.make_tensor_value_info(current, TensorProto.FLOAT, None)],
+    )
+
+
+def test_body_nodes_alike_but_for_made_up_dims_and_constants_share_a_verdict(monkeypatch):
+    """Bodies' nodes share "supported, no finding" though each copy's dims are names shape
+    inference made up anew (keyed by their order of appearance, as top-level nodes are) and
+    their checks read constants of their own body (keyed by value, as `values_key` keys
+    them): of 300 Ifs' QuantizeLinears, those met before the memo starts (4 × BODY_MEMO_FROM
+    body nodes, 4 a pair of branches) and a few more are judged, not 300; one of a negative
+    scale still gets its own verdict; the reports are those judging each node gives."""
+    judged = _judged(monkeypatch)
+    target = parse_target("rtx-1")
+    for bad in (None, 263):
+        loaded = load_model(_ifs_of_quantizers(300, bad))
+        judged.clear()
+        shared = render(static.check_static(loaded, target), "json")
+        quantizers = [n for n in judged if n.startswith("q")]
+        assert len(quantizers) <= static.BODY_MEMO_FROM + 6, len(quantizers)
+        monkeypatch.setattr(static, "BODY_MEMO_FROM", 10**9)
+        judged.clear()
+        assert shared == render(static.check_static(loaded, target), "json")
+        assert len([n for n in judged if n.startswith("q")]) == 300
+        monkeypatch.setattr(static, "BODY_MEMO_FROM", 64)
+        if bad is not None:
+            assert "unsupported" in shared.split('"if263"')[1][:200]
