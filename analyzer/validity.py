@@ -1692,6 +1692,11 @@ def inference_problems(error: str, proto: onnx.ModelProto) -> list[Problem]:
             # a body's errors are left to the rules (an If takes only the branch its constant
             # condition selects)
             conflicts.append((op, name, why))
+    # a merge with a type only value_info declares is gone without it: not confirmed, and
+    # no run is made for it (onnxruntime-genai's builder declares a shared constant of rank
+    # 1 with rank 0 in every model it writes)
+    stale = _declaration_merges(conflicts, graph, node_index)
+    conflicts = [conflict for conflict in conflicts if conflict not in stale]
     if conflicts:
         # errors of top-level nodes without bodies alone are read from small scopes
         # (`_strict_error`); a conflict of another node is confirmed by one run
@@ -1713,6 +1718,48 @@ def inference_problems(error: str, proto: onnx.ModelProto) -> list[Problem]:
                 )
             )
     return out
+
+
+#: what ONNX's inference raises where a node's inferred output type does not fit the type
+#: the name already has (`checkShapesAndTypes`, called when it merges them)
+_MERGE_ERRORS = (
+    "Inferred elem type differs from existing elem type",
+    "Inferred shape and existing shape differ in rank",
+    "Inferred shape and existing shape differ in dimension",
+)
+
+
+def _declaration_merges(conflicts: list, graph: onnx.GraphProto, node_index) -> set:
+    """The conflicts (op, name, why) of `inference_problems` that are certainly a node's
+    output merged with a type that value_info alone gives it: a merge error (_MERGE_ERRORS)
+    of a node found by its name, none of whose outputs is a graph input, output or
+    initializer, or is written by another node. Strict inference of the graph without
+    value_info (`_interface_only`) finds no type to merge such an output with, so it does not
+    raise that error again (at the top level, ONNX merges a node's outputs only with what the
+    graph declares or an earlier node wrote)."""
+    merges = [c for c in conflicts if any(text in c[2] for text in _MERGE_ERRORS)]
+    if not merges:
+        return set()
+    interface = {v.name for v in (*graph.input, *graph.output)}
+    interface.update(t.name for t in graph.initializer)
+    interface.update(t.values.name for t in graph.sparse_initializer)
+    written: dict[str, int] = {}
+    names: dict[str, int] = {}
+    for node in graph.node:
+        names[node.name] = names.get(node.name, 0) + 1
+        for out in node.output:
+            written[out] = written.get(out, 0) + 1
+    stale = set()
+    for op, name, why in merges:
+        index = node_index(op, name)
+        if index is None or (name and names.get(name) != 1):
+            continue
+        node = graph.node[index]
+        if node.op_type != op:
+            continue
+        if all(out not in interface and written[out] == 1 for out in node.output if out):
+            stale.add((op, name, why))
+    return stale
 
 
 def validate(proto: onnx.ModelProto, rows=None, strict: bool = True) -> list[Problem]:

@@ -1146,3 +1146,40 @@ def test_bodies_checked_in_bulk_find_what_the_walk_finds(case, monkeypatch):
         walked = _problems_found(each)
         monkeypatch.setattr(validity, "BULK_BODY_NODES", 1)
         assert _problems_found(each) == walked
+
+
+@pytest.mark.parametrize(
+    ("declared_as", "run"),
+    [("value_info", False), ("graph output", True), ("written twice", True)],
+)
+def test_a_merge_with_a_value_info_declaration_alone_needs_no_confirming_run(
+    declared_as, run, monkeypatch
+):
+    """A node's output merged with a shape only value_info declares (onnxruntime-genai's
+    builder declares a shared constant of rank 1 with rank 0 in every model it writes) is a
+    stale declaration without the run on the graph without declarations: that run cannot
+    raise it again. Declared as a graph output, or written by two nodes, the merge could
+    come from those: the run is made. The problems are those the run finds either way."""
+    from trtforge.analyzer import validity
+
+    nodes = [N("Relu", ["x"], ["h"], name="relu"), N("Relu", ["h"], ["y"], name="last")]
+    value_info, outputs = [], [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)]
+    if declared_as == "value_info":
+        value_info = [_vi("h", shape=(3,))]
+    elif declared_as == "graph output":
+        outputs = [_vi("y", shape=(3,))]
+    else:
+        nodes.append(N("Identity", ["x"], ["h"], name="again"))
+        value_info = [_vi("h", shape=(3,))]
+    model = _model(nodes, value_info=value_info, outputs=outputs)
+    error = validity._strict_error(model)
+    assert "existing shape differ in rank" in error, error
+    made = []
+    real = validity._strict_error
+    monkeypatch.setattr(validity, "_strict_error", lambda *a, **k: made.append(1) or real(*a, **k))
+    problems = validity.inference_problems(error, model)
+    assert bool(made) == run
+    monkeypatch.setattr(validity, "_declaration_merges", lambda *_: set())
+    assert [p.finding for p in problems] == [
+        p.finding for p in validity.inference_problems(error, model)
+    ]
