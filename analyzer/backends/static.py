@@ -752,24 +752,22 @@ def _tensor_key(graph: GraphView, name: str, facts: tuple) -> tuple:
 
 
 def _body_constants_held(view: GraphView) -> dict[str, object]:
-    """`VerdictMemo._constants_held` of a body: name -> what stands for the constant value of
-    a tensor the body defines (an initializer: its name; a Constant node's output: its
-    attributes)."""
+    """What stands for the constant value of each output of a Constant node of a body (its
+    attributes, as `VerdictMemo._constants_held` has them). A body's initializers are left
+    out: their names, which stand for their values in one graph, are another body's too."""
     fields, producer = view.fields, view.producer_index
-    held: dict[str, object] = {
+    return {
         out: ("Constant", _value_attributes(fields, i))
         for i in [i for i, op in enumerate(fields.ops) if op == "Constant"]
         for out in fields.outputs[i]
         if out and producer[out] == i
     }
-    held.update((name, name) for name in view.initializer_names())
-    return held
 
 
 def _body_values_key(view: GraphView, index: int, reads: tuple, held: dict) -> tuple | None:
     """`VerdictMemo.values_key` of body node `index` (`reads`: a judged node's
-    `NodeContext.values_read`), over the constants the body defines (`held`); None where a
-    read input comes from an enclosing graph (not keyed here: the node is judged)."""
+    `NodeContext.values_read`), over the body's Constants (`held`); None where a read input
+    is an initializer or comes from an enclosing graph (not keyed here: the node is judged)."""
     inputs = view.fields.inputs[index]
     out = []
     for read in reads:

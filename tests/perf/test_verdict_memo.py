@@ -1449,22 +1449,27 @@ def test_a_body_node_whose_check_reads_outside_its_key_is_judged_alone(monkeypat
     assert render(shared, "json") == render(static.check_static(loaded, target), "json")
 
 
-def _ifs_of_quantizers(ifs: int, bad: int | None = None) -> onnx.ModelProto:
+def _ifs_of_quantizers(ifs: int, bad: int | None = None, local: bool = False) -> onnx.ModelProto:
     """`ifs` Ifs in a chain whose then branch quantizes and dequantizes its input (the scale a
-    Constant of the branch), and whose else branch doubles it along axis 1: every If's output
-    gets a dim shape inference makes up anew, so the branches of each If read names of their
-    own. `bad`: the If whose scale is negative (which the parser refuses)."""
+    Constant of the branch; `local`: an initializer of the branch, named `s` in every one),
+    and whose else branch doubles it along axis 1: every If's output gets a dim shape
+    inference makes up anew, so the branches of each If read names of their own. `bad`: the
+    If whose scale is negative (which the parser refuses)."""
     nodes, current = [], "x"
     for k in range(ifs):
         scale = numpy_helper.from_array(np.array(-0.5 if k == bad else 0.5, np.float32))
+        s = "s" if local else f"s{k}"
         then = helper.make_graph(
-            [
-                helper.make_node("Constant", [], [f"s{k}"], value=scale),
-                helper.make_node("QuantizeLinear", [current, f"s{k}"], [f"q{k}"], f"q{k}"),
-                helper.make_node("DequantizeLinear", [f"q{k}", f"s{k}"], [f"t{k}"], f"d{k}"),
-            ],
+            [] if local else [helper.make_node("Constant", [], [s], value=scale)],
             "then", [], [helper.make_tensor_value_info(f"t{k}", TensorProto.FLOAT, None)],
+            [numpy_helper.from_array(numpy_helper.to_array(scale), s)] if local else [],
         )  # fmt: skip
+        then.node.extend(
+            [
+                helper.make_node("QuantizeLinear", [current, s], [f"q{k}"], f"q{k}"),
+                helper.make_node("DequantizeLinear", [f"q{k}", s], [f"t{k}"], f"d{k}"),
+            ]
+        )
         other = helper.make_graph(
             [helper.make_node("Concat", [current, current], [f"e{k}"], f"c{k}", axis=1)],
             "else", [], [helper.make_tensor_value_info(f"e{k}", TensorProto.FLOAT, None)],
@@ -1483,17 +1488,20 @@ def _ifs_of_quantizers(ifs: int, bad: int | None = None) -> onnx.ModelProto:
     )
 
 
-def test_body_nodes_alike_but_for_made_up_dims_and_constants_share_a_verdict(monkeypatch):
+@pytest.mark.parametrize("local", [False, True], ids=["constants", "same-named-initializers"])
+def test_body_nodes_alike_but_for_made_up_dims_and_constants_share_a_verdict(local, monkeypatch):
     """Bodies' nodes share "supported, no finding" though each copy's dims are names shape
     inference made up anew (keyed by their order of appearance, as top-level nodes are) and
     their checks read constants of their own body (keyed by value, as `values_key` keys
     them): of 300 Ifs' QuantizeLinears, those met before the memo starts (4 × BODY_MEMO_FROM
     body nodes, 4 a pair of branches) and a few more are judged, not 300; one of a negative
-    scale still gets its own verdict; the reports are those judging each node gives."""
+    scale still gets its own verdict; the reports are those judging each node gives. Scales
+    that are initializers of their branch, named alike in all, are not taken for one value
+    by their name: the negative one still gets its verdict."""
     judged = _judged(monkeypatch)
     target = parse_target("rtx-1")
     for bad in (None, 263):
-        loaded = load_model(_ifs_of_quantizers(300, bad))
+        loaded = load_model(_ifs_of_quantizers(300, bad, local))
         judged.clear()
         shared = render(static.check_static(loaded, target), "json")
         quantizers = [n for n in judged if n.startswith("q")]
