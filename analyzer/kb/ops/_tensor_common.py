@@ -278,53 +278,47 @@ def _extent_reach(graph: GraphView) -> frozenset[str]:
     (`_reached`). The static backend asks the walk of every shape input of every node when
     it compares their verdicts; this keeps it to the few that can find one."""
 
-    def starts() -> list[str]:
-        f = graph.fields
-        return [
-            f.outputs[i][0]
-            for i, op in enumerate(f.ops)
-            if op == "Unsqueeze" and f.inputs[i] and f.outputs[i] and f.inputs[i][0]
-            and graph.tensor(f.inputs[i][0]).rank == 0 and _quantized_scalar(graph, f.inputs[i][0])
-        ]  # fmt: skip
+    def source(name: str) -> bool:
+        return graph.tensor(name).rank == 0 and _quantized_scalar(graph, name)
 
     def through(name: str, op: str) -> bool:
         return op == "Concat" or (op in _EXTENT_CARRIERS and graph.tensor(name).rank == 1)
 
-    return _reached(graph, "extent_reach", starts, through)
+    return _reached(graph, "extent_reach", "Unsqueeze", source, through)
 
 
 def _int8_constant_reach(graph: GraphView) -> frozenset[str]:
     """The tensors `_dequantized_int8_constant` may find a DequantizeLinear of an INT8
     initializer from: those downstream of one through tensors of rank 0 or 1 (`_reached`)."""
 
-    def starts() -> list[str]:
-        f = graph.fields
-        return [
-            f.outputs[i][0]
-            for i, op in enumerate(f.ops)
-            if op == "DequantizeLinear" and f.inputs[i] and f.outputs[i] and f.inputs[i][0]
-            and graph.tensor(f.inputs[i][0]).is_initializer
-            and graph.tensor(f.inputs[i][0]).dtype == "INT8"
-        ]  # fmt: skip
+    def source(name: str) -> bool:
+        data = graph.tensor(name)
+        return data.is_initializer and data.dtype == "INT8"
 
     def through(name: str, op: str) -> bool:
         rank = graph.tensor(name).rank
         return rank is not None and rank <= 1 and op not in _SHAPE_OPS and op not in _OPAQUE
 
-    return _reached(graph, "int8_constant_reach", starts, through)
+    return _reached(graph, "int8_constant_reach", "DequantizeLinear", source, through)
 
 
-def _reached(graph: GraphView, analysis: str, starts, through) -> frozenset[str]:
-    """`starts()` and the tensors at most _WALK_DEPTH nodes downstream of them, a step from a
-    tensor to the outputs of a node that reads it taken where `through(tensor, op)`: every
-    tensor a walk up the producers that stops at the starts' producers, and goes up only
-    such steps, can end at one from (a superset: the walk decides). Made once per graph."""
+def _reached(graph: GraphView, analysis: str, op: str, source, through) -> frozenset[str]:
+    """The starts — the first output of each `op` node whose first input is a `source` —
+    and the tensors at most _WALK_DEPTH nodes downstream of them, a step from a tensor to
+    the outputs of a node that reads it taken where `through(tensor, op)`: every tensor a
+    walk up the producers that stops at the starts' producers, and goes up only such steps,
+    can end at one from (a superset: the walk decides). Made once per graph."""
     memo = graph.analysis(analysis)
     reached = memo.get("")
     if reached is None:
         f = graph.fields
         readers: dict[str, list[int]] = {}
-        frontier = starts()
+        frontier = [
+            f.outputs[i][0]
+            for i, kind in enumerate(f.ops)
+            if kind == op and f.inputs[i] and f.outputs[i] and f.inputs[i][0]
+            and f.outputs[i][0] and source(f.inputs[i][0])
+        ]  # fmt: skip
         found = set(frontier)
         if frontier:
             for i, names in enumerate(f.inputs):
