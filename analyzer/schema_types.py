@@ -261,11 +261,16 @@ class _Binder:
             domain = _domain(domain)
             return _variables(op, domain, opsets.get(domain, 1), n_in, n_out)
 
-        return _type_binding.passes(
-            list(rows), foreign, list(self._ops), list(self._domains), list(self._inputs),
-            list(self._outputs), variables_of, self._given, self._untyped, self._no_type,
-            self._found, _binding, ONNX_DOMAINS, PASSES,
-        )  # fmt: skip
+        try:
+            return _type_binding.passes(
+                list(rows), foreign, list(self._ops), list(self._domains), list(self._inputs),
+                list(self._outputs), variables_of, self._given, self._untyped, self._no_type,
+                self._found, _binding, ONNX_DOMAINS, PASSES,
+            )  # fmt: skip
+        except TypeError as err:  # a name that is not text, checked before anything is found
+            if "not text" not in str(err):
+                raise
+            return self._python_passes(rows, foreign)
 
     def _python_passes(self, rows: Sequence[int], foreign: bool) -> list[int]:
         """`passes` in Python: the reference of `_type_binding.passes`."""

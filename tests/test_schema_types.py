@@ -310,3 +310,26 @@ def test_the_native_passes_type_what_the_python_passes_type(monkeypatch):
         typed_any += bool(results[1])
     assert differ == 0
     assert typed_any > 300  # the graphs exercise the binding
+
+
+@pytest.mark.skipif(schema_types._type_binding is None, reason="the native passes are not built")
+def test_names_that_are_not_text_are_typed_by_the_python_passes(monkeypatch):
+    """Protobuf hands an op type or a tensor name that is not UTF-8 over as bytes (a damaged
+    or hostile model): the native passes refuse such rows before they find anything, and the
+    Python passes type the model as they would."""
+    ops = ["Relu", b"\xff\xfe", "FastGelu", "Relu"]
+    domains = ["", "", "com.microsoft", ""]
+    inputs = [["x"], ["r0"], [b"\xfe", "x"], ["g"]]
+    outputs = [["r0"], [b"\xfe"], ["g"], ["y"]]
+    given = {"x": "FLOAT16"}
+    opsets = {"": 17, "com.microsoft": 1}
+
+    def run():
+        return schema_types.element_types(
+            ops, domains, inputs, outputs, opsets,
+            lambda n: given.get(n, "UNDEFINED"), {"x"}, ["x"],
+        )  # fmt: skip
+
+    native = run()
+    monkeypatch.setattr(schema_types, "_type_binding", None)
+    assert native == run() and native.get("y") == "FLOAT16"

@@ -82,6 +82,27 @@ class Binder {
       }
       pending.push_back(i);
     }
+    // every row's op type, domain and tensor names are text, checked before anything is
+    // found (protobuf hands a name that is not UTF-8 over as bytes: the caller's Python
+    // passes take those)
+    for (Py_ssize_t i : pending) {
+      PyObject* ins = PyList_GET_ITEM(inputs, i);
+      PyObject* outs = PyList_GET_ITEM(outputs, i);
+      if (!PyUnicode_Check(PyList_GET_ITEM(ops, i)) ||
+          !PyUnicode_Check(PyList_GET_ITEM(domains, i)) ||
+          !(PyList_Check(ins) || PyTuple_Check(ins)) || !(PyList_Check(outs) || PyTuple_Check(outs))) {
+        PyErr_SetString(PyExc_TypeError, "passes: a row's op, domain or tensors are not text");
+        return nullptr;
+      }
+      for (PyObject* names : {ins, outs}) {
+        for (Py_ssize_t k = 0; k < PySequence_Fast_GET_SIZE(names); ++k) {
+          if (!PyUnicode_Check(PySequence_Fast_GET_ITEM(names, k))) {
+            PyErr_SetString(PyExc_TypeError, "passes: a tensor name is not text");
+            return nullptr;
+          }
+        }
+      }
+    }
     std::vector<PyObject*> tensors;
     std::vector<int> dtypes;
     std::vector<bool> untyped;
@@ -100,11 +121,6 @@ class Binder {
         }
         PyObject* ins = PyList_GET_ITEM(inputs, i);
         PyObject* outs = PyList_GET_ITEM(outputs, i);
-        if (!(PyList_Check(ins) || PyTuple_Check(ins)) ||
-            !(PyList_Check(outs) || PyTuple_Check(outs))) {
-          PyErr_SetString(PyExc_TypeError, "passes: a node's inputs and outputs are lists");
-          return nullptr;
-        }
         Py_ssize_t n_in = PySequence_Fast_GET_SIZE(ins), n_out = PySequence_Fast_GET_SIZE(outs);
         const Kind* kind = kind_of(PyList_GET_ITEM(ops, i), domain, n_in, n_out);
         if (kind == nullptr) return nullptr;
@@ -113,12 +129,6 @@ class Binder {
         for (Py_ssize_t k = 0; k < n_in; ++k) tensors.push_back(PySequence_Fast_GET_ITEM(ins, k));
         for (Py_ssize_t k = 0; k < n_out; ++k) {
           tensors.push_back(PySequence_Fast_GET_ITEM(outs, k));
-        }
-        for (PyObject* name : tensors) {
-          if (!PyUnicode_Check(name)) {
-            PyErr_SetString(PyExc_TypeError, "passes: tensor names are str");
-            return nullptr;
-          }
         }
         if (kind->bound.size() != tensors.size()) {
           PyErr_SetString(PyExc_ValueError, "passes: a kind's bindings do not fit its node");
