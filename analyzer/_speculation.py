@@ -27,7 +27,7 @@ import importlib.util
 import os
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from trtforge.analyzer import _split_inference
 
@@ -342,7 +342,15 @@ class SpeculationFailed(Exception):
     """The speculative run failed (strict inference raised, or ran out of its memory cap) or
     its result cannot stand for the policy's (a rank-1 tensor too large for data
     propagation): the full path's speculation would fail alike, and the caller runs the
-    policy step by step."""
+    policy step by step.
+
+    `checked_types`: where `lean_inferred` checked the model's declared static dims before
+    its run failed, the types of the model without them (name -> serialized type): what the
+    policy's check (`inference._checked_declarations`) would infer again."""
+
+    def __init__(self, message: str, checked_types: Mapping[str, bytes] | None = None) -> None:
+        super().__init__(message)
+        self.checked_types = checked_types
 
 
 def weight_facts(serialized_model: bytes) -> tuple[int, bool, bool]:
@@ -436,7 +444,7 @@ def lean_inferred(
     `strict_run`'s (a process that may fork). Its table: `table_state`.
 
     Raises:
-        SpeculationFailed: the run failed.
+        SpeculationFailed: the run failed (with the check's types, where it made them).
     """
     ops, types = declared if declared is not None else model_types(serialized_model)
     largest, external, _ = weight_facts(serialized_model)
@@ -467,14 +475,19 @@ def lean_inferred(
     strict_check: list[tuple[bytes, dict[str, bytes]]] = []
     plain_graph = CONTROL_FLOW.isdisjoint(ops)
 
+    # the check's types, handed to the policy where the model's run fails (`SpeculationFailed`)
+    checked_types: list[dict[str, bytes]] = []
+
     def run(cleared: bytes) -> dict[str, bytes]:  # (as `inference._run_without_declared_dims`)
         made = None
         if plain_graph:
             made = _strict_check_run(cleared, data_prop, len(ops), ops.count("Constant"))
         if made is not None:
             strict_check.append(made)
+            checked_types.append(made[1])
             return made[1]
-        return _lenient_check_run(cleared, data_prop)
+        checked_types.append(_lenient_check_run(cleared, data_prop))
+        return checked_types[-1]
 
     try:
         checked = checked_declarations(serialized_model, run, not plain_graph)
@@ -495,7 +508,7 @@ def lean_inferred(
             constants = ops.count("Constant")
             return strict_run(serialized_model, len(ops), bodies, in_parallel, data_prop, constants)
     except Exception as err:  # noqa: BLE001 - strict failure, MemoryError
-        raise SpeculationFailed(str(err)) from err
+        raise SpeculationFailed(str(err), checked_types[0] if checked_types else None) from err
 
 
 def _lenient_check_run(cleared: bytes, data_prop: bool) -> dict[str, bytes]:

@@ -41,7 +41,7 @@ import signal
 import sys
 import threading
 import warnings
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported where used: `prefetch` runs before the command imports onnx
@@ -84,11 +84,15 @@ SPECULATING, POLICY, RESULT, SMALL, LEFT_TO_PARENT = b"S", b"P", b"T", b"N", b"L
 INFERRED = "inferred"
 
 
-def infer_table(model: onnx.ModelProto, heavy_at: Collection[int] = ()) -> TypeTable:
+def infer_table(
+    model: onnx.ModelProto,
+    heavy_at: Collection[int] = (),
+    checked_types: Mapping[str, bytes] | None = None,
+) -> TypeTable:
     """`inference.infer_table` (imported on first use: see `prefetch`)."""
     from trtforge.analyzer import inference
 
-    return inference.infer_table(model, heavy_at)
+    return inference.infer_table(model, heavy_at, checked_types)
 
 
 def speculative_table(
@@ -154,18 +158,20 @@ def _child_table(
     out,
     serialized: bytes | None = None,
     heavy_at: Collection[int] = (),
+    checked_types: Mapping[str, bytes] | None = None,
 ) -> TypeTable:
     """The table, in the child: speculatively first, else by the policy; each run announced
     on `out`, so that the parent knows in which one a crash happened (`serialized`: the bytes
     `model` was parsed from; `heavy_at`: the initializers a lean load's structure holds
-    without data, `LoadedModel.elided`)."""
+    without data, `LoadedModel.elided`; `checked_types`: the types of the model without its
+    declared static dims, where a lean run made them: `infer_table`'s)."""
     if speculate:
         _announce(out, SPECULATING)
         table = speculative_table(model, serialized, heavy_at)
         if table is not None:
             return table
     _announce(out, POLICY)
-    return infer_table(model, heavy_at)
+    return infer_table(model, heavy_at, checked_types)
 
 
 def _announce(out, phase: bytes) -> None:
@@ -226,12 +232,13 @@ class PendingTypes:
             if _speculation.serialized_node_count(data, declared[0]) < MIN_NODES:  # weights:
                 out.write(SMALL)  # stop before onnx (and before hashing them beside the parent)
                 return
-            speculate = True
+            speculate, checked_types = True, None
             _announce(out, SPECULATING)  # the run without onnx
             try:
                 inferred = _speculation.lean_inferred(data, declared, in_parallel=True)
-            except _speculation.SpeculationFailed:
+            except _speculation.SpeculationFailed as failed:
                 inferred, speculate = None, False  # the full speculation would fail alike
+                checked_types = failed.checked_types  # (the policy's check need not rerun)
             if inferred is not None:  # its table is read by the parent (`prefetched`)
                 if isinstance(data, bytes):  # bound to the file's bytes (INFERRED)
                     bound = (INFERRED, hashlib.sha256(data).hexdigest())
@@ -249,7 +256,7 @@ class PendingTypes:
             if _speculation.node_count(model.graph, MIN_NODES) < MIN_NODES:
                 out.write(SMALL)
                 return
-            table = _child_table(model, speculate, out, data)
+            table = _child_table(model, speculate, out, data, checked_types=checked_types)
             out.write(_pickled((digest(), table)))
 
         pending._fork(work, orphan_dies=True)

@@ -348,7 +348,9 @@ def _identities_as_casts(model: onnx.ModelProto) -> tuple[onnx.ModelProto, list[
     return copy, sorted(casts)
 
 
-def _checked_declarations(light: onnx.ModelProto) -> onnx.ModelProto:
+def _checked_declarations(
+    light: onnx.ModelProto, checked_types: Mapping[str, bytes] | None = None
+) -> onnx.ModelProto:
     """`light` (the copy inference runs on) with each static dim its value_info, graph outputs
     or If/Loop/Scan bodies declare where inference from the network's inputs gives one of
     their symbolic dims declared as that symbol instead; `light` itself where there is none.
@@ -365,7 +367,9 @@ def _checked_declarations(light: onnx.ModelProto) -> onnx.ModelProto:
     compute (an unknown dim: a Split whose sizes a stale declaration hides, a contrib op's
     output) stays, as before. Costs a second run, only for a model with symbolic input dims
     that declares static dims of computed tensors; the native reader makes both copies from
-    the serialized model (`_speculation.checked_declarations`)."""
+    the serialized model (`_speculation.checked_declarations`). `checked_types`: that run's
+    types (name -> serialized type), where a lean child's check made them on the same model
+    before its own run failed (`_speculation.SpeculationFailed`): not made again."""
     graph = light.graph
     if not _input_dim_params(graph):
         return light
@@ -374,6 +378,8 @@ def _checked_declarations(light: onnx.ModelProto) -> onnx.ModelProto:
     if not declares and not bodies:
         return light
     run = _run_without_declared_dims(graph)
+    if checked_types is not None:
+        run = lambda _cleared: checked_types  # noqa: E731 - the same model's, made already
     try:
         serialized = light.SerializeToString()
         native = checked_declarations(serialized, run, bodies)
@@ -820,7 +826,10 @@ def _infer_model(model: onnx.ModelProto) -> tuple[onnx.ModelProto | None, TypeTa
 
 
 def infer_all(
-    model: onnx.ModelProto, keep_model: bool = True, heavy_at: Collection[int] = ()
+    model: onnx.ModelProto,
+    keep_model: bool = True,
+    heavy_at: Collection[int] = (),
+    checked_types: Mapping[str, bytes] | None = None,
 ) -> tuple[onnx.ModelProto | None, TypeTable | None, str]:
     """One run of the policy (`infer_model`): the inferred model without its large weights and
     its type table (both None when inference fails), and what strict inference raised ("" when
@@ -829,9 +838,10 @@ def infer_all(
     `keep_model=False`: only the table is wanted (the model comes back as None); ONNX's
     result is then read as bytes (`_speculation.inferred_types`), never parsed whole.
     `heavy_at`: as `_weightless`'s (a lean load's `structure` is inferred as the whole model).
+    `checked_types`: as `_checked_declarations`'.
     """
     light, casts = _identities_as_casts(_weightless(model, heavy_at))
-    light = _checked_declarations(light)  # the dims the parser computes
+    light = _checked_declarations(light, checked_types)  # the dims the parser computes
     if not keep_model:
         types, strict_error = _infer_table(light)
         pruned = _without_contradicted_element_types(light, strict_error)
@@ -1066,11 +1076,17 @@ def infer_types(model: onnx.ModelProto) -> TypeTable:
     return types_or_declared(model, infer_all(model)[1])
 
 
-def infer_table(model: onnx.ModelProto, heavy_at: Collection[int] = ()) -> TypeTable:
+def infer_table(
+    model: onnx.ModelProto,
+    heavy_at: Collection[int] = (),
+    checked_types: Mapping[str, bytes] | None = None,
+) -> TypeTable:
     """`infer_types`, without the inferred model ever parsed whole (`infer_all`'s
     `keep_model=False`): the same table, for callers that want nothing else. `heavy_at`: as
-    `_weightless`'s (a lean load's `structure` is inferred as the whole model)."""
-    return types_or_declared(model, infer_all(model, keep_model=False, heavy_at=heavy_at)[1])
+    `_weightless`'s (a lean load's `structure` is inferred as the whole model);
+    `checked_types`: as `_checked_declarations`'."""
+    inferred = infer_all(model, keep_model=False, heavy_at=heavy_at, checked_types=checked_types)
+    return types_or_declared(model, inferred[1])
 
 
 def types_or_declared(model: onnx.ModelProto, types: TypeTable | None) -> TypeTable:

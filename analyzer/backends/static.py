@@ -490,9 +490,7 @@ class StaticChecker:
             key = None
             if all(map(_plain_attribute, attributes, repeat(nested))):
                 key = (f.ops[index], f.domains[index], tuple(attributes))
-                key += _made_up_dims_renumbered(
-                    keys.of(f.inputs[index]), keys.of(f.outputs[index])
-                )
+                key += _made_up_dims_renumbered(keys.of(f.inputs[index]), keys.of(f.outputs[index]))
                 if key in clean:
                     yield inner, supported
                     continue

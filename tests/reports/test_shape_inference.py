@@ -1005,3 +1005,61 @@ def test_a_model_saved_after_inference_is_inferred_once_in_the_child(monkeypatch
     if made_up:  # (symbols are not cleared: merged alike in the check's run and the model's)
         made_up[0].dim_param = "declared"
         assert lean_as_policy(named) == 1
+
+
+def _stale_after_inference() -> onnx.ModelProto:
+    """GPT-2 saved after inference, then one declared dim changed to a value the nodes do not
+    compute (a stale declaration: strict inference fails on it)."""
+    stale = _saved_after_inference(
+        Path(__file__).parents[1] / "fixtures" / "hf" / "gpt2_opset14.onnx"
+    )
+    dims = [
+        d for v in stale.graph.value_info for d in v.type.tensor_type.shape.dim if d.dim_value > 1
+    ]
+    dims[len(dims) // 2].dim_value += 1
+    return stale
+
+
+def test_a_failed_lean_run_hands_its_check_to_the_policy(monkeypatch, tmp_path):
+    """Where the lean child's run fails (a stale declaration), the policy (the full path, in
+    the same child) takes the types the lean check inferred without the declared static dims
+    instead of inferring them again: the same table and strict error, fewer runs of ONNX's
+    inference; and the prefetching child of `trt-check` gives the parent that table."""
+    from trtforge.analyzer import _speculation, background, inference_guard
+    from trtforge.analyzer.inference import infer_table
+
+    if _speculation._wire is None:
+        pytest.skip("the native reader is not built")
+    stale = _stale_after_inference()
+    with pytest.raises(_speculation.SpeculationFailed) as failed:
+        _speculation.lean_inferred(stale.SerializeToString())
+    checked = failed.value.checked_types
+    assert checked
+    runs = []
+    real = inference_guard.infer_shapes
+    monkeypatch.setattr(inference_guard, "infer_shapes", lambda *a: runs.append(a) or real(*a))
+    handed = infer_table(stale, (), checked)
+    with_handed = len(runs)
+    runs.clear()
+    alone = infer_table(stale)
+    assert handed._raw == alone._raw and handed.strict_error == alone.strict_error
+    assert handed.strict_error and with_handed < len(runs), (with_handed, len(runs))
+    # the prefetching child, as trt-check forks it (the model counted as large), which notes
+    # in a file what the policy was handed
+    from trtforge.analyzer import inference
+
+    path, handed_to = tmp_path / "stale.onnx", tmp_path / "handed"
+    onnx.save(stale, path)
+    monkeypatch.setattr(background, "MIN_NODES", 10)
+    policy = inference.infer_table
+
+    def noting(model, heavy_at=(), checked_types=None):
+        handed_to.write_text(str(bool(checked_types)))
+        return policy(model, heavy_at, checked_types)
+
+    monkeypatch.setattr(inference, "infer_table", noting)
+    pending = background.PendingTypes.of_file(str(path))
+    outcome, payload = pending._outcome()
+    assert outcome == "payload", outcome
+    assert handed_to.read_text() == "True"
+    assert payload[1]._raw == alone._raw and payload[1].strict_error == alone.strict_error
