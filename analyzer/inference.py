@@ -874,6 +874,14 @@ def infer_all(
 #: what strict inference raises where a node's output type contradicts its declaration
 ELEMENT_TYPE_CONFLICT = "Inferred elem type differs from existing elem type"
 
+#: what strict inference raises where a node's inferred output type does not fit the type
+#: the name already has (onnx's `checkShapesAndTypes`, called when it merges them)
+MERGE_ERRORS = (
+    ELEMENT_TYPE_CONFLICT,
+    "Inferred shape and existing shape differ in rank",
+    "Inferred shape and existing shape differ in dimension",
+)
+
 
 def _without_contradicted_element_types(
     light: onnx.ModelProto, strict_error: str

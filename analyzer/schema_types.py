@@ -204,7 +204,7 @@ def element_types(
 @functools.cache
 def _variables(op: str, domain: str, opset: int, n_in: int, n_out: int):
     """(the single-type variables, the binding of each of `n_in` inputs then `n_out` outputs)
-    of the op's schema (`Signature.binding`), or None without a schema: what `_bind` reads
+    of the op's schema (`Signature.binding`), or None without a schema: what `_Binder` reads
     for each node of one kind."""
     sig = signature(op, domain, opset)
     if sig is None:
@@ -255,32 +255,28 @@ class _Binder:
         built (a 100,000-node LLM of onnxruntime's ops: ~0.3 s in Python, ~0.1 s in C)."""
         if _type_binding is None:
             return self._python_passes(rows, foreign)
-        opsets = self._opsets
-
-        def variables_of(op: str, domain: str, n_in: int, n_out: int):
-            domain = _domain(domain)
-            return _variables(op, domain, opsets.get(domain, 1), n_in, n_out)
-
         try:
             return _type_binding.passes(
                 list(rows), foreign, list(self._ops), list(self._domains), list(self._inputs),
-                list(self._outputs), variables_of, self._given, self._untyped, self._no_type,
-                self._found, _binding, ONNX_DOMAINS, PASSES,
+                list(self._outputs), self._variables_of, self._given, self._untyped,
+                self._no_type, self._found, _binding, ONNX_DOMAINS, PASSES,
             )  # fmt: skip
         except TypeError as err:  # a name that is not text, checked before anything is found
             if "not text" not in str(err):
                 raise
             return self._python_passes(rows, foreign)
 
+    def _variables_of(self, op: str, domain: str, n_in: int, n_out: int):
+        """`_variables` of a node of `op` of `domain` (either spelling of ONNX's) with `n_in`
+        inputs and `n_out` outputs, at the model's opset of the domain."""
+        domain = _domain(domain)
+        return _variables(op, domain, self._opsets.get(domain, 1), n_in, n_out)
+
     def _python_passes(self, rows: Sequence[int], foreign: bool) -> list[int]:
         """`passes` in Python: the reference of `_type_binding.passes`."""
-        ops, domains, inputs, outputs, opsets = (
-            self._ops, self._domains, self._inputs, self._outputs, self._opsets
-        )  # fmt: skip
-        found, outcomes = self._found, self._outcomes
-        found_get, fixed_get, given = found.get, self._fixed.get, self._given
+        ops, domains, inputs, outputs = self._ops, self._domains, self._inputs, self._outputs
+        found, outcomes, known = self._found, self._outcomes, self.known
         produced = self._untyped.__contains__
-        unasked = _UNASKED
         pending = list(rows)
         for _ in range(PASSES):
             grew = False
@@ -290,22 +286,14 @@ class _Binder:
                 if domain not in ONNX_DOMAINS and not foreign:
                     still.append(i)
                     continue
-                domain = _domain(domain)
                 ins, outs = inputs[i], outputs[i]
-                variables = _variables(ops[i], domain, opsets.get(domain, 1), len(ins), len(outs))
+                variables = self._variables_of(ops[i], domain, len(ins), len(outs))
                 if variables is None:
                     continue
                 tensors = (*ins, *outs)
                 dtypes = tuple(
                     [
-                        (
-                            found_get(name)
-                            or (
-                                d if (d := fixed_get(name, unasked)) is not unasked else given(name)
-                            )
-                        )
-                        if name and var
-                        else None
+                        known(name) if name and var else None
                         for name, var in zip(tensors, variables[1], strict=True)
                     ]
                 )

@@ -1720,24 +1720,17 @@ def inference_problems(error: str, proto: onnx.ModelProto) -> list[Problem]:
     return out
 
 
-#: what ONNX's inference raises where a node's inferred output type does not fit the type
-#: the name already has (`checkShapesAndTypes`, called when it merges them)
-_MERGE_ERRORS = (
-    "Inferred elem type differs from existing elem type",
-    "Inferred shape and existing shape differ in rank",
-    "Inferred shape and existing shape differ in dimension",
-)
-
-
 def _declaration_merges(conflicts: list, graph: onnx.GraphProto, node_index) -> set:
     """The conflicts (op, name, why) of `inference_problems` that are certainly a node's
-    output merged with a type that value_info alone gives it: a merge error (_MERGE_ERRORS)
+    output merged with a type that value_info alone gives it: a merge error (MERGE_ERRORS)
     of a node found by its name, none of whose outputs is a graph input, output or
     initializer, or is written by another node. Strict inference of the graph without
     value_info (`_interface_only`) finds no type to merge such an output with, so it does not
     raise that error again (at the top level, ONNX merges a node's outputs only with what the
     graph declares or an earlier node wrote)."""
-    merges = [c for c in conflicts if any(text in c[2] for text in _MERGE_ERRORS)]
+    from trtforge.analyzer.inference import MERGE_ERRORS
+
+    merges = [c for c in conflicts if any(text in c[2] for text in MERGE_ERRORS)]
     if not merges:
         return set()
     interface = {v.name for v in (*graph.input, *graph.output)}

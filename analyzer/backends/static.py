@@ -482,7 +482,7 @@ class StaticChecker:
         keys.key_alike()
         clean = self._clean_body_keys  # (a key holds what the verdict reads: any body's)
         by_values = self._clean_body_values
-        held = _body_constants_held(view)
+        held = _constant_outputs_held(view)
         nested: dict[bytes, bool] = {}
         supported = (SUPPORTED, [], None)
         for index, inner in view.nodes():
@@ -496,7 +496,7 @@ class StaticChecker:
                     continue
                 seen = by_values.get(key)
                 if seen is not None and any(
-                    (held_now := _body_values_key(view, index, reads, held)) is not None
+                    (held_now := _values_held(view, index, reads, held, local=True)) is not None
                     and held_now in values
                     for reads, values in seen.items()
                 ):
@@ -508,7 +508,7 @@ class StaticChecker:
                     clean.add(key)
                 else:  # shared with the nodes of this key that hold the same there
                     reads = tuple(ctx.values_read)
-                    held_now = _body_values_key(view, index, reads, held)
+                    held_now = _values_held(view, index, reads, held, local=True)
                     if held_now is not None:
                         by_values.setdefault(key, {}).setdefault(reads, set()).add(held_now)
             yield inner, (status, findings, plugin)
@@ -749,10 +749,11 @@ def _tensor_key(graph: GraphView, name: str, facts: tuple) -> tuple:
     )
 
 
-def _body_constants_held(view: GraphView) -> dict[str, object]:
-    """What stands for the constant value of each output of a Constant node of a body (its
-    attributes, as `VerdictMemo._constants_held` has them). A body's initializers are left
-    out: their names, which stand for their values in one graph, are another body's too."""
+def _constant_outputs_held(view: GraphView) -> dict[str, object]:
+    """What stands for the constant value of each output of a Constant node of `view` (its
+    attributes: `_value_attributes`, its tensor's name left out), the last producer of a
+    name as `producer_index` has it. A body's held values are these alone: its initializers'
+    names, which stand for their values in one graph, are another body's too."""
     fields, producer = view.fields, view.producer_index
     return {
         out: ("Constant", _value_attributes(fields, i))
@@ -762,26 +763,29 @@ def _body_constants_held(view: GraphView) -> dict[str, object]:
     }
 
 
-def _body_values_key(view: GraphView, index: int, reads: tuple, held: dict) -> tuple | None:
-    """`VerdictMemo.values_key` of body node `index` (`reads`: a judged node's
-    `NodeContext.values_read`), over the body's Constants (`held`); None where a read input
-    is an initializer or comes from an enclosing graph (not keyed here: the node is judged)."""
+def _values_held(
+    view: GraphView, index: int, reads: tuple, constants: dict, local: bool = False
+) -> tuple | None:
+    """What node `index` of `view` holds where a judged node's check read
+    (`NodeContext.values_read`): an analysis by its answer, an attribute the key holds
+    without its value by its key, an input by what stands for its constant value in
+    `constants` (`VerdictMemo.values_key`). Any other input has no constant value (None);
+    `local` (a body): where it is not computed by the body either (an initializer, an
+    enclosing graph's value), the node is not keyed (None)."""
     inputs = view.fields.inputs[index]
     out = []
     for read in reads:
         if type(read) is tuple:  # (input, analysis): `NodeContext.input_derived`
             position, analysis = read
             out.append(("derived", analysis(view, inputs[position])))
-        elif type(read) is AttributeRead:
+        elif type(read) is AttributeRead:  # an attribute the key holds without its value
             out.append(view.fields.attribute_keys[index][read.position])
         else:
             name = inputs[read]
-            if name in held:
-                out.append(held[name])
-            elif name in view.producer_index:
-                out.append(None)  # computed by the body: no constant value
-            else:
+            held = constants.get(name)
+            if held is None and local and name not in view.producer_index:
                 return None
+            out.append(held)
     return tuple(out)
 
 
@@ -1024,19 +1028,7 @@ class VerdictMemo:
         (`_value_attributes`: its tensor's name left out); anything else has no constant
         value (`GraphView.constant_value`: None) and stands for that; an analysis, by its
         answer."""
-        graph = self.graph
-        inputs = graph.fields.inputs[index]
-        constants = self._constants_held()
-        held = []
-        for read in reads:
-            if type(read) is tuple:  # (input, analysis): `NodeContext.input_derived`
-                position, analysis = read
-                held.append(("derived", analysis(graph, inputs[position])))
-            elif type(read) is AttributeRead:  # an attribute the key holds without its value
-                held.append(graph.fields.attribute_keys[index][read.position])
-            else:
-                held.append(constants.get(inputs[read]))
-        return reads, tuple(held)
+        return reads, _values_held(self.graph, index, reads, self._constants_held())
 
     def holding_seen(
         self, indices: list[int], numbers: list[int], by_values: dict[int, dict[tuple, None]]
@@ -1095,13 +1087,7 @@ class VerdictMemo:
         as `GraphView.is_initializer` has it); any other tensor has no constant value
         (absent: None). Built once, for the memo's top-level graph."""
         if self._held is None:
-            fields, producer = self.graph.fields, self.graph.producer_index
-            held = {
-                out: ("Constant", _value_attributes(fields, i))
-                for i in [i for i, op in enumerate(fields.ops) if op == "Constant"]
-                for out in fields.outputs[i]
-                if out and producer[out] == i  # the last producer, as `producer_index` has it
-            }
+            held = _constant_outputs_held(self.graph)
             names = self.graph.initializer_names()
             held.update(zip(names, names, strict=True))  # (in C: 100,000 in a quantized model)
             self._held = held

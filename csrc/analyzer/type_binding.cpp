@@ -42,6 +42,19 @@ struct Kind {
   std::vector<bool> bound;
 };
 
+// Item `index` of `object` where it is a tuple of `size` items and that item a tuple too;
+// else nullptr with a TypeError saying what `what` must give (a borrowed reference).
+PyObject* tuple_of_tuple(PyObject* object, Py_ssize_t size, Py_ssize_t index, const char* what) {
+  PyObject* item = PyTuple_Check(object) && PyTuple_GET_SIZE(object) == size
+                       ? PyTuple_GET_ITEM(object, index)
+                       : nullptr;
+  if (item == nullptr || !PyTuple_Check(item)) {
+    PyErr_SetString(PyExc_TypeError, what);
+    return nullptr;
+  }
+  return item;
+}
+
 struct Outcome {
   bool invalid = false;
   bool left = false;
@@ -206,13 +219,9 @@ class Binder {
     owned_.keep(variables);
     Kind kind{variables, {}};
     if (variables != Py_None) {
-      PyObject* names = PyTuple_Check(variables) && PyTuple_GET_SIZE(variables) == 2
-                            ? PyTuple_GET_ITEM(variables, 1)
-                            : nullptr;
-      if (names == nullptr || !PyTuple_Check(names)) {
-        PyErr_SetString(PyExc_TypeError, "passes: variables_of must give (single, names)");
-        return nullptr;
-      }
+      PyObject* names =
+          tuple_of_tuple(variables, 2, 1, "passes: variables_of must give (single, names)");
+      if (names == nullptr) return nullptr;
       for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(names); ++k) {
         int truthy = PyObject_IsTrue(PyTuple_GET_ITEM(names, k));
         if (truthy < 0) return nullptr;
@@ -299,13 +308,9 @@ class Binder {
     Py_DECREF(untyped_tuple);
     if (result == nullptr) return false;
     owned_.keep(result);
-    PyObject* assigned = PyTuple_Check(result) && PyTuple_GET_SIZE(result) == 3
-                             ? PyTuple_GET_ITEM(result, 1)
-                             : nullptr;
-    if (assigned == nullptr || !PyTuple_Check(assigned)) {
-      PyErr_SetString(PyExc_TypeError, "passes: binding must give (invalid, assigned, left)");
-      return false;
-    }
+    PyObject* assigned =
+        tuple_of_tuple(result, 3, 1, "passes: binding must give (invalid, assigned, left)");
+    if (assigned == nullptr) return false;
     int invalid = PyObject_IsTrue(PyTuple_GET_ITEM(result, 0));
     int left = PyObject_IsTrue(PyTuple_GET_ITEM(result, 2));
     if (invalid < 0 || left < 0) return false;

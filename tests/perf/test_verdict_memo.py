@@ -1317,6 +1317,18 @@ def test_alike_nodes_in_a_body_share_a_verdict(monkeypatch):
     assert len(judged) == 401
 
 
+def _ifs_model(nodes: list, last: str, width: int) -> onnx.ModelProto:
+    """A graph of `nodes` (Ifs on a condition `c`) over x [N, `width`], `last` its output."""
+    return _model(
+        nodes,
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", width]),
+            helper.make_tensor_value_info("c", TensorProto.BOOL, []),
+        ],
+        [helper.make_tensor_value_info(last, TensorProto.FLOAT, None)],
+    )
+
+
 def _ifs_of_small_branches(ifs: int, per_branch: int, bad: tuple[int, int] | None = None):
     """`ifs` Ifs in a chain, each branch `per_branch` Relus; `bad`: (If, node) whose Relu
     reads a UINT16 value instead (a node of another verdict, deep in one branch)."""
@@ -1345,14 +1357,7 @@ def _ifs_of_small_branches(ifs: int, per_branch: int, bad: tuple[int, int] | Non
                              else_branch=branch("e"))
         )  # fmt: skip
         current = f"y{k}"
-    return _model(
-        nodes,
-        [
-            helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 8]),
-            helper.make_tensor_value_info("c", TensorProto.BOOL, []),
-        ],
-        [helper.make_tensor_value_info(current, TensorProto.FLOAT, None)],
-    )
+    return _ifs_model(nodes, current, 8)
 
 
 def test_alike_nodes_of_many_small_bodies_share_a_verdict(monkeypatch):
@@ -1478,14 +1483,7 @@ def _ifs_of_quantizers(ifs: int, bad: int | None = None, local: bool = False) ->
             helper.make_node("If", ["c"], [f"y{k}"], f"if{k}", then_branch=then, else_branch=other)
         )
         current = f"y{k}"
-    return _model(
-        nodes,
-        [
-            helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4]),
-            helper.make_tensor_value_info("c", TensorProto.BOOL, []),
-        ],
-        [helper.make_tensor_value_info(current, TensorProto.FLOAT, None)],
-    )
+    return _ifs_model(nodes, current, 4)
 
 
 @pytest.mark.parametrize("local", [False, True], ids=["constants", "same-named-initializers"])
