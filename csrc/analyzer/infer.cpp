@@ -7,11 +7,14 @@
 // in a fraction of that time: what onnx 1.23's strict run (check_type off, as
 // `_speculation.strict_run` calls it) would write, the same element types, dims, symbolic
 // names (`unk__<n>`, numbered as ONNX's symbol table numbers them) and merges with the
-// declared outputs.
+// declared outputs and value_info (a model saved after inference, an exporter's
+// declarations: read from the start, merged where a node infers the name).
 //
 // It either gives exactly ONNX's result or declines (None): the caller then runs ONNX. It
 // declines wherever it is not certain — an op it does not model, an opset outside what it
-// was checked for, value_info, functions, bodies other than If branches of these ops (with
+// was checked for, value_info without a type or named twice, a declaration the inferred type
+// does not merge with (ONNX's strict run fails), functions, bodies other than If branches of
+// these ops (with
 // inputs, initializers or value_info of their own, an output passed through, a name the
 // graph defines too, a constant of the enclosing graph read as a value, a node of a domain
 // without a schema, an If that fails where ONNX's run would fail), sparse or external
@@ -589,16 +592,19 @@ Node parse_node_deep(std::string_view bytes, int depth) {
 // -- inference -------------------------------------------------------------------------------
 class Inference {
  public:
-  Inference(std::vector<ValueInfo> inputs, std::vector<ValueInfo> outputs, std::vector<Tensor> inits,
-            int64_t opset, int64_t ir_version, std::unordered_set<std::string_view> foreign_domains,
+  Inference(std::vector<ValueInfo> inputs, std::vector<ValueInfo> outputs,
+            std::vector<ValueInfo> value_info, std::vector<Tensor> inits, int64_t opset,
+            int64_t ir_version, std::unordered_set<std::string_view> foreign_domains,
             size_t expected_names)
-      : inputs_(std::move(inputs)), outputs_(std::move(outputs)), inits_(std::move(inits)),
-        opset_(opset), foreign_(std::move(foreign_domains)) {
+      : inputs_(std::move(inputs)), outputs_(std::move(outputs)),
+        value_info_(std::move(value_info)), inits_(std::move(inits)), opset_(opset),
+        foreign_(std::move(foreign_domains)) {
     ids_.reserve(expected_names);
     slots_.reserve(expected_names);
     scopes_.emplace_back();  // the graph's
     for (const ValueInfo& v : inputs_) collect_symbols(v);
     for (const ValueInfo& v : outputs_) collect_symbols(v);
+    for (const ValueInfo& v : value_info_) collect_symbols(v);
     for (const ValueInfo& v : inputs_) {
       Slot& slot = slots_[id(v.name)];
       if (!v.has_type || slot.defined) decline();
@@ -606,6 +612,7 @@ class Inference {
       slot.defined = true;
     }
     declare_outputs(outputs_, 0);
+    declare_value_info();
     for (const Tensor& t : inits_) {
       Slot& slot = slots_[id(t.name)];
       if (t.elem <= 0 || slot.output >= 0 || slot.data) decline();
@@ -620,8 +627,9 @@ class Inference {
         type.dims.push_back(dim);
       }
       slot.data = &t;
-      if (slot.defined) {  // a graph input: its declared type must agree
+      if (slot.defined || slot.declared >= 0) {  // a graph input or value_info: it must agree
         check_compatible(type, slot.type);
+        slot.defined = true;
       } else {
         if (ir_version < 4) decline();
         slot.type = std::move(type);
@@ -655,6 +663,8 @@ class Inference {
     Type type;
     const Tensor* data = nullptr;  // an initializer's or a Constant's value
     int32_t output = -1;           // its index among the graph outputs
+    int32_t declared = -1;         // its index among the graph's value_info (merged into)
+    bool in_value_info = false;    // a value_info entry names it
     bool defined = false;          // a graph input or an initializer
     bool produced = false;         // a node's output
     int32_t scope = 0;             // the graph it belongs to (`scopes_`): 0, or an If's branch
@@ -684,6 +694,29 @@ class Inference {
         scopes_[scope].output_types[k] = parse_declared(v.type);
         slot.type = scopes_[scope].output_types[k];
       }
+    }
+  }
+
+  // The graph's value_info declared, as ONNX's maps hold it: each entry's type readable from
+  // the start and merged into where a node infers its name (`update`), unless a graph input
+  // or output of that name declares it (ONNX's map then holds theirs: the entry is left as it
+  // is). An initializer of that name is checked against it and read as it declares. An entry
+  // without a type, or named as another entry, is not modelled.
+  void declare_value_info() {
+    declared_.reserve(value_info_.size());
+    for (const ValueInfo& v : value_info_) {
+      if (!v.has_type || v.name.empty()) decline();
+      const Type& type = declared_.emplace_back(parse_declared(v.type));
+      Slot& slot = slots_[id(v.name)];
+      if (slot.in_value_info) decline();
+      slot.in_value_info = true;
+      // (inputs and outputs are declared first; an output declared without a type is not in
+      // ONNX's map of types: the entry is)
+      if (slot.defined || (slot.output >= 0 && scopes_[0].output_types[slot.output].known)) {
+        continue;
+      }
+      slot.declared = static_cast<int32_t>(declared_.size() - 1);
+      slot.type = type;
     }
   }
 
@@ -748,6 +781,11 @@ class Inference {
         put_field(graph, 12, scratch);
       } else {
         put_field(graph, 12, named(outputs[k].name, serialize(type)));
+      }
+    }
+    if (scope == 0) {  // the declared entries (merged), then those inference added
+      for (size_t k = 0; k < value_info_.size(); ++k) {
+        put_field(graph, 13, named(value_info_[k].name, serialize(declared_[k])));
       }
     }
     for (uint32_t at : scopes_[scope].added) {
@@ -817,8 +855,11 @@ class Inference {
     }
     Slot& slot = slots_[at];
     std::vector<Type>& output_types = scopes_[slot.scope].output_types;
-    if (slot.output >= 0 && output_types[slot.output].known) {
-      Type& existing = output_types[slot.output];
+    Type* declared = nullptr;  // the type a graph output or a value_info entry declares
+    if (slot.output >= 0 && output_types[slot.output].known) declared = &output_types[slot.output];
+    if (slot.declared >= 0) declared = &declared_[slot.declared];
+    if (declared) {
+      Type& existing = *declared;
       if (!compatible(type, existing)) {  // an error of the node (after its dims were named)
         failed();
         return false;
@@ -1718,7 +1759,8 @@ class Inference {
       // a name defined twice (in any graph): ONNX merges into the first definition, or a
       // branch's into its enclosing graph's (not modelled)
       Slot& slot = slots_[output];
-      if (slot.defined || slot.produced || (slot.output >= 0 && slot.scope != current_)) {
+      if (slot.defined || slot.produced || (slot.output >= 0 && slot.scope != current_) ||
+          (slot.declared >= 0 && current_ != 0)) {
         decline();
       }
       slot.produced = true;
@@ -1832,10 +1874,13 @@ class Inference {
         }
       }
     }
-    for (size_t i = 0; i < types.size(); ++i) update(n.out[i], std::move(types[i]));
+    for (size_t i = 0; i < types.size(); ++i) {
+      if (!update(n.out[i], std::move(types[i]))) break;  // (ONNX's loop stops at the error)
+    }
   }
 
-  std::vector<ValueInfo> inputs_, outputs_;
+  std::vector<ValueInfo> inputs_, outputs_, value_info_;
+  std::vector<Type> declared_;  // the value_info entries' types (declared, then merged)
   std::vector<Tensor> inits_;
   std::deque<Tensor> constants_;
   int64_t opset_;
@@ -1897,7 +1942,7 @@ PyObject* inferred(PyObject*, PyObject* arg) {
     }
     std::vector<Node> nodes;
     std::vector<std::string_view> payloads;
-    std::vector<ValueInfo> inputs, outputs;
+    std::vector<ValueInfo> inputs, outputs, value_info;
     std::vector<Tensor> inits;
     each(graph, [&](const Field& f) {
       if (f.wire != 2) {
@@ -1914,8 +1959,9 @@ PyObject* inferred(PyObject*, PyObject* arg) {
         }
         case 11: inputs.push_back(parse_value_info(f.payload)); break;
         case 12: outputs.push_back(parse_value_info(f.payload)); break;
+        case 13: value_info.push_back(parse_value_info(f.payload)); break;
         case 2: case 10: break;  // name, doc_string
-        default: decline();      // value_info, sparse initializers, quantization annotations
+        default: decline();      // sparse initializers, quantization annotations, metadata
       }
     });
     // the op types first (a few bytes a node): a graph of an op not modelled is declined
@@ -1933,9 +1979,10 @@ PyObject* inferred(PyObject*, PyObject* arg) {
     for (const Node& n : nodes) {
       if (!n.domain.empty() && !onnx_domain(n.domain) && !opsets.count(n.domain)) decline();
     }
-    const size_t names = inputs.size() + outputs.size() + inits.size() + nodes.size() * 2;
-    Inference inference(std::move(inputs), std::move(outputs), std::move(inits), opset, ir_version,
-                        std::move(foreign), names);
+    const size_t names =
+        inputs.size() + outputs.size() + value_info.size() + inits.size() + nodes.size() * 2;
+    Inference inference(std::move(inputs), std::move(outputs), std::move(value_info),
+                        std::move(inits), opset, ir_version, std::move(foreign), names);
     inference.run(nodes);
     result = inference.result(nodes);
     ok = true;

@@ -744,6 +744,63 @@ def random_model_with_ifs(seed: int) -> onnx.ModelProto:
     return model
 
 
+def with_random_value_info(make):
+    """`make`, its graph given value_info as a model saved after inference declares it, then
+    changed as tools and hands leave it: entries left out, dims made symbolic, static or
+    unknown, a shape dropped, in half of them stale dims, ranks and element types, entries
+    for initializers, graph inputs and outputs and for a name no node makes, names made up
+    (`unk__<n>`), the order shuffled."""
+
+    def made(seed: int) -> onnx.ModelProto:
+        model = make(seed)
+        rng = np.random.default_rng(seed + 7919)
+        graph = model.graph
+        try:
+            inferred = onnx.shape_inference.infer_shapes(model).graph.value_info
+        except Exception:  # noqa: BLE001 - an invalid model: declare what the graph names
+            inferred = []
+        known = {entry.name: entry for entry in (*inferred, *graph.input, *graph.output)}
+        for tensor in graph.initializer:
+            known[tensor.name] = helper.make_tensor_value_info(
+                tensor.name, tensor.data_type, list(tensor.dims)
+            )
+        entries = [entry for entry in inferred if rng.random() < 0.7]
+        for name in [*(t.name for t in graph.initializer), *(v.name for v in graph.input),
+                     *(v.name for v in graph.output)]:  # fmt: skip
+            if rng.random() < 0.15 and known[name].type.HasField("tensor_type"):
+                entries.append(onnx.ValueInfoProto())
+                entries[-1].CopyFrom(known[name])
+        if rng.random() < 0.1:
+            entries.append(_value_info("nowhere", TensorProto.FLOAT, _random_shape(rng)))
+        stale = 0.03 if rng.random() < 0.5 else 0.0  # half of them as inference left them
+        for entry in entries:
+            tensor = entry.type.tensor_type
+            change = rng.random()
+            if change < stale:
+                tensor.elem_type = int(rng.choice([TensorProto.FLOAT16, TensorProto.INT64]))
+            elif change < 2 * stale and tensor.HasField("shape"):
+                tensor.shape.dim.add().dim_value = 1  # a stale rank
+            elif change < 0.1:
+                tensor.ClearField("shape")
+            elif change < 0.4:
+                for dim in tensor.shape.dim:
+                    if rng.random() < 0.4:
+                        spec = _random_dim(rng)
+                        if spec is None:
+                            dim.Clear()
+                        elif isinstance(spec, str):
+                            dim.dim_param = spec
+                        elif rng.random() < stale * 10 or not dim.HasField("dim_value"):
+                            dim.dim_value = spec  # (stale where it differs)
+        order = rng.permutation(len(entries))
+        del graph.value_info[:]
+        graph.value_info.extend(entries[k] for k in order)
+        return model
+
+    made.__name__ = f"{make.__name__}_with_value_info"
+    return made
+
+
 # -- the random graphs, against ONNX ----------------------------------------------------------
 @needs_checked_onnx
 @pytest.mark.parametrize(
@@ -755,6 +812,12 @@ def random_model_with_ifs(seed: int) -> onnx.ModelProto:
         (random_model_with_ifs, 1500, 1 / 6),
         (random_elementwise_model, 1000, 1 / 5),
         (random_shape_model, 2000, 1 / 5),
+        (with_random_value_info(random_model), 600, 1 / 8),
+        (with_random_value_info(random_quantized_model), 300, 1 / 8),
+        (with_random_value_info(random_conv_model), 300, 1 / 8),
+        (with_random_value_info(random_model_with_ifs), 500, 1 / 8),
+        (with_random_value_info(random_elementwise_model), 400, 1 / 8),
+        (with_random_value_info(random_shape_model), 800, 1 / 8),
     ],
     ids=[
         "common ops",
@@ -763,6 +826,12 @@ def random_model_with_ifs(seed: int) -> onnx.ModelProto:
         "Ifs",
         "activations, Clip, Gather, LN, Squeeze",
         "shapes and integer tensors",
+        "common ops, value_info",
+        "quantized, value_info",
+        "convolutions, value_info",
+        "Ifs, value_info",
+        "activations, value_info",
+        "shapes, value_info",
     ],
 )
 def test_random_graphs_as_onnx_infers_them(make, cases, modelled_at_least):
@@ -884,6 +953,52 @@ def test_declared_outputs_are_merged_as_onnx_merges_them():
     )
     assert _infer.inferred(conflicting.SerializeToString()) is None
     assert _onnx(conflicting.SerializeToString()) is None
+
+
+@needs_checked_onnx
+def test_value_info_is_read_and_merged_as_onnx_reads_and_merges_it():
+    relu = helper.make_node("Relu", ["x"], ["y"])
+    add = helper.make_node("Add", ["y", "w"], ["z"])
+    inputs = [_value_info("x", TensorProto.FLOAT, ["N", 3])]
+    weight = numpy_helper.from_array(np.ones((1, 3), np.float32), "w")
+
+    def model(*value_info, outputs=None):
+        outputs = outputs or [_value_info("z", TensorProto.FLOAT, None)]
+        made = _model([relu, add], inputs, list(outputs), [weight])
+        made.graph.value_info.extend(value_info)
+        return made
+
+    def z_of(made) -> list:
+        return _typed(dict(_entries(_infer.inferred(made.SerializeToString()))[1]), "z")
+
+    # a declared static dim where inference computes N is kept, and read by what follows
+    declared = model(_value_info("y", TensorProto.FLOAT, [4, None]))
+    assert _agrees(declared) and z_of(declared) == [4, 3]
+    # an initializer is read as value_info declares it; a graph input's entry is left as it is
+    for entries in (
+        [_value_info("w", TensorProto.FLOAT, ["K", 3])],
+        [_value_info("x", TensorProto.FLOAT, [2, 3])],
+        [_value_info("z", TensorProto.FLOAT, [None, "C"])],
+        [
+            _value_info("y", TensorProto.FLOAT, ["unk__0", None]),
+            _value_info("q", TensorProto.FLOAT, []),
+        ],
+    ):
+        assert _agrees(model(*entries))
+    # an output declared without a type leaves the value_info entry of its name merged
+    untyped = model(
+        _value_info("z", TensorProto.FLOAT, [None, "C"]),
+        outputs=[helper.make_empty_tensor_value_info("z")],
+    )
+    assert _agrees(untyped) and z_of(untyped) == ["N", 3]
+    # stale entries: ONNX's strict run fails, and the native inference declines
+    for stale in (
+        _value_info("y", TensorProto.FLOAT16, ["N", 3]),
+        _value_info("y", TensorProto.FLOAT, ["N", 3, 1]),
+        _value_info("y", TensorProto.FLOAT, ["N", 4]),
+        _value_info("w", TensorProto.FLOAT, [1, 4]),
+    ):
+        assert not _agrees(model(stale))
 
 
 def _branch(name: str, nodes, outputs) -> onnx.GraphProto:
@@ -1026,7 +1141,8 @@ def test_declines_the_branches_it_does_not_model(change):
 @pytest.mark.parametrize(
     "change",
     [
-        "value_info",
+        "value_info without a type",
+        "value_info named twice",
         "function",
         "shape computed by the graph",
         "shape from a graph input",
@@ -1042,8 +1158,11 @@ def test_declines_what_it_does_not_model(change):
     outputs = [helper.make_empty_tensor_value_info("y")]
     model = _model(nodes, inputs, outputs)
     assert _infer.inferred(model.SerializeToString()) is not None
-    if change == "value_info":
+    if change == "value_info without a type":
+        model.graph.value_info.append(helper.make_empty_tensor_value_info("y"))
+    elif change == "value_info named twice":
         model.graph.value_info.append(_value_info("y", TensorProto.FLOAT, [2, 3]))
+        model.graph.value_info.append(_value_info("y", TensorProto.FLOAT, [2, None]))
     elif change == "function":
         model.functions.append(helper.make_function("f", "F", ["a"], ["b"], [], []))
     elif change == "shape computed by the graph":  # (data propagation gives its values)
