@@ -497,9 +497,10 @@ def lean_inferred(
         return None  # the full path checks them (`inference._checked_declarations`)
     if strict_check and checked is serialized_model:
         inferred, computed = strict_check[0]
-        if _declared_as_computed(types, computed) and _wire.declared_once(serialized_model):
-            # every declaration is what inference computes: merging the static dims the
-            # check cleared changed nothing, and the check's strict run is the model's run
+        if _wire.merges_unchanged(types, computed) and _wire.declared_once(serialized_model):
+            # every declaration merges into what inference computes unchanged (it is that
+            # type, or leaves unknown what it computes): merging the static dims the check
+            # cleared changed nothing, and the check's strict run is the model's run
             return inferred
     serialized_model = checked
     try:
@@ -551,10 +552,11 @@ def _strict_check_run(
     None where it raised or a rank-1 tensor is too large for data propagation (the lenient
     run decides).
 
-    A model saved after shape inference declares every tensor as inference computes it: the
-    static dims the check clears come back from the nodes, nothing is merged that the nodes
-    did not compute, and this run is the model's own (`lean_inferred` keeps it, one run
-    instead of two)."""
+    A model saved after shape inference declares every tensor as inference computes it, and
+    an exporter's value_info (PyTorch's dynamo exporter) leaves unknown what it does not
+    know: the static dims the check clears come back from the nodes, a merge changes nothing
+    the nodes computed (`_wire.merges_unchanged`), and this run is the model's own
+    (`lean_inferred` keeps it, one run instead of two)."""
     try:
         with address_space_cap(len(cleared)):
             inferred = strict_run(cleared, nodes, 0, False, data_prop, constants)
@@ -566,18 +568,29 @@ def _strict_check_run(
     return inferred, read[1]
 
 
-def _declared_as_computed(declared: dict[str, bytes], computed: dict[str, bytes]) -> bool:
-    """Whether each declared type (name -> serialized TypeProto: `model_types`) is, byte for
-    byte, the type a run computed (`computed`)."""
-    return all(computed.get(name) == serialized for name, serialized in declared.items())
-
-
 def _lean_input(serialized_model) -> tuple[bytes, list[tuple[str, bytes]] | None]:
     """What a lean run infers of a serialized model (bytes or a buffer): the model without
-    its weights and the inputs added for them (`_weightless`), or, where the native reader
-    does not make that, the model itself (a buffer, not copied) and None."""
+    its weights and the inputs added for them (`_weightless`), and without what inference
+    never reads (`unread_dropped`); or, where the native reader does not make that, the
+    model itself (a buffer, not copied) and None."""
     made = _weightless(serialized_model)
-    return (serialized_model, None) if made is None else made
+    if made is None:
+        return serialized_model, None
+    light, added = made
+    return unread_dropped(light), added
+
+
+def unread_dropped(serialized_model: bytes) -> bytes:
+    """The serialized model without what ONNX's inference never reads: the top-level nodes'
+    doc_string and metadata_props, and those of the graph's inputs, outputs and value_info
+    (`_wire.unread_dropped`); the bytes themselves where there is none, or without the
+    native reader. PyTorch's dynamo exporter writes a stack trace and the FX node on every
+    node, ~90% of a transformer's bytes without its weights, which each run of ONNX's
+    inference would parse, copy and write again: the same types, in ~1/3 of the time."""
+    if _wire is None:
+        return serialized_model
+    made = _wire.unread_dropped(serialized_model)
+    return serialized_model if made is None else made
 
 
 def strict_run(

@@ -418,8 +418,9 @@ PyObject* model_types(PyObject*, PyObject* arg) {
 
 // -- declared_once ---------------------------------------------------------------------------
 // Whether no name is declared twice among a model's top-level value_info, outputs and inputs
-// (`model_types` keeps each name's first declaration only): None when the bytes are not a
-// model this reader understands.
+// with two types (`model_types` keeps each name's first declaration only; the same type
+// twice — a weight's value_info entry and the input a lean copy declares for it — is one
+// declaration): None when the bytes are not a model this reader understands.
 PyObject* declared_once(PyObject*, PyObject* arg) {
   Py_buffer view;
   if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) != 0) return nullptr;
@@ -428,14 +429,126 @@ PyObject* declared_once(PyObject*, PyObject* arg) {
   const bool understood = model_graph_parts(model, parts);
   bool once = true;
   if (understood) {
-    std::unordered_set<std::string_view> seen;
+    std::unordered_map<std::string_view, std::string_view> seen;  // name -> its type
     for (const auto* values : {&parts.value_info, &parts.outputs, &parts.inputs}) {
-      for (const Named& value : *values) once = seen.insert(value.name).second && once;
+      for (const Named& value : *values) {
+        auto [at, added] = seen.emplace(value.name, value.type);
+        once = once && (added || at->second == value.type);
+      }
     }
   }
   PyBuffer_Release(&view);
   if (!understood) return Py_NewRef(Py_None);
   return PyBool_FromLong(once);
+}
+
+// -- merges_unchanged ------------------------------------------------------------------------
+// Whether each declared type (name -> serialized TypeProto), merged as ONNX's inference merges
+// a declaration with what it computes (mergeShapesAndTypes: the declared element type and
+// rank kept, each dim the declaration leaves unknown taken from the computed one, a declared
+// dim_param or dim_value kept), gives the computed type (name -> serialized type) of its name
+// byte for byte: a declaration that says no more than inference computes. An exporter's
+// value_info that leaves dims unknown (PyTorch's dynamo exporter) is such: a run on the model
+// with it gives what a run without it gave.
+
+// A plain tensor TypeProto: its element type, shape and dims (each dim's bytes; `unknown`:
+// neither value nor name). False for another kind of type, a denotation, a field written
+// twice or of another wire type.
+struct PlainDim {
+  bool unknown = true;
+  std::string_view bytes;
+};
+
+bool plain_tensor(std::string_view type, uint64_t& elem, bool& has_shape,
+                  std::vector<PlainDim>& dims) {
+  elem = 0;
+  has_shape = false;
+  dims.clear();
+  std::string_view tensor;
+  int tensors = 0;
+  if (!each_raw_field(type, [&](uint32_t field, uint32_t wire, std::string_view,
+                                std::string_view payload) {
+        if (field != 1 || wire != 2 || ++tensors > 1) return false;
+        tensor = payload;
+        return true;
+      }) || tensors != 1) {
+    return false;
+  }
+  int elems = 0, shapes = 0;
+  std::string_view shape;
+  if (!each_raw_field(tensor, [&](uint32_t field, uint32_t wire, std::string_view whole,
+                                  std::string_view payload) {
+        if (field == 1 && wire == 0 && ++elems == 1) {
+          Reader r{reinterpret_cast<const uint8_t*>(whole.data()),
+                   reinterpret_cast<const uint8_t*>(whole.data() + whole.size())};
+          uint64_t tag;
+          return r.varint(tag) && r.varint(elem);
+        }
+        if (field == 2 && wire == 2 && ++shapes == 1) {
+          shape = payload;
+          return true;
+        }
+        return false;
+      }) || elems != 1) {
+    return false;
+  }
+  has_shape = shapes == 1;
+  return !has_shape || each_raw_field(shape, [&](uint32_t field, uint32_t wire,
+                                                 std::string_view, std::string_view dim) {
+    if (field != 1 || wire != 2) return false;
+    PlainDim& read = dims.emplace_back();
+    read.bytes = dim;
+    int kinds = 0;
+    return each_raw_field(dim, [&](uint32_t f, uint32_t w, std::string_view, std::string_view) {
+             if (!((f == 1 && w == 0) || (f == 2 && w == 2)) || ++kinds > 1) return false;
+             read.unknown = false;
+             return true;
+           });
+  });
+}
+
+bool merges_unchanged_to(std::string_view declared, std::string_view computed) {
+  if (declared == computed) return true;
+  uint64_t declared_elem, computed_elem;
+  bool declared_shape, computed_shape;
+  std::vector<PlainDim> declared_dims, computed_dims;
+  if (!plain_tensor(declared, declared_elem, declared_shape, declared_dims) ||
+      !plain_tensor(computed, computed_elem, computed_shape, computed_dims) ||
+      declared_elem != computed_elem || declared_elem == 0) {
+    return false;
+  }
+  if (!declared_shape) return true;  // the computed shape is taken
+  if (!computed_shape || declared_dims.size() != computed_dims.size()) return false;
+  for (size_t k = 0; k < declared_dims.size(); ++k) {
+    if (!declared_dims[k].unknown && declared_dims[k].bytes != computed_dims[k].bytes) return false;
+  }
+  return true;
+}
+
+PyObject* merges_unchanged(PyObject*, PyObject* args) {
+  PyObject* declared;
+  PyObject* computed;
+  if (!PyArg_ParseTuple(args, "O!O!", &PyDict_Type, &declared, &PyDict_Type, &computed)) {
+    return nullptr;
+  }
+  PyObject* name;
+  PyObject* type;
+  Py_ssize_t at = 0;
+  while (PyDict_Next(declared, &at, &name, &type)) {
+    PyObject* inferred = PyDict_GetItemWithError(computed, name);  // borrowed
+    if (inferred == nullptr) {
+      if (PyErr_Occurred()) return nullptr;
+      Py_RETURN_FALSE;
+    }
+    if (!PyBytes_Check(type) || !PyBytes_Check(inferred)) {
+      PyErr_SetString(PyExc_TypeError, "the types must be bytes");
+      return nullptr;
+    }
+    std::string_view a(PyBytes_AS_STRING(type), static_cast<size_t>(PyBytes_GET_SIZE(type)));
+    std::string_view b(PyBytes_AS_STRING(inferred), static_cast<size_t>(PyBytes_GET_SIZE(inferred)));
+    if (!merges_unchanged_to(a, b)) Py_RETURN_FALSE;
+  }
+  Py_RETURN_TRUE;
 }
 
 // -- body_types ------------------------------------------------------------------------------
@@ -1818,6 +1931,58 @@ PyObject* identities_as_casts(PyObject*, PyObject* arg) {
   return model_remade(arg, identity_casts_graph);  // (nothing to make a Cast: `arg` itself)
 }
 
+// -- unread_dropped ---------------------------------------------------------------------------
+// What ONNX's inference never reads, left out of the copy it infers: each top-level node's
+// doc_string (NodeProto 6) and metadata_props (9), and the doc_string (ValueInfoProto 3) and
+// metadata_props (4) of the graph's inputs, outputs and value_info. PyTorch's dynamo exporter
+// writes a stack trace, the FX node and its name scopes on every node (~750 bytes a node: ~90%
+// of a transformer's graph without its weights), which ONNX's inference parses, copies and
+// writes again on each run. Names, op types, domains, overloads, attributes and types are
+// kept byte for byte (an error message names the node), and bodies are left as they are.
+
+// `message` without its fields numbered `drop` (in `made`): false when it is malformed.
+bool without_fields(std::string_view message, uint32_t drop_a, uint32_t drop_b, std::string& made,
+                    bool& dropped) {
+  made.clear();
+  dropped = false;
+  return each_raw_field(message, [&](uint32_t field, uint32_t, std::string_view all,
+                                     std::string_view) {
+    if (field == drop_a || field == drop_b) {
+      dropped = true;
+    } else {
+      made.append(all.data(), all.size());
+    }
+    return true;
+  });
+}
+
+bool unread_dropped_graph(std::string_view graph, std::vector<std::string_view>& parts,
+                          std::deque<std::string>& owned, bool& changed) {
+  const char* kept = graph.data();  // the start of the span not copied yet
+  std::string made;
+  bool read = each_raw_field(graph, [&](uint32_t field, uint32_t wire, std::string_view whole,
+                                        std::string_view payload) {
+    bool dropped = false;
+    if (wire != 2) return true;
+    if (field == 1) {  // a node
+      if (!without_fields(payload, 6, 9, made, dropped)) return false;
+    } else if (field == 11 || field == 12 || field == 13) {  // input, output, value_info
+      if (!without_fields(payload, 3, 4, made, dropped)) return false;
+    }
+    if (dropped) {
+      replace_field(parts, owned, kept, whole, field, made);
+      changed = true;
+    }
+    return true;
+  });
+  parts.emplace_back(kept, static_cast<size_t>(graph.data() + graph.size() - kept));
+  return read;
+}
+
+PyObject* unread_dropped(PyObject*, PyObject* arg) {
+  return model_remade(arg, unread_dropped_graph);  // (nothing to drop: `arg` itself)
+}
+
 // -- declared_dims_cleared --------------------------------------------------------------------
 // TensorRT's parser computes every tensor's dims from the network's inputs and never reads
 // value_info or the graph outputs' declared shapes, but ONNX's inference keeps a static dim
@@ -3197,9 +3362,13 @@ PyMethodDef methods[] = {
      "of its value_info, outputs and inputs (each name's first, in that order); None when "
      "the bytes are not a model this reader understands."},
     {"declared_once", declared_once, METH_O,
-     "declared_once(serialized_model) -> whether no name is declared twice among the graph's "
-     "value_info, outputs and inputs; None when the bytes are not a model this reader "
-     "understands."},
+     "declared_once(serialized_model) -> whether no name is declared twice, with two types, "
+     "among the graph's value_info, outputs and inputs; None when the bytes are not a model "
+     "this reader understands."},
+    {"merges_unchanged", merges_unchanged, METH_VARARGS,
+     "merges_unchanged(declared, computed) -> whether each declared type (name -> serialized\n"
+     "TypeProto), merged with its name's computed type as ONNX's inference merges them, gives\n"
+     "the computed type byte for byte."},
     {"model_types", model_types, METH_O,
      "model_types(serialized_model) -> (op_types, types): the op_type of each top-level node, "
      "and name -> serialized TypeProto of the graph's value_info, outputs and inputs (each "
@@ -3210,6 +3379,11 @@ PyMethodDef methods[] = {
      "attributes), one entry per node of the serialized GraphProto (inputs and outputs: lists "
      "of names; attributes: lists of serialized AttributeProtos); None when the bytes are not "
      "a graph this reader understands (read them through protobuf instead)."},
+    {"unread_dropped", unread_dropped, METH_O,
+     "unread_dropped(model) -> bytes | None: the serialized model without what ONNX's\n"
+     "inference never reads (top-level nodes' doc_string and metadata_props, the graph's\n"
+     "inputs', outputs' and value_info's); `model` itself when it holds none; None when\n"
+     "its bytes are not understood."},
     {"identities_as_casts", identities_as_casts, METH_O,
      "identities_as_casts(serialized_model) -> the model with each top-level default-domain "
      "Identity node whose one input is an INT32/INT64 initializer or a Constant node's value "

@@ -1324,3 +1324,120 @@ def test_the_values_data_propagation_passes_on_are_followed(nodes, values, model
     assert (_onnx(serialized) is not None) == modelled  # the case is what it says
     assert _onnx(serialized, data_prop=False) is not None
     assert _agrees(model) == modelled
+
+
+# -- the lean run of a model with value_info ---------------------------------------------------
+@needs_checked_onnx
+@pytest.mark.parametrize(
+    ("make", "cases"),
+    [(random_model, 250), (random_shape_model, 250), (random_conv_model, 150)],
+    ids=["common ops", "shapes and integer tensors", "convolutions"],
+)
+def test_the_lean_run_of_declared_graphs_gives_the_policy_s_table(make, cases, monkeypatch):
+    """The prefetching child's run (`_speculation.lean_inferred`: the declarations checked on
+    a copy without their static dims, that run kept as the model's where every declaration
+    merges into what it computed unchanged: `_wire.merges_unchanged`, `_wire.declared_once`)
+    gives the table of the policy (`inference.infer_table`, which runs step by step) on
+    random graphs whose value_info inference left, then tools and hands changed; and the
+    check's run stands for the model's in some of them."""
+    from trtforge.analyzer.inference import infer_table
+
+    if _speculation._wire is None:
+        pytest.skip("the native reader is not built")
+    runs = []
+    strict_run = _speculation.strict_run
+    monkeypatch.setattr(
+        _speculation, "strict_run", lambda *a, **k: runs.append(1) or strict_run(*a, **k)
+    )
+    make = with_random_value_info(make)
+    compared = one_run = 0
+    for seed in range(cases):
+        model = make(seed)
+        del runs[:]
+        try:
+            lean = _speculation.lean_inferred(model.SerializeToString())
+        except _speculation.SpeculationFailed:
+            continue
+        if lean is None:
+            continue
+        state = _speculation.table_state(lean)
+        assert state is not None
+        assert state[0] == infer_table(model)._raw, f"seed {seed}"
+        compared += 1
+        one_run += len(runs) == 1 and len(model.graph.value_info) > 0
+    assert compared >= cases / 5 and one_run >= 5, (compared, one_run)
+
+
+def _exported_with_metadata() -> onnx.ModelProto:
+    """A graph as PyTorch's dynamo exporter writes one: value_info for every tensor, weights
+    included, leaving unknown the dims it does not know, and a stack trace on every node."""
+    weight = numpy_helper.from_array(np.ones((8, 8), np.float32), "w")
+    nodes = [
+        helper.make_node("MatMul", ["x", "w"], ["mm"], name="node_mm"),
+        helper.make_node("Relu", ["mm"], ["r"], name="node_relu"),
+        helper.make_node("Add", ["r", "x"], ["y"], name="node_add"),
+    ]
+    for node in nodes:
+        node.doc_string = "a doc string"
+        for key in ("pkg.torch.onnx.stack_trace", "pkg.torch.onnx.fx_node"):
+            entry = node.metadata_props.add()
+            entry.key, entry.value = key, f"File 'model.py', line 12, in forward ({node.name})"
+    model = _model(
+        nodes,
+        [_value_info("x", TensorProto.FLOAT, ["batch", 8])],
+        [_value_info("y", TensorProto.FLOAT, ["batch", 8])],
+        [weight],
+        opset=20,
+    )
+    model.graph.value_info.extend(
+        [
+            _value_info("w", TensorProto.FLOAT, [8, 8]),
+            _value_info("mm", TensorProto.FLOAT, [None, 8]),
+            _value_info("r", TensorProto.FLOAT, ["batch", None]),
+        ]
+    )
+    for value in model.graph.value_info:
+        entry = value.metadata_props.add()
+        entry.key, entry.value = "pkg.torch.onnx.original_node_name", value.name
+    return model
+
+
+@needs_checked_onnx
+def test_what_inference_never_reads_is_left_out_of_the_lean_run(monkeypatch):
+    """Node doc strings and metadata (a stack trace on each node of a dynamo export) are left
+    out of the copy ONNX infers (`_speculation.unread_dropped`: nothing else changes, the
+    same types), and value_info that declares the weights and leaves dims unknown is merged
+    unchanged: one run of inference, the policy's table."""
+    from trtforge.analyzer.inference import infer_table
+
+    if _speculation._wire is None:
+        pytest.skip("the native reader is not built")
+    model = _exported_with_metadata()
+    onnx.checker.check_model(model, full_check=True)
+    serialized = model.SerializeToString()
+    dropped = _speculation.unread_dropped(serialized)
+    expected = onnx.ModelProto()
+    expected.CopyFrom(model)
+    for node in expected.graph.node:
+        node.ClearField("doc_string")
+        node.ClearField("metadata_props")
+    for value in expected.graph.value_info:
+        value.ClearField("metadata_props")
+    assert onnx.load_from_string(dropped) == expected
+    assert _speculation.unread_dropped(dropped) is dropped  # nothing left to drop: itself
+    assert _entries(_onnx(dropped)) == _entries(_onnx(serialized))
+    runs = []
+    strict_run = _speculation.strict_run
+    monkeypatch.setattr(
+        _speculation, "strict_run", lambda *a, **k: runs.append(a[0]) or strict_run(*a, **k)
+    )
+    lean = _speculation.lean_inferred(serialized)
+    assert _speculation.table_state(lean)[0] == infer_table(model)._raw
+    assert len(runs) == 1 and b"stack_trace" not in runs[0]
+    # a declaration that says more than inference computes (a static dim where it computes
+    # the network's symbolic one): the checked model's own run
+    model.graph.value_info[1].type.tensor_type.shape.dim[0].dim_value = 2
+    del runs[:]
+    lean = _speculation.lean_inferred(model.SerializeToString())
+    assert _speculation.table_state(lean)[0] == infer_table(model)._raw
+    assert len(runs) == 2
