@@ -155,6 +155,14 @@ for _elem in (99, 255, 12345, -1):
         "invalid/element-type",
         f"value_info 'h' has element type {_elem}",
     )
+    CASES[f"value-info-sequence-type-{_elem}"] = (
+        lambda e=_elem: _model(
+            [N("Relu", ["x"], ["h"], name="r1"), N("Relu", ["h"], ["y"], name="r2")],
+            value_info=[_vi("h"), helper.make_tensor_sequence_value_info("s", e, None)],
+        ),
+        "invalid/element-type",
+        f"value_info 's' has element type {_elem}",
+    )
     CASES[f"initializer-type-{_elem}"] = (
         lambda e=_elem: _add_w(_raw("w", e, b"\0" * 16)),
         "invalid/element-type",
