@@ -620,7 +620,7 @@ def strict_run(
     so it is made too where `constants` (the graph's Constant nodes) are a fifth of its
     nodes or more (SHORT_NAMES_FOR_CONSTANTS): a TorchScript export's dynamic reshapes, a
     Constant for each axis and piece of a shape, infer in ~55% of the time."""
-    native = native_inferred(serialized_model)
+    native = native_inferred(serialized_model, data_prop)
     if native is not None:
         return native
     infer = cpp_shape_inference()
@@ -647,14 +647,14 @@ def strict_run(
     return _split_inference.inferred(serialized_model, run, nodes, bodies, in_parallel, failures)
 
 
-def native_inferred(serialized_model: bytes) -> bytes | None:
+def native_inferred(serialized_model: bytes, data_prop: bool = True) -> bytes | None:
     """What `strict_run` would give, computed by `trtforge.analyzer._infer` for the graphs it
     models (plain graphs of common ops: ~10x sooner than ONNX's run); None where it does not
     model the graph, or where the installed onnx is not a release it was checked against
     (NATIVE_INFERENCE_ONNX): ONNX runs then."""
     if _infer is None or not _native_inference_matches_onnx():
         return None
-    return _infer.inferred(serialized_model)
+    return _infer.inferred(serialized_model, data_prop)
 
 
 @functools.cache

@@ -19,16 +19,17 @@
 // graph defines too, a constant of the enclosing graph read as a value, a node of a domain
 // without a schema, an If that fails where ONNX's run would fail), sparse or external
 // initializers, a type that is not a plain tensor type serialized canonically, a name defined
-// twice, a shape or attribute ONNX would refuse (ONNX's strict run would raise there), a
-// Reshape whose shape is not a constant (the one modelled op whose inference reads values
-// that data propagation makes: `getShapeInput`), data propagation that would fail.
+// twice, a shape or attribute ONNX would refuse (ONNX's strict run would raise there), data
+// propagation that would fail (a run with it fails where one without it passes).
 //
-// Integer tensors flow through every modelled op: data propagation (a Shape's dims
-// gathered, cast, added) changes only the values it passes on, which no modelled op's
-// inference reads but a Reshape's shape (declined unless a constant); what it fails (an
-// index out of the values, lengths that do not broadcast) is followed by their lengths.
-// `tests/perf/test_native_inference.py` holds its result equal to ONNX's on random graphs
-// of these ops and on every model of the test corpus it does not decline.
+// Data propagation is modelled as ONNX's DataPropagationContext makes it: the values (a dim
+// value, a dim_param or unknown each) Shape, Gather, Slice, Squeeze, Unsqueeze, Cast,
+// Concat, Add, Sub and Mul give their output, read by a Reshape's and an Expand's shape
+// (onnx's getShapeInput: a constant's values, else the propagated ones, else as many unknown
+// values as a rank-1 shape's static dim) — `inferred(model, data_prop=False)` gives the run
+// without it. `tests/perf/test_native_inference.py` holds its result equal to ONNX's, with
+// data propagation and without, on random graphs of these ops and on every model of the test
+// corpus it does not decline.
 //
 // What it models, per onnx 1.23's inference functions (defs/*.cc):
 //   first-input ops (Relu, Erf, Sqrt, Exp, Log, Tanh, Sigmoid, Neg, Abs, Reciprocal, Floor,
@@ -37,8 +38,9 @@
 //   min and max inputs aside; LayerNormalization with one output): the input's type; Gather
 //   (the data's dims, the indices' at `axis`); Unsqueeze and Squeeze (constant axes); Slice
 //   (constant starts, ends, axes and steps); Softmax (also checks rank and axis); Add, Sub, Mul, Div, Pow:
-//   the first input's element type, the shapes broadcast; MatMul; Transpose; Reshape with a
-//   constant shape; ReduceMean (axes attribute below 18, a constant input from 18) and
+//   the first input's element type, the shapes broadcast; MatMul; Transpose; Reshape (from
+//   14: of a shape the graph computes too); Concat; Expand; Where; Trilu; Split (sizes a
+//   constant, or num_outputs); ReduceMean (axes attribute below 18, a constant input from 18) and
 //   ReduceSum (a constant input); Shape (the rank, or the dims from `start` to `end`); Cast;
 //   Constant (a `value` tensor); Identity; Conv (convPoolShapeInference); QuantizeLinear and
 //   DequantizeLinear (the data's
@@ -78,6 +80,13 @@ using namespace trtforge::wire_format;
 // compares it with onnx over each): a model importing another declines.
 constexpr int64_t kMinOpset = 13;
 constexpr int64_t kMaxOpset = 25;
+
+// Unknown values made for a rank-1 tensor's static dim (data propagation, a Reshape's shape
+// inferred from its rank) beyond this many are declined.
+constexpr int64_t kMaxValues = 1 << 16;
+
+// onnx's bound on the rank a shape input's own static dim gives (getShapeInput).
+constexpr int64_t kMaxMaterializedRank = 1024;
 
 // -- types -----------------------------------------------------------------------------------
 struct Dim {
@@ -486,6 +495,7 @@ bool modelled(std::string_view op) {
   static const std::unordered_set<std::string_view> ops = {
       "Relu", "Erf", "Sqrt", "Exp", "Log", "Tanh", "Sigmoid", "Neg", "Abs", "Reciprocal",
       "Floor", "Ceil", "Identity", "Add", "Sub", "Mul", "Div", "Pow", "Softmax", "MatMul", "Transpose",
+      "Concat", "Expand", "Where", "Trilu", "Split",
       "Reshape", "ReduceMean", "Cast", "Constant", "If", "QuantizeLinear",
       "DequantizeLinear", "Conv", "Clip", "Gather", "LayerNormalization", "Unsqueeze",
       "Squeeze", "Slice", "Shape", "ReduceSum"};
@@ -595,10 +605,10 @@ class Inference {
   Inference(std::vector<ValueInfo> inputs, std::vector<ValueInfo> outputs,
             std::vector<ValueInfo> value_info, std::vector<Tensor> inits, int64_t opset,
             int64_t ir_version, std::unordered_set<std::string_view> foreign_domains,
-            size_t expected_names)
+            size_t expected_names, bool data_prop)
       : inputs_(std::move(inputs)), outputs_(std::move(outputs)),
         value_info_(std::move(value_info)), inits_(std::move(inits)), opset_(opset),
-        foreign_(std::move(foreign_domains)) {
+        foreign_(std::move(foreign_domains)), data_prop_(data_prop) {
     ids_.reserve(expected_names);
     slots_.reserve(expected_names);
     scopes_.emplace_back();  // the graph's
@@ -668,9 +678,9 @@ class Inference {
     bool defined = false;          // a graph input or an initializer
     bool produced = false;         // a node's output
     int32_t scope = 0;             // the graph it belongs to (`scopes_`): 0, or an If's branch
-    // the length of the values data propagation made for it (ONNX's generatedShapeData: as
-    // many unknown values as a rank-1 tensor's static dim, passed on; `data_length`), or -1
-    int64_t generated = -1;
+    // the values data propagation made for it (ONNX's generatedShapeData: a dim value, a
+    // dim_param or unknown each), their index in `values_`, or -1
+    int32_t generated = -1;
   };
 
   struct Scope {  // a graph being inferred: the top-level one (0), or an If's branch
@@ -896,6 +906,34 @@ class Inference {
     return slot.data;
   }
 
+  // onnx's getShapeInput: the values of input `k` read as a shape — a constant's, else what
+  // data propagation made for it, else, for a rank-1 tensor of a static dim, that many
+  // unknown values (none beyond kMaxMaterializedRank) — in `out`; false for none. A shape of
+  // another rank fails the node.
+  bool shape_input(const Node& n, size_t k, std::vector<Dim>& out) const {
+    out.clear();
+    if (const Tensor* data = input_data(n, k)) {
+      for (int64_t v : int64_values(*data)) {
+        Dim& d = out.emplace_back();
+        d.kind = Dim::kValue;
+        d.value = v;
+      }
+      return true;
+    }
+    if (data_prop_ && k < n.in.size() && n.in[k] != kNoName && slots_[n.in[k]].generated >= 0) {
+      if (current_ != 0) decline();  // (what a branch sees of them: not modelled)
+      out = values_[slots_[n.in[k]].generated];
+      return true;
+    }
+    const Type* t = input_type(n, k);
+    if (!has_shape(t)) return false;
+    if (t->dims.size() != 1) throw Failed{};
+    if (t->dims[0].kind != Dim::kValue) return false;
+    if (t->dims[0].value < 0 || t->dims[0].value > kMaxMaterializedRank) return false;
+    out.resize(static_cast<size_t>(t->dims[0].value));
+    return true;
+  }
+
   // The length of the values ONNX's data propagation reads for input `k`
   // (DataPropagationContext::getInputData), or -1 for none: what a propagation made for it;
   // else a constant's (INT32 and INT64 of rank 0 or 1: their elements; a constant of another
@@ -903,7 +941,7 @@ class Inference {
   int64_t data_length(const Node& n, size_t k) const {
     if (k >= n.in.size() || n.in[k] == kNoName) return -1;
     const Slot& slot = slots_[n.in[k]];
-    if (slot.generated >= 0) return slot.generated;
+    if (slot.generated >= 0) return static_cast<int64_t>(values_[slot.generated].size());
     if (slot.data && slot.data->dims.size() <= 1) {
       if (slot.data->elem != 6 && slot.data->elem != 7) return -1;
       return slot.data->dims.empty() ? 1 : slot.data->dims[0];
@@ -913,6 +951,40 @@ class Inference {
       return t->dims[0].value;
     }
     return -1;
+  }
+
+  // The values `data_length` counts (false for none): a constant's INT64 values (an INT32
+  // constant's are declined), or unknown values.
+  bool data_values(const Node& n, size_t k, std::vector<Dim>& out) const {
+    out.clear();
+    const int64_t length = data_length(n, k);
+    if (length < 0) return false;
+    const Slot& slot = slots_[n.in[k]];
+    if (slot.generated >= 0) {
+      out = values_[slot.generated];
+    } else if (slot.data && slot.data->dims.size() <= 1) {
+      for (int64_t v : int64_values(*slot.data)) {
+        Dim& d = out.emplace_back();
+        d.kind = Dim::kValue;
+        d.value = v;
+      }
+    } else {
+      if (length > kMaxValues) decline();
+      out.resize(static_cast<size_t>(length));
+    }
+    return true;
+  }
+
+  // What a node's data propagation gives its output (ONNX's addOutputData).
+  void propagate(std::vector<Dim> values) const {
+    propagated_ = true;
+    propagated_values_ = std::move(values);
+  }
+
+  // onnx's PropagateShapeDataFromInputToOutput: the first input's values, if any, passed on.
+  void pass_values_on(const Node& n) const {
+    std::vector<Dim> values;
+    if (data_values(n, 0, values)) propagate(std::move(values));
   }
 
   // propagateElemTypeFromInputToOutput(ctx, k, 0)
@@ -928,12 +1000,19 @@ class Inference {
   static bool has_shape(const Type* t) { return t && t->has_shape; }
 
   static void broadcast(const std::vector<Dim>& a, const std::vector<Dim>& b, std::vector<Dim>& out) {
-    size_t rank = std::max(a.size(), b.size());
+    broadcast_all({&a, &b}, out);
+  }
+
+  // onnx's multidirectionalBroadcastShapeInference
+  static void broadcast_all(std::initializer_list<const std::vector<Dim>*> shapes,
+                            std::vector<Dim>& out) {
+    size_t rank = 0;
+    for (const std::vector<Dim>* shape : shapes) rank = std::max(rank, shape->size());
     for (size_t i = 0; i < rank; ++i) {
       int64_t value = 1;
       const Dim* symbolic = nullptr;
       int symbolic_count = 0;
-      for (const std::vector<Dim>* shape : {&a, &b}) {
+      for (const std::vector<Dim>* shape : shapes) {
         if (i < rank - shape->size()) continue;
         const Dim& d = (*shape)[i - (rank - shape->size())];
         if (d.kind == Dim::kValue) {
@@ -1210,7 +1289,10 @@ class Inference {
     for (int64_t index : values) {
       if (index >= length || index < -length) decline();
     }
-    propagated_ = static_cast<int64_t>(values.size());
+    std::vector<Dim> from, taken;
+    data_values(n, 0, from);
+    for (int64_t index : values) taken.push_back(from[static_cast<size_t>(index < 0 ? index + length : index)]);
+    if (!taken.empty()) propagate(std::move(taken));
   }
 
   // Unsqueeze and Squeeze (onnx's functions of opsets 13 to 25): the data's element type;
@@ -1225,7 +1307,7 @@ class Inference {
     const Type* data = input_type(n, 0);
     Type out = elem_from(n, 0);
     propagating_ = true;
-    propagated_ = data_length(n, 0);  // passed on (PropagateShapeDataFromInputToOutput)
+    pass_values_on(n);
     if (!has_shape(data)) return out;
     const int64_t r = static_cast<int64_t>(data->dims.size());
     std::vector<int64_t> axes;
@@ -1387,10 +1469,179 @@ class Inference {
     int64_t start = first[0], end = last[0];
     clamp_slice(length, start, end, step);
     // the indices start, start + step, ... before end (ONNX walks them one by one)
-    const int64_t span = step > 0 ? end - start : start - end;
-    const int64_t stride = step > 0 ? step : -step;
-    const int64_t taken = span > 0 ? (span + stride - 1) / stride : 0;
-    if (taken > 0) propagated_ = taken;
+    std::vector<Dim> from, taken;
+    data_values(n, 0, from);
+    for (int64_t i = start; step > 0 ? i < end : i > end; i += step) {
+      taken.push_back(from[static_cast<size_t>(i)]);
+    }
+    if (!taken.empty()) propagate(std::move(taken));
+  }
+
+  // Concat (onnx's function of opset 13): the first input's element type; where every input
+  // has a shape, their rank (each the same, the axis within it), the dims along the axis
+  // added up where all are known and the others merged (mergeInDimensionInfo: a value
+  // wins, differing values fail the node, else the first name). Its data propagation along
+  // axis 0: every input's values, one after the other, where each has some.
+  Type concat(const Node& n) {
+    if (n.inputs.empty() || n.outputs.size() != 1 || n.outputs[0].empty()) decline();
+    if (current_ != 0) decline();  // (data propagation in a branch: not modelled)
+    const Attribute* axis_attr = n.attribute("axis");
+    for (const Attribute& a : n.attributes) {
+      if (a.name != "axis" || a.type != 2 || !a.has_i) decline();
+    }
+    if (axis_attr && (axis_attr->i > (1 << 30) || axis_attr->i < -(1 << 30))) decline();
+    propagating_ = true;
+    Type out = elem_from(n, 0);
+    bool shaped = true;
+    for (size_t k = 0; k < n.inputs.size(); ++k) shaped = shaped && has_shape(input_type(n, k));
+    if (shaped) {
+      if (!axis_attr) throw Failed{};
+      const int64_t rank = static_cast<int64_t>(input_type(n, 0)->dims.size());
+      int64_t axis = axis_attr->i;
+      if (axis < -rank || axis >= rank) throw Failed{};
+      if (axis < 0) axis += rank;
+      out.has_shape = true;
+      if (n.inputs.size() == 1) {
+        out.dims = input_type(n, 0)->dims;
+      } else {
+        out.dims.assign(static_cast<size_t>(rank), Dim{});
+        bool lengths_known = true;
+        int64_t total = 0;
+        for (size_t k = 0; k < n.inputs.size(); ++k) {
+          const std::vector<Dim>& dims = input_type(n, k)->dims;
+          if (static_cast<int64_t>(dims.size()) != rank) throw Failed{};
+          for (int64_t j = 0; j < rank; ++j) {
+            const Dim& in = dims[static_cast<size_t>(j)];
+            Dim& target = out.dims[static_cast<size_t>(j)];
+            if (j == axis) {
+              if (in.kind != Dim::kValue) {
+                lengths_known = false;
+              } else if (in.value < 0 || __builtin_add_overflow(total, in.value, &total)) {
+                throw Failed{};
+              }
+            } else if (in.kind == Dim::kValue) {
+              if (target.kind == Dim::kValue && target.value != in.value) throw Failed{};
+              target.kind = Dim::kValue;
+              target.value = in.value;
+              target.param = {};
+            } else if (target.kind == Dim::kNone && in.kind == Dim::kParam) {
+              target.kind = Dim::kParam;
+              target.param = in.param;
+            }
+          }
+        }
+        if (lengths_known) {
+          out.dims[static_cast<size_t>(axis)].kind = Dim::kValue;
+          out.dims[static_cast<size_t>(axis)].value = total;
+        }
+      }
+    }
+    // data propagation (onnx's axisIsZero: a negative axis counted from the first input's
+    // rank, which fails out of range; none where it has no shape)
+    if (!axis_attr) decline();  // fails with propagation only
+    int64_t axis = axis_attr->i;
+    if (axis < 0) {
+      const Type* first = input_type(n, 0);
+      if (!has_shape(first)) return out;
+      const int64_t rank = static_cast<int64_t>(first->dims.size());
+      if (axis < -rank) decline();  // fails with propagation only
+      axis += rank;
+    }
+    if (axis != 0) return out;
+    std::vector<Dim> joined, part;
+    for (size_t k = 0; k < n.inputs.size(); ++k) {
+      if (!data_values(n, k, part)) return out;
+      joined.insert(joined.end(), part.begin(), part.end());
+    }
+    if (!joined.empty()) propagate(std::move(joined));
+    return out;
+  }
+
+  // Split (onnx's functions of opsets 13 and 18): each output the input's element type;
+  // where the input has a shape (the axis within its rank), its dims with the one at the
+  // axis unknown where it is, else the sizes a constant `split` input gives (as many as the
+  // outputs, adding up to that dim), or (18) `num_outputs` chunks, the last one smaller.
+  // The outputs after the first: `more_outputs_`.
+  Type split(const Node& n) {
+    if (n.outputs.empty() || n.inputs.empty() || n.inputs[0].empty() || n.inputs.size() > 2) {
+      decline();
+    }
+    for (std::string_view name : n.outputs) {
+      if (name.empty()) decline();
+    }
+    const Attribute* axis_attr = n.attribute("axis");
+    const Attribute* num_attr = n.attribute("num_outputs");
+    for (const Attribute& a : n.attributes) {
+      const bool known = a.name == "axis" || (a.name == "num_outputs" && opset_ >= 18);
+      if (!known || a.type != 2 || !a.has_i) decline();
+    }
+    const size_t outputs = n.outputs.size();
+    std::vector<Type> types(outputs, elem_from(n, 0));
+    const Type* in = input_type(n, 0);
+    auto result = [&]() {
+      more_outputs_.assign(types.begin() + 1, types.end());
+      return types[0];
+    };
+    if (!has_shape(in)) return result();
+    const int64_t rank = static_cast<int64_t>(in->dims.size());
+    const int64_t given = axis_attr ? axis_attr->i : 0;
+    if (given > (1 << 30) || given < -(1 << 30)) decline();  // (ONNX reads it as an int)
+    int64_t axis = given;
+    if (axis < -rank || axis >= rank) throw Failed{};
+    if (axis < 0) axis += rank;
+    for (Type& type : types) {
+      type.has_shape = true;
+      type.dims = in->dims;
+    }
+    const Dim& split_dim = in->dims[static_cast<size_t>(axis)];
+    if (split_dim.kind != Dim::kValue) {
+      for (Type& type : types) type.dims[static_cast<size_t>(axis)] = Dim{};
+      return result();
+    }
+    if (split_dim.value > (1 << 30) || split_dim.value < 0) decline();  // (read as an int)
+    const int64_t size = split_dim.value;
+    std::vector<int64_t> sizes;
+    const bool split_input = opset_ >= 18 ? n.inputs.size() == 2 && !n.inputs[1].empty()
+                                          : n.inputs.size() == 2 && input_type(n, 1) != nullptr;
+    if (opset_ >= 18 && split_input && num_attr) throw Failed{};
+    if (split_input) {
+      const Tensor* given_sizes = input_data(n, 1);
+      if (!given_sizes) {  // not a constant: the shapes as the input's
+        for (Type& type : types) {
+          type.has_shape = false;
+          type.dims.clear();
+        }
+        return result();
+      }
+      sizes = int64_values(*given_sizes);
+      if (sizes.size() != outputs) throw Failed{};
+      int64_t total = 0;
+      for (int64_t d : sizes) {
+        if (__builtin_add_overflow(total, d, &total)) decline();
+      }
+      if (total != size) throw Failed{};
+    } else if (opset_ >= 18) {
+      if (!num_attr) throw Failed{};
+      const int64_t parts = num_attr->i;
+      if (parts < 1) throw Failed{};
+      if (parts != static_cast<int64_t>(outputs)) decline();  // (ONNX reads past its sizes)
+      if (size % parts == 0) {
+        sizes.assign(static_cast<size_t>(parts), size / parts);
+      } else {
+        const int64_t chunk = size / parts + 1;
+        sizes.assign(static_cast<size_t>(parts - 1), chunk);
+        sizes.push_back(size - chunk * (parts - 1));
+      }
+    } else {
+      decline();  // (Split-13 without sizes: not modelled)
+    }
+    for (size_t i = 0; i < outputs; ++i) {
+      Dim& d = types[i].dims[static_cast<size_t>(axis)];
+      d = Dim{};
+      d.kind = Dim::kValue;
+      d.value = sizes[i];
+    }
+    return result();
   }
 
   // Shape (onnx's functions of opsets 13 to 25): an INT64 tensor of one dim, the input's rank
@@ -1424,7 +1675,7 @@ class Inference {
       const int64_t end = clamped(end_attr ? end_attr->i : rank);
       length.kind = Dim::kValue;
       length.value = end > start ? end - start : 0;
-      propagated_ = length.value;
+      propagate(std::vector<Dim>(in->dims.begin() + start, in->dims.begin() + std::max(start, end)));
     }
     out.dims.push_back(length);
     return out;
@@ -1437,6 +1688,41 @@ class Inference {
     if (op == "Gather") return gather(n);
     if (op == "Unsqueeze" || op == "Squeeze") return squeeze_or_unsqueeze(n);
     if (op == "Slice") return slice(n);
+    if (op == "Concat") return concat(n);
+    if (op == "Split") return split(n);
+    if (op == "Expand") {  // (Expand-13: the shape read as Reshape-14's is, then broadcast)
+      count(n, 2, 2, 1);
+      if (!n.attributes.empty()) decline();
+      Type out = elem_from(n, 0);
+      const Type *data = input_type(n, 0), *shape = input_type(n, 1);
+      std::vector<Dim> target;
+      if (has_shape(data) && has_shape(shape) && shape_input(n, 1, target)) {
+        out.has_shape = true;
+        broadcast(data->dims, target, out.dims);
+      }
+      return out;
+    }
+    if (op == "Where") {  // (Where-16: the second input's element type, the three broadcast)
+      count(n, 3, 3, 1);
+      if (!n.attributes.empty()) decline();
+      Type out = elem_from(n, 1);
+      const Type *c = input_type(n, 0), *x = input_type(n, 1), *y = input_type(n, 2);
+      if (has_shape(c) && has_shape(x) && has_shape(y)) {
+        out.has_shape = true;
+        broadcast_all({&c->dims, &x->dims, &y->dims}, out.dims);
+      }
+      return out;
+    }
+    if (op == "Trilu") {  // (Trilu-14: the input's type, of rank 2 at least)
+      count(n, 1, 2, 1);
+      if (opset_ < 14) decline();
+      for (const Attribute& a : n.attributes) {
+        if (a.name != "upper" || a.type != 2 || !a.has_i) decline();
+      }
+      Type out = first_input(n);
+      if (out.has_shape && out.dims.size() < 2) throw Failed{};
+      return out;
+    }
     if (const Activation* a = activation(op)) {
       count(n, 1, 1, 1);
       if (opset_ < a->since) decline();
@@ -1492,10 +1778,22 @@ class Inference {
         broadcast(a->dims, b->dims, out.dims);
       }
       if (op != "Div" && op != "Pow") {  // onnx's MathOpDataPropagator
-        const int64_t first = data_length(n, 0), second = data_length(n, 1);
-        if (first >= 0 && second >= 0) {
-          if (first != second && first != 1 && second != 1) decline();  // fails with it only
-          propagated_ = first == 1 ? second : first;
+        std::vector<Dim> first, second;
+        if (data_values(n, 0, first) && data_values(n, 1, second)) {
+          const size_t a = first.size(), b = second.size();
+          if (a != b && a != 1 && b != 1) decline();  // fails with propagation only
+          std::vector<Dim> made(a == 1 ? b : a);
+          for (size_t i = 0; i < made.size(); ++i) {
+            const Dim &x = first[a == 1 ? 0 : i], &y = second[b == 1 ? 0 : i];
+            if (x.kind != Dim::kValue || y.kind != Dim::kValue) continue;
+            made[i].kind = Dim::kValue;
+            const bool overflow =
+                op == "Add"   ? __builtin_add_overflow(x.value, y.value, &made[i].value)
+                : op == "Sub" ? __builtin_sub_overflow(x.value, y.value, &made[i].value)
+                              : __builtin_mul_overflow(x.value, y.value, &made[i].value);
+            if (overflow) decline();  // fails with propagation only
+          }
+          propagate(std::move(made));
         }
       }
       return out;
@@ -1587,9 +1885,8 @@ class Inference {
       }
       if (allowzero_attr && (!allowzero_attr->has_i || allowzero_attr->type != 2)) decline();
       Type out = elem_from(n, 0);
-      const Tensor* shape_data = input_data(n, 1);
-      if (!shape_data) decline();  // from data propagation or a rank: not modelled
-      const std::vector<int64_t> target = int64_values(*shape_data);
+      std::vector<Dim> target;  // (Reshape-13 reads a constant shape only)
+      if ((opset_ < 14 && !input_data(n, 1)) || !shape_input(n, 1, target)) return out;
       const int64_t allowzero = allowzero_attr ? allowzero_attr->i : 0;
       const Type* in = input_type(n, 0);
       const bool in_shaped = in->has_shape;
@@ -1597,12 +1894,22 @@ class Inference {
       int negative_one = -1;
       std::vector<bool> unresolved_zero(target.size(), false);
       int64_t product = 1;
+      bool product_valid = true;  // every target dim a value
       auto multiply = [](int64_t& acc, int64_t v) {
         if (__builtin_mul_overflow(acc, v, &acc)) throw Failed{};
       };
       for (size_t i = 0; i < target.size(); ++i) {
         Dim dim;
-        const int64_t v = target[i];
+        if (target[i].kind != Dim::kValue) {  // a name passed on, or unknown
+          if (target[i].kind == Dim::kParam) {
+            dim.kind = Dim::kParam;
+            dim.param = target[i].param;
+          }
+          product_valid = false;
+          out.dims.push_back(std::move(dim));
+          continue;
+        }
+        const int64_t v = target[i].value;
         if (v == -1) {
           if (negative_one >= 0) throw Failed{};
           negative_one = static_cast<int>(i);
@@ -1636,7 +1943,7 @@ class Inference {
         }
         out.dims.push_back(std::move(dim));
       }
-      if (negative_one >= 0) {
+      if (negative_one >= 0 && product_valid) {
         if (product == 0) throw Failed{};
         int64_t in_product = 1;
         bool valid = in_shaped;
@@ -1723,7 +2030,7 @@ class Inference {
         out.has_shape = true;
         out.dims = in->dims;
       }
-      propagated_ = data_length(n, 0);  // passed on (PropagateShapeDataFromInputToOutput)
+      pass_values_on(n);
       return out;
     }
     if (op == "Constant") {
@@ -1774,7 +2081,8 @@ class Inference {
     }
     if (!n.domain.empty()) decline();
     Type out;
-    propagated_ = -1;
+    propagated_ = false;
+    more_outputs_.clear();
     try {
       if (n.op == "If") {
         if (propagating_) decline();  // what a branch's data propagation sees: not modelled
@@ -1787,11 +2095,17 @@ class Inference {
       return;
     }
     // (a Constant's value is read by later nodes only where its output's type merged)
-    const bool merged = update(n.out[0], std::move(out));
+    bool merged = update(n.out[0], std::move(out));
+    for (size_t i = 0; merged && i < more_outputs_.size(); ++i) {  // (stops at an error)
+      merged = update(n.out[i + 1], std::move(more_outputs_[i]));
+    }
     if (merged && n.op == "Constant") {
       slots_[n.out[0]].data = &constants_.back();
     }
-    if (merged) slots_[n.out[0]].generated = propagated_;
+    if (merged && propagated_) {
+      slots_[n.out[0]].generated = static_cast<int32_t>(values_.size());
+      values_.push_back(std::move(propagated_values_));
+    }
   }
 
   // A node's inference failed: an error of the strict run in the graph (unless an op without
@@ -1884,6 +2198,7 @@ class Inference {
   std::vector<Tensor> inits_;
   std::deque<Tensor> constants_;
   int64_t opset_;
+  bool data_prop_;  // a run with data propagation (its values read as shapes)
   std::unordered_set<std::string_view> foreign_;
   std::unordered_map<std::string_view, uint32_t> ids_;
   std::vector<Slot> slots_;
@@ -1895,15 +2210,20 @@ class Inference {
   unsigned next_symbol_ = 0;
   bool unsupported_seen_ = false;
   // what the node being inferred gives its output of data propagation (`Slot::generated`)
-  mutable int64_t propagated_ = -1;
+  mutable bool propagated_ = false;
+  // the types of a node's outputs after its first (a Split's), in order
+  mutable std::vector<Type> more_outputs_;
+  mutable std::vector<Dim> propagated_values_;
+  std::deque<std::vector<Dim>> values_;  // what data propagation made (`Slot::generated`)
   // an op whose data propagation passes values on other than Add, Sub, Mul and Cast was
   // inferred (an If after it is declined)
   mutable bool propagating_ = false;
 };
 
-PyObject* inferred(PyObject*, PyObject* arg) {
+PyObject* inferred(PyObject*, PyObject* args) {
   Py_buffer view;
-  if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) != 0) return nullptr;
+  int data_prop = 1;
+  if (!PyArg_ParseTuple(args, "y*|p", &view, &data_prop)) return nullptr;
   std::string result;
   bool ok = false;
   g_declined_at = 0;
@@ -1960,8 +2280,8 @@ PyObject* inferred(PyObject*, PyObject* arg) {
         case 11: inputs.push_back(parse_value_info(f.payload)); break;
         case 12: outputs.push_back(parse_value_info(f.payload)); break;
         case 13: value_info.push_back(parse_value_info(f.payload)); break;
-        case 2: case 10: break;  // name, doc_string
-        default: decline();      // sparse initializers, quantization annotations, metadata
+        case 2: case 10: case 16: break;  // name, doc_string, metadata_props
+        default: decline();  // sparse initializers, quantization annotations
       }
     });
     // the op types first (a few bytes a node): a graph of an op not modelled is declined
@@ -1982,7 +2302,8 @@ PyObject* inferred(PyObject*, PyObject* arg) {
     const size_t names =
         inputs.size() + outputs.size() + value_info.size() + inits.size() + nodes.size() * 2;
     Inference inference(std::move(inputs), std::move(outputs), std::move(value_info),
-                        std::move(inits), opset, ir_version, std::move(foreign), names);
+                        std::move(inits), opset, ir_version, std::move(foreign), names,
+                        data_prop != 0);
     inference.run(nodes);
     result = inference.result(nodes);
     ok = true;
@@ -2016,10 +2337,11 @@ PyObject* default_domain_ops(PyObject*, PyObject*) {
 }
 
 PyMethodDef methods[] = {
-    {"inferred", inferred, METH_O,
-     "inferred(serialized_model) -> bytes | None: a model holding the node op types, inputs, "
-     "outputs and value_info ONNX's strict shape inference (check_type off) would give, or "
-     "None where this module does not model the graph (see infer.cpp)."},
+    {"inferred", inferred, METH_VARARGS,
+     "inferred(serialized_model, data_prop=True) -> bytes | None: a model holding the node op "
+     "types, inputs, outputs and value_info ONNX's strict shape inference (check_type off, data "
+     "propagation on or off) would give, or None where this module does not model the graph "
+     "(see infer.cpp)."},
     {"declined_at", declined_at, METH_NOARGS,
      "declined_at() -> int: the line of infer.cpp where the last call declined (0: none)."},
     {"opset_range", opset_range, METH_NOARGS,

@@ -61,20 +61,18 @@ def _entries(inferred: bytes) -> tuple[list[str], list[tuple[str, bytes]]]:
 
 
 def _agrees(model: onnx.ModelProto | bytes) -> bool:
-    """The native result equals ONNX's (with and without data propagation); False when the
-    native inference declined. A model ONNX refuses is always declined."""
+    """The native result equals ONNX's, with data propagation and without it (each where
+    the native inference does not decline); False when it declined with propagation. A
+    model ONNX refuses is always declined."""
     serialized = model if isinstance(model, bytes) else model.SerializeToString()
-    native = _infer.inferred(serialized)
-    expected = _onnx(serialized)
-    if expected is None:
-        assert native is None, "modelled a graph ONNX's strict run refuses"
-        return False
-    if native is None:
-        return False
-    assert _entries(native) == _entries(expected)
-    without_propagation = _onnx(serialized, data_prop=False)
-    assert without_propagation is not None and _entries(native) == _entries(without_propagation)
-    return True
+    for data_prop in (False, True):
+        native = _infer.inferred(serialized, data_prop)
+        expected = _onnx(serialized, data_prop)
+        if expected is None:
+            assert native is None, f"modelled a graph ONNX's strict run refuses ({data_prop=})"
+        elif native is not None:
+            assert _entries(native) == _entries(expected), f"{data_prop=}"
+    return native is not None
 
 
 # -- random graphs ---------------------------------------------------------------------------
@@ -387,7 +385,11 @@ def random_shape_model(seed: int) -> onnx.ModelProto:
     random, past the rank now and then), Gathers of its values (indices in and out of range),
     Casts to INT32 and INT64, integer arithmetic with constants, Unsqueeze, Squeeze and Slice
     of integer tensors, ReduceSum of an INT64 mask (axes constant or left out, keepdims,
-    noop_with_empty_axes), Reshapes of constant shapes, and ops without a schema in the
+    noop_with_empty_axes), Reshapes of constant shapes and of shapes the graph computes
+    (propagated values: dims, names, unknowns, -1 and 0), Concats of them, of constants and of
+    other tensors (along axis 0 and others), Expands to such shapes, Where, Trilu and Split
+    (sizes given, num_outputs, neither), and ops
+    without a schema in the
     default domain (onnxruntime's SimplifiedLayerNormalization) and in com.microsoft."""
     rng = np.random.default_rng(seed)
     opset = int(rng.choice([13, 14, 15, 17, 18, 19, 21, 22, 23, 25]))
@@ -411,8 +413,34 @@ def random_shape_model(seed: int) -> onnx.ModelProto:
         return f"c{k}"
 
     for k in range(int(rng.integers(2, 14))):
-        choice, domain, attributes = int(rng.integers(0, 100)), "", {}
-        if choice < 18:
+        choice, domain, attributes = int(rng.integers(0, 133)), "", {}
+        outputs = [f"t{k}"]
+        if choice >= 127:  # Split: sizes a constant, num_outputs (18), or neither
+            op, ins = "Split", [pick()]
+            parts = int(rng.integers(1, 4))
+            outputs += [f"t{k}_{i}" for i in range(1, parts)]
+            if rng.random() < 0.5:
+                ins.append(constant(k, 1, 0, 4) if rng.random() < 0.8 else pick())
+            if opset >= 18 and rng.random() < 0.7:
+                attributes["num_outputs"] = parts if rng.random() < 0.9 else parts + 1
+            if rng.random() < 0.7:
+                attributes["axis"] = int(rng.integers(-2, 2))
+        elif choice >= 122:  # Expand to a shape the graph computes, or a constant one
+            shape = pick() if rng.random() < 0.6 else constant(k, 1, 1, 3)
+            op, ins = "Expand", [pick(), shape]
+        elif choice >= 117:  # Where of three tensors broadcast
+            op, ins = "Where", [pick(), pick(), pick()]
+        elif choice >= 112:  # Trilu (of rank 2 at least), its k a constant
+            op, ins = "Trilu", [pick()] + ([constant(k, 0)] if rng.random() < 0.4 else [])
+            if rng.random() < 0.5:
+                attributes["upper"] = int(rng.integers(0, 2))
+        elif choice >= 100:  # Concat of shapes, constants and other tensors
+            op, ins = "Concat", [pick() for _ in range(int(rng.integers(1, 4)))]
+            if rng.random() < 0.5:
+                ins.insert(int(rng.integers(0, len(ins) + 1)), constant(k, 1, -1, 5))
+            if rng.random() < 0.95:
+                attributes["axis"] = int(rng.choice([0, 0, 0, -1, 1, -2]))
+        elif choice < 18:
             op, ins = "Shape", [pick()]
             if opset >= 15 or rng.random() < 0.05:
                 for name in ("start", "end"):
@@ -445,9 +473,14 @@ def random_shape_model(seed: int) -> onnx.ModelProto:
                 if rng.random() < 0.4:
                     attributes[name] = int(rng.integers(0, 2))
         elif choice < 85:
-            shape = [int(v) for v in rng.choice([-1, 0, 1, 2, 4], size=rng.integers(1, 4))]
-            initializers.append(_int64(f"shape{k}", shape))
-            op, ins = "Reshape", [pick(), f"shape{k}"]
+            if rng.random() < 0.5:
+                shape = [int(v) for v in rng.choice([-1, 0, 1, 2, 4], size=rng.integers(1, 4))]
+                initializers.append(_int64(f"shape{k}", shape))
+                op, ins = "Reshape", [pick(), f"shape{k}"]
+            else:  # a shape the graph computes (data propagation's values, or its rank)
+                op, ins = "Reshape", [pick(), pick()]
+            if opset >= 14 and rng.random() < 0.3:
+                attributes["allowzero"] = int(rng.integers(0, 2))
         elif choice < 90:
             op, ins = "Relu", [pick()]
         elif choice < 95:
@@ -460,10 +493,8 @@ def random_shape_model(seed: int) -> onnx.ModelProto:
                 "com.microsoft",
                 True,
             )
-        nodes.append(
-            helper.make_node(op, ins, [f"t{k}"], name=f"n{k}", domain=domain, **attributes)
-        )
-        tensors.append(f"t{k}")
+        nodes.append(helper.make_node(op, ins, outputs, name=f"n{k}", domain=domain, **attributes))
+        tensors.extend(outputs)
     outputs = [_declared(rng, tensors[-1], TensorProto.INT64 if rng.random() < 0.5 else float_type)]
     imports = [helper.make_opsetid("", opset)]
     if foreign:
@@ -1086,9 +1117,8 @@ def test_a_branch_that_fails_after_an_op_without_schema_leaves_the_if_untyped():
 @needs_checked_onnx
 def test_a_constant_whose_type_does_not_merge_gives_no_value():
     """A Constant whose output is declared with another element type fails, and a Reshape
-    after it has no shape to read: ONNX leaves its output without a shape, and the native
-    inference, which reads a Reshape's shape from constants only, declines (it once gave the
-    output the Constant's shape)."""
+    after it has no value to read: only the rank its declared shape gives (the native
+    inference once gave the output the Constant's shape)."""
     model = _if_model(
         [
             helper.make_node("Constant", [], ["s"], value=_int64("s", [0])),
@@ -1102,7 +1132,7 @@ def test_a_constant_whose_type_does_not_merge_gives_no_value():
     expected = _onnx(model.SerializeToString())
     # (the Constant's [0] would copy x's first dim, N; without it, only the rank is known)
     assert expected is not None and _typed(dict(_entries(expected)[1]), "t") == ["unk__0"]
-    assert _infer.inferred(model.SerializeToString()) is None
+    assert _agrees(model)
 
 
 @pytest.mark.parametrize(
@@ -1144,8 +1174,6 @@ def test_declines_the_branches_it_does_not_model(change):
         "value_info without a type",
         "value_info named twice",
         "function",
-        "shape computed by the graph",
-        "shape from a graph input",
         "unmodelled op",
         "old opset",
         "duplicate output",
@@ -1165,14 +1193,8 @@ def test_declines_what_it_does_not_model(change):
         model.graph.value_info.append(_value_info("y", TensorProto.FLOAT, [2, None]))
     elif change == "function":
         model.functions.append(helper.make_function("f", "F", ["a"], ["b"], [], []))
-    elif change == "shape computed by the graph":  # (data propagation gives its values)
-        model.graph.node.append(helper.make_node("Shape", ["x"], ["s"]))
-        model.graph.node.append(helper.make_node("Reshape", ["y", "s"], ["r"]))
-    elif change == "shape from a graph input":
-        model.graph.input.append(_value_info("s", TensorProto.INT64, [2]))
-        model.graph.node.append(helper.make_node("Reshape", ["y", "s"], ["r"]))
     elif change == "unmodelled op":
-        model.graph.node.append(helper.make_node("Concat", ["y", "y"], ["c"], axis=0))
+        model.graph.node.append(helper.make_node("Tile", ["y", "y"], ["c"]))
     elif change == "old opset":
         model.opset_import[0].version = 12
     elif change == "duplicate output":
@@ -1218,6 +1240,54 @@ def test_an_llm_builder_s_mask_arithmetic_is_inferred_as_onnx_infers_it():
     types = dict(_entries(_infer.inferred(model.SerializeToString()))[1])
     assert onnx.TypeProto.FromString(types["lens32"]).tensor_type.elem_type == TensorProto.INT32
     assert "normed" not in types  # no schema: untyped, as ONNX leaves it
+
+
+@needs_checked_onnx
+def test_a_dynamo_export_s_shape_arithmetic_is_inferred_as_onnx_infers_it():
+    """What PyTorch's dynamo exporter writes for attention (opset 20): q, k, v split by
+    num_outputs, reshaped to (batch, seq, heads, dim) where the shape is Concat(Shape(x)
+    sliced by start/end, constants) with allowzero, and a causal mask Expand(True,
+    Concat(Shape, Shape)) -> Trilu -> Where: inferred natively, with the dims data
+    propagation gives the names of, as ONNX's run infers them (with and without it)."""
+    i64 = lambda name, values: _int64(name, values)  # noqa: E731
+    nodes = [
+        helper.make_node("Split", ["x"], ["q", "k", "v"], axis=2, num_outputs=3),
+        helper.make_node("Shape", ["x"], ["b"], start=0, end=1),
+        helper.make_node("Shape", ["x"], ["t"], start=1, end=2),
+        helper.make_node("Concat", ["b", "t", "heads", "dim"], ["qshape"], axis=0),
+        helper.make_node("Reshape", ["q", "qshape"], ["q4"], allowzero=1),
+        helper.make_node("Transpose", ["q4"], ["qt"], perm=[0, 2, 1, 3]),
+        helper.make_node("Concat", ["t", "t"], ["mshape"], axis=0),
+        helper.make_node("Expand", ["true", "mshape"], ["ones"]),
+        helper.make_node("Trilu", ["ones", "one"], ["mask"], upper=1),
+        helper.make_node("MatMul", ["qt", "qt_t"], ["scores"]),
+        helper.make_node("Where", ["mask", "ninf", "scores"], ["masked"]),
+    ]
+    model = _model(
+        nodes,
+        [
+            _value_info("x", TensorProto.FLOAT, ["batch", "seq", 192]),
+            _value_info("qt_t", TensorProto.FLOAT, ["batch", 4, 16, "seq"]),
+        ],
+        [_value_info("masked", TensorProto.FLOAT, None)],
+        [
+            i64("heads", [4]),
+            i64("dim", [16]),
+            i64("one", [1]),
+            numpy_helper.from_array(np.array(True), "true"),
+            numpy_helper.from_array(np.array(-np.inf, np.float32), "ninf"),
+        ],
+        opset=20,
+    )
+    assert _agrees(model)
+    types = dict(_entries(_infer.inferred(model.SerializeToString()))[1])
+    assert _typed(types, "q") == ["batch", "seq", 64]
+    assert _typed(types, "q4") == ["batch", "seq", 4, 16]
+    assert _typed(types, "mask") == ["seq", "seq"]
+    assert _typed(types, "masked") == ["batch", 4, "seq", "seq"]
+    # without data propagation the reshaped dims are unknown (made-up names), as in ONNX's
+    plain = dict(_entries(_infer.inferred(model.SerializeToString(), False))[1])
+    assert [str(d).startswith("unk__") for d in _typed(plain, "q4")] == [True] * 4
 
 
 def test_the_default_domain_ops_listed_are_onnx_s():

@@ -392,7 +392,7 @@ def _flags_of_each_run(monkeypatch) -> list[tuple]:
 
     monkeypatch.setattr(_speculation, "cpp_shape_inference", lambda: Recording)
     # ONNX's runs are what is recorded: graphs the native inference models would not reach it
-    monkeypatch.setattr(_speculation, "native_inferred", lambda serialized: None)
+    monkeypatch.setattr(_speculation, "native_inferred", lambda *args: None)
     return runs
 
 
