@@ -495,7 +495,9 @@ bool modelled(std::string_view op) {
   static const std::unordered_set<std::string_view> ops = {
       "Relu", "Erf", "Sqrt", "Exp", "Log", "Tanh", "Sigmoid", "Neg", "Abs", "Reciprocal",
       "Floor", "Ceil", "Identity", "Add", "Sub", "Mul", "Div", "Pow", "Softmax", "MatMul", "Transpose",
-      "Concat", "Expand", "Where", "Trilu", "Split",
+      "Concat", "Expand", "Where", "Trilu", "Split", "Equal", "Less", "Greater", "LessOrEqual",
+      "GreaterOrEqual", "And", "Or", "Xor", "Min", "Max", "GatherElements", "Flatten", "Gemm",
+      "ConstantOfShape", "Range",
       "Reshape", "ReduceMean", "Cast", "Constant", "If", "QuantizeLinear",
       "DequantizeLinear", "Conv", "Clip", "Gather", "LayerNormalization", "Unsqueeze",
       "Squeeze", "Slice", "Shape", "ReduceSum"};
@@ -1004,7 +1006,7 @@ class Inference {
   }
 
   // onnx's multidirectionalBroadcastShapeInference
-  static void broadcast_all(std::initializer_list<const std::vector<Dim>*> shapes,
+  static void broadcast_all(const std::vector<const std::vector<Dim>*>& shapes,
                             std::vector<Dim>& out) {
     size_t rank = 0;
     for (const std::vector<Dim>* shape : shapes) rank = std::max(rank, shape->size());
@@ -1363,8 +1365,8 @@ class Inference {
   // axes or steps input without a shape counts as left out, as ONNX's inference reads it):
   // the data's dims, each sliced axis of a known dim cut to ceil((end - start) / step) after
   // clamping, one of an unknown dim left unknown (its name dropped). Bounds that are not
-  // constants (ONNX keeps only the rank; its data propagation reads them) and a Slice in a
-  // branch are declined; a step of 0, lists of different lengths, axes out of
+  // constants: the rank only (declined where the data has values: its data propagation
+  // reads them); a Slice in a branch is declined; a step of 0, lists of different lengths, axes out of
   // range or given twice fail the node. Then data propagation (`slice_propagation`).
   Type slice(const Node& n) const {
     if (n.inputs.size() < 3 || n.inputs.size() > 5) decline();
@@ -1379,9 +1381,17 @@ class Inference {
     const Tensor* ends_data = input_data(n, 2);
     const Tensor* axes_data = given(3) ? input_data(n, 3) : nullptr;
     const Tensor* steps_data = given(4) ? input_data(n, 4) : nullptr;
-    if (!starts_data || !ends_data || (given(3) && !axes_data) || (given(4) && !steps_data)) {
-      decline();
+    if (!starts_data || !ends_data || (shaped(3) && !axes_data) || (shaped(4) && !steps_data)) {
+      // bounds the graph computes: ONNX keeps the rank only (its data propagation would
+      // read them as values: not modelled)
+      if (data_length(n, 0) >= 0) decline();
+      if (has_shape(data) && !data->dims.empty()) {  // (a dim added at a time: rank 0, none)
+        out.has_shape = true;
+        out.dims.assign(data->dims.size(), Dim{});
+      }
+      return out;
     }
+    if ((given(3) && !axes_data) || (given(4) && !steps_data)) decline();
     const std::vector<int64_t> starts = int64_values(*starts_data);
     const std::vector<int64_t> ends = int64_values(*ends_data);
     const std::vector<int64_t> given_axes = axes_data ? int64_values(*axes_data) : std::vector<int64_t>{};
@@ -1644,6 +1654,140 @@ class Inference {
     return result();
   }
 
+  // Flatten (onnx's functions of opsets 13 to 25): the input's element type; where it has a
+  // shape, two dims: the products of the dims before and from `axis` (onnx's multiplyDims:
+  // values multiplied, a 1 leaving the other dim as it is, else unknown).
+  Type flatten(const Node& n) const {
+    count(n, 1, 1, 1);
+    const Attribute* axis_attr = n.attribute("axis");
+    for (const Attribute& a : n.attributes) {
+      if (a.name != "axis" || a.type != 2 || !a.has_i) decline();
+    }
+    Type out = elem_from(n, 0);
+    const Type* in = input_type(n, 0);
+    if (!has_shape(in)) return out;
+    const int64_t rank = static_cast<int64_t>(in->dims.size());
+    int64_t axis = axis_attr ? axis_attr->i : 1;
+    if (axis > (1 << 30) || axis < -(1 << 30)) decline();  // (read as an int)
+    if (axis < 0) axis += rank;
+    if (axis > rank || axis < 0) throw Failed{};
+    auto product = [&](int64_t from, int64_t to) {
+      Dim dim;
+      dim.kind = Dim::kValue;
+      dim.value = 1;
+      for (int64_t i = from; i < to; ++i) {
+        const Dim& d = in->dims[static_cast<size_t>(i)];
+        if (dim.kind == Dim::kValue && d.kind == Dim::kValue) {
+          if (__builtin_mul_overflow(dim.value, d.value, &dim.value)) throw Failed{};
+        } else if (dim.kind == Dim::kValue && dim.value == 1) {
+          dim = d;
+        } else if (!(d.kind == Dim::kValue && d.value == 1)) {
+          dim = Dim{};
+        }
+      }
+      return dim;
+    };
+    out.has_shape = true;
+    out.dims = {product(0, axis), product(axis, rank)};
+    return out;
+  }
+
+  // Gemm (onnx's function of opset 13): the first input's element type and always two dims,
+  // M and N, unified (onnx's unifyInputShape) from A's and B's dims (transposed as transA and
+  // transB say) where they have a shape: each of rank 2, their K's values equal.
+  Type gemm(const Node& n) const {
+    count(n, 2, 3, 1);
+    const Attribute* trans_a = n.attribute("transA");
+    const Attribute* trans_b = n.attribute("transB");
+    for (const Attribute& a : n.attributes) {
+      const bool ints = a.name == "transA" || a.name == "transB";
+      const bool floats = a.name == "alpha" || a.name == "beta";
+      if (!(ints && a.type == 2 && a.has_i) && !(floats && a.type == 1 && a.has_f)) decline();
+    }
+    Type out = elem_from(n, 0);
+    Dim m, k, cols;
+    // onnx's unifyDim(source, target): a value is taken (differing values fail), else a
+    // target's value or name kept, else the source's name
+    auto unify = [](const Dim& source, Dim& target) {
+      if (source.kind == Dim::kValue) {
+        if (target.kind == Dim::kValue && target.value != source.value) throw Failed{};
+        target = Dim{};
+        target.kind = Dim::kValue;
+        target.value = source.value;
+      } else if (target.kind == Dim::kNone && source.kind == Dim::kParam) {
+        target.kind = Dim::kParam;
+        target.param = source.param;
+      }
+    };
+    auto unify_input = [&](size_t index, bool transposed, Dim& rows, Dim& inner) {
+      const Type* t = input_type(n, index);
+      if (!has_shape(t)) return;
+      if (t->dims.size() != 2) throw Failed{};
+      unify(t->dims[0], transposed ? inner : rows);
+      unify(t->dims[1], transposed ? rows : inner);
+    };
+    auto truthy = [](const Attribute* a) { return a && static_cast<int>(a->i) != 0; };
+    unify_input(0, truthy(trans_a), m, k);
+    unify_input(1, !truthy(trans_b), cols, k);
+    out.has_shape = true;
+    out.dims = {m, cols};
+    return out;
+  }
+
+  // ConstantOfShape (onnx's functions of opsets 13 to 25): the `value` tensor's element type
+  // (it of one dim), FLOAT without it; the shape read as Reshape's (getShapeInput), each of
+  // its values not negative.
+  Type constant_of_shape(const Node& n) const {
+    count(n, 1, 1, 1);
+    const Attribute* value = n.attribute("value");
+    for (const Attribute& a : n.attributes) {
+      if (a.name != "value" || a.type != 4 || !a.has_t) decline();
+    }
+    Type out;
+    out.known = true;
+    out.elem = 1;  // FLOAT
+    if (value) {
+      const Tensor t = parse_tensor(value->t);
+      if (t.dims.size() != 1) throw Failed{};
+      if (t.elem <= 0 || t.elem > 16) decline();
+      out.elem = t.elem;
+    }
+    std::vector<Dim> shape;
+    if (shape_input(n, 0, shape)) {
+      for (const Dim& d : shape) {
+        if (d.kind == Dim::kValue && d.value < 0) throw Failed{};
+      }
+      out.has_shape = true;
+      out.dims = std::move(shape);
+    }
+    return out;
+  }
+
+  // Range (onnx's function of opset 11): the start's element type and one dim, computed
+  // where start, limit and delta are constant INT64 scalars (constants of two element types
+  // or another rank fail the node; of another element type: declined), else unknown.
+  Type range(const Node& n) const {
+    count(n, 3, 3, 1);
+    if (!n.attributes.empty()) decline();
+    Type out = elem_from(n, 0);
+    out.has_shape = true;
+    out.dims.emplace_back();
+    const Tensor *start = input_data(n, 0), *limit = input_data(n, 1), *delta = input_data(n, 2);
+    if (!start || !limit || !delta) return out;
+    if (start->elem != limit->elem || start->elem != delta->elem) throw Failed{};
+    if (!start->dims.empty() || !limit->dims.empty() || !delta->dims.empty()) throw Failed{};
+    if (start->elem != 7) decline();
+    const int64_t first = int64_values(*start).at(0), last = int64_values(*limit).at(0);
+    const int64_t step = int64_values(*delta).at(0);
+    int64_t span;
+    if (step == 0 || __builtin_sub_overflow(last, first, &span)) decline();
+    const double length = std::ceil((1.0 * static_cast<double>(span)) / static_cast<double>(step));
+    if (!(length < 9.0e18) || !(length > -9.0e18)) decline();
+    out.dims[0].kind = Dim::kValue;
+    out.dims[0].value = std::max<int64_t>(static_cast<int64_t>(length), 0);
+    return out;
+  }
+
   // Shape (onnx's functions of opsets 13 to 25): an INT64 tensor of one dim, the input's rank
   // (from 15: the dims from `start` to `end`, each counted from the back where negative and
   // clamped to the rank) where the input has a shape, else unknown; its data propagation
@@ -1690,6 +1834,53 @@ class Inference {
     if (op == "Slice") return slice(n);
     if (op == "Concat") return concat(n);
     if (op == "Split") return split(n);
+    if (op == "Equal" || op == "Less" || op == "Greater" || op == "LessOrEqual" ||
+        op == "GreaterOrEqual" || op == "And" || op == "Or" || op == "Xor") {
+      // (binaryLogicalOpInference: BOOL, the two shapes broadcast)
+      if ((op == "LessOrEqual" || op == "GreaterOrEqual") && opset_ < 12) decline();
+      count(n, 2, 2, 1);
+      if (!n.attributes.empty()) decline();
+      Type out;
+      out.known = true;
+      out.elem = 9;  // BOOL
+      const Type *a = input_type(n, 0), *b = input_type(n, 1);
+      if (has_shape(a) && has_shape(b)) {
+        out.has_shape = true;
+        broadcast(a->dims, b->dims, out.dims);
+      }
+      return out;
+    }
+    if (op == "Min" || op == "Max") {  // (13: the first input's element type, all broadcast)
+      if (n.inputs.empty() || n.outputs.size() != 1 || n.outputs[0].empty()) decline();
+      if (!n.attributes.empty()) decline();
+      Type out = elem_from(n, 0);
+      std::vector<const std::vector<Dim>*> shapes;
+      for (size_t k = 0; k < n.inputs.size(); ++k) {
+        const Type* t = input_type(n, k);
+        if (!has_shape(t)) return out;
+        shapes.push_back(&t->dims);
+      }
+      out.has_shape = true;
+      broadcast_all(shapes, out.dims);
+      return out;
+    }
+    if (op == "GatherElements") {  // (13: the data's element type, the indices' shape)
+      count(n, 2, 2, 1);
+      for (const Attribute& a : n.attributes) {
+        if (a.name != "axis" || a.type != 2 || !a.has_i) decline();
+      }
+      Type out = elem_from(n, 0);
+      const Type* indices = input_type(n, 1);
+      if (has_shape(indices)) {
+        out.has_shape = true;
+        out.dims = indices->dims;
+      }
+      return out;
+    }
+    if (op == "Flatten") return flatten(n);
+    if (op == "Gemm") return gemm(n);
+    if (op == "ConstantOfShape") return constant_of_shape(n);
+    if (op == "Range") return range(n);
     if (op == "Expand") {  // (Expand-13: the shape read as Reshape-14's is, then broadcast)
       count(n, 2, 2, 1);
       if (!n.attributes.empty()) decline();

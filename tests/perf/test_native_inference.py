@@ -136,6 +136,10 @@ def _int64(name: str, values: list[int]) -> onnx.TensorProto:
     return numpy_helper.from_array(np.array(values, dtype=np.int64), name)
 
 
+def _scalar(name: str, value: int, as_int32: bool = False) -> onnx.TensorProto:
+    return numpy_helper.from_array(np.array(value, np.int32 if as_int32 else np.int64), name)
+
+
 def _random_elementwise(rng, pick, k: int, initializers: list) -> tuple[str, list, dict]:
     """An activation with random attributes (now and then one of another type, or one the op
     does not define), a Clip (min, max: initializers, a graph's tensor, left out), a
@@ -208,8 +212,8 @@ def _random_slice(rng, pick, k: int, initializers: list):
             steps = [int(s) for s in rng.choice([-2, -1, 1, 1, 2, 0], size=size)]
             initializers.append(_int64(f"steps{k}", steps))
             ins.append(f"steps{k}")
-    if rng.random() < 0.05:
-        ins[1] = pick()  # not a constant
+    if rng.random() < 0.15:
+        ins[int(rng.integers(1, len(ins)))] = pick()  # a bound the graph computes
     return "Slice", ins, {}
 
 
@@ -388,7 +392,8 @@ def random_shape_model(seed: int) -> onnx.ModelProto:
     noop_with_empty_axes), Reshapes of constant shapes and of shapes the graph computes
     (propagated values: dims, names, unknowns, -1 and 0), Concats of them, of constants and of
     other tensors (along axis 0 and others), Expands to such shapes, Where, Trilu and Split
-    (sizes given, num_outputs, neither), and ops
+    (sizes given, num_outputs, neither), Gemm, Flatten, GatherElements, Min and Max,
+    comparisons, Range and ConstantOfShape (of constants and of computed shapes), and ops
     without a schema in the
     default domain (onnxruntime's SimplifiedLayerNormalization) and in com.microsoft."""
     rng = np.random.default_rng(seed)
@@ -413,9 +418,51 @@ def random_shape_model(seed: int) -> onnx.ModelProto:
         return f"c{k}"
 
     for k in range(int(rng.integers(2, 14))):
-        choice, domain, attributes = int(rng.integers(0, 133)), "", {}
+        choice, domain, attributes = int(rng.integers(0, 163)), "", {}
         outputs = [f"t{k}"]
-        if choice >= 127:  # Split: sizes a constant, num_outputs (18), or neither
+        if choice >= 158:  # ConstantOfShape of a shape the graph computes, or a constant
+            op, ins = "ConstantOfShape", [pick() if rng.random() < 0.6 else constant(k, 1, 0, 4)]
+            if rng.random() < 0.6:
+                elem = int(rng.choice([TensorProto.FLOAT, TensorProto.INT64, TensorProto.BOOL]))
+                dims = [1] if rng.random() < 0.9 else []
+                attributes["value"] = helper.make_tensor("v", elem, dims, [1])
+        elif choice >= 153:  # Range of constant scalars or computed tensors
+            ins = []
+            for bound, low, high in ((0, -2, 3), (1, -3, 9), (2, -2, 3)):
+                if rng.random() < 0.7:
+                    value = (
+                        int(rng.integers(low, high)) or 1
+                        if bound == 2
+                        else int(rng.integers(low, high))
+                    )
+                    initializers.append(_scalar(f"r{k}_{bound}", value, rng.random() < 0.1))
+                    ins.append(f"r{k}_{bound}")
+                else:
+                    ins.append(pick())
+            op = "Range"
+        elif choice >= 147:  # comparisons and logical ops: BOOL, broadcast
+            op = str(
+                rng.choice(["Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And"])
+            )
+            ins = [pick(), pick() if rng.random() < 0.7 else constant(k, int(rng.integers(0, 2)))]
+        elif choice >= 143:  # Min and Max of one to three tensors
+            op, ins = str(rng.choice(["Min", "Max"])), [pick() for _ in range(rng.integers(1, 4))]
+        elif choice >= 140:  # GatherElements: the indices' shape
+            op, ins = "GatherElements", [pick(), pick()]
+            if rng.random() < 0.5:
+                attributes["axis"] = int(rng.integers(-1, 2))
+        elif choice >= 137:  # Flatten
+            op, ins = "Flatten", [pick()]
+            if rng.random() < 0.8:
+                attributes["axis"] = int(rng.integers(-4, 5))
+        elif choice >= 133:  # Gemm (transA, transB; C or not)
+            op, ins = "Gemm", [pick(), pick()] + ([pick()] if rng.random() < 0.5 else [])
+            for name in ("transA", "transB"):
+                if rng.random() < 0.5:
+                    attributes[name] = int(rng.integers(0, 2))
+            if rng.random() < 0.3:
+                attributes["alpha"] = 0.5
+        elif choice >= 127:  # Split: sizes a constant, num_outputs (18), or neither
             op, ins = "Split", [pick()]
             parts = int(rng.integers(1, 4))
             outputs += [f"t{k}_{i}" for i in range(1, parts)]
