@@ -523,8 +523,12 @@ def _lenient_check_run(cleared: bytes, data_prop: bool) -> dict[str, bytes]:
     of the whole graph instead of two."""
 
     def types_of(propagate: bool) -> dict[str, bytes]:
-        with address_space_cap(len(cleared)):
-            inferred = cpp_shape_inference().infer_shapes(cleared, False, False, propagate)
+        native = native_lenient(cleared, propagate)
+        if native is not None:
+            inferred = native[0]
+        else:
+            with address_space_cap(len(cleared)):
+                inferred = cpp_shape_inference().infer_shapes(cleared, False, False, propagate)
         read = inferred_types(inferred)
         if read is None:
             raise SpeculationFailed("the types of bodies are read from the parsed model only")
@@ -619,11 +623,21 @@ def strict_run(
     `tests/perf/test_short_names.py`). The copy also merges equal top-level Constant nodes,
     so it is made too where `constants` (the graph's Constant nodes) are a fifth of its
     nodes or more (SHORT_NAMES_FOR_CONSTANTS): a TorchScript export's dynamic reshapes, a
-    Constant for each axis and piece of a shape, infer in ~55% of the time."""
+    Constant for each axis and piece of a shape, infer in ~55% of the time.
+
+    A graph the native inference models but for a stale declaration (a merge ONNX's run
+    fails) raises the error ONNX's run would raise, from the native lenient run's errors
+    (`native_lenient`): onnxruntime-genai's builder declares one in every model it writes."""
+    infer = cpp_shape_inference()
+    if bodies == 0:  # one native run: its errors, if any, are the strict run's
+        lenient = native_lenient(serialized_model, data_prop)
+        if lenient is not None:
+            if lenient[1]:  # a stale declaration: ONNX's run would raise this
+                raise infer.InferenceError(lenient[1])
+            return lenient[0]
     native = native_inferred(serialized_model, data_prop)
     if native is not None:
         return native
-    infer = cpp_shape_inference()
 
     def run(model: bytes) -> bytes:
         return infer.infer_shapes(model, False, True, data_prop)
@@ -655,6 +669,32 @@ def native_inferred(serialized_model: bytes, data_prop: bool = True) -> bytes | 
     if _infer is None or not _native_inference_matches_onnx():
         return None
     return _infer.inferred(serialized_model, data_prop)
+
+
+def native_lenient(serialized_model: bytes, data_prop: bool) -> tuple[bytes, str] | None:
+    """What a lenient run of ONNX's inference would give (`native_inferred`'s, made with the
+    errors of stale declarations noted as ONNX notes them): (the inferred model, the error
+    ONNX's strict run would raise, "" for none: then the strict run's result); None where
+    the native inference does not model the graph (If bodies among it) or an op's own
+    failure. The last two runs are remembered (the lean check and the policy may ask for
+    the same one)."""
+    if _infer is None or not _native_inference_matches_onnx():
+        return None
+    return _native_lenient(bytes(serialized_model), data_prop)
+
+
+@functools.lru_cache(maxsize=2)
+def _native_lenient(serialized_model: bytes, data_prop: bool) -> tuple[bytes, str] | None:
+    made = _infer.inferred(serialized_model, data_prop, False)
+    return None if made is None else (made[0], strict_error_of(made[1]))
+
+
+def strict_error_of(errors: list[str]) -> str:
+    """The text of the error ONNX's strict run raises for the node errors `errors` ("" for
+    none): what `inference` keeps as a table's `strict_error`."""
+    if not errors:
+        return ""
+    return "[ShapeInferenceError] Inference error(s): " + "".join(e + "\n" for e in errors)
 
 
 @functools.cache

@@ -13,7 +13,7 @@ from collections.abc import Collection, Container, Iterator, Mapping
 
 import onnx
 
-from trtforge.analyzer import inference_guard
+from trtforge.analyzer import _speculation, inference_guard
 from trtforge.analyzer._shallow_graph import (
     merged_columns,
     shallow_graph,
@@ -402,9 +402,9 @@ def _run_without_declared_dims(graph: onnx.GraphProto):
     data_prop = propagates(n.op_type for n in graph.node) and not _large_1d_input(graph)
 
     def run(serialized: bytes) -> Mapping[str, bytes]:
-        table = _table_of(inference_guard.infer_shapes(serialized, False, False, False))
+        table = _table_of(_lenient_run(serialized, False))
         if data_prop and _safe_for_data_prop(table):
-            table = _table_of(inference_guard.infer_shapes(serialized, False, False, True))
+            table = _table_of(_lenient_run(serialized, True))
         return table.serialized_table()
 
     return run
@@ -928,6 +928,15 @@ def _without_contradicted_element_types(
     return pruned
 
 
+def _lenient_run(serialized: bytes, data_prop: bool) -> bytes:
+    """A lenient run of ONNX's inference on a serialized model: the native one
+    (`_speculation.native_lenient`) where it models the graph, else ONNX's."""
+    native = _speculation.native_lenient(serialized, data_prop)
+    if native is not None:
+        return native[0]
+    return inference_guard.infer_shapes(serialized, False, False, data_prop)
+
+
 def _infer_table(light: onnx.ModelProto) -> tuple[TypeTable | None, str]:
     """`infer_all(light)`'s table and strict error, the policy run on serialized models: the
     same calls of ONNX's C++ inference that `onnx.shape_inference.infer_shapes` makes, whose
@@ -939,8 +948,13 @@ def _infer_table(light: onnx.ModelProto) -> tuple[TypeTable | None, str]:
         return inference_guard.infer_shapes(serialized, False, strict, data_prop)
 
     strict_error = ""
+    # the strict run's error and the lenient run in one native run, where it models the graph
+    native = _speculation.native_lenient(serialized, False)
     try:
-        inferred = run(True, False)
+        if native is not None:
+            inferred, strict_error = native
+        else:
+            inferred = run(True, False)
     except inference_guard.InferenceCrashed as err:
         _crashed(err)
         return None, str(err)
@@ -957,7 +971,7 @@ def _infer_table(light: onnx.ModelProto) -> tuple[TypeTable | None, str]:
     if _needs_data_prop(light.graph, types):
         if _safe_for_data_prop(types):
             try:
-                propagated = run(False, True)
+                propagated = _lenient_run(serialized, True)
             except Exception as err:  # as `_infer`
                 log.info("shape inference (data_prop=True) failed: %s", err)
             else:

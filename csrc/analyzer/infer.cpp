@@ -275,6 +275,8 @@ struct Node {
   std::vector<std::string_view> inputs, outputs;
   std::vector<uint32_t> in, out;  // their ids (`Inference::id`)
   std::string_view op, domain;
+  std::string_view name;  // (named in ONNX's error messages)
+  bool has_name = false;
   std::vector<Attribute> attributes;
   std::vector<Body> bodies;  // an If's branches, in the order of its attributes
 
@@ -431,7 +433,8 @@ Node parse_node(std::string_view bytes) {
     switch (f.number) {
       case 1: n.inputs.push_back(f.payload); break;
       case 2: n.outputs.push_back(f.payload); break;
-      case 3: case 6: break;  // name, doc_string
+      case 3: n.name = f.payload, n.has_name = true; break;
+      case 6: break;  // doc_string
       case 4: n.op = f.payload; ++ops; break;
       case 5: n.attributes.push_back(parse_attribute(f.payload)); break;
       case 7: n.domain = f.payload; ++domains; break;
@@ -607,10 +610,10 @@ class Inference {
   Inference(std::vector<ValueInfo> inputs, std::vector<ValueInfo> outputs,
             std::vector<ValueInfo> value_info, std::vector<Tensor> inits, int64_t opset,
             int64_t ir_version, std::unordered_set<std::string_view> foreign_domains,
-            size_t expected_names, bool data_prop)
+            size_t expected_names, bool data_prop, bool strict)
       : inputs_(std::move(inputs)), outputs_(std::move(outputs)),
         value_info_(std::move(value_info)), inits_(std::move(inits)), opset_(opset),
-        foreign_(std::move(foreign_domains)), data_prop_(data_prop) {
+        foreign_(std::move(foreign_domains)), data_prop_(data_prop), strict_(strict) {
     ids_.reserve(expected_names);
     slots_.reserve(expected_names);
     scopes_.emplace_back();  // the graph's
@@ -857,7 +860,7 @@ class Inference {
 
   // ONNX's UpdateType: unknown dims get new symbols; a declared graph output is merged.
   // False where the merge fails (an error of the node).
-  bool update(uint32_t at, Type type) {
+  bool update(uint32_t at, Type type, const Node& n) {
     if (!type.known) return true;
     for (Dim& d : type.dims) {
       if (d.kind == Dim::kNone) {
@@ -873,7 +876,7 @@ class Inference {
     if (declared) {
       Type& existing = *declared;
       if (!compatible(type, existing)) {  // an error of the node (after its dims were named)
-        failed();
+        failed(n, merge_error(type, existing));
         return false;
       }
       if (existing.has_shape && type.has_shape) {
@@ -2277,18 +2280,19 @@ class Inference {
     try {
       if (n.op == "If") {
         if (propagating_) decline();  // what a branch's data propagation sees: not modelled
+        if (!strict_) decline();  // (a lenient run's branches note their errors: not modelled)
         if_node(n);
         return;
       }
       out = infer(n);
     } catch (const Failed&) {
-      failed();
+      failed(n);
       return;
     }
     // (a Constant's value is read by later nodes only where its output's type merged)
-    bool merged = update(n.out[0], std::move(out));
+    bool merged = update(n.out[0], std::move(out), n);
     for (size_t i = 0; merged && i < more_outputs_.size(); ++i) {  // (stops at an error)
-      merged = update(n.out[i + 1], std::move(more_outputs_[i]));
+      merged = update(n.out[i + 1], std::move(more_outputs_[i]), n);
     }
     if (merged && n.op == "Constant") {
       slots_[n.out[0]].data = &constants_.back();
@@ -2299,16 +2303,52 @@ class Inference {
     }
   }
 
-  // A node's inference failed: an error of the strict run in the graph (unless an op without
-  // a schema came before it: then no error, as in ONNX); in a branch, the branch goes on and
-  // then fails its If.
-  void failed() {
+  // A node's inference failed: an error of the run in the graph (unless an op without a
+  // schema came before it: then no error, as in ONNX); in a branch, the branch goes on and
+  // then fails its If. A strict run fails (declined: ONNX's raises); a lenient one notes
+  // the error (ONNX's message: `message`, what the inference threw — a merge's; any other
+  // is declined) and goes on, the node's outputs from there on not updated.
+  void failed(const Node& n, std::string message = {}) {
     if (current_ != 0) {
       scopes_[current_].failed = true;
-    } else if (!unsupported_seen_) {
-      decline();
+      return;
     }
+    if (unsupported_seen_) return;
+    if (strict_ || message.empty()) decline();
+    std::string error = "(op_type:" + std::string(n.op);
+    if (n.has_name) error += ", node name: " + std::string(n.name);
+    errors_.push_back(error + "): " + message);
   }
+
+  // The error ONNX's checkShapesAndTypes throws where an inferred type does not merge with
+  // a declared one (element types, ranks, then the first dim of two values), or empty.
+  static std::string merge_error(const Type& inferred, const Type& existing) {
+    if (inferred.elem != existing.elem) {
+      // (the numbers: onnx's wheels are built with the lite protobuf, which names no enum)
+      return "[TypeInferenceError] Inferred elem type differs from existing elem type: (" +
+             std::to_string(inferred.elem) + ") vs (" + std::to_string(existing.elem) + ")";
+    }
+    if (!inferred.has_shape || !existing.has_shape) return {};
+    if (inferred.dims.size() != existing.dims.size()) {
+      return "[ShapeInferenceError] Inferred shape and existing shape differ in rank: (" +
+             std::to_string(inferred.dims.size()) + ") vs (" +
+             std::to_string(existing.dims.size()) + ")";
+    }
+    for (size_t k = 0; k < inferred.dims.size(); ++k) {
+      const Dim &a = inferred.dims[k], &b = existing.dims[k];
+      if (a.kind == Dim::kValue && b.kind == Dim::kValue && a.value != b.value) {
+        return "[ShapeInferenceError] Inferred shape and existing shape differ in dimension " +
+               std::to_string(k) + ": (" + std::to_string(a.value) + ") vs (" +
+               std::to_string(b.value) + ")";
+      }
+    }
+    return {};
+  }
+
+ public:
+  const std::vector<std::string>& errors() const { return errors_; }
+
+ private:
 
   // The types of a branch's outputs, inferred in a scope of its own that sees the enclosing
   // graphs' names (ONNX's GraphInferencer); throws Failed (the If's failure) after the
@@ -2380,7 +2420,7 @@ class Inference {
       }
     }
     for (size_t i = 0; i < types.size(); ++i) {
-      if (!update(n.out[i], std::move(types[i]))) break;  // (ONNX's loop stops at the error)
+      if (!update(n.out[i], std::move(types[i]), n)) break;  // (ONNX's loop stops at the error)
     }
   }
 
@@ -2390,6 +2430,8 @@ class Inference {
   std::deque<Tensor> constants_;
   int64_t opset_;
   bool data_prop_;  // a run with data propagation (its values read as shapes)
+  bool strict_;     // a strict run (a node's error fails it), else errors noted (`errors_`)
+  std::vector<std::string> errors_;
   std::unordered_set<std::string_view> foreign_;
   std::unordered_map<std::string_view, uint32_t> ids_;
   std::vector<Slot> slots_;
@@ -2413,8 +2455,9 @@ class Inference {
 
 PyObject* inferred(PyObject*, PyObject* args) {
   Py_buffer view;
-  int data_prop = 1;
-  if (!PyArg_ParseTuple(args, "y*|p", &view, &data_prop)) return nullptr;
+  int data_prop = 1, strict = 1;
+  if (!PyArg_ParseTuple(args, "y*|pp", &view, &data_prop, &strict)) return nullptr;
+  std::vector<std::string> errors;
   std::string result;
   bool ok = false;
   g_declined_at = 0;
@@ -2494,9 +2537,10 @@ PyObject* inferred(PyObject*, PyObject* args) {
         inputs.size() + outputs.size() + value_info.size() + inits.size() + nodes.size() * 2;
     Inference inference(std::move(inputs), std::move(outputs), std::move(value_info),
                         std::move(inits), opset, ir_version, std::move(foreign), names,
-                        data_prop != 0);
+                        data_prop != 0, strict != 0);
     inference.run(nodes);
     result = inference.result(nodes);
+    errors = inference.errors();
     ok = true;
   } catch (const Declined&) {
   } catch (const Failed&) {
@@ -2505,7 +2549,24 @@ PyObject* inferred(PyObject*, PyObject* args) {
   }
   PyBuffer_Release(&view);
   if (!ok) Py_RETURN_NONE;
-  return PyBytes_FromStringAndSize(result.data(), static_cast<Py_ssize_t>(result.size()));
+  PyObject* inferred = PyBytes_FromStringAndSize(result.data(), static_cast<Py_ssize_t>(result.size()));
+  if (strict || inferred == nullptr) return inferred;
+  PyObject* noted = PyList_New(0);
+  for (size_t i = 0; noted != nullptr && i < errors.size(); ++i) {
+    PyObject* text = PyUnicode_DecodeUTF8(errors[i].data(), static_cast<Py_ssize_t>(errors[i].size()),
+                                          "replace");
+    if (text == nullptr || PyList_Append(noted, text) != 0) {
+      Py_XDECREF(text);
+      Py_CLEAR(noted);
+      break;
+    }
+    Py_DECREF(text);
+  }
+  if (noted == nullptr) {
+    Py_DECREF(inferred);
+    return nullptr;
+  }
+  return Py_BuildValue("(NN)", inferred, noted);
 }
 
 PyObject* declined_at(PyObject*, PyObject*) { return PyLong_FromLong(g_declined_at); }
@@ -2529,10 +2590,10 @@ PyObject* default_domain_ops(PyObject*, PyObject*) {
 
 PyMethodDef methods[] = {
     {"inferred", inferred, METH_VARARGS,
-     "inferred(serialized_model, data_prop=True) -> bytes | None: a model holding the node op "
-     "types, inputs, outputs and value_info ONNX's strict shape inference (check_type off, data "
-     "propagation on or off) would give, or None where this module does not model the graph "
-     "(see infer.cpp)."},
+     "inferred(serialized_model, data_prop=True, strict=True) -> bytes | None: a model holding "
+     "the node op types, inputs, outputs and value_info ONNX's shape inference (check_type off, "
+     "data propagation on or off) would give, or None where this module does not model the "
+     "graph (see infer.cpp); not strict: (that model, the errors ONNX's run notes) or None."},
     {"declined_at", declined_at, METH_NOARGS,
      "declined_at() -> int: the line of infer.cpp where the last call declined (0: none)."},
     {"opset_range", opset_range, METH_NOARGS,

@@ -1558,3 +1558,103 @@ def test_what_inference_never_reads_is_left_out_of_the_lean_run(monkeypatch):
     lean = _speculation.lean_inferred(model.SerializeToString())
     assert _speculation.table_state(lean)[0] == infer_table(model)._raw
     assert len(runs) == 2
+
+
+# -- lenient runs: the types and errors of stale declarations ----------------------------------
+def _onnx_lenient(serialized: bytes, data_prop: bool) -> tuple[bytes | None, str]:
+    """ONNX's lenient run (or None where it raises) and its strict run's error ("" where it
+    passes)."""
+    infer = _speculation.cpp_shape_inference()
+    try:
+        lenient = infer.infer_shapes(serialized, False, False, data_prop)
+    except Exception:  # noqa: BLE001 - refused even leniently
+        lenient = None
+    try:
+        infer.infer_shapes(serialized, False, True, data_prop)
+        error = ""
+    except Exception as err:  # noqa: BLE001 - the strict run's error
+        error = str(err)
+    return lenient, error
+
+
+def _lenient_agrees(model: onnx.ModelProto) -> bool:
+    """The native lenient run (with and without data propagation) gives ONNX's lenient types
+    and, from its errors, ONNX's strict error text (`_speculation.strict_error_of`); False
+    where it declined."""
+    serialized = model.SerializeToString()
+    modelled = False
+    for data_prop in (False, True):
+        native = _infer.inferred(serialized, data_prop, False)
+        if native is None:
+            continue
+        lenient, error = _onnx_lenient(serialized, data_prop)
+        assert lenient is not None, f"modelled a graph ONNX refuses ({data_prop=})"
+        inferred, errors = native
+        assert _entries(inferred) == _entries(lenient), f"{data_prop=}"
+        assert _speculation.strict_error_of(errors) == error, f"{data_prop=}"
+        modelled = True
+    return modelled
+
+
+@needs_checked_onnx
+@pytest.mark.parametrize(
+    ("make", "cases"),
+    [
+        (random_model, 400),
+        (random_shape_model, 600),
+        (random_quantized_model, 200),
+    ],
+    ids=["common ops", "shapes", "quantized"],
+)
+def test_lenient_runs_note_the_errors_onnx_notes(make, cases):
+    """Where declarations are stale (an element type, a rank, a dim of another value), ONNX's
+    lenient run notes each merge error and goes on; the native one gives the same types and
+    errors (ONNX's strict error text made from them), or declines (an op's own failure, an If:
+    a lenient run's branches note their errors)."""
+    make = with_random_value_info(make)
+    modelled = with_errors = 0
+    for seed in range(cases):
+        model = make(seed)
+        try:
+            agrees = _lenient_agrees(model)
+        except AssertionError as err:
+            raise AssertionError(f"seed {seed}: {err}") from err
+        modelled += agrees
+        if agrees:
+            native = _infer.inferred(model.SerializeToString(), True, False)
+            with_errors += native is not None and bool(native[1])
+    assert modelled >= cases / 10 and with_errors >= 5, (modelled, with_errors)
+
+
+@needs_checked_onnx
+def test_a_stale_declaration_fails_the_strict_run_with_onnx_s_error(monkeypatch):
+    """The builder of onnxruntime-genai declares a tensor of rank 1 with rank 0 in every model
+    it writes: the strict run (`_speculation.strict_run`) raises the error ONNX's raises,
+    from one native lenient run, and ONNX's inference does not run."""
+    model = _model(
+        [
+            helper.make_node("Relu", ["x"], ["y"], name="relu"),
+            helper.make_node("Add", ["y", "x"], ["z"]),
+        ],
+        [_value_info("x", TensorProto.FLOAT, ["N", 3])],
+        [_value_info("z", TensorProto.FLOAT, None)],
+    )
+    model.graph.value_info.append(_value_info("y", TensorProto.FLOAT, []))
+    serialized = model.SerializeToString()
+    _, expected = _onnx_lenient(serialized, True)
+    assert "differ in rank" in expected
+    real = _speculation.cpp_shape_inference()
+    runs = []
+
+    class Recording:
+        InferenceError = real.InferenceError
+
+        @staticmethod
+        def infer_shapes(*args):
+            runs.append(args)
+            return real.infer_shapes(*args)
+
+    monkeypatch.setattr(_speculation, "cpp_shape_inference", lambda: Recording)
+    with pytest.raises(real.InferenceError) as raised:
+        _speculation.strict_run(serialized, len(model.graph.node))
+    assert str(raised.value) == expected and not runs

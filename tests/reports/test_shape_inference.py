@@ -393,6 +393,7 @@ def _flags_of_each_run(monkeypatch) -> list[tuple]:
     monkeypatch.setattr(_speculation, "cpp_shape_inference", lambda: Recording)
     # ONNX's runs are what is recorded: graphs the native inference models would not reach it
     monkeypatch.setattr(_speculation, "native_inferred", lambda *args: None)
+    monkeypatch.setattr(_speculation, "native_lenient", lambda *args: None)
     return runs
 
 
@@ -1038,6 +1039,9 @@ def test_a_failed_lean_run_hands_its_check_to_the_policy(monkeypatch, tmp_path):
     runs = []
     real = inference_guard.infer_shapes
     monkeypatch.setattr(inference_guard, "infer_shapes", lambda *a: runs.append(a) or real(*a))
+    # (ONNX's runs are what is counted: the native lenient runs, which model GPT-2's stale
+    # declaration, are left out; `test_native_inference.py` holds them equal to ONNX's)
+    monkeypatch.setattr(_speculation, "native_lenient", lambda *args: None)
     handed = infer_table(stale, (), checked)
     with_handed = len(runs)
     runs.clear()
