@@ -934,7 +934,10 @@ class Inference {
     if (!has_shape(t)) return false;
     if (t->dims.size() != 1) throw Failed{};
     if (t->dims[0].kind != Dim::kValue) return false;
-    if (t->dims[0].value < 0 || t->dims[0].value > kMaxMaterializedRank) return false;
+    if (t->dims[0].value < 0) return false;
+    // (beyond the bound ONNX gives no shape, unless data propagation read the tensor before
+    // and noted that many unknown values for it: not modelled)
+    if (t->dims[0].value > kMaxMaterializedRank) decline();
     out.resize(static_cast<size_t>(t->dims[0].value));
     return true;
   }
