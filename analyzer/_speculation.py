@@ -338,6 +338,11 @@ def address_space_cap(model_bytes: int | None):
             resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
+#: what strict inference raises where a node's output type contradicts its declaration
+#: (onnx's checkShapesAndTypes; `inference` prunes such declarations and infers again)
+ELEMENT_TYPE_CONFLICT = "Inferred elem type differs from existing elem type"
+
+
 class SpeculationFailed(Exception):
     """The speculative run failed (strict inference raised, or ran out of its memory cap) or
     its result cannot stand for the policy's (a rank-1 tensor too large for data
@@ -346,11 +351,21 @@ class SpeculationFailed(Exception):
 
     `checked_types`: where `lean_inferred` checked the model's declared static dims before
     its run failed, the types of the model without them (name -> serialized type): what the
-    policy's check (`inference._checked_declarations`) would infer again."""
+    policy's check (`inference._checked_declarations`) would infer again. `checked_model`:
+    the serialized model that run failed on (without weights, its declarations checked), and
+    `ops` its top-level op types, from which `lean_policy` makes the policy's table."""
 
-    def __init__(self, message: str, checked_types: Mapping[str, bytes] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        checked_types: Mapping[str, bytes] | None = None,
+        checked_model: bytes | None = None,
+        ops: list[str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.checked_types = checked_types
+        self.checked_model = checked_model
+        self.ops = ops
 
 
 def weight_facts(serialized_model: bytes) -> tuple[int, bool, bool]:
@@ -509,7 +524,40 @@ def lean_inferred(
             constants = ops.count("Constant")
             return strict_run(serialized_model, len(ops), bodies, in_parallel, data_prop, constants)
     except Exception as err:  # noqa: BLE001 - strict failure, MemoryError
-        raise SpeculationFailed(str(err), checked_types[0] if checked_types else None) from err
+        checked = checked_types[0] if checked_types else None
+        raise SpeculationFailed(str(err), checked, serialized_model, ops) from err
+
+
+def lean_policy(failed: SpeculationFailed) -> tuple[dict[str, bytes], list[int], str] | None:
+    """The state of the policy's table (`inference.infer_table`: types by name, the
+    shape-consuming node indices, the strict run's error) for the model whose lean run
+    failed strictly (`failed`: a stale declaration, which onnxruntime-genai's builder writes
+    in every model), made from the model that run failed on by the native lenient runs —
+    without onnx, the parsed model or its weightless copy, which the policy makes again
+    (~1.4 s for 100,000 nodes); None where they do not model it, or where the policy would do
+    more (an element type contradicting a declaration: it infers again without those).
+
+    The policy runs without data propagation, then with it where a shape-consuming node's
+    output is unresolved: run with it here wherever the graph has such a node (and no rank-1
+    tensor is too large for it), since propagation changes nothing a node resolved without it
+    (`inference.speculative_table` relies on the same)."""
+    if failed.checked_model is None or failed.ops is None:
+        return None
+    plain = native_lenient(failed.checked_model, False)
+    if plain is None or ELEMENT_TYPE_CONFLICT in plain[1]:
+        return None
+    inferred, strict_error = plain
+    read = inferred_types(inferred)
+    if read is None:
+        return None
+    ops, raw = read
+    if propagates(failed.ops) and not too_large_for_data_prop(set(raw.values())):
+        propagated = native_lenient(failed.checked_model, True)
+        read = None if propagated is None else inferred_types(propagated[0])
+        if read is None:
+            return None
+        ops, raw = read
+    return raw, shape_consumers(ops), strict_error
 
 
 def _lenient_check_run(cleared: bytes, data_prop: bool) -> dict[str, bytes]:

@@ -83,6 +83,10 @@ SPECULATING, POLICY, RESULT, SMALL, LEFT_TO_PARENT = b"S", b"P", b"T", b"N", b"L
 #: are a function of either.
 INFERRED = "inferred"
 
+#: tags the state of the policy's table a lean child made natively where its run failed on a
+#: stale declaration (`_speculation.lean_policy`: types, shape consumers, strict error)
+POLICY_STATE = "policy state"
+
 
 def infer_table(
     model: onnx.ModelProto,
@@ -234,17 +238,19 @@ class PendingTypes:
                 return
             speculate, checked_types = True, None
             _announce(out, SPECULATING)  # the run without onnx
+            policy = None
             try:
                 inferred = _speculation.lean_inferred(data, declared, in_parallel=True)
             except _speculation.SpeculationFailed as failed:
                 inferred, speculate = None, False  # the full speculation would fail alike
                 checked_types = failed.checked_types  # (the policy's check need not rerun)
-            if inferred is not None:  # its table is read by the parent (`prefetched`)
+                policy = _speculation.lean_policy(failed)  # (a stale declaration: natively)
+            if inferred is not None or policy is not None:  # read by the parent (`prefetched`)
                 if isinstance(data, bytes):  # bound to the file's bytes (INFERRED)
                     bound = (INFERRED, hashlib.sha256(data).hexdigest())
                 else:
                     bound = (INFERRED, _speculation.structure_digest(data))
-                out.write(_pickled((bound, inferred)))
+                out.write(_pickled((bound, inferred if policy is None else (POLICY_STATE, policy))))
                 return
             if not isinstance(data, bytes):  # a mapped file: parsed here, its weights would
                 out.write(LEFT_TO_PARENT)  # be copied twice (the parent holds them already)
@@ -326,6 +332,10 @@ class PendingTypes:
             return None
         if isinstance(table, bytes):  # a lean child's inferred model (`_speculation`)
             table = self._lean_table(model, table)
+        elif isinstance(table, tuple) and len(table) == 2 and table[0] == POLICY_STATE:
+            raw, consumers, strict_error = table[1]  # the policy's, made natively
+            table = TypeTable.of_state(raw, consumers)
+            table.strict_error = strict_error
         return table if isinstance(table, TypeTable) else None
 
     @staticmethod

@@ -21,6 +21,7 @@ from trtforge.analyzer._shallow_graph import (
 from trtforge.analyzer._speculation import (
     COMPUTED_DOMAINS,
     CONTROL_FLOW,
+    ELEMENT_TYPE_CONFLICT,
     INFERENCE_READS_ANY_RANK_OF,
     INFERENCE_READS_VALUES_OF,
     MAX_DATA_PROP_ELEMENTS,
@@ -870,9 +871,6 @@ def infer_all(
     _restore_identities(inferred, casts)
     return inferred, types, strict_error
 
-
-#: what strict inference raises where a node's output type contradicts its declaration
-ELEMENT_TYPE_CONFLICT = "Inferred elem type differs from existing elem type"
 
 #: what strict inference raises where a node's inferred output type does not fit the type
 #: the name already has (onnx's `checkShapesAndTypes`, called when it merges them)

@@ -1658,3 +1658,64 @@ def test_a_stale_declaration_fails_the_strict_run_with_onnx_s_error(monkeypatch)
     with pytest.raises(real.InferenceError) as raised:
         _speculation.strict_run(serialized, len(model.graph.node))
     assert str(raised.value) == expected and not runs
+
+
+@needs_checked_onnx
+@pytest.mark.parametrize(
+    ("make", "cases"),
+    [(random_model, 400), (random_shape_model, 600), (random_quantized_model, 300)],
+    ids=["common ops", "shapes", "quantized"],
+)
+def test_the_lean_policy_of_a_stale_model_is_the_policy_s_table(make, cases):
+    """Where the lean run fails on a stale declaration, the table the child makes from that
+    run's model natively (`_speculation.lean_policy`) is the policy's (`infer_table`: types,
+    shape consumers and strict error), with the lean check's types handed to it or not."""
+    from trtforge.analyzer.inference import infer_table
+
+    if _speculation._wire is None:
+        pytest.skip("the native reader is not built")
+    make = with_random_value_info(make)
+    compared = 0
+    for seed in range(cases):
+        model = make(seed)
+        try:
+            _speculation.lean_inferred(model.SerializeToString())
+            continue
+        except _speculation.SpeculationFailed as failed:
+            state = _speculation.lean_policy(failed)
+            checked = failed.checked_types
+        if state is None:
+            continue
+        for table in (infer_table(model, (), checked), infer_table(model)):
+            policy = (table._raw, table.shape_consumers, table.strict_error)
+            assert state == policy, f"seed {seed}"
+        compared += 1
+    assert compared >= 5, compared
+
+
+@needs_checked_onnx
+def test_the_lean_policy_propagates_where_the_policy_does():
+    """A stale declaration beside a Reshape to the graph's own Shape: the policy infers with
+    data propagation (the Reshape's dims are unknown without it), and so does the table the
+    lean child makes."""
+    from trtforge.analyzer.inference import infer_table
+
+    if _speculation._wire is None:
+        pytest.skip("the native reader is not built")
+    model = _model(
+        [
+            helper.make_node("Relu", ["x"], ["y"]),
+            helper.make_node("Shape", ["x"], ["s"]),
+            helper.make_node("Reshape", ["y", "s"], ["r"]),
+        ],
+        [_value_info("x", TensorProto.FLOAT, ["N", 4])],
+        [_value_info("r", TensorProto.FLOAT, None)],
+    )
+    model.graph.value_info.append(_value_info("y", TensorProto.FLOAT, ["N", 4, 1]))  # stale
+    with pytest.raises(_speculation.SpeculationFailed) as failed:
+        _speculation.lean_inferred(model.SerializeToString())
+    state = _speculation.lean_policy(failed.value)
+    table = infer_table(model)
+    assert state == (table._raw, table.shape_consumers, table.strict_error)
+    assert "differ in rank" in table.strict_error
+    assert _typed(state[0], "r") == ["N", 4]

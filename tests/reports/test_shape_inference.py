@@ -3,6 +3,7 @@ and the one-run speculative inference of forked children equal to the policy."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import resource
 import sys
@@ -1019,6 +1020,36 @@ def _stale_after_inference() -> onnx.ModelProto:
     ]
     dims[len(dims) // 2].dim_value += 1
     return stale
+
+
+def test_a_stale_model_s_policy_table_comes_from_the_lean_child(monkeypatch, tmp_path):
+    """Where the lean run fails on a stale declaration that the native inference models, the
+    prefetching child makes the policy's table itself (`_speculation.lean_policy`: no onnx,
+    no parsed model) and the parent takes it: the same types and strict error as the
+    policy's, and the policy is not run."""
+    from trtforge.analyzer import _speculation, background, inference
+    from trtforge.analyzer.inference import infer_table
+
+    if _speculation._wire is None or _speculation._infer is None:
+        pytest.skip("the native reader is not built")
+    stale = _stale_after_inference()
+    expected = infer_table(stale)
+    path = tmp_path / "stale.onnx"
+    onnx.save(stale, path)
+    monkeypatch.setattr(background, "MIN_NODES", 10)
+    ran = tmp_path / "policy_ran"
+    policy = inference.infer_table
+
+    def noting(*args, **kwargs):
+        ran.write_text("yes")
+        return policy(*args, **kwargs)
+
+    monkeypatch.setattr(inference, "infer_table", noting)
+    pending = background.PendingTypes.of_file(str(path))
+    table = pending.prefetched(stale, hashlib.sha256(path.read_bytes()).hexdigest())
+    assert table is not None and not ran.exists()
+    assert table._raw == expected._raw and table.strict_error == expected.strict_error
+    assert table.shape_consumers == expected.shape_consumers and expected.strict_error
 
 
 def test_a_failed_lean_run_hands_its_check_to_the_policy(monkeypatch, tmp_path):
