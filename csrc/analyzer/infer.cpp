@@ -844,14 +844,7 @@ class Inference {
   // ONNX's checkShapesAndTypes between an inferred and an existing type: where it would
   // fail, the run would fail.
   static bool compatible(const Type& inferred, const Type& existing) {
-    if (inferred.elem != existing.elem) return false;
-    if (!inferred.has_shape || !existing.has_shape) return true;
-    if (inferred.dims.size() != existing.dims.size()) return false;
-    for (size_t k = 0; k < inferred.dims.size(); ++k) {
-      const Dim &a = inferred.dims[k], &b = existing.dims[k];
-      if (a.kind == Dim::kValue && b.kind == Dim::kValue && a.value != b.value) return false;
-    }
-    return true;
+    return merge_error(inferred, existing).empty();
   }
 
   static void check_compatible(const Type& inferred, const Type& existing) {
@@ -875,8 +868,8 @@ class Inference {
     if (slot.declared >= 0) declared = &declared_[slot.declared];
     if (declared) {
       Type& existing = *declared;
-      if (!compatible(type, existing)) {  // an error of the node (after its dims were named)
-        failed(n, merge_error(type, existing));
+      if (std::string error = merge_error(type, existing); !error.empty()) {
+        failed(n, std::move(error));  // an error of the node (after its dims were named)
         return false;
       }
       if (existing.has_shape && type.has_shape) {
@@ -1233,9 +1226,13 @@ class Inference {
   }
 
   // propagateShapeAndTypeFromFirstInput
-  Type first_input(const Node& n) const {
-    Type out = elem_from(n, 0);
-    const Type* in = input_type(n, 0);
+  Type first_input(const Node& n) const { return typed_as(n, 0, 0); }
+
+  // propagateElemTypeFromInputToOutput(ctx, `elem`, 0), then the shape of input `shape`
+  // where it has one (propagateShapeFromInputToOutput)
+  Type typed_as(const Node& n, size_t elem, size_t shape) const {
+    Type out = elem_from(n, elem);
+    const Type* in = input_type(n, shape);
     if (has_shape(in)) {
       out.has_shape = true;
       out.dims = in->dims;
@@ -1535,14 +1532,8 @@ class Inference {
               } else if (in.value < 0 || __builtin_add_overflow(total, in.value, &total)) {
                 throw Failed{};
               }
-            } else if (in.kind == Dim::kValue) {
-              if (target.kind == Dim::kValue && target.value != in.value) throw Failed{};
-              target.kind = Dim::kValue;
-              target.value = in.value;
-              target.param = {};
-            } else if (target.kind == Dim::kNone && in.kind == Dim::kParam) {
-              target.kind = Dim::kParam;
-              target.param = in.param;
+            } else {
+              unify_dim(in, target);
             }
           }
         }
@@ -1660,6 +1651,21 @@ class Inference {
     return result();
   }
 
+  // onnx's unifyDim(source, target), and mergeInDimensionInfo alike: a value is taken
+  // (differing values fail the node), else a target's value or name kept, else the source's
+  // name (no denotation either way).
+  static void unify_dim(const Dim& source, Dim& target) {
+    if (source.kind == Dim::kValue) {
+      if (target.kind == Dim::kValue && target.value != source.value) throw Failed{};
+      target = Dim{};
+      target.kind = Dim::kValue;
+      target.value = source.value;
+    } else if (target.kind == Dim::kNone && source.kind == Dim::kParam) {
+      target.kind = Dim::kParam;
+      target.param = source.param;
+    }
+  }
+
   // Flatten (onnx's functions of opsets 13 to 25): the input's element type; where it has a
   // shape, two dims: the products of the dims before and from `axis` (onnx's multiplyDims:
   // values multiplied, a 1 leaving the other dim as it is, else unknown).
@@ -1712,25 +1718,12 @@ class Inference {
     }
     Type out = elem_from(n, 0);
     Dim m, k, cols;
-    // onnx's unifyDim(source, target): a value is taken (differing values fail), else a
-    // target's value or name kept, else the source's name
-    auto unify = [](const Dim& source, Dim& target) {
-      if (source.kind == Dim::kValue) {
-        if (target.kind == Dim::kValue && target.value != source.value) throw Failed{};
-        target = Dim{};
-        target.kind = Dim::kValue;
-        target.value = source.value;
-      } else if (target.kind == Dim::kNone && source.kind == Dim::kParam) {
-        target.kind = Dim::kParam;
-        target.param = source.param;
-      }
-    };
     auto unify_input = [&](size_t index, bool transposed, Dim& rows, Dim& inner) {
       const Type* t = input_type(n, index);
       if (!has_shape(t)) return;
       if (t->dims.size() != 2) throw Failed{};
-      unify(t->dims[0], transposed ? inner : rows);
-      unify(t->dims[1], transposed ? rows : inner);
+      unify_dim(t->dims[0], transposed ? inner : rows);
+      unify_dim(t->dims[1], transposed ? rows : inner);
     };
     auto truthy = [](const Attribute* a) { return a && static_cast<int>(a->i) != 0; };
     unify_input(0, truthy(trans_a), m, k);
@@ -1875,13 +1868,7 @@ class Inference {
       for (const Attribute& a : n.attributes) {
         if (a.name != "axis" || a.type != 2 || !a.has_i) decline();
       }
-      Type out = elem_from(n, 0);
-      const Type* indices = input_type(n, 1);
-      if (has_shape(indices)) {
-        out.has_shape = true;
-        out.dims = indices->dims;
-      }
-      return out;
+      return typed_as(n, 0, 1);
     }
     if (op == "Flatten") return flatten(n);
     if (op == "Gemm") return gemm(n);
