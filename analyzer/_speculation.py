@@ -724,14 +724,16 @@ def native_lenient(serialized_model: bytes, data_prop: bool) -> tuple[bytes, str
     errors of stale declarations noted as ONNX notes them): (the inferred model, the error
     ONNX's strict run would raise, "" for none: then the strict run's result); None where
     the native inference does not model the graph (If bodies among it) or an op's own
-    failure. The last run is remembered (a strict run that fails and the lenient check after
-    it ask for the same one: `lean_inferred`); one, to hold no more than one model's bytes."""
+    failure. The last two runs are remembered: a strict run that fails and the lenient check
+    after it ask for the same one (`lean_inferred`), and so do the model's strict run and the
+    policy's propagated run after its plain one (`lean_policy`: a stale genai LLM's four
+    runs of 100,000 nodes are three); two, to hold no more than two models' bytes."""
     if _infer is None or not _native_inference_matches_onnx():
         return None
     return _native_lenient(bytes(serialized_model), data_prop)
 
 
-@functools.lru_cache(maxsize=1)
+@functools.lru_cache(maxsize=2)
 def _native_lenient(serialized_model: bytes, data_prop: bool) -> tuple[bytes, str] | None:
     made = _infer.inferred(serialized_model, data_prop, False)
     return None if made is None else (made[0], strict_error_of(made[1]))
