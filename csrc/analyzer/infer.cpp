@@ -33,24 +33,32 @@
 //
 // What it models, per onnx 1.23's inference functions (defs/*.cc):
 //   first-input ops (Relu, Erf, Sqrt, Exp, Log, Tanh, Sigmoid, Neg, Abs, Reciprocal, Floor,
-//   Ceil; with attributes inference does not read: LeakyRelu, Elu, Selu, HardSigmoid,
+//   Ceil, Sign, Round, InstanceNormalization; with attributes inference does not read: LeakyRelu, Elu, Selu, HardSigmoid,
 //   ThresholdedRelu, Celu, Softplus, Softsign, HardSwish, Mish, Sin, Cos, Gelu; Clip, its
 //   min and max inputs aside; LayerNormalization with one output): the input's type; Gather
 //   (the data's dims, the indices' at `axis`); Unsqueeze and Squeeze (constant axes); Slice
 //   (constant starts, ends, axes and steps); Softmax (also checks rank and axis); Add, Sub, Mul, Div, Pow:
 //   the first input's element type, the shapes broadcast; MatMul; Transpose; Reshape (from
 //   14: of a shape the graph computes too); Concat; Expand; Where; Trilu; Split (sizes a
-//   constant, or num_outputs); ReduceMean (axes attribute below 18, a constant input from 18) and
-//   ReduceSum (a constant input); Shape (the rank, or the dims from `start` to `end`); Cast;
-//   Constant (a `value` tensor); Identity; Conv (convPoolShapeInference); QuantizeLinear and
-//   DequantizeLinear (the data's
-//   shape; the zero point's, UINT8, FLOAT or the scale's element type); If (onnx's
+//   constant, or num_outputs); the reductions of ReduceOpGenerator (ReduceMean, ReduceMax,
+//   ReduceMin, ReduceProd, ReduceSumSquare, ReduceL1, ReduceL2, ReduceLogSum,
+//   ReduceLogSumExp: an axes attribute below 18, a constant input from 18; ReduceSum: a
+//   constant input); ArgMax and ArgMin (INT64); Shape (the rank, or the dims from `start` to
+//   `end`); Cast; Constant (a `value` tensor); Identity; Not (BOOL); Tile and Pad (constant
+//   repeats, pads and axes; else the rank); Conv, MaxPool and
+//   AveragePool without ceil_mode (convPoolShapeInference); GlobalAveragePool and
+//   GlobalMaxPool; BatchNormalization in inference mode (its parameters' ranks and channels
+//   checked from opset 14); QuantizeLinear and DequantizeLinear (the data's shape; the zero
+//   point's, UINT8, FLOAT or the scale's element type); MatMulInteger (INT32, MatMul's
+//   shape) and DynamicQuantizeLinear (UINT8 data, FLOAT and UINT8 scalars), as
+//   onnxruntime's dynamic quantization writes them; If (onnx's
 //   IfInferenceFunction: the then branch
 //   inferred, then the else branch, in scopes that see the enclosing graphs' names and share
 //   one symbol table; each output the then branch's type united with the else branch's; a
 //   failing branch fails its If, which after an op without a schema is no error); and ops
 //   of the default domain ONNX has no schema for (onnxruntime's SimplifiedLayerNormalization
-//   written there by onnxruntime-genai's builder) and
+//   written there by onnxruntime-genai's builder; LayerNormalization below opset 17, as
+//   onnxruntime's transformer optimizer writes it in opset-14 BERTs) and
 //   of a domain ONNX defines no schema for (outputs untyped; later errors are then not
 //   errors, as in ONNX).
 
@@ -494,17 +502,38 @@ const Activation* activation(std::string_view op) {
 }
 
 // The default-domain ops `Inference::infer` models.
+// The first opset with a schema of each modelled default-domain op defined after kMinOpset
+// (`onnx.defs.get_all_schemas_with_history()`); below it the op has no schema, and ONNX's
+// inference leaves its outputs untyped and ignores later errors, as for a custom domain's
+// (an onnxruntime-fused export of opset 14 writes LayerNormalization, defined at 17).
+int64_t introduced(std::string_view op) {
+  if (op == "LayerNormalization") return 17;
+  if (op == "Trilu") return 14;
+  if (const Activation* a = activation(op)) return a->since;
+  return 1;
+}
+
+// The reductions of onnx's ReduceOpGenerator (axes an attribute, then an input).
+bool reduction(std::string_view op) {
+  static const std::unordered_set<std::string_view> ops = {
+      "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceSumSquare",
+      "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp"};
+  return ops.count(op) != 0;
+}
+
 bool modelled(std::string_view op) {
   static const std::unordered_set<std::string_view> ops = {
       "Relu", "Erf", "Sqrt", "Exp", "Log", "Tanh", "Sigmoid", "Neg", "Abs", "Reciprocal",
       "Floor", "Ceil", "Identity", "Add", "Sub", "Mul", "Div", "Pow", "Softmax", "MatMul", "Transpose",
       "Concat", "Expand", "Where", "Trilu", "Split", "Equal", "Less", "Greater", "LessOrEqual",
       "GreaterOrEqual", "And", "Or", "Xor", "Min", "Max", "GatherElements", "Flatten", "Gemm",
-      "ConstantOfShape", "Range",
+      "ConstantOfShape", "Range", "MatMulInteger", "DynamicQuantizeLinear", "MaxPool",
+      "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "ArgMax", "ArgMin",
+      "BatchNormalization", "InstanceNormalization", "Not", "Sign", "Round", "Tile", "Pad",
       "Reshape", "ReduceMean", "Cast", "Constant", "If", "QuantizeLinear",
       "DequantizeLinear", "Conv", "Clip", "Gather", "LayerNormalization", "Unsqueeze",
       "Squeeze", "Slice", "Shape", "ReduceSum"};
-  return ops.count(op) != 0 || activation(op) != nullptr;
+  return ops.count(op) != 0 || reduction(op) || activation(op) != nullptr;
 }
 
 // Every op of the default domain onnx 1.23 has a schema for, at some opset
@@ -1000,6 +1029,39 @@ class Inference {
 
   static bool has_shape(const Type* t) { return t && t->has_shape; }
 
+  // onnx's MatMulShapeInference: numpy's matmul of a and b's shapes, into `out` (nothing
+  // where either has no shape).
+  static void matmul_shape(const Type* a, const Type* b, Type& out) {
+    if (!has_shape(a) || !has_shape(b)) return;
+    if (a->dims.empty() || b->dims.empty()) throw Failed{};
+    std::vector<Dim> left, right;
+    if (a->dims.size() == 1) {
+      Dim one;
+      one.kind = Dim::kValue;
+      one.value = 1;
+      left.push_back(one);
+      left.push_back(a->dims[0]);
+    } else {
+      left = a->dims;
+    }
+    if (b->dims.size() == 1) {
+      Dim one;
+      one.kind = Dim::kValue;
+      one.value = 1;
+      right.push_back(b->dims[0]);
+      right.push_back(one);
+    } else {
+      right = b->dims;
+    }
+    const Dim &l = left[left.size() - 1], &r = right[right.size() - 2];
+    if (l.kind == Dim::kValue && r.kind == Dim::kValue && l.value != r.value) throw Failed{};
+    std::vector<Dim> prefix_l(left.begin(), left.end() - 2), prefix_r(right.begin(), right.end() - 2);
+    out.has_shape = true;
+    broadcast(prefix_l, prefix_r, out.dims);
+    if (a->dims.size() != 1) out.dims.push_back(left[left.size() - 2]);
+    if (b->dims.size() != 1) out.dims.push_back(right[right.size() - 1]);
+  }
+
   static void broadcast(const std::vector<Dim>& a, const std::vector<Dim>& b, std::vector<Dim>& out) {
     broadcast_all({&a, &b}, out);
   }
@@ -1145,16 +1207,29 @@ class Inference {
     Type out = elem_from(n, 0);
     const Type *x = input_type(n, 0), *w = input_type(n, 1);
     if (!has_shape(x) || !has_shape(w)) return out;
+    conv_pool_shape(n, *x, w, true, out);
+    return out;
+  }
+
+  // onnx's convPoolShapeInference (its opset-19 and opset-1-to-11 forms alike without
+  // `ceil_mode`) of data `x` with a shape: the weight `w` with a shape (Conv), or null (a
+  // pool: `kernel_shape` required, channels from the data); `use_dilation`: the op reads
+  // `dilations`. Into `out`, left without a shape where a kernel dim is not a value.
+  void conv_pool_shape(const Node& n, const Type& x_type, const Type* w, bool use_dilation,
+                       Type& out) const {
+    const Type* x = &x_type;
     if (x->dims.size() < 3) throw Failed{};
     const size_t spatial = x->dims.size() - 2;
-    const std::vector<int64_t> dilations = positive_ints(n, "dilations", spatial);
+    const std::vector<int64_t> dilations =
+        use_dilation ? positive_ints(n, "dilations", spatial) : std::vector<int64_t>(spatial, 1);
     const std::vector<int64_t> strides = positive_ints(n, "strides", spatial);
     std::vector<int64_t> kernel, pads;
     if (ints_attribute(n, "kernel_shape", kernel)) {
       if (kernel.size() != spatial) throw Failed{};
     } else {
+      if (!w) throw Failed{};  // (a pool's kernel_shape is required)
       for (size_t i = 2; i < w->dims.size(); ++i) {
-        if (w->dims[i].kind != Dim::kValue) return out;  // (no shape at all)
+        if (w->dims[i].kind != Dim::kValue) return;  // (no shape at all)
         kernel.push_back(w->dims[i].value);
       }
       if (kernel.size() != spatial) throw Failed{};
@@ -1193,10 +1268,10 @@ class Inference {
         }
       }
     }
-    if (w->dims.empty()) throw Failed{};
+    if (w && w->dims.empty()) throw Failed{};
     out.has_shape = true;
     out.dims.push_back(x->dims[0]);
-    out.dims.push_back(w->dims[0]);
+    out.dims.push_back(w ? w->dims[0] : x->dims[1]);
     for (size_t i = 0; i < spatial; ++i) {
       Dim dim;
       const Dim& in = x->dims[2 + i];
@@ -1207,6 +1282,79 @@ class Inference {
       }
       out.dims.push_back(std::move(dim));
     }
+  }
+
+  // Pad (onnx's functions of opset 13 and of 18 to 25, alike where the axes are the
+  // default): the data's element type; where it has a shape, its rank, and where the pads
+  // are a constant, each padded axis's value plus its pads (a name kept where they add to
+  // 0); from 18 the other dims keep their values only, and axes that are not a constant
+  // leave no shape.
+  Type pad(const Node& n) const {
+    count(n, 2, opset_ >= 18 ? 4 : 3, 1);
+    for (const Attribute& a : n.attributes) {
+      if (a.name != "mode" || a.type != 3 || !a.has_s) decline();
+    }
+    Type out = elem_from(n, 0);
+    const Type* in = input_type(n, 0);
+    if (!has_shape(in)) return out;
+    const int64_t rank = static_cast<int64_t>(in->dims.size());
+    std::vector<int64_t> axes;
+    if (has_shape(input_type(n, 3))) {  // (an input of opset 18 on)
+      const Tensor* axes_data = input_data(n, 3);
+      if (!axes_data) return out;
+      axes = int64_values(*axes_data);
+      adjust_axes(axes, rank);
+      no_duplicate_axes(axes);
+    } else {
+      for (int64_t i = 0; i < rank; ++i) axes.push_back(i);
+    }
+    out.has_shape = true;
+    out.dims.assign(static_cast<size_t>(rank), Dim{});
+    const Tensor* pads_data = input_data(n, 1);
+    if (!pads_data || (axes.empty() && opset_ >= 18)) return out;  // (13: a rank-0 pad checked)
+    if (pads_data->dims.size() != 1 || pads_data->elem != 7) throw Failed{};
+    const std::vector<int64_t> pads = int64_values(*pads_data);
+    if (pads.size() != 2 * axes.size()) throw Failed{};
+    for (int64_t i = 0; i < rank; ++i) {
+      const Dim& d = in->dims[static_cast<size_t>(i)];
+      if (d.kind == Dim::kValue) out.dims[static_cast<size_t>(i)] = d;
+    }
+    for (size_t i = 0; i < axes.size(); ++i) {
+      const Dim& d = in->dims[static_cast<size_t>(axes[i])];
+      Dim& o = out.dims[static_cast<size_t>(axes[i])];
+      const int64_t total = add(pads[i], pads[axes.size() + i]);
+      if (d.kind == Dim::kValue) {
+        o = Dim{};
+        o.kind = Dim::kValue;
+        o.value = add(d.value, total);
+      } else if (total == 0) {
+        o = d;
+      }
+    }
+    return out;
+  }
+
+  // MaxPool and AveragePool (onnx's pool functions of opsets 13 to 25, alike without
+  // `ceil_mode`, which is declined): the data's element type and convPoolShapeInference's
+  // shape (MaxPool's Indices, a second output, declined). AveragePool reads `dilations`
+  // from opset 19.
+  Type pool(const Node& n) const {
+    const bool max = n.op == "MaxPool";
+    count(n, 1, 1, 1);
+    for (const Attribute& a : n.attributes) {
+      if (a.name == "auto_pad") {
+        if (a.type != 3 || !a.has_s) decline();
+      } else if (a.name == "ceil_mode" || (max && a.name == "storage_order") ||
+                 (!max && a.name == "count_include_pad")) {
+        if (a.type != 2 || !a.has_i || (a.name == "ceil_mode" && a.i != 0)) decline();
+      } else if (a.name != "kernel_shape" && a.name != "strides" && a.name != "pads" &&
+                 !(a.name == "dilations" && (max || opset_ >= 19))) {
+        decline();
+      }
+    }
+    Type out = elem_from(n, 0);
+    const Type* x = input_type(n, 0);
+    if (has_shape(x)) conv_pool_shape(n, *x, nullptr, true, out);
     return out;
   }
 
@@ -1899,7 +2047,6 @@ class Inference {
     }
     if (op == "Trilu") {  // (Trilu-14: the input's type, of rank 2 at least)
       count(n, 1, 2, 1);
-      if (opset_ < 14) decline();
       for (const Attribute& a : n.attributes) {
         if (a.name != "upper" || a.type != 2 || !a.has_i) decline();
       }
@@ -1909,7 +2056,6 @@ class Inference {
     }
     if (const Activation* a = activation(op)) {
       count(n, 1, 1, 1);
-      if (opset_ < a->since) decline();
       for (const Attribute& attr : n.attributes) {
         const bool number = std::find(a->floats.begin(), a->floats.end(), attr.name) !=
                             a->floats.end();
@@ -1923,7 +2069,6 @@ class Inference {
     }
     if (op == "LayerNormalization") {  // Y alone: Mean and InvStdDev (outputs 1, 2) declined
       count(n, 2, 3, 1);
-      if (opset_ < 17) decline();
       const Attribute* axis_attr = n.attribute("axis");
       for (const Attribute& a : n.attributes) {
         const bool known = a.name == "axis" || a.name == "stash_type" || a.name == "epsilon";
@@ -1947,7 +2092,7 @@ class Inference {
     }
     if (op == "Relu" || op == "Erf" || op == "Sqrt" || op == "Exp" || op == "Log" || op == "Tanh" ||
         op == "Sigmoid" || op == "Neg" || op == "Abs" || op == "Reciprocal" || op == "Floor" ||
-        op == "Ceil" || op == "Identity") {
+        op == "Ceil" || op == "Identity" || op == "Sign" || op == "Round") {
       count(n, 1, 1, 1);
       if (!n.attributes.empty()) decline();
       return first_input(n);
@@ -2004,36 +2149,34 @@ class Inference {
       count(n, 2, 2, 1);
       if (!n.attributes.empty()) decline();
       Type out = elem_from(n, 0);
-      const Type *a = input_type(n, 0), *b = input_type(n, 1);
-      if (!has_shape(a) || !has_shape(b)) return out;
-      if (a->dims.empty() || b->dims.empty()) throw Failed{};
-      std::vector<Dim> left, right;
-      if (a->dims.size() == 1) {
-        Dim one;
-        one.kind = Dim::kValue;
-        one.value = 1;
-        left.push_back(one);
-        left.push_back(a->dims[0]);
-      } else {
-        left = a->dims;
-      }
-      if (b->dims.size() == 1) {
-        Dim one;
-        one.kind = Dim::kValue;
-        one.value = 1;
-        right.push_back(b->dims[0]);
-        right.push_back(one);
-      } else {
-        right = b->dims;
-      }
-      const Dim &l = left[left.size() - 1], &r = right[right.size() - 2];
-      if (l.kind == Dim::kValue && r.kind == Dim::kValue && l.value != r.value) throw Failed{};
-      std::vector<Dim> prefix_l(left.begin(), left.end() - 2), prefix_r(right.begin(), right.end() - 2);
-      out.has_shape = true;
-      broadcast(prefix_l, prefix_r, out.dims);
-      if (a->dims.size() != 1) out.dims.push_back(left[left.size() - 2]);
-      if (b->dims.size() != 1) out.dims.push_back(right[right.size() - 1]);
+      matmul_shape(input_type(n, 0), input_type(n, 1), out);
       return out;
+    }
+    if (op == "MatMulInteger") {  // INT32, MatMul's shape; both inputs must be typed
+      count(n, 2, 4, 1);
+      if (!n.attributes.empty()) decline();
+      const Type *a = input_type(n, 0), *b = input_type(n, 1);
+      if (!a || !b) throw Failed{};
+      Type out;
+      out.known = true;
+      out.elem = 6;  // INT32
+      matmul_shape(a, b, out);
+      return out;
+    }
+    if (op == "DynamicQuantizeLinear") {  // y: UINT8 of x's shape; scale FLOAT, zero point UINT8, scalars
+      count(n, 1, 1, 3);
+      if (!n.attributes.empty() || n.outputs[1].empty() || n.outputs[2].empty()) decline();
+      Type y, scale, zero_point;
+      y.known = scale.known = zero_point.known = true;
+      y.elem = zero_point.elem = 2;  // UINT8
+      scale.elem = 1;  // FLOAT
+      scale.has_shape = zero_point.has_shape = true;
+      if (const Type* x = input_type(n, 0); has_shape(x)) {
+        y.has_shape = true;
+        y.dims = x->dims;
+      }
+      more_outputs_ = {std::move(scale), std::move(zero_point)};
+      return y;
     }
     if (op == "Transpose") {
       count(n, 1, 1, 1);
@@ -2149,9 +2292,9 @@ class Inference {
       }
       return out;
     }
-    if (op == "ReduceMean" || op == "ReduceSum") {
-      // (ReduceSum's axes are an input from opset 13, ReduceMean's from 18: onnx's
-      // ReduceOpDynamicAxes, which neither propagates data)
+    if (reduction(op)) {
+      // (ReduceSum's axes are an input from opset 13, the others' from 18: onnx's
+      // ReduceOpGenerator, one inference function for them all, which propagates no data)
       const bool axes_input = op == "ReduceSum" || opset_ >= 18;
       count(n, 1, axes_input ? 2 : 1, 1);
       const Attribute* keepdims = n.attribute("keepdims");
@@ -2199,6 +2342,137 @@ class Inference {
       return out;
     }
     if (op == "Shape") return shape(n);
+    if (op == "MaxPool" || op == "AveragePool") return pool(n);
+    if (op == "ArgMax" || op == "ArgMin") {  // INT64; the input's dims, `axis` kept as 1 or pruned
+      count(n, 1, 1, 1);
+      for (const Attribute& a : n.attributes) {
+        const bool known = a.name == "axis" || a.name == "keepdims" || a.name == "select_last_index";
+        if (!known || a.type != 2 || !a.has_i) decline();
+        n.attribute(a.name);  // (declines a name given twice)
+      }
+      Type out;
+      out.known = true;
+      out.elem = 7;  // INT64
+      const Type* in = input_type(n, 0);
+      if (!has_shape(in)) return out;
+      const int64_t rank = static_cast<int64_t>(in->dims.size());
+      const Attribute* axis_attr = n.attribute("axis");
+      const Attribute* keepdims = n.attribute("keepdims");
+      int64_t axis = 0;
+      if (axis_attr) {
+        axis = axis_attr->i;
+        if (axis < -rank || axis >= rank) throw Failed{};
+        if (axis < 0) axis += rank;
+      }
+      const int64_t keep = keepdims ? keepdims->i : 1;
+      out.has_shape = true;
+      for (int64_t i = 0; i < rank; ++i) {
+        if (i != axis) {
+          out.dims.push_back(in->dims[static_cast<size_t>(i)]);
+        } else if (keep == 1) {
+          Dim one;
+          one.kind = Dim::kValue;
+          one.value = 1;
+          out.dims.push_back(one);
+        }
+      }
+      return out;
+    }
+    if (op == "GlobalAveragePool" || op == "GlobalMaxPool") {  // [N, C, 1, ...] from rank 2
+      count(n, 1, 1, 1);
+      if (!n.attributes.empty()) decline();
+      Type out = elem_from(n, 0);
+      const Type* in = input_type(n, 0);
+      if (!has_shape(in) || in->dims.size() < 2) return out;
+      out.has_shape = true;
+      out.dims.assign(in->dims.begin(), in->dims.begin() + 2);
+      for (size_t i = 2; i < in->dims.size(); ++i) {
+        Dim one;
+        one.kind = Dim::kValue;
+        one.value = 1;
+        out.dims.push_back(one);
+      }
+      return out;
+    }
+    if (op == "BatchNormalization") {  // inference mode, Y alone (opsets 14 and 15 alike)
+      count(n, 5, 5, 1);
+      for (const Attribute& a : n.attributes) {
+        const bool number = a.name == "epsilon" || a.name == "momentum";
+        if (number ? a.type != 1 || !a.has_f
+                   : a.name != "training_mode" || a.type != 2 || !a.has_i || a.i != 0) {
+          decline();
+        }
+        n.attribute(a.name);  // (declines a name given twice)
+      }
+      Type out = first_input(n);
+      if (opset_ < 14) return out;  // (BatchNormalization-9: the first input's type alone)
+      // scale, B, mean and var of rank 1, their dim and the data's channels one value
+      for (size_t k = 1; k < 5; ++k) {
+        const Type* t = input_type(n, k);
+        if (has_shape(t) && t->dims.size() != 1) throw Failed{};
+      }
+      Dim channels;
+      if (const Type* x = input_type(n, 0); has_shape(x)) {
+        if (x->dims.size() > 1) {
+          unify_dim(x->dims[1], channels);
+        } else {
+          channels.kind = Dim::kValue;
+          channels.value = 1;
+        }
+      }
+      for (size_t k = 1; k < 5; ++k) {
+        if (const Type* t = input_type(n, k); has_shape(t)) unify_dim(t->dims[0], channels);
+      }
+      return out;
+    }
+    if (op == "Tile") {  // the data's dims times constant repeats, else as many unknown
+      count(n, 2, 2, 1);
+      if (!n.attributes.empty()) decline();
+      Type out = elem_from(n, 0);
+      const Type* in = input_type(n, 0);
+      if (!has_shape(in)) return out;
+      const size_t rank = in->dims.size();
+      out.has_shape = true;
+      const Tensor* data = input_data(n, 1);
+      const Type* repeats_type = input_type(n, 1);
+      if (!data || !has_shape(repeats_type)) {
+        out.dims.assign(rank, Dim{});
+        return out;
+      }
+      if (repeats_type->dims.size() != 1 || data->elem != 7) throw Failed{};
+      const std::vector<int64_t> repeats = int64_values(*data);
+      if (repeats.size() != rank) throw Failed{};
+      for (size_t i = 0; i < rank; ++i) {
+        if (repeats[i] < 0) throw Failed{};
+        Dim dim;
+        if (in->dims[i].kind == Dim::kValue) {
+          dim.kind = Dim::kValue;
+          dim.value = mul(in->dims[i].value, repeats[i]);
+        }
+        out.dims.push_back(std::move(dim));
+      }
+      return out;
+    }
+    if (op == "Pad") return pad(n);
+    if (op == "InstanceNormalization") {  // the first input's type
+      count(n, 3, 3, 1);
+      for (const Attribute& a : n.attributes) {
+        if (a.name != "epsilon" || a.type != 1 || !a.has_f) decline();
+      }
+      return first_input(n);
+    }
+    if (op == "Not") {  // BOOL, the input's shape
+      count(n, 1, 1, 1);
+      if (!n.attributes.empty()) decline();
+      Type out;
+      out.known = true;
+      out.elem = 9;  // BOOL
+      if (const Type* in = input_type(n, 0); has_shape(in)) {
+        out.has_shape = true;
+        out.dims = in->dims;
+      }
+      return out;
+    }
     if (op == "Cast") {
       count(n, 1, 1, 1);
       const Attribute* to = n.attribute("to");
@@ -2257,7 +2531,8 @@ class Inference {
       slot.produced = true;
       slot.scope = current_;
     }
-    if (foreign_.count(n.domain) || (n.domain.empty() && !onnx_op(n.op))) {
+    if (foreign_.count(n.domain) ||
+        (n.domain.empty() && (!onnx_op(n.op) || opset_ < introduced(n.op)))) {
       // no schema: outputs untyped, later errors ignored
       if (current_ != 0) decline();  // (in a branch: not modelled)
       unsupported_seen_ = true;

@@ -33,7 +33,10 @@ needs_checked_onnx = pytest.mark.skipif(
 )
 
 UNARY = ("Relu", "Erf", "Sqrt", "Exp", "Log", "Tanh", "Sigmoid", "Neg", "Abs", "Reciprocal",
-         "Floor", "Ceil")  # fmt: skip
+         "Floor", "Ceil", "Sign", "Round", "Not")  # fmt: skip
+#: onnx's ReduceOpGenerator ops: axes an attribute, then an input (ReduceSum from 13)
+REDUCTIONS = ("ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd",
+              "ReduceSumSquare", "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp")  # fmt: skip
 BINARY = ("Add", "Sub", "Mul", "Div", "Pow")
 #: elementwise ops with attributes inference does not read: (op, FLOAT attributes)
 ACTIVATIONS = (("LeakyRelu", ("alpha",)), ("Elu", ("alpha",)), ("Selu", ("alpha", "gamma")),
@@ -144,8 +147,13 @@ def _random_elementwise(rng, pick, k: int, initializers: list) -> tuple[str, lis
     """An activation with random attributes (now and then one of another type, or one the op
     does not define), a Clip (min, max: initializers, a graph's tensor, left out), a
     LayerNormalization (axis at random), a Gather (indices of random dims and values, axis
-    at random), an Unsqueeze or a Squeeze (`_random_squeeze`), a Slice (`_random_slice`)."""
-    kind = rng.integers(0, 14)
+    at random), an Unsqueeze or a Squeeze (`_random_squeeze`), a Slice (`_random_slice`), a
+    reduction or an ArgMax/ArgMin (`_random_reduction`)."""
+    kind = rng.integers(0, 18)
+    if kind >= 16:
+        return _random_tile_or_pad(rng, pick, k, initializers, tile=kind == 16)
+    if kind >= 14:
+        return _random_reduction(rng, pick, k, initializers)
     if kind >= 12:
         return _random_slice(rng, pick, k, initializers)
     if kind >= 10:
@@ -183,6 +191,65 @@ def _random_elementwise(rng, pick, k: int, initializers: list) -> tuple[str, lis
     initializers.append(numpy_helper.from_array(indices, f"indices{k}"))
     attributes = {"axis": int(rng.integers(-2, 2))} if rng.random() < 0.7 else {}
     return "Gather", [pick(), f"indices{k}"], attributes
+
+
+def _random_tile_or_pad(rng, pick, k: int, initializers: list, tile: bool):
+    """A Tile of constant repeats, or a Pad of constant pads (and axes, which opset 18 takes),
+    of random lengths (the data's rank is not known here) and values (negative now and then),
+    INT32 or a graph's tensor now and then; a Pad's mode and constant value at random."""
+
+    def ints(name: str, low: int, high: int, length: int) -> str:
+        choice = rng.random()
+        if choice < 0.1:
+            return pick()  # not a constant
+        dtype = np.int32 if choice < 0.15 else np.int64
+        values = rng.integers(low, high, size=length).astype(dtype)
+        initializers.append(numpy_helper.from_array(values, name))
+        return name
+
+    if tile:
+        repeats = ints(f"repeats{k}", -1 if rng.random() < 0.1 else 0, 4, int(rng.integers(0, 5)))
+        return "Tile", [pick(), repeats], {}
+    axes = [int(a) for a in rng.integers(-4, 4, size=int(rng.integers(0, 3)))]
+    count = len(axes) if rng.random() < 0.4 else int(rng.integers(0, 5))
+    low, high = [(-1, 3), (0, 3), (0, 1)][int(rng.choice(3, p=[0.1, 0.6, 0.3]))]  # (0, 1): none
+    ins = [pick(), ints(f"pads{k}", low, high, 2 * count)]
+    if rng.random() < 0.4:
+        ins.append("" if rng.random() < 0.5 else pick())  # a constant value
+        if len(ins) == 3 and rng.random() < 0.5:
+            initializers.append(numpy_helper.from_array(np.array(axes, np.int64), f"axes{k}"))
+            ins.append(f"axes{k}")
+    attributes = {"mode": str(rng.choice(["constant", "reflect", "edge"]))} if rng.random() < 0.4 else {}
+    return "Pad", ins, attributes
+
+
+def _random_reduction(rng, pick, k: int, initializers: list):
+    """A reduction of REDUCTIONS (axes as an attribute or an input, whichever the opset
+    defines — the graph's opset is not known here, so both, each left out now and then; axes
+    out of range, repeated or empty; keepdims and noop_with_empty_axes at random), or an
+    ArgMax/ArgMin (axis at random or left out, keepdims, select_last_index)."""
+    if rng.random() < 0.25:
+        attributes = {"keepdims": int(rng.integers(0, 2))} if rng.random() < 0.6 else {}
+        if rng.random() < 0.7:
+            attributes["axis"] = int(rng.integers(-4, 4))
+        if rng.random() < 0.2:
+            attributes["select_last_index"] = 1
+        return str(rng.choice(["ArgMax", "ArgMin"])), [pick()], attributes
+    op = str(rng.choice(REDUCTIONS))
+    axes = [int(a) for a in rng.integers(-3, 3, size=int(rng.integers(0, 3)))]
+    attributes: dict = {}
+    if rng.random() < 0.6:
+        attributes["keepdims"] = int(rng.integers(0, 2))
+    ins = [pick()]
+    if rng.random() < 0.5:  # as an input (declined, or an error, where the op takes an attribute)
+        if rng.random() < 0.8:
+            initializers.append(numpy_helper.from_array(np.array(axes, np.int64), f"axes{k}"))
+            ins.append(f"axes{k}")
+        if rng.random() < 0.3:
+            attributes["noop_with_empty_axes"] = int(rng.integers(0, 2))
+    elif rng.random() < 0.8 and axes:  # (an empty INTS attribute reads as none)
+        attributes["axes"] = axes
+    return op, ins, attributes
 
 
 def _random_slice(rng, pick, k: int, initializers: list):
@@ -556,7 +623,8 @@ _ZERO_POINT_TYPES = (np.int8, np.uint8, np.int8, np.int32, np.int16)
 
 def random_quantized_model(seed: int) -> onnx.ModelProto:
     """Layers as quantizers write them (QuantizeLinear, DequantizeLinear of the activation and
-    of a weight, MatMul, Add of a dequantized INT32 bias, Relu) with random variations: scales
+    of a weight, MatMul, Add of a dequantized INT32 bias, Relu; or dynamic ones:
+    `_random_dynamic_layer`) with random variations: scales
     of FLOAT or FLOAT16, zero points of several types, left out or given as an empty name or
     an untyped value, per-axis and block attributes, attributes an opset does not define,
     `output_dtype`, data without a shape."""
@@ -571,6 +639,9 @@ def random_quantized_model(seed: int) -> onnx.ModelProto:
     nodes, initializers, current = [], [], "x"
     uses_foreign = False
     for k in range(int(rng.integers(1, 5))):
+        if rng.random() < 0.3:
+            current = _random_dynamic_layer(rng, k, current, hidden, nodes, initializers)
+            continue
         scale_type = np.float16 if opset >= 19 and rng.random() < 0.2 else np.float32
         initializers.append(numpy_helper.from_array(np.array(0.05, scale_type), f"s{k}"))
         zp_type = _ZERO_POINT_TYPES[int(rng.integers(len(_ZERO_POINT_TYPES)))]
@@ -620,12 +691,41 @@ def random_quantized_model(seed: int) -> onnx.ModelProto:
     return helper.make_model(graph, opset_imports=imports, ir_version=8)
 
 
+def _random_dynamic_layer(rng, k: int, current: str, hidden: int, nodes, initializers) -> str:
+    """A layer as onnxruntime's dynamic quantization writes it (DynamicQuantizeLinear of the
+    activation, MatMulInteger with the weight, the product of the scales): weights of UINT8
+    or INT8 and of rank 1 to 3 (now and then of another inner dim: a failing MatMul), zero
+    points given, left out or an empty name. Its output's name."""
+    weight_type = np.uint8 if rng.random() < 0.5 else np.int8
+    inner = hidden if rng.random() < 0.9 else hidden + 1
+    shape = {1: [inner], 2: [inner, hidden], 3: [2, inner, hidden]}[int(rng.integers(1, 4))]
+    initializers += [
+        numpy_helper.from_array(rng.integers(0, 9, shape).astype(weight_type), f"mw{k}"),
+        numpy_helper.from_array(np.array(0, weight_type), f"mwz{k}"),
+        numpy_helper.from_array(np.array(0.01, np.float32), f"mws{k}"),
+    ]
+    zero_points = [[], [""], [f"my{k}_zp"], [f"my{k}_zp", f"mwz{k}"], ["", f"mwz{k}"]]
+    chosen = zero_points[int(rng.integers(len(zero_points)))]
+    nodes += [
+        helper.make_node(
+            "DynamicQuantizeLinear", [current], [f"my{k}", f"my{k}_scale", f"my{k}_zp"]
+        ),
+        helper.make_node("MatMulInteger", [f"my{k}", f"mw{k}", *chosen], [f"mi{k}"]),
+        helper.make_node("Cast", [f"mi{k}"], [f"mc{k}"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", [f"my{k}_scale", f"mws{k}"], [f"msc{k}"]),
+        helper.make_node("Mul", [f"mc{k}", f"msc{k}"], [f"md{k}"]),
+    ]
+    return f"md{k}"
+
+
 # -- random convolutions ----------------------------------------------------------------------
 def random_conv_model(seed: int) -> onnx.ModelProto:
-    """Chains of Conv (1-D to 3-D; random kernels, strides, dilations, pads or auto_pad of
-    each kind, a bias or not; attributes of the wrong size, zero or negative, a kernel_shape
-    that is not the weight's) with Relu and a residual Add, on data whose spatial dims are
-    values, names or unknown, and weights whose dims may be unknown (a graph input)."""
+    """Chains of Conv, MaxPool and AveragePool (1-D to 3-D; random kernels, strides,
+    dilations, pads or auto_pad of each kind, a bias or not, ceil_mode; attributes of the
+    wrong size, zero or negative, a kernel_shape that is not the weight's or none) with
+    normalizations (`_random_normalization`), Relu, a residual Add and a global pool, on data
+    whose spatial dims are values, names or unknown, and weights whose dims may be unknown (a
+    graph input)."""
     rng = np.random.default_rng(30_000 + seed)
     spatial = int(rng.integers(1, 4))
     channels = int(rng.choice([1, 2, 4]))
@@ -641,6 +741,7 @@ def random_conv_model(seed: int) -> onnx.ModelProto:
     for k in range(int(rng.integers(1, 4))):
         kernel = [int(rng.choice([1, 2, 3, 5])) for _ in range(spatial)]
         weight = f"w{k}"
+        layer = str(rng.choice(["Conv", "Conv", "MaxPool", "AveragePool"]))
         if rng.random() < 0.1:  # a weight of unknown dims
             inputs.append(
                 _value_info(weight, TensorProto.FLOAT, [channels, channels, *([None] * spatial)])
@@ -673,26 +774,74 @@ def random_conv_model(seed: int) -> onnx.ModelProto:
             attributes["auto_pad"] = str(
                 rng.choice(["NOTSET", "VALID", "SAME_UPPER", "SAME_LOWER", "OTHER"])
             )
-        if rng.random() < 0.2:
-            attributes["group"] = 1
         ins = [current, weight]
-        if rng.random() < 0.3:
+        if layer != "Conv":  # a pool: its kernel_shape required (left out now and then)
+            ins = [current]
+            if rng.random() < 0.95:
+                attributes["kernel_shape"] = kernel
+            if rng.random() < 0.2:
+                attributes["ceil_mode"] = int(rng.integers(0, 2))
+            if layer == "AveragePool" and rng.random() < 0.3:
+                attributes["count_include_pad"] = int(rng.integers(0, 2))
+        elif rng.random() < 0.2:
+            attributes["group"] = 1
+        if layer == "Conv" and rng.random() < 0.3:
             initializers.append(numpy_helper.from_array(np.zeros(channels, np.float32), f"b{k}"))
             ins.append(f"b{k}")
-        conv = helper.make_node("Conv", ins, [f"c{k}"])
+        conv = helper.make_node(layer, ins, [f"c{k}"])
         for key, value in attributes.items():
             kind = onnx.AttributeProto.INTS if isinstance(value, list) else None
             conv.attribute.append(helper.make_attribute(key, value, attr_type=kind))
         nodes.append(conv)
-        nodes.append(helper.make_node("Relu", [f"c{k}"], [f"r{k}"]))
+        current = f"c{k}"
+        if rng.random() < 0.4:
+            current = _random_normalization(rng, k, current, channels, inputs, nodes, initializers)
+        nodes.append(helper.make_node("Relu", [current], [f"r{k}"]))
         current = f"r{k}"
         if rng.random() < 0.3:
             nodes.append(helper.make_node("Add", [current, "x"], [f"a{k}"]))
             current = f"a{k}"
+    if rng.random() < 0.3:
+        pool = str(rng.choice(["GlobalAveragePool", "GlobalMaxPool"]))
+        nodes.append(helper.make_node(pool, [current], ["pooled"]))
+        current = "pooled"
     outputs = [helper.make_empty_tensor_value_info(current)]
-    opset = int(rng.choice([13, 17, 21, 22, 25]))
+    opset = int(rng.choice([13, 14, 17, 19, 21, 22, 25]))
     graph = helper.make_graph(nodes, "conv", inputs, outputs, initializers)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=8)
+
+
+def _random_normalization(rng, k, current, channels, inputs, nodes, initializers) -> str:
+    """A BatchNormalization (its four parameters of `channels` values; now and then of
+    another count, another rank or unknown dims: a graph input) or an InstanceNormalization
+    of `current`; its output's name."""
+    if rng.random() < 0.2:
+        ins = [current, f"in_scale{k}", f"in_bias{k}"]
+        for name in ins[1:]:
+            initializers.append(numpy_helper.from_array(np.ones(channels, np.float32), name))
+        nodes.append(helper.make_node("InstanceNormalization", ins, [f"n{k}"], epsilon=1e-5))
+        return f"n{k}"
+    ins = [current]
+    for name in ("scale", "bias", "mean", "var"):
+        name = f"bn_{name}{k}"
+        shape = [channels]
+        choice = rng.random()
+        if choice < 0.05:
+            shape = [channels + 1]
+        elif choice < 0.1:
+            shape = [channels, 1]
+        if rng.random() < 0.1:
+            inputs.append(_value_info(name, TensorProto.FLOAT, [None] * len(shape)))
+        else:
+            initializers.append(numpy_helper.from_array(np.ones(shape, np.float32), name))
+        ins.append(name)
+    attributes = {"epsilon": 1e-5} if rng.random() < 0.5 else {}
+    if rng.random() < 0.2:
+        attributes["momentum"] = 0.9
+    if rng.random() < 0.1:
+        attributes["training_mode"] = 0
+    nodes.append(helper.make_node("BatchNormalization", ins, [f"n{k}"], **attributes))
+    return f"n{k}"
 
 
 # -- random graphs with Ifs -------------------------------------------------------------------
@@ -1447,7 +1596,7 @@ def test_the_values_data_propagation_passes_on_are_followed(nodes, values, model
 @needs_checked_onnx
 @pytest.mark.parametrize(
     ("make", "cases"),
-    [(random_model, 250), (random_shape_model, 250), (random_conv_model, 150)],
+    [(random_model, 250), (random_shape_model, 250), (random_conv_model, 300)],
     ids=["common ops", "shapes and integer tensors", "convolutions"],
 )
 def test_the_lean_run_of_declared_graphs_gives_the_policy_s_table(make, cases, monkeypatch):
