@@ -24,8 +24,8 @@
 //
 // Data propagation is modelled as ONNX's DataPropagationContext makes it: the values (a dim
 // value, a dim_param or unknown each) Shape, Gather, Slice, Squeeze, Unsqueeze, Cast,
-// Concat, Add, Sub and Mul give their output, read by a Reshape's and an Expand's shape
-// (onnx's getShapeInput: a constant's values, else the propagated ones, else as many unknown
+// Concat, Add, Sub and Mul (from opset 14) give their output, read by a Reshape's, an
+// Expand's, a ConstantOfShape's shape and a Resize's sizes (onnx's getShapeInput: a constant's values, else the propagated ones, else as many unknown
 // values as a rank-1 shape's static dim) — `inferred(model, data_prop=False)` gives the run
 // without it. `tests/perf/test_native_inference.py` holds its result equal to ONNX's, with
 // data propagation and without, on random graphs of these ops and on every model of the test
@@ -45,7 +45,8 @@
 //   ReduceLogSumExp: an axes attribute below 18, a constant input from 18; ReduceSum: a
 //   constant input); ArgMax and ArgMin (INT64); Shape (the rank, or the dims from `start` to
 //   `end`); Cast; Constant (a `value` tensor); Identity; Not (BOOL); Tile and Pad (constant
-//   repeats, pads and axes; else the rank); Conv, MaxPool and
+//   repeats, pads and axes; else the rank); Resize (constant FLOAT scales, or sizes read as
+//   a shape input; axes); Conv, MaxPool and
 //   AveragePool without ceil_mode (convPoolShapeInference); GlobalAveragePool and
 //   GlobalMaxPool; BatchNormalization in inference mode (its parameters' ranks and channels
 //   checked from opset 14); QuantizeLinear and DequantizeLinear (the data's shape; the zero
@@ -382,6 +383,27 @@ std::vector<int64_t> int64_values(const Tensor& t) {
   return values;
 }
 
+// A FLOAT tensor's values held in raw_data, as ONNX's ParseData<float> reads them (an empty
+// tensor: none); declined where they are held otherwise or would not be read.
+std::vector<float> float_values(const Tensor& t) {
+  if (t.elem != 1 || t.other_data) decline();
+  int64_t count = 1;
+  for (int64_t d : t.dims) {
+    if (d < 0 || d > (1 << 20)) decline();
+    count *= d;
+    if (count > (1 << 20)) decline();
+  }
+  std::vector<float> values;
+  if (!t.has_raw) {
+    if (count != 0) decline();  // (float_data: not read here)
+    return values;
+  }
+  if (t.raw.size() != static_cast<size_t>(count) * 4) decline();
+  values.resize(static_cast<size_t>(count));
+  if (count) std::memcpy(values.data(), t.raw.data(), t.raw.size());
+  return values;
+}
+
 Attribute parse_attribute(std::string_view bytes) {
   Attribute a;
   int names = 0;
@@ -529,7 +551,7 @@ bool modelled(std::string_view op) {
       "GreaterOrEqual", "And", "Or", "Xor", "Min", "Max", "GatherElements", "Flatten", "Gemm",
       "ConstantOfShape", "Range", "MatMulInteger", "DynamicQuantizeLinear", "MaxPool",
       "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "ArgMax", "ArgMin",
-      "BatchNormalization", "InstanceNormalization", "Not", "Sign", "Round", "Tile", "Pad",
+      "BatchNormalization", "InstanceNormalization", "Not", "Sign", "Round", "Tile", "Pad", "Resize",
       "Reshape", "ReduceMean", "Cast", "Constant", "If", "QuantizeLinear",
       "DequantizeLinear", "Conv", "Clip", "Gather", "LayerNormalization", "Unsqueeze",
       "Squeeze", "Slice", "Shape", "ReduceSum"};
@@ -1334,6 +1356,101 @@ class Inference {
     return out;
   }
 
+  // Resize (onnx's resizeShapeInferenceVersioned of opsets 13 to 25): the data's element
+  // type; where it has a shape, its rank, and each dim from `sizes` (a value above 0 of the
+  // shape input: a constant's or what data propagation made) or from constant FLOAT
+  // `scales` (floor(dim * scale) of a dim that is a value), `axes` picking the dims they
+  // give (the others: the input's values). One of them must be given; a keep_aspect_ratio_
+  // policy other than "stretch" is declined.
+  Type resize(const Node& n) const {
+    count(n, 1, 4, 1);
+    const Attribute* axes_attr = nullptr;
+    for (const Attribute& a : n.attributes) {
+      if (a.name == "axes") {
+        if (a.type != 7 || a.has_i) decline();
+        axes_attr = &a;
+      } else if (a.name == "keep_aspect_ratio_policy") {
+        if (a.type != 3 || !a.has_s || a.s != "stretch") decline();
+      } else if (a.name == "mode" || a.name == "coordinate_transformation_mode" ||
+                 a.name == "nearest_mode") {
+        if (a.type != 3 || !a.has_s) decline();
+      } else if (a.name == "cubic_coeff_a" || a.name == "extrapolation_value") {
+        if (a.type != 1 || !a.has_f) decline();
+      } else if (a.name == "exclude_outside" || a.name == "antialias") {
+        if (a.type != 2 || !a.has_i) decline();
+      } else {
+        decline();
+      }
+      n.attribute(a.name);  // (declines a name given twice)
+    }
+    Type out = elem_from(n, 0);
+    const Type* in = input_type(n, 0);
+    if (!has_shape(in)) return out;
+    const size_t rank = in->dims.size();
+    const auto given = [&](size_t k) { return k < n.in.size() && n.in[k] != kNoName; };
+    bool has_scales = given(2), has_sizes = given(3);
+    const Tensor* scales = input_data(n, 2);
+    std::vector<int64_t> sizes;
+    std::vector<Dim> sizes_shape;
+    if (n.in.size() > 3 && shape_input(n, 3, sizes_shape)) {
+      if (sizes_shape.empty()) has_sizes = false;
+      for (const Dim& d : sizes_shape) sizes.push_back(d.kind == Dim::kValue ? d.value : 0);
+    }
+    std::vector<float> scale_values;
+    if (scales) {
+      if (scales->elem != 1) throw Failed{};  // (ParseData<float>'s type check)
+      scale_values = float_values(*scales);
+      if (scale_values.empty()) has_scales = false, scales = nullptr;
+    }
+    if (static_cast<int>(has_scales) + static_cast<int>(has_sizes) != 1) throw Failed{};
+    out.has_shape = true;
+    out.dims.assign(rank, Dim{});
+    std::vector<int64_t> axes;
+    if (axes_attr) {
+      axes = axes_attr->ints;
+      adjust_axes(axes, static_cast<int64_t>(rank));
+      no_duplicate_axes(axes);
+    }
+    if (has_sizes) {
+      if (sizes.size() != (axes.empty() ? rank : axes.size())) throw Failed{};
+      if (!axes.empty()) {
+        std::vector<int64_t> all(rank);
+        for (size_t i = 0; i < rank; ++i) {
+          all[i] = in->dims[i].kind == Dim::kValue ? in->dims[i].value : -1;
+        }
+        for (size_t i = 0; i < axes.size(); ++i) all[static_cast<size_t>(axes[i])] = sizes[i];
+        sizes.swap(all);
+      }
+      for (size_t i = 0; i < rank; ++i) {
+        if (sizes[i] > 0) {
+          out.dims[i].kind = Dim::kValue;
+          out.dims[i].value = sizes[i];
+        }
+      }
+    } else if (scales) {
+      if (!axes.empty()) {
+        if (scale_values.size() != axes.size()) throw Failed{};
+        std::vector<float> all(rank, 1.0f);
+        for (size_t i = 0; i < axes.size(); ++i) {
+          all[static_cast<size_t>(axes[i])] = scale_values[i];
+        }
+        scale_values.swap(all);
+      } else if (scale_values.size() != rank) {
+        throw Failed{};
+      }
+      for (size_t i = 0; i < rank; ++i) {
+        if (in->dims[i].kind != Dim::kValue) continue;
+        const double scaled = std::floor(static_cast<double>(in->dims[i].value) *
+                                         static_cast<double>(scale_values[i]));
+        // (a value out of int64's range: the cast is undefined in C++ too; not modelled)
+        if (!(scaled >= -9.2e18 && scaled <= 9.2e18)) decline();
+        out.dims[i].kind = Dim::kValue;
+        out.dims[i].value = static_cast<int64_t>(scaled);
+      }
+    }
+    return out;
+  }
+
   // MaxPool and AveragePool (onnx's pool functions of opsets 13 to 25, alike without
   // `ceil_mode`, which is declined): the data's element type and convPoolShapeInference's
   // shape (MaxPool's Indices, a second output, declined). AveragePool reads `dilations`
@@ -2106,7 +2223,9 @@ class Inference {
         out.has_shape = true;
         broadcast(a->dims, b->dims, out.dims);
       }
-      if (op != "Div" && op != "Pow") {  // onnx's MathOpDataPropagator
+      // onnx's MathOpDataPropagator: Add-14, Sub-14 and Mul-14's (the versions of opset 13
+      // propagate nothing)
+      if (op != "Div" && op != "Pow" && opset_ >= 14) {
         std::vector<Dim> first, second;
         if (data_values(n, 0, first) && data_values(n, 1, second)) {
           const size_t a = first.size(), b = second.size();
@@ -2454,6 +2573,7 @@ class Inference {
       return out;
     }
     if (op == "Pad") return pad(n);
+    if (op == "Resize") return resize(n);
     if (op == "InstanceNormalization") {  // the first input's type
       count(n, 3, 3, 1);
       for (const Attribute& a : n.attributes) {

@@ -149,7 +149,9 @@ def _random_elementwise(rng, pick, k: int, initializers: list) -> tuple[str, lis
     LayerNormalization (axis at random), a Gather (indices of random dims and values, axis
     at random), an Unsqueeze or a Squeeze (`_random_squeeze`), a Slice (`_random_slice`), a
     reduction or an ArgMax/ArgMin (`_random_reduction`)."""
-    kind = rng.integers(0, 18)
+    kind = rng.integers(0, 19)
+    if kind == 18:
+        return _random_resize(rng, pick, k, initializers)
     if kind >= 16:
         return _random_tile_or_pad(rng, pick, k, initializers, tile=kind == 16)
     if kind >= 14:
@@ -221,6 +223,43 @@ def _random_tile_or_pad(rng, pick, k: int, initializers: list, tile: bool):
             ins.append(f"axes{k}")
     attributes = {"mode": str(rng.choice(["constant", "reflect", "edge"]))} if rng.random() < 0.4 else {}
     return "Pad", ins, attributes
+
+
+def _random_resize(rng, pick, k: int, initializers: list, rank: int | None = None):
+    """A Resize by constant FLOAT scales or INT64 sizes of random lengths (the data's rank is
+    not known here) and values, or by a graph's tensor; both or neither now and then, empty
+    scales, scales of another type, an axes attribute (out of range or repeated now and
+    then), a keep_aspect_ratio_policy. `rank`: the data's, if known (the inputs' length
+    then mostly matches it)."""
+    length = rank if rank is not None and rng.random() < 0.8 else int(rng.integers(0, 5))
+    ins = [pick(), "" if rng.random() < 0.8 else pick()]  # (roi: not read)
+    by = str(rng.choice(["scales", "sizes", "computed", "both", "neither", "empty", "ints"],
+                        p=[0.35, 0.3, 0.1, 0.05, 0.05, 0.05, 0.1]))  # fmt: skip
+    scales = rng.choice([0.5, 1.0, 1.5, 2.0, 3.0, 0.3], size=length).astype(np.float32)
+    if by in ("scales", "both", "empty", "ints"):
+        values = {"empty": np.zeros([0], np.float32), "ints": scales.astype(np.int64)}.get(by, scales)
+        initializers.append(numpy_helper.from_array(values, f"scales{k}"))
+        ins.append(f"scales{k}")
+    elif by == "computed":
+        ins.append(pick())
+    else:
+        ins.append("")
+    if by in ("sizes", "both"):
+        sizes = rng.integers(0 if rng.random() < 0.1 else 1, 9, size=length).astype(np.int64)
+        initializers.append(numpy_helper.from_array(sizes, f"sizes{k}"))
+        ins.append(f"sizes{k}")
+    attributes: dict = {}
+    if rng.random() < 0.2 and length:
+        attributes["axes"] = (
+            [int(a) for a in rng.permutation(length) - (length if rng.random() < 0.5 else 0)]
+            if rng.random() < 0.7
+            else [int(a) for a in rng.integers(-4, 4, size=length)]
+        )
+    if rng.random() < 0.3:
+        attributes["mode"] = str(rng.choice(["nearest", "linear", "cubic"]))
+    if rng.random() < 0.05:
+        attributes["keep_aspect_ratio_policy"] = "not_larger"
+    return "Resize", ins, attributes
 
 
 def _random_reduction(rng, pick, k: int, initializers: list):
@@ -718,6 +757,34 @@ def _random_dynamic_layer(rng, k: int, current: str, hidden: int, nodes, initial
     return f"md{k}"
 
 
+def random_resize_model(seed: int) -> onnx.ModelProto:
+    """Resizes of data of rank 1 to 4 (dims mostly values, now and then names) by `_random_
+    resize`'s inputs, or by sizes the graph computes from the data's shape (Shape, Mul by a
+    constant, Concat: data propagation's values)."""
+    rng = np.random.default_rng(40_000 + seed)
+    rank = int(rng.integers(1, 5))
+    shape = [int(rng.integers(1, 9)) if rng.random() < 0.85 else "d" for _ in range(rank)]
+    inputs = [_value_info("x", TensorProto.FLOAT, shape)]
+    nodes, initializers, current = [], [], "x"
+    for k in range(int(rng.integers(1, 3))):
+        if rng.random() < 0.25:  # sizes computed: the data's dims, some doubled
+            initializers.append(_int64(f"twice{k}", [int(v) for v in rng.integers(1, 3, rank)]))
+            nodes += [
+                helper.make_node("Shape", [current], [f"shape{k}"]),
+                helper.make_node("Mul", [f"shape{k}", f"twice{k}"], [f"sizes{k}"]),
+                helper.make_node("Resize", [current, "", "", f"sizes{k}"], [f"y{k}"]),
+            ]
+        else:
+            op, ins, attributes = _random_resize(rng, lambda: current, k, initializers, rank)
+            nodes.append(helper.make_node(op, ins, [f"y{k}"], **attributes))
+        current = f"y{k}"
+    opset = int(rng.choice([13, 17, 18, 19, 21, 25]))
+    graph = helper.make_graph(
+        nodes, "resize", inputs, [helper.make_empty_tensor_value_info(current)], initializers
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=8)
+
+
 # -- random convolutions ----------------------------------------------------------------------
 def random_conv_model(seed: int) -> onnx.ModelProto:
     """Chains of Conv, MaxPool and AveragePool (1-D to 3-D; random kernels, strides,
@@ -1039,6 +1106,7 @@ def with_random_value_info(make):
         (random_model_with_ifs, 1500, 1 / 6),
         (random_elementwise_model, 1000, 1 / 5),
         (random_shape_model, 2000, 1 / 5),
+        (random_resize_model, 600, 1 / 4),
         (with_random_value_info(random_model), 600, 1 / 8),
         (with_random_value_info(random_quantized_model), 300, 1 / 8),
         (with_random_value_info(random_conv_model), 300, 1 / 8),
@@ -1053,6 +1121,7 @@ def with_random_value_info(make):
         "Ifs",
         "activations, Clip, Gather, LN, Squeeze",
         "shapes and integer tensors",
+        "Resize",
         "common ops, value_info",
         "quantized, value_info",
         "convolutions, value_info",
@@ -1390,7 +1459,7 @@ def test_declines_what_it_does_not_model(change):
     elif change == "function":
         model.functions.append(helper.make_function("f", "F", ["a"], ["b"], [], []))
     elif change == "unmodelled op":
-        model.graph.node.append(helper.make_node("Tile", ["y", "y"], ["c"]))
+        model.graph.node.append(helper.make_node("NonZero", ["y"], ["c"]))
     elif change == "old opset":
         model.opset_import[0].version = 12
     elif change == "duplicate output":
