@@ -235,6 +235,31 @@ def test_alike_nodes_are_bound_once_and_undeclared_names_never_looked_up(monkeyp
     assert unhinted == found and {n for n in asked if n[0] in "cr"}
 
 
+def test_nodes_of_a_domain_without_schemas_are_not_passed_over(monkeypatch):
+    """A custom op's node binds nothing (no schema anywhere): the passes look at the
+    schema-bound nodes around it alone (a chain of 100,000 custom-op nodes is not walked
+    node by node), and the types they find are the same."""
+    model = _custom_chain(50)
+    types = infer_types(model)
+    dtypes = {name: onnx.TensorProto.DataType.Name(types[name].tensor_type.elem_type)
+              for name in types}  # fmt: skip
+    dtypes["w"] = "FLOAT16"
+    rows_seen = []
+    real = schema_types._Binder.passes
+    monkeypatch.setattr(
+        schema_types._Binder,
+        "passes",
+        lambda self, rows, foreign: rows_seen.extend(rows) or real(self, rows, foreign),
+    )
+    found = schema_types.element_types(
+        *_columns(model), {"": 17, "com.example": 1}, lambda n: dtypes.get(n, "UNDEFINED"),
+        set(types), ["w", "x"],
+    )  # fmt: skip
+    assert all(found[f"{kind}{i}"] == "FLOAT16" for i in range(50) for kind in "cr")
+    ops = [node.op_type for node in model.graph.node]
+    assert rows_seen and all(ops[i] != "MyOp" for i in rows_seen)
+
+
 def test_a_declared_name_shadowed_by_an_output_is_looked_up():
     """An output named like an initializer (an invalid graph: validity reports it) keeps
     the initializer's type where it is declared, as the tensor's facts give it."""

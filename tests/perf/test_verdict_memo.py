@@ -1012,6 +1012,36 @@ def test_graph_outputs_are_keyed_by_type(monkeypatch):
     assert "u" in keyed and "x" in keyed
 
 
+def test_untyped_tensors_are_keyed_as_one(monkeypatch):
+    """The tensors inference leaves untyped (a chain of custom ops, unnamed nodes among
+    them) are keyed once, in bulk: the report is the one keying each, and the unnamed
+    nodes' findings name them by their position."""
+    nodes, current = [], "x"
+    for i in range(120):
+        name = f"custom{i}" if i % 2 else ""
+        nodes.append(helper.make_node("MyOp", [current], [f"c{i}"], name=name, domain="custom"))
+        current = f"c{i}"
+    nodes.append(helper.make_node("Relu", [current], ["y"], name="relu"))
+    model = _model(
+        nodes,
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 8])],
+    )
+    model.opset_import.append(helper.make_opsetid("custom", 1))
+    shared, alone = _reports(model, "rtx-1")
+    assert shared == alone
+    assert "MyOp node '<MyOp #4>'" in shared
+    one_by_one = []  # (what a node's first read of a tensor not keyed yet keys)
+    real = static.VerdictMemo._tensor_key
+    monkeypatch.setattr(
+        static.VerdictMemo,
+        "_tensor_key",
+        lambda self, name: one_by_one.append(name) or real(self, name),
+    )
+    static.check_static(load_model(model), parse_target("rtx-1"))
+    assert not [name for name in one_by_one if name.startswith("c")]
+
+
 def _named_shape_constants(count: int, bad: int | None = None) -> onnx.ModelProto:
     """`count` Reshapes, each of its own shape [-1, 4, 2] held by a Constant whose tensor is
     named and documented after it (as a model made with onnx.helper names them), every third
