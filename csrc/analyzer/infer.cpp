@@ -67,6 +67,7 @@
 #include <Python.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -118,7 +119,7 @@ struct Failed {};    // thrown where ONNX's inference function would fail for th
 
 // The source line of the last decline (`declined_at`: what a test or a developer asks when a
 // model it expected to be modelled is not).
-int g_declined_at = 0;
+std::atomic<int> g_declined_at{0};  // (runs in two threads at once: `inferred` lets go of the GIL)
 [[noreturn]] void decline_at(int line) {
   g_declined_at = line;
   throw Declined{};
@@ -2846,6 +2847,9 @@ PyObject* inferred(PyObject*, PyObject* args) {
   std::string result;
   bool ok = false;
   g_declined_at = 0;
+  // (no Python object is touched until the run is over: other threads run meanwhile, and
+  // two runs of one model, with and without data propagation, can be made at once)
+  Py_BEGIN_ALLOW_THREADS
   try {
     std::string_view model(static_cast<const char*>(view.buf), static_cast<size_t>(view.len));
     int64_t ir_version = 0;
@@ -2932,6 +2936,7 @@ PyObject* inferred(PyObject*, PyObject* args) {
   } catch (const std::bad_alloc&) {
   } catch (const std::length_error&) {
   }
+  Py_END_ALLOW_THREADS
   PyBuffer_Release(&view);
   if (!ok) Py_RETURN_NONE;
   PyObject* inferred = PyBytes_FromStringAndSize(result.data(), static_cast<Py_ssize_t>(result.size()));
@@ -2954,7 +2959,7 @@ PyObject* inferred(PyObject*, PyObject* args) {
   return Py_BuildValue("(NN)", inferred, noted);
 }
 
-PyObject* declined_at(PyObject*, PyObject*) { return PyLong_FromLong(g_declined_at); }
+PyObject* declined_at(PyObject*, PyObject*) { return PyLong_FromLong(g_declined_at.load()); }
 
 PyObject* opset_range(PyObject*, PyObject*) { return Py_BuildValue("(LL)", kMinOpset, kMaxOpset); }
 

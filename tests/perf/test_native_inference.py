@@ -1912,6 +1912,46 @@ def test_the_lean_policy_of_a_stale_model_is_the_policy_s_table(make, cases):
 
 
 @needs_checked_onnx
+def test_a_stale_model_s_two_runs_are_made_at_once(monkeypatch):
+    """Where the lean check fails on a stale declaration, the model's runs with and without
+    data propagation are made at once, in two threads (`native_lenient_pair`): each is the
+    run made alone, and the policy's table asks for neither again."""
+    if _speculation._wire is None:
+        pytest.skip("the native reader is not built")
+    made = []
+    real = _speculation._infer.inferred
+    monkeypatch.setattr(
+        _speculation,
+        "_infer",
+        type("Spy", (), {"inferred": staticmethod(lambda *a: made.append(a[1:]) or real(*a))}),
+    )
+    paired = 0
+    for seed in range(300):
+        model = with_random_value_info(random_model)(seed)
+        _speculation._native_lenient.cache_clear()
+        del made[:]
+        try:
+            _speculation.lean_inferred(model.SerializeToString())
+            continue
+        except _speculation.SpeculationFailed as failed:
+            if failed.checked_model is None or (False, False) not in made:
+                continue
+            runs = len(made)
+            state = _speculation.lean_policy(failed)
+            assert len(made) == runs  # (both remembered)
+            checked = failed.checked_model
+        if state is None:
+            continue
+        for data_prop in (False, True):
+            alone = real(checked, data_prop, False)
+            assert _speculation.native_lenient(checked, data_prop) == (
+                alone[0], _speculation.strict_error_of(alone[1])
+            ), f"seed {seed}"
+        paired += 1
+    assert paired >= 5, paired
+
+
+@needs_checked_onnx
 def test_the_lean_policy_propagates_where_the_policy_does():
     """A stale declaration beside a Reshape to the graph's own Shape: the policy infers with
     data propagation (the Reshape's dims are unknown without it), and so does the table the
