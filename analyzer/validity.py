@@ -31,6 +31,7 @@ node at fault (its index in the top-level graph) or to the graph.
 
 from __future__ import annotations
 
+import collections
 import functools
 import logging
 import math
@@ -1613,7 +1614,7 @@ def drop_stale_value_info(proto: onnx.ModelProto) -> list[str]:
     return stale
 
 
-def inference_problems(error: str, proto: onnx.ModelProto) -> list[Problem]:
+def inference_problems(error: str, proto: onnx.ModelProto, fields=None) -> list[Problem]:
     """The node errors in what strict shape inference raised (`error`) that make the graph
     invalid.
 
@@ -1624,6 +1625,9 @@ def inference_problems(error: str, proto: onnx.ModelProto) -> list[Problem]:
     value_info or graph-output shape the exporter declared; it counts only when strict
     inference raises it again on the graph without those declarations (`_interface_only`),
     i.e. from the graph's inputs and weights alone (onnxruntime refuses such a model at load).
+
+    `fields`: the top-level graph's `graph.NodeFields`, if at hand (its columns are read
+    instead of 100,000 node wrappers: a genai LLM's stale declaration, ~0.2 s).
     """
     if not error:
         return []
@@ -1631,13 +1635,17 @@ def inference_problems(error: str, proto: onnx.ModelProto) -> list[Problem]:
     if not errors:
         return []
     graph = proto.graph
+    if fields is None:
+        names, ops = [n.name for n in graph.node], [n.op_type for n in graph.node]
+    else:
+        names, ops = fields.names, fields.ops
     by_name: dict[str, int] = {}
     unnamed: dict[str, list[int]] = {}
-    for index, node in enumerate(graph.node):
-        if node.name:
-            by_name.setdefault(node.name, index)
+    for index, (name, op) in enumerate(zip(names, ops, strict=True)):
+        if name:
+            by_name.setdefault(name, index)
         else:
-            unnamed.setdefault(node.op_type, []).append(index)
+            unnamed.setdefault(op, []).append(index)
 
     def node_index(op: str, name: str) -> int | None:
         if name:
@@ -1704,7 +1712,8 @@ def inference_problems(error: str, proto: onnx.ModelProto) -> list[Problem]:
     # a merge with a type only value_info declares is gone without it: not confirmed, and
     # no run is made for it (onnxruntime-genai's builder declares a shared constant of rank
     # 1 with rank 0 in every model it writes)
-    stale = _declaration_merges(conflicts, graph, node_index)
+    outputs = fields.outputs if fields is not None else [n.output for n in graph.node]
+    stale = _declaration_merges(conflicts, graph, node_index, names, ops, outputs)
     conflicts = [conflict for conflict in conflicts if conflict not in stale]
     if conflicts:
         # errors of top-level nodes without bodies alone are read from small scopes
@@ -1729,14 +1738,16 @@ def inference_problems(error: str, proto: onnx.ModelProto) -> list[Problem]:
     return out
 
 
-def _declaration_merges(conflicts: list, graph: onnx.GraphProto, node_index) -> set:
+def _declaration_merges(
+    conflicts: list, graph: onnx.GraphProto, node_index, names: list, ops: list, outputs: list
+) -> set:
     """The conflicts (op, name, why) of `inference_problems` that are certainly a node's
     output merged with a type that value_info alone gives it: a merge error (MERGE_ERRORS)
     of a node found by its name, none of whose outputs is a graph input, output or
     initializer, or is written by another node. Strict inference of the graph without
     value_info (`_interface_only`) finds no type to merge such an output with, so it does not
     raise that error again (at the top level, ONNX merges a node's outputs only with what the
-    graph declares or an earlier node wrote)."""
+    graph declares or an earlier node wrote). `names`, `ops`, `outputs`: the nodes' columns."""
     from trtforge.analyzer.inference import MERGE_ERRORS
 
     merges = [c for c in conflicts if any(text in c[2] for text in MERGE_ERRORS)]
@@ -1745,21 +1756,16 @@ def _declaration_merges(conflicts: list, graph: onnx.GraphProto, node_index) -> 
     interface = {v.name for v in (*graph.input, *graph.output)}
     interface.update(t.name for t in graph.initializer)
     interface.update(t.values.name for t in graph.sparse_initializer)
-    written: dict[str, int] = {}
-    names: dict[str, int] = {}
-    for node in graph.node:
-        names[node.name] = names.get(node.name, 0) + 1
-        for out in node.output:
-            written[out] = written.get(out, 0) + 1
+    written = collections.Counter(out for outs in outputs for out in outs)
+    named = collections.Counter(names)
     stale = set()
     for op, name, why in merges:
         index = node_index(op, name)
-        if index is None or (name and names.get(name) != 1):
+        if index is None or (name and named.get(name) != 1):
             continue
-        node = graph.node[index]
-        if node.op_type != op:
+        if ops[index] != op:
             continue
-        if all(out not in interface and written[out] == 1 for out in node.output if out):
+        if all(out not in interface and written[out] == 1 for out in outputs[index] if out):
             stale.add((op, name, why))
     return stale
 

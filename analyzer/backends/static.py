@@ -641,7 +641,7 @@ class StaticChecker:
             graph_findings=graph_findings,
         )
         if self._depth == 0 and not any(p.finding.is_error for p in problems):
-            problems += validity.inference_problems(self.types.strict_error, proto)
+            problems += validity.inference_problems(self.types.strict_error, proto, f)
         if self._depth == 0 and not any(p.finding.is_error for p in problems):
             problems += validity.negative_dim_problems(proto.graph, self.types)
         validity.attach(report, problems)

@@ -20,6 +20,7 @@ from trtforge.analyzer import validity
 from trtforge.analyzer.api import parser_available
 from trtforge.analyzer.cli.check import main as check_main
 from trtforge.analyzer.cli.rewrite import main as rewrite_main
+from trtforge.analyzer.graph import NodeFields
 
 from .schema_check import validate_check_json
 
@@ -1187,6 +1188,10 @@ def test_a_merge_with_a_value_info_declaration_alone_needs_no_confirming_run(
     monkeypatch.setattr(validity, "_strict_error", lambda *a, **k: made.append(1) or real(*a, **k))
     problems = validity.inference_problems(error, model)
     assert bool(made) == run
+    # the graph's columns, where the caller has them, read as the nodes are
+    del made[:]
+    by_columns = validity.inference_problems(error, model, NodeFields.read(model.graph))
+    assert bool(made) == run and by_columns == problems
     monkeypatch.setattr(validity, "_declaration_merges", lambda *_: set())
     assert [p.finding for p in problems] == [
         p.finding for p in validity.inference_problems(error, model)
