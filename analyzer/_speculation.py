@@ -555,16 +555,26 @@ def lean_policy(failed: SpeculationFailed) -> tuple[dict[str, bytes], list[int],
     if plain is None or ELEMENT_TYPE_CONFLICT in plain[1]:
         return None
     inferred, strict_error = plain
+    with_propagation = None
+    if propagates(failed.ops):
+        # the propagated run's types, where the plain run has no rank-1 tensor too large for
+        # propagation; propagation only adds shape facts, so where the propagated types show
+        # none, the plain run has none either and its types are not read (~0.04 s for
+        # 100,000 declarations)
+        propagated = native_lenient(failed.checked_model, True)
+        with_propagation = None if propagated is None else inferred_types(propagated[0])
+        if with_propagation is not None:
+            ops, raw = with_propagation
+            if not too_large_for_data_prop(set(raw.values())):
+                return raw, shape_consumers(ops), strict_error
     read = inferred_types(inferred)
     if read is None:
         return None
     ops, raw = read
     if propagates(failed.ops) and not too_large_for_data_prop(set(raw.values())):
-        propagated = native_lenient(failed.checked_model, True)
-        read = None if propagated is None else inferred_types(propagated[0])
-        if read is None:
+        if with_propagation is None:
             return None
-        ops, raw = read
+        ops, raw = with_propagation
     return raw, shape_consumers(ops), strict_error
 
 
