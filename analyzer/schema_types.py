@@ -122,6 +122,18 @@ def signature(op: str, domain: str, opset: int) -> Signature | None:
     return None if schema is None else _signature_of(schema)
 
 
+def read_schemas_for(domains: Iterable[str]) -> None:
+    """Reads onnxruntime's schemas now where nodes of these domains will ask for them
+    (`_onnxruntime_schemas`: an import of ~0.1 s, made once): work the static check does
+    while it waits for the types (an onnxruntime-genai LLM, a fused BERT)."""
+    if any(
+        _domain(d).startswith(ONNXRUNTIME_DOMAIN_PREFIXES)
+        for d in set(domains)
+        if isinstance(d, str)
+    ):
+        _onnxruntime_schemas()
+
+
 @functools.cache
 def _onnxruntime_schemas() -> dict[tuple[str, str], object]:
     """(domain, op) -> the newest schema onnxruntime registers, for the domains onnx does

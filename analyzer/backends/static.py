@@ -697,11 +697,13 @@ def _with_schema_types(top: GraphView, types: TypeTable, opsets: Mapping[str, in
 def _prepare(top: GraphView, memo: VerdictMemo | None) -> None:
     """What needs no types, done while they are inferred: the knowledge base's rules loaded
     (their modules register the structural analyses), those analyses of the graph
-    (`GraphView.prepare_structural`), and the memo's table of constant values."""
+    (`GraphView.prepare_structural`), the memo's table of constant values, and onnxruntime's
+    schemas where its ops will ask for them (`schema_types.read_schemas_for`)."""
     all_rules()
     top.prepare_structural()
     if memo is not None:
         memo.prepare()
+    schema_types.read_schemas_for(top.fields.domains)
 
 
 def _mentions(text: str, name: str) -> bool:
