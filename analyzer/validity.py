@@ -538,6 +538,10 @@ def type_problems(graph: onnx.GraphProto, types, opsets: dict[str, int]) -> list
     return problems
 
 
+#: the domains onnx's schemas are of (any other has none for `input_problems` to read)
+_ONNX_SCHEMA_DOMAINS = frozenset({"", "ai.onnx.ml", "ai.onnx.preview", "ai.onnx.preview.training"})
+
+
 def input_problems(node: onnx.NodeProto, graph, opset: int) -> Iterator[tuple[str, str, str]]:
     """(code without `invalid/`, why, hint) for each way the node's inputs break its schema
     (`graph`: its GraphView): types bound to one variable that differ (`type_mismatch`), else
@@ -547,6 +551,8 @@ def input_problems(node: onnx.NodeProto, graph, opset: int) -> Iterator[tuple[st
     if not node.input:
         return
     domain = "" if node.domain == "ai.onnx" else node.domain
+    if domain not in _ONNX_SCHEMA_DOMAINS:
+        return  # no schema of onnx's to break (a custom op's inputs are not looked up)
     dtypes = [graph.tensor(name).dtype if name else "" for name in node.input]
     for code, why, hint in (
         ("inconsistent-types", type_mismatch, TYPE_MISMATCH_HINT),

@@ -1196,3 +1196,10 @@ def test_a_merge_with_a_value_info_declaration_alone_needs_no_confirming_run(
     assert [p.finding for p in problems] == [
         p.finding for p in validity.inference_problems(error, model)
     ]
+
+
+def test_the_domains_input_problems_reads_are_onnx_s():
+    """`validity.input_problems` reads onnx's schemas only: the domains they are of are the
+    ones it looks a node's inputs up for (a custom op's are never looked up)."""
+    schemas = onnx.defs.get_all_schemas_with_history()
+    assert validity._ONNX_SCHEMA_DOMAINS == {schema.domain for schema in schemas}
