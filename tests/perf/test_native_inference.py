@@ -221,7 +221,9 @@ def _random_tile_or_pad(rng, pick, k: int, initializers: list, tile: bool):
         if len(ins) == 3 and rng.random() < 0.5:
             initializers.append(numpy_helper.from_array(np.array(axes, np.int64), f"axes{k}"))
             ins.append(f"axes{k}")
-    attributes = {"mode": str(rng.choice(["constant", "reflect", "edge"]))} if rng.random() < 0.4 else {}
+    attributes = (
+        {"mode": str(rng.choice(["constant", "reflect", "edge"]))} if rng.random() < 0.4 else {}
+    )
     return "Pad", ins, attributes
 
 
@@ -237,7 +239,9 @@ def _random_resize(rng, pick, k: int, initializers: list, rank: int | None = Non
                         p=[0.35, 0.3, 0.1, 0.05, 0.05, 0.05, 0.1]))  # fmt: skip
     scales = rng.choice([0.5, 1.0, 1.5, 2.0, 3.0, 0.3], size=length).astype(np.float32)
     if by in ("scales", "both", "empty", "ints"):
-        values = {"empty": np.zeros([0], np.float32), "ints": scales.astype(np.int64)}.get(by, scales)
+        values = {"empty": np.zeros([0], np.float32), "ints": scales.astype(np.int64)}.get(
+            by, scales
+        )
         initializers.append(numpy_helper.from_array(values, f"scales{k}"))
         ins.append(f"scales{k}")
     elif by == "computed":
@@ -775,7 +779,9 @@ def random_resize_model(seed: int) -> onnx.ModelProto:
                 helper.make_node("Resize", [current, "", "", f"sizes{k}"], [f"y{k}"]),
             ]
         else:
-            op, ins, attributes = _random_resize(rng, lambda: current, k, initializers, rank)
+            op, ins, attributes = _random_resize(
+                rng, lambda data=current: data, k, initializers, rank
+            )
             nodes.append(helper.make_node(op, ins, [f"y{k}"], **attributes))
         current = f"y{k}"
     opset = int(rng.choice([13, 17, 18, 19, 21, 25]))
@@ -1945,7 +1951,8 @@ def test_a_stale_model_s_two_runs_are_made_at_once(monkeypatch):
         for data_prop in (False, True):
             alone = real(checked, data_prop, False)
             assert _speculation.native_lenient(checked, data_prop) == (
-                alone[0], _speculation.strict_error_of(alone[1])
+                alone[0],
+                _speculation.strict_error_of(alone[1]),
             ), f"seed {seed}"
         paired += 1
     assert paired >= 5, paired
