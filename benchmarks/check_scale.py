@@ -21,8 +21,11 @@ its contrib op, `make_weighted_chain` gives the chain large weights (embedded or
 writes quantized layers as onnxruntime's quantizer does, `make_dynamic_reshapes` the dynamic
 reshapes of a TorchScript export with a Constant node for each constant (named, as
 onnx.helper names them, or not), `make_split_fanout` Split/Concat blocks,
-`make_fp16_layernorms` FLOAT16 LayerNormalization blocks and `make_long_names` a chain
-whose names are ~300 characters (docs/benchmarks.md uses them all).
+`make_fp16_layernorms` FLOAT16 LayerNormalization blocks, `make_long_names` a chain
+whose names are ~300 characters, `make_cnn_layers` Conv/BatchNormalization/Relu layers,
+`make_pool_layers` pools, Pad and Resize, `make_reduction_layers` a softmax written out with
+reductions and Tile, and `make_custom_chain` a chain of custom ops (docs/benchmarks.md uses
+them all).
 
 For each model it measures, every run in a fresh subprocess (peak RSS from `/proc`); with
 `--repeat N` each figure is the median of N runs:
@@ -619,6 +622,103 @@ def make_dynamic_reshapes(path: Path, nodes: int, named: bool = True) -> int:
     graph_nodes, _ = _layer_chain(nodes, layer)
     shape = ["batch", "seq", 32]
     return _save_nodes(path, graph_nodes, "dynamic_reshapes", (shape, shape), [], opset=13)
+
+
+def make_cnn_layers(path: Path, nodes: int, channels: int = 8) -> int:
+    """Conv (3x3, padded), BatchNormalization and Relu layers sharing one set of weights, on
+    [N, channels, 32, 32] data: a CNN's body at 100,000 nodes. Returns the node count."""
+    weights = [numpy_helper.from_array(np.full([channels, channels, 3, 3], 0.1, np.float32), "w")]
+    weights += [
+        numpy_helper.from_array(np.full([channels], value, np.float32), name)
+        for name, value in (("b", 0.0), ("scale", 1.0), ("bias", 0.0), ("mean", 0.0), ("var", 1.0))
+    ]
+
+    def layer(p: str, index: int, current: str, rng):
+        node = functools.partial(_layer_node, p)
+        made = [
+            node("Conv", [current, "w", "b"], "conv", pads=[1, 1, 1, 1]),
+            node("BatchNormalization", [f"{p}/conv", "scale", "bias", "mean", "var"], "bn"),
+            node("Relu", [f"{p}/bn"], "relu"),
+        ]
+        return made, [], f"{p}/relu"
+
+    graph_nodes, _ = _layer_chain(nodes, layer)
+    shape = ["N", channels, 32, 32]
+    return _save_nodes(path, graph_nodes, "cnn_layers", (shape, shape), weights)
+
+
+def make_pool_layers(path: Path, nodes: int) -> int:
+    """MaxPool, AveragePool (3x3, padded), Pad (by zeros), Resize (scales of 1), Sigmoid and
+    LeakyRelu layers on [N, 4, 16, 16] data. Returns the node count."""
+    weights = [
+        numpy_helper.from_array(np.zeros(8, np.int64), "pads"),
+        numpy_helper.from_array(np.ones(4, np.float32), "scales"),
+    ]
+
+    def layer(p: str, index: int, current: str, rng):
+        node = functools.partial(_layer_node, p)
+        window = {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]}
+        made = [
+            node("MaxPool", [current], "max", **window),
+            node("AveragePool", [f"{p}/max"], "avg", **window),
+            node("Pad", [f"{p}/avg", "pads"], "pad"),
+            node("Resize", [f"{p}/pad", "", "scales"], "resize"),
+            node("Sigmoid", [f"{p}/resize"], "sigmoid"),
+            node("LeakyRelu", [f"{p}/sigmoid"], "leaky", alpha=0.1),
+        ]
+        return made, [], f"{p}/leaky"
+
+    graph_nodes, _ = _layer_chain(nodes, layer)
+    shape = ["N", 4, 16, 16]
+    return _save_nodes(path, graph_nodes, "pool_layers", (shape, shape), weights, opset=18)
+
+
+def make_reduction_layers(path: Path, nodes: int) -> int:
+    """A softmax written out per layer: ReduceMax (axes an input), Tile back to the data's
+    shape, Sub, Exp, ReduceSum and Div, on [N, 16, 16] data. Returns the node count."""
+    weights = [
+        numpy_helper.from_array(np.array([1], np.int64), "axis1"),
+        numpy_helper.from_array(np.array([1, 16, 1], np.int64), "repeats"),
+    ]
+
+    def layer(p: str, index: int, current: str, rng):
+        node = functools.partial(_layer_node, p)
+        made = [
+            node("ReduceMax", [current, "axis1"], "max"),
+            node("Tile", [f"{p}/max", "repeats"], "tiled"),
+            node("Sub", [current, f"{p}/tiled"], "shifted"),
+            node("Exp", [f"{p}/shifted"], "exp"),
+            node("ReduceSum", [f"{p}/exp", "axis1"], "sum"),
+            node("Div", [f"{p}/exp", f"{p}/sum"], "out"),
+        ]
+        return made, [], f"{p}/out"
+
+    graph_nodes, _ = _layer_chain(nodes, layer)
+    shape = ["N", 16, 16]
+    return _save_nodes(path, graph_nodes, "reduction_layers", (shape, shape), weights, opset=18)
+
+
+def make_custom_chain(path: Path, nodes: int, every: int = 1) -> int:
+    """A chain of unnamed nodes on [B, 64] data, every `every`-th one a custom op (MyOp of
+    domain custom.ops, no plugin anywhere: each unsupported), the others Relu and Tanh in
+    turn. Returns the node count."""
+    graph_nodes, current = [], "x"
+    for k in range(nodes):
+        if k % every == 0:
+            made = helper.make_node("MyOp", [current], [f"c{k}"], domain="custom.ops")
+        else:
+            made = helper.make_node("Relu" if k % 2 else "Tanh", [current], [f"c{k}"])
+        graph_nodes.append(made)
+        current = f"c{k}"
+    graph = helper.make_graph(
+        graph_nodes,
+        "custom_chain",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["B", 64])],
+        [helper.make_tensor_value_info(current, TensorProto.FLOAT, ["B", 64])],
+    )
+    imports = [helper.make_opsetid("", 17), helper.make_opsetid("custom.ops", 1)]
+    onnx.save(helper.make_model(graph, opset_imports=imports, ir_version=8), path)
+    return len(graph_nodes)
 
 
 def make_split_fanout(path: Path, nodes: int, parts: int = 8) -> int:
