@@ -362,16 +362,23 @@ Tensor parse_tensor(std::string_view bytes) {
   return t;
 }
 
-// An INT64 tensor's values, as ONNX's ParseData<int64_t> reads them; declined where it
-// would fail or read anything else.
-std::vector<int64_t> int64_values(const Tensor& t) {
-  if (t.elem != 7 || t.other_data) decline();
+// The element count of a constant whose values are read here (at most 2^20; declined
+// beyond, or for a negative dim).
+int64_t read_count(const Tensor& t) {
   int64_t count = 1;
   for (int64_t d : t.dims) {
     if (d < 0 || d > (1 << 20)) decline();
     count *= d;
     if (count > (1 << 20)) decline();
   }
+  return count;
+}
+
+// An INT64 tensor's values, as ONNX's ParseData<int64_t> reads them; declined where it
+// would fail or read anything else.
+std::vector<int64_t> int64_values(const Tensor& t) {
+  if (t.elem != 7 || t.other_data) decline();
+  const int64_t count = read_count(t);
   std::vector<int64_t> values;
   if (t.has_raw) {
     if (!t.int64_data.empty() || t.raw.size() != static_cast<size_t>(count) * 8) decline();
@@ -388,12 +395,7 @@ std::vector<int64_t> int64_values(const Tensor& t) {
 // tensor: none); declined where they are held otherwise or would not be read.
 std::vector<float> float_values(const Tensor& t) {
   if (t.elem != 1 || t.other_data) decline();
-  int64_t count = 1;
-  for (int64_t d : t.dims) {
-    if (d < 0 || d > (1 << 20)) decline();
-    count *= d;
-    if (count > (1 << 20)) decline();
-  }
+  const int64_t count = read_count(t);
   std::vector<float> values;
   if (!t.has_raw) {
     if (count != 0) decline();  // (float_data: not read here)
