@@ -52,7 +52,8 @@
 //   checked from opset 14); QuantizeLinear and DequantizeLinear (the data's shape; the zero
 //   point's, UINT8, FLOAT or the scale's element type); MatMulInteger (INT32, MatMul's
 //   shape) and DynamicQuantizeLinear (UINT8 data, FLOAT and UINT8 scalars), as
-//   onnxruntime's dynamic quantization writes them; If (onnx's
+//   onnxruntime's dynamic quantization writes them; a detector's post-processing: NonZero,
+//   TopK, RoiAlign, ScatterElements, Mod, GatherND, NonMaxSuppression; If (onnx's
 //   IfInferenceFunction: the then branch
 //   inferred, then the else branch, in scopes that see the enclosing graphs' names and share
 //   one symbol table; each output the then branch's type united with the else branch's; a
@@ -554,7 +555,8 @@ bool modelled(std::string_view op) {
       "GreaterOrEqual", "And", "Or", "Xor", "Min", "Max", "GatherElements", "Flatten", "Gemm",
       "ConstantOfShape", "Range", "MatMulInteger", "DynamicQuantizeLinear", "MaxPool",
       "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "ArgMax", "ArgMin",
-      "BatchNormalization", "InstanceNormalization", "Not", "Sign", "Round", "Tile", "Pad", "Resize",
+      "BatchNormalization", "InstanceNormalization", "Not", "Sign", "Round", "Tile", "Pad", "Resize", "TopK", "RoiAlign", "NonZero", "ScatterElements",
+      "Mod", "GatherND", "NonMaxSuppression",
       "Reshape", "ReduceMean", "Cast", "Constant", "If", "QuantizeLinear",
       "DequantizeLinear", "Conv", "Clip", "Gather", "LayerNormalization", "Unsqueeze",
       "Squeeze", "Slice", "Shape", "ReduceSum"};
@@ -1451,6 +1453,118 @@ class Inference {
         out.dims[i].value = static_cast<int64_t>(scaled);
       }
     }
+    return out;
+  }
+
+  // TopK (onnx's TopKOpGenerator, opsets 11 and 24 alike): Values of the input's element
+  // type, Indices INT64; where the input has a shape, both its dims with the axis's made K
+  // (a constant K of one INT64 value, the axis's dim a value no smaller), else as many
+  // unknown dims.
+  Type top_k(const Node& n) {
+    count(n, 2, 2, 2);
+    if (n.outputs[1].empty()) decline();
+    for (const Attribute& a : n.attributes) {
+      const bool known = a.name == "axis" || a.name == "largest" || a.name == "sorted";
+      if (!known || a.type != 2 || !a.has_i) decline();
+      n.attribute(a.name);  // (declines a name given twice)
+    }
+    Type values = elem_from(n, 0), indices;
+    indices.known = true;
+    indices.elem = 7;  // INT64
+    const Type* in = input_type(n, 0);
+    if (has_shape(in)) {
+      const int64_t rank = static_cast<int64_t>(in->dims.size());
+      const Attribute* axis_attr = n.attribute("axis");
+      int64_t axis = axis_attr ? axis_attr->i : -1;
+      if (axis < 0) axis += rank;
+      if (axis < 0 || axis >= rank) throw Failed{};
+      const Dim& axis_dim = in->dims[static_cast<size_t>(axis)];
+      const Tensor* k = input_data(n, 1);
+      values.has_shape = indices.has_shape = true;
+      if (k && axis_dim.kind == Dim::kValue) {
+        if (k->dims.size() != 1 || k->dims[0] != 1 || k->elem != 7) throw Failed{};
+        const int64_t k_value = int64_values(*k)[0];
+        if (axis_dim.value < k_value) throw Failed{};
+        values.dims = in->dims;
+        values.dims[static_cast<size_t>(axis)].value = k_value;  // (a value already)
+      } else {
+        values.dims.assign(in->dims.size(), Dim{});
+      }
+      indices.dims = values.dims;
+    }
+    more_outputs_ = {std::move(indices)};
+    return values;
+  }
+
+  // RoiAlign (onnx's functions of opsets 10 and 16): the data's element type, and
+  // [num_rois, C, output_height, output_width]: num_rois from the rois' first dim and the
+  // batch indices' (unified), C from the data's second; the inputs' ranks (4, 2, 1) checked
+  // where they have shapes, and from 16 the rois' second dim (4).
+  Type roi_align(const Node& n) const {
+    count(n, 3, 3, 1);
+    int64_t height = 1, width = 1;
+    for (const Attribute& a : n.attributes) {
+      if (a.name == "output_height" || a.name == "output_width" || a.name == "sampling_ratio") {
+        if (a.type != 2 || !a.has_i) decline();
+        if (a.name == "output_height") height = a.i;
+        if (a.name == "output_width") width = a.i;
+      } else if (a.name == "mode" || (a.name == "coordinate_transformation_mode" && opset_ >= 16)) {
+        if (a.type != 3 || !a.has_s) decline();
+      } else if (a.name == "spatial_scale") {
+        if (a.type != 1 || !a.has_f) decline();
+      } else {
+        decline();
+      }
+      n.attribute(a.name);  // (declines a name given twice)
+    }
+    Type out = elem_from(n, 0);
+    const Type *x = input_type(n, 0), *rois = input_type(n, 1), *batch = input_type(n, 2);
+    if ((has_shape(x) && x->dims.size() != 4) || (has_shape(rois) && rois->dims.size() != 2) ||
+        (has_shape(batch) && batch->dims.size() != 1)) {
+      throw Failed{};
+    }
+    Dim rois_count, channels, four;
+    four.kind = Dim::kValue;
+    four.value = 4;
+    if (has_shape(x)) unify_dim(x->dims[1], channels);
+    if (has_shape(rois)) {
+      unify_dim(rois->dims[0], rois_count);
+      if (opset_ >= 16) unify_dim(rois->dims[1], four);
+    }
+    if (has_shape(batch)) unify_dim(batch->dims[0], rois_count);
+    Dim h, w;
+    h.kind = w.kind = Dim::kValue;
+    h.value = height;
+    w.value = width;
+    out.has_shape = true;
+    out.dims = {rois_count, channels, h, w};
+    return out;
+  }
+
+  // GatherND (onnx's function of opsets 13 to 25): the data's element type; where both
+  // inputs have shapes and the indices' last dim is a value, the indices' dims but the last,
+  // then the data's from that value plus batch_dims (none added: no shape, as ONNX leaves it).
+  Type gather_nd(const Node& n) const {
+    count(n, 2, 2, 1);
+    int64_t batch_dims = 0;
+    for (const Attribute& a : n.attributes) {
+      if (a.name != "batch_dims" || a.type != 2 || !a.has_i) decline();
+      batch_dims = a.i;
+    }
+    Type out = elem_from(n, 0);
+    const Type *data = input_type(n, 0), *indices = input_type(n, 1);
+    if (!has_shape(data) || !has_shape(indices)) return out;
+    const int64_t data_rank = static_cast<int64_t>(data->dims.size());
+    const size_t indices_rank = indices->dims.size();
+    if (data_rank < 1 || indices_rank < 1) throw Failed{};
+    const Dim& last = indices->dims[indices_rank - 1];
+    if (last.kind != Dim::kValue) return out;
+    const int64_t from = add(last.value, batch_dims);
+    if (from > data_rank) throw Failed{};
+    if (from < 0) decline();  // (ONNX reads a dim before the first: not modelled)
+    out.dims.assign(indices->dims.begin(), indices->dims.end() - 1);
+    out.dims.insert(out.dims.end(), data->dims.begin() + from, data->dims.end());
+    out.has_shape = !out.dims.empty();
     return out;
   }
 
@@ -2576,6 +2690,62 @@ class Inference {
       return out;
     }
     if (op == "Pad") return pad(n);
+    if (op == "TopK") return top_k(n);
+    if (op == "RoiAlign") return roi_align(n);
+    if (op == "NonMaxSuppression") {  // INT64 [unknown, 3], whatever its inputs
+      count(n, 2, 5, 1);
+      for (const Attribute& a : n.attributes) {
+        if (a.name != "center_point_box" || a.type != 2 || !a.has_i) decline();
+      }
+      Type out;
+      out.known = true;
+      out.elem = 7;  // INT64
+      out.has_shape = true;
+      Dim three;
+      three.kind = Dim::kValue;
+      three.value = 3;
+      out.dims = {Dim{}, three};
+      return out;
+    }
+    if (op == "NonZero") {  // INT64 [the input's rank, unknown]
+      count(n, 1, 1, 1);
+      if (!n.attributes.empty()) decline();
+      Type out;
+      out.known = true;
+      out.elem = 7;  // INT64
+      out.has_shape = true;
+      Dim rank;
+      if (const Type* in = input_type(n, 0); has_shape(in)) {
+        rank.kind = Dim::kValue;
+        rank.value = static_cast<int64_t>(in->dims.size());
+      }
+      out.dims = {rank, Dim{}};
+      return out;
+    }
+    if (op == "ScatterElements") {  // the data's type
+      count(n, 3, 3, 1);
+      for (const Attribute& a : n.attributes) {
+        const bool known = a.name == "axis" ? a.type == 2 && a.has_i
+                           : a.name == "reduction" ? a.type == 3 && a.has_s
+                                                   : false;
+        if (!known) decline();
+      }
+      return first_input(n);
+    }
+    if (op == "Mod") {  // the first input's element type, the shapes broadcast
+      count(n, 2, 2, 1);
+      for (const Attribute& a : n.attributes) {
+        if (a.name != "fmod" || a.type != 2 || !a.has_i) decline();
+      }
+      Type out = elem_from(n, 0);
+      const Type *a = input_type(n, 0), *b = input_type(n, 1);
+      if (has_shape(a) && has_shape(b)) {
+        out.has_shape = true;
+        broadcast(a->dims, b->dims, out.dims);
+      }
+      return out;
+    }
+    if (op == "GatherND") return gather_nd(n);
     if (op == "Resize") return resize(n);
     if (op == "InstanceNormalization") {  // the first input's type
       count(n, 3, 3, 1);

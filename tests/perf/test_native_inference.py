@@ -791,6 +791,104 @@ def random_resize_model(seed: int) -> onnx.ModelProto:
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=8)
 
 
+def random_detection_model(seed: int) -> onnx.ModelProto:
+    """The ops of a detector's post-processing with random shapes (values, names, unknown;
+    ranks at random, so that many fail) and attributes: NonZero, TopK (K a constant of one
+    value, of another shape or type, or a graph's tensor), RoiAlign (rois of 4 or 5 columns,
+    batch indices of another count now and then), ScatterElements, Mod, GatherND (batch_dims,
+    an index depth beyond the data's rank), NonMaxSuppression, each reading the graph's
+    inputs or an earlier node's output."""
+    rng = np.random.default_rng(50_000 + seed)
+    opset = int(rng.choice([13, 16, 17, 18, 21, 24, 25]))
+    inputs = [
+        _value_info("x", TensorProto.FLOAT, _random_shape(rng)),
+        _value_info("i", TensorProto.INT64, _random_shape(rng)),
+    ]
+    tensors = {"x": "float", "i": "int"}
+    nodes, initializers = [], []
+
+    def pick(kind: str) -> str:
+        return str(rng.choice([n for n, k in tensors.items() if k == kind]))
+
+    def shaped(name: str, elem: int, shape: list) -> str:
+        inputs.append(_value_info(name, elem, shape if rng.random() < 0.9 else _random_shape(rng)))
+        return name
+
+    for k in range(int(rng.integers(1, 6))):
+        op = str(rng.choice(["NonZero", "TopK", "RoiAlign", "ScatterElements", "Mod",
+                             "GatherND", "NonMaxSuppression"]))  # fmt: skip
+        attributes: dict = {}
+        outputs = [f"y{k}"]
+        if op == "NonZero":
+            ins, kind = [pick(str(rng.choice(["float", "int"])))], "int"
+        elif op == "TopK":
+            choice = rng.random()
+            if choice < 0.7:
+                value = np.array([int(rng.integers(0, 5))], np.int64)
+                if rng.random() < 0.1:
+                    value = value.reshape([1, 1]) if rng.random() < 0.5 else value.astype(np.int32)
+                initializers.append(numpy_helper.from_array(value, f"k{k}"))
+                k_name = f"k{k}"
+            else:
+                k_name = shaped(f"k{k}", TensorProto.INT64, [1])
+            ins, outputs, kind = [pick("float"), k_name], [f"y{k}", f"yi{k}"], "float"
+            if rng.random() < 0.6:
+                attributes["axis"] = int(rng.integers(-4, 4))
+            if rng.random() < 0.3:
+                attributes["largest"] = int(rng.integers(0, 2))
+        elif op == "RoiAlign":
+            rois = int(rng.choice([2, 3]))
+            image = [str(rng.choice(["N", "M"])), int(rng.choice([1, 3])), 8, _random_dim(rng)]
+            ins = [
+                shaped(f"image{k}", TensorProto.FLOAT, image)
+                if rng.random() < 0.8
+                else pick("float"),
+                shaped(f"rois{k}", TensorProto.FLOAT, [rois, int(rng.choice([4, 4, 5]))]),
+                shaped(f"batch{k}", TensorProto.INT64, [int(rng.choice([rois, rois, 7]))]),
+            ]
+            kind = "float"
+            for name in ("output_height", "output_width"):
+                if rng.random() < 0.6:
+                    attributes[name] = int(rng.integers(1, 8))
+            if rng.random() < 0.3:
+                attributes["mode"] = str(rng.choice(["avg", "max"]))
+        elif op == "ScatterElements":
+            ins = [pick("float"), pick("int"), pick("float")]
+            kind = "float"
+            if rng.random() < 0.5:
+                attributes["axis"] = int(rng.integers(-2, 2))
+        elif op == "Mod":
+            ins, kind = [pick("int"), pick("int")], "int"
+            if rng.random() < 0.3:
+                attributes["fmod"] = 0
+        elif op == "GatherND":
+            depth = int(rng.integers(0, 4))
+            ins = [pick("float"), shaped(f"nd{k}", TensorProto.INT64, [2, depth])]
+            if rng.random() < 0.3:
+                ins[1] = pick("int")
+            kind = "float"
+            if rng.random() < 0.3:
+                attributes["batch_dims"] = int(rng.integers(0, 2))
+        else:
+            ins = [
+                shaped(f"boxes{k}", TensorProto.FLOAT, [1, 6, 4]),
+                shaped(f"scores{k}", TensorProto.FLOAT, [1, 2, 6]),
+            ]
+            ins = ins[: int(rng.integers(1, 3))] if rng.random() < 0.05 else ins
+            kind = "int"
+            if rng.random() < 0.3:
+                attributes["center_point_box"] = 1
+        nodes.append(helper.make_node(op, ins, outputs, name=f"n{k}", **attributes))
+        tensors[outputs[0]] = kind
+        if len(outputs) > 1:
+            tensors[outputs[1]] = "int"
+    graph_outputs = [
+        helper.make_empty_tensor_value_info(name) for name in tensors if name[0] == "y"
+    ]
+    graph = helper.make_graph(nodes, "detection", inputs, graph_outputs, initializers)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=8)
+
+
 # -- random convolutions ----------------------------------------------------------------------
 def random_conv_model(seed: int) -> onnx.ModelProto:
     """Chains of Conv, MaxPool and AveragePool (1-D to 3-D; random kernels, strides,
@@ -1113,12 +1211,14 @@ def with_random_value_info(make):
         (random_elementwise_model, 1000, 1 / 5),
         (random_shape_model, 2000, 1 / 5),
         (random_resize_model, 600, 1 / 4),
+        (random_detection_model, 800, 1 / 4),
         (with_random_value_info(random_model), 600, 1 / 8),
         (with_random_value_info(random_quantized_model), 300, 1 / 8),
         (with_random_value_info(random_conv_model), 300, 1 / 8),
         (with_random_value_info(random_model_with_ifs), 500, 1 / 8),
         (with_random_value_info(random_elementwise_model), 400, 1 / 8),
         (with_random_value_info(random_shape_model), 800, 1 / 8),
+        (with_random_value_info(random_detection_model), 300, 1 / 8),
     ],
     ids=[
         "common ops",
@@ -1128,12 +1228,14 @@ def with_random_value_info(make):
         "activations, Clip, Gather, LN, Squeeze",
         "shapes and integer tensors",
         "Resize",
+        "detection post-processing",
         "common ops, value_info",
         "quantized, value_info",
         "convolutions, value_info",
         "Ifs, value_info",
         "activations, value_info",
         "shapes, value_info",
+        "detection post-processing, value_info",
     ],
 )
 def test_random_graphs_as_onnx_infers_them(make, cases, modelled_at_least):
@@ -1465,7 +1567,7 @@ def test_declines_what_it_does_not_model(change):
     elif change == "function":
         model.functions.append(helper.make_function("f", "F", ["a"], ["b"], [], []))
     elif change == "unmodelled op":
-        model.graph.node.append(helper.make_node("NonZero", ["y"], ["c"]))
+        model.graph.node.append(helper.make_node("Unique", ["y"], ["c"]))
     elif change == "old opset":
         model.opset_import[0].version = 12
     elif change == "duplicate output":
