@@ -999,6 +999,10 @@ class Inference {
     if (k >= n.in.size() || n.in[k] == kNoName) return -1;
     const Slot& slot = slots_[n.in[k]];
     if (slot.generated >= 0) return static_cast<int64_t>(values_[slot.generated].size());
+    // an enclosing graph's constant, read in a branch: ONNX's branch sees no value of it but
+    // what its map of propagated values holds, and notes unknown values for it there, which
+    // later readers of the enclosing graph see too (not modelled)
+    if (slot.data && slot.scope != current_) decline();
     if (slot.data && slot.data->dims.size() <= 1) {
       if (slot.data->elem != 6 && slot.data->elem != 7) return -1;
       return slot.data->dims.empty() ? 1 : slot.data->dims[0];

@@ -1508,6 +1508,47 @@ def test_a_constant_whose_type_does_not_merge_gives_no_value():
     assert _agrees(model)
 
 
+def test_a_branch_reading_a_constant_of_the_graph_in_its_data_propagation_is_declined():
+    """ONNX's branch sees no value of an enclosing graph's constant; its data propagation
+    (an Add of it) notes unknown values for the constant in the one map of values the whole
+    run shares, and a later Add of the enclosing graph reads those: the Reshape it feeds has
+    unknown dims, where without the If it has the constant's. Not modelled: declined."""
+    shape = _int64("X", [2, 3])
+    zeros = _int64("Z", [0, 0])
+    then_branch = _branch(
+        "then",
+        [helper.make_node("Add", ["X", "X"], ["t"])],
+        [helper.make_empty_tensor_value_info("t")],
+    )
+    else_branch = _branch(
+        "else",
+        [helper.make_node("Mul", ["X", "X"], ["e"])],
+        [helper.make_empty_tensor_value_info("e")],
+    )
+    after = [
+        helper.make_node("Add", ["X", "Z"], ["s"]),
+        helper.make_node("Reshape", ["y", "s"], ["r"]),
+    ]
+    inputs = [_value_info("y", TensorProto.FLOAT, [6])]
+    outputs = [helper.make_empty_tensor_value_info("r")]
+    plain = _model(after, inputs, outputs, [shape, zeros])
+    if_node = helper.make_node(
+        "If", ["cond"], ["o"], then_branch=then_branch, else_branch=else_branch
+    )
+    with_if = _model(
+        [if_node, *after],
+        [_value_info("cond", TensorProto.BOOL, []), *inputs],
+        outputs,
+        [shape, zeros],
+    )
+    reshaped = {
+        name: _typed(dict(_entries(_onnx(model.SerializeToString()))[1]), "r")
+        for name, model in (("plain", plain), ("with_if", with_if))
+    }
+    assert reshaped == {"plain": [2, 3], "with_if": ["unk__0", "unk__1"]}  # the case
+    assert _agrees(plain) and not _agrees(with_if)  # (the second declined)
+
+
 @pytest.mark.parametrize(
     "change",
     [
