@@ -1628,6 +1628,22 @@ class Inference {
     if (std::adjacent_find(axes.begin(), axes.end()) != axes.end()) throw Failed{};
   }
 
+  // The dims of a reduction (ReduceOpGenerator's, ArgReduce's) of `dims` along `axes` (none:
+  // all of them), in `out`: the others as they are, those reduced 1 (`keep`) or left out.
+  static void reduced(const std::vector<Dim>& dims, const std::vector<int64_t>& axes, bool keep,
+                      std::vector<Dim>& out) {
+    for (int64_t i = 0; i < static_cast<int64_t>(dims.size()); ++i) {
+      if (!axes.empty() && std::find(axes.begin(), axes.end(), i) == axes.end()) {
+        out.push_back(dims[static_cast<size_t>(i)]);
+      } else if (keep) {
+        Dim one;
+        one.kind = Dim::kValue;
+        one.value = 1;
+        out.push_back(one);
+      }
+    }
+  }
+
   // propagateShapeAndTypeFromFirstInput
   Type first_input(const Node& n) const { return typed_as(n, 0, 0); }
 
@@ -2582,16 +2598,7 @@ class Inference {
       const int64_t rank = static_cast<int64_t>(in->dims.size());
       adjust_axes(axes, rank);
       out.has_shape = true;
-      for (int64_t i = 0; i < rank; ++i) {
-        if (!axes.empty() && std::find(axes.begin(), axes.end(), i) == axes.end()) {
-          out.dims.push_back(in->dims[static_cast<size_t>(i)]);
-        } else if (keep == 1) {
-          Dim one;
-          one.kind = Dim::kValue;
-          one.value = 1;
-          out.dims.push_back(one);
-        }
-      }
+      reduced(in->dims, axes, keep == 1, out.dims);
       return out;
     }
     if (op == "Shape") return shape(n);
@@ -2619,16 +2626,7 @@ class Inference {
       }
       const int64_t keep = keepdims ? keepdims->i : 1;
       out.has_shape = true;
-      for (int64_t i = 0; i < rank; ++i) {
-        if (i != axis) {
-          out.dims.push_back(in->dims[static_cast<size_t>(i)]);
-        } else if (keep == 1) {
-          Dim one;
-          one.kind = Dim::kValue;
-          one.value = 1;
-          out.dims.push_back(one);
-        }
-      }
+      reduced(in->dims, {axis}, keep == 1, out.dims);
       return out;
     }
     if (op == "GlobalAveragePool" || op == "GlobalMaxPool") {  // [N, C, 1, ...] from rank 2
