@@ -205,16 +205,23 @@ def _custom_chain(count: int) -> onnx.ModelProto:
     return helper.make_model(graph, opset_imports=opsets)
 
 
+def _chain_types(model: onnx.ModelProto) -> tuple[dict, dict[str, str]]:
+    """The inferred types of a `_custom_chain` model, and their element types by name (its
+    weight's among them)."""
+    types = infer_types(model)
+    dtypes = {name: onnx.TensorProto.DataType.Name(types[name].tensor_type.elem_type)
+              for name in types}  # fmt: skip
+    dtypes["w"] = "FLOAT16"
+    return types, dtypes
+
+
 def test_alike_nodes_are_bound_once_and_undeclared_names_never_looked_up(monkeypatch):
     """What a node binds is worked out once per schema, known types and untyped outputs
     (`_binding`): 200 chains alike after a custom op are two bindings, with the types one
     binding per node gives. Given the declared names (initializers, graph inputs), the
     element type of an output neither typed nor declared is not asked for: it has none."""
     model = _custom_chain(200)
-    types = infer_types(model)
-    dtypes = {name: onnx.TensorProto.DataType.Name(types[name].tensor_type.elem_type)
-              for name in types}  # fmt: skip
-    dtypes["w"] = "FLOAT16"
+    types, dtypes = _chain_types(model)
     asked = []
 
     def dtype_of(name: str) -> str:
@@ -240,10 +247,7 @@ def test_nodes_of_a_domain_without_schemas_are_not_passed_over(monkeypatch):
     schema-bound nodes around it alone (a chain of 100,000 custom-op nodes is not walked
     node by node), and the types they find are the same."""
     model = _custom_chain(50)
-    types = infer_types(model)
-    dtypes = {name: onnx.TensorProto.DataType.Name(types[name].tensor_type.elem_type)
-              for name in types}  # fmt: skip
-    dtypes["w"] = "FLOAT16"
+    types, dtypes = _chain_types(model)
     rows_seen = []
     real = schema_types._Binder.passes
     monkeypatch.setattr(
