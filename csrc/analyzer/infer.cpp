@@ -22,10 +22,7 @@
 // twice, a shape or attribute ONNX would refuse (ONNX's strict run would raise there), data
 // propagation that would fail (a run with it fails where one without it passes).
 //
-// Data propagation is modelled as ONNX's DataPropagationContext makes it, with one map of
-// values for the whole run, If branches included (what a read notes there, a constant's
-// values or a rank-1 tensor's unknown values, later readers find first; a branch sees no
-// value of an enclosing graph's constant but the map's): the values (a dim
+// Data propagation is modelled as ONNX's DataPropagationContext makes it: the values (a dim
 // value, a dim_param or unknown each) Shape, Gather, Slice, Squeeze, Unsqueeze, Cast,
 // Concat, Add, Sub and Mul (from opset 14) give their output, read by a Reshape's, an
 // Expand's, a ConstantOfShape's shape and a Resize's sizes (onnx's getShapeInput: a constant's values, else the propagated ones, else as many unknown
@@ -742,10 +739,9 @@ class Inference {
     bool defined = false;          // a graph input or an initializer
     bool produced = false;         // a node's output
     int32_t scope = 0;             // the graph it belongs to (`scopes_`): 0, or an If's branch
-    // the values ONNX's one map of data propagation holds for it (generatedShapeData: a dim
-    // value, a dim_param or unknown each; what a node's propagation made, or what reading it
-    // noted: `data_length`), their index in `values_`, or -1
-    mutable int32_t generated = -1;
+    // the values data propagation made for it (ONNX's generatedShapeData: a dim value, a
+    // dim_param or unknown each), their index in `values_`, or -1
+    int32_t generated = -1;
   };
 
   struct Scope {  // a graph being inferred: the top-level one (0), or an If's branch
@@ -960,7 +956,7 @@ class Inference {
     if (k >= n.in.size() || n.in[k] == kNoName) return nullptr;
     const Slot& slot = slots_[n.in[k]];
     // an enclosing graph's constant: ONNX gives a branch no values of its scope
-    if (slot.data && slot.scope != current_) return nullptr;
+    if (slot.data && slot.scope != current_) decline();
     return slot.data;
   }
 
@@ -979,7 +975,8 @@ class Inference {
       return true;
     }
     if (data_prop_ && k < n.in.size() && n.in[k] != kNoName && slots_[n.in[k]].generated >= 0) {
-      out = values_[slots_[n.in[k]].generated];  // (one map for the whole run, branches too)
+      if (current_ != 0) decline();  // (what a branch sees of them: not modelled)
+      out = values_[slots_[n.in[k]].generated];
       return true;
     }
     const Type* t = input_type(n, k);
@@ -998,47 +995,23 @@ class Inference {
   // (DataPropagationContext::getInputData), or -1 for none: what a propagation made for it;
   // else a constant's (INT32 and INT64 of rank 0 or 1: their elements; a constant of another
   // type: none); else, for a rank-1 tensor of a static dim, that many unknown values.
-  //
-  // ONNX notes what it read in its one map of the run (branches share it): a constant's
-  // values, or the unknown values of a rank-1 tensor; a later reader finds them there first,
-  // in whatever graph. A branch sees no value of an enclosing graph's constant but what the
-  // map holds: it notes unknown values for it, which the enclosing graph's later readers see
-  // instead of the constant's.
   int64_t data_length(const Node& n, size_t k) const {
     if (k >= n.in.size() || n.in[k] == kNoName) return -1;
     const Slot& slot = slots_[n.in[k]];
     if (slot.generated >= 0) return static_cast<int64_t>(values_[slot.generated].size());
-    const bool constant = slot.data && slot.scope == current_;
-    if (constant && slot.data->dims.size() <= 1) {
+    // an enclosing graph's constant, read in a branch: ONNX's branch sees no value of it but
+    // what its map of propagated values holds, and notes unknown values for it there, which
+    // later readers of the enclosing graph see too (not modelled)
+    if (slot.data && slot.scope != current_) decline();
+    if (slot.data && slot.data->dims.size() <= 1) {
       if (slot.data->elem != 6 && slot.data->elem != 7) return -1;
-      if (slot.data->elem == 7) note_values(slot, constant_values(*slot.data));
       return slot.data->dims.empty() ? 1 : slot.data->dims[0];
     }
     const Type* t = input_type(n, k);
     if (has_shape(t) && t->dims.size() == 1 && t->dims[0].kind == Dim::kValue) {
-      // (a negative dim: ONNX notes no value, an empty list, for it: not modelled)
-      if (t->dims[0].value > kMaxValues || t->dims[0].value < 0) decline();
-      note_values(slot, std::vector<Dim>(static_cast<size_t>(t->dims[0].value)));
       return t->dims[0].value;
     }
     return -1;
-  }
-
-  // What ONNX's map holds for `slot` from now on (`data_length`).
-  void note_values(const Slot& slot, std::vector<Dim> values) const {
-    slot.generated = static_cast<int32_t>(values_.size());
-    values_.push_back(std::move(values));
-  }
-
-  // An INT64 constant's values, as data propagation reads them.
-  static std::vector<Dim> constant_values(const Tensor& t) {
-    std::vector<Dim> out;
-    for (int64_t v : int64_values(t)) {
-      Dim& d = out.emplace_back();
-      d.kind = Dim::kValue;
-      d.value = v;
-    }
-    return out;
   }
 
   // The values `data_length` counts (false for none): a constant's INT64 values (an INT32
@@ -1048,8 +1021,18 @@ class Inference {
     const int64_t length = data_length(n, k);
     if (length < 0) return false;
     const Slot& slot = slots_[n.in[k]];
-    if (slot.generated < 0) decline();  // (an INT32 constant's values: not read here)
-    out = values_[slot.generated];
+    if (slot.generated >= 0) {
+      out = values_[slot.generated];
+    } else if (slot.data && slot.data->dims.size() <= 1) {
+      for (int64_t v : int64_values(*slot.data)) {
+        Dim& d = out.emplace_back();
+        d.kind = Dim::kValue;
+        d.value = v;
+      }
+    } else {
+      if (length > kMaxValues) decline();
+      out.resize(static_cast<size_t>(length));
+    }
     return true;
   }
 
@@ -1693,6 +1676,7 @@ class Inference {
   // too. The run without propagation passes such a node: declined (the caller runs ONNX),
   // as are indices whose values are unknown and a Gather in a branch.
   void gather_propagation(const Node& n, const Type* data, const Attribute* axis_attr) const {
+    if (current_ != 0) decline();
     propagating_ = true;
     if (axis_attr && axis_attr->i != 0) {
       if (axis_attr->i > 0 || !has_shape(data)) return;
@@ -1726,6 +1710,7 @@ class Inference {
     const bool unsqueeze = n.op == "Unsqueeze";
     count(n, unsqueeze ? 2 : 1, 2, 1);
     if (!n.attributes.empty()) decline();
+    if (current_ != 0) decline();  // (data propagation in a branch: not modelled)
     const Type* data = input_type(n, 0);
     Type out = elem_from(n, 0);
     propagating_ = true;
@@ -1791,7 +1776,7 @@ class Inference {
   Type slice(const Node& n) const {
     if (n.inputs.size() < 3 || n.inputs.size() > 5) decline();
     count(n, 3, n.inputs.size(), 1);
-    if (!n.attributes.empty()) decline();
+    if (!n.attributes.empty() || current_ != 0) decline();
     const Type* data = input_type(n, 0);
     Type out = elem_from(n, 0);
     propagating_ = true;
@@ -1914,6 +1899,7 @@ class Inference {
   // axis 0: every input's values, one after the other, where each has some.
   Type concat(const Node& n) {
     if (n.inputs.empty() || n.outputs.size() != 1 || n.outputs[0].empty()) decline();
+    if (current_ != 0) decline();  // (data propagation in a branch: not modelled)
     const Attribute* axis_attr = n.attribute("axis");
     for (const Attribute& a : n.attributes) {
       if (a.name != "axis" || a.type != 2 || !a.has_i) decline();
@@ -2209,6 +2195,7 @@ class Inference {
   // gives that many values (the dims), and none where the input has no shape.
   Type shape(const Node& n) const {
     count(n, 1, 1, 1);
+    if (current_ != 0) decline();  // (data propagation in a branch: not modelled)
     propagating_ = true;
     const Attribute* start_attr = n.attribute("start");
     const Attribute* end_attr = n.attribute("end");
@@ -2852,7 +2839,7 @@ class Inference {
     more_outputs_.clear();
     try {
       if (n.op == "If") {
-        // (a branch's data propagation shares the run's one map of values: modelled)
+        if (propagating_) decline();  // what a branch's data propagation sees: not modelled
         if (!strict_) decline();  // (a lenient run's branches note their errors: not modelled)
         if_node(n);
         return;
@@ -3020,8 +3007,7 @@ class Inference {
   // the types of a node's outputs after its first (a Split's), in order
   mutable std::vector<Type> more_outputs_;
   mutable std::vector<Dim> propagated_values_;
-  // what data propagation made or noted (`Slot::generated`)
-  mutable std::deque<std::vector<Dim>> values_;
+  std::deque<std::vector<Dim>> values_;  // what data propagation made (`Slot::generated`)
   // an op whose data propagation passes values on other than Add, Sub, Mul and Cast was
   // inferred (an If after it is declined)
   mutable bool propagating_ = false;
