@@ -514,8 +514,7 @@ def lean_inferred(
     # the check's strict run failed (a stale declaration, as onnxruntime-genai's builder
     # writes): the model's run will most likely fail alike, and the policy then asks for the
     # run without propagation too (`lean_policy`); both are made now, at once
-    stale = plain_graph and not strict_check and bool(checked_types)
-    if stale and data_prop and checked is not None:
+    if plain_graph and not strict_check and checked_types and data_prop:
         with address_space_cap(len(checked)):
             native_lenient_pair(checked)
     if strict_check and checked is serialized_model:

@@ -126,11 +126,7 @@ def read_schemas_for(domains: Iterable[str]) -> None:
     """Reads onnxruntime's schemas now where nodes of these domains will ask for them
     (`_onnxruntime_schemas`: an import of ~0.1 s, made once): work the static check does
     while it waits for the types (an onnxruntime-genai LLM, a fused BERT)."""
-    if any(
-        _domain(d).startswith(ONNXRUNTIME_DOMAIN_PREFIXES)
-        for d in set(domains)
-        if isinstance(d, str)
-    ):
+    if any(map(_onnxruntime_domain, set(domains))):
         _onnxruntime_schemas()
 
 
@@ -207,8 +203,7 @@ def element_types(
     left = binder.passes(open_rows, foreign=False)
     known = binder.known
     if any(
-        _domain(domains[i]).startswith(ONNXRUNTIME_DOMAIN_PREFIXES)
-        and any(n and known(n) is None for n in outputs[i])
+        _onnxruntime_domain(domains[i]) and any(n and known(n) is None for n in outputs[i])
         for i in open_rows
     ):  # an onnxruntime op whose own output is still untyped: its schema may tell
         binder.passes(left, foreign=True)
@@ -218,10 +213,13 @@ def element_types(
 def _has_schemas(domain: str) -> bool:
     """Whether ops of `domain` may have a schema: ONNX's domains and onnxruntime's (a
     domain that is not UTF-8 text, bytes, has none)."""
-    domain = _domain(domain)
-    return isinstance(domain, str) and (
-        domain in ONNX_DOMAINS or domain.startswith(ONNXRUNTIME_DOMAIN_PREFIXES)
-    )
+    return _domain(domain) in ONNX_DOMAINS or _onnxruntime_domain(domain)
+
+
+def _onnxruntime_domain(domain: str) -> bool:
+    """Whether `domain` is one onnxruntime defines ops of (bytes, text that is not UTF-8:
+    none)."""
+    return isinstance(domain, str) and domain.startswith(ONNXRUNTIME_DOMAIN_PREFIXES)
 
 
 @functools.cache

@@ -1246,11 +1246,10 @@ class Inference {
   // `ceil_mode`) of data `x` with a shape: the weight `w` with a shape (Conv), or null (a
   // pool: `kernel_shape` required, channels from the data); `use_dilation`: the op reads
   // `dilations`. Into `out`, left without a shape where a kernel dim is not a value.
-  void conv_pool_shape(const Node& n, const Type& x_type, const Type* w, bool use_dilation,
+  void conv_pool_shape(const Node& n, const Type& x, const Type* w, bool use_dilation,
                        Type& out) const {
-    const Type* x = &x_type;
-    if (x->dims.size() < 3) throw Failed{};
-    const size_t spatial = x->dims.size() - 2;
+    if (x.dims.size() < 3) throw Failed{};
+    const size_t spatial = x.dims.size() - 2;
     const std::vector<int64_t> dilations =
         use_dilation ? positive_ints(n, "dilations", spatial) : std::vector<int64_t>(spatial, 1);
     const std::vector<int64_t> strides = positive_ints(n, "strides", spatial);
@@ -1283,7 +1282,7 @@ class Inference {
           int64_t residual = 0;
           const int64_t stride = strides[i];
           if (stride > 1) {
-            const Dim& d = x->dims[2 + i];
+            const Dim& d = x.dims[2 + i];
             if (d.kind != Dim::kValue || d.value < 0) continue;
             residual = d.value % stride;
           }
@@ -1301,11 +1300,11 @@ class Inference {
     }
     if (w && w->dims.empty()) throw Failed{};
     out.has_shape = true;
-    out.dims.push_back(x->dims[0]);
-    out.dims.push_back(w ? w->dims[0] : x->dims[1]);
+    out.dims.push_back(x.dims[0]);
+    out.dims.push_back(w ? w->dims[0] : x.dims[1]);
     for (size_t i = 0; i < spatial; ++i) {
       Dim dim;
-      const Dim& in = x->dims[2 + i];
+      const Dim& in = x.dims[2 + i];
       if (in.kind == Dim::kValue) {
         const int64_t gap = sub(add(add(in.value, pads[i]), pads[i + spatial]), effective[i]);
         dim.kind = Dim::kValue;
