@@ -1171,6 +1171,7 @@ class Inference {
       out.known = true;
       out.elem = 1;  // FLOAT
     } else {
+      if (untyped(n, 1)) return {};
       out = elem_from(n, 1);
     }
     const Type* in = input_type(n, 0);
@@ -1235,6 +1236,7 @@ class Inference {
         decline();
       }
     }
+    if (untyped(n, 0)) return {};
     Type out = elem_from(n, 0);
     const Type *x = input_type(n, 0), *w = input_type(n, 1);
     if (!has_shape(x) || !has_shape(w)) return out;
@@ -1324,6 +1326,7 @@ class Inference {
     for (const Attribute& a : n.attributes) {
       if (a.name != "mode" || a.type != 3 || !a.has_s) decline();
     }
+    if (untyped(n, 0)) return {};
     Type out = elem_from(n, 0);
     const Type* in = input_type(n, 0);
     if (!has_shape(in)) return out;
@@ -1391,6 +1394,7 @@ class Inference {
       }
       n.attribute(a.name);  // (declines a name given twice)
     }
+    if (untyped(n, 0)) return {};
     Type out = elem_from(n, 0);
     const Type* in = input_type(n, 0);
     if (!has_shape(in)) return out;
@@ -1471,6 +1475,7 @@ class Inference {
       if (!known || a.type != 2 || !a.has_i) decline();
       n.attribute(a.name);  // (declines a name given twice)
     }
+    if (untyped(n, 0)) return {};
     Type values = elem_from(n, 0), indices;
     indices.known = true;
     indices.elem = 7;  // INT64
@@ -1520,6 +1525,7 @@ class Inference {
       }
       n.attribute(a.name);  // (declines a name given twice)
     }
+    if (untyped(n, 0)) return {};
     Type out = elem_from(n, 0);
     const Type *x = input_type(n, 0), *rois = input_type(n, 1), *batch = input_type(n, 2);
     if ((has_shape(x) && x->dims.size() != 4) || (has_shape(rois) && rois->dims.size() != 2) ||
@@ -1554,6 +1560,7 @@ class Inference {
       if (a.name != "batch_dims" || a.type != 2 || !a.has_i) decline();
       batch_dims = a.i;
     }
+    if (untyped(n, 0)) return {};
     Type out = elem_from(n, 0);
     const Type *data = input_type(n, 0), *indices = input_type(n, 1);
     if (!has_shape(data) || !has_shape(indices)) return out;
@@ -1589,6 +1596,7 @@ class Inference {
         decline();
       }
     }
+    if (untyped(n, 0)) return {};
     Type out = elem_from(n, 0);
     const Type* x = input_type(n, 0);
     if (has_shape(x)) conv_pool_shape(n, *x, nullptr, true, out);
@@ -1629,6 +1637,16 @@ class Inference {
   // propagateShapeAndTypeFromFirstInput
   Type first_input(const Node& n) const { return typed_as(n, 0, 0); }
 
+  // Whether input `k` has no type: then the node fails, where elem_from would throw Failed,
+  // told through `untyped_input_` instead (`node` reads it): after an op without a schema
+  // every node downstream fails so (an LLM of onnxruntime's ops: half its nodes), and a
+  // throw costs ~2 µs. Called where elem_from(n, k) would be, the function returning at once.
+  bool untyped(const Node& n, size_t k) const {
+    if (input_type(n, k)) return false;
+    untyped_input_ = true;
+    return true;
+  }
+
   // propagateElemTypeFromInputToOutput(ctx, `elem`, 0), then the shape of input `shape`
   // where it has one (propagateShapeFromInputToOutput)
   Type typed_as(const Node& n, size_t elem, size_t shape) const {
@@ -1651,6 +1669,7 @@ class Inference {
     }
     if (axis_attr && (!axis_attr->has_i || axis_attr->type != 2)) decline();
     const Type* data = input_type(n, 0);
+    if (untyped(n, 0)) return {};
     Type out = elem_from(n, 0);
     const Type* indices = input_type(n, 1);
     if (has_shape(data) && has_shape(indices)) {
@@ -1711,6 +1730,7 @@ class Inference {
     if (!n.attributes.empty()) decline();
     if (current_ != 0) decline();  // (data propagation in a branch: not modelled)
     const Type* data = input_type(n, 0);
+    if (untyped(n, 0)) return {};
     Type out = elem_from(n, 0);
     propagating_ = true;
     pass_values_on(n);
@@ -1777,6 +1797,7 @@ class Inference {
     count(n, 3, n.inputs.size(), 1);
     if (!n.attributes.empty() || current_ != 0) decline();
     const Type* data = input_type(n, 0);
+    if (untyped(n, 0)) return {};
     Type out = elem_from(n, 0);
     propagating_ = true;
     auto given = [&](size_t k) { return k < n.inputs.size() && !n.inputs[k].empty(); };
@@ -1905,6 +1926,7 @@ class Inference {
     }
     if (axis_attr && (axis_attr->i > (1 << 30) || axis_attr->i < -(1 << 30))) decline();
     propagating_ = true;
+    if (untyped(n, 0)) return {};
     Type out = elem_from(n, 0);
     bool shaped = true;
     for (size_t k = 0; k < n.inputs.size(); ++k) shaped = shaped && has_shape(input_type(n, k));
@@ -1984,6 +2006,7 @@ class Inference {
       if (!known || a.type != 2 || !a.has_i) decline();
     }
     const size_t outputs = n.outputs.size();
+    if (untyped(n, 0)) return {};
     std::vector<Type> types(outputs, elem_from(n, 0));
     const Type* in = input_type(n, 0);
     auto result = [&]() {
@@ -2076,6 +2099,7 @@ class Inference {
     for (const Attribute& a : n.attributes) {
       if (a.name != "axis" || a.type != 2 || !a.has_i) decline();
     }
+    if (untyped(n, 0)) return {};
     Type out = elem_from(n, 0);
     const Type* in = input_type(n, 0);
     if (!has_shape(in)) return out;
@@ -2117,6 +2141,7 @@ class Inference {
       const bool floats = a.name == "alpha" || a.name == "beta";
       if (!(ints && a.type == 2 && a.has_i) && !(floats && a.type == 1 && a.has_f)) decline();
     }
+    if (untyped(n, 0)) return {};
     Type out = elem_from(n, 0);
     Dim m, k, cols;
     auto unify_input = [&](size_t index, bool transposed, Dim& rows, Dim& inner) {
@@ -2169,6 +2194,7 @@ class Inference {
   Type range(const Node& n) const {
     count(n, 3, 3, 1);
     if (!n.attributes.empty()) decline();
+    if (untyped(n, 0)) return {};
     Type out = elem_from(n, 0);
     out.has_shape = true;
     out.dims.emplace_back();
@@ -2253,6 +2279,7 @@ class Inference {
     if (op == "Min" || op == "Max") {  // (13: the first input's element type, all broadcast)
       if (n.inputs.empty() || n.outputs.size() != 1 || n.outputs[0].empty()) decline();
       if (!n.attributes.empty()) decline();
+      if (untyped(n, 0)) return {};
       Type out = elem_from(n, 0);
       std::vector<const std::vector<Dim>*> shapes;
       for (size_t k = 0; k < n.inputs.size(); ++k) {
@@ -2269,6 +2296,7 @@ class Inference {
       for (const Attribute& a : n.attributes) {
         if (a.name != "axis" || a.type != 2 || !a.has_i) decline();
       }
+      if (untyped(n, 0)) return {};
       return typed_as(n, 0, 1);
     }
     if (op == "Flatten") return flatten(n);
@@ -2278,6 +2306,7 @@ class Inference {
     if (op == "Expand") {  // (Expand-13: the shape read as Reshape-14's is, then broadcast)
       count(n, 2, 2, 1);
       if (!n.attributes.empty()) decline();
+      if (untyped(n, 0)) return {};
       Type out = elem_from(n, 0);
       const Type *data = input_type(n, 0), *shape = input_type(n, 1);
       std::vector<Dim> target;
@@ -2290,6 +2319,7 @@ class Inference {
     if (op == "Where") {  // (Where-16: the second input's element type, the three broadcast)
       count(n, 3, 3, 1);
       if (!n.attributes.empty()) decline();
+      if (untyped(n, 1)) return {};
       Type out = elem_from(n, 1);
       const Type *c = input_type(n, 0), *x = input_type(n, 1), *y = input_type(n, 2);
       if (has_shape(c) && has_shape(x) && has_shape(y)) {
@@ -2303,6 +2333,7 @@ class Inference {
       for (const Attribute& a : n.attributes) {
         if (a.name != "upper" || a.type != 2 || !a.has_i) decline();
       }
+      if (untyped(n, 0)) return {};
       Type out = first_input(n);
       if (out.has_shape && out.dims.size() < 2) throw Failed{};
       return out;
@@ -2318,6 +2349,7 @@ class Inference {
         }
         n.attribute(attr.name);  // (declines a name given twice)
       }
+      if (untyped(n, 0)) return {};
       return first_input(n);
     }
     if (op == "LayerNormalization") {  // Y alone: Mean and InvStdDev (outputs 1, 2) declined
@@ -2330,6 +2362,7 @@ class Inference {
         }
         n.attribute(a.name);  // (declines a name given twice)
       }
+      if (untyped(n, 0)) return {};
       Type out = first_input(n);
       if (out.has_shape) {
         const int64_t rank = static_cast<int64_t>(out.dims.size());
@@ -2341,6 +2374,7 @@ class Inference {
     if (op == "Clip") {  // min and max (inputs 1, 2) take no part
       count(n, 1, 3, 1);
       if (!n.attributes.empty()) decline();
+      if (untyped(n, 0)) return {};
       return first_input(n);
     }
     if (op == "Relu" || op == "Erf" || op == "Sqrt" || op == "Exp" || op == "Log" || op == "Tanh" ||
@@ -2348,11 +2382,13 @@ class Inference {
         op == "Ceil" || op == "Identity" || op == "Sign" || op == "Round") {
       count(n, 1, 1, 1);
       if (!n.attributes.empty()) decline();
+      if (untyped(n, 0)) return {};
       return first_input(n);
     }
     if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Pow") {
       count(n, 2, 2, 1);
       if (!n.attributes.empty()) decline();
+      if (untyped(n, 0)) return {};
       Type out = elem_from(n, 0);
       const Type *a = input_type(n, 0), *b = input_type(n, 1);
       if (has_shape(a) && has_shape(b)) {
@@ -2389,6 +2425,7 @@ class Inference {
         if (a.name != "axis") decline();
       }
       if (axis_attr && (!axis_attr->has_i || axis_attr->type != 2)) decline();
+      if (untyped(n, 0)) return {};
       Type out = elem_from(n, 0);
       const Type* in = input_type(n, 0);
       if (!has_shape(in)) return out;
@@ -2403,6 +2440,7 @@ class Inference {
     if (op == "MatMul") {
       count(n, 2, 2, 1);
       if (!n.attributes.empty()) decline();
+      if (untyped(n, 0)) return {};
       Type out = elem_from(n, 0);
       matmul_shape(input_type(n, 0), input_type(n, 1), out);
       return out;
@@ -2440,6 +2478,7 @@ class Inference {
         if (a.name != "perm") decline();
       }
       if (perm_attr && (perm_attr->type != 7 || perm_attr->has_i)) decline();
+      if (untyped(n, 0)) return {};
       Type out = elem_from(n, 0);
       const Type* in = input_type(n, 0);
       if (!has_shape(in)) return out;
@@ -2466,6 +2505,7 @@ class Inference {
         if (a.name != "allowzero" || opset_ < 14) decline();
       }
       if (allowzero_attr && (!allowzero_attr->has_i || allowzero_attr->type != 2)) decline();
+      if (untyped(n, 0)) return {};
       Type out = elem_from(n, 0);
       std::vector<Dim> target;  // (Reshape-13 reads a constant shape only)
       if ((opset_ < 14 && !input_data(n, 1)) || !shape_input(n, 1, target)) return out;
@@ -2564,6 +2604,7 @@ class Inference {
       if (keepdims && (!keepdims->has_i || keepdims->type != 2)) decline();
       if (noop && (!noop->has_i || noop->type != 2)) decline();
       if (axes_attr && (axes_input || axes_attr->type != 7 || axes_attr->has_i)) decline();
+      if (untyped(n, 0)) return {};
       Type out = elem_from(n, 0);
       const Type* in = input_type(n, 0);
       if (!has_shape(in)) return out;
@@ -2618,6 +2659,7 @@ class Inference {
     if (op == "GlobalAveragePool" || op == "GlobalMaxPool") {  // [N, C, 1, ...] from rank 2
       count(n, 1, 1, 1);
       if (!n.attributes.empty()) decline();
+      if (untyped(n, 0)) return {};
       Type out = elem_from(n, 0);
       const Type* in = input_type(n, 0);
       if (!has_shape(in) || in->dims.size() < 2) return out;
@@ -2641,6 +2683,7 @@ class Inference {
         }
         n.attribute(a.name);  // (declines a name given twice)
       }
+      if (untyped(n, 0)) return {};
       Type out = first_input(n);
       if (opset_ < 14) return out;  // (BatchNormalization-9: the first input's type alone)
       // scale, B, mean and var of rank 1, their dim and the data's channels one value
@@ -2665,6 +2708,7 @@ class Inference {
     if (op == "Tile") {  // the data's dims times constant repeats, else as many unknown
       count(n, 2, 2, 1);
       if (!n.attributes.empty()) decline();
+      if (untyped(n, 0)) return {};
       Type out = elem_from(n, 0);
       const Type* in = input_type(n, 0);
       if (!has_shape(in)) return out;
@@ -2731,6 +2775,7 @@ class Inference {
                                                    : false;
         if (!known) decline();
       }
+      if (untyped(n, 0)) return {};
       return first_input(n);
     }
     if (op == "Mod") {  // the first input's element type, the shapes broadcast
@@ -2738,6 +2783,7 @@ class Inference {
       for (const Attribute& a : n.attributes) {
         if (a.name != "fmod" || a.type != 2 || !a.has_i) decline();
       }
+      if (untyped(n, 0)) return {};
       Type out = elem_from(n, 0);
       const Type *a = input_type(n, 0), *b = input_type(n, 1);
       if (has_shape(a) && has_shape(b)) {
@@ -2753,6 +2799,7 @@ class Inference {
       for (const Attribute& a : n.attributes) {
         if (a.name != "epsilon" || a.type != 1 || !a.has_f) decline();
       }
+      if (untyped(n, 0)) return {};
       return first_input(n);
     }
     if (op == "Not") {  // BOOL, the input's shape
@@ -2835,6 +2882,7 @@ class Inference {
     if (!n.domain.empty()) decline();
     Type out;
     propagated_ = false;
+    untyped_input_ = false;
     more_outputs_.clear();
     try {
       if (n.op == "If") {
@@ -2845,6 +2893,10 @@ class Inference {
       }
       out = infer(n);
     } catch (const Failed&) {
+      failed(n);
+      return;
+    }
+    if (untyped_input_) {  // (as a Failed thrown where the input's type was read)
       failed(n);
       return;
     }
@@ -3005,6 +3057,8 @@ class Inference {
   mutable bool propagated_ = false;
   // the types of a node's outputs after its first (a Split's), in order
   mutable std::vector<Type> more_outputs_;
+  // the node being inferred failed as `Failed` tells, without the throw (`untyped_input`)
+  mutable bool untyped_input_ = false;
   mutable std::vector<Dim> propagated_values_;
   std::deque<std::vector<Dim>> values_;  // what data propagation made (`Slot::generated`)
   // an op whose data propagation passes values on other than Add, Sub, Mul and Cast was

@@ -1328,6 +1328,81 @@ def test_an_op_without_schema_leaves_what_follows_untyped_as_onnx_does():
     assert [d.dim_param or d.dim_value for d in r] == ["unk__0", "unk__1", 2, 4]
 
 
+#: (op, its inputs, attributes) whose element type is read from `g`, an output of an op
+#: without schema: each fails there (its output untyped), as ONNX's inference function does
+_READS_AN_UNTYPED_INPUT = [
+    ("Relu", ["g"], {}),
+    ("Clip", ["g"], {}),
+    ("Add", ["g", "w"], {}),
+    ("Pow", ["g", "x"], {}),
+    ("MatMul", ["g", "w"], {}),
+    ("Softmax", ["g"], {"axis": 1}),
+    ("Transpose", ["g"], {"perm": [1, 0, 2]}),
+    ("Reshape", ["g", "shape"], {}),
+    ("Gather", ["g", "one"], {"axis": 0}),
+    ("Unsqueeze", ["g", "axes"], {}),
+    ("Squeeze", ["g", "axes"], {}),
+    ("Slice", ["g", "axes", "one1", "axes"], {}),
+    ("Concat", ["g", "x"], {"axis": 0}),
+    ("Split", ["g"], {"axis": 2, "num_outputs": 2}),
+    ("Flatten", ["g"], {}),
+    ("Gemm", ["g2d", "w"], {}),
+    ("Where", ["cond", "g", "x"], {}),
+    ("Expand", ["g", "shape3"], {}),
+    ("Max", ["g", "x"], {}),
+    ("GatherElements", ["g", "idx"], {}),
+    ("LayerNormalization", ["g", "scale"], {}),
+    ("Tile", ["g", "reps"], {}),
+    ("ReduceMean", ["g", "axes"], {}),
+    ("Trilu", ["g"], {}),
+]
+
+
+@needs_checked_onnx
+@pytest.mark.parametrize(("op", "inputs", "attributes"), _READS_AN_UNTYPED_INPUT)
+def test_an_op_reading_an_untyped_input_fails_there_and_the_run_goes_on(op, inputs, attributes):
+    """After an op without schema, a node whose element type comes from an untyped input
+    fails (no type), told without a throw (`untyped` in infer.cpp), and what follows is still
+    inferred: as ONNX does."""
+    outputs = ["y", "y2"] if op == "Split" else ["y"]
+    model = _model(
+        [
+            helper.make_node("FastGelu", ["x"], ["g"], domain="com.microsoft"),
+            helper.make_node("FastGelu", ["x2d"], ["g2d"], domain="com.microsoft"),
+            helper.make_node(op, inputs, outputs, **attributes),
+            helper.make_node("Relu", ["x"], ["z"]),
+            helper.make_node("Shape", ["g"], ["s"]),
+        ],
+        [
+            _value_info("x", TensorProto.FLOAT, ["batch", 4, 8]),
+            _value_info("x2d", TensorProto.FLOAT, ["batch", 8]),
+            _value_info("cond", TensorProto.BOOL, ["batch", 4, 8]),
+            _value_info("idx", TensorProto.INT64, ["batch", 4, 8]),
+        ],
+        [helper.make_empty_tensor_value_info(name) for name in (*outputs, "z", "s")],
+        [
+            numpy_helper.from_array(np.ones((8, 8), np.float32), "w"),
+            numpy_helper.from_array(np.ones(8, np.float32), "scale"),
+            _int64("shape", [0, 32]),
+            _int64("shape3", [1, 4, 8]),
+            _int64("axes", [0]),
+            _int64("one1", [1]),
+            _int64("reps", [1, 1, 2]),
+            _scalar("one", 1),
+        ],
+        opset=18,
+        extra_imports=[helper.make_opsetid("com.microsoft", 1)],
+    )
+    assert _agrees(model)
+    types = dict(_entries(_infer.inferred(model.SerializeToString()))[1])
+
+    def elem(name: str) -> int:
+        return onnx.TypeProto.FromString(types.get(name, b"")).tensor_type.elem_type
+
+    assert [elem(name) for name in outputs] == [0] * len(outputs)
+    assert (elem("z"), elem("s")) == (TensorProto.FLOAT, TensorProto.INT64)
+
+
 @needs_checked_onnx
 def test_made_up_names_skip_the_ones_declared():
     model = _model(
