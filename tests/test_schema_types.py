@@ -342,6 +342,29 @@ def test_the_native_passes_type_what_the_python_passes_type(monkeypatch):
 
 
 @pytest.mark.skipif(schema_types._type_binding is None, reason="the native passes are not built")
+def test_the_native_open_rows_are_the_python_ones():
+    """`_type_binding.open_rows` (C) gives the untyped outputs and the rows touching them
+    that `_open_rows_python` gives, over random graphs (custom domains left out or not,
+    names that are bytes, rows of tuples)."""
+    import random
+
+    rng = random.Random(3)
+    opened = 0
+    for case in range(300):
+        ops, domains, inputs, outputs, given, typed, _ = _random_columns(rng, 30)
+        if case % 3 == 0:  # a damaged model's names, and tuples for rows
+            inputs = [tuple(b"\xfe" if n == "x" else n for n in ins) for ins in inputs]
+        schemaless = {"com.example"} if case % 2 else set()
+        table = dict.fromkeys(typed, b"") if case % 4 else typed
+        native = schema_types._type_binding.open_rows(domains, inputs, outputs, table, schemaless)
+        assert native == schema_types._open_rows_python(domains, inputs, outputs, table, schemaless)
+        opened += bool(native[1])
+    assert opened > 200
+    with pytest.raises(TypeError):  # (the caller then runs the Python one)
+        schema_types._type_binding.open_rows(["", ""], [["x"], "y"], [["a"], ["b"]], {}, set())
+
+
+@pytest.mark.skipif(schema_types._type_binding is None, reason="the native passes are not built")
 def test_names_that_are_not_text_are_typed_by_the_python_passes(monkeypatch):
     """Protobuf hands an op type or a tensor name that is not UTF-8 over as bytes (a damaged
     or hostile model): the native passes refuse such rows before they find anything, and the

@@ -63,13 +63,13 @@ struct Outcome {
 
 class Binder {
  public:
-  Binder(PyObject* variables_of, PyObject* given, PyObject* produced, PyObject* no_type,
-         PyObject* found, PyObject* binding, PyObject* onnx_domains, PyObject* given_numbers)
+  Binder(PyObject* variables_of, PyObject* given_of, PyObject* produced, PyObject* no_type,
+         PyObject* found, PyObject* binding, PyObject* onnx_domains, PyObject* given)
       : variables_of_(variables_of),
-        given_(given),
+        given_of_(given_of),
         produced_(produced),
         no_type_(no_type),
-        given_numbers_(given_numbers),
+        given_(given),
         found_(found),
         binding_(binding),
         onnx_domains_(onnx_domains) {}
@@ -202,6 +202,17 @@ class Binder {
   // The kind of a node of `op` and `domain` with `n_in` inputs and `n_out` outputs, asked of
   // `variables_of` once.
   const Kind* kind_of(PyObject* op, PyObject* domain, Py_ssize_t n_in, Py_ssize_t n_out) {
+    // (the columns hold one object for each op type and domain: looked up by them first,
+    // without their text; they outlive the call)
+    const ObjectKey object_key{op, domain, n_in, n_out};
+    auto seen = kinds_by_object_.find(object_key);
+    if (seen != kinds_by_object_.end()) return seen->second;
+    const Kind* kind = kind_by_text(op, domain, n_in, n_out);
+    if (kind != nullptr) kinds_by_object_.emplace(object_key, kind);
+    return kind;
+  }
+
+  const Kind* kind_by_text(PyObject* op, PyObject* domain, Py_ssize_t n_in, Py_ssize_t n_out) {
     std::string key;
     for (PyObject* text : {op, domain}) {
       Py_ssize_t size;
@@ -232,7 +243,8 @@ class Binder {
   }
 
   // `found.get(name) or given(name)` as an element type's number (-1: none; no type is given
-  // a name of `no_type`), asked of `given` once a name; false with an error set on failure.
+  // a name of `no_type`), `given` asked once a name (its answers kept in the dict `given_`,
+  // which the caller may keep across calls); false with an error set on failure.
   bool known(PyObject* name, int* dtype) {
     PyObject* value = PyDict_GetItemWithError(found_, name);
     if (value == nullptr && PyErr_Occurred()) return false;
@@ -244,23 +256,18 @@ class Binder {
     *dtype = -1;
     int none = PySet_Contains(no_type_, name);
     if (none != 0) return none > 0;  // typed here or never
-    PyObject* cached = PyDict_GetItemWithError(given_numbers_, name);
-    if (cached != nullptr) {
-      *dtype = static_cast<int>(PyLong_AsLong(cached));
-      return true;
+    PyObject* answer = PyDict_GetItemWithError(given_, name);
+    if (answer == nullptr) {
+      if (PyErr_Occurred()) return false;
+      answer = PyObject_CallOneArg(given_of_, name);
+      if (answer == nullptr) return false;
+      int stored = PyDict_SetItem(given_, name, answer);
+      Py_DECREF(answer);  // (held by `given_`)
+      if (stored < 0) return false;
     }
-    if (PyErr_Occurred()) return false;
-    PyObject* answer = PyObject_CallOneArg(given_, name);
-    if (answer == nullptr) return false;
-    owned_.keep(answer);
     int truthy = PyObject_IsTrue(answer);
     if (truthy < 0) return false;
-    if (truthy && !number(answer, dtype)) return false;
-    PyObject* number_object = PyLong_FromLong(*dtype);
-    if (number_object == nullptr) return false;
-    int stored = PyDict_SetItem(given_numbers_, name, number_object);
-    Py_DECREF(number_object);
-    return stored == 0;
+    return !truthy || number(answer, dtype);
   }
 
   // The number of element type `value` (a str), by its text (by the object first: the types
@@ -330,7 +337,7 @@ class Binder {
   }
 
   PyObject* variables_of_;
-  PyObject* given_;
+  PyObject* given_of_;
   PyObject* produced_;
   PyObject* no_type_;
   PyObject* found_;
@@ -338,7 +345,24 @@ class Binder {
   PyObject* onnx_domains_;
   Owned owned_;
   std::unordered_map<std::string, Kind> kinds_;
-  PyObject* given_numbers_;  // name -> the number of its given type (a dict: hashed names)
+  struct ObjectKey {
+    PyObject* op;
+    PyObject* domain;
+    Py_ssize_t n_in, n_out;
+    bool operator==(const ObjectKey& o) const {
+      return op == o.op && domain == o.domain && n_in == o.n_in && n_out == o.n_out;
+    }
+  };
+  struct ObjectKeyHash {
+    size_t operator()(const ObjectKey& k) const {
+      size_t h = std::hash<const void*>()(k.op);
+      h = h * 31 + std::hash<const void*>()(k.domain);
+      h = h * 31 + static_cast<size_t>(k.n_in);
+      return h * 31 + static_cast<size_t>(k.n_out);
+    }
+  };
+  std::unordered_map<ObjectKey, const Kind*, ObjectKeyHash> kinds_by_object_;  // into kinds_
+  PyObject* given_;  // name -> what `given_of_` answered for it (a dict: hashed names)
   std::unordered_map<std::string, int> numbers_;
   std::vector<PyObject*> dtype_objects_;  // borrowed from `owned_`
   std::unordered_map<PyObject*, int> object_numbers_;
@@ -347,12 +371,13 @@ class Binder {
 
 PyObject* passes(PyObject*, PyObject* args) {
   PyObject *rows, *ops, *domains, *inputs, *outputs, *variables_of, *given, *produced, *no_type,
-      *found, *binding, *onnx_domains;
+      *found, *binding, *onnx_domains, *given_answers = nullptr;
   int foreign, count;
-  if (!PyArg_ParseTuple(args, "O!pO!O!O!O!OOOOO!OOi:passes", &PyList_Type, &rows, &foreign,
+  if (!PyArg_ParseTuple(args, "O!pO!O!O!O!OOOOO!OOi|O!:passes", &PyList_Type, &rows, &foreign,
                         &PyList_Type, &ops, &PyList_Type, &domains, &PyList_Type, &inputs,
                         &PyList_Type, &outputs, &variables_of, &given, &produced, &no_type,
-                        &PyDict_Type, &found, &binding, &onnx_domains, &count)) {
+                        &PyDict_Type, &found, &binding, &onnx_domains, &count, &PyDict_Type,
+                        &given_answers)) {
     return nullptr;
   }
   for (PyObject* set : {produced, no_type, onnx_domains}) {
@@ -361,25 +386,106 @@ PyObject* passes(PyObject*, PyObject* args) {
       return nullptr;
     }
   }
-  PyObject* given_numbers = PyDict_New();
-  if (given_numbers == nullptr) return nullptr;
+  // (a dict the caller keeps across its calls: `given` asked once a name in all of them)
+  given_answers = given_answers != nullptr ? Py_NewRef(given_answers) : PyDict_New();
+  if (given_answers == nullptr) return nullptr;
   PyObject* left;
   {
     Binder binder(variables_of, given, produced, no_type, found, binding, onnx_domains,
-                  given_numbers);
+                  given_answers);
     left = binder.run(rows, foreign, ops, domains, inputs, outputs, count);
   }
-  Py_DECREF(given_numbers);
+  Py_DECREF(given_answers);
   return left;
 }
 
+// Whether `name` is in `container` (a dict or a set: their C lookups; anything else by
+// `in`): 1, 0, or -1 with an error set.
+int contains(PyObject* container, PyObject* name) {
+  if (PyDict_CheckExact(container)) return PyDict_Contains(container, name);
+  if (PyAnySet_Check(container)) return PySet_Contains(container, name);
+  return PySequence_Contains(container, name);
+}
+
+// Whether any name of `names` (a list or tuple) is in the set `within`: 1, 0 or -1.
+int any_in(PyObject* names, PyObject* within) {
+  for (Py_ssize_t k = 0; k < PySequence_Fast_GET_SIZE(names); ++k) {
+    int in = PySet_Contains(within, PySequence_Fast_GET_ITEM(names, k));
+    if (in != 0) return in;
+  }
+  return 0;
+}
+
+PyObject* open_rows(PyObject*, PyObject* args) {
+  PyObject *domains, *inputs, *outputs, *typed, *schemaless;
+  if (!PyArg_ParseTuple(args, "O!O!O!OO:open_rows", &PyList_Type, &domains, &PyList_Type,
+                        &inputs, &PyList_Type, &outputs, &typed, &schemaless)) {
+    return nullptr;
+  }
+  const Py_ssize_t count = PyList_GET_SIZE(domains);
+  if (PyList_GET_SIZE(inputs) != count || PyList_GET_SIZE(outputs) != count) {
+    PyErr_SetString(PyExc_ValueError, "open_rows: the columns differ in length");
+    return nullptr;
+  }
+  for (Py_ssize_t i = 0; i < count; ++i) {
+    PyObject* ins = PyList_GET_ITEM(inputs, i);
+    PyObject* outs = PyList_GET_ITEM(outputs, i);
+    if (!(PyList_Check(ins) || PyTuple_Check(ins)) || !(PyList_Check(outs) || PyTuple_Check(outs))) {
+      PyErr_SetString(PyExc_TypeError, "open_rows: a row's tensors are not a list");
+      return nullptr;
+    }
+  }
+  PyObject* untyped = PySet_New(nullptr);
+  PyObject* rows = PyList_New(0);
+  if (untyped == nullptr || rows == nullptr) goto failed;
+  // the outputs no type is known for (`typed`: name -> type)
+  for (Py_ssize_t i = 0; i < count; ++i) {
+    PyObject* outs = PyList_GET_ITEM(outputs, i);
+    for (Py_ssize_t k = 0; k < PySequence_Fast_GET_SIZE(outs); ++k) {
+      PyObject* name = PySequence_Fast_GET_ITEM(outs, k);
+      int truthy = PyObject_IsTrue(name);
+      if (truthy < 0) goto failed;
+      if (!truthy) continue;
+      int in = contains(typed, name);
+      if (in < 0) goto failed;
+      if (!in && PySet_Add(untyped, name) < 0) goto failed;
+    }
+  }
+  if (PySet_GET_SIZE(untyped) == 0) return Py_BuildValue("(NN)", untyped, rows);
+  // the rows of a domain with schemas touching one of them
+  for (Py_ssize_t i = 0; i < count; ++i) {
+    int skip = contains(schemaless, PyList_GET_ITEM(domains, i));
+    if (skip < 0) goto failed;
+    if (skip) continue;
+    int open = any_in(PyList_GET_ITEM(outputs, i), untyped);
+    if (open == 0) open = any_in(PyList_GET_ITEM(inputs, i), untyped);
+    if (open < 0) goto failed;
+    if (!open) continue;
+    PyObject* row = PyLong_FromSsize_t(i);
+    if (row == nullptr) goto failed;
+    int added = PyList_Append(rows, row);
+    Py_DECREF(row);
+    if (added < 0) goto failed;
+  }
+  return Py_BuildValue("(NN)", untyped, rows);
+failed:
+  Py_XDECREF(untyped);
+  Py_XDECREF(rows);
+  return nullptr;
+}
+
 PyMethodDef methods[] = {
+    {"open_rows", open_rows, METH_VARARGS,
+     "open_rows(domains, inputs, outputs, typed, schemaless) -> (untyped, rows): the set of "
+     "outputs not in `typed`, and the rows not of a `schemaless` domain that read or write one "
+     "of them (none where the set is empty). As schema_types._open_rows_python."},
     {"passes", passes, METH_VARARGS,
      "passes(rows, foreign, ops, domains, inputs, outputs, variables_of, given, produced, "
-     "no_type, found, binding, onnx_domains, count) -> [row, ...]: up to `count` passes over `rows`, "
+     "no_type, found, binding, onnx_domains, count, given_answers={}) -> [row, ...]: up to `count` passes over `rows`, "
      "setting found[name] to what each row's schema binds; the rows left open. As "
      "schema_types._Binder._python_passes (variables_of(op, domain, n_in, n_out), "
-     "given(name) and binding(variables, dtypes, untyped) are its helpers; names in no_type are never given a type)."},
+     "given(name) and binding(variables, dtypes, untyped) are its helpers; names in no_type are never given a type; "
+     "given_answers: name -> given(name), a dict the caller may keep across calls)."},
     {nullptr, nullptr, 0, nullptr},
 };
 
