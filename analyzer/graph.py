@@ -8,6 +8,7 @@ per version of a model by `session.ModelSession`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -203,8 +204,13 @@ class NodeFields:
         """Output name -> index of the node producing it (the last one, if several; "" is no
         name), computed once."""
         if self._producer_index is None:
-            index = {out: i for i, outs in enumerate(self.outputs) for out in outs}
-            index.pop("", None)
+            index = None
+            if _producer_hops is not None:
+                with contextlib.suppress(TypeError):  # not lists: in Python
+                    index = _producer_hops.producer_index(self.outputs)
+            if index is None:
+                index = {out: i for i, outs in enumerate(self.outputs) for out in outs}
+                index.pop("", None)
             self._producer_index = index
         return self._producer_index
 

@@ -275,6 +275,40 @@ PyObject* named_outputs(PyObject*, PyObject* outputs) {
   return PyLong_FromSsize_t(named);
 }
 
+// {name: the index of the last node writing it} of every non-empty name in `outputs` (a
+// list of lists of names): `NodeFields.producer_index` (a dict comprehension over 100,000
+// nodes: ~0.045 s in Python).
+PyObject* producer_index(PyObject*, PyObject* outputs) {
+  if (!PyList_Check(outputs)) {
+    PyErr_SetString(PyExc_TypeError, "outputs must be a list of lists");
+    return nullptr;
+  }
+  const Py_ssize_t nodes = PyList_GET_SIZE(outputs);
+  PyObject* index = _PyDict_NewPresized(nodes + nodes / 4);
+  if (index == nullptr) return nullptr;
+  for (Py_ssize_t i = 0; i < nodes; ++i) {
+    PyObject* names = PyList_GET_ITEM(outputs, i);
+    if (!PyList_Check(names)) {
+      PyErr_SetString(PyExc_TypeError, "outputs must be a list of lists");
+      Py_DECREF(index);
+      return nullptr;
+    }
+    PyObject* at = nullptr;
+    for (Py_ssize_t k = 0; k < PyList_GET_SIZE(names); ++k) {
+      PyObject* name = PyList_GET_ITEM(names, k);
+      if (PyUnicode_Check(name) && PyUnicode_GET_LENGTH(name) == 0) continue;  // no name
+      if ((at == nullptr && (at = PyLong_FromSsize_t(i)) == nullptr) ||
+          PyDict_SetItem(index, name, at) < 0) {
+        Py_XDECREF(at);
+        Py_DECREF(index);
+        return nullptr;
+      }
+    }
+    Py_XDECREF(at);
+  }
+  return index;
+}
+
 PyMethodDef methods[] = {
     {"reads_before_written", reads_before_written, METH_VARARGS,
      "reads_before_written(inputs, producer, defined) -> [name, ...]: every non-empty input "
@@ -289,6 +323,9 @@ PyMethodDef methods[] = {
     {"named_outputs", named_outputs, METH_O,
      "named_outputs(outputs) -> the number of non-empty names in `outputs` (a list of lists "
      "of names)."},
+    {"producer_index", producer_index, METH_O,
+     "producer_index(outputs) -> {name: i}: the index of the last node writing each non-empty "
+     "name (`outputs[i]`: node i's list of output names)."},
     {"hops_from", hops_from, METH_VARARGS,
      "hops_from(sources, ops, inputs, outputs, stop_ops, producer, blocked, cap) -> "
      "{name: hops}: for every tensor fewer than `cap` producer steps from a source "

@@ -183,3 +183,26 @@ def test_folded_constants_equal_the_python_pass(monkeypatch):
             model.graph, monkeypatch, False
         ), name
     assert compared == 60 and folded > 20  # folds through non-Constant nodes were seen
+
+
+def test_the_producer_index_equals_the_python_one(monkeypatch):
+    """`_producer_hops.producer_index` (C) gives `NodeFields.producer_index`'s Python answer:
+    the last writer of each name, "" left out (names that are bytes kept), on random columns
+    and a real export; columns that are not lists take the Python way."""
+    from trtforge.analyzer import _producer_hops
+    from trtforge.analyzer import graph as graph_module
+
+    rng = random.Random(11)
+    names = ["a", "b", "", "c", b"\xfe", b"", "d"]
+    for _ in range(200):
+        outputs = [rng.sample(names, rng.randint(0, 3)) for _ in range(rng.randint(0, 30))]
+        expected = {out: i for i, outs in enumerate(outputs) for out in outs}
+        expected.pop("", None)
+        made = _producer_hops.producer_index(outputs)
+        assert made == expected and list(made) == list(expected)
+    model = onnx.load(REPO / "tests" / "fixtures" / "hf" / "gpt2_opset17.onnx")
+    native = GraphView(model.graph, None).fields.producer_index()
+    monkeypatch.setattr(graph_module, "_producer_hops", None)
+    assert native == GraphView(model.graph, None).fields.producer_index()
+    with pytest.raises(TypeError):
+        _producer_hops.producer_index([["a"], ("b",)])
