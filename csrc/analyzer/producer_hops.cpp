@@ -284,7 +284,7 @@ PyObject* producer_index(PyObject*, PyObject* outputs) {
     return nullptr;
   }
   const Py_ssize_t nodes = PyList_GET_SIZE(outputs);
-  PyObject* index = _PyDict_NewPresized(nodes + nodes / 4);
+  PyObject* index = PyDict_New();
   if (index == nullptr) return nullptr;
   for (Py_ssize_t i = 0; i < nodes; ++i) {
     PyObject* names = PyList_GET_ITEM(outputs, i);
