@@ -673,9 +673,9 @@ class Inference {
     ids_.reserve(expected_names);
     slots_.reserve(expected_names);
     scopes_.emplace_back();  // the graph's
-    for (const ValueInfo& v : inputs_) collect_symbols(v);
-    for (const ValueInfo& v : outputs_) collect_symbols(v);
-    for (const ValueInfo& v : value_info_) collect_symbols(v);
+    for (const ValueInfo& v : inputs_) collect_symbols(v, true);
+    for (const ValueInfo& v : outputs_) collect_symbols(v, true);
+    for (const ValueInfo& v : value_info_) collect_symbols(v, true);
     for (const ValueInfo& v : inputs_) {
       Slot& slot = slots_[id(v.name)];
       if (!v.has_type || slot.defined) decline();
@@ -880,16 +880,24 @@ class Inference {
     return out;
   }
 
-  void collect_symbols(const ValueInfo& v) {
+  // The made-up names (`unk__<n>`, the only ones `new_symbol` asks about) that `v` declares
+  // dims of. `parsed_later`: the graph declares `v` itself, parsing its type (a type whose
+  // bytes do not hold the prefix is then not parsed here: 100,000 declarations of an LLM).
+  void collect_symbols(const ValueInfo& v, bool parsed_later = false) {
     if (!v.has_type) return;
+    if (parsed_later && v.type.find(kMadeUp) == std::string_view::npos) return;
     for (const Dim& d : parse_declared(v.type).dims) {
-      if (d.kind == Dim::kParam) symbols_.insert(d.param);
+      if (d.kind == Dim::kParam && d.param.substr(0, kMadeUp.size()) == kMadeUp) {
+        symbols_.insert(d.param);
+      }
     }
   }
 
+  static constexpr std::string_view kMadeUp = "unk__";
+
   std::string_view new_symbol() {
     for (;;) {
-      std::string name = "unk__" + std::to_string(next_symbol_++);
+      std::string name = std::string(kMadeUp) + std::to_string(next_symbol_++);
       if (symbols_.count(name)) continue;
       std::string_view made = generated_.emplace_back(std::move(name));
       symbols_.insert(made);

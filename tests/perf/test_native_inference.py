@@ -1415,6 +1415,33 @@ def test_made_up_names_skip_the_ones_declared():
 
 
 @needs_checked_onnx
+def test_made_up_names_skip_those_value_info_declares():
+    """Names a value_info entry declares (`unk__<n>` among others, or near it) are not made
+    up again: only the declarations whose bytes hold the prefix are read for them."""
+    model = _model(
+        [
+            helper.make_node("Reshape", ["x", "shape"], ["a"]),
+            helper.make_node("Reshape", ["a", "shape"], ["b"]),
+            helper.make_node("Reshape", ["b", "shape"], ["y"]),
+        ],
+        [_value_info("x", TensorProto.FLOAT, [None, 4, 3])],
+        [helper.make_empty_tensor_value_info("y")],
+        [_int64("shape", [-1, 0, 0])],
+    )
+    model.graph.value_info.extend(
+        [
+            _value_info("a", TensorProto.FLOAT, ["unk__0", "unk__x", "Unk__1"]),
+            _value_info("b", TensorProto.FLOAT, [None, "unk__2", "unk_3"]),
+        ]
+    )
+    assert _agrees(model)
+    types = dict(_entries(_infer.inferred(model.SerializeToString()))[1])
+    dims = onnx.TypeProto.FromString(types["y"]).tensor_type.shape.dim
+    made = [d.dim_param for d in dims if d.dim_param.startswith("unk__")]
+    assert made and not {"unk__0", "unk__2"} & set(made)
+
+
+@needs_checked_onnx
 def test_declared_outputs_are_merged_as_onnx_merges_them():
     model = _model(
         [helper.make_node("Add", ["x", "y"], ["z"])],
