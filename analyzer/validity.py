@@ -1819,6 +1819,7 @@ def attach(report, problems: list[Problem]) -> None:
             verdict.status = UNSUPPORTED
             verdict.plugin = None
         verdict.reasons.insert(0, problem.finding)
+        verdict.kin = None  # (its findings are its own now)
     report.graph_findings[:0] = graph_level
 
 

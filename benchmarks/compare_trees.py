@@ -6,6 +6,7 @@ as that tree's code in a fresh process (the editable install's import redirect i
 the tree put first on `sys.path`), so both trees share the same Python and packages.
 
     # reports: every model (files, or folders searched for *.onnx), both targets, compared
+    # (JSON; --format text or markdown: those reports)
     python benchmarks/compare_trees.py reports BEFORE AFTER examples tests/fixtures MODEL...
     # timing: N interleaved runs of each tree per model; median wall and CPU (user + system,
     # children included: the forked shape-inference child) of each (--format text: the
@@ -82,15 +83,17 @@ def _read(path: str) -> bytes:
         return b""  # refused model: no report (the exit status is compared)
 
 
-def compare_reports(roots: tuple[str, str], models: list[str], scratch: Path) -> int:
+def compare_reports(
+    roots: tuple[str, str], models: list[str], scratch: Path, fmt: str = "json"
+) -> int:
     differ = 0
     for model in models:
         for target in ("rtx-1", "trt-10"):
             results = []
             for side, root in zip(("before", "after"), roots, strict=True):
-                out = str(scratch / f"{side}.json")
+                out = str(scratch / f"{side}.{fmt}")
                 Path(out).unlink(missing_ok=True)
-                code, _, _ = _run(root, model, target, out)
+                code, _, _ = _run(root, model, target, out, fmt)
                 results.append((code, _read(out)))
             if results[0] != results[1]:
                 differ += 1
@@ -136,9 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument(
         "--format",
-        choices=("json", "text"),
+        choices=("json", "text", "markdown"),
         default="json",
-        help="report format of the timed runs (time mode; `reports` compares JSON)",
+        help="report format of the runs: compared (reports mode) or timed (time mode)",
     )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
@@ -149,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         models = _models(args.models)
         if args.mode == "reports":
-            return compare_reports(roots, models, scratch)
+            return compare_reports(roots, models, scratch, args.format)
         return compare_times(roots, models, args.runs, scratch, args.format)
 
 

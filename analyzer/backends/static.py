@@ -578,14 +578,16 @@ class StaticChecker:
             names = [n for n in (*f.inputs[index], *f.outputs[index]) if n]
             if any(_mentions(text, str(n)) for n in names for text in texts):
                 return None
-            return ("named", status, [(x, len(prefix)) for x in findings], verdict.plugin)
+            named = [(x, len(prefix)) for x in findings]
+            verdict.kin = named  # (the token of the nodes `share_named` gives it)
+            return ("named", status, named, verdict.plugin)
 
         def share_named(index: int, status: str, findings: list, plugin) -> None:
             """Gives node `index` the verdict of the first node of its key (`judge`'s
             "named"): the same findings, their messages starting with this node's name."""
             prefix = finding_prefix(f.ops[index], display(index))
             verdict = verdicts[index]
-            verdict.status, verdict.plugin = status, plugin
+            verdict.status, verdict.plugin, verdict.kin = status, plugin, findings
             verdict.reasons = [x.with_message(prefix + x.message[cut:]) for x, cut in findings]
 
         if memo is None:

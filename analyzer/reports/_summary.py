@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import shlex
 from collections import Counter
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from pathlib import PurePath
 
-from trtforge.analyzer.report import Report, Tally
+from trtforge.analyzer.report import NodeVerdict, Report, Tally
 
 
 @dataclass(frozen=True)
@@ -87,17 +88,34 @@ def _domain(domain: str) -> str:
     return "" if domain in ("", "ai.onnx") else domain
 
 
+def alike(nodes: Iterable[NodeVerdict], of: Callable[[NodeVerdict], Hashable]) -> dict:
+    """`nodes` grouped by `of` (the key of a node's shared verdict standing for it:
+    `NodeVerdict.kin_key`), in order of first appearance: key -> [how many, the first]. Two
+    groups may have one `of`: a caller sums them."""
+    kinds: dict[Hashable, list] = {}
+    for node in nodes:
+        kin = node.kin_key(of)
+        seen = kinds.get(kin)
+        if seen is None:
+            kinds[kin] = [1, node]
+        else:
+            seen[0] += 1
+    return kinds
+
+
+def _op_and_codes(node: NodeVerdict) -> tuple:
+    return (node.op_type, node.domain, tuple([(r.code, r.is_error) for r in node.reasons]))
+
+
 def unsupported_op_types(report: Report, tally: Tally | None = None) -> list[OpTypeCount]:
     """Unsupported op types, most frequent first (`tally`: the report's, if at hand)."""
     counts: Counter[tuple[str, str]] = Counter()
     codes: dict[tuple[str, str], dict[str, None]] = {}
     # nodes alike (op, domain, their findings' codes and severities) counted first: a model
     # of 100,000 nodes of one unsupported op has one such kind
-    kinds = Counter(
-        (node.op_type, node.domain, tuple([(r.code, r.is_error) for r in node.reasons]))
-        for node in (tally or report.tally()).unsupported
-    )
-    for (op, domain, reasons), n in kinds.items():
+    kinds = alike((tally or report.tally()).unsupported, _op_and_codes)
+    for n, node in kinds.values():
+        op, domain, reasons = _op_and_codes(node)
         key = (op, _domain(domain))
         counts[key] += n
         bucket = codes.setdefault(key, {})
@@ -121,22 +139,16 @@ def fix_plan(report: Report, tally: Tally | None = None) -> FixPlan:
     """Collects the rewrite passes named by the unsupported nodes' fixes into one command
     (`tally`: the report's, if at hand)."""
     unsupported = (tally or report.tally()).unsupported
-    findings = [r for node in unsupported for r in node.reasons] + list(report.graph_findings)
+    # nodes whose findings hold the same codes and fixes (by identity: the findings of a
+    # verdict shared by many nodes share their tuple of fixes) are counted as one kind
+    kinds = alike(unsupported, _fixes_and_codes)  # kind -> [nodes, the first]
+    findings = [r for _, node in kinds.values() for r in node.reasons]
+    findings += report.graph_findings
     if any(f.is_error and f.code.startswith("invalid/") for f in findings):
         return FixPlan((), "", 0, len(unsupported), (), invalid=True)
     per_pass: Counter[str] = Counter()
     per_plugin: Counter[str] = Counter()
     fixed = partly = 0
-    # nodes whose findings hold the same fixes (by identity: the findings of a verdict
-    # shared by many nodes share their tuple of fixes) are counted as one kind
-    kinds: dict[tuple, list] = {}  # kind -> [nodes, the first]
-    for node in unsupported:
-        kind = tuple([(id(r.fixes), r.is_error) for r in node.reasons])
-        seen = kinds.get(kind)
-        if seen is None:
-            kinds[kind] = [1, node]
-        else:
-            seen[0] += 1
     for n, node in kinds.values():
         names = {f.name for f in node.fixes if f.kind == "rewrite"}
         for name in names:
@@ -160,6 +172,10 @@ def fix_plan(report: Report, tally: Tally | None = None) -> FixPlan:
         command = " ".join(shlex.quote(w) for w in words)
     plugins = tuple(sorted(per_plugin.items(), key=lambda kv: (-kv[1], kv[0])))
     return FixPlan(passes, command, fixed, len(unsupported), plugins, partly=partly, graph=graph)
+
+
+def _fixes_and_codes(node: NodeVerdict) -> tuple:
+    return tuple([(id(r.fixes), r.is_error, r.code) for r in node.reasons])
 
 
 def not_judged(report: Report, tally: Tally | None = None) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+from collections.abc import Hashable
 
 from rich.console import Console
 from rich.markup import escape as _markup_escape
@@ -185,8 +186,13 @@ def _print_node_groups(console: Console, nodes: list[NodeVerdict], what: str) ->
     50,000 nodes alike prints a few dozen lines); after SHOWN_GROUPS groups, one line sums
     up the rest (a model of 100,000 distinct custom ops)."""
     shown: dict[tuple, list[NodeVerdict]] = {}
+    keys: dict[Hashable, tuple] = {}  # a node's `kin_key` -> its group's
     for node in nodes:
-        shown.setdefault(_group_key(node), []).append(node)
+        kin = node.kin_key(_group_key)
+        key = keys.get(kin)
+        if key is None:
+            key = keys[kin] = _group_key(node)
+        shown.setdefault(key, []).append(node)
     groups = list(shown.values())
     for group in groups[:SHOWN_GROUPS]:
         for node in group[:SHOWN_PER_GROUP]:
