@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from trtforge.analyzer.findings import Finding, Fix
@@ -33,11 +33,6 @@ class PluginRef:
         }
 
 
-#: the first item of a `NodeVerdict.kin_key` that stands for a shared verdict (equal to no
-#: key a renderer makes of a node's fields)
-_KIN = object()
-
-
 @dataclass(slots=True)
 class NodeVerdict:
     """The verdict for one node of the top-level graph (slots: a 100,000-node model makes
@@ -50,10 +45,10 @@ class NodeVerdict:
     status: str = SUPPORTED
     reasons: list[Finding] = field(default_factory=list)
     plugin: PluginRef | None = None
-    #: one object held by every node of a verdict the static backend shares (`kin_key`):
-    #: their findings differ only by the node name their messages start with, so a
-    #: renderer asks one of them what it asks of all (100,000 nodes of one custom op). None:
-    #: a verdict of its own. Not part of the verdict's value (equality, JSON).
+    #: one object held by every node of a verdict the static backend shares: their findings
+    #: differ only by the node name their messages start with, so a renderer asks one of
+    #: them what it asks of all (`reports._summary.by_kin`: 100,000 nodes of one custom op).
+    #: None: a verdict of its own. Not part of the verdict's value (equality, JSON).
     kin: object = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -94,14 +89,6 @@ class NodeVerdict:
     @property
     def errors(self) -> list[Finding]:
         return [r for r in self.reasons if r.is_error]
-
-    def kin_key(self, of: Callable[[NodeVerdict], Hashable]) -> Hashable:
-        """`of(self)`, or, for a node of a shared verdict (`kin`), a key that stands for it:
-        equal for two nodes exactly where their kin and op are, which makes `of` equal for
-        them too, as long as `of` reads nothing but the op, domain, status, plugin and the
-        findings' fields other than their messages. Renderers group nodes by it."""
-        kin = self.kin
-        return of(self) if kin is None else (_KIN, id(kin), self.op_type, self.domain)
 
     @property
     def fixes(self) -> list[Fix]:

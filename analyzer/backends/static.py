@@ -578,14 +578,14 @@ class StaticChecker:
             names = [n for n in (*f.inputs[index], *f.outputs[index]) if n]
             if any(_mentions(text, str(n)) for n in names for text in texts):
                 return None
-            named = [(x, len(prefix)) for x in findings]
-            verdict.kin = named  # (the token of the nodes `share_named` gives it)
-            return ("named", status, named, verdict.plugin)
+            return ("named", status, [(x, len(prefix)) for x in findings], verdict.plugin)
 
-        def share_named(index: int, status: str, findings: list, plugin) -> None:
-            """Gives node `index` the verdict of the first node of its key (`judge`'s
-            "named"): the same findings, their messages starting with this node's name."""
+        def share_named(index: int, first: int, status: str, findings: list, plugin) -> None:
+            """Gives node `index` the verdict of the first node of its key, node `first`
+            (`judge`'s "named"): the same findings, their messages starting with this
+            node's name; both hold `findings` as their `kin`."""
             prefix = finding_prefix(f.ops[index], display(index))
+            verdicts[first].kin = findings
             verdict = verdicts[index]
             verdict.status, verdict.plugin, verdict.kin = status, plugin, findings
             verdict.reasons = [x.with_message(prefix + x.message[cut:]) for x, cut in findings]
@@ -620,7 +620,7 @@ class StaticChecker:
                 number = numbers[index]
                 outcome = shared[number] if number >= 0 else None
                 if outcome is not None and outcome[0] == "named":
-                    share_named(index, *outcome[1:])
+                    share_named(index, firsts[number], *outcome[1:])
                     continue
                 seen = by_values.get(number)
                 if seen is None:

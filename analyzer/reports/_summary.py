@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import shlex
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -88,19 +88,22 @@ def _domain(domain: str) -> str:
     return "" if domain in ("", "ai.onnx") else domain
 
 
-def alike(nodes: Iterable[NodeVerdict], of: Callable[[NodeVerdict], Hashable]) -> dict:
-    """`nodes` grouped by `of` (the key of a node's shared verdict standing for it:
-    `NodeVerdict.kin_key`), in order of first appearance: key -> [how many, the first]. Two
-    groups may have one `of`: a caller sums them."""
-    kinds: dict[Hashable, list] = {}
-    for node in nodes:
-        kin = node.kin_key(of)
-        seen = kinds.get(kin)
-        if seen is None:
-            kinds[kin] = [1, node]
-        else:
-            seen[0] += 1
-    return kinds
+def by_kin(of: Callable[[NodeVerdict], Hashable]) -> Callable[[NodeVerdict], Hashable]:
+    """`of`, asked once for the nodes of one shared verdict (`NodeVerdict.kin`: their ops
+    and findings' fields other than the messages are equal, so `of` is, as long as it reads
+    nothing else): 100,000 nodes of one custom op, keyed once."""
+    of_kin: dict[int, Hashable] = {}
+
+    def key(node: NodeVerdict) -> Hashable:
+        kin = node.kin
+        if kin is None:
+            return of(node)
+        made = of_kin.get(id(kin))
+        if made is None:
+            made = of_kin[id(kin)] = of(node)
+        return made
+
+    return key
 
 
 def _op_and_codes(node: NodeVerdict) -> tuple:
@@ -113,9 +116,8 @@ def unsupported_op_types(report: Report, tally: Tally | None = None) -> list[OpT
     codes: dict[tuple[str, str], dict[str, None]] = {}
     # nodes alike (op, domain, their findings' codes and severities) counted first: a model
     # of 100,000 nodes of one unsupported op has one such kind
-    kinds = alike((tally or report.tally()).unsupported, _op_and_codes)
-    for n, node in kinds.values():
-        op, domain, reasons = _op_and_codes(node)
+    kinds = Counter(map(by_kin(_op_and_codes), (tally or report.tally()).unsupported))
+    for (op, domain, reasons), n in kinds.items():
         key = (op, _domain(domain))
         counts[key] += n
         bucket = codes.setdefault(key, {})
@@ -141,7 +143,15 @@ def fix_plan(report: Report, tally: Tally | None = None) -> FixPlan:
     unsupported = (tally or report.tally()).unsupported
     # nodes whose findings hold the same codes and fixes (by identity: the findings of a
     # verdict shared by many nodes share their tuple of fixes) are counted as one kind
-    kinds = alike(unsupported, _fixes_and_codes)  # kind -> [nodes, the first]
+    kinds: dict[tuple, list] = {}  # kind -> [nodes, the first]
+    kind_of = by_kin(_fixes_and_codes)
+    for node in unsupported:
+        kind = kind_of(node)
+        seen = kinds.get(kind)
+        if seen is None:
+            kinds[kind] = [1, node]
+        else:
+            seen[0] += 1
     findings = [r for _, node in kinds.values() for r in node.reasons]
     findings += report.graph_findings
     if any(f.is_error and f.code.startswith("invalid/") for f in findings):

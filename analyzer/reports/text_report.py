@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import os
 import shutil
-from collections.abc import Hashable
 
 from rich.console import Console
 from rich.markup import escape as _markup_escape
@@ -23,6 +22,7 @@ from trtforge.analyzer.findings import Finding, Fix
 from trtforge.analyzer.report import PLUGIN, NodeVerdict, Report, Tally
 from trtforge.analyzer.reports._summary import (
     INVALID_LINE,
+    by_kin,
     fix_plan,
     unsupported_op_types,
     verdict_line,
@@ -186,13 +186,9 @@ def _print_node_groups(console: Console, nodes: list[NodeVerdict], what: str) ->
     50,000 nodes alike prints a few dozen lines); after SHOWN_GROUPS groups, one line sums
     up the rest (a model of 100,000 distinct custom ops)."""
     shown: dict[tuple, list[NodeVerdict]] = {}
-    keys: dict[Hashable, tuple] = {}  # a node's `kin_key` -> its group's
+    group_key = by_kin(_group_key)
     for node in nodes:
-        kin = node.kin_key(_group_key)
-        key = keys.get(kin)
-        if key is None:
-            key = keys[kin] = _group_key(node)
-        shown.setdefault(key, []).append(node)
+        shown.setdefault(group_key(node), []).append(node)
     groups = list(shown.values())
     for group in groups[:SHOWN_GROUPS]:
         for node in group[:SHOWN_PER_GROUP]:
