@@ -92,15 +92,15 @@ def by_kin(of: Callable[[NodeVerdict], Hashable]) -> Callable[[NodeVerdict], Has
     """`of`, asked once for the nodes of one shared verdict (`NodeVerdict.kin`: their ops
     and findings' fields other than the messages are equal, so `of` is, as long as it reads
     nothing else): 100,000 nodes of one custom op, keyed once."""
-    of_kin: dict[int, Hashable] = {}
+    of_kin: dict[tuple, Hashable] = {}  # (kin, op, domain) -> `of` of the first such node
 
     def key(node: NodeVerdict) -> Hashable:
-        kin = node.kin
-        if kin is None:
+        if node.kin is None:
             return of(node)
-        made = of_kin.get(id(kin))
+        kin = (id(node.kin), node.op_type, node.domain)  # (the backend shares within an op)
+        made = of_kin.get(kin)
         if made is None:
-            made = of_kin[id(kin)] = of(node)
+            made = of_kin[kin] = of(node)
         return made
 
     return key
