@@ -369,17 +369,24 @@ def _extent_source(graph: GraphView, name: str, seen: dict, depth: int) -> str |
 
 def _quantized_scalar(graph: GraphView, name: str, depth: int = 16) -> bool:
     """True when rank-0 tensor `name` is a QuantizeLinear/DequantizeLinear output or is
-    computed from one through rank-0 tensors only."""
-    node = graph.producer(name)
-    if node is None or depth <= 0:
+    computed from one through rank-0 tensors only. (The producers are looked up by index, and
+    a rank is read only of a tensor some node computes: a BERT's 10,000 Unsqueezes of
+    `Gather(Shape(x), i)` are asked, once each.)"""
+    producers = graph.producer_index
+    at = producers.get(name)
+    if at is None or depth <= 0:
         return False
-    if node.op_type in QUANTIZATION_OPS:
+    fields = graph.fields
+    op = fields.ops[at]
+    if op in QUANTIZATION_OPS:
         return True
-    if node.op_type in _SHAPE_OPS or node.op_type in _OPAQUE:
+    if op in _SHAPE_OPS or op in _OPAQUE:
         return False
     return any(
-        source and graph.tensor(source).rank == 0 and _quantized_scalar(graph, source, depth - 1)
-        for source in node.input
+        source in producers
+        and graph.tensor(source).rank == 0
+        and _quantized_scalar(graph, source, depth - 1)
+        for source in fields.inputs[at]
     )
 
 
