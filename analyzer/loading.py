@@ -181,9 +181,12 @@ class LoadedModel:
     def _tiny_external(self, position: int) -> onnx.TensorProto | None:
         """`tiny_external_copy` of the top-level initializer at `position`."""
         initializers = self.structure.graph.initializer
-        if self.folder is None or not 0 <= position < len(initializers):
+        if self.path is None or not 0 <= position < len(initializers):
             return None
-        return tiny_external_copy(initializers[position], self.folder)
+        tensor = initializers[position]
+        if tensor.data_location != onnx.TensorProto.EXTERNAL:
+            return None  # (before the folder is made: a rule reads thousands of small constants)
+        return tiny_external_copy(tensor, self.path.parent)
 
     @property
     def folder(self) -> Path | None:
