@@ -123,6 +123,15 @@ def _trtforge_catalog():
     return catalog
 
 
+@cache
+def _shipped():
+    """The plugins shipped with TensorRT (`kb.shipped_plugins.SHIPPED`), imported once (on
+    first use: the knowledge base imports this module)."""
+    from trtforge.analyzer.kb.shipped_plugins import SHIPPED
+
+    return SHIPPED
+
+
 def find_declared(node: onnx.NodeProto, target: Target | None = None) -> PluginSpec | None:
     """The trtforge plugin declaration `target`'s parser would create for `node`, or None."""
     catalog = _trtforge_catalog()
@@ -138,15 +147,14 @@ def find_declared(node: onnx.NodeProto, target: Target | None = None) -> PluginS
 def find_plugin(node: onnx.NodeProto, target: Target) -> PluginMatch | None:
     """The plugin the parser would create for `node` on `target`, if any is known: a trtforge
     declaration, or a plugin shipped with TensorRT (empty namespace)."""
-    from trtforge.analyzer.kb.shipped_plugins import SHIPPED
-
+    shipped_plugins = _shipped()
     catalog = _trtforge_catalog()
     for name, version, namespace in plugin_keys(node, target):
         if catalog is not None:
             spec = catalog.find_plugin(name, version, namespace)
             if spec is not None:
                 return PluginMatch(name, version, namespace, catalog.is_available(spec), "trtforge")
-        shipped = SHIPPED.get((name, version))
+        shipped = shipped_plugins.get((name, version))
         if shipped is not None and namespace == "" and shipped.available(target):
             return PluginMatch(name, version, namespace, True, "tensorrt")
     return None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import gc
 import itertools
 import logging
@@ -1503,11 +1504,21 @@ def _renumber(tensors: tuple) -> tuple:
 def _custom_fixes(node: onnx.NodeProto) -> tuple[Fix, ...]:
     """Rewrite passes that remove this op (custom domain, or a non-standard op in the default
     domain such as onnxruntime's SimplifiedLayerNormalization), from the pass registry."""
+    passes_removing = _passes_removing()
+    if passes_removing is None:
+        return ()
+    return tuple(Fix("rewrite", p) for p in passes_removing(_domain(node), node.op_type))
+
+
+@functools.cache
+def _passes_removing():
+    """`rewrite.registry.passes_removing`, imported once (asked for each of 100,000 distinct
+    custom ops); None without the rewrite package."""
     try:
         from trtforge.analyzer.rewrite.registry import passes_removing
     except ImportError:
-        return ()
-    return tuple(Fix("rewrite", p) for p in passes_removing(_domain(node), node.op_type))
+        return None
+    return passes_removing
 
 
 def _merge_fixes(*groups: tuple[Fix, ...]) -> tuple[Fix, ...]:
