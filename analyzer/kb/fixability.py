@@ -203,12 +203,10 @@ def foldable(node, graph) -> bool:
     """True when `node` computes only from build-time constants (and can be folded): none of
     them stored in an external data file, which fold-constants leaves unread (a model's
     weights are never loaded to be folded)."""
-    if not _computes_values(node) or not any(node.input):
-        return False
     names = [name for name in node.input if name]
-    return all(graph.is_constant(name) for name in names) and not any(
-        graph.is_external(name) for name in names
-    )
+    if not names or not all(graph.is_constant(name) for name in names):
+        return False  # (before the attributes are read: most nodes read a computed value)
+    return _computes_values(node) and not any(graph.is_external(name) for name in names)
 
 
 def _with(finding: Finding, fix: Fix, hint: str) -> Finding:
