@@ -790,8 +790,48 @@ def _constant_outputs_held(view: GraphView) -> dict[str, object]:
     }
 
 
+#: an initializer of at most this many elements stands for its value in `values_key`, not for
+#: its name (`_HeldByValue`)
+HELD_BY_VALUE_UP_TO = 64
+
+
+class _HeldByValue:
+    """What stands for the constant value of a top-level tensor in `VerdictMemo.values_key`:
+    `constants` (`VerdictMemo._constants_held`), but a small initializer (at most
+    HELD_BY_VALUE_UP_TO elements, read by `GraphView.constant_value`, which is what a check
+    reads through `NodeContext.input_value`) stands for its value — its element type, shape
+    and bytes — instead of its name. An exporter gives each node's axes, starts or shape an
+    initializer of its own (a transformer's thousands of Unsqueeze nodes, each with its [0]):
+    nodes of one key holding equal values share a verdict seen clean instead of each being
+    judged. Made once per initializer asked for."""
+
+    def __init__(self, graph: GraphView, constants: dict[str, object]) -> None:
+        self._graph = graph
+        self._constants = constants
+        self._by_value: dict[str, object] = {}
+
+    def get(self, name: str) -> object:
+        held = self._constants.get(name)
+        if type(held) is not str:  # a Constant's output (its attributes), or no constant
+            return held
+        by_value = self._by_value.get(name)
+        if by_value is None:
+            by_value = held  # (a large or unreadable one: by its name)
+            shape = self._graph.facts(name)[1]  # (its dims: nothing read of a large one)
+            if shape is not None and math.prod(shape) <= HELD_BY_VALUE_UP_TO:
+                value = self._graph.constant_value(name)
+                if value is not None and value.size <= HELD_BY_VALUE_UP_TO:
+                    by_value = ("value", value.dtype.str, value.shape, value.tobytes())
+            self._by_value[name] = by_value
+        return by_value
+
+
 def _values_held(
-    view: GraphView, index: int, reads: tuple, constants: dict, local: bool = False
+    view: GraphView,
+    index: int,
+    reads: tuple,
+    constants: dict | _HeldByValue,
+    local: bool = False,
 ) -> tuple | None:
     """What node `index` of `view` holds where a judged node's check read
     (`NodeContext.values_read`): an analysis by its answer, an attribute the key holds
@@ -934,6 +974,7 @@ class VerdictMemo:
         self._nested: dict[bytes, bool] = {}
         #: name -> what stands for its constant value in `values_key` (`_constants_held`)
         self._held: dict[str, tuple] | None = None
+        self._held_by_value: _HeldByValue | None = None
         self._generated = False  # some tensor has made-up dims
         #: serialized type -> key of the tensors whose facts are those of their type (all
         #: but `_not_typed_alike`): spares decoding the facts of every tensor. Set up at the
@@ -1050,12 +1091,12 @@ class VerdictMemo:
     def values_key(self, index: int, reads: tuple) -> tuple:
         """(`reads`, what node `index` holds at those inputs): equal for two nodes of one key
         only when a check reading those inputs' constant values (`NodeContext.input_value`)
-        or analyses (`NodeContext.input_derived`) sees the same in both. An initializer
-        stands for its value by its name; a Constant node's output by its attributes
-        (`_value_attributes`: its tensor's name left out); anything else has no constant
-        value (`GraphView.constant_value`: None) and stands for that; an analysis, by its
-        answer."""
-        return reads, _values_held(self.graph, index, reads, self._constants_held())
+        or analyses (`NodeContext.input_derived`) sees the same in both. A small initializer
+        stands for its value, a larger one for it by its name (`_HeldByValue`); a Constant
+        node's output by its attributes (`_value_attributes`: its tensor's name left out);
+        anything else has no constant value (`GraphView.constant_value`: None) and stands
+        for that; an analysis, by its answer."""
+        return reads, _values_held(self.graph, index, reads, self._values_by_value())
 
     def holding_seen(
         self, indices: list[int], numbers: list[int], by_values: dict[int, dict[tuple, None]]
@@ -1069,7 +1110,7 @@ class VerdictMemo:
             return set()
         at = np.asarray(indices, dtype=np.intp)
         of = np.asarray(numbers, dtype=np.intp)[at]
-        graph, constants = self.graph, self._constants_held()
+        graph, constants = self.graph, self._values_by_value()
         inputs = graph.fields.inputs
         found: set[int] = set()
         for number, seen in by_values.items():
@@ -1119,6 +1160,12 @@ class VerdictMemo:
             held.update(zip(names, names, strict=True))  # (in C: 100,000 in a quantized model)
             self._held = held
         return self._held
+
+    def _values_by_value(self) -> _HeldByValue:
+        """`_constants_held`, small initializers standing for their values (`_HeldByValue`)."""
+        if self._held_by_value is None:
+            self._held_by_value = _HeldByValue(self.graph, self._constants_held())
+        return self._held_by_value
 
     @staticmethod
     def firsts(numbers: list[int]) -> list[int]:

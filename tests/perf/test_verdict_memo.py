@@ -1542,3 +1542,39 @@ def test_body_nodes_alike_but_for_made_up_dims_and_constants_share_a_verdict(loc
         monkeypatch.setattr(static, "BODY_MEMO_FROM", 64)
         if bad is not None:
             assert "unsupported" in shared.split('"if263"')[1][:200]
+
+
+def _unsqueezed_chain(axes: list[int]) -> onnx.ModelProto:
+    """x [2, 3], relu'd, through an Unsqueeze and a Squeeze for each of `axes`, each node
+    with its own axes initializer (as an exporter names one for every node)."""
+    nodes, inits, current = [helper.make_node("Relu", ["x"], ["r"], name="relu")], [], "r"
+    for i, axis in enumerate(axes):
+        inits.append(numpy_helper.from_array(np.array([axis], np.int64), f"u{i}"))
+        inits.append(numpy_helper.from_array(np.array([axis], np.int64), f"s{i}"))
+        nodes.append(helper.make_node("Unsqueeze", [current, f"u{i}"], [f"t{i}"], name=f"u{i}"))
+        nodes.append(helper.make_node("Squeeze", [f"t{i}", f"s{i}"], [f"y{i}"], name=f"s{i}"))
+        current = f"y{i}"
+    return _model(
+        nodes,
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+        [helper.make_tensor_value_info(current, TensorProto.FLOAT, [2, 3])],
+        inits,
+    )
+
+
+def test_small_initializers_stand_for_their_values(monkeypatch):
+    """Nodes of one key whose checks read an initializer's value share a verdict seen clean
+    where their initializers hold equal values under other names (`_HeldByValue`): 40
+    Unsqueezes with axes [0] or [1], each its own initializer, are judged once per value, and
+    the report is the one without the memo. Above HELD_BY_VALUE_UP_TO elements an
+    initializer stands for its value by its name: each node is judged."""
+    model = _unsqueezed_chain([0, 0, 1, 0, 1] * 8)
+    shared, alone = _reports(model, "rtx-1")
+    assert shared == alone
+    judged = _judged(monkeypatch, lambda node: node.op_type)
+    static.check_static(load_model(model), parse_target("rtx-1"))
+    assert judged.count("Unsqueeze") == 2, judged
+    del judged[:]
+    monkeypatch.setattr(static, "HELD_BY_VALUE_UP_TO", 0)
+    static.check_static(load_model(model), parse_target("rtx-1"))
+    assert judged.count("Unsqueeze") == 40
