@@ -1578,3 +1578,36 @@ def test_small_initializers_stand_for_their_values(monkeypatch):
     monkeypatch.setattr(static, "HELD_BY_VALUE_UP_TO", 0)
     static.check_static(load_model(model), parse_target("rtx-1"))
     assert judged.count("Unsqueeze") == 40
+
+
+def test_weights_behind_constant_nodes_are_an_analysis_shared_by_its_answer(monkeypatch):
+    """Whether an input is weights (`_compute.is_weights`, `resolves_to_weights`) is read as
+    an analysis of the tensor (`NodeContext.input_derived`), not off the graph: ten
+    ReduceSums whose axes each come from a Constant node of their own (as onnxruntime-genai's
+    builder writes an LLM's) share one verdict; one whose axes a Cast of a Constant gives is
+    supported too, and one whose axes a Concat computes keeps its finding; the report is the
+    one without the memo."""
+    nodes = [helper.make_node("Relu", ["x"], ["r"], name="relu")]
+    outputs = []
+    for i in range(12):
+        value = numpy_helper.from_array(np.array([1], np.int64))
+        nodes.append(helper.make_node("Constant", [], [f"axes{i}"], value=value, name=f"c{i}"))
+        axes = f"axes{i}"
+        if i == 10:  # through a Cast: still weights for the Reduce importer
+            nodes.append(helper.make_node("Cast", [axes], [f"cast{i}"], to=TensorProto.INT64))
+            axes = f"cast{i}"
+        if i == 11:  # computed: not weights
+            nodes.append(helper.make_node("Concat", [axes], [f"cat{i}"], axis=0))
+            axes = f"cat{i}"
+        nodes.append(helper.make_node("ReduceSum", ["r", axes], [f"s{i}"], name=f"sum{i}"))
+        outputs.append(helper.make_tensor_value_info(f"s{i}", TensorProto.FLOAT, None))
+    model = _model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])], outputs)
+    shared, alone = _reports(model, "rtx-1")
+    assert shared == alone
+    report = static.check_static(load_model(model), parse_target("rtx-1"))
+    flagged = {n.name: [r.code for r in n.reasons] for n in report.nodes if n.reasons}
+    assert flagged == {"sum11": ["input-not-constant"]}, flagged
+    judged = _judged(monkeypatch)
+    static.check_static(load_model(model), parse_target("rtx-1"))
+    sums = [name for name in judged if name.startswith("sum")]
+    assert sums[0] == "sum0" and not {f"sum{i}" for i in range(1, 10)} & set(sums), sums

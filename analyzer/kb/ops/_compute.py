@@ -6,9 +6,13 @@ Not a rule module (the leading underscore keeps the registry from loading it as 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from trtforge.analyzer.findings import Finding, Fix
 from trtforge.analyzer.kb.rule import NodeContext
+
+if TYPE_CHECKING:
+    from trtforge.analyzer.graph import GraphView
 
 #: Citation prefixes used by the compute rules.
 OPS_MD = "onnx-tensorrt docs/operators.md (TensorRT 10.15)"
@@ -54,12 +58,21 @@ def is_weights(ctx: NodeContext, index: int) -> bool:
         return False
     if ctx.input(index).is_initializer:  # a fact: the verdict stays shareable (VerdictMemo)
         return True
-    name = ctx.node.input[index]
-    producer = ctx.graph.producer(name)
+    return ctx.input_derived(index, _made_by_constant)  # (an analysis: shareable by answer)
+
+
+def _made_by_constant(graph: GraphView, name: str) -> bool:
+    """Whether a Constant node of `graph` makes `name` (`is_weights`: an analysis of the
+    tensor, read through `NodeContext.input_derived`)."""
+    producer = graph.producer(name)
     return producer is not None and producer.op_type == "Constant"
 
 
-def resolves_to_weights(ctx: NodeContext, index: int, depth: int = 16) -> bool:
+#: how many Identity/Cast nodes `resolves_to_weights` looks through
+RESOLVE_DEPTH = 16
+
+
+def resolves_to_weights(ctx: NodeContext, index: int) -> bool:
     """Weights reached back through Identity/Cast nodes only (the parser's resolution of
     Reduce axes: an initializer behind Cast or Identity resolves, a Concat or Add of
     constants does not; observed with TensorRT-RTX 1.7.1)."""
@@ -67,9 +80,13 @@ def resolves_to_weights(ctx: NodeContext, index: int, depth: int = 16) -> bool:
         return False
     if ctx.input(index).is_initializer:  # a fact: the verdict stays shareable (VerdictMemo)
         return True
-    name = ctx.node.input[index]
-    graph = ctx.graph
-    for _ in range(depth):
+    return ctx.input_derived(index, _resolved_to_weights)  # (an analysis: shareable by answer)
+
+
+def _resolved_to_weights(graph: GraphView, name: str) -> bool:
+    """`resolves_to_weights` of tensor `name`: a walk up its producers through Identity and
+    Cast nodes, at most RESOLVE_DEPTH of them, to an initializer or a Constant node."""
+    for _ in range(RESOLVE_DEPTH):
         if graph.is_initializer(name):
             return True
         producer = graph.producer(name)
