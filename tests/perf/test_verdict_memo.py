@@ -1611,3 +1611,36 @@ def test_weights_behind_constant_nodes_are_an_analysis_shared_by_its_answer(monk
     static.check_static(load_model(model), parse_target("rtx-1"))
     sums = [name for name in judged if name.startswith("sum")]
     assert sums[0] == "sum0" and not {f"sum{i}" for i in range(1, 10)} & set(sums), sums
+
+
+def test_what_a_small_initializer_stands_for():
+    """`_HeldByValue`: equal small values under two names stand for one thing; the same
+    bytes of another element type, another shape, a value over HELD_BY_VALUE_UP_TO elements
+    and strings (whose array bytes would be addresses) stand for themselves by name; a
+    Constant's output keeps its attributes."""
+    from trtforge.analyzer.graph import GraphView
+
+    arrays = {
+        "a": np.array([0, 1], np.int64),
+        "b": np.array([0, 1], np.int64),
+        "c": np.array([0, 1], np.uint64),
+        "d": np.array([[0, 1]], np.int64),
+        "big": np.zeros(static.HELD_BY_VALUE_UP_TO + 1, np.float32),
+        "big2": np.zeros(static.HELD_BY_VALUE_UP_TO + 1, np.float32),
+        "s": np.array(["x", "y"], object),
+        "t": np.array(["x", "z"], object),
+    }
+    inits = [numpy_helper.from_array(v, k) for k, v in arrays.items()]
+    nodes = [
+        helper.make_node("Constant", [], ["k"], value=numpy_helper.from_array(arrays["a"])),
+        helper.make_node("Identity", ["k"], ["y"]),
+    ]
+    model = _model(nodes, [], [helper.make_tensor_value_info("y", TensorProto.INT64, [2])], inits)
+    view = GraphView(model.graph, None)
+    memo = static.VerdictMemo(view)
+    held = memo._values_by_value()
+    assert held.get("a") == held.get("b") != held.get("c")
+    assert held.get("a") != held.get("d")
+    assert (held.get("big"), held.get("big2")) == ("big", "big2")
+    assert (held.get("s"), held.get("t")) == ("s", "t")
+    assert held.get("k")[0] == "Constant" and held.get("y") is None
