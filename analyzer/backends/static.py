@@ -819,10 +819,9 @@ class _HeldByValue:
             by_value = held  # (a large or unreadable one: by its name)
             shape = self._graph.facts(name)[1]  # (its dims: nothing read of a large one)
             if shape is not None and math.prod(shape) <= HELD_BY_VALUE_UP_TO:
-                value = self._graph.constant_value(name)
+                value = self._graph.constant_value(name)  # (decoded to those dims)
                 # (objects — strings — by name: their bytes would be addresses, not values)
-                small = value is not None and value.size <= HELD_BY_VALUE_UP_TO
-                if small and value.dtype.kind != "O":
+                if value is not None and value.dtype.kind != "O":
                     by_value = ("value", value.dtype.str, value.shape, value.tobytes())
             self._by_value[name] = by_value
         return by_value
