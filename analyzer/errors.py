@@ -27,6 +27,8 @@ MAX_NAME = 80
 
 def short(name: str | bytes, limit: int = MAX_NAME) -> str:
     """A name fit for a one-line message: decoded, control characters escaped, cut."""
+    if type(name) is str and len(name) <= limit and name.isprintable():
+        return name  # (the common case, in short: 100,000 node names)
     if isinstance(name, bytes):
         name = name.decode("utf-8", "replace")
     if len(name) > 4 * limit:

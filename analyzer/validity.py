@@ -32,6 +32,7 @@ node at fault (its index in the top-level graph) or to the graph.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import functools
 import logging
 import math
@@ -74,6 +75,11 @@ class Problem:
 
     node: int | None
     finding: Finding
+    #: an object held by the problems of nodes alike (`_Walker._node`: one op, domain, input
+    #: and output counts and attribute fields give one finding but for the node's name),
+    #: with which `attach` lets their verdicts share a `NodeVerdict.kin` (hashed by
+    #: identity); None: its own.
+    alike: object = dataclasses.field(default=None, compare=False, repr=False)
 
     @property
     def message(self) -> str:
@@ -93,8 +99,23 @@ def _problem(
     return Problem(node, finding)
 
 
-def _node_label(node: onnx.NodeProto, where: str) -> str:
-    return f"{short(node.op_type) or '<no op_type>'} node '{where}{short(node.name)}'"
+def _node_label(node: onnx.NodeProto, where: str, op: str | None = None) -> str:
+    """`<op> node '<where><name>'` (`op`: the node's op_type, if at hand)."""
+    op = node.op_type if op is None else op
+    return f"{short(op) or '<no op_type>'} node '{where}{short(node.name)}'"
+
+
+def _node_finding(kind: str) -> Finding:
+    """The finding `_Walker._node` gives each node of a kind (`kind`: of what `_judge_node`
+    finds) but for its message: a warning for WARNING_KINDS, else an error."""
+    if kind in WARNING_KINDS:
+        hint = (
+            "re-export at an opset that defines the attribute (DequantizeLinear's axis: 13), "
+            "or drop it; trt-rewrite rewrites only models onnx.checker passes"
+        )
+        return _problem(None, kind, "", hint, severity="warning").finding
+    hint = "the model is damaged or was written by a broken exporter; re-export it"
+    return _problem(None, kind, "", hint).finding
 
 
 # -- the model ----------------------------------------------------------------------------
@@ -833,7 +854,7 @@ class _GraphChecker:
         self.opsets = opsets
         self.problems: list[Problem] = []
         #: per-kind memo of node checks that depend only on op, domain, counts and attributes
-        self._node_memo: dict[tuple, list[tuple[str, str]]] = {}
+        self._node_memo: dict[tuple, list[tuple[str, Finding, object]]] = {}
 
     def add(
         self, node: int | None, kind: str, message: str, hint: str, severity: str = "error"
@@ -1117,24 +1138,15 @@ class _GraphChecker:
             key += tuple([(a.name, a.type, a.ref_attr_name, _fields_held(a)) for a in attrs])
         found = self._node_memo.get(key)
         if found is None:
-            found = self._node_memo[key] = list(self._judge_node(node, op, domain, opset, inputs))
-        for kind, message in found:
-            if kind in WARNING_KINDS:
-                self.add(
-                    at,
-                    kind,
-                    f"{_node_label(node, where)}: {message}",
-                    "re-export at an opset that defines the attribute (DequantizeLinear's axis: "
-                    "13), or drop it; trt-rewrite rewrites only models onnx.checker passes",
-                    severity="warning",
-                )
-                continue
-            self.add(
-                at,
-                kind,
-                f"{_node_label(node, where)}: {message}",
-                "the model is damaged or was written by a broken exporter; re-export it",
-            )
+            found = self._node_memo[key] = [
+                (message, _node_finding(kind), object())  # (the last: the problems' `alike`)
+                for kind, message in self._judge_node(node, op, domain, opset, inputs)
+            ]
+        if not found:
+            return
+        label = _node_label(node, where, op)
+        for message, finding, alike in found:  # (each node's finding: the kind's, named)
+            self.problems.append(Problem(at, finding.with_message(f"{label}: {message}"), alike))
 
     def _judge_node(self, node, op, domain, opset, inputs) -> Iterator[tuple[str, str]]:
         schema = _schema(op, domain, opset)
@@ -1809,21 +1821,44 @@ def undecodable_name(proto: onnx.ModelProto) -> str | None:
 def attach(report, problems: list[Problem]) -> None:
     """Puts `problems` into a trt-check `Report`: on the node at fault (an error makes it
     unsupported) or, when no top-level node is at fault, among the graph's findings."""
-    from trtforge.analyzer.report import UNSUPPORTED
+    from trtforge.analyzer.report import SUPPORTED, UNSUPPORTED
 
     graph_level: list[Finding] = []
+    # node index -> what its verdict shared before (the id of its kin; that of None: no
+    # finding, supported; of _OWN: findings of its own), then the `alike` of each problem
+    touched: dict[int, list] = {}
     for problem in problems:
         index = problem.node
         if index is None or not 0 <= index < len(report.nodes):
             graph_level.append(problem.finding)
             continue
         verdict = report.nodes[index]
+        seen = touched.get(index)
+        if seen is None:
+            before = verdict.kin
+            if before is None and (verdict.reasons or verdict.status != SUPPORTED):
+                before = _OWN
+            touched[index] = [id(before), problem.alike]
+        else:
+            seen.append(problem.alike)
         if problem.finding.is_error and verdict.status != UNSUPPORTED:
             verdict.status = UNSUPPORTED
             verdict.plugin = None
         verdict.reasons.insert(0, problem.finding)
         verdict.kin = None  # (its findings are its own now)
+    # nodes that shared a verdict (or had none) and got the problems of nodes alike share
+    # again: 100,000 invalid nodes of one kind are rendered as one (`reports._summary`)
+    own = id(_OWN)
+    kins: dict[tuple, tuple] = {}
+    for index, seen in touched.items():
+        if seen[0] != own and None not in seen:
+            key = tuple(seen)
+            report.nodes[index].kin = kins.setdefault(key, key)
     report.graph_findings[:0] = graph_level
+
+
+#: `attach`: a verdict whose findings were its own before its problems came
+_OWN = object()
 
 
 def first_error(problems: list[Problem]) -> str | None:

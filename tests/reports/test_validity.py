@@ -1203,3 +1203,54 @@ def test_the_domains_input_problems_reads_are_onnx_s():
     ones it looks a node's inputs up for (a custom op's are never looked up)."""
     schemas = onnx.defs.get_all_schemas_with_history()
     assert validity._ONNX_SCHEMA_DOMAINS == {schema.domain for schema in schemas}
+
+
+def test_invalid_nodes_alike_share_their_verdict_as_rendered():
+    """Nodes of one kind that break their schema alike (Adds of one input) get findings
+    that differ only by the node's name: their verdicts share a `kin`, which the renderers
+    ask once (100,000 such nodes are grouped in one pass). A node that breaks it otherwise
+    (an Add of three inputs) is a kind of its own, and the findings stay each node's."""
+    from trtforge.analyzer.api import check
+
+    alike = [N("Add", [f"t{i}" if i else "x"], [f"t{i + 1}"], name=f"a{i}") for i in range(40)]
+    other = N("Add", ["t40", "x", "x"], ["y"], name="three")
+    model = _model([*alike, other])
+    report = check(model, target="rtx-1", backend="static")
+    verdicts = report.nodes
+    assert all(v.status == "unsupported" for v in verdicts)
+    assert all(v.reasons[0].code == "invalid/input-count" for v in verdicts)
+    # each finding names its own node
+    assert [v.reasons[0].message.split(":")[0] for v in verdicts[:2]] == [
+        "Add node 'a0'",
+        "Add node 'a1'",
+    ]
+    kins = {id(v.kin) for v in verdicts[:40]}
+    assert len(kins) == 1 and verdicts[0].kin is not None
+    assert verdicts[40].kin is not verdicts[0].kin
+    # rendered as without the sharing: the report's text, JSON and Markdown are the same
+    from trtforge.analyzer.reports import render
+
+    shown = {fmt: render(report, fmt) for fmt in ("text", "json", "markdown")}
+    for verdict in verdicts:
+        verdict.kin = None
+    assert shown == {fmt: render(report, fmt) for fmt in ("text", "json", "markdown")}
+    assert "and 36 more Add nodes with the same findings" in shown["text"]
+
+
+def test_a_verdict_with_findings_of_its_own_keeps_them_apart():
+    """`validity.attach` lets verdicts share only where they shared before (or had no
+    finding): a node with a finding of its own that also breaks its schema is kin to none."""
+    from trtforge.analyzer.findings import Finding
+    from trtforge.analyzer.report import NodeVerdict, Report
+
+    verdicts = NodeVerdict.many(["a", "b", "c"], ["Add"] * 3, [""] * 3)
+    verdicts[2].status = "unsupported"
+    verdicts[2].reasons = [Finding("add/own", "Add node 'c': its own")]
+    report = Report(model=None, target="rtx-1", backend="static", nodes=verdicts)
+    finding = Finding("invalid/input-count", "Add node '?': has 1 input(s)")
+    alike = object()
+    problems = [validity.Problem(i, finding, alike) for i in range(3)]
+    validity.attach(report, problems)
+    assert verdicts[0].kin is verdicts[1].kin is not None
+    assert verdicts[2].kin is None
+    assert [r.code for r in verdicts[2].reasons] == ["invalid/input-count", "add/own"]
