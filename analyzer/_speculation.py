@@ -495,11 +495,13 @@ def lean_inferred(
     checked_types: list[dict[str, bytes]] = []
 
     def run(cleared: bytes) -> dict[str, bytes]:  # (as `inference._run_without_declared_dims`)
-        made = None
         if plain_graph:
             made = _strict_check_run(cleared, data_prop, len(ops), ops.count("Constant"))
+        else:
+            made = _native_check_run(cleared, data_prop)
         if made is not None:
-            strict_check.append(made)
+            if plain_graph:  # (bodies' declarations are not among those `merges_unchanged`
+                strict_check.append(made)  # reads: the model's run is made on its own)
             checked_types.append(made[1])
             return made[1]
         checked_types.append(_lenient_check_run(cleared, data_prop))
@@ -632,6 +634,20 @@ def _strict_check_run(
     except Exception:  # noqa: BLE001 - strict failure, MemoryError: the lenient run decides
         return None
     read = inferred_types(inferred)
+    if read is None or (data_prop and too_large_for_data_prop(set(read[1].values()))):
+        return None
+    return inferred, read[1]
+
+
+def _native_check_run(cleared: bytes, data_prop: bool) -> tuple[bytes, dict[str, bytes]] | None:
+    """`_lenient_check_run`'s run, made strictly by the native inference
+    (`native_inferred`) for a graph with If/Loop/Scan bodies, which its lenient runs do not
+    model (a graph of 2,000 Ifs: ~0.12 s against ONNX's lenient run's ~0.4 s): (its inferred
+    model, its types) where that run passes, and so gives what the lenient one gives; None
+    where it declines (a strict failure among them) or a rank-1 tensor is too large for data
+    propagation: the lenient run decides."""
+    inferred = native_inferred(cleared, data_prop)
+    read = None if inferred is None else inferred_types(inferred)
     if read is None or (data_prop and too_large_for_data_prop(set(read[1].values()))):
         return None
     return inferred, read[1]
