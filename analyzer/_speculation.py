@@ -487,8 +487,9 @@ def lean_inferred(
     if data_prop and too_large_for_data_prop(declared_types):  # the weights' too: inputs now
         return None
 
-    # the check's run, made strictly (`_strict_check_run`): (its inferred model, its types)
-    strict_check: list[tuple[bytes, dict[str, bytes]]] = []
+    # the check's run, made strictly (`_strict_check_run`): (its inferred model, its types,
+    # the model it ran on)
+    strict_check: list[tuple[bytes, dict[str, bytes], bytes]] = []
     plain_graph = CONTROL_FLOW.isdisjoint(ops)
 
     # the check's types, handed to the policy where the model's run fails (`SpeculationFailed`)
@@ -501,7 +502,7 @@ def lean_inferred(
             made = _native_check_run(cleared, data_prop)
         if made is not None:
             if plain_graph:  # (bodies' declarations are not among those `merges_unchanged`
-                strict_check.append(made)  # reads: the model's run is made on its own)
+                strict_check.append((*made, cleared))  # reads: the model's run is its own)
             checked_types.append(made[1])
             return made[1]
         checked_types.append(_lenient_check_run(cleared, data_prop))
@@ -519,12 +520,15 @@ def lean_inferred(
     if plain_graph and not strict_check and checked_types and data_prop:
         with address_space_cap(len(checked)):
             native_lenient_pair(checked)
-    if strict_check and checked is serialized_model:
-        inferred, computed = strict_check[0]
-        if _wire.merges_unchanged(types, computed) and _wire.declared_once(serialized_model):
+    if strict_check:
+        inferred, computed, cleared = strict_check[0]
+        if _wire.declared_once(checked) and (
+            (checked is serialized_model and _wire.merges_unchanged(types, computed))
+            or _merged_as_cleared(checked, cleared, computed)
+        ):
             # every declaration merges into what inference computes unchanged (it is that
             # type, or leaves unknown what it computes): merging the static dims the check
-            # cleared changed nothing, and the check's strict run is the model's run
+            # cleared changes nothing, and the check's strict run is the model's run
             return inferred
     serialized_model = checked
     try:
@@ -637,6 +641,21 @@ def _strict_check_run(
     if read is None or (data_prop and too_large_for_data_prop(set(read[1].values()))):
         return None
     return inferred, read[1]
+
+
+def _merged_as_cleared(checked: bytes, cleared: bytes, computed: Mapping[str, bytes]) -> bool:
+    """Whether a run of `checked` gives `computed`, the types a run of `cleared` (the same
+    model, some static dims it declares left unknown: `declared_dims_cleared`) gave: where
+    each declaration the two differ in merges into what that run computed unchanged
+    (`_wire.merges_unchanged`). The others are merged alike in both runs, so each node
+    infers in one what it inferred in the other. A model saved after ONNX's inference
+    without data propagation declares made-up symbols (`unk__4`) where a run with it
+    computes a dim (4): merged alike, and one run instead of two (GPT-2 saved so, side by
+    side to 100,000 nodes: ~0.25 s)."""
+    declared = model_types(checked)[1]
+    before = model_types(cleared)[1]
+    differ = {name: t for name, t in declared.items() if before.get(name) != t}
+    return _wire.merges_unchanged(differ, computed)
 
 
 def _native_check_run(cleared: bytes, data_prop: bool) -> tuple[bytes, dict[str, bytes]] | None:

@@ -1003,9 +1003,10 @@ def test_a_model_saved_after_inference_is_inferred_once_in_the_child(monkeypatch
     check of declared static dims, made strictly, is the model's own run (one run instead of
     the check's two and the final one). Its types are the policy's; and where a declaration
     is not what the nodes compute (a conflicting static dim, a static dim where the nodes
-    compute a symbol, one name declared twice), the final run is still made and the types
-    are still the policy's (or both fail). A symbol declared where inference makes one up
-    is merged alike in both runs: one run."""
+    compute a made-up symbol, one name declared twice), the final run is still made and the
+    types are still the policy's (or both fail). A symbol declared where inference makes one
+    up is merged alike in both runs, and so is a static dim the check declares as the
+    network input's symbol the nodes compute there: one run."""
     from trtforge.analyzer import _speculation
     from trtforge.analyzer.inference import infer_table
 
@@ -1039,9 +1040,14 @@ def test_a_model_saved_after_inference_is_inferred_once_in_the_child(monkeypatch
         ]
         if change == "conflicting":
             dims[len(dims) // 2].dim_value += 1  # a static dim the nodes do not compute
-        else:
-            dims[len(dims) // 2].dim_value = 3  # static where the nodes compute a symbol
-        assert lean_as_policy(stale) == 2, change
+            assert lean_as_policy(stale) == 2, change
+            continue
+        symbol = dims[len(dims) // 2].dim_param
+        dims[len(dims) // 2].dim_value = 3  # static where the nodes compute a symbol
+        # the check declares it as that symbol again where it is a network input's (then
+        # the copy's run is the check's: one run); a symbol inference made up stays static
+        inputs = {d.dim_param for v in saved.graph.input for d in v.type.tensor_type.shape.dim}
+        assert lean_as_policy(stale) == (1 if symbol in inputs else 2), change
     twice = onnx.ModelProto()
     twice.CopyFrom(saved)
     twice.graph.value_info.append(twice.graph.value_info[3])
@@ -1057,6 +1063,32 @@ def test_a_model_saved_after_inference_is_inferred_once_in_the_child(monkeypatch
     if made_up:  # (symbols are not cleared: merged alike in the check's run and the model's)
         made_up[0].dim_param = "declared"
         assert lean_as_policy(named) == 1
+
+
+def test_a_model_saved_after_inference_without_propagation_is_inferred_once(monkeypatch):
+    """ONNX's `infer_shapes` propagates no data by default: a model saved after it declares
+    made-up symbols (`unk__4`) where the child's run, with propagation, computes dims (4).
+    Those declarations are not cleared, and merge alike in the check's run and the model's:
+    the check's run is the model's (one run), and its types are the policy's."""
+    from trtforge.analyzer import _speculation
+    from trtforge.analyzer.inference import infer_table
+
+    if _speculation._wire is None:
+        pytest.skip("the native reader is not built")
+    model = onnx.load(str(Path(__file__).parents[1] / "fixtures" / "hf" / "gpt2_opset14.onnx"))
+    saved = onnx.shape_inference.infer_shapes(model, data_prop=False)
+    made_up = {
+        v.name for v in saved.graph.value_info for d in v.type.tensor_type.shape.dim
+        if d.dim_param.startswith("unk__")
+    }  # fmt: skip
+    table = infer_table(saved)
+    assert any(isinstance(d, int) for n in made_up for d in table.decoded(n)[1] or ())
+    runs = []
+    real = _speculation.strict_run
+    monkeypatch.setattr(_speculation, "strict_run", lambda *args: runs.append(args) or real(*args))
+    lean = _speculation.lean_inferred(saved.SerializeToString())
+    assert _speculation.table_state(lean)[0] == table._raw
+    assert len(runs) == 1
 
 
 def _stale_after_inference() -> onnx.ModelProto:
