@@ -239,15 +239,18 @@ class PendingTypes:
             speculate, checked_types = True, None
             _announce(out, SPECULATING)  # the run without onnx
             policy = None
+            digest = None
             try:
                 inferred = _speculation.lean_inferred(data, declared, in_parallel=True)
             except _speculation.SpeculationFailed as failed:
                 inferred, speculate = None, False  # the full speculation would fail alike
                 checked_types = failed.checked_types  # (the policy's check need not rerun)
+                if isinstance(data, bytes):  # hashed beside the policy's reading (no fork)
+                    digest = digest_meanwhile(data)
                 policy = _speculation.lean_policy(failed)  # (a stale declaration: natively)
             if inferred is not None or policy is not None:  # read by the parent (`prefetched`)
                 if isinstance(data, bytes):  # bound to the file's bytes (INFERRED)
-                    bound = (INFERRED, hashlib.sha256(data).hexdigest())
+                    bound = (INFERRED, digest() if digest else hashlib.sha256(data).hexdigest())
                 else:
                     bound = (INFERRED, _speculation.structure_digest(data))
                 out.write(_pickled((bound, inferred if policy is None else (POLICY_STATE, policy))))
@@ -255,7 +258,8 @@ class PendingTypes:
             if not isinstance(data, bytes):  # a mapped file: parsed here, its weights would
                 out.write(LEFT_TO_PARENT)  # be copied twice (the parent holds them already)
                 return
-            digest = digest_meanwhile(data)
+            if digest is None:
+                digest = digest_meanwhile(data)
             onnx = _speculation.import_onnx()
 
             model = onnx.ModelProto.FromString(data)
@@ -459,6 +463,7 @@ def fork_child(work, orphan_dies: bool = False) -> tuple[int, int]:
     threads a child does not have) never returns — the child, and the command waiting for
     it, hung (seen: a test's rewrite after earlier tests' onnxruntime sessions)."""
     read_end, write_end = os.pipe()
+    _widen(write_end)
     parent = os.getpid()
     collecting = gc.isenabled()
     gc.disable()  # (before the fork: Python's own after-fork work allocates in the child)
@@ -493,6 +498,25 @@ def fork_child(work, orphan_dies: bool = False) -> tuple[int, int]:
             os._exit(status)
     os.close(write_end)
     return pid, read_end
+
+
+#: the pipe's buffer asked for (Linux: F_SETPIPE_SZ, up to /proc/sys/fs/pipe-max-size, 1 MiB
+#: by default): the tens of megabytes a large model's table takes cross in 1 MiB steps, not
+#: 64 KiB ones, each a wake-up of the other process (a 100,000-node table: ~40 -> ~15 ms)
+PIPE_BYTES = 1 << 20
+
+
+def _widen(pipe: int) -> None:
+    """Asks for a PIPE_BYTES buffer on `pipe`, where the system has the call and allows it
+    (the default size otherwise)."""
+    import fcntl
+
+    setting = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if setting is not None:
+        try:
+            fcntl.fcntl(pipe, setting, PIPE_BYTES)
+        except OSError:  # (an unprivileged process above pipe-max-size: the default)
+            pass
 
 
 def _allocate_for_inference() -> None:
