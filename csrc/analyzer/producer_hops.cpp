@@ -69,18 +69,33 @@ PyObject* hops_from(PyObject*, PyObject* args) {
     return nullptr;
   }
   std::vector<char> passes(static_cast<size_t>(nodes));
+  // whether a node reads a tensor that a node at or after it produces (not sorted)
+  bool unsorted = false;
   for (Py_ssize_t i = 0; i < nodes; ++i) {
     int stops = PySet_Contains(stop_ops, PyList_GET_ITEM(ops, i));
     if (stops < 0) return nullptr;
     passes[static_cast<size_t>(i)] = !stops;
+    PyObject* node_inputs = PyList_GET_ITEM(inputs, i);
+    if (stops || unsorted || !PyList_Check(node_inputs)) continue;
+    for (Py_ssize_t j = 0; j < PyList_GET_SIZE(node_inputs) && !unsorted; ++j) {
+      PyObject* made_by = PyDict_GetItemWithError(producer, PyList_GET_ITEM(node_inputs, j));
+      if (made_by == nullptr) {
+        if (PyErr_Occurred()) return nullptr;
+        continue;
+      }
+      Py_ssize_t at = PyLong_AsSsize_t(made_by);
+      if (at == -1 && PyErr_Occurred()) return nullptr;
+      unsorted = at >= i;
+    }
   }
   PyObject* distances = PyDict_Copy(sources);
   if (distances == nullptr) return nullptr;
   // Relaxes every node in order until nothing changes: one pass computes a topologically
-  // sorted graph and a second confirms it; distances only fall and stay below `cap`, so an
-  // unsorted (or cyclic) graph settles within `cap` + 1 passes.
+  // sorted graph (each node's inputs have their distances before it is relaxed: no second
+  // pass confirms it); distances only fall and stay below `cap`, so an unsorted (or cyclic)
+  // graph settles within `cap` + 1 passes.
   bool changed = true;
-  for (long long pass = 0; changed && pass <= cap + 1; ++pass) {
+  for (long long pass = 0; changed && pass <= cap + 1 && (pass == 0 || unsorted); ++pass) {
     changed = false;
     for (Py_ssize_t i = 0; i < nodes; ++i) {
       if (!passes[static_cast<size_t>(i)]) continue;
