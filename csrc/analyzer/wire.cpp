@@ -2150,6 +2150,56 @@ bool cleared_message(std::string_view message, TypeKind kind, std::string& out, 
   });
 }
 
+// Whether `cleared_message` of `message` (of `kind`) would leave a dim_value out (`holds`),
+// found without making the copy; false (declined) exactly where `cleared_message` declines.
+bool holds_cleared(std::string_view message, TypeKind kind, bool& holds, int depth) {
+  if (depth > 64) return false;
+  return each_raw_field(message, [&](uint32_t field, uint32_t wire, std::string_view,
+                                     std::string_view payload) {
+    TypeKind inner = kind;
+    bool nested = false;
+    switch (kind) {
+      case TypeKind::kType:
+        nested = field == 1 || field == 4 || field == 5 || field == 8 || field == 9;
+        inner = field == 1 || field == 8 ? TypeKind::kTensor
+                : field == 5             ? TypeKind::kMap
+                                         : TypeKind::kElement;
+        break;
+      case TypeKind::kTensor: nested = field == 2, inner = TypeKind::kShape; break;
+      case TypeKind::kShape: nested = field == 1, inner = TypeKind::kDim; break;
+      case TypeKind::kElement: nested = field == 1, inner = TypeKind::kType; break;
+      case TypeKind::kMap: nested = field == 2, inner = TypeKind::kType; break;
+      case TypeKind::kDim:
+        if ((field == 1 && wire != 0) || (field == 2 && wire != 2)) return false;
+        if (field == 1) holds = true;
+        return true;
+    }
+    if (!nested) return true;
+    if (wire != 2) return false;
+    if (inner == TypeKind::kDim) {  // a Dimension holding both a value and a name: declined
+      bool value = false, name = false;
+      if (!each_raw_field(payload, [&](uint32_t f, uint32_t, std::string_view, std::string_view) {
+            value = value || f == 1;
+            name = name || f == 2;
+            return true;
+          }) ||
+          (value && name)) {
+        return false;
+      }
+    }
+    return holds_cleared(payload, inner, holds, depth + 1);
+  });
+}
+
+// `value_info_cleared`'s `cleared` of the serialized ValueInfoProto `value`, without making
+// the copy (`holds_cleared`); false (declined) where it declines.
+bool value_info_holds(std::string_view value, bool& holds) {
+  return each_raw_field(value, [&](uint32_t f, uint32_t w, std::string_view, std::string_view payload) {
+    if (f != 2) return true;
+    return w == 2 && holds_cleared(payload, TypeKind::kType, holds, 0);
+  });
+}
+
 // The graph `graph` with its value_info cleared (above), in `parts`; `changed`: an entry was.
 // The serialized ValueInfoProto `value` with its type cleared (`cleared_message`), in `made`
 // (`cleared`: a dim_value was left out); false (declined) as `cleared_message`.
@@ -2327,13 +2377,12 @@ bool dims_cleared_graph(std::string_view graph, const std::vector<std::string>& 
     if (field != 12 && field != 13) return true;
     if (wire != 2) return false;
     std::string_view name;
-    std::string scratch;
     bool holds = false;
     if (!each_field(value, [&](uint32_t f, std::string_view text) {
           if (f == 1) name = text;
           return true;
         }) ||
-        !value_info_cleared(value, scratch, holds)) {
+        !value_info_holds(value, holds)) {
       return false;
     }
     if (!holds) return true;
