@@ -556,7 +556,7 @@ bool modelled(std::string_view op) {
       "ConstantOfShape", "Range", "MatMulInteger", "DynamicQuantizeLinear", "MaxPool",
       "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "ArgMax", "ArgMin",
       "BatchNormalization", "InstanceNormalization", "Not", "Sign", "Round", "Tile", "Pad", "Resize", "TopK", "RoiAlign", "NonZero", "ScatterElements",
-      "Mod", "GatherND", "NonMaxSuppression",
+      "Mod", "BitShift", "GatherND", "NonMaxSuppression",
       "Reshape", "ReduceMean", "Cast", "Constant", "If", "QuantizeLinear",
       "DequantizeLinear", "Conv", "Clip", "Gather", "LayerNormalization", "Unsqueeze",
       "Squeeze", "Slice", "Shape", "ReduceSum"};
@@ -2786,10 +2786,12 @@ class Inference {
       if (untyped(n, 0)) return {};
       return first_input(n);
     }
-    if (op == "Mod") {  // the first input's element type, the shapes broadcast
-      count(n, 2, 2, 1);
+    if (op == "Mod" || op == "BitShift") {  // the first input's element type, the shapes
+      count(n, 2, 2, 1);                      // broadcast
       for (const Attribute& a : n.attributes) {
-        if (a.name != "fmod" || a.type != 2 || !a.has_i) decline();
+        const bool known = op == "Mod" ? a.name == "fmod" && a.type == 2 && a.has_i
+                                       : a.name == "direction" && a.type == 3 && a.has_s;
+        if (!known) decline();
       }
       if (untyped(n, 0)) return {};
       Type out = elem_from(n, 0);

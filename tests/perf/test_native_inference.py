@@ -816,7 +816,7 @@ def random_detection_model(seed: int) -> onnx.ModelProto:
 
     for k in range(int(rng.integers(1, 6))):
         op = str(rng.choice(["NonZero", "TopK", "RoiAlign", "ScatterElements", "Mod",
-                             "GatherND", "NonMaxSuppression"]))  # fmt: skip
+                             "BitShift", "GatherND", "NonMaxSuppression"]))  # fmt: skip
         attributes: dict = {}
         outputs = [f"y{k}"]
         if op == "NonZero":
@@ -861,6 +861,10 @@ def random_detection_model(seed: int) -> onnx.ModelProto:
             ins, kind = [pick("int"), pick("int")], "int"
             if rng.random() < 0.3:
                 attributes["fmod"] = 0
+        elif op == "BitShift":
+            ins, kind = [pick("int"), pick("int")], "int"
+            if rng.random() < 0.9:  # (required: ONNX's inference does not check that)
+                attributes["direction"] = str(rng.choice(["LEFT", "RIGHT"]))
         elif op == "GatherND":
             depth = int(rng.integers(0, 4))
             ins = [pick("float"), shaped(f"nd{k}", TensorProto.INT64, [2, depth])]
