@@ -865,12 +865,12 @@ class Inference {
   }
 
   uint32_t id(std::string_view name) {
-    auto [it, added] = ids_.try_emplace(name, static_cast<uint32_t>(slots_.size()));
-    if (added) {
+    size_t at = ids_.number(name, slots_.size());
+    if (at == slots_.size()) {
       slots_.emplace_back();
       names_.push_back(name);
     }
-    return it->second;
+    return static_cast<uint32_t>(at);
   }
 
   static std::string named(std::string_view name, std::string_view type) {
@@ -3054,7 +3054,7 @@ class Inference {
   bool strict_;     // a strict run (a node's error fails it), else errors noted (`errors_`)
   std::vector<std::string> errors_;
   std::unordered_set<std::string_view> foreign_;
-  std::unordered_map<std::string_view, uint32_t> ids_;
+  Numbers ids_;  // name -> its slot
   std::vector<Slot> slots_;
   std::vector<std::string_view> names_;
   std::deque<Scope> scopes_;  // the graph's (0), then each branch's as it is inferred

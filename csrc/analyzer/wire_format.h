@@ -1,5 +1,6 @@
 // The protobuf wire format, read and written by hand: what the analyzer's native modules that
-// take serialized ONNX messages apart (wire.cpp, split.cpp) share.
+// take serialized ONNX messages apart (wire.cpp, split.cpp, infer.cpp) share, with the table
+// of names they number (`Numbers`).
 //
 // A reader never trusts a length: each one is checked against the bytes left, and anything
 // unexpected (a group, a truncated field) makes the caller give up, never read past the end.
@@ -9,8 +10,10 @@
 #include <Python.h>
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace trtforge::wire_format {
 
@@ -133,5 +136,97 @@ inline std::string short_name(size_t number, std::string_view prefix = {}) {
   } while (number != 0);
   return name;
 }
+
+// A hash of a byte string, eight bytes at a time (names are long: a byte-wise hash such as
+// FNV-1a spent more time here than the rest of a graph's read).
+inline uint64_t hash_bytes(std::string_view key) {
+  const char* p = key.data();
+  size_t n = key.size();
+  uint64_t hash = 0x9E3779B97F4A7C15ULL ^ n;
+  for (; n >= 8; p += 8, n -= 8) {
+    uint64_t word;
+    std::memcpy(&word, p, 8);
+    hash = (hash ^ word) * 0xBF58476D1CE4E5B9ULL;
+    hash ^= hash >> 31;
+  }
+  uint64_t tail = 0;
+  if (n != 0) std::memcpy(&tail, p, n);  // (an empty view may hold no pointer at all)
+  hash = (hash ^ tail) * 0x94D049BB133111EBULL;
+  return hash ^ (hash >> 29);
+}
+
+// An open-addressing table from byte strings (views that outlive it) to numbers. The slots
+// are 8 bytes each — 32 bits of the hash and the position of the entry (+ 1; 0: empty) —
+// and the entries are kept in the order they came: the probes, cache misses on a graph of
+// 100,000 nodes, walk a table a fifth the size of one holding the entries (a node-based
+// std::unordered_map, one allocation per name, spent most of a large graph's read there).
+class Numbers {
+ public:
+  // The number of `key`, `next` if it is new (then remembered as `key`'s).
+  size_t number(std::string_view key, size_t next) {
+    if ((entries_.size() + 1) * 2 > slots_.size()) grow();
+    uint64_t hash = hash_bytes(key);
+    size_t mask = slots_.size() - 1;
+    for (size_t i = hash & mask;; i = (i + 1) & mask) {
+      uint64_t slot = slots_[i];
+      if (slot == 0) {
+        entries_.push_back(Entry{hash, key, next});
+        slots_[i] = ((hash >> 32) << 32) | entries_.size();
+        return next;
+      }
+      if ((slot >> 32) == (hash >> 32)) {
+        const Entry& entry = entries_[(slot & 0xFFFFFFFFu) - 1];
+        if (entry.key == key) return entry.number;
+      }
+    }
+  }
+
+  bool empty() const { return entries_.empty(); }
+
+  // The number of `key`, or `missing` when it has none.
+  size_t find(std::string_view key, size_t missing) const {
+    if (slots_.empty()) return missing;
+    uint64_t hash = hash_bytes(key);
+    size_t mask = slots_.size() - 1;
+    for (size_t i = hash & mask;; i = (i + 1) & mask) {
+      uint64_t slot = slots_[i];
+      if (slot == 0) return missing;
+      if ((slot >> 32) == (hash >> 32)) {
+        const Entry& entry = entries_[(slot & 0xFFFFFFFFu) - 1];
+        if (entry.key == key) return entry.number;
+      }
+    }
+  }
+
+  // Room for `count` keys without growing.
+  void reserve(size_t count) {
+    entries_.reserve(count);
+    size_t capacity = 1024;
+    while (capacity < 2 * count) capacity <<= 1;
+    if (capacity > slots_.size()) rehash(capacity);
+  }
+
+ private:
+  struct Entry {
+    uint64_t hash;
+    std::string_view key;
+    size_t number;
+  };
+
+  void grow() { rehash(slots_.empty() ? 1024 : slots_.size() * 2); }
+
+  void rehash(size_t capacity) {
+    slots_.assign(capacity, 0);
+    size_t mask = capacity - 1;
+    for (size_t k = 0; k < entries_.size(); ++k) {
+      size_t i = entries_[k].hash & mask;
+      while (slots_[i] != 0) i = (i + 1) & mask;
+      slots_[i] = ((entries_[k].hash >> 32) << 32) | (k + 1);
+    }
+  }
+
+  std::vector<uint64_t> slots_;
+  std::vector<Entry> entries_;
+};
 
 }  // namespace trtforge::wire_format
