@@ -524,7 +524,9 @@ def lean_inferred(
         inferred, computed, cleared = strict_check[0]
         if _wire.declared_once(checked) and (
             (checked is serialized_model and _wire.merges_unchanged(types, computed))
-            or _merged_as_cleared(checked, cleared, computed)
+            or _merged_as_cleared(
+                checked, cleared, computed, types if checked is serialized_model else None
+            )
         ):
             # every declaration merges into what inference computes unchanged (it is that
             # type, or leaves unknown what it computes): merging the static dims the check
@@ -643,7 +645,12 @@ def _strict_check_run(
     return inferred, read[1]
 
 
-def _merged_as_cleared(checked: bytes, cleared: bytes, computed: Mapping[str, bytes]) -> bool:
+def _merged_as_cleared(
+    checked: bytes,
+    cleared: bytes,
+    computed: Mapping[str, bytes],
+    declared: Mapping[str, bytes] | None = None,
+) -> bool:
     """Whether a run of `checked` gives `computed`, the types a run of `cleared` (the same
     model, some static dims it declares left unknown: `declared_dims_cleared`) gave: where
     each declaration the two differ in merges into what that run computed unchanged
@@ -651,8 +658,11 @@ def _merged_as_cleared(checked: bytes, cleared: bytes, computed: Mapping[str, by
     infers in one what it inferred in the other. A model saved after ONNX's inference
     without data propagation declares made-up symbols (`unk__4`) where a run with it
     computes a dim (4): merged alike, and one run instead of two (GPT-2 saved so, side by
-    side to 100,000 nodes: ~0.25 s)."""
-    declared = model_types(checked)[1]
+    side to 100,000 nodes: ~0.25 s). `declared`: `model_types(checked)`'s types, if at hand
+    (the file's, where `checked` is its lean copy: the inputs that copy adds for the weights
+    are declared alike in both)."""
+    if declared is None:
+        declared = model_types(checked)[1]
     before = model_types(cleared)[1]
     differ = {name: t for name, t in declared.items() if before.get(name) != t}
     return _wire.merges_unchanged(differ, computed)
