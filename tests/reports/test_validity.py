@@ -1140,6 +1140,53 @@ def _in_a_branch(model: onnx.ModelProto) -> onnx.ModelProto:
     return wrapped
 
 
+def _invalid_nodes_among_sound_ones() -> onnx.ModelProto:
+    """Adds of one input (their signature breaks Add's schema) among Relus, a Constant
+    with a tensor of the wrong size (an attribute problem) and an If whose branch reads an
+    undefined value: what the bulk check finds in node order, schema problems first."""
+    bad = onnx.TensorProto(name="v", data_type=TensorProto.FLOAT, dims=[3], float_data=[1.0])
+    branch = helper.make_graph([N("Relu", ["nowhere"], ["b"])], "then", [], [_vi("b")])
+    nodes = [
+        N("Relu", ["x"], ["r0"], name="r0"),
+        N("Add", ["r0"], ["a0"], name="a0"),
+        N("Constant", [], ["c"], name="c", value=bad),
+        N("Add", ["a0"], ["a1"], name="a1"),
+        N("If", ["cond"], ["i"], name="if", then_branch=branch, else_branch=branch),
+        N("Add", ["a1"], ["a2"], name="a2"),
+        N("Sum", ["a2", "c"], ["y"], name="sum"),
+    ]
+    inputs = [_vi("x"), helper.make_tensor_value_info("cond", TensorProto.BOOL, [])]
+    return _model(nodes, inputs)
+
+
+@pytest.mark.parametrize("case", [*sorted(CASES), "invalid-among-sound"])
+def test_the_graph_checked_in_bulk_finds_what_the_walk_finds(case, monkeypatch):
+    """The top-level graph read as columns is checked in bulk (`_GraphChecker._sound`),
+    nodes whose signature breaks their schema included (100,000 Adds of one input): the
+    problems (node, code, message, severity, in order) are those the node-by-node walk
+    finds."""
+    model = _invalid_nodes_among_sound_ones() if case == "invalid-among-sound" else CASES[case][0]()
+    walked = _problems_found(model)
+    bulk_checks = []
+    sound = validity._GraphChecker._sound
+
+    def spied(self, *args, **kwargs):
+        bulk_checks.append(sound(self, *args, **kwargs))
+        return bulk_checks[-1]
+
+    monkeypatch.setattr(validity._GraphChecker, "_sound", spied)
+    fields = NodeFields.read(model.graph)
+    bulk = [
+        (p.node, p.finding.code, p.finding.message, p.finding.severity)
+        for p in validity.check_validity(model, fields=fields)
+    ]
+    assert bulk == walked
+    if case == "invalid-among-sound":
+        codes = [code for _, code, _, _ in walked]
+        assert codes.count("invalid/input-count") == 3 and len(set(codes)) >= 3, codes
+        assert bulk_checks == [True]  # (checked in bulk, not walked)
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bodies_checked_in_bulk_find_what_the_walk_finds(case, monkeypatch):
     """A large body is read as columns and checked in bulk where it can be
