@@ -183,9 +183,11 @@ def _model_problems(proto: onnx.ModelProto, uses_default: bool) -> Iterator[Prob
 
 # -- element types and tensor sizes -------------------------------------------------------
 def _elem_type_problems(graph: onnx.GraphProto, where: str, node: int | None) -> Iterator[Problem]:
+    # (a tensor of a known element type has a type and no problem here: only the others
+    # are read one by one, as a model of 100,000 graph outputs has none)
     for kind, values in (
-        ("input", graph.input),
-        ("output", graph.output),
+        ("input", _odd_types(graph.input)),
+        ("output", _odd_types(graph.output)),
         ("value_info", _odd_types(graph.value_info)),
     ):
         for value in values:
@@ -214,7 +216,9 @@ def _elem_type_problems(graph: onnx.GraphProto, where: str, node: int | None) ->
 def _odd_types(values) -> list[onnx.ValueInfoProto]:
     """The entries of `values` that are not a tensor type of a known element type (read in
     one pass, ~0.4 µs an entry: a dynamo export or a model saved after inference declares
-    every tensor), which `_elem_type_problems` then reads one by one."""
+    every tensor, a generator's model may have 100,000 outputs), which
+    `_elem_type_problems` then reads one by one (one with no type reads as element type 0,
+    UNDEFINED: among them)."""
     known = _KNOWN_TYPES - {onnx.TensorProto.UNDEFINED}
     elems = [value.type.tensor_type.elem_type for value in values]
     return [values[i] for i, elem in enumerate(elems) if elem not in known]
@@ -971,8 +975,12 @@ class _GraphChecker:
         """Graph outputs defined in the graph: by a node, an input or an initializer — in a
         body, of the body itself (onnx.checker: "not an output of any node in graph"; an
         outer value passed through needs an Identity)."""
-        for value in graph.output:
-            name = value.name
+        # (the names read in one pass, each looked up where it is: 100,000 graph outputs)
+        names = [value.name for value in graph.output]
+        if isinstance(available, _Visible):
+            own, seen = available.own, available.outer
+            names = [n for n in names if n and n not in own and n not in seen]
+        for name in names:
             if not name or name in available:
                 continue
             if top_index is not None and name in outer:
