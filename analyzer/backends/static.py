@@ -1255,7 +1255,22 @@ class VerdictMemo:
         if self._by_type is None:
             return
         self._key_initializers_alike()
-        for name in self._not_typed_alike.difference(self._tensor_keys):
+        left = self._not_typed_alike.difference(self._tensor_keys)
+        if len(left) >= KEYED_ALONE_BELOW:  # the graph inputs by declared type (and being an
+            declared = self.graph.declared_input_types()  # output too): one of each keyed
+            by_type: dict[tuple, int | tuple[int, tuple[str, ...]]] = {}
+            is_output = self.graph.is_graph_output
+            for name in left.intersection(declared):
+                alike = (declared[name], is_output(name))
+                key = by_type.get(alike)
+                if key is not None:
+                    self._tensor_keys[name] = key
+                    continue
+                key, of_type = self._new_tensor_key(name)
+                if of_type:
+                    by_type[alike] = key
+            left.difference_update(declared)
+        for name in left:
             self._new_tensor_key(name)
 
     def _key_initializers_alike(self) -> None:

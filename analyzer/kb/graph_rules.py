@@ -84,123 +84,137 @@ def _input_finding(name: str, kind: str, what: str, hint: str, severity: str = "
     )
 
 
-def _input_size(name: str, dims) -> Iterator[Finding]:
+def _input_size_of(dims) -> list[tuple[str, str, str, str]]:
     """A static dim above MAX_DIM, or more than MAX_TENSOR_ELEMENTS elements (an empty
     input too, when a dim is too large): importInput fails ("Failed to add input to the
-    network"; observed with TensorRT-RTX 1.7.1 at [2^31], [0, 2^31], [2^20, 2^20 + 1])."""
+    network"; observed with TensorRT-RTX 1.7.1 at [2^31], [0, 2^31], [2^20, 2^20 + 1]).
+    The findings for an input of these dims, less its name: (kind, what, hint, severity)
+    each."""
     values = [d.dim_value for d in dims if d.HasField("dim_value")]
     shown = ", ".join(str(d.dim_value) if d.HasField("dim_value") else "?" for d in dims)
     big = [v for v in values if v > MAX_DIM]
     volume = 1
     for v in values:
         volume *= max(v, 0)
-    if big or (len(values) == len(dims) and volume > MAX_TENSOR_ELEMENTS):
-        yield _input_finding(
-            name,
-            "input-too-large",
-            f"has shape [{shown}]: "
-            + (
-                f"a dim of {big[0]:,}, above TensorRT's {MAX_DIM:,} (2^31 - 1) per dim"
-                if big
-                else f"{volume:,} elements, above TensorRT's {MAX_TENSOR_ELEMENTS:,} (2^40)"
-            ),
-            "export the input smaller (split it into several inputs, or feed it in parts)",
-        )
+    if not big and (len(values) != len(dims) or volume <= MAX_TENSOR_ELEMENTS):
+        return []
+    what = f"has shape [{shown}]: " + (
+        f"a dim of {big[0]:,}, above TensorRT's {MAX_DIM:,} (2^31 - 1) per dim"
+        if big
+        else f"{volume:,} elements, above TensorRT's {MAX_TENSOR_ELEMENTS:,} (2^40)"
+    )
+    hint = "export the input smaller (split it into several inputs, or feed it in parts)"
+    return [("input-too-large", what, hint, "error")]
+
+
+def _by_input_type(graph: onnx.GraphProto, initializers, findings_of) -> Iterator[Finding]:
+    """The findings `findings_of(type)` gives each network input of `graph` (not one of
+    `initializers`), (kind, what, hint, severity) each, named for the input: asked once per
+    distinct type (a generator's model of 50,000 inputs of one type)."""
+    by_type: dict[bytes, list] = {}
+    for value in graph.input:
+        if value.name in initializers:  # an initializer listed as input (IR < 4): a weight
+            continue
+        key = value.type.SerializeToString()
+        made = by_type.get(key)
+        if made is None:
+            made = by_type[key] = findings_of(value.type)
+        for kind, what, hint, severity in made:
+            yield _input_finding(value.name, kind, what, hint, severity)
 
 
 def input_size_findings(graph: onnx.GraphProto, initializers=None) -> list[Finding]:
     """`graph/input-too-large` for each network input of `graph` above TensorRT's tensor
-    limits (`_input_size`); `initializers`: the graph's initializer names where the caller has
+    limits (`_input_size_of`); `initializers`: the graph's initializer names where the caller has
     them (an initializer listed as an input is a weight, not a network input). The parser
     refuses dims from 2^31 to 2^32 - 1 but takes larger ones modulo 2^32 (observed with
     TensorRT-RTX 1.7.1: an input [2^32 + 1] builds an engine whose input is [1]), so the
     parser backend and trt-build ask this too."""
     if initializers is None:
         initializers = {t.name for t in graph.initializer}
-    found: list[Finding] = []
-    for value in graph.input:
-        tensor = value.type.tensor_type
-        if value.name in initializers or not value.type.HasField("tensor_type"):
-            continue
-        if tensor.HasField("shape"):
-            found.extend(_input_size(value.name, tensor.shape.dim))
-    return found
+
+    def sized(value_type: onnx.TypeProto) -> list:
+        tensor = value_type.tensor_type
+        if not value_type.HasField("tensor_type") or not tensor.HasField("shape"):
+            return []
+        return _input_size_of(tensor.shape.dim)
+
+    return list(_by_input_type(graph, initializers, sized))
 
 
 def _check_inputs(graph: GraphView, target: Target) -> Iterator[Finding]:
     allowed = input_types(target)
-    initializers = graph.initializer_names()
-    for value in graph.graph.input:
-        if value.name in initializers:  # an initializer listed as input (IR < 4): a weight
-            continue
-        kind = value.type.WhichOneof("value")
-        if kind not in ("tensor_type", None):
-            yield _input_finding(
-                value.name,
-                "input-not-tensor",
-                f"is a {kind.replace('_type', '')}, which TensorRT cannot take as a network "
-                f"input (type {kind})",
-                "export the model with plain tensor inputs (unpack sequences/optionals before "
-                "the model)",
-            )
-            continue
-        if kind is None:
-            continue
-        tensor = value.type.tensor_type
-        dtype = dtype_name(tensor.elem_type) if tensor.elem_type else ""
-        if dtype and dtype not in allowed:
-            yield _input_finding(
-                value.name,
-                "input-dtype",
-                f"has element type {dtype}, which has no TensorRT data type (accepted: "
-                f"{', '.join(sorted(allowed - {'DOUBLE'}))})",
-                "cast the input to a supported type before the model (e.g. INT16/UINT16 to "
-                "INT32, UINT32/UINT64 to INT64) and re-export",
-            )
-        elif dtype == "DOUBLE":
-            yield _input_finding(
-                value.name,
-                "input-double",
-                "has element type DOUBLE; the parser converts it to FLOAT (precision loss, and "
-                "the engine expects FLOAT data)",
-                "export the input as FLOAT",
-                severity="warning",
-            )
-        if tensor.HasField("shape") and len(tensor.shape.dim) > MAX_RANK:
-            yield _input_finding(
-                value.name,
-                "input-rank",
-                f"has rank {len(tensor.shape.dim)}; TensorRT tensors have at most {MAX_RANK} dims",
-                "reshape the input to at most 8 dims before the model (merge adjacent dims)",
-            )
-        if not tensor.HasField("shape"):
-            yield _input_finding(
-                value.name,
-                "input-unknown-rank",
-                "has no shape (unknown rank); TensorRT needs each input's rank to build",
-                "export the model with input shapes (e.g. torch.onnx.export with example inputs)",
-                severity="warning",
-            )
-            continue
-        dynamic = [
-            text_of(d.dim_param) if d.dim_param else "?"
-            for d in tensor.shape.dim
-            if not d.HasField("dim_value")
-        ] + [
-            str(d.dim_value)
-            for d in tensor.shape.dim
-            if d.HasField("dim_value") and d.dim_value < 0
-        ]
-        if dynamic:
-            yield _input_finding(
-                value.name,
-                "dynamic-input",
-                f"has dynamic dims ({', '.join(dynamic)}); the engine build needs an "
-                "optimization profile giving min/opt/max for them",
-                "add a profile when building (trtexec --minShapes/--optShapes/--maxShapes, or "
-                "IOptimizationProfile.set_shape), or export with fixed dims",
-                severity="warning",
-            )
+    yield from _by_input_type(
+        graph.graph, graph.initializer_names(), lambda t: _input_type_findings(t, allowed)
+    )
+
+
+def _input_type_findings(value_type: onnx.TypeProto, allowed) -> list[tuple[str, str, str, str]]:
+    """What `_check_inputs` finds of a network input of this type, less its name: (kind,
+    what, hint, severity) each."""
+    found: list[tuple[str, str, str, str]] = []
+    kind = value_type.WhichOneof("value")
+    if kind not in ("tensor_type", None):
+        found.append((
+            "input-not-tensor",
+            f"is a {kind.replace('_type', '')}, which TensorRT cannot take as a network "
+            f"input (type {kind})",
+            "export the model with plain tensor inputs (unpack sequences/optionals before "
+            "the model)",
+            "error",
+        ))  # fmt: skip
+        return found
+    if kind is None:
+        return found
+    tensor = value_type.tensor_type
+    dtype = dtype_name(tensor.elem_type) if tensor.elem_type else ""
+    if dtype and dtype not in allowed:
+        found.append((
+            "input-dtype",
+            f"has element type {dtype}, which has no TensorRT data type (accepted: "
+            f"{', '.join(sorted(allowed - {'DOUBLE'}))})",
+            "cast the input to a supported type before the model (e.g. INT16/UINT16 to "
+            "INT32, UINT32/UINT64 to INT64) and re-export",
+            "error",
+        ))  # fmt: skip
+    elif dtype == "DOUBLE":
+        found.append((
+            "input-double",
+            "has element type DOUBLE; the parser converts it to FLOAT (precision loss, and "
+            "the engine expects FLOAT data)",
+            "export the input as FLOAT",
+            "warning",
+        ))  # fmt: skip
+    if tensor.HasField("shape") and len(tensor.shape.dim) > MAX_RANK:
+        found.append((
+            "input-rank",
+            f"has rank {len(tensor.shape.dim)}; TensorRT tensors have at most {MAX_RANK} dims",
+            "reshape the input to at most 8 dims before the model (merge adjacent dims)",
+            "error",
+        ))  # fmt: skip
+    if not tensor.HasField("shape"):
+        found.append((
+            "input-unknown-rank",
+            "has no shape (unknown rank); TensorRT needs each input's rank to build",
+            "export the model with input shapes (e.g. torch.onnx.export with example inputs)",
+            "warning",
+        ))  # fmt: skip
+        return found
+    dynamic = [
+        text_of(d.dim_param) if d.dim_param else "?"
+        for d in tensor.shape.dim
+        if not d.HasField("dim_value")
+    ] + [str(d.dim_value) for d in tensor.shape.dim if d.HasField("dim_value") and d.dim_value < 0]
+    if dynamic:
+        found.append((
+            "dynamic-input",
+            f"has dynamic dims ({', '.join(dynamic)}); the engine build needs an "
+            "optimization profile giving min/opt/max for them",
+            "add a profile when building (trtexec --minShapes/--optShapes/--maxShapes, or "
+            "IOptimizationProfile.set_shape), or export with fixed dims",
+            "warning",
+        ))  # fmt: skip
+    return found
 
 
 def _check_opsets(loaded: LoadedModel, target: Target) -> Iterator[Finding]:
