@@ -1644,3 +1644,32 @@ def test_what_a_small_initializer_stands_for():
     assert (held.get("big"), held.get("big2")) == ("big", "big2")
     assert (held.get("s"), held.get("t")) == ("s", "t")
     assert held.get("k")[0] == "Constant" and held.get("y") is None
+
+
+def test_graph_inputs_keyed_by_declared_type_share_as_keyed_one_by_one():
+    """Many graph inputs are keyed by declared type (and being a graph output too), one of
+    each keyed from its facts (`VerdictMemo._key_all`): the report equals the memo-less
+    one, and each input's own graph findings name it. A UINT8 input (keyed from its own
+    facts), an input that is also an output and inputs of other types are among them."""
+    from onnx import TensorProto, helper
+
+    types = [TensorProto.FLOAT] * 70 + [TensorProto.INT32, TensorProto.UINT8, TensorProto.DOUBLE]
+    shapes = [["N", 4]] * 70 + [["N", 4], [2, 4], ["M", 4]]
+    inputs = [
+        helper.make_tensor_value_info(f"i{k}", t, s)
+        for k, (t, s) in enumerate(zip(types, shapes, strict=True))
+    ]
+    nodes = [helper.make_node("Relu", [f"i{k}"], [f"r{k}"]) for k in range(len(types))]
+    outputs = [helper.make_tensor_value_info(f"r{k}", t, None) for k, t in enumerate(types)]
+    outputs.append(helper.make_tensor_value_info("i3", TensorProto.FLOAT, ["N", 4]))
+    graph = helper.make_graph(nodes, "g", inputs, outputs)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    shared, alone = _reports(model, "rtx-1")
+    assert shared == alone
+    report = json.loads(shared)
+    findings = report["graph"]["reasons"]
+    dynamic = [f["message"] for f in findings if f["code"] == "graph/dynamic-input"]
+    assert len(dynamic) == 72  # every input but the static UINT8 one, each named
+    assert dynamic[0].startswith("graph input 'i0': has dynamic dims (N)")
+    assert any(m.startswith("graph input 'i72': has dynamic dims (M)") for m in dynamic)
+    assert [f["code"] for f in findings].count("graph/input-double") == 1
