@@ -157,6 +157,7 @@ class StaticChecker:
         #: model-local functions by name (the parser looks them up by op_type alone)
         self._functions = local_functions.parser_functions(loaded.structure)
         self._depth = 0  # of local-function calls being judged (see `_call_findings`)
+        self._calls: local_functions.CallVerdicts | None = None  # (made when a call is met)
         #: the keys of body nodes judged "supported, no finding" without reading anything
         #: else, for every body of the model (`_body_verdicts`), and how many body nodes
         #: have been judged so far
@@ -206,8 +207,7 @@ class StaticChecker:
             node, graph, self.target, opset, rule, watch=watch, elided=elided, varied=varied
         )
         if not builtin and node.op_type in self._functions:
-            ctx.reads_outside = True  # the verdict comes from the function's body
-            findings = self._call_findings(node, graph)
+            findings = self._call_findings(node, graph, ctx, not elided and not varied)
             status = UNSUPPORTED if any(f.is_error for f in findings) else SUPPORTED
             return status, findings, None, ctx
         if not builtin:
@@ -246,22 +246,36 @@ class StaticChecker:
             found = self._removing[key] = _custom_fixes(node)
         return found
 
-    def _call_findings(self, node: onnx.NodeProto, graph: GraphView) -> list[Finding]:
-        """A call to a model-local function: the findings of its body (`local_functions`)."""
+    def _call_findings(
+        self, node: onnx.NodeProto, graph: GraphView, ctx: NodeContext, keyed: bool
+    ) -> list[Finding]:
+        """A call to a model-local function: the findings of its body (`local_functions`),
+        judged once per kind of call (`local_functions.CallVerdicts`). The verdict comes
+        from the function's body (`ctx.reads_outside`), unless it has no finding and so
+        holds for the calls alike in the key (`keyed`: it holds every attribute's value) and
+        in the constants it read (each input's: `NodeContext.input_value`)."""
+        ctx.reads_outside = True
         if self._depth >= local_functions.MAX_DEPTH:
             return []
+        if self._calls is None:
 
-        def check(model: onnx.ModelProto) -> Report:
-            path = self.loaded.path
-            inner = StaticChecker(
-                load_model(model, path.parent if path is not None else None),
-                self.target,
-                memo=False,
-            )
-            inner._depth = self._depth + 1
-            return inner.run()
+            def check(model: onnx.ModelProto) -> Report:
+                path = self.loaded.path
+                inner = StaticChecker(
+                    load_model(model, path.parent if path is not None else None),
+                    self.target,
+                    memo=False,
+                )
+                inner._depth = self._depth + 1
+                return inner.run()
 
-        return local_functions.judge_call(node, graph, self.loaded.structure, check)
+            self._calls = local_functions.CallVerdicts(self.loaded.structure, check)
+        findings, alike = self._calls.findings(node, graph)
+        if alike and keyed:
+            for index in range(len(node.input)):  # (the constants it read: shared by them)
+                ctx.input_value(index)
+            ctx.reads_outside = False
+        return findings
 
     def _allowed_input_types(self, rule: OpRule, index: int | str) -> frozenset[str]:
         """The element types input `index` ("*": any position the rule does not list) may
