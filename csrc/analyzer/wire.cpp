@@ -47,24 +47,14 @@ namespace {
 
 using namespace trtforge::wire_format;
 
-
-
-// An open-addressing table from byte strings (views into the caller's buffer, which outlives
-// it) to Python objects it holds a reference to: one object per distinct string. (A node-based
-// std::unordered_map spends most of a large graph's read on cache misses.) The slots are 8
-// bytes each — 32 bits of the hash, and the position of the string's entry — and the entries
-// are kept in the order they were made: the probes, most of a 100,000-node graph's read, walk
-// a table a quarter the size of one holding the entries themselves.
+// Byte strings (views into the caller's buffer, which outlives it) to Python objects it holds
+// a reference to: one object per distinct string (`StringTable`: its probes are most of a
+// 100,000-node graph's read).
 class Interned {
  public:
-  explicit Interned(size_t expected) {
-    size_t capacity = 64;
-    while (capacity < 2 * expected) capacity <<= 1;
-    slots_.assign(capacity, 0);
-    entries_.reserve(expected);
-  }
+  explicit Interned(size_t expected) { table_.reserve(expected); }
   ~Interned() {
-    for (auto& entry : entries_) Py_DECREF(entry.object);
+    for (const auto& entry : table_.entries()) Py_DECREF(entry.value);
   }
   Interned(const Interned&) = delete;
   Interned& operator=(const Interned&) = delete;
@@ -73,53 +63,19 @@ class Interned {
   // a Python error set on failure.
   template <typename Make>
   PyObject* get(std::string_view key, Make make) {
-    uint64_t hash = hash_bytes(key);
-    uint64_t tag = hash >> 32;
-    size_t mask = slots_.size() - 1;
-    for (size_t i = hash & mask;; i = (i + 1) & mask) {
-      uint64_t slot = slots_[i];
-      if (slot == 0) {
-        if (entries_.size() >= 0xFFFFFFFFu) {
-          PyErr_SetString(PyExc_MemoryError, "too many distinct strings");
-          return nullptr;
-        }
-        PyObject* made = make(key);
-        if (made == nullptr) return nullptr;
-        entries_.push_back(Entry{hash, key, made});
-        Py_INCREF(made);  // the table's reference
-        slots_[i] = (tag << 32) | entries_.size();  // (the entry's position + 1: never 0)
-        if (entries_.size() * 2 > slots_.size()) grow();
-        return made;
-      }
-      if ((slot >> 32) == tag) {
-        const Entry& entry = entries_[(slot & 0xFFFFFFFFu) - 1];
-        if (entry.key == key) {
-          Py_INCREF(entry.object);
-          return entry.object;
-        }
-      }
+    const auto* entry = table_.find(key);
+    PyObject* object = entry != nullptr ? entry->value : nullptr;
+    if (object == nullptr) {
+      object = make(key);
+      if (object == nullptr) return nullptr;
+      table_.insert(key, object);  // (the table's reference: the one `make` gave)
     }
+    Py_INCREF(object);
+    return object;
   }
 
  private:
-  struct Entry {
-    uint64_t hash;
-    std::string_view key;
-    PyObject* object;
-  };
-
-  void grow() {
-    slots_.assign(slots_.size() * 2, 0);
-    size_t mask = slots_.size() - 1;
-    for (size_t k = 0; k < entries_.size(); ++k) {
-      size_t i = entries_[k].hash & mask;
-      while (slots_[i] != 0) i = (i + 1) & mask;
-      slots_[i] = ((entries_[k].hash >> 32) << 32) | (k + 1);
-    }
-  }
-
-  std::vector<uint64_t> slots_;
-  std::vector<Entry> entries_;
+  StringTable<PyObject*> table_;
 };
 
 // Text as Python sees a proto2 string field: str when it is UTF-8, bytes otherwise.
@@ -2032,11 +1988,11 @@ bool input_dim_params(std::string_view graph, Numbers& params) {
 enum class TypeKind { kType, kTensor, kShape, kDim, kElement, kMap };
 
 // The serialized message `message` (of `kind`) without the dim_values of the tensor shapes it
-// holds, appended to `out` (`changed`: one was left out). Each occurrence of a message field is
+// holds, appended to `out` (nullptr: only read; `changed`: one was, or would be, left out). Each occurrence of a message field is
 // cleared on its own, which commutes with protobuf's merging of a field written twice. False
 // (declined) for bytes of a wire type the field does not have, a Dimension holding both a
 // value and a name (protobuf keeps the last written), or nesting deeper than 64.
-bool cleared_message(std::string_view message, TypeKind kind, std::string& out, bool& changed,
+bool cleared_message(std::string_view message, TypeKind kind, std::string* out, bool& changed,
                      int depth) {
   if (depth > 64) return false;
   return each_raw_field(message, [&](uint32_t field, uint32_t wire, std::string_view whole,
@@ -2060,11 +2016,11 @@ bool cleared_message(std::string_view message, TypeKind kind, std::string& out, 
           changed = true;
           return true;  // the dim_value, left out
         }
-        out.append(whole.data(), whole.size());
+        if (out != nullptr) out->append(whole.data(), whole.size());
         return true;
     }
     if (!nested) {
-      out.append(whole.data(), whole.size());
+      if (out != nullptr) out->append(whole.data(), whole.size());
       return true;
     }
     if (wire != 2) return false;
@@ -2079,60 +2035,20 @@ bool cleared_message(std::string_view message, TypeKind kind, std::string& out, 
         return false;
       }
     }
+    if (out == nullptr) return cleared_message(payload, inner, nullptr, changed, depth + 1);
     std::string cleared;
-    if (!cleared_message(payload, inner, cleared, changed, depth + 1)) return false;
-    put_field(out, field, cleared);
+    if (!cleared_message(payload, inner, &cleared, changed, depth + 1)) return false;
+    put_field(*out, field, cleared);
     return true;
   });
 }
 
-// Whether `cleared_message` of `message` (of `kind`) would leave a dim_value out (`holds`),
-// found without making the copy; false (declined) exactly where `cleared_message` declines.
-bool holds_cleared(std::string_view message, TypeKind kind, bool& holds, int depth) {
-  if (depth > 64) return false;
-  return each_raw_field(message, [&](uint32_t field, uint32_t wire, std::string_view,
-                                     std::string_view payload) {
-    TypeKind inner = kind;
-    bool nested = false;
-    switch (kind) {
-      case TypeKind::kType:
-        nested = field == 1 || field == 4 || field == 5 || field == 8 || field == 9;
-        inner = field == 1 || field == 8 ? TypeKind::kTensor
-                : field == 5             ? TypeKind::kMap
-                                         : TypeKind::kElement;
-        break;
-      case TypeKind::kTensor: nested = field == 2, inner = TypeKind::kShape; break;
-      case TypeKind::kShape: nested = field == 1, inner = TypeKind::kDim; break;
-      case TypeKind::kElement: nested = field == 1, inner = TypeKind::kType; break;
-      case TypeKind::kMap: nested = field == 2, inner = TypeKind::kType; break;
-      case TypeKind::kDim:
-        if ((field == 1 && wire != 0) || (field == 2 && wire != 2)) return false;
-        if (field == 1) holds = true;
-        return true;
-    }
-    if (!nested) return true;
-    if (wire != 2) return false;
-    if (inner == TypeKind::kDim) {  // a Dimension holding both a value and a name: declined
-      bool value = false, name = false;
-      if (!each_raw_field(payload, [&](uint32_t f, uint32_t, std::string_view, std::string_view) {
-            value = value || f == 1;
-            name = name || f == 2;
-            return true;
-          }) ||
-          (value && name)) {
-        return false;
-      }
-    }
-    return holds_cleared(payload, inner, holds, depth + 1);
-  });
-}
-
 // `value_info_cleared`'s `cleared` of the serialized ValueInfoProto `value`, without making
-// the copy (`holds_cleared`); false (declined) where it declines.
+// the copy (`cleared_message` with no output); false (declined) where it declines.
 bool value_info_holds(std::string_view value, bool& holds) {
   return each_raw_field(value, [&](uint32_t f, uint32_t w, std::string_view, std::string_view payload) {
     if (f != 2) return true;
-    return w == 2 && holds_cleared(payload, TypeKind::kType, holds, 0);
+    return w == 2 && cleared_message(payload, TypeKind::kType, nullptr, holds, 0);
   });
 }
 
@@ -2147,7 +2063,7 @@ bool value_info_cleared(std::string_view value, std::string& made, bool& cleared
       return true;
     }
     std::string type;
-    if (w != 2 || !cleared_message(payload, TypeKind::kType, type, cleared, 0)) return false;
+    if (w != 2 || !cleared_message(payload, TypeKind::kType, &type, cleared, 0)) return false;
     put_field(made, 2, type);
     return true;
   });

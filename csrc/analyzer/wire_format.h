@@ -1,6 +1,6 @@
 // The protobuf wire format, read and written by hand: what the analyzer's native modules that
-// take serialized ONNX messages apart (wire.cpp, split.cpp, infer.cpp) share, with the table
-// of names they number (`Numbers`).
+// take serialized ONNX messages apart (wire.cpp, split.cpp, infer.cpp) share, with the tables
+// they keep names in (`StringTable`, `Numbers`).
 //
 // A reader never trusts a length: each one is checked against the bytes left, and anything
 // unexpected (a group, a truncated field) makes the caller give up, never read past the end.
@@ -13,6 +13,7 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace trtforge::wire_format {
@@ -155,45 +156,50 @@ inline uint64_t hash_bytes(std::string_view key) {
   return hash ^ (hash >> 29);
 }
 
-// An open-addressing table from byte strings (views that outlive it) to numbers. The slots
+// An open-addressing table from byte strings (views that outlive it) to values. The slots
 // are 8 bytes each — 32 bits of the hash and the position of the entry (+ 1; 0: empty) —
 // and the entries are kept in the order they came: the probes, cache misses on a graph of
 // 100,000 nodes, walk a table a fifth the size of one holding the entries (a node-based
 // std::unordered_map, one allocation per name, spent most of a large graph's read there).
-class Numbers {
+template <typename Value>
+class StringTable {
  public:
-  // The number of `key`, `next` if it is new (then remembered as `key`'s).
-  size_t number(std::string_view key, size_t next) {
-    if ((entries_.size() + 1) * 2 > slots_.size()) grow();
+  struct Entry {
+    uint64_t hash;
+    std::string_view key;
+    Value value;
+  };
+
+  // The value of `key` and false; or, where it has none, `value`, now its, and true.
+  std::pair<Value, bool> insert(std::string_view key, Value value) {
+    if ((entries_.size() + 1) * 2 > slots_.size()) rehash(slots_.empty() ? 1024 : slots_.size() * 2);
     uint64_t hash = hash_bytes(key);
     size_t mask = slots_.size() - 1;
     for (size_t i = hash & mask;; i = (i + 1) & mask) {
       uint64_t slot = slots_[i];
       if (slot == 0) {
-        entries_.push_back(Entry{hash, key, next});
+        entries_.push_back(Entry{hash, key, value});
         slots_[i] = ((hash >> 32) << 32) | entries_.size();
-        return next;
+        return {value, true};
       }
       if ((slot >> 32) == (hash >> 32)) {
         const Entry& entry = entries_[(slot & 0xFFFFFFFFu) - 1];
-        if (entry.key == key) return entry.number;
+        if (entry.key == key) return {entry.value, false};
       }
     }
   }
 
-  bool empty() const { return entries_.empty(); }
-
-  // The number of `key`, or `missing` when it has none.
-  size_t find(std::string_view key, size_t missing) const {
-    if (slots_.empty()) return missing;
+  // The entry of `key`, or nullptr.
+  const Entry* find(std::string_view key) const {
+    if (slots_.empty()) return nullptr;
     uint64_t hash = hash_bytes(key);
     size_t mask = slots_.size() - 1;
     for (size_t i = hash & mask;; i = (i + 1) & mask) {
       uint64_t slot = slots_[i];
-      if (slot == 0) return missing;
+      if (slot == 0) return nullptr;
       if ((slot >> 32) == (hash >> 32)) {
         const Entry& entry = entries_[(slot & 0xFFFFFFFFu) - 1];
-        if (entry.key == key) return entry.number;
+        if (entry.key == key) return &entry;
       }
     }
   }
@@ -206,15 +212,9 @@ class Numbers {
     if (capacity > slots_.size()) rehash(capacity);
   }
 
+  const std::vector<Entry>& entries() const { return entries_; }
+
  private:
-  struct Entry {
-    uint64_t hash;
-    std::string_view key;
-    size_t number;
-  };
-
-  void grow() { rehash(slots_.empty() ? 1024 : slots_.size() * 2); }
-
   void rehash(size_t capacity) {
     slots_.assign(capacity, 0);
     size_t mask = capacity - 1;
@@ -227,6 +227,27 @@ class Numbers {
 
   std::vector<uint64_t> slots_;
   std::vector<Entry> entries_;
+};
+
+// Byte strings numbered (`StringTable`).
+class Numbers {
+ public:
+  // The number of `key`, `next` if it is new (then remembered as `key`'s).
+  size_t number(std::string_view key, size_t next) { return table_.insert(key, next).first; }
+
+  bool empty() const { return table_.entries().empty(); }
+
+  // The number of `key`, or `missing` when it has none.
+  size_t find(std::string_view key, size_t missing) const {
+    const auto* entry = table_.find(key);
+    return entry == nullptr ? missing : entry->value;
+  }
+
+  // Room for `count` keys without growing.
+  void reserve(size_t count) { table_.reserve(count); }
+
+ private:
+  StringTable<size_t> table_;
 };
 
 }  // namespace trtforge::wire_format
