@@ -111,16 +111,23 @@ def _by_input_type(graph: onnx.GraphProto, initializers, findings_of) -> Iterato
     """The findings `findings_of(type)` gives each network input of `graph` (not one of
     `initializers`), (kind, what, hint, severity) each, named for the input: asked once per
     distinct type (a generator's model of 50,000 inputs of one type)."""
-    by_type: dict[bytes, list] = {}
+    by_type: dict[bytes, list] = {}  # type -> (its findings' fields, what each says)
+    new = object.__new__
     for value in graph.input:
         if value.name in initializers:  # an initializer listed as input (IR < 4): a weight
             continue
         key = value.type.SerializeToString()
         made = by_type.get(key)
         if made is None:
-            made = by_type[key] = findings_of(value.type)
-        for kind, what, hint, severity in made:
-            yield _input_finding(value.name, kind, what, hint, severity)
+            made = by_type[key] = [
+                (vars(_input_finding("", kind, what, hint, severity)), what)
+                for kind, what, hint, severity in findings_of(value.type)
+            ]
+        for fields, what in made:  # (as `_input_finding` makes it, without its checks)
+            finding = new(Finding)
+            finding.__dict__.update(fields)
+            finding.__dict__["message"] = f"graph input '{value.name}': {what}"
+            yield finding
 
 
 def input_size_findings(graph: onnx.GraphProto, initializers=None) -> list[Finding]:
