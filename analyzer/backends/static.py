@@ -619,8 +619,7 @@ class StaticChecker:
             findings, their messages starting with this node's name (each made as
             `Finding.with_message` makes one, without its two dict updates: 39,000 nodes
             of an LLM); both hold `findings` as their `kin`."""
-            name = f.names[index]
-            prefix = finding_prefix(f.ops[index], name if name else display(index))
+            prefix = finding_prefix(f.ops[index], display(index))
             verdicts[first].kin = findings
             verdict = verdicts[index]
             verdict.status, verdict.plugin, verdict.kin = status, plugin, findings

@@ -107,16 +107,20 @@ def _input_size_of(dims) -> list[tuple[str, str, str, str]]:
     return [("input-too-large", what, hint, "error")]
 
 
-def _by_input_type(graph: onnx.GraphProto, initializers, findings_of) -> Iterator[Finding]:
+def _by_input_type(
+    graph: onnx.GraphProto, initializers, findings_of, serialized: list[bytes] | None = None
+) -> Iterator[Finding]:
     """The findings `findings_of(type)` gives each network input of `graph` (not one of
     `initializers`), (kind, what, hint, severity) each, named for the input: asked once per
-    distinct type (a generator's model of 50,000 inputs of one type)."""
+    distinct type (a generator's model of 50,000 inputs of one type). `serialized`: each
+    input's serialized type, in order, if at hand (`GraphView.serialized_input_types`)."""
+    if serialized is None:
+        serialized = [value.type.SerializeToString() for value in graph.input]
     by_type: dict[bytes, list] = {}  # type -> (its findings' fields, what each says)
     new = object.__new__
-    for value in graph.input:
+    for value, key in zip(graph.input, serialized, strict=True):
         if value.name in initializers:  # an initializer listed as input (IR < 4): a weight
             continue
-        key = value.type.SerializeToString()
         made = by_type.get(key)
         if made is None:
             made = by_type[key] = [
@@ -130,13 +134,15 @@ def _by_input_type(graph: onnx.GraphProto, initializers, findings_of) -> Iterato
             yield finding
 
 
-def input_size_findings(graph: onnx.GraphProto, initializers=None) -> list[Finding]:
+def input_size_findings(
+    graph: onnx.GraphProto, initializers=None, serialized: list[bytes] | None = None
+) -> list[Finding]:
     """`graph/input-too-large` for each network input of `graph` above TensorRT's tensor
     limits (`_input_size_of`); `initializers`: the graph's initializer names where the caller has
     them (an initializer listed as an input is a weight, not a network input). The parser
     refuses dims from 2^31 to 2^32 - 1 but takes larger ones modulo 2^32 (observed with
     TensorRT-RTX 1.7.1: an input [2^32 + 1] builds an engine whose input is [1]), so the
-    parser backend and trt-build ask this too."""
+    parser backend and trt-build ask this too. `serialized`: as `_by_input_type`'s."""
     if initializers is None:
         initializers = {t.name for t in graph.initializer}
 
@@ -146,13 +152,16 @@ def input_size_findings(graph: onnx.GraphProto, initializers=None) -> list[Findi
             return []
         return _input_size_of(tensor.shape.dim)
 
-    return list(_by_input_type(graph, initializers, sized))
+    return list(_by_input_type(graph, initializers, sized, serialized))
 
 
 def _check_inputs(graph: GraphView, target: Target) -> Iterator[Finding]:
     allowed = input_types(target)
     yield from _by_input_type(
-        graph.graph, graph.initializer_names(), lambda t: _input_type_findings(t, allowed)
+        graph.graph,
+        graph.initializer_names(),
+        lambda t: _input_type_findings(t, allowed),
+        graph.serialized_input_types(),
     )
 
 
@@ -504,7 +513,9 @@ def _check_outputs(graph: GraphView) -> Iterator[Finding]:
 def check_graph(loaded: LoadedModel, graph: GraphView, target: Target) -> Iterator[Finding]:
     """Findings about the model as a whole (not tied to one node)."""
     yield from _check_inputs(graph, target)
-    yield from input_size_findings(graph.graph, graph.initializer_names())
+    yield from input_size_findings(
+        graph.graph, graph.initializer_names(), graph.serialized_input_types()
+    )
     yield from _check_opsets(loaded, target)
     yield from _check_empty_external(loaded, graph)
     yield from _check_initializer_ranks(graph)

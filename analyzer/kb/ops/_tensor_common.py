@@ -174,16 +174,12 @@ def _hops_from_float_inputs(graph: GraphView) -> dict[str, int] | None:
     from a tensor finds one exactly when its hops are below d); None where the graph walks
     instead (a body, no native module). Structural: it reads the declared input types, the
     constants and the producers, never an inferred type."""
-    # (an input's facts are those of its declared type: asked once per type, 50,000 inputs)
-    declared = graph.declared_input_types()
+    # (an input's facts are those of its declared type: asked once per type, 50,000 inputs;
+    # an initializer listed as an input is a constant, not a network input)
     floats: dict[bytes, bool] = {}
     sources = []
-    for value in graph.graph.input:
-        name = value.name
+    for name, of_type in graph.declared_input_types().items():
         if not name:
-            continue
-        of_type = declared.get(name)
-        if of_type is None:  # an initializer: a constant, not a network input
             continue
         found = floats.get(of_type)
         if found is None:
