@@ -70,8 +70,8 @@ def _check_constant_of_shape(ctx: NodeContext):
     finding = static_length(ctx, 0, "shape")  # the output rank
     if finding is not None:
         yield finding
-    value = ctx.attr("value")
-    if value is not None and getattr(value, "data_type", 0) == 2:  # TensorProto.UINT8
+    value = ctx.tensor_attr_head("value")  # (its element type: the node's key holds it)
+    if value is not None and value[0] == 2:  # TensorProto.UINT8
         yield ctx.finding(
             "value-type",
             "a UINT8 fill value is not supported",

@@ -54,7 +54,7 @@ def _check_dropout(ctx: NodeContext):
             "is_test=0 (training mode) is not supported",
             "export in inference mode (model.eval())",
         )
-    if ctx.opset >= 12 and len(ctx.node.input) >= 3 and ctx.node.input[2]:
+    if ctx.opset >= 12 and ctx.has_input(2):
         if not is_weights(ctx, 2):
             yield ctx.finding(
                 "training-mode-not-constant",

@@ -92,7 +92,7 @@ def _check_weight_shapes(ctx: NodeContext):
     the parser fails: "broadcast dimensions must be conformable", observed with TensorRT-RTX
     1.7.1 on an LSTM whose W has 7 rows for hidden_size 5). Known static dims only."""
     hidden = ctx.attr("hidden_size")
-    gates = _GATES.get(ctx.node.op_type)
+    gates = _GATES.get(ctx.op)
     if not isinstance(hidden, int) or hidden <= 0 or gates is None:
         return
     dirs = 2 if str(ctx.attr("direction", "forward")) == "bidirectional" else 1
