@@ -34,10 +34,14 @@
 // What it models, per onnx 1.23's inference functions (defs/*.cc):
 //   first-input ops (Relu, Erf, Sqrt, Exp, Log, Tanh, Sigmoid, Neg, Abs, Reciprocal, Floor,
 //   Ceil, Sign, Round, InstanceNormalization; with attributes inference does not read: LeakyRelu, Elu, Selu, HardSigmoid,
-//   ThresholdedRelu, Celu, Softplus, Softsign, HardSwish, Mish, Sin, Cos, Gelu; Clip, its
-//   min and max inputs aside; LayerNormalization with one output): the input's type; Gather
+//   ThresholdedRelu, Celu, Softplus, Softsign, HardSwish, Mish, Sin, Cos, Tan, Asin, Acos,
+//   Atan, Sinh, Cosh, Asinh, Acosh, Atanh, Shrink, Gelu, LRN; CumSum and PRelu, their second
+//   input aside; Clip, its min and max inputs aside; LayerNormalization with one output;
+//   Dropout, its mask BOOL, its ratio and training_mode checked as scalars): the input's
+//   type; IsNaN and IsInf (BOOL, the input's shape); Gather
 //   (the data's dims, the indices' at `axis`); Unsqueeze and Squeeze (constant axes); Slice
-//   (constant starts, ends, axes and steps); Softmax (also checks rank and axis); Add, Sub, Mul, Div, Pow:
+//   (constant starts, ends, axes and steps); Softmax, LogSoftmax and Hardmax (also check rank
+//   and axis); Min, Max, Sum and Mean (all inputs broadcast); Add, Sub, Mul, Div, Pow:
 //   the first input's element type, the shapes broadcast; MatMul; Transpose; Reshape (from
 //   14: of a shape the graph computes too); Concat; Expand; Where; Trilu; Split (sizes a
 //   constant, or num_outputs); the reductions of ReduceOpGenerator (ReduceMean, ReduceMax,
@@ -519,6 +523,16 @@ const Activation* activation(std::string_view op) {
       {"Mish", 18, {}, {}},
       {"Sin", 7, {}, {}},
       {"Cos", 7, {}, {}},
+      {"Tan", 7, {}, {}},
+      {"Asin", 7, {}, {}},
+      {"Acos", 7, {}, {}},
+      {"Atan", 7, {}, {}},
+      {"Sinh", 9, {}, {}},
+      {"Cosh", 9, {}, {}},
+      {"Asinh", 9, {}, {}},
+      {"Acosh", 9, {}, {}},
+      {"Atanh", 9, {}, {}},
+      {"Shrink", 9, {"bias", "lambd"}, {}},
       {"Gelu", 20, {}, "approximate"},
   };
   for (const Activation& a : table) {
@@ -535,6 +549,8 @@ const Activation* activation(std::string_view op) {
 int64_t introduced(std::string_view op) {
   if (op == "LayerNormalization") return 17;
   if (op == "Trilu") return 14;
+  if (op == "IsInf") return 10;
+  if (op == "CumSum") return 11;
   if (const Activation* a = activation(op)) return a->since;
   return 1;
 }
@@ -556,7 +572,8 @@ bool modelled(std::string_view op) {
       "ConstantOfShape", "Range", "MatMulInteger", "DynamicQuantizeLinear", "MaxPool",
       "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "ArgMax", "ArgMin",
       "BatchNormalization", "InstanceNormalization", "Not", "Sign", "Round", "Tile", "Pad", "Resize", "TopK", "RoiAlign", "NonZero", "ScatterElements",
-      "Mod", "BitShift", "GatherND", "NonMaxSuppression",
+      "Mod", "BitShift", "GatherND", "NonMaxSuppression", "Sum", "Mean", "LogSoftmax", "Hardmax",
+      "CumSum", "PRelu", "Dropout", "IsNaN", "IsInf", "LRN",
       "Reshape", "ReduceMean", "Cast", "Constant", "If", "QuantizeLinear",
       "DequantizeLinear", "Conv", "Clip", "Gather", "LayerNormalization", "Unsqueeze",
       "Squeeze", "Slice", "Shape", "ReduceSum"};
@@ -2284,7 +2301,8 @@ class Inference {
       }
       return out;
     }
-    if (op == "Min" || op == "Max") {  // (13: the first input's element type, all broadcast)
+    if (op == "Min" || op == "Max" || op == "Sum" || op == "Mean") {
+      // (ElementwiseMultiOpDocGenerator, 13: the first input's element type, all broadcast)
       if (n.inputs.empty() || n.outputs.size() != 1 || n.outputs[0].empty()) decline();
       if (!n.attributes.empty()) decline();
       if (untyped(n, 0)) return {};
@@ -2426,7 +2444,7 @@ class Inference {
       }
       return out;
     }
-    if (op == "Softmax") {
+    if (op == "Softmax" || op == "LogSoftmax" || op == "Hardmax") {  // (SoftmaxFamily, 13)
       count(n, 1, 1, 1);
       const Attribute* axis_attr = n.attribute("axis");
       for (const Attribute& a : n.attributes) {
@@ -2811,6 +2829,61 @@ class Inference {
       }
       if (untyped(n, 0)) return {};
       return first_input(n);
+    }
+    if (op == "IsNaN" || op == "IsInf") {  // BOOL, the input's shape; an untyped input too
+      count(n, 1, 1, 1);
+      for (const Attribute& a : n.attributes) {
+        const bool known = op == "IsInf" && (a.name == "detect_negative" || a.name == "detect_positive");
+        if (!known || a.type != 2 || !a.has_i) decline();
+        n.attribute(a.name);  // (declines a name given twice)
+      }
+      Type out;
+      out.known = true;
+      out.elem = 9;  // BOOL
+      if (const Type* in = input_type(n, 0); has_shape(in)) {
+        out.has_shape = true;
+        out.dims = in->dims;
+      }
+      return out;
+    }
+    if (op == "CumSum" || op == "PRelu" || op == "LRN") {  // the first input's type
+      count(n, op == "LRN" ? 1 : 2, op == "LRN" ? 1 : 2, 1);
+      for (const Attribute& a : n.attributes) {
+        const bool ints = op == "CumSum" ? a.name == "exclusive" || a.name == "reverse"
+                                         : op == "LRN" && a.name == "size";
+        const bool floats = op == "LRN" && (a.name == "alpha" || a.name == "beta" || a.name == "bias");
+        if (ints ? a.type != 2 || !a.has_i : !floats || a.type != 1 || !a.has_f) decline();
+        n.attribute(a.name);  // (declines a name given twice)
+      }
+      if (untyped(n, 0)) return {};
+      return first_input(n);
+    }
+    if (op == "Dropout") {  // (13, 22) the data's type; ratio and training_mode scalars; a BOOL mask
+      if (n.inputs.empty() || n.inputs.size() > 3 || n.outputs.empty() || n.outputs.size() > 2) {
+        decline();
+      }
+      if (n.inputs[0].empty() || n.outputs[0].empty() || (n.outputs.size() == 2 && n.outputs[1].empty())) {
+        decline();
+      }
+      for (const Attribute& a : n.attributes) {
+        if (a.name != "seed" || a.type != 2 || !a.has_i) decline();
+        n.attribute(a.name);  // (declines a name given twice)
+      }
+      if (untyped(n, 0)) return {};
+      Type out = first_input(n);
+      for (size_t k = 1; k < n.inputs.size(); ++k) {
+        const Type* t = n.inputs[k].empty() ? nullptr : input_type(n, k);
+        if (has_shape(t) && !t->dims.empty()) throw Failed{};
+      }
+      if (n.outputs.size() == 2) {
+        Type mask;
+        mask.known = true;
+        mask.elem = 9;  // BOOL
+        mask.has_shape = out.has_shape;
+        mask.dims = out.dims;
+        more_outputs_ = {std::move(mask)};
+      }
+      return out;
     }
     if (op == "Not") {  // BOOL, the input's shape
       count(n, 1, 1, 1);

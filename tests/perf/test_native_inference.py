@@ -42,7 +42,9 @@ BINARY = ("Add", "Sub", "Mul", "Div", "Pow")
 ACTIVATIONS = (("LeakyRelu", ("alpha",)), ("Elu", ("alpha",)), ("Selu", ("alpha", "gamma")),
                ("HardSigmoid", ("alpha", "beta")), ("ThresholdedRelu", ("alpha",)),
                ("Celu", ("alpha",)), ("Softplus", ()), ("Softsign", ()), ("HardSwish", ()),
-               ("Mish", ()), ("Sin", ()), ("Cos", ()), ("Gelu", ()))  # fmt: skip
+               ("Mish", ()), ("Sin", ()), ("Cos", ()), ("Gelu", ()), ("Tan", ()), ("Asin", ()),
+               ("Acos", ()), ("Atan", ()), ("Sinh", ()), ("Cosh", ()), ("Asinh", ()),
+               ("Acosh", ()), ("Atanh", ()), ("Shrink", ("bias", "lambd")))  # fmt: skip
 
 
 def _onnx(serialized: bytes, data_prop: bool = True) -> bytes | None:
@@ -380,7 +382,7 @@ def random_model(seed: int) -> onnx.ModelProto:
         elif choice < 55:
             op, ins = "MatMul", [pick(), pick()]
         elif choice < 62:
-            op, ins = "Softmax", [pick()]
+            op, ins = str(rng.choice(["Softmax", "LogSoftmax", "Hardmax"])), [pick()]
             if rng.random() < 0.7:
                 attributes["axis"] = int(rng.integers(-5, 5))
         elif choice < 70:
@@ -490,6 +492,80 @@ def random_elementwise_model(seed: int) -> onnx.ModelProto:
     if uses_foreign:
         imports.append(helper.make_opsetid("com.example", 1))
     graph = helper.make_graph(nodes, "elementwise", inputs, outputs, initializers)
+    return helper.make_model(graph, opset_imports=imports, ir_version=8)
+
+
+def random_misc_model(seed: int) -> onnx.ModelProto:
+    """A graph of the first-input ops with inputs or attributes of their own (CumSum, PRelu,
+    LRN), Sum and Mean of one to four inputs broadcast, Dropout (ratio and training_mode of
+    random ranks or left out, with its mask now and then), IsNaN and IsInf (an untyped input
+    among them: after an op without a schema), and a few unary ops: attributes of another
+    type, or that the op does not define, now and then."""
+    rng = np.random.default_rng(seed)
+    opset = int(rng.choice([13, 14, 16, 17, 18, 20, 21, 22, 25]))
+    float_type = int(rng.choice([TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.DOUBLE]))
+    inputs = [_value_info(f"x{k}", float_type, _random_shape(rng)) for k in range(2)]
+    tensors = [value.name for value in inputs]
+    nodes, initializers = [], []
+    uses_foreign = False
+
+    def pick() -> str:
+        return str(rng.choice(tensors[-3:] if rng.random() < 0.8 else tensors))
+
+    def scalar_like(name: str, elem) -> str:
+        shape = [] if rng.random() < 0.8 else [int(rng.integers(1, 3))]
+        initializers.append(numpy_helper.from_array(np.zeros(shape, elem), name))
+        return name
+
+    for k in range(int(rng.integers(2, 12))):
+        choice, domain, attributes, outs = rng.integers(0, 100), "", {}, [f"t{k}"]
+        if choice < 15:
+            op, ins = str(rng.choice(["Sum", "Mean"])), [pick() for _ in range(rng.integers(1, 5))]
+        elif choice < 27:
+            op = "CumSum"
+            axis = scalar_like(f"axis{k}", rng.choice([np.int64, np.int32]))
+            ins = [pick(), axis if rng.random() < 0.9 else pick()]
+            for name in ("exclusive", "reverse"):
+                if rng.random() < 0.3:
+                    attributes[name] = int(rng.integers(0, 2))
+        elif choice < 37:
+            op, ins = "PRelu", [pick(), pick()]
+        elif choice < 45:
+            op, ins = "LRN", [pick()]
+            if rng.random() < 0.9:
+                attributes["size"] = int(rng.integers(1, 6))
+            for name in ("alpha", "beta", "bias"):
+                if rng.random() < 0.3:
+                    attributes[name] = float(rng.random())
+        elif choice < 65:
+            op, ins = "Dropout", [pick()]
+            for name, elem in (("ratio", np.float32), ("training_mode", np.bool_)):
+                if rng.random() < 0.5:
+                    ins.append(scalar_like(f"{name}{k}", elem) if rng.random() < 0.8 else "")
+            if ins[-1] == "":
+                ins.pop()
+            if rng.random() < 0.2:
+                attributes["seed"] = int(rng.integers(0, 9))
+            if rng.random() < 0.4:
+                outs.append(f"mask{k}")
+        elif choice < 78:
+            op, ins = str(rng.choice(["IsNaN", "IsInf"])), [pick()]
+            if op == "IsInf" and rng.random() < 0.4:
+                attributes["detect_negative"] = int(rng.integers(0, 2))
+        elif choice < 92:
+            op, ins = str(rng.choice(UNARY[:-1])), [pick()]
+        else:
+            op, ins, domain, uses_foreign = "Gelu", [pick()], "com.example", True
+        if rng.random() < 0.03:
+            attributes["alpha" if rng.random() < 0.5 else "size"] = 1.5 if op == "LRN" else 1
+        nodes.append(helper.make_node(op, ins, outs, name=f"n{k}", domain=domain, **attributes))
+        if op not in ("IsNaN", "IsInf"):  # (BOOL: the next nodes read floats)
+            tensors.append(f"t{k}")
+    outputs = [_declared(rng, tensors[-1], float_type)]
+    imports = [helper.make_opsetid("", opset)]
+    if uses_foreign:
+        imports.append(helper.make_opsetid("com.example", 1))
+    graph = helper.make_graph(nodes, "misc", inputs, outputs, initializers)
     return helper.make_model(graph, opset_imports=imports, ir_version=8)
 
 
@@ -1216,6 +1292,7 @@ def with_random_value_info(make):
         (random_shape_model, 2000, 1 / 5),
         (random_resize_model, 600, 1 / 4),
         (random_detection_model, 800, 1 / 4),
+        (random_misc_model, 1000, 1 / 4),
         (with_random_value_info(random_model), 600, 1 / 8),
         (with_random_value_info(random_quantized_model), 300, 1 / 8),
         (with_random_value_info(random_conv_model), 300, 1 / 8),
@@ -1223,6 +1300,7 @@ def with_random_value_info(make):
         (with_random_value_info(random_elementwise_model), 400, 1 / 8),
         (with_random_value_info(random_shape_model), 800, 1 / 8),
         (with_random_value_info(random_detection_model), 300, 1 / 8),
+        (with_random_value_info(random_misc_model), 400, 1 / 8),
     ],
     ids=[
         "common ops",
@@ -1233,6 +1311,7 @@ def with_random_value_info(make):
         "shapes and integer tensors",
         "Resize",
         "detection post-processing",
+        "CumSum, PRelu, LRN, Sum, Mean, Dropout, IsNaN, IsInf",
         "common ops, value_info",
         "quantized, value_info",
         "convolutions, value_info",
@@ -1240,6 +1319,7 @@ def with_random_value_info(make):
         "activations, value_info",
         "shapes, value_info",
         "detection post-processing, value_info",
+        "CumSum, PRelu, Dropout, ..., value_info",
     ],
 )
 def test_random_graphs_as_onnx_infers_them(make, cases, modelled_at_least):
