@@ -51,7 +51,8 @@
 //   `end`); Cast; Constant (a `value` tensor); Identity; Not (BOOL); Tile and Pad (constant
 //   repeats, pads and axes; else the rank); Resize (constant FLOAT scales, or sizes read as
 //   a shape input; axes); Conv, MaxPool and
-//   AveragePool without ceil_mode (convPoolShapeInference); GlobalAveragePool and
+//   AveragePool without ceil_mode (convPoolShapeInference); ConvTranspose
+//   (convTransposeShapeInference); GlobalAveragePool and
 //   GlobalMaxPool; BatchNormalization in inference mode (its parameters' ranks and channels
 //   checked from opset 14); QuantizeLinear and DequantizeLinear (the data's shape; the zero
 //   point's, UINT8, FLOAT or the scale's element type); MatMulInteger (INT32, MatMul's
@@ -573,7 +574,7 @@ bool modelled(std::string_view op) {
       "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "ArgMax", "ArgMin",
       "BatchNormalization", "InstanceNormalization", "Not", "Sign", "Round", "Tile", "Pad", "Resize", "TopK", "RoiAlign", "NonZero", "ScatterElements",
       "Mod", "BitShift", "GatherND", "NonMaxSuppression", "Sum", "Mean", "LogSoftmax", "Hardmax",
-      "CumSum", "PRelu", "Dropout", "IsNaN", "IsInf", "LRN",
+      "CumSum", "PRelu", "Dropout", "IsNaN", "IsInf", "LRN", "ConvTranspose",
       "Reshape", "ReduceMean", "Cast", "Constant", "If", "QuantizeLinear",
       "DequantizeLinear", "Conv", "Clip", "Gather", "LayerNormalization", "Unsqueeze",
       "Squeeze", "Slice", "Shape", "ReduceSum"};
@@ -1266,6 +1267,119 @@ class Inference {
     const Type *x = input_type(n, 0), *w = input_type(n, 1);
     if (!has_shape(x) || !has_shape(w)) return out;
     conv_pool_shape(n, *x, w, true, out);
+    return out;
+  }
+
+  // ConvTranspose (onnx's convTransposeShapeInference and its opset-11 form, alike but for
+  // the order of two checks that both fail the node): batch from the data, channels the
+  // weight's second dim times `group`, each spatial dim from `output_shape` (the shape left
+  // at the dims before the first smaller than the input's, as ONNX leaves it) or from the
+  // input size, stride, output padding, dilated kernel and pads where the input's is a
+  // value (else unknown).
+  Type conv_transpose(const Node& n) const {
+    count(n, 2, 3, 1);
+    for (const Attribute& a : n.attributes) {
+      if (a.name == "group") {
+        if (a.type != 2 || !a.has_i) decline();
+      } else if (a.name == "auto_pad") {
+        if (a.type != 3 || !a.has_s) decline();
+      } else if (a.name != "kernel_shape" && a.name != "dilations" && a.name != "strides" &&
+                 a.name != "pads" && a.name != "output_shape" && a.name != "output_padding") {
+        decline();
+      }
+      n.attribute(a.name);  // (declines a name given twice)
+    }
+    if (untyped(n, 0)) return {};
+    Type out = elem_from(n, 0);
+    const Type *x = input_type(n, 0), *w = input_type(n, 1);
+    if (!has_shape(x) || !has_shape(w)) return out;
+    const Attribute* group_attr = n.attribute("group");
+    const int64_t group = group_attr ? group_attr->i : 1;
+    if (group <= 0) throw Failed{};
+    if (x->dims.size() < 3 || w->dims.size() < 3) throw Failed{};
+    if (x->dims[1].kind == Dim::kValue && x->dims[1].value % group != 0) throw Failed{};
+    const size_t spatial = x->dims.size() - 2;
+    const std::vector<int64_t> dilations = positive_ints(n, "dilations", spatial);
+    const std::vector<int64_t> strides = positive_ints(n, "strides", spatial);
+    std::vector<int64_t> kernel, pads, output_shape, output_padding;
+    if (ints_attribute(n, "kernel_shape", kernel)) {
+      if (kernel.size() != spatial) throw Failed{};
+    } else {
+      for (size_t i = 2; i < w->dims.size(); ++i) {
+        if (w->dims[i].kind != Dim::kValue) return out;  // (no shape at all)
+        kernel.push_back(w->dims[i].value);
+      }
+      if (kernel.size() != spatial) throw Failed{};
+    }
+    for (int64_t k : kernel) {
+      if (k <= 0) throw Failed{};
+    }
+    std::vector<int64_t> effective(spatial);
+    for (size_t i = 0; i < spatial; ++i) effective[i] = add(mul(sub(kernel[i], 1), dilations[i]), 1);
+    const Attribute* auto_pad = n.attribute("auto_pad");
+    if (ints_attribute(n, "pads", pads)) {
+      if (pads.size() != spatial * 2) throw Failed{};
+      for (int64_t p : pads) {
+        if (p < 0) throw Failed{};
+      }
+      if (auto_pad && auto_pad->s != "NOTSET") throw Failed{};
+    } else {
+      pads.assign(spatial * 2, 0);
+      if (auto_pad && auto_pad->s != "VALID") {
+        for (size_t i = 0; i < spatial; ++i) {
+          const int64_t total = std::max<int64_t>(sub(effective[i], strides[i]), 0);
+          const int64_t small = total >> 1, big = sub(total, small);
+          if (auto_pad->s == "SAME_UPPER") {
+            pads[i] = small;
+            pads[i + spatial] = big;
+          } else if (auto_pad->s == "SAME_LOWER") {
+            pads[i] = big;
+            pads[i + spatial] = small;
+          }
+        }
+      }
+    }
+    const bool shape_given = ints_attribute(n, "output_shape", output_shape);
+    if (shape_given) {
+      if (output_shape.size() != spatial) throw Failed{};
+      for (int64_t v : output_shape) {
+        if (v < 0) throw Failed{};
+      }
+    }
+    if (ints_attribute(n, "output_padding", output_padding)) {
+      if (output_padding.size() != spatial) throw Failed{};
+      for (int64_t p : output_padding) {
+        if (p < 0) throw Failed{};
+      }
+    } else {
+      output_padding.assign(spatial, 0);
+    }
+    out.has_shape = true;
+    out.dims.push_back(x->dims[0]);
+    const Dim& channels = w->dims[1];
+    if (channels.kind == Dim::kValue) {
+      Dim made;
+      made.kind = Dim::kValue;
+      made.value = mul(channels.value, group);
+      out.dims.push_back(std::move(made));
+    } else {
+      out.dims.push_back(group == 1 ? channels : Dim{});
+    }
+    for (size_t i = 0; i < spatial; ++i) {
+      const Dim& in = x->dims[2 + i];
+      Dim dim;
+      if (shape_given) {
+        if (in.kind == Dim::kValue && output_shape[i] < in.value) return out;  // (as ONNX)
+        dim.kind = Dim::kValue;
+        dim.value = output_shape[i];
+      } else if (in.kind == Dim::kValue) {
+        int64_t v = add(mul(strides[i], sub(in.value, 1)), output_padding[i]);
+        v = sub(sub(add(v, effective[i]), pads[i]), pads[i + spatial]);
+        dim.kind = Dim::kValue;
+        dim.value = v;
+      }
+      out.dims.push_back(std::move(dim));
+    }
     return out;
   }
 
@@ -2327,6 +2441,7 @@ class Inference {
     }
     if (op == "Flatten") return flatten(n);
     if (op == "Gemm") return gemm(n);
+    if (op == "ConvTranspose") return conv_transpose(n);
     if (op == "ConstantOfShape") return constant_of_shape(n);
     if (op == "Range") return range(n);
     if (op == "Expand") {  // (Expand-13: the shape read as Reshape-14's is, then broadcast)

@@ -971,7 +971,8 @@ def random_detection_model(seed: int) -> onnx.ModelProto:
 
 # -- random convolutions ----------------------------------------------------------------------
 def random_conv_model(seed: int) -> onnx.ModelProto:
-    """Chains of Conv, MaxPool and AveragePool (1-D to 3-D; random kernels, strides,
+    """Chains of Conv, ConvTranspose (its output_shape, output_padding and group at random),
+    MaxPool and AveragePool (1-D to 3-D; random kernels, strides,
     dilations, pads or auto_pad of each kind, a bias or not, ceil_mode; attributes of the
     wrong size, zero or negative, a kernel_shape that is not the weight's or none) with
     normalizations (`_random_normalization`), Relu, a residual Add and a global pool, on data
@@ -992,7 +993,7 @@ def random_conv_model(seed: int) -> onnx.ModelProto:
     for k in range(int(rng.integers(1, 4))):
         kernel = [int(rng.choice([1, 2, 3, 5])) for _ in range(spatial)]
         weight = f"w{k}"
-        layer = str(rng.choice(["Conv", "Conv", "MaxPool", "AveragePool"]))
+        layer = str(rng.choice(["Conv", "Conv", "MaxPool", "AveragePool", "ConvTranspose"]))
         if rng.random() < 0.1:  # a weight of unknown dims
             inputs.append(
                 _value_info(weight, TensorProto.FLOAT, [channels, channels, *([None] * spatial)])
@@ -1026,7 +1027,16 @@ def random_conv_model(seed: int) -> onnx.ModelProto:
                 rng.choice(["NOTSET", "VALID", "SAME_UPPER", "SAME_LOWER", "OTHER"])
             )
         ins = [current, weight]
-        if layer != "Conv":  # a pool: its kernel_shape required (left out now and then)
+        if layer == "ConvTranspose":
+            if rng.random() < 0.3:
+                attributes["output_padding"] = ints(spatial, 0, 2) if rng.random() < 0.95 else [-1]
+            if rng.random() < 0.25:
+                attributes["output_shape"] = ints(spatial, 0, 20)
+            if rng.random() < 0.3:
+                attributes["group"] = int(rng.choice([1, 2, channels, 0, 3]))
+            if "pads" in attributes and rng.random() < 0.1:
+                attributes["auto_pad"] = str(rng.choice(["NOTSET", "SAME_UPPER"]))
+        if layer not in ("Conv", "ConvTranspose"):  # a pool: its kernel_shape required
             ins = [current]
             if rng.random() < 0.95:
                 attributes["kernel_shape"] = kernel
@@ -1036,7 +1046,7 @@ def random_conv_model(seed: int) -> onnx.ModelProto:
                 attributes["count_include_pad"] = int(rng.integers(0, 2))
         elif rng.random() < 0.2:
             attributes["group"] = 1
-        if layer == "Conv" and rng.random() < 0.3:
+        if layer in ("Conv", "ConvTranspose") and rng.random() < 0.3:
             initializers.append(numpy_helper.from_array(np.zeros(channels, np.float32), f"b{k}"))
             ins.append(f"b{k}")
         conv = helper.make_node(layer, ins, [f"c{k}"])
