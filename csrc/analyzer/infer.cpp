@@ -52,7 +52,7 @@
 //   repeats, pads and axes; else the rank); Resize (constant FLOAT scales, or sizes read as
 //   a shape input; axes); Conv, MaxPool and
 //   AveragePool without ceil_mode (convPoolShapeInference); ConvTranspose
-//   (convTransposeShapeInference); GlobalAveragePool and
+//   (convTransposeShapeInference); DepthToSpace and SpaceToDepth; GlobalAveragePool and
 //   GlobalMaxPool; BatchNormalization in inference mode (its parameters' ranks and channels
 //   checked from opset 14); QuantizeLinear and DequantizeLinear (the data's shape; the zero
 //   point's, UINT8, FLOAT or the scale's element type); MatMulInteger (INT32, MatMul's
@@ -574,7 +574,8 @@ bool modelled(std::string_view op) {
       "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "ArgMax", "ArgMin",
       "BatchNormalization", "InstanceNormalization", "Not", "Sign", "Round", "Tile", "Pad", "Resize", "TopK", "RoiAlign", "NonZero", "ScatterElements",
       "Mod", "BitShift", "GatherND", "NonMaxSuppression", "Sum", "Mean", "LogSoftmax", "Hardmax",
-      "CumSum", "PRelu", "Dropout", "IsNaN", "IsInf", "LRN", "ConvTranspose",
+      "CumSum", "PRelu", "Dropout", "IsNaN", "IsInf", "LRN", "ConvTranspose", "DepthToSpace",
+      "SpaceToDepth",
       "Reshape", "ReduceMean", "Cast", "Constant", "If", "QuantizeLinear",
       "DequantizeLinear", "Conv", "Clip", "Gather", "LayerNormalization", "Unsqueeze",
       "Squeeze", "Slice", "Shape", "ReduceSum"};
@@ -1270,6 +1271,62 @@ class Inference {
     return out;
   }
 
+  // onnx's Dimension * int64 and Dimension / int64: a value's product or quotient (an
+  // overflow or a division by zero fails the node); else the dim itself where the other
+  // side is 1, else an unknown dim.
+  static Dim dim_times(const Dim& d, int64_t k) {
+    if (d.kind != Dim::kValue) return k == 1 ? d : Dim{};
+    Dim made;
+    made.kind = Dim::kValue;
+    made.value = mul(d.value, k);
+    return made;
+  }
+  static Dim dim_divided(const Dim& d, int64_t k) {
+    if (d.kind != Dim::kValue) return k == 1 ? d : Dim{};
+    if (k == 0 || (d.value == INT64_MIN && k == -1)) throw Failed{};
+    Dim made;
+    made.kind = Dim::kValue;
+    made.value = d.value / k;
+    return made;
+  }
+
+  // DepthToSpace and SpaceToDepth (13): the data's type; of a 4-D shape, the channels
+  // divided (multiplied) by blocksize squared and the two spatial dims multiplied (divided)
+  // by it.
+  Type depth_space(const Node& n) const {
+    count(n, 1, 1, 1);
+    const bool to_space = n.op == "DepthToSpace";
+    for (const Attribute& a : n.attributes) {
+      if (a.name == "blocksize") {
+        if (a.type != 2 || !a.has_i) decline();
+      } else if (!to_space || a.name != "mode" || a.type != 3 || !a.has_s) {
+        decline();
+      }
+      n.attribute(a.name);  // (declines a name given twice)
+    }
+    if (untyped(n, 0)) return {};
+    Type out = elem_from(n, 0);
+    const Attribute* block_attr = n.attribute("blocksize");
+    const int64_t block = block_attr ? block_attr->i : 0;
+    if (block <= 0) throw Failed{};
+    const int64_t area = mul(block, block);
+    const Type* in = input_type(n, 0);
+    if (!has_shape(in)) return out;
+    if (in->dims.size() != 4) throw Failed{};
+    out.has_shape = true;
+    out.dims.push_back(in->dims[0]);
+    if (to_space) {
+      out.dims.push_back(dim_divided(in->dims[1], area));
+      out.dims.push_back(dim_times(in->dims[2], block));
+      out.dims.push_back(dim_times(in->dims[3], block));
+    } else {
+      out.dims.push_back(dim_times(in->dims[1], area));
+      out.dims.push_back(dim_divided(in->dims[2], block));
+      out.dims.push_back(dim_divided(in->dims[3], block));
+    }
+    return out;
+  }
+
   // ConvTranspose (onnx's convTransposeShapeInference and its opset-11 form, alike but for
   // the order of two checks that both fail the node): batch from the data, channels the
   // weight's second dim times `group`, each spatial dim from `output_shape` (the shape left
@@ -1356,15 +1413,7 @@ class Inference {
     }
     out.has_shape = true;
     out.dims.push_back(x->dims[0]);
-    const Dim& channels = w->dims[1];
-    if (channels.kind == Dim::kValue) {
-      Dim made;
-      made.kind = Dim::kValue;
-      made.value = mul(channels.value, group);
-      out.dims.push_back(std::move(made));
-    } else {
-      out.dims.push_back(group == 1 ? channels : Dim{});
-    }
+    out.dims.push_back(dim_times(w->dims[1], group));
     for (size_t i = 0; i < spatial; ++i) {
       const Dim& in = x->dims[2 + i];
       Dim dim;
@@ -2442,6 +2491,7 @@ class Inference {
     if (op == "Flatten") return flatten(n);
     if (op == "Gemm") return gemm(n);
     if (op == "ConvTranspose") return conv_transpose(n);
+    if (op == "DepthToSpace" || op == "SpaceToDepth") return depth_space(n);
     if (op == "ConstantOfShape") return constant_of_shape(n);
     if (op == "Range") return range(n);
     if (op == "Expand") {  // (Expand-13: the shape read as Reshape-14's is, then broadcast)

@@ -975,7 +975,8 @@ def random_conv_model(seed: int) -> onnx.ModelProto:
     MaxPool and AveragePool (1-D to 3-D; random kernels, strides,
     dilations, pads or auto_pad of each kind, a bias or not, ceil_mode; attributes of the
     wrong size, zero or negative, a kernel_shape that is not the weight's or none) with
-    normalizations (`_random_normalization`), Relu, a residual Add and a global pool, on data
+    normalizations (`_random_normalization`), DepthToSpace or SpaceToDepth, Relu, a residual
+    Add and a global pool, on data
     whose spatial dims are values, names or unknown, and weights whose dims may be unknown (a
     graph input)."""
     rng = np.random.default_rng(30_000 + seed)
@@ -1057,6 +1058,15 @@ def random_conv_model(seed: int) -> onnx.ModelProto:
         current = f"c{k}"
         if rng.random() < 0.4:
             current = _random_normalization(rng, k, current, channels, inputs, nodes, initializers)
+        if rng.random() < (0.3 if spatial == 2 else 0.03):  # (of a 4-D shape only)
+            op = str(rng.choice(["DepthToSpace", "SpaceToDepth"]))
+            attributes = {"blocksize": int(rng.choice([1, 2, 2, 3, 0]))}
+            if op == "DepthToSpace" and rng.random() < 0.5:
+                attributes["mode"] = str(rng.choice(["DCR", "CRD"]))
+            if rng.random() < 0.05:
+                attributes = {}
+            nodes.append(helper.make_node(op, [current], [f"s{k}"], **attributes))
+            current = f"s{k}"
         nodes.append(helper.make_node("Relu", [current], [f"r{k}"]))
         current = f"r{k}"
         if rng.random() < 0.3:
