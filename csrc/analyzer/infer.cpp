@@ -35,8 +35,9 @@
 //   first-input ops (Relu, Erf, Sqrt, Exp, Log, Tanh, Sigmoid, Neg, Abs, Reciprocal, Floor,
 //   Ceil, Sign, Round, InstanceNormalization; with attributes inference does not read: LeakyRelu, Elu, Selu, HardSigmoid,
 //   ThresholdedRelu, Celu, Softplus, Softsign, HardSwish, Mish, Sin, Cos, Tan, Asin, Acos,
-//   Atan, Sinh, Cosh, Asinh, Acosh, Atanh, Shrink, Gelu, LRN; CumSum and PRelu, their second
-//   input aside; Clip, its min and max inputs aside; LayerNormalization with one output;
+//   Atan, Sinh, Cosh, Asinh, Acosh, Atanh, Shrink, Swish, BitwiseNot, Gelu, LRN,
+//   LpNormalization; CumSum, PRelu and ScatterND, their other inputs aside; Clip, its min
+//   and max inputs aside; LayerNormalization with one output, RMSNormalization;
 //   Dropout, its mask BOOL, its ratio and training_mode checked as scalars): the input's
 //   type; IsNaN and IsInf (BOOL, the input's shape); Gather
 //   (the data's dims, the indices' at `axis`); Unsqueeze and Squeeze (constant axes); Slice
@@ -534,6 +535,8 @@ const Activation* activation(std::string_view op) {
       {"Acosh", 9, {}, {}},
       {"Atanh", 9, {}, {}},
       {"Shrink", 9, {"bias", "lambd"}, {}},
+      {"Swish", 24, {"alpha"}, {}},
+      {"BitwiseNot", 18, {}, {}},
       {"Gelu", 20, {}, "approximate"},
   };
   for (const Activation& a : table) {
@@ -549,6 +552,7 @@ const Activation* activation(std::string_view op) {
 // (an onnxruntime-fused export of opset 14 writes LayerNormalization, defined at 17).
 int64_t introduced(std::string_view op) {
   if (op == "LayerNormalization") return 17;
+  if (op == "RMSNormalization") return 23;
   if (op == "Trilu") return 14;
   if (op == "IsInf") return 10;
   if (op == "CumSum") return 11;
@@ -575,7 +579,7 @@ bool modelled(std::string_view op) {
       "BatchNormalization", "InstanceNormalization", "Not", "Sign", "Round", "Tile", "Pad", "Resize", "TopK", "RoiAlign", "NonZero", "ScatterElements",
       "Mod", "BitShift", "GatherND", "NonMaxSuppression", "Sum", "Mean", "LogSoftmax", "Hardmax",
       "CumSum", "PRelu", "Dropout", "IsNaN", "IsInf", "LRN", "ConvTranspose", "DepthToSpace",
-      "SpaceToDepth",
+      "SpaceToDepth", "LpNormalization", "ScatterND", "RMSNormalization",
       "Reshape", "ReduceMean", "Cast", "Constant", "If", "QuantizeLinear",
       "DequantizeLinear", "Conv", "Clip", "Gather", "LayerNormalization", "Unsqueeze",
       "Squeeze", "Slice", "Shape", "ReduceSum"};
@@ -2543,8 +2547,9 @@ class Inference {
       if (untyped(n, 0)) return {};
       return first_input(n);
     }
-    if (op == "LayerNormalization") {  // Y alone: Mean and InvStdDev (outputs 1, 2) declined
-      count(n, 2, 3, 1);
+    if (op == "LayerNormalization" || op == "RMSNormalization") {
+      // (LayerNormalization's Y alone: Mean and InvStdDev, outputs 1 and 2, declined)
+      count(n, 2, op == "RMSNormalization" ? 2 : 3, 1);
       const Attribute* axis_attr = n.attribute("axis");
       for (const Attribute& a : n.attributes) {
         const bool known = a.name == "axis" || a.name == "stash_type" || a.name == "epsilon";
@@ -3011,11 +3016,19 @@ class Inference {
       }
       return out;
     }
-    if (op == "CumSum" || op == "PRelu" || op == "LRN") {  // the first input's type
-      count(n, op == "LRN" ? 1 : 2, op == "LRN" ? 1 : 2, 1);
+    if (op == "CumSum" || op == "PRelu" || op == "LRN" || op == "LpNormalization" ||
+        op == "ScatterND") {  // the first input's type
+      const size_t inputs = op == "ScatterND" ? 3 : op == "LRN" || op == "LpNormalization" ? 1 : 2;
+      count(n, inputs, inputs, 1);
       for (const Attribute& a : n.attributes) {
-        const bool ints = op == "CumSum" ? a.name == "exclusive" || a.name == "reverse"
-                                         : op == "LRN" && a.name == "size";
+        if (op == "ScatterND") {  // (a reduction from 16)
+          if (a.name != "reduction" || opset_ < 16 || a.type != 3 || !a.has_s) decline();
+          n.attribute(a.name);
+          continue;
+        }
+        const bool ints = op == "CumSum"  ? a.name == "exclusive" || a.name == "reverse"
+                          : op == "LRN"   ? a.name == "size"
+                                          : op == "LpNormalization" && (a.name == "axis" || a.name == "p");
         const bool floats = op == "LRN" && (a.name == "alpha" || a.name == "beta" || a.name == "bias");
         if (ints ? a.type != 2 || !a.has_i : !floats || a.type != 1 || !a.has_f) decline();
         n.attribute(a.name);  // (declines a name given twice)

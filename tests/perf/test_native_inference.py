@@ -44,7 +44,8 @@ ACTIVATIONS = (("LeakyRelu", ("alpha",)), ("Elu", ("alpha",)), ("Selu", ("alpha"
                ("Celu", ("alpha",)), ("Softplus", ()), ("Softsign", ()), ("HardSwish", ()),
                ("Mish", ()), ("Sin", ()), ("Cos", ()), ("Gelu", ()), ("Tan", ()), ("Asin", ()),
                ("Acos", ()), ("Atan", ()), ("Sinh", ()), ("Cosh", ()), ("Asinh", ()),
-               ("Acosh", ()), ("Atanh", ()), ("Shrink", ("bias", "lambd")))  # fmt: skip
+               ("Acosh", ()), ("Atanh", ()), ("Shrink", ("bias", "lambd")), ("Swish", ("alpha",)),
+               ("BitwiseNot", ()))  # fmt: skip
 
 
 def _onnx(serialized: bytes, data_prop: bool = True) -> bytes | None:
@@ -497,12 +498,12 @@ def random_elementwise_model(seed: int) -> onnx.ModelProto:
 
 def random_misc_model(seed: int) -> onnx.ModelProto:
     """A graph of the first-input ops with inputs or attributes of their own (CumSum, PRelu,
-    LRN), Sum and Mean of one to four inputs broadcast, Dropout (ratio and training_mode of
+    LRN, LpNormalization, ScatterND, RMSNormalization), Sum and Mean of one to four inputs broadcast, Dropout (ratio and training_mode of
     random ranks or left out, with its mask now and then), IsNaN and IsInf (an untyped input
     among them: after an op without a schema), and a few unary ops: attributes of another
     type, or that the op does not define, now and then."""
     rng = np.random.default_rng(seed)
-    opset = int(rng.choice([13, 14, 16, 17, 18, 20, 21, 22, 25]))
+    opset = int(rng.choice([13, 14, 16, 17, 18, 20, 21, 22, 23, 24, 25]))
     float_type = int(rng.choice([TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.DOUBLE]))
     inputs = [_value_info(f"x{k}", float_type, _random_shape(rng)) for k in range(2)]
     tensors = [value.name for value in inputs]
@@ -548,10 +549,27 @@ def random_misc_model(seed: int) -> onnx.ModelProto:
                 attributes["seed"] = int(rng.integers(0, 9))
             if rng.random() < 0.4:
                 outs.append(f"mask{k}")
-        elif choice < 78:
+        elif choice < 70:
             op, ins = str(rng.choice(["IsNaN", "IsInf"])), [pick()]
             if op == "IsInf" and rng.random() < 0.4:
                 attributes["detect_negative"] = int(rng.integers(0, 2))
+        elif choice < 74:
+            op, ins = "LpNormalization", [pick()]
+            for name, low, high in (("axis", -4, 4), ("p", 1, 3)):
+                if rng.random() < 0.5:
+                    attributes[name] = int(rng.integers(low, high))
+        elif choice < 80:
+            indices = rng.integers(0, 2, size=[int(rng.integers(1, 3)), int(rng.integers(1, 3))])
+            initializers.append(numpy_helper.from_array(indices.astype(np.int64), f"idx{k}"))
+            op, ins = "ScatterND", [pick(), f"idx{k}", pick()]
+            if rng.random() < 0.3:
+                attributes["reduction"] = str(rng.choice(["none", "add", "mul"]))
+        elif choice < 86:
+            op, ins = "RMSNormalization", [pick(), pick()]
+            if rng.random() < 0.6:
+                attributes["axis"] = int(rng.integers(-5, 4))
+            if rng.random() < 0.3:
+                attributes["epsilon"] = float(rng.random())
         elif choice < 92:
             op, ins = str(rng.choice(UNARY[:-1])), [pick()]
         else:
@@ -1331,7 +1349,7 @@ def with_random_value_info(make):
         "shapes and integer tensors",
         "Resize",
         "detection post-processing",
-        "CumSum, PRelu, LRN, Sum, Mean, Dropout, IsNaN, IsInf",
+        "CumSum, PRelu, LRN, ScatterND, Sum, Mean, Dropout, IsNaN, IsInf, ...",
         "common ops, value_info",
         "quantized, value_info",
         "convolutions, value_info",
