@@ -53,7 +53,8 @@
 //   repeats, pads and axes; else the rank); Resize (constant FLOAT scales, or sizes read as
 //   a shape input; axes); Conv, MaxPool and
 //   AveragePool without ceil_mode (convPoolShapeInference); ConvTranspose
-//   (convTransposeShapeInference); DepthToSpace and SpaceToDepth; GlobalAveragePool and
+//   (convTransposeShapeInference); DepthToSpace and SpaceToDepth; Einsum
+//   (einsumShapeInference); GlobalAveragePool and
 //   GlobalMaxPool; BatchNormalization in inference mode (its parameters' ranks and channels
 //   checked from opset 14); QuantizeLinear and DequantizeLinear (the data's shape; the zero
 //   point's, UINT8, FLOAT or the scale's element type); MatMulInteger (INT32, MatMul's
@@ -579,7 +580,7 @@ bool modelled(std::string_view op) {
       "BatchNormalization", "InstanceNormalization", "Not", "Sign", "Round", "Tile", "Pad", "Resize", "TopK", "RoiAlign", "NonZero", "ScatterElements",
       "Mod", "BitShift", "GatherND", "NonMaxSuppression", "Sum", "Mean", "LogSoftmax", "Hardmax",
       "CumSum", "PRelu", "Dropout", "IsNaN", "IsInf", "LRN", "ConvTranspose", "DepthToSpace",
-      "SpaceToDepth", "LpNormalization", "ScatterND", "RMSNormalization",
+      "SpaceToDepth", "LpNormalization", "ScatterND", "RMSNormalization", "Einsum",
       "Reshape", "ReduceMean", "Cast", "Constant", "If", "QuantizeLinear",
       "DequantizeLinear", "Conv", "Clip", "Gather", "LayerNormalization", "Unsqueeze",
       "Squeeze", "Slice", "Shape", "ReduceSum"};
@@ -1272,6 +1273,136 @@ class Inference {
     const Type *x = input_type(n, 0), *w = input_type(n, 1);
     if (!has_shape(x) || !has_shape(w)) return out;
     conv_pool_shape(n, *x, w, true, out);
+    return out;
+  }
+
+  // Einsum (12: onnx's einsumShapeInference): the first input's element type; where every
+  // input has a shape and the equation is not empty (spaces then left out), each term's letters
+  // name its dims (an ellipsis the dims between, the first ellipsis's dims kept, a later
+  // one's raising a 1 to its value), and the output is the right-hand side's labels, or
+  // without one the ellipsis's dims and then the labels seen once, in ASCII order.
+  Type einsum(const Node& n) const {
+    if (n.inputs.empty() || n.outputs.size() != 1 || n.outputs[0].empty()) decline();
+    for (const Attribute& a : n.attributes) {
+      if (a.name != "equation" || a.type != 3 || !a.has_s) decline();
+      n.attribute(a.name);  // (declines a name given twice)
+    }
+    if (untyped(n, 0)) return {};
+    Type out = elem_from(n, 0);
+    const Attribute* equation_attr = n.attribute("equation");
+    if (!equation_attr || equation_attr->s.empty()) return out;  // (" " is inferred: as "")
+    std::string equation;
+    for (char c : equation_attr->s) {
+      if (c != ' ') equation.push_back(c);
+    }
+    for (size_t k = 0; k < n.inputs.size(); ++k) {
+      if (!has_shape(input_type(n, k))) return out;
+    }
+    auto is_letter = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+    // a character the spec does not allow: onnx 1.23's run never ends on one in a term of the
+    // left-hand side (".,"; `inference_guard` stops it), so none is modelled
+    for (size_t i = 0; i < equation.size(); ++i) {
+      const char c = equation[i];
+      if (is_letter(c) || c == ',') continue;
+      if (c == '-' && i + 1 < equation.size() && equation[i + 1] == '>') {
+        ++i;
+        continue;
+      }
+      if (equation.compare(i, 3, "...") == 0) {
+        i += 2;
+        continue;
+      }
+      decline();
+    }
+    const size_t arrow = equation.find("->");
+    const std::string left = arrow == std::string::npos ? equation : equation.substr(0, arrow);
+    int label_index[256];
+    std::fill(std::begin(label_index), std::end(label_index), -1);
+    bool repeated[256] = {};
+    std::vector<Dim> labelled, ellipsis;
+    bool ellipsis_seen = false;
+    size_t operands = 0, ellipsis_terms = 0, ellipsis_count = 0;
+    size_t start = 0;
+    while (true) {  // (as std::getline on ',' until the end: "a," is two terms)
+      const size_t comma = left.find(',', start);
+      const std::string term = left.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      if (operands >= n.inputs.size()) throw Failed{};
+      const std::vector<Dim>& shape = input_type(n, operands)->dims;
+      const size_t rank = shape.size();
+      const size_t at = term.find("...");
+      size_t letters = 0;
+      for (char c : term) letters += is_letter(c);
+      if (at != std::string::npos ? rank < letters : rank != letters) throw Failed{};
+      size_t ellipsis_dims = 0, skipped = 0;
+      for (size_t i = 0; i < term.size(); ++i) {
+        if (i == at) {
+          ellipsis_dims = rank - letters;
+          if (!ellipsis_seen) {
+            ellipsis_seen = true;
+            for (size_t j = 0; j < ellipsis_dims; ++j) ellipsis.push_back(shape[i + j - skipped]);
+          } else {
+            if (ellipsis_dims > ellipsis.size()) decline();  // (ONNX reads past its dims)
+            for (size_t j = 0; j < ellipsis_dims; ++j) {
+              const Dim& d = shape[i + j - skipped];
+              Dim& kept = ellipsis[j];
+              if (d.kind == Dim::kValue && kept.kind == Dim::kValue && d.value > kept.value &&
+                  kept.value == 1) {
+                kept.value = d.value;
+              }
+            }
+          }
+          i += 2;
+          skipped += 3;
+          continue;
+        }
+        const unsigned char c = static_cast<unsigned char>(term[i]);
+        if (!is_letter(term[i])) {
+          skipped += 1;
+          continue;
+        }
+        if (label_index[c] < 0) {
+          label_index[c] = static_cast<int>(labelled.size());
+          labelled.push_back(shape[i + ellipsis_dims - skipped]);
+        } else {
+          repeated[c] = true;
+        }
+      }
+      if (at != std::string::npos) {
+        if (ellipsis_terms == 0) {
+          ellipsis_count = rank - letters;
+        } else if (ellipsis_count != rank - letters) {
+          throw Failed{};
+        }
+        ++ellipsis_terms;
+      }
+      ++operands;
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+    if (operands != n.inputs.size()) throw Failed{};
+    out.has_shape = true;
+    if (arrow != std::string::npos) {
+      const std::string right = equation.substr(arrow + 2);
+      const size_t at = right.find("...");
+      for (size_t i = 0; i < right.size(); ++i) {
+        if (i == at) {
+          for (size_t j = 0; j < ellipsis_count; ++j) out.dims.push_back(ellipsis[j]);
+          i += 2;
+          continue;
+        }
+        if (!is_letter(right[i])) continue;
+        const int index = label_index[static_cast<unsigned char>(right[i])];
+        if (index < 0) throw Failed{};
+        out.dims.push_back(labelled[static_cast<size_t>(index)]);
+      }
+    } else {
+      for (size_t j = 0; j < ellipsis_count; ++j) out.dims.push_back(ellipsis[j]);
+      for (int c = 0; c < 256; ++c) {  // (ASCII order: letters only, all below 128)
+        if (label_index[c] >= 0 && !repeated[c]) {
+          out.dims.push_back(labelled[static_cast<size_t>(label_index[c])]);
+        }
+      }
+    }
     return out;
   }
 
@@ -2496,6 +2627,7 @@ class Inference {
     if (op == "Gemm") return gemm(n);
     if (op == "ConvTranspose") return conv_transpose(n);
     if (op == "DepthToSpace" || op == "SpaceToDepth") return depth_space(n);
+    if (op == "Einsum") return einsum(n);
     if (op == "ConstantOfShape") return constant_of_shape(n);
     if (op == "Range") return range(n);
     if (op == "Expand") {  // (Expand-13: the shape read as Reshape-14's is, then broadcast)
