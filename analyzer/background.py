@@ -37,9 +37,11 @@ import logging
 import mmap
 import os
 import pickle
+import select
 import signal
 import sys
 import threading
+import time
 import warnings
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING
@@ -300,6 +302,8 @@ class PendingTypes:
         outcome, payload = self._outcome()
         if outcome == "payload" and isinstance(payload, TypeTable):
             return payload
+        if outcome == "hung":
+            return _declared_after(self._model, payload)
         if outcome == "speculation crashed":
             return PendingTypes(self._model, speculate=False).result()
         if outcome == "crashed":
@@ -321,6 +325,8 @@ class PendingTypes:
 
         self._model = model
         outcome, payload = self._outcome()
+        if outcome == "hung":
+            return _declared_after(model, payload)
         if outcome == "speculation crashed":
             return PendingTypes(model, speculate=False).result()
         if outcome != "payload" or not isinstance(payload, tuple) or len(payload) != 2:
@@ -360,19 +366,27 @@ class PendingTypes:
 
     def _outcome(self) -> tuple[str, object]:
         """How the child ended: ("payload", what it pickled), ("crashed", the signal),
-        ("speculation crashed", None) — a new child must run the policy — or ("failed",
-        None)."""
+        ("speculation crashed", None) — a new child must run the policy — ("hung", the
+        message: it was killed at its deadline, `inference_guard.deadline` of the bytes it
+        infers; another would hang alike) or ("failed", None)."""
+        from trtforge.analyzer import inference_guard
+
         _run_idle()
         _run_each(self._meanwhile)
-        chunks = []
+        seconds = inference_guard.deadline(self._inferred_bytes())
+        written = None
         try:
-            with os.fdopen(self._pipe, "rb") as pipe:
-                self._pipe = -1
-                while chunk := pipe.read(1 << 20):
-                    chunks.append(chunk)
+            pipe, self._pipe = self._pipe, -1
+            written = read_all(pipe, seconds)
+            if written is None:
+                os.kill(self._pid, signal.SIGKILL)
         finally:
             status = self._reap()
-        phase, data = _phases(b"".join(chunks))
+        if written is None:
+            message = inference_guard.hung(seconds)
+            log.warning("%s; using the types the model declares", message)
+            return "hung", message
+        phase, data = _phases(written)
         if status is not None and os.WIFSIGNALED(status):
             if phase == SPECULATING:
                 log.info("speculative inference crashed; inferring step by step")
@@ -384,6 +398,19 @@ class PendingTypes:
             except Exception as err:  # noqa: BLE001 - a damaged pipe: infer again
                 log.info("type table from the inference child unreadable: %s", err)
         return "failed", None
+
+    def _inferred_bytes(self) -> int:
+        """The size of what the child infers: the file's (a prefetch), else the model's
+        structure's serialized size."""
+        try:
+            if self.path is not None:
+                return os.path.getsize(self.path)
+            path = getattr(self._model, "path", None)
+            if path is not None:
+                return os.path.getsize(path)
+            return _structure(self._model).ByteSize()
+        except (OSError, AttributeError):
+            return 0
 
     def _reap(self) -> int | None:
         """Waits for the child; its wait status, or None when someone else reaped it (a
@@ -405,6 +432,30 @@ class PendingTypes:
         if self._pipe >= 0:
             os.close(self._pipe)
             self._pipe = -1
+
+
+def _declared_after(model, message: str) -> TypeTable:
+    """The types `model` declares, as the table of an inference that did not end (`message`:
+    its strict error, which `inference_guard.crashed` tells apart: no run is made again)."""
+    table = collect_declared_types(_structure(model))
+    table.strict_error = message
+    return table
+
+
+def read_all(pipe: int, seconds: float) -> bytes | None:
+    """What is written to `pipe` (a read end, closed here) until its writer closes it; None
+    where that takes more than `seconds` (the writer, a child, is then the caller's to kill)."""
+    chunks = []
+    end = time.monotonic() + seconds
+    with os.fdopen(pipe, "rb", buffering=0) as read:
+        while True:
+            left = end - time.monotonic()
+            if left <= 0 or not select.select([read], [], [], left)[0]:
+                return None
+            chunk = read.read(1 << 20)  # (what the pipe holds, up to 1 MiB)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
 
 
 def _read_or_mapped(path: str):

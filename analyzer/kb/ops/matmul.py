@@ -27,9 +27,37 @@ from trtforge.analyzer.kb.rule import NEVER, NodeContext, OpRule
 _EINSUM_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz->., ")
 
 
+def _outside_the_spec(equation: str) -> str | None:
+    """What makes an Einsum equation one the ONNX spec does not allow, or None: each term
+    holds letters and at most one ellipsis ("..."), the terms are separated by ',' and the
+    output by one "->" (spaces anywhere). onnx 1.23's shape inference never ends on a term
+    holding any other character (".,", "ab1,b"); TensorRT's parser fails on such a term
+    (observed with TensorRT-RTX 1.7.1: "a.b,b", ".,")."""
+    sides = equation.replace(" ", "").split("->")
+    if len(sides) > 2:
+        return "holds '->' more than once"
+    for term in [*sides[0].split(","), *sides[1:]]:
+        rest = term.replace("...", "", 1)
+        odd = sorted({c for c in rest if not c.isascii() or not c.isalpha()})
+        if odd:
+            chars = ", ".join(repr(c) for c in odd)
+            return f"holds {chars} in term '{term}', outside an ellipsis"
+    return None
+
+
 def _check_einsum(ctx: NodeContext):
     yield from mixed_float_types(ctx)
     equation = str(ctx.attr("equation", ""))
+    odd = _outside_the_spec(equation)
+    if odd is not None:
+        yield ctx.finding(
+            "invalid/equation",
+            f"equation '{equation}' {odd}; ONNX allows letters, one '...' a term, ',' "
+            "between the terms and '->' before the output",
+            "re-export the model; no automatic fix: trtforge rewrites valid graphs only",
+            source=f"ONNX operator spec (Einsum); {OBSERVED}",
+        )
+        return
     bad = sorted({c for c in equation if c not in _EINSUM_CHARS})
     if bad:
         # onnxOpCheckers.cpp checkEinsum: only lower-case subscripts (observed: "IJ,JK->IK" fails)
