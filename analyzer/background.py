@@ -378,9 +378,9 @@ class PendingTypes:
         try:
             pipe, self._pipe = self._pipe, -1
             written = read_all(pipe, seconds)
-            if written is None:
-                os.kill(self._pid, signal.SIGKILL)
         finally:
+            if written is None:  # past its deadline, or a signal stops the command
+                kill(self._pid)
             status = self._reap()
         if written is None:
             message = inference_guard.hung(seconds)
@@ -424,10 +424,7 @@ class PendingTypes:
     def close(self) -> None:
         """Stops and reaps the child if `result()` was never called (e.g. on an error)."""
         if self._pid:
-            try:
-                os.kill(self._pid, signal.SIGKILL)
-            except OSError:
-                pass
+            kill(self._pid)
             self._reap()
         if self._pipe >= 0:
             os.close(self._pipe)
@@ -440,6 +437,14 @@ def _declared_after(model, message: str) -> TypeTable:
     table = collect_declared_types(_structure(model))
     table.strict_error = message
     return table
+
+
+def kill(pid: int) -> None:
+    """Kills child `pid` (SIGKILL; gone already: nothing), which its caller then reaps."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
 
 
 def read_all(pipe: int, seconds: float) -> bytes | None:

@@ -117,9 +117,9 @@ def _in_fork(serialized: bytes, flags) -> tuple[bytes, str | None]:
     written = None
     try:
         written = background.read_all(pipe, seconds)
-        if written is None:
-            os.kill(pid, signal.SIGKILL)
     finally:
+        if written is None:  # past its deadline, or a signal stops the command: not waited for
+            background.kill(pid)
         try:
             status = os.waitpid(pid, 0)[1]
         except ChildProcessError:  # SIGCHLD ignored: the kernel reaped it; what it wrote

@@ -43,7 +43,7 @@ def onnx_hangs() -> None:
             [sys.executable, "-c", program],
             input=_hanging_einsum().SerializeToString(),
             capture_output=True,
-            timeout=10,
+            timeout=4,
             check=False,
         )
     except subprocess.TimeoutExpired:
@@ -104,3 +104,25 @@ def test_the_check_of_an_equation_onnx_never_infers_ends_and_calls_it_invalid(
     assert [r.code for r in einsum.reasons] == ["invalid/equation"]
     assert "outside an ellipsis" in einsum.reasons[0].message
     assert relu.status == "supported"
+
+
+def test_a_signal_stops_the_command_waiting_for_an_inference_that_never_ends(onnx_hangs, tmp_path):
+    """SIGTERM while the command waits for its inference child ends it (128 + 15), the child
+    killed with it: it used to wait for the child to end first, which it never did."""
+    import signal
+
+    path = tmp_path / "m.onnx"
+    onnx.save(_hanging_einsum(), path)
+    command = [sys.executable, "-m", "trtforge.analyzer.cli.check", str(path), "--backend",
+               "static"]  # fmt: skip
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        time.sleep(3)  # (imported, and waiting: the deadline is 10 s)
+        process.send_signal(signal.SIGTERM)
+        try:
+            _, stderr = process.communicate(timeout=5)
+        finally:
+            process.kill()
+    assert process.returncode in (128 + signal.SIGTERM, -signal.SIGTERM)
+    assert "Traceback" not in stderr.decode()
+    left = subprocess.run(["pgrep", "-f", str(path)], capture_output=True, text=True)
+    assert left.stdout == ""  # the inference child is gone too
