@@ -219,7 +219,8 @@ class PendingTypes:
             self._fork(
                 lambda out: out.write(
                     _pickled(_child_table(inferred, speculate, out, heavy_at=heavy_at))
-                )
+                ),
+                orphan_dies=True,  # (its work is its parent's only: a killed command's too)
             )
         else:
             self._table = infer_table(inferred, heavy_at)

@@ -126,3 +126,21 @@ def test_a_signal_stops_the_command_waiting_for_an_inference_that_never_ends(onn
     assert "Traceback" not in stderr.decode()
     left = subprocess.run(["pgrep", "-f", str(path)], capture_output=True, text=True)
     assert left.stdout == ""  # the inference child is gone too
+
+
+def test_an_inference_child_ends_with_a_command_killed_outright(onnx_hangs, tmp_path):
+    """SIGKILL cannot be handled: the inference child, which would never end, dies with the
+    command (PR_SET_PDEATHSIG) instead of running on alone."""
+    import signal
+
+    path = tmp_path / "killed.onnx"
+    onnx.save(_hanging_einsum(), path)
+    command = [sys.executable, "-m", "trtforge.analyzer.cli.check", str(path), "--backend",
+               "static"]  # fmt: skip
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        time.sleep(3)
+        process.send_signal(signal.SIGKILL)
+        process.communicate(timeout=5)
+    time.sleep(0.5)
+    left = subprocess.run(["pgrep", "-f", str(path)], capture_output=True, text=True)
+    assert left.stdout == ""
