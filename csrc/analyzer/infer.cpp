@@ -95,8 +95,10 @@ namespace {
 using namespace trtforge::wire_format;
 
 // The default-domain opsets this module was checked for (tests/perf/test_native_inference.py
-// compares it with onnx over each): a model importing another declines.
-constexpr int64_t kMinOpset = 13;
+// compares it with onnx over each): a model importing another declines. Below 13 an op is
+// inferred as its version of that opset infers (`changed_at_13`: declined where that is not
+// modelled), which is what a TorchScript export at opset 11 or 12 holds.
+constexpr int64_t kMinOpset = 11;
 constexpr int64_t kMaxOpset = 25;
 
 // Unknown values made for a rank-1 tensor's static dim (data propagation, a Reshape's shape
@@ -556,6 +558,7 @@ int64_t introduced(std::string_view op) {
   if (op == "RMSNormalization") return 23;
   if (op == "Trilu") return 14;
   if (op == "IsInf") return 10;
+  if (op == "Einsum") return 12;
   if (op == "CumSum") return 11;
   if (const Activation* a = activation(op)) return a->since;
   return 1;
@@ -566,6 +569,21 @@ bool reduction(std::string_view op) {
   static const std::unordered_set<std::string_view> ops = {
       "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceSumSquare",
       "ReduceL1", "ReduceL2", "ReduceLogSum", "ReduceLogSumExp"};
+  return ops.count(op) != 0;
+}
+
+// The modelled ops whose inference at opsets 11 and 12 (their schemas of defs/*/old.cc in onnx
+// 1.23) is not the one of opset 13 modelled here, and is not modelled: declined below 13.
+// The others infer alike there (the same function, or one that differs only as the code says:
+// Softmax's default axis, a Transpose without dims, Gemm's rank-2 inputs, Squeeze and
+// Unsqueeze of an `axes` attribute, ReduceSum's axes attribute, and no data propagation but
+// Shape's and Gather's).
+bool changed_at_13(std::string_view op, int64_t opset) {
+  static const std::unordered_set<std::string_view> ops = {
+      "Slice", "Split", "If", "Resize", "Expand", "ArgMax", "ArgMin", "QuantizeLinear",
+      "DequantizeLinear"};
+  if (opset >= 13) return false;
+  if (opset == 11 && (op == "GatherND" || op == "Dropout" || op == "MaxPool")) return true;
   return ops.count(op) != 0;
 }
 
@@ -2047,7 +2065,78 @@ class Inference {
   // where it has a shape and the axes are a constant (Squeeze: or left out, then every dim of
   // 1, where all are known), its dims with 1s put in at the axes, or those taken out. Axes
   // out of range, given twice (Unsqueeze) or taking out a dim other than 1 fail the node.
+  // Squeeze-11 and Unsqueeze-11: the axes an attribute. Unsqueeze: none, no shape; a value
+  // given twice, or one out of the output's rank, fails the node; (two that come to the same
+  // axis are declined). Squeeze: without axes, every dim of value 1 (no shape where a dim is
+  // not a value); negative axes counted from the back, one out of range left out; a dim of
+  // another value than 1 at an axis fails the node. No data propagation.
+  Type squeeze_or_unsqueeze_11(const Node& n) const {
+    const bool unsqueeze = n.op == "Unsqueeze";
+    count(n, 1, 1, 1);
+    for (const Attribute& a : n.attributes) {
+      if (a.name != "axes") decline();
+    }
+    std::vector<int64_t> axes;
+    const bool given = ints_attribute(n, "axes", axes);
+    if (untyped(n, 0)) return {};
+    Type out = elem_from(n, 0);
+    const Type* data = input_type(n, 0);
+    if (!has_shape(data)) return out;
+    const int64_t r = static_cast<int64_t>(data->dims.size());
+    if (unsqueeze) {
+      if (!given) return out;
+      std::vector<int64_t> seen = axes;
+      std::sort(seen.begin(), seen.end());
+      if (std::adjacent_find(seen.begin(), seen.end()) != seen.end()) throw Failed{};
+      const int64_t rank = r + static_cast<int64_t>(axes.size());
+      for (int64_t& a : axes) {
+        if (a < -rank || a >= rank) throw Failed{};
+        if (a < 0) a += rank;
+      }
+      std::sort(axes.begin(), axes.end());
+      if (std::adjacent_find(axes.begin(), axes.end()) != axes.end()) decline();
+      out.has_shape = true;
+      size_t j = 0;
+      Dim one;
+      one.kind = Dim::kValue;
+      one.value = 1;
+      for (int64_t i = 0; i < r; ++i) {
+        while (j < axes.size() && axes[j] == static_cast<int64_t>(out.dims.size())) {
+          out.dims.push_back(one);
+          ++j;
+        }
+        out.dims.push_back(data->dims[static_cast<size_t>(i)]);
+      }
+      while (j < axes.size() && axes[j] == static_cast<int64_t>(out.dims.size())) {
+        out.dims.push_back(one);
+        ++j;
+      }
+      return out;
+    }
+    if (!given) {
+      for (int64_t i = 0; i < r; ++i) {
+        const Dim& d = data->dims[static_cast<size_t>(i)];
+        if (d.kind != Dim::kValue) return out;  // which dims are 1 is not known
+        if (d.value == 1) axes.push_back(i);
+      }
+    }
+    for (int64_t& a : axes) {
+      if (a < 0) a += r;
+    }
+    out.has_shape = true;
+    for (int64_t i = 0; i < r; ++i) {
+      const Dim& d = data->dims[static_cast<size_t>(i)];
+      if (std::find(axes.begin(), axes.end(), i) != axes.end()) {
+        if (d.kind == Dim::kValue && d.value != 1) throw Failed{};
+        continue;
+      }
+      out.dims.push_back(d);
+    }
+    return out;
+  }
+
   Type squeeze_or_unsqueeze(const Node& n) const {
+    if (opset_ < 13) return squeeze_or_unsqueeze_11(n);
     const bool unsqueeze = n.op == "Unsqueeze";
     count(n, unsqueeze ? 2 : 1, 2, 1);
     if (!n.attributes.empty()) decline();
@@ -2306,7 +2395,7 @@ class Inference {
       if (!data_values(n, k, part)) return out;
       joined.insert(joined.end(), part.begin(), part.end());
     }
-    if (!joined.empty()) propagate(std::move(joined));
+    if (!joined.empty() && opset_ >= 13) propagate(std::move(joined));  // (not Concat-11)
     return out;
   }
 
@@ -2452,7 +2541,8 @@ class Inference {
     return out;
   }
 
-  // Gemm (onnx's function of opset 13): the first input's element type and always two dims,
+  // Gemm (onnx's function of opset 13; Gemm-11's below it: the dims read, not unified, from
+  // two shapes of rank 2): the first input's element type and always two dims,
   // M and N, unified (onnx's unifyInputShape) from A's and B's dims (transposed as transA and
   // transB say) where they have a shape: each of rank 2, their K's values equal.
   Type gemm(const Node& n) const {
@@ -2466,6 +2556,15 @@ class Inference {
     }
     if (untyped(n, 0)) return {};
     Type out = elem_from(n, 0);
+    auto truthy = [](const Attribute* a) { return a && static_cast<int>(a->i) != 0; };
+    if (opset_ < 13) {  // Gemm-11: both shapes of rank 2, their dims copied (not unified)
+      const Type *a = input_type(n, 0), *b = input_type(n, 1);
+      if (!has_shape(a) || !has_shape(b)) return out;
+      if (a->dims.size() != 2 || b->dims.size() != 2) throw Failed{};
+      out.has_shape = true;
+      out.dims = {a->dims[truthy(trans_a) ? 1 : 0], b->dims[truthy(trans_b) ? 0 : 1]};
+      return out;
+    }
     Dim m, k, cols;
     auto unify_input = [&](size_t index, bool transposed, Dim& rows, Dim& inner) {
       const Type* t = input_type(n, index);
@@ -2474,7 +2573,6 @@ class Inference {
       unify_dim(t->dims[0], transposed ? inner : rows);
       unify_dim(t->dims[1], transposed ? rows : inner);
     };
-    auto truthy = [](const Attribute* a) { return a && static_cast<int>(a->i) != 0; };
     unify_input(0, truthy(trans_a), m, k);
     unify_input(1, !truthy(trans_b), cols, k);
     out.has_shape = true;
@@ -2586,7 +2684,9 @@ class Inference {
     if (op == "Equal" || op == "Less" || op == "Greater" || op == "LessOrEqual" ||
         op == "GreaterOrEqual" || op == "And" || op == "Or" || op == "Xor") {
       // (binaryLogicalOpInference: BOOL, the two shapes broadcast)
-      if ((op == "LessOrEqual" || op == "GreaterOrEqual") && opset_ < 12) decline();
+      // (LessOrEqual-12 and GreaterOrEqual-12 are functions, Less or Equal and Greater or Equal,
+      // whose inference makes up symbols of its own: declined below their -16 versions)
+      if ((op == "LessOrEqual" || op == "GreaterOrEqual") && opset_ < 16) decline();
       count(n, 2, 2, 1);
       if (!n.attributes.empty()) decline();
       Type out;
@@ -2759,7 +2859,8 @@ class Inference {
       if (!has_shape(in)) return out;
       int r = static_cast<int>(in->dims.size());
       if (r == 0) throw Failed{};
-      int axis = static_cast<int>(axis_attr ? axis_attr->i : -1);
+      // (the axis 1 by default below opset 13: the -11 versions' 2-D coercion)
+      int axis = static_cast<int>(axis_attr ? axis_attr->i : opset_ < 13 ? 1 : -1);
       if (axis < -r || axis >= r) throw Failed{};
       out.has_shape = true;
       out.dims = in->dims;
@@ -2822,6 +2923,7 @@ class Inference {
           seen[p] = true;
         }
       }
+      if (perm.empty() && opset_ < 13) return out;  // (Transpose-1 gives no dims no shape)
       out.has_shape = true;
       for (int64_t p : perm) out.dims.push_back(in->dims[static_cast<size_t>(p)]);
       return out;
@@ -2918,7 +3020,7 @@ class Inference {
     if (reduction(op)) {
       // (ReduceSum's axes are an input from opset 13, the others' from 18: onnx's
       // ReduceOpGenerator, one inference function for them all, which propagates no data)
-      const bool axes_input = op == "ReduceSum" || opset_ >= 18;
+      const bool axes_input = (op == "ReduceSum" && opset_ >= 13) || opset_ >= 18;
       count(n, 1, axes_input ? 2 : 1, 1);
       const Attribute* keepdims = n.attribute("keepdims");
       const Attribute* noop = n.attribute("noop_with_empty_axes");
@@ -3222,7 +3324,7 @@ class Inference {
         out.has_shape = true;
         out.dims = in->dims;
       }
-      pass_values_on(n);
+      if (opset_ >= 13) pass_values_on(n);  // (Cast-9 propagates no data)
       return out;
     }
     if (op == "Constant") {
@@ -3272,7 +3374,7 @@ class Inference {
       unsupported_seen_ = true;
       return;
     }
-    if (!n.domain.empty()) decline();
+    if (!n.domain.empty() || changed_at_13(n.op, opset_)) decline();
     Type out;
     propagated_ = false;
     untyped_input_ = false;

@@ -347,7 +347,9 @@ def random_model(seed: int) -> onnx.ModelProto:
     """A graph of the modelled ops (and a few others) with random shapes and attributes,
     valid or not: what ONNX infers or refuses is the reference either way."""
     rng = np.random.default_rng(seed)
-    opset = int(rng.choice([13, 14, 15, 17, 18, 19, 21, 23, 25] + [11, 26] * (seed % 7 == 0)))
+    opset = int(
+        rng.choice([11, 12, 13, 14, 15, 17, 18, 19, 21, 23, 25] + [10, 26] * (seed % 7 == 0))
+    )
     float_type = int(rng.choice([TensorProto.FLOAT, TensorProto.FLOAT, TensorProto.FLOAT16,
                                  TensorProto.DOUBLE]))  # fmt: skip
     inputs = [
@@ -456,7 +458,7 @@ def random_elementwise_model(seed: int) -> onnx.ModelProto:
     often than in `random_model`, and the values data propagation passes on (a rank-1
     tensor's, through Add, Sub, Mul, Cast, Unsqueeze, Squeeze, Gather and Slice)."""
     rng = np.random.default_rng(seed)
-    opset = int(rng.choice([13, 14, 17, 18, 20, 21, 25]))
+    opset = int(rng.choice([11, 12, 13, 14, 17, 18, 20, 21, 25]))
     float_type = int(rng.choice([TensorProto.FLOAT, TensorProto.FLOAT16]))
     inputs = [_value_info(f"x{k}", float_type, _random_shape(rng)) for k in range(2)]
     if rng.random() < 0.1:
@@ -503,7 +505,7 @@ def random_misc_model(seed: int) -> onnx.ModelProto:
     among them: after an op without a schema), and a few unary ops: attributes of another
     type, or that the op does not define, now and then."""
     rng = np.random.default_rng(seed)
-    opset = int(rng.choice([13, 14, 16, 17, 18, 20, 21, 22, 23, 24, 25]))
+    opset = int(rng.choice([11, 12, 13, 14, 16, 17, 18, 20, 21, 22, 23, 24, 25]))
     float_type = int(rng.choice([TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.DOUBLE]))
     inputs = [_value_info(f"x{k}", float_type, _random_shape(rng)) for k in range(2)]
     tensors = [value.name for value in inputs]
@@ -593,7 +595,7 @@ def random_einsum_model(seed: int) -> onnx.ModelProto:
     labels sometimes missing from the inputs, spaces, a rank that does not fit now and then),
     one after another and after a Relu."""
     rng = np.random.default_rng(70_000 + seed)
-    opset = int(rng.choice([13, 17, 21, 25]))
+    opset = int(rng.choice([11, 12, 13, 17, 21, 25]))
     letters = "abcdAB"
     inputs, nodes = [], []
     tensors = []
@@ -661,7 +663,7 @@ def random_shape_model(seed: int) -> onnx.ModelProto:
     without a schema in the
     default domain (onnxruntime's SimplifiedLayerNormalization) and in com.microsoft."""
     rng = np.random.default_rng(seed)
-    opset = int(rng.choice([13, 14, 15, 17, 18, 19, 21, 22, 23, 25]))
+    opset = int(rng.choice([11, 12, 13, 14, 15, 17, 18, 19, 21, 22, 23, 25]))
     float_type = int(rng.choice([TensorProto.FLOAT, TensorProto.FLOAT16]))
     inputs = [
         _value_info("x", float_type, _random_shape(rng)),
@@ -826,7 +828,7 @@ def random_quantized_model(seed: int) -> onnx.ModelProto:
     an untyped value, per-axis and block attributes, attributes an opset does not define,
     `output_dtype`, data without a shape."""
     rng = np.random.default_rng(20_000 + seed)
-    opset = int(rng.choice([13, 17, 19, 21, 23, 25]))
+    opset = int(rng.choice([11, 12, 13, 17, 19, 21, 23, 25]))
     hidden = int(rng.choice([2, 4]))
     inputs = [
         _value_info(
@@ -938,7 +940,7 @@ def random_resize_model(seed: int) -> onnx.ModelProto:
             )
             nodes.append(helper.make_node(op, ins, [f"y{k}"], **attributes))
         current = f"y{k}"
-    opset = int(rng.choice([13, 17, 18, 19, 21, 25]))
+    opset = int(rng.choice([11, 12, 13, 17, 18, 19, 21, 25]))
     graph = helper.make_graph(
         nodes, "resize", inputs, [helper.make_empty_tensor_value_info(current)], initializers
     )
@@ -953,7 +955,7 @@ def random_detection_model(seed: int) -> onnx.ModelProto:
     an index depth beyond the data's rank), NonMaxSuppression, each reading the graph's
     inputs or an earlier node's output."""
     rng = np.random.default_rng(50_000 + seed)
-    opset = int(rng.choice([13, 16, 17, 18, 21, 24, 25]))
+    opset = int(rng.choice([11, 12, 13, 16, 17, 18, 21, 24, 25]))
     inputs = [
         _value_info("x", TensorProto.FLOAT, _random_shape(rng)),
         _value_info("i", TensorProto.INT64, _random_shape(rng)),
@@ -1155,7 +1157,7 @@ def random_conv_model(seed: int) -> onnx.ModelProto:
         nodes.append(helper.make_node(pool, [current], ["pooled"]))
         current = "pooled"
     outputs = [helper.make_empty_tensor_value_info(current)]
-    opset = int(rng.choice([13, 14, 17, 19, 21, 22, 25]))
+    opset = int(rng.choice([11, 12, 13, 14, 17, 19, 21, 22, 25]))
     graph = helper.make_graph(nodes, "conv", inputs, outputs, initializers)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=8)
 
@@ -1588,6 +1590,42 @@ def test_an_op_reading_an_untyped_input_fails_there_and_the_run_goes_on(op, inpu
 
 
 @needs_checked_onnx
+def _with_ints(node: onnx.NodeProto, name: str, values: list[int]) -> onnx.NodeProto:
+    node.attribute.append(helper.make_attribute(name, values, attr_type=onnx.AttributeProto.INTS))
+    return node
+
+
+@pytest.mark.parametrize(
+    ("nodes", "opset", "modelled"),
+    [
+        ([helper.make_node("Unsqueeze", ["x"], ["y"], axes=[0, -1])], 11, True),
+        ([helper.make_node("Squeeze", ["x"], ["y"], axes=[1, 7])], 11, True),  # (7 left out)
+        ([helper.make_node("Squeeze", ["x"], ["y"])], 12, True),
+        ([helper.make_node("Softmax", ["x"], ["y"])], 11, True),  # (axis 1)
+        ([helper.make_node("Gemm", ["x", "w"], ["y"], transB=1)], 11, True),
+        ([_with_ints(helper.make_node("Transpose", ["x"], ["y"]), "perm", [])], 12, True),
+        ([helper.make_node("ReduceSum", ["x"], ["y"], axes=[1])], 12, True),
+        ([helper.make_node("Shape", ["x"], ["s"]), helper.make_node("Cast", ["s"], ["y"], to=7),
+          helper.make_node("Reshape", ["x", "y"], ["z"])], 11, True),  # (no Cast-9 values)
+        ([helper.make_node("Slice", ["x", "w", "w"], ["y"])], 11, False),
+        ([helper.make_node("LessOrEqual", ["x", "x"], ["y"])], 15, False),  # (a function)
+    ],
+    ids=["unsqueeze-11", "squeeze-11", "squeeze-12", "softmax-11", "gemm-11", "transpose-1",
+         "reducesum-11", "cast-9", "slice-11", "lessorequal-12"],
+)  # fmt: skip
+def test_the_opset_11_and_12_versions_infer_as_onnx_infers_them(nodes, opset, modelled):
+    """Below opset 13 the versions of defs/*/old.cc infer: an op whose inference differs from
+    its version 13's and is not modelled is declined (Slice-11, the function LessOrEqual-12)."""
+    x = _value_info("x", TensorProto.FLOAT, ["N", 1, 3])
+    w = numpy_helper.from_array(np.ones((3, 3), np.float32), "w")
+    outputs = [helper.make_empty_tensor_value_info(nodes[-1].output[0])]
+    graph = helper.make_graph(nodes, "g", [x], outputs, [w])
+    if nodes[0].op_type == "Gemm":
+        graph.input[0].CopyFrom(_value_info("x", TensorProto.FLOAT, ["N", 3]))
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=8)
+    assert _agrees(model) is modelled
+
+
 @pytest.mark.parametrize("equation", [".,", "a1,b", "ab,b#->a", "a.b,b", "a->a."])
 def test_an_einsum_equation_outside_the_spec_is_declined(equation):
     """onnx 1.23's run never ends on a term holding a character the spec does not allow
@@ -1908,7 +1946,7 @@ def test_declines_what_it_does_not_model(change):
     elif change == "unmodelled op":
         model.graph.node.append(helper.make_node("Unique", ["y"], ["c"]))
     elif change == "old opset":
-        model.opset_import[0].version = 12
+        model.opset_import[0].version = 10  # (below the opsets modelled: 11 on)
     elif change == "duplicate output":
         model.graph.node.append(helper.make_node("Relu", ["x"], ["y"]))
     elif change == "denotation":
