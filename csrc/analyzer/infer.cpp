@@ -2095,44 +2095,62 @@ class Inference {
       }
       std::sort(axes.begin(), axes.end());
       if (std::adjacent_find(axes.begin(), axes.end()) != axes.end()) decline();
-      out.has_shape = true;
-      size_t j = 0;
-      Dim one;
-      one.kind = Dim::kValue;
-      one.value = 1;
-      for (int64_t i = 0; i < r; ++i) {
-        while (j < axes.size() && axes[j] == static_cast<int64_t>(out.dims.size())) {
-          out.dims.push_back(one);
-          ++j;
-        }
-        out.dims.push_back(data->dims[static_cast<size_t>(i)]);
+      unsqueezed(data->dims, axes, out);
+      return out;
+    }
+    if (given) {
+      for (int64_t& a : axes) {
+        if (a < 0) a += r;
       }
+    } else if (!ones(data->dims, axes)) {
+      return out;  // which dims are 1 is not known
+    }
+    squeezed(data->dims, axes, out);
+    return out;
+  }
+
+  // Unsqueeze's output: `dims` with a 1 at each of the sorted, distinct `axes` (of the
+  // output's rank).
+  static void unsqueezed(const std::vector<Dim>& dims, const std::vector<int64_t>& axes, Type& out) {
+    out.has_shape = true;
+    size_t j = 0;
+    Dim one;
+    one.kind = Dim::kValue;
+    one.value = 1;
+    for (const Dim& d : dims) {
       while (j < axes.size() && axes[j] == static_cast<int64_t>(out.dims.size())) {
         out.dims.push_back(one);
         ++j;
       }
-      return out;
+      out.dims.push_back(d);
     }
-    if (!given) {
-      for (int64_t i = 0; i < r; ++i) {
-        const Dim& d = data->dims[static_cast<size_t>(i)];
-        if (d.kind != Dim::kValue) return out;  // which dims are 1 is not known
-        if (d.value == 1) axes.push_back(i);
-      }
+    while (j < axes.size() && axes[j] == static_cast<int64_t>(out.dims.size())) {
+      out.dims.push_back(one);
+      ++j;
     }
-    for (int64_t& a : axes) {
-      if (a < 0) a += r;
+  }
+
+  // Into `axes`, the positions of the dims of value 1; false where a dim is not a value.
+  static bool ones(const std::vector<Dim>& dims, std::vector<int64_t>& axes) {
+    for (size_t i = 0; i < dims.size(); ++i) {
+      if (dims[i].kind != Dim::kValue) return false;
+      if (dims[i].value == 1) axes.push_back(static_cast<int64_t>(i));
     }
+    return true;
+  }
+
+  // Squeeze's output: `dims` without those at `axes` (a value other than 1 there fails the
+  // node; an axis out of range is left out).
+  static void squeezed(const std::vector<Dim>& dims, const std::vector<int64_t>& axes, Type& out) {
     out.has_shape = true;
-    for (int64_t i = 0; i < r; ++i) {
-      const Dim& d = data->dims[static_cast<size_t>(i)];
-      if (std::find(axes.begin(), axes.end(), i) != axes.end()) {
+    for (size_t i = 0; i < dims.size(); ++i) {
+      const Dim& d = dims[i];
+      if (std::find(axes.begin(), axes.end(), static_cast<int64_t>(i)) != axes.end()) {
         if (d.kind == Dim::kValue && d.value != 1) throw Failed{};
         continue;
       }
       out.dims.push_back(d);
     }
-    return out;
   }
 
   Type squeeze_or_unsqueeze(const Node& n) const {
@@ -2160,40 +2178,11 @@ class Inference {
     if (unsqueeze) {
       no_duplicate_axes(axes);
       std::sort(axes.begin(), axes.end());
-      out.has_shape = true;
-      size_t j = 0;
-      Dim one;
-      one.kind = Dim::kValue;
-      one.value = 1;
-      for (int64_t i = 0; i < r; ++i) {
-        while (j < axes.size() && axes[j] == static_cast<int64_t>(out.dims.size())) {
-          out.dims.push_back(one);
-          ++j;
-        }
-        out.dims.push_back(data->dims[static_cast<size_t>(i)]);
-      }
-      while (j < axes.size() && axes[j] == static_cast<int64_t>(out.dims.size())) {
-        out.dims.push_back(one);
-        ++j;
-      }
+      unsqueezed(data->dims, axes, out);
       return out;
     }
-    if (!given) {
-      for (const Dim& d : data->dims) {
-        if (d.kind != Dim::kValue) return out;  // which dims are 1 is not known
-      }
-    }
-    out.has_shape = true;
-    for (int64_t i = 0; i < r; ++i) {
-      const Dim& d = data->dims[static_cast<size_t>(i)];
-      if (!given) {
-        if (d.value == 1) continue;
-      } else if (std::find(axes.begin(), axes.end(), i) != axes.end()) {
-        if (d.kind == Dim::kValue && d.value != 1) throw Failed{};
-        continue;
-      }
-      out.dims.push_back(d);
-    }
+    if (!given && !ones(data->dims, axes)) return out;  // which dims are 1 is not known
+    squeezed(data->dims, axes, out);
     return out;
   }
 

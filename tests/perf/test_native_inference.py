@@ -452,6 +452,15 @@ def random_model(seed: int) -> onnx.ModelProto:
     return helper.make_model(graph, opset_imports=imports, ir_version=8)
 
 
+def _model_of(nodes, name, inputs, outputs, initializers, opset: int, foreign: bool):
+    """A model of these nodes at `opset`, importing com.example too where `foreign`."""
+    imports = [helper.make_opsetid("", opset)]
+    if foreign:
+        imports.append(helper.make_opsetid("com.example", 1))
+    graph = helper.make_graph(nodes, name, inputs, outputs, initializers)
+    return helper.make_model(graph, opset_imports=imports, ir_version=8)
+
+
 def random_elementwise_model(seed: int) -> onnx.ModelProto:
     """A graph of the ops of `_random_elementwise`, a few plain unary and binary ops, Casts,
     small Constants and now and then an op without a schema: each of these ops met more
@@ -491,17 +500,14 @@ def random_elementwise_model(seed: int) -> onnx.ModelProto:
         )
         tensors.append(f"t{k}")
     outputs = [_declared(rng, tensors[-1], float_type)]
-    imports = [helper.make_opsetid("", opset)]
-    if uses_foreign:
-        imports.append(helper.make_opsetid("com.example", 1))
-    graph = helper.make_graph(nodes, "elementwise", inputs, outputs, initializers)
-    return helper.make_model(graph, opset_imports=imports, ir_version=8)
+    return _model_of(nodes, "elementwise", inputs, outputs, initializers, opset, uses_foreign)
 
 
 def random_misc_model(seed: int) -> onnx.ModelProto:
     """A graph of the first-input ops with inputs or attributes of their own (CumSum, PRelu,
-    LRN, LpNormalization, ScatterND, RMSNormalization), Sum and Mean of one to four inputs broadcast, Dropout (ratio and training_mode of
-    random ranks or left out, with its mask now and then), IsNaN and IsInf (an untyped input
+    LRN, LpNormalization, ScatterND, RMSNormalization), Sum and Mean of one to four inputs
+    broadcast, Dropout (ratio and training_mode of random ranks or left out, with its mask
+    now and then), IsNaN and IsInf (an untyped input
     among them: after an op without a schema), and a few unary ops: attributes of another
     type, or that the op does not define, now and then."""
     rng = np.random.default_rng(seed)
@@ -582,11 +588,7 @@ def random_misc_model(seed: int) -> onnx.ModelProto:
         if op not in ("IsNaN", "IsInf"):  # (BOOL: the next nodes read floats)
             tensors.append(f"t{k}")
     outputs = [_declared(rng, tensors[-1], float_type)]
-    imports = [helper.make_opsetid("", opset)]
-    if uses_foreign:
-        imports.append(helper.make_opsetid("com.example", 1))
-    graph = helper.make_graph(nodes, "misc", inputs, outputs, initializers)
-    return helper.make_model(graph, opset_imports=imports, ir_version=8)
+    return _model_of(nodes, "misc", inputs, outputs, initializers, opset, uses_foreign)
 
 
 def random_einsum_model(seed: int) -> onnx.ModelProto:
