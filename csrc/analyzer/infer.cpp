@@ -1271,21 +1271,53 @@ class Inference {
     return r;
   }
 
-  // Conv (onnx's convPoolShapeInference and its opset-19 form, alike for Conv): batch from
-  // the data, channels from the weight, each spatial dim from the input size, pads, dilated
-  // kernel and stride where the input's is a value (else unknown).
-  Type conv(const Node& n) const {
-    count(n, 2, 3, 1);
+  // The attributes of a Conv (`transpose`: a ConvTranspose's, output_shape and
+  // output_padding too) that are modelled, of their types: any other declined.
+  static void conv_attributes(const Node& n, bool transpose) {
     for (const Attribute& a : n.attributes) {
       if (a.name == "group") {
         if (a.type != 2 || !a.has_i) decline();
       } else if (a.name == "auto_pad") {
         if (a.type != 3 || !a.has_s) decline();
       } else if (a.name != "kernel_shape" && a.name != "dilations" && a.name != "strides" &&
-                 a.name != "pads") {
+                 a.name != "pads" &&
+                 !(transpose && (a.name == "output_shape" || a.name == "output_padding"))) {
         decline();
       }
+      if (transpose) n.attribute(a.name);  // (declines a name given twice)
     }
+  }
+
+  // The kernel's spatial dims (`kernel_shape`, else the weight `w`'s dims after the first
+  // two; a pool's w is null) and their extent dilated: false where a weight dim is not a
+  // value (no shape); a size other than `spatial` or a dim not positive fails the node.
+  static bool kernel_of(const Node& n, const Type* w, size_t spatial,
+                        const std::vector<int64_t>& dilations, std::vector<int64_t>& effective) {
+    std::vector<int64_t> kernel;
+    if (ints_attribute(n, "kernel_shape", kernel)) {
+      if (kernel.size() != spatial) throw Failed{};
+    } else {
+      if (!w) throw Failed{};  // (a pool's kernel_shape is required)
+      for (size_t i = 2; i < w->dims.size(); ++i) {
+        if (w->dims[i].kind != Dim::kValue) return false;
+        kernel.push_back(w->dims[i].value);
+      }
+      if (kernel.size() != spatial) throw Failed{};
+    }
+    for (int64_t k : kernel) {
+      if (k <= 0) throw Failed{};
+    }
+    effective.resize(spatial);
+    for (size_t i = 0; i < spatial; ++i) effective[i] = add(mul(sub(kernel[i], 1), dilations[i]), 1);
+    return true;
+  }
+
+  // Conv (onnx's convPoolShapeInference and its opset-19 form, alike for Conv): batch from
+  // the data, channels from the weight, each spatial dim from the input size, pads, dilated
+  // kernel and stride where the input's is a value (else unknown).
+  Type conv(const Node& n) const {
+    count(n, 2, 3, 1);
+    conv_attributes(n, false);
     if (untyped(n, 0)) return {};
     Type out = elem_from(n, 0);
     const Type *x = input_type(n, 0), *w = input_type(n, 1);
@@ -1488,17 +1520,7 @@ class Inference {
   // value (else unknown).
   Type conv_transpose(const Node& n) const {
     count(n, 2, 3, 1);
-    for (const Attribute& a : n.attributes) {
-      if (a.name == "group") {
-        if (a.type != 2 || !a.has_i) decline();
-      } else if (a.name == "auto_pad") {
-        if (a.type != 3 || !a.has_s) decline();
-      } else if (a.name != "kernel_shape" && a.name != "dilations" && a.name != "strides" &&
-                 a.name != "pads" && a.name != "output_shape" && a.name != "output_padding") {
-        decline();
-      }
-      n.attribute(a.name);  // (declines a name given twice)
-    }
+    conv_attributes(n, true);
     if (untyped(n, 0)) return {};
     Type out = elem_from(n, 0);
     const Type *x = input_type(n, 0), *w = input_type(n, 1);
@@ -1511,21 +1533,8 @@ class Inference {
     const size_t spatial = x->dims.size() - 2;
     const std::vector<int64_t> dilations = positive_ints(n, "dilations", spatial);
     const std::vector<int64_t> strides = positive_ints(n, "strides", spatial);
-    std::vector<int64_t> kernel, pads, output_shape, output_padding;
-    if (ints_attribute(n, "kernel_shape", kernel)) {
-      if (kernel.size() != spatial) throw Failed{};
-    } else {
-      for (size_t i = 2; i < w->dims.size(); ++i) {
-        if (w->dims[i].kind != Dim::kValue) return out;  // (no shape at all)
-        kernel.push_back(w->dims[i].value);
-      }
-      if (kernel.size() != spatial) throw Failed{};
-    }
-    for (int64_t k : kernel) {
-      if (k <= 0) throw Failed{};
-    }
-    std::vector<int64_t> effective(spatial);
-    for (size_t i = 0; i < spatial; ++i) effective[i] = add(mul(sub(kernel[i], 1), dilations[i]), 1);
+    std::vector<int64_t> effective, pads, output_shape, output_padding;
+    if (!kernel_of(n, w, spatial, dilations, effective)) return out;  // (no shape at all)
     const Attribute* auto_pad = n.attribute("auto_pad");
     if (ints_attribute(n, "pads", pads)) {
       if (pads.size() != spatial * 2) throw Failed{};
@@ -1596,22 +1605,8 @@ class Inference {
     const std::vector<int64_t> dilations =
         use_dilation ? positive_ints(n, "dilations", spatial) : std::vector<int64_t>(spatial, 1);
     const std::vector<int64_t> strides = positive_ints(n, "strides", spatial);
-    std::vector<int64_t> kernel, pads;
-    if (ints_attribute(n, "kernel_shape", kernel)) {
-      if (kernel.size() != spatial) throw Failed{};
-    } else {
-      if (!w) throw Failed{};  // (a pool's kernel_shape is required)
-      for (size_t i = 2; i < w->dims.size(); ++i) {
-        if (w->dims[i].kind != Dim::kValue) return;  // (no shape at all)
-        kernel.push_back(w->dims[i].value);
-      }
-      if (kernel.size() != spatial) throw Failed{};
-    }
-    for (int64_t k : kernel) {
-      if (k <= 0) throw Failed{};
-    }
-    std::vector<int64_t> effective(spatial);
-    for (size_t i = 0; i < spatial; ++i) effective[i] = add(mul(sub(kernel[i], 1), dilations[i]), 1);
+    std::vector<int64_t> effective, pads;
+    if (!kernel_of(n, w, spatial, dilations, effective)) return;  // (no shape at all)
     if (ints_attribute(n, "pads", pads)) {
       if (pads.size() != spatial * 2) throw Failed{};
       for (int64_t p : pads) {
