@@ -558,7 +558,7 @@ int64_t introduced(std::string_view op) {
   if (op == "RMSNormalization") return 23;
   if (op == "Trilu") return 14;
   if (op == "IsInf") return 10;
-  if (op == "Einsum") return 12;
+  if (op == "Einsum" || op == "LessOrEqual" || op == "GreaterOrEqual") return 12;
   if (op == "CumSum") return 11;
   if (const Activation* a = activation(op)) return a->since;
   return 1;
@@ -2668,9 +2668,9 @@ class Inference {
     if (op == "Equal" || op == "Less" || op == "Greater" || op == "LessOrEqual" ||
         op == "GreaterOrEqual" || op == "And" || op == "Or" || op == "Xor") {
       // (binaryLogicalOpInference: BOOL, the two shapes broadcast)
-      // (LessOrEqual-12 and GreaterOrEqual-12 are functions, Less or Equal and Greater or Equal,
-      // whose inference makes up symbols of its own: declined below their -16 versions)
-      if ((op == "LessOrEqual" || op == "GreaterOrEqual") && opset_ < 16) decline();
+      // (LessOrEqual-12 and GreaterOrEqual-12, below opset 16, are functions: Less or Equal,
+      // Greater or Equal, each of whose nodes makes up a symbol for a dim it leaves unknown)
+      const bool function = (op == "LessOrEqual" || op == "GreaterOrEqual") && opset_ < 16;
       count(n, 2, 2, 1);
       if (!n.attributes.empty()) decline();
       Type out;
@@ -2680,6 +2680,9 @@ class Inference {
       if (has_shape(a) && has_shape(b)) {
         out.has_shape = true;
         broadcast(a->dims, b->dims, out.dims);
+        for (const Dim& d : out.dims) {
+          if (function && d.kind == Dim::kNone) decline();  // (its symbols: not modelled)
+        }
       }
       return out;
     }
