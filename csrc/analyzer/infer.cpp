@@ -576,11 +576,11 @@ bool reduction(std::string_view op) {
 // 1.23) is not the one of opset 13 modelled here, and is not modelled: declined below 13.
 // The others infer alike there (the same function, or one that differs only as the code says:
 // Softmax's default axis, a Transpose without dims, Gemm's rank-2 inputs, Squeeze and
-// Unsqueeze of an `axes` attribute, ReduceSum's axes attribute, and no data propagation but
-// Shape's and Gather's).
+// Unsqueeze of an `axes` attribute, ReduceSum's axes attribute, Slice-11's dims of 0, and no
+// data propagation but Shape's and Gather's).
 bool changed_at_13(std::string_view op, int64_t opset) {
   static const std::unordered_set<std::string_view> ops = {
-      "Slice", "Split", "If", "Resize", "Expand", "ArgMax", "ArgMin", "QuantizeLinear",
+      "Split", "If", "Resize", "Expand", "ArgMax", "ArgMin", "QuantizeLinear",
       "DequantizeLinear"};
   if (opset >= 13) return false;
   if (opset == 11 && (op == "GatherND" || op == "Dropout" || op == "MaxPool")) return true;
@@ -2195,7 +2195,12 @@ class Inference {
     const Type* data = input_type(n, 0);
     if (untyped(n, 0)) return {};
     Type out = elem_from(n, 0);
-    propagating_ = true;
+    // Slice-11 (below opset 13): no data propagation; nothing read without the data's
+    // shape; a starts tensor without an element type leaves no shape; an axis of dim 0
+    // gives 0 before its step is read
+    const bool slice_11 = opset_ < 13;
+    if (slice_11 && !has_shape(data)) return out;
+    propagating_ = propagating_ || !slice_11;
     auto given = [&](size_t k) { return k < n.inputs.size() && !n.inputs[k].empty(); };
     auto shaped = [&](size_t k) { return given(k) && has_shape(input_type(n, k)); };
     const Tensor* starts_data = input_data(n, 1);
@@ -2205,7 +2210,7 @@ class Inference {
     if (!starts_data || !ends_data || (shaped(3) && !axes_data) || (shaped(4) && !steps_data)) {
       // bounds the graph computes: ONNX keeps the rank only (its data propagation would
       // read them as values: not modelled)
-      if (data_length(n, 0) >= 0) decline();
+      if (!slice_11 && data_length(n, 0) >= 0) decline();
       if (has_shape(data) && !data->dims.empty()) {  // (a dim added at a time: rank 0, none)
         out.has_shape = true;
         out.dims.assign(data->dims.size(), Dim{});
@@ -2213,6 +2218,7 @@ class Inference {
       return out;
     }
     if ((given(3) && !axes_data) || (given(4) && !steps_data)) decline();
+    if (slice_11 && starts_data->elem == 0) return out;
     const std::vector<int64_t> starts = int64_values(*starts_data);
     const std::vector<int64_t> ends = int64_values(*ends_data);
     const std::vector<int64_t> given_axes = axes_data ? int64_values(*axes_data) : std::vector<int64_t>{};
@@ -2250,6 +2256,7 @@ class Inference {
           dim = Dim{};
           continue;
         }
+        if (slice_11 && in.value == 0) continue;  // (its value 0 kept)
         int64_t start = starts[k], end = ends[k];
         if (steps[k] == 0) throw Failed{};
         clamp_slice(in.value, start, end, steps[k]);
@@ -2259,7 +2266,7 @@ class Inference {
         dim.value = length < 0 ? 0 : length;
       }
     }
-    slice_propagation(n, starts_data, ends_data, given_axes, given_steps);
+    if (!slice_11) slice_propagation(n, starts_data, ends_data, given_axes, given_steps);
     return out;
   }
 
