@@ -576,11 +576,11 @@ bool reduction(std::string_view op) {
 // 1.23) is not the one of opset 13 modelled here, and is not modelled: declined below 13.
 // The others infer alike there (the same function, or one that differs only as the code says:
 // Softmax's default axis, a Transpose without dims, Gemm's rank-2 inputs, Squeeze and
-// Unsqueeze of an `axes` attribute, ReduceSum's axes attribute, Slice-11's dims of 0, and no
-// data propagation but Shape's and Gather's).
+// Unsqueeze of an `axes` attribute, ReduceSum's axes attribute, Slice-11's dims of 0,
+// Expand-8's constant shape, and no data propagation but Shape's and Gather's).
 bool changed_at_13(std::string_view op, int64_t opset) {
   static const std::unordered_set<std::string_view> ops = {
-      "Split", "If", "Resize", "Expand", "ArgMax", "ArgMin", "QuantizeLinear",
+      "Split", "If", "Resize", "ArgMax", "ArgMin", "QuantizeLinear",
       "DequantizeLinear"};
   if (opset >= 13) return false;
   if (opset == 11 && (op == "GatherND" || op == "Dropout" || op == "MaxPool")) return true;
@@ -1453,6 +1453,32 @@ class Inference {
         }
       }
     }
+    return out;
+  }
+
+  // Expand-8 (below opset 13): where both inputs have a shape, the shape input of one dim
+  // (another rank fails the node), its values read where it is a constant (a negative one
+  // declined), else as many unknown dims as its dim's value (none known: no shape), then
+  // broadcast with the data's. No values of data propagation are read.
+  Type expand_8(const Node& n, const Type* data, const Type* shape, Type out) const {
+    if (!has_shape(data) || !has_shape(shape)) return out;
+    if (shape->dims.size() != 1) throw Failed{};
+    std::vector<Dim> target;
+    if (const Tensor* values = input_data(n, 1)) {
+      for (int64_t v : int64_values(*values)) {
+        if (v < 0) decline();
+        Dim& d = target.emplace_back();
+        d.kind = Dim::kValue;
+        d.value = v;
+      }
+    } else if (shape->dims[0].kind == Dim::kValue) {
+      if (shape->dims[0].value > kMaxValues) decline();
+      target.assign(static_cast<size_t>(shape->dims[0].value), Dim{});
+    } else {
+      return out;
+    }
+    out.has_shape = true;
+    broadcast(data->dims, target, out.dims);
     return out;
   }
 
@@ -2730,6 +2756,7 @@ class Inference {
       if (untyped(n, 0)) return {};
       Type out = elem_from(n, 0);
       const Type *data = input_type(n, 0), *shape = input_type(n, 1);
+      if (opset_ < 13) return expand_8(n, data, shape, std::move(out));
       std::vector<Dim> target;
       if (has_shape(data) && has_shape(shape) && shape_input(n, 1, target)) {
         out.has_shape = true;

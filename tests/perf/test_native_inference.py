@@ -1613,12 +1613,15 @@ def _with_ints(node: onnx.NodeProto, name: str, values: list[int]) -> onnx.NodeP
         ([helper.make_node("Slice", ["e", "i0", "i1", "i0", "i0"], ["y"])], 11, True),  # (0)
         ([helper.make_node("Slice", ["e", "i0", "i1", "i0", "i0"], ["y"])], 13, False),
         ([helper.make_node("Split", ["x"], ["y", "z"], axis=2, split=[1, 2])], 11, False),
+        ([helper.make_node("Expand", ["x", "i1"], ["y"])], 11, True),
+        ([helper.make_node("Shape", ["v"], ["s"]), helper.make_node("Expand", ["x", "s"], ["y"])],
+         12, True),  # (a shape of 3 values: 3 dims unknown, broadcast)
         ([helper.make_node("LessOrEqual", ["x", "x"], ["y"])], 15, True),  # (no dim made up)
         ([helper.make_node("LessOrEqual", ["x", "v"], ["y"])], 15, False),  # (a function's)
     ],
     ids=["unsqueeze-11", "squeeze-11", "squeeze-12", "softmax-11", "gemm-11", "transpose-1",
          "reducesum-11", "cast-9", "slice-11", "slice-11-dim-0-step-0", "slice-13-step-0",
-         "split-11", "lessorequal-12", "lessorequal-12-made-up"],
+         "split-11", "expand-8", "expand-8-rank", "lessorequal-12", "lessorequal-12-made-up"],
 )  # fmt: skip
 def test_the_opset_11_and_12_versions_infer_as_onnx_infers_them(nodes, opset, modelled):
     """Below opset 13 the versions of defs/*/old.cc infer: an op whose inference differs from
