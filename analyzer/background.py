@@ -374,17 +374,20 @@ class PendingTypes:
 
         _run_idle()
         _run_each(self._meanwhile)
-        seconds = inference_guard.deadline(self._inferred_bytes())
+        # (the model's size, which an in-memory model's costs a pass over it to know, is
+        # asked only of a child still running at the deadline of a model of no bytes)
+        first = inference_guard.deadline(0)
         written = None
         try:
             pipe, self._pipe = self._pipe, -1
-            written = read_all(pipe, seconds)
+            more = lambda: inference_guard.deadline(self._inferred_bytes()) - first  # noqa: E731
+            written = read_all(pipe, first, more)
         finally:
             if written is None:  # past its deadline, or a signal stops the command
                 kill(self._pid)
             status = self._reap()
         if written is None:
-            message = inference_guard.hung(seconds)
+            message = inference_guard.hung(inference_guard.deadline(self._inferred_bytes()))
             log.warning("%s; using the types the model declares", message)
             return "hung", message
         phase, data = _phases(written)
@@ -448,16 +451,22 @@ def kill(pid: int) -> None:
         pass
 
 
-def read_all(pipe: int, seconds: float) -> bytes | None:
+def read_all(pipe: int, seconds: float, more: Callable[[], float] | None = None) -> bytes | None:
     """What is written to `pipe` (a read end, closed here) until its writer closes it; None
-    where that takes more than `seconds` (the writer, a child, is then the caller's to kill)."""
+    where that takes more than `seconds`, and `more()` seconds more if given (asked once, at
+    the first deadline): the writer, a child, is then the caller's to kill."""
     chunks = []
     end = time.monotonic() + seconds
     with os.fdopen(pipe, "rb", buffering=0) as read:
         while True:
             left = end - time.monotonic()
+            if left <= 0 and more is not None:
+                end, more = end + more(), None
+                left = end - time.monotonic()
             if left <= 0 or not select.select([read], [], [], left)[0]:
-                return None
+                if more is None:
+                    return None
+                continue
             chunk = read.read(1 << 20)  # (what the pipe holds, up to 1 MiB)
             if not chunk:
                 return b"".join(chunks)

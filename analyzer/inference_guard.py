@@ -112,8 +112,10 @@ def _infer_to(out, serialized: bytes, flags: tuple[bool, bool, bool]) -> None:
 def _in_fork(serialized: bytes, flags) -> tuple[bytes, str | None]:
     from trtforge.analyzer import background
 
-    work = lambda out: _infer_to(out, serialized, flags)  # noqa: E731
-    pid, pipe = background.fork_child(work, orphan_dies=True)  # (a killed command's too)
+    pid, pipe = background.fork_child(
+        lambda out: _infer_to(out, serialized, flags),
+        orphan_dies=True,  # (a killed command's too)
+    )
     seconds = deadline(len(serialized))
     written = None
     try:

@@ -1271,6 +1271,20 @@ class Inference {
     return r;
   }
 
+  // An auto_pad of SAME_UPPER (the larger half at the end) or SAME_LOWER (at the start):
+  // `total` (not negative) split between spatial axis `i`'s two pads (others: none set).
+  static void same_pads(std::string_view mode, int64_t total, size_t i, std::vector<int64_t>& pads) {
+    const size_t spatial = pads.size() / 2;
+    const int64_t small = total >> 1, big = total - small;
+    if (mode == "SAME_UPPER") {
+      pads[i] = small;
+      pads[i + spatial] = big;
+    } else if (mode == "SAME_LOWER") {
+      pads[i] = big;
+      pads[i + spatial] = small;
+    }
+  }
+
   // The attributes of a Conv (`transpose`: a ConvTranspose's, output_shape and
   // output_padding too) that are modelled, of their types: any other declined.
   static void conv_attributes(const Node& n, bool transpose) {
@@ -1312,17 +1326,22 @@ class Inference {
     return true;
   }
 
-  // Conv (onnx's convPoolShapeInference and its opset-19 form, alike for Conv): batch from
+  // Conv and ConvTranspose (`conv_transpose_shape`). Conv (onnx's convPoolShapeInference
+  // and its opset-19 form, alike for Conv): batch from
   // the data, channels from the weight, each spatial dim from the input size, pads, dilated
   // kernel and stride where the input's is a value (else unknown).
   Type conv(const Node& n) const {
     count(n, 2, 3, 1);
-    conv_attributes(n, false);
+    conv_attributes(n, n.op == "ConvTranspose");
     if (untyped(n, 0)) return {};
     Type out = elem_from(n, 0);
     const Type *x = input_type(n, 0), *w = input_type(n, 1);
     if (!has_shape(x) || !has_shape(w)) return out;
-    conv_pool_shape(n, *x, w, true, out);
+    if (n.op == "ConvTranspose") {
+      conv_transpose_shape(n, x, w, out);
+    } else {
+      conv_pool_shape(n, *x, w, true, out);
+    }
     return out;
   }
 
@@ -1538,19 +1557,14 @@ class Inference {
     return out;
   }
 
-  // ConvTranspose (onnx's convTransposeShapeInference and its opset-11 form, alike but for
-  // the order of two checks that both fail the node): batch from the data, channels the
+  // ConvTranspose's shape (onnx's convTransposeShapeInference and its opset-11 form, alike but
+  // for the order of two checks that both fail the node), of data `x` and weight `w` with
+  // shapes, into `out` (`conv` reads its inputs): batch from the data, channels the
   // weight's second dim times `group`, each spatial dim from `output_shape` (the shape left
   // at the dims before the first smaller than the input's, as ONNX leaves it) or from the
   // input size, stride, output padding, dilated kernel and pads where the input's is a
   // value (else unknown).
-  Type conv_transpose(const Node& n) const {
-    count(n, 2, 3, 1);
-    conv_attributes(n, true);
-    if (untyped(n, 0)) return {};
-    Type out = elem_from(n, 0);
-    const Type *x = input_type(n, 0), *w = input_type(n, 1);
-    if (!has_shape(x) || !has_shape(w)) return out;
+  void conv_transpose_shape(const Node& n, const Type* x, const Type* w, Type& out) const {
     const Attribute* group_attr = n.attribute("group");
     const int64_t group = group_attr ? group_attr->i : 1;
     if (group <= 0) throw Failed{};
@@ -1560,7 +1574,7 @@ class Inference {
     const std::vector<int64_t> dilations = positive_ints(n, "dilations", spatial);
     const std::vector<int64_t> strides = positive_ints(n, "strides", spatial);
     std::vector<int64_t> effective, pads, output_shape, output_padding;
-    if (!kernel_of(n, w, spatial, dilations, effective)) return out;  // (no shape at all)
+    if (!kernel_of(n, w, spatial, dilations, effective)) return;  // (no shape at all)
     const Attribute* auto_pad = n.attribute("auto_pad");
     if (ints_attribute(n, "pads", pads)) {
       if (pads.size() != spatial * 2) throw Failed{};
@@ -1572,15 +1586,7 @@ class Inference {
       pads.assign(spatial * 2, 0);
       if (auto_pad && auto_pad->s != "VALID") {
         for (size_t i = 0; i < spatial; ++i) {
-          const int64_t total = std::max<int64_t>(sub(effective[i], strides[i]), 0);
-          const int64_t small = total >> 1, big = sub(total, small);
-          if (auto_pad->s == "SAME_UPPER") {
-            pads[i] = small;
-            pads[i + spatial] = big;
-          } else if (auto_pad->s == "SAME_LOWER") {
-            pads[i] = big;
-            pads[i + spatial] = small;
-          }
+          same_pads(auto_pad->s, std::max<int64_t>(sub(effective[i], strides[i]), 0), i, pads);
         }
       }
     }
@@ -1606,7 +1612,7 @@ class Inference {
       const Dim& in = x->dims[2 + i];
       Dim dim;
       if (shape_given) {
-        if (in.kind == Dim::kValue && output_shape[i] < in.value) return out;  // (as ONNX)
+        if (in.kind == Dim::kValue && output_shape[i] < in.value) return;  // (as ONNX)
         dim.kind = Dim::kValue;
         dim.value = output_shape[i];
       } else if (in.kind == Dim::kValue) {
@@ -1617,7 +1623,6 @@ class Inference {
       }
       out.dims.push_back(std::move(dim));
     }
-    return out;
   }
 
   // onnx's convPoolShapeInference (its opset-19 and opset-1-to-11 forms alike without
@@ -1651,14 +1656,7 @@ class Inference {
             residual = d.value % stride;
           }
           const int64_t total = std::max<int64_t>(sub(effective[i], residual == 0 ? stride : residual), 0);
-          const int64_t small = total >> 1, big = total - small;
-          if (auto_pad->s == "SAME_UPPER") {
-            pads[i] = small;
-            pads[i + spatial] = big;
-          } else if (auto_pad->s == "SAME_LOWER") {
-            pads[i] = big;
-            pads[i + spatial] = small;
-          }
+          same_pads(auto_pad->s, total, i, pads);
         }
       }
     }
@@ -2745,7 +2743,7 @@ class Inference {
     }
     if (op == "Flatten") return flatten(n);
     if (op == "Gemm") return gemm(n);
-    if (op == "ConvTranspose") return conv_transpose(n);
+    if (op == "ConvTranspose") return conv(n);
     if (op == "DepthToSpace" || op == "SpaceToDepth") return depth_space(n);
     if (op == "Einsum") return einsum(n);
     if (op == "ConstantOfShape") return constant_of_shape(n);
@@ -3255,22 +3253,6 @@ class Inference {
       if (untyped(n, 0)) return {};
       return first_input(n);
     }
-    if (op == "IsNaN" || op == "IsInf") {  // BOOL, the input's shape; an untyped input too
-      count(n, 1, 1, 1);
-      for (const Attribute& a : n.attributes) {
-        const bool known = op == "IsInf" && (a.name == "detect_negative" || a.name == "detect_positive");
-        if (!known || a.type != 2 || !a.has_i) decline();
-        n.attribute(a.name);  // (declines a name given twice)
-      }
-      Type out;
-      out.known = true;
-      out.elem = 9;  // BOOL
-      if (const Type* in = input_type(n, 0); has_shape(in)) {
-        out.has_shape = true;
-        out.dims = in->dims;
-      }
-      return out;
-    }
     if (op == "CumSum" || op == "PRelu" || op == "LRN" || op == "LpNormalization" ||
         op == "ScatterND") {  // the first input's type
       const size_t inputs = op == "ScatterND" ? 3 : op == "LRN" || op == "LpNormalization" ? 1 : 2;
@@ -3305,7 +3287,7 @@ class Inference {
       if (untyped(n, 0)) return {};
       Type out = first_input(n);
       for (size_t k = 1; k < n.inputs.size(); ++k) {
-        const Type* t = n.inputs[k].empty() ? nullptr : input_type(n, k);
+        const Type* t = input_type(n, k);  // (none for an input left out)
         if (has_shape(t) && !t->dims.empty()) throw Failed{};
       }
       if (n.outputs.size() == 2) {
@@ -3318,9 +3300,13 @@ class Inference {
       }
       return out;
     }
-    if (op == "Not") {  // BOOL, the input's shape
+    if (op == "Not" || op == "IsNaN" || op == "IsInf") {  // BOOL, the input's shape (untyped too)
       count(n, 1, 1, 1);
-      if (!n.attributes.empty()) decline();
+      for (const Attribute& a : n.attributes) {
+        const bool known = op == "IsInf" && (a.name == "detect_negative" || a.name == "detect_positive");
+        if (!known || a.type != 2 || !a.has_i) decline();
+        n.attribute(a.name);  // (declines a name given twice)
+      }
       Type out;
       out.known = true;
       out.elem = 9;  // BOOL
