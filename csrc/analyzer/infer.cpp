@@ -97,9 +97,12 @@ using namespace trtforge::wire_format;
 // The default-domain opsets this module was checked for (tests/perf/test_native_inference.py
 // compares it with onnx over each): a model importing another declines. Below 13 an op is
 // inferred as its version of that opset infers (`changed_at_13`: declined where that is not
-// modelled), which is what a TorchScript export at opset 11 or 12 holds.
+// modelled), which is what a TorchScript export at opset 11 or 12 holds. Opsets 26 to 28
+// (onnx 1.23's newest, what `helper.make_model` writes by default) changed the modelled ops
+// only in their type constraints (not checked: ONNX runs without `check_type`) and in two
+// attributes: SpaceToDepth-28's `mode` and Range-27's `stash_type`, neither read by inference.
 constexpr int64_t kMinOpset = 11;
-constexpr int64_t kMaxOpset = 25;
+constexpr int64_t kMaxOpset = 28;
 
 // Unknown values made for a rank-1 tensor's static dim (data propagation, a Reshape's shape
 // inferred from its rank) beyond this many are declined.
@@ -1529,7 +1532,7 @@ class Inference {
     for (const Attribute& a : n.attributes) {
       if (a.name == "blocksize") {
         if (a.type != 2 || !a.has_i) decline();
-      } else if (!to_space || a.name != "mode" || a.type != 3 || !a.has_s) {
+      } else if ((!to_space && opset_ < 28) || a.name != "mode" || a.type != 3 || !a.has_s) {
         decline();
       }
       n.attribute(a.name);  // (declines a name given twice)
@@ -2629,7 +2632,10 @@ class Inference {
   // or another rank fail the node; of another element type: declined), else unknown.
   Type range(const Node& n) const {
     count(n, 3, 3, 1);
-    if (!n.attributes.empty()) decline();
+    for (const Attribute& a : n.attributes) {  // (Range-27's `stash_type`: not read)
+      if (opset_ < 27 || a.name != "stash_type" || a.type != 2 || !a.has_i) decline();
+      n.attribute(a.name);  // (declines a name given twice)
+    }
     if (untyped(n, 0)) return {};
     Type out = elem_from(n, 0);
     out.has_shape = true;

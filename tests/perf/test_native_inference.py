@@ -348,7 +348,9 @@ def random_model(seed: int) -> onnx.ModelProto:
     valid or not: what ONNX infers or refuses is the reference either way."""
     rng = np.random.default_rng(seed)
     opset = int(
-        rng.choice([11, 12, 13, 14, 15, 17, 18, 19, 21, 23, 25] + [10, 26] * (seed % 7 == 0))
+        rng.choice(
+            [11, 12, 13, 14, 15, 17, 18, 19, 21, 23, 25, 27, 28] + [10, 29] * (seed % 7 == 0)
+        )
     )
     float_type = int(rng.choice([TensorProto.FLOAT, TensorProto.FLOAT, TensorProto.FLOAT16,
                                  TensorProto.DOUBLE]))  # fmt: skip
@@ -467,7 +469,7 @@ def random_elementwise_model(seed: int) -> onnx.ModelProto:
     often than in `random_model`, and the values data propagation passes on (a rank-1
     tensor's, through Add, Sub, Mul, Cast, Unsqueeze, Squeeze, Gather and Slice)."""
     rng = np.random.default_rng(seed)
-    opset = int(rng.choice([11, 12, 13, 14, 17, 18, 20, 21, 25]))
+    opset = int(rng.choice([11, 12, 13, 14, 17, 18, 20, 21, 25, 26, 27, 28]))
     float_type = int(rng.choice([TensorProto.FLOAT, TensorProto.FLOAT16]))
     inputs = [_value_info(f"x{k}", float_type, _random_shape(rng)) for k in range(2)]
     if rng.random() < 0.1:
@@ -511,7 +513,7 @@ def random_misc_model(seed: int) -> onnx.ModelProto:
     among them: after an op without a schema), and a few unary ops: attributes of another
     type, or that the op does not define, now and then."""
     rng = np.random.default_rng(seed)
-    opset = int(rng.choice([11, 12, 13, 14, 16, 17, 18, 20, 21, 22, 23, 24, 25]))
+    opset = int(rng.choice([11, 12, 13, 14, 16, 17, 18, 20, 21, 22, 23, 24, 25, 26, 27, 28]))
     float_type = int(rng.choice([TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.DOUBLE]))
     inputs = [_value_info(f"x{k}", float_type, _random_shape(rng)) for k in range(2)]
     tensors = [value.name for value in inputs]
@@ -597,7 +599,7 @@ def random_einsum_model(seed: int) -> onnx.ModelProto:
     labels sometimes missing from the inputs, spaces, a rank that does not fit now and then),
     one after another and after a Relu."""
     rng = np.random.default_rng(70_000 + seed)
-    opset = int(rng.choice([11, 12, 13, 17, 21, 25]))
+    opset = int(rng.choice([11, 12, 13, 17, 21, 25, 26, 27, 28]))
     letters = "abcdAB"
     inputs, nodes = [], []
     tensors = []
@@ -665,7 +667,7 @@ def random_shape_model(seed: int) -> onnx.ModelProto:
     without a schema in the
     default domain (onnxruntime's SimplifiedLayerNormalization) and in com.microsoft."""
     rng = np.random.default_rng(seed)
-    opset = int(rng.choice([11, 12, 13, 14, 15, 17, 18, 19, 21, 22, 23, 25]))
+    opset = int(rng.choice([11, 12, 13, 14, 15, 17, 18, 19, 21, 22, 23, 25, 26, 27, 28]))
     float_type = int(rng.choice([TensorProto.FLOAT, TensorProto.FLOAT16]))
     inputs = [
         _value_info("x", float_type, _random_shape(rng)),
@@ -708,6 +710,8 @@ def random_shape_model(seed: int) -> onnx.ModelProto:
                 else:
                     ins.append(pick())
             op = "Range"
+            if rng.random() < 0.2:  # (an attribute of Range-27, read by no inference)
+                attributes["stash_type"] = int(rng.choice([1, 11]))
         elif choice >= 147:  # comparisons and logical ops: BOOL, broadcast
             op = str(
                 rng.choice(["Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And"])
@@ -830,7 +834,7 @@ def random_quantized_model(seed: int) -> onnx.ModelProto:
     an untyped value, per-axis and block attributes, attributes an opset does not define,
     `output_dtype`, data without a shape."""
     rng = np.random.default_rng(20_000 + seed)
-    opset = int(rng.choice([11, 12, 13, 17, 19, 21, 23, 25]))
+    opset = int(rng.choice([11, 12, 13, 17, 19, 21, 23, 25, 26, 27, 28]))
     hidden = int(rng.choice([2, 4]))
     inputs = [
         _value_info(
@@ -942,7 +946,7 @@ def random_resize_model(seed: int) -> onnx.ModelProto:
             )
             nodes.append(helper.make_node(op, ins, [f"y{k}"], **attributes))
         current = f"y{k}"
-    opset = int(rng.choice([11, 12, 13, 17, 18, 19, 21, 25]))
+    opset = int(rng.choice([11, 12, 13, 17, 18, 19, 21, 25, 26, 27, 28]))
     graph = helper.make_graph(
         nodes, "resize", inputs, [helper.make_empty_tensor_value_info(current)], initializers
     )
@@ -957,7 +961,7 @@ def random_detection_model(seed: int) -> onnx.ModelProto:
     an index depth beyond the data's rank), NonMaxSuppression, each reading the graph's
     inputs or an earlier node's output."""
     rng = np.random.default_rng(50_000 + seed)
-    opset = int(rng.choice([11, 12, 13, 16, 17, 18, 21, 24, 25]))
+    opset = int(rng.choice([11, 12, 13, 16, 17, 18, 21, 24, 25, 26, 27, 28]))
     inputs = [
         _value_info("x", TensorProto.FLOAT, _random_shape(rng)),
         _value_info("i", TensorProto.INT64, _random_shape(rng)),
@@ -1143,8 +1147,8 @@ def random_conv_model(seed: int) -> onnx.ModelProto:
         if rng.random() < (0.3 if spatial == 2 else 0.03):  # (of a 4-D shape only)
             op = str(rng.choice(["DepthToSpace", "SpaceToDepth"]))
             attributes = {"blocksize": int(rng.choice([1, 2, 2, 3, 0]))}
-            if op == "DepthToSpace" and rng.random() < 0.5:
-                attributes["mode"] = str(rng.choice(["DCR", "CRD"]))
+            if (op == "DepthToSpace" or rng.random() < 0.3) and rng.random() < 0.5:
+                attributes["mode"] = str(rng.choice(["DCR", "CRD"]))  # (SpaceToDepth's: 28)
             if rng.random() < 0.05:
                 attributes = {}
             nodes.append(helper.make_node(op, [current], [f"s{k}"], **attributes))
@@ -1159,7 +1163,7 @@ def random_conv_model(seed: int) -> onnx.ModelProto:
         nodes.append(helper.make_node(pool, [current], ["pooled"]))
         current = "pooled"
     outputs = [helper.make_empty_tensor_value_info(current)]
-    opset = int(rng.choice([11, 12, 13, 14, 17, 19, 21, 22, 25]))
+    opset = int(rng.choice([11, 12, 13, 14, 17, 19, 21, 22, 25, 26, 27, 28]))
     graph = helper.make_graph(nodes, "conv", inputs, outputs, initializers)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=8)
 
@@ -2060,6 +2064,35 @@ def test_the_default_domain_ops_listed_are_onnx_s():
     no schema: untyped outputs, later errors ignored) are onnx's, every release's schemas."""
     listed = _infer.default_domain_ops()
     assert listed == {s.name for s in onnx.defs.get_all_schemas_with_history() if s.domain == ""}
+
+
+@needs_checked_onnx
+def test_a_model_made_with_onnx_s_default_opset_is_modelled():
+    """`helper.make_model` without `opset_imports` imports the newest opset the installed onnx
+    defines (28 for 1.23): what a model built by hand holds. Its modelled ops infer natively,
+    as the random graphs of opsets 26 to 28 hold them equal to ONNX's runs; above the newest,
+    ONNX runs."""
+    low, high = _infer.opset_range()
+    assert high == onnx.defs.onnx_opset_version()
+    graph = helper.make_graph(
+        [
+            helper.make_node("ReduceMean", ["x", "axes"], ["m"], keepdims=1),
+            helper.make_node("Sub", ["x", "m"], ["d"]),
+            helper.make_node("SpaceToDepth", ["d"], ["s"], blocksize=2, mode="CRD"),
+            helper.make_node("Range", ["zero", "ten", "one"], ["r"], stash_type=1),
+        ],
+        "g",
+        [_value_info("x", TensorProto.FLOAT, [1, 4, 6, 8])],
+        [helper.make_empty_tensor_value_info("s"), helper.make_empty_tensor_value_info("r")],
+        [_int64("axes", [-1]), _scalar("zero", 0), _scalar("ten", 10), _scalar("one", 1)],
+    )
+    model = helper.make_model(graph)
+    assert _agrees(model)
+    types = dict(_entries(_infer.inferred(model.SerializeToString(), True))[1])
+    assert _typed(types, "s") == [1, 16, 3, 4]
+    assert _typed(types, "r") == [10]
+    model.opset_import[0].version = high + 1
+    assert _infer.inferred(model.SerializeToString(), True) is None
 
 
 def test_onnx_runs_for_a_release_not_checked(monkeypatch):
