@@ -362,47 +362,86 @@ def _resolve_location(folder: Path, location: str, tensor: str) -> Path:
     return resolved
 
 
-def _check_external(proto: onnx.ModelProto, folder: Path | None) -> tuple[list[ExternalRef], int]:
+#: what `_check_external` reads of each external tensor: its name, location, offset and length
+#: (None where absent) and the bytes its dims and element type need (None: not known)
+ExternalRecord = tuple[str, str, str | None, str | None, int | None]
+
+
+def _named(tensor: str) -> str:
+    """How an error names a tensor (made for an error only: a model may hold 50,000)."""
+    return f"tensor '{short(tensor)}'"
+
+
+def _external_records(proto: onnx.ModelProto, graph: bytes | None) -> Iterator[ExternalRecord]:
+    """The external tensors `iter_model_tensors` visits, in its order: read from the graph's
+    bytes (`graph`, as the file holds it; `_wire.external_initializers`) where only top-level
+    initializers there are external (an export's tens of thousands of weights, without a
+    Python wrapper for each), else from the protos."""
+    from trtforge.analyzer.validity import raw_data_bits
+
+    read = None
+    if graph is not None and _wire is not None:
+        read = _wire.external_initializers(graph, raw_data_bits())
+    if read is not None and not read[1]:
+        tensors = iter(_function_tensors(proto))
+        for _, name, location, offset, length, nbytes in read[0]:
+            yield name, location or "", offset, length, nbytes
+    else:
+        tensors = iter_model_tensors(proto)
+    for tensor in tensors:
+        if tensor.data_location == onnx.TensorProto.EXTERNAL:
+            fields = _external_fields(tensor)
+            location = fields.get("location", "")
+            nbytes = tensor_nbytes(tensor)
+            yield tensor.name, location, fields.get("offset"), fields.get("length"), nbytes
+
+
+def _check_external(
+    proto: onnx.ModelProto, folder: Path | None, graph: bytes | None = None
+) -> tuple[list[ExternalRef], int]:
+    """The external data references of `proto` and the bytes they hold, each checked against
+    its file (`graph`: the top-level graph's bytes the proto was parsed from, if at hand)."""
     refs: list[ExternalRef] = []
     total = 0
     sizes: dict[Path, int] = {}
-    for tensor in iter_model_tensors(proto):
-        if tensor.data_location != onnx.TensorProto.EXTERNAL:
-            continue
-        name = short(tensor.name)
-        fields = _external_fields(tensor)
-        location = fields.get("location", "")
+    # each location resolved once: an export's thousands of tensors share one or a few files
+    # (resolving each again cost ~1 s for 26,000 tensors); a location that fails raises at its
+    # first tensor
+    targets: dict[str, Path] = {}
+    for name, location, offset_text, length_text, nbytes in _external_records(proto, graph):
         try:
-            offset = int(fields.get("offset", "0") or 0)
-            length = int(fields["length"]) if fields.get("length") else None
+            offset = int(offset_text or 0)
+            length = int(length_text) if length_text else None
         except ValueError:
             raise UserError(
-                f"tensor '{name}': external data offset/length is not a number",
+                f"{_named(name)}: external data offset/length is not a number",
                 "the model file is damaged; re-export it",
             ) from None
         if offset < 0 or (length is not None and length < 0):
             raise UserError(
-                f"tensor '{name}': negative external data offset/length",
+                f"{_named(name)}: negative external data offset/length",
                 "the model file is damaged; re-export it",
             )
         if folder is None:
             raise UserError(
-                f"tensor '{name}' has external data but the model was given in memory",
+                f"{_named(name)} has external data but the model was given in memory",
                 "pass the model's path so its external data can be found",
             )
-        target = _resolve_location(folder, location, tensor.name)
+        target = targets.get(location)
+        if target is None:
+            target = targets[location] = _resolve_location(folder, location, name)
         if target not in sizes:
             try:
                 st = target.stat()
             except OSError:
                 raise UserError(
-                    f"tensor '{name}': external data file '{short(location)}' is missing",
+                    f"{_named(name)}: external data file '{short(location)}' is missing",
                     f"copy '{short(location)}' next to the model, or re-export with weights "
                     "embedded",
                 ) from None
             if not target.is_file():
                 raise UserError(
-                    f"tensor '{name}': external data location '{short(location)}' is not a file",
+                    f"{_named(name)}: external data location '{short(location)}' is not a file",
                     "the model file is damaged; re-export it",
                 )
             if st.st_nlink > 1:
@@ -410,24 +449,24 @@ def _check_external(proto: onnx.ModelProto, folder: Path | None) -> tuple[list[E
                 # loader refuses such files, and every reader here (onnxruntime, the writer's
                 # stream copy) must do the same
                 raise UserError(
-                    f"tensor '{name}': external data file '{short(location)}' has "
+                    f"{_named(name)}: external data file '{short(location)}' has "
                     f"{st.st_nlink} hard links",
                     "give each external data file a single name (copy it rather than "
                     "hard-linking it)",
                 )
             sizes[target] = st.st_size
-        needed = tensor_nbytes(tensor)  # what dims and type need; a length that
-        # disagrees with it is an invalid graph (`validity.py`), a file too short is not a model
-        end = offset + (length if length is not None else needed or 0)
+        # without a length, what dims and type need; a length that disagrees with them is an
+        # invalid graph (`validity.py`), a file too short is not a model
+        end = offset + (length if length is not None else nbytes or 0)
         if end > sizes[target]:
             raise UserError(
-                f"tensor '{name}': external data file '{short(location)}' is too short "
+                f"{_named(name)}: external data file '{short(location)}' is too short "
                 f"({sizes[target]} bytes, needs {end})",
                 "the external data file is truncated; copy it again or re-export the model",
             )
         size = length if length is not None else sizes[target] - offset
         total += size
-        refs.append(ExternalRef(tensor.name, location, offset, length))
+        refs.append(ExternalRef(name, location, offset, length))
     return refs, total
 
 
@@ -526,7 +565,9 @@ def load_model(
         proto = _parse(data if lean is None else lean[0], str(path))
         _validate(proto, str(path))
         external = _has_external(data) or _functions_find_external(proto)
-        refs, total = _check_external(proto, path.parent) if external else ([], 0)
+        refs, total = ([], 0)
+        if external:
+            refs, total = _check_external(proto, path.parent, graph_field(data))
     except BaseException:
         if not isinstance(source, FileRead):
             digest()  # the hashing thread ends with the load
@@ -546,7 +587,9 @@ def load_model(
         loaded.inference_sha256 = hashlib.sha256(lean[0]).hexdigest()
     from trtforge.analyzer.outputs import protect  # outputs never replace what was read
 
-    protect(path, *(loaded.folder / ref.location for ref in refs))
+    protect(
+        path, *(loaded.folder / location for location in dict.fromkeys(r.location for r in refs))
+    )
     # onnxruntime-genai's config beside the model: every command may read it (dims,
     # profiles, calibration sizes), and none writes it
     config = loaded.folder / "genai_config.json"  # (dim_profiles.GENAI_CONFIG)

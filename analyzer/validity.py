@@ -253,14 +253,14 @@ def element_bits(data_type: int) -> int | None:
     """Bits per element of `data_type` in raw_data (None: STRING or unknown)."""
     if data_type in (onnx.TensorProto.STRING, onnx.TensorProto.UNDEFINED):
         return None
-    name = onnx.TensorProto.DataType.Name(data_type)
-    if name.endswith(("INT4", "FLOAT4E2M1")):
-        return 4
-    if name.endswith("INT2"):
-        return 2
     try:
+        name = onnx.TensorProto.DataType.Name(data_type)
+        if name.endswith(("INT4", "FLOAT4E2M1")):
+            return 4
+        if name.endswith("INT2"):
+            return 2
         return onnx.helper.tensor_dtype_to_np_dtype(data_type).itemsize * 8
-    except (KeyError, ValueError, TypeError):
+    except (KeyError, ValueError, TypeError):  # not an element type (a damaged file's)
         return None
 
 

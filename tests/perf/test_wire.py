@@ -559,8 +559,22 @@ def _random_tensor(rng: random.Random) -> bytes:
         width = {4: 4, 10: 8}.get(field)
         values = bytes(count * width) if width else b"".join(_varint(v) for v in range(count))
         fields.append(_varint(field << 3 | 2) + _varint(len(values)) + values)
-    if rng.random() < 0.2:
-        fields.append(b"\x70" + _varint(rng.choice([0, 1, 7])))  # data_location (14)
+    if rng.random() < 0.3:
+        fields.append(b"\x70" + _varint(rng.choice([0, 1, 1, 7])))  # data_location (14)
+    for _ in range(rng.choice([0, 0, 1, 2, 3])):  # external_data (13): entries, odd ones too
+        entry = b""
+        if rng.random() < 0.95:
+            key = rng.choice([b"location", b"offset", b"length", b"length", b"checksum", b""])
+            entry += b"\x0a" + _varint(len(key)) + key
+        if rng.random() < 0.95:
+            value = rng.choice(
+                [b"w.bin", str(count * rng.choice([1, 2, 4, 8])).encode(), b"0", b"", b"007",
+                 b"12a", b" 4", "\u00b2".encode(), b"\xff", b"99999999999999999999999"]
+            )  # fmt: skip
+            entry += b"\x12" + _varint(len(value)) + value
+        if rng.random() < 0.05:
+            entry += b"\x10\x01"  # key (1) with the wrong wire type
+        fields.append(b"\x6a" + _varint(len(entry)) + entry)
     if rng.random() < 0.2:
         values = b"".join(_varint(v) for v in range(rng.choice([count, 1, 0])))
         fields.append(b"\x3a" + _varint(len(values)) + values)  # int64_data (7), packed
@@ -594,7 +608,7 @@ def test_sound_tensors_are_those_validity_finds_nothing_in():
     from trtforge.analyzer import validity
 
     rng = random.Random(11)
-    marked = checked = 0
+    marked = checked = external = 0
     for _ in range(3000):
         tensors = [_random_tensor(rng) for _ in range(rng.randint(1, 4))]
         graph = b"".join(b"\x2a" + _varint(len(t)) + t for t in tensors)
@@ -608,8 +622,9 @@ def test_sound_tensors_are_those_validity_finds_nothing_in():
             checked += 1
             if ok:
                 marked += 1
+                external += tensor.data_location == TensorProto.EXTERNAL
                 assert not list(validity._tensor_problems(tensor, "", None, "initializer"))
-    assert checked > 5000 and marked > 200
+    assert checked > 5000 and marked > 200 and external > 100
     weights = [
         numpy_helper.from_array(np.ones(shape, dtype), "w").SerializeToString()
         for shape, dtype in [((4, 4), np.float32), ((3,), np.int64), ((), np.float16)]
@@ -619,6 +634,52 @@ def test_sound_tensors_are_those_validity_finds_nothing_in():
     assert _wire.sound_tensors(graph[:-2], validity.raw_data_bits()) is None
     with pytest.raises(TypeError):
         _wire.sound_tensors(graph, None)
+
+
+def test_external_initializers_are_what_the_protos_hold(tmp_path):
+    """`_wire.external_initializers` reads each external top-level initializer's location,
+    offset, length and size as `loading` reads them from the parsed protos (the records of
+    `loading._external_records` without the graph's bytes), and tells when another tensor
+    (a node's attribute, a body's) is external; where protobuf and it would read a text or
+    a field apart, it declines."""
+    from trtforge.analyzer import loading, validity
+
+    rng = random.Random(5)
+    compared = external = declined = 0
+    for _ in range(3000):
+        tensors = [_random_tensor(rng) for _ in range(rng.randint(1, 4))]
+        graph = b"".join(b"\x2a" + _varint(len(t)) + t for t in tensors)
+        if rng.random() < 0.2:  # a Constant node holding one of them
+            attribute = b"\x0a\x05value\x2a" + _varint(len(tensors[0])) + tensors[0]
+            node = b"\x2a" + _varint(len(attribute)) + attribute
+            graph += b"\x0a" + _varint(len(node)) + node
+        try:
+            parsed = onnx.GraphProto.FromString(graph)
+        except Exception:  # noqa: BLE001 - bytes protobuf refuses: nothing to compare
+            continue
+        model = onnx.ModelProto(graph=parsed)
+        read = _wire.external_initializers(graph, validity.raw_data_bits())
+        if read is None:
+            declined += 1
+            continue
+        found, others = read
+        assert others == any(
+            t.data_location == TensorProto.EXTERNAL
+            for node in parsed.node
+            for a in node.attribute
+            for t in [a.t]
+        )
+        expected = list(loading._external_records(model, None))
+        if not others:
+            compared += 1
+            external += len(found)
+            assert list(loading._external_records(model, graph)) == expected
+            assert [i for i, *_ in found] == [
+                i
+                for i, t in enumerate(parsed.initializer)
+                if t.data_location == TensorProto.EXTERNAL
+            ]
+    assert compared > 1500 and external > 500 and declined > 20
 
 
 def test_attribute_keys_leave_out_only_the_values_of_sound_tensors():
@@ -926,7 +987,7 @@ def _lean_expected(
     }
     elided = []
     for i, t in enumerate(parsed.graph.initializer):
-        if not sound[i]:
+        if not sound[i] or t.data_location == TensorProto.EXTERNAL:  # (sound: its length)
             continue
         count = int(np.prod(t.dims, dtype=object))
         assert t.HasField("raw_data") and t.data_location == TensorProto.DEFAULT

@@ -3,7 +3,8 @@
 Covers text that is not UTF-8 in the model's header and names (with large weights, so the
 weightless copy for shape inference is made), control-flow attributes that are not graphs,
 an external-data symlink loop, a hard-linked external-data file (trt-rewrite loads the data),
-If nesting deeper than protobuf parses, and a 100k-character external-data location.
+If nesting deeper than protobuf parses, a 100k-character external-data location, and an
+external weight of an element type ONNX does not define.
 """
 
 from __future__ import annotations
@@ -143,6 +144,33 @@ def test_hard_linked_external_data(tmp_path, capsys):
     code, err = _run("rewrite", [path, "-o", str(out), "--fold-constants", "-q"], capsys)
     assert "hard link" in _one_line_error(code, err)
     assert sorted(os.listdir(tmp_path)) == before
+
+
+@pytest.mark.parametrize("held_in", ["initializer", "Constant"])
+def test_external_weight_of_an_element_type_onnx_does_not_define(held_in, tmp_path, capsys):
+    """An external weight with data_type 99 and no length: its size cannot be known, and the
+    graph is invalid (a report), whether the loader reads it from the file's bytes (an
+    initializer) or from the parsed protos (a Constant's value)."""
+    w = TensorProto(name="w", data_type=99, dims=[2])
+    w.data_location = TensorProto.EXTERNAL
+    entry = w.external_data.add()
+    entry.key, entry.value = "location", "w.bin"
+    (tmp_path / "w.bin").write_bytes(bytes(64))
+    nodes = [N("Add", ["x", "w"], ["y"])]
+    if held_in == "Constant":
+        nodes.insert(0, N("Constant", [], ["w"], value=w))
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2])],
+        [w] if held_in == "initializer" else [],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    path = tmp_path / "model.onnx"
+    path.write_bytes(model.SerializeToString())
+    code, _ = _run("check", [str(path), "--backend", "static", "--format", "json"], capsys)
+    assert code == 1
 
 
 def _varint(value: int) -> bytes:
