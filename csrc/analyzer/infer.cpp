@@ -580,11 +580,11 @@ bool reduction(std::string_view op) {
 // The others infer alike there (the same function, or one that differs only as the code says:
 // Softmax's default axis, a Transpose without dims, Gemm's rank-2 inputs, Squeeze and
 // Unsqueeze of an `axes` attribute, ReduceSum's axes attribute, Slice-11's dims of 0,
-// Expand-8's constant shape, and no data propagation but Shape's and Gather's).
+// Expand-8's constant shape, Split-11's `split` attribute, and no data propagation but
+// Shape's and Gather's).
 bool changed_at_13(std::string_view op, int64_t opset) {
   static const std::unordered_set<std::string_view> ops = {
-      "Split", "If", "Resize", "ArgMax", "ArgMin", "QuantizeLinear",
-      "DequantizeLinear"};
+      "If", "Resize", "ArgMax", "ArgMin", "QuantizeLinear", "DequantizeLinear"};
   if (opset >= 13) return false;
   if (opset == 11 && (op == "GatherND" || op == "Dropout" || op == "MaxPool")) return true;
   return ops.count(op) != 0;
@@ -2423,7 +2423,9 @@ class Inference {
   // outputs, adding up to that dim), or (18) `num_outputs` chunks, the last one smaller.
   // The outputs after the first: `more_outputs_`.
   Type split(const Node& n) {
-    if (n.outputs.empty() || n.inputs.empty() || n.inputs[0].empty() || n.inputs.size() > 2) {
+    const bool split_11 = opset_ < 13;  // (Split-11: the sizes an attribute, one input)
+    if (n.outputs.empty() || n.inputs.empty() || n.inputs[0].empty() ||
+        n.inputs.size() > (split_11 ? 1u : 2u)) {
       decline();
     }
     for (std::string_view name : n.outputs) {
@@ -2431,7 +2433,12 @@ class Inference {
     }
     const Attribute* axis_attr = n.attribute("axis");
     const Attribute* num_attr = n.attribute("num_outputs");
+    const Attribute* split_attr = split_11 ? n.attribute("split") : nullptr;
     for (const Attribute& a : n.attributes) {
+      if (&a == split_attr) {
+        if (a.type != 7) decline();  // (INTS)
+        continue;
+      }
       const bool known = a.name == "axis" || (a.name == "num_outputs" && opset_ >= 18);
       if (!known || a.type != 2 || !a.has_i) decline();
     }
@@ -2465,7 +2472,20 @@ class Inference {
     const bool split_input = opset_ >= 18 ? n.inputs.size() == 2 && !n.inputs[1].empty()
                                           : n.inputs.size() == 2 && input_type(n, 1) != nullptr;
     if (opset_ >= 18 && split_input && num_attr) throw Failed{};
-    if (split_input) {
+    if (split_11) {  // the sizes given, or equal parts, one per output
+      if (split_attr) {
+        sizes = split_attr->ints;
+        if (sizes.size() != outputs) throw Failed{};
+        int64_t total = 0;
+        for (int64_t d : sizes) {
+          if (__builtin_add_overflow(total, d, &total)) decline();
+        }
+        if (total != size) throw Failed{};
+      } else {
+        if (size % static_cast<int64_t>(outputs) != 0) throw Failed{};
+        sizes.assign(outputs, size / static_cast<int64_t>(outputs));
+      }
+    } else if (split_input) {
       const Tensor* given_sizes = input_data(n, 1);
       if (!given_sizes) {  // not a constant: the shapes as the input's
         for (Type& type : types) {

@@ -738,7 +738,11 @@ def random_shape_model(seed: int) -> onnx.ModelProto:
             op, ins = "Split", [pick()]
             parts = int(rng.integers(1, 4))
             outputs += [f"t{k}_{i}" for i in range(1, parts)]
-            if rng.random() < 0.5:
+            if opset < 13:  # (Split-11: the sizes an attribute, at times not one per output)
+                if rng.random() < 0.6:
+                    count = parts + int(rng.random() < 0.1)
+                    attributes["split"] = [int(v) for v in rng.integers(0, 4, size=count)]
+            elif rng.random() < 0.5:
                 ins.append(constant(k, 1, 0, 4) if rng.random() < 0.8 else pick())
             if opset >= 18 and rng.random() < 0.7:
                 attributes["num_outputs"] = parts if rng.random() < 0.9 else parts + 1
@@ -1616,7 +1620,11 @@ def _with_ints(node: onnx.NodeProto, name: str, values: list[int]) -> onnx.NodeP
         ([helper.make_node("Slice", ["x", "i0", "i1", "i2"], ["y"])], 11, True),
         ([helper.make_node("Slice", ["e", "i0", "i1", "i0", "i0"], ["y"])], 11, True),  # (0)
         ([helper.make_node("Slice", ["e", "i0", "i1", "i0", "i0"], ["y"])], 13, False),
-        ([helper.make_node("Split", ["x"], ["y", "z"], axis=2, split=[1, 2])], 11, False),
+        ([helper.make_node("Split", ["x"], ["y", "z"], axis=2, split=[1, 2])], 11, True),
+        ([helper.make_node("Split", ["x"], ["y", "z", "u"], axis=-1)], 12, True),  # (equal)
+        ([helper.make_node("Split", ["x"], ["y", "z"], axis=2)], 11, False),  # (3 in 2: fails)
+        ([helper.make_node("Split", ["x"], ["y", "z"], axis=2, split=[1, 1])], 11, False),
+        ([helper.make_node("Split", ["x"], ["y"], axis=0, split=[4])], 11, True),  # (N: unknown)
         ([helper.make_node("Expand", ["x", "i1"], ["y"])], 11, True),
         ([helper.make_node("Shape", ["v"], ["s"]), helper.make_node("Expand", ["x", "s"], ["y"])],
          12, True),  # (a shape of 3 values: 3 dims unknown, broadcast)
@@ -1625,12 +1633,13 @@ def _with_ints(node: onnx.NodeProto, name: str, values: list[int]) -> onnx.NodeP
     ],
     ids=["unsqueeze-11", "squeeze-11", "squeeze-12", "softmax-11", "gemm-11", "transpose-1",
          "reducesum-11", "cast-9", "slice-11", "slice-11-dim-0-step-0", "slice-13-step-0",
-         "split-11", "expand-8", "expand-8-rank", "lessorequal-12", "lessorequal-12-made-up"],
+         "split-11", "split-12-equal", "split-11-uneven", "split-11-sum", "split-11-unknown",
+         "expand-8", "expand-8-rank", "lessorequal-12", "lessorequal-12-made-up"],
 )  # fmt: skip
 def test_the_opset_11_and_12_versions_infer_as_onnx_infers_them(nodes, opset, modelled):
     """Below opset 13 the versions of defs/*/old.cc infer: an op whose inference differs from
-    its version 13's and is not modelled is declined (Split-11; the function LessOrEqual-12
-    where it makes up a dim). Slice-11 gives a dim of 0 before it reads the step (0 here),
+    its version 13's and is not modelled is declined (the function LessOrEqual-12 where it
+    makes up a dim); Split-11 reads its sizes from an attribute, or makes equal parts. Slice-11 gives a dim of 0 before it reads the step (0 here),
     where Slice-13 fails: not modelled as failing (declined), as ONNX's strict run raises."""
     x = _value_info("x", TensorProto.FLOAT, ["N", 1, 3])
     v = _value_info("v", TensorProto.FLOAT, [None, 1, 1])  # (N and a dim unknown: made up)
