@@ -580,11 +580,11 @@ bool reduction(std::string_view op) {
 // The others infer alike there (the same function, or one that differs only as the code says:
 // Softmax's default axis, a Transpose without dims, Gemm's rank-2 inputs, Squeeze and
 // Unsqueeze of an `axes` attribute, ReduceSum's axes attribute, Slice-11's dims of 0,
-// Expand-8's constant shape, Split-11's `split` attribute, and no data propagation but
-// Shape's and Gather's).
+// Expand-8's constant shape, Split-11's `split` attribute, ArgMax-11 and ArgMin-11 without
+// `select_last_index`, and no data propagation but Shape's and Gather's).
 bool changed_at_13(std::string_view op, int64_t opset) {
   static const std::unordered_set<std::string_view> ops = {
-      "If", "Resize", "ArgMax", "ArgMin", "QuantizeLinear", "DequantizeLinear"};
+      "If", "Resize", "QuantizeLinear", "DequantizeLinear"};
   if (opset >= 13) return false;
   if (opset == 11 && (op == "GatherND" || op == "Dropout" || op == "MaxPool")) return true;
   return ops.count(op) != 0;
@@ -3108,7 +3108,8 @@ class Inference {
     if (op == "ArgMax" || op == "ArgMin") {  // INT64; the input's dims, `axis` kept as 1 or pruned
       count(n, 1, 1, 1);
       for (const Attribute& a : n.attributes) {
-        const bool known = a.name == "axis" || a.name == "keepdims" || a.name == "select_last_index";
+        const bool known = a.name == "axis" || a.name == "keepdims" ||
+                           (a.name == "select_last_index" && opset_ >= 12);  // (ArgMax-11: none)
         if (!known || a.type != 2 || !a.has_i) decline();
         n.attribute(a.name);  // (declines a name given twice)
       }

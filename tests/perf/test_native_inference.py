@@ -1625,6 +1625,8 @@ def _with_ints(node: onnx.NodeProto, name: str, values: list[int]) -> onnx.NodeP
         ([helper.make_node("Split", ["x"], ["y", "z"], axis=2)], 11, False),  # (3 in 2: fails)
         ([helper.make_node("Split", ["x"], ["y", "z"], axis=2, split=[1, 1])], 11, False),
         ([helper.make_node("Split", ["x"], ["y"], axis=0, split=[4])], 11, True),  # (N: unknown)
+        ([helper.make_node("ArgMax", ["x"], ["y"], axis=-1, keepdims=0)], 11, True),
+        ([helper.make_node("ArgMin", ["x"], ["y"], select_last_index=1)], 12, True),
         ([helper.make_node("Expand", ["x", "i1"], ["y"])], 11, True),
         ([helper.make_node("Shape", ["v"], ["s"]), helper.make_node("Expand", ["x", "s"], ["y"])],
          12, True),  # (a shape of 3 values: 3 dims unknown, broadcast)
@@ -1634,7 +1636,7 @@ def _with_ints(node: onnx.NodeProto, name: str, values: list[int]) -> onnx.NodeP
     ids=["unsqueeze-11", "squeeze-11", "squeeze-12", "softmax-11", "gemm-11", "transpose-1",
          "reducesum-11", "cast-9", "slice-11", "slice-11-dim-0-step-0", "slice-13-step-0",
          "split-11", "split-12-equal", "split-11-uneven", "split-11-sum", "split-11-unknown",
-         "expand-8", "expand-8-rank", "lessorequal-12", "lessorequal-12-made-up"],
+         "argmax-11", "argmin-12", "expand-8", "expand-8-rank", "lessorequal-12", "lessorequal-12-made-up"],
 )  # fmt: skip
 def test_the_opset_11_and_12_versions_infer_as_onnx_infers_them(nodes, opset, modelled):
     """Below opset 13 the versions of defs/*/old.cc infer: an op whose inference differs from
