@@ -581,10 +581,11 @@ bool reduction(std::string_view op) {
 // Softmax's default axis, a Transpose without dims, Gemm's rank-2 inputs, Squeeze and
 // Unsqueeze of an `axes` attribute, ReduceSum's axes attribute, Slice-11's dims of 0,
 // Expand-8's constant shape, Split-11's `split` attribute, ArgMax-11 and ArgMin-11 without
-// `select_last_index`, and no data propagation but Shape's and Gather's).
+// `select_last_index`, Resize-11 with both sizes and scales or neither, and no data
+// propagation but Shape's and Gather's).
 bool changed_at_13(std::string_view op, int64_t opset) {
   static const std::unordered_set<std::string_view> ops = {
-      "If", "Resize", "QuantizeLinear", "DequantizeLinear"};
+      "If", "QuantizeLinear", "DequantizeLinear"};
   if (opset >= 13) return false;
   if (opset == 11 && (op == "GatherND" || op == "Dropout" || op == "MaxPool")) return true;
   return ops.count(op) != 0;
@@ -1730,12 +1731,13 @@ class Inference {
     return out;
   }
 
-  // Resize (onnx's resizeShapeInferenceVersioned of opsets 13 to 25): the data's element
+  // Resize (onnx's resizeShapeInferenceVersioned of opsets 11 to 28): the data's element
   // type; where it has a shape, its rank, and each dim from `sizes` (a value above 0 of the
   // shape input: a constant's or what data propagation made) or from constant FLOAT
   // `scales` (floor(dim * scale) of a dim that is a value), `axes` picking the dims they
-  // give (the others: the input's values). One of them must be given; a keep_aspect_ratio_
-  // policy other than "stretch" is declined.
+  // give (the others: the input's values). From 13 one of them must be given (at 11 and 12
+  // the sizes win over scales, and neither gives the rank alone); a keep_aspect_ratio_policy
+  // other than "stretch" is declined.
   Type resize(const Node& n) const {
     count(n, 1, 4, 1);
     const Attribute* axes_attr = nullptr;
@@ -1777,7 +1779,10 @@ class Inference {
       scale_values = float_values(*scales);
       if (scale_values.empty()) has_scales = false, scales = nullptr;
     }
-    if (static_cast<int>(has_scales) + static_cast<int>(has_sizes) != 1) throw Failed{};
+    // (Resize-11: both, or neither, may be given: the sizes win, and neither leaves the rank)
+    if (opset_ >= 13 && static_cast<int>(has_scales) + static_cast<int>(has_sizes) != 1) {
+      throw Failed{};
+    }
     out.has_shape = true;
     out.dims.assign(rank, Dim{});
     std::vector<int64_t> axes;
