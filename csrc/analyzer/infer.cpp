@@ -582,12 +582,14 @@ bool reduction(std::string_view op) {
 // Unsqueeze of an `axes` attribute, ReduceSum's axes attribute, Slice-11's dims of 0,
 // Expand-8's constant shape, Split-11's `split` attribute, ArgMax-11 and ArgMin-11 without
 // `select_last_index`, Resize-11 with both sizes and scales or neither, and no data
-// propagation but Shape's and Gather's).
+// propagation but Shape's and Gather's). MaxPool-11's convPoolShapeInference_opset1_to_11
+// gives what opset 12's does: the kernel_shape size it checks first makes the one check
+// the newer adds unreachable.
 bool changed_at_13(std::string_view op, int64_t opset) {
   static const std::unordered_set<std::string_view> ops = {
       "If", "QuantizeLinear", "DequantizeLinear"};
   if (opset >= 13) return false;
-  if (opset == 11 && (op == "GatherND" || op == "Dropout" || op == "MaxPool")) return true;
+  if (opset == 11 && (op == "GatherND" || op == "Dropout")) return true;
   return ops.count(op) != 0;
 }
 

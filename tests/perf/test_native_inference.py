@@ -1627,6 +1627,8 @@ def _with_ints(node: onnx.NodeProto, name: str, values: list[int]) -> onnx.NodeP
         ([helper.make_node("Split", ["x"], ["y"], axis=0, split=[4])], 11, True),  # (N: unknown)
         ([helper.make_node("Resize", ["x", "", "f3", "i3"], ["y"])], 11, True),  # (both)
         ([helper.make_node("Resize", ["x", "", "f3", "i3"], ["y"])], 13, False),
+        ([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2], dilations=[2])], 11, True),
+        ([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2], pads=[1, 0])], 11, True),
         ([helper.make_node("ArgMax", ["x"], ["y"], axis=-1, keepdims=0)], 11, True),
         ([helper.make_node("ArgMin", ["x"], ["y"], select_last_index=1)], 12, True),
         ([helper.make_node("Expand", ["x", "i1"], ["y"])], 11, True),
@@ -1638,13 +1640,15 @@ def _with_ints(node: onnx.NodeProto, name: str, values: list[int]) -> onnx.NodeP
     ids=["unsqueeze-11", "squeeze-11", "squeeze-12", "softmax-11", "gemm-11", "transpose-1",
          "reducesum-11", "cast-9", "slice-11", "slice-11-dim-0-step-0", "slice-13-step-0",
          "split-11", "split-12-equal", "split-11-uneven", "split-11-sum", "split-11-unknown",
-         "resize-11-both", "resize-13-both", "argmax-11", "argmin-12", "expand-8", "expand-8-rank", "lessorequal-12", "lessorequal-12-made-up"],
+         "resize-11-both", "resize-13-both", "maxpool-11-dilated",
+         "maxpool-11", "argmax-11", "argmin-12", "expand-8", "expand-8-rank", "lessorequal-12", "lessorequal-12-made-up"],
 )  # fmt: skip
 def test_the_opset_11_and_12_versions_infer_as_onnx_infers_them(nodes, opset, modelled):
     """Below opset 13 the versions of defs/*/old.cc infer: an op whose inference differs from
     its version 13's and is not modelled is declined (the function LessOrEqual-12 where it
     makes up a dim); Split-11 reads its sizes from an attribute, or makes equal parts;
-    Resize-11 takes sizes and scales both (the sizes win), where Resize-13 fails. Slice-11 gives a dim of 0 before it reads the step (0 here),
+    Resize-11 takes sizes and scales both (the sizes win), where Resize-13 fails; MaxPool-11
+    infers as 12 does. Slice-11 gives a dim of 0 before it reads the step (0 here),
     where Slice-13 fails: not modelled as failing (declined), as ONNX's strict run raises."""
     x = _value_info("x", TensorProto.FLOAT, ["N", 1, 3])
     v = _value_info("v", TensorProto.FLOAT, [None, 1, 1])  # (N and a dim unknown: made up)
