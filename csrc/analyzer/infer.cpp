@@ -1198,7 +1198,7 @@ class Inference {
     if (n.outputs[0].empty()) decline();
   }
 
-  // QuantizeLinear and DequantizeLinear (onnx's functions of opsets 13 to 25): the output
+  // QuantizeLinear and DequantizeLinear (onnx's functions of opsets 13 to 28): the output
   // has the data's shape; its element type is the zero point's (Q; UINT8 without one), FLOAT
   // (DQ below 19) or the scale's (DQ). An `output_dtype` attribute, a zero point given without
   // a type (ONNX then leaves the output's element type unset), an attribute this opset does
@@ -1682,7 +1682,7 @@ class Inference {
     }
   }
 
-  // Pad (onnx's functions of opset 13 and of 18 to 25, alike where the axes are the
+  // Pad (onnx's functions of opset 13 and of 18 to 28, alike where the axes are the
   // default): the data's element type; where it has a shape, its rank, and where the pads
   // are a constant, each padded axis's value plus its pads (a name kept where they add to
   // 0); from 18 the other dims keep their values only, and axes that are not a constant
@@ -1920,7 +1920,7 @@ class Inference {
     return out;
   }
 
-  // GatherND (onnx's function of opsets 13 to 25): the data's element type; where both
+  // GatherND (onnx's function of opsets 13 to 28): the data's element type; where both
   // inputs have shapes and the indices' last dim is a value, the indices' dims but the last,
   // then the data's from that value plus batch_dims (none added: no shape, as ONNX leaves it).
   Type gather_nd(const Node& n) const {
@@ -1948,7 +1948,7 @@ class Inference {
     return out;
   }
 
-  // MaxPool and AveragePool (onnx's pool functions of opsets 13 to 25, alike without
+  // MaxPool and AveragePool (onnx's pool functions of opsets 11 to 28, alike without
   // `ceil_mode`, which is declined): the data's element type and convPoolShapeInference's
   // shape (MaxPool's Indices, a second output, declined). AveragePool reads `dilations`
   // from opset 19.
@@ -2029,7 +2029,7 @@ class Inference {
     return out;
   }
 
-  // Gather (onnx's function of opsets 13 to 25): the data's element type; its dims with the
+  // Gather (onnx's function of opsets 13 to 28): the data's element type; its dims with the
   // one at `axis` replaced by the indices' dims, where both have a shape.
   Type gather(const Node& n) const {
     count(n, 2, 2, 1);
@@ -2090,7 +2090,7 @@ class Inference {
     if (!taken.empty()) propagate(std::move(taken));
   }
 
-  // Unsqueeze and Squeeze (onnx's functions of opsets 13 to 25): the data's element type;
+  // Unsqueeze and Squeeze (onnx's functions of opsets 13 to 28): the data's element type;
   // where it has a shape and the axes are a constant (Squeeze: or left out, then every dim of
   // 1, where all are known), its dims with 1s put in at the axes, or those taken out. Axes
   // out of range, given twice (Unsqueeze) or taking out a dim other than 1 fail the node.
@@ -2215,7 +2215,7 @@ class Inference {
     return out;
   }
 
-  // Slice (onnx's function of opsets 13 to 25) of constant starts, ends, axes and steps (an
+  // Slice (onnx's function of opsets 13 to 28) of constant starts, ends, axes and steps (an
   // axes or steps input without a shape counts as left out, as ONNX's inference reads it):
   // the data's dims, each sliced axis of a known dim cut to ceil((end - start) / step) after
   // clamping, one of an unknown dim left unknown (its name dropped). Bounds that are not
@@ -2547,7 +2547,7 @@ class Inference {
     }
   }
 
-  // Flatten (onnx's functions of opsets 13 to 25): the input's element type; where it has a
+  // Flatten (onnx's functions of opsets 13 to 28): the input's element type; where it has a
   // shape, two dims: the products of the dims before and from `axis` (onnx's multiplyDims:
   // values multiplied, a 1 leaving the other dim as it is, else unknown).
   Type flatten(const Node& n) const {
@@ -2625,7 +2625,7 @@ class Inference {
     return out;
   }
 
-  // ConstantOfShape (onnx's functions of opsets 13 to 25): the `value` tensor's element type
+  // ConstantOfShape (onnx's functions of opsets 13 to 28): the `value` tensor's element type
   // (it of one dim), FLOAT without it; the shape read as Reshape's (getShapeInput), each of
   // its values not negative.
   Type constant_of_shape(const Node& n) const {
@@ -2683,7 +2683,7 @@ class Inference {
     return out;
   }
 
-  // Shape (onnx's functions of opsets 13 to 25): an INT64 tensor of one dim, the input's rank
+  // Shape (onnx's functions of opsets 13 to 28): an INT64 tensor of one dim, the input's rank
   // (from 15: the dims from `start` to `end`, each counted from the back where negative and
   // clamped to the rank) where the input has a shape, else unknown; its data propagation
   // gives that many values (the dims), and none where the input has no shape.
