@@ -581,15 +581,15 @@ bool reduction(std::string_view op) {
 // Softmax's default axis, a Transpose without dims, Gemm's rank-2 inputs, Squeeze and
 // Unsqueeze of an `axes` attribute, ReduceSum's axes attribute, Slice-11's dims of 0,
 // Expand-8's constant shape, Split-11's `split` attribute, ArgMax-11 and ArgMin-11 without
-// `select_last_index`, Resize-11 with both sizes and scales or neither, and no data
-// propagation but Shape's and Gather's). MaxPool-11's convPoolShapeInference_opset1_to_11
+// `select_last_index`, Resize-11 with both sizes and scales or neither, Dropout-10's `ratio`
+// attribute, and no data propagation but Shape's and Gather's). MaxPool-11's convPoolShapeInference_opset1_to_11
 // gives what opset 12's does: the kernel_shape size it checks first makes the one check
 // the newer adds unreachable.
 bool changed_at_13(std::string_view op, int64_t opset) {
   static const std::unordered_set<std::string_view> ops = {
       "If", "QuantizeLinear", "DequantizeLinear"};
   if (opset >= 13) return false;
-  if (opset == 11 && (op == "GatherND" || op == "Dropout")) return true;
+  if (opset == 11 && op == "GatherND") return true;
   return ops.count(op) != 0;
 }
 
@@ -3308,14 +3308,20 @@ class Inference {
       return first_input(n);
     }
     if (op == "Dropout") {  // (13, 22) the data's type; ratio and training_mode scalars; a BOOL mask
-      if (n.inputs.empty() || n.inputs.size() > 3 || n.outputs.empty() || n.outputs.size() > 2) {
+      // (Dropout-10, at opset 11: one input, a FLOAT `ratio` attribute, the same types)
+      const bool dropout_10 = opset_ < 12;
+      if (n.inputs.empty() || n.inputs.size() > (dropout_10 ? 1u : 3u) || n.outputs.empty() ||
+          n.outputs.size() > 2) {
         decline();
       }
       if (n.inputs[0].empty() || n.outputs[0].empty() || (n.outputs.size() == 2 && n.outputs[1].empty())) {
         decline();
       }
       for (const Attribute& a : n.attributes) {
-        if (a.name != "seed" || a.type != 2 || !a.has_i) decline();
+        if (dropout_10 ? (a.name != "ratio" || a.type != 1 || !a.has_f)
+                       : (a.name != "seed" || a.type != 2 || !a.has_i)) {
+          decline();
+        }
         n.attribute(a.name);  // (declines a name given twice)
       }
       if (untyped(n, 0)) return {};

@@ -551,12 +551,14 @@ def random_misc_model(seed: int) -> onnx.ModelProto:
         elif choice < 65:
             op, ins = "Dropout", [pick()]
             for name, elem in (("ratio", np.float32), ("training_mode", np.bool_)):
-                if rng.random() < 0.5:
+                if rng.random() < 0.5 and (opset >= 12 or rng.random() < 0.1):  # (10: none)
                     ins.append(scalar_like(f"{name}{k}", elem) if rng.random() < 0.8 else "")
             if ins[-1] == "":
                 ins.pop()
             if rng.random() < 0.2:
                 attributes["seed"] = int(rng.integers(0, 9))
+            elif opset < 12 and rng.random() < 0.5:  # (Dropout-10's ratio, an attribute)
+                attributes["ratio"] = float(rng.random())
             if rng.random() < 0.4:
                 outs.append(f"mask{k}")
         elif choice < 70:
@@ -1629,6 +1631,7 @@ def _with_ints(node: onnx.NodeProto, name: str, values: list[int]) -> onnx.NodeP
         ([helper.make_node("Resize", ["x", "", "f3", "i3"], ["y"])], 13, False),
         ([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2], dilations=[2])], 11, True),
         ([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2], pads=[1, 0])], 11, True),
+        ([helper.make_node("Dropout", ["x"], ["y", "m"], ratio=0.25)], 11, True),
         ([helper.make_node("ArgMax", ["x"], ["y"], axis=-1, keepdims=0)], 11, True),
         ([helper.make_node("ArgMin", ["x"], ["y"], select_last_index=1)], 12, True),
         ([helper.make_node("Expand", ["x", "i1"], ["y"])], 11, True),
@@ -1641,14 +1644,14 @@ def _with_ints(node: onnx.NodeProto, name: str, values: list[int]) -> onnx.NodeP
          "reducesum-11", "cast-9", "slice-11", "slice-11-dim-0-step-0", "slice-13-step-0",
          "split-11", "split-12-equal", "split-11-uneven", "split-11-sum", "split-11-unknown",
          "resize-11-both", "resize-13-both", "maxpool-11-dilated",
-         "maxpool-11", "argmax-11", "argmin-12", "expand-8", "expand-8-rank", "lessorequal-12", "lessorequal-12-made-up"],
+         "maxpool-11", "dropout-10", "argmax-11", "argmin-12", "expand-8", "expand-8-rank", "lessorequal-12", "lessorequal-12-made-up"],
 )  # fmt: skip
 def test_the_opset_11_and_12_versions_infer_as_onnx_infers_them(nodes, opset, modelled):
     """Below opset 13 the versions of defs/*/old.cc infer: an op whose inference differs from
     its version 13's and is not modelled is declined (the function LessOrEqual-12 where it
     makes up a dim); Split-11 reads its sizes from an attribute, or makes equal parts;
     Resize-11 takes sizes and scales both (the sizes win), where Resize-13 fails; MaxPool-11
-    infers as 12 does. Slice-11 gives a dim of 0 before it reads the step (0 here),
+    infers as 12 does; Dropout-10 takes its ratio as an attribute. Slice-11 gives a dim of 0 before it reads the step (0 here),
     where Slice-13 fails: not modelled as failing (declined), as ONNX's strict run raises."""
     x = _value_info("x", TensorProto.FLOAT, ["N", 1, 3])
     v = _value_info("v", TensorProto.FLOAT, [None, 1, 1])  # (N and a dim unknown: made up)
