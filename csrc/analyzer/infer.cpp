@@ -582,14 +582,14 @@ bool reduction(std::string_view op) {
 // Unsqueeze of an `axes` attribute, ReduceSum's axes attribute, Slice-11's dims of 0,
 // Expand-8's constant shape, Split-11's `split` attribute, ArgMax-11 and ArgMin-11 without
 // `select_last_index`, Resize-11 with both sizes and scales or neither, Dropout-10's `ratio`
-// attribute, and no data propagation but Shape's and Gather's). MaxPool-11's convPoolShapeInference_opset1_to_11
+// attribute, GatherND-11 without `batch_dims`, and no data propagation but Shape's and
+// Gather's). MaxPool-11's convPoolShapeInference_opset1_to_11
 // gives what opset 12's does: the kernel_shape size it checks first makes the one check
 // the newer adds unreachable.
 bool changed_at_13(std::string_view op, int64_t opset) {
   static const std::unordered_set<std::string_view> ops = {
       "If", "QuantizeLinear", "DequantizeLinear"};
   if (opset >= 13) return false;
-  if (opset == 11 && op == "GatherND") return true;
   return ops.count(op) != 0;
 }
 
@@ -1920,14 +1920,14 @@ class Inference {
     return out;
   }
 
-  // GatherND (onnx's function of opsets 13 to 28): the data's element type; where both
+  // GatherND (onnx's functions of opsets 11 to 28): the data's element type; where both
   // inputs have shapes and the indices' last dim is a value, the indices' dims but the last,
   // then the data's from that value plus batch_dims (none added: no shape, as ONNX leaves it).
   Type gather_nd(const Node& n) const {
     count(n, 2, 2, 1);
     int64_t batch_dims = 0;
-    for (const Attribute& a : n.attributes) {
-      if (a.name != "batch_dims" || a.type != 2 || !a.has_i) decline();
+    for (const Attribute& a : n.attributes) {  // (GatherND-11 has none: 0)
+      if (a.name != "batch_dims" || a.type != 2 || !a.has_i || opset_ < 12) decline();
       batch_dims = a.i;
     }
     if (untyped(n, 0)) return {};
