@@ -575,22 +575,20 @@ bool reduction(std::string_view op) {
   return ops.count(op) != 0;
 }
 
-// The modelled ops whose inference at opsets 11 and 12 (their schemas of defs/*/old.cc in onnx
-// 1.23) is not the one of opset 13 modelled here, and is not modelled: declined below 13.
-// The others infer alike there (the same function, or one that differs only as the code says:
+// Whether `op` at `opset` is one whose inference at opsets 11 and 12 (its schema of
+// defs/*/old.cc in onnx 1.23) is not the one of opset 13 modelled here: If-11 (its own type
+// checks and union of the branches' types, not modelled), declined below 13. The others
+// infer alike there (the same function, or one that differs only as the code says:
 // Softmax's default axis, a Transpose without dims, Gemm's rank-2 inputs, Squeeze and
 // Unsqueeze of an `axes` attribute, ReduceSum's axes attribute, Slice-11's dims of 0,
 // Expand-8's constant shape, Split-11's `split` attribute, ArgMax-11 and ArgMin-11 without
 // `select_last_index`, Resize-11 with both sizes and scales or neither, Dropout-10's `ratio`
-// attribute, GatherND-11 without `batch_dims`, and no data propagation but Shape's and
-// Gather's). MaxPool-11's convPoolShapeInference_opset1_to_11
+// attribute, GatherND-11 without `batch_dims`, Q/DQ-10 without `axis`, and no data
+// propagation but Shape's and Gather's). MaxPool-11's convPoolShapeInference_opset1_to_11
 // gives what opset 12's does: the kernel_shape size it checks first makes the one check
 // the newer adds unreachable.
 bool changed_at_13(std::string_view op, int64_t opset) {
-  static const std::unordered_set<std::string_view> ops = {
-      "If", "QuantizeLinear", "DequantizeLinear"};
-  if (opset >= 13) return false;
-  return ops.count(op) != 0;
+  return opset < 13 && op == "If";
 }
 
 bool modelled(std::string_view op) {
@@ -1198,7 +1196,7 @@ class Inference {
     if (n.outputs[0].empty()) decline();
   }
 
-  // QuantizeLinear and DequantizeLinear (onnx's functions of opsets 13 to 28): the output
+  // QuantizeLinear and DequantizeLinear (onnx's functions of opsets 10 to 28): the output
   // has the data's shape; its element type is the zero point's (Q; UINT8 without one), FLOAT
   // (DQ below 19) or the scale's (DQ). An `output_dtype` attribute, a zero point given without
   // a type (ONNX then leaves the output's element type unset), an attribute this opset does
@@ -1207,7 +1205,8 @@ class Inference {
     const bool quantize = n.op == "QuantizeLinear";
     count(n, 2, 3, 1);
     for (const Attribute& a : n.attributes) {
-      const bool defined = a.name == "axis" || (a.name == "saturate" && quantize && opset_ >= 19) ||
+      const bool defined = (a.name == "axis" && opset_ >= 13) ||  // (Q/DQ-10: no axis)
+                           (a.name == "saturate" && quantize && opset_ >= 19) ||
                            (a.name == "block_size" && opset_ >= 21);
       if (!defined || !a.has_i || a.type != 2) decline();
       n.attribute(a.name);  // (declines a name given twice)

@@ -1633,6 +1633,9 @@ def _with_ints(node: onnx.NodeProto, name: str, values: list[int]) -> onnx.NodeP
         ([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2], pads=[1, 0])], 11, True),
         ([helper.make_node("Dropout", ["x"], ["y", "m"], ratio=0.25)], 11, True),
         ([helper.make_node("GatherND", ["x", "i1"], ["y"])], 11, True),
+        ([helper.make_node("QuantizeLinear", ["x", "f1"], ["q"]),
+          helper.make_node("DequantizeLinear", ["q", "f1"], ["y"])], 11, True),
+        ([helper.make_node("QuantizeLinear", ["x", "f1"], ["y"], axis=1)], 12, False),
         ([helper.make_node("ArgMax", ["x"], ["y"], axis=-1, keepdims=0)], 11, True),
         ([helper.make_node("ArgMin", ["x"], ["y"], select_last_index=1)], 12, True),
         ([helper.make_node("Expand", ["x", "i1"], ["y"])], 11, True),
@@ -1645,12 +1648,12 @@ def _with_ints(node: onnx.NodeProto, name: str, values: list[int]) -> onnx.NodeP
          "reducesum-11", "cast-9", "slice-11", "slice-11-dim-0-step-0", "slice-13-step-0",
          "split-11", "split-12-equal", "split-11-uneven", "split-11-sum", "split-11-unknown",
          "resize-11-both", "resize-13-both", "maxpool-11-dilated",
-         "maxpool-11", "dropout-10", "gathernd-11", "argmax-11", "argmin-12", "expand-8", "expand-8-rank", "lessorequal-12", "lessorequal-12-made-up"],
+         "maxpool-11", "dropout-10", "gathernd-11", "qdq-10", "quantize-10-axis", "argmax-11", "argmin-12", "expand-8", "expand-8-rank", "lessorequal-12", "lessorequal-12-made-up"],
 )  # fmt: skip
 def test_the_opset_11_and_12_versions_infer_as_onnx_infers_them(nodes, opset, modelled):
     """Below opset 13 the versions of defs/*/old.cc infer: an op whose inference differs from
     its version 13's and is not modelled is declined (the function LessOrEqual-12 where it
-    makes up a dim); Split-11 reads its sizes from an attribute, or makes equal parts;
+    makes up a dim; an attribute the old version does not define, as Q/DQ-10's axis); Split-11 reads its sizes from an attribute, or makes equal parts;
     Resize-11 takes sizes and scales both (the sizes win), where Resize-13 fails; MaxPool-11
     infers as 12 does; Dropout-10 takes its ratio as an attribute; GatherND-11 has no
     batch_dims. Slice-11 gives a dim of 0 before it reads the step (0 here),
@@ -1661,6 +1664,7 @@ def test_the_opset_11_and_12_versions_infer_as_onnx_infers_them(nodes, opset, mo
     w = numpy_helper.from_array(np.ones((3, 3), np.float32), "w")
     ints = [_int64(f"i{k}", [k]) for k in range(3)]
     ints += [_int64("i3", [2, 2, 6]), numpy_helper.from_array(np.ones(3, np.float32), "f3")]
+    ints.append(numpy_helper.from_array(np.array(0.5, np.float32), "f1"))
     outputs = [helper.make_empty_tensor_value_info(nodes[-1].output[0])]
     graph = helper.make_graph(nodes, "g", [x, v, e], outputs, [w, *ints])
     if nodes[0].op_type == "Gemm":
