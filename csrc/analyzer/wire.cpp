@@ -2559,16 +2559,19 @@ bool sound_head(const TensorHead& head, const std::vector<int>& bits) {
   return (count * per + 7) / 8 == head.raw_data_bytes;
 }
 
+// The bits per element of `head`'s element type in `bits` (0: not known).
+int type_bits(const TensorHead& head, const std::vector<int>& bits) {
+  const int64_t type = head.element_type();
+  return type > 0 && type < static_cast<int64_t>(bits.size()) ? bits[static_cast<size_t>(type)] : 0;
+}
+
 // Whether the external tensor `tensor` (data_location EXTERNAL, `head` its head) has an
 // element type in `bits`, no dim below 0, and a `length` entry, if any and not empty, of ASCII
 // digits giving exactly the bytes its dims and element type need (validity's check of one: a
 // length of other text is not known sound).
 bool sound_external(std::string_view tensor, const TensorHead& head, const std::vector<int>& bits) {
-  int64_t type = head.element_type();
-  if (type <= 0 || type >= static_cast<int64_t>(bits.size()) ||
-      bits[static_cast<size_t>(type)] <= 0) {
-    return false;
-  }
+  const int per = type_bits(head, bits);
+  if (per <= 0) return false;
   unsigned __int128 count;
   ExternalEntries entries;
   if (!dims_product(head, 64, count) || !read_external_entries(tensor, entries)) return false;
@@ -2580,8 +2583,7 @@ bool sound_external(std::string_view tensor, const TensorHead& head, const std::
     if (digit < '0' || digit > '9') return false;
     value = value * 10 + static_cast<uint64_t>(digit - '0');
   }
-  auto per = static_cast<unsigned>(bits[static_cast<size_t>(type)]);
-  return (count * per + 7) / 8 == value;
+  return (count * static_cast<unsigned>(per) + 7) / 8 == value;
 }
 
 bool sound_tensor(std::string_view tensor, const std::vector<int>& bits) {
@@ -2638,12 +2640,6 @@ PyObject* utf8_text(std::string_view text) {
   PyObject* made = PyUnicode_DecodeUTF8(text.data(), static_cast<Py_ssize_t>(text.size()), "strict");
   if (made == nullptr && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) PyErr_Clear();
   return made;
-}
-
-// The bits per element of `head`'s element type in `bits` (0: not known).
-int type_bits(const TensorHead& head, const std::vector<int>& bits) {
-  const int64_t type = head.element_type();
-  return type > 0 && type < static_cast<int64_t>(bits.size()) ? bits[static_cast<size_t>(type)] : 0;
 }
 
 PyObject* external_initializers(PyObject*, PyObject* args) {
