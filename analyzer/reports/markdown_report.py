@@ -18,15 +18,21 @@ from trtforge.analyzer.safe_text import printable
 SHOWN = 50
 
 
-_HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+#: HTML's special characters as entities, `&` first (each replaced over the whole text: a
+#: report of 40,000 findings has ~20 million characters of cells, ~1 s when mapped one by one)
+_HTML = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"))
+
+#: the characters Markdown reads, each escaped with a backslash
+_MARKDOWN = re.compile(r"([\\`*_\[\]#!~])")
 
 
 def _cell(text: str) -> str:
     """Untrusted text safe inside a table cell: one line (newlines and control characters made
     visible escapes), no pipes breaking the row, no Markdown or HTML taking effect."""
     text = printable(text)
-    text = "".join(_HTML.get(c, c) for c in text)
-    text = re.sub(r"([\\`*_\[\]#!~])", r"\\\1", text)
+    for special, entity in _HTML:
+        text = text.replace(special, entity)
+    text = _MARKDOWN.sub(r"\\\1", text)
     return text.replace("|", "\\|")
 
 

@@ -136,3 +136,12 @@ def test_invalid_models_still_give_schema_valid_json(tmp_path, tweak):
     rep = check(save(model, tmp_path / "m.onnx"), target="trt-10", backend="static")
     assert not rep.supported
     validate_check_json(json.loads(render(rep, "json")))
+
+
+def test_a_markdown_cell_escapes_html_markdown_and_pipes_once():
+    """Each character is escaped once, whatever follows it: `&` before the entities it makes,
+    Markdown's characters with a backslash, pipes, and control characters made visible."""
+    from trtforge.analyzer.reports.markdown_report import _cell
+
+    assert _cell("a&lt;b <i>|x_y*\n") == "a&amp;lt;b &lt;i&gt;\\|x\\_y\\*\\\\n"
+    assert _cell("&&>") == "&amp;&amp;&gt;"
