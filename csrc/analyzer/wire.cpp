@@ -2670,20 +2670,19 @@ PyObject* external_initializers(PyObject*, PyObject* args) {
     ExternalEntries entries;
     if (!read_external_entries(payload, entries)) return false;
     // the bytes its dims and element type need (None: an element type without a size, a dim
-    // below 0); a product past 2^64 is declined
-    bool sized = type_bits(head, bits) > 0;
-    unsigned __int128 count = 1;
-    for (uint64_t size : head.dims) {
-      if (static_cast<int64_t>(size) < 0) sized = false;
-      if (!sized) break;
-      count *= size;
-      if (count > (static_cast<unsigned __int128>(1) << 64)) {
-        declined = true;
-        return false;
-      }
+    // below 0, as `loading.tensor_nbytes`); more than 2^60 elements are declined (their bytes
+    // may pass what an unsigned 64-bit value holds)
+    const int per = type_bits(head, bits);
+    const bool sized = per > 0 && std::none_of(head.dims.begin(), head.dims.end(), [](uint64_t d) {
+      return static_cast<int64_t>(d) < 0;
+    });
+    unsigned __int128 count = 0;
+    if (sized && !dims_product(head, 60, count)) {
+      declined = true;
+      return false;
     }
     PyRef nbytes(sized ? PyLong_FromUnsignedLongLong(static_cast<unsigned long long>(
-                             (count * static_cast<unsigned>(type_bits(head, bits)) + 7) / 8))
+                             (count * static_cast<unsigned>(per) + 7) / 8))
                        : Py_NewRef(Py_None));
     PyRef name(utf8_text(head.name));
     PyRef texts[3];
@@ -3496,7 +3495,7 @@ PyMethodDef methods[] = {
      "tensor of the graph (a sparse initializer's values, a node's tensor attribute, a body's) "
      "is stored externally. None when the bytes are not a graph this reader understands, or "
      "hold what it does not model (a text that is not UTF-8, a data_location other than 0 or 1, "
-     "a size past 2^64)."},
+     "more than 2^60 elements)."},
     {"graph_nodes", graph_nodes, METH_O,
      "graph_nodes(serialized_graph) -> bytes: the node fields of the serialized GraphProto "
      "copied in order (a GraphProto holding only its nodes: what node_columns reads, without "

@@ -680,6 +680,16 @@ def test_external_initializers_are_what_the_protos_hold(tmp_path):
                 if t.data_location == TensorProto.EXTERNAL
             ]
     assert compared > 1500 and external > 500 and declined > 20
+    # 2^61 DOUBLEs need 2^64 bytes: more than an unsigned 64-bit value holds (declined, and
+    # the protos' reading gives the size whole)
+    huge = onnx.TensorProto(name="w", data_type=TensorProto.DOUBLE, dims=[1 << 30, 1 << 31])
+    huge.data_location = TensorProto.EXTERNAL
+    entry = huge.external_data.add()
+    entry.key, entry.value = "location", "w.bin"
+    model = onnx.ModelProto(graph=onnx.GraphProto(initializer=[huge]))
+    graph = model.graph.SerializeToString()
+    assert _wire.external_initializers(graph, validity.raw_data_bits()) is None
+    assert list(loading._external_records(model, graph))[0][4] == 1 << 64
 
 
 def test_attribute_keys_leave_out_only_the_values_of_sound_tensors():
