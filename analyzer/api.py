@@ -53,6 +53,7 @@ def check(
     target: str | Target | None = None,
     backend: str = "auto",
     advice: bool = True,
+    shows_digest: bool = True,
 ) -> Report:
     """Checks whether TensorRT's ONNX parser accepts every node of `model`.
 
@@ -63,6 +64,9 @@ def check(
             installed TensorRT's, else `trt-11`.
         backend: `static` (knowledge base), `parser` (real parser) or `auto`.
         advice: add performance advice (fusions trt-rewrite would make) as graph warnings.
+        shows_digest: whether the caller reads the model file's SHA-256
+            (`report.model.sha256`, which JSON and SARIF reports show); False: a large file
+            is hashed only if it is asked for after all (`load_model`'s `hash_meanwhile`).
 
     Returns:
         The report; `report.supported` is the whole-model verdict.
@@ -72,7 +76,7 @@ def check(
     """
     wanted = parse_target(target) if target is not None else None
     chosen = resolve_backend(backend, wanted)
-    session = ModelSession.of(model)
+    session = ModelSession.of(model, hash_meanwhile=shows_digest)
     loaded = session.loaded
     if chosen == "parser":
         from trtforge.analyzer import trt as trt_adapter

@@ -381,7 +381,7 @@ class PendingTypes:
         try:
             pipe, self._pipe = self._pipe, -1
             more = lambda: inference_guard.deadline(self._inferred_bytes()) - first  # noqa: E731
-            written = read_all(pipe, first, more)
+            written = read_all(pipe, first, more, _step)
         finally:
             if written is None:  # past its deadline, or a signal stops the command
                 kill(self._pid)
@@ -451,10 +451,16 @@ def kill(pid: int) -> None:
         pass
 
 
-def read_all(pipe: int, seconds: float, more: Callable[[], float] | None = None) -> bytes | None:
+def read_all(
+    pipe: int,
+    seconds: float,
+    more: Callable[[], float] | None = None,
+    step: Callable[[], bool] | None = None,
+) -> bytes | None:
     """What is written to `pipe` (a read end, closed here) until its writer closes it; None
     where that takes more than `seconds`, and `more()` seconds more if given (asked once, at
-    the first deadline): the writer, a child, is then the caller's to kill."""
+    the first deadline): the writer, a child, is then the caller's to kill. `step`: called
+    whenever nothing is there to read, until it returns False (`while_waiting`)."""
     chunks = []
     end = time.monotonic() + seconds
     with os.fdopen(pipe, "rb", buffering=0) as read:
@@ -463,7 +469,11 @@ def read_all(pipe: int, seconds: float, more: Callable[[], float] | None = None)
             if left <= 0 and more is not None:
                 end, more = end + more(), None
                 left = end - time.monotonic()
-            if left <= 0 or not select.select([read], [], [], left)[0]:
+            wait = left if step is None else 0
+            if left <= 0 or not select.select([read], [], [], wait)[0]:
+                if left > 0 and step is not None:
+                    step = step if step() else None
+                    continue
                 if more is None:
                     return None
                 continue
@@ -623,6 +633,9 @@ def die_with_parent(parent: int) -> None:
 #: work to do while waiting for a child (`when_idle`)
 _idle: list = []
 
+#: work done a step at a time while waiting for a child (`while_waiting`)
+_steps: list = []
+
 
 def when_idle(work) -> None:
     """Runs `work()` (no arguments) the next time this process would wait for an inference
@@ -630,6 +643,27 @@ def when_idle(work) -> None:
     as importing its report writer, done in time that is otherwise spent waiting. Errors of
     `work` are ignored (the command meets them again when it does the work itself)."""
     _idle.append(work)
+
+
+def while_waiting(step) -> None:
+    """Calls `step()` (no arguments; whether it has more to do) again and again while this
+    process waits for an inference child with nothing to read from it yet (`read_all`),
+    until it has no more to do: for work that may not be needed (a digest only some reports
+    show), done in pieces small enough (a few milliseconds) not to delay what the command
+    waits for. Errors of `step` end it (whoever needs the work meets them again)."""
+    _steps.append(step)
+
+
+def _step() -> bool:
+    """One step of the first work `while_waiting` holds; whether any is left."""
+    while _steps:
+        try:
+            if _steps[0]():
+                return True
+        except Exception as err:  # noqa: BLE001 - done again, and reported, when needed
+            log.debug("work while waiting failed: %s", err)
+        _steps.pop(0)
+    return False
 
 
 def _run_idle() -> None:
@@ -665,9 +699,11 @@ def prefetch(path: str) -> None:
 
 def discard_prefetch() -> None:
     """Stops a prefetching child that nothing took over (the command failed first), and
-    drops the idle work that no wait ran (`when_idle`): the command's check is over."""
+    drops the idle work that no wait ran (`when_idle`, `while_waiting`): the command's
+    check is over."""
     global _prefetch
     _idle.clear()
+    _steps.clear()
     pending, _prefetch = _prefetch, None
     if pending is not None:
         pending.close()

@@ -38,7 +38,13 @@ from trtforge.analyzer._shallow_graph import (
     graph_field,
 )
 from trtforge.analyzer.errors import UserError, short
-from trtforge.analyzer.model_bytes import BytesRead, FileRead, cannot_read, read_sparse
+from trtforge.analyzer.model_bytes import (
+    BytesRead,
+    FileRead,
+    PendingDigest,
+    cannot_read,
+    read_sparse,
+)
 
 log = logging.getLogger("trtforge.loading")
 
@@ -120,8 +126,9 @@ class LoadedModel:
     #: (start, end) in them of the raw data of each initializer at `elided`
     _source: BytesRead | FileRead | None = field(default=None, repr=False, compare=False)
     _spans: dict[int, tuple[int, int]] = field(default_factory=dict, repr=False, compare=False)
-    #: what gives `sha256` when it is first asked for (a lean load's hashing thread, or, for
-    #: a file read sparsely, the function that reads and hashes the file: `_hashing` False)
+    #: what gives `sha256` when it is first asked for (a thread hashing the bytes read; for
+    #: a file read whole, a `model_bytes.PendingDigest`, and for one read sparsely, the
+    #: function that reads and hashes the file: these two with `_hashing` False)
     _later_sha256: Callable[[], str] | None = field(default=None, repr=False, compare=False)
     _hashing: bool = field(default=True, repr=False, compare=False)
 
@@ -145,9 +152,10 @@ class LoadedModel:
     def sha256_later(self) -> str | Callable[[], str]:
         """`sha256`, or, until a lean load's digest is asked for, the function that gives it
         (`report.ModelInfo`: a text report never shows the digest): it waits for the thread
-        hashing the bytes read, or reads and hashes a file read sparsely. The function holds
-        neither the model nor, once the thread is done, the file's bytes: a report kept
-        after its model (`trt-check` of a folder) keeps no weights."""
+        hashing the bytes read, hashes the bytes read whole (`model_bytes.PendingDigest`), or
+        reads and hashes a file read sparsely. The function holds neither the model nor,
+        once the thread is done, the file's bytes: a report kept after its model
+        (`trt-check` of a folder) keeps no weights."""
         return self._sha256 if self._later_sha256 is None else self._later_sha256
 
     def elided_weight(self, position: int) -> onnx.TensorProto:
@@ -526,7 +534,9 @@ def require_model_file(path: Path) -> os.stat_result:
 
 
 def load_model(
-    model: str | os.PathLike | onnx.ModelProto | bytes, folder: Path | None = None
+    model: str | os.PathLike | onnx.ModelProto | bytes,
+    folder: Path | None = None,
+    hash_meanwhile: bool = True,
 ) -> LoadedModel:
     """Loads and validates a model without loading its external weights.
 
@@ -534,6 +544,12 @@ def load_model(
         model: a path, a ModelProto, or serialized bytes.
         folder: for a ModelProto made from a model file (a local function's call inlined on
             its own), that file's folder: its external data is found and checked there.
+        hash_meanwhile: for a file of LEAN_PARSE_BYTES or more read whole and parsed lean,
+            whose digest only a JSON or SARIF report shows: hash it by a thread while the
+            command goes on (the caller will ask for it); False: when asked, and a piece
+            at a time while the command waits for its inference child
+            (`model_bytes.PendingDigest`: a text report never waits for 0.2 s of hashing a
+            230 MB file, nor shares a core with it).
 
     Raises:
         UserError: the file is missing, not a model, damaged, or its external data is unsafe.
@@ -560,7 +576,7 @@ def load_model(
             f"{path}: the file is {size / 2**30:.1f} GiB; a single protobuf cannot exceed 2 GiB",
             "save the model with external data (onnx.save(..., save_as_external_data=True))",
         )
-    data, source, lean, digest = _read(path, size)
+    data, source, lean, digest = _read(path, size, hash_meanwhile)
     try:
         proto = _parse(data if lean is None else lean[0], str(path))
         _validate(proto, str(path))
@@ -577,7 +593,9 @@ def load_model(
     else:  # the whole proto and the digest when asked for
         loaded = LoadedModel(path, None, None, refs, total, lean=proto)
         loaded._source, loaded._spans, loaded._later_sha256 = source, lean[1], digest
-        loaded._hashing = not isinstance(source, FileRead)
+        loaded._hashing = not isinstance(source, FileRead) and not isinstance(
+            digest, PendingDigest
+        )
     loaded = _with_graph_reads(loaded, data)
     # what an inference child that maps the file (a prefetch, or one started after loading:
     # `background`) binds its types to, for a lean load (whose file is hashed only when
@@ -619,11 +637,11 @@ def _with_graph_reads(loaded: LoadedModel, data: bytes) -> LoadedModel:
     return loaded
 
 
-def _read(path: Path, size: int):
+def _read(path: Path, size: int, hash_meanwhile: bool = True):
     """(data, source, lean, digest) of the model file `path` of `size` bytes: its bytes
     (where a sparse read skipped a payload, zeros); where the data left out of the lean
     structure is read from (`LoadedModel._source`); `_lean`'s result (None: parse `data`);
-    and the function giving the file's SHA-256.
+    and the function giving the file's SHA-256 (`hash_meanwhile`: as `load_model`'s).
 
     A file of LEAN_PARSE_BYTES or more is read sparsely (`model_bytes.read_sparse`): the raw
     data of more than MAX_INFERENCE_INITIALIZER_BYTES of its initializers is left in the
@@ -648,7 +666,14 @@ def _read(path: Path, size: int):
         sparse.read_skipped(kept)
         lean = _lean(data)
     if len(kept) == len(sparse.skipped):  # the whole file is read
-        return data, BytesRead(data), lean, _digest_meanwhile(data)
+        if lean is None or hash_meanwhile:  # (parsed whole: its digest is asked for at once)
+            return data, BytesRead(data), lean, _digest_meanwhile(data)
+        source = BytesRead(data)  # hashed when asked, and while the command waits anyway
+        digest = PendingDigest(source, sparse.file)
+        from trtforge.analyzer.background import while_waiting
+
+        while_waiting(digest.advance)
+        return data, source, lean, digest
     return data, sparse.file, lean, sparse.file.sha256
 
 

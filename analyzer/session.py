@@ -73,8 +73,10 @@ class ModelSession:
         cls,
         model: str | os.PathLike | onnx.ModelProto | bytes | LoadedModel | ModelSession,
         for_rewrite: bool = False,
+        hash_meanwhile: bool = True,
     ) -> ModelSession:
-        """A session for `model`; `model` itself when it is one.
+        """A session for `model`; `model` itself when it is one (`hash_meanwhile`: a path's,
+        as `load_model`'s).
 
         Raises:
             UserError: a path or proto `load_model` refuses.
@@ -82,7 +84,10 @@ class ModelSession:
         if isinstance(model, ModelSession):
             model.for_rewrite = model.for_rewrite or for_rewrite
             return model
-        loaded = model if isinstance(model, LoadedModel) else load_model(model)
+        if isinstance(model, LoadedModel):
+            loaded = model
+        else:
+            loaded = load_model(model, hash_meanwhile=hash_meanwhile)
         return cls(loaded, for_rewrite)
 
     @classmethod

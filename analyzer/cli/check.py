@@ -94,7 +94,7 @@ def _main(argv: Sequence[str] | None) -> int:
         _prefetch_types(args)
     from trtforge.analyzer import background
     from trtforge.analyzer.api import check
-    from trtforge.analyzer.reports import prepare, render, write_report
+    from trtforge.analyzer.reports import SHOWS_DIGEST, prepare, render, write_report
 
     background.when_idle(lambda: prepare(args.format, args.output))
 
@@ -102,7 +102,11 @@ def _main(argv: Sequence[str] | None) -> int:
     if one_file:
         try:
             report = check(
-                args.model[0], target=args.target, backend=args.backend, advice=not args.no_advice
+                args.model[0],
+                target=args.target,
+                backend=args.backend,
+                advice=not args.no_advice,
+                shows_digest=args.format in SHOWS_DIGEST,
             )
         finally:
             background.discard_prefetch()
@@ -144,7 +148,7 @@ def _check_many(args, color: bool) -> int:
 
     from trtforge.analyzer.api import check, resolve_backend
     from trtforge.analyzer.batch import check_many, collect
-    from trtforge.analyzer.reports import write_report
+    from trtforge.analyzer.reports import SHOWS_DIGEST, write_report
     from trtforge.analyzer.reports.many_report import render
     from trtforge.analyzer.targets import parse_target
 
@@ -153,7 +157,13 @@ def _check_many(args, color: bool) -> int:
     paths = collect(args.model)
 
     def one(path: str):
-        return check(path, target=target, backend=args.backend, advice=not args.no_advice)
+        return check(
+            path,
+            target=target,
+            backend=args.backend,
+            advice=not args.no_advice,
+            shows_digest=args.format in SHOWS_DIGEST,
+        )
 
     if sys.stderr.isatty() and not args.quiet:
         from rich.console import Console

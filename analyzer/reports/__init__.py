@@ -9,6 +9,9 @@ from trtforge.analyzer.report import Report
 
 FORMATS = ("text", "json", "sarif", "markdown")
 
+#: the formats whose report shows the model file's SHA-256 (`api.check`'s `shows_digest`)
+SHOWS_DIGEST = ("json", "sarif")
+
 
 def _writer(fmt: str):
     if fmt not in FORMATS:

@@ -770,6 +770,42 @@ def test_idle_work_runs_while_waiting_for_the_child(fork_always):
     assert "never" not in done
 
 
+def test_steps_run_while_nothing_is_there_to_read(fork_always, monkeypatch):
+    """`while_waiting` work runs a step at a time while the command waits for its child
+    with nothing to read yet, until it says it is done, a failing one ended without stopping
+    the others; what the child sends is read whole all the same."""
+    import time
+
+    steps = []
+
+    def slow_child(out) -> None:
+        time.sleep(0.3)
+        out.write(b"the table" * 100_000)
+
+    def counting(label: str, limit: int):
+        def step() -> bool:
+            steps.append(label)
+            time.sleep(0.001)
+            return steps.count(label) < limit
+
+        return step
+
+    background.while_waiting(counting("a", 3))
+    background.while_waiting(lambda: 1 / 0)
+    background.while_waiting(counting("b", 10**9))  # more than the wait holds
+    pid, pipe = background.fork_child(slow_child)
+    try:
+        written = background.read_all(pipe, 30, None, background._step)
+    finally:
+        os.waitpid(pid, 0)
+    assert written == b"the table" * 100_000
+    assert steps[:3] == ["a", "a", "a"]
+    assert 10 < steps.count("b") < 10**9  # steps while waiting, none once the child is done
+    assert len(background._steps) == 1  # b's work is left for the next wait
+    background.discard_prefetch()
+    assert background._steps == []
+
+
 def test_work_meanwhile_runs_while_waiting_for_its_child(fork_always):
     """`PendingTypes.meanwhile` work runs once, while that child's result is awaited, a
     failing piece of it not stopping the rest; in-process types run nothing meanwhile."""

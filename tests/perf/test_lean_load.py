@@ -349,6 +349,82 @@ def test_a_report_keeps_no_weights_of_its_model(sparse, lean_files, monkeypatch,
     assert report.model.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def test_a_file_read_whole_is_hashed_when_asked_or_while_the_command_waits(lean_files, tmp_path):
+    """A lean load whose sparse read skipped nothing (no weight of more than 64 KB), for a
+    report that does not show the digest (`hash_meanwhile=False`: `trt-check`'s text and
+    Markdown), starts no hashing thread, which took a core from the inference child: its
+    digest (`model_bytes.PendingDigest`) is hashed a piece at a time while the command
+    waits for its child (`background.while_waiting`), the rest when asked. Asked for once
+    the load is gone (a kept report), the rest is read from the file: the one loaded, or an
+    error. For JSON and SARIF a thread hashes it as before."""
+    import gc
+    import os
+    import threading
+
+    from trtforge.analyzer.errors import UserError
+
+    path = tmp_path / "m.onnx"
+    onnx.save(_layernorm_model(hidden=1000), path)  # (32 KB of weights)
+    whole = hashlib.sha256(path.read_bytes()).hexdigest()
+    background.discard_prefetch()
+    shown = load_model(path)
+    assert shown.lean is not None
+    assert not isinstance(shown._later_sha256, model_bytes.PendingDigest)
+    assert background._steps == [] and shown.sha256 == whole
+    loaded = load_model(path, hash_meanwhile=False)
+    digest = loaded._later_sha256
+    assert loaded.lean is not None and isinstance(digest, model_bytes.PendingDigest)
+    assert "trtforge-digest" not in {thread.name for thread in threading.enumerate()}
+    assert background._steps == [digest.advance]
+    assert digest.advance(1000) and digest._hashed == 1000
+    assert not background._step()  # the rest, in one step (8 MiB), and no step left
+    assert background._steps == [] and digest._digest == whole
+    assert loaded.sha256 == whole
+
+    loaded = load_model(path, hash_meanwhile=False)
+    digest = loaded._later_sha256
+    digest.advance(1000)
+    del loaded
+    gc.collect()
+    assert digest() == whole  # the rest read from the file
+
+    loaded = load_model(path, hash_meanwhile=False)
+    digest = loaded._later_sha256
+    del loaded
+    gc.collect()
+    info = path.stat()
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns + 1_000_000))
+    with pytest.raises(UserError, match="changed while it was checked"):
+        digest()
+    background.discard_prefetch()
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif", "markdown"])
+def test_trt_check_hashes_meanwhile_only_for_reports_that_show_the_digest(
+    fmt, lean_files, monkeypatch, tmp_path
+):
+    """`trt-check --format text` (or markdown) loads its model with `hash_meanwhile=False`,
+    JSON and SARIF with True, and the JSON report's digest is the file's."""
+    from trtforge.analyzer.cli import check as cli
+
+    path, out = tmp_path / "m.onnx", tmp_path / f"report.{fmt}"
+    onnx.save(_layernorm_model(hidden=1000), path)
+    asked = []
+    real_load = session.load_model
+
+    def load_model(model, *args, **kwargs):
+        asked.append(kwargs.get("hash_meanwhile"))
+        return real_load(model, *args, **kwargs)
+
+    monkeypatch.setattr(session, "load_model", load_model)
+    argv = [str(path), "--target", "rtx-1", "--backend", "static", "--format", fmt]
+    assert cli.main([*argv, "-o", str(out)]) in (0, 1)
+    assert asked == [fmt in ("json", "sarif")]
+    if fmt == "json":
+        digest = json.loads(out.read_text())["model"]["sha256"]
+        assert digest == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def test_a_sparse_read_leaves_large_weights_in_the_file(lean_files, tmp_path):
     """A large file is read without the raw data of its initializers of more than 64 KB
     (`model_bytes.read_sparse`); each weight's data, the whole proto and the digest are
