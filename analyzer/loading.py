@@ -593,9 +593,7 @@ def load_model(
     else:  # the whole proto and the digest when asked for
         loaded = LoadedModel(path, None, None, refs, total, lean=proto)
         loaded._source, loaded._spans, loaded._later_sha256 = source, lean[1], digest
-        loaded._hashing = not isinstance(source, FileRead) and not isinstance(
-            digest, PendingDigest
-        )
+        loaded._hashing = not isinstance(source, FileRead) and not isinstance(digest, PendingDigest)
     loaded = _with_graph_reads(loaded, data)
     # what an inference child that maps the file (a prefetch, or one started after loading:
     # `background`) binds its types to, for a lean load (whose file is hashed only when
