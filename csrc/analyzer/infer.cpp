@@ -187,29 +187,74 @@ void put_tag(std::string& out, uint32_t field, uint32_t wire) {
   put_varint(out, (static_cast<uint64_t>(field) << 3) | wire);
 }
 
-// A TypeProto as protobuf serializes it (fields in number order).
-std::string serialize(const Type& type) {
-  std::string tensor;
-  put_tag(tensor, 1, 0);
-  put_varint(tensor, static_cast<uint64_t>(type.elem));
-  if (type.has_shape) {
-    std::string shape;
-    for (const Dim& d : type.dims) {
-      std::string dim;
-      if (d.kind == Dim::kValue) {
-        put_tag(dim, 1, 0);
-        put_varint(dim, static_cast<uint64_t>(d.value));
-      } else if (d.kind == Dim::kParam) {
-        put_field(dim, 2, d.param);
-      }
-      if (d.has_denotation) put_field(dim, 3, d.denotation);
-      put_field(shape, 1, dim);
+// The bytes of a varint.
+size_t varint_size(uint64_t value) {
+  size_t size = 1;
+  for (; value >= 0x80; value >>= 7) ++size;
+  return size;
+}
+
+// The bytes of a length-delimited field (of a number below 16) whose payload is `size` bytes.
+size_t field_size(size_t size) { return 1 + varint_size(size) + size; }
+
+// The bytes of a TensorShapeProto.Dimension's payload.
+size_t dim_size(const Dim& d) {
+  size_t size = 0;
+  if (d.kind == Dim::kValue) size += 1 + varint_size(static_cast<uint64_t>(d.value));
+  if (d.kind == Dim::kParam) size += field_size(d.param.size());
+  if (d.has_denotation) size += field_size(d.denotation.size());
+  return size;
+}
+
+// The bytes of the TensorShapeProto's and the TypeProto.Tensor's payloads of `type`.
+void tensor_sizes(const Type& type, size_t& shape, size_t& tensor) {
+  shape = 0;
+  for (const Dim& d : type.dims) shape += field_size(dim_size(d));
+  tensor = 1 + varint_size(static_cast<uint64_t>(type.elem));
+  if (type.has_shape) tensor += field_size(shape);
+}
+
+// The bytes of `type` serialized (`serialize_to`).
+size_t serialized_size(const Type& type) {
+  size_t shape, tensor;
+  tensor_sizes(type, shape, tensor);
+  return field_size(tensor);
+}
+
+// Appends a TypeProto as protobuf serializes it (fields in number order), each message's
+// size computed first: no buffer of its own (a 100,000-node LLM's declarations and
+// inferred types are each serialized once or twice).
+void serialize_to(std::string& out, const Type& type) {
+  size_t shape, tensor;
+  tensor_sizes(type, shape, tensor);
+  put_tag(out, 1, 2);
+  put_varint(out, tensor);
+  put_tag(out, 1, 0);
+  put_varint(out, static_cast<uint64_t>(type.elem));
+  if (!type.has_shape) return;
+  put_tag(out, 2, 2);
+  put_varint(out, shape);
+  for (const Dim& d : type.dims) {
+    put_tag(out, 1, 2);
+    put_varint(out, dim_size(d));
+    if (d.kind == Dim::kValue) {
+      put_tag(out, 1, 0);
+      put_varint(out, static_cast<uint64_t>(d.value));
+    } else if (d.kind == Dim::kParam) {
+      put_field(out, 2, d.param);
     }
-    put_field(tensor, 2, shape);
+    if (d.has_denotation) put_field(out, 3, d.denotation);
   }
-  std::string out;
-  put_field(out, 1, tensor);
-  return out;
+}
+
+// Whether `bytes` are `type` as `serialize` writes it (compared in a buffer of the thread's,
+// reused).
+bool serializes_as(const Type& type, std::string_view bytes) {
+  if (serialized_size(type) != bytes.size()) return false;
+  thread_local std::string scratch;
+  scratch.clear();
+  serialize_to(scratch, type);
+  return scratch == bytes;
 }
 
 // A declared TypeProto: a tensor type whose bytes are the ones protobuf would write again
@@ -232,6 +277,9 @@ Type parse_declared(std::string_view bytes) {
       elem_seen = true;
     } else if (f.number == 2 && f.wire == 2 && shapes++ == 0) {
       type.has_shape = true;
+      size_t rank = 0;
+      each(f.payload, [&](const Field&) { ++rank; });
+      type.dims.reserve(rank);
       each(f.payload, [&](const Field& d) {
         if (d.number != 1 || d.wire != 2) decline();
         Dim dim;
@@ -257,7 +305,7 @@ Type parse_declared(std::string_view bytes) {
   });
   if (!elem_seen || type.elem <= 0) decline();  // ONNX refuses an unknown element type
   type.known = true;
-  if (serialize(type) != bytes) decline();
+  if (!serializes_as(type, bytes)) decline();
   return type;
 }
 
@@ -474,6 +522,15 @@ Attribute parse_attribute(std::string_view bytes) {
 Node parse_node(std::string_view bytes) {
   Node n;
   int ops = 0, domains = 0;
+  size_t inputs = 0, outputs = 0, attributes = 0;  // (each vector allocated once)
+  each(bytes, [&](const Field& f) {
+    inputs += f.number == 1;
+    outputs += f.number == 2;
+    attributes += f.number == 5;
+  });
+  n.inputs.reserve(inputs);
+  n.outputs.reserve(outputs);
+  n.attributes.reserve(attributes);
   each(bytes, [&](const Field& f) {
     if (f.wire != 2) decline();
     switch (f.number) {
@@ -766,7 +823,7 @@ class Inference {
     std::string graph;
     graph.reserve(scopes_[0].added.size() * 64 + nodes.size() * 16);
     put_nodes(graph, nodes);
-    for (const ValueInfo& v : inputs_) put_field(graph, 11, named(v.name, v.type));
+    for (const ValueInfo& v : inputs_) put_named(graph, 11, v.name, v.type);
     put_outputs_and_value_info(graph, outputs_, 0);
     std::string model;
     put_field(model, 7, graph);
@@ -850,6 +907,8 @@ class Inference {
 
   void run_nodes(std::vector<Node>& nodes) {
     for (Node& n : nodes) {
+      n.in.reserve(n.inputs.size());
+      n.out.reserve(n.outputs.size());
       for (std::string_view name : n.inputs) n.in.push_back(name.empty() ? kNoName : id(name));
       for (std::string_view name : n.outputs) n.out.push_back(name.empty() ? kNoName : id(name));
       node(n);
@@ -897,16 +956,16 @@ class Inference {
         put_field(scratch, 1, outputs[k].name);
         put_field(graph, 12, scratch);
       } else {
-        put_field(graph, 12, named(outputs[k].name, serialize(type)));
+        put_named(graph, 12, outputs[k].name, type);
       }
     }
     if (scope == 0) {  // the declared entries (merged), then those inference added
       for (size_t k = 0; k < value_info_.size(); ++k) {
-        put_field(graph, 13, named(value_info_[k].name, serialize(declared_[k])));
+        put_named(graph, 13, value_info_[k].name, declared_[k]);
       }
     }
     for (uint32_t at : scopes_[scope].added) {
-      put_field(graph, 13, named(names_[at], serialize(slots_[at].type)));
+      put_named(graph, 13, names_[at], slots_[at].type);
     }
   }
 
@@ -919,11 +978,24 @@ class Inference {
     return static_cast<uint32_t>(at);
   }
 
-  static std::string named(std::string_view name, std::string_view type) {
-    std::string out;
+  // Appends field `field` holding a ValueInfoProto of `name` and the serialized `type`.
+  static void put_named(std::string& out, uint32_t field, std::string_view name,
+                        std::string_view type) {
+    put_tag(out, field, 2);
+    put_varint(out, field_size(name.size()) + field_size(type.size()));
     put_field(out, 1, name);
     put_field(out, 2, type);
-    return out;
+  }
+
+  // Appends field `field` holding a ValueInfoProto of `name` and `type` (as `serialize`).
+  static void put_named(std::string& out, uint32_t field, std::string_view name,
+                        const Type& type) {
+    put_tag(out, field, 2);
+    put_varint(out, field_size(name.size()) + field_size(serialized_size(type)));
+    put_field(out, 1, name);
+    put_tag(out, 2, 2);
+    put_varint(out, serialized_size(type));
+    serialize_to(out, type);
   }
 
   // The made-up names (`unk__<n>`, the only ones `new_symbol` asks about) that `v` declares
