@@ -74,6 +74,8 @@ class Interned {
     return object;
   }
 
+  void prefetch(std::string_view key) const { table_.prefetch(key); }
+
  private:
   StringTable<PyObject*> table_;
 };
@@ -97,6 +99,7 @@ struct Texts {
   Interned table;
   explicit Texts(size_t expected) : table(expected) {}
   PyObject* get(std::string_view text) { return table.get(text, make_text); }
+  void prefetch(std::string_view text) const { table.prefetch(text); }
 };
 
 struct Blobs {
@@ -177,6 +180,15 @@ Outcome read_node(std::string_view node, Texts& texts, Blobs& blobs, Columns& ou
   return Outcome::kDone;
 }
 
+// Fetches the table slots of a node's input, output and node names ahead of `read_node`
+// (malformed bytes: whatever was fetched; `read_node` finds what is wrong).
+void prefetch_names(std::string_view node, const Texts& texts) {
+  each_raw_field(node, [&](uint32_t field, uint32_t wire, std::string_view, std::string_view payload) {
+    if (field <= 3 && wire == 2) texts.prefetch(payload);
+    return true;
+  });
+}
+
 PyObject* node_columns(PyObject*, PyObject* arg) {
   Py_buffer view;
   if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) != 0) return nullptr;
@@ -208,22 +220,40 @@ PyObject* node_columns(PyObject*, PyObject* arg) {
     blobs.start = static_cast<const char*>(view.buf);
     Columns columns;
     Outcome outcome = columns.ok() ? Outcome::kDone : Outcome::kError;
-    while (outcome == Outcome::kDone && r.p < r.end) {
-      uint64_t tag;
-      if (!r.varint(tag) || (tag >> 3) == 0) {
-        outcome = Outcome::kMalformed;
-        break;
-      }
-      if ((tag >> 3) == 1) {
-        std::string_view node;
-        if ((tag & 7) != 2 || !r.bytes(node)) {
+    // the nodes read a few ahead of the one being read, whose names' slots are fetched
+    // meanwhile (`prefetch_names`): the probes' cache misses overlap instead of each
+    // stalling the read in turn
+    constexpr size_t kAhead = 4;
+    std::string_view ahead[kAhead];
+    size_t queued = 0, next = 0;  // nodes read ahead, and the position of the first
+    bool ended = false;
+    while (outcome == Outcome::kDone) {
+      while (!ended && queued < kAhead) {  // read ahead to kAhead nodes
+        if (r.p >= r.end) {
+          ended = true;
+          break;
+        }
+        uint64_t tag;
+        if (!r.varint(tag) || (tag >> 3) == 0) {
           outcome = Outcome::kMalformed;
           break;
         }
-        outcome = read_node(node, texts, blobs, columns);
-      } else if (!r.skip(static_cast<uint32_t>(tag & 7))) {
-        outcome = Outcome::kMalformed;
+        if ((tag >> 3) == 1) {
+          std::string_view node;
+          if ((tag & 7) != 2 || !r.bytes(node)) {
+            outcome = Outcome::kMalformed;
+            break;
+          }
+          prefetch_names(node, texts);
+          ahead[(next + queued++) % kAhead] = node;
+        } else if (!r.skip(static_cast<uint32_t>(tag & 7))) {
+          outcome = Outcome::kMalformed;
+        }
       }
+      if (outcome != Outcome::kDone || queued == 0) break;
+      outcome = read_node(ahead[next], texts, blobs, columns);
+      next = (next + 1) % kAhead;
+      --queued;
     }
     if (outcome == Outcome::kDone) {
       result = PyTuple_Pack(6, columns.names.obj, columns.ops.obj, columns.domains.obj,

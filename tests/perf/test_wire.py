@@ -61,6 +61,34 @@ def test_node_columns_equal_protobufs_on_real_models():
         assert tuple(map(list, native)) == _protobuf_columns(serialized, len(graph.node)), path
 
 
+def test_node_columns_of_cut_bytes_are_protobufs_or_none():
+    """The node reader reads a few nodes ahead of the one it reads (fetching their names'
+    table slots): bytes cut anywhere are read as protobuf reads them where it does, else
+    not at all (None), never as the nodes before the cut."""
+    graph = helper.make_graph(
+        [
+            helper.make_node("Relu", [f"t{i}"], [f"t{i + 1}"], name=f"node {i}", alpha=0.5)
+            for i in range(12)
+        ],
+        "cut",
+        [],
+        [],
+    )
+    serialized = graph.SerializeToString()
+    for cut in range(len(serialized) + 1):
+        piece = serialized[:cut]
+        try:
+            count = _node_count(piece)
+        except Exception:  # noqa: BLE001 - protobuf refuses the bytes
+            count = None
+        native = _wire.node_columns(piece)
+        if count is None:
+            assert native is None, cut
+        else:
+            assert native is not None, cut
+            assert tuple(map(list, native)) == _protobuf_columns(piece, count), cut
+
+
 def test_model_types_equal_protobufs_on_inferred_models():
     for path in _corpus():
         model = onnx.load(path, load_external_data=False)
