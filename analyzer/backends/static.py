@@ -866,6 +866,30 @@ class _HeldByValue:
             self._by_value[name] = by_value
         return by_value
 
+    def many(self, names: list[str]) -> list[object]:
+        """`get` of each of `names`, the small initializers among them read together
+        (`GraphView.constant_rows`: one buffer per element type and count) instead of
+        decoded one by one: a U-Net's 10,000 Resize nodes each have scales of their own."""
+        unread = [
+            name
+            for name in dict.fromkeys(names)
+            if name not in self._by_value and type(self._constants.get(name)) is str
+        ]
+        facts = self._graph.facts
+        small = {}  # name -> its dims
+        for name in unread:
+            shape = facts(name)[1]
+            if shape is not None and math.prod(shape) <= HELD_BY_VALUE_UP_TO:
+                small[name] = shape
+        if len(small) > 1:
+            for dtype, group, rows in self._graph.constant_rows(small):
+                if dtype == "BFLOAT16":  # (read as FLOAT there: decoded one by one)
+                    continue
+                for name, row in zip(group, rows, strict=True):
+                    value = row.reshape(small[name])
+                    self._by_value[name] = ("value", value.dtype.str, value.shape, value.tobytes())
+        return list(map(self.get, names))
+
 
 def _values_held(
     view: GraphView,
@@ -1177,7 +1201,7 @@ class VerdictMemo:
                         keys = graph.fields.attribute_keys
                         columns.append([keys[i][read.position] for i in members])
                     else:
-                        columns.append(list(map(constants.get, [inputs[i][read] for i in members])))
+                        columns.append(constants.many([inputs[i][read] for i in members]))
                 rows = zip(*columns, strict=True)
                 alike = [m for m, row in zip(members, rows, strict=True) if row == held]
                 found.update(alike)

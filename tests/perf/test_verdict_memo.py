@@ -795,6 +795,84 @@ def test_holding_seen_finds_the_nodes_values_key_finds(name):
     assert any(type(v) is str for v in held) and None in held  # an initializer: its name
 
 
+@pytest.mark.parametrize("lean", [False, True], ids=["whole", "lean"])
+def test_values_held_in_bulk_are_those_held_one_by_one(lean, monkeypatch, tmp_path):
+    """`_HeldByValue.many` (the small initializers read together, `GraphView.constant_rows`)
+    gives what `get` gives for each name: small initializers of every element type by their
+    value (BFLOAT16 and those of more than HELD_BY_VALUE_UP_TO elements as one by one), a
+    Constant's output by its attributes, an initializer of a name given twice by its last,
+    any other tensor nothing; for a lean load too (values read from the file)."""
+    from trtforge.analyzer import loading
+
+    rng = np.random.default_rng(3)
+    limit = static.HELD_BY_VALUE_UP_TO
+    inits, names = [], []
+    for i, (dtype, shape) in enumerate(
+        [
+            (np.float32, (limit,)),  # at the limit: by value
+            (np.float32, (limit + 1,)),  # above: by name
+            (np.float32, ()),
+            (np.float16, (2, 3)),
+            (np.int64, (4,)),
+            (np.int8, (1, 1, 2)),
+            (np.uint8, (3,)),
+            (np.float64, (2,)),
+            (np.bool_, (5,)),
+            (np.int32, (0,)),
+            (np.float32, (limit,)),
+            (np.float32, (4, 8)),  # 32 elements: left without data by a lean load
+        ]
+    ):
+        value = (rng.standard_normal(shape) * 10).astype(dtype)
+        inits.append(numpy_helper.from_array(value, f"w{i}"))
+        names.append(f"w{i}")
+    bf16 = helper.make_tensor("bf", TensorProto.BFLOAT16, [2], [1.5, -2.0])
+    twice = [numpy_helper.from_array(np.array([1, 2], np.int64), "twice")]
+    twice.append(numpy_helper.from_array(np.array([3, 4], np.int64), "twice"))
+    nodes = [helper.make_node("Identity", [name], [f"o{name}"]) for name in [*names, "bf"]]
+    nodes.append(
+        helper.make_node(
+            "Constant", [], ["c"], value=numpy_helper.from_array(np.array([7.0], np.float32))
+        )
+    )
+    nodes += [
+        helper.make_node("Identity", ["twice"], ["ot"]),
+        helper.make_node("Relu", ["x"], ["r"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "held",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("r", TensorProto.FLOAT, [2])],
+        [*inits, bf16, *twice],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    path = tmp_path / "held.onnx"
+    onnx.save(model, path)
+    if lean:
+        monkeypatch.setattr(loading, "LEAN_PARSE_BYTES", 0)
+    loaded = load_model(path)
+    assert (loaded.lean is not None) is lean
+    asked = [*names, "bf", "twice", "c", "x", "r", "nowhere", names[0], "c"]
+
+    def held() -> static._HeldByValue:
+        view = GraphView(
+            loaded.structure.graph,
+            {},
+            serialized=loaded.graph_bytes,
+            initializer_heads=loaded.initializer_heads,
+            weights=loaded.weight_at,
+        )
+        view.read_structure()
+        return static.VerdictMemo(view)._values_by_value()
+
+    one_by_one = [held().get(name) for name in asked]
+    assert held().many(asked) == one_by_one
+    assert one_by_one[0][0] == "value" and one_by_one[1] == names[1]
+    assert one_by_one[asked.index("twice")][3] == np.array([3, 4], np.int64).tobytes()
+    assert one_by_one[asked.index("c")][0] == "Constant" and one_by_one[asked.index("x")] is None
+
+
 def test_values_key_follows_the_last_producer():
     """A tensor a Constant writes and a later node writes again (an invalid graph) has no
     constant value for `values_key`, as `producer_index` (the last producer) has it."""
