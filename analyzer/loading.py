@@ -58,6 +58,14 @@ HASH_MEANWHILE_BYTES = 16 << 20
 #: (`LoadedModel.structure`): what a check reads; the whole proto is parsed when asked for.
 LEAN_PARSE_BYTES = 64 << 20
 
+#: such a file is read without the raw data of its weights (rank 2 or more, of an element
+#: type inference does not read) of more than this many bytes, besides that of any
+#: initializer of more than MAX_INFERENCE_INITIALIZER_BYTES: the lean structure leaves them
+#: without data, and a check reads few of them, each from the file when asked
+#: (`model_bytes.read_sparse`). A transformer of 100,000 nodes and 536 MB of 16 to 48 KB
+#: weights, one for each layer, was copied whole into memory first: ~0.25 s.
+SPARSE_WEIGHT_BYTES = 1 << 10
+
 
 #: files up to this size keep a view of their graph's bytes (`LoadedModel.graph_bytes`): the
 #: bytes stay in memory as long as the model does. Larger files are mostly weights: they keep
@@ -576,7 +584,7 @@ def load_model(
             f"{path}: the file is {size / 2**30:.1f} GiB; a single protobuf cannot exceed 2 GiB",
             "save the model with external data (onnx.save(..., save_as_external_data=True))",
         )
-    data, source, lean, digest = _read(path, size, hash_meanwhile)
+    data, source, lean, digest, hashing = _read(path, size, hash_meanwhile)
     try:
         proto = _parse(data if lean is None else lean[0], str(path))
         _validate(proto, str(path))
@@ -593,8 +601,10 @@ def load_model(
     else:  # the whole proto and the digest when asked for
         loaded = LoadedModel(path, None, None, refs, total, lean=proto)
         loaded._source, loaded._spans, loaded._later_sha256 = source, lean[1], digest
-        loaded._hashing = not isinstance(source, FileRead) and not isinstance(digest, PendingDigest)
-    loaded = _with_graph_reads(loaded, data)
+        loaded._hashing = hashing
+    # (a sparse read's bytes hold zeros where it left weights out: no view of its graph,
+    # whose initializers' raw data `GraphView.constant_rows` reads)
+    loaded = _with_graph_reads(loaded, data, whole=isinstance(source, BytesRead))
     # what an inference child that maps the file (a prefetch, or one started after loading:
     # `background`) binds its types to, for a lean load (whose file is hashed only when
     # asked): the digest of the lean structure it was parsed from (a few milliseconds:
@@ -614,10 +624,12 @@ def load_model(
     return loaded
 
 
-def _with_graph_reads(loaded: LoadedModel, data: bytes) -> LoadedModel:
+def _with_graph_reads(loaded: LoadedModel, data: bytes, whole: bool = True) -> LoadedModel:
     """`loaded` with what is read from the bytes its proto was parsed from (`data`), by the
-    native reader when it is built: the graph's bytes (`graph_bytes`), which initializers
-    are sound (`sound_initializers`) and their heads (`initializer_heads`)."""
+    native reader when it is built: the graph's bytes (`graph_bytes`: a copy of its nodes
+    only for a large file, or where `data` does not hold every byte of the file, `whole`
+    False), which initializers are sound (`sound_initializers`) and their heads
+    (`initializer_heads`)."""
     graph = graph_field(data)
     if graph is not None and _wire is not None:
         from trtforge.analyzer.validity import raw_data_bits
@@ -626,8 +638,8 @@ def _with_graph_reads(loaded: LoadedModel, data: bytes) -> LoadedModel:
         heads = _wire.initializer_heads(graph)
         if heads is not None:
             loaded.initializer_heads = InitializerHeads(*heads)
-    if graph is not None and len(data) > GRAPH_VIEW_BYTES:
-        graph = _wire.graph_nodes(graph) if _wire is not None else None
+    if graph is not None and (len(data) > GRAPH_VIEW_BYTES or not whole):
+        graph = _wire.graph_nodes(graph, not whole) if _wire is not None else None
     # read-only: a sparse read's buffer is writable memory that nothing writes once loaded,
     # and the node reader takes views of a read-only one's large attributes (a model whose
     # weights are in Constant nodes) where it copies a writable one's (`_wire.node_columns`)
@@ -636,27 +648,29 @@ def _with_graph_reads(loaded: LoadedModel, data: bytes) -> LoadedModel:
 
 
 def _read(path: Path, size: int, hash_meanwhile: bool = True):
-    """(data, source, lean, digest) of the model file `path` of `size` bytes: its bytes
-    (where a sparse read skipped a payload, zeros); where the data left out of the lean
+    """(data, source, lean, digest, hashing) of the model file `path` of `size` bytes: its
+    bytes (where a sparse read skipped a payload, zeros); where the data left out of the lean
     structure is read from (`LoadedModel._source`); `_lean`'s result (None: parse `data`);
-    and the function giving the file's SHA-256 (`hash_meanwhile`: as `load_model`'s).
+    the function giving the file's SHA-256 (`hash_meanwhile`: as `load_model`'s); and
+    whether a thread may be computing it (`LoadedModel.end_hashing` waits for it).
 
     A file of LEAN_PARSE_BYTES or more is read sparsely (`model_bytes.read_sparse`): the raw
-    data of more than MAX_INFERENCE_INITIALIZER_BYTES of its initializers is left in the
-    file, to be read when asked for; `_lean` leaves out of the structure every payload
-    skipped (what it keeps is read now: an initializer that is not sound)."""
+    data of more than MAX_INFERENCE_INITIALIZER_BYTES of its initializers, and of more than
+    SPARSE_WEIGHT_BYTES of its weights, is left in the file, to be read when asked for;
+    `_lean` leaves out of the structure every payload skipped (what it keeps is read now:
+    an initializer that is not sound, or one inference reads)."""
     sparse = None
     if size >= LEAN_PARSE_BYTES:
         from trtforge.analyzer._speculation import WEIGHT_RULE
 
-        sparse = read_sparse(path, WEIGHT_RULE[0])
+        sparse = read_sparse(path, WEIGHT_RULE[0], SPARSE_WEIGHT_BYTES, WEIGHT_RULE[1])
     if sparse is None:
         try:
             data = path.read_bytes()
         except OSError as err:
             raise cannot_read(path, err) from None
         lean = _lean(data) if size >= LEAN_PARSE_BYTES else None
-        return data, BytesRead(data), lean, _digest_meanwhile(data)
+        return data, BytesRead(data), lean, _digest_meanwhile(data), True
     data, lean = sparse.data, _lean(sparse.data)
     left_out = set(lean[1].values()) if lean is not None else set()
     kept = [(at, length) for at, length in sparse.skipped if (at, at + length) not in left_out]
@@ -665,14 +679,18 @@ def _read(path: Path, size: int, hash_meanwhile: bool = True):
         lean = _lean(data)
     if len(kept) == len(sparse.skipped):  # the whole file is read
         if lean is None or hash_meanwhile:  # (parsed whole: its digest is asked for at once)
-            return data, BytesRead(data), lean, _digest_meanwhile(data)
+            return data, BytesRead(data), lean, _digest_meanwhile(data), True
         source = BytesRead(data)  # hashed when asked, and while the command waits anyway
         digest = PendingDigest(source, sparse.file)
         from trtforge.analyzer.background import while_waiting
 
         while_waiting(digest.advance)
-        return data, source, lean, digest
-    return data, sparse.file, lean, sparse.file.sha256
+        return data, source, lean, digest, False
+    from trtforge.analyzer.background import while_waiting
+
+    digest = PendingDigest(None, sparse.file)  # read again when asked, and while the
+    while_waiting(digest.advance)  # command waits (a thread would stop the inference fork)
+    return data, sparse.file, lean, digest, False
 
 
 def _lean(data: bytes) -> tuple[bytes, dict[int, tuple[int, int]]] | None:

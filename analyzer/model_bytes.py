@@ -52,12 +52,16 @@ class FileRead:
 
     def span(self, start: int, end: int) -> bytes:
         """The bytes at [start, end) of the file."""
+        return self.spans([(start, end)])[0]
+
+    def spans(self, where: list[tuple[int, int]]) -> list[bytes]:
+        """The bytes at each [start, end) of `where`, read from the file opened once."""
         with self._opened() as file:
-            data = _pread(file.fileno(), start, end - start)
+            read = [_pread(file.fileno(), start, end - start) for start, end in where]
             self._still_same(file)
-        if len(data) != end - start:
+        if any(len(data) != end - start for data, (start, end) in zip(read, where, strict=True)):
             raise self._changed()
-        return data
+        return read
 
     def whole(self) -> bytes:
         """The file's bytes."""
@@ -106,19 +110,19 @@ class FileRead:
 
 
 class PendingDigest:
-    """The SHA-256 (hex, when called) of the bytes of a file read whole (`BytesRead`), for a
-    lean load, whose digest only a JSON or SARIF report shows.
+    """The SHA-256 (hex, when called) of a file a lean load read, whose digest only a JSON
+    or SARIF report shows: of its bytes read whole (`BytesRead`), or of the file itself, read
+    again (`FileRead`: a sparse read).
 
     A thread hashing them at load took a core from the inference child and the check on a
-    2-core machine (0.2 s of CPU for 230 MB) for a digest a text report never shows. Hashed
-    instead when first asked for, and meanwhile a piece at a time (`advance`) where the
-    command would otherwise only wait (`background.while_waiting`). The bytes are held
-    weakly, as long as the load holds them: asked for after that (a report kept after its
-    model, as a folder's check keeps them), the file is hashed again — the one loaded, or an
-    error (`FileRead`)."""
+    2-core machine (0.2 s of CPU for 230 MB) for a digest a text report never shows, and a
+    process with a thread running forks no inference child. Hashed instead when first asked
+    for, and meanwhile a piece at a time (`advance`) where the command would otherwise only
+    wait (`background.while_waiting`). The bytes read are held weakly, as long as the load
+    holds them; the rest is read from the file — the one loaded, or an error."""
 
-    def __init__(self, read: BytesRead, file: FileRead) -> None:
-        self._read = weakref.ref(read)
+    def __init__(self, read: BytesRead | None, file: FileRead) -> None:
+        self._read = weakref.ref(read) if read is not None else lambda: None
         self._file = file
         self._hash = hashlib.sha256()
         self._hashed = 0  # bytes hashed so far
@@ -126,22 +130,26 @@ class PendingDigest:
 
     def advance(self, size: int = 2 * _CHUNK_BYTES) -> bool:
         """Hashes the next `size` bytes; whether any are left to hash."""
-        read = self._read() if self._digest is None else None
-        if read is None:
+        if self._digest is not None:
             return False
-        with memoryview(read.whole()) as data:
-            with data[self._hashed : self._hashed + size] as piece:
+        read, whole = self._read(), self._file.identity[2]
+        if read is None:  # (the file's size is part of its identity)
+            end = min(whole, self._hashed + size)
+            self._hash.update(self._file.span(self._hashed, end))
+            self._hashed = end
+        else:
+            with memoryview(read.whole()) as data, data[self._hashed :][:size] as piece:
                 self._hash.update(piece)
                 self._hashed += len(piece)
-            if self._hashed < len(data):
-                return True
+        if self._hashed < whole:
+            return True
         self._digest = self._hash.hexdigest()
         return False
 
     def __call__(self) -> str:
         if self._digest is None:
-            if self._read() is None:  # the load is gone: the rest from the file (the one
-                self._digest = self._file.sha256(self._hashed, self._hash)  # loaded, or an error)
+            if self._read() is None:  # the rest from the file (the one loaded, or an error)
+                self._digest = self._file.sha256(self._hashed, self._hash)
             else:
                 while self.advance(1 << 62):
                     pass
@@ -164,8 +172,10 @@ class SparseRead:
 
     def read_skipped(self, payloads) -> None:
         """Reads the payloads at `payloads` ((offset, length) of `skipped`) into `data`."""
-        for offset, length in payloads:
-            self.data[offset : offset + length] = self.file.span(offset, offset + length)
+        payloads = list(payloads)
+        read = self.file.spans([(offset, offset + length) for offset, length in payloads])
+        for (offset, length), data in zip(payloads, read, strict=True):
+            self.data[offset : offset + length] = data
 
 
 def cannot_read(path: Path, err: OSError) -> UserError:
@@ -173,11 +183,14 @@ def cannot_read(path: Path, err: OSError) -> UserError:
     return UserError(f"{path}: cannot read ({err.strerror})", "check the file's permissions")
 
 
-def read_sparse(path: Path, skip_bytes: int) -> SparseRead | None:
+def read_sparse(
+    path: Path, skip_bytes: int, weight_bytes: int | None = None, value_types=()
+) -> SparseRead | None:
     """`path` read but the raw_data payloads of more than `skip_bytes` of its graph's
-    initializers (`_wire.sparse_read`), into zeroed memory that they never touch; None
-    without the native reader, or for bytes it does not understand (read them whole:
-    protobuf says what is wrong with them).
+    initializers — and of more than `weight_bytes` of its weights: of rank 2 or more and an
+    element type not in `value_types` — (`_wire.sparse_read`), into zeroed memory that they
+    never touch; None without the native reader, or for bytes it does not understand (read
+    them whole: protobuf says what is wrong with them).
 
     Raises:
         UserError: the file cannot be read, or changed while it was read.
@@ -197,7 +210,8 @@ def read_sparse(path: Path, skip_bytes: int) -> SparseRead | None:
             data = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE)
         except (OSError, ValueError):  # (memory not overcommitted: read it whole instead)
             return None
-        skipped = _wire.sparse_read(file.fileno(), data, skip_bytes)
+        weights = skip_bytes if weight_bytes is None else weight_bytes
+        skipped = _wire.sparse_read(file.fileno(), data, skip_bytes, weights, list(value_types))
         read = FileRead(path, identity)
         read._still_same(file)
     if skipped is None:

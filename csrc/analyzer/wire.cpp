@@ -271,7 +271,10 @@ PyObject* node_columns(PyObject*, PyObject* arg) {
 // file. When the nodes are most of the graph (weights held in Constant nodes), the graph's own
 // object comes back: a copy would save little memory and cost a pass over the weights. None
 // when the bytes are malformed.
-PyObject* graph_nodes(PyObject*, PyObject* arg) {
+PyObject* graph_nodes(PyObject*, PyObject* args) {
+  PyObject* arg;
+  int always_copy = 0;
+  if (!PyArg_ParseTuple(args, "O|p", &arg, &always_copy)) return nullptr;
   Py_buffer view;
   if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) != 0) return nullptr;
   std::vector<std::string_view> spans;
@@ -289,7 +292,7 @@ PyObject* graph_nodes(PyObject*, PyObject* arg) {
   PyObject* result = nullptr;
   if (!read) {
     result = Py_NewRef(Py_None);
-  } else if (total > static_cast<size_t>(view.len) / 2) {
+  } else if (!always_copy && total > static_cast<size_t>(view.len) / 2) {
     result = Py_NewRef(arg);
   } else {
     result = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(total));
@@ -2858,31 +2861,47 @@ PyObject* lean_model(PyObject*, PyObject* args) {
 // --- sparse read ---------------------------------------------------------------------------
 // A file of a gigabyte of weights read without them: the model's bytes from its file into a
 // buffer of the file's size, every field read in order but the raw_data payloads of more
-// than `skip_bytes` in the initializers of its graph, which are left as the buffer held
-// them (`model_bytes.read_sparse` gives a zeroed one). What the check reads of such a tensor —
-// its name, type, dims and the length of its data — is all there; its data is read when
-// a weight's values are asked for.
+// than `skip_bytes` in the initializers of its graph — and of weights, of more than
+// `weight_bytes` — which are left as the buffer held them (`model_bytes.read_sparse` gives a
+// zeroed one). What the check reads of such a tensor — its name, type, dims and the length
+// of its data — is all there; its data is read when a weight's values are asked for.
+
+// What the sparse read skips of an initializer's raw_data payload of `size` bytes: one of
+// more than `skip_bytes`, or a weight's (rank 2 or more, and an element type not in
+// `value_types`, read before the payload, as protobuf writes them) of more than
+// `weight_bytes`: what the lean structure leaves without data (`_wire.lean_model`).
+struct SkipRule {
+  size_t skip_bytes;
+  size_t weight_bytes;
+  std::vector<uint64_t> value_types;
+};
 
 class SparseFile {
  public:
   SparseFile(int fd, uint8_t* buffer, size_t size) : fd_(fd), buffer_(buffer), size_(size) {}
 
-  // Reads the bytes up to `upto` (and up to kAhead more, never past the end) that are not read
-  // or skipped yet; false on a read error or a file shorter than it was.
+  // Reads the bytes up to `upto` (and some more ahead, never past the end) that are not read
+  // or skipped yet; false on a read error or a file shorter than it was. The read ahead grows
+  // from kMinAhead while nothing is skipped, to kMaxAhead: a weight of a few kilobytes after
+  // another is skipped, not read ahead, and a graph's nodes are read in large pieces.
   bool fill(size_t upto) {
     if (upto > size_) return false;
     while (filled_ < upto) {
-      size_t until = std::min(size_, std::max(upto, filled_ + kAhead));
+      size_t until = std::min(size_, std::max(upto, filled_ + ahead_));
       ssize_t got = pread(fd_, buffer_ + filled_, until - filled_, static_cast<off_t>(filled_));
       if (got < 0 && errno == EINTR) continue;
       if (got <= 0) return false;
       filled_ += static_cast<size_t>(got);
+      ahead_ = std::min(ahead_ * 2, kMaxAhead);
     }
     return true;
   }
 
   // Leaves [start, start + size) unread (what was read ahead into it stays).
-  void skip(size_t start, size_t size) { filled_ = std::max(filled_, start + size); }
+  void skip(size_t start, size_t size) {
+    filled_ = std::max(filled_, start + size);
+    ahead_ = kMinAhead;
+  }
 
   // A varint at `at`, within `end`.
   bool varint(size_t& at, size_t end, uint64_t& value) {
@@ -2895,9 +2914,12 @@ class SparseFile {
 
   // Walks the message at [start, end): the model (depth 0), its graph (1), an initializer
   // (2); records the payloads left unread in `skipped`.
-  bool walk(size_t start, size_t end, int depth, size_t skip_bytes,
+  bool walk(size_t start, size_t end, int depth, const SkipRule& rule,
             std::vector<std::pair<size_t, size_t>>& skipped) {
     size_t at = start;
+    size_t rank = 0;  // an initializer's dims and element type read so far
+    uint64_t data_type = 0;
+    bool typed = false;
     while (at < end) {
       uint64_t tag, length;
       if (!varint(at, end, tag) || (tag >> 3) == 0) return false;
@@ -2905,6 +2927,8 @@ class SparseFile {
       switch (tag & 7) {
         case 0:
           if (!varint(at, end, length)) return false;
+          if (depth == 2 && field == 1) ++rank;
+          if (depth == 2 && field == 2) data_type = length, typed = true;
           break;
         case 1:
         case 5: {
@@ -2917,8 +2941,15 @@ class SparseFile {
           if (!varint(at, end, length) || length > end - at) return false;
           size_t size = static_cast<size_t>(length);
           bool inner = (depth == 0 && field == 7) || (depth == 1 && field == 5);
-          if (inner && !walk(at, at + size, depth + 1, skip_bytes, skipped)) return false;
-          if (depth == 2 && field == 9 && size > skip_bytes) {
+          if (inner && !walk(at, at + size, depth + 1, rule, skipped)) return false;
+          if (depth == 2 && field == 1) {  // packed dims: a varint each
+            if (!fill(at + size)) return false;
+            Reader dims{buffer_ + at, buffer_ + at + size};
+            for (uint64_t dim; dims.p < dims.end; ++rank) {
+              if (!dims.varint(dim)) return false;
+            }
+          }
+          if (depth == 2 && field == 9 && skipped_payload(size, rank, typed, data_type, rule)) {
             if (!fill(at)) return false;
             skip(at, size);
             skipped.emplace_back(at, size);
@@ -2934,7 +2965,19 @@ class SparseFile {
   }
 
  private:
-  static constexpr size_t kAhead = 64 << 10;
+  // (data_type as protobuf reads an int32: its low 32 bits, sign-extended, as `may_be_weight`)
+  static bool skipped_payload(size_t size, size_t rank, bool typed, uint64_t data_type,
+                              const SkipRule& rule) {
+    if (size > rule.skip_bytes) return true;
+    if (size <= rule.weight_bytes || rank < 2 || !typed) return false;
+    auto type = static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(data_type)));
+    return std::find(rule.value_types.begin(), rule.value_types.end(), type) ==
+           rule.value_types.end();
+  }
+
+  static constexpr size_t kMinAhead = 4 << 10;
+  static constexpr size_t kMaxAhead = 64 << 10;
+  size_t ahead_ = kMaxAhead;
   int fd_;
   uint8_t* buffer_;
   size_t size_;
@@ -2944,19 +2987,37 @@ class SparseFile {
 PyObject* sparse_read(PyObject*, PyObject* args) {
   int fd;
   Py_buffer view;
-  Py_ssize_t skip_bytes;
-  if (!PyArg_ParseTuple(args, "iw*n", &fd, &view, &skip_bytes)) return nullptr;
-  if (skip_bytes < static_cast<Py_ssize_t>(64 << 10)) {  // (a read ahead never passes a skip)
-    PyBuffer_Release(&view);
-    PyErr_SetString(PyExc_ValueError, "skip_bytes must be at least 64 KiB");
+  Py_ssize_t skip_bytes, weight_bytes = -1;
+  PyObject* types = nullptr;
+  if (!PyArg_ParseTuple(args, "iw*n|nO", &fd, &view, &skip_bytes, &weight_bytes, &types)) {
     return nullptr;
   }
+  SkipRule rule;
+  if (types != nullptr) {
+    PyRef listed(PySequence_Fast(types, "the element types must be a sequence"));
+    for (Py_ssize_t i = 0; listed.obj && i < PySequence_Fast_GET_SIZE(listed.obj); ++i) {
+      long long type = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(listed.obj, i));
+      if (type == -1 && PyErr_Occurred()) break;
+      rule.value_types.push_back(static_cast<uint64_t>(type));
+    }
+    if (!listed.obj || PyErr_Occurred()) {
+      PyBuffer_Release(&view);
+      return nullptr;
+    }
+  }
+  if (skip_bytes < 0) {
+    PyBuffer_Release(&view);
+    PyErr_SetString(PyExc_ValueError, "skip_bytes must not be negative");
+    return nullptr;
+  }
+  rule.skip_bytes = static_cast<size_t>(skip_bytes);
+  rule.weight_bytes = weight_bytes < 0 ? rule.skip_bytes : static_cast<size_t>(weight_bytes);
   std::vector<std::pair<size_t, size_t>> skipped;
   size_t size = static_cast<size_t>(view.len);
   bool read;
   Py_BEGIN_ALLOW_THREADS
   SparseFile file(fd, static_cast<uint8_t*>(view.buf), size);
-  read = file.walk(0, size, 0, static_cast<size_t>(skip_bytes), skipped) && file.fill(size);
+  read = file.walk(0, size, 0, rule, skipped) && file.fill(size);
   Py_END_ALLOW_THREADS
   PyBuffer_Release(&view);
   if (!read) return Py_NewRef(Py_None);
@@ -3526,11 +3587,12 @@ PyMethodDef methods[] = {
      "is stored externally. None when the bytes are not a graph this reader understands, or "
      "hold what it does not model (a text that is not UTF-8, a data_location other than 0 or 1, "
      "more than 2^60 elements)."},
-    {"graph_nodes", graph_nodes, METH_O,
-     "graph_nodes(serialized_graph) -> bytes: the node fields of the serialized GraphProto "
-     "copied in order (a GraphProto holding only its nodes: what node_columns reads, without "
-     "the initializers), or serialized_graph itself when its nodes make more than half of it; "
-     "None when the bytes are not a graph this reader understands."},
+    {"graph_nodes", graph_nodes, METH_VARARGS,
+     "graph_nodes(serialized_graph[, always_copy]) -> bytes: the node fields of the serialized "
+     "GraphProto copied in order (a GraphProto holding only its nodes: what node_columns "
+     "reads, without the initializers), or serialized_graph itself when its nodes make more "
+     "than half of it (unless always_copy); None when the bytes are not a graph this reader "
+     "understands."},
     {"attribute_forms", attribute_forms, METH_O,
      "attribute_forms(column) -> for each entry of `column` (a list of attribute keys, as "
      "NodeFields.attribute_keys has them), a tuple of their forms: a serialized attribute "
@@ -3562,12 +3624,14 @@ PyMethodDef methods[] = {
      "of those initializers. None when the bytes are not a model this reader "
      "understands (more than one graph field among them)."},
     {"sparse_read", sparse_read, METH_VARARGS,
-     "sparse_read(fd, buffer, skip_bytes) -> skipped: reads the file open at fd (from offset "
-     "0, with pread) into buffer, a writable buffer of the file's size, but the raw_data "
-     "payloads of more than skip_bytes (64 KiB or more) of the initializers of the model's "
-     "graph fields, which keep what buffer held; skipped: (offset, length) of each of those, "
-     "in order. None when the file is shorter than buffer, cannot be read, or its bytes are "
-     "not a model this reader understands."},
+     "sparse_read(fd, buffer, skip_bytes[, weight_bytes, value_types]) -> skipped: reads the "
+     "file open at fd (from offset 0, with pread) into buffer, a writable buffer of the file's "
+     "size, but the raw_data payloads of more than skip_bytes of the initializers of the "
+     "model's graph fields — and of more than weight_bytes of those of rank 2 or more and an "
+     "element type not in value_types (dims and data_type written before raw_data) — which "
+     "keep what buffer held; skipped: (offset, length) of each of those, in order. None when "
+     "the file is shorter than buffer, cannot be read, or its bytes are not a model this "
+     "reader understands."},
     {"initializer_heads", initializer_heads, METH_O,
      "initializer_heads(serialized_graph) -> (names, kinds, table): for each initializer of "
      "the GraphProto, in order, its name and the number of its (element type, dims) in "

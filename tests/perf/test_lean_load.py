@@ -364,7 +364,7 @@ def test_a_file_read_whole_is_hashed_when_asked_or_while_the_command_waits(lean_
     from trtforge.analyzer.errors import UserError
 
     path = tmp_path / "m.onnx"
-    onnx.save(_layernorm_model(hidden=1000), path)  # (32 KB of weights)
+    onnx.save(_layernorm_model(hidden=20), path)  # (a weight of 640 bytes: read)
     whole = hashlib.sha256(path.read_bytes()).hexdigest()
     background.discard_prefetch()
     shown = load_model(path)
@@ -396,6 +396,17 @@ def test_a_file_read_whole_is_hashed_when_asked_or_while_the_command_waits(lean_
     os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns + 1_000_000))
     with pytest.raises(UserError, match="changed while it was checked"):
         digest()
+
+    background.discard_prefetch()
+    onnx.save(_layernorm_model(hidden=1000), path)  # a weight of 32 KB: left in the file
+    whole = hashlib.sha256(path.read_bytes()).hexdigest()
+    loaded = load_model(path, hash_meanwhile=False)
+    digest = loaded._later_sha256
+    assert isinstance(loaded._source, model_bytes.FileRead) and not loaded._hashing
+    assert isinstance(digest, model_bytes.PendingDigest)
+    assert background._steps == [digest.advance]
+    assert digest.advance(1000) and digest._hashed == 1000  # read from the file
+    assert not background._step() and loaded.sha256 == whole
     background.discard_prefetch()
 
 
@@ -423,6 +434,74 @@ def test_trt_check_hashes_meanwhile_only_for_reports_that_show_the_digest(
     if fmt == "json":
         digest = json.loads(out.read_text())["model"]["sha256"]
         assert digest == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_weights_a_sparse_read_leaves_in_the_file_are_read_from_it(lean_files, tmp_path):
+    """A sparse read leaves out weights of more than SPARSE_WEIGHT_BYTES (rank 2 or more,
+    a float type) too, which the lean structure holds without data: their values, read one
+    by one or together (`GraphView.constant_rows`, which reads the graph's bytes), are the
+    file's, never the zeros the read left; the graph's bytes kept are its nodes only. A
+    bias (rank 1) and an INT64 matrix (values inference reads) are read as they are."""
+    rng = np.random.default_rng(5)
+    weight = rng.standard_normal((40, 50)).astype(np.float32)  # 8,000 bytes, 2,000 elements
+    bias = rng.standard_normal(500).astype(np.float32)
+    table = rng.integers(0, 9, (30, 40)).astype(np.int64)
+    graph = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["x", "w"], ["y"]),
+            helper.make_node("Add", ["y", "b"], ["z"]),
+            helper.make_node("Gather", ["t", "i"], ["g"]),
+        ],
+        "sparse",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 40]),
+            helper.make_tensor_value_info("i", TensorProto.INT64, [3]),
+        ],
+        [
+            helper.make_tensor_value_info("z", TensorProto.FLOAT, ["N", 500]),
+            helper.make_tensor_value_info("g", TensorProto.INT64, [3, 40]),
+        ],
+        [
+            numpy_helper.from_array(weight, "w"),
+            numpy_helper.from_array(np.zeros(1, np.float32), "pad"),
+            numpy_helper.from_array(bias.reshape(500), "b"),
+            numpy_helper.from_array(table, "t"),
+        ],
+    )
+    path = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    read = []
+
+    def recorded(*args):
+        read.append(model_bytes.read_sparse(*args))
+        return read[-1]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(loading, "read_sparse", recorded)
+        loaded = load_model(path)
+    assert [length for _, length in read[0].skipped] == [weight.nbytes]  # the weight only
+    assert isinstance(loaded._source, model_bytes.FileRead)
+    assert not onnx.GraphProto.FromString(bytes(loaded.graph_bytes)).initializer
+    view = GraphView(
+        loaded.structure.graph,
+        {},
+        serialized=loaded.graph_bytes,
+        initializer_heads=loaded.initializer_heads,
+        weights=loaded.weight_at,
+    )
+    view.read_structure()
+    np.testing.assert_array_equal(view.constant_value("w"), weight)
+    values = {name: view.constant_value(name) for name in ("w", "b", "t")}
+    grouped = {
+        name: values_row
+        for _, names, table_rows in view.constant_rows(["w", "b", "t"])
+        for name, values_row in zip(names, table_rows, strict=True)
+    }
+    assert set(grouped) >= {"b", "t"}
+    for name, row in grouped.items():
+        np.testing.assert_array_equal(row, values[name].reshape(-1))
+    np.testing.assert_array_equal(values["b"], bias)
+    np.testing.assert_array_equal(values["t"], table)
 
 
 def test_a_sparse_read_leaves_large_weights_in_the_file(lean_files, tmp_path):

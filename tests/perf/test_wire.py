@@ -403,6 +403,10 @@ def test_graph_field_is_the_graph_as_the_file_holds_it(tmp_path, monkeypatch):
         [numpy_helper.from_array(np.zeros(4, np.float32), "unused")],
     ).SerializeToString()  # fmt: skip
     assert _wire.graph_nodes(heavy) is heavy
+    copied = _wire.graph_nodes(heavy, True)  # (a sparse read's bytes: copied all the same)
+    assert isinstance(copied, bytes) and len(copied) < len(heavy)
+    parsed, whole = onnx.GraphProto.FromString(copied), onnx.GraphProto.FromString(heavy)
+    assert list(parsed.node) == list(whole.node) and not parsed.initializer
     light = _wire.graph_nodes(view)
     assert isinstance(light, bytes) and light == nodes_only
 
@@ -1105,6 +1109,69 @@ def test_lean_model_is_the_model_without_its_large_sound_weights_data():
         _wire.lean_model(serialized, None, 4096, 0, [], [])
 
 
+def test_sparse_read_leaves_out_weights_above_their_own_limit(tmp_path):
+    """Given weight_bytes and value types, `_wire.sparse_read` also leaves out the raw_data
+    of more than weight_bytes of a top-level weight: an initializer of rank 2 or more (dims
+    packed or not) and an element type not among the value types (as protobuf reads an
+    int32: sign-extended), known from the fields written before that raw_data; any other
+    payload is read up to skip_bytes. Random tensors, fields in any order, payloads around
+    both limits; every byte not left out is the file's."""
+    rng = random.Random(29)
+    skip, weights, value_types = 64 << 10, 1 << 10, [6, 7]
+    sizes = [0, 10, weights, weights + 1, 5000, skip, skip + 1]
+    path = tmp_path / "m.onnx"
+
+    def tensor() -> tuple[bytes, list[tuple[bytes, bool]]]:
+        """A tensor's bytes, and each raw_data payload with whether it is left out."""
+        fields = []
+        for _ in range(rng.choice([0, 1, 2, 3])):
+            if rng.random() < 0.5:
+                fields.append(("dim", b"\x08" + _varint(rng.randint(1, 300)), 1))
+            else:
+                dims = [rng.randint(1, 300) for _ in range(rng.choice([1, 2, 3]))]
+                packed = b"".join(_varint(d) for d in dims)
+                fields.append(("dim", b"\x0a" + _varint(len(packed)) + packed, len(dims)))
+        for _ in range(rng.choice([0, 1, 1, 2])):
+            data_type = rng.choice([1, 7, 6, 10, 7 + (1 << 32), (1 << 64) - 1])
+            fields.append(("type", b"\x10" + _varint(data_type), data_type))
+        payloads = [rng.randbytes(rng.choice(sizes)) for _ in range(rng.choice([1, 1, 2]))]
+        fields += [("raw", b"\x4a" + _varint(len(p)) + p, p) for p in payloads]
+        fields.append(("name", b"\x42\x01w", None))
+        rng.shuffle(fields)
+        rank, data_type, out = 0, None, []
+        for kind, _, value in fields:
+            if kind == "dim":
+                rank += value
+            elif kind == "type":
+                data_type = value & 0xFFFFFFFF
+                data_type = data_type - (1 << 32) if data_type >= 1 << 31 else data_type
+            elif kind == "raw":
+                weight = rank >= 2 and data_type is not None and data_type not in value_types
+                out.append((value, len(value) > skip or (weight and len(value) > weights)))
+        return b"".join(field for _, field, _ in fields), out
+
+    left_out = kept = 0
+    for _ in range(60):
+        graph, expected_payloads = b"", []
+        for _ in range(rng.randint(1, 8)):
+            made, payloads = tensor()
+            graph += b"\x2a" + _varint(len(made)) + made
+            expected_payloads += payloads
+        data = b"\x08\x08" + b"\x3a" + _varint(len(graph)) + graph
+        path.write_bytes(data)
+        buffer = bytearray(len(data))
+        with open(path, "rb") as file:
+            skipped = _wire.sparse_read(file.fileno(), buffer, skip, weights, value_types)
+        expected = sorted((data.find(p), len(p)) for p, out in expected_payloads if out and p)
+        assert [entry for entry in skipped if entry[1]] == expected
+        for offset, length in skipped:
+            buffer[offset : offset + length] = data[offset : offset + length]
+        assert buffer == data
+        left_out += len(expected)
+        kept += sum(not out and len(p) > weights for p, out in expected_payloads)
+    assert left_out > 30 and kept > 30
+
+
 def test_sparse_read_leaves_out_exactly_the_large_raw_data_of_top_level_initializers(tmp_path):
     """`_wire.sparse_read` reads every byte of a model file but the raw_data payloads of
     more than skip_bytes of the initializers of its graph fields (a second graph field's
@@ -1183,7 +1250,7 @@ def test_sparse_read_leaves_out_exactly_the_large_raw_data_of_top_level_initiali
     path.write_bytes(b"\x0b" + bytes(100))  # a group: not a model this reader understands
     with open(path, "rb") as file:
         assert _wire.sparse_read(file.fileno(), bytearray(101), skip) is None
-        with pytest.raises(ValueError, match="64 KiB"):
-            _wire.sparse_read(file.fileno(), bytearray(101), 100)
+        with pytest.raises(ValueError, match="negative"):
+            _wire.sparse_read(file.fileno(), bytearray(101), -1)
         with pytest.raises(TypeError):
             _wire.sparse_read(file.fileno(), bytes(101), skip)  # not writable
