@@ -134,9 +134,9 @@ class LoadedModel:
     #: (start, end) in them of the raw data of each initializer at `elided`
     _source: BytesRead | FileRead | None = field(default=None, repr=False, compare=False)
     _spans: dict[int, tuple[int, int]] = field(default_factory=dict, repr=False, compare=False)
-    #: what gives `sha256` when it is first asked for (a thread hashing the bytes read; for
-    #: a file read whole, a `model_bytes.PendingDigest`, and for one read sparsely, the
-    #: function that reads and hashes the file: these two with `_hashing` False)
+    #: what gives `sha256` when it is first asked for: a thread hashing the bytes read
+    #: (`_hashing`), or a `model_bytes.PendingDigest` (`_hashing` False), hashing the bytes
+    #: read whole, or the file read sparsely, when asked and while the command waits
     _later_sha256: Callable[[], str] | None = field(default=None, repr=False, compare=False)
     _hashing: bool = field(default=True, repr=False, compare=False)
 
@@ -557,7 +557,8 @@ def load_model(
             command goes on (the caller will ask for it); False: when asked, and a piece
             at a time while the command waits for its inference child
             (`model_bytes.PendingDigest`: a text report never waits for 0.2 s of hashing a
-            230 MB file, nor shares a core with it).
+            230 MB file, nor shares a core with it). A file read sparsely is hashed so
+            either way: a thread would keep the command from forking its inference child.
 
     Raises:
         UserError: the file is missing, not a model, damaged, or its external data is unsafe.

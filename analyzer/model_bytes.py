@@ -10,8 +10,8 @@ needing the whole proto, a JSON report showing the file's SHA-256) reads them fr
   that the file is still the one loaded (device, inode, size and modification time, before
   and after the read): a file changed meanwhile is an error, never a mix of two models.
 
-`PendingDigest` is the digest of a file a lean load read whole: hashed when asked, or a
-piece at a time while the command waits for its inference child anyway.
+`PendingDigest` is the digest of a file a lean load read: hashed when asked, or a piece at
+a time while the command waits for its inference child anyway.
 """
 
 from __future__ import annotations
