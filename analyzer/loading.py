@@ -552,13 +552,13 @@ def load_model(
         model: a path, a ModelProto, or serialized bytes.
         folder: for a ModelProto made from a model file (a local function's call inlined on
             its own), that file's folder: its external data is found and checked there.
-        hash_meanwhile: for a file of LEAN_PARSE_BYTES or more read whole and parsed lean,
-            whose digest only a JSON or SARIF report shows: hash it by a thread while the
-            command goes on (the caller will ask for it); False: when asked, and a piece
-            at a time while the command waits for its inference child
+        hash_meanwhile: for a file of LEAN_PARSE_BYTES or more parsed lean, whose digest
+            only a JSON or SARIF report shows: the caller will ask for it, so hash it while
+            the command goes on — its bytes read whole by a thread, a file read sparsely a
+            piece at a time while the command waits for its inference child (a thread would
+            keep it from forking the child); False: only if asked
             (`model_bytes.PendingDigest`: a text report never waits for 0.2 s of hashing a
-            230 MB file, nor shares a core with it). A file read sparsely is hashed so
-            either way: a thread would keep the command from forking its inference child.
+            230 MB file, nor shares a core with it).
 
     Raises:
         UserError: the file is missing, not a model, damaged, or its external data is unsafe.
@@ -681,16 +681,15 @@ def _read(path: Path, size: int, hash_meanwhile: bool = True):
     if len(kept) == len(sparse.skipped):  # the whole file is read
         if lean is None or hash_meanwhile:  # (parsed whole: its digest is asked for at once)
             return data, BytesRead(data), lean, _digest_meanwhile(data), True
-        source = BytesRead(data)  # hashed when asked, and while the command waits anyway
-        digest = PendingDigest(source, sparse.file)
+        source = BytesRead(data)  # hashed if asked after all
+        return data, source, lean, PendingDigest(source, sparse.file), False
+    # the file read again when asked, and, where the caller will ask, a piece at a time
+    # while the command waits (a thread would keep the command from forking its child)
+    digest = PendingDigest(None, sparse.file)
+    if hash_meanwhile:
         from trtforge.analyzer.background import while_waiting
 
         while_waiting(digest.advance)
-        return data, source, lean, digest, False
-    from trtforge.analyzer.background import while_waiting
-
-    digest = PendingDigest(None, sparse.file)  # read again when asked, and while the
-    while_waiting(digest.advance)  # command waits (a thread would stop the inference fork)
     return data, sparse.file, lean, digest, False
 
 

@@ -117,9 +117,10 @@ class PendingDigest:
     A thread hashing them at load took a core from the inference child and the check on a
     2-core machine (0.2 s of CPU for 230 MB) for a digest a text report never shows, and a
     process with a thread running forks no inference child. Hashed instead when first asked
-    for, and meanwhile a piece at a time (`advance`) where the command would otherwise only
-    wait (`background.while_waiting`). The bytes read are held weakly, as long as the load
-    holds them; the rest is read from the file — the one loaded, or an error."""
+    for, and, where it will be, a piece at a time (`advance`) while the command would
+    otherwise only wait (`background.while_waiting`). The bytes read are held weakly, as
+    long as the load holds them; the rest is read from the file — the one loaded, or an
+    error."""
 
     def __init__(self, read: BytesRead | None, file: FileRead) -> None:
         self._read = weakref.ref(read) if read is not None else lambda: None

@@ -350,13 +350,14 @@ def test_a_report_keeps_no_weights_of_its_model(sparse, lean_files, monkeypatch,
 
 
 def test_a_file_read_whole_is_hashed_when_asked_or_while_the_command_waits(lean_files, tmp_path):
-    """A lean load whose sparse read skipped nothing (no weight of more than 64 KB), for a
+    """A lean load whose sparse read skipped nothing (no weight of more than 1 KB), for a
     report that does not show the digest (`hash_meanwhile=False`: `trt-check`'s text and
     Markdown), starts no hashing thread, which took a core from the inference child: its
-    digest (`model_bytes.PendingDigest`) is hashed a piece at a time while the command
-    waits for its child (`background.while_waiting`), the rest when asked. Asked for once
-    the load is gone (a kept report), the rest is read from the file: the one loaded, or an
-    error. For JSON and SARIF a thread hashes it as before."""
+    digest (`model_bytes.PendingDigest`) is hashed only if asked after all, from the bytes
+    read (in pieces: `advance`), or, once the load is gone (a kept report), the rest from
+    the file: the one loaded, or an error. For JSON and SARIF a thread hashes it as before.
+    A file read sparsely is hashed a piece at a time while the command waits for its child
+    (`background.while_waiting`) where the digest will be asked for, else only if it is."""
     import gc
     import os
     import threading
@@ -375,10 +376,9 @@ def test_a_file_read_whole_is_hashed_when_asked_or_while_the_command_waits(lean_
     digest = loaded._later_sha256
     assert loaded.lean is not None and isinstance(digest, model_bytes.PendingDigest)
     assert "trtforge-digest" not in {thread.name for thread in threading.enumerate()}
-    assert background._steps == [digest.advance]
+    assert background._steps == []  # (no one waits for it)
     assert digest.advance(1000) and digest._hashed == 1000
-    assert not background._step()  # the rest, in one step (8 MiB), and no step left
-    assert background._steps == [] and digest._digest == whole
+    assert not digest.advance() and digest._digest == whole  # the rest (8 MiB a piece)
     assert loaded.sha256 == whole
 
     loaded = load_model(path, hash_meanwhile=False)
@@ -400,14 +400,17 @@ def test_a_file_read_whole_is_hashed_when_asked_or_while_the_command_waits(lean_
     background.discard_prefetch()
     onnx.save(_layernorm_model(hidden=1000), path)  # a weight of 32 KB: left in the file
     whole = hashlib.sha256(path.read_bytes()).hexdigest()
-    loaded = load_model(path, hash_meanwhile=False)
-    digest = loaded._later_sha256
-    assert isinstance(loaded._source, model_bytes.FileRead) and not loaded._hashing
-    assert isinstance(digest, model_bytes.PendingDigest)
-    assert background._steps == [digest.advance]
-    assert digest.advance(1000) and digest._hashed == 1000  # read from the file
-    assert not background._step() and loaded.sha256 == whole
-    background.discard_prefetch()
+    for meanwhile in (False, True):
+        loaded = load_model(path, hash_meanwhile=meanwhile)
+        digest = loaded._later_sha256
+        assert isinstance(loaded._source, model_bytes.FileRead) and not loaded._hashing
+        assert isinstance(digest, model_bytes.PendingDigest)
+        assert background._steps == ([digest.advance] if meanwhile else [])
+        assert digest.advance(1000) and digest._hashed == 1000  # read from the file
+        if meanwhile:
+            assert not background._step()  # the rest, in one step
+        assert loaded.sha256 == whole
+        background.discard_prefetch()
 
 
 @pytest.mark.parametrize("fmt", ["text", "json", "sarif", "markdown"])
