@@ -31,6 +31,7 @@ the model declares, as when inference raises.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import logging
@@ -44,7 +45,7 @@ import threading
 import time
 import warnings
 from collections.abc import Collection, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:  # imported where used: `prefetch` runs before the command imports onnx
     from collections.abc import Callable
@@ -54,6 +55,8 @@ if TYPE_CHECKING:  # imported where used: `prefetch` runs before the command imp
     from trtforge.analyzer.inference import TypeTable
 
 log = logging.getLogger("trtforge.background")
+
+T = TypeVar("T")
 
 #: top-level node count from which inference runs in a child process.
 MIN_NODES = 20_000
@@ -518,6 +521,29 @@ def digest_meanwhile(data: bytes):
         if not digests:  # the thread failed
             digests.append(hashlib.sha256(pending.pop()).hexdigest())
         return digests[0]
+
+    return result
+
+
+def computed_meanwhile(work: Callable[[], T]) -> Callable[[], T]:
+    """`work()` (a file's digest, read again and hashed) computed by a thread while the
+    caller goes on; returns the function that waits for it. Where the thread failed, that
+    function computes it, raising what `work` raises (a file changed since it was loaded).
+    (The function ends the thread: a process forks only without other threads.)"""
+    results: list = []
+
+    def run() -> None:
+        with contextlib.suppress(Exception):  # (met again, and raised, by `result`)
+            results.append(work())
+
+    thread = threading.Thread(target=run, name="trtforge-digest", daemon=True)
+    thread.start()
+
+    def result() -> T:
+        thread.join()
+        if not results:
+            results.append(work())
+        return results[0]
 
     return result
 

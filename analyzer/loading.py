@@ -554,11 +554,11 @@ def load_model(
             its own), that file's folder: its external data is found and checked there.
         hash_meanwhile: for a file of LEAN_PARSE_BYTES or more parsed lean, whose digest
             only a JSON or SARIF report shows: the caller will ask for it, so hash it while
-            the command goes on — its bytes read whole by a thread, a file read sparsely a
-            piece at a time while the command waits for its inference child (a thread would
-            keep it from forking the child); False: only if asked
-            (`model_bytes.PendingDigest`: a text report never waits for 0.2 s of hashing a
-            230 MB file, nor shares a core with it).
+            the command goes on — by a thread (for a file read sparsely, only where a
+            prefetch forked the inference child already: a thread keeps a process from
+            forking one), else a piece at a time while the command waits for its child;
+            False: only if asked (`model_bytes.PendingDigest`: a text report never waits
+            for 0.2 s of hashing a 230 MB file, nor shares a core with it).
 
     Raises:
         UserError: the file is missing, not a model, damaged, or its external data is unsafe.
@@ -683,12 +683,15 @@ def _read(path: Path, size: int, hash_meanwhile: bool = True):
             return data, BytesRead(data), lean, _digest_meanwhile(data), True
         source = BytesRead(data)  # hashed if asked after all
         return data, source, lean, PendingDigest(source, sparse.file), False
-    # the file read again when asked, and, where the caller will ask, a piece at a time
-    # while the command waits (a thread would keep the command from forking its child)
+    # the file read again when asked; where the caller will ask, by a thread while the
+    # command goes on if its inference child is forked already (a prefetch), else a piece at
+    # a time while the command waits for the child (a thread would keep it from forking)
     digest = PendingDigest(None, sparse.file)
     if hash_meanwhile:
-        from trtforge.analyzer.background import while_waiting
+        from trtforge.analyzer.background import computed_meanwhile, prefetching, while_waiting
 
+        if prefetching(path):
+            return data, sparse.file, lean, computed_meanwhile(sparse.file.sha256), True
         while_waiting(digest.advance)
     return data, sparse.file, lean, digest, False
 

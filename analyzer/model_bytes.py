@@ -149,8 +149,9 @@ class PendingDigest:
 
     def __call__(self) -> str:
         if self._digest is None:
-            if self._read() is None:  # the rest from the file (the one loaded, or an error)
-                self._digest = self._file.sha256(self._hashed, self._hash)
+            if self._read() is None:  # the rest from the file (the one loaded, or an error;
+                # a copy: a read that fails half way leaves this one as it was)
+                self._digest = self._file.sha256(self._hashed, self._hash.copy())
             else:
                 while self.advance(1 << 62):
                     pass

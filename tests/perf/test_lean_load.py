@@ -601,19 +601,26 @@ def test_a_file_changed_after_a_sparse_read_is_refused(change, lean_files, tmp_p
         loaded.proto  # noqa: B018
 
 
+@pytest.mark.parametrize("prefetch", [False, True], ids=["no-prefetch", "prefetch"])
 def test_the_command_refuses_a_file_changed_before_its_digest_is_read(
-    lean_files, monkeypatch, tmp_path, capsys
+    prefetch, lean_files, monkeypatch, tmp_path, capsys
 ):
     """`trt-check MODEL --format json` on a file read sparsely reads the file again for its
-    digest when the report is written: a file changed since the check is a one-line error,
-    exit status 2, and no report is written."""
+    digest: without a prefetch when the report is written (a thread would keep the command
+    from forking its inference child), and a file changed since the check is then a one-line
+    error, exit status 2, and no report is written; with a prefetch (the child forked
+    already) by a thread while the check goes on, and then either the same error or the
+    report with the digest of the file as it was checked — never another file's."""
     import os
 
     from trtforge.analyzer import reports
     from trtforge.analyzer.cli import check as cli
 
+    if not prefetch:
+        monkeypatch.setenv("TRTFORGE_NO_FORK", "1")
     path, out = tmp_path / "m.onnx", tmp_path / "report.json"
     onnx.save(_weighted_model(), path)
+    checked = hashlib.sha256(path.read_bytes()).hexdigest()
     real_render = reports.render
 
     def render_after_a_change(report, *args, **kwargs):
@@ -622,31 +629,17 @@ def test_the_command_refuses_a_file_changed_before_its_digest_is_read(
         return real_render(report, *args, **kwargs)
 
     monkeypatch.setattr(reports, "render", render_after_a_change)
-    code = cli.main(
-        [str(path), "--target", "rtx-1", "--backend", "static", "--format", "json", "-o", str(out)]
-    )
+    argv = [str(path), "--target", "rtx-1", "--backend", "static", "--exit-zero"]
+    code = cli.main([*argv, "--format", "json", "-o", str(out)])
     err = capsys.readouterr().err
-    assert code == 2
-    assert "the file changed while it was checked" in err and "Traceback" not in err
-    assert not out.exists()
+    assert "Traceback" not in err
+    if code == 2 or not prefetch:
+        assert code == 2 and "the file changed while it was checked" in err
+        assert not out.exists()
+    else:
+        assert code == 0 and json.loads(out.read_text())["model"]["sha256"] == checked
     monkeypatch.setattr(reports, "render", real_render)  # unchanged since: the report is written
-    assert (
-        cli.main(
-            [
-                str(path),
-                "--target",
-                "rtx-1",
-                "--backend",
-                "static",
-                "--exit-zero",
-                "--format",
-                "json",
-                "-o",
-                str(out),
-            ]
-        )
-        == 0
-    )
+    assert cli.main([*argv, "--format", "json", "-o", str(out)]) == 0
     assert (
         json.loads(out.read_text())["model"]["sha256"]
         == hashlib.sha256(path.read_bytes()).hexdigest()
