@@ -24,8 +24,9 @@ onnx.helper names them, or not), `make_split_fanout` Split/Concat blocks,
 `make_fp16_layernorms` FLOAT16 LayerNormalization blocks, `make_long_names` a chain
 whose names are ~300 characters, `make_cnn_layers` Conv/BatchNormalization/Relu layers,
 `make_pool_layers` pools, Pad and Resize, `make_reduction_layers` a softmax written out with
-reductions and Tile, and `make_custom_chain` a chain of custom ops (docs/benchmarks.md uses
-them all).
+reductions and Tile, `make_vit_layers`, `make_unet_layers` and `make_qdq_conv_layers` a ViT,
+a U-Net-like CNN and a per-channel Q/DQ CNN with weights of their own in every layer, and
+`make_custom_chain` a chain of custom ops (docs/benchmarks.md uses them all).
 
 For each model it measures, every run in a fresh subprocess (peak RSS from `/proc`); with
 `--repeat N` each figure is the median of N runs:
@@ -574,6 +575,145 @@ def make_quantized_layers(path: Path, nodes: int, hidden: int = 32) -> int:
 
     graph_nodes, inits = _layer_chain(nodes, layer)
     return _save_nodes(path, graph_nodes, "quantized_layers", (["N", hidden], None), inits)
+
+
+def make_vit_layers(path: Path, nodes: int, hidden: int = 64, heads: int = 4) -> int:
+    """Vision-transformer layers as a user writes them with `onnx.helper` (opset 28), each with
+    weights of its own ([hidden, 3*hidden] QKV, [hidden, hidden], [hidden, 2*hidden],
+    [2*hidden, hidden]: 16 to 48 KB), dynamic batch and sequence: LayerNormalization, MatMul,
+    Split into Q, K and V (num_outputs), Reshape and Transpose to heads, MatMul, Div, Softmax,
+    MatMul, Transpose and Reshape back, a projection and residual Add, then LayerNormalization,
+    MatMul, Add, Gelu, MatMul and a residual Add. Returns the node count."""
+    to_heads = numpy_helper.from_array(np.array([0, -1, heads, hidden // heads], np.int64), "heads")
+    back = numpy_helper.from_array(np.array([0, -1, hidden], np.int64), "back")
+    scale = numpy_helper.from_array(np.array(np.sqrt(hidden // heads), np.float32), "scale")
+
+    def layer(p: str, index: int, current: str, rng):
+        def weight(shape, name):
+            return numpy_helper.from_array(rng.standard_normal(shape).astype(np.float32), name)
+
+        weights = [
+            numpy_helper.from_array(np.ones(hidden, np.float32), f"{p}.g"),
+            numpy_helper.from_array(np.zeros(hidden, np.float32), f"{p}.beta"),
+            weight((hidden, 3 * hidden), f"{p}.qkv"),
+            weight((hidden, hidden), f"{p}.proj"),
+            weight((hidden, 2 * hidden), f"{p}.fc1"),
+            numpy_helper.from_array(np.zeros(2 * hidden, np.float32), f"{p}.fc1b"),
+            weight((2 * hidden, hidden), f"{p}.fc2"),
+        ]
+        made = [
+            _layer_node(p, "LayerNormalization", [current, f"{p}.g", f"{p}.beta"], "ln", axis=-1),
+            _layer_node(p, "MatMul", [f"{p}/ln", f"{p}.qkv"], "qkv"),
+            helper.make_node(
+                "Split", [f"{p}/qkv"], [f"{p}/q", f"{p}/k", f"{p}/v"], name=f"{p}/split",
+                axis=-1, num_outputs=3,
+            ),
+        ]  # fmt: skip
+        for part in ("q", "k", "v"):
+            made.append(_layer_node(p, "Reshape", [f"{p}/{part}", "heads"], f"{part}4"))
+            made.append(
+                _layer_node(p, "Transpose", [f"{p}/{part}4"], f"{part}h", perm=[0, 2, 1, 3])
+            )
+        made += [
+            _layer_node(p, "Transpose", [f"{p}/kh"], "kt", perm=[0, 1, 3, 2]),
+            _layer_node(p, "MatMul", [f"{p}/qh", f"{p}/kt"], "scores"),
+            _layer_node(p, "Div", [f"{p}/scores", "scale"], "scaled"),
+            _layer_node(p, "Softmax", [f"{p}/scaled"], "attn", axis=-1),
+            _layer_node(p, "MatMul", [f"{p}/attn", f"{p}/vh"], "ctx"),
+            _layer_node(p, "Transpose", [f"{p}/ctx"], "ctxt", perm=[0, 2, 1, 3]),
+            _layer_node(p, "Reshape", [f"{p}/ctxt", "back"], "merged"),
+            _layer_node(p, "MatMul", [f"{p}/merged", f"{p}.proj"], "proj"),
+            _layer_node(p, "Add", [current, f"{p}/proj"], "res1"),
+            _layer_node(p, "LayerNormalization", [f"{p}/res1", f"{p}.g", f"{p}.beta"], "ln2"),
+            _layer_node(p, "MatMul", [f"{p}/ln2", f"{p}.fc1"], "fc1"),
+            _layer_node(p, "Add", [f"{p}/fc1", f"{p}.fc1b"], "fc1b"),
+            _layer_node(p, "Gelu", [f"{p}/fc1b"], "gelu"),
+            _layer_node(p, "MatMul", [f"{p}/gelu", f"{p}.fc2"], "fc2"),
+            _layer_node(p, "Add", [f"{p}/res1", f"{p}/fc2"], "res2"),
+        ]
+        return made, weights, f"{p}/res2"
+
+    graph_nodes, inits = _layer_chain(nodes, layer)
+    shapes = (["N", "S", hidden], ["N", "S", hidden])
+    inits = [to_heads, back, scale, *inits]
+    return _save_nodes(path, graph_nodes, "vit_layers", shapes, inits, opset=28)
+
+
+def make_unet_layers(path: Path, nodes: int, channels: int = 8) -> int:
+    """U-Net-like layers, each with weights of its own (opset 28): Conv 3x3 and Relu, MaxPool
+    2x2, Conv 3x3 and Relu, Resize by scales of its own (nearest, 2x), Concat with the first
+    Conv's output, Conv 1x1, BatchNormalization, Sigmoid. Returns the node count."""
+
+    def layer(p: str, index: int, current: str, rng):
+        c = channels
+
+        def weight(shape, name):
+            return numpy_helper.from_array(
+                (rng.standard_normal(shape) * 0.1).astype(np.float32), name
+            )
+
+        weights = [
+            weight((c, c, 3, 3), f"{p}.w1"),
+            numpy_helper.from_array(np.zeros(c, np.float32), f"{p}.b1"),
+            weight((c, c, 3, 3), f"{p}.w2"),
+            numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), f"{p}.scales"),
+            weight((c, 2 * c, 1, 1), f"{p}.w3"),
+            *(
+                numpy_helper.from_array(value.astype(np.float32), f"{p}.bn{i}")
+                for i, value in enumerate([np.ones(c), np.zeros(c), np.zeros(c), np.ones(c)])
+            ),
+        ]
+        made = [
+            _layer_node(p, "Conv", [current, f"{p}.w1", f"{p}.b1"], "c1", pads=[1, 1, 1, 1]),
+            _layer_node(p, "Relu", [f"{p}/c1"], "r1"),
+            _layer_node(p, "MaxPool", [f"{p}/r1"], "pool", kernel_shape=[2, 2], strides=[2, 2]),
+            _layer_node(p, "Conv", [f"{p}/pool", f"{p}.w2"], "c2", pads=[1, 1, 1, 1]),
+            _layer_node(p, "Relu", [f"{p}/c2"], "r2"),
+            _layer_node(p, "Resize", [f"{p}/r2", "", f"{p}.scales"], "up", mode="nearest"),
+            _layer_node(p, "Concat", [f"{p}/up", f"{p}/r1"], "cat", axis=1),
+            _layer_node(p, "Conv", [f"{p}/cat", f"{p}.w3"], "c3"),
+            _layer_node(
+                p, "BatchNormalization", [f"{p}/c3", *[f"{p}.bn{i}" for i in range(4)]], "bn"
+            ),
+            _layer_node(p, "Sigmoid", [f"{p}/bn"], "out"),
+        ]
+        return made, weights, f"{p}/out"
+
+    graph_nodes, inits = _layer_chain(nodes, layer)
+    shapes = (["N", channels, 64, 64], ["N", channels, 64, 64])
+    return _save_nodes(path, graph_nodes, "unet_layers", shapes, inits, opset=28)
+
+
+def make_qdq_conv_layers(path: Path, nodes: int, channels: int = 16) -> int:
+    """Conv layers quantized per channel in the explicit Q/DQ form, each with initializers of
+    its own (opset 28): the activation's QuantizeLinear and DequantizeLinear (a scale and a
+    zero point of its own), the INT8 weight's DequantizeLinear along axis 0 (per-channel
+    scales and zero points), Conv with a bias, Relu. Returns the node count."""
+
+    def layer(p: str, index: int, current: str, rng):
+        c = channels
+        weights = [
+            numpy_helper.from_array(np.array(0.02, np.float32), f"{p}.sx"),
+            numpy_helper.from_array(np.array(0, np.int8), f"{p}.zx"),
+            numpy_helper.from_array(
+                rng.integers(-127, 127, (c, c, 3, 3)).astype(np.int8), f"{p}.wq"
+            ),
+            numpy_helper.from_array((rng.random(c) * 0.01).astype(np.float32), f"{p}.sw"),
+            numpy_helper.from_array(np.zeros(c, np.int8), f"{p}.zw"),
+            numpy_helper.from_array(np.zeros(c, np.float32), f"{p}.b"),
+        ]
+        made = [
+            _layer_node(p, "QuantizeLinear", [current, f"{p}.sx", f"{p}.zx"], "q"),
+            _layer_node(p, "DequantizeLinear", [f"{p}/q", f"{p}.sx", f"{p}.zx"], "dq"),
+            _layer_node(p, "DequantizeLinear", [f"{p}.wq", f"{p}.sw", f"{p}.zw"], "w", axis=0),
+            _layer_node(p, "Conv", [f"{p}/dq", f"{p}/w", f"{p}.b"], "conv", pads=[1, 1, 1, 1]),
+            _layer_node(p, "Relu", [f"{p}/conv"], "relu"),
+        ]
+        return made, weights, f"{p}/relu"
+
+    graph_nodes, inits = _layer_chain(nodes, layer)
+    shapes = (["N", channels, 32, 32], ["N", channels, 32, 32])
+    return _save_nodes(path, graph_nodes, "qdq_conv_layers", shapes, inits, opset=28)
 
 
 def _layer_node(prefix: str, op: str, inputs: list[str], output: str, **attrs) -> onnx.NodeProto:
