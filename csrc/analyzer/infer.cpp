@@ -247,8 +247,8 @@ void serialize_to(std::string& out, const Type& type) {
   }
 }
 
-// Whether `bytes` are `type` as `serialize` writes it (compared in a buffer of the thread's,
-// reused).
+// Whether `bytes` are `type` as `serialize_to` writes it (compared in a buffer of the
+// thread's, reused).
 bool serializes_as(const Type& type, std::string_view bytes) {
   if (serialized_size(type) != bytes.size()) return false;
   thread_local std::string scratch;
@@ -987,7 +987,7 @@ class Inference {
     put_field(out, 2, type);
   }
 
-  // Appends field `field` holding a ValueInfoProto of `name` and `type` (as `serialize`).
+  // Appends field `field` holding a ValueInfoProto of `name` and `type` (as `serialize_to`).
   static void put_named(std::string& out, uint32_t field, std::string_view name,
                         const Type& type) {
     put_tag(out, field, 2);

@@ -183,7 +183,8 @@ Outcome read_node(std::string_view node, Texts& texts, Blobs& blobs, Columns& ou
 // Fetches the table slots of a node's input, output and node names ahead of `read_node`
 // (malformed bytes: whatever was fetched; `read_node` finds what is wrong).
 void prefetch_names(std::string_view node, const Texts& texts) {
-  each_raw_field(node, [&](uint32_t field, uint32_t wire, std::string_view, std::string_view payload) {
+  each_raw_field(node, [&](uint32_t field, uint32_t wire, std::string_view,
+                           std::string_view payload) {
     if (field <= 3 && wire == 2) texts.prefetch(payload);
     return true;
   });
@@ -269,7 +270,8 @@ PyObject* node_columns(PyObject*, PyObject* arg) {
 // The node fields (1) of a serialized GraphProto, copied in order: a GraphProto holding only
 // its nodes (what node_columns reads), without the initializers that make most of a large
 // file. When the nodes are most of the graph (weights held in Constant nodes), the graph's own
-// object comes back: a copy would save little memory and cost a pass over the weights. None
+// object comes back: a copy would save little memory and cost a pass over the weights —
+// unless `always_copy` (a sparse read's bytes, zeros where weights were left out). None
 // when the bytes are malformed.
 PyObject* graph_nodes(PyObject*, PyObject* args) {
   PyObject* arg;
