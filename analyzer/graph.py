@@ -442,6 +442,19 @@ class GraphView:
         self._inputs = {vi.name: vi for vi in graph.input}
         self._outputs = {vi.name for vi in graph.output}
 
+    @classmethod
+    def of_loaded(cls, loaded, types: Mapping[str, onnx.TypeProto]) -> GraphView:
+        """The view of a loaded model's top-level graph (`loading.LoadedModel`) as the static
+        check reads it: its `structure`, with the file's graph bytes and initializer heads,
+        and a weight it holds without data read when asked for (`weight_at`)."""
+        return cls(
+            loaded.structure.graph,
+            types,
+            serialized=loaded.graph_bytes,
+            initializer_heads=loaded.initializer_heads,
+            weights=loaded.weight_at,
+        )
+
     def use_types(
         self, types: Mapping[str, onnx.TypeProto], changed: Iterable[str] | None = None
     ) -> None:

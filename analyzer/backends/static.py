@@ -547,13 +547,7 @@ class StaticChecker:
         proto = self.loaded.structure  # (no weight's values are read)
         pending = self.session.pending_types()
         try:  # what needs no types, while they are inferred
-            top = GraphView(
-                proto.graph,
-                self.types,
-                serialized=self.loaded.graph_bytes,
-                initializer_heads=self.loaded.initializer_heads,
-                weights=self.loaded.weight_at,
-            )
+            top = GraphView.of_loaded(self.loaded, self.types)
             top.read_structure()
             memo = VerdictMemo(top) if self.memo else None
             f = top.fields

@@ -485,13 +485,7 @@ def test_weights_a_sparse_read_leaves_in_the_file_are_read_from_it(lean_files, t
     assert [length for _, length in read[0].skipped] == [weight.nbytes]  # the weight only
     assert isinstance(loaded._source, model_bytes.FileRead)
     assert not onnx.GraphProto.FromString(bytes(loaded.graph_bytes)).initializer
-    view = GraphView(
-        loaded.structure.graph,
-        {},
-        serialized=loaded.graph_bytes,
-        initializer_heads=loaded.initializer_heads,
-        weights=loaded.weight_at,
-    )
+    view = GraphView.of_loaded(loaded, {})
     view.read_structure()
     np.testing.assert_array_equal(view.constant_value("w"), weight)
     values = {name: view.constant_value(name) for name in ("w", "b", "t")}

@@ -856,13 +856,7 @@ def test_values_held_in_bulk_are_those_held_one_by_one(lean, monkeypatch, tmp_pa
     asked = [*names, "bf", "twice", "c", "x", "r", "nowhere", names[0], "c"]
 
     def held() -> static._HeldByValue:
-        view = GraphView(
-            loaded.structure.graph,
-            {},
-            serialized=loaded.graph_bytes,
-            initializer_heads=loaded.initializer_heads,
-            weights=loaded.weight_at,
-        )
+        view = GraphView.of_loaded(loaded, {})
         view.read_structure()
         return static.VerdictMemo(view)._values_by_value()
 
