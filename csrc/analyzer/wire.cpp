@@ -2977,7 +2977,7 @@ class SparseFile {
            rule.value_types.end();
   }
 
-  static constexpr size_t kMinAhead = 4 << 10;
+  static constexpr size_t kMinAhead = 512;
   static constexpr size_t kMaxAhead = 64 << 10;
   size_t ahead_ = kMaxAhead;
   int fd_;
