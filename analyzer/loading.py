@@ -586,13 +586,16 @@ def load_model(
             "save the model with external data (onnx.save(..., save_as_external_data=True))",
         )
     data, source, lean, digest, hashing = _read(path, size, hash_meanwhile)
+    # what the proto is parsed from: the file's bytes, or its lean structure (the same but the
+    # left-out weights' raw data: a few megabytes, where their reads walk hundreds)
+    parsed = data if lean is None else lean[0]
     try:
-        proto = _parse(data if lean is None else lean[0], str(path))
+        proto = _parse(parsed, str(path))
         _validate(proto, str(path))
-        external = _has_external(data) or _functions_find_external(proto)
+        external = _has_external(parsed) or _functions_find_external(proto)
         refs, total = ([], 0)
         if external:
-            refs, total = _check_external(proto, path.parent, graph_field(data))
+            refs, total = _check_external(proto, path.parent, graph_field(parsed))
     except BaseException:
         if not isinstance(source, FileRead):
             digest()  # the hashing thread ends with the load
@@ -605,7 +608,7 @@ def load_model(
         loaded._hashing = hashing
     # (a sparse read's bytes hold zeros where it left weights out: no view of its graph,
     # whose initializers' raw data `GraphView.constant_rows` reads)
-    loaded = _with_graph_reads(loaded, data, whole=isinstance(source, BytesRead))
+    loaded = _with_graph_reads(loaded, data, whole=isinstance(source, BytesRead), parsed=parsed)
     # what an inference child that maps the file (a prefetch, or one started after loading:
     # `background`) binds its types to, for a lean load (whose file is hashed only when
     # asked): the digest of the lean structure it was parsed from (a few milliseconds:
@@ -625,20 +628,24 @@ def load_model(
     return loaded
 
 
-def _with_graph_reads(loaded: LoadedModel, data: bytes, whole: bool = True) -> LoadedModel:
-    """`loaded` with what is read from the bytes its proto was parsed from (`data`), by the
-    native reader when it is built: the graph's bytes (`graph_bytes`: a copy of its nodes
-    only for a large file, or where `data` does not hold every byte of the file, `whole`
-    False), which initializers are sound (`sound_initializers`) and their heads
-    (`initializer_heads`)."""
+def _with_graph_reads(
+    loaded: LoadedModel, data: bytes, whole: bool = True, parsed: bytes | None = None
+) -> LoadedModel:
+    """`loaded` with what is read from the file's bytes (`data`), by the native reader when
+    it is built: which initializers are sound (`sound_initializers`), and, from the bytes its
+    proto was parsed from (`parsed`: its lean structure, or `data` itself), their heads
+    (`initializer_heads`) and the graph's bytes (`graph_bytes`: a copy of its nodes only for
+    a large file, or where `data` does not hold every byte of the file, `whole` False)."""
     graph = graph_field(data)
+    structure = graph if parsed is None or parsed is data else graph_field(parsed)
     if graph is not None and _wire is not None:
         from trtforge.analyzer.validity import raw_data_bits
 
         loaded.sound_initializers = _wire.sound_tensors(graph, raw_data_bits())
-        heads = _wire.initializer_heads(graph)
+        heads = _wire.initializer_heads(structure) if structure is not None else None
         if heads is not None:
             loaded.initializer_heads = InitializerHeads(*heads)
+    graph = structure
     if graph is not None and (len(data) > GRAPH_VIEW_BYTES or not whole):
         graph = _wire.graph_nodes(graph, not whole) if _wire is not None else None
     # read-only: a sparse read's buffer is writable memory that nothing writes once loaded,
