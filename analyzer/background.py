@@ -499,45 +499,36 @@ def _read_or_mapped(path: str):
 def digest_meanwhile(data: bytes):
     """The SHA-256 of `data` (hex), computed by a thread while the caller goes on to shape
     inference or parsing (hashlib lets go of the GIL while it hashes; ONNX's inference and
-    protobuf's parser hold it): returns the function that waits for it. The thread has
-    started hashing when this returns, so the digest costs the caller no time of its own
-    where a second core is free. (The function ends the thread: a process forks only
-    without other threads.)"""
-    digests: list[str] = []
-    hashing = threading.Event()
-    pending = [data]  # until hashed: the function returned holds no bytes once it is done
+    protobuf's parser hold it): returns the function that waits for it
+    (`computed_meanwhile`), which holds no bytes once the digest is made."""
+    pending = [data]
 
-    def work() -> None:
-        hashing.set()
-        digests.append(hashlib.sha256(pending[0]).hexdigest())
+    def digest() -> str:
+        made = hashlib.sha256(pending[0]).hexdigest()
         pending.clear()
+        return made
 
-    thread = threading.Thread(target=work, name="trtforge-digest", daemon=True)
-    thread.start()
-    hashing.wait()
-
-    def result() -> str:
-        thread.join()
-        if not digests:  # the thread failed
-            digests.append(hashlib.sha256(pending.pop()).hexdigest())
-        return digests[0]
-
-    return result
+    return computed_meanwhile(digest)
 
 
 def computed_meanwhile(work: Callable[[], T]) -> Callable[[], T]:
-    """`work()` (a file's digest, read again and hashed) computed by a thread while the
-    caller goes on; returns the function that waits for it. Where the thread failed, that
-    function computes it, raising what `work` raises (a file changed since it was loaded).
-    (The function ends the thread: a process forks only without other threads.)"""
+    """`work()` (a digest: of bytes read, or of a file read again) computed by a thread while
+    the caller goes on; returns the function that waits for it. The thread has started when
+    this returns, so the work costs the caller no time of its own where a second core is
+    free. Where the thread failed, that function computes it, raising what `work` raises (a
+    file changed since it was loaded). (The function ends the thread: a process forks only
+    without other threads.)"""
     results: list = []
+    started = threading.Event()
 
     def run() -> None:
+        started.set()
         with contextlib.suppress(Exception):  # (met again, and raised, by `result`)
             results.append(work())
 
     thread = threading.Thread(target=run, name="trtforge-digest", daemon=True)
     thread.start()
+    started.wait()
 
     def result() -> T:
         thread.join()

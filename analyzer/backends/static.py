@@ -856,7 +856,7 @@ class _HeldByValue:
                 value = self._graph.constant_value(name)  # (decoded to those dims)
                 # (objects — strings — by name: their bytes would be addresses, not values)
                 if value is not None and value.dtype.kind != "O":
-                    by_value = ("value", value.dtype.str, value.shape, value.tobytes())
+                    by_value = _by_value(value)
             self._by_value[name] = by_value
         return by_value
 
@@ -880,9 +880,14 @@ class _HeldByValue:
                 if dtype == "BFLOAT16":  # (read as FLOAT there: decoded one by one)
                     continue
                 for name, row in zip(group, rows, strict=True):
-                    value = row.reshape(small[name])
-                    self._by_value[name] = ("value", value.dtype.str, value.shape, value.tobytes())
+                    self._by_value[name] = _by_value(row.reshape(small[name]))
         return list(map(self.get, names))
+
+
+def _by_value(value: np.ndarray) -> tuple:
+    """What stands for a small initializer's value (`_HeldByValue`): its element type, shape
+    and bytes."""
+    return ("value", value.dtype.str, value.shape, value.tobytes())
 
 
 def _values_held(

@@ -1352,10 +1352,15 @@ std::string tensor_type(const TensorHead& head) {
 
 // Whether a tensor of this head may be a weight: of rank 2 or more, of an element type not
 // in `value_types` (those whose values inference reads: `inference._may_be_weight`).
+// Whether a tensor of rank `rank` and `data_type` (as read from the wire: protobuf reads its
+// low 32 bits, sign-extended) may be a weight (`may_be_weight`).
+bool weight_type(uint64_t data_type, size_t rank, const std::vector<uint64_t>& value_types) {
+  auto type = static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(data_type)));
+  return rank >= 2 && std::find(value_types.begin(), value_types.end(), type) == value_types.end();
+}
+
 bool may_be_weight(const TensorHead& head, const std::vector<uint64_t>& value_types) {
-  auto type = static_cast<uint64_t>(head.element_type());
-  return head.dims.size() >= 2 &&
-         std::find(value_types.begin(), value_types.end(), type) == value_types.end();
+  return weight_type(head.data_type, head.dims.size(), value_types);
 }
 
 // A top-level node's bytes without the values of the weight it holds, when it is a Constant
@@ -1657,15 +1662,21 @@ bool read_op_types(PyObject* ops, std::vector<std::string>& op_types) {
 // The element types and op types a caller hands over (`_speculation`'s
 // INFERENCE_READS_VALUES_OF and INFERENCE_READS_ANY_RANK_OF): false with a Python error set
 // when they are not a sequence of ints and one of str.
-bool read_value_readers(PyObject* types, PyObject* ops, std::vector<uint64_t>& value_types,
-                        std::vector<std::string>& value_ops) {
+// A sequence of ints a caller hands over as element types: false with a Python error set
+// when it is not one.
+bool read_element_types(PyObject* types, std::vector<uint64_t>& value_types) {
   PyRef listed(PySequence_Fast(types, "the element types must be a sequence"));
   for (Py_ssize_t i = 0; listed.obj && i < PySequence_Fast_GET_SIZE(listed.obj); ++i) {
     long long type = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(listed.obj, i));
     if (type == -1 && PyErr_Occurred()) break;
     value_types.push_back(static_cast<uint64_t>(type));
   }
-  return listed.obj && !PyErr_Occurred() && read_op_types(ops, value_ops);
+  return listed.obj && !PyErr_Occurred();
+}
+
+bool read_value_readers(PyObject* types, PyObject* ops, std::vector<uint64_t>& value_types,
+                        std::vector<std::string>& value_ops) {
+  return read_element_types(types, value_types) && read_op_types(ops, value_ops);
 }
 
 PyObject* weightless(PyObject*, PyObject* args) {
@@ -2971,10 +2982,7 @@ class SparseFile {
   static bool skipped_payload(size_t size, size_t rank, bool typed, uint64_t data_type,
                               const SkipRule& rule) {
     if (size > rule.skip_bytes) return true;
-    if (size <= rule.weight_bytes || rank < 2 || !typed) return false;
-    auto type = static_cast<uint64_t>(static_cast<int64_t>(static_cast<int32_t>(data_type)));
-    return std::find(rule.value_types.begin(), rule.value_types.end(), type) ==
-           rule.value_types.end();
+    return size > rule.weight_bytes && typed && weight_type(data_type, rank, rule.value_types);
   }
 
   static constexpr size_t kMinAhead = 512;
@@ -2995,17 +3003,9 @@ PyObject* sparse_read(PyObject*, PyObject* args) {
     return nullptr;
   }
   SkipRule rule;
-  if (types != nullptr) {
-    PyRef listed(PySequence_Fast(types, "the element types must be a sequence"));
-    for (Py_ssize_t i = 0; listed.obj && i < PySequence_Fast_GET_SIZE(listed.obj); ++i) {
-      long long type = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(listed.obj, i));
-      if (type == -1 && PyErr_Occurred()) break;
-      rule.value_types.push_back(static_cast<uint64_t>(type));
-    }
-    if (!listed.obj || PyErr_Occurred()) {
-      PyBuffer_Release(&view);
-      return nullptr;
-    }
+  if (types != nullptr && !read_element_types(types, rule.value_types)) {
+    PyBuffer_Release(&view);
+    return nullptr;
   }
   if (skip_bytes < 0) {
     PyBuffer_Release(&view);
