@@ -1245,6 +1245,48 @@ def test_a_merge_with_a_value_info_declaration_alone_needs_no_confirming_run(
     ]
 
 
+def _errors_piece_by_piece(error: str) -> list[tuple[str, str, str, str]]:
+    """`validity._inference_errors`' reading, each line cut where each node's error starts:
+    the reference for its one match over the whole text."""
+    import re
+
+    out = []
+    for top in error.split("\n"):
+        parent = ""
+        for position, piece in enumerate(re.split(r"(?=\(op_type:)", top)):
+            match = re.search(r"\(op_type:([^,)]*)(?:, node name: ([^)]*))?\): (.*)", piece)
+            if match is not None:
+                op, name, raw = match.groups()
+                why = re.sub(r"^(\[[A-Za-z]+\]\s*)+", "", " ".join(raw.split()))
+                out.append((op.strip(), name or "", why, parent if position > 1 else ""))
+                if position == 1:
+                    parent = op.strip()
+    return out
+
+
+def test_inference_errors_are_read_as_each_line_cut_at_each_node():
+    """What strict inference raised is read as each of its lines cut where each node's error
+    starts: on ONNX's own errors (a cascade after MeanVarianceNormalization's failing function
+    body, an error inside it, nodes with and without names) and on random text of the pieces
+    such errors are made of (names holding their marks, several nodes on a line, none)."""
+    import random
+
+    nodes = [N("MeanVarianceNormalization", ["x"], ["m"], name="mvn")]
+    nodes += [N("Relu", ["m"], ["r"]), N("Softmax", ["r"], ["y"], name="soft, max): (op_type:")]
+    error = validity._strict_error(_model(nodes))
+    assert "(op_type:Constant)" in error and "instead is null" in error, error
+    assert validity._inference_errors(error) == _errors_piece_by_piece(error)
+    assert any(
+        parent == "MeanVarianceNormalization" for *_, parent in _errors_piece_by_piece(error)
+    )
+    pieces = ["(op_type:", ", node name: ", "): ", "\n", ")", ",", "[ShapeInferenceError] ", " ",
+              "(", "Add", "n1", "\r", "(op_type", "\x0b", "\u2028", "\t", "x"]  # fmt: skip
+    rng = random.Random(7)
+    for _ in range(20_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 16)))
+        assert validity._inference_errors(text) == _errors_piece_by_piece(text), repr(text)
+
+
 def test_the_domains_input_problems_reads_are_onnx_s():
     """`validity.input_problems` reads onnx's schemas only: the domains they are of are the
     ones it looks a node's inputs up for (a custom op's are never looked up)."""
