@@ -354,7 +354,13 @@ class SpeculationFailed(Exception):
     its run failed, the types of the model without them (name -> serialized type): what the
     policy's check (`inference._checked_declarations`) would infer again. `checked_model`:
     the serialized model that run failed on (without weights, its declarations checked), and
-    `ops` its top-level op types, from which `lean_policy` makes the policy's table."""
+    `ops` its top-level op types, from which `lean_policy` makes the policy's table.
+    `strict_error`: where that run was the policy's own strict run — one run of that model
+    without data propagation (a graph without shape consumers or bodies: `propagates`) —
+    what it raised, which the policy then need not raise again (`inference.infer_table`); a
+    model that fails it fails every later node alike (an op inference cannot follow: each
+    node after it "expected to have type"), and ONNX's run of a 100,000-node graph of
+    heavier ops (Einsum, CumSum, Hardmax, ...) takes ~0.8 s."""
 
     def __init__(
         self,
@@ -362,11 +368,13 @@ class SpeculationFailed(Exception):
         checked_types: Mapping[str, bytes] | None = None,
         checked_model: bytes | None = None,
         ops: list[str] | None = None,
+        strict_error: str | None = None,
     ) -> None:
         super().__init__(message)
         self.checked_types = checked_types
         self.checked_model = checked_model
         self.ops = ops
+        self.strict_error = strict_error
 
 
 def weight_facts(serialized_model: bytes) -> tuple[int, bool, bool]:
@@ -533,14 +541,21 @@ def lean_inferred(
             # cleared changes nothing, and the check's strict run is the model's run
             return inferred
     serialized_model = checked
+    bodies = sum(op in CONTROL_FLOW for op in ops)
+    constants = ops.count("Constant")
     try:
         with address_space_cap(len(serialized_model)):
-            bodies = sum(op in CONTROL_FLOW for op in ops)
-            constants = ops.count("Constant")
             return strict_run(serialized_model, len(ops), bodies, in_parallel, data_prop, constants)
     except Exception as err:  # noqa: BLE001 - strict failure, MemoryError
         checked = checked_types[0] if checked_types else None
-        raise SpeculationFailed(str(err), checked, serialized_model, ops) from err
+        policy_run = (
+            not data_prop
+            and isinstance(err, cpp_shape_inference().InferenceError)
+            and raised_as_one_run(serialized_model, len(ops), bodies, constants, data_prop)
+        )
+        raise SpeculationFailed(
+            str(err), checked, serialized_model, ops, str(err) if policy_run else None
+        ) from err
 
 
 def lean_policy(failed: SpeculationFailed) -> tuple[dict[str, bytes], list[int], str] | None:
@@ -755,12 +770,7 @@ def strict_run(
     failures = (infer.InferenceError,)  # the model fails strict inference
 
     renamed = None
-    long_names = len(serialized_model) >= SHORT_NAMES_FROM * nodes
-    if (
-        _wire is not None
-        and nodes
-        and (long_names or constants >= nodes * SHORT_NAMES_FOR_CONSTANTS)
-    ):
+    if _renames(serialized_model, nodes, constants):
         renamed = _wire.short_names(serialized_model)
     if renamed is not None:
         short, renaming = renamed
@@ -769,6 +779,30 @@ def strict_run(
         if restored is not None:
             return restored
     return _split_inference.inferred(serialized_model, run, nodes, bodies, in_parallel, failures)
+
+
+def _renames(serialized_model: bytes, nodes: int, constants: int) -> bool:
+    """Whether `strict_run` infers a copy of the model with short names (its docstring)."""
+    long_names = len(serialized_model) >= SHORT_NAMES_FROM * nodes
+    return (
+        _wire is not None
+        and nodes > 0
+        and (long_names or constants >= nodes * SHORT_NAMES_FOR_CONSTANTS)
+    )
+
+
+def raised_as_one_run(
+    serialized_model: bytes, nodes: int, bodies: int, constants: int, data_prop: bool
+) -> bool:
+    """Whether what `strict_run` raised for these arguments is the text ONNX's one strict run
+    of the model raises: no bodies (no runs A and B: `_split_inference`), and either the
+    native lenient run raised it (it gives ONNX's text) or ONNX ran on the model under its
+    own names (no short-named copy: `_renames`)."""
+    if bodies:
+        return False
+    if native_lenient(serialized_model, data_prop) is not None:  # (remembered: no new run)
+        return True
+    return not _renames(serialized_model, nodes, constants)  # (strict native runs raise none)
 
 
 def native_inferred(serialized_model: bytes, data_prop: bool = True) -> bytes | None:

@@ -97,11 +97,12 @@ def infer_table(
     model: onnx.ModelProto,
     heavy_at: Collection[int] = (),
     checked_types: Mapping[str, bytes] | None = None,
+    strict_error: str | None = None,
 ) -> TypeTable:
     """`inference.infer_table` (imported on first use: see `prefetch`)."""
     from trtforge.analyzer import inference
 
-    return inference.infer_table(model, heavy_at, checked_types)
+    return inference.infer_table(model, heavy_at, checked_types, strict_error)
 
 
 def speculative_table(
@@ -168,19 +169,20 @@ def _child_table(
     serialized: bytes | None = None,
     heavy_at: Collection[int] = (),
     checked_types: Mapping[str, bytes] | None = None,
+    strict_error: str | None = None,
 ) -> TypeTable:
     """The table, in the child: speculatively first, else by the policy; each run announced
     on `out`, so that the parent knows in which one a crash happened (`serialized`: the bytes
     `model` was parsed from; `heavy_at`: the initializers a lean load's structure holds
-    without data, `LoadedModel.elided`; `checked_types`: the types of the model without its
-    declared static dims, where a lean run made them: `infer_table`'s)."""
+    without data, `LoadedModel.elided`; `checked_types` and `strict_error`: what a lean
+    run made of the model before it failed, `infer_table`'s)."""
     if speculate:
         _announce(out, SPECULATING)
         table = speculative_table(model, serialized, heavy_at)
         if table is not None:
             return table
     _announce(out, POLICY)
-    return infer_table(model, heavy_at, checked_types)
+    return infer_table(model, heavy_at, checked_types, strict_error)
 
 
 def _announce(out, phase: bytes) -> None:
@@ -242,7 +244,7 @@ class PendingTypes:
             if _speculation.serialized_node_count(data, declared[0]) < MIN_NODES:  # weights:
                 out.write(SMALL)  # stop before onnx (and before hashing them beside the parent)
                 return
-            speculate, checked_types = True, None
+            speculate, checked_types, strict_error = True, None, None
             _announce(out, SPECULATING)  # the run without onnx
             policy = None
             digest = None
@@ -251,6 +253,7 @@ class PendingTypes:
             except _speculation.SpeculationFailed as failed:
                 inferred, speculate = None, False  # the full speculation would fail alike
                 checked_types = failed.checked_types  # (the policy's check need not rerun)
+                strict_error = failed.strict_error  # (nor its strict run, where it was this)
                 if isinstance(data, bytes):  # hashed beside the policy's reading (no fork)
                     digest = digest_meanwhile(data)
                 policy = _speculation.lean_policy(failed)  # (a stale declaration: natively)
@@ -272,7 +275,9 @@ class PendingTypes:
             if _speculation.node_count(model.graph, MIN_NODES) < MIN_NODES:
                 out.write(SMALL)
                 return
-            table = _child_table(model, speculate, out, data, checked_types=checked_types)
+            table = _child_table(
+                model, speculate, out, data, checked_types=checked_types, strict_error=strict_error
+            )
             out.write(_pickled((digest(), table)))
 
         pending._fork(work, orphan_dies=True)

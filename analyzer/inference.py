@@ -714,11 +714,17 @@ def _infer(model: onnx.ModelProto, data_prop: bool, strict: bool = False) -> onn
         return None
 
 
-def _infer_strict(model: onnx.ModelProto) -> tuple[onnx.ModelProto | None, str]:
+def _infer_strict(
+    model: onnx.ModelProto, raised: str | None = None
+) -> tuple[onnx.ModelProto | None, str]:
     """Inference in strict mode, which costs nothing more when the model passes, and what it
     raised otherwise (then the model is inferred again, leniently). Element types are not
     checked against the op schemas: TensorRT's parser takes many types ONNX does not list
-    (BFLOAT16 Acos, FLOAT16 NonMaxSuppression boxes), and the knowledge base judges types."""
+    (BFLOAT16 Acos, FLOAT16 NonMaxSuppression boxes), and the knowledge base judges types.
+    `raised`: what the strict run of `model` raised, where it was made already (`infer_all`):
+    only the lenient run is made."""
+    if raised:
+        return _infer(model, data_prop=False), raised
     try:
         return inference_guard.infer_model(model, strict=True), ""
     except inference_guard.InferenceCrashed as err:
@@ -831,6 +837,7 @@ def infer_all(
     keep_model: bool = True,
     heavy_at: Collection[int] = (),
     checked_types: Mapping[str, bytes] | None = None,
+    strict_error: str | None = None,
 ) -> tuple[onnx.ModelProto | None, TypeTable | None, str]:
     """One run of the policy (`infer_model`): the inferred model without its large weights and
     its type table (both None when inference fails), and what strict inference raised ("" when
@@ -839,17 +846,19 @@ def infer_all(
     `keep_model=False`: only the table is wanted (the model comes back as None); ONNX's
     result is then read as bytes (`_speculation.inferred_types`), never parsed whole.
     `heavy_at`: as `_weightless`'s (a lean load's `structure` is inferred as the whole model).
-    `checked_types`: as `_checked_declarations`'.
+    `checked_types`: as `_checked_declarations`'. `strict_error`: what the policy's strict
+    run of this model raised, where a lean child made that run before its own failed
+    (`_speculation.SpeculationFailed`): not made again, only the lenient one.
     """
     light, casts = _identities_as_casts(_weightless(model, heavy_at))
     light = _checked_declarations(light, checked_types)  # the dims the parser computes
     if not keep_model:
-        types, strict_error = _infer_table(light)
+        types, strict_error = _infer_table(light, strict_error)
         pruned = _without_contradicted_element_types(light, strict_error)
         if pruned is not None:
             types, strict_error = _infer_table(pruned)
         return None, types, strict_error
-    inferred, strict_error = _infer_strict(light)
+    inferred, strict_error = _infer_strict(light, strict_error)
     pruned = _without_contradicted_element_types(light, strict_error)
     if pruned is not None:
         light = pruned
@@ -935,35 +944,38 @@ def _lenient_run(serialized: bytes, data_prop: bool) -> bytes:
     return inference_guard.infer_shapes(serialized, False, False, data_prop)
 
 
-def _infer_table(light: onnx.ModelProto) -> tuple[TypeTable | None, str]:
+def _infer_table(light: onnx.ModelProto, raised: str | None = None) -> tuple[TypeTable | None, str]:
     """`infer_all(light)`'s table and strict error, the policy run on serialized models: the
     same calls of ONNX's C++ inference that `onnx.shape_inference.infer_shapes` makes, whose
     results are read by `_table_of` (~0.05 s less a 100,000-node model than parsing and
-    serializing them again). The nodes of an inferred model are those of `light`."""
+    serializing them again). The nodes of an inferred model are those of `light`. `raised`:
+    as `_infer_strict`'s."""
     serialized = light.SerializeToString()
 
     def run(strict: bool, data_prop: bool) -> bytes:
         return inference_guard.infer_shapes(serialized, False, strict, data_prop)
 
-    strict_error = ""
     # the strict run's error and the lenient run in one native run, where it models the graph
     native = _speculation.native_lenient(serialized, False)
-    try:
-        if native is not None:
-            inferred, strict_error = native
-        else:
-            inferred = run(True, False)
-    except inference_guard.InferenceCrashed as err:
-        _crashed(err)
-        return None, str(err)
-    except Exception as err:  # noqa: BLE001 - as `_infer_strict`
-        log.info("strict shape inference failed: %s", " ".join(str(err).split())[:500])
-        strict_error = str(err)
-        try:
-            inferred = run(False, False)
-        except Exception as again:  # as `_infer`
-            log.info("shape inference (data_prop=False) failed: %s", again)
-            return None, strict_error
+    if native is not None:
+        inferred, strict_error = native
+    else:
+        inferred, strict_error = None, raised or ""
+        if not raised:
+            try:
+                inferred = run(True, False)
+            except inference_guard.InferenceCrashed as err:
+                _crashed(err)
+                return None, str(err)
+            except Exception as err:  # noqa: BLE001 - as `_infer_strict`
+                log.info("strict shape inference failed: %s", " ".join(str(err).split())[:500])
+                strict_error = str(err)
+        if inferred is None:  # it failed: the lenient run
+            try:
+                inferred = run(False, False)
+            except Exception as again:  # as `_infer`
+                log.info("shape inference (data_prop=False) failed: %s", again)
+                return None, strict_error
     types = _table_of(inferred)
     types.strict_error = strict_error
     if _needs_data_prop(light.graph, types):
@@ -1100,12 +1112,19 @@ def infer_table(
     model: onnx.ModelProto,
     heavy_at: Collection[int] = (),
     checked_types: Mapping[str, bytes] | None = None,
+    strict_error: str | None = None,
 ) -> TypeTable:
     """`infer_types`, without the inferred model ever parsed whole (`infer_all`'s
     `keep_model=False`): the same table, for callers that want nothing else. `heavy_at`: as
     `_weightless`'s (a lean load's `structure` is inferred as the whole model);
-    `checked_types`: as `_checked_declarations`'."""
-    inferred = infer_all(model, keep_model=False, heavy_at=heavy_at, checked_types=checked_types)
+    `checked_types` and `strict_error`: as `infer_all`'s."""
+    inferred = infer_all(
+        model,
+        keep_model=False,
+        heavy_at=heavy_at,
+        checked_types=checked_types,
+        strict_error=strict_error,
+    )
     return types_or_declared(model, inferred[1])
 
 

@@ -2473,6 +2473,101 @@ def test_the_lean_policy_of_a_stale_model_is_the_policy_s_table(make, cases):
     assert compared >= 5, compared
 
 
+def random_failing_chain(seed: int) -> onnx.ModelProto:
+    """A chain of ops ONNX's strict inference of opset 17 may fail on where the native
+    inference declines: MeanVarianceNormalization without `axes` (its function body's
+    Constant then has no value: each node after it "expected to have type"), with `axes`,
+    and modelled ops around it; a Reshape (a shape consumer: data propagation) in some, a
+    stale value_info declaration in some, long node names in some (`_speculation._renames`)."""
+    rng = np.random.default_rng(seed)
+    pick = ["Relu", "Tanh", "MVN", "MVN axes", "Hardmax", "Softmax", "Einsum"]
+    names = "layer/" * 30 if rng.random() < 0.2 else ""
+    nodes, initializers, value_info = [], [], []
+    current = "x"
+    for k in range(int(rng.integers(1, 7))):
+        op = pick[int(rng.integers(len(pick)))]
+        out = f"t{k}"
+        name = f"{names}n{k}"
+        if op.startswith("MVN"):
+            axes = {"axes": [0, 2, 3]} if op == "MVN axes" else {}
+            nodes.append(
+                helper.make_node("MeanVarianceNormalization", [current], [out], name, **axes)
+            )
+        elif op == "Einsum":
+            nodes.append(helper.make_node("Einsum", [current], [out], name, equation="nchw->nchw"))
+        elif op in ("Hardmax", "Softmax"):
+            nodes.append(helper.make_node(op, [current], [out], name, axis=1))
+        else:
+            nodes.append(helper.make_node(op, [current], [out], name))
+        current = out
+    if rng.random() < 0.3:
+        initializers.append(_int64("shape", [0, -1]))
+        nodes.append(helper.make_node("Reshape", [current, "shape"], ["flat"], f"{names}reshape"))
+        current = "flat"
+    if rng.random() < 0.3 and len(nodes) > 1:
+        value_info.append(_value_info(nodes[0].output[0], TensorProto.FLOAT, [1, 2]))  # stale
+    model = _model(
+        nodes,
+        [_value_info("x", TensorProto.FLOAT, ["n", 4, 3, 3])],
+        [helper.make_empty_tensor_value_info(current)],
+        initializers,
+    )
+    model.graph.value_info.extend(value_info)
+    return model
+
+
+@needs_checked_onnx
+def test_a_lean_run_that_was_the_policy_s_strict_run_hands_its_error_on(monkeypatch):
+    """Where the lean run failed and was the policy's own strict run (no data propagation,
+    one run of the model under its own names), its error is what the policy's strict run
+    raises, and the policy given it (`infer_table(..., strict_error)`) makes only the lenient
+    run: the same table. Otherwise (data propagation, short names) nothing is handed on."""
+    from trtforge.analyzer import inference_guard
+    from trtforge.analyzer.inference import infer_table
+
+    if _speculation._wire is None:
+        pytest.skip("the native reader is not built")
+    real = inference_guard.infer_shapes
+    strict_runs = []
+
+    def counted(serialized, check_type, strict, data_prop):
+        strict_runs.append(strict)
+        return real(serialized, check_type, strict, data_prop)
+
+    handed, kept = 0, 0
+    for seed in range(160):
+        model = random_failing_chain(seed)
+        try:
+            _speculation.lean_inferred(model.SerializeToString())
+            continue
+        except _speculation.SpeculationFailed as raised:
+            failed = raised
+        ops = [n.op_type for n in model.graph.node]
+        # (ONNX's run of a short-named copy raises short names; the native run does not rename)
+        renamed = any(len(n.name) > 100 for n in model.graph.node) and (
+            _speculation.native_lenient(failed.checked_model, False) is None
+        )
+        expected = infer_table(model)
+        if failed.strict_error is None:
+            assert _speculation.propagates(ops) or renamed, f"seed {seed}"
+            kept += 1
+            continue
+        assert not _speculation.propagates(ops) and not renamed, f"seed {seed}"
+        assert failed.strict_error == expected.strict_error, f"seed {seed}"
+        monkeypatch.setattr(inference_guard, "infer_shapes", counted)
+        del strict_runs[:]
+        table = infer_table(model, (), failed.checked_types, failed.strict_error)
+        monkeypatch.setattr(inference_guard, "infer_shapes", real)
+        assert True not in strict_runs, f"seed {seed}"
+        assert (table._raw, table.shape_consumers, table.strict_error) == (
+            expected._raw,
+            expected.shape_consumers,
+            expected.strict_error,
+        ), f"seed {seed}"
+        handed += 1
+    assert handed >= 20 and kept >= 5, (handed, kept)
+
+
 @needs_checked_onnx
 def test_a_stale_model_s_two_runs_are_made_at_once(monkeypatch):
     """Where the lean check fails on a stale declaration, the model's runs with and without

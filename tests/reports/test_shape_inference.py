@@ -1170,13 +1170,59 @@ def test_a_failed_lean_run_hands_its_check_to_the_policy(monkeypatch, tmp_path):
     monkeypatch.setattr(background, "MIN_NODES", 10)
     policy = inference.infer_table
 
-    def noting(model, heavy_at=(), checked_types=None):
+    def noting(model, heavy_at=(), checked_types=None, strict_error=None):
         handed_to.write_text(str(bool(checked_types)))
-        return policy(model, heavy_at, checked_types)
+        return policy(model, heavy_at, checked_types, strict_error)
 
     monkeypatch.setattr(inference, "infer_table", noting)
     pending = background.PendingTypes.of_file(str(path))
     outcome, payload = pending._outcome()
     assert outcome == "payload", outcome
     assert handed_to.read_text() == "True"
+    assert payload[1]._raw == alone._raw and payload[1].strict_error == alone.strict_error
+
+
+def test_a_failed_lean_run_that_was_the_policy_s_strict_run_is_not_made_again(
+    monkeypatch, tmp_path
+):
+    """Where the prefetching child's lean run failed and was the policy's own strict run (a
+    graph without shape consumers: no data propagation; MeanVarianceNormalization without
+    `axes`, whose function body ONNX's inference fails, leaves every node after it "expected
+    to have type"), the policy it then runs is handed that run's error and makes only the
+    lenient run: the parent gets the table and strict error the policy makes alone."""
+    from trtforge.analyzer import _speculation, background, inference, inference_guard
+
+    if _speculation._wire is None:
+        pytest.skip("the native reader is not built")
+    nodes = [helper.make_node("Relu", ["x"], ["r0"])]
+    nodes.append(helper.make_node("MeanVarianceNormalization", ["r0"], ["m"], "mvn"))
+    nodes += [helper.make_node("Tanh", [f"t{i}" if i else "m"], [f"t{i + 1}"]) for i in range(12)]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 4, 3, 3])],
+        [helper.make_tensor_value_info("t12", TensorProto.FLOAT, None)],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    alone = inference.infer_table(model)
+    assert "MeanVarianceNormalization" in alone.strict_error
+    path, handed_to = tmp_path / "mvn.onnx", tmp_path / "handed"
+    onnx.save(model, path)
+    monkeypatch.setattr(background, "MIN_NODES", 10)
+    policy, real = inference.infer_table, inference_guard.infer_shapes
+
+    def noting(model, heavy_at=(), checked_types=None, strict_error=None):
+        handed_to.write_text(repr(strict_error))
+        return policy(model, heavy_at, checked_types, strict_error)
+
+    def strict_never(serialized, check_type, strict, data_prop):  # (in the child)
+        assert not strict, "the strict run was made again"
+        return real(serialized, check_type, strict, data_prop)
+
+    monkeypatch.setattr(inference, "infer_table", noting)
+    monkeypatch.setattr(inference_guard, "infer_shapes", strict_never)
+    pending = background.PendingTypes.of_file(str(path))
+    outcome, payload = pending._outcome()
+    assert outcome == "payload", outcome
+    assert handed_to.read_text() == repr(alone.strict_error)
     assert payload[1]._raw == alone._raw and payload[1].strict_error == alone.strict_error
