@@ -727,7 +727,7 @@ class GraphView:
         """
         if self.outer is not None or self._serialized is None:
             return None
-        return set(self._initializers) | set(self._inputs) | self._outputs | self._constants
+        return self._constants.union(self._inputs, self._outputs)  # (initializers: constants)
 
     def constants_typed_alike(self) -> set[str]:
         """Among `tensors_not_typed_alike`, the build-time constants this graph's nodes
