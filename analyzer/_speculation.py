@@ -229,7 +229,7 @@ def inferred_types(serialized_model: bytes) -> tuple[list[str], dict[str, bytes]
 
     The graph's types come first (`model_types`), then each body's as the table adds them:
     a name already present keeps its type, and a body's entries go before those already
-    present (`TypeTable._add_shallow`); here in one pass over the bodies, last first. (Within
+    present (`TypeTable.add_graph`); here in one pass over the bodies, last first. (Within
     one graph, the order is the native reader's: nothing reads the table's order.)
     """
     ops, types = model_types(serialized_model)

@@ -603,40 +603,43 @@ class TypeTable(Mapping):
 
     def add_graph(self, graph: onnx.GraphProto, top: bool = True) -> None:
         """Adds the types of `graph` (value_info, outputs, inputs) and of its If/Loop/Scan
-        bodies; names already in the table keep their type."""
+        bodies; names already in the table keep their type.
+
+        Each graph's entries are read on their own (`_read_graph`) and merged once: merging
+        each body into the whole table as it is read copies the table for every body, and
+        3,000 Ifs of one-node branches took ~2 s. The order is the one merging each graph in
+        turn gives (a body's entries before those already present, as
+        `_speculation.inferred_types` reads them), though nothing reads it."""
+        layers: list[dict[str, bytes]] = []
+        self._read_graph(graph, top, layers)
+        if len(layers) == 1 and not self._raw:
+            self._raw = layers[0]
+            return
+        merged: dict[str, bytes] = {}
+        for layer in reversed(layers):  # a name's place: the last graph's first, ...
+            merged.update(layer)  # ... its type: the first graph's (updated last)
+        if self._raw:
+            merged.update(self._raw)
+        self._raw = merged
+
+    def _read_graph(self, graph: onnx.GraphProto, top: bool, layers: list) -> None:
+        """Appends to `layers` the first type of each name `graph` declares (value_info,
+        outputs, inputs), then those of its bodies, depth first."""
         serialized = graph.SerializeToString() if graph.ByteSize() <= MAX_SHALLOW_BYTES else None
         if serialized is not None:  # read without decoding TypeProtos (`_shallow_graph`)
             shallow = shallow_graph(serialized)
             ops, *value_info = merged_columns(serialized, shallow)
-            self._add_shallow(shallow, value_info)
+            layers.append(first_types(shallow, value_info))
         else:  # large embedded weights, which serializing the graph would copy
             containers = (graph.value_info, graph.output, graph.input)
-            self._add_typed(
-                (value.name, value.type.SerializeToString())
-                for values in containers
-                for value in values
+            layers.append(
+                _first_typed(
+                    (value.name, value.type.SerializeToString())
+                    for values in containers
+                    for value in values
+                )
             )
             ops = [node.op_type for node in graph.node]
-        self._add_ops(graph, ops, top)
-
-    def _add_typed(self, typed: Iterator[tuple[str, bytes]]) -> None:
-        raw = self._raw
-        # equal types share one bytes object: its hash is computed once, and a pickled
-        # table (`background.py`) holds each distinct type once
-        shared: dict[bytes, bytes] = {}
-        for name, serialized in typed:
-            if name not in raw:
-                raw[name] = shared.setdefault(serialized, serialized)
-
-    def _add_shallow(self, shallow, value_info: tuple[list, list]) -> None:
-        """Adds the entries of a `_shallow_graph` graph in bulk (`_speculation.first_types`);
-        names already in the table keep their type."""
-        fresh = first_types(shallow, value_info)
-        if self._raw:
-            fresh.update(self._raw)
-        self._raw = fresh
-
-    def _add_ops(self, graph: onnx.GraphProto | None, ops: list[str], top: bool) -> None:
         if top:
             self.shape_consumers += shape_consumers(ops)
         if CONTROL_FLOW.isdisjoint(ops):
@@ -646,9 +649,9 @@ class TypeTable(Mapping):
                 continue
             for attr in graph.node[index].attribute:
                 if attr.HasField("g"):
-                    self.add_graph(attr.g, top=False)
+                    self._read_graph(attr.g, False, layers)
                 for sub in attr.graphs:
-                    self.add_graph(sub, top=False)
+                    self._read_graph(sub, False, layers)
 
     def with_element_types(self, dtypes: Mapping[str, str]) -> TypeTable:
         """A copy that also types each name of `dtypes` (name -> element type, "UINT8") it
@@ -698,6 +701,17 @@ class TypeTable(Mapping):
 
     def __len__(self) -> int:
         return len(self._raw)
+
+
+def _first_typed(typed: Iterator[tuple[str, bytes]]) -> dict[str, bytes]:
+    """name -> the first serialized type given for it; equal types share one bytes object
+    (its hash is computed once, and a pickled table, `background.py`, holds it once)."""
+    first: dict[str, bytes] = {}
+    shared: dict[bytes, bytes] = {}
+    for name, serialized in typed:
+        if name not in first:
+            first[name] = shared.setdefault(serialized, serialized)
+    return first
 
 
 def _collect_types(graph: onnx.GraphProto) -> TypeTable:
@@ -937,7 +951,9 @@ def _without_contradicted_element_types(
 
 def _lenient_run(serialized: bytes, data_prop: bool) -> bytes:
     """A lenient run of ONNX's inference on a serialized model: the native one
-    (`_speculation.native_lenient`) where it models the graph, else ONNX's."""
+    (`_speculation.native_lenient`) where it models the graph, else ONNX's. (Not the native
+    strict run where that passes: of a graph with If bodies, ONNX's strict run leaves
+    untyped a branch output its lenient run types.)"""
     native = _speculation.native_lenient(serialized, data_prop)
     if native is not None:
         return native[0]

@@ -147,3 +147,63 @@ def test_the_advice_counts_the_nodes_of_bodies_too(monkeypatch) -> None:
     imported.clear()
     monkeypatch.setattr(advice, "MAX_NODES", 50)
     assert advice.fusion_advice(load_model(_if_around(30)), target) == [] and not imported
+
+
+def _ifs_side_by_side(count: int) -> onnx.ModelProto:
+    """`count` Ifs of one-node branches, each reading the graph's input and writing an
+    output of its own (a scripted model's many small `if`s)."""
+    from onnx import TensorProto, helper
+
+    def branch(name: str, op: str) -> onnx.GraphProto:
+        out = helper.make_tensor_value_info(name, TensorProto.FLOAT, None)
+        return helper.make_graph([helper.make_node(op, ["x"], [name])], name, [], [out])
+
+    nodes = [
+        helper.make_node(
+            "If",
+            ["cond"],
+            [f"y{i}"],
+            then_branch=branch(f"t{i}", "Relu"),
+            else_branch=branch(f"e{i}", "Sigmoid"),
+        )
+        for i in range(count)
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3]),
+            helper.make_tensor_value_info("cond", TensorProto.BOOL, []),
+        ],
+        [helper.make_tensor_value_info(f"y{i}", TensorProto.FLOAT, None) for i in range(count)],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_the_advice_is_skipped_where_graphsurgeon_would_copy_many_scopes(monkeypatch) -> None:
+    """graphsurgeon's import copies the enclosing graphs' names into every body: a graph of
+    many Ifs is not imported to be matched past MAX_SCOPE_COPIES (3,000 Ifs of one-node
+    branches: ~6 s), however few nodes it has; under it, it is."""
+    from trtforge.analyzer import advice
+    from trtforge.analyzer.loading import load_model
+    from trtforge.analyzer.session import ModelSession
+    from trtforge.analyzer.targets import parse_target
+
+    imported = []
+    real = ModelSession.graph
+    monkeypatch.setattr(ModelSession, "graph", lambda self: imported.append(1) or real(self))
+    model, target = _ifs_side_by_side(20), parse_target("trt-10")
+    # each of the 40 branches gets the graph's 2 inputs and 20 outputs: 880 names
+    assert advice.scope_copies(model.graph) == 40 * 22
+    monkeypatch.setattr(advice, "MAX_SCOPE_COPIES", 880)
+    assert advice.fusion_advice(load_model(model), target) == [] and imported
+    imported.clear()
+    monkeypatch.setattr(advice, "MAX_SCOPE_COPIES", 879)
+    assert advice.fusion_advice(load_model(model), target) == [] and not imported
+    # bodies inside bodies get the names of every graph around them
+    nested = _if_around(3)
+    inner = nested.graph.node[0].attribute[0].g
+    inner.node.append(_ifs_side_by_side(1).graph.node[0])
+    # each branch gets x, cond and y (3); the inner If's two branches get those, the
+    # branch's three Relu outputs and the inner If's output (7)
+    assert advice.scope_copies(nested.graph) == 3 + 3 + 2 * 7
