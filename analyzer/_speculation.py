@@ -548,11 +548,12 @@ def lean_inferred(
             return strict_run(serialized_model, len(ops), bodies, in_parallel, data_prop, constants)
     except Exception as err:  # noqa: BLE001 - strict failure, MemoryError
         checked = checked_types[0] if checked_types else None
-        policy_run = (
-            not data_prop
-            and isinstance(err, cpp_shape_inference().InferenceError)
-            and raised_as_one_run(serialized_model, len(ops), bodies, constants, data_prop)
-        )
+        policy_run = False  # (the policy's strict run: without propagation, ONNX's error)
+        if not data_prop:
+            with contextlib.suppress(Exception):  # (no onnx to load: not that run's error)
+                policy_run = isinstance(
+                    err, cpp_shape_inference().InferenceError
+                ) and raised_as_one_run(serialized_model, len(ops), bodies, constants, data_prop)
         raise SpeculationFailed(
             str(err), checked, serialized_model, ops, str(err) if policy_run else None
         ) from err
