@@ -49,7 +49,10 @@ def fusion_advice(model: LoadedModel | ModelSession, target: Target) -> list[Fin
     candidates = [pid for pid, cls in advised.items() if ops & cls.advice.needs]
     if not candidates:
         return []
-    if not CONTROL_FLOW.isdisjoint(ops) and scope_copies(graph) > MAX_SCOPE_COPIES:
+    if (
+        not CONTROL_FLOW.isdisjoint(ops)
+        and scope_copies(graph, MAX_SCOPE_COPIES) > MAX_SCOPE_COPIES
+    ):
         log.info("no fusion advice: importing the graph's many bodies would take long")
         return []
     try:
@@ -79,20 +82,25 @@ def fusion_advice(model: LoadedModel | ModelSession, target: Target) -> list[Fin
     return findings
 
 
-def scope_copies(graph, enclosing: int = 0) -> int:
-    """How many names graphsurgeon's import of `graph` copies into the scopes of its bodies
-    (If/Loop/Scan graphs, nested ones too): each body gets the names of the graphs enclosing
-    it (`enclosing`: those of the graphs around `graph`)."""
-    names = enclosing + len(graph.input) + len(graph.initializer)
-    names += sum(len(node.output) for node in graph.node)
+def scope_copies(graph, enough: int | None = None) -> int:
+    """How many names graphsurgeon's import of the GraphProto `graph` copies into the scopes
+    of its bodies (If/Loop/Scan graphs, nested ones too): each body gets the names of the
+    graphs enclosing it. Counted without recursion (bodies nested thousands deep), and only
+    until past `enough`, if given."""
     copies = 0
-    for node in graph.node:
-        if node.op_type not in CONTROL_FLOW:
-            continue
-        for attr in node.attribute:
-            bodies = [attr.g] if attr.HasField("g") else []
-            for body in (*bodies, *attr.graphs):
-                copies += names + scope_copies(body, names)
+    pending = [(graph, 0)]  # (a graph, the names of the graphs around it)
+    while pending and (enough is None or copies <= enough):
+        current, enclosing = pending.pop()
+        names = enclosing + len(current.input) + len(current.initializer)
+        names += sum(len(node.output) for node in current.node)
+        for node in current.node:
+            if node.op_type not in CONTROL_FLOW:
+                continue
+            for attr in node.attribute:
+                bodies = [attr.g] if attr.HasField("g") else []
+                for body in (*bodies, *attr.graphs):
+                    copies += names
+                    pending.append((body, names))
     return copies
 
 

@@ -207,3 +207,11 @@ def test_the_advice_is_skipped_where_graphsurgeon_would_copy_many_scopes(monkeyp
     # each branch gets x, cond and y (3); the inner If's two branches get those, the
     # branch's three Relu outputs and the inner If's output (7)
     assert advice.scope_copies(nested.graph) == 3 + 3 + 2 * 7
+    # counted without recursion, and only until past a bound
+    deep = _if_around(1)
+    body = deep.graph.node[0].attribute[0].g
+    for _ in range(3000):
+        body.node.append(_if_around(1).graph.node[0])
+        body = body.node[-1].attribute[0].g  # (the copy appended)
+    assert advice.scope_copies(deep.graph) > 3000
+    assert advice.scope_copies(deep.graph, 100) < advice.scope_copies(deep.graph)
