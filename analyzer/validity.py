@@ -211,6 +211,39 @@ def _elem_type_problems(graph: onnx.GraphProto, where: str, node: int | None) ->
                     "an ONNX data type",
                     "the model file is damaged or was written by a broken exporter; re-export it",
                 )
+    if node is None:
+        yield from _shapeless_outputs(graph)
+
+
+def _shapeless_outputs(graph: onnx.GraphProto) -> Iterator[Problem]:
+    """A warning naming the top-level graph outputs of a tensor type with an element type and
+    no shape. The ONNX IR has a main graph declare its outputs' shapes, and onnx.checker
+    refuses the model ("Field 'shape' of 'type' is required but missing"), and so does the
+    rewriter, which writes only models the checker passes; TensorRT's parser
+    (observed: TensorRT-RTX 1.7.1) and onnxruntime take it, computing the outputs from the
+    nodes, so the verdict stands. (Without an element type it is `missing-type`.)"""
+    # (a type of another kind reads as a tensor type of element type 0: none of these)
+    names = [
+        value.name
+        for value in graph.output
+        if (tensor := value.type.tensor_type).elem_type and not tensor.HasField("shape")
+    ]
+    if not names:
+        return
+    shown = ", ".join(f"'{short(name)}'" for name in names[:3])
+    more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+    several = len(names) > 1
+    yield _problem(
+        None,
+        "output-shape",
+        f"graph output{'s' * several} {shown}{more} declare{'s' * (not several)} no shape "
+        "(unknown rank); onnx.checker refuses the model (a main graph declares its outputs' "
+        "shapes), and so does every tool that checks with it, this project's rewriter "
+        "included; TensorRT's parser and onnxruntime compute the outputs from the nodes",
+        "declare the outputs' shapes in the exporter, or save the model after "
+        "onnx.shape_inference.infer_shapes, which fills them in",
+        severity="warning",
+    )
 
 
 def _odd_types(values) -> list[onnx.ValueInfoProto]:

@@ -1343,3 +1343,66 @@ def test_a_verdict_with_findings_of_its_own_keeps_them_apart():
     assert verdicts[0].kin is verdicts[1].kin is not None
     assert verdicts[2].kin is None
     assert [r.code for r in verdicts[2].reasons] == ["invalid/input-count", "add/own"]
+
+
+def _checker_wants_a_shape(model: onnx.ModelProto) -> bool:
+    try:
+        onnx.checker.check_model(model)
+    except onnx.checker.ValidationError as err:
+        return "Field 'shape' of 'type' is required" in str(err)
+    return False
+
+
+@pytest.mark.parametrize("backend", ["static", "parser"])
+def test_graph_outputs_without_shape_are_a_warning_as_onnx_checker_refuses_them(
+    backend, tmp_path, capsys
+):
+    """Top-level graph outputs of an element type and no shape: onnx.checker refuses the
+    model, TensorRT's parser takes it. One warning names them (three, then how many more),
+    the verdict stands (exit 0), and it is given exactly where the checker asks for a shape:
+    not for a scalar (a shape without dims), an untyped output (`missing-type`), or a body's
+    outputs."""
+    if backend == "parser" and not parser_available():
+        pytest.skip("no TensorRT parser installed")
+    shapeless = [helper.make_tensor_value_info(f"y{i}", TensorProto.FLOAT, None) for i in range(5)]
+    nodes = [N("Relu", ["x"], [f"y{i}"], name=f"r{i}") for i in range(5)]
+    branch = helper.make_graph(
+        [N("Relu", ["x"], ["b"])],
+        "b",
+        [],
+        [helper.make_tensor_value_info("b", TensorProto.FLOAT, None)],
+    )
+    cond = helper.make_tensor_value_info("c", TensorProto.BOOL, [])
+    cases = {
+        "one": (_model(nodes[:1], outputs=shapeless[:1]), "graph output 'y0' declares no shape"),
+        "five": (
+            _model(nodes, outputs=shapeless),
+            "graph outputs 'y0', 'y1', 'y2' and 2 more declare no shape",
+        ),
+        "scalar": (
+            _model([N("ReduceSum", ["x"], ["y"], keepdims=0)], outputs=[_vi("y", shape=())]),
+            None,
+        ),
+        "shaped": (_relu(), None),
+        "body": (
+            _model(
+                [N("If", ["c"], ["y"], then_branch=branch, else_branch=branch)],
+                inputs=[_vi("x"), cond],
+                outputs=[_vi("y")],
+            ),
+            None,
+        ),
+    }
+    for case, (model, words) in cases.items():
+        path = tmp_path / f"{case}.onnx"
+        path.write_bytes(model.SerializeToString())
+        code, doc = _check(str(path), tmp_path, capsys, backend)
+        codes = _codes(doc)
+        assert (words is not None) == _checker_wants_a_shape(model), case
+        if words is None:
+            assert "invalid/output-shape" not in codes, (case, codes)
+            continue
+        assert code == 0 and doc["supported"] is True, (case, codes)
+        assert words in codes["invalid/output-shape"], codes
+        (finding,) = [r for r in doc["graph"]["reasons"] if r["code"] == "invalid/output-shape"]
+        assert finding["severity"] == "warning" and "infer_shapes" in finding["hint"]
