@@ -535,9 +535,15 @@ def refuse_invalid(session: ModelSession) -> None:
             onnx.checker.check_model(loaded.proto)
     except (onnx.checker.ValidationError, ValueError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        hint = "trt-rewrite only rewrites models that pass onnx.checker; fix or re-export it"
+        if "Field 'shape' of 'type' is required" in first:  # (trt-check: invalid/output-shape)
+            hint = (
+                "a graph input or output declares no shape; save the model after "
+                "onnx.shape_inference.infer_shapes (which fills the outputs' shapes in), or "
+                "re-export it with shapes: " + hint
+            )
         raise UserError(
-            f"{loaded.display_path}: not a valid ONNX model (onnx.checker: {first})",
-            "trt-rewrite only rewrites models that pass onnx.checker; fix or re-export it",
+            f"{loaded.display_path}: not a valid ONNX model (onnx.checker: {first})", hint
         ) from None
 
 

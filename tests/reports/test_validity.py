@@ -1406,3 +1406,11 @@ def test_graph_outputs_without_shape_are_a_warning_as_onnx_checker_refuses_them(
         assert words in codes["invalid/output-shape"], codes
         (finding,) = [r for r in doc["graph"]["reasons"] if r["code"] == "invalid/output-shape"]
         assert finding["severity"] == "warning" and "infer_shapes" in finding["hint"]
+    # trt-rewrite refuses such a model, and says how to give it the shapes; so fixed, it
+    # rewrites it
+    path, out = tmp_path / "one.onnx", tmp_path / "out.onnx"
+    assert rewrite_main([str(path), "-o", str(out), "--auto"]) == 2 and not out.exists()
+    assert "infer_shapes" in capsys.readouterr().err
+    onnx.save(onnx.shape_inference.infer_shapes(onnx.load(path)), path)
+    assert rewrite_main([str(path), "-o", str(out), "--auto"]) == 0
+    onnx.checker.check_model(onnx.load(out))
