@@ -97,6 +97,19 @@ SPECULATION_MEMORY = 512 << 20
 CONTROL_FLOW = frozenset({"If", "Loop", "Scan"})
 
 
+def bodies_of(node) -> list:
+    """The GraphProtos an If/Loop/Scan node holds (each attribute's `g`, then its `graphs`),
+    in attribute order; [] for any other node."""
+    if node.op_type not in CONTROL_FLOW:
+        return []
+    bodies = []
+    for attr in node.attribute:
+        if attr.HasField("g"):
+            bodies.append(attr.g)
+        bodies.extend(attr.graphs)
+    return bodies
+
+
 def node_count(graph, enough: int) -> int:
     """The nodes of the GraphProto `graph`, those of its If/Loop/Scan bodies (nested ones
     too) counted: what inference, judging and a graphsurgeon import cost grows with (a
@@ -106,12 +119,9 @@ def node_count(graph, enough: int) -> int:
     pending = [graph]
     while pending and count <= enough:
         for node in pending.pop().node:
-            if node.op_type not in CONTROL_FLOW:
-                continue
-            for attr in node.attribute:
-                bodies = [attr.g] if attr.HasField("g") else list(attr.graphs)
-                count += sum(len(body.node) for body in bodies)
-                pending.extend(bodies)
+            for body in bodies_of(node):
+                count += len(body.node)
+                pending.append(body)
     return count
 
 

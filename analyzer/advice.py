@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 
-from trtforge.analyzer._speculation import CONTROL_FLOW, node_count
+from trtforge.analyzer._speculation import CONTROL_FLOW, bodies_of, node_count
 from trtforge.analyzer.findings import Finding, Fix
 from trtforge.analyzer.loading import LoadedModel
 from trtforge.analyzer.session import ModelSession
@@ -94,13 +94,9 @@ def scope_copies(graph, enough: int | None = None) -> int:
         names = enclosing + len(current.input) + len(current.initializer)
         names += sum(len(node.output) for node in current.node)
         for node in current.node:
-            if node.op_type not in CONTROL_FLOW:
-                continue
-            for attr in node.attribute:
-                bodies = [attr.g] if attr.HasField("g") else []
-                for body in (*bodies, *attr.graphs):
-                    copies += names
-                    pending.append((body, names))
+            for body in bodies_of(node):
+                copies += names
+                pending.append((body, names))
     return copies
 
 

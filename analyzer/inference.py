@@ -29,6 +29,7 @@ from trtforge.analyzer._speculation import (
     SHAPE_CONSUMERS,
     VALUE_READERS,
     address_space_cap,
+    bodies_of,
     checked_declarations,
     first_types,
     inferred_types,
@@ -645,13 +646,9 @@ class TypeTable(Mapping):
         if CONTROL_FLOW.isdisjoint(ops):
             return
         for index, op in enumerate(ops):
-            if op not in CONTROL_FLOW:
-                continue
-            for attr in graph.node[index].attribute:
-                if attr.HasField("g"):
-                    self._read_graph(attr.g, False, layers)
-                for sub in attr.graphs:
-                    self._read_graph(sub, False, layers)
+            if op in CONTROL_FLOW:
+                for body in bodies_of(graph.node[index]):
+                    self._read_graph(body, False, layers)
 
     def with_element_types(self, dtypes: Mapping[str, str]) -> TypeTable:
         """A copy that also types each name of `dtypes` (name -> element type, "UINT8") it

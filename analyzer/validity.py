@@ -184,10 +184,12 @@ def _model_problems(proto: onnx.ModelProto, uses_default: bool) -> Iterator[Prob
 # -- element types and tensor sizes -------------------------------------------------------
 def _elem_type_problems(graph: onnx.GraphProto, where: str, node: int | None) -> Iterator[Problem]:
     # (a tensor of a known element type has a type and no problem here: only the others
-    # are read one by one, as a model of 100,000 graph outputs has none)
+    # are read one by one, as a model of 100,000 graph outputs has none; the top-level
+    # outputs' tensor types are read once, for their shapes too)
+    outputs = [value.type.tensor_type for value in graph.output] if node is None else None
     for kind, values in (
         ("input", _odd_types(graph.input)),
-        ("output", _odd_types(graph.output)),
+        ("output", _odd_types(graph.output, outputs)),
         ("value_info", _odd_types(graph.value_info)),
     ):
         for value in values:
@@ -211,22 +213,23 @@ def _elem_type_problems(graph: onnx.GraphProto, where: str, node: int | None) ->
                     "an ONNX data type",
                     "the model file is damaged or was written by a broken exporter; re-export it",
                 )
-    if node is None:
-        yield from _shapeless_outputs(graph)
+    if outputs is not None:
+        yield from _shapeless_outputs(graph, outputs)
 
 
-def _shapeless_outputs(graph: onnx.GraphProto) -> Iterator[Problem]:
+def _shapeless_outputs(graph: onnx.GraphProto, tensors: list) -> Iterator[Problem]:
     """A warning naming the top-level graph outputs of a tensor type with an element type and
     no shape. The ONNX IR has a main graph declare its outputs' shapes, and onnx.checker
     refuses the model ("Field 'shape' of 'type' is required but missing"), and so does the
     rewriter, which writes only models the checker passes; TensorRT's parser
     (observed: TensorRT-RTX 1.7.1) and onnxruntime take it, computing the outputs from the
-    nodes, so the verdict stands. (Without an element type it is `missing-type`.)"""
+    nodes, so the verdict stands. (Without an element type it is `missing-type`.)
+    `tensors`: each output's `type.tensor_type`, in order."""
     # (a type of another kind reads as a tensor type of element type 0: none of these)
     names = [
-        value.name
-        for value in graph.output
-        if (tensor := value.type.tensor_type).elem_type and not tensor.HasField("shape")
+        graph.output[i].name
+        for i, tensor in enumerate(tensors)
+        if tensor.elem_type and not tensor.HasField("shape")
     ]
     if not names:
         return
@@ -246,14 +249,17 @@ def _shapeless_outputs(graph: onnx.GraphProto) -> Iterator[Problem]:
     )
 
 
-def _odd_types(values) -> list[onnx.ValueInfoProto]:
+def _odd_types(values, tensors: list | None = None) -> list[onnx.ValueInfoProto]:
     """The entries of `values` that are not a tensor type of a known element type (read in
     one pass, ~0.4 µs an entry: a dynamo export or a model saved after inference declares
     every tensor, a generator's model may have 100,000 outputs), which
     `_elem_type_problems` then reads one by one (one with no type reads as element type 0,
-    UNDEFINED: among them)."""
+    UNDEFINED: among them). `tensors`: each entry's `type.tensor_type`, if read already."""
     known = _KNOWN_TYPES - {onnx.TensorProto.UNDEFINED}
-    elems = [value.type.tensor_type.elem_type for value in values]
+    if tensors is None:
+        elems = [value.type.tensor_type.elem_type for value in values]
+    else:
+        elems = [tensor.elem_type for tensor in tensors]
     return [values[i] for i, elem in enumerate(elems) if elem not in known]
 
 
